@@ -1,0 +1,81 @@
+/**
+ * The closed list of error codes the platform answers with, and the one place that maps each code
+ * to an HTTP status. Clients and tests match `code`, never `message`.
+ */
+export const errorStatus = {
+  // 400: the request itself is wrong
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  MISSING_IMAGE: 400,
+  INVALID_IMAGE: 400,
+  UNSUPPORTED_FORMAT: 415,
+  IMAGE_DIMENSIONS: 422,
+  IMAGE_TOO_LARGE: 413,
+  PAYLOAD_TOO_LARGE: 413,
+  UNKNOWN_MODEL: 400,
+  INVALID_JOB_ID: 400,
+  // 401/403/404/409
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  JOB_NOT_FOUND: 404,
+  MODEL_NOT_FOUND: 404,
+  JOB_FINISHED: 409,
+  CONFLICT: 409,
+  // 429: the caller is over a limit
+  RATE_LIMITED: 429,
+  QUOTA_EXCEEDED: 429,
+  // 5xx: the platform cannot take the work now
+  QUEUE_FULL: 503,
+  QUEUE_UNAVAILABLE: 503,
+  DATABASE_UNAVAILABLE: 503,
+  MODEL_NOT_READY: 503,
+  INTERNAL: 500,
+  // Job failure codes: stored on a failed job, never an HTTP answer by themselves
+  INPUT_MISSING: 422,
+  INFERENCE_FAILED: 500,
+  PREPROCESSING_FAILED: 422,
+  TIMEOUT: 504,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export const errorCodes = Object.keys(errorStatus) as ErrorCode[];
+
+export function statusForCode(code: ErrorCode): number {
+  return errorStatus[code];
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+/** An expected failure with a stable code. Services throw it; the HTTP layer maps it. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  /** Extra response headers, e.g. `Retry-After`. */
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, options: { details?: unknown; headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.details = options.details;
+    this.headers = options.headers ?? {};
+  }
+
+  get status(): number {
+    return statusForCode(this.code);
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { error: { code: this.code, message: this.message } };
+    if (this.details !== undefined) body.error.details = this.details;
+    return body;
+  }
+}
+
+export function isAppError(value: unknown): value is AppError {
+  return value instanceof AppError;
+}

@@ -1,0 +1,21 @@
+/**
+ * Terminology
+ * - job: one image submitted for inference. Its Postgres row is the source of truth.
+ * - attempt: one try of a job by a worker; a job may take several (retries, stalls).
+ * - batch: the jobs a worker runs through the model in one call.
+ * - model: a named network (`nsfw`, `mnist`); a model version is one immutable build of it.
+ * - backend: the TensorFlow.js engine that runs a model (tensorflow-gpu, tensorflow, wasm, cpu).
+ * - tier: an account's plan (free, pro), which sets its limits.
+ * - quota: how many jobs an account may have queued or running at once.
+ */
+export const jobStatuses = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export type JobStatus = (typeof jobStatuses)[number];
+
+export const finalJobStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+
+export function isFinalStatus(status: JobStatus): boolean {
+  return finalJobStatuses.includes(status);
+}
+
+export const imageFormats = ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'] as const;
+export type ImageFormat = (typeof imageFormats)[number];

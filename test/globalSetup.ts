@@ -1,2 +1,33 @@
-// Filled in by the test harness: prepares Postgres and Redis for the run.
-export default async function setup() {}
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { TestProject } from 'vitest/node';
+import { repoRoot, startTestServices } from '@inferq/testing';
+
+const run = promisify(execFile);
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    redisUrl: string;
+    queuePrefix: string;
+    modelsDir: string;
+  }
+}
+
+/** One database and one queue prefix per test run; the default model imported if missing. */
+export default async function setup(project: TestProject) {
+  const modelsDir = path.join(repoRoot, 'models');
+  if (!existsSync(path.join(modelsDir, 'nsfw'))) {
+    await run(process.execPath, [path.join(repoRoot, 'packages/inference/scripts/importNsfwModel.ts'), '--out', modelsDir], { cwd: repoRoot });
+  }
+  const services = await startTestServices();
+  project.provide('databaseUrl', services.databaseUrl);
+  project.provide('redisUrl', services.redisUrl);
+  project.provide('queuePrefix', services.queuePrefix);
+  project.provide('modelsDir', modelsDir);
+  return async () => {
+    await services.stop();
+  };
+}

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { Database, JobStore } from '@inferq/db';
+import { pingDatabase } from '@inferq/db';
+import type { ImageLimits } from '@inferq/images';
+import { pingRedis, type InferenceQueue } from '@inferq/queue';
+import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
+import { healthRouter } from './health.ts';
+import { JobService, type ModelCatalog } from './jobService.ts';
+import { jobsRouter } from './routes/jobs.ts';
+
+export interface ApiDependencies {
+  logger: Logger;
+  db: Database;
+  jobs: JobStore;
+  queue: InferenceQueue;
+  models: ModelCatalog;
+  defaultModel: string;
+  imageLimits: ImageLimits;
+  /** @defaultValue false */
+  trustProxy?: boolean;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Builds the Express app; starts nothing. */
+export function createApp(deps: ApiDependencies): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy ?? false);
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    }),
+  );
+  app.use(helmet());
+  app.use(express.json({ limit: '64kb' }));
+
+  const service = new JobService({
+    jobs: deps.jobs,
+    queue: deps.queue,
+    models: deps.models,
+    defaultModel: deps.defaultModel,
+    imageLimits: deps.imageLimits,
+  });
+
+  app.use(
+    healthRouter([
+      { name: 'postgres', check: () => pingDatabase(deps.db) },
+      { name: 'redis', check: () => pingRedis(deps.queue.connection) },
+    ]),
+  );
+  app.use('/v1', jobsRouter(service, { maxFileBytes: deps.imageLimits.maxBytes }));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+
+const boolean = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+/** Every setting of the API, parsed once at boot. Nothing else reads process.env. */
+export const apiEnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  QUEUE_NAME: z.string().default('inference'),
+  QUEUE_PREFIX: z.string().default('inferq'),
+  MODELS_DIR: z.string().default('models'),
+  DEFAULT_MODEL: z.string().default('nsfw'),
+  /** Largest upload accepted, in bytes. */
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(40_000_000),
+  MIN_IMAGE_SIDE: z.coerce.number().int().positive().default(32),
+  MAX_IMAGE_SIDE: z.coerce.number().int().positive().default(8192),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  TRUST_PROXY: boolean.default(false),
+});
+
+export type ApiEnv = z.infer<typeof apiEnvSchema>;
+
+export function parseApiEnv(source: NodeJS.ProcessEnv): ApiEnv {
+  const parsed = apiEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid API configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

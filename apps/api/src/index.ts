@@ -1,0 +1,59 @@
+import { pino } from 'pino';
+import { createDatabase, JobStore } from '@inferq/db';
+import { ModelRegistry } from '@inferq/models';
+import { createRedisConnection, InferenceQueue } from '@inferq/queue';
+import { createApp } from './app.ts';
+import { parseApiEnv } from './env.ts';
+import { registryCatalog } from './modelCatalog.ts';
+import { HttpServer } from './server.ts';
+
+const env = parseApiEnv(process.env);
+const logger = pino({ level: env.LOG_LEVEL, base: { service: 'api' }, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+
+const db = createDatabase({ url: env.DATABASE_URL });
+const redis = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: 'inferq-api' });
+redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+const queue = new InferenceQueue({ connection: redis, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
+const registry = new ModelRegistry({ root: env.MODELS_DIR });
+
+const app = createApp({
+  logger,
+  db,
+  jobs: new JobStore(db),
+  queue,
+  models: registryCatalog(registry),
+  defaultModel: env.DEFAULT_MODEL,
+  imageLimits: {
+    maxBytes: env.MAX_UPLOAD_BYTES,
+    maxPixels: env.MAX_IMAGE_PIXELS,
+    minWidth: env.MIN_IMAGE_SIDE,
+    minHeight: env.MIN_IMAGE_SIDE,
+    maxWidth: env.MAX_IMAGE_SIDE,
+    maxHeight: env.MAX_IMAGE_SIDE,
+  },
+  trustProxy: env.TRUST_PROXY,
+});
+
+const server = new HttpServer({ app, logger, host: env.HOST, port: env.PORT, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS });
+const address = await server.start();
+logger.info({ port: address.port, host: address.address }, 'api listening');
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  const force = setTimeout(() => {
+    logger.error('shutdown timed out; exiting');
+    process.exit(1);
+  }, env.SHUTDOWN_TIMEOUT_MS + 5000);
+  force.unref();
+  await server.stop();
+  await queue.close().catch(() => {});
+  redis.disconnect();
+  await db.$disconnect().catch(() => {});
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,42 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+/** Every setting of the worker, parsed once at boot. Nothing else reads process.env. */
+export const workerEnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  QUEUE_NAME: z.string().default('inference'),
+  QUEUE_PREFIX: z.string().default('inferq'),
+  MODELS_DIR: z.string().default('models'),
+  /** Comma-separated model names to serve, or `*` for every model in the registry. */
+  WORKER_MODELS: z.string().default('*'),
+  /** tensorflow-gpu, tensorflow, wasm, cpu or auto (the best that loads). */
+  TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  /** Port of the worker's health and metrics endpoint; 0 picks a free one. */
+  WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  WORKER_HOST: z.string().default('0.0.0.0'),
+  /** Largest batch run through the model at once. */
+  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(256).default(8),
+  /** How long the first job of a batch waits for others. */
+  MAX_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(5),
+  /** Jobs taken from the queue at once; must be at least the batch size for batches to form. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).optional(),
+  /** Lock on a running job; a crashed worker's jobs come back after about this long. */
+  LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
+  STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+export function parseWorkerEnv(source: NodeJS.ProcessEnv): WorkerEnv {
+  const parsed = workerEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid worker configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

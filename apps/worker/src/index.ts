@@ -1,0 +1,79 @@
+import { pino } from 'pino';
+import { createDatabase, JobStore, pingDatabase } from '@inferq/db';
+import { initBackend } from '@inferq/inference';
+import { ModelRegistry } from '@inferq/models';
+import { createRedisConnection, pingRedis } from '@inferq/queue';
+import { parseWorkerEnv } from './env.ts';
+import { HealthServer } from './healthServer.ts';
+import { InferenceWorker } from './inferenceWorker.ts';
+import { ModelPool } from './modelPool.ts';
+
+const env = parseWorkerEnv(process.env);
+const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
+
+const db = createDatabase({ url: env.DATABASE_URL, poolSize: 4 });
+const redis = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: `inferq-worker-${env.WORKER_ID}` });
+redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+const pingConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: `inferq-worker-ping-${env.WORKER_ID}` });
+pingConnection.on('error', () => {});
+
+let backendName = 'initializing';
+const models = new ModelPool({
+  registry: new ModelRegistry({ root: env.MODELS_DIR }),
+  logger,
+  batching: { maxBatchSize: env.MAX_BATCH_SIZE, maxDelayMs: env.MAX_BATCH_DELAY_MS },
+});
+const health = new HealthServer({
+  host: env.WORKER_HOST,
+  port: env.WORKER_PORT,
+  checks: {
+    postgres: () => pingDatabase(db),
+    redis: () => pingRedis(pingConnection),
+    model: () => models.ready,
+  },
+  describe: () => ({ workerId: env.WORKER_ID, backend: backendName, models: models.describe() }),
+});
+const healthAddress = await health.start();
+logger.info({ port: healthAddress.port }, 'worker health endpoint listening');
+
+const backend = await initBackend({ preferred: env.TF_BACKEND });
+backendName = backend.name;
+logger.info({ backend }, 'inference backend selected');
+await models.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').map((name) => name.trim()).filter(Boolean));
+
+const worker = new InferenceWorker({
+  connection: redis,
+  jobs: new JobStore(db),
+  models,
+  logger,
+  workerId: env.WORKER_ID,
+  queueName: env.QUEUE_NAME,
+  prefix: env.QUEUE_PREFIX,
+  concurrency: env.WORKER_CONCURRENCY ?? env.MAX_BATCH_SIZE * 2,
+  lockDurationMs: env.LOCK_DURATION_MS,
+  stalledIntervalMs: env.STALLED_INTERVAL_MS,
+});
+worker.start();
+logger.info({ queue: env.QUEUE_NAME, models: models.describe() }, 'worker taking jobs');
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down: finishing running jobs');
+  const force = setTimeout(() => {
+    logger.error('shutdown timed out; exiting (unfinished jobs return to the queue as stalled)');
+    process.exit(1);
+  }, env.SHUTDOWN_TIMEOUT_MS);
+  force.unref();
+  await worker.close();
+  await health.stop();
+  models.dispose();
+  redis.disconnect();
+  pingConnection.disconnect();
+  await db.$disconnect().catch(() => {});
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,182 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { isDatabaseUnavailable, type CompletedJob, type JobStore } from '@inferq/db';
+import { Batcher, decodeOutput, imageToInput } from '@inferq/inference';
+import type { ModelPool } from './modelPool.ts';
+
+export interface InferenceWorkerOptions {
+  /** A consumer connection (retries forever). */
+  connection: Redis;
+  jobs: JobStore;
+  models: ModelPool;
+  logger: Logger;
+  workerId: string;
+  /** @defaultValue "inference" */
+  queueName?: string;
+  /** @defaultValue "inferq" */
+  prefix?: string;
+  /** Jobs held at once; at least the batch size so batches can fill. @defaultValue 16 */
+  concurrency?: number;
+  /** @defaultValue 30000 */
+  lockDurationMs?: number;
+  /** @defaultValue 30000 */
+  stalledIntervalMs?: number;
+  /** Results written to Postgres in one transaction at most. @defaultValue 64 */
+  maxWriteBatch?: number;
+}
+
+export interface JobOutcome {
+  status: 'succeeded' | 'skipped';
+  modelVersion?: string;
+}
+
+export interface WorkerStats {
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  batches: number;
+}
+
+/** A failure that retrying cannot fix: the row is failed with `code` and BullMQ does not retry. */
+class PermanentFailure extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * Pulls inference jobs, runs them through the model pool in batches and writes results back.
+ * Retry policy is decided here: bad input or a missing row fails at once (UnrecoverableError);
+ * a lost connection to Postgres or Redis throws a plain error, so BullMQ retries with backoff.
+ */
+export class InferenceWorker {
+  readonly #options: InferenceWorkerOptions;
+  readonly #writer: Batcher<CompletedJob, string | null>;
+  #worker: Worker<InferenceJobPayload, JobOutcome> | undefined;
+  readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
+
+  constructor(options: InferenceWorkerOptions) {
+    this.#options = options;
+    // Results of jobs that finish together are written in one transaction.
+    this.#writer = new Batcher<CompletedJob, string | null>({
+      maxBatchSize: options.maxWriteBatch ?? 64,
+      maxDelayMs: 0,
+      run: async (completed) => {
+        const written = new Set(await options.jobs.completeMany(completed));
+        return completed.map((job) => (written.has(job.id) ? job.id : null));
+      },
+    });
+  }
+
+  start(): Worker<InferenceJobPayload, JobOutcome> {
+    const { connection, logger } = this.#options;
+    const worker = new Worker<InferenceJobPayload, JobOutcome>(this.#options.queueName ?? inferenceQueueName, (job) => this.#process(job), {
+      connection,
+      prefix: this.#options.prefix ?? 'inferq',
+      concurrency: this.#options.concurrency ?? 16,
+      lockDuration: this.#options.lockDurationMs ?? 30_000,
+      stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 3,
+      autorun: true,
+    });
+    worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+    worker.on('failed', (job, error) => {
+      if (!job) return;
+      const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      logger.warn({ jobId: job.id, attempt: job.attemptsMade, final, err: error }, 'job attempt failed');
+    });
+    worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled; it will run again'));
+    this.#worker = worker;
+    return worker;
+  }
+
+  get running(): boolean {
+    return this.#worker?.isRunning() ?? false;
+  }
+
+  async #process(job: Job<InferenceJobPayload, JobOutcome>): Promise<JobOutcome> {
+    const { jobs, logger, workerId } = this.#options;
+    const parsed = inferenceJobPayloadSchema.safeParse(job.data);
+    if (!parsed.success) {
+      // An old or foreign payload: nothing to retry. Fail its row if the id can be recovered.
+      const jobId = typeof job.id === 'string' ? job.id : undefined;
+      if (jobId && /^[0-9a-f-]{36}$/i.test(jobId)) await jobs.fail(jobId, 'INVALID_JOB_ID', 'The queued payload is not valid.').catch(() => {});
+      throw new UnrecoverableError(`invalid payload: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
+    }
+    const payload = parsed.data;
+    const log = logger.child({ jobId: payload.jobId, model: payload.model });
+
+    try {
+      const row = await jobs.start(payload.jobId, workerId);
+      if (!row) {
+        // Canceled, already finished by an earlier attempt, or deleted: nothing to do.
+        this.stats.skipped++;
+        return { status: 'skipped' };
+      }
+      const entry = this.#options.models.get(payload.model);
+      if (!entry) throw new PermanentFailure('UNKNOWN_MODEL', `This worker does not serve the model ${payload.model}.`);
+      if (payload.modelVersion && payload.modelVersion !== entry.manifest.version) {
+        throw new PermanentFailure('UNKNOWN_MODEL', `Version ${payload.modelVersion} of ${payload.model} is not served.`);
+      }
+      const bytes = await jobs.getInput(payload.jobId);
+      if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
+
+      let input: Float32Array;
+      try {
+        input = await imageToInput(bytes, entry.manifest.input);
+      } catch (error) {
+        throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
+      }
+
+      let inference;
+      try {
+        inference = await entry.batcher.submit(input);
+      } catch (error) {
+        throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
+      }
+      const decoded = decodeOutput(inference.vector, entry.manifest);
+      const written = await this.#writer.submit({
+        id: payload.jobId,
+        workerId,
+        inferenceMs: inference.inferenceMs,
+        result: {
+          modelName: entry.manifest.name,
+          modelVersion: entry.manifest.version,
+          output: [decoded.scores],
+          labels: decoded.top,
+        },
+      });
+      if (written) this.stats.succeeded++;
+      else this.stats.skipped++; // canceled while running: the result is discarded
+      log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
+      return { status: written ? 'succeeded' : 'skipped', modelVersion: entry.manifest.version };
+    } catch (error) {
+      if (error instanceof PermanentFailure) {
+        log.warn({ code: error.code, err: error.cause ?? error }, error.message);
+        this.stats.failed++;
+        // If Postgres is down this write fails too; the row is then repaired by reconciliation.
+        await jobs.fail(payload.jobId, error.code, error.message).catch(() => {});
+        throw new UnrecoverableError(`${error.code}: ${error.message}`);
+      }
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const code: ErrorCode = isDatabaseUnavailable(error) ? 'DATABASE_UNAVAILABLE' : 'INTERNAL';
+      log.warn({ err: error, attempt: job.attemptsMade + 1, lastAttempt }, 'attempt failed');
+      if (lastAttempt) {
+        this.stats.failed++;
+        await jobs.fail(payload.jobId, code, 'The job failed after all its attempts.').catch(() => {});
+      } else {
+        await jobs.recordRetry(payload.jobId, code, 'Attempt failed; retrying.').catch(() => {});
+      }
+      throw error;
+    }
+  }
+
+  /** Stops taking jobs and waits for the running ones (BullMQ waits for active jobs). */
+  async close(): Promise<void> {
+    await this.#worker?.close();
+  }
+}

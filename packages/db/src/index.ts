@@ -1,0 +1,4 @@
+export * from './client.ts';
+export * from './jobStore.ts';
+export * from './errors.ts';
+export { Prisma } from '@prisma/client';

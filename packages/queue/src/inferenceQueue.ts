@@ -1,0 +1,97 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  AppError,
+  defaultInferenceJobPolicy,
+  inferenceJobOptions,
+  inferenceJobPayloadSchema,
+  inferenceQueueName,
+  type InferenceJobPayload,
+  type InferenceJobPolicy,
+} from '@inferq/core';
+import { isRedisReady, withTimeout } from './redis.ts';
+
+export interface InferenceQueueOptions {
+  /** A producer connection (see createRedisConnection). */
+  connection: Redis;
+  /** @defaultValue "inference" */
+  name?: string;
+  /** BullMQ key prefix. @defaultValue "inferq" */
+  prefix?: string;
+  /** @defaultValue defaultInferenceJobPolicy */
+  policy?: InferenceJobPolicy;
+  /** How long an enqueue may take before the API gives up with 503. @defaultValue 1500 */
+  enqueueTimeoutMs?: number;
+}
+
+export type QueueCounts = Record<'waiting' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'waiting-children', number>;
+
+/** The producer side of the inference queue, used by the API. */
+export class InferenceQueue {
+  readonly queue: Queue<InferenceJobPayload>;
+  readonly connection: Redis;
+  readonly policy: InferenceJobPolicy;
+  readonly #enqueueTimeoutMs: number;
+
+  constructor(options: InferenceQueueOptions) {
+    this.connection = options.connection;
+    this.policy = options.policy ?? defaultInferenceJobPolicy;
+    this.#enqueueTimeoutMs = options.enqueueTimeoutMs ?? 1500;
+    this.queue = new Queue<InferenceJobPayload>(options.name ?? inferenceQueueName, {
+      connection: options.connection,
+      prefix: options.prefix ?? 'inferq',
+    });
+    // The queue re-emits connection errors; they are reported through readiness, not crashes.
+    this.queue.on('error', () => {});
+  }
+
+  get name(): string {
+    return this.queue.name;
+  }
+
+  isReady(): boolean {
+    return isRedisReady(this.connection);
+  }
+
+  /**
+   * Enqueues one job; the BullMQ job id is the row id, so a second enqueue of the same job is a
+   * no-op. Throws QUEUE_UNAVAILABLE quickly when Redis cannot take it.
+   */
+  async enqueue(payload: InferenceJobPayload, options: { priority?: number } = {}): Promise<void> {
+    const data = inferenceJobPayloadSchema.parse(payload);
+    if (!this.isReady()) throw queueUnavailable();
+    try {
+      await withTimeout(this.queue.add('infer', data, inferenceJobOptions(data.jobId, this.policy, options.priority)), this.#enqueueTimeoutMs);
+    } catch (error) {
+      throw queueUnavailable(error);
+    }
+  }
+
+  /** Removes a job that has not started yet. Returns false when it is running or gone. */
+  async remove(jobId: string): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return false;
+    try {
+      await job.remove();
+      return true;
+    } catch {
+      return false; // locked by a worker: it is running
+    }
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused', 'waiting-children');
+    return counts as QueueCounts;
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+function queueUnavailable(cause?: unknown): AppError {
+  return new AppError('QUEUE_UNAVAILABLE', 'The job queue is unavailable; nothing was stored. Try again shortly.', {
+    headers: { 'Retry-After': '5' },
+    cause,
+  });
+}

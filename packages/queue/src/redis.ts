@@ -1,0 +1,56 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+export type RedisRole = 'producer' | 'consumer';
+
+export interface RedisConnectionOptions {
+  url: string;
+  /**
+   * `producer` fails fast: commands are not queued while Redis is down, so the API answers 503
+   * at once. `consumer` waits: a Worker's blocking commands must survive Redis restarts.
+   */
+  role: RedisRole;
+  /** Name shown in `CLIENT LIST`. */
+  connectionName?: string;
+}
+
+export function createRedisConnection(options: RedisConnectionOptions): Redis {
+  const common: RedisOptions = {
+    connectionName: options.connectionName,
+    // Keep trying to reconnect in the background, capped at 2 s between attempts.
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    lazyConnect: false,
+  };
+  const roleOptions: RedisOptions =
+    options.role === 'producer'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1000, commandTimeout: 2000 }
+      : // null: a Worker's blocking commands must survive Redis restarts
+        { maxRetriesPerRequest: null, enableOfflineQueue: true };
+  return new Redis(options.url, { ...common, ...roleOptions });
+}
+
+/** True when the connection can take a command right now. */
+export function isRedisReady(redis: Redis): boolean {
+  return redis.status === 'ready';
+}
+
+export async function pingRedis(redis: Redis, timeoutMs = 1000): Promise<boolean> {
+  if (!isRedisReady(redis)) return false;
+  try {
+    const answer = await withTimeout(redis.ping(), timeoutMs);
+    return answer === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`timed out after ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,2 @@
+export * from './testServices.ts';
+export * from './processes.ts';

@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import { AppError, type ErrorCode } from '@inferq/core';
+import { describe, expect, it } from 'vitest';
+import {
+  animatedGif,
+  bmpFile,
+  decompressionBomb,
+  drawingImage,
+  emptyFile,
+  heicFile,
+  hugeExifJpeg,
+  pdfFile,
+  photoLikeImage,
+  pixelBomb,
+  pngWithCorruptChunk,
+  polyglotGifHtml,
+  polyglotJpegZip,
+  rotatedJpeg,
+  svgFile,
+  textFile,
+  tinyImage,
+  transparentPng,
+  truncatedJpeg,
+  validAvif,
+  validGif,
+  validJpeg,
+  validPng,
+  validTiff,
+  validWebp,
+} from './testing/imageFixtures.ts';
+import { decodableImageFormats, validateImage, type InvalidImageReason, type ValidatedImage } from './imageValidator.ts';
+import { defaultImageLimits, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
+
+type Fixture = () => Buffer | Promise<Buffer>;
+
+/** Runs the validator and hands back its refusal; a resolved validation fails the test. */
+async function refusal(bytes: Buffer, limits: Partial<ImageLimits> = {}): Promise<AppError> {
+  try {
+    const accepted = await validateImage(bytes, limits);
+    throw new Error(`expected a refusal, got ${JSON.stringify(accepted)}`);
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+}
+
+const MiB = 1024 * 1024;
+
+describe('validateImage accepts', () => {
+  // The validator never sees a file name; each case names the upload as a client might, wrongly,
+  // to make the point that the format comes from the bytes.
+  const cases: { upload: string; make: Fixture; expected: Partial<ValidatedImage> }[] = [
+    { upload: 'photo.png (JPEG bytes)', make: () => validJpeg(64, 48), expected: { format: 'jpeg', width: 64, height: 48, channels: 3, hasAlpha: false } },
+    { upload: 'photo.jpg (PNG bytes)', make: () => validPng(64, 48), expected: { format: 'png', width: 64, height: 48, channels: 3, hasAlpha: false } },
+    { upload: 'photo.gif (WebP bytes)', make: () => validWebp(80, 60), expected: { format: 'webp', width: 80, height: 60, channels: 3, hasAlpha: false } },
+    { upload: 'photo.webp (GIF bytes)', make: () => validGif(64, 48), expected: { format: 'gif', width: 64, height: 48 } },
+    { upload: 'photo.heic (AVIF bytes)', make: () => validAvif(64, 48), expected: { format: 'avif', width: 64, height: 48, channels: 3, hasAlpha: false } },
+    { upload: 'photo.jpeg (TIFF bytes)', make: () => validTiff(64, 48), expected: { format: 'tiff', width: 64, height: 48, channels: 3, hasAlpha: false } },
+    { upload: 'logo.jpg (RGBA PNG)', make: () => transparentPng(64, 48), expected: { format: 'png', width: 64, height: 48, channels: 4, hasAlpha: true } },
+    { upload: 'drawing.png', make: () => drawingImage(640, 480), expected: { format: 'png', width: 640, height: 480, channels: 4, hasAlpha: true } },
+    { upload: 'photo.jpg', make: () => photoLikeImage(1024, 768, 'jpeg'), expected: { format: 'jpeg', width: 1024, height: 768, channels: 3 } },
+    { upload: 'photo.webp', make: () => photoLikeImage(320, 240, 'webp'), expected: { format: 'webp', width: 320, height: 240 } },
+    // EXIF orientation 6: stored 64×48, shown 48×64; the dimensions are the shown ones.
+    { upload: 'portrait.jpg', make: () => rotatedJpeg(64, 48), expected: { format: 'jpeg', width: 48, height: 64 } },
+    { upload: 'animation.gif (500 frames)', make: () => animatedGif(500, 64, 48), expected: { format: 'gif', width: 64, height: 48, pages: 500 } },
+    // Decoders stop at EOI; what follows is never served as anything but this JPEG.
+    { upload: 'photo.jpg (ZIP appended)', make: () => polyglotJpegZip(), expected: { format: 'jpeg', width: 64, height: 48 } },
+    { upload: 'exact minimum 32×32', make: () => validPng(32, 32), expected: { format: 'png', width: 32, height: 32 } },
+    { upload: 'exact maximum width 8192×32', make: () => validPng(8192, 32), expected: { format: 'png', width: 8192, height: 32 } },
+  ];
+
+  it.each(cases)('$upload as $expected.format', async ({ make, expected }) => {
+    const bytes = await make();
+    const image = await validateImage(bytes);
+    expect(image).toMatchObject(expected);
+    expect(image.bytes).toBe(bytes.length);
+    expect(image.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    if (expected.pages === undefined) expect(image.pages).toBeUndefined();
+  });
+
+  it('takes a Uint8Array view as well as a Buffer', async () => {
+    const png = await validPng(40, 40);
+    const view = new Uint8Array(png.buffer.slice(png.byteOffset, png.byteOffset + png.length));
+    await expect(validateImage(view)).resolves.toMatchObject({ format: 'png', width: 40, height: 40, bytes: png.length });
+  });
+
+  it('takes huge metadata when the bound is raised above it', async () => {
+    const jpeg = await hugeExifJpeg(2 * MiB);
+    await expect(validateImage(jpeg, { maxMetadataBytes: 3 * MiB })).resolves.toMatchObject({ format: 'jpeg', width: 64, height: 48 });
+  });
+
+  it('takes a format at every limit exactly (bounds are inclusive)', async () => {
+    const png = await validPng(100, 50);
+    await expect(
+      validateImage(png, { maxBytes: png.length, maxPixels: 5000, minWidth: 100, maxWidth: 100, minHeight: 50, maxHeight: 50 }),
+    ).resolves.toMatchObject({ width: 100, height: 50 });
+  });
+});
+
+describe('validateImage refuses', () => {
+  const cases: { name: string; make: Fixture; code: ErrorCode; reason?: InvalidImageReason; details?: Record<string, unknown>; limits?: Partial<ImageLimits> }[] = [
+    { name: 'a zero-byte file', make: emptyFile, code: 'INVALID_IMAGE', reason: 'empty' },
+    { name: 'text named photo.jpg', make: textFile, code: 'INVALID_IMAGE', reason: 'unrecognized' },
+    { name: 'HTML behind a GIF signature', make: polyglotGifHtml, code: 'INVALID_IMAGE', reason: 'corrupt_header' },
+    { name: 'a JPEG cut in half', make: () => truncatedJpeg(256, 192, 0.5), code: 'INVALID_IMAGE', reason: 'undecodable' },
+    { name: 'a JPEG missing only its last 16 bytes', make: async () => (await validJpeg(256, 192)).subarray(0, -16), code: 'INVALID_IMAGE', reason: 'undecodable' },
+    { name: 'a PNG cut inside IDAT', make: async () => (await validPng(256, 192)).subarray(0, 20_000), code: 'INVALID_IMAGE', reason: 'undecodable' },
+    { name: 'a PNG with corrupt IDAT data and a valid CRC', make: () => pngWithCorruptChunk({ fixCrc: true }), code: 'INVALID_IMAGE', reason: 'undecodable' },
+    { name: 'a PNG with corrupt IDAT data and a stale CRC', make: () => pngWithCorruptChunk({ fixCrc: false }), code: 'INVALID_IMAGE', reason: 'undecodable' },
+    { name: 'a WebP cut in half', make: async () => (await photoLikeImage(256, 192, 'webp')).subarray(0, 3000), code: 'INVALID_IMAGE' },
+    { name: 'an AVIF signature with no image', make: async () => (await validAvif()).subarray(0, 64), code: 'INVALID_IMAGE', reason: 'corrupt_header' },
+    { name: '2 MiB of ICC and EXIF in a JPEG', make: () => hugeExifJpeg(2 * MiB), code: 'INVALID_IMAGE', reason: 'metadata_too_large', details: { maxMetadataBytes: MiB } },
+    { name: 'SVG with an XML prolog', make: () => svgFile(), code: 'UNSUPPORTED_FORMAT', details: { format: 'svg' } },
+    { name: 'bare SVG', make: () => svgFile({ prolog: false }), code: 'UNSUPPORTED_FORMAT', details: { format: 'svg' } },
+    { name: 'SVG after a BOM and blank lines', make: () => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('\n\n  '), svgFile()]), code: 'UNSUPPORTED_FORMAT', details: { format: 'svg' } },
+    { name: 'PDF', make: pdfFile, code: 'UNSUPPORTED_FORMAT', details: { format: 'pdf' } },
+    { name: 'HEIC', make: heicFile, code: 'UNSUPPORTED_FORMAT', details: { format: 'heic' } },
+    { name: 'BMP', make: () => bmpFile(), code: 'UNSUPPORTED_FORMAT', details: { format: 'bmp' } },
+    { name: 'GIF when only JPEG and PNG are allowed', make: () => validGif(), code: 'UNSUPPORTED_FORMAT', details: { format: 'gif' }, limits: { allowedFormats: ['jpeg', 'png'] } },
+    { name: 'a file over maxBytes', make: () => Buffer.alloc(10 * MiB + 1, 0xff), code: 'IMAGE_TOO_LARGE', details: { bytes: 10 * MiB + 1, maxBytes: 10 * MiB } },
+    { name: 'a valid JPEG over a small maxBytes', make: () => validJpeg(), code: 'IMAGE_TOO_LARGE', limits: { maxBytes: 100 } },
+    { name: 'a PNG header claiming 100000×100000', make: () => pixelBomb(), code: 'IMAGE_TOO_LARGE', details: { width: 100_000, height: 100_000, maxPixels: 40_000_000 } },
+    { name: 'a real 20000×20000 PNG of 48 KiB', make: () => decompressionBomb(), code: 'IMAGE_TOO_LARGE', details: { width: 20_000, height: 20_000, maxPixels: 40_000_000 } },
+    { name: 'an image one pixel over maxPixels', make: () => validPng(101, 100), code: 'IMAGE_TOO_LARGE', details: { maxPixels: 10_000 }, limits: { maxPixels: 10_000 } },
+    { name: 'a 1×1 image', make: tinyImage, code: 'IMAGE_DIMENSIONS', details: { width: 1, height: 1, minWidth: 32, minHeight: 32 } },
+    { name: 'a 31×64 image', make: () => validPng(31, 64), code: 'IMAGE_DIMENSIONS', details: { width: 31, height: 64 } },
+    { name: 'a 9000×40 panorama', make: () => validPng(9000, 40), code: 'IMAGE_DIMENSIONS', details: { width: 9000, height: 40, maxWidth: 8192 } },
+    { name: 'a 40×9000 strip', make: () => validPng(40, 9000), code: 'IMAGE_DIMENSIONS', details: { width: 40, height: 9000, maxHeight: 8192 } },
+    // Stored 64×48 but shown 48×64, which is what the bound applies to.
+    { name: 'a rotated JPEG too tall once oriented', make: () => rotatedJpeg(64, 48), code: 'IMAGE_DIMENSIONS', details: { width: 48, height: 64 }, limits: { maxHeight: 60 } },
+  ];
+
+  it.each(cases)('$name with $code', async ({ make, code, reason, details, limits }) => {
+    const error = await refusal(await make(), limits);
+    expect(error.code).toBe(code);
+    if (reason !== undefined) expect(error.details).toMatchObject({ reason });
+    if (details !== undefined) expect(error.details).toMatchObject(details);
+  });
+
+  it('refuses a pixel bomb from its header even when no byte limit would', async () => {
+    const bomb = pixelBomb(100_000, 100_000);
+    expect(bomb.length).toBeLessThan(1024);
+    const error = await refusal(bomb, { maxBytes: 1024 });
+    expect(error.code).toBe('IMAGE_TOO_LARGE');
+  });
+
+  it('keeps the decoder error as the cause of an undecodable image', async () => {
+    const error = await refusal(await truncatedJpeg());
+    expect(error.cause).toBeInstanceOf(Error);
+    expect(error.cause).not.toBeInstanceOf(AppError);
+  });
+});
+
+describe('image limits', () => {
+  it('defaults to the documented bounds', () => {
+    expect(defaultImageLimits).toEqual({
+      maxBytes: 10 * MiB,
+      maxPixels: 40_000_000,
+      minWidth: 32,
+      minHeight: 32,
+      maxWidth: 8192,
+      maxHeight: 8192,
+      allowedFormats: ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'],
+      maxMetadataBytes: MiB,
+      decodeTimeoutSeconds: 10,
+    });
+  });
+
+  it('fills missing fields from the defaults and ignores undefined ones', () => {
+    expect(resolveImageLimits({ maxBytes: 5, maxPixels: undefined })).toMatchObject({ maxBytes: 5, maxPixels: 40_000_000 });
+  });
+
+  it.each<[string, Partial<ImageLimits>]>([
+    ['a zero maxBytes', { maxBytes: 0 }],
+    ['a fractional maxPixels', { maxPixels: 1.5 }],
+    ['a negative minWidth', { minWidth: -1 }],
+    ['minWidth above maxWidth', { minWidth: 100, maxWidth: 99 }],
+    ['minHeight above maxHeight', { minHeight: 100, maxHeight: 99 }],
+    ['an unknown format', { allowedFormats: ['jpeg', 'bmp' as 'jpeg'] }],
+  ])('rejects %s as a configuration error', async (_name, limits) => {
+    expect(() => resolveImageLimits(limits)).toThrow(RangeError);
+    await expect(validateImage(Buffer.alloc(1), limits)).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('lists every platform format as decodable by this sharp build', () => {
+    expect(decodableImageFormats().sort()).toEqual(['avif', 'gif', 'jpeg', 'png', 'tiff', 'webp']);
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * Validation of uploaded image bytes, in order of cost: size, signature, header, full decode of
+ * the first frame. Every refusal is an {@link AppError} with one of these codes:
+ *
+ * - `INVALID_IMAGE`: the bytes are not a usable image. `details.reason` says which check failed:
+ *   `empty` (a zero-byte file; no file at all is the caller's `MISSING_IMAGE`), `unrecognized`
+ *   (no image signature: text, HTML, archives), `corrupt_header`, `format_mismatch` (the decoder
+ *   disagrees with the signature), `metadata_too_large`, `undecodable` (truncated or corrupt pixel
+ *   data) or `decode_timeout`.
+ * - `UNSUPPORTED_FORMAT`: a recognised format the platform does not take (SVG, PDF, HEIC, BMP, …),
+ *   one left out of `allowedFormats`, or one this sharp build cannot decode.
+ * - `IMAGE_TOO_LARGE`: more bytes than `maxBytes`, or a header claiming more pixels than
+ *   `maxPixels` (decompression bombs are refused before a single row is decoded).
+ * - `IMAGE_DIMENSIONS`: width or height outside the min/max bounds.
+ */
+import { createHash } from 'node:crypto';
+import { AppError, type ImageFormat } from '@inferq/core';
+import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
+import { resolveImageLimits, type ImageLimits } from './imageLimits.ts';
+import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
+
+/** What is known about an image that passed {@link validateImage}. */
+export interface ValidatedImage {
+  /** The format sniffed from the bytes and confirmed by the decoder. */
+  format: ImageFormat;
+  /** Width in pixels as displayed, i.e. after EXIF orientation; for animations, of one frame. */
+  width: number;
+  /** Height in pixels as displayed, i.e. after EXIF orientation; for animations, of one frame. */
+  height: number;
+  /** Bands the decoder produces: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA or CMYK. */
+  channels: number;
+  hasAlpha: boolean;
+  /** Size of the file in bytes. */
+  bytes: number;
+  /** Hex SHA-256 of the file's bytes. */
+  sha256: string;
+  /** Frame or page count, present only when there is more than one (animated GIF/WebP, TIFF). */
+  pages?: number;
+}
+
+/** Reasons carried in `details.reason` of an `INVALID_IMAGE` from {@link validateImage}. */
+export type InvalidImageReason =
+  | 'empty'
+  | 'unrecognized'
+  | 'corrupt_header'
+  | 'format_mismatch'
+  | 'metadata_too_large'
+  | 'undecodable'
+  | 'decode_timeout';
+
+/**
+ * Sharp input options for untrusted bytes. `failOn: 'error'` refuses truncated and corrupt pixel
+ * data (the `'none'` level would hand back a half-grey image) while tolerating mere warnings such
+ * as stray bytes between JPEG markers, which real cameras write. `pages: 1` keeps animated files
+ * to their first frame.
+ */
+function untrustedInput(maxPixels: number | false): SharpOptions {
+  return { failOn: 'error', limitInputPixels: maxPixels, sequentialRead: true, pages: 1, page: 0 };
+}
+
+function invalid(reason: InvalidImageReason, message: string, details: Record<string, unknown> = {}, cause?: unknown): AppError {
+  return new AppError('INVALID_IMAGE', message, { details: { reason, ...details }, cause });
+}
+
+/** sharp's `metadata().format` plus the HEIF compression, as a sniffed-format name. */
+function decodedFormat(metadata: Metadata): string {
+  if (metadata.format === 'heif') return metadata.compression === 'av1' ? 'avif' : 'heic';
+  return metadata.format;
+}
+
+/** Metadata blobs libvips attaches to the image; what a validated image may carry in total. */
+function metadataBytes(metadata: Metadata): number {
+  let total = 0;
+  for (const blob of [metadata.exif, metadata.icc, metadata.iptc, metadata.xmp, metadata.tifftagPhotoshop]) total += blob?.length ?? 0;
+  for (const comment of metadata.comments ?? []) total += Buffer.byteLength(comment.keyword) + Buffer.byteLength(comment.text);
+  return total;
+}
+
+const sharpDecoders: Record<ImageFormat, keyof FormatEnum> = {
+  jpeg: 'jpeg',
+  png: 'png',
+  webp: 'webp',
+  gif: 'gif',
+  avif: 'heif',
+  tiff: 'tiff',
+};
+
+/** The platform formats that this process's sharp build can decode from a buffer. */
+export function decodableImageFormats(): ImageFormat[] {
+  return (Object.keys(sharpDecoders) as ImageFormat[]).filter((format) => sharp.format[sharpDecoders[format]]?.input.buffer === true);
+}
+
+/**
+ * Checks that `bytes` are one image the platform will take, within `limits`, and describes it.
+ * The format is always sniffed from the bytes; callers have no way to pass a file name or a
+ * declared content type, on purpose. Trailing bytes after a complete image (a JPEG with a ZIP
+ * appended) are accepted: the image decodes, and the bytes are only ever served as that image.
+ *
+ * @param limits - bounds to apply; gaps are filled from {@link defaultImageLimits}
+ * @throws AppError `INVALID_IMAGE`, `UNSUPPORTED_FORMAT`, `IMAGE_TOO_LARGE` or `IMAGE_DIMENSIONS`
+ * @throws RangeError when `limits` itself is nonsensical (a configuration bug, not a bad image)
+ */
+export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimits> = {}): Promise<ValidatedImage> {
+  const bounds = resolveImageLimits(limits);
+  const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+  if (input.length === 0) throw invalid('empty', 'The image file is empty');
+  if (input.length > bounds.maxBytes) {
+    throw new AppError('IMAGE_TOO_LARGE', `The image is ${input.length} bytes; the limit is ${bounds.maxBytes}`, {
+      details: { bytes: input.length, maxBytes: bounds.maxBytes },
+    });
+  }
+
+  // Only bytes with an accepted raster signature ever reach sharp: libvips would happily render
+  // SVG (and PDF, where built in) handed to it, so those are refused here by signature.
+  const sniffed = sniffImageFormat(input);
+  if (sniffed === undefined) throw invalid('unrecognized', 'The file is not an image');
+  if (!isImageFormat(sniffed) || !bounds.allowedFormats.includes(sniffed) || !decodableImageFormats().includes(sniffed)) {
+    throw new AppError('UNSUPPORTED_FORMAT', `The ${sniffed} format is not accepted`, {
+      details: { format: sniffed, allowedFormats: bounds.allowedFormats },
+    });
+  }
+
+  // Header only: no pixel is decoded, so the pixel limit is ours to apply with useful details.
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(input, untrustedInput(false)).metadata();
+  } catch (error) {
+    throw invalid('corrupt_header', 'The image header cannot be read', { format: sniffed }, error);
+  }
+
+  const decoded = decodedFormat(metadata);
+  if (decoded === 'heic') {
+    throw new AppError('UNSUPPORTED_FORMAT', 'The heic format is not accepted', {
+      details: { format: 'heic', allowedFormats: bounds.allowedFormats },
+    });
+  }
+  if (decoded !== sniffed) {
+    throw invalid('format_mismatch', 'The image content does not match its signature', { sniffed, decoded });
+  }
+
+  const storedWidth = metadata.width;
+  const storedHeight = metadata.pageHeight ?? metadata.height;
+  if (storedWidth * storedHeight > bounds.maxPixels) {
+    throw new AppError('IMAGE_TOO_LARGE', `The image is ${storedWidth}×${storedHeight} pixels; the limit is ${bounds.maxPixels} pixels`, {
+      details: { width: storedWidth, height: storedHeight, maxPixels: bounds.maxPixels },
+    });
+  }
+
+  // Orientations 5–8 turn the image a quarter, swapping what the viewer sees as width and height.
+  const quarterTurn = (metadata.orientation ?? 1) >= 5;
+  const width = quarterTurn ? storedHeight : storedWidth;
+  const height = quarterTurn ? storedWidth : storedHeight;
+  if (width < bounds.minWidth || height < bounds.minHeight || width > bounds.maxWidth || height > bounds.maxHeight) {
+    throw new AppError('IMAGE_DIMENSIONS', `The image is ${width}×${height} pixels, outside the accepted dimensions`, {
+      details: {
+        width,
+        height,
+        minWidth: bounds.minWidth,
+        minHeight: bounds.minHeight,
+        maxWidth: bounds.maxWidth,
+        maxHeight: bounds.maxHeight,
+      },
+    });
+  }
+
+  const embedded = metadataBytes(metadata);
+  if (embedded > bounds.maxMetadataBytes) {
+    throw invalid('metadata_too_large', 'The image carries too much embedded metadata', {
+      metadataBytes: embedded,
+      maxMetadataBytes: bounds.maxMetadataBytes,
+    });
+  }
+
+  // Decode every pixel of the first frame so truncated and corrupt files fail here, not in a
+  // worker. Keeping one band as 8-bit holds the output to one byte a pixel (≤ maxPixels bytes)
+  // while the decoder still reads all of the data; the buffer is dropped straight away.
+  const started = performance.now();
+  try {
+    await sharp(input, untrustedInput(bounds.maxPixels))
+      .timeout({ seconds: bounds.decodeTimeoutSeconds })
+      .extractChannel(0)
+      .raw({ depth: 'uchar' })
+      .toBuffer();
+  } catch (error) {
+    // sharp's timeout error has no code, so the clock decides which failure this was.
+    if (performance.now() - started >= bounds.decodeTimeoutSeconds * 1000) {
+      throw invalid('decode_timeout', 'Decoding the image took too long', { decodeTimeoutSeconds: bounds.decodeTimeoutSeconds }, error);
+    }
+    throw invalid('undecodable', 'The image data is truncated or corrupt', { format: sniffed }, error);
+  }
+
+  const validated: ValidatedImage = {
+    format: sniffed,
+    width,
+    height,
+    channels: metadata.channels,
+    hasAlpha: metadata.hasAlpha,
+    bytes: input.length,
+    sha256: createHash('sha256').update(input).digest('hex'),
+  };
+  if (metadata.pages !== undefined && metadata.pages > 1) validated.pages = metadata.pages;
+  return validated;
+}

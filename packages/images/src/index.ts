@@ -1,0 +1,5 @@
+export * from './imageLimits.ts';
+export * from './imageValidator.ts';
+export * from './sniffImageFormat.ts';
+export * from './configureSharp.ts';
+export * from './normalizeImage.ts';

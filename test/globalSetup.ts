@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { repoRoot, startTestServices } from '@inferq/testing';
 

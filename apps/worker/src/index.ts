@@ -36,9 +36,9 @@ const health = new HealthServer({
 const healthAddress = await health.start();
 logger.info({ port: healthAddress.port }, 'worker health endpoint listening');
 
-const backend = await initBackend({ preferred: env.TF_BACKEND });
+const backend = await initBackend({ preferred: env.TF_BACKEND, logger });
 backendName = backend.name;
-logger.info({ backend }, 'inference backend selected');
+logger.info({ backend: backend.name, wasm: backend.wasm }, 'inference backend selected');
 await models.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').map((name) => name.trim()).filter(Boolean));
 
 const worker = new InferenceWorker({

@@ -1,0 +1,59 @@
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import { createDatabase, JobStore } from '@inferq/db';
+import { ModelRegistry } from '@inferq/models';
+import { createRedisConnection, InferenceQueue } from '@inferq/queue';
+import { createApp, type ApiDependencies } from '../src/app.ts';
+import { registryCatalog } from '../src/modelCatalog.ts';
+import { HttpServer } from '../src/server.ts';
+
+export interface TestApi {
+  baseUrl: string;
+  deps: ApiDependencies;
+  queue: InferenceQueue;
+  close(): Promise<void>;
+}
+
+/** The API in this process, on real Postgres and Redis, with a queue of its own. */
+export async function startTestApi(overrides: Partial<ApiDependencies> = {}): Promise<TestApi> {
+  const logger = pino({ level: 'silent' });
+  const db = createDatabase({ url: inject('databaseUrl') });
+  const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
+  redis.on('error', () => {});
+  const queue = new InferenceQueue({ connection: redis, name: `test-${randomUUID()}`, prefix: inject('queuePrefix') });
+  await queue.queue.waitUntilReady();
+  const deps: ApiDependencies = {
+    logger,
+    db,
+    jobs: new JobStore(db),
+    queue,
+    models: registryCatalog(new ModelRegistry({ root: inject('modelsDir') })),
+    defaultModel: 'nsfw',
+    imageLimits: { maxBytes: 2 * 1024 * 1024, maxPixels: 40_000_000, minWidth: 32, minHeight: 32, maxWidth: 8192, maxHeight: 8192 },
+    ...overrides,
+  };
+  const server = new HttpServer({ app: createApp(deps), logger, host: '127.0.0.1', port: 0 });
+  const address: AddressInfo = await server.start();
+  return {
+    baseUrl: `http://127.0.0.1:${address.port}`,
+    deps,
+    queue,
+    async close() {
+      await server.stop();
+      await queue.queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      redis.disconnect();
+      await db.$disconnect();
+    },
+  };
+}
+
+/** A multipart body with the image in the field "image". */
+export function imageForm(bytes: Buffer, fields: Record<string, string> = {}, fileName = 'image.jpg', contentType = 'image/jpeg'): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.set(name, value);
+  form.set('image', new Blob([new Uint8Array(bytes)], { type: contentType }), fileName);
+  return form;
+}

@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { drawingImage, photoLikeImage } from '@inferq/images/testing';
+import type { PlatformProcess } from '@inferq/testing';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
+
+describe('upload → queue → worker → result → poll, with real processes', () => {
+  const env = platformEnv({ extra: { LOCK_DURATION_MS: '4000', STALLED_INTERVAL_MS: '2000' } });
+  let api: PlatformProcess | undefined;
+  let worker: PlatformProcess | undefined;
+  let baseUrl = '';
+  let healthUrl = '';
+
+  beforeAll(async () => {
+    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'e2e-1' })]);
+    api = started[0].process;
+    baseUrl = started[0].baseUrl;
+    worker = started[1].process;
+    healthUrl = started[1].healthUrl;
+  });
+  afterAll(async () => {
+    await stopAll([api, worker]);
+  });
+
+  it('classifies a drawn JPEG and a PNG: five scores summing to 1, Drawing on top for the drawing', async () => {
+    const drawingJpeg = await sharp(await drawingImage(640, 480)).jpeg({ quality: 92 }).toBuffer();
+    const png = await photoLikeImage(320, 240, 'png');
+    const [first, second] = await Promise.all([submit(baseUrl, drawingJpeg), submit(baseUrl, png)]);
+    for (const submitted of [first, second]) expect(submitted.status).toBe('queued');
+
+    const drawing = await waitForFinal(baseUrl, first.id);
+    expect(drawing.status).toBe('succeeded');
+    expect(drawing.model.version).toBeTruthy();
+    const scores = drawing.result!.output[0]!;
+    expect(scores).toHaveLength(5);
+    expect(scores.reduce((sum, value) => sum + value, 0)).toBeCloseTo(1, 3);
+    expect(drawing.result!.top![0]!.label).toBe('Drawing');
+    expect(drawing.attempts).toBe(1);
+    expect(drawing.timings.inferenceMs).toBeGreaterThan(0);
+    expect(drawing.timings.queueWaitMs).toBeGreaterThanOrEqual(0);
+
+    const photo = await waitForFinal(baseUrl, second.id);
+    expect(photo.status).toBe('succeeded');
+    expect(photo.result!.output[0]!).toHaveLength(5);
+    expect(photo.result!.top!.map((entry) => entry.label).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+  });
+
+  it('reports the worker ready with its backend and model', async () => {
+    const response = await fetch(`${healthUrl}/readyz`);
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.checks).toEqual({ postgres: true, redis: true, model: true });
+    expect(body.backend).toBe('wasm');
+    expect(body.models.map((model: { name: string }) => model.name)).toContain('nsfw');
+  });
+
+  it('finishes every job exactly once when a worker is SIGKILLed mid-run', async () => {
+    const image = await sharp(await drawingImage(256, 256)).jpeg().toBuffer();
+    const jobs = await Promise.all(Array.from({ length: 24 }, () => submit(baseUrl, image)));
+    // Wait until the worker holds some of them, then kill it without any chance to clean up.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const states = await Promise.all(jobs.slice(0, 8).map((job) => getJob(baseUrl, job.id)));
+      if (states.some((job) => job.status === 'running' || job.status === 'succeeded')) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    worker!.kill('SIGKILL');
+    await worker!.exited;
+    worker = (await startWorkerProcess({ ...env, workerId: 'e2e-2' })).process;
+
+    const finals = await Promise.all(jobs.map((job) => waitForFinal(baseUrl, job.id, 90_000)));
+    expect(finals.map((job) => job.status)).toEqual(jobs.map(() => 'succeeded'));
+    const client = new pg.Client({ connectionString: inject('databaseUrl') });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ job_id: string; n: string }>(
+        'SELECT job_id, count(*) AS n FROM job_results WHERE job_id = ANY($1::uuid[]) GROUP BY job_id',
+        [jobs.map((job) => job.id)],
+      );
+      expect(rows).toHaveLength(jobs.length);
+      expect(rows.every((row) => row.n === '1')).toBe(true);
+    } finally {
+      await client.end();
+    }
+  });
+});

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { startApiProcess, startWorkerProcess, type PlatformEnv, type PlatformProcess } from '@inferq/testing';
+
+/** Env for one test's platform: shared services, a queue of its own. */
+export function platformEnv(overrides: Partial<PlatformEnv> = {}): PlatformEnv {
+  return {
+    databaseUrl: inject('databaseUrl'),
+    redisUrl: inject('redisUrl'),
+    queuePrefix: inject('queuePrefix'),
+    modelsDir: inject('modelsDir'),
+    queueName: `e2e-${randomUUID()}`,
+    ...overrides,
+  };
+}
+
+export interface JobJson {
+  id: string;
+  status: string;
+  attempts: number;
+  model: { name: string; version: string | null };
+  result: { output: number[][]; top: Array<{ label: string; score: number }> | null } | null;
+  error: { code: string; message: string } | null;
+  timings: { queueWaitMs: number | null; inferenceMs: number | null; totalMs: number | null };
+  links: { self: string };
+}
+
+export async function submit(baseUrl: string, image: Buffer, fields: Record<string, string> = {}): Promise<JobJson> {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) form.set(key, value);
+  form.set('image', new Blob([new Uint8Array(image)]), 'upload.bin');
+  const response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+  if (response.status !== 202) throw new Error(`submit answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as JobJson;
+}
+
+export async function getJob(baseUrl: string, id: string): Promise<JobJson> {
+  const response = await fetch(`${baseUrl}/v1/jobs/${id}`);
+  if (response.status !== 200) throw new Error(`get answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as JobJson;
+}
+
+const finalStatuses = new Set(['succeeded', 'failed', 'canceled']);
+
+/** Polls until the job is final (or the deadline passes, which throws). */
+export async function waitForFinal(baseUrl: string, id: string, timeoutMs = 60_000, intervalMs = 50): Promise<JobJson> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await getJob(baseUrl, id);
+    if (finalStatuses.has(job.status)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export async function stopAll(processes: Array<PlatformProcess | undefined>): Promise<void> {
+  await Promise.all(processes.map((child) => child?.stop()));
+}
+
+export { startApiProcess, startWorkerProcess };

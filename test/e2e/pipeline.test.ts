@@ -4,19 +4,19 @@ import { drawingImage, photoLikeImage } from '@inferq/images/testing';
 import type { PlatformProcess } from '@inferq/testing';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
+import { createTestUser, getJob, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
 
 describe('upload → queue → worker → result → poll, with real processes', () => {
   const env = platformEnv({ extra: { LOCK_DURATION_MS: '4000', STALLED_INTERVAL_MS: '2000' } });
   let api: PlatformProcess | undefined;
   let worker: PlatformProcess | undefined;
-  let baseUrl = '';
+  let caller: Caller;
   let healthUrl = '';
 
   beforeAll(async () => {
     const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'e2e-1' })]);
     api = started[0].process;
-    baseUrl = started[0].baseUrl;
+    caller = { baseUrl: started[0].baseUrl, user: await createTestUser(env.databaseUrl) };
     worker = started[1].process;
     healthUrl = started[1].healthUrl;
   });
@@ -27,10 +27,10 @@ describe('upload → queue → worker → result → poll, with real processes',
   it('classifies a drawn JPEG and a PNG: five scores summing to 1, Drawing on top for the drawing', async () => {
     const drawingJpeg = await sharp(await drawingImage(640, 480)).jpeg({ quality: 92 }).toBuffer();
     const png = await photoLikeImage(320, 240, 'png');
-    const [first, second] = await Promise.all([submit(baseUrl, drawingJpeg), submit(baseUrl, png)]);
+    const [first, second] = await Promise.all([submit(caller, drawingJpeg), submit(caller, png)]);
     for (const submitted of [first, second]) expect(submitted.status).toBe('queued');
 
-    const drawing = await waitForFinal(baseUrl, first.id);
+    const drawing = await waitForFinal(caller, first.id);
     expect(drawing.status).toBe('succeeded');
     expect(drawing.model.version).toBeTruthy();
     const scores = drawing.result!.output[0]!;
@@ -41,7 +41,7 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(drawing.timings.inferenceMs).toBeGreaterThan(0);
     expect(drawing.timings.queueWaitMs).toBeGreaterThanOrEqual(0);
 
-    const photo = await waitForFinal(baseUrl, second.id);
+    const photo = await waitForFinal(caller, second.id);
     expect(photo.status).toBe('succeeded');
     expect(photo.result!.output[0]!).toHaveLength(5);
     expect(photo.result!.top!.map((entry) => entry.label).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
@@ -58,11 +58,11 @@ describe('upload → queue → worker → result → poll, with real processes',
 
   it('finishes every job exactly once when a worker is SIGKILLed mid-run', async () => {
     const image = await sharp(await drawingImage(256, 256)).jpeg().toBuffer();
-    const jobs = await Promise.all(Array.from({ length: 24 }, () => submit(baseUrl, image)));
+    const jobs = await Promise.all(Array.from({ length: 24 }, () => submit(caller, image)));
     // Wait until the worker holds some of them, then kill it without any chance to clean up.
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const states = await Promise.all(jobs.slice(0, 8).map((job) => getJob(baseUrl, job.id)));
+      const states = await Promise.all(jobs.slice(0, 8).map((job) => getJob(caller, job.id)));
       if (states.some((job) => job.status === 'running' || job.status === 'succeeded')) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -70,7 +70,7 @@ describe('upload → queue → worker → result → poll, with real processes',
     await worker!.exited;
     worker = (await startWorkerProcess({ ...env, workerId: 'e2e-2' })).process;
 
-    const finals = await Promise.all(jobs.map((job) => waitForFinal(baseUrl, job.id, 90_000)));
+    const finals = await Promise.all(jobs.map((job) => waitForFinal(caller, job.id, 90_000)));
     expect(finals.map((job) => job.status)).toEqual(jobs.map(() => 'succeeded'));
     const client = new pg.Client({ connectionString: inject('databaseUrl') });
     await client.connect();

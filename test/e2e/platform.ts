@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { startApiProcess, startWorkerProcess, type PlatformEnv, type PlatformProcess } from '@inferq/testing';
+import { createTestUser, startApiProcess, startWorkerProcess, type PlatformEnv, type PlatformProcess, type TestUser } from '@inferq/testing';
 
 /** Env for one test's platform: shared services, a queue of its own. */
 export function platformEnv(overrides: Partial<PlatformEnv> = {}): PlatformEnv {
@@ -25,17 +25,23 @@ export interface JobJson {
   links: { self: string };
 }
 
-export async function submit(baseUrl: string, image: Buffer, fields: Record<string, string> = {}): Promise<JobJson> {
+/** Where to send requests and as whom. */
+export interface Caller {
+  baseUrl: string;
+  user: TestUser;
+}
+
+export async function submit(caller: Caller, image: Buffer, fields: Record<string, string> = {}): Promise<JobJson> {
   const form = new FormData();
   for (const [key, value] of Object.entries(fields)) form.set(key, value);
   form.set('image', new Blob([new Uint8Array(image)]), 'upload.bin');
-  const response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form });
+  const response = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', headers: caller.user.headers, body: form });
   if (response.status !== 202) throw new Error(`submit answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as JobJson;
 }
 
-export async function getJob(baseUrl: string, id: string): Promise<JobJson> {
-  const response = await fetch(`${baseUrl}/v1/jobs/${id}`);
+export async function getJob(caller: Caller, id: string): Promise<JobJson> {
+  const response = await fetch(`${caller.baseUrl}/v1/jobs/${id}`, { headers: caller.user.headers });
   if (response.status !== 200) throw new Error(`get answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as JobJson;
 }
@@ -43,10 +49,10 @@ export async function getJob(baseUrl: string, id: string): Promise<JobJson> {
 const finalStatuses = new Set(['succeeded', 'failed', 'canceled']);
 
 /** Polls until the job is final (or the deadline passes, which throws). */
-export async function waitForFinal(baseUrl: string, id: string, timeoutMs = 60_000, intervalMs = 50): Promise<JobJson> {
+export async function waitForFinal(caller: Caller, id: string, timeoutMs = 60_000, intervalMs = 50): Promise<JobJson> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const job = await getJob(baseUrl, id);
+    const job = await getJob(caller, id);
     if (finalStatuses.has(job.status)) return job;
     if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -57,4 +63,4 @@ export async function stopAll(processes: Array<PlatformProcess | undefined>): Pr
   await Promise.all(processes.map((child) => child?.stop()));
 }
 
-export { startApiProcess, startWorkerProcess };
+export { createTestUser, startApiProcess, startWorkerProcess };

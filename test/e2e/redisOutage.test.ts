@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import type { PlatformProcess } from '@inferq/testing';
-import { getJob, platformEnv, startApiProcess, stopAll, submit } from './platform.ts';
+import { createTestUser, getJob, platformEnv, startApiProcess, stopAll, submit, type Caller } from './platform.ts';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -29,14 +29,14 @@ async function startRedis(port: number): Promise<ChildProcess> {
 describe('Redis outage (a Redis server of this test only)', () => {
   let redis: ChildProcess | undefined;
   let api: PlatformProcess | undefined;
-  let baseUrl = '';
+  let caller: Caller;
 
   beforeAll(async () => {
     const port = await freePort();
     redis = await startRedis(port);
     const started = await startApiProcess(platformEnv({ redisUrl: `redis://127.0.0.1:${port}` }));
     api = started.process;
-    baseUrl = started.baseUrl;
+    caller = { baseUrl: started.baseUrl, user: await createTestUser(inject('databaseUrl')) };
   });
   afterAll(async () => {
     await stopAll([api]);
@@ -45,7 +45,7 @@ describe('Redis outage (a Redis server of this test only)', () => {
 
   it('answers 503 QUEUE_UNAVAILABLE within 2 s while Redis is down, stores nothing, and still serves polls', async () => {
     const image = await validJpeg(64, 64);
-    const accepted = await submit(baseUrl, image);
+    const accepted = await submit(caller, image);
 
     redis!.kill('SIGKILL');
     await new Promise((resolve) => redis!.once('exit', resolve));
@@ -54,7 +54,7 @@ describe('Redis outage (a Redis server of this test only)', () => {
       const form = new FormData();
       form.set('image', new Blob([new Uint8Array(image)]), 'a.jpg');
       const started = performance.now();
-      const response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', body: form, signal: AbortSignal.timeout(5000) });
+      const response = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', headers: caller.user.headers, body: form, signal: AbortSignal.timeout(5000) });
       const elapsed = performance.now() - started;
       expect(response.status).toBe(503);
       expect((await response.json()).error.code).toBe('QUEUE_UNAVAILABLE');
@@ -63,9 +63,9 @@ describe('Redis outage (a Redis server of this test only)', () => {
     }
 
     // Polling reads Postgres only.
-    const polled = await getJob(baseUrl, accepted.id);
+    const polled = await getJob(caller, accepted.id);
     expect(polled.status).toBe('queued');
-    const ready = await fetch(`${baseUrl}/readyz`);
+    const ready = await fetch(`${caller.baseUrl}/readyz`);
     expect(ready.status).toBe(503);
     expect((await ready.json()).checks).toEqual({ postgres: true, redis: false });
   });

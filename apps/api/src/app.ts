@@ -3,10 +3,12 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
+import type { AccountStore } from '@inferq/accounts';
 import type { Database, JobStore } from '@inferq/db';
 import { pingDatabase } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { pingRedis, type InferenceQueue } from '@inferq/queue';
+import { authenticate } from './http/authenticate.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
 import { healthRouter } from './health.ts';
 import { JobService, type ModelCatalog } from './jobService.ts';
@@ -16,6 +18,7 @@ export interface ApiDependencies {
   logger: Logger;
   db: Database;
   jobs: JobStore;
+  accounts: AccountStore;
   queue: InferenceQueue;
   models: ModelCatalog;
   defaultModel: string;
@@ -67,6 +70,7 @@ export function createApp(deps: ApiDependencies): Express {
       { name: 'redis', check: () => pingRedis(deps.queue.connection) },
     ]),
   );
+  app.use('/v1', authenticate(deps.accounts));
   app.use('/v1', jobsRouter(service, { maxFileBytes: deps.imageLimits.maxBytes }));
   app.use(notFoundHandler);
   app.use(errorHandler);

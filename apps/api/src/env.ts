@@ -23,6 +23,15 @@ export const apiEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: boolean.default(false),
+  /**
+   * Development only: an admin key (shape iq_<12 hex>_<43 base64url>) created at start so a new
+   * install can be used at once. Refused when NODE_ENV=production.
+   */
+  DEV_ADMIN_KEY: z.string().optional(),
+}).superRefine((env, ctx) => {
+  if (env.DEV_ADMIN_KEY && env.NODE_ENV === 'production') {
+    ctx.addIssue({ code: 'custom', path: ['DEV_ADMIN_KEY'], message: 'must not be set in production' });
+  }
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { AccountStore, tierNames } from '@inferq/accounts';
 import { createDatabase, JobStore } from '@inferq/db';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
@@ -16,10 +17,19 @@ redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error
 const queue = new InferenceQueue({ connection: redis, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
 const registry = new ModelRegistry({ root: env.MODELS_DIR });
 
+const accounts = new AccountStore(db, { tiers: tierNames });
+if (env.DEV_ADMIN_KEY) {
+  const email = 'dev-admin@inferq.local';
+  const admin = (await accounts.findUser(email)) ?? (await accounts.createUser({ email, name: 'Development admin', role: 'admin', tier: 'pro' }));
+  await accounts.importKey(admin.id, env.DEV_ADMIN_KEY, 'development admin key');
+  logger.warn({ email }, 'development admin key enabled (DEV_ADMIN_KEY); never set it in production');
+}
+
 const app = createApp({
   logger,
   db,
   jobs: new JobStore(db),
+  accounts,
   queue,
   models: registryCatalog(registry),
   defaultModel: env.DEFAULT_MODEL,

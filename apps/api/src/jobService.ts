@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Principal } from '@inferq/accounts';
 import { AppError } from '@inferq/core';
 import type { JobRecord, JobStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
@@ -19,6 +20,7 @@ export interface JobServiceOptions {
 }
 
 export interface SubmitJobInput {
+  principal: Principal;
   image: Buffer | undefined;
   model?: string | undefined;
   modelVersion?: string | undefined;
@@ -58,6 +60,7 @@ export class JobService {
     const id = randomUUID();
     const record = await jobs.create({
       id,
+      userId: input.principal.userId,
       modelName,
       requestedVersion: version,
       input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256 },
@@ -72,10 +75,11 @@ export class JobService {
     return record;
   }
 
-  async get(id: string): Promise<JobRecord> {
+  /** A job of the caller's; another user's job is answered exactly like a missing one. */
+  async get(principal: Principal, id: string): Promise<JobRecord> {
     if (!uuidPattern.test(id)) throw new AppError('JOB_NOT_FOUND', 'No such job.');
     const job = await this.#options.jobs.get(id);
-    if (!job) throw new AppError('JOB_NOT_FOUND', 'No such job.');
+    if (!job || job.userId !== principal.userId) throw new AppError('JOB_NOT_FOUND', 'No such job.');
     return job;
   }
 }

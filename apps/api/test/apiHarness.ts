@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { inject } from 'vitest';
+import { AccountStore, tierNames } from '@inferq/accounts';
 import { createDatabase, JobStore } from '@inferq/db';
+import { createTestUser, type TestUser } from '@inferq/testing';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
 import { createApp, type ApiDependencies } from '../src/app.ts';
@@ -13,6 +15,8 @@ export interface TestApi {
   baseUrl: string;
   deps: ApiDependencies;
   queue: InferenceQueue;
+  /** A user with a key; `user.headers` authenticates a request. */
+  user: TestUser;
   close(): Promise<void>;
 }
 
@@ -28,6 +32,7 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}): Pr
     logger,
     db,
     jobs: new JobStore(db),
+    accounts: new AccountStore(db, { tiers: tierNames }),
     queue,
     models: registryCatalog(new ModelRegistry({ root: inject('modelsDir') })),
     defaultModel: 'nsfw',
@@ -36,10 +41,12 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}): Pr
   };
   const server = new HttpServer({ app: createApp(deps), logger, host: '127.0.0.1', port: 0 });
   const address: AddressInfo = await server.start();
+  const user = await createTestUser(inject('databaseUrl'));
   return {
     baseUrl: `http://127.0.0.1:${address.port}`,
     deps,
     queue,
+    user,
     async close() {
       await server.stop();
       await queue.queue.obliterate({ force: true }).catch(() => {});

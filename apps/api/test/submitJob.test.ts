@@ -28,7 +28,7 @@ async function countJobs(): Promise<number> {
 
 describe('POST /v1/jobs', () => {
   it('accepts a real image: 202, Location, a queued row and a BullMQ job with the same id', async () => {
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', body: imageForm(await drawingImage(320, 240)) });
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await drawingImage(320, 240)) });
     expect(response.status).toBe(202);
     const body = await response.json();
     expect(body).toMatchObject({ status: 'queued', model: { name: 'nsfw' }, input: { format: 'png', width: 320, height: 240 } });
@@ -41,7 +41,7 @@ describe('POST /v1/jobs', () => {
     const queued = await api.queue.queue.getJob(body.id);
     expect(queued?.data).toEqual({ jobId: body.id, model: 'nsfw' });
 
-    const poll = await fetch(`${api.baseUrl}${body.links.self}`);
+    const poll = await fetch(`${api.baseUrl}${body.links.self}`, { headers: api.user.headers });
     expect(poll.status).toBe(200);
     expect(await poll.json()).toMatchObject({ id: body.id, status: 'queued', result: null });
   });
@@ -49,6 +49,7 @@ describe('POST /v1/jobs', () => {
   it('detects the real format from the bytes, not the file name or Content-Type', async () => {
     const response = await fetch(`${api.baseUrl}/v1/jobs`, {
       method: 'POST',
+      headers: api.user.headers,
       body: imageForm(await validPng(64, 64), {}, 'photo.jpg', 'image/jpeg'),
     });
     expect(response.status).toBe(202);
@@ -98,7 +99,8 @@ describe('POST /v1/jobs', () => {
 
   it.each(badUploads)('rejects %s with a 4xx and stores nothing', async (_name, makeInit, status, code) => {
     const before = await countJobs();
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, await makeInit());
+    const init = await makeInit();
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, { ...init, headers: { ...(init.headers as Record<string, string>), ...api.user.headers } });
     expect(response.status).toBe(status);
     const body = await response.json();
     expect(body.error.code).toBe(code);
@@ -116,7 +118,7 @@ describe('GET /v1/jobs/:id', () => {
     ['a path-like id', '..%2F..%2Fetc%2Fpasswd'],
     ['an SQL-looking id', "1'%20OR%20'1'='1"],
   ])('answers 404 JOB_NOT_FOUND for %s', async (_name, id) => {
-    const response = await fetch(`${api.baseUrl}/v1/jobs/${id}`);
+    const response = await fetch(`${api.baseUrl}/v1/jobs/${id}`, { headers: api.user.headers });
     expect(response.status).toBe(404);
     expect((await response.json()).error.code).toBe('JOB_NOT_FOUND');
   });

@@ -4,6 +4,7 @@ import type { Database } from './client.ts';
 
 export interface NewJob {
   id: string;
+  userId: string;
   modelName: string;
   requestedVersion?: string | undefined;
   input: {
@@ -49,6 +50,7 @@ export class JobStore {
     return this.db.job.create({
       data: {
         id: job.id,
+        userId: job.userId,
         modelName: job.modelName,
         requestedVersion: job.requestedVersion ?? null,
         inputFormat: job.input.format,

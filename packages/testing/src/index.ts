@@ -1,2 +1,3 @@
 export * from './testServices.ts';
 export * from './processes.ts';
+export * from './testUsers.ts';

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { principalOf } from '../http/authenticate.ts';
 import type { JobService } from '../jobService.ts';
 import { toJobView } from '../jobView.ts';
 import { imageUpload, type UploadOptions } from '../http/upload.ts';
@@ -15,6 +16,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions): Router {
   router.post('/jobs', imageUpload(upload), async function submitJob(req, res) {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const job = await service.submit({
+      principal: principalOf(req),
       image: req.file?.buffer,
       model: firstString(body.model) ?? firstString(req.query.model),
       modelVersion: firstString(body.version) ?? firstString(req.query.version),
@@ -24,7 +26,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions): Router {
   });
 
   router.get('/jobs/:id', async function getJob(req, res) {
-    const job = await service.get(req.params.id);
+    const job = await service.get(principalOf(req), req.params.id);
     res.json(toJobView(job));
   });
 

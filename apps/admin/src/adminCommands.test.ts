@@ -1,0 +1,48 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { AccountStore, tierNames } from '@inferq/accounts';
+import { createDatabase } from '@inferq/db';
+import { runAdminCommand } from './adminCommands.ts';
+
+const db = createDatabase({ url: inject('databaseUrl'), poolSize: 2 });
+const accounts = new AccountStore(db, { tiers: tierNames });
+afterAll(() => db.$disconnect());
+
+async function run(...argv: string[]) {
+  let text = '';
+  const code = await runAdminCommand(argv, accounts, { write: (chunk) => (text += chunk) });
+  return { code, text };
+}
+
+describe('inferq-admin', () => {
+  it('creates a user with a working key, changes the tier, revokes the key', async () => {
+    const email = `admin-cli-${Date.now()}@test.inferq`;
+    const created = await run('users', 'create', '--email', email, '--tier', 'pro', '--json');
+    expect(created.code).toBe(0);
+    const { user, apiKey } = JSON.parse(created.text);
+    expect(user.tier).toBe('pro');
+    expect(await accounts.authenticate(apiKey)).toMatchObject({ userId: user.id, tier: 'pro', role: 'user' });
+
+    expect((await run('users', 'set-tier', email, 'free')).code).toBe(0);
+    expect((await accounts.authenticate(apiKey))?.tier).toBe('free');
+
+    const prefix = apiKey.split('_').slice(0, 2).join('_');
+    expect((await run('keys', 'revoke', prefix)).code).toBe(0);
+    expect(await accounts.authenticate(apiKey)).toBeNull();
+    expect((await run('keys', 'revoke', prefix)).code).toBe(1);
+  });
+
+  it.each([
+    [['users', 'create']],
+    [['users', 'create', '--email', 'x@y.z', '--role', 'root']],
+    [['users', 'set-tier', 'nobody@nowhere']],
+    [['frobnicate']],
+  ])('exits 2 on a usage error: %j', async (argv) => {
+    expect((await run(...argv)).code).toBe(2);
+  });
+
+  it('exits 1 for an unknown tier', async () => {
+    const result = await run('users', 'create', '--email', `t-${Date.now()}@test.inferq`, '--tier', 'platinum');
+    expect(result.code).toBe(1);
+    expect(result.text).toContain('VALIDATION_FAILED');
+  });
+});

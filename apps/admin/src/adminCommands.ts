@@ -1,0 +1,113 @@
+import { parseArgs } from 'node:util';
+import { isAppError } from '@inferq/core';
+import type { AccountStore } from '@inferq/accounts';
+
+export const usage = `inferq-admin: manage users and API keys (talks to Postgres at DATABASE_URL)
+
+  users create --email EMAIL [--name NAME] [--tier free|pro] [--role user|admin]
+                                   create a user and print their first API key (shown once)
+  users list                       list users
+  users set-tier USER TIER         change a user's tier (USER: id or email); applies on the next request
+  keys issue USER [--name NAME]    issue another key for a user (shown once)
+  keys list USER                   list a user's keys (prefixes only)
+  keys revoke KEY_ID|PREFIX        revoke a key; it stops working at once
+
+  --json                           print JSON`;
+
+export interface CommandOutput {
+  write(text: string): void;
+}
+
+/** Runs one admin command. Returns the process exit code: 0 ok, 1 failure, 2 usage error. */
+export async function runAdminCommand(argv: string[], accounts: AccountStore, out: CommandOutput): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      email: { type: 'string' },
+      name: { type: 'string' },
+      tier: { type: 'string' },
+      role: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const print = (value: unknown, text: string) => out.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  const [noun, verb, ...rest] = positionals;
+  if (values.help || !noun) {
+    out.write(`${usage}\n`);
+    return values.help ? 0 : 2;
+  }
+
+  try {
+    const findUser = async (idOrEmail: string | undefined) => {
+      if (!idOrEmail) throw new UsageError('name a user by id or email');
+      const user = await accounts.findUser(idOrEmail);
+      if (!user) throw new UsageError(`no user ${idOrEmail}`);
+      return user;
+    };
+
+    if (noun === 'users' && verb === 'create') {
+      if (!values.email) throw new UsageError('--email is required');
+      const role = values.role ?? 'user';
+      if (role !== 'user' && role !== 'admin') throw new UsageError('--role is user or admin');
+      const user = await accounts.createUser({ email: values.email, name: values.name, tier: values.tier ?? 'free', role });
+      const key = await accounts.issueKey(user.id, 'first key');
+      print(
+        { user: { id: user.id, email: user.email, role: user.role, tier: user.tier }, apiKey: key.key },
+        `created ${user.role} ${user.email} (${user.id}), tier ${user.tier}\nAPI key (shown once, store it now):\n${key.key}`,
+      );
+      return 0;
+    }
+    if (noun === 'users' && verb === 'list') {
+      const users = await accounts.listUsers();
+      print(
+        users.map((user) => ({ id: user.id, email: user.email, role: user.role, tier: user.tier, createdAt: user.createdAt })),
+        users.map((user) => `${user.id}  ${user.email}  ${user.role}  ${user.tier}`).join('\n') || '(no users)',
+      );
+      return 0;
+    }
+    if (noun === 'users' && verb === 'set-tier') {
+      const user = await findUser(rest[0]);
+      if (!rest[1]) throw new UsageError('name the tier');
+      const updated = await accounts.setTier(user.id, rest[1]);
+      print({ id: updated.id, tier: updated.tier }, `${updated.email} is now on tier ${updated.tier}`);
+      return 0;
+    }
+    if (noun === 'keys' && verb === 'issue') {
+      const user = await findUser(rest[0]);
+      const key = await accounts.issueKey(user.id, values.name);
+      print({ id: key.id, prefix: key.prefix, apiKey: key.key }, `API key for ${user.email} (shown once):\n${key.key}`);
+      return 0;
+    }
+    if (noun === 'keys' && verb === 'list') {
+      const user = await findUser(rest[0]);
+      const keys = await accounts.listKeys(user.id);
+      print(keys, keys.map((key) => `${key.id}  ${key.prefix}  ${key.name ?? ''}  ${key.revokedAt ? 'revoked' : 'active'}`).join('\n') || '(no keys)');
+      return 0;
+    }
+    if (noun === 'keys' && verb === 'revoke') {
+      if (!rest[0]) throw new UsageError('name the key by id or prefix');
+      const revoked = await accounts.revokeKey(rest[0]);
+      if (!revoked) {
+        out.write(`no active key ${rest[0]}\n`);
+        return 1;
+      }
+      print({ revoked: rest[0] }, `revoked ${rest[0]}`);
+      return 0;
+    }
+    throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      out.write(`error: ${error.message}\n\n${usage}\n`);
+      return 2;
+    }
+    if (isAppError(error)) {
+      out.write(`error: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+class UsageError extends Error {}

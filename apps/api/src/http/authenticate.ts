@@ -1,0 +1,44 @@
+import type { RequestHandler } from 'express';
+import { AppError } from '@inferq/core';
+import type { AccountStore, Principal } from '@inferq/accounts';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The caller, set by `authenticate`. */
+      principal?: Principal;
+    }
+  }
+}
+
+const bearerPattern = /^Bearer ([^\s]{1,200})$/;
+
+/** Requires `Authorization: Bearer <key>`; every failure is the same 401 with no hint why. */
+export function authenticate(accounts: AccountStore): RequestHandler {
+  return async (req, _res, next) => {
+    const header = req.headers.authorization;
+    const key = header ? bearerPattern.exec(header)?.[1] : undefined;
+    const principal = key ? await accounts.authenticate(key) : null;
+    if (!principal) {
+      next(new AppError('UNAUTHENTICATED', 'A valid API key is required: Authorization: Bearer <key>.', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+      return;
+    }
+    req.principal = principal;
+    req.log?.setBindings?.({ userId: principal.userId });
+    next();
+  };
+}
+
+export const requireAdmin: RequestHandler = (req, _res, next) => {
+  if (req.principal?.role !== 'admin') {
+    next(new AppError('FORBIDDEN', 'This route is for administrators.'));
+    return;
+  }
+  next();
+};
+
+/** The authenticated caller; only for routes behind `authenticate`. */
+export function principalOf(req: Express.Request): Principal {
+  if (!req.principal) throw new AppError('UNAUTHENTICATED', 'A valid API key is required.');
+  return req.principal;
+}

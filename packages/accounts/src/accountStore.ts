@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { AppError } from '@inferq/core';
+import type { Database } from '@inferq/db';
+import { apiKeyMatches, apiKeyPrefix, generateApiKey, hashApiKey, unknownKeyHash } from './apiKeys.ts';
+
+export type Role = 'user' | 'admin';
+
+/** Who is calling: the owner of the presented key. */
+export interface Principal {
+  userId: string;
+  email: string;
+  role: Role;
+  tier: string;
+  keyId: string;
+}
+
+export interface NewUser {
+  email: string;
+  name?: string | undefined;
+  role?: Role | undefined;
+  tier?: string | undefined;
+}
+
+export interface IssuedKey {
+  id: string;
+  /** Shown once. */
+  key: string;
+  prefix: string;
+  userId: string;
+}
+
+/** Users and API keys. Knows nothing of HTTP. */
+export class AccountStore {
+  readonly #db: Database;
+  readonly #tiers: ReadonlySet<string>;
+
+  constructor(db: Database, options: { tiers: Iterable<string> }) {
+    this.#db = db;
+    this.#tiers = new Set(options.tiers);
+  }
+
+  #checkTier(tier: string): void {
+    if (!this.#tiers.has(tier)) {
+      throw new AppError('VALIDATION_FAILED', `Unknown tier "${tier}".`, { details: { tiers: [...this.#tiers] } });
+    }
+  }
+
+  async createUser(user: NewUser) {
+    const tier = user.tier ?? 'free';
+    this.#checkTier(tier);
+    const existing = await this.#db.user.findUnique({ where: { email: user.email } });
+    if (existing) throw new AppError('CONFLICT', `A user with the email ${user.email} exists already.`);
+    return this.#db.user.create({
+      data: {
+        email: user.email,
+        name: user.name ?? null,
+        role: user.role ?? 'user',
+        tier,
+        webhookSecret: `whsec_${randomBytes(24).toString('base64url')}`,
+      },
+    });
+  }
+
+  async findUser(idOrEmail: string) {
+    const byEmail = idOrEmail.includes('@');
+    return this.#db.user.findUnique({ where: byEmail ? { email: idOrEmail } : { id: idOrEmail } });
+  }
+
+  async listUsers() {
+    return this.#db.user.findMany({ orderBy: { createdAt: 'asc' } });
+  }
+
+  async setTier(userId: string, tier: string) {
+    this.#checkTier(tier);
+    return this.#db.user.update({ where: { id: userId }, data: { tier } });
+  }
+
+  async issueKey(userId: string, name?: string): Promise<IssuedKey> {
+    const generated = generateApiKey();
+    const row = await this.#db.apiKey.create({
+      data: { userId, prefix: generated.prefix, hash: generated.hash, name: name ?? null },
+    });
+    return { id: row.id, key: generated.key, prefix: generated.prefix, userId };
+  }
+
+  /**
+   * Stores a key whose secret is chosen outside (the development admin key). The key must have
+   * the normal shape; re-running with the same key is a no-op.
+   */
+  async importKey(userId: string, key: string, name: string): Promise<void> {
+    const prefix = apiKeyPrefix(key);
+    if (!prefix) throw new AppError('VALIDATION_FAILED', 'The key does not have the iq_<12 hex>_<43 base64url> shape.');
+    await this.#db.apiKey.upsert({
+      where: { prefix },
+      create: { userId, prefix, hash: hashApiKey(key), name },
+      update: { userId, hash: hashApiKey(key), revokedAt: null },
+    });
+  }
+
+  async listKeys(userId: string) {
+    return this.#db.apiKey.findMany({
+      where: { userId },
+      orderBy: { createdAt: 'asc' },
+      select: { id: true, prefix: true, name: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+    });
+  }
+
+  /** Revokes a key by id or prefix; it stops working on the next request. */
+  async revokeKey(idOrPrefix: string): Promise<boolean> {
+    const where = idOrPrefix.startsWith('iq_') ? { prefix: idOrPrefix } : { id: idOrPrefix };
+    const { count } = await this.#db.apiKey.updateMany({ where: { ...where, revokedAt: null }, data: { revokedAt: new Date() } });
+    return count > 0;
+  }
+
+  /**
+   * The principal behind a presented key, or null for a malformed, unknown, revoked or disabled
+   * one. Every failure takes the same path and cost, so answers do not hint whether a key exists.
+   */
+  async authenticate(key: string): Promise<Principal | null> {
+    const prefix = apiKeyPrefix(key);
+    const row = prefix
+      ? await this.#db.apiKey.findUnique({ where: { prefix }, include: { user: true } })
+      : null;
+    const matches = apiKeyMatches(key, row?.hash ?? unknownKeyHash);
+    if (!row || !matches || row.revokedAt || row.user.disabledAt) return null;
+    return { userId: row.userId, email: row.user.email, role: row.user.role, tier: row.user.tier, keyId: row.id };
+  }
+}

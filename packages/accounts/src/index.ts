@@ -1,0 +1,3 @@
+export * from './apiKeys.ts';
+export * from './accountStore.ts';
+export * from './tiers.ts';

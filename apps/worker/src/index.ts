@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { createDatabase, JobStore, pingDatabase } from '@inferq/db';
 import { initBackend } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, pingRedis } from '@inferq/queue';
+import { createRedisConnection, JobEventPublisher, pingRedis } from '@inferq/queue';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
@@ -52,6 +52,7 @@ const worker = new InferenceWorker({
   concurrency: env.WORKER_CONCURRENCY ?? env.MAX_BATCH_SIZE * 2,
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
+  events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
 });
 worker.start();
 logger.info({ queue: env.QUEUE_NAME, models: models.describe() }, 'worker taking jobs');

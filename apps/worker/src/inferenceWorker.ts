@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
 import { isDatabaseUnavailable, type CompletedJob, type JobStore } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput } from '@inferq/inference';
+import type { JobEventPublisher } from '@inferq/queue';
 import type { ModelPool } from './modelPool.ts';
 
 export interface InferenceWorkerOptions {
@@ -25,6 +26,8 @@ export interface InferenceWorkerOptions {
   stalledIntervalMs?: number;
   /** Results written to Postgres in one transaction at most. @defaultValue 64 */
   maxWriteBatch?: number;
+  /** Announces status changes (running, succeeded, failed) after they are in Postgres. */
+  events?: JobEventPublisher;
 }
 
 export interface JobOutcome {
@@ -109,6 +112,8 @@ export class InferenceWorker {
     }
     const payload = parsed.data;
     const log = logger.child({ jobId: payload.jobId, model: payload.model });
+    const events = this.#options.events;
+    let userId: string | null = null;
 
     try {
       const row = await jobs.start(payload.jobId, workerId);
@@ -117,6 +122,8 @@ export class InferenceWorker {
         this.stats.skipped++;
         return { status: 'skipped' };
       }
+      userId = row.userId;
+      void events?.publish({ jobId: payload.jobId, userId, status: 'running', model: payload.model });
       const entry = this.#options.models.get(payload.model);
       if (!entry) throw new PermanentFailure('UNKNOWN_MODEL', `This worker does not serve the model ${payload.model}.`);
       if (payload.modelVersion && payload.modelVersion !== entry.manifest.version) {
@@ -150,7 +157,10 @@ export class InferenceWorker {
           labels: decoded.top,
         },
       });
-      if (written) this.stats.succeeded++;
+      if (written) {
+        this.stats.succeeded++;
+        void events?.publish({ jobId: payload.jobId, userId, status: 'succeeded', model: payload.model });
+      }
       else this.stats.skipped++; // canceled while running: the result is discarded
       log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
       return { status: written ? 'succeeded' : 'skipped', modelVersion: entry.manifest.version };
@@ -159,7 +169,8 @@ export class InferenceWorker {
         log.warn({ code: error.code, err: error.cause ?? error }, error.message);
         this.stats.failed++;
         // If Postgres is down this write fails too; the row is then repaired by reconciliation.
-        await jobs.fail(payload.jobId, error.code, error.message).catch(() => {});
+        const failed = await jobs.fail(payload.jobId, error.code, error.message).catch(() => false);
+        if (failed) void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
         throw new UnrecoverableError(`${error.code}: ${error.message}`);
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -167,7 +178,8 @@ export class InferenceWorker {
       log.warn({ err: error, attempt: job.attemptsMade + 1, lastAttempt }, 'attempt failed');
       if (lastAttempt) {
         this.stats.failed++;
-        await jobs.fail(payload.jobId, code, 'The job failed after all its attempts.').catch(() => {});
+        const failed = await jobs.fail(payload.jobId, code, 'The job failed after all its attempts.').catch(() => false);
+        if (failed) void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
       } else {
         await jobs.recordRetry(payload.jobId, code, 'Attempt failed; retrying.').catch(() => {});
       }

@@ -1,2 +1,3 @@
 export * from './redis.ts';
 export * from './inferenceQueue.ts';
+export * from './jobEvents.ts';

@@ -1,0 +1,117 @@
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { jobStatuses } from '@inferq/core';
+
+/**
+ * Job status changes, published on a Redis channel after the row changed in Postgres. The API
+ * uses them to answer waiting requests and feed live event streams without re-reading rows.
+ * Delivery is at most once (pub/sub): a listener that must not miss a final state re-reads the
+ * row once after subscribing.
+ */
+export const jobEventSchema = z.object({
+  jobId: z.string(),
+  userId: z.string().nullable(),
+  status: z.enum(jobStatuses),
+  model: z.string().optional(),
+  /** ISO time of the change. */
+  at: z.string(),
+});
+
+export type JobEvent = z.infer<typeof jobEventSchema>;
+
+export function jobEventsChannel(prefix: string): string {
+  return `${prefix}:job-events`;
+}
+
+export class JobEventPublisher {
+  readonly #redis: Redis;
+  readonly #channel: string;
+
+  constructor(options: { connection: Redis; prefix?: string }) {
+    this.#redis = options.connection;
+    this.#channel = jobEventsChannel(options.prefix ?? 'inferq');
+  }
+
+  /** Best effort: a lost event only delays a live view; the row stays the source of truth. */
+  async publish(event: Omit<JobEvent, 'at'> & { at?: string }): Promise<void> {
+    const full: JobEvent = { ...event, at: event.at ?? new Date().toISOString() };
+    await this.#redis.publish(this.#channel, JSON.stringify(full)).catch(() => {});
+  }
+
+  async publishMany(events: Array<Omit<JobEvent, 'at'>>): Promise<void> {
+    if (events.length === 0) return;
+    const at = new Date().toISOString();
+    const pipeline = this.#redis.pipeline();
+    for (const event of events) pipeline.publish(this.#channel, JSON.stringify({ ...event, at }));
+    await pipeline.exec().catch(() => {});
+  }
+}
+
+/**
+ * One Redis subscription per process, fanned out in memory: by job id (waiting requests) and by
+ * user id (event streams), so hundreds of waiters cost one connection and no Postgres reads.
+ */
+export class JobEventSubscriber {
+  readonly #redis: Redis;
+  readonly #channel: string;
+  readonly #byJob = new EventEmitter();
+  readonly #byUser = new EventEmitter();
+  readonly #all = new EventEmitter();
+  #started: Promise<void> | undefined;
+
+  /** `connection` must be dedicated: a subscribed connection can run no other command. */
+  constructor(options: { connection: Redis; prefix?: string }) {
+    this.#redis = options.connection;
+    this.#channel = jobEventsChannel(options.prefix ?? 'inferq');
+    for (const emitter of [this.#byJob, this.#byUser, this.#all]) emitter.setMaxListeners(0);
+  }
+
+  start(): Promise<void> {
+    this.#started ??= (async () => {
+      this.#redis.on('message', (channel: string, message: string) => {
+        if (channel !== this.#channel) return;
+        let event: JobEvent;
+        try {
+          event = jobEventSchema.parse(JSON.parse(message));
+        } catch {
+          return;
+        }
+        this.#byJob.emit(event.jobId, event);
+        if (event.userId) this.#byUser.emit(event.userId, event);
+        this.#all.emit('event', event);
+      });
+      await this.#redis.subscribe(this.#channel);
+    })();
+    return this.#started;
+  }
+
+  onJob(jobId: string, listener: (event: JobEvent) => void): () => void {
+    this.#byJob.on(jobId, listener);
+    return () => this.#byJob.off(jobId, listener);
+  }
+
+  onUser(userId: string, listener: (event: JobEvent) => void): () => void {
+    this.#byUser.on(userId, listener);
+    return () => this.#byUser.off(userId, listener);
+  }
+
+  onAny(listener: (event: JobEvent) => void): () => void {
+    this.#all.on('event', listener);
+    return () => this.#all.off('event', listener);
+  }
+
+  /** Number of in-process listeners (streams and waiters). */
+  listenerCount(): number {
+    return this.#byJob.eventNames().reduce((sum, name) => sum + this.#byJob.listenerCount(name), 0) +
+      this.#byUser.eventNames().reduce((sum, name) => sum + this.#byUser.listenerCount(name), 0) +
+      this.#all.listenerCount('event');
+  }
+
+  async close(): Promise<void> {
+    await this.#redis.unsubscribe(this.#channel).catch(() => {});
+    this.#byJob.removeAllListeners();
+    this.#byUser.removeAllListeners();
+    this.#all.removeAllListeners();
+  }
+}

@@ -1,0 +1,3 @@
+-- CreateIndex
+CREATE INDEX "jobs_status_finished_at_idx" ON "jobs"("status", "finished_at");
+

@@ -1,0 +1,147 @@
+import * as tf from '@tensorflow/tfjs';
+import { AppError } from '@inferq/core';
+import {
+  hashModelFiles,
+  isRemoteLocation,
+  modelJsonFileName,
+  modelNotReady,
+  readModelFiles,
+  weightPathsOf,
+  type ModelFile,
+  type ModelFormat,
+  type ModelLocation,
+  type ModelManifest,
+} from '@inferq/models';
+import { currentBackend, type BackendInfo } from './backend.ts';
+import { ServedModel } from './servedModel.ts';
+
+/** A loaded tfjs model of either format. */
+export type TfModel = tf.LayersModel | tf.GraphModel;
+
+export interface ReadModelArtifactsOptions {
+  /** Bound on each http(s) request for a remote model. @defaultValue 30000 */
+  fetchTimeoutMs?: number;
+  /** The fetch used for remote models. @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+export interface LoadTfModelOptions extends ReadModelArtifactsOptions {
+  /** When set, the files must hash to it (`computeModelHash`), else `hash-mismatch`. */
+  expectedSha256?: string;
+}
+
+export interface LoadModelOptions extends ReadModelArtifactsOptions {
+  /** The backend the model runs on. @defaultValue the one `initBackend` started */
+  backend?: BackendInfo;
+  /** Check the files against `manifest.sha256` before loading. @defaultValue true */
+  verifyHash?: boolean;
+}
+
+/** model.json and its weight shards, read from a folder or over http(s). */
+export interface ModelArtifactFiles {
+  modelJson: tf.io.ModelJSON;
+  files: ModelFile[];
+  sha256: string;
+}
+
+/**
+ * Loads a model version and wraps it for serving. `location` is a folder or the http(s) URL of a
+ * model.json (as `ModelRegistry.resolve` returns it). Throws MODEL_NOT_READY with
+ * `details.reason` saying what is wrong (`missing-model-json`, `invalid-model-json`,
+ * `missing-weights`, `fetch-failed`, `hash-mismatch`, `format-mismatch`, `load-failed`).
+ */
+export async function loadModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions = {}): Promise<ServedModel> {
+  const backend = options.backend ?? currentBackend();
+  if (backend === null) throw new AppError('MODEL_NOT_READY', 'no tfjs backend: call initBackend() before loading models');
+  const started = performance.now();
+  const loadOptions: LoadTfModelOptions = { ...options };
+  if (options.verifyHash ?? true) loadOptions.expectedSha256 = manifest.sha256;
+  const { model } = await loadTfModel(location, manifest.format, loadOptions);
+  return new ServedModel({ manifest, backend, model, location, loadMs: performance.now() - started });
+}
+
+/** Loads the bare tfjs model at `location`; the caller owns it and must dispose it. */
+export async function loadTfModel(location: ModelLocation, format: ModelFormat, options: LoadTfModelOptions = {}): Promise<{ model: TfModel; sha256: string }> {
+  const artifacts = await readModelArtifacts(location, options);
+  if (options.expectedSha256 !== undefined && artifacts.sha256 !== options.expectedSha256) {
+    throw modelNotReady(location, 'hash-mismatch', `model files at ${location} hash to ${artifacts.sha256}, the manifest says ${options.expectedSha256}`);
+  }
+  const declared = artifacts.modelJson.format;
+  if (typeof declared === 'string' && declared.length > 0 && !declared.startsWith(format)) {
+    throw modelNotReady(location, 'format-mismatch', `model.json at ${location} is a ${declared}, the manifest says ${format}`);
+  }
+  const handler = memoryHandler(artifacts);
+  try {
+    const model = format === 'layers' ? await tf.loadLayersModel(handler) : await tf.loadGraphModel(handler);
+    return { model, sha256: artifacts.sha256 };
+  } catch (error) {
+    throw modelNotReady(location, 'load-failed', `tfjs could not build the ${format} model at ${location}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Reads model.json and its shards from a folder or an http(s) URL, and hashes them. */
+export async function readModelArtifacts(location: ModelLocation, options: ReadModelArtifactsOptions = {}): Promise<ModelArtifactFiles> {
+  const files = isRemoteLocation(location) ? await fetchModelFiles(location, options) : await readModelFiles(location);
+  const first = files[0] as ModelFile;
+  // readModelFiles / fetchModelFiles already parsed it once; parsing twice keeps their API small.
+  const modelJson = JSON.parse(Buffer.from(first.bytes.buffer, first.bytes.byteOffset, first.bytes.byteLength).toString('utf8')) as tf.io.ModelJSON;
+  if (typeof modelJson.modelTopology !== 'object' || modelJson.modelTopology === null) {
+    throw modelNotReady(location, 'invalid-model-json', `model.json at ${location} has no modelTopology`);
+  }
+  return { modelJson, files, sha256: hashModelFiles(files) };
+}
+
+/**
+ * A tfjs IOHandler over files already in memory. tfjs has no file:// loader in the browser build
+ * this package uses, and reading the files ourselves lets us hash them before tfjs sees them.
+ */
+function memoryHandler(artifacts: ModelArtifactFiles): tf.io.IOHandler {
+  return {
+    load: () =>
+      tf.io.getModelArtifactsForJSON(artifacts.modelJson, async (weightsManifest) => {
+        const specs = weightsManifest.flatMap((group) => group.weights);
+        return [specs, concatenate(artifacts.files.slice(1))];
+      }),
+  };
+}
+
+function concatenate(files: ModelFile[]): ArrayBuffer {
+  const total = files.reduce((sum, file) => sum + file.bytes.byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const file of files) {
+    out.set(file.bytes, offset);
+    offset += file.bytes.byteLength;
+  }
+  return out.buffer;
+}
+
+async function fetchModelFiles(modelJsonUrl: string, options: ReadModelArtifactsOptions): Promise<ModelFile[]> {
+  const modelJsonBytes = await fetchBytes(modelJsonUrl, 'missing-model-json', options);
+  let modelJson: unknown;
+  try {
+    modelJson = JSON.parse(Buffer.from(modelJsonBytes).toString('utf8'));
+  } catch (error) {
+    throw modelNotReady(modelJsonUrl, 'invalid-model-json', `model.json at ${modelJsonUrl} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const weightPaths = weightPathsOf(modelJson, modelJsonUrl);
+  const shards = await Promise.all(weightPaths.map((p) => fetchBytes(new URL(p, modelJsonUrl).href, 'missing-weights', options)));
+  return [{ path: modelJsonFileName, bytes: modelJsonBytes }, ...weightPaths.map((p, i) => ({ path: p, bytes: shards[i] as Uint8Array }))];
+}
+
+async function fetchBytes(url: string, missing: 'missing-model-json' | 'missing-weights', options: ReadModelArtifactsOptions): Promise<Uint8Array> {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  let response: Response;
+  try {
+    response = await doFetch(url, { signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 30_000) });
+  } catch (error) {
+    throw modelNotReady(url, 'fetch-failed', `cannot fetch ${url}: ${(error as Error).message}`, { cause: error });
+  }
+  if (response.status === 404 || response.status === 410) throw modelNotReady(url, missing, `${url} answered HTTP ${response.status}`);
+  if (!response.ok) throw modelNotReady(url, 'fetch-failed', `${url} answered HTTP ${response.status}`);
+  try {
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (error) {
+    throw modelNotReady(url, 'fetch-failed', `cannot read ${url}: ${(error as Error).message}`, { cause: error });
+  }
+}

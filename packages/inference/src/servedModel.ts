@@ -1,0 +1,193 @@
+import * as tf from '@tensorflow/tfjs';
+import { AppError } from '@inferq/core';
+import { inputSize, modelNotReady, type ModelLocation, type ModelManifest } from '@inferq/models';
+import type { BackendInfo } from './backend.ts';
+import type { TfModel } from './modelLoader.ts';
+
+export interface ServedModelOptions {
+  manifest: ModelManifest;
+  backend: BackendInfo;
+  /** The loaded model; the ServedModel owns it from now on and disposes it. */
+  model: TfModel;
+  location: ModelLocation;
+  /** How long reading and building the model took. @defaultValue 0 */
+  loadMs?: number;
+}
+
+export interface WarmUpResult {
+  batchSize: number;
+  ms: number;
+}
+
+/**
+ * A loaded model version ready to run batches: `predictBatch` takes preprocessed inputs (see
+ * `imageToInput`) and returns one output vector per input. Tensors live only inside a call, so
+ * `tf.memory().numTensors` stays flat however many batches run.
+ */
+export class ServedModel {
+  readonly manifest: ModelManifest;
+  readonly backend: BackendInfo;
+  readonly location: ModelLocation;
+  readonly loadMs: number;
+  readonly #model: TfModel;
+  readonly #inputSize: number;
+  #outputSize: number | null = null;
+  #disposed = false;
+
+  constructor(options: ServedModelOptions) {
+    this.manifest = options.manifest;
+    this.backend = options.backend;
+    this.location = options.location;
+    this.loadMs = options.loadMs ?? 0;
+    this.#model = options.model;
+    this.#inputSize = inputSize(options.manifest.input);
+  }
+
+  /** Values one input must hold: width × height × channels. */
+  get inputSize(): number {
+    return this.#inputSize;
+  }
+
+  /** Values per output vector, known after the first batch (or `warmUp`). */
+  get outputSize(): number | null {
+    return this.#outputSize;
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Runs a batch of zeros at each size so the backend allocates and compiles what it needs before
+   * real traffic, and checks the output against the manifest (a classifier needs one value per
+   * label, else MODEL_NOT_READY `output-mismatch`).
+   * @param batchSizes @defaultValue [1]
+   */
+  async warmUp(batchSizes: readonly number[] = [1]): Promise<WarmUpResult[]> {
+    const results: WarmUpResult[] = [];
+    const zeros = new Float32Array(this.#inputSize);
+    for (const batchSize of batchSizes) {
+      const started = performance.now();
+      await this.predictBatch(Array.from({ length: batchSize }, () => zeros));
+      results.push({ batchSize, ms: performance.now() - started });
+    }
+    return results;
+  }
+
+  /**
+   * Runs `inputs` through the model as one batch tensor and returns one output vector per input,
+   * in order. Throws INFERENCE_FAILED when an input has the wrong length or the model fails.
+   */
+  async predictBatch(inputs: readonly Float32Array[]): Promise<number[][]> {
+    if (this.#disposed) throw new AppError('MODEL_NOT_READY', `${this.#label()} has been disposed`);
+    if (inputs.length === 0) return [];
+    const size = this.#inputSize;
+    const batch = new Float32Array(inputs.length * size);
+    inputs.forEach((input, index) => {
+      if (input.length !== size) {
+        throw new AppError('INFERENCE_FAILED', `input ${index} holds ${input.length} values, ${this.#label()} takes ${size}`, { details: { index, expected: size, actual: input.length } });
+      }
+      batch.set(input, index * size);
+    });
+    const { width, height, channels } = this.manifest.input;
+    const shape: [number, number, number, number] = [inputs.length, height, width, channels];
+
+    let output: tf.Tensor;
+    try {
+      output = await this.#run(batch, shape);
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new AppError('INFERENCE_FAILED', `${this.#label()} failed on a batch of ${inputs.length}: ${(error as Error).message}`, { cause: error });
+    }
+    let values: Float32Array | Int32Array | Uint8Array;
+    try {
+      values = await output.data();
+    } finally {
+      output.dispose();
+    }
+    const per = values.length / inputs.length;
+    this.#checkOutputSize(per);
+    const vectors: number[][] = [];
+    for (let i = 0; i < inputs.length; i++) vectors.push(Array.from(values.subarray(i * per, (i + 1) * per)));
+    return vectors;
+  }
+
+  /** Frees the model's weights. Later calls to predictBatch throw MODEL_NOT_READY. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#model.dispose();
+  }
+
+  async #run(batch: Float32Array, shape: [number, number, number, number]): Promise<tf.Tensor> {
+    const model = this.#model;
+    if (model instanceof tf.GraphModel) {
+      // executeAsync also runs graphs with control flow; it disposes its own intermediates.
+      const x = tf.tensor4d(batch, shape);
+      try {
+        return singleOutput(await model.executeAsync(x), this.#label());
+      } finally {
+        x.dispose();
+      }
+    }
+    return tf.tidy(() => singleOutput(model.predict(tf.tensor4d(batch, shape)), this.#label()));
+  }
+
+  #checkOutputSize(per: number): void {
+    if (this.#outputSize === null) {
+      const { output } = this.manifest;
+      if (!Number.isInteger(per) || per < 1) throw modelNotReady(this.location, 'output-mismatch', `${this.#label()} returned an output that does not split per input`);
+      if (output.kind === 'classification' && output.labels.length !== per) {
+        throw modelNotReady(this.location, 'output-mismatch', `${this.#label()} outputs ${per} values per input, its manifest names ${output.labels.length} labels`);
+      }
+      this.#outputSize = per;
+    }
+  }
+
+  #label(): string {
+    return `model ${this.manifest.name}@${this.manifest.version}`;
+  }
+}
+
+function singleOutput(result: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap, label: string): tf.Tensor {
+  if (result instanceof tf.Tensor) return result;
+  const tensors = Array.isArray(result) ? result : Object.values(result);
+  if (tensors.length === 1) return tensors[0] as tf.Tensor;
+  tf.dispose(tensors);
+  throw new AppError('INFERENCE_FAILED', `${label} has ${tensors.length} outputs; only single-output models can be served`);
+}
+
+export interface DecodedOutput {
+  /** Per-label scores: probabilities for softmax/none (after softmax) and sigmoid models, the raw vector otherwise. */
+  scores: number[];
+  /** The best `topK` labels, highest score first; empty for raw outputs. */
+  top: Array<{ label: string; score: number }>;
+}
+
+/**
+ * Reads an output vector per the manifest. A classifier whose final activation is `none` outputs
+ * logits, so softmax is applied here; `softmax` and `sigmoid` outputs are already probabilities.
+ * @param topK @defaultValue 5
+ */
+export function decodeOutput(vector: readonly number[], manifest: Pick<ModelManifest, 'name' | 'version' | 'output'>, topK = 5): DecodedOutput {
+  const { output } = manifest;
+  if (output.kind === 'raw') return { scores: [...vector], top: [] };
+  if (vector.length !== output.labels.length) {
+    throw new AppError('INFERENCE_FAILED', `model ${manifest.name}@${manifest.version} output has ${vector.length} values for ${output.labels.length} labels`, {
+      details: { expected: output.labels.length, actual: vector.length },
+    });
+  }
+  const scores = output.activation === 'none' ? softmax(vector) : [...vector];
+  const order = scores.map((_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number));
+  const top = order.slice(0, Math.max(0, Math.floor(topK))).map((i) => ({ label: output.labels[i] as string, score: scores[i] as number }));
+  return { scores, top };
+}
+
+/** Numerically stable softmax. */
+export function softmax(logits: readonly number[]): number[] {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  const exps = logits.map((v) => Math.exp(v - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((v) => v / sum);
+}

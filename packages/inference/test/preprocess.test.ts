@@ -1,0 +1,127 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { AppError } from '@inferq/core';
+import type { ModelInput } from '@inferq/models';
+import { imageToInput, pixelsToInput } from '../src/index.ts';
+
+const rgb01: ModelInput = { width: 4, height: 4, channels: 3, resize: 'fill', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' };
+
+function solid(width: number, height: number, background: { r: number; g: number; b: number; alpha?: number }, channels: 3 | 4 = 3) {
+  return sharp({ create: { width, height, channels, background } });
+}
+
+/** The value at (x, y, channel) of an HWC input. */
+function at(input: Float32Array, spec: ModelInput, x: number, y: number, c: number): number {
+  return input[(y * spec.width + x) * spec.channels + c] as number;
+}
+
+describe('imageToInput', () => {
+  it('decodes, resizes and scales an RGB image to width × height × 3 in [0, 1]', async () => {
+    const png = await solid(10, 7, { r: 255, g: 0, b: 51 }).png().toBuffer();
+    const input = await imageToInput(png, rgb01);
+    expect(input).toHaveLength(4 * 4 * 3);
+    for (let i = 0; i < 16; i++) expect([input[i * 3], input[i * 3 + 1], input[i * 3 + 2]]).toEqual([1, 0, expect.closeTo(0.2, 6)]);
+  });
+
+  it('flattens transparency onto white', async () => {
+    const png = await solid(5, 5, { r: 0, g: 0, b: 0, alpha: 0 }, 4).png().toBuffer();
+    const input = await imageToInput(png, rgb01);
+    expect(Math.min(...input)).toBe(1);
+  });
+
+  it('makes one channel for greyscale models', async () => {
+    const png = await solid(8, 8, { r: 255, g: 255, b: 255 }).png().toBuffer();
+    const input = await imageToInput(png, { ...rgb01, channels: 1 });
+    expect(input).toHaveLength(16);
+    expect([...input].every((v) => v === 1)).toBe(true);
+  });
+
+  it('pads with black for contain and crops for cover', async () => {
+    // 4×1 white strip: contain keeps it whole in the middle rows, cover fills the square with it.
+    const png = await solid(40, 10, { r: 255, g: 255, b: 255 }).png().toBuffer();
+    const contain = await imageToInput(png, { ...rgb01, resize: 'contain' });
+    expect(at(contain, rgb01, 0, 0, 0)).toBe(0);
+    expect(at(contain, rgb01, 0, 3, 0)).toBe(0);
+    expect(at(contain, rgb01, 1, 1, 0)).toBeGreaterThan(0.5);
+    const cover = await imageToInput(png, { ...rgb01, resize: 'cover' });
+    expect(Math.min(...cover)).toBe(1);
+  });
+
+  it.each([
+    ['nearest', [0, 1]],
+    ['lanczos3', [0.5]],
+  ] as const)('resizes with the %s kernel', async (resizeKernel, values) => {
+    // A one-pixel black/white checkerboard shrunk 4×: point sampling keeps pure black and white,
+    // a smoothing kernel averages to grey.
+    const raw = Buffer.alloc(16 * 16);
+    for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) raw[y * 16 + x] = (x + y) % 2 === 0 ? 255 : 0;
+    const png = await sharp(raw, { raw: { width: 16, height: 16, channels: 1 } }).png().toBuffer();
+    const input = await imageToInput(png, { ...rgb01, channels: 1, resizeKernel });
+    const seen = [...new Set([...input].map((v) => Number(v.toFixed(1))))];
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((v) => (values as readonly number[]).includes(v))).toBe(true);
+  });
+
+  it('applies the EXIF orientation before resizing', async () => {
+    // Left half red, right half blue; orientation 6 means "rotate 90° clockwise to display",
+    // which puts red on top.
+    const raw = Buffer.alloc(8 * 8 * 3);
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) raw.set(x < 4 ? [255, 0, 0] : [0, 0, 255], (y * 8 + x) * 3);
+    const jpeg = await sharp(raw, { raw: { width: 8, height: 8, channels: 3 } }).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer();
+    expect((await sharp(jpeg).metadata()).orientation).toBe(6);
+    const input = await imageToInput(jpeg, rgb01);
+    expect(at(input, rgb01, 1, 0, 0)).toBeGreaterThan(0.8);
+    expect(at(input, rgb01, 1, 0, 2)).toBeLessThan(0.2);
+    expect(at(input, rgb01, 1, 3, 2)).toBeGreaterThan(0.8);
+  });
+
+  it('takes the first frame of an animation', async () => {
+    // Two 4×4 frames stacked: red, then blue.
+    const raw = Buffer.alloc(4 * 8 * 3);
+    for (let i = 0; i < 32; i++) raw.set(i < 16 ? [255, 0, 0] : [0, 0, 255], i * 3);
+    const gif = await sharp(raw, { raw: { width: 4, height: 8, channels: 3, pageHeight: 4 } }).gif().toBuffer();
+    expect((await sharp(gif).metadata()).pages).toBe(2);
+    const input = await imageToInput(gif, rgb01);
+    expect(input).toHaveLength(48);
+    expect(at(input, rgb01, 2, 2, 0)).toBeGreaterThan(0.9);
+  });
+
+  it('reads 16-bit images as 8-bit values', async () => {
+    const png16 = await solid(4, 4, { r: 255, g: 255, b: 255 }).toColourspace('rgb16').png().toBuffer();
+    expect((await sharp(png16).metadata()).depth).toBe('ushort');
+    expect(Math.max(...(await imageToInput(png16, rgb01)))).toBe(1);
+  });
+
+  it.each([
+    ['random bytes', Buffer.from('definitely not an image')],
+    ['an empty buffer', Buffer.alloc(0)],
+  ])('answers PREPROCESSING_FAILED for %s', async (_case, bytes) => {
+    const error = await imageToInput(bytes, rgb01).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('PREPROCESSING_FAILED');
+  });
+
+  it('answers PREPROCESSING_FAILED for an image over the pixel limit', async () => {
+    const png = await solid(100, 100, { r: 1, g: 2, b: 3 }).png().toBuffer();
+    const error = await imageToInput(png, rgb01, { limitInputPixels: 5000 }).catch((e: unknown) => e);
+    expect((error as AppError).code).toBe('PREPROCESSING_FAILED');
+  });
+});
+
+describe('pixelsToInput', () => {
+  const pixels = Uint8Array.from([0, 127.5, 255, 255, 0, 51]);
+
+  it.each([
+    ['divide', { mode: 'divide', divisor: 255 }, 'rgb', [0, 0.498, 1, 1, 0, 0.2]],
+    ['centered', { mode: 'centered' }, 'rgb', [-1, -0.004, 1, 1, -1, -0.6]],
+    ['meanStd', { mode: 'meanStd', mean: [0.5, 0.5, 0], std: [0.5, 0.25, 1] }, 'rgb', [-1, -0.008, 1, 1, -2, 0.2]],
+    ['divide, BGR', { mode: 'divide', divisor: 255 }, 'bgr', [1, 0.498, 0, 0.2, 0, 1]],
+  ] as const)('scales with %s', (_case, scale, channelOrder, expected) => {
+    const out = pixelsToInput(pixels, { channels: 3, scale: structuredClone(scale) as ModelInput['scale'], channelOrder });
+    expect([...out].map((v) => Number(v.toFixed(3)))).toEqual(expected);
+  });
+
+  it('scales one channel', () => {
+    expect([...pixelsToInput(Uint8Array.from([0, 255]), { channels: 1, scale: { mode: 'centered' }, channelOrder: 'rgb' })]).toEqual([-1, 1]);
+  });
+});

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { modelJsonFileName } from './modelManifest.ts';
+import { modelNotReady, type ModelProblem } from './modelNotReady.ts';
+
+/** One file of a model version: its path relative to model.json's folder, and its bytes. */
+export interface ModelFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * The content hash of a model version: sha256 over model.json and then each weight shard in the
+ * order model.json lists them, each file framed as `path \0 byteLength \0 bytes`. Files that
+ * model.json does not name (manifest.json, notes) are not part of the hash.
+ */
+export function hashModelFiles(files: readonly ModelFile[]): string {
+  const hash = createHash('sha256');
+  for (const file of files) {
+    hash.update(`${file.path}\0${file.bytes.byteLength}\0`);
+    hash.update(file.bytes);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * The weight shard paths model.json names, in order. Throws MODEL_NOT_READY when model.json is not
+ * a JSON object, its weightsManifest has the wrong shape, or a path could leave the model's folder.
+ */
+export function weightPathsOf(modelJson: unknown, location = modelJsonFileName): string[] {
+  if (typeof modelJson !== 'object' || modelJson === null || Array.isArray(modelJson)) {
+    throw modelNotReady(location, 'invalid-model-json', 'model.json is not a JSON object');
+  }
+  const manifest = (modelJson as { weightsManifest?: unknown }).weightsManifest;
+  if (manifest === undefined) return [];
+  if (!Array.isArray(manifest)) throw modelNotReady(location, 'invalid-model-json', 'model.json weightsManifest is not an array');
+  const paths: string[] = [];
+  for (const group of manifest as unknown[]) {
+    const groupPaths = (group as { paths?: unknown } | null)?.paths;
+    if (!Array.isArray(groupPaths) || !groupPaths.every((p) => typeof p === 'string')) {
+      throw modelNotReady(location, 'invalid-model-json', 'model.json weightsManifest group has no string paths');
+    }
+    for (const p of groupPaths as string[]) {
+      if (!isSafeWeightPath(p)) throw modelNotReady(location, 'invalid-model-json', `weight path "${p}" must stay inside the model folder`);
+      paths.push(p);
+    }
+  }
+  return paths;
+}
+
+/** A relative path with no `..`, no scheme, no backslash: it cannot point outside its folder. */
+export function isSafeWeightPath(p: string): boolean {
+  if (p.length === 0 || p.startsWith('/') || p.includes('\\') || p.includes(':')) return false;
+  return p.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}
+
+/** Reads model.json and its shards from `folder` and returns their content hash. */
+export async function computeModelHash(folder: string): Promise<string> {
+  return hashModelFiles(await readModelFiles(folder));
+}
+
+/** model.json followed by its weight shards, read from a model version folder. */
+export async function readModelFiles(folder: string): Promise<ModelFile[]> {
+  const modelJsonPath = path.join(folder, modelJsonFileName);
+  const modelJsonBytes = await readOrThrow(modelJsonPath, 'missing-model-json');
+  let modelJson: unknown;
+  try {
+    modelJson = JSON.parse(Buffer.from(modelJsonBytes.buffer, modelJsonBytes.byteOffset, modelJsonBytes.byteLength).toString('utf8'));
+  } catch (error) {
+    throw modelNotReady(modelJsonPath, 'invalid-model-json', `model.json is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const files: ModelFile[] = [{ path: modelJsonFileName, bytes: modelJsonBytes }];
+  for (const weightPath of weightPathsOf(modelJson, modelJsonPath)) {
+    files.push({ path: weightPath, bytes: await readOrThrow(path.join(folder, weightPath), 'missing-weights') });
+  }
+  return files;
+}
+
+async function readOrThrow(file: string, reason: ModelProblem): Promise<Uint8Array> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw modelNotReady(file, reason, `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,6 @@
+export * from './modelManifest.ts';
+export * from './modelNotReady.ts';
+export * from './compareVersions.ts';
+export * from './computeModelHash.ts';
+export * from './readModelManifest.ts';
+export * from './modelRegistry.ts';

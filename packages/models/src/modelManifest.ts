@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { modelNotReady } from './modelNotReady.ts';
+
+/**
+ * A model manifest is the `manifest.json` stored beside a model version's `model.json`. It says
+ * how to feed the model (input size, resize and scaling) and how to read its output (labels,
+ * final activation). The worker trusts nothing else about a model.
+ */
+
+/** Model names and versions become folder names, so they are kept to a safe character set. */
+export const modelNamePattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+export const modelVersionPattern = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
+
+export const modelNameSchema = z.string().regex(modelNamePattern, 'lowercase letters, digits, "_" and "-", at most 64');
+export const modelVersionSchema = z.string().regex(modelVersionPattern, 'letters, digits, ".", "_", "+" and "-", at most 64');
+
+export const modelFormats = ['layers', 'graph'] as const;
+export type ModelFormat = (typeof modelFormats)[number];
+
+/** How the decoded image is fitted to the input size; the names are sharp's `fit` values. */
+export const resizeModes = ['fill', 'cover', 'contain'] as const;
+export type ResizeMode = (typeof resizeModes)[number];
+
+/**
+ * The resampling used when fitting the image (sharp's kernel names). `nearest` point-samples, as
+ * `tf.image.resizeBilinear` and Keras `load_img` effectively do when shrinking: models trained
+ * that way can score smoothed inputs quite differently. The others average over each output
+ * pixel's footprint (anti-aliased). Use what the model was trained with.
+ */
+export const resizeKernels = ['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3'] as const;
+export type ResizeKernel = (typeof resizeKernels)[number];
+
+/**
+ * How 0..255 pixel values become model inputs, per channel: `value * a + b`.
+ * - `divide`: `x / divisor`; divisor 255 gives [0, 1].
+ * - `centered`: `x / 127.5 - 1`, giving [-1, 1] (MobileNet, Inception).
+ * - `meanStd`: `(x / 255 - mean[c]) / std[c]`, one entry per channel (ImageNet statistics).
+ */
+export const inputScaleSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('divide'), divisor: z.number().positive() }),
+  z.object({ mode: z.literal('centered') }),
+  z.object({
+    mode: z.literal('meanStd'),
+    mean: z.array(z.number()).min(1).max(3),
+    std: z.array(z.number().positive()).min(1).max(3),
+  }),
+]);
+export type InputScale = z.infer<typeof inputScaleSchema>;
+
+export const modelInputSchema = z
+  .object({
+    width: z.int().min(1).max(4096),
+    height: z.int().min(1).max(4096),
+    /** 1: greyscale, 3: colour. Alpha is always flattened away. */
+    channels: z.union([z.literal(1), z.literal(3)]),
+    resize: z.enum(resizeModes),
+    resizeKernel: z.enum(resizeKernels).default('lanczos3'),
+    scale: inputScaleSchema,
+    /** Order of the colour channels in the input tensor; ignored for one channel. */
+    channelOrder: z.enum(['rgb', 'bgr']).default('rgb'),
+  })
+  .superRefine((input, ctx) => {
+    if (input.scale.mode !== 'meanStd') return;
+    for (const key of ['mean', 'std'] as const) {
+      if (input.scale[key].length !== input.channels) {
+        ctx.addIssue({ code: 'custom', path: ['scale', key], message: `needs one value per channel (${input.channels})` });
+      }
+    }
+  });
+export type ModelInput = z.infer<typeof modelInputSchema>;
+
+/**
+ * The model's own final activation, which decides how its output is read:
+ * - `softmax`: the output already holds class probabilities that sum to 1.
+ * - `sigmoid`: independent per-label probabilities (multi-label); used as they are.
+ * - `none`: the output holds logits; readers apply softmax.
+ */
+export const outputActivations = ['softmax', 'sigmoid', 'none'] as const;
+export type OutputActivation = (typeof outputActivations)[number];
+
+export const modelOutputSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('classification'),
+    /** One label per output unit, in the model's output order. */
+    labels: z.array(z.string().min(1)).min(1),
+    activation: z.enum(outputActivations),
+  }),
+  /** An output vector with no labels (embeddings, regressions); returned as it is. */
+  z.object({ kind: z.literal('raw') }),
+]);
+export type ModelOutput = z.infer<typeof modelOutputSchema>;
+
+export const modelLimitsSchema = z.object({
+  /** Most inputs the worker puts in one batch for this model. */
+  maxBatchSize: z.int().min(1).max(1024).optional(),
+  /** Longest a queued input waits for a batch to fill. */
+  maxDelayMs: z.int().min(0).max(60_000).optional(),
+  /** Longest one batch may run before the attempt fails with TIMEOUT. */
+  timeoutMs: z.int().min(1).max(3_600_000).optional(),
+});
+export type ModelLimits = z.infer<typeof modelLimitsSchema>;
+
+export const modelManifestSchema = z.object({
+  name: modelNameSchema,
+  version: modelVersionSchema,
+  format: z.enum(modelFormats),
+  input: modelInputSchema,
+  output: modelOutputSchema,
+  /** sha256 (hex) of model.json and its weight shards, as `computeModelHash` computes it. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+  createdAt: z.iso.datetime({ offset: true }),
+  /** Where the weights came from, e.g. `nsfwjs@4.4.0 MobileNetV2`. */
+  source: z.string().max(500).optional(),
+  /** Measured quality, e.g. `{ testAccuracy: 0.93 }`. */
+  metrics: z.record(z.string(), z.number()).optional(),
+  limits: modelLimitsSchema.optional(),
+});
+
+/** A parsed manifest (defaults applied). */
+export type ModelManifest = z.infer<typeof modelManifestSchema>;
+/** A manifest as written to disk (defaults may be left out). */
+export type ModelManifestInput = z.input<typeof modelManifestSchema>;
+
+export const manifestFileName = 'manifest.json';
+export const modelJsonFileName = 'model.json';
+
+/** Numbers of input values one image turns into: width × height × channels. */
+export function inputSize(input: ModelInput): number {
+  return input.width * input.height * input.channels;
+}
+
+/**
+ * Validates a manifest read from `location`. Throws MODEL_NOT_READY (`invalid-manifest`) with the
+ * zod issues in `details.issues`.
+ */
+export function parseModelManifest(json: unknown, location: string): ModelManifest {
+  const result = modelManifestSchema.safeParse(json);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const summary = issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ');
+  throw modelNotReady(location, 'invalid-manifest', `invalid model manifest at ${location}: ${summary}`, { issues });
+}

@@ -1,0 +1,251 @@
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { AppError } from '@inferq/core';
+import { compareVersions, highestVersion } from './compareVersions.ts';
+import { modelNamePattern, modelVersionPattern, type ModelManifest } from './modelManifest.ts';
+import { modelNotReady, modelProblemOf, type ModelProblem } from './modelNotReady.ts';
+import { readModelManifest, type ModelLocation } from './readModelManifest.ts';
+
+/**
+ * The model registry is a folder:
+ *
+ *     <root>/<name>/<version>/model.json, *.bin, manifest.json
+ *     <root>/<name>/LIVE        one line: the live version; absent → the highest version is live
+ *
+ * A version folder is immutable once written; publish a new one by writing it under a dot-name
+ * (`.<version>.tmp`, which the registry skips) and renaming it into place. Models served from
+ * another host can be added by URL (`remote`); the manifest.json beside that model.json names the
+ * version.
+ */
+export const liveFileName = 'LIVE';
+
+export interface ModelRegistryOptions {
+  /** The folder holding one folder per model name. */
+  root: string;
+  /**
+   * Models whose files live on an http(s) host: model name → URL of its model.json. A remote
+   * model has one version, the one its manifest.json names, and it shadows a local folder of the
+   * same name.
+   * @defaultValue {}
+   */
+  remote?: Record<string, string>;
+  /** Bound on fetching a remote manifest. @defaultValue 10000 */
+  fetchTimeoutMs?: number;
+}
+
+/** One version of a model that can be served. */
+export interface ModelVersionEntry {
+  version: string;
+  manifest: ModelManifest;
+  /** The version's folder, or the URL of its model.json for a remote model. */
+  location: ModelLocation;
+}
+
+/** A version folder that exists but cannot be served, and why. */
+export interface ModelVersionProblem {
+  version: string;
+  reason: ModelProblem;
+  message: string;
+}
+
+export interface ModelEntry {
+  name: string;
+  /** null when no version can be served, or LIVE names one that cannot. */
+  liveVersion: string | null;
+  /** Servable versions, lowest first. */
+  versions: ModelVersionEntry[];
+  problems: ModelVersionProblem[];
+  remote: boolean;
+}
+
+export interface ResolvedModel {
+  name: string;
+  version: string;
+  manifest: ModelManifest;
+  location: ModelLocation;
+  /** Whether this is the version a request without a version gets. */
+  live: boolean;
+}
+
+export class ModelRegistry {
+  readonly root: string;
+  private readonly remote: Record<string, string>;
+  private readonly fetchTimeoutMs: number;
+
+  constructor(options: ModelRegistryOptions) {
+    this.root = path.resolve(options.root);
+    this.remote = { ...options.remote };
+    this.fetchTimeoutMs = options.fetchTimeoutMs ?? 10_000;
+    for (const name of Object.keys(this.remote)) {
+      if (!modelNamePattern.test(name)) throw new AppError('VALIDATION_FAILED', `remote model name "${name}" is not a valid model name`);
+    }
+  }
+
+  /** Every model under the root and every remote model, sorted by name. */
+  async list(): Promise<ModelEntry[]> {
+    const local = (await listDirectories(this.root)).filter((name) => modelNamePattern.test(name) && !(name in this.remote));
+    const entries = await Promise.all([...local.map((name) => this.describeLocal(name)), ...Object.keys(this.remote).map((name) => this.describeRemote(name))]);
+    return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * The manifest and location of `name` at `version`, or at its live version when `version` is
+   * left out. Throws MODEL_NOT_FOUND for an unknown name or version, MODEL_NOT_READY when it
+   * exists but cannot be served.
+   */
+  async resolve(name: string, version?: string): Promise<ResolvedModel> {
+    if (!modelNamePattern.test(name)) throw modelNotFound(name, version);
+    if (version !== undefined && !modelVersionPattern.test(version)) throw modelNotFound(name, version);
+    const remoteUrl = this.remote[name];
+    if (remoteUrl !== undefined) {
+      const manifest = await readModelManifest(remoteUrl, { fetchTimeoutMs: this.fetchTimeoutMs });
+      if (manifest.name !== name) throw manifestMismatch(remoteUrl, `the manifest names model "${manifest.name}", expected "${name}"`);
+      if (version !== undefined && version !== manifest.version) throw modelNotFound(name, version);
+      return { name, version: manifest.version, manifest, location: remoteUrl, live: true };
+    }
+
+    const versions = await listDirectories(this.modelFolder(name));
+    const servable = versions.filter((v) => modelVersionPattern.test(v));
+    if (servable.length === 0) throw modelNotFound(name, version);
+    // A broken LIVE blocks only requests for the live version, not requests naming a version.
+    const live = version === undefined ? await this.readLive(name, servable) : await this.readLive(name, servable).catch(ignoreNotReady);
+    const chosen = version ?? (live as string);
+    if (!servable.includes(chosen)) throw modelNotFound(name, version);
+    const location = path.join(this.modelFolder(name), chosen);
+    const manifest = await readModelManifest(location);
+    checkManifestNames(manifest, name, chosen, location);
+    return { name, version: chosen, manifest, location, live: chosen === live };
+  }
+
+  /**
+   * Makes `version` the live version of `name`. The version must resolve (valid manifest); LIVE is
+   * replaced atomically (temp file, fsync, rename), so a reader sees the old or the new version.
+   */
+  async setLive(name: string, version: string): Promise<void> {
+    if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; its live version is the one its URL serves`);
+    await this.resolve(name, version);
+    const folder = this.modelFolder(name);
+    const target = path.join(folder, liveFileName);
+    const temp = path.join(folder, `.${liveFileName}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(`${version}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    try {
+      await rename(temp, target);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  /** The folder of a local model, whether or not it exists. */
+  modelFolder(name: string): string {
+    if (!modelNamePattern.test(name)) throw modelNotFound(name);
+    return path.join(this.root, name);
+  }
+
+  /** The folder of a local model version, whether or not it exists. */
+  versionFolder(name: string, version: string): string {
+    if (!modelVersionPattern.test(version)) throw modelNotFound(name, version);
+    return path.join(this.modelFolder(name), version);
+  }
+
+  /** The live version: LIVE's content when present, else the highest version folder. */
+  private async readLive(name: string, versions: string[]): Promise<string> {
+    const file = path.join(this.modelFolder(name), liveFileName);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return highestVersion(versions) as string;
+    }
+    const live = text.trim();
+    if (!versions.includes(live)) throw modelNotReady(file, 'invalid-live', `${file} names version "${live}", which is not a version folder of ${name}`);
+    return live;
+  }
+
+  private async describeLocal(name: string): Promise<ModelEntry> {
+    const folders = (await listDirectories(this.modelFolder(name))).filter((v) => modelVersionPattern.test(v)).sort(compareVersions);
+    const versions: ModelVersionEntry[] = [];
+    const problems: ModelVersionProblem[] = [];
+    for (const version of folders) {
+      const location = path.join(this.modelFolder(name), version);
+      try {
+        const manifest = await readModelManifest(location);
+        checkManifestNames(manifest, name, version, location);
+        versions.push({ version, manifest, location });
+      } catch (error) {
+        const reason = modelProblemOf(error);
+        if (reason === undefined) throw error;
+        problems.push({ version, reason, message: (error as Error).message });
+      }
+    }
+    let liveVersion: string | null = null;
+    if (folders.length > 0) {
+      try {
+        liveVersion = await this.readLive(name, folders);
+      } catch (error) {
+        const reason = modelProblemOf(error);
+        if (reason === undefined) throw error;
+        problems.push({ version: liveFileName, reason, message: (error as Error).message });
+      }
+    }
+    if (liveVersion !== null && !versions.some((v) => v.version === liveVersion)) liveVersion = null;
+    return { name, liveVersion, versions, problems, remote: false };
+  }
+
+  private async describeRemote(name: string): Promise<ModelEntry> {
+    try {
+      const resolved = await this.resolve(name);
+      const entry: ModelVersionEntry = { version: resolved.version, manifest: resolved.manifest, location: resolved.location };
+      return { name, liveVersion: resolved.version, versions: [entry], problems: [], remote: true };
+    } catch (error) {
+      const reason = modelProblemOf(error);
+      if (reason === undefined) throw error;
+      return { name, liveVersion: null, versions: [], problems: [{ version: '', reason, message: (error as Error).message }], remote: true };
+    }
+  }
+}
+
+function ignoreNotReady(error: unknown): null {
+  if (modelProblemOf(error) === undefined) throw error;
+  return null;
+}
+
+function checkManifestNames(manifest: ModelManifest, name: string, version: string, location: string): void {
+  if (manifest.name !== name || manifest.version !== version) {
+    throw manifestMismatch(location, `the manifest says ${manifest.name}@${manifest.version}, the folder is ${name}/${version}`);
+  }
+}
+
+function manifestMismatch(location: string, message: string): AppError {
+  return modelNotReady(location, 'manifest-mismatch', message);
+}
+
+function modelNotFound(name: string, version?: string): AppError {
+  const label = version === undefined ? `model "${name}"` : `model "${name}" version "${version}"`;
+  return new AppError('MODEL_NOT_FOUND', `${label} does not exist`, { details: version === undefined ? { name } : { name, version } });
+}
+
+/** Names of the sub-folders of `folder`, skipping dot-folders (temp folders being written). */
+async function listDirectories(folder: string): Promise<string[]> {
+  try {
+    const entries = await readdir(folder, { withFileTypes: true });
+    const names: string[] = [];
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      // Version folders may be symlinks (a shared volume); follow them.
+      if (entry.isDirectory() || (entry.isSymbolicLink() && (await stat(path.join(folder, entry.name)).catch(() => null))?.isDirectory())) names.push(entry.name);
+    }
+    return names;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw error;
+  }
+}

@@ -1,0 +1,18 @@
+// `pnpm bench <name> [args…]`: runs one benchmark; `pnpm bench` lists them.
+// Benchmarks print medians and ratios and write JSON under bench-results/; each is bounded in time.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const benchmarks: Record<string, { file: string; about: string }> = {
+  pipeline: { file: 'pipelineLatency.ts', about: 'per-image worker latency and end-to-end latency of single jobs (median of 20)' },
+};
+
+const [name, ...args] = process.argv.slice(2);
+const entry = name ? benchmarks[name] : undefined;
+if (!entry) {
+  console.log('usage: pnpm bench <name> [args]\n');
+  for (const [key, value] of Object.entries(benchmarks)) console.log(`  ${key.padEnd(12)} ${value.about}`);
+  process.exit(name ? 2 : 0);
+}
+process.argv = [process.argv[0]!, entry.file, ...args];
+await import(pathToFileURL(path.join(import.meta.dirname, entry.file)).href);

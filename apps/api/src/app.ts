@@ -3,15 +3,17 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
-import type { AccountStore } from '@inferq/accounts';
+import type { AccountStore, RateLimits, TierTable } from '@inferq/accounts';
 import type { Database, JobStore } from '@inferq/db';
 import { pingDatabase } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { pingRedis, type InferenceQueue } from '@inferq/queue';
 import { authenticate } from './http/authenticate.ts';
+import { rateLimit } from './http/rateLimit.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
 import { healthRouter } from './health.ts';
 import { JobService, type ModelCatalog } from './jobService.ts';
+import { adminRouter } from './routes/admin.ts';
 import { jobsRouter } from './routes/jobs.ts';
 
 export interface ApiDependencies {
@@ -23,6 +25,12 @@ export interface ApiDependencies {
   models: ModelCatalog;
   defaultModel: string;
   imageLimits: ImageLimits;
+  /** The account tiers (limits, priority, retention); see @inferq/accounts tiers.ts. */
+  tiers: TierTable;
+  /** Per-user rate limits and the per-address limit on failed authentication. */
+  rateLimits: RateLimits;
+  /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue 10000 */
+  maxQueuedJobs?: number;
   /** @defaultValue false */
   trustProxy?: boolean;
 }
@@ -62,6 +70,8 @@ export function createApp(deps: ApiDependencies): Express {
     models: deps.models,
     defaultModel: deps.defaultModel,
     imageLimits: deps.imageLimits,
+    tiers: deps.tiers,
+    maxQueuedJobs: deps.maxQueuedJobs,
   });
 
   app.use(
@@ -70,8 +80,11 @@ export function createApp(deps: ApiDependencies): Express {
       { name: 'redis', check: () => pingRedis(deps.queue.connection) },
     ]),
   );
-  app.use('/v1', authenticate(deps.accounts));
+  app.use('/v1', authenticate(deps.accounts, { addressLimits: deps.rateLimits }));
+  // Submissions spend the tier's submit budget, every other request the request budget.
+  app.use('/v1', rateLimit(deps.rateLimits, (req) => (req.method === 'POST' && req.path === '/jobs' ? 'submit' : 'request')));
   app.use('/v1', jobsRouter(service, { maxFileBytes: deps.imageLimits.maxBytes }));
+  app.use('/v1/admin', adminRouter({ accounts: deps.accounts, jobs: deps.jobs, service, tiers: deps.tiers }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tierOverridesSchema } from '@inferq/accounts';
 
 const boolean = z
   .enum(['true', 'false', '1', '0'])
@@ -23,6 +24,26 @@ export const apiEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   TRUST_PROXY: boolean.default(false),
+  /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
+  MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * JSON changes to the built-in tiers, field by field, e.g. {"free":{"submitsPerWindow":30}};
+   * a new name adds a tier that starts from free.
+   */
+  TIER_OVERRIDES: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(tierOverridesSchema)
+    .optional(),
+  /** Failed authentications per minute from one address before it is refused without a key lookup. */
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
   /**
    * Development only: an admin key (shape iq_<12 hex>_<43 base64url>) created at start so a new
    * install can be used at once. Refused when NODE_ENV=production.

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { AccountStore, tierNames } from '@inferq/accounts';
+import { AccountStore, RateLimits, resolveTiers } from '@inferq/accounts';
 import { createDatabase, JobStore } from '@inferq/db';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
@@ -17,7 +17,15 @@ redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error
 const queue = new InferenceQueue({ connection: redis, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
 const registry = new ModelRegistry({ root: env.MODELS_DIR });
 
-const accounts = new AccountStore(db, { tiers: tierNames });
+const tiers = resolveTiers(env.TIER_OVERRIDES);
+const accounts = new AccountStore(db, { tiers: Object.keys(tiers) });
+// Keys under the queue prefix: every API instance of one deployment shares the same counters.
+const rateLimits = new RateLimits({
+  redis,
+  tiers,
+  keyPrefix: `${env.QUEUE_PREFIX}:rl`,
+  authFailures: { points: env.AUTH_FAILURES_PER_MINUTE, durationSeconds: 60 },
+});
 if (env.DEV_ADMIN_KEY) {
   const email = 'dev-admin@inferq.local';
   const admin = (await accounts.findUser(email)) ?? (await accounts.createUser({ email, name: 'Development admin', role: 'admin', tier: 'pro' }));
@@ -41,6 +49,9 @@ const app = createApp({
     maxWidth: env.MAX_IMAGE_SIDE,
     maxHeight: env.MAX_IMAGE_SIDE,
   },
+  tiers,
+  rateLimits,
+  maxQueuedJobs: env.MAX_QUEUED_JOBS,
   trustProxy: env.TRUST_PROXY,
 });
 

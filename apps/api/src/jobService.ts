@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Principal } from '@inferq/accounts';
-import { AppError } from '@inferq/core';
+import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
+import { AppError, isFinalStatus, jobStatuses, type JobStatus } from '@inferq/core';
 import type { JobRecord, JobStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { validateImage } from '@inferq/images';
@@ -16,7 +16,13 @@ export interface JobServiceOptions {
   queue: InferenceQueue;
   models: ModelCatalog;
   defaultModel: string;
+  /** The global limits; a tier may only lower maxBytes and maxPixels. */
   imageLimits: ImageLimits;
+  tiers: TierTable;
+  /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue 10000 */
+  maxQueuedJobs?: number;
+  /** `Retry-After` of a QUEUE_FULL answer, in seconds. @defaultValue 5 */
+  queueFullRetryAfterSeconds?: number;
 }
 
 export interface SubmitJobInput {
@@ -24,10 +30,36 @@ export interface SubmitJobInput {
   image: Buffer | undefined;
   model?: string | undefined;
   modelVersion?: string | undefined;
+  /** The `Idempotency-Key` header. */
+  idempotencyKey?: string | undefined;
+}
+
+export interface SubmitJobResult {
+  job: JobRecord;
+  /** True when an earlier submit with the same idempotency key is answered again. */
+  replayed: boolean;
+}
+
+export interface JobListInput {
+  /** Comma-separated statuses. */
+  status?: string | undefined;
+  cursor?: string | undefined;
+  limit?: string | undefined;
+}
+
+export interface JobPage {
+  jobs: JobRecord[];
+  /** Opaque; null on the last page. */
+  nextCursor: string | null;
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const modelNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** Visible ASCII, as in the IETF Idempotency-Key draft's examples. */
+const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
+const idempotencyWindowMs = 24 * 3600 * 1000;
+const defaultPageSize = 20;
+const maxPageSize = 100;
 
 /** Job submission and lookup. Returns data or throws AppError; knows nothing of HTTP. */
 export class JobService {
@@ -37,9 +69,18 @@ export class JobService {
     this.#options = options;
   }
 
-  async submit(input: SubmitJobInput): Promise<JobRecord> {
+  async submit(input: SubmitJobInput): Promise<SubmitJobResult> {
     const { jobs, queue, models, defaultModel, imageLimits } = this.#options;
+    const { principal, idempotencyKey } = input;
+    if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
+      throw new AppError('VALIDATION_FAILED', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', { details: { header: 'Idempotency-Key' } });
+    }
+    if (idempotencyKey) {
+      const earlier = await jobs.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
+      if (earlier) return { job: earlier, replayed: true };
+    }
     if (!input.image) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image".');
+    const tier = tierOf(principal.tier, this.#options.tiers);
 
     const modelName = input.model?.trim() || defaultModel;
     const version = input.modelVersion?.trim() || undefined;
@@ -49,30 +90,119 @@ export class JobService {
     const model = await models.resolve(modelName, version);
     if (!model) throw new AppError('UNKNOWN_MODEL', `No such model: ${modelName}${version ? `@${version}` : ''}.`, { details: { model: modelName, version } });
 
-    const image = await validateImage(input.image, imageLimits);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) {
       throw new AppError('QUEUE_UNAVAILABLE', 'The job queue is unavailable; nothing was stored. Try again shortly.', {
         headers: { 'Retry-After': '5' },
       });
     }
+    await this.#checkCapacity();
+
+    const image = await validateImage(input.image, {
+      ...imageLimits,
+      maxBytes: Math.min(imageLimits.maxBytes, tier.maxUploadBytes),
+      maxPixels: Math.min(imageLimits.maxPixels, tier.maxPixels),
+    });
 
     const id = randomUUID();
-    const record = await jobs.create({
-      id,
-      userId: input.principal.userId,
-      modelName,
-      requestedVersion: version,
-      input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256 },
-    });
+    const admitted = await jobs.admit(
+      {
+        id,
+        userId: principal.userId,
+        modelName,
+        requestedVersion: version,
+        expiresAt: retentionEnd(tier),
+        idempotencyKey,
+        input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256 },
+      },
+      { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
+    );
+    if (admitted.outcome === 'duplicate') return { job: admitted.job, replayed: true };
+    if (admitted.outcome === 'over-quota') {
+      throw new AppError(
+        'QUOTA_EXCEEDED',
+        `You have ${admitted.inFlight} jobs queued or running; the ${tier.name} tier allows ${admitted.maxInFlight} at once. Submit again when some finish, or cancel some.`,
+        { details: { inFlight: admitted.inFlight, maxInFlight: admitted.maxInFlight, tier: tier.name } },
+      );
+    }
+    const record = admitted.job;
     try {
-      await queue.enqueue({ jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) });
+      await queue.enqueue({ jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) }, { priority: record.priority ?? tier.priority });
     } catch (error) {
       // The client gets no id, so the row must not stay behind looking queued.
       await jobs.discard(id).catch(() => {});
       throw error;
     }
-    return record;
+    return { job: record, replayed: false };
+  }
+
+  /**
+   * The global cap on work in the system, checked before anything is written. Concurrent
+   * submits can pass together, so the queue may overshoot the cap by at most the number of
+   * submits in progress at that moment; it never grows without bound.
+   */
+  async #checkCapacity(): Promise<void> {
+    const max = this.#options.maxQueuedJobs ?? 10_000;
+    let inFlight: number;
+    try {
+      inFlight = await this.#options.queue.inFlightCount();
+    } catch (error) {
+      throw new AppError('QUEUE_UNAVAILABLE', 'The job queue is unavailable; nothing was stored. Try again shortly.', {
+        headers: { 'Retry-After': '5' },
+        cause: error,
+      });
+    }
+    if (inFlight >= max) {
+      const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
+      throw new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, {
+        headers: { 'Retry-After': String(retryAfter) },
+      });
+    }
+  }
+
+  /**
+   * Cancels a job of the caller's. Queued: it leaves the queue. Running: the attempt finishes but
+   * its result is discarded. Already final: 409 JOB_FINISHED.
+   */
+  async cancel(principal: Principal, id: string): Promise<JobRecord> {
+    const job = await this.get(principal, id);
+    const jobFinished = (status: JobStatus) =>
+      new AppError('JOB_FINISHED', `The job is already ${status}.`, { details: { status } });
+    if (isFinalStatus(job.status)) throw jobFinished(job.status);
+    if (!(await this.#options.jobs.cancel(id))) {
+      const now = await this.#options.jobs.get(id);
+      throw jobFinished(now?.status ?? job.status);
+    }
+    // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
+    // only starts queued or running rows.
+    await this.#options.queue.remove(id).catch(() => false);
+    return (await this.#options.jobs.get(id)) ?? job;
+  }
+
+  /** The caller's jobs, newest first. */
+  async list(principal: Principal, input: JobListInput): Promise<JobPage> {
+    return this.#list(principal.userId, input);
+  }
+
+  /** Every user's jobs (or one user's), newest first; for administrators. */
+  async listAll(input: JobListInput & { userId?: string | undefined }): Promise<JobPage> {
+    if (input.userId !== undefined && !uuidPattern.test(input.userId)) {
+      throw new AppError('VALIDATION_FAILED', 'userId must be a user id.', { details: { field: 'userId' } });
+    }
+    return this.#list(input.userId, input);
+  }
+
+  async #list(userId: string | undefined, input: JobListInput): Promise<JobPage> {
+    const limit = parseLimit(input.limit);
+    const jobs = await this.#options.jobs.list({
+      userId,
+      statuses: parseStatuses(input.status),
+      after: input.cursor === undefined ? undefined : decodeCursor(input.cursor),
+      limit: limit + 1,
+    });
+    const page = jobs.slice(0, limit);
+    const last = page.at(-1);
+    return { jobs: page, nextCursor: jobs.length > limit && last ? encodeCursor(last) : null };
   }
 
   /** A job of the caller's; another user's job is answered exactly like a missing one. */
@@ -82,4 +212,44 @@ export class JobService {
     if (!job || job.userId !== principal.userId) throw new AppError('JOB_NOT_FOUND', 'No such job.');
     return job;
   }
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return defaultPageSize;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
+    throw new AppError('VALIDATION_FAILED', `limit must be an integer from 1 to ${maxPageSize}.`, { details: { field: 'limit' } });
+  }
+  return limit;
+}
+
+function parseStatuses(value: string | undefined): JobStatus[] | undefined {
+  if (value === undefined || value === '') return undefined;
+  const statuses = value.split(',').map((status) => status.trim());
+  for (const status of statuses) {
+    if (!(jobStatuses as readonly string[]).includes(status)) {
+      throw new AppError('VALIDATION_FAILED', `Unknown status "${status.slice(0, 32)}".`, { details: { field: 'status', allowed: jobStatuses } });
+    }
+  }
+  return statuses as JobStatus[];
+}
+
+/** The cursor is the last job's (createdAt, id), base64url-encoded; clients treat it as opaque. */
+function encodeCursor(job: JobRecord): string {
+  return Buffer.from(JSON.stringify([job.createdAt.toISOString(), job.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const invalid = () => new AppError('VALIDATION_FAILED', 'The cursor is not valid.', { details: { field: 'cursor' } });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
+  const [at, id] = parsed as unknown[];
+  const createdAt = typeof at === 'string' ? new Date(at) : new Date(Number.NaN);
+  if (Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !uuidPattern.test(id)) throw invalid();
+  return { createdAt, id };
 }

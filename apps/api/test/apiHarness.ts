@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { inject } from 'vitest';
-import { AccountStore, tierNames } from '@inferq/accounts';
+import { AccountStore, RateLimits, resolveTiers, type TierOverrides } from '@inferq/accounts';
 import { createDatabase, JobStore } from '@inferq/db';
 import { createTestUser, type TestUser } from '@inferq/testing';
 import { ModelRegistry } from '@inferq/models';
@@ -20,19 +20,39 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-/** The API in this process, on real Postgres and Redis, with a queue of its own. */
-export async function startTestApi(overrides: Partial<ApiDependencies> = {}): Promise<TestApi> {
+export interface TestApiOptions extends Partial<ApiDependencies> {
+  /** Small limits for a test: changes to the built-in tiers. */
+  tierOverrides?: TierOverrides;
+  /** Failed authentications per minute from one address. @defaultValue 1000 */
+  authFailuresPerMinute?: number;
+}
+
+/**
+ * The API in this process, on real Postgres and Redis, with a queue of its own; its rate-limit
+ * counters are keyed under that queue too, so tests never share them.
+ */
+export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
+  const { tierOverrides, authFailuresPerMinute, ...overrides } = options;
   const logger = pino({ level: 'silent' });
   const db = createDatabase({ url: inject('databaseUrl') });
   const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
   redis.on('error', () => {});
-  const queue = new InferenceQueue({ connection: redis, name: `test-${randomUUID()}`, prefix: inject('queuePrefix') });
+  const queueName = `test-${randomUUID()}`;
+  const queue = new InferenceQueue({ connection: redis, name: queueName, prefix: inject('queuePrefix') });
   await queue.queue.waitUntilReady();
+  const tiers = overrides.tiers ?? resolveTiers(tierOverrides);
   const deps: ApiDependencies = {
     logger,
     db,
     jobs: new JobStore(db),
-    accounts: new AccountStore(db, { tiers: tierNames }),
+    accounts: new AccountStore(db, { tiers: Object.keys(tiers) }),
+    tiers,
+    rateLimits: new RateLimits({
+      redis,
+      tiers,
+      keyPrefix: `${inject('queuePrefix')}:${queueName}:rl`,
+      authFailures: { points: authFailuresPerMinute ?? 1000, durationSeconds: 60 },
+    }),
     queue,
     models: registryCatalog(new ModelRegistry({ root: inject('modelsDir') })),
     defaultModel: 'nsfw',

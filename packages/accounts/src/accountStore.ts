@@ -105,6 +105,15 @@ export class AccountStore {
     });
   }
 
+  /** A key's public fields, by id or prefix. */
+  async findKey(idOrPrefix: string) {
+    const where = idOrPrefix.startsWith('iq_') ? { prefix: idOrPrefix } : { id: idOrPrefix };
+    return this.#db.apiKey.findUnique({
+      where,
+      select: { id: true, userId: true, prefix: true, name: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+    });
+  }
+
   /** Revokes a key by id or prefix; it stops working on the next request. */
   async revokeKey(idOrPrefix: string): Promise<boolean> {
     const where = idOrPrefix.startsWith('iq_') ? { prefix: idOrPrefix } : { id: idOrPrefix };

@@ -2,3 +2,4 @@ export * from './errors.ts';
 export * from './types.ts';
 export * from './jobCatalog.ts';
 export * from './wire.ts';
+export * from './accountsWire.ts';

@@ -14,6 +14,36 @@ export interface NewJob {
     height: number;
     sha256: string;
   };
+  /** BullMQ priority the job is enqueued with (stored for views and audits). */
+  priority?: number | undefined;
+  /** When the input and result may be deleted (the owner's tier retention). */
+  expiresAt?: Date | undefined;
+  /** The submit's `Idempotency-Key`; unique per user. */
+  idempotencyKey?: string | undefined;
+}
+
+/** The owner's limit on jobs queued or running at once, checked and applied atomically. */
+export interface InFlightLimit {
+  /** Jobs the owner may have queued or running at once. */
+  maxInFlight: number;
+  /** The priority of the new job given how many the owner already has in flight. */
+  priorityFor?: (inFlight: number) => number;
+  /** How long an idempotency key returns the same job. @defaultValue 24 h */
+  idempotencyWindowMs?: number;
+}
+
+export type AdmitResult =
+  | { outcome: 'created'; job: JobRecord; inFlight: number }
+  | { outcome: 'over-quota'; inFlight: number; maxInFlight: number }
+  | { outcome: 'duplicate'; job: JobRecord };
+
+export interface JobListQuery {
+  /** Only this owner's jobs; all users' when absent. */
+  userId?: string | undefined;
+  statuses?: JobStatus[] | undefined;
+  /** Continue after this job (the last one of the previous page). */
+  after?: { createdAt: Date; id: string } | undefined;
+  limit: number;
 }
 
 export interface JobResultData {
@@ -34,6 +64,10 @@ const jobWithResult = { result: true } as const satisfies Prisma.JobInclude;
 export type JobRecord = Prisma.JobGetPayload<{ include: typeof jobWithResult }>;
 
 const finalStatuses: JobStatus[] = ['succeeded', 'failed', 'canceled'];
+const inFlightStatuses: JobStatus[] = ['queued', 'running'];
+const dayMs = 24 * 3600 * 1000;
+/** First key of the per-user advisory lock taken while admitting a job (any fixed number). */
+const admitLockSpace = 0x1f0b;
 
 /**
  * Job rows, inputs and results. Every status change is conditional on the row not being final
@@ -46,22 +80,100 @@ export class JobStore {
     this.db = db;
   }
 
+  #rowOf(job: NewJob): Prisma.JobUncheckedCreateInput {
+    return {
+      id: job.id,
+      userId: job.userId,
+      modelName: job.modelName,
+      requestedVersion: job.requestedVersion ?? null,
+      inputFormat: job.input.format,
+      inputWidth: job.input.width,
+      inputHeight: job.input.height,
+      inputBytes: job.input.data.byteLength,
+      inputSha256: job.input.sha256,
+      priority: job.priority ?? null,
+      expiresAt: job.expiresAt ?? null,
+      idempotencyKey: job.idempotencyKey ?? null,
+      input: { create: { data: job.input.data as Uint8Array<ArrayBuffer> } },
+    };
+  }
+
   async create(job: NewJob): Promise<JobRecord> {
-    return this.db.job.create({
-      data: {
-        id: job.id,
-        userId: job.userId,
-        modelName: job.modelName,
-        requestedVersion: job.requestedVersion ?? null,
-        inputFormat: job.input.format,
-        inputWidth: job.input.width,
-        inputHeight: job.input.height,
-        inputBytes: job.input.data.byteLength,
-        inputSha256: job.input.sha256,
-        input: { create: { data: job.input.data as Uint8Array<ArrayBuffer> } },
+    return this.db.job.create({ data: this.#rowOf(job), include: jobWithResult });
+  }
+
+  /**
+   * Creates the job unless its owner is at `limit.maxInFlight` queued + running jobs, or returns
+   * the job already submitted with the same idempotency key within the window. Race-safe: a
+   * transaction-scoped advisory lock per user serializes one user's admissions (other users do
+   * not wait), and the count is an index-only scan of (user_id, status) over at most
+   * `maxInFlight` entries.
+   */
+  async admit(job: NewJob, limit: InFlightLimit, now = new Date()): Promise<AdmitResult> {
+    const windowStart = new Date(now.getTime() - (limit.idempotencyWindowMs ?? dayMs));
+    return this.db.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${admitLockSpace}::int, hashtext(${job.userId}))`;
+      if (job.idempotencyKey) {
+        const existing = await tx.job.findUnique({
+          where: { userId_idempotencyKey: { userId: job.userId, idempotencyKey: job.idempotencyKey } },
+          include: jobWithResult,
+        });
+        if (existing && existing.createdAt >= windowStart) return { outcome: 'duplicate' as const, job: existing };
+        // An expired key is free again: the old job keeps its id but loses the key.
+        if (existing) await tx.job.update({ where: { id: existing.id }, data: { idempotencyKey: null } });
+      }
+      const inFlight = await tx.job.count({ where: { userId: job.userId, status: { in: inFlightStatuses } } });
+      if (inFlight >= limit.maxInFlight) return { outcome: 'over-quota' as const, inFlight, maxInFlight: limit.maxInFlight };
+      const priority = limit.priorityFor ? limit.priorityFor(inFlight) : job.priority;
+      const created = await tx.job.create({ data: this.#rowOf({ ...job, priority }), include: jobWithResult });
+      return { outcome: 'created' as const, job: created, inFlight };
+    });
+  }
+
+  /** The job submitted by `userId` with this idempotency key since `since`, if any. */
+  async findByIdempotencyKey(userId: string, idempotencyKey: string, since: Date): Promise<JobRecord | null> {
+    const job = await this.db.job.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } }, include: jobWithResult });
+    return job && job.createdAt >= since ? job : null;
+  }
+
+  /** Queued + running jobs of one user. */
+  async countInFlight(userId: string): Promise<number> {
+    return this.db.job.count({ where: { userId, status: { in: inFlightStatuses } } });
+  }
+
+  /** Queued + running jobs per user, for the users that have any. */
+  async inFlightByUser(): Promise<Map<string, number>> {
+    const groups = await this.db.job.groupBy({ by: ['userId'], where: { status: { in: inFlightStatuses } }, _count: { _all: true } });
+    return new Map(groups.filter((group) => group.userId).map((group) => [group.userId!, group._count._all]));
+  }
+
+  /** Jobs newest first (ties broken by id), for cursor pagination. */
+  async list(query: JobListQuery): Promise<JobRecord[]> {
+    const after = query.after;
+    return this.db.job.findMany({
+      where: {
+        ...(query.userId ? { userId: query.userId } : {}),
+        ...(query.statuses?.length ? { status: { in: query.statuses } } : {}),
+        ...(after
+          ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }
+          : {}),
       },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit,
       include: jobWithResult,
     });
+  }
+
+  /**
+   * Cancels a job that is not final yet. A running attempt finishes, but its result is discarded:
+   * completeMany, fail and recordRetry only touch unfinished rows. Returns whether the row changed.
+   */
+  async cancel(id: string, now = new Date()): Promise<boolean> {
+    const { count } = await this.db.job.updateMany({
+      where: { id, status: { in: inFlightStatuses } },
+      data: { status: 'canceled', canceledAt: now, finishedAt: now },
+    });
+    return count > 0;
   }
 
   /** Removes a job that was never accepted (its enqueue failed before the client got an id). */

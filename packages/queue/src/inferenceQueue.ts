@@ -79,6 +79,15 @@ export class InferenceQueue {
     }
   }
 
+  /**
+   * Jobs in the system: waiting, prioritized, running, delayed for a retry or paused. A few
+   * O(1) Redis reads (LLEN/ZCARD), cheap enough to check on every submit.
+   */
+  async inFlightCount(): Promise<number> {
+    const counts = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'paused'), this.#enqueueTimeoutMs);
+    return Object.values(counts).reduce((sum, count) => sum + count, 0);
+  }
+
   async counts(): Promise<QueueCounts> {
     const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused', 'waiting-children');
     return counts as QueueCounts;

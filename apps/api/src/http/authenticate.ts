@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { AppError } from '@inferq/core';
-import type { AccountStore, Principal } from '@inferq/accounts';
+import type { AccountStore, Principal, RateLimits } from '@inferq/accounts';
+import { rateLimited } from './rateLimitHeaders.ts';
 
 declare global {
   namespace Express {
@@ -13,13 +14,31 @@ declare global {
 
 const bearerPattern = /^Bearer ([^\s]{1,200})$/;
 
+export interface AuthenticateOptions {
+  /**
+   * Limits failed authentications per client address: an address over its limit is refused
+   * with 429 before any key lookup, so a key-guessing flood costs one Redis read per request.
+   */
+  addressLimits?: RateLimits;
+}
+
 /** Requires `Authorization: Bearer <key>`; every failure is the same 401 with no hint why. */
-export function authenticate(accounts: AccountStore): RequestHandler {
+export function authenticate(accounts: AccountStore, options: AuthenticateOptions = {}): RequestHandler {
+  const limits = options.addressLimits;
   return async (req, _res, next) => {
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    if (limits) {
+      const decision = await limits.checkAddress(address);
+      if (!decision.allowed) {
+        next(rateLimited(decision, `Too many failed authentications from this address; retry in ${decision.retryAfterSeconds} s.`));
+        return;
+      }
+    }
     const header = req.headers.authorization;
     const key = header ? bearerPattern.exec(header)?.[1] : undefined;
     const principal = key ? await accounts.authenticate(key) : null;
     if (!principal) {
+      await limits?.recordAuthFailure(address);
       next(new AppError('UNAUTHENTICATED', 'A valid API key is required: Authorization: Bearer <key>.', { headers: { 'WWW-Authenticate': 'Bearer' } }));
       return;
     }

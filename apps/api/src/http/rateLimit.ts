@@ -1,0 +1,23 @@
+import type { Request, RequestHandler } from 'express';
+import type { RateLimitKind, RateLimits } from '@inferq/accounts';
+import { principalOf } from './authenticate.ts';
+import { rateLimitHeaders, rateLimited } from './rateLimitHeaders.ts';
+
+/**
+ * Spends one unit of the caller's per-user budget (by tier, shared by all API instances through
+ * Redis) and answers 429 RATE_LIMITED when it is used up. The RateLimit headers go on every
+ * answer. Mount it after `authenticate` and before any body parsing, so a refused upload is
+ * never read into memory.
+ */
+export function rateLimit(limits: RateLimits, kindOf: (req: Request) => RateLimitKind): RequestHandler {
+  return async (req, res, next) => {
+    const principal = principalOf(req);
+    const decision = await limits.consume(principal.userId, principal.tier, kindOf(req));
+    res.set(rateLimitHeaders(decision));
+    if (!decision.allowed) {
+      next(rateLimited(decision, `Rate limit reached; retry in ${decision.retryAfterSeconds} s.`));
+      return;
+    }
+    next();
+  };
+}

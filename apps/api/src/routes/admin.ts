@@ -1,0 +1,113 @@
+import { Router } from 'express';
+import type { z } from 'zod';
+import type { AccountStore, TierTable } from '@inferq/accounts';
+import { AppError, createUserBodySchema, issueKeyBodySchema, updateUserBodySchema } from '@inferq/core';
+import type { JobStore } from '@inferq/db';
+import { requireAdmin } from '../http/authenticate.ts';
+import type { JobService } from '../jobService.ts';
+import { toAdminJobView, toApiKeyView, toTierView, toUserView } from '../adminViews.ts';
+
+export interface AdminRouterOptions {
+  accounts: AccountStore;
+  jobs: JobStore;
+  service: JobService;
+  tiers: TierTable;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const keyPrefixPattern = /^iq_[0-9a-f]{12}$/;
+
+function firstString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
+  return undefined;
+}
+
+function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) {
+    throw new AppError('VALIDATION_FAILED', 'The request body is not valid.', {
+      details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+    });
+  }
+  return parsed.data;
+}
+
+/**
+ * User, key and job administration, mirroring the admin CLI. Mounted at /v1/admin behind
+ * `authenticate`; every route answers 403 FORBIDDEN to a caller who is not an administrator.
+ */
+export function adminRouter(options: AdminRouterOptions): Router {
+  const { accounts, jobs, service, tiers } = options;
+  const router = Router();
+  router.use(requireAdmin);
+
+  /** A user by id or email; anything else is simply not found. */
+  async function findUser(idOrEmail: string) {
+    const user = idOrEmail.includes('@') || uuidPattern.test(idOrEmail) ? await accounts.findUser(idOrEmail) : null;
+    if (!user) throw new AppError('NOT_FOUND', 'No such user.', { details: { user: idOrEmail.slice(0, 200) } });
+    return user;
+  }
+
+  router.get('/tiers', function listTiers(_req, res) {
+    res.json({ data: Object.values(tiers).map(toTierView) });
+  });
+
+  router.get('/users', async function listUsers(_req, res) {
+    const [users, inFlight] = await Promise.all([accounts.listUsers(), jobs.inFlightByUser()]);
+    res.json({ data: users.map((user) => toUserView(user, inFlight.get(user.id) ?? 0)) });
+  });
+
+  router.post('/users', async function createUser(req, res) {
+    const body = parseBody(createUserBodySchema, req.body);
+    const user = await accounts.createUser(body);
+    const key = await accounts.issueKey(user.id, 'first key');
+    res.status(201).location(`/v1/admin/users/${user.id}`).json({ user: toUserView(user), apiKey: key });
+  });
+
+  router.get('/users/:user', async function getUser(req, res) {
+    const user = await findUser(req.params.user);
+    const [keys, inFlight] = await Promise.all([accounts.listKeys(user.id), jobs.countInFlight(user.id)]);
+    res.json({ user: toUserView(user, inFlight), keys: keys.map(toApiKeyView) });
+  });
+
+  router.patch('/users/:user', async function updateUser(req, res) {
+    const body = parseBody(updateUserBodySchema, req.body);
+    const user = await findUser(req.params.user);
+    const updated = await accounts.setTier(user.id, body.tier);
+    res.json({ user: toUserView(updated) });
+  });
+
+  router.get('/users/:user/keys', async function listKeys(req, res) {
+    const user = await findUser(req.params.user);
+    res.json({ data: (await accounts.listKeys(user.id)).map(toApiKeyView) });
+  });
+
+  router.post('/users/:user/keys', async function issueKey(req, res) {
+    const body = parseBody(issueKeyBodySchema, req.body);
+    const user = await findUser(req.params.user);
+    const key = await accounts.issueKey(user.id, body.name);
+    res.status(201).json(key);
+  });
+
+  router.post('/keys/:key/revoke', async function revokeKey(req, res) {
+    const idOrPrefix = req.params.key;
+    const known = uuidPattern.test(idOrPrefix) || keyPrefixPattern.test(idOrPrefix) ? await accounts.findKey(idOrPrefix) : null;
+    if (!known) throw new AppError('NOT_FOUND', 'No such key.', { details: { key: idOrPrefix.slice(0, 64) } });
+    await accounts.revokeKey(known.id);
+    const revoked = await accounts.findKey(known.id);
+    res.json(toApiKeyView(revoked ?? known));
+  });
+
+  router.get('/jobs', async function listAllJobs(req, res) {
+    const page = await service.listAll({
+      userId: firstString(req.query.userId),
+      status: firstString(req.query.status),
+      cursor: firstString(req.query.cursor),
+      limit: firstString(req.query.limit),
+    });
+    res.json({ data: page.jobs.map(toAdminJobView), nextCursor: page.nextCursor });
+  });
+
+  return router;
+}

@@ -19,7 +19,7 @@ const env = {
   queuePrefix: services.queuePrefix,
   modelsDir: path.join(repoRoot, 'models'),
   queueName: `bench-${randomUUID()}`,
-  extra: { LOG_LEVEL: 'warn', MAX_BATCH_SIZE: '1' },
+  extra: { MAX_BATCH_SIZE: '1' },
 };
 const [api, worker] = await Promise.all([startApiProcess(env), startWorkerProcess(env)]);
 const user = await createTestUser(services.databaseUrl);

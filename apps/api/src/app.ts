@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { AccountStore, RateLimits, TierTable } from '@inferq/accounts';
 import type { Database, JobStore } from '@inferq/db';
-import { pingDatabase } from '@inferq/db';
+import { pingDatabase, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { pingRedis, type InferenceQueue } from '@inferq/queue';
 import { authenticate } from './http/authenticate.ts';
@@ -13,6 +13,10 @@ import { rateLimit } from './http/rateLimit.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
 import { healthRouter } from './health.ts';
 import { JobService, type ModelCatalog } from './jobService.ts';
+import type { JobWaiter } from './jobWaiter.ts';
+import { apiDocsRouter } from './routes/apiDocs.ts';
+import { webhookSecretRouter } from './routes/webhookSecret.ts';
+import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import { adminRouter } from './routes/admin.ts';
 import { jobsRouter } from './routes/jobs.ts';
 
@@ -31,6 +35,10 @@ export interface ApiDependencies {
   rateLimits: RateLimits;
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue 10000 */
   maxQueuedJobs?: number;
+  /** Holds `?wait=` / `Prefer: wait=` requests until their job is final. @defaultValue none: they answer at once */
+  waiter?: JobWaiter;
+  /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
+  webhookPolicy?: WebhookUrlPolicy;
   /** @defaultValue false */
   trustProxy?: boolean;
 }
@@ -72,6 +80,9 @@ export function createApp(deps: ApiDependencies): Express {
     imageLimits: deps.imageLimits,
     tiers: deps.tiers,
     maxQueuedJobs: deps.maxQueuedJobs,
+    waiter: deps.waiter,
+    webhookPolicy: deps.webhookPolicy,
+    deliveries: new WebhookDeliveryStore(deps.db),
   });
 
   app.use(
@@ -80,10 +91,12 @@ export function createApp(deps: ApiDependencies): Express {
       { name: 'redis', check: () => pingRedis(deps.queue.connection) },
     ]),
   );
+  app.use(apiDocsRouter());
   app.use('/v1', authenticate(deps.accounts, { addressLimits: deps.rateLimits }));
   // Submissions spend the tier's submit budget, every other request the request budget.
   app.use('/v1', rateLimit(deps.rateLimits, (req) => (req.method === 'POST' && req.path === '/jobs' ? 'submit' : 'request')));
   app.use('/v1', jobsRouter(service, { maxFileBytes: deps.imageLimits.maxBytes }));
+  app.use('/v1', webhookSecretRouter(deps.accounts));
   app.use('/v1/admin', adminRouter({ accounts: deps.accounts, jobs: deps.jobs, service, tiers: deps.tiers }));
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -49,9 +49,17 @@ export const apiEnvSchema = z.object({
    * install can be used at once. Refused when NODE_ENV=production.
    */
   DEV_ADMIN_KEY: z.string().optional(),
+  /**
+   * Development and tests only: accept http:// webhook URLs on loopback hosts. Otherwise webhooks
+   * must be https to public addresses. Refused when NODE_ENV=production.
+   */
+  WEBHOOK_ALLOW_LOOPBACK: boolean.default(false),
 }).superRefine((env, ctx) => {
   if (env.DEV_ADMIN_KEY && env.NODE_ENV === 'production') {
     ctx.addIssue({ code: 'custom', path: ['DEV_ADMIN_KEY'], message: 'must not be set in production' });
+  }
+  if (env.WEBHOOK_ALLOW_LOOPBACK && env.NODE_ENV === 'production') {
+    ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ALLOW_LOOPBACK'], message: 'must not be set in production' });
   }
 });
 

@@ -2,11 +2,12 @@ import { pino } from 'pino';
 import { AccountStore, RateLimits, resolveTiers } from '@inferq/accounts';
 import { createDatabase, JobStore } from '@inferq/db';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, InferenceQueue } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, JobEventSubscriber } from '@inferq/queue';
 import { createApp } from './app.ts';
 import { parseApiEnv } from './env.ts';
 import { registryCatalog } from './modelCatalog.ts';
 import { HttpServer } from './server.ts';
+import { JobWaiter } from './jobWaiter.ts';
 
 const env = parseApiEnv(process.env);
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'api' }, redact: ['req.headers.authorization', 'req.headers.cookie'] });
@@ -16,6 +17,16 @@ const redis = createRedisConnection({ url: env.REDIS_URL, role: 'producer', conn
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 const queue = new InferenceQueue({ connection: redis, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
 const registry = new ModelRegistry({ root: env.MODELS_DIR });
+// Subscribed connections run no other command, so live events get a connection of their own;
+// a consumer connection, so the subscription survives Redis restarts.
+const eventsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-api-events' });
+eventsConnection.on('error', (error) => logger.warn({ err: error }, 'redis events connection error'));
+const jobEvents = new JobEventSubscriber({ connection: eventsConnection, prefix: env.QUEUE_PREFIX });
+const jobStore = new JobStore(db);
+// Requests waiting for a job share the one subscription too: a waiter costs a listener, not a connection.
+const waiter = new JobWaiter({ subscriber: jobEvents, read: (id) => jobStore.get(id) });
+// Not awaited: while Redis is down the subscription is made when it comes back; waits then end by timeout.
+jobEvents.start().catch((error: unknown) => logger.warn({ err: error }, 'job event subscription failed'));
 
 const tiers = resolveTiers(env.TIER_OVERRIDES);
 const accounts = new AccountStore(db, { tiers: Object.keys(tiers) });
@@ -36,7 +47,7 @@ if (env.DEV_ADMIN_KEY) {
 const app = createApp({
   logger,
   db,
-  jobs: new JobStore(db),
+  jobs: jobStore,
   accounts,
   queue,
   models: registryCatalog(registry),
@@ -53,6 +64,8 @@ const app = createApp({
   rateLimits,
   maxQueuedJobs: env.MAX_QUEUED_JOBS,
   trustProxy: env.TRUST_PROXY,
+  waiter,
+  webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK },
 });
 
 const server = new HttpServer({ app, logger, host: env.HOST, port: env.PORT, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS });
@@ -69,7 +82,11 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, env.SHUTDOWN_TIMEOUT_MS + 5000);
   force.unref();
+  // Waiting requests answer now with their job as it is, instead of holding the drain.
+  waiter.close();
   await server.stop();
+  await jobEvents.close();
+  eventsConnection.disconnect();
   await queue.close().catch(() => {});
   redis.disconnect();
   await db.$disconnect().catch(() => {});

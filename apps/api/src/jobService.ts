@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
 import { AppError, isFinalStatus, jobStatuses, type JobStatus } from '@inferq/core';
-import type { JobRecord, JobStore } from '@inferq/db';
+import type { JobRecord, JobStore, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { validateImage } from '@inferq/images';
-import type { InferenceQueue } from '@inferq/queue';
+import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
+import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
+import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
 
 /** What the API needs to know about models: whether a name (and version) can be served. */
 export interface ModelCatalog {
@@ -23,6 +25,14 @@ export interface JobServiceOptions {
   maxQueuedJobs?: number;
   /** `Retry-After` of a QUEUE_FULL answer, in seconds. @defaultValue 5 */
   queueFullRetryAfterSeconds?: number;
+  /** Which webhook URLs are accepted. @defaultValue https to public addresses only */
+  webhookPolicy?: WebhookUrlPolicy;
+  /** Holds `?wait=` requests until their job is final; absent: waits answer at once. */
+  waiter?: JobWaiter | undefined;
+  /** Webhook delivery attempts, shown on the job. */
+  deliveries?: WebhookDeliveryStore | undefined;
+  /** Announces new (queued) and canceled jobs to live event streams; the worker announces the rest. */
+  events?: JobEventPublisher | undefined;
 }
 
 export interface SubmitJobInput {
@@ -32,6 +42,8 @@ export interface SubmitJobInput {
   modelVersion?: string | undefined;
   /** The `Idempotency-Key` header. */
   idempotencyKey?: string | undefined;
+  /** URL POSTed with the job when it is final. */
+  webhook?: string | undefined;
 }
 
 export interface SubmitJobResult {
@@ -89,6 +101,7 @@ export class JobService {
     }
     const model = await models.resolve(modelName, version);
     if (!model) throw new AppError('UNKNOWN_MODEL', `No such model: ${modelName}${version ? `@${version}` : ''}.`, { details: { model: modelName, version } });
+    const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
 
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) {
@@ -113,6 +126,7 @@ export class JobService {
         requestedVersion: version,
         expiresAt: retentionEnd(tier),
         idempotencyKey,
+        webhookUrl,
         input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256 },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
@@ -133,6 +147,7 @@ export class JobService {
       await jobs.discard(id).catch(() => {});
       throw error;
     }
+    void this.#options.events?.publish({ jobId: id, userId: principal.userId, status: 'queued', model: modelName });
     return { job: record, replayed: false };
   }
 
@@ -176,6 +191,7 @@ export class JobService {
     // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
     // only starts queued or running rows.
     await this.#options.queue.remove(id).catch(() => false);
+    void this.#options.events?.publish({ jobId: id, userId: job.userId, status: 'canceled', model: job.modelName });
     return (await this.#options.jobs.get(id)) ?? job;
   }
 
@@ -203,6 +219,28 @@ export class JobService {
     const page = jobs.slice(0, limit);
     const last = page.at(-1);
     return { jobs: page, nextCursor: jobs.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * A job of the caller's once it is final, or as it is after `timeoutMs`. Costs no database
+   * reads while nothing happens (see JobWaiter). `job` is null only when the wait was aborted.
+   */
+  async waitFor(principal: Principal, id: string, options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<WaitOutcome> {
+    const waiter = this.#options.waiter;
+    if (!waiter || options.timeoutMs <= 0) {
+      const job = await this.get(principal, id);
+      return { job, reason: isFinalStatus(job.status) ? 'final' : 'timeout' };
+    }
+    if (!uuidPattern.test(id)) throw new AppError('JOB_NOT_FOUND', 'No such job.');
+    const outcome = await waiter.wait(id, { ...options, accept: (job) => job.userId === principal.userId });
+    if (outcome.reason === 'refused') throw new AppError('JOB_NOT_FOUND', 'No such job.');
+    return outcome;
+  }
+
+  /** The webhook delivery attempts of a job of the caller's, oldest first. */
+  async deliveries(principal: Principal, id: string) {
+    await this.get(principal, id);
+    return (await this.#options.deliveries?.listForJob(id)) ?? [];
   }
 
   /** A job of the caller's; another user's job is answered exactly like a missing one. */

@@ -1,34 +1,20 @@
-import type { JobView } from '@inferq/core';
-import type { JobRecord } from '@inferq/db';
+import { toJobView as toView, type JobView, type WebhookDeliveryView } from '@inferq/core';
+import type { JobRecord, WebhookDeliveryRecord } from '@inferq/db';
 
-function iso(date: Date | null): string | null {
-  return date ? date.toISOString() : null;
+/** The public representation of a job (shared with webhook deliveries; see @inferq/core). */
+export function toJobView(job: JobRecord): JobView {
+  return toView(job);
 }
 
-/** The public representation of a job. */
-export function toJobView(job: JobRecord): JobView {
-  const labels = job.result?.labels;
+/** One webhook delivery attempt, as its job's owner sees it. */
+export function toDeliveryView(delivery: WebhookDeliveryRecord): WebhookDeliveryView {
   return {
-    id: job.id,
-    status: job.status,
-    model: { name: job.modelName, version: job.modelVersion, requestedVersion: job.requestedVersion },
-    input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes },
-    attempts: job.attempts,
-    result: job.result
-      ? {
-          output: job.result.output as number[][],
-          top: Array.isArray(labels) ? (labels as Array<{ label: string; score: number }>) : null,
-        }
-      : null,
-    error: job.errorCode && job.status === 'failed' ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
-    createdAt: job.createdAt.toISOString(),
-    startedAt: iso(job.startedAt),
-    finishedAt: iso(job.finishedAt),
-    timings: {
-      queueWaitMs: job.queueWaitMs,
-      inferenceMs: job.inferenceMs,
-      totalMs: job.finishedAt ? job.finishedAt.getTime() - job.createdAt.getTime() : null,
-    },
-    links: { self: `/v1/jobs/${job.id}` },
+    id: delivery.id,
+    attempt: delivery.attempt,
+    url: delivery.url,
+    statusCode: delivery.statusCode,
+    error: delivery.error,
+    durationMs: delivery.durationMs,
+    createdAt: delivery.createdAt.toISOString(),
   };
 }

@@ -5,6 +5,11 @@ import { apiKeyMatches, apiKeyPrefix, generateApiKey, hashApiKey, unknownKeyHash
 
 export type Role = 'user' | 'admin';
 
+/** `whsec_` and 192 random bits. */
+function newWebhookSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64url')}`;
+}
+
 /** Who is calling: the owner of the presented key. */
 export interface Principal {
   userId: string;
@@ -56,7 +61,7 @@ export class AccountStore {
         name: user.name ?? null,
         role: user.role ?? 'user',
         tier,
-        webhookSecret: `whsec_${randomBytes(24).toString('base64url')}`,
+        webhookSecret: newWebhookSecret(),
       },
     });
   }
@@ -64,6 +69,18 @@ export class AccountStore {
   async findUser(idOrEmail: string) {
     const byEmail = idOrEmail.includes('@');
     return this.#db.user.findUnique({ where: byEmail ? { email: idOrEmail } : { id: idOrEmail } });
+  }
+
+  /** The secret that signs this user's webhook deliveries; null for an unknown user. */
+  async webhookSecret(userId: string): Promise<string | null> {
+    const user = await this.#db.user.findUnique({ where: { id: userId }, select: { webhookSecret: true } });
+    return user?.webhookSecret ?? null;
+  }
+
+  /** Replaces the webhook secret; deliveries signed from now on use the new one. */
+  async rotateWebhookSecret(userId: string): Promise<string> {
+    const user = await this.#db.user.update({ where: { id: userId }, data: { webhookSecret: newWebhookSecret() }, select: { webhookSecret: true } });
+    return user.webhookSecret;
   }
 
   async listUsers() {

@@ -2,4 +2,5 @@ export * from './errors.ts';
 export * from './types.ts';
 export * from './jobCatalog.ts';
 export * from './wire.ts';
+export * from './jobView.ts';
 export * from './accountsWire.ts';

@@ -43,3 +43,59 @@ export function inferenceJobOptions(jobId: string, policy: InferenceJobPolicy = 
     ...(priority !== undefined ? { priority } : {}),
   };
 }
+
+/**
+ * The webhook queue: one BullMQ job per job that reached a final state with a webhook URL. The
+ * dispatcher reads the job row and the owner's secret at each attempt, so the body is always the
+ * current job view and a rotated secret applies to the next attempt.
+ */
+export const webhookQueueName = 'webhooks';
+
+export const webhookJobPayloadSchema = z.object({
+  jobId: z.uuid(),
+  /** The same on every attempt (`InferQ-Delivery`), so receivers can drop duplicates. */
+  deliveryId: z.uuid(),
+});
+
+export type WebhookJobPayload = z.infer<typeof webhookJobPayloadSchema>;
+
+export interface WebhookRetryPolicy {
+  /** Tries in all, the first included. @defaultValue 16 */
+  attempts: number;
+  /** Delay before the second try; doubles each time. @defaultValue 30000 */
+  firstDelayMs: number;
+  /** Longest delay between two tries. @defaultValue 10800000 (3 h) */
+  maxDelayMs: number;
+}
+
+/** 30 s, 1 min, 2 min, … 2 h 8 min, then every 3 h: the 16th and last try comes about 22 h after the first. */
+export const defaultWebhookRetryPolicy: WebhookRetryPolicy = {
+  attempts: 16,
+  firstDelayMs: 30_000,
+  maxDelayMs: 3 * 3600_000,
+};
+
+/**
+ * Delay before the next try after `attemptsMade` tries failed: capped exponential, shortened by up
+ * to 10% at random (`jitter` in [0, 1)) so receivers that came back are not hit by every retry at once.
+ */
+export function webhookRetryDelayMs(attemptsMade: number, policy: WebhookRetryPolicy = defaultWebhookRetryPolicy, jitter = Math.random()): number {
+  const exponential = policy.firstDelayMs * 2 ** Math.max(0, attemptsMade - 1);
+  return Math.round(Math.min(exponential, policy.maxDelayMs) * (1 - 0.1 * jitter));
+}
+
+/** BullMQ id of a job's webhook: one per job, so a second enqueue (the sweep) is a no-op. */
+export function webhookJobId(jobId: string): string {
+  return `webhook-${jobId}`;
+}
+
+export function webhookJobOptions(jobId: string, policy: WebhookRetryPolicy = defaultWebhookRetryPolicy) {
+  return {
+    jobId: webhookJobId(jobId),
+    attempts: policy.attempts,
+    // Computed by the dispatcher's backoffStrategy (webhookRetryDelayMs).
+    backoff: { type: 'webhook' },
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+  };
+}

@@ -8,11 +8,11 @@ import { imageFormats, jobStatuses } from './types.ts';
  */
 export const errorBodySchema = z.object({
   error: z.object({
-    code: z.enum(errorCodes as [ErrorCode, ...ErrorCode[]]),
+    code: z.enum(errorCodes as [ErrorCode, ...ErrorCode[]]).meta({ id: 'ErrorCode' }),
     message: z.string(),
     details: z.unknown().optional(),
   }),
-});
+}).meta({ id: 'Error', description: 'Every error answer has this shape; match `code`, never `message`.' });
 
 export const labelScoreSchema = z.object({ label: z.string(), score: z.number() });
 
@@ -50,7 +50,60 @@ export const jobViewSchema = z.object({
     totalMs: z.number().int().nullable(),
   }),
   links: z.object({ self: z.string() }),
-});
+  /** Where the job is POSTed when it reaches a final state; null when it has no webhook. */
+  webhook: z
+    .object({
+      url: z.string(),
+      /** Path of the delivery attempts of this job. */
+      deliveries: z.string(),
+    })
+    .nullable(),
+}).meta({ id: 'Job', description: 'A job: one image submitted for inference.' });
 
 export type JobView = z.infer<typeof jobViewSchema>;
 export type ErrorBodyView = z.infer<typeof errorBodySchema>;
+
+/** Longest a request may wait for a job to finish (`?wait=` and `Prefer: wait=`), in seconds. */
+export const maxWaitSeconds = 60;
+
+/** The multipart form of `POST /v1/jobs`. */
+export const submitJobFormSchema = z.object({
+  image: z.string().meta({ format: 'binary', description: 'The image (JPEG, PNG, WebP, GIF, AVIF or TIFF); the format is read from the bytes.' }),
+  model: z.string().max(64).optional().meta({ description: 'Model name; default: the server\'s DEFAULT_MODEL.' }),
+  version: z.string().max(64).optional().meta({ description: 'Model version; default: the live version.' }),
+  webhook: z
+    .string()
+    .max(2048)
+    .optional()
+    .meta({ description: 'URL POSTed with the job when it reaches a final state (https; public addresses only).', format: 'uri' }),
+});
+
+/** One attempt to deliver a job's webhook. */
+export const webhookDeliveryViewSchema = z.object({
+  id: z.uuid(),
+  attempt: z.number().int().min(1),
+  url: z.string(),
+  /** The receiver's HTTP status; null when no answer came (refused, timed out, blocked). */
+  statusCode: z.number().int().nullable(),
+  /** Why the attempt failed, when it did. */
+  error: z.string().nullable(),
+  durationMs: z.number().int().nullable(),
+  createdAt: z.iso.datetime(),
+}).meta({ id: 'WebhookDelivery' });
+
+export const webhookDeliveryListViewSchema = z.object({
+  data: z.array(webhookDeliveryViewSchema),
+}).meta({ id: 'WebhookDeliveryList' });
+
+/** The caller's webhook signing secret. */
+export const webhookSecretViewSchema = z.object({
+  secret: z.string().meta({ description: 'HMAC-SHA256 key of the InferQ-Signature header.', example: 'whsec_…' }),
+}).meta({ id: 'WebhookSecret' });
+
+/** Event names sent in the `InferQ-Event` header, one per final job status. */
+export const webhookEvents = ['job.succeeded', 'job.failed', 'job.canceled'] as const;
+export type WebhookEvent = (typeof webhookEvents)[number];
+
+export type WebhookDeliveryView = z.infer<typeof webhookDeliveryViewSchema>;
+export type WebhookDeliveryListView = z.infer<typeof webhookDeliveryListViewSchema>;
+export type WebhookSecretView = z.infer<typeof webhookSecretViewSchema>;

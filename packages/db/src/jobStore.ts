@@ -20,6 +20,8 @@ export interface NewJob {
   expiresAt?: Date | undefined;
   /** The submit's `Idempotency-Key`; unique per user. */
   idempotencyKey?: string | undefined;
+  /** Where to POST the job when it reaches a final state (checked by the caller). */
+  webhookUrl?: string | undefined;
 }
 
 /** The owner's limit on jobs queued or running at once, checked and applied atomically. */
@@ -94,6 +96,7 @@ export class JobStore {
       priority: job.priority ?? null,
       expiresAt: job.expiresAt ?? null,
       idempotencyKey: job.idempotencyKey ?? null,
+      webhookUrl: job.webhookUrl ?? null,
       input: { create: { data: job.input.data as Uint8Array<ArrayBuffer> } },
     };
   }

@@ -1,3 +1,4 @@
 export * from './redis.ts';
 export * from './inferenceQueue.ts';
 export * from './jobEvents.ts';
+export * from './webhookQueue.ts';

@@ -1,13 +1,25 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
+import { isFinalStatus } from '@inferq/core';
+import { waitPreference } from '../http/prefer.ts';
+import { sendJob } from '../http/sendJob.ts';
 import { principalOf } from '../http/authenticate.ts';
 import type { JobService } from '../jobService.ts';
-import { toJobView } from '../jobView.ts';
+import { toDeliveryView, toJobView } from '../jobView.ts';
 import { imageUpload, type UploadOptions } from '../http/upload.ts';
 
 function firstString(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
   return undefined;
+}
+
+/** Aborted when the client goes away before the answer is sent, so its wait stops at once. */
+function clientGone(res: Response): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 export function jobsRouter(service: JobService, upload: UploadOptions): Router {
@@ -21,10 +33,24 @@ export function jobsRouter(service: JobService, upload: UploadOptions): Router {
       model: firstString(body.model) ?? firstString(req.query.model),
       modelVersion: firstString(body.version) ?? firstString(req.query.version),
       idempotencyKey: req.get('idempotency-key'),
+      webhook: firstString(body.webhook),
     });
-    const view = toJobView(job);
-    // 200: the same Idempotency-Key within 24 h answers the original job instead of a new one.
-    res.status(replayed ? 200 : 202).location(view.links.self).json(view);
+    // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
+    const wait = waitPreference(undefined, req.get('prefer'));
+    let latest = job;
+    if (wait.fromPrefer) {
+      res.set('Preference-Applied', `wait=${wait.seconds}`);
+      if (wait.seconds > 0 && !isFinalStatus(job.status)) {
+        const outcome = await service.waitFor(principalOf(req), job.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
+        if (!outcome.job) return; // the client went away
+        latest = outcome.job;
+      }
+    }
+    const view = toJobView(latest);
+    // 200: the same Idempotency-Key within 24 h answers the original job instead of a new one,
+    // and a job that finished while the request waited is answered with its result.
+    res.location(view.links.self);
+    sendJob(req, res, view, replayed || isFinalStatus(latest.status) ? 200 : 202);
   });
 
   router.get('/jobs', async function listJobs(req, res) {
@@ -42,8 +68,17 @@ export function jobsRouter(service: JobService, upload: UploadOptions): Router {
   });
 
   router.get('/jobs/:id', async function getJob(req, res) {
-    const job = await service.get(principalOf(req), req.params.id);
-    res.json(toJobView(job));
+    const wait = waitPreference(req.query.wait, req.get('prefer'));
+    res.vary('Prefer');
+    if (wait.fromPrefer) res.set('Preference-Applied', `wait=${wait.seconds}`);
+    const outcome = await service.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
+    if (!outcome.job) return; // the client went away
+    sendJob(req, res, toJobView(outcome.job));
+  });
+
+  router.get('/jobs/:id/deliveries', async function listJobDeliveries(req, res) {
+    const deliveries = await service.deliveries(principalOf(req), req.params.id);
+    res.json({ data: deliveries.map(toDeliveryView) });
   });
 
   return router;

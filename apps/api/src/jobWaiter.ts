@@ -1,0 +1,100 @@
+import { isFinalStatus } from '@inferq/core';
+import type { JobRecord } from '@inferq/db';
+import type { JobEventSubscriber } from '@inferq/queue';
+
+export interface JobWaiterOptions {
+  /** The process's one job-event subscription (a dedicated Redis connection). */
+  subscriber: JobEventSubscriber;
+  /** Reads one job row. */
+  read: (id: string) => Promise<JobRecord | null>;
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  /** Aborts the wait (the client went away): resolves with `null` and reads nothing more. */
+  signal?: AbortSignal | undefined;
+  /** Whether the caller may see this job (ownership); a refused job ends the wait at once. */
+  accept?: (job: JobRecord) => boolean;
+}
+
+export interface WaitOutcome {
+  /** The job as last read; null when it does not exist or the wait was aborted. */
+  job: JobRecord | null;
+  /** How the wait ended. */
+  reason: 'final' | 'timeout' | 'aborted' | 'refused' | 'closing';
+}
+
+type WakeReason = 'event' | 'timeout' | 'aborted' | 'closing';
+
+/**
+ * Holds requests until their job is final, without polling: a waiter listens on the process's
+ * job-event subscription, reads the row once after subscribing (so a final state reached before
+ * the subscription is not missed), and once more when a final event arrives. Concurrent reads of
+ * the same job share one query, so many waiters on one job cost a few reads in all, and a wait
+ * costs no reads at all while nothing happens.
+ */
+export class JobWaiter {
+  readonly #options: JobWaiterOptions;
+  readonly #reads = new Map<string, Promise<JobRecord | null>>();
+  readonly #waking = new Set<(reason: WakeReason) => void>();
+  #closing = false;
+
+  constructor(options: JobWaiterOptions) {
+    this.#options = options;
+  }
+
+  /** Waits in progress. */
+  get size(): number {
+    return this.#waking.size;
+  }
+
+  /** One row read, shared by every caller asking for the same job at the same moment. */
+  read(id: string): Promise<JobRecord | null> {
+    let pending = this.#reads.get(id);
+    if (!pending) {
+      pending = this.#options.read(id).finally(() => this.#reads.delete(id));
+      this.#reads.set(id, pending);
+    }
+    return pending;
+  }
+
+  async wait(id: string, options: WaitOptions): Promise<WaitOutcome> {
+    if (options.signal?.aborted) return { job: null, reason: 'aborted' };
+    let wake!: (reason: WakeReason) => void;
+    const woken = new Promise<WakeReason>((resolve) => (wake = resolve));
+    let changed = false;
+    // Subscribe before the first read: an event published in between is still seen.
+    const unsubscribe = this.#options.subscriber.onJob(id, (event) => {
+      changed = true;
+      if (isFinalStatus(event.status)) wake('event');
+    });
+    const timer = setTimeout(() => wake('timeout'), options.timeoutMs);
+    const onAbort = () => wake('aborted');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    this.#waking.add(wake);
+    if (this.#closing) wake('closing');
+    try {
+      const first = await this.read(id);
+      if (!first) return { job: null, reason: 'refused' };
+      if (options.accept && !options.accept(first)) return { job: first, reason: 'refused' };
+      if (isFinalStatus(first.status)) return { job: first, reason: 'final' };
+      const reason = await woken;
+      if (reason === 'aborted') return { job: null, reason };
+      // Nothing was announced: the row is as first read, so it needs no second read.
+      if (reason !== 'event' && !changed) return { job: first, reason };
+      const latest = (await this.read(id)) ?? first;
+      return { job: latest, reason: isFinalStatus(latest.status) ? 'final' : reason === 'event' ? 'timeout' : reason };
+    } finally {
+      clearTimeout(timer);
+      unsubscribe();
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#waking.delete(wake);
+    }
+  }
+
+  /** Ends every wait now (each answers with the job's current state); new waits end at once. */
+  close(): void {
+    this.#closing = true;
+    for (const wake of this.#waking) wake('closing');
+  }
+}

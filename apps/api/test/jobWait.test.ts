@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { createDatabase, JobStore, type JobRecord } from '@inferq/db';
+import { validJpeg } from '@inferq/images/testing';
+import { createRedisConnection, JobEventPublisher, JobEventSubscriber } from '@inferq/queue';
+import { createTestUser, type TestUser } from '@inferq/testing';
+import { JobWaiter } from '../src/jobWaiter.ts';
+import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
+
+/** The real store, counting how often a job row is read. */
+class CountingJobStore extends JobStore {
+  reads = 0;
+  override async get(id: string): Promise<JobRecord | null> {
+    this.reads++;
+    return super.get(id);
+  }
+}
+
+let api: TestApi;
+let jobs: CountingJobStore;
+let subscriber: JobEventSubscriber;
+let publisher: JobEventPublisher;
+let waiter: JobWaiter;
+const closers: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  // A channel of this file's own, so no other test's events reach it.
+  const prefix = `${inject('queuePrefix')}:${randomUUID()}`;
+  const subscribed = createRedisConnection({ url: inject('redisUrl'), role: 'consumer' });
+  const publishing = createRedisConnection({ url: inject('redisUrl'), role: 'consumer' });
+  closers.push(() => subscribed.disconnect(), () => publishing.disconnect());
+  subscriber = new JobEventSubscriber({ connection: subscribed, prefix });
+  await subscriber.start();
+  publisher = new JobEventPublisher({ connection: publishing, prefix });
+  const db = createDatabase({ url: inject('databaseUrl') });
+  closers.push(() => db.$disconnect());
+  jobs = new CountingJobStore(db);
+  waiter = new JobWaiter({ subscriber, read: (id) => jobs.get(id) });
+  api = await startTestApi({ jobs, waiter, tierOverrides: { free: { requestsPerWindow: 100_000, submitsPerWindow: 10_000 } } });
+});
+afterAll(async () => {
+  await api?.close();
+  await subscriber?.close();
+  for (const close of closers) await close();
+});
+
+/** A queued job row of `user`, written as the API writes it (no worker runs in this file). */
+async function queuedJob(user: TestUser = api.user): Promise<string> {
+  const id = randomUUID();
+  await jobs.create({
+    id,
+    userId: user.userId,
+    modelName: 'nsfw',
+    input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) },
+  });
+  return id;
+}
+
+/** Finishes jobs the way a worker does: the row first, then the event. */
+async function finish(ids: string[]): Promise<void> {
+  await jobs.completeMany(
+    ids.map((id) => ({ id, workerId: 'test', inferenceMs: 3, result: { modelName: 'nsfw', modelVersion: '1.0.0', output: [[0.1, 0.9]], labels: [{ label: 'Neutral', score: 0.9 }] } })),
+  );
+  await publisher.publishMany(ids.map((jobId) => ({ jobId, userId: api.user.userId, status: 'succeeded' as const })));
+}
+
+async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function getJob(id: string, query = '', headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${api.baseUrl}/v1/jobs/${id}${query}`, { headers: { ...api.user.headers, ...headers }, signal });
+}
+
+describe('GET /v1/jobs/:id?wait=N', () => {
+  it('holds 200 waiters on 100 jobs with a bounded number of row reads, none while waiting, and answers each when its job finishes', async () => {
+    const ids = await Promise.all(Array.from({ length: 100 }, () => queuedJob()));
+    const listenersBefore = subscriber.listenerCount();
+    const readsBefore = jobs.reads;
+    const answers = ids.flatMap((id) => [getJob(id, '?wait=30'), getJob(id, '', { prefer: 'wait=30' })]);
+    await until(() => waiter.size === 200);
+    expect(subscriber.listenerCount()).toBe(listenersBefore + 200);
+    const readsWhileSubscribing = jobs.reads - readsBefore;
+    // One read per waiter at most (concurrent reads of one job are shared).
+    expect(readsWhileSubscribing).toBeLessThanOrEqual(200);
+
+    // Waiting costs nothing: no reads while the jobs stay queued.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(jobs.reads - readsBefore).toBe(readsWhileSubscribing);
+
+    await finish(ids);
+    const responses = await Promise.all(answers);
+    expect(responses.map((response) => response.status)).toEqual(responses.map(() => 200));
+    const bodies = await Promise.all(responses.map((response) => response.json()));
+    expect(bodies.map((body) => body.status)).toEqual(bodies.map(() => 'succeeded'));
+    expect(responses.filter((_, index) => index % 2 === 1).map((response) => response.headers.get('preference-applied'))).toEqual(ids.map(() => 'wait=30'));
+    // The final read is shared by both waiters of a job: at most one per job.
+    expect(jobs.reads - readsBefore - readsWhileSubscribing).toBeLessThanOrEqual(ids.length);
+    expect(waiter.size).toBe(0);
+    expect(subscriber.listenerCount()).toBe(listenersBefore);
+  });
+
+  it('answers a job that is already final at once, whatever the wait', async () => {
+    const [id] = [await queuedJob()];
+    await finish([id!]);
+    const started = Date.now();
+    const response = await getJob(id!, '', { prefer: 'wait=999' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('preference-applied')).toBe('wait=60');
+    expect((await response.json()).status).toBe('succeeded');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('answers the job as it is when the wait ends first, with no second read', async () => {
+    const id = await queuedJob();
+    const readsBefore = jobs.reads;
+    const response = await getJob(id, '?wait=1');
+    expect(response.status).toBe(200);
+    expect((await response.json()).status).toBe('queued');
+    expect(jobs.reads - readsBefore).toBe(1);
+  });
+
+  it('stops listening when the client goes away', async () => {
+    const ids = await Promise.all(Array.from({ length: 20 }, () => queuedJob()));
+    const listenersBefore = subscriber.listenerCount();
+    const controller = new AbortController();
+    const pending = ids.map((id) => getJob(id, '?wait=60', {}, controller.signal).catch((error: Error) => error.name));
+    await until(() => waiter.size === 20);
+    controller.abort();
+    expect(await Promise.all(pending)).toEqual(ids.map(() => 'AbortError'));
+    await until(() => waiter.size === 0);
+    expect(subscriber.listenerCount()).toBe(listenersBefore);
+  });
+
+  it("answers another user's job 404 JOB_NOT_FOUND without waiting", async () => {
+    const other = await createTestUser(inject('databaseUrl'));
+    const id = await queuedJob(other);
+    const response = await getJob(id, '?wait=30');
+    expect(response.status).toBe(404);
+    expect((await response.json()).error.code).toBe('JOB_NOT_FOUND');
+    expect(waiter.size).toBe(0);
+  });
+
+  it.each(['abc', '-1', '61', '1.5', ''])('refuses ?wait=%s with 400 VALIDATION_FAILED', async (value) => {
+    const id = await queuedJob();
+    const response = await getJob(id, `?wait=${value}`);
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.error.code).toBe('VALIDATION_FAILED');
+    expect(body.error.details.field).toBe('wait');
+  });
+});
+
+describe('ETag and If-None-Match', () => {
+  it('answers 304 while the job is unchanged and 200 with a new ETag once it changed', async () => {
+    const id = await queuedJob();
+    const first = await getJob(id);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^W\/".+"$/);
+    const unchanged = await getJob(id, '', { 'if-none-match': etag! });
+    expect(unchanged.status).toBe(304);
+    expect(await unchanged.text()).toBe('');
+
+    await finish([id]);
+    const changed = await getJob(id, '', { 'if-none-match': etag! });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+    expect((await changed.json()).status).toBe('succeeded');
+    expect((await getJob(id, '', { 'if-none-match': changed.headers.get('etag')! })).status).toBe(304);
+  });
+});
+
+describe('POST /v1/jobs with Prefer: wait=N', () => {
+  it('answers 200 with the result when the job finishes in time', async () => {
+    const before = waiter.size;
+    const pending = fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...api.user.headers, prefer: 'wait=30' }, body: imageForm(await validJpeg(64, 64)) });
+    await until(() => waiter.size === before + 1);
+    const [row] = await jobs.db.job.findMany({ where: { userId: api.user.userId }, orderBy: { createdAt: 'desc' }, take: 1 });
+    await finish([row!.id]);
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(response.headers.get('preference-applied')).toBe('wait=30');
+    const body = await response.json();
+    expect(body).toMatchObject({ id: row!.id, status: 'succeeded', result: { top: [{ label: 'Neutral' }] } });
+  });
+
+  it('answers 202 when the job is not final in time', async () => {
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...api.user.headers, prefer: 'wait=1' }, body: imageForm(await validJpeg(64, 64)) });
+    expect(response.status).toBe(202);
+    expect(response.headers.get('preference-applied')).toBe('wait=1');
+    expect((await response.json()).status).toBe('queued');
+  });
+});

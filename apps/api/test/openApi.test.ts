@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { validate } from '@readme/openapi-parser';
+import { errorStatus } from '@inferq/core';
+import { createTestUser, type TestUser } from '@inferq/testing';
+import { startTestApi, type TestApi } from './apiHarness.ts';
+
+let api: TestApi;
+let admin: TestUser;
+let document: Record<string, any>;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  admin = await createTestUser(inject('databaseUrl'), { role: 'admin' });
+  const response = await fetch(`${api.baseUrl}/openapi.json`);
+  expect(response.status).toBe(200);
+  document = await response.json();
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+describe('GET /openapi.json', () => {
+  it('is a valid OpenAPI 3.1 document, served without authentication', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    const result = await validate(structuredClone(document) as Parameters<typeof validate>[0]);
+    expect(result.valid ? [] : result.errors).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it('lists every error code with its HTTP status', () => {
+    const description: string = document.info.description;
+    for (const [code, status] of Object.entries(errorStatus)) {
+      expect(description).toContain(`| \`${code}\` | ${status} |`);
+    }
+    expect(document.components.schemas.ErrorCode.enum.sort()).toEqual(Object.keys(errorStatus).sort());
+  });
+
+  it('declares Bearer authentication, and none on the public routes', () => {
+    expect(document.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(document.security).toEqual([{ bearerAuth: [] }]);
+    for (const path of ['/healthz', '/readyz', '/openapi.json']) expect(document.paths[path].get.security).toEqual([]);
+  });
+
+  it('documents the webhook with its signature headers', () => {
+    const webhook = document.webhooks.jobFinished.post;
+    expect(webhook.parameters.map((parameter: { name: string }) => parameter.name).sort()).toEqual(['InferQ-Attempt', 'InferQ-Delivery', 'InferQ-Event', 'InferQ-Signature']);
+    expect(webhook.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Job' });
+  });
+
+  it('documents only routes that exist: each documented operation answers something other than 404', async () => {
+    // Real values for the path parameters, so no route answers 404 for a missing thing.
+    const submitted = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: admin.headers });
+    expect(submitted.status).toBe(400); // no image: the route exists
+    const job = await api.deps.jobs.create({
+      id: crypto.randomUUID(),
+      userId: admin.userId,
+      modelName: 'nsfw',
+      input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) },
+    });
+    const spare = await api.deps.accounts.issueKey(admin.userId, 'spare');
+    const values: Record<string, string> = { id: job.id, user: admin.userId, key: spare.id };
+    const checked: string[] = [];
+    for (const [template, item] of Object.entries<Record<string, unknown>>(document.paths)) {
+      const path = template.replace(/\{(\w+)\}/g, (_match, name: string) => values[name]!);
+      for (const method of ['get', 'post', 'patch', 'put', 'delete'].filter((name) => name in item)) {
+        const controller = new AbortController();
+        const response = await fetch(`${api.baseUrl}${path}`, { method: method.toUpperCase(), headers: admin.headers, signal: controller.signal });
+        // Event streams never end: the status line is enough.
+        controller.abort();
+        checked.push(`${method.toUpperCase()} ${template} ${response.status}`);
+        expect(response.status, `${method.toUpperCase()} ${template}`).not.toBe(404);
+      }
+    }
+    expect(checked.length).toBeGreaterThanOrEqual(18);
+  });
+});
+
+describe('GET /docs', () => {
+  it('serves the reference page and its renderer from this server only', async () => {
+    const page = await fetch(`${api.baseUrl}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('data-url="/openapi.json"');
+    const sources = [...html.matchAll(/src="([^"]+)"/g)].map((match) => match[1]);
+    expect(sources).toEqual(['/docs/scalar.js']);
+    // No inline script body: the Content-Security-Policy allows same-origin scripts only.
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+
+    const script = await fetch(`${api.baseUrl}/docs/scalar.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    expect((await script.arrayBuffer()).byteLength).toBeGreaterThan(100_000);
+  });
+});

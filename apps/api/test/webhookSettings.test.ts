@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { validJpeg } from '@inferq/images/testing';
+import { createTestUser } from '@inferq/testing';
+import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
+
+let api: TestApi;
+let loopbackApi: TestApi;
+
+beforeAll(async () => {
+  [api, loopbackApi] = await Promise.all([startTestApi(), startTestApi({ webhookPolicy: { allowLoopback: true } })]);
+});
+afterAll(async () => {
+  await Promise.all([api?.close(), loopbackApi?.close()]);
+});
+
+async function submit(target: TestApi, webhook: string): Promise<Response> {
+  return fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: target.user.headers, body: imageForm(await validJpeg(64, 64), { webhook }) });
+}
+
+describe('POST /v1/jobs with a webhook', () => {
+  it.each([
+    ['plain http', 'http://hooks.example.com/inferq', 'not_https'],
+    ['another scheme', 'ftp://hooks.example.com/inferq', 'not_https'],
+    ['not a URL', 'hooks.example.com/inferq', 'malformed'],
+    ['credentials in the URL', 'https://user:secret@hooks.example.com/', 'credentials'],
+    ['loopback', 'https://127.0.0.1/hook', 'private_address'],
+    ['localhost', 'https://localhost:8443/hook', 'private_address'],
+    ['IPv6 loopback', 'https://[::1]/hook', 'private_address'],
+    ['a private network', 'https://10.1.2.3/hook', 'private_address'],
+    ['link-local (cloud metadata)', 'https://169.254.169.254/latest/meta-data', 'private_address'],
+    ['IPv4-mapped IPv6 loopback', 'https://[::ffff:127.0.0.1]/hook', 'private_address'],
+    ['an over-long URL', `https://hooks.example.com/${'a'.repeat(2100)}`, 'too_long'],
+  ])('refuses %s with 400 INVALID_WEBHOOK_URL and stores nothing', async (_name, webhook, reason) => {
+    const before = await api.deps.db.job.count();
+    const response = await submit(api, webhook);
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body.error.code).toBe('INVALID_WEBHOOK_URL');
+    expect(body.error.details.reason).toBe(reason);
+    expect(await api.deps.db.job.count()).toBe(before);
+  });
+
+  it('stores an https URL and shows it on the job with its deliveries link', async () => {
+    const response = await submit(api, 'https://hooks.example.com/inferq?source=test');
+    expect(response.status).toBe(202);
+    const job = await response.json();
+    expect(job.webhook).toEqual({ url: 'https://hooks.example.com/inferq?source=test', deliveries: `/v1/jobs/${job.id}/deliveries` });
+    const row = await api.deps.db.job.findUnique({ where: { id: job.id } });
+    expect(row?.webhookUrl).toBe('https://hooks.example.com/inferq?source=test');
+
+    const deliveries = await fetch(`${api.baseUrl}${job.webhook.deliveries}`, { headers: api.user.headers });
+    expect(deliveries.status).toBe(200);
+    expect(await deliveries.json()).toEqual({ data: [] });
+  });
+
+  it('accepts http on loopback only where the setting allows it', async () => {
+    const response = await submit(loopbackApi, 'http://127.0.0.1:9/hook');
+    expect(response.status).toBe(202);
+    expect((await response.json()).webhook.url).toBe('http://127.0.0.1:9/hook');
+    const stillRefused = await submit(loopbackApi, 'http://10.0.0.1/hook');
+    expect((await stillRefused.json()).error.code).toBe('INVALID_WEBHOOK_URL');
+  });
+
+  it("answers another user's deliveries 404 JOB_NOT_FOUND", async () => {
+    const job = await (await submit(api, 'https://hooks.example.com/x')).json();
+    const other = await createTestUser(inject('databaseUrl'));
+    const response = await fetch(`${api.baseUrl}/v1/jobs/${job.id}/deliveries`, { headers: other.headers });
+    expect(response.status).toBe(404);
+    expect((await response.json()).error.code).toBe('JOB_NOT_FOUND');
+  });
+});
+
+describe('/v1/account/webhook-secret', () => {
+  it('reads the secret, rotates it, and reads the new one', async () => {
+    const read = async () => (await (await fetch(`${api.baseUrl}/v1/account/webhook-secret`, { headers: api.user.headers })).json()).secret as string;
+    const first = await read();
+    expect(first).toMatch(/^whsec_[A-Za-z0-9_-]{32}$/);
+    const rotated = await fetch(`${api.baseUrl}/v1/account/webhook-secret`, { method: 'POST', headers: api.user.headers });
+    expect(rotated.status).toBe(200);
+    expect(rotated.headers.get('cache-control')).toBe('no-store');
+    const second = (await rotated.json()).secret;
+    expect(second).toMatch(/^whsec_/);
+    expect(second).not.toBe(first);
+    expect(await read()).toBe(second);
+  });
+
+  it('needs a key', async () => {
+    const response = await fetch(`${api.baseUrl}/v1/account/webhook-secret`);
+    expect(response.status).toBe(401);
+    expect((await response.json()).error.code).toBe('UNAUTHENTICATED');
+  });
+});

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+const boolean = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1');
+
+/** Every setting of the webhook dispatcher, parsed once at boot. Nothing else reads process.env. */
+export const dispatcherEnvSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    QUEUE_PREFIX: z.string().default('inferq'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Deliveries in flight at once. */
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
+    /** Longest one delivery attempt may take. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    /** Tries in all; with the delays below the default spans about 22 h. */
+    WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(16),
+    WEBHOOK_RETRY_FIRST_DELAY_MS: z.coerce.number().int().min(10).default(30_000),
+    WEBHOOK_RETRY_MAX_DELAY_MS: z.coerce.number().int().min(10).default(3 * 3600_000),
+    /** How often final jobs whose webhook was never enqueued are looked for; 0 turns it off. */
+    WEBHOOK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
+    /**
+     * Development and tests only: deliver to loopback addresses (127.0.0.0/8, ::1) over http.
+     * Every other private, link-local or reserved address is always refused. Refused in production.
+     */
+    WEBHOOK_ALLOW_LOOPBACK: boolean.default(false),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.WEBHOOK_ALLOW_LOOPBACK && env.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ALLOW_LOOPBACK'], message: 'must not be set in production' });
+    }
+  });
+
+export type DispatcherEnv = z.infer<typeof dispatcherEnvSchema>;
+
+export function parseDispatcherEnv(source: NodeJS.ProcessEnv): DispatcherEnv {
+  const parsed = dispatcherEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid webhook dispatcher configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

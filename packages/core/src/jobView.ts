@@ -1,0 +1,62 @@
+import type { JobStatus } from './types.ts';
+import type { JobView } from './wire.ts';
+
+/** The fields of a stored job that its public view is made of (a `JobRecord` of @inferq/db has them). */
+export interface JobViewSource {
+  id: string;
+  status: JobStatus;
+  modelName: string;
+  modelVersion: string | null;
+  requestedVersion: string | null;
+  inputFormat: string;
+  inputWidth: number;
+  inputHeight: number;
+  inputBytes: number;
+  attempts: number;
+  errorCode: string | null;
+  errorMessage: string | null;
+  webhookUrl: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  queueWaitMs: number | null;
+  inferenceMs: number | null;
+  result: { output: unknown; labels: unknown } | null;
+}
+
+function iso(date: Date | null): string | null {
+  return date ? date.toISOString() : null;
+}
+
+/**
+ * The public representation of a job: what `GET /v1/jobs/:id` answers and what a webhook POSTs,
+ * so both always carry the same body.
+ */
+export function toJobView(job: JobViewSource): JobView {
+  const labels = job.result?.labels;
+  const self = `/v1/jobs/${job.id}`;
+  return {
+    id: job.id,
+    status: job.status,
+    model: { name: job.modelName, version: job.modelVersion, requestedVersion: job.requestedVersion },
+    input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes },
+    attempts: job.attempts,
+    result: job.result
+      ? {
+          output: job.result.output as number[][],
+          top: Array.isArray(labels) ? (labels as Array<{ label: string; score: number }>) : null,
+        }
+      : null,
+    error: job.errorCode && job.status === 'failed' ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
+    createdAt: job.createdAt.toISOString(),
+    startedAt: iso(job.startedAt),
+    finishedAt: iso(job.finishedAt),
+    timings: {
+      queueWaitMs: job.queueWaitMs,
+      inferenceMs: job.inferenceMs,
+      totalMs: job.finishedAt ? job.finishedAt.getTime() - job.createdAt.getTime() : null,
+    },
+    links: { self },
+    webhook: job.webhookUrl ? { url: job.webhookUrl, deliveries: `${self}/deliveries` } : null,
+  };
+}

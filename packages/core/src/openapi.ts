@@ -1,0 +1,390 @@
+import { z } from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import {
+  adminJobListViewSchema,
+  apiKeyListViewSchema,
+  apiKeyViewSchema,
+  createdUserViewSchema,
+  createUserBodySchema,
+  issuedApiKeyViewSchema,
+  issueKeyBodySchema,
+  jobListViewSchema,
+  tierListViewSchema,
+  updateUserBodySchema,
+  userDetailViewSchema,
+  userListViewSchema,
+  userViewSchema,
+} from './accountsWire.ts';
+import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
+import { jobStatuses } from './types.ts';
+import {
+  errorBodySchema,
+  jobViewSchema,
+  maxWaitSeconds,
+  submitJobFormSchema,
+  webhookDeliveryListViewSchema,
+  webhookEvents,
+  webhookSecretViewSchema,
+} from './wire.ts';
+
+/**
+ * The OpenAPI 3.1 document of the public HTTP API, generated from the same zod schemas the API
+ * answers through (zod-openapi renders them with zod's own JSON Schema output). Served by the API
+ * at /openapi.json; the typed client's types are generated from it.
+ */
+
+/** Codes a job can fail with: stored on the job (`error.code`), never an HTTP answer. */
+export const jobFailureCodes: readonly ErrorCode[] = ['UNKNOWN_MODEL', 'INPUT_MISSING', 'PREPROCESSING_FAILED', 'INFERENCE_FAILED', 'TIMEOUT', 'JOB_LOST', 'DATABASE_UNAVAILABLE', 'INTERNAL'].filter(
+  (code): code is ErrorCode => code in errorStatus,
+);
+
+const jsonError = { 'application/json': { schema: errorBodySchema } };
+
+const retryAfter = z.string().meta({ description: 'Seconds to wait before trying again.', example: '5' });
+
+/** Error answers of a route, grouped by status; each description names the codes it can carry. */
+function errors(...codes: ErrorCode[]): ZodOpenApiResponsesObject {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) byStatus.set(errorStatus[code], [...(byStatus.get(errorStatus[code]) ?? []), code]);
+  const responses: ZodOpenApiResponsesObject = {};
+  for (const [status, group] of [...byStatus].sort(([a], [b]) => a - b)) {
+    responses[String(status) as `${1 | 2 | 3 | 4 | 5}${string}`] = {
+      description: `Error: ${group.map((code) => `\`${code}\``).join(', ')}.`,
+      ...(status === 429 || status === 503 ? { headers: z.object({ 'Retry-After': retryAfter }) } : {}),
+      content: jsonError,
+    };
+  }
+  return responses;
+}
+
+/** Errors any authenticated route can answer. */
+const authenticated: ErrorCode[] = ['UNAUTHENTICATED', 'RATE_LIMITED', 'DATABASE_UNAVAILABLE', 'INTERNAL'];
+const adminOnly: ErrorCode[] = [...authenticated, 'FORBIDDEN'];
+
+const jobId = z.string().meta({ description: 'The job id (a UUID). Any other string is answered 404 JOB_NOT_FOUND.', example: '5f1d7c7e-4c1b-4a59-9b47-6a4d1f0b2a11' });
+const jobPath = z.object({ id: jobId });
+
+const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+
+const jobHeaders = z.object({
+  ETag: z.string().meta({ description: 'Weak validator of this representation; send it back in If-None-Match.' }),
+  Location: z.string().optional().meta({ description: 'The job (on submit).' }),
+  'Preference-Applied': z.string().optional().meta({ description: 'The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent.' }),
+});
+
+const preferHeader = z.string().optional().meta({
+  description: `RFC 7240 preference. \`wait=N\`: hold the answer until the job is final or N seconds pass (capped at ${maxWaitSeconds}).`,
+  example: 'wait=30',
+});
+
+const listQuery = z.object({
+  status: z.string().optional().meta({ description: `Comma-separated statuses: ${jobStatuses.join(', ')}.`, example: 'succeeded,failed' }),
+  cursor: z.string().optional().meta({ description: '`nextCursor` of the previous page.' }),
+  limit: z.string().optional().meta({ description: 'Page size, 1 to 100 (default 20).', example: '20' }),
+});
+
+const userParam = z.object({ user: z.string().meta({ description: 'User id or email.' }) });
+
+function operation(op: ZodOpenApiOperationObject): ZodOpenApiOperationObject {
+  return op;
+}
+
+function errorCodeTable(): string {
+  const rows = errorCodes.map((code) => `| \`${code}\` | ${errorStatus[code]} | ${jobFailureCodes.includes(code) ? 'yes' : ''} |`);
+  return ['| code | HTTP status | can be a job failure |', '|---|---|---|', ...rows].join('\n');
+}
+
+export interface OpenApiDocumentOptions {
+  /** Servers listed in the document. @defaultValue [{ url: '/' }] */
+  servers?: Array<{ url: string; description?: string }>;
+}
+
+export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'InferQ API',
+      version: '1',
+      description: [
+        'Asynchronous image inference: upload an image, get a job id at once, and read the result when a worker has run the model.',
+        '',
+        'Authenticate every `/v1` request with `Authorization: Bearer <API key>`.',
+        '',
+        '**Waiting instead of polling.** `GET /v1/jobs/{id}?wait=30` (or `Prefer: wait=30`) holds the request until the job is final or the time passes; `POST /v1/jobs` with `Prefer: wait=30` answers `200` with the result when the job finishes in time, else `202`.',
+        '',
+        '**Conditional reads.** Job answers carry a weak `ETag`; send it as `If-None-Match` to get `304 Not Modified` while the job is unchanged.',
+        '',
+        '**Webhooks.** Submit with a `webhook` URL and the job is POSTed there when final, signed with your webhook secret (see the `jobFinished` webhook).',
+        '',
+        '**Errors.** Every error answer is `{ "error": { "code", "message", "details"? } }`. Match `code`, never `message`. All codes:',
+        '',
+        errorCodeTable(),
+      ].join('\n'),
+    },
+    servers: options.servers ?? [{ url: '/' }],
+    security: [{ bearerAuth: [] }],
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, `iq_<12 hex>_<43 characters>`.' },
+      },
+    },
+    tags: [
+      { name: 'jobs', description: 'Submit images and read results.' },
+      { name: 'account', description: 'The caller\'s account and webhook secret.' },
+      { name: 'admin', description: 'Administrators only: users, keys, tiers, every job, the queue.' },
+      { name: 'service', description: 'Health and this document. No authentication.' },
+    ],
+    paths: {
+      '/v1/jobs': {
+        post: operation({
+          operationId: 'submitJob',
+          tags: ['jobs'],
+          summary: 'Submit an image',
+          description:
+            'Validates the image (format from the bytes, size and dimension limits), stores it and queues a job. With `Prefer: wait=N` the answer is held until the job is final (200) or N seconds pass (202). The same `Idempotency-Key` within 24 h answers the original job (200) instead of creating another.',
+          requestParams: {
+            header: z.object({
+              'Idempotency-Key': z.string().optional().meta({ description: '1 to 255 visible ASCII characters; a retried submit with the same key returns the same job.' }),
+              Prefer: preferHeader,
+            }),
+          },
+          requestBody: { required: true, content: { 'multipart/form-data': { schema: submitJobFormSchema } } },
+          responses: {
+            '200': { description: 'The job finished while the request waited, or an earlier submit with this Idempotency-Key.', headers: jobHeaders, content: json(jobViewSchema) },
+            '202': { description: 'Accepted and queued.', headers: jobHeaders, content: json(jobViewSchema) },
+            ...errors(
+              'BAD_REQUEST',
+              'VALIDATION_FAILED',
+              'MISSING_IMAGE',
+              'INVALID_IMAGE',
+              'UNKNOWN_MODEL',
+              'INVALID_WEBHOOK_URL',
+              'IMAGE_TOO_LARGE',
+              'PAYLOAD_TOO_LARGE',
+              'UNSUPPORTED_FORMAT',
+              'IMAGE_DIMENSIONS',
+              'QUOTA_EXCEEDED',
+              'QUEUE_FULL',
+              'QUEUE_UNAVAILABLE',
+              ...authenticated,
+            ),
+          },
+        }),
+        get: operation({
+          operationId: 'listJobs',
+          tags: ['jobs'],
+          summary: 'List your jobs',
+          description: 'Newest first, paginated with an opaque cursor.',
+          requestParams: { query: listQuery },
+          responses: {
+            '200': { description: 'A page of jobs.', content: json(jobListViewSchema) },
+            ...errors('VALIDATION_FAILED', ...authenticated),
+          },
+        }),
+      },
+      '/v1/jobs/{id}': {
+        get: operation({
+          operationId: 'getJob',
+          tags: ['jobs'],
+          summary: 'Read a job',
+          description: `With \`?wait=N\` or \`Prefer: wait=N\` (0 to ${maxWaitSeconds} s) the answer is held until the job is final or N seconds pass, then the job is answered as it is. With \`If-None-Match\`, an unchanged job answers 304.`,
+          requestParams: {
+            path: jobPath,
+            query: z.object({ wait: z.string().optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds}.`, example: '30' }) }),
+            header: z.object({ Prefer: preferHeader, 'If-None-Match': z.string().optional().meta({ description: 'An ETag of this job.' }) }),
+          },
+          responses: {
+            '200': { description: 'The job.', headers: jobHeaders, content: json(jobViewSchema) },
+            '304': { description: 'Not modified: the job still matches If-None-Match.' },
+            ...errors('VALIDATION_FAILED', 'JOB_NOT_FOUND', ...authenticated),
+          },
+        }),
+      },
+      '/v1/jobs/{id}/cancel': {
+        post: operation({
+          operationId: 'cancelJob',
+          tags: ['jobs'],
+          summary: 'Cancel a job',
+          description: 'A queued job leaves the queue; a running one finishes but its result is discarded. A final job answers 409 JOB_FINISHED.',
+          requestParams: { path: jobPath },
+          responses: {
+            '200': { description: 'The canceled job.', content: json(jobViewSchema) },
+            ...errors('JOB_NOT_FOUND', 'JOB_FINISHED', ...authenticated),
+          },
+        }),
+      },
+      '/v1/jobs/{id}/deliveries': {
+        get: operation({
+          operationId: 'listJobDeliveries',
+          tags: ['jobs'],
+          summary: 'Webhook delivery attempts of a job',
+          description: 'Every attempt to POST the job to its webhook, oldest first: the status answered, or why no answer came.',
+          requestParams: { path: jobPath },
+          responses: {
+            '200': { description: 'The attempts.', content: json(webhookDeliveryListViewSchema) },
+            ...errors('JOB_NOT_FOUND', ...authenticated),
+          },
+        }),
+      },
+      '/v1/account/webhook-secret': {
+        get: operation({
+          operationId: 'getWebhookSecret',
+          tags: ['account'],
+          summary: 'Your webhook signing secret',
+          responses: { '200': { description: 'The secret.', content: json(webhookSecretViewSchema) }, ...errors(...authenticated) },
+        }),
+        post: operation({
+          operationId: 'rotateWebhookSecret',
+          tags: ['account'],
+          summary: 'Replace your webhook signing secret',
+          description: 'Deliveries signed from now on (retries of earlier jobs included) use the new secret.',
+          responses: { '200': { description: 'The new secret.', content: json(webhookSecretViewSchema) }, ...errors(...authenticated) },
+        }),
+      },
+      '/v1/admin/tiers': {
+        get: operation({
+          operationId: 'adminListTiers',
+          tags: ['admin'],
+          summary: 'Tiers and their limits',
+          responses: { '200': { description: 'The tiers.', content: json(tierListViewSchema) }, ...errors(...adminOnly) },
+        }),
+      },
+      '/v1/admin/users': {
+        get: operation({
+          operationId: 'adminListUsers',
+          tags: ['admin'],
+          summary: 'Every user',
+          responses: { '200': { description: 'The users.', content: json(userListViewSchema) }, ...errors(...adminOnly) },
+        }),
+        post: operation({
+          operationId: 'adminCreateUser',
+          tags: ['admin'],
+          summary: 'Create a user and its first API key',
+          requestBody: { required: true, content: json(createUserBodySchema) },
+          responses: {
+            '201': { description: 'The user and its key (shown once).', content: json(createdUserViewSchema) },
+            ...errors('VALIDATION_FAILED', 'CONFLICT', ...adminOnly),
+          },
+        }),
+      },
+      '/v1/admin/users/{user}': {
+        get: operation({
+          operationId: 'adminGetUser',
+          tags: ['admin'],
+          summary: 'A user and its keys',
+          requestParams: { path: userParam },
+          responses: { '200': { description: 'The user.', content: json(userDetailViewSchema) }, ...errors('NOT_FOUND', ...adminOnly) },
+        }),
+        patch: operation({
+          operationId: 'adminUpdateUser',
+          tags: ['admin'],
+          summary: 'Change a user\'s tier',
+          requestParams: { path: userParam },
+          requestBody: { required: true, content: json(updateUserBodySchema) },
+          responses: {
+            '200': { description: 'The user.', content: json(z.object({ user: userViewSchema })) },
+            ...errors('VALIDATION_FAILED', 'NOT_FOUND', ...adminOnly),
+          },
+        }),
+      },
+      '/v1/admin/users/{user}/keys': {
+        get: operation({
+          operationId: 'adminListKeys',
+          tags: ['admin'],
+          summary: 'A user\'s API keys',
+          requestParams: { path: userParam },
+          responses: { '200': { description: 'The keys (never their secrets).', content: json(apiKeyListViewSchema) }, ...errors('NOT_FOUND', ...adminOnly) },
+        }),
+        post: operation({
+          operationId: 'adminIssueKey',
+          tags: ['admin'],
+          summary: 'Issue an API key',
+          requestParams: { path: userParam },
+          requestBody: { content: json(issueKeyBodySchema) },
+          responses: {
+            '201': { description: 'The key (shown once).', content: json(issuedApiKeyViewSchema) },
+            ...errors('VALIDATION_FAILED', 'NOT_FOUND', ...adminOnly),
+          },
+        }),
+      },
+      '/v1/admin/keys/{key}/revoke': {
+        post: operation({
+          operationId: 'adminRevokeKey',
+          tags: ['admin'],
+          summary: 'Revoke an API key',
+          requestParams: { path: z.object({ key: z.string().meta({ description: 'Key id or prefix (`iq_<12 hex>`).' }) }) },
+          responses: { '200': { description: 'The revoked key.', content: json(apiKeyViewSchema) }, ...errors('NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs': {
+        get: operation({
+          operationId: 'adminListJobs',
+          tags: ['admin'],
+          summary: 'Every user\'s jobs',
+          requestParams: { query: listQuery.extend({ userId: z.string().optional().meta({ description: 'Only this user\'s jobs.' }) }) },
+          responses: { '200': { description: 'A page of jobs.', content: json(adminJobListViewSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
+        }),
+      },
+      '/healthz': {
+        get: operation({
+          operationId: 'getHealth',
+          tags: ['service'],
+          summary: 'The process answers',
+          security: [],
+          responses: { '200': { description: 'Alive.', content: json(z.object({ status: z.literal('ok') })) } },
+        }),
+      },
+      '/readyz': {
+        get: operation({
+          operationId: 'getReadiness',
+          tags: ['service'],
+          summary: 'Postgres and Redis answer',
+          security: [],
+          responses: {
+            '200': { description: 'Ready.', content: json(readinessSchema) },
+            '503': { description: 'A dependency does not answer.', content: json(readinessSchema) },
+          },
+        }),
+      },
+      '/openapi.json': {
+        get: operation({
+          operationId: 'getOpenApiDocument',
+          tags: ['service'],
+          summary: 'This document',
+          security: [],
+          responses: { '200': { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: z.object({}).passthrough() } } } },
+        }),
+      },
+    },
+    webhooks: {
+      jobFinished: {
+        post: operation({
+          operationId: 'jobFinishedWebhook',
+          summary: 'A job reached a final state',
+          description: [
+            'Sent to the job\'s `webhook` URL once it is succeeded, failed or canceled. The body is the job, exactly as `GET /v1/jobs/{id}` answers it.',
+            '',
+            'Verify it: compute HMAC-SHA256 with your webhook secret over `` `${t}.${rawBody}` `` and compare with `v1` of `InferQ-Signature` in constant time; refuse timestamps older than a few minutes.',
+            '',
+            'Answer 2xx within 10 s. Anything else (a redirect included) is retried with exponential backoff — 30 s, 1 min, 2 min, … capped at 3 h — for about 22 h, 16 attempts in all. Every attempt is listed at `GET /v1/jobs/{id}/deliveries`.',
+          ].join('\n'),
+          requestParams: {
+            header: z.object({
+              'InferQ-Signature': z.string().meta({ description: '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`.', example: 't=1767225600,v1=5257a8…' }),
+              'InferQ-Event': z.enum(webhookEvents).meta({ description: 'What happened.' }),
+              'InferQ-Delivery': z.string().meta({ description: 'The same on every retry of this delivery: drop duplicates by it.' }),
+              'InferQ-Attempt': z.string().meta({ description: '1 for the first try, 2 for the first retry, …' }),
+            }),
+          },
+          // The body is the answer of GET /v1/jobs/{id}: the same component, not an input variant of it.
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } } },
+          responses: { '200': { description: 'Any 2xx acknowledges the delivery.' } },
+        }),
+      },
+    },
+  });
+}
+
+const readinessSchema = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.boolean()) });
+
+export type OpenApiDocument = ReturnType<typeof buildOpenApiDocument>;

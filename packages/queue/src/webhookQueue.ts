@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  defaultWebhookRetryPolicy,
+  webhookJobOptions,
+  webhookQueueName,
+  type WebhookJobPayload,
+  type WebhookRetryPolicy,
+} from '@inferq/core';
+
+export interface WebhookQueueOptions {
+  connection: Redis;
+  /** BullMQ key prefix. @defaultValue "inferq" */
+  prefix?: string;
+  /** @defaultValue "webhooks" */
+  name?: string;
+  /** @defaultValue defaultWebhookRetryPolicy */
+  policy?: WebhookRetryPolicy;
+}
+
+/**
+ * The producer side of the webhook queue: whoever moves a job with a webhook to a final state
+ * enqueues it here. The BullMQ id is derived from the job id, so a second enqueue while the first
+ * is still pending (the dispatcher's sweep) is a no-op.
+ */
+export class WebhookQueue {
+  readonly queue: Queue<WebhookJobPayload>;
+  readonly #policy: WebhookRetryPolicy;
+
+  constructor(options: WebhookQueueOptions) {
+    this.#policy = options.policy ?? defaultWebhookRetryPolicy;
+    this.queue = new Queue<WebhookJobPayload>(options.name ?? webhookQueueName, { connection: options.connection, prefix: options.prefix ?? 'inferq' });
+    // Connection errors surface through the callers' awaits, not as crashes.
+    this.queue.on('error', () => {});
+  }
+
+  async enqueue(jobId: string): Promise<void> {
+    await this.queue.add('deliver', { jobId, deliveryId: randomUUID() }, webhookJobOptions(jobId, this.#policy));
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,3 @@
+export * from './webhookUrl.ts';
+export * from './webhookSignature.ts';
+export * from './webhookSender.ts';

@@ -7,10 +7,12 @@ import type { AccountStore, RateLimits, TierTable } from '@inferq/accounts';
 import type { Database, JobStore } from '@inferq/db';
 import { pingDatabase, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
+import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import { pingRedis, type InferenceQueue } from '@inferq/queue';
 import { authenticate } from './http/authenticate.ts';
 import { rateLimit } from './http/rateLimit.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
+import { httpMetrics } from './http/httpMetrics.ts';
 import { healthRouter } from './health.ts';
 import { JobService, type ModelCatalog } from './jobService.ts';
 import type { JobWaiter } from './jobWaiter.ts';
@@ -41,6 +43,11 @@ export interface ApiDependencies {
   webhookPolicy?: WebhookUrlPolicy;
   /** @defaultValue false */
   trustProxy?: boolean;
+  /**
+   * Prometheus metrics served on /metrics; also `app.locals.metrics` for middleware that counts
+   * (e.g. `rateLimitRejections`). @defaultValue a new set with the queue-depth gauge on `queue`
+   */
+  metrics?: ApiMetrics;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -66,9 +73,12 @@ export function createApp(deps: ApiDependencies): Express {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
     }),
   );
+  const metrics = deps.metrics ?? createApiMetrics({ queueCounts: () => deps.queue.counts() });
+  app.locals.metrics = metrics;
+  app.use(httpMetrics(metrics));
   app.use(helmet());
   app.use(express.json({ limit: '64kb' }));
 
@@ -91,6 +101,9 @@ export function createApp(deps: ApiDependencies): Express {
       { name: 'redis', check: () => pingRedis(deps.queue.connection) },
     ]),
   );
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
   app.use(apiDocsRouter());
   app.use('/v1', authenticate(deps.accounts, { addressLimits: deps.rateLimits }));
   // Submissions spend the tier's submit budget, every other request the request budget.

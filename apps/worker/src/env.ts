@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { defaultInferenceJobPolicy } from '@inferq/core';
 
 /** Every setting of the worker, parsed once at boot. Nothing else reads process.env. */
 export const workerEnvSchema = z.object({
@@ -27,6 +28,16 @@ export const workerEnvSchema = z.object({
   LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Longest preprocessing + inference of one attempt (models whose manifest sets no limits.timeoutMs); then TIMEOUT. */
+  JOB_TIMEOUT_MS: z.coerce.number().int().min(1).default(defaultInferenceJobPolicy.timeoutMs),
+  /** How long a computed result keeps being written while Postgres is down. */
+  RESULT_WRITE_RETRY_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Time between reconciliation and retention passes (one worker runs them, elected in Redis); 0 turns them off. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Jobs younger than this are never touched by reconciliation. */
+  RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /** A job lost from the queue and older than this is failed with JOB_LOST instead of re-enqueued. */
+  RECONCILE_MAX_AGE_MS: z.coerce.number().int().min(1000).default(24 * 3600 * 1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -8,9 +8,11 @@ export interface HealthServerOptions {
   checks: Record<string, () => Promise<boolean> | boolean>;
   /** Extra JSON shown on /readyz (backend, loaded models). */
   describe?: () => Record<string, unknown>;
+  /** Served on /metrics in the Prometheus text format (a prom-client Registry). */
+  metrics?: { contentType: string; metrics(): Promise<string> };
 }
 
-/** `/healthz` (process up) and `/readyz` (Postgres, Redis, model loaded) for the worker process. */
+/** `/healthz` (process up), `/readyz` (Postgres, Redis, model loaded) and `/metrics` for the worker process. */
 export class HealthServer {
   readonly #options: HealthServerOptions;
   #server: Server | undefined;
@@ -33,6 +35,16 @@ export class HealthServer {
         );
         const ready = entries.every(([, ok]) => ok);
         return send(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(entries), ...this.#options.describe?.() });
+      }
+      const metrics = this.#options.metrics;
+      if (req.url === '/metrics' && metrics) {
+        try {
+          const text = await metrics.metrics();
+          res.writeHead(200, { 'Content-Type': metrics.contentType });
+          return res.end(text);
+        } catch {
+          return send(500, { error: { code: 'INTERNAL', message: 'Metrics could not be collected.' } });
+        }
       }
       send(404, { error: { code: 'NOT_FOUND', message: 'No such route.' } });
     });

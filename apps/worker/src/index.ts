@@ -1,12 +1,15 @@
 import { pino } from 'pino';
-import { createDatabase, JobStore, pingDatabase } from '@inferq/db';
+import { createDatabase, JobMaintenance, JobStore, pingDatabase } from '@inferq/db';
 import { initBackend } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, JobEventPublisher, pingRedis } from '@inferq/queue';
+import { createWorkerMetrics } from '@inferq/metrics';
+import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis } from '@inferq/queue';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
+import { LeaderLock } from './leaderLock.ts';
 import { ModelPool } from './modelPool.ts';
+import { Reconciler } from './reconciler.ts';
 
 const env = parseWorkerEnv(process.env);
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
@@ -16,22 +19,31 @@ const redis = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', conn
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 const pingConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: `inferq-worker-ping-${env.WORKER_ID}` });
 pingConnection.on('error', () => {});
+// Producer side of the queue for the reconciler (re-enqueues) and the queue-depth gauge.
+const producerQueue = new InferenceQueue({ connection: pingConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
+const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.counts(), loadedModels: () => models.describe() });
 
 let backendName = 'initializing';
 const models = new ModelPool({
   registry: new ModelRegistry({ root: env.MODELS_DIR }),
   logger,
   batching: { maxBatchSize: env.MAX_BATCH_SIZE, maxDelayMs: env.MAX_BATCH_DELAY_MS },
+  onBatch: ({ model, size, inferenceMs }) => {
+    metrics.batchSize.observe({ model }, size);
+    metrics.inferenceDuration.observe({ model }, inferenceMs / 1000);
+  },
 });
 const health = new HealthServer({
   host: env.WORKER_HOST,
   port: env.WORKER_PORT,
   checks: {
     postgres: () => pingDatabase(db),
-    redis: () => pingRedis(pingConnection),
+    // Both connections: the worker's own (blocking commands) and the one that pings.
+    redis: async () => isRedisReady(redis) && (await pingRedis(pingConnection)),
     model: () => models.ready,
   },
   describe: () => ({ workerId: env.WORKER_ID, backend: backendName, models: models.describe() }),
+  metrics: metrics.registry,
 });
 const healthAddress = await health.start();
 logger.info({ port: healthAddress.port }, 'worker health endpoint listening');
@@ -53,8 +65,32 @@ const worker = new InferenceWorker({
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
   events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
+  jobTimeoutMs: env.JOB_TIMEOUT_MS,
+  resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
+  metrics,
 });
 worker.start();
+const reconciler =
+  env.RECONCILE_INTERVAL_MS > 0
+    ? new Reconciler({
+        jobs: new JobStore(db),
+        maintenance: new JobMaintenance(db),
+        queue: producerQueue,
+        lock: new LeaderLock({
+          connection: pingConnection,
+          key: `${env.QUEUE_PREFIX}:${env.QUEUE_NAME}:reconciler-leader`,
+          owner: env.WORKER_ID,
+          ttlMs: Math.max(3 * env.RECONCILE_INTERVAL_MS, 3000),
+        }),
+        logger: logger.child({ component: 'reconciler' }),
+        intervalMs: env.RECONCILE_INTERVAL_MS,
+        graceMs: env.RECONCILE_GRACE_MS,
+        maxAgeMs: env.RECONCILE_MAX_AGE_MS,
+        metrics,
+        events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
+      })
+    : undefined;
+reconciler?.start();
 logger.info({ queue: env.QUEUE_NAME, models: models.describe() }, 'worker taking jobs');
 
 let stopping = false;
@@ -67,7 +103,9 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, env.SHUTDOWN_TIMEOUT_MS);
   force.unref();
+  await reconciler?.stop();
   await worker.close();
+  await producerQueue.close().catch(() => {});
   await health.stop();
   models.dispose();
   redis.disconnect();

@@ -1,9 +1,10 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
 import { isDatabaseUnavailable, type CompletedJob, type JobStore } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput } from '@inferq/inference';
+import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher } from '@inferq/queue';
 import type { ModelPool } from './modelPool.ts';
 
@@ -28,6 +29,17 @@ export interface InferenceWorkerOptions {
   maxWriteBatch?: number;
   /** Announces status changes (running, succeeded, failed) after they are in Postgres. */
   events?: JobEventPublisher;
+  /**
+   * Longest an attempt may spend preprocessing and in the model before it fails with TIMEOUT,
+   * for models whose manifest sets no `limits.timeoutMs`. @defaultValue 60000 (the job catalog's)
+   */
+  jobTimeoutMs?: number;
+  /**
+   * How long a computed result keeps being written while Postgres is unreachable before the
+   * attempt is given up (and retried by BullMQ). @defaultValue 60000
+   */
+  resultWriteRetryMs?: number;
+  metrics?: WorkerMetrics;
 }
 
 export interface JobOutcome {
@@ -50,6 +62,26 @@ class PermanentFailure extends Error {
     this.code = code;
   }
 }
+
+/**
+ * Settles like `work`, or rejects with `onTimeout()` after `ms`. The work itself cannot be
+ * interrupted (a model call runs to its end), but the attempt, and with it the worker's slot, is
+ * released; a result that arrives later is dropped by the conditional row updates.
+ */
+async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  work.catch(() => {}); // a late failure after the deadline must not surface as unhandled
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Pulls inference jobs, runs them through the model pool in batches and writes results back.
@@ -111,6 +143,7 @@ export class InferenceWorker {
       throw new UnrecoverableError(`invalid payload: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
     }
     const payload = parsed.data;
+    const metrics = this.#options.metrics;
     const log = logger.child({ jobId: payload.jobId, model: payload.model });
     const events = this.#options.events;
     let userId: string | null = null;
@@ -124,6 +157,7 @@ export class InferenceWorker {
       }
       userId = row.userId;
       void events?.publish({ jobId: payload.jobId, userId, status: 'running', model: payload.model });
+      if (row.attempts === 1 && row.queueWaitMs !== null) metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
       const entry = this.#options.models.get(payload.model);
       if (!entry) throw new PermanentFailure('UNKNOWN_MODEL', `This worker does not serve the model ${payload.model}.`);
       if (payload.modelVersion && payload.modelVersion !== entry.manifest.version) {
@@ -132,21 +166,23 @@ export class InferenceWorker {
       const bytes = await jobs.getInput(payload.jobId);
       if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
 
-      let input: Float32Array;
-      try {
-        input = await imageToInput(bytes, entry.manifest.input);
-      } catch (error) {
-        throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
-      }
-
-      let inference;
-      try {
-        inference = await entry.batcher.submit(input);
-      } catch (error) {
-        throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
-      }
+      const compute = async () => {
+        let input: Float32Array;
+        try {
+          input = await imageToInput(bytes, entry.manifest.input);
+        } catch (error) {
+          throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
+        }
+        try {
+          return await entry.batcher.submit(input);
+        } catch (error) {
+          throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
+        }
+      };
+      const timeoutMs = entry.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
+      const inference = await withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
       const decoded = decodeOutput(inference.vector, entry.manifest);
-      const written = await this.#writer.submit({
+      const written = await this.#writeResult(log, {
         id: payload.jobId,
         workerId,
         inferenceMs: inference.inferenceMs,
@@ -159,6 +195,7 @@ export class InferenceWorker {
       });
       if (written) {
         this.stats.succeeded++;
+        metrics?.jobsFinished.inc({ model: payload.model, status: 'succeeded', code: '' });
         void events?.publish({ jobId: payload.jobId, userId, status: 'succeeded', model: payload.model });
       }
       else this.stats.skipped++; // canceled while running: the result is discarded
@@ -168,22 +205,50 @@ export class InferenceWorker {
       if (error instanceof PermanentFailure) {
         log.warn({ code: error.code, err: error.cause ?? error }, error.message);
         this.stats.failed++;
-        // If Postgres is down this write fails too; the row is then repaired by reconciliation.
+        // If Postgres is down this write fails too; the reconciler then fails the row with the
+        // code BullMQ keeps as the failed reason (the error's message is exactly the code).
         const failed = await jobs.fail(payload.jobId, error.code, error.message).catch(() => false);
-        if (failed) void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
-        throw new UnrecoverableError(`${error.code}: ${error.message}`);
+        if (failed) {
+          metrics?.jobsFinished.inc({ model: payload.model, status: 'failed', code: error.code });
+          void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
+        }
+        throw new UnrecoverableError(error.code);
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const code: ErrorCode = isDatabaseUnavailable(error) ? 'DATABASE_UNAVAILABLE' : 'INTERNAL';
       log.warn({ err: error, attempt: job.attemptsMade + 1, lastAttempt }, 'attempt failed');
-      if (lastAttempt) {
+      if (lastAttempt && code !== 'DATABASE_UNAVAILABLE') {
         this.stats.failed++;
         const failed = await jobs.fail(payload.jobId, code, 'The job failed after all its attempts.').catch(() => false);
-        if (failed) void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
-      } else {
+        if (failed) {
+          metrics?.jobsFinished.inc({ model: payload.model, status: 'failed', code });
+          void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
+        }
+      } else if (!lastAttempt) {
+        metrics?.jobRetries.inc({ model: payload.model, code });
         await jobs.recordRetry(payload.jobId, code, 'Attempt failed; retrying.').catch(() => {});
       }
-      throw error;
+      // Out of attempts because Postgres was down: the row stays unfinished and the reconciler
+      // runs the job again once Postgres is back (a transient code is never a final answer).
+      throw new Error(code, { cause: error });
+    }
+  }
+
+  /**
+   * Writes one result (batched with the others finishing now), retrying while Postgres is
+   * unreachable: the inference is done and worth keeping. Returns null when the row was already
+   * final (canceled, or finished by another attempt).
+   */
+  async #writeResult(log: Logger, completed: CompletedJob): Promise<string | null> {
+    const deadline = Date.now() + (this.#options.resultWriteRetryMs ?? 60_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#writer.submit(completed);
+      } catch (error) {
+        if (!isDatabaseUnavailable(error) || Date.now() >= deadline) throw error;
+        log.warn({ err: error, attempt: attempt + 1 }, 'result write failed: Postgres unavailable; retrying');
+        await sleep(Math.min(200 * 2 ** attempt, 5000));
+      }
     }
   }
 

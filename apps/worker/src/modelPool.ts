@@ -27,6 +27,8 @@ export interface ModelPoolOptions {
   registry: ModelRegistry;
   logger: Logger;
   batching: BatchingOptions;
+  /** Called after each model batch (metrics: batch size and inference time). */
+  onBatch?: (batch: { model: string; size: number; inferenceMs: number }) => void;
 }
 
 /**
@@ -66,6 +68,7 @@ export class ModelPool {
         const started = performance.now();
         const vectors = await model.predictBatch(inputs);
         const inferenceMs = performance.now() - started;
+        this.#options.onBatch?.({ model: manifest.name, size: inputs.length, inferenceMs });
         return vectors.map((vector) => ({ vector, inferenceMs, batchSize: inputs.length }));
       },
     });

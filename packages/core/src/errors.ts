@@ -23,6 +23,9 @@ export const errorStatus = {
   MODEL_NOT_FOUND: 404,
   JOB_FINISHED: 409,
   CONFLICT: 409,
+  // 408/431: answered by the HTTP server before routing (slow or oversized request head)
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
   // 429: the caller is over a limit
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,
@@ -37,6 +40,8 @@ export const errorStatus = {
   INFERENCE_FAILED: 500,
   PREPROCESSING_FAILED: 422,
   TIMEOUT: 504,
+  // The job's queue entry was lost (e.g. Redis restarted) and the job was too old to run again.
+  JOB_LOST: 500,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

@@ -3,3 +3,4 @@ export * from './jobStore.ts';
 export * from './webhookDeliveryStore.ts';
 export * from './errors.ts';
 export { Prisma } from '@prisma/client';
+export * from './jobMaintenance.ts';

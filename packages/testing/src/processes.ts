@@ -120,6 +120,9 @@ export async function startWorkerProcess(options: PlatformEnv & { workerId?: str
     WORKER_PORT: '0',
     WORKER_HOST: '127.0.0.1',
     TF_BACKEND: 'wasm',
+    // Tests share one database across queues: a reconciler would re-enqueue other tests' rows
+    // into this worker's queue. Tests of reconciliation turn it on with a database of their own.
+    RECONCILE_INTERVAL_MS: '0',
     ...(options.workerId ? { WORKER_ID: options.workerId } : {}),
     ...options.extra,
   });

@@ -27,6 +27,7 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   else if (appError.status >= 500) log?.warn({ code: appError.code, err: appError.cause ?? error }, 'dependency unavailable');
   else log?.warn({ code: appError.code }, appError.message);
   if (res.headersSent) return;
+  res.locals.errorCode = appError.code; // for the metrics of refused requests
   res.set(appError.headers).status(appError.status).json(appError.toBody());
 };
 

@@ -6,6 +6,7 @@ import { principalOf } from '../http/authenticate.ts';
 import type { JobService } from '../jobService.ts';
 import { toDeliveryView, toJobView } from '../jobView.ts';
 import { imageUpload, type UploadOptions } from '../http/upload.ts';
+import { metricsOf } from '../http/httpMetrics.ts';
 
 function firstString(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
@@ -35,6 +36,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions): Router {
       idempotencyKey: req.get('idempotency-key'),
       webhook: firstString(body.webhook),
     });
+    if (!replayed) metricsOf(req)?.jobsSubmitted.inc({ model: job.modelName });
     // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
     const wait = waitPreference(undefined, req.get('prefer'));
     let latest = job;
@@ -64,6 +66,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions): Router {
 
   router.post('/jobs/:id/cancel', async function cancelJob(req, res) {
     const job = await service.cancel(principalOf(req), req.params.id);
+    metricsOf(req)?.jobsFinished.inc({ model: job.modelName, status: 'canceled', code: '' });
     res.json(toJobView(job));
   });
 

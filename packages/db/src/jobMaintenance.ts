@@ -1,0 +1,73 @@
+import type { JobStatus } from '@inferq/core';
+import type { Database } from './client.ts';
+
+/** What reconciliation needs to know about an unfinished job to re-enqueue it. */
+export interface UnfinishedJob {
+  id: string;
+  status: JobStatus;
+  modelName: string;
+  requestedVersion: string | null;
+  priority: number | null;
+  attempts: number;
+  createdAt: Date;
+}
+
+export interface UnfinishedJobQuery {
+  /** Only jobs created before this (younger ones may still be on their way into the queue). */
+  createdBefore: Date;
+  /** Continue after this job (the last one of the previous page). */
+  after?: { createdAt: Date; id: string } | undefined;
+  limit: number;
+}
+
+/**
+ * The queries of the worker's housekeeping: finding jobs that should be in the queue
+ * (reconciliation) and deleting jobs past their retention. Kept apart from JobStore, which serves
+ * the request and job paths.
+ */
+export class JobMaintenance {
+  readonly db: Database;
+
+  constructor(db: Database) {
+    this.db = db;
+  }
+
+  /** Queued and running jobs, oldest first (uses the (status, created_at) index). */
+  async listUnfinished(query: UnfinishedJobQuery): Promise<UnfinishedJob[]> {
+    const after = query.after;
+    return this.db.job.findMany({
+      where: {
+        status: { in: ['queued', 'running'] },
+        createdAt: { lt: query.createdBefore },
+        ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
+      },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: query.limit,
+      select: { id: true, status: true, modelName: true, requestedVersion: true, priority: true, attempts: true, createdAt: true },
+    });
+  }
+
+  /** The job's status now, or null when the row is gone. */
+  async statusOf(id: string): Promise<JobStatus | null> {
+    const row = await this.db.job.findUnique({ where: { id }, select: { status: true } });
+    return row?.status ?? null;
+  }
+
+  /**
+   * Deletes up to `limit` final jobs whose `expires_at` has passed, with their input, result and
+   * webhook deliveries (foreign keys cascade). A null `expires_at` never expires; an unfinished
+   * job is kept until it is final. Returns the deleted ids.
+   */
+  async deleteExpired(now: Date, limit: number): Promise<string[]> {
+    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
+      DELETE FROM jobs
+       WHERE id IN (
+         SELECT id FROM jobs
+          WHERE expires_at <= ${now} AND status IN ('succeeded', 'failed', 'canceled')
+          ORDER BY expires_at
+          LIMIT ${limit}
+       )
+   RETURNING id`;
+    return rows.map((row) => row.id);
+  }
+}

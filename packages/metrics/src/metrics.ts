@@ -1,0 +1,185 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics of the platform. Each process builds one set on its own registry (never
+ * prom-client's global one), so several apps can live in one test process without clashing, and
+ * serves it on `/metrics`. Label values are bounded: model names come from the registry, codes
+ * from the closed list in `@inferq/core`, routes are Express route templates.
+ */
+export interface MetricsOptions {
+  /** Where the metrics are registered. @defaultValue a new Registry */
+  registry?: Registry;
+  /**
+   * prom-client's default metrics: process memory and CPU, heap, GC, event-loop lag.
+   * @defaultValue true
+   */
+  defaultMetrics?: boolean;
+  /** Labels added to every series, e.g. `{ service: 'api' }`. @defaultValue none */
+  labels?: Record<string, string>;
+}
+
+/** Job counts per BullMQ state, read when Prometheus scrapes. */
+export type QueueCountsSource = () => Promise<Record<string, number>>;
+
+/** Job outcomes, shared by the API (canceled) and the worker (succeeded, failed). */
+export type JobFinishStatus = 'succeeded' | 'failed' | 'canceled';
+
+const secondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const waitBuckets = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+const batchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+function newRegistry(options: MetricsOptions): Registry {
+  const registry = options.registry ?? new Registry();
+  if (options.labels) registry.setDefaultLabels(options.labels);
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+function jobsFinished(registry: Registry) {
+  return new Counter({
+    name: 'inferq_jobs_finished_total',
+    help: 'Jobs that reached a final state, by model, status and error code ("" when none).',
+    labelNames: ['model', 'status', 'code'] as const,
+    registers: [registry],
+  });
+}
+
+/**
+ * A gauge of queue depth by BullMQ state, read from Redis at scrape time. While Redis does not
+ * answer within `timeoutMs` the gauge is left empty rather than showing stale numbers.
+ */
+function queueDepth(registry: Registry, source: QueueCountsSource | undefined, timeoutMs = 1000) {
+  return new Gauge({
+    name: 'inferq_queue_jobs',
+    help: 'Jobs in the inference queue by BullMQ state (waiting, prioritized, active, delayed, completed, failed, …).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!source) return;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const counts = await Promise.race([
+          source(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('queue counts timed out')), timeoutMs);
+          }),
+        ]);
+        this.reset();
+        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+      } catch {
+        this.reset();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  });
+}
+
+export interface ApiMetricsOptions extends MetricsOptions {
+  /** Counts for `inferq_queue_jobs`; none: the gauge stays empty. */
+  queueCounts?: QueueCountsSource;
+}
+
+/** The API's metrics. `rateLimitRejections` and `jobsFinished` (canceled) are for the API's own middleware and routes to increment. */
+export function createApiMetrics(options: ApiMetricsOptions = {}) {
+  const registry = newRegistry(options);
+  return {
+    registry,
+    httpRequestDuration: new Histogram({
+      name: 'inferq_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route template and status code.',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: secondsBuckets,
+      registers: [registry],
+    }),
+    jobsSubmitted: new Counter({
+      name: 'inferq_jobs_submitted_total',
+      help: 'Jobs accepted (202) by model.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    /** The API increments it with status `canceled`; the worker counts succeeded and failed. */
+    jobsFinished: jobsFinished(registry),
+    /** Requests refused with 429; `reason` e.g. `rate`, `burst`, `quota`. */
+    rateLimitRejections: new Counter({
+      name: 'inferq_rate_limit_rejections_total',
+      help: 'Requests refused with 429 by reason and tier.',
+      labelNames: ['reason', 'tier'] as const,
+      registers: [registry],
+    }),
+    queueDepth: queueDepth(registry, options.queueCounts),
+  };
+}
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+export interface WorkerMetricsOptions extends MetricsOptions {
+  /** Counts for `inferq_queue_jobs`; none: the gauge stays empty. */
+  queueCounts?: QueueCountsSource;
+  /** The models loaded and how long each took, read at scrape time. */
+  loadedModels?: () => Array<{ name: string; version: string; loadMs: number }>;
+}
+
+/** The worker's metrics, served by its health server. */
+export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
+  const registry = newRegistry(options);
+  const loadedModels = options.loadedModels;
+  return {
+    registry,
+    jobsFinished: jobsFinished(registry),
+    /** Attempts that failed and will run again, by model and error code. */
+    jobRetries: new Counter({
+      name: 'inferq_job_retries_total',
+      help: 'Job attempts that failed and will be retried, by model and error code.',
+      labelNames: ['model', 'code'] as const,
+      registers: [registry],
+    }),
+    queueWait: new Histogram({
+      name: 'inferq_job_queue_wait_seconds',
+      help: 'Time from submission to the first attempt starting, by model.',
+      labelNames: ['model'] as const,
+      buckets: waitBuckets,
+      registers: [registry],
+    }),
+    inferenceDuration: new Histogram({
+      name: 'inferq_inference_duration_seconds',
+      help: 'Wall time of one model batch (predict), by model.',
+      labelNames: ['model'] as const,
+      buckets: secondsBuckets,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'inferq_batch_size',
+      help: 'Inputs per model batch, by model.',
+      labelNames: ['model'] as const,
+      buckets: batchBuckets,
+      registers: [registry],
+    }),
+    modelLoad: new Gauge({
+      name: 'inferq_model_load_seconds',
+      help: 'How long loading and warming up each served model version took.',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+      collect() {
+        if (!loadedModels) return;
+        this.reset();
+        for (const model of loadedModels()) this.set({ model: model.name, version: model.version }, model.loadMs / 1000);
+      },
+    }),
+    /** What reconciliation and retention did: requeued, failed_lost, fixed_failed, expired_deleted. */
+    reconcilerActions: new Counter({
+      name: 'inferq_reconciler_actions_total',
+      help: 'Jobs the reconciler re-enqueued or failed, and expired jobs it deleted, by action.',
+      labelNames: ['action'] as const,
+      registers: [registry],
+    }),
+    reconcilerLeader: new Gauge({
+      name: 'inferq_reconciler_leader',
+      help: '1 while this process holds the reconciler lock.',
+      registers: [registry],
+    }),
+    queueDepth: queueDepth(registry, options.queueCounts),
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

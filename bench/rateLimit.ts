@@ -4,21 +4,29 @@
 //   DATABASE_URL=… pnpm bench ratelimit [--seconds 5] [--connections 1,16]
 // One connection gives the cost of one answer; sixteen saturate the API (queueing included).
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { drawingImage } from '@inferq/images/testing';
-import { createTestUser, repoRoot } from '@inferq/testing';
-import { freePort, startBenchServices } from './lib/services.ts';
-import { machineLoad } from './lib/procStat.ts';
+import { createTestUser, repoRoot, startTestServices } from '@inferq/testing';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '1,16' } } });
 const seconds = Math.min(30, Number(values.seconds));
 const connectionCounts = values.connections.split(',').map(Number);
 
-const services = await startBenchServices();
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const services = await startTestServices();
 const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
 // Small free-tier budgets so the flood is refused from the first second; pro is effectively unlimited (the baseline).
@@ -151,7 +159,7 @@ try {
       },
     },
   ];
-  const load = machineLoad();
+  const load = { cores: os.availableParallelism(), load1: os.loadavg()[0]! };
   const measured: Measured[] = [];
   for (const scenario of scenarios) {
     await scenario.prepare?.();

@@ -1,0 +1,240 @@
+import { toBlob, type ImageInput } from './imageBody.ts';
+import { InferQError } from './inferqError.ts';
+import { isFinal, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type WebhookDeliveryList } from './types.ts';
+
+export interface InferQClientOptions {
+  /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
+  baseUrl: string;
+  /** An API key, `iq_…`. */
+  apiKey: string;
+  /** The fetch to use (a proxy agent, a test double of the network). @defaultValue globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Retries of a 429 or 503 answer (nothing was stored, so retrying is safe). @defaultValue 3 */
+  maxRetries?: number;
+  /** Longest pause before a retry, whatever Retry-After asks. @defaultValue 30000 */
+  maxRetryDelayMs?: number;
+}
+
+export interface SubmitOptions {
+  /** @defaultValue the server's default model */
+  model?: string;
+  /** @defaultValue the live version */
+  version?: string;
+  /** A retried submit with the same key returns the first job instead of creating another. */
+  idempotencyKey?: string;
+  /** https URL POSTed with the job once it is final (signed; see verifyWebhookSignature). */
+  webhook?: string;
+  /** File name sent with the image. @defaultValue "image" (or the File's name) */
+  filename?: string;
+  /** Let the server hold the answer up to this long (max 60) for the result. @defaultValue 0 */
+  waitSeconds?: number;
+  signal?: AbortSignal;
+}
+
+export interface WaitOptions {
+  /** Give up (InferQError WAIT_TIMEOUT) after this long. @defaultValue 300000 */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ListOptions {
+  status?: JobStatus | JobStatus[];
+  cursor?: string;
+  /** 1 to 100. @defaultValue 20 */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+interface RequestOptions {
+  method?: string;
+  body?: FormData;
+  headers?: Record<string, string>;
+  query?: Record<string, string | undefined>;
+  signal?: AbortSignal | undefined;
+}
+
+const maxServerWaitSeconds = 60;
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Retry-After in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * A typed client of the InferQ API. Works wherever `fetch`, `FormData` and `Blob` exist (Node 20+,
+ * browsers, Deno, Bun). Failed calls throw InferQError with the API's error code.
+ */
+export class InferQClient {
+  readonly baseUrl: string;
+  readonly #apiKey: string;
+  readonly #fetch: typeof fetch;
+  readonly #maxRetries: number;
+  readonly #maxRetryDelayMs: number;
+
+  constructor(options: InferQClientOptions) {
+    if (!options.baseUrl) throw new TypeError('baseUrl is required');
+    if (!options.apiKey) throw new TypeError('apiKey is required');
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#apiKey = options.apiKey;
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#maxRetries = options.maxRetries ?? 3;
+    this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
+  }
+
+  /** Submits an image. Resolves with the queued job, or the finished one when `waitSeconds` sufficed. */
+  async submit(image: ImageInput, options: SubmitOptions = {}): Promise<Job> {
+    const blob = await toBlob(image);
+    const headers: Record<string, string> = {};
+    if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
+    if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+    const filename = options.filename ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : 'image');
+    // Built per try: a FormData body is consumed by the request that sends it.
+    const form = () => {
+      const body = new FormData();
+      if (options.model) body.set('model', options.model);
+      if (options.version) body.set('version', options.version);
+      if (options.webhook) body.set('webhook', options.webhook);
+      body.set('image', blob, filename);
+      return body;
+    };
+    return this.#request<Job>('/v1/jobs', { method: 'POST', body: form(), headers, signal: options.signal }, form);
+  }
+
+  async get(id: string, options: { signal?: AbortSignal } = {}): Promise<Job> {
+    return this.#request<Job>(`/v1/jobs/${encodeURIComponent(id)}`, { signal: options.signal });
+  }
+
+  /**
+   * Resolves once the job is final (succeeded, failed or canceled: check `status`). The server
+   * holds each request up to 60 s (`?wait=`), so this is a few requests, not a polling loop.
+   */
+  async wait(id: string, options: WaitOptions = {}): Promise<Job> {
+    const deadline = Date.now() + (options.timeoutMs ?? 300_000);
+    for (;;) {
+      const remaining = deadline - Date.now();
+      const seconds = Math.max(0, Math.min(maxServerWaitSeconds, Math.floor(remaining / 1000)));
+      const job = await this.#request<Job>(`/v1/jobs/${encodeURIComponent(id)}`, { query: { wait: String(seconds) }, signal: options.signal });
+      if (isFinal(job)) return job;
+      if (Date.now() >= deadline || seconds === 0) {
+        throw new InferQError({ code: 'WAIT_TIMEOUT', status: 0, message: `Job ${id} is still ${job.status} after ${options.timeoutMs ?? 300_000} ms.`, details: { job } });
+      }
+    }
+  }
+
+  /** Submits and waits: resolves with the final job. */
+  async run(image: ImageInput, options: SubmitOptions & WaitOptions = {}): Promise<Job> {
+    const started = Date.now();
+    const timeoutMs = options.timeoutMs ?? 300_000;
+    const job = await this.submit(image, { ...options, waitSeconds: options.waitSeconds ?? Math.min(maxServerWaitSeconds, Math.floor(timeoutMs / 1000)) });
+    if (isFinal(job)) return job;
+    return this.wait(job.id, { timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)), signal: options.signal });
+  }
+
+  /** One page of your jobs, newest first; pass `nextCursor` back as `cursor` for the next. */
+  async list(options: ListOptions = {}): Promise<JobList> {
+    const status = Array.isArray(options.status) ? options.status.join(',') : options.status;
+    return this.#request<JobList>('/v1/jobs', {
+      query: { status, cursor: options.cursor, limit: options.limit === undefined ? undefined : String(options.limit) },
+      signal: options.signal,
+    });
+  }
+
+  /** Every job, page after page. */
+  async *listAll(options: Omit<ListOptions, 'cursor'> = {}): AsyncGenerator<Job> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.list({ ...options, cursor });
+      yield* page.data;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
+  async cancel(id: string, options: { signal?: AbortSignal } = {}): Promise<Job> {
+    return this.#request<Job>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST', signal: options.signal });
+  }
+
+  /** The models the server serves (GET /v1/models). */
+  async models(options: { signal?: AbortSignal } = {}): Promise<unknown> {
+    return this.#request<unknown>('/v1/models', { signal: options.signal });
+  }
+
+  /** Webhook delivery attempts of a job, oldest first. */
+  async deliveries(id: string, options: { signal?: AbortSignal } = {}): Promise<WebhookDeliveryList> {
+    return this.#request<WebhookDeliveryList>(`/v1/jobs/${encodeURIComponent(id)}/deliveries`, { signal: options.signal });
+  }
+
+  async webhookSecret(): Promise<string> {
+    return (await this.#request<{ secret: string }>('/v1/account/webhook-secret', {})).secret;
+  }
+
+  async rotateWebhookSecret(): Promise<string> {
+    return (await this.#request<{ secret: string }>('/v1/account/webhook-secret', { method: 'POST' })).secret;
+  }
+
+  async #request<T>(path: string, options: RequestOptions, rebuildBody?: () => FormData): Promise<T> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await this.#fetch(url, {
+          method: options.method ?? 'GET',
+          headers: { authorization: `Bearer ${this.#apiKey}`, accept: 'application/json', ...options.headers },
+          body: attempt === 0 || !rebuildBody ? options.body : rebuildBody(),
+          signal: options.signal,
+        });
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        throw new InferQError({ code: 'NETWORK_ERROR', status: 0, message: `No answer from ${this.baseUrl}: ${(error as Error).message}`, cause: error });
+      }
+      if (response.ok) {
+        try {
+          return (await response.json()) as T;
+        } catch (error) {
+          throw new InferQError({ code: 'INVALID_RESPONSE', status: response.status, message: 'The answer is not JSON.', cause: error });
+        }
+      }
+      const retryable = response.status === 429 || response.status === 503;
+      if (retryable && attempt < this.#maxRetries) {
+        await response.body?.cancel();
+        const delay = retryAfterMs(response.headers.get('retry-after')) ?? 500 * 2 ** attempt;
+        await sleep(Math.min(delay, this.#maxRetryDelayMs), options.signal);
+        continue;
+      }
+      throw await errorFrom(response);
+    }
+  }
+}
+
+async function errorFrom(response: Response): Promise<InferQError> {
+  const requestId = response.headers.get('x-request-id') ?? undefined;
+  let body: ErrorBody | undefined;
+  try {
+    body = (await response.json()) as ErrorBody;
+  } catch {
+    body = undefined;
+  }
+  const error = body?.error;
+  if (!error?.code) {
+    return new InferQError({ code: 'INVALID_RESPONSE', status: response.status, message: `HTTP ${response.status} without an error body.`, requestId });
+  }
+  return new InferQError({ code: error.code as ErrorCode, status: response.status, message: error.message, details: error.details, requestId });
+}

@@ -1,0 +1,24 @@
+import type { components } from './generated/openapi.ts';
+
+/**
+ * Terminology
+ * - job: one image submitted for inference; `status` moves queued → running → succeeded | failed | canceled.
+ * - model / model version: the network that runs the job, and one immutable build of it.
+ * - webhook: a URL the platform POSTs the job to once it is final, signed with your webhook secret.
+ */
+type Schemas = components['schemas'];
+
+export type Job = Schemas['Job'];
+export type JobStatus = Job['status'];
+export type JobList = Schemas['JobList'];
+export type WebhookDelivery = Schemas['WebhookDelivery'];
+export type WebhookDeliveryList = Schemas['WebhookDeliveryList'];
+export type ErrorBody = Schemas['Error'];
+/** Every error code the API answers with (see the README's table). */
+export type ErrorCode = Schemas['ErrorCode'];
+
+export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+
+export function isFinal(job: Pick<Job, 'status'>): boolean {
+  return finalStatuses.includes(job.status);
+}

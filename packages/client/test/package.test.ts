@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { ErrorCode as CoreErrorCode, JobView, WebhookDeliveryView } from '@inferq/core';
+import { generatedTypesPath, generateTypes } from '../scripts/generateTypes.ts';
+import type { ErrorCode, Job, WebhookDelivery } from '../src/index.ts';
+
+const run = promisify(execFile);
+const packageDir = path.resolve(import.meta.dirname, '..');
+
+describe('@inferq/client types', () => {
+  it('are the generated types of the current OpenAPI document (run `pnpm --filter @inferq/client generate` after changing a wire schema)', async () => {
+    expect(await readFile(generatedTypesPath, 'utf8')).toBe(await generateTypes());
+  });
+
+  it('equal the server\'s wire types', () => {
+    expectTypeOf<Job>().toEqualTypeOf<JobView>();
+    expectTypeOf<WebhookDelivery>().toEqualTypeOf<WebhookDeliveryView>();
+    expectTypeOf<ErrorCode>().toEqualTypeOf<CoreErrorCode>();
+  });
+});
+
+describe('the published package', () => {
+  it('packs to plain JavaScript and types with no workspace dependency, and imports and runs outside the workspace', async () => {
+    const out = await mkdtemp(path.join(tmpdir(), 'inferq-pack-'));
+    await run('pnpm', ['pack', '--pack-destination', out], { cwd: packageDir });
+    const tarball = (await readdir(out)).find((name) => name.endsWith('.tgz'))!;
+    const installed = path.join(out, 'node_modules', '@inferq', 'client');
+    await mkdir(installed, { recursive: true });
+    await run('tar', ['-xzf', path.join(out, tarball), '-C', installed, '--strip-components=1']);
+
+    const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8'));
+    expect(JSON.stringify(manifest)).not.toContain('workspace:');
+    expect(manifest.exports).toEqual({ '.': { types: './dist/index.d.ts', default: './dist/index.js' } });
+    expect(manifest.bin).toEqual({ inferq: './dist/cli/main.js' });
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['cli-progress', 'cli-table3']);
+    const files = await readdir(path.join(installed, 'dist'), { recursive: true });
+    expect(files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
+    for (const file of files.filter((name) => name.endsWith('.js'))) {
+      const text = await readFile(path.join(installed, 'dist', file), 'utf8');
+      expect(text, file).not.toMatch(/from ['"][^'"]+\.ts['"]|@inferq\/(core|db|queue)/);
+    }
+    for (const file of files.filter((name) => name.endsWith('.d.ts'))) {
+      expect(await readFile(path.join(installed, 'dist', file), 'utf8'), file).not.toMatch(/@inferq\/(core|db|queue)/);
+    }
+
+    // The runtime dependencies, as an installer would place them.
+    for (const dependency of Object.keys(manifest.dependencies)) {
+      await symlink(path.join(packageDir, 'node_modules', dependency), path.join(out, 'node_modules', dependency));
+    }
+    const imported = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('@inferq/client'); console.log(Object.keys(m).sort().join(','))"], { cwd: out });
+    expect(imported.stdout.trim().split(',')).toEqual(expect.arrayContaining(['InferQClient', 'InferQError', 'verifyWebhookSignature', 'isFinal']));
+    // A consumer's TypeScript finds the types through `exports`, with full library checking.
+    await writeFile(
+      path.join(out, 'consumer.ts'),
+      "import { InferQClient, type Job } from '@inferq/client';\nconst client = new InferQClient({ baseUrl: 'http://localhost:3000', apiKey: 'k' });\nexport const job: Promise<Job> = client.run(new Uint8Array(1));\nexport const status: Job['status'] = 'succeeded';\n",
+    );
+    const tsc = path.join(packageDir, 'node_modules', 'typescript', 'bin', 'tsc');
+    await run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2023,dom', '--types', 'node', '--typeRoots', path.join(packageDir, '..', '..', 'node_modules', '@types'), 'consumer.ts'], { cwd: out });
+    const help = await run(process.execPath, [path.join(installed, manifest.bin.inferq), '--help'], { cwd: out });
+    expect(help.stdout).toContain('Usage: inferq');
+  }, 120_000);
+});

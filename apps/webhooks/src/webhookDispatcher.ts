@@ -160,7 +160,8 @@ export class WebhookDispatcher {
     const timestamp = Math.floor(Date.now() / 1000);
     const result = await sender.send(row.webhookUrl, body, {
       'InferQ-Signature': signWebhook({ secret, body, timestamp }),
-      'InferQ-Event': `job.${row.status}` satisfies `job.${string}` as WebhookEvent,
+      // Final statuses only (checked above): job.succeeded, job.failed or job.canceled.
+      'InferQ-Event': `job.${row.status}` as WebhookEvent,
       'InferQ-Delivery': deliveryId,
       'InferQ-Attempt': String(attempt),
     });

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { LookupFunction } from 'node:net';
 import https from 'node:https';
 import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent, type RequestFilteringAgentOptions } from 'request-filtering-agent';
 import { checkWebhookUrl, type WebhookUrlPolicy } from './webhookUrl.ts';
@@ -8,6 +9,8 @@ export interface WebhookSenderOptions extends WebhookUrlPolicy {
   timeoutMs?: number;
   /** @defaultValue "InferQ-Webhooks/1" */
   userAgent?: string;
+  /** Name resolution; its answers are checked before connecting. @defaultValue dns.lookup */
+  lookup?: LookupFunction;
 }
 
 export interface WebhookAttemptResult {
@@ -60,6 +63,7 @@ export class WebhookSender {
       const request = transport.request(url, {
         method: 'POST',
         agent: url.protocol === 'https:' ? this.#httpsAgent : this.#httpAgent,
+        ...(this.#options.lookup ? { lookup: this.#options.lookup } : {}),
         headers: {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body).toString(),

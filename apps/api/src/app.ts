@@ -5,10 +5,12 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { AccountStore, RateLimits, TierTable } from '@inferq/accounts';
 import type { Database, JobStore } from '@inferq/db';
-import { pingDatabase, WebhookDeliveryStore } from '@inferq/db';
+import { JobStats, pingDatabase, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
-import { pingRedis, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, pingRedis, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { AccountService } from './accountService.ts';
+import { dashboardStatic } from './http/dashboardStatic.ts';
 import { authenticate } from './http/authenticate.ts';
 import { rateLimit } from './http/rateLimit.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
@@ -19,7 +21,10 @@ import type { JobWaiter } from './jobWaiter.ts';
 import { apiDocsRouter } from './routes/apiDocs.ts';
 import { webhookSecretRouter } from './routes/webhookSecret.ts';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
+import type { LiveEvents } from './liveEvents.ts';
+import { OperatorService } from './operatorService.ts';
 import { adminRouter } from './routes/admin.ts';
+import { dashboardRouter } from './routes/dashboard.ts';
 import { jobsRouter } from './routes/jobs.ts';
 
 export interface ApiDependencies {
@@ -37,10 +42,6 @@ export interface ApiDependencies {
   rateLimits: RateLimits;
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue 10000 */
   maxQueuedJobs?: number;
-  /** Holds `?wait=` / `Prefer: wait=` requests until their job is final. @defaultValue none: they answer at once */
-  waiter?: JobWaiter;
-  /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
-  webhookPolicy?: WebhookUrlPolicy;
   /** @defaultValue false */
   trustProxy?: boolean;
   /**
@@ -48,6 +49,16 @@ export interface ApiDependencies {
    * (e.g. `rateLimitRejections`). @defaultValue a new set with the queue-depth gauge on `queue`
    */
   metrics?: ApiMetrics;
+  /** Operators' queries and actions. @defaultValue built from the dependencies above, without models or a cap */
+  operator?: OperatorService;
+  /** The live-event hub behind GET /v1/events. @defaultValue none: that route answers 503 */
+  liveEvents?: LiveEvents;
+  /** The dashboard's build folder, served under /dashboard. @defaultValue none: a page says how to build it */
+  dashboardDir?: string;
+  /** Holds `?wait=` / `Prefer: wait=` requests until their job is final. @defaultValue none: they answer at once */
+  waiter?: JobWaiter;
+  /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
+  webhookPolicy?: WebhookUrlPolicy;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -82,6 +93,7 @@ export function createApp(deps: ApiDependencies): Express {
   app.use(helmet());
   app.use(express.json({ limit: '64kb' }));
 
+  const jobEvents = new JobEventPublisher({ connection: deps.queue.connection, prefix: deps.queue.queue.opts.prefix });
   const service = new JobService({
     jobs: deps.jobs,
     queue: deps.queue,
@@ -93,6 +105,7 @@ export function createApp(deps: ApiDependencies): Express {
     waiter: deps.waiter,
     webhookPolicy: deps.webhookPolicy,
     deliveries: new WebhookDeliveryStore(deps.db),
+    events: jobEvents,
   });
 
   app.use(
@@ -104,6 +117,8 @@ export function createApp(deps: ApiDependencies): Express {
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  app.get('/', (_req, res) => res.redirect(302, '/dashboard/'));
+  app.use('/dashboard', dashboardStatic({ dir: deps.dashboardDir }));
   app.use(apiDocsRouter());
   app.use('/v1', authenticate(deps.accounts, { addressLimits: deps.rateLimits }));
   // Submissions spend the tier's submit budget, every other request the request budget.
@@ -111,6 +126,19 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/v1', jobsRouter(service, { maxFileBytes: deps.imageLimits.maxBytes }));
   app.use('/v1', webhookSecretRouter(deps.accounts));
   app.use('/v1/admin', adminRouter({ accounts: deps.accounts, jobs: deps.jobs, service, tiers: deps.tiers }));
+  const stats = new JobStats(deps.db);
+  const operator =
+    deps.operator ??
+    new OperatorService({
+      jobs: deps.jobs,
+      stats,
+      queue: deps.queue,
+      workers: new WorkerRegistry({ connection: deps.queue.connection, prefix: deps.queue.queue.opts.prefix }),
+      events: jobEvents,
+      // The cap JobService applies when none is configured.
+      queueCap: deps.maxQueuedJobs ?? 10_000,
+    });
+  app.use('/v1', dashboardRouter({ service, jobs: deps.jobs, accounts: new AccountService({ stats, tiers: deps.tiers }), operator, live: deps.liveEvents }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -44,6 +44,10 @@ export const apiEnvSchema = z.object({
     .optional(),
   /** Failed authentications per minute from one address before it is refused without a key lookup. */
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
+  /** The dashboard's build folder (`pnpm --filter @inferq/dashboard build`), served under /dashboard. */
+  DASHBOARD_DIR: z.string().default('apps/dashboard/dist'),
+  /** Live event streams (GET /v1/events) one API process holds at most. */
+  MAX_EVENT_STREAMS: z.coerce.number().int().positive().default(2000),
   /**
    * Development only: an admin key (shape iq_<12 hex>_<43 base64url>) created at start so a new
    * install can be used at once. Refused when NODE_ENV=production.

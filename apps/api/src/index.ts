@@ -1,11 +1,14 @@
 import { pino } from 'pino';
 import { AccountStore, RateLimits, resolveTiers } from '@inferq/accounts';
-import { createDatabase, JobStore } from '@inferq/db';
+import { createDatabase, JobStats, JobStore } from '@inferq/db';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, InferenceQueue, JobEventSubscriber } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, JobEventPublisher, JobEventSubscriber, WorkerRegistry } from '@inferq/queue';
 import { createApp } from './app.ts';
 import { parseApiEnv } from './env.ts';
+import { isDashboardBuilt } from './http/dashboardStatic.ts';
+import { LiveEvents } from './liveEvents.ts';
 import { registryCatalog } from './modelCatalog.ts';
+import { OperatorService } from './operatorService.ts';
 import { HttpServer } from './server.ts';
 import { JobWaiter } from './jobWaiter.ts';
 
@@ -27,6 +30,24 @@ const jobStore = new JobStore(db);
 const waiter = new JobWaiter({ subscriber: jobEvents, read: (id) => jobStore.get(id) });
 // Not awaited: while Redis is down the subscription is made when it comes back; waits then end by timeout.
 jobEvents.start().catch((error: unknown) => logger.warn({ err: error }, 'job event subscription failed'));
+const operator = new OperatorService({
+  jobs: jobStore,
+  stats: new JobStats(db),
+  queue,
+  workers: new WorkerRegistry({ connection: redis, prefix: env.QUEUE_PREFIX }),
+  registry,
+  events: new JobEventPublisher({ connection: redis, prefix: env.QUEUE_PREFIX }),
+  queueCap: env.MAX_QUEUED_JOBS,
+});
+const liveEvents = new LiveEvents({
+  subscriber: jobEvents,
+  snapshot: () => operator.snapshot(),
+  maxStreams: env.MAX_EVENT_STREAMS,
+  onSnapshotError: (error) => logger.debug({ err: error }, 'queue snapshot for live streams failed'),
+});
+if (!isDashboardBuilt(env.DASHBOARD_DIR)) {
+  logger.warn({ dir: env.DASHBOARD_DIR }, 'dashboard not built; /dashboard explains how (pnpm --filter @inferq/dashboard build)');
+}
 
 const tiers = resolveTiers(env.TIER_OVERRIDES);
 const accounts = new AccountStore(db, { tiers: Object.keys(tiers) });
@@ -64,6 +85,9 @@ const app = createApp({
   rateLimits,
   maxQueuedJobs: env.MAX_QUEUED_JOBS,
   trustProxy: env.TRUST_PROXY,
+  operator,
+  liveEvents,
+  dashboardDir: env.DASHBOARD_DIR,
   waiter,
   webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK },
 });
@@ -82,6 +106,8 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, env.SHUTDOWN_TIMEOUT_MS + 5000);
   force.unref();
+  // Open event streams would hold the server open until the drain timeout.
+  liveEvents.closeAll();
   // Waiting requests answer now with their job as it is, instead of holding the drain.
   waiter.close();
   await server.stop();

@@ -28,6 +28,10 @@ export const workerEnvSchema = z.object({
   LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** How often the worker announces itself to operators (the dashboard's worker list). */
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
+  /** A worker that stopped without saying so disappears from the list after this long. */
+  HEARTBEAT_TTL_MS: z.coerce.number().int().min(500).default(5000),
   /** Longest preprocessing + inference of one attempt (models whose manifest sets no limits.timeoutMs); then TIMEOUT. */
   JOB_TIMEOUT_MS: z.coerce.number().int().min(1).default(defaultInferenceJobPolicy.timeoutMs),
   /** How long a computed result keeps being written while Postgres is down. */

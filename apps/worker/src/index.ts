@@ -1,9 +1,10 @@
+import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { createDatabase, JobMaintenance, JobStore, pingDatabase } from '@inferq/db';
 import { initBackend } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
-import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
@@ -91,6 +92,26 @@ const reconciler =
       })
     : undefined;
 reconciler?.start();
+const startedAt = new Date().toISOString();
+const heartbeat = new WorkerHeartbeatLoop({
+  registry: new WorkerRegistry({ connection: pingConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS }),
+  intervalMs: env.HEARTBEAT_INTERVAL_MS,
+  describe: () => ({
+    workerId: env.WORKER_ID,
+    host: hostname(),
+    pid: process.pid,
+    backend: backendName,
+    queue: env.QUEUE_NAME,
+    models: models.describe().map(({ name, version }) => ({ name, version })),
+    currentBatch: models.currentBatch,
+    activeJobs: worker.activeJobs,
+    jobsSucceeded: worker.stats.succeeded,
+    jobsFailed: worker.stats.failed,
+    startedAt,
+    heartbeatAt: new Date().toISOString(),
+  }),
+});
+heartbeat.start();
 logger.info({ queue: env.QUEUE_NAME, models: models.describe() }, 'worker taking jobs');
 
 let stopping = false;
@@ -103,6 +124,7 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, env.SHUTDOWN_TIMEOUT_MS);
   force.unref();
+  await heartbeat.stop();
   await reconciler?.stop();
   await worker.close();
   await producerQueue.close().catch(() => {});

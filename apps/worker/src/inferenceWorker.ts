@@ -93,6 +93,7 @@ export class InferenceWorker {
   readonly #writer: Batcher<CompletedJob, string | null>;
   #worker: Worker<InferenceJobPayload, JobOutcome> | undefined;
   readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
+  #active = 0;
 
   constructor(options: InferenceWorkerOptions) {
     this.#options = options;
@@ -109,7 +110,15 @@ export class InferenceWorker {
 
   start(): Worker<InferenceJobPayload, JobOutcome> {
     const { connection, logger } = this.#options;
-    const worker = new Worker<InferenceJobPayload, JobOutcome>(this.#options.queueName ?? inferenceQueueName, (job) => this.#process(job), {
+    const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
+      this.#active++;
+      try {
+        return await this.#process(job);
+      } finally {
+        this.#active--;
+      }
+    };
+    const worker = new Worker<InferenceJobPayload, JobOutcome>(this.#options.queueName ?? inferenceQueueName, process, {
       connection,
       prefix: this.#options.prefix ?? 'inferq',
       concurrency: this.#options.concurrency ?? 16,
@@ -127,6 +136,11 @@ export class InferenceWorker {
     worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled; it will run again'));
     this.#worker = worker;
     return worker;
+  }
+
+  /** Jobs this worker holds right now. */
+  get activeJobs(): number {
+    return this.#active;
   }
 
   get running(): boolean {

@@ -38,6 +38,7 @@ export interface ModelPoolOptions {
 export class ModelPool {
   readonly #options: ModelPoolOptions;
   readonly #entries = new Map<string, PoolEntry>();
+  #batchInputs = 0;
 
   constructor(options: ModelPoolOptions) {
     this.#options = options;
@@ -66,7 +67,13 @@ export class ModelPool {
       maxDelayMs: manifest.limits?.maxDelayMs ?? batching.maxDelayMs,
       run: async (inputs) => {
         const started = performance.now();
-        const vectors = await model.predictBatch(inputs);
+        this.#batchInputs += inputs.length;
+        let vectors: number[][];
+        try {
+          vectors = await model.predictBatch(inputs);
+        } finally {
+          this.#batchInputs -= inputs.length;
+        }
         const inferenceMs = performance.now() - started;
         this.#options.onBatch?.({ model: manifest.name, size: inputs.length, inferenceMs });
         return vectors.map((vector) => ({ vector, inferenceMs, batchSize: inputs.length }));
@@ -76,6 +83,11 @@ export class ModelPool {
 
   get(name: string): PoolEntry | undefined {
     return this.#entries.get(name);
+  }
+
+  /** Inputs in model batches running right now, over all models (0 when idle). */
+  get currentBatch(): number {
+    return this.#batchInputs;
   }
 
   get ready(): boolean {

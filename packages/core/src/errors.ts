@@ -31,6 +31,8 @@ export const errorStatus = {
   QUOTA_EXCEEDED: 429,
   // 5xx: the platform cannot take the work now
   QUEUE_FULL: 503,
+  // This API process holds as many live event streams as it takes.
+  TOO_MANY_STREAMS: 503,
   QUEUE_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
   MODEL_NOT_READY: 503,

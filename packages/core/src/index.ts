@@ -3,4 +3,5 @@ export * from './types.ts';
 export * from './jobCatalog.ts';
 export * from './wire.ts';
 export * from './jobView.ts';
+export * from './dashboardWire.ts';
 export * from './accountsWire.ts';

@@ -271,4 +271,25 @@ export class JobStore {
       data: { status: 'queued', errorCode: code, errorMessage: message.slice(0, 2000) },
     });
   }
+
+  /**
+   * Puts a failed job back to `queued` for an operator's retry: error, timings and worker cleared,
+   * attempts kept (they count every try). Returns null unless the job was failed.
+   */
+  async resetForRetry(id: string): Promise<JobRecord | null> {
+    const { count } = await this.db.job.updateMany({
+      where: { id, status: 'failed' },
+      data: {
+        status: 'queued',
+        errorCode: null,
+        errorMessage: null,
+        workerId: null,
+        startedAt: null,
+        finishedAt: null,
+        queueWaitMs: null,
+        inferenceMs: null,
+      },
+    });
+    return count > 0 ? this.get(id) : null;
+  }
 }

@@ -2,3 +2,4 @@ export * from './redis.ts';
 export * from './inferenceQueue.ts';
 export * from './jobEvents.ts';
 export * from './webhookQueue.ts';
+export * from './workerRegistry.ts';

@@ -1,0 +1,143 @@
+import type { Principal } from '@inferq/accounts';
+import { AppError, type QueueSnapshot } from '@inferq/core';
+import type { JobEvent, JobEventSubscriber } from '@inferq/queue';
+
+/** One open event stream, as the hub sees it: somewhere to write, and a way to end it. */
+export interface LiveStream {
+  principal: Principal;
+  /** Writes one chunk of the text/event-stream body; returns the bytes still buffered for it. */
+  write(chunk: string): number;
+  end(): void;
+}
+
+export interface LiveEventsOptions {
+  /** The process's one job-event subscription (a dedicated Redis connection). */
+  subscriber: JobEventSubscriber;
+  /** The queue as an operator sees it; polled once per interval for all admin streams together. */
+  snapshot: () => Promise<QueueSnapshot>;
+  /** A comment line every so often keeps proxies from closing idle streams. @defaultValue 15000 */
+  heartbeatMs?: number;
+  /** How often admin streams get a queue snapshot. @defaultValue 2000 */
+  snapshotMs?: number;
+  /** Open streams per process; past it, new ones get 503. @defaultValue 2000 */
+  maxStreams?: number;
+  /** A client this far behind (bytes buffered) is dropped; it reconnects and re-reads. @defaultValue 1 MiB */
+  maxBufferedBytes?: number;
+  /** Told when a snapshot fails (Redis down); streams keep running. */
+  onSnapshotError?: (error: unknown) => void;
+}
+
+/** Formats one server-sent event. `data` is JSON on a single line, so no field splitting is needed. */
+export function formatEvent(event: string, data: unknown, id?: string): string {
+  return `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * Fans job events and queue snapshots out to open event streams. Everything is shared: one Redis
+ * subscription for the process (in-memory routing by user id), one heartbeat timer and one
+ * snapshot poll for all streams, so an open stream costs a socket and a listener, and never a
+ * Redis connection or a Postgres query of its own.
+ */
+export class LiveEvents {
+  readonly #options: LiveEventsOptions;
+  readonly #streams = new Map<LiveStream, () => void>();
+  readonly #admins = new Set<LiveStream>();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #snapshotTimer: NodeJS.Timeout | undefined;
+  #lastSnapshot: string | undefined;
+  #snapshotRunning = false;
+
+  constructor(options: LiveEventsOptions) {
+    this.#options = options;
+  }
+
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  /**
+   * Starts sending to a stream: the user's own job events, or every job event plus queue
+   * snapshots for an admin. Returns the function that detaches it (call it when the socket closes).
+   */
+  /** Throws TOO_MANY_STREAMS when this process holds as many streams as it takes. */
+  assertCapacity(): void {
+    if (this.#streams.size >= (this.#options.maxStreams ?? 2000)) {
+      throw new AppError('TOO_MANY_STREAMS', 'Too many live streams are open on this server; try again shortly.', { headers: { 'Retry-After': '5' } });
+    }
+  }
+
+  async open(stream: LiveStream): Promise<() => void> {
+    const { subscriber } = this.#options;
+    this.assertCapacity();
+    await subscriber.start();
+    const isAdmin = stream.principal.role === 'admin';
+    const send = (event: JobEvent) => this.#write(stream, formatEvent('job', event));
+    const off = isAdmin ? subscriber.onAny(send) : subscriber.onUser(stream.principal.userId, send);
+    const detach = () => {
+      if (!this.#streams.has(stream)) return;
+      off();
+      this.#streams.delete(stream);
+      this.#admins.delete(stream);
+      this.#schedule();
+    };
+    this.#streams.set(stream, detach);
+    if (isAdmin) this.#admins.add(stream);
+    // The client re-reads what it shows on `ready`: events published while it was away are lost.
+    this.#write(stream, `retry: 3000\n${formatEvent('ready', { role: stream.principal.role })}`);
+    if (isAdmin && this.#lastSnapshot) this.#write(stream, this.#lastSnapshot);
+    this.#schedule();
+    if (isAdmin) void this.#pollSnapshot();
+    return detach;
+  }
+
+  #write(stream: LiveStream, chunk: string): void {
+    const buffered = stream.write(chunk);
+    if (buffered > (this.#options.maxBufferedBytes ?? 1024 * 1024)) {
+      this.#streams.get(stream)?.();
+      stream.end();
+    }
+  }
+
+  /** Runs the shared timers only while someone listens. */
+  #schedule(): void {
+    if (this.#streams.size > 0 && !this.#heartbeat) {
+      this.#heartbeat = setInterval(() => {
+        for (const stream of this.#streams.keys()) this.#write(stream, ': ping\n\n');
+      }, this.#options.heartbeatMs ?? 15_000);
+      this.#heartbeat.unref();
+    } else if (this.#streams.size === 0 && this.#heartbeat) {
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
+    }
+    if (this.#admins.size > 0 && !this.#snapshotTimer) {
+      this.#snapshotTimer = setInterval(() => void this.#pollSnapshot(), this.#options.snapshotMs ?? 2000);
+      this.#snapshotTimer.unref();
+    } else if (this.#admins.size === 0 && this.#snapshotTimer) {
+      clearInterval(this.#snapshotTimer);
+      this.#snapshotTimer = undefined;
+      this.#lastSnapshot = undefined;
+    }
+  }
+
+  async #pollSnapshot(): Promise<void> {
+    if (this.#snapshotRunning || this.#admins.size === 0) return;
+    this.#snapshotRunning = true;
+    try {
+      const chunk = formatEvent('queue', await this.#options.snapshot());
+      this.#lastSnapshot = chunk;
+      for (const stream of this.#admins) this.#write(stream, chunk);
+    } catch (error) {
+      this.#options.onSnapshotError?.(error);
+    } finally {
+      this.#snapshotRunning = false;
+    }
+  }
+
+  /** Ends every stream (shutdown), so the HTTP server can close without waiting for them. */
+  closeAll(): void {
+    for (const [stream, detach] of [...this.#streams]) {
+      detach();
+      stream.end();
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { QueueSnapshot, QueueState } from '@inferq/core';
+
+/** The BullMQ states an operator watches, in the order a job moves through them. */
+export const queueStates = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const satisfies readonly QueueState[];
+type Missing = Exclude<QueueState, (typeof queueStates)[number]>;
+const complete: [Missing] extends [never] ? true : never = true;
+void complete;
+
+const hints: Record<QueueState, string> = {
+  waiting: 'ready to run',
+  prioritized: 'ready, by priority',
+  active: 'held by workers',
+  delayed: 'waiting to retry',
+  completed: 'kept for an hour',
+  failed: 'kept for a day',
+};
+
+export function QueuePanel({ snapshot }: { snapshot: QueueSnapshot }) {
+  const queued = snapshot.inSystem;
+  const ratio = snapshot.cap ? Math.min(1, queued / snapshot.cap) : 0;
+  return (
+    <section className="card" aria-labelledby="queue-title" data-testid="queue-panel">
+      <div className="card-head">
+        <h2 id="queue-title">
+          Queue <span className="mono muted">{snapshot.queue}</span>
+        </h2>
+        {snapshot.paused ? <span className="pill pill-warn">paused</span> : <span className="pill pill-ok">running</span>}
+      </div>
+      <div className="counts">
+        {queueStates.map((state) => (
+          <div key={state} className={`count count-${state}`} data-state={state}>
+            <span className="count-value" data-testid={`count-${state}`}>
+              {snapshot.counts[state].toLocaleString()}
+            </span>
+            <span className="count-label">{state}</span>
+            <span className="count-hint">{hints[state]}</span>
+          </div>
+        ))}
+      </div>
+      <div className="cap">
+        <div className="meter-head">
+          <span>Jobs in the system, against the global cap</span>
+          <span className="meter-value" data-testid="cap">
+            {queued.toLocaleString()} / {snapshot.cap !== null ? snapshot.cap.toLocaleString() : 'no cap'}
+          </span>
+        </div>
+        {snapshot.cap !== null && (
+          <div className={`meter-track meter-${ratio >= 1 ? 'full' : ratio >= 0.8 ? 'high' : 'ok'}`}>
+            <div className="meter-fill" style={{ width: `${ratio * 100}%` }} />
+          </div>
+        )}
+        {snapshot.cap !== null && ratio >= 1 && <p className="small warn-text">Queue full: new submissions are refused with QUEUE_FULL.</p>}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,64 @@
+import { cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { MemoryRouter } from 'react-router';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { JobView } from '@inferq/core';
+import { ApiError, type ApiClient } from '../api/apiClient.ts';
+import { UploadPanel } from './UploadPanel.tsx';
+
+afterEach(cleanup);
+
+function renderPanel(submitJob: ApiClient['submitJob']) {
+  const client = { submitJob } as unknown as ApiClient;
+  const queryClient = new QueryClient({ defaultOptions: { mutations: { retry: false } } });
+  render(
+    <QueryClientProvider client={queryClient}>
+      <MemoryRouter>
+        <UploadPanel client={client} maxBytes={5 * 1024 * 1024} />
+      </MemoryRouter>
+    </QueryClientProvider>,
+  );
+  return queryClient;
+}
+
+const png = () => new File([new Uint8Array([0x89, 0x50, 0x4e, 0x47])], 'cat.png', { type: 'image/png' });
+
+describe('UploadPanel', () => {
+  it('shows a dropped file before sending it, sends exactly that file, then clears', async () => {
+    const submitJob = vi.fn(async () => ({ id: '0b7e3c1a-0000-4000-8000-000000000000', status: 'queued' }) as JobView);
+    const queryClient = renderPanel(submitJob);
+    const submit = screen.getByRole('button', { name: 'Submit' });
+    expect(submit).toHaveProperty('disabled', true);
+
+    const file = png();
+    fireEvent.drop(screen.getByTestId('dropzone'), { dataTransfer: { files: [file] } });
+    expect(screen.getByAltText('Preview of the image to submit')).toBeTruthy();
+    expect(screen.getByText('cat.png')).toBeTruthy();
+
+    fireEvent.click(submit);
+    await waitFor(() => expect(screen.getByRole('status').textContent).toContain('0b7e3c1a'));
+    expect(submitJob).toHaveBeenCalledTimes(1);
+    expect(submitJob).toHaveBeenCalledWith(file, { fileName: 'cat.png' });
+    expect(queryClient.getQueryData(['job', '0b7e3c1a-0000-4000-8000-000000000000'])).toMatchObject({ status: 'queued' });
+    expect(screen.queryByAltText('Preview of the image to submit')).toBeNull();
+  });
+
+  it.each([
+    ['INVALID_IMAGE', 400, null, 'Not a valid image'],
+    ['RATE_LIMITED', 429, 12, 'Rate limited — retry in 12 s'],
+    ['QUEUE_FULL', 503, 5, 'Queue full — retry in 5 s'],
+  ])('shows the refusal %s with its headline and the API message', async (code, status, retryAfter, headline) => {
+    const submitJob = vi.fn(async () => {
+      throw new ApiError(status, code, 'what the API said', { retryAfterSeconds: retryAfter });
+    });
+    renderPanel(submitJob);
+    fireEvent.change(screen.getByTestId('file-input'), { target: { files: [png()] } });
+    fireEvent.click(screen.getByRole('button', { name: 'Submit' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert.getAttribute('data-code')).toBe(code);
+    expect(alert.textContent).toContain(headline);
+    expect(alert.textContent).toContain('what the API said');
+    // The file stays picked so it can be sent again.
+    expect(screen.getByText('cat.png')).toBeTruthy();
+  });
+});

@@ -1,0 +1,73 @@
+import type { WorkerHeartbeat } from '@inferq/core';
+import { formatAgo } from '../format.ts';
+import { useNow } from '../useNow.ts';
+import { EmptyState } from './EmptyState.tsx';
+
+export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
+  const now = useNow(1000);
+  return (
+    <section className="card" aria-labelledby="workers-title" data-testid="workers-panel">
+      <div className="card-head">
+        <h2 id="workers-title">Workers</h2>
+        <span className="muted small">{workers.length === 1 ? '1 process' : `${workers.length} processes`}</span>
+      </div>
+      {workers.length === 0 ? (
+        <EmptyState title="No workers running" icon="⏻">
+          Jobs wait in the queue until a worker starts: <code>node apps/worker/src/index.ts</code>
+        </EmptyState>
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Worker</th>
+                <th scope="col">Backend</th>
+                <th scope="col">Models</th>
+                <th scope="col" className="num">Batch now</th>
+                <th scope="col" className="num">Held</th>
+                <th scope="col" className="num">Done</th>
+                <th scope="col">Heartbeat</th>
+              </tr>
+            </thead>
+            <tbody>
+              {workers.map((worker) => (
+                <tr key={worker.workerId} data-worker-id={worker.workerId}>
+                  <td data-label="Worker">
+                    <div className="cell-main">
+                      <span className="dot dot-ok" aria-hidden="true" />
+                      <span className="mono">{worker.workerId}</span>
+                    </div>
+                    <div className="muted small">
+                      {worker.host} · pid {worker.pid}
+                    </div>
+                  </td>
+                  <td data-label="Backend">
+                    <span className="pill">{worker.backend}</span>
+                  </td>
+                  <td data-label="Models">
+                    {worker.models.map((model) => (
+                      <span key={model.name} className="pill pill-model">
+                        {model.name}@{model.version}
+                      </span>
+                    ))}
+                  </td>
+                  <td data-label="Batch now" className="num">
+                    {worker.currentBatch}
+                  </td>
+                  <td data-label="Held" className="num">
+                    {worker.activeJobs}
+                  </td>
+                  <td data-label="Done" className="num">
+                    {worker.jobsSucceeded.toLocaleString()}
+                    {worker.jobsFailed > 0 && <span className="warn-text"> · {worker.jobsFailed} failed</span>}
+                  </td>
+                  <td data-label="Heartbeat">{formatAgo(worker.heartbeatAt, now)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,110 @@
+import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import { useQueryClient, type QueryClient, type QueryKey } from '@tanstack/react-query';
+import type { JobView, QueueSnapshot } from '@inferq/core';
+import type { JobPage } from '../api/apiClient.ts';
+import { useSession } from '../auth/SessionContext.tsx';
+import { openEventStream, type StreamState } from './eventStream.ts';
+import { patchPage, withEventStatus, type JobEvent } from './jobEvents.ts';
+
+const LiveStateContext = createContext<StreamState>('offline');
+
+/** The state of this tab's event stream, for the indicator in the header. */
+export function useLiveState(): StreamState {
+  return useContext(LiveStateContext);
+}
+
+/**
+ * Re-reads (invalidates) query keys at most once per `intervalMs` each: a burst of events for a
+ * busy account costs one list request, not one per event.
+ */
+export class InvalidationBatcher {
+  readonly #client: QueryClient;
+  readonly #intervalMs: number;
+  readonly #pending = new Map<string, QueryKey>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(client: QueryClient, intervalMs = 500) {
+    this.#client = client;
+    this.#intervalMs = intervalMs;
+  }
+
+  add(key: QueryKey): void {
+    this.#pending.set(JSON.stringify(key), key);
+    this.#timer ??= setTimeout(() => this.flush(), this.#intervalMs);
+  }
+
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const keys = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const key of keys) void this.#client.invalidateQueries({ queryKey: key });
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#pending.clear();
+  }
+}
+
+/** Applies one job event to what the page has cached, then schedules the re-reads it calls for. */
+export function applyJobEvent(client: QueryClient, batcher: InvalidationBatcher, event: JobEvent, ownUserId: string | null): void {
+  client.setQueryData<JobView>(['job', event.jobId], (job) => (job ? withEventStatus(job, event) : job));
+  client.setQueriesData<JobPage>({ queryKey: ['jobs'] }, (page) => (page ? patchPage(page, event) : page));
+  batcher.add(['job', event.jobId]);
+  if (ownUserId === null || event.userId === ownUserId) {
+    batcher.add(['jobs']);
+    batcher.add(['account']);
+  }
+  batcher.add(['admin', 'jobs']);
+}
+
+/**
+ * One event stream per tab, shared by every page: job events patch the cached jobs at once (the
+ * status badge moves without a request) and schedule a re-read of the changed rows; admins also
+ * get queue snapshots. On (re)connect everything is re-read, since events sent while the stream
+ * was down are lost.
+ */
+export function LiveEventsProvider({ children }: { children: ReactNode }) {
+  const { session } = useSession();
+  const client = useQueryClient();
+  const [state, setState] = useState<StreamState>('offline');
+  const apiKey = session?.client.apiKey;
+  const ownUserId = session?.account?.user.id ?? null;
+  const [userRef] = useState(() => ({ current: ownUserId }));
+  userRef.current = ownUserId;
+
+  useEffect(() => {
+    if (!apiKey) {
+      setState('offline');
+      return;
+    }
+    const batcher = new InvalidationBatcher(client);
+    let connectedOnce = false;
+    const close = openEventStream({
+      url: '/v1/events',
+      apiKey,
+      onState: (next) => {
+        setState(next);
+        if (next === 'unauthorized') session?.client.account().catch(() => {}); // its 401 signs out
+      },
+      onMessage: ({ event, data }) => {
+        if (event === 'ready') {
+          if (connectedOnce) void client.invalidateQueries();
+          connectedOnce = true;
+        } else if (event === 'job') {
+          applyJobEvent(client, batcher, data as JobEvent, userRef.current);
+        } else if (event === 'queue') {
+          client.setQueryData<QueueSnapshot>(['admin', 'overview'], data as QueueSnapshot);
+        }
+      },
+    });
+    return () => {
+      close();
+      batcher.dispose();
+    };
+    // The stream belongs to the key: a new sign-in opens a new one.
+  }, [apiKey, client]);
+
+  return <LiveStateContext.Provider value={state}>{children}</LiveStateContext.Provider>;
+}

@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * Wire schemas of the routes the dashboard reads besides the public job routes: the caller's
+ * account, the operator overview (queue, workers, models) and the throughput and latency series.
+ * The API answers through them and the dashboard takes its types from them.
+ */
+
+/** One live worker process, as it announces itself every few seconds. */
+export const workerHeartbeatSchema = z.object({
+  workerId: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  /** tensorflow-gpu, tensorflow, wasm or cpu. */
+  backend: z.string(),
+  queue: z.string(),
+  models: z.array(z.object({ name: z.string(), version: z.string() })),
+  /** Inputs in the model batch running right now (0 when idle). */
+  currentBatch: z.number().int(),
+  /** Jobs the process holds right now (waiting for a batch or running). */
+  activeJobs: z.number().int(),
+  jobsSucceeded: z.number().int(),
+  jobsFailed: z.number().int(),
+  startedAt: z.iso.datetime(),
+  /** Time of this heartbeat. */
+  heartbeatAt: z.iso.datetime(),
+});
+export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;
+
+export const accountViewSchema = z.object({
+  user: z.object({ id: z.uuid(), email: z.string(), role: z.enum(['user', 'admin']) }),
+  tier: z.object({
+    name: z.string(),
+    submitsPerWindow: z.number().int(),
+    rateWindowSeconds: z.number().int(),
+    maxJobsInFlight: z.number().int(),
+    maxUploadBytes: z.number().int(),
+    maxPixels: z.number().int(),
+    retentionDays: z.number().int(),
+  }),
+  usage: z.object({
+    /** Submissions in the current rate window. */
+    submitsInWindow: z.number().int(),
+    /** Jobs queued or running now. */
+    jobsInFlight: z.number().int(),
+  }),
+});
+export type AccountView = z.infer<typeof accountViewSchema>;
+
+export const queueStates = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const;
+export type QueueState = (typeof queueStates)[number];
+
+/** What an operator sees of the queue right now; also pushed every few seconds on /v1/events. */
+export const queueSnapshotSchema = z.object({
+  queue: z.string(),
+  counts: z.record(z.enum(queueStates), z.number().int()),
+  /** Jobs the global cap counts: waiting, prioritized, active, delayed and paused. */
+  inSystem: z.number().int(),
+  /** Jobs waiting or running above which submissions are refused with QUEUE_FULL; null: no cap. */
+  cap: z.number().int().nullable(),
+  paused: z.boolean(),
+  workers: z.array(workerHeartbeatSchema),
+  at: z.iso.datetime(),
+});
+export type QueueSnapshot = z.infer<typeof queueSnapshotSchema>;
+
+export const percentilesSchema = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
+export type Percentiles = z.infer<typeof percentilesSchema>;
+
+export const statsBucketSchema = z.object({
+  /** Start of the bucket. */
+  start: z.iso.datetime(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  /** Finished jobs per second over the bucket. */
+  throughput: z.number(),
+  queueWaitMs: percentilesSchema,
+  inferenceMs: percentilesSchema,
+  endToEndMs: percentilesSchema,
+});
+export type StatsBucket = z.infer<typeof statsBucketSchema>;
+
+/** Throughput and latency of jobs that finished in a window, in equal buckets, from Postgres. */
+export const statsSeriesSchema = z.object({
+  from: z.iso.datetime(),
+  to: z.iso.datetime(),
+  bucketSeconds: z.number().int(),
+  buckets: z.array(statsBucketSchema),
+  /** The whole window at once. */
+  totals: statsBucketSchema.omit({ start: true }),
+});
+export type StatsSeries = z.infer<typeof statsSeriesSchema>;
+
+export const modelListingSchema = z.object({
+  models: z.array(
+    z.object({
+      name: z.string(),
+      liveVersion: z.string().nullable(),
+      versions: z.array(
+        z.object({ version: z.string(), labels: z.array(z.string()), live: z.boolean(), createdAt: z.string(), source: z.string().nullable() }),
+      ),
+      /** Versions that exist but cannot be served, and why. */
+      problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
+    }),
+  ),
+});
+export type ModelListing = z.infer<typeof modelListingSchema>;

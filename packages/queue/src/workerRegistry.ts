@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import { workerHeartbeatSchema, type WorkerHeartbeat } from '@inferq/core';
+
+export type { WorkerHeartbeat };
+
+export interface WorkerRegistryOptions {
+  /** Any connection that can run commands (not a subscriber). */
+  connection: Redis;
+  /** @defaultValue "inferq" */
+  prefix?: string;
+  /** How long a heartbeat stays visible; a dead worker is gone after at most this long. @defaultValue 5000 */
+  ttlMs?: number;
+}
+
+/**
+ * Live worker processes, for operators. Each worker writes its own key with a short TTL every few
+ * seconds and adds its id to a set; a worker that stops cleanly deletes both, and one that dies
+ * disappears when its key expires. Readers drop set members whose key is gone, so the set never
+ * grows without bound and no scan of the keyspace is needed.
+ */
+export class WorkerRegistry {
+  readonly #redis: Redis;
+  readonly #setKey: string;
+  readonly #keyPrefix: string;
+  readonly ttlMs: number;
+
+  constructor(options: WorkerRegistryOptions) {
+    const prefix = options.prefix ?? 'inferq';
+    this.#redis = options.connection;
+    // Beside BullMQ's keys (<prefix>:<queue>:<suffix or job id>); job ids are UUIDs, so none collides.
+    this.#setKey = `${prefix}:registry:workers`;
+    this.#keyPrefix = `${prefix}:registry:worker:`;
+    this.ttlMs = options.ttlMs ?? 5000;
+  }
+
+  async beat(heartbeat: WorkerHeartbeat): Promise<void> {
+    await this.#redis
+      .multi()
+      .set(this.#keyPrefix + heartbeat.workerId, JSON.stringify(heartbeat), 'PX', this.ttlMs)
+      .sadd(this.#setKey, heartbeat.workerId)
+      .exec();
+  }
+
+  /** Removes a worker at once (clean shutdown). */
+  async remove(workerId: string): Promise<void> {
+    await this.#redis.multi().del(this.#keyPrefix + workerId).srem(this.#setKey, workerId).exec();
+  }
+
+  /** Live workers, by id. */
+  async list(): Promise<WorkerHeartbeat[]> {
+    const ids = (await this.#redis.smembers(this.#setKey)).sort();
+    if (ids.length === 0) return [];
+    const values = await this.#redis.mget(ids.map((id) => this.#keyPrefix + id));
+    const live: WorkerHeartbeat[] = [];
+    const gone: string[] = [];
+    values.forEach((value, index) => {
+      const parsed = value ? workerHeartbeatSchema.safeParse(safeJson(value)) : undefined;
+      if (parsed?.success) live.push(parsed.data);
+      else gone.push(ids[index]!);
+    });
+    if (gone.length > 0) await this.#redis.srem(this.#setKey, ...gone).catch(() => 0);
+    return live;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export interface WorkerHeartbeatLoopOptions {
+  registry: WorkerRegistry;
+  /** Builds the current heartbeat. */
+  describe: () => WorkerHeartbeat;
+  /** @defaultValue 2000 */
+  intervalMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+/** Writes a heartbeat now and every `intervalMs`; `stop()` removes the worker from the registry. */
+export class WorkerHeartbeatLoop {
+  readonly #options: WorkerHeartbeatLoopOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #workerId: string | undefined;
+
+  constructor(options: WorkerHeartbeatLoopOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    const beat = () => {
+      const heartbeat = this.#options.describe();
+      this.#workerId = heartbeat.workerId;
+      // Best effort: a missed beat while Redis is down only hides the worker for a moment.
+      this.#options.registry.beat(heartbeat).catch((error: unknown) => this.#options.onError?.(error));
+    };
+    beat();
+    this.#timer = setInterval(beat, this.#options.intervalMs ?? 2000);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#workerId) await this.#options.registry.remove(this.#workerId).catch(() => {});
+  }
+}

@@ -16,7 +16,7 @@ const docsPage = `<!doctype html>
     <title>InferQ API reference</title>
   </head>
   <body>
-    <script id="api-reference" data-url="/openapi.json" data-configuration='{"withDefaultFonts":false,"hideClientButton":true,"telemetry":false}'></script>
+    <script id="api-reference" data-url="/openapi.json" data-configuration='{"withDefaultFonts":false,"hideClientButton":true,"showDeveloperTools":"never","telemetry":false}'></script>
     <script src="/docs/scalar.js"></script>
   </body>
 </html>

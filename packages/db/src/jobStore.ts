@@ -77,6 +77,8 @@ const admitLockSpace = 0x1f0b;
  */
 export class JobStore {
   readonly db: Database;
+  /** Admissions in progress in this process, by user: each waits for the one before it. */
+  readonly #admitting = new Map<string, Promise<unknown>>();
 
   constructor(db: Database) {
     this.db = db;
@@ -107,12 +109,29 @@ export class JobStore {
 
   /**
    * Creates the job unless its owner is at `limit.maxInFlight` queued + running jobs, or returns
-   * the job already submitted with the same idempotency key within the window. Race-safe: a
-   * transaction-scoped advisory lock per user serializes one user's admissions (other users do
-   * not wait), and the count is an index-only scan of (user_id, status) over at most
-   * `maxInFlight` entries.
+   * the job already submitted with the same idempotency key within the window. Race-safe across
+   * API instances: a transaction-scoped advisory lock per user serializes one user's admissions
+   * (other users do not wait), and the count is an index-only scan of (user_id, status) over at
+   * most `maxInFlight` entries.
    */
   async admit(job: NewJob, limit: InFlightLimit, now = new Date()): Promise<AdmitResult> {
+    // One admission per user at a time in this process, before a pool connection is taken: a
+    // user's burst then holds one connection waiting on the lock, not the whole pool.
+    const previous = this.#admitting.get(job.userId);
+    const run = (previous ?? Promise.resolve()).then(() => this.#admitNow(job, limit, now));
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.#admitting.set(job.userId, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#admitting.get(job.userId) === settled) this.#admitting.delete(job.userId);
+    }
+  }
+
+  async #admitNow(job: NewJob, limit: InFlightLimit, now: Date): Promise<AdmitResult> {
     const windowStart = new Date(now.getTime() - (limit.idempotencyWindowMs ?? dayMs));
     return this.db.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(${admitLockSpace}::int, hashtext(${job.userId}))`;

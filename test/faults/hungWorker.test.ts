@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, expect, inject, it } from 'vitest';
+import { validJpeg } from '@inferq/images/testing';
+import { startApiProcess, startWorkerProcess, type PlatformProcess } from '@inferq/testing';
+import { createTestUser, report, submitMany, unlimitedTiers, waitForFinal } from './faultHarness.ts';
+
+const running: PlatformProcess[] = [];
+afterAll(async () => {
+  for (const child of running) child.kill('SIGCONT');
+  await Promise.all(running.map((child) => child.stop()));
+});
+
+async function heldBy(databaseUrl: string, ids: string[], workerId: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string }>("SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'running' AND worker_id = $2", [ids, workerId]);
+    return rows.map((row) => row.id);
+  } finally {
+    await client.end();
+  }
+}
+
+it('two workers, one hangs (SIGSTOP: no more lock renewals): the other runs its jobs after the stall interval', async () => {
+  const lockMs = 3000;
+  const env = {
+    databaseUrl: inject('databaseUrl'),
+    redisUrl: inject('redisUrl'),
+    queuePrefix: inject('queuePrefix'),
+    modelsDir: inject('modelsDir'),
+    queueName: `faults-${randomUUID()}`,
+    extra: { LOCK_DURATION_MS: String(lockMs), STALLED_INTERVAL_MS: '1000', TIER_OVERRIDES: unlimitedTiers },
+  };
+  const [api, hanging, healthy] = await Promise.all([
+    startApiProcess(env),
+    startWorkerProcess({ ...env, workerId: 'hangs' }),
+    startWorkerProcess({ ...env, workerId: 'healthy' }),
+  ]);
+  running.push(api.process, hanging.process, healthy.process);
+  const user = await createTestUser(env.databaseUrl);
+
+  const outcomes = await submitMany(api.baseUrl, user, await validJpeg(64, 64), 120, 8);
+  expect(outcomes.every((outcome) => outcome.status === 202)).toBe(true);
+  const ids = outcomes.map((outcome) => outcome.id!);
+
+  // Freeze the worker while it holds jobs: it stays connected but renews no lock.
+  let held: string[] = [];
+  const deadline = Date.now() + 120_000;
+  while (held.length === 0 && Date.now() < deadline) {
+    held = await heldBy(env.databaseUrl, ids, 'hangs');
+    if (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  hanging.process.kill('SIGSTOP');
+  const stoppedAt = Date.now();
+  held = await heldBy(env.databaseUrl, ids, 'hangs');
+
+  const heldCounts = await waitForFinal(env.databaseUrl, held, 120_000);
+  const pickedUpAfterMs = Date.now() - stoppedAt;
+  const counts = await waitForFinal(env.databaseUrl, ids, 240_000);
+  const finishers = await new pg.Client({ connectionString: env.databaseUrl });
+  await finishers.connect();
+  const { rows } = await finishers.query<{ worker_id: string; n: string }>(
+    'SELECT worker_id, count(*) AS n FROM jobs WHERE id = ANY($1::uuid[]) GROUP BY worker_id',
+    [held],
+  );
+  await finishers.end();
+  await report('hung worker (SIGSTOP)', counts, {
+    heldByHungWorker: held.length,
+    heldJobsFinishedBy: Object.fromEntries(rows.map((row) => [row.worker_id, Number(row.n)])),
+    heldJobsFinalAfterMs: pickedUpAfterMs,
+    lockDurationMs: lockMs,
+  });
+
+  expect(held.length).toBeGreaterThan(0);
+  expect(heldCounts).toMatchObject({ succeeded: held.length, lost: 0 });
+  expect(rows).toEqual([{ worker_id: 'healthy', n: String(held.length) }]);
+  expect(counts).toMatchObject({ submitted: 120, succeeded: 120, failed: 0, lost: 0, duplicated: 0 });
+
+  // Woken up, the hung worker finds its jobs done elsewhere: nothing is written twice.
+  hanging.process.kill('SIGCONT');
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  expect(await waitForFinal(env.databaseUrl, ids, 10_000)).toMatchObject({ succeeded: 120, duplicated: 0, results: 120 });
+});

@@ -58,6 +58,12 @@ export interface ImageLimits {
    * @defaultValue 10
    */
   decodeTimeoutSeconds?: number;
+  /**
+   * Most frames (pages) a file may hold: animated GIF/WebP frames or TIFF pages. Only the first
+   * is ever decoded, but a file of thousands of frames is no photo; it is refused as too large.
+   * @defaultValue 1000
+   */
+  maxPages?: number;
 }
 
 /** {@link ImageLimits} with every field filled in. */
@@ -73,6 +79,7 @@ export const defaultImageLimits: Readonly<ResolvedImageLimits> = Object.freeze({
   allowedFormats: Object.freeze([...imageFormats]),
   maxMetadataBytes: 1 * MiB,
   decodeTimeoutSeconds: 10,
+  maxPages: 1000,
 });
 
 /**
@@ -85,7 +92,7 @@ export function resolveImageLimits(limits: Partial<ImageLimits> = {}): ResolvedI
   for (const [key, value] of Object.entries(limits) as [keyof ResolvedImageLimits, unknown][]) {
     if (value !== undefined) Object.assign(resolved, { [key]: value });
   }
-  const integers = ['maxBytes', 'maxPixels', 'minWidth', 'minHeight', 'maxWidth', 'maxHeight', 'maxMetadataBytes', 'decodeTimeoutSeconds'] as const;
+  const integers = ['maxBytes', 'maxPixels', 'minWidth', 'minHeight', 'maxWidth', 'maxHeight', 'maxMetadataBytes', 'decodeTimeoutSeconds', 'maxPages'] as const;
   for (const key of integers) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`image limit ${key} must be a positive integer, got ${String(value)}`);

@@ -121,6 +121,8 @@ describe('validateImage refuses', () => {
     { name: 'a valid JPEG over a small maxBytes', make: () => validJpeg(), code: 'IMAGE_TOO_LARGE', limits: { maxBytes: 100 } },
     { name: 'a PNG header claiming 100000×100000', make: () => pixelBomb(), code: 'IMAGE_TOO_LARGE', details: { width: 100_000, height: 100_000, maxPixels: 40_000_000 } },
     { name: 'a real 20000×20000 PNG of 48 KiB', make: () => decompressionBomb(), code: 'IMAGE_TOO_LARGE', details: { width: 20_000, height: 20_000, maxPixels: 40_000_000 } },
+    { name: 'an animated GIF of 1001 frames', make: () => animatedGif(1001, 32, 32), code: 'IMAGE_TOO_LARGE', details: { pages: 1001, maxPages: 1000 } },
+    { name: 'a GIF of 3 frames over a small maxPages', make: () => animatedGif(3, 32, 32), code: 'IMAGE_TOO_LARGE', details: { pages: 3, maxPages: 2 }, limits: { maxPages: 2 } },
     { name: 'an image one pixel over maxPixels', make: () => validPng(101, 100), code: 'IMAGE_TOO_LARGE', details: { maxPixels: 10_000 }, limits: { maxPixels: 10_000 } },
     { name: 'a 1×1 image', make: tinyImage, code: 'IMAGE_DIMENSIONS', details: { width: 1, height: 1, minWidth: 32, minHeight: 32 } },
     { name: 'a 31×64 image', make: () => validPng(31, 64), code: 'IMAGE_DIMENSIONS', details: { width: 31, height: 64 } },
@@ -163,6 +165,7 @@ describe('image limits', () => {
       allowedFormats: ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'],
       maxMetadataBytes: MiB,
       decodeTimeoutSeconds: 10,
+      maxPages: 1000,
     });
   });
 

@@ -9,8 +9,9 @@
  *   data) or `decode_timeout`.
  * - `UNSUPPORTED_FORMAT`: a recognised format the platform does not take (SVG, PDF, HEIC, BMP, …),
  *   one left out of `allowedFormats`, or one this sharp build cannot decode.
- * - `IMAGE_TOO_LARGE`: more bytes than `maxBytes`, or a header claiming more pixels than
- *   `maxPixels` (decompression bombs are refused before a single row is decoded).
+ * - `IMAGE_TOO_LARGE`: more bytes than `maxBytes`, a header claiming more pixels than
+ *   `maxPixels` (decompression bombs are refused before a single row is decoded), or more frames
+ *   than `maxPages`.
  * - `IMAGE_DIMENSIONS`: width or height outside the min/max bounds.
  */
 import { createHash } from 'node:crypto';
@@ -137,6 +138,13 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   }
   if (decoded !== sniffed) {
     throw invalid('format_mismatch', 'The image content does not match its signature', { sniffed, decoded });
+  }
+
+  const pages = metadata.pages ?? 1;
+  if (pages > bounds.maxPages) {
+    throw new AppError('IMAGE_TOO_LARGE', `The image has ${pages} frames; the limit is ${bounds.maxPages}`, {
+      details: { pages, maxPages: bounds.maxPages },
+    });
   }
 
   const storedWidth = metadata.width;

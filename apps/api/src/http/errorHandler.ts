@@ -14,7 +14,9 @@ export function toAppError(error: unknown): AppError {
   const bodyParserError = error as { type?: string; status?: number; expose?: boolean };
   if (bodyParserError?.type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
   if (bodyParserError?.type === 'entity.parse.failed') return new AppError('BAD_REQUEST', 'The request body is not valid JSON.');
-  if (bodyParserError?.expose && typeof bodyParserError.status === 'number' && bodyParserError.status < 500) {
+  // body-parser marks its client errors `expose`; the router's URIError for a path parameter that
+  // is not valid percent-encoding only carries status 400.
+  if ((bodyParserError?.expose || error instanceof URIError) && typeof bodyParserError.status === 'number' && bodyParserError.status < 500) {
     return new AppError('BAD_REQUEST', 'The request is malformed.', { cause: error });
   }
   return new AppError('INTERNAL', 'Internal server error.', { cause: error });

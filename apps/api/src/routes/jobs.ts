@@ -37,6 +37,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions): Router {
       webhook: firstString(body.webhook),
     });
     if (!replayed) metricsOf(req)?.jobsSubmitted.inc({ model: job.modelName });
+    req.log?.setBindings?.({ jobId: job.id });
     // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
     const wait = waitPreference(undefined, req.get('prefer'));
     let latest = job;

@@ -56,6 +56,22 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(body.models.map((model: { name: string }) => model.name)).toContain('nsfw');
   });
 
+  it('serves Prometheus metrics on the worker: outcomes, queue wait, batches, inference time, model load, process', async () => {
+    const response = await fetch(`${healthUrl}/metrics`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const value = (series: string) => Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.slice(series.length + 1));
+    // The two jobs of the first test.
+    expect(value('inferq_jobs_finished_total{model="nsfw",status="succeeded",code=""}')).toBe(2);
+    expect(value('inferq_job_queue_wait_seconds_count{model="nsfw"}')).toBe(2);
+    expect(value('inferq_batch_size_sum{model="nsfw"}')).toBeGreaterThanOrEqual(2);
+    expect(value('inferq_inference_duration_seconds_count{model="nsfw"}')).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^inferq_model_load_seconds\{model="nsfw",version="[^"]+"\} [0-9.]+$/m);
+    expect(text).toMatch(/^inferq_queue_jobs\{state="waiting"\} 0$/m);
+    expect(value('process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+  });
+
   it('finishes every job exactly once when a worker is SIGKILLed mid-run', async () => {
     const image = await sharp(await drawingImage(256, 256)).jpeg().toBuffer();
     const jobs = await Promise.all(Array.from({ length: 24 }, () => submit(caller, image)));

@@ -17,11 +17,14 @@ declare module 'vitest' {
   }
 }
 
-/** One database and one queue prefix per test run; the default model imported if missing. */
+/** One database and one queue prefix per test run; the shipped models (nsfw, mnist) imported if missing. */
 export default async function setup(project: TestProject) {
   const modelsDir = path.join(repoRoot, 'models');
   if (!existsSync(path.join(modelsDir, 'nsfw'))) {
     await run(process.execPath, [path.join(repoRoot, 'packages/inference/scripts/importNsfwModel.ts'), '--out', modelsDir], { cwd: repoRoot });
+  }
+  if (!existsSync(path.join(modelsDir, 'mnist'))) {
+    await run(process.execPath, [path.join(repoRoot, 'packages/training/scripts/importMnistModel.ts'), '--out', modelsDir], { cwd: repoRoot });
   }
   const services = await startTestServices();
   project.provide('databaseUrl', services.databaseUrl);

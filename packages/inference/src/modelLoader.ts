@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '@inferq/core';
 import {
+  fetchModelFiles,
   hashModelFiles,
   isRemoteLocation,
-  modelJsonFileName,
   modelNotReady,
   readModelFiles,
-  weightPathsOf,
+  readSavedModelFiles,
   type ModelFile,
   type ModelFormat,
   type ModelLocation,
@@ -15,8 +15,14 @@ import {
 import { currentBackend, type BackendInfo } from './backend.ts';
 import { ServedModel } from './servedModel.ts';
 
-/** A loaded tfjs model of either format. */
-export type TfModel = tf.LayersModel | tf.GraphModel;
+/** What `tf.node.loadSavedModel` answers, as far as serving uses it. */
+export interface SavedModelLike {
+  predict(inputs: tf.Tensor): tf.Tensor | tf.Tensor[] | tf.NamedTensorMap;
+  dispose(): void;
+}
+
+/** A loaded model of any format. */
+export type TfModel = tf.LayersModel | tf.GraphModel | SavedModelLike;
 
 export interface ReadModelArtifactsOptions {
   /** Bound on each http(s) request for a remote model. @defaultValue 30000 */
@@ -56,12 +62,37 @@ export async function loadModel(location: ModelLocation, manifest: ModelManifest
   const started = performance.now();
   const loadOptions: LoadTfModelOptions = { ...options };
   if (options.verifyHash ?? true) loadOptions.expectedSha256 = manifest.sha256;
-  const { model } = await loadTfModel(location, manifest.format, loadOptions);
+  const { model } =
+    manifest.format === 'saved_model' ? await loadSavedModel(location, manifest, backend, loadOptions) : await loadTfModel(location, manifest.format, loadOptions);
   return new ServedModel({ manifest, backend, model, location, loadMs: performance.now() - started });
 }
 
+/**
+ * Loads a TensorFlow SavedModel folder with `tf.node.loadSavedModel`. Only the libtensorflow
+ * backends can: on wasm or cpu this throws MODEL_NOT_READY `format-unsupported`, a clear answer
+ * the worker reports instead of crashing.
+ */
+export async function loadSavedModel(location: ModelLocation, manifest: ModelManifest, backend: BackendInfo, options: LoadTfModelOptions = {}): Promise<{ model: TfModel; sha256: string }> {
+  if (backend.tfjsBackend !== 'tensorflow') {
+    throw modelNotReady(location, 'format-unsupported', `${manifest.name}@${manifest.version} is a SavedModel; it needs the tensorflow or tensorflow-gpu backend, this process runs ${backend.name}`);
+  }
+  if (isRemoteLocation(location)) throw modelNotReady(location, 'format-unsupported', 'a SavedModel is served from a local folder only');
+  const sha256 = hashModelFiles(await readSavedModelFiles(location));
+  if (options.expectedSha256 !== undefined && sha256 !== options.expectedSha256) {
+    throw modelNotReady(location, 'hash-mismatch', `SavedModel files at ${location} hash to ${sha256}, the manifest says ${options.expectedSha256}`);
+  }
+  const specifier: string = backend.name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  const node = (await import(specifier)) as { node: { loadSavedModel(path: string, tags?: string[], signature?: string): Promise<SavedModelLike> } };
+  const { tags, signature } = manifest.savedModel ?? { tags: ['serve'], signature: 'serving_default' };
+  try {
+    return { model: await node.node.loadSavedModel(location, tags, signature), sha256 };
+  } catch (error) {
+    throw modelNotReady(location, 'load-failed', `tfjs-node could not load the SavedModel at ${location}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Loads the bare tfjs model at `location`; the caller owns it and must dispose it. */
-export async function loadTfModel(location: ModelLocation, format: ModelFormat, options: LoadTfModelOptions = {}): Promise<{ model: TfModel; sha256: string }> {
+export async function loadTfModel(location: ModelLocation, format: Exclude<ModelFormat, 'saved_model'>, options: LoadTfModelOptions = {}): Promise<{ model: TfModel; sha256: string }> {
   const artifacts = await readModelArtifacts(location, options);
   if (options.expectedSha256 !== undefined && artifacts.sha256 !== options.expectedSha256) {
     throw modelNotReady(location, 'hash-mismatch', `model files at ${location} hash to ${artifacts.sha256}, the manifest says ${options.expectedSha256}`);
@@ -114,34 +145,4 @@ function concatenate(files: ModelFile[]): ArrayBuffer {
     offset += file.bytes.byteLength;
   }
   return out.buffer;
-}
-
-async function fetchModelFiles(modelJsonUrl: string, options: ReadModelArtifactsOptions): Promise<ModelFile[]> {
-  const modelJsonBytes = await fetchBytes(modelJsonUrl, 'missing-model-json', options);
-  let modelJson: unknown;
-  try {
-    modelJson = JSON.parse(Buffer.from(modelJsonBytes).toString('utf8'));
-  } catch (error) {
-    throw modelNotReady(modelJsonUrl, 'invalid-model-json', `model.json at ${modelJsonUrl} is not valid JSON: ${(error as Error).message}`, { cause: error });
-  }
-  const weightPaths = weightPathsOf(modelJson, modelJsonUrl);
-  const shards = await Promise.all(weightPaths.map((p) => fetchBytes(new URL(p, modelJsonUrl).href, 'missing-weights', options)));
-  return [{ path: modelJsonFileName, bytes: modelJsonBytes }, ...weightPaths.map((p, i) => ({ path: p, bytes: shards[i] as Uint8Array }))];
-}
-
-async function fetchBytes(url: string, missing: 'missing-model-json' | 'missing-weights', options: ReadModelArtifactsOptions): Promise<Uint8Array> {
-  const doFetch = options.fetch ?? globalThis.fetch;
-  let response: Response;
-  try {
-    response = await doFetch(url, { signal: AbortSignal.timeout(options.fetchTimeoutMs ?? 30_000) });
-  } catch (error) {
-    throw modelNotReady(url, 'fetch-failed', `cannot fetch ${url}: ${(error as Error).message}`, { cause: error });
-  }
-  if (response.status === 404 || response.status === 410) throw modelNotReady(url, missing, `${url} answered HTTP ${response.status}`);
-  if (!response.ok) throw modelNotReady(url, 'fetch-failed', `${url} answered HTTP ${response.status}`);
-  try {
-    return new Uint8Array(await response.arrayBuffer());
-  } catch (error) {
-    throw modelNotReady(url, 'fetch-failed', `cannot read ${url}: ${(error as Error).message}`, { cause: error });
-  }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { modelJsonFileName } from './modelManifest.ts';
+import { modelJsonFileName, savedModelFileName, type ModelFormat } from './modelManifest.ts';
 import { modelNotReady, type ModelProblem } from './modelNotReady.ts';
 
 /** One file of a model version: its path relative to model.json's folder, and its bytes. */
@@ -55,9 +55,37 @@ export function isSafeWeightPath(p: string): boolean {
   return p.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
 }
 
-/** Reads model.json and its shards from `folder` and returns their content hash. */
-export async function computeModelHash(folder: string): Promise<string> {
-  return hashModelFiles(await readModelFiles(folder));
+/**
+ * Reads a version's model files from `folder` and returns their content hash: model.json and its
+ * shards for TF.js formats, every file of the SavedModel (sorted by path) for `saved_model`.
+ */
+export async function computeModelHash(folder: string, format: ModelFormat = 'layers'): Promise<string> {
+  return hashModelFiles(await readVersionFiles(folder, format));
+}
+
+/** The files that make up a model version of `format` in `folder` (the manifest not included). */
+export async function readVersionFiles(folder: string, format: ModelFormat): Promise<ModelFile[]> {
+  return format === 'saved_model' ? readSavedModelFiles(folder) : readModelFiles(folder);
+}
+
+/**
+ * saved_model.pb and everything under variables/ and assets/, sorted by path: the files
+ * `tf.node.loadSavedModel` reads. Throws MODEL_NOT_READY `missing-model-json` without
+ * saved_model.pb.
+ */
+export async function readSavedModelFiles(folder: string): Promise<ModelFile[]> {
+  const files: ModelFile[] = [{ path: savedModelFileName, bytes: await readOrThrow(path.join(folder, savedModelFileName), 'missing-model-json') }];
+  const rest: string[] = [];
+  for (const sub of ['variables', 'assets']) {
+    const entries = await readdir(path.join(folder, sub), { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    for (const entry of entries) if (entry.isFile()) rest.push(path.relative(folder, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
+  }
+  rest.sort();
+  for (const file of rest) files.push({ path: file, bytes: await readOrThrow(path.join(folder, file), 'missing-weights') });
+  return files;
 }
 
 /** model.json followed by its weight shards, read from a model version folder. */

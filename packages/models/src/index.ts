@@ -4,3 +4,4 @@ export * from './compareVersions.ts';
 export * from './computeModelHash.ts';
 export * from './readModelManifest.ts';
 export * from './modelRegistry.ts';
+export * from './fetchModelFiles.ts';

@@ -14,8 +14,20 @@ export const modelVersionPattern = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
 export const modelNameSchema = z.string().regex(modelNamePattern, 'lowercase letters, digits, "_" and "-", at most 64');
 export const modelVersionSchema = z.string().regex(modelVersionPattern, 'letters, digits, ".", "_", "+" and "-", at most 64');
 
-export const modelFormats = ['layers', 'graph'] as const;
+/**
+ * - `layers` / `graph`: TensorFlow.js model.json + weight shards; every backend runs them.
+ * - `saved_model`: a TensorFlow SavedModel folder (saved_model.pb, variables/); only the
+ *   libtensorflow backends (`@tensorflow/tfjs-node`, `-gpu`) can run it, through
+ *   `tf.node.loadSavedModel`.
+ */
+export const modelFormats = ['layers', 'graph', 'saved_model'] as const;
 export type ModelFormat = (typeof modelFormats)[number];
+
+/** Which graph of a SavedModel is served: its tags and signature. */
+export const savedModelSignatureSchema = z.object({
+  tags: z.array(z.string().min(1)).min(1).default(['serve']),
+  signature: z.string().min(1).default('serving_default'),
+});
 
 /** How the decoded image is fitted to the input size; the names are sharp's `fit` values. */
 export const resizeModes = ['fill', 'cover', 'contain'] as const;
@@ -114,6 +126,8 @@ export const modelManifestSchema = z.object({
   /** Measured quality, e.g. `{ testAccuracy: 0.93 }`. */
   metrics: z.record(z.string(), z.number()).optional(),
   limits: modelLimitsSchema.optional(),
+  /** For `saved_model` only: the tags and signature to load. @defaultValue serve / serving_default */
+  savedModel: savedModelSignatureSchema.optional(),
 });
 
 /** A parsed manifest (defaults applied). */
@@ -123,6 +137,7 @@ export type ModelManifestInput = z.input<typeof modelManifestSchema>;
 
 export const manifestFileName = 'manifest.json';
 export const modelJsonFileName = 'model.json';
+export const savedModelFileName = 'saved_model.pb';
 
 /** Numbers of input values one image turns into: width × height × channels. */
 export function inputSize(input: ModelInput): number {

@@ -17,6 +17,8 @@ export const modelProblems = [
   'invalid-live',
   'load-failed',
   'output-mismatch',
+  /** The model's format needs a backend this process does not run (a SavedModel on wasm). */
+  'format-unsupported',
 ] as const;
 export type ModelProblem = (typeof modelProblems)[number];
 

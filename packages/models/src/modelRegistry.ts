@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '@inferq/core';
 import { compareVersions, highestVersion } from './compareVersions.ts';
-import { modelNamePattern, modelVersionPattern, type ModelManifest } from './modelManifest.ts';
+import { computeModelHash, hashModelFiles, isSafeWeightPath, type ModelFile } from './computeModelHash.ts';
+import {
+  manifestFileName,
+  modelJsonFileName,
+  modelManifestSchema,
+  modelNamePattern,
+  modelVersionPattern,
+  savedModelFileName,
+  type ModelManifest,
+  type ModelManifestInput,
+} from './modelManifest.ts';
 import { modelNotReady, modelProblemOf, type ModelProblem } from './modelNotReady.ts';
 import { readModelManifest, type ModelLocation } from './readModelManifest.ts';
 
@@ -66,6 +76,25 @@ export interface ResolvedModel {
   location: ModelLocation;
   /** Whether this is the version a request without a version gets. */
   live: boolean;
+}
+
+/** What `publish` needs beyond the files: the manifest less what publishing fills in. */
+export type PublishManifest = Omit<ModelManifestInput, 'name' | 'version' | 'sha256' | 'createdAt'> & { createdAt?: string };
+
+export interface PublishOptions {
+  name: string;
+  version: string;
+  /** model.json first, then its shards (TF.js formats); or saved_model.pb and variables/… */
+  files: ModelFile[];
+  manifest: PublishManifest;
+  /** Make the new version live once it is in place. @defaultValue false */
+  setLive?: boolean;
+}
+
+export interface PublishResult {
+  /** `written`: a new version folder; `unchanged`: the version already held exactly these files. */
+  status: 'written' | 'unchanged';
+  model: ResolvedModel;
 }
 
 export class ModelRegistry {
@@ -143,6 +172,67 @@ export class ModelRegistry {
     }
   }
 
+  /**
+   * Adds a version: writes the files and a manifest (sha256 and createdAt filled in) under a
+   * dot-folder, checks the hash, and renames it into place, so readers never see half a version.
+   * Versions are immutable: the same files again is `unchanged`, other files under an existing
+   * version are CONFLICT. A bad name, version, file path or manifest is VALIDATION_FAILED.
+   */
+  async publish(options: PublishOptions): Promise<PublishResult> {
+    const { name, version, files } = options;
+    if (!modelNamePattern.test(name)) throw invalid(`"${name}" is not a valid model name`, 'name');
+    if (!modelVersionPattern.test(version)) throw invalid(`"${version}" is not a valid version`, 'version');
+    if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; publish its versions where its URL points`);
+    const format = options.manifest.format;
+    const first = format === 'saved_model' ? savedModelFileName : modelJsonFileName;
+    if (files[0]?.path !== first) throw invalid(`a ${format} model starts with ${first}`, 'files');
+    const seen = new Set<string>();
+    for (const file of files) {
+      if (!isSafeWeightPath(file.path) || file.path === manifestFileName || seen.has(file.path)) throw invalid(`file path "${file.path}" is not allowed`, 'files');
+      seen.add(file.path);
+    }
+    if (format !== 'saved_model') checkDeclaredFormat(files[0] as ModelFile, format);
+    const sha256 = hashModelFiles(files);
+    const parsed = modelManifestSchema.safeParse({ ...options.manifest, name, version, sha256, createdAt: options.manifest.createdAt ?? new Date().toISOString() });
+    if (!parsed.success) {
+      throw new AppError('VALIDATION_FAILED', 'The model manifest is not valid.', {
+        details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+      });
+    }
+    const location = this.versionFolder(name, version);
+    const existing = await readModelManifest(location).catch(() => null);
+    if (existing !== null || (await stat(location).catch(() => null)) !== null) {
+      if (existing?.sha256 !== sha256) throw versionExists(name, version);
+      if (options.setLive) await this.setLive(name, version);
+      return { status: 'unchanged', model: await this.resolve(name, version) };
+    }
+
+    const modelFolder = this.modelFolder(name);
+    await mkdir(modelFolder, { recursive: true });
+    const temp = path.join(modelFolder, `.${version}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      for (const file of files) {
+        const target = path.join(temp, ...file.path.split('/'));
+        await mkdir(path.dirname(target), { recursive: true });
+        await writeFile(target, file.bytes);
+      }
+      await writeFile(path.join(temp, manifestFileName), `${JSON.stringify(parsed.data, null, 2)}\n`);
+      if ((await computeModelHash(temp, format)) !== sha256) throw new Error(`files written to ${temp} do not hash to ${sha256}`);
+      try {
+        await rename(temp, location);
+      } catch (error) {
+        // Another publisher got there first: the version exists now.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') throw versionExists(name, version);
+        throw error;
+      }
+    } finally {
+      await rm(temp, { recursive: true, force: true });
+    }
+    if (options.setLive) await this.setLive(name, version);
+    return { status: 'written', model: await this.resolve(name, version) };
+  }
+
   /** The folder of a local model, whether or not it exists. */
   modelFolder(name: string): string {
     if (!modelNamePattern.test(name)) throw modelNotFound(name);
@@ -211,6 +301,25 @@ export class ModelRegistry {
       return { name, liveVersion: null, versions: [], problems: [{ version: '', reason, message: (error as Error).message }], remote: true };
     }
   }
+}
+
+function invalid(message: string, field: string): AppError {
+  return new AppError('VALIDATION_FAILED', message, { details: { field } });
+}
+
+function versionExists(name: string, version: string): AppError {
+  return new AppError('CONFLICT', `${name}@${version} already exists with other files; versions are immutable, publish a new one`, { details: { name, version } });
+}
+
+/** model.json's own `format` (`layers-model`, `graph-model`) must agree with the manifest's. */
+function checkDeclaredFormat(modelJson: ModelFile, format: string): void {
+  let declared: unknown;
+  try {
+    declared = (JSON.parse(Buffer.from(modelJson.bytes).toString('utf8')) as { format?: unknown }).format;
+  } catch {
+    throw invalid('model.json is not valid JSON', 'files');
+  }
+  if (typeof declared === 'string' && declared.length > 0 && !declared.startsWith(format)) throw invalid(`model.json is a ${declared}, the manifest says ${format}`, 'format');
 }
 
 function ignoreNotReady(error: unknown): null {

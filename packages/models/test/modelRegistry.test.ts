@@ -211,3 +211,50 @@ describe('remote models', () => {
     expect((await registry.list())[0]?.problems[0]?.reason).toBe('fetch-failed');
   });
 });
+
+describe('ModelRegistry.publish', () => {
+  const modelJson = { path: 'model.json', bytes: Buffer.from(JSON.stringify({ format: 'layers-model', modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [] }] })) };
+  const shard = { path: 'w.bin', bytes: Buffer.from([9, 8, 7]) };
+  const manifest = {
+    format: 'layers' as const,
+    input: { width: 2, height: 2, channels: 3 as const, resize: 'fill' as const, scale: { mode: 'divide' as const, divisor: 255 } },
+    output: { kind: 'classification' as const, labels: ['cat', 'dog'], activation: 'softmax' as const },
+  };
+
+  it('writes a version with its hash, makes it live on request, and is idempotent for the same files', async () => {
+    const registry = new ModelRegistry({ root });
+    const first = await registry.publish({ name: 'pets', version: '2.0.0', files: [modelJson, shard], manifest, setLive: true });
+    expect(first.status).toBe('written');
+    expect(first.model.manifest.sha256).toBe(await computeModelHash(path.join(root, 'pets', '2.0.0')));
+    expect((await registry.resolve('pets')).version).toBe('2.0.0');
+    expect((await registry.publish({ name: 'pets', version: '2.0.0', files: [modelJson, shard], manifest })).status).toBe('unchanged');
+    // No temp folders left behind.
+    expect((await readdir(path.join(root, 'pets'))).sort()).toEqual(['2.0.0', 'LIVE']);
+  });
+
+  it.each([
+    ['other files under an existing version', { version: '2.0.0', files: [modelJson, { path: 'w.bin', bytes: Buffer.from([1]) }] }, 'CONFLICT'],
+    ['a bad version', { version: '../x' }, 'VALIDATION_FAILED'],
+    ['a path leaving the folder', { files: [modelJson, { path: '../w.bin', bytes: Buffer.from([1]) }] }, 'VALIDATION_FAILED'],
+    ['no model.json first', { files: [shard, modelJson] }, 'VALIDATION_FAILED'],
+    ['a manifest.json among the files', { files: [modelJson, { path: 'manifest.json', bytes: Buffer.from('{}') }] }, 'VALIDATION_FAILED'],
+    ['a graph model.json under a layers manifest', { files: [{ path: 'model.json', bytes: Buffer.from('{"format":"graph-model","modelTopology":{}}') }] }, 'VALIDATION_FAILED'],
+    ['an invalid manifest', { manifest: { ...manifest, output: { kind: 'classification', labels: [], activation: 'softmax' } } }, 'VALIDATION_FAILED'],
+  ] as const)('refuses %s', async (_case, overrides, code) => {
+    const registry = new ModelRegistry({ root });
+    await registry.publish({ name: 'pets', version: '2.0.0', files: [modelJson, shard], manifest });
+    expect(await codeOf(registry.publish({ name: 'pets', version: '3.0.0', files: [modelJson, shard], manifest, ...overrides } as never))).toBe(code);
+  });
+
+  it('hashes a SavedModel folder over saved_model.pb and its variables', async () => {
+    const registry = new ModelRegistry({ root });
+    const files = [
+      { path: 'saved_model.pb', bytes: Buffer.from('graph') },
+      { path: 'variables/variables.data-00000-of-00001', bytes: Buffer.from([1, 2]) },
+      { path: 'variables/variables.index', bytes: Buffer.from([3]) },
+    ];
+    const published = await registry.publish({ name: 'saved', version: '1', files, manifest: { ...manifest, format: 'saved_model' } });
+    expect(published.model.manifest.format).toBe('saved_model');
+    expect(await computeModelHash(published.model.location, 'saved_model')).toBe(published.model.manifest.sha256);
+  });
+});

@@ -15,7 +15,8 @@ COPY prisma ./prisma
 COPY apps ./apps
 COPY packages ./packages
 RUN pnpm install --frozen-lockfile \
- && node packages/inference/scripts/importNsfwModel.ts --out /app/models
+ && node packages/inference/scripts/importNsfwModel.ts --out /app/models \
+ && pnpm --filter @inferq/dashboard build
 RUN if [ "$TFJS_NODE" = "cpu" ]; then pnpm --filter @inferq/inference add @tensorflow/tfjs-node@4.22.0 && pnpm rebuild @tensorflow/tfjs-node; \
     elif [ "$TFJS_NODE" = "gpu" ]; then pnpm --filter @inferq/inference add @tensorflow/tfjs-node-gpu@4.22.0 && pnpm rebuild @tensorflow/tfjs-node-gpu; fi
 

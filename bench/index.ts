@@ -7,6 +7,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   pipeline: { file: 'pipelineLatency.ts', about: 'per-image worker latency and end-to-end latency of single jobs (median of 20)' },
   admission: { file: 'admission.ts', about: 'cost of admitting a job: per-user in-flight count and admit transaction (Postgres), global queue length (Redis)' },
   ratelimit: { file: 'rateLimit.ts', about: 'p50/p99 latency of 429 answers under a flood (autocannon, loopback) next to a 200 poll' },
+  streams: { file: 'streams.ts', about: 'live dashboard streams: API latency p50/p99 and memory with 0 and 200 open SSE streams, event delay, connections' },
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -4,10 +4,19 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const benchmarks: Record<string, { file: string; about: string }> = {
+  all: { file: 'all.ts', about: 'every part below in turn (about 10 minutes), then one summary table against the targets; --quick for a smoke run' },
   pipeline: { file: 'pipelineLatency.ts', about: 'per-image worker latency and end-to-end latency of single jobs (median of 20)' },
   admission: { file: 'admission.ts', about: 'cost of admitting a job: per-user in-flight count and admit transaction (Postgres), global queue length (Redis)' },
   ratelimit: { file: 'rateLimit.ts', about: 'p50/p99 latency of 429 answers under a flood (autocannon, loopback) next to a 200 poll' },
+  db: { file: 'dbQueries.ts', about: 'CPU per hot-path read: Prisma model query vs $queryRaw vs the pg driver' },
+  e2e: { file: 'e2e.ts', about: 'end to end: N clients submit JPEGs and wait, API + W workers; jobs/s, latencies, ratio to the raw limit' },
+  memory: { file: 'memory.ts', about: 'API and worker RSS during and after 10,000 trivial-model jobs; worker tensor count before and after' },
+  naive: { file: 'naive.ts', about: 'naive baseline: Express + model.predict in the handler (capped) vs the platform, low load and overload' },
+  overload: { file: 'overload.ts', about: 'submit latency p50/p99 at a fixed rate (200/s) while the workers are saturated and the queue is deep' },
+  overhead: { file: 'overhead.ts', about: 'platform overhead: trivial model, jobs/s and CPU ms per job per process, beside raw BullMQ' },
+  profile: { file: 'profileSummary.ts', about: 'summarize CPU profiles written with --cpu-prof DIR: self time by package and function' },
   streams: { file: 'streams.ts', about: 'live dashboard streams: API latency p50/p99 and memory with 0 and 200 open SSE streams, event delay, connections' },
+  raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { createDatabase, JobMaintenance, JobStore, pingDatabase } from '@inferq/db';
-import { initBackend } from '@inferq/inference';
+import { initBackend, tensorMemory } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
@@ -43,7 +43,7 @@ const health = new HealthServer({
     redis: async () => isRedisReady(redis) && (await pingRedis(pingConnection)),
     model: () => models.ready,
   },
-  describe: () => ({ workerId: env.WORKER_ID, backend: backendName, models: models.describe() }),
+  describe: () => ({ workerId: env.WORKER_ID, backend: backendName, models: models.describe(), tensors: tensorMemory().numTensors }),
   metrics: metrics.registry,
 });
 const healthAddress = await health.start();

@@ -68,6 +68,12 @@ export interface BackendInfo {
 
 let active: BackendInfo | null = null;
 
+/** Tensors alive in this process's tfjs engine and their bytes; flat between batches unless something leaks. */
+export function tensorMemory(): { numTensors: number; numBytes: number } {
+  const { numTensors, numBytes } = tf.memory();
+  return { numTensors, numBytes };
+}
+
 /** The backend `initBackend` set up, or null before it ran. */
 export function currentBackend(): BackendInfo | null {
   return active;

@@ -1,0 +1,97 @@
+// 2. End to end: N clients submit real JPEGs over HTTP and wait for each result (GET ?wait=),
+// against the API + W worker processes + Postgres + Redis on this machine. Jobs/s and latencies,
+// and the ratio to the raw model limit of W processes measured in the same run.
+//   pnpm bench e2e [--workers 1,2] [--clients 8] [--seconds 20] [--image 1024x768] [--raw-batches 1,8] [--raw-seconds 2]
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRoot } from '@inferq/testing';
+import { benchImage } from './lib/benchImage.ts';
+import { startPlatform } from './lib/platform.ts';
+import { benchUsers, coresRow, runClosedLoad, type LoadRunResult } from './lib/platformRun.ts';
+import { machineLoad } from './lib/procStat.ts';
+import { measureRaw } from './lib/rawModel.ts';
+import { startBenchServices } from './lib/services.ts';
+import { formatMs, printTable, writeResults } from './lib/stats.ts';
+
+
+const { values } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '1,2' },
+    clients: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '20' },
+    image: { type: 'string', default: '1024x768' },
+    model: { type: 'string', default: 'nsfw' },
+    'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
+    'raw-batches': { type: 'string', default: '1,8' },
+    'raw-seconds': { type: 'string', default: '2' },
+    /** Clients are spread over this many users; 0: one user per client. */
+    users: { type: 'string', default: '0' },
+    'shared-redis': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const workerCounts = values.workers.split(',').map(Number);
+const image = await benchImage(values.image);
+const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
+const before = machineLoad();
+console.log(`end to end: ${values.model} on wasm, ${values.image} JPEG (${image.bytes.length} bytes), ${values.clients} clients, ${values.seconds} s per run; ${before.uptime}`);
+
+interface E2eRow {
+  workers: number;
+  run: LoadRunResult;
+  rawImagesPerSecond: number;
+  rawBatch: number;
+  ratio: number;
+  load1: number;
+}
+const rows: E2eRow[] = [];
+try {
+  for (const workers of workerCounts) {
+    const platform = await startPlatform({
+      services,
+      modelsDir: values['models-dir'],
+      defaultModel: values.model,
+      workers,
+      queueName: `bench-${randomUUID()}`,
+      cpuProfileDir: values['cpu-prof'],
+    });
+    let run: LoadRunResult;
+    try {
+      run = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: image.upload, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
+    } finally {
+      await platform.stop();
+    }
+    // The ceiling for the same number of processes, measured right after (same machine state).
+    const raw = await measureRaw({
+      modelsDir: values['models-dir'],
+      model: values.model,
+      processes: workers,
+      batches: values['raw-batches'].split(',').map(Number),
+      seconds: Number(values['raw-seconds']),
+    });
+    rows.push({ workers, run, rawImagesPerSecond: raw.best.imagesPerSecond, rawBatch: raw.best.batch, ratio: run.jobsPerSecond / raw.best.imagesPerSecond, load1: machineLoad().load1 });
+  }
+} finally {
+  await services.stop();
+}
+
+console.log();
+printTable(
+  rows.map(({ workers, run, rawImagesPerSecond, ratio }) => ({
+    workers,
+    jobs: run.succeeded,
+    'jobs/s': run.jobsPerSecond.toFixed(1),
+    'raw images/s': rawImagesPerSecond.toFixed(1),
+    'e2e / raw': `${(ratio * 100).toFixed(0)}%`,
+    'submit p50/p99': `${formatMs(run.submitMs.p50)} / ${formatMs(run.submitMs.p99)}`,
+    'queue wait p50/p99': `${formatMs(run.queueWaitMs.p50)} / ${formatMs(run.queueWaitMs.p99)}`,
+    'e2e p50/p95/p99': `${formatMs(run.endToEndMs.p50)} / ${formatMs(run.endToEndMs.p95)} / ${formatMs(run.endToEndMs.p99)}`,
+  })),
+);
+console.log('\ncores busy during each run (of the machine\'s ' + before.cores + ')');
+printTable(rows.map(({ workers, run }) => ({ 'worker processes': workers, ...coresRow(run) })));
+const after = machineLoad();
+console.log(`load average: ${before.load1} before, ${after.load1} after`);
+const file = writeResults('e2e', { model: values.model, image: values.image, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, rows, load: { before, after } });
+console.log(`wrote ${file}`);

@@ -1,0 +1,163 @@
+// One measured load run against a started platform: N closed-loop clients, each submits an image
+// and waits for its result (GET ?wait=), with latencies and the CPU time each process spent.
+import { randomUUID } from 'node:crypto';
+import { AccountStore, tierNames } from '@inferq/accounts';
+import { createDatabase } from '@inferq/db';
+import type { TestUser } from '@inferq/testing';
+import { closedLoop, HttpClient, waitForJob, type MultipartBody } from './loadClient.ts';
+import { CpuMeter } from './procStat.ts';
+import type { BenchServices } from './services.ts';
+import type { Platform } from './platform.ts';
+import { summarize } from './stats.ts';
+
+export interface CpuPerJob {
+  api: number;
+  workers: number;
+  postgres: number;
+  redis: number;
+  /** The load generator itself (this process), for reference: it shares the same cores. */
+  client: number;
+  total: number;
+}
+
+export interface LoadRunResult {
+  clients: number;
+  succeeded: number;
+  failed: number;
+  /** Submits refused (non-202), by status. */
+  refused: Record<string, number>;
+  wallMs: number;
+  jobsPerSecond: number;
+  submitMs: ReturnType<typeof summarize>;
+  queueWaitMs: ReturnType<typeof summarize>;
+  inferenceMs: ReturnType<typeof summarize>;
+  endToEndMs: ReturnType<typeof summarize>;
+  /** CPU milliseconds per succeeded job, per process group. */
+  cpuMsPerJob: CpuPerJob;
+  /** CPU cores busy on average during the run, per process group. */
+  coresBusy: CpuPerJob;
+}
+
+/**
+ * `count` users on the `pro` tier, whose limits the benchmark platform lifts (benchTierOverrides).
+ * Clients are spread over them: one user's admissions are serialized (a per-user lock guards the
+ * in-flight quota), so a single user measures that lock rather than the platform.
+ */
+export async function benchUsers(services: BenchServices, count: number): Promise<TestUser[]> {
+  const db = createDatabase({ url: services.databaseUrl, poolSize: 2 });
+  try {
+    const accounts = new AccountStore(db, { tiers: tierNames });
+    const users: TestUser[] = [];
+    for (let i = 0; i < count; i++) {
+      const user = await accounts.createUser({ email: `bench-${randomUUID()}@bench.inferq`, tier: 'pro', role: 'user' });
+      const issued = await accounts.issueKey(user.id, 'bench');
+      users.push({ userId: user.id, email: user.email, key: issued.key, keyId: issued.id, headers: { authorization: `Bearer ${issued.key}` } });
+    }
+    return users;
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+export interface LoadRunOptions {
+  services: BenchServices;
+  platform: Platform;
+  /** Client i acts as users[i % users.length]. */
+  users: TestUser[];
+  upload: MultipartBody;
+  clients: number;
+  jobs?: number;
+  durationMs?: number;
+  /** Jobs run first and not counted (connections, JIT, first batches). @defaultValue 2 × clients */
+  warmupJobs?: number;
+}
+
+/** Runs the closed loop; the HTTP client pool is made here and closed at the end. */
+export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunResult> {
+  const { services, platform, clients } = options;
+  const http = new HttpClient(platform.api.url, { connections: clients * 2 });
+  try {
+    const submit: number[] = [];
+    const endToEnd: number[] = [];
+    const queueWait: number[] = [];
+    const inference: number[] = [];
+    const refused: Record<string, number> = {};
+    let failed = 0;
+    let counting = false;
+    const task = async (client: number) => {
+      const headers = options.users[client % options.users.length]!.headers;
+      const started = performance.now();
+      const answer = await http.request<{ id: string }>('POST', '/v1/jobs', { body: options.upload, headers });
+      if (answer.status !== 202) {
+        if (counting) refused[answer.status] = (refused[answer.status] ?? 0) + 1;
+        if (answer.status >= 500 || answer.status === 429) await new Promise((resolve) => setTimeout(resolve, 100));
+        if (!counting) throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
+        return;
+      }
+      const job = await waitForJob(http, answer.body.id, { headers });
+      if (!counting) return;
+      if (job.status !== 'succeeded') {
+        failed++;
+        return;
+      }
+      submit.push(answer.ms);
+      endToEnd.push(performance.now() - started);
+      if (job.timings.queueWaitMs !== null) queueWait.push(job.timings.queueWaitMs);
+      if (job.timings.inferenceMs !== null) inference.push(job.timings.inferenceMs);
+    };
+    await closedLoop({ clients, jobs: options.warmupJobs ?? clients * 2, task });
+
+    counting = true;
+    const meter = new CpuMeter();
+    const pids = { api: [platform.api.pid], workers: platform.workers.map((worker) => worker.pid) };
+    const pgBefore = await services.postgresPids();
+    meter.start([...pids.api, ...pids.workers, ...pgBefore]);
+    const redisBefore = await services.redisCpuMs();
+    const clientBefore = process.cpuUsage();
+    const wallMs = await closedLoop({ clients, jobs: options.jobs, durationMs: options.durationMs, task });
+    const clientUsage = process.cpuUsage(clientBefore);
+    const redisMs = (await services.redisCpuMs()) - redisBefore;
+    const pgAfter = await services.postgresPids();
+    const cpu = {
+      api: meter.since(pids.api),
+      workers: meter.since(pids.workers),
+      postgres: meter.since([...new Set([...pgBefore, ...pgAfter])]),
+      redis: redisMs,
+      client: (clientUsage.user + clientUsage.system) / 1000,
+      total: 0,
+    };
+    cpu.total = cpu.api + cpu.workers + cpu.postgres + cpu.redis + cpu.client;
+    const succeeded = endToEnd.length;
+    const per = (value: number) => (succeeded > 0 ? value / succeeded : Number.NaN);
+    const busy = (value: number) => value / wallMs;
+    return {
+      clients,
+      succeeded,
+      failed,
+      refused,
+      wallMs,
+      jobsPerSecond: (succeeded * 1000) / wallMs,
+      submitMs: summarize(submit),
+      queueWaitMs: summarize(queueWait),
+      inferenceMs: summarize(inference),
+      endToEndMs: summarize(endToEnd),
+      cpuMsPerJob: { api: per(cpu.api), workers: per(cpu.workers), postgres: per(cpu.postgres), redis: per(cpu.redis), client: per(cpu.client), total: per(cpu.total) },
+      coresBusy: { api: busy(cpu.api), workers: busy(cpu.workers), postgres: busy(cpu.postgres), redis: busy(cpu.redis), client: busy(cpu.client), total: busy(cpu.total) },
+    };
+  } finally {
+    await http.close();
+  }
+}
+
+/** A table row of the cores each process group kept busy. */
+export function coresRow(run: LoadRunResult): Record<string, string> {
+  const { api, workers, postgres, redis, client, total } = run.coresBusy;
+  return { api: api.toFixed(2), workers: workers.toFixed(2), postgres: postgres.toFixed(2), redis: redis.toFixed(2), 'load client': client.toFixed(2), total: total.toFixed(2) };
+}
+
+/** A table row of CPU milliseconds per job for each process group. */
+export function cpuPerJobRow(run: LoadRunResult): Record<string, string> {
+  const { api, workers, postgres, redis, client, total } = run.cpuMsPerJob;
+  const ms = (value: number) => value.toFixed(2);
+  return { api: ms(api), workers: ms(workers), postgres: ms(postgres), redis: ms(redis), 'load client': ms(client), 'total CPU ms/job': ms(total) };
+}

@@ -1,0 +1,71 @@
+// CPU time and resident memory of processes on this machine, read from /proc (Linux only).
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU milliseconds a process has used so far, or null once it is gone. */
+export function cpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return ((utime + stime) * 1000) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
+/** Resident set size in MiB, or null once the process is gone. */
+export function rssMiB(pid: number): number | null {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The 1-minute load average and the machine's core count, recorded with every run. */
+export function machineLoad(): { load1: number; load5: number; cores: number; uptime: string } {
+  const [load1, load5] = readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number) as [number, number];
+  let uptime = '';
+  try {
+    uptime = execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    uptime = `load average: ${load1}, ${load5}`;
+  }
+  const cores = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((line) => line.startsWith('processor')).length;
+  return { load1, load5, cores, uptime };
+}
+
+/** CPU milliseconds of a set of processes between `start()` and `stop()`; pids may join later. */
+export class CpuMeter {
+  readonly #start = new Map<number, number>();
+
+  /** Records the current CPU time of each pid. */
+  start(pids: number[]): void {
+    for (const pid of pids) {
+      const ms = cpuMs(pid);
+      if (ms !== null) this.#start.set(pid, ms);
+    }
+  }
+
+  /** CPU ms used by `pids` since `start` (a pid not seen at start counts from 0: it started during the run). */
+  since(pids: number[]): number {
+    let total = 0;
+    for (const pid of pids) {
+      const now = cpuMs(pid);
+      if (now !== null) total += now - (this.#start.get(pid) ?? 0);
+    }
+    return total;
+  }
+}

@@ -1,0 +1,61 @@
+// One process of the raw model benchmark: the worker's backend and model, nothing else. Driven
+// over IPC by rawModel.ts so several processes start each measurement at the same moment.
+import { parseArgs } from 'node:util';
+import { imageToInput, initBackend, loadModel, type BackendPreference } from '@inferq/inference';
+import { ModelRegistry } from '@inferq/models';
+import { photoLikeImage } from '@inferq/images/testing';
+
+export type RawCommand = { cmd: 'predict'; batch: number; ms: number } | { cmd: 'preprocess'; ms: number; width: number; height: number } | { cmd: 'exit' };
+export type RawReply = { kind: 'ready'; backend: string; simd: boolean | null } | { kind: 'done'; items: number; ms: number } | { kind: 'error'; message: string };
+
+const { values } = parseArgs({
+  options: { 'models-dir': { type: 'string' }, model: { type: 'string' }, backend: { type: 'string', default: 'wasm' }, batches: { type: 'string', default: '1' } },
+});
+const send = (reply: RawReply) => process.send!(reply);
+
+try {
+  const backend = await initBackend({ preferred: values.backend as BackendPreference, logger: { info: () => {}, warn: () => {} } });
+  const { manifest, location } = await new ModelRegistry({ root: values['models-dir']! }).resolve(values.model!);
+  const model = await loadModel(location, manifest);
+  // Warm each batch size once, as the worker warms its model before taking jobs.
+  await model.warmUp(values.batches.split(',').map(Number));
+  const zeros = new Float32Array(model.inputSize);
+  for (let i = 0; i < zeros.length; i++) zeros[i] = (i % 251) / 255;
+
+  process.on('message', async (message: RawCommand) => {
+    try {
+      if (message.cmd === 'exit') {
+        model.dispose();
+        process.exit(0);
+      }
+      if (message.cmd === 'predict') {
+        const inputs = Array.from({ length: message.batch }, () => zeros);
+        const started = performance.now();
+        let items = 0;
+        while (performance.now() - started < message.ms) {
+          await model.predictBatch(inputs);
+          items += message.batch;
+        }
+        send({ kind: 'done', items, ms: performance.now() - started });
+      }
+      if (message.cmd === 'preprocess') {
+        // The worker's preprocessing of one upload (decode, resize, scale), one image at a time.
+        const image = await photoLikeImage(message.width, message.height, 'jpeg');
+        await imageToInput(image, manifest.input);
+        const started = performance.now();
+        let items = 0;
+        while (performance.now() - started < message.ms) {
+          await imageToInput(image, manifest.input);
+          items++;
+        }
+        send({ kind: 'done', items, ms: performance.now() - started });
+      }
+    } catch (error) {
+      send({ kind: 'error', message: (error as Error).message });
+    }
+  });
+  send({ kind: 'ready', backend: backend.name, simd: backend.wasm?.simd ?? null });
+} catch (error) {
+  send({ kind: 'error', message: (error as Error).stack ?? String(error) });
+  process.exit(1);
+}

@@ -1,0 +1,100 @@
+// Postgres and Redis for one benchmark run: a fresh migrated database on DATABASE_URL's server,
+// and by default a private redis-server of our own, so its CPU time and queue are ours alone
+// (the shared Redis also serves other people's test runs).
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { startTestServices } from '@inferq/testing';
+
+export interface BenchServices {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  /** Whether Redis is a private redis-server started for this run. */
+  privateRedis: boolean;
+  /** Pids of this database's Postgres backends right now. */
+  postgresPids(): Promise<number[]>;
+  /** CPU ms Redis has used since it started (INFO cpu: main thread + children). */
+  redisCpuMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function hasRedisServer(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startPrivateRedis(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+    stdio: 'ignore',
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      await probe.ping();
+      probe.disconnect();
+      return { url, child };
+    } catch {
+      probe.disconnect();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error('private redis-server did not start');
+}
+
+/**
+ * `sharedRedis`: use REDIS_URL instead of a private redis-server (its CPU figures then include
+ * whatever else runs on that server).
+ */
+export async function startBenchServices(options: { sharedRedis?: boolean } = {}): Promise<BenchServices> {
+  const usePrivate = !options.sharedRedis && hasRedisServer();
+  const redis = usePrivate ? await startPrivateRedis() : undefined;
+  const base = await startTestServices(redis ? { ...process.env, REDIS_URL: redis.url } : process.env);
+  const databaseName = new URL(base.databaseUrl).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: base.databaseUrl });
+  await admin.connect();
+  const info = new Redis(base.redisUrl, { maxRetriesPerRequest: 1 });
+  return {
+    databaseUrl: base.databaseUrl,
+    redisUrl: base.redisUrl,
+    queuePrefix: base.queuePrefix,
+    privateRedis: redis !== undefined,
+    async postgresPids() {
+      // Our own monitoring connection is left out: it is the bench's, not the platform's.
+      const result = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [databaseName]);
+      return result.rows.map((row) => row.pid);
+    },
+    async redisCpuMs() {
+      const text = await info.info('cpu');
+      const value = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(text)?.[1] ?? 0);
+      return (value('used_cpu_user') + value('used_cpu_sys')) * 1000;
+    },
+    async stop() {
+      info.disconnect();
+      await admin.end().catch(() => {});
+      await base.stop();
+      if (redis) {
+        redis.child.kill('SIGTERM');
+        await new Promise((resolve) => redis.child.once('exit', resolve));
+      }
+    },
+  };
+}

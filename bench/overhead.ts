@@ -1,0 +1,86 @@
+// 3. Platform overhead: the end-to-end run with a trivial model (32×32 greyscale → one Dense
+// layer) on a 32×32 JPEG, so the model costs ~nothing: jobs/s and CPU ms per job in the API, the
+// workers, Postgres and Redis. Beside it, raw BullMQ (no-op processor) on the same Redis.
+//   pnpm bench overhead [--workers 2] [--clients 64] [--seconds 10] [--batch 32] [--anchor-jobs 5000] [--cpu-prof DIR]
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { benchImage } from './lib/benchImage.ts';
+import { measureBullmq } from './lib/bullmqAnchor.ts';
+import { startPlatform } from './lib/platform.ts';
+import { benchUsers, coresRow, cpuPerJobRow, runClosedLoad } from './lib/platformRun.ts';
+import { machineLoad } from './lib/procStat.ts';
+import { startBenchServices } from './lib/services.ts';
+import { formatMs, printTable, writeResults } from './lib/stats.ts';
+import { createTinyModelRegistry, tinyModelName } from './lib/tinyModel.ts';
+
+const { values } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '2' },
+    clients: { type: 'string', default: '64' },
+    seconds: { type: 'string', default: '10' },
+    batch: { type: 'string', default: '32' },
+    'anchor-jobs': { type: 'string', default: '5000' },
+    /** Clients are spread over this many users; 0: one user per client. */
+    users: { type: 'string', default: '0' },
+    'shared-redis': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const workers = Number(values.workers);
+const batch = Number(values.batch);
+const modelsDir = await createTinyModelRegistry();
+const image = await benchImage('32x32');
+const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
+const before = machineLoad();
+console.log(`platform overhead: model ${tinyModelName} (1 Dense layer), 32x32 JPEG, ${workers} worker(s), batch ${batch}, ${values.clients} clients, ${values.seconds} s; ${before.uptime}`);
+
+let result;
+let anchor;
+try {
+  const platform = await startPlatform({
+    services,
+    modelsDir,
+    defaultModel: tinyModelName,
+    workers,
+    queueName: `bench-${randomUUID()}`,
+    worker: { MAX_BATCH_SIZE: String(batch), WORKER_CONCURRENCY: String(batch * 2) },
+    cpuProfileDir: values['cpu-prof'],
+  });
+  try {
+    result = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: image.upload, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
+  } finally {
+    await platform.stop();
+  }
+  anchor = await measureBullmq({ redisUrl: services.redisUrl, prefix: services.queuePrefix, jobs: Number(values['anchor-jobs']) });
+} finally {
+  await services.stop();
+  rmSync(modelsDir, { recursive: true, force: true });
+}
+const after = machineLoad();
+
+console.log();
+printTable([
+  {
+    run: `platform, ${workers} worker(s)`,
+    'jobs/s': result.jobsPerSecond.toFixed(0),
+    jobs: result.succeeded,
+    'submit p50/p99': `${formatMs(result.submitMs.p50)} / ${formatMs(result.submitMs.p99)}`,
+    'e2e p50/p99': `${formatMs(result.endToEndMs.p50)} / ${formatMs(result.endToEndMs.p99)}`,
+  },
+  ...anchor.map((row) => ({
+    run: `BullMQ ${row.mode === 'single' ? 'add' : 'addBulk'} + no-op worker`,
+    'jobs/s': row.jobsPerSecond.toFixed(0),
+    jobs: row.jobs,
+    'submit p50/p99': `adds: ${row.addsPerSecond.toFixed(0)}/s`,
+    'e2e p50/p99': '',
+  })),
+]);
+console.log('\nCPU ms per job');
+printTable([cpuPerJobRow(result)]);
+console.log('\ncores busy');
+printTable([coresRow(result)]);
+if (Object.keys(result.refused).length > 0) console.log(`refused submits: ${JSON.stringify(result.refused)}`);
+console.log(`load average: ${before.load1} before, ${after.load1} after`);
+const file = writeResults('overhead', { workers, batch, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, result, anchor, load: { before, after } });
+console.log(`wrote ${file}`);

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,7 +28,12 @@ export async function ensureDashboardBuilt(): Promise<void> {
   const newestSource = Math.max(...sources.map(newestMtime));
   if (existsSync(index) && statSync(index).mtimeMs >= newestSource) return;
   const vite = path.join(path.dirname(createRequire(path.join(dashboardRoot, 'package.json')).resolve('vite/package.json')), 'bin/vite.js');
-  await run(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: dashboardRoot, maxBuffer: 16 * 1024 * 1024 });
+  // Built aside and moved into place, so a test run beside this one never serves half a build.
+  const aside = path.join(dashboardRoot, `node_modules/.cache/dist-${process.pid}`);
+  await run(process.execPath, [vite, 'build', '--logLevel', 'warn', '--outDir', aside], { cwd: dashboardRoot, maxBuffer: 16 * 1024 * 1024 });
+  await rm(dashboardDist, { recursive: true, force: true });
+  // Another run may have moved its own fresh build in meanwhile; either one will do.
+  await rename(aside, dashboardDist).catch(() => rm(aside, { recursive: true, force: true }));
 }
 
 /** Debian's Chromium (Playwright's own browser download is not used). */

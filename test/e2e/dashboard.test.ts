@@ -90,6 +90,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
   it('a user signs in, submits a real image, watches it reach succeeded live and sees its scores as a chart', async () => {
     const { context, page, eventStreams } = await signIn(user.key);
     expect(await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length, cookies: document.cookie }))).toEqual({ session: 1, local: 0, cookies: '' });
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'jobs-empty.png') });
     await page.evaluate(() => Object.assign(window, { notReloaded: true }));
 
@@ -134,6 +135,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await page.getByText('Raw output').click();
     const raw = JSON.parse((await page.getByTestId('raw-output').textContent()) ?? '') as { output: number[][] };
     expect(raw.output[0]).toHaveLength(5);
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'job-detail.png'), fullPage: true });
 
     // One event stream for the tab, however many pages were opened in it.
@@ -248,6 +250,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await expect.poll(() => page.getByTestId('cap').textContent(), { timeout: 15_000 }).toMatch(/^0 \/ 10,000/);
     await page.getByTestId('throughput-chart').locator('.recharts-area').first().waitFor({ state: 'attached' });
     await page.evaluate(() => window.scrollTo(0, 0));
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'operations.png'), fullPage: true });
 
     // A worker that dies without a word disappears from the list once its heartbeat expires.
@@ -262,10 +265,12 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const { context, page } = await signIn(admin.key, phone);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(width).toBeLessThanOrEqual(phone.width);
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'jobs-phone.png') });
     await page.getByRole('link', { name: 'Operations' }).click();
     await page.getByTestId('queue-panel').waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(phone.width);
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'operations-phone.png') });
     await context.close();
   });
@@ -290,6 +295,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await expect.poll(() => page.locator('[data-testid="jobs-table"] tbody tr').count()).toBe(2);
     await page.getByRole('button', { name: 'All' }).click();
     await expect.poll(() => page.locator('[data-testid="jobs-table"] tbody tr').count()).toBe(statuses.length);
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'jobs.png') });
     await context.close();
   });

@@ -26,8 +26,8 @@ export function ErrorNotice({ error, onDismiss }: { error: unknown; onDismiss?: 
       <div className="notice-body">
         <strong className="notice-title">{title.charAt(0).toUpperCase() + title.slice(1)}</strong>
         {description.detail && <span className="notice-detail">{description.detail}</span>}
+        <code className="notice-code">{description.code}</code>
       </div>
-      <code className="notice-code">{description.code}</code>
       {onDismiss && (
         <button type="button" className="notice-close" onClick={onDismiss} aria-label="Dismiss">
           ×

@@ -112,8 +112,8 @@ export function JobDetailPage() {
               <div className="notice-body">
                 <strong className="notice-title">The job failed</strong>
                 <span className="notice-detail">{data.error.message}</span>
+                <code className="notice-code">{data.error.code}</code>
               </div>
-              <code className="notice-code">{data.error.code}</code>
             </div>
           ) : data.status === 'canceled' ? (
             <EmptyState title="Canceled" icon="⊘">This job was canceled before it produced a result.</EmptyState>

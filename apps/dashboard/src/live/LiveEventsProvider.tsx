@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import { useQueryClient, type QueryClient, type QueryKey } from '@tanstack/react-query';
-import type { JobView, QueueSnapshot } from '@inferq/core';
+import type { AccountView, JobView, QueueSnapshot } from '@inferq/core';
 import type { JobPage } from '../api/apiClient.ts';
 import { useSession } from '../auth/SessionContext.tsx';
 import { openEventStream, type StreamState } from './eventStream.ts';
@@ -70,9 +70,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
   const [state, setState] = useState<StreamState>('offline');
   const apiKey = session?.client.apiKey;
-  const ownUserId = session?.account?.user.id ?? null;
-  const [userRef] = useState(() => ({ current: ownUserId }));
-  userRef.current = ownUserId;
+  const signInUserId = session?.account?.user.id ?? null;
 
   useEffect(() => {
     if (!apiKey) {
@@ -93,7 +91,9 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
           if (connectedOnce) void client.invalidateQueries();
           connectedOnce = true;
         } else if (event === 'job') {
-          applyJobEvent(client, batcher, data as JobEvent, userRef.current);
+          // After a reload the account comes from its query, not from the sign-in.
+          const ownUserId = client.getQueryData<AccountView>(['account'])?.user.id ?? signInUserId;
+          applyJobEvent(client, batcher, data as JobEvent, ownUserId);
         } else if (event === 'queue') {
           client.setQueryData<QueueSnapshot>(['admin', 'overview'], data as QueueSnapshot);
         }

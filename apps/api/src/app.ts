@@ -9,6 +9,7 @@ import { JobStats, pingDatabase, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import { JobEventPublisher, pingRedis, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import type { ModelRegistry } from '@inferq/models';
 import { AccountService } from './accountService.ts';
 import { dashboardStatic } from './http/dashboardStatic.ts';
 import { authenticate } from './http/authenticate.ts';
@@ -26,6 +27,8 @@ import { OperatorService } from './operatorService.ts';
 import { adminRouter } from './routes/admin.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
 import { jobsRouter } from './routes/jobs.ts';
+import { modelFilesRouter, modelsRouter } from './routes/models.ts';
+import { ModelService } from './modelService.ts';
 
 export interface ApiDependencies {
   logger: Logger;
@@ -59,6 +62,11 @@ export interface ApiDependencies {
   waiter?: JobWaiter;
   /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
   webhookPolicy?: WebhookUrlPolicy;
+  /**
+   * The model registry behind GET /v1/models, the public model files and the admin model
+   * routes. @defaultValue none: those routes answer 404
+   */
+  registry?: ModelRegistry;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -121,11 +129,17 @@ export function createApp(deps: ApiDependencies): Express {
   app.get('/', (_req, res) => res.redirect(302, '/dashboard/'));
   app.use('/dashboard', dashboardStatic({ dir: deps.dashboardDir }));
   app.use(apiDocsRouter());
+  const modelService = deps.registry
+    ? new ModelService({ registry: deps.registry, workers: new WorkerRegistry({ connection: deps.queue.connection, prefix: deps.queue.queue.opts.prefix }) })
+    : undefined;
+  // Model files are public (browsers load them with tf.loadLayersModel); see routes/models.ts.
+  if (modelService) app.use('/v1', modelFilesRouter(modelService));
   app.use('/v1', authenticate(deps.accounts, { addressLimits: deps.rateLimits }));
   // Submissions spend the tier's submit budget, every other request the request budget.
   app.use('/v1', rateLimit(deps.rateLimits, (req) => (req.method === 'POST' && req.path === '/jobs' ? 'submit' : 'request')));
   app.use('/v1', jobsRouter(service, { maxFileBytes: deps.imageLimits.maxBytes }));
   app.use('/v1', webhookSecretRouter(deps.accounts));
+  if (modelService) app.use('/v1', modelsRouter(modelService));
   app.use('/v1/admin', adminRouter({ accounts: deps.accounts, jobs: deps.jobs, service, tiers: deps.tiers }));
   const stats = new JobStats(deps.db);
   const operator =

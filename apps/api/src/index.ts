@@ -72,6 +72,7 @@ const app = createApp({
   accounts,
   queue,
   models: registryCatalog(registry),
+  registry,
   defaultModel: env.DEFAULT_MODEL,
   imageLimits: {
     maxBytes: env.MAX_UPLOAD_BYTES,

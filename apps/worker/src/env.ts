@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { defaultInferenceJobPolicy } from '@inferq/core';
 
@@ -19,9 +19,21 @@ export const workerEnvSchema = z.object({
   WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
   WORKER_HOST: z.string().default('0.0.0.0'),
   /** Largest batch run through the model at once. */
-  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(256).default(8),
+  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(256).optional(),
   /** How long the first job of a batch waits for others. */
-  MAX_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1000).default(5),
+  MAX_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1000).optional(),
+  /** How often the registry is checked for a new live version of each served model (hot swap). */
+  MODEL_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
+  /** A version loaded for pinned jobs (not live) is disposed after this long unused. */
+  PINNED_VERSION_IDLE_MS: z.coerce.number().int().min(0).default(60_000),
+  /**
+   * Worker processes on this host: 1 runs here; more makes this process a supervisor that starts
+   * that many (each one core on wasm) and restarts any that die; `auto` is one per core.
+   */
+  WORKER_PROCESSES: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
+    .default(1)
+    .transform((value) => (value === 'auto' ? availableParallelism() : value)),
   /** Jobs taken from the queue at once; must be at least the batch size for batches to form. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).optional(),
   /** Lock on a running job; a crashed worker's jobs come back after about this long. */

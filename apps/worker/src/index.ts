@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { createDatabase, JobMaintenance, JobStore, pingDatabase } from '@inferq/db';
-import { initBackend, tensorMemory } from '@inferq/inference';
+import { batchingDefaults, initBackend, tensorMemory } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
@@ -11,9 +11,23 @@ import { InferenceWorker } from './inferenceWorker.ts';
 import { LeaderLock } from './leaderLock.ts';
 import { ModelPool } from './modelPool.ts';
 import { Reconciler } from './reconciler.ts';
+import { WorkerSupervisor } from './workerSupervisor.ts';
 
 const env = parseWorkerEnv(process.env);
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
+
+if (env.WORKER_PROCESSES > 1) {
+  // This process only supervises: each child runs this file as a single worker process.
+  const supervisor = new WorkerSupervisor({
+    entry: import.meta.filename,
+    processes: env.WORKER_PROCESSES,
+    workerId: env.WORKER_ID,
+    port: env.WORKER_PORT,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    logger,
+  });
+  process.exit(await supervisor.run());
+}
 
 const db = createDatabase({ url: env.DATABASE_URL, poolSize: 4 });
 const redis = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: `inferq-worker-${env.WORKER_ID}` });
@@ -25,13 +39,17 @@ const producerQueue = new InferenceQueue({ connection: pingConnection, name: env
 const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.counts(), loadedModels: () => models.describe() });
 
 let backendName = 'initializing';
+let backendDetails: Record<string, unknown> | undefined;
 const models = new ModelPool({
   registry: new ModelRegistry({ root: env.MODELS_DIR }),
   logger,
-  batching: { maxBatchSize: env.MAX_BATCH_SIZE, maxDelayMs: env.MAX_BATCH_DELAY_MS },
-  onBatch: ({ model, size, inferenceMs }) => {
+  // Replaced by the backend's defaults once it is known (unless MAX_BATCH_* are set).
+  batching: { maxBatchSize: env.MAX_BATCH_SIZE ?? 1, maxDelayMs: env.MAX_BATCH_DELAY_MS ?? 0 },
+  pinnedIdleMs: env.PINNED_VERSION_IDLE_MS,
+  onBatch: ({ model, size, inferenceMs, waitsMs }) => {
     metrics.batchSize.observe({ model }, size);
     metrics.inferenceDuration.observe({ model }, inferenceMs / 1000);
+    for (const waitMs of waitsMs) metrics.batchWait.observe({ model }, waitMs / 1000);
   },
 });
 const health = new HealthServer({
@@ -43,7 +61,14 @@ const health = new HealthServer({
     redis: async () => isRedisReady(redis) && (await pingRedis(pingConnection)),
     model: () => models.ready,
   },
-  describe: () => ({ workerId: env.WORKER_ID, backend: backendName, models: models.describe(), tensors: tensorMemory().numTensors }),
+  describe: () => ({
+    workerId: env.WORKER_ID,
+    backend: backendName,
+    backendPreference: env.TF_BACKEND,
+    ...(backendDetails ? { backendDetails } : {}),
+    models: models.describe(),
+    tensors: tensorMemory().numTensors,
+  }),
   metrics: metrics.registry,
 });
 const healthAddress = await health.start();
@@ -51,8 +76,16 @@ logger.info({ port: healthAddress.port }, 'worker health endpoint listening');
 
 const backend = await initBackend({ preferred: env.TF_BACKEND, logger });
 backendName = backend.name;
-logger.info({ backend: backend.name, wasm: backend.wasm }, 'inference backend selected');
+backendDetails = { tfjsBackend: backend.tfjsBackend, ...(backend.wasm ? { wasm: backend.wasm } : {}), ...(backend.gpu !== undefined ? { gpu: backend.gpu } : {}), skipped: backend.skipped };
+const batching = {
+  maxBatchSize: env.MAX_BATCH_SIZE ?? batchingDefaults[backend.name].maxBatchSize,
+  maxDelayMs: env.MAX_BATCH_DELAY_MS ?? batchingDefaults[backend.name].maxDelayMs,
+};
+models.setBatching(batching);
+logger.info({ backend: backend.name, wasm: backend.wasm, batching }, 'inference backend selected');
 await models.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').map((name) => name.trim()).filter(Boolean));
+// Hot swap: a new live version is loaded and warmed up beside the old one, then switched to.
+models.watch(env.MODEL_WATCH_INTERVAL_MS);
 
 const worker = new InferenceWorker({
   connection: redis,
@@ -62,7 +95,9 @@ const worker = new InferenceWorker({
   workerId: env.WORKER_ID,
   queueName: env.QUEUE_NAME,
   prefix: env.QUEUE_PREFIX,
-  concurrency: env.WORKER_CONCURRENCY ?? env.MAX_BATCH_SIZE * 2,
+  // Enough jobs held at once for the largest batch of any served model to fill, and for
+  // preprocessing (sharp, off the main thread) to overlap inference.
+  concurrency: env.WORKER_CONCURRENCY ?? Math.max(4, 2 * Math.max(...models.describe().map((model) => model.batching.maxBatchSize))),
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
   events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
@@ -102,7 +137,7 @@ const heartbeat = new WorkerHeartbeatLoop({
     pid: process.pid,
     backend: backendName,
     queue: env.QUEUE_NAME,
-    models: models.describe().map(({ name, version }) => ({ name, version })),
+    models: models.describe().map(({ name, version, loaded, swap }) => ({ name, version, loaded, swap })),
     currentBatch: models.currentBatch,
     activeJobs: worker.activeJobs,
     jobsSucceeded: worker.stats.succeeded,

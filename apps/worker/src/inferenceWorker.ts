@@ -1,12 +1,12 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
-import { isDatabaseUnavailable, type CompletedJob, type JobStore } from '@inferq/db';
+import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { isDatabaseUnavailable, type CompletedJob, type JobStore, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher } from '@inferq/queue';
-import type { ModelPool } from './modelPool.ts';
+import type { ModelLease, ModelPool } from './modelPool.ts';
 
 export interface InferenceWorkerOptions {
   /** A consumer connection (retries forever). */
@@ -91,12 +91,23 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class InferenceWorker {
   readonly #options: InferenceWorkerOptions;
   readonly #writer: Batcher<CompletedJob, string | null>;
+  readonly #starter: Batcher<string, StartedJob | null>;
   #worker: Worker<InferenceJobPayload, JobOutcome> | undefined;
   readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
   #active = 0;
 
   constructor(options: InferenceWorkerOptions) {
     this.#options = options;
+    // Jobs taken from the queue together (a batch's worth of slots frees at once) start in one
+    // statement that also reads their inputs; one at a time while the worker is quiet.
+    this.#starter = new Batcher<string, StartedJob | null>({
+      maxBatchSize: 64,
+      maxDelayMs: 0,
+      run: async (ids) => {
+        const started = await options.jobs.startMany(ids, options.workerId);
+        return ids.map((id) => started.get(id) ?? null);
+      },
+    });
     // Results of jobs that finish together are written in one transaction.
     this.#writer = new Batcher<CompletedJob, string | null>({
       maxBatchSize: options.maxWriteBatch ?? 64,
@@ -161,9 +172,10 @@ export class InferenceWorker {
     const log = logger.child({ jobId: payload.jobId, model: payload.model });
     const events = this.#options.events;
     let userId: string | null = null;
+    let lease: ModelLease | undefined;
 
     try {
-      const row = await jobs.start(payload.jobId, workerId);
+      const row = await this.#starter.submit(payload.jobId);
       if (!row) {
         // Canceled, already finished by an earlier attempt, or deleted: nothing to do.
         this.stats.skipped++;
@@ -172,12 +184,9 @@ export class InferenceWorker {
       userId = row.userId;
       void events?.publish({ jobId: payload.jobId, userId, status: 'running', model: payload.model });
       if (row.attempts === 1 && row.queueWaitMs !== null) metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
-      const entry = this.#options.models.get(payload.model);
-      if (!entry) throw new PermanentFailure('UNKNOWN_MODEL', `This worker does not serve the model ${payload.model}.`);
-      if (payload.modelVersion && payload.modelVersion !== entry.manifest.version) {
-        throw new PermanentFailure('UNKNOWN_MODEL', `Version ${payload.modelVersion} of ${payload.model} is not served.`);
-      }
-      const bytes = await jobs.getInput(payload.jobId);
+      lease = await this.#acquireModel(payload);
+      const entry = lease;
+      const bytes = row.input;
       if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
 
       const compute = async () => {
@@ -188,7 +197,7 @@ export class InferenceWorker {
           throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
         }
         try {
-          return await entry.batcher.submit(input);
+          return await entry.submit(input);
         } catch (error) {
           throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
         }
@@ -245,6 +254,29 @@ export class InferenceWorker {
       // Out of attempts because Postgres was down: the row stays unfinished and the reconciler
       // runs the job again once Postgres is back (a transient code is never a final answer).
       throw new Error(code, { cause: error });
+    } finally {
+      // The version this job ran on may be disposed once no job holds it (hot swap).
+      lease?.release();
+    }
+  }
+
+  /**
+   * The live version of the job's model, or the version it is pinned to (loaded on demand).
+   * A model or version the registry does not have fails at once with UNKNOWN_MODEL; a version
+   * that exists but cannot load fails with MODEL_NOT_READY (retrying will not fix its files).
+   */
+  async #acquireModel(payload: InferenceJobPayload): Promise<ModelLease> {
+    try {
+      return await this.#options.models.acquire(payload.model, payload.modelVersion);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'MODEL_NOT_FOUND') {
+        const what = payload.modelVersion ? `Version ${payload.modelVersion} of ${payload.model}` : `The model ${payload.model}`;
+        throw new PermanentFailure('UNKNOWN_MODEL', `${what} is not served.`, { cause: error });
+      }
+      if (error instanceof AppError && error.code === 'MODEL_NOT_READY') {
+        throw new PermanentFailure('MODEL_NOT_READY', `Version ${payload.modelVersion ?? '(live)'} of ${payload.model} cannot be loaded.`, { cause: error });
+      }
+      throw error;
     }
   }
 

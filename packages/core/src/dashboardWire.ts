@@ -14,7 +14,25 @@ export const workerHeartbeatSchema = z.object({
   /** tensorflow-gpu, tensorflow, wasm or cpu. */
   backend: z.string(),
   queue: z.string(),
-  models: z.array(z.object({ name: z.string(), version: z.string() })),
+  models: z.array(
+    z.object({
+      name: z.string(),
+      /** The live version this worker serves jobs that name no version with. */
+      version: z.string(),
+      /** Every version loaded and serving here (the live one, versions pinned by jobs). */
+      loaded: z.array(z.string()).optional(),
+      /** A hot swap not done yet: loading the version LIVE names, or failed to (old one still served). */
+      swap: z
+        .object({
+          to: z.string(),
+          state: z.enum(['loading', 'failed']),
+          since: z.string(),
+          error: z.object({ code: z.string(), reason: z.string().optional(), message: z.string() }).optional(),
+        })
+        .nullable()
+        .optional(),
+    }),
+  ),
   /** Inputs in the model batch running right now (0 when idle). */
   currentBatch: z.number().int(),
   /** Jobs the process holds right now (waiting for a batch or running). */

@@ -36,6 +36,8 @@ export const errorStatus = {
   QUEUE_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
   MODEL_NOT_READY: 503,
+  // A model format this process cannot serve (a SavedModel where @tensorflow/tfjs-node is not installed).
+  MODEL_FORMAT_UNSUPPORTED: 422,
   INTERNAL: 500,
   // Job failure codes: stored on a failed job, never an HTTP answer by themselves
   INPUT_MISSING: 422,

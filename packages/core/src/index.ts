@@ -5,3 +5,4 @@ export * from './wire.ts';
 export * from './jobView.ts';
 export * from './dashboardWire.ts';
 export * from './accountsWire.ts';
+export * from './modelsWire.ts';

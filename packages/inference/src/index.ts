@@ -4,3 +4,4 @@ export * from './servedModel.ts';
 export * from './preprocess.ts';
 export * from './batcher.ts';
 export * from './importNsfwModel.ts';
+export * from './batchingDefaults.ts';

@@ -155,6 +155,14 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
       buckets: batchBuckets,
       registers: [registry],
     }),
+    /** Dynamic batching's cost in latency: how long each input waited for its batch to start. */
+    batchWait: new Histogram({
+      name: 'inferq_batch_wait_seconds',
+      help: 'Time an input waited in the worker batcher before its model batch started, by model.',
+      labelNames: ['model'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
     modelLoad: new Gauge({
       name: 'inferq_model_load_seconds',
       help: 'How long loading and warming up each served model version took.',

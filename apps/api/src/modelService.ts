@@ -1,0 +1,169 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { AppError, type ModelsView, type ModelView, type PublishModelVersionBody, type WorkerHeartbeat } from '@inferq/core';
+import {
+  fetchModelFiles,
+  isRemoteLocation,
+  isSafeWeightPath,
+  manifestFileName,
+  modelJsonFileName,
+  weightPathsOf,
+  type ModelEntry,
+  type ModelRegistry,
+  type PublishManifest,
+  type PublishResult,
+} from '@inferq/models';
+import type { WorkerRegistry } from '@inferq/queue';
+
+export interface ModelServiceOptions {
+  registry: ModelRegistry;
+  /** Worker heartbeats: which worker has which version loaded. */
+  workers: WorkerRegistry;
+  /** Bound on fetching a version's files when one is registered by URL. @defaultValue 60000 */
+  fetchTimeoutMs?: number;
+  /** Largest model (all files) accepted by URL. @defaultValue 512 MiB */
+  maxModelBytes?: number;
+}
+
+/** A file of a model version that may be served to browsers. */
+export interface ModelFileRef {
+  /** Absolute path on disk. */
+  path: string;
+  contentType: string;
+  /** The version's content hash, a strong validator for the immutable file. */
+  sha256: string;
+}
+
+/**
+ * The models side of the API: the listing (registry + worker heartbeats), publishing a version,
+ * switching the live one, and the files browsers load. Workers notice a new live version on
+ * their own (they watch the registry) and swap without downtime.
+ */
+export class ModelService {
+  readonly #options: ModelServiceOptions;
+
+  constructor(options: ModelServiceOptions) {
+    this.#options = options;
+  }
+
+  async list(): Promise<ModelsView> {
+    const [entries, workers] = await Promise.all([this.#options.registry.list(), this.#liveWorkers()]);
+    return {
+      models: entries.map((entry) => toModelView(entry, workers)),
+      workers: workers.map((worker) => ({
+        workerId: worker.workerId,
+        host: worker.host,
+        backend: worker.backend,
+        models: worker.models.map((model) => ({ name: model.name, version: model.version, loaded: model.loaded ?? [model.version] })),
+      })),
+    };
+  }
+
+  async get(name: string): Promise<ModelView> {
+    const { models } = await this.list();
+    const model = models.find((entry) => entry.name === name);
+    if (!model) throw new AppError('MODEL_NOT_FOUND', `model "${name}" does not exist`, { details: { name } });
+    return model;
+  }
+
+  /**
+   * Registers a version from a TF.js model.json URL: fetches it and its shards, hashes them and
+   * writes the version folder atomically. The same files again is fine (`unchanged`); other files
+   * under an existing version are CONFLICT (versions are immutable).
+   */
+  async publishFromUrl(name: string, body: PublishModelVersionBody): Promise<PublishResult> {
+    const files = await fetchModelFiles(body.url, { fetchTimeoutMs: this.#options.fetchTimeoutMs ?? 60_000, maxBytes: this.#options.maxModelBytes ?? 512 * 1024 ** 2 }).catch(
+      (error: unknown) => {
+        // The operator's URL is wrong or unreachable: their mistake, told with the reason.
+        if (error instanceof AppError && error.code === 'MODEL_NOT_READY') {
+          throw new AppError('VALIDATION_FAILED', `cannot fetch the model at ${body.url}: ${error.message}`, { details: { field: 'url', ...(error.details as object) } });
+        }
+        throw error;
+      },
+    );
+    const manifest = {
+      format: body.format,
+      input: body.input,
+      output: body.output,
+      ...(body.source !== undefined ? { source: body.source } : { source: body.url }),
+      ...(body.metrics !== undefined ? { metrics: body.metrics } : {}),
+      ...(body.limits !== undefined ? { limits: body.limits } : {}),
+    } as PublishManifest;
+    return this.#options.registry.publish({ name, version: body.version, files, manifest, setLive: body.live });
+  }
+
+  /** Makes `version` live; workers pick it up within their watch interval. */
+  async setLive(name: string, version: string): Promise<ModelView> {
+    await this.#options.registry.setLive(name, version);
+    return this.get(name);
+  }
+
+  /**
+   * A file of a local model version that browsers may load: model.json, manifest.json or a
+   * weight shard model.json names. Anything else is NOT_FOUND (no directory listing, no other
+   * files, no path tricks: names are checked before any disk access).
+   */
+  async modelFile(name: string, version: string, file: string): Promise<ModelFileRef> {
+    const resolved = await this.#options.registry.resolve(name, version);
+    const notFound = () => new AppError('NOT_FOUND', `${name}@${version} has no file "${file.slice(0, 100)}"`, { details: { name, version } });
+    if (isRemoteLocation(resolved.location) || resolved.manifest.format === 'saved_model') throw notFound();
+    if (file === manifestFileName || file === modelJsonFileName) {
+      return { path: path.join(resolved.location, file), contentType: 'application/json', sha256: resolved.manifest.sha256 };
+    }
+    if (!isSafeWeightPath(file)) throw notFound();
+    const modelJson = JSON.parse(await readFile(path.join(resolved.location, modelJsonFileName), 'utf8')) as unknown;
+    if (!weightPathsOf(modelJson).includes(file)) throw notFound();
+    return { path: path.join(resolved.location, ...file.split('/')), contentType: 'application/octet-stream', sha256: resolved.manifest.sha256 };
+  }
+
+  async #liveWorkers(): Promise<WorkerHeartbeat[]> {
+    // The listing still answers while Redis is down; it then shows no workers.
+    return this.#options.workers.list().catch(() => []);
+  }
+}
+
+function toModelView(entry: ModelEntry, workers: WorkerHeartbeat[]): ModelView {
+  const serving = workers.flatMap((worker) => worker.models.filter((model) => model.name === entry.name).map((model) => ({ worker, model })));
+  const loadedBy = (version: string) => serving.filter(({ model }) => (model.loaded ?? [model.version]).includes(version)).length;
+  const live = entry.liveVersion;
+  let swap: ModelView['swap'] = null;
+  if (live !== null && serving.some(({ model }) => model.version !== live || model.swap)) {
+    const failures = serving
+      .filter(({ model }) => model.swap?.state === 'failed')
+      .map(({ worker, model }) => ({
+        workerId: worker.workerId,
+        version: model.swap?.to ?? live,
+        code: model.swap?.error?.code ?? 'INTERNAL',
+        reason: model.swap?.error?.reason ?? null,
+        message: model.swap?.error?.message ?? '',
+      }));
+    swap = {
+      to: live,
+      switched: serving.filter(({ model }) => model.version === live).length,
+      loading: serving.filter(({ model }) => model.swap?.state === 'loading').length,
+      failures,
+    };
+  }
+  return {
+    name: entry.name,
+    liveVersion: live,
+    remote: entry.remote,
+    workers: serving.length,
+    swap,
+    problems: entry.problems.map((problem) => ({ version: problem.version, reason: problem.reason, message: problem.message })),
+    versions: entry.versions.map(({ version, manifest, location }) => ({
+      version,
+      live: version === live,
+      format: manifest.format,
+      sha256: manifest.sha256,
+      createdAt: manifest.createdAt,
+      source: manifest.source ?? null,
+      input: { width: manifest.input.width, height: manifest.input.height, channels: manifest.input.channels },
+      labels: manifest.output.kind === 'classification' ? manifest.output.labels : null,
+      metrics: manifest.metrics ?? null,
+      limits: manifest.limits ?? null,
+      workersReady: loadedBy(version),
+      modelUrl: isRemoteLocation(location) || manifest.format === 'saved_model' ? null : `/v1/models/${entry.name}/${version}/model.json`,
+    })),
+  };
+}

@@ -1,0 +1,77 @@
+import cors from 'cors';
+import { Router } from 'express';
+import type { z } from 'zod';
+import { AppError, publishModelVersionBodySchema, setLiveVersionBodySchema } from '@inferq/core';
+import { requireAdmin } from '../http/authenticate.ts';
+import type { ModelService } from '../modelService.ts';
+
+function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) {
+    throw new AppError('VALIDATION_FAILED', 'The request body is not valid.', {
+      details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+    });
+  }
+  return parsed.data;
+}
+
+/** A year: the longest cache lifetime HTTP caches honour; a version's files never change. */
+const immutableMaxAgeMs = 365 * 24 * 3600 * 1000;
+
+/**
+ * GET /v1/models/:name/:version/<file>: model.json, manifest.json and the weight shards of a
+ * version, so a browser can `tf.loadLayersModel(url)` and run the same model client-side.
+ *
+ * Public on purpose (mounted before authentication): the files are the model itself, which
+ * clients are meant to download; no job, user or input is reachable here. Versions are
+ * immutable, so responses are cacheable for a year (`immutable`); CORS allows any origin, and
+ * Cross-Origin-Resource-Policy is relaxed from helmet's same-origin for these responses only.
+ */
+export function modelFilesRouter(service: ModelService): Router {
+  const router = Router();
+  const allowAnyOrigin = cors({ origin: '*', methods: ['GET', 'HEAD'], maxAge: 86_400 });
+  router.options('/models/:name/:version/*file', allowAnyOrigin);
+  router.get('/models/:name/:version/*file', allowAnyOrigin, async function getModelFile(req, res) {
+    const segments = req.params.file as unknown as string[];
+    const file = await service.modelFile(req.params.name, req.params.version, segments.join('/'));
+    res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+    res.type(file.contentType);
+    await new Promise<void>((resolve, reject) => {
+      res.sendFile(file.path, { maxAge: immutableMaxAgeMs, immutable: true, dotfiles: 'deny' }, (error) => (error ? reject(error) : resolve()));
+    });
+  });
+  return router;
+}
+
+/**
+ * The model listing for any authenticated caller, and the operator routes that publish a
+ * version and make a version live (admins only).
+ */
+export function modelsRouter(service: ModelService): Router {
+  const router = Router();
+
+  router.get('/models', async function listModels(_req, res) {
+    res.json(await service.list());
+  });
+
+  router.get('/models/:name', async function getModel(req, res) {
+    res.json(await service.get(req.params.name as string));
+  });
+
+  router.post('/admin/models/:name/versions', requireAdmin, async function publishModelVersion(req, res) {
+    const body = parseBody(publishModelVersionBodySchema, req.body);
+    const result = await service.publishFromUrl(req.params.name as string, body);
+    const model = await service.get(req.params.name as string);
+    res
+      .status(result.status === 'written' ? 201 : 200)
+      .location(`/v1/models/${req.params.name as string}`)
+      .json({ status: result.status, version: result.model.version, sha256: result.model.manifest.sha256, model });
+  });
+
+  router.post('/admin/models/:name/live', requireAdmin, async function setLiveVersion(req, res) {
+    const body = parseBody(setLiveVersionBodySchema, req.body);
+    res.json(await service.setLive(req.params.name as string, body.version));
+  });
+
+  return router;
+}

@@ -1,0 +1,87 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Logger } from 'pino';
+
+export interface WorkerSupervisorOptions {
+  /** The worker entry file each child runs. */
+  entry: string;
+  /** Worker processes to keep running. */
+  processes: number;
+  /** Children are named `<workerId>-1` … `<workerId>-N`. */
+  workerId: string;
+  /** Health port of the first child; child i gets port + i (0: each picks a free one). */
+  port: number;
+  /** How long children get to finish their jobs after SIGTERM before they are killed. */
+  shutdownTimeoutMs: number;
+  logger: Logger;
+  /** First delay before restarting a child that died; doubles while children keep dying, up to 30 s. @defaultValue 1000 */
+  restartDelayMs?: number;
+}
+
+/**
+ * Runs N worker processes on one host and keeps them running. The wasm backend uses one thread
+ * in Node (tfjs turns its threaded build off there), so one process per core is how a host uses
+ * all its cores; each child is a complete worker (own tfjs engine, models, queue connection).
+ * Children inherit stdout/stderr, so their JSON logs come out of this process unchanged.
+ * SIGTERM/SIGINT are passed on; `run` resolves with 0 once every child has exited.
+ */
+export class WorkerSupervisor {
+  readonly #options: WorkerSupervisorOptions;
+  readonly #children = new Map<number, ChildProcess>();
+  #stopping = false;
+
+  constructor(options: WorkerSupervisorOptions) {
+    this.#options = options;
+  }
+
+  run(): Promise<number> {
+    const { logger, processes } = this.#options;
+    logger.info({ processes }, 'supervising worker processes');
+    for (let index = 0; index < processes; index++) this.#start(index, this.#options.restartDelayMs ?? 1000);
+    return new Promise((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        if (this.#stopping) return;
+        this.#stopping = true;
+        logger.info({ signal, children: this.#children.size }, 'stopping worker processes');
+        for (const child of this.#children.values()) child.kill(signal);
+        const force = setTimeout(() => {
+          for (const child of this.#children.values()) child.kill('SIGKILL');
+        }, this.#options.shutdownTimeoutMs + 5000);
+        force.unref();
+        void this.#allExited().then(() => {
+          clearTimeout(force);
+          logger.info('all worker processes stopped');
+          resolve(0);
+        });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+  }
+
+  #start(index: number, restartDelayMs: number): void {
+    const { entry, workerId, port, logger } = this.#options;
+    const childId = `${workerId}-${index + 1}`;
+    const child = fork(entry, [], {
+      env: { ...process.env, WORKER_PROCESSES: '1', WORKER_ID: childId, WORKER_PORT: String(port === 0 ? 0 : port + index) },
+      stdio: 'inherit',
+    });
+    const startedAt = Date.now();
+    this.#children.set(index, child);
+    child.once('exit', (code, signal) => {
+      this.#children.delete(index);
+      if (this.#stopping) return;
+      // A child that ran a while before dying is restarted quickly; one that keeps dying backs off.
+      const delay = Date.now() - startedAt > 30_000 ? (this.#options.restartDelayMs ?? 1000) : Math.min(restartDelayMs * 2, 30_000);
+      logger.error({ workerId: childId, code, signal, restartInMs: delay }, 'worker process exited; restarting it');
+      setTimeout(() => {
+        if (!this.#stopping) this.#start(index, delay);
+      }, delay).unref();
+    });
+  }
+
+  async #allExited(): Promise<void> {
+    while (this.#children.size > 0) {
+      await Promise.all([...this.#children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))));
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+
+/**
+ * Wire shapes of the model routes: GET /v1/models (what is served, by which workers, and any
+ * swap under way) and the admin routes that publish a version and switch the live one.
+ *
+ * Terms: a model has versions; one is live (what a job that names no version gets). A worker
+ * has a version "loaded" when it can run jobs on it now. A swap is the time between an
+ * operator making a version live and every worker serving it.
+ */
+
+export const swapFailureSchema = z.object({
+  workerId: z.string(),
+  version: z.string(),
+  code: z.string(),
+  /** MODEL_NOT_READY's `details.reason`: `hash-mismatch`, `missing-weights`, `format-unsupported`, … */
+  reason: z.string().nullable(),
+  message: z.string(),
+});
+
+export const modelVersionViewSchema = z.object({
+  version: z.string(),
+  live: z.boolean(),
+  format: z.string(),
+  sha256: z.string(),
+  createdAt: z.string(),
+  source: z.string().nullable(),
+  input: z.object({ width: z.number().int(), height: z.number().int(), channels: z.number().int() }),
+  /** Class labels in output order; null for raw outputs. */
+  labels: z.array(z.string()).nullable(),
+  metrics: z.record(z.string(), z.number()).nullable(),
+  limits: z.object({ maxBatchSize: z.number().int().optional(), maxDelayMs: z.number().int().optional(), timeoutMs: z.number().int().optional() }).nullable(),
+  /** Live workers that have this version loaded. */
+  workersReady: z.number().int(),
+  /** The browser-loadable model.json (public, immutable); null for models served from elsewhere. */
+  modelUrl: z.string().nullable(),
+});
+
+export const modelViewSchema = z.object({
+  name: z.string(),
+  liveVersion: z.string().nullable(),
+  remote: z.boolean(),
+  versions: z.array(modelVersionViewSchema),
+  /** Live workers that serve this model (any version). */
+  workers: z.number().int(),
+  /** A swap under way: some worker serving the model does not run the live version yet. */
+  swap: z
+    .object({
+      to: z.string(),
+      /** Workers already serving `to`. */
+      switched: z.number().int(),
+      /** Workers loading it now. */
+      loading: z.number().int(),
+      /** Workers whose load failed: they keep serving their old version. */
+      failures: z.array(swapFailureSchema),
+    })
+    .nullable(),
+  /** Version folders that exist but cannot be served, and why. */
+  problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
+});
+export type ModelView = z.infer<typeof modelViewSchema>;
+
+export const modelWorkerViewSchema = z.object({
+  workerId: z.string(),
+  host: z.string(),
+  /** tensorflow-gpu, tensorflow, wasm or cpu: what this worker runs on. */
+  backend: z.string(),
+  models: z.array(z.object({ name: z.string(), version: z.string(), loaded: z.array(z.string()) })),
+});
+
+export const modelsViewSchema = z.object({
+  models: z.array(modelViewSchema),
+  workers: z.array(modelWorkerViewSchema),
+});
+export type ModelsView = z.infer<typeof modelsViewSchema>;
+
+/**
+ * POST /v1/admin/models/:name/versions: registers a version from the TF.js model.json at `url`
+ * (its shards are fetched from beside it). The manifest describes how to feed the model and read
+ * its output; the hash and date are filled in.
+ */
+export const publishModelVersionBodySchema = z.object({
+  version: z.string().min(1).max(64),
+  url: z.url({ protocol: /^https?$/ }),
+  format: z.enum(['layers', 'graph']),
+  input: z.record(z.string(), z.unknown()),
+  output: z.record(z.string(), z.unknown()),
+  source: z.string().max(500).optional(),
+  metrics: z.record(z.string(), z.number()).optional(),
+  limits: z.record(z.string(), z.unknown()).optional(),
+  /** Make it live at once. @defaultValue false */
+  live: z.boolean().default(false),
+});
+export type PublishModelVersionBody = z.infer<typeof publishModelVersionBodySchema>;
+
+export const setLiveVersionBodySchema = z.object({ version: z.string().min(1).max(64) });

@@ -1,0 +1,23 @@
+import type { BackendKind } from './backend.ts';
+
+export interface BatchingDefaults {
+  maxBatchSize: number;
+  maxDelayMs: number;
+}
+
+/**
+ * Batch settings for a worker whose MAX_BATCH_SIZE / MAX_BATCH_DELAY_MS are not set, by backend.
+ * Measured with `pnpm bench batching` (README, "Dynamic batching"):
+ * - wasm runs one thread: a batch of n costs about n single images, so batching buys no
+ *   throughput and only adds wait. 1 keeps latency lowest.
+ * - cpu (plain JS) is the same, only slower.
+ * - tensorflow (libtensorflow on all cores) gains from moderate batches.
+ * - tensorflow-gpu: a GPU is idle between small calls; large batches are where its throughput is.
+ * A model's manifest `limits` override these (the tiny MNIST model batches 32 on any backend).
+ */
+export const batchingDefaults: Record<BackendKind, BatchingDefaults> = {
+  'tensorflow-gpu': { maxBatchSize: 32, maxDelayMs: 10 },
+  tensorflow: { maxBatchSize: 8, maxDelayMs: 5 },
+  wasm: { maxBatchSize: 1, maxDelayMs: 0 },
+  cpu: { maxBatchSize: 1, maxDelayMs: 0 },
+};

@@ -66,16 +66,21 @@ class PermanentFailure extends Error {
 /**
  * Settles like `work`, or rejects with `onTimeout()` after `ms`. The work itself cannot be
  * interrupted (a model call runs to its end), but the attempt, and with it the worker's slot, is
- * released; a result that arrives later is dropped by the conditional row updates.
+ * released; a result that arrives later is dropped by the conditional row updates. A synchronous
+ * model call keeps the timer from firing until it returns, so work that settles after its
+ * deadline counts as timed out too: the rule is the elapsed time, not which callback ran first.
  */
 async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), ms);
   });
   work.catch(() => {}); // a late failure after the deadline must not surface as unhandled
   try {
-    return await Promise.race([work, deadline]);
+    const result = await Promise.race([work, deadline]);
+    if (performance.now() - started > ms) throw onTimeout();
+    return result;
   } finally {
     clearTimeout(timer);
   }

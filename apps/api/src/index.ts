@@ -35,7 +35,6 @@ const operator = new OperatorService({
   stats: new JobStats(db),
   queue,
   workers: new WorkerRegistry({ connection: redis, prefix: env.QUEUE_PREFIX }),
-  registry,
   events: new JobEventPublisher({ connection: redis, prefix: env.QUEUE_PREFIX }),
   queueCap: env.MAX_QUEUED_JOBS,
 });

@@ -1,6 +1,5 @@
-import { AppError, isFinalStatus, queueStates, type ModelListing, type QueueSnapshot, type StatsSeries } from '@inferq/core';
+import { AppError, isFinalStatus, queueStates, type QueueSnapshot, type StatsSeries } from '@inferq/core';
 import type { JobRecord, JobStats, JobStatsSeries, JobStore } from '@inferq/db';
-import type { ModelRegistry } from '@inferq/models';
 import type { InferenceQueue, JobEventPublisher, WorkerRegistry } from '@inferq/queue';
 
 export interface OperatorServiceOptions {
@@ -8,8 +7,6 @@ export interface OperatorServiceOptions {
   stats: JobStats;
   queue: InferenceQueue;
   workers: WorkerRegistry;
-  /** Lists models and versions; absent: the model listing is empty. */
-  registry?: ModelRegistry | undefined;
   /** Announces retried (queued) and canceled jobs to live streams. */
   events?: JobEventPublisher | undefined;
   /** The queue's global cap (jobs waiting + running), shown to operators. @defaultValue null (none) */
@@ -37,7 +34,7 @@ export function toStatsView(series: JobStatsSeries): StatsSeries {
 
 /**
  * What operators see and do beyond the public job routes: the queue and its workers, throughput
- * and latency, failed jobs and their retry, the model registry. Knows nothing of HTTP.
+ * and latency, retry and cancel of any job. Knows nothing of HTTP.
  */
 export class OperatorService {
   readonly #options: OperatorServiceOptions;
@@ -129,25 +126,5 @@ export class OperatorService {
     await queue.remove(id).catch(() => false);
     void events?.publish({ jobId: id, userId: row.userId, status: 'canceled', model: row.modelName });
     return (await jobs.get(id)) ?? row;
-  }
-
-  async models(): Promise<ModelListing> {
-    const registry = this.#options.registry;
-    if (!registry) return { models: [] };
-    const entries = await registry.list();
-    return {
-      models: entries.map((entry) => ({
-        name: entry.name,
-        liveVersion: entry.liveVersion,
-        versions: entry.versions.map((version) => ({
-          version: version.version,
-          labels: version.manifest.output.kind === 'classification' ? version.manifest.output.labels : [],
-          live: version.version === entry.liveVersion,
-          createdAt: version.manifest.createdAt,
-          source: version.manifest.source ?? null,
-        })),
-        problems: entry.problems.map((problem) => ({ version: problem.version, reason: problem.reason, message: problem.message })),
-      })),
-    };
   }
 }

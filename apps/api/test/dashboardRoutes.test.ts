@@ -5,10 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { photoLikeImage, validJpeg, validPng, validWebp } from '@inferq/images/testing';
 import { createTestUser, type TestUser } from '@inferq/testing';
-import { JobStats } from '@inferq/db';
-import { ModelRegistry } from '@inferq/models';
 import { WorkerRegistry } from '@inferq/queue';
-import { OperatorService } from '../src/operatorService.ts';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
 interface ErrorJson {
@@ -77,7 +74,6 @@ describe('the dashboard routes: account, job image, operators', () => {
   it.each([
     ['GET', '/v1/admin/overview'],
     ['GET', '/v1/admin/stats'],
-    ['GET', '/v1/admin/models'],
     ['POST', '/v1/admin/jobs/00000000-0000-4000-8000-000000000000/retry'],
     ['POST', '/v1/admin/jobs/00000000-0000-4000-8000-000000000000/cancel'],
   ])('answers %s %s with 403 FORBIDDEN to a user who is not an administrator', async (method, route) => {
@@ -162,21 +158,6 @@ describe('the dashboard routes: account, job image, operators', () => {
     expect(((await second.json()) as ErrorJson).error.code).toBe('JOB_FINISHED');
     const missing = await fetch(`${api.baseUrl}/v1/admin/jobs/00000000-0000-4000-8000-000000000000/cancel`, { method: 'POST', headers: admin.headers });
     expect(missing.status).toBe(404);
-  });
-
-  it('lists the registry’s models with their versions, labels and the live one', async () => {
-    const operator = new OperatorService({
-      jobs: api.deps.jobs,
-      stats: new JobStats(api.deps.db),
-      queue: api.queue,
-      workers: new WorkerRegistry({ connection: api.queue.connection }),
-      registry: new ModelRegistry({ root: inject('modelsDir') }),
-    });
-    const listing = await operator.models();
-    const nsfw = listing.models.find((model) => model.name === 'nsfw');
-    expect(nsfw?.liveVersion).toBeTruthy();
-    expect(nsfw?.versions.filter((version) => version.live).map((version) => version.version)).toEqual([nsfw?.liveVersion]);
-    expect(nsfw?.versions[0]?.labels).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
   });
 });
 

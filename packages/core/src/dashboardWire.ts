@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * Wire schemas of the routes the dashboard reads besides the public job routes: the caller's
- * account, the operator overview (queue, workers, models) and the throughput and latency series.
+ * account, the operator overview (queue, workers) and the throughput and latency series.
  * The API answers through them and the dashboard takes its types from them.
  */
 
@@ -108,18 +108,3 @@ export const statsSeriesSchema = z.object({
   totals: statsBucketSchema.omit({ start: true }),
 });
 export type StatsSeries = z.infer<typeof statsSeriesSchema>;
-
-export const modelListingSchema = z.object({
-  models: z.array(
-    z.object({
-      name: z.string(),
-      liveVersion: z.string().nullable(),
-      versions: z.array(
-        z.object({ version: z.string(), labels: z.array(z.string()), live: z.boolean(), createdAt: z.string(), source: z.string().nullable() }),
-      ),
-      /** Versions that exist but cannot be served, and why. */
-      problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
-    }),
-  ),
-});
-export type ModelListing = z.infer<typeof modelListingSchema>;

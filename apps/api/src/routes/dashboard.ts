@@ -132,9 +132,5 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
     res.json(toJobView(await operator.cancel(req.params.id)));
   });
 
-  router.get('/admin/models', async function listModels(_req, res) {
-    res.json(await operator.models());
-  });
-
   return router;
 }

@@ -4,7 +4,7 @@ import type {
   JobListView,
   JobStatus,
   JobView,
-  ModelListing,
+  ModelsView,
   QueueSnapshot,
   StatsSeries,
 } from '@inferq/core';
@@ -175,7 +175,8 @@ export class ApiClient {
     return this.#json('POST', `/v1/admin/jobs/${encodeURIComponent(id)}/retry`);
   }
 
-  models(signal?: AbortSignal): Promise<ModelListing> {
-    return this.#json('GET', '/v1/admin/models', { signal });
+  /** Models, their versions, the live one, workers ready on each, and any swap under way. */
+  models(signal?: AbortSignal): Promise<ModelsView> {
+    return this.#json('GET', '/v1/models', { signal });
   }
 }

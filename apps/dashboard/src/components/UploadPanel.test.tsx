@@ -8,13 +8,13 @@ import { UploadPanel } from './UploadPanel.tsx';
 
 afterEach(cleanup);
 
-function renderPanel(submitJob: ApiClient['submitJob']) {
+function renderPanel(submitJob: ApiClient['submitJob'], models: Array<{ name: string; liveVersion: string | null }> = []) {
   const client = { submitJob } as unknown as ApiClient;
   const queryClient = new QueryClient({ defaultOptions: { mutations: { retry: false } } });
   render(
     <QueryClientProvider client={queryClient}>
       <MemoryRouter>
-        <UploadPanel client={client} maxBytes={5 * 1024 * 1024} />
+        <UploadPanel client={client} maxBytes={5 * 1024 * 1024} models={models} />
       </MemoryRouter>
     </QueryClientProvider>,
   );
@@ -60,5 +60,26 @@ describe('UploadPanel', () => {
     expect(alert.textContent).toContain('what the API said');
     // The file stays picked so it can be sent again.
     expect(screen.getByText('cat.png')).toBeTruthy();
+  });
+
+  it('sends the model picked from the list, and offers none that has no live version', async () => {
+    const submitJob = vi.fn(async () => ({ id: '0b7e3c1a-0000-4000-8000-000000000000', status: 'queued' }) as JobView);
+    renderPanel(submitJob, [
+      { name: 'mnist', liveVersion: '1.0.0' },
+      { name: 'nsfw', liveVersion: '4.4.0' },
+      { name: 'broken', liveVersion: null },
+    ]);
+    const select = screen.getByTestId('model-select') as HTMLSelectElement;
+    expect([...select.options].filter((option) => option.disabled).map((option) => option.value)).toEqual(['broken']);
+    fireEvent.change(select, { target: { value: 'mnist' } });
+    const file = png();
+    fireEvent.change(screen.getByTestId('file-input'), { target: { files: [file] } });
+    fireEvent.click(screen.getByRole('button', { name: 'Submit' }));
+    await waitFor(() => expect(submitJob).toHaveBeenCalledWith(file, { fileName: 'cat.png', model: 'mnist' }));
+  });
+
+  it('shows no model list when there is only one model', () => {
+    renderPanel(vi.fn(), [{ name: 'nsfw', liveVersion: '4.4.0' }]);
+    expect(screen.queryByTestId('model-select')).toBeNull();
   });
 });

@@ -19,13 +19,20 @@ interface Picked {
  * The API is the judge of what is an image; a file the browser cannot preview can still be sent
  * and the API's answer is shown as it is.
  */
-export function UploadPanel({ client, maxBytes }: { client: ApiClient; maxBytes?: number | undefined }) {
+export interface ModelChoice {
+  name: string;
+  liveVersion: string | null;
+}
+
+export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClient; maxBytes?: number | undefined; models?: ModelChoice[] }) {
   const queryClient = useQueryClient();
   const inputId = useId();
   const inputRef = useRef<HTMLInputElement>(null);
   const [picked, setPicked] = useState<Picked | null>(null);
   const [dragging, setDragging] = useState(false);
   const [submitted, setSubmitted] = useState<JobView | null>(null);
+  // Empty: the server's default model, at its live version.
+  const [model, setModel] = useState('');
 
   const previewUrl = picked?.url;
   useEffect(() => () => {
@@ -33,7 +40,7 @@ export function UploadPanel({ client, maxBytes }: { client: ApiClient; maxBytes?
   }, [previewUrl]);
 
   const submit = useMutation({
-    mutationFn: (file: File) => client.submitJob(file, { fileName: file.name }),
+    mutationFn: (file: File) => client.submitJob(file, { fileName: file.name, ...(model ? { model } : {}) }),
     onSuccess: (job) => {
       queryClient.setQueryData(['job', job.id], job);
       void queryClient.invalidateQueries({ queryKey: ['jobs'] });
@@ -110,6 +117,20 @@ export function UploadPanel({ client, maxBytes }: { client: ApiClient; maxBytes?
             {picked.width ? ` · ${picked.width}×${picked.height}` : ''}
           </span>
         </div>
+      )}
+      {models.length > 1 && (
+        <label className="field field-inline">
+          <span className="field-label">Model</span>
+          <select value={model} onChange={(event) => setModel(event.target.value)} data-testid="model-select">
+            <option value="">Default</option>
+            {models.map((choice) => (
+              <option key={choice.name} value={choice.name} disabled={!choice.liveVersion}>
+                {choice.name}
+                {choice.liveVersion ? ` (${choice.liveVersion})` : ' (not ready)'}
+              </option>
+            ))}
+          </select>
+        </label>
       )}
       {submit.error && <ErrorNotice error={submit.error} onDismiss={() => submit.reset()} />}
       {submitted && (

@@ -12,7 +12,7 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
         <span className="muted small">{workers.length === 1 ? '1 process' : `${workers.length} processes`}</span>
       </div>
       {workers.length === 0 ? (
-        <EmptyState title="No workers running" icon="⏻">
+        <EmptyState title="No workers running" icon="○">
           Jobs wait in the queue until a worker starts: <code>node apps/worker/src/index.ts</code>
         </EmptyState>
       ) : (
@@ -45,11 +45,21 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
                     <span className="pill">{worker.backend}</span>
                   </td>
                   <td data-label="Models">
-                    {worker.models.map((model) => (
-                      <span key={model.name} className="pill pill-model">
-                        {model.name}@{model.version}
-                      </span>
-                    ))}
+                    <div className="model-pills">
+                      {worker.models.map((model) => (
+                        <span key={model.name} className="model-cell">
+                          <span className="pill pill-model" title={model.loaded && model.loaded.length > 1 ? `also loaded: ${model.loaded.filter((version) => version !== model.version).join(', ')}` : undefined}>
+                            {model.name}@{model.version}
+                            {model.loaded && model.loaded.length > 1 ? ` +${model.loaded.length - 1}` : ''}
+                          </span>
+                          {model.swap && (
+                            <span className={`pill ${model.swap.state === 'failed' ? 'pill-warn' : 'pill-info'}`} title={model.swap.error?.message} data-testid="swap-state">
+                              {model.swap.state === 'loading' ? `swapping to ${model.swap.to}…` : `swap to ${model.swap.to} failed`}
+                            </span>
+                          )}
+                        </span>
+                      ))}
+                    </div>
                   </td>
                   <td data-label="Batch now" className="num">
                     {worker.currentBatch}

@@ -37,6 +37,7 @@ export function JobsPage() {
   // Without the event stream the page still follows along, more slowly.
   const fallbackPoll = live === 'live' ? false : 10_000;
 
+  const models = useQuery({ queryKey: ['models'], queryFn: ({ signal }) => client.models(signal), staleTime: 60_000 });
   const account = useQuery({ queryKey: ['account'], queryFn: ({ signal }) => client.account(signal), refetchInterval: live === 'live' ? 30_000 : 10_000 });
   const jobs = useQuery({
     queryKey: ['jobs', status ?? 'all', cursor ?? null],
@@ -58,7 +59,7 @@ export function JobsPage() {
       </div>
       <div className="jobs-layout">
         <div className="area-upload">
-          <UploadPanel client={client} maxBytes={account.data?.tier.maxUploadBytes} />
+          <UploadPanel client={client} maxBytes={account.data?.tier.maxUploadBytes} models={models.data?.models} />
         </div>
         <div className="area-plan">
           {account.data && <AccountCard account={account.data} />}

@@ -17,7 +17,8 @@ export function OperationsPage() {
   // The event stream pushes queue snapshots every 2 s; polling only stands in while it is down.
   const overview = useQuery({ queryKey: ['admin', 'overview'], queryFn: ({ signal }) => client.overview(signal), refetchInterval: live === 'live' ? false : 3000 });
   const stats = useQuery({ queryKey: ['admin', 'stats', statsWindow], queryFn: ({ signal }) => client.stats(statsWindow, signal), refetchInterval: 15_000 });
-  const models = useQuery({ queryKey: ['admin', 'models'], queryFn: ({ signal }) => client.models(signal), refetchInterval: 30_000 });
+  // Swaps move in seconds: re-read while the page is open.
+  const models = useQuery({ queryKey: ['models'], queryFn: ({ signal }) => client.models(signal), refetchInterval: 5000 });
 
   return (
     <div className="page">
@@ -28,7 +29,7 @@ export function OperationsPage() {
       {overview.error && <ErrorNotice error={overview.error} />}
       <div className="grid grid-two">
         {overview.data ? <QueuePanel snapshot={overview.data} /> : <div className="card skeleton" aria-busy="true" />}
-        {models.error ? <ErrorNotice error={models.error} /> : models.data ? <ModelsPanel listing={models.data} /> : <div className="card skeleton" aria-busy="true" />}
+        {models.error ? <ErrorNotice error={models.error} /> : models.data ? <ModelsPanel view={models.data} /> : <div className="card skeleton" aria-busy="true" />}
       </div>
       {overview.data ? <WorkersPanel workers={overview.data.workers} /> : <div className="card skeleton" aria-busy="true" />}
       <div className="grid grid-two">

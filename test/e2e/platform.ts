@@ -48,14 +48,16 @@ export async function getJob(caller: Caller, id: string): Promise<JobJson> {
 
 const finalStatuses = new Set(['succeeded', 'failed', 'canceled']);
 
-/** Polls until the job is final (or the deadline passes, which throws). */
-export async function waitForFinal(caller: Caller, id: string, timeoutMs = 60_000, intervalMs = 50): Promise<JobJson> {
+/** Long-polls (`?wait=`) until the job is final, or throws once the deadline passes. */
+export async function waitForFinal(caller: Caller, id: string, timeoutMs = 60_000): Promise<JobJson> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const job = await getJob(caller, id);
+    const waitSeconds = Math.max(1, Math.min(20, Math.ceil((deadline - Date.now()) / 1000)));
+    const response = await fetch(`${caller.baseUrl}/v1/jobs/${id}?wait=${waitSeconds}`, { headers: caller.user.headers });
+    if (response.status !== 200) throw new Error(`get answered ${response.status}: ${await response.text()}`);
+    const job = (await response.json()) as JobJson;
     if (finalStatuses.has(job.status)) return job;
     if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 

@@ -1,0 +1,36 @@
+import { Prisma } from '@prisma/client';
+import type { JobRecord } from './jobStore.ts';
+
+/**
+ * `alias."column" AS "prefix + field"` for every scalar field of a model, from the Prisma schema:
+ * a raw statement then reads exactly the fields Prisma would, named as Prisma names them, and
+ * never `*` (a column added by a later migration would change a prepared statement's result).
+ */
+function selectList(model: string, alias: string, prefix = ''): string {
+  const found = Prisma.dmmf.datamodel.models.find((m) => m.name === model);
+  if (!found) throw new Error(`model ${model} is not in the Prisma schema`);
+  return found.fields
+    .filter((field) => field.kind === 'scalar' || field.kind === 'enum')
+    .map((field) => `${alias}."${field.dbName ?? field.name}" AS "${prefix}${field.name}"`)
+    .join(', ');
+}
+
+const resultPrefix = 'result.';
+
+/** Columns of a job (`j`) and its result (`r`, LEFT JOINed), for jobRecordFromRow. */
+export const jobWithResultColumns = `${selectList('Job', 'j')}, ${selectList('JobResult', 'r', resultPrefix)}`;
+
+/**
+ * A `jobWithResultColumns` row as the JobRecord Prisma returns for `include: { result: true }`.
+ * The pg driver already parses timestamptz into Dates and jsonb into values.
+ */
+export function jobRecordFromRow(row: Record<string, unknown>): JobRecord {
+  const record: Record<string, unknown> = {};
+  const result: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(row)) {
+    if (name.startsWith(resultPrefix)) result[name.slice(resultPrefix.length)] = value;
+    else record[name] = value;
+  }
+  record.result = result.jobId === null || result.jobId === undefined ? null : result;
+  return record as JobRecord;
+}

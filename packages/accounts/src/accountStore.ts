@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '@inferq/core';
-import type { Database } from '@inferq/db';
+import { sqlPool, type Database } from '@inferq/db';
 import { apiKeyMatches, apiKeyPrefix, generateApiKey, hashApiKey, unknownKeyHash } from './apiKeys.ts';
 
 export type Role = 'user' | 'admin';
@@ -144,11 +144,18 @@ export class AccountStore {
    */
   async authenticate(key: string): Promise<Principal | null> {
     const prefix = apiKeyPrefix(key);
-    const row = prefix
-      ? await this.#db.apiKey.findUnique({ where: { prefix }, include: { user: true } })
-      : null;
+    // Every request runs this lookup, so it goes through pg directly (see sqlPool in @inferq/db).
+    const { rows } = prefix
+      ? await sqlPool(this.#db).query<{ id: string; userId: string; hash: string; revokedAt: Date | null; email: string; role: Role; tier: string; disabledAt: Date | null }>({
+          name: 'inferq-authenticate',
+          text: `SELECT k.id, k.user_id AS "userId", k.hash, k.revoked_at AS "revokedAt", u.email, u.role, u.tier, u.disabled_at AS "disabledAt"
+                   FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = $1`,
+          values: [prefix],
+        })
+      : { rows: [] };
+    const row = rows[0];
     const matches = apiKeyMatches(key, row?.hash ?? unknownKeyHash);
-    if (!row || !matches || row.revokedAt || row.user.disabledAt) return null;
-    return { userId: row.userId, email: row.user.email, role: row.user.role, tier: row.user.tier, keyId: row.id };
+    if (!row || !matches || row.revokedAt || row.disabledAt) return null;
+    return { userId: row.userId, email: row.email, role: row.role, tier: row.tier, keyId: row.id };
   }
 }

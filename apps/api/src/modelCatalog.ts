@@ -1,16 +1,33 @@
 import type { ModelRegistry } from '@inferq/models';
 import type { ModelCatalog } from './jobService.ts';
 
+export interface RegistryCatalogOptions {
+  /**
+   * How long an answer is reused. Each resolve reads the model's folder, LIVE file and manifest,
+   * which every submit would otherwise repeat; a new live version is seen within this long.
+   * @defaultValue 1000
+   */
+  cacheMs?: number;
+}
+
 /** The API's view of the model registry: it only checks names and versions, never loads a model. */
-export function registryCatalog(registry: ModelRegistry): ModelCatalog {
+export function registryCatalog(registry: ModelRegistry, options: RegistryCatalogOptions = {}): ModelCatalog {
+  const cacheMs = options.cacheMs ?? 1000;
+  const answers = new Map<string, { at: number; answer: Promise<{ name: string; version: string } | null> }>();
   return {
-    async resolve(name, version) {
-      try {
-        const resolved = await registry.resolve(name, version);
-        return { name, version: resolved.manifest.version };
-      } catch {
-        return null;
-      }
+    resolve(name, version) {
+      const key = `${name}\0${version ?? ''}`;
+      const now = performance.now();
+      const cached = answers.get(key);
+      if (cached && now - cached.at < cacheMs) return cached.answer;
+      const answer = registry.resolve(name, version).then(
+        (resolved) => ({ name, version: resolved.manifest.version }),
+        () => null,
+      );
+      // Names come from requests: keep the map small however many unknown names are tried.
+      if (answers.size >= 1000) answers.clear();
+      answers.set(key, { at: now, answer });
+      return answer;
     },
   };
 }

@@ -89,9 +89,10 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
       const started = performance.now();
       const answer = await http.request<{ id: string }>('POST', '/v1/jobs', { body: options.upload, headers });
       if (answer.status !== 202) {
-        if (counting) refused[answer.status] = (refused[answer.status] ?? 0) + 1;
+        refused[answer.status] = (refused[answer.status] ?? 0) + 1;
+        // Refusals are counted (during the warm-up too, then reset) and the client backs off a little.
         if (answer.status >= 500 || answer.status === 429) await new Promise((resolve) => setTimeout(resolve, 100));
-        if (!counting) throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
+        if (answer.status < 500 && answer.status !== 429) throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
         return;
       }
       const job = await waitForJob(http, answer.body.id, { headers });
@@ -108,6 +109,7 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     await closedLoop({ clients, jobs: options.warmupJobs ?? clients * 2, task });
 
     counting = true;
+    for (const status of Object.keys(refused)) delete refused[status];
     const meter = new CpuMeter();
     const pids = { api: [platform.api.pid], workers: platform.workers.map((worker) => worker.pid) };
     const pgBefore = await services.postgresPids();

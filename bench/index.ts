@@ -7,6 +7,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   all: { file: 'all.ts', about: 'every part below in turn (about 10 minutes), then one summary table against the targets; --quick for a smoke run' },
   pipeline: { file: 'pipelineLatency.ts', about: 'per-image worker latency and end-to-end latency of single jobs (median of 20)' },
   admission: { file: 'admission.ts', about: 'cost of admitting a job: per-user in-flight count and admit transaction (Postgres), global queue length (Redis)' },
+  load: { file: 'load.ts', about: 'a 60 s flood of submissions beyond worker capacity (autocannon, loopback): p99 of 202/429/503, no 5xx, API memory, then every accepted job drained' },
   ratelimit: { file: 'rateLimit.ts', about: 'p50/p99 latency of 429 answers under a flood (autocannon, loopback) next to a 200 poll' },
   db: { file: 'dbQueries.ts', about: 'CPU per hot-path read: Prisma model query vs $queryRaw vs the pg driver' },
   e2e: { file: 'e2e.ts', about: 'end to end: N clients submit JPEGs and wait, API + W workers; jobs/s, latencies, ratio to the raw limit' },

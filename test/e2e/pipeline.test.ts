@@ -7,7 +7,8 @@ import { inject } from 'vitest';
 import { createTestUser, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
 
 describe('upload → queue → worker → result → poll, with real processes', () => {
-  const env = platformEnv({ extra: { LOCK_DURATION_MS: '4000', STALLED_INTERVAL_MS: '2000' } });
+  // Polling 24 jobs every 50 ms is well over the free tier's request rate: lift it here.
+  const env = platformEnv({ extra: { LOCK_DURATION_MS: '4000', STALLED_INTERVAL_MS: '2000', TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 1_000_000 } }) } });
   let api: PlatformProcess | undefined;
   let worker: PlatformProcess | undefined;
   let caller: Caller;

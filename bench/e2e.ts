@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@inferq/testing';
 import { benchImage } from './lib/benchImage.ts';
-import { startPlatform } from './lib/platform.ts';
+import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers, coresRow, runClosedLoad, type LoadRunResult } from './lib/platformRun.ts';
 import { machineLoad } from './lib/procStat.ts';
 import { measureRaw } from './lib/rawModel.ts';
@@ -28,6 +28,9 @@ const { values } = parseArgs({
     /** Clients are spread over this many users; 0: one user per client. */
     users: { type: 'string', default: '0' },
     'shared-redis': { type: 'boolean', default: false },
+    /** Extra environment for the workers / the API, `KEY=VALUE,…` (e.g. WORKER_NICE=0). */
+    'worker-env': { type: 'string' },
+    'api-env': { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -55,6 +58,8 @@ try {
       workers,
       queueName: `bench-${randomUUID()}`,
       cpuProfileDir: values['cpu-prof'],
+      worker: envFlag(values['worker-env']),
+      api: envFlag(values['api-env']),
     });
     let run: LoadRunResult;
     try {

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from '@inferq/testing';
 import { benchImage } from './lib/benchImage.ts';
 import { closedLoop, HttpClient, openLoop, TimeoutError, waitForJob } from './lib/loadClient.ts';
-import { benchLogDir, startPlatform, startService } from './lib/platform.ts';
+import { benchLogDir, envFlag, startPlatform, startService } from './lib/platform.ts';
 import { benchUsers } from './lib/platformRun.ts';
 import { machineLoad } from './lib/procStat.ts';
 import { freePort, startBenchServices } from './lib/services.ts';
@@ -28,6 +28,9 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'nsfw' },
     'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
     'shared-redis': { type: 'boolean', default: false },
+    /** Extra environment for the workers / the API, `KEY=VALUE,…` (e.g. WORKER_NICE=0). */
+    'worker-env': { type: 'string' },
+    'api-env': { type: 'string' },
   },
 });
 const workers = Number(values.workers);
@@ -144,7 +147,7 @@ try {
 
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 try {
-  const platform = await startPlatform({ services, modelsDir: values['models-dir'], defaultModel: values.model, workers, queueName: `bench-${randomUUID()}` });
+  const platform = await startPlatform({ services, modelsDir: values['models-dir'], defaultModel: values.model, workers, queueName: `bench-${randomUUID()}`, worker: envFlag(values['worker-env']), api: envFlag(values['api-env']) });
   try {
     const users = await benchUsers(services, 16);
     const http = new HttpClient(platform.api.url, { connections: 256 });

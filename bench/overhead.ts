@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { benchImage } from './lib/benchImage.ts';
 import { measureBullmq } from './lib/bullmqAnchor.ts';
-import { startPlatform } from './lib/platform.ts';
+import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers, coresRow, cpuPerJobRow, runClosedLoad } from './lib/platformRun.ts';
 import { machineLoad } from './lib/procStat.ts';
 import { startBenchServices } from './lib/services.ts';
@@ -24,6 +24,9 @@ const { values } = parseArgs({
     /** Clients are spread over this many users; 0: one user per client. */
     users: { type: 'string', default: '0' },
     'shared-redis': { type: 'boolean', default: false },
+    /** Extra environment for the workers / the API, `KEY=VALUE,…` (e.g. WORKER_NICE=0). */
+    'worker-env': { type: 'string' },
+    'api-env': { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -44,7 +47,8 @@ try {
     defaultModel: tinyModelName,
     workers,
     queueName: `bench-${randomUUID()}`,
-    worker: { MAX_BATCH_SIZE: String(batch), WORKER_CONCURRENCY: String(batch * 2) },
+    worker: { MAX_BATCH_SIZE: String(batch), WORKER_CONCURRENCY: String(batch * 2), ...envFlag(values['worker-env']) },
+    api: envFlag(values['api-env']),
     cpuProfileDir: values['cpu-prof'],
   });
   try {

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { repoRoot } from '@inferq/testing';
 import { benchImage } from './lib/benchImage.ts';
 import { closedLoop, HttpClient, openLoop, TimeoutError } from './lib/loadClient.ts';
-import { startPlatform } from './lib/platform.ts';
+import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers } from './lib/platformRun.ts';
 import { CpuMeter, machineLoad } from './lib/procStat.ts';
 import { startBenchServices } from './lib/services.ts';
@@ -27,6 +27,9 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'nsfw' },
     'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
     'shared-redis': { type: 'boolean', default: false },
+    /** Extra environment for the workers / the API, `KEY=VALUE,…` (e.g. WORKER_NICE=0). */
+    'worker-env': { type: 'string' },
+    'api-env': { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -46,7 +49,7 @@ const depth = async () => {
 };
 let result;
 try {
-  const platform = await startPlatform({ services, modelsDir: values['models-dir'], defaultModel: values.model, workers, queueName, cpuProfileDir: values['cpu-prof'] });
+  const platform = await startPlatform({ services, modelsDir: values['models-dir'], defaultModel: values.model, workers, queueName, cpuProfileDir: values['cpu-prof'], worker: envFlag(values['worker-env']), api: envFlag(values['api-env']) });
   try {
     const users = await benchUsers(services, Number(values.users));
     const http = new HttpClient(platform.api.url, { connections: 512 });

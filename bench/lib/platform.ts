@@ -38,6 +38,17 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
+/** `KEY=VALUE,KEY=VALUE` (a --worker-env or --api-env flag) as an environment object. */
+export function envFlag(text: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',').filter(Boolean)) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`expected KEY=VALUE, got ${pair}`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
 /** Limits lifted so that load runs measure the platform, not the tiers' rate limits and quotas. */
 export const benchTierOverrides = JSON.stringify({
   pro: { submitsPerWindow: 10_000_000, submitBurst: 0, requestsPerWindow: 10_000_000, maxJobsInFlight: 1_000_000 },

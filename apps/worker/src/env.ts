@@ -55,6 +55,13 @@ export const workerEnvSchema = z.object({
   /** A job lost from the queue and older than this is failed with JOB_LOST instead of re-enqueued. */
   RECONCILE_MAX_AGE_MS: z.coerce.number().int().min(1000).default(24 * 3600 * 1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Scheduling priority (nice, -20..19) of the worker process and the threads it starts (sharp's
+   * decoders). Inference is batch work: where it shares cores with the API, Postgres and Redis, a
+   * higher value keeps their answers fast while the model keeps every idle cycle. 0 keeps the
+   * priority the process was started with.
+   */
+  WORKER_NICE: z.coerce.number().int().min(-20).max(19).default(10),
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

@@ -1,4 +1,4 @@
-import { hostname } from 'node:os';
+import { hostname, setPriority } from 'node:os';
 import { pino } from 'pino';
 import { createDatabase, JobMaintenance, JobStore, pingDatabase } from '@inferq/db';
 import { batchingDefaults, initBackend, tensorMemory } from '@inferq/inference';
@@ -15,6 +15,15 @@ import { WorkerSupervisor } from './workerSupervisor.ts';
 
 const env = parseWorkerEnv(process.env);
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
+// First, before any thread exists: Linux sets the priority per thread, and threads started later
+// (libuv's pool, where sharp decodes) inherit it from the main thread.
+if (env.WORKER_NICE !== 0) {
+  try {
+    setPriority(env.WORKER_NICE);
+  } catch (error) {
+    logger.warn({ err: error, nice: env.WORKER_NICE }, 'could not change the worker priority; running at the inherited one');
+  }
+}
 
 if (env.WORKER_PROCESSES > 1) {
   // This process only supervises: each child runs this file as a single worker process.

@@ -123,6 +123,8 @@ export async function startWorkerProcess(options: PlatformEnv & { workerId?: str
     // Tests share one database across queues: a reconciler would re-enqueue other tests' rows
     // into this worker's queue. Tests of reconciliation turn it on with a database of their own.
     RECONCILE_INTERVAL_MS: '0',
+    // Tests share a busy machine with other test runs: a niced worker would wait behind all of them.
+    WORKER_NICE: '0',
     ...(options.workerId ? { WORKER_ID: options.workerId } : {}),
     ...options.extra,
   });

@@ -17,6 +17,8 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   overhead: { file: 'overhead.ts', about: 'platform overhead: trivial model, jobs/s and CPU ms per job per process, beside raw BullMQ' },
   profile: { file: 'profileSummary.ts', about: 'summarize CPU profiles written with --cpu-prof DIR: self time by package and function' },
   streams: { file: 'streams.ts', about: 'live dashboard streams: API latency p50/p99 and memory with 0 and 200 open SSE streams, event delay, connections' },
+  batching: { file: 'batching.ts', about: 'dynamic batching: images/s and p50/p99 latency at batch sizes 1-32 per backend available here, nsfw and mnist' },
+  workers: { file: 'workerProcesses.ts', about: 'images/s of one worker entry with WORKER_PROCESSES=1 vs 2 (API + Postgres + Redis, nsfw, closed loop), and the machine load' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };
 

@@ -7,6 +7,7 @@ import type { JobService } from '../jobService.ts';
 import { toJobView } from '../jobView.ts';
 import type { LiveEvents } from '../liveEvents.ts';
 import type { OperatorService } from '../operatorService.ts';
+import { metricsOf } from '../http/httpMetrics.ts';
 
 export interface DashboardRouterOptions {
   service: JobService;
@@ -129,7 +130,9 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
   });
 
   router.post('/admin/jobs/:id/cancel', async function cancelAnyJob(req, res) {
-    res.json(toJobView(await operator.cancel(req.params.id)));
+    const job = await operator.cancel(req.params.id);
+    metricsOf(req)?.jobsFinished.inc({ model: job.modelName, status: 'canceled', code: '' });
+    res.json(toJobView(job));
   });
 
   return router;

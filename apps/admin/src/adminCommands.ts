@@ -12,6 +12,8 @@ export const usage = `inferq-admin: manage users and API keys (talks to Postgres
   keys list USER                   list a user's keys (prefixes only)
   keys revoke KEY_ID|PREFIX        revoke a key; it stops working at once
 
+  models list|publish|set-live     the model registry (MODELS_DIR): inferq-admin models --help
+
   --json                           print JSON`;
 
 export interface CommandOutput {

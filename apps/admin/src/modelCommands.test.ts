@@ -1,0 +1,78 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ModelRegistry } from '@inferq/models';
+import { mnistFixtureFolder } from '@inferq/training';
+import { runModelCommand } from './modelCommands.ts';
+
+let root: string;
+let registry: ModelRegistry;
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'inferq-cli-models-'));
+  registry = new ModelRegistry({ root: path.join(root, 'registry') });
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function run(argv: string[], savedModelsSupported = false) {
+  let text = '';
+  const code = await runModelCommand(['models', ...argv], registry, { write: (chunk) => (text += chunk) }, { savedModelsSupported });
+  return { code, text };
+}
+
+/** A SavedModel-shaped folder (saved_model.pb + variables/) with the MNIST manifest. */
+async function savedModelFolder(): Promise<string> {
+  const folder = path.join(root, 'saved');
+  await mkdir(path.join(folder, 'variables'), { recursive: true });
+  await writeFile(path.join(folder, 'saved_model.pb'), 'graph');
+  await writeFile(path.join(folder, 'variables', 'variables.index'), 'index');
+  await writeFile(path.join(folder, 'manifest.json'), await readFile(path.join(mnistFixtureFolder, 'manifest.json')));
+  return folder;
+}
+
+describe('inferq-admin models', () => {
+  it('publishes a folder, lists it, publishes another version and switches the live one', async () => {
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'digits', '--version', '1.0.0', '--live'])).code).toBe(0);
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'digits', '--version', '2.0.0'])).code).toBe(0);
+    const listed = JSON.parse((await run(['list', '--json'])).text) as Array<{ name: string; liveVersion: string; versions: Array<{ version: string; metrics: { testAccuracy: number } }> }>;
+    expect(listed).toMatchObject([{ name: 'digits', liveVersion: '1.0.0' }]);
+    expect(listed[0]!.versions.map((v) => v.version)).toEqual(['1.0.0', '2.0.0']);
+    expect(listed[0]!.versions[0]!.metrics.testAccuracy).toBeGreaterThan(0.95);
+
+    expect((await run(['set-live', 'digits', '2.0.0'])).code).toBe(0);
+    expect((await registry.resolve('digits')).version).toBe('2.0.0');
+    expect((await run(['list'])).text).toContain('* 2.0.0');
+  });
+
+  it('refuses a SavedModel with MODEL_FORMAT_UNSUPPORTED where tfjs-node is not installed, and registers it where it is', async () => {
+    const folder = await savedModelFolder();
+    const refused = await run(['publish', folder, '--name', 'saved', '--version', '1']);
+    expect(refused.code).toBe(1);
+    expect(refused.text).toMatch(/^error: MODEL_FORMAT_UNSUPPORTED:/);
+    await expect(registry.resolve('saved')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+
+    expect((await run(['publish', folder, '--name', 'saved', '--version', '1'], true)).code).toBe(0);
+    expect((await registry.resolve('saved', '1')).manifest.format).toBe('saved_model');
+  });
+
+  it.each([
+    [['publish', '--name', 'x', '--version', '1']],
+    [['publish', 'dir', '--url', 'https://h/model.json', '--name', 'x', '--version', '1']],
+    [['set-live', 'digits']],
+    [['frobnicate']],
+  ])('exits 2 on a usage error: %j', async (argv) => {
+    expect((await run(argv)).code).toBe(2);
+  });
+
+  it.each([
+    ['an unknown version made live', ['set-live', 'digits', '9.9.9'], 'MODEL_NOT_FOUND'],
+    ['a folder with no model', ['publish', '/nonexistent', '--name', 'x', '--version', '1', '--manifest', path.join(mnistFixtureFolder, 'manifest.json')], 'MODEL_NOT_READY'],
+  ])('exits 1 with the code on %s', async (_case, argv, code) => {
+    const result = await run(argv);
+    expect(result.code).toBe(1);
+    expect(result.text.startsWith(`error: ${code}:`)).toBe(true);
+  });
+});

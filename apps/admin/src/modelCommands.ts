@@ -1,0 +1,178 @@
+import { createRequire } from 'node:module';
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { AppError, isAppError } from '@inferq/core';
+import {
+  fetchModelFiles,
+  manifestFileName,
+  modelManifestSchema,
+  readModelManifest,
+  readVersionFiles,
+  savedModelFileName,
+  type ModelFile,
+  type ModelFormat,
+  type ModelRegistry,
+  type PublishManifest,
+} from '@inferq/models';
+import type { CommandOutput } from './adminCommands.ts';
+
+export const modelsUsage = `inferq-admin models: the model registry (the folder MODELS_DIR, shared with the API and workers)
+
+  models list                               models, versions (live marked *), test accuracy, problems
+  models publish DIR --name N --version V [--manifest FILE] [--live]
+                                            add a version from a folder: a TF.js model (model.json +
+                                            shards) or a TensorFlow SavedModel (saved_model.pb +
+                                            variables/); the manifest (input, output, …) is DIR's
+                                            manifest.json or FILE
+  models publish --url URL --name N --version V --manifest FILE [--live]
+                                            add a version from a TF.js model.json URL (shards beside it)
+  models set-live NAME VERSION              make VERSION live; workers swap to it within seconds
+
+  --json                                    print JSON`;
+
+/** Whether this process could load a SavedModel: only @tensorflow/tfjs-node(-gpu) can. */
+export function savedModelsSupported(): boolean {
+  const require = createRequire(import.meta.url);
+  for (const name of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      // The worker's package is where a native image installs it (README, "Backends").
+      require.resolve(name, { paths: [process.cwd(), path.resolve(import.meta.dirname, '../../../packages/inference')] });
+      return true;
+    } catch {
+      // not installed here
+    }
+  }
+  return false;
+}
+
+export interface ModelCommandOptions {
+  /** Overrides the SavedModel check (tests). @defaultValue savedModelsSupported() */
+  savedModelsSupported?: boolean;
+}
+
+/** Runs one `models …` command. Returns the exit code: 0 ok, 1 failure, 2 usage error. */
+export async function runModelCommand(argv: string[], registry: ModelRegistry, out: CommandOutput, options: ModelCommandOptions = {}): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      version: { type: 'string' },
+      manifest: { type: 'string' },
+      url: { type: 'string' },
+      live: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const print = (value: unknown, text: string) => out.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  const [noun, verb, ...rest] = positionals;
+  if (values.help || noun !== 'models' || !verb) {
+    out.write(`${modelsUsage}\n`);
+    return values.help ? 0 : 2;
+  }
+  try {
+    if (verb === 'list') {
+      const models = await registry.list();
+      const lines = models.flatMap((model) => [
+        `${model.name}${model.remote ? ' (remote)' : ''}`,
+        ...model.versions.map(({ version, manifest }) => {
+          const accuracy = manifest.metrics?.testAccuracy;
+          return `  ${version === model.liveVersion ? '*' : ' '} ${version}  ${manifest.format}  ${manifest.createdAt}${accuracy !== undefined ? `  test accuracy ${accuracy}` : ''}`;
+        }),
+        ...model.problems.map((problem) => `  ! ${problem.version}: ${problem.reason}`),
+      ]);
+      print(
+        models.map((model) => ({
+          name: model.name,
+          liveVersion: model.liveVersion,
+          versions: model.versions.map(({ version, manifest }) => ({ version, format: manifest.format, sha256: manifest.sha256, createdAt: manifest.createdAt, metrics: manifest.metrics ?? null })),
+          problems: model.problems,
+        })),
+        lines.join('\n') || `(no models in ${registry.root})`,
+      );
+      return 0;
+    }
+    if (verb === 'set-live') {
+      const [name, version] = rest;
+      if (!name || !version) throw new UsageError('name the model and the version');
+      await registry.setLive(name, version);
+      print({ name, liveVersion: version }, `${name}: ${version} is live; workers load it and switch within their watch interval`);
+      return 0;
+    }
+    if (verb === 'publish') {
+      if (!values.name || !values.version) throw new UsageError('--name and --version are required');
+      const dir = rest[0];
+      if ((dir === undefined) === (values.url === undefined)) throw new UsageError('give a folder or --url, not both');
+      let files: ModelFile[];
+      let manifest: PublishManifest;
+      if (values.url !== undefined) {
+        if (!values.manifest) throw new UsageError('--manifest is required with --url');
+        manifest = await manifestFrom(values.manifest);
+        files = await fetchModelFiles(values.url);
+      } else {
+        const folder = path.resolve(dir as string);
+        const format = await detectFormat(folder);
+        manifest = { ...(await manifestFrom(values.manifest ?? path.join(folder, manifestFileName))), format };
+        if (format === 'saved_model' && !(options.savedModelsSupported ?? savedModelsSupported())) {
+          throw new AppError(
+            'MODEL_FORMAT_UNSUPPORTED',
+            'a SavedModel can only be served where @tensorflow/tfjs-node (or -gpu) is installed; convert it with tensorflowjs_converter, or install tfjs-node (README, "Backends")',
+            { details: { format } },
+          );
+        }
+        files = await readVersionFiles(folder, format);
+      }
+      const result = await registry.publish({ name: values.name, version: values.version, files, manifest, setLive: values.live });
+      print(
+        { status: result.status, name: values.name, version: values.version, sha256: result.model.manifest.sha256, live: values.live },
+        `${values.name}@${values.version} ${result.status} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)${values.live ? ', live' : ''}`,
+      );
+      return 0;
+    }
+    throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      out.write(`error: ${error.message}\n\n${modelsUsage}\n`);
+      return 2;
+    }
+    if (isAppError(error)) {
+      out.write(`error: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+class UsageError extends Error {}
+
+async function detectFormat(folder: string): Promise<ModelFormat> {
+  if (await exists(path.join(folder, savedModelFileName))) return 'saved_model';
+  const manifest = await readModelManifest(folder).catch(() => null);
+  return manifest?.format ?? 'layers';
+}
+
+/** A manifest file as publishing takes it: name, version, hash and date are the registry's to set. */
+async function manifestFrom(file: string): Promise<PublishManifest> {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new AppError('VALIDATION_FAILED', `cannot read the manifest ${file}: ${(error as Error).message}`, { details: { field: 'manifest' } });
+  }
+  const { name: _name, version: _version, sha256: _sha256, createdAt: _createdAt, ...rest } = json;
+  // Checked in full by publish; here only so a typo names the field before any file is read.
+  const shape = modelManifestSchema.omit({ name: true, version: true, sha256: true, createdAt: true }).safeParse(rest);
+  if (!shape.success) {
+    throw new AppError('VALIDATION_FAILED', `invalid manifest ${file}: ${shape.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  }
+  return rest as PublishManifest;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,7 +1,10 @@
 # One image for the API, the worker and the migration step; the compose file picks the command.
-# Build args: TFJS_NODE=cpu|gpu installs @tensorflow/tfjs-node(-gpu) so the worker runs on
-# libtensorflow instead of WebAssembly (needs network access to download libtensorflow at build).
+# Build arg TFJS_NODE=cpu installs @tensorflow/tfjs-node so the worker runs on libtensorflow (all
+# cores) instead of WebAssembly. The GPU worker is its own target, `gpu`, on an NVIDIA CUDA base.
+# Both download libtensorflow at build time (network access needed).
 ARG NODE_IMAGE=node:24-bookworm-slim
+# @tensorflow/tfjs-node-gpu 4.22 links libtensorflow 2.9.1, built for CUDA 11.2 and cuDNN 8.1.
+ARG CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
 FROM ${NODE_IMAGE} AS base
 ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
 RUN npm install -g pnpm@10.34.9
@@ -16,12 +19,34 @@ COPY apps ./apps
 COPY packages ./packages
 RUN pnpm install --frozen-lockfile \
  && node packages/inference/scripts/importNsfwModel.ts --out /app/models \
+ && node packages/training/scripts/importMnistModel.ts --out /app/models \
  && pnpm --filter @inferq/dashboard build
-RUN if [ "$TFJS_NODE" = "cpu" ]; then pnpm --filter @inferq/inference add @tensorflow/tfjs-node@4.22.0 && pnpm rebuild @tensorflow/tfjs-node; \
-    elif [ "$TFJS_NODE" = "gpu" ]; then pnpm --filter @inferq/inference add @tensorflow/tfjs-node-gpu@4.22.0 && pnpm rebuild @tensorflow/tfjs-node-gpu; fi
+# pnpm-workspace.yaml lists both tfjs-node packages under onlyBuiltDependencies, so their install
+# script (the libtensorflow download) runs.
+RUN if [ "$TFJS_NODE" = "cpu" ]; then pnpm --filter @inferq/inference add @tensorflow/tfjs-node@4.22.0; fi
 
 FROM build AS runtime
 ENV NODE_ENV=production MODELS_DIR=/app/models
 USER node
 EXPOSE 3000 3001
 CMD ["node", "apps/api/src/index.ts"]
+
+# GPU worker: `docker build --target gpu -t inferq-gpu .` (or the compose `gpu` profile). The
+# CUDA image has no Node, so Node 24 is copied from the base stage (its binaries need glibc 2.28;
+# Ubuntu 20.04 has 2.31). Runs on a host with an NVIDIA driver >= 450 and the NVIDIA Container
+# Toolkit; libtensorflow falls back to the CPU quietly without a GPU (the worker logs a warning).
+FROM ${CUDA_IMAGE} AS gpu
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 1000 node
+COPY --from=base /usr/local/bin/node /usr/local/bin/node
+COPY --from=base /usr/local/lib/node_modules /usr/local/lib/node_modules
+ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && npm install -g pnpm@10.34.9
+WORKDIR /app
+COPY --from=build /app /app
+RUN pnpm --filter @inferq/inference add @tensorflow/tfjs-node-gpu@4.22.0 \
+ && node -e "require('/app/packages/inference/node_modules/@tensorflow/tfjs-node-gpu')"
+ENV NODE_ENV=production MODELS_DIR=/app/models TF_BACKEND=tensorflow-gpu
+USER node
+EXPOSE 3001
+CMD ["node", "apps/worker/src/index.ts"]

@@ -59,7 +59,8 @@ describe('GET /openapi.json', () => {
       input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) },
     });
     const spare = await api.deps.accounts.issueKey(admin.userId, 'spare');
-    const values: Record<string, string> = { id: job.id, user: admin.userId, key: spare.id };
+    const nsfw = await api.deps.registry!.resolve('nsfw');
+    const values: Record<string, string> = { id: job.id, user: admin.userId, key: spare.id, name: 'nsfw', version: nsfw.version, file: 'model.json' };
     const checked: string[] = [];
     for (const [template, item] of Object.entries<Record<string, unknown>>(document.paths)) {
       const path = template.replace(/\{(\w+)\}/g, (_match, name: string) => values[name]!);

@@ -16,6 +16,7 @@ import {
   userViewSchema,
 } from './accountsWire.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
+import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
 import { jobStatuses } from './types.ts';
 import {
   errorBodySchema,
@@ -85,6 +86,14 @@ const listQuery = z.object({
 
 const userParam = z.object({ user: z.string().meta({ description: 'User id or email.' }) });
 
+const modelParams = z.object({
+  name: z.string().meta({ description: 'Model name.', example: 'mnist' }),
+  version: z.string().meta({ description: 'Model version.', example: '1.0.0' }),
+  file: z.string().meta({ description: '`model.json`, `manifest.json` or a shard.', example: 'model.json' }),
+});
+
+const publishedVersionSchema = z.object({ status: z.enum(['written', 'unchanged']), version: z.string(), sha256: z.string(), model: modelViewSchema });
+
 function operation(op: ZodOpenApiOperationObject): ZodOpenApiOperationObject {
   return op;
 }
@@ -132,6 +141,7 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
       { name: 'jobs', description: 'Submit images and read results.' },
       { name: 'account', description: 'The caller\'s account and webhook secret.' },
       { name: 'admin', description: 'Administrators only: users, keys, tiers, every job, the queue.' },
+      { name: 'models', description: 'Models, versions, which is live, which workers serve them; the model files for browsers; publishing a version and making it live (admins).' },
       { name: 'service', description: 'Health and this document. No authentication.' },
     ],
     paths: {
@@ -323,6 +333,65 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           summary: 'Every user\'s jobs',
           requestParams: { query: listQuery.extend({ userId: z.string().optional().meta({ description: 'Only this user\'s jobs.' }) }) },
           responses: { '200': { description: 'A page of jobs.', content: json(adminJobListViewSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
+        }),
+      },
+      '/v1/models': {
+        get: operation({
+          operationId: 'listModels',
+          tags: ['models'],
+          summary: 'Models, versions and readiness',
+          description: 'Each model with its versions, the live one, how many live workers have each version loaded (from their heartbeats), a swap in progress and its failures; and each worker with its backend.',
+          responses: { '200': { description: 'The models and workers.', content: json(modelsViewSchema) }, ...errors(...authenticated) },
+        }),
+      },
+      '/v1/models/{name}': {
+        get: operation({
+          operationId: 'getModel',
+          tags: ['models'],
+          summary: 'One model',
+          requestParams: { path: modelParams.pick({ name: true }) },
+          responses: { '200': { description: 'The model.', content: json(modelViewSchema) }, ...errors('MODEL_NOT_FOUND', ...authenticated) },
+        }),
+      },
+      '/v1/models/{name}/{version}/{file}': {
+        get: operation({
+          operationId: 'getModelFile',
+          tags: ['models'],
+          summary: 'A model file for the browser',
+          description:
+            '`model.json`, `manifest.json` or a weight shard `model.json` names, for `tf.loadLayersModel(url)` / `tf.loadGraphModel(url)`. Public (no key), CORS for any origin, `Cache-Control: public, max-age=31536000, immutable` (versions never change).',
+          security: [],
+          requestParams: { path: modelParams },
+          responses: {
+            '200': { description: 'The file.', content: { 'application/json': { schema: z.object({}).passthrough() }, 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
+            ...errors('NOT_FOUND', 'MODEL_NOT_FOUND'),
+          },
+        }),
+      },
+      '/v1/admin/models/{name}/versions': {
+        post: operation({
+          operationId: 'adminPublishModelVersion',
+          tags: ['admin', 'models'],
+          summary: 'Register a model version from a model.json URL',
+          description: 'Fetches model.json and its shards, hashes them and writes the version atomically. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.',
+          requestParams: { path: modelParams.pick({ name: true }) },
+          requestBody: { required: true, content: json(publishModelVersionBodySchema) },
+          responses: {
+            '201': { description: 'Written.', content: json(publishedVersionSchema) },
+            '200': { description: 'Already there with the same files.', content: json(publishedVersionSchema) },
+            ...errors('VALIDATION_FAILED', 'CONFLICT', ...adminOnly),
+          },
+        }),
+      },
+      '/v1/admin/models/{name}/live': {
+        post: operation({
+          operationId: 'adminSetLiveModelVersion',
+          tags: ['admin', 'models'],
+          summary: 'Make a version live',
+          description: 'Workers load it beside the old one, warm it up and switch without downtime; follow the swap in `GET /v1/models/{name}`.',
+          requestParams: { path: modelParams.pick({ name: true }) },
+          requestBody: { required: true, content: json(setLiveVersionBodySchema) },
+          responses: { '200': { description: 'The model.', content: json(modelViewSchema) }, ...errors('VALIDATION_FAILED', 'MODEL_NOT_FOUND', ...adminOnly) },
         }),
       },
       '/healthz': {

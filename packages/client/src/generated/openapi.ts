@@ -211,6 +211,103 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Models, versions and readiness
+         * @description Each model with its versions, the live one, how many live workers have each version loaded (from their heartbeats), a swap in progress and its failures; and each worker with its backend.
+         */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One model */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{name}/{version}/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A model file for the browser
+         * @description `model.json`, `manifest.json` or a weight shard `model.json` names, for `tf.loadLayersModel(url)` / `tf.loadGraphModel(url)`. Public (no key), CORS for any origin, `Cache-Control: public, max-age=31536000, immutable` (versions never change).
+         */
+        get: operations["getModelFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/models/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a model version from a model.json URL
+         * @description Fetches model.json and its shards, hashes them and writes the version atomically. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.
+         */
+        post: operations["adminPublishModelVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/models/{name}/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a version live
+         * @description Workers load it beside the old one, warm it up and switch without downtime; follow the swap in `GET /v1/models/{name}`.
+         */
+        post: operations["adminSetLiveModelVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1805,6 +1902,651 @@ export interface operations {
             };
             /** @description Error: `FORBIDDEN`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models and workers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        models: {
+                            name: string;
+                            liveVersion: string | null;
+                            remote: boolean;
+                            versions: {
+                                version: string;
+                                live: boolean;
+                                format: string;
+                                sha256: string;
+                                createdAt: string;
+                                source: string | null;
+                                input: {
+                                    width: number;
+                                    height: number;
+                                    channels: number;
+                                };
+                                labels: string[] | null;
+                                metrics: {
+                                    [key: string]: number;
+                                } | null;
+                                limits: {
+                                    maxBatchSize?: number;
+                                    maxDelayMs?: number;
+                                    timeoutMs?: number;
+                                } | null;
+                                workersReady: number;
+                                modelUrl: string | null;
+                            }[];
+                            workers: number;
+                            swap: {
+                                to: string;
+                                switched: number;
+                                loading: number;
+                                failures: {
+                                    workerId: string;
+                                    version: string;
+                                    code: string;
+                                    reason: string | null;
+                                    message: string;
+                                }[];
+                            } | null;
+                            problems: {
+                                version: string;
+                                reason: string;
+                                message: string;
+                            }[];
+                        }[];
+                        workers: {
+                            workerId: string;
+                            host: string;
+                            backend: string;
+                            models: {
+                                name: string;
+                                version: string;
+                                loaded: string[];
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        liveVersion: string | null;
+                        remote: boolean;
+                        versions: {
+                            version: string;
+                            live: boolean;
+                            format: string;
+                            sha256: string;
+                            createdAt: string;
+                            source: string | null;
+                            input: {
+                                width: number;
+                                height: number;
+                                channels: number;
+                            };
+                            labels: string[] | null;
+                            metrics: {
+                                [key: string]: number;
+                            } | null;
+                            limits: {
+                                maxBatchSize?: number;
+                                maxDelayMs?: number;
+                                timeoutMs?: number;
+                            } | null;
+                            workersReady: number;
+                            modelUrl: string | null;
+                        }[];
+                        workers: number;
+                        swap: {
+                            to: string;
+                            switched: number;
+                            loading: number;
+                            failures: {
+                                workerId: string;
+                                version: string;
+                                code: string;
+                                reason: string | null;
+                                message: string;
+                            }[];
+                        } | null;
+                        problems: {
+                            version: string;
+                            reason: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getModelFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name. */
+                name: string;
+                /** @description Model version. */
+                version: string;
+                /** @description `model.json`, `manifest.json` or a shard. */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Error: `NOT_FOUND`, `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminPublishModelVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    version: string;
+                    /** Format: uri */
+                    url: string;
+                    /** @enum {string} */
+                    format: "layers" | "graph";
+                    input: {
+                        [key: string]: unknown;
+                    };
+                    output: {
+                        [key: string]: unknown;
+                    };
+                    source?: string;
+                    metrics?: {
+                        [key: string]: number;
+                    };
+                    limits?: {
+                        [key: string]: unknown;
+                    };
+                    /** @default false */
+                    live?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Already there with the same files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "written" | "unchanged";
+                        version: string;
+                        sha256: string;
+                        model: {
+                            name: string;
+                            liveVersion: string | null;
+                            remote: boolean;
+                            versions: {
+                                version: string;
+                                live: boolean;
+                                format: string;
+                                sha256: string;
+                                createdAt: string;
+                                source: string | null;
+                                input: {
+                                    width: number;
+                                    height: number;
+                                    channels: number;
+                                };
+                                labels: string[] | null;
+                                metrics: {
+                                    [key: string]: number;
+                                } | null;
+                                limits: {
+                                    maxBatchSize?: number;
+                                    maxDelayMs?: number;
+                                    timeoutMs?: number;
+                                } | null;
+                                workersReady: number;
+                                modelUrl: string | null;
+                            }[];
+                            workers: number;
+                            swap: {
+                                to: string;
+                                switched: number;
+                                loading: number;
+                                failures: {
+                                    workerId: string;
+                                    version: string;
+                                    code: string;
+                                    reason: string | null;
+                                    message: string;
+                                }[];
+                            } | null;
+                            problems: {
+                                version: string;
+                                reason: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Written. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "written" | "unchanged";
+                        version: string;
+                        sha256: string;
+                        model: {
+                            name: string;
+                            liveVersion: string | null;
+                            remote: boolean;
+                            versions: {
+                                version: string;
+                                live: boolean;
+                                format: string;
+                                sha256: string;
+                                createdAt: string;
+                                source: string | null;
+                                input: {
+                                    width: number;
+                                    height: number;
+                                    channels: number;
+                                };
+                                labels: string[] | null;
+                                metrics: {
+                                    [key: string]: number;
+                                } | null;
+                                limits: {
+                                    maxBatchSize?: number;
+                                    maxDelayMs?: number;
+                                    timeoutMs?: number;
+                                } | null;
+                                workersReady: number;
+                                modelUrl: string | null;
+                            }[];
+                            workers: number;
+                            swap: {
+                                to: string;
+                                switched: number;
+                                loading: number;
+                                failures: {
+                                    workerId: string;
+                                    version: string;
+                                    code: string;
+                                    reason: string | null;
+                                    message: string;
+                                }[];
+                            } | null;
+                            problems: {
+                                version: string;
+                                reason: string;
+                                message: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `CONFLICT`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminSetLiveModelVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    version: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The model. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        name: string;
+                        liveVersion: string | null;
+                        remote: boolean;
+                        versions: {
+                            version: string;
+                            live: boolean;
+                            format: string;
+                            sha256: string;
+                            createdAt: string;
+                            source: string | null;
+                            input: {
+                                width: number;
+                                height: number;
+                                channels: number;
+                            };
+                            labels: string[] | null;
+                            metrics: {
+                                [key: string]: number;
+                            } | null;
+                            limits: {
+                                maxBatchSize?: number;
+                                maxDelayMs?: number;
+                                timeoutMs?: number;
+                            } | null;
+                            workersReady: number;
+                            modelUrl: string | null;
+                        }[];
+                        workers: number;
+                        swap: {
+                            to: string;
+                            switched: number;
+                            loading: number;
+                            failures: {
+                                workerId: string;
+                                version: string;
+                                code: string;
+                                reason: string | null;
+                                message: string;
+                            }[];
+                        } | null;
+                        problems: {
+                            version: string;
+                            reason: string;
+                            message: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

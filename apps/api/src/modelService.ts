@@ -27,8 +27,10 @@ export interface ModelServiceOptions {
 
 /** A file of a model version that may be served to browsers. */
 export interface ModelFileRef {
-  /** Absolute path on disk. */
-  path: string;
+  /** The version's folder. */
+  root: string;
+  /** The file, relative to `root` (`/`-separated). */
+  file: string;
   contentType: string;
   /** The version's content hash, a strong validator for the immutable file. */
   sha256: string;
@@ -108,12 +110,12 @@ export class ModelService {
     const notFound = () => new AppError('NOT_FOUND', `${name}@${version} has no file "${file.slice(0, 100)}"`, { details: { name, version } });
     if (isRemoteLocation(resolved.location) || resolved.manifest.format === 'saved_model') throw notFound();
     if (file === manifestFileName || file === modelJsonFileName) {
-      return { path: path.join(resolved.location, file), contentType: 'application/json', sha256: resolved.manifest.sha256 };
+      return { root: resolved.location, file, contentType: 'application/json', sha256: resolved.manifest.sha256 };
     }
     if (!isSafeWeightPath(file)) throw notFound();
     const modelJson = JSON.parse(await readFile(path.join(resolved.location, modelJsonFileName), 'utf8')) as unknown;
     if (!weightPathsOf(modelJson).includes(file)) throw notFound();
-    return { path: path.join(resolved.location, ...file.split('/')), contentType: 'application/octet-stream', sha256: resolved.manifest.sha256 };
+    return { root: resolved.location, file, contentType: 'application/octet-stream', sha256: resolved.manifest.sha256 };
   }
 
   async #liveWorkers(): Promise<WorkerHeartbeat[]> {

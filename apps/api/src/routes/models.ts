@@ -37,7 +37,8 @@ export function modelFilesRouter(service: ModelService): Router {
     res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
     res.type(file.contentType);
     await new Promise<void>((resolve, reject) => {
-      res.sendFile(file.path, { maxAge: immutableMaxAgeMs, immutable: true, dotfiles: 'deny' }, (error) => (error ? reject(error) : resolve()));
+      // `root` confines the file to the version folder (the service already checked the name).
+      res.sendFile(file.file, { root: file.root, maxAge: immutableMaxAgeMs, immutable: true }, (error) => (error ? reject(error) : resolve()));
     });
   });
   return router;

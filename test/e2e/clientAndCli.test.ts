@@ -137,6 +137,16 @@ describe('InferQClient against the running platform', () => {
     expect(requests).toBe(3);
   });
 
+  it('reads the account: the key\'s user, its tier and the submissions counted against it', async () => {
+    const fresh = await createTestUser(env.databaseUrl, { tier: 'pro' });
+    const freshClient = new InferQClient({ baseUrl, apiKey: fresh.key });
+    await freshClient.submit(image);
+    const account = await freshClient.account();
+    expect(account.user).toMatchObject({ id: fresh.userId, role: 'user' });
+    expect(account.tier.name).toBe('pro');
+    expect(account.usage.submitsInWindow).toBe(1);
+  });
+
   it('calls GET /v1/models', async (context) => {
     const models = await client.models().catch((error: unknown) => error);
     if (models instanceof InferQError && models.code === 'NOT_FOUND') {

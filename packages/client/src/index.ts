@@ -2,5 +2,5 @@ export { InferQClient, retryAfterMs, type InferQClientOptions, type ListOptions,
 export { InferQError, isInferQError, type ClientErrorCode } from './inferqError.ts';
 export { toBlob, type ImageInput } from './imageBody.ts';
 export { verifyWebhookSignature, type VerifyWebhookOptions } from './webhookSignature.ts';
-export { finalStatuses, isFinal, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type WebhookDelivery, type WebhookDeliveryList } from './types.ts';
+export { finalStatuses, isFinal, type Account, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type WebhookDelivery, type WebhookDeliveryList } from './types.ts';
 export type { components, paths } from './generated/openapi.ts';

@@ -1,6 +1,6 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
-import { isFinal, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type WebhookDeliveryList } from './types.ts';
+import { isFinal, type Account, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -179,6 +179,11 @@ export class InferQClient {
   /** Webhook delivery attempts of a job, oldest first. */
   async deliveries(id: string, options: { signal?: AbortSignal } = {}): Promise<WebhookDeliveryList> {
     return this.#request<WebhookDeliveryList>(`/v1/jobs/${encodeURIComponent(id)}/deliveries`, { signal: options.signal });
+  }
+
+  /** Who the key belongs to, its tier's limits and how much of them is used now (GET /v1/account). */
+  async account(options: { signal?: AbortSignal } = {}): Promise<Account> {
+    return this.#request<Account>('/v1/account', { signal: options.signal });
   }
 
   async webhookSecret(): Promise<string> {

@@ -14,6 +14,8 @@ export type JobList = Schemas['JobList'];
 export type WebhookDelivery = Schemas['WebhookDelivery'];
 export type WebhookDeliveryList = Schemas['WebhookDeliveryList'];
 export type ErrorBody = Schemas['Error'];
+/** The caller's account: user, tier limits and current usage. */
+export type Account = Schemas['Account'];
 /** Every error code the API answers with (see the README's table). */
 export type ErrorCode = Schemas['ErrorCode'];
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { ErrorCode as CoreErrorCode, JobView, WebhookDeliveryView } from '@inferq/core';
+import type { AccountView, ErrorCode as CoreErrorCode, JobView, WebhookDeliveryView } from '@inferq/core';
 import { generatedTypesPath, generateTypes } from '../scripts/generateTypes.ts';
-import type { ErrorCode, Job, WebhookDelivery } from '../src/index.ts';
+import type { Account, ErrorCode, Job, WebhookDelivery } from '../src/index.ts';
 
 const run = promisify(execFile);
 const packageDir = path.resolve(import.meta.dirname, '..');
@@ -20,6 +20,7 @@ describe('@inferq/client types', () => {
     expectTypeOf<Job>().toEqualTypeOf<JobView>();
     expectTypeOf<WebhookDelivery>().toEqualTypeOf<WebhookDeliveryView>();
     expectTypeOf<ErrorCode>().toEqualTypeOf<CoreErrorCode>();
+    expectTypeOf<Account>().toEqualTypeOf<AccountView>();
   });
 });
 

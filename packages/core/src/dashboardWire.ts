@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jobStatuses } from './types.ts';
 
 /**
  * Wire schemas of the routes the dashboard reads besides the public job routes: the caller's
@@ -42,7 +43,7 @@ export const workerHeartbeatSchema = z.object({
   startedAt: z.iso.datetime(),
   /** Time of this heartbeat. */
   heartbeatAt: z.iso.datetime(),
-});
+}).meta({ id: 'WorkerHeartbeat' });
 export type WorkerHeartbeat = z.infer<typeof workerHeartbeatSchema>;
 
 export const accountViewSchema = z.object({
@@ -62,7 +63,7 @@ export const accountViewSchema = z.object({
     /** Jobs queued or running now. */
     jobsInFlight: z.number().int(),
   }),
-});
+}).meta({ id: 'Account' });
 export type AccountView = z.infer<typeof accountViewSchema>;
 
 export const queueStates = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const;
@@ -79,10 +80,12 @@ export const queueSnapshotSchema = z.object({
   paused: z.boolean(),
   workers: z.array(workerHeartbeatSchema),
   at: z.iso.datetime(),
-});
+}).meta({ id: 'QueueSnapshot' });
 export type QueueSnapshot = z.infer<typeof queueSnapshotSchema>;
 
-export const percentilesSchema = z.object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() });
+export const percentilesSchema = z
+  .object({ p50: z.number().nullable(), p95: z.number().nullable(), p99: z.number().nullable() })
+  .meta({ id: 'Percentiles', description: 'Milliseconds; null when no job finished in the bucket.' });
 export type Percentiles = z.infer<typeof percentilesSchema>;
 
 export const statsBucketSchema = z.object({
@@ -106,5 +109,21 @@ export const statsSeriesSchema = z.object({
   buckets: z.array(statsBucketSchema),
   /** The whole window at once. */
   totals: statsBucketSchema.omit({ start: true }),
-});
+}).meta({ id: 'StatsSeries' });
 export type StatsSeries = z.infer<typeof statsSeriesSchema>;
+
+/**
+ * A job's status changed: published on Redis after the row changed in Postgres, and sent as is
+ * (`event: job`) on /v1/events.
+ */
+export const jobEventSchema = z
+  .object({
+    jobId: z.string(),
+    userId: z.string().nullable(),
+    status: z.enum(jobStatuses),
+    model: z.string().optional(),
+    /** ISO time of the change. */
+    at: z.string(),
+  })
+  .meta({ id: 'JobEvent' });
+export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -15,6 +15,7 @@ import {
   userListViewSchema,
   userViewSchema,
 } from './accountsWire.ts';
+import { accountViewSchema, jobEventSchema, queueSnapshotSchema, statsSeriesSchema } from './dashboardWire.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
 import { jobStatuses } from './types.ts';
@@ -92,6 +93,27 @@ const modelParams = z.object({
   file: z.string().meta({ description: '`model.json`, `manifest.json` or a shard.', example: 'model.json' }),
 });
 
+/** The stored input formats, as `GET /v1/jobs/{id}/image` answers them (sniffed from the bytes at upload). */
+const imageTypes = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'] as const;
+
+const eventStreamDescription = [
+  'A `text/event-stream` (server-sent events) that stays open. It needs the `Authorization` header, which the browser\'s `EventSource` cannot send: read it with `fetch` (or an SSE library that sets headers). Each event\'s `data` is one line of JSON:',
+  '',
+  '| event | to whom | data |',
+  '|---|---|---|',
+  '| `ready` | everyone, once, first | `{ "role": "user" \\| "admin" }`: re-read what you show, events from before it are not replayed |',
+  '| `job` | the job\'s owner; admins get every job | a `JobEvent`: a job changed status |',
+  '| `queue` | admins, every 2 s (the last one at once) | a `QueueSnapshot`, as `GET /v1/admin/overview` answers it |',
+  '| `error` | then the stream ends | an `Error` body (`QUEUE_UNAVAILABLE`): reconnect later |',
+  '',
+  'The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Delivery is at most once: a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.',
+].join('\n');
+
+const statsQuery = z.object({
+  window: z.string().optional().meta({ description: 'Seconds back from now, 60 to 604800 (default 3600).', example: '3600' }),
+  bucket: z.string().optional().meta({ description: 'Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window.', example: '60' }),
+});
+
 const publishedVersionSchema = z.object({ status: z.enum(['written', 'unchanged']), version: z.string(), sha256: z.string(), model: modelViewSchema });
 
 function operation(op: ZodOpenApiOperationObject): ZodOpenApiOperationObject {
@@ -133,6 +155,8 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
     servers: options.servers ?? [{ url: '/' }],
     security: [{ bearerAuth: [] }],
     components: {
+      // Named in the event stream's description, not by any response schema.
+      schemas: { JobEvent: jobEventSchema },
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key, `iq_<12 hex>_<43 characters>`.' },
       },
@@ -141,6 +165,7 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
       { name: 'jobs', description: 'Submit images and read results.' },
       { name: 'account', description: 'The caller\'s account and webhook secret.' },
       { name: 'admin', description: 'Administrators only: users, keys, tiers, every job, the queue.' },
+      { name: 'events', description: 'Live job status changes and, for admins, queue snapshots, as server-sent events.' },
       { name: 'models', description: 'Models, versions, which is live, which workers serve them; the model files for browsers; publishing a version and making it live (admins).' },
       { name: 'service', description: 'Health and this document. No authentication.' },
     ],
@@ -234,6 +259,51 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
             '200': { description: 'The attempts.', content: json(webhookDeliveryListViewSchema) },
             ...errors('JOB_NOT_FOUND', ...authenticated),
           },
+        }),
+      },
+      '/v1/jobs/{id}/image': {
+        get: operation({
+          operationId: 'getJobImage',
+          tags: ['jobs'],
+          summary: 'The image a job was submitted with',
+          description:
+            'The stored input, with the content type of its format (sniffed from the bytes at upload). `Cache-Control: private, max-age=3600, immutable`; inputs are kept for the tier\'s retention, after which the job answers but its image is 404 `NOT_FOUND`.',
+          requestParams: { path: jobPath },
+          responses: {
+            '200': {
+              description: 'The image bytes.',
+              headers: z.object({
+                'Content-Disposition': z.string().meta({ description: '`inline; filename="<job id>.<format>"`.' }),
+                'Cache-Control': z.string().meta({ example: 'private, max-age=3600, immutable' }),
+              }),
+              content: Object.fromEntries(imageTypes.map((type) => [type, { schema: z.string().meta({ format: 'binary' }) }])),
+            },
+            ...errors('JOB_NOT_FOUND', 'NOT_FOUND', ...authenticated),
+          },
+        }),
+      },
+      '/v1/events': {
+        get: operation({
+          operationId: 'streamEvents',
+          tags: ['events'],
+          summary: 'Live job and queue events',
+          description: eventStreamDescription,
+          responses: {
+            '200': {
+              description: 'The event stream (it does not end until the client closes it or the server shuts down).',
+              content: { 'text/event-stream': { schema: z.string().meta({ description: 'Server-sent events: `event: job` with a `JobEvent`, `event: queue` with a `QueueSnapshot`, `event: ready`, `event: error`.' }) } },
+            },
+            ...errors('TOO_MANY_STREAMS', 'QUEUE_UNAVAILABLE', ...authenticated),
+          },
+        }),
+      },
+      '/v1/account': {
+        get: operation({
+          operationId: 'getAccount',
+          tags: ['account'],
+          summary: 'Your account, tier limits and usage',
+          description: 'Who the key belongs to, the limits of its tier, and how much of them is used now (submissions in the current rate window, jobs queued or running).',
+          responses: { '200': { description: 'The account.', content: json(accountViewSchema) }, ...errors(...authenticated) },
         }),
       },
       '/v1/account/webhook-secret': {
@@ -335,6 +405,51 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           responses: { '200': { description: 'A page of jobs.', content: json(adminJobListViewSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
         }),
       },
+      '/v1/admin/overview': {
+        get: operation({
+          operationId: 'adminGetQueueOverview',
+          tags: ['admin'],
+          summary: 'The queue and its workers now',
+          description: 'Counts by queue state, jobs in the system against the cap, whether the queue is paused, and every live worker of the queue as its last heartbeat tells (the same snapshot admins get as `event: queue` on `/v1/events`).',
+          responses: { '200': { description: 'The snapshot.', content: json(queueSnapshotSchema) }, ...errors('QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/stats': {
+        get: operation({
+          operationId: 'adminGetJobStats',
+          tags: ['admin'],
+          summary: 'Throughput and latency of finished jobs',
+          description: 'Jobs that finished in the window, in equal buckets (oldest first; empty ones have zero counts and null percentiles) and in total: counts, jobs per second, and p50/p95/p99 of queue wait, inference and end-to-end time. Computed by Postgres and reused for 5 s.',
+          requestParams: { query: statsQuery },
+          responses: { '200': { description: 'The series.', content: json(statsSeriesSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/{id}/retry': {
+        post: operation({
+          operationId: 'adminRetryJob',
+          tags: ['admin'],
+          summary: 'Run a failed job again',
+          description: 'Any user\'s failed job goes back to `queued` under the same id, its error cleared, and is enqueued again. A job that is not failed, or still held by a worker, answers 409 `CONFLICT`.',
+          requestParams: { path: jobPath },
+          responses: {
+            '202': { description: 'Queued again.', content: json(jobViewSchema) },
+            ...errors('JOB_NOT_FOUND', 'CONFLICT', 'QUEUE_UNAVAILABLE', ...adminOnly),
+          },
+        }),
+      },
+      '/v1/admin/jobs/{id}/cancel': {
+        post: operation({
+          operationId: 'adminCancelJob',
+          tags: ['admin'],
+          summary: 'Cancel any user\'s job',
+          description: 'As `POST /v1/jobs/{id}/cancel`, for a job of any user: a queued job leaves the queue, a running one finishes but its result is discarded, a final one answers 409 `JOB_FINISHED`.',
+          requestParams: { path: jobPath },
+          responses: {
+            '200': { description: 'The canceled job.', content: json(jobViewSchema) },
+            ...errors('JOB_NOT_FOUND', 'JOB_FINISHED', ...adminOnly),
+          },
+        }),
+      },
       '/v1/models': {
         get: operation({
           operationId: 'listModels',
@@ -413,6 +528,25 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
             '200': { description: 'Ready.', content: json(readinessSchema) },
             '503': { description: 'A dependency does not answer.', content: json(readinessSchema) },
           },
+        }),
+      },
+      '/metrics': {
+        get: operation({
+          operationId: 'getMetrics',
+          tags: ['service'],
+          summary: 'Prometheus metrics of this process',
+          description: '`inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. Not behind authentication: keep it off the public network.',
+          security: [],
+          responses: { '200': { description: 'The metrics.', content: { 'text/plain': { schema: z.string() } } } },
+        }),
+      },
+      '/docs': {
+        get: operation({
+          operationId: 'getApiReference',
+          tags: ['service'],
+          summary: 'A page to browse this document',
+          security: [],
+          responses: { '200': { description: 'HTML.', content: { 'text/html': { schema: z.string() } } } },
         }),
       },
       '/openapi.json': {

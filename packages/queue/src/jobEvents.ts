@@ -1,24 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
-import { z } from 'zod';
-import { jobStatuses } from '@inferq/core';
+import { jobEventSchema, type JobEvent } from '@inferq/core';
 
 /**
- * Job status changes, published on a Redis channel after the row changed in Postgres. The API
- * uses them to answer waiting requests and feed live event streams without re-reading rows.
- * Delivery is at most once (pub/sub): a listener that must not miss a final state re-reads the
- * row once after subscribing.
+ * Job status changes (`JobEvent`, a wire schema of core: live streams send it as is), published
+ * on a Redis channel after the row changed in Postgres. The API uses them to answer waiting
+ * requests and feed live event streams without re-reading rows. Delivery is at most once
+ * (pub/sub): a listener that must not miss a final state re-reads the row once after subscribing.
  */
-export const jobEventSchema = z.object({
-  jobId: z.string(),
-  userId: z.string().nullable(),
-  status: z.enum(jobStatuses),
-  model: z.string().optional(),
-  /** ISO time of the change. */
-  at: z.string(),
-});
-
-export type JobEvent = z.infer<typeof jobEventSchema>;
+export { jobEventSchema, type JobEvent };
 
 export function jobEventsChannel(prefix: string): string {
   return `${prefix}:job-events`;

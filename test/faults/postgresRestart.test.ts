@@ -37,6 +37,7 @@ it('a Postgres restart in the middle of 200 jobs: 503 DATABASE_UNAVAILABLE while
   const busyBy = Date.now() + 120_000;
   while ((await tally(env.databaseUrl, ids)).succeeded < 30 && Date.now() < busyBy) await new Promise((resolve) => setTimeout(resolve, 200));
 
+  const unfinishedAtOutage = 200 - (await tally(env.databaseUrl, ids)).succeeded;
   await postgres.stopServer('fast');
   const duringOutage: SubmitOutcome[] = [];
   const polls: number[] = [];
@@ -52,9 +53,11 @@ it('a Postgres restart in the middle of 200 jobs: 503 DATABASE_UNAVAILABLE while
 
   const counts = await waitForFinal(env.databaseUrl, ids, 300_000);
   // What the worker did about it: result writes retried in place, attempts retried by BullMQ.
-  const writeRetries = worker.process.lines.filter((line) => line.msg === 'result write failed: Postgres unavailable; retrying').length;
-  const attemptRetries = worker.process.lines.filter((line) => line.msg === 'attempt failed').length;
+  // Counted over the process's whole life: the recent-lines buffer can drop lines from the outage.
+  const writeRetries = worker.process.messageCounts.get('result write failed: Postgres unavailable; retrying') ?? 0;
+  const attemptRetries = worker.process.messageCounts.get('attempt failed') ?? 0;
   await report('Postgres restart mid-run', counts, {
+    unfinishedAtOutage,
     writeRetries,
     attemptRetries,
     refusedDuringOutage: duringOutage.length,
@@ -67,6 +70,7 @@ it('a Postgres restart in the middle of 200 jobs: 503 DATABASE_UNAVAILABLE while
   expect(ready.status).toBe(503);
   expect(readyBody.checks.postgres).toBe(false);
   expect(counts).toMatchObject({ submitted: 200, succeeded: 200, failed: 0, lost: 0, duplicated: 0 });
+  expect(unfinishedAtOutage).toBeGreaterThan(0);
   expect(writeRetries + attemptRetries).toBeGreaterThan(0);
   expect(api.process.child.exitCode).toBeNull();
   expect(worker.process.child.exitCode).toBeNull();

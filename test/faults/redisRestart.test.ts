@@ -64,7 +64,7 @@ it('a Redis restart (nothing persisted) in the middle of 300 jobs: 503 while dow
 
   const counts = await waitForFinal(env.databaseUrl, accepted, 300_000);
   const slowest = Math.max(...duringOutage.map((outcome) => outcome.ms));
-  const requeued = worker.process.lines.filter((line) => line.msg === 'job re-enqueued by reconciliation').length;
+  const requeued = worker.process.messageCounts.get('job re-enqueued by reconciliation') ?? 0;
   await report('Redis restart mid-run', counts, {
     requeuedByReconciler: requeued,
     refusedDuringOutage: duringOutage.length,

@@ -13,7 +13,10 @@ export interface LogLine {
 export class PlatformProcess {
   readonly child: ChildProcess;
   readonly name: string;
+  /** The most recent log lines (older ones are dropped past 5000). */
   readonly lines: LogLine[] = [];
+  /** How often each log message was seen over the whole life of the process. */
+  readonly messageCounts = new Map<string, number>();
   readonly #waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   readonly exited: Promise<number | null>;
 
@@ -32,6 +35,7 @@ export class PlatformProcess {
         line = { level: 50, msg: text };
       }
       this.lines.push(line);
+      this.messageCounts.set(line.msg, (this.messageCounts.get(line.msg) ?? 0) + 1);
       if (this.lines.length > 5000) this.lines.splice(0, 1000);
       for (const waiter of this.#waiters) {
         if (waiter.match(line)) {

@@ -49,6 +49,12 @@ export function envFlag(text: string | undefined): Record<string, string> {
   return env;
 }
 
+/**
+ * The runtime settings the Docker image gives every process (see the Dockerfile); `--api-env` /
+ * `--worker-env` override them.
+ */
+export const deploymentEnv: Record<string, string> = { NODE_OPTIONS: '--max-semi-space-size=16', MALLOC_ARENA_MAX: '2' };
+
 /** Limits lifted so that load runs measure the platform, not the tiers' rate limits and quotas. */
 export const benchTierOverrides = JSON.stringify({
   pro: { submitsPerWindow: 10_000_000, submitBurst: 0, requestsPerWindow: 10_000_000, maxJobsInFlight: 1_000_000 },
@@ -88,7 +94,7 @@ export async function startService(options: {
   const execArgv = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...execArgv, path.join(repoRoot, options.entry), ...(options.args ?? [])], {
     cwd: repoRoot,
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', ...options.env },
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', ...deploymentEnv, ...options.env },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

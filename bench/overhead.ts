@@ -1,7 +1,7 @@
 // 3. Platform overhead: the end-to-end run with a trivial model (32×32 greyscale → one Dense
 // layer) on a 32×32 JPEG, so the model costs ~nothing: jobs/s and CPU ms per job in the API, the
 // workers, Postgres and Redis. Beside it, raw BullMQ (no-op processor) on the same Redis.
-//   pnpm bench overhead [--workers 2] [--clients 64] [--seconds 10] [--batch 32] [--anchor-jobs 5000] [--cpu-prof DIR]
+//   pnpm bench overhead [--workers 2] [--clients 32] [--seconds 10] [--batch 32] [--anchor-jobs 5000] [--cpu-prof DIR]
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -17,7 +17,7 @@ import { createTinyModelRegistry, tinyModelName } from './lib/tinyModel.ts';
 const { values } = parseArgs({
   options: {
     workers: { type: 'string', default: '2' },
-    clients: { type: 'string', default: '64' },
+    clients: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '10' },
     batch: { type: 'string', default: '32' },
     'anchor-jobs': { type: 'string', default: '5000' },

@@ -58,8 +58,13 @@ try {
       clients: 16,
       jobs: Number(values.prefill),
       task: async (_client, i) => {
-        const answer = await http.request('POST', '/v1/jobs', { body: image.upload, headers: headersOf(i) });
-        if (answer.status !== 202) throw new Error(`prefill submit answered ${answer.status}`);
+        // A busy API (503 SERVER_BUSY) is asked again shortly, as a client would.
+        for (let attempt = 0; ; attempt++) {
+          const answer = await http.request('POST', '/v1/jobs', { body: image.upload, headers: headersOf(i) });
+          if (answer.status === 202) return;
+          if (answer.status !== 503 || attempt >= 50) throw new Error(`prefill submit answered ${answer.status}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
       },
     });
     const depthBefore = await depth();

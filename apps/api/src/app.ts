@@ -14,6 +14,7 @@ import { AccountService } from './accountService.ts';
 import { dashboardStatic } from './http/dashboardStatic.ts';
 import { authenticate } from './http/authenticate.ts';
 import { rateLimit } from './http/rateLimit.ts';
+import { SubmitSlots } from './http/submitSlots.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
 import { httpMetrics } from './http/httpMetrics.ts';
 import { healthRouter } from './health.ts';
@@ -45,6 +46,8 @@ export interface ApiDependencies {
   rateLimits: RateLimits;
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue 10000 */
   maxQueuedJobs?: number;
+  /** Submissions this process validates and stores at once; more get 503 SERVER_BUSY. @defaultValue 32 */
+  maxConcurrentSubmits?: number;
   /** @defaultValue false */
   trustProxy?: boolean;
   /**
@@ -134,10 +137,13 @@ export function createApp(deps: ApiDependencies): Express {
     : undefined;
   // Model files are public (browsers load them with tf.loadLayersModel); see routes/models.ts.
   if (modelService) app.use('/v1', modelFilesRouter(modelService));
+  // First of all: while the server is full a submission is refused before any key lookup or Redis call.
+  const submitSlots = new SubmitSlots(deps.maxConcurrentSubmits ?? 32);
+  app.post('/v1/jobs', submitSlots.refuseWhenFull);
   app.use('/v1', authenticate(deps.accounts, { addressLimits: deps.rateLimits }));
   // Submissions spend the tier's submit budget, every other request the request budget.
   app.use('/v1', rateLimit(deps.rateLimits, (req) => (req.method === 'POST' && req.path === '/jobs' ? 'submit' : 'request')));
-  app.use('/v1', jobsRouter(service, { maxFileBytes: deps.imageLimits.maxBytes }));
+  app.use('/v1', jobsRouter(service, { maxFileBytes: deps.imageLimits.maxBytes }, submitSlots));
   app.use('/v1', webhookSecretRouter(deps.accounts));
   if (modelService) app.use('/v1', modelsRouter(modelService));
   app.use('/v1/admin', adminRouter({ accounts: deps.accounts, jobs: deps.jobs, service, tiers: deps.tiers }));

@@ -26,6 +26,8 @@ export const apiEnvSchema = z.object({
   TRUST_PROXY: boolean.default(false),
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
   MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
+  /** Submissions one API process validates and stores at once; more are answered 503 SERVER_BUSY. */
+  MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(32),
   /**
    * JSON changes to the built-in tiers, field by field, e.g. {"free":{"submitsPerWindow":30}};
    * a new name adds a tier that starts from free.

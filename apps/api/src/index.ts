@@ -84,6 +84,7 @@ const app = createApp({
   tiers,
   rateLimits,
   maxQueuedJobs: env.MAX_QUEUED_JOBS,
+  maxConcurrentSubmits: env.MAX_CONCURRENT_SUBMITS,
   trustProxy: env.TRUST_PROXY,
   operator,
   liveEvents,

@@ -33,6 +33,8 @@ export const errorStatus = {
   QUEUE_FULL: 503,
   // This API process holds as many live event streams as it takes.
   TOO_MANY_STREAMS: 503,
+  // This API process is validating and storing MAX_CONCURRENT_SUBMITS submissions already; nothing was stored.
+  SERVER_BUSY: 503,
   QUEUE_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
   MODEL_NOT_READY: 503,

@@ -1,7 +1,8 @@
-import { Router, type Response } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import { isFinalStatus } from '@inferq/core';
 import { waitPreference } from '../http/prefer.ts';
 import { sendJob } from '../http/sendJob.ts';
+import { releaseSubmitSlot, type SubmitSlots } from '../http/submitSlots.ts';
 import { principalOf } from '../http/authenticate.ts';
 import type { JobService } from '../jobService.ts';
 import { toDeliveryView, toJobView } from '../jobView.ts';
@@ -23,10 +24,11 @@ function clientGone(res: Response): AbortSignal {
   return controller.signal;
 }
 
-export function jobsRouter(service: JobService, upload: UploadOptions): Router {
+export function jobsRouter(service: JobService, upload: UploadOptions, slots?: SubmitSlots): Router {
   const router = Router();
 
-  router.post('/jobs', imageUpload(upload), async function submitJob(req, res) {
+  const acquireSlot: RequestHandler = slots ? slots.acquire : (_req, _res, next) => next();
+  router.post('/jobs', imageUpload(upload), acquireSlot, async function submitJob(req, res) {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const { job, replayed } = await service.submit({
       principal: principalOf(req),
@@ -36,6 +38,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions): Router {
       idempotencyKey: req.get('idempotency-key'),
       webhook: firstString(body.webhook),
     });
+    releaseSubmitSlot(res);
     if (!replayed) metricsOf(req)?.jobsSubmitted.inc({ model: job.modelName });
     req.log?.setBindings?.({ jobId: job.id });
     // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).

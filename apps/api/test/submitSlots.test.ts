@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { request, type ClientRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { validJpeg } from '@inferq/images/testing';
+import { ModelRegistry } from '@inferq/models';
+import { createRedisConnection, JobEventSubscriber } from '@inferq/queue';
+import { JobWaiter } from '../src/jobWaiter.ts';
+import type { ModelCatalog } from '../src/jobService.ts';
+import { registryCatalog } from '../src/modelCatalog.ts';
+import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
+
+let api: TestApi;
+const closers: Array<() => unknown> = [];
+
+/** The registry's catalog, except that a lookup can be held: a submission then keeps its slot. */
+const catalog = registryCatalog(new ModelRegistry({ root: inject('modelsDir') }), { cacheMs: 0 });
+let held: { entered: () => void; release: Promise<void> } | undefined;
+const gatedCatalog: ModelCatalog = {
+  async resolve(name, version) {
+    const gate = held;
+    if (gate) {
+      held = undefined;
+      gate.entered();
+      await gate.release;
+    }
+    return catalog.resolve(name, version);
+  },
+};
+
+beforeAll(async () => {
+  const subscribed = createRedisConnection({ url: inject('redisUrl'), role: 'consumer' });
+  closers.push(() => subscribed.disconnect());
+  const subscriber = new JobEventSubscriber({ connection: subscribed, prefix: `${inject('queuePrefix')}:${randomUUID()}` });
+  await subscriber.start();
+  closers.push(() => subscriber.close());
+  api = await startTestApi({
+    maxConcurrentSubmits: 1,
+    models: gatedCatalog,
+    waiter: new JobWaiter({ subscriber, read: (id) => api.deps.jobs.get(id) }),
+    tierOverrides: { free: { submitsPerWindow: 10_000, requestsPerWindow: 10_000 } },
+  });
+});
+afterAll(async () => {
+  await api?.close();
+  for (const close of closers.reverse()) await close();
+});
+
+const submit = async (headers: Record<string, string> = {}) =>
+  fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...api.user.headers, ...headers }, body: imageForm(await validJpeg(64, 48)) });
+
+const storedJobs = () => api.deps.db.job.count({ where: { userId: api.user.userId } });
+
+/** A submission whose upload never finishes. */
+function stalledUpload(): ClientRequest {
+  const url = new URL(`${api.baseUrl}/v1/jobs`);
+  const boundary = 'stalled-upload';
+  const stalled = request({
+    host: url.hostname,
+    port: url.port,
+    path: url.pathname,
+    method: 'POST',
+    headers: { ...api.user.headers, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(1024 * 1024) },
+  });
+  stalled.on('error', () => {});
+  stalled.write(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+  return stalled;
+}
+
+describe('submissions in progress per API process (MAX_CONCURRENT_SUBMITS)', () => {
+  it('answers one more than the limit with 503 SERVER_BUSY and Retry-After, stores nothing for it, and takes submissions again once the slot is free', async () => {
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    held = { entered, release: new Promise<void>((resolve) => (release = resolve)) };
+    const before = await storedJobs();
+
+    const first = submit();
+    await inside; // the first submission holds the only slot
+    const busy = await submit();
+    expect(busy.status).toBe(503);
+    expect((await busy.json()).error.code).toBe('SERVER_BUSY');
+    expect(busy.headers.get('retry-after')).toBe('1');
+
+    release();
+    expect((await first).status).toBe(202);
+    expect((await submit()).status).toBe(202);
+    expect(await storedJobs()).toBe(before + 2);
+  });
+
+  it('holds no slot while an upload is still arriving', async () => {
+    const stalled = stalledUpload();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await submit()).status).toBe(202);
+    } finally {
+      stalled.destroy();
+    }
+  });
+
+  it('frees the slot once the job is stored: a submission waiting for its result (Prefer: wait) holds none', async () => {
+    const waiting = submit({ prefer: 'wait=3' });
+    // No worker runs here, so the first one waits its full 3 s; meanwhile others are taken.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await submit()).status).toBe(202);
+    expect((await waiting).status).toBe(202);
+  });
+});

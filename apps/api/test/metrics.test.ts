@@ -40,8 +40,8 @@ describe('GET /metrics (API)', () => {
     expect(sample(text, 'inferq_jobs_submitted_total{model="nsfw"}')).toBe(1);
     expect(sample(text, 'inferq_rate_limit_rejections_total{reason="RATE_LIMITED",tier="free"}')).toBe(1);
     expect(sample(text, 'inferq_http_request_duration_seconds_count{method="POST",route="/v1/jobs",status_code="202"}')).toBe(1);
-    // Refused by the rate limiter before any route matched.
-    expect(sample(text, 'inferq_http_request_duration_seconds_count{method="POST",route="unrouted",status_code="429"}')).toBe(1);
+    // Refused by the rate limiter after the submit-slot guard matched the route.
+    expect(sample(text, 'inferq_http_request_duration_seconds_count{method="POST",route="/v1/jobs",status_code="429"}')).toBe(1);
     expect(sample(text, 'inferq_http_request_duration_seconds_count{method="GET",route="/v1/jobs/:id",status_code="200"}')).toBe(1);
     // A raw path never becomes a label value.
     expect(sample(text, 'inferq_http_request_duration_seconds_count{method="GET",route="unrouted",status_code="404"}')).toBe(1);

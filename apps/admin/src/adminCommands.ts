@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { isAppError } from '@inferq/core';
 import type { AccountStore } from '@inferq/accounts';
+import { exitCodeForError, UsageError } from './commandErrors.ts';
 
 export const usage = `inferq-admin: manage users and API keys (talks to Postgres at DATABASE_URL)
 
@@ -100,16 +100,7 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
     }
     throw new UsageError(`unknown command: ${positionals.join(' ')}`);
   } catch (error) {
-    if (error instanceof UsageError) {
-      out.write(`error: ${error.message}\n\n${usage}\n`);
-      return 2;
-    }
-    if (isAppError(error)) {
-      out.write(`error: ${error.code}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return exitCodeForError(error, usage, out);
   }
 }
 
-class UsageError extends Error {}

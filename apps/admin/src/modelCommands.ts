@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AppError, isAppError } from '@inferq/core';
+import { AppError } from '@inferq/core';
 import {
   fetchModelFiles,
   manifestFileName,
@@ -16,6 +16,7 @@ import {
   type PublishManifest,
 } from '@inferq/models';
 import type { CommandOutput } from './adminCommands.ts';
+import { exitCodeForError, UsageError } from './commandErrors.ts';
 
 export const modelsUsage = `inferq-admin models: the model registry (the folder MODELS_DIR, shared with the API and workers)
 
@@ -133,19 +134,10 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
     }
     throw new UsageError(`unknown command: ${positionals.join(' ')}`);
   } catch (error) {
-    if (error instanceof UsageError) {
-      out.write(`error: ${error.message}\n\n${modelsUsage}\n`);
-      return 2;
-    }
-    if (isAppError(error)) {
-      out.write(`error: ${error.code}: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return exitCodeForError(error, modelsUsage, out);
   }
 }
 
-class UsageError extends Error {}
 
 async function detectFormat(folder: string): Promise<ModelFormat> {
   if (await exists(path.join(folder, savedModelFileName))) return 'saved_model';

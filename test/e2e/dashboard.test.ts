@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -11,7 +12,8 @@ import { repoRoot, type PlatformProcess, type TestUser } from '@inferq/testing';
 import { ensureDashboardBuilt, launchChromium } from './browser.ts';
 import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller } from './platform.ts';
 
-const screenshots = path.join(repoRoot, 'docs/screenshots');
+/** `UPDATE_SCREENSHOTS=1` refreshes the README's pictures; other runs leave them alone and write to a temporary folder. */
+const screenshots = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs/screenshots') : path.join(os.tmpdir(), 'inferq-dashboard-screenshots');
 const wide = { width: 1280, height: 860 };
 const phone = { width: 390, height: 844 };
 
@@ -288,6 +290,8 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
 
   it("a user's list shows every job above, newest first, each with its own status", async () => {
     const { context, page } = await signIn(user.key);
+    // The list loads after the page shell; wait for the rows rather than reading a table still on its way.
+    await expect.poll(() => page.locator('[data-testid="jobs-table"] tbody tr').count()).toBeGreaterThanOrEqual(6);
     const statuses = await page.locator('[data-testid="jobs-table"] tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-status')));
     expect(statuses.length).toBeGreaterThanOrEqual(6);
     expect(new Set(statuses)).toEqual(new Set(['succeeded', 'canceled']));

@@ -4,6 +4,8 @@ import { drawingImage, photoLikeImage } from '@inferq/images/testing';
 import type { PlatformProcess } from '@inferq/testing';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { createDatabase, JobStore } from '@inferq/db';
+import { createRedisConnection, InferenceQueue } from '@inferq/queue';
 import { createTestUser, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
 
 describe('upload → queue → worker → result → poll, with real processes', () => {
@@ -71,6 +73,50 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(text).toMatch(/^inferq_queue_jobs\{state="waiting"\} 0$/m);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
+    // Both ran on the pixels the API made while validating: no second decode.
+    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="prepared"}')).toBe(2);
+    expect(text).not.toContain('source="decoded"');
+  });
+
+  it('stores the model pixels with the upload, and a job stored without them (or for another spec) gets the same scores from a decode in the worker', async () => {
+    const image = await photoLikeImage(800, 600, 'jpeg');
+    const submitted = await submit(caller, image);
+    const viaApi = await waitForFinal(caller, submitted.id);
+    expect(viaApi.status).toBe('succeeded');
+
+    const db = createDatabase({ url: env.databaseUrl, poolSize: 2 });
+    const redis = createRedisConnection({ url: env.redisUrl, role: 'producer' });
+    const queue = new InferenceQueue({ connection: redis, name: env.queueName!, prefix: env.queuePrefix });
+    try {
+      const stored = await db.jobInput.findUniqueOrThrow({ where: { jobId: submitted.id } });
+      expect(stored.pixelsSpec).toMatch(/^v1:224x224x3:/);
+      expect(stored.pixels).toHaveLength(224 * 224 * 3);
+
+      // The same upload as a row without pixels, and one whose pixels were made for another input.
+      const jobs = new JobStore(db);
+      const { user } = caller;
+      const meta = { data: image, format: 'jpeg', width: 800, height: 600, sha256: '0'.repeat(64) };
+      const bare = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: meta });
+      const otherSpec = await jobs.create({
+        id: crypto.randomUUID(),
+        userId: user.userId,
+        modelName: 'nsfw',
+        input: { ...meta, pixels: { data: Buffer.alloc(299 * 299 * 3, 7), spec: 'v1:299x299x3:cover:lanczos3' } },
+      });
+      for (const job of [bare, otherSpec]) await queue.enqueue({ jobId: job.id, model: 'nsfw' });
+      for (const job of [bare, otherSpec]) {
+        const decoded = await waitForFinal(caller, job.id);
+        expect(decoded.status).toBe('succeeded');
+        expect(decoded.result!.output).toEqual(viaApi.result!.output);
+      }
+      const text = await (await fetch(`${healthUrl}/metrics`)).text();
+      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="decoded"\} 2$/m);
+      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="prepared"\} 3$/m);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+      await db.$disconnect();
+    }
   });
 
   it('finishes every job exactly once when a worker is SIGKILLed mid-run', async () => {

@@ -26,6 +26,11 @@ export const apiEnvSchema = z.object({
   TRUST_PROXY: boolean.default(false),
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
   MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * Make the model's pixels with the decode that validates each upload and store them with it,
+   * so the worker runs the model without decoding the image again. false: workers decode.
+   */
+  PREPARE_MODEL_PIXELS: boolean.default(true),
   /** Submissions one API process validates and stores at once; more are answered 503 SERVER_BUSY. */
   MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(32),
   /**

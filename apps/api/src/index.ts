@@ -70,7 +70,7 @@ const app = createApp({
   jobs: jobStore,
   accounts,
   queue,
-  models: registryCatalog(registry),
+  models: registryCatalog(registry, { preparePixels: env.PREPARE_MODEL_PIXELS }),
   registry,
   defaultModel: env.DEFAULT_MODEL,
   imageLimits: {

@@ -2,15 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
 import { AppError, isFinalStatus, jobStatuses, type JobStatus } from '@inferq/core';
 import type { JobRecord, JobStore, WebhookDeliveryStore } from '@inferq/db';
-import type { ImageLimits } from '@inferq/images';
+import type { ImageLimits, PixelSpec } from '@inferq/images';
 import { validateImage } from '@inferq/images';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
 
+/** A servable model version as the API sees it. */
+export interface CatalogModel {
+  name: string;
+  version: string;
+  /** The version's input; when present, submits store the model's pixels made while validating. */
+  input?: PixelSpec;
+}
+
 /** What the API needs to know about models: whether a name (and version) can be served. */
 export interface ModelCatalog {
-  resolve(name: string, version?: string): Promise<{ name: string; version: string } | null>;
+  resolve(name: string, version?: string): Promise<CatalogModel | null>;
 }
 
 export interface JobServiceOptions {
@@ -115,7 +123,7 @@ export class JobService {
       ...imageLimits,
       maxBytes: Math.min(imageLimits.maxBytes, tier.maxUploadBytes),
       maxPixels: Math.min(imageLimits.maxPixels, tier.maxPixels),
-    });
+    }, { pixels: model.input });
 
     const id = randomUUID();
     const admitted = await jobs.admit(
@@ -127,7 +135,7 @@ export class JobService {
         expiresAt: retentionEnd(tier),
         idempotencyKey,
         webhookUrl,
-        input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256 },
+        input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
     );

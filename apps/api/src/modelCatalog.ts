@@ -1,5 +1,5 @@
 import type { ModelRegistry } from '@inferq/models';
-import type { ModelCatalog } from './jobService.ts';
+import type { CatalogModel, ModelCatalog } from './jobService.ts';
 
 export interface RegistryCatalogOptions {
   /**
@@ -8,12 +8,15 @@ export interface RegistryCatalogOptions {
    * @defaultValue 1000
    */
   cacheMs?: number;
+  /** Hand out each version's input spec, so submits make the model's pixels. @defaultValue true */
+  preparePixels?: boolean;
 }
 
-/** The API's view of the model registry: it only checks names and versions, never loads a model. */
+/** The API's view of the model registry: names, versions and input specs; it never loads a model. */
 export function registryCatalog(registry: ModelRegistry, options: RegistryCatalogOptions = {}): ModelCatalog {
   const cacheMs = options.cacheMs ?? 1000;
-  const answers = new Map<string, { at: number; answer: Promise<{ name: string; version: string } | null> }>();
+  const preparePixels = options.preparePixels ?? true;
+  const answers = new Map<string, { at: number; answer: Promise<CatalogModel | null> }>();
   return {
     resolve(name, version) {
       const key = `${name}\0${version ?? ''}`;
@@ -21,7 +24,7 @@ export function registryCatalog(registry: ModelRegistry, options: RegistryCatalo
       const cached = answers.get(key);
       if (cached && now - cached.at < cacheMs) return cached.answer;
       const answer = registry.resolve(name, version).then(
-        (resolved) => ({ name, version: resolved.manifest.version }),
+        (resolved): CatalogModel => ({ name, version: resolved.manifest.version, ...(preparePixels ? { input: resolved.manifest.input } : {}) }),
         () => null,
       );
       // Names come from requests: keep the map small however many unknown names are tried.

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
 import { isDatabaseUnavailable, type CompletedJob, type JobStore, type StartedJob } from '@inferq/db';
-import { Batcher, decodeOutput, imageToInput } from '@inferq/inference';
+import { Batcher, decodeOutput, imageToInput, preparedToInput } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher } from '@inferq/queue';
 import type { ModelLease, ModelPool } from './modelPool.ts';
@@ -195,9 +195,13 @@ export class InferenceWorker {
       if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
 
       const compute = async () => {
+        // The pixels the API made while validating, when they are for this model's input spec;
+        // otherwise (another spec since a model swap, or none stored) the upload is decoded here.
+        const prepared = row.pixels && row.pixelsSpec ? preparedToInput({ data: row.pixels, spec: row.pixelsSpec }, entry.manifest.input) : undefined;
+        metrics?.preprocessed.inc({ model: payload.model, source: prepared ? 'prepared' : 'decoded' });
         let input: Float32Array;
         try {
-          input = await imageToInput(bytes, entry.manifest.input);
+          input = prepared ?? (await imageToInput(bytes, entry.manifest.input));
         } catch (error) {
           throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
         }

@@ -15,6 +15,8 @@ export interface NewJob {
     width: number;
     height: number;
     sha256: string;
+    /** The model's pixels made while validating, and the key of the input spec they are for. */
+    pixels?: { data: Buffer; spec: string } | undefined;
   };
   /** BullMQ priority the job is enqueued with (stored for views and audits). */
   priority?: number | undefined;
@@ -66,6 +68,9 @@ export interface StartedJob {
   queueWaitMs: number | null;
   /** The stored input bytes; null when they are gone. */
   input: Buffer | null;
+  /** The model pixels stored with the input, and the key of their spec; null when none were made. */
+  pixels: Buffer | null;
+  pixelsSpec: string | null;
 }
 
 export interface CompletedJob {
@@ -115,7 +120,13 @@ export class JobStore {
       expiresAt: job.expiresAt ?? null,
       idempotencyKey: job.idempotencyKey ?? null,
       webhookUrl: job.webhookUrl ?? null,
-      input: { create: { data: job.input.data as Uint8Array<ArrayBuffer> } },
+      input: {
+        create: {
+          data: job.input.data as Uint8Array<ArrayBuffer>,
+          pixels: (job.input.pixels?.data as Uint8Array<ArrayBuffer> | undefined) ?? null,
+          pixelsSpec: job.input.pixels?.spec ?? null,
+        },
+      },
     };
   }
 
@@ -202,7 +213,7 @@ export class JobStore {
           VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
           RETURNING *
         ), input AS (
-          INSERT INTO job_inputs (job_id, data, created_at) SELECT id, $15, $14 FROM j
+          INSERT INTO job_inputs (job_id, data, pixels, pixels_spec, created_at) SELECT id, $15, $16, $17, $14 FROM j
         )
         SELECT ${jobWithResultColumns} FROM j LEFT JOIN job_results r ON false`,
       values: [
@@ -221,6 +232,8 @@ export class JobStore {
         job.webhookUrl ?? null,
         createdAt,
         job.input.data,
+        job.input.pixels?.data ?? null,
+        job.input.pixels?.spec ?? null,
       ],
     });
     return { outcome: 'created', job: jobRecordFromRow(rows[0] as Record<string, unknown>), inFlight };
@@ -298,19 +311,23 @@ export class JobStore {
    */
   async startMany(ids: string[], workerId: string, now = new Date()): Promise<Map<string, StartedJob>> {
     if (ids.length === 0) return new Map();
-    const { rows } = await this.#sql.query<{ id: string; userId: string | null; attempts: number; queueWaitMs: number | null; input: Buffer | null }>({
+    const { rows } = await this.#sql.query<StartedJob>({
       name: 'inferq-job-start-many',
       text: `
-        UPDATE jobs j
-           SET status = 'running',
-               attempts = j.attempts + 1,
-               worker_id = $2,
-               started_at = $3,
-               queue_wait_ms = COALESCE(j.queue_wait_ms, GREATEST(0, (EXTRACT(EPOCH FROM ($3::timestamptz - j.created_at)) * 1000)::int)),
-               updated_at = $3
-         WHERE j.id = ANY($1::uuid[]) AND j.status IN ('queued', 'running')
-     RETURNING j.id, j.user_id AS "userId", j.attempts, j.queue_wait_ms AS "queueWaitMs",
-               (SELECT i.data FROM job_inputs i WHERE i.job_id = j.id) AS input`,
+        WITH started AS (
+          UPDATE jobs j
+             SET status = 'running',
+                 attempts = j.attempts + 1,
+                 worker_id = $2,
+                 started_at = $3,
+                 queue_wait_ms = COALESCE(j.queue_wait_ms, GREATEST(0, (EXTRACT(EPOCH FROM ($3::timestamptz - j.created_at)) * 1000)::int)),
+                 updated_at = $3
+           WHERE j.id = ANY($1::uuid[]) AND j.status IN ('queued', 'running')
+       RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms
+        )
+        SELECT s.id, s.user_id AS "userId", s.attempts, s.queue_wait_ms AS "queueWaitMs",
+               i.data AS input, i.pixels, i.pixels_spec AS "pixelsSpec"
+          FROM started s LEFT JOIN job_inputs i ON i.job_id = s.id`,
       values: [ids, workerId, now],
     });
     return new Map(rows.map((row) => [row.id, row]));

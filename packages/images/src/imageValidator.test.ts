@@ -28,15 +28,16 @@ import {
   validTiff,
   validWebp,
 } from './testing/imageFixtures.ts';
-import { decodableImageFormats, validateImage, type InvalidImageReason, type ValidatedImage } from './imageValidator.ts';
+import { decodableImageFormats, validateImage, type InvalidImageReason, type ValidatedImage, type ValidateImageOptions } from './imageValidator.ts';
+import { pixelSpecKey, type PixelSpec } from './modelPixels.ts';
 import { defaultImageLimits, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 
 type Fixture = () => Buffer | Promise<Buffer>;
 
 /** Runs the validator and hands back its refusal; a resolved validation fails the test. */
-async function refusal(bytes: Buffer, limits: Partial<ImageLimits> = {}): Promise<AppError> {
+async function refusal(bytes: Buffer, limits: Partial<ImageLimits> = {}, options: ValidateImageOptions = {}): Promise<AppError> {
   try {
-    const accepted = await validateImage(bytes, limits);
+    const accepted = await validateImage(bytes, limits, options);
     throw new Error(`expected a refusal, got ${JSON.stringify(accepted)}`);
   } catch (error) {
     expect(error).toBeInstanceOf(AppError);
@@ -45,6 +46,8 @@ async function refusal(bytes: Buffer, limits: Partial<ImageLimits> = {}): Promis
 }
 
 const MiB = 1024 * 1024;
+/** A model input as the API asks for it: the validating decode then also makes these pixels. */
+const modelSpec: PixelSpec = { width: 224, height: 224, channels: 3, resize: 'cover', resizeKernel: 'lanczos3' };
 
 describe('validateImage accepts', () => {
   // The validator never sees a file name; each case names the upload as a client might, wrongly,
@@ -76,6 +79,12 @@ describe('validateImage accepts', () => {
     expect(image.bytes).toBe(bytes.length);
     expect(image.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     if (expected.pages === undefined) expect(image.pages).toBeUndefined();
+    expect(image.pixels).toBeUndefined();
+    // Asked for a model's pixels, the same validation also hands them back.
+    const prepared = await validateImage(bytes, {}, { pixels: modelSpec });
+    expect(prepared).toMatchObject(expected);
+    expect(prepared.pixels?.spec).toBe(pixelSpecKey(modelSpec));
+    expect(prepared.pixels?.data).toHaveLength(224 * 224 * 3);
   });
 
   it('takes a Uint8Array view as well as a Buffer', async () => {
@@ -133,10 +142,15 @@ describe('validateImage refuses', () => {
   ];
 
   it.each(cases)('$name with $code', async ({ make, code, reason, details, limits }) => {
-    const error = await refusal(await make(), limits);
-    expect(error.code).toBe(code);
-    if (reason !== undefined) expect(error.details).toMatchObject({ reason });
-    if (details !== undefined) expect(error.details).toMatchObject(details);
+    const bytes = await make();
+    // The same answer whether the decode only validates or also makes a model's pixels (which
+    // lets JPEG and WebP decode at a reduced scale).
+    for (const options of [{}, { pixels: modelSpec }]) {
+      const error = await refusal(bytes, limits, options);
+      expect(error.code).toBe(code);
+      if (reason !== undefined) expect(error.details).toMatchObject({ reason });
+      if (details !== undefined) expect(error.details).toMatchObject(details);
+    }
   });
 
   it('refuses a pixel bomb from its header even when no byte limit would', async () => {

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { AppError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
 import { resolveImageLimits, type ImageLimits } from './imageLimits.ts';
+import { pixelSpecKey, toModelPixels, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
 
 /** What is known about an image that passed {@link validateImage}. */
@@ -37,6 +38,18 @@ export interface ValidatedImage {
   sha256: string;
   /** Frame or page count, present only when there is more than one (animated GIF/WebP, TIFF). */
   pages?: number;
+  /** The model pixels made by the decode, when {@link ValidateImageOptions.pixels} asked for them. */
+  pixels?: PreparedPixels;
+}
+
+export interface ValidateImageOptions {
+  /**
+   * Make the pixels of this model input with the decode that validates the image ({@link
+   * toModelPixels}), so the worker need not decode the upload again. JPEG and WebP then decode
+   * at the smallest scale the resize allows (shrink-on-load), which still reads every byte of
+   * the data: truncated and corrupt files fail the same way.
+   */
+  pixels?: PixelSpec | undefined;
 }
 
 /** Reasons carried in `details.reason` of an `INVALID_IMAGE` from {@link validateImage}. */
@@ -101,7 +114,7 @@ export function decodableImageFormats(): ImageFormat[] {
  * @throws AppError `INVALID_IMAGE`, `UNSUPPORTED_FORMAT`, `IMAGE_TOO_LARGE` or `IMAGE_DIMENSIONS`
  * @throws RangeError when `limits` itself is nonsensical (a configuration bug, not a bad image)
  */
-export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimits> = {}): Promise<ValidatedImage> {
+export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimits> = {}, options: ValidateImageOptions = {}): Promise<ValidatedImage> {
   const bounds = resolveImageLimits(limits);
   const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
@@ -181,15 +194,19 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   }
 
   // Decode every pixel of the first frame so truncated and corrupt files fail here, not in a
-  // worker. Keeping one band as 8-bit holds the output to one byte a pixel (≤ maxPixels bytes)
-  // while the decoder still reads all of the data; the buffer is dropped straight away.
+  // worker. Without a model spec, keeping one band as 8-bit holds the output to one byte a pixel
+  // (≤ maxPixels bytes) while the decoder still reads all of the data; the buffer is dropped.
   const started = performance.now();
+  let pixels: PreparedPixels | undefined;
   try {
-    await sharp(input, untrustedInput(bounds.maxPixels))
-      .timeout({ seconds: bounds.decodeTimeoutSeconds })
-      .extractChannel(0)
-      .raw({ depth: 'uchar' })
-      .toBuffer();
+    const decoder = sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: options.pixels !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
+    if (options.pixels) {
+      const spec = options.pixels;
+      const { data, info } = await toModelPixels(decoder, spec).toBuffer({ resolveWithObject: true });
+      if (info.width === spec.width && info.height === spec.height && info.channels === spec.channels) pixels = { data, spec: pixelSpecKey(spec) };
+    } else {
+      await decoder.extractChannel(0).raw({ depth: 'uchar' }).toBuffer();
+    }
   } catch (error) {
     // sharp's timeout error has no code, so the clock decides which failure this was.
     if (performance.now() - started >= bounds.decodeTimeoutSeconds * 1000) {
@@ -208,5 +225,6 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
     sha256: createHash('sha256').update(input).digest('hex'),
   };
   if (metadata.pages !== undefined && metadata.pages > 1) validated.pages = metadata.pages;
+  if (pixels) validated.pixels = pixels;
   return validated;
 }

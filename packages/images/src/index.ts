@@ -3,3 +3,4 @@ export * from './imageValidator.ts';
 export * from './sniffImageFormat.ts';
 export * from './configureSharp.ts';
 export * from './normalizeImage.ts';
+export * from './modelPixels.ts';

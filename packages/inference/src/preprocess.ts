@@ -1,5 +1,6 @@
 import sharp, { type OutputInfo } from 'sharp';
 import { AppError } from '@inferq/core';
+import { pixelSpecKey, toModelPixels, type PreparedPixels } from '@inferq/images';
 import type { InputScale, ModelInput } from '@inferq/models';
 
 export interface ImageToInputOptions {
@@ -11,29 +12,16 @@ export interface ImageToInputOptions {
 }
 
 /**
- * Turns encoded image bytes into one model input: decode the first frame, orient per EXIF,
- * flatten transparency onto white, fit to width × height per `input.resize` (`contain` pads with
- * black) with `input.resizeKernel`, convert to RGB or greyscale, then scale each value per
- * `input.scale`. Returns
+ * Turns encoded image bytes into one model input: decode the first frame, orient per EXIF, make
+ * the model's pixels ({@link toModelPixels}), then scale each value per `input.scale`. Returns
  * height × width × channels floats in row-major HWC order, the layout of an NHWC tensor.
  * Throws PREPROCESSING_FAILED when sharp cannot decode the bytes.
  */
 export async function imageToInput(bytes: Buffer | Uint8Array, input: ModelInput, options: ImageToInputOptions = {}): Promise<Float32Array> {
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    const kernel = input.resizeKernel;
-    let pipeline = sharp(bytes, { pages: 1, autoOrient: true, failOn: 'error', limitInputPixels: options.limitInputPixels ?? 100_000_000 })
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .resize(input.width, input.height, {
-        fit: input.resize,
-        position: 'centre',
-        background: { r: 0, g: 0, b: 0, alpha: 1 },
-        kernel,
-        // JPEG/WebP shrink-on-load averages pixels while decoding; point sampling must not get it.
-        fastShrinkOnLoad: kernel !== 'nearest',
-      });
-    pipeline = input.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
-    raw = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const image = sharp(bytes, { pages: 1, autoOrient: true, failOn: 'error', limitInputPixels: options.limitInputPixels ?? 100_000_000 });
+    raw = await toModelPixels(image, input).toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw new AppError('PREPROCESSING_FAILED', `cannot decode image: ${(error as Error).message}`, { cause: error });
   }
@@ -42,6 +30,17 @@ export async function imageToInput(bytes: Buffer | Uint8Array, input: ModelInput
     throw new AppError('PREPROCESSING_FAILED', `decoded to ${width}×${height}×${channels}, expected ${input.width}×${input.height}×${input.channels}`);
   }
   return pixelsToInput(raw.data, input);
+}
+
+/**
+ * Model input from pixels the API prepared at upload ({@link PreparedPixels}), or undefined when
+ * they were made for another spec (the model's input changed since) or are not whole: the caller
+ * then decodes the upload with {@link imageToInput}.
+ */
+export function preparedToInput(prepared: PreparedPixels, input: ModelInput): Float32Array | undefined {
+  if (prepared.spec !== pixelSpecKey(input)) return undefined;
+  if (prepared.data.length !== input.width * input.height * input.channels) return undefined;
+  return pixelsToInput(prepared.data, input);
 }
 
 /**

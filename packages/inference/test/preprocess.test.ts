@@ -1,8 +1,10 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
+import { pixelSpecKey, validateImage } from '@inferq/images';
+import { animatedGif, drawingImage, photoLikeImage, rotatedJpeg, transparentPng, validAvif, validGif, validTiff } from '@inferq/images/testing';
 import type { ModelInput } from '@inferq/models';
-import { imageToInput, pixelsToInput } from '../src/index.ts';
+import { imageToInput, pixelsToInput, preparedToInput } from '../src/index.ts';
 
 const rgb01: ModelInput = { width: 4, height: 4, channels: 3, resize: 'fill', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' };
 
@@ -105,6 +107,42 @@ describe('imageToInput', () => {
     const png = await solid(100, 100, { r: 1, g: 2, b: 3 }).png().toBuffer();
     const error = await imageToInput(png, rgb01, { limitInputPixels: 5000 }).catch((e: unknown) => e);
     expect((error as AppError).code).toBe('PREPROCESSING_FAILED');
+  });
+});
+
+describe('preparedToInput: pixels made by the validating decode at submit', () => {
+  const nsfwLike: ModelInput = { width: 224, height: 224, channels: 3, resize: 'cover', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' };
+  const mnistLike: ModelInput = { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest', scale: { mode: 'centered' }, channelOrder: 'rgb' };
+  const bgrMeanStd: ModelInput = { width: 64, height: 48, channels: 3, resize: 'fill', resizeKernel: 'linear', scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr' };
+  const uploads: Array<[string, () => Promise<Buffer>]> = [
+    ['a 1024×768 JPEG (shrink-on-load)', () => photoLikeImage(1024, 768, 'jpeg')],
+    ['a WebP', () => photoLikeImage(640, 480, 'webp')],
+    ['an RGBA PNG drawing', () => drawingImage(640, 480)],
+    ['a transparent PNG', () => transparentPng(96, 64)],
+    ['a rotated JPEG (EXIF 6)', () => rotatedJpeg(96, 64)],
+    ['a GIF', () => validGif(64, 48)],
+    ['an animated GIF (first frame)', () => animatedGif(5, 64, 48)],
+    ['an AVIF', () => validAvif(64, 48)],
+    ['a TIFF', () => validTiff(64, 48)],
+  ];
+
+  it.each(uploads)('gives exactly the worker\'s own decode for %s', async (_, make) => {
+    const bytes = await make();
+    for (const input of [nsfwLike, mnistLike, bgrMeanStd]) {
+      const { pixels } = await validateImage(bytes, {}, { pixels: input });
+      expect(pixels?.spec).toBe(pixelSpecKey(input));
+      expect(preparedToInput(pixels!, input)).toEqual(await imageToInput(bytes, input));
+    }
+  });
+
+  it('declines pixels made for another spec or of the wrong length, so the worker decodes instead', async () => {
+    const { pixels } = await validateImage(await photoLikeImage(320, 240), {}, { pixels: nsfwLike });
+    expect(preparedToInput(pixels!, { ...nsfwLike, resize: 'contain' })).toBeUndefined();
+    expect(preparedToInput(pixels!, { ...nsfwLike, resizeKernel: 'nearest' })).toBeUndefined();
+    expect(preparedToInput(pixels!, { ...nsfwLike, width: 299, height: 299 })).toBeUndefined();
+    expect(preparedToInput({ data: pixels!.data.subarray(0, 100), spec: pixels!.spec }, nsfwLike)).toBeUndefined();
+    // Scale and channel order apply after the pixels: the same stored pixels serve both.
+    expect(preparedToInput(pixels!, { ...nsfwLike, scale: { mode: 'centered' }, channelOrder: 'bgr' })).toHaveLength(224 * 224 * 3);
   });
 });
 

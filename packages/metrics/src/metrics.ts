@@ -134,6 +134,13 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
       labelNames: ['model', 'code'] as const,
       registers: [registry],
     }),
+    /** Where each attempt's model input came from: pixels the API prepared, or a decode of the upload. */
+    preprocessed: new Counter({
+      name: 'inferq_worker_preprocessed_total',
+      help: 'Model inputs made by the worker, by model and source: prepared (pixels stored at submit) or decoded (the upload decoded again).',
+      labelNames: ['model', 'source'] as const,
+      registers: [registry],
+    }),
     queueWait: new Histogram({
       name: 'inferq_job_queue_wait_seconds',
       help: 'Time from submission to the first attempt starting, by model.',

@@ -72,6 +72,13 @@ it('poison inputs fail alone with a clear code and no retries; the jobs around t
     poisonAttempts: Math.max(...queued.map((job) => job?.attemptsMade ?? 0)),
   });
 
+  if (poisonCounts.lost > 0) {
+    // Evidence for a failure that only shows on a loaded machine: what the queue and the worker said of each poison job.
+    const states = await Promise.all(queued.map(async (job) => ({ id: job?.id, state: await job?.getState(), attemptsMade: job?.attemptsMade, failedReason: job?.failedReason })));
+    const said = worker.process.lines.filter((line) => poisonIds.some((id) => id === line.jobId));
+    console.log(`poison jobs not final: ${JSON.stringify(rows)}\nqueue: ${JSON.stringify(states)}`);
+    console.log(`worker on them:\n${said.map((line) => JSON.stringify(line)).join('\n')}\nworker's last lines:\n${worker.process.tail(30)}`);
+  }
   expect(goodCounts).toMatchObject({ submitted: 40, succeeded: 40, failed: 0, lost: 0 });
   for (const { id, expected } of poison) {
     const row = rows.find((entry) => entry.id === id);

@@ -237,9 +237,10 @@ export class InferenceWorker {
       if (error instanceof PermanentFailure) {
         log.warn({ code: error.code, err: error.cause ?? error }, error.message);
         this.stats.failed++;
-        // If Postgres is down this write fails too; the reconciler then fails the row with the
-        // code BullMQ keeps as the failed reason (the error's message is exactly the code).
-        const failed = await jobs.fail(payload.jobId, error.code, error.message).catch(() => false);
+        // Retried while Postgres is unreachable, as a result is; should that run out, the
+        // reconciler fails the row with the code BullMQ keeps as the failed reason (the error's
+        // message is exactly the code).
+        const failed = await this.#writeFailure(log, payload.jobId, error.code, error.message);
         if (failed) {
           metrics?.jobsFinished.inc({ model: payload.model, status: 'failed', code: error.code });
           void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
@@ -251,7 +252,7 @@ export class InferenceWorker {
       log.warn({ err: error, attempt: job.attemptsMade + 1, lastAttempt }, 'attempt failed');
       if (lastAttempt && code !== 'DATABASE_UNAVAILABLE') {
         this.stats.failed++;
-        const failed = await jobs.fail(payload.jobId, code, 'The job failed after all its attempts.').catch(() => false);
+        const failed = await this.#writeFailure(log, payload.jobId, code, 'The job failed after all its attempts.');
         if (failed) {
           metrics?.jobsFinished.inc({ model: payload.model, status: 'failed', code });
           void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
@@ -302,6 +303,26 @@ export class InferenceWorker {
       } catch (error) {
         if (!isDatabaseUnavailable(error) || Date.now() >= deadline) throw error;
         log.warn({ err: error, attempt: attempt + 1 }, 'result write failed: Postgres unavailable; retrying');
+        await sleep(Math.min(200 * 2 ** attempt, 5000));
+      }
+    }
+  }
+
+  /**
+   * Fails the job's row with `code`, retrying while Postgres is unreachable like a result write.
+   * Returns whether the row changed (false when it was final already, or the write gave up).
+   */
+  async #writeFailure(log: Logger, id: string, code: ErrorCode, message: string): Promise<boolean> {
+    const deadline = Date.now() + (this.#options.resultWriteRetryMs ?? 60_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#options.jobs.fail(id, code, message);
+      } catch (error) {
+        if (!isDatabaseUnavailable(error) || Date.now() >= deadline) {
+          log.error({ err: error, code }, 'failure write failed; the reconciler will fail the row');
+          return false;
+        }
+        log.warn({ err: error, attempt: attempt + 1 }, 'failure write failed: Postgres unavailable; retrying');
         await sleep(Math.min(200 * 2 ** attempt, 5000));
       }
     }

@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
 pnpm install --frozen-lockfile
 pnpm test "$@"
-# Then the fault tests (test/faults: workers, Redis and Postgres killed mid-run; about 7 minutes;
+# Then the fault tests (test/faults: workers, Redis and Postgres killed mid-run; about 3 minutes;
 # they need redis-server and Postgres' initdb/pg_ctl on this machine). Skipped when arguments
 # narrowed the run, or with SKIP_FAULT_TESTS=1.
 if [ "$#" -eq 0 ] && [ "${SKIP_FAULT_TESTS:-0}" != "1" ]; then

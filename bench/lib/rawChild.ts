@@ -1,11 +1,18 @@
 // One process of the raw model benchmark: the worker's backend and model, nothing else. Driven
 // over IPC by rawModel.ts so several processes start each measurement at the same moment.
 import { parseArgs } from 'node:util';
-import { imageToInput, initBackend, loadModel, type BackendPreference } from '@inferq/inference';
+import { imageToInput, initBackend, loadModel, preparedToInput, type BackendPreference } from '@inferq/inference';
+import { validateImage } from '@inferq/images';
 import { ModelRegistry } from '@inferq/models';
 import { photoLikeImage } from '@inferq/images/testing';
 
-export type RawCommand = { cmd: 'predict'; batch: number; ms: number } | { cmd: 'preprocess'; ms: number; width: number; height: number } | { cmd: 'exit' };
+/**
+ * What one upload costs outside the model: the worker decoding it (`decode`), the worker scaling
+ * pixels stored at submit (`prepared`), the API validating it alone (`validate`) or validating
+ * and making the model's pixels in the same decode (`validate-pixels`).
+ */
+export type PreprocessStage = 'decode' | 'prepared' | 'validate' | 'validate-pixels';
+export type RawCommand = { cmd: 'predict'; batch: number; ms: number } | { cmd: 'preprocess'; stage: PreprocessStage; ms: number; width: number; height: number } | { cmd: 'exit' };
 export type RawReply = { kind: 'ready'; backend: string; simd: boolean | null } | { kind: 'done'; items: number; ms: number } | { kind: 'error'; message: string };
 
 const { values } = parseArgs({
@@ -39,13 +46,21 @@ try {
         send({ kind: 'done', items, ms: performance.now() - started });
       }
       if (message.cmd === 'preprocess') {
-        // The worker's preprocessing of one upload (decode, resize, scale), one image at a time.
+        // One image at a time, as one job of the worker or one submit of the API.
         const image = await photoLikeImage(message.width, message.height, 'jpeg');
-        await imageToInput(image, manifest.input);
+        const { pixels } = await validateImage(image, {}, { pixels: manifest.input });
+        const stages: Record<PreprocessStage, () => Promise<unknown>> = {
+          decode: () => imageToInput(image, manifest.input),
+          prepared: async () => preparedToInput(pixels!, manifest.input),
+          validate: () => validateImage(image),
+          'validate-pixels': () => validateImage(image, {}, { pixels: manifest.input }),
+        };
+        const step = stages[message.stage];
+        await step();
         const started = performance.now();
         let items = 0;
         while (performance.now() - started < message.ms) {
-          await imageToInput(image, manifest.input);
+          await step();
           items++;
         }
         send({ kind: 'done', items, ms: performance.now() - started });

@@ -2,7 +2,7 @@
 // database; images per second summed over the processes, measured at the same moment in all.
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { RawCommand, RawReply } from './rawChild.ts';
+import type { PreprocessStage, RawCommand, RawReply } from './rawChild.ts';
 
 export interface RawOptions {
   modelsDir: string;
@@ -105,12 +105,17 @@ export async function measureRaw(options: RawOptions): Promise<RawResult> {
 }
 
 /** Images/s of the worker's preprocessing (decode, resize, scale) of one upload, one process, one at a time. */
-export async function measurePreprocess(options: RawOptions & { width: number; height: number }): Promise<{ imagesPerSecond: number; msPerImage: number }> {
+export async function measurePreprocess(options: RawOptions & { width: number; height: number }): Promise<Record<PreprocessStage, { imagesPerSecond: number; msPerImage: number }>> {
   const { processes } = await startProcesses({ ...options, processes: 1, batches: [1] });
   try {
-    const reply = await processes[0]!.command({ cmd: 'preprocess', ms: options.seconds * 1000, width: options.width, height: options.height });
-    const imagesPerSecond = (reply.items * 1000) / reply.ms;
-    return { imagesPerSecond, msPerImage: 1000 / imagesPerSecond };
+    const stages: PreprocessStage[] = ['decode', 'prepared', 'validate', 'validate-pixels'];
+    const result = {} as Record<PreprocessStage, { imagesPerSecond: number; msPerImage: number }>;
+    for (const stage of stages) {
+      const reply = await processes[0]!.command({ cmd: 'preprocess', stage, ms: options.seconds * 1000, width: options.width, height: options.height });
+      const imagesPerSecond = (reply.items * 1000) / reply.ms;
+      result[stage] = { imagesPerSecond, msPerImage: 1000 / imagesPerSecond };
+    }
+    return result;
   } finally {
     processes.forEach((p) => p.stop());
   }

@@ -161,6 +161,7 @@ try {
   console.log(`flood: ${rate} submissions/s for ${seconds} s over ${connections} connections, ${userCount} users (half free, half pro), ${(upload.body.length / 1024).toFixed(1)} KiB uploads, queue cap ${queueCap}, ${workerCount} worker(s) at nice ${values['worker-nice']}; ${os.availableParallelism()} cores, load ${loadBefore.toFixed(2)}`);
 
   let next = 0;
+  const byStatus: Record<number, number[]> = {};
   const floodStarted = Date.now();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -186,6 +187,7 @@ try {
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
       answered.push(responseTime);
+      (byStatus[statusCode] ??= []).push(responseTime);
     });
   });
   const floodMs = Date.now() - floodStarted;
@@ -229,6 +231,17 @@ try {
     },
   ]);
   console.log();
+  printTable(
+    Object.entries(byStatus).map(([status, times]) => ({
+      status,
+      answers: times.length,
+      p50: formatMs(quantile(times, 0.5)),
+      p90: formatMs(quantile(times, 0.9)),
+      p99: formatMs(quantile(times, 0.99)),
+      max: formatMs(Math.max(...times)),
+    })),
+  );
+  console.log();
   printTable([
     {
       'API RSS before': mib(apiRssBefore),
@@ -264,6 +277,7 @@ try {
     machine: { cores: os.availableParallelism(), load1Before: loadBefore, load1After: os.loadavg()[0] },
     statuses,
     latencyMs: { p50: quantile(answered, 0.5), p90: quantile(answered, 0.9), p99, max: Math.max(...answered) },
+    latencyByStatusMs: Object.fromEntries(Object.entries(byStatus).map(([status, times]) => [status, { p50: quantile(times, 0.5), p99: quantile(times, 0.99) }])),
     memory: { apiBefore: apiRssBefore, apiMax: memory.apiMax, apiAfterFlood: apiRssAfterFlood, apiAfterDrain: apiRssEnd, workerMax: memory.workerMax },
     jobs,
     drainMs,

@@ -73,9 +73,10 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(text).toMatch(/^inferq_queue_jobs\{state="waiting"\} 0$/m);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
-    // Both ran on the pixels the API made while validating: no second decode.
-    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="prepared"}')).toBe(2);
-    expect(text).not.toContain('source="decoded"');
+    // The 640×480 drawing ran on the pixels the API made while validating; the 320×240 PNG has
+    // too few pixels for storing them to pay (pixelsWorthStoring), so the worker decoded it.
+    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="prepared"}')).toBe(1);
+    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="decoded"}')).toBe(1);
   });
 
   it('stores the model pixels with the upload, and a job stored without them (or for another spec) gets the same scores from a decode in the worker', async () => {
@@ -110,8 +111,8 @@ describe('upload → queue → worker → result → poll, with real processes',
         expect(decoded.result!.output).toEqual(viaApi.result!.output);
       }
       const text = await (await fetch(`${healthUrl}/metrics`)).text();
-      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="decoded"\} 2$/m);
-      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="prepared"\} 3$/m);
+      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="decoded"\} 3$/m);
+      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="prepared"\} 2$/m);
     } finally {
       await queue.close();
       redis.disconnect();

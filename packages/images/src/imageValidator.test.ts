@@ -29,7 +29,7 @@ import {
   validWebp,
 } from './testing/imageFixtures.ts';
 import { decodableImageFormats, validateImage, type InvalidImageReason, type ValidatedImage, type ValidateImageOptions } from './imageValidator.ts';
-import { pixelSpecKey, type PixelSpec } from './modelPixels.ts';
+import { pixelSpecKey, pixelsWorthStoring, type PixelSpec } from './modelPixels.ts';
 import { defaultImageLimits, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 
 type Fixture = () => Buffer | Promise<Buffer>;
@@ -81,7 +81,7 @@ describe('validateImage accepts', () => {
     if (expected.pages === undefined) expect(image.pages).toBeUndefined();
     expect(image.pixels).toBeUndefined();
     // Asked for a model's pixels, the same validation also hands them back.
-    const prepared = await validateImage(bytes, {}, { pixels: modelSpec });
+    const prepared = await validateImage(bytes, {}, { pixels: modelSpec, preparePixels: 'always' });
     expect(prepared).toMatchObject(expected);
     expect(prepared.pixels?.spec).toBe(pixelSpecKey(modelSpec));
     expect(prepared.pixels?.data).toHaveLength(224 * 224 * 3);
@@ -103,6 +103,25 @@ describe('validateImage accepts', () => {
     await expect(
       validateImage(png, { maxBytes: png.length, maxPixels: 5000, minWidth: 100, maxWidth: 100, minHeight: 50, maxHeight: 50 }),
     ).resolves.toMatchObject({ width: 100, height: 50 });
+  });
+});
+
+describe('model pixels made while validating', () => {
+  it('are worth storing when small, or when the image has at least twice the input\'s pixels', () => {
+    expect(pixelsWorthStoring(256, 256, modelSpec)).toBe(false);
+    expect(pixelsWorthStoring(316, 317, modelSpec)).toBe(false);
+    expect(pixelsWorthStoring(317, 317, modelSpec)).toBe(true);
+    expect(pixelsWorthStoring(1024, 768, modelSpec)).toBe(true);
+    // MNIST's 28×28 grey input: 784 bytes, always.
+    expect(pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' })).toBe(true);
+  });
+
+  it('are made only when worth storing, unless asked for always', async () => {
+    const small = await photoLikeImage(256, 256, 'jpeg');
+    expect((await validateImage(small, {}, { pixels: modelSpec })).pixels).toBeUndefined();
+    expect((await validateImage(small, {}, { pixels: modelSpec, preparePixels: 'always' })).pixels?.data).toHaveLength(224 * 224 * 3);
+    const large = await photoLikeImage(640, 480, 'jpeg');
+    expect((await validateImage(large, {}, { pixels: modelSpec })).pixels?.spec).toBe(pixelSpecKey(modelSpec));
   });
 });
 
@@ -145,7 +164,7 @@ describe('validateImage refuses', () => {
     const bytes = await make();
     // The same answer whether the decode only validates or also makes a model's pixels (which
     // lets JPEG and WebP decode at a reduced scale).
-    for (const options of [{}, { pixels: modelSpec }]) {
+    for (const options of [{}, { pixels: modelSpec, preparePixels: 'always' as const }]) {
       const error = await refusal(bytes, limits, options);
       expect(error.code).toBe(code);
       if (reason !== undefined) expect(error.details).toMatchObject({ reason });

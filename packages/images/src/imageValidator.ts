@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { AppError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
 import { resolveImageLimits, type ImageLimits } from './imageLimits.ts';
-import { pixelSpecKey, toModelPixels, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
+import { pixelSpecKey, pixelsWorthStoring, toModelPixels, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
 
 /** What is known about an image that passed {@link validateImage}. */
@@ -50,6 +50,11 @@ export interface ValidateImageOptions {
    * the data: truncated and corrupt files fail the same way.
    */
   pixels?: PixelSpec | undefined;
+  /**
+   * `worthwhile`: make them only when {@link pixelsWorthStoring} says so for this image;
+   * `always`: for every image. @defaultValue 'worthwhile'
+   */
+  preparePixels?: 'worthwhile' | 'always';
 }
 
 /** Reasons carried in `details.reason` of an `INVALID_IMAGE` from {@link validateImage}. */
@@ -198,10 +203,10 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   // (≤ maxPixels bytes) while the decoder still reads all of the data; the buffer is dropped.
   const started = performance.now();
   let pixels: PreparedPixels | undefined;
+  const spec = options.pixels && (options.preparePixels === 'always' || pixelsWorthStoring(width, height, options.pixels)) ? options.pixels : undefined;
   try {
-    const decoder = sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: options.pixels !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
-    if (options.pixels) {
-      const spec = options.pixels;
+    const decoder = sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: spec !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
+    if (spec) {
       const { data, info } = await toModelPixels(decoder, spec).toBuffer({ resolveWithObject: true });
       if (info.width === spec.width && info.height === spec.height && info.channels === spec.channels) pixels = { data, spec: pixelSpecKey(spec) };
     } else {

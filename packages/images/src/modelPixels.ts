@@ -24,6 +24,21 @@ export interface PreparedPixels {
   spec: string;
 }
 
+/** Pixels of at most this many bytes are always worth storing (MNIST's 784, a small embedding input). */
+const smallPixelsBytes = 64 * 1024;
+
+/**
+ * Whether making and storing a spec's pixels at submit beats the worker decoding the upload again:
+ * yes when they are small (≤ 64 KiB), or when the image has at least twice the input's pixels
+ * (its decode then costs the worker more than the stored bytes cost Postgres). A 256×256 upload
+ * for a 224×224 RGB model is decoded by the worker instead: its 150 kB of pixels would be larger
+ * than the upload, and decoding it takes about a millisecond.
+ */
+export function pixelsWorthStoring(width: number, height: number, spec: PixelSpec): boolean {
+  const inputPixels = spec.width * spec.height;
+  return inputPixels * spec.channels <= smallPixelsBytes || width * height >= 2 * inputPixels;
+}
+
 /**
  * A stable name for the pixels a spec produces: two specs with the same key give the same bytes
  * from the same image. Versioned, so a change to {@link toModelPixels} retires every stored key.

@@ -129,14 +129,14 @@ describe('preparedToInput: pixels made by the validating decode at submit', () =
   it.each(uploads)('gives exactly the worker\'s own decode for %s', async (_, make) => {
     const bytes = await make();
     for (const input of [nsfwLike, mnistLike, bgrMeanStd]) {
-      const { pixels } = await validateImage(bytes, {}, { pixels: input });
+      const { pixels } = await validateImage(bytes, {}, { pixels: input, preparePixels: 'always' });
       expect(pixels?.spec).toBe(pixelSpecKey(input));
       expect(preparedToInput(pixels!, input)).toEqual(await imageToInput(bytes, input));
     }
   });
 
   it('declines pixels made for another spec or of the wrong length, so the worker decodes instead', async () => {
-    const { pixels } = await validateImage(await photoLikeImage(320, 240), {}, { pixels: nsfwLike });
+    const { pixels } = await validateImage(await photoLikeImage(320, 240), {}, { pixels: nsfwLike, preparePixels: 'always' });
     expect(preparedToInput(pixels!, { ...nsfwLike, resize: 'contain' })).toBeUndefined();
     expect(preparedToInput(pixels!, { ...nsfwLike, resizeKernel: 'nearest' })).toBeUndefined();
     expect(preparedToInput(pixels!, { ...nsfwLike, width: 299, height: 299 })).toBeUndefined();

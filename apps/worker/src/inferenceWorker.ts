@@ -295,17 +295,8 @@ export class InferenceWorker {
    * unreachable: the inference is done and worth keeping. Returns null when the row was already
    * final (canceled, or finished by another attempt).
    */
-  async #writeResult(log: Logger, completed: CompletedJob): Promise<string | null> {
-    const deadline = Date.now() + (this.#options.resultWriteRetryMs ?? 60_000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.#writer.submit(completed);
-      } catch (error) {
-        if (!isDatabaseUnavailable(error) || Date.now() >= deadline) throw error;
-        log.warn({ err: error, attempt: attempt + 1 }, 'result write failed: Postgres unavailable; retrying');
-        await sleep(Math.min(200 * 2 ** attempt, 5000));
-      }
-    }
+  #writeResult(log: Logger, completed: CompletedJob): Promise<string | null> {
+    return this.#whilePostgresDown(log, 'result', () => this.#writer.submit(completed));
   }
 
   /**
@@ -313,16 +304,27 @@ export class InferenceWorker {
    * Returns whether the row changed (false when it was final already, or the write gave up).
    */
   async #writeFailure(log: Logger, id: string, code: ErrorCode, message: string): Promise<boolean> {
+    try {
+      return await this.#whilePostgresDown(log, 'failure', () => this.#options.jobs.fail(id, code, message));
+    } catch (error) {
+      log.error({ err: error, code }, 'failure write failed; the reconciler will fail the row');
+      return false;
+    }
+  }
+
+  /**
+   * Runs `write` until it succeeds, retrying with backoff (200 ms doubling, at most 5 s) while
+   * Postgres is unreachable, for up to `resultWriteRetryMs`; any other error, or one past that
+   * time, is thrown.
+   */
+  async #whilePostgresDown<T>(log: Logger, what: 'result' | 'failure', write: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + (this.#options.resultWriteRetryMs ?? 60_000);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#options.jobs.fail(id, code, message);
+        return await write();
       } catch (error) {
-        if (!isDatabaseUnavailable(error) || Date.now() >= deadline) {
-          log.error({ err: error, code }, 'failure write failed; the reconciler will fail the row');
-          return false;
-        }
-        log.warn({ err: error, attempt: attempt + 1 }, 'failure write failed: Postgres unavailable; retrying');
+        if (!isDatabaseUnavailable(error) || Date.now() >= deadline) throw error;
+        log.warn({ err: error, attempt: attempt + 1 }, `${what} write failed: Postgres unavailable; retrying`);
         await sleep(Math.min(200 * 2 ** attempt, 5000));
       }
     }

@@ -1,9 +1,9 @@
 import { Router } from 'express';
-import type { z } from 'zod';
 import type { AccountStore, TierTable } from '@inferq/accounts';
 import { AppError, createUserBodySchema, issueKeyBodySchema, updateUserBodySchema } from '@inferq/core';
 import type { JobStore } from '@inferq/db';
 import { requireAdmin } from '../http/authenticate.ts';
+import { parseBody } from '../http/parseBody.ts';
 import type { JobService } from '../jobService.ts';
 import { toAdminJobView, toApiKeyView, toTierView, toUserView } from '../adminViews.ts';
 
@@ -21,16 +21,6 @@ function firstString(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
   return undefined;
-}
-
-function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) {
-    throw new AppError('VALIDATION_FAILED', 'The request body is not valid.', {
-      details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
-    });
-  }
-  return parsed.data;
 }
 
 /**

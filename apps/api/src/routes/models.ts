@@ -1,19 +1,9 @@
 import cors from 'cors';
 import { Router } from 'express';
-import type { z } from 'zod';
-import { AppError, publishModelVersionBodySchema, setLiveVersionBodySchema } from '@inferq/core';
+import { publishModelVersionBodySchema, setLiveVersionBodySchema } from '@inferq/core';
 import { requireAdmin } from '../http/authenticate.ts';
+import { parseBody } from '../http/parseBody.ts';
 import type { ModelService } from '../modelService.ts';
-
-function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) {
-    throw new AppError('VALIDATION_FAILED', 'The request body is not valid.', {
-      details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
-    });
-  }
-  return parsed.data;
-}
 
 /** A year: the longest cache lifetime HTTP caches honour; a version's files never change. */
 const immutableMaxAgeMs = 365 * 24 * 3600 * 1000;

@@ -9,7 +9,6 @@
 // with saturated model workers, and on a small machine they would otherwise take its CPU away.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +16,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import sharp from 'sharp';
 import { photoLikeImage } from '@inferq/images/testing';
-import { createTestUser, repoRoot, startTestServices, type TestUser } from '@inferq/testing';
+import { createTestUser, freePort, repoRoot, startTestServices, type TestUser } from '@inferq/testing';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({
@@ -41,14 +40,6 @@ const connections = Number(values.connections);
 const workerCount = Number(values.workers);
 const queueCap = Number(values['queue-cap']);
 const drainTimeoutMs = Math.min(1200, Number(values['drain-timeout'])) * 1000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Resident set size of a process in bytes (Linux). */
 function rssOf(pid: number): number {

@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { repoRoot } from '@inferq/testing';
+import { freePort, repoRoot } from '@inferq/testing';
 import { benchImage } from './lib/benchImage.ts';
 import { closedLoop, HttpClient, openLoop, TimeoutError, waitForJob } from './lib/loadClient.ts';
 import { benchLogDir, envFlag, startPlatform, startService } from './lib/platform.ts';
 import { benchUsers } from './lib/platformRun.ts';
 import { machineLoad } from './lib/procStat.ts';
-import { freePort, startBenchServices } from './lib/services.ts';
+import { startBenchServices } from './lib/services.ts';
 import { formatMs, printTable, summarize, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({

@@ -4,27 +4,18 @@
 //   DATABASE_URL=… pnpm bench ratelimit [--seconds 5] [--connections 1,16]
 // One connection gives the cost of one answer; sixteen saturate the API (queueing included).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { drawingImage } from '@inferq/images/testing';
-import { createTestUser, repoRoot, startTestServices } from '@inferq/testing';
+import { createTestUser, freePort, repoRoot, startTestServices } from '@inferq/testing';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '1,16' } } });
 const seconds = Math.min(30, Number(values.seconds));
 const connectionCounts = values.connections.split(',').map(Number);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 const services = await startTestServices();
 const port = await freePort();

@@ -10,9 +10,9 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { photoLikeImage } from '@inferq/images/testing';
-import { createTestUser, repoRoot, type TestUser } from '@inferq/testing';
+import { createTestUser, freePort, repoRoot, type TestUser } from '@inferq/testing';
 import { rssMiB } from './lib/procStat.ts';
-import { freePort, startBenchServices } from './lib/services.ts';
+import { startBenchServices } from './lib/services.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { streams: { type: 'string', default: '200' }, seconds: { type: 'string', default: '5' }, events: { type: 'string', default: '50' } } });

@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '@inferq/testing';
-import { freePort, type BenchServices } from './services.ts';
+import { freePort, repoRoot } from '@inferq/testing';
+import type { BenchServices } from './services.ts';
 
 export interface ServiceProcess {
   name: string;

@@ -2,10 +2,9 @@
 // and by default a private redis-server of our own, so its CPU time and queue are ours alone
 // (the shared Redis also serves other people's test runs).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startTestServices } from '@inferq/testing';
+import { freePort, startTestServices } from '@inferq/testing';
 
 export interface BenchServices {
   databaseUrl: string;
@@ -18,14 +17,6 @@ export interface BenchServices {
   /** CPU ms Redis has used since it started (INFO cpu: main thread + children). */
   redisCpuMs(): Promise<number>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 function hasRedisServer(): boolean {

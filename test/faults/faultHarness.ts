@@ -1,12 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chown, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createTestUser, startTestServices, type TestServices, type TestUser } from '@inferq/testing';
+import { createTestUser, freePort, startTestServices, type TestServices, type TestUser } from '@inferq/testing';
 
 /**
  * Pieces shared by the fault tests: private Redis and Postgres servers that a test may kill and
@@ -15,14 +14,6 @@ import { createTestUser, startTestServices, type TestServices, type TestUser } f
  */
 
 const run = promisify(execFile);
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,3 +1,4 @@
 export * from './testServices.ts';
 export * from './processes.ts';
 export * from './testUsers.ts';
+export * from './ports.ts';

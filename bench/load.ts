@@ -8,7 +8,6 @@
 // The workers run at a lower CPU priority (nice): in production the API does not share its cores
 // with saturated model workers, and on a small machine they would otherwise take its CPU away.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +16,8 @@ import pg from 'pg';
 import sharp from 'sharp';
 import { photoLikeImage } from '@inferq/images/testing';
 import { createTestUser, freePort, repoRoot, startTestServices, type TestUser } from '@inferq/testing';
+import { multipartImage } from './lib/loadClient.ts';
+import { rssMiB } from './lib/procStat.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({
@@ -41,15 +42,8 @@ const workerCount = Number(values.workers);
 const queueCap = Number(values['queue-cap']);
 const drainTimeoutMs = Math.min(1200, Number(values['drain-timeout'])) * 1000;
 
-/** Resident set size of a process in bytes (Linux). */
-function rssOf(pid: number): number {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'));
-    return Number(line?.split(/\s+/)[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
-}
+/** Resident set size of a process in bytes; 0 once it is gone. */
+const rssOf = (pid: number): number => (rssMiB(pid) ?? 0) * 1024 * 1024;
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
@@ -77,16 +71,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
-}
-
-function multipart(image: Buffer): { body: Buffer; contentType: string } {
-  const boundary = 'loadboundary5c1e';
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
-    image,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 async function unfinished(databaseUrl: string, userIds: string[]): Promise<{ open: number; succeeded: number; failed: number; total: number }> {
@@ -133,7 +117,7 @@ try {
     Array.from({ length: userCount }, (_, i) => createTestUser(services.databaseUrl, { tier: i % 2 === 0 ? 'free' : 'pro' })),
   );
   const image = await sharp(await photoLikeImage(256, 256, 'jpeg')).jpeg({ quality: 85 }).toBuffer();
-  const upload = multipart(image);
+  const upload = multipartImage(image, 'a.jpg', 'image/jpeg');
 
   const statuses: Record<number, number> = {};
   const answered: number[] = [];

@@ -11,6 +11,7 @@ import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { drawingImage } from '@inferq/images/testing';
 import { createTestUser, freePort, repoRoot, startTestServices } from '@inferq/testing';
+import { multipartImage } from './lib/loadClient.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '1,16' } } });
@@ -99,16 +100,6 @@ function flood(scenario: Scenario, connections: number): Promise<Measured> {
   });
 }
 
-function multipart(image: Buffer): { body: Buffer; contentType: string } {
-  const boundary = 'benchboundary7d3f';
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
-    image,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
 try {
   await waitForApi();
   const [limited, uploader, baseline] = await Promise.all([
@@ -116,7 +107,7 @@ try {
     createTestUser(services.databaseUrl),
     createTestUser(services.databaseUrl, { tier: 'pro' }),
   ]);
-  const upload = multipart(await sharp(await drawingImage(256, 256)).jpeg().toBuffer());
+  const upload = multipartImage(await sharp(await drawingImage(256, 256)).jpeg().toBuffer(), 'a.jpg', 'image/jpeg');
 
   // A job of the baseline user's to poll, and the limited users' budgets used up before the floods.
   const submitted = await fetch(`${baseUrl}/v1/jobs`, {

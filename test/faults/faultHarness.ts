@@ -1,11 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chown, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createTestUser, freePort, startTestServices, type TestServices, type TestUser } from '@inferq/testing';
+import { createTestUser, freePort, startTestServices, type PlatformEnv, type TestServices, type TestUser } from '@inferq/testing';
 
 /**
  * Pieces shared by the fault tests: private Redis and Postgres servers that a test may kill and
@@ -141,6 +142,22 @@ export async function privateDatabase(serverUrl: string = inject('databaseUrl'))
 export const unlimitedTiers = JSON.stringify({
   free: { submitsPerWindow: 1_000_000, submitBurst: 0, requestsPerWindow: 1_000_000, maxJobsInFlight: 1_000_000 },
 });
+
+/**
+ * Settings for one fault test's API and workers: this run's shared services unless `overrides`
+ * names others, a queue of the test's own, the tier limits lifted; `extra` adds to the settings.
+ */
+export function faultEnv(overrides: Omit<Partial<PlatformEnv>, 'queueName'> = {}): PlatformEnv {
+  return {
+    databaseUrl: inject('databaseUrl'),
+    redisUrl: inject('redisUrl'),
+    queuePrefix: inject('queuePrefix'),
+    modelsDir: inject('modelsDir'),
+    ...overrides,
+    queueName: `faults-${randomUUID()}`,
+    extra: { ...overrides.extra, TIER_OVERRIDES: unlimitedTiers },
+  };
+}
 
 export interface SubmitOutcome {
   /** HTTP status, or 0 when the request itself failed (connection refused, timeout). */

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { startApiProcess, startWorkerProcess, type PlatformProcess } from '@inferq/testing';
-import { createTestUser, report, submitMany, unlimitedTiers, waitForFinal } from './faultHarness.ts';
+import { createTestUser, faultEnv, report, submitMany, waitForFinal } from './faultHarness.ts';
 
 const running: PlatformProcess[] = [];
 afterAll(async () => {
@@ -24,14 +23,9 @@ async function heldBy(databaseUrl: string, ids: string[], workerId: string): Pro
 
 it('two workers, one hangs (SIGSTOP: no more lock renewals): the other runs its jobs after the stall interval', async () => {
   const lockMs = 3000;
-  const env = {
-    databaseUrl: inject('databaseUrl'),
-    redisUrl: inject('redisUrl'),
-    queuePrefix: inject('queuePrefix'),
-    modelsDir: inject('modelsDir'),
-    queueName: `faults-${randomUUID()}`,
-    extra: { LOCK_DURATION_MS: String(lockMs), STALLED_INTERVAL_MS: '1000', TIER_OVERRIDES: unlimitedTiers },
-  };
+  const env = faultEnv({
+    extra: { LOCK_DURATION_MS: String(lockMs), STALLED_INTERVAL_MS: '1000' },
+  });
   const [api, hanging, healthy] = await Promise.all([
     startApiProcess(env),
     startWorkerProcess({ ...env, workerId: 'hangs' }),

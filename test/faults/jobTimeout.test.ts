@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { startApiProcess, startWorkerProcess, type PlatformProcess } from '@inferq/testing';
-import { createTestUser, modelsWithVariant, report, submitOne, unlimitedTiers, waitForFinal } from './faultHarness.ts';
+import { createTestUser, faultEnv, modelsWithVariant, report, submitOne, waitForFinal } from './faultHarness.ts';
 
 const running: PlatformProcess[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -15,15 +14,11 @@ it("a job over its model's time limit fails with TIMEOUT after one attempt; the 
   // `nsfw-slow`: the default model's weights under a manifest allowing 1 ms per attempt.
   const models = await modelsWithVariant('nsfw-slow', { timeoutMs: 1 });
   cleanups.push(models.remove);
-  const env = {
-    databaseUrl: inject('databaseUrl'),
-    redisUrl: inject('redisUrl'),
-    queuePrefix: inject('queuePrefix'),
+  const env = faultEnv({
     modelsDir: models.dir,
-    queueName: `faults-${randomUUID()}`,
     // Fewer slots than jobs: the timed-out jobs must give their slots back for the rest to run.
-    extra: { WORKER_CONCURRENCY: '4', MAX_BATCH_SIZE: '4', TIER_OVERRIDES: unlimitedTiers },
-  };
+    extra: { WORKER_CONCURRENCY: '4', MAX_BATCH_SIZE: '4' },
+  });
   const [api, worker] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'timeouts' })]);
   running.push(api.process, worker.process);
   const user = await createTestUser(env.databaseUrl);

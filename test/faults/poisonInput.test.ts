@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { pixelBomb, textFile, truncatedJpeg, validJpeg } from '@inferq/images/testing';
 import { createDatabase, JobStore } from '@inferq/db';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
 import { startApiProcess, startWorkerProcess, type PlatformProcess } from '@inferq/testing';
-import { createTestUser, report, submitMany, tally, unlimitedTiers, waitForFinal } from './faultHarness.ts';
+import { createTestUser, faultEnv, report, submitMany, tally, waitForFinal } from './faultHarness.ts';
 
 const running: PlatformProcess[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -14,15 +14,10 @@ afterAll(async () => {
 });
 
 it('poison inputs fail alone with a clear code and no retries; the jobs around them succeed; the worker keeps running', async () => {
-  const env = {
-    databaseUrl: inject('databaseUrl'),
-    redisUrl: inject('redisUrl'),
-    queuePrefix: inject('queuePrefix'),
-    modelsDir: inject('modelsDir'),
-    queueName: `faults-${randomUUID()}`,
+  const env = faultEnv({
     // Batches wait a little to fill, so the good jobs run in batches next to the poison.
-    extra: { MAX_BATCH_DELAY_MS: '30', TIER_OVERRIDES: unlimitedTiers },
-  };
+    extra: { MAX_BATCH_DELAY_MS: '30' },
+  });
   const [api, worker] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'poison' })]);
   running.push(api.process, worker.process);
   const user = await createTestUser(env.databaseUrl);

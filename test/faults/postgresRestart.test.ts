@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { startApiProcess, startWorkerProcess, type PlatformProcess, type TestServices } from '@inferq/testing';
-import { createTestUser, PrivatePostgres, privateDatabase, report, submitMany, submitOne, tally, unlimitedTiers, waitForFinal, type SubmitOutcome } from './faultHarness.ts';
+import { createTestUser, faultEnv, PrivatePostgres, privateDatabase, report, submitMany, submitOne, tally, waitForFinal, type SubmitOutcome } from './faultHarness.ts';
 
 let postgres: PrivatePostgres | undefined;
 let database: TestServices | undefined;
@@ -17,14 +16,11 @@ it('a Postgres restart in the middle of 200 jobs: 503 DATABASE_UNAVAILABLE while
   // Never the machine's shared Postgres: a cluster of this test only.
   postgres = await PrivatePostgres.start();
   database = await privateDatabase(postgres.url);
-  const env = {
+  const env = faultEnv({
     databaseUrl: database.databaseUrl,
-    redisUrl: inject('redisUrl'),
     queuePrefix: database.queuePrefix,
-    modelsDir: inject('modelsDir'),
-    queueName: `faults-${randomUUID()}`,
-    extra: { LOCK_DURATION_MS: '5000', STALLED_INTERVAL_MS: '2000', RECONCILE_INTERVAL_MS: '1000', RECONCILE_GRACE_MS: '5000', TIER_OVERRIDES: unlimitedTiers },
-  };
+    extra: { LOCK_DURATION_MS: '5000', STALLED_INTERVAL_MS: '2000', RECONCILE_INTERVAL_MS: '1000', RECONCILE_GRACE_MS: '5000' },
+  });
   const [api, worker] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'pg-restart' })]);
   running.push(api.process, worker.process);
   const user = await createTestUser(env.databaseUrl);

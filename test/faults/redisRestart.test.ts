@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { startApiProcess, startWorkerProcess, type PlatformProcess, type TestServices } from '@inferq/testing';
-import { createTestUser, PrivateRedis, privateDatabase, report, submitOne, waitForFinal, unlimitedTiers, type SubmitOutcome } from './faultHarness.ts';
+import { createTestUser, faultEnv, PrivateRedis, privateDatabase, report, submitOne, waitForFinal, type SubmitOutcome } from './faultHarness.ts';
 
 let redis: PrivateRedis | undefined;
 let database: TestServices | undefined;
@@ -17,20 +16,17 @@ it('a Redis restart (nothing persisted) in the middle of 300 jobs: 503 while dow
   redis = await PrivateRedis.start();
   // Reconciliation looks at every unfinished row of its database: this test has one of its own.
   database = await privateDatabase();
-  const env = {
+  const env = faultEnv({
     databaseUrl: database.databaseUrl,
     redisUrl: redis.url,
     queuePrefix: database.queuePrefix,
-    modelsDir: inject('modelsDir'),
-    queueName: `faults-${randomUUID()}`,
     extra: {
       LOCK_DURATION_MS: '3000',
       STALLED_INTERVAL_MS: '1000',
       RECONCILE_INTERVAL_MS: '1000',
       RECONCILE_GRACE_MS: '2000',
-      TIER_OVERRIDES: unlimitedTiers,
     },
-  };
+  });
   const [api, worker] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'redis-restart' })]);
   running.push(api.process, worker.process);
   const user = await createTestUser(env.databaseUrl);

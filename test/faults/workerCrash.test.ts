@@ -1,8 +1,7 @@
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { startApiProcess, startWorkerProcess, type PlatformProcess } from '@inferq/testing';
-import { randomUUID } from 'node:crypto';
-import { createTestUser, report, submitMany, tally, unlimitedTiers, waitForFinal } from './faultHarness.ts';
+import { createTestUser, faultEnv, report, submitMany, tally, waitForFinal } from './faultHarness.ts';
 
 const running: PlatformProcess[] = [];
 afterAll(async () => {
@@ -10,15 +9,10 @@ afterAll(async () => {
 });
 
 it('SIGKILL of a worker during 500 jobs, then a new worker: 500 final, 500 results, 0 duplicates', async () => {
-  const env = {
-    databaseUrl: inject('databaseUrl'),
-    redisUrl: inject('redisUrl'),
-    queuePrefix: inject('queuePrefix'),
-    modelsDir: inject('modelsDir'),
-    queueName: `faults-${randomUUID()}`,
+  const env = faultEnv({
     // A dead worker's jobs come back after about lock + stall interval.
-    extra: { LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000', TIER_OVERRIDES: unlimitedTiers },
-  };
+    extra: { LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' },
+  });
   const [api, first] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'crash-1' })]);
   running.push(api.process, first.process);
   const user = await createTestUser(env.databaseUrl);

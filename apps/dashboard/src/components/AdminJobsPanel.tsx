@@ -6,7 +6,7 @@ import { formatTime, shortId } from '../format.ts';
 import { EmptyState } from './EmptyState.tsx';
 import { ErrorNotice } from './ErrorNotice.tsx';
 import { modelLabel } from './JobsTable.tsx';
-import { Pager } from './Pager.tsx';
+import { Pager, useCursorPages } from './Pager.tsx';
 import { StatusBadge } from './StatusBadge.tsx';
 
 type View = 'failed' | 'unfinished' | 'all';
@@ -23,8 +23,8 @@ const views: Array<{ key: View; label: string; status?: string }> = [
 export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: number | false }) {
   const queryClient = useQueryClient();
   const [view, setView] = useState<View>('failed');
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors.at(-1);
+  const pages = useCursorPages();
+  const { cursor } = pages;
   const status = views.find((entry) => entry.key === view)?.status as JobStatus | undefined;
   const jobs = useQuery({
     queryKey: ['admin', 'jobs', view, cursor ?? null],
@@ -53,7 +53,7 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
               aria-pressed={view === entry.key}
               onClick={() => {
                 setView(entry.key);
-                setCursors([]);
+                pages.reset();
               }}
             >
               {entry.label}
@@ -146,13 +146,7 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
               </tbody>
             </table>
           </div>
-          <Pager
-            page={cursors.length + 1}
-            hasNewer={cursors.length > 0}
-            hasOlder={Boolean(jobs.data.nextCursor)}
-            onNewer={() => setCursors((stack) => stack.slice(0, -1))}
-            onOlder={() => jobs.data.nextCursor && setCursors((stack) => [...stack, jobs.data.nextCursor as string])}
-          />
+          <Pager {...pages.pager(jobs.data.nextCursor)} />
         </>
       )}
     </section>

@@ -1,4 +1,3 @@
-import { useState } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useSearchParams } from 'react-router';
 import type { JobStatus } from '@inferq/core';
@@ -8,7 +7,7 @@ import { AccountCard } from '../components/AccountCard.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { JobsTable } from '../components/JobsTable.tsx';
-import { Pager } from '../components/Pager.tsx';
+import { Pager, useCursorPages } from '../components/Pager.tsx';
 import { UploadPanel } from '../components/UploadPanel.tsx';
 import { useLiveState } from '../live/LiveEventsProvider.tsx';
 
@@ -31,9 +30,8 @@ export function JobsPage() {
   const live = useLiveState();
   const [params, setParams] = useSearchParams();
   const status = statusFilter(params.get('status'));
-  // Cursors of the pages before this one; the first page has none.
-  const [cursors, setCursors] = useState<string[]>([]);
-  const cursor = cursors.at(-1);
+  const pages = useCursorPages();
+  const { cursor } = pages;
   // Without the event stream the page still follows along, more slowly.
   const fallbackPoll = live === 'live' ? false : 10_000;
 
@@ -47,7 +45,7 @@ export function JobsPage() {
   });
 
   const setFilter = (next: JobStatus | 'all') => {
-    setCursors([]);
+    pages.reset();
     setParams(next === 'all' ? {} : { status: next }, { replace: true });
   };
 
@@ -98,13 +96,7 @@ export function JobsPage() {
           ) : (
             <>
               <JobsTable jobs={jobs.data.data} />
-              <Pager
-                page={cursors.length + 1}
-                hasNewer={cursors.length > 0}
-                hasOlder={Boolean(jobs.data.nextCursor)}
-                onNewer={() => setCursors((stack) => stack.slice(0, -1))}
-                onOlder={() => jobs.data.nextCursor && setCursors((stack) => [...stack, jobs.data.nextCursor as string])}
-              />
+              <Pager {...pages.pager(jobs.data.nextCursor)} />
             </>
           )}
         </section>

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import { AccountStore, RateLimits, resolveTiers, type TierOverrides } from '@inferq/accounts';
 import { createDatabase, JobStore } from '@inferq/db';
 import { createTestUser, type TestUser } from '@inferq/testing';
@@ -79,6 +79,19 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
 }
 
 /** A multipart body with the image in the field "image". */
+/**
+ * A `start` for test files where each test starts an API of its own: the one a test started is
+ * closed after it. Call it at the top level of the file.
+ */
+export function apiPerTest(): (options: TestApiOptions) => Promise<TestApi> {
+  let api: TestApi | undefined;
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+  });
+  return async (options) => (api = await startTestApi(options));
+}
+
 export function imageForm(bytes: Buffer, fields: Record<string, string> = {}, fileName = 'image.jpg', contentType = 'image/jpeg'): FormData {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.set(name, value);

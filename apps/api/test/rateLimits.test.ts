@@ -1,19 +1,9 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { createTestUser, type TestUser } from '@inferq/testing';
-import { imageForm, startTestApi, type TestApi, type TestApiOptions } from './apiHarness.ts';
+import { apiPerTest, imageForm, type TestApi } from './apiHarness.ts';
 
-let api: TestApi | undefined;
-
-afterEach(async () => {
-  await api?.close();
-  api = undefined;
-});
-
-async function start(options: TestApiOptions): Promise<TestApi> {
-  api = await startTestApi(options);
-  return api;
-}
+const start = apiPerTest();
 
 async function submit(target: TestApi, user: TestUser): Promise<Response> {
   return fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(await validJpeg(64, 64)) });

@@ -56,6 +56,17 @@ interface Row {
 }
 const rows: Row[] = [];
 
+/** A row from the latencies of the successful answers of a run of `wallMs`. */
+function resultRow(run: Pick<Row, 'system' | 'phase' | 'offered' | 'refused' | 'timeouts' | 'submitMs'>, latencies: number[], wallMs: number): Row {
+  return {
+    ...run,
+    answered: latencies.length,
+    jobsPerSecond: (latencies.length * 1000) / wallMs,
+    latencyMs: summarize(latencies),
+    withinTimeout: latencies.filter((ms) => ms <= timeoutMs).length,
+  };
+}
+
 /** A closed loop of `clients` clients for --seconds; `request` resolves with the latency of one successful answer or null. */
 async function lowLoad(system: Row['system'], request: (client: number) => Promise<number | null>): Promise<Row> {
   await closedLoop({ clients, jobs: clients * 2, task: async (client) => void (await request(client)) });
@@ -70,17 +81,7 @@ async function lowLoad(system: Row['system'], request: (client: number) => Promi
       else latencies.push(ms);
     },
   });
-  return {
-    system,
-    phase: 'low load',
-    offered: `${clients} clients`,
-    answered: latencies.length,
-    jobsPerSecond: (latencies.length * 1000) / wallMs,
-    latencyMs: summarize(latencies),
-    withinTimeout: latencies.filter((ms) => ms <= timeoutMs).length,
-    refused,
-    timeouts: 0,
-  };
+  return resultRow({ system, phase: 'low load', offered: `${clients} clients`, refused, timeouts: 0 }, latencies, wallMs);
 }
 
 // Naive server first: its capacity sets the overload rate for both.
@@ -129,17 +130,7 @@ try {
     },
   });
   const wallMs = performance.now() - started;
-  rows.push({
-    system: 'naive',
-    phase: 'overload',
-    offered: `${rate.toFixed(1)}/s`,
-    answered: latencies.length,
-    jobsPerSecond: (latencies.length * 1000) / wallMs,
-    latencyMs: summarize(latencies),
-    withinTimeout: latencies.filter((ms) => ms <= timeoutMs).length,
-    refused,
-    timeouts,
-  });
+  rows.push(resultRow({ system: 'naive', phase: 'overload', offered: `${rate.toFixed(1)}/s`, refused, timeouts }, latencies, wallMs));
   await http.close();
 } finally {
   await naive.stop();
@@ -186,18 +177,7 @@ try {
       },
     });
     const wallMs = performance.now() - started;
-    rows.push({
-      system: 'platform',
-      phase: 'overload',
-      offered: `${rate.toFixed(1)}/s`,
-      answered: latencies.length,
-      jobsPerSecond: (latencies.length * 1000) / wallMs,
-      latencyMs: summarize(latencies),
-      withinTimeout: latencies.filter((ms) => ms <= timeoutMs).length,
-      refused,
-      timeouts,
-      submitMs: summarize(submits),
-    });
+    rows.push(resultRow({ system: 'platform', phase: 'overload', offered: `${rate.toFixed(1)}/s`, refused, timeouts, submitMs: summarize(submits) }, latencies, wallMs));
     await http.close();
   } finally {
     await platform.stop();

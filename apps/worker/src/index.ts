@@ -1,6 +1,6 @@
 import { hostname, setPriority } from 'node:os';
 import { pino } from 'pino';
-import { createDatabase, JobMaintenance, JobStore, pingDatabase } from '@inferq/db';
+import { createDatabase, JobExecution, JobMaintenance, pingDatabase } from '@inferq/db';
 import { batchingDefaults, initBackend, tensorMemory } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
@@ -96,9 +96,10 @@ await models.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',')
 // Hot swap: a new live version is loaded and warmed up beside the old one, then switched to.
 models.watch(env.MODEL_WATCH_INTERVAL_MS);
 
+const execution = new JobExecution(db);
 const worker = new InferenceWorker({
   connection: redis,
-  jobs: new JobStore(db),
+  execution,
   models,
   logger,
   workerId: env.WORKER_ID,
@@ -118,7 +119,7 @@ worker.start();
 const reconciler =
   env.RECONCILE_INTERVAL_MS > 0
     ? new Reconciler({
-        jobs: new JobStore(db),
+        execution,
         maintenance: new JobMaintenance(db),
         queue: producerQueue,
         lock: new LeaderLock({

@@ -1,8 +1,8 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
-import { isDatabaseUnavailable, type CompletedJob, type JobStore, type StartedJob } from '@inferq/db';
+import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher } from '@inferq/queue';
@@ -11,7 +11,8 @@ import type { ModelLease, ModelPool } from './modelPool.ts';
 export interface InferenceWorkerOptions {
   /** A consumer connection (retries forever). */
   connection: Redis;
-  jobs: JobStore;
+  /** Attempts' status changes: start, complete, fail, retry. */
+  execution: JobExecution;
   models: ModelPool;
   logger: Logger;
   workerId: string;
@@ -109,7 +110,7 @@ export class InferenceWorker {
       maxBatchSize: 64,
       maxDelayMs: 0,
       run: async (ids) => {
-        const started = await options.jobs.startMany(ids, options.workerId);
+        const started = await options.execution.startMany(ids, options.workerId);
         return ids.map((id) => started.get(id) ?? null);
       },
     });
@@ -118,7 +119,7 @@ export class InferenceWorker {
       maxBatchSize: options.maxWriteBatch ?? 64,
       maxDelayMs: 0,
       run: async (completed) => {
-        const written = new Set(await options.jobs.completeMany(completed));
+        const written = new Set(await options.execution.completeMany(completed));
         return completed.map((job) => (written.has(job.id) ? job.id : null));
       },
     });
@@ -164,12 +165,12 @@ export class InferenceWorker {
   }
 
   async #process(job: Job<InferenceJobPayload, JobOutcome>): Promise<JobOutcome> {
-    const { jobs, logger, workerId } = this.#options;
+    const { execution, logger, workerId } = this.#options;
     const parsed = inferenceJobPayloadSchema.safeParse(job.data);
     if (!parsed.success) {
       // An old or foreign payload: nothing to retry. Fail its row if the id can be recovered.
       const jobId = typeof job.id === 'string' ? job.id : undefined;
-      if (jobId && /^[0-9a-f-]{36}$/i.test(jobId)) await jobs.fail(jobId, 'INVALID_JOB_ID', 'The queued payload is not valid.').catch(() => {});
+      if (jobId && isUuid(jobId)) await execution.fail(jobId, 'INVALID_JOB_ID', 'The queued payload is not valid.').catch(() => {});
       throw new UnrecoverableError(`invalid payload: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
     }
     const payload = parsed.data;
@@ -259,7 +260,7 @@ export class InferenceWorker {
         }
       } else if (!lastAttempt) {
         metrics?.jobRetries.inc({ model: payload.model, code });
-        await jobs.recordRetry(payload.jobId, code, 'Attempt failed; retrying.').catch(() => {});
+        await execution.recordRetry(payload.jobId, code, 'Attempt failed; retrying.').catch(() => {});
       }
       // Out of attempts because Postgres was down: the row stays unfinished and the reconciler
       // runs the job again once Postgres is back (a transient code is never a final answer).
@@ -305,7 +306,7 @@ export class InferenceWorker {
    */
   async #writeFailure(log: Logger, id: string, code: ErrorCode, message: string): Promise<boolean> {
     try {
-      return await this.#whilePostgresDown(log, 'failure', () => this.#options.jobs.fail(id, code, message));
+      return await this.#whilePostgresDown(log, 'failure', () => this.#options.execution.fail(id, code, message));
     } catch (error) {
       log.error({ err: error, code }, 'failure write failed; the reconciler will fail the row');
       return false;

@@ -9,6 +9,8 @@ import { dashboardStatic } from './http/dashboardStatic.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
 import { httpMetrics } from './http/httpMetrics.ts';
 import { rateLimit } from './http/rateLimit.ts';
+import { redactUrl } from './http/redactUrl.ts';
+import type { TrustProxySetting } from './http/trustProxy.ts';
 import { accountRouter } from './routes/account.ts';
 import { adminAccountsRouter } from './routes/adminAccounts.ts';
 import { adminJobsRouter } from './routes/adminJobs.ts';
@@ -22,8 +24,12 @@ export interface ApiDependencies {
   logger: Logger;
   /** The services the routes call (see buildApiServices). */
   services: ApiServices;
-  /** @defaultValue false */
-  trustProxy?: boolean | undefined;
+  /**
+   * Which proxies' X-Forwarded-For decides `req.ip` (the key of the per-address limits): a hop
+   * count or proxy addresses/subnets, never "everyone"; see http/trustProxy.ts.
+   * @defaultValue false: the client is the TCP peer
+   */
+  trustProxy?: TrustProxySetting | undefined;
   /** The dashboard's build folder, served under /dashboard. @defaultValue none: a page says how to build it */
   dashboardDir?: string | undefined;
 }
@@ -49,7 +55,11 @@ export function createApp(deps: ApiDependencies): Express {
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       serializers: {
         // A hostile URL (up to Node's 16 KiB head) must not blow up every log line it touches.
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.length > 512 ? `${req.url.slice(0, 512)}…` : req.url }),
+        // Secret-looking query parameters (`?api_key=`, `?token=`) are redacted before anything is written.
+        req: (req: { id: string; method: string; url: string }) => {
+          const url = redactUrl(req.url);
+          return { id: req.id, method: req.method, url: url.length > 512 ? `${url.slice(0, 512)}…` : url };
+        },
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },

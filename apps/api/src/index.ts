@@ -70,6 +70,7 @@ const services = buildApiServices({
   queue,
   models: registryCatalog(registry, { preparePixels: env.PREPARE_MODEL_PIXELS }),
   registry,
+  modelDownload: { policy: { allowHosts: env.MODEL_FETCH_ALLOW_HOSTS }, deadlineMs: env.MODEL_FETCH_DEADLINE_MS, maxBytes: env.MAX_MODEL_BYTES },
   defaultModel: env.DEFAULT_MODEL,
   imageLimits: {
     maxBytes: env.MAX_UPLOAD_BYTES,

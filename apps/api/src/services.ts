@@ -10,7 +10,7 @@ import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { ReadinessCheck } from './health.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import type { LiveEvents } from './liveEvents.ts';
-import { ModelService } from './modelService.ts';
+import { ModelService, type ModelDownloadOptions } from './modelService.ts';
 
 /** What the API is built from: connections, stores and settings (from env in index.ts, or a test's). */
 export interface ApiParts {
@@ -46,6 +46,12 @@ export interface ApiParts {
    * routes. @defaultValue none: those routes answer 404
    */
   registry?: ModelRegistry | undefined;
+  /**
+   * How POST /v1/admin/models/:name/versions downloads a model: which hosts (public https only
+   * unless `policy.allowHosts` names an internal store), how many bytes, how long.
+   * @defaultValue public https hosts only, 512 MiB, 5 minutes
+   */
+  modelDownload?: ModelDownloadOptions | undefined;
 }
 
 /** The services the routers call; createApp mounts them and builds nothing. */
@@ -95,7 +101,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     accounts: parts.accounts,
     account: new AccountService({ stats, tiers: parts.tiers }),
     operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
-    models: parts.registry ? new ModelService({ registry: parts.registry, workers }) : undefined,
+    models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,
     tiers: parts.tiers,

@@ -9,6 +9,7 @@ import { createTestUser, TestJobs, type TestUser } from '@inferq/testing';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
 import { createApp } from '../src/app.ts';
+import type { TrustProxySetting } from '../src/http/trustProxy.ts';
 import { HttpServer } from '../src/server.ts';
 import { buildApiServices, type ApiParts } from '../src/services.ts';
 
@@ -26,6 +27,8 @@ export interface TestApi {
 export interface TestApiOptions extends Partial<ApiParts> {
   /** The dashboard's build folder. @defaultValue none */
   dashboardDir?: string;
+  /** Which proxies' X-Forwarded-For decides `req.ip`. @defaultValue false */
+  trustProxy?: TrustProxySetting;
   /** Small limits for a test: changes to the built-in tiers. */
   tierOverrides?: TierOverrides;
   /** Failed authentications per minute from one address. @defaultValue 1000 */
@@ -37,7 +40,7 @@ export interface TestApiOptions extends Partial<ApiParts> {
  * counters are keyed under that queue too, so tests never share them.
  */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
-  const { tierOverrides, authFailuresPerMinute, dashboardDir, ...overrides } = options;
+  const { tierOverrides, authFailuresPerMinute, dashboardDir, trustProxy, ...overrides } = options;
   const logger = pino({ level: 'silent' });
   const db = createDatabase({ url: inject('databaseUrl') });
   const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
@@ -64,7 +67,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     imageLimits: { maxBytes: 2 * 1024 * 1024, maxPixels: 40_000_000, minWidth: 32, minHeight: 32, maxWidth: 8192, maxHeight: 8192 },
     ...overrides,
   };
-  const app = createApp({ logger: deps.logger, services: buildApiServices(deps), dashboardDir });
+  const app = createApp({ logger: deps.logger, services: buildApiServices(deps), dashboardDir, trustProxy });
   const server = new HttpServer({ app, logger, host: '127.0.0.1', port: 0 });
   const address: AddressInfo = await server.start();
   const user = await createTestUser(inject('databaseUrl'));

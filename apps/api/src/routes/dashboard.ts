@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { AppError } from '@inferq/core';
+import { imageOnly } from '@inferq/images';
 import type { JobStore } from '@inferq/db';
 import type { AccountService } from '../accountService.ts';
 import { principalOf, requireAdmin } from '../http/authenticate.ts';
@@ -52,8 +53,10 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
 
   router.get('/jobs/:id/image', async function getJobImage(req, res) {
     const job = await service.get(principalOf(req), req.params.id);
-    const bytes = await jobs.getInput(job.id);
-    if (!bytes) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+    const stored = await jobs.getInput(job.id);
+    if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+    // Inputs are stored trimmed to the image; rows from before that are trimmed here.
+    const bytes = imageOnly(stored, job.inputFormat);
     res.set({
       'Content-Type': contentTypes[job.inputFormat] ?? 'application/octet-stream',
       'Content-Length': String(bytes.byteLength),
@@ -61,6 +64,8 @@ export function dashboardRouter(options: DashboardRouterOptions): Router {
       'Cache-Control': 'private, max-age=3600, immutable',
       'Content-Disposition': `inline; filename="${job.id}.${job.inputFormat}"`,
       'Content-Security-Policy': "default-src 'none'",
+      // Never sniffed into HTML or script, whatever the bytes look like (helmet sets it too).
+      'X-Content-Type-Options': 'nosniff',
     });
     res.end(bytes);
   });

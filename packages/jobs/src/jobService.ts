@@ -138,7 +138,7 @@ export class JobService {
         expiresAt: retentionEnd(tier),
         idempotencyKey,
         webhookUrl,
-        input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
+        input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
     );

@@ -1,5 +1,6 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { AppError, isFinalStatus, submitJobFormSchema } from '@inferq/core';
+import { imageOnly } from '@inferq/images';
 import type { JobService } from '@inferq/jobs';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
 import { waitPreference } from '../http/prefer.ts';
@@ -112,8 +113,10 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
   });
 
   router.get('/jobs/:id/image', async function getJobImage(req, res) {
-    const { job, bytes } = await service.input(principalOf(req), req.params.id);
-    if (!bytes) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+    const { job, bytes: stored } = await service.input(principalOf(req), req.params.id);
+    if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+    // Inputs are stored trimmed to the image; rows from before that are trimmed here.
+    const bytes = imageOnly(stored, job.inputFormat);
     res.set({
       'Content-Type': contentTypes[job.inputFormat] ?? 'application/octet-stream',
       'Content-Length': String(bytes.byteLength),
@@ -121,6 +124,8 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
       'Cache-Control': 'private, max-age=3600, immutable',
       'Content-Disposition': `inline; filename="${job.id}.${job.inputFormat}"`,
       'Content-Security-Policy': "default-src 'none'",
+      // Never sniffed into HTML or script, whatever the bytes look like (helmet sets it too).
+      'X-Content-Type-Options': 'nosniff',
     });
     res.end(bytes);
   });

@@ -12,7 +12,7 @@ import { JobEventPublisher, pingRedis, WorkerRegistry, type InferenceQueue } fro
 import type { ModelRegistry } from '@inferq/models';
 import { AccountService } from './accountService.ts';
 import { dashboardStatic } from './http/dashboardStatic.ts';
-import { authenticate } from './http/authenticate.ts';
+import { authenticate, requireMetricsToken } from './http/authenticate.ts';
 import { rateLimit } from './http/rateLimit.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
@@ -82,6 +82,8 @@ export interface ApiDependencies {
    * @defaultValue public https hosts only, 512 MiB, 5 minutes
    */
   modelDownload?: ModelDownloadOptions;
+  /** Bearer token a Prometheus scrape of /metrics must send. @defaultValue none: /metrics is open (keep it off the public network) */
+  metricsToken?: string;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -142,7 +144,8 @@ export function createApp(deps: ApiDependencies): Express {
       { name: 'redis', check: () => pingRedis(deps.queue.connection) },
     ]),
   );
-  app.get('/metrics', async (_req, res) => {
+  // With a token set, a scrape without it is refused before any Redis read (the queue gauges).
+  app.get('/metrics', requireMetricsToken(deps.metricsToken), async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get('/', (_req, res) => res.redirect(302, '/dashboard/'));
@@ -152,7 +155,7 @@ export function createApp(deps: ApiDependencies): Express {
     ? new ModelService({ registry: deps.registry, download: deps.modelDownload, workers: new WorkerRegistry({ connection: deps.queue.connection, prefix: deps.queue.queue.opts.prefix }) })
     : undefined;
   // Model files are public (browsers load them with tf.loadLayersModel); see routes/models.ts.
-  if (modelService) app.use('/v1', modelFilesRouter(modelService));
+  if (modelService) app.use('/v1', modelFilesRouter(modelService, deps.rateLimits));
   // First of all: while the server is full a submission is refused before any key lookup or Redis call.
   const submitSlots = new SubmitSlots(deps.maxConcurrentSubmits ?? 32);
   app.post('/v1/jobs', submitSlots.refuseWhenFull);

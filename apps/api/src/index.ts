@@ -56,6 +56,7 @@ const rateLimits = new RateLimits({
   tiers,
   keyPrefix: `${env.QUEUE_PREFIX}:rl`,
   authFailures: { points: env.AUTH_FAILURES_PER_MINUTE, durationSeconds: 60 },
+  publicRequests: { points: env.PUBLIC_REQUESTS_PER_MINUTE, durationSeconds: 60 },
 });
 if (env.DEV_ADMIN_KEY) {
   const email = 'dev-admin@inferq.local';
@@ -87,6 +88,7 @@ const app = createApp({
   maxQueuedJobs: env.MAX_QUEUED_JOBS,
   maxConcurrentSubmits: env.MAX_CONCURRENT_SUBMITS,
   trustProxy: env.TRUST_PROXY,
+  metricsToken: env.METRICS_TOKEN,
   operator,
   liveEvents,
   dashboardDir: env.DASHBOARD_DIR,

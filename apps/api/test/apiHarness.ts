@@ -25,6 +25,8 @@ export interface TestApiOptions extends Partial<ApiDependencies> {
   tierOverrides?: TierOverrides;
   /** Failed authentications per minute from one address. @defaultValue 1000 */
   authFailuresPerMinute?: number;
+  /** Requests per minute from one address to the public model files. @defaultValue 1000 */
+  publicRequestsPerMinute?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface TestApiOptions extends Partial<ApiDependencies> {
  * counters are keyed under that queue too, so tests never share them.
  */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
-  const { tierOverrides, authFailuresPerMinute, ...overrides } = options;
+  const { tierOverrides, authFailuresPerMinute, publicRequestsPerMinute, ...overrides } = options;
   const logger = pino({ level: 'silent' });
   const db = createDatabase({ url: inject('databaseUrl') });
   const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
@@ -52,6 +54,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       tiers,
       keyPrefix: `${inject('queuePrefix')}:${queueName}:rl`,
       authFailures: { points: authFailuresPerMinute ?? 1000, durationSeconds: 60 },
+      publicRequests: { points: publicRequestsPerMinute ?? 1000, durationSeconds: 60 },
     }),
     queue,
     models: registryCatalog(overrides.registry ?? new ModelRegistry({ root: inject('modelsDir') })),

@@ -57,7 +57,7 @@ describe('an image with a payload appended', () => {
   it('an input stored with a payload before trimming existed is served without it', async () => {
     const image = await validPng(64, 48);
     const id = randomUUID();
-    await api.deps.jobs.create({
+    await api.jobs.create({
       id,
       userId: api.user.userId,
       modelName: 'nsfw',

@@ -6,3 +6,4 @@ export * from './jobView.ts';
 export * from './dashboardWire.ts';
 export * from './accountsWire.ts';
 export * from './modelsWire.ts';
+export * from './env.ts';

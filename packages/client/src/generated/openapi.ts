@@ -590,6 +590,8 @@ export type components = {
                 width: number;
                 height: number;
                 bytes: number;
+                /** @description The uploaded file's name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent. */
+                fileName: string | null;
             };
             attempts: number;
             result: {
@@ -758,6 +760,8 @@ export type components = {
                 width: number;
                 height: number;
                 bytes: number;
+                /** @description The uploaded file's name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent. */
+                fileName: string | null;
             };
             attempts: number;
             result: {

@@ -7,3 +7,4 @@ export * from './fileName.ts';
 export * from './dashboardWire.ts';
 export * from './accountsWire.ts';
 export * from './modelsWire.ts';
+export * from './operatorWire.ts';

@@ -52,6 +52,8 @@ export const cleanJobsBodySchema = z
       .min(0)
       .max(10 * 365 * 24 * 3600)
       .meta({ description: 'Only jobs that finished at least this long ago.' }),
+    /** Only this user's jobs. */
+    userId: z.uuid().optional(),
     /** Count what would be deleted, delete nothing. */
     dryRun: z.boolean().optional(),
     limit: z.number().int().min(1).max(maxBulkJobs).optional().meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),

@@ -115,13 +115,13 @@ function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, re
 }
 
 /** The clean form: which final statuses, finished how long ago; the count comes from a dry run. */
-function CleanDialog({ client, open, onDone, onDismiss }: { client: ApiClient; open: boolean; onDone: (deleted: number, remaining: number) => void; onDismiss: () => void }) {
+function CleanDialog({ client, open, userId, owner, onDone, onDismiss }: { client: ApiClient; open: boolean; userId: string; owner: string; onDone: (deleted: number, remaining: number) => void; onDismiss: () => void }) {
   const [statuses, setStatuses] = useState<Cleanable[]>(['succeeded', 'canceled']);
   const [amount, setAmount] = useState('1');
   const [unit, setUnit] = useState<Unit>('days');
   const count = Number(amount);
   const valid = statuses.length > 0 && /^\d{1,6}$/.test(amount.trim());
-  const body: CleanJobsBody = { statuses, olderThanSeconds: valid ? Math.min(count * units[unit], 10 * 365 * 86_400) : 0 };
+  const body: CleanJobsBody = { statuses, olderThanSeconds: valid ? Math.min(count * units[unit], 10 * 365 * 86_400) : 0, ...(userId ? { userId } : {}) };
   const preview = useQuery({
     queryKey: ['admin', 'clean-preview', body],
     queryFn: () => client.cleanJobs({ ...body, dryRun: true }),
@@ -134,7 +134,7 @@ function CleanDialog({ client, open, onDone, onDismiss }: { client: ApiClient; o
   return (
     <ConfirmDialog
       open={open}
-      title="Clean finished jobs"
+      title={userId ? `Clean ${owner}'s finished jobs` : 'Clean finished jobs'}
       confirmLabel={matched !== null ? `Delete ${plural(matched, 'job')}` : 'Delete'}
       dismissLabel="Close"
       danger
@@ -180,7 +180,7 @@ function CleanDialog({ client, open, onDone, onDismiss }: { client: ApiClient; o
             ? null
             : matched === null
               ? 'Counting…'
-              : `${plural(matched, 'job')} match${matched === 1 ? 'es' : ''}${preview.data?.remaining ? ` (${preview.data.remaining.toLocaleString()} more beyond one request's limit)` : ''}. Every user's: they are deleted from Postgres with their inputs, results and webhook deliveries, and leave the queue; this cannot be undone.`}
+              : `${plural(matched, 'job')} match${matched === 1 ? 'es' : ''}${preview.data?.remaining ? ` (${preview.data.remaining.toLocaleString()} more beyond one request's limit)` : ''}. ${userId ? `Only ${owner}'s jobs. ` : ''}They are deleted from Postgres with their inputs, results and webhook deliveries, and leave the queue; this cannot be undone.`}
       </p>
       {preview.error && <ErrorNotice error={preview.error} />}
       {clean.error && <ErrorNotice error={clean.error} />}
@@ -450,6 +450,8 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
       <CleanDialog
         client={client}
         open={cleaning}
+        userId={userId}
+        owner={userLabel(userId || null, usersById)}
         onDone={(deleted, remaining) => {
           setCleaning(false);
           setNotice(`Deleted ${plural(deleted, 'finished job')}${remaining ? `; ${remaining.toLocaleString()} more match, clean again to delete them` : ''}.`);

@@ -111,13 +111,14 @@ describe('UploadPanel', () => {
     expect(screen.getByTestId('upload-progress').getAttribute('aria-valuenow')).toBe('17');
     release();
 
-    await waitFor(() => expect(screen.getByRole('status').textContent).toContain('Submitted 2 jobs; 1 not sent'));
+    await waitFor(() => expect(screen.getByRole('status').textContent).toContain('Submitted 2 jobs; 1 refused —'));
     expect(submitJob.mock.calls.map(([file]) => (file as File).name)).toEqual(['a.png', 'b.png', 'c.png']);
     const states = Object.fromEntries(screen.getAllByRole('listitem').map((item) => [item.getAttribute('data-file-name'), item.getAttribute('data-state')]));
     expect(states).toEqual({ 'a.png': 'submitted', 'b.png': 'failed', 'c.png': 'submitted' });
     const refused = screen.getAllByRole('listitem').find((item) => item.getAttribute('data-file-name') === 'b.png')!;
     expect(refused.querySelector('[role="alert"]')!.getAttribute('data-code')).toBe('INVALID_IMAGE');
     expect(screen.getByTestId('upload-count').textContent).toBe('2 / 3 submitted');
+    expect(screen.getByTestId('upload-progress').getAttribute('aria-valuenow')).toBe('100');
     // Only the refused file is left to send again.
     expect(screen.getByRole('button', { name: 'Submit' })).toHaveProperty('disabled', false);
   });
@@ -130,7 +131,7 @@ describe('UploadPanel', () => {
     renderPanel(submitJob);
     fireEvent.change(screen.getByTestId('file-input'), { target: { files: [png('a.png'), png('b.png'), png('c.png'), png('d.png')] } });
     fireEvent.click(screen.getByRole('button', { name: 'Submit all 4' }));
-    await waitFor(() => expect(screen.getByRole('status').textContent).toContain('Submitted 1 job; 3 not sent'));
+    await waitFor(() => expect(screen.getByRole('status').textContent).toContain('Submitted 1 job; 1 refused; 2 not sent yet'));
     expect(submitJob).toHaveBeenCalledTimes(2);
     const states = screen.getAllByRole('listitem').map((item) => item.getAttribute('data-state'));
     expect(states).toEqual(['submitted', 'failed', 'ready', 'ready']);

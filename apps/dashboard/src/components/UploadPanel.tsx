@@ -155,7 +155,10 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
   const many = batchSize > 1;
   const single = !many && items.length === 1 ? items[0] : undefined;
   const total = items.length + submitted.length;
-  const overall = total > 0 ? (submitted.length + items.reduce((sum, item) => sum + (item.state === 'sending' ? item.progress : 0), 0)) / total : 0;
+  const refused = items.filter((item) => item.state === 'failed').length;
+  const waiting = items.filter((item) => item.state === 'ready').length;
+  // A refused file is done too: the bar says how much of the batch has had its answer.
+  const overall = total > 0 ? (submitted.length + items.reduce((sum, item) => sum + (item.state === 'sending' ? item.progress : item.state === 'failed' ? 1 : 0), 0)) / total : 0;
 
   return (
     <section className="card upload" aria-labelledby={`${inputId}-title`}>
@@ -273,7 +276,9 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
       )}
       {many && submitted.length > 0 && !sending && (
         <div className="notice notice-ok" role="status">
-          Submitted {plural(submitted.length, 'job')}{items.length > 0 ? `; ${items.length} not sent` : ''} — they appear below and update live.
+          Submitted {plural(submitted.length, 'job')}
+          {refused > 0 ? `; ${refused} refused` : ''}
+          {waiting > 0 ? `; ${waiting} not sent yet` : ''} — they appear below and update live.
         </div>
       )}
       <div className="upload-actions">

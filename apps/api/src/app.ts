@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { AccountStore, RateLimits, TierTable } from '@inferq/accounts';
 import type { Database, JobStore } from '@inferq/db';
-import { JobStats, pingDatabase, WebhookDeliveryStore } from '@inferq/db';
+import { JobMaintenance, JobStats, pingDatabase, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import { JobEventPublisher, pingRedis, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
@@ -25,6 +25,8 @@ import { webhookSecretRouter } from './routes/webhookSecret.ts';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { LiveEvents } from './liveEvents.ts';
 import { OperatorService } from './operatorService.ts';
+import { QueueOperations } from './queueOperations.ts';
+import { queueOperationsRouter } from './routes/queueOperations.ts';
 import { adminRouter } from './routes/admin.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
 import { jobsRouter } from './routes/jobs.ts';
@@ -159,6 +161,8 @@ export function createApp(deps: ApiDependencies): Express {
       // The cap JobService applies when none is configured.
       queueCap: deps.maxQueuedJobs ?? 10_000,
     });
+  const queueOperations = new QueueOperations({ maintenance: new JobMaintenance(deps.db), queues: () => [deps.queue], retry: (id) => operator.retry(id) });
+  app.use('/v1/admin', queueOperationsRouter(queueOperations));
   app.use('/v1', dashboardRouter({ service, jobs: deps.jobs, accounts: new AccountService({ stats, tiers: deps.tiers }), operator, live: deps.liveEvents }));
   app.use(notFoundHandler);
   app.use(errorHandler);

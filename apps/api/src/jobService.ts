@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, jobStatuses, type JobStatus } from '@inferq/core';
+import { AppError, isFinalStatus, jobStatuses, sanitizeFileName, type JobStatus } from '@inferq/core';
 import type { JobRecord, JobStore, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PixelSpec } from '@inferq/images';
 import { validateImage } from '@inferq/images';
@@ -46,6 +46,8 @@ export interface JobServiceOptions {
 export interface SubmitJobInput {
   principal: Principal;
   image: Buffer | undefined;
+  /** The uploaded file's name as the client sent it (multer's `originalname`); stored sanitized. */
+  fileName?: string | undefined;
   model?: string | undefined;
   modelVersion?: string | undefined;
   /** The `Idempotency-Key` header. */
@@ -135,7 +137,7 @@ export class JobService {
         expiresAt: retentionEnd(tier),
         idempotencyKey,
         webhookUrl,
-        input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
+        input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels, fileName: sanitizeFileName(input.fileName) },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
     );

@@ -99,5 +99,11 @@ export function adminRouter(options: AdminRouterOptions): Router {
     res.json({ data: page.jobs.map(toAdminJobView), nextCursor: page.nextCursor });
   });
 
+  router.get('/jobs/:id', async function getAnyJob(req, res) {
+    const job = uuidPattern.test(req.params.id) ? await jobs.get(req.params.id) : null;
+    if (!job) throw new AppError('JOB_NOT_FOUND', 'No such job.');
+    res.json(toAdminJobView(job));
+  });
+
   return router;
 }

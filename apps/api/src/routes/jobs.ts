@@ -33,6 +33,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
     const { job, replayed } = await service.submit({
       principal: principalOf(req),
       image: req.file?.buffer,
+      fileName: req.file?.originalname,
       model: firstString(body.model) ?? firstString(req.query.model),
       modelVersion: firstString(body.version) ?? firstString(req.query.version),
       idempotencyKey: req.get('idempotency-key'),

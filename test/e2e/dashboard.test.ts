@@ -192,7 +192,8 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
 
   it('submits several files at once, with a progress bar, and says what became of each', async () => {
     const { context, page } = await signIn(user.key);
-    const photo = await sharp(await photoLikeImage(1600, 1200)).png().toBuffer();
+    // About 3 MB, under the free tier's 5 MiB: big enough that its upload takes a moment.
+    const photo = await sharp(await photoLikeImage(1200, 900)).png().toBuffer();
     const drawing = await sharp(await drawingImage(320, 240)).jpeg().toBuffer();
     // Every progress bar the panel showed, recorded as it appears.
     await page.evaluate(() => {
@@ -379,7 +380,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     // The picture for the README: every user's jobs, one expanded to its JSON.
     await jobsPanel.getByTestId('user-filter').selectOption('');
     await jobsPanel.getByRole('button', { name: 'All', exact: true }).click();
-    await jobsPanel.locator(`tr[data-job-id="${broken.id}"]`).getByRole('button', { name: 'JSON' }).click();
+    // Its JSON, opened during the search, stays open in the list.
+    await jobsPanel.locator(`tr[data-json-for="${broken.id}"]`).getByTestId('job-json').waitFor();
+    expect(await jobsPanel.locator(`tr[data-job-id="${broken.id}"]`).getByRole('button', { name: 'Hide JSON' }).count()).toBe(1);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'operations.png'), fullPage: true });

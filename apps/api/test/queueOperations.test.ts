@@ -69,17 +69,17 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     const failed = [await submitAs(owner), await submitAs(owner)];
     const stillQueued = await submitAs(owner);
     const othersFailed = await submitAs(other);
-    for (const job of [...failed, othersFailed]) await api.deps.jobs.fail(job.id, 'INFERENCE_FAILED', 'The model rejected this input.');
+    for (const job of [...failed, othersFailed]) await api.jobs.fail(job.id, 'INFERENCE_FAILED', 'The model rejected this input.');
 
     const response = await post('/v1/admin/jobs/retry-failed', { userId: owner.userId });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ retried: 2, remaining: 0 });
     for (const job of failed) {
-      expect(await api.deps.jobs.get(job.id)).toMatchObject({ status: 'queued', errorCode: null, finishedAt: null });
+      expect(await api.jobs.get(job.id)).toMatchObject({ status: 'queued', errorCode: null, finishedAt: null });
       expect(['waiting', 'prioritized']).toContain(await (await api.queue.queue.getJob(job.id))!.getState());
     }
-    expect((await api.deps.jobs.get(stillQueued.id))!.status).toBe('queued');
-    expect(await api.deps.jobs.get(othersFailed.id)).toMatchObject({ status: 'failed', errorCode: 'INFERENCE_FAILED' });
+    expect((await api.jobs.get(stillQueued.id))!.status).toBe('queued');
+    expect(await api.jobs.get(othersFailed.id)).toMatchObject({ status: 'failed', errorCode: 'INFERENCE_FAILED' });
     // Nothing left to retry: the second press is a no-op.
     expect(await (await post('/v1/admin/jobs/retry-failed', { userId: owner.userId })).json()).toEqual({ retried: 0, remaining: 0 });
   });
@@ -87,7 +87,7 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
   it('stops at the limit and says how many failed jobs remain', async () => {
     const owner = await createTestUser(inject('databaseUrl'));
     const jobs = [await submitAs(owner), await submitAs(owner), await submitAs(owner)];
-    for (const job of jobs) await api.deps.jobs.fail(job.id, 'INTERNAL', 'x');
+    for (const job of jobs) await api.jobs.fail(job.id, 'INTERNAL', 'x');
     expect(await (await post('/v1/admin/jobs/retry-failed', { userId: owner.userId, limit: 2 })).json()).toEqual({ retried: 2, remaining: 1 });
   });
 
@@ -95,7 +95,7 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     const owner = await createTestUser(inject('databaseUrl'));
     const [canceled, succeeded, failed, queued] = [await submitAs(owner), await submitAs(owner), await submitAs(owner), await submitAs(owner)];
     expect((await fetch(`${api.baseUrl}/v1/jobs/${canceled.id}/cancel`, { method: 'POST', headers: owner.headers })).status).toBe(200);
-    await api.deps.jobs.fail(failed.id, 'INTERNAL', 'x');
+    await api.jobs.fail(failed.id, 'INTERNAL', 'x');
     // Succeeded as a worker would leave it: the row final, BullMQ's entry kept as completed.
     await api.deps.db.job.update({ where: { id: succeeded.id }, data: { status: 'succeeded', finishedAt: new Date() } });
     expect(await api.queue.queue.getJob(succeeded.id)).toBeDefined();
@@ -104,16 +104,16 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     // Finished less than an hour ago: an hour's age matches nothing.
     expect(await (await post('/v1/admin/jobs/clean', { ...body, olderThanSeconds: 3600, dryRun: true })).json()).toEqual({ deleted: 0, remaining: 0, dryRun: true });
     expect(await (await post('/v1/admin/jobs/clean', { ...body, dryRun: true })).json()).toEqual({ deleted: 2, remaining: 0, dryRun: true });
-    expect(await api.deps.jobs.get(canceled.id)).not.toBeNull();
+    expect(await api.jobs.get(canceled.id)).not.toBeNull();
 
     const cleaned = await post('/v1/admin/jobs/clean', body);
     expect(cleaned.status).toBe(200);
     expect(await cleaned.json()).toEqual({ deleted: 2, remaining: 0, dryRun: false });
-    expect(await api.deps.jobs.get(canceled.id)).toBeNull();
-    expect(await api.deps.jobs.get(succeeded.id)).toBeNull();
+    expect(await api.jobs.get(canceled.id)).toBeNull();
+    expect(await api.jobs.get(succeeded.id)).toBeNull();
     expect(await api.queue.queue.getJob(succeeded.id)).toBeUndefined();
-    expect((await api.deps.jobs.get(failed.id))!.status).toBe('failed');
-    expect((await api.deps.jobs.get(queued.id))!.status).toBe('queued');
+    expect((await api.jobs.get(failed.id))!.status).toBe('failed');
+    expect((await api.jobs.get(queued.id))!.status).toBe('queued');
     expect(await api.queue.queue.getJob(queued.id)).toBeDefined();
     // The owner's list no longer has them either.
     const list = (await (await fetch(`${api.baseUrl}/v1/jobs`, { headers: owner.headers })).json()) as { data: Array<{ id: string }> };

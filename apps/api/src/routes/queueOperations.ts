@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { cleanJobsBodySchema, retryFailedBodySchema } from '@inferq/core';
 import { requireAdmin } from '../http/authenticate.ts';
 import { parseBody } from '../http/parseBody.ts';
-import type { QueueOperations } from '../queueOperations.ts';
+import type { QueueOperations } from '@inferq/jobs';
 
 /**
  * The operators' bulk actions, mounted at /v1/admin: pause and resume the queue(s), retry every

@@ -1,4 +1,4 @@
-import { AppError, maxBulkJobs, type CleanJobsBody, type CleanJobsView, type QueueControlView, type RetryFailedBody, type RetryFailedView } from '@inferq/core';
+import { AppError, maxBulkJobs, queueUnavailable, type CleanJobsBody, type CleanJobsView, type QueueControlView, type RetryFailedBody, type RetryFailedView } from '@inferq/core';
 import type { JobMaintenance } from '@inferq/db';
 import { queuesPaused, setQueuesPaused, type InferenceQueue } from '@inferq/queue';
 
@@ -15,9 +15,7 @@ export interface QueueOperationsOptions {
 }
 
 function assertReady(queues: readonly InferenceQueue[]): void {
-  if (queues.some((queue) => !queue.isReady())) {
-    throw new AppError('QUEUE_UNAVAILABLE', 'The job queue is unavailable; try again shortly.', { headers: { 'Retry-After': '5' } });
-  }
+  if (queues.some((queue) => !queue.isReady())) throw queueUnavailable();
 }
 
 /**

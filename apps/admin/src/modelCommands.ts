@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppError } from '@inferq/core';
+import { savedModelsSupported } from '@inferq/inference/savedModelSupport';
 import {
   fetchModelFiles,
   manifestFileName,
@@ -31,21 +31,6 @@ export const modelsUsage = `inferq-admin models: the model registry (the folder 
   models set-live NAME VERSION              make VERSION live; workers swap to it within seconds
 
   --json                                    print JSON`;
-
-/** Whether this process could load a SavedModel: only @tensorflow/tfjs-node(-gpu) can. */
-export function savedModelsSupported(): boolean {
-  const require = createRequire(import.meta.url);
-  for (const name of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-    try {
-      // The worker's package is where a native image installs it (README, "Backends").
-      require.resolve(name, { paths: [process.cwd(), path.resolve(import.meta.dirname, '../../../packages/inference')] });
-      return true;
-    } catch {
-      // not installed here
-    }
-  }
-  return false;
-}
 
 export interface ModelCommandOptions {
   /** Overrides the SavedModel check (tests). @defaultValue savedModelsSupported() */

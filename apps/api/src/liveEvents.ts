@@ -1,6 +1,6 @@
 import type { Principal } from '@inferq/accounts';
-import { AppError, type QueueSnapshot } from '@inferq/core';
-import type { JobEvent, JobEventSubscriber } from '@inferq/queue';
+import { AppError, type JobEvent, type QueueSnapshot } from '@inferq/core';
+import type { JobEventSubscriber } from '@inferq/queue';
 
 /** One open event stream, as the hub sees it: somewhere to write, and a way to end it. */
 export interface LiveStream {

@@ -39,10 +39,12 @@ if (env.WORKER_PROCESSES > 1) {
 const db = createDatabase({ url: env.DATABASE_URL, poolSize: 4 });
 const redis = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: `inferq-worker-${env.WORKER_ID}` });
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
-const pingConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: `inferq-worker-ping-${env.WORKER_ID}` });
-pingConnection.on('error', () => {});
+// The producer side (fails fast while Redis is down): readiness pings, heartbeats, job events,
+// the reconciler's queue and lock. The Worker's own connection above waits instead.
+const producerConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: `inferq-worker-producer-${env.WORKER_ID}` });
+producerConnection.on('error', () => {});
 // Producer side of the queue for the reconciler (re-enqueues) and the queue-depth gauge.
-const producerQueue = new InferenceQueue({ connection: pingConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
+const producerQueue = new InferenceQueue({ connection: producerConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
 // The pool is built once the backend is known (its batching defaults depend on it); until then
 // the health endpoint answers, not ready, with no models.
 let models: ModelPool | undefined = undefined;
@@ -56,7 +58,7 @@ const health = new HealthServer({
   checks: {
     postgres: () => pingDatabase(db),
     // Both connections: the worker's own (blocking commands) and the one that pings.
-    redis: async () => isRedisReady(redis) && (await pingRedis(pingConnection)),
+    redis: async () => isRedisReady(redis) && (await pingRedis(producerConnection)),
     model: () => models?.ready ?? false,
   },
   describe: () => ({
@@ -110,7 +112,7 @@ const worker = new InferenceWorker({
   concurrency: env.WORKER_CONCURRENCY ?? Math.max(4, 2 * Math.max(...pool.describe().map((model) => model.batching.maxBatchSize))),
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
-  events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
+  events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
   jobTimeoutMs: env.JOB_TIMEOUT_MS,
   resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
   metrics,
@@ -123,7 +125,7 @@ const reconciler =
         maintenance: new JobMaintenance(db),
         queue: producerQueue,
         lock: new LeaderLock({
-          connection: pingConnection,
+          connection: producerConnection,
           key: `${env.QUEUE_PREFIX}:${env.QUEUE_NAME}:reconciler-leader`,
           owner: env.WORKER_ID,
           ttlMs: Math.max(3 * env.RECONCILE_INTERVAL_MS, 3000),
@@ -133,13 +135,13 @@ const reconciler =
         graceMs: env.RECONCILE_GRACE_MS,
         maxAgeMs: env.RECONCILE_MAX_AGE_MS,
         metrics,
-        events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
+        events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
       })
     : undefined;
 reconciler?.start();
 const startedAt = new Date().toISOString();
 const heartbeat = new WorkerHeartbeatLoop({
-  registry: new WorkerRegistry({ connection: pingConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS }),
+  registry: new WorkerRegistry({ connection: producerConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS }),
   intervalMs: env.HEARTBEAT_INTERVAL_MS,
   describe: () => ({
     workerId: env.WORKER_ID,
@@ -176,7 +178,7 @@ async function shutdown(signal: string) {
   await health.stop();
   pool.dispose();
   redis.disconnect();
-  pingConnection.disconnect();
+  producerConnection.disconnect();
   await db.$disconnect().catch(() => {});
   logger.info('stopped');
   process.exit(0);

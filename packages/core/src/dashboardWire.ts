@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { jobStatuses } from './types.ts';
 
 /**
  * Wire schemas of the routes the dashboard reads besides the public job routes: the caller's
@@ -111,19 +110,3 @@ export const statsSeriesSchema = z.object({
   totals: statsBucketSchema.omit({ start: true }),
 }).meta({ id: 'StatsSeries' });
 export type StatsSeries = z.infer<typeof statsSeriesSchema>;
-
-/**
- * A job's status changed: published on Redis after the row changed in Postgres, and sent as is
- * (`event: job`) on /v1/events.
- */
-export const jobEventSchema = z
-  .object({
-    jobId: z.string(),
-    userId: z.string().nullable(),
-    status: z.enum(jobStatuses),
-    model: z.string().optional(),
-    /** ISO time of the change. */
-    at: z.string(),
-  })
-  .meta({ id: 'JobEvent' });
-export type JobEvent = z.infer<typeof jobEventSchema>;

@@ -5,6 +5,7 @@ export * from './wire.ts';
 export * from './jobView.ts';
 export * from './fileName.ts';
 export * from './dashboardWire.ts';
+export * from './jobEvent.ts';
 export * from './accountsWire.ts';
 export * from './modelsWire.ts';
 export * from './env.ts';

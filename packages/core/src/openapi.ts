@@ -16,7 +16,8 @@ import {
   userListViewSchema,
   userViewSchema,
 } from './accountsWire.ts';
-import { accountViewSchema, jobEventSchema, queueSnapshotSchema, statsSeriesSchema } from './dashboardWire.ts';
+import { accountViewSchema, queueSnapshotSchema, statsSeriesSchema } from './dashboardWire.ts';
+import { jobEventSchema } from './jobEvent.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
 import { cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';

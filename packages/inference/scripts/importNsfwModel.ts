@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { importNsfwModel } from '../src/importNsfwModel.ts';
+import { importNsfwModel } from './lib/importNsfwModel.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 

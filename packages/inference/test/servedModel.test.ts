@@ -11,15 +11,14 @@ import { computeModelHash, modelProblemOf, ModelRegistry, type ModelManifest, ty
 import {
   decodeOutput,
   imageToInput,
-  importNsfwModel,
   initBackend,
   loadModel,
-  nsfwLabels,
   readModelArtifacts,
   softmax,
   type BackendInfo,
   type ServedModel,
 } from '../src/index.ts';
+import { importNsfwModel, nsfwLabels } from '../scripts/lib/importNsfwModel.ts';
 
 const W = 400;
 const H = 300;

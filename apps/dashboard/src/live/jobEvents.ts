@@ -1,5 +1,5 @@
 import type { JobStatus, JobView } from '@inferq/core';
-import type { JobEvent } from '@inferq/queue';
+import type { JobEvent } from '@inferq/core';
 import type { JobPage } from '../api/apiClient.ts';
 
 export type { JobEvent };

@@ -7,7 +7,6 @@
 // up to the global cap, then 503 QUEUE_FULL). One API process, W worker processes, logs at warn.
 // The workers run at a lower CPU priority (nice): in production the API does not share its cores
 // with saturated model workers, and on a small machine they would otherwise take its CPU away.
-import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -15,7 +14,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import sharp from 'sharp';
 import { photoLikeImage } from '@inferq/images/testing';
-import { createTestUser, freePort, repoRoot, startTestServices, type TestUser } from '@inferq/testing';
+import { benchLogDir, createTestUser, freePort, repoRoot, startService, startTestServices, type ServiceProcess, type TestUser } from '@inferq/testing';
 import { multipartImage } from './lib/loadClient.ts';
 import { rssMiB } from './lib/procStat.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
@@ -47,32 +46,6 @@ const rssOf = (pid: number): number => (rssMiB(pid) ?? 0) * 1024 * 1024;
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
-async function waitReady(url: string, child: ChildProcess, timeoutMs = 180_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && child.exitCode === null) {
-    if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${url} did not become ready`);
-}
-
-function start(entry: string, env: Record<string, string>, execArgv: string[] = []): ChildProcess {
-  return spawn(process.execPath, [...execArgv, path.join(repoRoot, entry)], {
-    cwd: repoRoot,
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 async function unfinished(databaseUrl: string, userIds: string[]): Promise<{ open: number; succeeded: number; failed: number; total: number }> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -87,7 +60,7 @@ async function unfinished(databaseUrl: string, userIds: string[]): Promise<{ ope
 }
 
 const services = await startTestServices();
-const children: ChildProcess[] = [];
+const children: ServiceProcess[] = [];
 try {
   const apiPort = await freePort();
   const baseUrl = `http://127.0.0.1:${apiPort}`;
@@ -97,20 +70,21 @@ try {
     QUEUE_PREFIX: services.queuePrefix,
     QUEUE_NAME: 'bench-load',
     MODELS_DIR: path.join(repoRoot, 'models'),
+    LOG_LEVEL: 'warn',
   };
-  const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`, '--cpu-prof-name=api.cpuprofile'] : [];
-  const api = start('apps/api/src/index.ts', { ...common, HOST: '127.0.0.1', PORT: String(apiPort), MAX_QUEUED_JOBS: String(queueCap) }, profile);
-  children.push(api);
-  const workers = await Promise.all(
-    Array.from({ length: workerCount }, async (_, i) => {
+  const logDir = benchLogDir();
+  const started = (service: ServiceProcess) => (children.push(service), service);
+  const [api, ...workers] = await Promise.all([
+    startService({ name: 'api', entry: 'apps/api/src/index.ts', port: apiPort, logDir, cpuProfileDir: values['cpu-prof'], env: { ...common, HOST: '127.0.0.1', PORT: String(apiPort), MAX_QUEUED_JOBS: String(queueCap) } }).then(started),
+    ...Array.from({ length: workerCount }, async (_, i) => {
       const port = await freePort();
-      const child = start('apps/worker/src/index.ts', { ...common, WORKER_HOST: '127.0.0.1', WORKER_PORT: String(port), WORKER_ID: `load-${i}`, TF_BACKEND: 'wasm' });
-      children.push(child);
-      os.setPriority(child.pid!, Number(values['worker-nice']));
-      return { child, url: `http://127.0.0.1:${port}` };
+      const worker = started(
+        await startService({ name: `worker-${i}`, entry: 'apps/worker/src/index.ts', port, logDir, env: { ...common, WORKER_HOST: '127.0.0.1', WORKER_PORT: String(port), WORKER_ID: `load-${i}`, TF_BACKEND: 'wasm' } }),
+      );
+      os.setPriority(worker.pid, Number(values['worker-nice']));
+      return worker;
     }),
-  );
-  await Promise.all([waitReady(baseUrl, api), ...workers.map((worker) => waitReady(worker.url, worker.child))]);
+  ]);
 
   const userCount = Math.max(2, Number(values.users));
   const users: TestUser[] = await Promise.all(
@@ -123,14 +97,14 @@ try {
   const answered: number[] = [];
   const memory = { apiMin: Number.POSITIVE_INFINITY, apiMax: 0, workerMax: 0, samples: [] as number[] };
   const sampleMemory = () => {
-    const apiRss = rssOf(api.pid!);
+    const apiRss = rssOf(api.pid);
     memory.apiMin = Math.min(memory.apiMin, apiRss);
     memory.apiMax = Math.max(memory.apiMax, apiRss);
     memory.samples.push(apiRss);
-    for (const worker of workers) memory.workerMax = Math.max(memory.workerMax, rssOf(worker.child.pid!));
+    for (const worker of workers) memory.workerMax = Math.max(memory.workerMax, rssOf(worker.pid));
   };
   sampleMemory();
-  const apiRssBefore = rssOf(api.pid!);
+  const apiRssBefore = rssOf(api.pid);
   const sampler = setInterval(sampleMemory, 1000);
   const loadBefore = os.loadavg()[0]!;
   console.log(`flood: ${rate} submissions/s for ${seconds} s over ${connections} connections, ${userCount} users (half free, half pro), ${(upload.body.length / 1024).toFixed(1)} KiB uploads, queue cap ${queueCap}, ${workerCount} worker(s) at nice ${values['worker-nice']}; ${os.availableParallelism()} cores, load ${loadBefore.toFixed(2)}`);
@@ -167,7 +141,7 @@ try {
   });
   const floodMs = Date.now() - floodStarted;
   sampleMemory();
-  const apiRssAfterFlood = rssOf(api.pid!);
+  const apiRssAfterFlood = rssOf(api.pid);
 
   // The drain: every accepted job must reach a final state.
   const userIds = users.map((user) => user.userId);
@@ -180,7 +154,7 @@ try {
   const drainMs = Date.now() - drainStarted;
   clearInterval(sampler);
   sampleMemory();
-  const apiRssEnd = rssOf(api.pid!);
+  const apiRssEnd = rssOf(api.pid);
 
   const accepted = statuses[202] ?? 0;
   const fiveHundreds = Object.entries(statuses).filter(([status]) => Number(status) >= 500 && Number(status) !== 503);
@@ -261,6 +235,6 @@ try {
   console.log(`wrote ${file}`);
   if (checks.some(([, ok]) => !ok)) process.exitCode = 1;
 } finally {
-  await Promise.all(children.map(stop));
+  await Promise.all(children.map((child) => child.stop()));
   await services.stop();
 }

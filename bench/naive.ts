@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, repoRoot } from '@inferq/testing';
+import { benchLogDir, freePort, repoRoot, startService } from '@inferq/testing';
 import { benchImage } from './lib/benchImage.ts';
 import { closedLoop, HttpClient, openLoop, TimeoutError, waitForJob } from './lib/loadClient.ts';
-import { benchLogDir, envFlag, startPlatform, startService } from './lib/platform.ts';
+import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers } from './lib/platformRun.ts';
 import { machineLoad } from './lib/procStat.ts';
 import { startBenchServices } from './lib/services.ts';

@@ -3,14 +3,13 @@
 // loopback. One API process (NODE_ENV=production, info logs to /dev/null), Postgres, Redis.
 //   DATABASE_URL=… pnpm bench ratelimit [--seconds 5] [--connections 1,16]
 // One connection gives the cost of one answer; sixteen saturate the API (queueing included).
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { drawingImage } from '@inferq/images/testing';
-import { createTestUser, freePort, repoRoot, startTestServices } from '@inferq/testing';
+import { benchLogDir, createTestUser, freePort, repoRoot, startService, startTestServices } from '@inferq/testing';
 import { multipartImage } from './lib/loadClient.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
@@ -26,11 +25,12 @@ const tierOverrides = {
   free: { requestsPerWindow: 5, submitsPerWindow: 5, submitBurst: 0, rateWindowSeconds: 600 },
   pro: { requestsPerWindow: 100_000_000, rateWindowSeconds: 600 },
 };
-const api = spawn(process.execPath, [path.join(repoRoot, 'apps/api/src/index.ts')], {
-  cwd: repoRoot,
+const api = await startService({
+  name: 'api',
+  entry: 'apps/api/src/index.ts',
+  port,
+  logDir: benchLogDir(),
   env: {
-    ...process.env,
-    NODE_ENV: 'production',
     LOG_LEVEL: 'info',
     DATABASE_URL: services.databaseUrl,
     REDIS_URL: services.redisUrl,
@@ -42,7 +42,6 @@ const api = spawn(process.execPath, [path.join(repoRoot, 'apps/api/src/index.ts'
     TIER_OVERRIDES: JSON.stringify(tierOverrides),
     AUTH_FAILURES_PER_MINUTE: '5',
   },
-  stdio: ['ignore', 'ignore', 'inherit'],
 });
 
 interface Scenario {
@@ -62,17 +61,6 @@ interface Measured {
   latencies: number[];
 }
 
-async function waitForApi(): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${baseUrl}/readyz`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the API did not become ready');
-}
 
 function flood(scenario: Scenario, connections: number): Promise<Measured> {
   const latencies: number[] = [];
@@ -101,7 +89,6 @@ function flood(scenario: Scenario, connections: number): Promise<Measured> {
 }
 
 try {
-  await waitForApi();
   const [limited, uploader, baseline] = await Promise.all([
     createTestUser(services.databaseUrl),
     createTestUser(services.databaseUrl),
@@ -186,7 +173,6 @@ try {
   });
   console.log(`\nwrote ${file}`);
 } finally {
-  api.kill('SIGTERM');
-  await new Promise((resolve) => api.once('exit', resolve));
+  await api.stop();
   await services.stop();
 }

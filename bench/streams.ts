@@ -3,14 +3,13 @@
 // plus how long an event takes from publish to every stream, and the API's Redis and Postgres
 // connections in both cases (they must not grow with the streams).
 //   DATABASE_URL=… pnpm bench streams [--streams 200] [--seconds 5] [--events 50]
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { photoLikeImage } from '@inferq/images/testing';
-import { createTestUser, freePort, repoRoot, type TestUser } from '@inferq/testing';
+import { benchLogDir, createTestUser, freePort, repoRoot, startService, type TestUser } from '@inferq/testing';
 import { rssMiB } from './lib/procStat.ts';
 import { startBenchServices } from './lib/services.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
@@ -23,11 +22,12 @@ const eventsPerSecond = Math.min(1000, Number(values.events));
 const services = await startBenchServices();
 const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
-const api = spawn(process.execPath, [path.join(repoRoot, 'apps/api/src/index.ts')], {
-  cwd: repoRoot,
+const api = await startService({
+  name: 'api',
+  entry: 'apps/api/src/index.ts',
+  port,
+  logDir: benchLogDir(),
   env: {
-    ...process.env,
-    NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
     DATABASE_URL: services.databaseUrl,
     REDIS_URL: services.redisUrl,
@@ -39,20 +39,7 @@ const api = spawn(process.execPath, [path.join(repoRoot, 'apps/api/src/index.ts'
     // The measuring loop polls far above a tier's request budget.
     TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 100_000_000 }, pro: { requestsPerWindow: 100_000_000 } }),
   },
-  stdio: ['ignore', 'ignore', 'inherit'],
 });
-
-async function waitReady(): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${baseUrl}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the API did not become ready');
-}
 
 /** Sequential requests for `seconds`: each latency in ms. */
 async function measure(url: string, headers: Record<string, string>, forSeconds = seconds): Promise<number[]> {
@@ -123,7 +110,6 @@ function openStream(user: TestUser, delays: number[]): Stream {
 
 const results: Record<string, unknown> = { streams: streamCount, seconds, eventsPerSecond };
 try {
-  await waitReady();
   const monitorRedis = new Redis(services.redisUrl);
   const monitorDb = new pg.Client({ connectionString: services.databaseUrl });
   await monitorDb.connect();
@@ -152,7 +138,7 @@ try {
     const health = await measure(`${baseUrl}/healthz`, {});
     const job = await measure(jobUrl, owner.headers);
     const conns = await connections(monitorRedis, monitorDb);
-    const rss = rssMiB(api.pid!) ?? Number.NaN;
+    const rss = rssMiB(api.pid) ?? Number.NaN;
     const row = {
       phase: name,
       'GET /v1/jobs/:id p50': formatMs(quantile(job, 0.5)),
@@ -199,7 +185,6 @@ try {
   monitorRedis.disconnect();
   await monitorDb.end();
 } finally {
-  api.kill('SIGTERM');
-  await new Promise((resolve) => api.once('exit', resolve));
+  await api.stop();
   await services.stop();
 }

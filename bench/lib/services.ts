@@ -1,10 +1,10 @@
 // Postgres and Redis for one benchmark run: a fresh migrated database on DATABASE_URL's server,
 // and by default a private redis-server of our own, so its CPU time and queue are ours alone
 // (the shared Redis also serves other people's test runs).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { freePort, startTestServices } from '@inferq/testing';
+import { PrivateRedis, startTestServices } from '@inferq/testing';
 
 export interface BenchServices {
   databaseUrl: string;
@@ -28,36 +28,13 @@ function hasRedisServer(): boolean {
   }
 }
 
-async function startPrivateRedis(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
-    stdio: 'ignore',
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-      probe.disconnect();
-      return { url, child };
-    } catch {
-      probe.disconnect();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  child.kill('SIGKILL');
-  throw new Error('private redis-server did not start');
-}
-
 /**
  * `sharedRedis`: use REDIS_URL instead of a private redis-server (its CPU figures then include
  * whatever else runs on that server).
  */
 export async function startBenchServices(options: { sharedRedis?: boolean } = {}): Promise<BenchServices> {
   const usePrivate = !options.sharedRedis && hasRedisServer();
-  const redis = usePrivate ? await startPrivateRedis() : undefined;
+  const redis = usePrivate ? await PrivateRedis.start() : undefined;
   const base = await startTestServices(redis ? { ...process.env, REDIS_URL: redis.url } : process.env);
   const databaseName = new URL(base.databaseUrl).pathname.slice(1);
   const admin = new pg.Client({ connectionString: base.databaseUrl });
@@ -82,10 +59,7 @@ export async function startBenchServices(options: { sharedRedis?: boolean } = {}
       info.disconnect();
       await admin.end().catch(() => {});
       await base.stop();
-      if (redis) {
-        redis.child.kill('SIGTERM');
-        await new Promise((resolve) => redis.child.once('exit', resolve));
-      }
+      await redis?.stop();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chown, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,8 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createTestUser, freePort, startTestServices, type PlatformEnv, type TestServices, type TestUser } from '@inferq/testing';
+
+export { PrivateRedis } from '@inferq/testing';
 
 /**
  * Pieces shared by the fault tests: private Redis and Postgres servers that a test may kill and
@@ -17,49 +19,6 @@ import { createTestUser, freePort, startTestServices, type PlatformEnv, type Tes
 const run = promisify(execFile);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A redis-server child of this test, keeping nothing on disk, on a port of its own. */
-export class PrivateRedis {
-  readonly port: number;
-  #child: ChildProcess | undefined;
-
-  private constructor(port: number) {
-    this.port = port;
-  }
-
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
-    await redis.restart();
-    return redis;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** SIGKILL: everything in it is gone, as after a crash of a server without persistence. */
-  async kill(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async restart(): Promise<void> {
-    await this.kill();
-    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    for (let i = 0; i < 200; i++) {
-      const up = await fetch(`http://127.0.0.1:${this.port}`).then(
-        () => true,
-        (error: { cause?: { code?: string } }) => error.cause?.code !== 'ECONNREFUSED',
-      );
-      if (up) return;
-      await sleep(25);
-    }
-    throw new Error('redis-server did not start');
-  }
-}
 
 /**
  * A Postgres cluster of this test (initdb in a temporary folder, its own port and socket

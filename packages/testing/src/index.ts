@@ -3,3 +3,5 @@ export * from './processes.ts';
 export * from './testUsers.ts';
 export * from './ports.ts';
 export * from './testJobs.ts';
+export * from './serviceProcess.ts';
+export * from './privateRedis.ts';

@@ -89,9 +89,10 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
     name: nsfwModelName,
     version,
     format: 'layers',
-    // nsfwjs stretches with tf.image.resizeBilinear, which point-samples when shrinking; sharp's
-    // `nearest` reproduces its scores, its smoothing kernels move them (see the package README).
-    input: { width: 224, height: 224, channels: 3, resize: 'fill', resizeKernel: 'nearest', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' },
+    // nsfwjs's classify(): the full-size decode / 255, stretched with tf.image.resizeBilinear
+    // (alignCorners = true) in floats. `alignCorners` is that resize; sharp's kernels move the
+    // scores by up to 0.37 on real photos (see the package README).
+    input: { width: 224, height: 224, channels: 3, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' },
     output: { kind: 'classification', labels: [...nsfwLabels], activation: 'softmax' },
     sha256,
     createdAt: new Date().toISOString(),

@@ -37,9 +37,11 @@ export type ResizeMode = (typeof resizeModes)[number];
  * The resampling used when fitting the image (sharp's kernel names). `nearest` point-samples, as
  * `tf.image.resizeBilinear` and Keras `load_img` effectively do when shrinking: models trained
  * that way can score smoothed inputs quite differently. The others average over each output
- * pixel's footprint (anti-aliased). Use what the model was trained with.
+ * pixel's footprint (anti-aliased). `alignCorners` is exactly `tf.image.resizeBilinear(image,
+ * size, alignCorners = true)` on the full-size decode, in floats (nsfwjs's `classify()`; needs
+ * resize `fill`). Use what the model was trained with.
  */
-export const resizeKernels = ['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3'] as const;
+export const resizeKernels = ['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3', 'alignCorners'] as const;
 export type ResizeKernel = (typeof resizeKernels)[number];
 
 /**
@@ -72,6 +74,9 @@ export const modelInputSchema = z
     channelOrder: z.enum(['rgb', 'bgr']).default('rgb'),
   })
   .superRefine((input, ctx) => {
+    if (input.resizeKernel === 'alignCorners' && input.resize !== 'fill') {
+      ctx.addIssue({ code: 'custom', path: ['resize'], message: "resizeKernel alignCorners stretches the image: resize must be 'fill'" });
+    }
     if (input.scale.mode !== 'meanStd') return;
     for (const key of ['mean', 'std'] as const) {
       if (input.scale[key].length !== input.channels) {

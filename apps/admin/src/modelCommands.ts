@@ -6,7 +6,7 @@ import { AppError } from '@inferq/core';
 import {
   fetchModelFiles,
   manifestFileName,
-  modelManifestSchema,
+  modelManifestFields,
   readModelManifest,
   readVersionFiles,
   savedModelFileName,
@@ -155,7 +155,7 @@ async function manifestFrom(file: string): Promise<PublishManifest> {
   }
   const { name: _name, version: _version, sha256: _sha256, createdAt: _createdAt, ...rest } = json;
   // Checked in full by publish; here only so a typo names the field before any file is read.
-  const shape = modelManifestSchema.omit({ name: true, version: true, sha256: true, createdAt: true }).safeParse(rest);
+  const shape = modelManifestFields.omit({ name: true, version: true, sha256: true, createdAt: true }).safeParse(rest);
   if (!shape.success) {
     throw new AppError('VALIDATION_FAILED', `invalid manifest ${file}: ${shape.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
   }

@@ -45,6 +45,7 @@ export interface InferenceWorkerOptions {
 export interface JobOutcome {
   status: 'succeeded' | 'skipped';
   modelVersion?: string;
+  engine?: string;
 }
 
 export interface WorkerStats {
@@ -221,6 +222,7 @@ export class InferenceWorker {
         result: {
           modelName: entry.manifest.name,
           modelVersion: entry.manifest.version,
+          engine: inference.engine,
           output: [decoded.scores],
           labels: decoded.top,
         },
@@ -232,7 +234,7 @@ export class InferenceWorker {
       }
       else this.stats.skipped++; // canceled while running: the result is discarded
       log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
-      return { status: written ? 'succeeded' : 'skipped', modelVersion: entry.manifest.version };
+      return { status: written ? 'succeeded' : 'skipped', modelVersion: entry.manifest.version, engine: inference.engine };
     } catch (error) {
       if (error instanceof PermanentFailure) {
         log.warn({ code: error.code, err: error.cause ?? error }, error.message);

@@ -57,15 +57,20 @@ export const modelViewSchema = z.object({
     .nullable(),
   /** Version folders that exist but cannot be served, and why. */
   problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
+  /** Workers that should serve this model but could not load any version of it (they serve their other models). */
+  loadFailures: z.array(swapFailureSchema),
 });
 export type ModelView = z.infer<typeof modelViewSchema>;
 
 export const modelWorkerViewSchema = z.object({
   workerId: z.string(),
   host: z.string(),
-  /** tensorflow-gpu, tensorflow, wasm or cpu: what this worker runs on. */
+  /** tensorflow-gpu, tensorflow, wasm or cpu: the TF.js backend of this worker. */
   backend: z.string(),
-  models: z.array(z.object({ name: z.string(), version: z.string(), loaded: z.array(z.string()) })),
+  /** ONNX Runtime's execution provider here (null: not running), and why better providers were skipped. */
+  onnxRuntime: z.object({ provider: z.string().nullable(), skipped: z.array(z.object({ name: z.string(), reason: z.string() })) }).nullable(),
+  /** Each served model's live version and the engine running it (`onnxruntime-cpu`, `tfjs-wasm`, …). */
+  models: z.array(z.object({ name: z.string(), version: z.string(), engine: z.string().nullable(), loaded: z.array(z.string()) })),
 });
 
 export const modelsViewSchema = z.object({

@@ -5,3 +5,5 @@ export * from './preprocess.ts';
 export * from './batcher.ts';
 export * from './importNsfwModel.ts';
 export * from './batchingDefaults.ts';
+export * from './layersToOnnx.ts';
+export * from './onnxRuntime.ts';

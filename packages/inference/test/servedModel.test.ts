@@ -97,7 +97,7 @@ describe('importNsfwModel', () => {
   it('writes model.json, the shard and a manifest whose hash matches, and marks it live', async () => {
     const version = resolved.version;
     expect((await readdir(path.join(root, 'nsfw'))).sort()).toEqual([version, 'LIVE']);
-    expect((await readdir(resolved.location)).sort()).toEqual(['group1-shard1of1.bin', 'manifest.json', 'model.json']);
+    expect((await readdir(resolved.location)).sort()).toEqual(['group1-shard1of1.bin', 'manifest.json', 'model.json', 'model.onnx']);
     expect(await readFile(path.join(root, 'nsfw', 'LIVE'), 'utf8')).toBe(`${version}\n`);
     expect(resolved.manifest.sha256).toBe(await computeModelHash(resolved.location));
     expect(resolved.manifest.output).toEqual({ kind: 'classification', labels: [...nsfwLabels], activation: 'softmax' });

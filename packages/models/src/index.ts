@@ -5,3 +5,4 @@ export * from './computeModelHash.ts';
 export * from './readModelManifest.ts';
 export * from './modelRegistry.ts';
 export * from './fetchModelFiles.ts';
+export * from './inspectOnnxModel.ts';

@@ -3,13 +3,15 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import path from 'node:path';
 import { AppError } from '@inferq/core';
 import { compareVersions, highestVersion } from './compareVersions.ts';
-import { computeModelHash, hashModelFiles, isSafeWeightPath, type ModelFile } from './computeModelHash.ts';
+import { computeModelHash, hashModelFiles, isSafeWeightPath, readOnnxFile, type ModelFile } from './computeModelHash.ts';
+import { inspectOnnxModel, onnxInputMismatch } from './inspectOnnxModel.ts';
 import {
   manifestFileName,
   modelJsonFileName,
   modelManifestSchema,
   modelNamePattern,
   modelVersionPattern,
+  onnxFileName,
   savedModelFileName,
   type ModelManifest,
   type ModelManifestInput,
@@ -20,7 +22,8 @@ import { readModelManifest, type ModelLocation } from './readModelManifest.ts';
 /**
  * The model registry is a folder:
  *
- *     <root>/<name>/<version>/model.json, *.bin, manifest.json
+ *     <root>/<name>/<version>/model.json, *.bin, manifest.json   (TF.js; model.onnx may sit beside)
+ *     <root>/<name>/<version>/model.onnx, manifest.json          (format onnx)
  *     <root>/<name>/LIVE        one line: the live version; absent → the highest version is live
  *
  * A version folder is immutable once written; publish a new one by writing it under a dot-name
@@ -92,8 +95,11 @@ export interface PublishOptions {
 }
 
 export interface PublishResult {
-  /** `written`: a new version folder; `unchanged`: the version already held exactly these files. */
-  status: 'written' | 'unchanged';
+  /**
+   * `written`: a new version folder; `unchanged`: the version already held exactly these files;
+   * `updated`: it held these files, and the ONNX copy of them (model.onnx) was added beside them.
+   */
+  status: 'written' | 'unchanged' | 'updated';
   model: ResolvedModel;
 }
 
@@ -184,27 +190,43 @@ export class ModelRegistry {
     if (!modelVersionPattern.test(version)) throw invalid(`"${version}" is not a valid version`, 'version');
     if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; publish its versions where its URL points`);
     const format = options.manifest.format;
-    const first = format === 'saved_model' ? savedModelFileName : modelJsonFileName;
+    const first = format === 'saved_model' ? savedModelFileName : format === 'onnx' ? onnxFileName : modelJsonFileName;
     if (files[0]?.path !== first) throw invalid(`a ${format} model starts with ${first}`, 'files');
     const seen = new Set<string>();
     for (const file of files) {
       if (!isSafeWeightPath(file.path) || file.path === manifestFileName || seen.has(file.path)) throw invalid(`file path "${file.path}" is not allowed`, 'files');
       seen.add(file.path);
     }
-    if (format !== 'saved_model') checkDeclaredFormat(files[0] as ModelFile, format);
-    const sha256 = hashModelFiles(files);
-    const parsed = modelManifestSchema.safeParse({ ...options.manifest, name, version, sha256, createdAt: options.manifest.createdAt ?? new Date().toISOString() });
+    if (format === 'onnx' && files.length !== 1) throw invalid('an onnx version is one file, model.onnx (weights inside it, not external data)', 'files');
+    if (format === 'layers' || format === 'graph') checkDeclaredFormat(files[0] as ModelFile, format);
+    // A TF.js version may carry model.onnx beside its files: the same model for ONNX Runtime.
+    const onnxFile = format === 'onnx' ? (files[0] as ModelFile) : files.find((file) => file.path === onnxFileName);
+    const primary = format === 'onnx' ? files : files.filter((file) => file !== onnxFile);
+    const sha256 = hashModelFiles(primary);
+    const manifestInput = { ...options.manifest, name, version, sha256, createdAt: options.manifest.createdAt ?? new Date().toISOString() } as ModelManifestInput;
+    if (onnxFile && format !== 'onnx') manifestInput.onnx = { sha256: hashModelFiles([onnxFile]) };
+    else delete manifestInput.onnx;
+    const parsed = modelManifestSchema.safeParse(manifestInput);
     if (!parsed.success) {
       throw new AppError('VALIDATION_FAILED', 'The model manifest is not valid.', {
         details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
       });
     }
+    if (onnxFile) checkOnnxFile(onnxFile, parsed.data);
     const location = this.versionFolder(name, version);
     const existing = await readModelManifest(location).catch(() => null);
     if (existing !== null || (await stat(location).catch(() => null)) !== null) {
       if (existing?.sha256 !== sha256) throw versionExists(name, version);
+      let status: PublishResult['status'] = 'unchanged';
+      if (onnxFile && format !== 'onnx' && existing.onnx?.sha256 !== parsed.data.onnx?.sha256) {
+        // The same TF.js files, now with their ONNX copy (a registry from before ONNX, or a
+        // converter that changed): the derived file and the manifest naming it are replaced.
+        await writeFileAtomic(path.join(location, onnxFileName), onnxFile.bytes);
+        await writeFileAtomic(path.join(location, manifestFileName), `${JSON.stringify({ ...existing, onnx: parsed.data.onnx }, null, 2)}\n`);
+        status = 'updated';
+      }
       if (options.setLive) await this.setLive(name, version);
-      return { status: 'unchanged', model: await this.resolve(name, version) };
+      return { status, model: await this.resolve(name, version) };
     }
 
     const modelFolder = this.modelFolder(name);
@@ -218,6 +240,7 @@ export class ModelRegistry {
       }
       await writeFile(path.join(temp, manifestFileName), `${JSON.stringify(parsed.data, null, 2)}\n`);
       if ((await computeModelHash(temp, format)) !== sha256) throw new Error(`files written to ${temp} do not hash to ${sha256}`);
+      if (parsed.data.onnx && hashModelFiles([await readOnnxFile(temp)]) !== parsed.data.onnx.sha256) throw new Error(`model.onnx written to ${temp} does not hash to its manifest entry`);
       try {
         await rename(temp, location);
       } catch (error) {
@@ -303,12 +326,39 @@ export class ModelRegistry {
   }
 }
 
+async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  await writeFile(temp, bytes);
+  try {
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
 function invalid(message: string, field: string): AppError {
   return new AppError('VALIDATION_FAILED', message, { details: { field } });
 }
 
 function versionExists(name: string, version: string): AppError {
   return new AppError('CONFLICT', `${name}@${version} already exists with other files; versions are immutable, publish a new one`, { details: { name, version } });
+}
+
+/**
+ * Refuses (VALIDATION_FAILED) an ONNX file that is not a readable ONNX graph, or whose first
+ * input cannot take the manifest's input. What only running it can tell (an operator ONNX
+ * Runtime lacks) is a failed load on the workers, reported like any failed swap.
+ */
+function checkOnnxFile(file: ModelFile, manifest: ModelManifest): void {
+  let info;
+  try {
+    info = inspectOnnxModel(file.bytes);
+  } catch (error) {
+    throw invalid(`${file.path}: ${(error as Error).message}`, 'files');
+  }
+  const mismatch = onnxInputMismatch(info, manifest.input);
+  if (mismatch !== null) throw invalid(`${file.path}: ${mismatch}`, 'input');
 }
 
 /** model.json's own `format` (`layers-model`, `graph-model`) must agree with the manifest's. */

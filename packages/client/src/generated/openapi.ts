@@ -583,6 +583,7 @@ export type components = {
             model: {
                 name: string;
                 version: string | null;
+                engine: string | null;
                 requestedVersion: string | null;
             };
             input: {
@@ -751,6 +752,7 @@ export type components = {
             model: {
                 name: string;
                 version: string | null;
+                engine: string | null;
                 requestedVersion: string | null;
             };
             input: {
@@ -810,6 +812,7 @@ export type components = {
             models: {
                 name: string;
                 version: string;
+                engine?: string;
                 loaded?: string[];
                 swap?: {
                     to: string;
@@ -822,6 +825,24 @@ export type components = {
                         message: string;
                     };
                 } | null;
+            }[];
+            onnxRuntime?: {
+                provider: string | null;
+                preference: string;
+                intraOpThreads?: number;
+                version?: string;
+                skipped: {
+                    name: string;
+                    reason: string;
+                }[];
+            };
+            failedModels?: {
+                name: string;
+                version: string | null;
+                code: string;
+                reason?: string;
+                message: string;
+                since: string;
             }[];
             currentBatch: number;
             activeJobs: number;
@@ -2826,14 +2847,29 @@ export interface operations {
                                 reason: string;
                                 message: string;
                             }[];
+                            loadFailures: {
+                                workerId: string;
+                                version: string;
+                                code: string;
+                                reason: string | null;
+                                message: string;
+                            }[];
                         }[];
                         workers: {
                             workerId: string;
                             host: string;
                             backend: string;
+                            onnxRuntime: {
+                                provider: string | null;
+                                skipped: {
+                                    name: string;
+                                    reason: string;
+                                }[];
+                            } | null;
                             models: {
                                 name: string;
                                 version: string;
+                                engine: string | null;
                                 loaded: string[];
                             }[];
                         }[];
@@ -2944,6 +2980,13 @@ export interface operations {
                         problems: {
                             version: string;
                             reason: string;
+                            message: string;
+                        }[];
+                        loadFailures: {
+                            workerId: string;
+                            version: string;
+                            code: string;
+                            reason: string | null;
                             message: string;
                         }[];
                     };
@@ -3084,7 +3127,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        status: "written" | "unchanged";
+                        status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
                         model: {
@@ -3133,6 +3176,13 @@ export interface operations {
                                 reason: string;
                                 message: string;
                             }[];
+                            loadFailures: {
+                                workerId: string;
+                                version: string;
+                                code: string;
+                                reason: string | null;
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -3145,7 +3195,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        status: "written" | "unchanged";
+                        status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
                         model: {
@@ -3192,6 +3242,13 @@ export interface operations {
                             problems: {
                                 version: string;
                                 reason: string;
+                                message: string;
+                            }[];
+                            loadFailures: {
+                                workerId: string;
+                                version: string;
+                                code: string;
+                                reason: string | null;
                                 message: string;
                             }[];
                         };
@@ -3335,6 +3392,13 @@ export interface operations {
                         problems: {
                             version: string;
                             reason: string;
+                            message: string;
+                        }[];
+                        loadFailures: {
+                            workerId: string;
+                            version: string;
+                            code: string;
+                            reason: string | null;
                             message: string;
                         }[];
                     };

@@ -17,6 +17,8 @@ import { rateLimit } from './http/rateLimit.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
 import { httpMetrics } from './http/httpMetrics.ts';
+import { redactUrl } from './http/redactUrl.ts';
+import type { TrustProxySetting } from './http/trustProxy.ts';
 import { healthRouter } from './health.ts';
 import { JobService, type ModelCatalog } from './jobService.ts';
 import type { JobWaiter } from './jobWaiter.ts';
@@ -29,7 +31,7 @@ import { adminRouter } from './routes/admin.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { modelFilesRouter, modelsRouter } from './routes/models.ts';
-import { ModelService } from './modelService.ts';
+import { ModelService, type ModelDownloadOptions } from './modelService.ts';
 
 export interface ApiDependencies {
   logger: Logger;
@@ -48,8 +50,12 @@ export interface ApiDependencies {
   maxQueuedJobs?: number;
   /** Submissions this process validates and stores at once; more get 503 SERVER_BUSY. @defaultValue 32 */
   maxConcurrentSubmits?: number;
-  /** @defaultValue false */
-  trustProxy?: boolean;
+  /**
+   * Which proxies' X-Forwarded-For decides `req.ip` (the key of the per-address limits): a hop
+   * count or proxy addresses/subnets, never "everyone"; see http/trustProxy.ts.
+   * @defaultValue false: the client is the TCP peer
+   */
+  trustProxy?: TrustProxySetting;
   /**
    * Prometheus metrics served on /metrics; also `app.locals.metrics` for middleware that counts
    * (e.g. `rateLimitRejections`). @defaultValue a new set with the queue-depth gauge on `queue`
@@ -70,6 +76,12 @@ export interface ApiDependencies {
    * routes. @defaultValue none: those routes answer 404
    */
   registry?: ModelRegistry;
+  /**
+   * How POST /v1/admin/models/:name/versions downloads a model: which hosts (public https only
+   * unless `policy.allowHosts` names an internal store), how many bytes, how long.
+   * @defaultValue public https hosts only, 512 MiB, 5 minutes
+   */
+  modelDownload?: ModelDownloadOptions;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -93,7 +105,11 @@ export function createApp(deps: ApiDependencies): Express {
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       serializers: {
         // A hostile URL (up to Node's 16 KiB head) must not blow up every log line it touches.
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.length > 512 ? `${req.url.slice(0, 512)}…` : req.url }),
+        // Secret-looking query parameters (`?api_key=`, `?token=`) are redacted before anything is written.
+        req: (req: { id: string; method: string; url: string }) => {
+          const url = redactUrl(req.url);
+          return { id: req.id, method: req.method, url: url.length > 512 ? `${url.slice(0, 512)}…` : url };
+        },
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
@@ -133,7 +149,7 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/dashboard', dashboardStatic({ dir: deps.dashboardDir }));
   app.use(apiDocsRouter());
   const modelService = deps.registry
-    ? new ModelService({ registry: deps.registry, workers: new WorkerRegistry({ connection: deps.queue.connection, prefix: deps.queue.queue.opts.prefix }) })
+    ? new ModelService({ registry: deps.registry, download: deps.modelDownload, workers: new WorkerRegistry({ connection: deps.queue.connection, prefix: deps.queue.queue.opts.prefix }) })
     : undefined;
   // Model files are public (browsers load them with tf.loadLayersModel); see routes/models.ts.
   if (modelService) app.use('/v1', modelFilesRouter(modelService));

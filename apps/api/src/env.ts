@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { tierOverridesSchema } from '@inferq/accounts';
+import { parseTrustProxy } from './http/trustProxy.ts';
 
 const boolean = z
   .enum(['true', 'false', '1', '0'])
@@ -23,7 +24,22 @@ export const apiEnvSchema = z.object({
   MAX_IMAGE_SIDE: z.coerce.number().int().positive().default(8192),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  TRUST_PROXY: boolean.default(false),
+  /**
+   * The proxies in front of the API whose X-Forwarded-For is believed: `false` (none), a hop count
+   * (`1` behind one load balancer), or their addresses/subnets (`10.0.0.0/8,loopback`). `true` is
+   * refused: see http/trustProxy.ts.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((text, ctx) => {
+      try {
+        return parseTrustProxy(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
   MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
   /**
@@ -49,6 +65,19 @@ export const apiEnvSchema = z.object({
     })
     .pipe(tierOverridesSchema)
     .optional(),
+  /**
+   * Hosts that models may be registered from although they resolve to private addresses (an
+   * internal model store), comma-separated, matched exactly; http is allowed to them. Empty: only
+   * https to public addresses.
+   */
+  MODEL_FETCH_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(',').map((host) => host.trim()).filter((host) => host.length > 0)),
+  /** The whole download of a model registered by URL (model.json and every shard) must end within this. */
+  MODEL_FETCH_DEADLINE_MS: z.coerce.number().int().positive().default(300_000),
+  /** Largest model (all files) that may be registered by URL, in bytes. */
+  MAX_MODEL_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   /** Failed authentications per minute from one address before it is refused without a key lookup. */
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
   /** The dashboard's build folder (`pnpm --filter @inferq/dashboard build`), served under /dashboard. */

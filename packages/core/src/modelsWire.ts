@@ -87,7 +87,8 @@ export type ModelsView = z.infer<typeof modelsViewSchema>;
 export const publishModelVersionBodySchema = z.object({
   version: z.string().min(1).max(64),
   url: z.url({ protocol: /^https?$/ }),
-  format: z.enum(['layers', 'graph']),
+  /** `layers` / `graph`: `url` is a TF.js model.json (shards beside it); `onnx`: `url` is the .onnx file. */
+  format: z.enum(['layers', 'graph', 'onnx']),
   input: z.record(z.string(), z.unknown()),
   output: z.record(z.string(), z.unknown()),
   source: z.string().max(500).optional(),

@@ -6,3 +6,5 @@ export * from './readModelManifest.ts';
 export * from './modelRegistry.ts';
 export * from './fetchModelFiles.ts';
 export * from './inspectOnnxModel.ts';
+export * from './checkModelFiles.ts';
+export * from './downloadModel.ts';

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '@inferq/core';
 import { compareVersions, highestVersion } from './compareVersions.ts';
-import { computeModelHash, hashModelFiles, isSafeWeightPath, readOnnxFile, type ModelFile } from './computeModelHash.ts';
+import { checkModelFiles, checkWeightPaths, tfjsWeightGroups } from './checkModelFiles.ts';
+import { hashModelFiles, hashModelFolder, savedModelPaths, type ModelFile } from './computeModelHash.ts';
 import { inspectOnnxModel, onnxInputMismatch } from './inspectOnnxModel.ts';
 import {
   manifestFileName,
@@ -180,31 +181,68 @@ export class ModelRegistry {
 
   /**
    * Adds a version: writes the files and a manifest (sha256 and createdAt filled in) under a
-   * dot-folder, checks the hash, and renames it into place, so readers never see half a version.
+   * dot-folder, checks them, and renames it into place, so readers never see half a version.
    * Versions are immutable: the same files again is `unchanged`, other files under an existing
-   * version are CONFLICT. A bad name, version, file path or manifest is VALIDATION_FAILED.
+   * version are CONFLICT. A bad name, version, file path, model or manifest is VALIDATION_FAILED.
    */
   async publish(options: PublishOptions): Promise<PublishResult> {
     const { name, version, files } = options;
-    if (!modelNamePattern.test(name)) throw invalid(`"${name}" is not a valid model name`, 'name');
-    if (!modelVersionPattern.test(version)) throw invalid(`"${version}" is not a valid version`, 'version');
-    if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; publish its versions where its URL points`);
+    this.#checkPublishTarget(name, version);
     const format = options.manifest.format;
     const first = format === 'saved_model' ? savedModelFileName : format === 'onnx' ? onnxFileName : modelJsonFileName;
     if (files[0]?.path !== first) throw invalid(`a ${format} model starts with ${first}`, 'files');
-    const seen = new Set<string>();
-    for (const file of files) {
-      if (!isSafeWeightPath(file.path) || file.path === manifestFileName || seen.has(file.path)) throw invalid(`file path "${file.path}" is not allowed`, 'files');
-      seen.add(file.path);
-    }
     if (format === 'onnx' && files.length !== 1) throw invalid('an onnx version is one file, model.onnx (weights inside it, not external data)', 'files');
-    if (format === 'layers' || format === 'graph') checkDeclaredFormat(files[0] as ModelFile, format);
-    // A TF.js version may carry model.onnx beside its files: the same model for ONNX Runtime.
-    const onnxFile = format === 'onnx' ? (files[0] as ModelFile) : files.find((file) => file.path === onnxFileName);
-    const primary = format === 'onnx' ? files : files.filter((file) => file !== onnxFile);
-    const sha256 = hashModelFiles(primary);
+    checkWeightPaths(files.map((file) => file.path).filter((p) => p !== first));
+    if (files.some((file) => file.path === manifestFileName)) throw invalid(`file path "${manifestFileName}" is not allowed`, 'files');
+    const folder = await this.createStagingFolder();
+    try {
+      for (const file of files) {
+        const target = path.join(folder, ...file.path.split('/'));
+        await mkdir(path.dirname(target), { recursive: true });
+        await writeFile(target, file.bytes);
+      }
+      if (format === 'layers' || format === 'graph') {
+        const named = await this.#checkedFiles(folder, format);
+        // A TF.js version may carry model.onnx beside its files: the same model for ONNX Runtime.
+        const given = files.slice(1).map((file) => file.path).filter((p) => p !== onnxFileName);
+        if (named.length !== given.length || named.some((p, i) => p !== given[i])) throw invalid('the files must be model.json and exactly the shards it names, in its order', 'files');
+      }
+      return await this.publishFolder({ ...options, folder });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * A new empty folder under the registry root in which a version can be assembled before
+   * {@link publishFolder}: dot-named, so the registry never lists it, and on the registry's file
+   * system, so publishing is a rename. The caller removes it if it does not publish it.
+   */
+  async createStagingFolder(): Promise<string> {
+    const staging = path.join(this.root, '.staging');
+    await mkdir(staging, { recursive: true });
+    return mkdtemp(path.join(staging, 'v-'));
+  }
+
+  /**
+   * Publishes the version whose files are in `folder` (model.json and the shards it names, or a
+   * SavedModel): checks it is a real model ({@link checkModelFiles}), hashes it from disk, writes
+   * manifest.json and renames the folder into place. The folder is consumed: moved, or left for
+   * the caller to remove.
+   */
+  async publishFolder(options: Omit<PublishOptions, 'files'> & { folder: string }): Promise<PublishResult> {
+    const { name, version, folder } = options;
+    this.#checkPublishTarget(name, version);
+    const format = options.manifest.format;
+    const paths =
+      format === 'saved_model' ? await savedModelPaths(folder) : format === 'onnx' ? [onnxFileName] : [modelJsonFileName, ...(await this.#checkedFiles(folder, format))];
+    const required = format === 'saved_model' ? savedModelFileName : format === 'onnx' ? onnxFileName : null;
+    if (required !== null && (await stat(path.join(folder, required)).catch(() => null)) === null) throw invalid(`a ${format} model starts with ${required}`, 'files');
+    const sha256 = await hashModelFolder(folder, paths);
+    // The ONNX file: the model of an onnx version, or the optional copy beside a TF.js one.
+    const onnxBytes = format === 'saved_model' ? null : await readFile(path.join(folder, onnxFileName)).catch(() => null);
     const manifestInput = { ...options.manifest, name, version, sha256, createdAt: options.manifest.createdAt ?? new Date().toISOString() } as ModelManifestInput;
-    if (onnxFile && format !== 'onnx') manifestInput.onnx = { sha256: hashModelFiles([onnxFile]) };
+    if (onnxBytes && format !== 'onnx') manifestInput.onnx = { sha256: hashModelFiles([{ path: onnxFileName, bytes: onnxBytes }]) };
     else delete manifestInput.onnx;
     const parsed = modelManifestSchema.safeParse(manifestInput);
     if (!parsed.success) {
@@ -212,48 +250,58 @@ export class ModelRegistry {
         details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
       });
     }
-    if (onnxFile) checkOnnxFile(onnxFile, parsed.data);
+    if (onnxBytes) checkOnnxFile(onnxBytes, parsed.data);
     const location = this.versionFolder(name, version);
     const existing = await readModelManifest(location).catch(() => null);
     if (existing !== null || (await stat(location).catch(() => null)) !== null) {
       if (existing?.sha256 !== sha256) throw versionExists(name, version);
       let status: PublishResult['status'] = 'unchanged';
-      if (onnxFile && format !== 'onnx' && existing.onnx?.sha256 !== parsed.data.onnx?.sha256) {
+      if (onnxBytes && format !== 'onnx' && existing.onnx?.sha256 !== parsed.data.onnx?.sha256) {
         // The same TF.js files, now with their ONNX copy (a registry from before ONNX, or a
         // converter that changed): the derived file and the manifest naming it are replaced.
-        await writeFileAtomic(path.join(location, onnxFileName), onnxFile.bytes);
+        await writeFileAtomic(path.join(location, onnxFileName), onnxBytes);
         await writeFileAtomic(path.join(location, manifestFileName), `${JSON.stringify({ ...existing, onnx: parsed.data.onnx }, null, 2)}\n`);
         status = 'updated';
       }
       if (options.setLive) await this.setLive(name, version);
       return { status, model: await this.resolve(name, version) };
     }
-
-    const modelFolder = this.modelFolder(name);
-    await mkdir(modelFolder, { recursive: true });
-    const temp = path.join(modelFolder, `.${version}.${randomBytes(4).toString('hex')}.tmp`);
+    await writeFile(path.join(folder, manifestFileName), `${JSON.stringify(parsed.data, null, 2)}\n`);
+    await mkdir(this.modelFolder(name), { recursive: true });
     try {
-      for (const file of files) {
-        const target = path.join(temp, ...file.path.split('/'));
-        await mkdir(path.dirname(target), { recursive: true });
-        await writeFile(target, file.bytes);
-      }
-      await writeFile(path.join(temp, manifestFileName), `${JSON.stringify(parsed.data, null, 2)}\n`);
-      if ((await computeModelHash(temp, format)) !== sha256) throw new Error(`files written to ${temp} do not hash to ${sha256}`);
-      if (parsed.data.onnx && hashModelFiles([await readOnnxFile(temp)]) !== parsed.data.onnx.sha256) throw new Error(`model.onnx written to ${temp} does not hash to its manifest entry`);
-      try {
-        await rename(temp, location);
-      } catch (error) {
-        // Another publisher got there first: the version exists now.
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') throw versionExists(name, version);
-        throw error;
-      }
-    } finally {
-      await rm(temp, { recursive: true, force: true });
+      await rename(folder, location);
+    } catch (error) {
+      // Another publisher got there first: the version exists now.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw versionExists(name, version);
+      throw error;
     }
     if (options.setLive) await this.setLive(name, version);
     return { status: 'written', model: await this.resolve(name, version) };
+  }
+
+  #checkPublishTarget(name: string, version: string): void {
+    if (!modelNamePattern.test(name)) throw invalid(`"${name.slice(0, 100)}" is not a valid model name`, 'name');
+    if (!modelVersionPattern.test(version)) throw invalid(`"${version.slice(0, 100)}" is not a valid version`, 'version');
+    if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; publish its versions where its URL points`);
+  }
+
+  /** The shard paths of the TF.js model in `folder`, once it passed {@link checkModelFiles}. */
+  async #checkedFiles(folder: string, format: 'layers' | 'graph'): Promise<string[]> {
+    let modelJson: unknown;
+    try {
+      modelJson = JSON.parse(await readFile(path.join(folder, modelJsonFileName), 'utf8'));
+    } catch {
+      throw invalid('model.json is not valid JSON', 'files');
+    }
+    const groups = tfjsWeightGroups(modelJson, format);
+    const sizes = new Map<string, number>();
+    for (const p of groups.flatMap((group) => group.paths)) {
+      const info = await stat(path.join(folder, ...p.split('/'))).catch(() => null);
+      if (!info?.isFile()) throw new AppError('VALIDATION_FAILED', `the shard "${p}" that model.json names is missing`, { details: { field: 'files', reason: 'missing_shard' } });
+      sizes.set(p, info.size);
+    }
+    return checkModelFiles(format, modelJson, (p) => sizes.get(p) ?? 0);
   }
 
   /** The folder of a local model, whether or not it exists. */
@@ -326,6 +374,22 @@ export class ModelRegistry {
   }
 }
 
+/**
+ * Refuses (VALIDATION_FAILED) an ONNX file that is not a readable ONNX graph, or whose first
+ * input cannot take the manifest's input. What only running it can tell (an operator ONNX
+ * Runtime lacks) is a failed load on the workers, reported like any failed swap.
+ */
+function checkOnnxFile(bytes: Uint8Array, manifest: ModelManifest): void {
+  let info;
+  try {
+    info = inspectOnnxModel(bytes);
+  } catch (error) {
+    throw invalid(`${onnxFileName}: ${(error as Error).message}`, 'files');
+  }
+  const mismatch = onnxInputMismatch(info, manifest.input);
+  if (mismatch !== null) throw invalid(`${onnxFileName}: ${mismatch}`, 'input');
+}
+
 async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   await writeFile(temp, bytes);
@@ -343,33 +407,6 @@ function invalid(message: string, field: string): AppError {
 
 function versionExists(name: string, version: string): AppError {
   return new AppError('CONFLICT', `${name}@${version} already exists with other files; versions are immutable, publish a new one`, { details: { name, version } });
-}
-
-/**
- * Refuses (VALIDATION_FAILED) an ONNX file that is not a readable ONNX graph, or whose first
- * input cannot take the manifest's input. What only running it can tell (an operator ONNX
- * Runtime lacks) is a failed load on the workers, reported like any failed swap.
- */
-function checkOnnxFile(file: ModelFile, manifest: ModelManifest): void {
-  let info;
-  try {
-    info = inspectOnnxModel(file.bytes);
-  } catch (error) {
-    throw invalid(`${file.path}: ${(error as Error).message}`, 'files');
-  }
-  const mismatch = onnxInputMismatch(info, manifest.input);
-  if (mismatch !== null) throw invalid(`${file.path}: ${mismatch}`, 'input');
-}
-
-/** model.json's own `format` (`layers-model`, `graph-model`) must agree with the manifest's. */
-function checkDeclaredFormat(modelJson: ModelFile, format: string): void {
-  let declared: unknown;
-  try {
-    declared = (JSON.parse(Buffer.from(modelJson.bytes).toString('utf8')) as { format?: unknown }).format;
-  } catch {
-    throw invalid('model.json is not valid JSON', 'files');
-  }
-  if (typeof declared === 'string' && declared.length > 0 && !declared.startsWith(format)) throw invalid(`model.json is a ${declared}, the manifest says ${format}`, 'format');
 }
 
 function ignoreNotReady(error: unknown): null {

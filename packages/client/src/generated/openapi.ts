@@ -3099,7 +3099,7 @@ export interface operations {
                     /** Format: uri */
                     url: string;
                     /** @enum {string} */
-                    format: "layers" | "graph";
+                    format: "layers" | "graph" | "onnx";
                     input: {
                         [key: string]: unknown;
                     };

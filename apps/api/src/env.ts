@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { tierOverridesSchema } from '@inferq/accounts';
+import { defaultMaxQueuedJobs } from '@inferq/jobs';
+import { defaultMaxConcurrentSubmits } from './http/submitSlots.ts';
 import { parseTrustProxy } from './http/trustProxy.ts';
 
 const boolean = z
@@ -41,14 +43,14 @@ export const apiEnvSchema = z.object({
       }
     }),
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
-  MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
+  MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(defaultMaxQueuedJobs),
   /**
    * Make the model's pixels with the decode that validates each upload and store them with it,
    * so the worker runs the model without decoding the image again. false: workers decode.
    */
   PREPARE_MODEL_PIXELS: boolean.default(true),
   /** Submissions one API process validates and stores at once; more are answered 503 SERVER_BUSY. */
-  MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(32),
+  MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(defaultMaxConcurrentSubmits),
   /**
    * JSON changes to the built-in tiers, field by field, e.g. {"free":{"submitsPerWindow":30}};
    * a new name adds a tier that starts from free.
@@ -78,6 +80,13 @@ export const apiEnvSchema = z.object({
   MODEL_FETCH_DEADLINE_MS: z.coerce.number().int().positive().default(300_000),
   /** Largest model (all files) that may be registered by URL, in bytes. */
   MAX_MODEL_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+  /** Requests per minute one address may make to the public model files before it gets 429. */
+  PUBLIC_REQUESTS_PER_MINUTE: z.coerce.number().int().positive().default(300),
+  /**
+   * When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (at least 16 characters).
+   * Unset: /metrics is open; then keep it off the public network.
+   */
+  METRICS_TOKEN: z.string().min(16).optional(),
   /** Failed authentications per minute from one address before it is refused without a key lookup. */
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
   /** The dashboard's build folder (`pnpm --filter @inferq/dashboard build`), served under /dashboard. */

@@ -1,17 +1,14 @@
-import { hostname, setPriority } from 'node:os';
+import { availableParallelism, hostname, setPriority } from 'node:os';
 import { pino } from 'pino';
-import { createDatabase, JobMaintenance, JobStore, pingDatabase } from '@inferq/db';
-import { availableParallelism } from 'node:os';
-import { batchingDefaults, initBackend, initOnnxRuntime, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
+import { createDatabase, JobExecution, JobMaintenance, pingDatabase } from '@inferq/db';
+import { batchingDefaults, initBackend, initOnnxRuntime, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
+import { LeaderLock, Reconciler } from '@inferq/reconciler';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
-import { LeaderLock } from './leaderLock.ts';
-import { ModelPool } from './modelPool.ts';
-import { Reconciler } from './reconciler.ts';
 import { WorkerSupervisor } from './workerSupervisor.ts';
 
 const env = parseWorkerEnv(process.env);
@@ -47,24 +44,14 @@ const pingConnection = createRedisConnection({ url: env.REDIS_URL, role: 'produc
 pingConnection.on('error', () => {});
 // Producer side of the queue for the reconciler (re-enqueues) and the queue-depth gauge.
 const producerQueue = new InferenceQueue({ connection: pingConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
-const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.counts(), loadedModels: () => models.describe() });
+// The pool is built once the backend is known (its batching defaults depend on it); until then
+// the health endpoint answers, not ready, with no models.
+let models: ModelPool | undefined = undefined;
+const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.counts(), loadedModels: () => models?.describe() ?? [] });
 
 let backendName = 'initializing';
-let backendDetails: Record<string, unknown> | undefined;
+let backendDetails: Record<string, unknown> | undefined = undefined;
 let onnxRuntime: OnnxRuntimeInfo | null = null;
-const models = new ModelPool({
-  registry: new ModelRegistry({ root: env.MODELS_DIR }),
-  logger,
-  engine: env.INFERENCE_ENGINE,
-  // Replaced by the backend's defaults once it is known (unless MAX_BATCH_* are set).
-  batching: { maxBatchSize: env.MAX_BATCH_SIZE ?? 1, maxDelayMs: env.MAX_BATCH_DELAY_MS ?? 0 },
-  pinnedIdleMs: env.PINNED_VERSION_IDLE_MS,
-  onBatch: ({ model, size, inferenceMs, waitsMs }) => {
-    metrics.batchSize.observe({ model }, size);
-    metrics.inferenceDuration.observe({ model }, inferenceMs / 1000);
-    for (const waitMs of waitsMs) metrics.batchWait.observe({ model }, waitMs / 1000);
-  },
-});
 const health = new HealthServer({
   host: env.WORKER_HOST,
   port: env.WORKER_PORT,
@@ -72,7 +59,7 @@ const health = new HealthServer({
     postgres: () => pingDatabase(db),
     // Both connections: the worker's own (blocking commands) and the one that pings.
     redis: async () => isRedisReady(redis) && (await pingRedis(pingConnection)),
-    model: () => models.ready,
+    model: () => models?.ready ?? false,
   },
   describe: () => ({
     workerId: env.WORKER_ID,
@@ -80,8 +67,8 @@ const health = new HealthServer({
     backendPreference: env.TF_BACKEND,
     ...(backendDetails ? { backendDetails } : {}),
     onnxRuntime: onnxRuntimeView(),
-    models: models.describe(),
-    failedModels: models.failures(),
+    models: models?.describe() ?? [],
+    failedModels: models?.failures() ?? [],
     tensors: tensorMemory().numTensors,
   }),
   metrics: metrics.registry,
@@ -92,30 +79,44 @@ logger.info({ port: healthAddress.port }, 'worker health endpoint listening');
 const backend = await initBackend({ preferred: env.TF_BACKEND, logger });
 backendName = backend.name;
 backendDetails = { tfjsBackend: backend.tfjsBackend, ...(backend.wasm ? { wasm: backend.wasm } : {}), ...(backend.gpu !== undefined ? { gpu: backend.gpu } : {}), skipped: backend.skipped };
-// ONNX Runtime beside TF.js: versions with an ONNX file run on it (it is several times faster on
-// the CPU), the others on TF.js. A named provider that does not start fails the boot.
+// ONNX Runtime beside TF.js: versions with an ONNX file run on it (several times faster on the
+// CPU), the others on TF.js. A named provider that does not start fails the boot.
 onnxRuntime = await initOnnxRuntime({ preferred: env.ORT_PROVIDER, intraOpThreads: env.ORT_INTRA_OP_THREADS ?? availableParallelism(), logger });
+// Batch settings by the engine a version runs on (manifest limits and MAX_BATCH_* win).
 const batchingFor = (engine: string) => {
   const defaults = onnxRuntime && engine === onnxRuntime.engine ? onnxBatchingDefaults[onnxRuntime.provider] : batchingDefaults[backend.name];
   return { maxBatchSize: env.MAX_BATCH_SIZE ?? defaults.maxBatchSize, maxDelayMs: env.MAX_BATCH_DELAY_MS ?? defaults.maxDelayMs };
 };
-models.setBatching(batchingFor);
 logger.info({ backend: backend.name, wasm: backend.wasm, onnxRuntime: onnxRuntimeView() }, 'inference engines selected');
-await models.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').map((name) => name.trim()).filter(Boolean));
+const pool = new ModelPool({
+  registry: new ModelRegistry({ root: env.MODELS_DIR }),
+  logger,
+  engine: env.INFERENCE_ENGINE,
+  batching: batchingFor,
+  pinnedIdleMs: env.PINNED_VERSION_IDLE_MS,
+  onBatch: ({ model, size, inferenceMs, waitsMs }) => {
+    metrics.batchSize.observe({ model }, size);
+    metrics.inferenceDuration.observe({ model }, inferenceMs / 1000);
+    for (const waitMs of waitsMs) metrics.batchWait.observe({ model }, waitMs / 1000);
+  },
+});
+models = pool;
+await pool.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').map((name) => name.trim()).filter(Boolean));
 // Hot swap: a new live version is loaded and warmed up beside the old one, then switched to.
-models.watch(env.MODEL_WATCH_INTERVAL_MS);
+pool.watch(env.MODEL_WATCH_INTERVAL_MS);
 
+const execution = new JobExecution(db);
 const worker = new InferenceWorker({
   connection: redis,
-  jobs: new JobStore(db),
-  models,
+  execution,
+  models: pool,
   logger,
   workerId: env.WORKER_ID,
   queueName: env.QUEUE_NAME,
   prefix: env.QUEUE_PREFIX,
   // Enough jobs held at once for the largest batch of any served model to fill, and for
   // preprocessing (sharp, off the main thread) to overlap inference.
-  concurrency: env.WORKER_CONCURRENCY ?? Math.max(4, 2 * Math.max(...models.describe().map((model) => model.batching.maxBatchSize))),
+  concurrency: env.WORKER_CONCURRENCY ?? Math.max(4, 2 * Math.max(...pool.describe().map((model) => model.batching.maxBatchSize))),
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
   events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
@@ -127,7 +128,7 @@ worker.start();
 const reconciler =
   env.RECONCILE_INTERVAL_MS > 0
     ? new Reconciler({
-        jobs: new JobStore(db),
+        execution,
         maintenance: new JobMaintenance(db),
         queue: producerQueue,
         lock: new LeaderLock({
@@ -156,9 +157,9 @@ const heartbeat = new WorkerHeartbeatLoop({
     backend: backendName,
     onnxRuntime: onnxRuntimeView(),
     queue: env.QUEUE_NAME,
-    models: models.describe().map(({ name, version, engine, loaded, swap }) => ({ name, version, engine, loaded, swap })),
-    failedModels: models.failures(),
-    currentBatch: models.currentBatch,
+    models: pool.describe().map(({ name, version, engine, loaded, swap }) => ({ name, version, engine, loaded, swap })),
+    failedModels: pool.failures(),
+    currentBatch: pool.currentBatch,
     activeJobs: worker.activeJobs,
     jobsSucceeded: worker.stats.succeeded,
     jobsFailed: worker.stats.failed,
@@ -167,7 +168,7 @@ const heartbeat = new WorkerHeartbeatLoop({
   }),
 });
 heartbeat.start();
-logger.info({ queue: env.QUEUE_NAME, models: models.describe() }, 'worker taking jobs');
+logger.info({ queue: env.QUEUE_NAME, models: pool.describe() }, 'worker taking jobs');
 
 /** What /readyz, the heartbeat and GET /v1/models show of ONNX Runtime: the provider, and why better ones were skipped. */
 function onnxRuntimeView() {
@@ -191,7 +192,7 @@ async function shutdown(signal: string) {
   await worker.close();
   await producerQueue.close().catch(() => {});
   await health.stop();
-  models.dispose();
+  pool.dispose();
   redis.disconnect();
   pingConnection.disconnect();
   await db.$disconnect().catch(() => {});

@@ -34,7 +34,7 @@ export const modelVersionViewSchema = z.object({
   workersReady: z.number().int(),
   /** The browser-loadable model.json (public, immutable); null for models served from elsewhere. */
   modelUrl: z.string().nullable(),
-});
+}).meta({ id: 'ModelVersion' });
 
 export const modelViewSchema = z.object({
   name: z.string(),
@@ -59,7 +59,7 @@ export const modelViewSchema = z.object({
   problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
   /** Workers that should serve this model but could not load any version of it (they serve their other models). */
   loadFailures: z.array(swapFailureSchema),
-});
+}).meta({ id: 'Model' });
 export type ModelView = z.infer<typeof modelViewSchema>;
 
 export const modelWorkerViewSchema = z.object({
@@ -71,12 +71,12 @@ export const modelWorkerViewSchema = z.object({
   onnxRuntime: z.object({ provider: z.string().nullable(), skipped: z.array(z.object({ name: z.string(), reason: z.string() })) }).nullable(),
   /** Each served model's live version and the engine running it (`onnxruntime-cpu`, `tfjs-wasm`, …). */
   models: z.array(z.object({ name: z.string(), version: z.string(), engine: z.string().nullable(), loaded: z.array(z.string()) })),
-});
+}).meta({ id: 'ModelWorker' });
 
 export const modelsViewSchema = z.object({
   models: z.array(modelViewSchema),
   workers: z.array(modelWorkerViewSchema),
-});
+}).meta({ id: 'ModelList', description: 'The models, their versions and readiness, and the workers that serve them.' });
 export type ModelsView = z.infer<typeof modelsViewSchema>;
 
 /**

@@ -27,7 +27,7 @@ export function inspectOnnxModel(bytes: Uint8Array): OnnxModelInfo {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (error) {
-    throw new Error(`not an ONNX model: ${(error as Error).message}`);
+    throw new Error(`not an ONNX model: ${(error as Error).message}`, { cause: error });
   }
   const graph = model.graph;
   if (!graph || (graph.node ?? []).length === 0) throw new Error('not an ONNX model: no graph nodes');

@@ -1,7 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError } from '@inferq/core';
 import type { AccountStore, Principal, RateLimits } from '@inferq/accounts';
-import { rateLimited } from './rateLimitHeaders.ts';
+import { rateLimitHeaders, rateLimited } from './rateLimitHeaders.ts';
 
 declare global {
   namespace Express {
@@ -25,11 +26,12 @@ export interface AuthenticateOptions {
 /** Requires `Authorization: Bearer <key>`; every failure is the same 401 with no hint why. */
 export function authenticate(accounts: AccountStore, options: AuthenticateOptions = {}): RequestHandler {
   const limits = options.addressLimits;
-  return async (req, _res, next) => {
+  return async (req, res, next) => {
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     if (limits) {
       const decision = await limits.checkAddress(address);
       if (!decision.allowed) {
+        res.set(rateLimitHeaders(decision));
         next(rateLimited(decision, `Too many failed authentications from this address; retry in ${decision.retryAfterSeconds} s.`));
         return;
       }
@@ -39,7 +41,8 @@ export function authenticate(accounts: AccountStore, options: AuthenticateOption
     const principal = key ? await accounts.authenticate(key) : null;
     if (!principal) {
       await limits?.recordAuthFailure(address);
-      next(new AppError('UNAUTHENTICATED', 'A valid API key is required: Authorization: Bearer <key>.', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+      res.set('WWW-Authenticate', 'Bearer');
+      next(new AppError('UNAUTHENTICATED', 'A valid API key is required: Authorization: Bearer <key>.'));
       return;
     }
     req.principal = principal;
@@ -60,4 +63,22 @@ export const requireAdmin: RequestHandler = (req, _res, next) => {
 export function principalOf(req: Express.Request): Principal {
   if (!req.principal) throw new AppError('UNAUTHENTICATED', 'A valid API key is required.');
   return req.principal;
+}
+
+/**
+ * `Authorization: Bearer <token>` for /metrics when a token is configured (compared in constant
+ * time); without one the route stays open, for a scraper on a private network.
+ */
+export function requireMetricsToken(token: string | undefined): RequestHandler {
+  if (!token) return (_req, _res, next) => next();
+  const expected = createHash('sha256').update(token).digest();
+  return (req, res, next) => {
+    const given = bearerPattern.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    if (!timingSafeEqual(createHash('sha256').update(given).digest(), expected)) {
+      res.set('WWW-Authenticate', 'Bearer');
+      next(new AppError('UNAUTHENTICATED', 'The metrics token is required: Authorization: Bearer <METRICS_TOKEN>.'));
+      return;
+    }
+    next();
+  };
 }

@@ -884,6 +884,84 @@ export type components = {
             p95: number | null;
             p99: number | null;
         };
+        /** @description The models, their versions and readiness, and the workers that serve them. */
+        ModelList: {
+            models: components["schemas"]["Model"][];
+            workers: components["schemas"]["ModelWorker"][];
+        };
+        Model: {
+            name: string;
+            liveVersion: string | null;
+            remote: boolean;
+            versions: components["schemas"]["ModelVersion"][];
+            workers: number;
+            swap: {
+                to: string;
+                switched: number;
+                loading: number;
+                failures: {
+                    workerId: string;
+                    version: string;
+                    code: string;
+                    reason: string | null;
+                    message: string;
+                }[];
+            } | null;
+            problems: {
+                version: string;
+                reason: string;
+                message: string;
+            }[];
+            loadFailures: {
+                workerId: string;
+                version: string;
+                code: string;
+                reason: string | null;
+                message: string;
+            }[];
+        };
+        ModelVersion: {
+            version: string;
+            live: boolean;
+            format: string;
+            sha256: string;
+            createdAt: string;
+            source: string | null;
+            input: {
+                width: number;
+                height: number;
+                channels: number;
+            };
+            labels: string[] | null;
+            metrics: {
+                [key: string]: number;
+            } | null;
+            limits: {
+                maxBatchSize?: number;
+                maxDelayMs?: number;
+                timeoutMs?: number;
+            } | null;
+            workersReady: number;
+            modelUrl: string | null;
+        };
+        ModelWorker: {
+            workerId: string;
+            host: string;
+            backend: string;
+            onnxRuntime: {
+                provider: string | null;
+                skipped: {
+                    name: string;
+                    reason: string;
+                }[];
+            } | null;
+            models: {
+                name: string;
+                version: string;
+                engine: string | null;
+                loaded: string[];
+            }[];
+        };
         JobEvent: {
             jobId: string;
             userId: string | null;
@@ -2800,80 +2878,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        models: {
-                            name: string;
-                            liveVersion: string | null;
-                            remote: boolean;
-                            versions: {
-                                version: string;
-                                live: boolean;
-                                format: string;
-                                sha256: string;
-                                createdAt: string;
-                                source: string | null;
-                                input: {
-                                    width: number;
-                                    height: number;
-                                    channels: number;
-                                };
-                                labels: string[] | null;
-                                metrics: {
-                                    [key: string]: number;
-                                } | null;
-                                limits: {
-                                    maxBatchSize?: number;
-                                    maxDelayMs?: number;
-                                    timeoutMs?: number;
-                                } | null;
-                                workersReady: number;
-                                modelUrl: string | null;
-                            }[];
-                            workers: number;
-                            swap: {
-                                to: string;
-                                switched: number;
-                                loading: number;
-                                failures: {
-                                    workerId: string;
-                                    version: string;
-                                    code: string;
-                                    reason: string | null;
-                                    message: string;
-                                }[];
-                            } | null;
-                            problems: {
-                                version: string;
-                                reason: string;
-                                message: string;
-                            }[];
-                            loadFailures: {
-                                workerId: string;
-                                version: string;
-                                code: string;
-                                reason: string | null;
-                                message: string;
-                            }[];
-                        }[];
-                        workers: {
-                            workerId: string;
-                            host: string;
-                            backend: string;
-                            onnxRuntime: {
-                                provider: string | null;
-                                skipped: {
-                                    name: string;
-                                    reason: string;
-                                }[];
-                            } | null;
-                            models: {
-                                name: string;
-                                version: string;
-                                engine: string | null;
-                                loaded: string[];
-                            }[];
-                        }[];
-                    };
+                    "application/json": components["schemas"]["ModelList"];
                 };
             };
             /** @description Error: `UNAUTHENTICATED`. */
@@ -2936,60 +2941,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        name: string;
-                        liveVersion: string | null;
-                        remote: boolean;
-                        versions: {
-                            version: string;
-                            live: boolean;
-                            format: string;
-                            sha256: string;
-                            createdAt: string;
-                            source: string | null;
-                            input: {
-                                width: number;
-                                height: number;
-                                channels: number;
-                            };
-                            labels: string[] | null;
-                            metrics: {
-                                [key: string]: number;
-                            } | null;
-                            limits: {
-                                maxBatchSize?: number;
-                                maxDelayMs?: number;
-                                timeoutMs?: number;
-                            } | null;
-                            workersReady: number;
-                            modelUrl: string | null;
-                        }[];
-                        workers: number;
-                        swap: {
-                            to: string;
-                            switched: number;
-                            loading: number;
-                            failures: {
-                                workerId: string;
-                                version: string;
-                                code: string;
-                                reason: string | null;
-                                message: string;
-                            }[];
-                        } | null;
-                        problems: {
-                            version: string;
-                            reason: string;
-                            message: string;
-                        }[];
-                        loadFailures: {
-                            workerId: string;
-                            version: string;
-                            code: string;
-                            reason: string | null;
-                            message: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Model"];
                 };
             };
             /** @description Error: `UNAUTHENTICATED`. */
@@ -3130,60 +3082,7 @@ export interface operations {
                         status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
-                        model: {
-                            name: string;
-                            liveVersion: string | null;
-                            remote: boolean;
-                            versions: {
-                                version: string;
-                                live: boolean;
-                                format: string;
-                                sha256: string;
-                                createdAt: string;
-                                source: string | null;
-                                input: {
-                                    width: number;
-                                    height: number;
-                                    channels: number;
-                                };
-                                labels: string[] | null;
-                                metrics: {
-                                    [key: string]: number;
-                                } | null;
-                                limits: {
-                                    maxBatchSize?: number;
-                                    maxDelayMs?: number;
-                                    timeoutMs?: number;
-                                } | null;
-                                workersReady: number;
-                                modelUrl: string | null;
-                            }[];
-                            workers: number;
-                            swap: {
-                                to: string;
-                                switched: number;
-                                loading: number;
-                                failures: {
-                                    workerId: string;
-                                    version: string;
-                                    code: string;
-                                    reason: string | null;
-                                    message: string;
-                                }[];
-                            } | null;
-                            problems: {
-                                version: string;
-                                reason: string;
-                                message: string;
-                            }[];
-                            loadFailures: {
-                                workerId: string;
-                                version: string;
-                                code: string;
-                                reason: string | null;
-                                message: string;
-                            }[];
-                        };
+                        model: components["schemas"]["Model"];
                     };
                 };
             };
@@ -3198,60 +3097,7 @@ export interface operations {
                         status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
-                        model: {
-                            name: string;
-                            liveVersion: string | null;
-                            remote: boolean;
-                            versions: {
-                                version: string;
-                                live: boolean;
-                                format: string;
-                                sha256: string;
-                                createdAt: string;
-                                source: string | null;
-                                input: {
-                                    width: number;
-                                    height: number;
-                                    channels: number;
-                                };
-                                labels: string[] | null;
-                                metrics: {
-                                    [key: string]: number;
-                                } | null;
-                                limits: {
-                                    maxBatchSize?: number;
-                                    maxDelayMs?: number;
-                                    timeoutMs?: number;
-                                } | null;
-                                workersReady: number;
-                                modelUrl: string | null;
-                            }[];
-                            workers: number;
-                            swap: {
-                                to: string;
-                                switched: number;
-                                loading: number;
-                                failures: {
-                                    workerId: string;
-                                    version: string;
-                                    code: string;
-                                    reason: string | null;
-                                    message: string;
-                                }[];
-                            } | null;
-                            problems: {
-                                version: string;
-                                reason: string;
-                                message: string;
-                            }[];
-                            loadFailures: {
-                                workerId: string;
-                                version: string;
-                                code: string;
-                                reason: string | null;
-                                message: string;
-                            }[];
-                        };
+                        model: components["schemas"]["Model"];
                     };
                 };
             };
@@ -3348,60 +3194,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        name: string;
-                        liveVersion: string | null;
-                        remote: boolean;
-                        versions: {
-                            version: string;
-                            live: boolean;
-                            format: string;
-                            sha256: string;
-                            createdAt: string;
-                            source: string | null;
-                            input: {
-                                width: number;
-                                height: number;
-                                channels: number;
-                            };
-                            labels: string[] | null;
-                            metrics: {
-                                [key: string]: number;
-                            } | null;
-                            limits: {
-                                maxBatchSize?: number;
-                                maxDelayMs?: number;
-                                timeoutMs?: number;
-                            } | null;
-                            workersReady: number;
-                            modelUrl: string | null;
-                        }[];
-                        workers: number;
-                        swap: {
-                            to: string;
-                            switched: number;
-                            loading: number;
-                            failures: {
-                                workerId: string;
-                                version: string;
-                                code: string;
-                                reason: string | null;
-                                message: string;
-                            }[];
-                        } | null;
-                        problems: {
-                            version: string;
-                            reason: string;
-                            message: string;
-                        }[];
-                        loadFailures: {
-                            workerId: string;
-                            version: string;
-                            code: string;
-                            reason: string | null;
-                            message: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Model"];
                 };
             };
             /** @description Error: `VALIDATION_FAILED`. */

@@ -1,0 +1,245 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { SingleBar } from 'cli-progress';
+import Table from 'cli-table3';
+import { InferQClient, isInferQError, type InferQError, type Job, type ModelList, type RetryInfo } from '@inferq/client';
+import { loadConfig } from './config.ts';
+
+/** Exit codes: scripts can tell a wrong command line from an API refusal from a failed job. */
+export const exitCodes = { ok: 0, internal: 1, usage: 2, api: 3, jobFailed: 4 } as const;
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+class UsageError extends Error {}
+
+const usage = `Usage: inferq <command> [options]
+
+Commands:
+  submit <files…>   Submit images; --wait to wait for the results
+  get <id>          Show a job (--wait to wait until it is final)
+  list              List your jobs, newest first (--status, --limit, --cursor)
+  cancel <id>       Cancel a queued or running job
+  models            List the models the server serves
+
+Options:
+  --model <name>        Model to run (submit)
+  --version <version>   Model version (submit)
+  --webhook <url>       URL to POST each job to when it is final (submit)
+  --wait                Wait until jobs are final (submit, get)
+  --concurrency <n>     Uploads at once (submit; default 4)
+  --status <s,…>        Filter by status (list)
+  --limit <n>           Page size, 1 to 100 (list)
+  --cursor <c>          Next page (list)
+  --json                Print JSON for scripts instead of tables
+  --base-url <url>      API address (INFERQ_BASE_URL; default http://localhost:3000)
+  --api-key <key>       API key (INFERQ_API_KEY, or "apiKey" in ~/.config/inferq/config.json)
+  -h, --help            This help
+
+Exit codes: 0 ok, 2 usage error, 3 API error, 4 a job failed or was canceled.
+`;
+
+const options = {
+  model: { type: 'string' },
+  version: { type: 'string' },
+  webhook: { type: 'string' },
+  wait: { type: 'boolean' },
+  concurrency: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  json: { type: 'boolean' },
+  'base-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+function top(job: Job): string {
+  const best = job.result?.top?.[0];
+  return best ? `${best.label} ${best.score.toFixed(3)}` : '';
+}
+
+/** One line per row, no rule between rows: a long list stays readable in a terminal. */
+function table(head: string[], colWidths?: Array<number | null>): Table.Table {
+  return new Table({ head, style: { head: [], border: [], compact: true }, ...(colWidths ? { colWidths, wordWrap: true } : {}) });
+}
+
+/** What went wrong, as a user reads it: the code and the API's own message. */
+function describeError(error: { code: string; message: string } | null | undefined): string {
+  return error ? `${error.code}: ${error.message}` : '';
+}
+
+function jobTable(rows: Array<{ name?: string; job?: Job; error?: InferQError }>, wide: boolean): string {
+  const withNames = rows.some((row) => row.name !== undefined);
+  const head = [...(withNames ? ['file'] : []), 'job', 'status', 'model', 'top label', 'error'];
+  const anyError = rows.some((row) => row.error || row.job?.error);
+  // On a terminal a long message wraps inside its column instead of breaking the table.
+  const output = table(head, wide && anyError ? [...head.slice(0, -1).map(() => null), 48] : undefined);
+  for (const row of rows) {
+    const job = row.job;
+    output.push([
+      ...(withNames ? [row.name ?? ''] : []),
+      job?.id ?? '',
+      job?.status ?? 'not submitted',
+      job ? `${job.model.name}${job.model.version ? `@${job.model.version}` : ''}` : '',
+      job ? top(job) : '',
+      describeError(row.error ?? job?.error),
+    ]);
+  }
+  return output.toString();
+}
+
+function modelsTable(list: ModelList): string {
+  const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'problem']);
+  for (const model of list.models) {
+    for (const version of model.versions) {
+      output.push([
+        model.name,
+        version.version,
+        version.live ? 'live' : '',
+        version.format,
+        `${version.input.width}x${version.input.height}x${version.input.channels}`,
+        version.labels ? String(version.labels.length) : 'raw',
+        `${version.workersReady}/${model.workers}`,
+        model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '',
+      ]);
+    }
+    for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
+  }
+  const workers = list.workers.map((worker) => `${worker.workerId} (${worker.backend})`).join(', ');
+  return `${output.toString()}
+workers: ${workers || 'none'}`;
+}
+
+/** "rate limited (RATE_LIMITED): retrying in 12 s (1 of 3)" on stderr, so the wait is never silent. */
+function retryLine(retry: RetryInfo): string {
+  const why = retry.code === 'RATE_LIMITED' ? 'rate limited' : retry.status === 429 ? 'refused (429)' : 'server busy';
+  const seconds = retry.delayMs >= 10_000 ? Math.round(retry.delayMs / 1000) : Math.round(retry.delayMs / 100) / 10;
+  const asked = retry.retryAfterMs !== undefined && retry.retryAfterMs > retry.delayMs ? `; the server asked for ${Math.ceil(retry.retryAfterMs / 1000)} s` : '';
+  return `inferq: ${why}${retry.code ? ` (${retry.code})` : ''}: retrying in ${seconds} s (${retry.attempt} of ${retry.maxRetries}${asked})`;
+}
+
+function positiveInt(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`--${name} must be a positive whole number`);
+  return Number(value);
+}
+
+/** Runs one command line; returns the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const print = (text: string) => io.stdout.write(`${text}\n`);
+  const fail = (text: string) => io.stderr.write(`inferq: ${text}\n`);
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    const { values, positionals } = parsed;
+    const [command, ...rest] = positionals;
+    if (values.help || !command) {
+      (values.help ? io.stdout : io.stderr).write(usage);
+      return values.help ? exitCodes.ok : exitCodes.usage;
+    }
+    const config = await loadConfig({ baseUrl: values['base-url'], apiKey: values['api-key'] }, io.env);
+    if (!config.apiKey) throw new UsageError('no API key: set INFERQ_API_KEY, pass --api-key, or put "apiKey" in ~/.config/inferq/config.json');
+    const client = new InferQClient({ baseUrl: config.baseUrl, apiKey: config.apiKey, onRetry: (retry) => io.stderr.write(`${retryLine(retry)}\n`) });
+    const wide = io.stdout.isTTY === true;
+    const json = values.json ?? false;
+    const one = (name: string) => {
+      if (rest.length !== 1) throw new UsageError(`${command} takes one ${name}`);
+      return rest[0]!;
+    };
+    const finalCode = (jobs: Array<Job | undefined>) => (jobs.some((job) => job && (job.status === 'failed' || job.status === 'canceled')) ? exitCodes.jobFailed : exitCodes.ok);
+
+    switch (command) {
+      case 'submit': {
+        if (rest.length === 0) throw new UsageError('submit needs at least one image file');
+        const concurrency = positiveInt(values.concurrency, 'concurrency', 4);
+        const files = await Promise.all(
+          rest.map(async (file) => {
+            try {
+              return { name: file, bytes: await readFile(file) };
+            } catch (error) {
+              throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+            }
+          }),
+        );
+        const bar = io.stderr.isTTY && !json ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
+        bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
+        const results: Array<{ name: string; job?: Job; error?: InferQError }> = [];
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: Math.min(concurrency, files.length) }, async () => {
+            for (let index = next++; index < files.length; index = next++) {
+              const file = files[index]!;
+              const result: (typeof results)[number] = { name: file.name };
+              results[index] = result;
+              try {
+                const submitOptions = { filename: path.basename(file.name), ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
+                result.job = values.wait ? await client.run(file.bytes, submitOptions) : await client.submit(file.bytes, submitOptions);
+              } catch (error) {
+                if (!isInferQError(error)) throw error;
+                result.error = error;
+              }
+              bar?.increment();
+            }
+          }),
+        );
+        bar?.stop();
+        if (json) print(JSON.stringify(results.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
+        else print(jobTable(results, wide));
+        if (results.some((result) => result.error)) return exitCodes.api;
+        return finalCode(results.map((result) => result.job));
+      }
+      case 'get': {
+        const id = one('job id');
+        const job = values.wait ? await client.wait(id) : await client.get(id);
+        print(json ? JSON.stringify(job, null, 2) : jobTable([{ job }], wide));
+        return finalCode([job]);
+      }
+      case 'list': {
+        const page = await client.list({
+          ...(values.status ? { status: values.status.split(',') as Job['status'][] } : {}),
+          ...(values.cursor ? { cursor: values.cursor } : {}),
+          limit: positiveInt(values.limit, 'limit', 20),
+        });
+        if (json) print(JSON.stringify(page, null, 2));
+        else {
+          print(jobTable(page.data.map((job) => ({ job })), wide));
+          if (page.nextCursor) print(`more: inferq list --cursor ${page.nextCursor}`);
+        }
+        return exitCodes.ok;
+      }
+      case 'cancel': {
+        const job = await client.cancel(one('job id'));
+        print(json ? JSON.stringify(job, null, 2) : jobTable([{ job }], wide));
+        return exitCodes.ok;
+      }
+      case 'models': {
+        const models = await client.models();
+        print(json ? JSON.stringify(models, null, 2) : modelsTable(models));
+        return exitCodes.ok;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      fail(`${error.message}\n`);
+      io.stderr.write(usage);
+      return exitCodes.usage;
+    }
+    if (isInferQError(error)) {
+      fail(`${error.code}${error.status ? ` (HTTP ${error.status})` : ''}: ${error.message}`);
+      return exitCodes.api;
+    }
+    fail((error as Error).stack ?? String(error));
+    return exitCodes.internal;
+  }
+}

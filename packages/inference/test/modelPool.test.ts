@@ -1,0 +1,108 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { initBackend, ModelPool, tensorMemory } from '../src/index.ts';
+import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
+import { mnistFixtureFolder } from '@inferq/training';
+
+const logger = pino({ level: 'silent' });
+let root: string;
+let registry: ModelRegistry;
+let pool: ModelPool;
+
+/** Publishes the committed MNIST model under `version` (same weights, its own manifest). */
+async function publishMnist(version: string, setLive = false): Promise<string> {
+  const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
+  const published = await registry.publish({ name: 'mnist', version, files: await readModelFiles(mnistFixtureFolder), manifest, setLive });
+  return published.model.location;
+}
+
+const input = new Float32Array(28 * 28).fill(0.5);
+
+beforeAll(async () => {
+  await initBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } });
+});
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'inferq-pool-'));
+  registry = new ModelRegistry({ root });
+  await publishMnist('1.0.0', true);
+  pool = new ModelPool({ registry, logger, batching: { maxBatchSize: 4, maxDelayMs: 0 }, pinnedIdleMs: 0 });
+  await pool.load(['mnist']);
+});
+
+afterEach(async () => {
+  pool.dispose();
+  await rm(root, { recursive: true, force: true });
+});
+
+
+describe('ModelPool hot swap', () => {
+  it('switches to the new live version; a job holding the old one finishes on it; the old one is freed after', async () => {
+    const tensorsWithOne = tensorMemory().numTensors;
+    const oldLease = await pool.acquire('mnist');
+    expect(oldLease.manifest.version).toBe('1.0.0');
+
+    await publishMnist('1.1.0', true);
+    await pool.checkForUpdates();
+    const [described] = pool.describe();
+    expect(described).toMatchObject({ name: 'mnist', version: '1.1.0', swap: null });
+    // Both in memory while the old job runs: the new weights were loaded beside the old ones.
+    expect(tensorMemory().numTensors).toBeGreaterThan(tensorsWithOne);
+
+    const newLease = await pool.acquire('mnist');
+    expect(newLease.manifest.version).toBe('1.1.0');
+    const [oldResult, newResult] = await Promise.all([oldLease.submit(input), newLease.submit(input)]);
+    expect(oldResult.vector).toHaveLength(10);
+    expect(newResult.vector).toEqual(oldResult.vector); // same weights under both versions
+    newLease.release();
+    oldLease.release();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // disposal runs after the batcher closes
+    expect(tensorMemory().numTensors).toBe(tensorsWithOne);
+  });
+
+  it('keeps serving the old version when the new one fails to load, and reports why', async () => {
+    const location = await publishMnist('1.2.0');
+    await writeFile(path.join(location, 'group1-shard1of1.bin'), Buffer.alloc(16)); // corrupt after publishing
+    await registry.setLive('mnist', '1.2.0');
+    const tensorsBefore = tensorMemory().numTensors;
+    await pool.checkForUpdates();
+
+    const [described] = pool.describe();
+    expect(described?.version).toBe('1.0.0');
+    expect(described?.swap).toMatchObject({ to: '1.2.0', state: 'failed', error: { code: 'MODEL_NOT_READY', reason: 'hash-mismatch' } });
+    expect(tensorMemory().numTensors).toBe(tensorsBefore);
+    const lease = await pool.acquire('mnist');
+    expect(lease.manifest.version).toBe('1.0.0');
+    expect((await lease.submit(input)).vector).toHaveLength(10);
+    lease.release();
+
+    // Setting LIVE back clears the failure.
+    await registry.setLive('mnist', '1.0.0');
+    await pool.checkForUpdates();
+    expect(pool.describe()[0]?.swap).toBeNull();
+  });
+
+  it('serves a job pinned to a version that is not live by loading it on demand, and drops it when idle', async () => {
+    await publishMnist('0.9.0');
+    const tensorsBefore = tensorMemory().numTensors;
+    const pinned = await pool.acquire('mnist', '0.9.0');
+    expect(pinned.manifest.version).toBe('0.9.0');
+    expect(pool.describe()[0]?.loaded).toEqual(['1.0.0', '0.9.0']);
+    expect((await pinned.submit(input)).vector).toHaveLength(10);
+    pinned.release();
+    await pool.checkForUpdates(); // pinnedIdleMs is 0 here: the idle pinned version goes
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(pool.describe()[0]?.loaded).toEqual(['1.0.0']);
+    expect(tensorMemory().numTensors).toBe(tensorsBefore);
+  });
+
+  it.each([
+    ['an unknown version', 'mnist', '7.7.7', 'MODEL_NOT_FOUND'],
+    ['a model this worker does not serve', 'nsfw', undefined, 'MODEL_NOT_FOUND'],
+  ])('refuses %s', async (_case, name, version, code) => {
+    await expect(pool.acquire(name, version)).rejects.toMatchObject({ code });
+  });
+});

@@ -1,0 +1,351 @@
+import { randomUUID } from 'node:crypto';
+import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
+import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, type JobStatus } from '@inferq/core';
+import type { JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
+import type { ImageLimits } from '@inferq/images';
+import { validateImage } from '@inferq/images';
+import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
+import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
+import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
+import type { ModelCatalog } from './modelCatalog.ts';
+
+/** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
+export const defaultMaxQueuedJobs = 10_000;
+
+export interface JobServiceOptions {
+  /** The submit path's writes (quota, idempotency). */
+  admission: JobAdmission;
+  /** Status changes: cancel, and an operator's retry. */
+  execution: JobExecution;
+  /** Reads of jobs. */
+  queries: JobQueries;
+  queue: InferenceQueue;
+  models: ModelCatalog;
+  defaultModel: string;
+  /** The global limits; a tier may only lower maxBytes and maxPixels. */
+  imageLimits: ImageLimits;
+  tiers: TierTable;
+  /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue defaultMaxQueuedJobs (10000) */
+  maxQueuedJobs?: number | undefined;
+  /** `Retry-After` of a QUEUE_FULL answer, in seconds. @defaultValue 5 */
+  queueFullRetryAfterSeconds?: number;
+  /** Which webhook URLs are accepted. @defaultValue https to public addresses only */
+  webhookPolicy?: WebhookUrlPolicy;
+  /** Holds `?wait=` requests until their job is final; absent: waits answer at once. */
+  waiter?: JobWaiter | undefined;
+  /** Webhook delivery attempts, shown on the job. */
+  deliveries?: WebhookDeliveryStore | undefined;
+  /** Announces new, retried (queued) and canceled jobs to live event streams; the worker announces the rest. */
+  events?: JobEventPublisher | undefined;
+}
+
+export interface SubmitJobInput {
+  principal: Principal;
+  image: Buffer | undefined;
+  model?: string | undefined;
+  modelVersion?: string | undefined;
+  /** The `Idempotency-Key` header. */
+  idempotencyKey?: string | undefined;
+  /** URL POSTed with the job when it is final. */
+  webhook?: string | undefined;
+}
+
+export interface SubmitJobResult {
+  job: JobRecord;
+  /** True when an earlier submit with the same idempotency key is answered again. */
+  replayed: boolean;
+}
+
+export interface JobListInput {
+  /** Comma-separated statuses. */
+  status?: string | undefined;
+  cursor?: string | undefined;
+  limit?: string | undefined;
+}
+
+export interface JobPage {
+  jobs: JobRecord[];
+  /** Opaque; null on the last page. */
+  nextCursor: string | null;
+}
+
+const modelNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** Visible ASCII, as in the IETF Idempotency-Key draft's examples. */
+const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
+const idempotencyWindowMs = 24 * 3600 * 1000;
+const defaultPageSize = 20;
+const maxPageSize = 100;
+
+const jobNotFound = () => new AppError('JOB_NOT_FOUND', 'No such job.');
+const jobFinished = (status: JobStatus) => new AppError('JOB_FINISHED', `The job is already ${status}.`, { details: { status } });
+
+/**
+ * A job's lifecycle as the API drives it: submit, look up, wait, list, cancel, and an operator's
+ * retry. Each exists once here, for owners and operators alike. Returns data or throws AppError;
+ * knows nothing of HTTP.
+ */
+export class JobService {
+  readonly #options: JobServiceOptions;
+
+  constructor(options: JobServiceOptions) {
+    this.#options = options;
+  }
+
+  /** The global cap on queued + running jobs, as operators are shown it. */
+  get queueCap(): number {
+    return this.#options.maxQueuedJobs ?? defaultMaxQueuedJobs;
+  }
+
+  async submit(input: SubmitJobInput): Promise<SubmitJobResult> {
+    const { admission, queue, models, defaultModel, imageLimits } = this.#options;
+    const { principal, idempotencyKey } = input;
+    if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
+      throw new AppError('VALIDATION_FAILED', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', { details: { header: 'Idempotency-Key' } });
+    }
+    if (idempotencyKey) {
+      const earlier = await admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
+      if (earlier) return { job: earlier, replayed: true };
+    }
+    if (!input.image) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image".');
+    const tier = tierOf(principal.tier, this.#options.tiers);
+
+    const modelName = input.model?.trim() || defaultModel;
+    const version = input.modelVersion?.trim() || undefined;
+    if (!modelNamePattern.test(modelName) || (version !== undefined && !modelNamePattern.test(version))) {
+      throw new AppError('UNKNOWN_MODEL', 'No such model.', { details: { model: modelName.slice(0, 64), version } });
+    }
+    const model = await models.resolve(modelName, version);
+    if (!model) throw new AppError('UNKNOWN_MODEL', `No such model: ${modelName}${version ? `@${version}` : ''}.`, { details: { model: modelName, version } });
+    const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
+
+    // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
+    if (!queue.isReady()) throw queueUnavailable();
+    await this.#checkCapacity();
+
+    const image = await validateImage(input.image, {
+      ...imageLimits,
+      maxBytes: Math.min(imageLimits.maxBytes, tier.maxUploadBytes),
+      maxPixels: Math.min(imageLimits.maxPixels, tier.maxPixels),
+    }, { pixels: model.input });
+
+    const id = randomUUID();
+    const admitted = await admission.admit(
+      {
+        id,
+        userId: principal.userId,
+        modelName,
+        requestedVersion: version,
+        expiresAt: retentionEnd(tier),
+        idempotencyKey,
+        webhookUrl,
+        input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
+      },
+      { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
+    );
+    if (admitted.outcome === 'duplicate') return { job: admitted.job, replayed: true };
+    if (admitted.outcome === 'over-quota') {
+      throw new AppError(
+        'QUOTA_EXCEEDED',
+        `You have ${admitted.inFlight} jobs queued or running; the ${tier.name} tier allows ${admitted.maxInFlight} at once. Submit again when some finish, or cancel some.`,
+        { details: { inFlight: admitted.inFlight, maxInFlight: admitted.maxInFlight, tier: tier.name } },
+      );
+    }
+    const record = admitted.job;
+    try {
+      await queue.enqueue({ jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) }, { priority: record.priority ?? tier.priority });
+    } catch (error) {
+      // The client gets no id, so the row must not stay behind looking queued.
+      await admission.discard(id).catch(() => {});
+      throw error;
+    }
+    void this.#options.events?.publish({ jobId: id, userId: principal.userId, status: 'queued', model: modelName });
+    return { job: record, replayed: false };
+  }
+
+  /**
+   * The global cap on work in the system, checked before anything is written. Concurrent
+   * submits can pass together, so the queue may overshoot the cap by at most the number of
+   * submits in progress at that moment; it never grows without bound.
+   */
+  async #checkCapacity(): Promise<void> {
+    let inFlight: number;
+    try {
+      inFlight = await this.#options.queue.inFlightCount();
+    } catch (error) {
+      throw queueUnavailable(error);
+    }
+    if (inFlight >= this.queueCap) {
+      const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
+      throw new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter });
+    }
+  }
+
+  /**
+   * Cancels a job of the caller's. Queued: it leaves the queue. Running: the attempt finishes but
+   * its result is discarded. Already final: 409 JOB_FINISHED.
+   */
+  async cancel(principal: Principal, id: string): Promise<JobRecord> {
+    return this.#cancel(await this.get(principal, id));
+  }
+
+  /** Cancels any user's job, as `cancel` does for the owner's; for operators. */
+  async cancelAny(id: string): Promise<JobRecord> {
+    return this.#cancel(await this.#find(id));
+  }
+
+  async #cancel(job: JobRecord): Promise<JobRecord> {
+    const { execution, queries, queue, events } = this.#options;
+    if (isFinalStatus(job.status)) throw jobFinished(job.status);
+    if (!(await execution.cancel(job.id))) throw jobFinished((await queries.get(job.id))?.status ?? job.status);
+    // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
+    // only starts queued or running rows.
+    await queue.remove(job.id).catch(() => false);
+    void events?.publish({ jobId: job.id, userId: job.userId, status: 'canceled', model: job.modelName });
+    return (await queries.get(job.id)) ?? job;
+  }
+
+  /**
+   * Runs a failed job again under the same id, for operators: BullMQ's failed entry is removed,
+   * the row goes back to `queued` with its error cleared, and the job is enqueued. If the enqueue
+   * fails the row is failed again with its old error, so it never looks queued without being in
+   * the queue.
+   */
+  async retry(id: string): Promise<JobRecord> {
+    const { execution, queue, events } = this.#options;
+    const row = await this.#find(id);
+    if (row.status !== 'failed') {
+      throw new AppError('CONFLICT', 'Only a failed job can be retried.', { details: { status: row.status } });
+    }
+    if (!queue.isReady()) throw queueUnavailable();
+    const entry = await queue.queue.getJob(id);
+    if (entry) {
+      if ((await entry.getState()) === 'active') throw new AppError('CONFLICT', 'The job is still held by a worker.');
+      // BullMQ ignores an add whose id exists, so the old entry must go first.
+      await entry.remove();
+    }
+    const reset = await execution.resetForRetry(id);
+    if (!reset) throw new AppError('CONFLICT', 'The job changed meanwhile; reload it.');
+    try {
+      await queue.enqueue(
+        { jobId: id, model: row.modelName, ...(row.requestedVersion ? { modelVersion: row.requestedVersion } : {}) },
+        row.priority !== null ? { priority: row.priority } : {},
+      );
+    } catch (error) {
+      await execution.fail(id, row.errorCode ?? 'INTERNAL', row.errorMessage ?? '').catch(() => {});
+      throw error;
+    }
+    void events?.publish({ jobId: id, userId: row.userId, status: 'queued', model: row.modelName });
+    return reset;
+  }
+
+  /** The caller's jobs, newest first. */
+  async list(principal: Principal, input: JobListInput): Promise<JobPage> {
+    return this.#list(principal.userId, input);
+  }
+
+  /** Every user's jobs (or one user's), newest first; for administrators. */
+  async listAll(input: JobListInput & { userId?: string | undefined }): Promise<JobPage> {
+    if (input.userId !== undefined && !isUuid(input.userId)) {
+      throw new AppError('VALIDATION_FAILED', 'userId must be a user id.', { details: { field: 'userId' } });
+    }
+    return this.#list(input.userId, input);
+  }
+
+  async #list(userId: string | undefined, input: JobListInput): Promise<JobPage> {
+    const limit = parseLimit(input.limit);
+    const jobs = await this.#options.queries.list({
+      userId,
+      statuses: parseStatuses(input.status),
+      after: input.cursor === undefined ? undefined : decodeCursor(input.cursor),
+      limit: limit + 1,
+    });
+    const page = jobs.slice(0, limit);
+    const last = page.at(-1);
+    return { jobs: page, nextCursor: jobs.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * A job of the caller's once it is final, or as it is after `timeoutMs`. Costs no database
+   * reads while nothing happens (see JobWaiter). `job` is null only when the wait was aborted.
+   */
+  async waitFor(principal: Principal, id: string, options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<WaitOutcome> {
+    const waiter = this.#options.waiter;
+    if (!waiter || options.timeoutMs <= 0) {
+      const job = await this.get(principal, id);
+      return { job, reason: isFinalStatus(job.status) ? 'final' : 'timeout' };
+    }
+    if (!isUuid(id)) throw jobNotFound();
+    const outcome = await waiter.wait(id, { ...options, accept: (job) => job.userId === principal.userId });
+    if (outcome.reason === 'refused') throw jobNotFound();
+    return outcome;
+  }
+
+  /** The webhook delivery attempts of a job of the caller's, oldest first. */
+  async deliveries(principal: Principal, id: string) {
+    await this.get(principal, id);
+    return (await this.#options.deliveries?.listForJob(id)) ?? [];
+  }
+
+  /** A job of the caller's; another user's job is answered exactly like a missing one. */
+  async get(principal: Principal, id: string): Promise<JobRecord> {
+    const job = await this.#find(id);
+    if (job.userId !== principal.userId) throw jobNotFound();
+    return job;
+  }
+
+  /** The input image of a job of the caller's; null when it is no longer stored. */
+  async input(principal: Principal, id: string): Promise<{ job: JobRecord; bytes: Buffer | null }> {
+    const job = await this.get(principal, id);
+    return { job, bytes: await this.#options.queries.getInput(job.id) };
+  }
+
+  /** Any user's job. */
+  async #find(id: string): Promise<JobRecord> {
+    if (!isUuid(id)) throw jobNotFound();
+    const job = await this.#options.queries.get(id);
+    if (!job) throw jobNotFound();
+    return job;
+  }
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return defaultPageSize;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
+    throw new AppError('VALIDATION_FAILED', `limit must be an integer from 1 to ${maxPageSize}.`, { details: { field: 'limit' } });
+  }
+  return limit;
+}
+
+function parseStatuses(value: string | undefined): JobStatus[] | undefined {
+  if (value === undefined || value === '') return undefined;
+  const statuses = value.split(',').map((status) => status.trim());
+  for (const status of statuses) {
+    if (!(jobStatuses as readonly string[]).includes(status)) {
+      throw new AppError('VALIDATION_FAILED', `Unknown status "${status.slice(0, 32)}".`, { details: { field: 'status', allowed: jobStatuses } });
+    }
+  }
+  return statuses as JobStatus[];
+}
+
+/** The cursor is the last job's (createdAt, id), base64url-encoded; clients treat it as opaque. */
+function encodeCursor(job: JobRecord): string {
+  return Buffer.from(JSON.stringify([job.createdAt.toISOString(), job.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const invalid = () => new AppError('VALIDATION_FAILED', 'The cursor is not valid.', { details: { field: 'cursor' } });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
+  const [at, id] = parsed as unknown[];
+  const createdAt = typeof at === 'string' ? new Date(at) : new Date(Number.NaN);
+  if (Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !isUuid(id)) throw invalid();
+  // A date JavaScript holds but Postgres does not (year 200000, 5000 BC) would fail in the query.
+  if (createdAt.getUTCFullYear() < 1970 || createdAt.getUTCFullYear() > 9999) throw invalid();
+  return { createdAt, id };
+}

@@ -1,0 +1,79 @@
+import type { ModelRegistry } from '@inferq/models';
+import type { PixelSpec } from '@inferq/images';
+
+
+/** A servable model version as the API sees it. */
+export interface CatalogModel {
+  name: string;
+  version: string;
+  /** The version's input; when present, submits store the model's pixels made while validating. */
+  input?: PixelSpec;
+}
+
+/** What the API needs to know about models: whether a name (and version) can be served. */
+export interface ModelCatalog {
+  resolve(name: string, version?: string): Promise<CatalogModel | null>;
+}
+
+export interface RegistryCatalogOptions {
+  /**
+   * How long an answer is reused. Each resolve reads the model's folder, LIVE file and manifest,
+   * which every submit would otherwise repeat; a new live version is seen within this long.
+   * @defaultValue 1000
+   */
+  cacheMs?: number;
+  /** Hand out each version's input spec, so submits make the model's pixels. @defaultValue true */
+  preparePixels?: boolean;
+}
+
+interface CachedAnswer {
+  at: number;
+  answer: Promise<CatalogModel | null>;
+  /** Set once the answer has settled; a stale entry is answered from it while a refresh runs. */
+  settled?: { value: CatalogModel | null };
+  refreshing?: boolean;
+}
+
+/**
+ * The API's view of the model registry: names, versions and input specs; it never loads a model.
+ * Answers are reused for `cacheMs`; after that the last answer is still given at once while one
+ * refresh reads the registry in the background (its file reads share libuv's thread pool with
+ * sharp's decodes, and a submit must not wait for them under load). A new live version is seen
+ * within `cacheMs` plus one registry read.
+ */
+export function registryCatalog(registry: ModelRegistry, options: RegistryCatalogOptions = {}): ModelCatalog {
+  const cacheMs = options.cacheMs ?? 1000;
+  const preparePixels = options.preparePixels ?? true;
+  const answers = new Map<string, CachedAnswer>();
+  const read = (name: string, version: string | undefined) =>
+    registry.resolve(name, version).then(
+      (resolved): CatalogModel => ({ name, version: resolved.manifest.version, ...(preparePixels ? { input: resolved.manifest.input } : {}) }),
+      () => null,
+    );
+  const remember = (key: string, entry: CachedAnswer) => {
+    void entry.answer.then((value) => (entry.settled = { value }));
+    // Names come from requests: keep the map small however many unknown names are tried.
+    if (answers.size >= 1000 && !answers.has(key)) answers.clear();
+    answers.set(key, entry);
+  };
+  return {
+    resolve(name, version) {
+      const key = `${name}\0${version ?? ''}`;
+      const now = performance.now();
+      const cached = answers.get(key);
+      if (cached && now - cached.at < cacheMs) return cached.answer;
+      if (cached?.settled) {
+        if (!cached.refreshing) {
+          cached.refreshing = true;
+          const fresh = read(name, version);
+          void fresh.then(() => remember(key, { at: performance.now(), answer: fresh }));
+        }
+        return Promise.resolve(cached.settled.value);
+      }
+      if (cached) return cached.answer; // the first read is still running
+      const entry: CachedAnswer = { at: now, answer: read(name, version) };
+      remember(key, entry);
+      return entry.answer;
+    },
+  };
+}

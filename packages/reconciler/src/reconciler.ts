@@ -1,0 +1,222 @@
+import type { Logger } from 'pino';
+import { errorCodes, type ErrorCode } from '@inferq/core';
+import type { JobExecution, JobMaintenance, UnfinishedJob } from '@inferq/db';
+import type { WorkerMetrics } from '@inferq/metrics';
+import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
+import type { LeaderLock } from './leaderLock.ts';
+
+export interface ReconcilerOptions {
+  /** Fails jobs that cannot run again. */
+  execution: JobExecution;
+  maintenance: JobMaintenance;
+  /** A producer queue on the inference queue (re-enqueues, state lookups, removals). */
+  queue: InferenceQueue;
+  /** Elects the one worker that runs passes; every worker runs the loop. */
+  lock: LeaderLock;
+  logger: Logger;
+  /** Time between passes. @defaultValue 30000 */
+  intervalMs?: number;
+  /**
+   * Jobs younger than this are left alone: the API writes the row before it enqueues, and a
+   * 202 may be moments away. @defaultValue 30000
+   */
+  graceMs?: number;
+  /**
+   * An unfinished job older than this whose queue entry is gone is failed with JOB_LOST rather
+   * than run again (its owner has long stopped waiting). @defaultValue 24 h
+   */
+  maxAgeMs?: number;
+  /** Rows read per query. @defaultValue 500 */
+  pageSize?: number;
+  /** Expired jobs deleted per statement; a pass deletes at most 20 times this. @defaultValue 1000 */
+  retentionBatchSize?: number;
+  metrics?: WorkerMetrics;
+  events?: JobEventPublisher;
+}
+
+export interface ReconcileReport {
+  /** Unfinished jobs past the grace period whose queue entry was looked at. */
+  checked: number;
+  /** Jobs put back in the queue (entry missing or ended while the row was not final). */
+  requeued: number;
+  /** Jobs failed with JOB_LOST: entry missing and older than maxAgeMs. */
+  failedLost: number;
+  /** Rows failed because their queue entry had failed while the row was not final. */
+  fixedFailed: number;
+  /** Final jobs past `expires_at`, deleted with their inputs and results. */
+  expiredDeleted: number;
+}
+
+/** BullMQ states in which a worker still holds or will pick up the job. */
+const liveStates = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
+
+/** Failure codes that say nothing about the job itself, only about the platform at the time. */
+const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAILABLE']);
+
+/**
+ * Keeps Redis consistent with Postgres, where the job row is the source of truth, and applies
+ * retention. Each pass:
+ *
+ * 1. Unfinished rows (queued/running) past the grace period whose BullMQ entry is missing (Redis
+ *    restarted without persistence, or the enqueue was lost) are re-enqueued with job id = row id,
+ *    so a pass racing another is a no-op; past `maxAgeMs` they are failed with JOB_LOST instead.
+ * 2. Rows whose BullMQ entry is `failed` (the worker could not write the failure, e.g. Postgres
+ *    was down) are failed with the code the worker gave; a transient code is re-enqueued.
+ *    Rows whose entry is `completed` but which are not final are re-enqueued.
+ * 3. Final jobs past `expires_at` are deleted with their input and result, and their BullMQ
+ *    entries removed.
+ *
+ * Every worker runs the loop, but only the holder of a Redis lease does the work, so N workers
+ * do not repeat each other's queries. It lives in the worker rather than a scheduler process of
+ * its own: workers already hold both connections, and when no worker runs, no job can finish
+ * anyway, so there is nothing to reconcile for.
+ */
+export class Reconciler {
+  readonly #options: ReconcilerOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #pass: Promise<void> | undefined;
+  #stopped = false;
+  #leader = false;
+
+  constructor(options: ReconcilerOptions) {
+    this.#options = options;
+  }
+
+  /** Whether this process held the lease at its last attempt. */
+  get leader(): boolean {
+    return this.#leader;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#pass;
+    if (this.#leader) await this.#options.lock.release();
+    this.#setLeader(false);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#pass = this.#tick().finally(() => {
+        this.#pass = undefined;
+        this.#schedule(this.#options.intervalMs ?? 30_000);
+      });
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    const { lock, logger } = this.#options;
+    this.#setLeader(await lock.acquire());
+    if (!this.#leader) return;
+    try {
+      const report = await this.runOnce();
+      const acted = report.requeued + report.failedLost + report.fixedFailed + report.expiredDeleted;
+      if (acted > 0) logger.info({ reconcile: report }, 'reconciliation pass repaired jobs');
+      else logger.debug({ reconcile: report }, 'reconciliation pass');
+    } catch (error) {
+      // Postgres or Redis is down: the next pass tries again.
+      logger.warn({ err: error }, 'reconciliation pass failed');
+    }
+  }
+
+  #setLeader(leader: boolean): void {
+    this.#leader = leader;
+    this.#options.metrics?.reconcilerLeader.set(leader ? 1 : 0);
+  }
+
+  /** One pass over every unfinished job and the expired ones; also what tests call. */
+  async runOnce(now = new Date()): Promise<ReconcileReport> {
+    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0 };
+    const { maintenance, lock } = this.#options;
+    const pageSize = this.#options.pageSize ?? 500;
+    const createdBefore = new Date(now.getTime() - (this.#options.graceMs ?? 30_000));
+    let after: { createdAt: Date; id: string } | undefined;
+    for (;;) {
+      const page = await maintenance.listUnfinished({ createdBefore, after, limit: pageSize });
+      // States in one burst of Redis calls; the few out-of-step rows are then handled one by one.
+      const states = await Promise.all(page.map((job) => this.#options.queue.queue.getJobState(job.id)));
+      for (const [index, job] of page.entries()) {
+        const state = states[index] ?? 'unknown';
+        if (!liveStates.has(state)) await this.#reconcile(job, state, now, report);
+      }
+      report.checked += page.length;
+      const last = page.at(-1);
+      if (!last || page.length < pageSize || this.#stopped) break;
+      after = { createdAt: last.createdAt, id: last.id };
+      await lock.acquire(); // a long pass keeps its lease
+    }
+    report.expiredDeleted = await this.#deleteExpired(now);
+    return report;
+  }
+
+  async #reconcile(job: UnfinishedJob, state: string, now: Date, report: ReconcileReport): Promise<void> {
+    const { queue, maintenance } = this.#options;
+    // The state was read after the row: re-read the row, since a worker writes the row before it
+    // ends the BullMQ job, so a row still unfinished now really is out of step.
+    const status = await maintenance.statusOf(job.id);
+    if (status !== 'queued' && status !== 'running') return;
+    const tooOld = now.getTime() - job.createdAt.getTime() > (this.#options.maxAgeMs ?? 24 * 3600 * 1000);
+
+    if (state === 'failed') {
+      const failed = await queue.queue.getJob(job.id);
+      const reason = failed?.failedReason ?? '';
+      const code = (errorCodes as string[]).includes(reason) ? (reason as ErrorCode) : 'INTERNAL';
+      if (!transientCodes.has(code) || tooOld) {
+        const message = code === 'INTERNAL' && reason ? `The job failed: ${reason}` : 'The job failed.';
+        if (await this.#fail(job, code, message)) {
+          report.fixedFailed++;
+          this.#options.metrics?.reconcilerActions.inc({ action: 'fixed_failed' });
+        }
+        return;
+      }
+    } else if (tooOld) {
+      if (await this.#fail(job, 'JOB_LOST', 'The job was lost from the queue and is too old to run again.')) {
+        report.failedLost++;
+        this.#options.metrics?.reconcilerActions.inc({ action: 'failed_lost' });
+      }
+      return;
+    }
+
+    // Missing, completed, or failed for a transient reason: run it again under the same id.
+    if (state !== 'unknown') await queue.queue.remove(job.id);
+    await queue.enqueue(
+      { jobId: job.id, model: job.modelName, ...(job.requestedVersion ? { modelVersion: job.requestedVersion } : {}) },
+      job.priority !== null ? { priority: job.priority } : {},
+    );
+    report.requeued++;
+    this.#options.metrics?.reconcilerActions.inc({ action: 'requeued' });
+    this.#options.logger.info({ jobId: job.id, state, status }, 'job re-enqueued by reconciliation');
+  }
+
+  async #fail(job: UnfinishedJob, code: ErrorCode, message: string): Promise<boolean> {
+    const changed = await this.#options.execution.fail(job.id, code, message);
+    if (changed) {
+      this.#options.metrics?.jobsFinished.inc({ model: job.modelName, status: 'failed', code });
+      this.#options.logger.warn({ jobId: job.id, code }, 'job failed by reconciliation');
+      await this.#options.events?.publish({ jobId: job.id, userId: job.userId, status: 'failed', model: job.modelName });
+    }
+    return changed;
+  }
+
+  async #deleteExpired(now: Date): Promise<number> {
+    const { maintenance, queue } = this.#options;
+    const batchSize = this.#options.retentionBatchSize ?? 1000;
+    let deleted = 0;
+    for (let round = 0; round < 20 && !this.#stopped; round++) {
+      const ids = await maintenance.deleteExpired(now, batchSize);
+      deleted += ids.length;
+      // Most entries are gone already (removeOnComplete / removeOnFail); remove any left.
+      await Promise.all(ids.map((id) => queue.queue.remove(id).catch(() => 0)));
+      if (ids.length < batchSize) break;
+    }
+    if (deleted > 0) this.#options.metrics?.reconcilerActions.inc({ action: 'expired_deleted' }, deleted);
+    return deleted;
+  }
+}

@@ -14,6 +14,7 @@ export interface JobViewSource {
   inputWidth: number;
   inputHeight: number;
   inputBytes: number;
+  inputFileName: string | null;
   attempts: number;
   errorCode: string | null;
   errorMessage: string | null;
@@ -41,7 +42,7 @@ export function toJobView(job: JobViewSource): JobView {
     id: job.id,
     status: job.status,
     model: { name: job.modelName, version: job.modelVersion, engine: job.engine ?? null, requestedVersion: job.requestedVersion },
-    input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes },
+    input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes, fileName: job.inputFileName },
     attempts: job.attempts,
     result: job.result
       ? {

@@ -12,8 +12,7 @@ import type { ModelFormat } from './modelManifest.ts';
  * non-empty `weightsManifest`; every group names its shards by safe, distinct relative paths (no
  * path is a folder of another) and lists its weights (name, shape, dtype); the shards of each
  * group hold exactly the bytes those weights need. Other formats are checked by their own hook
- * in {@link checkModelFiles}; {@link onnxModelInfo} is the check for ONNX files (header fields and
- * opset), ready for an `onnx` format.
+ * in {@link checkModelFiles} (ONNX files: `inspectOnnxModel`, called by ModelRegistry.publishFolder).
  */
 
 export type ModelFileProblem = 'not_a_model' | 'invalid_path' | 'weights_mismatch';
@@ -110,98 +109,9 @@ export function checkShardSizes(groups: readonly WeightGroup[], sizeOf: (path: s
  * parsed; `sizeOf` a file's size in bytes. A new format (ONNX) adds its branch here.
  */
 export function checkModelFiles(format: ModelFormat, modelJson: unknown, sizeOf: (path: string) => number): string[] {
-  if (format === 'saved_model') return [];
+  // A SavedModel is checked by tfjs-node when it loads; an ONNX file by inspectOnnxModel at publish.
+  if (format === 'saved_model' || format === 'onnx') return [];
   const groups = tfjsWeightGroups(modelJson, format);
   checkShardSizes(groups, sizeOf);
   return groups.flatMap((group) => group.paths);
-}
-
-/** What {@link onnxModelInfo} reads from an ONNX file's header fields. */
-export interface OnnxModelInfo {
-  irVersion: number;
-  /** The default-domain opset version (`ai.onnx`, domain ""), or null when only other domains are imported. */
-  opsetVersion: number | null;
-}
-
-/**
- * Checks that `bytes` are an ONNX ModelProto, by walking its top-level protobuf fields (no
- * decoding of the graph): `ir_version` (1, varint), at least one `opset_import` (8) and a `graph`
- * (7), with every field well formed up to the end. For the `onnx` format's branch of
- * {@link checkModelFiles}. Throws VALIDATION_FAILED `not_a_model`.
- */
-export function onnxModelInfo(bytes: Uint8Array): OnnxModelInfo {
-  const notOnnx = (why: string) => invalid('not_a_model', `model.onnx is not an ONNX model: ${why}`);
-  let irVersion: number | null = null;
-  let opsetVersion: number | null = null;
-  let opsets = 0;
-  let graph = false;
-  const fields = protobufFields(bytes, 0, bytes.length);
-  if (fields === null) throw notOnnx('its protobuf framing is broken');
-  for (const field of fields) {
-    if (field.number === 1 && field.wireType === 0) irVersion = field.value;
-    else if (field.number === 7 && field.wireType === 2) graph = true;
-    else if (field.number === 8 && field.wireType === 2) {
-      opsets++;
-      // OperatorSetIdProto: domain (1, string), version (2, varint).
-      const inner = protobufFields(bytes, field.start, field.end);
-      if (inner === null) throw notOnnx('an opset_import is broken');
-      const domain = inner.find((entry) => entry.number === 1 && entry.wireType === 2);
-      const version = inner.find((entry) => entry.number === 2 && entry.wireType === 0);
-      if ((domain === undefined || domain.end === domain.start) && version !== undefined) opsetVersion = version.value;
-    }
-  }
-  if (irVersion === null || irVersion < 1) throw notOnnx('no ir_version');
-  if (opsets === 0) throw notOnnx('no opset_import');
-  if (!graph) throw notOnnx('no graph');
-  return { irVersion, opsetVersion };
-}
-
-interface ProtobufField {
-  number: number;
-  wireType: number;
-  /** A varint's value (0 for other wire types). */
-  value: number;
-  /** Where a length-delimited field's bytes start and end. */
-  start: number;
-  end: number;
-}
-
-/** The fields of one protobuf message in `bytes[from, to)`, or null when its framing is broken. */
-function protobufFields(bytes: Uint8Array, from: number, to: number): ProtobufField[] | null {
-  const fields: ProtobufField[] = [];
-  let at = from;
-  const varint = (): number | null => {
-    let value = 0;
-    for (let shift = 0; shift < 64; shift += 7) {
-      if (at >= to) return null;
-      const byte = bytes[at++] as number;
-      value += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return value;
-    }
-    return null;
-  };
-  while (at < to) {
-    const key = varint();
-    if (key === null) return null;
-    const number = Math.floor(key / 8);
-    const wireType = key % 8;
-    if (number === 0) return null;
-    if (wireType === 0) {
-      const value = varint();
-      if (value === null) return null;
-      fields.push({ number, wireType, value, start: at, end: at });
-    } else if (wireType === 2) {
-      const length = varint();
-      if (length === null || at + length > to) return null;
-      fields.push({ number, wireType, value: 0, start: at, end: at + length });
-      at += length;
-    } else if (wireType === 1 || wireType === 5) {
-      at += wireType === 1 ? 8 : 4;
-      if (at > to) return null;
-      fields.push({ number, wireType, value: 0, start: at, end: at });
-    } else {
-      return null;
-    }
-  }
-  return fields;
 }

@@ -717,6 +717,7 @@ export type components = {
             model: {
                 name: string;
                 version: string | null;
+                engine: string | null;
                 requestedVersion: string | null;
             };
             input: {
@@ -887,6 +888,7 @@ export type components = {
             model: {
                 name: string;
                 version: string | null;
+                engine: string | null;
                 requestedVersion: string | null;
             };
             input: {
@@ -948,6 +950,7 @@ export type components = {
             models: {
                 name: string;
                 version: string;
+                engine?: string;
                 loaded?: string[];
                 swap?: {
                     to: string;
@@ -960,6 +963,24 @@ export type components = {
                         message: string;
                     };
                 } | null;
+            }[];
+            onnxRuntime?: {
+                provider: string | null;
+                preference: string;
+                intraOpThreads?: number;
+                version?: string;
+                skipped: {
+                    name: string;
+                    reason: string;
+                }[];
+            };
+            failedModels?: {
+                name: string;
+                version: string | null;
+                code: string;
+                reason?: string;
+                message: string;
+                since: string;
             }[];
             currentBatch: number;
             activeJobs: number;
@@ -1042,6 +1063,13 @@ export type components = {
                 reason: string;
                 message: string;
             }[];
+            loadFailures: {
+                workerId: string;
+                version: string;
+                code: string;
+                reason: string | null;
+                message: string;
+            }[];
         };
         ModelVersion: {
             version: string;
@@ -1071,9 +1099,17 @@ export type components = {
             workerId: string;
             host: string;
             backend: string;
+            onnxRuntime: {
+                provider: string | null;
+                skipped: {
+                    name: string;
+                    reason: string;
+                }[];
+            } | null;
             models: {
                 name: string;
                 version: string;
+                engine: string | null;
                 loaded: string[];
             }[];
         };
@@ -3630,7 +3666,7 @@ export interface operations {
                     /** Format: uri */
                     url: string;
                     /** @enum {string} */
-                    format: "layers" | "graph";
+                    format: "layers" | "graph" | "onnx";
                     input: {
                         [key: string]: unknown;
                     };
@@ -3658,7 +3694,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        status: "written" | "unchanged";
+                        status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
                         model: components["schemas"]["Model"];
@@ -3673,7 +3709,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        status: "written" | "unchanged";
+                        status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
                         model: components["schemas"]["Model"];

@@ -270,17 +270,17 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           summary: 'The image a job was submitted with',
           description:
             'The stored input, with the content type of its format (sniffed from the bytes at upload). `Cache-Control: private, max-age=3600, immutable`; inputs are kept for the tier\'s retention, after which the job answers but its image is 404 `NOT_FOUND`.',
-          requestParams: { path: jobPath },
+          requestParams: { path: jobPath, query: z.object({ size: z.int().min(16).max(512).optional().meta({ description: 'A square WebP thumbnail this many pixels wide (centre crop, upright), instead of the image as stored.', example: 96 }) }) },
           responses: {
             '200': {
               description: 'The image bytes.',
               headers: z.object({
-                'Content-Disposition': z.string().meta({ description: '`inline; filename="<job id>.<format>"`.' }),
+                'Content-Disposition': z.string().meta({ description: '`inline; filename="<job id>.<format>"`, or `<job id>-<size>.webp` for a thumbnail.' }),
                 'Cache-Control': z.string().meta({ example: 'private, max-age=3600, immutable' }),
               }),
               content: Object.fromEntries(imageTypes.map((type) => [type, { schema: z.string().meta({ format: 'binary' }) }])),
             },
-            ...errors('JOB_NOT_FOUND', 'NOT_FOUND', ...authenticated),
+            ...errors('VALIDATION_FAILED', 'JOB_NOT_FOUND', 'NOT_FOUND', ...authenticated),
           },
         }),
       },

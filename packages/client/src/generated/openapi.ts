@@ -1604,7 +1604,10 @@ export interface operations {
     };
     getJobImage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A square WebP thumbnail this many pixels wide (centre crop, upright), instead of the image as stored. */
+                size?: number;
+            };
             header?: never;
             path: {
                 /** @description The job id (a UUID). Any other string is answered 404 JOB_NOT_FOUND. */
@@ -1617,7 +1620,7 @@ export interface operations {
             /** @description The image bytes. */
             200: {
                 headers: {
-                    /** @description `inline; filename="<job id>.<format>"`. */
+                    /** @description `inline; filename="<job id>.<format>"`, or `<job id>-<size>.webp` for a thumbnail. */
                     "Content-Disposition": string;
                     "Cache-Control": string;
                     [name: string]: unknown;
@@ -1629,6 +1632,15 @@ export interface operations {
                     "image/gif": string;
                     "image/avif": string;
                     "image/tiff": string;
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Error: `UNAUTHENTICATED`. */

@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { commonEnvSchema, defaultInferenceJobPolicy, parseEnv } from '@inferq/core';
+import { enginePreferences, onnxProviderPreferences } from '@inferq/inference';
 
 /** Every setting of the worker, parsed once at boot. Nothing else reads process.env. */
 export const workerEnvSchema = commonEnvSchema.extend({
@@ -8,6 +9,18 @@ export const workerEnvSchema = commonEnvSchema.extend({
   WORKER_MODELS: z.string().default('*'),
   /** tensorflow-gpu, tensorflow, wasm, cpu or auto (the best that loads). */
   TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /**
+   * ONNX Runtime's execution provider: tensorrt, cuda, webgpu, cpu, auto (the best that starts:
+   * tensorrt > cuda > webgpu > cpu), or none (no ONNX Runtime: TF.js serves everything).
+   */
+  ORT_PROVIDER: z.enum(onnxProviderPreferences).default('auto'),
+  /**
+   * Threads one ONNX Runtime call uses on the CPU. Unset: the host's cores divided by
+   * WORKER_PROCESSES (the supervisor sets it for each child), so processes do not oversubscribe.
+   */
+  ORT_INTRA_OP_THREADS: z.coerce.number().int().min(1).max(256).optional(),
+  /** Which engine serves a version both can run: auto (ONNX Runtime when it started and the version has model.onnx), onnxruntime, tfjs. */
+  INFERENCE_ENGINE: z.enum(enginePreferences).default('auto'),
   WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
   /** Port of the worker's health and metrics endpoint; 0 picks a free one. */
   WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),

@@ -4,4 +4,6 @@ export * from './servedModel.ts';
 export * from './preprocess.ts';
 export * from './batcher.ts';
 export * from './batchingDefaults.ts';
+export * from './layersToOnnx.ts';
+export * from './onnxRuntime.ts';
 export * from './modelPool.ts';

@@ -12,7 +12,7 @@ import type { ModelFormat } from './modelManifest.ts';
  * non-empty `weightsManifest`; every group names its shards by safe, distinct relative paths (no
  * path is a folder of another) and lists its weights (name, shape, dtype); the shards of each
  * group hold exactly the bytes those weights need. Other formats are checked by their own hook
- * in {@link checkModelFiles}.
+ * in {@link checkModelFiles} (ONNX files: `inspectOnnxModel`, called by ModelRegistry.publishFolder).
  */
 
 export type ModelFileProblem = 'not_a_model' | 'invalid_path' | 'weights_mismatch';
@@ -109,7 +109,8 @@ export function checkShardSizes(groups: readonly WeightGroup[], sizeOf: (path: s
  * parsed; `sizeOf` a file's size in bytes. A new format (ONNX) adds its branch here.
  */
 export function checkModelFiles(format: ModelFormat, modelJson: unknown, sizeOf: (path: string) => number): string[] {
-  if (format === 'saved_model') return [];
+  // A SavedModel is checked by tfjs-node when it loads; an ONNX file by inspectOnnxModel at publish.
+  if (format === 'saved_model' || format === 'onnx') return [];
   const groups = tfjsWeightGroups(modelJson, format);
   checkShardSizes(groups, sizeOf);
   return groups.flatMap((group) => group.paths);

@@ -545,7 +545,7 @@ export type paths = {
         put?: never;
         /**
          * Register a model version from a model.json URL
-         * @description Fetches model.json and its shards, hashes them and writes the version atomically. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.
+         * @description Checks the name, version and manifest, then downloads model.json and its shards (https to public addresses only unless the host is in MODEL_FETCH_ALLOW_HOSTS; no redirects; bounded in bytes and time), checks that they are a real TF.js model (modelTopology, weightsManifest, shard sizes, safe paths), hashes them and moves the version into place atomically. A refusal is 400 VALIDATION_FAILED with `details.reason` (`private_address`, `redirect`, `too_large`, `timeout`, `not_a_model`, `invalid_path`, `weights_mismatch`, …); it never repeats what the remote answered. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.
          */
         post: operations["adminPublishModelVersion"];
         delete?: never;
@@ -617,7 +617,7 @@ export type paths = {
         };
         /**
          * Prometheus metrics of this process
-         * @description `inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. Not behind authentication: keep it off the public network.
+         * @description `inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. No API key: when the API has a METRICS_TOKEN it needs `Authorization: Bearer <METRICS_TOKEN>`; without one, keep it off the public network.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -717,6 +717,7 @@ export type components = {
             model: {
                 name: string;
                 version: string | null;
+                engine: string | null;
                 requestedVersion: string | null;
             };
             input: {
@@ -887,6 +888,7 @@ export type components = {
             model: {
                 name: string;
                 version: string | null;
+                engine: string | null;
                 requestedVersion: string | null;
             };
             input: {
@@ -948,6 +950,7 @@ export type components = {
             models: {
                 name: string;
                 version: string;
+                engine?: string;
                 loaded?: string[];
                 swap?: {
                     to: string;
@@ -960,6 +963,24 @@ export type components = {
                         message: string;
                     };
                 } | null;
+            }[];
+            onnxRuntime?: {
+                provider: string | null;
+                preference: string;
+                intraOpThreads?: number;
+                version?: string;
+                skipped: {
+                    name: string;
+                    reason: string;
+                }[];
+            };
+            failedModels?: {
+                name: string;
+                version: string | null;
+                code: string;
+                reason?: string;
+                message: string;
+                since: string;
             }[];
             currentBatch: number;
             activeJobs: number;
@@ -1042,6 +1063,13 @@ export type components = {
                 reason: string;
                 message: string;
             }[];
+            loadFailures: {
+                workerId: string;
+                version: string;
+                code: string;
+                reason: string | null;
+                message: string;
+            }[];
         };
         ModelVersion: {
             version: string;
@@ -1071,9 +1099,17 @@ export type components = {
             workerId: string;
             host: string;
             backend: string;
+            onnxRuntime: {
+                provider: string | null;
+                skipped: {
+                    name: string;
+                    reason: string;
+                }[];
+            } | null;
             models: {
                 name: string;
                 version: string;
+                engine: string | null;
                 loaded: string[];
             }[];
         };
@@ -1568,7 +1604,10 @@ export interface operations {
     };
     getJobImage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A square WebP thumbnail this many pixels wide (centre crop, upright), instead of the image as stored. */
+                size?: number;
+            };
             header?: never;
             path: {
                 /** @description The job id (a UUID). Any other string is answered 404 JOB_NOT_FOUND. */
@@ -1581,7 +1620,7 @@ export interface operations {
             /** @description The image bytes. */
             200: {
                 headers: {
-                    /** @description `inline; filename="<job id>.<format>"`. */
+                    /** @description `inline; filename="<job id>.<format>"`, or `<job id>-<size>.webp` for a thumbnail. */
                     "Content-Disposition": string;
                     "Cache-Control": string;
                     [name: string]: unknown;
@@ -1593,6 +1632,15 @@ export interface operations {
                     "image/gif": string;
                     "image/avif": string;
                     "image/tiff": string;
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Error: `UNAUTHENTICATED`. */
@@ -3618,7 +3666,7 @@ export interface operations {
                     /** Format: uri */
                     url: string;
                     /** @enum {string} */
-                    format: "layers" | "graph";
+                    format: "layers" | "graph" | "onnx";
                     input: {
                         [key: string]: unknown;
                     };
@@ -3646,7 +3694,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        status: "written" | "unchanged";
+                        status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
                         model: components["schemas"]["Model"];
@@ -3661,7 +3709,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        status: "written" | "unchanged";
+                        status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
                         model: components["schemas"]["Model"];
@@ -3913,6 +3961,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

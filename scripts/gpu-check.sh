@@ -23,7 +23,7 @@ pack() {
   local ort_dir
   ort_dir="$(cd packages/inference && node -e "console.log(require('node:path').dirname(require.resolve('onnxruntime-node/package.json')))")"
   local common_dir
-  common_dir="$(cd "$ort_dir" && node -e "console.log(require('node:path').dirname(require.resolve('onnxruntime-common/package.json')))")"
+  common_dir="$(readlink -f "$ort_dir/../onnxruntime-common")"
   [ -f models/nsfw/4.4.0/model.onnx ] || pnpm models:import >/dev/null
   rm -rf "$bundle" && mkdir -p "$bundle/stage/ort/node_modules"
   # onnxruntime-node without the other platforms' binaries, onnxruntime-common beside it.
@@ -34,8 +34,8 @@ pack() {
   echo '{"name":"gpu-check-ort","private":true}' > "$bundle/stage/ort/package.json"
   cp models/nsfw/4.4.0/model.onnx "$bundle/stage/model.onnx"
   cp scripts/gpuBench.mjs "$bundle/stage/gpuBench.mjs"
-  xz -T0 -6 -c "$(readlink -f "$(command -v node)")" > "$bundle/node.xz"
-  tar -C "$bundle/stage" -cf - . | xz -T0 -6 > "$bundle/payload.tar.xz"
+  xz -T0 -3 -c "$(readlink -f "$(command -v node)")" > "$bundle/node.xz"
+  tar -C "$bundle/stage" -cf - . | xz -T0 -3 > "$bundle/payload.tar.xz"
   rm -rf "$bundle/stage"
   local bytes
   bytes=$(du -cb "$bundle"/* | tail -1 | cut -f1)

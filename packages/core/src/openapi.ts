@@ -198,6 +198,7 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
               'PAYLOAD_TOO_LARGE',
               'UNSUPPORTED_FORMAT',
               'IMAGE_DIMENSIONS',
+              'IDEMPOTENCY_KEY_REUSED',
               'QUOTA_EXCEEDED',
               'QUEUE_FULL',
               'QUEUE_UNAVAILABLE',

@@ -629,7 +629,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -1118,7 +1118,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `IMAGE_DIMENSIONS`. */
+            /** @description Error: `IMAGE_DIMENSIONS`, `IDEMPOTENCY_KEY_REUSED`. */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
+import { tiers } from '@inferq/accounts';
 import { createTestUser, type TestUser } from '@inferq/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
@@ -30,6 +31,18 @@ async function list(user: TestUser, query = ''): Promise<{ status: number; body:
   const response = await fetch(`${api.baseUrl}/v1/jobs${query}`, { headers: user.headers });
   return { status: response.status, body: await response.json() };
 }
+
+describe('the job view', () => {
+  it.each(['free', 'pro'])('says when a %s job expires: its tier\'s retention after the submit', async (tierName) => {
+    const user = await createTestUser(inject('databaseUrl'), { tier: tierName });
+    const submitted = await (await submit(user)).json();
+    const job = await (await fetch(`${api.baseUrl}/v1/jobs/${submitted.id}`, { headers: user.headers })).json();
+    expect(job.expiresAt).toBe(submitted.expiresAt);
+    const days = (Date.parse(job.expiresAt) - Date.parse(job.createdAt)) / (24 * 3600 * 1000);
+    // The retention starts when the submit is admitted, a moment before the row's createdAt.
+    expect(days).toBeCloseTo(tiers[tierName as keyof typeof tiers].retentionDays, 3);
+  });
+});
 
 describe('GET /v1/jobs', () => {
   it("lists only the caller's jobs, newest first, page by page with an opaque cursor", async () => {

@@ -74,6 +74,8 @@ class Job(TypedDict):
     createdAt: str
     startedAt: Optional[str]
     finishedAt: Optional[str]
+    #: When the job, its image and its result are deleted (the tier's retention); None when kept.
+    expiresAt: Optional[str]
     timings: JobTimings
     links: JobLinks
     webhook: Optional[JobWebhook]

@@ -19,6 +19,7 @@ export interface JobViewSource {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  expiresAt: Date | null;
   queueWaitMs: number | null;
   inferenceMs: number | null;
   result: { output: unknown; labels: unknown } | null;
@@ -51,6 +52,7 @@ export function toJobView(job: JobViewSource): JobView {
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
+    expiresAt: iso(job.expiresAt),
     timings: {
       queueWaitMs: job.queueWaitMs,
       inferenceMs: job.inferenceMs,

@@ -44,6 +44,11 @@ export const jobViewSchema = z.object({
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().nullable(),
   finishedAt: z.iso.datetime().nullable(),
+  /**
+   * When the job, its image and its result are deleted (the tier's retention, counted from the
+   * submit); null when they are kept until an operator removes them.
+   */
+  expiresAt: z.iso.datetime().nullable().meta({ description: "When the job, its image and its result are deleted (the tier's retention); null when kept." }),
   timings: z.object({
     queueWaitMs: z.number().int().nullable(),
     inferenceMs: z.number().int().nullable(),

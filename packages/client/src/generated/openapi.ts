@@ -607,6 +607,8 @@ export type components = {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+            /** @description When the job, its image and its result are deleted (the tier's retention); null when kept. */
+            expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
                 inferenceMs: number | null;
@@ -775,6 +777,8 @@ export type components = {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+            /** @description When the job, its image and its result are deleted (the tier's retention); null when kept. */
+            expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
                 inferenceMs: number | null;

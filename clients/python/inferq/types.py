@@ -58,8 +58,13 @@ class JobLinks(TypedDict):
     self: str
 
 
+WebhookEventFilter = Literal["started", "completed"]
+
+
 class JobWebhook(TypedDict):
     url: str
+    #: The events it is sent: started (the job began running), completed (its final state).
+    events: List[WebhookEventFilter]
     deliveries: str
 
 
@@ -90,6 +95,7 @@ class JobList(TypedDict):
 class WebhookDelivery(TypedDict):
     id: str
     attempt: int
+    event: WebhookEventFilter
     url: str
     #: The receiver's HTTP status; None when no answer came.
     statusCode: Optional[int]

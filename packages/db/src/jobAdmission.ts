@@ -24,6 +24,8 @@ export interface NewJob {
   idempotencyKey?: string | undefined;
   /** Where to POST the job when it reaches a final state (checked by the caller). */
   webhookUrl?: string | undefined;
+  /** Which events the webhook receives. @defaultValue ['completed'] */
+  webhookEvents?: readonly string[] | undefined;
 }
 
 /** The owner's limit on jobs queued or running at once, checked and applied atomically. */
@@ -136,8 +138,8 @@ export class JobAdmission {
       text: `
         WITH j AS (
           INSERT INTO jobs (id, user_id, model_name, requested_version, input_format, input_width, input_height, input_bytes, input_sha256,
-                            priority, expires_at, idempotency_key, webhook_url, created_at, updated_at)
-          VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                            priority, expires_at, idempotency_key, webhook_url, webhook_events, created_at, updated_at)
+          VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, coalesce($18::text[], ARRAY['completed']), $14, $14)
           RETURNING *
         ), input AS (
           INSERT INTO job_inputs (job_id, data, pixels, pixels_spec, created_at) SELECT id, $15, $16, $17, $14 FROM j
@@ -161,6 +163,7 @@ export class JobAdmission {
         job.input.data,
         job.input.pixels?.data ?? null,
         job.input.pixels?.spec ?? null,
+        job.webhookEvents ? [...job.webhookEvents] : null,
       ],
     });
     return { outcome: 'created', job: jobRecordFromRow(rows[0] as Record<string, unknown>), inFlight };

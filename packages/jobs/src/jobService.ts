@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, type JobStatus } from '@inferq/core';
+import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, webhookEventFilters, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { validateImage } from '@inferq/images';
@@ -48,6 +48,8 @@ export interface SubmitJobInput {
   idempotencyKey?: string | undefined;
   /** URL POSTed with the job when it is final. */
   webhook?: string | undefined;
+  /** The `webhookEvents` form field: comma-separated `started`, `completed`. @defaultValue 'completed' */
+  webhookEvents?: string | undefined;
 }
 
 export interface SubmitJobResult {
@@ -70,6 +72,17 @@ export interface JobPage {
 }
 
 const modelNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** The `webhookEvents` field: events from webhookEventFilters, comma-separated; undefined (the default, `completed`) when absent. */
+function parseWebhookEvents(text: string | undefined, hasWebhook: boolean): WebhookEventFilter[] | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const refuse = (message: string) => new AppError('VALIDATION_FAILED', message, { details: { field: 'webhookEvents', allowed: webhookEventFilters } });
+  if (!hasWebhook) throw refuse('webhookEvents needs a webhook URL.');
+  const events = text.split(',').map((event) => event.trim());
+  const unknown = events.filter((event) => !(webhookEventFilters as readonly string[]).includes(event));
+  if (unknown.length > 0) throw refuse(`Unknown webhook event ${JSON.stringify(unknown[0])}: use ${webhookEventFilters.join(', ')}.`);
+  return webhookEventFilters.filter((event) => events.includes(event));
+}
+
 /** Visible ASCII, as in the IETF Idempotency-Key draft's examples. */
 const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 const idempotencyWindowMs = 24 * 3600 * 1000;
@@ -117,6 +130,7 @@ export class JobService {
     const model = await models.resolve(modelName, version);
     if (!model) throw new AppError('UNKNOWN_MODEL', `No such model: ${modelName}${version ? `@${version}` : ''}.`, { details: { model: modelName, version } });
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
+    const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
 
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
@@ -138,6 +152,7 @@ export class JobService {
         expiresAt: retentionEnd(tier),
         idempotencyKey,
         webhookUrl,
+        webhookEvents,
         input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },

@@ -619,6 +619,7 @@ export type components = {
             };
             webhook: {
                 url: string;
+                events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
         };
@@ -643,6 +644,8 @@ export type components = {
             /** Format: uuid */
             id: string;
             attempt: number;
+            /** @enum {string} */
+            event: "started" | "completed";
             url: string;
             statusCode: number | null;
             error: string | null;
@@ -674,7 +677,7 @@ export type components = {
         };
         WebhookSecret: {
             /**
-             * @description HMAC-SHA256 key of the InferQ-Signature header.
+             * @description The key of the webhook signatures (Standard Webhooks `webhook-signature`, and `InferQ-Signature`): `whsec_` and base64.
              * @example whsec_…
              */
             secret: string;
@@ -789,6 +792,7 @@ export type components = {
             };
             webhook: {
                 url: string;
+                events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
             userId: string | null;
@@ -1052,6 +1056,11 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
+                    /**
+                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
+                     * @example started,completed
+                     */
+                    webhookEvents?: string;
                 };
             };
         };
@@ -3367,7 +3376,7 @@ export interface operations {
                 /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
                 "InferQ-Signature": string;
                 /** @description What happened. */
-                "InferQ-Event": "job.succeeded" | "job.failed" | "job.canceled";
+                "InferQ-Event": "job.started" | "job.succeeded" | "job.failed" | "job.canceled";
                 /** @description The same on every retry of this delivery: drop duplicates by it. */
                 "InferQ-Delivery": string;
                 /** @description 1 for the first try, 2 for the first retry, … */

@@ -18,6 +18,7 @@ import { apiDocsRouter } from './routes/apiDocs.ts';
 import { eventsRouter } from './routes/events.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { modelFilesRouter, modelsRouter } from './routes/models.ts';
+import { queueOperationsRouter } from './routes/queueOperations.ts';
 import type { ApiServices } from './services.ts';
 
 export interface ApiDependencies {
@@ -95,6 +96,7 @@ export function createApp(deps: ApiDependencies): Express {
   if (services.models) app.use('/v1', modelsRouter(services.models));
   app.use('/v1/admin', adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }));
   app.use('/v1/admin', adminJobsRouter({ jobs: services.jobs, operator: services.operator }));
+  app.use('/v1/admin', queueOperationsRouter(services.queueOperations));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -21,6 +21,8 @@ class JobModel(TypedDict):
     name: str
     #: The version that produced the result; None until a worker ran it.
     version: Optional[str]
+    #: The engine that ran it (``onnxruntime-cpu``, ``tfjs-wasm``, ...); None until a worker ran it.
+    engine: Optional[str]
     requestedVersion: Optional[str]
 
 
@@ -29,6 +31,10 @@ class JobInput(TypedDict):
     width: int
     height: int
     bytes: int
+    #: The uploaded file's name, sanitized; None when none was sent.
+    fileName: Optional[str]
+    # The uploaded file's name, sanitized by the server; None when none was sent.
+    fileName: Optional[str]
 
 
 class LabelScore(TypedDict):

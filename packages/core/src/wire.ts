@@ -37,6 +37,8 @@ export const jobViewSchema = z.object({
     name: z.string(),
     /** The version that produced the result; null until a worker ran it. */
     version: z.string().nullable(),
+    /** The engine that ran it: `onnxruntime-cpu`, `onnxruntime-cuda`, `tfjs-wasm`, …; null until a worker ran it. */
+    engine: z.string().nullable(),
     requestedVersion: z.string().nullable(),
   }),
   input: z.object({
@@ -44,6 +46,10 @@ export const jobViewSchema = z.object({
     width: z.number().int(),
     height: z.number().int(),
     bytes: z.number().int(),
+    fileName: z
+      .string()
+      .nullable()
+      .meta({ description: 'The uploaded file\'s name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent.' }),
   }),
   attempts: z.number().int(),
   result: jobResultSchema.nullable(),

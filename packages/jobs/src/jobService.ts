@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, webhookEventFilters, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, webhookEventFilters, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { validateImage } from '@inferq/images';
@@ -42,6 +42,8 @@ export interface JobServiceOptions {
 export interface SubmitJobInput {
   principal: Principal;
   image: Buffer | undefined;
+  /** The uploaded file's name as the client sent it (multer's `originalname`); stored sanitized. */
+  fileName?: string | undefined;
   model?: string | undefined;
   modelVersion?: string | undefined;
   /** The `Idempotency-Key` header. */
@@ -153,7 +155,7 @@ export class JobService {
         idempotencyKey,
         webhookUrl,
         webhookEvents,
-        input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
+        input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels, fileName: sanitizeFileName(input.fileName) },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
     );
@@ -344,6 +346,11 @@ export class JobService {
   }
 
   /** Any user's job. */
+  /** Any user's job by id, for operators (the dashboard's search by job id). */
+  async getAny(id: string): Promise<JobRecord> {
+    return this.#find(id);
+  }
+
   async #find(id: string): Promise<JobRecord> {
     if (!isUuid(id)) throw jobNotFound();
     const job = await this.#options.queries.get(id);

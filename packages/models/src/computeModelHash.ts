@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { modelJsonFileName, savedModelFileName, type ModelFormat } from './modelManifest.ts';
+import { modelJsonFileName, onnxFileName, savedModelFileName, type ModelFormat } from './modelManifest.ts';
 import { modelNotReady, type ModelProblem } from './modelNotReady.ts';
 
 /** One file of a model version: its path relative to model.json's folder, and its bytes. */
@@ -56,6 +56,7 @@ export function weightPathsOf(modelJson: unknown, location = modelJsonFileName):
  * the shard's URL (resolved against model.json's) differ from its file name (`%2e%2e` is `..`).
  */
 export function isSafeWeightPath(p: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (p.length === 0 || p.length > 512 || p.startsWith('/') || /[\\:%?#\u0000-\u001f\u007f]/.test(p)) return false;
   return p.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
 }
@@ -83,9 +84,18 @@ export async function computeModelHash(folder: string, format: ModelFormat = 'la
   return hashModelFiles(await readVersionFiles(folder, format));
 }
 
-/** The files that make up a model version of `format` in `folder` (the manifest not included). */
+/**
+ * The files that make up a model version of `format` in `folder` (the manifest not included;
+ * for TF.js formats, not the optional model.onnx either: see {@link readOnnxFile}).
+ */
 export async function readVersionFiles(folder: string, format: ModelFormat): Promise<ModelFile[]> {
+  if (format === 'onnx') return [await readOnnxFile(folder)];
   return format === 'saved_model' ? readSavedModelFiles(folder) : readModelFiles(folder);
+}
+
+/** model.onnx of a version folder. Throws MODEL_NOT_READY `missing-model-json` without it. */
+export async function readOnnxFile(folder: string): Promise<ModelFile> {
+  return { path: onnxFileName, bytes: await readOrThrow(path.join(folder, onnxFileName), 'missing-model-json') };
 }
 
 /**

@@ -80,6 +80,16 @@ export class InferenceQueue {
   }
 
   /**
+   * Removes the entries of jobs that are gone from Postgres (an operator's clean), in batches;
+   * an entry a worker holds stays, and an id the queue no longer has is skipped.
+   */
+  async removeMany(jobIds: readonly string[]): Promise<void> {
+    for (let start = 0; start < jobIds.length; start += 200) {
+      await Promise.all(jobIds.slice(start, start + 200).map((id) => this.queue.remove(id).catch(() => 0)));
+    }
+  }
+
+  /**
    * Jobs in the system: waiting, prioritized, running, delayed for a retry or paused. A few
    * O(1) Redis reads (LLEN/ZCARD), cheap enough to check on every submit.
    */

@@ -46,7 +46,7 @@ pack() {
 
 report() {
   echo "== machine"; uname -a; nproc; (free -g 2>/dev/null | head -2) || true
-  echo "== NVIDIA driver"; (nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 || echo "nvidia-smi: not available") | head -5
+  echo "== NVIDIA driver"; (command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 || echo "nvidia-smi: not available") | head -5
   echo "== device nodes"; ls /dev/nvidia* /dev/dri 2>&1 | head -10 || true
   echo "== Vulkan"; (command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>&1 | grep -E "deviceName|driverName|apiVersion" | head -6) || echo "vulkaninfo: not installed"
   ldconfig -p 2>/dev/null | grep -E "libvulkan|libnvidia-vulkan|libGLX_nvidia" | head -5 || true
@@ -56,9 +56,8 @@ report() {
 
 run() {
   [ -f "$bundle/node.xz" ] || { echo "no $bundle/ here: run 'bash scripts/gpu-check.sh pack' first and carry $bundle" >&2; exit 1; }
-  local work
   work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
+  trap 'rm -rf "${work:-}"' EXIT
   xz -dc "$bundle/node.xz" > "$work/node" && chmod +x "$work/node"
   xz -dc "$bundle/payload.tar.xz" | tar -C "$work" -xf -
   report

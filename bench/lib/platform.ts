@@ -2,7 +2,6 @@
 // processes, their logs in files (not parsed by the benchmark, which shares the same cores),
 // readiness taken from /readyz on ports chosen up front (startService, @inferq/testing).
 import { mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { benchLogDir, freePort, startService, type ServiceProcess } from '@inferq/testing';
 import type { BenchServices } from './services.ts';
 
@@ -87,8 +86,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         port,
         logDir,
         cpuProfileDir: options.cpuProfileDir,
-        // Worker processes share the host's cores as a supervisor would split them (ORT threads).
-        env: { ...common, WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1', WORKER_ID: `bench-${i + 1}`, TF_BACKEND: 'wasm', ORT_INTRA_OP_THREADS: String(Math.max(1, Math.floor(availableParallelism() / options.workers))), ...options.worker },
+        env: { ...common, WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1', WORKER_ID: `bench-${i + 1}`, TF_BACKEND: 'wasm', ...options.worker },
       });
       started.push(worker);
       workers.push(worker);

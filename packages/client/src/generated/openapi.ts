@@ -744,6 +744,8 @@ export type components = {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+            /** @description When the job, its image and its result are deleted (the tier's retention); null when kept. */
+            expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
                 inferenceMs: number | null;
@@ -754,6 +756,7 @@ export type components = {
             };
             webhook: {
                 url: string;
+                events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
         };
@@ -766,7 +769,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -778,6 +781,8 @@ export type components = {
             /** Format: uuid */
             id: string;
             attempt: number;
+            /** @enum {string} */
+            event: "started" | "completed";
             url: string;
             statusCode: number | null;
             error: string | null;
@@ -809,7 +814,7 @@ export type components = {
         };
         WebhookSecret: {
             /**
-             * @description HMAC-SHA256 key of the InferQ-Signature header.
+             * @description The key of the webhook signatures (Standard Webhooks `webhook-signature`, and `InferQ-Signature`): `whsec_` and base64.
              * @example whsec_…
              */
             secret: string;
@@ -915,6 +920,8 @@ export type components = {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+            /** @description When the job, its image and its result are deleted (the tier's retention); null when kept. */
+            expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
                 inferenceMs: number | null;
@@ -925,6 +932,7 @@ export type components = {
             };
             webhook: {
                 url: string;
+                events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
             userId: string | null;
@@ -1138,7 +1146,7 @@ export interface operations {
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
-                limit?: string;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -1235,6 +1243,11 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
+                    /**
+                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
+                     * @example started,completed
+                     */
+                    webhookEvents?: string;
                 };
             };
         };
@@ -1305,7 +1318,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `IMAGE_DIMENSIONS`. */
+            /** @description Error: `IMAGE_DIMENSIONS`, `IDEMPOTENCY_KEY_REUSED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1351,7 +1364,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Seconds to wait for a final state, 0 to 60. */
-                wait?: string;
+                wait?: number;
             };
             header?: {
                 /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
@@ -2615,7 +2628,7 @@ export interface operations {
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
-                limit?: string;
+                limit?: number;
                 /** @description Only this user's jobs. */
                 userId?: string;
             };
@@ -2767,9 +2780,9 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Seconds back from now, 60 to 604800 (default 3600). */
-                window?: string;
+                window?: number;
                 /** @description Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window. */
-                bucket?: string;
+                bucket?: number;
             };
             header?: never;
             path?: never;
@@ -4023,7 +4036,7 @@ export interface operations {
                 /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
                 "InferQ-Signature": string;
                 /** @description What happened. */
-                "InferQ-Event": "job.succeeded" | "job.failed" | "job.canceled";
+                "InferQ-Event": "job.started" | "job.succeeded" | "job.failed" | "job.canceled";
                 /** @description The same on every retry of this delivery: drop duplicates by it. */
                 "InferQ-Delivery": string;
                 /** @description 1 for the first try, 2 for the first retry, … */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SpanStatusCode } from '@opentelemetry/api';
+import { OtlpReceiver } from '@inferq/testing';
 import { createTracing, disabledTracing, InMemorySpanExporter } from './index.ts';
 
 describe('tracing', () => {
@@ -54,5 +55,28 @@ describe('tracing', () => {
     span.end();
     await tracing.flush();
     expect(exporter.getFinishedSpans()[0]!.parentSpanContext).toBeUndefined();
+  });
+});
+
+describe('OTLP export', () => {
+  it('sends spans as OTLP/HTTP JSON to the configured endpoint', async () => {
+    const receiver = new OtlpReceiver();
+    const endpoint = await receiver.start();
+    try {
+      const tracing = createTracing({ serviceName: 'inferq-api', otlpEndpoint: endpoint });
+      const submit = tracing.startSpan('submit', { attributes: { 'inferq.model': 'nsfw' } });
+      tracing.startSpan('enqueue', { parent: submit }).end();
+      submit.end();
+      await tracing.shutdown();
+      expect(receiver.spans.map((span) => span.name).sort()).toEqual(['enqueue', 'submit']);
+      const root = receiver.spans.find((span) => span.name === 'submit')!;
+      const child = receiver.spans.find((span) => span.name === 'enqueue')!;
+      expect(root.service).toBe('inferq-api');
+      expect(root.attributes['inferq.model']).toBe('nsfw');
+      expect(child.traceId).toBe(root.traceId);
+      expect(child.parentSpanId).toBe(root.spanId);
+    } finally {
+      await receiver.stop();
+    }
   });
 });

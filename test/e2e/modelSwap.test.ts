@@ -44,6 +44,8 @@ describe('model hot swap under a steady stream of jobs', () => {
         HEARTBEAT_INTERVAL_MS: '200',
         PINNED_VERSION_IDLE_MS: '500',
         RECONCILE_INTERVAL_MS: '0',
+        // The API itself stands in for an internal model store: 1.1.0 is registered from its own files.
+        MODEL_FETCH_ALLOW_HOSTS: '127.0.0.1',
         TIER_OVERRIDES: JSON.stringify({ pro: { submitsPerWindow: 1_000_000, submitBurst: 0, requestsPerWindow: 1_000_000, maxJobsInFlight: 100_000 } }),
       },
     });

@@ -29,7 +29,7 @@ import { adminRouter } from './routes/admin.ts';
 import { dashboardRouter } from './routes/dashboard.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { modelFilesRouter, modelsRouter } from './routes/models.ts';
-import { ModelService } from './modelService.ts';
+import { ModelService, type ModelDownloadOptions } from './modelService.ts';
 
 export interface ApiDependencies {
   logger: Logger;
@@ -70,6 +70,12 @@ export interface ApiDependencies {
    * routes. @defaultValue none: those routes answer 404
    */
   registry?: ModelRegistry;
+  /**
+   * How POST /v1/admin/models/:name/versions downloads a model: which hosts (public https only
+   * unless `policy.allowHosts` names an internal store), how many bytes, how long.
+   * @defaultValue public https hosts only, 512 MiB, 5 minutes
+   */
+  modelDownload?: ModelDownloadOptions;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -133,7 +139,7 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/dashboard', dashboardStatic({ dir: deps.dashboardDir }));
   app.use(apiDocsRouter());
   const modelService = deps.registry
-    ? new ModelService({ registry: deps.registry, workers: new WorkerRegistry({ connection: deps.queue.connection, prefix: deps.queue.queue.opts.prefix }) })
+    ? new ModelService({ registry: deps.registry, download: deps.modelDownload, workers: new WorkerRegistry({ connection: deps.queue.connection, prefix: deps.queue.queue.opts.prefix }) })
     : undefined;
   // Model files are public (browsers load them with tf.loadLayersModel); see routes/models.ts.
   if (modelService) app.use('/v1', modelFilesRouter(modelService));

@@ -49,6 +49,19 @@ export const apiEnvSchema = z.object({
     })
     .pipe(tierOverridesSchema)
     .optional(),
+  /**
+   * Hosts that models may be registered from although they resolve to private addresses (an
+   * internal model store), comma-separated, matched exactly; http is allowed to them. Empty: only
+   * https to public addresses.
+   */
+  MODEL_FETCH_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(',').map((host) => host.trim()).filter((host) => host.length > 0)),
+  /** The whole download of a model registered by URL (model.json and every shard) must end within this. */
+  MODEL_FETCH_DEADLINE_MS: z.coerce.number().int().positive().default(300_000),
+  /** Largest model (all files) that may be registered by URL, in bytes. */
+  MAX_MODEL_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   /** Failed authentications per minute from one address before it is refused without a key lookup. */
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
   /** The dashboard's build folder (`pnpm --filter @inferq/dashboard build`), served under /dashboard. */

@@ -72,6 +72,7 @@ const app = createApp({
   queue,
   models: registryCatalog(registry, { preparePixels: env.PREPARE_MODEL_PIXELS }),
   registry,
+  modelDownload: { policy: { allowHosts: env.MODEL_FETCH_ALLOW_HOSTS }, deadlineMs: env.MODEL_FETCH_DEADLINE_MS, maxBytes: env.MAX_MODEL_BYTES },
   defaultModel: env.DEFAULT_MODEL,
   imageLimits: {
     maxBytes: env.MAX_UPLOAD_BYTES,

@@ -1,9 +1,13 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, type ModelsView, type ModelView, type PublishModelVersionBody, type WorkerHeartbeat } from '@inferq/core';
 import {
-  fetchModelFiles,
+  downloadModel,
   isRemoteLocation,
+  modelManifestSchema,
+  modelNamePattern,
+  modelVersionPattern,
+  type DownloadModelOptions,
   isSafeWeightPath,
   manifestFileName,
   modelJsonFileName,
@@ -19,11 +23,12 @@ export interface ModelServiceOptions {
   registry: ModelRegistry;
   /** Worker heartbeats: which worker has which version loaded. */
   workers: WorkerRegistry;
-  /** Bound on fetching a version's files when one is registered by URL. @defaultValue 60000 */
-  fetchTimeoutMs?: number;
-  /** Largest model (all files) accepted by URL. @defaultValue 512 MiB */
-  maxModelBytes?: number;
+  /** How a version registered by URL is downloaded (hosts allowed, bounds). @defaultValue public https hosts, 512 MiB, 5 minutes */
+  download?: ModelDownloadOptions;
 }
+
+/** The settings of downloading a model registered by URL; see `downloadModel`. */
+export type ModelDownloadOptions = Omit<DownloadModelOptions, 'into' | 'format'>;
 
 /** A file of a model version that may be served to browsers. */
 export interface ModelFileRef {
@@ -69,20 +74,16 @@ export class ModelService {
   }
 
   /**
-   * Registers a version from a TF.js model.json URL: fetches it and its shards, hashes them and
-   * writes the version folder atomically. The same files again is fine (`unchanged`); other files
-   * under an existing version are CONFLICT (versions are immutable).
+   * Registers a version from a TF.js model.json URL: checks the name, version and manifest, then
+   * downloads model.json and its shards into a staging folder (public hosts only unless allowed,
+   * bounded in bytes and time, see `downloadModel`), checks it is a real model, hashes it and
+   * moves it into place. The same files again is fine (`unchanged`); other files under an
+   * existing version are CONFLICT (versions are immutable). Nothing is kept on any failure.
    */
   async publishFromUrl(name: string, body: PublishModelVersionBody): Promise<PublishResult> {
-    const files = await fetchModelFiles(body.url, { fetchTimeoutMs: this.#options.fetchTimeoutMs ?? 60_000, maxBytes: this.#options.maxModelBytes ?? 512 * 1024 ** 2 }).catch(
-      (error: unknown) => {
-        // The operator's URL is wrong or unreachable: their mistake, told with the reason.
-        if (error instanceof AppError && error.code === 'MODEL_NOT_READY') {
-          throw new AppError('VALIDATION_FAILED', `cannot fetch the model at ${body.url}: ${error.message}`, { details: { field: 'url', ...(error.details as object) } });
-        }
-        throw error;
-      },
-    );
+    // Everything the request alone can say is checked before anything is fetched.
+    if (!modelNamePattern.test(name)) throw new AppError('VALIDATION_FAILED', 'The model name must be lowercase letters, digits, "_" and "-", at most 64.', { details: { field: 'name' } });
+    if (!modelVersionPattern.test(body.version)) throw new AppError('VALIDATION_FAILED', 'The version must be letters, digits, ".", "_", "+" and "-", at most 64.', { details: { field: 'version' } });
     const manifest = {
       format: body.format,
       input: body.input,
@@ -91,7 +92,20 @@ export class ModelService {
       ...(body.metrics !== undefined ? { metrics: body.metrics } : {}),
       ...(body.limits !== undefined ? { limits: body.limits } : {}),
     } as PublishManifest;
-    return this.#options.registry.publish({ name, version: body.version, files, manifest, setLive: body.live });
+    const manifestCheck = modelManifestSchema.safeParse({ ...manifest, name, version: body.version, sha256: '0'.repeat(64), createdAt: new Date().toISOString() });
+    if (!manifestCheck.success) {
+      throw new AppError('VALIDATION_FAILED', 'The model manifest is not valid.', {
+        details: { issues: manifestCheck.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+      });
+    }
+    const registry = this.#options.registry;
+    const folder = await registry.createStagingFolder();
+    try {
+      await downloadModel(body.url, { ...this.#options.download, into: folder, format: body.format });
+      return await registry.publishFolder({ name, version: body.version, folder, manifest, setLive: body.live });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   }
 
   /** Makes `version` live; workers pick it up within their watch interval. */

@@ -28,7 +28,8 @@ beforeAll(async () => {
   // Other weights, to publish under an existing version.
   const otherShard = { ...files[1]!, bytes: Buffer.from(files[1]!.bytes).fill(0, 0, 4) };
   await registry.publish({ name, version: '0.5.0', files: [files[0]!, otherShard], manifest });
-  api = await startTestApi({ registry });
+  // The test API itself stands in for an internal model store on 127.0.0.1.
+  api = await startTestApi({ registry, modelDownload: { policy: { allowHosts: ['127.0.0.1'] } } });
   admin = await createTestUser(inject('databaseUrl'), { role: 'admin' });
 });
 

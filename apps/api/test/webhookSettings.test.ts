@@ -30,6 +30,11 @@ describe('POST /v1/jobs with a webhook', () => {
     ['a private network', 'https://10.1.2.3/hook', 'private_address'],
     ['link-local (cloud metadata)', 'https://169.254.169.254/latest/meta-data', 'private_address'],
     ['IPv4-mapped IPv6 loopback', 'https://[::ffff:127.0.0.1]/hook', 'private_address'],
+    ['IPv4-compatible IPv6 loopback (::/96)', 'https://[::127.0.0.1]/', 'private_address'],
+    ['IPv4-compatible IPv6 in hex', 'https://[::7f00:1]/hook', 'private_address'],
+    ['IPv4-compatible IPv6 of a public address', 'https://[::8.8.8.8]/hook', 'private_address'],
+    ['localhost with a trailing dot', 'https://localhost./hook', 'private_address'],
+    ['a localhost subdomain with a trailing dot', 'https://api.localhost.:8443/hook', 'private_address'],
     ['an over-long URL', `https://hooks.example.com/${'a'.repeat(2100)}`, 'too_long'],
   ])('refuses %s with 400 INVALID_WEBHOOK_URL and stores nothing', async (_name, webhook, reason) => {
     const before = await api.deps.db.job.count();

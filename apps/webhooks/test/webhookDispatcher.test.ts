@@ -105,4 +105,20 @@ describe('WebhookDispatcher sweep', () => {
     expect(JSON.parse(mine[0]!.body)).toMatchObject({ id, status: 'failed', error: { code: 'INFERENCE_FAILED' } });
     expect((await deliveries.listForJob(id)).map((delivery) => [delivery.attempt, delivery.statusCode])).toEqual([[1, 204]]);
   });
+  it('records a refused address as "refused: private address", never the resolver\'s words or the address', async () => {
+    const user = await createTestUser(inject('databaseUrl'));
+    const jobs = new JobStore(db);
+    const id = randomUUID();
+    // An old row, stored before the submit check refused IPv4-compatible IPv6 (::/96).
+    const url = `https://[::127.0.0.1]:${(server.address() as AddressInfo).port}/hook`;
+    await jobs.create({ id, userId: user.userId, modelName: 'nsfw', webhookUrl: url, input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) } });
+    await jobs.fail(id, 'INFERENCE_FAILED', 'The model rejected this input.');
+    const before = received.length;
+    await dispatcher.sweep();
+    const deliveries = new WebhookDeliveryStore(db);
+    const deadline = Date.now() + 20_000;
+    while ((await deliveries.listForJob(id)).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await deliveries.listForJob(id)).map((delivery) => [delivery.attempt, delivery.statusCode, delivery.error])).toEqual([[1, null, 'refused: private address']]);
+    expect(received.length).toBe(before);
+  });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { modelJsonFileName, savedModelFileName, type ModelFormat } from './modelManifest.ts';
 import { modelNotReady, type ModelProblem } from './modelNotReady.ts';
@@ -49,10 +50,29 @@ export function weightPathsOf(modelJson: unknown, location = modelJsonFileName):
   return paths;
 }
 
-/** A relative path with no `..`, no scheme, no backslash: it cannot point outside its folder. */
+/**
+ * A relative path with no `..`, no scheme, no backslash: it cannot point outside its folder.
+ * No control characters (a NUL ends a path in the OS), and no `%`, `?` or `#`, which would make
+ * the shard's URL (resolved against model.json's) differ from its file name (`%2e%2e` is `..`).
+ */
 export function isSafeWeightPath(p: string): boolean {
-  if (p.length === 0 || p.startsWith('/') || p.includes('\\') || p.includes(':')) return false;
+  if (p.length === 0 || p.length > 512 || p.startsWith('/') || /[\\:%?#\u0000-\u001f\u007f]/.test(p)) return false;
   return p.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
+}
+
+/**
+ * {@link hashModelFiles} over files on disk, read as streams: publishing a large model never
+ * holds it in memory. `paths` are relative to `folder`, in hash order.
+ */
+export async function hashModelFolder(folder: string, paths: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of paths) {
+    const full = path.join(folder, ...file.split('/'));
+    const { size } = await stat(full);
+    hash.update(`${file}\0${size}\0`);
+    for await (const chunk of createReadStream(full)) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
 }
 
 /**
@@ -75,6 +95,12 @@ export async function readVersionFiles(folder: string, format: ModelFormat): Pro
  */
 export async function readSavedModelFiles(folder: string): Promise<ModelFile[]> {
   const files: ModelFile[] = [{ path: savedModelFileName, bytes: await readOrThrow(path.join(folder, savedModelFileName), 'missing-model-json') }];
+  for (const file of (await savedModelPaths(folder)).slice(1)) files.push({ path: file, bytes: await readOrThrow(path.join(folder, file), 'missing-weights') });
+  return files;
+}
+
+/** saved_model.pb, then every file under variables/ and assets/ sorted by path: a SavedModel's hash order. */
+export async function savedModelPaths(folder: string): Promise<string[]> {
   const rest: string[] = [];
   for (const sub of ['variables', 'assets']) {
     const entries = await readdir(path.join(folder, sub), { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
@@ -84,8 +110,7 @@ export async function readSavedModelFiles(folder: string): Promise<ModelFile[]> 
     for (const entry of entries) if (entry.isFile()) rest.push(path.relative(folder, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
   }
   rest.sort();
-  for (const file of rest) files.push({ path: file, bytes: await readOrThrow(path.join(folder, file), 'missing-weights') });
-  return files;
+  return [savedModelFileName, ...rest];
 }
 
 /** model.json followed by its weight shards, read from a model version folder. */

@@ -5,3 +5,5 @@ export * from './computeModelHash.ts';
 export * from './readModelManifest.ts';
 export * from './modelRegistry.ts';
 export * from './fetchModelFiles.ts';
+export * from './checkModelFiles.ts';
+export * from './downloadModel.ts';

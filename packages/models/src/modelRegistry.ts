@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '@inferq/core';
 import { compareVersions, highestVersion } from './compareVersions.ts';
-import { computeModelHash, hashModelFiles, isSafeWeightPath, type ModelFile } from './computeModelHash.ts';
+import { checkModelFiles, checkWeightPaths, tfjsWeightGroups } from './checkModelFiles.ts';
+import { hashModelFolder, savedModelPaths, type ModelFile } from './computeModelHash.ts';
 import {
   manifestFileName,
   modelJsonFileName,
@@ -174,25 +175,60 @@ export class ModelRegistry {
 
   /**
    * Adds a version: writes the files and a manifest (sha256 and createdAt filled in) under a
-   * dot-folder, checks the hash, and renames it into place, so readers never see half a version.
+   * dot-folder, checks them, and renames it into place, so readers never see half a version.
    * Versions are immutable: the same files again is `unchanged`, other files under an existing
-   * version are CONFLICT. A bad name, version, file path or manifest is VALIDATION_FAILED.
+   * version are CONFLICT. A bad name, version, file path, model or manifest is VALIDATION_FAILED.
    */
   async publish(options: PublishOptions): Promise<PublishResult> {
     const { name, version, files } = options;
-    if (!modelNamePattern.test(name)) throw invalid(`"${name}" is not a valid model name`, 'name');
-    if (!modelVersionPattern.test(version)) throw invalid(`"${version}" is not a valid version`, 'version');
-    if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; publish its versions where its URL points`);
+    this.#checkPublishTarget(name, version);
     const format = options.manifest.format;
     const first = format === 'saved_model' ? savedModelFileName : modelJsonFileName;
     if (files[0]?.path !== first) throw invalid(`a ${format} model starts with ${first}`, 'files');
-    const seen = new Set<string>();
-    for (const file of files) {
-      if (!isSafeWeightPath(file.path) || file.path === manifestFileName || seen.has(file.path)) throw invalid(`file path "${file.path}" is not allowed`, 'files');
-      seen.add(file.path);
+    checkWeightPaths(files.map((file) => file.path).filter((p) => p !== first));
+    if (files.some((file) => file.path === manifestFileName)) throw invalid(`file path "${manifestFileName}" is not allowed`, 'files');
+    const folder = await this.createStagingFolder();
+    try {
+      for (const file of files) {
+        const target = path.join(folder, ...file.path.split('/'));
+        await mkdir(path.dirname(target), { recursive: true });
+        await writeFile(target, file.bytes);
+      }
+      if (format !== 'saved_model') {
+        const named = await this.#checkedFiles(folder, format);
+        const given = files.slice(1).map((file) => file.path);
+        if (named.length !== given.length || named.some((p, i) => p !== given[i])) throw invalid('the files must be model.json and exactly the shards it names, in its order', 'files');
+      }
+      return await this.publishFolder({ ...options, folder });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
     }
-    if (format !== 'saved_model') checkDeclaredFormat(files[0] as ModelFile, format);
-    const sha256 = hashModelFiles(files);
+  }
+
+  /**
+   * A new empty folder under the registry root in which a version can be assembled before
+   * {@link publishFolder}: dot-named, so the registry never lists it, and on the registry's file
+   * system, so publishing is a rename. The caller removes it if it does not publish it.
+   */
+  async createStagingFolder(): Promise<string> {
+    const staging = path.join(this.root, '.staging');
+    await mkdir(staging, { recursive: true });
+    return mkdtemp(path.join(staging, 'v-'));
+  }
+
+  /**
+   * Publishes the version whose files are in `folder` (model.json and the shards it names, or a
+   * SavedModel): checks it is a real model ({@link checkModelFiles}), hashes it from disk, writes
+   * manifest.json and renames the folder into place. The folder is consumed: moved, or left for
+   * the caller to remove.
+   */
+  async publishFolder(options: Omit<PublishOptions, 'files'> & { folder: string }): Promise<PublishResult> {
+    const { name, version, folder } = options;
+    this.#checkPublishTarget(name, version);
+    const format = options.manifest.format;
+    const paths = format === 'saved_model' ? await savedModelPaths(folder) : [modelJsonFileName, ...(await this.#checkedFiles(folder, format))];
+    if (format === 'saved_model' && (await stat(path.join(folder, savedModelFileName)).catch(() => null)) === null) throw invalid(`a saved_model model starts with ${savedModelFileName}`, 'files');
+    const sha256 = await hashModelFolder(folder, paths);
     const parsed = modelManifestSchema.safeParse({ ...options.manifest, name, version, sha256, createdAt: options.manifest.createdAt ?? new Date().toISOString() });
     if (!parsed.success) {
       throw new AppError('VALIDATION_FAILED', 'The model manifest is not valid.', {
@@ -206,31 +242,42 @@ export class ModelRegistry {
       if (options.setLive) await this.setLive(name, version);
       return { status: 'unchanged', model: await this.resolve(name, version) };
     }
-
-    const modelFolder = this.modelFolder(name);
-    await mkdir(modelFolder, { recursive: true });
-    const temp = path.join(modelFolder, `.${version}.${randomBytes(4).toString('hex')}.tmp`);
+    await writeFile(path.join(folder, manifestFileName), `${JSON.stringify(parsed.data, null, 2)}\n`);
+    await mkdir(this.modelFolder(name), { recursive: true });
     try {
-      for (const file of files) {
-        const target = path.join(temp, ...file.path.split('/'));
-        await mkdir(path.dirname(target), { recursive: true });
-        await writeFile(target, file.bytes);
-      }
-      await writeFile(path.join(temp, manifestFileName), `${JSON.stringify(parsed.data, null, 2)}\n`);
-      if ((await computeModelHash(temp, format)) !== sha256) throw new Error(`files written to ${temp} do not hash to ${sha256}`);
-      try {
-        await rename(temp, location);
-      } catch (error) {
-        // Another publisher got there first: the version exists now.
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') throw versionExists(name, version);
-        throw error;
-      }
-    } finally {
-      await rm(temp, { recursive: true, force: true });
+      await rename(folder, location);
+    } catch (error) {
+      // Another publisher got there first: the version exists now.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw versionExists(name, version);
+      throw error;
     }
     if (options.setLive) await this.setLive(name, version);
     return { status: 'written', model: await this.resolve(name, version) };
+  }
+
+  #checkPublishTarget(name: string, version: string): void {
+    if (!modelNamePattern.test(name)) throw invalid(`"${name.slice(0, 100)}" is not a valid model name`, 'name');
+    if (!modelVersionPattern.test(version)) throw invalid(`"${version.slice(0, 100)}" is not a valid version`, 'version');
+    if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; publish its versions where its URL points`);
+  }
+
+  /** The shard paths of the TF.js model in `folder`, once it passed {@link checkModelFiles}. */
+  async #checkedFiles(folder: string, format: 'layers' | 'graph'): Promise<string[]> {
+    let modelJson: unknown;
+    try {
+      modelJson = JSON.parse(await readFile(path.join(folder, modelJsonFileName), 'utf8'));
+    } catch {
+      throw invalid('model.json is not valid JSON', 'files');
+    }
+    const groups = tfjsWeightGroups(modelJson, format);
+    const sizes = new Map<string, number>();
+    for (const p of groups.flatMap((group) => group.paths)) {
+      const info = await stat(path.join(folder, ...p.split('/'))).catch(() => null);
+      if (!info?.isFile()) throw new AppError('VALIDATION_FAILED', `the shard "${p}" that model.json names is missing`, { details: { field: 'files', reason: 'missing_shard' } });
+      sizes.set(p, info.size);
+    }
+    return checkModelFiles(format, modelJson, (p) => sizes.get(p) ?? 0);
   }
 
   /** The folder of a local model, whether or not it exists. */
@@ -309,17 +356,6 @@ function invalid(message: string, field: string): AppError {
 
 function versionExists(name: string, version: string): AppError {
   return new AppError('CONFLICT', `${name}@${version} already exists with other files; versions are immutable, publish a new one`, { details: { name, version } });
-}
-
-/** model.json's own `format` (`layers-model`, `graph-model`) must agree with the manifest's. */
-function checkDeclaredFormat(modelJson: ModelFile, format: string): void {
-  let declared: unknown;
-  try {
-    declared = (JSON.parse(Buffer.from(modelJson.bytes).toString('utf8')) as { format?: unknown }).format;
-  } catch {
-    throw invalid('model.json is not valid JSON', 'files');
-  }
-  if (typeof declared === 'string' && declared.length > 0 && !declared.startsWith(format)) throw invalid(`model.json is a ${declared}, the manifest says ${format}`, 'format');
 }
 
 function ignoreNotReady(error: unknown): null {

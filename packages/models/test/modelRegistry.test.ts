@@ -213,7 +213,11 @@ describe('remote models', () => {
 });
 
 describe('ModelRegistry.publish', () => {
-  const modelJson = { path: 'model.json', bytes: Buffer.from(JSON.stringify({ format: 'layers-model', modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [] }] })) };
+  const modelJson = { path: 'model.json', bytes: Buffer.from(JSON.stringify({ format: 'layers-model', modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'w', shape: [3], dtype: 'bool' }] }] })) };
+  const modelJsonNaming = (paths: string[], bytes = 3) => ({
+    path: 'model.json',
+    bytes: Buffer.from(JSON.stringify({ format: 'layers-model', modelTopology: {}, weightsManifest: [{ paths, weights: [{ name: 'w', shape: [bytes], dtype: 'bool' }] }] })),
+  });
   const shard = { path: 'w.bin', bytes: Buffer.from([9, 8, 7]) };
   const manifest = {
     format: 'layers' as const,
@@ -233,7 +237,14 @@ describe('ModelRegistry.publish', () => {
   });
 
   it.each([
-    ['other files under an existing version', { version: '2.0.0', files: [modelJson, { path: 'w.bin', bytes: Buffer.from([1]) }] }, 'CONFLICT'],
+    ['other files under an existing version', { version: '2.0.0', files: [modelJson, { path: 'w.bin', bytes: Buffer.from([1, 2, 3]) }] }, 'CONFLICT'],
+    ['a shard path with a NUL byte', { files: [modelJsonNaming(['w\u0000.bin']), { path: 'w\u0000.bin', bytes: Buffer.from([1, 2, 3]) }] }, 'VALIDATION_FAILED'],
+    ['a shard path that is the folder of another', { files: [modelJsonNaming(['a', 'a/b'], 2), { path: 'a', bytes: Buffer.from([1]) }, { path: 'a/b', bytes: Buffer.from([1]) }] }, 'VALIDATION_FAILED'],
+    ['a percent-encoded dot segment', { files: [modelJsonNaming(['%2e%2e/w.bin']), { path: '%2e%2e/w.bin', bytes: Buffer.from([1, 2, 3]) }] }, 'VALIDATION_FAILED'],
+    ['shards smaller than their weights', { files: [modelJsonNaming(['w.bin'], 4), shard] }, 'VALIDATION_FAILED'],
+    ['a JSON document that is no model', { files: [{ path: 'model.json', bytes: Buffer.from('{"status":"ok","checks":{"redis":"ok"}}') }] }, 'VALIDATION_FAILED'],
+    ['a model.json without weights', { files: [{ path: 'model.json', bytes: Buffer.from('{"modelTopology":{}}') }] }, 'VALIDATION_FAILED'],
+    ['a shard model.json does not name', { files: [modelJson, shard, { path: 'extra.bin', bytes: Buffer.from([1]) }] }, 'VALIDATION_FAILED'],
     ['a bad version', { version: '../x' }, 'VALIDATION_FAILED'],
     ['a path leaving the folder', { files: [modelJson, { path: '../w.bin', bytes: Buffer.from([1]) }] }, 'VALIDATION_FAILED'],
     ['no model.json first', { files: [shard, modelJson] }, 'VALIDATION_FAILED'],
@@ -244,6 +255,9 @@ describe('ModelRegistry.publish', () => {
     const registry = new ModelRegistry({ root });
     await registry.publish({ name: 'pets', version: '2.0.0', files: [modelJson, shard], manifest });
     expect(await codeOf(registry.publish({ name: 'pets', version: '3.0.0', files: [modelJson, shard], manifest, ...overrides } as never))).toBe(code);
+    // Nothing stored: no new version, no staging folder left.
+    expect((await readdir(path.join(root, 'pets'))).sort()).toEqual(['2.0.0']);
+    expect(await readdir(path.join(root, '.staging'))).toEqual([]);
   });
 
   it('hashes a SavedModel folder over saved_model.pb and its variables', async () => {

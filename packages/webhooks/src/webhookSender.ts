@@ -1,7 +1,6 @@
-import http from 'node:http';
 import type { LookupFunction } from 'node:net';
-import https from 'node:https';
-import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent, type RequestFilteringAgentOptions } from 'request-filtering-agent';
+import { createOutboundAgent, isOutboundRefused, privateAddressMessage } from '@inferq/outbound';
+import { request, type Agent } from 'undici';
 import { checkWebhookUrl, type WebhookUrlPolicy } from './webhookUrl.ts';
 
 export interface WebhookSenderOptions extends WebhookUrlPolicy {
@@ -18,80 +17,77 @@ export interface WebhookAttemptResult {
   ok: boolean;
   /** The receiver's status; null when no answer came. */
   statusCode: number | null;
-  /** Why the attempt failed (a non-2xx answer, a timeout, a refused address). */
+  /**
+   * Why the attempt failed (a non-2xx answer, a timeout, a refused address), in words the
+   * webhook's owner may read: never resolver output or addresses behind the name.
+   */
   error: string | null;
   durationMs: number;
 }
 
 /**
- * Sends one webhook request. The connection goes through agents that resolve the host and refuse
+ * Sends one webhook request. The connection goes through an @inferq/outbound agent that refuses
  * any address that is not public unicast (private, loopback, link-local, unique-local, CGNAT,
- * reserved) at connect time, so a name that resolves differently later cannot reach inside.
- * Redirects are never followed (a 3xx is a failed attempt) and the answer body is not kept.
+ * IPv4-compatible IPv6, reserved) at connect time, so a name that resolves differently later
+ * cannot reach inside. Redirects are never followed (a 3xx is a failed attempt) and the answer
+ * body is not kept.
  */
 export class WebhookSender {
   readonly #options: WebhookSenderOptions;
-  readonly #httpAgent: http.Agent;
-  readonly #httpsAgent: https.Agent;
+  readonly #agent: Agent;
 
   constructor(options: WebhookSenderOptions = {}) {
     this.#options = options;
-    const filter: RequestFilteringAgentOptions = options.allowLoopback ? { allowIPAddressList: ['127.0.0.0/8', '::1'] } : {};
-    this.#httpAgent = new RequestFilteringHttpAgent({ keepAlive: false, ...filter });
-    this.#httpsAgent = new RequestFilteringHttpsAgent({ keepAlive: false, ...filter });
+    this.#agent = createOutboundAgent({ allowLoopback: options.allowLoopback === true }, { ...(options.lookup ? { lookup: options.lookup } : {}), connectTimeoutMs: options.timeoutMs ?? 10_000 });
   }
 
   async send(rawUrl: string, body: string, headers: Record<string, string>): Promise<WebhookAttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    let url: URL;
+    let url: string;
     try {
-      url = new URL(checkWebhookUrl(rawUrl, this.#options));
+      url = checkWebhookUrl(rawUrl, this.#options);
     } catch (error) {
-      return { ok: false, statusCode: null, error: `refused: ${(error as Error).message}`, durationMs: elapsed() };
+      const reason = (error as { details?: { reason?: string } }).details?.reason;
+      return { ok: false, statusCode: null, error: reason === 'private_address' ? privateAddressMessage : `refused: ${(error as Error).message}`, durationMs: elapsed() };
     }
     const timeoutMs = this.#options.timeoutMs ?? 10_000;
-    const transport = url.protocol === 'https:' ? https : http;
-    return new Promise<WebhookAttemptResult>((resolve) => {
-      let settled = false;
-      const finish = (result: Omit<WebhookAttemptResult, 'durationMs'>) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        resolve({ ...result, durationMs: elapsed() });
-      };
-      const request = transport.request(url, {
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const response = await request(url, {
         method: 'POST',
-        agent: url.protocol === 'https:' ? this.#httpsAgent : this.#httpAgent,
-        ...(this.#options.lookup ? { lookup: this.#options.lookup } : {}),
+        dispatcher: this.#agent,
+        signal,
         headers: {
           'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body).toString(),
           'user-agent': this.#options.userAgent ?? 'InferQ-Webhooks/1',
           ...headers,
         },
+        body,
       });
-      const deadline = setTimeout(() => {
-        request.destroy();
-        finish({ ok: false, statusCode: null, error: `timed out after ${timeoutMs} ms` });
-      }, timeoutMs);
-      request.on('response', (response) => {
-        const statusCode = response.statusCode ?? 0;
-        // Drain without keeping the body: only the status matters.
-        response.resume();
-        response.on('end', () => {
-          const ok = statusCode >= 200 && statusCode < 300;
-          finish({ ok, statusCode, error: ok ? null : `answered ${statusCode}` });
-        });
-        response.on('error', (error) => finish({ ok: false, statusCode, error: error.message }));
-      });
-      request.on('error', (error) => finish({ ok: false, statusCode: null, error: error.message.slice(0, 500) }));
-      request.end(body);
-    });
+      // Drain without keeping the body: only the status matters.
+      await response.body.dump({ limit: 64 * 1024, signal });
+      const ok = response.statusCode >= 200 && response.statusCode < 300;
+      return { ok, statusCode: response.statusCode, error: ok ? null : `answered ${response.statusCode}`, durationMs: elapsed() };
+    } catch (error) {
+      return { ok: false, statusCode: null, error: describeFailure(error, signal, timeoutMs), durationMs: elapsed() };
+    }
   }
 
   close(): void {
-    this.#httpAgent.destroy();
-    this.#httpsAgent.destroy();
+    void this.#agent.destroy();
   }
+}
+
+/** What the owner may read of a failed attempt: a category, not the network's internals. */
+function describeFailure(error: unknown, signal: AbortSignal, timeoutMs: number): string {
+  if (signal.aborted) return `timed out after ${timeoutMs} ms`;
+  const cause = (error as { cause?: unknown }).cause;
+  if (isOutboundRefused(error) || isOutboundRefused(cause)) return privateAddressMessage;
+  const code = (error as NodeJS.ErrnoException).code ?? (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host name does not resolve';
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return `timed out after ${timeoutMs} ms`;
+  if (typeof code === 'string' && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT'))) return 'TLS handshake failed';
+  return 'connection failed';
 }

@@ -1,6 +1,5 @@
-import { isIP } from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { AppError } from '@inferq/core';
+import { checkOutboundUrl, isOutboundRefused } from '@inferq/outbound';
 
 export interface WebhookUrlPolicy {
   /**
@@ -13,45 +12,27 @@ export interface WebhookUrlPolicy {
 
 export const maxWebhookUrlLength = 2048;
 
-function invalid(reason: string, message: string): AppError {
-  return new AppError('INVALID_WEBHOOK_URL', message, { details: { reason } });
-}
-
-function isLoopbackName(hostname: string): boolean {
-  return hostname === 'localhost' || hostname.endsWith('.localhost');
-}
-
-/** The address literal of a URL host (`[::1]` → `::1`), or null for a name. */
-function ipLiteral(hostname: string): string | null {
-  const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-  return isIP(bare) ? bare : null;
-}
+const messages = {
+  malformed: 'The webhook is not an absolute URL.',
+  credentials: 'The webhook URL must not carry a user name or password.',
+  not_https: 'The webhook URL must use https.',
+  private_address: 'The webhook URL points to a loopback, private or reserved address.',
+} as const;
 
 /**
  * Checks a webhook URL at submit time and returns it normalized. Only what the URL itself shows is
- * checked here (scheme, credentials, literal addresses); the names are resolved and checked again
- * when each delivery connects (see WebhookSender), which also defeats DNS rebinding.
+ * checked here (scheme, credentials, literal addresses, loopback names such as `localhost.`); the
+ * names are resolved and checked again when each delivery connects (see WebhookSender), which
+ * also defeats DNS rebinding. The rules are @inferq/outbound's, shared with model fetches.
  */
 export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy = {}): string {
-  if (raw.length > maxWebhookUrlLength) throw invalid('too_long', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`);
-  let url: URL;
+  if (raw.length > maxWebhookUrlLength) {
+    throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
+  }
   try {
-    url = new URL(raw);
-  } catch {
-    throw invalid('malformed', 'The webhook is not an absolute URL.');
+    return checkOutboundUrl(raw, { allowLoopback: policy.allowLoopback === true }).href;
+  } catch (error) {
+    if (!isOutboundRefused(error)) throw error;
+    throw new AppError('INVALID_WEBHOOK_URL', messages[error.reason], { details: { reason: error.reason } });
   }
-  if (url.username || url.password) throw invalid('credentials', 'The webhook URL must not carry a user name or password.');
-  const literal = ipLiteral(url.hostname);
-  const loopback = isLoopbackName(url.hostname) || (literal !== null && ipaddr.parse(literal).range() === 'loopback');
-  if (loopback && !policy.allowLoopback) throw invalid('private_address', 'The webhook URL points to a loopback address.');
-  if (url.protocol === 'http:') {
-    if (!loopback) throw invalid('not_https', 'The webhook URL must use https.');
-  } else if (url.protocol !== 'https:') {
-    throw invalid('not_https', 'The webhook URL must use https.');
-  }
-  if (literal !== null && !loopback && ipaddr.parse(literal).range() !== 'unicast') {
-    throw invalid('private_address', 'The webhook URL points to a private or reserved address.');
-  }
-  url.hash = '';
-  return url.href;
 }

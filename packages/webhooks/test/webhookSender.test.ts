@@ -68,15 +68,19 @@ describe('WebhookSender', () => {
   });
 
   it.each([
-    ['a loopback literal', () => `https://127.0.0.1:${port}/hook`],
-    ['a public name that resolves to loopback', () => `https://hooks.example.test:${port}/hook`],
-    ['plain http', () => `http://127.0.0.1:${port}/hook`],
-  ])('refuses %s without connecting when loopback is not allowed', async (_name, url) => {
-    const sender = new WebhookSender({ timeoutMs: 2000, lookup: rebinding });
+    ['a loopback literal', () => `https://127.0.0.1:${port}/hook`, false],
+    ['a public name that resolves to loopback', () => `https://hooks.example.test:${port}/hook`, false],
+    ['plain http', () => `http://127.0.0.1:${port}/hook`, false],
+    ['an IPv4-compatible IPv6 literal (::/96)', () => `https://[::127.0.0.1]:${port}/hook`, false],
+    ['an IPv4-mapped IPv6 literal', () => `https://[::ffff:127.0.0.1]:${port}/hook`, false],
+    ['localhost with a trailing dot', () => `https://localhost.:${port}/hook`, false],
+    // Loopback allowed, but ::/96 is never a loopback address.
+    ['an IPv4-compatible literal where loopback is allowed', () => `https://[::127.0.0.1]:${port}/hook`, true],
+  ])('refuses %s without connecting, saying only "refused: private address"', async (_name, url, allowLoopback) => {
+    const sender = new WebhookSender({ timeoutMs: 2000, lookup: rebinding, allowLoopback });
     const before = connections;
     const result = await sender.send(url(), body, {});
-    expect(result).toMatchObject({ ok: false, statusCode: null });
-    expect(result.error).toBeTruthy();
+    expect(result).toMatchObject({ ok: false, statusCode: null, error: 'refused: private address' });
     expect(connections).toBe(before);
     sender.close();
   });

@@ -1,0 +1,2 @@
+export * from './outboundPolicy.ts';
+export * from './outboundAgent.ts';

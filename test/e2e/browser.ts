@@ -1,39 +1,19 @@
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
+import { ensureDashboardBuilt as buildDashboardWhenStale } from '@inferq/stack/dashboardBuild';
 import { repoRoot } from '@inferq/testing';
-
-const run = promisify(execFile);
 
 export const dashboardRoot = path.join(repoRoot, 'apps/dashboard');
 export const dashboardDist = path.join(dashboardRoot, 'dist');
 
-function newestMtime(entry: string): number {
-  const stats = statSync(entry);
-  if (!stats.isDirectory()) return stats.mtimeMs;
-  return readdirSync(entry).reduce((newest, name) => Math.max(newest, newestMtime(path.join(entry, name))), stats.mtimeMs);
-}
-
 /**
  * Builds the dashboard (vite build) when its build is missing or older than its sources, so the
- * browser tests run against the current code on a fresh clone without a separate build step.
+ * browser tests run against the current code on a fresh clone without a separate build step
+ * (the same check `pnpm start` makes).
  */
 export async function ensureDashboardBuilt(): Promise<void> {
-  const index = path.join(dashboardDist, 'index.html');
-  const sources = ['src', 'index.html', 'vite.config.ts', 'package.json'].map((name) => path.join(dashboardRoot, name));
-  const newestSource = Math.max(...sources.map(newestMtime));
-  if (existsSync(index) && statSync(index).mtimeMs >= newestSource) return;
-  const vite = path.join(path.dirname(createRequire(path.join(dashboardRoot, 'package.json')).resolve('vite/package.json')), 'bin/vite.js');
-  // Built aside and moved into place, so a test run beside this one never serves half a build.
-  const aside = path.join(dashboardRoot, `node_modules/.cache/dist-${process.pid}`);
-  await run(process.execPath, [vite, 'build', '--logLevel', 'warn', '--outDir', aside], { cwd: dashboardRoot, maxBuffer: 16 * 1024 * 1024 });
-  await rm(dashboardDist, { recursive: true, force: true });
-  // Another run may have moved its own fresh build in meanwhile; either one will do.
-  await rename(aside, dashboardDist).catch(() => rm(aside, { recursive: true, force: true }));
+  await buildDashboardWhenStale(dashboardRoot);
 }
 
 /** Debian's Chromium (Playwright's own browser download is not used). */

@@ -17,6 +17,8 @@ import { rateLimit } from './http/rateLimit.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
 import { httpMetrics } from './http/httpMetrics.ts';
+import { redactUrl } from './http/redactUrl.ts';
+import type { TrustProxySetting } from './http/trustProxy.ts';
 import { healthRouter } from './health.ts';
 import { JobService, type ModelCatalog } from './jobService.ts';
 import type { JobWaiter } from './jobWaiter.ts';
@@ -48,8 +50,12 @@ export interface ApiDependencies {
   maxQueuedJobs?: number;
   /** Submissions this process validates and stores at once; more get 503 SERVER_BUSY. @defaultValue 32 */
   maxConcurrentSubmits?: number;
-  /** @defaultValue false */
-  trustProxy?: boolean;
+  /**
+   * Which proxies' X-Forwarded-For decides `req.ip` (the key of the per-address limits): a hop
+   * count or proxy addresses/subnets, never "everyone"; see http/trustProxy.ts.
+   * @defaultValue false: the client is the TCP peer
+   */
+  trustProxy?: TrustProxySetting;
   /**
    * Prometheus metrics served on /metrics; also `app.locals.metrics` for middleware that counts
    * (e.g. `rateLimitRejections`). @defaultValue a new set with the queue-depth gauge on `queue`
@@ -99,7 +105,11 @@ export function createApp(deps: ApiDependencies): Express {
       customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       serializers: {
         // A hostile URL (up to Node's 16 KiB head) must not blow up every log line it touches.
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.length > 512 ? `${req.url.slice(0, 512)}…` : req.url }),
+        // Secret-looking query parameters (`?api_key=`, `?token=`) are redacted before anything is written.
+        req: (req: { id: string; method: string; url: string }) => {
+          const url = redactUrl(req.url);
+          return { id: req.id, method: req.method, url: url.length > 512 ? `${url.slice(0, 512)}…` : url };
+        },
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { tierOverridesSchema } from '@inferq/accounts';
+import { parseTrustProxy } from './http/trustProxy.ts';
 
 const boolean = z
   .enum(['true', 'false', '1', '0'])
@@ -23,7 +24,22 @@ export const apiEnvSchema = z.object({
   MAX_IMAGE_SIDE: z.coerce.number().int().positive().default(8192),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  TRUST_PROXY: boolean.default(false),
+  /**
+   * The proxies in front of the API whose X-Forwarded-For is believed: `false` (none), a hop count
+   * (`1` behind one load balancer), or their addresses/subnets (`10.0.0.0/8,loopback`). `true` is
+   * refused: see http/trustProxy.ts.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((text, ctx) => {
+      try {
+        return parseTrustProxy(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
   MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
   /**

@@ -297,5 +297,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [at, id] = parsed as unknown[];
   const createdAt = typeof at === 'string' ? new Date(at) : new Date(Number.NaN);
   if (Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !uuidPattern.test(id)) throw invalid();
+  // A date JavaScript holds but Postgres does not (year 200000, 5000 BC) would fail in the query.
+  if (createdAt.getUTCFullYear() < 1970 || createdAt.getUTCFullYear() > 9999) throw invalid();
   return { createdAt, id };
 }

@@ -75,26 +75,50 @@ export const maxQueuePriority = 2_097_152;
 
 const positiveInt = z.number().int().positive();
 
-/** Changes to the built-in tiers (or whole new tiers), e.g. from the API's TIER_OVERRIDES. */
-export const tierOverridesSchema = z.record(
-  z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
-  z
-    .object({
-      submitsPerWindow: positiveInt,
-      rateWindowSeconds: positiveInt,
-      submitBurst: z.number().int().min(0),
-      burstWindowSeconds: positiveInt,
-      requestsPerWindow: positiveInt,
-      maxJobsInFlight: positiveInt,
-      maxUploadBytes: positiveInt,
-      maxPixels: positiveInt,
-      priority: z.number().int().min(1).max(maxQueuePriority),
-      priorityStep: z.number().int().min(0),
-      retentionDays: positiveInt,
-    })
-    .partial()
-    .strict(),
-);
+/**
+ * Names a tier may not have: those of Object.prototype (`constructor`, …) and `prototype` /
+ * `__proto__`. A plain-object lookup of such a name finds an inherited function, not a tier, so a
+ * tier called `constructor` would have undefined limits.
+ */
+export function isReservedTierName(name: string): boolean {
+  return name === '__proto__' || name === 'prototype' || name in Object.prototype;
+}
+
+/**
+ * Changes to the built-in tiers (or whole new tiers), e.g. from the API's TIER_OVERRIDES. Unknown
+ * fields and reserved names are refused, so a typo fails at start instead of making a tier
+ * without limits.
+ */
+export const tierOverridesSchema = z
+  .unknown()
+  .superRefine((value, ctx) => {
+    // Checked on the parsed JSON's own keys: a record schema would copy `__proto__` as a prototype.
+    if (typeof value !== 'object' || value === null) return;
+    for (const key of Object.keys(value)) {
+      if (isReservedTierName(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is a reserved name (Object.prototype), not a tier' });
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'a tier name is lowercase letters, digits, "_" and "-", at most 32'),
+      z
+        .object({
+          submitsPerWindow: positiveInt,
+          rateWindowSeconds: positiveInt,
+          submitBurst: z.number().int().min(0),
+          burstWindowSeconds: positiveInt,
+          requestsPerWindow: positiveInt,
+          maxJobsInFlight: positiveInt,
+          maxUploadBytes: positiveInt,
+          maxPixels: positiveInt,
+          priority: z.number().int().min(1).max(maxQueuePriority),
+          priorityStep: z.number().int().min(0),
+          retentionDays: positiveInt,
+        })
+        .partial()
+        .strict(),
+    ),
+  );
 
 export type TierOverrides = z.infer<typeof tierOverridesSchema>;
 
@@ -105,14 +129,16 @@ export type TierOverrides = z.infer<typeof tierOverridesSchema>;
 export function resolveTiers(overrides: TierOverrides = {}): TierTable {
   const table: Record<string, Tier> = { ...tiers };
   for (const [name, change] of Object.entries(overrides)) {
-    table[name] = { ...(table[name] ?? tiers.free), ...change, name };
+    if (isReservedTierName(name)) throw new RangeError(`"${name}" is a reserved name, not a tier`);
+    const base: Tier = (Object.hasOwn(table, name) ? table[name] : undefined) ?? tiers.free;
+    table[name] = { ...base, ...change, name };
   }
   return table;
 }
 
 /** The tier called `name`; an unknown name (a tier removed from the table) gets `free`. */
 export function tierOf(name: string, table: TierTable = tiers): Tier {
-  return table[name] ?? table.free ?? tiers.free;
+  return (Object.hasOwn(table, name) ? table[name] : undefined) ?? table.free ?? tiers.free;
 }
 
 /**

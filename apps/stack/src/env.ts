@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+/**
+ * Every setting of `pnpm start`, parsed once at boot. Nothing else reads process.env; the API,
+ * worker and webhook dispatcher it starts parse their own settings (anything else set in the
+ * environment, TIER_OVERRIDES say, reaches them unchanged).
+ */
+export const stackEnvSchema = z.object({
+  /** A Postgres server to use instead of the embedded one; its database is created when missing. */
+  DATABASE_URL: z.string().url().optional(),
+  /** A Redis server to use instead of starting `redis-server`. */
+  REDIS_URL: z.string().url().optional(),
+  /** Where the embedded Postgres, the local Redis and the saved API key keep their files. */
+  INFERQ_DATA_DIR: z.string().default('.inferq'),
+  /** Port of the embedded Postgres (127.0.0.1 only). */
+  INFERQ_POSTGRES_PORT: port.default(54329),
+  /** Port of the local redis-server (127.0.0.1 only). */
+  INFERQ_REDIS_PORT: port.default(63799),
+  /** The API's port. */
+  PORT: port.default(3000),
+  /** The API's address; 0.0.0.0 shares it with the network. */
+  HOST: z.string().default('127.0.0.1'),
+  /** Its own key prefix, so this stack never takes jobs of another one on the same Redis. */
+  QUEUE_PREFIX: z.string().default('inferq-local'),
+  MODELS_DIR: z.string().default('models'),
+  /** Worker processes (`auto`: one per core), as the worker's own WORKER_PROCESSES. */
+  WORKER_PROCESSES: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
+  /** `build`: rebuild the dashboard when its sources are newer than its build; `skip`: never. */
+  INFERQ_DASHBOARD: z.enum(['build', 'skip']).default('build'),
+  /** `pretty`: one short line per log entry; `json`: the processes' JSON lines as they are. */
+  INFERQ_LOG_FORMAT: z.enum(['pretty', 'json']).default('pretty'),
+});
+
+export type StackEnv = z.infer<typeof stackEnvSchema>;
+
+/** Settings of the embedded Postgres process (`embeddedPostgres.ts`), set by the stack. */
+export const embeddedPostgresEnvSchema = z.object({
+  INFERQ_POSTGRES_DIR: z.string().min(1),
+  INFERQ_POSTGRES_PORT: port,
+  INFERQ_POSTGRES_PASSWORD: z.string().min(1),
+});
+
+export type EmbeddedPostgresEnv = z.infer<typeof embeddedPostgresEnvSchema>;
+
+function parse<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv, what: string): z.infer<T> {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid ${what} configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+export function parseStackEnv(source: NodeJS.ProcessEnv): StackEnv {
+  // `DATABASE_URL= pnpm start` means "not set": the embedded server, not an invalid URL.
+  const set = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
+  return parse(stackEnvSchema, set, 'pnpm start');
+}
+
+export function parseEmbeddedPostgresEnv(source: NodeJS.ProcessEnv): EmbeddedPostgresEnv {
+  return parse(embeddedPostgresEnvSchema, source, 'embedded Postgres');
+}

@@ -1,0 +1,146 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { drawingImage } from '@inferq/images/testing';
+import { findOnPath } from '@inferq/stack/localServers';
+import { freePort, PlatformProcess, repoRoot, withDatabase } from '@inferq/testing';
+
+const run = promisify(execFile);
+
+/** `pnpm start` as a child process, with ports and folders of its own. */
+class Stack {
+  process: PlatformProcess | undefined;
+  readonly env: Record<string, string>;
+  constructor(env: Record<string, string>) {
+    this.env = env;
+  }
+
+  /** Starts it and resolves with what its banner says. */
+  async start(): Promise<{ baseUrl: string; apiKey: string; lines: string[] }> {
+    this.process = new PlatformProcess('start', 'apps/stack/src/index.ts', { NO_COLOR: '1', INFERQ_DASHBOARD: 'skip', ...this.env });
+    await this.process.waitForLog((line) => line.msg.startsWith('Ctrl-C stops everything'), 240_000);
+    const lines = this.process.lines.map((line) => line.msg);
+    const baseUrl = /^ {2}API +(http:\/\/\S+)$/m.exec(lines.join('\n'))?.[1];
+    const apiKey = /^ {2}API key +(iq_\S+)$/m.exec(lines.join('\n'))?.[1];
+    if (!baseUrl || !apiKey) throw new Error(`no address or key in the banner:\n${this.process.tail(40)}`);
+    return { baseUrl, apiKey, lines };
+  }
+
+  /** Ctrl-C, and the exit code. */
+  async interrupt(): Promise<number | null> {
+    const child = this.process!;
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await child.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+let dir = '';
+let imageFile = '';
+
+async function inferq(stack: { baseUrl: string; apiKey: string }, args: string[]): Promise<{ code: number; stdout: string }> {
+  try {
+    const { stdout } = await run(process.execPath, [path.join(repoRoot, 'packages/client/src/cli/main.ts'), ...args], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', HOME: dir, INFERQ_BASE_URL: stack.baseUrl, INFERQ_API_KEY: stack.apiKey },
+    });
+    return { code: 0, stdout };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string };
+    return { code: failed.code, stdout: failed.stdout };
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'inferq-start-'));
+  // Run as root, the embedded Postgres runs as the postgres user, which must reach its folder.
+  await chmod(dir, 0o755);
+  imageFile = path.join(dir, 'photo.jpg');
+  await writeFile(imageFile, await sharp(await drawingImage(320, 240)).jpeg().toBuffer());
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function ports(): Promise<Record<string, string>> {
+  return { PORT: String(await freePort()), INFERQ_POSTGRES_PORT: String(await freePort()), INFERQ_REDIS_PORT: String(await freePort()) };
+}
+
+describe('pnpm start', () => {
+  const database = `inferq_start_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const serverUrl = inject('databaseUrl');
+  let stack: Stack | undefined;
+
+  afterAll(async () => {
+    await stack?.process?.stop(60_000);
+    const admin = new pg.Client({ connectionString: withDatabase(serverUrl, 'postgres') });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.end();
+  });
+
+  it('with DATABASE_URL and REDIS_URL: creates and migrates the database, classifies an image through the CLI, stops on Ctrl-C', async () => {
+    stack = new Stack({
+      ...(await ports()),
+      DATABASE_URL: withDatabase(serverUrl, database),
+      REDIS_URL: inject('redisUrl'),
+      QUEUE_PREFIX: `${inject('queuePrefix')}-start`,
+      MODELS_DIR: inject('modelsDir'),
+      INFERQ_DATA_DIR: path.join(dir, 'external'),
+    });
+    const started = await stack.start();
+    expect(started.lines).toContain(`inferq   | created database ${database}`);
+    expect(started.lines.some((line) => line.startsWith('inferq   | migrating the database'))).toBe(true);
+
+    const submitted = await inferq(started, ['submit', imageFile, '--wait', '--json']);
+    expect(submitted.code).toBe(0);
+    const [row] = JSON.parse(submitted.stdout) as Array<{ job: { status: string; result: { top: Array<{ label: string }> } } }>;
+    expect(row?.job.status).toBe('succeeded');
+    expect(row?.job.result.top.map((entry) => entry.label).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+
+    expect(await stack.interrupt()).toBe(0);
+    expect(stack.process!.lines.at(-1)?.msg).toBe('inferq   | stopped');
+    // The apps answered Ctrl-C themselves, each with its own orderly shutdown.
+    for (const name of ['api', 'worker', 'webhooks']) {
+      expect(stack.process!.lines.some((line) => line.msg.startsWith(`${name.padEnd(8)} |`) && line.msg.endsWith(' INFO  stopped'))).toBe(true);
+    }
+  });
+});
+
+describe('pnpm start with nothing running: embedded Postgres and its own redis-server', () => {
+  let stack: Stack | undefined;
+  afterAll(async () => {
+    await stack?.process?.stop(60_000);
+  });
+
+  it('starts both, keeps the data and the API key for the next run, and stops them with the rest', async (context) => {
+    if (!findOnPath('redis-server')) context.skip('redis-server is not installed on this machine');
+    const dataDir = path.join(dir, 'embedded');
+    stack = new Stack({ ...(await ports()), DATABASE_URL: '', REDIS_URL: '', MODELS_DIR: inject('modelsDir'), INFERQ_DATA_DIR: dataDir });
+    const first = await stack.start();
+    expect(first.lines.some((line) => line.startsWith('  Postgres     postgresql://postgres:') && line.includes('(embedded'))).toBe(true);
+    const submitted = await inferq(first, ['submit', imageFile, '--wait', '--json']);
+    expect(submitted.code).toBe(0);
+    const [row] = JSON.parse(submitted.stdout) as Array<{ job: { id: string; status: string } }>;
+    expect(row?.job.status).toBe('succeeded');
+    expect(await stack.interrupt()).toBe(0);
+    expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+
+    const second = await stack.start();
+    expect(second.apiKey).toBe(first.apiKey);
+    // Nothing left to migrate or create.
+    expect(second.lines.some((line) => line.startsWith('inferq   | migrating') || line.startsWith('inferq   | created database'))).toBe(false);
+    const got = await inferq(second, ['get', row!.job.id, '--json']);
+    expect(JSON.parse(got.stdout)).toMatchObject({ id: row!.job.id, status: 'succeeded' });
+    expect(await stack.interrupt()).toBe(0);
+  });
+});

@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { jobPriority, tiers } from '@inferq/accounts';
-import { createDatabase, JobStore } from '@inferq/db';
+import { createDatabase, JobAdmission, JobQueries } from '@inferq/db';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
-import { createTestUser, startTestServices } from '@inferq/testing';
+import { createTestUser, startTestServices, TestJobs } from '@inferq/testing';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '200' } } });
@@ -19,7 +19,9 @@ const db = createDatabase({ url: services.databaseUrl, poolSize: 2 });
 const redis = createRedisConnection({ url: services.redisUrl, role: 'producer' });
 redis.on('error', () => {});
 const queue = new InferenceQueue({ connection: redis, name: `bench-admission-${randomUUID()}`, prefix: services.queuePrefix });
-const jobs = new JobStore(db);
+const admission = new JobAdmission(db);
+const queries = new JobQueries(db);
+const writer = new TestJobs(db);
 
 async function time(fn: () => Promise<unknown>): Promise<number[]> {
   for (let i = 0; i < 10; i++) await fn(); // warm-up: connections, plans, JIT
@@ -58,14 +60,14 @@ try {
     await insertJobs(user.userId, 100_000, 'succeeded');
     await insertJobs(user.userId, inFlight, 'queued');
     await db.$executeRawUnsafe('VACUUM ANALYZE jobs');
-    record(`in-flight count, ${inFlight} in flight`, await time(() => jobs.countInFlight(user.userId)));
+    record(`in-flight count, ${inFlight} in flight`, await time(() => queries.countInFlight(user.userId)));
     const created: string[] = [];
     record(
       `admit (lock + count + insert), ${inFlight} in flight`,
       await time(async () => {
         const id = randomUUID();
         created.push(id);
-        await jobs.admit({ id, userId: user.userId, modelName: 'nsfw', input: image }, { maxInFlight: 1_000_000, priorityFor: (count) => jobPriority(tiers.pro, count) });
+        await admission.admit({ id, userId: user.userId, modelName: 'nsfw', input: image }, { maxInFlight: 1_000_000, priorityFor: (count) => jobPriority(tiers.pro, count) });
       }),
     );
     record(
@@ -73,7 +75,7 @@ try {
       await time(async () => {
         const id = randomUUID();
         created.push(id);
-        await jobs.create({ id, userId: user.userId, modelName: 'nsfw', input: image });
+        await writer.create({ id, userId: user.userId, modelName: 'nsfw', input: image });
       }),
     );
     await db.job.deleteMany({ where: { id: { in: created } } });

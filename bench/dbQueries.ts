@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { AccountStore, tierNames } from '@inferq/accounts';
-import { createDatabase, JobStore } from '@inferq/db';
-import { startTestServices } from '@inferq/testing';
+import { createDatabase } from '@inferq/db';
+import { startTestServices, TestJobs } from '@inferq/testing';
 import { machineLoad } from './lib/procStat.ts';
 import { printTable, writeResults } from './lib/stats.ts';
 
@@ -20,7 +20,7 @@ await client.connect();
 const before = machineLoad();
 const rows: Array<Record<string, string>> = [];
 try {
-  const jobs = new JobStore(db);
+  const jobs = new TestJobs(db);
   const id = randomUUID();
   const user = await new AccountStore(db, { tiers: tierNames }).createUser({ email: `db-${id}@bench.inferq`, tier: 'pro', role: 'user' });
   await jobs.create({ id, userId: user.id, modelName: 'tiny', input: { data: Buffer.alloc(100), format: 'jpeg', width: 32, height: 32, sha256: '0'.repeat(64) } });

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
 pnpm install --frozen-lockfile
+# pnpm test includes the Python client's tests (clients/python: python3's unittest, against a real
+# API and worker started by test/e2e/pythonClient.test.ts) and `pnpm start` (test/e2e/start.test.ts).
 pnpm test "$@"
 # Then the fault tests (test/faults: workers, Redis and Postgres killed mid-run; about 3 minutes;
 # they need redis-server and Postgres' initdb/pg_ctl on this machine). Skipped when arguments

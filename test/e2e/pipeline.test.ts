@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { drawingImage, photoLikeImage } from '@inferq/images/testing';
-import type { PlatformProcess } from '@inferq/testing';
+import { TestJobs, type PlatformProcess } from '@inferq/testing';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createDatabase, JobStore } from '@inferq/db';
+import { createDatabase } from '@inferq/db';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
 import { createTestUser, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
 
@@ -94,7 +94,7 @@ describe('upload → queue → worker → result → poll, with real processes',
       expect(stored.pixels).toHaveLength(224 * 224 * 3);
 
       // The same upload as a row without pixels, and one whose pixels were made for another input.
-      const jobs = new JobStore(db);
+      const jobs = new TestJobs(db);
       const { user } = caller;
       const meta = { data: image, format: 'jpeg', width: 800, height: 600, sha256: '0'.repeat(64) };
       const bare = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: meta });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, expect, it } from 'vitest';
 import { pixelBomb, textFile, truncatedJpeg, validJpeg } from '@inferq/images/testing';
-import { createDatabase, JobStore } from '@inferq/db';
+import { createDatabase } from '@inferq/db';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
-import { startApiProcess, startWorkerProcess, type PlatformProcess } from '@inferq/testing';
+import { startApiProcess, startWorkerProcess, TestJobs, type PlatformProcess } from '@inferq/testing';
 import { createTestUser, faultEnv, report, submitMany, tally, waitForFinal } from './faultHarness.ts';
 
 const running: PlatformProcess[] = [];
@@ -29,7 +29,7 @@ it('poison inputs fail alone with a clear code and no retries; the jobs around t
   redis.on('error', () => {});
   const queue = new InferenceQueue({ connection: redis, name: env.queueName, prefix: env.queuePrefix });
   cleanups.push(() => db.$disconnect(), async () => redis.disconnect(), () => queue.close());
-  const jobs = new JobStore(db);
+  const jobs = new TestJobs(db);
   const poisonBytes: Array<[string, Buffer]> = [
     ['PREPROCESSING_FAILED', textFile()],
     ['PREPROCESSING_FAILED', pixelBomb()],

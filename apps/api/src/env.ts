@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { tierOverridesSchema } from '@inferq/accounts';
+import { defaultMaxQueuedJobs } from '@inferq/jobs';
+import { defaultMaxConcurrentSubmits } from './http/submitSlots.ts';
 import { parseTrustProxy } from './http/trustProxy.ts';
 
 const boolean = z
@@ -41,14 +43,14 @@ export const apiEnvSchema = z.object({
       }
     }),
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
-  MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(10_000),
+  MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(defaultMaxQueuedJobs),
   /**
    * Make the model's pixels with the decode that validates each upload and store them with it,
    * so the worker runs the model without decoding the image again. false: workers decode.
    */
   PREPARE_MODEL_PIXELS: boolean.default(true),
   /** Submissions one API process validates and stores at once; more are answered 503 SERVER_BUSY. */
-  MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(32),
+  MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(defaultMaxConcurrentSubmits),
   /**
    * JSON changes to the built-in tiers, field by field, e.g. {"free":{"submitsPerWindow":30}};
    * a new name adds a tier that starts from free.

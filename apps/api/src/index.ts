@@ -1,16 +1,15 @@
 import { pino } from 'pino';
 import { AccountStore, RateLimits, resolveTiers } from '@inferq/accounts';
-import { createDatabase, JobStats, JobStore } from '@inferq/db';
+import { createDatabase, JobQueries, JobStats } from '@inferq/db';
+import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, InferenceQueue, JobEventPublisher, JobEventSubscriber, WorkerRegistry } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, JobEventSubscriber, WorkerRegistry } from '@inferq/queue';
 import { createApp } from './app.ts';
 import { parseApiEnv } from './env.ts';
 import { isDashboardBuilt } from './http/dashboardStatic.ts';
 import { LiveEvents } from './liveEvents.ts';
-import { registryCatalog } from './modelCatalog.ts';
-import { OperatorService } from './operatorService.ts';
 import { HttpServer } from './server.ts';
-import { JobWaiter } from './jobWaiter.ts';
+import { buildApiServices } from './services.ts';
 
 const env = parseApiEnv(process.env);
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'api' }, redact: ['req.headers.authorization', 'req.headers.cookie'] });
@@ -25,17 +24,16 @@ const registry = new ModelRegistry({ root: env.MODELS_DIR });
 const eventsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-api-events' });
 eventsConnection.on('error', (error) => logger.warn({ err: error }, 'redis events connection error'));
 const jobEvents = new JobEventSubscriber({ connection: eventsConnection, prefix: env.QUEUE_PREFIX });
-const jobStore = new JobStore(db);
+const queries = new JobQueries(db);
 // Requests waiting for a job share the one subscription too: a waiter costs a listener, not a connection.
-const waiter = new JobWaiter({ subscriber: jobEvents, read: (id) => jobStore.get(id) });
+const waiter = new JobWaiter({ subscriber: jobEvents, read: (id) => queries.get(id) });
 // Not awaited: while Redis is down the subscription is made when it comes back; waits then end by timeout.
 jobEvents.start().catch((error: unknown) => logger.warn({ err: error }, 'job event subscription failed'));
+// Built before the services: the live streams' snapshots come from it.
 const operator = new OperatorService({
-  jobs: jobStore,
   stats: new JobStats(db),
   queue,
   workers: new WorkerRegistry({ connection: redis, prefix: env.QUEUE_PREFIX }),
-  events: new JobEventPublisher({ connection: redis, prefix: env.QUEUE_PREFIX }),
   queueCap: env.MAX_QUEUED_JOBS,
 });
 const liveEvents = new LiveEvents({
@@ -64,10 +62,10 @@ if (env.DEV_ADMIN_KEY) {
   logger.warn({ email }, 'development admin key enabled (DEV_ADMIN_KEY); never set it in production');
 }
 
-const app = createApp({
+const services = buildApiServices({
   logger,
   db,
-  jobs: jobStore,
+  queries,
   accounts,
   queue,
   models: registryCatalog(registry, { preparePixels: env.PREPARE_MODEL_PIXELS }),
@@ -86,13 +84,12 @@ const app = createApp({
   rateLimits,
   maxQueuedJobs: env.MAX_QUEUED_JOBS,
   maxConcurrentSubmits: env.MAX_CONCURRENT_SUBMITS,
-  trustProxy: env.TRUST_PROXY,
   operator,
   liveEvents,
-  dashboardDir: env.DASHBOARD_DIR,
   waiter,
   webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK },
 });
+const app = createApp({ logger, services, trustProxy: env.TRUST_PROXY, dashboardDir: env.DASHBOARD_DIR });
 
 const server = new HttpServer({ app, logger, host: env.HOST, port: env.PORT, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS });
 const address = await server.start();

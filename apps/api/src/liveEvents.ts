@@ -62,7 +62,7 @@ export class LiveEvents {
   /** Throws TOO_MANY_STREAMS when this process holds as many streams as it takes. */
   assertCapacity(): void {
     if (this.#streams.size >= (this.#options.maxStreams ?? 2000)) {
-      throw new AppError('TOO_MANY_STREAMS', 'Too many live streams are open on this server; try again shortly.', { headers: { 'Retry-After': '5' } });
+      throw new AppError('TOO_MANY_STREAMS', 'Too many live streams are open on this server; try again shortly.', { retryAfterSeconds: 5 });
     }
   }
 

@@ -12,9 +12,9 @@ async function submit(target: TestApi, user: TestUser, image?: Buffer): Promise<
 /** Finishes jobs the way the worker does: results through completeMany, failures through fail. */
 async function finish(target: TestApi, ids: string[]): Promise<void> {
   const [first, ...rest] = ids;
-  for (const id of ids) await target.deps.jobs.start(id, 'test-worker');
-  await target.deps.jobs.completeMany(rest.map((id) => ({ id, workerId: 'test-worker', inferenceMs: 1, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } })));
-  if (first) await target.deps.jobs.fail(first, 'INFERENCE_FAILED', 'test');
+  for (const id of ids) await target.jobs.start(id, 'test-worker');
+  await target.jobs.completeMany(rest.map((id) => ({ id, workerId: 'test-worker', inferenceMs: 1, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } })));
+  if (first) await target.jobs.fail(first, 'INFERENCE_FAILED', 'test');
 }
 
 describe('per-user quota of queued + running jobs', () => {
@@ -35,7 +35,7 @@ describe('per-user quota of queued + running jobs', () => {
     expect(await target.deps.db.job.count()).toBe(rowsBefore);
 
     // Running jobs count too.
-    await target.deps.jobs.start(ids[0]!, 'test-worker');
+    await target.jobs.start(ids[0]!, 'test-worker');
     expect((await submit(target, target.user)).status).toBe(429);
 
     await finish(target, ids.slice(0, 2));

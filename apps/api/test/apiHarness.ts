@@ -3,24 +3,32 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterEach, inject } from 'vitest';
 import { AccountStore, RateLimits, resolveTiers, type TierOverrides } from '@inferq/accounts';
-import { createDatabase, JobStore } from '@inferq/db';
-import { createTestUser, type TestUser } from '@inferq/testing';
+import { createDatabase } from '@inferq/db';
+import { registryCatalog } from '@inferq/jobs';
+import { createTestUser, TestJobs, type TestUser } from '@inferq/testing';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
-import { createApp, type ApiDependencies } from '../src/app.ts';
-import { registryCatalog } from '../src/modelCatalog.ts';
+import { createApp } from '../src/app.ts';
+import type { TrustProxySetting } from '../src/http/trustProxy.ts';
 import { HttpServer } from '../src/server.ts';
+import { buildApiServices, type ApiParts } from '../src/services.ts';
 
 export interface TestApi {
   baseUrl: string;
-  deps: ApiDependencies;
+  deps: ApiParts;
   queue: InferenceQueue;
+  /** The API's jobs, to write and read rows as a worker or another process would. */
+  jobs: TestJobs;
   /** A user with a key; `user.headers` authenticates a request. */
   user: TestUser;
   close(): Promise<void>;
 }
 
-export interface TestApiOptions extends Partial<ApiDependencies> {
+export interface TestApiOptions extends Partial<ApiParts> {
+  /** The dashboard's build folder. @defaultValue none */
+  dashboardDir?: string;
+  /** Which proxies' X-Forwarded-For decides `req.ip`. @defaultValue false */
+  trustProxy?: TrustProxySetting;
   /** Small limits for a test: changes to the built-in tiers. */
   tierOverrides?: TierOverrides;
   /** Failed authentications per minute from one address. @defaultValue 1000 */
@@ -32,7 +40,7 @@ export interface TestApiOptions extends Partial<ApiDependencies> {
  * counters are keyed under that queue too, so tests never share them.
  */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
-  const { tierOverrides, authFailuresPerMinute, ...overrides } = options;
+  const { tierOverrides, authFailuresPerMinute, dashboardDir, trustProxy, ...overrides } = options;
   const logger = pino({ level: 'silent' });
   const db = createDatabase({ url: inject('databaseUrl') });
   const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
@@ -41,10 +49,9 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const queue = new InferenceQueue({ connection: redis, name: queueName, prefix: inject('queuePrefix') });
   await queue.queue.waitUntilReady();
   const tiers = overrides.tiers ?? resolveTiers(tierOverrides);
-  const deps: ApiDependencies = {
+  const deps: ApiParts = {
     logger,
     db,
-    jobs: new JobStore(db),
     accounts: new AccountStore(db, { tiers: Object.keys(tiers) }),
     tiers,
     rateLimits: new RateLimits({
@@ -60,13 +67,15 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     imageLimits: { maxBytes: 2 * 1024 * 1024, maxPixels: 40_000_000, minWidth: 32, minHeight: 32, maxWidth: 8192, maxHeight: 8192 },
     ...overrides,
   };
-  const server = new HttpServer({ app: createApp(deps), logger, host: '127.0.0.1', port: 0 });
+  const app = createApp({ logger: deps.logger, services: buildApiServices(deps), dashboardDir, trustProxy });
+  const server = new HttpServer({ app, logger, host: '127.0.0.1', port: 0 });
   const address: AddressInfo = await server.start();
   const user = await createTestUser(inject('databaseUrl'));
   return {
     baseUrl: `http://127.0.0.1:${address.port}`,
     deps,
     queue,
+    jobs: new TestJobs(db),
     user,
     async close() {
       await server.stop();

@@ -138,12 +138,12 @@ describe('the dashboard routes: account, job image, operators', () => {
     expect(((await queued.json()) as ErrorJson).error.code).toBe('CONFLICT');
 
     // Fail its row as a worker would.
-    await api.deps.jobs.fail(id, 'INFERENCE_FAILED', 'The model rejected this input.');
+    await api.jobs.fail(id, 'INFERENCE_FAILED', 'The model rejected this input.');
     const retried = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, { method: 'POST', headers: admin.headers });
     expect(retried.status).toBe(202);
     expect(await retried.json()).toMatchObject({ id, status: 'queued', error: null, finishedAt: null });
     expect(['waiting', 'prioritized']).toContain(await (await api.queue.queue.getJob(id))!.getState());
-    const row = await api.deps.jobs.get(id);
+    const row = await api.jobs.get(id);
     expect(row).toMatchObject({ status: 'queued', errorCode: null, finishedAt: null });
   });
 

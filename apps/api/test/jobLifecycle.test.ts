@@ -57,7 +57,7 @@ describe('GET /v1/jobs', () => {
     const user = await createTestUser(inject('databaseUrl'));
     const [first, second, third] = [await submitId(user), await submitId(user), await submitId(user)];
     expect((await cancel(user, second!)).status).toBe(200);
-    await api.deps.jobs.start(third!, 'test-worker');
+    await api.jobs.start(third!, 'test-worker');
 
     expect((await list(user, '?status=canceled')).body.data.map((job) => job.id)).toEqual([second]);
     expect((await list(user, '?status=queued,running')).body.data.map((job) => job.id)).toEqual([third, first]);
@@ -89,19 +89,19 @@ describe('POST /v1/jobs/:id/cancel', () => {
     expect(row.status).toBe('canceled');
     expect(row.canceledAt).not.toBeNull();
     // A worker that had already dequeued it does not start it.
-    expect(await api.deps.jobs.start(id, 'test-worker')).toBeNull();
+    expect(await api.jobs.start(id, 'test-worker')).toBeNull();
   });
 
   it('cancels a running job and discards its result when inference ends', async () => {
     const id = await submitId(api.user);
-    expect(await api.deps.jobs.start(id, 'test-worker')).not.toBeNull();
+    expect(await api.jobs.start(id, 'test-worker')).not.toBeNull();
     const response = await cancel(api.user, id);
     expect(response.status).toBe(200);
     expect((await response.json()).status).toBe('canceled');
 
-    const written = await api.deps.jobs.completeMany([{ id, workerId: 'test-worker', inferenceMs: 5, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } }]);
+    const written = await api.jobs.completeMany([{ id, workerId: 'test-worker', inferenceMs: 5, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } }]);
     expect(written).toEqual([]);
-    expect(await api.deps.jobs.fail(id, 'INFERENCE_FAILED', 'late failure')).toBe(false);
+    expect(await api.jobs.fail(id, 'INFERENCE_FAILED', 'late failure')).toBe(false);
     const row = await api.deps.db.job.findUniqueOrThrow({ where: { id }, include: { result: true } });
     expect(row.status).toBe('canceled');
     expect(row.result).toBeNull();
@@ -109,13 +109,13 @@ describe('POST /v1/jobs/:id/cancel', () => {
 
   it.each(['succeeded', 'failed', 'canceled'] as const)('answers 409 JOB_FINISHED for a %s job', async (status) => {
     const id = await submitId(api.user);
-    await api.deps.jobs.start(id, 'test-worker');
+    await api.jobs.start(id, 'test-worker');
     if (status === 'succeeded') {
-      await api.deps.jobs.completeMany([{ id, workerId: 'test-worker', inferenceMs: 5, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } }]);
+      await api.jobs.completeMany([{ id, workerId: 'test-worker', inferenceMs: 5, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } }]);
     } else if (status === 'failed') {
-      await api.deps.jobs.fail(id, 'INFERENCE_FAILED', 'test');
+      await api.jobs.fail(id, 'INFERENCE_FAILED', 'test');
     } else {
-      await api.deps.jobs.cancel(id);
+      await api.jobs.cancel(id);
     }
     const response = await cancel(api.user, id);
     expect(response.status).toBe(409);

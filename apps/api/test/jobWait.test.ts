@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createDatabase, JobStore, type JobRecord } from '@inferq/db';
+import { createDatabase, JobQueries, type JobRecord } from '@inferq/db';
+import { JobWaiter } from '@inferq/jobs';
 import { validJpeg } from '@inferq/images/testing';
 import { createRedisConnection, JobEventPublisher, JobEventSubscriber } from '@inferq/queue';
-import { createTestUser, type TestUser } from '@inferq/testing';
-import { JobWaiter } from '../src/jobWaiter.ts';
+import { createTestUser, TestJobs, type TestUser } from '@inferq/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
-/** The real store, counting how often a job row is read. */
-class CountingJobStore extends JobStore {
+/** The real job reads, counting how often a job row is read. */
+class CountingJobQueries extends JobQueries {
   reads = 0;
   override async get(id: string): Promise<JobRecord | null> {
     this.reads++;
@@ -18,7 +18,8 @@ class CountingJobStore extends JobStore {
 }
 
 let api: TestApi;
-let jobs: CountingJobStore;
+let jobs: CountingJobQueries;
+let writer: TestJobs;
 let subscriber: JobEventSubscriber;
 let publisher: JobEventPublisher;
 let waiter: JobWaiter;
@@ -35,9 +36,10 @@ beforeAll(async () => {
   publisher = new JobEventPublisher({ connection: publishing, prefix });
   const db = createDatabase({ url: inject('databaseUrl') });
   closers.push(() => db.$disconnect());
-  jobs = new CountingJobStore(db);
+  jobs = new CountingJobQueries(db);
+  writer = new TestJobs(db);
   waiter = new JobWaiter({ subscriber, read: (id) => jobs.get(id) });
-  api = await startTestApi({ jobs, waiter, tierOverrides: { free: { requestsPerWindow: 100_000, submitsPerWindow: 10_000 } } });
+  api = await startTestApi({ queries: jobs, waiter, tierOverrides: { free: { requestsPerWindow: 100_000, submitsPerWindow: 10_000 } } });
 });
 afterAll(async () => {
   await api?.close();
@@ -48,7 +50,7 @@ afterAll(async () => {
 /** A queued job row of `user`, written as the API writes it (no worker runs in this file). */
 async function queuedJob(user: TestUser = api.user): Promise<string> {
   const id = randomUUID();
-  await jobs.create({
+  await writer.create({
     id,
     userId: user.userId,
     modelName: 'nsfw',
@@ -59,7 +61,7 @@ async function queuedJob(user: TestUser = api.user): Promise<string> {
 
 /** Finishes jobs the way a worker does: the row first, then the event. */
 async function finish(ids: string[]): Promise<void> {
-  await jobs.completeMany(
+  await writer.completeMany(
     ids.map((id) => ({ id, workerId: 'test', inferenceMs: 3, result: { modelName: 'nsfw', modelVersion: '1.0.0', output: [[0.1, 0.9]], labels: [{ label: 'Neutral', score: 0.9 }] } })),
   );
   await publisher.publishMany(ids.map((jobId) => ({ jobId, userId: api.user.userId, status: 'succeeded' as const })));

@@ -6,7 +6,7 @@ import { JobStats } from '@inferq/db';
 import { createRedisConnection, JobEventPublisher, JobEventSubscriber, WorkerRegistry } from '@inferq/queue';
 import { createTestUser, type TestUser } from '@inferq/testing';
 import { LiveEvents } from '../src/liveEvents.ts';
-import { OperatorService } from '../src/operatorService.ts';
+import { OperatorService } from '@inferq/jobs';
 import { startTestApi, type TestApi } from './apiHarness.ts';
 
 interface Received {
@@ -104,7 +104,6 @@ describe('GET /v1/events: live job events and queue snapshots over server-sent e
     live = new LiveEvents({ subscriber, snapshot: () => operator!.snapshot(), snapshotMs: 100, heartbeatMs: 100, maxStreams: 12 });
     api = await startTestApi({ liveEvents: live });
     operator = new OperatorService({
-      jobs: api.deps.jobs,
       stats: new JobStats(api.deps.db),
       queue: api.queue,
       workers: new WorkerRegistry({ connection: api.queue.connection, prefix: inject('queuePrefix') }),

@@ -52,7 +52,7 @@ describe('GET /openapi.json', () => {
     // Real values for the path parameters, so no route answers 404 for a missing thing.
     const submitted = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: admin.headers });
     expect(submitted.status).toBe(400); // no image: the route exists
-    const job = await api.deps.jobs.create({
+    const job = await api.jobs.create({
       id: crypto.randomUUID(),
       userId: admin.userId,
       modelName: 'nsfw',

@@ -4,9 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, JobEventSubscriber } from '@inferq/queue';
-import { JobWaiter } from '../src/jobWaiter.ts';
-import type { ModelCatalog } from '../src/jobService.ts';
-import { registryCatalog } from '../src/modelCatalog.ts';
+import { JobWaiter, registryCatalog, type ModelCatalog } from '@inferq/jobs';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
 let api: TestApi;
@@ -36,7 +34,7 @@ beforeAll(async () => {
   api = await startTestApi({
     maxConcurrentSubmits: 1,
     models: gatedCatalog,
-    waiter: new JobWaiter({ subscriber, read: (id) => api.deps.jobs.get(id) }),
+    waiter: new JobWaiter({ subscriber, read: (id) => api.jobs.get(id) }),
     tierOverrides: { free: { submitsPerWindow: 10_000, requestsPerWindow: 10_000 } },
   });
 });

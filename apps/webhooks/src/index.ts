@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { AccountStore } from '@inferq/accounts';
-import { createDatabase, JobStore, WebhookDeliveryStore } from '@inferq/db';
+import { createDatabase, JobQueries, WebhookDeliveryStore } from '@inferq/db';
 import { createRedisConnection, JobEventSubscriber, WebhookQueue } from '@inferq/queue';
 import { WebhookSender } from '@inferq/webhooks';
 import { parseDispatcherEnv } from './env.ts';
@@ -26,7 +26,7 @@ const dispatcher = new WebhookDispatcher({
   connection: redis,
   queue,
   subscriber: new JobEventSubscriber({ connection: eventsConnection, prefix: env.QUEUE_PREFIX }),
-  jobs: new JobStore(db),
+  jobs: new JobQueries(db),
   deliveries: new WebhookDeliveryStore(db),
   secretOf: (userId) => accounts.webhookSecret(userId),
   sender,

@@ -12,7 +12,7 @@ import {
   type WebhookJobPayload,
   type WebhookRetryPolicy,
 } from '@inferq/core';
-import type { JobStore, WebhookDeliveryStore } from '@inferq/db';
+import type { JobQueries, WebhookDeliveryStore } from '@inferq/db';
 import type { JobEventSubscriber, WebhookQueue } from '@inferq/queue';
 import { signWebhook, type WebhookSender } from '@inferq/webhooks';
 
@@ -23,7 +23,7 @@ export interface WebhookDispatcherOptions {
   queue: WebhookQueue;
   /** Final job events: the fast path that enqueues a delivery as soon as a job finishes. */
   subscriber?: JobEventSubscriber | undefined;
-  jobs: JobStore;
+  jobs: JobQueries;
   deliveries: WebhookDeliveryStore;
   /** The signing secret of a user; null when the user is gone. */
   secretOf: (userId: string) => Promise<string | null>;

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { AccountStore } from '@inferq/accounts';
 import { defaultWebhookRetryPolicy, webhookRetryDelayMs } from '@inferq/core';
-import { createDatabase, JobStore, WebhookDeliveryStore, type Database } from '@inferq/db';
+import { createDatabase, JobQueries, WebhookDeliveryStore, type Database } from '@inferq/db';
 import { createRedisConnection, WebhookQueue } from '@inferq/queue';
-import { createTestUser } from '@inferq/testing';
+import { createTestUser, TestJobs } from '@inferq/testing';
 import { verifyWebhook, WebhookSender } from '@inferq/webhooks';
 import { WebhookDispatcher } from '../src/webhookDispatcher.ts';
 
@@ -59,7 +59,7 @@ describe('WebhookDispatcher sweep', () => {
     dispatcher = new WebhookDispatcher({
       connection: redis,
       queue,
-      jobs: new JobStore(db),
+      jobs: new JobQueries(db),
       deliveries: new WebhookDeliveryStore(db),
       secretOf: (userId) => accounts.webhookSecret(userId),
       sender,
@@ -83,7 +83,7 @@ describe('WebhookDispatcher sweep', () => {
 
   it('delivers a final job whose event was never seen, once, however often it sweeps', async () => {
     const user = await createTestUser(inject('databaseUrl'));
-    const jobs = new JobStore(db);
+    const jobs = new TestJobs(db);
     const id = randomUUID();
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
     await jobs.create({ id, userId: user.userId, modelName: 'nsfw', webhookUrl: url, input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) } });
@@ -107,7 +107,7 @@ describe('WebhookDispatcher sweep', () => {
   });
   it('records a refused address as "refused: private address", never the resolver\'s words or the address', async () => {
     const user = await createTestUser(inject('databaseUrl'));
-    const jobs = new JobStore(db);
+    const jobs = new TestJobs(db);
     const id = randomUUID();
     // An old row, stored before the submit check refused IPv4-compatible IPv6 (::/96).
     const url = `https://[::127.0.0.1]:${(server.address() as AddressInfo).port}/hook`;

@@ -1,16 +1,14 @@
 import { hostname, setPriority } from 'node:os';
 import { pino } from 'pino';
-import { createDatabase, JobMaintenance, JobStore, pingDatabase } from '@inferq/db';
-import { batchingDefaults, initBackend, tensorMemory } from '@inferq/inference';
+import { createDatabase, JobExecution, JobMaintenance, pingDatabase } from '@inferq/db';
+import { batchingDefaults, initBackend, ModelPool, tensorMemory } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
+import { LeaderLock, Reconciler } from '@inferq/reconciler';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
-import { LeaderLock } from './leaderLock.ts';
-import { ModelPool } from './modelPool.ts';
-import { Reconciler } from './reconciler.ts';
 import { WorkerSupervisor } from './workerSupervisor.ts';
 
 const env = parseWorkerEnv(process.env);
@@ -45,22 +43,13 @@ const pingConnection = createRedisConnection({ url: env.REDIS_URL, role: 'produc
 pingConnection.on('error', () => {});
 // Producer side of the queue for the reconciler (re-enqueues) and the queue-depth gauge.
 const producerQueue = new InferenceQueue({ connection: pingConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
-const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.counts(), loadedModels: () => models.describe() });
+// The pool is built once the backend is known (its batching defaults depend on it); until then
+// the health endpoint answers, not ready, with no models.
+let models: ModelPool | undefined;
+const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.counts(), loadedModels: () => models?.describe() ?? [] });
 
 let backendName = 'initializing';
 let backendDetails: Record<string, unknown> | undefined;
-const models = new ModelPool({
-  registry: new ModelRegistry({ root: env.MODELS_DIR }),
-  logger,
-  // Replaced by the backend's defaults once it is known (unless MAX_BATCH_* are set).
-  batching: { maxBatchSize: env.MAX_BATCH_SIZE ?? 1, maxDelayMs: env.MAX_BATCH_DELAY_MS ?? 0 },
-  pinnedIdleMs: env.PINNED_VERSION_IDLE_MS,
-  onBatch: ({ model, size, inferenceMs, waitsMs }) => {
-    metrics.batchSize.observe({ model }, size);
-    metrics.inferenceDuration.observe({ model }, inferenceMs / 1000);
-    for (const waitMs of waitsMs) metrics.batchWait.observe({ model }, waitMs / 1000);
-  },
-});
 const health = new HealthServer({
   host: env.WORKER_HOST,
   port: env.WORKER_PORT,
@@ -68,14 +57,14 @@ const health = new HealthServer({
     postgres: () => pingDatabase(db),
     // Both connections: the worker's own (blocking commands) and the one that pings.
     redis: async () => isRedisReady(redis) && (await pingRedis(pingConnection)),
-    model: () => models.ready,
+    model: () => models?.ready ?? false,
   },
   describe: () => ({
     workerId: env.WORKER_ID,
     backend: backendName,
     backendPreference: env.TF_BACKEND,
     ...(backendDetails ? { backendDetails } : {}),
-    models: models.describe(),
+    models: models?.describe() ?? [],
     tensors: tensorMemory().numTensors,
   }),
   metrics: metrics.registry,
@@ -90,23 +79,35 @@ const batching = {
   maxBatchSize: env.MAX_BATCH_SIZE ?? batchingDefaults[backend.name].maxBatchSize,
   maxDelayMs: env.MAX_BATCH_DELAY_MS ?? batchingDefaults[backend.name].maxDelayMs,
 };
-models.setBatching(batching);
 logger.info({ backend: backend.name, wasm: backend.wasm, batching }, 'inference backend selected');
-await models.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').map((name) => name.trim()).filter(Boolean));
+const pool = new ModelPool({
+  registry: new ModelRegistry({ root: env.MODELS_DIR }),
+  logger,
+  batching,
+  pinnedIdleMs: env.PINNED_VERSION_IDLE_MS,
+  onBatch: ({ model, size, inferenceMs, waitsMs }) => {
+    metrics.batchSize.observe({ model }, size);
+    metrics.inferenceDuration.observe({ model }, inferenceMs / 1000);
+    for (const waitMs of waitsMs) metrics.batchWait.observe({ model }, waitMs / 1000);
+  },
+});
+models = pool;
+await pool.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').map((name) => name.trim()).filter(Boolean));
 // Hot swap: a new live version is loaded and warmed up beside the old one, then switched to.
-models.watch(env.MODEL_WATCH_INTERVAL_MS);
+pool.watch(env.MODEL_WATCH_INTERVAL_MS);
 
+const execution = new JobExecution(db);
 const worker = new InferenceWorker({
   connection: redis,
-  jobs: new JobStore(db),
-  models,
+  execution,
+  models: pool,
   logger,
   workerId: env.WORKER_ID,
   queueName: env.QUEUE_NAME,
   prefix: env.QUEUE_PREFIX,
   // Enough jobs held at once for the largest batch of any served model to fill, and for
   // preprocessing (sharp, off the main thread) to overlap inference.
-  concurrency: env.WORKER_CONCURRENCY ?? Math.max(4, 2 * Math.max(...models.describe().map((model) => model.batching.maxBatchSize))),
+  concurrency: env.WORKER_CONCURRENCY ?? Math.max(4, 2 * Math.max(...pool.describe().map((model) => model.batching.maxBatchSize))),
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
   events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
@@ -118,7 +119,7 @@ worker.start();
 const reconciler =
   env.RECONCILE_INTERVAL_MS > 0
     ? new Reconciler({
-        jobs: new JobStore(db),
+        execution,
         maintenance: new JobMaintenance(db),
         queue: producerQueue,
         lock: new LeaderLock({
@@ -146,8 +147,8 @@ const heartbeat = new WorkerHeartbeatLoop({
     pid: process.pid,
     backend: backendName,
     queue: env.QUEUE_NAME,
-    models: models.describe().map(({ name, version, loaded, swap }) => ({ name, version, loaded, swap })),
-    currentBatch: models.currentBatch,
+    models: pool.describe().map(({ name, version, loaded, swap }) => ({ name, version, loaded, swap })),
+    currentBatch: pool.currentBatch,
     activeJobs: worker.activeJobs,
     jobsSucceeded: worker.stats.succeeded,
     jobsFailed: worker.stats.failed,
@@ -156,7 +157,7 @@ const heartbeat = new WorkerHeartbeatLoop({
   }),
 });
 heartbeat.start();
-logger.info({ queue: env.QUEUE_NAME, models: models.describe() }, 'worker taking jobs');
+logger.info({ queue: env.QUEUE_NAME, models: pool.describe() }, 'worker taking jobs');
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -173,7 +174,7 @@ async function shutdown(signal: string) {
   await worker.close();
   await producerQueue.close().catch(() => {});
   await health.stop();
-  models.dispose();
+  pool.dispose();
   redis.disconnect();
   pingConnection.disconnect();
   await db.$disconnect().catch(() => {});

@@ -1,17 +1,17 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
-import { isDatabaseUnavailable, type CompletedJob, type JobStore, type StartedJob } from '@inferq/db';
-import { Batcher, decodeOutput, imageToInput, preparedToInput } from '@inferq/inference';
+import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
+import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher } from '@inferq/queue';
-import type { ModelLease, ModelPool } from './modelPool.ts';
 
 export interface InferenceWorkerOptions {
   /** A consumer connection (retries forever). */
   connection: Redis;
-  jobs: JobStore;
+  /** Attempts' status changes: start, complete, fail, retry. */
+  execution: JobExecution;
   models: ModelPool;
   logger: Logger;
   workerId: string;
@@ -88,6 +88,14 @@ async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: () => Er
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** One attempt on its way through #process. */
+interface Attempt {
+  payload: InferenceJobPayload;
+  log: Logger;
+  /** The job's owner, known once the attempt started. */
+  userId: string | null;
+}
+
 /**
  * Pulls inference jobs, runs them through the model pool in batches and writes results back.
  * Retry policy is decided here: bad input or a missing row fails at once (UnrecoverableError);
@@ -109,7 +117,7 @@ export class InferenceWorker {
       maxBatchSize: 64,
       maxDelayMs: 0,
       run: async (ids) => {
-        const started = await options.jobs.startMany(ids, options.workerId);
+        const started = await options.execution.startMany(ids, options.workerId);
         return ids.map((id) => started.get(id) ?? null);
       },
     });
@@ -118,7 +126,7 @@ export class InferenceWorker {
       maxBatchSize: options.maxWriteBatch ?? 64,
       maxDelayMs: 0,
       run: async (completed) => {
-        const written = new Set(await options.jobs.completeMany(completed));
+        const written = new Set(await options.execution.completeMany(completed));
         return completed.map((job) => (written.has(job.id) ? job.id : null));
       },
     });
@@ -163,110 +171,147 @@ export class InferenceWorker {
     return this.#worker?.isRunning() ?? false;
   }
 
+  /**
+   * One attempt of a job, in steps: check the payload, start the attempt on the row, take the
+   * model, run preprocessing and inference under the job's deadline, write the result. A failure
+   * is either permanent (bad input, a model that rejects it: failed now, never retried) or
+   * transient (retried with backoff until the attempts run out).
+   */
   async #process(job: Job<InferenceJobPayload, JobOutcome>): Promise<JobOutcome> {
-    const { jobs, logger, workerId } = this.#options;
-    const parsed = inferenceJobPayloadSchema.safeParse(job.data);
-    if (!parsed.success) {
-      // An old or foreign payload: nothing to retry. Fail its row if the id can be recovered.
-      const jobId = typeof job.id === 'string' ? job.id : undefined;
-      if (jobId && /^[0-9a-f-]{36}$/i.test(jobId)) await jobs.fail(jobId, 'INVALID_JOB_ID', 'The queued payload is not valid.').catch(() => {});
-      throw new UnrecoverableError(`invalid payload: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
-    }
-    const payload = parsed.data;
-    const metrics = this.#options.metrics;
-    const log = logger.child({ jobId: payload.jobId, model: payload.model });
-    const events = this.#options.events;
-    let userId: string | null = null;
+    const payload = await this.#parsePayload(job);
+    const attempt: Attempt = { payload, log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }), userId: null };
     let lease: ModelLease | undefined;
-
     try {
-      const row = await this.#starter.submit(payload.jobId);
+      const row = await this.#startAttempt(attempt);
       if (!row) {
         // Canceled, already finished by an earlier attempt, or deleted: nothing to do.
         this.stats.skipped++;
         return { status: 'skipped' };
       }
-      userId = row.userId;
-      void events?.publish({ jobId: payload.jobId, userId, status: 'running', model: payload.model });
-      if (row.attempts === 1 && row.queueWaitMs !== null) metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
       lease = await this.#acquireModel(payload);
-      const entry = lease;
-      const bytes = row.input;
-      if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
-
-      const compute = async () => {
-        // The pixels the API made while validating, when they are for this model's input spec;
-        // otherwise (another spec since a model swap, or none stored) the upload is decoded here.
-        const prepared = row.pixels && row.pixelsSpec ? preparedToInput({ data: row.pixels, spec: row.pixelsSpec }, entry.manifest.input) : undefined;
-        metrics?.preprocessed.inc({ model: payload.model, source: prepared ? 'prepared' : 'decoded' });
-        let input: Float32Array;
-        try {
-          input = prepared ?? (await imageToInput(bytes, entry.manifest.input));
-        } catch (error) {
-          throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
-        }
-        try {
-          return await entry.submit(input);
-        } catch (error) {
-          throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
-        }
-      };
-      const timeoutMs = entry.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
-      const inference = await withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
-      const decoded = decodeOutput(inference.vector, entry.manifest);
-      const written = await this.#writeResult(log, {
-        id: payload.jobId,
-        workerId,
-        inferenceMs: inference.inferenceMs,
-        result: {
-          modelName: entry.manifest.name,
-          modelVersion: entry.manifest.version,
-          output: [decoded.scores],
-          labels: decoded.top,
-        },
-      });
-      if (written) {
-        this.stats.succeeded++;
-        metrics?.jobsFinished.inc({ model: payload.model, status: 'succeeded', code: '' });
-        void events?.publish({ jobId: payload.jobId, userId, status: 'succeeded', model: payload.model });
-      }
-      else this.stats.skipped++; // canceled while running: the result is discarded
-      log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
-      return { status: written ? 'succeeded' : 'skipped', modelVersion: entry.manifest.version };
+      const inference = await this.#infer(attempt, row, lease);
+      return await this.#complete(attempt, lease, inference);
     } catch (error) {
-      if (error instanceof PermanentFailure) {
-        log.warn({ code: error.code, err: error.cause ?? error }, error.message);
-        this.stats.failed++;
-        // Retried while Postgres is unreachable, as a result is; should that run out, the
-        // reconciler fails the row with the code BullMQ keeps as the failed reason (the error's
-        // message is exactly the code).
-        const failed = await this.#writeFailure(log, payload.jobId, error.code, error.message);
-        if (failed) {
-          metrics?.jobsFinished.inc({ model: payload.model, status: 'failed', code: error.code });
-          void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
-        }
-        throw new UnrecoverableError(error.code);
-      }
-      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const code: ErrorCode = isDatabaseUnavailable(error) ? 'DATABASE_UNAVAILABLE' : 'INTERNAL';
-      log.warn({ err: error, attempt: job.attemptsMade + 1, lastAttempt }, 'attempt failed');
-      if (lastAttempt && code !== 'DATABASE_UNAVAILABLE') {
-        this.stats.failed++;
-        const failed = await this.#writeFailure(log, payload.jobId, code, 'The job failed after all its attempts.');
-        if (failed) {
-          metrics?.jobsFinished.inc({ model: payload.model, status: 'failed', code });
-          void events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
-        }
-      } else if (!lastAttempt) {
-        metrics?.jobRetries.inc({ model: payload.model, code });
-        await jobs.recordRetry(payload.jobId, code, 'Attempt failed; retrying.').catch(() => {});
-      }
-      // Out of attempts because Postgres was down: the row stays unfinished and the reconciler
-      // runs the job again once Postgres is back (a transient code is never a final answer).
-      throw new Error(code, { cause: error });
+      if (error instanceof PermanentFailure) return await this.#failPermanently(attempt, error);
+      return await this.#failAttempt(attempt, job, error);
     } finally {
       // The version this job ran on may be disposed once no job holds it (hot swap).
       lease?.release();
+    }
+  }
+
+  /**
+   * The payload checked again at dequeue: an old or foreign one is nothing to retry. Its row is
+   * failed when the id can be recovered.
+   */
+  async #parsePayload(job: Job<InferenceJobPayload, JobOutcome>): Promise<InferenceJobPayload> {
+    const parsed = inferenceJobPayloadSchema.safeParse(job.data);
+    if (parsed.success) return parsed.data;
+    const jobId = typeof job.id === 'string' ? job.id : undefined;
+    if (jobId && isUuid(jobId)) await this.#options.execution.fail(jobId, 'INVALID_JOB_ID', 'The queued payload is not valid.').catch(() => {});
+    throw new UnrecoverableError(`invalid payload: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
+  }
+
+  /** Moves the row to `running` (batched with the other jobs starting now); null: the attempt must not run. */
+  async #startAttempt(attempt: Attempt): Promise<StartedJob | null> {
+    const { payload } = attempt;
+    const row = await this.#starter.submit(payload.jobId);
+    if (!row) return null;
+    attempt.userId = row.userId;
+    void this.#options.events?.publish({ jobId: payload.jobId, userId: row.userId, status: 'running', model: payload.model });
+    if (row.attempts === 1 && row.queueWaitMs !== null) this.#options.metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
+    return row;
+  }
+
+  /** Preprocessing and inference, under the model's (or the worker's) per-job deadline. */
+  async #infer(attempt: Attempt, row: StartedJob, lease: ModelLease): Promise<Inference> {
+    const { payload } = attempt;
+    const bytes = row.input;
+    if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
+    const metrics = this.#options.metrics;
+    const compute = async () => {
+      // The pixels the API made while validating, when they are for this model's input spec;
+      // otherwise (another spec since a model swap, or none stored) the upload is decoded here.
+      const prepared = row.pixels && row.pixelsSpec ? preparedToInput({ data: row.pixels, spec: row.pixelsSpec }, lease.manifest.input) : undefined;
+      metrics?.preprocessed.inc({ model: payload.model, source: prepared ? 'prepared' : 'decoded' });
+      let input: Float32Array;
+      try {
+        input = prepared ?? (await imageToInput(bytes, lease.manifest.input));
+      } catch (error) {
+        throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
+      }
+      try {
+        return await lease.submit(input);
+      } catch (error) {
+        throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
+      }
+    };
+    const timeoutMs = lease.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
+    return withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
+  }
+
+  /** Writes the result; a row canceled meanwhile keeps its status and the result is discarded. */
+  async #complete(attempt: Attempt, lease: ModelLease, inference: Inference): Promise<JobOutcome> {
+    const { payload, log, userId } = attempt;
+    const decoded = decodeOutput(inference.vector, lease.manifest);
+    const written = await this.#writeResult(log, {
+      id: payload.jobId,
+      workerId: this.#options.workerId,
+      inferenceMs: inference.inferenceMs,
+      result: {
+        modelName: lease.manifest.name,
+        modelVersion: lease.manifest.version,
+        output: [decoded.scores],
+        labels: decoded.top,
+      },
+    });
+    if (written) {
+      this.stats.succeeded++;
+      this.#options.metrics?.jobsFinished.inc({ model: payload.model, status: 'succeeded', code: '' });
+      void this.#options.events?.publish({ jobId: payload.jobId, userId, status: 'succeeded', model: payload.model });
+    } else this.stats.skipped++; // canceled while running: the result is discarded
+    log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
+    return { status: written ? 'succeeded' : 'skipped', modelVersion: lease.manifest.version };
+  }
+
+  /** Bad input or a model that rejects it: the row fails now and BullMQ does not retry. */
+  async #failPermanently(attempt: Attempt, error: PermanentFailure): Promise<never> {
+    attempt.log.warn({ code: error.code, err: error.cause ?? error }, error.message);
+    // Retried while Postgres is unreachable, as a result is; should that run out, the
+    // reconciler fails the row with the code BullMQ keeps as the failed reason (the error's
+    // message is exactly the code).
+    await this.#finishFailed(attempt, error.code, error.message);
+    throw new UnrecoverableError(error.code);
+  }
+
+  /**
+   * Anything else (a lost connection, a bug): retried with backoff while attempts remain; the
+   * last attempt fails the row, unless Postgres is what is down.
+   */
+  async #failAttempt(attempt: Attempt, job: Job<InferenceJobPayload, JobOutcome>, error: unknown): Promise<never> {
+    const { payload, log } = attempt;
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const code: ErrorCode = isDatabaseUnavailable(error) ? 'DATABASE_UNAVAILABLE' : 'INTERNAL';
+    log.warn({ err: error, attempt: job.attemptsMade + 1, lastAttempt }, 'attempt failed');
+    if (lastAttempt && code !== 'DATABASE_UNAVAILABLE') {
+      await this.#finishFailed(attempt, code, 'The job failed after all its attempts.');
+    } else if (!lastAttempt) {
+      this.#options.metrics?.jobRetries.inc({ model: payload.model, code });
+      await this.#options.execution.recordRetry(payload.jobId, code, 'Attempt failed; retrying.').catch(() => {});
+    }
+    // Out of attempts because Postgres was down: the row stays unfinished and the reconciler
+    // runs the job again once Postgres is back (a transient code is never a final answer).
+    throw new Error(code, { cause: error });
+  }
+
+  /** Fails the row for good and, when this call changed it, counts and announces it. */
+  async #finishFailed(attempt: Attempt, code: ErrorCode, message: string): Promise<void> {
+    const { payload, log, userId } = attempt;
+    this.stats.failed++;
+    const failed = await this.#writeFailure(log, payload.jobId, code, message);
+    if (failed) {
+      this.#options.metrics?.jobsFinished.inc({ model: payload.model, status: 'failed', code });
+      void this.#options.events?.publish({ jobId: payload.jobId, userId, status: 'failed', model: payload.model });
     }
   }
 
@@ -305,7 +350,7 @@ export class InferenceWorker {
    */
   async #writeFailure(log: Logger, id: string, code: ErrorCode, message: string): Promise<boolean> {
     try {
-      return await this.#whilePostgresDown(log, 'failure', () => this.#options.jobs.fail(id, code, message));
+      return await this.#whilePostgresDown(log, 'failure', () => this.#options.execution.fail(id, code, message));
     } catch (error) {
       log.error({ err: error, code }, 'failure write failed; the reconciler will fail the row');
       return false;

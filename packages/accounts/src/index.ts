@@ -2,3 +2,4 @@ export * from './apiKeys.ts';
 export * from './accountStore.ts';
 export * from './tiers.ts';
 export * from './rateLimits.ts';
+export * from './accountService.ts';

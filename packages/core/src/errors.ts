@@ -66,15 +66,18 @@ export interface ErrorBody {
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
-  /** Extra response headers, e.g. `Retry-After`. */
-  readonly headers: Record<string, string>;
+  /**
+   * When the caller may try again, in seconds (the HTTP layer answers it as `Retry-After`);
+   * undefined when trying again will not help.
+   */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { details?: unknown; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { details?: unknown; retryAfterSeconds?: number | undefined; cause?: unknown } = {}) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.details = options.details;
-    this.headers = options.headers ?? {};
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   get status(): number {
@@ -90,4 +93,15 @@ export class AppError extends Error {
 
 export function isAppError(value: unknown): value is AppError {
   return value instanceof AppError;
+}
+
+/** How long a caller waits before retrying while a dependency (Redis, Postgres) is down. */
+export const dependencyRetryAfterSeconds = 5;
+
+/** Redis cannot take or answer a queue command now; nothing was changed. The one QUEUE_UNAVAILABLE. */
+export function queueUnavailable(cause?: unknown): AppError {
+  return new AppError('QUEUE_UNAVAILABLE', 'The job queue is unavailable; nothing was changed. Try again shortly.', {
+    retryAfterSeconds: dependencyRetryAfterSeconds,
+    cause,
+  });
 }

@@ -17,5 +17,15 @@ export function isFinalStatus(status: JobStatus): boolean {
   return finalJobStatuses.includes(status);
 }
 
+/** The statuses of a job still on its way: queued or running (it counts against its owner's quota). */
+export const inFlightJobStatuses: readonly JobStatus[] = ['queued', 'running'];
+
+/** A UUID in its text form, as job, user and key ids are. Checked before any lookup by id. */
+export const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return uuidPattern.test(value);
+}
+
 export const imageFormats = ['jpeg', 'png', 'webp', 'gif', 'avif', 'tiff'] as const;
 export type ImageFormat = (typeof imageFormats)[number];

@@ -32,7 +32,7 @@ export function createDatabase(options: DatabaseOptions): Database {
 
 /**
  * The pg pool under a client built by createDatabase, for the few statements on every job's path
- * (JobStore): a Prisma model query costs about 1–2 ms of CPU in the calling process (its query
+ * (JobAdmission, JobExecution, JobQueries): a Prisma model query costs about 1–2 ms of CPU in the calling process (its query
  * compiler runs in WebAssembly), the same statement through pg about 0.15 ms (`pnpm bench db`).
  */
 export function sqlPool(db: Database): pg.Pool {

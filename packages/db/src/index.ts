@@ -1,5 +1,8 @@
 export * from './client.ts';
-export * from './jobStore.ts';
+export * from './jobAdmission.ts';
+export * from './jobExecution.ts';
+export * from './jobQueries.ts';
+export * from './jobRows.ts';
 export * from './webhookDeliveryStore.ts';
 export * from './errors.ts';
 export { Prisma } from '@prisma/client';

@@ -1,9 +1,11 @@
-import type { JobStatus } from '@inferq/core';
+import { finalJobStatuses, inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import type { Database } from './client.ts';
 
 /** What reconciliation needs to know about an unfinished job to re-enqueue it. */
 export interface UnfinishedJob {
   id: string;
+  /** The owner; null when the user is gone. */
+  userId: string | null;
   status: JobStatus;
   modelName: string;
   requestedVersion: string | null;
@@ -22,8 +24,8 @@ export interface UnfinishedJobQuery {
 
 /**
  * The queries of the worker's housekeeping: finding jobs that should be in the queue
- * (reconciliation) and deleting jobs past their retention. Kept apart from JobStore, which serves
- * the request and job paths.
+ * (reconciliation) and deleting jobs past their retention. Kept apart from JobAdmission and
+ * JobExecution, which serve the request and job paths.
  */
 export class JobMaintenance {
   readonly db: Database;
@@ -37,13 +39,13 @@ export class JobMaintenance {
     const after = query.after;
     return this.db.job.findMany({
       where: {
-        status: { in: ['queued', 'running'] },
+        status: { in: [...inFlightJobStatuses] },
         createdAt: { lt: query.createdBefore },
         ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
       },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       take: query.limit,
-      select: { id: true, status: true, modelName: true, requestedVersion: true, priority: true, attempts: true, createdAt: true },
+      select: { id: true, userId: true, status: true, modelName: true, requestedVersion: true, priority: true, attempts: true, createdAt: true },
     });
   }
 
@@ -63,7 +65,7 @@ export class JobMaintenance {
       DELETE FROM jobs
        WHERE id IN (
          SELECT id FROM jobs
-          WHERE expires_at <= ${now} AND status IN ('succeeded', 'failed', 'canceled')
+          WHERE expires_at <= ${now} AND status = ANY(${[...finalJobStatuses]}::"JobStatus"[])
           ORDER BY expires_at
           LIMIT ${limit}
        )

@@ -1,5 +1,9 @@
 import { Prisma } from '@prisma/client';
-import type { JobRecord } from './jobStore.ts';
+import type pg from 'pg';
+
+/** What a job read returns: the row as Prisma types it, with its result (null until there is one). */
+export const jobWithResult = { result: true } as const satisfies Prisma.JobInclude;
+export type JobRecord = Prisma.JobGetPayload<{ include: typeof jobWithResult }>;
 
 /**
  * `alias."column" AS "prefix + field"` for every scalar field of a model, from the Prisma schema:
@@ -33,4 +37,14 @@ export function jobRecordFromRow(row: Record<string, unknown>): JobRecord {
   }
   record.result = result.jobId === null || result.jobId === undefined ? null : result;
   return record as JobRecord;
+}
+
+/** One job with its result, or null when the row is gone. */
+export async function selectJob(sql: pg.Pool, id: string): Promise<JobRecord | null> {
+  const { rows } = await sql.query({
+    name: 'inferq-job-get',
+    text: `SELECT ${jobWithResultColumns} FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id WHERE j.id = $1::uuid`,
+    values: [id],
+  });
+  return rows[0] ? jobRecordFromRow(rows[0] as Record<string, unknown>) : null;
 }

@@ -1,3 +1,4 @@
+import { finalJobStatuses } from '@inferq/core';
 import type { Database } from './client.ts';
 
 export interface WebhookAttempt {
@@ -42,7 +43,7 @@ export class WebhookDeliveryStore {
     const rows = await this.#db.job.findMany({
       where: {
         webhookUrl: { not: null },
-        status: { in: ['succeeded', 'failed', 'canceled'] },
+        status: { in: [...finalJobStatuses] },
         finishedAt: { gt: options.finishedAfter, lt: options.finishedBefore },
         webhookDeliveries: { none: {} },
       },

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { AppError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
+import { imageByteLength } from './imageEnd.ts';
 import { resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 import { pixelSpecKey, pixelsWorthStoring, toModelPixels, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
@@ -32,9 +33,18 @@ export interface ValidatedImage {
   /** Bands the decoder produces: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA or CMYK. */
   channels: number;
   hasAlpha: boolean;
-  /** Size of the file in bytes. */
+  /**
+   * The bytes to store and serve: the upload up to the end of the image proper (see
+   * {@link imageByteLength}), so anything appended after it (a ZIP or script payload) is dropped;
+   * or, where the format has no end marker (TIFF) or its framing cannot be walked, a lossless PNG
+   * re-encode of the first frame (then `format` is `png`).
+   */
+  data: Buffer;
+  /** Size of `data` in bytes. */
   bytes: number;
-  /** Hex SHA-256 of the file's bytes. */
+  /** Bytes of the upload that were not kept (appended after the image, or replaced by the re-encode). */
+  droppedBytes: number;
+  /** Hex SHA-256 of `data`. */
   sha256: string;
   /** Frame or page count, present only when there is more than one (animated GIF/WebP, TIFF). */
   pages?: number;
@@ -113,7 +123,7 @@ export function decodableImageFormats(): ImageFormat[] {
  * Checks that `bytes` are one image the platform will take, within `limits`, and describes it.
  * The format is always sniffed from the bytes; callers have no way to pass a file name or a
  * declared content type, on purpose. Trailing bytes after a complete image (a JPEG with a ZIP
- * appended) are accepted: the image decodes, and the bytes are only ever served as that image.
+ * appended) are accepted but not kept: `data` holds the image alone (see {@link ValidatedImage.data}).
  *
  * @param limits - bounds to apply; gaps are filled from {@link defaultImageLimits}
  * @throws AppError `INVALID_IMAGE`, `UNSUPPORTED_FORMAT`, `IMAGE_TOO_LARGE` or `IMAGE_DIMENSIONS`
@@ -220,14 +230,27 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
     throw invalid('undecodable', 'The image data is truncated or corrupt', { format: sniffed }, error);
   }
 
+  // Store only the image: cut at its own end marker (no decode, microseconds), else re-encode.
+  const end = imageByteLength(input, sniffed);
+  let data: Buffer;
+  let format: ImageFormat = sniffed;
+  if (end !== null) {
+    data = input.subarray(0, end);
+  } else {
+    data = await sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: true }).timeout({ seconds: bounds.decodeTimeoutSeconds }).png().toBuffer();
+    format = 'png';
+  }
+
   const validated: ValidatedImage = {
-    format: sniffed,
+    format,
     width,
     height,
     channels: metadata.channels,
     hasAlpha: metadata.hasAlpha,
-    bytes: input.length,
-    sha256: createHash('sha256').update(input).digest('hex'),
+    data,
+    bytes: data.length,
+    droppedBytes: input.length - (end ?? 0),
+    sha256: createHash('sha256').update(data).digest('hex'),
   };
   if (metadata.pages !== undefined && metadata.pages > 1) validated.pages = metadata.pages;
   if (pixels) validated.pixels = pixels;

@@ -4,3 +4,4 @@ export * from './sniffImageFormat.ts';
 export * from './configureSharp.ts';
 export * from './normalizeImage.ts';
 export * from './modelPixels.ts';
+export * from './imageEnd.ts';

@@ -5,3 +5,4 @@ export * from './preprocess.ts';
 export * from './batcher.ts';
 export * from './importNsfwModel.ts';
 export * from './batchingDefaults.ts';
+export * from './modelPool.ts';

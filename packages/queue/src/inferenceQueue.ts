@@ -1,11 +1,11 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
-  AppError,
   defaultInferenceJobPolicy,
   inferenceJobOptions,
   inferenceJobPayloadSchema,
   inferenceQueueName,
+  queueUnavailable,
   type InferenceJobPayload,
   type InferenceJobPolicy,
 } from '@inferq/core';
@@ -98,9 +98,3 @@ export class InferenceQueue {
   }
 }
 
-function queueUnavailable(cause?: unknown): AppError {
-  return new AppError('QUEUE_UNAVAILABLE', 'The job queue is unavailable; nothing was stored. Try again shortly.', {
-    headers: { 'Retry-After': '5' },
-    cause,
-  });
-}

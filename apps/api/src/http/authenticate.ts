@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { AppError } from '@inferq/core';
 import type { AccountStore, Principal, RateLimits } from '@inferq/accounts';
-import { rateLimited } from './rateLimitHeaders.ts';
+import { rateLimitHeaders, rateLimited } from './rateLimitHeaders.ts';
 
 declare global {
   namespace Express {
@@ -25,11 +25,12 @@ export interface AuthenticateOptions {
 /** Requires `Authorization: Bearer <key>`; every failure is the same 401 with no hint why. */
 export function authenticate(accounts: AccountStore, options: AuthenticateOptions = {}): RequestHandler {
   const limits = options.addressLimits;
-  return async (req, _res, next) => {
+  return async (req, res, next) => {
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     if (limits) {
       const decision = await limits.checkAddress(address);
       if (!decision.allowed) {
+        res.set(rateLimitHeaders(decision));
         next(rateLimited(decision, `Too many failed authentications from this address; retry in ${decision.retryAfterSeconds} s.`));
         return;
       }
@@ -39,7 +40,8 @@ export function authenticate(accounts: AccountStore, options: AuthenticateOption
     const principal = key ? await accounts.authenticate(key) : null;
     if (!principal) {
       await limits?.recordAuthFailure(address);
-      next(new AppError('UNAUTHENTICATED', 'A valid API key is required: Authorization: Bearer <key>.', { headers: { 'WWW-Authenticate': 'Bearer' } }));
+      res.set('WWW-Authenticate', 'Bearer');
+      next(new AppError('UNAUTHENTICATED', 'A valid API key is required: Authorization: Bearer <key>.'));
       return;
     }
     req.principal = principal;

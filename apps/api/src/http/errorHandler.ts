@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, isAppError } from '@inferq/core';
+import { AppError, dependencyRetryAfterSeconds, isAppError } from '@inferq/core';
 import { isDatabaseUnavailable } from '@inferq/db';
 
 /** Turns anything thrown by a handler into the one error shape. */
@@ -7,7 +7,7 @@ export function toAppError(error: unknown): AppError {
   if (isAppError(error)) return error;
   if (isDatabaseUnavailable(error)) {
     return new AppError('DATABASE_UNAVAILABLE', 'The database is unavailable. Try again shortly.', {
-      headers: { 'Retry-After': '5' },
+      retryAfterSeconds: dependencyRetryAfterSeconds,
       cause: error,
     });
   }
@@ -30,7 +30,9 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
   else log?.warn({ code: appError.code }, appError.message);
   if (res.headersSent) return;
   res.locals.errorCode = appError.code; // for the metrics of refused requests
-  res.set(appError.headers).status(appError.status).json(appError.toBody());
+  // The one place that turns an error's retry hint into the header.
+  if (appError.retryAfterSeconds !== undefined) res.set('Retry-After', String(appError.retryAfterSeconds));
+  res.status(appError.status).json(appError.toBody());
 };
 
 export const notFoundHandler: RequestHandler = (_req, _res, next) => {

@@ -3,9 +3,12 @@ import { AppError } from '@inferq/core';
 
 const releaseKey = 'releaseSubmitSlot';
 
+/** Submissions one API process validates and stores at once unless configured otherwise. */
+export const defaultMaxConcurrentSubmits = 32;
+
 function serverBusy(): AppError {
   return new AppError('SERVER_BUSY', 'This server is handling as many submissions as it can; nothing was stored. Try again shortly.', {
-    headers: { 'Retry-After': '1' },
+    retryAfterSeconds: 1,
   });
 }
 
@@ -22,7 +25,8 @@ export class SubmitSlots {
   readonly max: number;
   #inProgress = 0;
 
-  constructor(max: number) {
+  /** @param max - submissions in progress at once; @defaultValue defaultMaxConcurrentSubmits (32) */
+  constructor(max: number = defaultMaxConcurrentSubmits) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError('max must be an integer >= 1');
     this.max = max;
   }

@@ -1,18 +1,47 @@
-import { Router, type RequestHandler, type Response } from 'express';
-import { isFinalStatus } from '@inferq/core';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { AppError, isFinalStatus, submitJobFormSchema } from '@inferq/core';
+import { imageOnly } from '@inferq/images';
+import type { JobService } from '@inferq/jobs';
+import { maxWebhookUrlLength } from '@inferq/webhooks';
 import { waitPreference } from '../http/prefer.ts';
 import { sendJob } from '../http/sendJob.ts';
 import { releaseSubmitSlot, type SubmitSlots } from '../http/submitSlots.ts';
 import { principalOf } from '../http/authenticate.ts';
-import type { JobService } from '../jobService.ts';
 import { toDeliveryView, toJobView } from '../jobView.ts';
 import { imageUpload, type UploadOptions } from '../http/upload.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
+import { firstString } from '../http/query.ts';
 
-function firstString(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
-  return undefined;
+/** Content types of the stored input formats; the bytes were sniffed at upload, never trusted by name. */
+const contentTypes: Record<string, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  avif: 'image/avif',
+  tiff: 'image/tiff',
+};
+
+const submitFieldsSchema = submitJobFormSchema.omit({ image: true });
+
+/**
+ * The submit form's text fields, checked against its wire schema (the first of a repeated field;
+ * model and version may also come in the query string). A value past the schema's bounds is
+ * answered as the service answers a bad value of that field: no such model, or a webhook URL
+ * that is too long.
+ */
+function submitFields(req: Request) {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const parsed = submitFieldsSchema.safeParse({
+    model: firstString(body.model) ?? firstString(req.query.model),
+    version: firstString(body.version) ?? firstString(req.query.version),
+    webhook: firstString(body.webhook),
+  });
+  if (parsed.success) return parsed.data;
+  if (parsed.error.issues.some((issue) => issue.path[0] === 'webhook')) {
+    throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
+  }
+  throw new AppError('UNKNOWN_MODEL', 'No such model.');
 }
 
 /** Aborted when the client goes away before the answer is sent, so its wait stops at once. */
@@ -29,14 +58,14 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
 
   const acquireSlot: RequestHandler = slots ? slots.acquire : (_req, _res, next) => next();
   router.post('/jobs', imageUpload(upload), acquireSlot, async function submitJob(req, res) {
-    const body = (req.body ?? {}) as Record<string, unknown>;
+    const fields = submitFields(req);
     const { job, replayed } = await service.submit({
       principal: principalOf(req),
       image: req.file?.buffer,
-      model: firstString(body.model) ?? firstString(req.query.model),
-      modelVersion: firstString(body.version) ?? firstString(req.query.version),
+      model: fields.model,
+      modelVersion: fields.version,
       idempotencyKey: req.get('idempotency-key'),
-      webhook: firstString(body.webhook),
+      webhook: fields.webhook,
     });
     releaseSubmitSlot(res);
     if (!replayed) metricsOf(req)?.jobsSubmitted.inc({ model: job.modelName });
@@ -81,6 +110,24 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
     const outcome = await service.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
     if (!outcome.job) return; // the client went away
     sendJob(req, res, toJobView(outcome.job));
+  });
+
+  router.get('/jobs/:id/image', async function getJobImage(req, res) {
+    const { job, bytes: stored } = await service.input(principalOf(req), req.params.id);
+    if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+    // Inputs are stored trimmed to the image; rows from before that are trimmed here.
+    const bytes = imageOnly(stored, job.inputFormat);
+    res.set({
+      'Content-Type': contentTypes[job.inputFormat] ?? 'application/octet-stream',
+      'Content-Length': String(bytes.byteLength),
+      // Private: the image belongs to one account; immutable: a job's input never changes.
+      'Cache-Control': 'private, max-age=3600, immutable',
+      'Content-Disposition': `inline; filename="${job.id}.${job.inputFormat}"`,
+      'Content-Security-Policy': "default-src 'none'",
+      // Never sniffed into HTML or script, whatever the bytes look like (helmet sets it too).
+      'X-Content-Type-Options': 'nosniff',
+    });
+    res.end(bytes);
   });
 
   router.get('/jobs/:id/deliveries', async function listJobDeliveries(req, res) {

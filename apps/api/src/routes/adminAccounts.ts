@@ -1,40 +1,32 @@
 import { Router } from 'express';
 import type { AccountStore, TierTable } from '@inferq/accounts';
-import { AppError, createUserBodySchema, issueKeyBodySchema, updateUserBodySchema } from '@inferq/core';
-import type { JobStore } from '@inferq/db';
+import { AppError, createUserBodySchema, isUuid, issueKeyBodySchema, updateUserBodySchema } from '@inferq/core';
+import type { JobQueries } from '@inferq/db';
 import { requireAdmin } from '../http/authenticate.ts';
 import { parseBody } from '../http/parseBody.ts';
-import type { JobService } from '../jobService.ts';
-import { toAdminJobView, toApiKeyView, toTierView, toUserView } from '../adminViews.ts';
+import { toApiKeyView, toTierView, toUserView } from '../adminViews.ts';
 
-export interface AdminRouterOptions {
+export interface AdminAccountsRouterOptions {
   accounts: AccountStore;
-  jobs: JobStore;
-  service: JobService;
+  /** Jobs in flight per user, shown with each user. */
+  queries: JobQueries;
   tiers: TierTable;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const keyPrefixPattern = /^iq_[0-9a-f]{12}$/;
 
-function firstString(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
-  return undefined;
-}
-
 /**
- * User, key and job administration, mirroring the admin CLI. Mounted at /v1/admin behind
+ * User, key and tier administration, mirroring the admin CLI. Mounted at /v1/admin behind
  * `authenticate`; every route answers 403 FORBIDDEN to a caller who is not an administrator.
  */
-export function adminRouter(options: AdminRouterOptions): Router {
-  const { accounts, jobs, service, tiers } = options;
+export function adminAccountsRouter(options: AdminAccountsRouterOptions): Router {
+  const { accounts, queries, tiers } = options;
   const router = Router();
   router.use(requireAdmin);
 
   /** A user by id or email; anything else is simply not found. */
   async function findUser(idOrEmail: string) {
-    const user = idOrEmail.includes('@') || uuidPattern.test(idOrEmail) ? await accounts.findUser(idOrEmail) : null;
+    const user = idOrEmail.includes('@') || isUuid(idOrEmail) ? await accounts.findUser(idOrEmail) : null;
     if (!user) throw new AppError('NOT_FOUND', 'No such user.', { details: { user: idOrEmail.slice(0, 200) } });
     return user;
   }
@@ -44,7 +36,7 @@ export function adminRouter(options: AdminRouterOptions): Router {
   });
 
   router.get('/users', async function listUsers(_req, res) {
-    const [users, inFlight] = await Promise.all([accounts.listUsers(), jobs.inFlightByUser()]);
+    const [users, inFlight] = await Promise.all([accounts.listUsers(), queries.inFlightByUser()]);
     res.json({ data: users.map((user) => toUserView(user, inFlight.get(user.id) ?? 0)) });
   });
 
@@ -57,7 +49,7 @@ export function adminRouter(options: AdminRouterOptions): Router {
 
   router.get('/users/:user', async function getUser(req, res) {
     const user = await findUser(req.params.user);
-    const [keys, inFlight] = await Promise.all([accounts.listKeys(user.id), jobs.countInFlight(user.id)]);
+    const [keys, inFlight] = await Promise.all([accounts.listKeys(user.id), queries.countInFlight(user.id)]);
     res.json({ user: toUserView(user, inFlight), keys: keys.map(toApiKeyView) });
   });
 
@@ -82,21 +74,11 @@ export function adminRouter(options: AdminRouterOptions): Router {
 
   router.post('/keys/:key/revoke', async function revokeKey(req, res) {
     const idOrPrefix = req.params.key;
-    const known = uuidPattern.test(idOrPrefix) || keyPrefixPattern.test(idOrPrefix) ? await accounts.findKey(idOrPrefix) : null;
+    const known = isUuid(idOrPrefix) || keyPrefixPattern.test(idOrPrefix) ? await accounts.findKey(idOrPrefix) : null;
     if (!known) throw new AppError('NOT_FOUND', 'No such key.', { details: { key: idOrPrefix.slice(0, 64) } });
     await accounts.revokeKey(known.id);
     const revoked = await accounts.findKey(known.id);
     res.json(toApiKeyView(revoked ?? known));
-  });
-
-  router.get('/jobs', async function listAllJobs(req, res) {
-    const page = await service.listAll({
-      userId: firstString(req.query.userId),
-      status: firstString(req.query.status),
-      cursor: firstString(req.query.cursor),
-      limit: firstString(req.query.limit),
-    });
-    res.json({ data: page.jobs.map(toAdminJobView), nextCursor: page.nextCursor });
   });
 
   return router;

@@ -1,11 +1,15 @@
 import { Router } from 'express';
-import type { AccountStore } from '@inferq/accounts';
+import type { AccountService, AccountStore } from '@inferq/accounts';
 import { AppError, type WebhookSecretView } from '@inferq/core';
 import { principalOf } from '../http/authenticate.ts';
 
-/** The caller's webhook signing secret: read it, or rotate it. */
-export function webhookSecretRouter(accounts: AccountStore): Router {
+/** The caller's own account: tier, limits and usage, and the webhook signing secret (read or rotate). */
+export function accountRouter(account: AccountService, accounts: AccountStore): Router {
   const router = Router();
+
+  router.get('/account', async function getAccount(req, res) {
+    res.json(await account.describe(principalOf(req)));
+  });
 
   router.get('/account/webhook-secret', async function getWebhookSecret(req, res) {
     const secret = await accounts.webhookSecret(principalOf(req).userId);

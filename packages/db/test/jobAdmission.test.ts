@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestUser } from '@inferq/testing';
-import { createDatabase, JobStore, type Database } from '../src/index.ts';
+import { createDatabase, JobAdmission, JobQueries, type Database } from '../src/index.ts';
 
 const input = { data: Buffer.alloc(64, 1), format: 'png', width: 64, height: 64, sha256: 'x' };
 
 /** Two stores on two connection pools stand for two API instances. */
-describe('JobStore.admit', () => {
+describe('JobAdmission.admit', () => {
   let databases: Database[];
-  let stores: JobStore[];
+  let stores: JobAdmission[];
 
   beforeAll(() => {
     databases = [createDatabase({ url: inject('databaseUrl'), poolSize: 6 }), createDatabase({ url: inject('databaseUrl'), poolSize: 6 })];
-    stores = databases.map((db) => new JobStore(db));
+    stores = databases.map((db) => new JobAdmission(db));
   });
   afterAll(async () => {
     await Promise.all(databases.map((db) => db.$disconnect()));
@@ -27,7 +27,7 @@ describe('JobStore.admit', () => {
     );
     expect(outcomes.filter((outcome) => outcome === 'created')).toHaveLength(5);
     expect(outcomes.filter((outcome) => outcome === 'over-quota')).toHaveLength(11);
-    expect(await stores[0]!.countInFlight(userId)).toBe(5);
+    expect(await new JobQueries(databases[0]!).countInFlight(userId)).toBe(5);
   });
 
   it('gives each job the priority for the count before it, and returns the duplicate of a key', async () => {
@@ -41,6 +41,6 @@ describe('JobStore.admit', () => {
     expect(priorities).toEqual([10, 14, 18]);
     const again = await stores[1]!.admit({ id: randomUUID(), userId, modelName: 'nsfw', input, idempotencyKey: 'k1' }, { maxInFlight: 10 });
     expect(again.outcome).toBe('duplicate');
-    expect(await stores[0]!.countInFlight(userId)).toBe(3);
+    expect(await new JobQueries(databases[0]!).countInFlight(userId)).toBe(3);
   });
 });

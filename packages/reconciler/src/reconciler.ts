@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import { errorCodes, type ErrorCode } from '@inferq/core';
-import type { JobMaintenance, JobStore, UnfinishedJob } from '@inferq/db';
+import type { JobExecution, JobMaintenance, UnfinishedJob } from '@inferq/db';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
 import type { LeaderLock } from './leaderLock.ts';
 
 export interface ReconcilerOptions {
-  jobs: JobStore;
+  /** Fails jobs that cannot run again. */
+  execution: JobExecution;
   maintenance: JobMaintenance;
   /** A producer queue on the inference queue (re-enqueues, state lookups, removals). */
   queue: InferenceQueue;
@@ -195,12 +196,11 @@ export class Reconciler {
   }
 
   async #fail(job: UnfinishedJob, code: ErrorCode, message: string): Promise<boolean> {
-    const changed = await this.#options.jobs.fail(job.id, code, message);
+    const changed = await this.#options.execution.fail(job.id, code, message);
     if (changed) {
       this.#options.metrics?.jobsFinished.inc({ model: job.modelName, status: 'failed', code });
       this.#options.logger.warn({ jobId: job.id, code }, 'job failed by reconciliation');
-      const row = await this.#options.jobs.get(job.id);
-      await this.#options.events?.publish({ jobId: job.id, userId: row?.userId ?? null, status: 'failed', model: job.modelName });
+      await this.#options.events?.publish({ jobId: job.id, userId: job.userId, status: 'failed', model: job.modelName });
     }
     return changed;
   }

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDatabase, JobMaintenance, JobStore, type Database } from '@inferq/db';
+import { createDatabase, JobExecution, JobMaintenance, type Database } from '@inferq/db';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
-import { createTestUser, startTestServices, type TestServices } from '@inferq/testing';
+import { createTestUser, startTestServices, TestJobs, type TestServices } from '@inferq/testing';
 import type { Redis } from 'ioredis';
 import { LeaderLock } from '../src/leaderLock.ts';
 import { Reconciler } from '../src/reconciler.ts';
@@ -17,7 +17,7 @@ import { Reconciler } from '../src/reconciler.ts';
 let services: TestServices;
 let db: Database;
 let redis: Redis;
-let jobs: JobStore;
+let jobs: TestJobs;
 let userId: string;
 
 beforeAll(async () => {
@@ -25,7 +25,7 @@ beforeAll(async () => {
   db = createDatabase({ url: services.databaseUrl, poolSize: 4 });
   redis = createRedisConnection({ url: services.redisUrl, role: 'producer' });
   redis.on('error', () => {});
-  jobs = new JobStore(db);
+  jobs = new TestJobs(db);
   userId = (await createTestUser(services.databaseUrl)).userId;
 });
 afterAll(async () => {
@@ -47,7 +47,7 @@ async function setup(): Promise<Setup> {
   await queue.queue.waitUntilReady();
   const metrics = createWorkerMetrics({ defaultMetrics: false });
   const reconciler = new Reconciler({
-    jobs,
+    execution: new JobExecution(db),
     maintenance: new JobMaintenance(db),
     queue,
     lock: new LeaderLock({ connection: redis, key: `${services.queuePrefix}:${queue.name}:leader`, owner: 'test', ttlMs: 5000 }),

@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { initBackend, tensorMemory } from '@inferq/inference';
+import { initBackend, ModelPool, tensorMemory } from '../src/index.ts';
 import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
 import { mnistFixtureFolder } from '@inferq/training';
-import { ModelPool } from '../src/modelPool.ts';
 
 const logger = pino({ level: 'silent' });
 let root: string;

@@ -1,5 +1,19 @@
 import type { ModelRegistry } from '@inferq/models';
-import type { CatalogModel, ModelCatalog } from './jobService.ts';
+import type { PixelSpec } from '@inferq/images';
+
+
+/** A servable model version as the API sees it. */
+export interface CatalogModel {
+  name: string;
+  version: string;
+  /** The version's input; when present, submits store the model's pixels made while validating. */
+  input?: PixelSpec;
+}
+
+/** What the API needs to know about models: whether a name (and version) can be served. */
+export interface ModelCatalog {
+  resolve(name: string, version?: string): Promise<CatalogModel | null>;
+}
 
 export interface RegistryCatalogOptions {
   /**

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { AppError } from '@inferq/core';
 import { modelProblemOf, type ModelManifest, type ModelRegistry } from '@inferq/models';
-import { Batcher, loadModel, type ServedModel } from '@inferq/inference';
+import { Batcher } from './batcher.ts';
+import { loadModel } from './modelLoader.ts';
+import type { ServedModel } from './servedModel.ts';
 
 export interface BatchingOptions {
   /** Most inputs in one model call, for models whose manifest sets no `limits.maxBatchSize`. */
@@ -114,11 +116,6 @@ export class ModelPool {
 
   constructor(options: ModelPoolOptions) {
     this.#options = { ...options };
-  }
-
-  /** Batch settings for versions loaded from now on whose manifest sets none (known once the backend is). */
-  setBatching(batching: BatchingOptions): void {
-    this.#options.batching = batching;
   }
 
   /** Loads the live version of each named model (`*`: every model in the registry) and warms it up. */

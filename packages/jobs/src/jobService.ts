@@ -1,36 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, jobStatuses, type JobStatus } from '@inferq/core';
-import type { JobRecord, JobStore, WebhookDeliveryStore } from '@inferq/db';
-import type { ImageLimits, PixelSpec } from '@inferq/images';
+import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, type JobStatus } from '@inferq/core';
+import type { JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
+import type { ImageLimits } from '@inferq/images';
 import { validateImage } from '@inferq/images';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
+import type { ModelCatalog } from './modelCatalog.ts';
 
-/** A servable model version as the API sees it. */
-export interface CatalogModel {
-  name: string;
-  version: string;
-  /** The version's input; when present, submits store the model's pixels made while validating. */
-  input?: PixelSpec;
-}
-
-/** What the API needs to know about models: whether a name (and version) can be served. */
-export interface ModelCatalog {
-  resolve(name: string, version?: string): Promise<CatalogModel | null>;
-}
+/** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
+export const defaultMaxQueuedJobs = 10_000;
 
 export interface JobServiceOptions {
-  jobs: JobStore;
+  /** The submit path's writes (quota, idempotency). */
+  admission: JobAdmission;
+  /** Status changes: cancel, and an operator's retry. */
+  execution: JobExecution;
+  /** Reads of jobs. */
+  queries: JobQueries;
   queue: InferenceQueue;
   models: ModelCatalog;
   defaultModel: string;
   /** The global limits; a tier may only lower maxBytes and maxPixels. */
   imageLimits: ImageLimits;
   tiers: TierTable;
-  /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue 10000 */
-  maxQueuedJobs?: number;
+  /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue defaultMaxQueuedJobs (10000) */
+  maxQueuedJobs?: number | undefined;
   /** `Retry-After` of a QUEUE_FULL answer, in seconds. @defaultValue 5 */
   queueFullRetryAfterSeconds?: number;
   /** Which webhook URLs are accepted. @defaultValue https to public addresses only */
@@ -39,7 +35,7 @@ export interface JobServiceOptions {
   waiter?: JobWaiter | undefined;
   /** Webhook delivery attempts, shown on the job. */
   deliveries?: WebhookDeliveryStore | undefined;
-  /** Announces new (queued) and canceled jobs to live event streams; the worker announces the rest. */
+  /** Announces new, retried (queued) and canceled jobs to live event streams; the worker announces the rest. */
   events?: JobEventPublisher | undefined;
 }
 
@@ -73,7 +69,6 @@ export interface JobPage {
   nextCursor: string | null;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const modelNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 /** Visible ASCII, as in the IETF Idempotency-Key draft's examples. */
 const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
@@ -81,7 +76,14 @@ const idempotencyWindowMs = 24 * 3600 * 1000;
 const defaultPageSize = 20;
 const maxPageSize = 100;
 
-/** Job submission and lookup. Returns data or throws AppError; knows nothing of HTTP. */
+const jobNotFound = () => new AppError('JOB_NOT_FOUND', 'No such job.');
+const jobFinished = (status: JobStatus) => new AppError('JOB_FINISHED', `The job is already ${status}.`, { details: { status } });
+
+/**
+ * A job's lifecycle as the API drives it: submit, look up, wait, list, cancel, and an operator's
+ * retry. Each exists once here, for owners and operators alike. Returns data or throws AppError;
+ * knows nothing of HTTP.
+ */
 export class JobService {
   readonly #options: JobServiceOptions;
 
@@ -89,14 +91,19 @@ export class JobService {
     this.#options = options;
   }
 
+  /** The global cap on queued + running jobs, as operators are shown it. */
+  get queueCap(): number {
+    return this.#options.maxQueuedJobs ?? defaultMaxQueuedJobs;
+  }
+
   async submit(input: SubmitJobInput): Promise<SubmitJobResult> {
-    const { jobs, queue, models, defaultModel, imageLimits } = this.#options;
+    const { admission, queue, models, defaultModel, imageLimits } = this.#options;
     const { principal, idempotencyKey } = input;
     if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
       throw new AppError('VALIDATION_FAILED', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', { details: { header: 'Idempotency-Key' } });
     }
     if (idempotencyKey) {
-      const earlier = await jobs.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
+      const earlier = await admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
       if (earlier) return { job: earlier, replayed: true };
     }
     if (!input.image) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image".');
@@ -112,11 +119,7 @@ export class JobService {
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
 
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
-    if (!queue.isReady()) {
-      throw new AppError('QUEUE_UNAVAILABLE', 'The job queue is unavailable; nothing was stored. Try again shortly.', {
-        headers: { 'Retry-After': '5' },
-      });
-    }
+    if (!queue.isReady()) throw queueUnavailable();
     await this.#checkCapacity();
 
     const image = await validateImage(input.image, {
@@ -126,7 +129,7 @@ export class JobService {
     }, { pixels: model.input });
 
     const id = randomUUID();
-    const admitted = await jobs.admit(
+    const admitted = await admission.admit(
       {
         id,
         userId: principal.userId,
@@ -135,7 +138,7 @@ export class JobService {
         expiresAt: retentionEnd(tier),
         idempotencyKey,
         webhookUrl,
-        input: { data: input.image, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
+        input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
     );
@@ -152,7 +155,7 @@ export class JobService {
       await queue.enqueue({ jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) }, { priority: record.priority ?? tier.priority });
     } catch (error) {
       // The client gets no id, so the row must not stay behind looking queued.
-      await jobs.discard(id).catch(() => {});
+      await admission.discard(id).catch(() => {});
       throw error;
     }
     void this.#options.events?.publish({ jobId: id, userId: principal.userId, status: 'queued', model: modelName });
@@ -165,21 +168,15 @@ export class JobService {
    * submits in progress at that moment; it never grows without bound.
    */
   async #checkCapacity(): Promise<void> {
-    const max = this.#options.maxQueuedJobs ?? 10_000;
     let inFlight: number;
     try {
       inFlight = await this.#options.queue.inFlightCount();
     } catch (error) {
-      throw new AppError('QUEUE_UNAVAILABLE', 'The job queue is unavailable; nothing was stored. Try again shortly.', {
-        headers: { 'Retry-After': '5' },
-        cause: error,
-      });
+      throw queueUnavailable(error);
     }
-    if (inFlight >= max) {
+    if (inFlight >= this.queueCap) {
       const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
-      throw new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, {
-        headers: { 'Retry-After': String(retryAfter) },
-      });
+      throw new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter });
     }
   }
 
@@ -188,19 +185,57 @@ export class JobService {
    * its result is discarded. Already final: 409 JOB_FINISHED.
    */
   async cancel(principal: Principal, id: string): Promise<JobRecord> {
-    const job = await this.get(principal, id);
-    const jobFinished = (status: JobStatus) =>
-      new AppError('JOB_FINISHED', `The job is already ${status}.`, { details: { status } });
+    return this.#cancel(await this.get(principal, id));
+  }
+
+  /** Cancels any user's job, as `cancel` does for the owner's; for operators. */
+  async cancelAny(id: string): Promise<JobRecord> {
+    return this.#cancel(await this.#find(id));
+  }
+
+  async #cancel(job: JobRecord): Promise<JobRecord> {
+    const { execution, queries, queue, events } = this.#options;
     if (isFinalStatus(job.status)) throw jobFinished(job.status);
-    if (!(await this.#options.jobs.cancel(id))) {
-      const now = await this.#options.jobs.get(id);
-      throw jobFinished(now?.status ?? job.status);
-    }
+    if (!(await execution.cancel(job.id))) throw jobFinished((await queries.get(job.id))?.status ?? job.status);
     // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
     // only starts queued or running rows.
-    await this.#options.queue.remove(id).catch(() => false);
-    void this.#options.events?.publish({ jobId: id, userId: job.userId, status: 'canceled', model: job.modelName });
-    return (await this.#options.jobs.get(id)) ?? job;
+    await queue.remove(job.id).catch(() => false);
+    void events?.publish({ jobId: job.id, userId: job.userId, status: 'canceled', model: job.modelName });
+    return (await queries.get(job.id)) ?? job;
+  }
+
+  /**
+   * Runs a failed job again under the same id, for operators: BullMQ's failed entry is removed,
+   * the row goes back to `queued` with its error cleared, and the job is enqueued. If the enqueue
+   * fails the row is failed again with its old error, so it never looks queued without being in
+   * the queue.
+   */
+  async retry(id: string): Promise<JobRecord> {
+    const { execution, queue, events } = this.#options;
+    const row = await this.#find(id);
+    if (row.status !== 'failed') {
+      throw new AppError('CONFLICT', 'Only a failed job can be retried.', { details: { status: row.status } });
+    }
+    if (!queue.isReady()) throw queueUnavailable();
+    const entry = await queue.queue.getJob(id);
+    if (entry) {
+      if ((await entry.getState()) === 'active') throw new AppError('CONFLICT', 'The job is still held by a worker.');
+      // BullMQ ignores an add whose id exists, so the old entry must go first.
+      await entry.remove();
+    }
+    const reset = await execution.resetForRetry(id);
+    if (!reset) throw new AppError('CONFLICT', 'The job changed meanwhile; reload it.');
+    try {
+      await queue.enqueue(
+        { jobId: id, model: row.modelName, ...(row.requestedVersion ? { modelVersion: row.requestedVersion } : {}) },
+        row.priority !== null ? { priority: row.priority } : {},
+      );
+    } catch (error) {
+      await execution.fail(id, row.errorCode ?? 'INTERNAL', row.errorMessage ?? '').catch(() => {});
+      throw error;
+    }
+    void events?.publish({ jobId: id, userId: row.userId, status: 'queued', model: row.modelName });
+    return reset;
   }
 
   /** The caller's jobs, newest first. */
@@ -210,7 +245,7 @@ export class JobService {
 
   /** Every user's jobs (or one user's), newest first; for administrators. */
   async listAll(input: JobListInput & { userId?: string | undefined }): Promise<JobPage> {
-    if (input.userId !== undefined && !uuidPattern.test(input.userId)) {
+    if (input.userId !== undefined && !isUuid(input.userId)) {
       throw new AppError('VALIDATION_FAILED', 'userId must be a user id.', { details: { field: 'userId' } });
     }
     return this.#list(input.userId, input);
@@ -218,7 +253,7 @@ export class JobService {
 
   async #list(userId: string | undefined, input: JobListInput): Promise<JobPage> {
     const limit = parseLimit(input.limit);
-    const jobs = await this.#options.jobs.list({
+    const jobs = await this.#options.queries.list({
       userId,
       statuses: parseStatuses(input.status),
       after: input.cursor === undefined ? undefined : decodeCursor(input.cursor),
@@ -239,9 +274,9 @@ export class JobService {
       const job = await this.get(principal, id);
       return { job, reason: isFinalStatus(job.status) ? 'final' : 'timeout' };
     }
-    if (!uuidPattern.test(id)) throw new AppError('JOB_NOT_FOUND', 'No such job.');
+    if (!isUuid(id)) throw jobNotFound();
     const outcome = await waiter.wait(id, { ...options, accept: (job) => job.userId === principal.userId });
-    if (outcome.reason === 'refused') throw new AppError('JOB_NOT_FOUND', 'No such job.');
+    if (outcome.reason === 'refused') throw jobNotFound();
     return outcome;
   }
 
@@ -253,9 +288,22 @@ export class JobService {
 
   /** A job of the caller's; another user's job is answered exactly like a missing one. */
   async get(principal: Principal, id: string): Promise<JobRecord> {
-    if (!uuidPattern.test(id)) throw new AppError('JOB_NOT_FOUND', 'No such job.');
-    const job = await this.#options.jobs.get(id);
-    if (!job || job.userId !== principal.userId) throw new AppError('JOB_NOT_FOUND', 'No such job.');
+    const job = await this.#find(id);
+    if (job.userId !== principal.userId) throw jobNotFound();
+    return job;
+  }
+
+  /** The input image of a job of the caller's; null when it is no longer stored. */
+  async input(principal: Principal, id: string): Promise<{ job: JobRecord; bytes: Buffer | null }> {
+    const job = await this.get(principal, id);
+    return { job, bytes: await this.#options.queries.getInput(job.id) };
+  }
+
+  /** Any user's job. */
+  async #find(id: string): Promise<JobRecord> {
+    if (!isUuid(id)) throw jobNotFound();
+    const job = await this.#options.queries.get(id);
+    if (!job) throw jobNotFound();
     return job;
   }
 }
@@ -296,7 +344,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
   const [at, id] = parsed as unknown[];
   const createdAt = typeof at === 'string' ? new Date(at) : new Date(Number.NaN);
-  if (Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !uuidPattern.test(id)) throw invalid();
+  if (Number.isNaN(createdAt.getTime()) || typeof id !== 'string' || !isUuid(id)) throw invalid();
   // A date JavaScript holds but Postgres does not (year 200000, 5000 BC) would fail in the query.
   if (createdAt.getUTCFullYear() < 1970 || createdAt.getUTCFullYear() > 9999) throw invalid();
   return { createdAt, id };

@@ -1,0 +1,69 @@
+import { Router, type Request } from 'express';
+import { AppError } from '@inferq/core';
+import type { JobService, OperatorService } from '@inferq/jobs';
+import { requireAdmin } from '../http/authenticate.ts';
+import { metricsOf } from '../http/httpMetrics.ts';
+import { firstString } from '../http/query.ts';
+import { toAdminJobView } from '../adminViews.ts';
+import { toJobView } from '../jobView.ts';
+
+export interface AdminJobsRouterOptions {
+  jobs: JobService;
+  operator: OperatorService;
+}
+
+function intParam(req: Request, name: string, fallback: number, min: number, max: number): number {
+  const raw = req.query[name];
+  if (raw === undefined) return fallback;
+  const value = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new AppError('VALIDATION_FAILED', `${name} must be an integer from ${min} to ${max}.`, { details: { [name]: raw } });
+  }
+  return value;
+}
+
+/**
+ * The operators' view of the work: every user's jobs, the queue and its workers, throughput and
+ * latency, and retry and cancel of any job. Mounted at /v1/admin behind `authenticate`; admins only.
+ */
+export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
+  const { jobs, operator } = options;
+  const router = Router();
+  router.use(requireAdmin);
+
+  router.get('/jobs', async function listAllJobs(req, res) {
+    const page = await jobs.listAll({
+      userId: firstString(req.query.userId),
+      status: firstString(req.query.status),
+      cursor: firstString(req.query.cursor),
+      limit: firstString(req.query.limit),
+    });
+    res.json({ data: page.jobs.map(toAdminJobView), nextCursor: page.nextCursor });
+  });
+
+  router.post('/jobs/:id/retry', async function retryJob(req, res) {
+    const job = await jobs.retry(req.params.id);
+    res.status(202).json(toJobView(job));
+  });
+
+  router.post('/jobs/:id/cancel', async function cancelAnyJob(req, res) {
+    const job = await jobs.cancelAny(req.params.id);
+    metricsOf(req)?.jobsFinished.inc({ model: job.modelName, status: 'canceled', code: '' });
+    res.json(toJobView(job));
+  });
+
+  router.get('/overview', async function getQueueOverview(_req, res) {
+    res.json(await operator.snapshot());
+  });
+
+  router.get('/stats', async function getJobStats(req, res) {
+    const windowSeconds = intParam(req, 'window', 3600, 60, 7 * 24 * 3600);
+    const bucketSeconds = intParam(req, 'bucket', 60, 1, 24 * 3600);
+    if (windowSeconds / bucketSeconds > 500) {
+      throw new AppError('VALIDATION_FAILED', 'At most 500 buckets: raise bucket or lower window.', { details: { window: windowSeconds, bucket: bucketSeconds } });
+    }
+    res.json(await operator.stats({ windowSeconds, bucketSeconds }));
+  });
+
+  return router;
+}

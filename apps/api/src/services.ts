@@ -1,0 +1,116 @@
+import type { Logger } from 'pino';
+import { AccountService, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
+import { JobAdmission, JobExecution, JobQueries, JobStats, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
+import type { ImageLimits } from '@inferq/images';
+import { JobService, OperatorService, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
+import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
+import type { ModelRegistry } from '@inferq/models';
+import { JobEventPublisher, pingRedis, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import type { WebhookUrlPolicy } from '@inferq/webhooks';
+import type { ReadinessCheck } from './health.ts';
+import { SubmitSlots } from './http/submitSlots.ts';
+import type { LiveEvents } from './liveEvents.ts';
+import { ModelService, type ModelDownloadOptions } from './modelService.ts';
+
+/** What the API is built from: connections, stores and settings (from env in index.ts, or a test's). */
+export interface ApiParts {
+  logger: Logger;
+  db: Database;
+  accounts: AccountStore;
+  queue: InferenceQueue;
+  models: ModelCatalog;
+  defaultModel: string;
+  imageLimits: ImageLimits;
+  /** The account tiers (limits, priority, retention); see @inferq/accounts tiers.ts. */
+  tiers: TierTable;
+  /** Per-user rate limits and the per-address limit on failed authentication. */
+  rateLimits: RateLimits;
+  /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue defaultMaxQueuedJobs (10000) */
+  maxQueuedJobs?: number | undefined;
+  /** Submissions this process validates and stores at once; more get 503 SERVER_BUSY. @defaultValue defaultMaxConcurrentSubmits (32) */
+  maxConcurrentSubmits?: number | undefined;
+  /** Job reads. @defaultValue a JobQueries on `db` */
+  queries?: JobQueries;
+  /** Prometheus metrics served on /metrics. @defaultValue a new set with the queue-depth gauge on `queue` */
+  metrics?: ApiMetrics;
+  /** Operators' queries. @defaultValue built from the parts above */
+  operator?: OperatorService;
+  /** The live-event hub behind GET /v1/events. @defaultValue none: that route answers 503 */
+  liveEvents?: LiveEvents | undefined;
+  /** Holds `?wait=` / `Prefer: wait=` requests until their job is final. @defaultValue none: they answer at once */
+  waiter?: JobWaiter | undefined;
+  /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
+  webhookPolicy?: WebhookUrlPolicy | undefined;
+  /**
+   * The model registry behind GET /v1/models, the public model files and the admin model
+   * routes. @defaultValue none: those routes answer 404
+   */
+  registry?: ModelRegistry | undefined;
+  /**
+   * How POST /v1/admin/models/:name/versions downloads a model: which hosts (public https only
+   * unless `policy.allowHosts` names an internal store), how many bytes, how long.
+   * @defaultValue public https hosts only, 512 MiB, 5 minutes
+   */
+  modelDownload?: ModelDownloadOptions | undefined;
+}
+
+/** The services the routers call; createApp mounts them and builds nothing. */
+export interface ApiServices {
+  jobs: JobService;
+  /** Job reads the operators' user views need (jobs in flight per user). */
+  queries: JobQueries;
+  accounts: AccountStore;
+  account: AccountService;
+  operator: OperatorService;
+  models: ModelService | undefined;
+  live: LiveEvents | undefined;
+  rateLimits: RateLimits;
+  tiers: TierTable;
+  submitSlots: SubmitSlots;
+  metrics: ApiMetrics;
+  readiness: ReadinessCheck[];
+  /** Largest upload read from a request, in bytes. */
+  maxFileBytes: number;
+}
+
+/** Builds the API's services from its parts; starts nothing. */
+export function buildApiServices(parts: ApiParts): ApiServices {
+  const { db, queue } = parts;
+  const prefix = queue.queue.opts.prefix;
+  const queries = parts.queries ?? new JobQueries(db);
+  const stats = new JobStats(db);
+  const workers = new WorkerRegistry({ connection: queue.connection, prefix });
+  const jobs = new JobService({
+    admission: new JobAdmission(db),
+    execution: new JobExecution(db),
+    queries,
+    queue,
+    models: parts.models,
+    defaultModel: parts.defaultModel,
+    imageLimits: parts.imageLimits,
+    tiers: parts.tiers,
+    maxQueuedJobs: parts.maxQueuedJobs,
+    waiter: parts.waiter,
+    webhookPolicy: parts.webhookPolicy,
+    deliveries: new WebhookDeliveryStore(db),
+    events: new JobEventPublisher({ connection: queue.connection, prefix }),
+  });
+  return {
+    jobs,
+    queries,
+    accounts: parts.accounts,
+    account: new AccountService({ stats, tiers: parts.tiers }),
+    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
+    models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
+    live: parts.liveEvents,
+    rateLimits: parts.rateLimits,
+    tiers: parts.tiers,
+    submitSlots: new SubmitSlots(parts.maxConcurrentSubmits),
+    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.counts() }),
+    readiness: [
+      { name: 'postgres', check: () => pingDatabase(db) },
+      { name: 'redis', check: () => pingRedis(queue.connection) },
+    ],
+    maxFileBytes: parts.imageLimits.maxBytes,
+  };
+}

@@ -1,0 +1,62 @@
+"""InferQ: submit images for inference and read their results.
+
+    from inferq import InferQClient
+    client = InferQClient("http://127.0.0.1:3000", api_key="iq_...")
+    job = client.run("photo.jpg")
+    print(job["status"], job["result"]["top"][0])
+"""
+
+from .client import MAX_SERVER_WAIT_SECONDS, ImageInput, InferQClient, retry_after_seconds
+from .errors import InferQError
+from .types import (
+    FINAL_STATUSES,
+    Account,
+    AccountTier,
+    AccountUsage,
+    AccountUser,
+    Job,
+    JobError,
+    JobInput,
+    JobLinks,
+    JobList,
+    JobModel,
+    JobResult,
+    JobStatus,
+    JobTimings,
+    JobWebhook,
+    LabelScore,
+    WebhookDelivery,
+    WebhookDeliveryList,
+)
+from .webhooks import WebhookVerificationError, sign_webhook, verify_webhook
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Account",
+    "AccountTier",
+    "AccountUsage",
+    "AccountUser",
+    "FINAL_STATUSES",
+    "ImageInput",
+    "InferQClient",
+    "InferQError",
+    "Job",
+    "JobError",
+    "JobInput",
+    "JobLinks",
+    "JobList",
+    "JobModel",
+    "JobResult",
+    "JobStatus",
+    "JobTimings",
+    "JobWebhook",
+    "LabelScore",
+    "MAX_SERVER_WAIT_SECONDS",
+    "WebhookDelivery",
+    "WebhookDeliveryList",
+    "WebhookVerificationError",
+    "retry_after_seconds",
+    "sign_webhook",
+    "verify_webhook",
+]

@@ -1,0 +1,228 @@
+"""InferQClient: the InferQ API from Python, standard library only (urllib)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import time
+import uuid
+from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from urllib import error as urlerror
+from urllib import parse, request
+
+from .errors import InferQError
+from .types import FINAL_STATUSES, Account, Job, JobList, JobStatus, WebhookDeliveryList
+
+#: An image: a path, its bytes, or a binary file object.
+ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
+
+#: The longest a request may ask the server to hold its answer (``?wait=``, ``Prefer: wait=``), in seconds.
+MAX_SERVER_WAIT_SECONDS = 60
+
+__all__ = ["InferQClient", "ImageInput", "MAX_SERVER_WAIT_SECONDS", "retry_after_seconds"]
+
+
+def retry_after_seconds(header: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Retry-After in seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not header:
+        return None
+    text = header.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _read_image(image: ImageInput, filename: Optional[str]) -> Tuple[bytes, str]:
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return bytes(image), filename or "image"
+    if isinstance(image, (str, os.PathLike)):
+        path = os.fspath(image)
+        with open(path, "rb") as file:
+            return file.read(), filename or os.path.basename(path)
+    data = image.read()
+    name = filename or os.path.basename(str(getattr(image, "name", "") or "")) or "image"
+    return bytes(data), name
+
+
+def _multipart(fields: Mapping[str, str], image: bytes, filename: str) -> Tuple[bytes, str]:
+    boundary = f"inferq-{uuid.uuid4().hex}"
+    parts: List[bytes] = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    # Quotes and line breaks would end the header early; the server never trusts the name anyway.
+    safe_name = filename.replace("\\", "_").replace('"', "_").replace("\r", "_").replace("\n", "_")
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{safe_name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+    )
+    parts.append(image)
+    parts.append(f"\r\n--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+class InferQClient:
+    """A typed client of the InferQ API. Failed calls raise :class:`InferQError` with the API's code.
+
+    ``429`` and ``503`` answers (nothing was stored, so a retry is safe) are retried up to
+    ``max_retries`` times, waiting what ``Retry-After`` says, at most ``max_retry_delay`` seconds.
+    ``on_retry(status, delay_seconds, attempt)`` is called before each such wait.
+    """
+
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        *,
+        timeout: float = 90.0,
+        max_retries: int = 3,
+        max_retry_delay: float = 30.0,
+        on_retry: Optional[Callable[[int, float, int], None]] = None,
+        user_agent: str = "inferq-python/0.1.0",
+    ) -> None:
+        base_url = base_url or os.environ.get("INFERQ_BASE_URL") or "http://localhost:3000"
+        api_key = api_key or os.environ.get("INFERQ_API_KEY")
+        if not api_key:
+            raise TypeError("api_key is required (or set INFERQ_API_KEY)")
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._max_retry_delay = max_retry_delay
+        self._on_retry = on_retry
+        self._user_agent = user_agent
+
+    # Jobs
+
+    def submit(
+        self,
+        image: ImageInput,
+        *,
+        model: Optional[str] = None,
+        version: Optional[str] = None,
+        webhook: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        filename: Optional[str] = None,
+        wait_seconds: int = 0,
+    ) -> Job:
+        """Submits an image: the queued job, or the finished one when ``wait_seconds`` sufficed."""
+        data, name = _read_image(image, filename)
+        fields = {key: value for key, value in (("model", model), ("version", version), ("webhook", webhook)) if value}
+        body, content_type = _multipart(fields, data, name)
+        headers = {"Content-Type": content_type}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        if wait_seconds:
+            headers["Prefer"] = f"wait={min(max(0, int(wait_seconds)), MAX_SERVER_WAIT_SECONDS)}"
+        return cast(Job, self._request("POST", "/v1/jobs", body=body, headers=headers))
+
+    def get(self, job_id: str) -> Job:
+        return cast(Job, self._request("GET", f"/v1/jobs/{parse.quote(job_id, safe='')}"))
+
+    def wait(self, job_id: str, *, timeout: float = 300.0) -> Job:
+        """Returns once the job is final (check ``status``). The server holds each request up to
+        60 s (``?wait=``), so this is a few requests, not a polling loop. Raises ``WAIT_TIMEOUT``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seconds = int(max(0, min(MAX_SERVER_WAIT_SECONDS, deadline - time.monotonic())))
+            job = cast(Job, self._request("GET", f"/v1/jobs/{parse.quote(job_id, safe='')}", query={"wait": seconds}))
+            if job["status"] in FINAL_STATUSES:
+                return job
+            if seconds == 0 or time.monotonic() >= deadline:
+                raise InferQError("WAIT_TIMEOUT", 0, f"Job {job_id} is still {job['status']} after {timeout:g} s.", {"job": job})
+
+    def run(self, image: ImageInput, *, timeout: float = 300.0, **submit_options: Any) -> Job:
+        """Submits and waits: the final job."""
+        started = time.monotonic()
+        submit_options.setdefault("wait_seconds", int(min(MAX_SERVER_WAIT_SECONDS, timeout)))
+        job = self.submit(image, **submit_options)
+        if job["status"] in FINAL_STATUSES:
+            return job
+        return self.wait(job["id"], timeout=max(0.0, timeout - (time.monotonic() - started)))
+
+    def list(self, *, status: Union[JobStatus, Sequence[JobStatus], None] = None, limit: Optional[int] = None, cursor: Optional[str] = None) -> JobList:
+        """One page of your jobs, newest first; pass ``nextCursor`` back as ``cursor`` for the next."""
+        statuses = status if isinstance(status, str) or status is None else ",".join(status)
+        return cast(JobList, self._request("GET", "/v1/jobs", query={"status": statuses, "limit": limit, "cursor": cursor}))
+
+    def list_all(self, *, status: Union[JobStatus, Sequence[JobStatus], None] = None, limit: Optional[int] = None) -> Iterator[Job]:
+        """Every job, page after page."""
+        cursor: Optional[str] = None
+        while True:
+            page = self.list(status=status, limit=limit, cursor=cursor)
+            yield from page["data"]
+            cursor = page["nextCursor"]
+            if not cursor:
+                return
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancels a queued or running job; ``JOB_FINISHED`` (409) when it is final already."""
+        return cast(Job, self._request("POST", f"/v1/jobs/{parse.quote(job_id, safe='')}/cancel"))
+
+    def deliveries(self, job_id: str) -> WebhookDeliveryList:
+        """Every attempt to deliver the job's webhook, oldest first."""
+        return cast(WebhookDeliveryList, self._request("GET", f"/v1/jobs/{parse.quote(job_id, safe='')}/deliveries"))
+
+    # Models and account
+
+    def models(self) -> Dict[str, Any]:
+        """The models the server serves, their versions and readiness (GET /v1/models)."""
+        return cast(Dict[str, Any], self._request("GET", "/v1/models"))
+
+    def account(self) -> Account:
+        """Who the key belongs to, its tier's limits and how much of them is used now."""
+        return cast(Account, self._request("GET", "/v1/account"))
+
+    def webhook_secret(self) -> str:
+        """The secret that signs your webhooks (``whsec_...``); see :func:`inferq.verify_webhook`."""
+        return cast(str, self._request("GET", "/v1/account/webhook-secret")["secret"])
+
+    def rotate_webhook_secret(self) -> str:
+        return cast(str, self._request("POST", "/v1/account/webhook-secret")["secret"])
+
+    # Transport
+
+    def _request(self, method: str, path: str, *, query: Optional[Mapping[str, Any]] = None, body: Optional[bytes] = None, headers: Optional[Mapping[str, str]] = None) -> Any:
+        url = f"{self.base_url}{path}"
+        pairs = {key: str(value) for key, value in (query or {}).items() if value is not None}
+        if pairs:
+            url = f"{url}?{parse.urlencode(pairs)}"
+        all_headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json", "User-Agent": self._user_agent, **(headers or {})}
+        attempt = 0
+        while True:
+            req = request.Request(url, data=body, method=method, headers=all_headers)
+            try:
+                with request.urlopen(req, timeout=self._timeout + MAX_SERVER_WAIT_SECONDS) as response:
+                    raw = response.read()
+                    try:
+                        return json.loads(raw)
+                    except ValueError as exc:
+                        raise InferQError("INVALID_RESPONSE", response.status, "The answer is not JSON.") from exc
+            except urlerror.HTTPError as failure:
+                status = failure.code
+                retry_after = retry_after_seconds(failure.headers.get("Retry-After"))
+                raw = failure.read()
+                if status in (429, 503) and attempt < self._max_retries:
+                    delay = min(retry_after if retry_after is not None else 0.5 * 2**attempt, self._max_retry_delay)
+                    attempt += 1
+                    if self._on_retry:
+                        self._on_retry(status, delay, attempt)
+                    time.sleep(delay)
+                    continue
+                raise _error_from(status, raw, failure.headers.get("X-Request-Id")) from None
+            except urlerror.URLError as failure:
+                raise InferQError("NETWORK_ERROR", 0, f"No answer from {self.base_url}: {failure.reason}") from failure
+            except (TimeoutError, ConnectionError) as failure:
+                raise InferQError("NETWORK_ERROR", 0, f"No answer from {self.base_url}: {failure}") from failure
+
+
+def _error_from(status: int, raw: bytes, request_id: Optional[str]) -> InferQError:
+    try:
+        error = json.loads(raw)["error"]
+        return InferQError(str(error["code"]), status, str(error.get("message", "")), error.get("details"), request_id)
+    except (ValueError, KeyError, TypeError):
+        return InferQError("INVALID_RESPONSE", status, f"HTTP {status} without an error body.", None, request_id)

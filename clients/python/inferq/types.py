@@ -1,0 +1,129 @@
+"""Wire types of the InferQ API, as the JSON arrives (plain dicts, typed).
+
+Terminology
+- job: one image submitted for inference; ``status`` moves queued -> running -> succeeded | failed | canceled.
+- model / model version: the network that runs the job, and one immutable build of it.
+- webhook: a URL the platform POSTs the job to once it is final, signed with your webhook secret.
+
+tests/test_openapi.py checks every TypedDict here against the server's OpenAPI document: the same
+fields, the same JSON types, null where the document allows null.
+"""
+
+from __future__ import annotations
+
+from typing import List, Literal, Optional, TypedDict
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+FINAL_STATUSES: "frozenset[str]" = frozenset({"succeeded", "failed", "canceled"})
+
+
+class JobModel(TypedDict):
+    name: str
+    #: The version that produced the result; None until a worker ran it.
+    version: Optional[str]
+    requestedVersion: Optional[str]
+
+
+class JobInput(TypedDict):
+    format: str
+    width: int
+    height: int
+    bytes: int
+
+
+class LabelScore(TypedDict):
+    label: str
+    score: float
+
+
+class JobResult(TypedDict):
+    #: Raw output vector(s) of the model, one per output tensor.
+    output: List[List[float]]
+    #: Decoded labels with scores, best first (classifiers only).
+    top: Optional[List[LabelScore]]
+
+
+class JobError(TypedDict):
+    code: str
+    message: str
+
+
+class JobTimings(TypedDict):
+    queueWaitMs: Optional[int]
+    inferenceMs: Optional[int]
+    totalMs: Optional[int]
+
+
+class JobLinks(TypedDict):
+    self: str
+
+
+class JobWebhook(TypedDict):
+    url: str
+    deliveries: str
+
+
+class Job(TypedDict):
+    id: str
+    status: JobStatus
+    model: JobModel
+    input: JobInput
+    attempts: int
+    result: Optional[JobResult]
+    error: Optional[JobError]
+    createdAt: str
+    startedAt: Optional[str]
+    finishedAt: Optional[str]
+    timings: JobTimings
+    links: JobLinks
+    webhook: Optional[JobWebhook]
+
+
+class JobList(TypedDict):
+    data: List[Job]
+    #: Pass back as ``cursor`` for the next page; None on the last one.
+    nextCursor: Optional[str]
+
+
+class WebhookDelivery(TypedDict):
+    id: str
+    attempt: int
+    url: str
+    #: The receiver's HTTP status; None when no answer came.
+    statusCode: Optional[int]
+    error: Optional[str]
+    durationMs: Optional[int]
+    createdAt: str
+
+
+class WebhookDeliveryList(TypedDict):
+    data: List[WebhookDelivery]
+
+
+class AccountUser(TypedDict):
+    id: str
+    email: str
+    role: Literal["user", "admin"]
+
+
+class AccountTier(TypedDict):
+    name: str
+    submitsPerWindow: int
+    rateWindowSeconds: int
+    maxJobsInFlight: int
+    maxUploadBytes: int
+    maxPixels: int
+    retentionDays: int
+
+
+class AccountUsage(TypedDict):
+    #: Jobs submitted in the tier's rate window.
+    submitsInWindow: int
+    #: Queued and running now.
+    jobsInFlight: int
+
+
+class Account(TypedDict):
+    user: AccountUser
+    tier: AccountTier
+    usage: AccountUsage

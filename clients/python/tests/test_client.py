@@ -1,0 +1,102 @@
+"""InferQClient against the real API and a worker."""
+
+import io
+import pathlib
+import unittest
+import uuid
+
+from inferq import InferQClient, InferQError
+
+from .live import API_KEY, BASE_URL, IMAGE, LIMITED_API_KEY, needs_server
+
+LABELS = ["Drawing", "Hentai", "Neutral", "Porn", "Sexy"]
+
+
+@needs_server
+class ClientTest(unittest.TestCase):
+    client: InferQClient
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.client = InferQClient(BASE_URL, API_KEY)
+
+    def test_run_submits_and_waits_for_the_result(self) -> None:
+        job = self.client.run(IMAGE, model="nsfw", timeout=120)
+        self.assertEqual(job["status"], "succeeded")
+        assert job["result"] is not None and job["result"]["top"] is not None
+        self.assertEqual(sorted(entry["label"] for entry in job["result"]["top"]), LABELS)
+        self.assertEqual(job["model"]["name"], "nsfw")
+        self.assertEqual(self.client.get(job["id"])["status"], "succeeded")
+
+    def test_submit_then_wait_from_a_path_bytes_and_a_file_object(self) -> None:
+        data = pathlib.Path(IMAGE).read_bytes()
+        jobs = [self.client.submit(IMAGE), self.client.submit(data), self.client.submit(io.BytesIO(data), filename="photo.jpg")]
+        for job in jobs:
+            self.assertIn(job["status"], ("queued", "running", "succeeded"))
+            self.assertEqual(job["input"]["format"], "jpeg")
+        finished = [self.client.wait(job["id"], timeout=120) for job in jobs]
+        self.assertEqual([job["status"] for job in finished], ["succeeded"] * 3)
+
+    def test_list_pages_and_list_all(self) -> None:
+        first = self.client.run(IMAGE, timeout=120)
+        second = self.client.run(IMAGE, timeout=120)
+        page = self.client.list(limit=1)
+        self.assertEqual(len(page["data"]), 1)
+        self.assertIsNotNone(page["nextCursor"])
+        self.assertEqual(self.client.list(status="succeeded", limit=2)["data"][0]["status"], "succeeded")
+        self.assertEqual(self.client.list(status=["failed", "canceled"])["data"], [])
+        seen = [job["id"] for job in self.client.list_all(limit=1)]
+        self.assertIn(first["id"], seen)
+        self.assertIn(second["id"], seen)
+        self.assertEqual(len(seen), len(set(seen)))
+
+    def test_cancel_of_a_finished_job_is_job_finished(self) -> None:
+        job = self.client.run(IMAGE, timeout=120)
+        with self.assertRaises(InferQError) as caught:
+            self.client.cancel(job["id"])
+        self.assertEqual((caught.exception.code, caught.exception.status), ("JOB_FINISHED", 409))
+
+    def test_errors_carry_the_api_code_and_status(self) -> None:
+        cases = [
+            ("an unknown job", lambda: self.client.get(str(uuid.uuid4())), "JOB_NOT_FOUND", 404),
+            ("a bad key", lambda: InferQClient(BASE_URL, "iq_000000000000_nope").list(), "UNAUTHENTICATED", 401),
+            ("bytes that are not an image", lambda: self.client.submit(b"not an image at all"), "INVALID_IMAGE", 400),
+            ("an unknown model", lambda: self.client.submit(IMAGE, model="no-such-model"), "UNKNOWN_MODEL", 400),
+            ("a bad webhook", lambda: self.client.submit(IMAGE, webhook="ftp://example.com/x"), "INVALID_WEBHOOK_URL", 400),
+            ("a page size out of range", lambda: self.client.list(limit=1000), "VALIDATION_FAILED", 400),
+        ]
+        for name, call, code, status in cases:
+            with self.subTest(name):
+                with self.assertRaises(InferQError) as caught:
+                    call()
+                self.assertEqual((caught.exception.code, caught.exception.status), (code, status))
+
+    def test_no_answer_is_network_error(self) -> None:
+        with self.assertRaises(InferQError) as caught:
+            InferQClient("http://127.0.0.1:9", API_KEY, max_retries=0).list()
+        self.assertEqual((caught.exception.code, caught.exception.status), ("NETWORK_ERROR", 0))
+
+    @unittest.skipUnless(LIMITED_API_KEY, "no rate-limited user (INFERQ_TEST_LIMITED_API_KEY)")
+    def test_a_429_is_retried_as_retry_after_says_within_its_bound_then_raised(self) -> None:
+        retries = []
+        limited = InferQClient(BASE_URL, LIMITED_API_KEY, max_retries=2, max_retry_delay=0.05, on_retry=lambda status, delay, attempt: retries.append((status, delay, attempt)))
+        limited.submit(IMAGE)
+        with self.assertRaises(InferQError) as caught:
+            limited.submit(IMAGE)
+        self.assertEqual((caught.exception.code, caught.exception.status), ("RATE_LIMITED", 429))
+        # Retry-After asks for most of an hour; the bound caps each wait.
+        self.assertEqual(retries, [(429, 0.05, 1), (429, 0.05, 2)])
+
+    def test_account_and_webhook_secret(self) -> None:
+        account = self.client.account()
+        self.assertEqual(account["tier"]["name"], "pro")
+        self.assertGreaterEqual(account["usage"]["submitsInWindow"], 0)
+        self.assertTrue(self.client.webhook_secret().startswith("whsec_"))
+
+    def test_models(self) -> None:
+        names = [model["name"] for model in self.client.models()["models"]]
+        self.assertIn("nsfw", names)
+
+
+if __name__ == "__main__":
+    unittest.main()

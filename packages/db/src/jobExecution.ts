@@ -1,0 +1,172 @@
+import type pg from 'pg';
+import { finalJobStatuses, inFlightJobStatuses, type JobStatus } from '@inferq/core';
+import { sqlPool, type Database } from './client.ts';
+import { selectJob, type JobRecord } from './jobRows.ts';
+
+export interface JobResultData {
+  modelName: string;
+  modelVersion: string;
+  output: number[][];
+  labels?: unknown;
+}
+
+/** A job moved to `running` for an attempt, with what the worker needs to run it. */
+export interface StartedJob {
+  id: string;
+  userId: string | null;
+  /** Attempts so far, this one included. */
+  attempts: number;
+  queueWaitMs: number | null;
+  /** The stored input bytes; null when they are gone. */
+  input: Buffer | null;
+  /** The model pixels stored with the input, and the key of their spec; null when none were made. */
+  pixels: Buffer | null;
+  pixelsSpec: string | null;
+}
+
+export interface CompletedJob {
+  id: string;
+  workerId: string;
+  result: JobResultData;
+  inferenceMs: number;
+}
+
+const finalStatuses = [...finalJobStatuses];
+const inFlightStatuses: JobStatus[] = [...inFlightJobStatuses];
+
+/**
+ * A job's status changes after admission: attempts start, complete, fail or are retried; owners
+ * and operators cancel; operators send a failed job round again. Every change is conditional on
+ * the row not being final yet, so a retried or duplicated attempt can never flip a finished job
+ * back or write twice.
+ */
+export class JobExecution {
+  readonly db: Database;
+  /** The pool under `db`: the statements every job runs go through pg directly (see sqlPool). */
+  readonly #sql: pg.Pool;
+
+  constructor(db: Database) {
+    this.db = db;
+    this.#sql = sqlPool(db);
+  }
+
+  /**
+   * Marks jobs running for an attempt each and reads their inputs, in one statement for the whole
+   * set. Jobs that are gone or already final are missing from the answer: their attempts must not
+   * run.
+   */
+  async startMany(ids: string[], workerId: string, now = new Date()): Promise<Map<string, StartedJob>> {
+    if (ids.length === 0) return new Map();
+    const { rows } = await this.#sql.query<StartedJob>({
+      name: 'inferq-job-start-many',
+      text: `
+        WITH started AS (
+          UPDATE jobs j
+             SET status = 'running',
+                 attempts = j.attempts + 1,
+                 worker_id = $2,
+                 started_at = $3,
+                 queue_wait_ms = COALESCE(j.queue_wait_ms, GREATEST(0, (EXTRACT(EPOCH FROM ($3::timestamptz - j.created_at)) * 1000)::int)),
+                 updated_at = $3
+           WHERE j.id = ANY($1::uuid[]) AND j.status IN ('queued', 'running')
+       RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms
+        )
+        SELECT s.id, s.user_id AS "userId", s.attempts, s.queue_wait_ms AS "queueWaitMs",
+               i.data AS input, i.pixels, i.pixels_spec AS "pixelsSpec"
+          FROM started s LEFT JOIN job_inputs i ON i.job_id = s.id`,
+      values: [ids, workerId, now],
+    });
+    return new Map(rows.map((row) => [row.id, row]));
+  }
+
+  /**
+   * Writes results for a whole batch in one statement: only unfinished jobs move to `succeeded`
+   * (the status check is made again on each row once it is locked, so a concurrent cancel or
+   * duplicate attempt wins or loses as a whole), and only those get a result row, whose primary key
+   * makes a second write a no-op. Returns the ids whose status this call moved to `succeeded`.
+   */
+  async completeMany(jobs: CompletedJob[], now = new Date()): Promise<string[]> {
+    if (jobs.length === 0) return [];
+    const done = jobs.map((job) => ({
+      id: job.id,
+      worker_id: job.workerId,
+      model_name: job.result.modelName,
+      model_version: job.result.modelVersion,
+      inference_ms: Math.round(job.inferenceMs),
+      output: job.result.output,
+      labels: job.result.labels ?? null,
+    }));
+    const { rows } = await this.#sql.query<{ id: string }>({
+      name: 'inferq-job-complete-many',
+      text: `
+        WITH done AS (
+          SELECT * FROM jsonb_to_recordset($1::jsonb)
+            AS d(id uuid, worker_id text, model_name text, model_version text, inference_ms int, output jsonb, labels jsonb)
+        ), updated AS (
+          UPDATE jobs j
+             SET status = 'succeeded', model_version = d.model_version, worker_id = d.worker_id, inference_ms = d.inference_ms,
+                 finished_at = $2, error_code = NULL, error_message = NULL, updated_at = $2
+            FROM done d
+           WHERE j.id = d.id AND j.status IN ('queued', 'running')
+       RETURNING j.id
+        ), results AS (
+          INSERT INTO job_results (job_id, model_name, model_version, output, labels)
+          SELECT d.id, d.model_name, d.model_version, d.output, COALESCE(d.labels, 'null'::jsonb) FROM done d JOIN updated u ON u.id = d.id
+          ON CONFLICT (job_id) DO NOTHING
+        )
+        SELECT id FROM updated`,
+      values: [JSON.stringify(done), now],
+    });
+    return rows.map((row) => row.id);
+  }
+
+  /** Fails a job for good unless it is already final. Returns whether the row changed. */
+  async fail(id: string, code: string, message: string, now = new Date()): Promise<boolean> {
+    const { count } = await this.db.job.updateMany({
+      where: { id, status: { notIn: finalStatuses } },
+      data: { status: 'failed', errorCode: code, errorMessage: message.slice(0, 2000), finishedAt: now },
+    });
+    return count > 0;
+  }
+
+  /** Records the error of an attempt that will be retried; the job goes back to `queued`. */
+  async recordRetry(id: string, code: string, message: string): Promise<void> {
+    await this.db.job.updateMany({
+      where: { id, status: 'running' },
+      data: { status: 'queued', errorCode: code, errorMessage: message.slice(0, 2000) },
+    });
+  }
+
+  /**
+   * Cancels a job that is not final yet. A running attempt finishes, but its result is discarded:
+   * completeMany, fail and recordRetry only touch unfinished rows. Returns whether the row changed.
+   */
+  async cancel(id: string, now = new Date()): Promise<boolean> {
+    const { count } = await this.db.job.updateMany({
+      where: { id, status: { in: inFlightStatuses } },
+      data: { status: 'canceled', canceledAt: now, finishedAt: now },
+    });
+    return count > 0;
+  }
+
+  /**
+   * Puts a failed job back to `queued` for an operator's retry: error, timings and worker cleared,
+   * attempts kept (they count every try). Returns null unless the job was failed.
+   */
+  async resetForRetry(id: string): Promise<JobRecord | null> {
+    const { count } = await this.db.job.updateMany({
+      where: { id, status: 'failed' },
+      data: {
+        status: 'queued',
+        errorCode: null,
+        errorMessage: null,
+        workerId: null,
+        startedAt: null,
+        finishedAt: null,
+        queueWaitMs: null,
+        inferenceMs: null,
+      },
+    });
+    return count > 0 ? selectJob(this.#sql, id) : null;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './jobService.ts';
+export * from './jobWaiter.ts';
+export * from './modelCatalog.ts';
+export * from './operatorService.ts';

@@ -1,0 +1,72 @@
+import { queueStates, queueUnavailable, type QueueSnapshot, type StatsSeries } from '@inferq/core';
+import type { JobStats, JobStatsSeries } from '@inferq/db';
+import type { InferenceQueue, WorkerRegistry } from '@inferq/queue';
+
+export interface OperatorServiceOptions {
+  stats: JobStats;
+  queue: InferenceQueue;
+  workers: WorkerRegistry;
+  /** The queue's global cap (jobs waiting + running), shown to operators. @defaultValue null (none) */
+  queueCap?: number | null | undefined;
+  /** How long a computed stats series is reused. @defaultValue 5000 */
+  statsCacheMs?: number;
+}
+
+export interface StatsWindow {
+  windowSeconds: number;
+  bucketSeconds: number;
+}
+
+export function toStatsView(series: JobStatsSeries): StatsSeries {
+  return {
+    from: series.from.toISOString(),
+    to: series.to.toISOString(),
+    bucketSeconds: series.bucketSeconds,
+    buckets: series.buckets.map((bucket) => ({ ...bucket, start: bucket.start.toISOString() })),
+    totals: series.totals,
+  };
+}
+
+/**
+ * What operators see beyond the public job routes: the queue and its workers, throughput and
+ * latency. (Their retry and cancel of any job are JobService's.) Knows nothing of HTTP.
+ */
+export class OperatorService {
+  readonly #options: OperatorServiceOptions;
+  readonly #statsCache = new Map<string, { at: number; value: Promise<StatsSeries> }>();
+
+  constructor(options: OperatorServiceOptions) {
+    this.#options = options;
+  }
+
+  async snapshot(): Promise<QueueSnapshot> {
+    const { queue, workers, queueCap } = this.#options;
+    if (!queue.isReady()) throw queueUnavailable();
+    const [counts, paused, live] = await Promise.all([queue.counts(), queue.queue.isPaused(), workers.list()]);
+    return {
+      queue: queue.name,
+      counts: Object.fromEntries(queueStates.map((state) => [state, counts[state] ?? 0])) as QueueSnapshot['counts'],
+      inSystem: counts.waiting + counts.prioritized + counts.active + counts.delayed + counts.paused,
+      cap: queueCap ?? null,
+      paused,
+      workers: live.filter((worker) => worker.queue === queue.name),
+      at: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * Throughput and latency over a window, from Postgres. Operators' pages ask every few seconds;
+   * the answer is reused for `statsCacheMs`, and concurrent askers share one query.
+   */
+  async stats(window: StatsWindow): Promise<StatsSeries> {
+    const ttl = this.#options.statsCacheMs ?? 5000;
+    const key = `${window.windowSeconds}:${window.bucketSeconds}`;
+    const cached = this.#statsCache.get(key);
+    const now = Date.now();
+    if (cached && now - cached.at < ttl) return cached.value;
+    const value = this.#options.stats.series(window).then(toStatsView);
+    this.#statsCache.set(key, { at: now, value });
+    value.catch(() => this.#statsCache.delete(key));
+    return value;
+  }
+}

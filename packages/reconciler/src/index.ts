@@ -1,0 +1,2 @@
+export * from './leaderLock.ts';
+export * from './reconciler.ts';

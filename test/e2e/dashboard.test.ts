@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
+import { modelQueueName } from '@inferq/core';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import sharp from 'sharp';
@@ -45,7 +46,8 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     [user, admin] = await Promise.all([createTestUser(env.databaseUrl), createTestUser(env.databaseUrl, { role: 'admin' })]);
     browser = await launchChromium();
     redis = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
-    queue = new Queue(env.queueName!, { connection: redis, prefix: env.queuePrefix });
+    // The nsfw model's own queue, which the dashboard's jobs go to.
+    queue = new Queue(modelQueueName('nsfw', env.queueName!), { connection: redis, prefix: env.queuePrefix });
     db = new pg.Client({ connectionString: env.databaseUrl });
     await db.connect();
   });

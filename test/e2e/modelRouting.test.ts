@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photoLikeImage } from '@inferq/images/testing';
-import { createDatabase, JobStore } from '@inferq/db';
+import { createDatabase, JobQueries } from '@inferq/db';
 import type { PlatformProcess } from '@inferq/testing';
 import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller, type JobJson } from './platform.ts';
 
@@ -15,7 +15,7 @@ describe('a queue per model: pools of workers with different WORKER_MODELS', () 
     extra: { HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TTL_MS: '1000', TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 1_000_000, submitsPerWindow: 1_000_000, maxJobsInFlight: 1000 } }) },
   });
   const db = createDatabase({ url: env.databaseUrl, poolSize: 2 });
-  const jobs = new JobStore(db);
+  const jobs = new JobQueries(db);
   const processes: Array<PlatformProcess | undefined> = [];
   let caller: Caller;
   let nsfwImage: Buffer;

@@ -47,7 +47,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   redis.on('error', () => {});
   const queueName = `test-${randomUUID()}`;
   const queue = new InferenceQueue({ connection: redis, name: queueName, prefix: inject('queuePrefix') });
-  await queue.queue.waitUntilReady();
+  await queue.waitUntilReady();
   const tiers = overrides.tiers ?? resolveTiers(tierOverrides);
   const deps: ApiParts = {
     logger,
@@ -79,7 +79,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     user,
     async close() {
       await server.stop();
-      await queue.queue.obliterate({ force: true }).catch(() => {});
+      await queue.obliterate().catch(() => {});
       await queue.close();
       redis.disconnect();
       await db.$disconnect();

@@ -54,6 +54,11 @@ export const workerEnvSchema = z.object({
   RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   /** A job lost from the queue and older than this is failed with JOB_LOST instead of re-enqueued. */
   RECONCILE_MAX_AGE_MS: z.coerce.number().int().min(1000).default(24 * 3600 * 1000),
+  /**
+   * A queued job whose model no live worker serves waits (its view says `waitingFor: "worker"`);
+   * older than this it is failed with NO_WORKER by the reconciler. 0: it waits for ever.
+   */
+  NO_WORKER_TIMEOUT_MS: z.coerce.number().int().min(0).default(3600 * 1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Scheduling priority (nice, -20..19) of the worker process and the threads it starts (sharp's

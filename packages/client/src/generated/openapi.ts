@@ -615,6 +615,7 @@ export type components = {
             links: {
                 self: string;
             };
+            waitingFor?: "worker" | null;
             webhook: {
                 url: string;
                 deliveries: string;
@@ -629,7 +630,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -783,6 +784,7 @@ export type components = {
             links: {
                 self: string;
             };
+            waitingFor?: "worker" | null;
             webhook: {
                 url: string;
                 deliveries: string;
@@ -797,6 +799,16 @@ export type components = {
             inSystem: number;
             cap: number | null;
             paused: boolean;
+            models?: {
+                model: string;
+                counts: {
+                    [key: string]: number;
+                };
+                workers: number;
+                held: number;
+                running: number;
+                waitingFor: "worker" | null;
+            }[];
             workers: components["schemas"]["WorkerHeartbeat"][];
             /** Format: date-time */
             at: string;
@@ -825,6 +837,12 @@ export type components = {
             }[];
             currentBatch: number;
             activeJobs: number;
+            jobs?: {
+                model: string;
+                held: number;
+                running: number;
+                concurrency: number;
+            }[];
             jobsSucceeded: number;
             jobsFailed: number;
             /** Format: date-time */

@@ -1,8 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Queue } from 'bullmq';
-import { modelQueueName } from '@inferq/core';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import sharp from 'sharp';
@@ -10,6 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drawingImage, photoLikeImage, textFile } from '@inferq/images/testing';
 import { repoRoot, type PlatformProcess, type TestUser } from '@inferq/testing';
+import { InferenceQueue } from '@inferq/queue';
 import { ensureDashboardBuilt, launchChromium } from './browser.ts';
 import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller } from './platform.ts';
 
@@ -28,7 +27,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
   let admin: TestUser;
   let browser: Browser;
   let redis: Redis;
-  let queue: Queue;
+  let queue: InferenceQueue;
   let db: pg.Client;
   /** Every address the browser asked for that held a key; must stay empty. */
   const keyInUrl: string[] = [];
@@ -46,15 +45,15 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     [user, admin] = await Promise.all([createTestUser(env.databaseUrl), createTestUser(env.databaseUrl, { role: 'admin' })]);
     browser = await launchChromium();
     redis = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
-    // The nsfw model's own queue, which the dashboard's jobs go to.
-    queue = new Queue(modelQueueName('nsfw', env.queueName!), { connection: redis, prefix: env.queuePrefix });
+    // Every model's queue (pause and resume act on all of them).
+    queue = new InferenceQueue({ connection: redis, name: env.queueName!, prefix: env.queuePrefix, models: () => ['nsfw', 'mnist'] });
     db = new pg.Client({ connectionString: env.databaseUrl });
     await db.connect();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await queue?.obliterate({ force: true }).catch(() => {});
+    await queue?.obliterate().catch(() => {});
     await queue?.close();
     redis?.disconnect();
     await db?.end();
@@ -224,6 +223,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const held = await Promise.all([submit(caller, image), submit(caller, image), submit(caller, image)]);
     await expect.poll(() => page.getByTestId('cap').textContent(), { timeout: 15_000 }).toMatch(/^3 \/ 10,000/);
     expect(await panel.getByText('paused').count()).toBe(1);
+    // The nsfw model's own queue holds them (one queue per model).
+    expect(await panel.getByTestId('queued-nsfw').textContent()).toBe('3');
+    expect(await panel.getByTestId('queued-mnist').textContent()).toBe('0');
 
     // Cancel one of the user's queued jobs from the operators' list.
     await page.getByRole('button', { name: 'Queued and running' }).click();

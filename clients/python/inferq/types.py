@@ -76,6 +76,8 @@ class Job(TypedDict):
     finishedAt: Optional[str]
     timings: JobTimings
     links: JobLinks
+    #: "worker" while the job is queued and no live worker serves its model; else None.
+    waitingFor: Optional[Literal["worker"]]
     webhook: Optional[JobWebhook]
 
 

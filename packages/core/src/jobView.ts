@@ -57,6 +57,8 @@ export function toJobView(job: JobViewSource): JobView {
       totalMs: job.finishedAt ? job.finishedAt.getTime() - job.createdAt.getTime() : null,
     },
     links: { self },
+    // Known only to the API, which reads the live workers (JobService.waitingFor); a final job never waits.
+    waitingFor: null,
     webhook: job.webhookUrl ? { url: job.webhookUrl, deliveries: `${self}/deliveries` } : null,
   };
 }

@@ -52,10 +52,10 @@ export const jobViewSchema = z.object({
   links: z.object({ self: z.string() }),
   /**
    * Why a queued job has not started: `worker` while no live worker serves its model (it runs once
-   * one starts; NO_WORKER_TIMEOUT_MS may fail it first). null otherwise; absent where not looked up
-   * (webhook bodies).
+   * one starts; NO_WORKER_TIMEOUT_MS may fail it first). null otherwise, and in webhook bodies
+   * (final jobs).
    */
-  waitingFor: z.enum(['worker']).nullable().optional(),
+  waitingFor: z.enum(['worker']).nullable(),
   /** Where the job is POSTed when it reaches a final state; null when it has no webhook. */
   webhook: z
     .object({

@@ -185,6 +185,15 @@ export class InferenceQueue {
     return paused.every(Boolean);
   }
 
+  /** Stops workers taking new jobs from every model's queue (jobs already held finish). */
+  async pause(): Promise<void> {
+    await Promise.all((await this.models()).map((model) => this.queueFor(model).pause()));
+  }
+
+  async resume(): Promise<void> {
+    await Promise.all((await this.models()).map((model) => this.queueFor(model).resume()));
+  }
+
   /** The one queue every model's jobs went to before there was a queue per model. */
   #legacyQueue(): Queue<InferenceJobPayload> {
     this.#legacy ??= this.#open(this.baseName);

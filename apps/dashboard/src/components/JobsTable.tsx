@@ -29,7 +29,7 @@ export function JobsTable({ jobs }: { jobs: JobView[] }) {
           {jobs.map((job) => (
             <tr key={job.id} data-job-id={job.id} data-status={job.status}>
               <td data-label="Status">
-                <StatusBadge status={job.status} />
+                <StatusBadge status={job.status} waitingFor={job.waitingFor} />
               </td>
               <td data-label="Job">
                 <Link className="mono" to={`/jobs/${job.id}`} title={job.id}>

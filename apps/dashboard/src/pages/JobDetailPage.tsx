@@ -75,7 +75,7 @@ export function JobDetailPage() {
             Job <span className="mono">{data.id}</span>
           </h1>
           <div className="row">
-            <StatusBadge status={data.status} />
+            <StatusBadge status={data.status} waitingFor={data.waitingFor} />
             <span className="muted">{modelLabel(data)}</span>
           </div>
         </div>

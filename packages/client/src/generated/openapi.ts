@@ -615,7 +615,7 @@ export type components = {
             links: {
                 self: string;
             };
-            waitingFor?: "worker" | null;
+            waitingFor: "worker" | null;
             webhook: {
                 url: string;
                 deliveries: string;
@@ -784,7 +784,7 @@ export type components = {
             links: {
                 self: string;
             };
-            waitingFor?: "worker" | null;
+            waitingFor: "worker" | null;
             webhook: {
                 url: string;
                 deliveries: string;

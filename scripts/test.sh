@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
 pnpm install --frozen-lockfile
+# Compile-time checks first: the whole tree type-checks (the dashboard with its own settings) and
+# lints at zero warnings (eslint.config.js: unused code, floating promises, import cycles).
+pnpm typecheck
+pnpm lint
 # pnpm test includes the Python client's tests (clients/python: python3's unittest, against a real
 # API and worker started by test/e2e/pythonClient.test.ts) and `pnpm start` (test/e2e/start.test.ts).
 pnpm test "$@"

@@ -37,7 +37,7 @@ export function rssMiB(pid: number): number | null {
 /** The 1-minute load average and the machine's core count, recorded with every run. */
 export function machineLoad(): { load1: number; load5: number; cores: number; uptime: string } {
   const [load1, load5] = readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number) as [number, number];
-  let uptime = '';
+  let uptime: string;
   try {
     uptime = execFileSync('uptime', { encoding: 'utf8' }).trim();
   } catch {

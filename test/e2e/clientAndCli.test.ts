@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InferQClient, InferQError, verifyWebhookSignature, type Job } from '@inferq/client';
+import { InferQClient, InferQError, verifyWebhookSignature, type Job, type RetryInfo } from '@inferq/client';
 import { drawingImage } from '@inferq/images/testing';
 import { PlatformProcess, repoRoot, type TestUser } from '@inferq/testing';
 import { inject } from 'vitest';
@@ -48,7 +48,11 @@ const receiver = new Receiver();
 beforeAll(async () => {
   await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve));
   // Free-tier users may submit once per window (the rate-limit test); everyone else is pro.
-  const extra = { WEBHOOK_ALLOW_LOOPBACK: 'true', TIER_OVERRIDES: JSON.stringify({ free: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 3600 } }) };
+  // "brief": one submission per 2 s, for the CLI's wait on a rate limit.
+  const extra = {
+    WEBHOOK_ALLOW_LOOPBACK: 'true',
+    TIER_OVERRIDES: JSON.stringify({ free: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 3600 }, brief: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 2 } }),
+  };
   dispatcher = new PlatformProcess('webhooks', 'apps/webhooks/src/index.ts', {
     NODE_ENV: 'test',
     DATABASE_URL: env.databaseUrl,
@@ -130,11 +134,18 @@ describe('InferQClient against the running platform', () => {
       requests++;
       return fetch(input, init);
     };
-    const limitedClient = new InferQClient({ baseUrl, apiKey: limited.key, fetch: counting, maxRetries: 2, maxRetryDelayMs: 50 });
+    const retries: RetryInfo[] = [];
+    const limitedClient = new InferQClient({ baseUrl, apiKey: limited.key, fetch: counting, maxRetries: 2, maxRetryDelayMs: 50, onRetry: (retry) => retries.push(retry) });
     await limitedClient.submit(image);
     requests = 0;
     await expect(limitedClient.submit(image)).rejects.toMatchObject({ code: 'RATE_LIMITED', status: 429 });
     expect(requests).toBe(3);
+    // Retry-After asks for most of the hour's window; each pause is capped.
+    expect(retries.map(({ status, code, delayMs, attempt }) => ({ status, code, delayMs, attempt }))).toEqual([
+      { status: 429, code: 'RATE_LIMITED', delayMs: 50, attempt: 1 },
+      { status: 429, code: 'RATE_LIMITED', delayMs: 50, attempt: 2 },
+    ]);
+    expect(retries[0]!.retryAfterMs).toBeGreaterThan(1000);
   });
 
   it('reads the account: the key\'s user, its tier and the submissions counted against it', async () => {
@@ -147,12 +158,11 @@ describe('InferQClient against the running platform', () => {
     expect(account.usage.submitsInWindow).toBe(1);
   });
 
-  it('calls GET /v1/models', async (context) => {
-    const models = await client.models().catch((error: unknown) => error);
-    if (models instanceof InferQError && models.code === 'NOT_FOUND') {
-      context.skip('GET /v1/models is not served by this API yet (model registry routes)');
-    }
-    expect(models).toBeTruthy();
+  it('reads GET /v1/models, typed', async () => {
+    const list = await client.models();
+    const nsfw = list.models.find((model) => model.name === 'nsfw');
+    expect(nsfw?.versions.find((version) => version.live)?.labels).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    expect(list.workers.map((each) => each.workerId)).toContain('client-e2e');
   });
 });
 
@@ -189,7 +199,7 @@ describe('webhooks end to end', () => {
 });
 
 describe('the inferq CLI as a child process', () => {
-  const cli = path.join(repoRoot, 'packages/client/src/cli/main.ts');
+  const cli = path.join(repoRoot, 'packages/cli/src/main.ts');
   let dir = '';
 
   beforeAll(async () => {
@@ -270,6 +280,39 @@ describe('the inferq CLI as a child process', () => {
     const failed = await inferq(['get', id, '--json']);
     expect(failed.code).toBe(4);
     expect(JSON.parse(failed.stdout).error.code).toBe('INFERENCE_FAILED');
+  });
+
+  it('puts the API\'s error message in the table, one line per row', async () => {
+    await writeFile(path.join(dir, 'notes.jpg'), 'not an image');
+    const submitted = await inferq(['submit', 'a.jpg', 'notes.jpg', '--wait']);
+    expect(submitted.code).toBe(3);
+    const lines = submitted.stdout.trim().split('\n');
+    // Top border, header, header rule, two rows, bottom border: no rule between rows.
+    expect(lines).toHaveLength(6);
+    expect(lines[3]).toContain('succeeded');
+    expect(lines[4]).toMatch(/notes\.jpg .*not submitted .*INVALID_IMAGE: \S+/);
+    const listed = await inferq(['list', '--limit', '3']);
+    expect(listed.stdout.trim().split('\n').filter((line) => /[0-9a-f]{8}-/.test(line))).toHaveLength(3);
+  });
+
+  it('lists the models as a table', async () => {
+    const models = await inferq(['models']);
+    expect(models.code).toBe(0);
+    expect(models.stdout).toMatch(/│ nsfw +│ \S+ +│ live +│ layers +│ 224x224x3 +│ 5 +│ 1\/1 /);
+    expect(models.stdout).toMatch(/workers: \S+ \(wasm\)/);
+    expect(JSON.parse((await inferq(['models', '--json'])).stdout).models.map((model: { name: string }) => model.name)).toContain('nsfw');
+  });
+
+  it('says when it waits on a rate limit, and for how long', async () => {
+    const limited = await createTestUser(env.databaseUrl, { tier: 'free' });
+    const db = new pg.Client({ connectionString: env.databaseUrl });
+    await db.connect();
+    await db.query(`UPDATE users SET tier = 'brief' WHERE id = $1`, [limited.userId]);
+    await db.end();
+    expect((await inferq(['submit', 'a.jpg'], { INFERQ_API_KEY: limited.key })).code).toBe(0);
+    const second = await inferq(['submit', 'a.jpg'], { INFERQ_API_KEY: limited.key });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/^inferq: rate limited \(RATE_LIMITED\): retrying in \d+(\.\d)? s \(1 of 3\)$/m);
   });
 
   it('reads the key from ~/.config/inferq/config.json when the environment has none', async () => {

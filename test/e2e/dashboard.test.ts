@@ -103,10 +103,19 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     // Every status the row shows, in order, recorded in the page as it changes.
     await page.evaluate(() => {
       const seen: string[] = [];
-      Object.assign(window, { seenStatuses: seen });
+      // What the row's timing and result cells said in the very render that first showed "succeeded".
+      const atSucceeded: { inference?: string | null; result?: string | null } = {};
+      Object.assign(window, { seenStatuses: seen, atSucceeded });
       const record = () => {
-        const status = document.querySelector('[data-testid="jobs-table"] tbody tr')?.getAttribute('data-status');
-        if (status && seen.at(-1) !== status) seen.push(status);
+        const row = document.querySelector('[data-testid="jobs-table"] tbody tr');
+        const status = row?.getAttribute('data-status');
+        if (status && seen.at(-1) !== status) {
+          seen.push(status);
+          if (status === 'succeeded' && atSucceeded.inference === undefined) {
+            atSucceeded.inference = row!.querySelector('td[data-label="Inference"]')?.textContent ?? null;
+            atSucceeded.result = row!.querySelector('td[data-label="Result"]')?.textContent ?? null;
+          }
+        }
       };
       new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
     });
@@ -121,7 +130,14 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const order = ['queued', 'running', 'succeeded'];
     expect(seen.map((status) => order.indexOf(status))).toEqual([...seen.map((status) => order.indexOf(status))].sort());
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
-    await expect.poll(() => row(page, id).locator('td[data-label="Inference"]').textContent()).toMatch(/\d+ (ms|s)/);
+    // Timings and the best class came with the status, not a render later.
+    const atSucceeded = await page.evaluate(() => (window as unknown as { atSucceeded: { inference: string; result: string } }).atSucceeded);
+    expect(atSucceeded.inference).toMatch(/^\d+(\.\d)? (ms|s)$/);
+    expect(atSucceeded.result).toMatch(/^Drawing \d+(\.\d)?%$/);
+    expect(await row(page, id).getByTestId('file-name').textContent()).toBe('drawing.jpg');
+    const thumbnail = row(page, id).getByTestId('job-thumbnail');
+    await thumbnail.waitFor();
+    expect(await thumbnail.evaluate((element) => (element as HTMLImageElement).naturalWidth)).toBe(640);
 
     await row(page, id).getByRole('link').click();
     const chart = page.getByTestId('scores-chart');
@@ -131,6 +147,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     expect(await chart.locator('.recharts-bar-rectangle').count()).toBeGreaterThan(0);
     expect(await chart.locator('table th').allTextContents()).toHaveLength(5);
     expect(await page.getByTestId('top-label').textContent()).toMatch(/^Drawing/);
+    expect(await page.getByTestId('detail-file-name').textContent()).toContain('drawing.jpg');
     const picture = page.getByTestId('job-image');
     await picture.waitFor();
     expect(await picture.evaluate((element) => [(element as HTMLImageElement).naturalWidth, (element as HTMLImageElement).naturalHeight])).toEqual([640, 480]);
@@ -174,6 +191,49 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await context.close();
   });
 
+  it('submits several files at once, with a progress bar, and says what became of each', async () => {
+    const { context, page } = await signIn(user.key);
+    // About 3 MB, under the free tier's 5 MiB: big enough that its upload takes a moment.
+    const photo = await sharp(await photoLikeImage(1200, 900)).png().toBuffer();
+    const drawing = await sharp(await drawingImage(320, 240)).jpeg().toBuffer();
+    // Every progress bar the panel showed, recorded as it appears.
+    await page.evaluate(() => {
+      const bars = new Set<string>();
+      Object.assign(window, { progressBars: bars });
+      new MutationObserver(() => {
+        for (const bar of document.querySelectorAll('[data-testid="file-progress"]')) bars.add(bar.getAttribute('aria-label') ?? '');
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    await page.getByTestId('file-input').setInputFiles([
+      { name: 'big photo.png', mimeType: 'image/png', buffer: photo },
+      { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: textFile() },
+      { name: 'sketch.jpg', mimeType: 'image/jpeg', buffer: drawing },
+    ]);
+    const items = page.getByTestId('upload-list').getByRole('listitem');
+    expect(await items.evaluateAll((found) => found.map((item) => item.getAttribute('data-file-name')))).toEqual(['big photo.png', 'notes.jpg', 'sketch.jpg']);
+    await page.getByRole('button', { name: 'Submit all 3' }).click();
+    await page.getByRole('status').getByText('Submitted 2 jobs; 1 refused').waitFor({ timeout: 30_000 });
+    expect(await items.evaluateAll((found) => found.map((item) => [item.getAttribute('data-file-name'), item.getAttribute('data-state')]))).toEqual([
+      ['big photo.png', 'submitted'],
+      ['sketch.jpg', 'submitted'],
+      ['notes.jpg', 'failed'],
+    ]);
+    expect(await page.getByTestId('upload-list').locator('[data-file-name="notes.jpg"] [role="alert"]').getAttribute('data-code')).toBe('INVALID_IMAGE');
+    expect(await page.getByTestId('upload-progress').getAttribute('aria-valuenow')).toBe('100');
+    expect(await page.getByTestId('upload-count').textContent()).toBe('2 / 3 submitted');
+    const bars = await page.evaluate(() => [...(window as unknown as { progressBars: Set<string> }).progressBars]);
+    expect(bars).toContain('Uploading big photo.png');
+
+    // Each submitted file is a row with its name; both run to the end.
+    const table = page.getByTestId('jobs-table');
+    for (const name of ['big photo.png', 'sketch.jpg']) {
+      await table.locator('tr[data-status="succeeded"]').filter({ has: page.getByTestId('file-name').getByText(name, { exact: true }) }).waitFor({ timeout: 60_000 });
+    }
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: path.join(screenshots, 'upload-many.png') });
+    await context.close();
+  });
+
   it('says "rate limited" with the wait when the tier refuses a submission', async () => {
     const limited = await createTestUser(env.databaseUrl, { tier: 'pro' });
     const { context, page } = await signIn(limited.key);
@@ -198,7 +258,15 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
       const { id } = (await answer.json()) as { id: string };
       await row(page, id).and(page.locator('[data-status="queued"]')).waitFor();
       await row(page, id).getByRole('link').click();
+      // Asked first: "Keep it" leaves the job as it was.
       await page.getByRole('button', { name: 'Cancel job' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Cancel this job?' });
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Keep it' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect((await getJob({ baseUrl, user }, id)).status).toBe('queued');
+      await page.getByRole('button', { name: 'Cancel job' }).click();
+      await dialog.getByRole('button', { name: 'Cancel the job' }).click();
       await page.locator('.badge[data-status="canceled"]').waitFor();
       expect(await page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
       expect((await getJob({ baseUrl, user }, id)).status).toBe('canceled');
@@ -208,7 +276,42 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     }
   });
 
-  it('an operator sees queue counts and workers change live, retries a failed job and cancels a user’s job', async () => {
+  it('an operator cleans finished jobs older than an age: counted first, then gone from Postgres and the queue', async () => {
+    const owner = await createTestUser(env.databaseUrl);
+    const caller: Caller = { baseUrl, user: owner };
+    const done = await Promise.all([submit(caller, await photoLikeImage(64, 48)), submit(caller, await photoLikeImage(64, 48))]);
+    for (const job of done) expect((await waitForFinal(caller, job.id)).status).toBe('succeeded');
+    // BullMQ keeps completed entries for an hour: the clean must take them too.
+    expect((await Promise.all(done.map((job) => queue.getJob(job.id, 'nsfw')))).map((entry) => entry?.id)).toEqual(done.map((job) => job.id));
+    // A failed job is not among the statuses cleaned by default, so it stays.
+    const failed = await submit(caller, await photoLikeImage(64, 48));
+    expect((await waitForFinal(caller, failed.id)).status).toBe('succeeded');
+    await db.query("UPDATE jobs SET status = 'failed', error_code = 'INTERNAL' WHERE id = $1", [failed.id]);
+
+    const { context, page } = await signIn(admin.key);
+    await page.getByRole('link', { name: 'Operations' }).click();
+    const jobsPanel = page.getByTestId('admin-jobs-panel');
+    await jobsPanel.getByTestId('user-filter').selectOption(owner.userId);
+    await jobsPanel.getByRole('button', { name: 'Clean…' }).click();
+    const dialog = page.getByRole('dialog');
+    // Finished more than a day ago: nothing yet.
+    await expect.poll(() => dialog.getByTestId('clean-preview').textContent()).toMatch(/^0 jobs match/);
+    expect(await dialog.getByRole('button', { name: /^Delete/ }).isDisabled()).toBe(true);
+    await dialog.getByTestId('clean-age').fill('0');
+    await dialog.getByTestId('clean-unit').selectOption('minutes');
+    await expect.poll(() => dialog.getByTestId('clean-preview').textContent()).toMatch(/^2 jobs match/);
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: path.join(screenshots, 'operations-clean.png') });
+    await dialog.getByRole('button', { name: 'Delete 2 jobs' }).click();
+    await jobsPanel.getByRole('status').getByText('Deleted 2 finished jobs.').waitFor();
+
+    const { rows } = await db.query<{ id: string; status: string }>('SELECT id, status FROM jobs WHERE user_id = $1', [owner.userId]);
+    expect(rows).toEqual([{ id: failed.id, status: 'failed' }]);
+    expect(await Promise.all(done.map((job) => queue.getJob(job.id, 'nsfw')))).toEqual([undefined, undefined]);
+    await context.close();
+  });
+
+  it('an operator pauses the queue, cancels a user’s job after a confirmation, finds a failed job by id with its JSON, retries all failed and resumes', async () => {
     const { context, page } = await signIn(admin.key);
     await page.getByRole('link', { name: 'Operations' }).click();
     const panel = page.getByTestId('queue-panel');
@@ -216,21 +319,26 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await page.locator('[data-worker-id="dashboard-e2e-worker"]').waitFor();
     await expect.poll(() => page.getByTestId('cap').textContent()).toMatch(/^0 \/ 10,000/);
 
-    // Paused: submitted jobs stay in the queue, and the counts (pushed every 2 s) show them.
-    await queue.pause();
+    // Paused from the page: the queue in Redis says so, and submitted jobs stay in it.
+    await page.getByRole('button', { name: /Pause/ }).click();
+    await panel.getByText('paused', { exact: true }).waitFor();
+    expect(await queue.isPaused()).toBe(true);
     const caller: Caller = { baseUrl, user };
     const image = await photoLikeImage(160, 120);
     const held = await Promise.all([submit(caller, image), submit(caller, image), submit(caller, image)]);
     await expect.poll(() => page.getByTestId('cap').textContent(), { timeout: 15_000 }).toMatch(/^3 \/ 10,000/);
-    expect(await panel.getByText('paused').count()).toBe(1);
     // The nsfw model's own queue holds them (one queue per model).
     expect(await panel.getByTestId('queued-nsfw').textContent()).toBe('3');
     expect(await panel.getByTestId('queued-mnist').textContent()).toBe('0');
 
-    // Cancel one of the user's queued jobs from the operators' list.
-    await page.getByRole('button', { name: 'Queued and running' }).click();
-    const adminRow = page.locator(`[data-testid="admin-jobs-panel"] tr[data-job-id="${held[0]!.id}"]`);
+    // Cancel one of the user's queued jobs from the operators' list, after saying yes.
+    const jobsPanel = page.getByTestId('admin-jobs-panel');
+    await jobsPanel.getByRole('button', { name: 'Queued and running' }).click();
+    const adminRow = jobsPanel.locator(`tr[data-job-id="${held[0]!.id}"]`);
     await adminRow.getByRole('button', { name: 'Cancel' }).click();
+    const confirm = page.getByRole('dialog');
+    await confirm.getByText(user.email).waitFor();
+    await confirm.getByRole('button', { name: 'Cancel the job' }).click();
     await adminRow.waitFor({ state: 'detached' });
     expect((await getJob(caller, held[0]!.id)).status).toBe('canceled');
     await expect.poll(() => page.getByTestId('cap').textContent(), { timeout: 15_000 }).toMatch(/^2 \/ 10,000/);
@@ -239,22 +347,46 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const broken = held[1]!;
     const { rows } = await db.query<{ data: Buffer }>('SELECT data FROM job_inputs WHERE job_id = $1', [broken.id]);
     await db.query('DELETE FROM job_inputs WHERE job_id = $1', [broken.id]);
-    await queue.resume();
+    await page.getByRole('button', { name: /Resume/ }).click();
+    await panel.getByText('running', { exact: true }).waitFor();
+    expect(await queue.isPaused()).toBe(false);
     await waitForFinal(caller, held[2]!.id);
     expect(await waitForFinal(caller, broken.id)).toMatchObject({ status: 'failed', error: { code: 'INPUT_MISSING' } });
     await expect.poll(() => page.getByTestId('count-completed').textContent(), { timeout: 15_000 }).not.toBe('0');
-    await page.getByRole('button', { name: 'Failed', exact: true }).click();
-    const failedRow = page.locator(`[data-testid="admin-jobs-panel"] tr[data-job-id="${broken.id}"]`);
-    await failedRow.getByText('INPUT_MISSING').waitFor();
 
-    // The input is restored, and the operator's retry runs the same job id again to success.
+    // Found by its id, with the raw JSON the API answers for it.
+    await jobsPanel.getByTestId('job-search').fill(broken.id);
+    await jobsPanel.getByRole('button', { name: 'Find' }).click();
+    const foundRow = jobsPanel.locator(`tr[data-job-id="${broken.id}"]`);
+    await foundRow.getByText('INPUT_MISSING').waitFor();
+    await foundRow.getByRole('button', { name: 'JSON' }).click();
+    const json = JSON.parse((await jobsPanel.getByTestId('job-json').textContent()) ?? '') as { id: string; userId: string; error: { code: string } };
+    expect(json).toMatchObject({ id: broken.id, userId: user.userId, error: { code: 'INPUT_MISSING' } });
+    await jobsPanel.getByTestId('job-search').fill('00000000-0000-4000-8000-000000000000');
+    await jobsPanel.getByRole('button', { name: 'Find' }).click();
+    await jobsPanel.getByText('No job with this id').waitFor();
+    await jobsPanel.getByRole('button', { name: 'Clear search' }).click();
+
+    // Filtered to the user, the failed list holds exactly the broken job; "Retry all failed"
+    // (this user's, so the other tests' jobs are left alone) runs it again under the same id.
+    await jobsPanel.getByTestId('user-filter').selectOption(user.userId);
+    await jobsPanel.getByRole('button', { name: 'Failed', exact: true }).click();
+    await expect.poll(() => jobsPanel.locator('tbody tr[data-job-id]').evaluateAll((found) => found.map((row) => row.getAttribute('data-job-id')))).toEqual([broken.id]);
     await db.query('INSERT INTO job_inputs (job_id, data) VALUES ($1, $2)', [broken.id, rows[0]!.data]);
-    await failedRow.getByRole('button', { name: 'Retry' }).click();
-    await failedRow.waitFor({ state: 'detached' });
+    await jobsPanel.getByRole('button', { name: 'Retry all failed' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Retry them all' }).click();
+    await jobsPanel.getByRole('status').getByText('Retried 1 failed job.').waitFor();
     const retried = await waitForFinal(caller, broken.id);
     expect(retried).toMatchObject({ status: 'succeeded', attempts: 2, error: null });
+    await jobsPanel.getByText('No failed jobs').waitFor();
     await expect.poll(() => page.getByTestId('cap').textContent(), { timeout: 15_000 }).toMatch(/^0 \/ 10,000/);
     await page.getByTestId('throughput-chart').locator('.recharts-area').first().waitFor({ state: 'attached' });
+    // The picture for the README: every user's jobs, one expanded to its JSON.
+    await jobsPanel.getByTestId('user-filter').selectOption('');
+    await jobsPanel.getByRole('button', { name: 'All', exact: true }).click();
+    // Its JSON, opened during the search, stays open in the list.
+    await jobsPanel.locator(`tr[data-json-for="${broken.id}"]`).getByTestId('job-json').waitFor();
+    expect(await jobsPanel.locator(`tr[data-job-id="${broken.id}"]`).getByRole('button', { name: 'Hide JSON' }).count()).toBe(1);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'operations.png'), fullPage: true });
@@ -264,6 +396,20 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await worker!.exited;
     await page.locator('[data-worker-id="dashboard-e2e-worker"]').waitFor({ state: 'detached', timeout: 20_000 });
     await page.getByText('No workers running').waitFor();
+    await context.close();
+  });
+
+  it('a user who is not an administrator gets one "administrators only" page at /operations, and no failed requests', async () => {
+    const { context, page } = await signIn(user.key);
+    const refused: string[] = [];
+    page.on('response', (response) => {
+      if (response.status() === 403) refused.push(new URL(response.url()).pathname);
+    });
+    expect(await page.getByRole('link', { name: 'Operations' }).count()).toBe(0);
+    await page.goto(`${baseUrl}/dashboard/operations`);
+    await page.getByTestId('admins-only').getByText('Administrators only').waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
+    expect(refused).toEqual([]);
     await context.close();
   });
 

@@ -79,7 +79,7 @@ describe('priority and fairness with one worker', () => {
 
     const ids = [...flood, pro, second];
     const deadline = Date.now() + 150_000;
-    let rows: Array<{ id: string; status: string; started_at: Date; finished_at: Date }> = [];
+    let rows: Array<{ id: string; status: string; started_at: Date; finished_at: Date }>;
     for (;;) {
       rows = (await db.query('SELECT id, status, started_at, finished_at FROM jobs WHERE id = ANY($1::uuid[])', [ids])).rows;
       if (rows.every((row) => row.status === 'succeeded')) break;

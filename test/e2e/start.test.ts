@@ -49,7 +49,7 @@ let imageFile = '';
 
 async function inferq(stack: { baseUrl: string; apiKey: string }, args: string[]): Promise<{ code: number; stdout: string }> {
   try {
-    const { stdout } = await run(process.execPath, [path.join(repoRoot, 'packages/client/src/cli/main.ts'), ...args], {
+    const { stdout } = await run(process.execPath, [path.join(repoRoot, 'packages/cli/src/main.ts'), ...args], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '', HOME: dir, INFERQ_BASE_URL: stack.baseUrl, INFERQ_API_KEY: stack.apiKey },
     });

@@ -40,6 +40,13 @@ describe('inferq-admin', () => {
     expect((await run(...argv)).code).toBe(2);
   });
 
+  it.each(['not-an-email', 'two@@at.example', 'space in@example.com', 'nodomain@', '@example.com'])('refuses the address %j as the API does (VALIDATION_FAILED, exit 1, nobody created)', async (email) => {
+    const result = await run('users', 'create', '--email', email);
+    expect(result.code).toBe(1);
+    expect(result.text).toContain('VALIDATION_FAILED');
+    expect((await accounts.listUsers()).map((user) => user.email)).not.toContain(email);
+  });
+
   it('exits 1 for an unknown tier', async () => {
     const result = await run('users', 'create', '--email', `t-${Date.now()}@test.inferq`, '--tier', 'platinum');
     expect(result.code).toBe(1);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { AccountStore } from '@inferq/accounts';
+import { AppError, createUserBodySchema } from '@inferq/core';
 import { exitCodeForError, UsageError } from './commandErrors.ts';
 
 export const usage = `inferq-admin: manage users and API keys (talks to Postgres at DATABASE_URL)
@@ -53,7 +54,13 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
       if (!values.email) throw new UsageError('--email is required');
       const role = values.role ?? 'user';
       if (role !== 'user' && role !== 'admin') throw new UsageError('--role is user or admin');
-      const user = await accounts.createUser({ email: values.email, name: values.name, tier: values.tier ?? 'free', role });
+      // The API's own check of POST /v1/admin/users: an address it would refuse is refused here too.
+      const checked = createUserBodySchema.safeParse({ email: values.email, name: values.name, tier: values.tier, role });
+      if (!checked.success) {
+        const issues = checked.error.issues.map((issue) => `--${issue.path.join('.')}: ${issue.message}`);
+        throw new AppError('VALIDATION_FAILED', issues.join('; '), { details: { issues: checked.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) } });
+      }
+      const user = await accounts.createUser({ ...checked.data, tier: checked.data.tier ?? 'free' });
       const key = await accounts.issueKey(user.id, 'first key');
       print(
         { user: { id: user.id, email: user.email, role: user.role, tier: user.tier }, apiKey: key.key },

@@ -4,7 +4,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { healthRouter } from './health.ts';
-import { authenticate } from './http/authenticate.ts';
+import { authenticate, requireMetricsToken } from './http/authenticate.ts';
 import { dashboardStatic } from './http/dashboardStatic.ts';
 import { errorHandler, notFoundHandler } from './http/errorHandler.ts';
 import { httpMetrics } from './http/httpMetrics.ts';
@@ -18,6 +18,7 @@ import { apiDocsRouter } from './routes/apiDocs.ts';
 import { eventsRouter } from './routes/events.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { modelFilesRouter, modelsRouter } from './routes/models.ts';
+import { queueOperationsRouter } from './routes/queueOperations.ts';
 import type { ApiServices } from './services.ts';
 
 export interface ApiDependencies {
@@ -32,6 +33,8 @@ export interface ApiDependencies {
   trustProxy?: TrustProxySetting | undefined;
   /** The dashboard's build folder, served under /dashboard. @defaultValue none: a page says how to build it */
   dashboardDir?: string | undefined;
+  /** Bearer token a Prometheus scrape of /metrics must send. @defaultValue none: /metrics is open (keep it off the public network) */
+  metricsToken?: string | undefined;
 }
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -73,14 +76,15 @@ export function createApp(deps: ApiDependencies): Express {
   app.use(express.json({ limit: '64kb' }));
 
   app.use(healthRouter(services.readiness));
-  app.get('/metrics', async (_req, res) => {
+  // With a token set, a scrape without it is refused before any Redis read (the queue gauges).
+  app.get('/metrics', requireMetricsToken(deps.metricsToken), async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.get('/', (_req, res) => res.redirect(302, '/dashboard/'));
   app.use('/dashboard', dashboardStatic({ dir: deps.dashboardDir }));
   app.use(apiDocsRouter());
   // Model files are public (browsers load them with tf.loadLayersModel); see routes/models.ts.
-  if (services.models) app.use('/v1', modelFilesRouter(services.models));
+  if (services.models) app.use('/v1', modelFilesRouter(services.models, services.rateLimits));
   // First of all: while the server is full a submission is refused before any key lookup or Redis call.
   app.post('/v1/jobs', services.submitSlots.refuseWhenFull);
   app.use('/v1', authenticate(services.accounts, { addressLimits: services.rateLimits }));
@@ -92,6 +96,7 @@ export function createApp(deps: ApiDependencies): Express {
   if (services.models) app.use('/v1', modelsRouter(services.models));
   app.use('/v1/admin', adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }));
   app.use('/v1/admin', adminJobsRouter({ jobs: services.jobs, operator: services.operator }));
+  app.use('/v1/admin', queueOperationsRouter(services.queueOperations));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

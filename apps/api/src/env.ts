@@ -80,6 +80,13 @@ export const apiEnvSchema = z.object({
   MODEL_FETCH_DEADLINE_MS: z.coerce.number().int().positive().default(300_000),
   /** Largest model (all files) that may be registered by URL, in bytes. */
   MAX_MODEL_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+  /** Requests per minute one address may make to the public model files before it gets 429. */
+  PUBLIC_REQUESTS_PER_MINUTE: z.coerce.number().int().positive().default(300),
+  /**
+   * When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (at least 16 characters).
+   * Unset: /metrics is open; then keep it off the public network.
+   */
+  METRICS_TOKEN: z.string().min(16).optional(),
   /** Failed authentications per minute from one address before it is refused without a key lookup. */
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(30),
   /** The dashboard's build folder (`pnpm --filter @inferq/dashboard build`), served under /dashboard. */

@@ -55,6 +55,7 @@ const rateLimits = new RateLimits({
   tiers,
   keyPrefix: `${env.QUEUE_PREFIX}:rl`,
   authFailures: { points: env.AUTH_FAILURES_PER_MINUTE, durationSeconds: 60 },
+  publicRequests: { points: env.PUBLIC_REQUESTS_PER_MINUTE, durationSeconds: 60 },
 });
 if (env.DEV_ADMIN_KEY) {
   const email = 'dev-admin@inferq.local';
@@ -90,7 +91,7 @@ const services = buildApiServices({
   waiter,
   webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK },
 });
-const app = createApp({ logger, services, trustProxy: env.TRUST_PROXY, dashboardDir: env.DASHBOARD_DIR });
+const app = createApp({ logger, services, trustProxy: env.TRUST_PROXY, dashboardDir: env.DASHBOARD_DIR, metricsToken: env.METRICS_TOKEN });
 
 const server = new HttpServer({ app, logger, host: env.HOST, port: env.PORT, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS });
 const address = await server.start();

@@ -8,7 +8,6 @@ import {
   modelNamePattern,
   modelVersionPattern,
   type DownloadModelOptions,
-  isSafeWeightPath,
   manifestFileName,
   modelJsonFileName,
   weightPathsOf,
@@ -30,6 +29,13 @@ export interface ModelServiceOptions {
 /** The settings of downloading a model registered by URL; see `downloadModel`. */
 export type ModelDownloadOptions = Omit<DownloadModelOptions, 'into' | 'format'>;
 
+/** What a version serves to browsers, read once: versions are immutable. */
+interface ServedVersion {
+  root: string;
+  sha256: string;
+  shards: Set<string>;
+}
+
 /** A file of a model version that may be served to browsers. */
 export interface ModelFileRef {
   /** The version's folder. */
@@ -48,6 +54,7 @@ export interface ModelFileRef {
  */
 export class ModelService {
   readonly #options: ModelServiceOptions;
+  readonly #served = new Map<string, ServedVersion | null>();
 
   constructor(options: ModelServiceOptions) {
     this.#options = options;
@@ -117,19 +124,43 @@ export class ModelService {
   /**
    * A file of a local model version that browsers may load: model.json, manifest.json or a
    * weight shard model.json names. Anything else is NOT_FOUND (no directory listing, no other
-   * files, no path tricks: names are checked before any disk access).
+   * files, no path tricks: names are checked before any disk access). A version's files never
+   * change, so what it serves is read once (registry, manifest, model.json) and then answered
+   * from memory.
    */
   async modelFile(name: string, version: string, file: string): Promise<ModelFileRef> {
-    const resolved = await this.#options.registry.resolve(name, version);
+    const served = await this.#servedVersion(name, version);
     const notFound = () => new AppError('NOT_FOUND', `${name}@${version} has no file "${file.slice(0, 100)}"`, { details: { name, version } });
-    if (isRemoteLocation(resolved.location) || resolved.manifest.format === 'saved_model') throw notFound();
-    if (file === manifestFileName || file === modelJsonFileName) {
-      return { root: resolved.location, file, contentType: 'application/json', sha256: resolved.manifest.sha256 };
+    if (served === null) throw notFound();
+    if (file === manifestFileName || file === modelJsonFileName) return { root: served.root, file, contentType: 'application/json', sha256: served.sha256 };
+    if (!served.shards.has(file)) throw notFound();
+    return { root: served.root, file, contentType: 'application/octet-stream', sha256: served.sha256 };
+  }
+
+  /** Forgets what was read of a version, e.g. once its files turned out to be gone. */
+  forgetServedVersion(name: string, version: string): void {
+    this.#served.delete(`${name}@${version}`);
+  }
+
+  /** The servable files of a version (null: none, it is remote or a SavedModel), cached; at most 256 versions. */
+  async #servedVersion(name: string, version: string): Promise<ServedVersion | null> {
+    const key = `${name}@${version}`;
+    const cached = this.#served.get(key);
+    if (cached !== undefined) {
+      // Most recently used last, so the oldest is the first to go.
+      this.#served.delete(key);
+      this.#served.set(key, cached);
+      return cached;
     }
-    if (!isSafeWeightPath(file)) throw notFound();
-    const modelJson = JSON.parse(await readFile(path.join(resolved.location, modelJsonFileName), 'utf8')) as unknown;
-    if (!weightPathsOf(modelJson).includes(file)) throw notFound();
-    return { root: resolved.location, file, contentType: 'application/octet-stream', sha256: resolved.manifest.sha256 };
+    const resolved = await this.#options.registry.resolve(name, version);
+    let served: ServedVersion | null = null;
+    if (!isRemoteLocation(resolved.location) && resolved.manifest.format !== 'saved_model') {
+      const modelJson = JSON.parse(await readFile(path.join(resolved.location, modelJsonFileName), 'utf8')) as unknown;
+      served = { root: resolved.location, sha256: resolved.manifest.sha256, shards: new Set(weightPathsOf(modelJson)) };
+    }
+    this.#served.set(key, served);
+    if (this.#served.size > 256) this.#served.delete(this.#served.keys().next().value as string);
+    return served;
   }
 
   async #liveWorkers(): Promise<WorkerHeartbeat[]> {

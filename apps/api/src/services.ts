@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { AccountService, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
-import { JobAdmission, JobExecution, JobQueries, JobStats, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
+import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
-import { JobService, OperatorService, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
+import { JobService, OperatorService, QueueOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
 import { JobEventPublisher, pingRedis, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
@@ -62,6 +62,8 @@ export interface ApiServices {
   accounts: AccountStore;
   account: AccountService;
   operator: OperatorService;
+  /** The operators' bulk actions: pause and resume, retry all failed, clean. */
+  queueOperations: QueueOperations;
   models: ModelService | undefined;
   live: LiveEvents | undefined;
   rateLimits: RateLimits;
@@ -103,6 +105,8 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     accounts: parts.accounts,
     account: new AccountService({ stats, tiers: parts.tiers }),
     operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
+    // One queue today; with a queue per model, every one of them.
+    queueOperations: new QueueOperations({ maintenance: new JobMaintenance(db), queues: () => [queue], retry: (id) => jobs.retry(id) }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,

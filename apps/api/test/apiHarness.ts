@@ -33,6 +33,10 @@ export interface TestApiOptions extends Partial<ApiParts> {
   tierOverrides?: TierOverrides;
   /** Failed authentications per minute from one address. @defaultValue 1000 */
   authFailuresPerMinute?: number;
+  /** Requests per minute from one address to the public model files. @defaultValue 1000 */
+  publicRequestsPerMinute?: number;
+  /** Bearer token /metrics requires. @defaultValue none */
+  metricsToken?: string;
 }
 
 /**
@@ -40,7 +44,7 @@ export interface TestApiOptions extends Partial<ApiParts> {
  * counters are keyed under that queue too, so tests never share them.
  */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
-  const { tierOverrides, authFailuresPerMinute, dashboardDir, trustProxy, ...overrides } = options;
+  const { tierOverrides, authFailuresPerMinute, publicRequestsPerMinute, dashboardDir, trustProxy, metricsToken, ...overrides } = options;
   const logger = pino({ level: 'silent' });
   const db = createDatabase({ url: inject('databaseUrl') });
   const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
@@ -59,6 +63,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       tiers,
       keyPrefix: `${inject('queuePrefix')}:${queueName}:rl`,
       authFailures: { points: authFailuresPerMinute ?? 1000, durationSeconds: 60 },
+      publicRequests: { points: publicRequestsPerMinute ?? 1000, durationSeconds: 60 },
     }),
     queue,
     models: registryCatalog(overrides.registry ?? new ModelRegistry({ root: inject('modelsDir') })),
@@ -67,7 +72,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     imageLimits: { maxBytes: 2 * 1024 * 1024, maxPixels: 40_000_000, minWidth: 32, minHeight: 32, maxWidth: 8192, maxHeight: 8192 },
     ...overrides,
   };
-  const app = createApp({ logger: deps.logger, services: buildApiServices(deps), dashboardDir, trustProxy });
+  const app = createApp({ logger: deps.logger, services: buildApiServices(deps), dashboardDir, trustProxy, metricsToken });
   const server = new HttpServer({ app, logger, host: '127.0.0.1', port: 0 });
   const address: AddressInfo = await server.start();
   const user = await createTestUser(inject('databaseUrl'));

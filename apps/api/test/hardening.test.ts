@@ -1,6 +1,11 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
 import { createTestUser } from '@inferq/testing';
+import { mnistFixtureFolder } from '@inferq/training';
 import { parseApiEnv } from '../src/env.ts';
 import { apiPerTest, type TestApi } from './apiHarness.ts';
 
@@ -116,5 +121,72 @@ describe('TIER_OVERRIDES', () => {
 
   it('takes a change to a tier and a new tier', () => {
     expect(parseApiEnv({ TIER_OVERRIDES: '{"free":{"submitsPerWindow":5},"gold":{"priority":2}}' }).TIER_OVERRIDES).toEqual({ free: { submitsPerWindow: 5 }, gold: { priority: 2 } });
+  });
+});
+
+describe('public routes', () => {
+  let root: string;
+  let registry: ModelRegistry;
+  let shard: string;
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'inferq-public-'));
+    registry = new ModelRegistry({ root });
+    const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
+    await registry.publish({ name: 'digits', version: '1.0.0', files: await readModelFiles(mnistFixtureFolder), manifest, setLive: true });
+    shard = (JSON.parse(await readFile(path.join(mnistFixtureFolder, 'model.json'), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> }).weightsManifest[0]!.paths[0]!;
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('limits model file downloads per client address, with 429 RATE_LIMITED and Retry-After', async () => {
+    const target = await start({ registry, publicRequestsPerMinute: 3, trustProxy: 1 });
+    const get = (address: string) => fetch(`${target.baseUrl}/v1/models/digits/1.0.0/${shard}`, { headers: { 'x-forwarded-for': address } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await get('198.51.100.20')).status);
+    const refused = await get('198.51.100.20');
+    expect([...statuses, refused.status]).toEqual([200, 200, 200, 429]);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('RATE_LIMITED');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // Another client is not slowed by the first one's flood.
+    expect((await get('198.51.100.21')).status).toBe(200);
+  });
+
+  it('answers a version\'s files from memory once read: no registry read per request; a file gone from disk is 404', async () => {
+    const folder = path.join(root, 'digits', '1.0.0');
+    const target = await start({ registry });
+    const get = (file: string) => fetch(`${target.baseUrl}/v1/models/digits/1.0.0/${file}`);
+    expect((await get(shard)).status).toBe(200);
+    // Without its manifest the registry can no longer resolve the version; the files still serve.
+    const manifest = await readFile(path.join(folder, 'manifest.json'));
+    await rm(path.join(folder, 'manifest.json'));
+    try {
+      expect((await get(shard)).status).toBe(200);
+      expect((await get('model.json')).status).toBe(200);
+      expect(await registry.resolve('digits', '1.0.0').then(() => 'resolved', () => 'unresolvable')).toBe('unresolvable');
+    } finally {
+      await writeFile(path.join(folder, 'manifest.json'), manifest);
+    }
+    const bytes = await readFile(path.join(folder, shard));
+    await rm(path.join(folder, shard));
+    try {
+      const gone = await get(shard);
+      expect({ status: gone.status, code: ((await gone.json()) as { error: { code: string } }).error.code }).toEqual({ status: 404, code: 'NOT_FOUND' });
+    } finally {
+      await writeFile(path.join(folder, shard), bytes);
+    }
+  });
+
+  it.each([
+    ['no token', {}, 401],
+    ['a wrong token', { authorization: 'Bearer not-the-metrics-token' }, 401],
+    ['an API key instead of the token', 'user', 401],
+    ['the token', { authorization: 'Bearer metrics-token-0123456789' }, 200],
+  ])('GET /metrics with METRICS_TOKEN set and %s answers %i', async (_case, headers, expected) => {
+    const target = await start({ metricsToken: 'metrics-token-0123456789' });
+    const response = await fetch(`${target.baseUrl}/metrics`, { headers: headers === 'user' ? target.user.headers : (headers as Record<string, string>) });
+    expect(response.status).toBe(expected);
+    if (expected === 401) expect(((await response.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+    else expect(await response.text()).toContain('inferq_');
   });
 });

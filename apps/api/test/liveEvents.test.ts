@@ -100,7 +100,7 @@ describe('GET /v1/events: live job events and queue snapshots over server-sent e
     subscriberConnection = createRedisConnection({ url: inject('redisUrl'), role: 'consumer' });
     subscriber = new JobEventSubscriber({ connection: subscriberConnection, prefix: eventsPrefix });
     publisher = new JobEventPublisher({ connection: new Redis(inject('redisUrl')), prefix: eventsPrefix });
-    let operator: OperatorService | undefined;
+    let operator: OperatorService | undefined = undefined;
     live = new LiveEvents({ subscriber, snapshot: () => operator!.snapshot(), snapshotMs: 100, heartbeatMs: 100, maxStreams: 12 });
     api = await startTestApi({ liveEvents: live });
     operator = new OperatorService({

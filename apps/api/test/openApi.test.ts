@@ -61,12 +61,24 @@ describe('GET /openapi.json', () => {
     const spare = await api.deps.accounts.issueKey(admin.userId, 'spare');
     const nsfw = await api.deps.registry!.resolve('nsfw');
     const values: Record<string, string> = { id: job.id, user: admin.userId, key: spare.id, name: 'nsfw', version: nsfw.version, file: 'model.json' };
+    // Bulk actions get a body that scopes them to this test's admin, who has no jobs to retry or
+    // clean: other test files share the database.
+    const bodies: Record<string, unknown> = {
+      'POST /v1/admin/jobs/retry-failed': { userId: admin.userId },
+      'POST /v1/admin/jobs/clean': { statuses: ['succeeded'], olderThanSeconds: 0, userId: admin.userId, dryRun: true },
+    };
     const checked: string[] = [];
     for (const [template, item] of Object.entries<Record<string, unknown>>(document.paths)) {
       const path = template.replace(/\{(\w+)\}/g, (_match, name: string) => values[name]!);
       for (const method of ['get', 'post', 'patch', 'put', 'delete'].filter((name) => name in item)) {
         const controller = new AbortController();
-        const response = await fetch(`${api.baseUrl}${path}`, { method: method.toUpperCase(), headers: admin.headers, signal: controller.signal });
+        const body = bodies[`${method.toUpperCase()} ${template}`];
+        const response = await fetch(`${api.baseUrl}${path}`, {
+          method: method.toUpperCase(),
+          headers: body ? { ...admin.headers, 'content-type': 'application/json' } : admin.headers,
+          ...(body ? { body: JSON.stringify(body) } : {}),
+          signal: controller.signal,
+        });
         // Event streams never end: the status line is enough.
         controller.abort();
         checked.push(`${method.toUpperCase()} ${template} ${response.status}`);

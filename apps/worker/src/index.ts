@@ -47,11 +47,11 @@ const registry = new ModelRegistry({ root: env.MODELS_DIR });
 const producerQueue = new InferenceQueue({ connection: pingConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, models: async () => (await registry.list()).map((model) => model.name) });
 // The pool is built once the backend is known (its batching defaults depend on it); until then
 // the health endpoint answers, not ready, with no models.
-let models: ModelPool | undefined;
+let models: ModelPool | undefined = undefined;
 const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.countsByModel(), loadedModels: () => models?.describe() ?? [] });
 
 let backendName = 'initializing';
-let backendDetails: Record<string, unknown> | undefined;
+let backendDetails: Record<string, unknown> | undefined = undefined;
 const health = new HealthServer({
   host: env.WORKER_HOST,
   port: env.WORKER_PORT,

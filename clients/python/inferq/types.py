@@ -29,6 +29,8 @@ class JobInput(TypedDict):
     width: int
     height: int
     bytes: int
+    # The uploaded file's name, sanitized by the server; None when none was sent.
+    fileName: Optional[str]
 
 
 class LabelScore(TypedDict):

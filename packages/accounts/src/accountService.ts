@@ -1,4 +1,5 @@
-import { tierOf, type Principal, type TierTable } from '@inferq/accounts';
+import type { Principal } from './accountStore.ts';
+import { tierOf, type TierTable } from './tiers.ts';
 import type { AccountView } from '@inferq/core';
 import type { JobStats } from '@inferq/db';
 

@@ -28,6 +28,11 @@ export interface RateLimitsOptions {
    * refused before any key lookup. @defaultValue { points: 30, durationSeconds: 60 }
    */
   authFailures?: { points: number; durationSeconds: number };
+  /**
+   * Unauthenticated requests one IP address may make per window to the public routes (model
+   * files), so one client cannot take the API from everyone else. @defaultValue { points: 300, durationSeconds: 60 }
+   */
+  publicRequests?: { points: number; durationSeconds: number };
 }
 
 interface Limiter {
@@ -50,6 +55,8 @@ export class RateLimits {
   readonly #limiters = new Map<string, Limiter>();
   readonly #authFailures: RateLimiterRedis;
   readonly #authFailurePoints: number;
+  readonly #publicRequests: RateLimiterRedis;
+  readonly #publicPoints: number;
 
   constructor(options: RateLimitsOptions) {
     this.#redis = options.redis;
@@ -58,6 +65,9 @@ export class RateLimits {
     const auth = options.authFailures ?? { points: 30, durationSeconds: 60 };
     this.#authFailurePoints = auth.points;
     this.#authFailures = this.#redisLimiter('authfail', auth.points, auth.durationSeconds);
+    const publicRequests = options.publicRequests ?? { points: 300, durationSeconds: 60 };
+    this.#publicPoints = publicRequests.points;
+    this.#publicRequests = this.#redisLimiter('public', publicRequests.points, publicRequests.durationSeconds);
   }
 
   #redisLimiter(kind: string, points: number, durationSeconds: number): RateLimiterRedis {
@@ -121,6 +131,16 @@ export class RateLimits {
       resetSeconds: res ? seconds(res.msBeforeNext) : 0,
       retryAfterSeconds: allowed ? 0 : Math.max(1, seconds(res?.msBeforeNext ?? 1000)),
     };
+  }
+
+  /** Spends one unit of an address's budget for the public (unauthenticated) routes. */
+  async consumePublic(address: string): Promise<RateLimitDecision> {
+    try {
+      return decision(true, this.#publicPoints, await this.#publicRequests.consume(address));
+    } catch (error) {
+      if (error instanceof RateLimiterRes) return decision(false, this.#publicPoints, error);
+      throw error;
+    }
   }
 
   /** Counts a failed authentication against the address. */

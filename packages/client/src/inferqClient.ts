@@ -1,6 +1,6 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
-import { isFinal, type Account, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type WebhookDeliveryList } from './types.ts';
+import { isFinal, type Account, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -13,6 +13,23 @@ export interface InferQClientOptions {
   maxRetries?: number;
   /** Longest pause before a retry, whatever Retry-After asks. @defaultValue 30000 */
   maxRetryDelayMs?: number;
+  /** Called before each pause of a retry (to say "rate limited, retrying in 12 s"). @defaultValue none */
+  onRetry?: (retry: RetryInfo) => void;
+}
+
+/** A refused request about to be retried. */
+export interface RetryInfo {
+  /** 429 or 503. */
+  status: number;
+  /** The API's error code (`RATE_LIMITED`, `QUEUE_FULL`, `SERVER_BUSY`, …), when the answer had one. */
+  code: ErrorCode | undefined;
+  /** How long the client waits now: Retry-After, capped at maxRetryDelayMs. */
+  delayMs: number;
+  /** What Retry-After asked for, when it was there. */
+  retryAfterMs: number | undefined;
+  /** 1 for the first retry. */
+  attempt: number;
+  maxRetries: number;
 }
 
 export interface SubmitOptions {
@@ -88,6 +105,7 @@ export class InferQClient {
   readonly #fetch: typeof fetch;
   readonly #maxRetries: number;
   readonly #maxRetryDelayMs: number;
+  readonly #onRetry: ((retry: RetryInfo) => void) | undefined;
 
   constructor(options: InferQClientOptions) {
     if (!options.baseUrl) throw new TypeError('baseUrl is required');
@@ -97,6 +115,7 @@ export class InferQClient {
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.#maxRetries = options.maxRetries ?? 3;
     this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
+    this.#onRetry = options.onRetry;
   }
 
   /** Submits an image. Resolves with the queued job, or the finished one when `waitSeconds` sufficed. */
@@ -172,8 +191,8 @@ export class InferQClient {
   }
 
   /** The models the server serves (GET /v1/models). */
-  async models(options: { signal?: AbortSignal } = {}): Promise<unknown> {
-    return this.#request<unknown>('/v1/models', { signal: options.signal });
+  async models(options: { signal?: AbortSignal } = {}): Promise<ModelList> {
+    return this.#request<ModelList>('/v1/models', { signal: options.signal });
   }
 
   /** Webhook delivery attempts of a job, oldest first. */
@@ -219,9 +238,14 @@ export class InferQClient {
       }
       const retryable = response.status === 429 || response.status === 503;
       if (retryable && attempt < this.#maxRetries) {
-        await response.body?.cancel();
-        const delay = retryAfterMs(response.headers.get('retry-after')) ?? 500 * 2 ** attempt;
-        await sleep(Math.min(delay, this.#maxRetryDelayMs), options.signal);
+        // The code says why (rate limit, full queue, busy server); read only when someone listens.
+        let code: ErrorCode | undefined;
+        if (this.#onRetry) code = ((await response.json().catch(() => undefined)) as ErrorBody | undefined)?.error?.code;
+        else await response.body?.cancel();
+        const asked = retryAfterMs(response.headers.get('retry-after'));
+        const delayMs = Math.min(asked ?? 500 * 2 ** attempt, this.#maxRetryDelayMs);
+        this.#onRetry?.({ status: response.status, code, delayMs, retryAfterMs: asked, attempt: attempt + 1, maxRetries: this.#maxRetries });
+        await sleep(delayMs, options.signal);
         continue;
       }
       throw await errorFrom(response);

@@ -16,6 +16,10 @@ export type WebhookDeliveryList = Schemas['WebhookDeliveryList'];
 export type ErrorBody = Schemas['Error'];
 /** The caller's account: user, tier limits and current usage. */
 export type Account = Schemas['Account'];
+/** GET /v1/models: the models, their versions and readiness, and the workers that serve them. */
+export type ModelList = Schemas['ModelList'];
+export type Model = Schemas['Model'];
+export type ModelVersion = Schemas['ModelVersion'];
 /** Every error code the API answers with (see the README's table). */
 export type ErrorCode = Schemas['ErrorCode'];
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { AccountView, ErrorCode as CoreErrorCode, JobView, WebhookDeliveryView } from '@inferq/core';
+import type { AccountView, ErrorCode as CoreErrorCode, JobView, ModelsView, WebhookDeliveryView } from '@inferq/core';
 import { generatedTypesPath, generateTypes } from '../scripts/generateTypes.ts';
-import type { Account, ErrorCode, Job, WebhookDelivery } from '../src/index.ts';
+import type { Account, ErrorCode, Job, ModelList, WebhookDelivery } from '../src/index.ts';
 
 const run = promisify(execFile);
 const packageDir = path.resolve(import.meta.dirname, '..');
@@ -21,23 +21,34 @@ describe('@inferq/client types', () => {
     expectTypeOf<WebhookDelivery>().toEqualTypeOf<WebhookDeliveryView>();
     expectTypeOf<ErrorCode>().toEqualTypeOf<CoreErrorCode>();
     expectTypeOf<Account>().toEqualTypeOf<AccountView>();
+    expectTypeOf<ModelList>().toEqualTypeOf<ModelsView>();
   });
 });
 
-describe('the published package', () => {
-  it('packs to plain JavaScript and types with no workspace dependency, and imports and runs outside the workspace', async () => {
+const cliDir = path.resolve(packageDir, '../cli');
+
+/** `pnpm pack` of a workspace package, unpacked where an installer would put it under `out`. */
+async function packInto(dir: string, out: string, name: string): Promise<string> {
+  const packed = await mkdtemp(path.join(tmpdir(), 'inferq-packed-'));
+  await run('pnpm', ['pack', '--pack-destination', packed], { cwd: dir });
+  const tarball = (await readdir(packed)).find((file) => file.endsWith('.tgz'))!;
+  const installed = path.join(out, 'node_modules', ...name.split('/'));
+  await mkdir(installed, { recursive: true });
+  await run('tar', ['-xzf', path.join(packed, tarball), '-C', installed, '--strip-components=1']);
+  return installed;
+}
+
+describe('the published packages', () => {
+  it('@inferq/client packs to plain JavaScript and types with no dependency at all, and imports and runs outside the workspace', async () => {
     const out = await mkdtemp(path.join(tmpdir(), 'inferq-pack-'));
-    await run('pnpm', ['pack', '--pack-destination', out], { cwd: packageDir });
-    const tarball = (await readdir(out)).find((name) => name.endsWith('.tgz'))!;
-    const installed = path.join(out, 'node_modules', '@inferq', 'client');
-    await mkdir(installed, { recursive: true });
-    await run('tar', ['-xzf', path.join(out, tarball), '-C', installed, '--strip-components=1']);
+    const installed = await packInto(packageDir, out, '@inferq/client');
 
     const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8'));
     expect(JSON.stringify(manifest)).not.toContain('workspace:');
     expect(manifest.exports).toEqual({ '.': { types: './dist/index.d.ts', default: './dist/index.js' } });
-    expect(manifest.bin).toEqual({ inferq: './dist/cli/main.js' });
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['cli-progress', 'cli-table3']);
+    expect(manifest.bin).toBeUndefined();
+    expect(manifest.dependencies).toBeUndefined();
+    expect((await readFile(path.join(installed, 'README.md'), 'utf8')).split('\n')[0]).toBe('# @inferq/client');
     const files = await readdir(path.join(installed, 'dist'), { recursive: true });
     expect(files.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
     for (const file of files.filter((name) => name.endsWith('.js'))) {
@@ -48,10 +59,6 @@ describe('the published package', () => {
       expect(await readFile(path.join(installed, 'dist', file), 'utf8'), file).not.toMatch(/@inferq\/(core|db|queue)/);
     }
 
-    // The runtime dependencies, as an installer would place them.
-    for (const dependency of Object.keys(manifest.dependencies)) {
-      await symlink(path.join(packageDir, 'node_modules', dependency), path.join(out, 'node_modules', dependency));
-    }
     const imported = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('@inferq/client'); console.log(Object.keys(m).sort().join(','))"], { cwd: out });
     expect(imported.stdout.trim().split(',')).toEqual(expect.arrayContaining(['InferQClient', 'InferQError', 'verifyWebhookSignature', 'isFinal']));
     // A consumer's TypeScript finds the types through `exports`, with full library checking.
@@ -61,6 +68,19 @@ describe('the published package', () => {
     );
     const tsc = path.join(packageDir, 'node_modules', 'typescript', 'bin', 'tsc');
     await run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2023,dom', '--types', 'node', '--typeRoots', path.join(packageDir, '..', '..', 'node_modules', '@types'), 'consumer.ts'], { cwd: out });
+  }, 120_000);
+
+  it('@inferq/cli packs to an inferq command that runs on the published client and its own two dependencies', async () => {
+    const out = await mkdtemp(path.join(tmpdir(), 'inferq-pack-cli-'));
+    await packInto(packageDir, out, '@inferq/client');
+    const installed = await packInto(cliDir, out, '@inferq/cli');
+    const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8'));
+    expect(manifest.bin).toEqual({ inferq: './dist/main.js' });
+    expect(manifest.dependencies).toEqual({ '@inferq/client': expect.stringMatching(/^\^\d+\.\d+\.\d+$/), 'cli-progress': expect.any(String), 'cli-table3': expect.any(String) });
+    // Its other dependencies, as an installer would place them.
+    for (const dependency of ['cli-progress', 'cli-table3']) {
+      await symlink(path.join(cliDir, 'node_modules', dependency), path.join(out, 'node_modules', dependency));
+    }
     const help = await run(process.execPath, [path.join(installed, manifest.bin.inferq), '--help'], { cwd: out });
     expect(help.stdout).toContain('Usage: inferq');
   }, 120_000);

@@ -3,6 +3,8 @@ export * from './types.ts';
 export * from './jobCatalog.ts';
 export * from './wire.ts';
 export * from './jobView.ts';
+export * from './fileName.ts';
 export * from './dashboardWire.ts';
 export * from './accountsWire.ts';
 export * from './modelsWire.ts';
+export * from './operatorWire.ts';

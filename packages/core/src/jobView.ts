@@ -12,6 +12,7 @@ export interface JobViewSource {
   inputWidth: number;
   inputHeight: number;
   inputBytes: number;
+  inputFileName: string | null;
   attempts: number;
   errorCode: string | null;
   errorMessage: string | null;
@@ -39,7 +40,7 @@ export function toJobView(job: JobViewSource): JobView {
     id: job.id,
     status: job.status,
     model: { name: job.modelName, version: job.modelVersion, requestedVersion: job.requestedVersion },
-    input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes },
+    input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes, fileName: job.inputFileName },
     attempts: job.attempts,
     result: job.result
       ? {

@@ -34,7 +34,7 @@ export const modelVersionViewSchema = z.object({
   workersReady: z.number().int(),
   /** The browser-loadable model.json (public, immutable); null for models served from elsewhere. */
   modelUrl: z.string().nullable(),
-});
+}).meta({ id: 'ModelVersion' });
 
 export const modelViewSchema = z.object({
   name: z.string(),
@@ -57,7 +57,7 @@ export const modelViewSchema = z.object({
     .nullable(),
   /** Version folders that exist but cannot be served, and why. */
   problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
-});
+}).meta({ id: 'Model' });
 export type ModelView = z.infer<typeof modelViewSchema>;
 
 export const modelWorkerViewSchema = z.object({
@@ -66,12 +66,12 @@ export const modelWorkerViewSchema = z.object({
   /** tensorflow-gpu, tensorflow, wasm or cpu: what this worker runs on. */
   backend: z.string(),
   models: z.array(z.object({ name: z.string(), version: z.string(), loaded: z.array(z.string()) })),
-});
+}).meta({ id: 'ModelWorker' });
 
 export const modelsViewSchema = z.object({
   models: z.array(modelViewSchema),
   workers: z.array(modelWorkerViewSchema),
-});
+}).meta({ id: 'ModelList', description: 'The models, their versions and readiness, and the workers that serve them.' });
 export type ModelsView = z.infer<typeof modelsViewSchema>;
 
 /**

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import {
   adminJobListViewSchema,
+  adminJobViewSchema,
   apiKeyListViewSchema,
   apiKeyViewSchema,
   createdUserViewSchema,
@@ -18,6 +19,7 @@ import {
 import { accountViewSchema, jobEventSchema, queueSnapshotSchema, statsSeriesSchema } from './dashboardWire.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
+import { cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
 import { jobStatuses } from './types.ts';
 import {
   errorBodySchema,
@@ -422,6 +424,64 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           description: 'Jobs that finished in the window, in equal buckets (oldest first; empty ones have zero counts and null percentiles) and in total: counts, jobs per second, and p50/p95/p99 of queue wait, inference and end-to-end time. Computed by Postgres and reused for 5 s.',
           requestParams: { query: statsQuery },
           responses: { '200': { description: 'The series.', content: json(statsSeriesSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/{id}': {
+        get: operation({
+          operationId: 'adminGetJob',
+          tags: ['admin'],
+          summary: 'Any user\'s job by id',
+          description: 'The job as its owner reads it, with `userId`: what the dashboard\'s search by job id answers.',
+          requestParams: { path: jobPath },
+          responses: { '200': { description: 'The job.', content: json(adminJobViewSchema) }, ...errors('JOB_NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/retry-failed': {
+        post: operation({
+          operationId: 'adminRetryFailedJobs',
+          tags: ['admin'],
+          summary: 'Run every failed job again',
+          description:
+            'Each failed job (one user\'s with `userId`), oldest failure first and up to `limit`, goes back to `queued` under its own id, as `POST /v1/admin/jobs/{id}/retry` does for one. Jobs that changed meanwhile are left and counted in `remaining`.',
+          requestBody: { content: json(retryFailedBodySchema) },
+          responses: { '200': { description: 'How many were retried.', content: json(retryFailedViewSchema) }, ...errors('VALIDATION_FAILED', 'QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/clean': {
+        post: operation({
+          operationId: 'adminCleanJobs',
+          tags: ['admin'],
+          summary: 'Delete finished jobs older than an age',
+          description:
+            'Deletes jobs of the given final statuses that finished at least `olderThanSeconds` ago (one user\'s with `userId`), oldest first and up to `limit`, with their inputs, results and webhook deliveries, then takes their entries out of the queue. Postgres is the source of truth: a deleted job answers 404 everywhere. With `dryRun` it only counts.',
+          requestBody: { required: true, content: json(cleanJobsBodySchema) },
+          responses: { '200': { description: 'How many were deleted (or would be).', content: json(cleanJobsViewSchema) }, ...errors('VALIDATION_FAILED', 'QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/queue': {
+        get: operation({
+          operationId: 'adminGetQueueState',
+          tags: ['admin'],
+          summary: 'Whether the queue(s) are paused',
+          responses: { '200': { description: 'The state.', content: json(queueControlViewSchema) }, ...errors('QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/queue/pause': {
+        post: operation({
+          operationId: 'adminPauseQueue',
+          tags: ['admin'],
+          summary: 'Pause the queue(s)',
+          description: 'Workers take no new jobs from any inference queue until it is resumed; attempts already running finish, and submissions are still accepted and wait. Idempotent.',
+          responses: { '200': { description: 'Paused.', content: json(queueControlViewSchema) }, ...errors('QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/queue/resume': {
+        post: operation({
+          operationId: 'adminResumeQueue',
+          tags: ['admin'],
+          summary: 'Resume the queue(s)',
+          description: 'Workers take jobs again. Idempotent.',
+          responses: { '200': { description: 'Running.', content: json(queueControlViewSchema) }, ...errors('QUEUE_UNAVAILABLE', ...adminOnly) },
         }),
       },
       '/v1/admin/jobs/{id}/retry': {

@@ -37,6 +37,10 @@ export const jobViewSchema = z.object({
     width: z.number().int(),
     height: z.number().int(),
     bytes: z.number().int(),
+    fileName: z
+      .string()
+      .nullable()
+      .meta({ description: 'The uploaded file\'s name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent.' }),
   }),
   attempts: z.number().int(),
   result: jobResultSchema.nullable(),

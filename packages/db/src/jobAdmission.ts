@@ -15,6 +15,8 @@ export interface NewJob {
     sha256: string;
     /** The model's pixels made while validating, and the key of the input spec they are for. */
     pixels?: { data: Buffer; spec: string } | undefined;
+    /** The uploaded file's name, already sanitized (core's sanitizeFileName). */
+    fileName?: string | null | undefined;
   };
   /** BullMQ priority the job is enqueued with (stored for views and audits). */
   priority?: number | undefined;
@@ -136,8 +138,8 @@ export class JobAdmission {
       text: `
         WITH j AS (
           INSERT INTO jobs (id, user_id, model_name, requested_version, input_format, input_width, input_height, input_bytes, input_sha256,
-                            priority, expires_at, idempotency_key, webhook_url, created_at, updated_at)
-          VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                            priority, expires_at, idempotency_key, webhook_url, created_at, updated_at, input_file_name)
+          VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $18)
           RETURNING *
         ), input AS (
           INSERT INTO job_inputs (job_id, data, pixels, pixels_spec, created_at) SELECT id, $15, $16, $17, $14 FROM j
@@ -161,6 +163,7 @@ export class JobAdmission {
         job.input.data,
         job.input.pixels?.data ?? null,
         job.input.pixels?.spec ?? null,
+        job.input.fileName ?? null,
       ],
     });
     return { outcome: 'created', job: jobRecordFromRow(rows[0] as Record<string, unknown>), inFlight };

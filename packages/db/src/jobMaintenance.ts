@@ -1,3 +1,4 @@
+import { Prisma } from '@prisma/client';
 import { finalJobStatuses, inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import type { Database } from './client.ts';
 
@@ -12,6 +13,16 @@ export interface UnfinishedJob {
   priority: number | null;
   attempts: number;
   createdAt: Date;
+}
+
+/** Which finished jobs an operator's clean deletes. */
+export interface FinishedJobQuery {
+  statuses: Array<'succeeded' | 'failed' | 'canceled'>;
+  /** Only jobs that finished before this. */
+  finishedBefore: Date;
+  /** Only this user's jobs; every user's when absent. */
+  userId?: string | undefined;
+  limit: number;
 }
 
 export interface UnfinishedJobQuery {
@@ -72,5 +83,45 @@ export class JobMaintenance {
        )
    RETURNING id, model_name AS "modelName"`;
     return rows;
+  }
+
+  /**
+   * An operator's clean: deletes up to `limit` jobs of the given final statuses that finished
+   * before `finishedBefore`, oldest first, with their input, result and webhook deliveries (as
+   * deleteExpired does; uses the (status, finished_at) index). Returns the deleted ids, for the
+   * caller to take their entries out of the queue too, and how many more match.
+   */
+  async deleteFinished(query: FinishedJobQuery): Promise<{ ids: string[]; remaining: number }> {
+    const statuses = query.statuses.filter((status) => status === 'succeeded' || status === 'failed' || status === 'canceled');
+    if (statuses.length === 0) return { ids: [], remaining: 0 };
+    const owner = query.userId ? Prisma.sql`AND user_id = ${query.userId}::uuid` : Prisma.empty;
+    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
+      DELETE FROM jobs
+       WHERE id IN (
+         SELECT id FROM jobs
+          WHERE status::text IN (${Prisma.join(statuses)}) AND finished_at < ${query.finishedBefore} ${owner}
+          ORDER BY finished_at
+          LIMIT ${query.limit}
+       )
+   RETURNING id`;
+    const remaining = await this.countFinished(query);
+    return { ids: rows.map((row) => row.id), remaining };
+  }
+
+  /** How many jobs deleteFinished would delete, without a limit. */
+  async countFinished(query: Omit<FinishedJobQuery, 'limit'>): Promise<number> {
+    return this.db.job.count({
+      where: { status: { in: query.statuses }, finishedAt: { lt: query.finishedBefore }, ...(query.userId ? { userId: query.userId } : {}) },
+    });
+  }
+
+  /** Ids of failed jobs (one user's, or everyone's), oldest failure first, for a bulk retry. */
+  async listFailedIds(query: { userId?: string | undefined; limit: number }): Promise<{ ids: string[]; total: number }> {
+    const where = { status: 'failed' as const, ...(query.userId ? { userId: query.userId } : {}) };
+    const [rows, total] = await Promise.all([
+      this.db.job.findMany({ where, orderBy: [{ finishedAt: 'asc' }, { id: 'asc' }], take: query.limit, select: { id: true } }),
+      this.db.job.count({ where }),
+    ]);
+    return { ids: rows.map((row) => row.id), total };
   }
 }

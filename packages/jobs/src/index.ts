@@ -2,3 +2,4 @@ export * from './jobService.ts';
 export * from './jobWaiter.ts';
 export * from './modelCatalog.ts';
 export * from './operatorService.ts';
+export * from './queueOperations.ts';

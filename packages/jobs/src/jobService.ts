@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, type JobStatus } from '@inferq/core';
+import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, type JobStatus } from '@inferq/core';
 import type { JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { validateImage } from '@inferq/images';
@@ -47,6 +47,8 @@ export interface JobServiceOptions {
 export interface SubmitJobInput {
   principal: Principal;
   image: Buffer | undefined;
+  /** The uploaded file's name as the client sent it (multer's `originalname`); stored sanitized. */
+  fileName?: string | undefined;
   model?: string | undefined;
   modelVersion?: string | undefined;
   /** The `Idempotency-Key` header. */
@@ -143,7 +145,7 @@ export class JobService {
         expiresAt: retentionEnd(tier),
         idempotencyKey,
         webhookUrl,
-        input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels },
+        input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels, fileName: sanitizeFileName(input.fileName) },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
     );
@@ -315,6 +317,11 @@ export class JobService {
   }
 
   /** Any user's job. */
+  /** Any user's job by id, for operators (the dashboard's search by job id). */
+  async getAny(id: string): Promise<JobRecord> {
+    return this.#find(id);
+  }
+
   async #find(id: string): Promise<JobRecord> {
     if (!isUuid(id)) throw jobNotFound();
     const job = await this.#options.queries.get(id);

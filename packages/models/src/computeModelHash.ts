@@ -56,6 +56,7 @@ export function weightPathsOf(modelJson: unknown, location = modelJsonFileName):
  * the shard's URL (resolved against model.json's) differ from its file name (`%2e%2e` is `..`).
  */
 export function isSafeWeightPath(p: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (p.length === 0 || p.length > 512 || p.startsWith('/') || /[\\:%?#\u0000-\u001f\u007f]/.test(p)) return false;
   return p.split('/').every((segment) => segment !== '' && segment !== '.' && segment !== '..');
 }

@@ -1,5 +1,6 @@
 export * from './redis.ts';
 export * from './inferenceQueue.ts';
+export * from './queueControl.ts';
 export * from './jobEvents.ts';
 export * from './webhookQueue.ts';
 export * from './workerRegistry.ts';

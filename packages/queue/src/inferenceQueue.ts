@@ -151,6 +151,19 @@ export class InferenceQueue {
   }
 
   /**
+   * Removes the entries of jobs that are gone from Postgres (an operator's clean), from every
+   * model's queue, in batches; an entry a worker holds stays, and an id a queue does not have is
+   * skipped (one Redis script call each, a no-op for an absent id).
+   */
+  async removeMany(jobIds: readonly string[]): Promise<void> {
+    const queues = (await this.models()).map((model) => this.queueFor(model));
+    for (let start = 0; start < jobIds.length; start += 200) {
+      const ids = jobIds.slice(start, start + 200);
+      await Promise.all(queues.flatMap((queue) => ids.map((id) => queue.remove(id).catch(() => 0))));
+    }
+  }
+
+  /**
    * Jobs in the system, over every model's queue: waiting, prioritized, running, delayed for a
    * retry or paused. A few O(1) Redis reads per model (LLEN/ZCARD), pipelined on one connection:
    * cheap enough to check on every submit.

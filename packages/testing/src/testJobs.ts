@@ -43,6 +43,7 @@ export class TestJobs {
       inputHeight: job.input.height,
       inputBytes: job.input.data.byteLength,
       inputSha256: job.input.sha256,
+      inputFileName: job.input.fileName ?? null,
       priority: job.priority ?? null,
       expiresAt: job.expiresAt ?? null,
       idempotencyKey: job.idempotencyKey ?? null,

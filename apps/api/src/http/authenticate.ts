@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError } from '@inferq/core';
 import type { AccountStore, Principal, RateLimits } from '@inferq/accounts';
@@ -62,4 +63,22 @@ export const requireAdmin: RequestHandler = (req, _res, next) => {
 export function principalOf(req: Express.Request): Principal {
   if (!req.principal) throw new AppError('UNAUTHENTICATED', 'A valid API key is required.');
   return req.principal;
+}
+
+/**
+ * `Authorization: Bearer <token>` for /metrics when a token is configured (compared in constant
+ * time); without one the route stays open, for a scraper on a private network.
+ */
+export function requireMetricsToken(token: string | undefined): RequestHandler {
+  if (!token) return (_req, _res, next) => next();
+  const expected = createHash('sha256').update(token).digest();
+  return (req, res, next) => {
+    const given = bearerPattern.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    if (!timingSafeEqual(createHash('sha256').update(given).digest(), expected)) {
+      res.set('WWW-Authenticate', 'Bearer');
+      next(new AppError('UNAUTHENTICATED', 'The metrics token is required: Authorization: Bearer <METRICS_TOKEN>.'));
+      return;
+    }
+    next();
+  };
 }

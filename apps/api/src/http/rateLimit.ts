@@ -21,3 +21,20 @@ export function rateLimit(limits: RateLimits, kindOf: (req: Request) => RateLimi
     next();
   };
 }
+
+/**
+ * The per-address budget of the public routes (model files), keyed on `req.ip`: one client's
+ * download flood is refused with 429 before it costs a file read, and other clients are not
+ * slowed. Take `trust proxy` as documented, or every client behind a proxy shares one budget.
+ */
+export function addressRateLimit(limits: RateLimits): RequestHandler {
+  return async (req, res, next) => {
+    const decision = await limits.consumePublic(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    res.set(rateLimitHeaders(decision));
+    if (!decision.allowed) {
+      next(rateLimited(decision, `Too many requests from this address; retry in ${decision.retryAfterSeconds} s.`));
+      return;
+    }
+    next();
+  };
+}

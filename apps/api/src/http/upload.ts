@@ -23,6 +23,9 @@ const multerCodes: Record<string, () => AppError> = {
 export function imageUpload(options: UploadOptions): RequestHandler {
   const upload = multer({
     storage: multer.memoryStorage(),
+    // Browsers send a file name as raw UTF-8 bytes without `filename*`; busboy's default, latin1,
+    // would turn `café.jpg` into `cafÃ©.jpg`.
+    defParamCharset: 'utf8',
     limits: {
       fileSize: options.maxFileBytes,
       files: 1,

@@ -41,6 +41,10 @@ export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
     res.json({ data: page.jobs.map(toAdminJobView), nextCursor: page.nextCursor });
   });
 
+  router.get('/jobs/:id', async function getAnyJob(req, res) {
+    res.json(toAdminJobView(await jobs.getAny(req.params.id)));
+  });
+
   router.post('/jobs/:id/retry', async function retryJob(req, res) {
     const job = await jobs.retry(req.params.id);
     res.status(202).json(toJobView(job));

@@ -62,6 +62,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
     const { job, replayed } = await service.submit({
       principal: principalOf(req),
       image: req.file?.buffer,
+      fileName: req.file?.originalname,
       model: fields.model,
       modelVersion: fields.version,
       idempotencyKey: req.get('idempotency-key'),

@@ -1,7 +1,9 @@
 import cors from 'cors';
-import { Router } from 'express';
-import { publishModelVersionBodySchema, setLiveVersionBodySchema } from '@inferq/core';
+import { Router, type RequestHandler } from 'express';
+import type { RateLimits } from '@inferq/accounts';
+import { AppError, publishModelVersionBodySchema, setLiveVersionBodySchema } from '@inferq/core';
 import { requireAdmin } from '../http/authenticate.ts';
+import { addressRateLimit } from '../http/rateLimit.ts';
 import { parseBody } from '../http/parseBody.ts';
 import type { ModelService } from '../modelService.ts';
 
@@ -16,19 +18,30 @@ const immutableMaxAgeMs = 365 * 24 * 3600 * 1000;
  * clients are meant to download; no job, user or input is reachable here. Versions are
  * immutable, so responses are cacheable for a year (`immutable`); CORS allows any origin, and
  * Cross-Origin-Resource-Policy is relaxed from helmet's same-origin for these responses only.
+ * Limited per client address (`limits.consumePublic`), and answered from memory after the first
+ * request for a version (see ModelService.modelFile).
  */
-export function modelFilesRouter(service: ModelService): Router {
+export function modelFilesRouter(service: ModelService, limits?: RateLimits): Router {
   const router = Router();
   const allowAnyOrigin = cors({ origin: '*', methods: ['GET', 'HEAD'], maxAge: 86_400 });
+  const perAddress: RequestHandler = limits ? addressRateLimit(limits) : (_req, _res, next) => next();
   router.options('/models/:name/:version/*file', allowAnyOrigin);
-  router.get('/models/:name/:version/*file', allowAnyOrigin, async function getModelFile(req, res) {
+  router.get('/models/:name/:version/*file', allowAnyOrigin, perAddress, async function getModelFile(req, res) {
     const segments = req.params.file as unknown as string[];
-    const file = await service.modelFile(req.params.name, req.params.version, segments.join('/'));
+    const file = await service.modelFile(req.params.name as string, req.params.version as string, segments.join('/'));
     res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
     res.type(file.contentType);
     await new Promise<void>((resolve, reject) => {
       // `root` confines the file to the version folder (the service already checked the name).
-      res.sendFile(file.file, { root: file.root, maxAge: immutableMaxAgeMs, immutable: true }, (error) => (error ? reject(error) : resolve()));
+      res.sendFile(file.file, { root: file.root, maxAge: immutableMaxAgeMs, immutable: true }, (error) => {
+        if (!error) return resolve();
+        // The version folder was removed under us: a missing file, and nothing left to remember.
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          service.forgetServedVersion(req.params.name as string, req.params.version as string);
+          return reject(new AppError('NOT_FOUND', 'This model file is no longer stored.'));
+        }
+        reject(error);
+      });
     });
   });
   return router;

@@ -1,12 +1,18 @@
 import type {
   AccountView,
   AdminJobView,
+  CleanJobsBody,
+  CleanJobsView,
   JobListView,
   JobStatus,
   JobView,
   ModelsView,
+  QueueControlView,
   QueueSnapshot,
+  RetryFailedBody,
+  RetryFailedView,
   StatsSeries,
+  UserView,
 } from '@inferq/core';
 
 /** An error answer of the API, or a network failure (`status` 0, code `NETWORK`). */
@@ -36,6 +42,8 @@ export interface AdminJobPage {
 
 export interface ListJobsQuery {
   status?: JobStatus | undefined;
+  /** Only this user's jobs (the administrators' listing). */
+  userId?: string | undefined;
   cursor?: string | undefined;
   limit?: number | undefined;
 }
@@ -49,6 +57,22 @@ export interface ApiClientOptions {
   onUnauthorized?: () => void;
   /** @defaultValue globalThis.fetch */
   fetch?: typeof fetch;
+  /** Makes the request of an upload with progress (fetch cannot report upload progress). @defaultValue new XMLHttpRequest() */
+  xhr?: () => XMLHttpRequest;
+}
+
+/** Bytes of an upload sent so far, of the whole request body. */
+export interface UploadProgress {
+  loaded: number;
+  total: number;
+}
+
+export interface SubmitOptions {
+  model?: string | undefined;
+  fileName?: string | undefined;
+  /** Called as the body goes out; without it the upload uses fetch. */
+  onProgress?: ((progress: UploadProgress) => void) | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /** Seconds of a `Retry-After` header (delta-seconds or an HTTP date), or null. */
@@ -77,6 +101,7 @@ async function errorOf(response: Response): Promise<ApiError> {
 function searchOf(query: ListJobsQuery): string {
   const params = new URLSearchParams();
   if (query.status) params.set('status', query.status);
+  if (query.userId) params.set('userId', query.userId);
   if (query.cursor) params.set('cursor', query.cursor);
   if (query.limit) params.set('limit', String(query.limit));
   const search = params.toString();
@@ -119,9 +144,45 @@ export class ApiClient {
     return response;
   }
 
-  async #json<T>(method: string, path: string, init: { body?: BodyInit; signal?: AbortSignal | undefined } = {}): Promise<T> {
+  async #json<T>(method: string, path: string, init: { body?: BodyInit; signal?: AbortSignal | undefined; headers?: Record<string, string> } = {}): Promise<T> {
     const response = await this.#send(method, path, init);
     return (await response.json()) as T;
+  }
+
+  #post<T>(path: string, body: unknown): Promise<T> {
+    return this.#json('POST', path, { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  }
+
+  /** The same request as #send, over XMLHttpRequest for its upload progress events. */
+  #sendWithProgress(method: string, path: string, body: FormData, onProgress: (progress: UploadProgress) => void, signal?: AbortSignal): Promise<Response> {
+    const xhr = this.#options.xhr?.() ?? new XMLHttpRequest();
+    return new Promise<Response>((resolve, reject) => {
+      xhr.open(method, `${this.#options.baseUrl ?? ''}${path}`);
+      xhr.setRequestHeader('Authorization', `Bearer ${this.#options.apiKey}`);
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.withCredentials = false;
+      xhr.responseType = 'text';
+      xhr.upload.addEventListener('progress', (event) => {
+        if (event.lengthComputable) onProgress({ loaded: event.loaded, total: event.total });
+      });
+      xhr.addEventListener('load', () => {
+        const headers = new Headers();
+        for (const line of xhr.getAllResponseHeaders().trim().split(/[\r\n]+/)) {
+          const at = line.indexOf(':');
+          if (at > 0) headers.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
+        }
+        resolve(new Response(xhr.status === 204 || xhr.status === 304 ? null : xhr.responseText, { status: xhr.status, headers }));
+      });
+      xhr.addEventListener('error', () => reject(new ApiError(0, 'NETWORK', 'The API cannot be reached.')));
+      xhr.addEventListener('abort', () => reject(new DOMException('The upload was aborted.', 'AbortError')));
+      signal?.addEventListener('abort', () => xhr.abort());
+      xhr.send(body);
+    }).then(async (response) => {
+      if (response.ok) return response;
+      const error = await errorOf(response);
+      if (response.status === 401) this.#options.onUnauthorized?.();
+      throw error;
+    });
   }
 
   account(signal?: AbortSignal): Promise<AccountView> {
@@ -136,11 +197,13 @@ export class ApiClient {
     return this.#json('GET', `/v1/jobs/${encodeURIComponent(id)}`, { signal });
   }
 
-  submitJob(image: Blob, fields: { model?: string | undefined; fileName?: string | undefined } = {}): Promise<JobView> {
+  async submitJob(image: Blob, options: SubmitOptions = {}): Promise<JobView> {
     const form = new FormData();
-    if (fields.model) form.set('model', fields.model);
-    form.set('image', image, fields.fileName ?? 'image');
-    return this.#json('POST', '/v1/jobs', { body: form });
+    if (options.model) form.set('model', options.model);
+    form.set('image', image, options.fileName ?? 'image');
+    if (!options.onProgress) return this.#json('POST', '/v1/jobs', { body: form, signal: options.signal });
+    const response = await this.#sendWithProgress('POST', '/v1/jobs', form, options.onProgress, options.signal);
+    return (await response.json()) as JobView;
   }
 
   cancelJob(id: string): Promise<JobView> {
@@ -164,6 +227,35 @@ export class ApiClient {
   /** Every user's jobs, newest first (administrators). */
   adminJobs(query: ListJobsQuery = {}, signal?: AbortSignal): Promise<AdminJobPage> {
     return this.#json('GET', `/v1/admin/jobs${searchOf(query)}`, { signal });
+  }
+
+  /** Any user's job by id (administrators). */
+  adminJob(id: string, signal?: AbortSignal): Promise<AdminJobView> {
+    return this.#json('GET', `/v1/admin/jobs/${encodeURIComponent(id)}`, { signal });
+  }
+
+  /** Every user (administrators), for the owner filter. */
+  async users(signal?: AbortSignal): Promise<UserView[]> {
+    return (await this.#json<{ data: UserView[] }>('GET', '/v1/admin/users', { signal })).data;
+  }
+
+  /** Workers take no new jobs from the queue(s) until resumed; running ones finish. */
+  pauseQueue(): Promise<QueueControlView> {
+    return this.#post('/v1/admin/queue/pause', {});
+  }
+
+  resumeQueue(): Promise<QueueControlView> {
+    return this.#post('/v1/admin/queue/resume', {});
+  }
+
+  /** Puts every failed job (or one user's) back in the queue under its own id. */
+  retryFailed(body: RetryFailedBody = {}): Promise<RetryFailedView> {
+    return this.#post('/v1/admin/jobs/retry-failed', body);
+  }
+
+  /** Deletes finished jobs older than an age, or with `dryRun` counts them. */
+  cleanJobs(body: CleanJobsBody): Promise<CleanJobsView> {
+    return this.#post('/v1/admin/jobs/clean', body);
   }
 
   /** Cancels any user's job (administrators). */

@@ -15,7 +15,11 @@ const hints: Record<QueueState, string> = {
   failed: 'kept for a day',
 };
 
-export function QueuePanel({ snapshot }: { snapshot: QueueSnapshot }) {
+/**
+ * The queue's counts and cap, and bull-board's pause button: paused, workers take no new jobs
+ * (running ones finish) and submissions still queue up.
+ */
+export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: QueueSnapshot; onPause?: (paused: boolean) => void; pausing?: boolean }) {
   const queued = snapshot.inSystem;
   const ratio = snapshot.cap ? Math.min(1, queued / snapshot.cap) : 0;
   return (
@@ -24,8 +28,16 @@ export function QueuePanel({ snapshot }: { snapshot: QueueSnapshot }) {
         <h2 id="queue-title">
           Queues <span className="mono muted">{snapshot.queue}.*</span>
         </h2>
-        {snapshot.paused ? <span className="pill pill-warn">paused</span> : <span className="pill pill-ok">running</span>}
+        <div className="card-actions">
+          {snapshot.paused ? <span className="pill pill-warn">paused</span> : <span className="pill pill-ok">running</span>}
+          {onPause && (
+            <button type="button" className="button button-small" disabled={pausing} onClick={() => onPause(!snapshot.paused)} data-testid="pause-toggle">
+              {snapshot.paused ? '▶ Resume' : '❚❚ Pause'}
+            </button>
+          )}
+        </div>
       </div>
+      {snapshot.paused && <p className="small warn-text">Paused: workers take no new jobs; running ones finish, and new submissions wait in the queue.</p>}
       <div className="counts">
         {queueStates.map((state) => (
           <div key={state} className={`count count-${state}`} data-state={state}>

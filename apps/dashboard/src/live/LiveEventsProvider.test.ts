@@ -50,3 +50,32 @@ describe('applyJobEvent', () => {
     expect(client.getQueryData(['job', 'zzz'])).toBeUndefined();
   });
 });
+
+describe('applyJobEvent with a final status', () => {
+  it('puts the fresh view (timings, result) in every list and the job at once, instead of the status alone', async () => {
+    const client = clientWithJobs();
+    const fresh = { ...job('a', 'succeeded'), timings: { queueWaitMs: 12, inferenceMs: 34, totalMs: 50 } } as JobView;
+    const fetchJob = vi.fn(async () => fresh);
+    applyJobEvent(client, new InvalidationBatcher(client, 10_000), event('a', 'me', 'succeeded'), 'me', fetchJob);
+    // Until the view comes, the row keeps its last full view rather than "succeeded" with dashes.
+    expect(client.getQueryData<JobPage>(['jobs', 'all', null])!.data[0]!.status).toBe('queued');
+    await vi.waitFor(() => expect(client.getQueryData<JobPage>(['jobs', 'all', null])!.data[0]).toEqual(fresh));
+    expect(fetchJob).toHaveBeenCalledWith('a');
+    expect(client.getQueryData<JobPage>(['jobs', 'queued', null])!.data[0]).toEqual(fresh);
+    expect(client.getQueryData<JobView>(['job', 'a'])).toEqual(fresh);
+    expect(client.getQueryData<JobPage>(['jobs', 'all', null])!.data[1]!.status).toBe('queued');
+  });
+
+  it('falls back to the status when the view cannot be read, and reads nothing for jobs the tab does not show', async () => {
+    const client = clientWithJobs();
+    const fetchJob = vi.fn(async () => {
+      throw new Error('offline');
+    });
+    applyJobEvent(client, new InvalidationBatcher(client, 10_000), event('b', 'me', 'failed'), 'me', fetchJob);
+    await vi.waitFor(() => expect(client.getQueryData<JobPage>(['jobs', 'all', null])!.data[1]!.status).toBe('failed'));
+    applyJobEvent(client, new InvalidationBatcher(client, 10_000), event('elsewhere', 'me', 'succeeded'), 'me', fetchJob);
+    applyJobEvent(client, new InvalidationBatcher(client, 10_000), event('a', 'me', 'running'), 'me', fetchJob);
+    expect(fetchJob).toHaveBeenCalledTimes(1);
+    expect(client.getQueryData<JobView>(['job', 'a'])!.status).toBe('running');
+  });
+});

@@ -4,7 +4,7 @@ import type { AccountView, JobView, QueueSnapshot } from '@inferq/core';
 import type { JobPage } from '../api/apiClient.ts';
 import { useSession } from '../auth/SessionContext.tsx';
 import { openEventStream, type StreamState } from './eventStream.ts';
-import { patchPage, withEventStatus, type JobEvent } from './jobEvents.ts';
+import { patchPage, replaceInPage, withEventStatus, type JobEvent } from './jobEvents.ts';
 
 const LiveStateContext = createContext<StreamState>('offline');
 
@@ -47,12 +47,45 @@ export class InvalidationBatcher {
   }
 }
 
-/** Applies one job event to what the page has cached, then schedules the re-reads it calls for. */
-export function applyJobEvent(client: QueryClient, batcher: InvalidationBatcher, event: JobEvent, ownUserId: string | null): void {
+function patchStatus(client: QueryClient, event: JobEvent): void {
   client.setQueryData<JobView>(['job', event.jobId], (job) => (job ? withEventStatus(job, event) : job));
   client.setQueriesData<JobPage>({ queryKey: ['jobs'] }, (page) => (page ? patchPage(page, event) : page));
+}
+
+/** Whether the tab shows the job: on a cached list page or as its own cached view. */
+function isShown(client: QueryClient, jobId: string): boolean {
+  if (client.getQueryData(['job', jobId]) !== undefined) return true;
+  return client.getQueriesData<JobPage>({ queryKey: ['jobs'] }).some(([, page]) => page?.data.some((job) => job.id === jobId));
+}
+
+/**
+ * Applies one job event to what the page has cached, then schedules the re-reads it calls for.
+ * A final status of a job the tab shows comes with its view read at once (`fetchJob`): the event
+ * carries only the status, and a row that says succeeded should show its timings and result with
+ * it, not dashes for half a second. Should that read fail, the status alone is patched.
+ */
+export function applyJobEvent(
+  client: QueryClient,
+  batcher: InvalidationBatcher,
+  event: JobEvent,
+  ownUserId: string | null,
+  fetchJob?: (id: string) => Promise<JobView>,
+): void {
+  const own = ownUserId === null || event.userId === ownUserId;
+  const final = event.status !== 'queued' && event.status !== 'running';
+  if (final && own && fetchJob && isShown(client, event.jobId)) {
+    void fetchJob(event.jobId).then(
+      (fresh) => {
+        client.setQueryData<JobView>(['job', fresh.id], fresh);
+        client.setQueriesData<JobPage>({ queryKey: ['jobs'] }, (page) => (page ? replaceInPage(page, fresh) : page));
+      },
+      () => patchStatus(client, event),
+    );
+  } else {
+    patchStatus(client, event);
+  }
   batcher.add(['job', event.jobId]);
-  if (ownUserId === null || event.userId === ownUserId) {
+  if (own) {
     batcher.add(['jobs']);
     batcher.add(['account']);
   }
@@ -78,6 +111,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
       return;
     }
     const batcher = new InvalidationBatcher(client);
+    const api = session?.client;
     let connectedOnce = false;
     const close = openEventStream({
       url: '/v1/events',
@@ -93,7 +127,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
         } else if (event === 'job') {
           // After a reload the account comes from its query, not from the sign-in.
           const ownUserId = client.getQueryData<AccountView>(['account'])?.user.id ?? signInUserId;
-          applyJobEvent(client, batcher, data as JobEvent, ownUserId);
+          applyJobEvent(client, batcher, data as JobEvent, ownUserId, api ? (id) => api.getJob(id) : undefined);
         } else if (event === 'queue') {
           client.setQueryData<QueueSnapshot>(['admin', 'overview'], data as QueueSnapshot);
         }

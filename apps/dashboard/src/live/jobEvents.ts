@@ -34,3 +34,9 @@ export function patchPage(page: JobPage, event: JobEvent): JobPage {
 export function isNewToPage(page: JobPage | undefined, event: JobEvent): boolean {
   return !page || !page.data.some((job) => job.id === event.jobId);
 }
+
+/** The page with the job replaced by its fresh view; the same object when the job is not on it. */
+export function replaceInPage(page: JobPage, fresh: JobView): JobPage {
+  if (!page.data.some((job) => job.id === fresh.id)) return page;
+  return { ...page, data: page.data.map((job) => (job.id === fresh.id ? fresh : job)) };
+}

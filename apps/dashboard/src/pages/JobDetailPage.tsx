@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import type { JobView } from '@inferq/core';
 import { useSignedIn } from '../auth/SessionContext.tsx';
+import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { modelLabel } from '../components/JobsTable.tsx';
@@ -35,6 +36,7 @@ export function JobDetailPage() {
   const { client } = useSignedIn();
   const live = useLiveState();
   const queryClient = useQueryClient();
+  const [confirming, setConfirming] = useState(false);
   const job = useQuery({
     queryKey: ['job', id],
     queryFn: ({ signal }) => client.getJob(id, signal),
@@ -47,6 +49,7 @@ export function JobDetailPage() {
       queryClient.setQueryData(['job', id], updated);
       void queryClient.invalidateQueries({ queryKey: ['jobs'] });
     },
+    onSettled: () => setConfirming(false),
   });
 
   if (job.error) {
@@ -77,14 +80,30 @@ export function JobDetailPage() {
           <div className="row">
             <StatusBadge status={data.status} waitingFor={data.waitingFor} />
             <span className="muted">{modelLabel(data)}</span>
+            {data.input.fileName && (
+              <span className="muted" data-testid="detail-file-name">
+                · {data.input.fileName}
+              </span>
+            )}
           </div>
         </div>
         {cancellable && (
-          <button type="button" className="button button-danger" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
+          <button type="button" className="button button-danger" onClick={() => setConfirming(true)} disabled={cancel.isPending}>
             {cancel.isPending ? 'Canceling…' : 'Cancel job'}
           </button>
         )}
       </div>
+      <ConfirmDialog
+        open={confirming && cancellable}
+        title="Cancel this job?"
+        confirmLabel="Cancel the job"
+        danger
+        busy={cancel.isPending}
+        onConfirm={() => cancel.mutate()}
+        onDismiss={() => setConfirming(false)}
+      >
+        {data.status === 'running' ? 'It is running: the attempt finishes, but its result is thrown away.' : 'It leaves the queue and never runs.'} A canceled job cannot be resumed; submit the image again to run it.
+      </ConfirmDialog>
       {cancel.error && <ErrorNotice error={cancel.error} onDismiss={() => cancel.reset()} />}
       <div className="grid grid-detail">
         <section className="card" aria-labelledby="image-title">

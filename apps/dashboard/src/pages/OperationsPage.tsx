@@ -1,5 +1,8 @@
-import { useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { QueueSnapshot } from '@inferq/core';
+import { ApiError } from '../api/apiClient.ts';
 import { useSignedIn } from '../auth/SessionContext.tsx';
+import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { AdminJobsPanel } from '../components/AdminJobsPanel.tsx';
 import { ModelsPanel } from '../components/ModelsPanel.tsx';
@@ -10,15 +13,52 @@ import { useLiveState } from '../live/LiveEventsProvider.tsx';
 
 const statsWindow = { windowSeconds: 3600, bucketSeconds: 60 };
 
-/** The operators' view: queue, workers, throughput and latency, failures, models. */
+/** What a signed-in user who is not an administrator sees here: one clear page, no failed panels. */
+function AdministratorsOnly({ email }: { email: string }) {
+  return (
+    <div className="page" data-testid="admins-only">
+      <EmptyState title="Administrators only" icon="🔒">
+        The operations page shows every user&apos;s jobs and the queue controls, so it is open to administrator accounts.
+        You are signed in as <strong>{email}</strong>, a user account. <a href="/dashboard/jobs">Back to your jobs</a>
+      </EmptyState>
+    </div>
+  );
+}
+
+/**
+ * The operators' view: queue, workers, throughput and latency, failures, models. Its requests
+ * start only once the account says administrator; anyone else gets {@link AdministratorsOnly}.
+ */
 export function OperationsPage() {
-  const { client } = useSignedIn();
+  const { client, account: signInAccount } = useSignedIn();
+  const account = useQuery({ queryKey: ['account'], queryFn: ({ signal }) => client.account(signal), initialData: signInAccount ?? undefined, staleTime: 10_000 });
+  if (account.error) return <div className="page"><ErrorNotice error={account.error} /></div>;
+  if (!account.data) return <div className="page"><div className="skeleton" aria-busy="true" aria-label="Loading" /></div>;
+  if (account.data.user.role !== 'admin') return <AdministratorsOnly email={account.data.user.email} />;
+  return <OperationsDashboard />;
+}
+
+function OperationsDashboard() {
+  const { client, account } = useSignedIn();
   const live = useLiveState();
+  const queryClient = useQueryClient();
   // The event stream pushes queue snapshots every 2 s; polling only stands in while it is down.
   const overview = useQuery({ queryKey: ['admin', 'overview'], queryFn: ({ signal }) => client.overview(signal), refetchInterval: live === 'live' ? false : 3000 });
   const stats = useQuery({ queryKey: ['admin', 'stats', statsWindow], queryFn: ({ signal }) => client.stats(statsWindow, signal), refetchInterval: 15_000 });
   // Swaps move in seconds: re-read while the page is open.
   const models = useQuery({ queryKey: ['models'], queryFn: ({ signal }) => client.models(signal), refetchInterval: 5000 });
+  const pause = useMutation({
+    mutationFn: (paused: boolean) => (paused ? client.pauseQueue() : client.resumeQueue()),
+    onSuccess: (answer) => {
+      // The snapshot says so at once; the next pushed one confirms it.
+      queryClient.setQueryData<QueueSnapshot>(['admin', 'overview'], (snapshot) => (snapshot ? { ...snapshot, paused: answer.paused } : snapshot));
+      void queryClient.invalidateQueries({ queryKey: ['admin', 'overview'] });
+    },
+  });
+  // Lost admin rights since the page opened (or the account was reloaded): the same one page.
+  if ([overview.error, stats.error].some((error) => error instanceof ApiError && error.code === 'FORBIDDEN')) {
+    return <AdministratorsOnly email={account?.user.email ?? 'this key'} />;
+  }
 
   return (
     <div className="page">
@@ -27,8 +67,9 @@ export function OperationsPage() {
         <p className="muted">The whole platform, live: queue, workers, throughput and latency over the last hour, every user's jobs.</p>
       </div>
       {overview.error && <ErrorNotice error={overview.error} />}
+      {pause.error && <ErrorNotice error={pause.error} onDismiss={() => pause.reset()} />}
       <div className="grid grid-two">
-        {overview.data ? <QueuePanel snapshot={overview.data} /> : <div className="card skeleton" aria-busy="true" />}
+        {overview.data ? <QueuePanel snapshot={overview.data} onPause={(paused) => pause.mutate(paused)} pausing={pause.isPending} /> : <div className="card skeleton" aria-busy="true" />}
         {models.error ? <ErrorNotice error={models.error} /> : models.data ? <ModelsPanel view={models.data} /> : <div className="card skeleton" aria-busy="true" />}
       </div>
       {overview.data ? <WorkersPanel workers={overview.data.workers} /> : <div className="card skeleton" aria-busy="true" />}

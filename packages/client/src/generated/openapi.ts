@@ -320,6 +320,123 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Any user's job by id
+         * @description The job as its owner reads it, with `userId`: what the dashboard's search by job id answers.
+         */
+        get: operations["adminGetJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/retry-failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run every failed job again
+         * @description Each failed job (one user's with `userId`), oldest failure first and up to `limit`, goes back to `queued` under its own id, as `POST /v1/admin/jobs/{id}/retry` does for one. Jobs that changed meanwhile are left and counted in `remaining`.
+         */
+        post: operations["adminRetryFailedJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/clean": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete finished jobs older than an age
+         * @description Deletes jobs of the given final statuses that finished at least `olderThanSeconds` ago (one user's with `userId`), oldest first and up to `limit`, with their inputs, results and webhook deliveries, then takes their entries out of the queue. Postgres is the source of truth: a deleted job answers 404 everywhere. With `dryRun` it only counts.
+         */
+        post: operations["adminCleanJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the queue(s) are paused */
+        get: operations["adminGetQueueState"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/queue/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause the queue(s)
+         * @description Workers take no new jobs from any inference queue until it is resumed; attempts already running finish, and submissions are still accepted and wait. Idempotent.
+         */
+        post: operations["adminPauseQueue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/queue/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume the queue(s)
+         * @description Workers take jobs again. Idempotent.
+         */
+        post: operations["adminResumeQueue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/jobs/{id}/retry": {
         parameters: {
             query?: never;
@@ -574,6 +691,23 @@ export type webhooks = {
 };
 export type components = {
     schemas: {
+        RetryFailedBody: {
+            /** Format: uuid */
+            userId?: string;
+            /** @description At most this many jobs; default 10000. */
+            limit?: number;
+        };
+        CleanJobsBody: {
+            /** @description Which final statuses to delete. */
+            statuses: ("succeeded" | "failed" | "canceled")[];
+            /** @description Only jobs that finished at least this long ago. */
+            olderThanSeconds: number;
+            /** Format: uuid */
+            userId?: string;
+            dryRun?: boolean;
+            /** @description At most this many jobs; default 10000. */
+            limit?: number;
+        };
         /** @description A job: one image submitted for inference. */
         Job: {
             /** Format: uuid */
@@ -590,6 +724,8 @@ export type components = {
                 width: number;
                 height: number;
                 bytes: number;
+                /** @description The uploaded file's name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent. */
+                fileName: string | null;
             };
             attempts: number;
             result: {
@@ -759,6 +895,8 @@ export type components = {
                 width: number;
                 height: number;
                 bytes: number;
+                /** @description The uploaded file's name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent. */
+                fileName: string | null;
             };
             attempts: number;
             result: {
@@ -880,6 +1018,82 @@ export type components = {
             p50: number | null;
             p95: number | null;
             p99: number | null;
+        };
+        RetryFailedResult: {
+            retried: number;
+            remaining: number;
+        };
+        CleanJobsResult: {
+            deleted: number;
+            remaining: number;
+            dryRun: boolean;
+        };
+        QueueControl: {
+            paused: boolean;
+            queues: string[];
+        };
+        /** @description The models, their versions and readiness, and the workers that serve them. */
+        ModelList: {
+            models: components["schemas"]["Model"][];
+            workers: components["schemas"]["ModelWorker"][];
+        };
+        Model: {
+            name: string;
+            liveVersion: string | null;
+            remote: boolean;
+            versions: components["schemas"]["ModelVersion"][];
+            workers: number;
+            swap: {
+                to: string;
+                switched: number;
+                loading: number;
+                failures: {
+                    workerId: string;
+                    version: string;
+                    code: string;
+                    reason: string | null;
+                    message: string;
+                }[];
+            } | null;
+            problems: {
+                version: string;
+                reason: string;
+                message: string;
+            }[];
+        };
+        ModelVersion: {
+            version: string;
+            live: boolean;
+            format: string;
+            sha256: string;
+            createdAt: string;
+            source: string | null;
+            input: {
+                width: number;
+                height: number;
+                channels: number;
+            };
+            labels: string[] | null;
+            metrics: {
+                [key: string]: number;
+            } | null;
+            limits: {
+                maxBatchSize?: number;
+                maxDelayMs?: number;
+                timeoutMs?: number;
+            } | null;
+            workersReady: number;
+            modelUrl: string | null;
+        };
+        ModelWorker: {
+            workerId: string;
+            host: string;
+            backend: string;
+            models: {
+                name: string;
+                version: string;
+                loaded: string[];
+            }[];
         };
         JobEvent: {
             jobId: string;
@@ -2602,6 +2816,458 @@ export interface operations {
             };
         };
     };
+    adminGetJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job id (a UUID). Any other string is answered 404 JOB_NOT_FOUND. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminJob"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `JOB_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminRetryFailedJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RetryFailedBody"];
+            };
+        };
+        responses: {
+            /** @description How many were retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetryFailedResult"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminCleanJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CleanJobsBody"];
+            };
+        };
+        responses: {
+            /** @description How many were deleted (or would be). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CleanJobsResult"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminGetQueueState: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueControl"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminPauseQueue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Paused. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueControl"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminResumeQueue: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Running. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueControl"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     adminRetryJob: {
         parameters: {
             query?: never;
@@ -2797,65 +3463,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        models: {
-                            name: string;
-                            liveVersion: string | null;
-                            remote: boolean;
-                            versions: {
-                                version: string;
-                                live: boolean;
-                                format: string;
-                                sha256: string;
-                                createdAt: string;
-                                source: string | null;
-                                input: {
-                                    width: number;
-                                    height: number;
-                                    channels: number;
-                                };
-                                labels: string[] | null;
-                                metrics: {
-                                    [key: string]: number;
-                                } | null;
-                                limits: {
-                                    maxBatchSize?: number;
-                                    maxDelayMs?: number;
-                                    timeoutMs?: number;
-                                } | null;
-                                workersReady: number;
-                                modelUrl: string | null;
-                            }[];
-                            workers: number;
-                            swap: {
-                                to: string;
-                                switched: number;
-                                loading: number;
-                                failures: {
-                                    workerId: string;
-                                    version: string;
-                                    code: string;
-                                    reason: string | null;
-                                    message: string;
-                                }[];
-                            } | null;
-                            problems: {
-                                version: string;
-                                reason: string;
-                                message: string;
-                            }[];
-                        }[];
-                        workers: {
-                            workerId: string;
-                            host: string;
-                            backend: string;
-                            models: {
-                                name: string;
-                                version: string;
-                                loaded: string[];
-                            }[];
-                        }[];
-                    };
+                    "application/json": components["schemas"]["ModelList"];
                 };
             };
             /** @description Error: `UNAUTHENTICATED`. */
@@ -2918,53 +3526,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        name: string;
-                        liveVersion: string | null;
-                        remote: boolean;
-                        versions: {
-                            version: string;
-                            live: boolean;
-                            format: string;
-                            sha256: string;
-                            createdAt: string;
-                            source: string | null;
-                            input: {
-                                width: number;
-                                height: number;
-                                channels: number;
-                            };
-                            labels: string[] | null;
-                            metrics: {
-                                [key: string]: number;
-                            } | null;
-                            limits: {
-                                maxBatchSize?: number;
-                                maxDelayMs?: number;
-                                timeoutMs?: number;
-                            } | null;
-                            workersReady: number;
-                            modelUrl: string | null;
-                        }[];
-                        workers: number;
-                        swap: {
-                            to: string;
-                            switched: number;
-                            loading: number;
-                            failures: {
-                                workerId: string;
-                                version: string;
-                                code: string;
-                                reason: string | null;
-                                message: string;
-                            }[];
-                        } | null;
-                        problems: {
-                            version: string;
-                            reason: string;
-                            message: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Model"];
                 };
             };
             /** @description Error: `UNAUTHENTICATED`. */
@@ -3105,53 +3667,7 @@ export interface operations {
                         status: "written" | "unchanged";
                         version: string;
                         sha256: string;
-                        model: {
-                            name: string;
-                            liveVersion: string | null;
-                            remote: boolean;
-                            versions: {
-                                version: string;
-                                live: boolean;
-                                format: string;
-                                sha256: string;
-                                createdAt: string;
-                                source: string | null;
-                                input: {
-                                    width: number;
-                                    height: number;
-                                    channels: number;
-                                };
-                                labels: string[] | null;
-                                metrics: {
-                                    [key: string]: number;
-                                } | null;
-                                limits: {
-                                    maxBatchSize?: number;
-                                    maxDelayMs?: number;
-                                    timeoutMs?: number;
-                                } | null;
-                                workersReady: number;
-                                modelUrl: string | null;
-                            }[];
-                            workers: number;
-                            swap: {
-                                to: string;
-                                switched: number;
-                                loading: number;
-                                failures: {
-                                    workerId: string;
-                                    version: string;
-                                    code: string;
-                                    reason: string | null;
-                                    message: string;
-                                }[];
-                            } | null;
-                            problems: {
-                                version: string;
-                                reason: string;
-                                message: string;
-                            }[];
-                        };
+                        model: components["schemas"]["Model"];
                     };
                 };
             };
@@ -3166,53 +3682,7 @@ export interface operations {
                         status: "written" | "unchanged";
                         version: string;
                         sha256: string;
-                        model: {
-                            name: string;
-                            liveVersion: string | null;
-                            remote: boolean;
-                            versions: {
-                                version: string;
-                                live: boolean;
-                                format: string;
-                                sha256: string;
-                                createdAt: string;
-                                source: string | null;
-                                input: {
-                                    width: number;
-                                    height: number;
-                                    channels: number;
-                                };
-                                labels: string[] | null;
-                                metrics: {
-                                    [key: string]: number;
-                                } | null;
-                                limits: {
-                                    maxBatchSize?: number;
-                                    maxDelayMs?: number;
-                                    timeoutMs?: number;
-                                } | null;
-                                workersReady: number;
-                                modelUrl: string | null;
-                            }[];
-                            workers: number;
-                            swap: {
-                                to: string;
-                                switched: number;
-                                loading: number;
-                                failures: {
-                                    workerId: string;
-                                    version: string;
-                                    code: string;
-                                    reason: string | null;
-                                    message: string;
-                                }[];
-                            } | null;
-                            problems: {
-                                version: string;
-                                reason: string;
-                                message: string;
-                            }[];
-                        };
+                        model: components["schemas"]["Model"];
                     };
                 };
             };
@@ -3309,53 +3779,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        name: string;
-                        liveVersion: string | null;
-                        remote: boolean;
-                        versions: {
-                            version: string;
-                            live: boolean;
-                            format: string;
-                            sha256: string;
-                            createdAt: string;
-                            source: string | null;
-                            input: {
-                                width: number;
-                                height: number;
-                                channels: number;
-                            };
-                            labels: string[] | null;
-                            metrics: {
-                                [key: string]: number;
-                            } | null;
-                            limits: {
-                                maxBatchSize?: number;
-                                maxDelayMs?: number;
-                                timeoutMs?: number;
-                            } | null;
-                            workersReady: number;
-                            modelUrl: string | null;
-                        }[];
-                        workers: number;
-                        swap: {
-                            to: string;
-                            switched: number;
-                            loading: number;
-                            failures: {
-                                workerId: string;
-                                version: string;
-                                code: string;
-                                reason: string | null;
-                                message: string;
-                            }[];
-                        } | null;
-                        problems: {
-                            version: string;
-                            reason: string;
-                            message: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Model"];
                 };
             };
             /** @description Error: `VALIDATION_FAILED`. */

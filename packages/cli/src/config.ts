@@ -18,7 +18,7 @@ export async function loadConfig(flags: { baseUrl?: string | undefined; apiKey?:
   try {
     file = JSON.parse(await readFile(configPath(env), 'utf8')) as typeof file;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${configPath(env)}: ${(error as Error).message}`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${configPath(env)}: ${(error as Error).message}`, { cause: error });
   }
   const fromFile = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
   return {

@@ -3,9 +3,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import { InferQClient } from '../inferqClient.ts';
-import { isInferQError } from '../inferqError.ts';
-import type { Job } from '../types.ts';
+import { InferQClient, isInferQError, type InferQError, type Job, type ModelList, type RetryInfo } from '@inferq/client';
 import { loadConfig } from './config.ts';
 
 /** Exit codes: scripts can tell a wrong command line from an API refusal from a failed job. */
@@ -65,21 +63,64 @@ function top(job: Job): string {
   return best ? `${best.label} ${best.score.toFixed(3)}` : '';
 }
 
-function jobTable(rows: Array<{ name?: string; job?: Job; error?: string }>): string {
+/** One line per row, no rule between rows: a long list stays readable in a terminal. */
+function table(head: string[], colWidths?: Array<number | null>): Table.Table {
+  return new Table({ head, style: { head: [], border: [], compact: true }, ...(colWidths ? { colWidths, wordWrap: true } : {}) });
+}
+
+/** What went wrong, as a user reads it: the code and the API's own message. */
+function describeError(error: { code: string; message: string } | null | undefined): string {
+  return error ? `${error.code}: ${error.message}` : '';
+}
+
+function jobTable(rows: Array<{ name?: string; job?: Job; error?: InferQError }>, wide: boolean): string {
   const withNames = rows.some((row) => row.name !== undefined);
-  const table = new Table({ head: [...(withNames ? ['file'] : []), 'job', 'status', 'model', 'top label', 'error'], style: { head: [], border: [] } });
+  const head = [...(withNames ? ['file'] : []), 'job', 'status', 'model', 'top label', 'error'];
+  const anyError = rows.some((row) => row.error || row.job?.error);
+  // On a terminal a long message wraps inside its column instead of breaking the table.
+  const output = table(head, wide && anyError ? [...head.slice(0, -1).map(() => null), 48] : undefined);
   for (const row of rows) {
     const job = row.job;
-    table.push([
+    output.push([
       ...(withNames ? [row.name ?? ''] : []),
       job?.id ?? '',
       job?.status ?? 'not submitted',
       job ? `${job.model.name}${job.model.version ? `@${job.model.version}` : ''}` : '',
       job ? top(job) : '',
-      row.error ?? job?.error?.code ?? '',
+      describeError(row.error ?? job?.error),
     ]);
   }
-  return table.toString();
+  return output.toString();
+}
+
+function modelsTable(list: ModelList): string {
+  const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'problem']);
+  for (const model of list.models) {
+    for (const version of model.versions) {
+      output.push([
+        model.name,
+        version.version,
+        version.live ? 'live' : '',
+        version.format,
+        `${version.input.width}x${version.input.height}x${version.input.channels}`,
+        version.labels ? String(version.labels.length) : 'raw',
+        `${version.workersReady}/${model.workers}`,
+        model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '',
+      ]);
+    }
+    for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
+  }
+  const workers = list.workers.map((worker) => `${worker.workerId} (${worker.backend})`).join(', ');
+  return `${output.toString()}
+workers: ${workers || 'none'}`;
+}
+
+/** "rate limited (RATE_LIMITED): retrying in 12 s (1 of 3)" on stderr, so the wait is never silent. */
+function retryLine(retry: RetryInfo): string {
+  const why = retry.code === 'RATE_LIMITED' ? 'rate limited' : retry.status === 429 ? 'refused (429)' : 'server busy';
+  const seconds = retry.delayMs >= 10_000 ? Math.round(retry.delayMs / 1000) : Math.round(retry.delayMs / 100) / 10;
+  const asked = retry.retryAfterMs !== undefined && retry.retryAfterMs > retry.delayMs ? `; the server asked for ${Math.ceil(retry.retryAfterMs / 1000)} s` : '';
+  return `inferq: ${why}${retry.code ? ` (${retry.code})` : ''}: retrying in ${seconds} s (${retry.attempt} of ${retry.maxRetries}${asked})`;
 }
 
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
@@ -107,7 +148,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     const config = await loadConfig({ baseUrl: values['base-url'], apiKey: values['api-key'] }, io.env);
     if (!config.apiKey) throw new UsageError('no API key: set INFERQ_API_KEY, pass --api-key, or put "apiKey" in ~/.config/inferq/config.json');
-    const client = new InferQClient({ baseUrl: config.baseUrl, apiKey: config.apiKey });
+    const client = new InferQClient({ baseUrl: config.baseUrl, apiKey: config.apiKey, onRetry: (retry) => io.stderr.write(`${retryLine(retry)}\n`) });
+    const wide = io.stdout.isTTY === true;
     const json = values.json ?? false;
     const one = (name: string) => {
       if (rest.length !== 1) throw new UsageError(`${command} takes one ${name}`);
@@ -130,7 +172,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
         const bar = io.stderr.isTTY && !json ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
-        const results: Array<{ name: string; job?: Job; error?: string; apiError?: boolean }> = [];
+        const results: Array<{ name: string; job?: Job; error?: InferQError }> = [];
         let next = 0;
         await Promise.all(
           Array.from({ length: Math.min(concurrency, files.length) }, async () => {
@@ -143,23 +185,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
                 result.job = values.wait ? await client.run(file.bytes, submitOptions) : await client.submit(file.bytes, submitOptions);
               } catch (error) {
                 if (!isInferQError(error)) throw error;
-                result.error = error.code;
-                result.apiError = true;
+                result.error = error;
               }
               bar?.increment();
             }
           }),
         );
         bar?.stop();
-        if (json) print(JSON.stringify(results.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ?? null })), null, 2));
-        else print(jobTable(results));
-        if (results.some((result) => result.apiError)) return exitCodes.api;
+        if (json) print(JSON.stringify(results.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
+        else print(jobTable(results, wide));
+        if (results.some((result) => result.error)) return exitCodes.api;
         return finalCode(results.map((result) => result.job));
       }
       case 'get': {
         const id = one('job id');
         const job = values.wait ? await client.wait(id) : await client.get(id);
-        print(json ? JSON.stringify(job, null, 2) : jobTable([{ job }]));
+        print(json ? JSON.stringify(job, null, 2) : jobTable([{ job }], wide));
         return finalCode([job]);
       }
       case 'list': {
@@ -170,19 +211,19 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         });
         if (json) print(JSON.stringify(page, null, 2));
         else {
-          print(jobTable(page.data.map((job) => ({ job }))));
+          print(jobTable(page.data.map((job) => ({ job })), wide));
           if (page.nextCursor) print(`more: inferq list --cursor ${page.nextCursor}`);
         }
         return exitCodes.ok;
       }
       case 'cancel': {
         const job = await client.cancel(one('job id'));
-        print(json ? JSON.stringify(job, null, 2) : jobTable([{ job }]));
+        print(json ? JSON.stringify(job, null, 2) : jobTable([{ job }], wide));
         return exitCodes.ok;
       }
       case 'models': {
         const models = await client.models();
-        print(JSON.stringify(models, null, 2));
+        print(json ? JSON.stringify(models, null, 2) : modelsTable(models));
         return exitCodes.ok;
       }
       default:

@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * Wire schemas of the operators' bulk actions (bull-board's queue buttons): pause and resume,
+ * retry every failed job, clean finished jobs older than an age. The Postgres row is the source
+ * of truth for a job, so each action works on rows first and brings the queue in line.
+ */
+
+/** Whether the inference queue(s) hand out jobs; the answer of pause and resume. */
+export const queueControlViewSchema = z
+  .object({
+    /** True while workers take no new jobs (running ones finish; submissions still queue). */
+    paused: z.boolean(),
+    /** Every queue the action applied to. */
+    queues: z.array(z.string()),
+  })
+  .meta({ id: 'QueueControl' });
+export type QueueControlView = z.infer<typeof queueControlViewSchema>;
+
+/** Most jobs one bulk request touches; a larger backlog takes more requests (`remaining` says so). */
+export const maxBulkJobs = 10_000;
+
+/** `POST /v1/admin/jobs/retry-failed`. */
+export const retryFailedBodySchema = z
+  .object({
+    /** Only this user's failed jobs. */
+    userId: z.uuid().optional(),
+    limit: z.number().int().min(1).max(maxBulkJobs).optional().meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),
+  })
+  .meta({ id: 'RetryFailedBody' });
+export type RetryFailedBody = z.infer<typeof retryFailedBodySchema>;
+
+export const retryFailedViewSchema = z
+  .object({
+    /** Failed jobs put back in the queue, under their own ids. */
+    retried: z.number().int(),
+    /** Failed jobs left as they were: past the limit, or changed or still held by a worker meanwhile. */
+    remaining: z.number().int(),
+  })
+  .meta({ id: 'RetryFailedResult' });
+export type RetryFailedView = z.infer<typeof retryFailedViewSchema>;
+
+export const cleanableStatuses = ['succeeded', 'failed', 'canceled'] as const;
+
+/** `POST /v1/admin/jobs/clean`. */
+export const cleanJobsBodySchema = z
+  .object({
+    statuses: z.array(z.enum(cleanableStatuses)).min(1).meta({ description: 'Which final statuses to delete.' }),
+    olderThanSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(10 * 365 * 24 * 3600)
+      .meta({ description: 'Only jobs that finished at least this long ago.' }),
+    /** Only this user's jobs. */
+    userId: z.uuid().optional(),
+    /** Count what would be deleted, delete nothing. */
+    dryRun: z.boolean().optional(),
+    limit: z.number().int().min(1).max(maxBulkJobs).optional().meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),
+  })
+  .meta({ id: 'CleanJobsBody' });
+export type CleanJobsBody = z.infer<typeof cleanJobsBodySchema>;
+
+export const cleanJobsViewSchema = z
+  .object({
+    /** Jobs deleted with their input, result and webhook deliveries; with `dryRun`, jobs that would be. */
+    deleted: z.number().int(),
+    /** Matching jobs left past the limit. */
+    remaining: z.number().int(),
+    dryRun: z.boolean(),
+  })
+  .meta({ id: 'CleanJobsResult' });
+export type CleanJobsView = z.infer<typeof cleanJobsViewSchema>;

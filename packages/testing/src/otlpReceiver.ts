@@ -35,7 +35,7 @@ export class OtlpReceiver {
           return;
         }
         try {
-          this.#collect(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          this.#collect(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpTraceExport);
           res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         } catch {
           res.writeHead(400).end();
@@ -48,7 +48,7 @@ export class OtlpReceiver {
     return this.#url;
   }
 
-  #collect(body: { resourceSpans?: any[] }): void {
+  #collect(body: OtlpTraceExport): void {
     for (const resourceSpans of body.resourceSpans ?? []) {
       const service = attributesOf(resourceSpans.resource?.attributes)['service.name'] as string;
       for (const scope of resourceSpans.scopeSpans ?? []) {
@@ -64,7 +64,16 @@ export class OtlpReceiver {
   }
 }
 
-function attributesOf(list: Array<{ key: string; value: Record<string, unknown> }> | undefined): Record<string, unknown> {
+/** The part of an OTLP/HTTP JSON trace export read here. */
+interface OtlpTraceExport {
+  resourceSpans?: Array<{
+    resource?: { attributes?: OtlpAttribute[] };
+    scopeSpans?: Array<{ spans?: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: OtlpAttribute[] }> }>;
+  }>;
+}
+type OtlpAttribute = { key: string; value: Record<string, unknown> };
+
+function attributesOf(list: OtlpAttribute[] | undefined): Record<string, unknown> {
   const attributes: Record<string, unknown> = {};
   for (const { key, value } of list ?? []) {
     const [first] = Object.values(value);

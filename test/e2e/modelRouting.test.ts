@@ -48,6 +48,12 @@ describe('a queue per model: pools of workers with different WORKER_MODELS', () 
       expect(job.model.name).toBe(models[i]);
       const row = await jobs.get(job.id);
       expect(row?.workerId).toBe(models[i] === 'nsfw' ? 'pool-nsfw' : 'pool-mnist');
+      // The parts of the job's time are disjoint: queue wait, held (preprocessing, waiting for the
+      // batch), inference; the rest is the result write (whole milliseconds each, so ± 3).
+      const { queueWaitMs, heldMs, inferenceMs, totalMs } = job.timings;
+      expect(heldMs).not.toBeNull();
+      expect(heldMs!).toBeGreaterThanOrEqual(0);
+      expect(queueWaitMs! + heldMs! + inferenceMs!).toBeLessThanOrEqual(totalMs! + 3);
     }
   });
 

@@ -50,7 +50,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
   redis.on('error', () => {});
   const queueName = `test-${randomUUID()}`;
-  const queue = new InferenceQueue({ connection: redis, name: queueName, prefix: inject('queuePrefix') });
+  // The shipped registry's models, as the API's registry would list them.
+  const queue = new InferenceQueue({ connection: redis, name: queueName, prefix: inject('queuePrefix'), models: () => ['mnist', 'nsfw'] });
   await queue.waitUntilReady();
   const tiers = overrides.tiers ?? resolveTiers(tierOverrides);
   const deps: ApiParts = {

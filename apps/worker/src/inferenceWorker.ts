@@ -105,6 +105,9 @@ interface Attempt {
   counts: ModelJobs | undefined;
   /** Set when the attempt ended: a batch that starts after a timeout no longer moves it. */
   ended?: boolean;
+  /** performance.now() when the row moved to running, and when the job's model batch started. */
+  startedAt?: number;
+  batchStartedAt?: number;
 }
 
 /** A model's jobs in this worker right now. */
@@ -267,6 +270,7 @@ export class InferenceWorker {
     const { payload } = attempt;
     const row = await this.#starter.submit(payload.jobId);
     if (!row) return null;
+    attempt.startedAt = performance.now();
     attempt.userId = row.userId;
     void this.#options.events?.publish({ jobId: payload.jobId, userId: row.userId, status: 'running', model: payload.model });
     if (row.attempts === 1 && row.queueWaitMs !== null) this.#options.metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
@@ -294,7 +298,10 @@ export class InferenceWorker {
       try {
         // Held again until its batch starts (the batcher may be running the one before).
         this.#enter(attempt, 'held');
-        return await lease.submit(input, () => this.#enter(attempt, 'running'));
+        return await lease.submit(input, () => {
+          attempt.batchStartedAt = performance.now();
+          this.#enter(attempt, 'running');
+        });
       } catch (error) {
         throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
       }
@@ -311,6 +318,8 @@ export class InferenceWorker {
       id: payload.jobId,
       workerId: this.#options.workerId,
       inferenceMs: inference.inferenceMs,
+      // Preprocessing and the wait for the batch: queue wait + held + inference ≈ total.
+      ...(attempt.startedAt !== undefined && attempt.batchStartedAt !== undefined ? { heldMs: attempt.batchStartedAt - attempt.startedAt } : {}),
       result: {
         modelName: lease.manifest.name,
         modelVersion: lease.manifest.version,

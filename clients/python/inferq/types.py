@@ -52,6 +52,8 @@ class JobError(TypedDict):
 
 class JobTimings(TypedDict):
     queueWaitMs: Optional[int]
+    #: From the attempt's start to its model batch's start (preprocessing, waiting for the batch).
+    heldMs: Optional[int]
     inferenceMs: Optional[int]
     totalMs: Optional[int]
 

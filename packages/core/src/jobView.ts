@@ -22,6 +22,7 @@ export interface JobViewSource {
   finishedAt: Date | null;
   queueWaitMs: number | null;
   inferenceMs: number | null;
+  heldMs: number | null;
   result: { output: unknown; labels: unknown } | null;
 }
 
@@ -54,6 +55,7 @@ export function toJobView(job: JobViewSource): JobView {
     finishedAt: iso(job.finishedAt),
     timings: {
       queueWaitMs: job.queueWaitMs,
+      heldMs: job.heldMs,
       inferenceMs: job.inferenceMs,
       totalMs: job.finishedAt ? job.finishedAt.getTime() - job.createdAt.getTime() : null,
     },

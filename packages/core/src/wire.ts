@@ -49,7 +49,14 @@ export const jobViewSchema = z.object({
   startedAt: z.iso.datetime().nullable(),
   finishedAt: z.iso.datetime().nullable(),
   timings: z.object({
+    /** Submission to the attempt's start (a worker took it from its model's queue). */
     queueWaitMs: z.number().int().nullable(),
+    /**
+     * The attempt's start to the start of its model batch: preprocessing and the wait for the batch
+     * (held). queueWaitMs + heldMs + inferenceMs ≈ totalMs, less the result write.
+     */
+    heldMs: z.number().int().nullable(),
+    /** The model batch the job ran in. */
     inferenceMs: z.number().int().nullable(),
     totalMs: z.number().int().nullable(),
   }),

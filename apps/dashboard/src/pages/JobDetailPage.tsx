@@ -150,6 +150,8 @@ export function JobDetailPage() {
             <dd>{formatTime(data.finishedAt)}</dd>
             <dt>Queue wait</dt>
             <dd>{formatDuration(data.timings.queueWaitMs)}</dd>
+            <dt title="Taken by a worker until its model batch started: preprocessing and the wait for the batch">Held</dt>
+            <dd data-testid="held">{formatDuration(data.timings.heldMs)}</dd>
             <dt>Inference</dt>
             <dd>{formatDuration(data.timings.inferenceMs)}</dd>
             <dt>End to end</dt>

@@ -745,6 +745,7 @@ export type components = {
             finishedAt: string | null;
             timings: {
                 queueWaitMs: number | null;
+                heldMs: number | null;
                 inferenceMs: number | null;
                 totalMs: number | null;
             };
@@ -916,6 +917,7 @@ export type components = {
             finishedAt: string | null;
             timings: {
                 queueWaitMs: number | null;
+                heldMs: number | null;
                 inferenceMs: number | null;
                 totalMs: number | null;
             };

@@ -3,8 +3,11 @@
 # cores) instead of WebAssembly. The GPU worker is its own target, `gpu`, on an NVIDIA CUDA base.
 # Both download libtensorflow at build time (network access needed).
 ARG NODE_IMAGE=node:24-bookworm-slim
-# @tensorflow/tfjs-node-gpu 4.22 links libtensorflow 2.9.1, built for CUDA 11.2 and cuDNN 8.1.
-ARG CUDA_IMAGE=nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
+# The GPU worker's base: ONNX Runtime 1.30's CUDA and TensorRT providers need CUDA 12 and
+# cuDNN 9; @tensorflow/tfjs-node-gpu 4.22 links libtensorflow 2.9.1, built for CUDA 11.2 and
+# cuDNN 8.1, whose runtime libraries are added from the same NVIDIA apt repository (Ubuntu 20.04
+# carries both lines).
+ARG CUDA_IMAGE=nvidia/cuda:12.4.1-cudnn-runtime-ubuntu20.04
 FROM ${NODE_IMAGE} AS base
 ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
 RUN npm install -g pnpm@10.34.9
@@ -37,10 +40,16 @@ CMD ["node", "apps/api/src/index.ts"]
 
 # GPU worker: `docker build --target gpu -t inferq-gpu .` (or the compose `gpu` profile). The
 # CUDA image has no Node, so Node 24 is copied from the base stage (its binaries need glibc 2.28;
-# Ubuntu 20.04 has 2.31). Runs on a host with an NVIDIA driver >= 450 and the NVIDIA Container
-# Toolkit; libtensorflow falls back to the CPU quietly without a GPU (the worker logs a warning).
+# Ubuntu 20.04 has 2.31). Runs on a host with an NVIDIA driver >= 525 (CUDA 12) and the NVIDIA
+# Container Toolkit. ONNX Runtime serves the shipped models there on TensorRT or CUDA (the worker
+# picks the best that starts, ORT_PROVIDER=auto; TensorRT also needs libnvinfer, which this
+# image leaves out, so auto takes CUDA); libvulkan1 lets its WebGPU provider run too
+# where the driver's Vulkan ICD is mounted. libtensorflow (TF.js versions without model.onnx)
+# falls back to the CPU quietly without a GPU (the worker logs a warning).
 FROM ${CUDA_IMAGE} AS gpu
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/* \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libvulkan1 \
+      cuda-cudart-11-2 libcublas-11-2 libcufft-11-2 libcurand-11-2 libcusolver-11-2 libcusparse-11-2 'libcudnn8=8.1.*+cuda11.2' \
+ && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 1000 node
 COPY --from=base /usr/local/bin/node /usr/local/bin/node
 COPY --from=base /usr/local/lib/node_modules /usr/local/lib/node_modules
@@ -48,6 +57,10 @@ ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && npm install -g pnpm@10.34.9
 WORKDIR /app
 COPY --from=build /app /app
+# onnxruntime-node's CUDA/TensorRT provider libraries (NuGet), which the workspace's own install
+# never downloads (pnpm-workspace.yaml ignores its install script).
+RUN cd packages/inference && node node_modules/onnxruntime-node/script/install.js --onnxruntime-node-install=cuda12 \
+ && ls node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
 RUN pnpm --filter @inferq/inference add @tensorflow/tfjs-node-gpu@4.22.0 \
  && node -e "require('/app/packages/inference/node_modules/@tensorflow/tfjs-node-gpu')"
 ENV NODE_ENV=production MODELS_DIR=/app/models TF_BACKEND=tensorflow-gpu

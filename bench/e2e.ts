@@ -1,8 +1,10 @@
 // 2. End to end: N clients submit real JPEGs over HTTP and wait for each result (GET ?wait=),
 // against the API + W worker processes + Postgres + Redis on this machine. Jobs/s and latencies,
 // and the ratio to the raw model limit of W processes measured in the same run.
-//   pnpm bench e2e [--workers 1,2] [--clients 8] [--seconds 20] [--image 1024x768] [--raw-batches 1,8] [--raw-seconds 2]
+//   pnpm bench e2e [--workers 1,2] [--clients 8] [--seconds 20] [--image 1024x768] [--raw-batches 1,4,8] [--raw-seconds 2]
+//                  [--engine onnxruntime-cpu] (the raw ceiling's engine: the one the workers serve nsfw with)
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@inferq/testing';
@@ -23,7 +25,8 @@ const { values } = parseArgs({
     image: { type: 'string', default: '1024x768' },
     model: { type: 'string', default: 'nsfw' },
     'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
-    'raw-batches': { type: 'string', default: '1,8' },
+    'raw-batches': { type: 'string', default: '1,4,8' },
+    engine: { type: 'string', default: 'onnxruntime-cpu' },
     'raw-seconds': { type: 'string', default: '2' },
     /** Clients are spread over this many users; 0: one user per client. */
     users: { type: 'string', default: '0' },
@@ -38,13 +41,15 @@ const workerCounts = values.workers.split(',').map(Number);
 const image = await benchImage(values.image);
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 const before = machineLoad();
-console.log(`end to end: ${values.model} on wasm, ${values.image} JPEG (${image.bytes.length} bytes), ${values.clients} clients, ${values.seconds} s per run; ${before.uptime}`);
+console.log(`end to end: ${values.model} on ${values.engine}, ${values.image} JPEG (${image.bytes.length} bytes), ${values.clients} clients, ${values.seconds} s per run; ${before.uptime}`);
 
 interface E2eRow {
   workers: number;
   run: LoadRunResult;
   rawImagesPerSecond: number;
   rawBatch: number;
+  /** CPU ms the model itself takes per image at that batch: ms/image in one process × its threads. */
+  modelCpuMsPerImage: number;
   ratio: number;
   load1: number;
 }
@@ -74,8 +79,19 @@ try {
       processes: workers,
       batches: values['raw-batches'].split(',').map(Number),
       seconds: Number(values['raw-seconds']),
+      backend: values.engine,
+      threads: Math.max(1, Math.floor(availableParallelism() / workers)),
     });
-    rows.push({ workers, run, rawImagesPerSecond: raw.best.imagesPerSecond, rawBatch: raw.best.batch, ratio: run.jobsPerSecond / raw.best.imagesPerSecond, load1: machineLoad().load1 });
+    const threads = values.engine.startsWith('onnxruntime-') ? Math.max(1, Math.floor(availableParallelism() / workers)) : 1;
+    rows.push({
+      workers,
+      run,
+      rawImagesPerSecond: raw.best.imagesPerSecond,
+      rawBatch: raw.best.batch,
+      modelCpuMsPerImage: raw.best.msPerImage * threads,
+      ratio: run.jobsPerSecond / raw.best.imagesPerSecond,
+      load1: machineLoad().load1,
+    });
   }
 } finally {
   await services.stop();
@@ -96,6 +112,21 @@ printTable(
 );
 console.log('\ncores busy during each run (of the machine\'s ' + before.cores + ')');
 printTable(rows.map(({ workers, run }) => ({ 'worker processes': workers, ...coresRow(run) })));
+// Where a job's CPU goes: the model's own share (from the raw run; an upper bound with several
+// threads, which may idle) and the rest of the worker (decode, resize, queue, database), the API
+// (validation, the stored pixels), Postgres, Redis.
+console.log('\nCPU ms per job, outside the model and in it');
+printTable(
+  rows.map(({ workers, run, modelCpuMsPerImage }) => ({
+    'worker processes': workers,
+    'model (raw)': modelCpuMsPerImage.toFixed(1),
+    'worker outside the model': Math.max(0, run.cpuMsPerJob.workers - modelCpuMsPerImage).toFixed(1),
+    api: run.cpuMsPerJob.api.toFixed(1),
+    postgres: run.cpuMsPerJob.postgres.toFixed(1),
+    redis: run.cpuMsPerJob.redis.toFixed(1),
+    'platform total (all but the model)': Math.max(0, run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage).toFixed(1),
+  })),
+);
 const after = machineLoad();
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
 const file = writeResults('e2e', { model: values.model, image: values.image, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, rows, load: { before, after } });

@@ -1,7 +1,7 @@
 // One process of the raw model benchmark: the worker's backend and model, nothing else. Driven
 // over IPC by rawModel.ts so several processes start each measurement at the same moment.
 import { parseArgs } from 'node:util';
-import { imageToInput, initBackend, loadModel, preparedToInput, type BackendPreference } from '@inferq/inference';
+import { imageToInput, initBackend, initOnnxRuntime, loadModel, preparedToInput, type BackendPreference, type OnnxProvider } from '@inferq/inference';
 import { validateImage } from '@inferq/images';
 import { ModelRegistry } from '@inferq/models';
 import { photoLikeImage } from '@inferq/images/testing';
@@ -16,14 +16,26 @@ export type RawCommand = { cmd: 'predict'; batch: number; ms: number } | { cmd: 
 export type RawReply = { kind: 'ready'; backend: string; simd: boolean | null } | { kind: 'done'; items: number; ms: number } | { kind: 'error'; message: string };
 
 const { values } = parseArgs({
-  options: { 'models-dir': { type: 'string' }, model: { type: 'string' }, backend: { type: 'string', default: 'wasm' }, batches: { type: 'string', default: '1' } },
+  options: {
+    'models-dir': { type: 'string' },
+    model: { type: 'string' },
+    /** `tfjs-<backend>` or `onnxruntime-<provider>`; a bare backend name is TF.js. */
+    backend: { type: 'string', default: 'wasm' },
+    /** ONNX Runtime intra-op threads. */
+    threads: { type: 'string', default: '1' },
+    batches: { type: 'string', default: '1' },
+  },
 });
 const send = (reply: RawReply) => process.send!(reply);
 
 try {
-  const backend = await initBackend({ preferred: values.backend as BackendPreference, logger: { info: () => {}, warn: () => {} } });
+  const quiet = { info: () => {}, warn: () => {} };
+  const onnx = values.backend.startsWith('onnxruntime-');
+  const tfjsBackend = onnx ? 'wasm' : values.backend.replace(/^tfjs-/, '');
+  const backend = await initBackend({ preferred: tfjsBackend as BackendPreference, logger: quiet });
+  if (onnx) await initOnnxRuntime({ preferred: values.backend.slice('onnxruntime-'.length) as OnnxProvider, intraOpThreads: Number(values.threads), logger: quiet });
   const { manifest, location } = await new ModelRegistry({ root: values['models-dir']! }).resolve(values.model!);
-  const model = await loadModel(location, manifest);
+  const model = await loadModel(location, manifest, { engine: onnx ? 'onnxruntime' : 'tfjs' });
   // Warm each batch size once, as the worker warms its model before taking jobs.
   await model.warmUp(values.batches.split(',').map(Number));
   const zeros = new Float32Array(model.inputSize);
@@ -69,7 +81,7 @@ try {
       send({ kind: 'error', message: (error as Error).message });
     }
   });
-  send({ kind: 'ready', backend: backend.name, simd: backend.wasm?.simd ?? null });
+  send({ kind: 'ready', backend: model.engine, simd: onnx ? null : (backend.wasm?.simd ?? null) });
 } catch (error) {
   send({ kind: 'error', message: (error as Error).stack ?? String(error) });
   process.exit(1);

@@ -11,8 +11,10 @@ export interface RawOptions {
   batches: number[];
   /** Seconds per measurement. */
   seconds: number;
-  /** @defaultValue 'wasm' (the worker's backend in every benchmark) */
+  /** `tfjs-wasm`, `onnxruntime-cpu`, `onnxruntime-cuda`, … @defaultValue 'onnxruntime-cpu' (the worker's engine for the shipped models) */
   backend?: string;
+  /** ONNX Runtime threads per process. @defaultValue 1 */
+  threads?: number;
 }
 
 export interface RawRow {
@@ -37,7 +39,8 @@ class RawProcess {
   readonly #early: RawReply[] = [];
 
   constructor(options: RawOptions) {
-    this.child = fork(path.join(import.meta.dirname, 'rawChild.ts'), ['--models-dir', options.modelsDir, '--model', options.model, '--backend', options.backend ?? 'wasm', '--batches', options.batches.join(',')], {
+    const args = ['--models-dir', options.modelsDir, '--model', options.model, '--backend', options.backend ?? 'onnxruntime-cpu', '--threads', String(options.threads ?? 1), '--batches', options.batches.join(',')];
+    this.child = fork(path.join(import.meta.dirname, 'rawChild.ts'), args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child.on('message', (reply: RawReply) => {

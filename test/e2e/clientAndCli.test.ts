@@ -235,7 +235,7 @@ describe('the inferq CLI as a child process', () => {
     const submitted = await inferq(['submit', 'a.jpg', '--wait']);
     expect(submitted.code).toBe(0);
     const id = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(submitted.stdout)?.[0];
-    expect(id).toBeTruthy();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(submitted.stdout).toContain('succeeded');
     expect(submitted.stdout).toMatch(/(Drawing|Hentai|Neutral|Porn|Sexy) 0\.\d{3}/);
 

@@ -36,6 +36,8 @@ describe('upload → queue → worker → result → poll, with real processes',
     const drawing = await waitForFinal(caller, first.id);
     expect(drawing.status).toBe('succeeded');
     expect(drawing.model.version).toBeTruthy();
+    // The shipped nsfw version carries model.onnx: the worker serves it on ONNX Runtime.
+    expect(drawing.model.engine).toBe('onnxruntime-cpu');
     const scores = drawing.result!.output[0]!;
     expect(scores).toHaveLength(5);
     expect(scores.reduce((sum, value) => sum + value, 0)).toBeCloseTo(1, 3);
@@ -57,6 +59,9 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(body.checks).toEqual({ postgres: true, redis: true, model: true });
     expect(body.backend).toBe('wasm');
     expect(body.models.map((model: { name: string }) => model.name)).toContain('nsfw');
+    expect(body.models.find((model: { name: string }) => model.name === 'nsfw').engine).toBe('onnxruntime-cpu');
+    expect(body.onnxRuntime).toMatchObject({ provider: 'cpu', preference: 'auto' });
+    expect(body.onnxRuntime.skipped.map((skipped: { name: string }) => skipped.name)).toEqual(['tensorrt', 'cuda', 'webgpu']);
   });
 
   it('serves Prometheus metrics on the worker: outcomes, queue wait, batches, inference time, model load, process', async () => {
@@ -91,7 +96,9 @@ describe('upload → queue → worker → result → poll, with real processes',
     try {
       const stored = await db.jobInput.findUniqueOrThrow({ where: { jobId: submitted.id } });
       expect(stored.pixelsSpec).toMatch(/^v1:224x224x3:/);
-      expect(stored.pixels).toHaveLength(224 * 224 * 3);
+      // nsfw's alignCorners resize keeps floats: four bytes a value.
+      expect(stored.pixelsSpec).toBe('v1:224x224x3:fill:alignCorners:f32');
+      expect(stored.pixels).toHaveLength(224 * 224 * 3 * 4);
 
       // The same upload as a row without pixels, and one whose pixels were made for another input.
       const jobs = new TestJobs(db);

@@ -18,7 +18,7 @@ export interface JobJson {
   id: string;
   status: string;
   attempts: number;
-  model: { name: string; version: string | null };
+  model: { name: string; version: string | null; engine: string | null };
   result: { output: number[][]; top: Array<{ label: string; score: number }> | null } | null;
   error: { code: string; message: string } | null;
   timings: { queueWaitMs: number | null; heldMs: number | null; inferenceMs: number | null; totalMs: number | null };

@@ -1,24 +1,14 @@
 #!/usr/bin/env node
-import { AccountStore, resolveTiers, tierOverridesSchema } from '@inferq/accounts';
+import { AccountStore, resolveTiers, tierOverridesEnvSchema } from '@inferq/accounts';
+import { commonEnvSchema, parseEnv } from '@inferq/core';
 import { createDatabase } from '@inferq/db';
-import { z } from 'zod';
 import { ModelRegistry } from '@inferq/models';
 import { runAdminCommand } from './adminCommands.ts';
 import { runModelCommand } from './modelCommands.ts';
 
-const env = z
-  .object({
-    DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
-    /** The model registry folder the API and workers share (`models …` commands). */
-    MODELS_DIR: z.string().default('models'),
-    /** The API's tier changes (JSON), so tiers it adds can be assigned here too. */
-    TIER_OVERRIDES: z
-      .string()
-      .transform((text) => JSON.parse(text) as unknown)
-      .pipe(tierOverridesSchema)
-      .optional(),
-  })
-  .parse(process.env);
+/** The admin CLI's settings: the database, the model registry folder the API and workers share (`models …` commands), and the API's tier changes, so tiers it adds can be assigned here too. */
+const adminEnvSchema = commonEnvSchema.pick({ DATABASE_URL: true, MODELS_DIR: true }).extend({ TIER_OVERRIDES: tierOverridesEnvSchema.optional() });
+const env = parseEnv(adminEnvSchema, 'admin CLI', process.env);
 const tierNames = Object.keys(resolveTiers(env.TIER_OVERRIDES));
 
 const argv = process.argv.slice(2);

@@ -6,8 +6,10 @@ import { AppError } from '@inferq/core';
 import {
   fetchModelFiles,
   manifestFileName,
-  modelManifestSchema,
+  modelManifestFields,
   readModelManifest,
+  onnxFileName,
+  readOnnxFile,
   readVersionFiles,
   savedModelFileName,
   type ModelFile,
@@ -23,9 +25,10 @@ export const modelsUsage = `inferq-admin models: the model registry (the folder 
   models list                               models, versions (live marked *), test accuracy, problems
   models publish DIR --name N --version V [--manifest FILE] [--live]
                                             add a version from a folder: a TF.js model (model.json +
-                                            shards) or a TensorFlow SavedModel (saved_model.pb +
-                                            variables/); the manifest (input, output, …) is DIR's
-                                            manifest.json or FILE
+                                            shards, and model.onnx beside them if there is one), an
+                                            ONNX model (model.onnx, format "onnx") or a TensorFlow
+                                            SavedModel (saved_model.pb + variables/); the manifest
+                                            (input, output, …) is DIR's manifest.json or FILE
   models publish --url URL --name N --version V --manifest FILE [--live]
                                             add a version from a TF.js model.json URL (shards beside it)
   models set-live NAME VERSION              make VERSION live; workers swap to it within seconds
@@ -124,6 +127,8 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
           );
         }
         files = await readVersionFiles(folder, format);
+        // A TF.js folder may hold its ONNX copy too (layersToOnnx, or tf2onnx): published beside it.
+        if ((format === 'layers' || format === 'graph') && (await exists(path.join(folder, onnxFileName)))) files.push(await readOnnxFile(folder));
       }
       const result = await registry.publish({ name: values.name, version: values.version, files, manifest, setLive: values.live });
       print(
@@ -142,7 +147,9 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
 async function detectFormat(folder: string): Promise<ModelFormat> {
   if (await exists(path.join(folder, savedModelFileName))) return 'saved_model';
   const manifest = await readModelManifest(folder).catch(() => null);
-  return manifest?.format ?? 'layers';
+  if (manifest) return manifest.format;
+  // model.onnx alone (a torch.onnx.export output): an onnx version.
+  return (await exists(path.join(folder, onnxFileName))) && !(await exists(path.join(folder, 'model.json'))) ? 'onnx' : 'layers';
 }
 
 /** A manifest file as publishing takes it: name, version, hash and date are the registry's to set. */
@@ -155,7 +162,7 @@ async function manifestFrom(file: string): Promise<PublishManifest> {
   }
   const { name: _name, version: _version, sha256: _sha256, createdAt: _createdAt, ...rest } = json;
   // Checked in full by publish; here only so a typo names the field before any file is read.
-  const shape = modelManifestSchema.omit({ name: true, version: true, sha256: true, createdAt: true }).safeParse(rest);
+  const shape = modelManifestFields.omit({ name: true, version: true, sha256: true, createdAt: true }).safeParse(rest);
   if (!shape.success) {
     throw new AppError('VALIDATION_FAILED', `invalid manifest ${file}: ${shape.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
   }

@@ -1,30 +1,20 @@
 import { z } from 'zod';
-import { tierOverridesSchema } from '@inferq/accounts';
+import { tierOverridesEnvSchema } from '@inferq/accounts';
+import { commonEnvSchema, envBoolean, parseEnv } from '@inferq/core';
 import { defaultMaxQueuedJobs } from '@inferq/jobs';
 import { defaultMaxConcurrentSubmits } from './http/submitSlots.ts';
 import { parseTrustProxy } from './http/trustProxy.ts';
 
-const boolean = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
-
 /** Every setting of the API, parsed once at boot. Nothing else reads process.env. */
-export const apiEnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+export const apiEnvSchema = commonEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
-  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  QUEUE_NAME: z.string().default('inference'),
-  QUEUE_PREFIX: z.string().default('inferq'),
-  MODELS_DIR: z.string().default('models'),
   DEFAULT_MODEL: z.string().default('nsfw'),
   /** Largest upload accepted, in bytes. */
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
   MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(40_000_000),
   MIN_IMAGE_SIDE: z.coerce.number().int().positive().default(32),
   MAX_IMAGE_SIDE: z.coerce.number().int().positive().default(8192),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /**
    * The proxies in front of the API whose X-Forwarded-For is believed: `false` (none), a hop count
@@ -48,25 +38,14 @@ export const apiEnvSchema = z.object({
    * Make the model's pixels with the decode that validates each upload and store them with it,
    * so the worker runs the model without decoding the image again. false: workers decode.
    */
-  PREPARE_MODEL_PIXELS: boolean.default(true),
+  PREPARE_MODEL_PIXELS: envBoolean.default(true),
   /** Submissions one API process validates and stores at once; more are answered 503 SERVER_BUSY. */
   MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(defaultMaxConcurrentSubmits),
   /**
    * JSON changes to the built-in tiers, field by field, e.g. {"free":{"submitsPerWindow":30}};
    * a new name adds a tier that starts from free.
    */
-  TIER_OVERRIDES: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(tierOverridesSchema)
-    .optional(),
+  TIER_OVERRIDES: tierOverridesEnvSchema.optional(),
   /**
    * Hosts that models may be registered from although they resolve to private addresses (an
    * internal model store), comma-separated, matched exactly; http is allowed to them. Empty: only
@@ -102,7 +81,7 @@ export const apiEnvSchema = z.object({
    * Development and tests only: accept http:// webhook URLs on loopback hosts. Otherwise webhooks
    * must be https to public addresses. Refused when NODE_ENV=production.
    */
-  WEBHOOK_ALLOW_LOOPBACK: boolean.default(false),
+  WEBHOOK_ALLOW_LOOPBACK: envBoolean.default(false),
 }).superRefine((env, ctx) => {
   if (env.DEV_ADMIN_KEY && env.NODE_ENV === 'production') {
     ctx.addIssue({ code: 'custom', path: ['DEV_ADMIN_KEY'], message: 'must not be set in production' });
@@ -115,10 +94,5 @@ export const apiEnvSchema = z.object({
 export type ApiEnv = z.infer<typeof apiEnvSchema>;
 
 export function parseApiEnv(source: NodeJS.ProcessEnv): ApiEnv {
-  const parsed = apiEnvSchema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`Invalid API configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+  return parseEnv(apiEnvSchema, 'API', source);
 }

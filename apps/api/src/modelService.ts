@@ -68,7 +68,8 @@ export class ModelService {
         workerId: worker.workerId,
         host: worker.host,
         backend: worker.backend,
-        models: worker.models.map((model) => ({ name: model.name, version: model.version, loaded: model.loaded ?? [model.version] })),
+        onnxRuntime: worker.onnxRuntime ? { provider: worker.onnxRuntime.provider, skipped: worker.onnxRuntime.skipped } : null,
+        models: worker.models.map((model) => ({ name: model.name, version: model.version, engine: model.engine ?? null, loaded: model.loaded ?? [model.version] })),
       })),
     };
   }
@@ -198,6 +199,11 @@ function toModelView(entry: ModelEntry, workers: WorkerHeartbeat[]): ModelView {
     workers: serving.length,
     swap,
     problems: entry.problems.map((problem) => ({ version: problem.version, reason: problem.reason, message: problem.message })),
+    loadFailures: workers.flatMap((worker) =>
+      (worker.failedModels ?? [])
+        .filter((failed) => failed.name === entry.name)
+        .map((failed) => ({ workerId: worker.workerId, version: failed.version ?? '', code: failed.code, reason: failed.reason ?? null, message: failed.message })),
+    ),
     versions: entry.versions.map(({ version, manifest, location }) => ({
       version,
       live: version === live,

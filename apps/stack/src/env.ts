@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commonEnvSchema, parseEnv } from '@inferq/core';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -24,7 +25,7 @@ export const stackEnvSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   /** Its own key prefix, so this stack never takes jobs of another one on the same Redis. */
   QUEUE_PREFIX: z.string().default('inferq-local'),
-  MODELS_DIR: z.string().default('models'),
+  MODELS_DIR: commonEnvSchema.shape.MODELS_DIR,
   /** Worker processes (`auto`: one per core), as the worker's own WORKER_PROCESSES. */
   WORKER_PROCESSES: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
   /** `build`: rebuild the dashboard when its sources are newer than its build; `skip`: never. */
@@ -44,21 +45,12 @@ export const embeddedPostgresEnvSchema = z.object({
 
 export type EmbeddedPostgresEnv = z.infer<typeof embeddedPostgresEnvSchema>;
 
-function parse<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv, what: string): z.infer<T> {
-  const parsed = schema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`Invalid ${what} configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
-}
-
 export function parseStackEnv(source: NodeJS.ProcessEnv): StackEnv {
   // `DATABASE_URL= pnpm start` means "not set": the embedded server, not an invalid URL.
   const set = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
-  return parse(stackEnvSchema, set, 'pnpm start');
+  return parseEnv(stackEnvSchema, 'pnpm start', set);
 }
 
 export function parseEmbeddedPostgresEnv(source: NodeJS.ProcessEnv): EmbeddedPostgresEnv {
-  return parse(embeddedPostgresEnvSchema, source, 'embedded Postgres');
+  return parseEnv(embeddedPostgresEnvSchema, 'embedded Postgres', source);
 }

@@ -1,17 +1,10 @@
 import { z } from 'zod';
-
-const boolean = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1');
+import { commonEnvSchema, envBoolean, parseEnv } from '@inferq/core';
 
 /** Every setting of the webhook dispatcher, parsed once at boot. Nothing else reads process.env. */
-export const dispatcherEnvSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
-    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-    QUEUE_PREFIX: z.string().default('inferq'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+export const dispatcherEnvSchema = commonEnvSchema
+  .pick({ NODE_ENV: true, DATABASE_URL: true, REDIS_URL: true, QUEUE_PREFIX: true, LOG_LEVEL: true })
+  .extend({
     /** Deliveries in flight at once. */
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
     /** Longest one delivery attempt may take. */
@@ -26,7 +19,7 @@ export const dispatcherEnvSchema = z
      * Development and tests only: deliver to loopback addresses (127.0.0.0/8, ::1) over http.
      * Every other private, link-local or reserved address is always refused. Refused in production.
      */
-    WEBHOOK_ALLOW_LOOPBACK: boolean.default(false),
+    WEBHOOK_ALLOW_LOOPBACK: envBoolean.default(false),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   })
   .superRefine((env, ctx) => {
@@ -38,10 +31,5 @@ export const dispatcherEnvSchema = z
 export type DispatcherEnv = z.infer<typeof dispatcherEnvSchema>;
 
 export function parseDispatcherEnv(source: NodeJS.ProcessEnv): DispatcherEnv {
-  const parsed = dispatcherEnvSchema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`Invalid webhook dispatcher configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+  return parseEnv(dispatcherEnvSchema, 'webhook dispatcher', source);
 }

@@ -1,19 +1,26 @@
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
-import { defaultInferenceJobPolicy } from '@inferq/core';
+import { commonEnvSchema, defaultInferenceJobPolicy, parseEnv } from '@inferq/core';
+import { enginePreferences, onnxProviderPreferences } from '@inferq/inference';
 
 /** Every setting of the worker, parsed once at boot. Nothing else reads process.env. */
-export const workerEnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  QUEUE_NAME: z.string().default('inference'),
-  QUEUE_PREFIX: z.string().default('inferq'),
-  MODELS_DIR: z.string().default('models'),
+export const workerEnvSchema = commonEnvSchema.extend({
   /** Comma-separated model names to serve, or `*` for every model in the registry. */
   WORKER_MODELS: z.string().default('*'),
   /** tensorflow-gpu, tensorflow, wasm, cpu or auto (the best that loads). */
   TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /**
+   * ONNX Runtime's execution provider: tensorrt, cuda, webgpu, cpu, auto (the best that starts:
+   * tensorrt > cuda > webgpu > cpu), or none (no ONNX Runtime: TF.js serves everything).
+   */
+  ORT_PROVIDER: z.enum(onnxProviderPreferences).default('auto'),
+  /**
+   * Threads one ONNX Runtime call uses on the CPU. Unset: the host's cores divided by
+   * WORKER_PROCESSES (the supervisor sets it for each child), so processes do not oversubscribe.
+   */
+  ORT_INTRA_OP_THREADS: z.coerce.number().int().min(1).max(256).optional(),
+  /** Which engine serves a version both can run: auto (ONNX Runtime when it started and the version has model.onnx), onnxruntime, tfjs. */
+  INFERENCE_ENGINE: z.enum(enginePreferences).default('auto'),
   WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
   /** Port of the worker's health and metrics endpoint; 0 picks a free one. */
   WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
@@ -59,7 +66,6 @@ export const workerEnvSchema = z.object({
    * older than this it is failed with NO_WORKER by the reconciler. 0: it waits for ever.
    */
   NO_WORKER_TIMEOUT_MS: z.coerce.number().int().min(0).default(3600 * 1000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Scheduling priority (nice, -20..19) of the worker process and the threads it starts (sharp's
    * decoders). Inference is batch work: where it shares cores with the API, Postgres and Redis, a
@@ -72,10 +78,5 @@ export const workerEnvSchema = z.object({
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;
 
 export function parseWorkerEnv(source: NodeJS.ProcessEnv): WorkerEnv {
-  const parsed = workerEnvSchema.safeParse(source);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`Invalid worker configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+  return parseEnv(workerEnvSchema, 'worker', source);
 }

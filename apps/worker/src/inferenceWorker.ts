@@ -50,6 +50,7 @@ export interface InferenceWorkerOptions {
 export interface JobOutcome {
   status: 'succeeded' | 'skipped';
   modelVersion?: string;
+  engine?: string;
 }
 
 export interface WorkerStats {
@@ -323,6 +324,7 @@ export class InferenceWorker {
       result: {
         modelName: lease.manifest.name,
         modelVersion: lease.manifest.version,
+        engine: inference.engine,
         output: [decoded.scores],
         labels: decoded.top,
       },
@@ -333,7 +335,7 @@ export class InferenceWorker {
       void this.#options.events?.publish({ jobId: payload.jobId, userId, status: 'succeeded', model: payload.model });
     } else this.stats.skipped++; // canceled while running: the result is discarded
     log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
-    return { status: written ? 'succeeded' : 'skipped', modelVersion: lease.manifest.version };
+    return { status: written ? 'succeeded' : 'skipped', modelVersion: lease.manifest.version, engine: inference.engine };
   }
 
   /** Bad input or a model that rejects it: the row fails now and BullMQ does not retry. */

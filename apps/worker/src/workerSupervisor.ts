@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 
 export interface WorkerSupervisorOptions {
@@ -15,6 +16,11 @@ export interface WorkerSupervisorOptions {
   logger: Logger;
   /** First delay before restarting a child that died; doubles while children keep dying, up to 30 s. @defaultValue 1000 */
   restartDelayMs?: number;
+  /**
+   * ONNX Runtime threads of each child (ORT_INTRA_OP_THREADS in its environment).
+   * @defaultValue the host's cores divided by `processes`, at least 1
+   */
+  ortIntraOpThreads?: number;
 }
 
 /**
@@ -62,7 +68,14 @@ export class WorkerSupervisor {
     const { entry, workerId, port, logger } = this.#options;
     const childId = `${workerId}-${index + 1}`;
     const child = fork(entry, [], {
-      env: { ...process.env, WORKER_PROCESSES: '1', WORKER_ID: childId, WORKER_PORT: String(port === 0 ? 0 : port + index) },
+      env: {
+        ...process.env,
+        WORKER_PROCESSES: '1',
+        WORKER_ID: childId,
+        WORKER_PORT: String(port === 0 ? 0 : port + index),
+        // Each child's share of the cores for ONNX Runtime, unless the operator chose a number.
+        ORT_INTRA_OP_THREADS: String(this.#options.ortIntraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / this.#options.processes))),
+      },
       stdio: 'inherit',
     });
     const startedAt = Date.now();

@@ -21,6 +21,8 @@ class JobModel(TypedDict):
     name: str
     #: The version that produced the result; None until a worker ran it.
     version: Optional[str]
+    #: The engine that ran it (``onnxruntime-cpu``, ``tfjs-wasm``, ...); None until a worker ran it.
+    engine: Optional[str]
     requestedVersion: Optional[str]
 
 

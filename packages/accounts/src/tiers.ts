@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { envJson } from '@inferq/core';
 
 /**
  * Account tiers, configured in this one place. Each user has one; the API reads the caller's tier
@@ -121,6 +122,9 @@ export const tierOverridesSchema = z
   );
 
 export type TierOverrides = z.infer<typeof tierOverridesSchema>;
+
+/** TIER_OVERRIDES as the API and the admin CLI read it: JSON text of `tierOverridesSchema`. */
+export const tierOverridesEnvSchema = envJson(tierOverridesSchema);
 
 /**
  * The tier table: the built-in tiers with `overrides` applied field by field. A new tier name

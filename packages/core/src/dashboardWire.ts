@@ -20,6 +20,8 @@ export const workerHeartbeatSchema = z.object({
       name: z.string(),
       /** The live version this worker serves jobs that name no version with. */
       version: z.string(),
+      /** The engine running it here: `onnxruntime-cpu`, `tfjs-wasm`, … */
+      engine: z.string().optional(),
       /** Every version loaded and serving here (the live one, versions pinned by jobs). */
       loaded: z.array(z.string()).optional(),
       /** A hot swap not done yet: loading the version LIVE names, or failed to (old one still served). */
@@ -34,6 +36,20 @@ export const workerHeartbeatSchema = z.object({
         .optional(),
     }),
   ),
+  /** ONNX Runtime in this worker: the provider it chose (null: not running), and why better ones were skipped. */
+  onnxRuntime: z
+    .object({
+      provider: z.string().nullable(),
+      preference: z.string(),
+      intraOpThreads: z.number().int().optional(),
+      version: z.string().optional(),
+      skipped: z.array(z.object({ name: z.string(), reason: z.string() })),
+    })
+    .optional(),
+  /** Models this worker should serve but could not load (a broken live version): it serves the others. */
+  failedModels: z
+    .array(z.object({ name: z.string(), version: z.string().nullable(), code: z.string(), reason: z.string().optional(), message: z.string(), since: z.string() }))
+    .optional(),
   /** Inputs in the model batch running right now (0 when idle). */
   currentBatch: z.number().int(),
   /** Jobs the process holds right now (waiting for a batch or running). */

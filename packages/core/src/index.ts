@@ -7,4 +7,5 @@ export * from './fileName.ts';
 export * from './dashboardWire.ts';
 export * from './accountsWire.ts';
 export * from './modelsWire.ts';
+export * from './env.ts';
 export * from './operatorWire.ts';

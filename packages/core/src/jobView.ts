@@ -7,6 +7,8 @@ export interface JobViewSource {
   status: JobStatus;
   modelName: string;
   modelVersion: string | null;
+  /** The engine that produced the result (rows from before engines were recorded have none). */
+  engine?: string | null;
   requestedVersion: string | null;
   inputFormat: string;
   inputWidth: number;
@@ -40,7 +42,7 @@ export function toJobView(job: JobViewSource): JobView {
   return {
     id: job.id,
     status: job.status,
-    model: { name: job.modelName, version: job.modelVersion, requestedVersion: job.requestedVersion },
+    model: { name: job.modelName, version: job.modelVersion, engine: job.engine ?? null, requestedVersion: job.requestedVersion },
     input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes, fileName: job.inputFileName },
     attempts: job.attempts,
     result: job.result

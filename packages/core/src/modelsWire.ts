@@ -57,15 +57,20 @@ export const modelViewSchema = z.object({
     .nullable(),
   /** Version folders that exist but cannot be served, and why. */
   problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
+  /** Workers that should serve this model but could not load any version of it (they serve their other models). */
+  loadFailures: z.array(swapFailureSchema),
 }).meta({ id: 'Model' });
 export type ModelView = z.infer<typeof modelViewSchema>;
 
 export const modelWorkerViewSchema = z.object({
   workerId: z.string(),
   host: z.string(),
-  /** tensorflow-gpu, tensorflow, wasm or cpu: what this worker runs on. */
+  /** tensorflow-gpu, tensorflow, wasm or cpu: the TF.js backend of this worker. */
   backend: z.string(),
-  models: z.array(z.object({ name: z.string(), version: z.string(), loaded: z.array(z.string()) })),
+  /** ONNX Runtime's execution provider here (null: not running), and why better providers were skipped. */
+  onnxRuntime: z.object({ provider: z.string().nullable(), skipped: z.array(z.object({ name: z.string(), reason: z.string() })) }).nullable(),
+  /** Each served model's live version and the engine running it (`onnxruntime-cpu`, `tfjs-wasm`, …). */
+  models: z.array(z.object({ name: z.string(), version: z.string(), engine: z.string().nullable(), loaded: z.array(z.string()) })),
 }).meta({ id: 'ModelWorker' });
 
 export const modelsViewSchema = z.object({
@@ -82,7 +87,8 @@ export type ModelsView = z.infer<typeof modelsViewSchema>;
 export const publishModelVersionBodySchema = z.object({
   version: z.string().min(1).max(64),
   url: z.url({ protocol: /^https?$/ }),
-  format: z.enum(['layers', 'graph']),
+  /** `layers` / `graph`: `url` is a TF.js model.json (shards beside it); `onnx`: `url` is the .onnx file. */
+  format: z.enum(['layers', 'graph', 'onnx']),
   input: z.record(z.string(), z.unknown()),
   output: z.record(z.string(), z.unknown()),
   source: z.string().max(500).optional(),

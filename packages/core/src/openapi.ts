@@ -116,7 +116,7 @@ const statsQuery = z.object({
   bucket: z.string().optional().meta({ description: 'Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window.', example: '60' }),
 });
 
-const publishedVersionSchema = z.object({ status: z.enum(['written', 'unchanged']), version: z.string(), sha256: z.string(), model: modelViewSchema });
+const publishedVersionSchema = z.object({ status: z.enum(['written', 'unchanged', 'updated']), version: z.string(), sha256: z.string(), model: modelViewSchema });
 
 function operation(op: ZodOpenApiOperationObject): ZodOpenApiOperationObject {
   return op;

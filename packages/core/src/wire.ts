@@ -30,6 +30,8 @@ export const jobViewSchema = z.object({
     name: z.string(),
     /** The version that produced the result; null until a worker ran it. */
     version: z.string().nullable(),
+    /** The engine that ran it: `onnxruntime-cpu`, `onnxruntime-cuda`, `tfjs-wasm`, …; null until a worker ran it. */
+    engine: z.string().nullable(),
     requestedVersion: z.string().nullable(),
   }),
   input: z.object({

@@ -6,6 +6,8 @@ import { selectJob, type JobRecord } from './jobRows.ts';
 export interface JobResultData {
   modelName: string;
   modelVersion: string;
+  /** The engine that ran the model: `onnxruntime-cpu`, `tfjs-wasm`, … */
+  engine?: string | undefined;
   output: number[][];
   labels?: unknown;
 }
@@ -94,6 +96,7 @@ export class JobExecution {
       worker_id: job.workerId,
       model_name: job.result.modelName,
       model_version: job.result.modelVersion,
+      engine: job.result.engine ?? null,
       inference_ms: Math.round(job.inferenceMs),
       held_ms: job.heldMs === undefined ? null : Math.round(job.heldMs),
       output: job.result.output,
@@ -104,10 +107,10 @@ export class JobExecution {
       text: `
         WITH done AS (
           SELECT * FROM jsonb_to_recordset($1::jsonb)
-            AS d(id uuid, worker_id text, model_name text, model_version text, inference_ms int, held_ms int, output jsonb, labels jsonb)
+            AS d(id uuid, worker_id text, model_name text, model_version text, engine text, inference_ms int, held_ms int, output jsonb, labels jsonb)
         ), updated AS (
           UPDATE jobs j
-             SET status = 'succeeded', model_version = d.model_version, worker_id = d.worker_id, inference_ms = d.inference_ms, held_ms = d.held_ms,
+             SET status = 'succeeded', model_version = d.model_version, engine = d.engine, worker_id = d.worker_id, inference_ms = d.inference_ms, held_ms = d.held_ms,
                  finished_at = $2, error_code = NULL, error_message = NULL, updated_at = $2
             FROM done d
            WHERE j.id = d.id AND j.status IN ('queued', 'running')

@@ -19,7 +19,7 @@ import { AppError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
 import { imageByteLength } from './imageEnd.ts';
 import { resolveImageLimits, type ImageLimits } from './imageLimits.ts';
-import { pixelSpecKey, pixelsWorthStoring, toModelPixels, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
+import { makeModelPixels, pixelsBuffer, pixelSpecKey, pixelsWorthStoring, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
 
 /** What is known about an image that passed {@link validateImage}. */
@@ -217,8 +217,8 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   try {
     const decoder = sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: spec !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
     if (spec) {
-      const { data, info } = await toModelPixels(decoder, spec).toBuffer({ resolveWithObject: true });
-      if (info.width === spec.width && info.height === spec.height && info.channels === spec.channels) pixels = { data, spec: pixelSpecKey(spec) };
+      const made = await makeModelPixels(decoder, spec);
+      if (made.width === spec.width && made.height === spec.height && made.channels === spec.channels) pixels = { data: pixelsBuffer(made), spec: pixelSpecKey(spec) };
     } else {
       await decoder.extractChannel(0).raw({ depth: 'uchar' }).toBuffer();
     }

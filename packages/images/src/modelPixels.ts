@@ -12,13 +12,28 @@ export interface PixelSpec {
   channels: 1 | 3;
   /** sharp's `fit`. */
   resize: 'fill' | 'cover' | 'contain';
-  /** sharp's resize kernel. */
-  resizeKernel: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3';
+  /**
+   * sharp's resize kernel, or `alignCorners`: TensorFlow's `tf.image.resizeBilinear(image, size,
+   * alignCorners = true)` on the full-size decode, computed here in floats (what nsfwjs and many
+   * TF.js models feed their model; see {@link alignCornersResize}).
+   */
+  resizeKernel: 'nearest' | 'linear' | 'cubic' | 'mitchell' | 'lanczos2' | 'lanczos3' | 'alignCorners';
+}
+
+/** Model pixels: 8-bit for sharp's kernels, float32 (still 0..255) for `alignCorners`. */
+export interface ModelPixels {
+  data: Uint8Array | Float32Array;
+  width: number;
+  height: number;
+  channels: number;
 }
 
 /** Model pixels prepared from an upload, with the key of the spec they were made for. */
 export interface PreparedPixels {
-  /** height × width × channels bytes, interleaved, row-major. */
+  /**
+   * height × width × channels values, interleaved, row-major: one byte each, or for a float spec
+   * (`alignCorners`, key `…:f32`) four bytes each, a little-endian float32.
+   */
   data: Buffer;
   /** {@link pixelSpecKey} of the spec; a reader uses the pixels only when its own spec has this key. */
   spec: string;
@@ -36,7 +51,16 @@ const smallPixelsBytes = 64 * 1024;
  */
 export function pixelsWorthStoring(width: number, height: number, spec: PixelSpec): boolean {
   const inputPixels = spec.width * spec.height;
-  return inputPixels * spec.channels <= smallPixelsBytes || width * height >= 2 * inputPixels;
+  return inputPixels * spec.channels * bytesPerValue(spec) <= smallPixelsBytes || width * height >= 2 * inputPixels;
+}
+
+/** Whether the spec's pixels are floats (a resize computed in float, not rounded to bytes). */
+export function isFloatSpec(spec: Pick<PixelSpec, 'resizeKernel'>): boolean {
+  return spec.resizeKernel === 'alignCorners';
+}
+
+function bytesPerValue(spec: Pick<PixelSpec, 'resizeKernel'>): number {
+  return isFloatSpec(spec) ? 4 : 1;
 }
 
 /**
@@ -44,7 +68,97 @@ export function pixelsWorthStoring(width: number, height: number, spec: PixelSpe
  * from the same image. Versioned, so a change to {@link toModelPixels} retires every stored key.
  */
 export function pixelSpecKey(spec: PixelSpec): string {
-  return `v1:${spec.width}x${spec.height}x${spec.channels}:${spec.resize}:${spec.resizeKernel}`;
+  return `v1:${spec.width}x${spec.height}x${spec.channels}:${spec.resize}:${spec.resizeKernel}${isFloatSpec(spec) ? ':f32' : ''}`;
+}
+
+/**
+ * Runs `image` (input options such as first frame, EXIF orientation and pixel limit already set
+ * by the caller) through {@link toModelPixels} and returns the model's pixels. For
+ * `alignCorners` the image is decoded at full size (no shrink-on-load) and resized here in
+ * floats, so the values are exactly what TF's resizeBilinear makes of the same decode.
+ */
+export async function makeModelPixels(image: Sharp, spec: PixelSpec): Promise<ModelPixels> {
+  if (!isFloatSpec(spec)) {
+    const { data, info } = await toModelPixels(image, spec).toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height, channels: info.channels };
+  }
+  if (spec.resize !== 'fill') throw new Error(`resizeKernel alignCorners stretches the image (resize 'fill'), not '${spec.resize}'`);
+  let pipeline = image.flatten({ background: { r: 255, g: 255, b: 255 } });
+  pipeline = spec.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
+  const { data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== spec.channels) throw new Error(`decoded to ${info.channels} channels, expected ${spec.channels}`);
+  return { data: alignCornersResize(data, info.width, info.height, spec.channels, spec.width, spec.height), width: spec.width, height: spec.height, channels: spec.channels };
+}
+
+/** The bytes to store for model pixels (float32 values as their little-endian bytes). */
+export function pixelsBuffer(pixels: ModelPixels): Buffer {
+  const { data } = pixels;
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * Stored pixels back as values: a copy into a Float32Array for a float spec (Postgres hands back
+ * buffers at any byte offset), the bytes themselves otherwise. Undefined when the byte count does
+ * not fit `expectedValues`.
+ */
+export function storedPixelValues(data: Uint8Array, spec: Pick<PixelSpec, 'resizeKernel'>, expectedValues: number): Uint8Array | Float32Array | undefined {
+  if (data.byteLength !== expectedValues * bytesPerValue(spec)) return undefined;
+  if (!isFloatSpec(spec)) return data;
+  const out = new Float32Array(expectedValues);
+  new Uint8Array(out.buffer).set(data);
+  return out;
+}
+
+/**
+ * Bilinear resize with aligned corners, as `tf.image.resizeBilinear(x, [outH, outW], true)`: the
+ * corner pixels of input and output coincide, each output sample is taken at
+ * `out * (in - 1) / (outSize - 1)` and interpolated from the four pixels around it. An input
+ * already `outW × outH` is returned unchanged, as nsfwjs skips the resize then. Interleaved HWC
+ * 8-bit in, float32 (0..255) out.
+ */
+export function alignCornersResize(src: Uint8Array, inW: number, inH: number, channels: number, outW: number, outH: number): Float32Array {
+  const out = new Float32Array(outW * outH * channels);
+  if (inW === outW && inH === outH) {
+    out.set(src.subarray(0, out.length));
+    return out;
+  }
+  const scaleY = outH > 1 ? (inH - 1) / (outH - 1) : 0;
+  const scaleX = outW > 1 ? (inW - 1) / (outW - 1) : 0;
+  const x0s = new Int32Array(outW);
+  const x1s = new Int32Array(outW);
+  const fxs = new Float32Array(outW);
+  for (let x = 0; x < outW; x++) {
+    const sx = x * scaleX;
+    const x0 = Math.floor(sx);
+    x0s[x] = x0 * channels;
+    x1s[x] = Math.min(x0 + 1, inW - 1) * channels;
+    fxs[x] = sx - x0;
+  }
+  const row = inW * channels;
+  let o = 0;
+  for (let y = 0; y < outH; y++) {
+    const sy = y * scaleY;
+    const y0 = Math.floor(sy);
+    const top = y0 * row;
+    const bottom = Math.min(y0 + 1, inH - 1) * row;
+    const fy = sy - y0;
+    for (let x = 0; x < outW; x++) {
+      const l = x0s[x] as number;
+      const r = x1s[x] as number;
+      const fx = fxs[x] as number;
+      for (let c = 0; c < channels; c++) {
+        const tl = src[top + l + c] as number;
+        const tr = src[top + r + c] as number;
+        const bl = src[bottom + l + c] as number;
+        const br = src[bottom + r + c] as number;
+        // The order of TF's kernel: along x on both rows, then along y.
+        const t = tl + (tr - tl) * fx;
+        const b = bl + (br - bl) * fx;
+        out[o++] = t + (b - t) * fy;
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -56,13 +170,15 @@ export function pixelSpecKey(spec: PixelSpec): string {
  * same bytes.
  */
 export function toModelPixels(image: Sharp, spec: PixelSpec): Sharp {
+  const kernel = spec.resizeKernel;
+  if (kernel === 'alignCorners') throw new Error('alignCorners pixels are floats made by makeModelPixels, not a sharp pipeline');
   let pipeline = image.flatten({ background: { r: 255, g: 255, b: 255 } }).resize(spec.width, spec.height, {
     fit: spec.resize,
     position: 'centre',
     background: { r: 0, g: 0, b: 0, alpha: 1 },
-    kernel: spec.resizeKernel,
+    kernel,
     // JPEG/WebP shrink-on-load averages pixels while decoding; point sampling must not get it.
-    fastShrinkOnLoad: spec.resizeKernel !== 'nearest',
+    fastShrinkOnLoad: kernel !== 'nearest',
   });
   pipeline = spec.channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
   return pipeline.removeAlpha().raw({ depth: 'uchar' });

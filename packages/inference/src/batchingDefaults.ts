@@ -1,4 +1,5 @@
 import type { BackendKind } from './backend.ts';
+import type { OnnxProvider } from './onnxRuntime.ts';
 
 export interface BatchingDefaults {
   maxBatchSize: number;
@@ -20,4 +21,19 @@ export const batchingDefaults: Record<BackendKind, BatchingDefaults> = {
   tensorflow: { maxBatchSize: 8, maxDelayMs: 5 },
   wasm: { maxBatchSize: 1, maxDelayMs: 0 },
   cpu: { maxBatchSize: 1, maxDelayMs: 0 },
+};
+
+/**
+ * The same for ONNX Runtime, by execution provider (`pnpm bench raw` / `pnpm bench batching`,
+ * README "Inference engines"):
+ * - cpu: MLAS with its threads already spread over a call; a batch of n costs about n images on
+ *   few cores, so small batches (up to 4) trade no throughput for little wait.
+ * - cuda / tensorrt / webgpu: a GPU is idle between small calls; throughput grows with the batch
+ *   up to 64 or more (scripts/gpu-check.sh measures 1…256 on a lent GPU).
+ */
+export const onnxBatchingDefaults: Record<OnnxProvider, BatchingDefaults> = {
+  tensorrt: { maxBatchSize: 64, maxDelayMs: 10 },
+  cuda: { maxBatchSize: 64, maxDelayMs: 10 },
+  webgpu: { maxBatchSize: 32, maxDelayMs: 10 },
+  cpu: { maxBatchSize: 4, maxDelayMs: 2 },
 };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { AppError } from '@inferq/core';
+import { onnxFileForLayers } from './layersToOnnx.ts';
 import {
   computeModelHash,
   hashModelFiles,
@@ -23,6 +24,7 @@ import {
  *
  *     <outDir>/nsfw/<version>/model.json
  *     <outDir>/nsfw/<version>/group1-shard1of1.bin
+ *     <outDir>/nsfw/<version>/model.onnx       the same weights for ONNX Runtime (layersToOnnx)
  *     <outDir>/nsfw/<version>/manifest.json
  *     <outDir>/nsfw/LIVE
  *
@@ -80,6 +82,8 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
   const version = options.version ?? nsfwjsVersion;
   const files = await nsfwModelFiles();
   const sha256 = hashModelFiles(files);
+  // The same weights for ONNX Runtime, converted here: the same bytes on every run.
+  const onnxFile = onnxFileForLayers(files, { docString: `nsfwjs@${nsfwjsVersion} MobileNetV2, converted from the TF.js Layers model by inferq layersToOnnx` });
   const registry = new ModelRegistry({ root: options.outDir });
   const location = registry.versionFolder(nsfwModelName, version);
   const modelFolder = registry.modelFolder(nsfwModelName);
@@ -89,11 +93,13 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
     name: nsfwModelName,
     version,
     format: 'layers',
-    // nsfwjs stretches with tf.image.resizeBilinear, which point-samples when shrinking; sharp's
-    // `nearest` reproduces its scores, its smoothing kernels move them (see the package README).
-    input: { width: 224, height: 224, channels: 3, resize: 'fill', resizeKernel: 'nearest', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' },
+    // nsfwjs's classify(): the full-size decode / 255, stretched with tf.image.resizeBilinear
+    // (alignCorners = true) in floats. `alignCorners` is that resize; sharp's kernels move the
+    // scores by up to 0.37 on real photos (see the package README).
+    input: { width: 224, height: 224, channels: 3, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' },
     output: { kind: 'classification', labels: [...nsfwLabels], activation: 'softmax' },
     sha256,
+    onnx: { sha256: hashModelFiles([onnxFile]) },
     createdAt: new Date().toISOString(),
     source: `nsfwjs@${nsfwjsVersion} MobileNetV2 (MIT, https://github.com/infinitered/nsfwjs)`,
   };
@@ -106,6 +112,7 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
     let status: ImportNsfwModelResult['status'] = 'unchanged';
     const current = { ...manifest, createdAt: existing.createdAt };
     if (!isDeepStrictEqual(modelManifestSchema.parse(current), existing)) {
+      if (existing.onnx?.sha256 !== manifest.onnx?.sha256) await writeFileAtomic(path.join(location, onnxFile.path), onnxFile.bytes);
       await writeFileAtomic(path.join(location, manifestFileName), `${JSON.stringify(current, null, 2)}\n`);
       status = 'updated';
     }
@@ -129,7 +136,7 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
   const temp = path.join(modelFolder, `.${version}.${randomBytes(4).toString('hex')}.tmp`);
   await mkdir(temp);
   try {
-    for (const file of files) await writeFile(path.join(temp, file.path), file.bytes);
+    for (const file of [...files, onnxFile]) await writeFile(path.join(temp, file.path), file.bytes);
     await writeFile(path.join(temp, manifestFileName), `${JSON.stringify(manifest, null, 2)}\n`);
     if (await computeModelHash(temp) !== sha256) throw new Error(`files written to ${temp} do not hash to ${sha256}`);
     if (await exists(location)) {
@@ -204,7 +211,7 @@ async function existingManifest(location: string, sha256: string): Promise<Model
   }
 }
 
-async function writeFileAtomic(file: string, content: string): Promise<void> {
+async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
   const temp = `${path.join(path.dirname(file), `.${path.basename(file)}`)}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(temp, content);
   try {

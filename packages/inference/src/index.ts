@@ -5,4 +5,6 @@ export * from './preprocess.ts';
 export * from './batcher.ts';
 export * from './importNsfwModel.ts';
 export * from './batchingDefaults.ts';
+export * from './layersToOnnx.ts';
+export * from './onnxRuntime.ts';
 export * from './modelPool.ts';

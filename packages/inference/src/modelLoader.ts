@@ -2,18 +2,25 @@ import * as tf from '@tensorflow/tfjs';
 import { AppError } from '@inferq/core';
 import {
   fetchModelFiles,
+  fetchOnnxFile,
   hashModelFiles,
   isRemoteLocation,
+  modelJsonFileName,
   modelNotReady,
+  onnxFileName,
+  onnxInputMismatch,
   readModelFiles,
+  readOnnxFile,
   readSavedModelFiles,
+  type InputLayout,
   type ModelFile,
   type ModelFormat,
   type ModelLocation,
   type ModelManifest,
 } from '@inferq/models';
 import { currentBackend, type BackendInfo } from './backend.ts';
-import { ServedModel } from './servedModel.ts';
+import { createOnnxSession, currentOnnxRuntime } from './onnxRuntime.ts';
+import { ServedModel, TfRunner, type ModelRunner } from './servedModel.ts';
 
 /** What `tf.node.loadSavedModel` answers, as far as serving uses it. */
 export interface SavedModelLike {
@@ -41,6 +48,23 @@ export interface LoadModelOptions extends ReadModelArtifactsOptions {
   backend?: BackendInfo;
   /** Check the files against `manifest.sha256` before loading. @defaultValue true */
   verifyHash?: boolean;
+  /**
+   * Which engine runs a version that both can: `auto` takes ONNX Runtime when it is started and
+   * the version has an ONNX file (format `onnx`, or a TF.js version with `model.onnx` beside),
+   * TF.js otherwise. `tfjs` / `onnxruntime` insist.
+   * @defaultValue 'auto'
+   */
+  engine?: EnginePreference;
+}
+
+export const enginePreferences = ['auto', 'onnxruntime', 'tfjs'] as const;
+export type EnginePreference = (typeof enginePreferences)[number];
+
+/** The engine `loadModel` would pick for `manifest` in this process, or why none can run it. */
+export function engineFor(manifest: Pick<ModelManifest, 'format' | 'onnx'>, preference: EnginePreference = 'auto'): 'onnxruntime' | 'tfjs' {
+  const hasOnnx = manifest.format === 'onnx' || manifest.onnx !== undefined;
+  if (preference === 'tfjs' || (preference === 'auto' && (!hasOnnx || currentOnnxRuntime() === null))) return manifest.format === 'onnx' ? 'onnxruntime' : 'tfjs';
+  return hasOnnx ? 'onnxruntime' : 'tfjs';
 }
 
 /** model.json and its weight shards, read from a folder or over http(s). */
@@ -57,14 +81,89 @@ export interface ModelArtifactFiles {
  * `missing-weights`, `fetch-failed`, `hash-mismatch`, `format-mismatch`, `load-failed`).
  */
 export async function loadModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions = {}): Promise<ServedModel> {
+  if (engineFor(manifest, options.engine) === 'onnxruntime') return loadOnnxModel(location, manifest, options);
   const backend = options.backend ?? currentBackend();
   if (backend === null) throw new AppError('MODEL_NOT_READY', 'no tfjs backend: call initBackend() before loading models');
   const started = performance.now();
   const loadOptions: LoadTfModelOptions = { ...options };
   if (options.verifyHash ?? true) loadOptions.expectedSha256 = manifest.sha256;
   const { model } =
-    manifest.format === 'saved_model' ? await loadSavedModel(location, manifest, backend, loadOptions) : await loadTfModel(location, manifest.format, loadOptions);
-  return new ServedModel({ manifest, backend, model, location, loadMs: performance.now() - started });
+    manifest.format === 'saved_model'
+      ? await loadSavedModel(location, manifest, backend, loadOptions)
+      : await loadTfModel(location, manifest.format as 'layers' | 'graph', loadOptions);
+  const runner = new TfRunner(model, backend, `model ${manifest.name}@${manifest.version}`);
+  return new ServedModel({ manifest, backend, runner, location, loadMs: performance.now() - started });
+}
+
+/**
+ * Loads the version's ONNX file (model.onnx: the model of an `onnx` version, or the converted copy
+ * beside a TF.js one) into an ONNX Runtime session on the provider `initOnnxRuntime` chose.
+ * Throws MODEL_NOT_READY: `format-unsupported` when ONNX Runtime is not started,
+ * `missing-model-json`, `hash-mismatch`, `fetch-failed`, or `load-failed` when ONNX Runtime
+ * refuses the file (not ONNX, an operator it lacks, a shape that does not fit the manifest).
+ */
+export async function loadOnnxModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions = {}): Promise<ServedModel> {
+  const runtime = currentOnnxRuntime();
+  if (runtime === null) throw modelNotReady(location, 'format-unsupported', `${manifest.name}@${manifest.version} needs ONNX Runtime, which this process does not run`);
+  const started = performance.now();
+  const file = isRemoteLocation(location) ? await fetchOnnxFile(onnxUrlFor(location), options) : await readOnnxFile(location);
+  const expected = manifest.format === 'onnx' ? manifest.sha256 : manifest.onnx?.sha256;
+  if ((options.verifyHash ?? true) && expected !== undefined) {
+    const sha256 = hashModelFiles([file]);
+    if (sha256 !== expected) throw modelNotReady(location, 'hash-mismatch', `model.onnx at ${location} hashes to ${sha256}, the manifest says ${expected}`);
+  }
+  let created: Awaited<ReturnType<typeof createOnnxSession>>;
+  try {
+    created = await createOnnxSession(file.bytes);
+  } catch (error) {
+    throw modelNotReady(location, 'load-failed', `onnxruntime could not load model.onnx at ${location}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+  }
+  const runner = new OnnxRunner(created, manifest.input.layout);
+  const { width, height, channels } = manifest.input;
+  const dims = created.session.inputMetadata?.[0];
+  if (dims && 'shape' in dims && Array.isArray(dims.shape)) {
+    const mismatch = onnxInputMismatch({ inputs: [{ name: runner.inputName, dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)) }], outputs: [], opset: null, producer: '' }, manifest.input);
+    if (mismatch !== null) {
+      runner.dispose();
+      throw modelNotReady(location, 'load-failed', `${manifest.name}@${manifest.version}: ${mismatch} (${width}×${height}×${channels})`);
+    }
+  }
+  return new ServedModel({ manifest, runner, location, loadMs: performance.now() - started });
+}
+
+/** For a remote TF.js location (…/model.json) the ONNX copy sits beside it; an onnx location is the file itself. */
+function onnxUrlFor(location: string): string {
+  return location.endsWith(`/${modelJsonFileName}`) ? new URL(onnxFileName, location).href : location;
+}
+
+/** An ONNX Runtime session as a runner: first input in, first output out. */
+class OnnxRunner implements ModelRunner {
+  readonly engine: string;
+  readonly layout: InputLayout;
+  readonly inputName: string;
+  readonly #outputName: string;
+  readonly #session: Awaited<ReturnType<typeof createOnnxSession>>['session'];
+  readonly #ort: Awaited<ReturnType<typeof createOnnxSession>>['ort'];
+
+  constructor(created: Awaited<ReturnType<typeof createOnnxSession>>, layout: InputLayout) {
+    this.#session = created.session;
+    this.#ort = created.ort;
+    this.engine = created.info.engine;
+    this.layout = layout;
+    this.inputName = created.session.inputNames[0] as string;
+    this.#outputName = created.session.outputNames[0] as string;
+  }
+
+  async run(batch: Float32Array, shape: [number, number, number, number]): Promise<Float32Array> {
+    const outputs = await this.#session.run({ [this.inputName]: new this.#ort.Tensor('float32', batch, shape) }, [this.#outputName]);
+    const output = outputs[this.#outputName];
+    if (!output || output.type !== 'float32') throw new Error(`the ONNX model's output "${this.#outputName}" is ${output ? output.type : 'missing'}, not float32`);
+    return output.data as Float32Array;
+  }
+
+  dispose(): void {
+    void this.#session.release().catch(() => {});
+  }
 }
 
 /**
@@ -92,7 +191,7 @@ export async function loadSavedModel(location: ModelLocation, manifest: ModelMan
 }
 
 /** Loads the bare tfjs model at `location`; the caller owns it and must dispose it. */
-export async function loadTfModel(location: ModelLocation, format: Exclude<ModelFormat, 'saved_model'>, options: LoadTfModelOptions = {}): Promise<{ model: TfModel; sha256: string }> {
+export async function loadTfModel(location: ModelLocation, format: Exclude<ModelFormat, 'saved_model' | 'onnx'>, options: LoadTfModelOptions = {}): Promise<{ model: TfModel; sha256: string }> {
   const artifacts = await readModelArtifacts(location, options);
   if (options.expectedSha256 !== undefined && artifacts.sha256 !== options.expectedSha256) {
     throw modelNotReady(location, 'hash-mismatch', `model files at ${location} hash to ${artifacts.sha256}, the manifest says ${options.expectedSha256}`);

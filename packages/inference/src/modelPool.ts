@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { AppError } from '@inferq/core';
 import { modelProblemOf, type ModelManifest, type ModelRegistry } from '@inferq/models';
 import { Batcher } from './batcher.ts';
-import { loadModel } from './modelLoader.ts';
+import { loadModel, type EnginePreference } from './modelLoader.ts';
 import type { ServedModel } from './servedModel.ts';
 
 export interface BatchingOptions {
@@ -19,6 +19,8 @@ export interface Inference {
   batchSize: number;
   /** Time this input waited in the batcher before its batch started. */
   batchWaitMs: number;
+  /** The engine that ran it: `onnxruntime-cpu`, `tfjs-wasm`, … */
+  engine: string;
 }
 
 interface BatchItem {
@@ -70,10 +72,24 @@ export interface ModelLease {
   release(): void;
 }
 
+/** A model this worker should serve but could not load at all (no version of it is served here). */
+export interface FailedModel {
+  name: string;
+  /** The version it tried (the live one), or null when even resolving it failed. */
+  version: string | null;
+  code: string;
+  reason?: string;
+  message: string;
+  since: string;
+}
+
 export interface ModelPoolOptions {
   registry: ModelRegistry;
   logger: Logger;
-  batching: BatchingOptions;
+  /** Per-engine batch settings (TF.js and ONNX Runtime run differently), or one for all. */
+  batching: BatchingOptions | ((engine: string) => BatchingOptions);
+  /** Which engine runs versions that both could. @defaultValue 'auto' (ONNX Runtime where it can) */
+  engine?: EnginePreference;
   /** Called after each model batch (metrics: batch size, inference time, each input's wait). */
   onBatch?: (batch: { model: string; version: string; size: number; inferenceMs: number; waitsMs: number[] }) => void;
   /** Batch sizes run at load to warm a version up. @defaultValue [1] */
@@ -88,6 +104,8 @@ export interface ModelDescription {
   name: string;
   /** The live version this worker serves jobs that name no version with. */
   version: string;
+  /** The engine running the live version. */
+  engine: string;
   loadMs: number;
   /** Every version loaded here, the live one first. */
   loaded: string[];
@@ -113,6 +131,8 @@ export interface ModelDescription {
 export class ModelPool {
   #options: ModelPoolOptions;
   readonly #slots = new Map<string, ModelSlot>();
+  /** Models that could not load at start (or since): retried by the watcher, reported in `failures()`. */
+  readonly #failed = new Map<string, FailedModel & { retryAt: number }>();
   #batchInputs = 0;
   #watchTimer: NodeJS.Timeout | undefined;
   #checking: Promise<void> | undefined;
@@ -121,17 +141,53 @@ export class ModelPool {
     this.#options = { ...options };
   }
 
-  /** Loads the live version of each named model (`*`: every model in the registry) and warms it up. */
+  /**
+   * Loads the live version of each named model (`*`: every model in the registry) and warms it
+   * up. A model whose live version cannot load (a broken version in the registry) is skipped and
+   * reported in `failures()`; the others are served, and the watcher tries it again. Throws only
+   * when the registry holds no model at all.
+   */
   async load(names: string[] | '*'): Promise<void> {
-    const { registry, logger } = this.#options;
-    const wanted = names === '*' ? (await registry.list()).filter((model) => model.liveVersion !== null).map((model) => model.name) : names;
+    const { registry } = this.#options;
+    const listed = names === '*' ? await registry.list() : [];
+    const wanted = names === '*' ? listed.map((model) => model.name) : names;
     if (wanted.length === 0) throw new Error(`no models to serve in ${registry.root}; run \`pnpm models:import\` first`);
-    for (const name of wanted) {
-      const { version } = await registry.resolve(name);
+    for (const name of wanted) await this.#loadLive(name);
+  }
+
+  /** Loads `name`'s live version into a new slot, or records why it cannot. */
+  async #loadLive(name: string): Promise<boolean> {
+    const { registry, logger } = this.#options;
+    let version: string | null = null;
+    try {
+      version = (await registry.resolve(name)).version;
       const live = await this.#loadVersion(name, version);
       this.#slots.set(name, { name, live, others: new Map(), loading: new Map(), swap: null, retryAt: 0 });
-      logger.info({ model: name, version, loadMs: Math.round(live.loadMs) }, 'model loaded and warmed up');
+      this.#failed.delete(name);
+      logger.info({ model: name, version, engine: live.model.engine, loadMs: Math.round(live.loadMs) }, 'model loaded and warmed up');
+      return true;
+    } catch (error) {
+      const appError = error instanceof AppError ? error : undefined;
+      const reason = modelProblemOf(error);
+      const previous = this.#failed.get(name);
+      const failure = {
+        name,
+        version,
+        code: appError?.code ?? 'INTERNAL',
+        ...(reason ? { reason } : {}),
+        message: (error as Error).message,
+        since: previous?.version === version ? previous.since : new Date().toISOString(),
+        retryAt: Date.now() + (this.#options.swapRetryMs ?? 30_000),
+      };
+      this.#failed.set(name, failure);
+      logger.error({ model: name, version, err: error }, 'model cannot be loaded; serving the other models, trying it again later');
+      return false;
     }
+  }
+
+  /** Models this worker should serve but has no version of loaded, and why. */
+  failures(): FailedModel[] {
+    return [...this.#failed.values()].map(({ retryAt: _retryAt, ...failure }) => failure);
   }
 
   /**
@@ -141,6 +197,8 @@ export class ModelPool {
    */
   async acquire(name: string, version?: string): Promise<ModelLease> {
     const slot = this.#slots.get(name);
+    const failed = this.#failed.get(name);
+    if (!slot && failed) throw new AppError('MODEL_NOT_READY', `model "${name}" cannot be loaded on this worker: ${failed.message}`, { details: { name, version: failed.version, reason: failed.reason } });
     if (!slot) throw new AppError('MODEL_NOT_FOUND', `this worker does not serve model "${name}"`, { details: { name } });
     let loaded: LoadedVersion;
     if (version === undefined || version === slot.live.manifest.version) loaded = slot.live;
@@ -189,6 +247,13 @@ export class ModelPool {
   async #check(): Promise<void> {
     const { registry, logger } = this.#options;
     const swaps: Array<Promise<void>> = [];
+    for (const failed of this.#failed.values()) {
+      if (this.#slots.has(failed.name)) continue;
+      // A fixed LIVE or a new version is tried at once, the same broken one after swapRetryMs.
+      const live = await registry.resolve(failed.name).then((resolved) => resolved.version, () => null);
+      if (live === failed.version && Date.now() < failed.retryAt) continue;
+      swaps.push(this.#loadLive(failed.name).then(() => {}));
+    }
     for (const slot of this.#slots.values()) {
       this.#dropIdlePinned(slot);
       let target: string;
@@ -268,7 +333,7 @@ export class ModelPool {
   async #loadVersion(name: string, version: string): Promise<LoadedVersion> {
     const started = performance.now();
     const { manifest, location } = await this.#options.registry.resolve(name, version);
-    const model = await loadModel(location, manifest);
+    const model = await loadModel(location, manifest, { engine: this.#options.engine ?? 'auto' });
     try {
       await model.warmUp(this.#options.warmUpBatchSizes ?? [1]);
     } catch (error) {
@@ -299,14 +364,14 @@ export class ModelPool {
     }
   }
 
-  #batchingFor(manifest: ModelManifest): BatchingOptions {
-    const { batching } = this.#options;
+  #batchingFor(manifest: ModelManifest, engine: string): BatchingOptions {
+    const batching = typeof this.#options.batching === 'function' ? this.#options.batching(engine) : this.#options.batching;
     return { maxBatchSize: manifest.limits?.maxBatchSize ?? batching.maxBatchSize, maxDelayMs: manifest.limits?.maxDelayMs ?? batching.maxDelayMs };
   }
 
   #batcherFor(model: ServedModel, manifest: ModelManifest): Batcher<BatchItem, Inference> {
     return new Batcher<BatchItem, Inference>({
-      ...this.#batchingFor(manifest),
+      ...this.#batchingFor(manifest, model.engine),
       run: async (items) => {
         const started = performance.now();
         const waitsMs = items.map((item) => started - item.submittedAt);
@@ -320,7 +385,7 @@ export class ModelPool {
         }
         const inferenceMs = performance.now() - started;
         this.#options.onBatch?.({ model: manifest.name, version: manifest.version, size: items.length, inferenceMs, waitsMs });
-        return vectors.map((vector, i) => ({ vector, inferenceMs, batchSize: items.length, batchWaitMs: waitsMs[i] as number }));
+        return vectors.map((vector, i) => ({ vector, inferenceMs, batchSize: items.length, batchWaitMs: waitsMs[i] as number, engine: model.engine }));
       },
     });
   }
@@ -338,10 +403,11 @@ export class ModelPool {
     return [...this.#slots.values()].map((slot) => ({
       name: slot.name,
       version: slot.live.manifest.version,
+      engine: slot.live.model.engine,
       loadMs: Math.round(slot.live.loadMs),
       loaded: [slot.live.manifest.version, ...[...slot.others.values()].filter((v) => !v.retired).map((v) => v.manifest.version)],
       swap: slot.swap,
-      batching: this.#batchingFor(slot.live.manifest),
+      batching: this.#batchingFor(slot.live.manifest, slot.live.model.engine),
     }));
   }
 

@@ -1,6 +1,6 @@
-import sharp, { type OutputInfo } from 'sharp';
+import sharp from 'sharp';
 import { AppError } from '@inferq/core';
-import { pixelSpecKey, toModelPixels, type PreparedPixels } from '@inferq/images';
+import { makeModelPixels, pixelSpecKey, storedPixelValues, type ModelPixels, type PreparedPixels } from '@inferq/images';
 import type { InputScale, ModelInput } from '@inferq/models';
 
 export interface ImageToInputOptions {
@@ -13,19 +13,19 @@ export interface ImageToInputOptions {
 
 /**
  * Turns encoded image bytes into one model input: decode the first frame, orient per EXIF, make
- * the model's pixels ({@link toModelPixels}), then scale each value per `input.scale`. Returns
+ * the model's pixels ({@link makeModelPixels}), then scale each value per `input.scale`. Returns
  * height × width × channels floats in row-major HWC order, the layout of an NHWC tensor.
  * Throws PREPROCESSING_FAILED when sharp cannot decode the bytes.
  */
 export async function imageToInput(bytes: Buffer | Uint8Array, input: ModelInput, options: ImageToInputOptions = {}): Promise<Float32Array> {
-  let raw: { data: Buffer; info: OutputInfo };
+  let raw: ModelPixels;
   try {
     const image = sharp(bytes, { pages: 1, autoOrient: true, failOn: 'error', limitInputPixels: options.limitInputPixels ?? 100_000_000 });
-    raw = await toModelPixels(image, input).toBuffer({ resolveWithObject: true });
+    raw = await makeModelPixels(image, input);
   } catch (error) {
     throw new AppError('PREPROCESSING_FAILED', `cannot decode image: ${(error as Error).message}`, { cause: error });
   }
-  const { width, height, channels } = raw.info;
+  const { width, height, channels } = raw;
   if (width !== input.width || height !== input.height || channels !== input.channels) {
     throw new AppError('PREPROCESSING_FAILED', `decoded to ${width}×${height}×${channels}, expected ${input.width}×${input.height}×${input.channels}`);
   }
@@ -39,15 +39,16 @@ export async function imageToInput(bytes: Buffer | Uint8Array, input: ModelInput
  */
 export function preparedToInput(prepared: PreparedPixels, input: ModelInput): Float32Array | undefined {
   if (prepared.spec !== pixelSpecKey(input)) return undefined;
-  if (prepared.data.length !== input.width * input.height * input.channels) return undefined;
-  return pixelsToInput(prepared.data, input);
+  const values = storedPixelValues(prepared.data, input, input.width * input.height * input.channels);
+  return values && pixelsToInput(values, input);
 }
 
 /**
- * Scales interleaved 8-bit pixels (RGB or grey, as sharp's raw output) into model input values in
- * one pass: `out = pixel * a[c] + b[c]`, reordering to BGR when the model wants it.
+ * Scales interleaved pixels (RGB or grey; bytes as sharp's raw output, or 0..255 floats from the
+ * `alignCorners` resize) into model input values in one pass: `out = pixel * a[c] + b[c]`,
+ * reordering to BGR when the model wants it.
  */
-export function pixelsToInput(pixels: Uint8Array, input: Pick<ModelInput, 'channels' | 'scale' | 'channelOrder'>): Float32Array {
+export function pixelsToInput(pixels: Uint8Array | Float32Array, input: Pick<ModelInput, 'channels' | 'scale' | 'channelOrder'>): Float32Array {
   const { channels } = input;
   if (pixels.length % channels !== 0) throw new AppError('PREPROCESSING_FAILED', `${pixels.length} bytes are not whole ${channels}-channel pixels`);
   const [a, b] = affineFor(input.scale, channels);

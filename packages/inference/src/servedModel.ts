@@ -1,14 +1,29 @@
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '@inferq/core';
-import { inputSize, modelNotReady, type ModelLocation, type ModelManifest } from '@inferq/models';
+import { inputSize, modelNotReady, type InputLayout, type ModelLocation, type ModelManifest } from '@inferq/models';
 import type { BackendInfo } from './backend.ts';
 import type { TfModel } from './modelLoader.ts';
 
+/**
+ * One loaded model on one engine: runs a batch tensor and returns its output values. ServedModel
+ * does the rest (checking inputs, splitting outputs), so engines stay small.
+ */
+export interface ModelRunner {
+  /** The engine and its backend or provider, recorded with each result: `tfjs-wasm`, `onnxruntime-cpu`, … */
+  readonly engine: string;
+  /** The layout `run` takes. */
+  readonly layout: InputLayout;
+  /** `batch` holds `shape[0]` inputs in `layout`; `shape` is in that layout too. */
+  run(batch: Float32Array, shape: [number, number, number, number]): Promise<ArrayLike<number>>;
+  dispose(): void;
+}
+
 export interface ServedModelOptions {
   manifest: ModelManifest;
-  backend: BackendInfo;
-  /** The loaded model; the ServedModel owns it from now on and disposes it. */
-  model: TfModel;
+  /** The engine running the model; the ServedModel owns it from now on and disposes it. */
+  runner: ModelRunner;
+  /** The tfjs backend, when the runner is TF.js. */
+  backend?: BackendInfo;
   location: ModelLocation;
   /** How long reading and building the model took. @defaultValue 0 */
   loadMs?: number;
@@ -21,15 +36,15 @@ export interface WarmUpResult {
 
 /**
  * A loaded model version ready to run batches: `predictBatch` takes preprocessed inputs (see
- * `imageToInput`) and returns one output vector per input. Tensors live only inside a call, so
- * `tf.memory().numTensors` stays flat however many batches run.
+ * `imageToInput`, always HWC) and returns one output vector per input. The runner is TF.js or
+ * ONNX Runtime; inputs are transposed to CHW here for a runner that takes NCHW.
  */
 export class ServedModel {
   readonly manifest: ModelManifest;
-  readonly backend: BackendInfo;
+  readonly backend: BackendInfo | undefined;
   readonly location: ModelLocation;
   readonly loadMs: number;
-  readonly #model: TfModel;
+  readonly #runner: ModelRunner;
   readonly #inputSize: number;
   #outputSize: number | null = null;
   #disposed = false;
@@ -39,8 +54,13 @@ export class ServedModel {
     this.backend = options.backend;
     this.location = options.location;
     this.loadMs = options.loadMs ?? 0;
-    this.#model = options.model;
+    this.#runner = options.runner;
     this.#inputSize = inputSize(options.manifest.input);
+  }
+
+  /** The engine that runs this version, e.g. `onnxruntime-cpu` or `tfjs-wasm`. */
+  get engine(): string {
+    return this.#runner.engine;
   }
 
   /** Values one input must hold: width × height × channels. */
@@ -82,33 +102,29 @@ export class ServedModel {
     if (this.#disposed) throw new AppError('MODEL_NOT_READY', `${this.#label()} has been disposed`);
     if (inputs.length === 0) return [];
     const size = this.#inputSize;
+    const { width, height, channels } = this.manifest.input;
+    const nchw = this.#runner.layout === 'nchw';
     const batch = new Float32Array(inputs.length * size);
     inputs.forEach((input, index) => {
       if (input.length !== size) {
         throw new AppError('INFERENCE_FAILED', `input ${index} holds ${input.length} values, ${this.#label()} takes ${size}`, { details: { index, expected: size, actual: input.length } });
       }
-      batch.set(input, index * size);
+      if (nchw) hwcToChw(input, batch, index * size, width * height, channels);
+      else batch.set(input, index * size);
     });
-    const { width, height, channels } = this.manifest.input;
-    const shape: [number, number, number, number] = [inputs.length, height, width, channels];
+    const shape: [number, number, number, number] = nchw ? [inputs.length, channels, height, width] : [inputs.length, height, width, channels];
 
-    let output: tf.Tensor;
+    let values: ArrayLike<number>;
     try {
-      output = await this.#run(batch, shape);
+      values = await this.#runner.run(batch, shape);
     } catch (error) {
       if (error instanceof AppError) throw error;
       throw new AppError('INFERENCE_FAILED', `${this.#label()} failed on a batch of ${inputs.length}: ${(error as Error).message}`, { cause: error });
     }
-    let values: Float32Array | Int32Array | Uint8Array;
-    try {
-      values = await output.data();
-    } finally {
-      output.dispose();
-    }
     const per = values.length / inputs.length;
     this.#checkOutputSize(per);
     const vectors: number[][] = [];
-    for (let i = 0; i < inputs.length; i++) vectors.push(Array.from(values.subarray(i * per, (i + 1) * per)));
+    for (let i = 0; i < inputs.length; i++) vectors.push(Array.prototype.slice.call(values, i * per, (i + 1) * per) as number[]);
     return vectors;
   }
 
@@ -116,21 +132,7 @@ export class ServedModel {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#model.dispose();
-  }
-
-  async #run(batch: Float32Array, shape: [number, number, number, number]): Promise<tf.Tensor> {
-    const model = this.#model;
-    if (model instanceof tf.GraphModel) {
-      // executeAsync also runs graphs with control flow; it disposes its own intermediates.
-      const x = tf.tensor4d(batch, shape);
-      try {
-        return singleOutput(await model.executeAsync(x), this.#label());
-      } finally {
-        x.dispose();
-      }
-    }
-    return tf.tidy(() => singleOutput(model.predict(tf.tensor4d(batch, shape)), this.#label()));
+    this.#runner.dispose();
   }
 
   #checkOutputSize(per: number): void {
@@ -146,6 +148,55 @@ export class ServedModel {
 
   #label(): string {
     return `model ${this.manifest.name}@${this.manifest.version}`;
+  }
+}
+
+/** Writes one HWC input into `out` at `offset` as CHW. */
+function hwcToChw(input: Float32Array, out: Float32Array, offset: number, pixels: number, channels: number): void {
+  for (let c = 0; c < channels; c++) {
+    const plane = offset + c * pixels;
+    for (let p = 0; p < pixels; p++) out[plane + p] = input[p * channels + c] as number;
+  }
+}
+
+/** A TF.js model (Layers, Graph or SavedModel) as a runner; tensors live only inside a call. */
+export class TfRunner implements ModelRunner {
+  readonly engine: string;
+  readonly layout = 'nhwc' as const;
+  readonly #model: TfModel;
+  readonly #label: string;
+
+  constructor(model: TfModel, backend: BackendInfo, label: string) {
+    this.#model = model;
+    this.engine = `tfjs-${backend.name}`;
+    this.#label = label;
+  }
+
+  async run(batch: Float32Array, shape: [number, number, number, number]): Promise<Float32Array | Int32Array | Uint8Array> {
+    const output = await this.#output(batch, shape);
+    try {
+      return await output.data();
+    } finally {
+      output.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.#model.dispose();
+  }
+
+  async #output(batch: Float32Array, shape: [number, number, number, number]): Promise<tf.Tensor> {
+    const model = this.#model;
+    if (model instanceof tf.GraphModel) {
+      // executeAsync also runs graphs with control flow; it disposes its own intermediates.
+      const x = tf.tensor4d(batch, shape);
+      try {
+        return singleOutput(await model.executeAsync(x), this.#label);
+      } finally {
+        x.dispose();
+      }
+    }
+    return tf.tidy(() => singleOutput(model.predict(tf.tensor4d(batch, shape)), this.#label));
   }
 }
 

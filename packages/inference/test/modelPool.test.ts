@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { initBackend, ModelPool, tensorMemory } from '../src/index.ts';
 import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
 import { mnistFixtureFolder } from '@inferq/training';
@@ -59,8 +59,8 @@ describe('ModelPool hot swap', () => {
     expect(newResult.vector).toEqual(oldResult.vector); // same weights under both versions
     newLease.release();
     oldLease.release();
-    await new Promise((resolve) => setTimeout(resolve, 20)); // disposal runs after the batcher closes
-    expect(tensorMemory().numTensors).toBe(tensorsWithOne);
+    // Disposal runs once the old version's batcher has closed.
+    await vi.waitFor(() => expect(tensorMemory().numTensors).toBe(tensorsWithOne), { timeout: 10_000 });
   });
 
   it('keeps serving the old version when the new one fails to load, and reports why', async () => {
@@ -94,9 +94,8 @@ describe('ModelPool hot swap', () => {
     expect((await pinned.submit(input)).vector).toHaveLength(10);
     pinned.release();
     await pool.checkForUpdates(); // pinnedIdleMs is 0 here: the idle pinned version goes
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await vi.waitFor(() => expect(tensorMemory().numTensors).toBe(tensorsBefore), { timeout: 10_000 });
     expect(pool.describe()[0]?.loaded).toEqual(['1.0.0']);
-    expect(tensorMemory().numTensors).toBe(tensorsBefore);
   });
 
   it.each([

@@ -6,7 +6,7 @@ import { animatedGif, drawingImage, photoLikeImage, rotatedJpeg, transparentPng,
 import type { ModelInput } from '@inferq/models';
 import { imageToInput, pixelsToInput, preparedToInput } from '../src/index.ts';
 
-const rgb01: ModelInput = { width: 4, height: 4, channels: 3, resize: 'fill', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' };
+const rgb01: ModelInput = { width: 4, height: 4, channels: 3, resize: 'fill', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb', layout: 'nhwc' };
 
 function solid(width: number, height: number, background: { r: number; g: number; b: number; alpha?: number }, channels: 3 | 4 = 3) {
   return sharp({ create: { width, height, channels, background } });
@@ -111,9 +111,9 @@ describe('imageToInput', () => {
 });
 
 describe('preparedToInput: pixels made by the validating decode at submit', () => {
-  const nsfwLike: ModelInput = { width: 224, height: 224, channels: 3, resize: 'cover', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' };
-  const mnistLike: ModelInput = { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest', scale: { mode: 'centered' }, channelOrder: 'rgb' };
-  const bgrMeanStd: ModelInput = { width: 64, height: 48, channels: 3, resize: 'fill', resizeKernel: 'linear', scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr' };
+  const nsfwLike: ModelInput = { width: 224, height: 224, channels: 3, resize: 'cover', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb', layout: 'nhwc' };
+  const mnistLike: ModelInput = { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest', scale: { mode: 'centered' }, channelOrder: 'rgb', layout: 'nhwc' };
+  const bgrMeanStd: ModelInput = { width: 64, height: 48, channels: 3, resize: 'fill', resizeKernel: 'linear', scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr', layout: 'nhwc' };
   const uploads: Array<[string, () => Promise<Buffer>]> = [
     ['a 1024×768 JPEG (shrink-on-load)', () => photoLikeImage(1024, 768, 'jpeg')],
     ['a WebP', () => photoLikeImage(640, 480, 'webp')],

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
+import { validateImage } from '@inferq/images';
 import { computeModelHash, modelProblemOf, ModelRegistry, type ModelManifest, type ResolvedModel } from '@inferq/models';
 import {
   decodeOutput,
@@ -15,6 +16,8 @@ import {
   initBackend,
   loadModel,
   nsfwLabels,
+  pixelsToInput,
+  preparedToInput,
   readModelArtifacts,
   softmax,
   type BackendInfo,
@@ -94,7 +97,7 @@ describe('importNsfwModel', () => {
   it('writes model.json, the shard and a manifest whose hash matches, and marks it live', async () => {
     const version = resolved.version;
     expect((await readdir(path.join(root, 'nsfw'))).sort()).toEqual([version, 'LIVE']);
-    expect((await readdir(resolved.location)).sort()).toEqual(['group1-shard1of1.bin', 'manifest.json', 'model.json']);
+    expect((await readdir(resolved.location)).sort()).toEqual(['group1-shard1of1.bin', 'manifest.json', 'model.json', 'model.onnx']);
     expect(await readFile(path.join(root, 'nsfw', 'LIVE'), 'utf8')).toBe(`${version}\n`);
     expect(resolved.manifest.sha256).toBe(await computeModelHash(resolved.location));
     expect(resolved.manifest.output).toEqual({ kind: 'classification', labels: [...nsfwLabels], activation: 'softmax' });
@@ -126,7 +129,7 @@ describe('importNsfwModel', () => {
       const theirs = tf.tidy(() => tf.tensor3d(Int32Array.from(pixels), [224, 224, 3], 'int32'));
       const predictions = await nsfwjs.classify(theirs as unknown as tf.Tensor3D, 5);
       theirs.dispose();
-      const [ours] = await model.predictBatch([images.shapes as Float32Array]);
+      const [ours] = await model.predictBatch([pixelsToInput(pixels, resolved.manifest.input)]);
       const decoded = decodeOutput(ours as number[], resolved.manifest);
       for (const { className, probability } of predictions) {
         expect(decoded.scores[nsfwLabels.indexOf(className as (typeof nsfwLabels)[number])]).toBeCloseTo(probability, 5);
@@ -136,26 +139,40 @@ describe('importNsfwModel', () => {
     }
   });
 
-  it.each([
-    ['a drawing', () => sharp(Buffer.from(beigeDrawingSvg)).jpeg({ quality: 92 }).toBuffer()],
-    ['a noisy photo-like image', () => photoLikeJpeg(640, 480)],
-  ])('scores %s at full resolution like nsfwjs, which resizes without smoothing', async (_case, make) => {
-    const nsfwjs = await loadNsfwjs();
-    try {
-      const jpeg = await make();
-      const { data, info } = await sharp(jpeg).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      const full = tf.tensor3d(Int32Array.from(data), [info.height, info.width, 3], 'int32');
-      const predictions = await nsfwjs.classify(full as unknown as tf.Tensor3D, 5);
-      full.dispose();
-      const [ours] = await model.predictBatch([await imageToInput(jpeg, resolved.manifest.input)]);
-      const { scores } = decodeOutput(ours as number[], resolved.manifest);
-      for (const { className, probability } of predictions) {
-        expect(Math.abs((scores[nsfwLabels.indexOf(className as (typeof nsfwLabels)[number])] as number) - probability)).toBeLessThan(0.1);
+  const photos = ['astronaut.jpg', 'chelsea.jpg', 'coffee.jpg', 'rocket.jpg'];
+  const photo = (file: string) => readFile(path.join(import.meta.dirname, 'fixtures', 'photos', file));
+
+  /** nsfwjs's classify() on the full-size decode, as one score per label in the model's order. */
+  async function nsfwjsScores(nsfwjs: Awaited<ReturnType<typeof loadNsfwjs>>, bytes: Buffer): Promise<number[]> {
+    const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const full = tf.tensor3d(Int32Array.from(data), [info.height, info.width, 3], 'int32');
+    const predictions = await nsfwjs.classify(full as unknown as tf.Tensor3D, 5);
+    full.dispose();
+    const scores = new Array<number>(nsfwLabels.length).fill(Number.NaN);
+    for (const { className, probability } of predictions) scores[nsfwLabels.indexOf(className as (typeof nsfwLabels)[number])] = probability;
+    return scores;
+  }
+
+  it.each([...photos.map((file) => [file, () => photo(file)] as const), ['a drawing', () => sharp(Buffer.from(beigeDrawingSvg)).jpeg({ quality: 92 }).toBuffer()] as const, ['a noisy photo-like image', () => photoLikeJpeg(640, 480)] as const])(
+    'scores %s within 0.01 of nsfwjs classify() per class, decoded by the worker or from the pixels stored at submit',
+    async (_case, make) => {
+      const nsfwjs = await loadNsfwjs();
+      try {
+        const jpeg = await make();
+        const theirs = await nsfwjsScores(nsfwjs, jpeg);
+        const stored = (await validateImage(jpeg, {}, { pixels: resolved.manifest.input, preparePixels: 'always' })).pixels;
+        const prepared = stored && preparedToInput(stored, resolved.manifest.input);
+        expect(prepared).toBeInstanceOf(Float32Array);
+        const outputs = await model.predictBatch([await imageToInput(jpeg, resolved.manifest.input), prepared as Float32Array]);
+        for (const vector of outputs) {
+          const { scores } = decodeOutput(vector, resolved.manifest);
+          scores.forEach((score, i) => expect(Math.abs(score - (theirs[i] as number))).toBeLessThanOrEqual(0.01));
+        }
+      } finally {
+        nsfwjs.dispose();
       }
-    } finally {
-      nsfwjs.dispose();
-    }
-  });
+    },
+  );
 
   it('rewrites a manifest an older importer wrote, keeping the files and createdAt', async () => {
     const file = path.join(resolved.location, 'manifest.json');
@@ -166,7 +183,7 @@ describe('importNsfwModel', () => {
       await writeFile(file, JSON.stringify(old));
       expect(await importNsfwModel({ outDir: root })).toMatchObject({ status: 'updated' });
       const rewritten = JSON.parse(await readFile(file, 'utf8')) as typeof old;
-      expect(rewritten.input.resizeKernel).toBe('nearest');
+      expect(rewritten.input.resizeKernel).toBe('alignCorners');
       expect(rewritten.createdAt).toBe(old.createdAt);
       expect(await importNsfwModel({ outDir: root })).toMatchObject({ status: 'unchanged' });
     } finally {

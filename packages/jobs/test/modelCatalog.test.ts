@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { ModelRegistry } from '@inferq/models';
 import { registryCatalog } from '../src/modelCatalog.ts';
 
@@ -21,6 +20,12 @@ function fakeRegistry() {
 
 describe('registryCatalog', () => {
   it('reuses an answer for cacheMs, then answers from it at once while one read refreshes it', async () => {
+    // The cache ages on performance.now(): the test moves that clock, so a slow machine cannot
+    // make an answer stale early, and staleness needs no sleep.
+    vi.useFakeTimers({ toFake: ['performance'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const { state, registry } = fakeRegistry();
     const catalog = registryCatalog(registry, { cacheMs: 50 });
     expect(await catalog.resolve('mnist')).toMatchObject({ name: 'mnist', version: '1.0.0', input: { width: 28 } });
@@ -28,7 +33,7 @@ describe('registryCatalog', () => {
     expect(state.reads).toBe(1);
 
     // Stale, and the registry is slow: the old answer comes back at once, and only one read runs.
-    await sleep(60);
+    vi.advanceTimersByTime(60);
     state.version = '1.1.0';
     let release!: () => void;
     state.hold = new Promise((resolve) => (release = resolve));
@@ -39,7 +44,9 @@ describe('registryCatalog', () => {
     // Once the read is back, its answer is the one given.
     release();
     state.hold = undefined;
-    await sleep(0);
+    // One turn of the event loop lets the refresh's callbacks store it; the cache's clock stands
+    // still meanwhile, so nothing can go stale in between.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(await catalog.resolve('mnist')).toMatchObject({ version: '1.1.0' });
     expect(state.reads).toBe(2);
   });

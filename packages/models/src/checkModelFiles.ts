@@ -109,7 +109,8 @@ export function checkShardSizes(groups: readonly WeightGroup[], sizeOf: (path: s
  * parsed; `sizeOf` a file's size in bytes. A new format (ONNX) adds its branch here.
  */
 export function checkModelFiles(format: ModelFormat, modelJson: unknown, sizeOf: (path: string) => number): string[] {
-  if (format === 'saved_model') return [];
+  // A SavedModel is checked by tfjs-node when it loads; an ONNX file by inspectOnnxModel at publish.
+  if (format === 'saved_model' || format === 'onnx') return [];
   const groups = tfjsWeightGroups(modelJson, format);
   checkShardSizes(groups, sizeOf);
   return groups.flatMap((group) => group.paths);

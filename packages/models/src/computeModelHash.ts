@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { modelJsonFileName, savedModelFileName, type ModelFormat } from './modelManifest.ts';
+import { modelJsonFileName, onnxFileName, savedModelFileName, type ModelFormat } from './modelManifest.ts';
 import { modelNotReady, type ModelProblem } from './modelNotReady.ts';
 
 /** One file of a model version: its path relative to model.json's folder, and its bytes. */
@@ -84,9 +84,18 @@ export async function computeModelHash(folder: string, format: ModelFormat = 'la
   return hashModelFiles(await readVersionFiles(folder, format));
 }
 
-/** The files that make up a model version of `format` in `folder` (the manifest not included). */
+/**
+ * The files that make up a model version of `format` in `folder` (the manifest not included;
+ * for TF.js formats, not the optional model.onnx either: see {@link readOnnxFile}).
+ */
 export async function readVersionFiles(folder: string, format: ModelFormat): Promise<ModelFile[]> {
+  if (format === 'onnx') return [await readOnnxFile(folder)];
   return format === 'saved_model' ? readSavedModelFiles(folder) : readModelFiles(folder);
+}
+
+/** model.onnx of a version folder. Throws MODEL_NOT_READY `missing-model-json` without it. */
+export async function readOnnxFile(folder: string): Promise<ModelFile> {
+  return { path: onnxFileName, bytes: await readOrThrow(path.join(folder, onnxFileName), 'missing-model-json') };
 }
 
 /**

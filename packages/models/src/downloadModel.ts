@@ -8,7 +8,7 @@ import { AppError } from '@inferq/core';
 import { checkOutboundUrl, createOutboundAgent, isOutboundRefused, type OutboundPolicy } from '@inferq/outbound';
 import { request, type Dispatcher } from 'undici';
 import { tfjsWeightGroups } from './checkModelFiles.ts';
-import { modelJsonFileName, type ModelFormat } from './modelManifest.ts';
+import { modelJsonFileName, onnxFileName, type ModelFormat } from './modelManifest.ts';
 
 export interface DownloadModelOptions {
   /** An empty folder the files are written into (see ModelRegistry.createStagingFolder). */
@@ -63,7 +63,7 @@ function refused(reason: DownloadRefusal, message: string, extra: Record<string,
  */
 export async function downloadModel(modelJsonUrl: string, options: DownloadModelOptions): Promise<{ paths: string[]; bytes: number }> {
   const format = options.format ?? 'layers';
-  if (format !== 'layers' && format !== 'graph') throw refused('unsupported_format', `a ${format} model cannot be registered by URL`);
+  if (format !== 'layers' && format !== 'graph' && format !== 'onnx') throw refused('unsupported_format', `a ${format} model cannot be registered by URL`);
   const policy = options.policy ?? {};
   let url: URL;
   try {
@@ -79,6 +79,11 @@ export async function downloadModel(modelJsonUrl: string, options: DownloadModel
   const agent = createOutboundAgent(policy, options.lookup ? { lookup: options.lookup } : {});
   const fetchOne = (fileUrl: URL, file: string, maxBytes: number) => fetchToFile(fileUrl, path.join(options.into, ...file.split('/')), { file, agent, signal: controller.signal, budget, maxBytes, deadlineMs });
   try {
+    if (format === 'onnx') {
+      // One file, weights inside: the URL is the .onnx itself, checked by publishFolder.
+      await fetchOne(url, onnxFileName, Number.POSITIVE_INFINITY);
+      return { paths: [onnxFileName], bytes: budget.max - budget.left };
+    }
     await fetchOne(url, modelJsonFileName, options.maxModelJsonBytes ?? 32 * 1024 ** 2);
     let modelJson: unknown;
     try {

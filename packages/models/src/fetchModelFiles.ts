@@ -1,4 +1,4 @@
-import { modelJsonFileName } from './modelManifest.ts';
+import { modelJsonFileName, onnxFileName } from './modelManifest.ts';
 import { modelNotReady } from './modelNotReady.ts';
 import { weightPathsOf, type ModelFile } from './computeModelHash.ts';
 
@@ -28,6 +28,11 @@ export async function fetchModelFiles(modelJsonUrl: string, options: FetchModelF
   const weightPaths = weightPathsOf(modelJson, modelJsonUrl);
   const shards = await Promise.all(weightPaths.map((p) => fetchBytes(new URL(p, modelJsonUrl).href, 'missing-weights', options, budget)));
   return [{ path: modelJsonFileName, bytes: modelJsonBytes }, ...weightPaths.map((p, i) => ({ path: p, bytes: shards[i] as Uint8Array }))];
+}
+
+/** The ONNX file at `url` (one file: weights inside it), under the same bounds as {@link fetchModelFiles}. */
+export async function fetchOnnxFile(url: string, options: FetchModelFilesOptions = {}): Promise<ModelFile> {
+  return { path: onnxFileName, bytes: await fetchBytes(url, 'missing-model-json', options, { left: options.maxBytes ?? 1024 ** 3 }) };
 }
 
 async function fetchBytes(url: string, missing: 'missing-model-json' | 'missing-weights', options: FetchModelFilesOptions, budget: { left: number }): Promise<Uint8Array> {

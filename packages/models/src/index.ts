@@ -5,5 +5,6 @@ export * from './computeModelHash.ts';
 export * from './readModelManifest.ts';
 export * from './modelRegistry.ts';
 export * from './fetchModelFiles.ts';
+export * from './inspectOnnxModel.ts';
 export * from './checkModelFiles.ts';
 export * from './downloadModel.ts';

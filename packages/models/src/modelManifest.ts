@@ -19,8 +19,18 @@ export const modelVersionSchema = z.string().regex(modelVersionPattern, 'letters
  * - `saved_model`: a TensorFlow SavedModel folder (saved_model.pb, variables/); only the
  *   libtensorflow backends (`@tensorflow/tfjs-node`, `-gpu`) can run it, through
  *   `tf.node.loadSavedModel`.
+ * - `onnx`: one `model.onnx` (PyTorch's `torch.onnx.export`, Keras via tf2onnx, …), run by ONNX
+ *   Runtime. Its first input and first output are used; `input.layout` says whether it takes
+ *   NHWC or NCHW.
  */
-export const modelFormats = ['layers', 'graph', 'saved_model'] as const;
+export const modelFormats = ['layers', 'graph', 'saved_model', 'onnx'] as const;
+
+/**
+ * How the model's input tensor is laid out: `nhwc` `[batch, height, width, channels]` (TF.js,
+ * Keras), or `nchw` `[batch, channels, height, width]` (PyTorch exports).
+ */
+export const inputLayouts = ['nhwc', 'nchw'] as const;
+export type InputLayout = (typeof inputLayouts)[number];
 export type ModelFormat = (typeof modelFormats)[number];
 
 /** Which graph of a SavedModel is served: its tags and signature. */
@@ -37,9 +47,11 @@ export type ResizeMode = (typeof resizeModes)[number];
  * The resampling used when fitting the image (sharp's kernel names). `nearest` point-samples, as
  * `tf.image.resizeBilinear` and Keras `load_img` effectively do when shrinking: models trained
  * that way can score smoothed inputs quite differently. The others average over each output
- * pixel's footprint (anti-aliased). Use what the model was trained with.
+ * pixel's footprint (anti-aliased). `alignCorners` is exactly `tf.image.resizeBilinear(image,
+ * size, alignCorners = true)` on the full-size decode, in floats (nsfwjs's `classify()`; needs
+ * resize `fill`). Use what the model was trained with.
  */
-export const resizeKernels = ['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3'] as const;
+export const resizeKernels = ['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3', 'alignCorners'] as const;
 export type ResizeKernel = (typeof resizeKernels)[number];
 
 /**
@@ -70,8 +82,13 @@ export const modelInputSchema = z
     scale: inputScaleSchema,
     /** Order of the colour channels in the input tensor; ignored for one channel. */
     channelOrder: z.enum(['rgb', 'bgr']).default('rgb'),
+    /** NHWC or NCHW; TF.js formats are always NHWC. */
+    layout: z.enum(inputLayouts).default('nhwc'),
   })
   .superRefine((input, ctx) => {
+    if (input.resizeKernel === 'alignCorners' && input.resize !== 'fill') {
+      ctx.addIssue({ code: 'custom', path: ['resize'], message: "resizeKernel alignCorners stretches the image: resize must be 'fill'" });
+    }
     if (input.scale.mode !== 'meanStd') return;
     for (const key of ['mean', 'std'] as const) {
       if (input.scale[key].length !== input.channels) {
@@ -112,7 +129,8 @@ export const modelLimitsSchema = z.object({
 });
 export type ModelLimits = z.infer<typeof modelLimitsSchema>;
 
-export const modelManifestSchema = z.object({
+/** The manifest's fields, without the checks across fields (for `.omit` / `.pick`). */
+export const modelManifestFields = z.object({
   name: modelNameSchema,
   version: modelVersionSchema,
   format: z.enum(modelFormats),
@@ -128,6 +146,19 @@ export const modelManifestSchema = z.object({
   limits: modelLimitsSchema.optional(),
   /** For `saved_model` only: the tags and signature to load. @defaultValue serve / serving_default */
   savedModel: savedModelSignatureSchema.optional(),
+  /**
+   * A TF.js version that also holds `model.onnx`, the same weights converted (the shipped models
+   * get one from `layersModelToOnnx`): its sha256. Workers with ONNX Runtime serve that file,
+   * others the TF.js files; `input.layout` is the ONNX model's input layout.
+   */
+  onnx: z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits') }).optional(),
+});
+
+export const modelManifestSchema = modelManifestFields.superRefine((manifest, ctx) => {
+  if (manifest.format !== 'onnx' && manifest.onnx === undefined && manifest.input.layout !== 'nhwc') {
+    ctx.addIssue({ code: 'custom', path: ['input', 'layout'], message: 'TF.js models take NHWC input' });
+  }
+  if (manifest.format === 'onnx' && manifest.onnx !== undefined) ctx.addIssue({ code: 'custom', path: ['onnx'], message: 'an onnx version is its model.onnx; the onnx field is for TF.js versions' });
 });
 
 /** A parsed manifest (defaults applied). */
@@ -138,6 +169,7 @@ export type ModelManifestInput = z.input<typeof modelManifestSchema>;
 export const manifestFileName = 'manifest.json';
 export const modelJsonFileName = 'model.json';
 export const savedModelFileName = 'saved_model.pb';
+export const onnxFileName = 'model.onnx';
 
 /** Numbers of input values one image turns into: width × height × channels. */
 export function inputSize(input: ModelInput): number {

@@ -4,13 +4,15 @@ import path from 'node:path';
 import { AppError } from '@inferq/core';
 import { compareVersions, highestVersion } from './compareVersions.ts';
 import { checkModelFiles, checkWeightPaths, tfjsWeightGroups } from './checkModelFiles.ts';
-import { hashModelFolder, savedModelPaths, type ModelFile } from './computeModelHash.ts';
+import { hashModelFiles, hashModelFolder, savedModelPaths, type ModelFile } from './computeModelHash.ts';
+import { inspectOnnxModel, onnxInputMismatch } from './inspectOnnxModel.ts';
 import {
   manifestFileName,
   modelJsonFileName,
   modelManifestSchema,
   modelNamePattern,
   modelVersionPattern,
+  onnxFileName,
   savedModelFileName,
   type ModelManifest,
   type ModelManifestInput,
@@ -21,7 +23,8 @@ import { readModelManifest, type ModelLocation } from './readModelManifest.ts';
 /**
  * The model registry is a folder:
  *
- *     <root>/<name>/<version>/model.json, *.bin, manifest.json
+ *     <root>/<name>/<version>/model.json, *.bin, manifest.json   (TF.js; model.onnx may sit beside)
+ *     <root>/<name>/<version>/model.onnx, manifest.json          (format onnx)
  *     <root>/<name>/LIVE        one line: the live version; absent → the highest version is live
  *
  * A version folder is immutable once written; publish a new one by writing it under a dot-name
@@ -93,8 +96,11 @@ export interface PublishOptions {
 }
 
 export interface PublishResult {
-  /** `written`: a new version folder; `unchanged`: the version already held exactly these files. */
-  status: 'written' | 'unchanged';
+  /**
+   * `written`: a new version folder; `unchanged`: the version already held exactly these files;
+   * `updated`: it held these files, and the ONNX copy of them (model.onnx) was added beside them.
+   */
+  status: 'written' | 'unchanged' | 'updated';
   model: ResolvedModel;
 }
 
@@ -183,8 +189,9 @@ export class ModelRegistry {
     const { name, version, files } = options;
     this.#checkPublishTarget(name, version);
     const format = options.manifest.format;
-    const first = format === 'saved_model' ? savedModelFileName : modelJsonFileName;
+    const first = format === 'saved_model' ? savedModelFileName : format === 'onnx' ? onnxFileName : modelJsonFileName;
     if (files[0]?.path !== first) throw invalid(`a ${format} model starts with ${first}`, 'files');
+    if (format === 'onnx' && files.length !== 1) throw invalid('an onnx version is one file, model.onnx (weights inside it, not external data)', 'files');
     checkWeightPaths(files.map((file) => file.path).filter((p) => p !== first));
     if (files.some((file) => file.path === manifestFileName)) throw invalid(`file path "${manifestFileName}" is not allowed`, 'files');
     const folder = await this.createStagingFolder();
@@ -194,9 +201,10 @@ export class ModelRegistry {
         await mkdir(path.dirname(target), { recursive: true });
         await writeFile(target, file.bytes);
       }
-      if (format !== 'saved_model') {
+      if (format === 'layers' || format === 'graph') {
         const named = await this.#checkedFiles(folder, format);
-        const given = files.slice(1).map((file) => file.path);
+        // A TF.js version may carry model.onnx beside its files: the same model for ONNX Runtime.
+        const given = files.slice(1).map((file) => file.path).filter((p) => p !== onnxFileName);
         if (named.length !== given.length || named.some((p, i) => p !== given[i])) throw invalid('the files must be model.json and exactly the shards it names, in its order', 'files');
       }
       return await this.publishFolder({ ...options, folder });
@@ -226,21 +234,37 @@ export class ModelRegistry {
     const { name, version, folder } = options;
     this.#checkPublishTarget(name, version);
     const format = options.manifest.format;
-    const paths = format === 'saved_model' ? await savedModelPaths(folder) : [modelJsonFileName, ...(await this.#checkedFiles(folder, format))];
-    if (format === 'saved_model' && (await stat(path.join(folder, savedModelFileName)).catch(() => null)) === null) throw invalid(`a saved_model model starts with ${savedModelFileName}`, 'files');
+    const paths =
+      format === 'saved_model' ? await savedModelPaths(folder) : format === 'onnx' ? [onnxFileName] : [modelJsonFileName, ...(await this.#checkedFiles(folder, format))];
+    const required = format === 'saved_model' ? savedModelFileName : format === 'onnx' ? onnxFileName : null;
+    if (required !== null && (await stat(path.join(folder, required)).catch(() => null)) === null) throw invalid(`a ${format} model starts with ${required}`, 'files');
     const sha256 = await hashModelFolder(folder, paths);
-    const parsed = modelManifestSchema.safeParse({ ...options.manifest, name, version, sha256, createdAt: options.manifest.createdAt ?? new Date().toISOString() });
+    // The ONNX file: the model of an onnx version, or the optional copy beside a TF.js one.
+    const onnxBytes = format === 'saved_model' ? null : await readFile(path.join(folder, onnxFileName)).catch(() => null);
+    const manifestInput = { ...options.manifest, name, version, sha256, createdAt: options.manifest.createdAt ?? new Date().toISOString() } as ModelManifestInput;
+    if (onnxBytes && format !== 'onnx') manifestInput.onnx = { sha256: hashModelFiles([{ path: onnxFileName, bytes: onnxBytes }]) };
+    else delete manifestInput.onnx;
+    const parsed = modelManifestSchema.safeParse(manifestInput);
     if (!parsed.success) {
       throw new AppError('VALIDATION_FAILED', 'The model manifest is not valid.', {
         details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
       });
     }
+    if (onnxBytes) checkOnnxFile(onnxBytes, parsed.data);
     const location = this.versionFolder(name, version);
     const existing = await readModelManifest(location).catch(() => null);
     if (existing !== null || (await stat(location).catch(() => null)) !== null) {
       if (existing?.sha256 !== sha256) throw versionExists(name, version);
+      let status: PublishResult['status'] = 'unchanged';
+      if (onnxBytes && format !== 'onnx' && existing.onnx?.sha256 !== parsed.data.onnx?.sha256) {
+        // The same TF.js files, now with their ONNX copy (a registry from before ONNX, or a
+        // converter that changed): the derived file and the manifest naming it are replaced.
+        await writeFileAtomic(path.join(location, onnxFileName), onnxBytes);
+        await writeFileAtomic(path.join(location, manifestFileName), `${JSON.stringify({ ...existing, onnx: parsed.data.onnx }, null, 2)}\n`);
+        status = 'updated';
+      }
       if (options.setLive) await this.setLive(name, version);
-      return { status: 'unchanged', model: await this.resolve(name, version) };
+      return { status, model: await this.resolve(name, version) };
     }
     await writeFile(path.join(folder, manifestFileName), `${JSON.stringify(parsed.data, null, 2)}\n`);
     await mkdir(this.modelFolder(name), { recursive: true });
@@ -347,6 +371,33 @@ export class ModelRegistry {
       if (reason === undefined) throw error;
       return { name, liveVersion: null, versions: [], problems: [{ version: '', reason, message: (error as Error).message }], remote: true };
     }
+  }
+}
+
+/**
+ * Refuses (VALIDATION_FAILED) an ONNX file that is not a readable ONNX graph, or whose first
+ * input cannot take the manifest's input. What only running it can tell (an operator ONNX
+ * Runtime lacks) is a failed load on the workers, reported like any failed swap.
+ */
+function checkOnnxFile(bytes: Uint8Array, manifest: ModelManifest): void {
+  let info;
+  try {
+    info = inspectOnnxModel(bytes);
+  } catch (error) {
+    throw invalid(`${onnxFileName}: ${(error as Error).message}`, 'files');
+  }
+  const mismatch = onnxInputMismatch(info, manifest.input);
+  if (mismatch !== null) throw invalid(`${onnxFileName}: ${mismatch}`, 'input');
+}
+
+async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  await writeFile(temp, bytes);
+  try {
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
   }
 }
 

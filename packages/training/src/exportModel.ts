@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import { onnxFileForLayers } from '@inferq/inference';
 import { ModelRegistry, modelJsonFileName, type PublishManifest, type PublishResult } from '@inferq/models';
 import { captureArtifacts, weightBytes } from './checkpoints.ts';
 
@@ -15,7 +16,8 @@ export interface ExportModelOptions {
 
 /**
  * Publishes a trained layers model as a new registry version: model.json (topology and weight
- * specs, no training config or optimizer: serving needs neither) and one weight shard.
+ * specs, no training config or optimizer: serving needs neither), one weight shard, and model.onnx
+ * converted from them (ONNX Runtime serves it where the worker runs it).
  */
 export async function exportModel(model: tf.LayersModel, options: ExportModelOptions): Promise<PublishResult> {
   const artifacts = await captureArtifacts(model);
@@ -30,11 +32,15 @@ export async function exportModel(model: tf.LayersModel, options: ExportModelOpt
   return new ModelRegistry({ root: options.registryRoot }).publish({
     name: options.name,
     version: options.version,
-    files: [
+    files: withOnnx([
       { path: modelJsonFileName, bytes: Buffer.from(JSON.stringify(modelJson)) },
       { path: shard, bytes: weightBytes(artifacts.weightData) },
-    ],
+    ]),
     manifest: { ...options.manifest, format: 'layers' },
     setLive: options.setLive ?? false,
   });
+}
+
+function withOnnx(files: Array<{ path: string; bytes: Uint8Array }>): Array<{ path: string; bytes: Uint8Array }> {
+  return [...files, onnxFileForLayers(files)];
 }

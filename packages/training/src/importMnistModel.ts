@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { onnxFileForLayers } from '@inferq/inference';
 import { ModelRegistry, readModelFiles, readModelManifest, type PublishResult } from '@inferq/models';
 import { mnistModelName } from './mnistManifest.ts';
 
@@ -19,7 +20,8 @@ export interface ImportMnistModelOptions {
  * Publishes the committed MNIST model into a registry. It was produced by
  * `pnpm train mnist --epochs 5 --export 1.0.0` (seed 42, 20000 examples, wasm backend) and is
  * committed rather than trained at install: a fresh clone gets the same bytes and hash at once,
- * with no minute of training in every install and CI run. Safe to re-run (`unchanged`).
+ * with no minute of training in every install and CI run. Safe to re-run (`unchanged`). The ONNX
+ * copy is converted at import, reproducibly (same bytes every run).
  */
 export async function importMnistModel(options: ImportMnistModelOptions): Promise<PublishResult> {
   const registry = new ModelRegistry({ root: options.outDir });
@@ -28,11 +30,13 @@ export async function importMnistModel(options: ImportMnistModelOptions): Promis
     () => true,
     () => false,
   );
-  const { name: _name, version, sha256: _sha256, ...rest } = manifest;
+  const { name: _name, version, sha256: _sha256, onnx: _onnx, ...rest } = manifest;
+  const files = await readModelFiles(mnistFixtureFolder);
   return registry.publish({
     name: mnistModelName,
     version,
-    files: await readModelFiles(mnistFixtureFolder),
+    // With its ONNX copy, converted from the same weights here (ONNX Runtime serves it).
+    files: [...files, onnxFileForLayers(files, { docString: 'mnist 1.0.0, converted from the TF.js Layers model by inferq layersToOnnx' })],
     manifest: rest,
     setLive: (options.setLive ?? true) && !hasLive,
   });

@@ -25,7 +25,7 @@ function version(v: string, live: boolean, workersReady: number): ModelView['ver
 }
 
 function model(swap: ModelView['swap']): ModelView {
-  return { name: 'nsfw', liveVersion: '4.5.0', remote: false, versions: [version('4.4.0', false, 2), version('4.5.0', true, 1)], workers: 3, swap, problems: [] };
+  return { name: 'nsfw', liveVersion: '4.5.0', remote: false, versions: [version('4.4.0', false, 2), version('4.5.0', true, 1)], workers: 3, swap, problems: [], loadFailures: [] };
 }
 
 describe('swapSummary', () => {

@@ -717,6 +717,7 @@ export type components = {
             model: {
                 name: string;
                 version: string | null;
+                engine: string | null;
                 requestedVersion: string | null;
             };
             input: {
@@ -889,6 +890,7 @@ export type components = {
             model: {
                 name: string;
                 version: string | null;
+                engine: string | null;
                 requestedVersion: string | null;
             };
             input: {
@@ -962,6 +964,7 @@ export type components = {
             models: {
                 name: string;
                 version: string;
+                engine?: string;
                 loaded?: string[];
                 swap?: {
                     to: string;
@@ -974,6 +977,24 @@ export type components = {
                         message: string;
                     };
                 } | null;
+            }[];
+            onnxRuntime?: {
+                provider: string | null;
+                preference: string;
+                intraOpThreads?: number;
+                version?: string;
+                skipped: {
+                    name: string;
+                    reason: string;
+                }[];
+            };
+            failedModels?: {
+                name: string;
+                version: string | null;
+                code: string;
+                reason?: string;
+                message: string;
+                since: string;
             }[];
             currentBatch: number;
             activeJobs: number;
@@ -1062,6 +1083,13 @@ export type components = {
                 reason: string;
                 message: string;
             }[];
+            loadFailures: {
+                workerId: string;
+                version: string;
+                code: string;
+                reason: string | null;
+                message: string;
+            }[];
         };
         ModelVersion: {
             version: string;
@@ -1091,9 +1119,17 @@ export type components = {
             workerId: string;
             host: string;
             backend: string;
+            onnxRuntime: {
+                provider: string | null;
+                skipped: {
+                    name: string;
+                    reason: string;
+                }[];
+            } | null;
             models: {
                 name: string;
                 version: string;
+                engine: string | null;
                 loaded: string[];
             }[];
         };
@@ -3638,7 +3674,7 @@ export interface operations {
                     /** Format: uri */
                     url: string;
                     /** @enum {string} */
-                    format: "layers" | "graph";
+                    format: "layers" | "graph" | "onnx";
                     input: {
                         [key: string]: unknown;
                     };
@@ -3666,7 +3702,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        status: "written" | "unchanged";
+                        status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
                         model: components["schemas"]["Model"];
@@ -3681,7 +3717,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         /** @enum {string} */
-                        status: "written" | "unchanged";
+                        status: "written" | "unchanged" | "updated";
                         version: string;
                         sha256: string;
                         model: components["schemas"]["Model"];

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/**
+ * The environment of every process, parsed once at boot with zod. Each app's `env.ts` extends
+ * `commonEnvSchema` (or picks from it) with its own settings and calls `parseEnv`; nothing else
+ * reads `process.env`.
+ */
+
+/** `true`/`false`/`1`/`0`; anything else is refused rather than read as false. */
+export const envBoolean = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+/** A setting holding JSON (TIER_OVERRIDES): parsed, then checked against `schema`. */
+export function envJson<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .transform((text, ctx): unknown => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
+/** The settings every process shares, with the same defaults everywhere. */
+export const commonEnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  QUEUE_NAME: z.string().default('inference'),
+  /** BullMQ key prefix; also the prefix of rate-limit counters, events and heartbeats. */
+  QUEUE_PREFIX: z.string().default('inferq'),
+  MODELS_DIR: z.string().default('models'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/**
+ * `source` checked against `schema`; throws one error listing every bad setting, named after the
+ * app (`Invalid API configuration: …`), so a typo fails fast at boot.
+ */
+export function parseEnv<T extends z.ZodType>(schema: T, appName: string, source: Record<string, string | undefined>): z.infer<T> {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid ${appName} configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -21,6 +21,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   workers: { file: 'workerPools.ts', about: 'two worker pools (nsfw | mnist) vs one pool serving both, same processes: jobs/s and p50/p99 per model (closed loop); --processes 1,2 runs the WORKER_PROCESSES comparison instead' },
   processes: { file: 'workerProcesses.ts', about: 'images/s of one worker entry with WORKER_PROCESSES=1 vs 2 (API + Postgres + Redis, nsfw, closed loop), and the machine load' },
   tracing: { file: 'tracing.ts', about: 'what OpenTelemetry tracing costs per job (7 spans and the traceparent across the queue), off (the default) vs on' },
+  modeldownload: { file: 'modelDownload.ts', about: 'API memory while a model with one large shard (--mib, 256) is registered by URL: streamed to disk vs read into memory' },
   imagestore: { file: 'imageStore.ts', about: 'storing only the image of an upload with a payload appended: cut at its end marker vs a sharp re-encode (JPEG, PNG, WebP)' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };

@@ -137,7 +137,8 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     expect(await row(page, id).getByTestId('file-name').textContent()).toBe('drawing.jpg');
     const thumbnail = row(page, id).getByTestId('job-thumbnail');
     await thumbnail.waitFor();
-    expect(await thumbnail.evaluate((element) => (element as HTMLImageElement).naturalWidth)).toBe(640);
+    // The API's thumbnail (88 px square for the 44 px cell), not the 640 × 480 upload.
+    expect(await thumbnail.evaluate((element) => [(element as HTMLImageElement).naturalWidth, (element as HTMLImageElement).naturalHeight])).toEqual([88, 88]);
 
     await row(page, id).getByRole('link').click();
     const chart = page.getByTestId('scores-chart');

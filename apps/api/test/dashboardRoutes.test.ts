@@ -1,6 +1,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { photoLikeImage, validJpeg, validPng, validWebp } from '@inferq/images/testing';
@@ -57,6 +58,23 @@ describe('the dashboard routes: account, job image, operators', () => {
     expect(response.headers.get('content-type')).toBe(contentType);
     expect(response.headers.get('cache-control')).toContain('private');
     expect(Buffer.from(await response.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it('answers ?size=N with a square WebP thumbnail of the input, N pixels wide', async () => {
+    const { id } = await submitAs(api.user, await photoLikeImage(640, 480));
+    const response = await fetch(`${api.baseUrl}/v1/jobs/${id}/image?size=88`, { headers: api.user.headers });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/webp');
+    expect(response.headers.get('cache-control')).toContain('private');
+    const metadata = await sharp(Buffer.from(await response.arrayBuffer())).metadata();
+    expect([metadata.format, metadata.width, metadata.height]).toEqual(['webp', 88, 88]);
+  });
+
+  it.each(['0', '15', '513', 'big', '88.5', '-1'])('refuses the thumbnail size %j with 400 VALIDATION_FAILED', async (size) => {
+    const { id } = await submitAs(api.user, await validPng());
+    const response = await fetch(`${api.baseUrl}/v1/jobs/${id}/image?size=${size}`, { headers: api.user.headers });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as ErrorJson).error.code).toBe('VALIDATION_FAILED');
   });
 
   it.each([

@@ -84,7 +84,7 @@ const preferHeader = z.string().optional().meta({
 const listQuery = z.object({
   status: z.string().optional().meta({ description: `Comma-separated statuses: ${jobStatuses.join(', ')}.`, example: 'succeeded,failed' }),
   cursor: z.string().optional().meta({ description: '`nextCursor` of the previous page.' }),
-  limit: z.string().optional().meta({ description: 'Page size, 1 to 100 (default 20).', example: '20' }),
+  limit: z.int().min(1).max(100).optional().meta({ description: 'Page size, 1 to 100 (default 20).', example: 20 }),
 });
 
 const userParam = z.object({ user: z.string().meta({ description: 'User id or email.' }) });
@@ -112,8 +112,8 @@ const eventStreamDescription = [
 ].join('\n');
 
 const statsQuery = z.object({
-  window: z.string().optional().meta({ description: 'Seconds back from now, 60 to 604800 (default 3600).', example: '3600' }),
-  bucket: z.string().optional().meta({ description: 'Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window.', example: '60' }),
+  window: z.int().min(60).max(604800).optional().meta({ description: 'Seconds back from now, 60 to 604800 (default 3600).', example: 3600 }),
+  bucket: z.int().min(1).max(86400).optional().meta({ description: 'Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window.', example: 60 }),
 });
 
 const publishedVersionSchema = z.object({ status: z.enum(['written', 'unchanged', 'updated']), version: z.string(), sha256: z.string(), model: modelViewSchema });
@@ -132,7 +132,21 @@ export interface OpenApiDocumentOptions {
   servers?: Array<{ url: string; description?: string }>;
 }
 
+/** zod gives every int the bounds of a safe integer; a document says only the bounds a value really has. */
+const safeIntegerBounds = new Set([Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
+
+function withoutSafeIntegerBounds<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutSafeIntegerBounds) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value).filter(([key, item]) => !((key === 'minimum' || key === 'maximum') && safeIntegerBounds.has(item as number)));
+  return Object.fromEntries(entries.map(([key, item]) => [key, withoutSafeIntegerBounds(item)])) as T;
+}
+
 export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
+  return withoutSafeIntegerBounds(buildDocument(options));
+}
+
+function buildDocument(options: OpenApiDocumentOptions) {
   return createDocument({
     openapi: '3.1.0',
     info: {
@@ -200,6 +214,7 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
               'PAYLOAD_TOO_LARGE',
               'UNSUPPORTED_FORMAT',
               'IMAGE_DIMENSIONS',
+              'IDEMPOTENCY_KEY_REUSED',
               'QUOTA_EXCEEDED',
               'QUEUE_FULL',
               'QUEUE_UNAVAILABLE',
@@ -227,7 +242,7 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           description: `With \`?wait=N\` or \`Prefer: wait=N\` (0 to ${maxWaitSeconds} s) the answer is held until the job is final or N seconds pass, then the job is answered as it is. With \`If-None-Match\`, an unchanged job answers 304.`,
           requestParams: {
             path: jobPath,
-            query: z.object({ wait: z.string().optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds}.`, example: '30' }) }),
+            query: z.object({ wait: z.int().min(0).max(maxWaitSeconds).optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds}.`, example: 30 }) }),
             header: z.object({ Prefer: preferHeader, 'If-None-Match': z.string().optional().meta({ description: 'An ETag of this job.' }) }),
           },
           responses: {
@@ -270,17 +285,17 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           summary: 'The image a job was submitted with',
           description:
             'The stored input, with the content type of its format (sniffed from the bytes at upload). `Cache-Control: private, max-age=3600, immutable`; inputs are kept for the tier\'s retention, after which the job answers but its image is 404 `NOT_FOUND`.',
-          requestParams: { path: jobPath },
+          requestParams: { path: jobPath, query: z.object({ size: z.int().min(16).max(512).optional().meta({ description: 'A square WebP thumbnail this many pixels wide (centre crop, upright), instead of the image as stored.', example: 96 }) }) },
           responses: {
             '200': {
               description: 'The image bytes.',
               headers: z.object({
-                'Content-Disposition': z.string().meta({ description: '`inline; filename="<job id>.<format>"`.' }),
+                'Content-Disposition': z.string().meta({ description: '`inline; filename="<job id>.<format>"`, or `<job id>-<size>.webp` for a thumbnail.' }),
                 'Cache-Control': z.string().meta({ example: 'private, max-age=3600, immutable' }),
               }),
               content: Object.fromEntries(imageTypes.map((type) => [type, { schema: z.string().meta({ format: 'binary' }) }])),
             },
-            ...errors('JOB_NOT_FOUND', 'NOT_FOUND', ...authenticated),
+            ...errors('VALIDATION_FAILED', 'JOB_NOT_FOUND', 'NOT_FOUND', ...authenticated),
           },
         }),
       },
@@ -548,7 +563,8 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           operationId: 'adminPublishModelVersion',
           tags: ['admin', 'models'],
           summary: 'Register a model version from a model.json URL',
-          description: 'Fetches model.json and its shards, hashes them and writes the version atomically. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.',
+          description:
+            'Checks the name, version and manifest, then downloads model.json and its shards (https to public addresses only unless the host is in MODEL_FETCH_ALLOW_HOSTS; no redirects; bounded in bytes and time), checks that they are a real TF.js model (modelTopology, weightsManifest, shard sizes, safe paths), hashes them and moves the version into place atomically. A refusal is 400 VALIDATION_FAILED with `details.reason` (`private_address`, `redirect`, `too_large`, `timeout`, `not_a_model`, `invalid_path`, `weights_mismatch`, …); it never repeats what the remote answered. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.',
           requestParams: { path: modelParams.pick({ name: true }) },
           requestBody: { required: true, content: json(publishModelVersionBodySchema) },
           responses: {
@@ -595,9 +611,9 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           operationId: 'getMetrics',
           tags: ['service'],
           summary: 'Prometheus metrics of this process',
-          description: '`inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. Not behind authentication: keep it off the public network.',
+          description: '`inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. No API key: when the API has a METRICS_TOKEN it needs `Authorization: Bearer <METRICS_TOKEN>`; without one, keep it off the public network.',
           security: [],
-          responses: { '200': { description: 'The metrics.', content: { 'text/plain': { schema: z.string() } } } },
+          responses: { '200': { description: 'The metrics.', content: { 'text/plain': { schema: z.string() } } }, ...errors('UNAUTHENTICATED') },
         }),
       },
       '/docs': {

@@ -5,3 +5,4 @@ export * from './configureSharp.ts';
 export * from './normalizeImage.ts';
 export * from './modelPixels.ts';
 export * from './imageEnd.ts';
+export * from './thumbnail.ts';

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, type JobStatus } from '@inferq/core';
+import { createHash, randomUUID } from 'node:crypto';
+import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
+import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, webhookEventFilters, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { validateImage } from '@inferq/images';
@@ -55,6 +55,8 @@ export interface SubmitJobInput {
   idempotencyKey?: string | undefined;
   /** URL POSTed with the job when it is final. */
   webhook?: string | undefined;
+  /** The `webhookEvents` form field: comma-separated `started`, `completed`. @defaultValue 'completed' */
+  webhookEvents?: string | undefined;
 }
 
 export interface SubmitJobResult {
@@ -77,6 +79,17 @@ export interface JobPage {
 }
 
 const modelNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** The `webhookEvents` field: events from webhookEventFilters, comma-separated; undefined (the default, `completed`) when absent. */
+function parseWebhookEvents(text: string | undefined, hasWebhook: boolean): WebhookEventFilter[] | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const refuse = (message: string) => new AppError('VALIDATION_FAILED', message, { details: { field: 'webhookEvents', allowed: webhookEventFilters } });
+  if (!hasWebhook) throw refuse('webhookEvents needs a webhook URL.');
+  const events = text.split(',').map((event) => event.trim());
+  const unknown = events.filter((event) => !(webhookEventFilters as readonly string[]).includes(event));
+  if (unknown.length > 0) throw refuse(`Unknown webhook event ${JSON.stringify(unknown[0])}: use ${webhookEventFilters.join(', ')}.`);
+  return webhookEventFilters.filter((event) => events.includes(event));
+}
+
 /** Visible ASCII, as in the IETF Idempotency-Key draft's examples. */
 const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 const idempotencyWindowMs = 24 * 3600 * 1000;
@@ -109,12 +122,12 @@ export class JobService {
     if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
       throw new AppError('VALIDATION_FAILED', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', { details: { header: 'Idempotency-Key' } });
     }
+    const tier = tierOf(principal.tier, this.#options.tiers);
     if (idempotencyKey) {
       const earlier = await admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
-      if (earlier) return { job: earlier, replayed: true };
+      if (earlier) return { job: await this.#checkReplay(earlier, input, tier), replayed: true };
     }
     if (!input.image) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image".');
-    const tier = tierOf(principal.tier, this.#options.tiers);
 
     const modelName = input.model?.trim() || defaultModel;
     const version = input.modelVersion?.trim() || undefined;
@@ -124,6 +137,7 @@ export class JobService {
     const model = await models.resolve(modelName, version);
     if (!model) throw new AppError('UNKNOWN_MODEL', `No such model: ${modelName}${version ? `@${version}` : ''}.`, { details: { model: modelName, version } });
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
+    const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
 
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
@@ -145,11 +159,12 @@ export class JobService {
         expiresAt: retentionEnd(tier),
         idempotencyKey,
         webhookUrl,
+        webhookEvents,
         input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels, fileName: sanitizeFileName(input.fileName) },
       },
       { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
     );
-    if (admitted.outcome === 'duplicate') return { job: admitted.job, replayed: true };
+    if (admitted.outcome === 'duplicate') return { job: await this.#checkReplay(admitted.job, input, tier, image.sha256), replayed: true };
     if (admitted.outcome === 'over-quota') {
       throw new AppError(
         'QUOTA_EXCEEDED',
@@ -167,6 +182,35 @@ export class JobService {
     }
     void this.#options.events?.publish({ jobId: id, userId: principal.userId, status: 'queued', model: modelName });
     return { job: record, replayed: false };
+  }
+
+  /**
+   * A submit under the Idempotency-Key of an earlier one is answered with that job only when it
+   * is the same request: the same model and version, and the same image (its stored bytes, so an
+   * upload whose trailing bytes were cut still matches). Anything else is 422
+   * IDEMPOTENCY_KEY_REUSED, never the other job.
+   */
+  async #checkReplay(earlier: JobRecord, input: SubmitJobInput, tier: Tier, storedSha256?: string): Promise<JobRecord> {
+    const reused = (field: string) =>
+      new AppError('IDEMPOTENCY_KEY_REUSED', `This Idempotency-Key was used for job ${earlier.id} with another ${field}; use a new key for a new request.`, {
+        details: { jobId: earlier.id, field },
+      });
+    const modelName = input.model?.trim() || this.#options.defaultModel;
+    if (modelName !== earlier.modelName) throw reused('model');
+    if ((input.modelVersion?.trim() || null) !== earlier.requestedVersion) throw reused('model version');
+    if (!input.image) throw reused('image');
+    const sha256 = storedSha256 ?? createHash('sha256').update(input.image).digest('hex');
+    if (sha256 === earlier.inputSha256) return earlier;
+    if (storedSha256) throw reused('image');
+    // Not byte for byte the stored image: it may still be once validation cuts what follows the image.
+    const { imageLimits } = this.#options;
+    const image = await validateImage(input.image, {
+      ...imageLimits,
+      maxBytes: Math.min(imageLimits.maxBytes, tier.maxUploadBytes),
+      maxPixels: Math.min(imageLimits.maxPixels, tier.maxPixels),
+    }).catch(() => undefined);
+    if (image?.sha256 !== earlier.inputSha256) throw reused('image');
+    return earlier;
   }
 
   /**

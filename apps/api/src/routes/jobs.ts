@@ -1,6 +1,6 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { AppError, isFinalStatus, submitJobFormSchema } from '@inferq/core';
-import { imageOnly } from '@inferq/images';
+import { imageOnly, makeThumbnail, thumbnailSides } from '@inferq/images';
 import type { JobService } from '@inferq/jobs';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
 import { waitPreference } from '../http/prefer.ts';
@@ -24,6 +24,17 @@ const contentTypes: Record<string, string> = {
 
 const submitFieldsSchema = submitJobFormSchema.omit({ image: true });
 
+/** `?size=N` of the image route: a square thumbnail N pixels wide; absent, the image as stored. */
+function thumbnailSize(req: Request): number | undefined {
+  const raw = firstString(req.query.size);
+  if (raw === undefined) return undefined;
+  const size = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(size >= thumbnailSides.min && size <= thumbnailSides.max)) {
+    throw new AppError('VALIDATION_FAILED', `size must be an integer from ${thumbnailSides.min} to ${thumbnailSides.max}.`, { details: { size: raw.slice(0, 20) } });
+  }
+  return size;
+}
+
 /**
  * The submit form's text fields, checked against its wire schema (the first of a repeated field;
  * model and version may also come in the query string). A value past the schema's bounds is
@@ -36,8 +47,12 @@ function submitFields(req: Request) {
     model: firstString(body.model) ?? firstString(req.query.model),
     version: firstString(body.version) ?? firstString(req.query.version),
     webhook: firstString(body.webhook),
+    webhookEvents: firstString(body.webhookEvents),
   });
   if (parsed.success) return parsed.data;
+  if (parsed.error.issues.some((issue) => issue.path[0] === 'webhookEvents')) {
+    throw new AppError('VALIDATION_FAILED', 'webhookEvents is a short list: started, completed.', { details: { field: 'webhookEvents' } });
+  }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhook')) {
     throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
   }
@@ -67,6 +82,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
       modelVersion: fields.version,
       idempotencyKey: req.get('idempotency-key'),
       webhook: fields.webhook,
+      webhookEvents: fields.webhookEvents,
     });
     releaseSubmitSlot(res);
     if (!replayed) metricsOf(req)?.jobsSubmitted.inc({ model: job.modelName });
@@ -115,16 +131,18 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
   });
 
   router.get('/jobs/:id/image', async function getJobImage(req, res) {
+    const size = thumbnailSize(req);
     const { job, bytes: stored } = await service.input(principalOf(req), req.params.id);
     if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
     // Inputs are stored trimmed to the image; rows from before that are trimmed here.
-    const bytes = imageOnly(stored, job.inputFormat);
+    const original = imageOnly(stored, job.inputFormat);
+    const bytes = size ? await makeThumbnail(original, size) : original;
     res.set({
-      'Content-Type': contentTypes[job.inputFormat] ?? 'application/octet-stream',
+      'Content-Type': size ? 'image/webp' : (contentTypes[job.inputFormat] ?? 'application/octet-stream'),
       'Content-Length': String(bytes.byteLength),
       // Private: the image belongs to one account; immutable: a job's input never changes.
       'Cache-Control': 'private, max-age=3600, immutable',
-      'Content-Disposition': `inline; filename="${job.id}.${job.inputFormat}"`,
+      'Content-Disposition': `inline; filename="${job.id}${size ? `-${size}.webp` : `.${job.inputFormat}`}"`,
       'Content-Security-Policy': "default-src 'none'",
       // Never sniffed into HTML or script, whatever the bytes look like (helmet sets it too).
       'X-Content-Type-Options': 'nosniff',

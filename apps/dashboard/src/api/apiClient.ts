@@ -210,9 +210,13 @@ export class ApiClient {
     return this.#json('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
   }
 
-  /** The job's input image; shown through an object URL, since an <img> cannot send the key. */
-  async jobImage(id: string, signal?: AbortSignal): Promise<Blob> {
-    const response = await this.#send('GET', `/v1/jobs/${encodeURIComponent(id)}/image`, { signal, headers: { Accept: 'image/*' } });
+  /**
+   * The job's input image, or with `size` a square WebP thumbnail that many pixels wide; shown
+   * through an object URL, since an <img> cannot send the key.
+   */
+  async jobImage(id: string, signal?: AbortSignal, size?: number): Promise<Blob> {
+    const query = size ? `?size=${size}` : '';
+    const response = await this.#send('GET', `/v1/jobs/${encodeURIComponent(id)}/image${query}`, { signal, headers: { Accept: 'image/*' } });
     return response.blob();
   }
 

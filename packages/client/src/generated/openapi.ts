@@ -545,7 +545,7 @@ export type paths = {
         put?: never;
         /**
          * Register a model version from a model.json URL
-         * @description Fetches model.json and its shards, hashes them and writes the version atomically. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.
+         * @description Checks the name, version and manifest, then downloads model.json and its shards (https to public addresses only unless the host is in MODEL_FETCH_ALLOW_HOSTS; no redirects; bounded in bytes and time), checks that they are a real TF.js model (modelTopology, weightsManifest, shard sizes, safe paths), hashes them and moves the version into place atomically. A refusal is 400 VALIDATION_FAILED with `details.reason` (`private_address`, `redirect`, `too_large`, `timeout`, `not_a_model`, `invalid_path`, `weights_mismatch`, …); it never repeats what the remote answered. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.
          */
         post: operations["adminPublishModelVersion"];
         delete?: never;
@@ -617,7 +617,7 @@ export type paths = {
         };
         /**
          * Prometheus metrics of this process
-         * @description `inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. Not behind authentication: keep it off the public network.
+         * @description `inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. No API key: when the API has a METRICS_TOKEN it needs `Authorization: Bearer <METRICS_TOKEN>`; without one, keep it off the public network.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -744,6 +744,8 @@ export type components = {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+            /** @description When the job, its image and its result are deleted (the tier's retention); null when kept. */
+            expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
                 heldMs: number | null;
@@ -756,6 +758,7 @@ export type components = {
             waitingFor: "worker" | null;
             webhook: {
                 url: string;
+                events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
         };
@@ -768,7 +771,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -780,6 +783,8 @@ export type components = {
             /** Format: uuid */
             id: string;
             attempt: number;
+            /** @enum {string} */
+            event: "started" | "completed";
             url: string;
             statusCode: number | null;
             error: string | null;
@@ -811,7 +816,7 @@ export type components = {
         };
         WebhookSecret: {
             /**
-             * @description HMAC-SHA256 key of the InferQ-Signature header.
+             * @description The key of the webhook signatures (Standard Webhooks `webhook-signature`, and `InferQ-Signature`): `whsec_` and base64.
              * @example whsec_…
              */
             secret: string;
@@ -917,6 +922,8 @@ export type components = {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+            /** @description When the job, its image and its result are deleted (the tier's retention); null when kept. */
+            expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
                 heldMs: number | null;
@@ -929,6 +936,7 @@ export type components = {
             waitingFor: "worker" | null;
             webhook: {
                 url: string;
+                events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
             userId: string | null;
@@ -1158,7 +1166,7 @@ export interface operations {
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
-                limit?: string;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -1255,6 +1263,11 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
+                    /**
+                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
+                     * @example started,completed
+                     */
+                    webhookEvents?: string;
                 };
             };
         };
@@ -1325,7 +1338,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `IMAGE_DIMENSIONS`. */
+            /** @description Error: `IMAGE_DIMENSIONS`, `IDEMPOTENCY_KEY_REUSED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1371,7 +1384,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Seconds to wait for a final state, 0 to 60. */
-                wait?: string;
+                wait?: number;
             };
             header?: {
                 /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
@@ -1624,7 +1637,10 @@ export interface operations {
     };
     getJobImage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A square WebP thumbnail this many pixels wide (centre crop, upright), instead of the image as stored. */
+                size?: number;
+            };
             header?: never;
             path: {
                 /** @description The job id (a UUID). Any other string is answered 404 JOB_NOT_FOUND. */
@@ -1637,7 +1653,7 @@ export interface operations {
             /** @description The image bytes. */
             200: {
                 headers: {
-                    /** @description `inline; filename="<job id>.<format>"`. */
+                    /** @description `inline; filename="<job id>.<format>"`, or `<job id>-<size>.webp` for a thumbnail. */
                     "Content-Disposition": string;
                     "Cache-Control": string;
                     [name: string]: unknown;
@@ -1649,6 +1665,15 @@ export interface operations {
                     "image/gif": string;
                     "image/avif": string;
                     "image/tiff": string;
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Error: `UNAUTHENTICATED`. */
@@ -2623,7 +2648,7 @@ export interface operations {
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
-                limit?: string;
+                limit?: number;
                 /** @description Only this user's jobs. */
                 userId?: string;
             };
@@ -2775,9 +2800,9 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Seconds back from now, 60 to 604800 (default 3600). */
-                window?: string;
+                window?: number;
                 /** @description Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window. */
-                bucket?: string;
+                bucket?: number;
             };
             header?: never;
             path?: never;
@@ -3971,6 +3996,15 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getApiReference: {
@@ -4022,7 +4056,7 @@ export interface operations {
                 /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
                 "InferQ-Signature": string;
                 /** @description What happened. */
-                "InferQ-Event": "job.succeeded" | "job.failed" | "job.canceled";
+                "InferQ-Event": "job.started" | "job.succeeded" | "job.failed" | "job.canceled";
                 /** @description The same on every retry of this delivery: drop duplicates by it. */
                 "InferQ-Delivery": string;
                 /** @description 1 for the first try, 2 for the first retry, … */

@@ -5,3 +5,4 @@ export * from './ports.ts';
 export * from './testJobs.ts';
 export * from './serviceProcess.ts';
 export * from './privateRedis.ts';
+export * from './otlpReceiver.ts';

@@ -67,6 +67,25 @@ export class InferenceQueue {
     }
   }
 
+  /**
+   * Enqueues many jobs in one round trip (BullMQ addBulk: one MULTI of the add scripts), each
+   * with its own priority; like {@link enqueue}, a job already in the queue is left as it is.
+   * All or nothing as far as the caller can tell: on QUEUE_UNAVAILABLE none is known to be queued.
+   */
+  async enqueueMany(entries: ReadonlyArray<{ payload: InferenceJobPayload; priority?: number | undefined }>): Promise<void> {
+    if (entries.length === 0) return;
+    const jobs = entries.map((entry) => {
+      const data = inferenceJobPayloadSchema.parse(entry.payload);
+      return { name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, entry.priority) };
+    });
+    if (!this.isReady()) throw queueUnavailable();
+    try {
+      await withTimeout(this.queue.addBulk(jobs), this.#enqueueTimeoutMs);
+    } catch (error) {
+      throw queueUnavailable(error);
+    }
+  }
+
   /** Removes a job that has not started yet. Returns false when it is running or gone. */
   async remove(jobId: string): Promise<boolean> {
     const job = await this.queue.getJob(jobId);

@@ -117,6 +117,7 @@ class AccountTier(TypedDict):
     maxJobsInFlight: int
     maxUploadBytes: int
     maxPixels: int
+    maxBatchImages: int
     retentionDays: int
 
 

@@ -20,6 +20,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   streams: { file: 'streams.ts', about: 'live dashboard streams: API latency p50/p99 and memory with 0 and 200 open SSE streams, event delay, connections' },
   batching: { file: 'batching.ts', about: 'dynamic batching: images/s and p50/p99 latency at batch sizes 1-32 per backend available here, nsfw and mnist' },
   workers: { file: 'workerProcesses.ts', about: 'images/s of one worker entry with WORKER_PROCESSES=1 vs 2 (API + Postgres + Redis, nsfw, closed loop), and the machine load' },
+  modeldownload: { file: 'modelDownload.ts', about: 'API memory while a model with one large shard (--mib, 256) is registered by URL: streamed to disk vs read into memory' },
   imagestore: { file: 'imageStore.ts', about: 'storing only the image of an upload with a payload appended: cut at its end marker vs a sharp re-encode (JPEG, PNG, WebP)' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };

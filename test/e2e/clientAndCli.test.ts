@@ -193,6 +193,10 @@ describe('webhooks end to end', () => {
       expect(request.headers['content-type']).toBe('application/json');
       expect(await verifyWebhookSignature({ secret, body: request.body, header: request.headers['inferq-signature'] as string })).toBe(true);
       expect(await verifyWebhookSignature({ secret: `${secret}x`, body: request.body, header: request.headers['inferq-signature'] as string })).toBe(false);
+      // Standard Webhooks: the same check as any of its libraries makes.
+      expect(request.headers['webhook-id']).toBe(request.headers['inferq-delivery']);
+      expect(await verifyWebhookSignature({ secret, body: request.body, headers: request.headers })).toBe(true);
+      expect(await verifyWebhookSignature({ secret, body: `${request.body} `, headers: request.headers })).toBe(false);
       expect(JSON.parse(request.body)).toEqual(final);
     }
     // One delivery id for all tries, so a receiver can drop duplicates.
@@ -200,11 +204,24 @@ describe('webhooks end to end', () => {
 
     let deliveries = await client.deliveries(job.id);
     while (deliveries.data.length < 3 && Date.now() < deadline) deliveries = await client.deliveries(job.id);
-    expect(deliveries.data.map((delivery) => [delivery.attempt, delivery.statusCode])).toEqual([
-      [1, 500],
-      [2, 503],
-      [3, 200],
+    expect(deliveries.data.map((delivery) => [delivery.event, delivery.attempt, delivery.statusCode])).toEqual([
+      ['completed', 1, 500],
+      ['completed', 2, 503],
+      ['completed', 3, 200],
     ]);
+  });
+
+  it('sends job.started too when the webhook asks for it (webhookEvents)', async () => {
+    receiver.requests.length = 0;
+    receiver.statuses = [];
+    const job = await client.submit(image, { webhook: `${receiver.url}/hooks/started`, webhookEvents: ['started', 'completed'] });
+    expect(job.webhook?.events).toEqual(['started', 'completed']);
+    const deadline = Date.now() + 60_000;
+    while (receiver.requests.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(receiver.requests.map((request) => request.headers['inferq-event']).sort()).toEqual(['job.started', 'job.succeeded']);
+    // Two deliveries, each with its own id.
+    expect(new Set(receiver.requests.map((request) => request.headers['webhook-id'])).size).toBe(2);
+    await expect(client.submit(image, { webhook: `${receiver.url}/hooks/x`, webhookEvents: ['finished' as 'completed'] })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });
 

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -45,6 +47,32 @@ describe('inferq-admin models', () => {
     expect((await run(['set-live', 'digits', '2.0.0'])).code).toBe(0);
     expect((await registry.resolve('digits')).version).toBe('2.0.0');
     expect((await run(['list'])).text).toContain('* 2.0.0');
+  });
+
+  it('publishes from a URL on a host inside the network (the operator names it), streamed to the registry', async () => {
+    const server = createServer((req, res) => {
+      const file = (req.url ?? '').replace(/^\/m\//, '');
+      readFile(path.join(mnistFixtureFolder, file)).then(
+        (bytes) => res.writeHead(200).end(bytes),
+        () => res.writeHead(404).end(),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/m/model.json`;
+      const manifest = path.join(mnistFixtureFolder, 'manifest.json');
+      const published = await run(['publish', '--url', url, '--manifest', manifest, '--name', 'remote-digits', '--version', '1.0.0']);
+      expect(published.code).toBe(0);
+      const expected = JSON.parse(await readFile(manifest, 'utf8')) as { sha256: string };
+      expect((await registry.resolve('remote-digits', '1.0.0')).manifest.sha256).toBe(expected.sha256);
+      // A URL that is no model is refused, and nothing is kept.
+      const refused = await run(['publish', '--url', url.replace('model.json', 'manifest.json'), '--manifest', manifest, '--name', 'remote-digits', '--version', '2.0.0']);
+      expect(refused.code).toBe(1);
+      expect(refused.text).toMatch(/^error: VALIDATION_FAILED:/);
+      await expect(registry.resolve('remote-digits', '2.0.0')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses a SavedModel with MODEL_FORMAT_UNSUPPORTED where tfjs-node is not installed, and registers it where it is', async () => {

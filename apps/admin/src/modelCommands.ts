@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppError } from '@inferq/core';
 import {
-  fetchModelFiles,
+  downloadModel,
   manifestFileName,
   modelManifestFields,
   readModelManifest,
@@ -114,7 +114,21 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       if (values.url !== undefined) {
         if (!values.manifest) throw new UsageError('--manifest is required with --url');
         manifest = await manifestFrom(values.manifest);
-        files = await fetchModelFiles(values.url);
+        // The operator names the host, inside the network or not: it is allowed. The download is
+        // still bounded, redirect-free and checked like the API's, and streamed to disk.
+        const host = URL.canParse(values.url) ? new URL(values.url).hostname : '';
+        const folder = await registry.createStagingFolder();
+        try {
+          await downloadModel(values.url, { into: folder, format: manifest.format, policy: { allowHosts: [host], allowLoopback: true } });
+          const result = await registry.publishFolder({ name: values.name, version: values.version, folder, manifest, setLive: values.live });
+          print(
+            { status: result.status, name: values.name, version: values.version, sha256: result.model.manifest.sha256, live: values.live },
+            `${values.name}@${values.version} ${result.status} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)${values.live ? ', live' : ''}`,
+          );
+          return 0;
+        } finally {
+          await rm(folder, { recursive: true, force: true });
+        }
       } else {
         const folder = path.resolve(dir as string);
         const format = await detectFormat(folder);

@@ -11,6 +11,7 @@ export function toDeliveryView(delivery: WebhookDeliveryRecord): WebhookDelivery
   return {
     id: delivery.id,
     attempt: delivery.attempt,
+    event: delivery.event === 'started' ? 'started' : 'completed',
     url: delivery.url,
     statusCode: delivery.statusCode,
     error: delivery.error,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
+import { tiers } from '@inferq/accounts';
 import { createTestUser, type TestUser } from '@inferq/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
@@ -30,6 +31,18 @@ async function list(user: TestUser, query = ''): Promise<{ status: number; body:
   const response = await fetch(`${api.baseUrl}/v1/jobs${query}`, { headers: user.headers });
   return { status: response.status, body: await response.json() };
 }
+
+describe('the job view', () => {
+  it.each(['free', 'pro'])('says when a %s job expires: its tier\'s retention after the submit', async (tierName) => {
+    const user = await createTestUser(inject('databaseUrl'), { tier: tierName });
+    const submitted = await (await submit(user)).json();
+    const job = await (await fetch(`${api.baseUrl}/v1/jobs/${submitted.id}`, { headers: user.headers })).json();
+    expect(job.expiresAt).toBe(submitted.expiresAt);
+    const days = (Date.parse(job.expiresAt) - Date.parse(job.createdAt)) / (24 * 3600 * 1000);
+    // The retention starts when the submit is admitted, a moment before the row's createdAt.
+    expect(days).toBeCloseTo(tiers[tierName as keyof typeof tiers].retentionDays, 3);
+  });
+});
 
 describe('GET /v1/jobs', () => {
   it("lists only the caller's jobs, newest first, page by page with an opaque cursor", async () => {
@@ -174,6 +187,32 @@ describe('Idempotency-Key', () => {
     const created = await second.json();
     expect(created.id).not.toBe(first.id);
     expect((await submit(user, { 'idempotency-key': 'daily' })).status).toBe(200);
+  });
+
+  it.each<[string, () => Promise<FormData>, string]>([
+    ['another image', async () => imageForm(await validJpeg(64, 65)), 'image'],
+    ['another model', async () => imageForm(await validJpeg(64, 64), { model: 'other-model' }), 'model'],
+    ['another model version', async () => imageForm(await validJpeg(64, 64), { version: '9.9.9' }), 'model version'],
+  ])('answers 422 IDEMPOTENCY_KEY_REUSED, not the earlier job, for the key sent again with %s', async (_name, form, field) => {
+    const user = await createTestUser(inject('databaseUrl'));
+    const original = await (await submit(user, { 'idempotency-key': 'order-7' })).json();
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...user.headers, 'idempotency-key': 'order-7' }, body: await form() });
+    expect(response.status).toBe(422);
+    expect((await response.json()).error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', details: { jobId: original.id, field } });
+    expect(await api.deps.db.job.count({ where: { userId: user.userId } })).toBe(1);
+    // The same request still replays.
+    expect((await submit(user, { 'idempotency-key': 'order-7' })).status).toBe(200);
+  });
+
+  it('replays an upload with bytes after the image: the stored image is the same', async () => {
+    const user = await createTestUser(inject('databaseUrl'));
+    const image = await validJpeg(64, 64);
+    const body = () => imageForm(Buffer.concat([image, Buffer.from('trailing bytes the API does not store')]));
+    const first = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...user.headers, 'idempotency-key': 'tail' }, body: body() });
+    expect(first.status).toBe(202);
+    const again = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...user.headers, 'idempotency-key': 'tail' }, body: body() });
+    expect(again.status).toBe(200);
+    expect((await again.json()).id).toBe((await first.json()).id);
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestUser } from '@inferq/testing';
 import { validAvif, validGif, validJpeg, validPng, validTiff, validWebp } from '@inferq/images/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
@@ -68,5 +69,19 @@ describe('an image with a payload appended', () => {
     const bytes = Buffer.from(await served.arrayBuffer());
     expect(bytes.equals(image)).toBe(true);
     expect(served.headers.get('content-length')).toBe(String(image.length));
+  });
+
+  it.each([
+    ['GET', '/image'],
+    ['GET', '/deliveries'],
+    ['GET', ''],
+    ['POST', '/cancel'],
+  ])("answers another user's %s /v1/jobs/:id%s with 404 JOB_NOT_FOUND and changes nothing (object-level authorization)", async (method, suffix) => {
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(Buffer.concat([await validPng(64, 48), payload])) });
+    const job = (await response.json()) as { id: string };
+    const other = await createTestUser(inject('databaseUrl'));
+    const answer = await fetch(`${api.baseUrl}/v1/jobs/${job.id}${suffix}`, { method, headers: other.headers });
+    expect({ status: answer.status, code: ((await answer.json()) as { error: { code: string } }).error.code }).toEqual({ status: 404, code: 'JOB_NOT_FOUND' });
+    expect((await api.deps.db.job.findUnique({ where: { id: job.id } }))?.status).toBe('queued');
   });
 });

@@ -46,11 +46,24 @@ describe('POST /v1/jobs with a webhook', () => {
     expect(await api.deps.db.job.count()).toBe(before);
   });
 
+  it.each<[string, Record<string, string>, number, string[] | string]>([
+    ['started and completed, in either order', { webhook: 'https://hooks.example.com/a', webhookEvents: 'completed, started' }, 202, ['started', 'completed']],
+    ['started only', { webhook: 'https://hooks.example.com/a', webhookEvents: 'started' }, 202, ['started']],
+    ['an unknown event', { webhook: 'https://hooks.example.com/a', webhookEvents: 'started,output' }, 400, 'VALIDATION_FAILED'],
+    ['events without a webhook', { webhookEvents: 'started' }, 400, 'VALIDATION_FAILED'],
+  ])('webhookEvents: %s', async (_name, fields, status, expected) => {
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await validJpeg(64, 64), fields) });
+    expect(response.status).toBe(status);
+    const body = await response.json();
+    if (status === 202) expect(body.webhook.events).toEqual(expected);
+    else expect(body.error).toMatchObject({ code: expected, details: { field: 'webhookEvents' } });
+  });
+
   it('stores an https URL and shows it on the job with its deliveries link', async () => {
     const response = await submit(api, 'https://hooks.example.com/inferq?source=test');
     expect(response.status).toBe(202);
     const job = await response.json();
-    expect(job.webhook).toEqual({ url: 'https://hooks.example.com/inferq?source=test', deliveries: `/v1/jobs/${job.id}/deliveries` });
+    expect(job.webhook).toEqual({ url: 'https://hooks.example.com/inferq?source=test', events: ['completed'], deliveries: `/v1/jobs/${job.id}/deliveries` });
     const row = await api.deps.db.job.findUnique({ where: { id: job.id } });
     expect(row?.webhookUrl).toBe('https://hooks.example.com/inferq?source=test');
 
@@ -80,7 +93,7 @@ describe('/v1/account/webhook-secret', () => {
   it('reads the secret, rotates it, and reads the new one', async () => {
     const read = async () => (await (await fetch(`${api.baseUrl}/v1/account/webhook-secret`, { headers: api.user.headers })).json()).secret as string;
     const first = await read();
-    expect(first).toMatch(/^whsec_[A-Za-z0-9_-]{32}$/);
+    expect(first).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     const rotated = await fetch(`${api.baseUrl}/v1/account/webhook-secret`, { method: 'POST', headers: api.user.headers });
     expect(rotated.status).toBe(200);
     expect(rotated.headers.get('cache-control')).toBe('no-store');

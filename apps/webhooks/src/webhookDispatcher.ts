@@ -5,6 +5,7 @@ import {
   defaultWebhookRetryPolicy,
   isFinalStatus,
   toJobView,
+  webhookEventsOf,
   webhookJobPayloadSchema,
   webhookQueueName,
   webhookRetryDelayMs,
@@ -14,7 +15,7 @@ import {
 } from '@inferq/core';
 import type { JobQueries, WebhookDeliveryStore } from '@inferq/db';
 import type { JobEventSubscriber, WebhookQueue } from '@inferq/queue';
-import { signWebhook, type WebhookSender } from '@inferq/webhooks';
+import { signWebhook, standardWebhookHeaders, type WebhookSender } from '@inferq/webhooks';
 
 export interface WebhookDispatcherOptions {
   /** A consumer connection (retries forever) for the BullMQ worker. */
@@ -66,7 +67,8 @@ export class WebhookDispatcher {
   #unsubscribe: (() => void) | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<void> | undefined;
-  #pendingIds = new Set<string>();
+  /** Job ids to look up, per event, before enqueueing their deliveries. */
+  #pending = { started: new Set<string>(), completed: new Set<string>() };
   #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(options: WebhookDispatcherOptions) {
@@ -88,7 +90,8 @@ export class WebhookDispatcher {
     const subscriber = this.#options.subscriber;
     if (subscriber) {
       this.#unsubscribe = subscriber.onAny((event) => {
-        if (isFinalStatus(event.status)) this.#queueCheck(event.jobId);
+        if (isFinalStatus(event.status)) this.#queueCheck(event.jobId, 'completed');
+        else if (event.status === 'running') this.#queueCheck(event.jobId, 'started');
       });
       await subscriber.start();
     }
@@ -99,24 +102,27 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Ids of finished jobs are collected for a moment, so one query checks many for a webhook. */
-  #queueCheck(jobId: string): void {
-    this.#pendingIds.add(jobId);
+  /** Ids of started or finished jobs are collected for a moment, so one query checks many for a webhook. */
+  #queueCheck(jobId: string, event: 'started' | 'completed'): void {
+    this.#pending[event].add(jobId);
     this.#flushTimer ??= setTimeout(() => void this.#flushChecks(), 20);
   }
 
   async #flushChecks(): Promise<void> {
     this.#flushTimer = undefined;
-    const ids = [...this.#pendingIds];
-    this.#pendingIds.clear();
-    try {
-      for (const jobId of await this.#options.deliveries.withWebhook(ids)) {
-        await this.#options.queue.enqueue(jobId);
-        this.stats.enqueuedByEvent++;
+    for (const event of ['started', 'completed'] as const) {
+      const ids = [...this.#pending[event]];
+      this.#pending[event].clear();
+      if (ids.length === 0) continue;
+      try {
+        for (const jobId of await this.#options.deliveries.withWebhook(ids, event)) {
+          await this.#options.queue.enqueue(jobId, event);
+          this.stats.enqueuedByEvent++;
+        }
+      } catch (error) {
+        // The sweep picks final states up later; a lost `started` stays lost (it would be stale by then).
+        this.#options.logger.warn({ err: error, jobs: ids.length, event }, 'could not enqueue webhooks from events');
       }
-    } catch (error) {
-      // The sweep picks these up later.
-      this.#options.logger.warn({ err: error, jobs: ids.length }, 'could not enqueue webhooks from events');
     }
   }
 
@@ -148,24 +154,27 @@ export class WebhookDispatcher {
     const { jobs, deliveries, sender, logger } = this.#options;
     const parsed = webhookJobPayloadSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError('invalid webhook payload');
-    const { jobId, deliveryId } = parsed.data;
+    const { jobId, deliveryId, event } = parsed.data;
     const row = await jobs.get(jobId);
     // Deleted, or no longer anything to send: done.
-    if (!row || !row.webhookUrl || !row.userId || !isFinalStatus(row.status)) return;
+    if (!row || !row.webhookUrl || !row.userId || !webhookEventsOf(row).includes(event)) return;
+    if (event === 'completed' && !isFinalStatus(row.status)) return;
     const secret = await this.#options.secretOf(row.userId);
     if (!secret) return;
 
     const attempt = job.attemptsMade + 1;
+    // The job as it is now: a `started` delivery that is retried late may show it finished.
     const body = JSON.stringify(toJobView(row));
     const timestamp = Math.floor(Date.now() / 1000);
     const result = await sender.send(row.webhookUrl, body, {
+      ...standardWebhookHeaders({ secret, messageId: deliveryId, body, timestamp }),
       'InferQ-Signature': signWebhook({ secret, body, timestamp }),
-      // Final statuses only (checked above): job.succeeded, job.failed or job.canceled.
-      'InferQ-Event': `job.${row.status}` as WebhookEvent,
+      // job.started, or the final status (checked above): job.succeeded, job.failed or job.canceled.
+      'InferQ-Event': (event === 'started' ? 'job.started' : `job.${row.status}`) as WebhookEvent,
       'InferQ-Delivery': deliveryId,
       'InferQ-Attempt': String(attempt),
     });
-    await deliveries.record({ jobId, attempt, url: row.webhookUrl, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs });
+    await deliveries.record({ jobId, event, attempt, url: row.webhookUrl, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs });
     const log = logger.child({ jobId, attempt, statusCode: result.statusCode });
     if (result.ok) {
       this.stats.delivered++;

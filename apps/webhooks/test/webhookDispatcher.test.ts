@@ -9,6 +9,7 @@ import { defaultWebhookRetryPolicy, webhookRetryDelayMs } from '@inferq/core';
 import { createDatabase, JobQueries, WebhookDeliveryStore, type Database } from '@inferq/db';
 import { createRedisConnection, WebhookQueue } from '@inferq/queue';
 import { createTestUser, TestJobs } from '@inferq/testing';
+import { Webhook } from 'standardwebhooks';
 import { verifyWebhook, WebhookSender } from '@inferq/webhooks';
 import { WebhookDispatcher } from '../src/webhookDispatcher.ts';
 
@@ -102,9 +103,39 @@ describe('WebhookDispatcher sweep', () => {
     expect(mine[0]!.headers['inferq-event']).toBe('job.failed');
     const secret = (await new AccountStore(db, { tiers: [] }).webhookSecret(user.userId))!;
     expect(verifyWebhook({ secret, body: mine[0]!.body, header: mine[0]!.headers['inferq-signature'] as string })).toBe(true);
+    // Standard Webhooks: the reference library verifies it with the secret exactly as the API shows it.
+    const headers = mine[0]!.headers as Record<string, string>;
+    expect(headers['webhook-id']).toBe(headers['inferq-delivery']);
+    expect(new Webhook(secret).verify(mine[0]!.body, headers)).toMatchObject({ id, status: 'failed' });
+    expect(() => new Webhook(secret).verify(`${mine[0]!.body} `, headers)).toThrow();
     expect(JSON.parse(mine[0]!.body)).toMatchObject({ id, status: 'failed', error: { code: 'INFERENCE_FAILED' } });
     expect((await deliveries.listForJob(id)).map((delivery) => [delivery.attempt, delivery.statusCode])).toEqual([[1, 204]]);
   });
+  it.each<[string, Array<'started' | 'completed'> | undefined, boolean, boolean]>([
+    ['started and completed', ['started', 'completed'], true, true],
+    ['started only', ['started'], true, false],
+    ['nothing said (completed)', undefined, false, true],
+  ])('delivers the events the webhook asked for: %s', async (_name, webhookEvents, started, completed) => {
+    const user = await createTestUser(inject('databaseUrl'));
+    const jobs = new TestJobs(db);
+    const id = randomUUID();
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    await jobs.create({ id, userId: user.userId, modelName: 'nsfw', webhookUrl: url, webhookEvents, input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) } });
+    await jobs.start(id, 'worker-test');
+    await queue.enqueue(id, 'started');
+    await jobs.fail(id, 'INFERENCE_FAILED', 'The model rejected this input.');
+    await dispatcher.sweep();
+    const expected = [completed && 'completed', started && 'started'].filter(Boolean);
+    const deliveries = new WebhookDeliveryStore(db);
+    const deadline = Date.now() + 20_000;
+    while ((await deliveries.listForJob(id)).length < expected.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    // A delivery that should not happen would have happened by now, beside the ones that did.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await deliveries.listForJob(id)).map((delivery) => delivery.event).sort()).toEqual(expected);
+    const events = received.filter((request) => JSON.parse(request.body).id === id).map((request) => request.headers['inferq-event']);
+    expect(events.sort()).toEqual([completed && 'job.failed', started && 'job.started'].filter(Boolean));
+  });
+
   it('records a refused address as "refused: private address", never the resolver\'s words or the address', async () => {
     const user = await createTestUser(inject('databaseUrl'));
     const jobs = new TestJobs(db);

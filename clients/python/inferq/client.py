@@ -105,13 +105,19 @@ class InferQClient:
         model: Optional[str] = None,
         version: Optional[str] = None,
         webhook: Optional[str] = None,
+        webhook_events: Optional[Sequence[str]] = None,
         idempotency_key: Optional[str] = None,
         filename: Optional[str] = None,
         wait_seconds: int = 0,
     ) -> Job:
-        """Submits an image: the queued job, or the finished one when ``wait_seconds`` sufficed."""
+        """Submits an image: the queued job, or the finished one when ``wait_seconds`` sufficed.
+
+        ``webhook_events``: which events the webhook is sent, ``started`` and/or ``completed``
+        (the default).
+        """
         data, name = _read_image(image, filename)
-        fields = {key: value for key, value in (("model", model), ("version", version), ("webhook", webhook)) if value}
+        events = ",".join(webhook_events) if webhook_events else None
+        fields = {key: value for key, value in (("model", model), ("version", version), ("webhook", webhook), ("webhookEvents", events)) if value}
         body, content_type = _multipart(fields, data, name)
         headers = {"Content-Type": content_type}
         if idempotency_key:

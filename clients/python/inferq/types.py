@@ -31,6 +31,8 @@ class JobInput(TypedDict):
     width: int
     height: int
     bytes: int
+    #: The uploaded file's name, sanitized; None when none was sent.
+    fileName: Optional[str]
     # The uploaded file's name, sanitized by the server; None when none was sent.
     fileName: Optional[str]
 
@@ -62,8 +64,13 @@ class JobLinks(TypedDict):
     self: str
 
 
+WebhookEventFilter = Literal["started", "completed"]
+
+
 class JobWebhook(TypedDict):
     url: str
+    #: The events it is sent: started (the job began running), completed (its final state).
+    events: List[WebhookEventFilter]
     deliveries: str
 
 
@@ -78,6 +85,8 @@ class Job(TypedDict):
     createdAt: str
     startedAt: Optional[str]
     finishedAt: Optional[str]
+    #: When the job, its image and its result are deleted (the tier's retention); None when kept.
+    expiresAt: Optional[str]
     timings: JobTimings
     links: JobLinks
     webhook: Optional[JobWebhook]
@@ -92,6 +101,7 @@ class JobList(TypedDict):
 class WebhookDelivery(TypedDict):
     id: str
     attempt: int
+    event: WebhookEventFilter
     url: str
     #: The receiver's HTTP status; None when no answer came.
     statusCode: Optional[int]

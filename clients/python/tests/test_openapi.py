@@ -35,7 +35,7 @@ OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
 ]
 
 # Form fields of POST /v1/jobs that submit() sends.
-SUBMIT_FIELDS = {"image", "model", "version", "webhook"}
+SUBMIT_FIELDS = {"image", "model", "version", "webhook", "webhookEvents"}
 
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 

@@ -5,9 +5,9 @@ import { apiKeyMatches, apiKeyPrefix, generateApiKey, hashApiKey, unknownKeyHash
 
 export type Role = 'user' | 'admin';
 
-/** `whsec_` and 192 random bits. */
+/** `whsec_` and 192 random bits in standard base64, as Standard Webhooks libraries read a secret. */
 function newWebhookSecret(): string {
-  return `whsec_${randomBytes(24).toString('base64url')}`;
+  return `whsec_${randomBytes(24).toString('base64')}`;
 }
 
 /** Who is calling: the owner of the presented key. */

@@ -41,6 +41,8 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   /** https URL POSTed with the job once it is final (signed; see verifyWebhookSignature). */
   webhook?: string;
+  /** Which events the webhook is sent: `started` (the job began running), `completed` (its final state). @defaultValue ['completed'] */
+  webhookEvents?: Array<'started' | 'completed'>;
   /** File name sent with the image. @defaultValue "image" (or the File's name) */
   filename?: string;
   /** Let the server hold the answer up to this long (max 60) for the result. @defaultValue 0 */
@@ -141,6 +143,7 @@ export class InferQClient {
       if (options.model) body.set('model', options.model);
       if (options.version) body.set('version', options.version);
       if (options.webhook) body.set('webhook', options.webhook);
+      if (options.webhookEvents?.length) body.set('webhookEvents', options.webhookEvents.join(','));
       body.set('image', blob, filename);
       return body;
     };

@@ -53,8 +53,10 @@ export const webhookQueueName = 'webhooks';
 
 export const webhookJobPayloadSchema = z.object({
   jobId: z.uuid(),
-  /** The same on every attempt (`InferQ-Delivery`), so receivers can drop duplicates. */
+  /** The same on every attempt (`InferQ-Delivery`, `webhook-id`), so receivers can drop duplicates. */
   deliveryId: z.uuid(),
+  /** Which event: the job started running, or reached its final state (payloads from before the filter have none). */
+  event: z.enum(['started', 'completed']).default('completed'),
 });
 
 export type WebhookJobPayload = z.infer<typeof webhookJobPayloadSchema>;
@@ -84,14 +86,17 @@ export function webhookRetryDelayMs(attemptsMade: number, policy: WebhookRetryPo
   return Math.round(Math.min(exponential, policy.maxDelayMs) * (1 - 0.1 * jitter));
 }
 
-/** BullMQ id of a job's webhook: one per job, so a second enqueue (the sweep) is a no-op. */
-export function webhookJobId(jobId: string): string {
-  return `webhook-${jobId}`;
+/**
+ * BullMQ id of a job's webhook delivery: one per job and event, so a second enqueue (the sweep) is
+ * a no-op. The final state's keeps the id it had before events existed.
+ */
+export function webhookJobId(jobId: string, event: 'started' | 'completed' = 'completed'): string {
+  return event === 'completed' ? `webhook-${jobId}` : `webhook-${jobId}-${event}`;
 }
 
-export function webhookJobOptions(jobId: string, policy: WebhookRetryPolicy = defaultWebhookRetryPolicy) {
+export function webhookJobOptions(jobId: string, policy: WebhookRetryPolicy = defaultWebhookRetryPolicy, event: 'started' | 'completed' = 'completed') {
   return {
-    jobId: webhookJobId(jobId),
+    jobId: webhookJobId(jobId, event),
     attempts: policy.attempts,
     // Computed by the dispatcher's backoffStrategy (webhookRetryDelayMs).
     backoff: { type: 'webhook' },

@@ -1,5 +1,5 @@
 import type { JobStatus } from './types.ts';
-import type { JobView } from './wire.ts';
+import { webhookEventFilters, type JobView, type WebhookEventFilter } from './wire.ts';
 
 /** The fields of a stored job that its public view is made of (a `JobRecord` of @inferq/db has them). */
 export interface JobViewSource {
@@ -19,12 +19,20 @@ export interface JobViewSource {
   errorCode: string | null;
   errorMessage: string | null;
   webhookUrl: string | null;
+  webhookEvents: string[];
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  expiresAt: Date | null;
   queueWaitMs: number | null;
   inferenceMs: number | null;
   result: { output: unknown; labels: unknown } | null;
+}
+
+/** The events a job's webhook is sent, in their order; `completed` for rows from before the filter. */
+export function webhookEventsOf(job: { webhookEvents: readonly string[] | null }): WebhookEventFilter[] {
+  const events = webhookEventFilters.filter((event) => job.webhookEvents?.includes(event));
+  return events.length > 0 ? events : ['completed'];
 }
 
 function iso(date: Date | null): string | null {
@@ -54,12 +62,13 @@ export function toJobView(job: JobViewSource): JobView {
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
+    expiresAt: iso(job.expiresAt),
     timings: {
       queueWaitMs: job.queueWaitMs,
       inferenceMs: job.inferenceMs,
       totalMs: job.finishedAt ? job.finishedAt.getTime() - job.createdAt.getTime() : null,
     },
     links: { self },
-    webhook: job.webhookUrl ? { url: job.webhookUrl, deliveries: `${self}/deliveries` } : null,
+    webhook: job.webhookUrl ? { url: job.webhookUrl, events: webhookEventsOf(job), deliveries: `${self}/deliveries` } : null,
   };
 }

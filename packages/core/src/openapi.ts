@@ -202,6 +202,7 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
               'PAYLOAD_TOO_LARGE',
               'UNSUPPORTED_FORMAT',
               'IMAGE_DIMENSIONS',
+              'IDEMPOTENCY_KEY_REUSED',
               'QUOTA_EXCEEDED',
               'CONCURRENCY_LIMITED',
               'QUEUE_FULL',
@@ -588,7 +589,8 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           operationId: 'adminPublishModelVersion',
           tags: ['admin', 'models'],
           summary: 'Register a model version from a model.json URL',
-          description: 'Fetches model.json and its shards, hashes them and writes the version atomically. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.',
+          description:
+            'Checks the name, version and manifest, then downloads model.json and its shards (https to public addresses only unless the host is in MODEL_FETCH_ALLOW_HOSTS; no redirects; bounded in bytes and time), checks that they are a real TF.js model (modelTopology, weightsManifest, shard sizes, safe paths), hashes them and moves the version into place atomically. A refusal is 400 VALIDATION_FAILED with `details.reason` (`private_address`, `redirect`, `too_large`, `timeout`, `not_a_model`, `invalid_path`, `weights_mismatch`, …); it never repeats what the remote answered. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.',
           requestParams: { path: modelParams.pick({ name: true }) },
           requestBody: { required: true, content: json(publishModelVersionBodySchema) },
           responses: {
@@ -635,9 +637,9 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           operationId: 'getMetrics',
           tags: ['service'],
           summary: 'Prometheus metrics of this process',
-          description: '`inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. Not behind authentication: keep it off the public network.',
+          description: '`inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. No API key: when the API has a METRICS_TOKEN it needs `Authorization: Bearer <METRICS_TOKEN>`; without one, keep it off the public network.',
           security: [],
-          responses: { '200': { description: 'The metrics.', content: { 'text/plain': { schema: z.string() } } } },
+          responses: { '200': { description: 'The metrics.', content: { 'text/plain': { schema: z.string() } } }, ...errors('UNAUTHENTICATED') },
         }),
       },
       '/docs': {

@@ -14,6 +14,13 @@ export const errorBodySchema = z.object({
   }),
 }).meta({ id: 'Error', description: 'Every error answer has this shape; match `code`, never `message`.' });
 
+/**
+ * The events a submit's webhook may ask for (`webhookEvents`, as Replicate's webhook filter):
+ * `started` when the job begins running, `completed` when it reaches its final state (the default).
+ */
+export const webhookEventFilters = ['started', 'completed'] as const;
+export type WebhookEventFilter = (typeof webhookEventFilters)[number];
+
 export const labelScoreSchema = z.object({ label: z.string(), score: z.number() });
 
 export const jobResultSchema = z.object({
@@ -50,6 +57,11 @@ export const jobViewSchema = z.object({
   createdAt: z.iso.datetime(),
   startedAt: z.iso.datetime().nullable(),
   finishedAt: z.iso.datetime().nullable(),
+  /**
+   * When the job, its image and its result are deleted (the tier's retention, counted from the
+   * submit); null when they are kept until an operator removes them.
+   */
+  expiresAt: z.iso.datetime().nullable().meta({ description: "When the job, its image and its result are deleted (the tier's retention); null when kept." }),
   timings: z.object({
     queueWaitMs: z.number().int().nullable(),
     inferenceMs: z.number().int().nullable(),
@@ -60,6 +72,8 @@ export const jobViewSchema = z.object({
   webhook: z
     .object({
       url: z.string(),
+      /** The events it is sent: `started` (the job began running), `completed` (its final state). */
+      events: z.array(z.enum(webhookEventFilters)),
       /** Path of the delivery attempts of this job. */
       deliveries: z.string(),
     })
@@ -82,6 +96,11 @@ export const submitJobFormSchema = z.object({
     .max(2048)
     .optional()
     .meta({ description: 'URL POSTed with the job when it reaches a final state (https; public addresses only).', format: 'uri' }),
+  webhookEvents: z
+    .string()
+    .max(64)
+    .optional()
+    .meta({ description: 'Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).', example: 'started,completed' }),
 });
 
 /** The multipart form of `POST /v1/jobs/batch`: the fields of a submit, with `image` given once per image. */
@@ -117,6 +136,8 @@ export type BatchView = z.infer<typeof batchViewSchema>;
 export const webhookDeliveryViewSchema = z.object({
   id: z.uuid(),
   attempt: z.number().int().min(1),
+  /** `started` or `completed`. */
+  event: z.enum(webhookEventFilters),
   url: z.string(),
   /** The receiver's HTTP status; null when no answer came (refused, timed out, blocked). */
   statusCode: z.number().int().nullable(),
@@ -132,11 +153,11 @@ export const webhookDeliveryListViewSchema = z.object({
 
 /** The caller's webhook signing secret. */
 export const webhookSecretViewSchema = z.object({
-  secret: z.string().meta({ description: 'HMAC-SHA256 key of the InferQ-Signature header.', example: 'whsec_…' }),
+  secret: z.string().meta({ description: 'The key of the webhook signatures (Standard Webhooks `webhook-signature`, and `InferQ-Signature`): `whsec_` and base64.', example: 'whsec_…' }),
 }).meta({ id: 'WebhookSecret' });
 
-/** Event names sent in the `InferQ-Event` header, one per final job status. */
-export const webhookEvents = ['job.succeeded', 'job.failed', 'job.canceled'] as const;
+/** Event names sent in the `InferQ-Event` header: `job.started`, then one per final job status. */
+export const webhookEvents = ['job.started', 'job.succeeded', 'job.failed', 'job.canceled'] as const;
 export type WebhookEvent = (typeof webhookEvents)[number];
 
 export type WebhookDeliveryView = z.infer<typeof webhookDeliveryViewSchema>;

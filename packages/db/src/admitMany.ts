@@ -27,11 +27,14 @@ const valueColumns = [
   ['idempotency_key', 'text'],
   ['webhook_url', 'text'],
   ['input_file_name', 'text'],
+  ['webhook_events', 'text[]'],
   ['data', 'bytea'],
   ['pixels', 'bytea'],
   ['pixels_spec', 'text'],
 ] as const;
-const jobColumns = valueColumns.slice(0, 14).map(([name]) => name);
+const jobColumns = valueColumns.slice(0, 15).map(([name]) => name);
+/** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
+const selected = jobColumns.map((name) => (name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name));
 
 /** The INSERT for `n` jobs: one statement writes every job row and its input. */
 function insertText(n: number): string {
@@ -45,7 +48,7 @@ function insertText(n: number): string {
     WITH v (${valueColumns.map(([name]) => name).join(', ')}) AS (VALUES ${rows.join(', ')}),
     j AS (
       INSERT INTO jobs (${jobColumns.join(', ')}, created_at, updated_at)
-      SELECT ${jobColumns.join(', ')}, ${now}, ${now} FROM v
+      SELECT ${selected.join(', ')}, ${now}, ${now} FROM v
       RETURNING *
     ), input AS (
       INSERT INTO job_inputs (job_id, data, pixels, pixels_spec, created_at)
@@ -70,6 +73,7 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.idempotencyKey ?? null,
     job.webhookUrl ?? null,
     job.input.fileName ?? null,
+    job.webhookEvents ? [...job.webhookEvents] : null,
     job.input.data,
     job.input.pixels?.data ?? null,
     job.input.pixels?.spec ?? null,

@@ -27,6 +27,8 @@ export interface NewJob {
   idempotencyKey?: string | undefined;
   /** Where to POST the job when it reaches a final state (checked by the caller). */
   webhookUrl?: string | undefined;
+  /** Which events the webhook receives. @defaultValue ['completed'] */
+  webhookEvents?: readonly string[] | undefined;
 }
 
 /** The owner's limit on jobs queued or running at once, checked and applied atomically. */
@@ -139,8 +141,8 @@ export class JobAdmission {
       text: `
         WITH j AS (
           INSERT INTO jobs (id, user_id, model_name, requested_version, input_format, input_width, input_height, input_bytes, input_sha256,
-                            priority, expires_at, idempotency_key, webhook_url, created_at, updated_at, input_file_name)
-          VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $18)
+                            priority, expires_at, idempotency_key, webhook_url, created_at, updated_at, input_file_name, webhook_events)
+          VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $18, coalesce($19::text[], ARRAY['completed']))
           RETURNING *
         ), input AS (
           INSERT INTO job_inputs (job_id, data, pixels, pixels_spec, created_at) SELECT id, $15, $16, $17, $14 FROM j
@@ -165,6 +167,7 @@ export class JobAdmission {
         job.input.pixels?.data ?? null,
         job.input.pixels?.spec ?? null,
         job.input.fileName ?? null,
+        job.webhookEvents ? [...job.webhookEvents] : null,
       ],
     });
     return { outcome: 'created', job: jobRecordFromRow(rows[0] as Record<string, unknown>), inFlight };

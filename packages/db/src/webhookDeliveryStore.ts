@@ -3,6 +3,8 @@ import type { Database } from './client.ts';
 
 export interface WebhookAttempt {
   jobId: string;
+  /** `started` or `completed`. @defaultValue 'completed' */
+  event?: 'started' | 'completed';
   attempt: number;
   url: string;
   statusCode: number | null;
@@ -28,24 +30,25 @@ export class WebhookDeliveryStore {
     return this.#db.webhookDelivery.findMany({ where: { jobId }, orderBy: [{ attempt: 'asc' }, { createdAt: 'asc' }] });
   }
 
-  /** Of these jobs, the ones that have a webhook. */
-  async withWebhook(jobIds: string[]): Promise<string[]> {
+  /** Of these jobs, the ones that have a webhook that asked for this event. */
+  async withWebhook(jobIds: string[], event: 'started' | 'completed' = 'completed'): Promise<string[]> {
     if (jobIds.length === 0) return [];
-    const rows = await this.#db.job.findMany({ where: { id: { in: jobIds }, webhookUrl: { not: null } }, select: { id: true } });
+    const rows = await this.#db.job.findMany({ where: { id: { in: jobIds }, webhookUrl: { not: null }, webhookEvents: { has: event } }, select: { id: true } });
     return rows.map((row) => row.id);
   }
 
   /**
-   * Final jobs with a webhook and no delivery attempt yet, finished inside the window: the ones
+   * Final jobs whose webhook asked for their final state and has no attempt of it yet, finished inside the window: the ones
    * whose enqueue was lost (Redis down at that moment) or that were finished outside a worker.
    */
   async findUndelivered(options: { finishedAfter: Date; finishedBefore: Date; limit: number }): Promise<string[]> {
     const rows = await this.#db.job.findMany({
       where: {
         webhookUrl: { not: null },
+        webhookEvents: { has: 'completed' },
         status: { in: [...finalJobStatuses] },
         finishedAt: { gt: options.finishedAfter, lt: options.finishedBefore },
-        webhookDeliveries: { none: {} },
+        webhookDeliveries: { none: { event: 'completed' } },
       },
       select: { id: true },
       orderBy: { finishedAt: 'asc' },

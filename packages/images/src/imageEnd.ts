@@ -80,11 +80,9 @@ function jpegLength(bytes: Uint8Array): number | null {
     if (marker !== 0xda) continue;
     // Entropy-coded data: stop at a real marker.
     for (;;) {
-      if (at + 1 >= n) return null;
-      if (bytes[at] !== 0xff) {
-        at++;
-        continue;
-      }
+      // indexOf runs natively: the scan costs far less than a byte-by-byte loop.
+      at = bytes.indexOf(0xff, at);
+      if (at === -1 || at + 1 >= n) return null;
       const next = bytes[at + 1] as number;
       if (next === 0x00 || (next >= 0xd0 && next <= 0xd7)) at += 2;
       else if (next === 0xff) at++;

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { jobPriority, retentionEnd, tierOf, type Principal, type TierTable } from '@inferq/accounts';
-import { AppError, GroupCommit, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, type FairShare, type JobStatus } from '@inferq/core';
+import { createHash, randomUUID } from 'node:crypto';
+import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
+import { AppError, GroupCommit, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairShare, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, ValidatedImage } from '@inferq/images';
 import { validateImage } from '@inferq/images';
@@ -58,6 +58,8 @@ export interface SubmitJobInput {
   idempotencyKey?: string | undefined;
   /** URL POSTed with the job when it is final. */
   webhook?: string | undefined;
+  /** The `webhookEvents` form field: comma-separated `started`, `completed`. @defaultValue 'completed' */
+  webhookEvents?: string | undefined;
 }
 
 export interface SubmitJobResult {
@@ -94,6 +96,7 @@ interface SubmitContext {
   version: string | undefined;
   model: NonNullable<Awaited<ReturnType<ModelCatalog['resolve']>>>;
   webhookUrl: string | undefined;
+  webhookEvents: WebhookEventFilter[] | undefined;
 }
 
 export interface JobListInput {
@@ -110,6 +113,17 @@ export interface JobPage {
 }
 
 const modelNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** The `webhookEvents` field: events from webhookEventFilters, comma-separated; undefined (the default, `completed`) when absent. */
+function parseWebhookEvents(text: string | undefined, hasWebhook: boolean): WebhookEventFilter[] | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const refuse = (message: string) => new AppError('VALIDATION_FAILED', message, { details: { field: 'webhookEvents', allowed: webhookEventFilters } });
+  if (!hasWebhook) throw refuse('webhookEvents needs a webhook URL.');
+  const events = text.split(',').map((event) => event.trim());
+  const unknown = events.filter((event) => !(webhookEventFilters as readonly string[]).includes(event));
+  if (unknown.length > 0) throw refuse(`Unknown webhook event ${JSON.stringify(unknown[0])}: use ${webhookEventFilters.join(', ')}.`);
+  return webhookEventFilters.filter((event) => events.includes(event));
+}
+
 /** Visible ASCII, as in the IETF Idempotency-Key draft's examples. */
 const idempotencyKeyPattern = /^[\x21-\x7e]+$/;
 const idempotencyWindowMs = 24 * 3600 * 1000;
@@ -149,14 +163,17 @@ export class JobService {
     const { admission } = this.#options;
     const { principal, idempotencyKey } = input;
     checkIdempotencyKey(idempotencyKey, 255);
+    const tier = tierOf(principal.tier, this.#options.tiers);
     if (idempotencyKey) {
       const earlier = await admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
-      if (earlier) return { job: earlier, replayed: true };
+      if (earlier) return { job: await this.#checkReplay(earlier, input, tier), replayed: true };
     }
     if (!input.image) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image".');
     const context = await this.#prepare(input);
     const image = await this.#validate(context, input.image);
     const outcome = await this.#admissions.submit(this.#admissionOf(context, image, idempotencyKey, input.fileName));
+    // A repeat that raced the first submit with the same key: the same request, or 422.
+    if (outcome.outcome === 'duplicate') return { job: await this.#checkReplay(outcome.job, input, tier, image.sha256), replayed: true };
     return this.#resultOf(context, outcome);
   }
 
@@ -197,14 +214,22 @@ export class JobService {
     );
     valid.sort((a, b) => a.index - b.index);
     const outcomes = await this.#admissions.submitAll(valid.map((entry) => entry.pending));
-    valid.forEach(({ index }, i) => {
-      try {
-        items[index] = { ok: true, ...this.#resultOf(context, outcomes[i]!) };
-      } catch (error) {
-        if (!isAppError(error)) throw error;
-        items[index] = { ok: false, error };
-      }
-    });
+    await Promise.all(
+      valid.map(async ({ index, pending }, i) => {
+        try {
+          const outcome = outcomes[i]!;
+          // An image answered with the job of its key must be the same request as that job's.
+          const result =
+            outcome.outcome === 'duplicate'
+              ? { job: await this.#checkReplay(outcome.job, { ...input, image: pending.request.job.input.data }, context.tier, pending.request.job.input.sha256), replayed: true }
+              : this.#resultOf(context, outcome);
+          items[index] = { ok: true, ...result };
+        } catch (error) {
+          if (!isAppError(error)) throw error;
+          items[index] = { ok: false, error };
+        }
+      }),
+    );
     return items as BatchItemResult[];
   }
 
@@ -220,10 +245,11 @@ export class JobService {
     const model = await models.resolve(modelName, version);
     if (!model) throw new AppError('UNKNOWN_MODEL', `No such model: ${modelName}${version ? `@${version}` : ''}.`, { details: { model: modelName, version } });
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
+    const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
     await this.#checkCapacity();
-    return { principal: input.principal, tier, modelName, version, model, webhookUrl };
+    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents };
   }
 
   /** Validates one image within the caller's tier limits, its decode counted against the caller's share. */
@@ -247,7 +273,7 @@ export class JobService {
   }
 
   #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined): PendingAdmission {
-    const { principal, tier, modelName, version, webhookUrl } = context;
+    const { principal, tier, modelName, version, webhookUrl, webhookEvents } = context;
     const id = randomUUID();
     return {
       request: {
@@ -259,6 +285,7 @@ export class JobService {
           expiresAt: retentionEnd(tier),
           idempotencyKey,
           webhookUrl,
+          webhookEvents,
           input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels, fileName: sanitizeFileName(fileName) },
         },
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
@@ -310,6 +337,35 @@ export class JobService {
 
   /** The queue-length read in progress, shared by every submit that arrives while it runs. */
   #capacityRead: Promise<number> | undefined;
+
+  /**
+   * A submit under the Idempotency-Key of an earlier one is answered with that job only when it
+   * is the same request: the same model and version, and the same image (its stored bytes, so an
+   * upload whose trailing bytes were cut still matches). Anything else is 422
+   * IDEMPOTENCY_KEY_REUSED, never the other job.
+   */
+  async #checkReplay(earlier: JobRecord, input: SubmitJobInput, tier: Tier, storedSha256?: string): Promise<JobRecord> {
+    const reused = (field: string) =>
+      new AppError('IDEMPOTENCY_KEY_REUSED', `This Idempotency-Key was used for job ${earlier.id} with another ${field}; use a new key for a new request.`, {
+        details: { jobId: earlier.id, field },
+      });
+    const modelName = input.model?.trim() || this.#options.defaultModel;
+    if (modelName !== earlier.modelName) throw reused('model');
+    if ((input.modelVersion?.trim() || null) !== earlier.requestedVersion) throw reused('model version');
+    if (!input.image) throw reused('image');
+    const sha256 = storedSha256 ?? createHash('sha256').update(input.image).digest('hex');
+    if (sha256 === earlier.inputSha256) return earlier;
+    if (storedSha256) throw reused('image');
+    // Not byte for byte the stored image: it may still be once validation cuts what follows the image.
+    const { imageLimits } = this.#options;
+    const image = await validateImage(input.image, {
+      ...imageLimits,
+      maxBytes: Math.min(imageLimits.maxBytes, tier.maxUploadBytes),
+      maxPixels: Math.min(imageLimits.maxPixels, tier.maxPixels),
+    }).catch(() => undefined);
+    if (image?.sha256 !== earlier.inputSha256) throw reused('image');
+    return earlier;
+  }
 
   /**
    * The global cap on work in the system, checked before anything is written. Concurrent

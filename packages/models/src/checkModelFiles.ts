@@ -12,7 +12,7 @@ import type { ModelFormat } from './modelManifest.ts';
  * non-empty `weightsManifest`; every group names its shards by safe, distinct relative paths (no
  * path is a folder of another) and lists its weights (name, shape, dtype); the shards of each
  * group hold exactly the bytes those weights need. Other formats are checked by their own hook
- * in {@link checkModelFiles}.
+ * in {@link checkModelFiles} (ONNX files: `inspectOnnxModel`, called by ModelRegistry.publishFolder).
  */
 
 export type ModelFileProblem = 'not_a_model' | 'invalid_path' | 'weights_mismatch';

@@ -72,7 +72,11 @@ export function classifyAddress(address: string): AddressClass {
   let bare = normalizeHost(address);
   // ipaddr.js reads any dotted tail as IPv4-mapped (`::127.0.0.1` → `::ffff:7f00:1`); the WHATWG
   // URL parser writes every IPv6 literal in plain hex first, as the connection will see it.
-  if (isIP(bare) === 6) bare = normalizeHost(new URL(`http://[${bare.split('%')[0]}]/`).hostname);
+  if (isIP(bare) === 6) {
+    // A zone index (`fe80::1%eth0`) names an interface: link-local, never public.
+    if (bare.includes('%')) return 'private';
+    bare = normalizeHost(new URL(`http://[${bare}]/`).hostname);
+  }
   if (!ipaddr.isValid(bare)) return 'private';
   let parsed: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(bare);
   if (parsed.kind() === 'ipv6') {

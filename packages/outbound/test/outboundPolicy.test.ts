@@ -26,6 +26,7 @@ describe('classifyAddress', () => {
     ['64:ff9b::7f00:1', 'private'],
     ['2002:7f00:1::', 'private'],
     ['224.0.0.1', 'private'],
+    ['fe80::1%eth0', 'private'],
     ['not an address', 'private'],
   ])('%s is %s', (address, kind) => {
     expect(classifyAddress(address)).toBe(kind);

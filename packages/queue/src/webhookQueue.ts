@@ -35,8 +35,9 @@ export class WebhookQueue {
     this.queue.on('error', () => {});
   }
 
-  async enqueue(jobId: string): Promise<void> {
-    await this.queue.add('deliver', { jobId, deliveryId: randomUUID() }, webhookJobOptions(jobId, this.#policy));
+  /** Enqueues the delivery of one event of a job (`completed`: its final state). */
+  async enqueue(jobId: string, event: 'started' | 'completed' = 'completed'): Promise<void> {
+    await this.queue.add('deliver', { jobId, deliveryId: randomUUID(), event }, webhookJobOptions(jobId, this.#policy, event));
   }
 
   async close(): Promise<void> {

@@ -48,6 +48,7 @@ export class TestJobs {
       expiresAt: job.expiresAt ?? null,
       idempotencyKey: job.idempotencyKey ?? null,
       webhookUrl: job.webhookUrl ?? null,
+      ...(job.webhookEvents ? { webhookEvents: [...job.webhookEvents] } : {}),
       input: {
         create: {
           data: job.input.data as Uint8Array<ArrayBuffer>,

@@ -50,8 +50,12 @@ function submitFields(req: Request) {
     model: firstString(body.model) ?? firstString(req.query.model),
     version: firstString(body.version) ?? firstString(req.query.version),
     webhook: firstString(body.webhook),
+    webhookEvents: firstString(body.webhookEvents),
   });
   if (parsed.success) return parsed.data;
+  if (parsed.error.issues.some((issue) => issue.path[0] === 'webhookEvents')) {
+    throw new AppError('VALIDATION_FAILED', 'webhookEvents is a short list: started, completed.', { details: { field: 'webhookEvents' } });
+  }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhook')) {
     throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
   }
@@ -102,6 +106,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
       modelVersion: fields.version,
       idempotencyKey: req.get('idempotency-key'),
       webhook: fields.webhook,
+      webhookEvents: fields.webhookEvents,
     });
     releaseSubmitSlot(res);
     releaseUploadMemory(req, res);
@@ -148,6 +153,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
         modelVersion: fields.version,
         idempotencyKey: req.get('idempotency-key'),
         webhook: fields.webhook,
+        webhookEvents: fields.webhookEvents,
       });
       releaseSubmitSlot(res);
       releaseUploadMemory(req, res);

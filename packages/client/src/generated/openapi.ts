@@ -569,7 +569,7 @@ export type paths = {
         put?: never;
         /**
          * Register a model version from a model.json URL
-         * @description Fetches model.json and its shards, hashes them and writes the version atomically. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.
+         * @description Checks the name, version and manifest, then downloads model.json and its shards (https to public addresses only unless the host is in MODEL_FETCH_ALLOW_HOSTS; no redirects; bounded in bytes and time), checks that they are a real TF.js model (modelTopology, weightsManifest, shard sizes, safe paths), hashes them and moves the version into place atomically. A refusal is 400 VALIDATION_FAILED with `details.reason` (`private_address`, `redirect`, `too_large`, `timeout`, `not_a_model`, `invalid_path`, `weights_mismatch`, …); it never repeats what the remote answered. Versions are immutable: the same files again answer 200 `unchanged`, other files 409.
          */
         post: operations["adminPublishModelVersion"];
         delete?: never;
@@ -641,7 +641,7 @@ export type paths = {
         };
         /**
          * Prometheus metrics of this process
-         * @description `inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. Not behind authentication: keep it off the public network.
+         * @description `inferq_*` metrics of this API process (HTTP request durations, jobs submitted and canceled, rate-limit refusals, queue depth) and the Node.js process defaults, in the Prometheus text format. No API key: when the API has a METRICS_TOKEN it needs `Authorization: Bearer <METRICS_TOKEN>`; without one, keep it off the public network.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -768,6 +768,8 @@ export type components = {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+            /** @description When the job, its image and its result are deleted (the tier's retention); null when kept. */
+            expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
                 inferenceMs: number | null;
@@ -778,6 +780,7 @@ export type components = {
             };
             webhook: {
                 url: string;
+                events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
         };
@@ -790,7 +793,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -818,6 +821,8 @@ export type components = {
             /** Format: uuid */
             id: string;
             attempt: number;
+            /** @enum {string} */
+            event: "started" | "completed";
             url: string;
             statusCode: number | null;
             error: string | null;
@@ -850,7 +855,7 @@ export type components = {
         };
         WebhookSecret: {
             /**
-             * @description HMAC-SHA256 key of the InferQ-Signature header.
+             * @description The key of the webhook signatures (Standard Webhooks `webhook-signature`, and `InferQ-Signature`): `whsec_` and base64.
              * @example whsec_…
              */
             secret: string;
@@ -957,6 +962,8 @@ export type components = {
             createdAt: string;
             startedAt: string | null;
             finishedAt: string | null;
+            /** @description When the job, its image and its result are deleted (the tier's retention); null when kept. */
+            expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
                 inferenceMs: number | null;
@@ -967,6 +974,7 @@ export type components = {
             };
             webhook: {
                 url: string;
+                events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
             userId: string | null;
@@ -1277,6 +1285,11 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
+                    /**
+                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
+                     * @example started,completed
+                     */
+                    webhookEvents?: string;
                 };
             };
         };
@@ -1347,7 +1360,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `IMAGE_DIMENSIONS`. */
+            /** @description Error: `IMAGE_DIMENSIONS`, `IDEMPOTENCY_KEY_REUSED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1415,6 +1428,11 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
+                    /**
+                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
+                     * @example started,completed
+                     */
+                    webhookEvents?: string;
                 };
             };
         };
@@ -4113,6 +4131,15 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getApiReference: {
@@ -4164,7 +4191,7 @@ export interface operations {
                 /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
                 "InferQ-Signature": string;
                 /** @description What happened. */
-                "InferQ-Event": "job.succeeded" | "job.failed" | "job.canceled";
+                "InferQ-Event": "job.started" | "job.succeeded" | "job.failed" | "job.canceled";
                 /** @description The same on every retry of this delivery: drop duplicates by it. */
                 "InferQ-Delivery": string;
                 /** @description 1 for the first try, 2 for the first retry, … */

@@ -28,6 +28,16 @@ describe('GET /openapi.json', () => {
     expect(result.valid).toBe(true);
   });
 
+  it('gives integers only their real bounds, and types numeric query parameters as bounded integers', () => {
+    const text = JSON.stringify(document);
+    expect(text).not.toContain(String(Number.MAX_SAFE_INTEGER));
+    expect(text).not.toContain(String(Number.MIN_SAFE_INTEGER));
+    const query = (path: string, name: string) => document.paths[path].get.parameters.find((parameter: { name: string; in: string }) => parameter.in === 'query' && parameter.name === name).schema;
+    expect(query('/v1/jobs/{id}', 'wait')).toMatchObject({ type: 'integer', minimum: 0, maximum: 60 });
+    expect(query('/v1/jobs', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 });
+    expect(query('/v1/admin/stats', 'window')).toMatchObject({ type: 'integer', minimum: 60, maximum: 604800 });
+  });
+
   it('lists every error code with its HTTP status', () => {
     const description: string = document.info.description;
     for (const [code, status] of Object.entries(errorStatus)) {

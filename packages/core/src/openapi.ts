@@ -86,7 +86,7 @@ const preferHeader = z.string().optional().meta({
 const listQuery = z.object({
   status: z.string().optional().meta({ description: `Comma-separated statuses: ${jobStatuses.join(', ')}.`, example: 'succeeded,failed' }),
   cursor: z.string().optional().meta({ description: '`nextCursor` of the previous page.' }),
-  limit: z.string().optional().meta({ description: 'Page size, 1 to 100 (default 20).', example: '20' }),
+  limit: z.int().min(1).max(100).optional().meta({ description: 'Page size, 1 to 100 (default 20).', example: 20 }),
 });
 
 const userParam = z.object({ user: z.string().meta({ description: 'User id or email.' }) });
@@ -114,8 +114,8 @@ const eventStreamDescription = [
 ].join('\n');
 
 const statsQuery = z.object({
-  window: z.string().optional().meta({ description: 'Seconds back from now, 60 to 604800 (default 3600).', example: '3600' }),
-  bucket: z.string().optional().meta({ description: 'Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window.', example: '60' }),
+  window: z.int().min(60).max(604800).optional().meta({ description: 'Seconds back from now, 60 to 604800 (default 3600).', example: 3600 }),
+  bucket: z.int().min(1).max(86400).optional().meta({ description: 'Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window.', example: 60 }),
 });
 
 const publishedVersionSchema = z.object({ status: z.enum(['written', 'unchanged', 'updated']), version: z.string(), sha256: z.string(), model: modelViewSchema });
@@ -134,7 +134,21 @@ export interface OpenApiDocumentOptions {
   servers?: Array<{ url: string; description?: string }>;
 }
 
+/** zod gives every int the bounds of a safe integer; a document says only the bounds a value really has. */
+const safeIntegerBounds = new Set([Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]);
+
+function withoutSafeIntegerBounds<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutSafeIntegerBounds) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value).filter(([key, item]) => !((key === 'minimum' || key === 'maximum') && safeIntegerBounds.has(item as number)));
+  return Object.fromEntries(entries.map(([key, item]) => [key, withoutSafeIntegerBounds(item)])) as T;
+}
+
 export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
+  return withoutSafeIntegerBounds(buildDocument(options));
+}
+
+function buildDocument(options: OpenApiDocumentOptions) {
   return createDocument({
     openapi: '3.1.0',
     info: {
@@ -268,7 +282,7 @@ export function buildOpenApiDocument(options: OpenApiDocumentOptions = {}) {
           description: `With \`?wait=N\` or \`Prefer: wait=N\` (0 to ${maxWaitSeconds} s) the answer is held until the job is final or N seconds pass, then the job is answered as it is. With \`If-None-Match\`, an unchanged job answers 304.`,
           requestParams: {
             path: jobPath,
-            query: z.object({ wait: z.string().optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds}.`, example: '30' }) }),
+            query: z.object({ wait: z.int().min(0).max(maxWaitSeconds).optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds}.`, example: 30 }) }),
             header: z.object({ Prefer: preferHeader, 'If-None-Match': z.string().optional().meta({ description: 'An ETag of this job.' }) }),
           },
           responses: {

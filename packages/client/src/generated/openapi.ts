@@ -1188,7 +1188,7 @@ export interface operations {
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
-                limit?: string;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -1519,7 +1519,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Seconds to wait for a final state, 0 to 60. */
-                wait?: string;
+                wait?: number;
             };
             header?: {
                 /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
@@ -2783,7 +2783,7 @@ export interface operations {
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
-                limit?: string;
+                limit?: number;
                 /** @description Only this user's jobs. */
                 userId?: string;
             };
@@ -2935,9 +2935,9 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Seconds back from now, 60 to 604800 (default 3600). */
-                window?: string;
+                window?: number;
                 /** @description Bucket width in seconds, 1 to 86400 (default 60); at most 500 buckets per window. */
-                bucket?: string;
+                bucket?: number;
             };
             header?: never;
             path?: never;

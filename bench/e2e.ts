@@ -4,7 +4,6 @@
 //   pnpm bench e2e [--workers 1,2] [--clients 8] [--seconds 20] [--image 1024x768] [--raw-batches 1,4,8] [--raw-seconds 2]
 //                  [--engine onnxruntime-cpu] (the raw ceiling's engine: the one the workers serve nsfw with)
 import { randomUUID } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@inferq/testing';
@@ -80,9 +79,10 @@ try {
       batches: values['raw-batches'].split(',').map(Number),
       seconds: Number(values['raw-seconds']),
       backend: values.engine,
-      threads: Math.max(1, Math.floor(availableParallelism() / workers)),
+      // The workers' default: one ONNX Runtime thread per process.
+      threads: 1,
     });
-    const threads = values.engine.startsWith('onnxruntime-') ? Math.max(1, Math.floor(availableParallelism() / workers)) : 1;
+    const threads = 1;
     rows.push({
       workers,
       run,

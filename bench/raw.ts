@@ -3,8 +3,8 @@
 //   pnpm bench raw [--engines tfjs-wasm,onnxruntime-cpu] [--processes 1,2] [--threads auto] [--batches 1,2,4,8,16,32]
 //                  [--seconds 3] [--model nsfw] [--image 1024x768]
 // --engines: tfjs-<backend> (wasm, cpu, tensorflow…) or onnxruntime-<provider> (cpu, cuda, tensorrt, webgpu).
-// --threads: ONNX Runtime intra-op threads per process; `auto` is the cores divided by the processes
-//   (what the worker does), a list (1,2) measures each: threads per process against processes per host.
+// --threads: ONNX Runtime intra-op threads per process; `auto` is the worker's default (1), a list
+//   (1,2) measures each: threads per process against processes per host.
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,7 +41,7 @@ const best: Array<{ engine: string; processes: number; threads: number; row: Raw
 for (const engine of values.engines.split(',')) {
   const onnx = engine.startsWith('onnxruntime-');
   for (const processes of list(values.processes)) {
-    const threadCounts = !onnx ? [1] : values.threads === 'auto' ? [Math.max(1, Math.floor(cores / processes))] : list(values.threads);
+    const threadCounts = !onnx ? [1] : values.threads === 'auto' ? [1] : list(values.threads);
     for (const threads of threadCounts) {
       try {
         const result = await measureRaw({ modelsDir: values['models-dir'], model: values.model, processes, batches: list(values.batches), seconds, backend: engine, threads });

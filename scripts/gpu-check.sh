@@ -23,7 +23,7 @@ pack() {
   local ort_dir
   ort_dir="$(cd packages/inference && node -e "console.log(require('node:path').dirname(require.resolve('onnxruntime-node/package.json')))")"
   local common_dir
-  common_dir="$(cd "$ort_dir" && node -e "console.log(require('node:path').dirname(require.resolve('onnxruntime-common/package.json')))")"
+  common_dir="$(readlink -f "$ort_dir/../onnxruntime-common")"
   [ -f models/nsfw/4.4.0/model.onnx ] || pnpm models:import >/dev/null
   rm -rf "$bundle" && mkdir -p "$bundle/stage/ort/node_modules"
   # onnxruntime-node without the other platforms' binaries, onnxruntime-common beside it.
@@ -34,8 +34,8 @@ pack() {
   echo '{"name":"gpu-check-ort","private":true}' > "$bundle/stage/ort/package.json"
   cp models/nsfw/4.4.0/model.onnx "$bundle/stage/model.onnx"
   cp scripts/gpuBench.mjs "$bundle/stage/gpuBench.mjs"
-  xz -T0 -6 -c "$(readlink -f "$(command -v node)")" > "$bundle/node.xz"
-  tar -C "$bundle/stage" -cf - . | xz -T0 -6 > "$bundle/payload.tar.xz"
+  xz -T0 -3 -c "$(readlink -f "$(command -v node)")" > "$bundle/node.xz"
+  tar -C "$bundle/stage" -cf - . | xz -T0 -3 > "$bundle/payload.tar.xz"
   rm -rf "$bundle/stage"
   local bytes
   bytes=$(du -cb "$bundle"/* | tail -1 | cut -f1)
@@ -46,7 +46,7 @@ pack() {
 
 report() {
   echo "== machine"; uname -a; nproc; (free -g 2>/dev/null | head -2) || true
-  echo "== NVIDIA driver"; (nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 || echo "nvidia-smi: not available") | head -5
+  echo "== NVIDIA driver"; (command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 || echo "nvidia-smi: not available") | head -5
   echo "== device nodes"; ls /dev/nvidia* /dev/dri 2>&1 | head -10 || true
   echo "== Vulkan"; (command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>&1 | grep -E "deviceName|driverName|apiVersion" | head -6) || echo "vulkaninfo: not installed"
   ldconfig -p 2>/dev/null | grep -E "libvulkan|libnvidia-vulkan|libGLX_nvidia" | head -5 || true
@@ -56,9 +56,8 @@ report() {
 
 run() {
   [ -f "$bundle/node.xz" ] || { echo "no $bundle/ here: run 'bash scripts/gpu-check.sh pack' first and carry $bundle" >&2; exit 1; }
-  local work
   work="$(mktemp -d)"
-  trap 'rm -rf "$work"' EXIT
+  trap 'rm -rf "${work:-}"' EXIT
   xz -dc "$bundle/node.xz" > "$work/node" && chmod +x "$work/node"
   xz -dc "$bundle/payload.tar.xz" | tar -C "$work" -xf -
   report

@@ -3,7 +3,7 @@
 // readiness taken from /readyz on ports chosen up front.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, repoRoot } from '@inferq/testing';
 import type { BenchServices } from './services.ts';
@@ -174,8 +174,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         port,
         logDir,
         cpuProfileDir: options.cpuProfileDir,
-        // Worker processes share the host's cores as a supervisor would split them (ORT threads).
-        env: { ...common, WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1', WORKER_ID: `bench-${i + 1}`, TF_BACKEND: 'wasm', ORT_INTRA_OP_THREADS: String(Math.max(1, Math.floor(availableParallelism() / options.workers))), ...options.worker },
+        env: { ...common, WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1', WORKER_ID: `bench-${i + 1}`, TF_BACKEND: 'wasm', ...options.worker },
       });
       started.push(worker);
       workers.push(worker);

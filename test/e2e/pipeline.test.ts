@@ -6,6 +6,8 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { createDatabase } from '@inferq/db';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
+import { validateImage } from '@inferq/images';
+import { ModelRegistry } from '@inferq/models';
 import { createTestUser, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
 
 describe('upload → queue → worker → result → poll, with real processes', () => {
@@ -78,13 +80,13 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(text).toMatch(/^inferq_queue_jobs\{state="waiting"\} 0$/m);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
-    // The 640×480 drawing ran on the pixels the API made while validating; the 320×240 PNG has
-    // too few pixels for storing them to pay (pixelsWorthStoring), so the worker decoded it.
-    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="prepared"}')).toBe(1);
-    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="decoded"}')).toBe(1);
+    // nsfw's pixels are floats (alignCorners): 602 KB a job costs the API and Postgres more than
+    // the worker's decode (pixelsWorthStoring), so the worker decoded both uploads.
+    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="prepared"}') || 0).toBe(0);
+    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="decoded"}')).toBe(2);
   });
 
-  it('stores the model pixels with the upload, and a job stored without them (or for another spec) gets the same scores from a decode in the worker', async () => {
+  it('leaves nsfw\'s float pixels out of the stored upload; a job stored with them, without them or for another spec gets the same scores', async () => {
     const image = await photoLikeImage(800, 600, 'jpeg');
     const submitted = await submit(caller, image);
     const viaApi = await waitForFinal(caller, submitted.id);
@@ -95,31 +97,34 @@ describe('upload → queue → worker → result → poll, with real processes',
     const queue = new InferenceQueue({ connection: redis, name: env.queueName!, prefix: env.queuePrefix });
     try {
       const stored = await db.jobInput.findUniqueOrThrow({ where: { jobId: submitted.id } });
-      expect(stored.pixelsSpec).toMatch(/^v1:224x224x3:/);
-      // nsfw's alignCorners resize keeps floats: four bytes a value.
-      expect(stored.pixelsSpec).toBe('v1:224x224x3:fill:alignCorners:f32');
-      expect(stored.pixels).toHaveLength(224 * 224 * 3 * 4);
+      expect(stored.pixels).toBeNull();
+      // The float pixels the API would make (four bytes a value), stored as decode-once stores them.
+      const { manifest } = await new ModelRegistry({ root: inject('modelsDir') }).resolve('nsfw');
+      const made = (await validateImage(image, {}, { pixels: manifest.input, preparePixels: 'always' })).pixels!;
+      expect(made.spec).toBe('v1:224x224x3:fill:alignCorners:f32');
+      expect(made.data).toHaveLength(224 * 224 * 3 * 4);
 
       // The same upload as a row without pixels, and one whose pixels were made for another input.
       const jobs = new TestJobs(db);
       const { user } = caller;
       const meta = { data: image, format: 'jpeg', width: 800, height: 600, sha256: '0'.repeat(64) };
       const bare = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: meta });
+      const withPixels = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: { ...meta, pixels: made } });
       const otherSpec = await jobs.create({
         id: crypto.randomUUID(),
         userId: user.userId,
         modelName: 'nsfw',
         input: { ...meta, pixels: { data: Buffer.alloc(299 * 299 * 3, 7), spec: 'v1:299x299x3:cover:lanczos3' } },
       });
-      for (const job of [bare, otherSpec]) await queue.enqueue({ jobId: job.id, model: 'nsfw' });
-      for (const job of [bare, otherSpec]) {
+      for (const job of [bare, withPixels, otherSpec]) await queue.enqueue({ jobId: job.id, model: 'nsfw' });
+      for (const job of [bare, withPixels, otherSpec]) {
         const decoded = await waitForFinal(caller, job.id);
         expect(decoded.status).toBe('succeeded');
         expect(decoded.result!.output).toEqual(viaApi.result!.output);
       }
       const text = await (await fetch(`${healthUrl}/metrics`)).text();
-      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="decoded"\} 3$/m);
-      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="prepared"\} 2$/m);
+      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="decoded"\} 5$/m);
+      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="prepared"\} 1$/m);
     } finally {
       await queue.close();
       redis.disconnect();

@@ -1,4 +1,4 @@
-import { availableParallelism, hostname, setPriority } from 'node:os';
+import { hostname, setPriority } from 'node:os';
 import { pino } from 'pino';
 import { createDatabase, JobExecution, JobMaintenance, pingDatabase } from '@inferq/db';
 import { batchingDefaults, initBackend, initOnnxRuntime, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
@@ -81,7 +81,7 @@ backendName = backend.name;
 backendDetails = { tfjsBackend: backend.tfjsBackend, ...(backend.wasm ? { wasm: backend.wasm } : {}), ...(backend.gpu !== undefined ? { gpu: backend.gpu } : {}), skipped: backend.skipped };
 // ONNX Runtime beside TF.js: versions with an ONNX file run on it (several times faster on the
 // CPU), the others on TF.js. A named provider that does not start fails the boot.
-onnxRuntime = await initOnnxRuntime({ preferred: env.ORT_PROVIDER, intraOpThreads: env.ORT_INTRA_OP_THREADS ?? availableParallelism(), logger });
+onnxRuntime = await initOnnxRuntime({ preferred: env.ORT_PROVIDER, intraOpThreads: env.ORT_INTRA_OP_THREADS ?? 1, logger });
 // Batch settings by the engine a version runs on (manifest limits and MAX_BATCH_* win).
 const batchingFor = (engine: string) => {
   const defaults = onnxRuntime && engine === onnxRuntime.engine ? onnxBatchingDefaults[onnxRuntime.provider] : batchingDefaults[backend.name];

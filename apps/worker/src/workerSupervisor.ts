@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 
 export interface WorkerSupervisorOptions {
@@ -18,7 +17,7 @@ export interface WorkerSupervisorOptions {
   restartDelayMs?: number;
   /**
    * ONNX Runtime threads of each child (ORT_INTRA_OP_THREADS in its environment).
-   * @defaultValue the host's cores divided by `processes`, at least 1
+   * @defaultValue unset: each child's own default (1 thread; the processes use the cores)
    */
   ortIntraOpThreads?: number;
 }
@@ -73,8 +72,7 @@ export class WorkerSupervisor {
         WORKER_PROCESSES: '1',
         WORKER_ID: childId,
         WORKER_PORT: String(port === 0 ? 0 : port + index),
-        // Each child's share of the cores for ONNX Runtime, unless the operator chose a number.
-        ORT_INTRA_OP_THREADS: String(this.#options.ortIntraOpThreads ?? Math.max(1, Math.floor(availableParallelism() / this.#options.processes))),
+        ...(this.#options.ortIntraOpThreads !== undefined ? { ORT_INTRA_OP_THREADS: String(this.#options.ortIntraOpThreads) } : {}),
       },
       stdio: 'inherit',
     });

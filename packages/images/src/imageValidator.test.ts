@@ -121,6 +121,9 @@ describe('model pixels made while validating', () => {
     expect(pixelsWorthStoring(1024, 768, modelSpec)).toBe(true);
     // MNIST's 28×28 grey input: 784 bytes, always.
     expect(pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' })).toBe(true);
+    // Float pixels (alignCorners, 4 bytes a value) of a 224×224 RGB input: never worth storing; tiny ones are.
+    expect(pixelsWorthStoring(1024, 768, { ...modelSpec, resize: 'fill', resizeKernel: 'alignCorners' })).toBe(false);
+    expect(pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners' })).toBe(true);
   });
 
   it('are made only when worth storing, unless asked for always', async () => {

@@ -44,14 +44,20 @@ const smallPixelsBytes = 64 * 1024;
 
 /**
  * Whether making and storing a spec's pixels at submit beats the worker decoding the upload again:
- * yes when they are small (≤ 64 KiB), or when the image has at least twice the input's pixels
+ * yes when they are small (≤ 64 KiB), or, for 8-bit pixels, when the image has at least twice the input's pixels
  * (its decode then costs the worker more than the stored bytes cost Postgres). A 256×256 upload
  * for a 224×224 RGB model is decoded by the worker instead: its 150 kB of pixels would be larger
  * than the upload, and decoding it takes about a millisecond.
  */
 export function pixelsWorthStoring(width: number, height: number, spec: PixelSpec): boolean {
   const inputPixels = spec.width * spec.height;
-  return inputPixels * spec.channels * bytesPerValue(spec) <= smallPixelsBytes || width * height >= 2 * inputPixels;
+  if (inputPixels * spec.channels * bytesPerValue(spec) <= smallPixelsBytes) return true;
+  // Float pixels (alignCorners) are 4 bytes a value: nsfw's 602 KB is more than a 1024×768 JPEG,
+  // and writing it cost the API and Postgres more than the worker's decode (pnpm bench e2e
+  // --api-env PREPARE_MODEL_PIXELS=false: API 25 → 14 ms, Postgres 8.7 → 3.5 ms of CPU a job,
+  // 7.5 → 10.9 jobs/s with one ONNX Runtime worker).
+  if (isFloatSpec(spec)) return false;
+  return width * height >= 2 * inputPixels;
 }
 
 /** Whether the spec's pixels are floats (a resize computed in float, not rounded to bytes). */

@@ -33,9 +33,8 @@ export interface InitOnnxRuntimeOptions {
   preferred?: OnnxProviderPreference;
   /**
    * Threads one model call uses on the CPU provider (ORT's intra-op pool). Measured with
-   * `pnpm bench raw`: on a host, N processes × 1 thread beat 1 process × N threads for a
-   * MobileNet-sized model at batch 1 (README, "Inference engines"); give each worker process its
-   * share of the cores.
+   * `pnpm bench raw --threads 1,2`: N processes × 1 thread beat 1 process × N threads for
+   * MobileNetV2 (README, "Inference engines"); the worker passes 1 unless told otherwise.
    * @defaultValue the cores of this host
    */
   intraOpThreads?: number;

@@ -97,7 +97,7 @@ try {
   }
 
   const { count } = await db.job.count().then((total) => ({ count: total }));
-  await queue.queue.addBulk(Array.from({ length: 10_000 }, (_, i) => ({ name: 'infer', data: { jobId: randomUUID(), model: 'nsfw' }, opts: { priority: 1 + (i % 100) } })));
+  await queue.queueFor('nsfw').addBulk(Array.from({ length: 10_000 }, (_, i) => ({ name: 'infer', data: { jobId: randomUUID(), model: 'nsfw' }, opts: { priority: 1 + (i % 100) } })));
   record('global queue length (Redis), 10 000 queued', await time(() => queue.inFlightCount()));
   record('Redis INCR + DECR (a counter, for comparison)', await time(async () => {
     await redis.incr(`${services.queuePrefix}:bench-counter`);
@@ -109,7 +109,7 @@ try {
   const file = writeResults('admission', { rounds, results });
   console.log(`\nwrote ${file}`);
 } finally {
-  await queue.queue.obliterate({ force: true }).catch(() => {});
+  await queue.obliterate().catch(() => {});
   await queue.close();
   redis.disconnect();
   await db.$disconnect();

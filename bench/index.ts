@@ -19,7 +19,9 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   profile: { file: 'profileSummary.ts', about: 'summarize CPU profiles written with --cpu-prof DIR: self time by package and function' },
   streams: { file: 'streams.ts', about: 'live dashboard streams: API latency p50/p99 and memory with 0 and 200 open SSE streams, event delay, connections' },
   batching: { file: 'batching.ts', about: 'dynamic batching: images/s and p50/p99 latency at batch sizes 1-32 per backend available here, nsfw and mnist' },
-  workers: { file: 'workerProcesses.ts', about: 'images/s of one worker entry with WORKER_PROCESSES=1 vs 2 (API + Postgres + Redis, nsfw, closed loop), and the machine load' },
+  workers: { file: 'workerPools.ts', about: 'two worker pools (nsfw | mnist) vs one pool serving both, same processes: jobs/s and p50/p99 per model (closed loop); --processes 1,2 runs the WORKER_PROCESSES comparison instead' },
+  processes: { file: 'workerProcesses.ts', about: 'images/s of one worker entry with WORKER_PROCESSES=1 vs 2 (API + Postgres + Redis, nsfw, closed loop), and the machine load' },
+  tracing: { file: 'tracing.ts', about: 'what OpenTelemetry tracing costs per job (7 spans and the traceparent across the queue), off (the default) vs on' },
   modeldownload: { file: 'modelDownload.ts', about: 'API memory while a model with one large shard (--mib, 256) is registered by URL: streamed to disk vs read into memory' },
   imagestore: { file: 'imageStore.ts', about: 'storing only the image of an upload with a payload appended: cut at its end marker vs a sharp re-encode (JPEG, PNG, WebP)' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
@@ -32,5 +34,7 @@ if (!entry) {
   for (const [key, value] of Object.entries(benchmarks)) console.log(`  ${key.padEnd(12)} ${value.about}`);
   process.exit(name ? 2 : 0);
 }
-process.argv = [process.argv[0]!, entry.file, ...args];
-await import(pathToFileURL(path.join(import.meta.dirname, entry.file)).href);
+// `workers --processes …` is the older WORKER_PROCESSES comparison, kept under its first command.
+const file = name === 'workers' && args.some((arg) => arg.startsWith('--processes')) ? benchmarks.processes!.file : entry.file;
+process.argv = [process.argv[0]!, file, ...args];
+await import(pathToFileURL(path.join(import.meta.dirname, file)).href);

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
+import { modelQueueName } from '@inferq/core';
 import { Redis } from 'ioredis';
 import { repoRoot } from '@inferq/testing';
 import { benchImage } from './lib/benchImage.ts';
@@ -42,7 +43,7 @@ console.log(`submit latency under overload: ${rate}/s for ${values.seconds} s, $
 
 const queueName = `bench-${randomUUID()}`;
 const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 1 });
-const queue = new Queue(queueName, { connection: redis, prefix: services.queuePrefix });
+const queue = new Queue(modelQueueName(values.model, queueName), { connection: redis, prefix: services.queuePrefix });
 const depth = async () => {
   const counts = await queue.getJobCounts('waiting', 'prioritized', 'active');
   return counts.waiting! + counts.prioritized! + counts.active!;

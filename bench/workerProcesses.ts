@@ -1,7 +1,7 @@
 // One worker entry with WORKER_PROCESSES=1 and then 2 (the supervisor forks one wasm worker per
 // core): jobs/s end to end (API + Postgres + Redis, nsfw, real JPEGs, closed loop), and how
 // loaded the machine was, since it is shared.
-//   pnpm bench workers [--processes 1,2] [--clients 8] [--seconds 20] [--image 1024x768]
+//   pnpm bench processes (or pnpm bench workers --processes 1,2) [--processes 1,2] [--clients 8] [--seconds 20] [--image 1024x768]
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { parseArgs } from 'node:util';

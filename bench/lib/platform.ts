@@ -27,6 +27,8 @@ export interface PlatformOptions {
   api?: Record<string, string>;
   /** Extra environment for every worker. */
   worker?: Record<string, string>;
+  /** Extra environment for worker i (after `worker`), e.g. a different WORKER_MODELS per pool. */
+  workerEach?: Array<Record<string, string>>;
   /** Write a V8 CPU profile of each process (node --cpu-prof) into this folder on exit. */
   cpuProfileDir?: string;
 }
@@ -174,7 +176,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         port,
         logDir,
         cpuProfileDir: options.cpuProfileDir,
-        env: { ...common, WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1', WORKER_ID: `bench-${i + 1}`, TF_BACKEND: 'wasm', ...options.worker },
+        env: { ...common, WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1', WORKER_ID: `bench-${i + 1}`, TF_BACKEND: 'wasm', ...options.worker, ...options.workerEach?.[i] },
       });
       started.push(worker);
       workers.push(worker);

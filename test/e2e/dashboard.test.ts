@@ -1,7 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import sharp from 'sharp';
@@ -9,6 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drawingImage, photoLikeImage, textFile } from '@inferq/images/testing';
 import { repoRoot, type PlatformProcess, type TestUser } from '@inferq/testing';
+import { InferenceQueue } from '@inferq/queue';
 import { ensureDashboardBuilt, launchChromium } from './browser.ts';
 import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller } from './platform.ts';
 
@@ -27,7 +27,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
   let admin: TestUser;
   let browser: Browser;
   let redis: Redis;
-  let queue: Queue;
+  let queue: InferenceQueue;
   let db: pg.Client;
   /** Every address the browser asked for that held a key; must stay empty. */
   const keyInUrl: string[] = [];
@@ -45,14 +45,15 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     [user, admin] = await Promise.all([createTestUser(env.databaseUrl), createTestUser(env.databaseUrl, { role: 'admin' })]);
     browser = await launchChromium();
     redis = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
-    queue = new Queue(env.queueName!, { connection: redis, prefix: env.queuePrefix });
+    // Every model's queue (pause and resume act on all of them).
+    queue = new InferenceQueue({ connection: redis, name: env.queueName!, prefix: env.queuePrefix, models: () => ['nsfw', 'mnist'] });
     db = new pg.Client({ connectionString: env.databaseUrl });
     await db.connect();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await queue?.obliterate({ force: true }).catch(() => {});
+    await queue?.obliterate().catch(() => {});
     await queue?.close();
     redis?.disconnect();
     await db?.end();
@@ -282,7 +283,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const done = await Promise.all([submit(caller, await photoLikeImage(64, 48)), submit(caller, await photoLikeImage(64, 48))]);
     for (const job of done) expect((await waitForFinal(caller, job.id)).status).toBe('succeeded');
     // BullMQ keeps completed entries for an hour: the clean must take them too.
-    expect((await Promise.all(done.map((job) => queue.getJob(job.id)))).map((entry) => entry?.id)).toEqual(done.map((job) => job.id));
+    expect((await Promise.all(done.map((job) => queue.getJob(job.id, 'nsfw')))).map((entry) => entry?.id)).toEqual(done.map((job) => job.id));
     // A failed job is not among the statuses cleaned by default, so it stays.
     const failed = await submit(caller, await photoLikeImage(64, 48));
     expect((await waitForFinal(caller, failed.id)).status).toBe('succeeded');
@@ -307,7 +308,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
 
     const { rows } = await db.query<{ id: string; status: string }>('SELECT id, status FROM jobs WHERE user_id = $1', [owner.userId]);
     expect(rows).toEqual([{ id: failed.id, status: 'failed' }]);
-    expect(await Promise.all(done.map((job) => queue.getJob(job.id)))).toEqual([undefined, undefined]);
+    expect(await Promise.all(done.map((job) => queue.getJob(job.id, 'nsfw')))).toEqual([undefined, undefined]);
     await context.close();
   });
 
@@ -327,6 +328,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const image = await photoLikeImage(160, 120);
     const held = await Promise.all([submit(caller, image), submit(caller, image), submit(caller, image)]);
     await expect.poll(() => page.getByTestId('cap').textContent(), { timeout: 15_000 }).toMatch(/^3 \/ 10,000/);
+    // The nsfw model's own queue holds them (one queue per model).
+    expect(await panel.getByTestId('queued-nsfw').textContent()).toBe('3');
+    expect(await panel.getByTestId('queued-mnist').textContent()).toBe('0');
 
     // Cancel one of the user's queued jobs from the operators' list, after saying yes.
     const jobsPanel = page.getByTestId('admin-jobs-panel');

@@ -77,7 +77,7 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(value('inferq_batch_size_sum{model="nsfw"}')).toBeGreaterThanOrEqual(2);
     expect(value('inferq_inference_duration_seconds_count{model="nsfw"}')).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^inferq_model_load_seconds\{model="nsfw",version="[^"]+"\} [0-9.]+$/m);
-    expect(text).toMatch(/^inferq_queue_jobs\{state="waiting"\} 0$/m);
+    expect(text).toMatch(/^inferq_queue_jobs\{model="nsfw",state="waiting"\} 0$/m);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
     // nsfw's pixels are floats (alignCorners): 602 KB a job costs the API and Postgres more than

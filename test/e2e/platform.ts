@@ -21,7 +21,7 @@ export interface JobJson {
   model: { name: string; version: string | null; engine: string | null };
   result: { output: number[][]; top: Array<{ label: string; score: number }> | null } | null;
   error: { code: string; message: string } | null;
-  timings: { queueWaitMs: number | null; inferenceMs: number | null; totalMs: number | null };
+  timings: { queueWaitMs: number | null; heldMs: number | null; inferenceMs: number | null; totalMs: number | null };
   links: { self: string };
 }
 

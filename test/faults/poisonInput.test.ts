@@ -60,7 +60,7 @@ it('poison inputs fail alone with a clear code and no retries; the jobs around t
   const goodCounts = await waitForFinal(env.databaseUrl, goodIds, 180_000);
   const poisonCounts = await waitForFinal(env.databaseUrl, poisonIds, 60_000);
   const rows = await db.job.findMany({ where: { id: { in: poisonIds } }, select: { id: true, status: true, errorCode: true, attempts: true } });
-  const queued = await Promise.all(poisonIds.map((id) => queue.queue.getJob(id)));
+  const queued = await Promise.all(poisonIds.map((id) => queue.queueFor('nsfw').getJob(id)));
   await report('poison inputs', await tally(env.databaseUrl, [...goodIds, ...poisonIds]), {
     goodSucceeded: goodCounts.succeeded,
     poisonCodes: poisonCounts.codes,

@@ -5,7 +5,7 @@ import type { ImageLimits } from '@inferq/images';
 import { JobService, OperatorService, QueueOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, pingRedis, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, pingRedis, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { ReadinessCheck } from './health.ts';
 import { AdmissionShares } from './admissionShares.ts';
@@ -86,7 +86,7 @@ export interface ApiServices {
 /** Builds the API's services from its parts; starts nothing. */
 export function buildApiServices(parts: ApiParts): ApiServices {
   const { db, queue } = parts;
-  const prefix = queue.queue.opts.prefix;
+  const prefix = queue.prefix;
   const queries = parts.queries ?? new JobQueries(db);
   const stats = new JobStats(db);
   const workers = new WorkerRegistry({ connection: queue.connection, prefix });
@@ -106,6 +106,8 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     deliveries: new WebhookDeliveryStore(db),
     events: new JobEventPublisher({ connection: queue.connection, prefix }),
     decodePixels: shares.decodePixels,
+    // A job view costs at most one heartbeat read a second, shared by every request.
+    servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
   });
   return {
     jobs,
@@ -121,11 +123,15 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     tiers: parts.tiers,
     submitSlots: new SubmitSlots(shares.submits),
     shares,
-    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.counts() }),
+    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel() }),
     readiness: [
       { name: 'postgres', check: () => pingDatabase(db) },
       { name: 'redis', check: () => pingRedis(queue.connection) },
     ],
     maxFileBytes: parts.imageLimits.maxBytes,
   };
+}
+
+function servedModelsOf(served: ServedModels): () => Promise<ReadonlySet<string> | undefined> {
+  return () => served.current();
 }

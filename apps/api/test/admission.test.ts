@@ -114,7 +114,7 @@ describe('priority and retention', () => {
       const values: number[] = [];
       for (let i = 0; i < count; i++) {
         const { id } = await (await submit(target, user)).json();
-        values.push((await target.queue.queue.getJob(id))!.opts.priority!);
+        values.push((await target.queue.queueFor('nsfw').getJob(id))!.opts.priority!);
       }
       return values;
     };

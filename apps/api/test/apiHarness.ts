@@ -50,8 +50,9 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
   redis.on('error', () => {});
   const queueName = `test-${randomUUID()}`;
-  const queue = new InferenceQueue({ connection: redis, name: queueName, prefix: inject('queuePrefix') });
-  await queue.queue.waitUntilReady();
+  // The shipped registry's models, as the API's registry would list them.
+  const queue = new InferenceQueue({ connection: redis, name: queueName, prefix: inject('queuePrefix'), models: () => ['mnist', 'nsfw'] });
+  await queue.waitUntilReady();
   const tiers = overrides.tiers ?? resolveTiers(tierOverrides);
   const deps: ApiParts = {
     logger,
@@ -84,7 +85,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     user,
     async close() {
       await server.stop();
-      await queue.queue.obliterate({ force: true }).catch(() => {});
+      await queue.obliterate().catch(() => {});
       await queue.close();
       redis.disconnect();
       await db.$disconnect();

@@ -160,7 +160,7 @@ describe('the dashboard routes: account, job image, operators', () => {
     const retried = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, { method: 'POST', headers: admin.headers });
     expect(retried.status).toBe(202);
     expect(await retried.json()).toMatchObject({ id, status: 'queued', error: null, finishedAt: null });
-    expect(['waiting', 'prioritized']).toContain(await (await api.queue.queue.getJob(id))!.getState());
+    expect(['waiting', 'prioritized']).toContain(await (await api.queue.queueFor('nsfw').getJob(id))!.getState());
     const row = await api.jobs.get(id);
     expect(row).toMatchObject({ status: 'queued', errorCode: null, finishedAt: null });
   });
@@ -170,7 +170,7 @@ describe('the dashboard routes: account, job image, operators', () => {
     const first = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, { method: 'POST', headers: admin.headers });
     expect(first.status).toBe(200);
     expect(((await first.json()) as { status: string }).status).toBe('canceled');
-    expect(await api.queue.queue.getJob(id)).toBeUndefined();
+    expect(await api.queue.queueFor('nsfw').getJob(id)).toBeUndefined();
     const second = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, { method: 'POST', headers: admin.headers });
     expect(second.status).toBe(409);
     expect(((await second.json()) as ErrorJson).error.code).toBe('JOB_FINISHED');

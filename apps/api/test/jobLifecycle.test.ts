@@ -93,11 +93,11 @@ describe('GET /v1/jobs', () => {
 describe('POST /v1/jobs/:id/cancel', () => {
   it('cancels a queued job and takes it out of the queue', async () => {
     const id = await submitId(api.user);
-    expect(await api.queue.queue.getJob(id)).toBeTruthy();
+    expect(await api.queue.queueFor('nsfw').getJob(id)).toBeTruthy();
     const response = await cancel(api.user, id);
     expect(response.status).toBe(200);
     expect((await response.json()).status).toBe('canceled');
-    expect(await api.queue.queue.getJob(id)).toBeUndefined();
+    expect(await api.queue.queueFor('nsfw').getJob(id)).toBeUndefined();
     const row = await api.deps.db.job.findUniqueOrThrow({ where: { id } });
     expect(row.status).toBe('canceled');
     expect(row.canceledAt).not.toBeNull();

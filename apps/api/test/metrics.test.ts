@@ -46,7 +46,7 @@ describe('GET /metrics (API)', () => {
     // A raw path never becomes a label value.
     expect(sample(text, 'inferq_http_request_duration_seconds_count{method="GET",route="unrouted",status_code="404"}')).toBe(1);
     expect(text).not.toContain(id);
-    const queued = (sample(text, 'inferq_queue_jobs{state="waiting"}') ?? 0) + (sample(text, 'inferq_queue_jobs{state="prioritized"}') ?? 0);
+    const queued = (sample(text, 'inferq_queue_jobs{model="nsfw",state="waiting"}') ?? 0) + (sample(text, 'inferq_queue_jobs{model="nsfw",state="prioritized"}') ?? 0);
     expect(queued).toBe(1);
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');

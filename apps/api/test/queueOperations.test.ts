@@ -45,14 +45,14 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     const response = await fetch(`${api.baseUrl}${route}`, { method, headers: { ...api.user.headers, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{"statuses":["succeeded"],"olderThanSeconds":0}' } : {}) });
     expect(response.status).toBe(403);
     expect(((await response.json()) as ErrorJson).error.code).toBe('FORBIDDEN');
-    expect(await api.queue.queue.isPaused()).toBe(false);
+    expect(await api.queue.isPaused()).toBe(false);
   });
 
   it('pauses and resumes the queue in Redis, idempotently, and says which queues', async () => {
     const paused = await post('/v1/admin/queue/pause', {});
     expect(paused.status).toBe(200);
     expect(await paused.json()).toEqual({ paused: true, queues: [api.queue.name] });
-    expect(await api.queue.queue.isPaused()).toBe(true);
+    expect(await api.queue.isPaused()).toBe(true);
     expect((await post('/v1/admin/queue/pause', {})).status).toBe(200);
     expect(await (await fetch(`${api.baseUrl}/v1/admin/queue`, { headers: admin.headers })).json()).toEqual({ paused: true, queues: [api.queue.name] });
     expect(((await (await fetch(`${api.baseUrl}/v1/admin/overview`, { headers: admin.headers })).json()) as { paused: boolean }).paused).toBe(true);
@@ -61,7 +61,7 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
 
     const resumed = await post('/v1/admin/queue/resume', {});
     expect(await resumed.json()).toEqual({ paused: false, queues: [api.queue.name] });
-    expect(await api.queue.queue.isPaused()).toBe(false);
+    expect(await api.queue.isPaused()).toBe(false);
   });
 
   it("retries one user's failed jobs, all of them, under their ids, and leaves every other job alone", async () => {
@@ -76,7 +76,7 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     expect(await response.json()).toEqual({ retried: 2, remaining: 0 });
     for (const job of failed) {
       expect(await api.jobs.get(job.id)).toMatchObject({ status: 'queued', errorCode: null, finishedAt: null });
-      expect(['waiting', 'prioritized']).toContain(await (await api.queue.queue.getJob(job.id))!.getState());
+      expect(['waiting', 'prioritized']).toContain(await (await api.queue.queueFor('nsfw').getJob(job.id))!.getState());
     }
     expect((await api.jobs.get(stillQueued.id))!.status).toBe('queued');
     expect(await api.jobs.get(othersFailed.id)).toMatchObject({ status: 'failed', errorCode: 'INFERENCE_FAILED' });
@@ -98,7 +98,7 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     await api.jobs.fail(failed.id, 'INTERNAL', 'x');
     // Succeeded as a worker would leave it: the row final, BullMQ's entry kept as completed.
     await api.deps.db.job.update({ where: { id: succeeded.id }, data: { status: 'succeeded', finishedAt: new Date() } });
-    expect(await api.queue.queue.getJob(succeeded.id)).toBeDefined();
+    expect(await api.queue.queueFor('nsfw').getJob(succeeded.id)).toBeDefined();
 
     const body = { statuses: ['succeeded', 'canceled'], olderThanSeconds: 0, userId: owner.userId };
     // Finished less than an hour ago: an hour's age matches nothing.
@@ -111,10 +111,10 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     expect(await cleaned.json()).toEqual({ deleted: 2, remaining: 0, dryRun: false });
     expect(await api.jobs.get(canceled.id)).toBeNull();
     expect(await api.jobs.get(succeeded.id)).toBeNull();
-    expect(await api.queue.queue.getJob(succeeded.id)).toBeUndefined();
+    expect(await api.queue.queueFor('nsfw').getJob(succeeded.id)).toBeUndefined();
     expect((await api.jobs.get(failed.id))!.status).toBe('failed');
     expect((await api.jobs.get(queued.id))!.status).toBe('queued');
-    expect(await api.queue.queue.getJob(queued.id)).toBeDefined();
+    expect(await api.queue.queueFor('nsfw').getJob(queued.id)).toBeDefined();
     // The owner's list no longer has them either.
     const list = (await (await fetch(`${api.baseUrl}/v1/jobs`, { headers: owner.headers })).json()) as { data: Array<{ id: string }> };
     expect(list.data.map((job) => job.id).sort()).toEqual([failed.id, queued.id].sort());

@@ -52,7 +52,7 @@ describe('POST /v1/jobs/batch', () => {
     expect(new Set(ids).size).toBe(3);
     expect(body.data[1]!.job).toMatchObject({ status: 'queued', input: { format: 'png', width: 64, height: 48, fileName: 'image-1.jpg' } });
     expect(await storedJobs(target)).toBe(3);
-    const queued = await Promise.all(ids.map((id) => target.queue.queue.getJob(id)));
+    const queued = await Promise.all(ids.map((id) => target.queue.getJob(id, 'nsfw')));
     expect(queued.every((job) => job !== undefined)).toBe(true);
   });
 

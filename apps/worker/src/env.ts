@@ -63,6 +63,11 @@ export const workerEnvSchema = commonEnvSchema.extend({
   /** A job lost from the queue and older than this is failed with JOB_LOST instead of re-enqueued. */
   RECONCILE_MAX_AGE_MS: z.coerce.number().int().min(1000).default(24 * 3600 * 1000),
   /**
+   * A queued job whose model no live worker serves waits (its view says `waitingFor: "worker"`);
+   * older than this it is failed with NO_WORKER by the reconciler. 0: it waits for ever.
+   */
+  NO_WORKER_TIMEOUT_MS: z.coerce.number().int().min(0).default(3600 * 1000),
+  /**
    * Scheduling priority (nice, -20..19) of the worker process and the threads it starts (sharp's
    * decoders). Inference is batch work: where it shares cores with the API, Postgres and Redis, a
    * higher value keeps their answers fast while the model keeps every idle cycle. 0 keeps the

@@ -4,7 +4,7 @@ import { createDatabase, JobExecution, JobMaintenance, pingDatabase } from '@inf
 import { batchingDefaults, initBackend, initOnnxRuntime, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
-import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, ServedModels, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
 import { LeaderLock, Reconciler } from '@inferq/reconciler';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
@@ -43,11 +43,13 @@ redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error
 const pingConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: `inferq-worker-ping-${env.WORKER_ID}` });
 pingConnection.on('error', () => {});
 // Producer side of the queue for the reconciler (re-enqueues) and the queue-depth gauge.
-const producerQueue = new InferenceQueue({ connection: pingConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX });
+// The registry's models are the queues the reconciler and the depth gauge look at.
+const registry = new ModelRegistry({ root: env.MODELS_DIR });
+const producerQueue = new InferenceQueue({ connection: pingConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, models: async () => (await registry.list()).map((model) => model.name) });
 // The pool is built once the backend is known (its batching defaults depend on it); until then
 // the health endpoint answers, not ready, with no models.
 let models: ModelPool | undefined = undefined;
-const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.counts(), loadedModels: () => models?.describe() ?? [] });
+const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.countsByModel(), loadedModels: () => models?.describe() ?? [] });
 
 let backendName = 'initializing';
 let backendDetails: Record<string, unknown> | undefined = undefined;
@@ -89,7 +91,7 @@ const batchingFor = (engine: string) => {
 };
 logger.info({ backend: backend.name, wasm: backend.wasm, onnxRuntime: onnxRuntimeView() }, 'inference engines selected');
 const pool = new ModelPool({
-  registry: new ModelRegistry({ root: env.MODELS_DIR }),
+  registry,
   logger,
   engine: env.INFERENCE_ENGINE,
   batching: batchingFor,
@@ -106,6 +108,8 @@ await pool.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').m
 pool.watch(env.MODEL_WATCH_INTERVAL_MS);
 
 const execution = new JobExecution(db);
+const workerRegistry = new WorkerRegistry({ connection: pingConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS });
+const servedModels = new ServedModels({ registry: workerRegistry, queue: env.QUEUE_NAME });
 const worker = new InferenceWorker({
   connection: redis,
   execution,
@@ -114,9 +118,11 @@ const worker = new InferenceWorker({
   workerId: env.WORKER_ID,
   queueName: env.QUEUE_NAME,
   prefix: env.QUEUE_PREFIX,
-  // Enough jobs held at once for the largest batch of any served model to fill, and for
-  // preprocessing (sharp, off the main thread) to overlap inference.
-  concurrency: env.WORKER_CONCURRENCY ?? Math.max(4, 2 * Math.max(...pool.describe().map((model) => model.batching.maxBatchSize))),
+  // One queue per model: this worker takes jobs only of the models it loaded.
+  servedModels: pool.describe().map((model) => model.name),
+  // Per model, what its batcher can use: one batch running and the next one gathering (preprocessing
+  // overlaps inference); a worker serving a batch-32 model and a batch-1 one holds 64 and 2.
+  concurrency: (model) => env.WORKER_CONCURRENCY ?? Math.max(2, 2 * (pool.describe().find((entry) => entry.name === model)?.batching.maxBatchSize ?? 1)),
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
   events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
@@ -141,6 +147,8 @@ const reconciler =
         intervalMs: env.RECONCILE_INTERVAL_MS,
         graceMs: env.RECONCILE_GRACE_MS,
         maxAgeMs: env.RECONCILE_MAX_AGE_MS,
+        servedModels: () => servedModels.current(),
+        noWorkerTimeoutMs: env.NO_WORKER_TIMEOUT_MS,
         metrics,
         events: new JobEventPublisher({ connection: pingConnection, prefix: env.QUEUE_PREFIX }),
       })
@@ -148,7 +156,7 @@ const reconciler =
 reconciler?.start();
 const startedAt = new Date().toISOString();
 const heartbeat = new WorkerHeartbeatLoop({
-  registry: new WorkerRegistry({ connection: pingConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS }),
+  registry: workerRegistry,
   intervalMs: env.HEARTBEAT_INTERVAL_MS,
   describe: () => ({
     workerId: env.WORKER_ID,
@@ -161,6 +169,7 @@ const heartbeat = new WorkerHeartbeatLoop({
     failedModels: pool.failures(),
     currentBatch: pool.currentBatch,
     activeJobs: worker.activeJobs,
+    jobs: worker.modelJobs(),
     jobsSucceeded: worker.stats.succeeded,
     jobsFailed: worker.stats.failed,
     startedAt,

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, modelQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
 import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
@@ -15,12 +15,17 @@ export interface InferenceWorkerOptions {
   models: ModelPool;
   logger: Logger;
   workerId: string;
-  /** @defaultValue "inference" */
+  /** Base queue name: the worker takes jobs from `modelQueueName(model, queueName)` for each of `servedModels`. @defaultValue "inference" */
   queueName?: string;
+  /** The models whose queues this worker takes jobs from: the ones it serves. */
+  servedModels: readonly string[];
   /** @defaultValue "inferq" */
   prefix?: string;
-  /** Jobs held at once; at least the batch size so batches can fill. @defaultValue 16 */
-  concurrency?: number;
+  /**
+   * Jobs of one model held at once (per model: what its batcher can use). At least its batch size
+   * so batches can fill. @defaultValue 16
+   */
+  concurrency?: number | ((model: string) => number);
   /** @defaultValue 30000 */
   lockDurationMs?: number;
   /** @defaultValue 30000 */
@@ -95,6 +100,24 @@ interface Attempt {
   log: Logger;
   /** The job's owner, known once the attempt started. */
   userId: string | null;
+  /** held: taken from the queue, waiting to be preprocessed or for its batch; running: being preprocessed or in a running batch. */
+  phase: 'held' | 'running';
+  /** Where the attempt is counted: its queue's model. */
+  counts: ModelJobs | undefined;
+  /** Set when the attempt ended: a batch that starts after a timeout no longer moves it. */
+  ended?: boolean;
+  /** performance.now() when the row moved to running, and when the job's model batch started. */
+  startedAt?: number;
+  batchStartedAt?: number;
+}
+
+/** A model's jobs in this worker right now. */
+export interface ModelJobs {
+  model: string;
+  held: number;
+  running: number;
+  /** Jobs of the model this worker takes at most. */
+  concurrency: number;
 }
 
 /**
@@ -106,7 +129,8 @@ export class InferenceWorker {
   readonly #options: InferenceWorkerOptions;
   readonly #writer: Batcher<CompletedJob, string | null>;
   readonly #starter: Batcher<string, StartedJob | null>;
-  #worker: Worker<InferenceJobPayload, JobOutcome> | undefined;
+  readonly #workers: Array<Worker<InferenceJobPayload, JobOutcome>> = [];
+  readonly #jobs = new Map<string, ModelJobs>();
   readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
   #active = 0;
 
@@ -133,43 +157,67 @@ export class InferenceWorker {
     });
   }
 
-  start(): Worker<InferenceJobPayload, JobOutcome> {
+  /** Starts one BullMQ worker per served model's queue; returns them. */
+  start(): Array<Worker<InferenceJobPayload, JobOutcome>> {
     const { connection, logger } = this.#options;
-    const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
-      this.#active++;
-      try {
-        return await this.#process(job);
-      } finally {
-        this.#active--;
-      }
-    };
-    const worker = new Worker<InferenceJobPayload, JobOutcome>(this.#options.queueName ?? inferenceQueueName, process, {
-      connection,
-      prefix: this.#options.prefix ?? 'inferq',
-      concurrency: this.#options.concurrency ?? 16,
-      lockDuration: this.#options.lockDurationMs ?? 30_000,
-      stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
-      maxStalledCount: 3,
-      autorun: true,
-    });
-    worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
-    worker.on('failed', (job, error) => {
-      if (!job) return;
-      const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-      logger.warn({ jobId: job.id, attempt: job.attemptsMade, final, err: error }, 'job attempt failed');
-    });
-    worker.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled; it will run again'));
-    this.#worker = worker;
-    return worker;
+    for (const model of this.#options.servedModels) {
+      const concurrency = this.#concurrencyOf(model);
+      this.#jobs.set(model, { model, held: 0, running: 0, concurrency });
+      const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
+        this.#active++;
+        try {
+          return await this.#process(job, model);
+        } finally {
+          this.#active--;
+        }
+      };
+      const worker = new Worker<InferenceJobPayload, JobOutcome>(modelQueueName(model, this.#options.queueName ?? inferenceQueueName), process, {
+        connection,
+        prefix: this.#options.prefix ?? 'inferq',
+        concurrency,
+        lockDuration: this.#options.lockDurationMs ?? 30_000,
+        stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: 3,
+        autorun: true,
+      });
+      worker.on('error', (error) => logger.error({ err: error, model }, 'worker error'));
+      worker.on('failed', (job, error) => {
+        if (!job) return;
+        const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+        logger.warn({ jobId: job.id, model, attempt: job.attemptsMade, final, err: error }, 'job attempt failed');
+      });
+      worker.on('stalled', (jobId) => logger.warn({ jobId, model }, 'job stalled; it will run again'));
+      this.#workers.push(worker);
+    }
+    return this.#workers;
   }
 
-  /** Jobs this worker holds right now. */
+  #concurrencyOf(model: string): number {
+    const option = this.#options.concurrency ?? 16;
+    return typeof option === 'function' ? option(model) : option;
+  }
+
+  /** Jobs this worker holds right now, over every model. */
   get activeJobs(): number {
     return this.#active;
   }
 
+  /** Per served model: jobs held (waiting) and running (preprocessing or in a running batch). */
+  modelJobs(): ModelJobs[] {
+    return [...this.#jobs.values()].map((entry) => ({ ...entry }));
+  }
+
   get running(): boolean {
-    return this.#worker?.isRunning() ?? false;
+    return this.#workers.length > 0 && this.#workers.every((worker) => worker.isRunning());
+  }
+
+  /** Moves an attempt between held and running, for the operators' counts. */
+  #enter(attempt: Attempt, phase: 'held' | 'running'): void {
+    const entry = attempt.counts;
+    if (!entry || attempt.ended || attempt.phase === phase) return;
+    entry[attempt.phase]--;
+    entry[phase]++;
+    attempt.phase = phase;
   }
 
   /**
@@ -178,9 +226,12 @@ export class InferenceWorker {
    * is either permanent (bad input, a model that rejects it: failed now, never retried) or
    * transient (retried with backoff until the attempts run out).
    */
-  async #process(job: Job<InferenceJobPayload, JobOutcome>): Promise<JobOutcome> {
+  async #process(job: Job<InferenceJobPayload, JobOutcome>, queueModel: string): Promise<JobOutcome> {
     const payload = await this.#parsePayload(job);
-    const attempt: Attempt = { payload, log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }), userId: null };
+    // Counted under its queue's model (which its payload names, unless it was put there by hand).
+    const counts = this.#jobs.get(queueModel);
+    const attempt: Attempt = { payload, log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }), userId: null, phase: 'held', counts };
+    if (counts) counts.held++;
     let lease: ModelLease | undefined;
     try {
       const row = await this.#startAttempt(attempt);
@@ -198,6 +249,8 @@ export class InferenceWorker {
     } finally {
       // The version this job ran on may be disposed once no job holds it (hot swap).
       lease?.release();
+      attempt.ended = true;
+      if (counts) counts[attempt.phase]--;
     }
   }
 
@@ -218,6 +271,7 @@ export class InferenceWorker {
     const { payload } = attempt;
     const row = await this.#starter.submit(payload.jobId);
     if (!row) return null;
+    attempt.startedAt = performance.now();
     attempt.userId = row.userId;
     void this.#options.events?.publish({ jobId: payload.jobId, userId: row.userId, status: 'running', model: payload.model });
     if (row.attempts === 1 && row.queueWaitMs !== null) this.#options.metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
@@ -231,6 +285,7 @@ export class InferenceWorker {
     if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
     const metrics = this.#options.metrics;
     const compute = async () => {
+      this.#enter(attempt, 'running');
       // The pixels the API made while validating, when they are for this model's input spec;
       // otherwise (another spec since a model swap, or none stored) the upload is decoded here.
       const prepared = row.pixels && row.pixelsSpec ? preparedToInput({ data: row.pixels, spec: row.pixelsSpec }, lease.manifest.input) : undefined;
@@ -242,7 +297,12 @@ export class InferenceWorker {
         throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
       }
       try {
-        return await lease.submit(input);
+        // Held again until its batch starts (the batcher may be running the one before).
+        this.#enter(attempt, 'held');
+        return await lease.submit(input, () => {
+          attempt.batchStartedAt = performance.now();
+          this.#enter(attempt, 'running');
+        });
       } catch (error) {
         throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
       }
@@ -259,6 +319,8 @@ export class InferenceWorker {
       id: payload.jobId,
       workerId: this.#options.workerId,
       inferenceMs: inference.inferenceMs,
+      // Preprocessing and the wait for the batch: queue wait + held + inference ≈ total.
+      ...(attempt.startedAt !== undefined && attempt.batchStartedAt !== undefined ? { heldMs: attempt.batchStartedAt - attempt.startedAt } : {}),
       result: {
         modelName: lease.manifest.name,
         modelVersion: lease.manifest.version,
@@ -379,6 +441,6 @@ export class InferenceWorker {
 
   /** Stops taking jobs and waits for the running ones (BullMQ waits for active jobs). */
   async close(): Promise<void> {
-    await this.#worker?.close();
+    await Promise.all(this.#workers.map((worker) => worker.close()));
   }
 }

@@ -56,6 +56,8 @@ class JobError(TypedDict):
 
 class JobTimings(TypedDict):
     queueWaitMs: Optional[int]
+    #: From the attempt's start to its model batch's start (preprocessing, waiting for the batch).
+    heldMs: Optional[int]
     inferenceMs: Optional[int]
     totalMs: Optional[int]
 
@@ -89,6 +91,8 @@ class Job(TypedDict):
     expiresAt: Optional[str]
     timings: JobTimings
     links: JobLinks
+    #: "worker" while the job is queued and no live worker serves its model; else None.
+    waitingFor: Optional[Literal["worker"]]
     webhook: Optional[JobWebhook]
 
 

@@ -54,6 +54,11 @@ export const workerHeartbeatSchema = z.object({
   currentBatch: z.number().int(),
   /** Jobs the process holds right now (waiting for a batch or running). */
   activeJobs: z.number().int(),
+  /**
+   * Per served model: jobs taken from its queue and held (waiting to be preprocessed or for their
+   * batch to start), and jobs running (being preprocessed, or in the batch that runs now).
+   */
+  jobs: z.array(z.object({ model: z.string(), held: z.number().int(), running: z.number().int(), concurrency: z.number().int() })).optional(),
   jobsSucceeded: z.number().int(),
   jobsFailed: z.number().int(),
   startedAt: z.iso.datetime(),
@@ -95,6 +100,26 @@ export const queueSnapshotSchema = z.object({
   /** Jobs waiting or running above which submissions are refused with QUEUE_FULL; null: no cap. */
   cap: z.number().int().nullable(),
   paused: z.boolean(),
+  /**
+   * Each model's own queue (one per model: a worker takes only jobs of models it serves), with the
+   * live workers serving it; a model with jobs queued and no worker waits for one.
+   */
+  models: z
+    .array(
+      z.object({
+        model: z.string(),
+        counts: z.record(z.enum(queueStates), z.number().int()),
+        /** Live workers that serve the model. */
+        workers: z.number().int(),
+        /** Jobs of the model workers hold but whose preprocessing or batch has not started. */
+        held: z.number().int(),
+        /** Jobs of the model being preprocessed or in a running batch. */
+        running: z.number().int(),
+        /** `worker`: jobs are queued and no live worker serves the model. */
+        waitingFor: z.enum(['worker']).nullable(),
+      }),
+    )
+    .optional(),
   workers: z.array(workerHeartbeatSchema),
   at: z.iso.datetime(),
 }).meta({ id: 'QueueSnapshot' });

@@ -53,6 +53,8 @@ export const errorStatus = {
   TIMEOUT: 504,
   // The job's queue entry was lost (e.g. Redis restarted) and the job was too old to run again.
   JOB_LOST: 500,
+  // No live worker served the job's model within NO_WORKER_TIMEOUT_MS; the job waited queued until then.
+  NO_WORKER: 503,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

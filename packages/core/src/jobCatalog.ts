@@ -7,6 +7,16 @@ import { z } from 'zod';
  */
 export const inferenceQueueName = 'inference';
 
+/**
+ * The BullMQ queue of one model's jobs: `<base>.<model>` (`inference.nsfw`). A queue per model is
+ * how a worker takes only the jobs it can serve (BullMQ routes by queue, not by looking into jobs);
+ * model names never contain a dot, so no model's queue is another's or the base's. Every queue name
+ * of the platform is derived here.
+ */
+export function modelQueueName(model: string, base: string = inferenceQueueName): string {
+  return `${base}.${model}`;
+}
+
 export const inferenceJobPayloadSchema = z.object({
   /** The job row's id; also the BullMQ job id, so enqueueing twice is harmless. */
   jobId: z.uuid(),

@@ -26,6 +26,7 @@ export interface JobViewSource {
   expiresAt: Date | null;
   queueWaitMs: number | null;
   inferenceMs: number | null;
+  heldMs: number | null;
   result: { output: unknown; labels: unknown } | null;
 }
 
@@ -65,10 +66,13 @@ export function toJobView(job: JobViewSource): JobView {
     expiresAt: iso(job.expiresAt),
     timings: {
       queueWaitMs: job.queueWaitMs,
+      heldMs: job.heldMs,
       inferenceMs: job.inferenceMs,
       totalMs: job.finishedAt ? job.finishedAt.getTime() - job.createdAt.getTime() : null,
     },
     links: { self },
+    // Known only to the API, which reads the live workers (JobService.waitingFor); a final job never waits.
+    waitingFor: null,
     webhook: job.webhookUrl ? { url: job.webhookUrl, events: webhookEventsOf(job), deliveries: `${self}/deliveries` } : null,
   };
 }

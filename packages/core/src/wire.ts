@@ -63,11 +63,24 @@ export const jobViewSchema = z.object({
    */
   expiresAt: z.iso.datetime().nullable().meta({ description: "When the job, its image and its result are deleted (the tier's retention); null when kept." }),
   timings: z.object({
+    /** Submission to the attempt's start (a worker took it from its model's queue). */
     queueWaitMs: z.number().int().nullable(),
+    /**
+     * The attempt's start to the start of its model batch: preprocessing and the wait for the batch
+     * (held). queueWaitMs + heldMs + inferenceMs ≈ totalMs, less the result write.
+     */
+    heldMs: z.number().int().nullable(),
+    /** The model batch the job ran in. */
     inferenceMs: z.number().int().nullable(),
     totalMs: z.number().int().nullable(),
   }),
   links: z.object({ self: z.string() }),
+  /**
+   * Why a queued job has not started: `worker` while no live worker serves its model (it runs once
+   * one starts; NO_WORKER_TIMEOUT_MS may fail it first). null otherwise, and in webhook bodies
+   * (final jobs).
+   */
+  waitingFor: z.enum(['worker']).nullable(),
   /** Where the job is POSTed when it reaches a final state; null when it has no webhook. */
   webhook: z
     .object({

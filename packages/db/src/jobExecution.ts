@@ -31,6 +31,8 @@ export interface CompletedJob {
   workerId: string;
   result: JobResultData;
   inferenceMs: number;
+  /** From the attempt's start to the start of its model batch (preprocessing, waiting for the batch). */
+  heldMs?: number | undefined;
 }
 
 const finalStatuses = [...finalJobStatuses];
@@ -96,6 +98,7 @@ export class JobExecution {
       model_version: job.result.modelVersion,
       engine: job.result.engine ?? null,
       inference_ms: Math.round(job.inferenceMs),
+      held_ms: job.heldMs === undefined ? null : Math.round(job.heldMs),
       output: job.result.output,
       labels: job.result.labels ?? null,
     }));
@@ -104,10 +107,10 @@ export class JobExecution {
       text: `
         WITH done AS (
           SELECT * FROM jsonb_to_recordset($1::jsonb)
-            AS d(id uuid, worker_id text, model_name text, model_version text, engine text, inference_ms int, output jsonb, labels jsonb)
+            AS d(id uuid, worker_id text, model_name text, model_version text, engine text, inference_ms int, held_ms int, output jsonb, labels jsonb)
         ), updated AS (
           UPDATE jobs j
-             SET status = 'succeeded', model_version = d.model_version, engine = d.engine, worker_id = d.worker_id, inference_ms = d.inference_ms,
+             SET status = 'succeeded', model_version = d.model_version, engine = d.engine, worker_id = d.worker_id, inference_ms = d.inference_ms, held_ms = d.held_ms,
                  finished_at = $2, error_code = NULL, error_message = NULL, updated_at = $2
             FROM done d
            WHERE j.id = d.id AND j.status IN ('queued', 'running')
@@ -168,6 +171,7 @@ export class JobExecution {
         finishedAt: null,
         queueWaitMs: null,
         inferenceMs: null,
+        heldMs: null,
       },
     });
     return count > 0 ? selectJob(this.#sql, id) : null;

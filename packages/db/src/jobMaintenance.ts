@@ -69,10 +69,11 @@ export class JobMaintenance {
   /**
    * Deletes up to `limit` final jobs whose `expires_at` has passed, with their input, result and
    * webhook deliveries (foreign keys cascade). A null `expires_at` never expires; an unfinished
-   * job is kept until it is final. Returns the deleted ids.
+   * job is kept until it is final. Returns the deleted jobs' ids and models (whose queue may
+   * still hold an entry).
    */
-  async deleteExpired(now: Date, limit: number): Promise<string[]> {
-    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
+  async deleteExpired(now: Date, limit: number): Promise<Array<{ id: string; modelName: string }>> {
+    const rows = await this.db.$queryRaw<Array<{ id: string; modelName: string }>>`
       DELETE FROM jobs
        WHERE id IN (
          SELECT id FROM jobs
@@ -80,8 +81,8 @@ export class JobMaintenance {
           ORDER BY expires_at
           LIMIT ${limit}
        )
-   RETURNING id`;
-    return rows.map((row) => row.id);
+   RETURNING id, model_name AS "modelName"`;
+    return rows;
   }
 
   /**

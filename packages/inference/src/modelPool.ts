@@ -26,6 +26,8 @@ export interface Inference {
 interface BatchItem {
   input: Float32Array;
   submittedAt: number;
+  /** Called when the batch this input is in starts running. */
+  onStart?: (() => void) | undefined;
 }
 
 /** One loaded version of a model, with its own batcher. */
@@ -65,7 +67,8 @@ interface ModelSlot {
 /** What a job holds while it uses a model version; `release` exactly once when done. */
 export interface ModelLease {
   manifest: ModelManifest;
-  submit(input: Float32Array): Promise<Inference>;
+  /** Runs one input in the version's next batch; `onStart` is called when that batch starts. */
+  submit(input: Float32Array, onStart?: () => void): Promise<Inference>;
   release(): void;
 }
 
@@ -207,7 +210,7 @@ export class ModelPool {
     let released = false;
     return {
       manifest: loaded.manifest,
-      submit: (input) => loaded.batcher.submit({ input, submittedAt: performance.now() }),
+      submit: (input, onStart) => loaded.batcher.submit({ input, submittedAt: performance.now(), onStart }),
       release: () => {
         if (released) return;
         released = true;
@@ -372,6 +375,7 @@ export class ModelPool {
       run: async (items) => {
         const started = performance.now();
         const waitsMs = items.map((item) => started - item.submittedAt);
+        for (const item of items) item.onStart?.();
         this.#batchInputs += items.length;
         let vectors: number[][];
         try {

@@ -45,6 +45,11 @@ export interface JobServiceOptions {
   decodePixels?: FairShare | undefined;
   /** Most admissions written in one transaction (group commit). @defaultValue 128 */
   maxAdmissionGroup?: number;
+  /**
+   * The models some live worker serves (heartbeats, cached), for `waitingFor`; undefined when it
+   * cannot be known (Redis down). @defaultValue none: waitingFor is always null
+   */
+  servedModels?: (() => Promise<ReadonlySet<string> | undefined>) | undefined;
 }
 
 export interface SubmitJobInput {
@@ -406,7 +411,7 @@ export class JobService {
     if (!(await execution.cancel(job.id))) throw jobFinished((await queries.get(job.id))?.status ?? job.status);
     // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
     // only starts queued or running rows.
-    await queue.remove(job.id).catch(() => false);
+    await queue.remove(job.id, job.modelName).catch(() => false);
     void events?.publish({ jobId: job.id, userId: job.userId, status: 'canceled', model: job.modelName });
     return (await queries.get(job.id)) ?? job;
   }
@@ -424,7 +429,7 @@ export class JobService {
       throw new AppError('CONFLICT', 'Only a failed job can be retried.', { details: { status: row.status } });
     }
     if (!queue.isReady()) throw queueUnavailable();
-    const entry = await queue.queue.getJob(id);
+    const entry = await queue.getJob(id, row.modelName);
     if (entry) {
       if ((await entry.getState()) === 'active') throw new AppError('CONFLICT', 'The job is still held by a worker.');
       // BullMQ ignores an add whose id exists, so the old entry must go first.
@@ -498,6 +503,16 @@ export class JobService {
     const job = await this.#find(id);
     if (job.userId !== principal.userId) throw jobNotFound();
     return job;
+  }
+
+  /**
+   * Why a queued job waits, for its view: `worker` while no live worker serves its model (it stays
+   * queued, and runs once one starts). null for any other job, or when the workers cannot be read.
+   */
+  async waitingFor(job: Pick<JobRecord, 'status' | 'modelName'>): Promise<'worker' | null> {
+    if (job.status !== 'queued' || !this.#options.servedModels) return null;
+    const served = await this.#options.servedModels().catch(() => undefined);
+    return served && !served.has(job.modelName) ? 'worker' : null;
   }
 
   /** The input image of a job of the caller's; null when it is no longer stored. */

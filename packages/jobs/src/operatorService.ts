@@ -42,14 +42,34 @@ export class OperatorService {
   async snapshot(): Promise<QueueSnapshot> {
     const { queue, workers, queueCap } = this.#options;
     if (!queue.isReady()) throw queueUnavailable();
-    const [counts, paused, live] = await Promise.all([queue.counts(), queue.queue.isPaused(), workers.list()]);
+    const [byModel, paused, live] = await Promise.all([queue.countsByModel(), queue.isPaused(), workers.list()]);
+    const ours = live.filter((worker) => worker.queue === queue.name);
+    const total = Object.fromEntries(queueStates.map((state) => [state, 0])) as QueueSnapshot['counts'];
+    let inSystem = 0;
+    const models: NonNullable<QueueSnapshot['models']> = [];
+    for (const [model, counts] of Object.entries(byModel)) {
+      for (const state of queueStates) total[state] += counts[state] ?? 0;
+      const queued = counts.waiting + counts.prioritized + counts.delayed + counts.paused;
+      inSystem += queued + counts.active;
+      const serving = ours.filter((worker) => worker.models.some((served) => served.name === model));
+      const jobs = ours.flatMap((worker) => worker.jobs ?? []).filter((entry) => entry.model === model);
+      models.push({
+        model,
+        counts: Object.fromEntries(queueStates.map((state) => [state, counts[state] ?? 0])) as QueueSnapshot['counts'],
+        workers: serving.length,
+        held: jobs.reduce((sum, entry) => sum + entry.held, 0),
+        running: jobs.reduce((sum, entry) => sum + entry.running, 0),
+        waitingFor: queued > 0 && serving.length === 0 ? 'worker' : null,
+      });
+    }
     return {
       queue: queue.name,
-      counts: Object.fromEntries(queueStates.map((state) => [state, counts[state] ?? 0])) as QueueSnapshot['counts'],
-      inSystem: counts.waiting + counts.prioritized + counts.active + counts.delayed + counts.paused,
+      counts: total,
+      inSystem,
       cap: queueCap ?? null,
       paused,
-      workers: live.filter((worker) => worker.queue === queue.name),
+      models,
+      workers: ours,
       at: new Date().toISOString(),
     };
   }

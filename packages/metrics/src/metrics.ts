@@ -18,8 +18,8 @@ export interface MetricsOptions {
   labels?: Record<string, string>;
 }
 
-/** Job counts per BullMQ state, read when Prometheus scrapes. */
-export type QueueCountsSource = () => Promise<Record<string, number>>;
+/** Job counts by model (each model has its own queue), then by BullMQ state; read when Prometheus scrapes. */
+export type QueueCountsSource = () => Promise<Record<string, Record<string, number>>>;
 
 /** Job outcomes, shared by the API (canceled) and the worker (succeeded, failed). */
 export type JobFinishStatus = 'succeeded' | 'failed' | 'canceled';
@@ -45,14 +45,16 @@ function jobsFinished(registry: Registry) {
 }
 
 /**
- * A gauge of queue depth by BullMQ state, read from Redis at scrape time. While Redis does not
- * answer within `timeoutMs` the gauge is left empty rather than showing stale numbers.
+ * A gauge of queue depth by model and BullMQ state, read from Redis at scrape time. BullMQ keeps a
+ * job that has a priority (every job here) in `prioritized`, not `waiting`: what is queued is both.
+ * While Redis does not answer within `timeoutMs` the gauge is left empty rather than showing stale
+ * numbers.
  */
 function queueDepth(registry: Registry, source: QueueCountsSource | undefined, timeoutMs = 1000) {
   return new Gauge({
     name: 'inferq_queue_jobs',
-    help: 'Jobs in the inference queue by BullMQ state (waiting, prioritized, active, delayed, completed, failed, …).',
-    labelNames: ['state'] as const,
+    help: 'Jobs in each model\'s inference queue by BullMQ state (waiting, prioritized, active, delayed, completed, failed, …).',
+    labelNames: ['model', 'state'] as const,
     registers: [registry],
     async collect() {
       if (!source) return;
@@ -65,7 +67,9 @@ function queueDepth(registry: Registry, source: QueueCountsSource | undefined, t
           }),
         ]);
         this.reset();
-        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+        for (const [model, byState] of Object.entries(counts)) {
+          for (const [state, count] of Object.entries(byState)) this.set({ model, state }, count);
+        }
       } catch {
         this.reset();
       } finally {
@@ -184,7 +188,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     /** What reconciliation and retention did: requeued, failed_lost, fixed_failed, expired_deleted. */
     reconcilerActions: new Counter({
       name: 'inferq_reconciler_actions_total',
-      help: 'Jobs the reconciler re-enqueued or failed, and expired jobs it deleted, by action.',
+      help: 'Jobs the reconciler re-enqueued, failed or moved, and expired jobs it deleted, by action.',
       labelNames: ['action'] as const,
       registers: [registry],
     }),

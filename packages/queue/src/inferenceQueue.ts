@@ -1,10 +1,11 @@
-import { Queue } from 'bullmq';
+import { Queue, type JobState } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   defaultInferenceJobPolicy,
   inferenceJobOptions,
   inferenceJobPayloadSchema,
   inferenceQueueName,
+  modelQueueName,
   queueUnavailable,
   type InferenceJobPayload,
   type InferenceJobPolicy,
@@ -14,7 +15,7 @@ import { isRedisReady, withTimeout } from './redis.ts';
 export interface InferenceQueueOptions {
   /** A producer connection (see createRedisConnection). */
   connection: Redis;
-  /** @defaultValue "inference" */
+  /** Base name: a model's jobs go to the queue `modelQueueName(model, name)`. @defaultValue "inference" */
   name?: string;
   /** BullMQ key prefix. @defaultValue "inferq" */
   prefix?: string;
@@ -22,73 +23,143 @@ export interface InferenceQueueOptions {
   policy?: InferenceJobPolicy;
   /** How long an enqueue may take before the API gives up with 503. @defaultValue 1500 */
   enqueueTimeoutMs?: number;
+  /**
+   * The models whose queues are counted (the global cap, queue depth, the operators' view): the
+   * registry's names. Queues this process has enqueued to are counted too. @defaultValue none
+   */
+  models?: () => Promise<readonly string[]> | readonly string[];
+  /** How long the list of models is reused. @defaultValue 5000 */
+  modelsCacheMs?: number;
 }
 
 export type QueueCounts = Record<'waiting' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'waiting-children', number>;
+const countedStates = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused', 'waiting-children'] as const;
+const inFlightStates = ['waiting', 'prioritized', 'active', 'delayed', 'paused'] as const;
 
-/** The producer side of the inference queue, used by the API. */
+function emptyCounts(): QueueCounts {
+  return Object.fromEntries(countedStates.map((state) => [state, 0])) as QueueCounts;
+}
+
+/**
+ * The producer side of the inference queues: one BullMQ queue per model, so a worker takes only
+ * jobs of the models it serves (BullMQ routes by queue, not by looking into jobs). Used by the
+ * API (enqueue, cancel, the global cap) and by the reconciler (state lookups, re-enqueues).
+ */
 export class InferenceQueue {
-  readonly queue: Queue<InferenceJobPayload>;
   readonly connection: Redis;
   readonly policy: InferenceJobPolicy;
+  /** The base name; `modelQueueName(model, baseName)` is each model's queue. */
+  readonly baseName: string;
+  readonly prefix: string;
   readonly #enqueueTimeoutMs: number;
+  readonly #options: InferenceQueueOptions;
+  readonly #queues = new Map<string, Queue<InferenceJobPayload>>();
+  #legacy: Queue<InferenceJobPayload> | undefined;
+  #models: { at: number; names: Promise<readonly string[]> } | undefined;
 
   constructor(options: InferenceQueueOptions) {
+    this.#options = options;
     this.connection = options.connection;
     this.policy = options.policy ?? defaultInferenceJobPolicy;
+    this.baseName = options.name ?? inferenceQueueName;
+    this.prefix = options.prefix ?? 'inferq';
     this.#enqueueTimeoutMs = options.enqueueTimeoutMs ?? 1500;
-    this.queue = new Queue<InferenceJobPayload>(options.name ?? inferenceQueueName, {
-      connection: options.connection,
-      prefix: options.prefix ?? 'inferq',
-    });
-    // The queue re-emits connection errors; they are reported through readiness, not crashes.
-    this.queue.on('error', () => {});
   }
 
+  /** The base name (what operators see as "the queue"). */
   get name(): string {
-    return this.queue.name;
+    return this.baseName;
   }
 
   isReady(): boolean {
     return isRedisReady(this.connection);
   }
 
+  /** The BullMQ queue of one model (made on first use). */
+  queueFor(model: string): Queue<InferenceJobPayload> {
+    let queue = this.#queues.get(model);
+    if (!queue) {
+      queue = this.#open(modelQueueName(model, this.baseName));
+      this.#queues.set(model, queue);
+    }
+    return queue;
+  }
+
+  #open(name: string): Queue<InferenceJobPayload> {
+    const queue = new Queue<InferenceJobPayload>(name, { connection: this.connection, prefix: this.prefix });
+    // The queue re-emits connection errors; they are reported through readiness, not crashes.
+    queue.on('error', () => {});
+    return queue;
+  }
+
+  /** The models whose queues are counted: the registry's (reused for a few seconds) and those used here. */
+  async models(): Promise<string[]> {
+    const source = this.#options.models;
+    let listed: readonly string[] = [];
+    if (source) {
+      const now = performance.now();
+      if (!this.#models || now - this.#models.at > (this.#options.modelsCacheMs ?? 5000)) {
+        const names = Promise.resolve(source());
+        this.#models = { at: now, names };
+        // A failed read is not remembered.
+        names.catch(() => (this.#models = undefined));
+      }
+      listed = await this.#models.names.catch(() => []);
+    }
+    return [...new Set([...listed, ...this.#queues.keys()])].sort();
+  }
+
   /**
-   * Enqueues one job; the BullMQ job id is the row id, so a second enqueue of the same job is a
-   * no-op. Throws QUEUE_UNAVAILABLE quickly when Redis cannot take it.
+   * Enqueues one job on its model's queue; the BullMQ job id is the row id, so a second enqueue of
+   * the same job is a no-op. Throws QUEUE_UNAVAILABLE quickly when Redis cannot take it.
    */
   async enqueue(payload: InferenceJobPayload, options: { priority?: number } = {}): Promise<void> {
     const data = inferenceJobPayloadSchema.parse(payload);
     if (!this.isReady()) throw queueUnavailable();
     try {
-      await withTimeout(this.queue.add('infer', data, inferenceJobOptions(data.jobId, this.policy, options.priority)), this.#enqueueTimeoutMs);
+      await withTimeout(this.queueFor(data.model).add('infer', data, inferenceJobOptions(data.jobId, this.policy, options.priority)), this.#enqueueTimeoutMs);
     } catch (error) {
       throw queueUnavailable(error);
     }
   }
 
   /**
-   * Enqueues many jobs in one round trip (BullMQ addBulk: one MULTI of the add scripts), each
-   * with its own priority; like {@link enqueue}, a job already in the queue is left as it is.
-   * All or nothing as far as the caller can tell: on QUEUE_UNAVAILABLE none is known to be queued.
+   * Enqueues many jobs, each on its model's queue with its own priority: one BullMQ addBulk (one
+   * MULTI of the add scripts, one round trip) per model, the models' in parallel. Like
+   * {@link enqueue}, a job already queued is left as it is. On QUEUE_UNAVAILABLE the caller treats
+   * none as queued: an entry that did reach a queue finds no row (the caller discards them) and the
+   * worker skips it.
    */
   async enqueueMany(entries: ReadonlyArray<{ payload: InferenceJobPayload; priority?: number | undefined }>): Promise<void> {
     if (entries.length === 0) return;
-    const jobs = entries.map((entry) => {
+    const byModel = new Map<string, Array<{ name: string; data: InferenceJobPayload; opts: ReturnType<typeof inferenceJobOptions> }>>();
+    for (const entry of entries) {
       const data = inferenceJobPayloadSchema.parse(entry.payload);
-      return { name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, entry.priority) };
-    });
+      const jobs = byModel.get(data.model) ?? [];
+      jobs.push({ name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, entry.priority) });
+      byModel.set(data.model, jobs);
+    }
     if (!this.isReady()) throw queueUnavailable();
     try {
-      await withTimeout(this.queue.addBulk(jobs), this.#enqueueTimeoutMs);
+      await withTimeout(Promise.all([...byModel].map(([model, jobs]) => this.queueFor(model).addBulk(jobs))), this.#enqueueTimeoutMs);
     } catch (error) {
       throw queueUnavailable(error);
     }
   }
 
+  /** The BullMQ entry of a job of `model`, if its queue still has one. */
+  async getJob(jobId: string, model: string) {
+    return (await this.queueFor(model).getJob(jobId)) ?? undefined;
+  }
+
+  /** BullMQ's state of a job of `model` ('unknown' when its queue has no entry). */
+  async state(jobId: string, model: string): Promise<JobState | 'unknown'> {
+    return this.queueFor(model).getJobState(jobId);
+  }
+
   /** Removes a job that has not started yet. Returns false when it is running or gone. */
-  async remove(jobId: string): Promise<boolean> {
-    const job = await this.queue.getJob(jobId);
+  async remove(jobId: string, model: string): Promise<boolean> {
+    const job = await this.queueFor(model).getJob(jobId);
     if (!job) return false;
     try {
       await job.remove();
@@ -98,32 +169,110 @@ export class InferenceQueue {
     }
   }
 
+  /** Removes a job's entry whatever its state (retention, re-enqueues); 0 when there was none. */
+  async discard(jobId: string, model: string): Promise<number> {
+    return this.queueFor(model).remove(jobId);
+  }
+
   /**
-   * Removes the entries of jobs that are gone from Postgres (an operator's clean), in batches;
-   * an entry a worker holds stays, and an id the queue no longer has is skipped.
+   * Removes the entries of jobs that are gone from Postgres (an operator's clean), from every
+   * model's queue, in batches; an entry a worker holds stays, and an id a queue does not have is
+   * skipped (one Redis script call each, a no-op for an absent id).
    */
   async removeMany(jobIds: readonly string[]): Promise<void> {
+    const queues = (await this.models()).map((model) => this.queueFor(model));
     for (let start = 0; start < jobIds.length; start += 200) {
-      await Promise.all(jobIds.slice(start, start + 200).map((id) => this.queue.remove(id).catch(() => 0)));
+      const ids = jobIds.slice(start, start + 200);
+      await Promise.all(queues.flatMap((queue) => ids.map((id) => queue.remove(id).catch(() => 0))));
     }
   }
 
   /**
-   * Jobs in the system: waiting, prioritized, running, delayed for a retry or paused. A few
-   * O(1) Redis reads (LLEN/ZCARD), cheap enough to check on every submit.
+   * Jobs in the system, over every model's queue: waiting, prioritized, running, delayed for a
+   * retry or paused. A few O(1) Redis reads per model (LLEN/ZCARD), pipelined on one connection:
+   * cheap enough to check on every submit.
    */
   async inFlightCount(): Promise<number> {
-    const counts = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'paused'), this.#enqueueTimeoutMs);
-    return Object.values(counts).reduce((sum, count) => sum + count, 0);
+    const models = await this.models();
+    const counts = await withTimeout(Promise.all([...models.map((model) => this.queueFor(model)), this.#legacyQueue()].map((queue) => queue.getJobCounts(...inFlightStates))), this.#enqueueTimeoutMs);
+    return counts.reduce((sum, byState) => sum + Object.values(byState).reduce((a, b) => a + b, 0), 0);
   }
 
+  /** Job counts by BullMQ state for each model's queue. */
+  async countsByModel(): Promise<Record<string, QueueCounts>> {
+    const models = await this.models();
+    const counts = await Promise.all(models.map((model) => this.queueFor(model).getJobCounts(...countedStates)));
+    return Object.fromEntries(models.map((model, i) => [model, { ...emptyCounts(), ...counts[i] } as QueueCounts]));
+  }
+
+  /** Job counts by BullMQ state over every model's queue. */
   async counts(): Promise<QueueCounts> {
-    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused', 'waiting-children');
-    return counts as QueueCounts;
+    const total = emptyCounts();
+    for (const counts of Object.values(await this.countsByModel())) {
+      for (const state of countedStates) total[state] += counts[state];
+    }
+    return total;
+  }
+
+  /** Whether taking jobs is paused: every model's queue paused (none when there is no queue). */
+  async isPaused(): Promise<boolean> {
+    const models = await this.models();
+    if (models.length === 0) return false;
+    const paused = await Promise.all(models.map((model) => this.queueFor(model).isPaused()));
+    return paused.every(Boolean);
+  }
+
+  /** Stops workers taking new jobs from every model's queue (jobs already held finish). */
+  async pause(): Promise<void> {
+    await Promise.all((await this.models()).map((model) => this.queueFor(model).pause()));
+  }
+
+  async resume(): Promise<void> {
+    await Promise.all((await this.models()).map((model) => this.queueFor(model).resume()));
+  }
+
+  /** The one queue every model's jobs went to before there was a queue per model. */
+  #legacyQueue(): Queue<InferenceJobPayload> {
+    this.#legacy ??= this.#open(this.baseName);
+    return this.#legacy;
+  }
+
+  /**
+   * Moves the jobs still waiting in the single queue of earlier versions (named like the base)
+   * to their model's queue, with their id and priority. A job an old worker takes meanwhile
+   * cannot be removed and may then run twice, which the conditional row writes make harmless.
+   * Returns how many moved.
+   */
+  async migrateLegacy(limit = 500): Promise<number> {
+    const legacy = this.#legacyQueue();
+    const jobs = await legacy.getJobs(['waiting', 'prioritized', 'delayed', 'paused'], 0, limit - 1);
+    let moved = 0;
+    for (const job of jobs) {
+      const parsed = inferenceJobPayloadSchema.safeParse(job.data);
+      if (!parsed.success || !job.id) continue;
+      await this.queueFor(parsed.data.model).add('infer', parsed.data, inferenceJobOptions(job.id, this.policy, job.opts.priority || undefined));
+      try {
+        await job.remove();
+        moved++;
+      } catch {
+        // taken by an old worker between the read and the removal
+      }
+    }
+    return moved;
+  }
+
+  /** Waits until the connection is up (tests and start-up checks). */
+  async waitUntilReady(): Promise<void> {
+    await this.#legacyQueue().waitUntilReady();
+  }
+
+  /** Deletes every model's queue and the legacy one with all their jobs (tests clean up with it). */
+  async obliterate(): Promise<void> {
+    const models = await this.models();
+    await Promise.all([...models.map((model) => this.queueFor(model)), this.#legacyQueue()].map((queue) => queue.obliterate({ force: true })));
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await Promise.all([...this.#queues.values(), ...(this.#legacy ? [this.#legacy] : [])].map((queue) => queue.close()));
   }
 }
-

@@ -109,3 +109,46 @@ export class WorkerHeartbeatLoop {
     if (this.#workerId) await this.#options.registry.remove(this.#workerId).catch(() => {});
   }
 }
+
+/** The models that the live workers of one queue serve (a model counts once any of them loaded it). */
+export function modelsServed(heartbeats: readonly WorkerHeartbeat[], queue: string): Set<string> {
+  const served = new Set<string>();
+  for (const beat of heartbeats) if (beat.queue === queue) for (const model of beat.models) served.add(model.name);
+  return served;
+}
+
+export interface ServedModelsOptions {
+  registry: WorkerRegistry;
+  /** The base queue name the workers announce. */
+  queue: string;
+  /** How long one read of the heartbeats is reused. @defaultValue 1000 */
+  cacheMs?: number;
+}
+
+/**
+ * Which models some live worker serves, read from the heartbeats at most once per `cacheMs`
+ * however many callers ask (job views, the reconciler). Undefined while Redis cannot answer: the
+ * caller then says nothing rather than guess.
+ */
+export class ServedModels {
+  readonly #options: ServedModelsOptions;
+  #cached: { at: number; value: Promise<Set<string> | undefined> } | undefined;
+
+  constructor(options: ServedModelsOptions) {
+    this.#options = options;
+  }
+
+  current(): Promise<Set<string> | undefined> {
+    const now = performance.now();
+    if (!this.#cached || now - this.#cached.at >= (this.#options.cacheMs ?? 1000)) {
+      this.#cached = {
+        at: now,
+        value: this.#options.registry.list().then(
+          (beats) => modelsServed(beats, this.#options.queue),
+          () => undefined,
+        ),
+      };
+    }
+    return this.#cached.value;
+  }
+}

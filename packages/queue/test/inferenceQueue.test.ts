@@ -8,10 +8,10 @@ describe('InferenceQueue.enqueueMany', () => {
   beforeAll(async () => {
     const connection = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
     queue = new InferenceQueue({ connection, name: `test-${randomUUID()}`, prefix: inject('queuePrefix') });
-    await queue.queue.waitUntilReady();
+    await queue.waitUntilReady();
   });
   afterAll(async () => {
-    await queue.queue.obliterate({ force: true });
+    await queue.obliterate();
     await queue.close();
     queue.connection.disconnect();
   });
@@ -20,7 +20,7 @@ describe('InferenceQueue.enqueueMany', () => {
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     await queue.enqueueMany(ids.map((jobId, i) => ({ payload: { jobId, model: 'nsfw' }, priority: 10 + i })));
     await queue.enqueueMany([{ payload: { jobId: ids[0]!, model: 'nsfw' }, priority: 99 }]);
-    const jobs = await Promise.all(ids.map((id) => queue.queue.getJob(id)));
+    const jobs = await Promise.all(ids.map((id) => queue.getJob(id, 'nsfw')));
     expect(jobs.map((job) => job?.opts.priority)).toEqual([10, 11, 12]);
     expect(jobs.map((job) => job?.data.jobId)).toEqual(ids);
     expect(await queue.inFlightCount()).toBe(3);

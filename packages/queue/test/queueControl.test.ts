@@ -3,6 +3,7 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { modelQueueName } from '@inferq/core';
 import { InferenceQueue, queuesPaused, setQueuesPaused } from '../src/index.ts';
 
 describe('setQueuesPaused', () => {
@@ -12,12 +13,12 @@ describe('setQueuesPaused', () => {
 
   beforeAll(() => {
     redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
-    // Two queues, as there will be one per model.
-    queues = [0, 1].map(() => new InferenceQueue({ connection: redis, name: `control-${randomUUID()}`, prefix }));
+    // Two sets of queues (an InferenceQueue has one per model; here the registry has nsfw only).
+    queues = [0, 1].map(() => new InferenceQueue({ connection: redis, name: `control-${randomUUID()}`, prefix, models: () => ['nsfw'] }));
   });
   afterAll(async () => {
     for (const entry of queues) {
-      await entry.queue.obliterate({ force: true });
+      await entry.obliterate();
       await entry.close();
     }
     redis.disconnect();
@@ -26,7 +27,7 @@ describe('setQueuesPaused', () => {
   it('pauses and resumes every queue given, idempotently, and a paused queue hands out its jobs once resumed', async () => {
     expect(await queuesPaused(queues)).toEqual({ paused: false, queues: queues.map((entry) => entry.name) });
     expect((await setQueuesPaused(queues, true)).paused).toBe(true);
-    expect(await Promise.all(queues.map((entry) => entry.queue.isPaused()))).toEqual([true, true]);
+    expect(await Promise.all(queues.map((entry) => entry.queueFor('nsfw').isPaused()))).toEqual([true, true]);
     expect((await setQueuesPaused(queues, true)).paused).toBe(true);
 
     // Submissions still go in while paused, and wait there.
@@ -35,12 +36,12 @@ describe('setQueuesPaused', () => {
     expect(await queues[0]!.inFlightCount()).toBe(1);
 
     // One resumed, one not: the pair does not count as paused.
-    await queues[1]!.queue.resume();
+    await queues[1]!.queueFor('nsfw').resume();
     expect((await queuesPaused(queues)).paused).toBe(false);
-    await queues[1]!.queue.pause();
+    await queues[1]!.queueFor('nsfw').pause();
 
     const done = new Promise<string>((resolve) => {
-      const worker: Worker = new Worker(queues[0]!.name, async (job) => job.id, { connection: redis.duplicate(), prefix, autorun: true });
+      const worker: Worker = new Worker(modelQueueName('nsfw', queues[0]!.name), async (job) => job.id, { connection: redis.duplicate(), prefix, autorun: true });
       worker.on('completed', (job) => {
         resolve(job.id!);
         void worker.close();
@@ -48,7 +49,7 @@ describe('setQueuesPaused', () => {
       worker.on('error', () => {});
     });
     expect((await setQueuesPaused(queues, false)).paused).toBe(false);
-    expect(await Promise.all(queues.map((entry) => entry.queue.isPaused()))).toEqual([false, false]);
+    expect(await Promise.all(queues.map((entry) => entry.queueFor('nsfw').isPaused()))).toEqual([false, false]);
     expect(await done).toBe(jobId);
   });
 
@@ -59,7 +60,7 @@ describe('setQueuesPaused', () => {
     const kept = randomUUID();
     await queue.enqueue({ jobId: kept, model: 'nsfw' });
     await queue.removeMany([...ids, randomUUID()]);
-    expect(await Promise.all(ids.map((id) => queue.queue.getJob(id)))).toEqual([undefined, undefined]);
-    expect((await queue.queue.getJob(kept))?.id).toBe(kept);
+    expect(await Promise.all(ids.map((id) => queue.queueFor('nsfw').getJob(id)))).toEqual([undefined, undefined]);
+    expect((await queue.queueFor('nsfw').getJob(kept))?.id).toBe(kept);
   });
 });

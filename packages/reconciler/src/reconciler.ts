@@ -9,7 +9,7 @@ export interface ReconcilerOptions {
   /** Fails jobs that cannot run again. */
   execution: JobExecution;
   maintenance: JobMaintenance;
-  /** A producer queue on the inference queue (re-enqueues, state lookups, removals). */
+  /** The producer side of the per-model inference queues (re-enqueues, state lookups, removals, the legacy queue's migration). */
   queue: InferenceQueue;
   /** Elects the one worker that runs passes; every worker runs the loop. */
   lock: LeaderLock;
@@ -32,6 +32,14 @@ export interface ReconcilerOptions {
   retentionBatchSize?: number;
   metrics?: WorkerMetrics;
   events?: JobEventPublisher;
+  /**
+   * The models some live worker serves now (from the heartbeats). With `noWorkerTimeoutMs`, a
+   * queued job whose model is not among them fails with NO_WORKER once it is that old.
+   * Undefined (Redis could not say) fails nothing. @defaultValue none: no job is failed for want of a worker
+   */
+  servedModels?: () => Promise<ReadonlySet<string> | undefined>;
+  /** How long a queued job may wait for a worker that serves its model. @defaultValue 0 (for ever) */
+  noWorkerTimeoutMs?: number;
 }
 
 export interface ReconcileReport {
@@ -45,6 +53,10 @@ export interface ReconcileReport {
   fixedFailed: number;
   /** Final jobs past `expires_at`, deleted with their inputs and results. */
   expiredDeleted: number;
+  /** Jobs moved from the single queue of earlier versions to their model's queue. */
+  migrated: number;
+  /** Queued jobs failed with NO_WORKER: no live worker served their model within noWorkerTimeoutMs. */
+  failedNoWorker: number;
 }
 
 /** BullMQ states in which a worker still holds or will pick up the job. */
@@ -65,6 +77,9 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
  *    Rows whose entry is `completed` but which are not final are re-enqueued.
  * 3. Final jobs past `expires_at` are deleted with their input and result, and their BullMQ
  *    entries removed.
+ * 4. Jobs still waiting in the single queue of earlier versions move to their model's queue.
+ * 5. With `noWorkerTimeoutMs`, a queued job older than that whose model no live worker serves
+ *    fails with NO_WORKER (until then it waits, and the job view says `waitingFor: "worker"`).
  *
  * Every worker runs the loop, but only the holder of a Redis lease does the work, so N workers
  * do not repeat each other's queries. It lives in the worker rather than a scheduler process of
@@ -133,18 +148,29 @@ export class Reconciler {
 
   /** One pass over every unfinished job and the expired ones; also what tests call. */
   async runOnce(now = new Date()): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0 };
-    const { maintenance, lock } = this.#options;
+    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0 };
+    const { maintenance, lock, queue } = this.#options;
+    report.migrated = await queue.migrateLegacy();
+    if (report.migrated > 0) {
+      this.#options.metrics?.reconcilerActions.inc({ action: 'migrated' }, report.migrated);
+      this.#options.logger.info({ moved: report.migrated }, 'jobs moved from the single queue to their model queues');
+    }
+    const noWorkerMs = this.#options.noWorkerTimeoutMs ?? 0;
+    const served = noWorkerMs > 0 && this.#options.servedModels ? await this.#options.servedModels() : undefined;
+    const noWorkerBefore = now.getTime() - noWorkerMs;
     const pageSize = this.#options.pageSize ?? 500;
     const createdBefore = new Date(now.getTime() - (this.#options.graceMs ?? 30_000));
     let after: { createdAt: Date; id: string } | undefined;
     for (;;) {
       const page = await maintenance.listUnfinished({ createdBefore, after, limit: pageSize });
       // States in one burst of Redis calls; the few out-of-step rows are then handled one by one.
-      const states = await Promise.all(page.map((job) => this.#options.queue.queue.getJobState(job.id)));
+      const states = await Promise.all(page.map((job) => queue.state(job.id, job.modelName)));
       for (const [index, job] of page.entries()) {
         const state = states[index] ?? 'unknown';
         if (!liveStates.has(state)) await this.#reconcile(job, state, now, report);
+        else if (served && job.status === 'queued' && !served.has(job.modelName) && job.createdAt.getTime() <= noWorkerBefore && state !== 'active') {
+          await this.#failUnserved(job, report);
+        }
       }
       report.checked += page.length;
       const last = page.at(-1);
@@ -165,7 +191,7 @@ export class Reconciler {
     const tooOld = now.getTime() - job.createdAt.getTime() > (this.#options.maxAgeMs ?? 24 * 3600 * 1000);
 
     if (state === 'failed') {
-      const failed = await queue.queue.getJob(job.id);
+      const failed = await queue.getJob(job.id, job.modelName);
       const reason = failed?.failedReason ?? '';
       const code = (errorCodes as string[]).includes(reason) ? (reason as ErrorCode) : 'INTERNAL';
       if (!transientCodes.has(code) || tooOld) {
@@ -185,7 +211,7 @@ export class Reconciler {
     }
 
     // Missing, completed, or failed for a transient reason: run it again under the same id.
-    if (state !== 'unknown') await queue.queue.remove(job.id);
+    if (state !== 'unknown') await queue.discard(job.id, job.modelName);
     await queue.enqueue(
       { jobId: job.id, model: job.modelName, ...(job.requestedVersion ? { modelVersion: job.requestedVersion } : {}) },
       job.priority !== null ? { priority: job.priority } : {},
@@ -193,6 +219,17 @@ export class Reconciler {
     report.requeued++;
     this.#options.metrics?.reconcilerActions.inc({ action: 'requeued' });
     this.#options.logger.info({ jobId: job.id, state, status }, 'job re-enqueued by reconciliation');
+  }
+
+  /** A queued job no live worker serves, past the deadline: out of its queue, then failed. */
+  async #failUnserved(job: UnfinishedJob, report: ReconcileReport): Promise<void> {
+    // A worker that started meanwhile may hold it: then it runs, and the row write below is a no-op.
+    if (!(await this.#options.queue.remove(job.id, job.modelName))) return;
+    const minutes = Math.round((this.#options.noWorkerTimeoutMs ?? 0) / 60_000);
+    if (await this.#fail(job, 'NO_WORKER', `No worker served the model ${job.modelName} within ${minutes >= 1 ? `${minutes} min` : `${this.#options.noWorkerTimeoutMs} ms`} of the submission.`)) {
+      report.failedNoWorker++;
+      this.#options.metrics?.reconcilerActions.inc({ action: 'failed_no_worker' });
+    }
   }
 
   async #fail(job: UnfinishedJob, code: ErrorCode, message: string): Promise<boolean> {
@@ -210,11 +247,11 @@ export class Reconciler {
     const batchSize = this.#options.retentionBatchSize ?? 1000;
     let deleted = 0;
     for (let round = 0; round < 20 && !this.#stopped; round++) {
-      const ids = await maintenance.deleteExpired(now, batchSize);
-      deleted += ids.length;
+      const jobs = await maintenance.deleteExpired(now, batchSize);
+      deleted += jobs.length;
       // Most entries are gone already (removeOnComplete / removeOnFail); remove any left.
-      await Promise.all(ids.map((id) => queue.queue.remove(id).catch(() => 0)));
-      if (ids.length < batchSize) break;
+      await Promise.all(jobs.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
+      if (jobs.length < batchSize) break;
     }
     if (deleted > 0) this.#options.metrics?.reconcilerActions.inc({ action: 'expired_deleted' }, deleted);
     return deleted;

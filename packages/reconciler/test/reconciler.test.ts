@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { UnrecoverableError, Worker } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { modelQueueName } from '@inferq/core';
 import { createDatabase, JobExecution, JobMaintenance, type Database } from '@inferq/db';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
 import { createTestUser, startTestServices, TestJobs, type TestServices } from '@inferq/testing';
 import type { Redis } from 'ioredis';
 import { LeaderLock } from '../src/leaderLock.ts';
-import { Reconciler } from '../src/reconciler.ts';
+import { Reconciler, type ReconcilerOptions } from '../src/reconciler.ts';
 
 /**
  * Reconciliation scans every unfinished row of its database, so this file has a database of its
@@ -41,10 +42,10 @@ interface Setup {
   close(): Promise<void>;
 }
 
-async function setup(): Promise<Setup> {
+async function setup(extra: Partial<ReconcilerOptions> = {}): Promise<Setup> {
   await db.job.deleteMany(); // each test starts from an empty table of its own
   const queue = new InferenceQueue({ connection: redis, name: `test-${randomUUID()}`, prefix: services.queuePrefix });
-  await queue.queue.waitUntilReady();
+  await queue.waitUntilReady();
   const metrics = createWorkerMetrics({ defaultMetrics: false });
   const reconciler = new Reconciler({
     execution: new JobExecution(db),
@@ -55,25 +56,26 @@ async function setup(): Promise<Setup> {
     graceMs: 10_000,
     maxAgeMs: 3600_000,
     metrics,
+    ...extra,
   });
   return {
     queue,
     reconciler,
     metrics,
     async close() {
-      await queue.queue.obliterate({ force: true }).catch(() => {});
+      await queue.obliterate().catch(() => {});
       await queue.close();
     },
   };
 }
 
 /** A job row as the API writes it, created `ageMs` ago. */
-async function jobRow(ageMs: number, fields: { status?: 'queued' | 'running' | 'succeeded'; expiresAt?: Date | null; priority?: number; version?: string } = {}): Promise<string> {
+async function jobRow(ageMs: number, fields: { status?: 'queued' | 'running' | 'succeeded'; expiresAt?: Date | null; priority?: number; version?: string; model?: string } = {}): Promise<string> {
   const id = randomUUID();
   await jobs.create({
     id,
     userId,
-    modelName: 'nsfw',
+    modelName: fields.model ?? 'nsfw',
     requestedVersion: fields.version,
     input: { data: Buffer.from('bytes'), format: 'jpeg', width: 64, height: 64, sha256: 'x'.repeat(64) },
   });
@@ -92,7 +94,7 @@ async function jobRow(ageMs: number, fields: { status?: 'queued' | 'running' | '
 /** Moves the queue's next job to `failed` with `reason`, as a worker whose row write failed would. */
 async function failNextJob(queue: InferenceQueue, reason: string): Promise<void> {
   const connection = createRedisConnection({ url: services.redisUrl, role: 'consumer' });
-  const worker = new Worker(queue.name, null, { connection, prefix: services.queuePrefix, autorun: false });
+  const worker = new Worker(modelQueueName('nsfw', queue.name), null, { connection, prefix: services.queuePrefix, autorun: false });
   const token = randomUUID();
   const job = await worker.getNextJob(token);
   await job!.moveToFailed(new UnrecoverableError(reason), token);
@@ -115,16 +117,16 @@ describe('Reconciler', () => {
 
       const report = await reconciler.runOnce();
       expect(report).toMatchObject({ requeued: 2, failedLost: 0, fixedFailed: 0 });
-      const entry = await queue.queue.getJob(lostQueued);
+      const entry = await queue.queueFor('nsfw').getJob(lostQueued);
       expect(entry?.data).toEqual({ jobId: lostQueued, model: 'nsfw', modelVersion: '4.4.0' });
       expect(entry?.opts.priority).toBe(7);
-      expect(await queue.queue.getJobState(lostRunning)).toBe('waiting');
-      expect(await queue.queue.getJobState(young)).toBe('unknown');
-      expect(await queue.queue.getJobState(finished)).toBe('unknown');
+      expect(await queue.queueFor('nsfw').getJobState(lostRunning)).toBe('waiting');
+      expect(await queue.queueFor('nsfw').getJobState(young)).toBe('unknown');
+      expect(await queue.queueFor('nsfw').getJobState(finished)).toBe('unknown');
 
       // A second pass finds every job live in the queue: nothing to do.
       expect(await reconciler.runOnce()).toMatchObject({ requeued: 0, failedLost: 0, fixedFailed: 0 });
-      expect(await queue.queue.count()).toBe(2);
+      expect(await queue.queueFor('nsfw').count()).toBe(2);
     } finally {
       await close();
     }
@@ -136,7 +138,7 @@ describe('Reconciler', () => {
       const ancient = await jobRow(2 * 3600_000);
       expect(await reconciler.runOnce()).toMatchObject({ requeued: 0, failedLost: 1 });
       expect(await statusOf(ancient)).toEqual({ status: 'failed', errorCode: 'JOB_LOST' });
-      expect(await queue.queue.getJobState(ancient)).toBe('unknown');
+      expect(await queue.queueFor('nsfw').getJobState(ancient)).toBe('unknown');
     } finally {
       await close();
     }
@@ -152,12 +154,12 @@ describe('Reconciler', () => {
       const id = await jobRow(60_000, { status: 'running' });
       await queue.enqueue({ jobId: id, model: 'nsfw' });
       await failNextJob(queue, reason);
-      expect(await queue.queue.getJobState(id)).toBe('failed');
+      expect(await queue.queueFor('nsfw').getJobState(id)).toBe('failed');
 
       await reconciler.runOnce();
       expect(await statusOf(id)).toMatchObject({ status: status === 'queued' ? 'running' : status, errorCode: code });
       if (status === 'queued') {
-        expect(await queue.queue.getJobState(id)).toBe('waiting');
+        expect(await queue.queueFor('nsfw').getJobState(id)).toBe('waiting');
       } else {
         const text = await metrics.registry.metrics();
         expect(text).toContain(`inferq_jobs_finished_total{model="nsfw",status="failed",code="${code}"} 1`);
@@ -195,9 +197,57 @@ describe('Reconciler', () => {
       expect(await db.job.findUnique({ where: { id: expired } })).toBeNull();
       expect(await db.jobInput.findUnique({ where: { jobId: expired } })).toBeNull();
       expect(await db.jobResult.findUnique({ where: { jobId: expired } })).toBeNull();
-      expect(await queue.queue.getJobState(expired)).toBe('unknown');
+      expect(await queue.queueFor('nsfw').getJobState(expired)).toBe('unknown');
       const kept = await db.job.count({ where: { id: { in: [neverExpires, notYet, unfinished] } } });
       expect(kept).toBe(3);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('Reconciler across the per-model queues', () => {
+  it('moves jobs left in the single queue of earlier versions to their model queues, with id and priority', async () => {
+    const { queue, reconciler, close } = await setup();
+    const legacy = new Queue(queue.name, { connection: redis, prefix: services.queuePrefix });
+    try {
+      const [a, b] = [await jobRow(1000), await jobRow(1000, { model: 'mnist' })];
+      await legacy.add('infer', { jobId: a, model: 'nsfw' }, { jobId: a, priority: 7 });
+      await legacy.add('infer', { jobId: b, model: 'mnist' }, { jobId: b, priority: 3 });
+      const report = await reconciler.runOnce();
+      expect(report.migrated).toBe(2);
+      expect(await legacy.count()).toBe(0);
+      const moved = [await queue.queueFor('nsfw').getJob(a), await queue.queueFor('mnist').getJob(b)];
+      expect(moved.map((job) => [job?.id, job?.opts.priority, job?.data.model])).toEqual([[a, 7, 'nsfw'], [b, 3, 'mnist']]);
+      expect(await queue.queueFor('nsfw').getJob(b)).toBeUndefined();
+      expect((await reconciler.runOnce()).migrated).toBe(0);
+    } finally {
+      await legacy.obliterate({ force: true }).catch(() => {});
+      await legacy.close();
+      await close();
+    }
+  });
+
+  it('fails a queued job whose model no live worker serves once it is older than noWorkerTimeoutMs, and only that one', async () => {
+    let served: Set<string> | undefined = new Set(['nsfw']);
+    const { queue, reconciler, metrics, close } = await setup({ noWorkerTimeoutMs: 40_000, servedModels: async () => served });
+    try {
+      const unserved = await jobRow(60_000, { model: 'mnist' });
+      const young = await jobRow(20_000, { model: 'mnist' });
+      const servedJob = await jobRow(60_000);
+      for (const [id, model] of [[unserved, 'mnist'], [young, 'mnist'], [servedJob, 'nsfw']] as const) await queue.enqueue({ jobId: id, model });
+
+      // While the workers cannot be read, nothing is failed.
+      served = undefined;
+      expect((await reconciler.runOnce()).failedNoWorker).toBe(0);
+      served = new Set(['nsfw']);
+      const report = await reconciler.runOnce();
+      expect(report.failedNoWorker).toBe(1);
+      expect(await statusOf(unserved)).toEqual({ status: 'failed', errorCode: 'NO_WORKER' });
+      expect(await queue.state(unserved, 'mnist')).toBe('unknown');
+      expect(await statusOf(young)).toEqual({ status: 'queued', errorCode: null });
+      expect(await statusOf(servedJob)).toEqual({ status: 'queued', errorCode: null });
+      expect(await metrics.registry.getSingleMetricAsString('inferq_reconciler_actions_total')).toContain('action="failed_no_worker"} 1');
     } finally {
       await close();
     }

@@ -3,3 +3,4 @@ export * from './processes.ts';
 export * from './testUsers.ts';
 export * from './ports.ts';
 export * from './testJobs.ts';
+export * from './otlpReceiver.ts';

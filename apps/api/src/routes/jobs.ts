@@ -123,7 +123,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
         latest = outcome.job;
       }
     }
-    const view = toJobView(latest);
+    const view = { ...toJobView(latest), waitingFor: await service.waitingFor(latest) };
     // 200: the same Idempotency-Key within 24 h answers the original job instead of a new one,
     // and a job that finished while the request waited is answered with its result.
     res.location(view.links.self);
@@ -192,7 +192,8 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
       cursor: firstString(req.query.cursor),
       limit: firstString(req.query.limit),
     });
-    res.json({ data: page.jobs.map(toJobView), nextCursor: page.nextCursor });
+    const waiting = await Promise.all(page.jobs.map((job) => service.waitingFor(job)));
+    res.json({ data: page.jobs.map((job, i) => ({ ...toJobView(job), waitingFor: waiting[i] })), nextCursor: page.nextCursor });
   });
 
   router.post('/jobs/:id/cancel', async function cancelJob(req, res) {
@@ -207,7 +208,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     if (wait.fromPrefer) res.set('Preference-Applied', `wait=${wait.seconds}`);
     const outcome = await service.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
     if (!outcome.job) return; // the client went away
-    sendJob(req, res, toJobView(outcome.job));
+    sendJob(req, res, { ...toJobView(outcome.job), waitingFor: await service.waitingFor(outcome.job) });
   });
 
   router.get('/jobs/:id/image', async function getJobImage(req, res) {

@@ -56,4 +56,11 @@ describe('ModelsPanel', () => {
     expect(screen.getByText('ready on 2')).toBeTruthy();
     expect(screen.getByText(/w3 could not load 4.5.0: weights missing/)).toBeTruthy();
   });
+
+  it('warns, not in green, when no live worker serves a model: its jobs wait', () => {
+    render(<ModelsPanel view={{ models: [{ ...model(null), workers: 0 }, { ...model(null), name: 'mnist', workers: 2 }], workers: [] }} />);
+    expect(screen.getAllByTestId('no-workers').map((pill) => pill.textContent)).toEqual(['0 workers']);
+    expect(screen.getByTestId('no-workers').className).toContain('pill-warn');
+    expect(screen.getByText('2 workers')).toBeTruthy();
+  });
 });

@@ -33,9 +33,15 @@ export function ModelsPanel({ view }: { view: ModelsView }) {
                 <div className="model-head">
                   <strong>{model.name}</strong>
                   {model.liveVersion ? <span className="pill pill-ok">live {model.liveVersion}</span> : <span className="pill pill-warn">no live version</span>}
-                  <span className="muted small">
-                    {model.workers} worker{model.workers === 1 ? '' : 's'}
-                  </span>
+                  {model.workers === 0 ? (
+                    <span className="pill pill-warn" data-testid="no-workers" title="No live worker serves this model: its jobs wait queued until one starts.">
+                      0 workers
+                    </span>
+                  ) : (
+                    <span className="muted small">
+                      {model.workers} worker{model.workers === 1 ? '' : 's'}
+                    </span>
+                  )}
                   {swap && (
                     <span className={`pill ${swap.failed ? 'pill-warn' : 'pill-info'}`} data-testid="model-swap">
                       {swap.text}

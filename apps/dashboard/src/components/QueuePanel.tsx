@@ -26,7 +26,7 @@ export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: Q
     <section className="card" aria-labelledby="queue-title" data-testid="queue-panel">
       <div className="card-head">
         <h2 id="queue-title">
-          Queue <span className="mono muted">{snapshot.queue}</span>
+          Queues <span className="mono muted">{snapshot.queue}.*</span>
         </h2>
         <div className="card-actions">
           {snapshot.paused ? <span className="pill pill-warn">paused</span> : <span className="pill pill-ok">running</span>}
@@ -49,6 +49,53 @@ export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: Q
           </div>
         ))}
       </div>
+      {snapshot.models && snapshot.models.length > 0 && (
+        <div className="table-wrap">
+          <table className="table" data-testid="model-queues">
+            <thead>
+              <tr>
+                <th scope="col">Model queue</th>
+                <th scope="col" className="num" title="waiting + prioritized">
+                  Queued
+                </th>
+                <th scope="col" className="num" title="taken by workers, not yet preprocessing or in a batch">
+                  Held
+                </th>
+                <th scope="col" className="num" title="preprocessing or in the batch running now">
+                  Running
+                </th>
+                <th scope="col" className="num">Workers</th>
+              </tr>
+            </thead>
+            <tbody>
+              {snapshot.models.map((entry) => (
+                <tr key={entry.model} data-model={entry.model}>
+                  <td data-label="Model queue">
+                    <span className="mono">{entry.model}</span>
+                    {entry.waitingFor === 'worker' && (
+                      <span className="pill pill-warn" data-testid="queue-waiting-for-worker">
+                        waiting for a worker
+                      </span>
+                    )}
+                  </td>
+                  <td data-label="Queued" className="num" data-testid={`queued-${entry.model}`}>
+                    {(entry.counts.waiting + entry.counts.prioritized).toLocaleString()}
+                  </td>
+                  <td data-label="Held" className="num">
+                    {entry.held}
+                  </td>
+                  <td data-label="Running" className="num">
+                    {entry.running}
+                  </td>
+                  <td data-label="Workers" className="num">
+                    {entry.workers}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
       <div className="cap">
         <div className="meter-head">
           <span>Jobs in the system, against the global cap</span>

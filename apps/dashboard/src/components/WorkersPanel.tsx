@@ -24,7 +24,9 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
                 <th scope="col">Backend</th>
                 <th scope="col">Models</th>
                 <th scope="col" className="num">Batch now</th>
-                <th scope="col" className="num">Held</th>
+                <th scope="col" className="num" title="Per model: jobs held (taken, waiting to be preprocessed or for their batch) / running (preprocessing or in the batch running now)">
+                  Held / running
+                </th>
                 <th scope="col" className="num">Done</th>
                 <th scope="col">Heartbeat</th>
               </tr>
@@ -64,8 +66,15 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
                   <td data-label="Batch now" className="num">
                     {worker.currentBatch}
                   </td>
-                  <td data-label="Held" className="num">
-                    {worker.activeJobs}
+                  <td data-label="Held / running" className="num" data-testid="held-running">
+                    {worker.jobs && worker.jobs.length > 0
+                      ? worker.jobs.map((entry) => (
+                          <div key={entry.model} className="small" data-model={entry.model}>
+                            <span className="muted">{entry.model}</span> {entry.held} / {entry.running}
+                            <span className="muted"> of {entry.concurrency}</span>
+                          </div>
+                        ))
+                      : worker.activeJobs}
                   </td>
                   <td data-label="Done" className="num">
                     {worker.jobsSucceeded.toLocaleString()}

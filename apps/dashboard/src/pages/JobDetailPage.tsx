@@ -78,7 +78,7 @@ export function JobDetailPage() {
             Job <span className="mono">{data.id}</span>
           </h1>
           <div className="row">
-            <StatusBadge status={data.status} />
+            <StatusBadge status={data.status} waitingFor={data.waitingFor} />
             <span className="muted">{modelLabel(data)}</span>
             {data.input.fileName && (
               <span className="muted" data-testid="detail-file-name">
@@ -150,6 +150,8 @@ export function JobDetailPage() {
             <dd>{formatTime(data.finishedAt)}</dd>
             <dt>Queue wait</dt>
             <dd>{formatDuration(data.timings.queueWaitMs)}</dd>
+            <dt title="Taken by a worker until its model batch started: preprocessing and the wait for the batch">Held</dt>
+            <dd data-testid="held">{formatDuration(data.timings.heldMs)}</dd>
             <dt>Inference</dt>
             <dd>{formatDuration(data.timings.inferenceMs)}</dd>
             <dt>End to end</dt>

@@ -772,12 +772,14 @@ export type components = {
             expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
+                heldMs: number | null;
                 inferenceMs: number | null;
                 totalMs: number | null;
             };
             links: {
                 self: string;
             };
+            waitingFor: "worker" | null;
             webhook: {
                 url: string;
                 events: ("started" | "completed")[];
@@ -793,7 +795,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -966,12 +968,14 @@ export type components = {
             expiresAt: string | null;
             timings: {
                 queueWaitMs: number | null;
+                heldMs: number | null;
                 inferenceMs: number | null;
                 totalMs: number | null;
             };
             links: {
                 self: string;
             };
+            waitingFor: "worker" | null;
             webhook: {
                 url: string;
                 events: ("started" | "completed")[];
@@ -987,6 +991,16 @@ export type components = {
             inSystem: number;
             cap: number | null;
             paused: boolean;
+            models?: {
+                model: string;
+                counts: {
+                    [key: string]: number;
+                };
+                workers: number;
+                held: number;
+                running: number;
+                waitingFor: "worker" | null;
+            }[];
             workers: components["schemas"]["WorkerHeartbeat"][];
             /** Format: date-time */
             at: string;
@@ -1034,6 +1048,12 @@ export type components = {
             }[];
             currentBatch: number;
             activeJobs: number;
+            jobs?: {
+                model: string;
+                held: number;
+                running: number;
+                concurrency: number;
+            }[];
             jobsSucceeded: number;
             jobsFailed: number;
             /** Format: date-time */

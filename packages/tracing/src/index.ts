@@ -1,0 +1,2 @@
+export * from './tracing.ts';
+export { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';

@@ -54,7 +54,7 @@ describe('GET /openapi.json', () => {
 
   it('documents the webhook with its signature headers', () => {
     const webhook = document.webhooks.jobFinished.post;
-    expect(webhook.parameters.map((parameter: { name: string }) => parameter.name).sort()).toEqual(['InferQ-Attempt', 'InferQ-Delivery', 'InferQ-Event', 'InferQ-Signature']);
+    expect(webhook.parameters.map((parameter: { name: string }) => parameter.name).sort()).toEqual(['InferQ-Attempt', 'InferQ-Delivery', 'InferQ-Event', 'InferQ-Signature', 'webhook-id', 'webhook-signature', 'webhook-timestamp']);
     expect(webhook.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Job' });
   });
 

@@ -81,7 +81,8 @@ export class Supervisor {
     const tail: string[] = [];
     let readyLine: string | undefined;
     let markReady: (line: string) => void = () => {};
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': its last lines are read (and printed) before the next service is stopped.
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const service: RunningService = {
       spec,
       child,
@@ -117,7 +118,7 @@ export class Supervisor {
         resolve(service);
       };
       child.once('error', (error) => fail(new Error(`${spec.name} could not start: ${error.message}`)));
-      child.once('exit', (code, signal) => {
+      child.once('close', (code, signal) => {
         if (!settled) fail(new Error(`${spec.name} exited (${signal ?? `code ${code}`}) before it was ready`));
         else if (!this.#stopping) this.#options.onUnexpectedExit(service, code, signal);
       });

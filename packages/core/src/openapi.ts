@@ -681,14 +681,17 @@ function buildDocument(options: OpenApiDocumentOptions) {
           operationId: 'jobFinishedWebhook',
           summary: 'A job reached a final state',
           description: [
-            'Sent to the job\'s `webhook` URL once it is succeeded, failed or canceled. The body is the job, exactly as `GET /v1/jobs/{id}` answers it.',
+            'Sent to the job\'s `webhook` URL once it is succeeded, failed or canceled (and when it starts running, with `webhookEvents=started,completed`). The body is the job, exactly as `GET /v1/jobs/{id}` answers it.',
             '',
-            'Verify it: compute HMAC-SHA256 with your webhook secret over `` `${t}.${rawBody}` `` and compare with `v1` of `InferQ-Signature` in constant time; refuse timestamps older than a few minutes.',
+            'Verify it with any Standard Webhooks library (https://www.standardwebhooks.com) and your webhook secret: `webhook-signature` is `v1,` and the base64 HMAC-SHA256 of `` `${webhook-id}.${webhook-timestamp}.${rawBody}` ``, keyed with the bytes of the secret. `InferQ-Signature` (the original scheme) is sent for one more release.',
             '',
             'Answer 2xx within 10 s. Anything else (a redirect included) is retried with exponential backoff — 30 s, 1 min, 2 min, … capped at 3 h — for about 22 h, 16 attempts in all. Every attempt is listed at `GET /v1/jobs/{id}/deliveries`.',
           ].join('\n'),
           requestParams: {
             header: z.object({
+              'webhook-id': z.string().meta({ description: 'Standard Webhooks: the delivery id, the same on every retry: drop duplicates by it.' }),
+              'webhook-timestamp': z.string().meta({ description: 'Standard Webhooks: unix seconds of this attempt.', example: '1767225600' }),
+              'webhook-signature': z.string().meta({ description: 'Standard Webhooks: `v1,<base64 HMAC-SHA256>`, space-separated when there are several.', example: 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' }),
               'InferQ-Signature': z.string().meta({ description: '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`.', example: 't=1767225600,v1=5257a8…' }),
               'InferQ-Event': z.enum(webhookEvents).meta({ description: 'What happened.' }),
               'InferQ-Delivery': z.string().meta({ description: 'The same on every retry of this delivery: drop duplicates by it.' }),

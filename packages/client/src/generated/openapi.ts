@@ -699,9 +699,9 @@ export type webhooks = {
         put?: never;
         /**
          * A job reached a final state
-         * @description Sent to the job's `webhook` URL once it is succeeded, failed or canceled. The body is the job, exactly as `GET /v1/jobs/{id}` answers it.
+         * @description Sent to the job's `webhook` URL once it is succeeded, failed or canceled (and when it starts running, with `webhookEvents=started,completed`). The body is the job, exactly as `GET /v1/jobs/{id}` answers it.
          *
-         *     Verify it: compute HMAC-SHA256 with your webhook secret over `` `${t}.${rawBody}` `` and compare with `v1` of `InferQ-Signature` in constant time; refuse timestamps older than a few minutes.
+         *     Verify it with any Standard Webhooks library (https://www.standardwebhooks.com) and your webhook secret: `webhook-signature` is `v1,` and the base64 HMAC-SHA256 of `` `${webhook-id}.${webhook-timestamp}.${rawBody}` ``, keyed with the bytes of the secret. `InferQ-Signature` (the original scheme) is sent for one more release.
          *
          *     Answer 2xx within 10 s. Anything else (a redirect included) is retried with exponential backoff — 30 s, 1 min, 2 min, … capped at 3 h — for about 22 h, 16 attempts in all. Every attempt is listed at `GET /v1/jobs/{id}/deliveries`.
          */
@@ -4208,6 +4208,12 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
+                /** @description Standard Webhooks: the delivery id, the same on every retry: drop duplicates by it. */
+                "webhook-id": string;
+                /** @description Standard Webhooks: unix seconds of this attempt. */
+                "webhook-timestamp": string;
+                /** @description Standard Webhooks: `v1,<base64 HMAC-SHA256>`, space-separated when there are several. */
+                "webhook-signature": string;
                 /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
                 "InferQ-Signature": string;
                 /** @description What happened. */

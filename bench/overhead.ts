@@ -1,11 +1,12 @@
 // 3. Platform overhead: the end-to-end run with a trivial model (32×32 greyscale → one Dense
 // layer) on a 32×32 JPEG, so the model costs ~nothing: jobs/s and CPU ms per job in the API, the
 // workers, Postgres and Redis. Beside it, raw BullMQ (no-op processor) on the same Redis.
-//   pnpm bench overhead [--workers 2] [--clients 32] [--seconds 10] [--batch 32] [--anchor-jobs 5000] [--cpu-prof DIR]
+//   pnpm bench overhead [--workers 2] [--clients 32] [--seconds 10] [--batch 32] [--anchor-jobs 5000] [--submit-batch N] [--cpu-prof DIR]
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { benchImage } from './lib/benchImage.ts';
+import { multipartImages } from './lib/loadClient.ts';
 import { measureBullmq } from './lib/bullmqAnchor.ts';
 import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers, coresRow, cpuPerJobRow, runClosedLoad } from './lib/platformRun.ts';
@@ -28,15 +29,18 @@ const { values } = parseArgs({
     'worker-env': { type: 'string' },
     'api-env': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    /** Each client submits this many images per request (POST /v1/jobs/batch, Prefer: wait); 0: single submits. */
+    'submit-batch': { type: 'string', default: '0' },
   },
 });
+const submitBatch = Number(values['submit-batch']);
 const workers = Number(values.workers);
 const batch = Number(values.batch);
 const modelsDir = await createTinyModelRegistry();
 const image = await benchImage('32x32');
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 const before = machineLoad();
-console.log(`platform overhead: model ${tinyModelName} (1 Dense layer), 32x32 JPEG, ${workers} worker(s), batch ${batch}, ${values.clients} clients, ${values.seconds} s; ${before.uptime}`);
+console.log(`platform overhead: model ${tinyModelName} (1 Dense layer), 32x32 JPEG, ${submitBatch > 0 ? `${submitBatch} images per submit (batch), ` : ''}${workers} worker(s), batch ${batch}, ${values.clients} clients, ${values.seconds} s; ${before.uptime}`);
 
 let result;
 let anchor;
@@ -52,7 +56,7 @@ try {
     cpuProfileDir: values['cpu-prof'],
   });
   try {
-    result = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: image.upload, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
+    result = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: submitBatch > 0 ? multipartImages(image.bytes, submitBatch, 'bench-32x32.jpg', 'image/jpeg') : image.upload, batchSize: submitBatch, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
   } finally {
     await platform.stop();
   }
@@ -66,7 +70,7 @@ const after = machineLoad();
 console.log();
 printTable([
   {
-    run: `platform, ${workers} worker(s)`,
+    run: `platform, ${workers} worker(s)${submitBatch > 0 ? `, ${submitBatch} images a submit` : ""}`,
     'jobs/s': result.jobsPerSecond.toFixed(0),
     jobs: result.succeeded,
     'submit p50/p99': `${formatMs(result.submitMs.p50)} / ${formatMs(result.submitMs.p99)}`,
@@ -86,5 +90,5 @@ console.log('\ncores busy');
 printTable([coresRow(result)]);
 if (Object.keys(result.refused).length > 0) console.log(`refused submits: ${JSON.stringify(result.refused)}`);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults('overhead', { workers, batch, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, result, anchor, load: { before, after } });
+const file = writeResults(submitBatch > 0 ? 'overhead-batch' : 'overhead', { workers, batch, submitBatch, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, result, anchor, load: { before, after } });
 console.log(`wrote ${file}`);

@@ -18,6 +18,14 @@ export function multipartImage(image: Buffer, filename: string, mime: string, fi
   return { body: Buffer.concat([head, image, tail]), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
+/** A multipart/form-data body with `count` copies of one file, each a part named `fieldName` (a batch submit). */
+export function multipartImages(image: Buffer, count: number, filename: string, mime: string, fieldName = 'image'): MultipartBody {
+  const boundary = `----inferq${randomBytes(12).toString('hex')}`;
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${fieldName}"; filename="${filename}"\r\nContent-Type: ${mime}\r\n\r\n`);
+  const parts = Array.from({ length: count }, (_, i) => Buffer.concat([i === 0 ? Buffer.alloc(0) : Buffer.from('\r\n'), head, image]));
+  return { body: Buffer.concat([...parts, Buffer.from(`\r\n--${boundary}--\r\n`)]), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
 export interface HttpAnswer<T = unknown> {
   status: number;
   body: T;

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AccountStore, tierNames } from '@inferq/accounts';
 import { createDatabase } from '@inferq/db';
 import type { TestUser } from '@inferq/testing';
-import { closedLoop, HttpClient, waitForJob, type MultipartBody } from './loadClient.ts';
+import { closedLoop, HttpClient, isFinal, waitForJob, type JobAnswer, type MultipartBody } from './loadClient.ts';
 import { CpuMeter } from './procStat.ts';
 import type { BenchServices } from './services.ts';
 import type { Platform } from './platform.ts';
@@ -39,17 +39,17 @@ export interface LoadRunResult {
 }
 
 /**
- * `count` users on the `pro` tier, whose limits the benchmark platform lifts (benchTierOverrides).
+ * `count` users on the `pro` tier (or `tier`), whose limits the benchmark platform lifts (benchTierOverrides).
  * Clients are spread over them: one user's admissions are serialized (a per-user lock guards the
  * in-flight quota), so a single user measures that lock rather than the platform.
  */
-export async function benchUsers(services: BenchServices, count: number): Promise<TestUser[]> {
+export async function benchUsers(services: BenchServices, count: number, tier: 'pro' | 'free' = 'pro'): Promise<TestUser[]> {
   const db = createDatabase({ url: services.databaseUrl, poolSize: 2 });
   try {
     const accounts = new AccountStore(db, { tiers: tierNames });
     const users: TestUser[] = [];
     for (let i = 0; i < count; i++) {
-      const user = await accounts.createUser({ email: `bench-${randomUUID()}@bench.inferq`, tier: 'pro', role: 'user' });
+      const user = await accounts.createUser({ email: `bench-${randomUUID()}@bench.inferq`, tier, role: 'user' });
       const issued = await accounts.issueKey(user.id, 'bench');
       users.push({ userId: user.id, email: user.email, key: issued.key, keyId: issued.id, headers: { authorization: `Bearer ${issued.key}` } });
     }
@@ -70,6 +70,15 @@ export interface LoadRunOptions {
   durationMs?: number;
   /** Jobs run first and not counted (connections, JIT, first batches). @defaultValue 2 × clients */
   warmupJobs?: number;
+  /**
+   * Submit `upload` (a body of `batchSize` images) to POST /v1/jobs/batch with `Prefer: wait`
+   * instead of single submits followed by a wait; every job of the batch counts. @defaultValue 0: single submits
+   */
+  batchSize?: number;
+}
+
+interface BatchAnswer {
+  data: Array<{ status: number; job: JobAnswer | null; error: { code: string } | null }>;
 }
 
 /** Runs the closed loop; the HTTP client pool is made here and closed at the end. */
@@ -84,7 +93,34 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     const refused: Record<string, number> = {};
     let failed = 0;
     let counting = false;
-    const task = async (client: number) => {
+    const batchTask = async (client: number) => {
+      const headers = options.users[client % options.users.length]!.headers;
+      const started = performance.now();
+      const answer = await http.request<BatchAnswer>('POST', '/v1/jobs/batch', { body: options.upload, headers: { ...headers, prefer: 'wait=20' } });
+      if (answer.status !== 200 && answer.status !== 202) {
+        refused[answer.status] = (refused[answer.status] ?? 0) + 1;
+        if (answer.status >= 500 || answer.status === 429) await new Promise((resolve) => setTimeout(resolve, 100));
+        else throw new Error(`batch submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
+        return;
+      }
+      for (const item of answer.body.data) {
+        if (!item.job) {
+          refused[item.status] = (refused[item.status] ?? 0) + 1;
+          continue;
+        }
+        const job = isFinal(item.job.status) ? item.job : await waitForJob(http, item.job.id, { headers });
+        if (!counting) continue;
+        if (job.status !== 'succeeded') {
+          failed++;
+          continue;
+        }
+        submit.push(answer.ms);
+        endToEnd.push(performance.now() - started);
+        if (job.timings.queueWaitMs !== null) queueWait.push(job.timings.queueWaitMs);
+        if (job.timings.inferenceMs !== null) inference.push(job.timings.inferenceMs);
+      }
+    };
+    const singleTask = async (client: number) => {
       const headers = options.users[client % options.users.length]!.headers;
       const started = performance.now();
       const answer = await http.request<{ id: string }>('POST', '/v1/jobs', { body: options.upload, headers });
@@ -106,6 +142,7 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
       if (job.timings.queueWaitMs !== null) queueWait.push(job.timings.queueWaitMs);
       if (job.timings.inferenceMs !== null) inference.push(job.timings.inferenceMs);
     };
+    const task = options.batchSize ? batchTask : singleTask;
     await closedLoop({ clients, jobs: options.warmupJobs ?? clients * 2, task });
 
     counting = true;

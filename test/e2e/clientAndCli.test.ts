@@ -122,6 +122,16 @@ describe('InferQClient against the running platform', () => {
     expect(error).toMatchObject({ code, status });
   });
 
+  it('submits many images in batches (submitMany): a job or an error per image, in order', async () => {
+    const batch = await client.submitMany([image, Buffer.from('not an image'), new Uint8Array(image)], { batchSize: 2, waitSeconds: 30 });
+    expect(batch.data.map((item) => [item.index, item.status, item.job?.status ?? item.error?.code])).toEqual([
+      [0, 200, 'succeeded'],
+      [1, 400, 'INVALID_IMAGE'],
+      [2, 200, 'succeeded'],
+    ]);
+    expect(batch).toMatchObject({ accepted: 2, refused: 1 });
+  });
+
   it('throws JOB_FINISHED when canceling a finished job', async () => {
     const job = await client.run(image);
     await expect(client.cancel(job.id)).rejects.toMatchObject({ code: 'JOB_FINISHED', status: 409 });
@@ -239,12 +249,14 @@ describe('the inferq CLI as a child process', () => {
   }
 
   it('submits several files, waits, and prints JSON with every result', async () => {
-    const result = await inferq(['submit', 'a.jpg', 'b.png', '--wait', '--json']);
+    // Three files in batches of two: two POST /v1/jobs/batch requests.
+    const result = await inferq(['submit', 'a.jpg', 'b.png', 'a.jpg', '--wait', '--json', '--batch-size', '2']);
     expect(result.code).toBe(0);
     const rows = JSON.parse(result.stdout) as Array<{ file: string; job: Job }>;
     expect(rows.map((row) => [row.file, row.job.status])).toEqual([
       ['a.jpg', 'succeeded'],
       ['b.png', 'succeeded'],
+      ['a.jpg', 'succeeded'],
     ]);
   });
 

@@ -31,13 +31,24 @@ export interface Caller {
   user: TestUser;
 }
 
+/**
+ * Submits one image; as a client should, a `429 CONCURRENCY_LIMITED` (the caller's own
+ * submissions in progress fill their share) is sent again after its Retry-After.
+ */
 export async function submit(caller: Caller, image: Buffer, fields: Record<string, string> = {}): Promise<JobJson> {
-  const form = new FormData();
-  for (const [key, value] of Object.entries(fields)) form.set(key, value);
-  form.set('image', new Blob([new Uint8Array(image)]), 'upload.bin');
-  const response = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', headers: caller.user.headers, body: form });
-  if (response.status !== 202) throw new Error(`submit answered ${response.status}: ${await response.text()}`);
-  return (await response.json()) as JobJson;
+  for (let attempt = 0; ; attempt++) {
+    const form = new FormData();
+    for (const [key, value] of Object.entries(fields)) form.set(key, value);
+    form.set('image', new Blob([new Uint8Array(image)]), 'upload.bin');
+    const response = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', headers: caller.user.headers, body: form });
+    if (response.status === 202) return (await response.json()) as JobJson;
+    const text = await response.text();
+    if (response.status === 429 && text.includes('"CONCURRENCY_LIMITED"') && attempt < 30) {
+      await new Promise((resolve) => setTimeout(resolve, Number(response.headers.get('retry-after') ?? 1) * 1000));
+      continue;
+    }
+    throw new Error(`submit answered ${response.status}: ${text}`);
+  }
 }
 
 export async function getJob(caller: Caller, id: string): Promise<JobJson> {

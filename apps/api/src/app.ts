@@ -86,11 +86,22 @@ export function createApp(deps: ApiDependencies): Express {
   // Model files are public (browsers load them with tf.loadLayersModel); see routes/models.ts.
   if (services.models) app.use('/v1', modelFilesRouter(services.models, services.rateLimits));
   // First of all: while the server is full a submission is refused before any key lookup or Redis call.
+  // One route each (not an array): the metrics label a request by its route's path.
   app.post('/v1/jobs', services.submitSlots.refuseWhenFull);
+  app.post('/v1/jobs/batch', services.submitSlots.refuseWhenFull);
   app.use('/v1', authenticate(services.accounts, { addressLimits: services.rateLimits }));
   // Submissions spend the tier's submit budget, every other request the request budget.
-  app.use('/v1', rateLimit(services.rateLimits, (req) => (req.method === 'POST' && req.path === '/jobs' ? 'submit' : 'request')));
-  app.use('/v1', jobsRouter(services.jobs, { maxFileBytes: services.maxFileBytes }, services.submitSlots));
+  app.use('/v1', rateLimit(services.rateLimits, (req) => (req.method === 'POST' && (req.path === '/jobs' || req.path === '/jobs/batch') ? 'submit' : 'request')));
+  app.use(
+    '/v1',
+    jobsRouter(services.jobs, {
+      maxFileBytes: services.maxFileBytes,
+      tiers: services.tiers,
+      slots: services.submitSlots,
+      uploadBytes: services.shares.uploadBytes,
+      rateLimits: services.rateLimits,
+    }),
+  );
   app.use('/v1', accountRouter(services.account, services.accounts));
   app.use('/v1', eventsRouter(services.live));
   if (services.models) app.use('/v1', modelsRouter(services.models));

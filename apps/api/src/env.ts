@@ -41,6 +41,16 @@ export const apiEnvSchema = commonEnvSchema.extend({
   PREPARE_MODEL_PIXELS: envBoolean.default(true),
   /** Submissions one API process validates and stores at once; more are answered 503 SERVER_BUSY. */
   MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(defaultMaxConcurrentSubmits),
+  /** Of those, one user's at most; more are answered 429 CONCURRENCY_LIMITED. Default: a quarter of MAX_CONCURRENT_SUBMITS. */
+  MAX_CONCURRENT_SUBMITS_PER_USER: z.coerce.number().int().positive().optional(),
+  /** Bytes of upload bodies one API process holds in memory at once (reserved by declared length before reading). */
+  MAX_UPLOAD_MEMORY_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
+  /** Of those, one user's at most. Default: a quarter of MAX_UPLOAD_MEMORY_BYTES. Also the largest batch body. */
+  MAX_UPLOAD_MEMORY_BYTES_PER_USER: z.coerce.number().int().positive().optional(),
+  /** Pixels (width × height, as image headers declare them) one API process decodes at once; ~1.5 bytes of memory each. */
+  MAX_DECODE_PIXELS: z.coerce.number().int().positive().default(160_000_000),
+  /** Of those, one user's at most. Default: a quarter of MAX_DECODE_PIXELS. */
+  MAX_DECODE_PIXELS_PER_USER: z.coerce.number().int().positive().optional(),
   /**
    * JSON changes to the built-in tiers, field by field, e.g. {"free":{"submitsPerWindow":30}};
    * a new name adds a tier that starts from free.
@@ -72,6 +82,8 @@ export const apiEnvSchema = commonEnvSchema.extend({
   DASHBOARD_DIR: z.string().default('apps/dashboard/dist'),
   /** Live event streams (GET /v1/events) one API process holds at most. */
   MAX_EVENT_STREAMS: z.coerce.number().int().positive().default(2000),
+  /** Of those, one user's at most; more are answered 429 CONCURRENCY_LIMITED. */
+  MAX_EVENT_STREAMS_PER_USER: z.coerce.number().int().positive().default(50),
   /**
    * Development only: an admin key (shape iq_<12 hex>_<43 base64url>) created at start so a new
    * install can be used at once. Refused when NODE_ENV=production.
@@ -83,6 +95,15 @@ export const apiEnvSchema = commonEnvSchema.extend({
    */
   WEBHOOK_ALLOW_LOOPBACK: envBoolean.default(false),
 }).superRefine((env, ctx) => {
+  const shares = [
+    ['MAX_CONCURRENT_SUBMITS_PER_USER', env.MAX_CONCURRENT_SUBMITS_PER_USER, env.MAX_CONCURRENT_SUBMITS],
+    ['MAX_UPLOAD_MEMORY_BYTES_PER_USER', env.MAX_UPLOAD_MEMORY_BYTES_PER_USER, env.MAX_UPLOAD_MEMORY_BYTES],
+    ['MAX_DECODE_PIXELS_PER_USER', env.MAX_DECODE_PIXELS_PER_USER, env.MAX_DECODE_PIXELS],
+    ['MAX_EVENT_STREAMS_PER_USER', env.MAX_EVENT_STREAMS_PER_USER, env.MAX_EVENT_STREAMS],
+  ] as const;
+  for (const [name, share, total] of shares) {
+    if (share !== undefined && share > total) ctx.addIssue({ code: 'custom', path: [name], message: `must not exceed ${name.replace('_PER_USER', '')}` });
+  }
   if (env.DEV_ADMIN_KEY && env.NODE_ENV === 'production') {
     ctx.addIssue({ code: 'custom', path: ['DEV_ADMIN_KEY'], message: 'must not be set in production' });
   }

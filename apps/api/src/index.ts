@@ -4,6 +4,7 @@ import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, InferenceQueue, JobEventSubscriber, WorkerRegistry } from '@inferq/queue';
+import { AdmissionShares } from './admissionShares.ts';
 import { createApp } from './app.ts';
 import { parseApiEnv } from './env.ts';
 import { isDashboardBuilt } from './http/dashboardStatic.ts';
@@ -12,7 +13,10 @@ import { HttpServer } from './server.ts';
 import { buildApiServices } from './services.ts';
 
 const env = parseApiEnv(process.env);
-const logger = pino({ level: env.LOG_LEVEL, base: { service: 'api' }, redact: ['req.headers.authorization', 'req.headers.cookie'] });
+// Asynchronous: lines logged while a write is in flight go out together in the next, instead of
+// one synchronous write per line (two lines per job: the submit and the wait). Flushed on exit.
+const logDestination = pino.destination({ dest: 1, sync: false });
+const logger = pino({ level: env.LOG_LEVEL, base: { service: 'api' }, redact: ['req.headers.authorization', 'req.headers.cookie'] }, logDestination);
 
 const db = createDatabase({ url: env.DATABASE_URL });
 const redis = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: 'inferq-api' });
@@ -41,6 +45,7 @@ const liveEvents = new LiveEvents({
   subscriber: jobEvents,
   snapshot: () => operator.snapshot(),
   maxStreams: env.MAX_EVENT_STREAMS,
+  maxStreamsPerUser: env.MAX_EVENT_STREAMS_PER_USER,
   onSnapshotError: (error) => logger.debug({ err: error }, 'queue snapshot for live streams failed'),
 });
 if (!isDashboardBuilt(env.DASHBOARD_DIR)) {
@@ -85,7 +90,14 @@ const services = buildApiServices({
   tiers,
   rateLimits,
   maxQueuedJobs: env.MAX_QUEUED_JOBS,
-  maxConcurrentSubmits: env.MAX_CONCURRENT_SUBMITS,
+  shares: new AdmissionShares({
+    submits: env.MAX_CONCURRENT_SUBMITS,
+    submitsPerUser: env.MAX_CONCURRENT_SUBMITS_PER_USER,
+    uploadBytes: env.MAX_UPLOAD_MEMORY_BYTES,
+    uploadBytesPerUser: env.MAX_UPLOAD_MEMORY_BYTES_PER_USER,
+    decodePixels: env.MAX_DECODE_PIXELS,
+    decodePixelsPerUser: env.MAX_DECODE_PIXELS_PER_USER,
+  }),
   operator,
   liveEvents,
   waiter,
@@ -104,6 +116,7 @@ async function shutdown(signal: string) {
   logger.info({ signal }, 'shutting down');
   const force = setTimeout(() => {
     logger.error('shutdown timed out; exiting');
+    logDestination.flushSync();
     process.exit(1);
   }, env.SHUTDOWN_TIMEOUT_MS + 5000);
   force.unref();
@@ -118,6 +131,7 @@ async function shutdown(signal: string) {
   redis.disconnect();
   await db.$disconnect().catch(() => {});
   logger.info('stopped');
+  logDestination.flushSync();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

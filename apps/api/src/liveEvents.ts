@@ -1,5 +1,5 @@
 import type { Principal } from '@inferq/accounts';
-import { AppError, type JobEvent, type QueueSnapshot } from '@inferq/core';
+import { AppError, FairShare, shareRefusal, type JobEvent, type QueueSnapshot } from '@inferq/core';
 import type { JobEventSubscriber } from '@inferq/queue';
 
 /** One open event stream, as the hub sees it: somewhere to write, and a way to end it. */
@@ -19,8 +19,13 @@ export interface LiveEventsOptions {
   heartbeatMs?: number;
   /** How often admin streams get a queue snapshot. @defaultValue 2000 */
   snapshotMs?: number;
-  /** Open streams per process; past it, new ones get 503. @defaultValue 2000 */
+  /** Open streams per process; past it, new ones get 503 TOO_MANY_STREAMS. @defaultValue 2000 */
   maxStreams?: number;
+  /**
+   * Open streams one user may hold in this process; past it, their new ones get 429
+   * CONCURRENCY_LIMITED, so one key cannot take every stream. @defaultValue 50, at most maxStreams
+   */
+  maxStreamsPerUser?: number;
   /** A client this far behind (bytes buffered) is dropped; it reconnects and re-reads. @defaultValue 1 MiB */
   maxBufferedBytes?: number;
   /** Told when a snapshot fails (Redis down); streams keep running. */
@@ -41,6 +46,7 @@ export function formatEvent(event: string, data: unknown, id?: string): string {
 export class LiveEvents {
   readonly #options: LiveEventsOptions;
   readonly #streams = new Map<LiveStream, () => void>();
+  readonly #shares: FairShare;
   readonly #admins = new Set<LiveStream>();
   #heartbeat: NodeJS.Timeout | undefined;
   #snapshotTimer: NodeJS.Timeout | undefined;
@@ -49,6 +55,8 @@ export class LiveEvents {
 
   constructor(options: LiveEventsOptions) {
     this.#options = options;
+    const capacity = options.maxStreams ?? 2000;
+    this.#shares = new FairShare({ capacity, perUser: Math.min(capacity, options.maxStreamsPerUser ?? 50) });
   }
 
   get size(): number {
@@ -56,26 +64,36 @@ export class LiveEvents {
   }
 
   /**
+   * Throws TOO_MANY_STREAMS when this process holds as many streams as it takes, and
+   * CONCURRENCY_LIMITED when `principal` holds their whole share of them.
+   */
+  assertCapacity(principal?: Principal): void {
+    if (this.#shares.full) throw tooManyStreams();
+    const held = principal ? this.#shares.heldBy(principal.userId) : 0;
+    if (held >= this.#shares.perUser) throw shareRefusal('streams', { ok: false, scope: 'user', inUse: held, limit: this.#shares.perUser }, 5);
+  }
+
+  /**
    * Starts sending to a stream: the user's own job events, or every job event plus queue
    * snapshots for an admin. Returns the function that detaches it (call it when the socket closes).
    */
-  /** Throws TOO_MANY_STREAMS when this process holds as many streams as it takes. */
-  assertCapacity(): void {
-    if (this.#streams.size >= (this.#options.maxStreams ?? 2000)) {
-      throw new AppError('TOO_MANY_STREAMS', 'Too many live streams are open on this server; try again shortly.', { retryAfterSeconds: 5 });
-    }
-  }
-
   async open(stream: LiveStream): Promise<() => void> {
     const { subscriber } = this.#options;
-    this.assertCapacity();
-    await subscriber.start();
+    const lease = this.#shares.tryAcquire(stream.principal.userId);
+    if (!lease.ok) throw lease.scope === 'global' ? tooManyStreams() : shareRefusal('streams', lease, 5);
+    try {
+      await subscriber.start();
+    } catch (error) {
+      lease.release();
+      throw error;
+    }
     const isAdmin = stream.principal.role === 'admin';
     const send = (event: JobEvent) => this.#write(stream, formatEvent('job', event));
     const off = isAdmin ? subscriber.onAny(send) : subscriber.onUser(stream.principal.userId, send);
     const detach = () => {
       if (!this.#streams.has(stream)) return;
       off();
+      lease.release();
       this.#streams.delete(stream);
       this.#admins.delete(stream);
       this.#schedule();
@@ -141,3 +159,8 @@ export class LiveEvents {
     }
   }
 }
+
+function tooManyStreams(): AppError {
+  return new AppError('TOO_MANY_STREAMS', 'Too many live streams are open on this server; try again shortly.', { retryAfterSeconds: 5 });
+}
+

@@ -8,6 +8,7 @@ import type { ModelRegistry } from '@inferq/models';
 import { JobEventPublisher, pingRedis, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { ReadinessCheck } from './health.ts';
+import { AdmissionShares } from './admissionShares.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import type { LiveEvents } from './liveEvents.ts';
 import { ModelService, type ModelDownloadOptions } from './modelService.ts';
@@ -29,6 +30,11 @@ export interface ApiParts {
   maxQueuedJobs?: number | undefined;
   /** Submissions this process validates and stores at once; more get 503 SERVER_BUSY. @defaultValue defaultMaxConcurrentSubmits (32) */
   maxConcurrentSubmits?: number | undefined;
+  /**
+   * The process's submit slots, upload memory and decode memory, each with a per-user share.
+   * @defaultValue AdmissionShares with `maxConcurrentSubmits` slots and the other defaults
+   */
+  shares?: AdmissionShares | undefined;
   /** Job reads. @defaultValue a JobQueries on `db` */
   queries?: JobQueries;
   /** Prometheus metrics served on /metrics. @defaultValue a new set with the queue-depth gauge on `queue` */
@@ -69,6 +75,8 @@ export interface ApiServices {
   rateLimits: RateLimits;
   tiers: TierTable;
   submitSlots: SubmitSlots;
+  /** What one user may hold of this process's submit slots, upload memory and decode memory. */
+  shares: AdmissionShares;
   metrics: ApiMetrics;
   readiness: ReadinessCheck[];
   /** Largest upload read from a request, in bytes. */
@@ -82,6 +90,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const queries = parts.queries ?? new JobQueries(db);
   const stats = new JobStats(db);
   const workers = new WorkerRegistry({ connection: queue.connection, prefix });
+  const shares = parts.shares ?? new AdmissionShares({ submits: parts.maxConcurrentSubmits });
   const jobs = new JobService({
     admission: new JobAdmission(db),
     execution: new JobExecution(db),
@@ -96,6 +105,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     webhookPolicy: parts.webhookPolicy,
     deliveries: new WebhookDeliveryStore(db),
     events: new JobEventPublisher({ connection: queue.connection, prefix }),
+    decodePixels: shares.decodePixels,
     // A job view costs at most one heartbeat read a second, shared by every request.
     servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
   });
@@ -111,7 +121,8 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,
     tiers: parts.tiers,
-    submitSlots: new SubmitSlots(parts.maxConcurrentSubmits),
+    submitSlots: new SubmitSlots(shares.submits),
+    shares,
     metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel() }),
     readiness: [
       { name: 'postgres', check: () => pingDatabase(db) },

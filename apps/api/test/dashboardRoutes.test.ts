@@ -40,7 +40,7 @@ describe('the dashboard routes: account, job image, operators', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       user: { id: user.userId, email: user.email, role: 'user' },
-      tier: { name: 'free', submitsPerWindow: 60, rateWindowSeconds: 60, maxJobsInFlight: 200, maxUploadBytes: 5 * 1024 * 1024, maxPixels: 16_000_000, retentionDays: 7 },
+      tier: { name: 'free', submitsPerWindow: 60, rateWindowSeconds: 60, maxJobsInFlight: 200, maxUploadBytes: 5 * 1024 * 1024, maxPixels: 16_000_000, maxBatchImages: 16, retentionDays: 7 },
       // No worker serves this test's queue: both jobs are still queued.
       usage: { submitsInWindow: 2, jobsInFlight: 2 },
     });

@@ -131,6 +131,7 @@ class AccountTier(TypedDict):
     maxJobsInFlight: int
     maxUploadBytes: int
     maxPixels: int
+    maxBatchImages: int
     retentionDays: int
 
 

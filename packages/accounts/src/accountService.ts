@@ -30,6 +30,7 @@ export class AccountService {
         maxJobsInFlight: tier.maxJobsInFlight,
         maxUploadBytes: tier.maxUploadBytes,
         maxPixels: tier.maxPixels,
+        maxBatchImages: tier.maxBatchImages,
         retentionDays: tier.retentionDays,
       },
       usage: { submitsInWindow: usage.submittedSince, jobsInFlight: usage.inFlight },

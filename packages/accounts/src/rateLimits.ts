@@ -36,7 +36,7 @@ export interface RateLimitsOptions {
 }
 
 interface Limiter {
-  consume(key: string): Promise<RateLimiterRes>;
+  consume(key: string, points?: number): Promise<RateLimiterRes>;
 }
 
 /**
@@ -103,12 +103,12 @@ export class RateLimits {
     return limiter;
   }
 
-  /** Spends one unit of the user's `kind` budget under their current tier. */
-  async consume(userId: string, tierName: string, kind: RateLimitKind): Promise<RateLimitDecision> {
+  /** Spends `points` units of the user's `kind` budget under their current tier (a batch of n images spends n). */
+  async consume(userId: string, tierName: string, kind: RateLimitKind, points = 1): Promise<RateLimitDecision> {
     const tier = tierOf(tierName, this.#tiers);
     const limit = kind === 'submit' ? tier.submitsPerWindow : tier.requestsPerWindow;
     try {
-      const res = await this.#limiterFor(tier, kind).consume(userId);
+      const res = await this.#limiterFor(tier, kind).consume(userId, points);
       return decision(true, limit, res);
     } catch (error) {
       if (error instanceof RateLimiterRes) return decision(false, limit, error);

@@ -21,6 +21,8 @@ export interface Tier {
   maxUploadBytes: number;
   /** Largest width × height; never above the API's global MAX_IMAGE_PIXELS. */
   maxPixels: number;
+  /** Images one `POST /v1/jobs/batch` may carry. */
+  maxBatchImages: number;
   /** BullMQ priority of a user's job when they have nothing in flight: lower runs first, at least 1. */
   priority: number;
   /**
@@ -47,6 +49,7 @@ export const tiers = {
     maxJobsInFlight: 200,
     maxUploadBytes: 5 * MiB,
     maxPixels: 16_000_000,
+    maxBatchImages: 16,
     priority: 10,
     priorityStep: 4,
     retentionDays: 7,
@@ -61,6 +64,7 @@ export const tiers = {
     maxJobsInFlight: 2000,
     maxUploadBytes: 10 * MiB,
     maxPixels: 40_000_000,
+    maxBatchImages: 64,
     priority: 1,
     priorityStep: 1,
     retentionDays: 30,
@@ -112,6 +116,7 @@ export const tierOverridesSchema = z
           maxJobsInFlight: positiveInt,
           maxUploadBytes: positiveInt,
           maxPixels: positiveInt,
+          maxBatchImages: positiveInt,
           priority: z.number().int().min(1).max(maxQueuePriority),
           priorityStep: z.number().int().min(0),
           retentionDays: positiveInt,

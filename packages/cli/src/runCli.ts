@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import { InferQClient, isInferQError, type InferQError, type Job, type ModelList, type RetryInfo } from '@inferq/client';
+import { InferQClient, InferQError, isFinal, isInferQError, type ErrorCode, type Job, type ModelList, type RetryInfo } from '@inferq/client';
 import { loadConfig } from './config.ts';
 
 /** Exit codes: scripts can tell a wrong command line from an API refusal from a failed job. */
@@ -31,7 +31,9 @@ Options:
   --version <version>   Model version (submit)
   --webhook <url>       URL to POST each job to when it is final (submit)
   --wait                Wait until jobs are final (submit, get)
-  --concurrency <n>     Uploads at once (submit; default 4)
+  --batch-size <n>      Images per upload request when submitting several (submit; default 16,
+                        at most your tier's maxBatchImages)
+  --concurrency <n>     Jobs waited for at once (submit --wait; default 4)
   --status <s,…>        Filter by status (list)
   --limit <n>           Page size, 1 to 100 (list)
   --cursor <c>          Next page (list)
@@ -49,6 +51,7 @@ const options = {
   webhook: { type: 'string' },
   wait: { type: 'boolean' },
   concurrency: { type: 'string' },
+  'batch-size': { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
@@ -172,25 +175,51 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
         const bar = io.stderr.isTTY && !json ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
-        const results: Array<{ name: string; job?: Job; error?: InferQError }> = [];
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: Math.min(concurrency, files.length) }, async () => {
-            for (let index = next++; index < files.length; index = next++) {
-              const file = files[index]!;
-              const result: (typeof results)[number] = { name: file.name };
-              results[index] = result;
-              try {
-                const submitOptions = { filename: path.basename(file.name), ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
-                result.job = values.wait ? await client.run(file.bytes, submitOptions) : await client.submit(file.bytes, submitOptions);
-              } catch (error) {
-                if (!isInferQError(error)) throw error;
-                result.error = error;
-              }
-              bar?.increment();
-            }
-          }),
-        );
+        const results: Array<{ name: string; job?: Job; error?: InferQError }> = files.map((file) => ({ name: file.name }));
+        const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
+        if (files.length === 1) {
+          const result = results[0]!;
+          try {
+            const submitOptions = { filename: path.basename(files[0]!.name), ...jobOptions };
+            result.job = values.wait ? await client.run(files[0]!.bytes, submitOptions) : await client.submit(files[0]!.bytes, submitOptions);
+          } catch (error) {
+            if (!isInferQError(error)) throw error;
+            result.error = error;
+          }
+          bar?.increment();
+        } else {
+          // Several files go up together, --batch-size per request (POST /v1/jobs/batch); each
+          // file gets its own job or its own error.
+          const batch = await client.submitMany(
+            files.map((file) => file.bytes),
+            { ...jobOptions, filenames: files.map((file) => path.basename(file.name)), batchSize: positiveInt(values['batch-size'], 'batch-size', 16), ...(values.wait ? { waitSeconds: 60 } : {}) },
+          );
+          for (const item of batch.data) {
+            const result = results[item.index]!;
+            if (item.job) result.job = item.job;
+            else result.error = new InferQError({ code: (item.error?.code ?? 'INTERNAL') as ErrorCode, status: item.status, message: item.error?.message ?? 'refused', details: item.error?.details });
+            if (!values.wait || !item.job || isFinal(item.job)) bar?.increment();
+          }
+          if (values.wait) {
+            // Jobs still unfinished after the server-held wait: waited for, `concurrency` at once.
+            const pending = results.filter((result) => result.job && !isFinal(result.job));
+            let next = 0;
+            await Promise.all(
+              Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
+                for (let index = next++; index < pending.length; index = next++) {
+                  const result = pending[index]!;
+                  try {
+                    result.job = await client.wait(result.job!.id);
+                  } catch (error) {
+                    if (!isInferQError(error)) throw error;
+                    result.error = error;
+                  }
+                  bar?.increment();
+                }
+              }),
+            );
+          }
+        }
         bar?.stop();
         if (json) print(JSON.stringify(results.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
         else print(jobTable(results, wide));

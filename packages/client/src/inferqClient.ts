@@ -1,6 +1,6 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
-import { isFinal, type Account, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
+import { isFinal, type Account, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -48,6 +48,16 @@ export interface SubmitOptions {
   /** Let the server hold the answer up to this long (max 60) for the result. @defaultValue 0 */
   waitSeconds?: number;
   signal?: AbortSignal;
+}
+
+export interface SubmitManyOptions extends Omit<SubmitOptions, 'filename'> {
+  /** File names sent with the images, by position. @defaultValue "image-<i>" (or each File's name) */
+  filenames?: string[];
+  /**
+   * Images per request (`POST /v1/jobs/batch`); more are sent in further requests, one after
+   * another. At most your tier's `maxBatchImages` (see `account()`). @defaultValue 16
+   */
+  batchSize?: number;
 }
 
 export interface WaitOptions {
@@ -138,6 +148,39 @@ export class InferQClient {
       return body;
     };
     return this.#request<Job>('/v1/jobs', { method: 'POST', body: form(), headers, signal: options.signal }, form);
+  }
+
+  /**
+   * Submits many images with `POST /v1/jobs/batch`, `batchSize` per request. Resolves with a job
+   * or an error per image, in order (`data[i].index === i`): one bad image fails only itself.
+   * With `idempotencyKey: K`, request r is sent with the key `K.r`, so a retried call answers the
+   * same jobs. With `waitSeconds` the server holds each request until all its jobs are final.
+   */
+  async submitMany(images: readonly ImageInput[], options: SubmitManyOptions = {}): Promise<Batch> {
+    const batchSize = options.batchSize ?? 16;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new TypeError('batchSize must be a whole number >= 1');
+    const blobs = await Promise.all(images.map((image) => toBlob(image)));
+    const data: BatchItem[] = [];
+    for (let start = 0; start < blobs.length; start += batchSize) {
+      const chunk = blobs.slice(start, start + batchSize);
+      const headers: Record<string, string> = {};
+      if (options.idempotencyKey) headers['Idempotency-Key'] = `${options.idempotencyKey}.${start / batchSize}`;
+      if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+      const form = () => {
+        const body = new FormData();
+        if (options.model) body.set('model', options.model);
+        if (options.version) body.set('version', options.version);
+        if (options.webhook) body.set('webhook', options.webhook);
+        chunk.forEach((blob, i) => {
+          const name = options.filenames?.[start + i] ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : `image-${start + i}`);
+          body.append('image', blob, name);
+        });
+        return body;
+      };
+      const answer = await this.#request<Batch>('/v1/jobs/batch', { method: 'POST', body: form(), headers, signal: options.signal }, form);
+      for (const item of answer.data) data.push({ ...item, index: start + item.index });
+    }
+    return { data, accepted: data.filter((item) => item.job).length, refused: data.filter((item) => !item.job).length };
   }
 
   async get(id: string, options: { signal?: AbortSignal } = {}): Promise<Job> {

@@ -11,6 +11,9 @@ type Schemas = components['schemas'];
 export type Job = Schemas['Job'];
 export type JobStatus = Job['status'];
 export type JobList = Schemas['JobList'];
+/** The answer to a batch submit: a job or an error per image, in order. */
+export type Batch = Schemas['Batch'];
+export type BatchItem = Schemas['BatchItem'];
 export type WebhookDelivery = Schemas['WebhookDelivery'];
 export type WebhookDeliveryList = Schemas['WebhookDeliveryList'];
 export type ErrorBody = Schemas['Error'];

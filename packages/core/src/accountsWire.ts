@@ -59,6 +59,7 @@ export const tierViewSchema = z
     maxJobsInFlight: z.number().int(),
     maxUploadBytes: z.number().int(),
     maxPixels: z.number().int(),
+    maxBatchImages: z.number().int(),
     priority: z.number().int(),
     priorityStep: z.number().int(),
     retentionDays: z.number().int(),

@@ -75,6 +75,7 @@ export const accountViewSchema = z.object({
     maxJobsInFlight: z.number().int(),
     maxUploadBytes: z.number().int(),
     maxPixels: z.number().int(),
+    maxBatchImages: z.number().int(),
     retentionDays: z.number().int(),
   }),
   usage: z.object({

@@ -31,6 +31,9 @@ export const errorStatus = {
   // 429: the caller is over a limit
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 429,
+  // The caller holds their whole share of one of this API process's resources (submissions in
+  // progress, buffered upload bytes, decode pixels, event streams; `details.resource` says which).
+  CONCURRENCY_LIMITED: 429,
   // 5xx: the platform cannot take the work now
   QUEUE_FULL: 503,
   // This API process holds as many live event streams as it takes.

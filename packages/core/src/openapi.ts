@@ -23,9 +23,11 @@ import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLi
 import { cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
 import { jobStatuses } from './types.ts';
 import {
+  batchViewSchema,
   errorBodySchema,
   jobViewSchema,
   maxWaitSeconds,
+  submitBatchFormSchema,
   submitJobFormSchema,
   webhookDeliveryListViewSchema,
   webhookEvents,
@@ -217,7 +219,9 @@ function buildDocument(options: OpenApiDocumentOptions) {
               'IMAGE_DIMENSIONS',
               'IDEMPOTENCY_KEY_REUSED',
               'QUOTA_EXCEEDED',
+              'CONCURRENCY_LIMITED',
               'QUEUE_FULL',
+              'SERVER_BUSY',
               'QUEUE_UNAVAILABLE',
               ...authenticated,
             ),
@@ -232,6 +236,42 @@ function buildDocument(options: OpenApiDocumentOptions) {
           responses: {
             '200': { description: 'A page of jobs.', content: json(jobListViewSchema) },
             ...errors('VALIDATION_FAILED', ...authenticated),
+          },
+        }),
+      },
+      '/v1/jobs/batch': {
+        post: operation({
+          operationId: 'submitBatch',
+          tags: ['jobs'],
+          summary: 'Submit many images at once',
+          description: [
+            'Up to the tier\'s `maxBatchImages` images in one multipart request (each a part named `image`), admitted together: one job per image, and an answer per image in `data`, in order: its job, or the error that image alone was refused with (a bad image, or one past the quota, fails only itself; `status` is what a single submit of it would have been answered).',
+            'The answer is 202 while any job of the batch is unfinished, 200 otherwise. Errors of the request as a whole (authentication, rate limit, a body too large, no image, too many images, a busy server) are answered as for a single submit, and then nothing was stored.',
+            'Each image spends one unit of the submit rate limit. With `Idempotency-Key: K`, image i is submitted with the key `K:i`, so a retried batch answers the same jobs. With `Prefer: wait=N` the answer is held until every job is final or N seconds pass.',
+          ].join('\n\n'),
+          requestParams: {
+            header: z.object({
+              'Idempotency-Key': z.string().optional().meta({ description: '1 to 250 visible ASCII characters; image i is submitted with the key `<key>:<i>`.' }),
+              Prefer: preferHeader,
+            }),
+          },
+          requestBody: { required: true, content: { 'multipart/form-data': { schema: submitBatchFormSchema } } },
+          responses: {
+            '200': { description: 'Every job of the batch is final (or no image was accepted).', content: json(batchViewSchema) },
+            '202': { description: 'Accepted: some jobs are queued or running.', content: json(batchViewSchema) },
+            ...errors(
+              'BAD_REQUEST',
+              'VALIDATION_FAILED',
+              'MISSING_IMAGE',
+              'UNKNOWN_MODEL',
+              'INVALID_WEBHOOK_URL',
+              'PAYLOAD_TOO_LARGE',
+              'CONCURRENCY_LIMITED',
+              'QUEUE_FULL',
+              'SERVER_BUSY',
+              'QUEUE_UNAVAILABLE',
+              ...authenticated,
+            ),
           },
         }),
       },
@@ -311,7 +351,7 @@ function buildDocument(options: OpenApiDocumentOptions) {
               description: 'The event stream (it does not end until the client closes it or the server shuts down).',
               content: { 'text/event-stream': { schema: z.string().meta({ description: 'Server-sent events: `event: job` with a `JobEvent`, `event: queue` with a `QueueSnapshot`, `event: ready`, `event: error`.' }) } },
             },
-            ...errors('TOO_MANY_STREAMS', 'QUEUE_UNAVAILABLE', ...authenticated),
+            ...errors('TOO_MANY_STREAMS', 'CONCURRENCY_LIMITED', 'QUEUE_UNAVAILABLE', ...authenticated),
           },
         }),
       },

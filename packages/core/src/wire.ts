@@ -116,6 +116,35 @@ export const submitJobFormSchema = z.object({
     .meta({ description: 'Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).', example: 'started,completed' }),
 });
 
+/** The multipart form of `POST /v1/jobs/batch`: the fields of a submit, with `image` given once per image. */
+export const submitBatchFormSchema = submitJobFormSchema.extend({
+  image: z
+    .array(z.string().meta({ format: 'binary' }))
+    .meta({ description: 'The images, one file part named `image` each, in order; at most the tier\'s `maxBatchImages`. Every job of the batch gets the same model, version and webhook.' }),
+});
+
+/** What became of one image of a batch: its job, or the error that image alone was refused with. */
+export const batchItemViewSchema = z.object({
+  /** The image's place in the request, from 0. */
+  index: z.number().int().min(0),
+  /** The HTTP status a single submit of this image would have been answered with (202, 200, 4xx, 5xx). */
+  status: z.number().int(),
+  job: jobViewSchema.nullable(),
+  error: errorBodySchema.shape.error.nullable(),
+}).meta({ id: 'BatchItem' });
+
+export const batchViewSchema = z.object({
+  /** One entry per image, in the order of the request. */
+  data: z.array(batchItemViewSchema),
+  /** Images that have a job (new, or an earlier one answered again for its Idempotency-Key). */
+  accepted: z.number().int().min(0),
+  /** Images refused, each with its own error. */
+  refused: z.number().int().min(0),
+}).meta({ id: 'Batch', description: 'The answer to a batch submit: a job or an error per image.' });
+
+export type BatchItemView = z.infer<typeof batchItemViewSchema>;
+export type BatchView = z.infer<typeof batchViewSchema>;
+
 /** One attempt to deliver a job's webhook. */
 export const webhookDeliveryViewSchema = z.object({
   id: z.uuid(),

@@ -8,3 +8,4 @@ export * from './errors.ts';
 export { Prisma } from '@prisma/client';
 export * from './jobStats.ts';
 export * from './jobMaintenance.ts';
+export * from './admitMany.ts';

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { sqlPool, type Database } from './client.ts';
+import { admitMany, type AdmitRequest } from './admitMany.ts';
 import { jobRecordFromRow, jobWithResult, jobWithResultColumns, type JobRecord } from './jobRows.ts';
 
 export interface NewJob {
@@ -178,8 +179,22 @@ export class JobAdmission {
     return job && job.createdAt >= since ? job : null;
   }
 
+  /**
+   * Admits many jobs, of one user or many, in one transaction (group commit; see admitMany):
+   * the quota holds as it does for `admit`, across calls and API instances. Results in order.
+   */
+  async admitMany(requests: readonly AdmitRequest[], now = new Date()): Promise<AdmitResult[]> {
+    return admitMany(this.#sql, requests, now);
+  }
+
   /** Removes a job that was never accepted (its enqueue failed before the client got an id). */
   async discard(id: string): Promise<void> {
-    await this.db.job.deleteMany({ where: { id, status: 'queued' } });
+    await this.discardMany([id]);
+  }
+
+  /** Removes jobs that were never accepted, in one statement. */
+  async discardMany(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#sql.query({ name: 'inferq-admit-discard', text: `DELETE FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'queued'`, values: [ids] });
   }
 }

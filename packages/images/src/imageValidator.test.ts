@@ -232,3 +232,29 @@ describe('image limits', () => {
     expect(decodableImageFormats().sort()).toEqual(['avif', 'gif', 'jpeg', 'png', 'tiff', 'webp']);
   });
 });
+
+describe('beforeDecode: a say over each decode, by the pixels its header declares', () => {
+  it('is told the declared pixels before decoding, and its release runs after the decode, accepted or not', async () => {
+    const calls: string[] = [];
+    const beforeDecode: ValidateImageOptions['beforeDecode'] = ({ width, height, pixels }) => {
+      calls.push(`reserve ${width}x${height}=${pixels}`);
+      return () => calls.push('release');
+    };
+    await validateImage(await validJpeg(64, 48), {}, { beforeDecode });
+    const broken = await truncatedJpeg();
+    expect((await refusal(broken, {}, { beforeDecode })).code).toBe('INVALID_IMAGE');
+    expect(calls).toEqual(['reserve 64x48=3072', 'release', 'reserve 256x192=49152', 'release']);
+  });
+
+  it('refuses the image without decoding it when it throws, and is not asked about images refused by their header', async () => {
+    let asked = 0;
+    const busy = new AppError('SERVER_BUSY', 'no decode memory left');
+    const beforeDecode = () => {
+      asked++;
+      throw busy;
+    };
+    await expect(validateImage(await validJpeg(64, 48), {}, { beforeDecode })).rejects.toBe(busy);
+    expect((await refusal(pixelBomb(), {}, { beforeDecode })).code).toBe('IMAGE_TOO_LARGE');
+    expect(asked).toBe(1);
+  });
+});

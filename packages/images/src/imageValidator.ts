@@ -65,6 +65,13 @@ export interface ValidateImageOptions {
    * `always`: for every image. @defaultValue 'worthwhile'
    */
   preparePixels?: 'worthwhile' | 'always';
+  /**
+   * Called once the header has passed every check and before any pixel is decoded, with the
+   * pixels the header declares (width × height of the first frame). It may throw to refuse the
+   * decode (a process whose decode memory is spoken for), or return a function called once the
+   * decode is over, whatever its outcome. @defaultValue none: every decode starts at once
+   */
+  beforeDecode?: (declared: { width: number; height: number; pixels: number }) => (() => void) | void;
 }
 
 /** Reasons carried in `details.reason` of an `INVALID_IMAGE` from {@link validateImage}. */
@@ -211,6 +218,7 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   // Decode every pixel of the first frame so truncated and corrupt files fail here, not in a
   // worker. Without a model spec, keeping one band as 8-bit holds the output to one byte a pixel
   // (≤ maxPixels bytes) while the decoder still reads all of the data; the buffer is dropped.
+  const release = options.beforeDecode?.({ width: storedWidth, height: storedHeight, pixels: storedWidth * storedHeight });
   const started = performance.now();
   let pixels: PreparedPixels | undefined;
   const spec = options.pixels && (options.preparePixels === 'always' || pixelsWorthStoring(width, height, options.pixels)) ? options.pixels : undefined;
@@ -228,6 +236,8 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
       throw invalid('decode_timeout', 'Decoding the image took too long', { decodeTimeoutSeconds: bounds.decodeTimeoutSeconds }, error);
     }
     throw invalid('undecodable', 'The image data is truncated or corrupt', { format: sniffed }, error);
+  } finally {
+    release?.();
   }
 
   // Store only the image: cut at its own end marker (no decode, microseconds), else re-encode.

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, webhookEventFilters, type JobStatus, type WebhookEventFilter } from '@inferq/core';
-import type { JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
-import type { ImageLimits } from '@inferq/images';
+import { AppError, GroupCommit, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairShare, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import type { AdmitRequest, AdmitResult, JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
+import type { ImageLimits, ValidatedImage } from '@inferq/images';
 import { validateImage } from '@inferq/images';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
@@ -38,6 +38,14 @@ export interface JobServiceOptions {
   /** Announces new, retried (queued) and canceled jobs to live event streams; the worker announces the rest. */
   events?: JobEventPublisher | undefined;
   /**
+   * The process's decode memory, by the pixels image headers declare, with a per-user share: a
+   * decode past the caller's share is refused 429 CONCURRENCY_LIMITED, past the process's 503
+   * SERVER_BUSY, before it starts. @defaultValue none: decodes are not counted
+   */
+  decodePixels?: FairShare | undefined;
+  /** Most admissions written in one transaction (group commit). @defaultValue 128 */
+  maxAdmissionGroup?: number;
+  /**
    * The models some live worker serves (heartbeats, cached), for `waitingFor`; undefined when it
    * cannot be known (Redis down). @defaultValue none: waitingFor is always null
    */
@@ -63,6 +71,37 @@ export interface SubmitJobResult {
   job: JobRecord;
   /** True when an earlier submit with the same idempotency key is answered again. */
   replayed: boolean;
+}
+
+/** One image of a batch: its bytes, or why the upload refused them on its own. */
+export type BatchImage = Buffer | { tooLarge: true; size: number };
+
+export interface SubmitBatchInput extends Omit<SubmitJobInput, 'image' | 'fileName'> {
+  images: BatchImage[];
+  /** The uploaded files' names, by position (stored sanitized). */
+  fileNames?: Array<string | undefined>;
+}
+
+/** What became of one image of a batch: a job (new, or replayed for its key) or its own error. */
+export type BatchItemResult = ({ ok: true } & SubmitJobResult) | { ok: false; error: AppError };
+
+/** An admission as the group commit writes it, and the job it enqueues. */
+interface PendingAdmission {
+  request: AdmitRequest;
+  payload: { jobId: string; model: string; modelVersion?: string };
+}
+
+type AdmissionOutcome = AdmitResult | { outcome: 'failed'; error: unknown };
+
+/** What a submit (single or batch) has checked before any image is looked at. */
+interface SubmitContext {
+  principal: Principal;
+  tier: ReturnType<typeof tierOf>;
+  modelName: string;
+  version: string | undefined;
+  model: NonNullable<Awaited<ReturnType<ModelCatalog['resolve']>>>;
+  webhookUrl: string | undefined;
+  webhookEvents: WebhookEventFilter[] | undefined;
 }
 
 export interface JobListInput {
@@ -91,10 +130,17 @@ function parseWebhookEvents(text: string | undefined, hasWebhook: boolean): Webh
 }
 
 /** Visible ASCII, as in the IETF Idempotency-Key draft's examples. */
-const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
+const idempotencyKeyPattern = /^[\x21-\x7e]+$/;
 const idempotencyWindowMs = 24 * 3600 * 1000;
 const defaultPageSize = 20;
 const maxPageSize = 100;
+
+/** A batch's key leaves room for the `:<index>` each image's key adds. */
+function checkIdempotencyKey(key: string | undefined, maxLength: number): void {
+  if (key !== undefined && (key.length > maxLength || !idempotencyKeyPattern.test(key))) {
+    throw new AppError('VALIDATION_FAILED', `The Idempotency-Key header must be 1 to ${maxLength} visible ASCII characters.`, { details: { header: 'Idempotency-Key' } });
+  }
+}
 
 const jobNotFound = () => new AppError('JOB_NOT_FOUND', 'No such job.');
 const jobFinished = (status: JobStatus) => new AppError('JOB_FINISHED', `The job is already ${status}.`, { details: { status } });
@@ -109,6 +155,8 @@ export class JobService {
 
   constructor(options: JobServiceOptions) {
     this.#options = options;
+    // Two groups at once: one can be enqueueing while the next is in its transaction.
+    this.#admissions = new GroupCommit({ maxGroupSize: options.maxAdmissionGroup ?? 128, concurrency: 2, run: (group) => this.#admitGroup(group) });
   }
 
   /** The global cap on queued + running jobs, as operators are shown it. */
@@ -117,18 +165,83 @@ export class JobService {
   }
 
   async submit(input: SubmitJobInput): Promise<SubmitJobResult> {
-    const { admission, queue, models, defaultModel, imageLimits } = this.#options;
+    const { admission } = this.#options;
     const { principal, idempotencyKey } = input;
-    if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
-      throw new AppError('VALIDATION_FAILED', 'The Idempotency-Key header must be 1 to 255 visible ASCII characters.', { details: { header: 'Idempotency-Key' } });
-    }
+    checkIdempotencyKey(idempotencyKey, 255);
     const tier = tierOf(principal.tier, this.#options.tiers);
     if (idempotencyKey) {
       const earlier = await admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
       if (earlier) return { job: await this.#checkReplay(earlier, input, tier), replayed: true };
     }
     if (!input.image) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image".');
+    const context = await this.#prepare(input);
+    const image = await this.#validate(context, input.image);
+    const outcome = await this.#admissions.submit(this.#admissionOf(context, image, idempotencyKey, input.fileName));
+    // A repeat that raced the first submit with the same key: the same request, or 422.
+    if (outcome.outcome === 'duplicate') return { job: await this.#checkReplay(outcome.job, input, tier, image.sha256), replayed: true };
+    return this.#resultOf(context, outcome);
+  }
 
+  /**
+   * Submits many images of one caller with the same model, version and webhook: each is
+   * validated on its own, and every valid one admitted in one group (one transaction, one
+   * enqueue), so the quota counts them in order. Errors of the request as a whole (no such
+   * model, a bad webhook, the queue full or down) throw; an image's own error (invalid, too large,
+   * over the quota) is its item's. With an idempotency key K, image i is submitted with `K:i`.
+   */
+  async submitMany(input: SubmitBatchInput): Promise<BatchItemResult[]> {
+    const { idempotencyKey } = input;
+    checkIdempotencyKey(idempotencyKey, 250);
+    if (input.images.length === 0) throw new AppError('MISSING_IMAGE', 'Send the images in multipart fields named "image".');
+    const context = await this.#prepare(input);
+    const items: Array<BatchItemResult | undefined> = Array.from({ length: input.images.length });
+    const valid: Array<{ index: number; pending: PendingAdmission }> = [];
+    // Two at a time: a batch keeps the thread pool busy without holding more than two images'
+    // decode memory of its user's share.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(2, input.images.length) }, async () => {
+        for (let index = next++; index < input.images.length; index = next++) {
+          const bytes = input.images[index]!;
+          try {
+            if (!Buffer.isBuffer(bytes)) {
+              const maxBytes = Math.min(this.#options.imageLimits.maxBytes, context.tier.maxUploadBytes);
+              throw new AppError('IMAGE_TOO_LARGE', `The image is ${bytes.size} bytes; the limit is ${maxBytes}.`, { details: { bytes: bytes.size, maxBytes } });
+            }
+            const image = await this.#validate(context, bytes);
+            valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? `${idempotencyKey}:${index}` : undefined, input.fileNames?.[index]) });
+          } catch (error) {
+            if (!isAppError(error)) throw error;
+            items[index] = { ok: false, error };
+          }
+        }
+      }),
+    );
+    valid.sort((a, b) => a.index - b.index);
+    const outcomes = await this.#admissions.submitAll(valid.map((entry) => entry.pending));
+    await Promise.all(
+      valid.map(async ({ index, pending }, i) => {
+        try {
+          const outcome = outcomes[i]!;
+          // An image answered with the job of its key must be the same request as that job's.
+          const result =
+            outcome.outcome === 'duplicate'
+              ? { job: await this.#checkReplay(outcome.job, { ...input, image: pending.request.job.input.data }, context.tier, pending.request.job.input.sha256), replayed: true }
+              : this.#resultOf(context, outcome);
+          items[index] = { ok: true, ...result };
+        } catch (error) {
+          if (!isAppError(error)) throw error;
+          items[index] = { ok: false, error };
+        }
+      }),
+    );
+    return items as BatchItemResult[];
+  }
+
+  /** The checks of a submit that do not depend on the image: tier, model, webhook, queue. */
+  async #prepare(input: Omit<SubmitJobInput, 'image'>): Promise<SubmitContext> {
+    const { queue, models, defaultModel } = this.#options;
+    const tier = tierOf(input.principal.tier, this.#options.tiers);
     const modelName = input.model?.trim() || defaultModel;
     const version = input.modelVersion?.trim() || undefined;
     if (!modelNamePattern.test(modelName) || (version !== undefined && !modelNamePattern.test(version))) {
@@ -138,51 +251,97 @@ export class JobService {
     if (!model) throw new AppError('UNKNOWN_MODEL', `No such model: ${modelName}${version ? `@${version}` : ''}.`, { details: { model: modelName, version } });
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
-
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
     await this.#checkCapacity();
+    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents };
+  }
 
-    const image = await validateImage(input.image, {
-      ...imageLimits,
-      maxBytes: Math.min(imageLimits.maxBytes, tier.maxUploadBytes),
-      maxPixels: Math.min(imageLimits.maxPixels, tier.maxPixels),
-    }, { pixels: model.input });
-
-    const id = randomUUID();
-    const admitted = await admission.admit(
+  /** Validates one image within the caller's tier limits, its decode counted against the caller's share. */
+  async #validate(context: SubmitContext, bytes: Buffer): Promise<ValidatedImage> {
+    const { imageLimits, decodePixels } = this.#options;
+    const userId = context.principal.userId;
+    return validateImage(
+      bytes,
+      { ...imageLimits, maxBytes: Math.min(imageLimits.maxBytes, context.tier.maxUploadBytes), maxPixels: Math.min(imageLimits.maxPixels, context.tier.maxPixels) },
       {
-        id,
-        userId: principal.userId,
-        modelName,
-        requestedVersion: version,
-        expiresAt: retentionEnd(tier),
-        idempotencyKey,
-        webhookUrl,
-        webhookEvents,
-        input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels, fileName: sanitizeFileName(input.fileName) },
+        pixels: context.model.input,
+        beforeDecode: decodePixels
+          ? ({ pixels }) => {
+              const lease = decodePixels.tryAcquire(userId, pixels);
+              if (!lease.ok) throw shareRefusal('decodePixels', lease);
+              return lease.release;
+            }
+          : undefined,
       },
-      { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
     );
-    if (admitted.outcome === 'duplicate') return { job: await this.#checkReplay(admitted.job, input, tier, image.sha256), replayed: true };
-    if (admitted.outcome === 'over-quota') {
+  }
+
+  #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined): PendingAdmission {
+    const { principal, tier, modelName, version, webhookUrl, webhookEvents } = context;
+    const id = randomUUID();
+    return {
+      request: {
+        job: {
+          id,
+          userId: principal.userId,
+          modelName,
+          requestedVersion: version,
+          expiresAt: retentionEnd(tier),
+          idempotencyKey,
+          webhookUrl,
+          webhookEvents,
+          input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels, fileName: sanitizeFileName(fileName) },
+        },
+        limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
+      },
+      payload: { jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) },
+    };
+  }
+
+  #resultOf(context: SubmitContext, outcome: AdmissionOutcome): SubmitJobResult {
+    if (outcome.outcome === 'failed') throw outcome.error;
+    if (outcome.outcome === 'duplicate') return { job: outcome.job, replayed: true };
+    if (outcome.outcome === 'over-quota') {
       throw new AppError(
         'QUOTA_EXCEEDED',
-        `You have ${admitted.inFlight} jobs queued or running; the ${tier.name} tier allows ${admitted.maxInFlight} at once. Submit again when some finish, or cancel some.`,
-        { details: { inFlight: admitted.inFlight, maxInFlight: admitted.maxInFlight, tier: tier.name } },
+        `You have ${outcome.inFlight} jobs queued or running; the ${context.tier.name} tier allows ${outcome.maxInFlight} at once. Submit again when some finish, or cancel some.`,
+        { details: { inFlight: outcome.inFlight, maxInFlight: outcome.maxInFlight, tier: context.tier.name } },
       );
     }
-    const record = admitted.job;
-    try {
-      await queue.enqueue({ jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) }, { priority: record.priority ?? tier.priority });
-    } catch (error) {
-      // The client gets no id, so the row must not stay behind looking queued.
-      await admission.discard(id).catch(() => {});
-      throw error;
-    }
-    void this.#options.events?.publish({ jobId: id, userId: principal.userId, status: 'queued', model: modelName });
-    return { job: record, replayed: false };
+    return { job: outcome.job, replayed: false };
   }
+
+  /**
+   * Group commit of admissions: the submits that arrive while one group is written go together
+   * in the next, in one transaction (JobAdmission.admitMany) and one enqueue (addBulk), so one
+   * user's burst no longer waits admission by admission, and the per-job statements and round
+   * trips are shared. A job is answered only once its row is committed and it is queued.
+   */
+  readonly #admissions: GroupCommit<PendingAdmission, AdmissionOutcome>;
+
+  async #admitGroup(group: PendingAdmission[]): Promise<AdmissionOutcome[]> {
+    const { admission, queue, events } = this.#options;
+    const results: AdmissionOutcome[] = await admission.admitMany(group.map((pending) => pending.request));
+    const created = group.flatMap((pending, i) => {
+      const result = results[i]!;
+      return result.outcome === 'created' ? [{ pending, job: result.job, i }] : [];
+    });
+    if (created.length === 0) return results;
+    try {
+      await queue.enqueueMany(created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })));
+    } catch (error) {
+      // The clients get no ids, so the rows must not stay behind looking queued.
+      await admission.discardMany(created.map(({ job }) => job.id)).catch(() => {});
+      for (const { i } of created) results[i] = { outcome: 'failed', error };
+      return results;
+    }
+    void events?.publishMany(created.map(({ pending, job }) => ({ jobId: job.id, userId: pending.request.job.userId, status: 'queued' as const, model: job.modelName })));
+    return results;
+  }
+
+  /** The queue-length read in progress, shared by every submit that arrives while it runs. */
+  #capacityRead: Promise<number> | undefined;
 
   /**
    * A submit under the Idempotency-Key of an earlier one is answered with that job only when it
@@ -216,12 +375,14 @@ export class JobService {
   /**
    * The global cap on work in the system, checked before anything is written. Concurrent
    * submits can pass together, so the queue may overshoot the cap by at most the number of
-   * submits in progress at that moment; it never grows without bound.
+   * submits in progress at that moment; it never grows without bound. Submits that arrive while
+   * one read of the queue length is in flight share it (one Redis round trip for all of them).
    */
   async #checkCapacity(): Promise<void> {
     let inFlight: number;
     try {
-      inFlight = await this.#options.queue.inFlightCount();
+      this.#capacityRead ??= this.#options.queue.inFlightCount().finally(() => (this.#capacityRead = undefined));
+      inFlight = await this.#capacityRead;
     } catch (error) {
       throw queueUnavailable(error);
     }

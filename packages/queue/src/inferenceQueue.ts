@@ -123,6 +123,30 @@ export class InferenceQueue {
     }
   }
 
+  /**
+   * Enqueues many jobs, each on its model's queue with its own priority: one BullMQ addBulk (one
+   * MULTI of the add scripts, one round trip) per model, the models' in parallel. Like
+   * {@link enqueue}, a job already queued is left as it is. On QUEUE_UNAVAILABLE the caller treats
+   * none as queued: an entry that did reach a queue finds no row (the caller discards them) and the
+   * worker skips it.
+   */
+  async enqueueMany(entries: ReadonlyArray<{ payload: InferenceJobPayload; priority?: number | undefined }>): Promise<void> {
+    if (entries.length === 0) return;
+    const byModel = new Map<string, Array<{ name: string; data: InferenceJobPayload; opts: ReturnType<typeof inferenceJobOptions> }>>();
+    for (const entry of entries) {
+      const data = inferenceJobPayloadSchema.parse(entry.payload);
+      const jobs = byModel.get(data.model) ?? [];
+      jobs.push({ name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, entry.priority) });
+      byModel.set(data.model, jobs);
+    }
+    if (!this.isReady()) throw queueUnavailable();
+    try {
+      await withTimeout(Promise.all([...byModel].map(([model, jobs]) => this.queueFor(model).addBulk(jobs))), this.#enqueueTimeoutMs);
+    } catch (error) {
+      throw queueUnavailable(error);
+    }
+  }
+
   /** The BullMQ entry of a job of `model`, if its queue still has one. */
   async getJob(jobId: string, model: string) {
     return (await this.queueFor(model).getJob(jobId)) ?? undefined;

@@ -13,8 +13,8 @@ export function eventsRouter(live: LiveEvents | undefined): Router {
   router.get('/events', async function streamEvents(req, res) {
     if (!live) throw queueUnavailable();
     const principal = principalOf(req);
-    // Refused with a plain 503 before any byte of the stream is sent.
-    live.assertCapacity();
+    // Refused with a plain 503 (or the caller's 429) before any byte of the stream is sent.
+    live.assertCapacity(principal);
     let detach: (() => void) | undefined;
     let ended = false;
     const stream = {

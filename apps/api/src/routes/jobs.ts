@@ -1,14 +1,17 @@
-import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { AppError, isFinalStatus, submitJobFormSchema } from '@inferq/core';
+import { Router, type Request, type Response } from 'express';
+import { tierOf, type RateLimits, type TierTable } from '@inferq/accounts';
+import { AppError, isFinalStatus, submitJobFormSchema, type BatchItemView, type FairShare } from '@inferq/core';
+import type { BatchImage, JobService } from '@inferq/jobs';
 import { imageOnly, makeThumbnail, thumbnailSides } from '@inferq/images';
-import type { JobService } from '@inferq/jobs';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
 import { waitPreference } from '../http/prefer.ts';
 import { sendJob } from '../http/sendJob.ts';
 import { releaseSubmitSlot, type SubmitSlots } from '../http/submitSlots.ts';
 import { principalOf } from '../http/authenticate.ts';
 import { toDeliveryView, toJobView } from '../jobView.ts';
-import { imageUpload, type UploadOptions } from '../http/upload.ts';
+import { imageBatchUpload, imageTooLarge, imageUpload, payloadTooLarge } from '../http/upload.ts';
+import { multipartOverheadBytes, releaseUploadMemory, reserveUploadMemory } from '../http/uploadMemory.ts';
+import { rateLimitHeaders, rateLimited } from '../http/rateLimitHeaders.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
 import { firstString } from '../http/query.ts';
 
@@ -68,11 +71,32 @@ function clientGone(res: Response): AbortSignal {
   return controller.signal;
 }
 
-export function jobsRouter(service: JobService, upload: UploadOptions, slots?: SubmitSlots): Router {
-  const router = Router();
+export interface JobsRouterOptions {
+  /** Largest upload from anyone (MAX_UPLOAD_BYTES); a tier may only lower it. */
+  maxFileBytes: number;
+  tiers: TierTable;
+  /** Slots for submissions in progress, with a per-user share. */
+  slots: SubmitSlots;
+  /** The process's upload memory, with a per-user share (the largest batch body, too). */
+  uploadBytes: FairShare;
+  /** A batch spends one unit of the submit budget per image; the first was spent by the rateLimit middleware. */
+  rateLimits: RateLimits;
+}
 
-  const acquireSlot: RequestHandler = slots ? slots.acquire : (_req, _res, next) => next();
-  router.post('/jobs', imageUpload(upload), acquireSlot, async function submitJob(req, res) {
+export function jobsRouter(service: JobService, options: JobsRouterOptions): Router {
+  const router = Router();
+  const { slots, uploadBytes } = options;
+  const tierOfReq = (req: Request) => tierOf(principalOf(req).tier, options.tiers);
+  const maxFileBytesFor = (req: Request) => Math.min(options.maxFileBytes, tierOfReq(req).maxUploadBytes);
+  // A batch body: every image at the tier's limit, but never more than one user's upload memory.
+  const maxBatchBytesFor = (req: Request) => Math.min(uploadBytes.perUser, maxFileBytesFor(req) * tierOfReq(req).maxBatchImages + multipartOverheadBytes);
+
+  router.post(
+    '/jobs',
+    reserveUploadMemory(uploadBytes, (req) => maxFileBytesFor(req) + multipartOverheadBytes, (max) => imageTooLarge(max - multipartOverheadBytes)),
+    imageUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor }),
+    slots.acquire,
+    async function submitJob(req, res) {
     const fields = submitFields(req);
     const { job, replayed } = await service.submit({
       principal: principalOf(req),
@@ -85,6 +109,7 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
       webhookEvents: fields.webhookEvents,
     });
     releaseSubmitSlot(res);
+    releaseUploadMemory(req, res);
     if (!replayed) metricsOf(req)?.jobsSubmitted.inc({ model: job.modelName });
     req.log?.setBindings?.({ jobId: job.id });
     // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
@@ -104,6 +129,62 @@ export function jobsRouter(service: JobService, upload: UploadOptions, slots?: S
     res.location(view.links.self);
     sendJob(req, res, view, replayed || isFinalStatus(latest.status) ? 200 : 202);
   });
+
+  router.post(
+    '/jobs/batch',
+    reserveUploadMemory(uploadBytes, maxBatchBytesFor, payloadTooLarge),
+    imageBatchUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor, maxFilesFor: (req) => tierOfReq(req).maxBatchImages, maxTotalBytesFor: maxBatchBytesFor }),
+    slots.acquire,
+    async function submitBatch(req, res) {
+      const fields = submitFields(req);
+      const principal = principalOf(req);
+      const files = (Array.isArray(req.files) ? req.files : []) as Array<Express.Multer.File & { tooLarge?: true }>;
+      if (files.length > 1) {
+        // One unit of the submit budget per image; the request itself spent the first.
+        const decision = await options.rateLimits.consume(principal.userId, principal.tier, 'submit', files.length - 1);
+        res.set(rateLimitHeaders(decision));
+        if (!decision.allowed) throw rateLimited(decision, `Rate limit reached: a batch of ${files.length} images spends ${files.length} submits; retry in ${decision.retryAfterSeconds} s.`);
+      }
+      const items = await service.submitMany({
+        principal,
+        images: files.map((file): BatchImage => (file.tooLarge ? { tooLarge: true, size: file.size } : file.buffer)),
+        fileNames: files.map((file) => file.originalname),
+        model: fields.model,
+        modelVersion: fields.version,
+        idempotencyKey: req.get('idempotency-key'),
+        webhook: fields.webhook,
+        webhookEvents: fields.webhookEvents,
+      });
+      releaseSubmitSlot(res);
+      releaseUploadMemory(req, res);
+      const metrics = metricsOf(req);
+      for (const item of items) if (item.ok && !item.replayed) metrics?.jobsSubmitted.inc({ model: item.job.modelName });
+      // `Prefer: wait=N`: hold the answer until every job is final or N seconds pass.
+      const wait = waitPreference(undefined, req.get('prefer'));
+      const jobs = items.map((item) => (item.ok ? item.job : undefined));
+      if (wait.fromPrefer) {
+        res.set('Preference-Applied', `wait=${wait.seconds}`);
+        if (wait.seconds > 0) {
+          const signal = clientGone(res);
+          const waited = await Promise.all(
+            jobs.map(async (job) =>
+              job && !isFinalStatus(job.status) ? (await service.waitFor(principal, job.id, { timeoutMs: wait.seconds * 1000, signal })).job : job,
+            ),
+          );
+          if (signal.aborted) return; // the client went away
+          waited.forEach((job, i) => (jobs[i] = job ?? jobs[i]));
+        }
+      }
+      const data: BatchItemView[] = items.map((item, index) => {
+        if (!item.ok) return { index, status: item.error.status, job: null, error: item.error.toBody().error };
+        const job = jobs[index]!;
+        return { index, status: item.replayed || isFinalStatus(job.status) ? 200 : 202, job: toJobView(job), error: null };
+      });
+      const accepted = data.filter((item) => item.job).length;
+      const unfinished = data.some((item) => item.job && !isFinalStatus(item.job.status));
+      res.status(unfinished ? 202 : 200).json({ data, accepted, refused: data.length - accepted });
+    },
+  );
 
   router.get('/jobs', async function listJobs(req, res) {
     const page = await service.list(principalOf(req), {

@@ -55,7 +55,7 @@ describe('SignInPage', () => {
   it('stores an accepted key in sessionStorage only and opens the jobs page', async () => {
     const account = {
       user: { id: '0b7e3c1a-0000-4000-8000-000000000000', email: 'a@b.c', role: 'user' },
-      tier: { name: 'free', submitsPerWindow: 60, rateWindowSeconds: 60, maxJobsInFlight: 200, maxUploadBytes: 1, maxPixels: 1, retentionDays: 7 },
+      tier: { name: 'free', submitsPerWindow: 60, rateWindowSeconds: 60, maxJobsInFlight: 200, maxUploadBytes: 1, maxPixels: 1, maxBatchImages: 1, retentionDays: 7 },
       usage: { submitsInWindow: 0, jobsInFlight: 0 },
     };
     const fetch = vi.fn(async () => new Response(JSON.stringify(account), { status: 200 }));

@@ -25,6 +25,30 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Submit many images at once
+         * @description Up to the tier's `maxBatchImages` images in one multipart request (each a part named `image`), admitted together: one job per image, and an answer per image in `data`, in order: its job, or the error that image alone was refused with (a bad image, or one past the quota, fails only itself; `status` is what a single submit of it would have been answered).
+         *
+         *     The answer is 202 while any job of the batch is unfinished, 200 otherwise. Errors of the request as a whole (authentication, rate limit, a body too large, no image, too many images, a busy server) are answered as for a single submit, and then nothing was stored.
+         *
+         *     Each image spends one unit of the submit rate limit. With `Idempotency-Key: K`, image i is submitted with the key `K:i`, so a retried batch answers the same jobs. With `Prefer: wait=N` the answer is held until every job is final or N seconds pass.
+         */
+        post: operations["submitBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs/{id}": {
         parameters: {
             query?: never;
@@ -771,10 +795,26 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
+        };
+        /** @description The answer to a batch submit: a job or an error per image. */
+        Batch: {
+            data: components["schemas"]["BatchItem"][];
+            accepted: number;
+            refused: number;
+        };
+        BatchItem: {
+            index: number;
+            status: number;
+            job: components["schemas"]["Job"] | null;
+            error: {
+                code: components["schemas"]["ErrorCode"];
+                message: string;
+                details?: unknown;
+            } | null;
         };
         WebhookDeliveryList: {
             data: components["schemas"]["WebhookDelivery"][];
@@ -807,6 +847,7 @@ export type components = {
                 maxJobsInFlight: number;
                 maxUploadBytes: number;
                 maxPixels: number;
+                maxBatchImages: number;
                 retentionDays: number;
             };
             usage: {
@@ -834,6 +875,7 @@ export type components = {
             maxJobsInFlight: number;
             maxUploadBytes: number;
             maxPixels: number;
+            maxBatchImages: number;
             priority: number;
             priorityStep: number;
             retentionDays: number;
@@ -1347,7 +1389,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `QUOTA_EXCEEDED`, `RATE_LIMITED`. */
+            /** @description Error: `QUOTA_EXCEEDED`, `CONCURRENCY_LIMITED`, `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
@@ -1367,7 +1409,120 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `QUEUE_FULL`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            /** @description Error: `QUEUE_FULL`, `SERVER_BUSY`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    submitBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1 to 250 visible ASCII characters; image i is submitted with the key `<key>:<i>`. */
+                "Idempotency-Key"?: string;
+                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
+                Prefer?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /** @description The images, one file part named `image` each, in order; at most the tier's `maxBatchImages`. Every job of the batch gets the same model, version and webhook. */
+                    image: string[];
+                    /** @description Model name; default: the server's DEFAULT_MODEL. */
+                    model?: string;
+                    /** @description Model version; default: the live version. */
+                    version?: string;
+                    /**
+                     * Format: uri
+                     * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
+                     */
+                    webhook?: string;
+                    /**
+                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
+                     * @example started,completed
+                     */
+                    webhookEvents?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Every job of the batch is final (or no image was accepted). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Accepted: some jobs are queued or running. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Batch"];
+                };
+            };
+            /** @description Error: `BAD_REQUEST`, `VALIDATION_FAILED`, `MISSING_IMAGE`, `UNKNOWN_MODEL`, `INVALID_WEBHOOK_URL`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `CONCURRENCY_LIMITED`, `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_FULL`, `SERVER_BUSY`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
@@ -1754,7 +1909,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `RATE_LIMITED`. */
+            /** @description Error: `CONCURRENCY_LIMITED`, `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Seconds to wait before trying again. */

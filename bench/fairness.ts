@@ -1,0 +1,173 @@
+// Fairness between users: a steady pro user beside a flooding free user, against one API process.
+//  1. steady: the pro user alone, an open loop at --rate submits/s for --seconds (latency from each
+//     submit's scheduled start, so a stalled API cannot hide its delay);
+//  2. flood: the same pro loop while the free user keeps --flood submits in flight at all times
+//     (each client sends again as soon as it has an answer, refused or not);
+//  3. burst (the issue's scenario): --flood free submits sent at once, then 5 pro submits 10 ms
+//     later, --rounds times; how many of the pro user's five were refused.
+// The free tier's rate limits and quota are lifted (a flood spread over many free accounts meets
+// none of them), so what is measured is what the flood holds inside the API: submit slots,
+// upload memory, decodes. The trivial model keeps the workers out of the way.
+//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 120] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--api-env K=V,…]
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { benchImage } from './lib/benchImage.ts';
+import { HttpClient, openLoop, TimeoutError, type MultipartBody } from './lib/loadClient.ts';
+import { benchTierOverrides, envFlag, startPlatform } from './lib/platform.ts';
+import { benchUsers } from './lib/platformRun.ts';
+import { CpuMeter, machineLoad } from './lib/procStat.ts';
+import { startBenchServices } from './lib/services.ts';
+import { formatMs, printTable, summarize, writeResults } from './lib/stats.ts';
+import { createTinyModelRegistry, tinyModelName } from './lib/tinyModel.ts';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '10' },
+    flood: { type: 'string', default: '120' },
+    rounds: { type: 'string', default: '5' },
+    image: { type: 'string', default: '32x32' },
+    'flood-image': { type: 'string', default: '32x32' },
+    workers: { type: 'string', default: '1' },
+    'api-env': { type: 'string' },
+  },
+});
+const rate = Number(values.rate);
+const durationMs = Number(values.seconds) * 1000;
+const floodClients = Number(values.flood);
+const rounds = Number(values.rounds);
+const proImage = await benchImage(values.image);
+const floodImage = await benchImage(values['flood-image']);
+const modelsDir = await createTinyModelRegistry();
+const services = await startBenchServices();
+const before = machineLoad();
+console.log(
+  `fairness: pro user at ${rate}/s (${values.image}) for ${values.seconds} s, alone then beside a free user keeping ${floodClients} submits (${values['flood-image']}) in flight; burst: ${floodClients} free then 5 pro, ${rounds} rounds; ${before.uptime}`,
+);
+
+const lifted = { submitsPerWindow: 10_000_000, submitBurst: 0, requestsPerWindow: 10_000_000, maxJobsInFlight: 1_000_000 };
+const tierOverrides = JSON.stringify({ ...JSON.parse(benchTierOverrides), free: lifted });
+
+type Statuses = Record<string, number>;
+const count = (statuses: Statuses, key: string) => (statuses[key] = (statuses[key] ?? 0) + 1);
+/** `202`, or the status and error code of a refusal (`503 SERVER_BUSY`). */
+const outcome = (status: number, body: unknown) =>
+  status === 202 ? '202' : `${status} ${(body as { error?: { code?: string } } | null)?.error?.code ?? ''}`.trim();
+
+interface Phase {
+  name: string;
+  pro: { statuses: Statuses; ms: ReturnType<typeof summarize>; timeouts: number };
+  flood: Statuses;
+  apiCores: number;
+}
+
+let phases!: Phase[];
+const burst: { pro: Statuses; flood: Statuses } = { pro: {}, flood: {} };
+try {
+  const platform = await startPlatform({
+    services,
+    modelsDir,
+    defaultModel: tinyModelName,
+    workers: Number(values.workers),
+    queueName: `bench-${randomUUID()}`,
+    worker: { MAX_BATCH_SIZE: '32', WORKER_CONCURRENCY: '64' },
+    api: { TIER_OVERRIDES: tierOverrides, ...envFlag(values['api-env']) },
+  });
+  try {
+    const [pro] = await benchUsers(services, 1, 'pro');
+    const [free] = await benchUsers(services, 1, 'free');
+    const http = new HttpClient(platform.api.url, { connections: floodClients + 64 });
+    const submit = (upload: MultipartBody, headers: Record<string, string>) => http.request('POST', '/v1/jobs', { body: upload, headers, timeoutMs: 10_000 });
+
+    // Warm-up: connections, JIT, the model catalog.
+    for (let i = 0; i < 20; i++) await submit(proImage.upload, pro!.headers);
+
+    const runPhase = async (name: string, flooding: boolean): Promise<Phase> => {
+      const proStatuses: Statuses = {};
+      const floodStatuses: Statuses = {};
+      const latencies: number[] = [];
+      let timeouts = 0;
+      let stop = false;
+      const flood = flooding
+        ? Promise.all(
+            Array.from({ length: floodClients }, async () => {
+              while (!stop) {
+                try {
+                  const answer = await submit(floodImage.upload, free!.headers);
+                  count(floodStatuses, outcome(answer.status, answer.body));
+                } catch (error) {
+                  count(floodStatuses, error instanceof TimeoutError ? 'timeout' : 'error');
+                }
+              }
+            }),
+          )
+        : Promise.resolve([]);
+      if (flooding) await new Promise((resolve) => setTimeout(resolve, 500)); // the flood is under way
+      const meter = new CpuMeter();
+      meter.start([platform.api.pid]);
+      const sent = await openLoop({
+        rate,
+        durationMs,
+        fire: async (_i, scheduledAt) => {
+          try {
+            const answer = await submit(proImage.upload, pro!.headers);
+            count(proStatuses, outcome(answer.status, answer.body));
+            if (answer.status === 202) latencies.push(performance.now() - scheduledAt);
+          } catch (error) {
+            if (error instanceof TimeoutError) timeouts++;
+            else throw error;
+          }
+        },
+      });
+      const apiCores = meter.since([platform.api.pid]) / sent.wallMs;
+      stop = true;
+      await flood;
+      return { name, pro: { statuses: proStatuses, ms: summarize(latencies), timeouts }, flood: floodStatuses, apiCores };
+    };
+
+    phases = [await runPhase('pro alone', false), await runPhase(`pro beside ${floodClients} flooding free submits`, true)];
+
+    for (let round = 0; round < rounds; round++) {
+      const floods = Array.from({ length: floodClients }, () => submit(floodImage.upload, free!.headers));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const pros = Array.from({ length: 5 }, () => submit(proImage.upload, pro!.headers));
+      for (const answer of await Promise.all(pros)) count(burst.pro, outcome(answer.status, answer.body));
+      for (const answer of await Promise.all(floods)) count(burst.flood, outcome(answer.status, answer.body));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    await http.close();
+  } finally {
+    await platform.stop();
+  }
+} finally {
+  await services.stop();
+  rmSync(modelsDir, { recursive: true, force: true });
+}
+const after = machineLoad();
+
+const show = (statuses: Statuses) =>
+  Object.entries(statuses)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, n]) => `${key}: ${n}`)
+    .join(', ');
+const proRefused = (statuses: Statuses) => Object.entries(statuses).reduce((sum, [key, n]) => sum + (key === '202' ? 0 : n), 0);
+console.log();
+printTable(
+  phases.map((phase) => ({
+    phase: phase.name,
+    'pro 202': phase.pro.statuses['202'] ?? 0,
+    'pro refused': proRefused(phase.pro.statuses) + phase.pro.timeouts,
+    'pro p50': formatMs(phase.pro.ms.p50),
+    'pro p99': formatMs(phase.pro.ms.p99),
+    'API cores busy': phase.apiCores.toFixed(2),
+  })),
+);
+for (const phase of phases) {
+  if (proRefused(phase.pro.statuses) > 0) console.log(`${phase.name}: pro answers ${show(phase.pro.statuses)}`);
+  if (Object.keys(phase.flood).length > 0) console.log(`${phase.name}: free answers ${show(phase.flood)}`);
+}
+console.log(`\nburst, ${rounds} rounds of ${floodClients} free then 5 pro submits: pro ${show(burst.pro)}; free ${show(burst.flood)}`);
+console.log(`load average: ${before.load1} before, ${after.load1} after`);
+const file = writeResults('fairness', { rate, seconds: Number(values.seconds), flood: floodClients, rounds, image: values.image, floodImage: values['flood-image'], phases, burst, load: { before, after } });
+console.log(`wrote ${file}`);

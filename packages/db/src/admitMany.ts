@@ -1,0 +1,200 @@
+import type pg from 'pg';
+import { jobRecordFromRow, jobWithResultColumns } from './jobRows.ts';
+import type { AdmitResult, InFlightLimit, NewJob } from './jobAdmission.ts';
+
+/** One job to admit and the quota its owner is held to. */
+export interface AdmitRequest {
+  job: NewJob;
+  limit: InFlightLimit;
+}
+
+/** First key of the per-user advisory lock taken while admitting jobs (the same as JobAdmission.admit's). */
+const admitLockSpace = 0x1f0b;
+const dayMs = 24 * 3600 * 1000;
+/** Columns of one job row in the VALUES list, in order, with their types. */
+const valueColumns = [
+  ['id', 'uuid'],
+  ['user_id', 'uuid'],
+  ['model_name', 'text'],
+  ['requested_version', 'text'],
+  ['input_format', 'text'],
+  ['input_width', 'int'],
+  ['input_height', 'int'],
+  ['input_bytes', 'int'],
+  ['input_sha256', 'text'],
+  ['priority', 'int'],
+  ['expires_at', 'timestamptz'],
+  ['idempotency_key', 'text'],
+  ['webhook_url', 'text'],
+  ['input_file_name', 'text'],
+  ['webhook_events', 'text[]'],
+  ['data', 'bytea'],
+  ['pixels', 'bytea'],
+  ['pixels_spec', 'text'],
+] as const;
+const jobColumns = valueColumns.slice(0, 15).map(([name]) => name);
+/** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
+const selected = jobColumns.map((name) => (name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name));
+
+/** The INSERT for `n` jobs: one statement writes every job row and its input. */
+function insertText(n: number): string {
+  const rows: string[] = [];
+  for (let row = 0; row < n; row++) {
+    const base = 1 + row * valueColumns.length;
+    rows.push(`(${valueColumns.map(([, type], column) => `$${base + column}::${type}`).join(', ')})`);
+  }
+  const now = `$${n * valueColumns.length + 1}::timestamptz`;
+  return `
+    WITH v (${valueColumns.map(([name]) => name).join(', ')}) AS (VALUES ${rows.join(', ')}),
+    j AS (
+      INSERT INTO jobs (${jobColumns.join(', ')}, created_at, updated_at)
+      SELECT ${selected.join(', ')}, ${now}, ${now} FROM v
+      RETURNING *
+    ), input AS (
+      INSERT INTO job_inputs (job_id, data, pixels, pixels_spec, created_at)
+      SELECT v.id, v.data, v.pixels, v.pixels_spec, ${now} FROM v JOIN j ON j.id = v.id
+    )
+    SELECT ${jobWithResultColumns} FROM j LEFT JOIN job_results r ON false`;
+}
+
+function valuesOf(job: NewJob, priority: number | null): unknown[] {
+  return [
+    job.id,
+    job.userId,
+    job.modelName,
+    job.requestedVersion ?? null,
+    job.input.format,
+    job.input.width,
+    job.input.height,
+    job.input.data.byteLength,
+    job.input.sha256,
+    priority,
+    job.expiresAt ?? null,
+    job.idempotencyKey ?? null,
+    job.webhookUrl ?? null,
+    job.input.fileName ?? null,
+    job.webhookEvents ? [...job.webhookEvents] : null,
+    job.input.data,
+    job.input.pixels?.data ?? null,
+    job.input.pixels?.spec ?? null,
+  ];
+}
+
+/**
+ * Admits many jobs, of one user or many, in one transaction of at most five statements whatever
+ * their number (group commit): the owners' advisory locks, taken in one fixed order so two
+ * batches never deadlock; the idempotency keys already used; every owner's queued + running
+ * count in one grouped scan; one INSERT of all the job rows and inputs. Each job is then judged
+ * as JobAdmission.admit judges one, in the order given: a user's k-th job of the batch counts the
+ * k − 1 before it, so the quota holds within a batch and, through the locks, across batches and
+ * API instances.
+ *
+ * Results come in the order of `requests`. Nothing is written unless the transaction commits.
+ */
+export async function admitMany(pool: pg.Pool, requests: readonly AdmitRequest[], now = new Date()): Promise<AdmitResult[]> {
+  if (requests.length === 0) return [];
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    try {
+      const results = await admitIn(client, requests, now);
+      await client.query('COMMIT');
+      return results;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    }
+  } finally {
+    // A connection whose rollback failed is in an unknown state: the pool drops it.
+    client.release(broken);
+  }
+}
+
+async function admitIn(client: pg.PoolClient, requests: readonly AdmitRequest[], now: Date): Promise<AdmitResult[]> {
+  const users = [...new Set(requests.map((request) => request.job.userId))];
+  // Volatile functions in the select list run after ORDER BY: the locks are taken in hash order.
+  await client.query({
+    name: 'inferq-admit-many-lock',
+    text: 'SELECT pg_advisory_xact_lock($1::int, h) FROM (SELECT DISTINCT hashtext(u) AS h FROM unnest($2::text[]) u) s ORDER BY h',
+    values: [admitLockSpace, users],
+  });
+
+  const keyed = requests.filter((request) => request.job.idempotencyKey);
+  const earlier = new Map<string, ReturnType<typeof jobRecordFromRow>>();
+  if (keyed.length > 0) {
+    const { rows } = await client.query({
+      name: 'inferq-admit-many-idempotency',
+      text: `SELECT ${jobWithResultColumns} FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id
+              WHERE (j.user_id, j.idempotency_key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+      values: [keyed.map((request) => request.job.userId), keyed.map((request) => request.job.idempotencyKey)],
+    });
+    for (const row of rows) {
+      const job = jobRecordFromRow(row as Record<string, unknown>);
+      earlier.set(`${job.userId}\u0000${job.idempotencyKey}`, job);
+    }
+  }
+
+  const counted = await client.query<{ user_id: string; n: number }>({
+    name: 'inferq-admit-many-count',
+    text: `SELECT user_id, count(*)::int AS n FROM jobs WHERE user_id = ANY($1::uuid[]) AND status IN ('queued', 'running') GROUP BY user_id`,
+    values: [users],
+  });
+  const inFlight = new Map(users.map((user) => [user, 0]));
+  for (const row of counted.rows) inFlight.set(row.user_id, row.n);
+
+  const results: Array<AdmitResult | undefined> = Array.from({ length: requests.length });
+  /** Index in `requests` of the job created in this batch for a user's key. */
+  const createdByKey = new Map<string, number>();
+  const expiredKeys: string[] = [];
+  const toInsert: Array<{ index: number; values: unknown[]; inFlight: number }> = [];
+  for (const [index, { job, limit }] of requests.entries()) {
+    const windowStart = now.getTime() - (limit.idempotencyWindowMs ?? dayMs);
+    const key = job.idempotencyKey ? `${job.userId}\u0000${job.idempotencyKey}` : undefined;
+    if (key !== undefined) {
+      const existing = earlier.get(key);
+      if (existing && existing.createdAt.getTime() >= windowStart) {
+        results[index] = { outcome: 'duplicate', job: existing };
+        continue;
+      }
+      if (createdByKey.has(key)) continue; // answered with the job made for the first of them, below
+      // An expired key is free again: the old job keeps its id but loses the key.
+      if (existing) expiredKeys.push(existing.id);
+    }
+    const count = inFlight.get(job.userId)!;
+    if (count >= limit.maxInFlight) {
+      results[index] = { outcome: 'over-quota', inFlight: count, maxInFlight: limit.maxInFlight };
+      continue;
+    }
+    inFlight.set(job.userId, count + 1);
+    if (key !== undefined) createdByKey.set(key, index);
+    const priority = limit.priorityFor ? limit.priorityFor(count) : job.priority;
+    toInsert.push({ index, values: valuesOf(job, priority ?? null), inFlight: count });
+  }
+
+  if (expiredKeys.length > 0) {
+    await client.query('UPDATE jobs SET idempotency_key = NULL, updated_at = $2 WHERE id = ANY($1::uuid[])', [expiredKeys, new Date()]);
+  }
+  if (toInsert.length > 0) {
+    const createdAt = new Date();
+    const { rows } = await client.query({
+      // One prepared statement per batch size a connection has seen.
+      name: `inferq-admit-many-insert-${toInsert.length}`,
+      text: insertText(toInsert.length),
+      values: [...toInsert.flatMap((row) => row.values), createdAt],
+    });
+    const byId = new Map(rows.map((row) => [(row as { id: string }).id, jobRecordFromRow(row as Record<string, unknown>)]));
+    for (const row of toInsert) {
+      const job = byId.get(requests[row.index]!.job.id);
+      if (!job) throw new Error(`job ${requests[row.index]!.job.id} was not written`);
+      results[row.index] = { outcome: 'created', job, inFlight: row.inFlight };
+    }
+  }
+  // A repeated key within the batch answers the job the first of them made.
+  for (const [index, { job }] of requests.entries()) {
+    if (results[index] !== undefined) continue;
+    const first = results[createdByKey.get(`${job.userId}\u0000${job.idempotencyKey}`)!];
+    results[index] = first && first.outcome === 'created' ? { outcome: 'duplicate', job: first.job } : first;
+  }
+  return results as AdmitResult[];
+}

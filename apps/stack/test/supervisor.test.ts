@@ -4,8 +4,9 @@ import { Supervisor, type ServiceSpec } from '../src/supervisor.ts';
 /** A Node process that prints `ready`, then on SIGTERM prints `stopping`, and `exiting` as it exits `delayMs` later. */
 function nodeService(name: string, options: { infrastructure?: boolean; delayMs?: number; exitAfterMs?: number } = {}): ServiceSpec {
   const script = `
-    console.log('ready');
     process.on('SIGTERM', () => { console.log('stopping'); setTimeout(() => { console.log('exiting'); process.exit(0); }, ${options.delayMs ?? 0}); });
+    // Ready only once the handler is in place: the supervisor may stop it as soon as it reads this.
+    console.log('ready');
     ${options.exitAfterMs !== undefined ? `setTimeout(() => process.exit(3), ${options.exitAfterMs});` : ''}
     setInterval(() => {}, 1000);`;
   return { name, color: 'green', command: process.execPath, args: ['-e', script], ready: (line) => line === 'ready', infrastructure: options.infrastructure ?? false };

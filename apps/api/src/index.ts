@@ -4,6 +4,7 @@ import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, InferenceQueue, JobEventSubscriber, WorkerRegistry } from '@inferq/queue';
+import { createTracing } from '@inferq/tracing';
 import { AdmissionShares } from './admissionShares.ts';
 import { createApp } from './app.ts';
 import { parseApiEnv } from './env.ts';
@@ -69,8 +70,11 @@ if (env.DEV_ADMIN_KEY) {
   logger.warn({ email }, 'development admin key enabled (DEV_ADMIN_KEY); never set it in production');
 }
 
+// Off (a shared no-op) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = createTracing({ serviceName: 'inferq-api', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
 const services = buildApiServices({
   logger,
+  tracing,
   db,
   queries,
   accounts,
@@ -127,6 +131,8 @@ async function shutdown(signal: string) {
   await server.stop();
   await jobEvents.close();
   eventsConnection.disconnect();
+  // The spans of the last submits are sent before the process exits.
+  await tracing.shutdown().catch(() => {});
   await queue.close().catch(() => {});
   redis.disconnect();
   await db.$disconnect().catch(() => {});

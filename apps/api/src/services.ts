@@ -7,6 +7,7 @@ import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
 import { JobEventPublisher, pingRedis, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
+import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
 import { AdmissionShares } from './admissionShares.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
@@ -37,6 +38,8 @@ export interface ApiParts {
   shares?: AdmissionShares | undefined;
   /** Job reads. @defaultValue a JobQueries on `db` */
   queries?: JobQueries;
+  /** Spans of each submit, exported by OTLP when configured. @defaultValue disabledTracing (off) */
+  tracing?: Tracing | undefined;
   /** Prometheus metrics served on /metrics. @defaultValue a new set with the queue-depth gauge on `queue` */
   metrics?: ApiMetrics;
   /** Operators' queries. @defaultValue built from the parts above */
@@ -108,6 +111,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     decodePixels: shares.decodePixels,
     // A job view costs at most one heartbeat read a second, shared by every request.
     servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
+    tracing: parts.tracing,
   });
   return {
     jobs,

@@ -6,6 +6,7 @@ import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, ServedModels, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
 import { LeaderLock, Reconciler } from '@inferq/reconciler';
+import { createTracing } from '@inferq/tracing';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
@@ -109,6 +110,8 @@ await pool.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').m
 // Hot swap: a new live version is loaded and warmed up beside the old one, then switched to.
 pool.watch(env.MODEL_WATCH_INTERVAL_MS);
 
+// Off (a shared no-op) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = createTracing({ serviceName: 'inferq-worker', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
 const execution = new JobExecution(db);
 const workerRegistry = new WorkerRegistry({ connection: producerConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS });
 const servedModels = new ServedModels({ registry: workerRegistry, queue: env.QUEUE_NAME });
@@ -131,6 +134,7 @@ const worker = new InferenceWorker({
   jobTimeoutMs: env.JOB_TIMEOUT_MS,
   resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
   metrics,
+  tracing,
 });
 worker.start();
 const reconciler =
@@ -201,6 +205,8 @@ async function shutdown(signal: string) {
   await heartbeat.stop();
   await reconciler?.stop();
   await worker.close();
+  // The spans of the last jobs are sent before the process exits.
+  await tracing.shutdown().catch(() => {});
   await producerQueue.close().catch(() => {});
   await health.stop();
   pool.dispose();

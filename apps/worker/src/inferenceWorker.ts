@@ -6,6 +6,7 @@ import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type Start
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher } from '@inferq/queue';
+import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 
 export interface InferenceWorkerOptions {
   /** A consumer connection (retries forever). */
@@ -45,6 +46,11 @@ export interface InferenceWorkerOptions {
    */
   resultWriteRetryMs?: number;
   metrics?: WorkerMetrics;
+  /**
+   * Spans of each attempt (`attempt`, with `start`, `batch` and `result write` under it),
+   * continuing the trace whose context the payload carries. @defaultValue disabledTracing (off)
+   */
+  tracing?: Tracing;
 }
 
 export interface JobOutcome {
@@ -109,6 +115,8 @@ interface Attempt {
   /** performance.now() when the row moved to running, and when the job's model batch started. */
   startedAt?: number;
   batchStartedAt?: number;
+  /** The attempt's span (a non-recording one when tracing is off). */
+  span: Span;
 }
 
 /** A model's jobs in this worker right now. */
@@ -192,6 +200,10 @@ export class InferenceWorker {
     return this.#workers;
   }
 
+  get #tracing(): Tracing {
+    return this.#options.tracing ?? disabledTracing;
+  }
+
   #concurrencyOf(model: string): number {
     const option = this.#options.concurrency ?? 16;
     return typeof option === 'function' ? option(model) : option;
@@ -230,7 +242,12 @@ export class InferenceWorker {
     const payload = await this.#parsePayload(job);
     // Counted under its queue's model (which its payload names, unless it was put there by hand).
     const counts = this.#jobs.get(queueModel);
-    const attempt: Attempt = { payload, log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }), userId: null, phase: 'held', counts };
+    const tracing = this.#tracing;
+    const span = tracing.startSpan('attempt', {
+      parent: tracing.enabled && payload.traceparent ? tracing.contextOf({ traceparent: payload.traceparent }) : undefined,
+      attributes: tracing.enabled ? { 'inferq.job_id': payload.jobId, 'inferq.model': payload.model, 'inferq.attempt': job.attemptsMade + 1, 'inferq.worker_id': this.#options.workerId } : {},
+    });
+    const attempt: Attempt = { payload, log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }), userId: null, phase: 'held', counts, span };
     if (counts) counts.held++;
     let lease: ModelLease | undefined;
     try {
@@ -244,9 +261,11 @@ export class InferenceWorker {
       const inference = await this.#infer(attempt, row, lease);
       return await this.#complete(attempt, lease, inference);
     } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof PermanentFailure ? error.code : (error as Error).message });
       if (error instanceof PermanentFailure) return await this.#failPermanently(attempt, error);
       return await this.#failAttempt(attempt, job, error);
     } finally {
+      span.end();
       // The version this job ran on may be disposed once no job holds it (hot swap).
       lease?.release();
       attempt.ended = true;
@@ -269,7 +288,7 @@ export class InferenceWorker {
   /** Moves the row to `running` (batched with the other jobs starting now); null: the attempt must not run. */
   async #startAttempt(attempt: Attempt): Promise<StartedJob | null> {
     const { payload } = attempt;
-    const row = await this.#starter.submit(payload.jobId);
+    const row = await this.#tracing.inSpan('start', { parent: attempt.span }, () => this.#starter.submit(payload.jobId));
     if (!row) return null;
     attempt.startedAt = performance.now();
     attempt.userId = row.userId;
@@ -299,10 +318,20 @@ export class InferenceWorker {
       try {
         // Held again until its batch starts (the batcher may be running the one before).
         this.#enter(attempt, 'held');
-        return await lease.submit(input, () => {
-          attempt.batchStartedAt = performance.now();
-          this.#enter(attempt, 'running');
-        });
+        // The batch as this job saw it: from its start to this job's output (one span per job,
+        // under its attempt; its size says how many jobs it served).
+        let batch: Span | undefined;
+        try {
+          const inference = await lease.submit(input, () => {
+            attempt.batchStartedAt = performance.now();
+            this.#enter(attempt, 'running');
+            batch = this.#tracing.startSpan('batch', { parent: attempt.span });
+          });
+          if (batch?.isRecording()) batch.setAttributes({ 'inferq.batch_size': inference.batchSize, 'inferq.engine': inference.engine, 'inferq.inference_ms': inference.inferenceMs });
+          return inference;
+        } finally {
+          batch?.end();
+        }
       } catch (error) {
         throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
       }
@@ -315,7 +344,7 @@ export class InferenceWorker {
   async #complete(attempt: Attempt, lease: ModelLease, inference: Inference): Promise<JobOutcome> {
     const { payload, log, userId } = attempt;
     const decoded = decodeOutput(inference.vector, lease.manifest);
-    const written = await this.#writeResult(log, {
+    const written = await this.#tracing.inSpan('result write', { parent: attempt.span }, () => this.#writeResult(log, {
       id: payload.jobId,
       workerId: this.#options.workerId,
       inferenceMs: inference.inferenceMs,
@@ -328,7 +357,7 @@ export class InferenceWorker {
         output: [decoded.scores],
         labels: decoded.top,
       },
-    });
+    }));
     if (written) {
       this.stats.succeeded++;
       this.#options.metrics?.jobsFinished.inc({ model: payload.model, status: 'succeeded', code: '' });

@@ -34,6 +34,11 @@ export const commonEnvSchema = z.object({
   QUEUE_PREFIX: z.string().default('inferq'),
   MODELS_DIR: z.string().default('models'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * OpenTelemetry: an OTLP/HTTP collector (`http://collector:4318`) that the process sends its
+   * spans to. Unset (the default): tracing is off and costs nothing.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 });
 
 /**

@@ -23,6 +23,8 @@ export const inferenceJobPayloadSchema = z.object({
   model: z.string().min(1).max(64),
   /** Absent: the worker serves the live version of `model`. */
   modelVersion: z.string().min(1).max(64).optional(),
+  /** W3C trace context of the submit's enqueue span, when the API traces; older payloads lack it. */
+  traceparent: z.string().max(128).optional(),
 });
 
 export type InferenceJobPayload = z.infer<typeof inferenceJobPayloadSchema>;

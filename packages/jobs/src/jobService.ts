@@ -5,6 +5,7 @@ import type { AdmitRequest, AdmitResult, JobAdmission, JobExecution, JobQueries,
 import type { ImageLimits, ValidatedImage } from '@inferq/images';
 import { validateImage } from '@inferq/images';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
+import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
 import type { ModelCatalog } from './modelCatalog.ts';
@@ -50,6 +51,11 @@ export interface JobServiceOptions {
    * cannot be known (Redis down). @defaultValue none: waitingFor is always null
    */
   servedModels?: (() => Promise<ReadonlySet<string> | undefined>) | undefined;
+  /**
+   * Spans of each submit (`submit`, with `admission` and `enqueue` under it); the enqueue span's
+   * context travels in the job payload as `traceparent`. @defaultValue disabledTracing (off)
+   */
+  tracing?: Tracing | undefined;
 }
 
 export interface SubmitJobInput {
@@ -88,7 +94,9 @@ export type BatchItemResult = ({ ok: true } & SubmitJobResult) | { ok: false; er
 /** An admission as the group commit writes it, and the job it enqueues. */
 interface PendingAdmission {
   request: AdmitRequest;
-  payload: { jobId: string; model: string; modelVersion?: string };
+  payload: { jobId: string; model: string; modelVersion?: string; traceparent?: string };
+  /** The submit's span (a batch's images share one). */
+  span: Span;
 }
 
 type AdmissionOutcome = AdmitResult | { outcome: 'failed'; error: unknown };
@@ -164,7 +172,15 @@ export class JobService {
     return this.#options.maxQueuedJobs ?? defaultMaxQueuedJobs;
   }
 
-  async submit(input: SubmitJobInput): Promise<SubmitJobResult> {
+  submit(input: SubmitJobInput): Promise<SubmitJobResult> {
+    return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': 1 } }, (span) => this.#submit(input, span));
+  }
+
+  get #tracing(): Tracing {
+    return this.#options.tracing ?? disabledTracing;
+  }
+
+  async #submit(input: SubmitJobInput, span: Span): Promise<SubmitJobResult> {
     const { admission } = this.#options;
     const { principal, idempotencyKey } = input;
     checkIdempotencyKey(idempotencyKey, 255);
@@ -176,7 +192,7 @@ export class JobService {
     if (!input.image) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image".');
     const context = await this.#prepare(input);
     const image = await this.#validate(context, input.image);
-    const outcome = await this.#admissions.submit(this.#admissionOf(context, image, idempotencyKey, input.fileName));
+    const outcome = await this.#admissions.submit(this.#admissionOf(context, image, idempotencyKey, input.fileName, span));
     // A repeat that raced the first submit with the same key: the same request, or 422.
     if (outcome.outcome === 'duplicate') return { job: await this.#checkReplay(outcome.job, input, tier, image.sha256), replayed: true };
     return this.#resultOf(context, outcome);
@@ -189,7 +205,11 @@ export class JobService {
    * model, a bad webhook, the queue full or down) throw; an image's own error (invalid, too large,
    * over the quota) is its item's. With an idempotency key K, image i is submitted with `K:i`.
    */
-  async submitMany(input: SubmitBatchInput): Promise<BatchItemResult[]> {
+  submitMany(input: SubmitBatchInput): Promise<BatchItemResult[]> {
+    return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': input.images.length } }, (span) => this.#submitMany(input, span));
+  }
+
+  async #submitMany(input: SubmitBatchInput, span: Span): Promise<BatchItemResult[]> {
     const { idempotencyKey } = input;
     checkIdempotencyKey(idempotencyKey, 250);
     if (input.images.length === 0) throw new AppError('MISSING_IMAGE', 'Send the images in multipart fields named "image".');
@@ -209,7 +229,7 @@ export class JobService {
               throw new AppError('IMAGE_TOO_LARGE', `The image is ${bytes.size} bytes; the limit is ${maxBytes}.`, { details: { bytes: bytes.size, maxBytes } });
             }
             const image = await this.#validate(context, bytes);
-            valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? `${idempotencyKey}:${index}` : undefined, input.fileNames?.[index]) });
+            valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? `${idempotencyKey}:${index}` : undefined, input.fileNames?.[index], span) });
           } catch (error) {
             if (!isAppError(error)) throw error;
             items[index] = { ok: false, error };
@@ -277,7 +297,7 @@ export class JobService {
     );
   }
 
-  #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined): PendingAdmission {
+  #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
     const { principal, tier, modelName, version, webhookUrl, webhookEvents } = context;
     const id = randomUUID();
     return {
@@ -296,6 +316,7 @@ export class JobService {
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
       },
       payload: { jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) },
+      span,
     };
   }
 
@@ -322,20 +343,39 @@ export class JobService {
 
   async #admitGroup(group: PendingAdmission[]): Promise<AdmissionOutcome[]> {
     const { admission, queue, events } = this.#options;
-    const results: AdmissionOutcome[] = await admission.admitMany(group.map((pending) => pending.request));
+    const tracing = this.#tracing;
+    // Off, no span is started and nothing is added to the payloads.
+    const groupAttributes = { 'inferq.group_size': group.length };
+    const admissionSpans = tracing.enabled ? group.map((pending) => tracing.startSpan('admission', { parent: pending.span, attributes: groupAttributes })) : [];
+    let results: AdmissionOutcome[];
+    try {
+      results = await admission.admitMany(group.map((pending) => pending.request));
+    } finally {
+      for (const span of admissionSpans) span.end();
+    }
     const created = group.flatMap((pending, i) => {
       const result = results[i]!;
       return result.outcome === 'created' ? [{ pending, job: result.job, i }] : [];
     });
     if (created.length === 0) return results;
+    const enqueueSpans = tracing.enabled
+      ? created.map(({ pending, job }) => {
+          const span = tracing.startSpan('enqueue', { parent: pending.span, attributes: { 'inferq.job_id': job.id, 'inferq.model': job.modelName, 'inferq.group_size': created.length } });
+          const traceparent = tracing.carrier(span)?.traceparent;
+          if (traceparent) pending.payload.traceparent = traceparent;
+          return span;
+        })
+      : [];
     try {
       await queue.enqueueMany(created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })));
     } catch (error) {
+      for (const span of enqueueSpans) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message }).end();
       // The clients get no ids, so the rows must not stay behind looking queued.
       await admission.discardMany(created.map(({ job }) => job.id)).catch(() => {});
       for (const { i } of created) results[i] = { outcome: 'failed', error };
       return results;
     }
+    for (const span of enqueueSpans) span.end();
     void events?.publishMany(created.map(({ pending, job }) => ({ jobId: job.id, userId: pending.request.job.userId, status: 'queued' as const, model: job.modelName })));
     return results;
   }

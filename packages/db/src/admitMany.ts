@@ -8,7 +8,7 @@ export interface AdmitRequest {
   limit: InFlightLimit;
 }
 
-/** First key of the per-user advisory lock taken while admitting jobs (the same as JobAdmission.admit's). */
+/** First key of the per-user advisory lock taken while admitting jobs (any fixed number). */
 const admitLockSpace = 0x1f0b;
 const dayMs = 24 * 3600 * 1000;
 /** Columns of one job row in the VALUES list, in order, with their types. */

@@ -432,7 +432,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const doomed = await createTestUser(env.databaseUrl);
     const { context, page } = await signIn(doomed.key);
     await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [doomed.keyId]);
-    await page.getByRole('button', { name: 'Failed' }).click();
+    // The page may meet the revoked key on its own first (a live query, the event stream) and leave
+    // before the click lands: either way it must end on the sign-in page, as asserted below.
+    await Promise.race([page.getByRole('button', { name: 'Failed' }).click().catch(() => {}), page.waitForURL('**/dashboard/sign-in')]);
     await page.waitForURL('**/dashboard/sign-in');
     expect(await page.locator('[data-code="UNAUTHENTICATED"]').textContent()).toContain('Signed out');
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);

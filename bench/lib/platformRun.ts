@@ -41,15 +41,16 @@ export interface LoadRunResult {
 /**
  * `count` users on the `pro` tier (or `tier`), whose limits the benchmark platform lifts (benchTierOverrides).
  * Clients are spread over them: one user's admissions are serialized (a per-user lock guards the
- * in-flight quota), so a single user measures that lock rather than the platform.
+ * in-flight quota), so a single user measures that lock rather than the platform. `role: 'admin'`
+ * makes operators (the admin routes, the dashboard's Operations page).
  */
-export async function benchUsers(services: BenchServices, count: number, tier: 'pro' | 'free' = 'pro'): Promise<TestUser[]> {
+export async function benchUsers(services: BenchServices, count: number, tier: 'pro' | 'free' = 'pro', role: 'user' | 'admin' = 'user'): Promise<TestUser[]> {
   const db = createDatabase({ url: services.databaseUrl, poolSize: 2 });
   try {
     const accounts = new AccountStore(db, { tiers: tierNames });
     const users: TestUser[] = [];
     for (let i = 0; i < count; i++) {
-      const user = await accounts.createUser({ email: `bench-${randomUUID()}@bench.inferq`, tier, role: 'user' });
+      const user = await accounts.createUser({ email: `bench-${randomUUID()}@bench.inferq`, tier, role });
       const issued = await accounts.issueKey(user.id, 'bench');
       users.push({ userId: user.id, email: user.email, key: issued.key, keyId: issued.id, headers: { authorization: `Bearer ${issued.key}` } });
     }

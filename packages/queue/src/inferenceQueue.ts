@@ -54,6 +54,8 @@ export class InferenceQueue {
   readonly #enqueueTimeoutMs: number;
   readonly #options: InferenceQueueOptions;
   readonly #queues = new Map<string, Queue<InferenceJobPayload>>();
+  /** Per model: the check, on its queue's first add here, that the operators did not pause every queue meanwhile. */
+  readonly #pauseChecked = new Map<string, Promise<void>>();
   #legacy: Queue<InferenceJobPayload> | undefined;
   #models: { at: number; names: Promise<readonly string[]> } | undefined;
 
@@ -82,6 +84,31 @@ export class InferenceQueue {
       queue = this.#open(modelQueueName(model, this.baseName));
       this.#queues.set(model, queue);
     }
+    return queue;
+  }
+
+  /**
+   * Set while the operators have every queue paused (pause() to resume()). BullMQ keeps a paused
+   * flag per queue, and a model published after the pause gets a queue of its own that nobody
+   * paused: this flag is what makes that queue start paused too (checked on its first add).
+   */
+  get #pausedKey(): string {
+    return `${this.prefix}:${this.baseName}:queues-paused`;
+  }
+
+  /** A model's queue to add jobs to: paused first, when its first add here finds every queue paused. */
+  async #queueToAdd(model: string): Promise<Queue<InferenceJobPayload>> {
+    const queue = this.queueFor(model);
+    let checked = this.#pauseChecked.get(model);
+    if (!checked) {
+      checked = this.connection.exists(this.#pausedKey).then(async (set) => {
+        if (set) await queue.pause();
+      });
+      this.#pauseChecked.set(model, checked);
+      // A failed check (Redis away) is made again on the next add.
+      checked.catch(() => this.#pauseChecked.delete(model));
+    }
+    await checked;
     return queue;
   }
 
@@ -117,7 +144,8 @@ export class InferenceQueue {
     const data = inferenceJobPayloadSchema.parse(payload);
     if (!this.isReady()) throw queueUnavailable();
     try {
-      await withTimeout(this.queueFor(data.model).add('infer', data, inferenceJobOptions(data.jobId, this.policy, options.priority)), this.#enqueueTimeoutMs);
+      const add = async () => (await this.#queueToAdd(data.model)).add('infer', data, inferenceJobOptions(data.jobId, this.policy, options.priority));
+      await withTimeout(add(), this.#enqueueTimeoutMs);
     } catch (error) {
       throw queueUnavailable(error);
     }
@@ -141,7 +169,7 @@ export class InferenceQueue {
     }
     if (!this.isReady()) throw queueUnavailable();
     try {
-      await withTimeout(Promise.all([...byModel].map(([model, jobs]) => this.queueFor(model).addBulk(jobs))), this.#enqueueTimeoutMs);
+      await withTimeout(Promise.all([...byModel].map(async ([model, jobs]) => (await this.#queueToAdd(model)).addBulk(jobs))), this.#enqueueTimeoutMs);
     } catch (error) {
       throw queueUnavailable(error);
     }
@@ -222,12 +250,21 @@ export class InferenceQueue {
     return paused.every(Boolean);
   }
 
-  /** Stops workers taking new jobs from every model's queue (jobs already held finish). */
+  /**
+   * Stops workers taking new jobs from every model's queue (jobs already held finish), and from
+   * the queue of a model published later: its first add, in any process, finds the flag and
+   * pauses it. The flag goes first, so a queue first used meanwhile is paused either way.
+   */
   async pause(): Promise<void> {
+    await this.connection.set(this.#pausedKey, '1');
+    // The registry read fresh: a model published a moment ago may already have jobs queued.
+    this.#models = undefined;
     await Promise.all((await this.models()).map((model) => this.queueFor(model).pause()));
   }
 
   async resume(): Promise<void> {
+    await this.connection.del(this.#pausedKey);
+    this.#models = undefined;
     await Promise.all((await this.models()).map((model) => this.queueFor(model).resume()));
   }
 
@@ -250,7 +287,7 @@ export class InferenceQueue {
     for (const job of jobs) {
       const parsed = inferenceJobPayloadSchema.safeParse(job.data);
       if (!parsed.success || !job.id) continue;
-      await this.queueFor(parsed.data.model).add('infer', parsed.data, inferenceJobOptions(job.id, this.policy, job.opts.priority || undefined));
+      await (await this.#queueToAdd(parsed.data.model)).add('infer', parsed.data, inferenceJobOptions(job.id, this.policy, job.opts.priority || undefined));
       try {
         await job.remove();
         moved++;
@@ -270,6 +307,7 @@ export class InferenceQueue {
   async obliterate(): Promise<void> {
     const models = await this.models();
     await Promise.all([...models.map((model) => this.queueFor(model)), this.#legacyQueue()].map((queue) => queue.obliterate({ force: true })));
+    await this.connection.del(this.#pausedKey);
   }
 
   async close(): Promise<void> {

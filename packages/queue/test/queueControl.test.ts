@@ -53,6 +53,46 @@ describe('setQueuesPaused', () => {
     expect(await done).toBe(jobId);
   });
 
+  it('a model published after the pause gets a paused queue, in every process, and its jobs run once resumed; after the resume a new model starts unpaused', async () => {
+    const name = `control-${randomUUID()}`;
+    const registry = ['nsfw'];
+    // Two API processes on the same queues; the second has never used any of them.
+    const [first, second] = [0, 1].map(() => new InferenceQueue({ connection: redis, name, prefix, models: () => registry, modelsCacheMs: 0 }));
+    let worker: Worker | undefined;
+    try {
+      expect((await setQueuesPaused([first!], true)).paused).toBe(true);
+      registry.push('mnist');
+      const jobId = randomUUID();
+      await second!.enqueue({ jobId, model: 'mnist' });
+      expect(await second!.queueFor('mnist').isPaused()).toBe(true);
+      // Pause means all: the new model's queue counts as paused with the rest.
+      expect(await queuesPaused([first!])).toEqual({ paused: true, queues: [name] });
+      const batch = [randomUUID(), randomUUID()];
+      registry.push('digits');
+      await second!.enqueueMany(batch.map((id) => ({ payload: { jobId: id, model: 'digits' } })));
+      expect(await second!.queueFor('digits').isPaused()).toBe(true);
+
+      const completed: string[] = [];
+      worker = new Worker(modelQueueName('mnist', name), async (job) => job.id, { connection: redis.duplicate(), prefix, autorun: true });
+      worker.on('error', () => {});
+      const done = new Promise<void>((resolve) => worker!.on('completed', (job) => (completed.push(job.id!), resolve())));
+      await worker.waitUntilReady();
+      expect(await second!.state(jobId, 'mnist')).not.toBe('completed');
+      expect((await setQueuesPaused([first!], false)).paused).toBe(false);
+      await done;
+      expect(completed).toEqual([jobId]);
+      expect(await second!.queueFor('digits').isPaused()).toBe(false);
+
+      registry.push('letters');
+      await second!.enqueue({ jobId: randomUUID(), model: 'letters' });
+      expect(await second!.queueFor('letters').isPaused()).toBe(false);
+    } finally {
+      await worker?.close();
+      await first!.obliterate();
+      await Promise.all([first!.close(), second!.close()]);
+    }
+  });
+
   it('removes the entries of deleted jobs, and skips ids it does not have', async () => {
     const queue = queues[1]!;
     const ids = [randomUUID(), randomUUID()];

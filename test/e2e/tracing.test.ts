@@ -15,7 +15,8 @@ describe('tracing across the queue, with real processes', () => {
   beforeAll(async () => {
     const endpoint = await receiver.start();
     const env = platformEnv({ extra: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
-    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'e2e-tracing' })]);
+    // Batches of 3 that wait up to 1 s to fill: three jobs submitted together run in one batch.
+    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, extra: { ...env.extra, MAX_BATCH_SIZE: '3', MAX_BATCH_DELAY_MS: '1000' }, workerId: 'e2e-tracing' })]);
     api = started[0].process;
     worker = started[1].process;
     caller = { baseUrl: started[0].baseUrl, user: await createTestUser(env.databaseUrl) };
@@ -54,5 +55,28 @@ describe('tracing across the queue, with real processes', () => {
     expect(byName['result write']!.service).toBe('inferq-worker');
     expect(byName.attempt!.attributes['inferq.job_id']).toBe(submitted.id);
     expect(byName.batch!.attributes['inferq.batch_size']).toBe(1);
+    // Its batch links to the one job it served: that job's attempt.
+    expect(byName.batch!.links).toEqual([{ traceId: byName.attempt!.traceId, spanId: byName.attempt!.spanId }]);
+  });
+
+  it('links the batch span of jobs that ran in one batch to the attempt of each, each in its own trace', async () => {
+    const image = await photoLikeImage(320, 240, 'png');
+    const jobs = await Promise.all([0, 1, 2].map(() => submit(caller, image)));
+    for (const job of jobs) expect((await waitForFinal(caller, job.id)).status).toBe('succeeded');
+
+    const spansOf = (jobId: string) => {
+      const attempt = receiver.spans.find((span) => span.name === 'attempt' && span.attributes['inferq.job_id'] === jobId);
+      const batch = attempt && receiver.spans.find((span) => span.name === 'batch' && span.parentSpanId === attempt.spanId);
+      return attempt && batch ? { attempt, batch } : undefined;
+    };
+    for (let tries = 0; tries < 200 && !jobs.every((job) => spansOf(job.id)); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const traced = jobs.map((job) => spansOf(job.id)!);
+    expect(new Set(traced.map(({ attempt }) => attempt.traceId)).size).toBe(3);
+    const attempts = traced.map(({ attempt }) => ({ traceId: attempt.traceId, spanId: attempt.spanId }));
+    const bySpan = (a: { spanId: string }, b: { spanId: string }) => a.spanId.localeCompare(b.spanId);
+    for (const { batch } of traced) {
+      expect(batch.attributes['inferq.batch_size']).toBe(3);
+      expect([...batch.links].sort(bySpan)).toEqual([...attempts].sort(bySpan));
+    }
   });
 });

@@ -319,14 +319,20 @@ export class InferenceWorker {
         // Held again until its batch starts (the batcher may be running the one before).
         this.#enter(attempt, 'held');
         // The batch as this job saw it: from its start to this job's output (one span per job,
-        // under its attempt; its size says how many jobs it served).
+        // under its attempt; its size says how many jobs it served, and its links which: the
+        // attempt span of each, in that job's own trace).
         let batch: Span | undefined;
+        const carried = this.#tracing.carrier(attempt.span);
         try {
-          const inference = await lease.submit(input, () => {
-            attempt.batchStartedAt = performance.now();
-            this.#enter(attempt, 'running');
-            batch = this.#tracing.startSpan('batch', { parent: attempt.span });
-          });
+          const inference = await lease.submit(
+            input,
+            ({ tags }) => {
+              attempt.batchStartedAt = performance.now();
+              this.#enter(attempt, 'running');
+              batch = this.#tracing.startSpan('batch', { parent: attempt.span, links: tags.map((traceparent) => ({ traceparent })) });
+            },
+            carried?.traceparent,
+          );
           if (batch?.isRecording()) batch.setAttributes({ 'inferq.batch_size': inference.batchSize, 'inferq.engine': inference.engine, 'inferq.inference_ms': inference.inferenceMs });
           return inference;
         } finally {

@@ -27,7 +27,15 @@ interface BatchItem {
   input: Float32Array;
   submittedAt: number;
   /** Called when the batch this input is in starts running. */
-  onStart?: (() => void) | undefined;
+  onStart?: ((batch: BatchStart) => void) | undefined;
+  tag?: string | undefined;
+}
+
+/** What an input's `onStart` learns of the batch it is in. */
+export interface BatchStart {
+  size: number;
+  /** The `tag` of every input in the batch that was given one (the worker's: each job's traceparent), in batch order. */
+  tags: readonly string[];
 }
 
 /** One loaded version of a model, with its own batcher. */
@@ -67,8 +75,11 @@ interface ModelSlot {
 /** What a job holds while it uses a model version; `release` exactly once when done. */
 export interface ModelLease {
   manifest: ModelManifest;
-  /** Runs one input in the version's next batch; `onStart` is called when that batch starts. */
-  submit(input: Float32Array, onStart?: () => void): Promise<Inference>;
+  /**
+   * Runs one input in the version's next batch; `onStart` is called when that batch starts, with
+   * the tags of the inputs in it (an opaque label of this input, such as its job's traceparent).
+   */
+  submit(input: Float32Array, onStart?: (batch: BatchStart) => void, tag?: string): Promise<Inference>;
   release(): void;
 }
 
@@ -210,7 +221,7 @@ export class ModelPool {
     let released = false;
     return {
       manifest: loaded.manifest,
-      submit: (input, onStart) => loaded.batcher.submit({ input, submittedAt: performance.now(), onStart }),
+      submit: (input, onStart, tag) => loaded.batcher.submit({ input, submittedAt: performance.now(), onStart, tag }),
       release: () => {
         if (released) return;
         released = true;
@@ -375,7 +386,8 @@ export class ModelPool {
       run: async (items) => {
         const started = performance.now();
         const waitsMs = items.map((item) => started - item.submittedAt);
-        for (const item of items) item.onStart?.();
+        const start: BatchStart = { size: items.length, tags: items.flatMap((item) => (item.tag === undefined ? [] : [item.tag])) };
+        for (const item of items) item.onStart?.(start);
         this.#batchInputs += items.length;
         let vectors: number[][];
         try {

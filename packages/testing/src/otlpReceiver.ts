@@ -9,6 +9,8 @@ export interface ReceivedSpan {
   name: string;
   service: string;
   attributes: Record<string, unknown>;
+  /** The spans this one links to (a batch: the jobs it served), by trace and span id. */
+  links: Array<{ traceId: string; spanId: string }>;
 }
 
 /**
@@ -53,7 +55,15 @@ export class OtlpReceiver {
       const service = attributesOf(resourceSpans.resource?.attributes)['service.name'] as string;
       for (const scope of resourceSpans.scopeSpans ?? []) {
         for (const span of scope.spans ?? []) {
-          this.spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId ?? '', name: span.name, service, attributes: attributesOf(span.attributes) });
+          this.spans.push({
+            traceId: span.traceId,
+            spanId: span.spanId,
+            parentSpanId: span.parentSpanId ?? '',
+            name: span.name,
+            service,
+            attributes: attributesOf(span.attributes),
+            links: (span.links ?? []).map((link) => ({ traceId: link.traceId, spanId: link.spanId })),
+          });
         }
       }
     }
@@ -68,7 +78,7 @@ export class OtlpReceiver {
 interface OtlpTraceExport {
   resourceSpans?: Array<{
     resource?: { attributes?: OtlpAttribute[] };
-    scopeSpans?: Array<{ spans?: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: OtlpAttribute[] }> }>;
+    scopeSpans?: Array<{ spans?: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: OtlpAttribute[]; links?: Array<{ traceId: string; spanId: string }> }> }>;
   }>;
 }
 type OtlpAttribute = { key: string; value: Record<string, unknown> };

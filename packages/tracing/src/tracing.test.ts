@@ -29,6 +29,22 @@ describe('tracing', () => {
     await Promise.all([api.shutdown(), worker.shutdown()]);
   });
 
+  it('links a span to the spans carriers stand for, each in its own trace, and leaves out a malformed one', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = createTracing({ serviceName: 'worker', exporter });
+    const jobs = [tracing.startSpan('attempt'), tracing.startSpan('attempt')];
+    const carriers = jobs.map((span) => tracing.carrier(span)!);
+    const batch = tracing.startSpan('batch', { parent: jobs[0], links: [...carriers, { traceparent: 'not-a-traceparent' }] });
+    batch.end();
+    for (const span of jobs) span.end();
+    await tracing.flush();
+    const ended = exporter.getFinishedSpans().find((span) => span.name === 'batch')!;
+    expect(ended.links.map((link) => link.context.spanId)).toEqual(jobs.map((span) => span.spanContext().spanId));
+    expect(ended.links.map((link) => link.context.traceId)).toEqual(jobs.map((span) => span.spanContext().traceId));
+    expect(new Set(jobs.map((span) => span.spanContext().traceId)).size).toBe(2);
+    await tracing.shutdown();
+  });
+
   it('marks a span whose work throws, and throws again', async () => {
     const exporter = new InMemorySpanExporter();
     const tracing = createTracing({ serviceName: 'test', exporter });
@@ -65,7 +81,7 @@ describe('OTLP export', () => {
     try {
       const tracing = createTracing({ serviceName: 'inferq-api', otlpEndpoint: endpoint });
       const submit = tracing.startSpan('submit', { attributes: { 'inferq.model': 'nsfw' } });
-      tracing.startSpan('enqueue', { parent: submit }).end();
+      tracing.startSpan('enqueue', { parent: submit, links: [tracing.carrier(submit)!] }).end();
       submit.end();
       await tracing.shutdown();
       expect(receiver.spans.map((span) => span.name).sort()).toEqual(['enqueue', 'submit']);
@@ -75,6 +91,7 @@ describe('OTLP export', () => {
       expect(root.attributes['inferq.model']).toBe('nsfw');
       expect(child.traceId).toBe(root.traceId);
       expect(child.parentSpanId).toBe(root.spanId);
+      expect(child.links).toEqual([{ traceId: root.traceId, spanId: root.spanId }]);
     } finally {
       await receiver.stop();
     }

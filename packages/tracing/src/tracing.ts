@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, isSpanContextValid, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -34,8 +34,12 @@ export interface Tracing {
   /** false: every span is a no-op and no context is carried (nothing is allocated for export). */
   readonly enabled: boolean;
   readonly tracer: Tracer;
-  /** Starts a span under `parent` (a context from a carrier, or a span's). @defaultValue parent: a new trace */
-  startSpan(name: string, options?: { parent?: Context | Span | undefined; attributes?: Attributes; kind?: SpanKind }): Span;
+  /**
+   * Starts a span under `parent` (a context from a carrier, or a span's), linked to the spans
+   * `links` carry (a batch to the jobs it served, each in its own trace; a malformed one is left
+   * out). @defaultValue parent: a new trace; links: none
+   */
+  startSpan(name: string, options?: { parent?: Context | Span | undefined; attributes?: Attributes; kind?: SpanKind; links?: readonly TraceCarrier[] }): Span;
   /** Runs `work` in a span that ends when it settles; an error marks the span and is thrown again. */
   inSpan<T>(name: string, options: { parent?: Context | Span | undefined; attributes?: Attributes }, work: (span: Span) => Promise<T>): Promise<T>;
   /** The context to carry in a job payload; undefined when off or when the span is not sampled. */
@@ -74,11 +78,20 @@ export function createTracing(options: TracingOptions): Tracing {
     spanProcessors: [batch ? new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 }) : new SimpleSpanProcessor({ exporter })],
   });
   const tracer = provider.getTracer('inferq');
+  const linksTo = (carriers: readonly TraceCarrier[]): Link[] =>
+    carriers.flatMap((carrier) => {
+      const context = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, { ...carrier } as Record<string, string>, getter));
+      return context && isSpanContextValid(context) ? [{ context }] : [];
+    });
   return {
     enabled: true,
     tracer,
     startSpan: (name, spanOptions = {}) =>
-      tracer.startSpan(name, { kind: spanOptions.kind ?? SpanKind.INTERNAL, ...(spanOptions.attributes ? { attributes: spanOptions.attributes } : {}) }, parentContext(spanOptions.parent)),
+      tracer.startSpan(
+        name,
+        { kind: spanOptions.kind ?? SpanKind.INTERNAL, ...(spanOptions.attributes ? { attributes: spanOptions.attributes } : {}), ...(spanOptions.links ? { links: linksTo(spanOptions.links) } : {}) },
+        parentContext(spanOptions.parent),
+      ),
     inSpan: (name, spanOptions, work) => runInSpan(tracer.startSpan(name, spanOptions.attributes ? { attributes: spanOptions.attributes } : {}, parentContext(spanOptions.parent)), work),
     carrier(span) {
       if (!span.isRecording()) return undefined;

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { AccountStore, RateLimits, resolveTiers } from '@inferq/accounts';
+import { AccountChanges, AccountStore, PrincipalCache, RateLimits, resolveTiers } from '@inferq/accounts';
 import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
@@ -54,7 +54,13 @@ if (!isDashboardBuilt(env.DASHBOARD_DIR)) {
 }
 
 const tiers = resolveTiers(env.TIER_OVERRIDES);
-const accounts = new AccountStore(db, { tiers: Object.keys(tiers) });
+// Keys seen recently authenticate without a Postgres read while the change notifications are heard.
+const principals = env.AUTH_CACHE_TTL_MS > 0 ? new PrincipalCache({ ttlMs: env.AUTH_CACHE_TTL_MS }) : undefined;
+const accountChanges = principals
+  ? new AccountChanges({ url: env.DATABASE_URL, cache: principals, onError: (error) => logger.warn({ err: error }, 'account change notifications lost; authenticating from Postgres until they are back') })
+  : undefined;
+await accountChanges?.start();
+const accounts = new AccountStore(db, { tiers: Object.keys(tiers), principals });
 // Keys under the queue prefix: every API instance of one deployment shares the same counters.
 const rateLimits = new RateLimits({
   redis,
@@ -135,6 +141,7 @@ async function shutdown(signal: string) {
   await tracing.shutdown().catch(() => {});
   await queue.close().catch(() => {});
   redis.disconnect();
+  await accountChanges?.stop();
   await db.$disconnect().catch(() => {});
   logger.info('stopped');
   logDestination.flushSync();

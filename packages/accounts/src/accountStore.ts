@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '@inferq/core';
 import { sqlPool, type Database } from '@inferq/db';
 import { apiKeyMatches, apiKeyPrefix, generateApiKey, hashApiKey, unknownKeyHash } from './apiKeys.ts';
+import type { PrincipalCache } from './principalCache.ts';
 
 export type Role = 'user' | 'admin';
 
@@ -38,10 +39,16 @@ export interface IssuedKey {
 export class AccountStore {
   readonly #db: Database;
   readonly #tiers: ReadonlySet<string>;
+  readonly #principals: PrincipalCache | undefined;
 
-  constructor(db: Database, options: { tiers: Iterable<string> }) {
+  /**
+   * @param options.principals - reuse the principals of keys seen recently (see PrincipalCache; an
+   * AccountChanges must keep it informed). @defaultValue none: every authentication reads Postgres
+   */
+  constructor(db: Database, options: { tiers: Iterable<string>; principals?: PrincipalCache | undefined }) {
     this.#db = db;
     this.#tiers = new Set(options.tiers);
+    this.#principals = options.principals;
   }
 
   #checkTier(tier: string): void {
@@ -89,7 +96,10 @@ export class AccountStore {
 
   async setTier(userId: string, tier: string) {
     this.#checkTier(tier);
-    return this.#db.user.update({ where: { id: userId }, data: { tier } });
+    const user = await this.#db.user.update({ where: { id: userId }, data: { tier } });
+    // Other processes hear of it from the trigger's notification; this one knows now.
+    this.#principals?.clear();
+    return user;
   }
 
   async issueKey(userId: string, name?: string): Promise<IssuedKey> {
@@ -112,6 +122,7 @@ export class AccountStore {
       create: { userId, prefix, hash: hashApiKey(key), name },
       update: { userId, hash: hashApiKey(key), revokedAt: null },
     });
+    this.#principals?.clear();
   }
 
   async listKeys(userId: string) {
@@ -131,10 +142,14 @@ export class AccountStore {
     });
   }
 
-  /** Revokes a key by id or prefix; it stops working on the next request. */
+  /**
+   * Revokes a key by id or prefix; it stops working on the next request here, and in other
+   * processes once the change notification reaches them (milliseconds; see PrincipalCache).
+   */
   async revokeKey(idOrPrefix: string): Promise<boolean> {
     const where = idOrPrefix.startsWith('iq_') ? { prefix: idOrPrefix } : { id: idOrPrefix };
     const { count } = await this.#db.apiKey.updateMany({ where: { ...where, revokedAt: null }, data: { revokedAt: new Date() } });
+    this.#principals?.clear();
     return count > 0;
   }
 
@@ -143,6 +158,10 @@ export class AccountStore {
    * one. Every failure takes the same path and cost, so answers do not hint whether a key exists.
    */
   async authenticate(key: string): Promise<Principal | null> {
+    const keyHash = this.#principals ? hashApiKey(key) : '';
+    const cached = this.#principals?.get(keyHash);
+    if (cached) return cached;
+    const generation = this.#principals?.generation ?? 0;
     const prefix = apiKeyPrefix(key);
     // Every request runs this lookup, so it goes through pg directly (see sqlPool in @inferq/db).
     const { rows } = prefix
@@ -156,6 +175,8 @@ export class AccountStore {
     const row = rows[0];
     const matches = apiKeyMatches(key, row?.hash ?? unknownKeyHash);
     if (!row || !matches || row.revokedAt || row.disabledAt) return null;
-    return { userId: row.userId, email: row.email, role: row.role, tier: row.tier, keyId: row.id };
+    const principal: Principal = { userId: row.userId, email: row.email, role: row.role, tier: row.tier, keyId: row.id };
+    this.#principals?.set(keyHash, principal, generation);
+    return principal;
   }
 }

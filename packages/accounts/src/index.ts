@@ -3,3 +3,4 @@ export * from './accountStore.ts';
 export * from './tiers.ts';
 export * from './rateLimits.ts';
 export * from './accountService.ts';
+export * from './principalCache.ts';

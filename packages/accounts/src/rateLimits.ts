@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { tierOf, type Tier, type TierTable } from './tiers.ts';
 
@@ -33,6 +34,12 @@ export interface RateLimitsOptions {
    * files), so one client cannot take the API from everyone else. @defaultValue { points: 300, durationSeconds: 60 }
    */
   publicRequests?: { points: number; durationSeconds: number };
+  /**
+   * How long an address that Redis showed with no failed authentication is taken as clean without
+   * asking again. A failure counted by this process ends it at once; one counted by another API
+   * instance is seen within this time. 0: ask Redis on every request. @defaultValue 1000
+   */
+  cleanAddressMs?: number;
 }
 
 interface Limiter {
@@ -57,6 +64,7 @@ export class RateLimits {
   readonly #authFailurePoints: number;
   readonly #publicRequests: RateLimiterRedis;
   readonly #publicPoints: number;
+  readonly #cleanAddresses: LRUCache<string, true> | undefined;
 
   constructor(options: RateLimitsOptions) {
     this.#redis = options.redis;
@@ -68,6 +76,8 @@ export class RateLimits {
     const publicRequests = options.publicRequests ?? { points: 300, durationSeconds: 60 };
     this.#publicPoints = publicRequests.points;
     this.#publicRequests = this.#redisLimiter('public', publicRequests.points, publicRequests.durationSeconds);
+    const cleanMs = options.cleanAddressMs ?? 1000;
+    this.#cleanAddresses = cleanMs > 0 ? new LRUCache({ max: 10_000, ttl: cleanMs }) : undefined;
   }
 
   #redisLimiter(kind: string, points: number, durationSeconds: number): RateLimiterRedis {
@@ -118,11 +128,14 @@ export class RateLimits {
 
   /**
    * Whether an address may try to authenticate: refused once it has failed `authFailures.points`
-   * times in the window. Costs one Redis read and no Postgres.
+   * times in the window. Costs one Redis read and no Postgres, or nothing for an address seen
+   * clean in the last `cleanAddressMs`.
    */
   async checkAddress(address: string): Promise<RateLimitDecision> {
+    if (this.#cleanAddresses?.has(address)) return { allowed: true, limit: this.#authFailurePoints, remaining: this.#authFailurePoints, resetSeconds: 0, retryAfterSeconds: 0 };
     const res = await this.#authFailures.get(address);
     const failures = res?.consumedPoints ?? 0;
+    if (failures === 0) this.#cleanAddresses?.set(address, true);
     const allowed = failures < this.#authFailurePoints;
     return {
       allowed,
@@ -145,6 +158,7 @@ export class RateLimits {
 
   /** Counts a failed authentication against the address. */
   async recordAuthFailure(address: string): Promise<void> {
+    this.#cleanAddresses?.delete(address);
     await this.#authFailures.penalty(address, 1);
   }
 }

@@ -32,7 +32,7 @@ eventsConnection.on('error', (error) => logger.warn({ err: error }, 'redis event
 const jobEvents = new JobEventSubscriber({ connection: eventsConnection, prefix: env.QUEUE_PREFIX });
 const queries = new JobQueries(db);
 // Requests waiting for a job share the one subscription too: a waiter costs a listener, not a connection.
-const waiter = new JobWaiter({ subscriber: jobEvents, read: (id) => queries.get(id) });
+const waiter = new JobWaiter({ subscriber: jobEvents, read: (ids) => queries.getMany(ids) });
 // Not awaited: while Redis is down the subscription is made when it comes back; waits then end by timeout.
 jobEvents.start().catch((error: unknown) => logger.warn({ err: error }, 'job event subscription failed'));
 // Built before the services: the live streams' snapshots come from it.

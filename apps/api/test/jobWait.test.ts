@@ -8,12 +8,19 @@ import { createRedisConnection, JobEventPublisher, JobEventSubscriber } from '@i
 import { createTestUser, TestJobs, type TestUser } from '@inferq/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
-/** The real job reads, counting how often a job row is read. */
+/** The real job reads, counting the job rows read and the statements that read them. */
 class CountingJobQueries extends JobQueries {
   reads = 0;
+  statements = 0;
   override async get(id: string): Promise<JobRecord | null> {
     this.reads++;
+    this.statements++;
     return super.get(id);
+  }
+  override async getMany(ids: readonly string[]): Promise<Array<JobRecord | null>> {
+    this.reads += ids.length;
+    this.statements++;
+    return super.getMany(ids);
   }
 }
 
@@ -38,7 +45,7 @@ beforeAll(async () => {
   closers.push(() => db.$disconnect());
   jobs = new CountingJobQueries(db);
   writer = new TestJobs(db);
-  waiter = new JobWaiter({ subscriber, read: (id) => jobs.get(id) });
+  waiter = new JobWaiter({ subscriber, read: (ids) => jobs.getMany(ids) });
   api = await startTestApi({ queries: jobs, waiter, tierOverrides: { free: { requestsPerWindow: 100_000, submitsPerWindow: 10_000 } } });
 });
 afterAll(async () => {
@@ -95,8 +102,11 @@ describe('GET /v1/jobs/:id?wait=N', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(jobs.reads - readsBefore).toBe(readsWhileSubscribing);
 
+    const statementsBefore = jobs.statements;
     await finish(ids);
     const responses = await Promise.all(answers);
+    // The 100 final events arrive together, and the reads they start go in a few statements.
+    expect(jobs.statements - statementsBefore).toBeLessThanOrEqual(10);
     expect(responses.map((response) => response.status)).toEqual(responses.map(() => 200));
     const bodies = await Promise.all(responses.map((response) => response.json()));
     expect(bodies.map((body) => body.status)).toEqual(bodies.map(() => 'succeeded'));

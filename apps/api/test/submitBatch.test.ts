@@ -126,7 +126,7 @@ describe('POST /v1/jobs/batch', () => {
     closers.push(() => subscribed.disconnect(), () => publishing.disconnect(), () => subscriber.close(), () => db.$disconnect());
     const writer = new TestJobs(db);
     const publisher = new JobEventPublisher({ connection: publishing, prefix });
-    const target = await start({ waiter: new JobWaiter({ subscriber, read: (id) => writer.get(id) }), tierOverrides: { free: lifted } });
+    const target = await start({ waiter: new JobWaiter({ subscriber, read: (ids) => Promise.all(ids.map((id) => writer.get(id))) }), tierOverrides: { free: lifted } });
     const image = await validJpeg(64, 48);
 
     const answer = submitBatch(target, [image, image, image], { headers: { Prefer: 'wait=20' } });

@@ -34,7 +34,7 @@ beforeAll(async () => {
   api = await startTestApi({
     maxConcurrentSubmits: 1,
     models: gatedCatalog,
-    waiter: new JobWaiter({ subscriber, read: (id) => api.jobs.get(id) }),
+    waiter: new JobWaiter({ subscriber, read: (ids) => Promise.all(ids.map((id) => api.jobs.get(id))) }),
     tierOverrides: { free: { submitsPerWindow: 10_000, requestsPerWindow: 10_000 } },
   });
 });

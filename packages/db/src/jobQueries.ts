@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import { sqlPool, type Database } from './client.ts';
-import { jobWithResult, selectJob, type JobRecord } from './jobRows.ts';
+import { jobWithResult, selectJob, selectJobs, type JobRecord } from './jobRows.ts';
 
 export interface JobListQuery {
   /** Only this owner's jobs; all users' when absent. */
@@ -26,6 +26,11 @@ export class JobQueries {
 
   async get(id: string): Promise<JobRecord | null> {
     return selectJob(this.#sql, id);
+  }
+
+  /** Jobs by id in the order given, null where missing, in one statement. */
+  async getMany(ids: readonly string[]): Promise<Array<JobRecord | null>> {
+    return selectJobs(this.#sql, ids);
   }
 
   async getInput(id: string): Promise<Buffer | null> {

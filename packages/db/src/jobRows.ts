@@ -48,3 +48,19 @@ export async function selectJob(sql: pg.Pool, id: string): Promise<JobRecord | n
   });
   return rows[0] ? jobRecordFromRow(rows[0] as Record<string, unknown>) : null;
 }
+
+/** Jobs with their results in the order of `ids`, null where a row is gone: one statement for all. */
+export async function selectJobs(sql: pg.Pool, ids: readonly string[]): Promise<Array<JobRecord | null>> {
+  if (ids.length === 1) return [await selectJob(sql, ids[0]!)];
+  const { rows } = await sql.query({
+    name: 'inferq-job-get-many',
+    text: `SELECT ${jobWithResultColumns} FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id WHERE j.id = ANY($1::uuid[])`,
+    values: [ids],
+  });
+  const byId = new Map<string, JobRecord>();
+  for (const row of rows) {
+    const job = jobRecordFromRow(row as Record<string, unknown>);
+    byId.set(job.id, job);
+  }
+  return ids.map((id) => byId.get(id) ?? null);
+}

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { isFinalStatus } from '@inferq/core';
 import type { JobRecord } from '@inferq/db';
 import type { JobEventSubscriber } from '@inferq/queue';
@@ -5,8 +6,11 @@ import type { JobEventSubscriber } from '@inferq/queue';
 export interface JobWaiterOptions {
   /** The process's one job-event subscription (a dedicated Redis connection). */
   subscriber: JobEventSubscriber;
-  /** Reads one job row. */
-  read: (id: string) => Promise<JobRecord | null>;
+  /**
+   * Reads job rows by id, in the order given, null where a row is gone. The reads asked for in
+   * one tick go in one call: the waiters that a batch's final events wake together cost one query.
+   */
+  read: (ids: readonly string[]) => Promise<Array<JobRecord | null>>;
 }
 
 export interface WaitOptions {
@@ -30,17 +34,20 @@ type WakeReason = 'event' | 'timeout' | 'aborted' | 'closing';
  * Holds requests until their job is final, without polling: a waiter listens on the process's
  * job-event subscription, reads the row once after subscribing (so a final state reached before
  * the subscription is not missed), and once more when a final event arrives. Concurrent reads of
- * the same job share one query, so many waiters on one job cost a few reads in all, and a wait
- * costs no reads at all while nothing happens.
+ * the same job share one query, reads of different jobs asked for together go in one statement, and
+ * a wait costs no reads at all while nothing happens.
  */
 export class JobWaiter {
   readonly #options: JobWaiterOptions;
+  readonly #loader: DataLoader<string, JobRecord | null>;
   readonly #reads = new Map<string, Promise<JobRecord | null>>();
   readonly #waking = new Set<(reason: WakeReason) => void>();
   #closing = false;
 
   constructor(options: JobWaiterOptions) {
     this.#options = options;
+    // No cache: a row read once is stale by the next event; #reads shares the reads in flight.
+    this.#loader = new DataLoader((ids) => options.read(ids), { cache: false });
   }
 
   /** Waits in progress. */
@@ -52,7 +59,7 @@ export class JobWaiter {
   read(id: string): Promise<JobRecord | null> {
     let pending = this.#reads.get(id);
     if (!pending) {
-      pending = this.#options.read(id).finally(() => this.#reads.delete(id));
+      pending = this.#loader.load(id).finally(() => this.#reads.delete(id));
       this.#reads.set(id, pending);
     }
     return pending;

@@ -1,4 +1,5 @@
-import type pg from 'pg';
+import pg from 'pg';
+import { isUuid } from '@inferq/core';
 import { jobRecordFromRow, jobWithResultColumns } from './jobRows.ts';
 import type { AdmitResult, InFlightLimit, NewJob } from './jobAdmission.ts';
 
@@ -81,22 +82,24 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
 }
 
 /**
- * Admits many jobs, of one user or many, in one transaction of at most five statements whatever
- * their number (group commit): the owners' advisory locks, taken in one fixed order so two
- * batches never deadlock; the idempotency keys already used; every owner's queued + running
- * count in one grouped scan; one INSERT of all the job rows and inputs. Each job is then judged
- * as JobAdmission.admit judges one, in the order given: a user's k-th job of the batch counts the
- * k − 1 before it, so the quota holds within a batch and, through the locks, across batches and
- * API instances.
+ * Admits many jobs, of one user or many, in one transaction of three round trips whatever their
+ * number (group commit): first one message with BEGIN, the owners' advisory locks (taken in one
+ * fixed order so two batches never deadlock), the idempotency keys already used and every
+ * owner's queued + running count in one grouped scan; then one INSERT of all the job rows and
+ * inputs; then COMMIT. Each job is then judged as JobAdmission.admit judges one, in the order
+ * given: a user's k-th job of the batch counts the k − 1 before it, so the quota holds within a
+ * batch and, through the locks, across batches and API instances.
  *
  * Results come in the order of `requests`. Nothing is written unless the transaction commits.
  */
 export async function admitMany(pool: pg.Pool, requests: readonly AdmitRequest[], now = new Date()): Promise<AdmitResult[]> {
   if (requests.length === 0) return [];
+  // The user ids are written into the text of the first message: only UUIDs go there.
+  const notUuid = requests.find((request) => !isUuid(request.job.userId));
+  if (notUuid) throw new Error(`user id ${JSON.stringify(notUuid.job.userId)} is not a UUID`);
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
     try {
       const results = await admitIn(client, requests, now);
       await client.query('COMMIT');
@@ -111,35 +114,44 @@ export async function admitMany(pool: pg.Pool, requests: readonly AdmitRequest[]
   }
 }
 
+/** A string as an SQL literal of the simple protocol, which takes no bind parameters. */
+const literal = (value: string) => pg.escapeLiteral(value);
+
+/**
+ * BEGIN, the locks and the reads the judging needs, as one simple-protocol message: one round
+ * trip instead of four. Its statements run one after the other in the transaction, and in READ
+ * COMMITTED each takes its own snapshot when it starts, so the idempotency and count reads see
+ * every admission committed before the last lock was granted, as separate round trips would.
+ * (A single statement would not do: its snapshot would be taken before it waited for the locks.)
+ */
+function lockAndReadText(users: readonly string[], keyed: readonly AdmitRequest[]): string {
+  const userArray = `ARRAY[${users.map(literal).join(', ')}]`;
+  const statements = [
+    'BEGIN',
+    // Volatile functions in the select list run after ORDER BY: the locks are taken in hash order.
+    `SELECT pg_advisory_xact_lock(${admitLockSpace}, h) FROM (SELECT DISTINCT hashtext(u) AS h FROM unnest(${userArray}::text[]) u) s ORDER BY h`,
+    `SELECT user_id, count(*)::int AS n FROM jobs WHERE user_id = ANY(${userArray}::uuid[]) AND status IN ('queued', 'running') GROUP BY user_id`,
+  ];
+  if (keyed.length > 0) {
+    const pairs = keyed.map(({ job }) => `(${literal(job.userId)}::uuid, ${literal(job.idempotencyKey!)})`);
+    statements.push(`SELECT ${jobWithResultColumns} FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id
+              WHERE (j.user_id, j.idempotency_key) IN (VALUES ${pairs.join(', ')})`);
+  }
+  return statements.join(';\n');
+}
+
 async function admitIn(client: pg.PoolClient, requests: readonly AdmitRequest[], now: Date): Promise<AdmitResult[]> {
   const users = [...new Set(requests.map((request) => request.job.userId))];
-  // Volatile functions in the select list run after ORDER BY: the locks are taken in hash order.
-  await client.query({
-    name: 'inferq-admit-many-lock',
-    text: 'SELECT pg_advisory_xact_lock($1::int, h) FROM (SELECT DISTINCT hashtext(u) AS h FROM unnest($2::text[]) u) s ORDER BY h',
-    values: [admitLockSpace, users],
-  });
-
   const keyed = requests.filter((request) => request.job.idempotencyKey);
+  // One result per statement: BEGIN, the locks, the counts, then the idempotency read if any.
+  const read = (await client.query(lockAndReadText(users, keyed))) as unknown as pg.QueryResult[];
+  const counted = read[2] as pg.QueryResult<{ user_id: string; n: number }>;
   const earlier = new Map<string, ReturnType<typeof jobRecordFromRow>>();
-  if (keyed.length > 0) {
-    const { rows } = await client.query({
-      name: 'inferq-admit-many-idempotency',
-      text: `SELECT ${jobWithResultColumns} FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id
-              WHERE (j.user_id, j.idempotency_key) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
-      values: [keyed.map((request) => request.job.userId), keyed.map((request) => request.job.idempotencyKey)],
-    });
-    for (const row of rows) {
-      const job = jobRecordFromRow(row as Record<string, unknown>);
-      earlier.set(`${job.userId}\u0000${job.idempotencyKey}`, job);
-    }
+  for (const row of read[3]?.rows ?? []) {
+    const job = jobRecordFromRow(row as Record<string, unknown>);
+    earlier.set(`${job.userId}\u0000${job.idempotencyKey}`, job);
   }
 
-  const counted = await client.query<{ user_id: string; n: number }>({
-    name: 'inferq-admit-many-count',
-    text: `SELECT user_id, count(*)::int AS n FROM jobs WHERE user_id = ANY($1::uuid[]) AND status IN ('queued', 'running') GROUP BY user_id`,
-    values: [users],
-  });
   const inFlight = new Map(users.map((user) => [user, 0]));
   for (const row of counted.rows) inFlight.set(row.user_id, row.n);
 

@@ -46,6 +46,21 @@ describe('admitMany (group commit of admissions)', () => {
     expect(await queries.countInFlight(other)).toBe(8);
   });
 
+  it('holds a quota under many groups of one user racing from two instances, each group read after its lock', async () => {
+    const { userId } = await createTestUser(inject('databaseUrl'));
+    // Every group waits on the lock of the one before it: a count read before the lock was
+    // granted would miss the rows committed while waiting and let more than 10 in.
+    const groups = Array.from({ length: 48 }, (_, i) => admissions[i % 2]!.admitMany([request(userId, 10), request(userId, 10), request(userId, 10)]));
+    const outcomes = (await Promise.all(groups)).flat().map((result) => result.outcome);
+    expect(outcomes.filter((outcome) => outcome === 'created')).toHaveLength(10);
+    expect(outcomes.filter((outcome) => outcome === 'over-quota')).toHaveLength(48 * 3 - 10);
+    expect(await queries.countInFlight(userId)).toBe(10);
+  });
+
+  it('refuses a user id that is not a UUID before it reaches Postgres', async () => {
+    await expect(admissions[0]!.admitMany([request("x'); SELECT 1; --", 10)])).rejects.toThrow(/not a UUID/);
+  });
+
   it('answers in order: each job its own outcome, priority by the count before it, inputs and pixels stored', async () => {
     const { userId } = await createTestUser(inject('databaseUrl'));
     const pixels = Buffer.alloc(12, 7);
@@ -66,14 +81,17 @@ describe('admitMany (group commit of admissions)', () => {
     if (first?.outcome !== 'created') throw new Error('expected the first job to be created');
     const results = await admissions[1]!.admitMany([
       request(userId, 10, { idempotencyKey: 'a' }),
-      request(userId, 10, { idempotencyKey: 'b' }),
-      request(userId, 10, { idempotencyKey: 'b' }),
+      // Keys go into the statement's text as literals: quotes and backslashes stay themselves.
+      request(userId, 10, { idempotencyKey: "b'\\" }),
+      request(userId, 10, { idempotencyKey: "b'\\" }),
     ]);
     expect(results.map((result) => result.outcome)).toEqual(['duplicate', 'created', 'duplicate']);
     expect(results[0]!.outcome === 'duplicate' && results[0]!.job.id).toBe(first.job.id);
     const made = results[1]!;
     expect(made.outcome === 'created' && results[2]!.outcome === 'duplicate' && results[2]!.job.id === made.job.id).toBe(true);
     expect(await queries.countInFlight(userId)).toBe(2);
+    const [again] = await admissions[0]!.admitMany([request(userId, 10, { idempotencyKey: "b'\\" })]);
+    expect(again!.outcome === 'duplicate' && made.outcome === 'created' && again!.job.id === made.job.id && again!.job.idempotencyKey).toBe("b'\\");
   });
 
   it('writes nothing when the transaction fails', async () => {

@@ -72,6 +72,32 @@ describe('useJobImageUrl', () => {
     expect(api.revoke.mock.calls).toEqual([['blob:test/1'], ['blob:test/2']]);
   });
 
+  it('never hands out the revoked URL of the previous job while the next one loads, nor its broken mark', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    api.fetch.mockImplementation(async (url) => {
+      if (String(url).includes('job-2')) await held;
+      return new Response(new Uint8Array([1, 2, 3]), { headers: { 'Content-Type': 'image/webp' } });
+    });
+    const seen: Array<string | null> = [];
+    const { result, rerender } = renderHook(({ id }) => {
+      const image = useJobImageUrl(id);
+      seen.push(image.url);
+      return image;
+    }, { wrapper, initialProps: { id: 'job-1' } });
+    await waitFor(() => expect(result.current.url).toBe('blob:test/1'));
+    act(() => result.current.markBroken());
+    expect(result.current.broken).toBe(true);
+    seen.length = 0;
+    rerender({ id: 'job-2' });
+    expect(result.current.url).toBeNull();
+    expect(result.current.broken).toBe(false);
+    release();
+    await waitFor(() => expect(result.current.url).toBe('blob:test/2'));
+    expect(seen).not.toContain('blob:test/1');
+    expect(result.current.broken).toBe(false);
+  });
+
   it('reports a refused read as its ApiError, once (no retry), and makes no URL', async () => {
     api.fetch.mockImplementation(async () => notFound());
     const { result } = renderHook(() => useJobImageUrl('job-1'), { wrapper });

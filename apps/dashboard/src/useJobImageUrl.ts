@@ -28,13 +28,23 @@ export function useJobImageUrl(jobId: string, size?: number): JobImageUrl {
     staleTime: Infinity,
     retry: false,
   });
-  const [url, setUrl] = useState<string | null>(null);
-  const [broken, setBroken] = useState(false);
+  // Each URL is kept with the bytes it was made of, so once the job (or size) changes the old,
+  // revoked URL is never handed to an <img>; likewise "broken" belongs to the bytes it was said of.
+  const [made, setMade] = useState<{ blob: Blob; url: string } | null>(null);
+  const [brokenBlob, setBrokenBlob] = useState<Blob | null>(null);
   useEffect(() => {
     if (!image.data) return;
-    const objectUrl = URL.createObjectURL(image.data);
-    setUrl(objectUrl);
+    const blob = image.data;
+    const objectUrl = URL.createObjectURL(blob);
+    setMade({ blob, url: objectUrl });
     return () => URL.revokeObjectURL(objectUrl);
   }, [image.data]);
-  return { url, error: image.error, isPending: image.isPending, broken, markBroken: () => setBroken(true) };
+  const current = image.data !== undefined && made?.blob === image.data ? made : null;
+  return {
+    url: current?.url ?? null,
+    error: image.error,
+    isPending: image.isPending,
+    broken: current !== null && brokenBlob === current.blob,
+    markBroken: () => setBrokenBlob(current?.blob ?? null),
+  };
 }

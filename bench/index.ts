@@ -24,6 +24,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   tracing: { file: 'tracing.ts', about: 'what OpenTelemetry tracing costs per job (7 spans and the traceparent across the queue), off (the default) vs on' },
   modeldownload: { file: 'modelDownload.ts', about: 'API memory while a model with one large shard (--mib, 256) is registered by URL: streamed to disk vs read into memory' },
   imagestore: { file: 'imageStore.ts', about: 'storing only the image of an upload with a payload appended: cut at its end marker vs a sharp re-encode (JPEG, PNG, WebP)' },
+  validate: { file: 'validateCpu.ts', about: 'CPU per upload of the image check (validateImage), all threads, beside its libvips header read and decode alone; 32×32 and 1024×768 JPEGs' },
   requests: { file: 'apiRequests.ts', about: 'API CPU per request, by kind: a submit, the poll of a finished job, an authenticated read (workers idle)' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };

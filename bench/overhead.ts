@@ -1,7 +1,7 @@
 // 3. Platform overhead: the end-to-end run with a trivial model (32×32 greyscale → one Dense
 // layer) on a 32×32 JPEG, so the model costs ~nothing: jobs/s and CPU ms per job in the API, the
 // workers, Postgres and Redis. Beside it, raw BullMQ (no-op processor) on the same Redis.
-//   pnpm bench overhead [--workers 2] [--clients 32] [--seconds 10] [--batch 32] [--anchor-jobs 5000] [--submit-batch N] [--cpu-prof DIR]
+//   pnpm bench overhead [--workers 2] [--clients 32] [--seconds 10] [--batch 32] [--anchor-jobs 5000] [--submit-batch N] [--wait poll|prefer] [--cpu-prof DIR]
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -31,9 +31,12 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     /** Each client submits this many images per request (POST /v1/jobs/batch, Prefer: wait); 0: single submits. */
     'submit-batch': { type: 'string', default: '0' },
+    /** `poll`: submit, then GET /v1/jobs/:id?wait=20 (two requests a job); `prefer`: `Prefer: wait=20` on the submit, as the typed client's run() sends (one). */
+    wait: { type: 'string', default: 'poll' },
   },
 });
 const submitBatch = Number(values['submit-batch']);
+if (values.wait !== 'poll' && values.wait !== 'prefer') throw new Error(`--wait is poll or prefer, got ${values.wait}`);
 const workers = Number(values.workers);
 const batch = Number(values.batch);
 const modelsDir = await createTinyModelRegistry();
@@ -56,7 +59,7 @@ try {
     cpuProfileDir: values['cpu-prof'],
   });
   try {
-    result = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: submitBatch > 0 ? multipartImages(image.bytes, submitBatch, 'bench-32x32.jpg', 'image/jpeg') : image.upload, batchSize: submitBatch, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
+    result = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: submitBatch > 0 ? multipartImages(image.bytes, submitBatch, 'bench-32x32.jpg', 'image/jpeg') : image.upload, batchSize: submitBatch, preferWait: values.wait === 'prefer', clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
   } finally {
     await platform.stop();
   }
@@ -70,7 +73,7 @@ const after = machineLoad();
 console.log();
 printTable([
   {
-    run: `platform, ${workers} worker(s)${submitBatch > 0 ? `, ${submitBatch} images a submit` : ""}`,
+    run: `platform, ${workers} worker(s)${submitBatch > 0 ? `, ${submitBatch} images a submit` : values.wait === 'prefer' ? ', Prefer: wait on the submit' : ''}`,
     'jobs/s': result.jobsPerSecond.toFixed(0),
     jobs: result.succeeded,
     'submit p50/p99': `${formatMs(result.submitMs.p50)} / ${formatMs(result.submitMs.p99)}`,
@@ -90,5 +93,5 @@ console.log('\ncores busy');
 printTable([coresRow(result)]);
 if (Object.keys(result.refused).length > 0) console.log(`refused submits: ${JSON.stringify(result.refused)}`);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults(submitBatch > 0 ? 'overhead-batch' : 'overhead', { workers, batch, submitBatch, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, result, anchor, load: { before, after } });
+const file = writeResults(submitBatch > 0 ? 'overhead-batch' : values.wait === 'prefer' ? 'overhead-prefer-wait' : 'overhead', { wait: values.wait, workers, batch, submitBatch, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, result, anchor, load: { before, after } });
 console.log(`wrote ${file}`);

@@ -76,6 +76,11 @@ export interface LoadRunOptions {
    * instead of single submits followed by a wait; every job of the batch counts. @defaultValue 0: single submits
    */
   batchSize?: number;
+  /**
+   * Single submits ask for the result in the submit itself (`Prefer: wait=20`, as the typed
+   * client's `run` does), polling only when it is not final in time. @defaultValue false: submit, then GET ?wait=
+   */
+  preferWait?: boolean;
 }
 
 interface BatchAnswer {
@@ -124,15 +129,15 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     const singleTask = async (client: number) => {
       const headers = options.users[client % options.users.length]!.headers;
       const started = performance.now();
-      const answer = await http.request<{ id: string }>('POST', '/v1/jobs', { body: options.upload, headers });
-      if (answer.status !== 202) {
+      const answer = await http.request<JobAnswer>('POST', '/v1/jobs', { body: options.upload, headers: options.preferWait ? { ...headers, prefer: 'wait=20' } : headers });
+      if (answer.status !== 202 && !(options.preferWait && answer.status === 200)) {
         refused[answer.status] = (refused[answer.status] ?? 0) + 1;
         // Refusals are counted (during the warm-up too, then reset) and the client backs off a little.
         if (answer.status >= 500 || answer.status === 429) await new Promise((resolve) => setTimeout(resolve, 100));
         if (answer.status < 500 && answer.status !== 429) throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
         return;
       }
-      const job = await waitForJob(http, answer.body.id, { headers });
+      const job = isFinal(answer.body.status) ? answer.body : await waitForJob(http, answer.body.id, { headers });
       if (!counting) return;
       if (job.status !== 'succeeded') {
         failed++;

@@ -59,7 +59,8 @@ const principals = env.AUTH_CACHE_TTL_MS > 0 ? new PrincipalCache({ ttlMs: env.A
 const accountChanges = principals
   ? new AccountChanges({ url: env.DATABASE_URL, cache: principals, onError: (error) => logger.warn({ err: error }, 'account change notifications lost; authenticating from Postgres until they are back') })
   : undefined;
-await accountChanges?.start();
+// Not awaited: until it listens (Postgres down at start) every request reads Postgres.
+void accountChanges?.start();
 const accounts = new AccountStore(db, { tiers: Object.keys(tiers), principals });
 // Keys under the queue prefix: every API instance of one deployment shares the same counters.
 const rateLimits = new RateLimits({

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
-import { afterEach, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { AccountStore, RateLimits, resolveTiers, type TierOverrides } from '@inferq/accounts';
 import { createDatabase } from '@inferq/db';
 import { registryCatalog } from '@inferq/jobs';
@@ -93,7 +93,6 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   };
 }
 
-/** A multipart body with the image in the field "image". */
 /**
  * A `start` for test files where each test starts an API of its own: the one a test started is
  * closed after it. Call it at the top level of the file.
@@ -107,6 +106,35 @@ export function apiPerTest(): (options: TestApiOptions) => Promise<TestApi> {
   return async (options) => (api = await startTestApi(options));
 }
 
+/** An error answer's body, read for its code (tests match the code, never the message). */
+export interface ErrorJson {
+  error: { code: string };
+}
+
+/** The API of a whole describe block, with an administrator beside its user. */
+export interface SharedTestApi extends TestApi {
+  admin: TestUser;
+}
+
+/**
+ * One API for every test of a describe block, with an administrator: started before the first
+ * test and closed after the last. Call it in the block's body; the object it returns is filled
+ * in when the API has started, so read its fields inside tests and hooks.
+ */
+export function sharedTestApi(options: TestApiOptions = {}): SharedTestApi {
+  const shared = {} as SharedTestApi;
+  beforeAll(async () => {
+    // The API first, so that it is closed even when the administrator cannot be made.
+    Object.assign(shared, await startTestApi(options));
+    shared.admin = await createTestUser(inject('databaseUrl'), { role: 'admin' });
+  });
+  afterAll(async () => {
+    await shared.close?.();
+  });
+  return shared;
+}
+
+/** A multipart body with the image in the field "image". */
 export function imageForm(bytes: Buffer, fields: Record<string, string> = {}, fileName = 'image.jpg', contentType = 'image/jpeg'): FormData {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.set(name, value);

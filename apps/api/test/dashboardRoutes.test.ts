@@ -7,23 +7,10 @@ import { inject } from 'vitest';
 import { photoLikeImage, validJpeg, validPng, validWebp } from '@inferq/images/testing';
 import { createTestUser, type TestUser } from '@inferq/testing';
 import { WorkerRegistry } from '@inferq/queue';
-import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
-
-interface ErrorJson {
-  error: { code: string };
-}
+import { imageForm, sharedTestApi, startTestApi, type ErrorJson, type TestApi } from './apiHarness.ts';
 
 describe('the dashboard routes: account, job image, operators', () => {
-  let api: TestApi;
-  let admin: TestUser;
-
-  beforeAll(async () => {
-    api = await startTestApi();
-    admin = await createTestUser(inject('databaseUrl'), { role: 'admin' });
-  });
-  afterAll(async () => {
-    await api?.close();
-  });
+  const api = sharedTestApi();
 
   async function submitAs(user: TestUser, bytes: Buffer, type = 'image/jpeg'): Promise<{ id: string }> {
     const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(bytes, {}, 'upload', type) });
@@ -78,7 +65,7 @@ describe('the dashboard routes: account, job image, operators', () => {
   });
 
   it.each([
-    ['another user’s job', async () => (await submitAs(api.user, await validPng())).id, () => admin.headers, 404, 'JOB_NOT_FOUND'],
+    ['another user’s job', async () => (await submitAs(api.user, await validPng())).id, () => api.admin.headers, 404, 'JOB_NOT_FOUND'],
     ['a job that does not exist', async () => '00000000-0000-4000-8000-000000000000', () => api.user.headers, 404, 'JOB_NOT_FOUND'],
     ['a malformed id', async () => 'not-a-uuid', () => api.user.headers, 404, 'JOB_NOT_FOUND'],
     ['no key', async () => (await submitAs(api.user, await validPng())).id, () => ({}), 401, 'UNAUTHENTICATED'],
@@ -110,7 +97,7 @@ describe('the dashboard routes: account, job image, operators', () => {
     await registry.beat({ ...heartbeat, workerId: `mine-${api.queue.name}`, queue: api.queue.name });
     await registry.beat({ ...heartbeat, workerId: `other-${api.queue.name}`, queue: 'some-other-queue' });
     try {
-      const response = await fetch(`${api.baseUrl}/v1/admin/overview`, { headers: admin.headers });
+      const response = await fetch(`${api.baseUrl}/v1/admin/overview`, { headers: api.admin.headers });
       expect(response.status).toBe(200);
       const body = (await response.json()) as { queue: string; counts: Record<string, number>; inSystem: number; cap: number; paused: boolean; workers: Array<{ workerId: string; currentBatch: number }> };
       expect(body.queue).toBe(api.queue.name);
@@ -128,7 +115,7 @@ describe('the dashboard routes: account, job image, operators', () => {
   });
 
   it('answers throughput and latency over the window in the buckets asked for', async () => {
-    const response = await fetch(`${api.baseUrl}/v1/admin/stats?window=600&bucket=60`, { headers: admin.headers });
+    const response = await fetch(`${api.baseUrl}/v1/admin/stats?window=600&bucket=60`, { headers: api.admin.headers });
     expect(response.status).toBe(200);
     const body = (await response.json()) as { bucketSeconds: number; buckets: unknown[]; from: string; to: string };
     expect(body.bucketSeconds).toBe(60);
@@ -144,20 +131,20 @@ describe('the dashboard routes: account, job image, operators', () => {
     ['window=86400&bucket=60'],
     ['window=999999999'],
   ])('refuses stats?%s with 400 VALIDATION_FAILED', async (query) => {
-    const response = await fetch(`${api.baseUrl}/v1/admin/stats?${query}`, { headers: admin.headers });
+    const response = await fetch(`${api.baseUrl}/v1/admin/stats?${query}`, { headers: api.admin.headers });
     expect(response.status).toBe(400);
     expect(((await response.json()) as ErrorJson).error.code).toBe('VALIDATION_FAILED');
   });
 
   it('retries a failed job under the same id: the row is queued again and the queue holds it', async () => {
     const { id } = await submitAs(api.user, await validPng());
-    const queued = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, { method: 'POST', headers: admin.headers });
+    const queued = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, { method: 'POST', headers: api.admin.headers });
     expect(queued.status).toBe(409);
     expect(((await queued.json()) as ErrorJson).error.code).toBe('CONFLICT');
 
     // Fail its row as a worker would.
     await api.jobs.fail(id, 'INFERENCE_FAILED', 'The model rejected this input.');
-    const retried = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, { method: 'POST', headers: admin.headers });
+    const retried = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, { method: 'POST', headers: api.admin.headers });
     expect(retried.status).toBe(202);
     expect(await retried.json()).toMatchObject({ id, status: 'queued', error: null, finishedAt: null });
     expect(['waiting', 'prioritized']).toContain(await (await api.queue.queueFor('nsfw').getJob(id))!.getState());
@@ -167,14 +154,14 @@ describe('the dashboard routes: account, job image, operators', () => {
 
   it('cancels any user’s unfinished job, once', async () => {
     const { id } = await submitAs(api.user, await validPng());
-    const first = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, { method: 'POST', headers: admin.headers });
+    const first = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, { method: 'POST', headers: api.admin.headers });
     expect(first.status).toBe(200);
     expect(((await first.json()) as { status: string }).status).toBe('canceled');
     expect(await api.queue.queueFor('nsfw').getJob(id)).toBeUndefined();
-    const second = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, { method: 'POST', headers: admin.headers });
+    const second = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, { method: 'POST', headers: api.admin.headers });
     expect(second.status).toBe(409);
     expect(((await second.json()) as ErrorJson).error.code).toBe('JOB_FINISHED');
-    const missing = await fetch(`${api.baseUrl}/v1/admin/jobs/00000000-0000-4000-8000-000000000000/cancel`, { method: 'POST', headers: admin.headers });
+    const missing = await fetch(`${api.baseUrl}/v1/admin/jobs/00000000-0000-4000-8000-000000000000/cancel`, { method: 'POST', headers: api.admin.headers });
     expect(missing.status).toBe(404);
   });
 });

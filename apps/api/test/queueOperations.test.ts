@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { photoLikeImage } from '@inferq/images/testing';
 import { createTestUser, type TestUser } from '@inferq/testing';
-import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
-
-interface ErrorJson {
-  error: { code: string };
-}
+import { imageForm, sharedTestApi, type ErrorJson } from './apiHarness.ts';
 
 /**
  * The operators' bulk actions on real Postgres and Redis. No worker serves this test's queue, so
@@ -14,16 +10,7 @@ interface ErrorJson {
  * other test files share the database.
  */
 describe('the operators’ queue routes: pause, resume, retry all failed, clean, find by id', () => {
-  let api: TestApi;
-  let admin: TestUser;
-
-  beforeAll(async () => {
-    api = await startTestApi();
-    admin = await createTestUser(inject('databaseUrl'), { role: 'admin' });
-  });
-  afterAll(async () => {
-    await api?.close();
-  });
+  const api = sharedTestApi();
 
   async function submitAs(user: TestUser, fileName = 'photo.jpg'): Promise<{ id: string; input: { fileName: string | null } }> {
     const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(await photoLikeImage(64, 48), {}, fileName) });
@@ -31,7 +18,7 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     return (await response.json()) as { id: string; input: { fileName: string | null } };
   }
 
-  const post = (route: string, body: unknown, user: TestUser = admin) =>
+  const post = (route: string, body: unknown, user: TestUser = api.admin) =>
     fetch(`${api.baseUrl}${route}`, { method: 'POST', headers: { ...user.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   it.each([
@@ -54,8 +41,8 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
     expect(await paused.json()).toEqual({ paused: true, queues: [api.queue.name] });
     expect(await api.queue.isPaused()).toBe(true);
     expect((await post('/v1/admin/queue/pause', {})).status).toBe(200);
-    expect(await (await fetch(`${api.baseUrl}/v1/admin/queue`, { headers: admin.headers })).json()).toEqual({ paused: true, queues: [api.queue.name] });
-    expect(((await (await fetch(`${api.baseUrl}/v1/admin/overview`, { headers: admin.headers })).json()) as { paused: boolean }).paused).toBe(true);
+    expect(await (await fetch(`${api.baseUrl}/v1/admin/queue`, { headers: api.admin.headers })).json()).toEqual({ paused: true, queues: [api.queue.name] });
+    expect(((await (await fetch(`${api.baseUrl}/v1/admin/overview`, { headers: api.admin.headers })).json()) as { paused: boolean }).paused).toBe(true);
     // Paused, the queue still takes submissions.
     await submitAs(api.user);
 
@@ -135,11 +122,11 @@ describe('the operators’ queue routes: pause, resume, retry all failed, clean,
 
   it('finds any user’s job by id, with its owner and file name', async () => {
     const job = await submitAs(api.user, 'holiday photo.jpg');
-    const found = await fetch(`${api.baseUrl}/v1/admin/jobs/${job.id}`, { headers: admin.headers });
+    const found = await fetch(`${api.baseUrl}/v1/admin/jobs/${job.id}`, { headers: api.admin.headers });
     expect(found.status).toBe(200);
     expect(await found.json()).toMatchObject({ id: job.id, userId: api.user.userId, status: 'queued', input: { fileName: 'holiday photo.jpg' } });
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
-      const missing = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}`, { headers: admin.headers });
+      const missing = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}`, { headers: api.admin.headers });
       expect(missing.status).toBe(404);
       expect(((await missing.json()) as ErrorJson).error.code).toBe('JOB_NOT_FOUND');
     }

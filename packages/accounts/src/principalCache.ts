@@ -98,7 +98,7 @@ export class AccountChanges {
     this.#options = options;
   }
 
-  /** Connects and listens; resolves once the cache is on, or after the first failure (retried in the background). */
+  /** Connects and listens; resolves once the cache is on, or after the first failure (retried in the background). Never rejects. */
   async start(): Promise<void> {
     await this.#connect();
   }
@@ -106,7 +106,7 @@ export class AccountChanges {
   async #connect(): Promise<void> {
     if (this.#stopped) return;
     const { cache } = this.#options;
-    const client = new pg.Client({ connectionString: this.#options.url, application_name: 'inferq-account-changes' });
+    const client = new pg.Client({ connectionString: this.#options.url, application_name: 'inferq-account-changes', connectionTimeoutMillis: 5000 });
     this.#client = client;
     const lost = (error?: Error) => {
       if (this.#client !== client) return;

@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { tierOf, type RateLimits, type TierTable } from '@inferq/accounts';
 import { AppError, isFinalStatus, submitJobFormSchema, type BatchItemView, type FairShare } from '@inferq/core';
-import type { BatchImage, JobService } from '@inferq/jobs';
+import type { BatchImage, JobService, SubmitBatchInput, SubmitJobResult } from '@inferq/jobs';
 import { imageOnly, makeThumbnail, thumbnailSides } from '@inferq/images';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
 import { waitPreference } from '../http/prefer.ts';
@@ -62,6 +62,30 @@ function submitFields(req: Request) {
   throw new AppError('UNKNOWN_MODEL', 'No such model.');
 }
 
+/** What a single and a batch submit both pass the service: the caller, the form's fields, the Idempotency-Key. */
+function submitInput(req: Request): Omit<SubmitBatchInput, 'images' | 'fileNames'> {
+  const fields = submitFields(req);
+  return {
+    principal: principalOf(req),
+    model: fields.model,
+    modelVersion: fields.version,
+    idempotencyKey: req.get('idempotency-key'),
+    webhook: fields.webhook,
+    webhookEvents: fields.webhookEvents,
+  };
+}
+
+/**
+ * Once the service has answered: the submit slot and the upload memory go back before any
+ * `Prefer: wait`, and each new job (not an idempotent replay) is counted under its model.
+ */
+function submitted(req: Request, res: Response, results: SubmitJobResult[]): void {
+  releaseSubmitSlot(res);
+  releaseUploadMemory(req, res);
+  const metrics = metricsOf(req);
+  for (const { job, replayed } of results) if (!replayed) metrics?.jobsSubmitted.inc({ model: job.modelName });
+}
+
 /** Aborted when the client goes away before the answer is sent, so its wait stops at once. */
 function clientGone(res: Response): AbortSignal {
   const controller = new AbortController();
@@ -97,20 +121,9 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     imageUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor }),
     slots.acquire,
     async function submitJob(req, res) {
-    const fields = submitFields(req);
-    const { job, replayed } = await service.submit({
-      principal: principalOf(req),
-      image: req.file?.buffer,
-      fileName: req.file?.originalname,
-      model: fields.model,
-      modelVersion: fields.version,
-      idempotencyKey: req.get('idempotency-key'),
-      webhook: fields.webhook,
-      webhookEvents: fields.webhookEvents,
-    });
-    releaseSubmitSlot(res);
-    releaseUploadMemory(req, res);
-    if (!replayed) metricsOf(req)?.jobsSubmitted.inc({ model: job.modelName });
+    const result = await service.submit({ ...submitInput(req), image: req.file?.buffer, fileName: req.file?.originalname });
+    submitted(req, res, [result]);
+    const { job, replayed } = result;
     req.log?.setBindings?.({ jobId: job.id });
     // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
     const wait = waitPreference(undefined, req.get('prefer'));
@@ -136,8 +149,8 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     imageBatchUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor, maxFilesFor: (req) => tierOfReq(req).maxBatchImages, maxTotalBytesFor: maxBatchBytesFor }),
     slots.acquire,
     async function submitBatch(req, res) {
-      const fields = submitFields(req);
-      const principal = principalOf(req);
+      const input = submitInput(req);
+      const { principal } = input;
       const files = (Array.isArray(req.files) ? req.files : []) as Array<Express.Multer.File & { tooLarge?: true }>;
       if (files.length > 1) {
         // One unit of the submit budget per image; the request itself spent the first.
@@ -146,19 +159,11 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
         if (!decision.allowed) throw rateLimited(decision, `Rate limit reached: a batch of ${files.length} images spends ${files.length} submits; retry in ${decision.retryAfterSeconds} s.`);
       }
       const items = await service.submitMany({
-        principal,
+        ...input,
         images: files.map((file): BatchImage => (file.tooLarge ? { tooLarge: true, size: file.size } : file.buffer)),
         fileNames: files.map((file) => file.originalname),
-        model: fields.model,
-        modelVersion: fields.version,
-        idempotencyKey: req.get('idempotency-key'),
-        webhook: fields.webhook,
-        webhookEvents: fields.webhookEvents,
       });
-      releaseSubmitSlot(res);
-      releaseUploadMemory(req, res);
-      const metrics = metricsOf(req);
-      for (const item of items) if (item.ok && !item.replayed) metrics?.jobsSubmitted.inc({ model: item.job.modelName });
+      submitted(req, res, items.filter((item) => item.ok));
       // `Prefer: wait=N`: hold the answer until every job is final or N seconds pass.
       const wait = waitPreference(undefined, req.get('prefer'));
       const jobs = items.map((item) => (item.ok ? item.job : undefined));

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import type { JobView } from '@inferq/core';
@@ -11,24 +11,16 @@ import { ScoresChart, scoresOf } from '../components/ScoresChart.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { formatBytes, formatDuration, formatPercent, formatTime } from '../format.ts';
 import { useLiveState } from '../live/LiveEventsProvider.tsx';
+import { useJobImageUrl } from '../useJobImageUrl.ts';
 
 /** The job's input, fetched with the key and shown through an object URL (an <img> cannot send headers). */
-function JobImage({ job }: { job: JobView }) {
-  const { client } = useSignedIn();
-  const image = useQuery({ queryKey: ['job-image', job.id], queryFn: ({ signal }) => client.jobImage(job.id, signal), staleTime: Infinity, retry: false });
-  const [url, setUrl] = useState<string | null>(null);
-  const [broken, setBroken] = useState(false);
-  useEffect(() => {
-    if (!image.data) return;
-    const objectUrl = URL.createObjectURL(image.data);
-    setUrl(objectUrl);
-    return () => URL.revokeObjectURL(objectUrl);
-  }, [image.data]);
+export function JobImage({ job }: { job: JobView }) {
+  const { url, error, broken, markBroken } = useJobImageUrl(job.id);
 
-  if (image.error) return <ErrorNotice error={image.error} />;
+  if (error) return <ErrorNotice error={error} />;
   if (broken) return <EmptyState title="No preview">This browser cannot show {job.input.format.toUpperCase()} images.</EmptyState>;
   if (!url) return <div className="skeleton skeleton-image" aria-busy="true" aria-label="Loading image" />;
-  return <img className="job-image" src={url} alt={`Input of job ${job.id}`} onError={() => setBroken(true)} data-testid="job-image" />;
+  return <img className="job-image" src={url} alt={`Input of job ${job.id}`} onError={markBroken} data-testid="job-image" />;
 }
 
 export function JobDetailPage() {

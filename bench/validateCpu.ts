@@ -1,0 +1,42 @@
+// CPU per upload of the API's image check (validateImage, packages/images), all threads counted
+// (process.cpuUsage: the main thread, libuv's pool and libvips' workers), beside its two libvips
+// calls alone: the header read (metadata) and the decode. `--parallel` checks run at once, as
+// concurrent submits would. No HTTP, no database.
+//   pnpm bench validate [--images 3000] [--parallel 8]
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { validateImage, type PixelSpec } from '@inferq/images';
+import { photoLikeImage } from '@inferq/images/testing';
+import { printTable, writeResults } from './lib/stats.ts';
+
+const { values } = parseArgs({ options: { images: { type: 'string', default: '3000' }, parallel: { type: 'string', default: '8' } } });
+const parallel = Number(values.parallel);
+const rows: Array<Record<string, string>> = [];
+
+async function measure(image: string, step: string, count: number, run: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < Math.max(10, count / 10); i++) await run();
+  const before = process.cpuUsage();
+  const started = performance.now();
+  let left = count;
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (left-- > 0) await run();
+  }));
+  const cpu = process.cpuUsage(before);
+  const wallMs = performance.now() - started;
+  rows.push({ image, step, 'CPU ms/image': ((cpu.user + cpu.system) / 1000 / count).toFixed(3), 'of it system': (cpu.system / 1000 / count).toFixed(3), 'images/s': (count / (wallMs / 1000)).toFixed(0) });
+}
+
+const tiny: PixelSpec = { width: 32, height: 32, channels: 1, resize: 'fill', resizeKernel: 'nearest' };
+const untrusted = { failOn: 'error' as const, sequentialRead: true, pages: 1, page: 0 };
+for (const [width, height] of [[32, 32], [1024, 768]] as const) {
+  const bytes = await photoLikeImage(width, height, 'jpeg');
+  const name = `JPEG ${width}×${height} (${bytes.length} B)`;
+  const count = width === 32 ? Number(values.images) : Math.max(50, Math.round(Number(values.images) / 30));
+  await measure(name, 'validateImage', count, () => validateImage(bytes));
+  if (width === 32) await measure(name, 'validateImage + 32×32 grey pixels', count, () => validateImage(bytes, {}, { pixels: tiny }));
+  await measure(name, 'sharp metadata() alone', count, () => sharp(bytes, untrusted).metadata());
+  await measure(name, 'sharp decode to raw alone', count, () => sharp(bytes, untrusted).raw().toBuffer());
+}
+console.log(`image check CPU: ${parallel} at once, sharp concurrency ${sharp.concurrency()}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
+printTable(rows);
+console.log(`wrote ${writeResults('validate-cpu', { parallel, rows })}`);

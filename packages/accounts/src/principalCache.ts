@@ -52,7 +52,8 @@ export class PrincipalCache {
 
   /** Stores a lookup's result unless a change arrived since `generation` was taken. */
   set(keyHash: string, principal: Principal, generation: number): void {
-    if (this.#enabled && generation === this.#generation) this.#entries.set(keyHash, principal);
+    // Frozen: every request of that key shares the object.
+    if (this.#enabled && generation === this.#generation) this.#entries.set(keyHash, Object.freeze(principal));
   }
 
   /** Something about accounts changed: drop everything, and refuse lookups already in flight. */

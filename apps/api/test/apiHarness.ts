@@ -1,3 +1,4 @@
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
@@ -140,4 +141,30 @@ export function imageForm(bytes: Buffer, fields: Record<string, string> = {}, fi
   for (const [name, value] of Object.entries(fields)) form.set(name, value);
   form.set('image', new Blob([new Uint8Array(bytes)], { type: contentType }), fileName);
   return form;
+}
+
+/**
+ * A submission whose body never finishes: the head (with `contentLength`, or chunked when
+ * undefined) and the start of the image part. `answer` settles if the server answers early.
+ */
+export function stalledUpload(target: TestApi, user: TestUser, contentLength: number | undefined): { req: ClientRequest; answer: Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } }> } {
+  const url = new URL(`${target.baseUrl}/v1/jobs`);
+  const boundary = 'stalled-upload';
+  const req = request({
+    host: url.hostname,
+    port: url.port,
+    path: url.pathname,
+    method: 'POST',
+    headers: { ...user.headers, 'content-type': `multipart/form-data; boundary=${boundary}`, ...(contentLength === undefined ? {} : { 'content-length': String(contentLength) }) },
+  });
+  req.on('error', () => {});
+  const answer = new Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } }>((resolve) => {
+    req.on('response', (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
+    });
+  });
+  req.write(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+  return { req, answer };
 }

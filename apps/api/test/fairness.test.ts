@@ -1,9 +1,8 @@
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { describe, expect, inject, it } from 'vitest';
 import { photoLikeImage, validJpeg } from '@inferq/images/testing';
 import { createTestUser, type TestUser } from '@inferq/testing';
 import { AdmissionShares } from '../src/admissionShares.ts';
-import { apiPerTest, imageForm, type TestApi } from './apiHarness.ts';
+import { apiPerTest, imageForm, stalledUpload, type TestApi } from './apiHarness.ts';
 
 const start = apiPerTest();
 /** Rate limits and quotas out of the way: what is tested is what a flood holds inside the API. */
@@ -22,32 +21,6 @@ async function submit(target: TestApi, user: TestUser, image: Buffer): Promise<A
 }
 
 const storedJobs = (target: TestApi, user: TestUser) => target.deps.db.job.count({ where: { userId: user.userId } });
-
-/**
- * A submission whose body never finishes: the head (with `contentLength`, or chunked when
- * undefined) and the start of the image part. `answer` settles if the server answers early.
- */
-function stalledUpload(target: TestApi, user: TestUser, contentLength: number | undefined): { req: ClientRequest; answer: Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } }> } {
-  const url = new URL(`${target.baseUrl}/v1/jobs`);
-  const boundary = 'stalled-upload';
-  const req = request({
-    host: url.hostname,
-    port: url.port,
-    path: url.pathname,
-    method: 'POST',
-    headers: { ...user.headers, 'content-type': `multipart/form-data; boundary=${boundary}`, ...(contentLength === undefined ? {} : { 'content-length': String(contentLength) }) },
-  });
-  req.on('error', () => {});
-  const answer = new Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } }>((resolve) => {
-    req.on('response', (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
-    });
-  });
-  req.write(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
-  return { req, answer };
-}
 
 /** Resolves once `probe` holds, asking every 20 ms (for state the server changes when a socket closes). */
 async function eventually(probe: () => boolean | Promise<boolean>): Promise<void> {

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { request, type ClientRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, JobEventSubscriber } from '@inferq/queue';
 import { JobWaiter, registryCatalog, type ModelCatalog } from '@inferq/jobs';
-import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
+import { imageForm, stalledUpload, startTestApi, type TestApi } from './apiHarness.ts';
 
 let api: TestApi;
 const closers: Array<() => unknown> = [];
@@ -48,22 +47,6 @@ const submit = async (headers: Record<string, string> = {}) =>
 
 const storedJobs = () => api.deps.db.job.count({ where: { userId: api.user.userId } });
 
-/** A submission whose upload never finishes. */
-function stalledUpload(): ClientRequest {
-  const url = new URL(`${api.baseUrl}/v1/jobs`);
-  const boundary = 'stalled-upload';
-  const stalled = request({
-    host: url.hostname,
-    port: url.port,
-    path: url.pathname,
-    method: 'POST',
-    headers: { ...api.user.headers, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(1024 * 1024) },
-  });
-  stalled.on('error', () => {});
-  stalled.write(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
-  return stalled;
-}
-
 describe('submissions in progress per API process (MAX_CONCURRENT_SUBMITS)', () => {
   it('answers one more than the limit with 503 SERVER_BUSY and Retry-After, stores nothing for it, and takes submissions again once the slot is free', async () => {
     let entered!: () => void;
@@ -86,7 +69,7 @@ describe('submissions in progress per API process (MAX_CONCURRENT_SUBMITS)', () 
   });
 
   it('holds no slot while an upload is still arriving', async () => {
-    const stalled = stalledUpload();
+    const stalled = stalledUpload(api, api.user, 1024 * 1024).req;
     try {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect((await submit()).status).toBe(202);

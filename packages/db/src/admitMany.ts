@@ -92,11 +92,14 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
  *
  * Results come in the order of `requests`. Nothing is written unless the transaction commits.
  */
-export async function admitMany(pool: pg.Pool, requests: readonly AdmitRequest[], now = new Date()): Promise<AdmitResult[]> {
-  if (requests.length === 0) return [];
+export async function admitMany(pool: pg.Pool, given: readonly AdmitRequest[], now = new Date()): Promise<AdmitResult[]> {
+  if (given.length === 0) return [];
   // The user ids are written into the text of the first message: only UUIDs go there.
-  const notUuid = requests.find((request) => !isUuid(request.job.userId));
+  const notUuid = given.find((request) => !isUuid(request.job.userId));
   if (notUuid) throw new Error(`user id ${JSON.stringify(notUuid.job.userId)} is not a UUID`);
+  // In Postgres' own spelling (lower case), so that one user is one lock and one count, and the
+  // ids match the rows the reads return.
+  const requests = given.map((request) => ({ ...request, job: { ...request.job, userId: request.job.userId.toLowerCase() } }));
   const client = await pool.connect();
   let broken: Error | undefined;
   try {

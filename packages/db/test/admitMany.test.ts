@@ -57,6 +57,13 @@ describe('admitMany (group commit of admissions)', () => {
     expect(await queries.countInFlight(userId)).toBe(10);
   });
 
+  it('counts one user once however the case of their id is written', async () => {
+    const { userId } = await createTestUser(inject('databaseUrl'));
+    const results = await admissions[0]!.admitMany([request(userId, 2), request(userId.toUpperCase(), 2), request(userId.toUpperCase(), 2)]);
+    expect(results.map((result) => result.outcome)).toEqual(['created', 'created', 'over-quota']);
+    expect(await queries.countInFlight(userId)).toBe(2);
+  });
+
   it('refuses a user id that is not a UUID before it reaches Postgres', async () => {
     await expect(admissions[0]!.admitMany([request("x'); SELECT 1; --", 10)])).rejects.toThrow(/not a UUID/);
   });

@@ -110,10 +110,12 @@ describe('priority and retention', () => {
     const target = await start({});
     const free = target.user;
     const pro = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
+    const submittedIds: string[] = [];
     const priorities = async (user: TestUser, count: number) => {
       const values: number[] = [];
       for (let i = 0; i < count; i++) {
         const { id } = await (await submit(target, user)).json();
+        submittedIds.push(id);
         values.push((await target.queue.queueFor('nsfw').getJob(id))!.opts.priority!);
       }
       return values;
@@ -123,7 +125,8 @@ describe('priority and retention', () => {
     expect(await priorities(pro, 3)).toEqual([1, 2, 3]);
     expect(await priorities(await createTestUser(inject('databaseUrl')), 1)).toEqual([10]);
 
-    const row = await target.deps.db.job.findFirstOrThrow({ where: { userId: pro.userId } });
+    // The pro user's first job, submitted with nothing else of theirs in flight.
+    const row = await target.deps.db.job.findUniqueOrThrow({ where: { id: submittedIds[3]! } });
     expect(row.priority).toBe(1);
     const retentionDays = (row.expiresAt!.getTime() - row.createdAt.getTime()) / (24 * 3600 * 1000);
     expect(retentionDays).toBeCloseTo(30, 2);

@@ -36,6 +36,8 @@ export interface LoadRunResult {
   cpuMsPerJob: CpuPerJob;
   /** CPU cores busy on average during the run, per process group. */
   coresBusy: CpuPerJob;
+  /** Read and write system calls per job of the API and the workers, from /proc/PID/io. */
+  syscallsPerJob: { apiReads: number; apiWrites: number; workerReads: number; workerWrites: number };
 }
 
 /**
@@ -163,6 +165,8 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     const clientUsage = process.cpuUsage(clientBefore);
     const redisMs = (await services.redisCpuMs()) - redisBefore;
     const pgAfter = await services.postgresPids();
+    const apiCalls = meter.syscallsSince(pids.api);
+    const workerCalls = meter.syscallsSince(pids.workers);
     const cpu = {
       api: meter.since(pids.api),
       workers: meter.since(pids.workers),
@@ -187,6 +191,7 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
       inferenceMs: summarize(inference),
       endToEndMs: summarize(endToEnd),
       cpuMsPerJob: { api: per(cpu.api), workers: per(cpu.workers), postgres: per(cpu.postgres), redis: per(cpu.redis), client: per(cpu.client), total: per(cpu.total) },
+      syscallsPerJob: { apiReads: per(apiCalls.reads), apiWrites: per(apiCalls.writes), workerReads: per(workerCalls.reads), workerWrites: per(workerCalls.writes) },
       coresBusy: { api: busy(cpu.api), workers: busy(cpu.workers), postgres: busy(cpu.postgres), redis: busy(cpu.redis), client: busy(cpu.client), total: busy(cpu.total) },
     };
   } finally {
@@ -198,6 +203,13 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
 export function coresRow(run: LoadRunResult): Record<string, string> {
   const { api, workers, postgres, redis, client, total } = run.coresBusy;
   return { api: api.toFixed(2), workers: workers.toFixed(2), postgres: postgres.toFixed(2), redis: redis.toFixed(2), 'load client': client.toFixed(2), total: total.toFixed(2) };
+}
+
+/** A table row of the read and write system calls per job of the API and the workers (sockets, mostly). */
+export function syscallsRow(run: LoadRunResult): Record<string, string> {
+  const { apiReads, apiWrites, workerReads, workerWrites } = run.syscallsPerJob;
+  const n = (value: number) => value.toFixed(1);
+  return { 'api reads': n(apiReads), 'api writes': n(apiWrites), 'worker reads': n(workerReads), 'worker writes': n(workerWrites) };
 }
 
 /** A table row of CPU milliseconds per job for each process group. */

@@ -24,6 +24,17 @@ export function cpuMs(pid: number): number | null {
   }
 }
 
+/** Read- and write-family system calls a process has made so far (/proc/PID/io), or null once it is gone. */
+export function syscalls(pid: number): { reads: number; writes: number } | null {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN);
+    return { reads: field('syscr'), writes: field('syscw') };
+  } catch {
+    return null;
+  }
+}
+
 /** Resident set size in MiB, or null once the process is gone. */
 export function rssMiB(pid: number): number | null {
   try {
@@ -50,13 +61,29 @@ export function machineLoad(): { load1: number; load5: number; cores: number; up
 /** CPU milliseconds of a set of processes between `start()` and `stop()`; pids may join later. */
 export class CpuMeter {
   readonly #start = new Map<number, number>();
+  readonly #syscallsAtStart = new Map<number, { reads: number; writes: number }>();
 
-  /** Records the current CPU time of each pid. */
+  /** Records the current CPU time and system call counts of each pid. */
   start(pids: number[]): void {
     for (const pid of pids) {
       const ms = cpuMs(pid);
       if (ms !== null) this.#start.set(pid, ms);
+      const calls = syscalls(pid);
+      if (calls !== null) this.#syscallsAtStart.set(pid, calls);
     }
+  }
+
+  /** Read and write system calls `pids` made since `start`: socket reads and writes, above all. */
+  syscallsSince(pids: number[]): { reads: number; writes: number } {
+    const total = { reads: 0, writes: 0 };
+    for (const pid of pids) {
+      const now = syscalls(pid);
+      if (now === null) continue;
+      const before = this.#syscallsAtStart.get(pid) ?? { reads: 0, writes: 0 };
+      total.reads += now.reads - before.reads;
+      total.writes += now.writes - before.writes;
+    }
+    return total;
   }
 
   /** CPU ms used by `pids` since `start` (a pid not seen at start counts from 0: it started during the run). */

@@ -17,23 +17,44 @@ export function jobEventsChannel(prefix: string): string {
 export class JobEventPublisher {
   readonly #redis: Redis;
   readonly #channel: string;
+  /** Events published since the last flush, sent together at the end of this turn of the event loop. */
+  #pending: string[] = [];
+  #flushed: Promise<void> | undefined;
 
   constructor(options: { connection: Redis; prefix?: string }) {
     this.#redis = options.connection;
     this.#channel = jobEventsChannel(options.prefix ?? 'inferq');
   }
 
-  /** Best effort: a lost event only delays a live view; the row stays the source of truth. */
-  async publish(event: Omit<JobEvent, 'at'> & { at?: string }): Promise<void> {
+  /**
+   * Best effort: a lost event only delays a live view; the row stays the source of truth. Events
+   * published in one turn of the event loop (a batch's jobs starting or finishing together) go to
+   * Redis in one pipeline, a single socket write, in the order they were published.
+   */
+  publish(event: Omit<JobEvent, 'at'> & { at?: string }): Promise<void> {
     const full: JobEvent = { ...event, at: event.at ?? new Date().toISOString() };
-    await this.#redis.publish(this.#channel, JSON.stringify(full)).catch(() => {});
+    this.#pending.push(JSON.stringify(full));
+    this.#flushed ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+    return this.#flushed;
   }
 
+  /** Publishes `events` in one pipeline, each stamped with the same time. */
   async publishMany(events: Array<Omit<JobEvent, 'at'>>): Promise<void> {
     if (events.length === 0) return;
     const at = new Date().toISOString();
+    await Promise.all(events.map((event) => this.publish({ ...event, at })));
+  }
+
+  async #flush(): Promise<void> {
+    const messages = this.#pending;
+    this.#pending = [];
+    this.#flushed = undefined;
+    if (messages.length === 1) {
+      await this.#redis.publish(this.#channel, messages[0]!).catch(() => {});
+      return;
+    }
     const pipeline = this.#redis.pipeline();
-    for (const event of events) pipeline.publish(this.#channel, JSON.stringify({ ...event, at }));
+    for (const message of messages) pipeline.publish(this.#channel, message);
     await pipeline.exec().catch(() => {});
   }
 }

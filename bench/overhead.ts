@@ -91,7 +91,7 @@ console.log('\nCPU ms per job');
 printTable([cpuPerJobRow(result)]);
 console.log('\ncores busy');
 printTable([coresRow(result)]);
-console.log('\nsystem calls per job (socket reads and writes, mostly)');
+console.log('\nper job: system calls (socket reads and writes, mostly), Redis commands, Postgres transactions');
 printTable([syscallsRow(result)]);
 if (Object.keys(result.refused).length > 0) console.log(`refused submits: ${JSON.stringify(result.refused)}`);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);

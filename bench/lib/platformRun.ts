@@ -38,6 +38,10 @@ export interface LoadRunResult {
   coresBusy: CpuPerJob;
   /** Read and write system calls per job of the API and the workers, from /proc/PID/io. */
   syscallsPerJob: { apiReads: number; apiWrites: number; workerReads: number; workerWrites: number };
+  /** Redis commands per job, those run inside Lua scripts included (the whole Redis: a private one is ours alone). */
+  redisCommandsPerJob: number;
+  /** Postgres transactions per job in the bench's database; a statement outside a transaction is one. */
+  postgresTransactionsPerJob: number;
 }
 
 /**
@@ -157,13 +161,18 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     for (const status of Object.keys(refused)) delete refused[status];
     const meter = new CpuMeter();
     const pids = { api: [platform.api.pid], workers: platform.workers.map((worker) => worker.pid) };
+    // Postgres backends report their transaction counts at most once a second: wait for the warm-up's.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const transactionsBefore = await services.postgresTransactions();
     const pgBefore = await services.postgresPids();
     meter.start([...pids.api, ...pids.workers, ...pgBefore]);
     const redisBefore = await services.redisCpuMs();
+    const redisCommandsBefore = await services.redisCommands();
     const clientBefore = process.cpuUsage();
     const wallMs = await closedLoop({ clients, jobs: options.jobs, durationMs: options.durationMs, task });
     const clientUsage = process.cpuUsage(clientBefore);
     const redisMs = (await services.redisCpuMs()) - redisBefore;
+    const redisCommands = (await services.redisCommands()) - redisCommandsBefore;
     const pgAfter = await services.postgresPids();
     const apiCalls = meter.syscallsSince(pids.api);
     const workerCalls = meter.syscallsSince(pids.workers);
@@ -176,6 +185,8 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
       total: 0,
     };
     cpu.total = cpu.api + cpu.workers + cpu.postgres + cpu.redis + cpu.client;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const transactions = (await services.postgresTransactions()) - transactionsBefore;
     const succeeded = endToEnd.length;
     const per = (value: number) => (succeeded > 0 ? value / succeeded : Number.NaN);
     const busy = (value: number) => value / wallMs;
@@ -192,6 +203,8 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
       endToEndMs: summarize(endToEnd),
       cpuMsPerJob: { api: per(cpu.api), workers: per(cpu.workers), postgres: per(cpu.postgres), redis: per(cpu.redis), client: per(cpu.client), total: per(cpu.total) },
       syscallsPerJob: { apiReads: per(apiCalls.reads), apiWrites: per(apiCalls.writes), workerReads: per(workerCalls.reads), workerWrites: per(workerCalls.writes) },
+      redisCommandsPerJob: per(redisCommands),
+      postgresTransactionsPerJob: per(transactions),
       coresBusy: { api: busy(cpu.api), workers: busy(cpu.workers), postgres: busy(cpu.postgres), redis: busy(cpu.redis), client: busy(cpu.client), total: busy(cpu.total) },
     };
   } finally {
@@ -209,7 +222,14 @@ export function coresRow(run: LoadRunResult): Record<string, string> {
 export function syscallsRow(run: LoadRunResult): Record<string, string> {
   const { apiReads, apiWrites, workerReads, workerWrites } = run.syscallsPerJob;
   const n = (value: number) => value.toFixed(1);
-  return { 'api reads': n(apiReads), 'api writes': n(apiWrites), 'worker reads': n(workerReads), 'worker writes': n(workerWrites) };
+  return {
+    'api reads': n(apiReads),
+    'api writes': n(apiWrites),
+    'worker reads': n(workerReads),
+    'worker writes': n(workerWrites),
+    'redis commands': n(run.redisCommandsPerJob),
+    'postgres transactions': n(run.postgresTransactionsPerJob),
+  };
 }
 
 /** A table row of CPU milliseconds per job for each process group. */

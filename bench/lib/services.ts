@@ -16,6 +16,10 @@ export interface BenchServices {
   postgresPids(): Promise<number[]>;
   /** CPU ms Redis has used since it started (INFO cpu: main thread + children). */
   redisCpuMs(): Promise<number>;
+  /** Commands Redis has run since it started (INFO stats), those of Lua scripts included. */
+  redisCommands(): Promise<number>;
+  /** Transactions committed or rolled back in this database so far (pg_stat_database; each lone statement is one). */
+  postgresTransactions(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +58,16 @@ export async function startBenchServices(options: { sharedRedis?: boolean } = {}
       const text = await info.info('cpu');
       const value = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(text)?.[1] ?? 0);
       return (value('used_cpu_user') + value('used_cpu_sys')) * 1000;
+    },
+    async redisCommands() {
+      const text = await info.info('stats');
+      return Number(/^total_commands_processed:(\d+)/m.exec(text)?.[1] ?? Number.NaN);
+    },
+    async postgresTransactions() {
+      // Backends report their counts at most once a second; clear this backend's snapshot to see the latest.
+      await admin.query('SELECT pg_stat_clear_snapshot()');
+      const result = await admin.query<{ total: string }>('SELECT xact_commit + xact_rollback AS total FROM pg_stat_database WHERE datname = $1', [databaseName]);
+      return Number(result.rows[0]?.total ?? Number.NaN);
     },
     async stop() {
       info.disconnect();

@@ -141,6 +141,9 @@ describe('validateImage refuses', () => {
     { name: 'text named photo.jpg', make: textFile, code: 'INVALID_IMAGE', reason: 'unrecognized' },
     { name: 'HTML behind a GIF signature', make: polyglotGifHtml, code: 'INVALID_IMAGE', reason: 'corrupt_header' },
     { name: 'a JPEG cut in half', make: () => truncatedJpeg(256, 192, 0.5), code: 'INVALID_IMAGE', reason: 'undecodable' },
+    // Above 512×512 the check keeps one band of the decode: the same refusal.
+    { name: 'a large JPEG cut in half', make: () => truncatedJpeg(1024, 768, 0.5), code: 'INVALID_IMAGE', reason: 'undecodable' },
+    { name: 'a large PNG cut inside IDAT', make: async () => (await validPng(1024, 768)).subarray(0, 200_000), code: 'INVALID_IMAGE', reason: 'undecodable' },
     { name: 'a JPEG missing only its last 16 bytes', make: async () => (await validJpeg(256, 192)).subarray(0, -16), code: 'INVALID_IMAGE', reason: 'undecodable' },
     { name: 'a PNG cut inside IDAT', make: async () => (await validPng(256, 192)).subarray(0, 20_000), code: 'INVALID_IMAGE', reason: 'undecodable' },
     { name: 'a PNG with corrupt IDAT data and a valid CRC', make: () => pngWithCorruptChunk({ fixCrc: true }), code: 'INVALID_IMAGE', reason: 'undecodable' },

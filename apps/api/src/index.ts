@@ -62,9 +62,14 @@ const accountChanges = principals
 // Not awaited: until it listens (Postgres down at start) every request reads Postgres.
 void accountChanges?.start();
 const accounts = new AccountStore(db, { tiers: Object.keys(tiers), principals });
+// Rate limits are one script call per request each, independent of each other: a connection of
+// their own, auto-pipelined, sends the calls of requests handled in one turn of the event loop in
+// one socket write.
+const limitsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: 'inferq-api-limits', autoPipelining: true });
+limitsConnection.on('error', (error) => logger.warn({ err: error }, 'redis rate-limit connection error'));
 // Keys under the queue prefix: every API instance of one deployment shares the same counters.
 const rateLimits = new RateLimits({
-  redis,
+  redis: limitsConnection,
   tiers,
   keyPrefix: `${env.QUEUE_PREFIX}:rl`,
   authFailures: { points: env.AUTH_FAILURES_PER_MINUTE, durationSeconds: 60 },
@@ -142,6 +147,7 @@ async function shutdown(signal: string) {
   await tracing.shutdown().catch(() => {});
   await queue.close().catch(() => {});
   redis.disconnect();
+  limitsConnection.disconnect();
   await accountChanges?.stop();
   await db.$disconnect().catch(() => {});
   logger.info('stopped');

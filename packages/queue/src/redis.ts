@@ -11,6 +11,12 @@ export interface RedisConnectionOptions {
   role: RedisRole;
   /** Name shown in `CLIENT LIST`. */
   connectionName?: string;
+  /**
+   * ioredis' auto-pipelining: the commands issued in one turn of the event loop go out in one
+   * write. Only for connections of independent single commands (rate limits); never for BullMQ's,
+   * whose scripts and transactions expect their commands sent as issued. @defaultValue false
+   */
+  autoPipelining?: boolean;
 }
 
 export function createRedisConnection(options: RedisConnectionOptions): Redis {
@@ -19,6 +25,7 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis {
     // Keep trying to reconnect in the background, capped at 2 s between attempts.
     retryStrategy: (times) => Math.min(times * 200, 2000),
     lazyConnect: false,
+    enableAutoPipelining: options.autoPipelining ?? false,
   };
   const roleOptions: RedisOptions =
     options.role === 'producer'

@@ -1,4 +1,5 @@
-import type { Database } from './client.ts';
+import type pg from 'pg';
+import { sqlPool, type Database } from './client.ts';
 
 export interface Percentiles {
   p50: number | null;
@@ -55,9 +56,11 @@ function percentiles(values: number[] | null): Percentiles {
  */
 export class JobStats {
   readonly #db: Database;
+  readonly #sql: pg.Pool;
 
   constructor(db: Database) {
     this.#db = db;
+    this.#sql = sqlPool(db);
   }
 
   async series(query: JobStatsQuery = {}): Promise<JobStatsSeries> {
@@ -103,11 +106,19 @@ export class JobStats {
   }
 
   /** One user's jobs submitted since `since`, and queued or running now. */
+  /**
+   * A user's submits since `since` and jobs queued or running, in one pg statement (two Prisma
+   * counts cost about 1 ms of the API's CPU). Each count is a subquery of its own, so each uses
+   * its index (user_id + created_at, user_id + status) however long the user's history.
+   */
   async usage(userId: string, since: Date): Promise<{ submittedSince: number; inFlight: number }> {
-    const [submittedSince, inFlight] = await Promise.all([
-      this.#db.job.count({ where: { userId, createdAt: { gte: since } } }),
-      this.#db.job.count({ where: { userId, status: { in: ['queued', 'running'] } } }),
-    ]);
-    return { submittedSince, inFlight };
+    const { rows } = await this.#sql.query<{ submitted: number; in_flight: number }>({
+      name: 'inferq-account-usage',
+      text: `SELECT (SELECT count(*)::int FROM jobs WHERE user_id = $1 AND created_at >= $2) AS submitted,
+                    (SELECT count(*)::int FROM jobs WHERE user_id = $1 AND status IN ('queued', 'running')) AS in_flight`,
+      values: [userId, since],
+    });
+    return { submittedSince: rows[0]!.submitted, inFlight: rows[0]!.in_flight };
   }
+
 }

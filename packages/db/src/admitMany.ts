@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { isUuid } from '@inferq/core';
-import { jobRecordFromRow, jobWithResultColumns } from './jobRows.ts';
+import { inFlightStatusesSql, jobRecordFromRow, jobWithResultColumns } from './jobRows.ts';
 import type { AdmitResult, InFlightLimit, NewJob } from './jobAdmission.ts';
 
 /** One job to admit and the quota its owner is held to. */
@@ -133,7 +133,7 @@ function lockAndReadText(users: readonly string[], keyed: readonly AdmitRequest[
     'BEGIN',
     // Volatile functions in the select list run after ORDER BY: the locks are taken in hash order.
     `SELECT pg_advisory_xact_lock(${admitLockSpace}, h) FROM (SELECT DISTINCT hashtext(u) AS h FROM unnest(${userArray}::text[]) u) s ORDER BY h`,
-    `SELECT user_id, count(*)::int AS n FROM jobs WHERE user_id = ANY(${userArray}::uuid[]) AND status IN ('queued', 'running') GROUP BY user_id`,
+    `SELECT user_id, count(*)::int AS n FROM jobs WHERE user_id = ANY(${userArray}::uuid[]) AND status IN (${inFlightStatusesSql}) GROUP BY user_id`,
   ];
   if (keyed.length > 0) {
     const pairs = keyed.map(({ job }) => `(${literal(job.userId)}::uuid, ${literal(job.idempotencyKey!)})`);

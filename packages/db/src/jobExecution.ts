@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { finalJobStatuses, inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import { sqlPool, type Database } from './client.ts';
-import { selectJob, type JobRecord } from './jobRows.ts';
+import { inFlightStatusesSql, selectJob, type JobRecord } from './jobRows.ts';
 
 export interface JobResultData {
   modelName: string;
@@ -72,7 +72,7 @@ export class JobExecution {
                  started_at = $3,
                  queue_wait_ms = COALESCE(j.queue_wait_ms, GREATEST(0, (EXTRACT(EPOCH FROM ($3::timestamptz - j.created_at)) * 1000)::int)),
                  updated_at = $3
-           WHERE j.id = ANY($1::uuid[]) AND j.status IN ('queued', 'running')
+           WHERE j.id = ANY($1::uuid[]) AND j.status IN (${inFlightStatusesSql})
        RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms
         )
         SELECT s.id, s.user_id AS "userId", s.attempts, s.queue_wait_ms AS "queueWaitMs",
@@ -113,7 +113,7 @@ export class JobExecution {
              SET status = 'succeeded', model_version = d.model_version, engine = d.engine, worker_id = d.worker_id, inference_ms = d.inference_ms, held_ms = d.held_ms,
                  finished_at = $2, error_code = NULL, error_message = NULL, updated_at = $2
             FROM done d
-           WHERE j.id = d.id AND j.status IN ('queued', 'running')
+           WHERE j.id = d.id AND j.status IN (${inFlightStatusesSql})
        RETURNING j.id
         ), results AS (
           INSERT INTO job_results (job_id, model_name, model_version, output, labels)

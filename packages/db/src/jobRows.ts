@@ -1,5 +1,9 @@
 import { Prisma } from '@prisma/client';
 import type pg from 'pg';
+import { inFlightJobStatuses } from '@inferq/core';
+
+/** `'queued', 'running'`: the in-flight statuses as an SQL list, for `status IN (…)` in raw statements. */
+export const inFlightStatusesSql = inFlightJobStatuses.map((status) => `'${status}'`).join(', ');
 
 /** What a job read returns: the row as Prisma types it, with its result (null until there is one). */
 export const jobWithResult = { result: true } as const satisfies Prisma.JobInclude;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { sqlPool, type Database } from './client.ts';
+import { inFlightStatusesSql } from './jobRows.ts';
 
 export interface Percentiles {
   p50: number | null;
@@ -105,7 +106,6 @@ export class JobStats {
     return { from, to, bucketSeconds, buckets, totals };
   }
 
-  /** One user's jobs submitted since `since`, and queued or running now. */
   /**
    * A user's submits since `since` and jobs queued or running, in one pg statement (two Prisma
    * counts cost about 1 ms of the API's CPU). Each count is a subquery of its own, so each uses
@@ -115,10 +115,9 @@ export class JobStats {
     const { rows } = await this.#sql.query<{ submitted: number; in_flight: number }>({
       name: 'inferq-account-usage',
       text: `SELECT (SELECT count(*)::int FROM jobs WHERE user_id = $1 AND created_at >= $2) AS submitted,
-                    (SELECT count(*)::int FROM jobs WHERE user_id = $1 AND status IN ('queued', 'running')) AS in_flight`,
+                    (SELECT count(*)::int FROM jobs WHERE user_id = $1 AND status IN (${inFlightStatusesSql})) AS in_flight`,
       values: [userId, since],
     });
     return { submittedSince: rows[0]!.submitted, inFlight: rows[0]!.in_flight };
   }
-
 }

@@ -69,13 +69,13 @@ export const apiEnvSchema = commonEnvSchema.extend({
   MODEL_FETCH_DEADLINE_MS: z.coerce.number().int().positive().default(300_000),
   /** Largest model (all files) that may be registered by URL, in bytes. */
   MAX_MODEL_BYTES: z.coerce.number().int().positive().default(512 * 1024 * 1024),
-  /** Requests per minute one address may make to the public model files before it gets 429. */
   /**
    * How long the principal of a recently presented API key is reused without a Postgres lookup
    * (PrincipalCache; any change to keys or users empties it through a Postgres notification).
    * 0: look up every request.
    */
   AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Requests per minute one address may make to the public model files before it gets 429. */
   PUBLIC_REQUESTS_PER_MINUTE: z.coerce.number().int().positive().default(300),
   /**
    * When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (at least 16 characters).

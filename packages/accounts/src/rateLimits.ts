@@ -132,10 +132,11 @@ export class RateLimits {
    * clean in the last `cleanAddressMs`.
    */
   async checkAddress(address: string): Promise<RateLimitDecision> {
-    if (this.#cleanAddresses?.has(address)) return { allowed: true, limit: this.#authFailurePoints, remaining: this.#authFailurePoints, resetSeconds: 0, retryAfterSeconds: 0 };
-    const res = await this.#authFailures.get(address);
+    const seenClean = this.#cleanAddresses?.has(address) ?? false;
+    const res = seenClean ? null : await this.#authFailures.get(address);
     const failures = res?.consumedPoints ?? 0;
-    if (failures === 0) this.#cleanAddresses?.set(address, true);
+    // Only a Redis answer starts the clean window; the cached one does not extend it.
+    if (!seenClean && failures === 0) this.#cleanAddresses?.set(address, true);
     const allowed = failures < this.#authFailurePoints;
     return {
       allowed,

@@ -49,10 +49,6 @@ export class JobEventPublisher {
     const messages = this.#pending;
     this.#pending = [];
     this.#flushed = undefined;
-    if (messages.length === 1) {
-      await this.#redis.publish(this.#channel, messages[0]!).catch(() => {});
-      return;
-    }
     const pipeline = this.#redis.pipeline();
     for (const message of messages) pipeline.publish(this.#channel, message);
     await pipeline.exec().catch(() => {});

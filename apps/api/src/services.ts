@@ -1,15 +1,16 @@
 import type { Logger } from 'pino';
-import { AccountService, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
+import { AccountService, tierOf, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
 import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { JobService, OperatorService, QueueOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, pingRedis, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
 import { AdmissionShares } from './admissionShares.ts';
+import { principalOf } from './http/authenticate.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import type { LiveEvents } from './liveEvents.ts';
 import { ModelService, type ModelDownloadOptions } from './modelService.ts';
@@ -32,10 +33,15 @@ export interface ApiParts {
   /** Submissions this process validates and stores at once; more get 503 SERVER_BUSY. @defaultValue defaultMaxConcurrentSubmits (32) */
   maxConcurrentSubmits?: number | undefined;
   /**
-   * The process's submit slots, upload memory and decode memory, each with a per-user share.
+   * The process's submit slots, upload memory and decoding, each a fair queue between users.
    * @defaultValue AdmissionShares with `maxConcurrentSubmits` slots and the other defaults
    */
   shares?: AdmissionShares | undefined;
+  /**
+   * Where submits hand the model pixels of their validating decode to the worker.
+   * @defaultValue a PixelStore on the queue's connection, with its default TTL and budget
+   */
+  pixels?: PixelStore | undefined;
   /** Job reads. @defaultValue a JobQueries on `db` */
   queries?: JobQueries;
   /** Spans of each submit, exported by OTLP when configured. @defaultValue disabledTracing (off) */
@@ -78,7 +84,7 @@ export interface ApiServices {
   rateLimits: RateLimits;
   tiers: TierTable;
   submitSlots: SubmitSlots;
-  /** What one user may hold of this process's submit slots, upload memory and decode memory. */
+  /** The fair queues of this process's submit slots, upload memory and decoding. */
   shares: AdmissionShares;
   metrics: ApiMetrics;
   readiness: ReadinessCheck[];
@@ -109,6 +115,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     deliveries: new WebhookDeliveryStore(db),
     events: new JobEventPublisher({ connection: queue.connection, prefix }),
     decodePixels: shares.decodePixels,
+    pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
     // A job view costs at most one heartbeat read a second, shared by every request.
     servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
     tracing: parts.tracing,
@@ -125,7 +132,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,
     tiers: parts.tiers,
-    submitSlots: new SubmitSlots(shares.submits),
+    submitSlots: new SubmitSlots(shares.submits, { weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight }),
     shares,
     metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel() }),
     readiness: [

@@ -4,7 +4,7 @@ import { createDatabase, JobExecution, JobMaintenance, pingDatabase } from '@inf
 import { batchingDefaults, initBackend, initOnnxRuntime, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
-import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, ServedModels, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
 import { LeaderLock, Reconciler } from '@inferq/reconciler';
 import { createTracing } from '@inferq/tracing';
 import { parseWorkerEnv } from './env.ts';
@@ -131,6 +131,8 @@ const worker = new InferenceWorker({
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
   events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
+  // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
+  pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
   jobTimeoutMs: env.JOB_TIMEOUT_MS,
   resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
   metrics,

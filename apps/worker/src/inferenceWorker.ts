@@ -5,7 +5,7 @@ import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferen
 import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
-import type { JobEventPublisher } from '@inferq/queue';
+import type { JobEventPublisher, PixelStore, StoredPixels } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 
 export interface InferenceWorkerOptions {
@@ -35,6 +35,12 @@ export interface InferenceWorkerOptions {
   maxWriteBatch?: number;
   /** Announces status changes (running, succeeded, failed) after they are in Postgres. */
   events?: JobEventPublisher;
+  /**
+   * The model pixels the API made while validating (Redis): a job whose pixels are there, for
+   * its model version's input spec, runs without reading or decoding its upload.
+   * @defaultValue none: every job's upload is read and decoded here
+   */
+  pixels?: PixelStore;
   /**
    * Longest an attempt may spend preprocessing and in the model before it fails with TIMEOUT,
    * for models whose manifest sets no `limits.timeoutMs`. @defaultValue 60000 (the job catalog's)
@@ -136,7 +142,7 @@ export interface ModelJobs {
 export class InferenceWorker {
   readonly #options: InferenceWorkerOptions;
   readonly #writer: Batcher<CompletedJob, string | null>;
-  readonly #starter: Batcher<string, StartedJob | null>;
+  readonly #starter: Batcher<string, (StartedJob & { handed?: StoredPixels }) | null>;
   readonly #workers: Array<Worker<InferenceJobPayload, JobOutcome>> = [];
   readonly #jobs = new Map<string, ModelJobs>();
   readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
@@ -146,12 +152,21 @@ export class InferenceWorker {
     this.#options = options;
     // Jobs taken from the queue together (a batch's worth of slots frees at once) start in one
     // statement that also reads their inputs; one at a time while the worker is quiet.
-    this.#starter = new Batcher<string, StartedJob | null>({
+    // Their pixels, where the API handed some over, are taken from Redis first (one pipeline), so
+    // those jobs' uploads are not read at all. Redis failing here only costs decodes.
+    this.#starter = new Batcher<string, (StartedJob & { handed?: StoredPixels }) | null>({
       maxBatchSize: 64,
       maxDelayMs: 0,
       run: async (ids) => {
-        const started = await options.execution.startMany(ids, options.workerId);
-        return ids.map((id) => started.get(id) ?? null);
+        const handed = options.pixels ? await options.pixels.takeMany(ids).catch(() => ids.map(() => undefined)) : [];
+        const withoutInput = ids.filter((_, i) => handed[i] !== undefined);
+        const started = await options.execution.startMany(ids, options.workerId, new Date(), withoutInput);
+        return ids.map((id, i) => {
+          const row = started.get(id);
+          if (!row) return null;
+          const pixels = handed[i];
+          return pixels ? { ...row, handed: pixels } : row;
+        });
       },
     });
     // Results of jobs that finish together are written in one transaction.
@@ -286,7 +301,7 @@ export class InferenceWorker {
   }
 
   /** Moves the row to `running` (batched with the other jobs starting now); null: the attempt must not run. */
-  async #startAttempt(attempt: Attempt): Promise<StartedJob | null> {
+  async #startAttempt(attempt: Attempt): Promise<(StartedJob & { handed?: StoredPixels }) | null> {
     const { payload } = attempt;
     const row = await this.#tracing.inSpan('start', { parent: attempt.span }, () => this.#starter.submit(payload.jobId));
     if (!row) return null;
@@ -298,23 +313,28 @@ export class InferenceWorker {
   }
 
   /** Preprocessing and inference, under the model's (or the worker's) per-job deadline. */
-  async #infer(attempt: Attempt, row: StartedJob, lease: ModelLease): Promise<Inference> {
+  async #infer(attempt: Attempt, row: StartedJob & { handed?: StoredPixels }, lease: ModelLease): Promise<Inference> {
     const { payload } = attempt;
-    const bytes = row.input;
-    if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
+    if (!row.hasInput) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
     const metrics = this.#options.metrics;
     const compute = async () => {
       this.#enter(attempt, 'running');
-      // The pixels the API made while validating, when they are for this model's input spec;
-      // otherwise (another spec since a model swap, or none stored) the upload is decoded here.
-      const prepared = row.pixels && row.pixelsSpec ? preparedToInput({ data: row.pixels, spec: row.pixelsSpec }, lease.manifest.input) : undefined;
+      // The pixels the API made while validating (handed over through Redis, or stored with the
+      // input by older API versions), when they are for this model version's input spec;
+      // otherwise (another spec since a model swap, or none) the upload is decoded here.
+      const stored = row.handed ?? (row.pixels && row.pixelsSpec ? { data: row.pixels, spec: row.pixelsSpec } : undefined);
+      const prepared = stored ? preparedToInput(stored, lease.manifest.input) : undefined;
       metrics?.preprocessed.inc({ model: payload.model, source: prepared ? 'prepared' : 'decoded' });
       let input: Float32Array;
-      try {
-        input = prepared ?? (await imageToInput(bytes, lease.manifest.input));
-      } catch (error) {
-        throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
-      }
+      if (!prepared) {
+        const bytes = row.input ?? (await this.#options.execution.inputOf(payload.jobId));
+        if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
+        try {
+          input = await imageToInput(bytes, lease.manifest.input);
+        } catch (error) {
+          throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
+        }
+      } else input = prepared;
       try {
         // Held again until its batch starts (the batcher may be running the one before).
         this.#enter(attempt, 'held');

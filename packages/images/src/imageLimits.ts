@@ -103,3 +103,16 @@ export function resolveImageLimits(limits: Partial<ImageLimits> = {}): ResolvedI
   if (unknown.length > 0) throw new RangeError(`image limit allowedFormats has unknown formats: ${unknown.join(', ')}`);
   return resolved;
 }
+
+/**
+ * CPU per pixel of decoding each format, against JPEG's (libjpeg-turbo): measured on a 2-core
+ * machine with sharp's decoders, rounded up (`pnpm bench validate` prints the per-format costs).
+ * AVIF (libaom/dav1d) and lossless WebP cost many times what JPEG does per pixel, so a tiny AVIF
+ * declaring 40 MP weighs as much as several 40 MP JPEGs in the decode queue.
+ */
+export const decodeCostPerPixel: Readonly<Record<ImageFormat, number>> = Object.freeze({ jpeg: 1, gif: 1, png: 2, tiff: 2, webp: 4, avif: 8 });
+
+/** What decoding an image costs the decode queue: its declared pixels weighed by its format. */
+export function decodeCost(declared: { pixels: number; format: ImageFormat }): number {
+  return Math.ceil(declared.pixels * (Object.hasOwn(decodeCostPerPixel, declared.format) ? decodeCostPerPixel[declared.format] : 8));
+}

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { tierOf, type RateLimits, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, submitJobFormSchema, type BatchItemView, type FairShare } from '@inferq/core';
+import { AppError, isFinalStatus, submitJobFormSchema, type BatchItemView, type FairQueue } from '@inferq/core';
 import type { BatchImage, JobService, SubmitBatchInput, SubmitJobResult } from '@inferq/jobs';
 import { imageOnly, makeThumbnail, thumbnailSides } from '@inferq/images';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
@@ -101,8 +101,8 @@ export interface JobsRouterOptions {
   tiers: TierTable;
   /** Slots for submissions in progress, with a per-user share. */
   slots: SubmitSlots;
-  /** The process's upload memory, with a per-user share (the largest batch body, too). */
-  uploadBytes: FairShare;
+  /** The process's upload memory, a fair queue (a quarter of it is the largest batch body). */
+  uploadBytes: FairQueue;
   /** A batch spends one unit of the submit budget per image; the first was spent by the rateLimit middleware. */
   rateLimits: RateLimits;
 }
@@ -113,11 +113,12 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
   const tierOfReq = (req: Request) => tierOf(principalOf(req).tier, options.tiers);
   const maxFileBytesFor = (req: Request) => Math.min(options.maxFileBytes, tierOfReq(req).maxUploadBytes);
   // A batch body: every image at the tier's limit, but never more than one user's upload memory.
-  const maxBatchBytesFor = (req: Request) => Math.min(uploadBytes.perUser, maxFileBytesFor(req) * tierOfReq(req).maxBatchImages + multipartOverheadBytes);
+  const maxBatchBytesFor = (req: Request) => Math.min(Math.floor(uploadBytes.capacity / 4), maxFileBytesFor(req) * tierOfReq(req).maxBatchImages + multipartOverheadBytes);
+  const weightOf = (req: Request) => tierOfReq(req).shareWeight;
 
   router.post(
     '/jobs',
-    reserveUploadMemory(uploadBytes, (req) => maxFileBytesFor(req) + multipartOverheadBytes, (max) => imageTooLarge(max - multipartOverheadBytes)),
+    reserveUploadMemory(uploadBytes, (req) => maxFileBytesFor(req) + multipartOverheadBytes, (max) => imageTooLarge(max - multipartOverheadBytes), weightOf),
     imageUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor }),
     slots.acquire,
     async function submitJob(req, res) {
@@ -145,7 +146,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
 
   router.post(
     '/jobs/batch',
-    reserveUploadMemory(uploadBytes, maxBatchBytesFor, payloadTooLarge),
+    reserveUploadMemory(uploadBytes, maxBatchBytesFor, payloadTooLarge, weightOf),
     imageBatchUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor, maxFilesFor: (req) => tierOfReq(req).maxBatchImages, maxTotalBytesFor: maxBatchBytesFor }),
     slots.acquire,
     async function submitBatch(req, res) {

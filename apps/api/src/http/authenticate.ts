@@ -28,10 +28,10 @@ export interface AuthenticateOptions {
 /**
  * Requires `Authorization: Bearer <key>`; every failure is the same 401 with no hint why.
  *
- * The key is looked up before the address's failure count is read, so a valid key passes
- * whatever its address did: an attacker who shares an address with users (a NAT, an office
- * egress) cannot lock them out, and they are held only to their own per-user limits. Only
- * failures are counted and refused. That leaves a locked-out address able to try keys, each try
+ * The key is looked up first, and the address's failure count is touched only by a failure, so
+ * a valid key passes whatever its address did: an attacker who shares an address with users (a
+ * NAT, an office egress) cannot lock them out, and they are held only to their own per-user
+ * limits. Only failures are counted and refused. That leaves a locked-out address able to try keys, each try
  * costing one indexed lookup by the key's prefix (the cost of any request), and that is enough:
  * a key carries a 256-bit random secret, so even 10^12 guesses a second for the age of the
  * universe (about 2^98 guesses) find one with a probability near 2^-158. The failure limit is

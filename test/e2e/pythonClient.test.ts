@@ -37,7 +37,11 @@ afterAll(async () => {
 
 describe('the Python client (clients/python)', () => {
   it('passes its unittest suite against the running API, with no test skipped', async () => {
-    const [user, limited] = await Promise.all([createTestUser(env.databaseUrl, { tier: 'pro' }), createTestUser(env.databaseUrl, { tier: 'free' })]);
+    const [user, limited, erasable] = await Promise.all([
+      createTestUser(env.databaseUrl, { tier: 'pro' }),
+      createTestUser(env.databaseUrl, { tier: 'free' }),
+      createTestUser(env.databaseUrl, { tier: 'pro' }),
+    ]);
     const result = await run('python3', ['-m', 'unittest', 'discover', '-s', 'tests', '-t', '.', '-v'], {
       cwd: path.join(repoRoot, 'clients/python'),
       env: {
@@ -46,6 +50,8 @@ describe('the Python client (clients/python)', () => {
         INFERQ_TEST_BASE_URL: baseUrl,
         INFERQ_TEST_API_KEY: user.key,
         INFERQ_TEST_LIMITED_API_KEY: limited.key,
+        INFERQ_TEST_ERASABLE_API_KEY: erasable.key,
+        INFERQ_TEST_ERASABLE_EMAIL: erasable.email,
         INFERQ_TEST_IMAGE: path.join(dir, 'photo.jpg'),
       },
       timeout: 300_000,

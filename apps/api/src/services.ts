@@ -100,10 +100,12 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const stats = new JobStats(db);
   const workers = new WorkerRegistry({ connection: queue.connection, prefix });
   const shares = parts.shares ?? new AdmissionShares({ submits: parts.maxConcurrentSubmits });
+  const maintenance = new JobMaintenance(db);
   const jobs = new JobService({
     admission: new JobAdmission(db),
     execution: new JobExecution(db),
     queries,
+    maintenance,
     queue,
     models: parts.models,
     defaultModel: parts.defaultModel,
@@ -124,10 +126,10 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     jobs,
     queries,
     accounts: parts.accounts,
-    account: new AccountService({ stats, tiers: parts.tiers }),
+    account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.deleteAllOf(userId) }),
     operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
     // One queue today; with a queue per model, every one of them.
-    queueOperations: new QueueOperations({ maintenance: new JobMaintenance(db), queues: () => [queue], retry: (id) => jobs.retry(id) }),
+    queueOperations: new QueueOperations({ maintenance, queues: () => [queue], retry: (id) => jobs.retry(id) }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,

@@ -11,6 +11,7 @@ from .errors import InferQError
 from .types import (
     FINAL_STATUSES,
     Account,
+    AccountDeletion,
     AccountTier,
     AccountUsage,
     AccountUser,
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Account",
+    "AccountDeletion",
     "AccountTier",
     "AccountUsage",
     "AccountUser",

@@ -12,7 +12,7 @@ from urllib import error as urlerror
 from urllib import parse, request
 
 from .errors import InferQError
-from .types import FINAL_STATUSES, Account, Job, JobList, JobStatus, WebhookDeliveryList
+from .types import FINAL_STATUSES, Account, AccountDeletion, Job, JobList, JobStatus, WebhookDeliveryList
 
 #: An image: a path, its bytes, or a binary file object.
 ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
@@ -169,6 +169,11 @@ class InferQClient:
         """Cancels a queued or running job; ``JOB_FINISHED`` (409) when it is final already."""
         return cast(Job, self._request("POST", f"/v1/jobs/{parse.quote(job_id, safe='')}/cancel"))
 
+    def delete_job(self, job_id: str) -> None:
+        """Deletes a job with its image, result and webhook deliveries, whatever its status (a
+        queued or running job is canceled on the way); ``JOB_NOT_FOUND`` afterwards."""
+        self._request("DELETE", f"/v1/jobs/{parse.quote(job_id, safe='')}")
+
     def deliveries(self, job_id: str) -> WebhookDeliveryList:
         """Every attempt to deliver the job's webhook, oldest first."""
         return cast(WebhookDeliveryList, self._request("GET", f"/v1/jobs/{parse.quote(job_id, safe='')}/deliveries"))
@@ -182,6 +187,13 @@ class InferQClient:
     def account(self) -> Account:
         """Who the key belongs to, its tier's limits and how much of them is used now."""
         return cast(Account, self._request("GET", "/v1/account"))
+
+    def delete_account(self, confirm: str) -> AccountDeletion:
+        """Deletes the key's account for good: every job with its data, every key, the user.
+        ``confirm`` must be the account's email (see :meth:`account`), else ``CONFIRMATION_REQUIRED``
+        and nothing changes. This client's key stops working."""
+        body = json.dumps({"confirm": confirm}).encode()
+        return cast(AccountDeletion, self._request("DELETE", "/v1/account", body=body, headers={"Content-Type": "application/json"}))
 
     def webhook_secret(self) -> str:
         """The secret that signs your webhooks (``whsec_...``); see :func:`inferq.verify_webhook`."""
@@ -204,6 +216,8 @@ class InferQClient:
             try:
                 with request.urlopen(req, timeout=self._timeout + MAX_SERVER_WAIT_SECONDS) as response:
                     raw = response.read()
+                    if response.status == 204:
+                        return None
                     try:
                         return json.loads(raw)
                     except ValueError as exc:

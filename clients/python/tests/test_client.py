@@ -7,7 +7,7 @@ import uuid
 
 from inferq import InferQClient, InferQError
 
-from .live import API_KEY, BASE_URL, IMAGE, LIMITED_API_KEY, needs_server
+from .live import API_KEY, BASE_URL, ERASABLE_API_KEY, ERASABLE_EMAIL, IMAGE, LIMITED_API_KEY, needs_server
 
 LABELS = ["Drawing", "Hentai", "Neutral", "Porn", "Sexy"]
 
@@ -92,6 +92,26 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(account["tier"]["name"], "pro")
         self.assertGreaterEqual(account["usage"]["submitsInWindow"], 0)
         self.assertTrue(self.client.webhook_secret().startswith("whsec_"))
+
+    def test_delete_job_removes_it(self) -> None:
+        job = self.client.submit(IMAGE)
+        self.assertIsNone(self.client.delete_job(job["id"]))
+        with self.assertRaises(InferQError) as caught:
+            self.client.get(job["id"])
+        self.assertEqual((caught.exception.code, caught.exception.status), ("JOB_NOT_FOUND", 404))
+
+    @unittest.skipUnless(ERASABLE_API_KEY and ERASABLE_EMAIL, "no user to delete (INFERQ_TEST_ERASABLE_API_KEY, INFERQ_TEST_ERASABLE_EMAIL)")
+    def test_delete_account_needs_the_email_then_erases_everything(self) -> None:
+        erasable = InferQClient(BASE_URL, ERASABLE_API_KEY, max_retries=0)
+        erasable.submit(IMAGE)
+        with self.assertRaises(InferQError) as caught:
+            erasable.delete_account("someone-else@example.com")
+        self.assertEqual((caught.exception.code, caught.exception.status), ("CONFIRMATION_REQUIRED", 400))
+        deleted = erasable.delete_account(ERASABLE_EMAIL.upper())
+        self.assertEqual((deleted["email"], deleted["jobsDeleted"]), (ERASABLE_EMAIL, 1))
+        with self.assertRaises(InferQError) as caught:
+            erasable.account()
+        self.assertEqual(caught.exception.code, "UNAUTHENTICATED")
 
     def test_models(self) -> None:
         names = [model["name"] for model in self.client.models()["models"]]

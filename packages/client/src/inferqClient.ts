@@ -1,6 +1,6 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
-import { isFinal, type Account, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
+import { isFinal, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -76,7 +76,7 @@ export interface ListOptions {
 
 interface RequestOptions {
   method?: string;
-  body?: FormData;
+  body?: FormData | string;
   headers?: Record<string, string>;
   query?: Record<string, string | undefined>;
   signal?: AbortSignal | undefined;
@@ -236,6 +236,14 @@ export class InferQClient {
     return this.#request<Job>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST', signal: options.signal });
   }
 
+  /**
+   * Deletes a job with its input image, result and webhook deliveries, whatever its status (a
+   * queued or running job is canceled on the way). Afterwards the job is JOB_NOT_FOUND.
+   */
+  async deleteJob(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#request<undefined>(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'DELETE', signal: options.signal });
+  }
+
   /** The models the server serves (GET /v1/models). */
   async models(options: { signal?: AbortSignal } = {}): Promise<ModelList> {
     return this.#request<ModelList>('/v1/models', { signal: options.signal });
@@ -249,6 +257,20 @@ export class InferQClient {
   /** Who the key belongs to, its tier's limits and how much of them is used now (GET /v1/account). */
   async account(options: { signal?: AbortSignal } = {}): Promise<Account> {
     return this.#request<Account>('/v1/account', { signal: options.signal });
+  }
+
+  /**
+   * Deletes the key's account for good: every job with its data, every key, the user. `confirm`
+   * must be the account's email (see `account()`), else CONFIRMATION_REQUIRED and nothing changes.
+   * This client's key stops working.
+   */
+  async deleteAccount(confirm: string, options: { signal?: AbortSignal } = {}): Promise<AccountDeletion> {
+    return this.#request<AccountDeletion>('/v1/account', {
+      method: 'DELETE',
+      body: JSON.stringify({ confirm }),
+      headers: { 'content-type': 'application/json' },
+      signal: options.signal,
+    });
   }
 
   async webhookSecret(): Promise<string> {
@@ -275,6 +297,7 @@ export class InferQClient {
         if (options.signal?.aborted) throw error;
         throw new InferQError({ code: 'NETWORK_ERROR', status: 0, message: `No answer from ${this.baseUrl}: ${(error as Error).message}`, cause: error });
       }
+      if (response.status === 204) return undefined as T;
       if (response.ok) {
         try {
           return (await response.json()) as T;

@@ -19,6 +19,8 @@ export type WebhookDeliveryList = Schemas['WebhookDeliveryList'];
 export type ErrorBody = Schemas['Error'];
 /** The caller's account: user, tier limits and current usage. */
 export type Account = Schemas['Account'];
+/** What `deleteAccount` erased. */
+export type AccountDeletion = Schemas['AccountDeletion'];
 /** GET /v1/models: the models, their versions and readiness, and the workers that serve them. */
 export type ModelList = Schemas['ModelList'];
 export type Model = Schemas['Model'];

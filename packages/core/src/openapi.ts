@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import {
+  accountDeletionViewSchema,
   adminJobListViewSchema,
   adminJobViewSchema,
   apiKeyListViewSchema,
   apiKeyViewSchema,
   createdUserViewSchema,
   createUserBodySchema,
+  deleteAccountBodySchema,
   issuedApiKeyViewSchema,
   issueKeyBodySchema,
   jobListViewSchema,
@@ -292,6 +294,18 @@ function buildDocument(options: OpenApiDocumentOptions) {
             ...errors('VALIDATION_FAILED', 'JOB_NOT_FOUND', ...authenticated),
           },
         }),
+        delete: operation({
+          operationId: 'deleteJob',
+          tags: ['jobs'],
+          summary: 'Delete a job and its data',
+          description:
+            'Deletes the job with its input image, its result and its webhook delivery records, whatever its status. A queued job leaves the queue; a running one is forgotten: its result, when it comes, matches no job and is dropped. Afterwards the job answers 404 `JOB_NOT_FOUND` everywhere, and no webhook is sent for it.',
+          requestParams: { path: jobPath },
+          responses: {
+            '204': { description: 'Deleted.' },
+            ...errors('JOB_NOT_FOUND', ...authenticated),
+          },
+        }),
       },
       '/v1/jobs/{id}/cancel': {
         post: operation({
@@ -363,6 +377,18 @@ function buildDocument(options: OpenApiDocumentOptions) {
           description: 'Who the key belongs to, the limits of its tier, and how much of them is used now (submissions in the current rate window, jobs queued or running).',
           responses: { '200': { description: 'The account.', content: json(accountViewSchema) }, ...errors(...authenticated) },
         }),
+        delete: operation({
+          operationId: 'deleteAccount',
+          tags: ['account'],
+          summary: 'Delete your account and all its data',
+          description:
+            'Erases the account: every job (queued and running ones included, as `DELETE /v1/jobs/{id}` does) with its input, result and webhook deliveries, every API key, and the user. It cannot be undone. Confirm by sending the account\'s email (any case) as `confirm` in a JSON body; without it, or with another email, the answer is 400 `CONFIRMATION_REQUIRED` and nothing changes. The keys stop at once.',
+          requestBody: { required: true, content: json(deleteAccountBodySchema) },
+          responses: {
+            '200': { description: 'What was erased.', content: json(accountDeletionViewSchema) },
+            ...errors('CONFIRMATION_REQUIRED', 'VALIDATION_FAILED', ...authenticated),
+          },
+        }),
       },
       '/v1/account/webhook-secret': {
         get: operation({
@@ -423,6 +449,27 @@ function buildDocument(options: OpenApiDocumentOptions) {
             '200': { description: 'The user.', content: json(z.object({ user: userViewSchema })) },
             ...errors('VALIDATION_FAILED', 'NOT_FOUND', ...adminOnly),
           },
+        }),
+      },
+      '/v1/admin/users/{user}/disable': {
+        post: operation({
+          operationId: 'adminDisableUser',
+          tags: ['admin'],
+          summary: 'Disable a user',
+          description:
+            'Every key of the user stops on its next request (401 `UNAUTHENTICATED`), in every API process. Their jobs and data stay (queued jobs still run) until the user is enabled again or deletes the account. Disabling yourself is 409 `CONFLICT`.',
+          requestParams: { path: userParam },
+          responses: { '200': { description: 'The user, with `disabledAt` set.', content: json(z.object({ user: userViewSchema })) }, ...errors('NOT_FOUND', 'CONFLICT', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/users/{user}/enable': {
+        post: operation({
+          operationId: 'adminEnableUser',
+          tags: ['admin'],
+          summary: 'Enable a disabled user',
+          description: 'The user\'s keys that are not revoked work again.',
+          requestParams: { path: userParam },
+          responses: { '200': { description: 'The user, with `disabledAt` null.', content: json(z.object({ user: userViewSchema })) }, ...errors('NOT_FOUND', ...adminOnly) },
         }),
       },
       '/v1/admin/users/{user}/keys': {

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
 import { AppError, FairQueueRefusal, GroupCommit, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
-import type { AdmitRequest, AdmitResult, JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
+import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, pixelSpecBytes, validateImage } from '@inferq/images';
 import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
@@ -20,6 +20,8 @@ export interface JobServiceOptions {
   execution: JobExecution;
   /** Reads of jobs. */
   queries: JobQueries;
+  /** Deletions on the owner's request (a job, or all of an account's). @defaultValue none: they answer 500 */
+  maintenance?: JobMaintenance | undefined;
   queue: InferenceQueue;
   models: ModelCatalog;
   defaultModel: string;
@@ -480,6 +482,34 @@ export class JobService {
     void this.#options.pixels?.removeMany([job.id]).catch(() => {});
     void events?.publish({ jobId: job.id, userId: job.userId, status: 'canceled', model: job.modelName });
     return (await queries.get(job.id)) ?? job;
+  }
+
+  /**
+   * Deletes a job of the caller's with its input, result and webhook deliveries, whatever its
+   * status: a queued job leaves the queue, a running one is forgotten (its late result matches no
+   * row and is dropped). Another user's job, or one already deleted, is JOB_NOT_FOUND.
+   */
+  async delete(principal: Principal, id: string): Promise<void> {
+    if (!isUuid(id)) throw jobNotFound();
+    const deleted = await this.#deleteOwned({ userId: principal.userId, id });
+    if (deleted.count === 0) throw jobNotFound();
+  }
+
+  /** Deletes every job of a user (an account's erasure), as `delete` does one. */
+  async deleteAllOf(userId: string): Promise<DeletedJobs> {
+    return this.#deleteOwned({ userId });
+  }
+
+  async #deleteOwned(query: { userId: string; id?: string }): Promise<DeletedJobs> {
+    const { maintenance, queue } = this.#options;
+    if (!maintenance) throw new Error('JobService was built without maintenance: deletions are off');
+    const deleted = await maintenance.deleteOwned(query);
+    // Postgres first, then the queue, best effort: an entry left behind (Redis down, or held by a
+    // worker) finds no row, and the worker skips it.
+    await Promise.all(deleted.inFlight.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
+    // Handed-over pixels are a copy of the input: they go too (else their TTL drops them).
+    await this.#options.pixels?.removeMany(deleted.inFlight.map((job) => job.id)).catch(() => {});
+    return deleted;
   }
 
   /**

@@ -208,6 +208,11 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     res.json(toJobView(job));
   });
 
+  router.delete('/jobs/:id', async function deleteJob(req, res) {
+    await service.delete(principalOf(req), req.params.id);
+    res.status(204).end();
+  });
+
   router.get('/jobs/:id', async function getJob(req, res) {
     const wait = waitPreference(req.query.wait, req.get('prefer'));
     res.vary('Prefer');

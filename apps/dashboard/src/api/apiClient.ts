@@ -243,6 +243,11 @@ export class ApiClient {
     return (await this.#json<{ data: UserView[] }>('GET', '/v1/admin/users', { signal })).data;
   }
 
+  /** Disables a user (every key of theirs stops on its next request; data kept) or enables them again. */
+  async setUserDisabled(userId: string, disabled: boolean): Promise<UserView> {
+    return (await this.#post<{ user: UserView }>(`/v1/admin/users/${encodeURIComponent(userId)}/${disabled ? 'disable' : 'enable'}`, {})).user;
+  }
+
   /** Workers take no new jobs from the queue(s) until resumed; running ones finish. */
   pauseQueue(): Promise<QueueControlView> {
     return this.#post('/v1/admin/queue/pause', {});

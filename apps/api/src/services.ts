@@ -136,7 +136,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     tiers: parts.tiers,
     submitSlots: new SubmitSlots(shares.submits, { weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight }),
     shares,
-    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel() }),
+    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel(), admission: () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() }) }),
     readiness: [
       { name: 'postgres', check: () => pingDatabase(db) },
       { name: 'redis', check: () => pingRedis(queue.connection) },

@@ -177,3 +177,27 @@ describe('upload memory', () => {
     expect((await submit(target, target.user, await validJpeg(64, 48))).status).toBe(202);
   });
 });
+
+describe('admission reported per user and resource', () => {
+  it('shows who waited and who was refused in GET /v1/admin/admission and /metrics', async () => {
+    const shares = new AdmissionShares({ submits: 1, maxWaitMs: 100 });
+    const target = await start({ shares, tierOverrides: { free: lifted } });
+    const admin = await createTestUser(inject('databaseUrl'), { tier: 'pro', role: 'admin' });
+    const image = await validJpeg(64, 48);
+    const held = await shares.submits.acquire(target.user.userId);
+    expect(await submit(target, target.user, image)).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED' });
+    held.release();
+
+    const response = await fetch(`${target.baseUrl}/v1/admin/admission`, { headers: admin.headers });
+    expect(response.status).toBe(200);
+    const view = (await response.json()) as { submits: { capacity: number; inUse: number; users: Array<{ userId: string; queued: number; refused: number }> } };
+    expect(view.submits).toMatchObject({ capacity: 1, inUse: 0 });
+    expect(view.submits.users.find((user) => user.userId === target.user.userId)).toMatchObject({ queued: 1, refused: 1 });
+    expect((await fetch(`${target.baseUrl}/v1/admin/admission`, { headers: target.user.headers })).status).toBe(403);
+
+    const metrics = await (await fetch(`${target.baseUrl}/metrics`)).text();
+    expect(metrics).toContain(`inferq_admission_refused_total{resource="submits",user="${target.user.userId}"} 1`);
+    expect(metrics).toContain(`inferq_admission_queued_total{resource="submits",user="${target.user.userId}"} 1`);
+    expect(metrics).toMatch(/^inferq_admission_capacity\{resource="submits"\} 1$/m);
+  });
+});

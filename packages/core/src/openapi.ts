@@ -22,7 +22,7 @@ import { accountViewSchema, queueSnapshotSchema, statsSeriesSchema } from './das
 import { jobEventSchema } from './jobEvent.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
-import { cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
+import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
 import { jobStatuses } from './types.ts';
 import {
   batchViewSchema,
@@ -517,6 +517,16 @@ function buildDocument(options: OpenApiDocumentOptions) {
           summary: 'The queue and its workers now',
           description: 'Counts by queue state, jobs in the system against the cap, whether the queue is paused, and every live worker of the queue as its last heartbeat tells (the same snapshot admins get as `event: queue` on `/v1/events`).',
           responses: { '200': { description: 'The snapshot.', content: json(queueSnapshotSchema) }, ...errors('QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/admission': {
+        get: operation({
+          operationId: 'adminGetAdmission',
+          tags: ['admin'],
+          summary: 'The fair queues of admission, per user',
+          description:
+            'Each fair-queued resource of the API process that answers (submission slots, upload memory, decoding by cost, event streams): capacity, units in use, requests waiting, and per user the units held, requests waiting now, and requests that waited or were refused since the process started. Each API process answers for itself, as `/metrics` does (`inferq_admission_*`).',
+          responses: { '200': { description: 'The fair queues now.', content: json(admissionViewSchema) }, ...errors(...adminOnly) },
         }),
       },
       '/v1/admin/stats': {

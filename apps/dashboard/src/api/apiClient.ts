@@ -1,5 +1,6 @@
 import type {
   AccountView,
+  AdmissionView,
   AdminJobView,
   CleanJobsBody,
   CleanJobsView,
@@ -222,6 +223,11 @@ export class ApiClient {
 
   overview(signal?: AbortSignal): Promise<QueueSnapshot> {
     return this.#json('GET', '/v1/admin/overview', { signal });
+  }
+
+  /** The fair queues of the API process that answers, per user. */
+  admission(signal?: AbortSignal): Promise<AdmissionView> {
+    return this.#json('GET', '/v1/admin/admission', { signal });
   }
 
   stats(window: { windowSeconds: number; bucketSeconds: number }, signal?: AbortSignal): Promise<StatsSeries> {

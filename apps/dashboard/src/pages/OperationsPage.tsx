@@ -5,6 +5,7 @@ import { useSignedIn } from '../auth/SessionContext.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { AdminJobsPanel } from '../components/AdminJobsPanel.tsx';
+import { AdmissionPanel } from '../components/AdmissionPanel.tsx';
 import { ModelsPanel } from '../components/ModelsPanel.tsx';
 import { QueuePanel } from '../components/QueuePanel.tsx';
 import { UsersPanel } from '../components/UsersPanel.tsx';
@@ -58,6 +59,7 @@ function OperationsDashboard() {
   });
   // The same query as the jobs panel's owner filter: one request for both.
   const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.users(signal), staleTime: 60_000 });
+  const admission = useQuery({ queryKey: ['admin', 'admission'], queryFn: ({ signal }) => client.admission(signal), refetchInterval: 2000 });
   const setDisabled = useMutation({
     mutationFn: ({ user, disabled }: { user: UserView; disabled: boolean }) => client.setUserDisabled(user.id, disabled),
     onSuccess: (changed) => {
@@ -82,6 +84,7 @@ function OperationsDashboard() {
         {models.error ? <ErrorNotice error={models.error} /> : models.data ? <ModelsPanel view={models.data} /> : <div className="card skeleton" aria-busy="true" />}
       </div>
       {overview.data ? <WorkersPanel workers={overview.data.workers} /> : <div className="card skeleton" aria-busy="true" />}
+      {admission.error ? <ErrorNotice error={admission.error} /> : admission.data ? <AdmissionPanel view={admission.data} users={users.data} /> : <div className="card skeleton" aria-busy="true" />}
       <div className="grid grid-two">
         <section className="card" aria-labelledby="throughput-title">
           <div className="card-head">

@@ -372,6 +372,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/admission": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fair queues of admission, per user
+         * @description Each fair-queued resource of the API process that answers (submission slots, upload memory, decoding by cost, event streams): capacity, units in use, requests waiting, and per user the units held, requests waiting now, and requests that waited or were refused since the process started. Each API process answers for itself, as `/metrics` does (`inferq_admission_*`).
+         */
+        get: operations["adminGetAdmission"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/stats": {
         parameters: {
             query?: never;
@@ -1121,6 +1141,25 @@ export type components = {
             startedAt: string;
             /** Format: date-time */
             heartbeatAt: string;
+        };
+        AdmissionView: {
+            submits: components["schemas"]["AdmissionResource"];
+            uploadBytes: components["schemas"]["AdmissionResource"];
+            decodePixels: components["schemas"]["AdmissionResource"];
+            streams: components["schemas"]["AdmissionResource"];
+        };
+        AdmissionResource: {
+            capacity: number;
+            inUse: number;
+            waiting: number;
+            users: components["schemas"]["AdmissionUser"][];
+        };
+        AdmissionUser: {
+            userId: string;
+            held: number;
+            waiting: number;
+            queued: number;
+            refused: number;
         };
         StatsSeries: {
             /** Format: date-time */
@@ -3318,6 +3357,75 @@ export interface operations {
                 };
             };
             /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminGetAdmission: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fair queues now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdmissionView"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */

@@ -13,6 +13,8 @@ export const apiEnvSchema = commonEnvSchema.extend({
   /** Largest upload accepted, in bytes. */
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
   MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(40_000_000),
+  /** A lower pixel limit for AVIF, which costs about eight times JPEG's CPU per pixel to decode. */
+  MAX_AVIF_PIXELS: z.coerce.number().int().positive().default(16_000_000),
   MIN_IMAGE_SIDE: z.coerce.number().int().positive().default(32),
   MAX_IMAGE_SIDE: z.coerce.number().int().positive().default(8192),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),

@@ -99,6 +99,7 @@ const services = buildApiServices({
   imageLimits: {
     maxBytes: env.MAX_UPLOAD_BYTES,
     maxPixels: env.MAX_IMAGE_PIXELS,
+    maxPixelsByFormat: { avif: env.MAX_AVIF_PIXELS },
     minWidth: env.MIN_IMAGE_SIDE,
     minHeight: env.MIN_IMAGE_SIDE,
     maxWidth: env.MAX_IMAGE_SIDE,

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { AppError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
 import { imageByteLength } from './imageEnd.ts';
-import { resolveImageLimits, type ImageLimits } from './imageLimits.ts';
+import { maxPixelsFor, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 import { makeModelPixels, pixelsBuffer, pixelSpecKey, pixelsWorthStoring, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
 
@@ -196,9 +196,11 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
 
   const storedWidth = metadata.width;
   const storedHeight = metadata.pageHeight ?? metadata.height;
-  if (storedWidth * storedHeight > bounds.maxPixels) {
-    throw new AppError('IMAGE_TOO_LARGE', `The image is ${storedWidth}×${storedHeight} pixels; the limit is ${bounds.maxPixels} pixels`, {
-      details: { width: storedWidth, height: storedHeight, maxPixels: bounds.maxPixels },
+  const maxPixels = maxPixelsFor(bounds, sniffed);
+  if (storedWidth * storedHeight > maxPixels) {
+    const formatNote = maxPixels < bounds.maxPixels ? ` for ${sniffed}, which is slow to decode` : '';
+    throw new AppError('IMAGE_TOO_LARGE', `The image is ${storedWidth}×${storedHeight} pixels; the limit is ${maxPixels} pixels${formatNote}`, {
+      details: { width: storedWidth, height: storedHeight, maxPixels, format: sniffed },
     });
   }
 
@@ -237,7 +239,7 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   let pixels: PreparedPixels | undefined;
   const spec = options.pixels && (options.preparePixels === 'always' || pixelsWorthStoring(width, height, options.pixels)) ? options.pixels : undefined;
   try {
-    const decoder = sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: spec !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
+    const decoder = sharp(input, { ...untrustedInput(maxPixels), autoOrient: spec !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
     if (spec) {
       const made = await makeModelPixels(decoder, spec);
       if (made.width === spec.width && made.height === spec.height && made.channels === spec.channels) pixels = { data: pixelsBuffer(made), spec: pixelSpecKey(spec) };
@@ -273,7 +275,7 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   if (end !== null) {
     data = input.subarray(0, end);
   } else {
-    data = await sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: true }).timeout({ seconds: bounds.decodeTimeoutSeconds }).png().toBuffer();
+    data = await sharp(input, { ...untrustedInput(maxPixels), autoOrient: true }).timeout({ seconds: bounds.decodeTimeoutSeconds }).png().toBuffer();
     format = 'png';
   }
 

@@ -1,9 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { AppError, FairQueueRefusal, GroupCommit, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import { AppError, FairQueueRefusal, type ImageFormat, GroupCommit, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
-import { decodeCost, pixelSpecBytes, validateImage } from '@inferq/images';
+import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
+import { LRUCache } from 'lru-cache';
 import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
@@ -609,6 +610,57 @@ export class JobService {
     if (job.status !== 'queued' || !this.#options.servedModels) return null;
     const served = await this.#options.servedModels().catch(() => undefined);
     return served && !served.has(job.modelName) ? 'worker' : null;
+  }
+
+  /** Thumbnails made, by job and side: a job's input never changes, so they never go stale. */
+  readonly #thumbnails = new LRUCache<string, Buffer>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (bytes) => Math.max(1, bytes.byteLength) });
+  /** Thumbnails being made: requests for the same one share its decode. */
+  readonly #thumbnailsMaking = new Map<string, Promise<Buffer>>();
+
+  /**
+   * A square WebP thumbnail of a job's input, `side` pixels wide. Its decode waits its turn in
+   * the decode queue like a submit's validation, by the same cost (declared pixels weighed by
+   * format), so one user asking for many thumbnails of an expensive image delays others by one
+   * turn, never by all of them. Thumbnails made are kept (32 MiB, least recently used first) and
+   * a request for one being made shares that decode.
+   *
+   * @throws AppError NOT_FOUND when the input is no longer stored; CONCURRENCY_LIMITED or
+   *   SERVER_BUSY when the decode's turn does not come in time; INVALID_IMAGE when it fails
+   */
+  async thumbnail(principal: Principal, id: string, side: number): Promise<{ job: JobRecord; bytes: Buffer }> {
+    const job = await this.get(principal, id);
+    const key = `${job.id}:${side}`;
+    const cached = this.#thumbnails.get(key);
+    if (cached) return { job, bytes: cached };
+    let making = this.#thumbnailsMaking.get(key);
+    if (!making) {
+      making = this.#makeThumbnail(principal, job, side).finally(() => this.#thumbnailsMaking.delete(key));
+      this.#thumbnailsMaking.set(key, making);
+    }
+    return { job, bytes: await making };
+  }
+
+  async #makeThumbnail(principal: Principal, job: JobRecord, side: number): Promise<Buffer> {
+    const stored = await this.#options.queries.getInput(job.id);
+    if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+    const pixels = job.inputWidth * job.inputHeight;
+    const cost = decodeCost({ pixels, format: job.inputFormat as ImageFormat });
+    let lease: { release(): void } | undefined;
+    try {
+      lease = await this.#options.decodePixels?.acquire(principal.userId, cost, { weight: tierOf(principal.tier, this.#options.tiers).shareWeight });
+    } catch (error) {
+      throw error instanceof FairQueueRefusal ? shareRefusal('decodePixels', error) : error;
+    }
+    try {
+      // Inputs are stored trimmed to the image; rows from before that are trimmed here.
+      const bytes = await makeThumbnail(imageOnly(stored, job.inputFormat), side, { maxPixels: pixels });
+      this.#thumbnails.set(`${job.id}:${side}`, bytes);
+      return bytes;
+    } catch (error) {
+      throw new AppError('INVALID_IMAGE', 'A thumbnail of this image could not be made.', { details: { reason: 'thumbnail_failed' }, cause: error });
+    } finally {
+      lease?.release();
+    }
   }
 
   /** The input image of a job of the caller's; null when it is no longer stored. */

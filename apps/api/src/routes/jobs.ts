@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { tierOf, type RateLimits, type TierTable } from '@inferq/accounts';
 import { AppError, isFinalStatus, submitJobFormSchema, type BatchItemView, type FairQueue } from '@inferq/core';
 import type { BatchImage, JobService, SubmitBatchInput, SubmitJobResult } from '@inferq/jobs';
-import { imageOnly, makeThumbnail, thumbnailSides } from '@inferq/images';
+import { imageOnly, thumbnailSides } from '@inferq/images';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
 import { waitPreference } from '../http/prefer.ts';
 import { sendJob } from '../http/sendJob.ts';
@@ -224,11 +224,16 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
 
   router.get('/jobs/:id/image', async function getJobImage(req, res) {
     const size = thumbnailSize(req);
-    const { job, bytes: stored } = await service.input(principalOf(req), req.params.id);
-    if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
-    // Inputs are stored trimmed to the image; rows from before that are trimmed here.
-    const original = imageOnly(stored, job.inputFormat);
-    const bytes = size ? await makeThumbnail(original, size) : original;
+    let job;
+    let bytes: Uint8Array;
+    if (size) ({ job, bytes } = await service.thumbnail(principalOf(req), req.params.id, size));
+    else {
+      const input = await service.input(principalOf(req), req.params.id);
+      if (!input.bytes) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+      job = input.job;
+      // Inputs are stored trimmed to the image; rows from before that are trimmed here.
+      bytes = imageOnly(input.bytes, input.job.inputFormat);
+    }
     res.set({
       'Content-Type': size ? 'image/webp' : (contentTypes[job.inputFormat] ?? 'application/octet-stream'),
       'Content-Length': String(bytes.byteLength),

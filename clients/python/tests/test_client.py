@@ -5,9 +5,9 @@ import pathlib
 import unittest
 import uuid
 
-from inferq import InferQClient, InferQError
+from inferq import InferQClient, InferQError, describe_status
 
-from .live import API_KEY, BASE_URL, IMAGE, LIMITED_API_KEY, needs_server
+from .live import API_KEY, BASE_URL, IMAGE, LIMITED_API_KEY, UNSERVED_MODEL, needs_server
 
 LABELS = ["Drawing", "Hentai", "Neutral", "Porn", "Sexy"]
 
@@ -70,6 +70,29 @@ class ClientTest(unittest.TestCase):
                 with self.assertRaises(InferQError) as caught:
                     call()
                 self.assertEqual((caught.exception.code, caught.exception.status), (code, status))
+
+    def test_an_upload_over_the_limit_reads_the_early_413_not_a_broken_pipe(self) -> None:
+        # The server refuses on the declared length and closes before reading the 45 MB: the
+        # client's send then fails (broken pipe or reset), and the answer is read all the same.
+        with self.assertRaises(InferQError) as caught:
+            self.client.submit(b"\xff\xd8\xff" + bytes(45 * 1024 * 1024))
+        self.assertEqual((caught.exception.code, caught.exception.status), ("IMAGE_TOO_LARGE", 413))
+        # The client still works after it.
+        self.assertEqual(self.client.run(IMAGE, timeout=120)["status"], "succeeded")
+
+    @unittest.skipUnless(UNSERVED_MODEL, "no model that no worker serves (INFERQ_TEST_UNSERVED_MODEL)")
+    def test_a_job_no_worker_serves_waits_for_a_worker_and_a_wait_that_runs_out_keeps_the_job(self) -> None:
+        queued = self.client.submit(IMAGE, model=UNSERVED_MODEL)
+        self.assertEqual((queued["status"], queued["waitingFor"]), ("queued", "worker"))
+        self.assertEqual(describe_status(self.client.get(queued["id"])), "queued · waiting for a worker")
+        updates = []
+        with self.assertRaises(InferQError) as caught:
+            self.client.run(IMAGE, model=UNSERVED_MODEL, timeout=1.5, on_update=updates.append)
+        error = caught.exception
+        self.assertEqual((error.code, error.status), ("WAIT_TIMEOUT", 0))
+        self.assertEqual((error.job["status"], error.job["waitingFor"]), ("queued", "worker"))
+        self.assertEqual(self.client.get(error.job["id"])["status"], "queued")
+        self.assertEqual([(job["id"], job["waitingFor"]) for job in updates], [(error.job["id"], "worker")])
 
     def test_no_answer_is_network_error(self) -> None:
         with self.assertRaises(InferQError) as caught:

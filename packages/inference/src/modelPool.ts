@@ -291,7 +291,7 @@ export class ModelPool {
     const { registry, logger } = this.#options;
     const swaps: Array<Promise<void>> = [];
     // Under `*`, the names the registry holds now: new ones are loaded, failures of gone ones forgotten.
-    const listed = this.#wanted === '*' ? await registry.list().then((entries) => entries.map((entry) => entry.name), () => undefined) : undefined;
+    const listed = this.#wanted === '*' ? await registry.names().catch(() => undefined) : undefined;
     if (listed !== undefined) {
       for (const name of listed) if (!this.#slots.has(name) && !this.#failed.has(name)) swaps.push(this.#loadLive(name).then(() => {}));
       for (const name of this.#failed.keys()) if (!listed.includes(name)) this.#failed.delete(name);
@@ -334,7 +334,7 @@ export class ModelPool {
    * mounted) is taken as unreachable, not as every model removed.
    */
   async #registryHoldsModels(): Promise<boolean> {
-    return this.#options.registry.list().then((entries) => entries.length > 0, () => false);
+    return this.#options.registry.names().then((names) => names.length > 0, () => false);
   }
 
   /**

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import http.client
 import json
@@ -10,7 +11,7 @@ import os
 import time
 import uuid
 from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
-from urllib import parse
+from urllib import parse, request
 
 from .errors import InferQError
 from .types import FINAL_STATUSES, Account, Job, JobList, JobStatus, WebhookDeliveryList
@@ -236,20 +237,37 @@ class InferQClient:
 
         The server may answer before it has read the whole body (``413 IMAGE_TOO_LARGE`` on the
         declared length) and close the connection; the rest of the upload then fails with a broken
-        pipe or a reset. That answer is read, not reported as a network error.
+        pipe or a reset. That answer is read, not reported as a network error. A proxy named by
+        ``http_proxy`` / ``https_proxy`` (and not bypassed by ``no_proxy``) is used as urllib would.
         """
         url = parse.urlsplit(self.base_url)
-        timeout = self._timeout + MAX_SERVER_WAIT_SECONDS
-        connection: http.client.HTTPConnection
-        if url.scheme == "https":
-            connection = http.client.HTTPSConnection(url.hostname or "", url.port, timeout=timeout, context=ssl.create_default_context())
-        elif url.scheme == "http":
-            connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
-        else:
+        if url.scheme not in ("http", "https") or not url.hostname:
             raise InferQError("NETWORK_ERROR", 0, f"{self.base_url} is not an http(s) address")
+        timeout = self._timeout + MAX_SERVER_WAIT_SECONDS
+        path = f"{url.path.rstrip('/')}{target}"
+        headers = dict(headers)
+        # As urllib did: http_proxy / https_proxy / no_proxy from the environment.
+        proxy = request.getproxies().get(url.scheme)
+        if proxy and not request.proxy_bypass(url.hostname):
+            via = parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            auth = {}
+            if via.username is not None:
+                credentials = f"{parse.unquote(via.username)}:{parse.unquote(via.password or '')}".encode()
+                auth["Proxy-Authorization"] = f"Basic {base64.b64encode(credentials).decode()}"
+            if url.scheme == "https":
+                connection: http.client.HTTPConnection = http.client.HTTPSConnection(via.hostname or "", via.port or 80, timeout=timeout, context=ssl.create_default_context())
+                connection.set_tunnel(url.hostname, url.port, headers=auth)
+            else:
+                connection = http.client.HTTPConnection(via.hostname or "", via.port or 80, timeout=timeout)
+                path = f"http://{url.netloc.rpartition('@')[2]}{path}"  # absolute form, to a proxy
+                headers.update(auth)
+        elif url.scheme == "https":
+            connection = http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout, context=ssl.create_default_context())
+        else:
+            connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
         try:
             try:
-                connection.request(method, f"{url.path.rstrip('/')}{target}", body=body, headers=dict(headers))
+                connection.request(method, path, body=body, headers=headers)
             except (BrokenPipeError, ConnectionResetError) as failure:
                 try:
                     response = connection.getresponse()

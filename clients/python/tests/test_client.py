@@ -1,9 +1,16 @@
 """InferQClient against the real API and a worker."""
 
+import http.client
+import http.server
 import io
+import os
 import pathlib
+import threading
 import unittest
 import uuid
+from typing import Any, Dict, List
+from unittest import mock
+from urllib import parse
 
 from inferq import InferQClient, InferQError, describe_status
 
@@ -93,6 +100,46 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((error.job["status"], error.job["waitingFor"]), ("queued", "worker"))
         self.assertEqual(self.client.get(error.job["id"])["status"], "queued")
         self.assertEqual([(job["id"], job["waitingFor"]) for job in updates], [(error.job["id"], "worker")])
+
+    def test_goes_through_the_http_proxy_the_environment_names_unless_no_proxy_says_otherwise(self) -> None:
+        seen: List[str] = []
+
+        class Forwarding(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                seen.append(self.path)
+                target = parse.urlsplit(self.path)
+                upstream = http.client.HTTPConnection(target.hostname or "", target.port, timeout=30)
+                try:
+                    upstream.request("GET", f"{target.path}?{target.query}" if target.query else target.path, headers={k: v for k, v in self.headers.items() if k.lower() != "proxy-authorization"})
+                    answer = upstream.getresponse()
+                    body = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.getheader("Content-Type") or "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+                pass
+
+        proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Forwarding)
+        thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+        thread.start()
+        try:
+            address = f"http://127.0.0.1:{proxy.server_address[1]}"
+            through: Dict[str, str] = {"http_proxy": address, "HTTP_PROXY": address, "no_proxy": "", "NO_PROXY": ""}
+            with mock.patch.dict(os.environ, through):
+                account = self.client.account()
+            self.assertIn("user", account)
+            self.assertEqual(seen, [f"{BASE_URL.rstrip('/')}/v1/account"])
+            with mock.patch.dict(os.environ, {**through, "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}):
+                self.client.account()
+            self.assertEqual(len(seen), 1)
+        finally:
+            proxy.shutdown()
+            proxy.server_close()
 
     def test_no_answer_is_network_error(self) -> None:
         with self.assertRaises(InferQError) as caught:

@@ -188,7 +188,12 @@ export class InferenceWorker {
     if (this.#closed) return;
     const current = this.#consumers.get(model);
     if (current?.closing) {
-      void current.closing.then(() => this.#consume(model));
+      // Loaded again while its queue was being let go: taken again once that is done, if still served.
+      void current.closing
+        .catch(() => {})
+        .then(() => {
+          if (this.#options.models.serves(model)) this.#consume(model);
+        });
       return;
     }
     if (current) return;

@@ -491,6 +491,12 @@ export class ModelPool {
     return this.#slots.size > 0;
   }
 
+  /** Whether `name` is loaded here and not being dropped: its jobs can be taken. */
+  serves(name: string): boolean {
+    const slot = this.#slots.get(name);
+    return slot !== undefined && !slot.removed;
+  }
+
   describe(): ModelDescription[] {
     return [...this.#slots.values()].map((slot) => ({
       name: slot.name,

@@ -181,10 +181,12 @@ describe('ModelPool follows the models of the registry', () => {
     await other.load(['digits']);
     const { heard, listener, release } = recorder();
     other.subscribe(listener);
+    expect(other.serves('digits')).toBe(true);
 
     await rm(registry.modelFolder('digits'), { recursive: true });
     await other.checkForUpdates();
     await vi.waitFor(() => expect(heard).toEqual(['removing digits']));
+    expect(other.serves('digits')).toBe(false); // no queue may be taken for it any more
     // Until the listener has let go of its queue, the jobs it holds still get the model.
     const held = await other.acquire('digits');
     release();

@@ -1,11 +1,13 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelView, QueueSnapshot } from '@inferq/core';
 import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
-import type { PlatformProcess, TestUser } from '@inferq/testing';
+import { repoRoot, type PlatformProcess, type TestUser } from '@inferq/testing';
 import { mnistFixtureFolder } from '@inferq/training';
 import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller, type JobJson } from './platform.ts';
 
@@ -81,6 +83,11 @@ describe("a worker's queues follow what it has loaded", () => {
     expect(before.workers).toBe(0);
     expect(before.versions.find((v) => v.version === '1.0.0')?.workersReady).toBe(0);
     expect(before.loadFailures.map((failure) => failure.workerId).sort()).toEqual(['queues-all', 'queues-named']);
+    // The CLI's table says it too, in its problem column.
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(repoRoot, 'packages/cli/src/main.ts'), 'models'], {
+      env: { PATH: process.env.PATH ?? '', HOME: root, INFERQ_BASE_URL: caller.baseUrl, INFERQ_API_KEY: caller.user.key },
+    });
+    expect(stdout.split('\n').filter((line) => /│ digits +│ 1\.0\.0 .*load failed on queues-(named|all): hash-mismatch/.test(line))).toHaveLength(2);
 
     const queued = await Promise.all([submit(caller, digit, { model: 'digits' }), submit(caller, digit, { model: 'digits' })]);
     const waiting = await Promise.all(queued.map((job) => getJob(caller, job.id) as Promise<JobView>));

@@ -124,6 +124,10 @@ function modelsTable(list: ModelList): string {
       ]);
     }
     for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
+    // A version the registry holds but a worker could not load: it serves none of the model's jobs.
+    for (const failure of model.loadFailures) {
+      output.push([model.name, failure.version, '', '', '', '', '', `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`]);
+    }
   }
   const workers = list.workers.map((worker) => `${worker.workerId} (${worker.backend})`).join(', ');
   return `${output.toString()}

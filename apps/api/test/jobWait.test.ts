@@ -161,6 +161,8 @@ describe('GET /v1/jobs/:id?wait=N', () => {
   // One rule for both ways of asking: whole seconds, clamped to 60, and the applied wait announced.
   it.each([
     ['?wait=120', {}, 'wait=60'],
+    ['?wait=99999999999999999999', {}, 'wait=60'],
+    ['', { prefer: 'wait=99999999999999999999' }, 'wait=60'],
     ['?wait=60', {}, 'wait=60'],
     ['?wait=7', { prefer: 'wait=30' }, 'wait=7'],
     ['', { prefer: 'wait=120' }, 'wait=60'],

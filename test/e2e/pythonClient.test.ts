@@ -25,7 +25,7 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'photo.jpg'), await sharp(await drawingImage(320, 240)).jpeg().toBuffer());
   // Free-tier users may submit once per window: the retry test's rate limit.
   const extra = { TIER_OVERRIDES: JSON.stringify({ free: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 3600 } }) };
-  const [apiStarted, workerStarted] = await Promise.all([startApiProcess({ ...env, extra }), startWorkerProcess({ ...env, workerId: 'python-client' })]);
+  const [apiStarted, workerStarted] = await Promise.all([startApiProcess({ ...env, extra }), startWorkerProcess({ ...env, workerId: 'python-client', extra: { WORKER_MODELS: 'nsfw' } })]);
   api = apiStarted.process;
   worker = workerStarted.process;
   baseUrl = apiStarted.baseUrl;
@@ -53,6 +53,8 @@ describe('the Python client (clients/python)', () => {
         INFERQ_TEST_ERASABLE_API_KEY: erasable.key,
         INFERQ_TEST_ERASABLE_EMAIL: erasable.email,
         INFERQ_TEST_IMAGE: path.join(dir, 'photo.jpg'),
+        // In the registry, served by no worker here (this file's worker serves nsfw only).
+        INFERQ_TEST_UNSERVED_MODEL: 'mnist',
       },
       timeout: 300_000,
     }).then(

@@ -3,7 +3,9 @@ import type { AccountStore } from '@inferq/accounts';
 import { AppError, createUserBodySchema, isUuid } from '@inferq/core';
 import { exitCodeForError, UsageError } from './commandErrors.ts';
 
-export const usage = `inferq-admin: manage users and API keys (talks to Postgres at DATABASE_URL)
+export const usage = `pnpm admin (in the Docker image: node apps/admin/src/index.ts): manage users and API keys
+
+  The database is DATABASE_URL; unset, the one \`pnpm start\` runs on (from its .inferq/state.json).
 
   users create --email EMAIL [--name NAME] [--tier free|pro] [--role user|admin]
                                    create a user and print their first API key (shown once)
@@ -16,7 +18,7 @@ export const usage = `inferq-admin: manage users and API keys (talks to Postgres
   keys list USER                   list a user's keys (prefixes only)
   keys revoke KEY_ID|PREFIX        revoke a key; it stops working at once (PREFIX: iq_<12 hex>)
 
-  models list|publish|set-live     the model registry (MODELS_DIR): inferq-admin models --help
+  models list|publish|set-live     the model registry (MODELS_DIR): pnpm admin models --help
 
   --json                           print JSON`;
 

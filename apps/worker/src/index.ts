@@ -52,6 +52,9 @@ const producerQueue = new InferenceQueue({ connection: producerConnection, name:
 // The pool is built once the backend is known (its batching defaults depend on it); until then
 // the health endpoint answers, not ready, with no models.
 let models: ModelPool | undefined = undefined;
+// Whether the worker takes a model's jobs (false until it is built): /readyz and the heartbeat
+// list only those models, so no view says a model is served that no queue is taken for.
+let takesJobsOf: (model: string) => boolean = () => false;
 const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.countsByModel(), loadedModels: () => models?.describe() ?? [] });
 
 let backendName = 'initializing';
@@ -72,7 +75,7 @@ const health = new HealthServer({
     backendPreference: env.TF_BACKEND,
     ...(backendDetails ? { backendDetails } : {}),
     onnxRuntime: onnxRuntimeView(),
-    models: models?.describe() ?? [],
+    models: models?.describe().filter(({ name }) => takesJobsOf(name)) ?? [],
     failedModels: models?.failures() ?? [],
     tensors: tensorMemory().numTensors,
   }),
@@ -123,8 +126,8 @@ const worker = new InferenceWorker({
   workerId: env.WORKER_ID,
   queueName: env.QUEUE_NAME,
   prefix: env.QUEUE_PREFIX,
-  // One queue per model: this worker takes jobs only of the models it loaded.
-  servedModels: pool.describe().map((model) => model.name),
+  // One queue per model: this worker takes jobs only of the models the pool has loaded, and
+  // follows it (a model loaded later by a retry or under `*`, a model dropped from the registry).
   // Per model, what its batcher can use: one batch running and the next one gathering (preprocessing
   // overlaps inference); a worker serving a batch-32 model and a batch-1 one holds 64 and 2.
   concurrency: (model) => env.WORKER_CONCURRENCY ?? Math.max(2, 2 * (pool.describe().find((entry) => entry.name === model)?.batching.maxBatchSize ?? 1)),
@@ -139,6 +142,7 @@ const worker = new InferenceWorker({
   tracing,
 });
 worker.start();
+takesJobsOf = (model) => worker.consumes(model);
 const reconciler =
   env.RECONCILE_INTERVAL_MS > 0
     ? new Reconciler({
@@ -173,7 +177,10 @@ const heartbeat = new WorkerHeartbeatLoop({
     backend: backendName,
     onnxRuntime: onnxRuntimeView(),
     queue: env.QUEUE_NAME,
-    models: pool.describe().map(({ name, version, engine, loaded, swap }) => ({ name, version, engine, loaded, swap })),
+    models: pool
+      .describe()
+      .filter(({ name }) => takesJobsOf(name))
+      .map(({ name, version, engine, loaded, swap }) => ({ name, version, engine, loaded, swap })),
     failedModels: pool.failures(),
     currentBatch: pool.currentBatch,
     activeJobs: worker.activeJobs,

@@ -16,10 +16,11 @@ export interface InferenceWorkerOptions {
   models: ModelPool;
   logger: Logger;
   workerId: string;
-  /** Base queue name: the worker takes jobs from `modelQueueName(model, queueName)` for each of `servedModels`. @defaultValue "inference" */
+  /**
+   * Base queue name: the worker takes jobs from `modelQueueName(model, queueName)` for each model
+   * `models` has loaded, and follows it as models are loaded and dropped. @defaultValue "inference"
+   */
   queueName?: string;
-  /** The models whose queues this worker takes jobs from: the ones it serves. */
-  servedModels: readonly string[];
   /** @defaultValue "inferq" */
   prefix?: string;
   /**
@@ -143,8 +144,11 @@ export class InferenceWorker {
   readonly #options: InferenceWorkerOptions;
   readonly #writer: Batcher<CompletedJob, string | null>;
   readonly #starter: Batcher<string, (StartedJob & { handed?: StoredPixels }) | null>;
-  readonly #workers: Array<Worker<InferenceJobPayload, JobOutcome>> = [];
+  /** One BullMQ worker per model queue taken from; `closing` once the model is being dropped. */
+  readonly #consumers = new Map<string, { worker: Worker<InferenceJobPayload, JobOutcome>; closing?: Promise<void> }>();
   readonly #jobs = new Map<string, ModelJobs>();
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
   readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
   #active = 0;
 
@@ -180,39 +184,85 @@ export class InferenceWorker {
     });
   }
 
-  /** Starts one BullMQ worker per served model's queue; returns them. */
-  start(): Array<Worker<InferenceJobPayload, JobOutcome>> {
-    const { connection, logger } = this.#options;
-    for (const model of this.#options.servedModels) {
-      const concurrency = this.#concurrencyOf(model);
-      this.#jobs.set(model, { model, held: 0, running: 0, concurrency });
-      const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
-        this.#active++;
-        try {
-          return await this.#process(job, model);
-        } finally {
-          this.#active--;
-        }
-      };
-      const worker = new Worker<InferenceJobPayload, JobOutcome>(modelQueueName(model, this.#options.queueName ?? inferenceQueueName), process, {
-        connection,
-        prefix: this.#options.prefix ?? 'inferq',
-        concurrency,
-        lockDuration: this.#options.lockDurationMs ?? 30_000,
-        stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
-        maxStalledCount: 3,
-        autorun: true,
-      });
-      worker.on('error', (error) => logger.error({ err: error, model }, 'worker error'));
-      worker.on('failed', (job, error) => {
-        if (!job) return;
-        const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-        logger.warn({ jobId: job.id, model, attempt: job.attemptsMade, final, err: error }, 'job attempt failed');
-      });
-      worker.on('stalled', (jobId) => logger.warn({ jobId, model }, 'job stalled; it will run again'));
-      this.#workers.push(worker);
+  /**
+   * Takes jobs from the queue of each model the pool has loaded, and from then on follows the
+   * pool: a model loaded later (a retry, a fixed version, a new name under `*`) gets its queue
+   * taken at once; a model dropped has its queue let go first.
+   */
+  start(): void {
+    if (this.#unsubscribe || this.#closed) return;
+    this.#unsubscribe = this.#options.models.subscribe({
+      added: (model) => this.#consume(model),
+      removing: (model) => this.#stopConsuming(model),
+    });
+    for (const { name } of this.#options.models.describe()) this.#consume(name);
+  }
+
+  /** Starts one BullMQ worker on `model`'s queue, unless one runs; after one being closed, once it has. */
+  #consume(model: string): void {
+    if (this.#closed) return;
+    const current = this.#consumers.get(model);
+    if (current?.closing) {
+      // Loaded again while its queue was being let go: taken again once that is done, if still served.
+      void current.closing
+        .catch(() => {})
+        .then(() => {
+          if (this.#options.models.serves(model)) this.#consume(model);
+        });
+      return;
     }
-    return this.#workers;
+    if (current) return;
+    const { connection, logger } = this.#options;
+    const concurrency = this.#concurrencyOf(model);
+    this.#jobs.set(model, { model, held: 0, running: 0, concurrency });
+    const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
+      this.#active++;
+      try {
+        return await this.#process(job, model);
+      } finally {
+        this.#active--;
+      }
+    };
+    const worker = new Worker<InferenceJobPayload, JobOutcome>(modelQueueName(model, this.#options.queueName ?? inferenceQueueName), process, {
+      connection,
+      prefix: this.#options.prefix ?? 'inferq',
+      concurrency,
+      lockDuration: this.#options.lockDurationMs ?? 30_000,
+      stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 3,
+      autorun: true,
+    });
+    worker.on('error', (error) => logger.error({ err: error, model }, 'worker error'));
+    worker.on('failed', (job, error) => {
+      if (!job) return;
+      const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      logger.warn({ jobId: job.id, model, attempt: job.attemptsMade, final, err: error }, 'job attempt failed');
+    });
+    worker.on('stalled', (jobId) => logger.warn({ jobId, model }, 'job stalled; it will run again'));
+    this.#consumers.set(model, { worker });
+    logger.info({ model, queue: worker.name, concurrency }, 'taking jobs of model');
+  }
+
+  /** Stops taking `model`'s jobs; resolves once the ones held have finished. */
+  async #stopConsuming(model: string): Promise<void> {
+    const current = this.#consumers.get(model);
+    if (!current) return;
+    current.closing ??= current.worker.close().finally(() => {
+      if (this.#consumers.get(model) !== current) return;
+      this.#consumers.delete(model);
+      this.#jobs.delete(model);
+      this.#options.logger.info({ model }, 'no longer taking jobs of model');
+    });
+    await current.closing;
+  }
+
+  /**
+   * Whether this worker takes `model`'s jobs right now: what the heartbeat announces, so every
+   * view (GET /v1/models, the operators' overview, a job's `waitingFor`) says what it takes.
+   */
+  consumes(model: string): boolean {
+    const current = this.#consumers.get(model);
+    return current !== undefined && current.closing === undefined;
   }
 
   get #tracing(): Tracing {
@@ -235,7 +285,8 @@ export class InferenceWorker {
   }
 
   get running(): boolean {
-    return this.#workers.length > 0 && this.#workers.every((worker) => worker.isRunning());
+    const consumers = [...this.#consumers.values()];
+    return consumers.length > 0 && consumers.every(({ worker }) => worker.isRunning());
   }
 
   /** Moves an attempt between held and running, for the operators' counts. */
@@ -496,6 +547,8 @@ export class InferenceWorker {
 
   /** Stops taking jobs and waits for the running ones (BullMQ waits for active jobs). */
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((worker) => worker.close()));
+    this.#closed = true;
+    this.#unsubscribe?.();
+    await Promise.all([...this.#consumers.keys()].map((model) => this.#stopConsuming(model)));
   }
 }

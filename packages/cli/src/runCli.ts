@@ -3,11 +3,11 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import { InferQClient, InferQError, isFinal, isInferQError, type ErrorCode, type Job, type ModelList, type RetryInfo } from '@inferq/client';
+import { describeStatus, InferQClient, InferQError, isFinal, isInferQError, type ErrorCode, type Job, type ModelList, type RetryInfo } from '@inferq/client';
 import { loadConfig } from './config.ts';
 
 /** Exit codes: scripts can tell a wrong command line from an API refusal from a failed job. */
-export const exitCodes = { ok: 0, internal: 1, usage: 2, api: 3, jobFailed: 4 } as const;
+export const exitCodes = { ok: 0, internal: 1, usage: 2, api: 3, jobFailed: 4, notFinal: 5 } as const;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -31,6 +31,8 @@ Options:
   --version <version>   Model version (submit)
   --webhook <url>       URL to POST each job to when it is final (submit)
   --wait                Wait until jobs are final (submit, get)
+  --timeout <s>         Longest --wait, in seconds (default 300); a job not final by then
+                        stays queued or running, and its id is printed
   --batch-size <n>      Images per upload request when submitting several (submit; default 16,
                         at most your tier's maxBatchImages)
   --concurrency <n>     Jobs waited for at once (submit --wait; default 4)
@@ -42,7 +44,8 @@ Options:
   --api-key <key>       API key (INFERQ_API_KEY, or "apiKey" in ~/.config/inferq/config.json)
   -h, --help            This help
 
-Exit codes: 0 ok, 2 usage error, 3 API error, 4 a job failed or was canceled.
+Exit codes: 0 ok, 2 usage error, 3 API error, 4 a job failed or was canceled, 5 a job
+is not final after --timeout (it was submitted: queued or running).
 `;
 
 const options = {
@@ -50,6 +53,7 @@ const options = {
   version: { type: 'string' },
   webhook: { type: 'string' },
   wait: { type: 'boolean' },
+  timeout: { type: 'string' },
   concurrency: { type: 'string' },
   'batch-size': { type: 'string' },
   status: { type: 'string' },
@@ -76,10 +80,18 @@ function describeError(error: { code: string; message: string } | null | undefin
   return error ? `${error.code}: ${error.message}` : '';
 }
 
-function jobTable(rows: Array<{ name?: string; job?: Job; error?: InferQError }>, wide: boolean): string {
+/** One file of a submit: its job, or why it has none; `timedOut`: the job is not final after --timeout. */
+interface Row {
+  name?: string;
+  job?: Job;
+  error?: InferQError;
+  timedOut?: boolean;
+}
+
+function jobTable(rows: Row[], wide: boolean): string {
   const withNames = rows.some((row) => row.name !== undefined);
   const head = [...(withNames ? ['file'] : []), 'job', 'status', 'model', 'top label', 'error'];
-  const anyError = rows.some((row) => row.error || row.job?.error);
+  const anyError = rows.some((row) => (row.error && !row.timedOut) || row.job?.error);
   // On a terminal a long message wraps inside its column instead of breaking the table.
   const output = table(head, wide && anyError ? [...head.slice(0, -1).map(() => null), 48] : undefined);
   for (const row of rows) {
@@ -87,10 +99,10 @@ function jobTable(rows: Array<{ name?: string; job?: Job; error?: InferQError }>
     output.push([
       ...(withNames ? [row.name ?? ''] : []),
       job?.id ?? '',
-      job?.status ?? 'not submitted',
+      job ? describeStatus(job) : 'not submitted',
       job ? `${job.model.name}${job.model.version ? `@${job.model.version}` : ''}` : '',
       job ? top(job) : '',
-      describeError(row.error ?? job?.error),
+      describeError(row.timedOut ? job?.error : (row.error ?? job?.error)),
     ]);
   }
   return output.toString();
@@ -112,6 +124,10 @@ function modelsTable(list: ModelList): string {
       ]);
     }
     for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
+    // A version the registry holds but a worker could not load: it serves none of the model's jobs.
+    for (const failure of model.loadFailures) {
+      output.push([model.name, failure.version, '', '', '', '', '', `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`]);
+    }
   }
   const workers = list.workers.map((worker) => `${worker.workerId} (${worker.backend})`).join(', ');
   return `${output.toString()}
@@ -124,6 +140,19 @@ function retryLine(retry: RetryInfo): string {
   const seconds = retry.delayMs >= 10_000 ? Math.round(retry.delayMs / 1000) : Math.round(retry.delayMs / 100) / 10;
   const asked = retry.retryAfterMs !== undefined && retry.retryAfterMs > retry.delayMs ? `; the server asked for ${Math.ceil(retry.retryAfterMs / 1000)} s` : '';
   return `inferq: ${why}${retry.code ? ` (${retry.code})` : ''}: retrying in ${seconds} s (${retry.attempt} of ${retry.maxRetries}${asked})`;
+}
+
+/**
+ * A wait that ran out: the job was submitted and is still queued or running. Said as that, with
+ * its id, never as an error of the submit.
+ */
+function notFinalLine(job: Job, timeoutSeconds: number): string {
+  return `inferq: job ${job.id} was submitted and is still ${describeStatus(job)} after ${timeoutSeconds} s; it stays ${job.status}. Wait again with: inferq get ${job.id} --wait`;
+}
+
+/** Said once per job, as soon as it is seen queued with no live worker serving its model. */
+function waitingForWorkerLine(job: Job, timeoutSeconds: number): string {
+  return `inferq: job ${job.id} submitted: queued · waiting for a worker (no live worker serves model ${job.model.name}); waiting up to ${timeoutSeconds} s (--timeout), the job stays queued after`;
 }
 
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
@@ -159,6 +188,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return rest[0]!;
     };
     const finalCode = (jobs: Array<Job | undefined>) => (jobs.some((job) => job && (job.status === 'failed' || job.status === 'canceled')) ? exitCodes.jobFailed : exitCodes.ok);
+    const timeoutSeconds = positiveInt(values.timeout, 'timeout', 300);
+    // Tells, once per job, that it waits for a worker: a long wait is never silent.
+    const told = new Set<string>();
+    const onUpdate = (job: Job) => {
+      if (job.waitingFor !== 'worker' || told.has(job.id)) return;
+      told.add(job.id);
+      io.stderr.write(`${waitingForWorkerLine(job, timeoutSeconds)}\n`);
+    };
+    /** Waits for `row`'s job; a wait that runs out keeps the job (submitted, not final) and marks the row. */
+    const waitFor = async (row: Row, timeoutMs: number) => {
+      try {
+        row.job = await client.wait(row.job!.id, { timeoutMs, onUpdate });
+      } catch (error) {
+        if (!isInferQError(error)) throw error;
+        row.error = error;
+        if (error.code === 'WAIT_TIMEOUT' && error.job) {
+          row.job = error.job;
+          row.timedOut = true;
+        }
+      }
+    };
 
     switch (command) {
       case 'submit': {
@@ -175,16 +225,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         );
         const bar = io.stderr.isTTY && !json ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
-        const results: Array<{ name: string; job?: Job; error?: InferQError }> = files.map((file) => ({ name: file.name }));
+        const results: Array<Row & { name: string }> = files.map((file) => ({ name: file.name }));
+        const started = Date.now();
         const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
         if (files.length === 1) {
           const result = results[0]!;
           try {
-            const submitOptions = { filename: path.basename(files[0]!.name), ...jobOptions };
-            result.job = values.wait ? await client.run(files[0]!.bytes, submitOptions) : await client.submit(files[0]!.bytes, submitOptions);
+            result.job = await client.submit(files[0]!.bytes, { filename: path.basename(files[0]!.name), ...jobOptions });
           } catch (error) {
             if (!isInferQError(error)) throw error;
             result.error = error;
+          }
+          if (values.wait && result.job && !isFinal(result.job)) {
+            onUpdate(result.job);
+            await waitFor(result, timeoutSeconds * 1000 - (Date.now() - started));
           }
           bar?.increment();
         } else {
@@ -192,7 +246,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           // file gets its own job or its own error.
           const batch = await client.submitMany(
             files.map((file) => file.bytes),
-            { ...jobOptions, filenames: files.map((file) => path.basename(file.name)), batchSize: positiveInt(values['batch-size'], 'batch-size', 16), ...(values.wait ? { waitSeconds: 60 } : {}) },
+            { ...jobOptions, filenames: files.map((file) => path.basename(file.name)), batchSize: positiveInt(values['batch-size'], 'batch-size', 16), ...(values.wait ? { waitSeconds: Math.min(60, timeoutSeconds) } : {}) },
           );
           for (const item of batch.data) {
             const result = results[item.index]!;
@@ -208,12 +262,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
               Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
                 for (let index = next++; index < pending.length; index = next++) {
                   const result = pending[index]!;
-                  try {
-                    result.job = await client.wait(result.job!.id);
-                  } catch (error) {
-                    if (!isInferQError(error)) throw error;
-                    result.error = error;
-                  }
+                  onUpdate(result.job!);
+                  await waitFor(result, timeoutSeconds * 1000 - (Date.now() - started));
                   bar?.increment();
                 }
               }),
@@ -223,14 +273,25 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         bar?.stop();
         if (json) print(JSON.stringify(results.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
         else print(jobTable(results, wide));
-        if (results.some((result) => result.error)) return exitCodes.api;
-        return finalCode(results.map((result) => result.job));
+        for (const result of results) if (result.timedOut) io.stderr.write(`${notFinalLine(result.job!, timeoutSeconds)}\n`);
+        if (results.some((result) => result.error && !result.timedOut)) return exitCodes.api;
+        const failed = finalCode(results.map((result) => result.job));
+        return failed === exitCodes.ok && results.some((result) => result.timedOut) ? exitCodes.notFinal : failed;
       }
       case 'get': {
         const id = one('job id');
-        const job = values.wait ? await client.wait(id) : await client.get(id);
-        print(json ? JSON.stringify(job, null, 2) : jobTable([{ job }], wide));
-        return finalCode([job]);
+        const row: Row = { job: await client.get(id) };
+        if (values.wait && !isFinal(row.job!)) {
+          onUpdate(row.job!);
+          await waitFor(row, timeoutSeconds * 1000);
+          if (row.error && !row.timedOut) throw row.error;
+        }
+        print(json ? JSON.stringify(row.job, null, 2) : jobTable([row], wide));
+        if (row.timedOut) {
+          io.stderr.write(`${notFinalLine(row.job!, timeoutSeconds)}\n`);
+          return exitCodes.notFinal;
+        }
+        return finalCode([row.job]);
       }
       case 'list': {
         const page = await client.list({

@@ -33,3 +33,11 @@ export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canc
 export function isFinal(job: Pick<Job, 'status'>): boolean {
   return finalStatuses.includes(job.status);
 }
+
+/**
+ * The job's state as a person reads it: its status, and for a queued job that no live worker can
+ * take (`waitingFor: "worker"`: no worker serves its model) `queued · waiting for a worker`.
+ */
+export function describeStatus(job: Pick<Job, 'status' | 'waitingFor'>): string {
+  return job.status === 'queued' && job.waitingFor === 'worker' ? 'queued · waiting for a worker' : job.status;
+}

@@ -78,11 +78,11 @@ const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
 const jobHeaders = z.object({
   ETag: z.string().meta({ description: 'Weak validator of this representation; send it back in If-None-Match.' }),
   Location: z.string().optional().meta({ description: 'The job (on submit).' }),
-  'Preference-Applied': z.string().optional().meta({ description: 'The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent.' }),
+  'Preference-Applied': z.string().optional().meta({ description: 'The wait applied, e.g. `wait=60`, when `Prefer: wait` or `?wait=` asked for one (clamped to the longest wait).' }),
 });
 
 const preferHeader = z.string().optional().meta({
-  description: `RFC 7240 preference. \`wait=N\`: hold the answer until the job is final or N seconds pass (capped at ${maxWaitSeconds}).`,
+  description: `RFC 7240 preference. \`wait=N\`: hold the answer until the job is final or N seconds pass (clamped to ${maxWaitSeconds}); a bare \`wait\` waits ${maxWaitSeconds}. \`Preference-Applied\` says what was applied.`,
   example: 'wait=30',
 });
 
@@ -282,10 +282,10 @@ function buildDocument(options: OpenApiDocumentOptions) {
           operationId: 'getJob',
           tags: ['jobs'],
           summary: 'Read a job',
-          description: `With \`?wait=N\` or \`Prefer: wait=N\` (0 to ${maxWaitSeconds} s) the answer is held until the job is final or N seconds pass, then the job is answered as it is. With \`If-None-Match\`, an unchanged job answers 304.`,
+          description: `With \`?wait=N\` or \`Prefer: wait=N\` the answer is held until the job is final or N seconds pass (both clamped to ${maxWaitSeconds} s, a bare \`Prefer: wait\` is ${maxWaitSeconds} s, and \`Preference-Applied: wait=N\` says what was applied), then the job is answered as it is. With \`If-None-Match\`, an unchanged job answers 304.`,
           requestParams: {
             path: jobPath,
-            query: z.object({ wait: z.int().min(0).max(maxWaitSeconds).optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds}.`, example: 30 }) }),
+            query: z.object({ wait: z.int().min(0).max(maxWaitSeconds).optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds} (a larger value is taken as ${maxWaitSeconds}).`, example: 30 }) }),
             header: z.object({ Prefer: preferHeader, 'If-None-Match': z.string().optional().meta({ description: 'An ETag of this job.' }) }),
           },
           responses: {

@@ -129,7 +129,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
     const wait = waitPreference(undefined, req.get('prefer'));
     let latest = job;
-    if (wait.fromPrefer) {
+    if (wait.asked) {
       res.set('Preference-Applied', `wait=${wait.seconds}`);
       if (wait.seconds > 0 && !isFinalStatus(job.status)) {
         const outcome = await service.waitFor(principalOf(req), job.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
@@ -168,7 +168,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
       // `Prefer: wait=N`: hold the answer until every job is final or N seconds pass.
       const wait = waitPreference(undefined, req.get('prefer'));
       const jobs = items.map((item) => (item.ok ? item.job : undefined));
-      if (wait.fromPrefer) {
+      if (wait.asked) {
         res.set('Preference-Applied', `wait=${wait.seconds}`);
         if (wait.seconds > 0) {
           const signal = clientGone(res);
@@ -216,7 +216,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
   router.get('/jobs/:id', async function getJob(req, res) {
     const wait = waitPreference(req.query.wait, req.get('prefer'));
     res.vary('Prefer');
-    if (wait.fromPrefer) res.set('Preference-Applied', `wait=${wait.seconds}`);
+    if (wait.asked) res.set('Preference-Applied', `wait=${wait.seconds}`);
     const outcome = await service.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
     if (!outcome.job) return; // the client went away
     sendJob(req, res, { ...toJobView(outcome.job), waitingFor: await service.waitingFor(outcome.job) });

@@ -58,7 +58,7 @@ export type paths = {
         };
         /**
          * Read a job
-         * @description With `?wait=N` or `Prefer: wait=N` (0 to 60 s) the answer is held until the job is final or N seconds pass, then the job is answered as it is. With `If-None-Match`, an unchanged job answers 304.
+         * @description With `?wait=N` or `Prefer: wait=N` the answer is held until the job is final or N seconds pass (both clamped to 60 s, a bare `Prefer: wait` is 60 s, and `Preference-Applied: wait=N` says what was applied), then the job is answered as it is. With `If-None-Match`, an unchanged job answers 304.
          */
         get: operations["getJob"];
         put?: never;
@@ -1382,7 +1382,7 @@ export interface operations {
             header?: {
                 /** @description 1 to 255 visible ASCII characters; a retried submit with the same key returns the same job. */
                 "Idempotency-Key"?: string;
-                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
+                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
             };
             path?: never;
@@ -1421,7 +1421,7 @@ export interface operations {
                     ETag: string;
                     /** @description The job (on submit). */
                     Location?: string;
-                    /** @description The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent. */
+                    /** @description The wait applied, e.g. `wait=60`, when `Prefer: wait` or `?wait=` asked for one (clamped to the longest wait). */
                     "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
@@ -1436,7 +1436,7 @@ export interface operations {
                     ETag: string;
                     /** @description The job (on submit). */
                     Location?: string;
-                    /** @description The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent. */
+                    /** @description The wait applied, e.g. `wait=60`, when `Prefer: wait` or `?wait=` asked for one (clamped to the longest wait). */
                     "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
@@ -1528,7 +1528,7 @@ export interface operations {
             header?: {
                 /** @description 1 to 250 visible ASCII characters; image i is submitted with the key `<key>:<i>`. */
                 "Idempotency-Key"?: string;
-                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
+                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
             };
             path?: never;
@@ -1638,11 +1638,11 @@ export interface operations {
     getJob: {
         parameters: {
             query?: {
-                /** @description Seconds to wait for a final state, 0 to 60. */
+                /** @description Seconds to wait for a final state, 0 to 60 (a larger value is taken as 60). */
                 wait?: number;
             };
             header?: {
-                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
+                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
                 /** @description An ETag of this job. */
                 "If-None-Match"?: string;
@@ -1662,7 +1662,7 @@ export interface operations {
                     ETag: string;
                     /** @description The job (on submit). */
                     Location?: string;
-                    /** @description The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent. */
+                    /** @description The wait applied, e.g. `wait=60`, when `Prefer: wait` or `?wait=` asked for one (clamped to the longest wait). */
                     "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };

@@ -179,6 +179,10 @@ printTable(
     'platform total (all but the model)': Math.max(0, run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage).toFixed(1),
   })),
 );
+for (const { workers, run, bareRatio, modelCpuMsPerImage } of rows) {
+  const outside = Math.max(0, run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage);
+  console.log(`${workers} worker entr${workers === 1 ? 'y' : 'ies'}: end to end ${bareRatio.toFixed(2)}× the bare pipeline (target ≥ 0.7); CPU per job outside the model ${outside.toFixed(1)} ms (target ≤ 8)`);
+}
 const after = machineLoad();
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
 const file = writeResults('e2e', { model: values.model, photos: values.photos, bareProcesses, image: values.image, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, rows, load: { before, after } });

@@ -202,8 +202,9 @@ export class JobService {
    * Submits many images of one caller with the same model, version and webhook: each is
    * validated on its own, and every valid one admitted in one group (one transaction, one
    * enqueue), so the quota counts them in order. Errors of the request as a whole (no such
-   * model, a bad webhook, the queue full or down) throw; an image's own error (invalid, too large,
-   * over the quota) is its item's. With an idempotency key K, image i is submitted with `K:i`.
+   * model, a bad webhook, the queue full or down before any image is read) throw; an image's own
+   * error (invalid, too large, over the quota, past the global cap: QUEUE_FULL, or not enqueued:
+   * QUEUE_UNAVAILABLE) is its item's. With an idempotency key K, image i is submitted with `K:i`.
    */
   submitMany(input: SubmitBatchInput): Promise<BatchItemResult[]> {
     return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': input.images.length } }, (span) => this.#submitMany(input, span));
@@ -342,18 +343,33 @@ export class JobService {
   readonly #admissions: GroupCommit<PendingAdmission, AdmissionOutcome>;
 
   async #admitGroup(group: PendingAdmission[]): Promise<AdmissionOutcome[]> {
+    const { queue } = this.#options;
+    // The global cap, per job: room for the whole group is reserved at once (atomic across API
+    // processes), the first `granted` jobs go on, the rest are QUEUE_FULL each. The room is
+    // held until the jobs are in the queue, where the cap counts them.
+    const reservation = await queue.reserveCapacity(group.length, this.queueCap);
+    try {
+      return await this.#admitReserved(group, reservation.granted);
+    } finally {
+      await reservation.release();
+    }
+  }
+
+  async #admitReserved(group: PendingAdmission[], granted: number): Promise<AdmissionOutcome[]> {
     const { admission, queue, events } = this.#options;
     const tracing = this.#tracing;
+    const admitted = group.slice(0, granted);
     // Off, no span is started and nothing is added to the payloads.
-    const groupAttributes = { 'inferq.group_size': group.length };
-    const admissionSpans = tracing.enabled ? group.map((pending) => tracing.startSpan('admission', { parent: pending.span, attributes: groupAttributes })) : [];
+    const groupAttributes = { 'inferq.group_size': admitted.length };
+    const admissionSpans = tracing.enabled ? admitted.map((pending) => tracing.startSpan('admission', { parent: pending.span, attributes: groupAttributes })) : [];
     let results: AdmissionOutcome[];
     try {
-      results = await admission.admitMany(group.map((pending) => pending.request));
+      results = admitted.length > 0 ? await admission.admitMany(admitted.map((pending) => pending.request)) : [];
     } finally {
       for (const span of admissionSpans) span.end();
     }
-    const created = group.flatMap((pending, i) => {
+    for (let i = granted; i < group.length; i++) results.push({ outcome: 'failed', error: this.#queueFull() });
+    const created = admitted.flatMap((pending, i) => {
       const result = results[i]!;
       return result.outcome === 'created' ? [{ pending, job: result.job, i }] : [];
     });
@@ -413,10 +429,11 @@ export class JobService {
   }
 
   /**
-   * The global cap on work in the system, checked before anything is written. Concurrent
-   * submits can pass together, so the queue may overshoot the cap by at most the number of
-   * submits in progress at that moment; it never grows without bound. Submits that arrive while
-   * one read of the queue length is in flight share it (one Redis round trip for all of them).
+   * The global cap on work in the system, checked early, before an image is decoded: a full
+   * platform refuses at once. It only reads (concurrent submits can pass it together); what
+   * holds the cap per job is the reservation each admission group takes (#admitGroup). Submits
+   * that arrive while one read of the queue length is in flight share it (one Redis round trip
+   * for all of them).
    */
   async #checkCapacity(): Promise<void> {
     let inFlight: number;
@@ -426,10 +443,12 @@ export class JobService {
     } catch (error) {
       throw queueUnavailable(error);
     }
-    if (inFlight >= this.queueCap) {
-      const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
-      throw new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter });
-    }
+    if (inFlight >= this.queueCap) throw this.#queueFull();
+  }
+
+  #queueFull(): AppError {
+    const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
+    return new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter });
   }
 
   /**

@@ -143,7 +143,16 @@ const idempotencyWindowMs = 24 * 3600 * 1000;
 const defaultPageSize = 20;
 const maxPageSize = 100;
 
-/** A batch's key leaves room for the `:<index>` each image's key adds. */
+/**
+ * The stored key of image `index` of a batch sent with `Idempotency-Key: key`. Namespaced by
+ * route: the space cannot occur in a client's key (visible ASCII only), so no single submit's key
+ * (`K:0` included) can ever name a batch's image, nor the other way round.
+ */
+function batchImageKey(key: string, index: number): string {
+  return `batch ${key}:${index}`;
+}
+
+/** A batch's key leaves room for the `batch ` and `:<index>` each image's stored key adds. */
 function checkIdempotencyKey(key: string | undefined, maxLength: number): void {
   if (key !== undefined && (key.length > maxLength || !idempotencyKeyPattern.test(key))) {
     throw new AppError('VALIDATION_FAILED', `The Idempotency-Key header must be 1 to ${maxLength} visible ASCII characters.`, { details: { header: 'Idempotency-Key' } });
@@ -204,7 +213,8 @@ export class JobService {
    * enqueue), so the quota counts them in order. Errors of the request as a whole (no such
    * model, a bad webhook, the queue full or down before any image is read) throw; an image's own
    * error (invalid, too large, over the quota, past the global cap: QUEUE_FULL, or not enqueued:
-   * QUEUE_UNAVAILABLE) is its item's. With an idempotency key K, image i is submitted with `K:i`.
+   * QUEUE_UNAVAILABLE) is its item's. With an idempotency key K, image i is submitted under a
+   * key of its own that no single submit can send (batchImageKey).
    */
   submitMany(input: SubmitBatchInput): Promise<BatchItemResult[]> {
     return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': input.images.length } }, (span) => this.#submitMany(input, span));
@@ -212,7 +222,7 @@ export class JobService {
 
   async #submitMany(input: SubmitBatchInput, span: Span): Promise<BatchItemResult[]> {
     const { idempotencyKey } = input;
-    checkIdempotencyKey(idempotencyKey, 250);
+    checkIdempotencyKey(idempotencyKey, 240);
     if (input.images.length === 0) throw new AppError('MISSING_IMAGE', 'Send the images in multipart fields named "image".');
     const context = await this.#prepare(input);
     const items: Array<BatchItemResult | undefined> = Array.from({ length: input.images.length });
@@ -230,7 +240,7 @@ export class JobService {
               throw new AppError('IMAGE_TOO_LARGE', `The image is ${bytes.size} bytes; the limit is ${maxBytes}.`, { details: { bytes: bytes.size, maxBytes } });
             }
             const image = await this.#validate(context, bytes);
-            valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? `${idempotencyKey}:${index}` : undefined, input.fileNames?.[index], span) });
+            valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? batchImageKey(idempotencyKey, index) : undefined, input.fileNames?.[index], span) });
           } catch (error) {
             if (!isAppError(error)) throw error;
             items[index] = { ok: false, error };
@@ -596,7 +606,8 @@ export class JobService {
 
 function parseLimit(value: string | undefined): number {
   if (value === undefined) return defaultPageSize;
-  const limit = Number(value);
+  // Decimal digits only: Number() would also take `1e2`, `0x10`, ` 5` and `5.0`.
+  const limit = /^[0-9]{1,3}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
     throw new AppError('VALIDATION_FAILED', `limit must be an integer from 1 to ${maxPageSize}.`, { details: { field: 'limit' } });
   }

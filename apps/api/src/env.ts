@@ -15,6 +15,12 @@ export const apiEnvSchema = commonEnvSchema.extend({
   MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(40_000_000),
   MIN_IMAGE_SIDE: z.coerce.number().int().positive().default(32),
   MAX_IMAGE_SIDE: z.coerce.number().int().positive().default(8192),
+  /**
+   * Store (and serve back from GET /v1/jobs/:id/image) uploads with their metadata as sent. Off by
+   * default: EXIF (GPS, Artist, Copyright, maker notes), XMP, IPTC and comments are cut out of what
+   * is stored, losslessly, keeping only the EXIF orientation so the image still displays upright.
+   */
+  KEEP_IMAGE_METADATA: envBoolean.default(false),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /**
    * The proxies in front of the API whose X-Forwarded-For is believed: `false` (none), a hop count

@@ -103,6 +103,7 @@ const services = buildApiServices({
     maxWidth: env.MAX_IMAGE_SIDE,
     maxHeight: env.MAX_IMAGE_SIDE,
   },
+  keepImageMetadata: env.KEEP_IMAGE_METADATA,
   tiers,
   rateLimits,
   maxQueuedJobs: env.MAX_QUEUED_JOBS,

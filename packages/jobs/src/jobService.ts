@@ -25,6 +25,12 @@ export interface JobServiceOptions {
   defaultModel: string;
   /** The global limits; a tier may only lower maxBytes and maxPixels. */
   imageLimits: ImageLimits;
+  /**
+   * Store uploads with their metadata as sent. Otherwise EXIF (GPS, Artist, maker notes), XMP,
+   * IPTC and comments are cut out of what is stored and served, the orientation kept.
+   * @defaultValue false
+   */
+  keepImageMetadata?: boolean | undefined;
   tiers: TierTable;
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue defaultMaxQueuedJobs (10000) */
   maxQueuedJobs?: number | undefined;
@@ -297,6 +303,7 @@ export class JobService {
       { ...imageLimits, maxBytes: Math.min(imageLimits.maxBytes, context.tier.maxUploadBytes), maxPixels: Math.min(imageLimits.maxPixels, context.tier.maxPixels) },
       {
         pixels: context.model.input,
+        keepMetadata: this.#options.keepImageMetadata ?? false,
         beforeDecode: decodePixels
           ? ({ pixels }) => {
               const lease = decodePixels.tryAcquire(userId, pixels);
@@ -433,7 +440,7 @@ export class JobService {
       ...imageLimits,
       maxBytes: Math.min(imageLimits.maxBytes, tier.maxUploadBytes),
       maxPixels: Math.min(imageLimits.maxPixels, tier.maxPixels),
-    }).catch(() => undefined);
+    }, { keepMetadata: this.#options.keepImageMetadata ?? false }).catch(() => undefined);
     if (image?.sha256 !== earlier.inputSha256) throw reused('image');
     return earlier;
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { tierOverridesEnvSchema } from '@inferq/accounts';
-import { commonEnvSchema, envBoolean, parseEnv } from '@inferq/core';
+import { requireSecretKeysInProduction, secretKeysEnvSchema, tierOverridesEnvSchema } from '@inferq/accounts';
+import { commonEnvSchema, envBoolean, envPortList, parseEnv } from '@inferq/core';
 import { defaultMaxQueuedJobs } from '@inferq/jobs';
 import { defaultMaxConcurrentSubmits } from './http/submitSlots.ts';
 import { parseTrustProxy } from './http/trustProxy.ts';
@@ -106,7 +106,17 @@ export const apiEnvSchema = commonEnvSchema.extend({
    * must be https to public addresses. Refused when NODE_ENV=production.
    */
   WEBHOOK_ALLOW_LOOPBACK: envBoolean.default(false),
+  /** Ports a webhook URL may name besides 80 and 443, comma-separated (`8443,9443`). */
+  WEBHOOK_ALLOW_PORTS: envPortList.default([]),
+  /**
+   * Keys that encrypt webhook signing secrets at rest (AES-256-GCM): `id:base64` of 32 bytes,
+   * comma-separated, the current key first, older ones after it until `pnpm admin
+   * webhook-secrets reencrypt` has moved every secret. Required in production; unset elsewhere,
+   * secrets are stored in clear and the API says so at start.
+   */
+  WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional(),
 }).superRefine((env, ctx) => {
+  requireSecretKeysInProduction(env, ctx);
   const shares = [
     ['MAX_CONCURRENT_SUBMITS_PER_USER', env.MAX_CONCURRENT_SUBMITS_PER_USER, env.MAX_CONCURRENT_SUBMITS],
     ['MAX_UPLOAD_MEMORY_BYTES_PER_USER', env.MAX_UPLOAD_MEMORY_BYTES_PER_USER, env.MAX_UPLOAD_MEMORY_BYTES],

@@ -106,7 +106,24 @@ describe('private metadata in what is stored', () => {
     expect({ width: validated.width, height: validated.height }).toEqual({ width: 48, height: 64 });
   });
 
-  it.each(['tiff', 'avif'] as const)('is removed from a %s by a lossless re-encode, upright', async (format) => {
+  it('is overwritten in place in an AVIF (EXIF and XMP items), every other byte as it was', async () => {
+    const upload = await privateMetadataImage('avif');
+    expect(upload.includes('Jane Roe')).toBe(true);
+    const validated = await validateImage(upload);
+    expect({ format: validated.format, bytes: validated.bytes }).toEqual({ format: 'avif', bytes: upload.length });
+    for (const marker of privateMetadataMarkers) expect(validated.data.includes(marker)).toBe(false);
+    const after = await sharp(validated.data).metadata();
+    expect(after.xmp === undefined || after.xmp.every((byte) => byte === 0x20)).toBe(true);
+    const [original, stored] = await Promise.all([shown(upload), shown(validated.data)]);
+    expect({ width: stored.width, height: stored.height }).toEqual({ width: original.width, height: original.height });
+    expect(stored.pixels.equals(original.pixels)).toBe(true);
+    // Only the items' bytes changed.
+    const changed = [...upload].filter((byte, i) => validated.data[i] !== byte).length;
+    expect(changed).toBeGreaterThan(0);
+    expect(changed).toBeLessThan(upload.length / 2);
+  });
+
+  it.each(['tiff'] as const)('is removed from a %s by a lossless re-encode, upright', async (format) => {
     const upload = await privateMetadataImage(format);
     const validated = await validateImage(upload);
     for (const marker of privateMetadataMarkers) expect(validated.data.includes(marker)).toBe(false);

@@ -51,10 +51,13 @@ export function metadataSegmentBytes(bytes: Uint8Array, format: ImageFormat): nu
 /**
  * `image` (the image proper, already cut at its end) without private metadata, the orientation
  * kept (see the module comment). Returns `image` itself when it had nothing to drop, and null
- * when the format's metadata cannot be removed by rewriting its framing (AVIF, TIFF) or the
- * framing cannot be walked: the caller then re-encodes.
+ * when the format's metadata cannot be removed by rewriting its framing (TIFF) or the framing
+ * cannot be walked: the caller then re-encodes. An AVIF's EXIF and XMP items are overwritten in
+ * place instead (their offsets are referenced from elsewhere in the file, so nothing is cut); its
+ * orientation lives in the irot and imir properties, which stay.
  */
 export function withoutPrivateMetadata(image: Buffer, format: ImageFormat, orientation: number | undefined): Buffer | null {
+  if (format === 'avif') return scrubbedAvif(image);
   const pieces = piecesOf(image, format);
   if (pieces === null) return null;
   if (!pieces.some((piece) => piece.kind === 'private')) return image;
@@ -308,4 +311,161 @@ function gifPieces(bytes: Uint8Array): Piece[] | null {
     }
   }
   return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVIF (ISO BMFF): the meta box lists items (iinf) and where their bytes are (iloc: in the file,
+// usually inside mdat, or in the meta box's idat). EXIF and XMP are items of their own.
+
+interface Box {
+  type: string;
+  /** Where the payload starts (after size and type) and where the box ends. */
+  start: number;
+  end: number;
+}
+
+function u16(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 8) | bytes[at + 1]!;
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!;
+}
+
+/** An unsigned big-endian integer of `size` bytes (0, 4 or 8; 8 only while it fits a double exactly). */
+function uint(bytes: Uint8Array, at: number, size: number): number | null {
+  if (size === 0) return 0;
+  if (size === 4) return u32(bytes, at);
+  if (size === 8) {
+    const high = u32(bytes, at);
+    return high < 0x200000 ? high * 2 ** 32 + u32(bytes, at + 4) : null;
+  }
+  return null;
+}
+
+/** The boxes between `from` and `to`; null when one does not fit. */
+function boxesIn(bytes: Uint8Array, from: number, to: number): Box[] | null {
+  const boxes: Box[] = [];
+  let at = from;
+  while (at + 8 <= to) {
+    let size = u32(bytes, at);
+    const type = fourcc(bytes, at + 4);
+    let start = at + 8;
+    if (size === 1) {
+      const large = uint(bytes, at + 8, 8);
+      if (large === null) return null;
+      size = large;
+      start += 8;
+    } else if (size === 0) {
+      size = to - at;
+    }
+    if (size < start - at || at + size > to) return null;
+    boxes.push({ type, start, end: at + size });
+    at += size;
+  }
+  return at === to ? boxes : null;
+}
+
+/** The EXIF and XMP items an iinf box lists, by item id. */
+function privateItems(bytes: Uint8Array, iinf: Box): Map<number, 'exif' | 'xmp'> | null {
+  const version = bytes[iinf.start]!;
+  const entries = boxesIn(bytes, iinf.start + 4 + (version === 0 ? 2 : 4), iinf.end);
+  if (entries === null) return null;
+  const ids = new Map<number, 'exif' | 'xmp'>();
+  for (const infe of entries) {
+    if (infe.type !== 'infe') continue;
+    const infeVersion = bytes[infe.start]!;
+    if (infeVersion < 2) continue; // versions 0 and 1 carry no item type
+    let at = infe.start + 4;
+    const id = infeVersion === 2 ? u16(bytes, at) : u32(bytes, at);
+    at += (infeVersion === 2 ? 2 : 4) + 2; // item id, protection index
+    const type = fourcc(bytes, at);
+    at += 4;
+    const nameEnd = bytes.indexOf(0, at);
+    let contentType = '';
+    if (type === 'mime' && nameEnd !== -1 && nameEnd < infe.end) {
+      const typeEnd = bytes.indexOf(0, nameEnd + 1);
+      contentType = Buffer.from(bytes.subarray(nameEnd + 1, typeEnd === -1 || typeEnd > infe.end ? infe.end : typeEnd)).toString('latin1');
+    }
+    if (type === 'Exif') ids.set(id, 'exif');
+    else if (type === 'mime' && /xmp|rdf\+xml/i.test(contentType)) ids.set(id, 'xmp');
+  }
+  return ids;
+}
+
+/** The byte ranges (in the file) of the items `ids`, by the iloc box; null when they cannot be told. */
+function itemRanges(bytes: Uint8Array, iloc: Box, ids: ReadonlyMap<number, 'exif' | 'xmp'>, idat: Box | undefined): Array<{ kind: 'exif' | 'xmp'; start: number; end: number }> | null {
+  const version = bytes[iloc.start]!;
+  let at = iloc.start + 4;
+  const offsetSize = bytes[at]! >> 4;
+  const lengthSize = bytes[at]! & 0x0f;
+  const baseOffsetSize = bytes[at + 1]! >> 4;
+  const indexSize = version >= 1 ? bytes[at + 1]! & 0x0f : 0;
+  at += 2;
+  const count = version < 2 ? u16(bytes, at) : u32(bytes, at);
+  at += version < 2 ? 2 : 4;
+  const ranges: Array<{ kind: 'exif' | 'xmp'; start: number; end: number }> = [];
+  for (let item = 0; item < count; item++) {
+    if (at > iloc.end) return null;
+    const id = version < 2 ? u16(bytes, at) : u32(bytes, at);
+    at += version < 2 ? 2 : 4;
+    const method = version >= 1 ? u16(bytes, at) & 0x0f : 0;
+    if (version >= 1) at += 2;
+    at += 2; // data reference index
+    const base = uint(bytes, at, baseOffsetSize);
+    at += baseOffsetSize;
+    const extents = u16(bytes, at);
+    at += 2;
+    for (let extent = 0; extent < extents; extent++) {
+      at += indexSize;
+      const offset = uint(bytes, at, offsetSize);
+      at += offsetSize;
+      const length = uint(bytes, at, lengthSize);
+      at += lengthSize;
+      const kind = ids.get(id);
+      if (kind === undefined) continue;
+      if (base === null || offset === null || length === null || (method !== 0 && method !== 1) || (method === 1 && !idat)) return null;
+      const start = (method === 1 ? idat!.start : 0) + base + offset;
+      // A length of 0 means "to the end of the file" (or of idat).
+      const end = length === 0 ? (method === 1 ? idat!.end : bytes.length) : start + length;
+      if (end > (method === 1 ? idat!.end : bytes.length)) return null;
+      ranges.push({ kind, start, end });
+    }
+  }
+  return at <= iloc.end ? ranges : null;
+}
+
+/**
+ * The AVIF with its EXIF and XMP items overwritten in place: the EXIF item keeps a valid, empty
+ * EXIF (its 4-byte header offset, then a TIFF header with no entries), the XMP item becomes spaces.
+ * Every offset in the file stays right. `image` itself when it has no such item; null when the
+ * boxes cannot be read.
+ */
+function scrubbedAvif(image: Buffer): Buffer | null {
+  const top = boxesIn(image, 0, image.length);
+  const meta = top?.find((box) => box.type === 'meta');
+  if (!top || !meta) return null;
+  const children = boxesIn(image, meta.start + 4, meta.end);
+  const iinf = children?.find((box) => box.type === 'iinf');
+  const iloc = children?.find((box) => box.type === 'iloc');
+  if (!children || !iinf || !iloc) return null;
+  const ids = privateItems(image, iinf);
+  if (ids === null) return null;
+  if (ids.size === 0) return image;
+  const ranges = itemRanges(image, iloc, ids, children.find((box) => box.type === 'idat'));
+  if (ranges === null) return null;
+  const out = Buffer.from(image);
+  // The EXIF item: a 4-byte offset to the TIFF header (0), then a TIFF header whose one
+  // directory has no entries; zeros after it. Decoders read an empty EXIF, not a broken one.
+  const emptyExif = Buffer.concat([Buffer.alloc(4), Buffer.from('MM\0*', 'latin1'), Buffer.from([0, 0, 0, 8, 0, 0, 0, 0, 0, 0])]);
+  for (const { kind, start, end } of ranges) {
+    if (kind === 'xmp') {
+      out.fill(0x20, start, end);
+    } else {
+      out.fill(0, start, end);
+      // Each extent starts with it: an item is one extent in practice, and zeros are zeros.
+      if (end - start >= emptyExif.length) emptyExif.copy(out, start);
+    }
+  }
+  return out;
 }

@@ -60,7 +60,11 @@ function render(folder: string): Manifest[] {
 const placeholderEnv = {
   DATABASE_URL: 'postgresql://inferq:secret@postgres.example:5432/inferq',
   REDIS_URL: 'redis://redis.example:6379',
+  WEBHOOK_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
 };
+
+/** The Secrets the operator makes, and the keys each holds. */
+const operatorSecrets: Record<string, string> = { DATABASE_URL: 'inferq-connections', REDIS_URL: 'inferq-connections', WEBHOOK_SECRET_KEYS: 'inferq-webhook-keys' };
 
 /** The container's environment as the pod would get it: envFrom ConfigMaps, then env. */
 function containerEnv(manifests: Manifest[], container: any): Record<string, string> {
@@ -73,7 +77,7 @@ function containerEnv(manifests: Manifest[], container: any): Record<string, str
   for (const entry of container.env ?? []) {
     if (entry.value !== undefined) env[entry.name] = entry.value;
     else if (entry.valueFrom?.secretKeyRef) {
-      expect(entry.valueFrom.secretKeyRef).toEqual({ name: 'inferq-connections', key: entry.name });
+      expect(entry.valueFrom.secretKeyRef).toEqual({ name: operatorSecrets[entry.name], key: entry.name });
       env[entry.name] = placeholderEnv[entry.name as keyof typeof placeholderEnv];
     } else if (entry.valueFrom?.configMapKeyRef) {
       const { name, key } = entry.valueFrom.configMapKeyRef;
@@ -197,6 +201,12 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
     expect(containerEnv(example, container).TF_BACKEND).toBe('tensorflow-gpu');
     const cpu = byKind('Deployment').find((d) => d.metadata.name === 'inferq-worker-mnist')!;
     expect(podSpec(cpu).containers[0].resources.limits['nvidia.com/gpu']).toBeUndefined();
+  });
+
+  it('has every worker listen on the pod address, where the kubelet probes and Prometheus reach it', () => {
+    const workers = byKind('Deployment').filter((d) => podSpec(d).containers[0].command[1] === 'apps/worker/src/index.ts');
+    expect(workers.length).toBeGreaterThan(0);
+    for (const worker of workers) expect(containerEnv(example, podSpec(worker).containers[0]).WORKER_HOST, worker.metadata.name).toBe('0.0.0.0');
   });
 
   it('annotates every scraped pod with a port its container listens on', () => {

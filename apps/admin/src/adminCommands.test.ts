@@ -36,6 +36,8 @@ describe('inferq-admin', () => {
     [['users', 'create', '--email', 'x@y.z', '--role', 'root']],
     [['users', 'set-tier', 'nobody@nowhere']],
     [['frobnicate']],
+    // No WEBHOOK_SECRET_KEYS: there is no key to encrypt with.
+    [['webhook-secrets', 'reencrypt']],
   ])('exits 2 on a usage error: %j', async (argv) => {
     expect((await run(...argv)).code).toBe(2);
   });

@@ -17,6 +17,9 @@ export const usage = `pnpm admin (in the Docker image: node apps/admin/src/index
   keys issue USER [--name NAME]    issue another key for a user (shown once)
   keys list USER                   list a user's keys (prefixes only)
   keys revoke KEY_ID|PREFIX        revoke a key; it stops working at once (PREFIX: iq_<12 hex>)
+  webhook-secrets reencrypt        store every webhook signing secret under the first key of
+                                   WEBHOOK_SECRET_KEYS (secrets in clear, or under an older key);
+                                   run after adding a key, before removing an old one
 
   models list|publish|set-live     the model registry (MODELS_DIR): pnpm admin models --help
 
@@ -139,6 +142,12 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
         return 1;
       }
       print({ revoked: rest[0] }, `revoked ${rest[0]}`);
+      return 0;
+    }
+    if (noun === 'webhook-secrets' && verb === 'reencrypt') {
+      if (!accounts.encryptsWebhookSecrets) throw new UsageError('WEBHOOK_SECRET_KEYS is not set: there is no key to encrypt with');
+      const result = await accounts.reencryptWebhookSecrets();
+      print(result, `re-encrypted ${result.reencrypted} of ${result.users} webhook secrets`);
       return 0;
     }
     throw new UsageError(`unknown command: ${positionals.join(' ')}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import path from 'node:path';
 import { z } from 'zod';
-import { AccountStore, resolveTiers, tierOverridesEnvSchema } from '@inferq/accounts';
+import { AccountStore, resolveTiers, SecretBox, secretKeysEnvSchema, tierOverridesEnvSchema } from '@inferq/accounts';
 import { commonEnvSchema, localStackStateFileName, parseEnv } from '@inferq/core';
 import { createDatabase } from '@inferq/db';
 import { ModelRegistry } from '@inferq/models';
@@ -21,6 +21,7 @@ const adminEnvSchema = z.object({
   /** Where `pnpm start` keeps its state, relative to the checkout, as the stack's own setting. */
   INFERQ_DATA_DIR: z.string().default('.inferq'),
   TIER_OVERRIDES: tierOverridesEnvSchema.optional(),
+  WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional(),
 });
 // `DATABASE_URL= pnpm admin …` means "not set", as for `pnpm start`.
 const env = parseEnv(adminEnvSchema, 'admin CLI', Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')));
@@ -47,7 +48,7 @@ try {
   const db = createDatabase({ url: choice.url, poolSize: 1 });
   try {
     await checkDatabase(db, choice);
-    process.exitCode = await runAdminCommand(argv, new AccountStore(db, { tiers: tierNames }), process.stdout);
+    process.exitCode = await runAdminCommand(argv, new AccountStore(db, { tiers: tierNames, secrets: new SecretBox(env.WEBHOOK_SECRET_KEYS) }), process.stdout);
   } finally {
     await db.$disconnect();
   }

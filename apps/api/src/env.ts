@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { tierOverridesEnvSchema } from '@inferq/accounts';
-import { commonEnvSchema, envBoolean, parseEnv } from '@inferq/core';
+import { requireSecretKeysInProduction, secretKeysEnvSchema, tierOverridesEnvSchema } from '@inferq/accounts';
+import { commonEnvSchema, envBoolean, envPortList, parseEnv } from '@inferq/core';
 import { defaultMaxQueuedJobs } from '@inferq/jobs';
 import { defaultMaxConcurrentSubmits } from './http/submitSlots.ts';
 import { parseTrustProxy } from './http/trustProxy.ts';
@@ -17,6 +17,12 @@ export const apiEnvSchema = commonEnvSchema.extend({
   MAX_AVIF_PIXELS: z.coerce.number().int().positive().default(16_000_000),
   MIN_IMAGE_SIDE: z.coerce.number().int().positive().default(32),
   MAX_IMAGE_SIDE: z.coerce.number().int().positive().default(8192),
+  /**
+   * Store (and serve back from GET /v1/jobs/:id/image) uploads with their metadata as sent. Off by
+   * default: EXIF (GPS, Artist, Copyright, maker notes), XMP, IPTC and comments are cut out of what
+   * is stored, losslessly, keeping only the EXIF orientation so the image still displays upright.
+   */
+  KEEP_IMAGE_METADATA: envBoolean.default(false),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /**
    * The proxies in front of the API whose X-Forwarded-For is believed: `false` (none), a hop count
@@ -113,7 +119,17 @@ export const apiEnvSchema = commonEnvSchema.extend({
    * must be https to public addresses. Refused when NODE_ENV=production.
    */
   WEBHOOK_ALLOW_LOOPBACK: envBoolean.default(false),
+  /** Ports a webhook URL may name besides 80 and 443, comma-separated (`8443,9443`). */
+  WEBHOOK_ALLOW_PORTS: envPortList.default([]),
+  /**
+   * Keys that encrypt webhook signing secrets at rest (AES-256-GCM): `id:base64` of 32 bytes,
+   * comma-separated, the current key first, older ones after it until `pnpm admin
+   * webhook-secrets reencrypt` has moved every secret. Required in production; unset elsewhere,
+   * secrets are stored in clear and the API says so at start.
+   */
+  WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional(),
 }).superRefine((env, ctx) => {
+  requireSecretKeysInProduction(env, ctx);
   if (env.MAX_EVENT_STREAMS_PER_USER > env.MAX_EVENT_STREAMS) {
     ctx.addIssue({ code: 'custom', path: ['MAX_EVENT_STREAMS_PER_USER'], message: 'must not exceed MAX_EVENT_STREAMS' });
   }

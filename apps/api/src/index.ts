@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { AccountChanges, AccountStore, PrincipalCache, RateLimits, resolveTiers } from '@inferq/accounts';
+import { AccountChanges, AccountStore, clearSecretsWarning, PrincipalCache, RateLimits, resolveTiers, SecretBox } from '@inferq/accounts';
 import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
@@ -61,7 +61,9 @@ const accountChanges = principals
   : undefined;
 // Not awaited: until it listens (Postgres down at start) every request reads Postgres.
 void accountChanges?.start();
-const accounts = new AccountStore(db, { tiers: Object.keys(tiers), principals });
+const secrets = new SecretBox(env.WEBHOOK_SECRET_KEYS);
+if (!secrets.encrypting) logger.warn(clearSecretsWarning);
+const accounts = new AccountStore(db, { tiers: Object.keys(tiers), principals, secrets });
 // Rate limits are one script call per request each, independent of each other: a connection of
 // their own, auto-pipelined, sends the calls of requests handled in one turn of the event loop in
 // one socket write.
@@ -105,6 +107,7 @@ const services = buildApiServices({
     maxWidth: env.MAX_IMAGE_SIDE,
     maxHeight: env.MAX_IMAGE_SIDE,
   },
+  keepImageMetadata: env.KEEP_IMAGE_METADATA,
   tiers,
   rateLimits,
   maxQueuedJobs: env.MAX_QUEUED_JOBS,
@@ -118,7 +121,7 @@ const services = buildApiServices({
   operator,
   liveEvents,
   waiter,
-  webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK },
+  webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK, allowPorts: env.WEBHOOK_ALLOW_PORTS },
 });
 const app = createApp({ logger, services, trustProxy: env.TRUST_PROXY, dashboardDir: env.DASHBOARD_DIR, metricsToken: env.METRICS_TOKEN });
 

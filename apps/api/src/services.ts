@@ -24,6 +24,8 @@ export interface ApiParts {
   models: ModelCatalog;
   defaultModel: string;
   imageLimits: ImageLimits;
+  /** Store uploads with their private metadata (EXIF GPS, Artist, XMP…) as sent. @defaultValue false: cut out, orientation kept */
+  keepImageMetadata?: boolean | undefined;
   /** The account tiers (limits, priority, retention); see @inferq/accounts tiers.ts. */
   tiers: TierTable;
   /** Per-user rate limits and the per-address limit on failed authentication. */
@@ -110,6 +112,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     models: parts.models,
     defaultModel: parts.defaultModel,
     imageLimits: parts.imageLimits,
+    keepImageMetadata: parts.keepImageMetadata,
     tiers: parts.tiers,
     maxQueuedJobs: parts.maxQueuedJobs,
     waiter: parts.waiter,

@@ -1,9 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { validJpeg, validPng } from '@inferq/images/testing';
 import { createTestUser, type TestUser } from '@inferq/testing';
 import { apiPerTest, imageForm, type TestApi } from './apiHarness.ts';
 
 const start = apiPerTest();
+
+async function submitBatch(target: TestApi, user: TestUser, images: Buffer[]): Promise<{ status: number; headers: Headers; body: any }> {
+  const form = new FormData();
+  images.forEach((bytes, i) => form.append('image', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), `image-${i}.jpg`));
+  const response = await fetch(`${target.baseUrl}/v1/jobs/batch`, { method: 'POST', headers: user.headers, body: form });
+  return { status: response.status, headers: response.headers, body: await response.json() };
+}
 
 async function submit(target: TestApi, user: TestUser, image?: Buffer): Promise<Response> {
   return fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(image ?? (await validJpeg(64, 64))) });
@@ -86,6 +94,62 @@ describe('global cap on work in the system', () => {
     }
     expect(await target.deps.db.job.count()).toBe(rowsBefore);
     expect(await target.queue.inFlightCount()).toBe(2);
+  });
+
+  it('holds per image: concurrent batches of many users never admit more jobs than the cap', async () => {
+    const cap = 30;
+    const target = await start({ maxQueuedJobs: cap });
+    const users = await Promise.all(Array.from({ length: 5 }, () => createTestUser(inject('databaseUrl'))));
+    const images = await Promise.all(Array.from({ length: 10 }, (_, i) => validJpeg(64 + i, 64)));
+    // Five clients, two batches of ten each, all at once: 100 images against room for 30.
+    const answers = await Promise.all(users.flatMap((user) => [submitBatch(target, user, images), submitBatch(target, user, images)]));
+    let admitted = 0;
+    for (const answer of answers) {
+      if (answer.status === 503) {
+        expect(answer.body.error.code).toBe('QUEUE_FULL');
+        continue;
+      }
+      admitted += answer.body.accepted;
+      for (const item of answer.body.data) if (!item.job) expect({ status: item.status, code: item.error.code }).toEqual({ status: 503, code: 'QUEUE_FULL' });
+    }
+    expect(admitted).toBeGreaterThan(0);
+    expect(admitted).toBeLessThanOrEqual(cap);
+    expect(await target.deps.db.job.count({ where: { userId: { in: users.map((user) => user.userId) } } })).toBe(admitted);
+    expect(await target.queue.inFlightCount()).toBe(admitted);
+  });
+
+  it('admits the images of a batch that fit and refuses the others with QUEUE_FULL each', async () => {
+    const target = await start({ maxQueuedJobs: 3 });
+    const answer = await submitBatch(target, target.user, await Promise.all(Array.from({ length: 5 }, (_, i) => validJpeg(64 + i, 64))));
+    expect(answer.status).toBe(202);
+    expect(answer.body.data.map((item: { status: number; error: { code: string } | null }) => [item.status, item.error?.code ?? null])).toEqual([
+      [202, null],
+      [202, null],
+      [202, null],
+      [503, 'QUEUE_FULL'],
+      [503, 'QUEUE_FULL'],
+    ]);
+    expect(await target.queue.inFlightCount()).toBe(3);
+  });
+
+  it('counts the room other admissions hold: a batch refused as a whole answers 503 QUEUE_FULL with Retry-After', async () => {
+    const target = await start({ maxQueuedJobs: 2 });
+    // Another API process between its check and its enqueue, holding the room for two jobs.
+    await target.queue.connection.zadd(`${target.queue.prefix}:${target.queue.baseName}:capacity-reservations`, Date.now() + 20_000, `${randomUUID()}:2`);
+    const answer = await submitBatch(target, target.user, [await validJpeg(64, 64), await validJpeg(65, 64)]);
+    expect({ status: answer.status, code: answer.body.error?.code }).toEqual({ status: 503, code: 'QUEUE_FULL' });
+    expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await target.deps.db.job.count({ where: { userId: target.user.userId } })).toBe(0);
+  });
+
+  it('answers a batch whose every enqueue failed with 503 QUEUE_UNAVAILABLE and Retry-After, keeping no row', async () => {
+    const target = await start({});
+    // The queue's job counter made unusable: every add of the model's queue fails in Redis.
+    await target.queue.connection.set(target.queue.queueFor('nsfw').keys.id!, 'not-a-number');
+    const answer = await submitBatch(target, target.user, [await validJpeg(64, 64), await validJpeg(65, 64)]);
+    expect({ status: answer.status, code: answer.body.error?.code }).toEqual({ status: 503, code: 'QUEUE_UNAVAILABLE' });
+    expect(Number(answer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await target.deps.db.job.count({ where: { userId: target.user.userId } })).toBe(0);
   });
 });
 

@@ -83,6 +83,12 @@ describe('GET /v1/jobs', () => {
     ['a zero limit', '?limit=0'],
     ['a limit over 100', '?limit=101'],
     ['a fractional limit', '?limit=1.5'],
+    ['a limit in exponent notation', '?limit=1e2'],
+    ['a hexadecimal limit', '?limit=0x10'],
+    ['a limit with a sign', '?limit=%2B5'],
+    ['a limit with spaces', '?limit=%205'],
+    ['an empty limit', '?limit='],
+    ['a limit named constructor', '?limit=constructor'],
   ])('answers 400 VALIDATION_FAILED for %s', async (_name, query) => {
     const page = await list(api.user, query);
     expect(page.status).toBe(400);

@@ -9,7 +9,8 @@ import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models
 import { WorkerRegistry } from '@inferq/queue';
 import { createTestUser, type TestUser } from '@inferq/testing';
 import { mnistFixtureFolder } from '@inferq/training';
-import { startTestApi, type TestApi } from './apiHarness.ts';
+import { validJpeg } from '@inferq/images/testing';
+import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
 // A model name of its own: worker heartbeats of other tests in this run never mention it.
 const name = `digits-${randomUUID().slice(0, 8)}`;
@@ -183,5 +184,37 @@ describe('public model files', () => {
   ])('answers %s with 404', async (_case, url, status, code) => {
     const response = await fetch(`${api.baseUrl}${url.replace('NAME', name)}`);
     expect({ status: response.status, code: ((await response.json()) as { error: { code: string } }).error.code }).toEqual({ status, code });
+  });
+});
+
+// Names that a lookup in a plain object finds on Object.prototype: none may reach a 500 or a
+// registry answer meant for a real model.
+describe.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('the name "%s"', (given) => {
+  const encoded = encodeURIComponent(given);
+
+  it('is an unknown model on the public files route, as a name or a version', async () => {
+    for (const url of [`/v1/models/${encoded}/1/model.json`, `/v1/models/${name}/${encoded}/model.json`, `/v1/models/${name}/1.0.0/${encoded}`]) {
+      const response = await fetch(`${api.baseUrl}${url}`);
+      expect({ url, status: response.status }).toEqual({ url, status: 404 });
+    }
+  });
+
+  it('is an unknown model on the listing and the admin routes', async () => {
+    expect((await call('GET', `/v1/models/${encoded}`, api.user)).status).toBe(404);
+    const live = await call('POST', `/v1/admin/models/${encoded}/live`, admin, { version: '1.0.0' });
+    expect({ status: live.status, code: live.json.error.code }).toEqual({ status: 404, code: 'MODEL_NOT_FOUND' });
+    const version = await call('POST', `/v1/admin/models/${name}/live`, admin, { version: given });
+    expect(version.status).toBe(404);
+    const publish = await call('POST', `/v1/admin/models/${encoded}/versions`, admin, { ...publishBody(), version: '2.0.0', url: 'file:///x' });
+    expect(publish.status).toBe(400);
+  });
+
+  it('is an unknown model, tier or status where a job or a user names it', async () => {
+    const submit = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await validJpeg(64, 64), { model: given }) });
+    expect(submit.status).toBe(400);
+    const list = await call('GET', `/v1/jobs?status=${encoded}`, api.user);
+    expect(list.status).toBe(400);
+    const tier = await call('PATCH', `/v1/admin/users/${api.user.userId}`, admin, { tier: given });
+    expect(tier.status).toBe(400);
   });
 });

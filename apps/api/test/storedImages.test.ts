@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestUser } from '@inferq/testing';
-import { validAvif, validGif, validJpeg, validPng, validTiff, validWebp } from '@inferq/images/testing';
+import sharp from 'sharp';
+import { privateMetadataImage, privateMetadataMarkers, validAvif, validGif, validJpeg, validPng, validTiff, validWebp } from '@inferq/images/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
 /**
@@ -83,5 +84,34 @@ describe('an image with a payload appended', () => {
     const answer = await fetch(`${api.baseUrl}/v1/jobs/${job.id}${suffix}`, { method, headers: other.headers });
     expect({ status: answer.status, code: ((await answer.json()) as { error: { code: string } }).error.code }).toEqual({ status: 404, code: 'JOB_NOT_FOUND' });
     expect((await api.deps.db.job.findUnique({ where: { id: job.id } }))?.status).toBe('queued');
+  });
+});
+
+describe('private metadata of an upload', () => {
+  const submitAndFetch = async (target: TestApi, upload: Buffer): Promise<Buffer> => {
+    const response = await fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: target.user.headers, body: imageForm(upload, {}, 'photo.jpg') });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+    const served = await fetch(`${target.baseUrl}/v1/jobs/${id}/image`, { headers: target.user.headers });
+    expect(served.status).toBe(200);
+    return Buffer.from(await served.arrayBuffer());
+  };
+
+  it('is not stored or served back: no GPS, Artist or XMP, the orientation kept', async () => {
+    const upload = await privateMetadataImage('jpeg');
+    const served = await submitAndFetch(api, upload);
+    for (const marker of privateMetadataMarkers) expect(served.includes(marker)).toBe(false);
+    const metadata = await sharp(served).metadata();
+    expect({ orientation: metadata.orientation, xmp: metadata.xmp, exifBytes: (metadata.exif?.length ?? 0) < 64 }).toEqual({ orientation: 6, xmp: undefined, exifBytes: true });
+  });
+
+  it('is kept as sent where the setting keeps it (KEEP_IMAGE_METADATA)', async () => {
+    const keeping = await startTestApi({ keepImageMetadata: true });
+    try {
+      const upload = await privateMetadataImage('jpeg');
+      expect((await submitAndFetch(keeping, upload)).equals(upload)).toBe(true);
+    } finally {
+      await keeping.close();
+    }
   });
 });

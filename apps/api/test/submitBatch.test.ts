@@ -6,7 +6,7 @@ import { JobWaiter } from '@inferq/jobs';
 import { photoLikeImage, textFile, validJpeg, validPng } from '@inferq/images/testing';
 import { createRedisConnection, JobEventPublisher, JobEventSubscriber } from '@inferq/queue';
 import { TestJobs, type TestUser } from '@inferq/testing';
-import { apiPerTest, type TestApi } from './apiHarness.ts';
+import { apiPerTest, imageForm, type TestApi } from './apiHarness.ts';
 
 const start = apiPerTest();
 const lifted = { submitsPerWindow: 100_000, submitBurst: 0, requestsPerWindow: 100_000 };
@@ -113,6 +113,22 @@ describe('POST /v1/jobs/batch', () => {
     const again = await submitBatch(target, images, { headers: { 'Idempotency-Key': key } });
     expect(again.body.data.map((item) => item.job?.id)).toEqual(first.body.data.map((item) => item.job?.id));
     expect(again.body.data.map((item) => item.status)).toEqual([200, 200]);
+    expect(await storedJobs(target)).toBe(2);
+  });
+
+  it("keeps a batch's keys apart from single submits': K on a batch never replays a single submit made with K:0", async () => {
+    const target = await start({ tierOverrides: { free: lifted } });
+    const image = await validJpeg(64, 48);
+    const key = `batch-${randomUUID()}`;
+    const single = await fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...target.user.headers, 'Idempotency-Key': `${key}:0` }, body: imageForm(image) });
+    expect(single.status).toBe(202);
+    const singleId = ((await single.json()) as { id: string }).id;
+    const batch = await submitBatch(target, [image], { headers: { 'Idempotency-Key': key } });
+    expect(batch.body.data.map((item) => item.status)).toEqual([202]);
+    expect(batch.body.data[0]?.job?.id).not.toBe(singleId);
+    // And the other way round: the single key still answers its own job.
+    const again = await fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...target.user.headers, 'Idempotency-Key': `${key}:0` }, body: imageForm(image) });
+    expect({ status: again.status, id: ((await again.json()) as { id: string }).id }).toEqual({ status: 200, id: singleId });
     expect(await storedJobs(target)).toBe(2);
   });
 

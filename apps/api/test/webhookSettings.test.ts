@@ -36,6 +36,9 @@ describe('POST /v1/jobs with a webhook', () => {
     ['localhost with a trailing dot', 'https://localhost./hook', 'private_address'],
     ['a localhost subdomain with a trailing dot', 'https://api.localhost.:8443/hook', 'private_address'],
     ['an over-long URL', `https://hooks.example.com/${'a'.repeat(2100)}`, 'too_long'],
+    ['SSH on a public host', 'https://hooks.example.com:22/hook', 'port'],
+    ['Redis on a public host', 'https://hooks.example.com:6379/hook', 'port'],
+    ['a port other than 80 and 443', 'https://hooks.example.com:8443/hook', 'port'],
   ])('refuses %s with 400 INVALID_WEBHOOK_URL and stores nothing', async (_name, webhook, reason) => {
     const before = await api.deps.db.job.count();
     const response = await submit(api, webhook);
@@ -107,5 +110,18 @@ describe('/v1/account/webhook-secret', () => {
     const response = await fetch(`${api.baseUrl}/v1/account/webhook-secret`);
     expect(response.status).toBe(401);
     expect((await response.json()).error.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('WEBHOOK_ALLOW_PORTS', () => {
+  it('lets a webhook name a port the setting allows, and no other', async () => {
+    const allowing = await startTestApi({ webhookPolicy: { allowPorts: [8443] } });
+    try {
+      expect((await submit(allowing, 'https://hooks.example.com:8443/hook')).status).toBe(202);
+      const refused = await submit(allowing, 'https://hooks.example.com:8444/hook');
+      expect({ status: refused.status, reason: (await refused.json()).error.details.reason }).toEqual({ status: 400, reason: 'port' });
+    } finally {
+      await allowing.close();
+    }
   });
 });

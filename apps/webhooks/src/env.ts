@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { commonEnvSchema, envBoolean, parseEnv } from '@inferq/core';
+import { requireSecretKeysInProduction, secretKeysEnvSchema } from '@inferq/accounts';
+import { commonEnvSchema, envBoolean, envPortList, parseEnv } from '@inferq/core';
 
 /** Every setting of the webhook dispatcher, parsed once at boot. Nothing else reads process.env. */
 export const dispatcherEnvSchema = commonEnvSchema
@@ -20,9 +21,14 @@ export const dispatcherEnvSchema = commonEnvSchema
      * Every other private, link-local or reserved address is always refused. Refused in production.
      */
     WEBHOOK_ALLOW_LOOPBACK: envBoolean.default(false),
+    /** Ports a webhook URL may name besides 80 and 443, comma-separated; the API's value. */
+    WEBHOOK_ALLOW_PORTS: envPortList.default([]),
+    /** The API's keys of the webhook signing secrets (see the API's env); required in production. */
+    WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional(),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   })
   .superRefine((env, ctx) => {
+    requireSecretKeysInProduction(env, ctx);
     if (env.WEBHOOK_ALLOW_LOOPBACK && env.NODE_ENV === 'production') {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ALLOW_LOOPBACK'], message: 'must not be set in production' });
     }

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { AccountStore } from '@inferq/accounts';
+import { AccountStore, clearSecretsWarning, SecretBox } from '@inferq/accounts';
 import { createDatabase, JobQueries, WebhookDeliveryStore } from '@inferq/db';
 import { createRedisConnection, JobEventSubscriber, WebhookQueue } from '@inferq/queue';
 import { WebhookSender } from '@inferq/webhooks';
@@ -20,8 +20,11 @@ eventsConnection.on('error', () => {});
 const retry = { attempts: env.WEBHOOK_ATTEMPTS, firstDelayMs: env.WEBHOOK_RETRY_FIRST_DELAY_MS, maxDelayMs: env.WEBHOOK_RETRY_MAX_DELAY_MS };
 const queue = new WebhookQueue({ connection: redis, prefix: env.QUEUE_PREFIX, policy: retry });
 // Only the secret is read, so no tier needs to be known.
-const accounts = new AccountStore(db, { tiers: [] });
-const sender = new WebhookSender({ allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK, timeoutMs: env.WEBHOOK_TIMEOUT_MS });
+const secrets = new SecretBox(env.WEBHOOK_SECRET_KEYS);
+if (!secrets.encrypting) logger.warn(clearSecretsWarning);
+const accounts = new AccountStore(db, { tiers: [], secrets });
+// Why a target was refused goes to the debug log only: the delivery record says just "refused".
+const sender = new WebhookSender({ allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK, allowPorts: env.WEBHOOK_ALLOW_PORTS, timeoutMs: env.WEBHOOK_TIMEOUT_MS, logger });
 const dispatcher = new WebhookDispatcher({
   connection: redis,
   queue,

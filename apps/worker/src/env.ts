@@ -25,7 +25,16 @@ export const workerEnvSchema = commonEnvSchema.extend({
   WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
   /** Port of the worker's health and metrics endpoint; 0 picks a free one. */
   WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
-  WORKER_HOST: z.string().default('0.0.0.0'),
+  /**
+   * Address of the health and metrics endpoint. Loopback by default: /readyz and /metrics are for
+   * the host's probes and scrapers; set 0.0.0.0 where they come from outside (a Kubernetes pod).
+   */
+  WORKER_HOST: z.string().default('127.0.0.1'),
+  /**
+   * When set, the worker's GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`, the same
+   * token as the API's (at least 16 characters). Unset: /metrics is open to whoever reaches WORKER_HOST.
+   */
+  METRICS_TOKEN: z.string().min(16).optional(),
   /** Largest batch run through the model at once. */
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(256).optional(),
   /** How long the first job of a batch waits for others. */

@@ -80,6 +80,7 @@ const health = new HealthServer({
     tensors: tensorMemory().numTensors,
   }),
   metrics: metrics.registry,
+  metricsToken: env.METRICS_TOKEN,
 });
 const healthAddress = await health.start();
 logger.info({ port: healthAddress.port }, 'worker health endpoint listening');

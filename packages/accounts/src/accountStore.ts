@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { AppError, isUuid } from '@inferq/core';
 import { sqlPool, type Database } from '@inferq/db';
 import { apiKeyMatches, apiKeyPrefix, generateApiKey, hashApiKey, unknownKeyHash } from './apiKeys.ts';
 import type { PrincipalCache } from './principalCache.ts';
+import { SecretBox } from './secretBox.ts';
 
 export type Role = 'user' | 'admin';
 
@@ -61,6 +62,11 @@ export interface AccountStoreOptions {
    */
   principals?: PrincipalCache | undefined;
   /**
+   * How webhook signing secrets are stored (WEBHOOK_SECRET_KEYS).
+   * @defaultValue a SecretBox without keys: stored in clear, as development allows
+   */
+  secrets?: SecretBox | undefined;
+  /**
    * `api_keys.last_used_at` is written at most once per this many milliseconds per key (by this
    * process, and by any process: the update skips a row written more recently), so a busy key
    * costs a write a minute, not one per request. @defaultValue 60000
@@ -76,6 +82,7 @@ export class AccountStore {
   readonly #lastUsedIntervalMs: number;
   /** Keys whose last use this process wrote within the interval. */
   readonly #recentlyUsed: LRUCache<string, true>;
+  readonly #secrets: SecretBox;
 
   constructor(db: Database, options: AccountStoreOptions) {
     this.#db = db;
@@ -83,6 +90,12 @@ export class AccountStore {
     this.#principals = options.principals;
     this.#lastUsedIntervalMs = options.lastUsedIntervalMs ?? 60_000;
     this.#recentlyUsed = new LRUCache({ max: 100_000, ttl: Math.max(1, this.#lastUsedIntervalMs) });
+    this.#secrets = options.secrets ?? new SecretBox();
+  }
+
+  /** Whether webhook secrets are stored encrypted (a key is configured). */
+  get encryptsWebhookSecrets(): boolean {
+    return this.#secrets.encrypting;
   }
 
   #checkTier(tier: string): void {
@@ -97,13 +110,16 @@ export class AccountStore {
     const email = normalizeEmail(user.email);
     const existing = await this.#db.user.findUnique({ where: { email } });
     if (existing) throw new AppError('CONFLICT', `A user with the email ${email} exists already.`);
+    // The id is chosen here: it is what the stored secret is sealed to.
+    const id = randomUUID();
     return this.#db.user.create({
       data: {
+        id,
         email,
         name: user.name ?? null,
         role: user.role ?? 'user',
         tier,
-        webhookSecret: newWebhookSecret(),
+        webhookSecret: this.#secrets.seal(newWebhookSecret(), id),
       },
     });
   }
@@ -116,14 +132,42 @@ export class AccountStore {
 
   /** The secret that signs this user's webhook deliveries; null for an unknown user. */
   async webhookSecret(userId: string): Promise<string | null> {
-    const user = await this.#db.user.findUnique({ where: { id: userId }, select: { webhookSecret: true } });
-    return user?.webhookSecret ?? null;
+    const user = await this.#db.user.findUnique({ where: { id: userId }, select: { id: true, webhookSecret: true } });
+    return user ? this.#secrets.open(user.webhookSecret, user.id) : null;
   }
 
   /** Replaces the webhook secret; deliveries signed from now on use the new one. */
   async rotateWebhookSecret(userId: string): Promise<string> {
-    const user = await this.#db.user.update({ where: { id: userId }, data: { webhookSecret: newWebhookSecret() }, select: { webhookSecret: true } });
-    return user.webhookSecret;
+    const secret = newWebhookSecret();
+    await this.#db.user.update({ where: { id: userId }, data: { webhookSecret: this.#secrets.seal(secret, userId) }, select: { id: true } });
+    return secret;
+  }
+
+  /**
+   * Stores every webhook secret as `seal` makes it now: secrets in clear or sealed with an older
+   * key are sealed with the current one (after a key is added, or first configured). Safe beside
+   * running processes: a row is only replaced if it still holds what was read, and every
+   * configured key still opens the old form meanwhile. Returns how many rows were rewritten.
+   * @param options.userIds - only these users' secrets. @defaultValue every user
+   */
+  async reencryptWebhookSecrets(options: { userIds?: readonly string[] } = {}): Promise<{ reencrypted: number; users: number }> {
+    let reencrypted = 0;
+    let users = 0;
+    let after: string | undefined;
+    const only = options.userIds ? { id: { in: [...options.userIds] } } : {};
+    for (;;) {
+      const page = await this.#db.user.findMany({ select: { id: true, webhookSecret: true }, orderBy: { id: 'asc' }, take: 500, where: after ? { AND: [only, { id: { gt: after } }] } : only });
+      if (page.length === 0) break;
+      users += page.length;
+      for (const user of page) {
+        if (this.#secrets.isCurrent(user.webhookSecret)) continue;
+        const sealed = this.#secrets.seal(this.#secrets.open(user.webhookSecret, user.id), user.id);
+        const { count } = await this.#db.user.updateMany({ where: { id: user.id, webhookSecret: user.webhookSecret }, data: { webhookSecret: sealed } });
+        reencrypted += count;
+      }
+      after = page[page.length - 1]!.id;
+    }
+    return { reencrypted, users };
   }
 
   async listUsers() {

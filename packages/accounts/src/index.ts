@@ -4,3 +4,4 @@ export * from './tiers.ts';
 export * from './rateLimits.ts';
 export * from './accountService.ts';
 export * from './principalCache.ts';
+export * from './secretBox.ts';

@@ -9,6 +9,16 @@ import { z } from 'zod';
 /** `true`/`false`/`1`/`0`; anything else is refused rather than read as false. */
 export const envBoolean = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
+/** Comma-separated TCP ports (`8443,9443`), each 1 to 65535; empty is none. */
+export const envPortList = z.string().transform((text, ctx): number[] => {
+  const ports = text.split(',').map((part) => part.trim()).filter(Boolean);
+  if (!ports.every((port) => /^[0-9]{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
+    ctx.addIssue({ code: 'custom', message: 'must be comma-separated ports from 1 to 65535' });
+    return z.NEVER;
+  }
+  return ports.map(Number);
+});
+
 /** A setting holding JSON (TIER_OVERRIDES): parsed, then checked against `schema`. */
 export function envJson<T extends z.ZodType>(schema: T) {
   return z

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { AppError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
 import { imageByteLength } from './imageEnd.ts';
+import { metadataSegmentBytes, withoutPrivateMetadata } from './imageMetadata.ts';
 import { maxPixelsFor, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 import { makeModelPixels, pixelsBuffer, pixelSpecKey, pixelsWorthStoring, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
@@ -37,7 +38,8 @@ export interface ValidatedImage {
    * The bytes to store and serve: the upload up to the end of the image proper (see
    * {@link imageByteLength}), so anything appended after it (a ZIP or script payload) is dropped;
    * or, where the format has no end marker (TIFF) or its framing cannot be walked, a lossless PNG
-   * re-encode of the first frame (then `format` is `png`).
+   * re-encode of the first frame (then `format` is `png`). Without private metadata unless
+   * {@link ValidateImageOptions.keepMetadata} (see {@link withoutPrivateMetadata}).
    */
   data: Buffer;
   /** Size of `data` in bytes. */
@@ -72,6 +74,13 @@ export interface ValidateImageOptions {
    * once the decode is over, whatever its outcome. @defaultValue none: every decode starts at once
    */
   beforeDecode?: (declared: DeclaredDecode) => (() => void) | void | Promise<(() => void) | void>;
+  /**
+   * Store the image with its metadata as uploaded. Otherwise what says who took it, where and
+   * with what (EXIF with GPS and maker notes, XMP, IPTC, comments) is removed from `data`,
+   * losslessly where the framing allows (see {@link withoutPrivateMetadata}; the orientation is
+   * kept), else by the PNG re-encode. @defaultValue false
+   */
+  keepMetadata?: boolean;
 }
 
 /** What an image's header declares, before any pixel is decoded: what a decode will cost. */
@@ -114,6 +123,11 @@ function invalid(reason: InvalidImageReason, message: string, details: Record<st
 function decodedFormat(metadata: Metadata): string {
   if (metadata.format === 'heif') return metadata.compression === 'av1' ? 'avif' : 'heic';
   return metadata.format;
+}
+
+/** Whether the decoder found metadata that can say who took the image and where. */
+function carriesPrivateMetadata(metadata: Metadata): boolean {
+  return [metadata.exif, metadata.xmp, metadata.iptc, metadata.tifftagPhotoshop].some((blob) => blob !== undefined && blob.length > 0) || (metadata.comments?.length ?? 0) > 0;
 }
 
 /** Metadata blobs libvips attaches to the image; what a validated image may carry in total. */
@@ -221,7 +235,10 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
     });
   }
 
-  const embedded = metadataBytes(metadata);
+  // The decoder reports one blob of each kind; the framing counts every segment (a file can
+  // carry hundreds of APP1 segments, or text chunks that decompress to much more).
+  const imageEnd = imageByteLength(input, sniffed);
+  const embedded = Math.max(metadataBytes(metadata), metadataSegmentBytes(input.subarray(0, imageEnd ?? input.length), sniffed));
   if (embedded > bounds.maxMetadataBytes) {
     throw invalid('metadata_too_large', 'The image carries too much embedded metadata', {
       metadataBytes: embedded,
@@ -269,11 +286,16 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   }
 
   // Store only the image: cut at its own end marker (no decode, microseconds), else re-encode.
-  const end = imageByteLength(input, sniffed);
+  // Private metadata goes too, by rewriting the framing where it can be (JPEG, PNG, WebP, GIF);
+  // an AVIF or TIFF that carries any is re-encoded.
+  let end = imageEnd;
   let data: Buffer;
   let format: ImageFormat = sniffed;
-  if (end !== null) {
-    data = input.subarray(0, end);
+  const image = end === null ? null : input.subarray(0, end);
+  const stored = image === null || options.keepMetadata ? image : withoutPrivateMetadata(image, sniffed, metadata.orientation) ?? (carriesPrivateMetadata(metadata) ? null : image);
+  if (stored === null) end = null;
+  if (stored !== null) {
+    data = stored;
   } else {
     data = await sharp(input, { ...untrustedInput(maxPixels), autoOrient: true }).timeout({ seconds: bounds.decodeTimeoutSeconds }).png().toBuffer();
     format = 'png';
@@ -287,7 +309,7 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
     hasAlpha: metadata.hasAlpha,
     data,
     bytes: data.length,
-    droppedBytes: input.length - (end ?? 0),
+    droppedBytes: input.length - (end === null ? 0 : data.length),
     sha256: createHash('sha256').update(data).digest('hex'),
   };
   if (metadata.pages !== undefined && metadata.pages > 1) validated.pages = metadata.pages;

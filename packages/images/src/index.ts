@@ -5,4 +5,5 @@ export * from './configureSharp.ts';
 export * from './normalizeImage.ts';
 export * from './modelPixels.ts';
 export * from './imageEnd.ts';
+export * from './imageMetadata.ts';
 export * from './thumbnail.ts';

@@ -28,6 +28,12 @@ export interface JobServiceOptions {
   defaultModel: string;
   /** The global limits; a tier may only lower maxBytes and maxPixels. */
   imageLimits: ImageLimits;
+  /**
+   * Store uploads with their metadata as sent. Otherwise EXIF (GPS, Artist, maker notes), XMP,
+   * IPTC and comments are cut out of what is stored and served, the orientation kept.
+   * @defaultValue false
+   */
+  keepImageMetadata?: boolean | undefined;
   tiers: TierTable;
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. @defaultValue defaultMaxQueuedJobs (10000) */
   maxQueuedJobs?: number | undefined;
@@ -157,7 +163,16 @@ const idempotencyWindowMs = 24 * 3600 * 1000;
 const defaultPageSize = 20;
 const maxPageSize = 100;
 
-/** A batch's key leaves room for the `:<index>` each image's key adds. */
+/**
+ * The stored key of image `index` of a batch sent with `Idempotency-Key: key`. Namespaced by
+ * route: the space cannot occur in a client's key (visible ASCII only), so no single submit's key
+ * (`K:0` included) can ever name a batch's image, nor the other way round.
+ */
+function batchImageKey(key: string, index: number): string {
+  return `batch ${key}:${index}`;
+}
+
+/** A batch's key leaves room for the `batch ` and `:<index>` each image's stored key adds. */
 function checkIdempotencyKey(key: string | undefined, maxLength: number): void {
   if (key !== undefined && (key.length > maxLength || !idempotencyKeyPattern.test(key))) {
     throw new AppError('VALIDATION_FAILED', `The Idempotency-Key header must be 1 to ${maxLength} visible ASCII characters.`, { details: { header: 'Idempotency-Key' } });
@@ -216,8 +231,10 @@ export class JobService {
    * Submits many images of one caller with the same model, version and webhook: each is
    * validated on its own, and every valid one admitted in one group (one transaction, one
    * enqueue), so the quota counts them in order. Errors of the request as a whole (no such
-   * model, a bad webhook, the queue full or down) throw; an image's own error (invalid, too large,
-   * over the quota) is its item's. With an idempotency key K, image i is submitted with `K:i`.
+   * model, a bad webhook, the queue full or down before any image is read) throw; an image's own
+   * error (invalid, too large, over the quota, past the global cap: QUEUE_FULL, or not enqueued:
+   * QUEUE_UNAVAILABLE) is its item's. With an idempotency key K, image i is submitted under a
+   * key of its own that no single submit can send (batchImageKey).
    */
   submitMany(input: SubmitBatchInput): Promise<BatchItemResult[]> {
     return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': input.images.length } }, (span) => this.#submitMany(input, span));
@@ -225,7 +242,7 @@ export class JobService {
 
   async #submitMany(input: SubmitBatchInput, span: Span): Promise<BatchItemResult[]> {
     const { idempotencyKey } = input;
-    checkIdempotencyKey(idempotencyKey, 250);
+    checkIdempotencyKey(idempotencyKey, 240);
     if (input.images.length === 0) throw new AppError('MISSING_IMAGE', 'Send the images in multipart fields named "image".');
     const context = await this.#prepare(input);
     const items: Array<BatchItemResult | undefined> = Array.from({ length: input.images.length });
@@ -243,7 +260,7 @@ export class JobService {
               throw new AppError('IMAGE_TOO_LARGE', `The image is ${bytes.size} bytes; the limit is ${maxBytes}.`, { details: { bytes: bytes.size, maxBytes } });
             }
             const image = await this.#validate(context, bytes);
-            valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? `${idempotencyKey}:${index}` : undefined, input.fileNames?.[index], span) });
+            valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? batchImageKey(idempotencyKey, index) : undefined, input.fileNames?.[index], span) });
           } catch (error) {
             if (!isAppError(error)) throw error;
             items[index] = { ok: false, error };
@@ -306,6 +323,7 @@ export class JobService {
       { ...imageLimits, maxBytes: Math.min(imageLimits.maxBytes, context.tier.maxUploadBytes), maxPixels: Math.min(imageLimits.maxPixels, context.tier.maxPixels) },
       {
         ...(handOver ? { pixels: spec, preparePixels: 'always' as const } : {}),
+        keepMetadata: this.#options.keepImageMetadata ?? false,
         beforeDecode: decodePixels
           ? async (declared) => {
               try {
@@ -365,18 +383,33 @@ export class JobService {
   readonly #admissions: GroupCommit<PendingAdmission, AdmissionOutcome>;
 
   async #admitGroup(group: PendingAdmission[]): Promise<AdmissionOutcome[]> {
+    const { queue } = this.#options;
+    // The global cap, per job: room for the whole group is reserved at once (atomic across API
+    // processes), the first `granted` jobs go on, the rest are QUEUE_FULL each. The room is
+    // held until the jobs are in the queue, where the cap counts them.
+    const reservation = await queue.reserveCapacity(group.length, this.queueCap);
+    try {
+      return await this.#admitReserved(group, reservation.granted);
+    } finally {
+      await reservation.release();
+    }
+  }
+
+  async #admitReserved(group: PendingAdmission[], granted: number): Promise<AdmissionOutcome[]> {
     const { admission, queue, events } = this.#options;
     const tracing = this.#tracing;
+    const admitted = group.slice(0, granted);
     // Off, no span is started and nothing is added to the payloads.
-    const groupAttributes = { 'inferq.group_size': group.length };
-    const admissionSpans = tracing.enabled ? group.map((pending) => tracing.startSpan('admission', { parent: pending.span, attributes: groupAttributes })) : [];
+    const groupAttributes = { 'inferq.group_size': admitted.length };
+    const admissionSpans = tracing.enabled ? admitted.map((pending) => tracing.startSpan('admission', { parent: pending.span, attributes: groupAttributes })) : [];
     let results: AdmissionOutcome[];
     try {
-      results = await admission.admitMany(group.map((pending) => pending.request));
+      results = admitted.length > 0 ? await admission.admitMany(admitted.map((pending) => pending.request)) : [];
     } finally {
       for (const span of admissionSpans) span.end();
     }
-    const created = group.flatMap((pending, i) => {
+    for (let i = granted; i < group.length; i++) results.push({ outcome: 'failed', error: this.#queueFull() });
+    const created = admitted.flatMap((pending, i) => {
       const result = results[i]!;
       return result.outcome === 'created' ? [{ pending, job: result.job, i }] : [];
     });
@@ -434,16 +467,17 @@ export class JobService {
       ...imageLimits,
       maxBytes: Math.min(imageLimits.maxBytes, tier.maxUploadBytes),
       maxPixels: Math.min(imageLimits.maxPixels, tier.maxPixels),
-    }).catch(() => undefined);
+    }, { keepMetadata: this.#options.keepImageMetadata ?? false }).catch(() => undefined);
     if (image?.sha256 !== earlier.inputSha256) throw reused('image');
     return earlier;
   }
 
   /**
-   * The global cap on work in the system, checked before anything is written. Concurrent
-   * submits can pass together, so the queue may overshoot the cap by at most the number of
-   * submits in progress at that moment; it never grows without bound. Submits that arrive while
-   * one read of the queue length is in flight share it (one Redis round trip for all of them).
+   * The global cap on work in the system, checked early, before an image is decoded: a full
+   * platform refuses at once. It only reads (concurrent submits can pass it together); what
+   * holds the cap per job is the reservation each admission group takes (#admitGroup). Submits
+   * that arrive while one read of the queue length is in flight share it (one Redis round trip
+   * for all of them).
    */
   async #checkCapacity(): Promise<number> {
     let inFlight: number;
@@ -453,11 +487,13 @@ export class JobService {
     } catch (error) {
       throw queueUnavailable(error);
     }
-    if (inFlight >= this.queueCap) {
-      const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
-      throw new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter });
-    }
+    if (inFlight >= this.queueCap) throw this.#queueFull();
     return inFlight;
+  }
+
+  #queueFull(): AppError {
+    const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
+    return new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter });
   }
 
   /**
@@ -685,7 +721,8 @@ export class JobService {
 
 function parseLimit(value: string | undefined): number {
   if (value === undefined) return defaultPageSize;
-  const limit = Number(value);
+  // Decimal digits only: Number() would also take `1e2`, `0x10`, ` 5` and `5.0`.
+  const limit = /^[0-9]{1,3}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
     throw new AppError('VALIDATION_FAILED', `limit must be an integer from 1 to ${maxPageSize}.`, { details: { field: 'limit' } });
   }

@@ -80,7 +80,8 @@ export function tfjsWeightGroups(modelJson: unknown, format: 'layers' | 'graph')
         expected = null;
         continue;
       }
-      const size = dtypeBytes[stored];
+      // Own keys only: a dtype named `constructor` must not find Object's.
+      const size = Object.hasOwn(dtypeBytes, stored) ? dtypeBytes[stored] : undefined;
       if (size === undefined) throw invalid('not_a_model', `weight dtype "${stored.slice(0, 20)}" is not a TF.js dtype`);
       if (expected !== null) expected += (shape as number[]).reduce((product, d) => product * d, 1) * size;
     }

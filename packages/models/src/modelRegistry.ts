@@ -106,22 +106,23 @@ export interface PublishResult {
 
 export class ModelRegistry {
   readonly root: string;
-  private readonly remote: Record<string, string>;
+  // A Map, not an object: names come from requests, and `constructor` must not find Object's.
+  private readonly remote: ReadonlyMap<string, string>;
   private readonly fetchTimeoutMs: number;
 
   constructor(options: ModelRegistryOptions) {
     this.root = path.resolve(options.root);
-    this.remote = { ...options.remote };
+    this.remote = new Map(Object.entries(options.remote ?? {}));
     this.fetchTimeoutMs = options.fetchTimeoutMs ?? 10_000;
-    for (const name of Object.keys(this.remote)) {
+    for (const name of this.remote.keys()) {
       if (!modelNamePattern.test(name)) throw new AppError('VALIDATION_FAILED', `remote model name "${name}" is not a valid model name`);
     }
   }
 
   /** Every model under the root and every remote model, sorted by name. */
   async list(): Promise<ModelEntry[]> {
-    const local = (await listDirectories(this.root)).filter((name) => modelNamePattern.test(name) && !(name in this.remote));
-    const entries = await Promise.all([...local.map((name) => this.describeLocal(name)), ...Object.keys(this.remote).map((name) => this.describeRemote(name))]);
+    const local = (await listDirectories(this.root)).filter((name) => modelNamePattern.test(name) && !this.remote.has(name));
+    const entries = await Promise.all([...local.map((name) => this.describeLocal(name)), ...[...this.remote.keys()].map((name) => this.describeRemote(name))]);
     return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -139,7 +140,7 @@ export class ModelRegistry {
   async resolve(name: string, version?: string): Promise<ResolvedModel> {
     if (!modelNamePattern.test(name)) throw modelNotFound(name, version);
     if (version !== undefined && !modelVersionPattern.test(version)) throw modelNotFound(name, version);
-    const remoteUrl = this.remote[name];
+    const remoteUrl = this.remote.get(name);
     if (remoteUrl !== undefined) {
       const manifest = await readModelManifest(remoteUrl, { fetchTimeoutMs: this.fetchTimeoutMs });
       if (manifest.name !== name) throw manifestMismatch(remoteUrl, `the manifest names model "${manifest.name}", expected "${name}"`);
@@ -165,7 +166,7 @@ export class ModelRegistry {
    * replaced atomically (temp file, fsync, rename), so a reader sees the old or the new version.
    */
   async setLive(name: string, version: string): Promise<void> {
-    if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; its live version is the one its URL serves`);
+    if (this.remote.has(name)) throw new AppError('CONFLICT', `model "${name}" is remote; its live version is the one its URL serves`);
     await this.resolve(name, version);
     const folder = this.modelFolder(name);
     const target = path.join(folder, liveFileName);
@@ -289,7 +290,7 @@ export class ModelRegistry {
   #checkPublishTarget(name: string, version: string): void {
     if (!modelNamePattern.test(name)) throw invalid(`"${name.slice(0, 100)}" is not a valid model name`, 'name');
     if (!modelVersionPattern.test(version)) throw invalid(`"${version.slice(0, 100)}" is not a valid version`, 'version');
-    if (name in this.remote) throw new AppError('CONFLICT', `model "${name}" is remote; publish its versions where its URL points`);
+    if (this.remote.has(name)) throw new AppError('CONFLICT', `model "${name}" is remote; publish its versions where its URL points`);
   }
 
   /** The shard paths of the TF.js model in `folder`, once it passed {@link checkModelFiles}. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
-import { computeModelHash, ModelRegistry, modelProblemOf, type ModelManifestInput } from '../src/index.ts';
+import { computeModelHash, ModelRegistry, modelProblemOf, tfjsWeightGroups, type ModelManifestInput } from '../src/index.ts';
 
 let root: string;
 
@@ -268,6 +268,17 @@ describe('ModelRegistry.publish', () => {
     // Nothing stored: no new version, no staging folder left.
     expect((await readdir(path.join(root, 'pets'))).sort()).toEqual(['2.0.0']);
     expect(await readdir(path.join(root, '.staging'))).toEqual([]);
+  });
+
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('refuses the weight dtype "%s" as no TF.js dtype', (dtype) => {
+    const json = { format: 'layers-model', modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'w', shape: [3], dtype }] }] };
+    let refusal: unknown;
+    try {
+      tfjsWeightGroups(json, 'layers');
+    } catch (error) {
+      refusal = error;
+    }
+    expect((refusal as AppError).details).toMatchObject({ reason: 'not_a_model' });
   });
 
   it('hashes a SavedModel folder over saved_model.pb and its variables', async () => {

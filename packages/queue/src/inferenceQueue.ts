@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Queue, type JobState } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -35,6 +36,51 @@ export interface InferenceQueueOptions {
 export type QueueCounts = Record<'waiting' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'waiting-children', number>;
 const countedStates = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused', 'waiting-children'] as const;
 const inFlightStates = ['waiting', 'prioritized', 'active', 'delayed', 'paused'] as const;
+
+/**
+ * The global cap's reservation, atomic in one script: the jobs in every model's queue (the state
+ * keys BullMQ's own getCounts reads: LLEN of wait, paused and active, ZCARD of prioritized and
+ * delayed) plus the reservations of admissions still between their check and their enqueue,
+ * against the cap. It grants up to the count asked for and records the grant, with an expiry, so
+ * concurrent admissions (any API process) never grant the same room twice.
+ *
+ * KEYS[1]: the reservations (sorted set: member `<id>:<count>`, score its expiry in ms);
+ * KEYS[2 .. 1+ARGV[4]]: list keys; the rest: sorted-set keys.
+ * ARGV: cap, count asked for, reservation lifetime in ms, list key count, reservation id.
+ * Returns { granted, jobs in the queues, reserved by others }.
+ */
+const reserveCapacityScript = `
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', nowMs)
+local reserved = 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  reserved = reserved + tonumber(string.match(member, ':(%d+)$'))
+end
+local lists = tonumber(ARGV[4])
+local queued = 0
+for i = 2, #KEYS do
+  if i <= lists + 1 then queued = queued + redis.call('LLEN', KEYS[i]) else queued = queued + redis.call('ZCARD', KEYS[i]) end
+end
+local granted = math.max(0, math.min(tonumber(ARGV[2]), tonumber(ARGV[1]) - queued - reserved))
+if granted > 0 then
+  redis.call('ZADD', KEYS[1], nowMs + tonumber(ARGV[3]), ARGV[5] .. ':' .. granted)
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return { granted, queued, reserved }
+`;
+
+/** Room in the global cap granted to one admission; release it once its jobs are queued (or not). */
+export interface CapacityReservation {
+  /** How many of the jobs asked for fit: the first `granted` of them may be admitted. */
+  granted: number;
+  /** Jobs in the queues when it was granted, and room other admissions held then. */
+  inFlight: number;
+  release(): Promise<void>;
+}
+
+/** How long a reservation holds room when its admission never releases it (a process killed mid-submit). */
+const reservationLifetimeMs = 30_000;
 
 function emptyCounts(): QueueCounts {
   return Object.fromEntries(countedStates.map((state) => [state, 0])) as QueueCounts;
@@ -226,6 +272,45 @@ export class InferenceQueue {
     return counts.reduce((sum, byState) => sum + Object.values(byState).reduce((a, b) => a + b, 0), 0);
   }
 
+  /**
+   * Reserves room in the global cap (`cap` queued + running jobs, over every model's queue) for
+   * up to `count` jobs, atomically against every other reservation in flight (see
+   * reserveCapacityScript): the cap then holds per job, however many admissions run at once.
+   * Jobs enqueued before the release are counted twice for that moment, which errs on refusing.
+   * Throws QUEUE_UNAVAILABLE when Redis cannot answer.
+   */
+  async reserveCapacity(count: number, cap: number): Promise<CapacityReservation> {
+    const queues = [...(await this.models()).map((model) => this.queueFor(model)), this.#legacyQueue()];
+    const lists = queues.flatMap((queue) => [queue.keys.wait, queue.keys.paused, queue.keys.active]) as string[];
+    const sets = queues.flatMap((queue) => [queue.keys.prioritized, queue.keys.delayed]) as string[];
+    const id = randomUUID();
+    let answer: [number, number, number];
+    try {
+      if (!this.isReady()) throw new Error('Redis is not connected');
+      const keys = [this.#reservationsKey, ...lists, ...sets];
+      answer = (await withTimeout(
+        this.connection.eval(reserveCapacityScript, keys.length, ...keys, String(cap), String(count), String(reservationLifetimeMs), String(lists.length), id),
+        this.#enqueueTimeoutMs,
+      )) as [number, number, number];
+    } catch (error) {
+      throw queueUnavailable(error);
+    }
+    const [granted, queued, reserved] = answer;
+    const member = `${id}:${granted}`;
+    return {
+      granted,
+      inFlight: queued + reserved,
+      release: async () => {
+        // Past its lifetime it is gone anyway; a failed release only holds the room that long.
+        if (granted > 0) await this.connection.zrem(this.#reservationsKey, member).catch(() => 0);
+      },
+    };
+  }
+
+  get #reservationsKey(): string {
+    return `${this.prefix}:${this.baseName}:capacity-reservations`;
+  }
+
   /** Job counts by BullMQ state for each model's queue. */
   async countsByModel(): Promise<Record<string, QueueCounts>> {
     const models = await this.models();
@@ -307,7 +392,7 @@ export class InferenceQueue {
   async obliterate(): Promise<void> {
     const models = await this.models();
     await Promise.all([...models.map((model) => this.queueFor(model)), this.#legacyQueue()].map((queue) => queue.obliterate({ force: true })));
-    await this.connection.del(this.#pausedKey);
+    await this.connection.del(this.#pausedKey, this.#reservationsKey);
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,7 +60,8 @@ export async function startService(options: {
   const execArgv = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...execArgv, path.join(repoRoot, options.entry), ...(options.args ?? [])], {
     cwd: repoRoot,
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', ...deploymentEnv, ...options.env },
+    // Production requires the key of the webhook secrets: a fresh one per process started.
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', WEBHOOK_SECRET_KEYS: `k1:${randomBytes(32).toString('base64')}`, ...deploymentEnv, ...options.env },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

@@ -1,5 +1,5 @@
 import type { LookupFunction } from 'node:net';
-import { createOutboundAgent, isOutboundRefused, privateAddressMessage } from '@inferq/outbound';
+import { createOutboundAgent, isOutboundRefused } from '@inferq/outbound';
 import { request, type Agent } from 'undici';
 import { checkWebhookUrl, type WebhookUrlPolicy } from './webhookUrl.ts';
 
@@ -10,7 +10,19 @@ export interface WebhookSenderOptions extends WebhookUrlPolicy {
   userAgent?: string;
   /** Name resolution; its answers are checked before connecting. @defaultValue dns.lookup */
   lookup?: LookupFunction;
+  /**
+   * Where why a target was refused is written (at debug: private address, no such name, port),
+   * for operators only; the owner's record says just {@link refusedMessage}. @defaultValue none
+   */
+  logger?: { debug(details: object, message: string): void };
 }
+
+/**
+ * What a webhook's owner reads when the target was refused: the same words whether its name
+ * resolves to a private address, resolves to nothing, or it names a port that is not allowed,
+ * so the record maps neither the inside network's names nor its ports.
+ */
+export const refusedMessage = 'refused';
 
 export interface WebhookAttemptResult {
   /** True for a 2xx answer. */
@@ -49,7 +61,8 @@ export class WebhookSender {
       url = checkWebhookUrl(rawUrl, this.#options);
     } catch (error) {
       const reason = (error as { details?: { reason?: string } }).details?.reason;
-      return { ok: false, statusCode: null, error: reason === 'private_address' ? privateAddressMessage : `refused: ${(error as Error).message}`, durationMs: elapsed() };
+      this.#options.logger?.debug({ reason }, 'webhook target refused');
+      return { ok: false, statusCode: null, error: reason === 'private_address' || reason === 'port' ? refusedMessage : `refused: ${(error as Error).message}`, durationMs: elapsed() };
     }
     const timeoutMs = this.#options.timeoutMs ?? 10_000;
     const signal = AbortSignal.timeout(timeoutMs);
@@ -70,7 +83,9 @@ export class WebhookSender {
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       return { ok, statusCode: response.statusCode, error: ok ? null : `answered ${response.statusCode}`, durationMs: elapsed() };
     } catch (error) {
-      return { ok: false, statusCode: null, error: describeFailure(error, signal, timeoutMs), durationMs: elapsed() };
+      const failure = describeFailure(error, signal, timeoutMs);
+      if (failure.refused) this.#options.logger?.debug({ reason: failure.reason }, 'webhook target refused');
+      return { ok: false, statusCode: null, error: failure.message, durationMs: elapsed() };
     }
   }
 
@@ -79,15 +94,19 @@ export class WebhookSender {
   }
 }
 
-/** What the owner may read of a failed attempt: a category, not the network's internals. */
-function describeFailure(error: unknown, signal: AbortSignal, timeoutMs: number): string {
-  if (signal.aborted) return `timed out after ${timeoutMs} ms`;
+/**
+ * What the owner may read of a failed attempt: a category, not the network's internals. A name
+ * that resolves to a private address and one that does not resolve are both just `refused`
+ * (`refused` and `reason` say which, for the operators' debug log).
+ */
+function describeFailure(error: unknown, signal: AbortSignal, timeoutMs: number): { message: string; refused: boolean; reason?: string } {
+  if (signal.aborted) return { message: `timed out after ${timeoutMs} ms`, refused: false };
   const cause = (error as { cause?: unknown }).cause;
-  if (isOutboundRefused(error) || isOutboundRefused(cause)) return privateAddressMessage;
+  if (isOutboundRefused(error) || isOutboundRefused(cause)) return { message: refusedMessage, refused: true, reason: 'private_address' };
   const code = (error as NodeJS.ErrnoException).code ?? (cause as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host name does not resolve';
-  if (code === 'ECONNREFUSED') return 'connection refused';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return `timed out after ${timeoutMs} ms`;
-  if (typeof code === 'string' && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT'))) return 'TLS handshake failed';
-  return 'connection failed';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { message: refusedMessage, refused: true, reason: 'no_such_name' };
+  if (code === 'ECONNREFUSED') return { message: 'connection refused', refused: false };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { message: `timed out after ${timeoutMs} ms`, refused: false };
+  if (typeof code === 'string' && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT'))) return { message: 'TLS handshake failed', refused: false };
+  return { message: 'connection failed', refused: false };
 }

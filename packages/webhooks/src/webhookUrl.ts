@@ -8,6 +8,12 @@ export interface WebhookUrlPolicy {
    * @defaultValue false
    */
   allowLoopback?: boolean;
+  /**
+   * Ports a webhook URL may name besides 80 and 443 (WEBHOOK_ALLOW_PORTS). Any other port on a
+   * public host is refused: a webhook is no way to reach SSH, Redis or an admin port.
+   * @defaultValue [] (none)
+   */
+  allowPorts?: readonly number[];
 }
 
 export const maxWebhookUrlLength = 2048;
@@ -17,22 +23,39 @@ const messages = {
   credentials: 'The webhook URL must not carry a user name or password.',
   not_https: 'The webhook URL must use https.',
   private_address: 'The webhook URL points to a loopback, private or reserved address.',
+  port: 'The webhook URL must use port 443 (or 80), or a port the platform allows.',
 } as const;
+
+/** Ports every webhook URL may use. */
+const webhookPorts: readonly number[] = [80, 443];
+
+/**
+ * Whether `url` names a port the policy allows. Where loopback is allowed (development and tests
+ * only; refused in production) any port is: local receivers listen where they can.
+ */
+function portAllowed(url: URL, policy: WebhookUrlPolicy): boolean {
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return webhookPorts.includes(port) || (policy.allowPorts ?? []).includes(port) || policy.allowLoopback === true;
+}
 
 /**
  * Checks a webhook URL at submit time and returns it normalized. Only what the URL itself shows is
  * checked here (scheme, credentials, literal addresses, loopback names such as `localhost.`); the
  * names are resolved and checked again when each delivery connects (see WebhookSender), which
- * also defeats DNS rebinding. The rules are @inferq/outbound's, shared with model fetches.
+ * also defeats DNS rebinding. The rules are @inferq/outbound's, shared with model fetches, plus
+ * the port: 80 or 443 unless the policy allows another.
  */
 export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy = {}): string {
   if (raw.length > maxWebhookUrlLength) {
     throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
   }
+  let url: URL;
   try {
-    return checkOutboundUrl(raw, { allowLoopback: policy.allowLoopback === true }).href;
+    url = checkOutboundUrl(raw, { allowLoopback: policy.allowLoopback === true });
   } catch (error) {
     if (!isOutboundRefused(error)) throw error;
     throw new AppError('INVALID_WEBHOOK_URL', messages[error.reason], { details: { reason: error.reason } });
   }
+  if (!portAllowed(url, policy)) throw new AppError('INVALID_WEBHOOK_URL', messages.port, { details: { reason: 'port' } });
+  return url.href;
 }

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebhookSender } from '../src/index.ts';
+import type { AppError } from '@inferq/core';
+import { checkWebhookUrl, WebhookSender } from '../src/index.ts';
 
 // Only loopback targets: a local receiver that counts connections and answers from a script.
 let server: Server;
@@ -76,12 +77,71 @@ describe('WebhookSender', () => {
     ['localhost with a trailing dot', () => `https://localhost.:${port}/hook`, false],
     // Loopback allowed, but ::/96 is never a loopback address.
     ['an IPv4-compatible literal where loopback is allowed', () => `https://[::127.0.0.1]:${port}/hook`, true],
-  ])('refuses %s without connecting, saying only "refused: private address"', async (_name, url, allowLoopback) => {
+  ])('refuses %s without connecting, saying only "refused"', async (_name, url, allowLoopback) => {
     const sender = new WebhookSender({ timeoutMs: 2000, lookup: rebinding, allowLoopback });
     const before = connections;
     const result = await sender.send(url(), body, {});
-    expect(result).toMatchObject({ ok: false, statusCode: null, error: 'refused: private address' });
+    expect(result).toMatchObject({ ok: false, statusCode: null, error: 'refused' });
     expect(connections).toBe(before);
     sender.close();
+  });
+
+  // No DNS oracle: a name that resolves to an inside address and one that resolves to nothing read
+  // the same to the webhook's owner; only the operators' debug log says which.
+  const nowhere: LookupFunction = (hostname, _options, callback) => {
+    const error = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname });
+    (callback as (error: NodeJS.ErrnoException) => void)(error);
+  };
+
+  it('says the same "refused" for a private target and a name that does not resolve, and logs why at debug', async () => {
+    const logged: Array<{ reason?: string }> = [];
+    const logger = { debug: (details: object) => void logged.push(details as { reason?: string }) };
+    const inside = new WebhookSender({ timeoutMs: 2000, lookup: rebinding, logger });
+    const unknown = new WebhookSender({ timeoutMs: 2000, lookup: nowhere, logger });
+    const a = await inside.send('https://intranet.example.test/hook', body, {});
+    const b = await unknown.send('https://no-such-host.example.test/hook', body, {});
+    expect([a.error, b.error]).toEqual(['refused', 'refused']);
+    expect({ ...a, durationMs: 0 }).toEqual({ ...b, durationMs: 0 });
+    expect(logged.map((entry) => entry.reason)).toEqual(['private_address', 'no_such_name']);
+    inside.close();
+    unknown.close();
+  });
+
+  it.each([
+    ['SSH on a public host', 'https://hooks.example.test:22/hook', [], 'refused'],
+    ['Redis on a public host', 'https://hooks.example.test:6379/hook', [], 'refused'],
+    ['a port the setting allows (then the address decides)', 'https://hooks.example.test:8443/hook', [8443], 'refused'],
+  ] as const)('refuses %s', async (_case, url, allowPorts, error) => {
+    const logged: Array<{ reason?: string }> = [];
+    const sender = new WebhookSender({ timeoutMs: 2000, lookup: rebinding, allowPorts, logger: { debug: (details: object) => void logged.push(details as { reason?: string }) } });
+    const before = connections;
+    expect(await sender.send(url, body, {})).toMatchObject({ ok: false, statusCode: null, error });
+    expect(connections).toBe(before);
+    // The port is refused before any lookup; an allowed port goes on to the address check.
+    expect(logged.map((entry) => entry.reason)).toEqual([allowPorts.length === 0 ? 'port' : 'private_address']);
+    sender.close();
+  });
+});
+
+describe('checkWebhookUrl ports', () => {
+  it.each([
+    ['https://hooks.example.com/x', {}, true],
+    ['https://hooks.example.com:443/x', {}, true],
+    ['https://hooks.example.com:80/x', {}, true],
+    ['https://hooks.example.com:22/x', {}, false],
+    ['https://hooks.example.com:6379/x', {}, false],
+    ['https://hooks.example.com:8443/x', { allowPorts: [8443] }, true],
+    ['https://hooks.example.com:8444/x', { allowPorts: [8443] }, false],
+    ['http://127.0.0.1:5000/x', { allowLoopback: true }, true],
+  ] as const)('%s with %j: accepted %s', (url, policy, accepted) => {
+    let code: string | undefined;
+    let reason: string | undefined;
+    try {
+      checkWebhookUrl(url, policy);
+    } catch (error) {
+      code = (error as AppError).code;
+      reason = ((error as AppError).details as { reason?: string }).reason;
+    }
+    expect(accepted ? { code, reason } : { code, reason }).toEqual(accepted ? { code: undefined, reason: undefined } : { code: 'INVALID_WEBHOOK_URL', reason: 'port' });
   });
 });

@@ -25,6 +25,9 @@ const contentTypes: Record<string, string> = {
   tiff: 'image/tiff',
 };
 
+/** Codes that refuse an image for the platform's state (the queue), not for anything in the image. */
+const platformRefusals: ReadonlySet<string> = new Set(['QUEUE_FULL', 'QUEUE_UNAVAILABLE']);
+
 const submitFieldsSchema = submitJobFormSchema.omit({ image: true });
 
 /** `?size=N` of the image route: a square thumbnail N pixels wide; absent, the image as stored. */
@@ -164,6 +167,10 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
         images: files.map((file): BatchImage => (file.tooLarge ? { tooLarge: true, size: file.size } : file.buffer)),
         fileNames: files.map((file) => file.originalname),
       });
+      // Every image refused for the platform's state, not its own (the queue full or down): the
+      // batch as a whole is to be tried again, so it answers as one such error, with Retry-After.
+      const first = items[0];
+      if (first && !first.ok && platformRefusals.has(first.error.code) && items.every((item) => !item.ok && item.error.code === first.error.code)) throw first.error;
       submitted(req, res, items.filter((item) => item.ok));
       // `Prefer: wait=N`: hold the answer until every job is final or N seconds pass.
       const wait = waitPreference(undefined, req.get('prefer'));

@@ -228,6 +228,57 @@ export async function hugeExifJpeg(metadataBytes = 2 * MiB): Promise<Buffer> {
   return insertJpegSegments(jpeg, iccProfileSegments(fakeIccProfile(iccBytes)));
 }
 
+/**
+ * A 64×64 JPEG carrying about `metadataBytes` in many APP1 segments of 60,000 bytes each (XMP
+ * packets, as a file with extended XMP has): a decoder reports one XMP blob of them, the framing
+ * holds them all.
+ */
+export async function manyApp1Jpeg(metadataBytes = 2.6 * MiB): Promise<Buffer> {
+  const jpeg = await photoLike(64, 64).jpeg().toBuffer();
+  const payload = 60_000;
+  const segments: Buffer[] = [];
+  for (let total = 0; total < metadataBytes; total += payload + 4) {
+    const header = Buffer.alloc(4);
+    header.writeUInt16BE(0xffe1, 0);
+    header.writeUInt16BE(2 + payload, 2);
+    const body = Buffer.alloc(payload, 0x20);
+    body.write('http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>', 0, 'latin1');
+    segments.push(header, body);
+  }
+  return insertJpegSegments(jpeg, segments);
+}
+
+/** Names, places and free text that private metadata of {@link privateMetadataImage} carries. */
+export const privateMetadataMarkers = ['Jane Roe', 'Roe Photography', 'Secret comment'] as const;
+
+/**
+ * A 64×48 photo-like image in `format` whose metadata says who took it and where: EXIF with
+ * Artist, Copyright and GPS (51° 30′ N, 0° 7′ W), an XMP creator, the EXIF orientation 6 (rotate
+ * 90°: it displays 48×64), and for PNG a tEXt comment, for GIF (which sharp writes no metadata
+ * into) a comment extension and an XMP application extension.
+ */
+export async function privateMetadataImage(format: 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'avif'): Promise<Buffer> {
+  const exif = {
+    IFD0: { Artist: 'Jane Roe', Copyright: 'Jane Roe Photography' },
+    IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1', GPSLongitudeRef: 'W', GPSLongitude: '0/1 7/1 0/1' },
+  };
+  const xmp =
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>Jane Roe</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>';
+  if (format === 'gif') {
+    const gif = await photoLike(64, 48).gif().toBuffer();
+    const screenFlags = gif[10] as number;
+    const headerEnd = 13 + (screenFlags & 0x80 ? 3 * 2 ** ((screenFlags & 0x07) + 1) : 0);
+    const subBlocks = (data: Buffer) => Buffer.concat([Buffer.from([data.length]), data, Buffer.from([0])]);
+    const comment = Buffer.concat([Buffer.from([0x21, 0xfe]), subBlocks(Buffer.from('Secret comment by Jane Roe', 'latin1'))]);
+    const xmpExtension = Buffer.concat([Buffer.from([0x21, 0xff, 11]), Buffer.from('XMP DataXMP', 'latin1'), subBlocks(Buffer.from(xmp.slice(0, 200), 'latin1'))]);
+    return Buffer.concat([gif.subarray(0, headerEnd), comment, xmpExtension, gif.subarray(headerEnd)]);
+  }
+  const encoded = await photoLike(64, 48)[format]().withExif(exif).withXmp(xmp).withMetadata({ orientation: 6 }).toBuffer();
+  if (format !== 'png') return encoded;
+  // A tEXt chunk before IDAT, right after IHDR (8-byte signature + 25-byte IHDR chunk).
+  return Buffer.concat([encoded.subarray(0, 33), pngChunk('tEXt', Buffer.from('Comment\0Secret comment', 'latin1')), encoded.subarray(33)]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Files that are not (accepted) images
 

@@ -128,8 +128,8 @@ export class ModelRegistry {
 
   /** The names of every model under the root and every remote model, sorted; no manifest is read (cheap to poll). */
   async names(): Promise<string[]> {
-    const local = (await listDirectories(this.root)).filter((name) => modelNamePattern.test(name) && !(name in this.remote));
-    return [...local, ...Object.keys(this.remote)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const local = (await listDirectories(this.root)).filter((name) => modelNamePattern.test(name) && !this.remote.has(name));
+    return [...local, ...this.remote.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /**

@@ -113,7 +113,9 @@ export const submitJobFormSchema = z.object({
     .string()
     .max(64)
     .optional()
-    .meta({ description: 'Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).', example: 'started,completed' }),
+    // No example: the reference page's request sample fills each field with its example, and
+    // webhookEvents without a webhook URL is refused.
+    .meta({ description: 'Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`.' }),
 });
 
 /** The multipart form of `POST /v1/jobs/batch`: the fields of a submit, with `image` given once per image. */

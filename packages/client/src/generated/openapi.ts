@@ -1305,10 +1305,7 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
-                    /**
-                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
-                     * @example started,completed
-                     */
+                    /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
                 };
             };
@@ -1448,10 +1445,7 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
-                    /**
-                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
-                     * @example started,completed
-                     */
+                    /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
                 };
             };

@@ -42,7 +42,8 @@ Options:
   --api-key <key>       API key (INFERQ_API_KEY, or "apiKey" in ~/.config/inferq/config.json)
   -h, --help            This help
 
-Exit codes: 0 ok, 2 usage error, 3 API error, 4 a job failed or was canceled.
+Exit codes: 0 ok, 2 usage error or a file that cannot be read (the others are still
+submitted), 3 API error, 4 a job failed or was canceled.
 `;
 
 const options = {
@@ -76,7 +77,10 @@ function describeError(error: { code: string; message: string } | null | undefin
   return error ? `${error.code}: ${error.message}` : '';
 }
 
-function jobTable(rows: Array<{ name?: string; job?: Job; error?: InferQError }>, wide: boolean): string {
+/** What a row reports went wrong: the API's error, or a file that could not be read (`FILE_UNREADABLE`). */
+type RowError = { code: string; message: string };
+
+function jobTable(rows: Array<{ name?: string; job?: Job; error?: RowError }>, wide: boolean): string {
   const withNames = rows.some((row) => row.name !== undefined);
   const head = [...(withNames ? ['file'] : []), 'job', 'status', 'model', 'top label', 'error'];
   const anyError = rows.some((row) => row.error || row.job?.error);
@@ -96,10 +100,24 @@ function jobTable(rows: Array<{ name?: string; job?: Job; error?: InferQError }>
   return output.toString();
 }
 
-function modelsTable(list: ModelList): string {
+type ModelLoadFailure = ModelList['models'][number]['loadFailures'][number];
+
+/** Workers that could not load a version, as one cell: how many, and the first one's reason and message. */
+function loadFailureText(failures: readonly ModelLoadFailure[]): string {
+  if (failures.length === 0) return '';
+  const [first] = failures as [ModelLoadFailure];
+  const workers = new Set(failures.map((failure) => failure.workerId)).size;
+  return `load failed on ${workers} worker${workers === 1 ? '' : 's'}: ${first.reason ?? first.code}: ${first.message}`;
+}
+
+/** The models table of `inferq models`; the problem column says what GET /v1/models reports wrong. */
+export function modelsTable(list: ModelList): string {
   const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'problem']);
   for (const model of list.models) {
+    // A worker that could load no version of the model, and one whose swap to a new version failed.
+    const failures = [...model.loadFailures, ...(model.swap?.failures ?? [])];
     for (const version of model.versions) {
+      const swap = model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '';
       output.push([
         model.name,
         version.version,
@@ -108,8 +126,13 @@ function modelsTable(list: ModelList): string {
         `${version.input.width}x${version.input.height}x${version.input.channels}`,
         version.labels ? String(version.labels.length) : 'raw',
         `${version.workersReady}/${model.workers}`,
-        model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '',
+        [swap, loadFailureText(failures.filter((failure) => failure.version === version.version))].filter(Boolean).join('; '),
       ]);
+    }
+    const listed = new Set(model.versions.map((version) => version.version));
+    const unlisted = failures.filter((failure) => !listed.has(failure.version));
+    for (const version of new Set(unlisted.map((failure) => failure.version))) {
+      output.push([model.name, version, '', '', '', '', '', loadFailureText(unlisted.filter((failure) => failure.version === version))]);
     }
     for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
   }
@@ -164,20 +187,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'submit': {
         if (rest.length === 0) throw new UsageError('submit needs at least one image file');
         const concurrency = positiveInt(values.concurrency, 'concurrency', 4);
-        const files = await Promise.all(
-          rest.map(async (file) => {
+        // A file that cannot be read is reported in its row and the others are still submitted.
+        const read = await Promise.all(
+          rest.map(async (file): Promise<{ name: string; bytes: Buffer } | { name: string; error: RowError }> => {
             try {
               return { name: file, bytes: await readFile(file) };
             } catch (error) {
-              throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+              const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+              return { name: file, error: { code: 'FILE_UNREADABLE', message: `cannot read ${file}: ${reason}` } };
             }
           }),
         );
-        const bar = io.stderr.isTTY && !json ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
+        const unreadable = read.filter((file) => 'error' in file);
+        for (const file of unreadable) fail(`${file.error.message} (not submitted)`);
+        const files = read.filter((file) => 'bytes' in file);
+        const bar = io.stderr.isTTY && !json && files.length > 0 ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
-        const results: Array<{ name: string; job?: Job; error?: InferQError }> = files.map((file) => ({ name: file.name }));
+        const results: Array<{ name: string; job?: Job; error?: RowError }> = files.map((file) => ({ name: file.name }));
         const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
-        if (files.length === 1) {
+        if (files.length === 0) {
+          // Nothing readable: nothing to submit.
+        } else if (files.length === 1) {
           const result = results[0]!;
           try {
             const submitOptions = { filename: path.basename(files[0]!.name), ...jobOptions };
@@ -221,8 +251,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           }
         }
         bar?.stop();
-        if (json) print(JSON.stringify(results.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
-        else print(jobTable(results, wide));
+        // Rows in the order the files were given.
+        const rows = rest.map((name) => results.find((result) => result.name === name) ?? unreadable.find((file) => file.name === name)!);
+        if (json) print(JSON.stringify(rows.map(({ name, job, error }: { name: string; job?: Job; error?: RowError }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
+        else print(jobTable(rows, wide));
+        if (unreadable.length > 0) return exitCodes.usage;
         if (results.some((result) => result.error)) return exitCodes.api;
         return finalCode(results.map((result) => result.job));
       }

@@ -149,7 +149,12 @@ export type BatchView = z.infer<typeof batchViewSchema>;
 
 /** One attempt to deliver a job's webhook. */
 export const webhookDeliveryViewSchema = z.object({
-  id: z.uuid(),
+  /**
+   * The delivery's id: the `webhook-id` (and `InferQ-Delivery`) header the receiver got, the same
+   * on every attempt of one delivery (`attempt` tells them apart), so a receiver's log and this
+   * one can be matched.
+   */
+  id: z.uuid().meta({ description: 'The delivery id: the `webhook-id` / `InferQ-Delivery` header the receiver got; the same on each attempt of one delivery.' }),
   attempt: z.number().int().min(1),
   /** `started` or `completed`. */
   event: z.enum(webhookEventFilters),

@@ -820,7 +820,10 @@ export type components = {
             data: components["schemas"]["WebhookDelivery"][];
         };
         WebhookDelivery: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The delivery id: the `webhook-id` / `InferQ-Delivery` header the receiver got; the same on each attempt of one delivery.
+             */
             id: string;
             attempt: number;
             /** @enum {string} */

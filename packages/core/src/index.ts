@@ -12,3 +12,4 @@ export * from './env.ts';
 export * from './operatorWire.ts';
 export * from './fairShare.ts';
 export * from './groupCommit.ts';
+export * from './byteSize.ts';

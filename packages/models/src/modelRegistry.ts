@@ -203,7 +203,7 @@ export class ModelRegistry {
     const first = format === 'saved_model' ? savedModelFileName : format === 'onnx' ? onnxFileName : modelJsonFileName;
     if (files[0]?.path !== first) throw invalid(`a ${format} model starts with ${first}`, 'files');
     if (format === 'onnx') {
-      const named = onnxExternalDataFiles((files[0] as ModelFile).bytes).map((file) => file.path);
+      const named = externalDataPaths((files[0] as ModelFile).bytes);
       const given = files.slice(1).map((file) => file.path);
       if (named.length !== given.length || named.some((p, i) => p !== given[i])) {
         throw invalid(`the files of an onnx version are model.onnx and exactly the external data files it names (${named.join(', ') || 'none'}), in its order`, 'files');
@@ -422,12 +422,7 @@ function checkOnnxFile(bytes: Uint8Array, manifest: ModelManifest): void {
  * version is one file. Throws VALIDATION_FAILED `missing_external_data` or `invalid_path`.
  */
 async function checkedExternalData(folder: string, onnxBytes: Uint8Array, format: string): Promise<string[]> {
-  let files;
-  try {
-    files = onnxExternalDataFiles(onnxBytes);
-  } catch (error) {
-    throw new AppError('VALIDATION_FAILED', (error as Error).message, { details: { field: 'files', reason: 'invalid_path' } });
-  }
+  const files = externalDataFilesOrRefuse(onnxBytes);
   if (files.length === 0) return [];
   const names = files.map((file) => file.path).join(', ');
   if (format !== 'onnx') {
@@ -447,6 +442,19 @@ async function checkedExternalData(folder: string, onnxBytes: Uint8Array, format
     }
   }
   return files.map((file) => file.path);
+}
+
+/** {@link onnxExternalDataFiles}, a location that could leave the folder refused as VALIDATION_FAILED `invalid_path`. */
+function externalDataFilesOrRefuse(onnxBytes: Uint8Array): Array<{ path: string; minBytes: number }> {
+  try {
+    return onnxExternalDataFiles(onnxBytes);
+  } catch (error) {
+    throw new AppError('VALIDATION_FAILED', (error as Error).message, { details: { field: 'files', reason: 'invalid_path' } });
+  }
+}
+
+function externalDataPaths(onnxBytes: Uint8Array): string[] {
+  return externalDataFilesOrRefuse(onnxBytes).map((file) => file.path);
 }
 
 async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {

@@ -329,7 +329,7 @@ describe('ONNX models with external data (model.onnx + model.onnx.data)', () => 
   it.each([['../w.data'], ['/etc/passwd'], ['model.onnx'], ['manifest.json']])('refuses an external data location %j', async (location) => {
     const registry = new ModelRegistry({ root });
     const model = tinyOnnxModel({ externalData: location }).model;
-    expect(await codeOf(registry.publish({ name: 'tiny', version: '1.0.0', files: [{ path: 'model.onnx', bytes: model }], manifest: tinyOnnxManifest }))).toBe('MODEL_NOT_READY');
+    expect(await codeOf(registry.publish({ name: 'tiny', version: '1.0.0', files: [{ path: 'model.onnx', bytes: model }], manifest: tinyOnnxManifest }))).toBe('VALIDATION_FAILED');
     const folder = await registry.createStagingFolder();
     await writeFile(path.join(folder, 'model.onnx'), model);
     expect(await codeOf(registry.publishFolder({ name: 'tiny', version: '1.0.0', folder, manifest: tinyOnnxManifest }))).toBe('VALIDATION_FAILED');

@@ -1,27 +1,42 @@
-// 2. End to end: N clients submit real JPEGs over HTTP and wait for each result (GET ?wait=),
-// against the API + W worker processes + Postgres + Redis on this machine. Jobs/s and latencies,
-// and the ratio to the raw model limit of W processes measured in the same run.
-//   pnpm bench e2e [--workers 1,2] [--clients 8] [--seconds 20] [--image 1024x768] [--raw-batches 1,4,8] [--raw-seconds 2]
-//                  [--engine onnxruntime-cpu] (the raw ceiling's engine: the one the workers serve nsfw with)
+// 2. End to end: N clients submit photos over HTTP and wait for each result (GET ?wait=), against
+// the API + W worker entries + Postgres + Redis on this machine, each started with no settings
+// (as `pnpm start` and "Running without Docker" start them). Jobs/s and latencies, beside two
+// ceilings measured in the same run:
+// - the bare pipeline: the same photos in a plain loop in one process per core, no HTTP, queue
+//   or database (sharp's full decode, the exact aligned-corners resize in floats, /255, ONNX
+//   Runtime with one thread at batch 1): what the machine can do with the model;
+// - the raw model alone at its best batch size.
+//   pnpm bench e2e [--workers 1] [--clients 16] [--seconds 20] [--photos fixtures|synthetic|DIR] [--image 1024x768|native]
+//                  [--bare-processes N] [--raw-batches 1,4,8] [--raw-seconds 2] [--engine onnxruntime-cpu]
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@inferq/testing';
-import { benchImage } from './lib/benchImage.ts';
+import sharp from 'sharp';
+import { photoLikeImage } from '@inferq/images/testing';
+import { multipartImage } from './lib/loadClient.ts';
 import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers, coresRow, runClosedLoad, type LoadRunResult } from './lib/platformRun.ts';
 import { machineLoad } from './lib/procStat.ts';
-import { measureRaw } from './lib/rawModel.ts';
+import { measureBare, measureRaw } from './lib/rawModel.ts';
 import { startBenchServices } from './lib/services.ts';
 import { formatMs, printTable, writeResults } from './lib/stats.ts';
 
 
 const { values } = parseArgs({
   options: {
-    workers: { type: 'string', default: '1,2' },
-    clients: { type: 'string', default: '8' },
+    workers: { type: 'string', default: '1' },
+    clients: { type: 'string', default: '16' },
     seconds: { type: 'string', default: '20' },
+    /** `fixtures` (the committed test photos), `synthetic` (photo-like noise), or a folder of JPEG/PNG/WebP files. */
+    photos: { type: 'string', default: 'fixtures' },
+    /** `WIDTHxHEIGHT`: photos are resized to it (and re-encoded as JPEG, quality 90); `native` sends them as they are. */
     image: { type: 'string', default: '1024x768' },
+    /** Processes of the bare pipeline's ceiling. @defaultValue one per core */
+    'bare-processes': { type: 'string' },
+    'bare-seconds': { type: 'string', default: '6' },
     model: { type: 'string', default: 'nsfw' },
     'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
     'raw-batches': { type: 'string', default: '1,4,8' },
@@ -37,14 +52,44 @@ const { values } = parseArgs({
   },
 });
 const workerCounts = values.workers.split(',').map(Number);
-const image = await benchImage(values.image);
+const photos = await benchPhotos(values.photos, values.image);
+const bareProcesses = Number(values['bare-processes'] ?? availableParallelism());
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 const before = machineLoad();
-console.log(`end to end: ${values.model} on ${values.engine}, ${values.image} JPEG (${image.bytes.length} bytes), ${values.clients} clients, ${values.seconds} s per run; ${before.uptime}`);
+const meanBytes = Math.round(photos.reduce((sum, photo) => sum + photo.bytes.length, 0) / photos.length);
+console.log(`end to end: ${values.model} on ${values.engine}, ${photos.length} ${values.photos} photos at ${values.image} (${meanBytes} bytes on average), ${values.clients} clients, ${values.seconds} s per run; ${before.uptime}`);
+
+/** The photos clients send, each also written under bench-results/ for the bare pipeline's processes to read. */
+async function benchPhotos(source: string, size: string): Promise<Array<{ file: string; bytes: Buffer }>> {
+  let originals: Buffer[];
+  if (source === 'synthetic') originals = [await photoLikeImage(1024, 768, 'jpeg')];
+  else {
+    const dir = source === 'fixtures' ? path.join(repoRoot, 'packages/inference/test/fixtures/photos') : path.resolve(source);
+    originals = readdirSync(dir)
+      .filter((name) => /\.(jpe?g|png|webp)$/i.test(name))
+      .sort()
+      .map((name) => readFileSync(path.join(dir, name)));
+    if (originals.length === 0) throw new Error(`no JPEG, PNG or WebP files in ${dir}`);
+  }
+  const match = /^(\d+)x(\d+)$/.exec(size);
+  if (!match && size !== 'native') throw new Error(`--image must look like 1024x768 or be native, got ${size}`);
+  const out = path.join(repoRoot, 'bench-results', `photos-${source === 'fixtures' || source === 'synthetic' ? source : 'dir'}-${size}`);
+  mkdirSync(out, { recursive: true });
+  return Promise.all(
+    originals.map(async (original, i) => {
+      const bytes = match ? await sharp(original).resize(Number(match[1]), Number(match[2]), { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer() : original;
+      const file = path.join(out, `${i}.img`);
+      writeFileSync(file, bytes);
+      return { file, bytes };
+    }),
+  );
+}
 
 interface E2eRow {
   workers: number;
   run: LoadRunResult;
+  bareImagesPerSecond: number;
+  bareRatio: number;
   rawImagesPerSecond: number;
   rawBatch: number;
   /** CPU ms the model itself takes per image at that batch: ms/image in one process × its threads. */
@@ -67,11 +112,14 @@ try {
     });
     let run: LoadRunResult;
     try {
-      run = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: image.upload, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
+      const uploads = photos.map((photo, i) => multipartImage(photo.bytes, `photo-${i}.jpg`, 'image/jpeg'));
+      run = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: uploads, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
     } finally {
       await platform.stop();
     }
-    // The ceiling for the same number of processes, measured right after (same machine state).
+    // The ceilings, measured right after (same machine state): the bare pipeline on every core,
+    // and the model alone in as many processes as worker entries.
+    const bare = await measureBare({ modelsDir: values['models-dir'], model: values.model, processes: bareProcesses, seconds: Number(values['bare-seconds']), backend: values.engine, threads: 1, images: photos.map((photo) => photo.file) });
     const raw = await measureRaw({
       modelsDir: values['models-dir'],
       model: values.model,
@@ -86,6 +134,8 @@ try {
     rows.push({
       workers,
       run,
+      bareImagesPerSecond: bare.imagesPerSecond,
+      bareRatio: run.jobsPerSecond / bare.imagesPerSecond,
       rawImagesPerSecond: raw.best.imagesPerSecond,
       rawBatch: raw.best.batch,
       modelCpuMsPerImage: raw.best.msPerImage * threads,
@@ -99,11 +149,13 @@ try {
 
 console.log();
 printTable(
-  rows.map(({ workers, run, rawImagesPerSecond, ratio }) => ({
-    workers,
+  rows.map(({ workers, run, bareImagesPerSecond, bareRatio, rawImagesPerSecond, ratio }) => ({
+    'worker entries': workers,
     jobs: run.succeeded,
     'jobs/s': run.jobsPerSecond.toFixed(1),
-    'raw images/s': rawImagesPerSecond.toFixed(1),
+    [`bare pipeline images/s (${bareProcesses} processes)`]: bareImagesPerSecond.toFixed(1),
+    'e2e / bare': `${bareRatio.toFixed(2)}×`,
+    'raw model images/s': rawImagesPerSecond.toFixed(1),
     'e2e / raw': `${(ratio * 100).toFixed(0)}%`,
     'submit p50/p99': `${formatMs(run.submitMs.p50)} / ${formatMs(run.submitMs.p99)}`,
     'queue wait p50/p99': `${formatMs(run.queueWaitMs.p50)} / ${formatMs(run.queueWaitMs.p99)}`,
@@ -129,5 +181,5 @@ printTable(
 );
 const after = machineLoad();
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults('e2e', { model: values.model, image: values.image, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, rows, load: { before, after } });
+const file = writeResults('e2e', { model: values.model, photos: values.photos, bareProcesses, image: values.image, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, rows, load: { before, after } });
 console.log(`wrote ${file}`);

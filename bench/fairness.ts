@@ -3,12 +3,17 @@
 //     submit's scheduled start, so a stalled API cannot hide its delay);
 //  2. flood: the same pro loop while the free user keeps --flood submits in flight at all times
 //     (each client sends again as soon as it has an answer, refused or not);
-//  3. burst (the issue's scenario): --flood free submits sent at once, then 5 pro submits 10 ms
-//     later, --rounds times; how many of the pro user's five were refused.
+//  3. burst: --flood free submits sent at once, then --pro-burst pro submits 10 ms later, --rounds
+//     times; how many of the pro user's were refused, and their latency;
+//  4. idle burst: one pro user sends --idle-burst submits at once (Promise.all, as scripts do) to
+//     an idle server; how many were accepted.
+// Admission is fair queuing: one user alone may use the whole API, and under contention each
+// active user gets an equal turn; the pro user's p99 beside the flood is printed as a ratio of
+// its p99 alone.
 // The free tier's rate limits and quota are lifted (a flood spread over many free accounts meets
 // none of them), so what is measured is what the flood holds inside the API: submit slots,
 // upload memory, decodes. The trivial model keeps the workers out of the way.
-//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 120] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--api-env K=V,…]
+//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 500] [--pro-burst 20] [--idle-burst 64] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--api-env K=V,…]
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,7 +30,9 @@ const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '20' },
     seconds: { type: 'string', default: '10' },
-    flood: { type: 'string', default: '120' },
+    flood: { type: 'string', default: '500' },
+    'pro-burst': { type: 'string', default: '20' },
+    'idle-burst': { type: 'string', default: '64' },
     rounds: { type: 'string', default: '5' },
     image: { type: 'string', default: '32x32' },
     'flood-image': { type: 'string', default: '32x32' },
@@ -37,13 +44,15 @@ const rate = Number(values.rate);
 const durationMs = Number(values.seconds) * 1000;
 const floodClients = Number(values.flood);
 const rounds = Number(values.rounds);
+const proBurst = Number(values['pro-burst']);
+const idleBurst = Number(values['idle-burst']);
 const proImage = await benchImage(values.image);
 const floodImage = await benchImage(values['flood-image']);
 const modelsDir = await createTinyModelRegistry();
 const services = await startBenchServices();
 const before = machineLoad();
 console.log(
-  `fairness: pro user at ${rate}/s (${values.image}) for ${values.seconds} s, alone then beside a free user keeping ${floodClients} submits (${values['flood-image']}) in flight; burst: ${floodClients} free then 5 pro, ${rounds} rounds; ${before.uptime}`,
+  `fairness: pro user at ${rate}/s (${values.image}) for ${values.seconds} s, alone then beside a free user keeping ${floodClients} submits (${values['flood-image']}) in flight; burst: ${floodClients} free then ${proBurst} pro, ${rounds} rounds; idle burst: ${idleBurst} from one pro user; ${before.uptime}`,
 );
 
 const lifted = { submitsPerWindow: 10_000_000, submitBurst: 0, requestsPerWindow: 10_000_000, maxJobsInFlight: 1_000_000 };
@@ -63,7 +72,8 @@ interface Phase {
 }
 
 let phases!: Phase[];
-const burst: { pro: Statuses; flood: Statuses } = { pro: {}, flood: {} };
+const burst: { pro: Statuses; flood: Statuses; proMs: number[] } = { pro: {}, flood: {}, proMs: [] };
+const idle: Statuses = {};
 try {
   const platform = await startPlatform({
     services,
@@ -82,6 +92,10 @@ try {
 
     // Warm-up: connections, JIT, the model catalog.
     for (let i = 0; i < 20; i++) await submit(proImage.upload, pro!.headers);
+
+    // One user alone on an idle server, all at once.
+    for (const answer of await Promise.all(Array.from({ length: idleBurst }, () => submit(proImage.upload, pro!.headers)))) count(idle, outcome(answer.status, answer.body));
+    await new Promise((resolve) => setTimeout(resolve, 500));
 
     const runPhase = async (name: string, flooding: boolean): Promise<Phase> => {
       const proStatuses: Statuses = {};
@@ -131,7 +145,12 @@ try {
     for (let round = 0; round < rounds; round++) {
       const floods = Array.from({ length: floodClients }, () => submit(floodImage.upload, free!.headers));
       await new Promise((resolve) => setTimeout(resolve, 10));
-      const pros = Array.from({ length: 5 }, () => submit(proImage.upload, pro!.headers));
+      const pros = Array.from({ length: proBurst }, async () => {
+        const started = performance.now();
+        const answer = await submit(proImage.upload, pro!.headers);
+        if (answer.status === 202) burst.proMs.push(performance.now() - started);
+        return answer;
+      });
       for (const answer of await Promise.all(pros)) count(burst.pro, outcome(answer.status, answer.body));
       for (const answer of await Promise.all(floods)) count(burst.flood, outcome(answer.status, answer.body));
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -167,7 +186,11 @@ for (const phase of phases) {
   if (proRefused(phase.pro.statuses) > 0) console.log(`${phase.name}: pro answers ${show(phase.pro.statuses)}`);
   if (Object.keys(phase.flood).length > 0) console.log(`${phase.name}: free answers ${show(phase.flood)}`);
 }
-console.log(`\nburst, ${rounds} rounds of ${floodClients} free then 5 pro submits: pro ${show(burst.pro)}; free ${show(burst.flood)}`);
+const [alone, beside] = phases;
+if (alone && beside) console.log(`\npro p99 beside the flood / alone: ${(beside.pro.ms.p99 / alone.pro.ms.p99).toFixed(2)}× (${formatMs(beside.pro.ms.p99)} / ${formatMs(alone.pro.ms.p99)})`);
+const burstMs = summarize(burst.proMs);
+console.log(`burst, ${rounds} rounds of ${floodClients} free then ${proBurst} pro submits: pro ${show(burst.pro)} (p50 ${formatMs(burstMs.p50)}, p99 ${formatMs(burstMs.p99)}); free ${show(burst.flood)}`);
+console.log(`idle burst of ${idleBurst} submits from one pro user: ${show(idle)}`);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults('fairness', { rate, seconds: Number(values.seconds), flood: floodClients, rounds, image: values.image, floodImage: values['flood-image'], phases, burst, load: { before, after } });
+const file = writeResults('fairness', { rate, seconds: Number(values.seconds), flood: floodClients, proBurst, idleBurst, idle, rounds, image: values.image, floodImage: values['flood-image'], phases, burst, load: { before, after } });
 console.log(`wrote ${file}`);

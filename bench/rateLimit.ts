@@ -108,7 +108,7 @@ try {
   for (let i = 0; i < 6; i++) {
     await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: { ...uploader.headers, 'content-type': upload.contentType }, body: new Uint8Array(upload.body) });
   }
-  // Last: once the address is over its failure limit, every request from it is refused.
+  // Last: once the address is over its failure limit, its failing requests are refused (a valid key from it still passes).
   const badKey = { authorization: 'Bearer iq_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
 
   const scenarios: Scenario[] = [

@@ -5,7 +5,7 @@
 //   pnpm bench validate [--images 3000] [--parallel 8]
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { validateImage, type PixelSpec } from '@inferq/images';
+import { decodeCostPerPixel, validateImage, type PixelSpec } from '@inferq/images';
 import { photoLikeImage } from '@inferq/images/testing';
 import { printTable, writeResults } from './lib/stats.ts';
 
@@ -37,6 +37,34 @@ for (const [width, height] of [[32, 32], [1024, 768]] as const) {
   await measure(name, 'sharp metadata() alone', count, () => sharp(bytes, untrusted).metadata());
   await measure(name, 'sharp decode to raw alone', count, () => sharp(bytes, untrusted).raw().toBuffer());
 }
+// CPU per pixel of a full decode by format, against JPEG's: the weights of decodeCostPerPixel
+// (packages/images), by which the decode queue counts an image's cost. The same photo-like
+// 1024×768 picture in each format (WebP lossy and lossless, AVIF at sharp's defaults).
+const photo = await photoLikeImage(1024, 768, 'png');
+const encodings: Array<[string, () => Promise<Buffer>]> = [
+  ['jpeg', () => sharp(photo).jpeg({ quality: 90 }).toBuffer()],
+  ['png', () => sharp(photo).png().toBuffer()],
+  ['webp', () => sharp(photo).webp({ quality: 80 }).toBuffer()],
+  ['webp lossless', () => sharp(photo).webp({ lossless: true }).toBuffer()],
+  ['gif', () => sharp(photo).gif().toBuffer()],
+  ['tiff', () => sharp(photo).tiff().toBuffer()],
+  ['avif', () => sharp(photo).avif({ effort: 2 }).toBuffer()],
+];
+const formatRows: Array<Record<string, string>> = [];
+let jpegMs = 0;
+for (const [format, encode] of encodings) {
+  const bytes = await encode();
+  const count = 40;
+  for (let i = 0; i < 3; i++) await sharp(bytes, untrusted).raw().toBuffer();
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i++) await sharp(bytes, untrusted).raw().toBuffer();
+  const cpu = process.cpuUsage(before);
+  const ms = (cpu.user + cpu.system) / 1000 / count;
+  if (format === 'jpeg') jpegMs = ms;
+  formatRows.push({ format, bytes: String(bytes.length), 'decode CPU ms (1024×768)': ms.toFixed(2), '× JPEG': (ms / jpegMs).toFixed(1), 'decodeCostPerPixel': String(decodeCostPerPixel[format.split(' ')[0] as keyof typeof decodeCostPerPixel]) });
+}
 console.log(`image check CPU: ${parallel} at once, sharp concurrency ${sharp.concurrency()}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
 printTable(rows);
-console.log(`wrote ${writeResults('validate-cpu', { parallel, rows })}`);
+console.log('\nfull decode by format, one at a time');
+printTable(formatRows);
+console.log(`wrote ${writeResults('validate-cpu', { parallel, rows, formatRows })}`);

@@ -71,7 +71,8 @@ export interface LoadRunOptions {
   platform: Platform;
   /** Client i acts as users[i % users.length]. */
   users: TestUser[];
-  upload: MultipartBody;
+  /** The body each submit sends; several are sent in turn (one per submit, round robin). */
+  upload: MultipartBody | MultipartBody[];
   clients: number;
   jobs?: number;
   durationMs?: number;
@@ -96,6 +97,9 @@ interface BatchAnswer {
 /** Runs the closed loop; the HTTP client pool is made here and closed at the end. */
 export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunResult> {
   const { services, platform, clients } = options;
+  const uploads = Array.isArray(options.upload) ? options.upload : [options.upload];
+  let sent = 0;
+  const nextUpload = () => uploads[sent++ % uploads.length]!;
   const http = new HttpClient(platform.api.url, { connections: clients * 2 });
   try {
     const submit: number[] = [];
@@ -108,7 +112,7 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     const batchTask = async (client: number) => {
       const headers = options.users[client % options.users.length]!.headers;
       const started = performance.now();
-      const answer = await http.request<BatchAnswer>('POST', '/v1/jobs/batch', { body: options.upload, headers: { ...headers, prefer: 'wait=20' } });
+      const answer = await http.request<BatchAnswer>('POST', '/v1/jobs/batch', { body: nextUpload(), headers: { ...headers, prefer: 'wait=20' } });
       if (answer.status !== 200 && answer.status !== 202) {
         refused[answer.status] = (refused[answer.status] ?? 0) + 1;
         if (answer.status >= 500 || answer.status === 429) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -135,7 +139,7 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     const singleTask = async (client: number) => {
       const headers = options.users[client % options.users.length]!.headers;
       const started = performance.now();
-      const answer = await http.request<JobAnswer>('POST', '/v1/jobs', { body: options.upload, headers: options.preferWait ? { ...headers, prefer: 'wait=20' } : headers });
+      const answer = await http.request<JobAnswer>('POST', '/v1/jobs', { body: nextUpload(), headers: options.preferWait ? { ...headers, prefer: 'wait=20' } : headers });
       if (answer.status !== 202 && !(options.preferWait && answer.status === 200)) {
         refused[answer.status] = (refused[answer.status] ?? 0) + 1;
         // Refusals are counted (during the warm-up too, then reset) and the client backs off a little.

@@ -1,5 +1,6 @@
 // One process of the raw model benchmark: the worker's backend and model, nothing else. Driven
 // over IPC by rawModel.ts so several processes start each measurement at the same moment.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { imageToInput, initBackend, initOnnxRuntime, loadModel, preparedToInput, type BackendPreference, type OnnxProvider } from '@inferq/inference';
 import { validateImage } from '@inferq/images';
@@ -12,7 +13,12 @@ import { photoLikeImage } from '@inferq/images/testing';
  * and making the model's pixels in the same decode (`validate-pixels`).
  */
 export type PreprocessStage = 'decode' | 'prepared' | 'validate' | 'validate-pixels';
-export type RawCommand = { cmd: 'predict'; batch: number; ms: number } | { cmd: 'preprocess'; stage: PreprocessStage; ms: number; width: number; height: number } | { cmd: 'exit' };
+export type RawCommand =
+  | { cmd: 'predict'; batch: number; ms: number }
+  | { cmd: 'preprocess'; stage: PreprocessStage; ms: number; width: number; height: number }
+  /** The bare pipeline: each image in turn decoded in full, resized exactly, scaled and run alone. */
+  | { cmd: 'bare'; ms: number; images: string[] }
+  | { cmd: 'exit' };
 export type RawReply = { kind: 'ready'; backend: string; simd: boolean | null } | { kind: 'done'; items: number; ms: number } | { kind: 'error'; message: string };
 
 const { values } = parseArgs({
@@ -54,6 +60,19 @@ try {
         while (performance.now() - started < message.ms) {
           await model.predictBatch(inputs);
           items += message.batch;
+        }
+        send({ kind: 'done', items, ms: performance.now() - started });
+      }
+      if (message.cmd === 'bare') {
+        // What the platform wraps, in a plain loop: no HTTP, queue or database. imageToInput is
+        // sharp's full decode, the exact aligned-corners resize in floats and the scale (/255).
+        const images = message.images.map((file) => readFileSync(file));
+        const started = performance.now();
+        let items = 0;
+        while (performance.now() - started < message.ms) {
+          const input = await imageToInput(images[items % images.length]!, manifest.input);
+          await model.predictBatch([input]);
+          items++;
         }
         send({ kind: 'done', items, ms: performance.now() - started });
       }

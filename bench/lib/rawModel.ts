@@ -107,6 +107,21 @@ export async function measureRaw(options: RawOptions): Promise<RawResult> {
   }
 }
 
+/**
+ * The bare pipeline's ceiling: images/s summed over `processes` processes, each a plain loop of
+ * full decode, exact resize, scale and the model at batch 1 over `images` (files) in turn.
+ */
+export async function measureBare(options: Omit<RawOptions, 'batches'> & { images: string[] }): Promise<{ imagesPerSecond: number; msPerImage: number }> {
+  const { processes } = await startProcesses({ ...options, batches: [1] });
+  try {
+    const done = await Promise.all(processes.map((p) => p.command({ cmd: 'bare', ms: options.seconds * 1000, images: options.images })));
+    const imagesPerSecond = done.reduce((sum, reply) => sum + (reply.items * 1000) / reply.ms, 0);
+    return { imagesPerSecond, msPerImage: (options.processes * 1000) / imagesPerSecond };
+  } finally {
+    processes.forEach((p) => p.stop());
+  }
+}
+
 /** Images/s of the worker's preprocessing (decode, resize, scale) of one upload, one process, one at a time. */
 export async function measurePreprocess(options: RawOptions & { width: number; height: number }): Promise<Record<PreprocessStage, { imagesPerSecond: number; msPerImage: number }>> {
   const { processes } = await startProcesses({ ...options, processes: 1, batches: [1] });

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InferQClient, InferQError, verifyWebhookSignature, type Job, type RetryInfo } from '@inferq/client';
+import { describeStatus, InferQClient, InferQError, verifyWebhookSignature, type Job, type RetryInfo } from '@inferq/client';
 import { drawingImage } from '@inferq/images/testing';
 import { PlatformProcess, repoRoot, type TestUser } from '@inferq/testing';
 import { inject } from 'vitest';
@@ -65,7 +65,8 @@ beforeAll(async () => {
   });
   const [apiStarted, workerStarted] = await Promise.all([
     startApiProcess({ ...env, extra }),
-    startWorkerProcess({ ...env, workerId: 'client-e2e' }),
+    // nsfw only: jobs for mnist (in the registry, served by no worker) stay queued, waiting for a worker.
+    startWorkerProcess({ ...env, workerId: 'client-e2e', extra: { WORKER_MODELS: 'nsfw' } }),
     dispatcher.waitForLog((line) => line.msg === 'webhook dispatcher started'),
   ]);
   api = apiStarted.process;
@@ -166,6 +167,20 @@ describe('InferQClient against the running platform', () => {
     expect(account.user).toMatchObject({ id: fresh.userId, role: 'user' });
     expect(account.tier.name).toBe('pro');
     expect(account.usage.submitsInWindow).toBe(1);
+  });
+
+  it('says a job no worker can take is queued, waiting for a worker, and a wait that runs out still gives the job', async () => {
+    const queued = await client.submit(image, { model: 'mnist' });
+    expect(queued).toMatchObject({ status: 'queued', waitingFor: 'worker' });
+    expect(describeStatus(await client.get(queued.id))).toBe('queued · waiting for a worker');
+    const updates: Job[] = [];
+    const timedOut = await client.run(image, { model: 'mnist', timeoutMs: 1500, onUpdate: (job) => updates.push(job) }).then(
+      () => undefined,
+      (error: unknown) => error as InferQError,
+    );
+    expect(timedOut).toMatchObject({ code: 'WAIT_TIMEOUT', status: 0, job: { status: 'queued', waitingFor: 'worker' } });
+    expect(timedOut!.job!.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(updates.map((job) => [job.id, job.waitingFor])).toEqual([[timedOut!.job!.id, 'worker']]);
   });
 
   it('reads GET /v1/models, typed', async () => {
@@ -337,6 +352,34 @@ describe('the inferq CLI as a child process', () => {
     expect(lines[4]).toMatch(/notes\.jpg .*not submitted .*INVALID_IMAGE: \S+/);
     const listed = await inferq(['list', '--limit', '3']);
     expect(listed.stdout.trim().split('\n').filter((line) => /[0-9a-f]{8}-/.test(line))).toHaveLength(3);
+  });
+
+  it('says a submitted job is queued, waiting for a worker, with its id, when --wait runs out (exit 5)', async () => {
+    const submitted = await inferq(['submit', 'a.jpg', '--model', 'mnist', '--wait', '--timeout', '2']);
+    expect(submitted.code).toBe(5);
+    const id = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(submitted.stdout)?.[0];
+    expect(id).toBeDefined();
+    expect(submitted.stdout).toContain('queued · waiting for a worker');
+    expect(submitted.stdout).not.toContain('not submitted');
+    expect(submitted.stdout).not.toContain('WAIT_TIMEOUT');
+    // Said at once, and again when the wait ends, each time with the id.
+    expect(submitted.stderr.split('\n').filter((line) => line.includes(id!) && line.includes('waiting for a worker'))).toHaveLength(2);
+    expect(submitted.stderr).toContain(`inferq get ${id} --wait`);
+
+    const got = await inferq(['get', id!]);
+    expect(got.code).toBe(0);
+    expect(got.stdout).toContain('queued · waiting for a worker');
+    const waited = await inferq(['get', id!, '--wait', '--timeout', '1', '--json']);
+    expect(waited.code).toBe(5);
+    expect(JSON.parse(waited.stdout)).toMatchObject({ id, status: 'queued', waitingFor: 'worker' });
+
+    const several = await inferq(['submit', 'a.jpg', 'b.png', '--model', 'mnist', '--wait', '--timeout', '1', '--json']);
+    expect(several.code).toBe(5);
+    const rows = JSON.parse(several.stdout) as Array<{ job: Job | null; error: { code: string } | null }>;
+    expect(rows.map((row) => [row.job?.status, row.job?.waitingFor, row.error?.code])).toEqual([
+      ['queued', 'worker', 'WAIT_TIMEOUT'],
+      ['queued', 'worker', 'WAIT_TIMEOUT'],
+    ]);
   });
 
   it('lists the models as a table', async () => {

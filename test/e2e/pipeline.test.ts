@@ -5,7 +5,7 @@ import { TestJobs, type PlatformProcess } from '@inferq/testing';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createDatabase } from '@inferq/db';
-import { createRedisConnection, InferenceQueue } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, PixelStore } from '@inferq/queue';
 import { validateImage } from '@inferq/images';
 import { ModelRegistry } from '@inferq/models';
 import { createTestUser, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
@@ -80,13 +80,13 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(text).toMatch(/^inferq_queue_jobs\{model="nsfw",state="waiting"\} 0$/m);
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
-    // nsfw's pixels are floats (alignCorners): 602 KB a job costs the API and Postgres more than
-    // the worker's decode (pixelsWorthStoring), so the worker decoded both uploads.
-    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="prepared"}') || 0).toBe(0);
-    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="decoded"}')).toBe(2);
+    // The API's validating decode made both jobs' pixels and handed them over through Redis: the
+    // worker decoded neither upload.
+    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="prepared"}')).toBe(2);
+    expect(value('inferq_worker_preprocessed_total{model="nsfw",source="decoded"}') || 0).toBe(0);
   });
 
-  it('leaves nsfw\'s float pixels out of the stored upload; a job stored with them, without them or for another spec gets the same scores', async () => {
+  it('hands nsfw\'s float pixels to the worker through Redis, not Postgres; a job whose pixels are missing, stored the old way, or for another spec gets the same scores', async () => {
     const image = await photoLikeImage(800, 600, 'jpeg');
     const submitted = await submit(caller, image);
     const viaApi = await waitForFinal(caller, submitted.id);
@@ -95,36 +95,41 @@ describe('upload → queue → worker → result → poll, with real processes',
     const db = createDatabase({ url: env.databaseUrl, poolSize: 2 });
     const redis = createRedisConnection({ url: env.redisUrl, role: 'producer' });
     const queue = new InferenceQueue({ connection: redis, name: env.queueName!, prefix: env.queuePrefix });
+    const pixels = new PixelStore({ connection: redis, prefix: env.queuePrefix });
     try {
       const stored = await db.jobInput.findUniqueOrThrow({ where: { jobId: submitted.id } });
       expect(stored.pixels).toBeNull();
-      // The float pixels the API would make (four bytes a value), stored as decode-once stores them.
+      // Taken (read and deleted) by the worker that ran the job.
+      expect(await pixels.takeMany([submitted.id])).toEqual([undefined]);
+      // The float pixels the API makes (four bytes a value).
       const { manifest } = await new ModelRegistry({ root: inject('modelsDir') }).resolve('nsfw');
       const made = (await validateImage(image, {}, { pixels: manifest.input, preparePixels: 'always' })).pixels!;
       expect(made.spec).toBe('v1:224x224x3:fill:alignCorners:f32');
       expect(made.data).toHaveLength(224 * 224 * 3 * 4);
 
-      // The same upload as a row without pixels, and one whose pixels were made for another input.
+      // The same upload with no pixels anywhere; with pixels in the row, as API versions before
+      // the hand-off stored them; with pixels for another input in the row; and with pixels for
+      // another input handed over (the worker then reads the upload it skipped and decodes it).
       const jobs = new TestJobs(db);
       const { user } = caller;
       const meta = { data: image, format: 'jpeg', width: 800, height: 600, sha256: '0'.repeat(64) };
+      const otherPixels = { data: Buffer.alloc(299 * 299 * 3, 7), spec: 'v1:299x299x3:cover:lanczos3' };
       const bare = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: meta });
-      const withPixels = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: { ...meta, pixels: made } });
-      const otherSpec = await jobs.create({
-        id: crypto.randomUUID(),
-        userId: user.userId,
-        modelName: 'nsfw',
-        input: { ...meta, pixels: { data: Buffer.alloc(299 * 299 * 3, 7), spec: 'v1:299x299x3:cover:lanczos3' } },
-      });
-      for (const job of [bare, withPixels, otherSpec]) await queue.enqueue({ jobId: job.id, model: 'nsfw' });
-      for (const job of [bare, withPixels, otherSpec]) {
+      const legacy = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: { ...meta, pixels: made } });
+      const legacyOtherSpec = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: { ...meta, pixels: otherPixels } });
+      const handedOtherSpec = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: meta });
+      await pixels.putMany([{ jobId: handedOtherSpec.id, pixels: otherPixels }]);
+      const all = [bare, legacy, legacyOtherSpec, handedOtherSpec];
+      for (const job of all) await queue.enqueue({ jobId: job.id, model: 'nsfw' });
+      for (const job of all) {
         const decoded = await waitForFinal(caller, job.id);
         expect(decoded.status).toBe('succeeded');
         expect(decoded.result!.output).toEqual(viaApi.result!.output);
       }
       const text = await (await fetch(`${healthUrl}/metrics`)).text();
-      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="decoded"\} 5$/m);
-      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="prepared"\} 1$/m);
+      // Prepared: the first test's two jobs, this one's API submit and the legacy row.
+      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="prepared"\} 4$/m);
+      expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="decoded"\} 3$/m);
     } finally {
       await queue.close();
       redis.disconnect();

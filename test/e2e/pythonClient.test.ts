@@ -25,7 +25,7 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'photo.jpg'), await sharp(await drawingImage(320, 240)).jpeg().toBuffer());
   // Free-tier users may submit once per window: the retry test's rate limit.
   const extra = { TIER_OVERRIDES: JSON.stringify({ free: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 3600 } }) };
-  const [apiStarted, workerStarted] = await Promise.all([startApiProcess({ ...env, extra }), startWorkerProcess({ ...env, workerId: 'python-client' })]);
+  const [apiStarted, workerStarted] = await Promise.all([startApiProcess({ ...env, extra }), startWorkerProcess({ ...env, workerId: 'python-client', extra: { WORKER_MODELS: 'nsfw' } })]);
   api = apiStarted.process;
   worker = workerStarted.process;
   baseUrl = apiStarted.baseUrl;
@@ -37,7 +37,11 @@ afterAll(async () => {
 
 describe('the Python client (clients/python)', () => {
   it('passes its unittest suite against the running API, with no test skipped', async () => {
-    const [user, limited] = await Promise.all([createTestUser(env.databaseUrl, { tier: 'pro' }), createTestUser(env.databaseUrl, { tier: 'free' })]);
+    const [user, limited, erasable] = await Promise.all([
+      createTestUser(env.databaseUrl, { tier: 'pro' }),
+      createTestUser(env.databaseUrl, { tier: 'free' }),
+      createTestUser(env.databaseUrl, { tier: 'pro' }),
+    ]);
     const result = await run('python3', ['-m', 'unittest', 'discover', '-s', 'tests', '-t', '.', '-v'], {
       cwd: path.join(repoRoot, 'clients/python'),
       env: {
@@ -46,7 +50,11 @@ describe('the Python client (clients/python)', () => {
         INFERQ_TEST_BASE_URL: baseUrl,
         INFERQ_TEST_API_KEY: user.key,
         INFERQ_TEST_LIMITED_API_KEY: limited.key,
+        INFERQ_TEST_ERASABLE_API_KEY: erasable.key,
+        INFERQ_TEST_ERASABLE_EMAIL: erasable.email,
         INFERQ_TEST_IMAGE: path.join(dir, 'photo.jpg'),
+        // In the registry, served by no worker here (this file's worker serves nsfw only).
+        INFERQ_TEST_UNSERVED_MODEL: 'mnist',
       },
       timeout: 300_000,
     }).then(

@@ -61,6 +61,20 @@ async function inferq(stack: { baseUrl: string; apiKey: string }, args: string[]
   }
 }
 
+/** `pnpm admin …` beside the stack, with no DATABASE_URL: it finds the stack from its data folder. */
+async function admin(dataDir: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [path.join(repoRoot, 'apps/admin/src/index.ts'), ...args], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', INFERQ_DATA_DIR: dataDir },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'inferq-start-'));
   // Run as root, the embedded Postgres runs as the postgres user, which must reach its folder.
@@ -107,6 +121,11 @@ describe('pnpm start', () => {
     const [row] = JSON.parse(submitted.stdout) as Array<{ job: { status: string; result: { top: Array<{ label: string }> } } }>;
     expect(row?.job.status).toBe('succeeded');
     expect(row?.job.result.top.map((entry) => entry.label).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+
+    // `pnpm admin` beside it, with no DATABASE_URL: the stack's database, from its state file.
+    const users = await admin(path.join(dir, 'external'), ['users', 'list', '--json']);
+    expect(users.code, users.stderr).toBe(0);
+    expect((JSON.parse(users.stdout) as Array<{ role: string }>).some((user) => user.role === 'admin')).toBe(true);
 
     expect(await stack.interrupt()).toBe(0);
     expect(stack.process!.lines.at(-1)?.msg).toBe('inferq   | stopped');
@@ -202,7 +221,16 @@ describe('pnpm start with nothing running: embedded Postgres and its own redis-s
     expect(submitted.code).toBe(0);
     const [row] = JSON.parse(submitted.stdout) as Array<{ job: { id: string; status: string } }>;
     expect(row?.job.status).toBe('succeeded');
+    // `pnpm admin` beside it, with no DATABASE_URL: the embedded database, found by itself.
+    const email = `beside-start-${Date.now()}@test.inferq`;
+    const created = await admin(dataDir, ['users', 'create', '--email', email, '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout).user.email).toBe(email);
     expect(await stack.interrupt()).toBe(0);
+    // Stopped: one line saying so, and how to go on.
+    const stopped = await admin(dataDir, ['users', 'list']);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr.trim().split('\n')).toEqual([expect.stringContaining('is `pnpm start` running?')]);
     expect(existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
 
     const second = await stack.start();

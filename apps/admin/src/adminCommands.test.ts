@@ -52,4 +52,44 @@ describe('inferq-admin', () => {
     expect(result.code).toBe(1);
     expect(result.text).toContain('VALIDATION_FAILED');
   });
+
+  it.each([
+    [['keys', 'revoke', 'not-a-key']],
+    [['keys', 'revoke', 'iq_XYZ']],
+    [['keys', 'list', 'not-a-uuid']],
+    [['keys', 'issue', '1234']],
+    [['users', 'set-tier', 'not-a-uuid', 'pro']],
+    [['users', 'disable', 'nobody']],
+  ])('refuses a malformed id with one line and exit 1, not a database error: %j', async (argv) => {
+    const result = await run(...argv);
+    expect(result.code).toBe(1);
+    expect(result.text.trim().split('\n')).toHaveLength(1);
+    expect(result.text).toMatch(/^error: VALIDATION_FAILED: /);
+  });
+
+  it('disables a user (their key stops) and enables them again, by id or email in any case', async () => {
+    const email = `disable-${Date.now()}@test.inferq`;
+    const { user, apiKey } = JSON.parse((await run('users', 'create', '--email', email, '--json')).text);
+    const disabled = await run('users', 'disable', user.id, '--json');
+    expect(disabled.code).toBe(0);
+    expect(JSON.parse(disabled.text).disabledAt).not.toBeNull();
+    expect(await accounts.authenticate(apiKey)).toBeNull();
+    expect((await run('users', 'list')).text).toContain(`${email}  user  free  disabled`);
+    expect((await run('users', 'enable', email.toUpperCase())).code).toBe(0);
+    expect((await accounts.authenticate(apiKey))?.userId).toBe(user.id);
+  });
+
+  it('names accounts whose emails differ only in case (users duplicates, and a warning under users list)', async () => {
+    const email = `twin-${Date.now()}@test.inferq`;
+    // As written before emails were normalized.
+    const rows = await Promise.all([email, email.toUpperCase()].map((address) => db.user.create({ data: { email: address, webhookSecret: 'whsec_test' } })));
+    try {
+      const listed = await run('users', 'duplicates');
+      expect(listed.code).toBe(0);
+      expect(listed.text).toContain(`${email}: ${rows[0]!.id} ${email}, ${rows[1]!.id} ${email.toUpperCase()}`);
+      expect((await run('users', 'list')).text).toMatch(/^warning: \d+ email\(s\) shared by accounts that differ only in case/m);
+    } finally {
+      await db.user.deleteMany({ where: { id: { in: rows.map((row) => row.id) } } });
+    }
+  });
 });

@@ -1,21 +1,28 @@
 import { parseArgs } from 'node:util';
 import type { AccountStore } from '@inferq/accounts';
-import { AppError, createUserBodySchema } from '@inferq/core';
+import { AppError, createUserBodySchema, isUuid } from '@inferq/core';
 import { exitCodeForError, UsageError } from './commandErrors.ts';
 
-export const usage = `inferq-admin: manage users and API keys (talks to Postgres at DATABASE_URL)
+export const usage = `pnpm admin (in the Docker image: node apps/admin/src/index.ts): manage users and API keys
+
+  The database is DATABASE_URL; unset, the one \`pnpm start\` runs on (from its .inferq/state.json).
 
   users create --email EMAIL [--name NAME] [--tier free|pro] [--role user|admin]
                                    create a user and print their first API key (shown once)
   users list                       list users
   users set-tier USER TIER         change a user's tier (USER: id or email); applies on the next request
+  users disable USER               disable a user: every key of theirs stops at once (data kept)
+  users enable USER                enable a disabled user again
+  users duplicates                 accounts whose emails differ only in case (left apart, to resolve)
   keys issue USER [--name NAME]    issue another key for a user (shown once)
   keys list USER                   list a user's keys (prefixes only)
-  keys revoke KEY_ID|PREFIX        revoke a key; it stops working at once
+  keys revoke KEY_ID|PREFIX        revoke a key; it stops working at once (PREFIX: iq_<12 hex>)
 
-  models list|publish|set-live     the model registry (MODELS_DIR): inferq-admin models --help
+  models list|publish|set-live     the model registry (MODELS_DIR): pnpm admin models --help
 
   --json                           print JSON`;
+
+const keyPrefixPattern = /^iq_[0-9a-f]{12}$/;
 
 export interface CommandOutput {
   write(text: string): void;
@@ -45,6 +52,9 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
   try {
     const findUser = async (idOrEmail: string | undefined) => {
       if (!idOrEmail) throw new UsageError('name a user by id or email');
+      if (!idOrEmail.includes('@') && !isUuid(idOrEmail)) {
+        throw new AppError('VALIDATION_FAILED', `"${idOrEmail.slice(0, 100)}" is neither a user id (a UUID) nor an email`);
+      }
       const user = await accounts.findUser(idOrEmail);
       if (!user) throw new UsageError(`no user ${idOrEmail}`);
       return user;
@@ -70,9 +80,32 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
     }
     if (noun === 'users' && verb === 'list') {
       const users = await accounts.listUsers();
+      const duplicates = values.json ? [] : await accounts.emailCaseDuplicates();
       print(
-        users.map((user) => ({ id: user.id, email: user.email, role: user.role, tier: user.tier, createdAt: user.createdAt })),
-        users.map((user) => `${user.id}  ${user.email}  ${user.role}  ${user.tier}`).join('\n') || '(no users)',
+        users.map((user) => ({ id: user.id, email: user.email, role: user.role, tier: user.tier, createdAt: user.createdAt, disabledAt: user.disabledAt })),
+        [
+          users.map((user) => `${user.id}  ${user.email}  ${user.role}  ${user.tier}${user.disabledAt ? '  disabled' : ''}`).join('\n') || '(no users)',
+          ...(duplicates.length > 0 ? [`warning: ${duplicates.length} email(s) shared by accounts that differ only in case; see: users duplicates`] : []),
+        ].join('\n'),
+      );
+      return 0;
+    }
+    if (noun === 'users' && verb === 'duplicates') {
+      const duplicates = await accounts.emailCaseDuplicates();
+      print(
+        duplicates,
+        duplicates.map((group) => `${group.email}: ${group.users.map((user) => `${user.id} ${user.email}`).join(', ')}`).join('\n') ||
+          '(none: every email is one account)',
+      );
+      return 0;
+    }
+    if (noun === 'users' && (verb === 'disable' || verb === 'enable')) {
+      const user = await findUser(rest[0]);
+      const updated = await accounts.setDisabled(user.id, verb === 'disable');
+      if (!updated) throw new UsageError(`no user ${rest[0]}`);
+      print(
+        { id: updated.id, email: updated.email, disabledAt: updated.disabledAt },
+        updated.disabledAt ? `${updated.email} is disabled since ${updated.disabledAt.toISOString()}: their keys stop at once` : `${updated.email} is enabled`,
       );
       return 0;
     }
@@ -97,6 +130,9 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
     }
     if (noun === 'keys' && verb === 'revoke') {
       if (!rest[0]) throw new UsageError('name the key by id or prefix');
+      if (!isUuid(rest[0]) && !keyPrefixPattern.test(rest[0])) {
+        throw new AppError('VALIDATION_FAILED', `"${rest[0].slice(0, 100)}" is neither a key id (a UUID) nor a key prefix (iq_<12 hex>)`);
+      }
       const revoked = await accounts.revokeKey(rest[0]);
       if (!revoked) {
         out.write(`no active key ${rest[0]}\n`);

@@ -1,25 +1,58 @@
 #!/usr/bin/env node
+import path from 'node:path';
+import { z } from 'zod';
 import { AccountStore, resolveTiers, tierOverridesEnvSchema } from '@inferq/accounts';
-import { commonEnvSchema, parseEnv } from '@inferq/core';
+import { commonEnvSchema, localStackStateFileName, parseEnv } from '@inferq/core';
 import { createDatabase } from '@inferq/db';
 import { ModelRegistry } from '@inferq/models';
-import { runAdminCommand } from './adminCommands.ts';
+import { runAdminCommand, usage } from './adminCommands.ts';
 import { runModelCommand } from './modelCommands.ts';
+import { checkDatabase, DatabaseProblem, findDatabase, readStackState } from './stackDatabase.ts';
 
-/** The admin CLI's settings: the database, the model registry folder the API and workers share (`models …` commands), and the API's tier changes, so tiers it adds can be assigned here too. */
-const adminEnvSchema = commonEnvSchema.pick({ DATABASE_URL: true, MODELS_DIR: true }).extend({ TIER_OVERRIDES: tierOverridesEnvSchema.optional() });
-const env = parseEnv(adminEnvSchema, 'admin CLI', process.env);
+/**
+ * The admin CLI's settings: the database, the model registry folder the API and workers share
+ * (`models …` commands), and the API's tier changes, so tiers it adds can be assigned here too.
+ * DATABASE_URL and MODELS_DIR have no default: unset, they are those of the `pnpm start` stack
+ * of this checkout (its `<INFERQ_DATA_DIR>/state.json`).
+ */
+const adminEnvSchema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  MODELS_DIR: z.string().optional(),
+  /** Where `pnpm start` keeps its state, relative to the checkout, as the stack's own setting. */
+  INFERQ_DATA_DIR: z.string().default('.inferq'),
+  TIER_OVERRIDES: tierOverridesEnvSchema.optional(),
+});
+// `DATABASE_URL= pnpm admin …` means "not set", as for `pnpm start`.
+const env = parseEnv(adminEnvSchema, 'admin CLI', Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')));
 const tierNames = Object.keys(resolveTiers(env.TIER_OVERRIDES));
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+const stackFile = path.resolve(repoRoot, env.INFERQ_DATA_DIR, localStackStateFileName);
+const stack = readStackState(stackFile);
 
 const argv = process.argv.slice(2);
 // Model commands work on the registry folder alone; no database connection.
 if (argv[0] === 'models') {
-  process.exit(await runModelCommand(argv, new ModelRegistry({ root: env.MODELS_DIR }), process.stdout));
+  const root = env.MODELS_DIR ?? stack?.modelsDir ?? commonEnvSchema.shape.MODELS_DIR.parse(undefined);
+  process.exit(await runModelCommand(argv, new ModelRegistry({ root }), process.stdout));
 }
 
-const db = createDatabase({ url: env.DATABASE_URL, poolSize: 1 });
+// Help needs no database.
+if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+  (argv.length === 0 ? process.stderr : process.stdout).write(`${usage}\n`);
+  process.exit(argv.length === 0 ? 2 : 0);
+}
+
 try {
-  process.exitCode = await runAdminCommand(argv, new AccountStore(db, { tiers: tierNames }), process.stdout);
-} finally {
-  await db.$disconnect();
+  const choice = findDatabase({ databaseUrl: env.DATABASE_URL, stack: { file: stackFile, state: stack } });
+  const db = createDatabase({ url: choice.url, poolSize: 1 });
+  try {
+    await checkDatabase(db, choice);
+    process.exitCode = await runAdminCommand(argv, new AccountStore(db, { tiers: tierNames }), process.stdout);
+  } finally {
+    await db.$disconnect();
+  }
+} catch (error) {
+  if (!(error instanceof DatabaseProblem)) throw error;
+  process.stderr.write(`inferq-admin: ${error.message}\n`);
+  process.exitCode = 1;
 }

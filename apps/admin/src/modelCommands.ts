@@ -22,7 +22,7 @@ import type { CommandOutput } from './adminCommands.ts';
 import { exitCodeForError, UsageError } from './commandErrors.ts';
 import { checkModelLoads, type LoadCheckResult } from './modelLoadCheck.ts';
 
-export const modelsUsage = `inferq-admin models: the model registry (the folder MODELS_DIR, shared with the API and workers)
+export const modelsUsage = `pnpm admin models: the model registry (the folder MODELS_DIR, shared with the API and workers; unset, the one \`pnpm start\` uses)
 
   models list                               models, versions (live marked *), test accuracy, problems
   models publish DIR --name N --version V [--manifest FILE] [--live]

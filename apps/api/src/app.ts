@@ -19,6 +19,7 @@ import { eventsRouter } from './routes/events.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { modelFilesRouter, modelsRouter } from './routes/models.ts';
 import { queueOperationsRouter } from './routes/queueOperations.ts';
+import { adminAdmissionRouter } from './routes/adminAdmission.ts';
 import type { ApiServices } from './services.ts';
 
 export interface ApiDependencies {
@@ -111,6 +112,7 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/v1/admin', adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }));
   app.use('/v1/admin', adminJobsRouter({ jobs: services.jobs, operator: services.operator }));
   app.use('/v1/admin', queueOperationsRouter(services.queueOperations));
+  app.use('/v1/admin', adminAdmissionRouter(() => ({ ...services.shares.snapshot(), streams: services.live?.snapshot() })));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -13,6 +13,8 @@ export const apiEnvSchema = commonEnvSchema.extend({
   /** Largest upload accepted, in bytes. */
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
   MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(40_000_000),
+  /** A lower pixel limit for AVIF, which costs about eight times JPEG's CPU per pixel to decode. */
+  MAX_AVIF_PIXELS: z.coerce.number().int().positive().default(16_000_000),
   MIN_IMAGE_SIDE: z.coerce.number().int().positive().default(32),
   MAX_IMAGE_SIDE: z.coerce.number().int().positive().default(8192),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
@@ -35,22 +37,33 @@ export const apiEnvSchema = commonEnvSchema.extend({
   /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
   MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(defaultMaxQueuedJobs),
   /**
-   * Make the model's pixels with the decode that validates each upload and store them with it,
-   * so the worker runs the model without decoding the image again. false: workers decode.
+   * Make the model's pixels with the decode that validates each upload and hand them to the
+   * worker through Redis, so the worker runs the model without decoding the image again (the
+   * job's one decode). false: the API only checks each image and workers decode it.
    */
   PREPARE_MODEL_PIXELS: envBoolean.default(true),
+  /**
+   * Bytes of model pixels Redis may hold for queued jobs, judged as (jobs in flight + 1) × one
+   * job's pixels; past it, submits only check the image and the worker decodes it. 0: never hand
+   * pixels over.
+   */
+  PIXEL_HANDOFF_MAX_BYTES: z.coerce.number().int().nonnegative().default(512 * 1024 * 1024),
+  /** How long handed-over pixels wait in Redis for their job to start (then the worker decodes the upload). */
+  PIXEL_HANDOFF_TTL_MS: z.coerce.number().int().positive().default(600_000),
   /** Submissions one API process validates and stores at once; more are answered 503 SERVER_BUSY. */
   MAX_CONCURRENT_SUBMITS: z.coerce.number().int().positive().default(defaultMaxConcurrentSubmits),
-  /** Of those, one user's at most; more are answered 429 CONCURRENCY_LIMITED. Default: a quarter of MAX_CONCURRENT_SUBMITS. */
-  MAX_CONCURRENT_SUBMITS_PER_USER: z.coerce.number().int().positive().optional(),
   /** Bytes of upload bodies one API process holds in memory at once (reserved by declared length before reading). */
   MAX_UPLOAD_MEMORY_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
-  /** Of those, one user's at most. Default: a quarter of MAX_UPLOAD_MEMORY_BYTES. Also the largest batch body. */
-  MAX_UPLOAD_MEMORY_BYTES_PER_USER: z.coerce.number().int().positive().optional(),
   /** Pixels (width × height, as image headers declare them) one API process decodes at once; ~1.5 bytes of memory each. */
   MAX_DECODE_PIXELS: z.coerce.number().int().positive().default(160_000_000),
-  /** Of those, one user's at most. Default: a quarter of MAX_DECODE_PIXELS. */
-  MAX_DECODE_PIXELS_PER_USER: z.coerce.number().int().positive().optional(),
+  /**
+   * Longest a submit waits for its turn at a busy resource (submit slots, upload memory,
+   * decoding) in its user's fair queue before it is answered 429 CONCURRENCY_LIMITED (its user
+   * holds a fair share already) or 503 SERVER_BUSY.
+   */
+  ADMISSION_MAX_WAIT_MS: z.coerce.number().int().nonnegative().default(5000),
+  /** Requests one of the 64 fair queues of a resource holds at most; past it a request is refused at once. */
+  ADMISSION_QUEUE_LENGTH: z.coerce.number().int().positive().default(128),
   /**
    * JSON changes to the built-in tiers, field by field, e.g. {"free":{"submitsPerWindow":30}};
    * a new name adds a tier that starts from free.
@@ -101,14 +114,8 @@ export const apiEnvSchema = commonEnvSchema.extend({
    */
   WEBHOOK_ALLOW_LOOPBACK: envBoolean.default(false),
 }).superRefine((env, ctx) => {
-  const shares = [
-    ['MAX_CONCURRENT_SUBMITS_PER_USER', env.MAX_CONCURRENT_SUBMITS_PER_USER, env.MAX_CONCURRENT_SUBMITS],
-    ['MAX_UPLOAD_MEMORY_BYTES_PER_USER', env.MAX_UPLOAD_MEMORY_BYTES_PER_USER, env.MAX_UPLOAD_MEMORY_BYTES],
-    ['MAX_DECODE_PIXELS_PER_USER', env.MAX_DECODE_PIXELS_PER_USER, env.MAX_DECODE_PIXELS],
-    ['MAX_EVENT_STREAMS_PER_USER', env.MAX_EVENT_STREAMS_PER_USER, env.MAX_EVENT_STREAMS],
-  ] as const;
-  for (const [name, share, total] of shares) {
-    if (share !== undefined && share > total) ctx.addIssue({ code: 'custom', path: [name], message: `must not exceed ${name.replace('_PER_USER', '')}` });
+  if (env.MAX_EVENT_STREAMS_PER_USER > env.MAX_EVENT_STREAMS) {
+    ctx.addIssue({ code: 'custom', path: ['MAX_EVENT_STREAMS_PER_USER'], message: 'must not exceed MAX_EVENT_STREAMS' });
   }
   if (env.DEV_ADMIN_KEY && env.NODE_ENV === 'production') {
     ctx.addIssue({ code: 'custom', path: ['DEV_ADMIN_KEY'], message: 'must not be set in production' });

@@ -3,7 +3,7 @@ import { AccountChanges, AccountStore, PrincipalCache, RateLimits, resolveTiers 
 import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, InferenceQueue, JobEventSubscriber, WorkerRegistry } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, JobEventSubscriber, PixelStore, WorkerRegistry } from '@inferq/queue';
 import { createTracing } from '@inferq/tracing';
 import { AdmissionShares } from './admissionShares.ts';
 import { createApp } from './app.ts';
@@ -92,12 +92,14 @@ const services = buildApiServices({
   accounts,
   queue,
   models: registryCatalog(registry, { preparePixels: env.PREPARE_MODEL_PIXELS }),
+  pixels: new PixelStore({ connection: redis, prefix: env.QUEUE_PREFIX, budgetBytes: env.PIXEL_HANDOFF_MAX_BYTES, ttlMs: env.PIXEL_HANDOFF_TTL_MS }),
   registry,
   modelDownload: { policy: { allowHosts: env.MODEL_FETCH_ALLOW_HOSTS }, deadlineMs: env.MODEL_FETCH_DEADLINE_MS, maxBytes: env.MAX_MODEL_BYTES },
   defaultModel: env.DEFAULT_MODEL,
   imageLimits: {
     maxBytes: env.MAX_UPLOAD_BYTES,
     maxPixels: env.MAX_IMAGE_PIXELS,
+    maxPixelsByFormat: { avif: env.MAX_AVIF_PIXELS },
     minWidth: env.MIN_IMAGE_SIDE,
     minHeight: env.MIN_IMAGE_SIDE,
     maxWidth: env.MAX_IMAGE_SIDE,
@@ -108,11 +110,10 @@ const services = buildApiServices({
   maxQueuedJobs: env.MAX_QUEUED_JOBS,
   shares: new AdmissionShares({
     submits: env.MAX_CONCURRENT_SUBMITS,
-    submitsPerUser: env.MAX_CONCURRENT_SUBMITS_PER_USER,
     uploadBytes: env.MAX_UPLOAD_MEMORY_BYTES,
-    uploadBytesPerUser: env.MAX_UPLOAD_MEMORY_BYTES_PER_USER,
     decodePixels: env.MAX_DECODE_PIXELS,
-    decodePixelsPerUser: env.MAX_DECODE_PIXELS_PER_USER,
+    maxWaitMs: env.ADMISSION_MAX_WAIT_MS,
+    queueLengthLimit: env.ADMISSION_QUEUE_LENGTH,
   }),
   operator,
   liveEvents,

@@ -1,5 +1,5 @@
 import type { Principal } from '@inferq/accounts';
-import { AppError, FairShare, shareRefusal, type JobEvent, type QueueSnapshot } from '@inferq/core';
+import { AppError, FairQueue, shareRefusal, type JobEvent, type QueueSnapshot } from '@inferq/core';
 import type { JobEventSubscriber } from '@inferq/queue';
 
 /** One open event stream, as the hub sees it: somewhere to write, and a way to end it. */
@@ -46,7 +46,7 @@ export function formatEvent(event: string, data: unknown, id?: string): string {
 export class LiveEvents {
   readonly #options: LiveEventsOptions;
   readonly #streams = new Map<LiveStream, () => void>();
-  readonly #shares: FairShare;
+  readonly #shares: FairQueue;
   readonly #admins = new Set<LiveStream>();
   #heartbeat: NodeJS.Timeout | undefined;
   #snapshotTimer: NodeJS.Timeout | undefined;
@@ -56,7 +56,9 @@ export class LiveEvents {
   constructor(options: LiveEventsOptions) {
     this.#options = options;
     const capacity = options.maxStreams ?? 2000;
-    this.#shares = new FairShare({ capacity, perUser: Math.min(capacity, options.maxStreamsPerUser ?? 50) });
+    // A stream is held for hours: a turn in a queue would come too late to be fair, so a stream
+    // never waits, and one user holds at most maxStreamsPerUser of them.
+    this.#shares = new FairQueue({ capacity, maxPerFlow: Math.min(capacity, options.maxStreamsPerUser ?? 50), maxWaitMs: 0 });
   }
 
   get size(): number {
@@ -68,9 +70,17 @@ export class LiveEvents {
    * CONCURRENCY_LIMITED when `principal` holds their whole share of them.
    */
   assertCapacity(principal?: Principal): void {
-    if (this.#shares.full) throw tooManyStreams();
-    const held = principal ? this.#shares.heldBy(principal.userId) : 0;
-    if (held >= this.#shares.perUser) throw shareRefusal('streams', { ok: false, scope: 'user', inUse: held, limit: this.#shares.perUser }, 5);
+    if (this.#shares.inUse >= this.#shares.capacity) throw tooManyStreams();
+    if (principal && this.#shares.wouldRefuse(principal.userId)) {
+      const refusal = this.#shares.tryAcquire(principal.userId);
+      if (!('release' in refusal)) throw shareRefusal('streams', refusal, 5);
+      refusal.release();
+    }
+  }
+
+  /** The streams' use now, per user: for /metrics and the operators' page. */
+  snapshot() {
+    return this.#shares.snapshot();
   }
 
   /**
@@ -80,7 +90,7 @@ export class LiveEvents {
   async open(stream: LiveStream): Promise<() => void> {
     const { subscriber } = this.#options;
     const lease = this.#shares.tryAcquire(stream.principal.userId);
-    if (!lease.ok) throw lease.scope === 'global' ? tooManyStreams() : shareRefusal('streams', lease, 5);
+    if (!('release' in lease)) throw lease.reason === 'flow-limit' ? shareRefusal('streams', lease, 5) : tooManyStreams();
     try {
       await subscriber.start();
     } catch (error) {

@@ -1,15 +1,16 @@
 import type { Logger } from 'pino';
-import { AccountService, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
+import { AccountService, tierOf, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
 import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { JobService, OperatorService, QueueOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, pingRedis, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
 import { AdmissionShares } from './admissionShares.ts';
+import { principalOf } from './http/authenticate.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import type { LiveEvents } from './liveEvents.ts';
 import { ModelService, type ModelDownloadOptions } from './modelService.ts';
@@ -32,10 +33,15 @@ export interface ApiParts {
   /** Submissions this process validates and stores at once; more get 503 SERVER_BUSY. @defaultValue defaultMaxConcurrentSubmits (32) */
   maxConcurrentSubmits?: number | undefined;
   /**
-   * The process's submit slots, upload memory and decode memory, each with a per-user share.
+   * The process's submit slots, upload memory and decoding, each a fair queue between users.
    * @defaultValue AdmissionShares with `maxConcurrentSubmits` slots and the other defaults
    */
   shares?: AdmissionShares | undefined;
+  /**
+   * Where submits hand the model pixels of their validating decode to the worker.
+   * @defaultValue a PixelStore on the queue's connection, with its default TTL and budget
+   */
+  pixels?: PixelStore | undefined;
   /** Job reads. @defaultValue a JobQueries on `db` */
   queries?: JobQueries;
   /** Spans of each submit, exported by OTLP when configured. @defaultValue disabledTracing (off) */
@@ -78,7 +84,7 @@ export interface ApiServices {
   rateLimits: RateLimits;
   tiers: TierTable;
   submitSlots: SubmitSlots;
-  /** What one user may hold of this process's submit slots, upload memory and decode memory. */
+  /** The fair queues of this process's submit slots, upload memory and decoding. */
   shares: AdmissionShares;
   metrics: ApiMetrics;
   readiness: ReadinessCheck[];
@@ -94,10 +100,12 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const stats = new JobStats(db);
   const workers = new WorkerRegistry({ connection: queue.connection, prefix });
   const shares = parts.shares ?? new AdmissionShares({ submits: parts.maxConcurrentSubmits });
+  const maintenance = new JobMaintenance(db);
   const jobs = new JobService({
     admission: new JobAdmission(db),
     execution: new JobExecution(db),
     queries,
+    maintenance,
     queue,
     models: parts.models,
     defaultModel: parts.defaultModel,
@@ -109,6 +117,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     deliveries: new WebhookDeliveryStore(db),
     events: new JobEventPublisher({ connection: queue.connection, prefix }),
     decodePixels: shares.decodePixels,
+    pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
     // A job view costs at most one heartbeat read a second, shared by every request.
     servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
     tracing: parts.tracing,
@@ -117,17 +126,17 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     jobs,
     queries,
     accounts: parts.accounts,
-    account: new AccountService({ stats, tiers: parts.tiers }),
+    account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.deleteAllOf(userId) }),
     operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
     // One queue today; with a queue per model, every one of them.
-    queueOperations: new QueueOperations({ maintenance: new JobMaintenance(db), queues: () => [queue], retry: (id) => jobs.retry(id) }),
+    queueOperations: new QueueOperations({ maintenance, queues: () => [queue], retry: (id) => jobs.retry(id) }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,
     tiers: parts.tiers,
-    submitSlots: new SubmitSlots(shares.submits),
+    submitSlots: new SubmitSlots(shares.submits, { weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight }),
     shares,
-    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel() }),
+    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel(), admission: () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() }) }),
     readiness: [
       { name: 'postgres', check: () => pingDatabase(db) },
       { name: 'redis', check: () => pingRedis(queue.connection) },

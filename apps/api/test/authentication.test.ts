@@ -27,6 +27,24 @@ describe('API keys', () => {
     expect((await response.json()).error.code).toBe('UNAUTHENTICATED');
   });
 
+  it.each(['bearer', 'BEARER', 'BeArEr'])('takes the scheme in any case (RFC 7235): %s', async (scheme) => {
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, { headers: { authorization: `${scheme} ${api.user.key}` } });
+    expect(response.status).toBe(200);
+  });
+
+  it("writes the key's last use (the admin views show it)", async () => {
+    const user = await createTestUser(inject('databaseUrl'));
+    expect((await api.deps.db.apiKey.findUniqueOrThrow({ where: { id: user.keyId } })).lastUsedAt).toBeNull();
+    const before = Date.now();
+    expect((await fetch(`${api.baseUrl}/v1/jobs`, { headers: user.headers })).status).toBe(200);
+    let lastUsedAt: Date | null = null;
+    for (let i = 0; i < 200 && !lastUsedAt; i++) {
+      lastUsedAt = (await api.deps.db.apiKey.findUniqueOrThrow({ where: { id: user.keyId } })).lastUsedAt;
+      if (!lastUsedAt) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(lastUsedAt?.getTime()).toBeGreaterThanOrEqual(before - 1000);
+  });
+
   it('stores only a hash of the key', async () => {
     const row = await api.deps.db.apiKey.findUniqueOrThrow({ where: { id: api.user.keyId } });
     expect(row.hash).toMatch(/^[0-9a-f]{64}$/);

@@ -27,74 +27,89 @@ async function eventually(probe: () => boolean | Promise<boolean>): Promise<void
   await expect.poll(probe, { timeout: 5000, interval: 20 }).toBe(true);
 }
 
-describe('one user cannot crowd out the others', () => {
-  it('120 concurrent free submits, then 5 pro submits: all five pro submits are accepted, and the flood is refused only with its own 429s', async () => {
+describe('fair admission: one user alone uses the whole server, and under contention no user starves another', () => {
+  it('a burst of 64 submits from one pro user on an idle server is all accepted (waiting its turn, never refused)', async () => {
+    const target = await start({});
+    const pro = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
+    const image = await validJpeg(64, 48);
+    const answers = await Promise.all(Array.from({ length: 64 }, () => submit(target, pro, image)));
+    expect(answers.filter((answer) => answer.status !== 202)).toEqual([]);
+    expect(await storedJobs(target, pro)).toBe(64);
+    expect(target.deps.shares?.submits.inUse ?? 0).toBe(0);
+  });
+
+  it('a free flood of 300 beside 20 pro submits: all 20 pro submits are accepted, and the flood is refused only with 429s', async () => {
     const target = await start({ tierOverrides: { free: lifted } });
     const pro = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
     const image = await validJpeg(64, 48);
-    const flood = Array.from({ length: 120 }, () => submit(target, target.user, image));
+    const flood = Array.from({ length: 300 }, () => submit(target, target.user, image));
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const pros = await Promise.all(Array.from({ length: 5 }, () => submit(target, pro, image)));
+    const pros = await Promise.all(Array.from({ length: 20 }, () => submit(target, pro, image)));
     const floods = await Promise.all(flood);
 
-    expect(pros.map((answer) => answer.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(pros.filter((answer) => answer.status !== 202)).toEqual([]);
     const refused = floods.filter((answer) => answer.status !== 202);
-    for (const answer of refused) expect(answer).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED', resource: 'submits' });
+    for (const answer of refused) expect(answer).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED' });
     expect(await storedJobs(target, target.user)).toBe(floods.length - refused.length);
-    expect(await storedJobs(target, pro)).toBe(5);
+    expect(await storedJobs(target, pro)).toBe(20);
   });
 
-  it('holds one user to their share of submissions in progress; another user is still taken; nothing is stored for a refusal', async () => {
-    const shares = new AdmissionShares({ submits: 4, submitsPerUser: 2 });
+  it('a submit waits for a slot held by another user instead of being refused; past the wait bound the holder gets 429 and the other 503', async () => {
+    const shares = new AdmissionShares({ submits: 2, maxWaitMs: 300 });
     const target = await start({ shares, tierOverrides: { free: lifted } });
     const pro = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
-    // Two submissions of the free user in progress, as if still validating.
-    const held = [shares.submits.tryAcquire(target.user.userId), shares.submits.tryAcquire(target.user.userId)];
     const image = await validJpeg(64, 48);
-    const refused = await submit(target, target.user, image);
-    expect(refused).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED', resource: 'submits' });
-    expect((await submit(target, pro, image)).status).toBe(202);
+    // Both slots held by the free user, as if still validating.
+    const held = [await shares.submits.acquire(target.user.userId), await shares.submits.acquire(target.user.userId)];
+    const waiting = submit(target, pro, image);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    held[0]!.release();
+    expect((await waiting).status).toBe(202);
+
+    // Past the bound: the holder is told it holds its fair share (429), the other that the server is busy (503).
+    const again = await shares.submits.acquire(target.user.userId);
+    const [mine, theirs] = await Promise.all([submit(target, target.user, image), submit(target, pro, image)]);
+    expect(mine).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED', resource: 'submits' });
+    expect(theirs).toMatchObject({ status: 503, code: 'SERVER_BUSY', resource: 'submits' });
     expect(await storedJobs(target, target.user)).toBe(0);
-    for (const lease of held) if (lease.ok) lease.release();
+    held[1]!.release();
+    again.release();
     expect((await submit(target, target.user, image)).status).toBe(202);
   });
 
-  it("refuses a known key's submissions while its user holds their share before the rate limiter counts them", async () => {
-    const shares = new AdmissionShares({ submits: 8, submitsPerUser: 2 });
-    const target = await start({ shares, tierOverrides: { free: { submitsPerWindow: 3, submitBurst: 0, requestsPerWindow: 1000 } } });
+  it("refuses a known key's submissions while its user's queues are full, before the rate limiter counts them", async () => {
+    const shares = new AdmissionShares({ submits: 1, maxWaitMs: 60_000, queueLengthLimit: 1 });
+    const target = await start({ shares, tierOverrides: { free: { submitsPerWindow: 20, submitBurst: 0, requestsPerWindow: 1000 } } });
     const image = await validJpeg(64, 48);
     expect((await submit(target, target.user, image)).status).toBe(202); // the key is now known
-    const held = [shares.submits.tryAcquire(target.user.userId), shares.submits.tryAcquire(target.user.userId)];
-    // Each is held for its Retry-After (1 s) before it is answered.
-    const refused = await Promise.all(Array.from({ length: 5 }, () => submit(target, target.user, image)));
+    const held = await shares.submits.acquire(target.user.userId);
+    // Six queues of one: six submits wait; the next ones are refused at the door.
+    const waiting = Array.from({ length: 6 }, () => submit(target, target.user, image));
+    await eventually(() => shares.submits.waiting === 6);
+    const refused = await Promise.all(Array.from({ length: 3 }, () => submit(target, target.user, image)));
     for (const answer of refused) expect(answer).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED', resource: 'submits' });
-    for (const lease of held) if (lease.ok) lease.release();
-    // The five refusals spent nothing of the rate budget: two of its three submits are left.
-    expect((await submit(target, target.user, image)).status).toBe(202);
-    expect((await submit(target, target.user, image)).status).toBe(202);
+    held.release();
+    expect((await Promise.all(waiting)).map((answer) => answer.status)).toEqual([202, 202, 202, 202, 202, 202]);
+    // The refusals spent nothing of the rate budget: 1 + 6 used, 13 left.
+    for (let i = 0; i < 13; i++) expect((await submit(target, target.user, image)).status).toBe(202);
     expect(await submit(target, target.user, image)).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
   });
 
-  it('decodes by declared pixels: a user holding their share of decode memory gets 429, a full process 503, others go on', async () => {
-    const shares = new AdmissionShares({ decodePixels: 10_000_000, decodePixelsPerUser: 4_000_000 });
+  it('decodes in turn by cost: a decode waits while the budget is spoken for, and goes once it frees', async () => {
+    const shares = new AdmissionShares({ decodePixels: 10_000_000, maxWaitMs: 2000 });
     const target = await start({ shares, tierOverrides: { free: lifted } });
     const pro = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
-    const third = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
-    const image = await validJpeg(64, 48);
-    const mine = shares.decodePixels.tryAcquire(target.user.userId, 4_000_000);
-    expect(await submit(target, target.user, image)).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED', resource: 'decodePixels' });
-    expect((await submit(target, pro, image)).status).toBe(202);
-    const theirs = shares.decodePixels.tryAcquire(pro.userId, 4_000_000);
-    const more = shares.decodePixels.tryAcquire(`${pro.userId}-other`, 1_999_000);
-    expect(await submit(target, third, await validJpeg(1000, 1000))).toMatchObject({ status: 503, code: 'SERVER_BUSY', resource: 'decodePixels' });
-    for (const lease of [mine, theirs, more]) if (lease.ok) lease.release();
-    expect((await submit(target, third, await validJpeg(1000, 1000))).status).toBe(202);
+    const hog = await shares.decodePixels.acquire(target.user.userId, 9_999_000);
+    const waiting = submit(target, pro, await validJpeg(1000, 1000));
+    await eventually(() => shares.decodePixels.waiting === 1);
+    hog.release();
+    expect((await waiting).status).toBe(202);
     expect(shares.decodePixels.inUse).toBe(0);
   });
 
-  it('under concurrent large decodes, the flooding user is refused with their own 429s and the other user never', async () => {
-    // 1600×1200 is 1.92 MP: three of them fit one user's share.
-    const shares = new AdmissionShares({ decodePixels: 64_000_000, decodePixelsPerUser: 6_000_000 });
+  it('under concurrent large decodes of a flooding user, the other user is never refused', async () => {
+    // 1600×1200 is 1.92 MP: three decodes at once fill the budget.
+    const shares = new AdmissionShares({ decodePixels: 6_000_000 });
     const target = await start({ shares, tierOverrides: { free: lifted } });
     const pro = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
     const large = await photoLikeImage(1600, 1200, 'jpeg');
@@ -137,29 +152,52 @@ describe('upload memory', () => {
     expect(((await response.json()) as { error: { details: unknown } }).error.details).toEqual({ maxBytes: 100_000 });
   });
 
-  it('holds one user to their share of buffered bytes (429 at once), a full process answers 503, and other users go on', async () => {
-    const shares = new AdmissionShares({ uploadBytes: 1_100_000, uploadBytesPerUser: 600_000 });
+  it('an upload waits its turn for buffered bytes held by another user, and is answered 503 only past the wait bound', async () => {
+    const shares = new AdmissionShares({ uploadBytes: 1_000_000, maxWaitMs: 400 });
     const target = await start({ shares, tierOverrides: { free: lifted } });
     const pro = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
-    const third = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
-    const stalled = [stalledUpload(target, target.user, 400_000)];
+    const stalled = [stalledUpload(target, target.user, 990_000)];
     try {
-      await eventually(() => shares.uploadBytes.heldBy(target.user.userId) === 400_000);
-      const over = stalledUpload(target, target.user, 300_000);
-      stalled.push(over);
-      expect(await over.answer).toMatchObject({ status: 429, body: { error: { code: 'CONCURRENCY_LIMITED', details: { resource: 'uploadBytes', limit: 600_000 } } } });
-      expect((await submit(target, pro, await validJpeg(64, 48))).status).toBe(202);
-
-      stalled.push(stalledUpload(target, pro, 600_000));
-      await eventually(() => shares.uploadBytes.inUse === 1_000_000);
-      const full = stalledUpload(target, third, 200_000);
-      stalled.push(full);
-      expect(await full.answer).toMatchObject({ status: 503, body: { error: { code: 'SERVER_BUSY', details: { resource: 'uploadBytes' } } } });
+      await eventually(() => shares.uploadBytes.heldBy(target.user.userId) === 990_000);
+      // Past the bound: the other user is told the server is busy, the holder that it holds its share.
+      expect(await submit(target, pro, await validJpeg(256, 256))).toMatchObject({ status: 503, code: 'SERVER_BUSY', resource: 'uploadBytes' });
+      const mine = stalledUpload(target, target.user, 300_000);
+      stalled.push(mine);
+      expect(await mine.answer).toMatchObject({ status: 429, body: { error: { code: 'CONCURRENCY_LIMITED', details: { resource: 'uploadBytes' } } } });
+      // Within the bound: the pro submit waits, and goes once the stalled upload is gone.
+      const waiting = submit(target, pro, await validJpeg(256, 256));
+      await eventually(() => shares.uploadBytes.waiting === 1);
+      stalled[0]!.req.destroy();
+      expect((await waiting).status).toBe(202);
     } finally {
       for (const upload of stalled) upload.req.destroy();
     }
     // A client that goes away gives its bytes back.
     await eventually(() => shares.uploadBytes.inUse === 0);
     expect((await submit(target, target.user, await validJpeg(64, 48))).status).toBe(202);
+  });
+});
+
+describe('admission reported per user and resource', () => {
+  it('shows who waited and who was refused in GET /v1/admin/admission and /metrics', async () => {
+    const shares = new AdmissionShares({ submits: 1, maxWaitMs: 100 });
+    const target = await start({ shares, tierOverrides: { free: lifted } });
+    const admin = await createTestUser(inject('databaseUrl'), { tier: 'pro', role: 'admin' });
+    const image = await validJpeg(64, 48);
+    const held = await shares.submits.acquire(target.user.userId);
+    expect(await submit(target, target.user, image)).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED' });
+    held.release();
+
+    const response = await fetch(`${target.baseUrl}/v1/admin/admission`, { headers: admin.headers });
+    expect(response.status).toBe(200);
+    const view = (await response.json()) as { submits: { capacity: number; inUse: number; users: Array<{ userId: string; queued: number; refused: number }> } };
+    expect(view.submits).toMatchObject({ capacity: 1, inUse: 0 });
+    expect(view.submits.users.find((user) => user.userId === target.user.userId)).toMatchObject({ queued: 1, refused: 1 });
+    expect((await fetch(`${target.baseUrl}/v1/admin/admission`, { headers: target.user.headers })).status).toBe(403);
+
+    const metrics = await (await fetch(`${target.baseUrl}/metrics`)).text();
+    expect(metrics).toContain(`inferq_admission_refused_total{resource="submits",user="${target.user.userId}"} 1`);
+    expect(metrics).toContain(`inferq_admission_queued_total{resource="submits",user="${target.user.userId}"} 1`);
+    expect(metrics).toMatch(/^inferq_admission_capacity\{resource="submits"\} 1$/m);
   });
 });

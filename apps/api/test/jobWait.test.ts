@@ -158,7 +158,42 @@ describe('GET /v1/jobs/:id?wait=N', () => {
     expect(waiter.size).toBe(0);
   });
 
-  it.each(['abc', '-1', '61', '1.5', ''])('refuses ?wait=%s with 400 VALIDATION_FAILED', async (value) => {
+  // One rule for both ways of asking: whole seconds, clamped to 60, and the applied wait announced.
+  it.each([
+    ['?wait=120', {}, 'wait=60'],
+    ['?wait=99999999999999999999', {}, 'wait=60'],
+    ['', { prefer: 'wait=99999999999999999999' }, 'wait=60'],
+    ['?wait=60', {}, 'wait=60'],
+    ['?wait=7', { prefer: 'wait=30' }, 'wait=7'],
+    ['', { prefer: 'wait=120' }, 'wait=60'],
+    ['', { prefer: 'wait' }, 'wait=60'],
+    ['', { prefer: 'respond-async, Wait ; foo=bar' }, 'wait=60'],
+    ['', { prefer: 'wait=abc' }, null],
+    ['', {}, null],
+  ])('answers %s with Prefer %o by applying and announcing %s', async (query, headers, applied) => {
+    const id = await queuedJob();
+    await finish([id]);
+    const response = await getJob(id, query, headers);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('preference-applied')).toBe(applied);
+    expect((await response.json()).status).toBe('succeeded');
+  });
+
+  it('waits the longest wait for a bare Prefer: wait', async () => {
+    const id = await queuedJob();
+    const before = waiter.size;
+    const pending = getJob(id, '', { prefer: 'wait' });
+    await until(() => waiter.size === before + 1);
+    // Still held after 1.5 s: a bare wait is not ignored (it used to answer at once).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(waiter.size).toBe(before + 1);
+    await finish([id]);
+    const response = await pending;
+    expect(response.headers.get('preference-applied')).toBe('wait=60');
+    expect((await response.json()).status).toBe('succeeded');
+  });
+
+  it.each(['abc', '-1', '1.5', ''])('refuses ?wait=%s with 400 VALIDATION_FAILED', async (value) => {
     const id = await queuedJob();
     const response = await getJob(id, `?wait=${value}`);
     expect(response.status).toBe(400);
@@ -199,6 +234,18 @@ describe('POST /v1/jobs with Prefer: wait=N', () => {
     expect(response.headers.get('preference-applied')).toBe('wait=30');
     const body = await response.json();
     expect(body).toMatchObject({ id: row!.id, status: 'succeeded', result: { top: [{ label: 'Neutral' }] } });
+  });
+
+  it('holds the answer for a bare Prefer: wait, announced as the longest wait', async () => {
+    const before = waiter.size;
+    const pending = fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...api.user.headers, prefer: 'wait' }, body: imageForm(await validJpeg(64, 64)) });
+    await until(() => waiter.size === before + 1);
+    const [row] = await jobs.db.job.findMany({ where: { userId: api.user.userId }, orderBy: { createdAt: 'desc' }, take: 1 });
+    await finish([row!.id]);
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(response.headers.get('preference-applied')).toBe('wait=60');
+    expect((await response.json()).status).toBe('succeeded');
   });
 
   it('answers 202 when the job is not final in time', async () => {

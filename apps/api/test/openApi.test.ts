@@ -69,6 +69,13 @@ describe('GET /openapi.json', () => {
       modelName: 'nsfw',
       input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) },
     });
+    // A job of its own for the delete, so the operations after it still find theirs.
+    const doomed = await api.jobs.create({
+      id: crypto.randomUUID(),
+      userId: admin.userId,
+      modelName: 'nsfw',
+      input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) },
+    });
     const spare = await api.deps.accounts.issueKey(admin.userId, 'spare');
     const nsfw = await api.deps.registry!.resolve('nsfw');
     const values: Record<string, string> = { id: job.id, user: admin.userId, key: spare.id, name: 'nsfw', version: nsfw.version, file: 'model.json' };
@@ -80,8 +87,8 @@ describe('GET /openapi.json', () => {
     };
     const checked: string[] = [];
     for (const [template, item] of Object.entries<Record<string, unknown>>(document.paths)) {
-      const path = template.replace(/\{(\w+)\}/g, (_match, name: string) => values[name]!);
       for (const method of ['get', 'post', 'patch', 'put', 'delete'].filter((name) => name in item)) {
+        const path = template.replace(/\{(\w+)\}/g, (_match, name: string) => (method === 'delete' && name === 'id' ? doomed.id : values[name]!));
         const controller = new AbortController();
         const body = bodies[`${method.toUpperCase()} ${template}`];
         const response = await fetch(`${api.baseUrl}${path}`, {

@@ -87,7 +87,7 @@ describe('per-user rate limits', () => {
 });
 
 describe('failed authentication per address', () => {
-  it('refuses an address with 429 before any key lookup once it failed too often', async () => {
+  it('answers an address 429 once it failed too often, yet a valid key from it still passes', async () => {
     const target = await start({ authFailuresPerMinute: 3 });
     const bad = { authorization: 'Bearer iq_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
     const url = `${target.baseUrl}/v1/jobs`;
@@ -101,8 +101,18 @@ describe('failed authentication per address', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(Number(refused.headers.get('ratelimit-limit'))).toBe(3);
     expect(Number(refused.headers.get('ratelimit-remaining'))).toBe(0);
-    // Refused before the key is looked up, so even a valid key from this address waits.
-    expect((await fetch(url, { headers: target.user.headers })).status).toBe(429);
+    // Keyless and malformed attempts from the locked address are refused too.
+    expect((await fetch(url)).status).toBe(429);
+    expect((await fetch(url, { headers: { authorization: 'Bearer not-a-key' } })).status).toBe(429);
+
+    // A valid key from the same address passes, held only to its own per-user limits.
+    const valid = await fetch(url, { headers: target.user.headers });
+    expect(valid.status).toBe(200);
+    expect(Number(valid.headers.get('ratelimit-limit'))).toBe(600);
+    const admin = await createTestUser(inject('databaseUrl'), { role: 'admin', tier: 'pro' });
+    expect((await fetch(`${target.baseUrl}/v1/admin/users`, { headers: admin.headers })).status).toBe(200);
+    // And the address stays locked for bad keys.
+    expect((await fetch(url, { headers: bad })).status).toBe(429);
   });
 
   it('does not count successful requests against the address', async () => {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify, styleText } from 'node:util';
 import { AccountStore, resolveTiers } from '@inferq/accounts';
+import { localStackStateFileName } from '@inferq/core';
 import { createDatabase } from '@inferq/db';
 import { ensureDashboardBuilt } from './dashboardBuild.ts';
 import { parseStackEnv } from './env.ts';
@@ -21,7 +22,7 @@ const env = parseStackEnv(process.env);
 const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
 const dataDir = path.resolve(repoRoot, env.INFERQ_DATA_DIR);
 const modelsDir = path.resolve(repoRoot, env.MODELS_DIR);
-const stateFile = path.join(dataDir, 'state.json');
+const stateFile = path.join(dataDir, localStackStateFileName);
 
 /** A path as the user can type it: relative when it lies under the current folder. */
 function shown(target: string): string {
@@ -142,7 +143,8 @@ async function main(): Promise<void> {
   } finally {
     await db.$disconnect();
   }
-  writeState(stateFile, { ...state, apiKey: apiKey.key });
+  // The database and registry too: `pnpm admin` beside this stack finds them here, unasked.
+  writeState(stateFile, { ...state, apiKey: apiKey.key, databaseUrl, modelsDir });
 
   const common = {
     NODE_ENV: 'development',

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { localStackStateSchema, type LocalStackState } from '@inferq/core';
 import type { ServiceSpec } from './supervisor.ts';
 
 /** The first executable of that name on PATH, or undefined. */
@@ -51,15 +52,12 @@ export function postgresService(options: { entry: string; port: number; dir: str
 }
 
 /** What the stack keeps between runs in its data folder (mode 0600: it holds a password and an API key). */
-export interface StackState {
-  postgresPassword: string;
-  apiKey?: string;
-}
+export type StackState = LocalStackState;
 
 export function readState(file: string): StackState {
   if (existsSync(file)) {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StackState>;
-    if (typeof parsed.postgresPassword === 'string') return parsed as StackState;
+    const parsed = localStackStateSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (parsed.success) return parsed.data;
   }
   return { postgresPassword: randomBytes(18).toString('base64url') };
 }

@@ -4,7 +4,7 @@ import { createDatabase, JobExecution, JobMaintenance, pingDatabase } from '@inf
 import { batchingDefaults, initBackend, initOnnxRuntime, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
-import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, ServedModels, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
 import { LeaderLock, Reconciler } from '@inferq/reconciler';
 import { createTracing } from '@inferq/tracing';
 import { parseWorkerEnv } from './env.ts';
@@ -52,6 +52,9 @@ const producerQueue = new InferenceQueue({ connection: producerConnection, name:
 // The pool is built once the backend is known (its batching defaults depend on it); until then
 // the health endpoint answers, not ready, with no models.
 let models: ModelPool | undefined = undefined;
+// Whether the worker takes a model's jobs (false until it is built): /readyz and the heartbeat
+// list only those models, so no view says a model is served that no queue is taken for.
+let takesJobsOf: (model: string) => boolean = () => false;
 const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.countsByModel(), loadedModels: () => models?.describe() ?? [] });
 
 let backendName = 'initializing';
@@ -72,7 +75,7 @@ const health = new HealthServer({
     backendPreference: env.TF_BACKEND,
     ...(backendDetails ? { backendDetails } : {}),
     onnxRuntime: onnxRuntimeView(),
-    models: models?.describe() ?? [],
+    models: models?.describe().filter(({ name }) => takesJobsOf(name)) ?? [],
     failedModels: models?.failures() ?? [],
     tensors: tensorMemory().numTensors,
   }),
@@ -123,20 +126,23 @@ const worker = new InferenceWorker({
   workerId: env.WORKER_ID,
   queueName: env.QUEUE_NAME,
   prefix: env.QUEUE_PREFIX,
-  // One queue per model: this worker takes jobs only of the models it loaded.
-  servedModels: pool.describe().map((model) => model.name),
+  // One queue per model: this worker takes jobs only of the models the pool has loaded, and
+  // follows it (a model loaded later by a retry or under `*`, a model dropped from the registry).
   // Per model, what its batcher can use: one batch running and the next one gathering (preprocessing
   // overlaps inference); a worker serving a batch-32 model and a batch-1 one holds 64 and 2.
   concurrency: (model) => env.WORKER_CONCURRENCY ?? Math.max(2, 2 * (pool.describe().find((entry) => entry.name === model)?.batching.maxBatchSize ?? 1)),
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
   events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
+  // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
+  pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
   jobTimeoutMs: env.JOB_TIMEOUT_MS,
   resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
   metrics,
   tracing,
 });
 worker.start();
+takesJobsOf = (model) => worker.consumes(model);
 const reconciler =
   env.RECONCILE_INTERVAL_MS > 0
     ? new Reconciler({
@@ -171,7 +177,10 @@ const heartbeat = new WorkerHeartbeatLoop({
     backend: backendName,
     onnxRuntime: onnxRuntimeView(),
     queue: env.QUEUE_NAME,
-    models: pool.describe().map(({ name, version, engine, loaded, swap }) => ({ name, version, engine, loaded, swap })),
+    models: pool
+      .describe()
+      .filter(({ name }) => takesJobsOf(name))
+      .map(({ name, version, engine, loaded, swap }) => ({ name, version, engine, loaded, swap })),
     failedModels: pool.failures(),
     currentBatch: pool.currentBatch,
     activeJobs: worker.activeJobs,

@@ -5,7 +5,7 @@ import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferen
 import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
-import type { JobEventPublisher } from '@inferq/queue';
+import type { JobEventPublisher, PixelStore, StoredPixels } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 
 export interface InferenceWorkerOptions {
@@ -16,10 +16,11 @@ export interface InferenceWorkerOptions {
   models: ModelPool;
   logger: Logger;
   workerId: string;
-  /** Base queue name: the worker takes jobs from `modelQueueName(model, queueName)` for each of `servedModels`. @defaultValue "inference" */
+  /**
+   * Base queue name: the worker takes jobs from `modelQueueName(model, queueName)` for each model
+   * `models` has loaded, and follows it as models are loaded and dropped. @defaultValue "inference"
+   */
   queueName?: string;
-  /** The models whose queues this worker takes jobs from: the ones it serves. */
-  servedModels: readonly string[];
   /** @defaultValue "inferq" */
   prefix?: string;
   /**
@@ -35,6 +36,12 @@ export interface InferenceWorkerOptions {
   maxWriteBatch?: number;
   /** Announces status changes (running, succeeded, failed) after they are in Postgres. */
   events?: JobEventPublisher;
+  /**
+   * The model pixels the API made while validating (Redis): a job whose pixels are there, for
+   * its model version's input spec, runs without reading or decoding its upload.
+   * @defaultValue none: every job's upload is read and decoded here
+   */
+  pixels?: PixelStore;
   /**
    * Longest an attempt may spend preprocessing and in the model before it fails with TIMEOUT,
    * for models whose manifest sets no `limits.timeoutMs`. @defaultValue 60000 (the job catalog's)
@@ -136,9 +143,12 @@ export interface ModelJobs {
 export class InferenceWorker {
   readonly #options: InferenceWorkerOptions;
   readonly #writer: Batcher<CompletedJob, string | null>;
-  readonly #starter: Batcher<string, StartedJob | null>;
-  readonly #workers: Array<Worker<InferenceJobPayload, JobOutcome>> = [];
+  readonly #starter: Batcher<string, (StartedJob & { handed?: StoredPixels }) | null>;
+  /** One BullMQ worker per model queue taken from; `closing` once the model is being dropped. */
+  readonly #consumers = new Map<string, { worker: Worker<InferenceJobPayload, JobOutcome>; closing?: Promise<void> }>();
   readonly #jobs = new Map<string, ModelJobs>();
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
   readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
   #active = 0;
 
@@ -146,12 +156,21 @@ export class InferenceWorker {
     this.#options = options;
     // Jobs taken from the queue together (a batch's worth of slots frees at once) start in one
     // statement that also reads their inputs; one at a time while the worker is quiet.
-    this.#starter = new Batcher<string, StartedJob | null>({
+    // Their pixels, where the API handed some over, are taken from Redis first (one pipeline), so
+    // those jobs' uploads are not read at all. Redis failing here only costs decodes.
+    this.#starter = new Batcher<string, (StartedJob & { handed?: StoredPixels }) | null>({
       maxBatchSize: 64,
       maxDelayMs: 0,
       run: async (ids) => {
-        const started = await options.execution.startMany(ids, options.workerId);
-        return ids.map((id) => started.get(id) ?? null);
+        const handed = options.pixels ? await options.pixels.takeMany(ids).catch(() => ids.map(() => undefined)) : [];
+        const withoutInput = ids.filter((_, i) => handed[i] !== undefined);
+        const started = await options.execution.startMany(ids, options.workerId, new Date(), withoutInput);
+        return ids.map((id, i) => {
+          const row = started.get(id);
+          if (!row) return null;
+          const pixels = handed[i];
+          return pixels ? { ...row, handed: pixels } : row;
+        });
       },
     });
     // Results of jobs that finish together are written in one transaction.
@@ -165,39 +184,85 @@ export class InferenceWorker {
     });
   }
 
-  /** Starts one BullMQ worker per served model's queue; returns them. */
-  start(): Array<Worker<InferenceJobPayload, JobOutcome>> {
-    const { connection, logger } = this.#options;
-    for (const model of this.#options.servedModels) {
-      const concurrency = this.#concurrencyOf(model);
-      this.#jobs.set(model, { model, held: 0, running: 0, concurrency });
-      const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
-        this.#active++;
-        try {
-          return await this.#process(job, model);
-        } finally {
-          this.#active--;
-        }
-      };
-      const worker = new Worker<InferenceJobPayload, JobOutcome>(modelQueueName(model, this.#options.queueName ?? inferenceQueueName), process, {
-        connection,
-        prefix: this.#options.prefix ?? 'inferq',
-        concurrency,
-        lockDuration: this.#options.lockDurationMs ?? 30_000,
-        stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
-        maxStalledCount: 3,
-        autorun: true,
-      });
-      worker.on('error', (error) => logger.error({ err: error, model }, 'worker error'));
-      worker.on('failed', (job, error) => {
-        if (!job) return;
-        const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-        logger.warn({ jobId: job.id, model, attempt: job.attemptsMade, final, err: error }, 'job attempt failed');
-      });
-      worker.on('stalled', (jobId) => logger.warn({ jobId, model }, 'job stalled; it will run again'));
-      this.#workers.push(worker);
+  /**
+   * Takes jobs from the queue of each model the pool has loaded, and from then on follows the
+   * pool: a model loaded later (a retry, a fixed version, a new name under `*`) gets its queue
+   * taken at once; a model dropped has its queue let go first.
+   */
+  start(): void {
+    if (this.#unsubscribe || this.#closed) return;
+    this.#unsubscribe = this.#options.models.subscribe({
+      added: (model) => this.#consume(model),
+      removing: (model) => this.#stopConsuming(model),
+    });
+    for (const { name } of this.#options.models.describe()) this.#consume(name);
+  }
+
+  /** Starts one BullMQ worker on `model`'s queue, unless one runs; after one being closed, once it has. */
+  #consume(model: string): void {
+    if (this.#closed) return;
+    const current = this.#consumers.get(model);
+    if (current?.closing) {
+      // Loaded again while its queue was being let go: taken again once that is done, if still served.
+      void current.closing
+        .catch(() => {})
+        .then(() => {
+          if (this.#options.models.serves(model)) this.#consume(model);
+        });
+      return;
     }
-    return this.#workers;
+    if (current) return;
+    const { connection, logger } = this.#options;
+    const concurrency = this.#concurrencyOf(model);
+    this.#jobs.set(model, { model, held: 0, running: 0, concurrency });
+    const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
+      this.#active++;
+      try {
+        return await this.#process(job, model);
+      } finally {
+        this.#active--;
+      }
+    };
+    const worker = new Worker<InferenceJobPayload, JobOutcome>(modelQueueName(model, this.#options.queueName ?? inferenceQueueName), process, {
+      connection,
+      prefix: this.#options.prefix ?? 'inferq',
+      concurrency,
+      lockDuration: this.#options.lockDurationMs ?? 30_000,
+      stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 3,
+      autorun: true,
+    });
+    worker.on('error', (error) => logger.error({ err: error, model }, 'worker error'));
+    worker.on('failed', (job, error) => {
+      if (!job) return;
+      const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      logger.warn({ jobId: job.id, model, attempt: job.attemptsMade, final, err: error }, 'job attempt failed');
+    });
+    worker.on('stalled', (jobId) => logger.warn({ jobId, model }, 'job stalled; it will run again'));
+    this.#consumers.set(model, { worker });
+    logger.info({ model, queue: worker.name, concurrency }, 'taking jobs of model');
+  }
+
+  /** Stops taking `model`'s jobs; resolves once the ones held have finished. */
+  async #stopConsuming(model: string): Promise<void> {
+    const current = this.#consumers.get(model);
+    if (!current) return;
+    current.closing ??= current.worker.close().finally(() => {
+      if (this.#consumers.get(model) !== current) return;
+      this.#consumers.delete(model);
+      this.#jobs.delete(model);
+      this.#options.logger.info({ model }, 'no longer taking jobs of model');
+    });
+    await current.closing;
+  }
+
+  /**
+   * Whether this worker takes `model`'s jobs right now: what the heartbeat announces, so every
+   * view (GET /v1/models, the operators' overview, a job's `waitingFor`) says what it takes.
+   */
+  consumes(model: string): boolean {
+    const current = this.#consumers.get(model);
+    return current !== undefined && current.closing === undefined;
   }
 
   get #tracing(): Tracing {
@@ -220,7 +285,8 @@ export class InferenceWorker {
   }
 
   get running(): boolean {
-    return this.#workers.length > 0 && this.#workers.every((worker) => worker.isRunning());
+    const consumers = [...this.#consumers.values()];
+    return consumers.length > 0 && consumers.every(({ worker }) => worker.isRunning());
   }
 
   /** Moves an attempt between held and running, for the operators' counts. */
@@ -286,7 +352,7 @@ export class InferenceWorker {
   }
 
   /** Moves the row to `running` (batched with the other jobs starting now); null: the attempt must not run. */
-  async #startAttempt(attempt: Attempt): Promise<StartedJob | null> {
+  async #startAttempt(attempt: Attempt): Promise<(StartedJob & { handed?: StoredPixels }) | null> {
     const { payload } = attempt;
     const row = await this.#tracing.inSpan('start', { parent: attempt.span }, () => this.#starter.submit(payload.jobId));
     if (!row) return null;
@@ -298,23 +364,28 @@ export class InferenceWorker {
   }
 
   /** Preprocessing and inference, under the model's (or the worker's) per-job deadline. */
-  async #infer(attempt: Attempt, row: StartedJob, lease: ModelLease): Promise<Inference> {
+  async #infer(attempt: Attempt, row: StartedJob & { handed?: StoredPixels }, lease: ModelLease): Promise<Inference> {
     const { payload } = attempt;
-    const bytes = row.input;
-    if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
+    if (!row.hasInput) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
     const metrics = this.#options.metrics;
     const compute = async () => {
       this.#enter(attempt, 'running');
-      // The pixels the API made while validating, when they are for this model's input spec;
-      // otherwise (another spec since a model swap, or none stored) the upload is decoded here.
-      const prepared = row.pixels && row.pixelsSpec ? preparedToInput({ data: row.pixels, spec: row.pixelsSpec }, lease.manifest.input) : undefined;
+      // The pixels the API made while validating (handed over through Redis, or stored with the
+      // input by older API versions), when they are for this model version's input spec;
+      // otherwise (another spec since a model swap, or none) the upload is decoded here.
+      const stored = row.handed ?? (row.pixels && row.pixelsSpec ? { data: row.pixels, spec: row.pixelsSpec } : undefined);
+      const prepared = stored ? preparedToInput(stored, lease.manifest.input) : undefined;
       metrics?.preprocessed.inc({ model: payload.model, source: prepared ? 'prepared' : 'decoded' });
       let input: Float32Array;
-      try {
-        input = prepared ?? (await imageToInput(bytes, lease.manifest.input));
-      } catch (error) {
-        throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
-      }
+      if (!prepared) {
+        const bytes = row.input ?? (await this.#options.execution.inputOf(payload.jobId));
+        if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
+        try {
+          input = await imageToInput(bytes, lease.manifest.input);
+        } catch (error) {
+          throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
+        }
+      } else input = prepared;
       try {
         // Held again until its batch starts (the batcher may be running the one before).
         this.#enter(attempt, 'held');
@@ -476,6 +547,8 @@ export class InferenceWorker {
 
   /** Stops taking jobs and waits for the running ones (BullMQ waits for active jobs). */
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((worker) => worker.close()));
+    this.#closed = true;
+    this.#unsubscribe?.();
+    await Promise.all([...this.#consumers.keys()].map((model) => this.#stopConsuming(model)));
   }
 }

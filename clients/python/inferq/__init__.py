@@ -6,11 +6,12 @@
     print(job["status"], job["result"]["top"][0])
 """
 
-from .client import MAX_SERVER_WAIT_SECONDS, ImageInput, InferQClient, retry_after_seconds
+from .client import MAX_SERVER_WAIT_SECONDS, ImageInput, InferQClient, describe_status, retry_after_seconds
 from .errors import InferQError
 from .types import (
     FINAL_STATUSES,
     Account,
+    AccountDeletion,
     AccountTier,
     AccountUsage,
     AccountUser,
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Account",
+    "AccountDeletion",
     "AccountTier",
     "AccountUsage",
     "AccountUser",
@@ -56,6 +58,7 @@ __all__ = [
     "WebhookDelivery",
     "WebhookDeliveryList",
     "WebhookVerificationError",
+    "describe_status",
     "retry_after_seconds",
     "sign_webhook",
     "verify_webhook",

@@ -1,18 +1,20 @@
-"""InferQClient: the InferQ API from Python, standard library only (urllib)."""
+"""InferQClient: the InferQ API from Python, standard library only (http.client)."""
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import http.client
 import json
+import ssl
 import os
 import time
 import uuid
 from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
-from urllib import error as urlerror
 from urllib import parse, request
 
 from .errors import InferQError
-from .types import FINAL_STATUSES, Account, Job, JobList, JobStatus, WebhookDeliveryList
+from .types import FINAL_STATUSES, Account, AccountDeletion, Job, JobList, JobStatus, WebhookDeliveryList
 
 #: An image: a path, its bytes, or a binary file object.
 ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
@@ -20,7 +22,7 @@ ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Binary
 #: The longest a request may ask the server to hold its answer (``?wait=``, ``Prefer: wait=``), in seconds.
 MAX_SERVER_WAIT_SECONDS = 60
 
-__all__ = ["InferQClient", "ImageInput", "MAX_SERVER_WAIT_SECONDS", "retry_after_seconds"]
+__all__ = ["InferQClient", "ImageInput", "MAX_SERVER_WAIT_SECONDS", "describe_status", "retry_after_seconds"]
 
 
 def retry_after_seconds(header: Optional[str], now: Optional[float] = None) -> Optional[float]:
@@ -129,9 +131,14 @@ class InferQClient:
     def get(self, job_id: str) -> Job:
         return cast(Job, self._request("GET", f"/v1/jobs/{parse.quote(job_id, safe='')}"))
 
-    def wait(self, job_id: str, *, timeout: float = 300.0) -> Job:
+    def wait(self, job_id: str, *, timeout: float = 300.0, on_update: Optional[Callable[[Job], None]] = None) -> Job:
         """Returns once the job is final (check ``status``). The server holds each request up to
-        60 s (``?wait=``), so this is a few requests, not a polling loop. Raises ``WAIT_TIMEOUT``."""
+        60 s (``?wait=``), so this is a few requests, not a polling loop.
+
+        ``on_update(job)`` is called with each answer that is not final yet. When ``timeout`` runs
+        out first, raises ``WAIT_TIMEOUT`` whose ``job`` is the job as last read: it was submitted
+        and stays queued or running (``waitingFor == "worker"`` while no live worker serves its
+        model)."""
         deadline = time.monotonic() + timeout
         while True:
             seconds = int(max(0, min(MAX_SERVER_WAIT_SECONDS, deadline - time.monotonic())))
@@ -139,16 +146,24 @@ class InferQClient:
             if job["status"] in FINAL_STATUSES:
                 return job
             if seconds == 0 or time.monotonic() >= deadline:
-                raise InferQError("WAIT_TIMEOUT", 0, f"Job {job_id} is still {job['status']} after {timeout:g} s.", {"job": job})
+                raise _wait_timeout(job, timeout)
+            if on_update:
+                on_update(job)
 
-    def run(self, image: ImageInput, *, timeout: float = 300.0, **submit_options: Any) -> Job:
-        """Submits and waits: the final job."""
+    def run(self, image: ImageInput, *, timeout: float = 300.0, on_update: Optional[Callable[[Job], None]] = None, **submit_options: Any) -> Job:
+        """Submits and waits: the final job. A wait that runs out raises ``WAIT_TIMEOUT`` with the
+        submitted job (see :meth:`wait`)."""
         started = time.monotonic()
         submit_options.setdefault("wait_seconds", int(min(MAX_SERVER_WAIT_SECONDS, timeout)))
         job = self.submit(image, **submit_options)
         if job["status"] in FINAL_STATUSES:
             return job
-        return self.wait(job["id"], timeout=max(0.0, timeout - (time.monotonic() - started)))
+        remaining = timeout - (time.monotonic() - started)
+        if remaining <= 0:
+            raise _wait_timeout(job, timeout)
+        if on_update:
+            on_update(job)
+        return self.wait(job["id"], timeout=remaining, on_update=on_update)
 
     def list(self, *, status: Union[JobStatus, Sequence[JobStatus], None] = None, limit: Optional[int] = None, cursor: Optional[str] = None) -> JobList:
         """One page of your jobs, newest first; pass ``nextCursor`` back as ``cursor`` for the next."""
@@ -169,6 +184,11 @@ class InferQClient:
         """Cancels a queued or running job; ``JOB_FINISHED`` (409) when it is final already."""
         return cast(Job, self._request("POST", f"/v1/jobs/{parse.quote(job_id, safe='')}/cancel"))
 
+    def delete_job(self, job_id: str) -> None:
+        """Deletes a job with its image, result and webhook deliveries, whatever its status (a
+        queued or running job is canceled on the way); ``JOB_NOT_FOUND`` afterwards."""
+        self._request("DELETE", f"/v1/jobs/{parse.quote(job_id, safe='')}")
+
     def deliveries(self, job_id: str) -> WebhookDeliveryList:
         """Every attempt to deliver the job's webhook, oldest first."""
         return cast(WebhookDeliveryList, self._request("GET", f"/v1/jobs/{parse.quote(job_id, safe='')}/deliveries"))
@@ -183,6 +203,13 @@ class InferQClient:
         """Who the key belongs to, its tier's limits and how much of them is used now."""
         return cast(Account, self._request("GET", "/v1/account"))
 
+    def delete_account(self, confirm: str) -> AccountDeletion:
+        """Deletes the key's account for good: every job with its data, every key, the user.
+        ``confirm`` must be the account's email (see :meth:`account`), else ``CONFIRMATION_REQUIRED``
+        and nothing changes. This client's key stops working."""
+        body = json.dumps({"confirm": confirm}).encode()
+        return cast(AccountDeletion, self._request("DELETE", "/v1/account", body=body, headers={"Content-Type": "application/json"}))
+
     def webhook_secret(self) -> str:
         """The secret that signs your webhooks (``whsec_...``); see :func:`inferq.verify_webhook`."""
         return cast(str, self._request("GET", "/v1/account/webhook-secret")["secret"])
@@ -193,37 +220,91 @@ class InferQClient:
     # Transport
 
     def _request(self, method: str, path: str, *, query: Optional[Mapping[str, Any]] = None, body: Optional[bytes] = None, headers: Optional[Mapping[str, str]] = None) -> Any:
-        url = f"{self.base_url}{path}"
         pairs = {key: str(value) for key, value in (query or {}).items() if value is not None}
-        if pairs:
-            url = f"{url}?{parse.urlencode(pairs)}"
+        target = f"{path}?{parse.urlencode(pairs)}" if pairs else path
         all_headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json", "User-Agent": self._user_agent, **(headers or {})}
         attempt = 0
         while True:
-            req = request.Request(url, data=body, method=method, headers=all_headers)
             try:
-                with request.urlopen(req, timeout=self._timeout + MAX_SERVER_WAIT_SECONDS) as response:
-                    raw = response.read()
-                    try:
-                        return json.loads(raw)
-                    except ValueError as exc:
-                        raise InferQError("INVALID_RESPONSE", response.status, "The answer is not JSON.") from exc
-            except urlerror.HTTPError as failure:
-                status = failure.code
-                retry_after = retry_after_seconds(failure.headers.get("Retry-After"))
-                raw = failure.read()
-                if status in (429, 503) and attempt < self._max_retries:
-                    delay = min(retry_after if retry_after is not None else 0.5 * 2**attempt, self._max_retry_delay)
-                    attempt += 1
-                    if self._on_retry:
-                        self._on_retry(status, delay, attempt)
-                    time.sleep(delay)
-                    continue
-                raise _error_from(status, raw, failure.headers.get("X-Request-Id")) from None
-            except urlerror.URLError as failure:
-                raise InferQError("NETWORK_ERROR", 0, f"No answer from {self.base_url}: {failure.reason}") from failure
-            except (TimeoutError, ConnectionError) as failure:
+                status, answer_headers, raw = self._exchange(method, target, body, all_headers)
+            except (OSError, http.client.HTTPException) as failure:
                 raise InferQError("NETWORK_ERROR", 0, f"No answer from {self.base_url}: {failure}") from failure
+            if status == 204:
+                return None
+            if 200 <= status < 300:
+                try:
+                    return json.loads(raw)
+                except ValueError as exc:
+                    raise InferQError("INVALID_RESPONSE", status, "The answer is not JSON.") from exc
+            if status in (429, 503) and attempt < self._max_retries:
+                retry_after = retry_after_seconds(answer_headers.get("Retry-After"))
+                delay = min(retry_after if retry_after is not None else 0.5 * 2**attempt, self._max_retry_delay)
+                attempt += 1
+                if self._on_retry:
+                    self._on_retry(status, delay, attempt)
+                time.sleep(delay)
+                continue
+            raise _error_from(status, raw, answer_headers.get("X-Request-Id"))
+
+    def _exchange(self, method: str, target: str, body: Optional[bytes], headers: Mapping[str, str]) -> Tuple[int, "http.client.HTTPMessage", bytes]:
+        """One request on a connection of its own: the status, headers and body of the answer.
+
+        The server may answer before it has read the whole body (``413 IMAGE_TOO_LARGE`` on the
+        declared length) and close the connection; the rest of the upload then fails with a broken
+        pipe or a reset. That answer is read, not reported as a network error. A proxy named by
+        ``http_proxy`` / ``https_proxy`` (and not bypassed by ``no_proxy``) is used as urllib would.
+        """
+        url = parse.urlsplit(self.base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise InferQError("NETWORK_ERROR", 0, f"{self.base_url} is not an http(s) address")
+        timeout = self._timeout + MAX_SERVER_WAIT_SECONDS
+        path = f"{url.path.rstrip('/')}{target}"
+        headers = dict(headers)
+        # As urllib did: http_proxy / https_proxy / no_proxy from the environment.
+        proxy = request.getproxies().get(url.scheme)
+        if proxy and not request.proxy_bypass(url.hostname):
+            via = parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            auth = {}
+            if via.username is not None:
+                credentials = f"{parse.unquote(via.username)}:{parse.unquote(via.password or '')}".encode()
+                auth["Proxy-Authorization"] = f"Basic {base64.b64encode(credentials).decode()}"
+            if url.scheme == "https":
+                connection: http.client.HTTPConnection = http.client.HTTPSConnection(via.hostname or "", via.port or 80, timeout=timeout, context=ssl.create_default_context())
+                connection.set_tunnel(url.hostname, url.port, headers=auth)
+            else:
+                connection = http.client.HTTPConnection(via.hostname or "", via.port or 80, timeout=timeout)
+                path = f"http://{url.netloc.rpartition('@')[2]}{path}"  # absolute form, to a proxy
+                headers.update(auth)
+        elif url.scheme == "https":
+            connection = http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout, context=ssl.create_default_context())
+        else:
+            connection = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+        try:
+            try:
+                connection.request(method, path, body=body, headers=headers)
+            except (BrokenPipeError, ConnectionResetError) as failure:
+                try:
+                    response = connection.getresponse()
+                except (OSError, http.client.HTTPException):
+                    raise failure from None
+            else:
+                response = connection.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            connection.close()
+
+
+def describe_status(job: Job) -> str:
+    """The job's state as a person reads it: ``queued · waiting for a worker`` for a queued job no
+    live worker can take (``waitingFor == "worker"``), else its status."""
+    if job["status"] == "queued" and job.get("waitingFor") == "worker":
+        return "queued · waiting for a worker"
+    return job["status"]
+
+
+def _wait_timeout(job: Job, timeout: float) -> InferQError:
+    message = f"Job {job['id']} was submitted and is still {describe_status(job)} after {timeout:g} s; it stays {job['status']}."
+    return InferQError("WAIT_TIMEOUT", 0, message, {"job": job})
 
 
 def _error_from(status: int, raw: bytes, request_id: Optional[str]) -> InferQError:

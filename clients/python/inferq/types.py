@@ -146,3 +146,12 @@ class Account(TypedDict):
     user: AccountUser
     tier: AccountTier
     usage: AccountUsage
+
+
+class AccountDeletion(TypedDict):
+    """What :meth:`InferQClient.delete_account` erased."""
+
+    userId: str
+    email: str
+    #: Jobs deleted with their images, results and webhook deliveries (queued and running ones too).
+    jobsDeleted: int

@@ -19,6 +19,7 @@ SCHEMAS = {
     "WebhookDelivery": wire.WebhookDelivery,
     "WebhookDeliveryList": wire.WebhookDeliveryList,
     "Account": wire.Account,
+    "AccountDeletion": wire.AccountDeletion,
 }
 
 # Every request the client sends: method, path, query parameters, headers.
@@ -27,9 +28,11 @@ OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
     ("get", "/v1/jobs", ["status", "limit", "cursor"], []),
     ("get", "/v1/jobs/{id}", ["wait"], []),
     ("post", "/v1/jobs/{id}/cancel", [], []),
+    ("delete", "/v1/jobs/{id}", [], []),
     ("get", "/v1/jobs/{id}/deliveries", [], []),
     ("get", "/v1/models", [], []),
     ("get", "/v1/account", [], []),
+    ("delete", "/v1/account", [], []),
     ("get", "/v1/account/webhook-secret", [], []),
     ("post", "/v1/account/webhook-secret", [], []),
 ]

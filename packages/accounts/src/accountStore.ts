@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { AppError } from '@inferq/core';
+import { LRUCache } from 'lru-cache';
+import { AppError, isUuid } from '@inferq/core';
 import { sqlPool, type Database } from '@inferq/db';
 import { apiKeyMatches, apiKeyPrefix, generateApiKey, hashApiKey, unknownKeyHash } from './apiKeys.ts';
 import type { PrincipalCache } from './principalCache.ts';
@@ -9,6 +10,22 @@ export type Role = 'user' | 'admin';
 /** `whsec_` and 192 random bits in standard base64, as Standard Webhooks libraries read a secret. */
 function newWebhookSecret(): string {
   return `whsec_${randomBytes(24).toString('base64')}`;
+}
+
+/**
+ * Emails are stored and looked up in lower case, so `X@Example.com` and `x@example.com` are one
+ * account (a CHECK constraint holds the column to it; migration emails_lower_case).
+ */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+const keyPrefixPattern = /^iq_[0-9a-f]{12}$/;
+
+/** A key's id or prefix as a where clause; null for anything else (never a query that must fail). */
+function keyWhere(idOrPrefix: string): { prefix: string } | { id: string } | null {
+  if (keyPrefixPattern.test(idOrPrefix)) return { prefix: idOrPrefix };
+  return isUuid(idOrPrefix) ? { id: idOrPrefix } : null;
 }
 
 /** Who is calling: the owner of the presented key. */
@@ -35,20 +52,37 @@ export interface IssuedKey {
   userId: string;
 }
 
+export interface AccountStoreOptions {
+  /** The tier names a user may be given. */
+  tiers: Iterable<string>;
+  /**
+   * Reuse the principals of keys seen recently (see PrincipalCache; an AccountChanges must keep
+   * it informed). @defaultValue none: every authentication reads Postgres
+   */
+  principals?: PrincipalCache | undefined;
+  /**
+   * `api_keys.last_used_at` is written at most once per this many milliseconds per key (by this
+   * process, and by any process: the update skips a row written more recently), so a busy key
+   * costs a write a minute, not one per request. @defaultValue 60000
+   */
+  lastUsedIntervalMs?: number;
+}
+
 /** Users and API keys. Knows nothing of HTTP. */
 export class AccountStore {
   readonly #db: Database;
   readonly #tiers: ReadonlySet<string>;
   readonly #principals: PrincipalCache | undefined;
+  readonly #lastUsedIntervalMs: number;
+  /** Keys whose last use this process wrote within the interval. */
+  readonly #recentlyUsed: LRUCache<string, true>;
 
-  /**
-   * @param options.principals - reuse the principals of keys seen recently (see PrincipalCache; an
-   * AccountChanges must keep it informed). @defaultValue none: every authentication reads Postgres
-   */
-  constructor(db: Database, options: { tiers: Iterable<string>; principals?: PrincipalCache | undefined }) {
+  constructor(db: Database, options: AccountStoreOptions) {
     this.#db = db;
     this.#tiers = new Set(options.tiers);
     this.#principals = options.principals;
+    this.#lastUsedIntervalMs = options.lastUsedIntervalMs ?? 60_000;
+    this.#recentlyUsed = new LRUCache({ max: 100_000, ttl: Math.max(1, this.#lastUsedIntervalMs) });
   }
 
   #checkTier(tier: string): void {
@@ -60,11 +94,12 @@ export class AccountStore {
   async createUser(user: NewUser) {
     const tier = user.tier ?? 'free';
     this.#checkTier(tier);
-    const existing = await this.#db.user.findUnique({ where: { email: user.email } });
-    if (existing) throw new AppError('CONFLICT', `A user with the email ${user.email} exists already.`);
+    const email = normalizeEmail(user.email);
+    const existing = await this.#db.user.findUnique({ where: { email } });
+    if (existing) throw new AppError('CONFLICT', `A user with the email ${email} exists already.`);
     return this.#db.user.create({
       data: {
-        email: user.email,
+        email,
         name: user.name ?? null,
         role: user.role ?? 'user',
         tier,
@@ -73,9 +108,10 @@ export class AccountStore {
     });
   }
 
+  /** A user by id or email (any case); null for no such user, or a string that is neither. */
   async findUser(idOrEmail: string) {
-    const byEmail = idOrEmail.includes('@');
-    return this.#db.user.findUnique({ where: byEmail ? { email: idOrEmail } : { id: idOrEmail } });
+    if (idOrEmail.includes('@')) return this.#db.user.findUnique({ where: { email: normalizeEmail(idOrEmail) } });
+    return isUuid(idOrEmail) ? this.#db.user.findUnique({ where: { id: idOrEmail } }) : null;
   }
 
   /** The secret that signs this user's webhook deliveries; null for an unknown user. */
@@ -100,6 +136,40 @@ export class AccountStore {
     // Other processes hear of it from the trigger's notification; this one knows now.
     this.#principals?.clear();
     return user;
+  }
+
+  /**
+   * Disables a user (every key of theirs stops on its next request, here at once and in other
+   * processes once the change notification reaches them), or enables them again. Their jobs and
+   * data stay; a disabled user's queued jobs still run. Returns the user, or null for no such user.
+   */
+  async setDisabled(userId: string, disabled: boolean) {
+    // Disabling again keeps the first time it was disabled.
+    await this.#db.user.updateMany({ where: { id: userId, disabledAt: disabled ? null : { not: null } }, data: { disabledAt: disabled ? new Date() : null } });
+    this.#principals?.clear();
+    return this.#db.user.findUnique({ where: { id: userId } });
+  }
+
+  /**
+   * Deletes a user and their keys (and any job row still theirs: the foreign keys cascade).
+   * Erase their jobs first with JobService.deleteAllOf, which also empties the queue of them.
+   * Returns whether the user existed.
+   */
+  async deleteUser(userId: string): Promise<boolean> {
+    const { count } = await this.#db.user.deleteMany({ where: { id: userId } });
+    this.#principals?.clear();
+    return count > 0;
+  }
+
+  /**
+   * Accounts whose emails differ only in case, grouped by the lower-case email: left apart by the
+   * emails_lower_case migration (they are different people's data) for an operator to resolve.
+   */
+  async emailCaseDuplicates(): Promise<Array<{ email: string; users: Array<{ id: string; email: string }> }>> {
+    const rows = await this.#db.$queryRaw<Array<{ email: string; users: Array<{ id: string; email: string }> }>>`
+      SELECT lower(email) AS email, json_agg(json_build_object('id', id, 'email', email) ORDER BY created_at) AS users
+        FROM users GROUP BY lower(email) HAVING count(*) > 1 ORDER BY 1`;
+    return rows;
   }
 
   async issueKey(userId: string, name?: string): Promise<IssuedKey> {
@@ -133,9 +203,10 @@ export class AccountStore {
     });
   }
 
-  /** A key's public fields, by id or prefix. */
+  /** A key's public fields, by id or prefix; null for no such key, or a string that is neither. */
   async findKey(idOrPrefix: string) {
-    const where = idOrPrefix.startsWith('iq_') ? { prefix: idOrPrefix } : { id: idOrPrefix };
+    const where = keyWhere(idOrPrefix);
+    if (!where) return null;
     return this.#db.apiKey.findUnique({
       where,
       select: { id: true, userId: true, prefix: true, name: true, createdAt: true, lastUsedAt: true, revokedAt: true },
@@ -147,7 +218,8 @@ export class AccountStore {
    * processes once the change notification reaches them (milliseconds; see PrincipalCache).
    */
   async revokeKey(idOrPrefix: string): Promise<boolean> {
-    const where = idOrPrefix.startsWith('iq_') ? { prefix: idOrPrefix } : { id: idOrPrefix };
+    const where = keyWhere(idOrPrefix);
+    if (!where) return false;
     const { count } = await this.#db.apiKey.updateMany({ where: { ...where, revokedAt: null }, data: { revokedAt: new Date() } });
     this.#principals?.clear();
     return count > 0;
@@ -160,7 +232,10 @@ export class AccountStore {
   async authenticate(key: string): Promise<Principal | null> {
     const keyHash = this.#principals ? hashApiKey(key) : '';
     const cached = this.#principals?.get(keyHash);
-    if (cached) return cached;
+    if (cached) {
+      this.#noteUse(cached.keyId);
+      return cached;
+    }
     const generation = this.#principals?.generation ?? 0;
     const prefix = apiKeyPrefix(key);
     // Every request runs this lookup, so it goes through pg directly (see sqlPool in @inferq/db).
@@ -177,6 +252,25 @@ export class AccountStore {
     if (!row || !matches || row.revokedAt || row.disabledAt) return null;
     const principal: Principal = { userId: row.userId, email: row.email, role: row.role, tier: row.tier, keyId: row.id };
     this.#principals?.set(keyHash, principal, generation);
+    this.#noteUse(row.id);
     return principal;
+  }
+
+  /**
+   * Writes a key's `last_used_at`, at most once per interval: not awaited, so no request waits
+   * on it, and a failed write is simply tried again on a later request. The trigger that empties
+   * the principal caches ignores this column.
+   */
+  #noteUse(keyId: string): void {
+    if (this.#recentlyUsed.has(keyId)) return;
+    this.#recentlyUsed.set(keyId, true);
+    sqlPool(this.#db)
+      .query({
+        name: 'inferq-key-used',
+        text: `UPDATE api_keys SET last_used_at = now()
+                WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))`,
+        values: [keyId, this.#lastUsedIntervalMs / 1000],
+      })
+      .catch(() => this.#recentlyUsed.delete(keyId));
   }
 }

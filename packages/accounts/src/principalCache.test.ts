@@ -61,6 +61,18 @@ describe('PrincipalCache with AccountChanges', () => {
     await eventually(async () => (await cached.authenticate(issued.key)) === null);
   });
 
+  it("drops the keys of a user another process disabled, and takes them again once enabled", async () => {
+    const { user, issued } = await newKey();
+    const second = await elsewhere.issueKey(user.id);
+    expect(await cached.authenticate(issued.key)).not.toBeNull();
+    expect(await cached.authenticate(second.key)).not.toBeNull();
+    expect((await elsewhere.setDisabled(user.id, true))?.disabledAt).toBeInstanceOf(Date);
+    await eventually(async () => (await cached.authenticate(issued.key)) === null);
+    expect(await cached.authenticate(second.key)).toBeNull();
+    expect((await elsewhere.setDisabled(user.id, false))?.disabledAt).toBeNull();
+    await eventually(async () => (await cached.authenticate(issued.key)) !== null);
+  });
+
   it('sees a tier change made by another process, and by itself at once', async () => {
     const { user, issued } = await newKey('free');
     expect((await cached.authenticate(issued.key))?.tier).toBe('free');

@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { tierOf, type Tier, type TierTable } from './tiers.ts';
 
@@ -25,8 +24,9 @@ export interface RateLimitsOptions {
   /** Prefix of every Redis key; share it between API instances. @defaultValue "inferq:rl" */
   keyPrefix?: string;
   /**
-   * Failed authentications one IP address may make per window; past that, its requests are
-   * refused before any key lookup. @defaultValue { points: 30, durationSeconds: 60 }
+   * Failed authentications one IP address may make per window; past that, its failed attempts
+   * are answered 429 instead of 401 until the window ends. A request with a valid key is never
+   * counted or refused here. @defaultValue { points: 30, durationSeconds: 60 }
    */
   authFailures?: { points: number; durationSeconds: number };
   /**
@@ -34,12 +34,6 @@ export interface RateLimitsOptions {
    * files), so one client cannot take the API from everyone else. @defaultValue { points: 300, durationSeconds: 60 }
    */
   publicRequests?: { points: number; durationSeconds: number };
-  /**
-   * How long an address that Redis showed with no failed authentication is taken as clean without
-   * asking again. A failure counted by this process ends it at once; one counted by another API
-   * instance is seen within this time. 0: ask Redis on every request. @defaultValue 1000
-   */
-  cleanAddressMs?: number;
 }
 
 interface Limiter {
@@ -64,7 +58,6 @@ export class RateLimits {
   readonly #authFailurePoints: number;
   readonly #publicRequests: RateLimiterRedis;
   readonly #publicPoints: number;
-  readonly #cleanAddresses: LRUCache<string, true> | undefined;
 
   constructor(options: RateLimitsOptions) {
     this.#redis = options.redis;
@@ -76,8 +69,6 @@ export class RateLimits {
     const publicRequests = options.publicRequests ?? { points: 300, durationSeconds: 60 };
     this.#publicPoints = publicRequests.points;
     this.#publicRequests = this.#redisLimiter('public', publicRequests.points, publicRequests.durationSeconds);
-    const cleanMs = options.cleanAddressMs ?? 1000;
-    this.#cleanAddresses = cleanMs > 0 ? new LRUCache({ max: 10_000, ttl: cleanMs }) : undefined;
   }
 
   #redisLimiter(kind: string, points: number, durationSeconds: number): RateLimiterRedis {
@@ -126,27 +117,6 @@ export class RateLimits {
     }
   }
 
-  /**
-   * Whether an address may try to authenticate: refused once it has failed `authFailures.points`
-   * times in the window. Costs one Redis read and no Postgres, or nothing for an address seen
-   * clean in the last `cleanAddressMs`.
-   */
-  async checkAddress(address: string): Promise<RateLimitDecision> {
-    const seenClean = this.#cleanAddresses?.has(address) ?? false;
-    const res = seenClean ? null : await this.#authFailures.get(address);
-    const failures = res?.consumedPoints ?? 0;
-    // Only a Redis answer starts the clean window; the cached one does not extend it.
-    if (!seenClean && failures === 0) this.#cleanAddresses?.set(address, true);
-    const allowed = failures < this.#authFailurePoints;
-    return {
-      allowed,
-      limit: this.#authFailurePoints,
-      remaining: Math.max(0, this.#authFailurePoints - failures),
-      resetSeconds: res ? seconds(res.msBeforeNext) : 0,
-      retryAfterSeconds: allowed ? 0 : Math.max(1, seconds(res?.msBeforeNext ?? 1000)),
-    };
-  }
-
   /** Spends one unit of an address's budget for the public (unauthenticated) routes. */
   async consumePublic(address: string): Promise<RateLimitDecision> {
     try {
@@ -157,10 +127,20 @@ export class RateLimits {
     }
   }
 
-  /** Counts a failed authentication against the address. */
-  async recordAuthFailure(address: string): Promise<void> {
-    this.#cleanAddresses?.delete(address);
-    await this.#authFailures.penalty(address, 1);
+  /**
+   * Counts a failed authentication against the address and says whether it is still under its
+   * limit: the caller answers 401 while it is, 429 past it. Only failures are counted, so an
+   * address's failures never refuse a valid key from it (the NAT or office egress it shares with
+   * an attacker). Once over, the address is refused from memory until the window ends: a flood
+   * of failures costs no Redis round trip.
+   */
+  async recordAuthFailure(address: string): Promise<RateLimitDecision> {
+    try {
+      return decision(true, this.#authFailurePoints, await this.#authFailures.consume(address));
+    } catch (error) {
+      if (error instanceof RateLimiterRes) return decision(false, this.#authFailurePoints, error);
+      throw error;
+    }
   }
 }
 

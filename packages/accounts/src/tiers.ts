@@ -32,6 +32,12 @@ export interface Tier {
   priorityStep: number;
   /** How long inputs and results are kept. */
   retentionDays: number;
+  /**
+   * A user's weight in the API's fair queues (submit slots, upload memory, decoding, streams):
+   * under contention each active user's turn is in proportion to it. Alone, any user may use the
+   * whole process whatever the weight.
+   */
+  shareWeight: number;
 }
 
 export type TierTable = Readonly<Record<string, Tier>>;
@@ -53,6 +59,7 @@ export const tiers = {
     priority: 10,
     priorityStep: 4,
     retentionDays: 7,
+    shareWeight: 1,
   },
   pro: {
     name: 'pro',
@@ -68,6 +75,7 @@ export const tiers = {
     priority: 1,
     priorityStep: 1,
     retentionDays: 30,
+    shareWeight: 2,
   },
 } as const satisfies Record<string, Tier>;
 
@@ -120,6 +128,7 @@ export const tierOverridesSchema = z
           priority: z.number().int().min(1).max(maxQueuePriority),
           priorityStep: z.number().int().min(0),
           retentionDays: positiveInt,
+          shareWeight: z.number().positive().max(1000),
         })
         .partial()
         .strict(),

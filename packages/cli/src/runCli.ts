@@ -3,11 +3,11 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import { InferQClient, InferQError, isFinal, isInferQError, type ErrorCode, type Job, type ModelList, type RetryInfo } from '@inferq/client';
+import { describeStatus, InferQClient, InferQError, isFinal, isInferQError, type ErrorCode, type Job, type ModelList, type RetryInfo } from '@inferq/client';
 import { loadConfig } from './config.ts';
 
 /** Exit codes: scripts can tell a wrong command line from an API refusal from a failed job. */
-export const exitCodes = { ok: 0, internal: 1, usage: 2, api: 3, jobFailed: 4 } as const;
+export const exitCodes = { ok: 0, internal: 1, usage: 2, api: 3, jobFailed: 4, notFinal: 5 } as const;
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
@@ -31,6 +31,8 @@ Options:
   --version <version>   Model version (submit)
   --webhook <url>       URL to POST each job to when it is final (submit)
   --wait                Wait until jobs are final (submit, get)
+  --timeout <s>         Longest --wait, in seconds (default 300); a job not final by then
+                        stays queued or running, and its id is printed
   --batch-size <n>      Images per upload request when submitting several (submit; default 16,
                         at most your tier's maxBatchImages)
   --concurrency <n>     Jobs waited for at once (submit --wait; default 4)
@@ -43,7 +45,8 @@ Options:
   -h, --help            This help
 
 Exit codes: 0 ok, 2 usage error or a file that cannot be read (the others are still
-submitted), 3 API error, 4 a job failed or was canceled.
+submitted), 3 API error, 4 a job failed or was canceled, 5 a job is not final after --timeout
+(it was submitted: queued or running).
 `;
 
 const options = {
@@ -51,6 +54,7 @@ const options = {
   version: { type: 'string' },
   webhook: { type: 'string' },
   wait: { type: 'boolean' },
+  timeout: { type: 'string' },
   concurrency: { type: 'string' },
   'batch-size': { type: 'string' },
   status: { type: 'string' },
@@ -80,10 +84,18 @@ function describeError(error: { code: string; message: string } | null | undefin
 /** What a row reports went wrong: the API's error, or a file that could not be read (`FILE_UNREADABLE`). */
 type RowError = { code: string; message: string };
 
-function jobTable(rows: Array<{ name?: string; job?: Job; error?: RowError }>, wide: boolean): string {
+/** One file of a submit: its job, or why it has none; `timedOut`: the job is not final after --timeout. */
+interface Row {
+  name?: string;
+  job?: Job;
+  error?: RowError;
+  timedOut?: boolean;
+}
+
+function jobTable(rows: Row[], wide: boolean): string {
   const withNames = rows.some((row) => row.name !== undefined);
   const head = [...(withNames ? ['file'] : []), 'job', 'status', 'model', 'top label', 'error'];
-  const anyError = rows.some((row) => row.error || row.job?.error);
+  const anyError = rows.some((row) => (row.error && !row.timedOut) || row.job?.error);
   // On a terminal a long message wraps inside its column instead of breaking the table.
   const output = table(head, wide && anyError ? [...head.slice(0, -1).map(() => null), 48] : undefined);
   for (const row of rows) {
@@ -91,33 +103,20 @@ function jobTable(rows: Array<{ name?: string; job?: Job; error?: RowError }>, w
     output.push([
       ...(withNames ? [row.name ?? ''] : []),
       job?.id ?? '',
-      job?.status ?? 'not submitted',
+      job ? describeStatus(job) : 'not submitted',
       job ? `${job.model.name}${job.model.version ? `@${job.model.version}` : ''}` : '',
       job ? top(job) : '',
-      describeError(row.error ?? job?.error),
+      describeError(row.timedOut ? job?.error : (row.error ?? job?.error)),
     ]);
   }
   return output.toString();
-}
-
-type ModelLoadFailure = ModelList['models'][number]['loadFailures'][number];
-
-/** Workers that could not load a version, as one cell: how many, and the first one's reason and message. */
-function loadFailureText(failures: readonly ModelLoadFailure[]): string {
-  if (failures.length === 0) return '';
-  const [first] = failures as [ModelLoadFailure];
-  const workers = new Set(failures.map((failure) => failure.workerId)).size;
-  return `load failed on ${workers} worker${workers === 1 ? '' : 's'}: ${first.reason ?? first.code}: ${first.message}`;
 }
 
 /** The models table of `inferq models`; the problem column says what GET /v1/models reports wrong. */
 export function modelsTable(list: ModelList): string {
   const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'problem']);
   for (const model of list.models) {
-    // A worker that could load no version of the model, and one whose swap to a new version failed.
-    const failures = [...model.loadFailures, ...(model.swap?.failures ?? [])];
     for (const version of model.versions) {
-      const swap = model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '';
       output.push([
         model.name,
         version.version,
@@ -126,15 +125,14 @@ export function modelsTable(list: ModelList): string {
         `${version.input.width}x${version.input.height}x${version.input.channels}`,
         version.labels ? String(version.labels.length) : 'raw',
         `${version.workersReady}/${model.workers}`,
-        [swap, loadFailureText(failures.filter((failure) => failure.version === version.version))].filter(Boolean).join('; '),
+        model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '',
       ]);
     }
-    const listed = new Set(model.versions.map((version) => version.version));
-    const unlisted = failures.filter((failure) => !listed.has(failure.version));
-    for (const version of new Set(unlisted.map((failure) => failure.version))) {
-      output.push([model.name, version, '', '', '', '', '', loadFailureText(unlisted.filter((failure) => failure.version === version))]);
-    }
     for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
+    // A version the registry holds but a worker could not load: it serves none of the model's jobs.
+    for (const failure of model.loadFailures) {
+      output.push([model.name, failure.version, '', '', '', '', '', `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`]);
+    }
   }
   const workers = list.workers.map((worker) => `${worker.workerId} (${worker.backend})`).join(', ');
   return `${output.toString()}
@@ -147,6 +145,19 @@ function retryLine(retry: RetryInfo): string {
   const seconds = retry.delayMs >= 10_000 ? Math.round(retry.delayMs / 1000) : Math.round(retry.delayMs / 100) / 10;
   const asked = retry.retryAfterMs !== undefined && retry.retryAfterMs > retry.delayMs ? `; the server asked for ${Math.ceil(retry.retryAfterMs / 1000)} s` : '';
   return `inferq: ${why}${retry.code ? ` (${retry.code})` : ''}: retrying in ${seconds} s (${retry.attempt} of ${retry.maxRetries}${asked})`;
+}
+
+/**
+ * A wait that ran out: the job was submitted and is still queued or running. Said as that, with
+ * its id, never as an error of the submit.
+ */
+function notFinalLine(job: Job, timeoutSeconds: number): string {
+  return `inferq: job ${job.id} was submitted and is still ${describeStatus(job)} after ${timeoutSeconds} s; it stays ${job.status}. Wait again with: inferq get ${job.id} --wait`;
+}
+
+/** Said once per job, as soon as it is seen queued with no live worker serving its model. */
+function waitingForWorkerLine(job: Job, timeoutSeconds: number): string {
+  return `inferq: job ${job.id} submitted: queued · waiting for a worker (no live worker serves model ${job.model.name}); waiting up to ${timeoutSeconds} s (--timeout), the job stays queued after`;
 }
 
 function positiveInt(value: string | undefined, name: string, fallback: number): number {
@@ -182,6 +193,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return rest[0]!;
     };
     const finalCode = (jobs: Array<Job | undefined>) => (jobs.some((job) => job && (job.status === 'failed' || job.status === 'canceled')) ? exitCodes.jobFailed : exitCodes.ok);
+    const timeoutSeconds = positiveInt(values.timeout, 'timeout', 300);
+    // Tells, once per job, that it waits for a worker: a long wait is never silent.
+    const told = new Set<string>();
+    const onUpdate = (job: Job) => {
+      if (job.waitingFor !== 'worker' || told.has(job.id)) return;
+      told.add(job.id);
+      io.stderr.write(`${waitingForWorkerLine(job, timeoutSeconds)}\n`);
+    };
+    /** Waits for `row`'s job; a wait that runs out keeps the job (submitted, not final) and marks the row. */
+    const waitFor = async (row: Row, timeoutMs: number) => {
+      try {
+        row.job = await client.wait(row.job!.id, { timeoutMs, onUpdate });
+      } catch (error) {
+        if (!isInferQError(error)) throw error;
+        row.error = error;
+        if (error.code === 'WAIT_TIMEOUT' && error.job) {
+          row.job = error.job;
+          row.timedOut = true;
+        }
+      }
+    };
 
     switch (command) {
       case 'submit': {
@@ -203,18 +235,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const files = read.filter((file) => 'bytes' in file);
         const bar = io.stderr.isTTY && !json && files.length > 0 ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
-        const results: Array<{ name: string; job?: Job; error?: RowError }> = files.map((file) => ({ name: file.name }));
+        const results: Array<Row & { name: string }> = files.map((file) => ({ name: file.name }));
+        const started = Date.now();
         const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
         if (files.length === 0) {
           // Nothing readable: nothing to submit.
         } else if (files.length === 1) {
           const result = results[0]!;
           try {
-            const submitOptions = { filename: path.basename(files[0]!.name), ...jobOptions };
-            result.job = values.wait ? await client.run(files[0]!.bytes, submitOptions) : await client.submit(files[0]!.bytes, submitOptions);
+            result.job = await client.submit(files[0]!.bytes, { filename: path.basename(files[0]!.name), ...jobOptions });
           } catch (error) {
             if (!isInferQError(error)) throw error;
             result.error = error;
+          }
+          if (values.wait && result.job && !isFinal(result.job)) {
+            onUpdate(result.job);
+            await waitFor(result, timeoutSeconds * 1000 - (Date.now() - started));
           }
           bar?.increment();
         } else {
@@ -222,7 +258,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           // file gets its own job or its own error.
           const batch = await client.submitMany(
             files.map((file) => file.bytes),
-            { ...jobOptions, filenames: files.map((file) => path.basename(file.name)), batchSize: positiveInt(values['batch-size'], 'batch-size', 16), ...(values.wait ? { waitSeconds: 60 } : {}) },
+            { ...jobOptions, filenames: files.map((file) => path.basename(file.name)), batchSize: positiveInt(values['batch-size'], 'batch-size', 16), ...(values.wait ? { waitSeconds: Math.min(60, timeoutSeconds) } : {}) },
           );
           for (const item of batch.data) {
             const result = results[item.index]!;
@@ -238,12 +274,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
               Array.from({ length: Math.min(concurrency, pending.length) }, async () => {
                 for (let index = next++; index < pending.length; index = next++) {
                   const result = pending[index]!;
-                  try {
-                    result.job = await client.wait(result.job!.id);
-                  } catch (error) {
-                    if (!isInferQError(error)) throw error;
-                    result.error = error;
-                  }
+                  onUpdate(result.job!);
+                  await waitFor(result, timeoutSeconds * 1000 - (Date.now() - started));
                   bar?.increment();
                 }
               }),
@@ -252,18 +284,29 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         }
         bar?.stop();
         // Rows in the order the files were given.
-        const rows = rest.map((name) => results.find((result) => result.name === name) ?? unreadable.find((file) => file.name === name)!);
-        if (json) print(JSON.stringify(rows.map(({ name, job, error }: { name: string; job?: Job; error?: RowError }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
+        const rows: Array<Row & { name: string }> = rest.map((name) => results.find((result) => result.name === name) ?? unreadable.find((file) => file.name === name)!);
+        if (json) print(JSON.stringify(rows.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
         else print(jobTable(rows, wide));
+        for (const result of results) if (result.timedOut) io.stderr.write(`${notFinalLine(result.job!, timeoutSeconds)}\n`);
         if (unreadable.length > 0) return exitCodes.usage;
-        if (results.some((result) => result.error)) return exitCodes.api;
-        return finalCode(results.map((result) => result.job));
+        if (results.some((result) => result.error && !result.timedOut)) return exitCodes.api;
+        const failed = finalCode(results.map((result) => result.job));
+        return failed === exitCodes.ok && results.some((result) => result.timedOut) ? exitCodes.notFinal : failed;
       }
       case 'get': {
         const id = one('job id');
-        const job = values.wait ? await client.wait(id) : await client.get(id);
-        print(json ? JSON.stringify(job, null, 2) : jobTable([{ job }], wide));
-        return finalCode([job]);
+        const row: Row = { job: await client.get(id) };
+        if (values.wait && !isFinal(row.job!)) {
+          onUpdate(row.job!);
+          await waitFor(row, timeoutSeconds * 1000);
+          if (row.error && !row.timedOut) throw row.error;
+        }
+        print(json ? JSON.stringify(row.job, null, 2) : jobTable([row], wide));
+        if (row.timedOut) {
+          io.stderr.write(`${notFinalLine(row.job!, timeoutSeconds)}\n`);
+          return exitCodes.notFinal;
+        }
+        return finalCode([row.job]);
       }
       case 'list': {
         const page = await client.list({

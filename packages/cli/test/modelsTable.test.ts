@@ -35,16 +35,17 @@ const list: ModelList = {
 };
 
 describe('inferq models', () => {
-  it('puts the load failure the API reports in the problem column of its version', () => {
-    const row = modelsTable(list)
+  it('puts the load failure the API reports in the problem column, one row per worker', () => {
+    const rows = modelsTable(list)
       .split('\n')
-      .find((line) => line.includes('imagenet'));
-    expect(row).toMatch(/│ imagenet +│ 1\.0\.0 +│ live +│ onnx +│ 224x224x3 +│ 2 +│ 0\/0 +│ load failed on 1 worker: load-failed: onnxruntime could not load model\.onnx/);
+      .filter((line) => line.includes('imagenet'));
+    expect(rows[0]).toMatch(/│ imagenet +│ 1\.0\.0 +│ live +│ onnx +│ 224x224x3 +│ 2 +│ 0\/0 +│/);
+    expect(rows[1]).toMatch(/│ imagenet +│ 1\.0\.0 +│ .*│ load failed on w-1: load-failed: onnxruntime could not load model\.onnx/);
   });
 
   it('gives a failed version that is not in the list a row of its own', () => {
     const failures = [{ workerId: 'w-1', version: '2.0.0', code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'model.onnx hashes to …' }];
     const text = modelsTable({ ...list, models: [{ ...list.models[0]!, loadFailures: failures }] });
-    expect(text).toMatch(/│ imagenet +│ 2\.0\.0 +│ +│ +│ +│ +│ +│ load failed on 1 worker: hash-mismatch: model\.onnx hashes to …/);
+    expect(text).toMatch(/│ imagenet +│ 2\.0\.0 +│ +│ +│ +│ +│ +│ load failed on w-1: hash-mismatch: model\.onnx hashes to …/);
   });
 });

@@ -1,6 +1,6 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
-import { isFinal, type Account, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
+import { describeStatus, isFinal, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -61,9 +61,14 @@ export interface SubmitManyOptions extends Omit<SubmitOptions, 'filename'> {
 }
 
 export interface WaitOptions {
-  /** Give up (InferQError WAIT_TIMEOUT) after this long. @defaultValue 300000 */
+  /**
+   * Give up after this long: InferQError WAIT_TIMEOUT, whose `job` is the job as last read (it
+   * was submitted and stays queued or running). @defaultValue 300000
+   */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called with each answer that is not final yet (say, to show `queued · waiting for a worker`). @defaultValue none */
+  onUpdate?: (job: Job) => void;
 }
 
 export interface ListOptions {
@@ -76,13 +81,19 @@ export interface ListOptions {
 
 interface RequestOptions {
   method?: string;
-  body?: FormData;
+  body?: FormData | string;
   headers?: Record<string, string>;
   query?: Record<string, string | undefined>;
   signal?: AbortSignal | undefined;
 }
 
 const maxServerWaitSeconds = 60;
+
+/** A job that was submitted and is not final in time: said as such, with the job (and so its id). */
+function waitTimeout(job: Job, timeoutMs: number): InferQError {
+  const message = `Job ${job.id} was submitted and is still ${describeStatus(job)} after ${timeoutMs} ms; it stays ${job.status}.`;
+  return new InferQError({ code: 'WAIT_TIMEOUT', status: 0, message, details: { job }, job });
+}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -198,9 +209,8 @@ export class InferQClient {
       const seconds = Math.max(0, Math.min(maxServerWaitSeconds, Math.floor(remaining / 1000)));
       const job = await this.#request<Job>(`/v1/jobs/${encodeURIComponent(id)}`, { query: { wait: String(seconds) }, signal: options.signal });
       if (isFinal(job)) return job;
-      if (Date.now() >= deadline || seconds === 0) {
-        throw new InferQError({ code: 'WAIT_TIMEOUT', status: 0, message: `Job ${id} is still ${job.status} after ${options.timeoutMs ?? 300_000} ms.`, details: { job } });
-      }
+      if (Date.now() >= deadline || seconds === 0) throw waitTimeout(job, options.timeoutMs ?? 300_000);
+      options.onUpdate?.(job);
     }
   }
 
@@ -210,7 +220,10 @@ export class InferQClient {
     const timeoutMs = options.timeoutMs ?? 300_000;
     const job = await this.submit(image, { ...options, waitSeconds: options.waitSeconds ?? Math.min(maxServerWaitSeconds, Math.floor(timeoutMs / 1000)) });
     if (isFinal(job)) return job;
-    return this.wait(job.id, { timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)), signal: options.signal });
+    const remaining = timeoutMs - (Date.now() - started);
+    if (remaining <= 0) throw waitTimeout(job, timeoutMs);
+    options.onUpdate?.(job);
+    return this.wait(job.id, { timeoutMs: remaining, signal: options.signal, ...(options.onUpdate ? { onUpdate: options.onUpdate } : {}) });
   }
 
   /** One page of your jobs, newest first; pass `nextCursor` back as `cursor` for the next. */
@@ -236,6 +249,14 @@ export class InferQClient {
     return this.#request<Job>(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: 'POST', signal: options.signal });
   }
 
+  /**
+   * Deletes a job with its input image, result and webhook deliveries, whatever its status (a
+   * queued or running job is canceled on the way). Afterwards the job is JOB_NOT_FOUND.
+   */
+  async deleteJob(id: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#request<undefined>(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'DELETE', signal: options.signal });
+  }
+
   /** The models the server serves (GET /v1/models). */
   async models(options: { signal?: AbortSignal } = {}): Promise<ModelList> {
     return this.#request<ModelList>('/v1/models', { signal: options.signal });
@@ -249,6 +270,20 @@ export class InferQClient {
   /** Who the key belongs to, its tier's limits and how much of them is used now (GET /v1/account). */
   async account(options: { signal?: AbortSignal } = {}): Promise<Account> {
     return this.#request<Account>('/v1/account', { signal: options.signal });
+  }
+
+  /**
+   * Deletes the key's account for good: every job with its data, every key, the user. `confirm`
+   * must be the account's email (see `account()`), else CONFIRMATION_REQUIRED and nothing changes.
+   * This client's key stops working.
+   */
+  async deleteAccount(confirm: string, options: { signal?: AbortSignal } = {}): Promise<AccountDeletion> {
+    return this.#request<AccountDeletion>('/v1/account', {
+      method: 'DELETE',
+      body: JSON.stringify({ confirm }),
+      headers: { 'content-type': 'application/json' },
+      signal: options.signal,
+    });
   }
 
   async webhookSecret(): Promise<string> {
@@ -275,6 +310,7 @@ export class InferQClient {
         if (options.signal?.aborted) throw error;
         throw new InferQError({ code: 'NETWORK_ERROR', status: 0, message: `No answer from ${this.baseUrl}: ${(error as Error).message}`, cause: error });
       }
+      if (response.status === 204) return undefined as T;
       if (response.ok) {
         try {
           return (await response.json()) as T;

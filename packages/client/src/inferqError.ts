@@ -1,4 +1,4 @@
-import type { ErrorCode } from './types.ts';
+import type { ErrorCode, Job } from './types.ts';
 
 /** Codes the client raises itself, with no answer from the API behind them. */
 export type ClientErrorCode = 'NETWORK_ERROR' | 'WAIT_TIMEOUT' | 'INVALID_RESPONSE';
@@ -14,14 +14,20 @@ export class InferQError extends Error {
   readonly details: unknown;
   /** The server's X-Request-Id, to quote in a bug report. */
   readonly requestId: string | undefined;
+  /**
+   * WAIT_TIMEOUT: the job as last read. It was submitted and is not final (still `queued`, maybe
+   * `waitingFor: "worker"`, or `running`); wait again with its `id`.
+   */
+  readonly job: Job | undefined;
 
-  constructor(options: { code: ErrorCode | ClientErrorCode; status: number; message: string; details?: unknown; requestId?: string | undefined; cause?: unknown }) {
+  constructor(options: { code: ErrorCode | ClientErrorCode; status: number; message: string; details?: unknown; requestId?: string | undefined; job?: Job | undefined; cause?: unknown }) {
     super(options.message, { cause: options.cause });
     this.name = 'InferQError';
     this.code = options.code;
     this.status = options.status;
     this.details = options.details;
     this.requestId = options.requestId;
+    this.job = options.job;
   }
 }
 

@@ -19,6 +19,8 @@ export type WebhookDeliveryList = Schemas['WebhookDeliveryList'];
 export type ErrorBody = Schemas['Error'];
 /** The caller's account: user, tier limits and current usage. */
 export type Account = Schemas['Account'];
+/** What `deleteAccount` erased. */
+export type AccountDeletion = Schemas['AccountDeletion'];
 /** GET /v1/models: the models, their versions and readiness, and the workers that serve them. */
 export type ModelList = Schemas['ModelList'];
 export type Model = Schemas['Model'];
@@ -30,4 +32,12 @@ export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canc
 
 export function isFinal(job: Pick<Job, 'status'>): boolean {
   return finalStatuses.includes(job.status);
+}
+
+/**
+ * The job's state as a person reads it: its status, and for a queued job that no live worker can
+ * take (`waitingFor: "worker"`: no worker serves its model) `queued · waiting for a worker`.
+ */
+export function describeStatus(job: Pick<Job, 'status' | 'waitingFor'>): string {
+  return job.status === 'queued' && job.waitingFor === 'worker' ? 'queued · waiting for a worker' : job.status;
 }

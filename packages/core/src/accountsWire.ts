@@ -77,6 +77,25 @@ export const createUserBodySchema = z
 
 export const updateUserBodySchema = z.object({ tier: z.string().min(1).max(32) }).strict();
 
+/**
+ * `DELETE /v1/account`: the caller confirms by naming the account's email (any case), so a
+ * stray request, or a leaked key alone in a script that does not know whose it is, erases nothing.
+ */
+export const deleteAccountBodySchema = z
+  .object({ confirm: z.string().max(320).meta({ description: 'The email of the account being deleted (any case).', example: 'ada@example.com' }) })
+  .strict()
+  .meta({ id: 'DeleteAccountBody' });
+
+/** What `DELETE /v1/account` erased. */
+export const accountDeletionViewSchema = z
+  .object({
+    userId: z.uuid(),
+    email: z.string(),
+    /** Jobs deleted, with their inputs, results and webhook deliveries (queued and running ones included). */
+    jobsDeleted: z.number().int(),
+  })
+  .meta({ id: 'AccountDeletion' });
+
 export const issueKeyBodySchema = z.object({ name: z.string().min(1).max(100).optional() }).strict();
 
 export const userListViewSchema = z.object({ data: z.array(userViewSchema) }).meta({ id: 'UserList' });
@@ -100,3 +119,4 @@ export type ApiKeyView = z.infer<typeof apiKeyViewSchema>;
 export type IssuedApiKeyView = z.infer<typeof issuedApiKeyViewSchema>;
 export type TierView = z.infer<typeof tierViewSchema>;
 export type AdminJobView = z.infer<typeof adminJobViewSchema>;
+export type AccountDeletionView = z.infer<typeof accountDeletionViewSchema>;

@@ -15,6 +15,8 @@ export const errorStatus = {
   UNKNOWN_MODEL: 400,
   INVALID_JOB_ID: 400,
   INVALID_WEBHOOK_URL: 400,
+  /** A destructive request (DELETE /v1/account) without the confirmation it needs. */
+  CONFIRMATION_REQUIRED: 400,
   /** An Idempotency-Key of an earlier submit sent again with another image or model. */
   IDEMPOTENCY_KEY_REUSED: 422,
   // 401/403/404/409

@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import {
+  accountDeletionViewSchema,
   adminJobListViewSchema,
   adminJobViewSchema,
   apiKeyListViewSchema,
   apiKeyViewSchema,
   createdUserViewSchema,
   createUserBodySchema,
+  deleteAccountBodySchema,
   issuedApiKeyViewSchema,
   issueKeyBodySchema,
   jobListViewSchema,
@@ -20,7 +22,7 @@ import { accountViewSchema, queueSnapshotSchema, statsSeriesSchema } from './das
 import { jobEventSchema } from './jobEvent.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
-import { cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
+import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
 import { jobStatuses } from './types.ts';
 import {
   batchViewSchema,
@@ -76,11 +78,11 @@ const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
 const jobHeaders = z.object({
   ETag: z.string().meta({ description: 'Weak validator of this representation; send it back in If-None-Match.' }),
   Location: z.string().optional().meta({ description: 'The job (on submit).' }),
-  'Preference-Applied': z.string().optional().meta({ description: 'The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent.' }),
+  'Preference-Applied': z.string().optional().meta({ description: 'The wait applied, e.g. `wait=60`, when `Prefer: wait` or `?wait=` asked for one (clamped to the longest wait).' }),
 });
 
 const preferHeader = z.string().optional().meta({
-  description: `RFC 7240 preference. \`wait=N\`: hold the answer until the job is final or N seconds pass (capped at ${maxWaitSeconds}).`,
+  description: `RFC 7240 preference. \`wait=N\`: hold the answer until the job is final or N seconds pass (clamped to ${maxWaitSeconds}); a bare \`wait\` waits ${maxWaitSeconds}. \`Preference-Applied\` says what was applied.`,
   example: 'wait=30',
 });
 
@@ -280,16 +282,28 @@ function buildDocument(options: OpenApiDocumentOptions) {
           operationId: 'getJob',
           tags: ['jobs'],
           summary: 'Read a job',
-          description: `With \`?wait=N\` or \`Prefer: wait=N\` (0 to ${maxWaitSeconds} s) the answer is held until the job is final or N seconds pass, then the job is answered as it is. With \`If-None-Match\`, an unchanged job answers 304.`,
+          description: `With \`?wait=N\` or \`Prefer: wait=N\` the answer is held until the job is final or N seconds pass (both clamped to ${maxWaitSeconds} s, a bare \`Prefer: wait\` is ${maxWaitSeconds} s, and \`Preference-Applied: wait=N\` says what was applied), then the job is answered as it is. With \`If-None-Match\`, an unchanged job answers 304.`,
           requestParams: {
             path: jobPath,
-            query: z.object({ wait: z.int().min(0).max(maxWaitSeconds).optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds}.`, example: 30 }) }),
+            query: z.object({ wait: z.int().min(0).max(maxWaitSeconds).optional().meta({ description: `Seconds to wait for a final state, 0 to ${maxWaitSeconds} (a larger value is taken as ${maxWaitSeconds}).`, example: 30 }) }),
             header: z.object({ Prefer: preferHeader, 'If-None-Match': z.string().optional().meta({ description: 'An ETag of this job.' }) }),
           },
           responses: {
             '200': { description: 'The job.', headers: jobHeaders, content: json(jobViewSchema) },
             '304': { description: 'Not modified: the job still matches If-None-Match.' },
             ...errors('VALIDATION_FAILED', 'JOB_NOT_FOUND', ...authenticated),
+          },
+        }),
+        delete: operation({
+          operationId: 'deleteJob',
+          tags: ['jobs'],
+          summary: 'Delete a job and its data',
+          description:
+            'Deletes the job with its input image, its result and its webhook delivery records, whatever its status. A queued job leaves the queue; a running one is forgotten: its result, when it comes, matches no job and is dropped. Afterwards the job answers 404 `JOB_NOT_FOUND` everywhere, and no webhook is sent for it.',
+          requestParams: { path: jobPath },
+          responses: {
+            '204': { description: 'Deleted.' },
+            ...errors('JOB_NOT_FOUND', ...authenticated),
           },
         }),
       },
@@ -363,6 +377,18 @@ function buildDocument(options: OpenApiDocumentOptions) {
           description: 'Who the key belongs to, the limits of its tier, and how much of them is used now (submissions in the current rate window, jobs queued or running).',
           responses: { '200': { description: 'The account.', content: json(accountViewSchema) }, ...errors(...authenticated) },
         }),
+        delete: operation({
+          operationId: 'deleteAccount',
+          tags: ['account'],
+          summary: 'Delete your account and all its data',
+          description:
+            'Erases the account: every job (queued and running ones included, as `DELETE /v1/jobs/{id}` does) with its input, result and webhook deliveries, every API key, and the user. It cannot be undone. Confirm by sending the account\'s email (any case) as `confirm` in a JSON body; without it, or with another email, the answer is 400 `CONFIRMATION_REQUIRED` and nothing changes. The keys stop at once.',
+          requestBody: { required: true, content: json(deleteAccountBodySchema) },
+          responses: {
+            '200': { description: 'What was erased.', content: json(accountDeletionViewSchema) },
+            ...errors('CONFIRMATION_REQUIRED', 'VALIDATION_FAILED', ...authenticated),
+          },
+        }),
       },
       '/v1/account/webhook-secret': {
         get: operation({
@@ -425,6 +451,27 @@ function buildDocument(options: OpenApiDocumentOptions) {
           },
         }),
       },
+      '/v1/admin/users/{user}/disable': {
+        post: operation({
+          operationId: 'adminDisableUser',
+          tags: ['admin'],
+          summary: 'Disable a user',
+          description:
+            'Every key of the user stops on its next request (401 `UNAUTHENTICATED`), in every API process. Their jobs and data stay (queued jobs still run) until the user is enabled again or deletes the account. Disabling yourself is 409 `CONFLICT`.',
+          requestParams: { path: userParam },
+          responses: { '200': { description: 'The user, with `disabledAt` set.', content: json(z.object({ user: userViewSchema })) }, ...errors('NOT_FOUND', 'CONFLICT', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/users/{user}/enable': {
+        post: operation({
+          operationId: 'adminEnableUser',
+          tags: ['admin'],
+          summary: 'Enable a disabled user',
+          description: 'The user\'s keys that are not revoked work again.',
+          requestParams: { path: userParam },
+          responses: { '200': { description: 'The user, with `disabledAt` null.', content: json(z.object({ user: userViewSchema })) }, ...errors('NOT_FOUND', ...adminOnly) },
+        }),
+      },
       '/v1/admin/users/{user}/keys': {
         get: operation({
           operationId: 'adminListKeys',
@@ -470,6 +517,16 @@ function buildDocument(options: OpenApiDocumentOptions) {
           summary: 'The queue and its workers now',
           description: 'Counts by queue state, jobs in the system against the cap, whether the queue is paused, and every live worker of the queue as its last heartbeat tells (the same snapshot admins get as `event: queue` on `/v1/events`).',
           responses: { '200': { description: 'The snapshot.', content: json(queueSnapshotSchema) }, ...errors('QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/admission': {
+        get: operation({
+          operationId: 'adminGetAdmission',
+          tags: ['admin'],
+          summary: 'The fair queues of admission, per user',
+          description:
+            'Each fair-queued resource of the API process that answers (submission slots, upload memory, decoding by cost, event streams): capacity, units in use, requests waiting, and per user the units held, requests waiting now, and requests that waited or were refused since the process started. Each API process answers for itself, as `/metrics` does (`inferq_admission_*`).',
+          responses: { '200': { description: 'The fair queues now.', content: json(admissionViewSchema) }, ...errors(...adminOnly) },
         }),
       },
       '/v1/admin/stats': {

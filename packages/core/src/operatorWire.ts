@@ -71,3 +71,40 @@ export const cleanJobsViewSchema = z
   })
   .meta({ id: 'CleanJobsResult' });
 export type CleanJobsView = z.infer<typeof cleanJobsViewSchema>;
+
+/** One user's use of an admission resource in this API process. */
+export const admissionUserSchema = z
+  .object({
+    userId: z.string(),
+    /** Units held now (slots, bytes, decode cost or streams). */
+    held: z.number(),
+    /** Requests waiting for their turn now. */
+    waiting: z.number().int(),
+    /** Requests that had to wait for their turn, since the process started. */
+    queued: z.number().int(),
+    /** Requests refused (their turn did not come in time, or their queues were full), since the process started. */
+    refused: z.number().int(),
+  })
+  .meta({ id: 'AdmissionUser' });
+
+/** One fair-queued resource of an API process, and its users. */
+export const admissionResourceSchema = z
+  .object({
+    capacity: z.number(),
+    inUse: z.number(),
+    waiting: z.number().int(),
+    /** Users holding or waiting now, and the most recent others (at most 100 idle ones). */
+    users: z.array(admissionUserSchema),
+  })
+  .meta({ id: 'AdmissionResource' });
+
+/** `GET /v1/admin/admission`: the fair queues of the API process that answered. */
+export const admissionViewSchema = z
+  .object({
+    submits: admissionResourceSchema,
+    uploadBytes: admissionResourceSchema,
+    decodePixels: admissionResourceSchema,
+    streams: admissionResourceSchema,
+  })
+  .meta({ id: 'AdmissionView' });
+export type AdmissionView = z.infer<typeof admissionViewSchema>;

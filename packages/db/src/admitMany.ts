@@ -30,8 +30,6 @@ const valueColumns = [
   ['input_file_name', 'text'],
   ['webhook_events', 'text[]'],
   ['data', 'bytea'],
-  ['pixels', 'bytea'],
-  ['pixels_spec', 'text'],
 ] as const;
 const jobColumns = valueColumns.slice(0, 15).map(([name]) => name);
 /** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
@@ -52,8 +50,8 @@ function insertText(n: number): string {
       SELECT ${selected.join(', ')}, ${now}, ${now} FROM v
       RETURNING *
     ), input AS (
-      INSERT INTO job_inputs (job_id, data, pixels, pixels_spec, created_at)
-      SELECT v.id, v.data, v.pixels, v.pixels_spec, ${now} FROM v JOIN j ON j.id = v.id
+      INSERT INTO job_inputs (job_id, data, created_at)
+      SELECT v.id, v.data, ${now} FROM v JOIN j ON j.id = v.id
     )
     SELECT ${jobWithResultColumns} FROM j LEFT JOIN job_results r ON false`;
 }
@@ -76,8 +74,6 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.input.fileName ?? null,
     job.webhookEvents ? [...job.webhookEvents] : null,
     job.input.data,
-    job.input.pixels?.data ?? null,
-    job.input.pixels?.spec ?? null,
   ];
 }
 

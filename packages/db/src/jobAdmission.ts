@@ -14,8 +14,6 @@ export interface NewJob {
     width: number;
     height: number;
     sha256: string;
-    /** The model's pixels made while validating, and the key of the input spec they are for. */
-    pixels?: { data: Buffer; spec: string } | undefined;
     /** The uploaded file's name, already sanitized (core's sanitizeFileName). */
     fileName?: string | null | undefined;
   };

@@ -19,8 +19,10 @@ export interface StartedJob {
   /** Attempts so far, this one included. */
   attempts: number;
   queueWaitMs: number | null;
-  /** The stored input bytes; null when they are gone. */
+  /** The stored input bytes; null when they are gone, or were not asked for (see startMany's `withoutInput`). */
   input: Buffer | null;
+  /** Whether the job's input row exists (its bytes may still not have been read). */
+  hasInput: boolean;
   /** The model pixels stored with the input, and the key of their spec; null when none were made. */
   pixels: Buffer | null;
   pixelsSpec: string | null;
@@ -57,9 +59,9 @@ export class JobExecution {
   /**
    * Marks jobs running for an attempt each and reads their inputs, in one statement for the whole
    * set. Jobs that are gone or already final are missing from the answer: their attempts must not
-   * run.
+   * run. The bytes of jobs in `withoutInput` are not read (the worker has their pixels already).
    */
-  async startMany(ids: string[], workerId: string, now = new Date()): Promise<Map<string, StartedJob>> {
+  async startMany(ids: string[], workerId: string, now = new Date(), withoutInput: readonly string[] = []): Promise<Map<string, StartedJob>> {
     if (ids.length === 0) return new Map();
     const { rows } = await this.#sql.query<StartedJob>({
       name: 'inferq-job-start-many',
@@ -76,11 +78,18 @@ export class JobExecution {
        RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms
         )
         SELECT s.id, s.user_id AS "userId", s.attempts, s.queue_wait_ms AS "queueWaitMs",
-               i.data AS input, i.pixels, i.pixels_spec AS "pixelsSpec"
+               CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.data END AS input, i.job_id IS NOT NULL AS "hasInput",
+               CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.pixels END AS pixels, i.pixels_spec AS "pixelsSpec"
           FROM started s LEFT JOIN job_inputs i ON i.job_id = s.id`,
-      values: [ids, workerId, now],
+      values: [ids, workerId, now, withoutInput],
     });
     return new Map(rows.map((row) => [row.id, row]));
+  }
+
+  /** A job's stored input bytes, for an attempt that started without them; null when they are gone. */
+  async inputOf(id: string): Promise<Buffer | null> {
+    const { rows } = await this.#sql.query<{ data: Buffer }>({ name: 'inferq-job-input', text: 'SELECT data FROM job_inputs WHERE job_id = $1', values: [id] });
+    return rows[0]?.data ?? null;
   }
 
   /**

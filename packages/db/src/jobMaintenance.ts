@@ -25,6 +25,12 @@ export interface FinishedJobQuery {
   limit: number;
 }
 
+/** What a deletion removed: how many jobs, and those that were queued or running (whose queue entries must go too). */
+export interface DeletedJobs {
+  count: number;
+  inFlight: Array<{ id: string; modelName: string }>;
+}
+
 export interface UnfinishedJobQuery {
   /** Only jobs created before this (younger ones may still be on their way into the queue). */
   createdBefore: Date;
@@ -83,6 +89,28 @@ export class JobMaintenance {
        )
    RETURNING id, model_name AS "modelName"`;
     return rows;
+  }
+
+  /**
+   * Deletes jobs on their owner's request, with their input, result and webhook deliveries (the
+   * foreign keys cascade): one job (`id`, only when `userId` owns it), or every job of `userId`.
+   * Whatever its status: a queued or running job is deleted too, and is listed in `inFlight` so
+   * the caller can take its queue entry out. A running attempt that finishes later writes nothing,
+   * since every write of an attempt is conditional on the row (JobExecution), and a gone row
+   * matches none of them.
+   */
+  async deleteOwned(query: { userId: string; id?: string | undefined }): Promise<DeletedJobs> {
+    const one = query.id ? Prisma.sql`AND id = ${query.id}::uuid` : Prisma.empty;
+    const [row] = await this.db.$queryRaw<Array<{ count: number; inFlight: Array<{ id: string; modelName: string }> }>>`
+      WITH deleted AS (
+        DELETE FROM jobs WHERE user_id = ${query.userId}::uuid ${one}
+        RETURNING id, model_name, status
+      )
+      SELECT count(*)::int AS count,
+             COALESCE(json_agg(json_build_object('id', id, 'modelName', model_name))
+                        FILTER (WHERE status = ANY(${[...inFlightJobStatuses]}::"JobStatus"[])), '[]'::json) AS "inFlight"
+        FROM deleted`;
+    return row ?? { count: 0, inFlight: [] };
   }
 
   /**

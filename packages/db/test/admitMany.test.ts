@@ -4,12 +4,12 @@ import { createTestUser } from '@inferq/testing';
 import { createDatabase, JobAdmission, JobExecution, JobQueries, type AdmitRequest, type Database } from '../src/index.ts';
 
 const input = { data: Buffer.alloc(64, 1), format: 'png', width: 64, height: 64, sha256: 'x' };
-const request = (userId: string, maxInFlight: number, extra: { idempotencyKey?: string; pixels?: Buffer } = {}): AdmitRequest => ({
+const request = (userId: string, maxInFlight: number, extra: { idempotencyKey?: string } = {}): AdmitRequest => ({
   job: {
     id: randomUUID(),
     userId,
     modelName: 'nsfw',
-    input: { ...input, ...(extra.pixels ? { pixels: { data: extra.pixels, spec: 'spec' } } : {}) },
+    input,
     ...(extra.idempotencyKey ? { idempotencyKey: extra.idempotencyKey } : {}),
   },
   limit: { maxInFlight, priorityFor: (n: number) => 10 + n },
@@ -68,17 +68,17 @@ describe('admitMany (group commit of admissions)', () => {
     await expect(admissions[0]!.admitMany([request("x'); SELECT 1; --", 10)])).rejects.toThrow(/not a UUID/);
   });
 
-  it('answers in order: each job its own outcome, priority by the count before it, inputs and pixels stored', async () => {
+  it('answers in order: each job its own outcome, priority by the count before it, inputs stored (read back unless the worker has its pixels)', async () => {
     const { userId } = await createTestUser(inject('databaseUrl'));
-    const pixels = Buffer.alloc(12, 7);
-    const requests = [request(userId, 3, { pixels }), request(userId, 3), request(userId, 3), request(userId, 3)];
+    const requests = [request(userId, 3), request(userId, 3), request(userId, 3), request(userId, 3)];
     const results = await admissions[0]!.admitMany(requests);
     expect(results.map((result) => result.outcome)).toEqual(['created', 'created', 'created', 'over-quota']);
     expect(results.map((result) => (result.outcome === 'created' ? result.job.priority : null))).toEqual([10, 11, 12, null]);
     expect(results[3]).toMatchObject({ inFlight: 3, maxInFlight: 3 });
-    const started = await execution.startMany([requests[0]!.job.id], 'w');
-    expect(started.get(requests[0]!.job.id)?.input).toEqual(input.data);
-    expect(started.get(requests[0]!.job.id)?.pixels).toEqual(pixels);
+    const started = await execution.startMany([requests[0]!.job.id, requests[1]!.job.id], 'w', new Date(), [requests[1]!.job.id]);
+    expect(started.get(requests[0]!.job.id)).toMatchObject({ input: input.data, hasInput: true, pixels: null });
+    expect(started.get(requests[1]!.job.id)).toMatchObject({ input: null, hasInput: true });
+    expect(await execution.inputOf(requests[1]!.job.id)).toEqual(input.data);
     expect(await queries.get(requests[3]!.job.id)).toBeNull();
   });
 

@@ -64,6 +64,13 @@ export interface ImageLimits {
    * @defaultValue 1000
    */
   maxPages?: number;
+  /**
+   * A lower pixel limit for formats that cost far more to decode per pixel than JPEG (see
+   * {@link decodeCostPerPixel}): a 900-byte AVIF can declare 40 MP and take seconds of CPU.
+   * `maxPixels` still applies to every format.
+   * @defaultValue `{ avif: 16_000_000 }`
+   */
+  maxPixelsByFormat?: Readonly<Partial<Record<ImageFormat, number>>>;
 }
 
 /** {@link ImageLimits} with every field filled in. */
@@ -80,7 +87,14 @@ export const defaultImageLimits: Readonly<ResolvedImageLimits> = Object.freeze({
   maxMetadataBytes: 1 * MiB,
   decodeTimeoutSeconds: 10,
   maxPages: 1000,
+  maxPixelsByFormat: Object.freeze({ avif: 16_000_000 }),
 });
+
+/** The pixel limit for one format: the lower of `maxPixels` and the format's own. */
+export function maxPixelsFor(limits: ResolvedImageLimits, format: ImageFormat): number {
+  const own = Object.hasOwn(limits.maxPixelsByFormat, format) ? limits.maxPixelsByFormat[format] : undefined;
+  return own === undefined ? limits.maxPixels : Math.min(limits.maxPixels, own);
+}
 
 /**
  * Fills the gaps in `limits` from {@link defaultImageLimits} and checks the result. Call it once
@@ -101,5 +115,22 @@ export function resolveImageLimits(limits: Partial<ImageLimits> = {}): ResolvedI
   if (resolved.minHeight > resolved.maxHeight) throw new RangeError('image limit minHeight exceeds maxHeight');
   const unknown = resolved.allowedFormats.filter((format) => !(imageFormats as readonly string[]).includes(format));
   if (unknown.length > 0) throw new RangeError(`image limit allowedFormats has unknown formats: ${unknown.join(', ')}`);
+  for (const [format, value] of Object.entries(resolved.maxPixelsByFormat)) {
+    if (!(imageFormats as readonly string[]).includes(format)) throw new RangeError(`image limit maxPixelsByFormat has an unknown format: ${format}`);
+    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`image limit maxPixelsByFormat.${format} must be a positive integer, got ${String(value)}`);
+  }
   return resolved;
+}
+
+/**
+ * CPU per pixel of decoding each format, against JPEG's (libjpeg-turbo), rounded up: `pnpm bench
+ * validate` measures a photo-like 1024×768 picture in each (2 cores: WebP 3.4–4×, AVIF 5×, PNG
+ * 1.3×), and the red team's flat 6300×6300 AVIF took about 7.5× JPEG's time per pixel. So a
+ * 900-byte AVIF declaring 16 MP weighs as much as eight 16 MP JPEGs in the decode queue.
+ */
+export const decodeCostPerPixel: Readonly<Record<ImageFormat, number>> = Object.freeze({ jpeg: 1, gif: 1, png: 2, tiff: 2, webp: 4, avif: 8 });
+
+/** What decoding an image costs the decode queue: its declared pixels weighed by its format. */
+export function decodeCost(declared: { pixels: number; format: ImageFormat }): number {
+  return Math.ceil(declared.pixels * (Object.hasOwn(decodeCostPerPixel, declared.format) ? decodeCostPerPixel[declared.format] : 8));
 }

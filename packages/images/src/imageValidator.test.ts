@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AppError, type ErrorCode } from '@inferq/core';
 import { describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import {
   animatedGif,
   bmpFile,
@@ -212,6 +213,7 @@ describe('image limits', () => {
       maxMetadataBytes: MiB,
       decodeTimeoutSeconds: 10,
       maxPages: 1000,
+      maxPixelsByFormat: { avif: 16_000_000 },
     });
   });
 
@@ -259,5 +261,37 @@ describe('beforeDecode: a say over each decode, by the pixels its header declare
     await expect(validateImage(await validJpeg(64, 48), {}, { beforeDecode })).rejects.toBe(busy);
     expect((await refusal(pixelBomb(), {}, { beforeDecode })).code).toBe('IMAGE_TOO_LARGE');
     expect(asked).toBe(1);
+  });
+});
+
+describe('the JPEG check without model pixels (a DCT-domain decode at 1/8 scale)', () => {
+  it('refuses exactly what a full decode refuses: 30 large JPEGs with noise in the scan, stray markers or cut short', async () => {
+    const good = await photoLikeImage(1024, 768, 'jpeg');
+    const fullDecode = (bytes: Buffer) =>
+      sharp(bytes, { failOn: 'error', pages: 1, limitInputPixels: 40_000_000 })
+        .raw()
+        .toBuffer()
+        .then(() => true, () => false);
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    let refused = 0;
+    for (let t = 0; t < 30; t++) {
+      const at = 1000 + Math.floor(random() * (good.length - 3000));
+      let bytes = Buffer.from(good);
+      if (t % 3 === 0) for (let i = 0; i < 64; i++) bytes[at + i] = Math.floor(random() * 256);
+      if (t % 3 === 1) bytes.set([0xff, 0xd0 + Math.floor(random() * 8)], at);
+      if (t % 3 === 2) bytes = bytes.subarray(0, at);
+      const accepted = await validateImage(bytes).then(
+        () => true,
+        (error: unknown) => {
+          expect(error).toMatchObject({ code: 'INVALID_IMAGE', details: { reason: 'undecodable' } });
+          return false;
+        },
+      );
+      expect(accepted).toBe(await fullDecode(bytes));
+      if (!accepted) refused++;
+    }
+    // Every cut-short file at least.
+    expect(refused).toBeGreaterThanOrEqual(10);
   });
 });

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { AppError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
 import { imageByteLength } from './imageEnd.ts';
-import { resolveImageLimits, type ImageLimits } from './imageLimits.ts';
+import { maxPixelsFor, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 import { makeModelPixels, pixelsBuffer, pixelSpecKey, pixelsWorthStoring, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
 
@@ -67,11 +67,20 @@ export interface ValidateImageOptions {
   preparePixels?: 'worthwhile' | 'always';
   /**
    * Called once the header has passed every check and before any pixel is decoded, with the
-   * pixels the header declares (width × height of the first frame). It may throw to refuse the
-   * decode (a process whose decode memory is spoken for), or return a function called once the
-   * decode is over, whatever its outcome. @defaultValue none: every decode starts at once
+   * pixels and format the header declares. It may throw to refuse the decode (a process whose
+   * decode memory is spoken for), wait (its turn in a fair queue), and return a function called
+   * once the decode is over, whatever its outcome. @defaultValue none: every decode starts at once
    */
-  beforeDecode?: (declared: { width: number; height: number; pixels: number }) => (() => void) | void;
+  beforeDecode?: (declared: DeclaredDecode) => (() => void) | void | Promise<(() => void) | void>;
+}
+
+/** What an image's header declares, before any pixel is decoded: what a decode will cost. */
+export interface DeclaredDecode {
+  width: number;
+  height: number;
+  /** width × height of the first frame. */
+  pixels: number;
+  format: ImageFormat;
 }
 
 /** Reasons carried in `details.reason` of an `INVALID_IMAGE` from {@link validateImage}. */
@@ -187,9 +196,11 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
 
   const storedWidth = metadata.width;
   const storedHeight = metadata.pageHeight ?? metadata.height;
-  if (storedWidth * storedHeight > bounds.maxPixels) {
-    throw new AppError('IMAGE_TOO_LARGE', `The image is ${storedWidth}×${storedHeight} pixels; the limit is ${bounds.maxPixels} pixels`, {
-      details: { width: storedWidth, height: storedHeight, maxPixels: bounds.maxPixels },
+  const maxPixels = maxPixelsFor(bounds, sniffed);
+  if (storedWidth * storedHeight > maxPixels) {
+    const formatNote = maxPixels < bounds.maxPixels ? ` for ${sniffed}, which is slow to decode` : '';
+    throw new AppError('IMAGE_TOO_LARGE', `The image is ${storedWidth}×${storedHeight} pixels; the limit is ${maxPixels} pixels${formatNote}`, {
+      details: { width: storedWidth, height: storedHeight, maxPixels, format: sniffed },
     });
   }
 
@@ -223,15 +234,25 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   // (≤ maxPixels bytes) while the decoder still reads all of the data; the buffer is dropped. An
   // image of at most smallDecodePixels keeps its bands as decoded (≤ 2 MiB): for a 32×32 JPEG the
   // band extraction costs more than a third of the decode (pnpm bench validate).
-  const release = options.beforeDecode?.({ width: storedWidth, height: storedHeight, pixels: storedWidth * storedHeight });
+  const release = await options.beforeDecode?.({ width: storedWidth, height: storedHeight, pixels: storedWidth * storedHeight, format: sniffed });
   const started = performance.now();
   let pixels: PreparedPixels | undefined;
   const spec = options.pixels && (options.preparePixels === 'always' || pixelsWorthStoring(width, height, options.pixels)) ? options.pixels : undefined;
   try {
-    const decoder = sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: spec !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
+    const decoder = sharp(input, { ...untrustedInput(maxPixels), autoOrient: spec !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
     if (spec) {
       const made = await makeModelPixels(decoder, spec);
       if (made.width === spec.width && made.height === spec.height && made.channels === spec.channels) pixels = { data: pixelsBuffer(made), spec: pixelSpecKey(spec) };
+    } else if (sniffed === 'jpeg' && storedWidth >= 16 && storedHeight >= 16) {
+      // JPEG's DCT-domain shrink-on-load (libjpeg's scaled IDCT at 1/8): every Huffman symbol of
+      // every block is still decoded, so truncated and corrupt entropy data fail as they do in a
+      // full decode, while the inverse DCT, upsampling and colour conversion shrink 64-fold. The
+      // requested size is the 1/8 size rounded down, so sharp picks the largest shrink (8).
+      await decoder
+        .resize(Math.floor(storedWidth / 8), Math.floor(storedHeight / 8), { fit: 'fill', kernel: 'nearest', fastShrinkOnLoad: true })
+        .extractChannel(0)
+        .raw({ depth: 'uchar' })
+        .toBuffer();
     } else if (storedWidth * storedHeight <= smallDecodePixels) {
       await decoder.raw().toBuffer();
     } else {
@@ -254,7 +275,7 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   if (end !== null) {
     data = input.subarray(0, end);
   } else {
-    data = await sharp(input, { ...untrustedInput(bounds.maxPixels), autoOrient: true }).timeout({ seconds: bounds.decodeTimeoutSeconds }).png().toBuffer();
+    data = await sharp(input, { ...untrustedInput(maxPixels), autoOrient: true }).timeout({ seconds: bounds.decodeTimeoutSeconds }).png().toBuffer();
     format = 'png';
   }
 

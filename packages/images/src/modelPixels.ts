@@ -65,6 +65,11 @@ export function isFloatSpec(spec: Pick<PixelSpec, 'resizeKernel'>): boolean {
   return spec.resizeKernel === 'alignCorners';
 }
 
+/** Bytes of the pixels a spec produces: height × width × channels values of 1 byte, or 4 for floats. */
+export function pixelSpecBytes(spec: PixelSpec): number {
+  return spec.width * spec.height * spec.channels * bytesPerValue(spec);
+}
+
 function bytesPerValue(spec: Pick<PixelSpec, 'resizeKernel'>): number {
   return isFloatSpec(spec) ? 4 : 1;
 }

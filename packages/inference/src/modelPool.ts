@@ -70,6 +70,22 @@ interface ModelSlot {
   swap: SwapState | null;
   /** When a failed swap may be tried again (ms since epoch). */
   retryAt: number;
+  /** Being dropped (its model left the registry): no swap starts, and every version is disposed once no job holds it. */
+  removed: boolean;
+}
+
+/**
+ * Told when the models this pool serves change, so that what takes jobs (the worker's queues)
+ * follows what is loaded, both ways.
+ */
+export interface ServedModelsListener {
+  /** `name` was loaded (at start, by a retry, or newly published under `*`): its jobs can be taken now. */
+  added(name: string): void;
+  /**
+   * `name` is about to be dropped. Awaited before any of its versions is released, so the
+   * listener stops taking its jobs (and lets the ones it holds finish) first.
+   */
+  removing(name: string): Promise<void>;
 }
 
 /** What a job holds while it uses a model version; `release` exactly once when done. */
@@ -138,6 +154,11 @@ export interface ModelDescription {
  *
  * Jobs pinned to a version that is not live load it on demand; it stays loaded while used and
  * is disposed after `pinnedIdleMs` idle.
+ *
+ * The set of models follows the registry too: a model that could not load is tried again by the
+ * watcher; under `*` a model published under a new name is loaded; a model whose versions are all
+ * gone from the registry is dropped. Listeners (`subscribe`) hear of each model added and are
+ * awaited before one is dropped, so the worker's queues are exactly the models loaded here.
  */
 export class ModelPool {
   #options: ModelPoolOptions;
@@ -147,6 +168,9 @@ export class ModelPool {
   #batchInputs = 0;
   #watchTimer: NodeJS.Timeout | undefined;
   #checking: Promise<void> | undefined;
+  /** What `load` was asked for: the names, or `*` (whatever the registry holds, now and later). */
+  #wanted: string[] | '*' = [];
+  readonly #listeners = new Set<ServedModelsListener>();
 
   constructor(options: ModelPoolOptions) {
     this.#options = { ...options };
@@ -163,7 +187,14 @@ export class ModelPool {
     const listed = names === '*' ? await registry.list() : [];
     const wanted = names === '*' ? listed.map((model) => model.name) : names;
     if (wanted.length === 0) throw new Error(`no models to serve in ${registry.root}; run \`pnpm models:import\` first`);
+    this.#wanted = names === '*' ? '*' : [...names];
     for (const name of wanted) await this.#loadLive(name);
+  }
+
+  /** Hears of models added and removed from now on; returns the call that stops it. */
+  subscribe(listener: ServedModelsListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Loads `name`'s live version into a new slot, or records why it cannot. */
@@ -173,9 +204,10 @@ export class ModelPool {
     try {
       version = (await registry.resolve(name)).version;
       const live = await this.#loadVersion(name, version);
-      this.#slots.set(name, { name, live, others: new Map(), loading: new Map(), swap: null, retryAt: 0 });
+      this.#slots.set(name, { name, live, others: new Map(), loading: new Map(), swap: null, retryAt: 0, removed: false });
       this.#failed.delete(name);
       logger.info({ model: name, version, engine: live.model.engine, loadMs: Math.round(live.loadMs) }, 'model loaded and warmed up');
+      for (const listener of this.#listeners) listener.added(name);
       return true;
     } catch (error) {
       const appError = error instanceof AppError ? error : undefined;
@@ -258,6 +290,12 @@ export class ModelPool {
   async #check(): Promise<void> {
     const { registry, logger } = this.#options;
     const swaps: Array<Promise<void>> = [];
+    // Under `*`, the names the registry holds now: new ones are loaded, failures of gone ones forgotten.
+    const listed = this.#wanted === '*' ? await registry.names().catch(() => undefined) : undefined;
+    if (listed !== undefined) {
+      for (const name of listed) if (!this.#slots.has(name) && !this.#failed.has(name)) swaps.push(this.#loadLive(name).then(() => {}));
+      for (const name of this.#failed.keys()) if (!listed.includes(name)) this.#failed.delete(name);
+    }
     for (const failed of this.#failed.values()) {
       if (this.#slots.has(failed.name)) continue;
       // A fixed LIVE or a new version is tried at once, the same broken one after swapRetryMs.
@@ -266,11 +304,17 @@ export class ModelPool {
       swaps.push(this.#loadLive(failed.name).then(() => {}));
     }
     for (const slot of this.#slots.values()) {
+      if (slot.removed) continue;
       this.#dropIdlePinned(slot);
       let target: string;
       try {
         target = (await registry.resolve(slot.name)).version;
       } catch (error) {
+        if (error instanceof AppError && error.code === 'MODEL_NOT_FOUND' && (await this.#registryHoldsModels())) {
+          // Every version of it is gone from the registry: stop taking its jobs, then unload it.
+          void this.#remove(slot);
+          continue;
+        }
         // A LIVE naming a broken version, the registry folder unreachable: keep serving.
         logger.warn({ model: slot.name, err: error }, 'cannot read the live version; still serving the loaded one');
         continue;
@@ -283,6 +327,36 @@ export class ModelPool {
       swaps.push(this.#swap(slot, target));
     }
     await Promise.all(swaps);
+  }
+
+  /**
+   * Whether the registry lists any model: a registry folder that is empty or gone (a volume not
+   * mounted) is taken as unreachable, not as every model removed.
+   */
+  async #registryHoldsModels(): Promise<boolean> {
+    return this.#options.registry.names().then((names) => names.length > 0, () => false);
+  }
+
+  /**
+   * Drops a model the registry no longer has: the listeners stop taking its jobs (and let the
+   * ones held finish), then each version is disposed once no job holds it. A worker that was
+   * asked for it by name reports it as failing to load, and loads it again if it comes back.
+   */
+  async #remove(slot: ModelSlot): Promise<void> {
+    const { logger } = this.#options;
+    slot.removed = true;
+    logger.info({ model: slot.name }, 'model gone from the registry: no longer taking its jobs');
+    await Promise.all([...this.#listeners].map((listener) => listener.removing(slot.name).catch((error: unknown) => logger.warn({ model: slot.name, err: error }, 'listener failed while a model was removed'))));
+    if (this.#slots.get(slot.name) === slot) this.#slots.delete(slot.name);
+    if (this.#wanted !== '*') {
+      const version = slot.live.manifest.version;
+      this.#failed.set(slot.name, { name: slot.name, version: null, code: 'MODEL_NOT_FOUND', message: `model "${slot.name}" does not exist in the registry (version ${version} was served until it was removed)`, since: new Date().toISOString(), retryAt: 0 });
+    }
+    for (const loaded of [slot.live, ...slot.others.values()]) {
+      loaded.retired = true;
+      this.#disposeIfDone(slot, loaded);
+    }
+    logger.info({ model: slot.name }, 'model unloaded');
   }
 
   async #swap(slot: ModelSlot, target: string): Promise<void> {
@@ -304,6 +378,12 @@ export class ModelPool {
       };
       slot.retryAt = Date.now() + (this.#options.swapRetryMs ?? 30_000);
       logger.warn({ model: slot.name, from, to: target, err: error }, 'model swap failed; still serving the old version');
+      return;
+    }
+    if (slot.removed) {
+      // Removed while loading: nothing will ever hold the new version.
+      next.retired = true;
+      this.#disposeIfDone(slot, next);
       return;
     }
     // LIVE may have moved again while loading; switch only to what is still wanted.
@@ -355,7 +435,7 @@ export class ModelPool {
   }
 
   #disposeIfDone(slot: ModelSlot, loaded: LoadedVersion): void {
-    if (!loaded.retired || loaded.leases > 0 || loaded === slot.live) return;
+    if (!loaded.retired || loaded.leases > 0 || (loaded === slot.live && !slot.removed)) return;
     const version = loaded.manifest.version;
     if (slot.others.get(version) === loaded) slot.others.delete(version);
     // No job holds it, so nothing is queued in its batcher: closing is immediate.
@@ -409,6 +489,12 @@ export class ModelPool {
 
   get ready(): boolean {
     return this.#slots.size > 0;
+  }
+
+  /** Whether `name` is loaded here and not being dropped: its jobs can be taken. */
+  serves(name: string): boolean {
+    const slot = this.#slots.get(name);
+    return slot !== undefined && !slot.removed;
   }
 
   describe(): ModelDescription[] {

@@ -105,3 +105,110 @@ describe('ModelPool hot swap', () => {
     await expect(pool.acquire(name, version)).rejects.toMatchObject({ code });
   });
 });
+
+/** Publishes the MNIST model as `name`@`version`; `broken`: its weights corrupted after publishing, so it cannot load. */
+async function publishAs(name: string, version: string, options: { setLive?: boolean; broken?: boolean } = {}): Promise<void> {
+  const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
+  const published = await registry.publish({ name, version, files: await readModelFiles(mnistFixtureFolder), manifest, setLive: false });
+  if (options.broken) await writeFile(path.join(published.model.location, 'group1-shard1of1.bin'), Buffer.alloc(16));
+  if (options.setLive) await registry.setLive(name, version);
+}
+
+/** A listener that records what it hears; `removing` resolves once `release()` is called. */
+function recorder() {
+  const heard: string[] = [];
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return {
+    heard,
+    release,
+    listener: {
+      added: (name: string) => void heard.push(`added ${name}`),
+      removing: async (name: string) => {
+        heard.push(`removing ${name}`);
+        await released;
+      },
+    },
+  };
+}
+
+describe('ModelPool follows the models of the registry', () => {
+  let other: ModelPool | undefined;
+  afterEach(() => {
+    other?.dispose();
+    other = undefined;
+  });
+
+  it('loads a model that failed at start once a fixed version is made live, and tells its listeners', async () => {
+    await publishAs('digits', '1.0.0', { setLive: true, broken: true });
+    other = new ModelPool({ registry, logger, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
+    await other.load(['digits']);
+    expect(other.describe()).toEqual([]);
+    expect(other.failures()).toEqual([expect.objectContaining({ name: 'digits', version: '1.0.0', code: 'MODEL_NOT_READY' })]);
+    await expect(other.acquire('digits')).rejects.toMatchObject({ code: 'MODEL_NOT_READY' });
+    const { heard, listener } = recorder();
+    other.subscribe(listener);
+
+    await other.checkForUpdates(); // the same broken version: not tried again before swapRetryMs
+    expect(heard).toEqual([]);
+    await publishAs('digits', '1.0.1', { setLive: true });
+    await other.checkForUpdates();
+    expect(heard).toEqual(['added digits']);
+    expect(other.describe()).toEqual([expect.objectContaining({ name: 'digits', version: '1.0.1' })]);
+    expect(other.failures()).toEqual([]);
+    const lease = await other.acquire('digits');
+    expect((await lease.submit(input)).vector).toHaveLength(10);
+    lease.release();
+  });
+
+  it('under `*`, loads a model published under a new name', async () => {
+    other = new ModelPool({ registry, logger, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
+    await other.load('*');
+    const { heard, listener } = recorder();
+    other.subscribe(listener);
+    await publishAs('digits', '2.0.0', { setLive: true });
+    await other.checkForUpdates();
+    expect(heard).toEqual(['added digits']);
+    expect(other.describe().map((model) => model.name).sort()).toEqual(['digits', 'mnist']);
+    await other.checkForUpdates(); // loaded once
+    expect(heard).toEqual(['added digits']);
+  });
+
+  it('drops a model gone from the registry only after its listeners stopped taking its jobs, and frees it', async () => {
+    await publishAs('digits', '1.0.0', { setLive: true });
+    const tensorsBefore = tensorMemory().numTensors;
+    other = new ModelPool({ registry, logger, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
+    await other.load(['digits']);
+    const { heard, listener, release } = recorder();
+    other.subscribe(listener);
+    expect(other.serves('digits')).toBe(true);
+
+    await rm(registry.modelFolder('digits'), { recursive: true });
+    await other.checkForUpdates();
+    await vi.waitFor(() => expect(heard).toEqual(['removing digits']));
+    expect(other.serves('digits')).toBe(false); // no queue may be taken for it any more
+    // Until the listener has let go of its queue, the jobs it holds still get the model.
+    const held = await other.acquire('digits');
+    release();
+    await vi.waitFor(() => expect(other!.describe()).toEqual([]));
+    expect((await held.submit(input)).vector).toHaveLength(10);
+    held.release();
+    await expect(other.acquire('digits')).rejects.toMatchObject({ code: 'MODEL_NOT_READY' });
+    // Asked for by name, it is reported as failing to load (and loaded again if it comes back).
+    expect(other.failures()).toEqual([expect.objectContaining({ name: 'digits', code: 'MODEL_NOT_FOUND' })]);
+    await vi.waitFor(() => expect(tensorMemory().numTensors).toBe(tensorsBefore), { timeout: 10_000 });
+
+    await publishAs('digits', '1.0.0', { setLive: true });
+    await other.checkForUpdates();
+    expect(heard).toEqual(['removing digits', 'added digits']);
+  });
+
+  it('keeps its models when the registry folder lists none at all (a volume not mounted)', async () => {
+    const { heard, listener } = recorder();
+    pool.subscribe(listener);
+    await rm(registry.modelFolder('mnist'), { recursive: true });
+    await pool.checkForUpdates();
+    expect(heard).toEqual([]);
+    expect(pool.describe().map((model) => model.name)).toEqual(['mnist']);
+  });
+});

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { AppError, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairShare, type JobStatus, type WebhookEventFilter } from '@inferq/core';
-import type { AdmitRequest, AdmitResult, JobAdmission, JobExecution, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
-import type { ImageLimits, ValidatedImage } from '@inferq/images';
-import { validateImage } from '@inferq/images';
-import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
+import { AppError, FairQueueRefusal, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
+import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
+import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
+import { LRUCache } from 'lru-cache';
+import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
@@ -20,6 +21,8 @@ export interface JobServiceOptions {
   execution: JobExecution;
   /** Reads of jobs. */
   queries: JobQueries;
+  /** Deletions on the owner's request (a job, or all of an account's). @defaultValue none: they answer 500 */
+  maintenance?: JobMaintenance | undefined;
   queue: InferenceQueue;
   models: ModelCatalog;
   defaultModel: string;
@@ -39,11 +42,18 @@ export interface JobServiceOptions {
   /** Announces new, retried (queued) and canceled jobs to live event streams; the worker announces the rest. */
   events?: JobEventPublisher | undefined;
   /**
-   * The process's decode memory, by the pixels image headers declare, with a per-user share: a
-   * decode past the caller's share is refused 429 CONCURRENCY_LIMITED, past the process's 503
-   * SERVER_BUSY, before it starts. @defaultValue none: decodes are not counted
+   * The process's decoding, by cost (the pixels image headers declare, weighed by format: see
+   * decodeCost), a fair queue between users: a decode waits its turn, and one whose turn does
+   * not come in time is refused 429 CONCURRENCY_LIMITED or 503 SERVER_BUSY before it starts.
+   * @defaultValue none: decodes are not counted
    */
-  decodePixels?: FairShare | undefined;
+  decodePixels?: FairQueue | undefined;
+  /**
+   * Where the model pixels made by the validating decode wait for the worker (Redis), so that
+   * decode is the job's only one. Absent, or over its budget: the API only checks the image (for
+   * JPEG, a DCT-domain decode at 1/8 scale) and the worker decodes it. @defaultValue none
+   */
+  pixels?: PixelStore | undefined;
   /** Most admissions written in one transaction (group commit). @defaultValue 128 */
   maxAdmissionGroup?: number;
   /**
@@ -95,6 +105,8 @@ export type BatchItemResult = ({ ok: true } & SubmitJobResult) | { ok: false; er
 interface PendingAdmission {
   request: AdmitRequest;
   payload: { jobId: string; model: string; modelVersion?: string; traceparent?: string };
+  /** The model pixels made while validating, handed to the worker through the pixel store. */
+  pixels: PreparedPixels | undefined;
   /** The submit's span (a batch's images share one). */
   span: Span;
 }
@@ -110,6 +122,8 @@ interface SubmitContext {
   model: NonNullable<Awaited<ReturnType<ModelCatalog['resolve']>>>;
   webhookUrl: string | undefined;
   webhookEvents: WebhookEventFilter[] | undefined;
+  /** Jobs queued or running when the submit began (the global cap's read). */
+  inFlight: number;
 }
 
 export interface JobListInput {
@@ -288,24 +302,32 @@ export class JobService {
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
-    await this.#checkCapacity();
-    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents };
+    const inFlight = await this.#checkCapacity();
+    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, inFlight };
   }
 
-  /** Validates one image within the caller's tier limits, its decode counted against the caller's share. */
+  /**
+   * Validates one image within the caller's tier limits, its decode counted against the caller's
+   * share. With a pixel store that has room, the validating decode also makes the model's pixels
+   * (the job's one decode); without, the check is the cheapest that still reads all the data.
+   */
   async #validate(context: SubmitContext, bytes: Buffer): Promise<ValidatedImage> {
-    const { imageLimits, decodePixels } = this.#options;
+    const { imageLimits, decodePixels, pixels: store } = this.#options;
     const userId = context.principal.userId;
+    const spec = context.model.input;
+    const handOver = spec !== undefined && store !== undefined && store.fits(pixelSpecBytes(spec), context.inFlight);
     return validateImage(
       bytes,
       { ...imageLimits, maxBytes: Math.min(imageLimits.maxBytes, context.tier.maxUploadBytes), maxPixels: Math.min(imageLimits.maxPixels, context.tier.maxPixels) },
       {
-        pixels: context.model.input,
+        ...(handOver ? { pixels: spec, preparePixels: 'always' as const } : {}),
         beforeDecode: decodePixels
-          ? ({ pixels }) => {
-              const lease = decodePixels.tryAcquire(userId, pixels);
-              if (!lease.ok) throw shareRefusal('decodePixels', lease);
-              return lease.release;
+          ? async (declared) => {
+              try {
+                return (await decodePixels.acquire(userId, decodeCost(declared), { weight: context.tier.shareWeight })).release;
+              } catch (error) {
+                throw error instanceof FairQueueRefusal ? shareRefusal('decodePixels', error) : error;
+              }
             }
           : undefined,
       },
@@ -326,11 +348,12 @@ export class JobService {
           idempotencyKey,
           webhookUrl,
           webhookEvents,
-          input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, pixels: image.pixels, fileName: sanitizeFileName(fileName) },
+          input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
         },
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
       },
       payload: { jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) },
+      pixels: image.pixels,
       span,
     };
   }
@@ -381,6 +404,10 @@ export class JobService {
           return span;
         })
       : [];
+    // The pixels go first, so the worker that takes a job finds them. Should Redis refuse them,
+    // the enqueue below fails too, or the worker decodes the stored upload: nothing is lost.
+    const handed = created.flatMap(({ pending, job }) => (pending.pixels ? [{ jobId: job.id, pixels: pending.pixels }] : []));
+    if (handed.length > 0) await this.#options.pixels?.putMany(handed).catch(() => {});
     try {
       await queue.enqueueMany(created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })));
     } catch (error) {
@@ -433,7 +460,7 @@ export class JobService {
    * submits in progress at that moment; it never grows without bound. Submits that arrive while
    * one read of the queue length is in flight share it (one Redis round trip for all of them).
    */
-  async #checkCapacity(): Promise<void> {
+  async #checkCapacity(): Promise<number> {
     let inFlight: number;
     try {
       this.#capacityRead ??= this.#options.queue.inFlightCount().finally(() => (this.#capacityRead = undefined));
@@ -445,6 +472,7 @@ export class JobService {
       const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
       throw new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter });
     }
+    return inFlight;
   }
 
   /**
@@ -467,8 +495,37 @@ export class JobService {
     // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
     // only starts queued or running rows.
     await queue.remove(job.id, job.modelName).catch(() => false);
+    void this.#options.pixels?.removeMany([job.id]).catch(() => {});
     void events?.publish({ jobId: job.id, userId: job.userId, status: 'canceled', model: job.modelName });
     return (await queries.get(job.id)) ?? job;
+  }
+
+  /**
+   * Deletes a job of the caller's with its input, result and webhook deliveries, whatever its
+   * status: a queued job leaves the queue, a running one is forgotten (its late result matches no
+   * row and is dropped). Another user's job, or one already deleted, is JOB_NOT_FOUND.
+   */
+  async delete(principal: Principal, id: string): Promise<void> {
+    if (!isUuid(id)) throw jobNotFound();
+    const deleted = await this.#deleteOwned({ userId: principal.userId, id });
+    if (deleted.count === 0) throw jobNotFound();
+  }
+
+  /** Deletes every job of a user (an account's erasure), as `delete` does one. */
+  async deleteAllOf(userId: string): Promise<DeletedJobs> {
+    return this.#deleteOwned({ userId });
+  }
+
+  async #deleteOwned(query: { userId: string; id?: string }): Promise<DeletedJobs> {
+    const { maintenance, queue } = this.#options;
+    if (!maintenance) throw new Error('JobService was built without maintenance: deletions are off');
+    const deleted = await maintenance.deleteOwned(query);
+    // Postgres first, then the queue, best effort: an entry left behind (Redis down, or held by a
+    // worker) finds no row, and the worker skips it.
+    await Promise.all(deleted.inFlight.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
+    // Handed-over pixels are a copy of the input: they go too (else their TTL drops them).
+    await this.#options.pixels?.removeMany(deleted.inFlight.map((job) => job.id)).catch(() => {});
+    return deleted;
   }
 
   /**
@@ -568,6 +625,57 @@ export class JobService {
     if (job.status !== 'queued' || !this.#options.servedModels) return null;
     const served = await this.#options.servedModels().catch(() => undefined);
     return served && !served.has(job.modelName) ? 'worker' : null;
+  }
+
+  /** Thumbnails made, by job and side: a job's input never changes, so they never go stale. */
+  readonly #thumbnails = new LRUCache<string, Buffer>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (bytes) => Math.max(1, bytes.byteLength) });
+  /** Thumbnails being made: requests for the same one share its decode. */
+  readonly #thumbnailsMaking = new Map<string, Promise<Buffer>>();
+
+  /**
+   * A square WebP thumbnail of a job's input, `side` pixels wide. Its decode waits its turn in
+   * the decode queue like a submit's validation, by the same cost (declared pixels weighed by
+   * format), so one user asking for many thumbnails of an expensive image delays others by one
+   * turn, never by all of them. Thumbnails made are kept (32 MiB, least recently used first) and
+   * a request for one being made shares that decode.
+   *
+   * @throws AppError NOT_FOUND when the input is no longer stored; CONCURRENCY_LIMITED or
+   *   SERVER_BUSY when the decode's turn does not come in time; INVALID_IMAGE when it fails
+   */
+  async thumbnail(principal: Principal, id: string, side: number): Promise<{ job: JobRecord; bytes: Buffer }> {
+    const job = await this.get(principal, id);
+    const key = `${job.id}:${side}`;
+    const cached = this.#thumbnails.get(key);
+    if (cached) return { job, bytes: cached };
+    let making = this.#thumbnailsMaking.get(key);
+    if (!making) {
+      making = this.#makeThumbnail(principal, job, side).finally(() => this.#thumbnailsMaking.delete(key));
+      this.#thumbnailsMaking.set(key, making);
+    }
+    return { job, bytes: await making };
+  }
+
+  async #makeThumbnail(principal: Principal, job: JobRecord, side: number): Promise<Buffer> {
+    const stored = await this.#options.queries.getInput(job.id);
+    if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+    const pixels = job.inputWidth * job.inputHeight;
+    const cost = decodeCost({ pixels, format: job.inputFormat as ImageFormat });
+    let lease: { release(): void } | undefined;
+    try {
+      lease = await this.#options.decodePixels?.acquire(principal.userId, cost, { weight: tierOf(principal.tier, this.#options.tiers).shareWeight });
+    } catch (error) {
+      throw error instanceof FairQueueRefusal ? shareRefusal('decodePixels', error) : error;
+    }
+    try {
+      // Inputs are stored trimmed to the image; rows from before that are trimmed here.
+      const bytes = await makeThumbnail(imageOnly(stored, job.inputFormat), side, { maxPixels: pixels });
+      this.#thumbnails.set(`${job.id}:${side}`, bytes);
+      return bytes;
+    } catch (error) {
+      throw new AppError('INVALID_IMAGE', 'A thumbnail of this image could not be made.', { details: { reason: 'thumbnail_failed' }, cause: error });
+    } finally {
+      lease?.release();
+    }
   }
 
   /** The input image of a job of the caller's; null when it is no longer stored. */

@@ -82,6 +82,68 @@ function queueDepth(registry: Registry, source: QueueCountsSource | undefined, t
 export interface ApiMetricsOptions extends MetricsOptions {
   /** Counts for `inferq_queue_jobs`; none: the gauge stays empty. */
   queueCounts?: QueueCountsSource;
+  /** The fair queues of admission, read at scrape time; none: their series stay empty. */
+  admission?: AdmissionSource;
+}
+
+/** Per resource (submits, uploadBytes, decodePixels, streams): capacity, use and each user's counts. */
+export type AdmissionSource = () => Record<string, { capacity: number; inUse: number; waiting: number; flows: Array<{ flow: string; held: number; waiting: number; queued: number; refused: number }> } | undefined>;
+
+/** Admission's fair queues as series: per resource, and per resource and user. */
+function admissionMetrics(registry: Registry, source: AdmissionSource | undefined) {
+  const read = () => Object.entries(source?.() ?? {}).flatMap(([resource, snapshot]) => (snapshot ? [{ resource, snapshot }] : []));
+  return {
+    capacity: new Gauge({
+      name: 'inferq_admission_capacity',
+      help: 'Units of each admission resource this API process has (slots, bytes, decode cost, streams).',
+      labelNames: ['resource'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { resource, snapshot } of read()) this.set({ resource }, snapshot.capacity);
+      },
+    }),
+    inUse: new Gauge({
+      name: 'inferq_admission_in_use',
+      help: 'Units of each admission resource held now, by resource and user.',
+      labelNames: ['resource', 'user'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { resource, snapshot } of read()) for (const flow of snapshot.flows) if (flow.held > 0) this.set({ resource, user: flow.flow }, flow.held);
+      },
+    }),
+    waiting: new Gauge({
+      name: 'inferq_admission_waiting',
+      help: 'Requests waiting for their turn now, by resource and user.',
+      labelNames: ['resource', 'user'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { resource, snapshot } of read()) for (const flow of snapshot.flows) if (flow.waiting > 0) this.set({ resource, user: flow.flow }, flow.waiting);
+      },
+    }),
+    queued: new Counter({
+      name: 'inferq_admission_queued_total',
+      help: 'Requests that waited for their turn, by resource and user (users idle for long drop out).',
+      labelNames: ['resource', 'user'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { resource, snapshot } of read()) for (const flow of snapshot.flows) if (flow.queued > 0) this.inc({ resource, user: flow.flow }, flow.queued);
+      },
+    }),
+    refused: new Counter({
+      name: 'inferq_admission_refused_total',
+      help: 'Requests refused by admission (429 CONCURRENCY_LIMITED or 503 SERVER_BUSY), by resource and user.',
+      labelNames: ['resource', 'user'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { resource, snapshot } of read()) for (const flow of snapshot.flows) if (flow.refused > 0) this.inc({ resource, user: flow.flow }, flow.refused);
+      },
+    }),
+  };
 }
 
 /** The API's metrics. `rateLimitRejections` and `jobsFinished` (canceled) are for the API's own middleware and routes to increment. */
@@ -112,6 +174,7 @@ export function createApiMetrics(options: ApiMetricsOptions = {}) {
       registers: [registry],
     }),
     queueDepth: queueDepth(registry, options.queueCounts),
+    admission: admissionMetrics(registry, options.admission),
   };
 }
 

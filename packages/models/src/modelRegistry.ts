@@ -136,6 +136,12 @@ export class ModelRegistry {
     return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** The names of every model under the root and every remote model, sorted; no manifest is read (cheap to poll). */
+  async names(): Promise<string[]> {
+    const local = (await listDirectories(this.root)).filter((name) => modelNamePattern.test(name) && !(name in this.remote));
+    return [...local, ...Object.keys(this.remote)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
   /**
    * The manifest and location of `name` at `version`, or at its live version when `version` is
    * left out. Throws MODEL_NOT_FOUND for an unknown name or version, MODEL_NOT_READY when it

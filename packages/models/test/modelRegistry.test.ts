@@ -135,6 +135,16 @@ describe('ModelRegistry.list', () => {
   it('answers an empty list for a missing root', async () => {
     expect(await new ModelRegistry({ root: path.join(root, 'absent') }).list()).toEqual([]);
   });
+
+  it('names the same models as list, remote ones too, without reading a manifest', async () => {
+    await writeVersion('nsfw', '1.0.0');
+    await mkdir(path.join(root, 'broken', '1.0.0'), { recursive: true }); // no manifest: still a model, with a problem
+    await mkdir(path.join(root, '.staging'));
+    await mkdir(path.join(root, 'not a model'));
+    const registry = new ModelRegistry({ root, remote: { faraway: 'http://127.0.0.1:9/m/model.json' } });
+    expect(await registry.names()).toEqual(['broken', 'faraway', 'nsfw']);
+    expect(await new ModelRegistry({ root: path.join(root, 'absent') }).names()).toEqual([]);
+  });
 });
 
 describe('ModelRegistry.setLive', () => {

@@ -4,3 +4,4 @@ export * from './queueControl.ts';
 export * from './jobEvents.ts';
 export * from './webhookQueue.ts';
 export * from './workerRegistry.ts';
+export * from './pixelStore.ts';

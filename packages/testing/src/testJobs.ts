@@ -1,5 +1,8 @@
 import { JobExecution, JobQueries, type CompletedJob, type Database, type JobRecord, type NewJob, type Prisma } from '@inferq/db';
 
+/** A job row as tests write it: optionally with model pixels stored beside the input, as API versions before the Redis hand-off wrote them. */
+export type TestNewJob = Omit<NewJob, 'input'> & { input: NewJob['input'] & { pixels?: { data: Buffer; spec: string } | undefined } };
+
 /**
  * Jobs as tests and benchmarks write and read them. `create` and `start` are writers only tests
  * use: a row straight in the database (no quota or idempotency check, as JobAdmission makes),
@@ -32,7 +35,7 @@ export class TestJobs {
     return this.execution.cancel(id);
   }
 
-  #rowOf(job: NewJob): Prisma.JobUncheckedCreateInput {
+  #rowOf(job: TestNewJob): Prisma.JobUncheckedCreateInput {
     return {
       id: job.id,
       userId: job.userId,
@@ -59,7 +62,7 @@ export class TestJobs {
     };
   }
 
-  async create(job: NewJob): Promise<JobRecord> {
+  async create(job: TestNewJob): Promise<JobRecord> {
     return this.db.job.create({ data: this.#rowOf(job), include: { result: true } });
   }
 

@@ -13,41 +13,51 @@ declare global {
   }
 }
 
-const bearerPattern = /^Bearer ([^\s]{1,200})$/;
+/** `Bearer <token>`; the scheme name is case-insensitive (RFC 7235 §2.1, RFC 6750 §2.1). */
+const bearerPattern = /^bearer +([^\s]{1,200})$/i;
 
 export interface AuthenticateOptions {
   /**
-   * Limits failed authentications per client address: an address over its limit is refused
-   * with 429 before any key lookup, so a key-guessing flood costs one Redis read per request.
+   * Limits failed authentications per client address: past the limit, that address's failed
+   * attempts are answered 429 instead of 401 (refused from memory, no Redis round trip). A valid
+   * key is never refused here. @defaultValue none: failures are not counted
    */
   addressLimits?: RateLimits;
 }
 
-/** Requires `Authorization: Bearer <key>`; every failure is the same 401 with no hint why. */
+/**
+ * Requires `Authorization: Bearer <key>`; every failure is the same 401 with no hint why.
+ *
+ * The key is looked up first, and the address's failure count is touched only by a failure, so
+ * a valid key passes whatever its address did: an attacker who shares an address with users (a
+ * NAT, an office egress) cannot lock them out, and they are held only to their own per-user
+ * limits. Only failures are counted and refused. That leaves a locked-out address able to try keys, each try
+ * costing one indexed lookup by the key's prefix (the cost of any request), and that is enough:
+ * a key carries a 256-bit random secret, so even 10^12 guesses a second for the age of the
+ * universe (about 2^98 guesses) find one with a probability near 2^-158. The failure limit is
+ * there to shed noise and the cost of keyless floods, not to protect the key space.
+ */
 export function authenticate(accounts: AccountStore, options: AuthenticateOptions = {}): RequestHandler {
   const limits = options.addressLimits;
   return async (req, res, next) => {
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    if (limits) {
-      const decision = await limits.checkAddress(address);
-      if (!decision.allowed) {
-        res.set(rateLimitHeaders(decision));
-        next(rateLimited(decision, `Too many failed authentications from this address; retry in ${decision.retryAfterSeconds} s.`));
-        return;
-      }
-    }
     const header = req.headers.authorization;
     const key = header ? bearerPattern.exec(header)?.[1] : undefined;
     const principal = key ? await accounts.authenticate(key) : null;
-    if (!principal) {
-      await limits?.recordAuthFailure(address);
-      res.set('WWW-Authenticate', 'Bearer');
-      next(new AppError('UNAUTHENTICATED', 'A valid API key is required: Authorization: Bearer <key>.'));
+    if (principal) {
+      req.principal = principal;
+      req.log?.setBindings?.({ userId: principal.userId });
+      next();
       return;
     }
-    req.principal = principal;
-    req.log?.setBindings?.({ userId: principal.userId });
-    next();
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const decision = await limits?.recordAuthFailure(address);
+    if (decision && !decision.allowed) {
+      res.set(rateLimitHeaders(decision));
+      next(rateLimited(decision, `Too many failed authentications from this address; retry in ${decision.retryAfterSeconds} s.`));
+      return;
+    }
+    res.set('WWW-Authenticate', 'Bearer');
+    next(new AppError('UNAUTHENTICATED', 'A valid API key is required: Authorization: Bearer <key>.'));
   };
 }
 

@@ -1,10 +1,10 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { apiKeyPrefix } from '@inferq/accounts';
-import { AppError, shareRefusal, type FairShare } from '@inferq/core';
+import { FairQueueRefusal, shareRefusal, type FairQueue } from '@inferq/core';
 import { principalOf } from './authenticate.ts';
 
 const releaseKey = 'releaseSubmitSlot';
-const bearerPattern = /^Bearer ([^\s]{1,200})$/;
+const bearerPattern = /^Bearer ([^\s]{1,200})$/i;
 /** Key prefixes remembered at most; past it the oldest are forgotten (they are only a shortcut). */
 const maxKnownKeys = 10_000;
 /** Early refusals held back at once; past it they are answered at once. */
@@ -12,12 +12,14 @@ const maxHeldRefusals = 512;
 
 export interface SubmitSlotsOptions {
   /**
-   * How long an early refusal of a user at their share is held before it is answered: what its
-   * `Retry-After` asks anyway. A flood that sends again the moment it is answered then makes
-   * a refusal a second per connection instead of thousands, at the cost of a timer and an idle
-   * socket (its body is not read). At most 512 are held at once. @defaultValue 1000
+   * How long an early refusal (a user whose fair queues are full) is held before it is answered:
+   * what its `Retry-After` asks anyway. A flood that sends again the moment it is answered then
+   * makes a refusal a second per connection instead of thousands, at the cost of a timer and an
+   * idle socket (its body is not read). At most 512 are held at once. @defaultValue 1000
    */
   refusalDelayMs?: number;
+  /** The caller's weight in the fair queue (its tier's shareWeight). @defaultValue 1 for everyone */
+  weightOf?: (req: Request) => number;
 }
 
 function keyPrefixOf(req: Request): string | null {
@@ -28,58 +30,52 @@ function keyPrefixOf(req: Request): string | null {
 /** Submissions one API process validates and stores at once unless configured otherwise. */
 export const defaultMaxConcurrentSubmits = 32;
 
-function serverBusy(): AppError {
-  return new AppError('SERVER_BUSY', 'This server is handling as many submissions as it can; nothing was stored. Try again shortly.', {
-    details: { resource: 'submits' },
-    retryAfterSeconds: 1,
-  });
-}
-
 /**
- * At most `share.capacity` submissions being processed at once in this API process (validating
- * the images, storing and enqueueing the jobs), of which one user holds at most `share.perUser`.
- * On a saturated machine the alternative is every submission slowing down together until clients
- * time out: a bounded number in progress keeps their answers fast and the rest get a quick,
- * retryable refusal. The per-user share keeps one account's burst from taking every slot: its
- * extra submissions are answered 429 CONCURRENCY_LIMITED while everyone else still gets a slot;
- * only a full process answers 503 SERVER_BUSY.
+ * At most `queue.capacity` submissions being processed at once in this API process (validating
+ * the images, storing and enqueueing the jobs). On a saturated machine the alternative is every
+ * submission slowing down together until clients time out: a bounded number in progress keeps
+ * their answers fast. The slots are a {@link FairQueue}: one user alone may take every slot, and
+ * when they are all taken a submission waits its fair turn in its user's queue, so one account's
+ * burst delays the others by one turn each, never refuses them. Only a wait past the queue's
+ * bound is answered: 429 CONCURRENCY_LIMITED to a user who holds a fair share already, else 503
+ * SERVER_BUSY.
  *
  * A slot is taken once the upload has been read, so slow uploads hold none (their bytes are
- * bounded by the upload memory share instead). A server already full refuses before
- * authentication and before reading the body, and so does a user already holding their whole
- * share: the key's prefix (the public part of the key) is mapped to its user once that key has
- * authenticated, so a flood's extra submissions cost no key lookup, Redis call or parsing. A
- * request bearing someone else's prefix is refused only while that user is at their share, which
- * they would be refused for anyway; it never counts against them.
+ * bounded by the upload memory queue instead). A user whose every queue is full is refused before
+ * authentication and before reading the body: the key's prefix (the public part of the key) is
+ * mapped to its user once that key has authenticated, so a flood's extra submissions cost no key
+ * lookup, Redis call or parsing. A request bearing someone else's prefix is refused only while
+ * that user's queues are full, which they would be refused for anyway; it never counts against
+ * them.
  */
 export class SubmitSlots {
-  readonly share: FairShare;
+  readonly queue: FairQueue;
   /** Key prefix → user, learned from authenticated submissions. */
   readonly #users = new Map<string, string>();
   readonly #refusalDelayMs: number;
+  readonly #weightOf: (req: Request) => number;
   #heldRefusals = 0;
 
-  constructor(share: FairShare, options: SubmitSlotsOptions = {}) {
-    this.share = share;
+  constructor(queue: FairQueue, options: SubmitSlotsOptions = {}) {
+    this.queue = queue;
     this.#refusalDelayMs = options.refusalDelayMs ?? 1000;
+    this.#weightOf = options.weightOf ?? (() => 1);
   }
 
   get max(): number {
-    return this.share.capacity;
+    return this.queue.capacity;
   }
 
   get inProgress(): number {
-    return this.share.inUse;
+    return this.queue.inUse;
   }
 
-  /** Mount first: a full server, or a known key whose user holds their whole share, is refused at once. */
+  /** Mount first: a known key whose user's queues are full is refused at once. */
   readonly refuseWhenFull: RequestHandler = (req, _res, next) => {
-    if (this.share.full) return next(serverBusy());
     const prefix = keyPrefixOf(req);
     const userId = prefix ? this.#users.get(prefix) : undefined;
-    const held = userId ? this.share.heldBy(userId) : 0;
-    if (held < this.share.perUser) return next();
-    const refusal = shareRefusal('submits', { ok: false, scope: 'user', inUse: held, limit: this.share.perUser });
+    if (!userId || !this.queue.wouldRefuse(userId)) return next();
+    const refusal = shareRefusal('submits', new FairQueueRefusal('user', 'queue-full', this.queue.heldBy(userId), this.queue.capacity));
     if (this.#refusalDelayMs <= 0 || this.#heldRefusals >= maxHeldRefusals) return next(refusal);
     this.#heldRefusals++;
     setTimeout(() => {
@@ -88,7 +84,7 @@ export class SubmitSlots {
     }, this.#refusalDelayMs).unref();
   };
 
-  /** Mount after the upload is parsed: holds a slot until releaseSubmitSlot or the answer is sent. */
+  /** Mount after the upload is parsed: waits for a slot, then holds it until releaseSubmitSlot or the answer is sent. */
   readonly acquire: RequestHandler = (req, res, next) => {
     const { userId } = principalOf(req);
     const prefix = keyPrefixOf(req);
@@ -96,14 +92,23 @@ export class SubmitSlots {
       if (this.#users.size >= maxKnownKeys) this.#users.delete(this.#users.keys().next().value!);
       this.#users.set(prefix, userId);
     }
-    const lease = this.share.tryAcquire(userId);
-    if (!lease.ok) {
-      next(lease.scope === 'global' ? serverBusy() : shareRefusal('submits', lease));
-      return;
-    }
-    res.locals[releaseKey] = lease.release;
-    res.once('close', lease.release);
-    next();
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.once('close', onClose);
+    this.queue.acquire(userId, 1, { weight: this.#weightOf(req), signal: gone.signal }).then(
+      (lease) => {
+        res.off('close', onClose);
+        if (gone.signal.aborted || res.writableEnded) return lease.release();
+        res.locals[releaseKey] = lease.release;
+        res.once('close', lease.release);
+        next();
+      },
+      (error: unknown) => {
+        res.off('close', onClose);
+        if (gone.signal.aborted) return;
+        next(error instanceof FairQueueRefusal ? shareRefusal('submits', error) : error);
+      },
+    );
   };
 }
 

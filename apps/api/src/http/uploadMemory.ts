@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { type AppError, type FairShare, shareRefusal } from '@inferq/core';
+import { FairQueueRefusal, shareRefusal, type AppError, type FairQueue } from '@inferq/core';
 import { principalOf } from './authenticate.ts';
 
 const releaseKey = 'releaseUploadMemory';
@@ -8,17 +8,23 @@ const releaseKey = 'releaseUploadMemory';
 export const multipartOverheadBytes = 64 * 1024;
 
 /**
- * Reserves the memory an upload will hold, from the process's budget of which one user holds at
- * most a share, before a byte of the body is read: its declared `Content-Length`, or the largest
- * body the route takes from this caller when it declares none (chunked; the parser stops it
- * there). So a refusal costs nothing: a body declared larger than the route takes is answered
- * `tooLarge` (413) at once, a user holding their share 429 CONCURRENCY_LIMITED, a full process
- * 503 SERVER_BUSY. The bytes are given back when the answer is sent (or the client goes away),
- * or earlier with {@link releaseUploadMemory}.
+ * Reserves the memory an upload will hold, from the process's budget, before a byte of the body
+ * is read: its declared `Content-Length`, or the largest body the route takes from this caller
+ * when it declares none (chunked; the parser stops it there). A body declared larger than the
+ * route takes is answered `tooLarge` (413) at once. When the budget is spoken for, the request
+ * waits its fair turn in its user's queue (its body unread, so waiting costs a socket), and is
+ * answered 429 CONCURRENCY_LIMITED or 503 SERVER_BUSY only if the turn does not come within the
+ * queue's bound. The bytes are given back when the answer is sent (or the client goes away), or
+ * earlier with {@link releaseUploadMemory}.
  *
  * Mount after authentication and before the body is parsed.
  */
-export function reserveUploadMemory(share: FairShare, maxBodyBytes: (req: Request) => number, tooLarge: (maxBodyBytes: number) => AppError): RequestHandler {
+export function reserveUploadMemory(
+  queue: FairQueue,
+  maxBodyBytes: (req: Request) => number,
+  tooLarge: (maxBodyBytes: number) => AppError,
+  weightOf: (req: Request) => number = () => 1,
+): RequestHandler {
   return (req, res, next) => {
     const max = maxBodyBytes(req);
     const header = req.headers['content-length'];
@@ -28,14 +34,23 @@ export function reserveUploadMemory(share: FairShare, maxBodyBytes: (req: Reques
       return;
     }
     const amount = declared !== undefined && Number.isSafeInteger(declared) ? declared : max;
-    const lease = share.tryAcquire(principalOf(req).userId, amount);
-    if (!lease.ok) {
-      next(shareRefusal('uploadBytes', lease));
-      return;
-    }
-    res.locals[releaseKey] = lease.release;
-    res.once('close', lease.release);
-    next();
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.once('close', onClose);
+    queue.acquire(principalOf(req).userId, amount, { weight: weightOf(req), signal: gone.signal }).then(
+      (lease) => {
+        res.off('close', onClose);
+        if (gone.signal.aborted || res.writableEnded) return lease.release();
+        res.locals[releaseKey] = lease.release;
+        res.once('close', lease.release);
+        next();
+      },
+      (error: unknown) => {
+        res.off('close', onClose);
+        if (gone.signal.aborted) return; // the client went away while waiting: nobody to answer
+        next(error instanceof FairQueueRefusal ? shareRefusal('uploadBytes', error) : error);
+      },
+    );
   };
 }
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { AccountStore, TierTable } from '@inferq/accounts';
 import { AppError, createUserBodySchema, isUuid, issueKeyBodySchema, updateUserBodySchema } from '@inferq/core';
 import type { JobQueries } from '@inferq/db';
-import { requireAdmin } from '../http/authenticate.ts';
+import { principalOf, requireAdmin } from '../http/authenticate.ts';
 import { parseBody } from '../http/parseBody.ts';
 import { toApiKeyView, toTierView, toUserView } from '../adminViews.ts';
 
@@ -58,6 +58,21 @@ export function adminAccountsRouter(options: AdminAccountsRouterOptions): Router
     const user = await findUser(req.params.user);
     const updated = await accounts.setTier(user.id, body.tier);
     res.json({ user: toUserView(updated) });
+  });
+
+  // Disabled, a user's keys stop on their next request (every API process drops its cached
+  // principals on the change notification); their jobs and data stay. Enable undoes it.
+  router.post('/users/:user/disable', async function disableUser(req, res) {
+    const user = await findUser(req.params.user);
+    if (user.id === principalOf(req).userId) throw new AppError('CONFLICT', 'You cannot disable your own account.');
+    const updated = await accounts.setDisabled(user.id, true);
+    res.json({ user: toUserView(updated ?? user) });
+  });
+
+  router.post('/users/:user/enable', async function enableUser(req, res) {
+    const user = await findUser(req.params.user);
+    const updated = await accounts.setDisabled(user.id, false);
+    res.json({ user: toUserView(updated ?? user) });
   });
 
   router.get('/users/:user/keys', async function listKeys(req, res) {

@@ -1,8 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import { tierOf, type RateLimits, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, submitJobFormSchema, type BatchItemView, type FairShare } from '@inferq/core';
+import { AppError, isFinalStatus, submitJobFormSchema, type BatchItemView, type FairQueue } from '@inferq/core';
 import type { BatchImage, JobService, SubmitBatchInput, SubmitJobResult } from '@inferq/jobs';
-import { imageOnly, makeThumbnail, thumbnailSides } from '@inferq/images';
+import { imageOnly, thumbnailSides } from '@inferq/images';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
 import { waitPreference } from '../http/prefer.ts';
 import { sendJob } from '../http/sendJob.ts';
@@ -101,8 +101,8 @@ export interface JobsRouterOptions {
   tiers: TierTable;
   /** Slots for submissions in progress, with a per-user share. */
   slots: SubmitSlots;
-  /** The process's upload memory, with a per-user share (the largest batch body, too). */
-  uploadBytes: FairShare;
+  /** The process's upload memory, a fair queue (a quarter of it is the largest batch body). */
+  uploadBytes: FairQueue;
   /** A batch spends one unit of the submit budget per image; the first was spent by the rateLimit middleware. */
   rateLimits: RateLimits;
 }
@@ -113,11 +113,12 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
   const tierOfReq = (req: Request) => tierOf(principalOf(req).tier, options.tiers);
   const maxFileBytesFor = (req: Request) => Math.min(options.maxFileBytes, tierOfReq(req).maxUploadBytes);
   // A batch body: every image at the tier's limit, but never more than one user's upload memory.
-  const maxBatchBytesFor = (req: Request) => Math.min(uploadBytes.perUser, maxFileBytesFor(req) * tierOfReq(req).maxBatchImages + multipartOverheadBytes);
+  const maxBatchBytesFor = (req: Request) => Math.min(Math.floor(uploadBytes.capacity / 4), maxFileBytesFor(req) * tierOfReq(req).maxBatchImages + multipartOverheadBytes);
+  const weightOf = (req: Request) => tierOfReq(req).shareWeight;
 
   router.post(
     '/jobs',
-    reserveUploadMemory(uploadBytes, (req) => maxFileBytesFor(req) + multipartOverheadBytes, (max) => imageTooLarge(max - multipartOverheadBytes)),
+    reserveUploadMemory(uploadBytes, (req) => maxFileBytesFor(req) + multipartOverheadBytes, (max) => imageTooLarge(max - multipartOverheadBytes), weightOf),
     imageUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor }),
     slots.acquire,
     async function submitJob(req, res) {
@@ -128,7 +129,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
     const wait = waitPreference(undefined, req.get('prefer'));
     let latest = job;
-    if (wait.fromPrefer) {
+    if (wait.asked) {
       res.set('Preference-Applied', `wait=${wait.seconds}`);
       if (wait.seconds > 0 && !isFinalStatus(job.status)) {
         const outcome = await service.waitFor(principalOf(req), job.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
@@ -145,7 +146,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
 
   router.post(
     '/jobs/batch',
-    reserveUploadMemory(uploadBytes, maxBatchBytesFor, payloadTooLarge),
+    reserveUploadMemory(uploadBytes, maxBatchBytesFor, payloadTooLarge, weightOf),
     imageBatchUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor, maxFilesFor: (req) => tierOfReq(req).maxBatchImages, maxTotalBytesFor: maxBatchBytesFor }),
     slots.acquire,
     async function submitBatch(req, res) {
@@ -167,7 +168,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
       // `Prefer: wait=N`: hold the answer until every job is final or N seconds pass.
       const wait = waitPreference(undefined, req.get('prefer'));
       const jobs = items.map((item) => (item.ok ? item.job : undefined));
-      if (wait.fromPrefer) {
+      if (wait.asked) {
         res.set('Preference-Applied', `wait=${wait.seconds}`);
         if (wait.seconds > 0) {
           const signal = clientGone(res);
@@ -207,10 +208,15 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     res.json(toJobView(job));
   });
 
+  router.delete('/jobs/:id', async function deleteJob(req, res) {
+    await service.delete(principalOf(req), req.params.id);
+    res.status(204).end();
+  });
+
   router.get('/jobs/:id', async function getJob(req, res) {
     const wait = waitPreference(req.query.wait, req.get('prefer'));
     res.vary('Prefer');
-    if (wait.fromPrefer) res.set('Preference-Applied', `wait=${wait.seconds}`);
+    if (wait.asked) res.set('Preference-Applied', `wait=${wait.seconds}`);
     const outcome = await service.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
     if (!outcome.job) return; // the client went away
     sendJob(req, res, { ...toJobView(outcome.job), waitingFor: await service.waitingFor(outcome.job) });
@@ -218,11 +224,16 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
 
   router.get('/jobs/:id/image', async function getJobImage(req, res) {
     const size = thumbnailSize(req);
-    const { job, bytes: stored } = await service.input(principalOf(req), req.params.id);
-    if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
-    // Inputs are stored trimmed to the image; rows from before that are trimmed here.
-    const original = imageOnly(stored, job.inputFormat);
-    const bytes = size ? await makeThumbnail(original, size) : original;
+    let job;
+    let bytes: Uint8Array;
+    if (size) ({ job, bytes } = await service.thumbnail(principalOf(req), req.params.id, size));
+    else {
+      const input = await service.input(principalOf(req), req.params.id);
+      if (!input.bytes) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
+      job = input.job;
+      // Inputs are stored trimmed to the image; rows from before that are trimmed here.
+      bytes = imageOnly(input.bytes, input.job.inputFormat);
+    }
     res.set({
       'Content-Type': size ? 'image/webp' : (contentTypes[job.inputFormat] ?? 'application/octet-stream'),
       'Content-Length': String(bytes.byteLength),

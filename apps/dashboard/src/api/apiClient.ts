@@ -1,5 +1,6 @@
 import type {
   AccountView,
+  AdmissionView,
   AdminJobView,
   CleanJobsBody,
   CleanJobsView,
@@ -224,6 +225,11 @@ export class ApiClient {
     return this.#json('GET', '/v1/admin/overview', { signal });
   }
 
+  /** The fair queues of the API process that answers, per user. */
+  admission(signal?: AbortSignal): Promise<AdmissionView> {
+    return this.#json('GET', '/v1/admin/admission', { signal });
+  }
+
   stats(window: { windowSeconds: number; bucketSeconds: number }, signal?: AbortSignal): Promise<StatsSeries> {
     return this.#json('GET', `/v1/admin/stats?window=${window.windowSeconds}&bucket=${window.bucketSeconds}`, { signal });
   }
@@ -241,6 +247,11 @@ export class ApiClient {
   /** Every user (administrators), for the owner filter. */
   async users(signal?: AbortSignal): Promise<UserView[]> {
     return (await this.#json<{ data: UserView[] }>('GET', '/v1/admin/users', { signal })).data;
+  }
+
+  /** Disables a user (every key of theirs stops on its next request; data kept) or enables them again. */
+  async setUserDisabled(userId: string, disabled: boolean): Promise<UserView> {
+    return (await this.#post<{ user: UserView }>(`/v1/admin/users/${encodeURIComponent(userId)}/${disabled ? 'disable' : 'enable'}`, {})).user;
   }
 
   /** Workers take no new jobs from the queue(s) until resumed; running ones finish. */

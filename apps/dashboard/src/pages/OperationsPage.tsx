@@ -1,12 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { QueueSnapshot } from '@inferq/core';
+import type { QueueSnapshot, UserView } from '@inferq/core';
 import { ApiError } from '../api/apiClient.ts';
 import { useSignedIn } from '../auth/SessionContext.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { AdminJobsPanel } from '../components/AdminJobsPanel.tsx';
+import { AdmissionPanel } from '../components/AdmissionPanel.tsx';
 import { ModelsPanel } from '../components/ModelsPanel.tsx';
 import { QueuePanel } from '../components/QueuePanel.tsx';
+import { UsersPanel } from '../components/UsersPanel.tsx';
 import { LatencyChart, ThroughputChart } from '../components/StatsCharts.tsx';
 import { WorkersPanel } from '../components/WorkersPanel.tsx';
 import { useLiveState } from '../live/LiveEventsProvider.tsx';
@@ -55,6 +57,15 @@ function OperationsDashboard() {
       void queryClient.invalidateQueries({ queryKey: ['admin', 'overview'] });
     },
   });
+  // The same query as the jobs panel's owner filter: one request for both.
+  const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.users(signal), staleTime: 60_000 });
+  const admission = useQuery({ queryKey: ['admin', 'admission'], queryFn: ({ signal }) => client.admission(signal), refetchInterval: 2000 });
+  const setDisabled = useMutation({
+    mutationFn: ({ user, disabled }: { user: UserView; disabled: boolean }) => client.setUserDisabled(user.id, disabled),
+    onSuccess: (changed) => {
+      queryClient.setQueryData<UserView[]>(['admin', 'users'], (list) => list?.map((user) => (user.id === changed.id ? { ...user, disabledAt: changed.disabledAt } : user)));
+    },
+  });
   // Lost admin rights since the page opened (or the account was reloaded): the same one page.
   if ([overview.error, stats.error].some((error) => error instanceof ApiError && error.code === 'FORBIDDEN')) {
     return <AdministratorsOnly email={account?.user.email ?? 'this key'} />;
@@ -73,6 +84,7 @@ function OperationsDashboard() {
         {models.error ? <ErrorNotice error={models.error} /> : models.data ? <ModelsPanel view={models.data} /> : <div className="card skeleton" aria-busy="true" />}
       </div>
       {overview.data ? <WorkersPanel workers={overview.data.workers} /> : <div className="card skeleton" aria-busy="true" />}
+      {admission.error ? <ErrorNotice error={admission.error} /> : admission.data ? <AdmissionPanel view={admission.data} users={users.data} /> : <div className="card skeleton" aria-busy="true" />}
       <div className="grid grid-two">
         <section className="card" aria-labelledby="throughput-title">
           <div className="card-head">
@@ -93,6 +105,19 @@ function OperationsDashboard() {
         </section>
       </div>
       <AdminJobsPanel client={client} poll={live === 'live' ? 30_000 : 5000} />
+      {setDisabled.error && <ErrorNotice error={setDisabled.error} onDismiss={() => setDisabled.reset()} />}
+      {users.error ? (
+        <ErrorNotice error={users.error} />
+      ) : users.data ? (
+        <UsersPanel
+          users={users.data}
+          selfId={account?.user.id}
+          busyId={setDisabled.isPending ? setDisabled.variables.user.id : undefined}
+          onSetDisabled={(user, disabled) => setDisabled.mutate({ user, disabled })}
+        />
+      ) : (
+        <div className="card skeleton" aria-busy="true" />
+      )}
     </div>
   );
 }

@@ -58,12 +58,16 @@ export type paths = {
         };
         /**
          * Read a job
-         * @description With `?wait=N` or `Prefer: wait=N` (0 to 60 s) the answer is held until the job is final or N seconds pass, then the job is answered as it is. With `If-None-Match`, an unchanged job answers 304.
+         * @description With `?wait=N` or `Prefer: wait=N` the answer is held until the job is final or N seconds pass (both clamped to 60 s, a bare `Prefer: wait` is 60 s, and `Preference-Applied: wait=N` says what was applied), then the job is answered as it is. With `If-None-Match`, an unchanged job answers 304.
          */
         get: operations["getJob"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a job and its data
+         * @description Deletes the job with its input image, its result and its webhook delivery records, whatever its status. A queued job leaves the queue; a running one is forgotten: its result, when it comes, matches no job and is dropped. Afterwards the job answers 404 `JOB_NOT_FOUND` everywhere, and no webhook is sent for it.
+         */
+        delete: operations["deleteJob"];
         options?: never;
         head?: never;
         patch?: never;
@@ -172,7 +176,11 @@ export type paths = {
         get: operations["getAccount"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete your account and all its data
+         * @description Erases the account: every job (queued and running ones included, as `DELETE /v1/jobs/{id}` does) with its input, result and webhook deliveries, every API key, and the user. It cannot be undone. Confirm by sending the account's email (any case) as `confirm` in a JSON body; without it, or with another email, the answer is 400 `CONFIRMATION_REQUIRED` and nothing changes. The keys stop at once.
+         */
+        delete: operations["deleteAccount"];
         options?: never;
         head?: never;
         patch?: never;
@@ -252,6 +260,46 @@ export type paths = {
         patch: operations["adminUpdateUser"];
         trace?: never;
     };
+    "/v1/admin/users/{user}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable a user
+         * @description Every key of the user stops on its next request (401 `UNAUTHENTICATED`), in every API process. Their jobs and data stay (queued jobs still run) until the user is enabled again or deletes the account. Disabling yourself is 409 `CONFLICT`.
+         */
+        post: operations["adminDisableUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{user}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable a disabled user
+         * @description The user's keys that are not revoked work again.
+         */
+        post: operations["adminEnableUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users/{user}/keys": {
         parameters: {
             query?: never;
@@ -316,6 +364,26 @@ export type paths = {
          * @description Counts by queue state, jobs in the system against the cap, whether the queue is paused, and every live worker of the queue as its last heartbeat tells (the same snapshot admins get as `event: queue` on `/v1/events`).
          */
         get: operations["adminGetQueueOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/admission": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fair queues of admission, per user
+         * @description Each fair-queued resource of the API process that answers (submission slots, upload memory, decoding by cost, event streams): capacity, units in use, requests waiting, and per user the units held, requests waiting now, and requests that waited or were refused since the process started. Each API process answers for itself, as `/metrics` does (`inferq_admission_*`).
+         */
+        get: operations["adminGetAdmission"];
         put?: never;
         post?: never;
         delete?: never;
@@ -715,6 +783,13 @@ export type webhooks = {
 };
 export type components = {
     schemas: {
+        DeleteAccountBody: {
+            /**
+             * @description The email of the account being deleted (any case).
+             * @example ada@example.com
+             */
+            confirm: string;
+        };
         RetryFailedBody: {
             /** Format: uuid */
             userId?: string;
@@ -795,7 +870,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -857,6 +932,12 @@ export type components = {
                 submitsInWindow: number;
                 jobsInFlight: number;
             };
+        };
+        AccountDeletion: {
+            /** Format: uuid */
+            userId: string;
+            email: string;
+            jobsDeleted: number;
         };
         WebhookSecret: {
             /**
@@ -1063,6 +1144,25 @@ export type components = {
             startedAt: string;
             /** Format: date-time */
             heartbeatAt: string;
+        };
+        AdmissionView: {
+            submits: components["schemas"]["AdmissionResource"];
+            uploadBytes: components["schemas"]["AdmissionResource"];
+            decodePixels: components["schemas"]["AdmissionResource"];
+            streams: components["schemas"]["AdmissionResource"];
+        };
+        AdmissionResource: {
+            capacity: number;
+            inUse: number;
+            waiting: number;
+            users: components["schemas"]["AdmissionUser"][];
+        };
+        AdmissionUser: {
+            userId: string;
+            held: number;
+            waiting: number;
+            queued: number;
+            refused: number;
         };
         StatsSeries: {
             /** Format: date-time */
@@ -1285,7 +1385,7 @@ export interface operations {
             header?: {
                 /** @description 1 to 255 visible ASCII characters; a retried submit with the same key returns the same job. */
                 "Idempotency-Key"?: string;
-                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
+                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
             };
             path?: never;
@@ -1321,7 +1421,7 @@ export interface operations {
                     ETag: string;
                     /** @description The job (on submit). */
                     Location?: string;
-                    /** @description The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent. */
+                    /** @description The wait applied, e.g. `wait=60`, when `Prefer: wait` or `?wait=` asked for one (clamped to the longest wait). */
                     "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
@@ -1336,7 +1436,7 @@ export interface operations {
                     ETag: string;
                     /** @description The job (on submit). */
                     Location?: string;
-                    /** @description The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent. */
+                    /** @description The wait applied, e.g. `wait=60`, when `Prefer: wait` or `?wait=` asked for one (clamped to the longest wait). */
                     "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
@@ -1428,7 +1528,7 @@ export interface operations {
             header?: {
                 /** @description 1 to 250 visible ASCII characters; image i is submitted with the key `<key>:<i>`. */
                 "Idempotency-Key"?: string;
-                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
+                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
             };
             path?: never;
@@ -1535,11 +1635,11 @@ export interface operations {
     getJob: {
         parameters: {
             query?: {
-                /** @description Seconds to wait for a final state, 0 to 60. */
+                /** @description Seconds to wait for a final state, 0 to 60 (a larger value is taken as 60). */
                 wait?: number;
             };
             header?: {
-                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (capped at 60). */
+                /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
                 /** @description An ETag of this job. */
                 "If-None-Match"?: string;
@@ -1559,7 +1659,7 @@ export interface operations {
                     ETag: string;
                     /** @description The job (on submit). */
                     Location?: string;
-                    /** @description The applied `wait` preference, e.g. `wait=30`, when `Prefer: wait=` was sent. */
+                    /** @description The wait applied, e.g. `wait=60`, when `Prefer: wait` or `?wait=` asked for one (clamped to the longest wait). */
                     "Preference-Applied"?: string;
                     [name: string]: unknown;
                 };
@@ -1582,6 +1682,76 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `JOB_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job id (a UUID). Any other string is answered 404 JOB_NOT_FOUND. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Error: `UNAUTHENTICATED`. */
             401: {
@@ -1955,6 +2125,79 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Account"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteAccountBody"];
+            };
+        };
+        responses: {
+            /** @description What was erased. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountDeletion"];
+                };
+            };
+            /** @description Error: `CONFIRMATION_REQUIRED`, `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Error: `UNAUTHENTICATED`. */
@@ -2534,6 +2777,181 @@ export interface operations {
             };
         };
     };
+    adminDisableUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id or email. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user, with `disabledAt` set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `CONFLICT`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminEnableUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id or email. */
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user, with `disabledAt` null. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     adminListKeys: {
         parameters: {
             query?: never;
@@ -2936,6 +3354,75 @@ export interface operations {
                 };
             };
             /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminGetAdmission: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fair queues now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdmissionView"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */

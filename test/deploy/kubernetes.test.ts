@@ -6,8 +6,11 @@ import { parse, parseAllDocuments } from 'yaml';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Job } from 'kubernetes-models/batch/v1/Job';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
+import { tiers } from '@inferq/accounts';
+import { maxWaitSeconds } from '@inferq/core';
 import { createApiMetrics, createWorkerMetrics } from '@inferq/metrics';
 import { apiEnvSchema, parseApiEnv } from '../../apps/api/src/env.ts';
 import { dispatcherEnvSchema, parseDispatcherEnv } from '../../apps/webhooks/src/env.ts';
@@ -23,7 +26,7 @@ import { parseWorkerEnv, workerEnvSchema } from '../../apps/worker/src/env.ts';
 const root = join(import.meta.dirname, '../..');
 const deployDir = join(root, 'deploy/kubernetes');
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
 
 const models: Record<string, { validate(): void }> = {};
 function validated(manifest: Manifest): void {
@@ -33,6 +36,7 @@ function validated(manifest: Manifest): void {
     'batch/v1/Job': (data) => new Job(data),
     'v1/ConfigMap': (data) => new ConfigMap(data),
     'v1/Service': (data) => new Service(data),
+    'networking.k8s.io/v1/Ingress': (data) => new Ingress(data),
     'keda.sh/v1alpha1/ScaledObject': (data) => new ScaledObject(data),
   };
   const factory = make[key];
@@ -123,6 +127,54 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
     // Postgres and Redis are external: their URLs come from a Secret the operator makes.
     expect(byKind('Secret')).toEqual([]);
     expect(byKind('StatefulSet')).toEqual([]);
+  });
+
+  it('reaches the API over TLS through an Ingress: the public paths to the API Service, /metrics not routed', () => {
+    const [ingress, ...others] = byKind('Ingress');
+    expect(others).toEqual([]);
+    const tls = ingress!.spec.tls as Array<{ hosts: string[]; secretName: string }>;
+    const rules = ingress!.spec.rules as Array<{ host: string; http: { paths: Array<{ path: string; pathType: string; backend: { service: { name: string; port: { name?: string; number?: number } } } }> } }>;
+    expect(tls.length).toBeGreaterThan(0);
+    for (const rule of rules) expect(tls.some((entry) => entry.hosts.includes(rule.host) && entry.secretName.length > 0), rule.host).toBe(true);
+    // cert-manager issues the certificate into that Secret (or the operator creates it; see the file).
+    expect(ingress!.metadata.annotations?.['cert-manager.io/cluster-issuer']).toBeTruthy();
+    const [service] = byKind('Service');
+    const servicePorts = (service!.spec.ports as Array<{ name: string; port: number }>);
+    const paths = rules.flatMap((rule) => rule.http.paths);
+    for (const path of paths) {
+      expect(path.backend.service.name).toBe('inferq-api');
+      const { name, number } = path.backend.service.port;
+      expect(servicePorts.some((port) => port.name === name || port.port === number), `${path.path} → port ${name ?? number}`).toBe(true);
+    }
+    expect(paths.map((path) => path.path).sort()).toEqual(['/dashboard', '/docs', '/openapi.json', '/v1']);
+    const routed = (url: string) => paths.some((path) => (path.pathType === 'Exact' ? url === path.path : url === path.path || url.startsWith(`${path.path}/`)));
+    expect(routed('/metrics')).toBe(false);
+    expect(routed('/v1/jobs')).toBe(true);
+    // The proxy takes the largest upload the API takes (0: no limit of its own) and holds a waiting request.
+    const annotations = ingress!.metadata.annotations as Record<string, string>;
+    const largest = Math.max(...Object.values(tiers).map((tier) => tier.maxUploadBytes * tier.maxBatchImages));
+    const bodySize = annotations['nginx.ingress.kubernetes.io/proxy-body-size']!;
+    expect(bodySize === '0' || Number.parseInt(bodySize, 10) * 1024 ** 2 >= largest, `proxy-body-size ${bodySize}`).toBe(true);
+    expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThan(maxWaitSeconds);
+  });
+
+  it('makes the first administrator with a Job run once by hand (bootstrap), never by the installation', () => {
+    expect(byKind('Job').map((job) => job.metadata.name)).toEqual(['inferq-migrate']);
+    const [job, ...others] = render('bootstrap');
+    expect(others).toEqual([]);
+    validated(job!);
+    expect(job!.kind).toBe('Job');
+    expect(job!.spec.backoffLimit).toBe(0);
+    expect(job!.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
+    const container = job!.spec.template.spec.containers[0];
+    expect(container.image).toBe('registry.example.com/inferq:1.0.0');
+    expect(container.command.slice(0, 4)).toEqual(['node', 'apps/admin/src/index.ts', 'users', 'create']);
+    expect(container.command.join(' ')).toContain('--role admin');
+    // Kubernetes expands $(ADMIN_EMAIL) in the command from the container's env.
+    const env = containerEnv([], container);
+    expect(container.command).toContain('$(ADMIN_EMAIL)');
+    expect(env.ADMIN_EMAIL).toMatch(/@/);
+    expect(env.DATABASE_URL).toBe(placeholderEnv.DATABASE_URL);
   });
 
   it('gives every container only settings its app knows, and values its env.ts accepts', () => {

@@ -224,6 +224,8 @@ describe('webhooks end to end', () => {
       ['completed', 2, 503],
       ['completed', 3, 200],
     ]);
+    // The log names the delivery by the id the receiver got.
+    expect(deliveries.data.map((delivery) => delivery.id)).toEqual(receiver.requests.map((request) => request.headers['webhook-id']));
   });
 
   it('sends job.started too when the webhook asks for it (webhookEvents)', async () => {
@@ -303,6 +305,19 @@ describe('the inferq CLI as a child process', () => {
     ['get without an id', ['get']],
   ])('exits 2 for a usage error: %s', async (_name, args) => {
     expect((await inferq(args)).code).toBe(2);
+  });
+
+  it('submits the files it can read and reports the one it cannot, in its row and on stderr, exit 2 without the usage', async () => {
+    const result = await inferq(['submit', 'a.jpg', 'missing.jpg', 'b.png', '--wait', '--json']);
+    expect(result.code).toBe(2);
+    const rows = JSON.parse(result.stdout) as Array<{ file: string; job: Job | null; error: { code: string } | null }>;
+    expect(rows.map((row) => [row.file, row.job?.status ?? null, row.error?.code ?? null])).toEqual([
+      ['a.jpg', 'succeeded', null],
+      ['missing.jpg', null, 'FILE_UNREADABLE'],
+      ['b.png', 'succeeded', null],
+    ]);
+    expect(result.stderr).toContain('inferq: cannot read missing.jpg: ENOENT (not submitted)');
+    expect(result.stderr).not.toContain('Usage:');
   });
 
   it('exits 3 for an API error and 4 for a failed job', async () => {

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -132,6 +133,75 @@ describe('pnpm start', () => {
     for (const name of ['api', 'worker', 'webhooks']) {
       expect(stack.process!.lines.some((line) => line.msg.startsWith(`${name.padEnd(8)} |`) && line.msg.endsWith(' INFO  stopped'))).toBe(true);
     }
+  });
+});
+
+describe('pnpm start, as a person runs it', () => {
+  const database = `inferq_start_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const serverUrl = inject('databaseUrl');
+  afterAll(async () => {
+    const admin = new pg.Client({ connectionString: withDatabase(serverUrl, 'postgres') });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.end();
+  });
+
+  /** `pnpm start` in a process group of its own, as a terminal runs it: Ctrl-C signals the whole group. */
+  function pnpmStart(env: Record<string, string>) {
+    const child = spawn('pnpm', ['start'], { cwd: repoRoot, detached: true, env: { ...process.env, NO_COLOR: '1', INFERQ_DASHBOARD: 'skip', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    return { child, exited, output: () => output };
+  }
+
+  it('says a port in use in one line, before starting anything, and exits 1', async () => {
+    const holder = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    try {
+      const started = performance.now();
+      const stack = pnpmStart({ ...(await ports()), PORT: String(port), DATABASE_URL: withDatabase(serverUrl, database), REDIS_URL: inject('redisUrl'), MODELS_DIR: inject('modelsDir'), INFERQ_DATA_DIR: path.join(dir, 'busy') });
+      expect(await stack.exited).toBe(1);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(stack.output()).toContain(`inferq   | cannot start: port ${port} on 127.0.0.1 (the API, PORT) is in use`);
+      expect(stack.output()).not.toMatch(/\n\s+at /); // no stack trace
+      expect(stack.output()).not.toContain('created database'); // nothing was started
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it('prints the worker\'s health port and a banner that works in a new terminal; a Ctrl-C to the group exits 0, without ELIFECYCLE', async () => {
+    const stack = pnpmStart({
+      ...(await ports()),
+      DATABASE_URL: withDatabase(serverUrl, database),
+      REDIS_URL: inject('redisUrl'),
+      QUEUE_PREFIX: `${inject('queuePrefix')}-pnpm-start`,
+      MODELS_DIR: inject('modelsDir'),
+      INFERQ_DATA_DIR: path.join(dir, 'pnpm'),
+    });
+    try {
+      const deadline = Date.now() + 240_000;
+      while (!stack.output().includes('Ctrl-C stops everything') && Date.now() < deadline) {
+        if (stack.child.exitCode !== null) break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const banner = stack.output();
+      const workerPort = /^ {2}Worker +http:\/\/127\.0\.0\.1:(\d+)\/healthz/m.exec(banner)?.[1];
+      expect(workerPort, banner.slice(-3000)).toBeDefined();
+      expect((await fetch(`http://127.0.0.1:${workerPort}/healthz`)).status).toBe(200);
+      expect(banner).toContain(`  cd ${repoRoot} && source scripts/env.sh`);
+      expect(banner).toMatch(/^ {2}Models +nsfw \(the default\): rates how explicit a photo is/m);
+    } finally {
+      process.kill(-stack.child.pid!, 'SIGINT');
+    }
+    const timer = setTimeout(() => process.kill(-stack.child.pid!, 'SIGKILL'), 60_000);
+    expect(await stack.exited).toBe(0);
+    clearTimeout(timer);
+    expect(stack.output()).toContain('inferq   | stopped');
+    expect(stack.output()).not.toContain('ELIFECYCLE');
   });
 });
 

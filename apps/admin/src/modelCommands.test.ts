@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ModelRegistry } from '@inferq/models';
 import { mnistFixtureFolder } from '@inferq/training';
+import { tinyOnnxManifest, tinyOnnxModel } from '../../../packages/models/test/onnxFixture.ts';
 import { runModelCommand } from './modelCommands.ts';
 
 let root: string;
@@ -34,6 +35,50 @@ async function savedModelFolder(): Promise<string> {
   await writeFile(path.join(folder, 'manifest.json'), await readFile(path.join(mnistFixtureFolder, 'manifest.json')));
   return folder;
 }
+
+/** A folder as torch.onnx.export leaves it: model.onnx, its weights in model.onnx.data, and a manifest. */
+async function onnxFolder(name: string, options: { opType?: string; withData?: boolean } = {}): Promise<string> {
+  const folder = path.join(root, name);
+  await mkdir(folder, { recursive: true });
+  const { model, data } = tinyOnnxModel({ externalData: 'model.onnx.data', ...(options.opType ? { opType: options.opType } : {}) });
+  await writeFile(path.join(folder, 'model.onnx'), model);
+  if (options.withData ?? true) await writeFile(path.join(folder, 'model.onnx.data'), data);
+  await writeFile(path.join(folder, 'manifest.json'), JSON.stringify(tinyOnnxManifest));
+  return folder;
+}
+
+describe('inferq-admin models publish, ONNX with external data', () => {
+  it('takes model.onnx.data with model.onnx, loads and runs the version, then makes it live', async () => {
+    const published = await run(['publish', await onnxFolder('export'), '--name', 'tiny', '--version', '1.0.0', '--live']);
+    expect(published.code).toBe(0);
+    expect(published.text).toMatch(/tiny@1\.0\.0 written .*, live; loaded and ran on onnxruntime-cpu/);
+    const live = await registry.resolve('tiny');
+    expect(live.version).toBe('1.0.0');
+    expect((await readdir(live.location)).sort()).toEqual(['manifest.json', 'model.onnx', 'model.onnx.data']);
+  });
+
+  it('refuses model.onnx without its data file, and leaves the live version as it was', async () => {
+    expect((await run(['publish', await onnxFolder('good'), '--name', 'tiny', '--version', '1.0.0', '--live'])).code).toBe(0);
+    const refused = await run(['publish', await onnxFolder('lost', { withData: false }), '--name', 'tiny', '--version', '2.0.0', '--live']);
+    expect(refused.code).toBe(1);
+    expect(refused.text).toMatch(/^error: MODEL_NOT_READY: .*model\.onnx\.data/);
+    await expect(registry.resolve('tiny', '2.0.0')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    expect((await registry.resolve('tiny')).version).toBe('1.0.0');
+  });
+
+  it('never publishes a version ONNX Runtime cannot load, --live or not', async () => {
+    expect((await run(['publish', await onnxFolder('good'), '--name', 'tiny', '--version', '1.0.0', '--live'])).code).toBe(0);
+    // It parses as ONNX and its input fits the manifest; only loading it shows the unknown operator.
+    for (const live of [['--live'], []]) {
+      const refused = await run(['publish', await onnxFolder('unknown-op', { opType: 'NoSuchOperator' }), '--name', 'tiny', '--version', '2.0.0', ...live]);
+      expect(refused.code).toBe(1);
+      expect(refused.text).toMatch(/^error: MODEL_NOT_READY: the load check failed/);
+      await expect(registry.resolve('tiny', '2.0.0')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    }
+    // No LIVE file would have made the highest version live: the registry still serves 1.0.0.
+    expect((await registry.resolve('tiny')).version).toBe('1.0.0');
+  });
+});
 
 describe('inferq-admin models', () => {
   it('publishes a folder, lists it, publishes another version and switches the live one', async () => {

@@ -14,11 +14,13 @@ import {
   savedModelFileName,
   type ModelFile,
   type ModelFormat,
+  type ModelManifest,
   type ModelRegistry,
   type PublishManifest,
 } from '@inferq/models';
 import type { CommandOutput } from './adminCommands.ts';
 import { exitCodeForError, UsageError } from './commandErrors.ts';
+import { checkModelLoads, type LoadCheckResult } from './modelLoadCheck.ts';
 
 export const modelsUsage = `pnpm admin models: the model registry (the folder MODELS_DIR, shared with the API and workers; unset, the one \`pnpm start\` uses)
 
@@ -26,9 +28,12 @@ export const modelsUsage = `pnpm admin models: the model registry (the folder MO
   models publish DIR --name N --version V [--manifest FILE] [--live]
                                             add a version from a folder: a TF.js model (model.json +
                                             shards, and model.onnx beside them if there is one), an
-                                            ONNX model (model.onnx, format "onnx") or a TensorFlow
+                                            ONNX model (model.onnx, format "onnx", with the external
+                                            data files it names, e.g. model.onnx.data) or a TensorFlow
                                             SavedModel (saved_model.pb + variables/); the manifest
-                                            (input, output, …) is DIR's manifest.json or FILE
+                                            (input, output, …) is DIR's manifest.json or FILE. A model
+                                            with an ONNX file is loaded and run once first: one that
+                                            cannot load is not published
   models publish --url URL --name N --version V --manifest FILE [--live]
                                             add a version from a TF.js model.json URL (shards beside it)
   models set-live NAME VERSION              make VERSION live; workers swap to it within seconds
@@ -38,6 +43,17 @@ export const modelsUsage = `pnpm admin models: the model registry (the folder MO
 export interface ModelCommandOptions {
   /** Overrides the SavedModel check (tests). @defaultValue savedModelsSupported() */
   savedModelsSupported?: boolean;
+}
+
+/** The load check publish runs, and what it printed, so the summary line can say it. */
+function loadCheck(): { verify: (folder: string, manifest: ModelManifest) => Promise<void>; note: () => string } {
+  let result: LoadCheckResult | undefined;
+  return {
+    verify: async (folder, manifest) => {
+      result = await checkModelLoads(folder, manifest);
+    },
+    note: () => (result === undefined ? '' : result.checked ? `; loaded and ran on ${result.engine}` : `; not load-checked: ${result.reason}`),
+  };
 }
 
 /** Runs one `models …` command. Returns the exit code: 0 ok, 1 failure, 2 usage error. */
@@ -105,10 +121,11 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
         const folder = await registry.createStagingFolder();
         try {
           await downloadModel(values.url, { into: folder, format: manifest.format, policy: { allowHosts: [host], allowLoopback: true } });
-          const result = await registry.publishFolder({ name: values.name, version: values.version, folder, manifest, setLive: values.live });
+          const check = loadCheck();
+          const result = await registry.publishFolder({ name: values.name, version: values.version, folder, manifest, setLive: values.live, verify: check.verify });
           print(
             { status: result.status, name: values.name, version: values.version, sha256: result.model.manifest.sha256, live: values.live },
-            `${values.name}@${values.version} ${result.status} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)${values.live ? ', live' : ''}`,
+            `${values.name}@${values.version} ${result.status} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)${values.live ? ', live' : ''}${check.note()}`,
           );
           return 0;
         } finally {
@@ -129,10 +146,11 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
         // A TF.js folder may hold its ONNX copy too (layersToOnnx, or tf2onnx): published beside it.
         if ((format === 'layers' || format === 'graph') && (await exists(path.join(folder, onnxFileName)))) files.push(await readOnnxFile(folder));
       }
-      const result = await registry.publish({ name: values.name, version: values.version, files, manifest, setLive: values.live });
+      const check = loadCheck();
+      const result = await registry.publish({ name: values.name, version: values.version, files, manifest, setLive: values.live, verify: check.verify });
       print(
         { status: result.status, name: values.name, version: values.version, sha256: result.model.manifest.sha256, live: values.live },
-        `${values.name}@${values.version} ${result.status} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)${values.live ? ', live' : ''}`,
+        `${values.name}@${values.version} ${result.status} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)${values.live ? ', live' : ''}${check.note()}`,
       );
       return 0;
     }

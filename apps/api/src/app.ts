@@ -73,7 +73,10 @@ export function createApp(deps: ApiDependencies): Express {
   const { metrics } = services;
   app.locals.metrics = metrics;
   app.use(httpMetrics(metrics));
-  app.use(helmet());
+  // Helmet's default policy, less upgrade-insecure-requests: over plain http from an address other
+  // than localhost (HOST=0.0.0.0 on a LAN) it makes the browser ask for /docs' script over https,
+  // which this server does not speak, and the page stays blank. Behind TLS there is nothing to upgrade.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(express.json({ limit: '64kb' }));
 
   app.use(healthRouter(services.readiness));

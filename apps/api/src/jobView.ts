@@ -9,7 +9,8 @@ export function toJobView(job: JobRecord): JobView {
 /** One webhook delivery attempt, as its job's owner sees it. */
 export function toDeliveryView(delivery: WebhookDeliveryRecord): WebhookDeliveryView {
   return {
-    id: delivery.id,
+    // The id the receiver got (webhook-id, InferQ-Delivery); an attempt recorded before it was kept has its own.
+    id: delivery.deliveryId ?? delivery.id,
     attempt: delivery.attempt,
     event: delivery.event === 'started' ? 'started' : 'completed',
     url: delivery.url,

@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import { validate } from '@readme/openapi-parser';
 import { errorStatus } from '@inferq/core';
 import { createTestUser, type TestUser } from '@inferq/testing';
+import { drawingImage } from '@inferq/images/testing';
 import { startTestApi, type TestApi } from './apiHarness.ts';
 
 let api: TestApi;
@@ -107,6 +108,25 @@ describe('GET /openapi.json', () => {
 });
 
 describe('GET /docs', () => {
+  it('has a submit sample that works as written: each form field its example, or empty (as the page fills them)', async () => {
+    const schema = document.paths['/v1/jobs'].post.requestBody.content['multipart/form-data'].schema;
+    const form = new FormData();
+    for (const [name, property] of Object.entries<{ format?: string; example?: string }>(schema.properties)) {
+      if (property.format === 'binary') form.append(name, new Blob([new Uint8Array(await drawingImage(64, 64))], { type: 'image/png' }), 'photo.png');
+      else form.append(name, property.example ?? '');
+    }
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: admin.headers, body: form });
+    expect(response.status, JSON.stringify(await response.clone().json())).toBe(202);
+  });
+
+  it('serves the page without upgrade-insecure-requests, so it works over plain http from any address', async () => {
+    for (const path of ['/docs', '/dashboard/']) {
+      const policy = (await fetch(`${api.baseUrl}${path}`)).headers.get('content-security-policy') ?? '';
+      expect(policy, path).not.toBe('');
+      expect(policy, path).not.toContain('upgrade-insecure-requests');
+    }
+  });
+
   it('serves the reference page and its renderer from this server only', async () => {
     const page = await fetch(`${api.baseUrl}/docs`);
     expect(page.status).toBe(200);

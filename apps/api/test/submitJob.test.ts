@@ -97,6 +97,21 @@ describe('POST /v1/jobs', () => {
     }), 400, 'BAD_REQUEST'],
   ];
 
+  it('names the models there are when the model, or its version, does not exist', async () => {
+    const submit = async (fields: Record<string, string>) => {
+      const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await validJpeg(64, 64), fields) });
+      expect(response.status).toBe(400);
+      return (await response.json()).error as { code: string; message: string; details: { models: Array<{ name: string; versions: string[] }> } };
+    };
+    const unknown = await submit({ model: 'no-such-model' });
+    expect(unknown.code).toBe('UNKNOWN_MODEL');
+    const nsfw = unknown.details.models.find((model) => model.name === 'nsfw');
+    expect(nsfw?.versions.length).toBeGreaterThan(0);
+    expect(unknown.message).toMatch(/^No such model: no-such-model\. Models here: .*\bnsfw\b/);
+    const version = await submit({ model: 'nsfw', version: '999.0.0' });
+    expect(version.message).toBe(`No such model: nsfw@999.0.0. Versions of nsfw: ${nsfw!.versions.join(', ')}.`);
+  });
+
   it.each(badUploads)('rejects %s with a 4xx and stores nothing', async (_name, makeInit, status, code) => {
     const before = await countJobs();
     const init = await makeInit();

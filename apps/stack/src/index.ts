@@ -13,6 +13,7 @@ import { ensureDashboardBuilt } from './dashboardBuild.ts';
 import { parseStackEnv } from './env.ts';
 import { ensureLocalApiKey } from './localApiKey.ts';
 import { ensureDatabase, findOnPath, pendingMigrations, postgresService, readState, redisInstallHint, redisService, writeState } from './localServers.ts';
+import { firstBusyPort, type PortClaim } from './portCheck.ts';
 import { Supervisor, type RunningService } from './supervisor.ts';
 
 const run = promisify(execFile);
@@ -51,17 +52,43 @@ async function shutdown(exitCode: number): Promise<void> {
   say('stopped');
   process.exit(exitCode);
 }
+let firstInterruptAt = 0;
 process.on('SIGINT', () => {
-  // A second Ctrl-C: no more waiting.
-  if (shuttingDown) {
+  // One Ctrl-C can arrive twice: the terminal signals the whole process group, and pnpm passes
+  // its own on to the script. Only one a second or more later is a second Ctrl-C.
+  if (shuttingDown && performance.now() - firstInterruptAt >= 1000) {
+    // A second Ctrl-C: no more waiting.
     supervisor.kill();
     process.exit(130);
   }
+  if (shuttingDown) return;
+  firstInterruptAt = performance.now();
   void shutdown(0);
 });
 process.on('SIGTERM', () => void shutdown(0));
 
+/** The ports this run will listen on itself (an external Postgres or Redis is not ours to check). */
+function portClaims(): PortClaim[] {
+  const claims: PortClaim[] = [{ port: env.PORT, host: env.HOST, what: 'the API', setting: 'PORT' }];
+  if (!env.DATABASE_URL) claims.push({ port: env.INFERQ_POSTGRES_PORT, host: '127.0.0.1', what: 'the embedded Postgres', setting: 'INFERQ_POSTGRES_PORT' });
+  if (!env.REDIS_URL) claims.push({ port: env.INFERQ_REDIS_PORT, host: '127.0.0.1', what: 'the local redis-server', setting: 'INFERQ_REDIS_PORT' });
+  return claims;
+}
+
+/** What the shipped models are for: the default one surprises a user who expects a general classifier. */
+const modelNotes = [
+  '  Models       nsfw (the default): rates how explicit a photo is, as Drawing, Hentai, Neutral, Porn',
+  '               or Sexy (a content-moderation filter, not a general "what is in the photo" classifier);',
+  '               mnist: a handwritten digit (--model mnist)',
+];
+
 async function main(): Promise<void> {
+  const busy = await firstBusyPort(portClaims());
+  if (busy !== null) {
+    // Nothing is started yet: one line, and out.
+    say(`cannot start: ${busy}`);
+    process.exit(1);
+  }
   const state = readState(stateFile);
   writeState(stateFile, state);
 
@@ -129,6 +156,16 @@ async function main(): Promise<void> {
     WEBHOOK_ALLOW_LOOPBACK: 'true',
   };
   const node = (entry: string) => ({ command: process.execPath, args: [path.join(repoRoot, entry)], cwd: repoRoot });
+  const workerPorts: number[] = [];
+  // Engines this machine lacks (tfjs-node, CUDA, TensorRT) are tried and skipped with a WARN line
+  // each: expected, and said so in the banner.
+  const skippedEngines: string[] = [];
+  const watchWorker = (line: string) => {
+    if (!line.startsWith('{')) return;
+    const entry = JSON.parse(line) as { msg?: string; port?: number; backend?: string; provider?: string };
+    if (entry.msg === 'worker health endpoint listening' && typeof entry.port === 'number') workerPorts.push(entry.port);
+    if (entry.msg?.endsWith('unavailable; trying the next one')) skippedEngines.push(entry.backend ?? entry.provider ?? '?');
+  };
   const [api, worker] = await Promise.all([
     supervisor.start({
       name: 'api',
@@ -144,6 +181,13 @@ async function main(): Promise<void> {
       // Its health port is picked by the system: a second stack on this machine must not clash on it.
       env: { ...common, WORKER_PORT: '0', WORKER_HOST: '127.0.0.1', WORKER_PROCESSES: String(env.WORKER_PROCESSES) },
       ready: (line) => line.includes('"msg":"worker taking jobs"'),
+      onLine: (line) => {
+        try {
+          watchWorker(line);
+        } catch {
+          // Not a JSON log line.
+        }
+      },
       // Loads and warms up every model first.
       readyTimeoutMs: 300_000,
     }),
@@ -155,7 +199,7 @@ async function main(): Promise<void> {
       ready: (line) => line.includes('"msg":"webhook dispatcher started"'),
     }),
   ]);
-  void worker;
+  const engine = (JSON.parse(worker.readyLine ?? '{}') as { models?: Array<{ engine?: string }> }).models?.[0]?.engine;
 
   const port = (JSON.parse(api.readyLine ?? '{}') as { port?: number }).port ?? env.PORT;
   const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
@@ -169,10 +213,19 @@ async function main(): Promise<void> {
     `  API docs     ${baseUrl}/docs`,
     `  Postgres     ${databaseUrl}${databaseNote}`,
     `  Redis        ${redisUrl}${redisNote}, queue prefix ${env.QUEUE_PREFIX}`,
+    `  Worker       http://127.0.0.1:${workerPorts.join(', ') || '?'}/healthz and /metrics (a free port, chosen at start)`,
     `  API key      ${apiKey.key}`,
     `               (${apiKey.email}, administrator; ${apiKey.created ? 'new, ' : ''}saved in ${shown(stateFile)})`,
+    ...modelNotes,
+    ...(skippedEngines.length > 0
+      ? [
+          `  Warnings     the WARN lines about ${[...new Set(skippedEngines)].join(', ')} are expected: engines this machine`,
+          `               lacks are tried and skipped; the worker runs on ${engine ?? 'the next one'}.`,
+        ]
+      : []),
     '',
-    'Classify an image from another terminal:',
+    'Classify an image from another terminal (a new one: first put Node and pnpm on its PATH):',
+    `  cd ${repoRoot} && source scripts/env.sh`,
     `  export INFERQ_BASE_URL=${baseUrl} INFERQ_API_KEY=${apiKey.key}`,
     '  pnpm inferq submit photo.jpg --wait',
     '',

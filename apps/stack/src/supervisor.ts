@@ -19,6 +19,8 @@ export interface ServiceSpec {
    * ready once spawned.
    */
   ready?: (line: string) => boolean;
+  /** Sees every line (raw) the service writes, after it is printed. @defaultValue none */
+  onLine?: (line: string) => void;
   /**
    * A server the apps use (Postgres, Redis): started in a process group of its own so that the
    * terminal's Ctrl-C does not stop it under the apps, and stopped after every app has exited.
@@ -95,6 +97,7 @@ export class Supervisor {
       tail.push(line);
       if (tail.length > 30) tail.shift();
       this.#options.write(formatLogLine(spec.name, spec.color, line, this.#options.format));
+      spec.onLine?.(line);
       if (readyLine === undefined && spec.ready?.(line)) markReady(line);
     };
     createInterface({ input: child.stdout! }).on('line', onLine);

@@ -174,7 +174,7 @@ export class WebhookDispatcher {
       'InferQ-Delivery': deliveryId,
       'InferQ-Attempt': String(attempt),
     });
-    await deliveries.record({ jobId, event, attempt, url: row.webhookUrl, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs });
+    await deliveries.record({ jobId, deliveryId, event, attempt, url: row.webhookUrl, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs });
     const log = logger.child({ jobId, attempt, statusCode: result.statusCode });
     if (result.ok) {
       this.stats.delivered++;

@@ -44,8 +44,9 @@ Options:
   --api-key <key>       API key (INFERQ_API_KEY, or "apiKey" in ~/.config/inferq/config.json)
   -h, --help            This help
 
-Exit codes: 0 ok, 2 usage error, 3 API error, 4 a job failed or was canceled, 5 a job
-is not final after --timeout (it was submitted: queued or running).
+Exit codes: 0 ok, 2 usage error or a file that cannot be read (the others are still
+submitted), 3 API error, 4 a job failed or was canceled, 5 a job is not final after --timeout
+(it was submitted: queued or running).
 `;
 
 const options = {
@@ -80,11 +81,14 @@ function describeError(error: { code: string; message: string } | null | undefin
   return error ? `${error.code}: ${error.message}` : '';
 }
 
+/** What a row reports went wrong: the API's error, or a file that could not be read (`FILE_UNREADABLE`). */
+type RowError = { code: string; message: string };
+
 /** One file of a submit: its job, or why it has none; `timedOut`: the job is not final after --timeout. */
 interface Row {
   name?: string;
   job?: Job;
-  error?: InferQError;
+  error?: RowError;
   timedOut?: boolean;
 }
 
@@ -108,7 +112,8 @@ function jobTable(rows: Row[], wide: boolean): string {
   return output.toString();
 }
 
-function modelsTable(list: ModelList): string {
+/** The models table of `inferq models`; the problem column says what GET /v1/models reports wrong. */
+export function modelsTable(list: ModelList): string {
   const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'problem']);
   for (const model of list.models) {
     for (const version of model.versions) {
@@ -214,21 +219,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'submit': {
         if (rest.length === 0) throw new UsageError('submit needs at least one image file');
         const concurrency = positiveInt(values.concurrency, 'concurrency', 4);
-        const files = await Promise.all(
-          rest.map(async (file) => {
+        // A file that cannot be read is reported in its row and the others are still submitted.
+        const read = await Promise.all(
+          rest.map(async (file): Promise<{ name: string; bytes: Buffer } | { name: string; error: RowError }> => {
             try {
               return { name: file, bytes: await readFile(file) };
             } catch (error) {
-              throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+              const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+              return { name: file, error: { code: 'FILE_UNREADABLE', message: `cannot read ${file}: ${reason}` } };
             }
           }),
         );
-        const bar = io.stderr.isTTY && !json ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
+        const unreadable = read.filter((file) => 'error' in file);
+        for (const file of unreadable) fail(`${file.error.message} (not submitted)`);
+        const files = read.filter((file) => 'bytes' in file);
+        const bar = io.stderr.isTTY && !json && files.length > 0 ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
         const results: Array<Row & { name: string }> = files.map((file) => ({ name: file.name }));
         const started = Date.now();
         const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
-        if (files.length === 1) {
+        if (files.length === 0) {
+          // Nothing readable: nothing to submit.
+        } else if (files.length === 1) {
           const result = results[0]!;
           try {
             result.job = await client.submit(files[0]!.bytes, { filename: path.basename(files[0]!.name), ...jobOptions });
@@ -271,9 +283,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           }
         }
         bar?.stop();
-        if (json) print(JSON.stringify(results.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
-        else print(jobTable(results, wide));
+        // Rows in the order the files were given.
+        const rows: Array<Row & { name: string }> = rest.map((name) => results.find((result) => result.name === name) ?? unreadable.find((file) => file.name === name)!);
+        if (json) print(JSON.stringify(rows.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
+        else print(jobTable(rows, wide));
         for (const result of results) if (result.timedOut) io.stderr.write(`${notFinalLine(result.job!, timeoutSeconds)}\n`);
+        if (unreadable.length > 0) return exitCodes.usage;
         if (results.some((result) => result.error && !result.timedOut)) return exitCodes.api;
         const failed = finalCode(results.map((result) => result.job));
         return failed === exitCodes.ok && results.some((result) => result.timedOut) ? exitCodes.notFinal : failed;

@@ -12,4 +12,5 @@ export * from './env.ts';
 export * from './operatorWire.ts';
 export * from './fairQueue.ts';
 export * from './groupCommit.ts';
+export * from './byteSize.ts';
 export * from './localStack.ts';

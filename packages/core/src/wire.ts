@@ -113,7 +113,9 @@ export const submitJobFormSchema = z.object({
     .string()
     .max(64)
     .optional()
-    .meta({ description: 'Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).', example: 'started,completed' }),
+    // No example: the reference page's request sample fills each field with its example, and
+    // webhookEvents without a webhook URL is refused.
+    .meta({ description: 'Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`.' }),
 });
 
 /** The multipart form of `POST /v1/jobs/batch`: the fields of a submit, with `image` given once per image. */
@@ -147,7 +149,12 @@ export type BatchView = z.infer<typeof batchViewSchema>;
 
 /** One attempt to deliver a job's webhook. */
 export const webhookDeliveryViewSchema = z.object({
-  id: z.uuid(),
+  /**
+   * The delivery's id: the `webhook-id` (and `InferQ-Delivery`) header the receiver got, the same
+   * on every attempt of one delivery (`attempt` tells them apart), so a receiver's log and this
+   * one can be matched.
+   */
+  id: z.uuid().meta({ description: 'The delivery id: the `webhook-id` / `InferQ-Delivery` header the receiver got; the same on each attempt of one delivery.' }),
   attempt: z.number().int().min(1),
   /** `started` or `completed`. */
   event: z.enum(webhookEventFilters),

@@ -3,6 +3,8 @@ import type { Database } from './client.ts';
 
 export interface WebhookAttempt {
   jobId: string;
+  /** The delivery's id, sent as `webhook-id` and `InferQ-Delivery`: the same on each of its attempts. */
+  deliveryId?: string;
   /** `started` or `completed`. @defaultValue 'completed' */
   event?: 'started' | 'completed';
   attempt: number;

@@ -10,7 +10,8 @@ import {
   onnxFileName,
   onnxInputMismatch,
   readModelFiles,
-  readOnnxFile,
+  onnxExternalDataFiles,
+  readOnnxFiles,
   readSavedModelFiles,
   type InputLayout,
   type ModelFile,
@@ -106,15 +107,21 @@ export async function loadOnnxModel(location: ModelLocation, manifest: ModelMani
   const runtime = currentOnnxRuntime();
   if (runtime === null) throw modelNotReady(location, 'format-unsupported', `${manifest.name}@${manifest.version} needs ONNX Runtime, which this process does not run`);
   const started = performance.now();
-  const file = isRemoteLocation(location) ? await fetchOnnxFile(onnxUrlFor(location), options) : await readOnnxFile(location);
+  // model.onnx, then the external data files it names (read from the folder: a remote model is one file).
+  const files = isRemoteLocation(location) ? [await fetchOnnxFile(onnxUrlFor(location), options)] : await readOnnxFiles(location);
+  const [file, ...externalData] = files as [ModelFile, ...ModelFile[]];
+  if (isRemoteLocation(location) && onnxExternalDataFiles(file.bytes, location).length > 0) {
+    throw modelNotReady(location, 'format-unsupported', `model.onnx at ${location} keeps its weights in external data files; a model served by URL must be one file`);
+  }
   const expected = manifest.format === 'onnx' ? manifest.sha256 : manifest.onnx?.sha256;
   if ((options.verifyHash ?? true) && expected !== undefined) {
-    const sha256 = hashModelFiles([file]);
+    const sha256 = hashModelFiles(files);
     if (sha256 !== expected) throw modelNotReady(location, 'hash-mismatch', `model.onnx at ${location} hashes to ${sha256}, the manifest says ${expected}`);
   }
   let created: Awaited<ReturnType<typeof createOnnxSession>>;
   try {
-    created = await createOnnxSession(file.bytes);
+    // The external data goes in as the bytes just hashed, so what runs is what was checked.
+    created = await createOnnxSession(file.bytes, externalData);
   } catch (error) {
     throw modelNotReady(location, 'load-failed', `onnxruntime could not load model.onnx at ${location}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
@@ -122,7 +129,7 @@ export async function loadOnnxModel(location: ModelLocation, manifest: ModelMani
   const { width, height, channels } = manifest.input;
   const dims = created.session.inputMetadata?.[0];
   if (dims && 'shape' in dims && Array.isArray(dims.shape)) {
-    const mismatch = onnxInputMismatch({ inputs: [{ name: runner.inputName, dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)) }], outputs: [], opset: null, producer: '' }, manifest.input);
+    const mismatch = onnxInputMismatch({ inputs: [{ name: runner.inputName, dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)) }] }, manifest.input);
     if (mismatch !== null) {
       runner.dispose();
       throw modelNotReady(location, 'load-failed', `${manifest.name}@${manifest.version}: ${mismatch} (${width}×${height}×${channels})`);

@@ -130,13 +130,19 @@ export function sessionOptionsFor(provider: OnnxProvider, intraOpThreads: number
 }
 
 /**
- * A session for `bytes` on the provider `initOnnxRuntime` chose. Throws when ONNX Runtime is not
+ * A session for `bytes` (with the external data files it names, by path) on the provider `initOnnxRuntime` chose. Throws when ONNX Runtime is not
  * started or cannot build the model (the caller turns that into MODEL_NOT_READY).
  */
-export async function createOnnxSession(bytes: Uint8Array): Promise<{ session: Ort.InferenceSession; ort: typeof Ort; info: OnnxRuntimeInfo }> {
+export async function createOnnxSession(
+  bytes: Uint8Array,
+  externalData: ReadonlyArray<{ path: string; bytes: Uint8Array }> = [],
+): Promise<{ session: Ort.InferenceSession; ort: typeof Ort; info: OnnxRuntimeInfo }> {
   if (active === null) throw new AppError('MODEL_NOT_READY', 'onnxruntime is not started: call initOnnxRuntime() before loading ONNX models');
   const { info, ort } = active;
-  const session = await ort.InferenceSession.create(bytes, sessionOptionsFor(info.provider, info.intraOpThreads));
+  const options = sessionOptionsFor(info.provider, info.intraOpThreads);
+  // A model built from bytes has no folder to find model.onnx.data in: its files are handed over.
+  if (externalData.length > 0) options.externalData = externalData.map((file) => ({ path: file.path, data: file.bytes }));
+  const session = await ort.InferenceSession.create(bytes, options);
   return { session, ort, info };
 }
 

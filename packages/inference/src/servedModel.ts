@@ -209,15 +209,16 @@ function singleOutput(result: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap, label
 }
 
 export interface DecodedOutput {
-  /** Per-label scores: probabilities for softmax/none (after softmax) and sigmoid models, the raw vector otherwise. */
+  /** Per-label scores: probabilities for softmax, sigmoid and logits (after softmax) models; the output as it is for none and raw. */
   scores: number[];
   /** The best `topK` labels, highest score first; empty for raw outputs. */
   top: Array<{ label: string; score: number }>;
 }
 
 /**
- * Reads an output vector per the manifest. A classifier whose final activation is `none` outputs
- * logits, so softmax is applied here; `softmax` and `sigmoid` outputs are already probabilities.
+ * Reads an output vector per the manifest. Softmax is applied only where the manifest asks for it
+ * (`logits`); `softmax` and `sigmoid` outputs are already probabilities, and `none` means the
+ * caller wants the output as the model gives it (raw logits, ranked).
  * @param topK @defaultValue 5
  */
 export function decodeOutput(vector: readonly number[], manifest: Pick<ModelManifest, 'name' | 'version' | 'output'>, topK = 5): DecodedOutput {
@@ -228,7 +229,7 @@ export function decodeOutput(vector: readonly number[], manifest: Pick<ModelMani
       details: { expected: output.labels.length, actual: vector.length },
     });
   }
-  const scores = output.activation === 'none' ? softmax(vector) : [...vector];
+  const scores = output.activation === 'logits' ? softmax(vector) : [...vector];
   const order = scores.map((_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number));
   const top = order.slice(0, Math.max(0, Math.floor(topK))).map((i) => ({ label: output.labels[i] as string, score: scores[i] as number }));
   return { scores, top };

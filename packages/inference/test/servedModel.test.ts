@@ -336,8 +336,17 @@ describe('loadModel with broken files', () => {
 describe('decodeOutput', () => {
   const manifest = { name: 'm', version: '1', output: { kind: 'classification', labels: ['a', 'b', 'c'], activation: 'none' } } as const;
 
-  it('applies softmax to logits and orders the top labels', () => {
-    const { scores, top } = decodeOutput([1, 3, 2], { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'] } }, 2);
+  it('gives logits as they are for activation none, ranked', () => {
+    const { scores, top } = decodeOutput([1, 3, -2], { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'] } }, 2);
+    expect(scores).toEqual([1, 3, -2]);
+    expect(top).toEqual([
+      { label: 'b', score: 3 },
+      { label: 'a', score: 1 },
+    ]);
+  });
+
+  it('applies softmax for activation logits and orders the top labels', () => {
+    const { scores, top } = decodeOutput([1, 3, 2], { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'], activation: 'logits' } }, 2);
     expect(scores).toEqual(softmax([1, 3, 2]));
     expect(top.map((t) => t.label)).toEqual(['b', 'c']);
   });

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { AppError, FairQueueRefusal, type ImageFormat, GroupCommit, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import { AppError, FairQueueRefusal, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
@@ -157,6 +157,21 @@ function parseWebhookEvents(text: string | undefined, hasWebhook: boolean): Webh
   return webhookEventFilters.filter((event) => events.includes(event));
 }
 
+/**
+ * UNKNOWN_MODEL that says what there is: the models served here, or the versions of the model
+ * named (`details.models`: name and versions of each), so a typo is fixed without another request.
+ */
+async function unknownModel(models: ModelCatalog, name: string, version: string | undefined): Promise<AppError> {
+  const available = (await models.list?.().catch(() => null)) ?? null;
+  const details = { model: name, version, ...(available ? { models: available } : {}) };
+  const named = available?.find((model) => model.name === name);
+  if (version !== undefined && named) {
+    return new AppError('UNKNOWN_MODEL', `No such model: ${name}@${version}. Versions of ${name}: ${named.versions.join(', ')}.`, { details });
+  }
+  const there = available === null ? '' : available.length === 0 ? ' No models are served here.' : ` Models here: ${available.map((model) => model.name).join(', ')}.`;
+  return new AppError('UNKNOWN_MODEL', `No such model: ${name}${version ? `@${version}` : ''}.${there}`, { details });
+}
+
 /** Visible ASCII, as in the IETF Idempotency-Key draft's examples. */
 const idempotencyKeyPattern = /^[\x21-\x7e]+$/;
 const idempotencyWindowMs = 24 * 3600 * 1000;
@@ -257,7 +272,7 @@ export class JobService {
           try {
             if (!Buffer.isBuffer(bytes)) {
               const maxBytes = Math.min(this.#options.imageLimits.maxBytes, context.tier.maxUploadBytes);
-              throw new AppError('IMAGE_TOO_LARGE', `The image is ${bytes.size} bytes; the limit is ${maxBytes}.`, { details: { bytes: bytes.size, maxBytes } });
+              throw imageTooLargeError(maxBytes, bytes.size);
             }
             const image = await this.#validate(context, bytes);
             valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? batchImageKey(idempotencyKey, index) : undefined, input.fileNames?.[index], span) });
@@ -299,7 +314,7 @@ export class JobService {
       throw new AppError('UNKNOWN_MODEL', 'No such model.', { details: { model: modelName.slice(0, 64), version } });
     }
     const model = await models.resolve(modelName, version);
-    if (!model) throw new AppError('UNKNOWN_MODEL', `No such model: ${modelName}${version ? `@${version}` : ''}.`, { details: { model: modelName, version } });
+    if (!model) throw await unknownModel(models, modelName, version);
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.

@@ -13,6 +13,8 @@ export interface CatalogModel {
 /** What the API needs to know about models: whether a name (and version) can be served. */
 export interface ModelCatalog {
   resolve(name: string, version?: string): Promise<CatalogModel | null>;
+  /** The servable models and their versions, for errors that say what there is. @defaultValue none */
+  list?(): Promise<Array<{ name: string; versions: string[] }>>;
 }
 
 export interface RegistryCatalogOptions {
@@ -56,7 +58,17 @@ export function registryCatalog(registry: ModelRegistry, options: RegistryCatalo
     if (answers.size >= 1000 && !answers.has(key)) answers.clear();
     answers.set(key, entry);
   };
+  let listed: { at: number; answer: Promise<Array<{ name: string; versions: string[] }>> } | undefined;
   return {
+    list() {
+      // Read only when a submit names a model that does not exist; reused like the answers above.
+      if (!listed || performance.now() - listed.at >= cacheMs) {
+        const answer = registry.list().then((entries) => entries.filter((entry) => entry.versions.length > 0).map((entry) => ({ name: entry.name, versions: entry.versions.map((v) => v.version) })));
+        listed = { at: performance.now(), answer };
+        answer.catch(() => (listed = undefined));
+      }
+      return listed.answer;
+    },
     resolve(name, version) {
       const key = `${name}\0${version ?? ''}`;
       const now = performance.now();

@@ -4,6 +4,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { modelJsonFileName, onnxFileName, savedModelFileName, type ModelFormat } from './modelManifest.ts';
 import { modelNotReady, type ModelProblem } from './modelNotReady.ts';
+import { inspectOnnxModel } from './inspectOnnxModel.ts';
 
 /** One file of a model version: its path relative to model.json's folder, and its bytes. */
 export interface ModelFile {
@@ -89,13 +90,57 @@ export async function computeModelHash(folder: string, format: ModelFormat = 'la
  * for TF.js formats, not the optional model.onnx either: see {@link readOnnxFile}).
  */
 export async function readVersionFiles(folder: string, format: ModelFormat): Promise<ModelFile[]> {
-  if (format === 'onnx') return [await readOnnxFile(folder)];
+  if (format === 'onnx') return readOnnxFiles(folder);
   return format === 'saved_model' ? readSavedModelFiles(folder) : readModelFiles(folder);
 }
 
 /** model.onnx of a version folder. Throws MODEL_NOT_READY `missing-model-json` without it. */
 export async function readOnnxFile(folder: string): Promise<ModelFile> {
   return { path: onnxFileName, bytes: await readOrThrow(path.join(folder, onnxFileName), 'missing-model-json') };
+}
+
+/**
+ * model.onnx of a version folder and then the external data files it names (`model.onnx.data`,
+ * as torch.onnx.export writes beside it), in hash order. Throws MODEL_NOT_READY
+ * `missing-model-json` without model.onnx, `missing-weights` when a named file is missing or
+ * shorter than its tensors need, `invalid-model-json` when a location could leave the folder.
+ */
+export async function readOnnxFiles(folder: string): Promise<ModelFile[]> {
+  const model = await readOnnxFile(folder);
+  const files = [model];
+  for (const { path: location, minBytes } of onnxExternalDataFiles(model.bytes, folder)) {
+    const bytes = await readFile(path.join(folder, ...location.split('/'))).catch((error: NodeJS.ErrnoException) => {
+      throw modelNotReady(
+        folder,
+        'missing-weights',
+        `model.onnx keeps its weights in ${location}, which cannot be read in ${folder} (${error.code ?? error.message}): keep the two files together, or export one file (torch.onnx.export(..., external_data=False))`,
+        { cause: error },
+      );
+    });
+    if (bytes.byteLength < minBytes) throw modelNotReady(folder, 'missing-weights', `${location} holds ${bytes.byteLength} bytes; model.onnx reads up to byte ${minBytes} of it`);
+    files.push({ path: location, bytes });
+  }
+  return files;
+}
+
+/**
+ * The external data files an ONNX model names, each checked to be a safe relative path other than
+ * model.onnx and manifest.json. Bytes that are not a readable ONNX model name none (the model check
+ * says why they are not a model). Throws MODEL_NOT_READY `invalid-model-json` for a bad location.
+ */
+export function onnxExternalDataFiles(bytes: Uint8Array, location = onnxFileName): Array<{ path: string; minBytes: number }> {
+  let files;
+  try {
+    files = inspectOnnxModel(bytes).externalData;
+  } catch {
+    return [];
+  }
+  for (const file of files) {
+    if (!isSafeWeightPath(file.path) || file.path === onnxFileName || file.path === 'manifest.json') {
+      throw modelNotReady(location, 'invalid-model-json', `model.onnx names the external data file ${JSON.stringify(file.path.slice(0, 200))}, which is not a file beside it`);
+    }
+  }
+  return files;
 }
 
 /**

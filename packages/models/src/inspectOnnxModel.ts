@@ -16,6 +16,19 @@ export interface OnnxModelInfo {
   /** The default-domain opset the model was written for. */
   opset: number | null;
   producer: string;
+  /**
+   * The files beside model.onnx that hold tensors of it (ONNX external data, as torch.onnx.export
+   * writes `model.onnx.data`), in the order the model first names them, each with the bytes it
+   * must hold at least. Empty when the weights are inside model.onnx.
+   */
+  externalData: OnnxExternalDataFile[];
+}
+
+/** One external data file of an ONNX model: its location (relative to model.onnx) and the bytes its tensors reach. */
+export interface OnnxExternalDataFile {
+  path: string;
+  /** The largest `offset + length` a tensor names in it; 0 when a tensor takes the whole file. */
+  minBytes: number;
 }
 
 /**
@@ -41,14 +54,60 @@ export function inspectOnnxModel(bytes: Uint8Array): OnnxModelInfo {
   if (inputs.length === 0) throw new Error('the ONNX graph has no input');
   if (outputs.length === 0) throw new Error('the ONNX graph has no output');
   const opset = (model.opsetImport ?? []).find((entry) => !entry.domain)?.version;
-  return { inputs, outputs, opset: opset === undefined || opset === null ? null : Number(opset), producer: [model.producerName, model.producerVersion].filter(Boolean).join(' ') };
+  return {
+    inputs,
+    outputs,
+    opset: opset === undefined || opset === null ? null : Number(opset),
+    producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
+    externalData: externalDataOf(model),
+  };
+}
+
+type Tensor = onnxProto.onnx.ITensorProto;
+type Graph = onnxProto.onnx.IGraphProto;
+
+/**
+ * Every external data file the model's tensors name: initializers, sparse initializers, tensors in
+ * node attributes (Constant), in subgraphs (If, Loop, Scan) and in local functions. A location is
+ * kept as written; whether it is a safe relative path is the publisher's check.
+ */
+function externalDataOf(model: onnxProto.onnx.IModelProto): OnnxExternalDataFile[] {
+  const files = new Map<string, number>();
+  const tensor = (t: Tensor | null | undefined) => {
+    if (!t || t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return;
+    const entries = new Map((t.externalData ?? []).map((entry) => [entry.key ?? '', entry.value ?? '']));
+    const location = entries.get('location') ?? '';
+    const end = entries.has('length') ? Number(entries.get('offset') ?? 0) + Number(entries.get('length')) : 0;
+    files.set(location, Math.max(files.get(location) ?? 0, Number.isFinite(end) ? end : 0));
+  };
+  const nodes = (list: onnxProto.onnx.INodeProto[] | null | undefined) => {
+    for (const node of list ?? []) {
+      for (const attribute of node.attribute ?? []) {
+        tensor(attribute.t);
+        for (const t of attribute.tensors ?? []) tensor(t);
+        if (attribute.g) graph(attribute.g);
+        for (const g of attribute.graphs ?? []) graph(g);
+      }
+    }
+  };
+  const graph = (g: Graph) => {
+    for (const t of g.initializer ?? []) tensor(t);
+    for (const sparse of g.sparseInitializer ?? []) {
+      tensor(sparse.values);
+      tensor(sparse.indices);
+    }
+    nodes(g.node);
+  };
+  if (model.graph) graph(model.graph);
+  for (const fn of model.functions ?? []) nodes(fn.node);
+  return [...files].map(([path, minBytes]) => ({ path, minBytes }));
 }
 
 /**
  * Why the ONNX model's first input cannot take the manifest's input, or null when it can: it
  * must be 4-D, and each fixed dim must equal the manifest's in its layout (batch may be anything).
  */
-export function onnxInputMismatch(info: OnnxModelInfo, input: Pick<ModelInput, 'width' | 'height' | 'channels' | 'layout'>): string | null {
+export function onnxInputMismatch(info: Pick<OnnxModelInfo, 'inputs'>, input: Pick<ModelInput, 'width' | 'height' | 'channels' | 'layout'>): string | null {
   const first = info.inputs[0] as OnnxTensorInfo;
   if (first.dims.length !== 4) return `the ONNX input "${first.name}" has ${first.dims.length} dims; image models take 4 (${input.layout.toUpperCase()})`;
   const expected = input.layout === 'nchw' ? [input.channels, input.height, input.width] : [input.height, input.width, input.channels];

@@ -102,9 +102,11 @@ export type ModelInput = z.infer<typeof modelInputSchema>;
  * The model's own final activation, which decides how its output is read:
  * - `softmax`: the output already holds class probabilities that sum to 1.
  * - `sigmoid`: independent per-label probabilities (multi-label); used as they are.
- * - `none`: the output holds logits; readers apply softmax.
+ * - `logits`: the output holds logits and the worker applies softmax, so scores are probabilities.
+ * - `none`: no activation; the scores are the output as the model gives it (logits stay logits).
+ *   Labels are still ranked by it.
  */
-export const outputActivations = ['softmax', 'sigmoid', 'none'] as const;
+export const outputActivations = ['softmax', 'sigmoid', 'logits', 'none'] as const;
 export type OutputActivation = (typeof outputActivations)[number];
 
 export const modelOutputSchema = z.discriminatedUnion('kind', [

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { AppError } from '@inferq/core';
 import { compareVersions, highestVersion } from './compareVersions.ts';
 import { checkModelFiles, checkWeightPaths, tfjsWeightGroups } from './checkModelFiles.ts';
-import { hashModelFiles, hashModelFolder, savedModelPaths, type ModelFile } from './computeModelHash.ts';
+import { hashModelFiles, hashModelFolder, onnxExternalDataFiles, savedModelPaths, type ModelFile } from './computeModelHash.ts';
 import { inspectOnnxModel, onnxInputMismatch } from './inspectOnnxModel.ts';
 import {
   manifestFileName,
@@ -24,7 +24,8 @@ import { readModelManifest, type ModelLocation } from './readModelManifest.ts';
  * The model registry is a folder:
  *
  *     <root>/<name>/<version>/model.json, *.bin, manifest.json   (TF.js; model.onnx may sit beside)
- *     <root>/<name>/<version>/model.onnx, manifest.json          (format onnx)
+ *     <root>/<name>/<version>/model.onnx, manifest.json          (format onnx; its external data
+ *                                                                 files, e.g. model.onnx.data, beside it)
  *     <root>/<name>/LIVE        one line: the live version; absent → the highest version is live
  *
  * A version folder is immutable once written; publish a new one by writing it under a dot-name
@@ -88,11 +89,21 @@ export type PublishManifest = Omit<ModelManifestInput, 'name' | 'version' | 'sha
 export interface PublishOptions {
   name: string;
   version: string;
-  /** model.json first, then its shards (TF.js formats); or saved_model.pb and variables/… */
+  /**
+   * model.json first, then its shards (TF.js formats); or saved_model.pb and variables/…; or
+   * model.onnx and then the external data files it names.
+   */
   files: ModelFile[];
   manifest: PublishManifest;
   /** Make the new version live once it is in place. @defaultValue false */
   setLive?: boolean;
+  /**
+   * Runs on the complete version folder, manifest.json written, before the version is moved into
+   * place: a load check (the admin CLI loads the model the way a worker does). Throwing keeps the
+   * version out of the registry, so a version that cannot load is never published, live or not.
+   * @defaultValue none
+   */
+  verify?: (folder: string, manifest: ModelManifest) => Promise<void>;
 }
 
 export interface PublishResult {
@@ -198,7 +209,13 @@ export class ModelRegistry {
     const format = options.manifest.format;
     const first = format === 'saved_model' ? savedModelFileName : format === 'onnx' ? onnxFileName : modelJsonFileName;
     if (files[0]?.path !== first) throw invalid(`a ${format} model starts with ${first}`, 'files');
-    if (format === 'onnx' && files.length !== 1) throw invalid('an onnx version is one file, model.onnx (weights inside it, not external data)', 'files');
+    if (format === 'onnx') {
+      const named = externalDataPaths((files[0] as ModelFile).bytes);
+      const given = files.slice(1).map((file) => file.path);
+      if (named.length !== given.length || named.some((p, i) => p !== given[i])) {
+        throw invalid(`the files of an onnx version are model.onnx and exactly the external data files it names (${named.join(', ') || 'none'}), in its order`, 'files');
+      }
+    }
     checkWeightPaths(files.map((file) => file.path).filter((p) => p !== first));
     if (files.some((file) => file.path === manifestFileName)) throw invalid(`file path "${manifestFileName}" is not allowed`, 'files');
     const folder = await this.createStagingFolder();
@@ -241,13 +258,14 @@ export class ModelRegistry {
     const { name, version, folder } = options;
     this.#checkPublishTarget(name, version);
     const format = options.manifest.format;
-    const paths =
-      format === 'saved_model' ? await savedModelPaths(folder) : format === 'onnx' ? [onnxFileName] : [modelJsonFileName, ...(await this.#checkedFiles(folder, format))];
     const required = format === 'saved_model' ? savedModelFileName : format === 'onnx' ? onnxFileName : null;
     if (required !== null && (await stat(path.join(folder, required)).catch(() => null)) === null) throw invalid(`a ${format} model starts with ${required}`, 'files');
-    const sha256 = await hashModelFolder(folder, paths);
     // The ONNX file: the model of an onnx version, or the optional copy beside a TF.js one.
     const onnxBytes = format === 'saved_model' ? null : await readFile(path.join(folder, onnxFileName)).catch(() => null);
+    const externalData = onnxBytes ? await checkedExternalData(folder, onnxBytes, format) : [];
+    const paths =
+      format === 'saved_model' ? await savedModelPaths(folder) : format === 'onnx' ? [onnxFileName, ...externalData] : [modelJsonFileName, ...(await this.#checkedFiles(folder, format))];
+    const sha256 = await hashModelFolder(folder, paths);
     const manifestInput = { ...options.manifest, name, version, sha256, createdAt: options.manifest.createdAt ?? new Date().toISOString() } as ModelManifestInput;
     if (onnxBytes && format !== 'onnx') manifestInput.onnx = { sha256: hashModelFiles([{ path: onnxFileName, bytes: onnxBytes }]) };
     else delete manifestInput.onnx;
@@ -266,14 +284,20 @@ export class ModelRegistry {
       if (onnxBytes && format !== 'onnx' && existing.onnx?.sha256 !== parsed.data.onnx?.sha256) {
         // The same TF.js files, now with their ONNX copy (a registry from before ONNX, or a
         // converter that changed): the derived file and the manifest naming it are replaced.
+        const updated = { ...existing, onnx: parsed.data.onnx } as ModelManifest;
+        if (options.verify) {
+          await writeFile(path.join(folder, manifestFileName), `${JSON.stringify(updated, null, 2)}\n`);
+          await options.verify(folder, updated);
+        }
         await writeFileAtomic(path.join(location, onnxFileName), onnxBytes);
-        await writeFileAtomic(path.join(location, manifestFileName), `${JSON.stringify({ ...existing, onnx: parsed.data.onnx }, null, 2)}\n`);
+        await writeFileAtomic(path.join(location, manifestFileName), `${JSON.stringify(updated, null, 2)}\n`);
         status = 'updated';
       }
       if (options.setLive) await this.setLive(name, version);
       return { status, model: await this.resolve(name, version) };
     }
     await writeFile(path.join(folder, manifestFileName), `${JSON.stringify(parsed.data, null, 2)}\n`);
+    if (options.verify) await options.verify(folder, parsed.data);
     await mkdir(this.modelFolder(name), { recursive: true });
     try {
       await rename(folder, location);
@@ -395,6 +419,49 @@ function checkOnnxFile(bytes: Uint8Array, manifest: ModelManifest): void {
   }
   const mismatch = onnxInputMismatch(info, manifest.input);
   if (mismatch !== null) throw invalid(`${onnxFileName}: ${mismatch}`, 'input');
+}
+
+/**
+ * The external data files model.onnx names, each present in `folder` and long enough for its
+ * tensors: publishing model.onnx without them would register a version no worker can load
+ * (torch.onnx.export writes `model.onnx.data` beside `model.onnx` unless told
+ * `external_data=False`). Only an onnx version may have them; the ONNX copy beside a TF.js
+ * version is one file. Throws VALIDATION_FAILED `missing_external_data` or `invalid_path`.
+ */
+async function checkedExternalData(folder: string, onnxBytes: Uint8Array, format: string): Promise<string[]> {
+  const files = externalDataFilesOrRefuse(onnxBytes);
+  if (files.length === 0) return [];
+  const names = files.map((file) => file.path).join(', ');
+  if (format !== 'onnx') {
+    throw new AppError('VALIDATION_FAILED', `the ${onnxFileName} beside a TF.js model keeps its weights in ${names}; that copy must be one file (export it with external_data=False)`, {
+      details: { field: 'files', reason: 'missing_external_data', files: files.map((file) => file.path) },
+    });
+  }
+  for (const file of files) {
+    const info = await stat(path.join(folder, ...file.path.split('/'))).catch(() => null);
+    if (!info?.isFile() || info.size < file.minBytes) {
+      const found = info?.isFile() ? `holds ${info.size} bytes of the ${file.minBytes} its tensors need` : 'is not there';
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `${onnxFileName} keeps its weights in ${file.path}, which ${found}: publish the folder holding both, or export one file (torch.onnx.export(..., external_data=False))`,
+        { details: { field: 'files', reason: 'missing_external_data', files: files.map((f) => f.path) } },
+      );
+    }
+  }
+  return files.map((file) => file.path);
+}
+
+/** {@link onnxExternalDataFiles}, a location that could leave the folder refused as VALIDATION_FAILED `invalid_path`. */
+function externalDataFilesOrRefuse(onnxBytes: Uint8Array): Array<{ path: string; minBytes: number }> {
+  try {
+    return onnxExternalDataFiles(onnxBytes);
+  } catch (error) {
+    throw new AppError('VALIDATION_FAILED', (error as Error).message, { details: { field: 'files', reason: 'invalid_path' } });
+  }
+}
+
+function externalDataPaths(onnxBytes: Uint8Array): string[] {
+  return externalDataFilesOrRefuse(onnxBytes).map((file) => file.path);
 }
 
 async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
-import { computeModelHash, ModelRegistry, modelProblemOf, tfjsWeightGroups, type ModelManifestInput } from '../src/index.ts';
+import { computeModelHash, inspectOnnxModel, ModelRegistry, modelProblemOf, readOnnxFiles, tfjsWeightGroups, type ModelManifestInput } from '../src/index.ts';
+import { tinyOnnxManifest, tinyOnnxModel } from './onnxFixture.ts';
 
 let root: string;
 
@@ -291,5 +292,79 @@ describe('ModelRegistry.publish', () => {
     const published = await registry.publish({ name: 'saved', version: '1', files, manifest: { ...manifest, format: 'saved_model' } });
     expect(published.model.manifest.format).toBe('saved_model');
     expect(await computeModelHash(published.model.location, 'saved_model')).toBe(published.model.manifest.sha256);
+  });
+});
+
+describe('ONNX models with external data (model.onnx + model.onnx.data)', () => {
+  const external = tinyOnnxModel({ externalData: 'model.onnx.data' });
+  const files = [
+    { path: 'model.onnx', bytes: external.model },
+    { path: 'model.onnx.data', bytes: external.data },
+  ];
+
+  it('reads the external data files a model names, with the bytes its tensors reach', () => {
+    expect(inspectOnnxModel(external.model).externalData).toEqual([{ path: 'model.onnx.data', minBytes: 96 }]);
+    expect(inspectOnnxModel(tinyOnnxModel().model).externalData).toEqual([]);
+  });
+
+  it('publishes model.onnx with its external data, hashed together, and reads both back', async () => {
+    const registry = new ModelRegistry({ root });
+    const published = await registry.publish({ name: 'tiny', version: '1.0.0', files, manifest: tinyOnnxManifest, setLive: true });
+    expect(published.status).toBe('written');
+    expect((await readdir(published.model.location)).sort()).toEqual(['manifest.json', 'model.onnx', 'model.onnx.data']);
+    expect((await readOnnxFiles(published.model.location)).map((file) => file.path)).toEqual(['model.onnx', 'model.onnx.data']);
+    expect(await computeModelHash(published.model.location, 'onnx')).toBe(published.model.manifest.sha256);
+    // The same model in one file is another version's worth of bytes: a different hash.
+    const inline = await registry.publish({ name: 'tiny', version: '2.0.0', files: [{ path: 'model.onnx', bytes: tinyOnnxModel().model }], manifest: tinyOnnxManifest });
+    expect(inline.model.manifest.sha256).not.toBe(published.model.manifest.sha256);
+  });
+
+  it('publishes a folder holding both, and the registry folder then holds both', async () => {
+    const registry = new ModelRegistry({ root });
+    const folder = await registry.createStagingFolder();
+    for (const file of files) await writeFile(path.join(folder, file.path), file.bytes);
+    const published = await registry.publishFolder({ name: 'tiny', version: '1.0.0', folder, manifest: tinyOnnxManifest });
+    expect((await readdir(published.model.location)).sort()).toEqual(['manifest.json', 'model.onnx', 'model.onnx.data']);
+  });
+
+  it.each([
+    ['model.onnx without its data file', [files[0]!], 'VALIDATION_FAILED'],
+    ['a data file shorter than its tensors', [files[0]!, { path: 'model.onnx.data', bytes: external.data.subarray(0, 40) }], 'VALIDATION_FAILED'],
+    ['a file the model does not name', [...files, { path: 'notes.txt', bytes: Buffer.from('x') }], 'VALIDATION_FAILED'],
+  ] as const)('refuses %s, and stores nothing', async (_case, given, code) => {
+    const registry = new ModelRegistry({ root });
+    expect(await codeOf(registry.publish({ name: 'tiny', version: '1.0.0', files: [...given], manifest: tinyOnnxManifest }))).toBe(code);
+    await expect(registry.resolve('tiny')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    // Refused before or after staging: no staging folder is left either way.
+    expect(await readdir(path.join(root, '.staging')).catch(() => [])).toEqual([]);
+  });
+
+  it('refuses a folder whose model.onnx lost its data file, naming the file (details.reason missing_external_data)', async () => {
+    const registry = new ModelRegistry({ root });
+    const folder = await registry.createStagingFolder();
+    await writeFile(path.join(folder, 'model.onnx'), external.model);
+    const error = await registry.publishFolder({ name: 'tiny', version: '1.0.0', folder, manifest: tinyOnnxManifest }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VALIDATION_FAILED', details: { reason: 'missing_external_data', files: ['model.onnx.data'] } });
+  });
+
+  it.each([['../w.data'], ['/etc/passwd'], ['model.onnx'], ['manifest.json']])('refuses an external data location %j', async (location) => {
+    const registry = new ModelRegistry({ root });
+    const model = tinyOnnxModel({ externalData: location }).model;
+    expect(await codeOf(registry.publish({ name: 'tiny', version: '1.0.0', files: [{ path: 'model.onnx', bytes: model }], manifest: tinyOnnxManifest }))).toBe('VALIDATION_FAILED');
+    const folder = await registry.createStagingFolder();
+    await writeFile(path.join(folder, 'model.onnx'), model);
+    expect(await codeOf(registry.publishFolder({ name: 'tiny', version: '1.0.0', folder, manifest: tinyOnnxManifest }))).toBe('VALIDATION_FAILED');
+  });
+
+  it('does not publish a version whose verify hook throws', async () => {
+    const registry = new ModelRegistry({ root });
+    const seen: string[] = [];
+    const verify = async (folder: string) => {
+      seen.push(...(await readdir(folder)).sort());
+      throw new AppError('MODEL_NOT_READY', 'cannot load');
+    };
+    expect(await codeOf(registry.publish({ name: 'tiny', version: '1.0.0', files, manifest: tinyOnnxManifest, setLive: true, verify }))).toBe('MODEL_NOT_READY');
+    expect(seen).toEqual(['manifest.json', 'model.onnx', 'model.onnx.data']);
+    await expect(registry.resolve('tiny')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
   });
 });

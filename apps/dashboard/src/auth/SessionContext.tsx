@@ -17,43 +17,48 @@ interface SessionContextValue {
   session: Session | null;
   /** Why the last session ended, for the sign-in page. */
   signedOutReason: SignOutReason | null;
-  signIn(key: string): Promise<void>;
+  /** `remember`: keep the key on this device (localStorage) for new tabs and later visits. */
+  signIn(key: string, options?: { remember?: boolean }): Promise<void>;
   signOut(reason: SignOutReason): void;
 }
 
 const SessionContext = createContext<SessionContextValue | null>(null);
 
-export function SessionProvider({ children, storage }: { children: ReactNode; storage?: Storage }) {
+/**
+ * `storage`: the tab's key store (sessionStorage); `remembered`: the device's, used when the user
+ * asks to be remembered (localStorage; null: never remembered).
+ */
+export function SessionProvider({ children, storage, remembered }: { children: ReactNode; storage?: Storage; remembered?: Storage | null }) {
   const queryClient = useQueryClient();
   const onRejected = useRef<() => void>(() => {});
   const makeClient = useCallback((key: string) => new ApiClient({ apiKey: key, onUnauthorized: () => onRejected.current() }), []);
   const [signedOutReason, setSignedOutReason] = useState<SignOutReason | null>(null);
   const [session, setSession] = useState<Session | null>(() => {
-    const key = loadApiKey(storage);
+    const key = loadApiKey(storage, remembered);
     return key ? { client: makeClient(key), account: null } : null;
   });
 
   const signOut = useCallback(
     (reason: SignOutReason) => {
-      clearApiKey(storage);
+      clearApiKey(storage, remembered);
       queryClient.clear();
       setSession(null);
       setSignedOutReason(reason);
     },
-    [queryClient, storage],
+    [queryClient, storage, remembered],
   );
   onRejected.current = () => signOut('rejected');
 
   const signIn = useCallback(
-    async (key: string) => {
+    async (key: string, options: { remember?: boolean } = {}) => {
       // Checked before it is kept: a wrong key never reaches storage.
       const account = await new ApiClient({ apiKey: key }).account();
-      saveApiKey(key, storage);
+      saveApiKey(key, storage, { remember: options.remember ?? false, ...(remembered !== undefined ? { remembered } : {}) });
       queryClient.clear();
       setSignedOutReason(null);
       setSession({ client: makeClient(key), account });
     },
-    [makeClient, queryClient, storage],
+    [makeClient, queryClient, storage, remembered],
   );
 
   const value = useMemo(() => ({ session, signedOutReason, signIn, signOut }), [session, signedOutReason, signIn, signOut]);

@@ -6,13 +6,18 @@ type Missing = Exclude<QueueState, (typeof queueStates)[number]>;
 const complete: [Missing] extends [never] ? true : never = true;
 void complete;
 
-const hints: Record<QueueState, string> = {
-  waiting: 'ready to run',
-  prioritized: 'ready, by priority',
-  active: 'held by workers',
-  delayed: 'waiting to retry',
-  completed: 'kept for an hour',
-  failed: 'kept for a day',
+/**
+ * Each BullMQ state as an operator reads it, and a line on what it means here. Every InferQ job has
+ * a priority (the tier's), so queued jobs are nearly all "waiting (by priority)"; BullMQ's own name
+ * stays in the tooltip and the data attributes.
+ */
+export const queueStateLabels: Record<QueueState, { label: string; hint: string }> = {
+  waiting: { label: 'waiting (in order)', hint: 'queued, taken first in first out' },
+  prioritized: { label: 'waiting (by priority)', hint: 'queued, highest priority taken first' },
+  active: { label: 'taken by workers', hint: 'held or running now' },
+  delayed: { label: 'retrying later', hint: 'a failed attempt, waiting out its backoff' },
+  completed: { label: 'done', hint: 'kept in the queue for an hour' },
+  failed: { label: 'failed for good', hint: 'kept in the queue for a day' },
 };
 
 /**
@@ -40,12 +45,12 @@ export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: Q
       {snapshot.paused && <p className="small warn-text">Paused: workers take no new jobs; running ones finish, and new submissions wait in the queue.</p>}
       <div className="counts">
         {queueStates.map((state) => (
-          <div key={state} className={`count count-${state}`} data-state={state}>
+          <div key={state} className={`count count-${state}`} data-state={state} title={`BullMQ state: ${state}`}>
             <span className="count-value" data-testid={`count-${state}`}>
               {snapshot.counts[state].toLocaleString()}
             </span>
-            <span className="count-label">{state}</span>
-            <span className="count-hint">{hints[state]}</span>
+            <span className="count-label">{queueStateLabels[state].label}</span>
+            <span className="count-hint">{queueStateLabels[state].hint}</span>
           </div>
         ))}
       </div>
@@ -55,7 +60,7 @@ export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: Q
             <thead>
               <tr>
                 <th scope="col">Model queue</th>
-                <th scope="col" className="num" title="waiting + prioritized">
+                <th scope="col" className="num" title="waiting, in order or by priority">
                   Queued
                 </th>
                 <th scope="col" className="num" title="taken by workers, not yet preprocessing or in a batch">

@@ -3,9 +3,15 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { MemoryRouter, Route, Routes } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SessionProvider } from '../auth/SessionContext.tsx';
+import { clearApiKey, isKeyRemembered, loadApiKey, saveApiKey } from '../auth/keyStorage.ts';
 import { SignInPage } from './SignInPage.tsx';
 
 const goodKey = `iq_0123456789ab_${'c'.repeat(43)}`;
+const account = {
+  user: { id: '0b7e3c1a-0000-4000-8000-000000000000', email: 'a@b.c', role: 'user' },
+  tier: { name: 'free', submitsPerWindow: 60, rateWindowSeconds: 60, maxJobsInFlight: 200, maxUploadBytes: 1, maxPixels: 1, maxBatchImages: 1, retentionDays: 7 },
+  usage: { submitsInWindow: 0, jobsInFlight: 0 },
+};
 
 function renderSignIn() {
   render(
@@ -27,7 +33,10 @@ function typeKey(value: string) {
   fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
 }
 
-beforeEach(() => sessionStorage.clear());
+beforeEach(() => {
+  sessionStorage.clear();
+  localStorage.clear();
+});
 afterEach(() => {
   cleanup();
   vi.unstubAllGlobals();
@@ -53,11 +62,6 @@ describe('SignInPage', () => {
   });
 
   it('stores an accepted key in sessionStorage only and opens the jobs page', async () => {
-    const account = {
-      user: { id: '0b7e3c1a-0000-4000-8000-000000000000', email: 'a@b.c', role: 'user' },
-      tier: { name: 'free', submitsPerWindow: 60, rateWindowSeconds: 60, maxJobsInFlight: 200, maxUploadBytes: 1, maxPixels: 1, maxBatchImages: 1, retentionDays: 7 },
-      usage: { submitsInWindow: 0, jobsInFlight: 0 },
-    };
     const fetch = vi.fn(async () => new Response(JSON.stringify(account), { status: 200 }));
     vi.stubGlobal('fetch', fetch);
     renderSignIn();
@@ -66,5 +70,34 @@ describe('SignInPage', () => {
     expect(sessionStorage.getItem('inferq.apiKey')).toBe(goodKey);
     expect(localStorage.length).toBe(0);
     expect(String((fetch.mock.calls[0] as unknown[])[0])).toBe('/v1/account');
+  });
+
+  it('remembers the key on this device when asked: a new tab (a fresh sessionStorage) is signed in', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(account), { status: 200 })));
+    renderSignIn();
+    fireEvent.click(screen.getByLabelText('Remember me on this device'));
+    typeKey(goodKey);
+    await waitFor(() => expect(screen.getByText('jobs page')).toBeTruthy());
+    expect(localStorage.getItem('inferq.apiKey')).toBe(goodKey);
+
+    // A new tab: its own session storage is empty, the device's key signs it in.
+    cleanup();
+    sessionStorage.clear();
+    renderSignIn();
+    await waitFor(() => expect(screen.getByText('jobs page')).toBeTruthy());
+    expect(sessionStorage.getItem('inferq.apiKey')).toBe(goodKey);
+  });
+});
+
+describe('keyStorage', () => {
+  it('forgets the remembered key on sign-out, and on a sign-in without "remember"', () => {
+    saveApiKey(goodKey, sessionStorage, { remember: true });
+    expect(isKeyRemembered()).toBe(true);
+    clearApiKey();
+    expect([sessionStorage.length, localStorage.length]).toEqual([0, 0]);
+    saveApiKey(goodKey, sessionStorage, { remember: true });
+    saveApiKey(goodKey, sessionStorage, { remember: false });
+    expect([sessionStorage.length, localStorage.length]).toEqual([1, 0]);
+    expect(loadApiKey()).toBe(goodKey);
   });
 });

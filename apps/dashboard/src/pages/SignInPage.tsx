@@ -11,6 +11,7 @@ export function SignInPage() {
   const [key, setKey] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [remember, setRemember] = useState(false);
 
   if (session) {
     const from = (location.state as { from?: string } | null)?.from;
@@ -27,7 +28,7 @@ export function SignInPage() {
     setBusy(true);
     setError(null);
     try {
-      await signIn(trimmed);
+      await signIn(trimmed, { remember });
     } catch (caught) {
       setError(caught instanceof ApiError && caught.status === 401 ? new ApiError(401, 'UNAUTHENTICATED', 'This key was not accepted: it may be revoked or mistyped.') : caught);
     } finally {
@@ -52,7 +53,7 @@ export function SignInPage() {
         )}
         {signedOutReason === 'user' && !error && (
           <div className="notice notice-info" role="status">
-            Signed out. Your key was removed from this tab.
+            Signed out. Your key was removed from this browser.
           </div>
         )}
         <label className="field">
@@ -69,13 +70,18 @@ export function SignInPage() {
             required
           />
         </label>
+        <label className="field-check">
+          <input type="checkbox" name="remember" checked={remember} onChange={(event) => setRemember(event.target.checked)} />
+          <span>Remember me on this device</span>
+        </label>
         {error !== null && <ErrorNotice error={error} />}
         <button type="submit" className="button button-primary button-block" disabled={busy || key.trim() === ''}>
           {busy ? 'Checking…' : 'Sign in'}
         </button>
         <p className="muted small">
-          The key stays in this browser tab only (session storage) and is sent only in the Authorization header. Closing the tab
-          forgets it.
+          The key is sent only in the Authorization header. It stays in this browser tab only (session storage), and closing the
+          tab forgets it; remembered, it stays in this browser (local storage) for new tabs and later visits until you sign out.
+          Leave it off on a shared computer.
         </p>
       </form>
     </main>

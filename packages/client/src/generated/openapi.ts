@@ -895,7 +895,10 @@ export type components = {
             data: components["schemas"]["WebhookDelivery"][];
         };
         WebhookDelivery: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @description The delivery id: the `webhook-id` / `InferQ-Delivery` header the receiver got; the same on each attempt of one delivery.
+             */
             id: string;
             attempt: number;
             /** @enum {string} */
@@ -1405,10 +1408,7 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
-                    /**
-                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
-                     * @example started,completed
-                     */
+                    /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
                 };
             };
@@ -1548,10 +1548,7 @@ export interface operations {
                      * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
                      */
                     webhook?: string;
-                    /**
-                     * @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default).
-                     * @example started,completed
-                     */
+                    /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
                 };
             };

@@ -5,7 +5,7 @@ import { AccountStore, tierNames } from '@inferq/accounts';
 import { createDatabase } from '@inferq/db';
 import type { TestUser } from '@inferq/testing';
 import { closedLoop, HttpClient, isFinal, waitForJob, type JobAnswer, type MultipartBody } from './loadClient.ts';
-import { CpuMeter } from './procStat.ts';
+import { CpuMeter, withDescendants } from './procStat.ts';
 import type { BenchServices } from './services.ts';
 import type { Platform } from './platform.ts';
 import { summarize } from './stats.ts';
@@ -164,7 +164,7 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     counting = true;
     for (const status of Object.keys(refused)) delete refused[status];
     const meter = new CpuMeter();
-    const pids = { api: [platform.api.pid], workers: platform.workers.map((worker) => worker.pid) };
+    const pids = { api: [platform.api.pid], workers: platform.workers.flatMap((worker) => withDescendants(worker.pid)) };
     // Postgres backends report their transaction counts at most once a second: wait for the warm-up's.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const transactionsBefore = await services.postgresTransactions();

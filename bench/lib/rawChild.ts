@@ -2,8 +2,9 @@
 // over IPC by rawModel.ts so several processes start each measurement at the same moment.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { imageToInput, initBackend, initOnnxRuntime, loadModel, preparedToInput, type BackendPreference, type OnnxProvider } from '@inferq/inference';
-import { validateImage } from '@inferq/images';
+import { imageToInput, initBackend, initOnnxRuntime, loadModel, pixelsToInput, preparedToInput, type BackendPreference, type OnnxProvider } from '@inferq/inference';
+import { alignCornersResize, validateImage } from '@inferq/images';
+import sharp from 'sharp';
 import { ModelRegistry } from '@inferq/models';
 import { photoLikeImage } from '@inferq/images/testing';
 
@@ -64,14 +65,20 @@ try {
         send({ kind: 'done', items, ms: performance.now() - started });
       }
       if (message.cmd === 'bare') {
-        // What the platform wraps, in a plain loop: no HTTP, queue or database. imageToInput is
-        // sharp's full decode, the exact aligned-corners resize in floats and the scale (/255).
+        // What the platform wraps, in a plain loop: no HTTP, queue or database. sharp's full
+        // decode, the exact aligned-corners resize in floats (not rounded) and the scale (/255);
+        // a model with another resize gets the platform's own preprocessing.
         const images = message.images.map((file) => readFileSync(file));
+        const { input: spec } = manifest;
+        const toInput = async (bytes: Buffer) => {
+          if (spec.resizeKernel !== 'alignCorners') return imageToInput(bytes, spec);
+          const { data, info } = await sharp(bytes, { failOn: 'error', autoOrient: true }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+          return pixelsToInput(alignCornersResize(data, info.width, info.height, info.channels, spec.width, spec.height), spec);
+        };
         const started = performance.now();
         let items = 0;
         while (performance.now() - started < message.ms) {
-          const input = await imageToInput(images[items % images.length]!, manifest.input);
-          await model.predictBatch([input]);
+          await model.predictBatch([await toInput(images[items % images.length]!)]);
           items++;
         }
         send({ kind: 'done', items, ms: performance.now() - started });

@@ -19,7 +19,8 @@ describe('upload → queue → worker → result → poll, with real processes',
   let healthUrl = '';
 
   beforeAll(async () => {
-    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'e2e-1' })]);
+    // Every pixel handed over, nsfw's exact floats too (by default they are left to the worker's decode).
+    const started = await Promise.all([startApiProcess({ ...env, extra: { ...env.extra, PIXEL_HANDOFF: 'always' } }), startWorkerProcess({ ...env, workerId: 'e2e-1' })]);
     api = started[0].process;
     caller = { baseUrl: started[0].baseUrl, user: await createTestUser(env.databaseUrl) };
     worker = started[1].process;
@@ -172,5 +173,28 @@ describe('upload → queue → worker → result → poll, with real processes',
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('the default hand-off', () => {
+  const env = platformEnv({});
+  let api: PlatformProcess | undefined;
+  let worker: PlatformProcess | undefined;
+  afterAll(async () => {
+    await stopAll([api, worker]);
+  });
+
+  it("leaves nsfw's exact float pixels to the worker's decode, and hands mnist's small ones over", async () => {
+    const [a, w] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'e2e-default' })]);
+    api = a.process;
+    worker = w.process;
+    const caller = { baseUrl: a.baseUrl, user: await createTestUser(env.databaseUrl) };
+    const photo = await submit(caller, await photoLikeImage(800, 600, 'jpeg'));
+    const digit = await submit(caller, await photoLikeImage(280, 280, 'png'), { model: 'mnist' });
+    expect((await waitForFinal(caller, photo.id)).status).toBe('succeeded');
+    expect((await waitForFinal(caller, digit.id)).status).toBe('succeeded');
+    const text = await (await fetch(`${w.healthUrl}/metrics`)).text();
+    expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="nsfw",source="decoded"\} 1$/m);
+    expect(text).toMatch(/^inferq_worker_preprocessed_total\{model="mnist",source="prepared"\} 1$/m);
   });
 });

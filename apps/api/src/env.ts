@@ -54,6 +54,11 @@ export const apiEnvSchema = commonEnvSchema.extend({
    * pixels over.
    */
   PIXEL_HANDOFF_MAX_BYTES: z.coerce.number().int().nonnegative().default(512 * 1024 * 1024),
+  /**
+   * Which pixels are handed over: `worthwhile` (small ones, or 8-bit ones from an image of at
+   * least twice the input's pixels) or `always` (also exact float pixels, such as nsfw's 602 kB).
+   */
+  PIXEL_HANDOFF: z.enum(['worthwhile', 'always']).default('worthwhile'),
   /** How long handed-over pixels wait in Redis for their job to start (then the worker decodes the upload). */
   PIXEL_HANDOFF_TTL_MS: z.coerce.number().int().positive().default(600_000),
   /** Submissions one API process validates and stores at once; more are answered 503 SERVER_BUSY. */

@@ -95,6 +95,7 @@ const services = buildApiServices({
   queue,
   models: registryCatalog(registry, { preparePixels: env.PREPARE_MODEL_PIXELS }),
   pixels: new PixelStore({ connection: redis, prefix: env.QUEUE_PREFIX, budgetBytes: env.PIXEL_HANDOFF_MAX_BYTES, ttlMs: env.PIXEL_HANDOFF_TTL_MS }),
+  pixelHandoff: env.PIXEL_HANDOFF,
   registry,
   modelDownload: { policy: { allowHosts: env.MODEL_FETCH_ALLOW_HOSTS }, deadlineMs: env.MODEL_FETCH_DEADLINE_MS, maxBytes: env.MAX_MODEL_BYTES },
   defaultModel: env.DEFAULT_MODEL,

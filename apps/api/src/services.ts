@@ -44,6 +44,8 @@ export interface ApiParts {
    * @defaultValue a PixelStore on the queue's connection, with its default TTL and budget
    */
   pixels?: PixelStore | undefined;
+  /** Which pixels are handed over (PIXEL_HANDOFF). @defaultValue 'worthwhile' */
+  pixelHandoff?: 'worthwhile' | 'always' | undefined;
   /** Job reads. @defaultValue a JobQueries on `db` */
   queries?: JobQueries;
   /** Spans of each submit, exported by OTLP when configured. @defaultValue disabledTracing (off) */
@@ -121,6 +123,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     events: new JobEventPublisher({ connection: queue.connection, prefix }),
     decodePixels: shares.decodePixels,
     pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
+    pixelHandoff: parts.pixelHandoff,
     // A job view costs at most one heartbeat read a second, shared by every request.
     servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
     tracing: parts.tracing,

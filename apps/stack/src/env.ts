@@ -26,8 +26,8 @@ export const stackEnvSchema = z.object({
   /** Its own key prefix, so this stack never takes jobs of another one on the same Redis. */
   QUEUE_PREFIX: z.string().default('inferq-local'),
   MODELS_DIR: commonEnvSchema.shape.MODELS_DIR,
-  /** Worker processes (`auto`: one per core), as the worker's own WORKER_PROCESSES. */
-  WORKER_PROCESSES: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
+  /** Worker processes (`auto`, the default: one per core), as the worker's own WORKER_PROCESSES. */
+  WORKER_PROCESSES: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default('auto'),
   /** `build`: rebuild the dashboard when its sources are newer than its build; `skip`: never. */
   INFERQ_DASHBOARD: z.enum(['build', 'skip']).default('build'),
   /** `pretty`: one short line per log entry; `json`: the processes' JSON lines as they are. */

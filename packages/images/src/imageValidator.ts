@@ -15,7 +15,7 @@
  * - `IMAGE_DIMENSIONS`: width or height outside the min/max bounds.
  */
 import { createHash } from 'node:crypto';
-import { AppError, type ImageFormat } from '@inferq/core';
+import { AppError, imageTooLargeError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
 import { imageByteLength } from './imageEnd.ts';
 import { metadataSegmentBytes, withoutPrivateMetadata } from './imageMetadata.ts';
@@ -168,9 +168,7 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
 
   if (input.length === 0) throw invalid('empty', 'The image file is empty');
   if (input.length > bounds.maxBytes) {
-    throw new AppError('IMAGE_TOO_LARGE', `The image is ${input.length} bytes; the limit is ${bounds.maxBytes}`, {
-      details: { bytes: input.length, maxBytes: bounds.maxBytes },
-    });
+    throw imageTooLargeError(bounds.maxBytes, input.length);
   }
 
   // Only bytes with an accepted raster signature ever reach sharp: libvips would happily render
@@ -213,7 +211,7 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   const maxPixels = maxPixelsFor(bounds, sniffed);
   if (storedWidth * storedHeight > maxPixels) {
     const formatNote = maxPixels < bounds.maxPixels ? ` for ${sniffed}, which is slow to decode` : '';
-    throw new AppError('IMAGE_TOO_LARGE', `The image is ${storedWidth}×${storedHeight} pixels; the limit is ${maxPixels} pixels${formatNote}`, {
+    throw new AppError('IMAGE_TOO_LARGE', `The image is ${storedWidth}×${storedHeight} pixels (${(storedWidth * storedHeight / 1e6).toFixed(1)} MP); the limit is ${(maxPixels / 1e6).toFixed(1)} MP${formatNote}.`, {
       details: { width: storedWidth, height: storedHeight, maxPixels, format: sniffed },
     });
   }

@@ -129,6 +129,8 @@ export async function startWorkerProcess(options: PlatformEnv & { workerId?: str
     RECONCILE_INTERVAL_MS: '0',
     // Tests share a busy machine with other test runs: a niced worker would wait behind all of them.
     WORKER_NICE: '0',
+    // One process, whose logs and health endpoint the test reads (the default is one per core).
+    WORKER_PROCESSES: '1',
     ...(options.workerId ? { WORKER_ID: options.workerId } : {}),
     ...options.extra,
   });

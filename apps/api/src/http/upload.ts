@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import multer, { type StorageEngine } from 'multer';
-import { AppError, isAppError } from '@inferq/core';
+import { AppError, imageTooLargeError, isAppError } from '@inferq/core';
 
 export interface UploadOptions {
   /** Largest file accepted from anyone, in bytes (MAX_UPLOAD_BYTES). @defaultValue 10 MiB */
@@ -49,7 +49,7 @@ const fieldLimits = { fields: 8, fieldSize: 4096, fieldNameSize: 100, headerPair
 const defParamCharset = 'utf8';
 
 export function imageTooLarge(maxBytes: number): AppError {
-  return new AppError('IMAGE_TOO_LARGE', `The image is larger than ${maxBytes} bytes.`, { details: { maxBytes } });
+  return imageTooLargeError(maxBytes);
 }
 
 /** One parser per limit: a handful of tiers means a handful of instances. */

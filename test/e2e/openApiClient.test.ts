@@ -55,7 +55,11 @@ describe('a client generated from /openapi.json by third-party tools', () => {
     const cancel = await client.POST('/v1/jobs/{id}/cancel', { params: { path: { id } } });
     expect(cancel.response.status).toBe(409);
     expect(cancel.error?.error.code).toBe('JOB_FINISHED');
+    // A wait past 60 s is clamped (as Prefer: wait is) and announced; one that is no number is refused.
     const tooLong = await client.GET('/v1/jobs/{id}', { params: { path: { id }, query: { wait: 61 } } });
-    expect(tooLong.error?.error.code).toBe('VALIDATION_FAILED');
+    expect(tooLong.response.status).toBe(200);
+    expect(tooLong.response.headers.get('preference-applied')).toBe('wait=60');
+    const notANumber = await client.GET('/v1/jobs/{id}', { params: { path: { id }, query: { wait: 'soon' as unknown as number } } });
+    expect(notANumber.error?.error.code).toBe('VALIDATION_FAILED');
   });
 });

@@ -213,7 +213,7 @@ async function main(): Promise<void> {
     `  API docs     ${baseUrl}/docs`,
     `  Postgres     ${databaseUrl}${databaseNote}`,
     `  Redis        ${redisUrl}${redisNote}, queue prefix ${env.QUEUE_PREFIX}`,
-    `  Worker       http://127.0.0.1:${workerPorts.join(', ') || '?'}/healthz and /metrics (a free port, chosen at start)`,
+    `  Worker       http://127.0.0.1:${workerPorts[0] ?? '?'}/healthz and /metrics (a free port, chosen at start)${workerPorts.length > 1 ? `; ${workerPorts.length} worker processes (one per core), the others on ${workerPorts.slice(1).join(', ')}` : ''}`,
     `  API key      ${apiKey.key}`,
     `               (${apiKey.email}, administrator; ${apiKey.created ? 'new, ' : ''}saved in ${shown(stateFile)})`,
     ...modelNotes,

@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { apiKeyPrefix } from '@inferq/accounts';
 import { FairQueueRefusal, shareRefusal, type FairQueue } from '@inferq/core';
 import { principalOf } from './authenticate.ts';
+import { waitForTurn } from './fairTurn.ts';
 
 const releaseKey = 'releaseSubmitSlot';
 const bearerPattern = /^Bearer ([^\s]{1,200})$/i;
@@ -92,23 +93,7 @@ export class SubmitSlots {
       if (this.#users.size >= maxKnownKeys) this.#users.delete(this.#users.keys().next().value!);
       this.#users.set(prefix, userId);
     }
-    const gone = new AbortController();
-    const onClose = () => gone.abort();
-    res.once('close', onClose);
-    this.queue.acquire(userId, 1, { weight: this.#weightOf(req), signal: gone.signal }).then(
-      (lease) => {
-        res.off('close', onClose);
-        if (gone.signal.aborted || res.writableEnded) return lease.release();
-        res.locals[releaseKey] = lease.release;
-        res.once('close', lease.release);
-        next();
-      },
-      (error: unknown) => {
-        res.off('close', onClose);
-        if (gone.signal.aborted) return;
-        next(error instanceof FairQueueRefusal ? shareRefusal('submits', error) : error);
-      },
-    );
+    waitForTurn(res, next, this.queue, { resource: 'submits', flow: userId, amount: 1, weight: this.#weightOf(req), releaseKey });
   };
 }
 

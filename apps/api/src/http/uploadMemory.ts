@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { FairQueueRefusal, shareRefusal, type AppError, type FairQueue } from '@inferq/core';
+import type { AppError, FairQueue } from '@inferq/core';
 import { principalOf } from './authenticate.ts';
+import { waitForTurn } from './fairTurn.ts';
 
 const releaseKey = 'releaseUploadMemory';
 
@@ -34,23 +35,7 @@ export function reserveUploadMemory(
       return;
     }
     const amount = declared !== undefined && Number.isSafeInteger(declared) ? declared : max;
-    const gone = new AbortController();
-    const onClose = () => gone.abort();
-    res.once('close', onClose);
-    queue.acquire(principalOf(req).userId, amount, { weight: weightOf(req), signal: gone.signal }).then(
-      (lease) => {
-        res.off('close', onClose);
-        if (gone.signal.aborted || res.writableEnded) return lease.release();
-        res.locals[releaseKey] = lease.release;
-        res.once('close', lease.release);
-        next();
-      },
-      (error: unknown) => {
-        res.off('close', onClose);
-        if (gone.signal.aborted) return; // the client went away while waiting: nobody to answer
-        next(error instanceof FairQueueRefusal ? shareRefusal('uploadBytes', error) : error);
-      },
-    );
+    waitForTurn(res, next, queue, { resource: 'uploadBytes', flow: principalOf(req).userId, amount, weight: weightOf(req), releaseKey });
   };
 }
 

@@ -38,16 +38,21 @@ it('two workers, one hangs (SIGSTOP: no more lock renewals): the other runs its 
   expect(outcomes.every((outcome) => outcome.status === 202)).toBe(true);
   const ids = outcomes.map((outcome) => outcome.id!);
 
-  // Freeze the worker while it holds jobs: it stays connected but renews no lock.
+  // Freeze the worker while it holds jobs: it stays connected but renews no lock. Its jobs can
+  // finish between the read and the signal; then it is let go and frozen again at the next chance.
   let held: string[] = [];
+  let stoppedAt = 0;
   const deadline = Date.now() + 120_000;
   while (held.length === 0 && Date.now() < deadline) {
+    if ((await heldBy(env.databaseUrl, ids, 'hangs')).length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      continue;
+    }
+    hanging.process.kill('SIGSTOP');
+    stoppedAt = Date.now();
     held = await heldBy(env.databaseUrl, ids, 'hangs');
-    if (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    if (held.length === 0) hanging.process.kill('SIGCONT');
   }
-  hanging.process.kill('SIGSTOP');
-  const stoppedAt = Date.now();
-  held = await heldBy(env.databaseUrl, ids, 'hangs');
 
   const heldCounts = await waitForFinal(env.databaseUrl, held, 120_000);
   const pickedUpAfterMs = Date.now() - stoppedAt;

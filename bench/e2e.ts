@@ -7,7 +7,7 @@
 //   Runtime with one thread at batch 1): what the machine can do with the model;
 // - the raw model alone at its best batch size.
 //   pnpm bench e2e [--workers 1] [--clients 16] [--seconds 20] [--photos fixtures|synthetic|DIR] [--image 1024x768|native]
-//                  [--bare-processes N] [--raw-batches 1,4,8] [--raw-seconds 2] [--engine onnxruntime-cpu]
+//                  [--bare-processes N] [--raw-batches 1,4,8] [--raw-seconds 2] [--engine onnxruntime-cpu] [--prefer-wait]
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -45,6 +45,8 @@ const { values } = parseArgs({
     /** Clients are spread over this many users; 0: one user per client. */
     users: { type: 'string', default: '0' },
     'shared-redis': { type: 'boolean', default: false },
+    /** Clients ask for the result in the submit itself (`Prefer: wait=20`, as the typed client's run() does): one request a job instead of two. */
+    'prefer-wait': { type: 'boolean', default: false },
     /** Extra environment for the workers / the API, `KEY=VALUE,…` (e.g. WORKER_NICE=0). */
     'worker-env': { type: 'string' },
     'api-env': { type: 'string' },
@@ -113,7 +115,7 @@ try {
     let run: LoadRunResult;
     try {
       const uploads = photos.map((photo, i) => multipartImage(photo.bytes, `photo-${i}.jpg`, 'image/jpeg'));
-      run = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: uploads, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
+      run = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: uploads, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000, preferWait: values['prefer-wait'] });
     } finally {
       await platform.stop();
     }

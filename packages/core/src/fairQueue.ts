@@ -174,13 +174,6 @@ export class FairQueue {
     return this.#flows.get(flow)?.held ?? 0;
   }
 
-  /** Flows holding anything now. */
-  get users(): number {
-    let n = 0;
-    for (const state of this.#flows.values()) if (state.held > 0) n++;
-    return n;
-  }
-
   /**
    * Whether a request of `flow` would be refused at once, before it is read: its flow is at
    * `maxPerFlow`, or every queue of its hand is full. A busy process alone is no reason: the
@@ -406,6 +399,18 @@ const resourceWords: Record<ShareResource, string> = {
   decodePixels: 'image decoding',
   streams: 'live event streams',
 };
+
+/**
+ * `queue.acquire`, with a refusal turned into the answer it gets ({@link shareRefusal} for
+ * `resource`): what the API's routes and services wait with.
+ */
+export async function acquireTurn(queue: FairQueue, resource: ShareResource, flow: string, amount: number, options: AcquireOptions = {}): Promise<FairQueueLease> {
+  try {
+    return await queue.acquire(flow, amount, options);
+  } catch (error) {
+    throw error instanceof FairQueueRefusal ? shareRefusal(resource, error) : error;
+  }
+}
 
 /**
  * The answer to a refused request: 429 CONCURRENCY_LIMITED when the caller holds or waits for

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { AppError, FairQueueRefusal, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, shareRefusal, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import { acquireTurn, AppError, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
@@ -349,13 +349,7 @@ export class JobService {
         ...(handOver ? { pixels: spec, preparePixels: this.#options.pixelHandoff ?? 'worthwhile' } : {}),
         keepMetadata: this.#options.keepImageMetadata ?? false,
         beforeDecode: decodePixels
-          ? async (declared) => {
-              try {
-                return (await decodePixels.acquire(userId, decodeCost(declared), { weight: context.tier.shareWeight })).release;
-              } catch (error) {
-                throw error instanceof FairQueueRefusal ? shareRefusal('decodePixels', error) : error;
-              }
-            }
+          ? async (declared) => (await acquireTurn(decodePixels, 'decodePixels', userId, decodeCost(declared), { weight: context.tier.shareWeight })).release
           : undefined,
       },
     );
@@ -705,12 +699,8 @@ export class JobService {
     if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
     const pixels = job.inputWidth * job.inputHeight;
     const cost = decodeCost({ pixels, format: job.inputFormat as ImageFormat });
-    let lease: { release(): void } | undefined;
-    try {
-      lease = await this.#options.decodePixels?.acquire(principal.userId, cost, { weight: tierOf(principal.tier, this.#options.tiers).shareWeight });
-    } catch (error) {
-      throw error instanceof FairQueueRefusal ? shareRefusal('decodePixels', error) : error;
-    }
+    const { decodePixels } = this.#options;
+    const lease = decodePixels ? await acquireTurn(decodePixels, 'decodePixels', principal.userId, cost, { weight: tierOf(principal.tier, this.#options.tiers).shareWeight }) : undefined;
     try {
       // Inputs are stored trimmed to the image; rows from before that are trimmed here.
       const bytes = await makeThumbnail(imageOnly(stored, job.inputFormat), side, { maxPixels: pixels });

@@ -92,6 +92,16 @@ export type AdmissionSource = () => Record<string, { capacity: number; inUse: nu
 /** Admission's fair queues as series: per resource, and per resource and user. */
 function admissionMetrics(registry: Registry, source: AdmissionSource | undefined) {
   const read = () => Object.entries(source?.() ?? {}).flatMap(([resource, snapshot]) => (snapshot ? [{ resource, snapshot }] : []));
+  type Flow = NonNullable<ReturnType<AdmissionSource>[string]>['flows'][number];
+  /** Each user's non-zero `pick` of each resource, as a series. */
+  const perUser = (pick: (flow: Flow) => number, record: (labels: { resource: string; user: string }, value: number) => void) => {
+    for (const { resource, snapshot } of read()) {
+      for (const flow of snapshot.flows) {
+        const value = pick(flow);
+        if (value > 0) record({ resource, user: flow.flow }, value);
+      }
+    }
+  };
   return {
     capacity: new Gauge({
       name: 'inferq_admission_capacity',
@@ -110,7 +120,7 @@ function admissionMetrics(registry: Registry, source: AdmissionSource | undefine
       registers: [registry],
       collect() {
         this.reset();
-        for (const { resource, snapshot } of read()) for (const flow of snapshot.flows) if (flow.held > 0) this.set({ resource, user: flow.flow }, flow.held);
+        perUser((flow) => flow.held, (labels, value) => this.set(labels, value));
       },
     }),
     waiting: new Gauge({
@@ -120,7 +130,7 @@ function admissionMetrics(registry: Registry, source: AdmissionSource | undefine
       registers: [registry],
       collect() {
         this.reset();
-        for (const { resource, snapshot } of read()) for (const flow of snapshot.flows) if (flow.waiting > 0) this.set({ resource, user: flow.flow }, flow.waiting);
+        perUser((flow) => flow.waiting, (labels, value) => this.set(labels, value));
       },
     }),
     queued: new Counter({
@@ -130,7 +140,7 @@ function admissionMetrics(registry: Registry, source: AdmissionSource | undefine
       registers: [registry],
       collect() {
         this.reset();
-        for (const { resource, snapshot } of read()) for (const flow of snapshot.flows) if (flow.queued > 0) this.inc({ resource, user: flow.flow }, flow.queued);
+        perUser((flow) => flow.queued, (labels, value) => this.inc(labels, value));
       },
     }),
     refused: new Counter({
@@ -140,7 +150,7 @@ function admissionMetrics(registry: Registry, source: AdmissionSource | undefine
       registers: [registry],
       collect() {
         this.reset();
-        for (const { resource, snapshot } of read()) for (const flow of snapshot.flows) if (flow.refused > 0) this.inc({ resource, user: flow.flow }, flow.refused);
+        perUser((flow) => flow.refused, (labels, value) => this.inc(labels, value));
       },
     }),
   };

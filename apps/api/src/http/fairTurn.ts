@@ -1,5 +1,5 @@
 import type { NextFunction, Response } from 'express';
-import { FairQueueRefusal, shareRefusal, type FairQueue, type ShareResource } from '@inferq/core';
+import { acquireTurn, type FairQueue, type ShareResource } from '@inferq/core';
 
 /**
  * Waits for this request's turn at a fair queue, then holds the units until the answer is sent (or
@@ -11,7 +11,7 @@ export function waitForTurn(res: Response, next: NextFunction, queue: FairQueue,
   const gone = new AbortController();
   const onClose = () => gone.abort();
   res.once('close', onClose);
-  queue.acquire(turn.flow, turn.amount, { weight: turn.weight, signal: gone.signal }).then(
+  acquireTurn(queue, turn.resource, turn.flow, turn.amount, { weight: turn.weight, signal: gone.signal }).then(
     (lease) => {
       res.off('close', onClose);
       if (gone.signal.aborted || res.writableEnded) return lease.release();
@@ -22,7 +22,7 @@ export function waitForTurn(res: Response, next: NextFunction, queue: FairQueue,
     (error: unknown) => {
       res.off('close', onClose);
       if (gone.signal.aborted) return; // the client went away while waiting: nobody to answer
-      next(error instanceof FairQueueRefusal ? shareRefusal(turn.resource, error) : error);
+      next(error);
     },
   );
 }

@@ -112,7 +112,7 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/v1/admin', adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }));
   app.use('/v1/admin', adminJobsRouter({ jobs: services.jobs, operator: services.operator }));
   app.use('/v1/admin', queueOperationsRouter(services.queueOperations));
-  app.use('/v1/admin', adminAdmissionRouter(() => ({ ...services.shares.snapshot(), streams: services.live?.snapshot() })));
+  app.use('/v1/admin', adminAdmissionRouter(services.admission));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -13,6 +13,7 @@ import { AdmissionShares } from './admissionShares.ts';
 import { principalOf } from './http/authenticate.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import type { LiveEvents } from './liveEvents.ts';
+import type { AdmissionSource } from './routes/adminAdmission.ts';
 import { ModelService, type ModelDownloadOptions } from './modelService.ts';
 
 /** What the API is built from: connections, stores and settings (from env in index.ts, or a test's). */
@@ -90,6 +91,8 @@ export interface ApiServices {
   submitSlots: SubmitSlots;
   /** The fair queues of this process's submit slots, upload memory and decoding. */
   shares: AdmissionShares;
+  /** Every fair-queued resource of this process now, the streams included: the admin view and /metrics read it. */
+  admission: AdmissionSource;
   metrics: ApiMetrics;
   readiness: ReadinessCheck[];
   /** Largest upload read from a request, in bytes. */
@@ -104,6 +107,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const stats = new JobStats(db);
   const workers = new WorkerRegistry({ connection: queue.connection, prefix });
   const shares = parts.shares ?? new AdmissionShares({ submits: parts.maxConcurrentSubmits });
+  const admission: AdmissionSource = () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() });
   const maintenance = new JobMaintenance(db);
   const jobs = new JobService({
     admission: new JobAdmission(db),
@@ -142,7 +146,8 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     tiers: parts.tiers,
     submitSlots: new SubmitSlots(shares.submits, { weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight }),
     shares,
-    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel(), admission: () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() }) }),
+    admission,
+    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel(), admission }),
     readiness: [
       { name: 'postgres', check: () => pingDatabase(db) },
       { name: 'redis', check: () => pingRedis(queue.connection) },

@@ -284,8 +284,9 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   }
 
   // Store only the image: cut at its own end marker (no decode, microseconds), else re-encode.
-  // Private metadata goes too, by rewriting the framing where it can be (JPEG, PNG, WebP, GIF);
-  // an AVIF or TIFF that carries any is re-encoded.
+  // Private metadata goes too, by rewriting the framing where it can be (JPEG, PNG, WebP, GIF;
+  // AVIF's is overwritten in place); a TIFF that carries any, or an AVIF that cannot be scrubbed,
+  // is re-encoded.
   let end = imageEnd;
   let data: Buffer;
   let format: ImageFormat = sniffed;

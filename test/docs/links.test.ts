@@ -61,11 +61,12 @@ interface Link {
 
 function linksOf(page: string): Link[] {
   const text = prose(headingSource(readFileSync(path.join(repoRoot, page), 'utf8')));
-  return [...text.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((match) => ({ page, target: match[1]! }));
+  return [...text.matchAll(/\]\(([^)\s]*)(?:\s+"[^"]*")?\)/g)].map((match) => ({ page, target: match[1]! }));
 }
 
 /** Why a link does not resolve, or null when it does. */
 function brokenReason({ page, target }: Link): string | null {
+  if (target === '') return 'an empty link';
   if (/^[a-z][a-z0-9+.-]*:/i.test(target)) return null; // https:, mailto:: not checked here
   const [file, anchor] = target.split('#', 2) as [string, string | undefined];
   const resolved = file === '' ? page : path.normalize(path.join(path.dirname(page), decodeURIComponent(file)));
@@ -98,6 +99,7 @@ describe('links in README.md and docs/', () => {
   it('lets only the listed pages of other branches be missing', () => {
     expect(brokenReason({ page: 'docs/README.md', target: 'api/v2.md' })).toBeNull();
     expect(brokenReason({ page: 'docs/README.md', target: 'api/v3.md' })).toBe('docs/api/v3.md does not exist');
+    expect(brokenReason({ page: 'README.md', target: '' })).toBe('an empty link');
     expect(brokenReason({ page: 'README.md', target: 'docs/concepts/jobs.md#no-such-heading' })).toBe('no heading #no-such-heading in docs/concepts/jobs.md');
   });
 });

@@ -12,7 +12,7 @@ import { InferenceQueue } from '@inferq/queue';
 import { ensureDashboardBuilt, launchChromium } from './browser.ts';
 import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller } from './platform.ts';
 
-/** `UPDATE_SCREENSHOTS=1` refreshes the README's pictures; other runs leave them alone and write to a temporary folder. */
+/** `UPDATE_SCREENSHOTS=1` refreshes the pictures of docs/dashboard.md; other runs leave them alone and write to a temporary folder. */
 const screenshots = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs/screenshots') : path.join(os.tmpdir(), 'inferq-dashboard-screenshots');
 const wide = { width: 1280, height: 860 };
 const phone = { width: 390, height: 844 };
@@ -382,7 +382,7 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await jobsPanel.getByText('No failed jobs').waitFor();
     await expect.poll(() => page.getByTestId('cap').textContent(), { timeout: 15_000 }).toMatch(/^0 \/ 10,000/);
     await page.getByTestId('throughput-chart').locator('.recharts-area').first().waitFor({ state: 'attached' });
-    // The picture for the README: every user's jobs, one expanded to its JSON.
+    // The picture for docs/dashboard.md: every user's jobs, one expanded to its JSON.
     await jobsPanel.getByTestId('user-filter').selectOption('');
     await jobsPanel.getByRole('button', { name: 'All', exact: true }).click();
     // Its JSON, opened during the search, stays open in the list.

@@ -1,28 +1,14 @@
 #!/usr/bin/env node
 import path from 'node:path';
-import { z } from 'zod';
-import { AccountStore, resolveTiers, SecretBox, secretKeysEnvSchema, tierOverridesEnvSchema } from '@inferq/accounts';
+import { AccountStore, resolveTiers, SecretBox } from '@inferq/accounts';
 import { commonEnvSchema, localStackStateFileName, parseEnv } from '@inferq/core';
 import { createDatabase } from '@inferq/db';
 import { ModelRegistry } from '@inferq/models';
 import { runAdminCommand, usage } from './adminCommands.ts';
+import { adminEnvSchema } from './env.ts';
 import { runModelCommand } from './modelCommands.ts';
 import { checkDatabase, DatabaseProblem, findDatabase, readStackState } from './stackDatabase.ts';
 
-/**
- * The admin CLI's settings: the database, the model registry folder the API and workers share
- * (`models …` commands), and the API's tier changes, so tiers it adds can be assigned here too.
- * DATABASE_URL and MODELS_DIR have no default: unset, they are those of the `pnpm start` stack
- * of this checkout (its `<INFERQ_DATA_DIR>/state.json`).
- */
-const adminEnvSchema = z.object({
-  DATABASE_URL: z.string().url().optional(),
-  MODELS_DIR: z.string().optional(),
-  /** Where `pnpm start` keeps its state, relative to the checkout, as the stack's own setting. */
-  INFERQ_DATA_DIR: z.string().default('.inferq'),
-  TIER_OVERRIDES: tierOverridesEnvSchema.optional(),
-  WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional(),
-});
 // `DATABASE_URL= pnpm admin …` means "not set", as for `pnpm start`.
 const env = parseEnv(adminEnvSchema, 'admin CLI', Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')));
 const tierNames = Object.keys(resolveTiers(env.TIER_OVERRIDES));

@@ -138,7 +138,7 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
         if (format === 'saved_model' && !(options.savedModelsSupported ?? savedModelsSupported())) {
           throw new AppError(
             'MODEL_FORMAT_UNSUPPORTED',
-            'a SavedModel can only be served where @tensorflow/tfjs-node (or -gpu) is installed; convert it with tensorflowjs_converter, or install tfjs-node (README, "Backends")',
+            'a SavedModel can only be served where @tensorflow/tfjs-node (or -gpu) is installed; convert it with tensorflowjs_converter, or install tfjs-node (docs/models/engines.md)',
             { details: { format } },
           );
         }

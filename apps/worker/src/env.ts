@@ -3,96 +3,79 @@ import { z } from 'zod';
 import { commonEnvSchema, defaultInferenceJobPolicy, parseEnv } from '@inferq/core';
 import { enginePreferences, onnxProviderPreferences } from '@inferq/inference';
 
-/** Every setting of the worker, parsed once at boot. Nothing else reads process.env. */
+/**
+ * Every setting of the worker, parsed once at boot. Nothing else reads process.env. The `.describe()`
+ * texts are the settings page (`pnpm docs:settings`).
+ */
 export const workerEnvSchema = commonEnvSchema.extend({
-  /** Comma-separated model names to serve, or `*` for every model in the registry. */
-  WORKER_MODELS: z.string().default('*'),
-  /** tensorflow-gpu, tensorflow, wasm, cpu or auto (the best that loads). */
-  TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  WORKER_MODELS: z.string().default('*').describe('Comma-separated model names to serve, or `*` for every model in the registry (a model published later under a new name included).'),
+  TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto')
+    .describe('The TF.js backend: `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu`, or `auto` (the first that loads, in that order).'),
+  ORT_PROVIDER: z.enum(onnxProviderPreferences).default('auto')
+    .describe(
+      'ONNX Runtime\'s execution provider: `tensorrt`, `cuda`, `webgpu`, `cpu`, `auto` (the first that starts of tensorrt > cuda > webgpu > cpu; webgpu only where a GPU device node exists), or `none` (TF.js serves everything). A named provider must start or the worker does not boot. See [engines](../models/engines.md).',
+    ),
   /**
-   * ONNX Runtime's execution provider: tensorrt, cuda, webgpu, cpu, auto (the best that starts:
-   * tensorrt > cuda > webgpu > cpu), or none (no ONNX Runtime: TF.js serves everything).
+   * Unset: 1, and a host's cores are used by worker processes (WORKER_PROCESSES=auto): `pnpm bench
+   * raw --threads 1,2` measured 2 processes × 1 thread at 38 images/s against 1 process × 2
+   * threads at 13 (nsfw, 2 cores).
    */
-  ORT_PROVIDER: z.enum(onnxProviderPreferences).default('auto'),
-  /**
-   * Threads one ONNX Runtime call uses on the CPU. Unset: 1, and a host's cores are used by
-   * worker processes (WORKER_PROCESSES=auto): `pnpm bench raw --threads 1,2` measured 2 processes
-   * × 1 thread at 38 images/s against 1 process × 2 threads at 13 (nsfw, 2 cores).
-   */
-  ORT_INTRA_OP_THREADS: z.coerce.number().int().min(1).max(256).optional(),
-  /** Which engine serves a version both can run: auto (ONNX Runtime when it started and the version has model.onnx), onnxruntime, tfjs. */
-  INFERENCE_ENGINE: z.enum(enginePreferences).default('auto'),
-  WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
-  /** Port of the worker's health and metrics endpoint; 0 picks a free one. */
-  WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
-  /**
-   * Address of the health and metrics endpoint. Loopback by default: /readyz and /metrics are for
-   * the host's probes and scrapers; set 0.0.0.0 where they come from outside (a Kubernetes pod).
-   */
-  WORKER_HOST: z.string().default('127.0.0.1'),
-  /**
-   * When set, the worker's GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`, the same
-   * token as the API's (at least 16 characters). Unset: /metrics is open to whoever reaches WORKER_HOST.
-   */
-  METRICS_TOKEN: z.string().min(16).optional(),
-  /** Largest batch run through the model at once. */
-  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(256).optional(),
-  /** How long the first job of a batch waits for others. */
-  MAX_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1000).optional(),
-  /** How often the registry is checked for a new live version of each served model (hot swap). */
-  MODEL_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
-  /** A version loaded for pinned jobs (not live) is disposed after this long unused. */
-  PINNED_VERSION_IDLE_MS: z.coerce.number().int().min(0).default(60_000),
-  /**
-   * Worker processes on this host: 1 runs here; more makes this process a supervisor that starts
-   * that many and restarts any that die; `auto` (the default) is one per core. Each runs ONNX
-   * Runtime on one thread, so the model can use every core while the API idles: `pnpm bench e2e`
-   * (nsfw, 2 cores) measured 54.6 jobs/s with `auto` (2) against 46.0 with 1. A pod that is given
-   * one core sets 1.
-   */
+  ORT_INTRA_OP_THREADS: z.coerce.number().int().min(1).max(256).optional()
+    .describe('Threads one ONNX Runtime call uses on the CPU; unset, 1 (a host\'s cores are used by worker processes: `WORKER_PROCESSES`).'),
+  INFERENCE_ENGINE: z.enum(enginePreferences).default('auto')
+    .describe('Which engine serves a version both can run: `auto` (ONNX Runtime when it started and the version has `model.onnx`), `onnxruntime`, `tfjs`.'),
+  WORKER_ID: z
+    .string()
+    .default(`${hostname()}-${process.pid}`)
+    .meta({ description: 'The worker\'s name in logs, heartbeats and job rows.', defaultText: '<hostname>-<pid>' }),
+  WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(3001).describe('Port of the worker\'s health and metrics endpoint (`/healthz`, `/readyz`, `/metrics`); `0` picks a free one.'),
+  WORKER_HOST: z.string().default('127.0.0.1')
+    .describe('Address of the health and metrics endpoint. Loopback by default; set `0.0.0.0` where probes or scrapers reach it from outside (the Kubernetes deployment does).'),
+  METRICS_TOKEN: z.string().min(16).optional()
+    .describe('The API\'s token: when set, the worker\'s `GET /metrics` needs `Authorization: Bearer <token>` too (`/healthz` and `/readyz` stay open to probes; `/readyz` shows no absolute file path).'),
+  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(256).optional()
+    .describe(
+      'Largest batch run through a model whose manifest sets no `limits.maxBatchSize`; unset, the engine\'s default (`packages/inference/src/batchingDefaults.ts`: onnxruntime-cpu 4, cuda/tensorrt 64, webgpu 32; TF.js wasm and cpu 1, tensorflow 8, tensorflow-gpu 32).',
+    ),
+  MAX_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1000).optional()
+    .describe('How long the first job of a batch waits for others to fill it (the manifest\'s `limits.maxDelayMs` wins); unset, the engine\'s default (0 to 10 ms).'),
+  MODEL_WATCH_INTERVAL_MS: z.coerce.number().int().min(100).default(2000)
+    .describe('How often each served model\'s live version is checked (hot swap), and under `WORKER_MODELS=*` new models are found.'),
+  PINNED_VERSION_IDLE_MS: z.coerce.number().int().min(0).default(60_000).describe('A version loaded for pinned jobs (not live) is disposed after this long unused.'),
   WORKER_PROCESSES: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
     .default('auto')
-    .transform((value) => (value === 'auto' ? availableParallelism() : value)),
-  /** Jobs taken from the queue at once; must be at least the batch size for batches to form. */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).optional(),
-  /**
-   * Lock on a running job, renewed every half of it while the worker's event loop runs. A frozen
-   * or crashed worker's jobs go to another worker within LOCK_DURATION_MS + STALLED_INTERVAL_MS
-   * (20 s by default, was 60 s; test/faults/hungWorker.test.ts measures it). The lock must
-   * outlast the longest model batch, which holds the event loop: 15 s is 100 batches of a
-   * 150 ms model.
-   */
-  LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(15_000),
-  /** How often a worker looks for jobs whose lock expired (stalled) and hands them out again. */
-  STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(5_000),
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
-  /** How often the worker announces itself to operators (the dashboard's worker list). */
-  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
-  /** A worker that stopped without saying so disappears from the list after this long. */
-  HEARTBEAT_TTL_MS: z.coerce.number().int().min(500).default(5000),
-  /** Longest preprocessing + inference of one attempt (models whose manifest sets no limits.timeoutMs); then TIMEOUT. */
-  JOB_TIMEOUT_MS: z.coerce.number().int().min(1).default(defaultInferenceJobPolicy.timeoutMs),
-  /** How long a computed result keeps being written while Postgres is down. */
-  RESULT_WRITE_RETRY_MS: z.coerce.number().int().min(0).default(60_000),
-  /** Time between reconciliation and retention passes (one worker runs them, elected in Redis); 0 turns them off. */
-  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
-  /** Jobs younger than this are never touched by reconciliation. */
-  RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
-  /** A job lost from the queue and older than this is failed with JOB_LOST instead of re-enqueued. */
-  RECONCILE_MAX_AGE_MS: z.coerce.number().int().min(1000).default(24 * 3600 * 1000),
-  /**
-   * A queued job whose model no live worker serves waits (its view says `waitingFor: "worker"`);
-   * older than this it is failed with NO_WORKER by the reconciler. 0: it waits for ever.
-   */
-  NO_WORKER_TIMEOUT_MS: z.coerce.number().int().min(0).default(3600 * 1000),
-  /**
-   * Scheduling priority (nice, -20..19) of the worker process and the threads it starts (sharp's
-   * decoders). Inference is batch work: where it shares cores with the API, Postgres and Redis, a
-   * higher value keeps their answers fast while the model keeps every idle cycle. 0 keeps the
-   * priority the process was started with.
-   */
-  WORKER_NICE: z.coerce.number().int().min(-20).max(19).default(10),
+    .transform((value) => (value === 'auto' ? availableParallelism() : value))
+    .describe(
+      'Worker processes on this host: `auto` is one per core; more than 1 makes this process a supervisor that forks them (`<WORKER_ID>-1`, `-2`, …, health ports `WORKER_PORT`, `+1`, …) and restarts any that die. Each runs ONNX Runtime on one thread, so the model can use every core while the API idles (nsfw on 2 cores: 54.6 jobs/s with `auto` against 46.0 with 1). A pod given one core sets `1`.',
+    ),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).optional()
+    .describe('Jobs of one model held at once (one batch running, the next one gathering); unset, max(2, 2 × that model\'s batch size).'),
+  /** 15 s is 100 batches of a 150 ms model; test/faults/hungWorker.test.ts measures the hand-over. */
+  LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(15_000)
+    .describe(
+      'Lock on a running job, renewed every half of it while the worker\'s event loop runs. A frozen or crashed worker\'s jobs run on another worker within `LOCK_DURATION_MS` + `STALLED_INTERVAL_MS` (20 s). It must outlast the longest model batch, which holds the event loop.',
+    ),
+  STALLED_INTERVAL_MS: z.coerce.number().int().min(1000).default(5_000)
+    .describe('How often a worker looks for jobs whose lock expired (stalled) and hands them out again.'),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000).describe('How long running jobs get on SIGTERM.'),
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(2000)
+    .describe('How often the worker announces itself to operators (a Redis key with a TTL: the dashboard\'s worker list, `GET /v1/models`).'),
+  HEARTBEAT_TTL_MS: z.coerce.number().int().min(500).default(5000).describe('How soon a worker that stopped without a word leaves the list.'),
+  JOB_TIMEOUT_MS: z.coerce.number().int().min(1).default(defaultInferenceJobPolicy.timeoutMs)
+    .describe('Longest preprocessing + inference of one attempt, for models whose manifest sets no `limits.timeoutMs`; then the job fails with `TIMEOUT`.'),
+  RESULT_WRITE_RETRY_MS: z.coerce.number().int().min(0).default(60_000).describe('How long a computed result keeps being written while Postgres is down.'),
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000)
+    .describe('Time between reconciliation and retention passes (one worker runs them, elected in Redis); `0` turns them off.'),
+  RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(30_000).describe('Unfinished jobs younger than this are left alone by reconciliation.'),
+  RECONCILE_MAX_AGE_MS: z.coerce.number().int().min(1000).default(24 * 3600 * 1000)
+    .describe('A job lost from the queue and older than this fails with `JOB_LOST` instead of being enqueued again.'),
+  NO_WORKER_TIMEOUT_MS: z.coerce.number().int().min(0).default(3600 * 1000)
+    .describe('A queued job whose model no live worker serves waits (`waitingFor: "worker"`); older than this the reconciler fails it with `NO_WORKER`. `0` waits for ever.'),
+  WORKER_NICE: z.coerce.number().int().min(-20).max(19).default(10)
+    .describe(
+      'Scheduling priority (nice, -20..19) of the worker and the threads it starts (sharp\'s decoders): inference yields the CPU to the API, Postgres and Redis when they share cores, and takes every idle cycle. `0` keeps the inherited priority.',
+    ),
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

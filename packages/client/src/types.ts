@@ -25,7 +25,7 @@ export type AccountDeletion = Schemas['AccountDeletion'];
 export type ModelList = Schemas['ModelList'];
 export type Model = Schemas['Model'];
 export type ModelVersion = Schemas['ModelVersion'];
-/** Every error code the API answers with (see the README's table). */
+/** Every error code the API answers with (see docs/api/rest.md). */
 export type ErrorCode = Schemas['ErrorCode'];
 
 export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];

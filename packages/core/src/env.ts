@@ -34,21 +34,32 @@ export function envJson<T extends z.ZodType>(schema: T) {
     .pipe(schema);
 }
 
-/** The settings every process shares, with the same defaults everywhere. */
+/**
+ * The settings every process shares, with the same defaults everywhere. Each field's `.describe()`
+ * text is its documentation: `pnpm docs:settings` writes docs/operating/settings.md from it.
+ */
 export const commonEnvSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  QUEUE_NAME: z.string().default('inference'),
-  /** BullMQ key prefix; also the prefix of rate-limit counters, events and heartbeats. */
-  QUEUE_PREFIX: z.string().default('inferq'),
-  MODELS_DIR: z.string().default('models'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /**
-   * OpenTelemetry: an OTLP/HTTP collector (`http://collector:4318`) that the process sends its
-   * spans to. Unset (the default): tracing is off and costs nothing.
-   */
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'])
+    .default('development')
+    .describe('`production` hides internals (no stacks in errors) and refuses the development-only settings (`DEV_ADMIN_KEY`, `WEBHOOK_ALLOW_LOOPBACK`).'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq').describe('Postgres, the source of truth for jobs, inputs, results, users and keys.'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis: the job queues (ids only), rate-limit counters, job events and worker heartbeats.'),
+  QUEUE_NAME: z
+    .string()
+    .default('inference')
+    .describe('Base of the BullMQ queue names: each model has its own queue, `<QUEUE_NAME>.<model>` (`modelQueueName` in `packages/core/src/jobCatalog.ts`).'),
+  QUEUE_PREFIX: z
+    .string()
+    .default('inferq')
+    .describe('Redis key prefix of the queues, rate-limit counters, events and heartbeats; give each stack sharing one Redis its own.'),
+  MODELS_DIR: z.string().default('models').describe('The model registry folder (`<name>/<version>/` and `<name>/LIVE`), shared by the API, the workers and the admin CLI.'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .url()
+    .optional()
+    .describe('An OTLP/HTTP collector (`http://otel-collector:4318`) for OpenTelemetry spans, sent to `<endpoint>/v1/traces`; unset, tracing is off and costs nothing. See [metrics and tracing](metrics-and-tracing.md).'),
 });
 
 /**

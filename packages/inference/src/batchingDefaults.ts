@@ -8,7 +8,7 @@ export interface BatchingDefaults {
 
 /**
  * Batch settings for a worker whose MAX_BATCH_SIZE / MAX_BATCH_DELAY_MS are not set, by backend.
- * Measured with `pnpm bench batching` (README, "Dynamic batching"):
+ * Measured with `pnpm bench batching` (docs/benchmarks.md, "Dynamic batching"):
  * - wasm runs one thread: a batch of n costs about n single images, so batching buys no
  *   throughput and only adds wait. 1 keeps latency lowest.
  * - cpu (plain JS) is the same, only slower.
@@ -25,7 +25,7 @@ export const batchingDefaults: Record<BackendKind, BatchingDefaults> = {
 
 /**
  * The same for ONNX Runtime, by execution provider (`pnpm bench raw` / `pnpm bench batching`,
- * README "Inference engines"):
+ * docs/models/engines.md):
  * - cpu: MLAS with its threads already spread over a call; a batch of n costs about n images on
  *   few cores, so small batches (up to 4) trade no throughput for little wait.
  * - cuda / tensorrt / webgpu: a GPU is idle between small calls; throughput grows with the batch

@@ -34,7 +34,7 @@ export interface InitOnnxRuntimeOptions {
   /**
    * Threads one model call uses on the CPU provider (ORT's intra-op pool). Measured with
    * `pnpm bench raw --threads 1,2`: N processes × 1 thread beat 1 process × N threads for
-   * MobileNetV2 (README, "Inference engines"); the worker passes 1 unless told otherwise.
+   * MobileNetV2 (docs/models/engines.md); the worker passes 1 unless told otherwise.
    * @defaultValue the cores of this host
    */
   intraOpThreads?: number;

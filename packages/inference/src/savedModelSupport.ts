@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 
 /**
  * Whether this installation could load a SavedModel: only @tensorflow/tfjs-node(-gpu) can, and
- * they are installed into this package where an image needs them (README, "Backends"). Loads no
+ * they are installed into this package where an image needs them (docs/models/engines.md). Loads no
  * TensorFlow, so the admin CLI can ask (import `@inferq/inference/savedModelSupport`).
  */
 export function savedModelsSupported(): boolean {

@@ -37,7 +37,7 @@ describe('POST /v1/jobs', () => {
 
     const row = await api.deps.db.job.findUnique({ where: { id: body.id }, include: { input: true } });
     expect(row?.status).toBe('queued');
-    expect(row?.input?.data.byteLength).toBe(row?.inputBytes);
+    expect(row?.input?.data?.byteLength).toBe(row?.inputBytes);
     const queued = await api.queue.queueFor('nsfw').getJob(body.id);
     expect(queued?.data).toEqual({ jobId: body.id, model: 'nsfw' });
 

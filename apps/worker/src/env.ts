@@ -2,9 +2,11 @@ import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { commonEnvSchema, defaultInferenceJobPolicy, parseEnv } from '@inferq/core';
 import { enginePreferences, onnxProviderPreferences } from '@inferq/inference';
+import { blobStoreEnvShape } from '@inferq/storage';
 
 /** Every setting of the worker, parsed once at boot. Nothing else reads process.env. */
 export const workerEnvSchema = commonEnvSchema.extend({
+  ...blobStoreEnvShape,
   /** Comma-separated model names to serve, or `*` for every model in the registry. */
   WORKER_MODELS: z.string().default('*'),
   /** tensorflow-gpu, tensorflow, wasm, cpu or auto (the best that loads). */

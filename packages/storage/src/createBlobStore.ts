@@ -65,7 +65,14 @@ export const blobStoreEnvShape = {
   BLOB_STORE_FORCE_PATH_STYLE: envFlag.default(false).describe('S3 only: address the bucket in the path (endpoint/bucket/key), as MinIO and most self-hosted stores need.'),
 };
 
-export type BlobStoreEnv = { [K in keyof typeof blobStoreEnvShape]: z.infer<(typeof blobStoreEnvShape)[K]> };
+export interface BlobStoreEnv {
+  BLOB_STORE_URL?: string | undefined;
+  BLOB_STORE_ENDPOINT?: string | undefined;
+  BLOB_STORE_REGION: string;
+  BLOB_STORE_ACCESS_KEY_ID?: string | undefined;
+  BLOB_STORE_SECRET_ACCESS_KEY?: string | undefined;
+  BLOB_STORE_FORCE_PATH_STYLE: boolean;
+}
 
 /** The settings of a parsed env, or undefined when no store is configured. */
 export function blobStoreSettingsFromEnv(env: BlobStoreEnv): BlobStoreSettings | undefined {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { open, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BlobTooLargeError, checkBlobKey, checkBlobPrefix, type BlobInfo, type BlobStore, type PresignedPut } from './blobStore.ts';
+import { BlobTooLargeError, checkBlobKey, checkBlobPrefix, type BlobInfo, type BlobStore, type PresignedPut, type PresignPutOptions } from './blobStore.ts';
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
 
@@ -85,7 +85,7 @@ export class FileBlobStore implements BlobStore {
       .map((entry) => path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
   }
 
-  async presignPut(): Promise<PresignedPut | null> {
+  async presignPut(_key: string, _options: PresignPutOptions): Promise<PresignedPut | null> {
     return null;
   }
 

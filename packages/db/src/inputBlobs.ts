@@ -17,6 +17,8 @@ export interface MoveInputsOptions {
   batchSize?: number;
   /** Blobs written at once. @defaultValue 8 */
   concurrency?: number;
+  /** Only this user's inputs (a trial on one account before the whole table). @defaultValue every user's */
+  userId?: string | undefined;
   /** Called after each round with the total so far. */
   onProgress?: (moved: number) => void;
 }
@@ -38,8 +40,11 @@ export async function moveInputsToBlobs(db: Database, store: InputBlobTarget, op
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
     const { rows } = await sql.query<{ job_id: string; data: Buffer }>(
-      'SELECT job_id, data FROM job_inputs WHERE blob_key IS NULL AND data IS NOT NULL AND job_id > $1 ORDER BY job_id LIMIT $2',
-      [after, batchSize],
+      `SELECT i.job_id, i.data FROM job_inputs i
+        WHERE i.blob_key IS NULL AND i.data IS NOT NULL AND i.job_id > $1
+          AND ($3::uuid IS NULL OR i.job_id IN (SELECT id FROM jobs WHERE user_id = $3::uuid))
+        ORDER BY i.job_id LIMIT $2`,
+      [after, batchSize, options.userId ?? null],
     );
     if (rows.length === 0) return { moved };
     after = rows.at(-1)!.job_id;

@@ -88,6 +88,8 @@ export async function fetchBounded(raw: string, options: FetchBoundedOptions): P
       const type = headers['content-type'];
       return { body: Buffer.concat(chunks, size), contentType: Array.isArray(type) ? type[0] : type };
     } catch (error) {
+      // The rest of the body is not wanted; its destruction's own error has nobody to tell.
+      body.on('error', () => {});
       body.destroy();
       if (error instanceof FetchFailedError) throw error;
       if (controller.signal.aborted) throw new FetchFailedError('timeout', `the body did not arrive within ${timeoutMs} ms`);

@@ -59,7 +59,8 @@ describe('POST /v1/jobs', () => {
   const oversize = Buffer.alloc(3 * 1024 * 1024, 0xff);
   const badUploads: Array<[string, () => Promise<RequestInit>, number, string]> = [
     ['an empty body', async () => ({ method: 'POST' }), 400, 'MISSING_IMAGE'],
-    ['a JSON body', async () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"image":"x"}' }), 400, 'MISSING_IMAGE'],
+    // JSON submits by reference (imageUrl or uploadId); image bytes are no field of it.
+    ['a JSON body with image bytes', async () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"image":"x"}' }), 400, 'VALIDATION_FAILED'],
     [
       'a form without the image field',
       async () => {

@@ -26,6 +26,11 @@ export const stackEnvSchema = z.object({
   /** Its own key prefix, so this stack never takes jobs of another one on the same Redis. */
   QUEUE_PREFIX: z.string().default('inferq-local'),
   MODELS_DIR: commonEnvSchema.shape.MODELS_DIR,
+  BLOB_STORE_URL: z
+    .string()
+    .refine((text) => /^(file|s3):\/\//.test(text), 'must be a file:// or s3:// URL')
+    .optional()
+    .describe('Where job inputs and uploads are kept; unset: the folder blobs/ in INFERQ_DATA_DIR (the filesystem driver). The other BLOB_STORE_* settings reach the API and workers unchanged.'),
   /** Worker processes (`auto`, the default: one per core), as the worker's own WORKER_PROCESSES. */
   WORKER_PROCESSES: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default('auto'),
   /** `build`: rebuild the dashboard when its sources are newer than its build; `skip`: never. */

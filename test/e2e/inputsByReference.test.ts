@@ -7,6 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBlobStore, inputBlobKey, type BlobStore } from '@inferq/storage';
+import { InferQClient } from '@inferq/client';
 import { startS3Server, type PlatformProcess, type S3Server } from '@inferq/testing';
 import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopAll, waitForFinal, type Caller, type JobJson } from './platform.ts';
 
@@ -183,6 +184,14 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
     expect(again.body.error?.code).toBe('UPLOAD_NOT_FOUND');
     // Another user's id, or one never made, is the same 404.
     expect((await submitJson(caller, { uploadId: '00000000-0000-4000-8000-000000000000' })).body.error?.code).toBe('UPLOAD_NOT_FOUND');
+  });
+
+  it('is what the typed client does for submitByUrl and submitUpload', async () => {
+    const client = new InferQClient({ baseUrl: caller.baseUrl, apiKey: caller.user.headers.authorization!.slice('Bearer '.length) });
+    const byUrl = await client.submitByUrl(`${files.origin}/photos/coffee.jpg`, { model: 'nsfw' });
+    const byUpload = await client.submitUpload(new Blob([new Uint8Array(await readFile(path.join(photosDir, 'chelsea.jpg')))], { type: 'image/jpeg' }), { model: 'nsfw' });
+    for (const job of [byUrl, byUpload]) expect((await client.wait(job.id, { timeoutMs: 60_000 })).status).toBe('succeeded');
+    await expect(client.submitByUrl('https://192.168.0.1/x.jpg')).rejects.toMatchObject({ code: 'INVALID_INPUT_URL', status: 400 });
   });
 
   it.each([

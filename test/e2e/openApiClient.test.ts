@@ -32,11 +32,12 @@ describe('a client generated from /openapi.json by third-party tools', () => {
     const image = await sharp(await drawingImage(320, 240)).jpeg().toBuffer();
 
     const submitted = await client.POST('/v1/jobs', {
-      body: { image: 'photo.jpg', model: 'nsfw' },
+      // The fields typed as the JSON submit's; sent as the multipart form, with the image.
+      body: { model: 'nsfw' },
       bodySerializer: (body) => {
         const form = new FormData();
         form.set('model', body.model!);
-        form.set('image', new Blob([new Uint8Array(image)], { type: 'image/jpeg' }), body.image);
+        form.set('image', new Blob([new Uint8Array(image)], { type: 'image/jpeg' }), 'photo.jpg');
         return form;
       },
     });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secretKeysEnvSchema, tierOverridesEnvSchema } from '@inferq/accounts';
+import { blobStoreEnvShape } from '@inferq/storage';
 
 /**
  * The admin CLI's settings: the database, the model registry folder the API and workers share
@@ -21,4 +22,5 @@ export const adminEnvSchema = z.object({
   INFERQ_DATA_DIR: z.string().default('.inferq').describe('Where `pnpm start` keeps its state, relative to the checkout, as the stack\'s own setting.'),
   TIER_OVERRIDES: tierOverridesEnvSchema.optional().describe('The API\'s value, so that tiers it adds can be assigned here too.'),
   WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional().describe('The API\'s value: `webhook-secrets reencrypt` and new users\' secrets use it.'),
+  ...blobStoreEnvShape,
 });

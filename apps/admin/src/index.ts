@@ -7,6 +7,8 @@ import { ModelRegistry } from '@inferq/models';
 import { runAdminCommand, usage } from './adminCommands.ts';
 import { adminEnvSchema } from './env.ts';
 import { runModelCommand } from './modelCommands.ts';
+import { runStorageCommand } from './storageCommands.ts';
+import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
 import { checkDatabase, DatabaseProblem, findDatabase, readStackState } from './stackDatabase.ts';
 
 // `DATABASE_URL= pnpm admin …` means "not set", as for `pnpm start`.
@@ -34,7 +36,15 @@ try {
   const db = createDatabase({ url: choice.url, poolSize: 1 });
   try {
     await checkDatabase(db, choice);
-    process.exitCode = await runAdminCommand(argv, new AccountStore(db, { tiers: tierNames, secrets: new SecretBox(env.WEBHOOK_SECRET_KEYS) }), process.stdout);
+    if (argv[0] === 'storage') {
+      const settings = blobStoreSettingsFromEnv(env);
+      const store = settings ? createBlobStore(settings) : undefined;
+      try {
+        process.exitCode = await runStorageCommand(argv, db, store, process.stdout);
+      } finally {
+        await store?.close();
+      }
+    } else process.exitCode = await runAdminCommand(argv, new AccountStore(db, { tiers: tierNames, secrets: new SecretBox(env.WEBHOOK_SECRET_KEYS) }), process.stdout);
   } finally {
     await db.$disconnect();
   }

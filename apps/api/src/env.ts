@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { requireSecretKeysInProduction, secretKeysEnvSchema, tierOverridesEnvSchema } from '@inferq/accounts';
 import { commonEnvSchema, envBoolean, envPortList, parseEnv } from '@inferq/core';
 import { defaultMaxQueuedJobs } from '@inferq/jobs';
+import { blobStoreEnvShape } from '@inferq/storage';
 import { defaultMaxConcurrentSubmits } from './http/submitSlots.ts';
 import { parseTrustProxy } from './http/trustProxy.ts';
 
@@ -10,6 +11,16 @@ import { parseTrustProxy } from './http/trustProxy.ts';
  * texts are the settings page (`pnpm docs:settings`).
  */
 export const apiEnvSchema = commonEnvSchema.extend({
+  ...blobStoreEnvShape,
+  INPUT_FETCH_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((text) => text.split(',').map((host) => host.trim()).filter((host) => host.length > 0))
+    .describe(
+      'Hosts an imageUrl may name although they resolve to private addresses (an internal image store), comma-separated, matched exactly; plain http is allowed to them. Allowed in production. Empty: only https to public addresses.',
+    ),
+  INPUT_FETCH_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000).describe('The whole fetch of an imageUrl (connect, answer, body) must end within this; past it the submit is answered 422 INPUT_FETCH_FAILED.'),
+  UPLOAD_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(900).describe('How long an upload URL (POST /v1/uploads) stays valid, and an upload waits for its submit.'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('The port the API listens on.'),
   HOST: z.string().default('0.0.0.0').describe('The address the API listens on.'),
   DEFAULT_MODEL: z.string().default('nsfw').describe('The model a job gets when it names none.'),

@@ -12,6 +12,7 @@ import { isDashboardBuilt } from './http/dashboardStatic.ts';
 import { LiveEvents } from './liveEvents.ts';
 import { HttpServer } from './server.ts';
 import { buildApiServices } from './services.ts';
+import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
 
 const env = parseApiEnv(process.env);
 // Asynchronous: lines logged while a write is in flight go out together in the next, instead of
@@ -86,6 +87,9 @@ if (env.DEV_ADMIN_KEY) {
 
 // Off (a shared no-op) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
 const tracing = createTracing({ serviceName: 'inferq-api', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
+const blobSettings = blobStoreSettingsFromEnv(env);
+const blobs = blobSettings ? createBlobStore(blobSettings) : undefined;
+if (blobs) logger.info({ blobStore: blobs.location }, 'inputs are kept in the blob store');
 const services = buildApiServices({
   logger,
   tracing,
@@ -123,6 +127,9 @@ const services = buildApiServices({
   liveEvents,
   waiter,
   webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK, allowPorts: env.WEBHOOK_ALLOW_PORTS },
+  blobs,
+  inputFetch: { policy: { allowHosts: env.INPUT_FETCH_ALLOW_HOSTS }, timeoutMs: env.INPUT_FETCH_TIMEOUT_MS },
+  uploadTtlSeconds: env.UPLOAD_TTL_SECONDS,
 });
 const app = createApp({ logger, services, trustProxy: env.TRUST_PROXY, dashboardDir: env.DASHBOARD_DIR, metricsToken: env.METRICS_TOKEN });
 
@@ -155,6 +162,7 @@ async function shutdown(signal: string) {
   limitsConnection.disconnect();
   await accountChanges?.stop();
   await db.$disconnect().catch(() => {});
+  await blobs?.close().catch(() => {});
   logger.info('stopped');
   logDestination.flushSync();
   process.exit(0);

@@ -15,6 +15,8 @@ import { SubmitSlots } from './http/submitSlots.ts';
 import type { LiveEvents } from './liveEvents.ts';
 import type { AdmissionSource } from './routes/adminAdmission.ts';
 import { ModelService, type ModelDownloadOptions } from './modelService.ts';
+import type { BlobStore } from '@inferq/storage';
+import type { InputFetchOptions } from '@inferq/jobs';
 
 /** What the API is built from: connections, stores and settings (from env in index.ts, or a test's). */
 export interface ApiParts {
@@ -72,6 +74,15 @@ export interface ApiParts {
    * @defaultValue public https hosts only, 512 MiB, 5 minutes
    */
   modelDownload?: ModelDownloadOptions | undefined;
+  /**
+   * Where inputs and uploads are kept outside Postgres (BLOB_STORE_URL).
+   * @defaultValue none: inputs stay in Postgres and POST /v1/uploads answers 503
+   */
+  blobs?: BlobStore | undefined;
+  /** How `imageUrl` inputs are fetched (INPUT_FETCH_ALLOW_HOSTS, INPUT_FETCH_TIMEOUT_MS). @defaultValue https to public addresses only, 10 s */
+  inputFetch?: InputFetchOptions | undefined;
+  /** How long an upload may wait for its PUT and its submit (UPLOAD_TTL_SECONDS). @defaultValue 900 */
+  uploadTtlSeconds?: number | undefined;
 }
 
 /** The services the routers call; createApp mounts them and builds nothing. */
@@ -131,6 +142,9 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     // A job view costs at most one heartbeat read a second, shared by every request.
     servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
     tracing: parts.tracing,
+    blobs: parts.blobs,
+    inputFetch: parts.inputFetch,
+    uploadTtlSeconds: parts.uploadTtlSeconds,
   });
   return {
     jobs,
@@ -139,7 +153,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.deleteAllOf(userId) }),
     operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
     // One queue today; with a queue per model, every one of them.
-    queueOperations: new QueueOperations({ maintenance, queues: () => [queue], retry: (id) => jobs.retry(id) }),
+    queueOperations: new QueueOperations({ maintenance, blobs: parts.blobs, queues: () => [queue], retry: (id) => jobs.retry(id) }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,

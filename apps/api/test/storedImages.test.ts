@@ -40,7 +40,7 @@ describe('an image with a payload appended', () => {
     const row = await api.deps.db.job.findUnique({ where: { id: job.id } });
     const input = await api.deps.db.jobInput.findUnique({ where: { jobId: job.id } });
     expect({ format: row?.inputFormat, bytes: row?.inputBytes }).toEqual({ format, bytes: image.length });
-    expect(Buffer.from(input!.data).equals(image)).toBe(true);
+    expect(Buffer.from(input!.data!).equals(image)).toBe(true);
 
     // Served: the image alone, never sniffed into anything else.
     const served = await fetch(`${api.baseUrl}/v1/jobs/${job.id}/image`, { headers: api.user.headers });

@@ -37,7 +37,7 @@ describe('POST /v1/jobs', () => {
 
     const row = await api.deps.db.job.findUnique({ where: { id: body.id }, include: { input: true } });
     expect(row?.status).toBe('queued');
-    expect(row?.input?.data.byteLength).toBe(row?.inputBytes);
+    expect(row?.input?.data?.byteLength).toBe(row?.inputBytes);
     const queued = await api.queue.queueFor('nsfw').getJob(body.id);
     expect(queued?.data).toEqual({ jobId: body.id, model: 'nsfw' });
 
@@ -59,7 +59,8 @@ describe('POST /v1/jobs', () => {
   const oversize = Buffer.alloc(3 * 1024 * 1024, 0xff);
   const badUploads: Array<[string, () => Promise<RequestInit>, number, string]> = [
     ['an empty body', async () => ({ method: 'POST' }), 400, 'MISSING_IMAGE'],
-    ['a JSON body', async () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"image":"x"}' }), 400, 'MISSING_IMAGE'],
+    // JSON submits by reference (imageUrl or uploadId); image bytes are no field of it.
+    ['a JSON body with image bytes', async () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"image":"x"}' }), 400, 'VALIDATION_FAILED'],
     [
       'a form without the image field',
       async () => {

@@ -15,6 +15,7 @@ import { ensureLocalApiKey } from './localApiKey.ts';
 import { ensureDatabase, findOnPath, pendingMigrations, postgresService, readState, redisInstallHint, redisService, writeState } from './localServers.ts';
 import { firstBusyPort, type PortClaim } from './portCheck.ts';
 import { Supervisor, type RunningService } from './supervisor.ts';
+import { fileBlobStoreUrl } from '@inferq/storage';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
@@ -152,6 +153,8 @@ async function main(): Promise<void> {
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: env.QUEUE_PREFIX,
     MODELS_DIR: modelsDir,
+    // One folder for the API and every worker: inputs leave Postgres here as in a deployment.
+    BLOB_STORE_URL: env.BLOB_STORE_URL ?? fileBlobStoreUrl(path.join(dataDir, 'blobs')),
     // Local development: webhooks may go to a receiver on this machine (http://127.0.0.1:…).
     WEBHOOK_ALLOW_LOOPBACK: 'true',
   };

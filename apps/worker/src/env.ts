@@ -2,12 +2,14 @@ import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 import { commonEnvSchema, defaultInferenceJobPolicy, parseEnv } from '@inferq/core';
 import { enginePreferences, onnxProviderPreferences } from '@inferq/inference';
+import { blobStoreEnvShape } from '@inferq/storage';
 
 /**
  * Every setting of the worker, parsed once at boot. Nothing else reads process.env. The `.describe()`
  * texts are the settings page (`pnpm docs:settings`).
  */
 export const workerEnvSchema = commonEnvSchema.extend({
+  ...blobStoreEnvShape,
   WORKER_MODELS: z.string().default('*').describe('Comma-separated model names to serve, or `*` for every model in the registry (a model published later under a new name included).'),
   TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto')
     .describe('The TF.js backend: `tensorflow-gpu`, `tensorflow`, `wasm`, `cpu`, or `auto` (the first that loads, in that order).'),

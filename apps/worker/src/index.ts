@@ -11,6 +11,7 @@ import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
 import { WorkerSupervisor } from './workerSupervisor.ts';
+import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
 
 const env = parseWorkerEnv(process.env);
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
@@ -117,11 +118,15 @@ pool.watch(env.MODEL_WATCH_INTERVAL_MS);
 // Off (a shared no-op) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
 const tracing = createTracing({ serviceName: 'inferq-worker', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
 const execution = new JobExecution(db);
+const blobSettings = blobStoreSettingsFromEnv(env);
+// The same store as the API's: the worker reads the inputs it wrote, the reconciler deletes them.
+const blobs = blobSettings ? createBlobStore(blobSettings) : undefined;
 const workerRegistry = new WorkerRegistry({ connection: producerConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS });
 const servedModels = new ServedModels({ registry: workerRegistry, queue: env.QUEUE_NAME });
 const worker = new InferenceWorker({
   connection: redis,
   execution,
+  blobs,
   models: pool,
   logger,
   workerId: env.WORKER_ID,
@@ -148,6 +153,7 @@ const reconciler =
   env.RECONCILE_INTERVAL_MS > 0
     ? new Reconciler({
         execution,
+        blobs,
         maintenance: new JobMaintenance(db),
         queue: producerQueue,
         lock: new LeaderLock({
@@ -223,6 +229,7 @@ async function shutdown(signal: string) {
   redis.disconnect();
   producerConnection.disconnect();
   await db.$disconnect().catch(() => {});
+  await blobs?.close().catch(() => {});
   logger.info('stopped');
   process.exit(0);
 }

@@ -7,12 +7,18 @@ import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, t
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher, PixelStore, StoredPixels } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
+import type { BlobStore } from '@inferq/storage';
 
 export interface InferenceWorkerOptions {
   /** A consumer connection (retries forever). */
   connection: Redis;
   /** Attempts' status changes: start, complete, fail, retry. */
   execution: JobExecution;
+  /**
+   * Where inputs admitted with a blob store are kept (BLOB_STORE_URL, the same as the API's).
+   * @defaultValue none: a job whose input is in a blob store is retried until one is configured
+   */
+  blobs?: BlobStore | undefined;
   models: ModelPool;
   logger: Logger;
   workerId: string;
@@ -363,6 +369,20 @@ export class InferenceWorker {
     return row;
   }
 
+  /**
+   * The input bytes of an attempt that started without them: from the blob store when the row
+   * names a key, else from Postgres (the row may have been moved to the store meanwhile). Null
+   * when they are gone (INPUT_MISSING); a store that cannot be reached is a plain error, retried.
+   */
+  async #loadInput(jobId: string, inputKey: string | null): Promise<Buffer | null> {
+    const stored = inputKey ? { blobKey: inputKey } : await this.#options.execution.inputOf(jobId);
+    if (!stored) return null;
+    if (stored.data) return stored.data;
+    const blobs = this.#options.blobs;
+    if (!blobs) throw new Error(`job ${jobId}'s input is in a blob store, and this worker has none (set BLOB_STORE_URL as for the API)`);
+    return blobs.get(stored.blobKey);
+  }
+
   /** Preprocessing and inference, under the model's (or the worker's) per-job deadline. */
   async #infer(attempt: Attempt, row: StartedJob & { handed?: StoredPixels }, lease: ModelLease): Promise<Inference> {
     const { payload } = attempt;
@@ -378,7 +398,7 @@ export class InferenceWorker {
       metrics?.preprocessed.inc({ model: payload.model, source: prepared ? 'prepared' : 'decoded' });
       let input: Float32Array;
       if (!prepared) {
-        const bytes = row.input ?? (await this.#options.execution.inputOf(payload.jobId));
+        const bytes = row.input ?? (await this.#loadInput(payload.jobId, row.inputKey));
         if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
         try {
           input = await imageToInput(bytes, lease.manifest.input);

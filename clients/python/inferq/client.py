@@ -128,6 +128,71 @@ class InferQClient:
             headers["Prefer"] = f"wait={min(max(0, int(wait_seconds)), MAX_SERVER_WAIT_SECONDS)}"
         return cast(Job, self._request("POST", "/v1/jobs", body=body, headers=headers))
 
+    def submit_url(
+        self,
+        image_url: str,
+        *,
+        model: Optional[str] = None,
+        version: Optional[str] = None,
+        webhook: Optional[str] = None,
+        webhook_events: Optional[Sequence[str]] = None,
+        idempotency_key: Optional[str] = None,
+        ttl_seconds: Optional[int] = None,
+        wait_seconds: int = 0,
+    ) -> Job:
+        """Submits an image by its URL; the server fetches it before it answers.
+
+        A URL the server refuses raises ``INVALID_INPUT_URL`` (never fetched); one it cannot
+        fetch, ``INPUT_FETCH_FAILED``.
+        """
+        return self._submit_reference({"imageUrl": image_url}, model, version, webhook, webhook_events, idempotency_key, ttl_seconds, wait_seconds)
+
+    def submit_upload(
+        self,
+        upload_id: str,
+        *,
+        model: Optional[str] = None,
+        version: Optional[str] = None,
+        webhook: Optional[str] = None,
+        webhook_events: Optional[Sequence[str]] = None,
+        idempotency_key: Optional[str] = None,
+        ttl_seconds: Optional[int] = None,
+        wait_seconds: int = 0,
+    ) -> Job:
+        """Submits an upload made with ``create_upload`` (and PUT where it said)."""
+        return self._submit_reference({"uploadId": upload_id}, model, version, webhook, webhook_events, idempotency_key, ttl_seconds, wait_seconds)
+
+    def create_upload(self, content_type: str, size: int) -> Dict[str, Any]:
+        """Asks where to PUT an image of ``size`` bytes: ``{uploadId, url, headers, expiresAt}``.
+
+        PUT the bytes to ``url`` with exactly ``headers`` (and your ``Authorization`` header when
+        ``url`` is this API's own), then call ``submit_upload(uploadId)``.
+        """
+        body = json.dumps({"contentType": content_type, "size": size}).encode()
+        return cast(Dict[str, Any], self._request("POST", "/v1/uploads", body=body, headers={"Content-Type": "application/json"}))
+
+    def _submit_reference(
+        self,
+        reference: Dict[str, str],
+        model: Optional[str],
+        version: Optional[str],
+        webhook: Optional[str],
+        webhook_events: Optional[Sequence[str]],
+        idempotency_key: Optional[str],
+        ttl_seconds: Optional[int],
+        wait_seconds: int,
+    ) -> Job:
+        fields: Dict[str, Any] = dict(reference)
+        for key, value in (("model", model), ("version", version), ("webhook", webhook), ("webhookEvents", ",".join(webhook_events) if webhook_events else None), ("ttlSeconds", ttl_seconds)):
+            if value:
+                fields[key] = value
+        headers = {"Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        if wait_seconds:
+            headers["Prefer"] = f"wait={min(max(0, int(wait_seconds)), MAX_SERVER_WAIT_SECONDS)}"
+        return cast(Job, self._request("POST", "/v1/jobs", body=json.dumps(fields).encode(), headers=headers))
+
     def get(self, job_id: str) -> Job:
         return cast(Job, self._request("GET", f"/v1/jobs/{parse.quote(job_id, safe='')}"))
 

@@ -21,6 +21,7 @@ const usage = `Usage: inferq <command> [options]
 
 Commands:
   submit <files…>   Submit images; --wait to wait for the results
+  submit --url <u>  Submit images by URL (the server fetches them); --url may be repeated
   get <id>          Show a job (--wait to wait until it is final)
   list              List your jobs, newest first (--status, --limit, --cursor)
   cancel <id>       Cancel a queued or running job
@@ -53,6 +54,7 @@ const options = {
   model: { type: 'string' },
   version: { type: 'string' },
   webhook: { type: 'string' },
+  url: { type: 'string', multiple: true },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
   concurrency: { type: 'string' },
@@ -217,7 +219,31 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 
     switch (command) {
       case 'submit': {
-        if (rest.length === 0) throw new UsageError('submit needs at least one image file');
+        if (values.url?.length) {
+          if (rest.length > 0) throw new UsageError('submit takes image files or --url, not both');
+          const started = Date.now();
+          const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
+          const rows: Array<Row & { name: string }> = values.url.map((url) => ({ name: url }));
+          for (const row of rows) {
+            try {
+              row.job = await client.submitByUrl(row.name, jobOptions);
+            } catch (error) {
+              if (!isInferQError(error)) throw error;
+              row.error = error;
+            }
+            if (values.wait && row.job && !isFinal(row.job)) {
+              onUpdate(row.job);
+              await waitFor(row, timeoutSeconds * 1000 - (Date.now() - started));
+            }
+          }
+          if (json) print(JSON.stringify(rows.map(({ name, job, error }) => ({ url: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
+          else print(jobTable(rows, wide));
+          for (const row of rows) if (row.timedOut) io.stderr.write(`${notFinalLine(row.job!, timeoutSeconds)}\n`);
+          if (rows.some((row) => row.error && !row.timedOut)) return exitCodes.api;
+          const failed = finalCode(rows.map((row) => row.job));
+          return failed === exitCodes.ok && rows.some((row) => row.timedOut) ? exitCodes.notFinal : failed;
+        }
+        if (rest.length === 0) throw new UsageError('submit needs at least one image file, or --url');
         const concurrency = positiveInt(values.concurrency, 'concurrency', 4);
         // A file that cannot be read is reported in its row and the others are still submitted.
         const read = await Promise.all(

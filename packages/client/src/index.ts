@@ -1,4 +1,4 @@
-export { InferQClient, retryAfterMs, type InferQClientOptions, type RetryInfo, type ListOptions, type SubmitManyOptions, type SubmitOptions, type WaitOptions } from './inferqClient.ts';
+export { InferQClient, retryAfterMs, type InferQClientOptions, type RetryInfo, type ListOptions, type SubmitManyOptions, type SubmitOptions, type Upload, type WaitOptions } from './inferqClient.ts';
 export { InferQError, isInferQError, type ClientErrorCode } from './inferqError.ts';
 export { toBlob, type ImageInput } from './imageBody.ts';
 export { verifyWebhookSignature, type VerifyWebhookOptions, type WebhookHeaders } from './webhookSignature.ts';

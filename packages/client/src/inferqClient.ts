@@ -1,5 +1,6 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
+import type { components } from './generated/openapi.ts';
 import { describeStatus, isFinal, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
@@ -47,8 +48,13 @@ export interface SubmitOptions {
   filename?: string;
   /** Let the server hold the answer up to this long (max 60) for the result. @defaultValue 0 */
   waitSeconds?: number;
+  /** The job must start within this many seconds (1 to 86400). @defaultValue none */
+  ttlSeconds?: number;
   signal?: AbortSignal;
 }
+
+/** What POST /v1/uploads answers: where to PUT the bytes, and the id to submit them by. */
+export type Upload = Schemas['Upload'];
 
 export interface SubmitManyOptions extends Omit<SubmitOptions, 'filename'> {
   /** File names sent with the images, by position. @defaultValue "image-<i>" (or each File's name) */
@@ -88,6 +94,7 @@ interface RequestOptions {
 }
 
 const maxServerWaitSeconds = 60;
+type Schemas = components['schemas'];
 
 /** A job that was submitted and is not final in time: said as such, with the job (and so its id). */
 function waitTimeout(job: Job, timeoutMs: number): InferQError {
@@ -159,6 +166,62 @@ export class InferQClient {
       return body;
     };
     return this.#request<Job>('/v1/jobs', { method: 'POST', body: form(), headers, signal: options.signal }, form);
+  }
+
+  /**
+   * Submits an image by its URL: the server fetches it (https to public addresses, or hosts its
+   * operator allows) before it answers. A URL it refuses throws INVALID_INPUT_URL; one it cannot
+   * fetch, INPUT_FETCH_FAILED.
+   */
+  async submitByUrl(imageUrl: string, options: Omit<SubmitOptions, 'filename'> = {}): Promise<Job> {
+    return this.#submitJson({ imageUrl }, options);
+  }
+
+  /**
+   * Submits an image through an upload: asks for one (`POST /v1/uploads`), PUTs the bytes where
+   * it says (straight to the bucket when the server has one), then submits `{ uploadId }`.
+   */
+  async submitUpload(image: ImageInput, options: Omit<SubmitOptions, 'filename'> & { contentType?: string } = {}): Promise<Job> {
+    const upload = await this.createUpload(image, options);
+    return this.#submitJson({ uploadId: upload.uploadId }, options);
+  }
+
+  /** Makes an upload and PUTs the bytes; resolves with its id (submit it with `{ uploadId }` before `expiresAt`). */
+  async createUpload(image: ImageInput, options: { contentType?: string; signal?: AbortSignal } = {}): Promise<Upload> {
+    const blob = await toBlob(image);
+    const contentType = options.contentType ?? (blob.type || 'application/octet-stream');
+    const upload = await this.#request<Upload>('/v1/uploads', { method: 'POST', body: JSON.stringify({ contentType, size: blob.size }), headers: { 'content-type': 'application/json' }, signal: options.signal });
+    // To the API itself the PUT carries the key; to a bucket only the headers the URL was signed with.
+    const own = upload.url.startsWith(`${this.baseUrl}/`);
+    const headers: Record<string, string> = { ...(upload.headers ?? {}), ...(own ? { authorization: `Bearer ${this.#apiKey}` } : {}) };
+    delete headers['content-length']; // set by fetch from the body, to the same value
+    let response: Response;
+    try {
+      response = await this.#fetch(upload.url, { method: 'PUT', headers, body: blob, signal: options.signal });
+    } catch (error) {
+      throw new InferQError({ code: 'NETWORK_ERROR', status: 0, message: `The upload could not be sent: ${(error as Error).message}`, cause: error });
+    }
+    if (!response.ok) {
+      if (own) throw await errorFrom(response);
+      throw new InferQError({ code: 'INVALID_RESPONSE', status: response.status, message: `The storage refused the upload (HTTP ${response.status}).` });
+    }
+    await response.body?.cancel();
+    return upload;
+  }
+
+  async #submitJson(reference: { imageUrl: string } | { uploadId: string }, options: Omit<SubmitOptions, 'filename'>): Promise<Job> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
+    if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+    const body = JSON.stringify({
+      ...reference,
+      ...(options.model ? { model: options.model } : {}),
+      ...(options.version ? { version: options.version } : {}),
+      ...(options.webhook ? { webhook: options.webhook } : {}),
+      ...(options.webhookEvents?.length ? { webhookEvents: options.webhookEvents.join(',') } : {}),
+      ...(options.ttlSeconds ? { ttlSeconds: options.ttlSeconds } : {}),
+    });
+    return this.#request<Job>('/v1/jobs', { method: 'POST', body, headers, signal: options.signal });
   }
 
   /**

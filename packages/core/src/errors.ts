@@ -15,6 +15,12 @@ export const errorStatus = {
   UNKNOWN_MODEL: 400,
   INVALID_JOB_ID: 400,
   INVALID_WEBHOOK_URL: 400,
+  /** An `imageUrl` the outbound guard refuses (`details.reason`); it was never fetched. */
+  INVALID_INPUT_URL: 400,
+  /** An `imageUrl` that could not be fetched (not found, an HTTP error, a redirect, too large, too slow); `details.reason`. */
+  INPUT_FETCH_FAILED: 422,
+  /** An `uploadId` with no upload of the caller's behind it (never PUT, expired, or used already). */
+  UPLOAD_NOT_FOUND: 404,
   /** A destructive request (DELETE /v1/account) without the confirmation it needs. */
   CONFIRMATION_REQUIRED: 400,
   /** An Idempotency-Key of an earlier submit sent again with another image or model. */
@@ -44,6 +50,8 @@ export const errorStatus = {
   SERVER_BUSY: 503,
   QUEUE_UNAVAILABLE: 503,
   DATABASE_UNAVAILABLE: 503,
+  /** The blob store (BLOB_STORE_URL) did not take or give the bytes; nothing was stored. */
+  STORAGE_UNAVAILABLE: 503,
   MODEL_NOT_READY: 503,
   // A model format this process cannot serve (a SavedModel where @tensorflow/tfjs-node is not installed).
   MODEL_FORMAT_UNSUPPORTED: 422,

@@ -29,8 +29,12 @@ import {
   errorBodySchema,
   jobViewSchema,
   maxWaitSeconds,
+  createUploadBodySchema,
   submitBatchFormSchema,
+  submitBatchJsonSchema,
   submitJobFormSchema,
+  submitJobJsonSchema,
+  uploadViewSchema,
   webhookDeliveryListViewSchema,
   webhookEvents,
   webhookSecretViewSchema,
@@ -197,14 +201,14 @@ function buildDocument(options: OpenApiDocumentOptions) {
           tags: ['jobs'],
           summary: 'Submit an image',
           description:
-            'Validates the image (format from the bytes, size and dimension limits), stores it and queues a job. With `Prefer: wait=N` the answer is held until the job is final (200) or N seconds pass (202). The same `Idempotency-Key` within 24 h answers the original job (200) instead of creating another.',
+            'Validates the image (format from the bytes, size and dimension limits), stores it and queues a job. The image comes in the multipart form, or by reference in a JSON body: `imageUrl` (fetched by the server before it answers; a URL the outbound guard refuses is 400 INVALID_INPUT_URL and never fetched, a failed fetch 422 INPUT_FETCH_FAILED) or `uploadId` (see POST /v1/uploads). With `Prefer: wait=N` the answer is held until the job is final (200) or N seconds pass (202). The same `Idempotency-Key` within 24 h answers the original job (200) instead of creating another.',
           requestParams: {
             header: z.object({
               'Idempotency-Key': z.string().optional().meta({ description: '1 to 255 visible ASCII characters; a retried submit with the same key returns the same job.' }),
               Prefer: preferHeader,
             }),
           },
-          requestBody: { required: true, content: { 'multipart/form-data': { schema: submitJobFormSchema } } },
+          requestBody: { required: true, content: { 'multipart/form-data': { schema: submitJobFormSchema }, 'application/json': { schema: submitJobJsonSchema } } },
           responses: {
             '200': { description: 'The job finished while the request waited, or an earlier submit with this Idempotency-Key.', headers: jobHeaders, content: json(jobViewSchema) },
             '202': { description: 'Accepted and queued.', headers: jobHeaders, content: json(jobViewSchema) },
@@ -215,6 +219,10 @@ function buildDocument(options: OpenApiDocumentOptions) {
               'INVALID_IMAGE',
               'UNKNOWN_MODEL',
               'INVALID_WEBHOOK_URL',
+              'INVALID_INPUT_URL',
+              'INPUT_FETCH_FAILED',
+              'UPLOAD_NOT_FOUND',
+              'STORAGE_UNAVAILABLE',
               'IMAGE_TOO_LARGE',
               'PAYLOAD_TOO_LARGE',
               'UNSUPPORTED_FORMAT',
@@ -241,6 +249,33 @@ function buildDocument(options: OpenApiDocumentOptions) {
           },
         }),
       },
+      '/v1/uploads': {
+        post: operation({
+          operationId: 'createUpload',
+          tags: ['jobs'],
+          summary: 'Make room for an image to submit by reference',
+          description:
+            'Answers where to PUT the bytes (`url`, with `headers` to send exactly as given) and the `uploadId` to submit them by, until `expiresAt`. With a bucket (BLOB_STORE_URL s3://) the URL is presigned and the bytes never pass through the API; when the API keeps blobs on its own disk, the URL is the API\'s own `PUT /v1/uploads/{id}`, sent with your API key.',
+          requestBody: { required: true, content: json(createUploadBodySchema) },
+          responses: {
+            '201': { description: 'Where to PUT the bytes.', content: json(uploadViewSchema) },
+            ...errors('VALIDATION_FAILED', 'IMAGE_TOO_LARGE', 'STORAGE_UNAVAILABLE', ...authenticated),
+          },
+        }),
+      },
+      '/v1/uploads/{id}': {
+        put: operation({
+          operationId: 'putUpload',
+          tags: ['jobs'],
+          summary: 'Send an upload\'s bytes to the API (when it keeps blobs on its own disk)',
+          requestParams: { path: z.object({ id: z.string().meta({ description: 'The uploadId.' }) }) },
+          requestBody: { required: true, content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
+          responses: {
+            '204': { description: 'Stored; submit it with `{ "uploadId" }`.' },
+            ...errors('VALIDATION_FAILED', 'UPLOAD_NOT_FOUND', 'IMAGE_TOO_LARGE', 'STORAGE_UNAVAILABLE', ...authenticated),
+          },
+        }),
+      },
       '/v1/jobs/batch': {
         post: operation({
           operationId: 'submitBatch',
@@ -257,7 +292,7 @@ function buildDocument(options: OpenApiDocumentOptions) {
               Prefer: preferHeader,
             }),
           },
-          requestBody: { required: true, content: { 'multipart/form-data': { schema: submitBatchFormSchema } } },
+          requestBody: { required: true, content: { 'multipart/form-data': { schema: submitBatchFormSchema }, 'application/json': { schema: submitBatchJsonSchema } } },
           responses: {
             '200': { description: 'Every job of the batch is final (or no image was accepted).', content: json(batchViewSchema) },
             '202': { description: 'Accepted: some jobs are queued or running.', content: json(batchViewSchema) },

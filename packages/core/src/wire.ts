@@ -125,6 +125,59 @@ export const submitBatchFormSchema = submitJobFormSchema.extend({
     .meta({ description: 'The images, one file part named `image` each, in order; at most the tier\'s `maxBatchImages`. Every job of the batch gets the same model, version and webhook.' }),
 });
 
+/** Longest `ttlSeconds` a submit may give (a day). */
+export const maxTtlSeconds = 86_400;
+
+/** Where the image of a job submitted by reference is: a URL the server fetches, or an upload. */
+export const inputReferenceSchema = z.object({
+  imageUrl: z.string().max(2048).optional().meta({ description: 'An image URL the server fetches (https to public addresses, or a host in INPUT_FETCH_ALLOW_HOSTS). Give this or `uploadId`.', format: 'uri' }),
+  uploadId: z.string().max(64).optional().meta({ description: 'The id of an upload made with POST /v1/uploads and PUT. Give this or `imageUrl`.' }),
+});
+
+const submitReferenceFields = {
+  model: submitJobFormSchema.shape.model,
+  version: submitJobFormSchema.shape.version,
+  webhook: submitJobFormSchema.shape.webhook,
+  webhookEvents: submitJobFormSchema.shape.webhookEvents,
+  ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional().meta({ description: 'The job must start within this many seconds.' }),
+};
+
+/** The JSON body of `POST /v1/jobs`: the image by reference instead of in the request. */
+export const submitJobJsonSchema = z
+  .object({ ...submitReferenceFields, ...inputReferenceSchema.shape })
+  .strict()
+  .meta({ id: 'SubmitJobByReference', description: 'A job whose image is fetched from `imageUrl` or taken from an upload (`uploadId`); exactly one of them.' });
+
+/** The JSON body of `POST /v1/jobs/batch`: a list of references, with the fields every job shares. */
+export const submitBatchJsonSchema = z
+  .object({ ...submitReferenceFields, inputs: z.array(inputReferenceSchema.strict()).min(1).meta({ description: 'One reference per job, in order; at most the tier\'s `maxBatchImages`.' }) })
+  .strict()
+  .meta({ id: 'SubmitBatchByReference' });
+
+/** `POST /v1/uploads`: what the client will PUT. */
+export const createUploadBodySchema = z
+  .object({
+    contentType: z.string().min(1).max(100).meta({ description: 'The Content-Type the PUT sends, e.g. `image/jpeg`.', example: 'image/jpeg' }),
+    size: z.number().int().min(1).meta({ description: 'The exact byte length the PUT sends; at most the tier\'s upload limit.', example: 123456 }),
+  })
+  .strict()
+  .meta({ id: 'CreateUpload' });
+
+/** Where to PUT an upload's bytes, and the id to submit it by. */
+export const uploadViewSchema = z
+  .object({
+    uploadId: z.string().meta({ description: 'Give it as `uploadId` in a JSON submit once the PUT succeeded.' }),
+    url: z.string().meta({ description: 'PUT the bytes here: a presigned bucket URL, or this API itself (then with your API key) when it keeps blobs on its own disk.', format: 'uri' }),
+    headers: z.record(z.string(), z.string()).optional().meta({ description: 'Headers the PUT must send exactly as given.' }),
+    expiresAt: z.string().meta({ description: 'The PUT must be made, and the upload submitted, before this time.', format: 'date-time' }),
+  })
+  .meta({ id: 'Upload' });
+
+export type SubmitJobJson = z.infer<typeof submitJobJsonSchema>;
+export type SubmitBatchJson = z.infer<typeof submitBatchJsonSchema>;
+export type CreateUploadBody = z.infer<typeof createUploadBodySchema>;
+export type UploadView = z.infer<typeof uploadViewSchema>;
+
 /** What became of one image of a batch: its job, or the error that image alone was refused with. */
 export const batchItemViewSchema = z.object({
   /** The image's place in the request, from 0. */

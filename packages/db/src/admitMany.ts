@@ -30,12 +30,13 @@ const valueColumns = [
   ['input_file_name', 'text'],
   ['webhook_events', 'text[]'],
   ['data', 'bytea'],
+  ['blob_key', 'text'],
 ] as const;
 const jobColumns = valueColumns.slice(0, 15).map(([name]) => name);
 /** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
 const selected = jobColumns.map((name) => (name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name));
 
-/** The INSERT for `n` jobs: one statement writes every job row and its input. */
+/** The INSERT for `n` jobs: one statement writes every job row and its input (bytes, or a blob key). */
 function insertText(n: number): string {
   const rows: string[] = [];
   for (let row = 0; row < n; row++) {
@@ -50,8 +51,8 @@ function insertText(n: number): string {
       SELECT ${selected.join(', ')}, ${now}, ${now} FROM v
       RETURNING *
     ), input AS (
-      INSERT INTO job_inputs (job_id, data, created_at)
-      SELECT v.id, v.data, ${now} FROM v JOIN j ON j.id = v.id
+      INSERT INTO job_inputs (job_id, data, blob_key, created_at)
+      SELECT v.id, v.data, v.blob_key, ${now} FROM v JOIN j ON j.id = v.id
     )
     SELECT ${jobWithResultColumns} FROM j LEFT JOIN job_results r ON false`;
 }
@@ -73,7 +74,9 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.webhookUrl ?? null,
     job.input.fileName ?? null,
     job.webhookEvents ? [...job.webhookEvents] : null,
-    job.input.data,
+    // With a blob store the row keeps the reference only, never the bytes.
+    job.input.blobKey ? null : job.input.data,
+    job.input.blobKey ?? null,
   ];
 }
 

@@ -9,7 +9,10 @@ export interface NewJob {
   modelName: string;
   requestedVersion?: string | undefined;
   input: {
+    /** The stored image; its length is the job's `inputBytes`. Written to job_inputs unless `blobKey` says where it is already. */
     data: Buffer;
+    /** Where the blob store holds `data` (written there before admission); the row then keeps only this reference. */
+    blobKey?: string | undefined;
     format: string;
     width: number;
     height: number;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { finalJobStatuses, inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import { sqlPool, type Database } from './client.ts';
+import type { StoredInput } from './inputBlobs.ts';
 import { inFlightStatusesSql, selectJob, type JobRecord } from './jobRows.ts';
 
 export interface JobResultData {
@@ -21,6 +22,8 @@ export interface StartedJob {
   queueWaitMs: number | null;
   /** The stored input bytes; null when they are gone, or were not asked for (see startMany's `withoutInput`). */
   input: Buffer | null;
+  /** The input's key in the blob store; null while its bytes are in Postgres (`input`). */
+  inputKey: string | null;
   /** Whether the job's input row exists (its bytes may still not have been read). */
   hasInput: boolean;
   /** The model pixels stored with the input, and the key of their spec; null when none were made. */
@@ -78,7 +81,7 @@ export class JobExecution {
        RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms
         )
         SELECT s.id, s.user_id AS "userId", s.attempts, s.queue_wait_ms AS "queueWaitMs",
-               CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.data END AS input, i.job_id IS NOT NULL AS "hasInput",
+               CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.data END AS input, i.blob_key AS "inputKey", i.job_id IS NOT NULL AS "hasInput",
                CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.pixels END AS pixels, i.pixels_spec AS "pixelsSpec"
           FROM started s LEFT JOIN job_inputs i ON i.job_id = s.id`,
       values: [ids, workerId, now, withoutInput],
@@ -86,10 +89,11 @@ export class JobExecution {
     return new Map(rows.map((row) => [row.id, row]));
   }
 
-  /** A job's stored input bytes, for an attempt that started without them; null when they are gone. */
-  async inputOf(id: string): Promise<Buffer | null> {
-    const { rows } = await this.#sql.query<{ data: Buffer }>({ name: 'inferq-job-input', text: 'SELECT data FROM job_inputs WHERE job_id = $1', values: [id] });
-    return rows[0]?.data ?? null;
+  /** Where a job's input is (its bytes, or its blob key), for an attempt that started without them; null when it is gone. */
+  async inputOf(id: string): Promise<StoredInput | null> {
+    const { rows } = await this.#sql.query<{ data: Buffer | null; blob_key: string | null }>({ name: 'inferq-job-input', text: 'SELECT data, blob_key FROM job_inputs WHERE job_id = $1', values: [id] });
+    const row = rows[0];
+    return row?.blob_key ? { blobKey: row.blob_key } : row?.data ? { data: row.data } : null;
   }
 
   /**

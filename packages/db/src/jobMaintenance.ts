@@ -28,6 +28,8 @@ export interface FinishedJobQuery {
 /** What a deletion removed: how many jobs, and those that were queued or running (whose queue entries must go too). */
 export interface DeletedJobs {
   count: number;
+  /** Every deleted job's id, for the caller to delete their blobs too. */
+  ids: string[];
   inFlight: Array<{ id: string; modelName: string }>;
 }
 
@@ -101,16 +103,17 @@ export class JobMaintenance {
    */
   async deleteOwned(query: { userId: string; id?: string | undefined }): Promise<DeletedJobs> {
     const one = query.id ? Prisma.sql`AND id = ${query.id}::uuid` : Prisma.empty;
-    const [row] = await this.db.$queryRaw<Array<{ count: number; inFlight: Array<{ id: string; modelName: string }> }>>`
+    const [row] = await this.db.$queryRaw<Array<{ count: number; ids: string[]; inFlight: Array<{ id: string; modelName: string }> }>>`
       WITH deleted AS (
         DELETE FROM jobs WHERE user_id = ${query.userId}::uuid ${one}
         RETURNING id, model_name, status
       )
       SELECT count(*)::int AS count,
+             COALESCE(array_agg(id::text), ARRAY[]::text[]) AS ids,
              COALESCE(json_agg(json_build_object('id', id, 'modelName', model_name))
                         FILTER (WHERE status = ANY(${[...inFlightJobStatuses]}::"JobStatus"[])), '[]'::json) AS "inFlight"
         FROM deleted`;
-    return row ?? { count: 0, inFlight: [] };
+    return row ?? { count: 0, ids: [], inFlight: [] };
   }
 
   /**

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import { sqlPool, type Database } from './client.ts';
+import type { StoredInput } from './inputBlobs.ts';
 import { jobWithResult, selectJob, selectJobs, type JobRecord } from './jobRows.ts';
 
 export interface JobListQuery {
@@ -33,9 +34,11 @@ export class JobQueries {
     return selectJobs(this.#sql, ids);
   }
 
-  async getInput(id: string): Promise<Buffer | null> {
-    const input = await this.db.jobInput.findUnique({ where: { jobId: id } });
-    return input ? Buffer.from(input.data) : null;
+  /** Where a job's input is: its bytes (kept in Postgres), or its blob key; null when there is none. */
+  async getInput(id: string): Promise<StoredInput | null> {
+    const input = await this.db.jobInput.findUnique({ where: { jobId: id }, select: { data: true, blobKey: true } });
+    if (!input) return null;
+    return input.blobKey ? { blobKey: input.blobKey } : input.data ? { data: Buffer.from(input.data) } : null;
   }
 
   /** Queued + running jobs of one user. */

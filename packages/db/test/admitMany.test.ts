@@ -78,7 +78,7 @@ describe('admitMany (group commit of admissions)', () => {
     const started = await execution.startMany([requests[0]!.job.id, requests[1]!.job.id], 'w', new Date(), [requests[1]!.job.id]);
     expect(started.get(requests[0]!.job.id)).toMatchObject({ input: input.data, hasInput: true, pixels: null });
     expect(started.get(requests[1]!.job.id)).toMatchObject({ input: null, hasInput: true });
-    expect(await execution.inputOf(requests[1]!.job.id)).toEqual(input.data);
+    expect(await execution.inputOf(requests[1]!.job.id)).toEqual({ data: input.data });
     expect(await queries.get(requests[3]!.job.id)).toBeNull();
   });
 

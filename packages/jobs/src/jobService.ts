@@ -8,6 +8,8 @@ import { LRUCache } from 'lru-cache';
 import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
+import { blobPrefixes, BlobTooLargeError, inputBlobKey, uploadBlobKey, type BlobStore } from '@inferq/storage';
+import { fetchBounded, FetchFailedError, FetchRefusedError, type OutboundPolicy } from '@inferq/outbound';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
 import type { ModelCatalog } from './modelCatalog.ts';
 
@@ -77,7 +79,41 @@ export interface JobServiceOptions {
    * context travels in the job payload as `traceparent`. @defaultValue disabledTracing (off)
    */
   tracing?: Tracing | undefined;
+  /**
+   * Where input bytes are kept outside Postgres (BLOB_STORE_URL): each admitted job's image is
+   * written there first, and its row keeps the key. Also holds uploads (POST /v1/uploads).
+   * @defaultValue none: inputs are stored in Postgres and uploads are refused
+   */
+  blobs?: BlobStore | undefined;
+  /** How `imageUrl` inputs are fetched. @defaultValue https to public addresses only, within 10 s */
+  inputFetch?: InputFetchOptions | undefined;
+  /** How long an upload may wait for its PUT and its submit. @defaultValue 900 */
+  uploadTtlSeconds?: number | undefined;
 }
+
+export interface InputFetchOptions {
+  /** Which hosts an `imageUrl` may name (INPUT_FETCH_ALLOW_HOSTS). @defaultValue https to public addresses only */
+  policy?: OutboundPolicy | undefined;
+  /** The whole fetch must end within this. @defaultValue 10000 */
+  timeoutMs?: number | undefined;
+}
+
+/** An image given by reference rather than in the request: a URL to fetch, or an upload of the caller's. */
+export type InputReference = { imageUrl: string; uploadId?: undefined } | { uploadId: string; imageUrl?: undefined };
+
+/** What POST /v1/uploads answers: where to PUT (null: the API's own PUT route), and until when. */
+export interface CreatedUpload {
+  uploadId: string;
+  /** A presigned PUT to the bucket; null when the store cannot presign (the filesystem driver). */
+  presigned: { url: string; headers: Record<string, string> } | null;
+  expiresAt: Date;
+}
+
+const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** What an upload may declare itself as: an image type, or plain bytes (the format is sniffed from them anyway). */
+const uploadContentTypePattern = /^(image\/[a-z0-9.+-]{1,60}|application\/octet-stream)$/i;
+const storageUnavailable = (cause?: unknown) => new AppError('STORAGE_UNAVAILABLE', 'The blob store is unavailable; nothing was stored. Try again shortly.', { retryAfterSeconds: 5, cause });
+const uploadNotFound = () => new AppError('UPLOAD_NOT_FOUND', 'No such upload: it was never PUT, has expired, or was submitted already.');
 
 export interface SubmitJobInput {
   principal: Principal;
@@ -92,6 +128,14 @@ export interface SubmitJobInput {
   webhook?: string | undefined;
   /** The `webhookEvents` form field: comma-separated `started`, `completed`. @defaultValue 'completed' */
   webhookEvents?: string | undefined;
+  /** The image by reference (a JSON submit), when `image` is absent. */
+  reference?: InputReference | undefined;
+  /**
+   * `ttlSeconds` of the submit, checked by the wire schema (1 to a day). This is the one place it
+   * is handed on: the job's start deadline (`expired`) is applied by the deadline work, which
+   * reads it from here.
+   */
+  ttlSeconds?: number | undefined;
 }
 
 export interface SubmitJobResult {
@@ -101,7 +145,7 @@ export interface SubmitJobResult {
 }
 
 /** One image of a batch: its bytes, or why the upload refused them on its own. */
-export type BatchImage = Buffer | { tooLarge: true; size: number };
+export type BatchImage = Buffer | { tooLarge: true; size: number } | { reference: InputReference };
 
 export interface SubmitBatchInput extends Omit<SubmitJobInput, 'image' | 'fileName'> {
   images: BatchImage[];
@@ -120,6 +164,8 @@ interface PendingAdmission {
   pixels: PreparedPixels | undefined;
   /** The submit's span (a batch's images share one). */
   span: Span;
+  /** The upload the image came from: deleted once the job is admitted. */
+  uploadKey?: string | undefined;
 }
 
 type AdmissionOutcome = AdmitResult | { outcome: 'failed'; error: unknown };
@@ -238,10 +284,13 @@ export class JobService {
       const earlier = await admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
       if (earlier) return { job: await this.#checkReplay(earlier, input, tier), replayed: true };
     }
-    if (!input.image) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image".');
+    if (!input.image && !input.reference) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image", or give imageUrl or uploadId in a JSON body.');
     const context = await this.#prepare(input);
-    const image = await this.#validate(context, input.image);
-    const outcome = await this.#admissions.submit(this.#admissionOf(context, image, idempotencyKey, input.fileName, span));
+    const source = input.image ? { bytes: input.image, uploadKey: undefined } : await this.#resolveReference(context, input.reference!);
+    const image = await this.#validate(context, source.bytes);
+    const pending = this.#admissionOf(context, image, idempotencyKey, input.fileName, span);
+    pending.uploadKey = source.uploadKey;
+    const outcome = await this.#admissions.submit(pending);
     // A repeat that raced the first submit with the same key: the same request, or 422.
     if (outcome.outcome === 'duplicate') return { job: await this.#checkReplay(outcome.job, input, tier, image.sha256), replayed: true };
     return this.#resultOf(context, outcome);
@@ -273,14 +322,17 @@ export class JobService {
     await Promise.all(
       Array.from({ length: Math.min(2, input.images.length) }, async () => {
         for (let index = next++; index < input.images.length; index = next++) {
-          const bytes = input.images[index]!;
+          const given = input.images[index]!;
           try {
-            if (!Buffer.isBuffer(bytes)) {
+            if (!Buffer.isBuffer(given) && 'tooLarge' in given) {
               const maxBytes = Math.min(this.#options.imageLimits.maxBytes, context.tier.maxUploadBytes);
-              throw imageTooLargeError(maxBytes, bytes.size);
+              throw imageTooLargeError(maxBytes, given.size);
             }
-            const image = await this.#validate(context, bytes);
-            valid.push({ index, pending: this.#admissionOf(context, image, idempotencyKey ? batchImageKey(idempotencyKey, index) : undefined, input.fileNames?.[index], span) });
+            const source = Buffer.isBuffer(given) ? { bytes: given, uploadKey: undefined } : await this.#resolveReference(context, given.reference);
+            const image = await this.#validate(context, source.bytes);
+            const pending = this.#admissionOf(context, image, idempotencyKey ? batchImageKey(idempotencyKey, index) : undefined, input.fileNames?.[index], span);
+            pending.uploadKey = source.uploadKey;
+            valid.push({ index, pending });
           } catch (error) {
             if (!isAppError(error)) throw error;
             items[index] = { ok: false, error };
@@ -297,7 +349,7 @@ export class JobService {
           // An image answered with the job of its key must be the same request as that job's.
           const result =
             outcome.outcome === 'duplicate'
-              ? { job: await this.#checkReplay(outcome.job, { ...input, image: pending.request.job.input.data }, context.tier, pending.request.job.input.sha256), replayed: true }
+              ? { job: await this.#checkReplay(outcome.job, { ...input, image: pending.request.job.input.data, reference: undefined }, context.tier, pending.request.job.input.sha256), replayed: true }
               : this.#resultOf(context, outcome);
           items[index] = { ok: true, ...result };
         } catch (error) {
@@ -326,6 +378,95 @@ export class JobService {
     if (!queue.isReady()) throw queueUnavailable();
     const inFlight = await this.#checkCapacity();
     return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, inFlight };
+  }
+
+  /**
+   * The bytes of an image given by reference, bounded by the caller's upload limit, for #validate
+   * to check as it checks an upload. `imageUrl`: fetched now, under the input fetch policy (a URL
+   * the guard refuses is INVALID_INPUT_URL and never fetched; a fetch that fails is
+   * INPUT_FETCH_FAILED, answered to this submit). `uploadId`: the caller's upload, read from the
+   * blob store (UPLOAD_NOT_FOUND when absent or expired).
+   */
+  async #resolveReference(context: SubmitContext, reference: InputReference): Promise<{ bytes: Buffer; uploadKey: string | undefined }> {
+    const maxBytes = Math.min(this.#options.imageLimits.maxBytes, context.tier.maxUploadBytes);
+    if (reference.imageUrl !== undefined) {
+      const fetchOptions = this.#options.inputFetch ?? {};
+      try {
+        const { body } = await fetchBounded(reference.imageUrl, { policy: fetchOptions.policy ?? {}, maxBytes, timeoutMs: fetchOptions.timeoutMs ?? 10_000, accept: 'image/*' });
+        return { bytes: body, uploadKey: undefined };
+      } catch (error) {
+        if (error instanceof FetchRefusedError) {
+          throw new AppError('INVALID_INPUT_URL', `The image URL is refused: ${error.reason.replaceAll('_', ' ')}.`, { details: { field: 'imageUrl', reason: error.reason } });
+        }
+        if (error instanceof FetchFailedError) {
+          if (error.reason === 'too_large') throw new AppError('INPUT_FETCH_FAILED', `The image at the URL is larger than ${maxBytes} bytes.`, { details: { field: 'imageUrl', reason: error.reason, maxBytes } });
+          throw new AppError('INPUT_FETCH_FAILED', `The image could not be fetched: ${error.message}.`, { details: { field: 'imageUrl', reason: error.reason, ...(error.status ? { status: error.status } : {}) } });
+        }
+        throw error;
+      }
+    }
+    const blobs = this.#options.blobs;
+    const uploadId = reference.uploadId.toLowerCase();
+    if (!blobs || !uploadIdPattern.test(uploadId)) throw uploadNotFound();
+    const key = uploadBlobKey(context.principal.userId, uploadId);
+    let bytes: Buffer | null;
+    try {
+      const info = await blobs.stat(key);
+      if (!info || info.modifiedAt.getTime() < Date.now() - this.#uploadTtlMs) throw uploadNotFound();
+      bytes = await blobs.get(key, { maxBytes });
+    } catch (error) {
+      if (error instanceof BlobTooLargeError) throw imageTooLargeError(maxBytes, error.size);
+      if (isAppError(error)) throw error;
+      throw storageUnavailable(error);
+    }
+    if (!bytes) throw uploadNotFound();
+    return { bytes, uploadKey: key };
+  }
+
+  get #uploadTtlMs(): number {
+    return (this.#options.uploadTtlSeconds ?? 900) * 1000;
+  }
+
+  /**
+   * Makes room for one upload of the caller's: a fresh id under the caller's own prefix, and a
+   * presigned PUT when the store has them (the bytes then never pass through the API). The
+   * declared size is held to the caller's upload limit here, by the bucket's signature on the
+   * PUT, and again when the upload is read at submit.
+   */
+  async createUpload(principal: Principal, body: { contentType: string; size: number }): Promise<CreatedUpload> {
+    const blobs = this.#options.blobs;
+    if (!blobs) throw new AppError('STORAGE_UNAVAILABLE', 'Uploads need a blob store (BLOB_STORE_URL); send the image in the submit instead.');
+    if (!uploadContentTypePattern.test(body.contentType)) {
+      throw new AppError('VALIDATION_FAILED', 'contentType must be an image type (image/jpeg, image/png, …) or application/octet-stream.', { details: { field: 'contentType' } });
+    }
+    const tier = tierOf(principal.tier, this.#options.tiers);
+    const maxBytes = Math.min(this.#options.imageLimits.maxBytes, tier.maxUploadBytes);
+    if (body.size > maxBytes) throw imageTooLargeError(maxBytes, body.size);
+    const uploadId = randomUUID();
+    const ttlSeconds = this.#options.uploadTtlSeconds ?? 900;
+    let presigned: CreatedUpload['presigned'];
+    try {
+      presigned = await blobs.presignPut(uploadBlobKey(principal.userId, uploadId), { contentType: body.contentType, size: body.size, expiresInSeconds: ttlSeconds });
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
+    return { uploadId, presigned, expiresAt: new Date(Date.now() + ttlSeconds * 1000) };
+  }
+
+  /** Takes an upload's bytes through the API itself, for a store that cannot presign (the filesystem driver). */
+  async putUpload(principal: Principal, uploadId: string, bytes: Buffer): Promise<void> {
+    const blobs = this.#options.blobs;
+    const id = uploadId.toLowerCase();
+    if (!blobs || blobs.kind !== 'file' || !uploadIdPattern.test(id)) throw uploadNotFound();
+    const tier = tierOf(principal.tier, this.#options.tiers);
+    const maxBytes = Math.min(this.#options.imageLimits.maxBytes, tier.maxUploadBytes);
+    if (bytes.byteLength > maxBytes) throw imageTooLargeError(maxBytes, bytes.byteLength);
+    if (bytes.byteLength === 0) throw new AppError('VALIDATION_FAILED', 'The upload is empty.', { details: { field: 'body' } });
+    try {
+      await blobs.put(uploadBlobKey(principal.userId, id), bytes);
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
   }
 
   /**
@@ -422,7 +563,7 @@ export class JobService {
     const admissionSpans = tracing.enabled ? admitted.map((pending) => tracing.startSpan('admission', { parent: pending.span, attributes: groupAttributes })) : [];
     let results: AdmissionOutcome[];
     try {
-      results = admitted.length > 0 ? await admission.admitMany(admitted.map((pending) => pending.request)) : [];
+      results = admitted.length > 0 ? await this.#admitStored(admitted) : [];
     } finally {
       for (const span of admissionSpans) span.end();
     }
@@ -450,11 +591,44 @@ export class JobService {
       for (const span of enqueueSpans) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message }).end();
       // The clients get no ids, so the rows must not stay behind looking queued.
       await admission.discardMany(created.map(({ job }) => job.id)).catch(() => {});
+      await this.#options.blobs?.delete(created.map(({ job }) => inputBlobKey(job.id))).catch(() => {});
       for (const { i } of created) results[i] = { outcome: 'failed', error };
       return results;
     }
     for (const span of enqueueSpans) span.end();
+    // An upload is used once: its bytes now live on as the job's input.
+    const usedUploads = created.flatMap(({ pending }) => (pending.uploadKey ? [pending.uploadKey] : []));
+    if (usedUploads.length > 0) void this.#options.blobs?.delete(usedUploads).catch(() => {});
     void events?.publishMany(created.map(({ pending, job }) => ({ jobId: job.id, userId: pending.request.job.userId, status: 'queued' as const, model: job.modelName })));
+    return results;
+  }
+
+  /**
+   * Admits a group, its input bytes first written to the blob store when there is one (the rows
+   * then keep only the key): a row never names a blob that is not there. A blob whose job was not
+   * created (over the quota, a replayed key) is deleted again. A store that fails refuses the
+   * whole group with STORAGE_UNAVAILABLE, nothing written.
+   */
+  async #admitStored(admitted: PendingAdmission[]): Promise<AdmissionOutcome[]> {
+    const { admission, blobs } = this.#options;
+    if (!blobs) return admission.admitMany(admitted.map((pending) => pending.request));
+    const keys = admitted.map((pending) => inputBlobKey(pending.request.job.id));
+    const written = await Promise.allSettled(admitted.map((pending, i) => blobs.put(keys[i]!, pending.request.job.input.data, { contentType: `image/${pending.request.job.input.format}` })));
+    const failed = written.find((outcome) => outcome.status === 'rejected');
+    if (failed) {
+      await blobs.delete(keys).catch(() => {});
+      const error = storageUnavailable(failed.reason);
+      return admitted.map(() => ({ outcome: 'failed', error }));
+    }
+    let results: AdmitResult[];
+    try {
+      results = await admission.admitMany(admitted.map((pending, i) => ({ ...pending.request, job: { ...pending.request.job, input: { ...pending.request.job.input, blobKey: keys[i] } } })));
+    } catch (error) {
+      await blobs.delete(keys).catch(() => {});
+      throw error;
+    }
+    const unused = keys.filter((_, i) => results[i]!.outcome !== 'created');
+    if (unused.length > 0) await blobs.delete(unused).catch(() => {});
     return results;
   }
 
@@ -475,6 +649,9 @@ export class JobService {
     const modelName = input.model?.trim() || this.#options.defaultModel;
     if (modelName !== earlier.modelName) throw reused('model');
     if ((input.modelVersion?.trim() || null) !== earlier.requestedVersion) throw reused('model version');
+    // By reference, the same key with the same model is the same request: the reference is not
+    // fetched again (an upload is used once, and a URL may answer other bytes by now).
+    if (!input.image && input.reference) return earlier;
     if (!input.image) throw reused('image');
     const sha256 = storedSha256 ?? createHash('sha256').update(input.image).digest('hex');
     if (sha256 === earlier.inputSha256) return earlier;
@@ -564,6 +741,17 @@ export class JobService {
     await Promise.all(deleted.inFlight.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
     // Handed-over pixels are a copy of the input: they go too (else their TTL drops them).
     await this.#options.pixels?.removeMany(deleted.inFlight.map((job) => job.id)).catch(() => {});
+    const blobs = this.#options.blobs;
+    if (blobs) {
+      // Not best effort: an erasure that leaves bytes behind must fail loudly, and the rows are
+      // gone already, so the keys come from the ids.
+      try {
+        await blobs.delete(deleted.ids.map((id) => inputBlobKey(id)));
+        if (!query.id) await blobs.delete(await blobs.list(`${blobPrefixes.uploads}${query.userId.toLowerCase()}/`));
+      } catch (error) {
+        throw storageUnavailable(error);
+      }
+    }
     return deleted;
   }
 
@@ -695,7 +883,7 @@ export class JobService {
   }
 
   async #makeThumbnail(principal: Principal, job: JobRecord, side: number): Promise<Buffer> {
-    const stored = await this.#options.queries.getInput(job.id);
+    const stored = await this.#readInput(job.id);
     if (!stored) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
     const pixels = job.inputWidth * job.inputHeight;
     const cost = decodeCost({ pixels, format: job.inputFormat as ImageFormat });
@@ -716,7 +904,21 @@ export class JobService {
   /** The input image of a job of the caller's; null when it is no longer stored. */
   async input(principal: Principal, id: string): Promise<{ job: JobRecord; bytes: Buffer | null }> {
     const job = await this.get(principal, id);
-    return { job, bytes: await this.#options.queries.getInput(job.id) };
+    return { job, bytes: await this.#readInput(job.id) };
+  }
+
+  /** A job's input bytes, from Postgres or the blob store; null when they are gone. */
+  async #readInput(id: string): Promise<Buffer | null> {
+    const stored = await this.#options.queries.getInput(id);
+    if (!stored) return null;
+    if (stored.data) return stored.data;
+    const blobs = this.#options.blobs;
+    if (!blobs) throw storageUnavailable(new Error(`job ${id}'s input is in a blob store and none is configured`));
+    try {
+      return await blobs.get(stored.blobKey);
+    } catch (error) {
+      throw storageUnavailable(error);
+    }
   }
 
   /** Any user's job. */

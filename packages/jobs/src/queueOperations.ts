@@ -1,9 +1,12 @@
 import { AppError, maxBulkJobs, queueUnavailable, type CleanJobsBody, type CleanJobsView, type QueueControlView, type RetryFailedBody, type RetryFailedView } from '@inferq/core';
 import type { JobMaintenance } from '@inferq/db';
 import { queuesPaused, setQueuesPaused, type InferenceQueue } from '@inferq/queue';
+import { inputBlobKey, type BlobStore } from '@inferq/storage';
 
 export interface QueueOperationsOptions {
   maintenance: JobMaintenance;
+  /** Where inputs are kept outside Postgres: a clean deletes the jobs' blobs too. @defaultValue none */
+  blobs?: BlobStore | undefined;
   /** Every inference queue the operators' buttons act on (one today; one per model later). */
   queues: () => readonly InferenceQueue[];
   /** Runs one failed job again: the same retry as `POST /v1/admin/jobs/:id/retry`. */
@@ -87,6 +90,7 @@ export class QueueOperations {
     const { ids, remaining } = await this.#options.maintenance.deleteFinished({ ...query, limit });
     // Completed and failed entries BullMQ still keeps (an hour, a day) would otherwise outlive their rows.
     for (const queue of queues) await queue.removeMany(ids);
+    await this.#options.blobs?.delete(ids.map((id) => inputBlobKey(id)));
     return { deleted: ids.length, remaining, dryRun: false };
   }
 }

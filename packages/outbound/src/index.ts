@@ -1,2 +1,3 @@
 export * from './outboundPolicy.ts';
 export * from './outboundAgent.ts';
+export * from './fetchBounded.ts';

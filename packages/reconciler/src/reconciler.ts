@@ -3,12 +3,15 @@ import { errorCodes, type ErrorCode } from '@inferq/core';
 import type { JobExecution, JobMaintenance, UnfinishedJob } from '@inferq/db';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
+import { inputBlobKey, type BlobStore } from '@inferq/storage';
 import type { LeaderLock } from './leaderLock.ts';
 
 export interface ReconcilerOptions {
   /** Fails jobs that cannot run again. */
   execution: JobExecution;
   maintenance: JobMaintenance;
+  /** Where inputs are kept outside Postgres: retention deletes a job's blob with its row. @defaultValue none */
+  blobs?: BlobStore | undefined;
   /** The producer side of the per-model inference queues (re-enqueues, state lookups, removals, the legacy queue's migration). */
   queue: InferenceQueue;
   /** Elects the one worker that runs passes; every worker runs the loop. */
@@ -249,6 +252,9 @@ export class Reconciler {
     for (let round = 0; round < 20 && !this.#stopped; round++) {
       const jobs = await maintenance.deleteExpired(now, batchSize);
       deleted += jobs.length;
+      // The rows are gone: their blobs go now, by the keys their ids name. A store that fails
+      // throws, and the pass is reported as failed (the bytes are left until an operator acts).
+      await this.#options.blobs?.delete(jobs.map((job) => inputBlobKey(job.id)));
       // Most entries are gone already (removeOnComplete / removeOnFail); remove any left.
       await Promise.all(jobs.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
       if (jobs.length < batchSize) break;

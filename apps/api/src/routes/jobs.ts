@@ -1,7 +1,8 @@
-import { Router, type Request, type Response } from 'express';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { tierOf, type RateLimits, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, submitJobFormSchema, type BatchItemView, type FairQueue } from '@inferq/core';
-import type { BatchImage, JobService, SubmitBatchInput, SubmitJobResult } from '@inferq/jobs';
+import { AppError, createUploadBodySchema, isFinalStatus, submitBatchJsonSchema, submitJobFormSchema, submitJobJsonSchema, type BatchItemView, type FairQueue, type UploadView } from '@inferq/core';
+import type { BatchImage, InputReference, JobService, SubmitBatchInput, SubmitJobInput, SubmitJobResult } from '@inferq/jobs';
+import type { z } from 'zod';
 import { imageOnly, thumbnailSides } from '@inferq/images';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
 import { waitPreference } from '../http/prefer.ts';
@@ -78,6 +79,41 @@ function submitInput(req: Request): Omit<SubmitBatchInput, 'images' | 'fileNames
   };
 }
 
+/** A JSON body (a submit by reference) skips the multipart steps: there are no image bytes to hold. */
+function unlessJson(handler: RequestHandler): RequestHandler {
+  return (req, res, next) => (req.is('application/json') ? next() : handler(req, res, next));
+}
+
+/** A JSON body checked against its wire schema; the first problem is answered VALIDATION_FAILED with its field. */
+function parseJsonBody<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
+  const parsed = schema.safeParse(req.body ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.join('.') || 'body';
+  if (field === 'webhook') throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
+  throw new AppError('VALIDATION_FAILED', `${field}: ${issue.message}`, { details: { field } });
+}
+
+/** `imageUrl` or `uploadId`, exactly one. */
+function referenceOf(given: { imageUrl?: string | undefined; uploadId?: string | undefined }, field: string): InputReference {
+  if (given.imageUrl !== undefined && given.uploadId === undefined) return { imageUrl: given.imageUrl };
+  if (given.uploadId !== undefined && given.imageUrl === undefined) return { uploadId: given.uploadId };
+  throw new AppError('VALIDATION_FAILED', 'Give exactly one of imageUrl and uploadId.', { details: { field } });
+}
+
+/** What a JSON submit (single or batch) passes the service besides its references. */
+function jsonSubmitInput(req: Request, body: z.infer<typeof submitJobJsonSchema> | z.infer<typeof submitBatchJsonSchema>): Omit<SubmitJobInput, 'image'> {
+  return {
+    principal: principalOf(req),
+    model: body.model,
+    modelVersion: body.version,
+    idempotencyKey: req.get('idempotency-key'),
+    webhook: body.webhook,
+    webhookEvents: body.webhookEvents,
+    ttlSeconds: body.ttlSeconds,
+  };
+}
+
 /**
  * Once the service has answered: the submit slot and the upload memory go back before any
  * `Prefer: wait`, and each new job (not an idempotent replay) is counted under its model.
@@ -121,11 +157,16 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
 
   router.post(
     '/jobs',
-    reserveUploadMemory(uploadBytes, (req) => maxFileBytesFor(req) + multipartOverheadBytes, (max) => imageTooLarge(max - multipartOverheadBytes), weightOf),
-    imageUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor }),
+    unlessJson(reserveUploadMemory(uploadBytes, (req) => maxFileBytesFor(req) + multipartOverheadBytes, (max) => imageTooLarge(max - multipartOverheadBytes), weightOf)),
+    unlessJson(imageUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor })),
     slots.acquire,
     async function submitJob(req, res) {
-    const result = await service.submit({ ...submitInput(req), image: req.file?.buffer, fileName: req.file?.originalname });
+    let input: SubmitJobInput;
+    if (req.is('application/json')) {
+      const body = parseJsonBody(submitJobJsonSchema, req);
+      input = { ...jsonSubmitInput(req, body), image: undefined, reference: referenceOf(body, 'imageUrl') };
+    } else input = { ...submitInput(req), image: req.file?.buffer, fileName: req.file?.originalname };
+    const result = await service.submit(input);
     submitted(req, res, [result]);
     const { job, replayed } = result;
     req.log?.setBindings?.({ jobId: job.id });
@@ -149,24 +190,35 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
 
   router.post(
     '/jobs/batch',
-    reserveUploadMemory(uploadBytes, maxBatchBytesFor, payloadTooLarge, weightOf),
-    imageBatchUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor, maxFilesFor: (req) => tierOfReq(req).maxBatchImages, maxTotalBytesFor: maxBatchBytesFor }),
+    unlessJson(reserveUploadMemory(uploadBytes, maxBatchBytesFor, payloadTooLarge, weightOf)),
+    unlessJson(imageBatchUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor, maxFilesFor: (req) => tierOfReq(req).maxBatchImages, maxTotalBytesFor: maxBatchBytesFor })),
     slots.acquire,
     async function submitBatch(req, res) {
-      const input = submitInput(req);
-      const { principal } = input;
-      const files = (Array.isArray(req.files) ? req.files : []) as Array<Express.Multer.File & { tooLarge?: true }>;
-      if (files.length > 1) {
-        // One unit of the submit budget per image; the request itself spent the first.
-        const decision = await options.rateLimits.consume(principal.userId, principal.tier, 'submit', files.length - 1);
-        res.set(rateLimitHeaders(decision));
-        if (!decision.allowed) throw rateLimited(decision, `Rate limit reached: a batch of ${files.length} images spends ${files.length} submits; retry in ${decision.retryAfterSeconds} s.`);
+      let input: SubmitBatchInput;
+      if (req.is('application/json')) {
+        const body = parseJsonBody(submitBatchJsonSchema, req);
+        const maxImages = tierOfReq(req).maxBatchImages;
+        if (body.inputs.length > maxImages) {
+          throw new AppError('VALIDATION_FAILED', `A batch holds at most ${maxImages} images on your tier.`, { details: { field: 'inputs', maxBatchImages: maxImages } });
+        }
+        input = { ...jsonSubmitInput(req, body), images: body.inputs.map((given, index): BatchImage => ({ reference: referenceOf(given, `inputs.${index}`) })) };
+      } else {
+        const files = (Array.isArray(req.files) ? req.files : []) as Array<Express.Multer.File & { tooLarge?: true }>;
+        input = {
+          ...submitInput(req),
+          images: files.map((file): BatchImage => (file.tooLarge ? { tooLarge: true, size: file.size } : file.buffer)),
+          fileNames: files.map((file) => file.originalname),
+        };
       }
-      const items = await service.submitMany({
-        ...input,
-        images: files.map((file): BatchImage => (file.tooLarge ? { tooLarge: true, size: file.size } : file.buffer)),
-        fileNames: files.map((file) => file.originalname),
-      });
+      const { principal } = input;
+      const count = input.images.length;
+      if (count > 1) {
+        // One unit of the submit budget per image; the request itself spent the first.
+        const decision = await options.rateLimits.consume(principal.userId, principal.tier, 'submit', count - 1);
+        res.set(rateLimitHeaders(decision));
+        if (!decision.allowed) throw rateLimited(decision, `Rate limit reached: a batch of ${count} images spends ${count} submits; retry in ${decision.retryAfterSeconds} s.`);
+      }
+      const items = await service.submitMany(input);
       // Every image refused for the platform's state, not its own (the queue full or down): the
       // batch as a whole is to be tried again, so it answers as one such error, with Retry-After.
       const first = items[0];
@@ -196,6 +248,26 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
       const accepted = data.filter((item) => item.job).length;
       const unfinished = data.some((item) => item.job && !isFinalStatus(item.job.status));
       res.status(unfinished ? 202 : 200).json({ data, accepted, refused: data.length - accepted });
+    },
+  );
+
+  router.post('/uploads', async function createUpload(req, res) {
+    const body = parseJsonBody(createUploadBodySchema, req);
+    const upload = await service.createUpload(principalOf(req), body);
+    const view: UploadView = upload.presigned
+      ? { uploadId: upload.uploadId, url: upload.presigned.url, headers: upload.presigned.headers, expiresAt: upload.expiresAt.toISOString() }
+      : // The filesystem driver: the bytes come to this API, with the caller's key.
+        { uploadId: upload.uploadId, url: `${req.protocol}://${req.get('host')}/v1/uploads/${upload.uploadId}`, headers: { 'content-type': body.contentType }, expiresAt: upload.expiresAt.toISOString() };
+    res.status(201).json(view);
+  });
+
+  router.put(
+    '/uploads/:id',
+    // Any content type: the format is sniffed from the bytes at submit. Bounded by the largest upload.
+    express.raw({ type: () => true, limit: options.maxFileBytes }),
+    async function putUpload(req, res) {
+      await service.putUpload(principalOf(req), req.params.id!, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+      res.status(204).end();
     },
   );
 

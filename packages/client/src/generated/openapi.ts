@@ -16,9 +16,46 @@ export type paths = {
         put?: never;
         /**
          * Submit an image
-         * @description Validates the image (format from the bytes, size and dimension limits), stores it and queues a job. With `Prefer: wait=N` the answer is held until the job is final (200) or N seconds pass (202). The same `Idempotency-Key` within 24 h answers the original job (200) instead of creating another.
+         * @description Validates the image (format from the bytes, size and dimension limits), stores it and queues a job. The image comes in the multipart form, or by reference in a JSON body: `imageUrl` (fetched by the server before it answers; a URL the outbound guard refuses is 400 INVALID_INPUT_URL and never fetched, a failed fetch 422 INPUT_FETCH_FAILED) or `uploadId` (see POST /v1/uploads). With `Prefer: wait=N` the answer is held until the job is final (200) or N seconds pass (202). The same `Idempotency-Key` within 24 h answers the original job (200) instead of creating another.
          */
         post: operations["submitJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make room for an image to submit by reference
+         * @description Answers where to PUT the bytes (`url`, with `headers` to send exactly as given) and the `uploadId` to submit them by, until `expiresAt`. With a bucket (BLOB_STORE_URL s3://) the URL is presigned and the bytes never pass through the API; when the API keeps blobs on its own disk, the URL is the API's own `PUT /v1/uploads/{id}`, sent with your API key.
+         */
+        post: operations["createUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Send an upload's bytes to the API (when it keeps blobs on its own disk) */
+        put: operations["putUpload"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -783,6 +820,66 @@ export type webhooks = {
 };
 export type components = {
     schemas: {
+        /** @description A job whose image is fetched from `imageUrl` or taken from an upload (`uploadId`); exactly one of them. */
+        SubmitJobByReference: {
+            /** @description Model name; default: the server's DEFAULT_MODEL. */
+            model?: string;
+            /** @description Model version; default: the live version. */
+            version?: string;
+            /**
+             * Format: uri
+             * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
+             */
+            webhook?: string;
+            /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
+            webhookEvents?: string;
+            /** @description The job must start within this many seconds. */
+            ttlSeconds?: number;
+            /**
+             * Format: uri
+             * @description An image URL the server fetches (https to public addresses, or a host in INPUT_FETCH_ALLOW_HOSTS). Give this or `uploadId`.
+             */
+            imageUrl?: string;
+            /** @description The id of an upload made with POST /v1/uploads and PUT. Give this or `imageUrl`. */
+            uploadId?: string;
+        };
+        CreateUpload: {
+            /**
+             * @description The Content-Type the PUT sends, e.g. `image/jpeg`.
+             * @example image/jpeg
+             */
+            contentType: string;
+            /**
+             * @description The exact byte length the PUT sends; at most the tier's upload limit.
+             * @example 123456
+             */
+            size: number;
+        };
+        SubmitBatchByReference: {
+            /** @description Model name; default: the server's DEFAULT_MODEL. */
+            model?: string;
+            /** @description Model version; default: the live version. */
+            version?: string;
+            /**
+             * Format: uri
+             * @description URL POSTed with the job when it reaches a final state (https; public addresses only).
+             */
+            webhook?: string;
+            /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
+            webhookEvents?: string;
+            /** @description The job must start within this many seconds. */
+            ttlSeconds?: number;
+            /** @description One reference per job, in order; at most the tier's `maxBatchImages`. */
+            inputs: {
+                /**
+                 * Format: uri
+                 * @description An image URL the server fetches (https to public addresses, or a host in INPUT_FETCH_ALLOW_HOSTS). Give this or `uploadId`.
+                 */
+                imageUrl?: string;
+                /** @description The id of an upload made with POST /v1/uploads and PUT. Give this or `imageUrl`. */
+                uploadId?: string;
+            }[];
+        };
         DeleteAccountBody: {
             /**
              * @description The email of the account being deleted (any case).
@@ -870,10 +967,28 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "INVALID_INPUT_URL" | "INPUT_FETCH_FAILED" | "UPLOAD_NOT_FOUND" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "STORAGE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
+        };
+        Upload: {
+            /** @description Give it as `uploadId` in a JSON submit once the PUT succeeded. */
+            uploadId: string;
+            /**
+             * Format: uri
+             * @description PUT the bytes here: a presigned bucket URL, or this API itself (then with your API key) when it keeps blobs on its own disk.
+             */
+            url: string;
+            /** @description Headers the PUT must send exactly as given. */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: date-time
+             * @description The PUT must be made, and the upload submitted, before this time.
+             */
+            expiresAt: string;
         };
         /** @description The answer to a batch submit: a job or an error per image. */
         Batch: {
@@ -1411,6 +1526,7 @@ export interface operations {
                     /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
                 };
+                "application/json": components["schemas"]["SubmitJobByReference"];
             };
         };
         responses: {
@@ -1444,7 +1560,7 @@ export interface operations {
                     "application/json": components["schemas"]["Job"];
                 };
             };
-            /** @description Error: `BAD_REQUEST`, `VALIDATION_FAILED`, `MISSING_IMAGE`, `INVALID_IMAGE`, `UNKNOWN_MODEL`, `INVALID_WEBHOOK_URL`. */
+            /** @description Error: `BAD_REQUEST`, `VALIDATION_FAILED`, `MISSING_IMAGE`, `INVALID_IMAGE`, `UNKNOWN_MODEL`, `INVALID_WEBHOOK_URL`, `INVALID_INPUT_URL`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1455,6 +1571,15 @@ export interface operations {
             };
             /** @description Error: `UNAUTHENTICATED`. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UPLOAD_NOT_FOUND`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1480,7 +1605,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `IMAGE_DIMENSIONS`, `IDEMPOTENCY_KEY_REUSED`. */
+            /** @description Error: `INPUT_FETCH_FAILED`, `IMAGE_DIMENSIONS`, `IDEMPOTENCY_KEY_REUSED`. */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1509,7 +1634,181 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: `QUEUE_FULL`, `SERVER_BUSY`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            /** @description Error: `STORAGE_UNAVAILABLE`, `QUEUE_FULL`, `SERVER_BUSY`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateUpload"];
+            };
+        };
+        responses: {
+            /** @description Where to PUT the bytes. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Upload"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `IMAGE_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `STORAGE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The uploadId. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Stored; submit it with `{ "uploadId" }`. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UPLOAD_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `IMAGE_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `STORAGE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
@@ -1551,6 +1850,7 @@ export interface operations {
                     /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
                 };
+                "application/json": components["schemas"]["SubmitBatchByReference"];
             };
         };
         responses: {

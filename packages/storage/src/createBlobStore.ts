@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import type { BlobStore } from './blobStore.ts';
+import { FileBlobStore } from './fileBlobStore.ts';
+import { S3BlobStore } from './s3BlobStore.ts';
+
+export interface BlobStoreSettings {
+  /** `file:///var/lib/inferq/blobs` or `s3://bucket/prefix`. */
+  url: string;
+  /** S3 only: an S3-compatible endpoint (MinIO, R2, GCS interop). @defaultValue AWS S3 */
+  endpoint?: string | undefined;
+  /** S3 only. @defaultValue 'us-east-1' */
+  region?: string | undefined;
+  /** S3 only; both or neither. @defaultValue the SDK's default credential chain */
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
+  /** S3 only: path-style addressing (MinIO, local servers). @defaultValue false */
+  forcePathStyle?: boolean | undefined;
+}
+
+/** The store a URL names: the filesystem driver for `file:`, the S3 driver for `s3:`. */
+export function createBlobStore(settings: BlobStoreSettings): BlobStore {
+  const url = new URL(settings.url);
+  if (url.protocol === 'file:') return new FileBlobStore(fileURLToPath(url));
+  if (url.protocol === 's3:') {
+    if (!url.hostname) throw new Error('BLOB_STORE_URL: an s3:// URL names its bucket (s3://bucket/prefix)');
+    const credentials = settings.accessKeyId && settings.secretAccessKey ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } : undefined;
+    return new S3BlobStore({
+      bucket: url.hostname,
+      prefix: decodeURIComponent(url.pathname.replace(/^\/+/, '')),
+      endpoint: settings.endpoint,
+      region: settings.region,
+      credentials,
+      forcePathStyle: settings.forcePathStyle,
+    });
+  }
+  throw new Error(`BLOB_STORE_URL: unsupported scheme ${url.protocol} (use file:// or s3://)`);
+}
+
+/** A folder as a file:// BLOB_STORE_URL (`pnpm start` keeps blobs in its data folder). */
+export function fileBlobStoreUrl(folder: string): string {
+  return new URL(`file://${path.resolve(folder)}/`).href;
+}
+
+const envFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+/**
+ * The blob store's settings, shared by every process that reads or writes blobs (API, worker).
+ * Apps extend their env schema with it; `blobStoreSettingsFromEnv` turns the parsed values into
+ * createBlobStore's settings.
+ */
+export const blobStoreEnvShape = {
+  BLOB_STORE_URL: z
+    .string()
+    .refine((text) => /^(file|s3):\/\//.test(text), 'must be a file:// or s3:// URL')
+    .optional()
+    .describe(
+      'Where job inputs (and uploads, and copies of results) are kept: file:///absolute/folder, or s3://bucket/prefix for any S3-compatible store. Unset: inputs stay in Postgres (job_inputs), as before blob storage existed. pnpm start sets a folder in its data folder.',
+    ),
+  BLOB_STORE_ENDPOINT: z.string().url().optional().describe('S3 only: the endpoint of an S3-compatible store (MinIO, R2, GCS interop); unset for AWS S3.'),
+  BLOB_STORE_REGION: z.string().default('us-east-1').describe('S3 only: the bucket\'s region.'),
+  BLOB_STORE_ACCESS_KEY_ID: z.string().optional().describe('S3 only: access key id; unset, the AWS default credential chain is used (environment, web identity, instance role).'),
+  BLOB_STORE_SECRET_ACCESS_KEY: z.string().optional().describe('S3 only: the secret of BLOB_STORE_ACCESS_KEY_ID.'),
+  BLOB_STORE_FORCE_PATH_STYLE: envFlag.default(false).describe('S3 only: address the bucket in the path (endpoint/bucket/key), as MinIO and most self-hosted stores need.'),
+};
+
+export interface BlobStoreEnv {
+  BLOB_STORE_URL?: string | undefined;
+  BLOB_STORE_ENDPOINT?: string | undefined;
+  BLOB_STORE_REGION: string;
+  BLOB_STORE_ACCESS_KEY_ID?: string | undefined;
+  BLOB_STORE_SECRET_ACCESS_KEY?: string | undefined;
+  BLOB_STORE_FORCE_PATH_STYLE: boolean;
+}
+
+/** The settings of a parsed env, or undefined when no store is configured. */
+export function blobStoreSettingsFromEnv(env: BlobStoreEnv): BlobStoreSettings | undefined {
+  if (!env.BLOB_STORE_URL) return undefined;
+  return {
+    url: env.BLOB_STORE_URL,
+    endpoint: env.BLOB_STORE_ENDPOINT,
+    region: env.BLOB_STORE_REGION,
+    accessKeyId: env.BLOB_STORE_ACCESS_KEY_ID,
+    secretAccessKey: env.BLOB_STORE_SECRET_ACCESS_KEY,
+    forcePathStyle: env.BLOB_STORE_FORCE_PATH_STYLE,
+  };
+}

@@ -86,6 +86,13 @@ export const workerEnvSchema = commonEnvSchema.extend({
    * older than this it is failed with NO_WORKER by the reconciler. 0: it waits for ever.
    */
   NO_WORKER_TIMEOUT_MS: z.coerce.number().int().min(0).default(3600 * 1000),
+  /** How often the reconciler's leader expires queued jobs past their ttl, between full passes; 0: only in full passes. */
+  TTL_SWEEP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5000)
+    .describe('How often (ms) the elected worker moves queued jobs past their ttlSeconds to `expired`, between reconciliation passes; 0: only in those passes.'),
   /**
    * Scheduling priority (nice, -20..19) of the worker process and the threads it starts (sharp's
    * decoders). Inference is batch work: where it shares cores with the API, Postgres and Redis, a

@@ -162,6 +162,7 @@ const reconciler =
         maxAgeMs: env.RECONCILE_MAX_AGE_MS,
         servedModels: () => servedModels.current(),
         noWorkerTimeoutMs: env.NO_WORKER_TIMEOUT_MS,
+        ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_MS,
         metrics,
         events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
       })

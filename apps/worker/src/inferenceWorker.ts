@@ -356,6 +356,13 @@ export class InferenceWorker {
     const { payload } = attempt;
     const row = await this.#tracing.inSpan('start', { parent: attempt.span }, () => this.#starter.submit(payload.jobId));
     if (!row) return null;
+    if (row.expired) {
+      // Past its ttl before any attempt began: moved to `expired` by the start itself, never run.
+      attempt.log.info('job expired before it started; skipped');
+      this.#options.metrics?.jobsFinished.inc({ model: payload.model, status: 'expired', code: 'EXPIRED' });
+      void this.#options.events?.publish({ jobId: payload.jobId, userId: row.userId, status: 'expired', model: payload.model });
+      return null;
+    }
     attempt.startedAt = performance.now();
     attempt.userId = row.userId;
     void this.#options.events?.publish({ jobId: payload.jobId, userId: row.userId, status: 'running', model: payload.model });
@@ -414,6 +421,11 @@ export class InferenceWorker {
       }
     };
     const timeoutMs = lease.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
+    // The submit's execution deadline (Cancel-After), when it is the tighter one, fails with its own code.
+    const cancelAfterMs = row.cancelAfterMs;
+    if (cancelAfterMs !== null && cancelAfterMs < timeoutMs) {
+      return withDeadline(compute(), cancelAfterMs, () => new PermanentFailure('DEADLINE_EXCEEDED', `The job ran longer than its Cancel-After of ${cancelAfterMs} ms.`));
+    }
     return withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
   }
 

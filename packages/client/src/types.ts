@@ -2,7 +2,7 @@ import type { components } from './generated/openapi.ts';
 
 /**
  * Terminology
- * - job: one image submitted for inference; `status` moves queued → running → succeeded | failed | canceled.
+ * - job: one image submitted for inference; `status` moves queued → running → succeeded | failed | canceled, or queued → expired when it did not start within its `ttlSeconds`.
  * - model / model version: the network that runs the job, and one immutable build of it.
  * - webhook: a URL the platform POSTs the job to once it is final, signed with your webhook secret.
  */
@@ -28,7 +28,7 @@ export type ModelVersion = Schemas['ModelVersion'];
 /** Every error code the API answers with (see the README's table). */
 export type ErrorCode = Schemas['ErrorCode'];
 
-export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
 
 export function isFinal(job: Pick<Job, 'status'>): boolean {
   return finalStatuses.includes(job.status);

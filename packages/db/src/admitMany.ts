@@ -29,9 +29,11 @@ const valueColumns = [
   ['webhook_url', 'text'],
   ['input_file_name', 'text'],
   ['webhook_events', 'text[]'],
+  ['start_by', 'timestamptz'],
+  ['cancel_after_ms', 'int'],
   ['data', 'bytea'],
 ] as const;
-const jobColumns = valueColumns.slice(0, 15).map(([name]) => name);
+const jobColumns = valueColumns.filter(([name]) => name !== 'data').map(([name]) => name);
 /** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
 const selected = jobColumns.map((name) => (name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name));
 
@@ -73,6 +75,8 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.webhookUrl ?? null,
     job.input.fileName ?? null,
     job.webhookEvents ? [...job.webhookEvents] : null,
+    job.startBy ?? null,
+    job.cancelAfterMs ?? null,
     job.input.data,
   ];
 }

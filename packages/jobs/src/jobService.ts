@@ -92,6 +92,16 @@ export interface SubmitJobInput {
   webhook?: string | undefined;
   /** The `webhookEvents` form field: comma-separated `started`, `completed`. @defaultValue 'completed' */
   webhookEvents?: string | undefined;
+  /**
+   * Seconds the job may wait to start (1 to 604800; the form field's text or a JSON number): not
+   * started by then, it becomes `expired`. @defaultValue none: it waits for ever
+   */
+  ttlSeconds?: string | number | undefined;
+  /**
+   * Execution deadline of each attempt: seconds, or a duration (`90s`, `5m`, `1h30m`), as the
+   * `Cancel-After` header. @defaultValue none: only the model's time limit
+   */
+  cancelAfter?: string | number | undefined;
 }
 
 export interface SubmitJobResult {
@@ -133,6 +143,9 @@ interface SubmitContext {
   model: NonNullable<Awaited<ReturnType<ModelCatalog['resolve']>>>;
   webhookUrl: string | undefined;
   webhookEvents: WebhookEventFilter[] | undefined;
+  /** The ttl in ms (the job's start_by is its submit plus this); undefined: none. */
+  ttlMs: number | undefined;
+  cancelAfterMs: number | undefined;
   /** Jobs queued or running when the submit began (the global cap's read). */
   inFlight: number;
 }
@@ -151,6 +164,49 @@ export interface JobPage {
 }
 
 const modelNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** Longest ttl: a week (a job that waits longer has long stopped being worth running). */
+export const maxTtlSeconds = 7 * 24 * 3600;
+/** Longest execution deadline: a day. */
+export const maxCancelAfterSeconds = 24 * 3600;
+
+/** `ttlSeconds`: an integer number of seconds from 1 to maxTtlSeconds; undefined when absent. */
+export function parseTtlSeconds(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const seconds = typeof value === 'number' ? value : /^[0-9]{1,7}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > maxTtlSeconds) {
+    throw new AppError('VALIDATION_FAILED', `ttlSeconds must be an integer from 1 to ${maxTtlSeconds}.`, { details: { field: 'ttlSeconds', min: 1, max: maxTtlSeconds } });
+  }
+  return seconds;
+}
+
+const durationUnitsMs: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+
+/**
+ * A `Cancel-After` value in ms: plain seconds (`90`, `1.5`) or a duration of h, m, s and ms
+ * parts in that order (`5m`, `1h30m`, `2.5s`, `500ms`), as Replicate's header takes it; from 1 s
+ * to maxCancelAfterSeconds. undefined when absent.
+ */
+export function parseCancelAfter(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const refuse = () =>
+    new AppError('VALIDATION_FAILED', `Cancel-After must be seconds or a duration such as 90s, 5m or 1h30m, from 1 s to ${maxCancelAfterSeconds / 3600} h.`, {
+      details: { field: 'cancelAfter', header: 'Cancel-After' },
+    });
+  let ms: number;
+  if (typeof value === 'number') ms = value * 1000;
+  else {
+    const text = value.trim().toLowerCase();
+    if (/^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(text)) ms = Number(text) * 1000;
+    else {
+      const match = /^(?:([0-9]{1,3})h)?(?:([0-9]{1,5})m(?!s))?(?:([0-9]{1,6}(?:\.[0-9]{1,3})?)s)?(?:([0-9]{1,9})ms)?$/.exec(text);
+      if (!match || match.slice(1).every((part) => part === undefined)) throw refuse();
+      const [, h, m, sec, milli] = match;
+      ms = Number(h ?? 0) * durationUnitsMs.h! + Number(m ?? 0) * durationUnitsMs.m! + Number(sec ?? 0) * durationUnitsMs.s! + Number(milli ?? 0);
+    }
+  }
+  if (!Number.isFinite(ms) || ms < 1000 || ms > maxCancelAfterSeconds * 1000) throw refuse();
+  return Math.round(ms);
+}
 /** The `webhookEvents` field: events from webhookEventFilters, comma-separated; undefined (the default, `completed`) when absent. */
 function parseWebhookEvents(text: string | undefined, hasWebhook: boolean): WebhookEventFilter[] | undefined {
   if (text === undefined || text.trim() === '') return undefined;
@@ -322,10 +378,12 @@ export class JobService {
     if (!model) throw await unknownModel(models, modelName, version);
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
+    const ttlSeconds = parseTtlSeconds(input.ttlSeconds);
+    const cancelAfterMs = parseCancelAfter(input.cancelAfter);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
     const inFlight = await this.#checkCapacity();
-    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, inFlight };
+    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, inFlight };
   }
 
   /**
@@ -356,7 +414,7 @@ export class JobService {
   }
 
   #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
-    const { principal, tier, modelName, version, webhookUrl, webhookEvents } = context;
+    const { principal, tier, modelName, version, webhookUrl, webhookEvents, ttlMs, cancelAfterMs } = context;
     const id = randomUUID();
     return {
       request: {
@@ -369,6 +427,9 @@ export class JobService {
           idempotencyKey,
           webhookUrl,
           webhookEvents,
+          // Counted from the moment the image is accepted, so a slow upload does not eat the ttl.
+          startBy: ttlMs === undefined ? undefined : new Date(Date.now() + ttlMs),
+          cancelAfterMs,
           input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
         },
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },

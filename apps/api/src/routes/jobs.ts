@@ -54,8 +54,16 @@ function submitFields(req: Request) {
     version: firstString(body.version) ?? firstString(req.query.version),
     webhook: firstString(body.webhook),
     webhookEvents: firstString(body.webhookEvents),
+    ttlSeconds: firstString(body.ttlSeconds),
+    cancelAfter: firstString(body.cancelAfter),
   });
   if (parsed.success) return parsed.data;
+  // Too long to be a number: refused as the service refuses a bad value of that field.
+  for (const field of ['ttlSeconds', 'cancelAfter'] as const) {
+    if (parsed.error.issues.some((issue) => issue.path[0] === field)) {
+      throw new AppError('VALIDATION_FAILED', `${field} is not valid.`, { details: { field } });
+    }
+  }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhookEvents')) {
     throw new AppError('VALIDATION_FAILED', 'webhookEvents is a short list: started, completed.', { details: { field: 'webhookEvents' } });
   }
@@ -75,6 +83,9 @@ function submitInput(req: Request): Omit<SubmitBatchInput, 'images' | 'fileNames
     idempotencyKey: req.get('idempotency-key'),
     webhook: fields.webhook,
     webhookEvents: fields.webhookEvents,
+    ttlSeconds: fields.ttlSeconds,
+    // The header, as Replicate's `Cancel-After`, or the form field.
+    cancelAfter: req.get('cancel-after') ?? fields.cancelAfter,
   };
 }
 

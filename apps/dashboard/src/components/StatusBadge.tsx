@@ -6,6 +6,7 @@ const labels: Record<JobStatus, string> = {
   succeeded: 'Succeeded',
   failed: 'Failed',
   canceled: 'Canceled',
+  expired: 'Expired',
 };
 
 /** A job's status; a queued job whose model no live worker serves says it waits for one. */

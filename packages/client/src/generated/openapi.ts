@@ -798,7 +798,7 @@ export type components = {
         };
         CleanJobsBody: {
             /** @description Which final statuses to delete. */
-            statuses: ("succeeded" | "failed" | "canceled")[];
+            statuses: ("succeeded" | "failed" | "canceled" | "expired")[];
             /** @description Only jobs that finished at least this long ago. */
             olderThanSeconds: number;
             /** Format: uuid */
@@ -812,7 +812,7 @@ export type components = {
             /** Format: uuid */
             id: string;
             /** @enum {string} */
-            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled" | "expired";
             model: {
                 name: string;
                 version: string | null;
@@ -855,6 +855,15 @@ export type components = {
                 self: string;
             };
             waitingFor: "worker" | null;
+            /** @description A queued job's place in its model's queue as workers take it (priority, then arrival): 1 is next. null when not queued. */
+            queuePosition: number | null;
+            /** @description Estimated seconds until a queued job finishes, from its queue position and the model's measured throughput (plus the model's load time when no worker serves it). null when not queued or unknown. */
+            etaSeconds: number | null;
+            /** @description The deadlines of the submit: `startBy` (from `ttlSeconds`; a job not started by then is `expired`) and `cancelAfterSeconds` (from `Cancel-After`; an attempt running longer fails with DEADLINE_EXCEEDED). */
+            deadlines: {
+                startBy: string | null;
+                cancelAfterSeconds: number | null;
+            };
             webhook: {
                 url: string;
                 events: ("started" | "completed")[];
@@ -870,7 +879,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER" | "EXPIRED" | "DEADLINE_EXCEEDED";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -1017,7 +1026,7 @@ export type components = {
             /** Format: uuid */
             id: string;
             /** @enum {string} */
-            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled" | "expired";
             model: {
                 name: string;
                 version: string | null;
@@ -1060,6 +1069,15 @@ export type components = {
                 self: string;
             };
             waitingFor: "worker" | null;
+            /** @description A queued job's place in its model's queue as workers take it (priority, then arrival): 1 is next. null when not queued. */
+            queuePosition: number | null;
+            /** @description Estimated seconds until a queued job finishes, from its queue position and the model's measured throughput (plus the model's load time when no worker serves it). null when not queued or unknown. */
+            etaSeconds: number | null;
+            /** @description The deadlines of the submit: `startBy` (from `ttlSeconds`; a job not started by then is `expired`) and `cancelAfterSeconds` (from `Cancel-After`; an attempt running longer fails with DEADLINE_EXCEEDED). */
+            deadlines: {
+                startBy: string | null;
+                cancelAfterSeconds: number | null;
+            };
             webhook: {
                 url: string;
                 events: ("started" | "completed")[];
@@ -1290,7 +1308,7 @@ export type components = {
             jobId: string;
             userId: string | null;
             /** @enum {string} */
-            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled" | "expired";
             model?: string;
             at: string;
         };
@@ -1306,7 +1324,7 @@ export interface operations {
     listJobs: {
         parameters: {
             query?: {
-                /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled. */
+                /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled, expired. */
                 status?: string;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
@@ -1410,6 +1428,16 @@ export interface operations {
                     webhook?: string;
                     /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
+                    /**
+                     * @description Seconds the job may wait to start (1 to 604800). A job not started by then becomes `expired`: it never runs and does not count against the quota.
+                     * @example 300
+                     */
+                    ttlSeconds?: string;
+                    /**
+                     * @description Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), at most 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.
+                     * @example 5m
+                     */
+                    cancelAfter?: string;
                 };
             };
         };
@@ -1550,6 +1578,16 @@ export interface operations {
                     webhook?: string;
                     /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
+                    /**
+                     * @description Seconds the job may wait to start (1 to 604800). A job not started by then becomes `expired`: it never runs and does not count against the quota.
+                     * @example 300
+                     */
+                    ttlSeconds?: string;
+                    /**
+                     * @description Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), at most 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.
+                     * @example 5m
+                     */
+                    cancelAfter?: string;
                 };
             };
         };
@@ -3213,7 +3251,7 @@ export interface operations {
     adminListJobs: {
         parameters: {
             query?: {
-                /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled. */
+                /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled, expired. */
                 status?: string;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
@@ -4701,7 +4739,7 @@ export interface operations {
                 /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
                 "InferQ-Signature": string;
                 /** @description What happened. */
-                "InferQ-Event": "job.started" | "job.succeeded" | "job.failed" | "job.canceled";
+                "InferQ-Event": "job.started" | "job.succeeded" | "job.failed" | "job.canceled" | "job.expired";
                 /** @description The same on every retry of this delivery: drop duplicates by it. */
                 "InferQ-Delivery": string;
                 /** @description 1 for the first try, 2 for the first retry, … */

@@ -144,7 +144,7 @@ export const submitJobFormSchema = z.object({
     .string()
     .max(16)
     .optional()
-    .meta({ description: 'Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), at most 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.', example: '5m' }),
+    .meta({ description: 'Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.', example: '5m' }),
 });
 
 /** The multipart form of `POST /v1/jobs/batch`: the fields of a submit, with `image` given once per image. */

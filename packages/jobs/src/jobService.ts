@@ -183,13 +183,13 @@ const durationUnitsMs: Record<string, number> = { h: 3_600_000, m: 60_000, s: 10
 
 /**
  * A `Cancel-After` value in ms: plain seconds (`90`, `1.5`) or a duration of h, m, s and ms
- * parts in that order (`5m`, `1h30m`, `2.5s`, `500ms`), as Replicate's header takes it; from 1 s
+ * parts in that order (`5m`, `1h30m`, `2.5s`, `500ms`), as Replicate's header takes it; from 100 ms
  * to maxCancelAfterSeconds. undefined when absent.
  */
 export function parseCancelAfter(value: string | number | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const refuse = () =>
-    new AppError('VALIDATION_FAILED', `Cancel-After must be seconds or a duration such as 90s, 5m or 1h30m, from 1 s to ${maxCancelAfterSeconds / 3600} h.`, {
+    new AppError('VALIDATION_FAILED', `Cancel-After must be seconds or a duration such as 90s, 5m or 1h30m, from 100 ms to ${maxCancelAfterSeconds / 3600} h.`, {
       details: { field: 'cancelAfter', header: 'Cancel-After' },
     });
   let ms: number;
@@ -204,7 +204,7 @@ export function parseCancelAfter(value: string | number | undefined): number | u
       ms = Number(h ?? 0) * durationUnitsMs.h! + Number(m ?? 0) * durationUnitsMs.m! + Number(sec ?? 0) * durationUnitsMs.s! + Number(milli ?? 0);
     }
   }
-  if (!Number.isFinite(ms) || ms < 1000 || ms > maxCancelAfterSeconds * 1000) throw refuse();
+  if (!Number.isFinite(ms) || ms < 100 || ms > maxCancelAfterSeconds * 1000) throw refuse();
   return Math.round(ms);
 }
 /** The `webhookEvents` field: events from webhookEventFilters, comma-separated; undefined (the default, `completed`) when absent. */

@@ -5,7 +5,7 @@ import type { ImageLimits } from '@inferq/images';
 import { JobService, OperatorService, QueueOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, type JobEventRetention, pingRedis, PixelStore, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
@@ -61,6 +61,8 @@ export interface ApiParts {
   waiter?: JobWaiter | undefined;
   /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
   webhookPolicy?: WebhookUrlPolicy | undefined;
+  /** How long and how many job events are kept for resuming streams. @defaultValue 10 min, 100000 events */
+  eventRetention?: JobEventRetention | undefined;
   /**
    * The model registry behind GET /v1/models, the public model files and the admin model
    * routes. @defaultValue none: those routes answer 404
@@ -124,7 +126,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     waiter: parts.waiter,
     webhookPolicy: parts.webhookPolicy,
     deliveries: new WebhookDeliveryStore(db),
-    events: new JobEventPublisher({ connection: queue.connection, prefix }),
+    events: new JobEventPublisher({ connection: queue.connection, prefix, ...parts.eventRetention }),
     decodePixels: shares.decodePixels,
     pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
     pixelHandoff: parts.pixelHandoff,

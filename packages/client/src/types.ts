@@ -9,6 +9,8 @@ import type { components } from './generated/openapi.ts';
 type Schemas = components['schemas'];
 
 export type Job = Schemas['Job'];
+/** A job changed status: what event streams send (`event: job`). */
+export type JobEvent = Schemas['JobEvent'];
 export type JobStatus = Job['status'];
 export type JobList = Schemas['JobList'];
 /** The answer to a batch submit: a job or an error per image, in order. */

@@ -49,6 +49,20 @@ export const commonEnvSchema = z.object({
    * spans to. Unset (the default): tracing is off and costs nothing.
    */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /** How long job events are kept for event streams that reconnect with Last-Event-ID. */
+  EVENTS_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000)
+    .describe('How long (ms) job events are kept in Redis for event streams that reconnect with Last-Event-ID; a client away longer gets a `reset` event and re-reads.'),
+  /** And at most about this many of them, whatever their age (bounds Redis memory). */
+  EVENTS_MAX_LENGTH: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(100_000)
+    .describe('Most job events kept for resuming event streams, whatever their age (about 200 bytes each in Redis); past it the oldest go first.'),
 });
 
 /**

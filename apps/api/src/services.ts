@@ -111,6 +111,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const shares = parts.shares ?? new AdmissionShares({ submits: parts.maxConcurrentSubmits });
   const admission: AdmissionSource = () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() });
   const maintenance = new JobMaintenance(db);
+  const served = new ServedModels({ registry: workers, queue: queue.name });
   const jobs = new JobService({
     admission: new JobAdmission(db),
     execution: new JobExecution(db),
@@ -131,7 +132,9 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
     pixelHandoff: parts.pixelHandoff,
     // A job view costs at most one heartbeat read a second, shared by every request.
-    servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
+    servedModels: servedModelsOf(served),
+    // Throughput and load times for queued jobs' ETA: the same heartbeats, plus one hash read, at most once a second.
+    capacity: () => served.capacity(),
     tracing: parts.tracing,
   });
   return {

@@ -182,7 +182,7 @@ const heartbeat = new WorkerHeartbeatLoop({
     models: pool
       .describe()
       .filter(({ name }) => takesJobsOf(name))
-      .map(({ name, version, engine, loaded, swap }) => ({ name, version, engine, loaded, swap })),
+      .map(({ name, version, engine, loaded, loadMs, swap }) => ({ name, version, engine, loaded, loadMs, swap })),
     failedModels: pool.failures(),
     currentBatch: pool.currentBatch,
     activeJobs: worker.activeJobs,

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, modelQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { AppError, ThroughputMeter, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, modelQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
 import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
@@ -133,6 +133,8 @@ export interface ModelJobs {
   running: number;
   /** Jobs of the model this worker takes at most. */
   concurrency: number;
+  /** Jobs finished per second of busy time over the last minute (queue positions' ETA); null: none finished. */
+  throughput?: number | null;
 }
 
 /**
@@ -147,6 +149,8 @@ export class InferenceWorker {
   /** One BullMQ worker per model queue taken from; `closing` once the model is being dropped. */
   readonly #consumers = new Map<string, { worker: Worker<InferenceJobPayload, JobOutcome>; closing?: Promise<void> }>();
   readonly #jobs = new Map<string, ModelJobs>();
+  /** Per model: its measured throughput here, announced in the heartbeat. */
+  readonly #meters = new Map<string, ThroughputMeter>();
   #unsubscribe: (() => void) | undefined;
   #closed = false;
   readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
@@ -215,6 +219,7 @@ export class InferenceWorker {
     const { connection, logger } = this.#options;
     const concurrency = this.#concurrencyOf(model);
     this.#jobs.set(model, { model, held: 0, running: 0, concurrency });
+    if (!this.#meters.has(model)) this.#meters.set(model, new ThroughputMeter());
     const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
       this.#active++;
       try {
@@ -281,7 +286,7 @@ export class InferenceWorker {
 
   /** Per served model: jobs held (waiting) and running (preprocessing or in a running batch). */
   modelJobs(): ModelJobs[] {
-    return [...this.#jobs.values()].map((entry) => ({ ...entry }));
+    return [...this.#jobs.values()].map((entry) => ({ ...entry, throughput: this.#meters.get(entry.model)?.rate() ?? null }));
   }
 
   get running(): boolean {
@@ -315,6 +320,9 @@ export class InferenceWorker {
     });
     const attempt: Attempt = { payload, log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }), userId: null, phase: 'held', counts, span };
     if (counts) counts.held++;
+    const meter = this.#meters.get(queueModel);
+    meter?.begin();
+    let produced = false;
     let lease: ModelLease | undefined;
     try {
       const row = await this.#startAttempt(attempt);
@@ -325,6 +333,7 @@ export class InferenceWorker {
       }
       lease = await this.#acquireModel(payload);
       const inference = await this.#infer(attempt, row, lease);
+      produced = true;
       return await this.#complete(attempt, lease, inference);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof PermanentFailure ? error.code : (error as Error).message });
@@ -336,6 +345,7 @@ export class InferenceWorker {
       lease?.release();
       attempt.ended = true;
       if (counts) counts[attempt.phase]--;
+      meter?.end(produced);
     }
   }
 

@@ -5,7 +5,7 @@ import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
 import { LRUCache } from 'lru-cache';
-import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
+import type { InferenceQueue, JobEventPublisher, ModelCapacity, PixelStore } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
@@ -72,6 +72,11 @@ export interface JobServiceOptions {
    * cannot be known (Redis down). @defaultValue none: waitingFor is always null
    */
   servedModels?: (() => Promise<ReadonlySet<string> | undefined>) | undefined;
+  /**
+   * Per model, the workers serving it, their measured throughput and its load time (heartbeats,
+   * cached), for a queued job's `etaSeconds`. @defaultValue none: etaSeconds is always null
+   */
+  capacity?: (() => Promise<ReadonlyMap<string, ModelCapacity> | undefined>) | undefined;
   /**
    * Spans of each submit (`submit`, with `admission` and `enqueue` under it); the enqueue span's
    * context travels in the job payload as `traceparent`. @defaultValue disabledTracing (off)
@@ -727,6 +732,38 @@ export class JobService {
     return served && !served.has(job.modelName) ? 'worker' : null;
   }
 
+  /**
+   * What a queued job's view says of its wait, read live (never stored): `waitingFor`, its
+   * `queuePosition` in its model's queue (1 is next) and `etaSeconds`. All nulls for any other
+   * job, and each null on its own when it cannot be read (Redis away, nothing measured yet).
+   */
+  async queueStatus(job: Pick<JobRecord, 'id' | 'status' | 'modelName'>): Promise<QueueStatus> {
+    return (await this.queueStatusMany([job]))[0]!;
+  }
+
+  /**
+   * queueStatus for many jobs (a page): one pipelined read of the queue positions for all of them,
+   * and the cached heartbeats; no Postgres read.
+   */
+  async queueStatusMany(jobs: ReadonlyArray<Pick<JobRecord, 'id' | 'status' | 'modelName'>>): Promise<QueueStatus[]> {
+    const none: QueueStatus = { waitingFor: null, queuePosition: null, etaSeconds: null };
+    const queued = jobs.filter((job) => job.status === 'queued');
+    if (queued.length === 0) return jobs.map(() => none);
+    const { servedModels, capacity, queue } = this.#options;
+    const [served, models, positions] = await Promise.all([
+      servedModels?.().catch(() => undefined),
+      capacity?.().catch(() => undefined),
+      queue.isReady() ? queue.positions(queued.map((job) => ({ jobId: job.id, model: job.modelName }))).catch(() => queued.map(() => null)) : queued.map(() => null),
+    ]);
+    const byId = new Map(queued.map((job, i) => [job.id, positions[i] ?? null]));
+    return jobs.map((job) => {
+      if (job.status !== 'queued') return none;
+      const position = byId.get(job.id) ?? null;
+      const unserved = served ? !served.has(job.modelName) : (models?.get(job.modelName)?.workers ?? 1) === 0;
+      return { waitingFor: served && unserved ? 'worker' : null, queuePosition: position, etaSeconds: etaSeconds(position, models?.get(job.modelName), served ? unserved : undefined) };
+    });
+  }
+
   /** Thumbnails made, by job and side: a job's input never changes, so they never go stale. */
   readonly #thumbnails = new LRUCache<string, Buffer>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (bytes) => Math.max(1, bytes.byteLength) });
   /** Thumbnails being made: requests for the same one share its decode. */
@@ -792,6 +829,26 @@ export class JobService {
     if (!job) throw jobNotFound();
     return job;
   }
+}
+
+/** What a job's view says of its wait in the queue (see JobService.queueStatus). */
+export interface QueueStatus {
+  waitingFor: 'worker' | null;
+  queuePosition: number | null;
+  etaSeconds: number | null;
+}
+
+/**
+ * Seconds until a job at `position` is expected to finish: its place over the model's measured
+ * throughput (the jobs ahead of it and itself), plus the model's load time when no worker serves
+ * it. null when the position or the throughput is not known, or no worker serves the model and
+ * its load time was never measured. To a tenth of a second.
+ */
+export function etaSeconds(position: number | null, capacity: ModelCapacity | undefined, unserved = capacity ? capacity.workers === 0 : undefined): number | null {
+  if (position === null || !capacity || capacity.throughput === null || capacity.throughput <= 0 || unserved === undefined) return null;
+  if (unserved && capacity.loadMs === null) return null;
+  const seconds = position / capacity.throughput + (unserved ? capacity.loadMs! / 1000 : 0);
+  return Math.round(seconds * 10) / 10;
 }
 
 function parseLimit(value: string | undefined): number {

@@ -210,11 +210,13 @@ export class InferQClient {
       const headers: Record<string, string> = {};
       if (options.idempotencyKey) headers['Idempotency-Key'] = `${options.idempotencyKey}.${start / batchSize}`;
       if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+      if (options.cancelAfter !== undefined) headers['Cancel-After'] = String(options.cancelAfter);
       const form = () => {
         const body = new FormData();
         if (options.model) body.set('model', options.model);
         if (options.version) body.set('version', options.version);
         if (options.webhook) body.set('webhook', options.webhook);
+        if (options.ttlSeconds !== undefined) body.set('ttlSeconds', String(options.ttlSeconds));
         chunk.forEach((blob, i) => {
           const name = options.filenames?.[start + i] ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : `image-${start + i}`);
           body.append('image', blob, name);
@@ -232,7 +234,7 @@ export class InferQClient {
   }
 
   /**
-   * Resolves once the job is final (succeeded, failed or canceled: check `status`). The server
+   * Resolves once the job is final (succeeded, failed, canceled or expired: check `status`). The server
    * holds each request up to 60 s (`?wait=`), so this is a few requests, not a polling loop.
    */
   async wait(id: string, options: WaitOptions = {}): Promise<Job> {

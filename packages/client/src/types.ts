@@ -37,9 +37,19 @@ export function isFinal(job: Pick<Job, 'status'>): boolean {
 }
 
 /**
- * The job's state as a person reads it: its status, and for a queued job that no live worker can
- * take (`waitingFor: "worker"`: no worker serves its model) `queued · waiting for a worker`.
+ * The job's state as a person reads it: its status; for a queued job that no live worker can
+ * take (`waitingFor: "worker"`: no worker serves its model) `queued · waiting for a worker`, and
+ * otherwise its place and ETA when known (`queued · #3, about 12 s`).
  */
-export function describeStatus(job: Pick<Job, 'status' | 'waitingFor'>): string {
-  return job.status === 'queued' && job.waitingFor === 'worker' ? 'queued · waiting for a worker' : job.status;
+export function describeStatus(job: Pick<Job, 'status' | 'waitingFor'> & Partial<Pick<Job, 'queuePosition' | 'etaSeconds'>>): string {
+  if (job.status !== 'queued') return job.status;
+  if (job.waitingFor === 'worker') return 'queued · waiting for a worker';
+  if (job.queuePosition == null) return 'queued';
+  return `queued · #${job.queuePosition}${job.etaSeconds != null ? `, about ${formatSeconds(job.etaSeconds)}` : ''}`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }

@@ -146,14 +146,49 @@ export type paths = {
          *
          *     | event | to whom | data |
          *     |---|---|---|
-         *     | `ready` | everyone, once, first | `{ "role": "user" \| "admin" }`: re-read what you show, events from before it are not replayed |
-         *     | `job` | the job's owner; admins get every job | a `JobEvent`: a job changed status |
+         *     | `ready` | everyone, once, first | `{ "role": "user" \| "admin", "resumed": boolean }`: unless `resumed`, re-read what you show (events from before it are not replayed) |
+         *     | `job` | the job's owner; admins get every job | a `JobEvent`: a job changed status. Its `id:` orders it: send the last one back as `Last-Event-ID` when you reconnect |
+         *     | `reset` | after `ready`, when resuming from an id older than the events kept | `{ "reason": "retention" \| "unavailable", "lastEventId" }`: some events may be missing, re-read what you show |
+         *     | `end` | per-job streams only, after the job's final event | `{ "jobId" }`: then the stream closes |
          *     | `queue` | admins, every 2 s (the last one at once) | a `QueueSnapshot`, as `GET /v1/admin/overview` answers it |
          *     | `error` | then the stream ends | an `Error` body (`QUEUE_UNAVAILABLE`): reconnect later |
          *
-         *     The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Delivery is at most once: a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.
+         *     The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Job events are kept for the retention window (EVENTS_RETENTION_MS, 10 min by default, at most EVENTS_MAX_LENGTH events): a client that reconnects with `Last-Event-ID` (the header, as `EventSource` sends it, or `?lastEventId=`) gets every job event after that id first, then the live ones, each once. Without it, a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.
          */
         get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One job's events
+         * @description The events of one job of yours, as `GET /v1/events` sends them (`ready`, `job`, `reset`), and `end` after its final event, when the stream closes (at once, about a second after opening, for a job that was final already). Resumes after `Last-Event-ID` the same way.
+         *
+         *     A `text/event-stream` (server-sent events) that stays open. It needs the `Authorization` header, which the browser's `EventSource` cannot send: read it with `fetch` (or an SSE library that sets headers). Each event's `data` is one line of JSON:
+         *
+         *     | event | to whom | data |
+         *     |---|---|---|
+         *     | `ready` | everyone, once, first | `{ "role": "user" \| "admin", "resumed": boolean }`: unless `resumed`, re-read what you show (events from before it are not replayed) |
+         *     | `job` | the job's owner; admins get every job | a `JobEvent`: a job changed status. Its `id:` orders it: send the last one back as `Last-Event-ID` when you reconnect |
+         *     | `reset` | after `ready`, when resuming from an id older than the events kept | `{ "reason": "retention" \| "unavailable", "lastEventId" }`: some events may be missing, re-read what you show |
+         *     | `end` | per-job streams only, after the job's final event | `{ "jobId" }`: then the stream closes |
+         *     | `queue` | admins, every 2 s (the last one at once) | a `QueueSnapshot`, as `GET /v1/admin/overview` answers it |
+         *     | `error` | then the stream ends | an `Error` body (`QUEUE_UNAVAILABLE`): reconnect later |
+         *
+         *     The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Job events are kept for the retention window (EVENTS_RETENTION_MS, 10 min by default, at most EVENTS_MAX_LENGTH events): a client that reconnects with `Last-Event-ID` (the header, as `EventSource` sends it, or `?lastEventId=`) gets every job event after that id first, then the live ones, each once. Without it, a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.
+         */
+        get: operations["streamJobEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -767,7 +802,7 @@ export type webhooks = {
         put?: never;
         /**
          * A job reached a final state
-         * @description Sent to the job's `webhook` URL once it is succeeded, failed or canceled (and when it starts running, with `webhookEvents=started,completed`). The body is the job, exactly as `GET /v1/jobs/{id}` answers it.
+         * @description Sent to the job's `webhook` URL once it is succeeded, failed, canceled or expired (and when it starts running, with `webhookEvents=started,completed`). The body is the job, exactly as `GET /v1/jobs/{id}` answers it.
          *
          *     Verify it with any Standard Webhooks library (https://www.standardwebhooks.com) and your webhook secret: `webhook-signature` is `v1,` and the base64 HMAC-SHA256 of `` `${webhook-id}.${webhook-timestamp}.${rawBody}` ``, keyed with the bytes of the secret. `InferQ-Signature` (the original scheme) is sent for one more release.
          *
@@ -1118,6 +1153,7 @@ export type components = {
                 version: string;
                 engine?: string;
                 loaded?: string[];
+                loadMs?: number;
                 swap?: {
                     to: string;
                     /** @enum {string} */
@@ -1155,6 +1191,7 @@ export type components = {
                 held: number;
                 running: number;
                 concurrency: number;
+                throughput?: number | null;
             }[];
             jobsSucceeded: number;
             jobsFailed: number;
@@ -1405,6 +1442,8 @@ export interface operations {
                 "Idempotency-Key"?: string;
                 /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
+                /** @description Execution deadline of each attempt: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`, `500ms`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED. Wins over the `cancelAfter` form field. */
+                "Cancel-After"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1434,7 +1473,7 @@ export interface operations {
                      */
                     ttlSeconds?: string;
                     /**
-                     * @description Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), at most 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.
+                     * @description Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.
                      * @example 5m
                      */
                     cancelAfter?: string;
@@ -1558,6 +1597,8 @@ export interface operations {
                 "Idempotency-Key"?: string;
                 /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
+                /** @description Execution deadline of each attempt: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`, `500ms`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED. Wins over the `cancelAfter` form field. */
+                "Cancel-After"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1584,7 +1625,7 @@ export interface operations {
                      */
                     ttlSeconds?: string;
                     /**
-                     * @description Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), at most 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.
+                     * @description Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.
                      * @example 5m
                      */
                     cancelAfter?: string;
@@ -2090,7 +2131,10 @@ export interface operations {
     streamEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `id` of the last job event received: the events after it, kept for the retention window, are sent first. */
+                "Last-Event-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2107,6 +2151,81 @@ export interface operations {
             };
             /** @description Error: `UNAUTHENTICATED`. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `CONCURRENCY_LIMITED`, `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `TOO_MANY_STREAMS`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamJobEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `id` of the last job event received: the events after it, kept for the retention window, are sent first. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description The job id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream, until the job is final. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `JOB_NOT_FOUND`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

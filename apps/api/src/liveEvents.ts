@@ -136,6 +136,12 @@ export class LiveEvents {
       this.#streams.get(stream)?.();
       stream.end();
     };
+    /** Writes one job event; a job's own stream ends after its final one. */
+    const deliver = (event: JobEvent, id: string | undefined) => {
+      if (ended) return;
+      this.#write(stream, formatEvent('job', event, id));
+      if (jobId !== undefined && isFinalStatus(event.status)) end();
+    };
     const send = (event: JobEvent, id?: string) => {
       if (ended) return;
       if (replaying) {
@@ -144,8 +150,7 @@ export class LiveEvents {
       }
       if (id !== undefined && lastSent !== undefined && compareEventIds(id, lastSent) <= 0) return;
       if (id !== undefined) lastSent = id;
-      this.#write(stream, formatEvent('job', event, id));
-      if (jobId !== undefined && isFinalStatus(event.status)) end();
+      deliver(event, id);
     };
     const off = jobId !== undefined ? subscriber.onJob(jobId, send) : isAdmin ? subscriber.onAny(send) : subscriber.onUser(stream.principal.userId, send);
     const detach = () => {
@@ -166,7 +171,7 @@ export class LiveEvents {
     if (isAdmin) void this.#pollSnapshot();
     if (resumeFrom !== undefined && history) {
       const keep = (event: JobEvent) => (jobId !== undefined ? event.jobId === jobId : isAdmin || event.userId === stream.principal.userId);
-      await this.#replay(stream, history, resumeFrom, keep, (id) => (lastSent = id));
+      await this.#replay(stream, history, resumeFrom, keep, deliver, (id) => (lastSent = id));
       const waiting = replaying ?? [];
       replaying = undefined;
       for (const [event, id] of waiting) send(event, id);
@@ -179,12 +184,19 @@ export class LiveEvents {
   }
 
   /**
-   * Sends the kept events after `from` that `keep` selects, oldest first, each with its id, and
+   * Delivers the kept events after `from` that `keep` selects, oldest first, each with its id, and
    * reports the last id read (selected or not) through `reached`, so live events the replay
    * covered are dropped. When `from` is older than the oldest event kept, some may be gone: a
    * `reset` event says so first, and the client re-reads its jobs.
    */
-  async #replay(stream: LiveStream, history: JobEventHistory, from: string, keep: (event: JobEvent) => boolean, reached: (id: string) => void): Promise<void> {
+  async #replay(
+    stream: LiveStream,
+    history: JobEventHistory,
+    from: string,
+    keep: (event: JobEvent) => boolean,
+    deliver: (event: JobEvent, id: string) => void,
+    reached: (id: string) => void,
+  ): Promise<void> {
     try {
       const oldest = await history.oldestId();
       if (oldest === null || compareEventIds(oldest, from) > 0) this.#write(stream, formatEvent('reset', { reason: 'retention', lastEventId: from }));
@@ -192,7 +204,7 @@ export class LiveEvents {
       for (;;) {
         const page = await history.readAfter(cursor, replayPage);
         for (const { id, event } of page) {
-          if (keep(event)) this.#write(stream, formatEvent('job', event, id));
+          if (keep(event)) deliver(event, id);
           cursor = id;
         }
         reached(cursor);

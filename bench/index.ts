@@ -27,6 +27,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   validate: { file: 'validateCpu.ts', about: 'CPU per upload of the image check (validateImage), all threads, beside its libvips header read and decode alone; 32×32 and 1024×768 JPEGs' },
   requests: { file: 'apiRequests.ts', about: 'API CPU per request, by kind: a submit, the poll of a finished job, an authenticated read (workers idle)' },
   reference: { file: 'reference.ts', about: 'API CPU per job and jobs/s of submits by imageUrl and by uploadId (s3rver) against multipart, same run; Postgres size per 10,000 jobs with inputs in Postgres and after moving them out' },
+  queueposition: { file: 'queuePosition.ts', about: 'what a queued job\'s place costs: the position read (one pipelined round trip) beside the queue-length read every submit makes, on a deep queue; PUBLISH + XADD of the event log beside PUBLISH alone' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };
 

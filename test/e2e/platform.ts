@@ -57,7 +57,7 @@ export async function getJob(caller: Caller, id: string): Promise<JobJson> {
   return (await response.json()) as JobJson;
 }
 
-const finalStatuses = new Set(['succeeded', 'failed', 'canceled']);
+const finalStatuses = new Set(['succeeded', 'failed', 'canceled', 'expired']);
 
 /** Long-polls (`?wait=`) until the job is final, or throws once the deadline passes. */
 export async function waitForFinal(caller: Caller, id: string, timeoutMs = 60_000): Promise<JobJson> {

@@ -107,7 +107,7 @@ export function createApp(deps: ApiDependencies): Express {
     }),
   );
   app.use('/v1', accountRouter(services.account, services.accounts));
-  app.use('/v1', eventsRouter(services.live));
+  app.use('/v1', eventsRouter(services.live, services.jobs));
   if (services.models) app.use('/v1', modelsRouter(services.models));
   app.use('/v1/admin', adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }));
   app.use('/v1/admin', adminJobsRouter({ jobs: services.jobs, operator: services.operator }));

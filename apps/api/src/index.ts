@@ -3,7 +3,7 @@ import { AccountChanges, AccountStore, clearSecretsWarning, PrincipalCache, Rate
 import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, InferenceQueue, JobEventSubscriber, PixelStore, WorkerRegistry } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, JobEventLog, JobEventSubscriber, PixelStore, WorkerRegistry } from '@inferq/queue';
 import { createTracing } from '@inferq/tracing';
 import { AdmissionShares } from './admissionShares.ts';
 import { createApp } from './app.ts';
@@ -43,8 +43,16 @@ const operator = new OperatorService({
   workers: new WorkerRegistry({ connection: redis, prefix: env.QUEUE_PREFIX }),
   queueCap: env.MAX_QUEUED_JOBS,
 });
+// Event streams read the event log (a Redis stream), whose events have ids a reconnecting client
+// resumes after; its tail blocks in XREAD, so it holds a connection of its own too (consumer: it
+// survives Redis restarts). Waiters and webhooks keep the pub/sub channel, which needs no ids.
+const eventLogConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-api-event-log' });
+eventLogConnection.on('error', (error) => logger.warn({ err: error }, 'redis event log connection error'));
+const eventLog = new JobEventLog({ blocking: eventLogConnection, reads: redis, prefix: env.QUEUE_PREFIX });
+eventLog.start().catch((error: unknown) => logger.warn({ err: error }, 'job event log tail failed to start'));
 const liveEvents = new LiveEvents({
-  subscriber: jobEvents,
+  subscriber: eventLog,
+  history: eventLog,
   snapshot: () => operator.snapshot(),
   maxStreams: env.MAX_EVENT_STREAMS,
   maxStreamsPerUser: env.MAX_EVENT_STREAMS_PER_USER,
@@ -130,6 +138,7 @@ const services = buildApiServices({
   blobs,
   inputFetch: { policy: { allowHosts: env.INPUT_FETCH_ALLOW_HOSTS }, timeoutMs: env.INPUT_FETCH_TIMEOUT_MS },
   uploadTtlSeconds: env.UPLOAD_TTL_SECONDS,
+  eventRetention: { retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH },
 });
 const app = createApp({ logger, services, trustProxy: env.TRUST_PROXY, dashboardDir: env.DASHBOARD_DIR, metricsToken: env.METRICS_TOKEN });
 
@@ -155,6 +164,8 @@ async function shutdown(signal: string) {
   await server.stop();
   await jobEvents.close();
   eventsConnection.disconnect();
+  await eventLog.close();
+  eventLogConnection.disconnect();
   // The spans of the last submits are sent before the process exits.
   await tracing.shutdown().catch(() => {});
   await queue.close().catch(() => {});

@@ -1,6 +1,6 @@
 import type { Principal } from '@inferq/accounts';
-import { AppError, FairQueue, shareRefusal, type JobEvent, type QueueSnapshot } from '@inferq/core';
-import type { JobEventSubscriber } from '@inferq/queue';
+import { AppError, FairQueue, isFinalStatus, shareRefusal, type JobEvent, type QueueSnapshot } from '@inferq/core';
+import { compareEventIds, isEventId, type JobEventFeed, type JobEventHistory } from '@inferq/queue';
 
 /** One open event stream, as the hub sees it: somewhere to write, and a way to end it. */
 export interface LiveStream {
@@ -11,8 +11,16 @@ export interface LiveStream {
 }
 
 export interface LiveEventsOptions {
-  /** The process's one job-event subscription (a dedicated Redis connection). */
-  subscriber: JobEventSubscriber;
+  /**
+   * The process's one live job-event feed (a dedicated Redis connection): the event log's tail,
+   * whose events carry ids, or the pub/sub subscription (no ids: streams cannot resume).
+   */
+  subscriber: JobEventFeed;
+  /**
+   * The kept past of the events (the log), read when a stream opens with `Last-Event-ID`.
+   * @defaultValue none: a reconnecting stream starts from now (and re-reads on `ready`)
+   */
+  history?: JobEventHistory | undefined;
   /** The queue as an operator sees it; polled once per interval for all admin streams together. */
   snapshot: () => Promise<QueueSnapshot>;
   /** A comment line every so often keeps proxies from closing idle streams. @defaultValue 15000 */
@@ -36,6 +44,22 @@ export interface LiveEventsOptions {
 export function formatEvent(event: string, data: unknown, id?: string): string {
   return `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
+
+/** What a stream is opened for. */
+export interface OpenStreamOptions {
+  /** The `Last-Event-ID` the client sent: events after it are replayed first. */
+  lastEventId?: string | undefined;
+  /** Only this job's events (`GET /v1/jobs/:id/events`; the caller owns it). */
+  jobId?: string | undefined;
+  /**
+   * Per job: whether it is final now, asked once the stream is live. A final job's stream sends
+   * `end` and closes (after its final event, or at once when that was before the stream).
+   */
+  isFinal?: (() => Promise<boolean>) | undefined;
+}
+
+/** Events replayed per read of the history. */
+const replayPage = 500;
 
 /**
  * Fans job events and queue snapshots out to open event streams. Everything is shared: one Redis
@@ -87,8 +111,8 @@ export class LiveEvents {
    * Starts sending to a stream: the user's own job events, or every job event plus queue
    * snapshots for an admin. Returns the function that detaches it (call it when the socket closes).
    */
-  async open(stream: LiveStream): Promise<() => void> {
-    const { subscriber } = this.#options;
+  async open(stream: LiveStream, options: OpenStreamOptions = {}): Promise<() => void> {
+    const { subscriber, history } = this.#options;
     const lease = this.#shares.tryAcquire(stream.principal.userId);
     if (!('release' in lease)) throw lease.reason === 'flow-limit' ? shareRefusal('streams', lease, 5) : tooManyStreams();
     try {
@@ -97,9 +121,38 @@ export class LiveEvents {
       lease.release();
       throw error;
     }
-    const isAdmin = stream.principal.role === 'admin';
-    const send = (event: JobEvent) => this.#write(stream, formatEvent('job', event));
-    const off = isAdmin ? subscriber.onAny(send) : subscriber.onUser(stream.principal.userId, send);
+    const { jobId } = options;
+    const isAdmin = stream.principal.role === 'admin' && jobId === undefined;
+    // A Last-Event-ID that is not one of ours (another server's, garbage) is ignored: a fresh start.
+    const resumeFrom = history && options.lastEventId !== undefined && isEventId(options.lastEventId) ? options.lastEventId : undefined;
+    // While the history is replayed, live events wait here; then those the replay covered (by id) are dropped.
+    let replaying: Array<[JobEvent, string | undefined]> | undefined = resumeFrom === undefined ? undefined : [];
+    let lastSent = resumeFrom;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.#write(stream, formatEvent('end', { jobId }));
+      this.#streams.get(stream)?.();
+      stream.end();
+    };
+    /** Writes one job event; a job's own stream ends after its final one. */
+    const deliver = (event: JobEvent, id: string | undefined) => {
+      if (ended) return;
+      this.#write(stream, formatEvent('job', event, id));
+      if (jobId !== undefined && isFinalStatus(event.status)) end();
+    };
+    const send = (event: JobEvent, id?: string) => {
+      if (ended) return;
+      if (replaying) {
+        replaying.push([event, id]);
+        return;
+      }
+      if (id !== undefined && lastSent !== undefined && compareEventIds(id, lastSent) <= 0) return;
+      if (id !== undefined) lastSent = id;
+      deliver(event, id);
+    };
+    const off = jobId !== undefined ? subscriber.onJob(jobId, send) : isAdmin ? subscriber.onAny(send) : subscriber.onUser(stream.principal.userId, send);
     const detach = () => {
       if (!this.#streams.has(stream)) return;
       off();
@@ -110,12 +163,57 @@ export class LiveEvents {
     };
     this.#streams.set(stream, detach);
     if (isAdmin) this.#admins.add(stream);
-    // The client re-reads what it shows on `ready`: events published while it was away are lost.
-    this.#write(stream, `retry: 3000\n${formatEvent('ready', { role: stream.principal.role })}`);
+    // `resumed`: the events since Last-Event-ID follow. Otherwise the client re-reads what it
+    // shows on `ready`: events published while it was away are not sent.
+    this.#write(stream, `retry: 3000\n${formatEvent('ready', { role: stream.principal.role, resumed: resumeFrom !== undefined })}`);
     if (isAdmin && this.#lastSnapshot) this.#write(stream, this.#lastSnapshot);
     this.#schedule();
     if (isAdmin) void this.#pollSnapshot();
+    if (resumeFrom !== undefined && history) {
+      const keep = (event: JobEvent) => (jobId !== undefined ? event.jobId === jobId : isAdmin || event.userId === stream.principal.userId);
+      await this.#replay(stream, history, resumeFrom, keep, deliver, (id) => (lastSent = id));
+      const waiting = replaying ?? [];
+      replaying = undefined;
+      for (const [event, id] of waiting) send(event, id);
+    }
+    if (jobId !== undefined && !ended && options.isFinal && (await options.isFinal().catch(() => false))) {
+      // Final before (or while) the stream opened: its final event, on its way through the tail, gets a moment to arrive first.
+      setTimeout(end, 1000).unref();
+    }
     return detach;
+  }
+
+  /**
+   * Delivers the kept events after `from` that `keep` selects, oldest first, each with its id, and
+   * reports the last id read (selected or not) through `reached`, so live events the replay
+   * covered are dropped. When `from` is older than the oldest event kept, some may be gone: a
+   * `reset` event says so first, and the client re-reads its jobs.
+   */
+  async #replay(
+    stream: LiveStream,
+    history: JobEventHistory,
+    from: string,
+    keep: (event: JobEvent) => boolean,
+    deliver: (event: JobEvent, id: string) => void,
+    reached: (id: string) => void,
+  ): Promise<void> {
+    try {
+      const oldest = await history.oldestId();
+      if (oldest === null || compareEventIds(oldest, from) > 0) this.#write(stream, formatEvent('reset', { reason: 'retention', lastEventId: from }));
+      let cursor = from;
+      for (;;) {
+        const page = await history.readAfter(cursor, replayPage);
+        for (const { id, event } of page) {
+          if (keep(event)) deliver(event, id);
+          cursor = id;
+        }
+        reached(cursor);
+        if (page.length < replayPage || !this.#streams.has(stream)) break;
+      }
+    } catch {
+      // The log cannot be read (Redis away): the client is told to re-read instead.
+      this.#write(stream, formatEvent('reset', { reason: 'unavailable', lastEventId: from }));
+    }
   }
 
   #write(stream: LiveStream, chunk: string): void {

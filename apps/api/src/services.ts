@@ -5,7 +5,7 @@ import type { ImageLimits } from '@inferq/images';
 import { JobService, OperatorService, QueueOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, type JobEventRetention, pingRedis, PixelStore, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
@@ -63,6 +63,8 @@ export interface ApiParts {
   waiter?: JobWaiter | undefined;
   /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
   webhookPolicy?: WebhookUrlPolicy | undefined;
+  /** How long and how many job events are kept for resuming streams. @defaultValue 10 min, 100000 events */
+  eventRetention?: JobEventRetention | undefined;
   /**
    * The model registry behind GET /v1/models, the public model files and the admin model
    * routes. @defaultValue none: those routes answer 404
@@ -120,6 +122,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const shares = parts.shares ?? new AdmissionShares({ submits: parts.maxConcurrentSubmits });
   const admission: AdmissionSource = () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() });
   const maintenance = new JobMaintenance(db);
+  const served = new ServedModels({ registry: workers, queue: queue.name });
   const jobs = new JobService({
     admission: new JobAdmission(db),
     execution: new JobExecution(db),
@@ -135,12 +138,14 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     waiter: parts.waiter,
     webhookPolicy: parts.webhookPolicy,
     deliveries: new WebhookDeliveryStore(db),
-    events: new JobEventPublisher({ connection: queue.connection, prefix }),
+    events: new JobEventPublisher({ connection: queue.connection, prefix, ...parts.eventRetention }),
     decodePixels: shares.decodePixels,
     pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
     pixelHandoff: parts.pixelHandoff,
     // A job view costs at most one heartbeat read a second, shared by every request.
-    servedModels: servedModelsOf(new ServedModels({ registry: workers, queue: queue.name })),
+    servedModels: servedModelsOf(served),
+    // Throughput and load times for queued jobs' ETA: the same heartbeats, plus one hash read, at most once a second.
+    capacity: () => served.capacity(),
     tracing: parts.tracing,
     blobs: parts.blobs,
     inputFetch: parts.inputFetch,

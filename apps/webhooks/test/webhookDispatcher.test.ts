@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { AccountStore } from '@inferq/accounts';
 import { defaultWebhookRetryPolicy, webhookRetryDelayMs } from '@inferq/core';
-import { createDatabase, JobQueries, WebhookDeliveryStore, type Database } from '@inferq/db';
+import { createDatabase, JobMaintenance, JobQueries, WebhookDeliveryStore, type Database } from '@inferq/db';
 import { createRedisConnection, WebhookQueue } from '@inferq/queue';
 import { createTestUser, TestJobs } from '@inferq/testing';
 import { Webhook } from 'standardwebhooks';
@@ -111,6 +111,25 @@ describe('WebhookDispatcher sweep', () => {
     expect(JSON.parse(mine[0]!.body)).toMatchObject({ id, status: 'failed', error: { code: 'INFERENCE_FAILED' } });
     expect((await deliveries.listForJob(id)).map((delivery) => [delivery.attempt, delivery.statusCode])).toEqual([[1, 204]]);
   });
+  it('delivers a job that expired unstarted (the sweep\'s own statement) as job.expired', async () => {
+    const user = await createTestUser(inject('databaseUrl'));
+    const jobs = new TestJobs(db);
+    const id = randomUUID();
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    await jobs.create({ id, userId: user.userId, modelName: 'nsfw', webhookUrl: url, startBy: new Date(Date.now() - 2 * 3600_000), input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) } });
+    // As of an hour ago: only rows past their ttl by that much, none of another test's running now.
+    const expired = await new JobMaintenance(db).expireUnstarted(new Date(Date.now() - 3600_000), 10_000);
+    expect(expired.map((job) => job.id)).toContain(id);
+
+    await dispatcher.sweep();
+    const deadline = Date.now() + 20_000;
+    while (!received.some((request) => JSON.parse(request.body).id === id) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const mine = received.filter((request) => JSON.parse(request.body).id === id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.headers['inferq-event']).toBe('job.expired');
+    expect(JSON.parse(mine[0]!.body)).toMatchObject({ id, status: 'expired', attempts: 0, startedAt: null, error: { code: 'EXPIRED' } });
+  });
+
   it.each<[string, Array<'started' | 'completed'> | undefined, boolean, boolean]>([
     ['started and completed', ['started', 'completed'], true, true],
     ['started only', ['started'], true, false],

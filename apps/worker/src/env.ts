@@ -78,6 +78,12 @@ export const workerEnvSchema = commonEnvSchema.extend({
     .describe(
       'Scheduling priority (nice, -20..19) of the worker and the threads it starts (sharp\'s decoders): inference yields the CPU to the API, Postgres and Redis when they share cores, and takes every idle cycle. `0` keeps the inherited priority.',
     ),
+  TTL_SWEEP_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5000)
+    .describe('How often (ms) the elected worker moves queued jobs past their ttlSeconds to `expired`, between reconciliation passes; 0: only in those passes.'),
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

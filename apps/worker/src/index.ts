@@ -139,7 +139,7 @@ const worker = new InferenceWorker({
   concurrency: (model) => env.WORKER_CONCURRENCY ?? Math.max(2, 2 * (pool.describe().find((entry) => entry.name === model)?.batching.maxBatchSize ?? 1)),
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
-  events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
+  events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
   // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
   pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
   jobTimeoutMs: env.JOB_TIMEOUT_MS,
@@ -168,8 +168,9 @@ const reconciler =
         maxAgeMs: env.RECONCILE_MAX_AGE_MS,
         servedModels: () => servedModels.current(),
         noWorkerTimeoutMs: env.NO_WORKER_TIMEOUT_MS,
+        ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_MS,
         metrics,
-        events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
+        events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
       })
     : undefined;
 reconciler?.start();
@@ -187,7 +188,7 @@ const heartbeat = new WorkerHeartbeatLoop({
     models: pool
       .describe()
       .filter(({ name }) => takesJobsOf(name))
-      .map(({ name, version, engine, loaded, swap }) => ({ name, version, engine, loaded, swap })),
+      .map(({ name, version, engine, loaded, loadMs, swap }) => ({ name, version, engine, loaded, loadMs, swap })),
     failedModels: pool.failures(),
     currentBatch: pool.currentBatch,
     activeJobs: worker.activeJobs,

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, modelQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { AppError, ThroughputMeter, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, modelQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
 import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
@@ -139,6 +139,8 @@ export interface ModelJobs {
   running: number;
   /** Jobs of the model this worker takes at most. */
   concurrency: number;
+  /** Jobs finished per second of busy time over the last minute (queue positions' ETA); null: none finished. */
+  throughput?: number | null;
 }
 
 /**
@@ -153,6 +155,8 @@ export class InferenceWorker {
   /** One BullMQ worker per model queue taken from; `closing` once the model is being dropped. */
   readonly #consumers = new Map<string, { worker: Worker<InferenceJobPayload, JobOutcome>; closing?: Promise<void> }>();
   readonly #jobs = new Map<string, ModelJobs>();
+  /** Per model: its measured throughput here, announced in the heartbeat. */
+  readonly #meters = new Map<string, ThroughputMeter>();
   #unsubscribe: (() => void) | undefined;
   #closed = false;
   readonly stats: WorkerStats = { succeeded: 0, failed: 0, skipped: 0, batches: 0 };
@@ -221,6 +225,7 @@ export class InferenceWorker {
     const { connection, logger } = this.#options;
     const concurrency = this.#concurrencyOf(model);
     this.#jobs.set(model, { model, held: 0, running: 0, concurrency });
+    if (!this.#meters.has(model)) this.#meters.set(model, new ThroughputMeter());
     const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
       this.#active++;
       try {
@@ -287,7 +292,7 @@ export class InferenceWorker {
 
   /** Per served model: jobs held (waiting) and running (preprocessing or in a running batch). */
   modelJobs(): ModelJobs[] {
-    return [...this.#jobs.values()].map((entry) => ({ ...entry }));
+    return [...this.#jobs.values()].map((entry) => ({ ...entry, throughput: this.#meters.get(entry.model)?.rate() ?? null }));
   }
 
   get running(): boolean {
@@ -321,6 +326,9 @@ export class InferenceWorker {
     });
     const attempt: Attempt = { payload, log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }), userId: null, phase: 'held', counts, span };
     if (counts) counts.held++;
+    const meter = this.#meters.get(queueModel);
+    meter?.begin();
+    let produced = false;
     let lease: ModelLease | undefined;
     try {
       const row = await this.#startAttempt(attempt);
@@ -331,6 +339,7 @@ export class InferenceWorker {
       }
       lease = await this.#acquireModel(payload);
       const inference = await this.#infer(attempt, row, lease);
+      produced = true;
       return await this.#complete(attempt, lease, inference);
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof PermanentFailure ? error.code : (error as Error).message });
@@ -342,6 +351,7 @@ export class InferenceWorker {
       lease?.release();
       attempt.ended = true;
       if (counts) counts[attempt.phase]--;
+      meter?.end(produced);
     }
   }
 
@@ -362,6 +372,13 @@ export class InferenceWorker {
     const { payload } = attempt;
     const row = await this.#tracing.inSpan('start', { parent: attempt.span }, () => this.#starter.submit(payload.jobId));
     if (!row) return null;
+    if (row.expired) {
+      // Past its ttl before any attempt began: moved to `expired` by the start itself, never run.
+      attempt.log.info('job expired before it started; skipped');
+      this.#options.metrics?.jobsFinished.inc({ model: payload.model, status: 'expired', code: 'EXPIRED' });
+      void this.#options.events?.publish({ jobId: payload.jobId, userId: row.userId, status: 'expired', model: payload.model });
+      return null;
+    }
     attempt.startedAt = performance.now();
     attempt.userId = row.userId;
     void this.#options.events?.publish({ jobId: payload.jobId, userId: row.userId, status: 'running', model: payload.model });
@@ -434,6 +451,11 @@ export class InferenceWorker {
       }
     };
     const timeoutMs = lease.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
+    // The submit's execution deadline (Cancel-After), when it is the tighter one, fails with its own code.
+    const cancelAfterMs = row.cancelAfterMs;
+    if (cancelAfterMs !== null && cancelAfterMs < timeoutMs) {
+      return withDeadline(compute(), cancelAfterMs, () => new PermanentFailure('DEADLINE_EXCEEDED', `The job ran longer than its Cancel-After of ${cancelAfterMs} ms.`));
+    }
     return withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
   }
 

@@ -111,21 +111,29 @@ class InferQClient:
         idempotency_key: Optional[str] = None,
         filename: Optional[str] = None,
         wait_seconds: int = 0,
+        ttl_seconds: Optional[int] = None,
+        cancel_after: Optional[Union[int, float, str]] = None,
     ) -> Job:
         """Submits an image: the queued job, or the finished one when ``wait_seconds`` sufficed.
 
         ``webhook_events``: which events the webhook is sent, ``started`` and/or ``completed``
-        (the default).
+        (the default). ``ttl_seconds``: the job must start within this long, or it ends
+        ``expired`` (never run, not counted against the quota). ``cancel_after``: the execution
+        deadline of each attempt, seconds or a duration such as ``"5m"`` (sent as ``Cancel-After``);
+        an attempt running longer fails with ``DEADLINE_EXCEEDED``.
         """
         data, name = _read_image(image, filename)
         events = ",".join(webhook_events) if webhook_events else None
-        fields = {key: value for key, value in (("model", model), ("version", version), ("webhook", webhook), ("webhookEvents", events)) if value}
+        ttl = str(ttl_seconds) if ttl_seconds is not None else None
+        fields = {key: value for key, value in (("model", model), ("version", version), ("webhook", webhook), ("webhookEvents", events), ("ttlSeconds", ttl)) if value}
         body, content_type = _multipart(fields, data, name)
         headers = {"Content-Type": content_type}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         if wait_seconds:
             headers["Prefer"] = f"wait={min(max(0, int(wait_seconds)), MAX_SERVER_WAIT_SECONDS)}"
+        if cancel_after is not None:
+            headers["Cancel-After"] = str(cancel_after)
         return cast(Job, self._request("POST", "/v1/jobs", body=body, headers=headers))
 
     def submit_url(

@@ -1,7 +1,8 @@
 """Wire types of the InferQ API, as the JSON arrives (plain dicts, typed).
 
 Terminology
-- job: one image submitted for inference; ``status`` moves queued -> running -> succeeded | failed | canceled.
+- job: one image submitted for inference; ``status`` moves queued -> running -> succeeded | failed | canceled,
+  or queued -> expired when it did not start within its ``ttlSeconds``.
 - model / model version: the network that runs the job, and one immutable build of it.
 - webhook: a URL the platform POSTs the job to once it is final, signed with your webhook secret.
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 from typing import List, Literal, Optional, TypedDict
 
-JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
-FINAL_STATUSES: "frozenset[str]" = frozenset({"succeeded", "failed", "canceled"})
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled", "expired"]
+FINAL_STATUSES: "frozenset[str]" = frozenset({"succeeded", "failed", "canceled", "expired"})
 
 
 class JobModel(TypedDict):
@@ -76,6 +77,13 @@ class JobWebhook(TypedDict):
     deliveries: str
 
 
+class JobDeadlines(TypedDict):
+    #: The job must start by then (``ttl_seconds`` after its submit), or it becomes ``expired``; None: no ttl.
+    startBy: Optional[str]
+    #: An attempt running longer fails with DEADLINE_EXCEEDED (``cancel_after``); None: none.
+    cancelAfterSeconds: Optional[float]
+
+
 class Job(TypedDict):
     id: str
     status: JobStatus
@@ -93,6 +101,11 @@ class Job(TypedDict):
     links: JobLinks
     #: "worker" while the job is queued and no live worker serves its model; else None.
     waitingFor: Optional[Literal["worker"]]
+    #: A queued job's place in its model's queue, 1 being next; None when not queued.
+    queuePosition: Optional[int]
+    #: Estimated seconds until a queued job finishes; None when not queued or not known.
+    etaSeconds: Optional[float]
+    deadlines: JobDeadlines
     webhook: Optional[JobWebhook]
 
 

@@ -38,7 +38,7 @@ OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
 ]
 
 # Form fields of POST /v1/jobs that submit() sends.
-SUBMIT_FIELDS = {"image", "model", "version", "webhook", "webhookEvents"}
+SUBMIT_FIELDS = {"image", "model", "version", "webhook", "webhookEvents", "ttlSeconds", "cancelAfter"}
 
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 

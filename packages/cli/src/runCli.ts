@@ -31,6 +31,10 @@ Options:
   --model <name>        Model to run (submit)
   --version <version>   Model version (submit)
   --webhook <url>       URL to POST each job to when it is final (submit)
+  --ttl <s>             Seconds a job may wait to start; not started by then, it ends
+                        expired (submit)
+  --cancel-after <d>    Execution deadline of each attempt: seconds or 90s, 5m, 1h30m
+                        (submit); an attempt running longer fails with DEADLINE_EXCEEDED
   --wait                Wait until jobs are final (submit, get)
   --timeout <s>         Longest --wait, in seconds (default 300); a job not final by then
                         stays queued or running, and its id is printed
@@ -46,7 +50,7 @@ Options:
   -h, --help            This help
 
 Exit codes: 0 ok, 2 usage error or a file that cannot be read (the others are still
-submitted), 3 API error, 4 a job failed or was canceled, 5 a job is not final after --timeout
+submitted), 3 API error, 4 a job failed, was canceled or expired, 5 a job is not final after --timeout
 (it was submitted: queued or running).
 `;
 
@@ -55,6 +59,8 @@ const options = {
   version: { type: 'string' },
   webhook: { type: 'string' },
   url: { type: 'string', multiple: true },
+  ttl: { type: 'string' },
+  'cancel-after': { type: 'string' },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
   concurrency: { type: 'string' },
@@ -194,7 +200,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (rest.length !== 1) throw new UsageError(`${command} takes one ${name}`);
       return rest[0]!;
     };
-    const finalCode = (jobs: Array<Job | undefined>) => (jobs.some((job) => job && (job.status === 'failed' || job.status === 'canceled')) ? exitCodes.jobFailed : exitCodes.ok);
+    const finalCode = (jobs: Array<Job | undefined>) => (jobs.some((job) => job && (job.status === 'failed' || job.status === 'canceled' || job.status === 'expired')) ? exitCodes.jobFailed : exitCodes.ok);
     const timeoutSeconds = positiveInt(values.timeout, 'timeout', 300);
     // Tells, once per job, that it waits for a worker: a long wait is never silent.
     const told = new Set<string>();
@@ -263,7 +269,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
         const results: Array<Row & { name: string }> = files.map((file) => ({ name: file.name }));
         const started = Date.now();
-        const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
+        const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}),
+          // Checked by the server: a bad value is its 400 VALIDATION_FAILED, named after the field.
+          ...(values.ttl !== undefined ? { ttlSeconds: Number(values.ttl) } : {}),
+          ...(values['cancel-after'] !== undefined ? { cancelAfter: values['cancel-after'] } : {}),
+        };
         if (files.length === 0) {
           // Nothing readable: nothing to submit.
         } else if (files.length === 1) {

@@ -1,7 +1,7 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
 import type { components } from './generated/openapi.ts';
-import { describeStatus, isFinal, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
+import { describeStatus, isFinal, type JobEvent, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -46,10 +46,19 @@ export interface SubmitOptions {
   webhookEvents?: Array<'started' | 'completed'>;
   /** File name sent with the image. @defaultValue "image" (or the File's name) */
   filename?: string;
+  /**
+   * Seconds the job may wait to start (1 to 604800); not started by then, it ends `expired` (never
+   * run, not counted against your quota). @defaultValue none: it waits for ever
+   */
+  ttlSeconds?: number;
+  /**
+   * Execution deadline of each attempt, sent as `Cancel-After`: seconds (a number) or a duration
+   * (`'90s'`, `'5m'`, `'1h30m'`). An attempt running longer fails with DEADLINE_EXCEEDED.
+   * @defaultValue none: only the model's time limit
+   */
+  cancelAfter?: number | string;
   /** Let the server hold the answer up to this long (max 60) for the result. @defaultValue 0 */
   waitSeconds?: number;
-  /** The job must start within this many seconds (1 to 86400). @defaultValue none */
-  ttlSeconds?: number;
   signal?: AbortSignal;
 }
 
@@ -75,6 +84,26 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Called with each answer that is not final yet (say, to show `queued · waiting for a worker`). @defaultValue none */
   onUpdate?: (job: Job) => void;
+}
+
+/** One job event of an event stream: the job changed status. `id` orders it (and resumes after it). */
+export interface JobEventMessage {
+  id: string | undefined;
+  event: JobEvent;
+}
+
+export interface EventStreamOptions {
+  /** Resume after this event id (one a stream gave before). @defaultValue now: only new events */
+  lastEventId?: string;
+  /** Stops the stream (the iteration then ends). */
+  signal?: AbortSignal;
+  /** Longest pause before reconnecting after a dropped connection. @defaultValue 5000 */
+  maxReconnectDelayMs?: number;
+  /**
+   * Called when the server could not replay everything since `lastEventId` (the client was away
+   * longer than its retention window): re-read the jobs you show. @defaultValue none
+   */
+  onReset?: () => void;
 }
 
 export interface ListOptions {
@@ -154,6 +183,7 @@ export class InferQClient {
     const headers: Record<string, string> = {};
     if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
     if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+    if (options.cancelAfter !== undefined) headers['Cancel-After'] = String(options.cancelAfter);
     const filename = options.filename ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : 'image');
     // Built per try: a FormData body is consumed by the request that sends it.
     const form = () => {
@@ -162,6 +192,7 @@ export class InferQClient {
       if (options.version) body.set('version', options.version);
       if (options.webhook) body.set('webhook', options.webhook);
       if (options.webhookEvents?.length) body.set('webhookEvents', options.webhookEvents.join(','));
+      if (options.ttlSeconds !== undefined) body.set('ttlSeconds', String(options.ttlSeconds));
       body.set('image', blob, filename);
       return body;
     };
@@ -240,11 +271,13 @@ export class InferQClient {
       const headers: Record<string, string> = {};
       if (options.idempotencyKey) headers['Idempotency-Key'] = `${options.idempotencyKey}.${start / batchSize}`;
       if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+      if (options.cancelAfter !== undefined) headers['Cancel-After'] = String(options.cancelAfter);
       const form = () => {
         const body = new FormData();
         if (options.model) body.set('model', options.model);
         if (options.version) body.set('version', options.version);
         if (options.webhook) body.set('webhook', options.webhook);
+        if (options.ttlSeconds !== undefined) body.set('ttlSeconds', String(options.ttlSeconds));
         chunk.forEach((blob, i) => {
           const name = options.filenames?.[start + i] ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : `image-${start + i}`);
           body.append('image', blob, name);
@@ -262,7 +295,7 @@ export class InferQClient {
   }
 
   /**
-   * Resolves once the job is final (succeeded, failed or canceled: check `status`). The server
+   * Resolves once the job is final (succeeded, failed, canceled or expired: check `status`). The server
    * holds each request up to 60 s (`?wait=`), so this is a few requests, not a polling loop.
    */
   async wait(id: string, options: WaitOptions = {}): Promise<Job> {
@@ -357,6 +390,67 @@ export class InferQClient {
     return (await this.#request<{ secret: string }>('/v1/account/webhook-secret', { method: 'POST' })).secret;
   }
 
+  /**
+   * Your job events as they happen (`GET /v1/events`; every job's for an admin), as an async
+   * iterable. A dropped connection is opened again with `Last-Event-ID`, so no event within the
+   * server's retention window is missed; it ends only when `signal` aborts.
+   */
+  events(options: EventStreamOptions = {}): AsyncGenerator<JobEventMessage> {
+    return this.#eventStream('/v1/events', options);
+  }
+
+  /**
+   * One job's events (`GET /v1/jobs/:id/events`), resuming after drops as `events` does; the
+   * iteration ends once the job is final (after its final event).
+   */
+  jobEvents(id: string, options: EventStreamOptions = {}): AsyncGenerator<JobEventMessage> {
+    return this.#eventStream(`/v1/jobs/${encodeURIComponent(id)}/events`, options);
+  }
+
+  async *#eventStream(path: string, options: EventStreamOptions): AsyncGenerator<JobEventMessage> {
+    let lastEventId = options.lastEventId;
+    let retryMs = 1000;
+    const maxDelay = options.maxReconnectDelayMs ?? 5000;
+    for (let failures = 0; !options.signal?.aborted; ) {
+      let response: Response;
+      try {
+        response = await this.#fetch(`${this.baseUrl}${path}`, {
+          headers: { authorization: `Bearer ${this.#apiKey}`, accept: 'text/event-stream', ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) },
+          signal: options.signal,
+        });
+      } catch (error) {
+        if (options.signal?.aborted) return;
+        if (++failures > 1000) throw error;
+        await sleep(Math.min(retryMs * failures, maxDelay), options.signal).catch(() => {});
+        continue;
+      }
+      if (!response.ok) {
+        // 429/503: over a share or too many streams; try again later. Anything else is final.
+        if (response.status !== 429 && response.status !== 503) throw await errorFrom(response);
+        await response.body?.cancel();
+        await sleep(Math.min(retryAfterMs(response.headers.get('retry-after')) ?? retryMs, maxDelay), options.signal).catch(() => {});
+        continue;
+      }
+      try {
+        for await (const message of serverSentEvents(response, options.signal)) {
+          failures = 0;
+          if (message.retry !== undefined) retryMs = message.retry;
+          if (message.event === 'reset') options.onReset?.();
+          else if (message.event === 'end') return;
+          else if (message.event === 'job') {
+            if (message.id) lastEventId = message.id;
+            yield { id: message.id, event: JSON.parse(message.data) as JobEvent };
+          }
+        }
+      } catch (error) {
+        if (options.signal?.aborted) return;
+        void error; // the connection dropped mid-stream: reconnected below, after Last-Event-ID
+      }
+      if (options.signal?.aborted) return;
+      await sleep(Math.min(retryMs, maxDelay), options.signal).catch(() => {});
+    }
+  }
+
   async #request<T>(path: string, options: RequestOptions, rebuildBody?: () => FormData): Promise<T> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
@@ -395,6 +489,56 @@ export class InferQClient {
       }
       throw await errorFrom(response);
     }
+  }
+}
+
+/** One server-sent event as the stream framed it. */
+interface ServerSentEvent {
+  event: string;
+  data: string;
+  id: string | undefined;
+  retry: number | undefined;
+}
+
+/** Parses a text/event-stream body (the WHATWG framing: fields, blank line ends an event, `:` comments). */
+async function* serverSentEvents(response: Response, signal: AbortSignal | undefined): AsyncGenerator<ServerSentEvent> {
+  if (!response.body) return;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  const onAbort = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let buffer = '';
+  let event: ServerSentEvent = { event: 'message', data: '', id: undefined, retry: undefined };
+  let hasData = false;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      let newline: number;
+      while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
+        if (line === '') {
+          if (hasData || event.retry !== undefined) yield event;
+          event = { event: 'message', data: '', id: undefined, retry: undefined };
+          hasData = false;
+          continue;
+        }
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'event') event.event = text;
+        else if (field === 'data') {
+          event.data = hasData ? `${event.data}\n${text}` : text;
+          hasData = true;
+        } else if (field === 'id') event.id = text;
+        else if (field === 'retry' && /^\d+$/.test(text)) event.retry = Number(text);
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    reader.releaseLock();
   }
 }
 

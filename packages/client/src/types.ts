@@ -2,13 +2,15 @@ import type { components } from './generated/openapi.ts';
 
 /**
  * Terminology
- * - job: one image submitted for inference; `status` moves queued → running → succeeded | failed | canceled.
+ * - job: one image submitted for inference; `status` moves queued → running → succeeded | failed | canceled, or queued → expired when it did not start within its `ttlSeconds`.
  * - model / model version: the network that runs the job, and one immutable build of it.
  * - webhook: a URL the platform POSTs the job to once it is final, signed with your webhook secret.
  */
 type Schemas = components['schemas'];
 
 export type Job = Schemas['Job'];
+/** A job changed status: what event streams send (`event: job`). */
+export type JobEvent = Schemas['JobEvent'];
 export type JobStatus = Job['status'];
 export type JobList = Schemas['JobList'];
 /** The answer to a batch submit: a job or an error per image, in order. */
@@ -28,16 +30,26 @@ export type ModelVersion = Schemas['ModelVersion'];
 /** Every error code the API answers with (see docs/api/rest.md). */
 export type ErrorCode = Schemas['ErrorCode'];
 
-export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
 
 export function isFinal(job: Pick<Job, 'status'>): boolean {
   return finalStatuses.includes(job.status);
 }
 
 /**
- * The job's state as a person reads it: its status, and for a queued job that no live worker can
- * take (`waitingFor: "worker"`: no worker serves its model) `queued · waiting for a worker`.
+ * The job's state as a person reads it: its status; for a queued job that no live worker can
+ * take (`waitingFor: "worker"`: no worker serves its model) `queued · waiting for a worker`, and
+ * otherwise its place and ETA when known (`queued · #3, about 12 s`).
  */
-export function describeStatus(job: Pick<Job, 'status' | 'waitingFor'>): string {
-  return job.status === 'queued' && job.waitingFor === 'worker' ? 'queued · waiting for a worker' : job.status;
+export function describeStatus(job: Pick<Job, 'status' | 'waitingFor'> & Partial<Pick<Job, 'queuePosition' | 'etaSeconds'>>): string {
+  if (job.status !== 'queued') return job.status;
+  if (job.waitingFor === 'worker') return 'queued · waiting for a worker';
+  if (job.queuePosition == null) return 'queued';
+  return `queued · #${job.queuePosition}${job.etaSeconds != null ? `, about ${formatSeconds(job.etaSeconds)}` : ''}`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }

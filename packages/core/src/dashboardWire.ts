@@ -23,6 +23,8 @@ export const workerHeartbeatSchema = z.object({
       engine: z.string().optional(),
       /** Every version loaded and serving here (the live one, versions pinned by jobs). */
       loaded: z.array(z.string()).optional(),
+      /** How long loading and warming up the live version took here, in ms (a queued job's ETA adds it while no worker serves the model). */
+      loadMs: z.number().optional(),
       /** A hot swap not done yet: loading the version LIVE names, or failed to (old one still served). */
       swap: z
         .object({
@@ -57,7 +59,18 @@ export const workerHeartbeatSchema = z.object({
    * Per served model: jobs taken from its queue and held (waiting to be preprocessed or for their
    * batch to start), and jobs running (being preprocessed, or in the batch that runs now).
    */
-  jobs: z.array(z.object({ model: z.string(), held: z.number().int(), running: z.number().int(), concurrency: z.number().int() })).optional(),
+  jobs: z
+    .array(
+      z.object({
+        model: z.string(),
+        held: z.number().int(),
+        running: z.number().int(),
+        concurrency: z.number().int(),
+        /** Jobs of the model this worker finished per second of busy time over the last minute; null when it finished none. */
+        throughput: z.number().nullable().optional(),
+      }),
+    )
+    .optional(),
   jobsSucceeded: z.number().int(),
   jobsFailed: z.number().int(),
   startedAt: z.iso.datetime(),

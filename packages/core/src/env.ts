@@ -60,6 +60,18 @@ export const commonEnvSchema = z.object({
     .url()
     .optional()
     .describe('An OTLP/HTTP collector (`http://otel-collector:4318`) for OpenTelemetry spans, sent to `<endpoint>/v1/traces`; unset, tracing is off and costs nothing. See [metrics and tracing](metrics-and-tracing.md).'),
+  EVENTS_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000)
+    .describe('How long (ms) job events are kept in Redis for event streams that reconnect with Last-Event-ID; a client away longer gets a `reset` event and re-reads.'),
+  EVENTS_MAX_LENGTH: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(100_000)
+    .describe('Most job events kept for resuming event streams, whatever their age (about 200 bytes each in Redis); past it the oldest go first.'),
 });
 
 /**

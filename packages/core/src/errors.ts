@@ -65,6 +65,10 @@ export const errorStatus = {
   JOB_LOST: 500,
   // No live worker served the job's model within NO_WORKER_TIMEOUT_MS; the job waited queued until then.
   NO_WORKER: 503,
+  // The job did not start within its ttlSeconds: its status is `expired`, it never ran.
+  EXPIRED: 410,
+  // An attempt ran past the job's execution deadline (Cancel-After) and was stopped.
+  DEADLINE_EXCEEDED: 504,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

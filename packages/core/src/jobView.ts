@@ -27,6 +27,10 @@ export interface JobViewSource {
   queueWaitMs: number | null;
   inferenceMs: number | null;
   heldMs: number | null;
+  /** When the job must have started by (its ttl); rows from before deadlines have none. */
+  startBy?: Date | null;
+  /** The execution deadline of an attempt, in ms (Cancel-After). */
+  cancelAfterMs?: number | null;
   result: { output: unknown; labels: unknown } | null;
 }
 
@@ -59,7 +63,7 @@ export function toJobView(job: JobViewSource): JobView {
           top: Array.isArray(labels) ? (labels as Array<{ label: string; score: number }>) : null,
         }
       : null,
-    error: job.errorCode && job.status === 'failed' ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
+    error: job.errorCode && (job.status === 'failed' || job.status === 'expired') ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
@@ -73,6 +77,10 @@ export function toJobView(job: JobViewSource): JobView {
     links: { self },
     // Known only to the API, which reads the live workers (JobService.waitingFor); a final job never waits.
     waitingFor: null,
+    // Read from the queue by the API (JobService.queueStatus); never in a webhook body.
+    queuePosition: null,
+    etaSeconds: null,
+    deadlines: { startBy: iso(job.startBy ?? null), cancelAfterSeconds: job.cancelAfterMs == null ? null : job.cancelAfterMs / 1000 },
     webhook: job.webhookUrl ? { url: job.webhookUrl, events: webhookEventsOf(job), deliveries: `${self}/deliveries` } : null,
   };
 }

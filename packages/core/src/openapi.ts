@@ -112,13 +112,26 @@ const eventStreamDescription = [
   '',
   '| event | to whom | data |',
   '|---|---|---|',
-  '| `ready` | everyone, once, first | `{ "role": "user" \\| "admin" }`: re-read what you show, events from before it are not replayed |',
-  '| `job` | the job\'s owner; admins get every job | a `JobEvent`: a job changed status |',
+  '| `ready` | everyone, once, first | `{ "role": "user" \\| "admin", "resumed": boolean }`: unless `resumed`, re-read what you show (events from before it are not replayed) |',
+  '| `job` | the job\'s owner; admins get every job | a `JobEvent`: a job changed status. Its `id:` orders it: send the last one back as `Last-Event-ID` when you reconnect |',
+  '| `reset` | after `ready`, when resuming from an id older than the events kept | `{ "reason": "retention" \\| "unavailable", "lastEventId" }`: some events may be missing, re-read what you show |',
+  '| `end` | per-job streams only, after the job\'s final event | `{ "jobId" }`: then the stream closes |',
   '| `queue` | admins, every 2 s (the last one at once) | a `QueueSnapshot`, as `GET /v1/admin/overview` answers it |',
   '| `error` | then the stream ends | an `Error` body (`QUEUE_UNAVAILABLE`): reconnect later |',
   '',
-  'The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Delivery is at most once: a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.',
+  'The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Job events are kept for the retention window (EVENTS_RETENTION_MS, 10 min by default, at most EVENTS_MAX_LENGTH events): a client that reconnects with `Last-Event-ID` (the header, as `EventSource` sends it, or `?lastEventId=`) gets every job event after that id first, then the live ones, each once. Without it, a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.',
 ].join('\n');
+
+const lastEventIdHeader = z
+  .string()
+  .optional()
+  .meta({ description: 'The `id` of the last job event received: the events after it, kept for the retention window, are sent first.', example: '1733459123456-0' });
+
+/** `Cancel-After`, as Replicate's header: the execution deadline of each attempt. */
+const cancelAfterHeader = z
+  .string()
+  .optional()
+  .meta({ description: 'Execution deadline of each attempt: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`, `500ms`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED. Wins over the `cancelAfter` form field.', example: '5m' });
 
 const statsQuery = z.object({
   window: z.int().min(60).max(604800).optional().meta({ description: 'Seconds back from now, 60 to 604800 (default 3600).', example: 3600 }),
@@ -206,6 +219,7 @@ function buildDocument(options: OpenApiDocumentOptions) {
             header: z.object({
               'Idempotency-Key': z.string().optional().meta({ description: '1 to 255 visible ASCII characters; a retried submit with the same key returns the same job.' }),
               Prefer: preferHeader,
+              'Cancel-After': cancelAfterHeader,
             }),
           },
           requestBody: { required: true, content: { 'multipart/form-data': { schema: submitJobFormSchema }, 'application/json': { schema: submitJobJsonSchema } } },
@@ -290,6 +304,7 @@ function buildDocument(options: OpenApiDocumentOptions) {
             header: z.object({
               'Idempotency-Key': z.string().optional().meta({ description: '1 to 250 visible ASCII characters; image i is submitted with the key `<key>:<i>`.' }),
               Prefer: preferHeader,
+              'Cancel-After': cancelAfterHeader,
             }),
           },
           requestBody: { required: true, content: { 'multipart/form-data': { schema: submitBatchFormSchema }, 'application/json': { schema: submitBatchJsonSchema } } },
@@ -395,12 +410,29 @@ function buildDocument(options: OpenApiDocumentOptions) {
           tags: ['events'],
           summary: 'Live job and queue events',
           description: eventStreamDescription,
+          requestParams: { header: z.object({ 'Last-Event-ID': lastEventIdHeader }) },
           responses: {
             '200': {
               description: 'The event stream (it does not end until the client closes it or the server shuts down).',
               content: { 'text/event-stream': { schema: z.string().meta({ description: 'Server-sent events: `event: job` with a `JobEvent`, `event: queue` with a `QueueSnapshot`, `event: ready`, `event: error`.' }) } },
             },
             ...errors('TOO_MANY_STREAMS', 'CONCURRENCY_LIMITED', 'QUEUE_UNAVAILABLE', ...authenticated),
+          },
+        }),
+      },
+      '/v1/jobs/{id}/events': {
+        get: operation({
+          operationId: 'streamJobEvents',
+          tags: ['events'],
+          summary: "One job's events",
+          description: `The events of one job of yours, as \`GET /v1/events\` sends them (\`ready\`, \`job\`, \`reset\`), and \`end\` after its final event, when the stream closes (at once, about a second after opening, for a job that was final already). Resumes after \`Last-Event-ID\` the same way.\n\n${eventStreamDescription}`,
+          requestParams: { path: z.object({ id: z.string().meta({ description: 'The job id.' }) }), header: z.object({ 'Last-Event-ID': lastEventIdHeader }) },
+          responses: {
+            '200': {
+              description: 'The event stream, until the job is final.',
+              content: { 'text/event-stream': { schema: z.string().meta({ description: 'Server-sent events: `event: job` with a `JobEvent` of this job, `event: ready`, `event: reset`, `event: end`, `event: error`.' }) } },
+            },
+            ...errors('JOB_NOT_FOUND', 'TOO_MANY_STREAMS', 'CONCURRENCY_LIMITED', 'QUEUE_UNAVAILABLE', ...authenticated),
           },
         }),
       },
@@ -774,7 +806,7 @@ function buildDocument(options: OpenApiDocumentOptions) {
           operationId: 'jobFinishedWebhook',
           summary: 'A job reached a final state',
           description: [
-            'Sent to the job\'s `webhook` URL once it is succeeded, failed or canceled (and when it starts running, with `webhookEvents=started,completed`). The body is the job, exactly as `GET /v1/jobs/{id}` answers it.',
+            'Sent to the job\'s `webhook` URL once it is succeeded, failed, canceled or expired (and when it starts running, with `webhookEvents=started,completed`). The body is the job, exactly as `GET /v1/jobs/{id}` answers it.',
             '',
             'Verify it with any Standard Webhooks library (https://www.standardwebhooks.com) and your webhook secret: `webhook-signature` is `v1,` and the base64 HMAC-SHA256 of `` `${webhook-id}.${webhook-timestamp}.${rawBody}` ``, keyed with the bytes of the secret. `InferQ-Signature` (the original scheme) is sent for one more release.',
             '',

@@ -40,7 +40,7 @@ export const retryFailedViewSchema = z
   .meta({ id: 'RetryFailedResult' });
 export type RetryFailedView = z.infer<typeof retryFailedViewSchema>;
 
-export const cleanableStatuses = ['succeeded', 'failed', 'canceled'] as const;
+export const cleanableStatuses = ['succeeded', 'failed', 'canceled', 'expired'] as const;
 
 /** `POST /v1/admin/jobs/clean`. */
 export const cleanJobsBodySchema = z

@@ -7,11 +7,14 @@
  * - backend: the TensorFlow.js engine that runs a model (tensorflow-gpu, tensorflow, wasm, cpu).
  * - tier: an account's plan (free, pro), which sets its limits.
  * - quota: how many jobs an account may have queued or running at once.
+ * - ttl: how long a job may wait to start (`ttlSeconds`); past it, a job that never started is
+ *   `expired` (final, never run, not counted against the quota).
+ * - execution deadline: how long one attempt may run (`Cancel-After`); past it, DEADLINE_EXCEEDED.
  */
-export const jobStatuses = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export const jobStatuses = ['queued', 'running', 'succeeded', 'failed', 'canceled', 'expired'] as const;
 export type JobStatus = (typeof jobStatuses)[number];
 
-export const finalJobStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+export const finalJobStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
 
 export function isFinalStatus(status: JobStatus): boolean {
   return finalJobStatuses.includes(status);

@@ -81,6 +81,25 @@ export const jobViewSchema = z.object({
    * (final jobs).
    */
   waitingFor: z.enum(['worker']).nullable(),
+  /**
+   * A queued job's place among its model's queued jobs, in the order workers take them (priority,
+   * then arrival): 1 is next. null for any other job, in webhook bodies, and when the queue cannot
+   * be read.
+   */
+  queuePosition: z.number().int().min(1).nullable().meta({ description: "A queued job's place in its model's queue as workers take it (priority, then arrival): 1 is next. null when not queued." }),
+  /**
+   * Seconds until a queued job is expected to finish: the jobs ahead of it and itself at the
+   * model's measured throughput, plus the model's load time when no worker serves it. null when not
+   * queued or not known yet.
+   */
+  etaSeconds: z.number().min(0).nullable().meta({ description: "Estimated seconds until a queued job finishes, from its queue position and the model's measured throughput (plus the model's load time when no worker serves it). null when not queued or unknown." }),
+  /** The deadlines the submit set; null fields when it set none. */
+  deadlines: z.object({
+    /** The job must start by then (`ttlSeconds` after its submit), or it becomes `expired`. */
+    startBy: z.iso.datetime().nullable(),
+    /** An attempt running longer than this fails with DEADLINE_EXCEEDED (`Cancel-After`). */
+    cancelAfterSeconds: z.number().nullable(),
+  }).meta({ description: 'The deadlines of the submit: `startBy` (from `ttlSeconds`; a job not started by then is `expired`) and `cancelAfterSeconds` (from `Cancel-After`; an attempt running longer fails with DEADLINE_EXCEEDED).' }),
   /** Where the job is POSTed when it reaches a final state; null when it has no webhook. */
   webhook: z
     .object({
@@ -116,6 +135,16 @@ export const submitJobFormSchema = z.object({
     // No example: the reference page's request sample fills each field with its example, and
     // webhookEvents without a webhook URL is refused.
     .meta({ description: 'Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`.' }),
+  ttlSeconds: z
+    .string()
+    .max(16)
+    .optional()
+    .meta({ description: 'Seconds the job may wait to start (1 to 604800). A job not started by then becomes `expired`: it never runs and does not count against the quota.', example: '300' }),
+  cancelAfter: z
+    .string()
+    .max(16)
+    .optional()
+    .meta({ description: 'Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.', example: '5m' }),
 });
 
 /** The multipart form of `POST /v1/jobs/batch`: the fields of a submit, with `image` given once per image. */
@@ -125,8 +154,8 @@ export const submitBatchFormSchema = submitJobFormSchema.extend({
     .meta({ description: 'The images, one file part named `image` each, in order; at most the tier\'s `maxBatchImages`. Every job of the batch gets the same model, version and webhook.' }),
 });
 
-/** Longest `ttlSeconds` a submit may give (a day). */
-export const maxTtlSeconds = 86_400;
+/** Longest `ttlSeconds` a submit may give (a week), as for a form's. */
+export const maxTtlSeconds = 7 * 24 * 3600;
 
 /** Where the image of a job submitted by reference is: a URL the server fetches, or an upload. */
 export const inputReferenceSchema = z.object({
@@ -139,7 +168,8 @@ const submitReferenceFields = {
   version: submitJobFormSchema.shape.version,
   webhook: submitJobFormSchema.shape.webhook,
   webhookEvents: submitJobFormSchema.shape.webhookEvents,
-  ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional().meta({ description: 'The job must start within this many seconds.' }),
+  ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional().meta({ description: 'Seconds the job may wait to start (1 to 604800); not started by then, it becomes `expired`.' }),
+  cancelAfter: z.union([z.number().positive(), z.string().max(32)]).optional().meta({ description: 'Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`).' }),
 };
 
 /** The JSON body of `POST /v1/jobs`: the image by reference instead of in the request. */
@@ -230,7 +260,7 @@ export const webhookSecretViewSchema = z.object({
 }).meta({ id: 'WebhookSecret' });
 
 /** Event names sent in the `InferQ-Event` header: `job.started`, then one per final job status. */
-export const webhookEvents = ['job.started', 'job.succeeded', 'job.failed', 'job.canceled'] as const;
+export const webhookEvents = ['job.started', 'job.succeeded', 'job.failed', 'job.canceled', 'job.expired'] as const;
 export type WebhookEvent = (typeof webhookEvents)[number];
 
 export type WebhookDeliveryView = z.infer<typeof webhookDeliveryViewSchema>;

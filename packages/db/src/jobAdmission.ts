@@ -30,6 +30,10 @@ export interface NewJob {
   webhookUrl?: string | undefined;
   /** Which events the webhook receives. @defaultValue ['completed'] */
   webhookEvents?: readonly string[] | undefined;
+  /** The job must start by then, or it becomes `expired` (the submit's ttl). @defaultValue none */
+  startBy?: Date | undefined;
+  /** Execution deadline of each attempt, in ms (Cancel-After). @defaultValue none */
+  cancelAfterMs?: number | undefined;
 }
 
 /** The owner's limit on jobs queued or running at once, checked and applied atomically. */

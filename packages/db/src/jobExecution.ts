@@ -29,7 +29,17 @@ export interface StartedJob {
   /** The model pixels stored with the input, and the key of their spec; null when none were made. */
   pixels: Buffer | null;
   pixelsSpec: string | null;
+  /** Execution deadline of the attempt in ms (the submit's Cancel-After); null: none. */
+  cancelAfterMs: number | null;
+  /**
+   * True when the job was past its ttl (`start_by`) and never started: it was moved to `expired`
+   * instead of `running`, and the attempt must not run.
+   */
+  expired: boolean;
 }
+
+/** The condition, on a row `j` at time `$3`, of a job that never started and is past its ttl. */
+const pastTtlSql = `j.status = 'queued' AND j.attempts = 0 AND j.start_by IS NOT NULL AND j.start_by <= $3`;
 
 export interface CompletedJob {
   id: string;
@@ -41,6 +51,8 @@ export interface CompletedJob {
 }
 
 const finalStatuses = [...finalJobStatuses];
+/** The error stored on an expired job (its view shows it with the code EXPIRED). */
+export const expiredMessage = 'The job did not start within its ttlSeconds; it never ran.';
 const inFlightStatuses: JobStatus[] = [...inFlightJobStatuses];
 
 /**
@@ -62,14 +74,21 @@ export class JobExecution {
   /**
    * Marks jobs running for an attempt each and reads their inputs, in one statement for the whole
    * set. Jobs that are gone or already final are missing from the answer: their attempts must not
-   * run. The bytes of jobs in `withoutInput` are not read (the worker has their pixels already).
+   * run. A job that never started and is past its ttl is moved to `expired` in the same statement
+   * and answered with `expired: true` (no input read): the check and the start cannot race. The
+   * bytes of jobs in `withoutInput` are not read (the worker has their pixels already).
    */
   async startMany(ids: string[], workerId: string, now = new Date(), withoutInput: readonly string[] = []): Promise<Map<string, StartedJob>> {
     if (ids.length === 0) return new Map();
     const { rows } = await this.#sql.query<StartedJob>({
       name: 'inferq-job-start-many',
       text: `
-        WITH started AS (
+        WITH expired AS (
+          UPDATE jobs j
+             SET status = 'expired', error_code = 'EXPIRED', error_message = '${expiredMessage}', finished_at = $3, updated_at = $3
+           WHERE j.id = ANY($1::uuid[]) AND ${pastTtlSql}
+       RETURNING j.id, j.user_id
+        ), started AS (
           UPDATE jobs j
              SET status = 'running',
                  attempts = j.attempts + 1,
@@ -77,13 +96,16 @@ export class JobExecution {
                  started_at = $3,
                  queue_wait_ms = COALESCE(j.queue_wait_ms, GREATEST(0, (EXTRACT(EPOCH FROM ($3::timestamptz - j.created_at)) * 1000)::int)),
                  updated_at = $3
-           WHERE j.id = ANY($1::uuid[]) AND j.status IN (${inFlightStatusesSql})
-       RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms
+           WHERE j.id = ANY($1::uuid[]) AND j.status IN (${inFlightStatusesSql}) AND NOT (${pastTtlSql})
+       RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms, j.cancel_after_ms
         )
         SELECT s.id, s.user_id AS "userId", s.attempts, s.queue_wait_ms AS "queueWaitMs",
                CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.data END AS input, i.blob_key AS "inputKey", i.job_id IS NOT NULL AS "hasInput",
-               CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.pixels END AS pixels, i.pixels_spec AS "pixelsSpec"
-          FROM started s LEFT JOIN job_inputs i ON i.job_id = s.id`,
+               CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.pixels END AS pixels, i.pixels_spec AS "pixelsSpec",
+               s.cancel_after_ms AS "cancelAfterMs", false AS expired
+          FROM started s LEFT JOIN job_inputs i ON i.job_id = s.id
+        UNION ALL
+        SELECT e.id, e.user_id, 0, NULL, NULL, NULL, false, NULL, NULL, NULL, true FROM expired e`,
       values: [ids, workerId, now, withoutInput],
     });
     return new Map(rows.map((row) => [row.id, row]));

@@ -1,6 +1,7 @@
 import { Prisma } from '@prisma/client';
 import { finalJobStatuses, inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import type { Database } from './client.ts';
+import { expiredMessage } from './jobExecution.ts';
 
 /** What reconciliation needs to know about an unfinished job to re-enqueue it. */
 export interface UnfinishedJob {
@@ -17,7 +18,7 @@ export interface UnfinishedJob {
 
 /** Which finished jobs an operator's clean deletes. */
 export interface FinishedJobQuery {
-  statuses: Array<'succeeded' | 'failed' | 'canceled'>;
+  statuses: Array<'succeeded' | 'failed' | 'canceled' | 'expired'>;
   /** Only jobs that finished before this. */
   finishedBefore: Date;
   /** Only this user's jobs; every user's when absent. */
@@ -94,6 +95,26 @@ export class JobMaintenance {
   }
 
   /**
+   * Moves up to `limit` jobs that never started and are past their ttl (`start_by <= now`) to
+   * `expired`, in one statement (the partial index jobs_start_by_queued finds them). A job a
+   * worker started meanwhile is no longer queued and is left alone. Returns them, for the caller to
+   * take their queue entries out and announce them.
+   */
+  async expireUnstarted(now: Date, limit: number): Promise<Array<{ id: string; userId: string | null; modelName: string }>> {
+    return this.db.$queryRaw<Array<{ id: string; userId: string | null; modelName: string }>>`
+      UPDATE jobs
+         SET status = 'expired', error_code = 'EXPIRED', error_message = ${expiredMessage}, finished_at = ${now}, updated_at = ${now}
+       WHERE id IN (
+         SELECT id FROM jobs
+          WHERE status = 'queued' AND start_by IS NOT NULL AND start_by <= ${now} AND attempts = 0
+          ORDER BY start_by
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED
+       ) AND status = 'queued' AND attempts = 0
+   RETURNING id, user_id AS "userId", model_name AS "modelName"`;
+  }
+
+  /**
    * Deletes jobs on their owner's request, with their input, result and webhook deliveries (the
    * foreign keys cascade): one job (`id`, only when `userId` owns it), or every job of `userId`.
    * Whatever its status: a queued or running job is deleted too, and is listed in `inFlight` so
@@ -123,7 +144,7 @@ export class JobMaintenance {
    * caller to take their entries out of the queue too, and how many more match.
    */
   async deleteFinished(query: FinishedJobQuery): Promise<{ ids: string[]; remaining: number }> {
-    const statuses = query.statuses.filter((status) => status === 'succeeded' || status === 'failed' || status === 'canceled');
+    const statuses = query.statuses.filter((status) => status === 'succeeded' || status === 'failed' || status === 'canceled' || status === 'expired');
     if (statuses.length === 0) return { ids: [], remaining: 0 };
     const owner = query.userId ? Prisma.sql`AND user_id = ${query.userId}::uuid` : Prisma.empty;
     const rows = await this.db.$queryRaw<Array<{ id: string }>>`

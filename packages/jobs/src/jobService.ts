@@ -5,7 +5,7 @@ import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
 import { LRUCache } from 'lru-cache';
-import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
+import type { InferenceQueue, JobEventPublisher, ModelCapacity, PixelStore } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import { blobPrefixes, BlobTooLargeError, inputBlobKey, uploadBlobKey, type BlobStore } from '@inferq/storage';
@@ -75,6 +75,11 @@ export interface JobServiceOptions {
    */
   servedModels?: (() => Promise<ReadonlySet<string> | undefined>) | undefined;
   /**
+   * Per model, the workers serving it, their measured throughput and its load time (heartbeats,
+   * cached), for a queued job's `etaSeconds`. @defaultValue none: etaSeconds is always null
+   */
+  capacity?: (() => Promise<ReadonlyMap<string, ModelCapacity> | undefined>) | undefined;
+  /**
    * Spans of each submit (`submit`, with `admission` and `enqueue` under it); the enqueue span's
    * context travels in the job payload as `traceparent`. @defaultValue disabledTracing (off)
    */
@@ -131,11 +136,15 @@ export interface SubmitJobInput {
   /** The image by reference (a JSON submit), when `image` is absent. */
   reference?: InputReference | undefined;
   /**
-   * `ttlSeconds` of the submit, checked by the wire schema (1 to a day). This is the one place it
-   * is handed on: the job's start deadline (`expired`) is applied by the deadline work, which
-   * reads it from here.
+   * Seconds the job may wait to start (1 to 604800; the form field's text or a JSON number): not
+   * started by then, it becomes `expired`. @defaultValue none: it waits for ever
    */
-  ttlSeconds?: number | undefined;
+  ttlSeconds?: string | number | undefined;
+  /**
+   * Execution deadline of each attempt: seconds, or a duration (`90s`, `5m`, `1h30m`), as the
+   * `Cancel-After` header. @defaultValue none: only the model's time limit
+   */
+  cancelAfter?: string | number | undefined;
 }
 
 export interface SubmitJobResult {
@@ -179,6 +188,9 @@ interface SubmitContext {
   model: NonNullable<Awaited<ReturnType<ModelCatalog['resolve']>>>;
   webhookUrl: string | undefined;
   webhookEvents: WebhookEventFilter[] | undefined;
+  /** The ttl in ms (the job's start_by is its submit plus this); undefined: none. */
+  ttlMs: number | undefined;
+  cancelAfterMs: number | undefined;
   /** Jobs queued or running when the submit began (the global cap's read). */
   inFlight: number;
 }
@@ -197,6 +209,49 @@ export interface JobPage {
 }
 
 const modelNamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** Longest ttl: a week (a job that waits longer has long stopped being worth running). */
+export const maxTtlSeconds = 7 * 24 * 3600;
+/** Longest execution deadline: a day. */
+export const maxCancelAfterSeconds = 24 * 3600;
+
+/** `ttlSeconds`: an integer number of seconds from 1 to maxTtlSeconds; undefined when absent. */
+export function parseTtlSeconds(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const seconds = typeof value === 'number' ? value : /^[0-9]{1,7}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > maxTtlSeconds) {
+    throw new AppError('VALIDATION_FAILED', `ttlSeconds must be an integer from 1 to ${maxTtlSeconds}.`, { details: { field: 'ttlSeconds', min: 1, max: maxTtlSeconds } });
+  }
+  return seconds;
+}
+
+const durationUnitsMs: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+
+/**
+ * A `Cancel-After` value in ms: plain seconds (`90`, `1.5`) or a duration of h, m, s and ms
+ * parts in that order (`5m`, `1h30m`, `2.5s`, `500ms`), as Replicate's header takes it; from 100 ms
+ * to maxCancelAfterSeconds. undefined when absent.
+ */
+export function parseCancelAfter(value: string | number | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const refuse = () =>
+    new AppError('VALIDATION_FAILED', `Cancel-After must be seconds or a duration such as 90s, 5m or 1h30m, from 100 ms to ${maxCancelAfterSeconds / 3600} h.`, {
+      details: { field: 'cancelAfter', header: 'Cancel-After' },
+    });
+  let ms: number;
+  if (typeof value === 'number') ms = value * 1000;
+  else {
+    const text = value.trim().toLowerCase();
+    if (/^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(text)) ms = Number(text) * 1000;
+    else {
+      const match = /^(?:([0-9]{1,3})h)?(?:([0-9]{1,5})m(?!s))?(?:([0-9]{1,6}(?:\.[0-9]{1,3})?)s)?(?:([0-9]{1,9})ms)?$/.exec(text);
+      if (!match || match.slice(1).every((part) => part === undefined)) throw refuse();
+      const [, h, m, sec, milli] = match;
+      ms = Number(h ?? 0) * durationUnitsMs.h! + Number(m ?? 0) * durationUnitsMs.m! + Number(sec ?? 0) * durationUnitsMs.s! + Number(milli ?? 0);
+    }
+  }
+  if (!Number.isFinite(ms) || ms < 100 || ms > maxCancelAfterSeconds * 1000) throw refuse();
+  return Math.round(ms);
+}
 /** The `webhookEvents` field: events from webhookEventFilters, comma-separated; undefined (the default, `completed`) when absent. */
 function parseWebhookEvents(text: string | undefined, hasWebhook: boolean): WebhookEventFilter[] | undefined {
   if (text === undefined || text.trim() === '') return undefined;
@@ -374,10 +429,12 @@ export class JobService {
     if (!model) throw await unknownModel(models, modelName, version);
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
+    const ttlSeconds = parseTtlSeconds(input.ttlSeconds);
+    const cancelAfterMs = parseCancelAfter(input.cancelAfter);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
     const inFlight = await this.#checkCapacity();
-    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, inFlight };
+    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, inFlight };
   }
 
   /**
@@ -497,7 +554,7 @@ export class JobService {
   }
 
   #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
-    const { principal, tier, modelName, version, webhookUrl, webhookEvents } = context;
+    const { principal, tier, modelName, version, webhookUrl, webhookEvents, ttlMs, cancelAfterMs } = context;
     const id = randomUUID();
     return {
       request: {
@@ -510,6 +567,9 @@ export class JobService {
           idempotencyKey,
           webhookUrl,
           webhookEvents,
+          // Counted from the moment the image is accepted, so a slow upload does not eat the ttl.
+          startBy: ttlMs === undefined ? undefined : new Date(Date.now() + ttlMs),
+          cancelAfterMs,
           input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
         },
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
@@ -854,6 +914,38 @@ export class JobService {
     return served && !served.has(job.modelName) ? 'worker' : null;
   }
 
+  /**
+   * What a queued job's view says of its wait, read live (never stored): `waitingFor`, its
+   * `queuePosition` in its model's queue (1 is next) and `etaSeconds`. All nulls for any other
+   * job, and each null on its own when it cannot be read (Redis away, nothing measured yet).
+   */
+  async queueStatus(job: Pick<JobRecord, 'id' | 'status' | 'modelName'>): Promise<QueueStatus> {
+    return (await this.queueStatusMany([job]))[0]!;
+  }
+
+  /**
+   * queueStatus for many jobs (a page): one pipelined read of the queue positions for all of them,
+   * and the cached heartbeats; no Postgres read.
+   */
+  async queueStatusMany(jobs: ReadonlyArray<Pick<JobRecord, 'id' | 'status' | 'modelName'>>): Promise<QueueStatus[]> {
+    const none: QueueStatus = { waitingFor: null, queuePosition: null, etaSeconds: null };
+    const queued = jobs.filter((job) => job.status === 'queued');
+    if (queued.length === 0) return jobs.map(() => none);
+    const { servedModels, capacity, queue } = this.#options;
+    const [served, models, positions] = await Promise.all([
+      servedModels?.().catch(() => undefined),
+      capacity?.().catch(() => undefined),
+      queue.isReady() ? queue.positions(queued.map((job) => ({ jobId: job.id, model: job.modelName }))).catch(() => queued.map(() => null)) : queued.map(() => null),
+    ]);
+    const byId = new Map(queued.map((job, i) => [job.id, positions[i] ?? null]));
+    return jobs.map((job) => {
+      if (job.status !== 'queued') return none;
+      const position = byId.get(job.id) ?? null;
+      const unserved = served ? !served.has(job.modelName) : (models?.get(job.modelName)?.workers ?? 1) === 0;
+      return { waitingFor: served && unserved ? 'worker' : null, queuePosition: position, etaSeconds: etaSeconds(position, models?.get(job.modelName), served ? unserved : undefined) };
+    });
+  }
+
   /** Thumbnails made, by job and side: a job's input never changes, so they never go stale. */
   readonly #thumbnails = new LRUCache<string, Buffer>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (bytes) => Math.max(1, bytes.byteLength) });
   /** Thumbnails being made: requests for the same one share its decode. */
@@ -933,6 +1025,26 @@ export class JobService {
     if (!job) throw jobNotFound();
     return job;
   }
+}
+
+/** What a job's view says of its wait in the queue (see JobService.queueStatus). */
+export interface QueueStatus {
+  waitingFor: 'worker' | null;
+  queuePosition: number | null;
+  etaSeconds: number | null;
+}
+
+/**
+ * Seconds until a job at `position` is expected to finish: its place over the model's measured
+ * throughput (the jobs ahead of it and itself), plus the model's load time when no worker serves
+ * it. null when the position or the throughput is not known, or no worker serves the model and
+ * its load time was never measured. To a tenth of a second.
+ */
+export function etaSeconds(position: number | null, capacity: ModelCapacity | undefined, unserved = capacity ? capacity.workers === 0 : undefined): number | null {
+  if (position === null || !capacity || capacity.throughput === null || capacity.throughput <= 0 || unserved === undefined) return null;
+  if (unserved && capacity.loadMs === null) return null;
+  const seconds = position / capacity.throughput + (unserved ? capacity.loadMs! / 1000 : 0);
+  return Math.round(seconds * 10) / 10;
 }
 
 function parseLimit(value: string | undefined): number {

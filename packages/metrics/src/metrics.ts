@@ -22,7 +22,7 @@ export interface MetricsOptions {
 export type QueueCountsSource = () => Promise<Record<string, Record<string, number>>>;
 
 /** Job outcomes, shared by the API (canceled) and the worker (succeeded, failed). */
-export type JobFinishStatus = 'succeeded' | 'failed' | 'canceled';
+export type JobFinishStatus = 'succeeded' | 'failed' | 'canceled' | 'expired';
 
 const secondsBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const waitBuckets = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];

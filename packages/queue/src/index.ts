@@ -5,3 +5,4 @@ export * from './jobEvents.ts';
 export * from './webhookQueue.ts';
 export * from './workerRegistry.ts';
 export * from './pixelStore.ts';
+export * from './jobEventLog.ts';

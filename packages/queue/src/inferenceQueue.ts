@@ -226,6 +226,31 @@ export class InferenceQueue {
     return (await this.queueFor(model).getJob(jobId)) ?? undefined;
   }
 
+  /**
+   * Each job's place in its model's queue as workers take jobs, 1 being next; null for a job not
+   * waiting there (running, delayed for a retry, gone). BullMQ's workers take from the `wait` list
+   * first (jobs without a priority, oldest first: RPOPLPUSH from its right end), then from the
+   * `prioritized` sorted set, lowest score first (the score is the priority, then the order of
+   * arrival). So a prioritized job's place is the wait list's length plus its rank. Three commands
+   * a job, all in one pipeline: one round trip for a page of jobs.
+   */
+  async positions(entries: ReadonlyArray<{ jobId: string; model: string }>): Promise<Array<number | null>> {
+    if (entries.length === 0) return [];
+    const pipeline = this.connection.pipeline();
+    for (const { jobId, model } of entries) {
+      const keys = this.queueFor(model).keys;
+      pipeline.zrank(keys.prioritized!, jobId).llen(keys.wait!).lpos(keys.wait!, jobId);
+    }
+    const answers = await withTimeout(pipeline.exec(), this.#enqueueTimeoutMs);
+    if (!answers) return entries.map(() => null);
+    return entries.map((_, i) => {
+      const [rank, waiting, index] = answers.slice(i * 3, i * 3 + 3).map(([error, value]) => (error ? null : value)) as [number | null, number | null, number | null];
+      if (waiting === null) return null;
+      if (index !== null) return waiting - index;
+      return rank === null ? null : waiting + rank + 1;
+    });
+  }
+
   /** BullMQ's state of a job of `model` ('unknown' when its queue has no entry). */
   async state(jobId: string, model: string): Promise<JobState | 'unknown'> {
     return this.queueFor(model).getJobState(jobId);

@@ -4,9 +4,11 @@ import { jobEventSchema, type JobEvent } from '@inferq/core';
 
 /**
  * Job status changes (`JobEvent`, a wire schema of core: live streams send it as is), published
- * on a Redis channel after the row changed in Postgres. The API uses them to answer waiting
- * requests and feed live event streams without re-reading rows. Delivery is at most once
- * (pub/sub): a listener that must not miss a final state re-reads the row once after subscribing.
+ * on a Redis channel after the row changed in Postgres, and appended to a capped Redis stream.
+ * The channel answers waiting requests and the webhook dispatcher at once; delivery there is at
+ * most once (pub/sub), so a listener that must not miss a final state re-reads the row once after
+ * subscribing. The stream (JobEventLog) gives each event an ordered id and keeps it for the
+ * retention window, so an event stream that reconnects with `Last-Event-ID` misses nothing.
  */
 export { jobEventSchema, type JobEvent };
 
@@ -14,16 +16,39 @@ export function jobEventsChannel(prefix: string): string {
   return `${prefix}:job-events`;
 }
 
+/** The Redis stream that keeps recent job events (XADD ids are the events' ids). */
+export function jobEventsStreamKey(prefix: string): string {
+  return `${prefix}:job-events:log`;
+}
+
+export interface JobEventRetention {
+  /** Events are kept at least this long (trimmed by MINID, approximately). @defaultValue 600000 (10 min) */
+  retentionMs?: number | undefined;
+  /** And at most about this many, whatever their age (MAXLEN ~), which bounds Redis memory. @defaultValue 100000 */
+  maxLength?: number | undefined;
+}
+
+export const defaultEventRetentionMs = 10 * 60_000;
+export const defaultEventMaxLength = 100_000;
+
 export class JobEventPublisher {
   readonly #redis: Redis;
   readonly #channel: string;
+  readonly #stream: string;
+  readonly #retentionMs: number;
+  readonly #maxLength: number;
+  /** When the stream was last trimmed by age from here (at most once a second). */
+  #trimmedAt = 0;
   /** Events published since the last flush, sent together at the end of this turn of the event loop. */
   #pending: string[] = [];
   #flushed: Promise<void> | undefined;
 
-  constructor(options: { connection: Redis; prefix?: string }) {
+  constructor(options: { connection: Redis; prefix?: string } & JobEventRetention) {
     this.#redis = options.connection;
     this.#channel = jobEventsChannel(options.prefix ?? 'inferq');
+    this.#stream = jobEventsStreamKey(options.prefix ?? 'inferq');
+    this.#retentionMs = options.retentionMs ?? defaultEventRetentionMs;
+    this.#maxLength = options.maxLength ?? defaultEventMaxLength;
   }
 
   /**
@@ -50,7 +75,16 @@ export class JobEventPublisher {
     this.#pending = [];
     this.#flushed = undefined;
     const pipeline = this.#redis.pipeline();
-    for (const message of messages) pipeline.publish(this.#channel, message);
+    for (const message of messages) {
+      pipeline.publish(this.#channel, message);
+      // `~`: trimmed by whole macro nodes only, which keeps XADD O(1).
+      pipeline.xadd(this.#stream, 'MAXLEN', '~', String(this.#maxLength), '*', 'e', message);
+    }
+    const now = Date.now();
+    if (now - this.#trimmedAt >= 1000) {
+      this.#trimmedAt = now;
+      pipeline.xtrim(this.#stream, 'MINID', '~', String(now - this.#retentionMs));
+    }
     await pipeline.exec().catch(() => {});
   }
 }

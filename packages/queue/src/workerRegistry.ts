@@ -22,6 +22,8 @@ export class WorkerRegistry {
   readonly #redis: Redis;
   readonly #setKey: string;
   readonly #keyPrefix: string;
+  /** A hash, kept with no expiry: per model, the last load time and throughput a worker measured (`<model>:loadMs`, `<model>:throughput`). */
+  readonly #statsKey: string;
   readonly ttlMs: number;
 
   constructor(options: WorkerRegistryOptions) {
@@ -30,15 +32,39 @@ export class WorkerRegistry {
     // Beside BullMQ's keys (<prefix>:<queue>:<suffix or job id>); job ids are UUIDs, so none collides.
     this.#setKey = `${prefix}:registry:workers`;
     this.#keyPrefix = `${prefix}:registry:worker:`;
+    this.#statsKey = `${prefix}:registry:model-stats`;
     this.ttlMs = options.ttlMs ?? 5000;
   }
 
   async beat(heartbeat: WorkerHeartbeat): Promise<void> {
-    await this.#redis
+    // What a model measured is kept past the worker: a queued job's ETA needs the load time and
+    // throughput of a model no worker serves right now.
+    const stats: string[] = [];
+    for (const model of heartbeat.models) if (model.loadMs !== undefined) stats.push(`${model.name}:loadMs`, String(Math.round(model.loadMs)));
+    for (const jobs of heartbeat.jobs ?? []) if (jobs.throughput != null) stats.push(`${jobs.model}:throughput`, String(jobs.throughput));
+    const multi = this.#redis
       .multi()
       .set(this.#keyPrefix + heartbeat.workerId, JSON.stringify(heartbeat), 'PX', this.ttlMs)
-      .sadd(this.#setKey, heartbeat.workerId)
-      .exec();
+      .sadd(this.#setKey, heartbeat.workerId);
+    if (stats.length > 0) multi.hset(this.#statsKey, ...stats);
+    await multi.exec();
+  }
+
+  /** Per model, the last load time (ms) and throughput (jobs/s) a worker measured. */
+  async modelStats(): Promise<Map<string, { loadMs: number | null; throughput: number | null }>> {
+    const fields = await this.#redis.hgetall(this.#statsKey);
+    const stats = new Map<string, { loadMs: number | null; throughput: number | null }>();
+    for (const [field, value] of Object.entries(fields)) {
+      const at = field.lastIndexOf(':');
+      const model = field.slice(0, at);
+      const entry = stats.get(model) ?? { loadMs: null, throughput: null };
+      const number = Number(value);
+      if (!Number.isFinite(number)) continue;
+      if (field.endsWith(':loadMs')) entry.loadMs = number;
+      else if (field.endsWith(':throughput')) entry.throughput = number;
+      stats.set(model, entry);
+    }
+    return stats;
   }
 
   /** Removes a worker at once (clean shutdown). */
@@ -125,6 +151,16 @@ export interface ServedModelsOptions {
   cacheMs?: number;
 }
 
+/** What the workers tell of one model: how many serve it, how fast they finish its jobs, how long it takes to load. */
+export interface ModelCapacity {
+  /** Live workers that serve it now. */
+  workers: number;
+  /** Jobs per second: the serving workers' measured throughputs added up, or the last one measured when none serves it; null: never measured. */
+  throughput: number | null;
+  /** How long a worker took to load it, in ms (the slowest serving one, or the last measured); null: never loaded. */
+  loadMs: number | null;
+}
+
 /**
  * Which models some live worker serves, read from the heartbeats at most once per `cacheMs`
  * however many callers ask (job views, the reconciler). Undefined while Redis cannot answer: the
@@ -133,6 +169,40 @@ export interface ServedModelsOptions {
 export class ServedModels {
   readonly #options: ServedModelsOptions;
   #cached: { at: number; value: Promise<Set<string> | undefined> } | undefined;
+  #capacity: { at: number; value: Promise<Map<string, ModelCapacity> | undefined> } | undefined;
+
+  /**
+   * Per model, its workers, throughput and load time: the heartbeats and the kept model stats, two
+   * reads at most once per `cacheMs` however many job views ask. Undefined while Redis cannot answer.
+   */
+  capacity(): Promise<Map<string, ModelCapacity> | undefined> {
+    const now = performance.now();
+    if (!this.#capacity || now - this.#capacity.at >= (this.#options.cacheMs ?? 1000)) {
+      const { registry, queue } = this.#options;
+      this.#capacity = {
+        at: now,
+        value: Promise.all([registry.list(), registry.modelStats()]).then(
+          ([beats, kept]) => {
+            const capacity = new Map<string, ModelCapacity>();
+            for (const [model, stats] of kept) capacity.set(model, { workers: 0, ...stats });
+            for (const beat of beats) {
+              if (beat.queue !== queue) continue;
+              for (const model of beat.models) {
+                const entry = capacity.get(model.name) ?? { workers: 0, throughput: null, loadMs: null };
+                // The first serving worker replaces the kept figures; the others add to its throughput.
+                const rate = beat.jobs?.find((jobs) => jobs.model === model.name)?.throughput ?? null;
+                if (entry.workers === 0) capacity.set(model.name, { workers: 1, throughput: rate ?? entry.throughput, loadMs: model.loadMs ?? entry.loadMs });
+                else capacity.set(model.name, { workers: entry.workers + 1, throughput: rate === null ? entry.throughput : (entry.throughput ?? 0) + rate, loadMs: Math.max(entry.loadMs ?? 0, model.loadMs ?? 0) || null });
+              }
+            }
+            return capacity;
+          },
+          () => undefined,
+        ),
+      };
+    }
+    return this.#capacity.value;
+  }
 
   constructor(options: ServedModelsOptions) {
     this.#options = options;

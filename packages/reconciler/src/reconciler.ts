@@ -43,6 +43,12 @@ export interface ReconcilerOptions {
   servedModels?: () => Promise<ReadonlySet<string> | undefined>;
   /** How long a queued job may wait for a worker that serves its model. @defaultValue 0 (for ever) */
   noWorkerTimeoutMs?: number;
+  /**
+   * How often the leader looks for queued jobs past their ttl (one indexed statement), between
+   * full passes; a worker that takes such a job expires it at once anyway. 0: only in full passes.
+   * @defaultValue 5000
+   */
+  ttlSweepIntervalMs?: number;
 }
 
 export interface ReconcileReport {
@@ -60,6 +66,8 @@ export interface ReconcileReport {
   migrated: number;
   /** Queued jobs failed with NO_WORKER: no live worker served their model within noWorkerTimeoutMs. */
   failedNoWorker: number;
+  /** Queued jobs past their ttl that never started, moved to `expired` and out of their queue. */
+  ttlExpired: number;
 }
 
 /** BullMQ states in which a worker still holds or will pick up the job. */
@@ -83,6 +91,9 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
  * 4. Jobs still waiting in the single queue of earlier versions move to their model's queue.
  * 5. With `noWorkerTimeoutMs`, a queued job older than that whose model no live worker serves
  *    fails with NO_WORKER (until then it waits, and the job view says `waitingFor: "worker"`).
+ * 6. Queued jobs past their ttl (`start_by`) that never started become `expired` and leave their
+ *    queue, whether or not any worker serves their model; also every `ttlSweepIntervalMs`
+ *    between passes, since a pass is far apart and this is one indexed statement.
  *
  * Every worker runs the loop, but only the holder of a Redis lease does the work, so N workers
  * do not repeat each other's queries. It lives in the worker rather than a scheduler process of
@@ -92,6 +103,8 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
 export class Reconciler {
   readonly #options: ReconcilerOptions;
   #timer: NodeJS.Timeout | undefined;
+  #ttlTimer: NodeJS.Timeout | undefined;
+  #ttlSweep: Promise<number> | undefined;
   #pass: Promise<void> | undefined;
   #stopped = false;
   #leader = false;
@@ -108,11 +121,21 @@ export class Reconciler {
   start(): void {
     this.#stopped = false;
     this.#schedule(0);
+    const ttlEvery = this.#options.ttlSweepIntervalMs ?? 5000;
+    if (ttlEvery > 0) {
+      // Only the leader sweeps; the others' ticks cost nothing.
+      this.#ttlTimer = setInterval(() => {
+        if (this.#leader && !this.#pass) void this.expireUnstarted().catch((error: unknown) => this.#options.logger.warn({ err: error }, 'ttl sweep failed'));
+      }, ttlEvery);
+      this.#ttlTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#ttlTimer);
+    await this.#ttlSweep?.catch(() => 0);
     await this.#pass;
     if (this.#leader) await this.#options.lock.release();
     this.#setLeader(false);
@@ -135,7 +158,7 @@ export class Reconciler {
     if (!this.#leader) return;
     try {
       const report = await this.runOnce();
-      const acted = report.requeued + report.failedLost + report.fixedFailed + report.expiredDeleted;
+      const acted = report.requeued + report.failedLost + report.fixedFailed + report.expiredDeleted + report.ttlExpired;
       if (acted > 0) logger.info({ reconcile: report }, 'reconciliation pass repaired jobs');
       else logger.debug({ reconcile: report }, 'reconciliation pass');
     } catch (error) {
@@ -151,8 +174,10 @@ export class Reconciler {
 
   /** One pass over every unfinished job and the expired ones; also what tests call. */
   async runOnce(now = new Date()): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0 };
+    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0, ttlExpired: 0 };
     const { maintenance, lock, queue } = this.#options;
+    // First, so the pass below does not look at (or re-enqueue) jobs that are no longer worth running.
+    report.ttlExpired = await this.expireUnstarted(now);
     report.migrated = await queue.migrateLegacy();
     if (report.migrated > 0) {
       this.#options.metrics?.reconcilerActions.inc({ action: 'migrated' }, report.migrated);
@@ -243,6 +268,36 @@ export class Reconciler {
       await this.#options.events?.publish({ jobId: job.id, userId: job.userId, status: 'failed', model: job.modelName });
     }
     return changed;
+  }
+
+  /**
+   * Moves queued jobs past their ttl to `expired` (Postgres first, the row is the truth), then
+   * takes their entries out of their queues (an entry a worker took meanwhile finds the row final
+   * and is skipped) and announces them. Returns how many expired. Concurrent calls share one sweep.
+   */
+  expireUnstarted(now = new Date()): Promise<number> {
+    this.#ttlSweep ??= this.#expireUnstarted(now).finally(() => (this.#ttlSweep = undefined));
+    return this.#ttlSweep;
+  }
+
+  async #expireUnstarted(now: Date): Promise<number> {
+    const { maintenance, queue, events, metrics } = this.#options;
+    let expired = 0;
+    for (let round = 0; round < 20 && !this.#stopped; round++) {
+      const jobs = await maintenance.expireUnstarted(now, 500);
+      expired += jobs.length;
+      await Promise.all(jobs.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
+      for (const job of jobs) {
+        metrics?.jobsFinished.inc({ model: job.modelName, status: 'expired', code: 'EXPIRED' });
+        void events?.publish({ jobId: job.id, userId: job.userId, status: 'expired', model: job.modelName });
+      }
+      if (jobs.length < 500) break;
+    }
+    if (expired > 0) {
+      metrics?.reconcilerActions.inc({ action: 'ttl_expired' }, expired);
+      this.#options.logger.info({ expired }, 'queued jobs past their ttl expired');
+    }
+    return expired;
   }
 
   async #deleteExpired(now: Date): Promise<number> {

@@ -51,6 +51,8 @@ export class TestJobs {
       expiresAt: job.expiresAt ?? null,
       idempotencyKey: job.idempotencyKey ?? null,
       webhookUrl: job.webhookUrl ?? null,
+      startBy: job.startBy ?? null,
+      cancelAfterMs: job.cancelAfterMs ?? null,
       ...(job.webhookEvents ? { webhookEvents: [...job.webhookEvents] } : {}),
       input: {
         create: {

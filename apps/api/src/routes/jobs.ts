@@ -55,8 +55,16 @@ function submitFields(req: Request) {
     version: firstString(body.version) ?? firstString(req.query.version),
     webhook: firstString(body.webhook),
     webhookEvents: firstString(body.webhookEvents),
+    ttlSeconds: firstString(body.ttlSeconds),
+    cancelAfter: firstString(body.cancelAfter),
   });
   if (parsed.success) return parsed.data;
+  // Too long to be a number: refused as the service refuses a bad value of that field.
+  for (const field of ['ttlSeconds', 'cancelAfter'] as const) {
+    if (parsed.error.issues.some((issue) => issue.path[0] === field)) {
+      throw new AppError('VALIDATION_FAILED', `${field} is not valid.`, { details: { field } });
+    }
+  }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhookEvents')) {
     throw new AppError('VALIDATION_FAILED', 'webhookEvents is a short list: started, completed.', { details: { field: 'webhookEvents' } });
   }
@@ -76,6 +84,9 @@ function submitInput(req: Request): Omit<SubmitBatchInput, 'images' | 'fileNames
     idempotencyKey: req.get('idempotency-key'),
     webhook: fields.webhook,
     webhookEvents: fields.webhookEvents,
+    ttlSeconds: fields.ttlSeconds,
+    // The header, as Replicate's `Cancel-After`, or the form field.
+    cancelAfter: req.get('cancel-after') ?? fields.cancelAfter,
   };
 }
 
@@ -111,6 +122,7 @@ function jsonSubmitInput(req: Request, body: z.infer<typeof submitJobJsonSchema>
     webhook: body.webhook,
     webhookEvents: body.webhookEvents,
     ttlSeconds: body.ttlSeconds,
+    cancelAfter: req.get('cancel-after') ?? body.cancelAfter,
   };
 }
 
@@ -181,7 +193,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
         latest = outcome.job;
       }
     }
-    const view = { ...toJobView(latest), waitingFor: await service.waitingFor(latest) };
+    const view = { ...toJobView(latest), ...(await service.queueStatus(latest)) };
     // 200: the same Idempotency-Key within 24 h answers the original job instead of a new one,
     // and a job that finished while the request waited is answered with its result.
     res.location(view.links.self);
@@ -240,14 +252,17 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
           waited.forEach((job, i) => (jobs[i] = job ?? jobs[i]));
         }
       }
+      // Queue positions and ETAs of every job of the batch in one read.
+      const accepted = jobs.filter((job) => job !== undefined);
+      const statuses = new Map((await service.queueStatusMany(accepted)).map((status, i) => [accepted[i]!.id, status]));
       const data: BatchItemView[] = items.map((item, index) => {
         if (!item.ok) return { index, status: item.error.status, job: null, error: item.error.toBody().error };
         const job = jobs[index]!;
-        return { index, status: item.replayed || isFinalStatus(job.status) ? 200 : 202, job: toJobView(job), error: null };
+        return { index, status: item.replayed || isFinalStatus(job.status) ? 200 : 202, job: { ...toJobView(job), ...statuses.get(job.id) }, error: null };
       });
-      const accepted = data.filter((item) => item.job).length;
+      const acceptedCount = data.filter((item) => item.job).length;
       const unfinished = data.some((item) => item.job && !isFinalStatus(item.job.status));
-      res.status(unfinished ? 202 : 200).json({ data, accepted, refused: data.length - accepted });
+      res.status(unfinished ? 202 : 200).json({ data, accepted: acceptedCount, refused: data.length - acceptedCount });
     },
   );
 
@@ -277,8 +292,8 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
       cursor: firstString(req.query.cursor),
       limit: firstString(req.query.limit),
     });
-    const waiting = await Promise.all(page.jobs.map((job) => service.waitingFor(job)));
-    res.json({ data: page.jobs.map((job, i) => ({ ...toJobView(job), waitingFor: waiting[i] })), nextCursor: page.nextCursor });
+    const waiting = await service.queueStatusMany(page.jobs);
+    res.json({ data: page.jobs.map((job, i) => ({ ...toJobView(job), ...waiting[i] })), nextCursor: page.nextCursor });
   });
 
   router.post('/jobs/:id/cancel', async function cancelJob(req, res) {
@@ -298,7 +313,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     if (wait.asked) res.set('Preference-Applied', `wait=${wait.seconds}`);
     const outcome = await service.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
     if (!outcome.job) return; // the client went away
-    sendJob(req, res, { ...toJobView(outcome.job), waitingFor: await service.waitingFor(outcome.job) });
+    sendJob(req, res, { ...toJobView(outcome.job), ...(await service.queueStatus(outcome.job)) });
   });
 
   router.get('/jobs/:id/image', async function getJobImage(req, res) {

@@ -10,12 +10,13 @@ import { modelLabel } from './JobsTable.tsx';
 import { Pager, useCursorPages } from './Pager.tsx';
 import { StatusBadge } from './StatusBadge.tsx';
 
-type View = 'failed' | 'unfinished' | 'succeeded' | 'canceled' | 'all';
+type View = 'failed' | 'unfinished' | 'succeeded' | 'canceled' | 'expired' | 'all';
 const views: Array<{ key: View; label: string; status?: string }> = [
   { key: 'failed', label: 'Failed', status: 'failed' },
   { key: 'unfinished', label: 'Queued and running', status: 'queued,running' },
   { key: 'succeeded', label: 'Succeeded', status: 'succeeded' },
   { key: 'canceled', label: 'Canceled', status: 'canceled' },
+  { key: 'expired', label: 'Expired', status: 'expired' },
   { key: 'all', label: 'All' },
 ];
 const emptyTitles: Record<View, string> = {
@@ -23,11 +24,12 @@ const emptyTitles: Record<View, string> = {
   unfinished: 'Nothing queued or running',
   succeeded: 'No succeeded jobs',
   canceled: 'No canceled jobs',
+  expired: 'No expired jobs',
   all: 'No jobs yet',
 };
 
 /** The final statuses a clean deletes, in the order the form offers them (the API's `cleanableStatuses`). */
-const cleanable = ['succeeded', 'failed', 'canceled'] as const;
+const cleanable = ['succeeded', 'failed', 'canceled', 'expired'] as const;
 type Cleanable = (typeof cleanable)[number];
 const units = { minutes: 60, hours: 3600, days: 86_400 } as const;
 type Unit = keyof typeof units;

@@ -47,7 +47,7 @@ export function JobsTable({ jobs }: { jobs: JobView[] }) {
                   <JobThumbnail job={job} />
                 </td>
                 <td data-label="Status">
-                  <StatusBadge status={job.status} waitingFor={job.waitingFor} />
+                  <StatusBadge status={job.status} waitingFor={job.waitingFor} queuePosition={job.queuePosition} etaSeconds={job.etaSeconds} />
                 </td>
                 <td data-label="File">
                   <div className="cell-file">

@@ -52,6 +52,25 @@ describe('openEventStream', () => {
     expect(sleeps[0]).toBe(1000);
   });
 
+  it('reconnects with Last-Event-ID, the id of the last job event read', async () => {
+    const requests: RequestInit[] = [];
+    const answers = [
+      streamResponse(['event: ready\ndata: {"role":"user"}\n\nid: 17-0\nevent: job\ndata: {"jobId":"a","status":"running"}\n\n: ping\n\n']),
+      streamResponse(['event: ready\ndata: {"role":"user","resumed":true}\n\nid: 17-1\nevent: job\ndata: {"jobId":"a","status":"succeeded"}\n\n']),
+    ];
+    const fetch = vi.fn(async (_url: string | URL | Request, init?: RequestInit) => {
+      requests.push(init ?? {});
+      return answers.shift() ?? new Promise<Response>(() => {});
+    }) as unknown as typeof globalThis.fetch;
+    const messages: LiveMessage[] = [];
+    const close = openEventStream({ url: '/v1/events', apiKey: key, fetch, onMessage: (message) => messages.push(message), sleep: async () => {} });
+    await until(() => requests.length === 3);
+    close();
+    const header = (i: number) => (requests[i]!.headers as Record<string, string>)['Last-Event-ID'];
+    expect([header(0), header(1), header(2)]).toEqual([undefined, '17-0', '17-1']);
+    expect(messages.filter((message) => message.event === 'job').map((message) => (message.data as { status: string }).status)).toEqual(['running', 'succeeded']);
+  });
+
   it('stops for good on 401 and says so', async () => {
     const fetch = vi.fn(async () => new Response(null, { status: 401 })) as unknown as typeof globalThis.fetch;
     const states: StreamState[] = [];

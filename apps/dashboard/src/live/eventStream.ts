@@ -33,8 +33,9 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /**
  * Reads the API's server-sent events over fetch and reconnects when the stream drops (with
- * backoff; the server's `retry:` is the floor). A 401 stops it for good: the key is not valid.
- * Returns the function that closes it.
+ * backoff; the server's `retry:` is the floor), with `Last-Event-ID` (the id of the last job event
+ * read), so the server replays what was missed meanwhile. A 401 stops it for good: the key is not
+ * valid. Returns the function that closes it.
  */
 export function openEventStream(options: EventStreamOptions): () => void {
   const controller = new AbortController();
@@ -46,12 +47,13 @@ export function openEventStream(options: EventStreamOptions): () => void {
   const run = async () => {
     let failures = 0;
     let serverRetryMs = 0;
+    let lastEventId: string | undefined;
     while (!controller.signal.aborted) {
       setState('connecting');
       let gotEvents = false;
       try {
         const response = await doFetch(options.url, {
-          headers: { Authorization: `Bearer ${options.apiKey}`, Accept: 'text/event-stream' },
+          headers: { Authorization: `Bearer ${options.apiKey}`, Accept: 'text/event-stream', ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) },
           signal: controller.signal,
           credentials: 'omit',
           cache: 'no-store',
@@ -64,6 +66,7 @@ export function openEventStream(options: EventStreamOptions): () => void {
         const parser = createParser({
           onEvent: (event) => {
             gotEvents = true;
+            if (event.id) lastEventId = event.id;
             if (event.event === 'ready') {
               failures = 0;
               setState('live');

@@ -4,7 +4,7 @@ import type { JobPage } from '../api/apiClient.ts';
 
 export type { JobEvent };
 
-const order: Record<JobStatus, number> = { queued: 0, running: 1, succeeded: 2, failed: 2, canceled: 2 };
+const order: Record<JobStatus, number> = { queued: 0, running: 1, succeeded: 2, failed: 2, canceled: 2, expired: 2 };
 
 /**
  * A job with the status an event announced. Events can arrive out of order (a stale `running`

@@ -70,7 +70,7 @@ export function JobDetailPage() {
             Job <span className="mono">{data.id}</span>
           </h1>
           <div className="row">
-            <StatusBadge status={data.status} waitingFor={data.waitingFor} />
+            <StatusBadge status={data.status} waitingFor={data.waitingFor} queuePosition={data.queuePosition} etaSeconds={data.etaSeconds} />
             <span className="muted">{modelLabel(data)}</span>
             {data.input.fileName && (
               <span className="muted" data-testid="detail-file-name">
@@ -128,6 +128,10 @@ export function JobDetailPage() {
             </div>
           ) : data.status === 'canceled' ? (
             <EmptyState title="Canceled" icon="⊘">This job was canceled before it produced a result.</EmptyState>
+          ) : data.status === 'expired' ? (
+            <EmptyState title="Expired" icon="⌛">
+              This job did not start within its ttl{data.deadlines.startBy ? ` (start by ${formatTime(data.deadlines.startBy)})` : ''}; it never ran and did not count against your quota.
+            </EmptyState>
           ) : (
             <EmptyState title={data.status === 'running' ? 'Running…' : 'Waiting in the queue…'} icon="◌">
               The result appears here as soon as a worker finishes; no need to reload.

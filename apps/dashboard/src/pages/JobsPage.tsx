@@ -19,6 +19,7 @@ const filterLabels: Record<JobStatus | 'all', string> = {
   succeeded: 'Succeeded',
   failed: 'Failed',
   canceled: 'Canceled',
+  expired: 'Expired',
 };
 
 function statusFilter(value: string | null): JobStatus | undefined {

@@ -183,14 +183,49 @@ export type paths = {
          *
          *     | event | to whom | data |
          *     |---|---|---|
-         *     | `ready` | everyone, once, first | `{ "role": "user" \| "admin" }`: re-read what you show, events from before it are not replayed |
-         *     | `job` | the job's owner; admins get every job | a `JobEvent`: a job changed status |
+         *     | `ready` | everyone, once, first | `{ "role": "user" \| "admin", "resumed": boolean }`: unless `resumed`, re-read what you show (events from before it are not replayed) |
+         *     | `job` | the job's owner; admins get every job | a `JobEvent`: a job changed status. Its `id:` orders it: send the last one back as `Last-Event-ID` when you reconnect |
+         *     | `reset` | after `ready`, when resuming from an id older than the events kept | `{ "reason": "retention" \| "unavailable", "lastEventId" }`: some events may be missing, re-read what you show |
+         *     | `end` | per-job streams only, after the job's final event | `{ "jobId" }`: then the stream closes |
          *     | `queue` | admins, every 2 s (the last one at once) | a `QueueSnapshot`, as `GET /v1/admin/overview` answers it |
          *     | `error` | then the stream ends | an `Error` body (`QUEUE_UNAVAILABLE`): reconnect later |
          *
-         *     The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Delivery is at most once: a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.
+         *     The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Job events are kept for the retention window (EVENTS_RETENTION_MS, 10 min by default, at most EVENTS_MAX_LENGTH events): a client that reconnects with `Last-Event-ID` (the header, as `EventSource` sends it, or `?lastEventId=`) gets every job event after that id first, then the live ones, each once. Without it, a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.
          */
         get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One job's events
+         * @description The events of one job of yours, as `GET /v1/events` sends them (`ready`, `job`, `reset`), and `end` after its final event, when the stream closes (at once, about a second after opening, for a job that was final already). Resumes after `Last-Event-ID` the same way.
+         *
+         *     A `text/event-stream` (server-sent events) that stays open. It needs the `Authorization` header, which the browser's `EventSource` cannot send: read it with `fetch` (or an SSE library that sets headers). Each event's `data` is one line of JSON:
+         *
+         *     | event | to whom | data |
+         *     |---|---|---|
+         *     | `ready` | everyone, once, first | `{ "role": "user" \| "admin", "resumed": boolean }`: unless `resumed`, re-read what you show (events from before it are not replayed) |
+         *     | `job` | the job's owner; admins get every job | a `JobEvent`: a job changed status. Its `id:` orders it: send the last one back as `Last-Event-ID` when you reconnect |
+         *     | `reset` | after `ready`, when resuming from an id older than the events kept | `{ "reason": "retention" \| "unavailable", "lastEventId" }`: some events may be missing, re-read what you show |
+         *     | `end` | per-job streams only, after the job's final event | `{ "jobId" }`: then the stream closes |
+         *     | `queue` | admins, every 2 s (the last one at once) | a `QueueSnapshot`, as `GET /v1/admin/overview` answers it |
+         *     | `error` | then the stream ends | an `Error` body (`QUEUE_UNAVAILABLE`): reconnect later |
+         *
+         *     The stream starts with `retry: 3000` and sends a `: ping` comment every 15 s so proxies keep it open. Job events are kept for the retention window (EVENTS_RETENTION_MS, 10 min by default, at most EVENTS_MAX_LENGTH events): a client that reconnects with `Last-Event-ID` (the header, as `EventSource` sends it, or `?lastEventId=`) gets every job event after that id first, then the live ones, each once. Without it, a client that must not miss a final state reads the job once after `ready`. A client that reads too slowly (1 MiB buffered) is disconnected.
+         */
+        get: operations["streamJobEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -804,7 +839,7 @@ export type webhooks = {
         put?: never;
         /**
          * A job reached a final state
-         * @description Sent to the job's `webhook` URL once it is succeeded, failed or canceled (and when it starts running, with `webhookEvents=started,completed`). The body is the job, exactly as `GET /v1/jobs/{id}` answers it.
+         * @description Sent to the job's `webhook` URL once it is succeeded, failed, canceled or expired (and when it starts running, with `webhookEvents=started,completed`). The body is the job, exactly as `GET /v1/jobs/{id}` answers it.
          *
          *     Verify it with any Standard Webhooks library (https://www.standardwebhooks.com) and your webhook secret: `webhook-signature` is `v1,` and the base64 HMAC-SHA256 of `` `${webhook-id}.${webhook-timestamp}.${rawBody}` ``, keyed with the bytes of the secret. `InferQ-Signature` (the original scheme) is sent for one more release.
          *
@@ -833,8 +868,10 @@ export type components = {
             webhook?: string;
             /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
             webhookEvents?: string;
-            /** @description The job must start within this many seconds. */
+            /** @description Seconds the job may wait to start (1 to 604800); not started by then, it becomes `expired`. */
             ttlSeconds?: number;
+            /** @description Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`). */
+            cancelAfter?: number | string;
             /**
              * Format: uri
              * @description An image URL the server fetches (https to public addresses, or a host in INPUT_FETCH_ALLOW_HOSTS). Give this or `uploadId`.
@@ -867,8 +904,10 @@ export type components = {
             webhook?: string;
             /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
             webhookEvents?: string;
-            /** @description The job must start within this many seconds. */
+            /** @description Seconds the job may wait to start (1 to 604800); not started by then, it becomes `expired`. */
             ttlSeconds?: number;
+            /** @description Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`). */
+            cancelAfter?: number | string;
             /** @description One reference per job, in order; at most the tier's `maxBatchImages`. */
             inputs: {
                 /**
@@ -895,7 +934,7 @@ export type components = {
         };
         CleanJobsBody: {
             /** @description Which final statuses to delete. */
-            statuses: ("succeeded" | "failed" | "canceled")[];
+            statuses: ("succeeded" | "failed" | "canceled" | "expired")[];
             /** @description Only jobs that finished at least this long ago. */
             olderThanSeconds: number;
             /** Format: uuid */
@@ -909,7 +948,7 @@ export type components = {
             /** Format: uuid */
             id: string;
             /** @enum {string} */
-            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled" | "expired";
             model: {
                 name: string;
                 version: string | null;
@@ -952,6 +991,15 @@ export type components = {
                 self: string;
             };
             waitingFor: "worker" | null;
+            /** @description A queued job's place in its model's queue as workers take it (priority, then arrival): 1 is next. null when not queued. */
+            queuePosition: number | null;
+            /** @description Estimated seconds until a queued job finishes, from its queue position and the model's measured throughput (plus the model's load time when no worker serves it). null when not queued or unknown. */
+            etaSeconds: number | null;
+            /** @description The deadlines of the submit: `startBy` (from `ttlSeconds`; a job not started by then is `expired`) and `cancelAfterSeconds` (from `Cancel-After`; an attempt running longer fails with DEADLINE_EXCEEDED). */
+            deadlines: {
+                startBy: string | null;
+                cancelAfterSeconds: number | null;
+            };
             webhook: {
                 url: string;
                 events: ("started" | "completed")[];
@@ -967,7 +1015,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "INVALID_INPUT_URL" | "INPUT_FETCH_FAILED" | "UPLOAD_NOT_FOUND" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "STORAGE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "INVALID_INPUT_URL" | "INPUT_FETCH_FAILED" | "UPLOAD_NOT_FOUND" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "STORAGE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER" | "EXPIRED" | "DEADLINE_EXCEEDED";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -1132,7 +1180,7 @@ export type components = {
             /** Format: uuid */
             id: string;
             /** @enum {string} */
-            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled" | "expired";
             model: {
                 name: string;
                 version: string | null;
@@ -1175,6 +1223,15 @@ export type components = {
                 self: string;
             };
             waitingFor: "worker" | null;
+            /** @description A queued job's place in its model's queue as workers take it (priority, then arrival): 1 is next. null when not queued. */
+            queuePosition: number | null;
+            /** @description Estimated seconds until a queued job finishes, from its queue position and the model's measured throughput (plus the model's load time when no worker serves it). null when not queued or unknown. */
+            etaSeconds: number | null;
+            /** @description The deadlines of the submit: `startBy` (from `ttlSeconds`; a job not started by then is `expired`) and `cancelAfterSeconds` (from `Cancel-After`; an attempt running longer fails with DEADLINE_EXCEEDED). */
+            deadlines: {
+                startBy: string | null;
+                cancelAfterSeconds: number | null;
+            };
             webhook: {
                 url: string;
                 events: ("started" | "completed")[];
@@ -1215,6 +1272,7 @@ export type components = {
                 version: string;
                 engine?: string;
                 loaded?: string[];
+                loadMs?: number;
                 swap?: {
                     to: string;
                     /** @enum {string} */
@@ -1252,6 +1310,7 @@ export type components = {
                 held: number;
                 running: number;
                 concurrency: number;
+                throughput?: number | null;
             }[];
             jobsSucceeded: number;
             jobsFailed: number;
@@ -1405,7 +1464,7 @@ export type components = {
             jobId: string;
             userId: string | null;
             /** @enum {string} */
-            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled" | "expired";
             model?: string;
             at: string;
         };
@@ -1421,7 +1480,7 @@ export interface operations {
     listJobs: {
         parameters: {
             query?: {
-                /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled. */
+                /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled, expired. */
                 status?: string;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
@@ -1502,6 +1561,8 @@ export interface operations {
                 "Idempotency-Key"?: string;
                 /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
+                /** @description Execution deadline of each attempt: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`, `500ms`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED. Wins over the `cancelAfter` form field. */
+                "Cancel-After"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1525,6 +1586,16 @@ export interface operations {
                     webhook?: string;
                     /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
+                    /**
+                     * @description Seconds the job may wait to start (1 to 604800). A job not started by then becomes `expired`: it never runs and does not count against the quota.
+                     * @example 300
+                     */
+                    ttlSeconds?: string;
+                    /**
+                     * @description Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.
+                     * @example 5m
+                     */
+                    cancelAfter?: string;
                 };
                 "application/json": components["schemas"]["SubmitJobByReference"];
             };
@@ -1829,6 +1900,8 @@ export interface operations {
                 "Idempotency-Key"?: string;
                 /** @description RFC 7240 preference. `wait=N`: hold the answer until the job is final or N seconds pass (clamped to 60); a bare `wait` waits 60. `Preference-Applied` says what was applied. */
                 Prefer?: string;
+                /** @description Execution deadline of each attempt: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`, `500ms`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED. Wins over the `cancelAfter` form field. */
+                "Cancel-After"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1849,6 +1922,16 @@ export interface operations {
                     webhook?: string;
                     /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
+                    /**
+                     * @description Seconds the job may wait to start (1 to 604800). A job not started by then becomes `expired`: it never runs and does not count against the quota.
+                     * @example 300
+                     */
+                    ttlSeconds?: string;
+                    /**
+                     * @description Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.
+                     * @example 5m
+                     */
+                    cancelAfter?: string;
                 };
                 "application/json": components["schemas"]["SubmitBatchByReference"];
             };
@@ -2352,7 +2435,10 @@ export interface operations {
     streamEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `id` of the last job event received: the events after it, kept for the retention window, are sent first. */
+                "Last-Event-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2369,6 +2455,81 @@ export interface operations {
             };
             /** @description Error: `UNAUTHENTICATED`. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `CONCURRENCY_LIMITED`, `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `TOO_MANY_STREAMS`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamJobEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The `id` of the last job event received: the events after it, kept for the retention window, are sent first. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                /** @description The job id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream, until the job is final. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `JOB_NOT_FOUND`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3513,7 +3674,7 @@ export interface operations {
     adminListJobs: {
         parameters: {
             query?: {
-                /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled. */
+                /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled, expired. */
                 status?: string;
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
@@ -5001,7 +5162,7 @@ export interface operations {
                 /** @description `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
                 "InferQ-Signature": string;
                 /** @description What happened. */
-                "InferQ-Event": "job.started" | "job.succeeded" | "job.failed" | "job.canceled";
+                "InferQ-Event": "job.started" | "job.succeeded" | "job.failed" | "job.canceled" | "job.expired";
                 /** @description The same on every retry of this delivery: drop duplicates by it. */
                 "InferQ-Delivery": string;
                 /** @description 1 for the first try, 2 for the first retry, … */

@@ -140,6 +140,11 @@ const submitReferenceFields = {
   webhook: submitJobFormSchema.shape.webhook,
   webhookEvents: submitJobFormSchema.shape.webhookEvents,
   ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional().meta({ description: 'The job must start within this many seconds.' }),
+  resultPrefix: z
+    .string()
+    .max(200)
+    .optional()
+    .meta({ description: 'A result sink: when the job succeeds its result JSON is also written to `results/<resultPrefix>/<job id>.json` in the platform\'s blob store. Path segments of letters, digits, `.`, `_`, `-`.', example: 'customer-a/2026-12' }),
 };
 
 /** The JSON body of `POST /v1/jobs`: the image by reference instead of in the request. */

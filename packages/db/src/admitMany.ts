@@ -29,10 +29,11 @@ const valueColumns = [
   ['webhook_url', 'text'],
   ['input_file_name', 'text'],
   ['webhook_events', 'text[]'],
+  ['result_prefix', 'text'],
   ['data', 'bytea'],
   ['blob_key', 'text'],
 ] as const;
-const jobColumns = valueColumns.slice(0, 15).map(([name]) => name);
+const jobColumns = valueColumns.slice(0, 16).map(([name]) => name);
 /** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
 const selected = jobColumns.map((name) => (name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name));
 
@@ -74,6 +75,7 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.webhookUrl ?? null,
     job.input.fileName ?? null,
     job.webhookEvents ? [...job.webhookEvents] : null,
+    job.resultPrefix ?? null,
     // With a blob store the row keeps the reference only, never the bytes.
     job.input.blobKey ? null : job.input.data,
     job.input.blobKey ?? null,

@@ -30,6 +30,8 @@ export interface NewJob {
   webhookUrl?: string | undefined;
   /** Which events the webhook receives. @defaultValue ['completed'] */
   webhookEvents?: readonly string[] | undefined;
+  /** Where in the blob store a copy of the result goes (`results/<prefix>/<id>.json`). @defaultValue none */
+  resultPrefix?: string | undefined;
 }
 
 /** The owner's limit on jobs queued or running at once, checked and applied atomically. */

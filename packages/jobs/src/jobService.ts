@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
-import { blobPrefixes, BlobTooLargeError, inputBlobKey, uploadBlobKey, type BlobStore } from '@inferq/storage';
+import { blobPrefixes, BlobTooLargeError, inputBlobKey, isResultPrefix, resultSinkKey, uploadBlobKey, type BlobStore } from '@inferq/storage';
 import { fetchBounded, FetchFailedError, FetchRefusedError, type OutboundPolicy } from '@inferq/outbound';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
 import type { ModelCatalog } from './modelCatalog.ts';
@@ -136,6 +136,8 @@ export interface SubmitJobInput {
    * reads it from here.
    */
   ttlSeconds?: number | undefined;
+  /** A result sink: the result JSON is also written to `results/<resultPrefix>/<id>.json` in the blob store. */
+  resultPrefix?: string | undefined;
 }
 
 export interface SubmitJobResult {
@@ -181,6 +183,7 @@ interface SubmitContext {
   webhookEvents: WebhookEventFilter[] | undefined;
   /** Jobs queued or running when the submit began (the global cap's read). */
   inFlight: number;
+  resultPrefix: string | undefined;
 }
 
 export interface JobListInput {
@@ -376,8 +379,12 @@ export class JobService {
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
+    if (input.resultPrefix !== undefined && (!this.#options.blobs || !isResultPrefix(input.resultPrefix))) {
+      const message = this.#options.blobs ? 'resultPrefix is path segments of letters, digits, ".", "_" and "-".' : 'A result sink needs a blob store (BLOB_STORE_URL) on this platform.';
+      throw new AppError('VALIDATION_FAILED', message, { details: { field: 'resultPrefix' } });
+    }
     const inFlight = await this.#checkCapacity();
-    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, inFlight };
+    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, inFlight, resultPrefix: input.resultPrefix };
   }
 
   /**
@@ -497,7 +504,7 @@ export class JobService {
   }
 
   #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
-    const { principal, tier, modelName, version, webhookUrl, webhookEvents } = context;
+    const { principal, tier, modelName, version, webhookUrl, webhookEvents, resultPrefix } = context;
     const id = randomUUID();
     return {
       request: {
@@ -510,6 +517,7 @@ export class JobService {
           idempotencyKey,
           webhookUrl,
           webhookEvents,
+          resultPrefix,
           input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
         },
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
@@ -746,7 +754,7 @@ export class JobService {
       // Not best effort: an erasure that leaves bytes behind must fail loudly, and the rows are
       // gone already, so the keys come from the ids.
       try {
-        await blobs.delete(deleted.ids.map((id) => inputBlobKey(id)));
+        await blobs.delete([...deleted.ids.map((id) => inputBlobKey(id)), ...deleted.resultCopies.map((copy) => resultSinkKey(copy.id, copy.resultPrefix))]);
         if (!query.id) await blobs.delete(await blobs.list(`${blobPrefixes.uploads}${query.userId.toLowerCase()}/`));
       } catch (error) {
         throw storageUnavailable(error);

@@ -3,7 +3,7 @@ import { errorCodes, type ErrorCode } from '@inferq/core';
 import type { JobExecution, JobMaintenance, UnfinishedJob } from '@inferq/db';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
-import { blobPrefixes, inputBlobKey, type BlobStore } from '@inferq/storage';
+import { blobPrefixes, inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
 import type { LeaderLock } from './leaderLock.ts';
 
 export interface ReconcilerOptions {
@@ -283,7 +283,7 @@ export class Reconciler {
       deleted += jobs.length;
       // The rows are gone: their blobs go now, by the keys their ids name. A store that fails
       // throws, and the pass is reported as failed (the bytes are left until an operator acts).
-      await this.#options.blobs?.delete(jobs.map((job) => inputBlobKey(job.id)));
+      await this.#options.blobs?.delete(jobs.flatMap((job) => [inputBlobKey(job.id), ...(job.resultPrefix ? [resultSinkKey(job.id, job.resultPrefix)] : [])]));
       // Most entries are gone already (removeOnComplete / removeOnFail); remove any left.
       await Promise.all(jobs.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
       if (jobs.length < batchSize) break;

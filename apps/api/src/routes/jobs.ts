@@ -111,6 +111,7 @@ function jsonSubmitInput(req: Request, body: z.infer<typeof submitJobJsonSchema>
     webhook: body.webhook,
     webhookEvents: body.webhookEvents,
     ttlSeconds: body.ttlSeconds,
+    resultPrefix: body.resultPrefix,
   };
 }
 

@@ -836,6 +836,11 @@ export type components = {
             /** @description The job must start within this many seconds. */
             ttlSeconds?: number;
             /**
+             * @description A result sink: when the job succeeds its result JSON is also written to `results/<resultPrefix>/<job id>.json` in the platform's blob store. Path segments of letters, digits, `.`, `_`, `-`.
+             * @example customer-a/2026-12
+             */
+            resultPrefix?: string;
+            /**
              * Format: uri
              * @description An image URL the server fetches (https to public addresses, or a host in INPUT_FETCH_ALLOW_HOSTS). Give this or `uploadId`.
              */
@@ -869,6 +874,11 @@ export type components = {
             webhookEvents?: string;
             /** @description The job must start within this many seconds. */
             ttlSeconds?: number;
+            /**
+             * @description A result sink: when the job succeeds its result JSON is also written to `results/<resultPrefix>/<job id>.json` in the platform's blob store. Path segments of letters, digits, `.`, `_`, `-`.
+             * @example customer-a/2026-12
+             */
+            resultPrefix?: string;
             /** @description One reference per job, in order; at most the tier's `maxBatchImages`. */
             inputs: {
                 /**

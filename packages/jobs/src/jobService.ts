@@ -464,7 +464,9 @@ export class JobService {
   async putUpload(principal: Principal, uploadId: string, bytes: Buffer): Promise<void> {
     const blobs = this.#options.blobs;
     const id = uploadId.toLowerCase();
-    if (!blobs || blobs.kind !== 'file' || !uploadIdPattern.test(id)) throw uploadNotFound();
+    if (!blobs) throw new AppError('STORAGE_UNAVAILABLE', 'Uploads need a blob store (BLOB_STORE_URL); send the image in the submit instead.');
+    // With a bucket the PUT goes to the presigned URL, never here.
+    if (blobs.kind !== 'file' || !uploadIdPattern.test(id)) throw uploadNotFound();
     const tier = tierOf(principal.tier, this.#options.tiers);
     const maxBytes = Math.min(this.#options.imageLimits.maxBytes, tier.maxUploadBytes);
     if (bytes.byteLength > maxBytes) throw imageTooLargeError(maxBytes, bytes.byteLength);

@@ -186,6 +186,21 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
     expect((await submitJson(caller, { uploadId: '00000000-0000-4000-8000-000000000000' })).body.error?.code).toBe('UPLOAD_NOT_FOUND');
   });
 
+  it('writes the result JSON to the result sink, and deletes it with the job', async () => {
+    const submitted = await submitJson(caller, { model: 'nsfw', imageUrl: `${files.origin}/photos/rocket.jpg`, resultPrefix: 'sink-test/run-1' });
+    expect(submitted.status).toBe(202);
+    const job = await waitForFinal(caller, submitted.body.id!);
+    expect(job.status).toBe('succeeded');
+    const key = `results/sink-test/run-1/${job.id}.json`;
+    await expect.poll(() => store.stat(key), { timeout: 10_000 }).not.toBeNull();
+    const copy = JSON.parse((await store.get(key))!.toString('utf8')) as { id: string; result: { output: number[][] } };
+    expect(copy.id).toBe(job.id);
+    expect(copy.result.output).toEqual(job.result!.output);
+    expect((await fetch(`${caller.baseUrl}/v1/jobs/${job.id}`, { method: 'DELETE', headers: caller.user.headers })).status).toBe(204);
+    expect(await store.stat(key)).toBeNull();
+    expect((await submitJson(caller, { imageUrl: `${files.origin}/photos/rocket.jpg`, resultPrefix: '../escape' })).body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'resultPrefix' } });
+  });
+
   it('is what the typed client does for submitByUrl and submitUpload', async () => {
     const client = new InferQClient({ baseUrl: caller.baseUrl, apiKey: caller.user.headers.authorization!.slice('Bearer '.length) });
     const byUrl = await client.submitByUrl(`${files.origin}/photos/coffee.jpg`, { model: 'nsfw' });

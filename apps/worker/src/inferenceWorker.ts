@@ -7,7 +7,7 @@ import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, t
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher, PixelStore, StoredPixels } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
-import type { BlobStore } from '@inferq/storage';
+import { resultSinkKey, type BlobStore } from '@inferq/storage';
 
 export interface InferenceWorkerOptions {
   /** A consumer connection (retries forever). */
@@ -119,6 +119,8 @@ interface Attempt {
   log: Logger;
   /** The job's owner, known once the attempt started. */
   userId: string | null;
+  /** The job's result sink (`results/<prefix>/<id>.json`), known once the attempt started. */
+  resultPrefix?: string | null;
   /** held: taken from the queue, waiting to be preprocessed or for its batch; running: being preprocessed or in a running batch. */
   phase: 'held' | 'running';
   /** Where the attempt is counted: its queue's model. */
@@ -381,6 +383,7 @@ export class InferenceWorker {
     }
     attempt.startedAt = performance.now();
     attempt.userId = row.userId;
+    attempt.resultPrefix = row.resultPrefix;
     void this.#options.events?.publish({ jobId: payload.jobId, userId: row.userId, status: 'running', model: payload.model });
     if (row.attempts === 1 && row.queueWaitMs !== null) this.#options.metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
     return row;
@@ -477,6 +480,7 @@ export class InferenceWorker {
         labels: decoded.top,
       },
     }));
+    if (written && attempt.resultPrefix) await this.#writeResultCopy(attempt, attempt.resultPrefix, lease, inference, decoded);
     if (written) {
       this.stats.succeeded++;
       this.#options.metrics?.jobsFinished.inc({ model: payload.model, status: 'succeeded', code: '' });
@@ -484,6 +488,29 @@ export class InferenceWorker {
     } else this.stats.skipped++; // canceled while running: the result is discarded
     log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
     return { status: written ? 'succeeded' : 'skipped', modelVersion: lease.manifest.version, engine: inference.engine };
+  }
+
+  /**
+   * The result sink: the result JSON also goes to `results/<prefix>/<id>.json` in the blob store.
+   * The job has succeeded already (the row is the record); a copy that cannot be written is
+   * logged and not retried.
+   */
+  async #writeResultCopy(attempt: Attempt, prefix: string, lease: ModelLease, inference: Inference, decoded: ReturnType<typeof decodeOutput>): Promise<void> {
+    const blobs = this.#options.blobs;
+    if (!blobs) {
+      attempt.log.warn({ resultPrefix: prefix }, 'result sink asked for, but this worker has no blob store (BLOB_STORE_URL)');
+      return;
+    }
+    const copy = {
+      id: attempt.payload.jobId,
+      status: 'succeeded',
+      model: { name: lease.manifest.name, version: lease.manifest.version, engine: inference.engine },
+      result: { output: [decoded.scores], top: decoded.top ?? null },
+      finishedAt: new Date().toISOString(),
+    };
+    await blobs.put(resultSinkKey(attempt.payload.jobId, prefix), Buffer.from(JSON.stringify(copy)), { contentType: 'application/json' }).catch((error: unknown) => {
+      attempt.log.warn({ err: error, resultPrefix: prefix }, 'the result copy could not be written to the blob store');
+    });
   }
 
   /** Bad input or a model that rejects it: the row fails now and BullMQ does not retry. */

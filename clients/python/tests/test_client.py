@@ -71,6 +71,9 @@ class ClientTest(unittest.TestCase):
             ("an unknown model", lambda: self.client.submit(IMAGE, model="no-such-model"), "UNKNOWN_MODEL", 400),
             ("a bad webhook", lambda: self.client.submit(IMAGE, webhook="ftp://example.com/x"), "INVALID_WEBHOOK_URL", 400),
             ("a page size out of range", lambda: self.client.list(limit=1000), "VALIDATION_FAILED", 400),
+            ("an image URL to a private address", lambda: self.client.submit_url("https://10.0.0.1/photo.jpg"), "INVALID_INPUT_URL", 400),
+            ("an image URL over plain http", lambda: self.client.submit_url("http://example.com/photo.jpg"), "INVALID_INPUT_URL", 400),
+            ("an upload id never made", lambda: self.client.submit_upload(str(uuid.uuid4())), "UPLOAD_NOT_FOUND", 404),
         ]
         for name, call, code, status in cases:
             with self.subTest(name):

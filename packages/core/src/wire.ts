@@ -170,6 +170,11 @@ const submitReferenceFields = {
   webhookEvents: submitJobFormSchema.shape.webhookEvents,
   ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional().meta({ description: 'Seconds the job may wait to start (1 to 604800); not started by then, it becomes `expired`.' }),
   cancelAfter: z.union([z.number().positive(), z.string().max(32)]).optional().meta({ description: 'Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`).' }),
+  resultPrefix: z
+    .string()
+    .max(200)
+    .optional()
+    .meta({ description: 'A result sink: when the job succeeds its result JSON is also written to `results/<resultPrefix>/<job id>.json` in the platform\'s blob store. Path segments of letters, digits, `.`, `_`, `-`.', example: 'customer-a/2026-12' }),
 };
 
 /** The JSON body of `POST /v1/jobs`: the image by reference instead of in the request. */

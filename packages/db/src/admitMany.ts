@@ -31,6 +31,7 @@ const valueColumns = [
   ['webhook_events', 'text[]'],
   ['start_by', 'timestamptz'],
   ['cancel_after_ms', 'int'],
+  ['result_prefix', 'text'],
   ['data', 'bytea'],
   ['blob_key', 'text'],
 ] as const;
@@ -78,6 +79,7 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.webhookEvents ? [...job.webhookEvents] : null,
     job.startBy ?? null,
     job.cancelAfterMs ?? null,
+    job.resultPrefix ?? null,
     // With a blob store the row keeps the reference only, never the bytes.
     job.input.blobKey ? null : job.input.data,
     job.input.blobKey ?? null,

@@ -34,6 +34,8 @@ export interface NewJob {
   startBy?: Date | undefined;
   /** Execution deadline of each attempt, in ms (Cancel-After). @defaultValue none */
   cancelAfterMs?: number | undefined;
+  /** Where in the blob store a copy of the result goes (`results/<prefix>/<id>.json`). @defaultValue none */
+  resultPrefix?: string | undefined;
 }
 
 /** The owner's limit on jobs queued or running at once, checked and applied atomically. */

@@ -22,6 +22,8 @@ export interface StartedJob {
   queueWaitMs: number | null;
   /** The stored input bytes; null when they are gone, or were not asked for (see startMany's `withoutInput`). */
   input: Buffer | null;
+  /** Where a copy of the result goes in the blob store (`results/<prefix>/<id>.json`); null: nowhere. */
+  resultPrefix: string | null;
   /** The input's key in the blob store; null while its bytes are in Postgres (`input`). */
   inputKey: string | null;
   /** Whether the job's input row exists (its bytes may still not have been read). */
@@ -97,15 +99,15 @@ export class JobExecution {
                  queue_wait_ms = COALESCE(j.queue_wait_ms, GREATEST(0, (EXTRACT(EPOCH FROM ($3::timestamptz - j.created_at)) * 1000)::int)),
                  updated_at = $3
            WHERE j.id = ANY($1::uuid[]) AND j.status IN (${inFlightStatusesSql}) AND NOT (${pastTtlSql})
-       RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms, j.cancel_after_ms
+       RETURNING j.id, j.user_id, j.attempts, j.queue_wait_ms, j.cancel_after_ms, j.result_prefix
         )
-        SELECT s.id, s.user_id AS "userId", s.attempts, s.queue_wait_ms AS "queueWaitMs",
+        SELECT s.id, s.user_id AS "userId", s.attempts, s.queue_wait_ms AS "queueWaitMs", s.result_prefix AS "resultPrefix",
                CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.data END AS input, i.blob_key AS "inputKey", i.job_id IS NOT NULL AS "hasInput",
                CASE WHEN s.id = ANY($4::uuid[]) THEN NULL ELSE i.pixels END AS pixels, i.pixels_spec AS "pixelsSpec",
                s.cancel_after_ms AS "cancelAfterMs", false AS expired
           FROM started s LEFT JOIN job_inputs i ON i.job_id = s.id
         UNION ALL
-        SELECT e.id, e.user_id, 0, NULL, NULL, NULL, false, NULL, NULL, NULL, true FROM expired e`,
+        SELECT e.id, e.user_id, 0, NULL, NULL, NULL, NULL, false, NULL, NULL, NULL, true FROM expired e`,
       values: [ids, workerId, now, withoutInput],
     });
     return new Map(rows.map((row) => [row.id, row]));

@@ -31,6 +31,8 @@ export interface DeletedJobs {
   count: number;
   /** Every deleted job's id, for the caller to delete their blobs too. */
   ids: string[];
+  /** The result copies of the deleted jobs that had a sink: `{ id, resultPrefix }`. */
+  resultCopies: Array<{ id: string; resultPrefix: string }>;
   inFlight: Array<{ id: string; modelName: string }>;
 }
 
@@ -81,8 +83,8 @@ export class JobMaintenance {
    * job is kept until it is final. Returns the deleted jobs' ids and models (whose queue may
    * still hold an entry).
    */
-  async deleteExpired(now: Date, limit: number): Promise<Array<{ id: string; modelName: string }>> {
-    const rows = await this.db.$queryRaw<Array<{ id: string; modelName: string }>>`
+  async deleteExpired(now: Date, limit: number): Promise<Array<{ id: string; modelName: string; resultPrefix: string | null }>> {
+    const rows = await this.db.$queryRaw<Array<{ id: string; modelName: string; resultPrefix: string | null }>>`
       DELETE FROM jobs
        WHERE id IN (
          SELECT id FROM jobs
@@ -90,7 +92,7 @@ export class JobMaintenance {
           ORDER BY expires_at
           LIMIT ${limit}
        )
-   RETURNING id, model_name AS "modelName"`;
+   RETURNING id, model_name AS "modelName", result_prefix AS "resultPrefix"`;
     return rows;
   }
 
@@ -124,17 +126,18 @@ export class JobMaintenance {
    */
   async deleteOwned(query: { userId: string; id?: string | undefined }): Promise<DeletedJobs> {
     const one = query.id ? Prisma.sql`AND id = ${query.id}::uuid` : Prisma.empty;
-    const [row] = await this.db.$queryRaw<Array<{ count: number; ids: string[]; inFlight: Array<{ id: string; modelName: string }> }>>`
+    const [row] = await this.db.$queryRaw<Array<{ count: number; ids: string[]; resultCopies: Array<{ id: string; resultPrefix: string }>; inFlight: Array<{ id: string; modelName: string }> }>>`
       WITH deleted AS (
         DELETE FROM jobs WHERE user_id = ${query.userId}::uuid ${one}
-        RETURNING id, model_name, status
+        RETURNING id, model_name, status, result_prefix
       )
       SELECT count(*)::int AS count,
              COALESCE(array_agg(id::text), ARRAY[]::text[]) AS ids,
+             COALESCE(json_agg(json_build_object('id', id, 'resultPrefix', result_prefix)) FILTER (WHERE result_prefix IS NOT NULL), '[]'::json) AS "resultCopies",
              COALESCE(json_agg(json_build_object('id', id, 'modelName', model_name))
                         FILTER (WHERE status = ANY(${[...inFlightJobStatuses]}::"JobStatus"[])), '[]'::json) AS "inFlight"
         FROM deleted`;
-    return row ?? { count: 0, ids: [], inFlight: [] };
+    return row ?? { count: 0, ids: [], resultCopies: [], inFlight: [] };
   }
 
   /**
@@ -143,11 +146,11 @@ export class JobMaintenance {
    * deleteExpired does; uses the (status, finished_at) index). Returns the deleted ids, for the
    * caller to take their entries out of the queue too, and how many more match.
    */
-  async deleteFinished(query: FinishedJobQuery): Promise<{ ids: string[]; remaining: number }> {
+  async deleteFinished(query: FinishedJobQuery): Promise<{ ids: string[]; remaining: number; resultCopies: Array<{ id: string; resultPrefix: string }> }> {
     const statuses = query.statuses.filter((status) => status === 'succeeded' || status === 'failed' || status === 'canceled' || status === 'expired');
-    if (statuses.length === 0) return { ids: [], remaining: 0 };
+    if (statuses.length === 0) return { ids: [], remaining: 0, resultCopies: [] };
     const owner = query.userId ? Prisma.sql`AND user_id = ${query.userId}::uuid` : Prisma.empty;
-    const rows = await this.db.$queryRaw<Array<{ id: string }>>`
+    const rows = await this.db.$queryRaw<Array<{ id: string; resultPrefix: string | null }>>`
       DELETE FROM jobs
        WHERE id IN (
          SELECT id FROM jobs
@@ -155,9 +158,10 @@ export class JobMaintenance {
           ORDER BY finished_at
           LIMIT ${query.limit}
        )
-   RETURNING id`;
+   RETURNING id, result_prefix AS "resultPrefix"`;
     const remaining = await this.countFinished(query);
-    return { ids: rows.map((row) => row.id), remaining };
+    const resultCopies = rows.flatMap((row) => (row.resultPrefix ? [{ id: row.id, resultPrefix: row.resultPrefix }] : []));
+    return { ids: rows.map((row) => row.id), remaining, resultCopies };
   }
 
   /** How many jobs deleteFinished would delete, without a limit. */

@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { InferenceQueue, JobEventPublisher, ModelCapacity, PixelStore } from '@inferq/queue';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
-import { blobPrefixes, BlobTooLargeError, inputBlobKey, uploadBlobKey, type BlobStore } from '@inferq/storage';
+import { blobPrefixes, BlobTooLargeError, inputBlobKey, isResultPrefix, resultSinkKey, uploadBlobKey, type BlobStore } from '@inferq/storage';
 import { fetchBounded, FetchFailedError, FetchRefusedError, type OutboundPolicy } from '@inferq/outbound';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
 import type { ModelCatalog } from './modelCatalog.ts';
@@ -145,6 +145,8 @@ export interface SubmitJobInput {
    * `Cancel-After` header. @defaultValue none: only the model's time limit
    */
   cancelAfter?: string | number | undefined;
+  /** A result sink: the result JSON is also written to `results/<resultPrefix>/<id>.json` in the blob store. */
+  resultPrefix?: string | undefined;
 }
 
 export interface SubmitJobResult {
@@ -193,6 +195,7 @@ interface SubmitContext {
   cancelAfterMs: number | undefined;
   /** Jobs queued or running when the submit began (the global cap's read). */
   inFlight: number;
+  resultPrefix: string | undefined;
 }
 
 export interface JobListInput {
@@ -433,8 +436,12 @@ export class JobService {
     const cancelAfterMs = parseCancelAfter(input.cancelAfter);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
+    if (input.resultPrefix !== undefined && (!this.#options.blobs || !isResultPrefix(input.resultPrefix))) {
+      const message = this.#options.blobs ? 'resultPrefix is path segments of letters, digits, ".", "_" and "-".' : 'A result sink needs a blob store (BLOB_STORE_URL) on this platform.';
+      throw new AppError('VALIDATION_FAILED', message, { details: { field: 'resultPrefix' } });
+    }
     const inFlight = await this.#checkCapacity();
-    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, inFlight };
+    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, inFlight, resultPrefix: input.resultPrefix };
   }
 
   /**
@@ -514,7 +521,9 @@ export class JobService {
   async putUpload(principal: Principal, uploadId: string, bytes: Buffer): Promise<void> {
     const blobs = this.#options.blobs;
     const id = uploadId.toLowerCase();
-    if (!blobs || blobs.kind !== 'file' || !uploadIdPattern.test(id)) throw uploadNotFound();
+    if (!blobs) throw new AppError('STORAGE_UNAVAILABLE', 'Uploads need a blob store (BLOB_STORE_URL); send the image in the submit instead.');
+    // With a bucket the PUT goes to the presigned URL, never here.
+    if (blobs.kind !== 'file' || !uploadIdPattern.test(id)) throw uploadNotFound();
     const tier = tierOf(principal.tier, this.#options.tiers);
     const maxBytes = Math.min(this.#options.imageLimits.maxBytes, tier.maxUploadBytes);
     if (bytes.byteLength > maxBytes) throw imageTooLargeError(maxBytes, bytes.byteLength);
@@ -554,7 +563,7 @@ export class JobService {
   }
 
   #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
-    const { principal, tier, modelName, version, webhookUrl, webhookEvents, ttlMs, cancelAfterMs } = context;
+    const { principal, tier, modelName, version, webhookUrl, webhookEvents, ttlMs, cancelAfterMs, resultPrefix } = context;
     const id = randomUUID();
     return {
       request: {
@@ -570,6 +579,7 @@ export class JobService {
           // Counted from the moment the image is accepted, so a slow upload does not eat the ttl.
           startBy: ttlMs === undefined ? undefined : new Date(Date.now() + ttlMs),
           cancelAfterMs,
+          resultPrefix,
           input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
         },
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
@@ -806,7 +816,7 @@ export class JobService {
       // Not best effort: an erasure that leaves bytes behind must fail loudly, and the rows are
       // gone already, so the keys come from the ids.
       try {
-        await blobs.delete(deleted.ids.map((id) => inputBlobKey(id)));
+        await blobs.delete([...deleted.ids.map((id) => inputBlobKey(id)), ...deleted.resultCopies.map((copy) => resultSinkKey(copy.id, copy.resultPrefix))]);
         if (!query.id) await blobs.delete(await blobs.list(`${blobPrefixes.uploads}${query.userId.toLowerCase()}/`));
       } catch (error) {
         throw storageUnavailable(error);

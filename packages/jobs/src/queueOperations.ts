@@ -1,7 +1,7 @@
 import { AppError, maxBulkJobs, queueUnavailable, type CleanJobsBody, type CleanJobsView, type QueueControlView, type RetryFailedBody, type RetryFailedView } from '@inferq/core';
 import type { JobMaintenance } from '@inferq/db';
 import { queuesPaused, setQueuesPaused, type InferenceQueue } from '@inferq/queue';
-import { inputBlobKey, type BlobStore } from '@inferq/storage';
+import { inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
 
 export interface QueueOperationsOptions {
   maintenance: JobMaintenance;
@@ -87,10 +87,10 @@ export class QueueOperations {
     }
     const queues = this.#options.queues();
     assertReady(queues);
-    const { ids, remaining } = await this.#options.maintenance.deleteFinished({ ...query, limit });
+    const { ids, remaining, resultCopies } = await this.#options.maintenance.deleteFinished({ ...query, limit });
     // Completed and failed entries BullMQ still keeps (an hour, a day) would otherwise outlive their rows.
     for (const queue of queues) await queue.removeMany(ids);
-    await this.#options.blobs?.delete(ids.map((id) => inputBlobKey(id)));
+    await this.#options.blobs?.delete([...ids.map((id) => inputBlobKey(id)), ...resultCopies.map((copy) => resultSinkKey(copy.id, copy.resultPrefix))]);
     return { deleted: ids.length, remaining, dryRun: false };
   }
 }

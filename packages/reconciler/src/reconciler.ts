@@ -3,7 +3,7 @@ import { errorCodes, type ErrorCode } from '@inferq/core';
 import type { JobExecution, JobMaintenance, UnfinishedJob } from '@inferq/db';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
-import { inputBlobKey, type BlobStore } from '@inferq/storage';
+import { blobPrefixes, inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
 import type { LeaderLock } from './leaderLock.ts';
 
 export interface ReconcilerOptions {
@@ -12,6 +12,8 @@ export interface ReconcilerOptions {
   maintenance: JobMaintenance;
   /** Where inputs are kept outside Postgres: retention deletes a job's blob with its row. @defaultValue none */
   blobs?: BlobStore | undefined;
+  /** Uploads (POST /v1/uploads) never submitted are deleted from `blobs` once this old. @defaultValue 24 h */
+  uploadMaxAgeMs?: number;
   /** The producer side of the per-model inference queues (re-enqueues, state lookups, removals, the legacy queue's migration). */
   queue: InferenceQueue;
   /** Elects the one worker that runs passes; every worker runs the loop. */
@@ -68,6 +70,8 @@ export interface ReconcileReport {
   failedNoWorker: number;
   /** Queued jobs past their ttl that never started, moved to `expired` and out of their queue. */
   ttlExpired: number;
+  /** Uploads never submitted, deleted from the blob store past uploadMaxAgeMs. */
+  uploadsDeleted: number;
 }
 
 /** BullMQ states in which a worker still holds or will pick up the job. */
@@ -174,7 +178,7 @@ export class Reconciler {
 
   /** One pass over every unfinished job and the expired ones; also what tests call. */
   async runOnce(now = new Date()): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0, ttlExpired: 0 };
+    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0, ttlExpired: 0, uploadsDeleted: 0 };
     const { maintenance, lock, queue } = this.#options;
     // First, so the pass below does not look at (or re-enqueue) jobs that are no longer worth running.
     report.ttlExpired = await this.expireUnstarted(now);
@@ -207,6 +211,7 @@ export class Reconciler {
       await lock.acquire(); // a long pass keeps its lease
     }
     report.expiredDeleted = await this.#deleteExpired(now);
+    report.uploadsDeleted = await this.#deleteStaleUploads(now);
     return report;
   }
 
@@ -300,6 +305,30 @@ export class Reconciler {
     return expired;
   }
 
+  /**
+   * Uploads whose submit never came: an upload is deleted when its job is admitted, so what is
+   * left under `uploads/` past the maximum age was abandoned. Up to 1000 a pass (the listing is
+   * the cost; a bucket lifecycle rule on the prefix does the same without it).
+   */
+  async #deleteStaleUploads(now: Date): Promise<number> {
+    const blobs = this.#options.blobs;
+    if (!blobs) return 0;
+    const before = now.getTime() - (this.#options.uploadMaxAgeMs ?? 24 * 3600_000);
+    const keys = (await blobs.list(blobPrefixes.uploads)).slice(0, 1000);
+    const stale: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(8, keys.length) }, async () => {
+        for (let index = next++; index < keys.length; index = next++) {
+          const info = await blobs.stat(keys[index]!);
+          if (info && info.modifiedAt.getTime() < before) stale.push(keys[index]!);
+        }
+      }),
+    );
+    if (stale.length > 0) await blobs.delete(stale);
+    return stale.length;
+  }
+
   async #deleteExpired(now: Date): Promise<number> {
     const { maintenance, queue } = this.#options;
     const batchSize = this.#options.retentionBatchSize ?? 1000;
@@ -309,7 +338,7 @@ export class Reconciler {
       deleted += jobs.length;
       // The rows are gone: their blobs go now, by the keys their ids name. A store that fails
       // throws, and the pass is reported as failed (the bytes are left until an operator acts).
-      await this.#options.blobs?.delete(jobs.map((job) => inputBlobKey(job.id)));
+      await this.#options.blobs?.delete(jobs.flatMap((job) => [inputBlobKey(job.id), ...(job.resultPrefix ? [resultSinkKey(job.id, job.resultPrefix)] : [])]));
       // Most entries are gone already (removeOnComplete / removeOnFail); remove any left.
       await Promise.all(jobs.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
       if (jobs.length < batchSize) break;

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -6,6 +9,7 @@ import { modelQueueName } from '@inferq/core';
 import { createDatabase, JobExecution, JobMaintenance, type Database } from '@inferq/db';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue } from '@inferq/queue';
+import { FileBlobStore, inputBlobKey, uploadBlobKey } from '@inferq/storage';
 import { createTestUser, startTestServices, TestJobs, type TestServices } from '@inferq/testing';
 import type { Redis } from 'ioredis';
 import { LeaderLock } from '../src/leaderLock.ts';
@@ -202,6 +206,31 @@ describe('Reconciler', () => {
       expect(kept).toBe(3);
     } finally {
       await close();
+    }
+  });
+});
+
+describe('Reconciler with a blob store', () => {
+  it('deletes the blobs of expired jobs with their rows, and uploads never submitted once they are old', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'inferq-reconciler-blobs-'));
+    const blobs = new FileBlobStore(folder);
+    const { reconciler, close } = await setup({ blobs, uploadMaxAgeMs: 60_000 });
+    try {
+      const expired = await jobRow(60_000, { status: 'succeeded', expiresAt: new Date(Date.now() - 1000) });
+      const kept = await jobRow(60_000, { status: 'succeeded', expiresAt: null });
+      for (const id of [expired, kept]) await blobs.put(inputBlobKey(id), Buffer.from('image'));
+      const oldUpload = uploadBlobKey(randomUUID(), randomUUID());
+      const freshUpload = uploadBlobKey(randomUUID(), randomUUID());
+      for (const key of [oldUpload, freshUpload]) await blobs.put(key, Buffer.from('upload'));
+      const twoMinutesAgo = new Date(Date.now() - 120_000);
+      await utimes(path.join(folder, ...oldUpload.split('/')), twoMinutesAgo, twoMinutesAgo);
+
+      const report = await reconciler.runOnce();
+      expect(report).toMatchObject({ expiredDeleted: 1, uploadsDeleted: 1 });
+      expect((await blobs.list('')).sort()).toEqual([freshUpload, inputBlobKey(kept)].sort());
+    } finally {
+      await close();
+      await rm(folder, { recursive: true, force: true });
     }
   });
 });

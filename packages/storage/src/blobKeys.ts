@@ -21,6 +21,18 @@ export function uploadBlobKey(userId: string, uploadId: string): string {
   return checkBlobKey(`${blobPrefixes.uploads}${userId.toLowerCase()}/${uploadId.toLowerCase()}`);
 }
 
+const resultPrefixPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
+
+/** A result sink's prefix: path segments of `[A-Za-z0-9._-]` (not starting with a dot), at most 200 characters. */
+export function isResultPrefix(prefix: string): boolean {
+  return prefix.length <= 200 && resultPrefixPattern.test(prefix);
+}
+
+/** Where a job's result sink writes its result JSON: `results/<prefix>/<job id>.json`. */
+export function resultSinkKey(jobId: string, prefix: string): string {
+  return resultBlobKey(jobId, `${blobPrefixes.results}${prefix}`);
+}
+
 /** Where the copy of a job's result goes, under the sink's prefix (`results/` unless one is given). */
 export function resultBlobKey(jobId: string, prefix: string = blobPrefixes.results): string {
   const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;

@@ -123,6 +123,7 @@ function jsonSubmitInput(req: Request, body: z.infer<typeof submitJobJsonSchema>
     webhookEvents: body.webhookEvents,
     ttlSeconds: body.ttlSeconds,
     cancelAfter: req.get('cancel-after') ?? body.cancelAfter,
+    resultPrefix: body.resultPrefix,
   };
 }
 

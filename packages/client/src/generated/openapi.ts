@@ -873,6 +873,11 @@ export type components = {
             /** @description Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`). */
             cancelAfter?: number | string;
             /**
+             * @description A result sink: when the job succeeds its result JSON is also written to `results/<resultPrefix>/<job id>.json` in the platform's blob store. Path segments of letters, digits, `.`, `_`, `-`.
+             * @example customer-a/2026-12
+             */
+            resultPrefix?: string;
+            /**
              * Format: uri
              * @description An image URL the server fetches (https to public addresses, or a host in INPUT_FETCH_ALLOW_HOSTS). Give this or `uploadId`.
              */
@@ -908,6 +913,11 @@ export type components = {
             ttlSeconds?: number;
             /** @description Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`). */
             cancelAfter?: number | string;
+            /**
+             * @description A result sink: when the job succeeds its result JSON is also written to `results/<resultPrefix>/<job id>.json` in the platform's blob store. Path segments of letters, digits, `.`, `_`, `-`.
+             * @example customer-a/2026-12
+             */
+            resultPrefix?: string;
             /** @description One reference per job, in order; at most the tier's `maxBatchImages`. */
             inputs: {
                 /**

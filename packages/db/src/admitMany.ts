@@ -18,6 +18,7 @@ const valueColumns = [
   ['user_id', 'uuid'],
   ['model_name', 'text'],
   ['requested_version', 'text'],
+  ['routed_version', 'text'],
   ['input_format', 'text'],
   ['input_width', 'int'],
   ['input_height', 'int'],
@@ -31,7 +32,7 @@ const valueColumns = [
   ['webhook_events', 'text[]'],
   ['data', 'bytea'],
 ] as const;
-const jobColumns = valueColumns.slice(0, 15).map(([name]) => name);
+const jobColumns = valueColumns.slice(0, 16).map(([name]) => name);
 /** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
 const selected = jobColumns.map((name) => (name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name));
 
@@ -62,6 +63,7 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.userId,
     job.modelName,
     job.requestedVersion ?? null,
+    job.routedVersion ?? null,
     job.input.format,
     job.input.width,
     job.input.height,

@@ -40,6 +40,11 @@ export interface ReconcilerOptions {
   servedModels?: () => Promise<ReadonlySet<string> | undefined>;
   /** How long a queued job may wait for a worker that serves its model. @defaultValue 0 (for ever) */
   noWorkerTimeoutMs?: number;
+  /**
+   * The automatic rollback of traffic splits (`RolloutGuard` in `@inferq/rollout`): judged once a
+   * pass; returns the rollbacks it made. @defaultValue none
+   */
+  rollout?: { checkAll(): Promise<unknown[]> };
 }
 
 export interface ReconcileReport {
@@ -57,6 +62,8 @@ export interface ReconcileReport {
   migrated: number;
   /** Queued jobs failed with NO_WORKER: no live worker served their model within noWorkerTimeoutMs. */
   failedNoWorker: number;
+  /** Traffic splits put back on their baseline because a candidate broke a rule. */
+  rolledBack: number;
 }
 
 /** BullMQ states in which a worker still holds or will pick up the job. */
@@ -80,6 +87,8 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
  * 4. Jobs still waiting in the single queue of earlier versions move to their model's queue.
  * 5. With `noWorkerTimeoutMs`, a queued job older than that whose model no live worker serves
  *    fails with NO_WORKER (until then it waits, and the job view says `waitingFor: "worker"`).
+ * 6. With `rollout`, each traffic split with rules is judged on its stored results, and one whose
+ *    candidate broke a rule goes back to its baseline in this pass (recorded, announced).
  *
  * Every worker runs the loop, but only the holder of a Redis lease does the work, so N workers
  * do not repeat each other's queries. It lives in the worker rather than a scheduler process of
@@ -132,7 +141,7 @@ export class Reconciler {
     if (!this.#leader) return;
     try {
       const report = await this.runOnce();
-      const acted = report.requeued + report.failedLost + report.fixedFailed + report.expiredDeleted;
+      const acted = report.requeued + report.failedLost + report.fixedFailed + report.expiredDeleted + report.rolledBack;
       if (acted > 0) logger.info({ reconcile: report }, 'reconciliation pass repaired jobs');
       else logger.debug({ reconcile: report }, 'reconciliation pass');
     } catch (error) {
@@ -148,7 +157,7 @@ export class Reconciler {
 
   /** One pass over every unfinished job and the expired ones; also what tests call. */
   async runOnce(now = new Date()): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0 };
+    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0, rolledBack: 0 };
     const { maintenance, lock, queue } = this.#options;
     report.migrated = await queue.migrateLegacy();
     if (report.migrated > 0) {
@@ -179,6 +188,10 @@ export class Reconciler {
       await lock.acquire(); // a long pass keeps its lease
     }
     report.expiredDeleted = await this.#deleteExpired(now);
+    if (this.#options.rollout) {
+      report.rolledBack = (await this.#options.rollout.checkAll()).length;
+      if (report.rolledBack > 0) this.#options.metrics?.reconcilerActions.inc({ action: 'rolled_back' }, report.rolledBack);
+    }
     return report;
   }
 
@@ -213,7 +226,8 @@ export class Reconciler {
     // Missing, completed, or failed for a transient reason: run it again under the same id.
     if (state !== 'unknown') await queue.discard(job.id, job.modelName);
     await queue.enqueue(
-      { jobId: job.id, model: job.modelName, ...(job.requestedVersion ? { modelVersion: job.requestedVersion } : {}) },
+      // A routed job stays on the version its split sent it to.
+      { jobId: job.id, model: job.modelName, ...((job.requestedVersion ?? job.routedVersion) ? { modelVersion: (job.requestedVersion ?? job.routedVersion) as string } : {}) },
       job.priority !== null ? { priority: job.priority } : {},
     );
     report.requeued++;

@@ -149,3 +149,40 @@ describe('inferq-admin models', () => {
     expect(result.text.startsWith(`error: ${code}:`)).toBe(true);
   });
 });
+
+describe('inferq-admin models traffic', () => {
+  async function twoVersions(): Promise<void> {
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.0.0', '--live'])).code).toBe(0);
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.1.0'])).code).toBe(0);
+  }
+
+  it('sets a split with the live version as its baseline, shows it, and set-live removes it', async () => {
+    await twoVersions();
+    const set = await run(['traffic', 'mnist', '1.0.0=95', '1.1.0=5', '--shadow', '1.1.0', '--rules', '{"minAgreement":0.95,"minJobs":200}', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.text).traffic).toMatchObject({ split: [{ version: '1.0.0', weight: 95 }, { version: '1.1.0', weight: 5 }], shadow: '1.1.0', baseline: '1.0.0', rules: { minAgreement: 0.95, minJobs: 200 } });
+    expect((await run(['traffic', 'mnist'])).text).toMatch(/1\.0\.0 95%, 1\.1\.0 5% \(baseline 1\.0\.0/);
+    expect((await run(['set-live', 'mnist', '1.1.0'])).code).toBe(0);
+    expect(await registry.readTraffic('mnist')).toBeNull();
+  });
+
+  it.each([
+    ['a weight that is not a number', ['1.0.0=lots'], 2],
+    ['a version twice', ['1.0.0=1', '1.0.0=2'], 1],
+    ['a version that does not exist', ['9.9.9=1'], 1],
+    ['rules that are not JSON', ['1.0.0=1', '--rules', '{'], 2],
+    ['an unknown rule', ['1.0.0=1', '--rules', '{"maxErrors":1}'], 1],
+  ])('refuses %s and stores nothing', async (_case, args, code) => {
+    await twoVersions();
+    expect((await run(['traffic', 'mnist', ...args])).code).toBe(code);
+    expect(await registry.readTraffic('mnist')).toBeNull();
+  });
+
+  it('removes a split with --clear', async () => {
+    await twoVersions();
+    expect((await run(['traffic', 'mnist', '1.1.0=1'])).code).toBe(0);
+    expect(await registry.readTraffic('mnist')).not.toBeNull();
+    expect((await run(['traffic', 'mnist', '--clear'])).code).toBe(0);
+    expect(await registry.readTraffic('mnist')).toBeNull();
+  });
+});

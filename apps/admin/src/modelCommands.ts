@@ -1,7 +1,7 @@
 import { access, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AppError } from '@inferq/core';
+import { AppError, putTrafficBodySchema, type TrafficSplit } from '@inferq/core';
 import { savedModelsSupported } from '@inferq/inference/savedModelSupport';
 import {
   downloadModel,
@@ -18,6 +18,7 @@ import {
   type ModelRegistry,
   type PublishManifest,
 } from '@inferq/models';
+import { setTrafficSplit } from '@inferq/rollout';
 import type { CommandOutput } from './adminCommands.ts';
 import { exitCodeForError, UsageError } from './commandErrors.ts';
 import { checkModelLoads, type LoadCheckResult } from './modelLoadCheck.ts';
@@ -37,6 +38,13 @@ export const modelsUsage = `pnpm admin models: the model registry (the folder MO
   models publish --url URL --name N --version V --manifest FILE [--live]
                                             add a version from a TF.js model.json URL (shards beside it)
   models set-live NAME VERSION              make VERSION live; workers swap to it within seconds
+                                            (and any traffic split of NAME is removed)
+  models traffic NAME                       the traffic split of NAME (none: the live version takes all)
+  models traffic NAME V=W [V=W …] [--sticky user|none] [--shadow V] [--rules JSON]
+                                            send jobs that name no version to each V by weight W,
+                                            shadow each on V, roll back by the rules (JSON, e.g.
+                                            '{"minAgreement":0.95,"maxErrorRate":0.02,"minJobs":200}')
+  models traffic NAME --clear               remove the split
 
   --json                                    print JSON`;
 
@@ -67,6 +75,10 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       manifest: { type: 'string' },
       url: { type: 'string' },
       live: { type: 'boolean', default: false },
+      sticky: { type: 'string' },
+      shadow: { type: 'string' },
+      rules: { type: 'string' },
+      clear: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -104,6 +116,38 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       if (!name || !version) throw new UsageError('name the model and the version');
       await registry.setLive(name, version);
       print({ name, liveVersion: version }, `${name}: ${version} is live; workers load it and switch within their watch interval`);
+      return 0;
+    }
+    if (verb === 'traffic') {
+      const [name, ...weights] = rest;
+      if (!name) throw new UsageError('name the model');
+      if (values.clear) {
+        await registry.resolve(name);
+        await registry.setTraffic(name, null);
+        print({ name, traffic: null }, `${name}: no split; jobs that name no version run on the live version`);
+        return 0;
+      }
+      if (weights.length === 0) {
+        const traffic = await registry.readTraffic(name);
+        const live = (await registry.resolve(name)).version;
+        print({ name, liveVersion: live, traffic }, traffic ? describeTraffic(name, traffic) : `${name}: no split; live version ${live} takes every job that names no version`);
+        return 0;
+      }
+      let rules: unknown;
+      try {
+        rules = values.rules === undefined ? undefined : JSON.parse(values.rules);
+      } catch {
+        throw new UsageError('--rules must be JSON');
+      }
+      const split = weights.map((pair) => {
+        const [version, weight] = pair.split('=');
+        if (!version || weight === undefined || weight === '' || !Number.isFinite(Number(weight))) throw new UsageError(`"${pair}" is not VERSION=WEIGHT`);
+        return { version, weight: Number(weight) };
+      });
+      const body = putTrafficBodySchema.safeParse({ split, ...(values.sticky ? { sticky: values.sticky } : {}), ...(values.shadow ? { shadow: values.shadow } : {}), ...(rules !== undefined ? { rules } : {}) });
+      if (!body.success) throw new AppError('VALIDATION_FAILED', `invalid split: ${body.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+      const traffic = await setTrafficSplit(registry, name, body.data);
+      print({ name, traffic }, `${describeTraffic(name, traffic)}\nworkers load every version of it within their watch interval; until one has, its share goes to ${traffic.baseline}`);
       return 0;
     }
     if (verb === 'publish') {
@@ -160,6 +204,15 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
   }
 }
 
+function describeTraffic(name: string, traffic: TrafficSplit): string {
+  const total = traffic.split.reduce((sum, entry) => sum + entry.weight, 0);
+  const shares = traffic.split.map((entry) => `${entry.version} ${Math.round((entry.weight / total) * 1000) / 10}%`).join(', ');
+  return [
+    `${name}: ${shares} (baseline ${traffic.baseline}, sticky ${traffic.sticky}, since ${traffic.since})`,
+    ...(traffic.shadow ? [`  shadow: ${traffic.shadow}`] : []),
+    ...(traffic.rules ? [`  rules: ${JSON.stringify(traffic.rules)}`] : []),
+  ].join('\n');
+}
 
 async function detectFormat(folder: string): Promise<ModelFormat> {
   if (await exists(path.join(folder, savedModelFileName))) return 'saved_model';

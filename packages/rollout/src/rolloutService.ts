@@ -1,4 +1,4 @@
-import { AppError, type ModelComparison, type ModelRollbackView, type PutTrafficBody, type TrafficView, type WorkerHeartbeat } from '@inferq/core';
+import { AppError, type ModelComparison, type ModelRollbackView, type PutTrafficBody, type TrafficSplit, type TrafficView, type WorkerHeartbeat } from '@inferq/core';
 import type { Database } from '@inferq/db';
 import type { ModelRegistry } from '@inferq/models';
 import { loadedByModel } from './trafficRouting.ts';
@@ -59,19 +59,7 @@ export class RolloutService {
    * baseline.
    */
   async setTraffic(name: string, body: PutTrafficBody): Promise<TrafficView> {
-    const { registry } = this.#options;
-    const versions = body.split.map((entry) => entry.version);
-    if (new Set(versions).size !== versions.length) throw invalid('a version appears more than once in the split', 'split');
-    if (!body.split.some((entry) => entry.weight > 0)) throw invalid('at least one version needs a weight above 0', 'split');
-    const live = await registry.resolve(name);
-    await registry.setTraffic(name, {
-      split: body.split,
-      sticky: body.sticky ?? 'none',
-      shadow: body.shadow ?? null,
-      rules: body.rules ?? null,
-      baseline: live.version,
-      since: new Date().toISOString(),
-    });
+    await setTrafficSplit(this.#options.registry, name, body);
     return this.getTraffic(name);
   }
 
@@ -100,6 +88,28 @@ export class RolloutService {
     const rows = await this.#options.db.modelRollback.findMany({ orderBy: { createdAt: 'desc' }, take: limit });
     return rows.map(toRollbackView);
   }
+}
+
+/**
+ * Checks a split and stores it in the registry with the live version as its baseline (the API's
+ * PUT and the admin CLI): a version named twice or no weight above zero is VALIDATION_FAILED, a
+ * version that does not exist MODEL_NOT_FOUND.
+ */
+export async function setTrafficSplit(registry: Pick<ModelRegistry, 'resolve' | 'setTraffic'>, name: string, body: PutTrafficBody): Promise<TrafficSplit> {
+  const versions = body.split.map((entry) => entry.version);
+  if (new Set(versions).size !== versions.length) throw invalid('a version appears more than once in the split', 'split');
+  if (!body.split.some((entry) => entry.weight > 0)) throw invalid('at least one version needs a weight above 0', 'split');
+  const live = await registry.resolve(name);
+  const traffic: TrafficSplit = {
+    split: body.split,
+    sticky: body.sticky ?? 'none',
+    shadow: body.shadow ?? null,
+    rules: body.rules ?? null,
+    baseline: live.version,
+    since: new Date().toISOString(),
+  };
+  await registry.setTraffic(name, traffic);
+  return traffic;
 }
 
 function invalid(message: string, field: string): AppError {

@@ -26,6 +26,8 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   imagestore: { file: 'imageStore.ts', about: 'storing only the image of an upload with a payload appended: cut at its end marker vs a sharp re-encode (JPEG, PNG, WebP)' },
   validate: { file: 'validateCpu.ts', about: 'CPU per upload of the image check (validateImage), all threads, beside its libvips header read and decode alone; 32×32 and 1024×768 JPEGs' },
   requests: { file: 'apiRequests.ts', about: 'API CPU per request, by kind: a submit, the poll of a finished job, an authenticated read (workers idle)' },
+  tune: { file: 'tune.ts', about: '`models tune` against the batching bench: the setting the tuner picks (most images/s within the p99 budget) vs the sweep\'s best, measured again in turns; rate ratio (target ≥ 0.95) and p99' },
+  rollout: { file: 'rollout.ts', about: 'traffic split 70/30 over 1,000 jobs (share each version ran vs the weights), and the primary\'s p99 with and without a shadow version, API + worker' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };
 

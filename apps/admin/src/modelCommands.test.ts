@@ -186,3 +186,27 @@ describe('inferq-admin models traffic', () => {
     expect(await registry.readTraffic('mnist')).toBeNull();
   });
 });
+
+describe('inferq-admin models tune', () => {
+  it('calibrates on this machine and publishes the pick as a new version with those limits, the live one untouched', async () => {
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.0.0', '--live'])).code).toBe(0);
+    const tuned = await run(['tune', 'mnist', '--seconds', '0.1', '--budget-ms', '10000', '--json']);
+    expect(tuned.code).toBe(0);
+    const answer = JSON.parse(tuned.text) as { version: string; status: string; budgetMs: number; best: { maxBatchSize: number; maxDelayMs: number; p99Ms: number }; points: Array<{ maxBatchSize: number; maxDelayMs: number }> };
+    expect(answer.status).toBe('written');
+    expect(answer.best.p99Ms).toBeLessThanOrEqual(10_000);
+    // Batch sizes 1 to 64 at 2 ms, then the other delays at the pick's size.
+    expect(answer.points.filter((point) => point.maxDelayMs === 2).map((point) => point.maxBatchSize)).toEqual([1, 2, 4, 8, 16, 32, 64]);
+    expect(answer.points.filter((point) => point.maxDelayMs !== 2).map((point) => point.maxDelayMs)).toEqual([0, 5, 10]);
+    expect(answer.version).toBe(`1.0.0+b${answer.best.maxBatchSize}d${answer.best.maxDelayMs}`);
+    const published = await registry.resolve('mnist', answer.version);
+    expect(published.manifest.limits).toMatchObject({ maxBatchSize: answer.best.maxBatchSize, maxDelayMs: answer.best.maxDelayMs, latencyBudgetMs: 10_000 });
+    expect(published.manifest.sha256).toBe((await registry.resolve('mnist', '1.0.0')).manifest.sha256);
+    expect((await registry.resolve('mnist')).version).toBe('1.0.0');
+  }, 60_000);
+
+  it('refuses a budget that is not a positive number', async () => {
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.0.0', '--live'])).code).toBe(0);
+    expect((await run(['tune', 'mnist', '--budget-ms', 'soon'])).code).toBe(2);
+  });
+});

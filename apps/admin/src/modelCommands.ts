@@ -45,6 +45,16 @@ export const modelsUsage = `pnpm admin models: the model registry (the folder MO
                                             shadow each on V, roll back by the rules (JSON, e.g.
                                             '{"minAgreement":0.95,"maxErrorRate":0.02,"minJobs":200}')
   models traffic NAME --clear               remove the split
+  models tune NAME [--version V] [--budget-ms N] [--seconds S] [--engine auto|onnxruntime|tfjs]
+             [--provider auto|cpu|cuda|…] [--threads N] [--publish NEW_VERSION] [--live]
+                                            calibrate the batch settings of NAME (its live version,
+                                            or V) on this machine's engine: batch sizes 1-64, then
+                                            delays; the most images/s whose p99 keeps the budget
+                                            (--budget-ms, else the manifest's limits.latencyBudgetMs,
+                                            else 1000). Run it on a machine of the model's worker
+                                            pool. The pick is published as a new version (the same
+                                            files, limits.maxBatchSize/maxDelayMs set; NEW_VERSION,
+                                            else <version>+b<size>d<delay>)
 
   --json                                    print JSON`;
 
@@ -79,6 +89,12 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       shadow: { type: 'string' },
       rules: { type: 'string' },
       clear: { type: 'boolean', default: false },
+      'budget-ms': { type: 'string' },
+      seconds: { type: 'string' },
+      engine: { type: 'string' },
+      provider: { type: 'string' },
+      threads: { type: 'string' },
+      publish: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -150,6 +166,11 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       print({ name, traffic }, `${describeTraffic(name, traffic)}\nworkers load every version of it within their watch interval; until one has, its share goes to ${traffic.baseline}`);
       return 0;
     }
+    if (verb === 'tune') {
+      const [name] = rest;
+      if (!name) throw new UsageError('name the model');
+      return await tuneModel(registry, name, values, print, out);
+    }
     if (verb === 'publish') {
       if (!values.name || !values.version) throw new UsageError('--name and --version are required');
       const dir = rest[0];
@@ -202,6 +223,68 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
   } catch (error) {
     return exitCodeForError(error, modelsUsage, out);
   }
+}
+
+/** `models tune`: calibrates on this machine's engine, prints every point, publishes the pick as a new version. */
+async function tuneModel(
+  registry: ModelRegistry,
+  name: string,
+  values: { version?: string | undefined; 'budget-ms'?: string | undefined; seconds?: string | undefined; engine?: string | undefined; provider?: string | undefined; threads?: string | undefined; publish?: string | undefined; live?: boolean | undefined; json?: boolean | undefined },
+  print: (value: unknown, text: string) => void,
+  out: CommandOutput,
+): Promise<number> {
+  const resolved = await registry.resolve(name, values.version);
+  const { manifest, location } = resolved;
+  const budgetMs = values['budget-ms'] !== undefined ? Number(values['budget-ms']) : (manifest.limits?.latencyBudgetMs ?? 1000);
+  const seconds = values.seconds !== undefined ? Number(values.seconds) : 1.5;
+  const threads = values.threads !== undefined ? Number(values.threads) : 1;
+  if (!(budgetMs > 0) || !(seconds > 0) || !Number.isInteger(threads) || threads < 1) throw new UsageError('--budget-ms, --seconds and --threads must be positive numbers');
+  if (typeof location !== 'string' || /^https?:/.test(location)) throw new UsageError('a remote model is tuned where its files are published');
+  // Imported here: TF.js and ONNX Runtime are heavy, and only this command needs them.
+  const inference = await import('@inferq/inference');
+  const silent = { info: () => {}, warn: () => {} };
+  // The engines a worker would start here, with the same preferences.
+  await inference.initBackend({ preferred: 'auto', logger: silent });
+  const provider = (values.provider ?? 'auto') as (typeof inference.onnxProviderPreferences)[number];
+  const engine = (values.engine ?? 'auto') as (typeof inference.enginePreferences)[number];
+  if (!inference.onnxProviderPreferences.includes(provider)) throw new UsageError(`--provider is one of ${inference.onnxProviderPreferences.join(', ')}`);
+  if (!inference.enginePreferences.includes(engine)) throw new UsageError(`--engine is one of ${inference.enginePreferences.join(', ')}`);
+  await inference.initOnnxRuntime({ preferred: provider, intraOpThreads: threads, logger: silent });
+  const model = await inference.loadModel(location, manifest, { engine });
+  let result: Awaited<ReturnType<typeof inference.tuneBatching>>;
+  try {
+    if (!values.json) out.write(`tuning ${name}@${manifest.version} on ${model.engine} (${threads} thread${threads === 1 ? '' : 's'}), p99 budget ${budgetMs} ms, ${seconds} s a point\n`);
+    result = await inference.tuneBatching(model, {
+      budgetMs,
+      durationMs: seconds * 1000,
+      onPoint: (point) => {
+        if (!values.json) out.write(`  batch ${String(point.maxBatchSize).padStart(2)} delay ${String(point.maxDelayMs).padStart(2)} ms: ${point.imagesPerSecond.toFixed(1)} images/s, p50 ${point.p50Ms.toFixed(1)} ms, p99 ${point.p99Ms.toFixed(1)} ms\n`);
+      },
+    });
+  } finally {
+    model.dispose();
+  }
+  const { best } = result;
+  if (!best) {
+    print({ name, version: manifest.version, engine: model.engine, budgetMs, best: null, points: result.points }, `no setting keeps a p99 of ${budgetMs} ms on ${model.engine}, not even batch 1: nothing published`);
+    return 1;
+  }
+  const version = values.publish ?? `${manifest.version}+b${best.maxBatchSize}d${best.maxDelayMs}`;
+  const files = await readVersionFiles(location, manifest.format);
+  if ((manifest.format === 'layers' || manifest.format === 'graph') && manifest.onnx !== undefined) files.push(await readOnnxFile(location));
+  const { name: _n, version: _v, sha256: _s, createdAt: _c, onnx: _o, ...rest } = manifest;
+  const published = await registry.publish({
+    name,
+    version,
+    files,
+    manifest: { ...rest, limits: { ...manifest.limits, maxBatchSize: best.maxBatchSize, maxDelayMs: best.maxDelayMs, latencyBudgetMs: budgetMs } } as PublishManifest,
+    setLive: values.live ?? false,
+  });
+  print(
+    { name, from: manifest.version, version, status: published.status, engine: model.engine, budgetMs, best, points: result.points, live: values.live ?? false },
+    `best within ${budgetMs} ms: maxBatchSize ${best.maxBatchSize}, maxDelayMs ${best.maxDelayMs} (${best.imagesPerSecond.toFixed(1)} images/s, p99 ${best.p99Ms.toFixed(1)} ms); ${name}@${version} ${published.status}${values.live ? ', live' : ` (make it live with: pnpm admin models set-live ${name} ${version})`}`,
+  );
+  return 0;
 }
 
 function describeTraffic(name: string, traffic: TrafficSplit): string {

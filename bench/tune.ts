@@ -1,5 +1,5 @@
 // `models tune` against `pnpm bench batching`: for each model, the setting the tuner picks (the
-// most images/s within a p99 budget) beside the best of the batching bench's sweep (batch
+// lowest p99 among the settings within 3% of the best rate inside a p99 budget) beside the best of the batching bench's sweep (batch
 // 1,4,8,16,32, delay 2 ms, the most images/s). Both settings are then measured again in turns,
 // --rounds times each, in the same process: medians of images/s and p99, and their ratio.
 // Target: the tuned setting at ≥ 95% of the bench best's rate with a p99 no worse.

@@ -49,10 +49,11 @@ export const modelsUsage = `pnpm admin models: the model registry (the folder MO
              [--provider auto|cpu|cuda|…] [--threads N] [--publish NEW_VERSION] [--live]
                                             calibrate the batch settings of NAME (its live version,
                                             or V) on this machine's engine: batch sizes 1-64, then
-                                            delays; the most images/s whose p99 keeps the budget
+                                            delays; of the settings whose p99 keeps the budget
                                             (--budget-ms, else the manifest's limits.latencyBudgetMs,
-                                            else 1000). Run it on a machine of the model's worker
-                                            pool. The pick is published as a new version (the same
+                                            else 1000) and within 3% of the best rate, the lowest
+                                            p99. Run it on a machine of the model's worker pool.
+                                            The pick is published as a new version (the same
                                             files, limits.maxBatchSize/maxDelayMs set; NEW_VERSION,
                                             else <version>+b<size>d<delay>)
 

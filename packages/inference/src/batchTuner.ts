@@ -65,7 +65,7 @@ export interface TuneBatchingOptions {
 }
 
 export interface TuneBatchingResult {
-  /** The most images/s within the budget; null when no setting keeps it (even batch 1). */
+  /** The pick (see tuneBatching); null when no setting keeps the budget, not even batch 1. */
   best: BatchPoint | null;
   points: BatchPoint[];
 }
@@ -73,8 +73,8 @@ export interface TuneBatchingResult {
 /**
  * A short calibration of `model`'s batch settings on the engine it is loaded on: batch sizes
  * (delay 2 ms) first, stopping once a size breaks the budget twice over; then delays at the best
- * size. The chosen setting is the one with the most images/s
- * whose p99 stays within `budgetMs` (ties: the smaller batch, then the shorter delay).
+ * size. The chosen setting is, among those whose p99 stays within `budgetMs` and whose rate is
+ * within 3% of the best of them, the one with the lowest p99.
  */
 export async function tuneBatching(model: ServedModel, options: TuneBatchingOptions): Promise<TuneBatchingResult> {
   const points: BatchPoint[] = [];
@@ -99,6 +99,7 @@ function choose(points: readonly BatchPoint[], budgetMs: number): BatchPoint | n
   const within = points.filter((point) => point.p99Ms <= budgetMs);
   if (within.length === 0) return null;
   const top = Math.max(...within.map((point) => point.imagesPerSecond));
-  // Within 2% of the top is a tie (the noise of one short point): the smaller batch and delay win, for latency.
-  return within.filter((point) => point.imagesPerSecond >= top * 0.98).sort((a, b) => a.maxBatchSize - b.maxBatchSize || a.maxDelayMs - b.maxDelayMs)[0] ?? null;
+  // Past the knee the rate barely moves while the latency grows with the batch: among the
+  // settings within 3% of the top rate (the noise of one short point), the lowest p99 wins.
+  return within.filter((point) => point.imagesPerSecond >= top * 0.97).sort((a, b) => a.p99Ms - b.p99Ms || a.maxBatchSize - b.maxBatchSize)[0] ?? null;
 }

@@ -195,8 +195,8 @@ describe('inferq-admin models tune', () => {
     const answer = JSON.parse(tuned.text) as { version: string; status: string; budgetMs: number; best: { maxBatchSize: number; maxDelayMs: number; p99Ms: number }; points: Array<{ maxBatchSize: number; maxDelayMs: number }> };
     expect(answer.status).toBe('written');
     expect(answer.best.p99Ms).toBeLessThanOrEqual(10_000);
-    // Batch sizes 1 to 64 at 2 ms, then the other delays at the pick's size.
-    expect(answer.points.filter((point) => point.maxDelayMs === 2).map((point) => point.maxBatchSize)).toEqual([1, 2, 4, 8, 16, 32, 64]);
+    // Batch sizes 1 to 64 at 2 ms, twice in turns, then the other delays at the pick's size.
+    expect(answer.points.filter((point) => point.maxDelayMs === 2).map((point) => point.maxBatchSize)).toEqual([1, 2, 4, 8, 16, 32, 64, 1, 2, 4, 8, 16, 32, 64]);
     expect(answer.points.filter((point) => point.maxDelayMs !== 2).map((point) => point.maxDelayMs)).toEqual([0, 5, 10]);
     expect(answer.version).toBe(`1.0.0+b${answer.best.maxBatchSize}d${answer.best.maxDelayMs}`);
     const published = await registry.resolve('mnist', answer.version);

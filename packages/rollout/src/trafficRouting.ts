@@ -55,11 +55,42 @@ export interface TrafficRoutingOptions {
 interface Cached<T> {
   at: number;
   value: Promise<T>;
+  /** Set once `value` settled: a stale entry is answered from it while one refresh runs. */
+  settled?: { value: T };
+  refreshing?: boolean;
+}
+
+/**
+ * `cache`'s answer for `read`: fresh within `cacheMs`; past it, the last settled answer at once
+ * while one refresh runs (a submit never waits for the registry's files or Redis once warm).
+ */
+function cached<T>(entry: Cached<T> | undefined, cacheMs: number, read: () => Promise<T>, store: (entry: Cached<T>) => void): Promise<T> {
+  const now = performance.now();
+  if (entry && now - entry.at < cacheMs) return entry.value;
+  const remember = (value: Promise<T>) => {
+    const fresh: Cached<T> = { at: performance.now(), value };
+    void value.then((settled) => (fresh.settled = { value: settled }));
+    return fresh;
+  };
+  if (entry?.settled) {
+    if (!entry.refreshing) {
+      entry.refreshing = true;
+      const value = read();
+      void value.then(() => store(remember(value)));
+    }
+    return Promise.resolve(entry.settled.value);
+  }
+  if (entry) return entry.value; // the first read is still running
+  const first = remember(read());
+  store(first);
+  return first.value;
 }
 
 /**
  * The API's router of jobs that name no version: reads the model's split from the registry and
- * which versions workers have loaded (both reused for `cacheMs`), and picks one version per job.
+ * which versions workers have loaded (both reused for `cacheMs`, then answered from the last read
+ * while one refresh runs: a change is seen within `cacheMs` plus one read), and picks one version
+ * per job.
  */
 export class TrafficRouting {
   readonly #options: TrafficRoutingOptions;
@@ -82,22 +113,26 @@ export class TrafficRouting {
   }
 
   #split(model: string): Promise<TrafficSplit | null> {
-    const now = performance.now();
-    const cached = this.#splits.get(model);
-    if (cached && now - cached.at < (this.#options.cacheMs ?? 1000)) return cached.value;
-    // Unreadable: no split, as if the file were absent; jobs go to the live version.
-    const value = this.#options.registry.readTraffic(model).catch(() => null);
-    if (this.#splits.size >= 1000) this.#splits.clear();
-    this.#splits.set(model, { at: now, value });
-    return value;
+    return cached(
+      this.#splits.get(model),
+      this.#options.cacheMs ?? 1000,
+      // Unreadable: no split, as if the file were absent; jobs go to the live version.
+      () => this.#options.registry.readTraffic(model).catch(() => null),
+      (entry) => {
+        // Names come from requests: keep the map small however many are tried.
+        if (this.#splits.size >= 1000 && !this.#splits.has(model)) this.#splits.clear();
+        this.#splits.set(model, entry);
+      },
+    );
   }
 
   #loadedVersions(): Promise<Map<string, Set<string>>> {
-    const now = performance.now();
-    if (this.#loaded && now - this.#loaded.at < (this.#options.cacheMs ?? 1000)) return this.#loaded.value;
-    const value = this.#options.workers.list().then(loadedByModel, () => new Map<string, Set<string>>());
-    this.#loaded = { at: now, value };
-    return value;
+    return cached(
+      this.#loaded,
+      this.#options.cacheMs ?? 1000,
+      () => this.#options.workers.list().then(loadedByModel, () => new Map<string, Set<string>>()),
+      (entry) => (this.#loaded = entry),
+    );
   }
 }
 

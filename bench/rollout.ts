@@ -57,13 +57,13 @@ const adminHeaders = { ...admin!.headers, 'content-type': 'application/json' };
 async function setTraffic(body: unknown): Promise<void> {
   const response = await fetch(`${platform.api.url}/v1/admin/models/${name}/traffic`, { method: 'PUT', headers: adminHeaders, body: JSON.stringify(body) });
   if (response.status !== 200) throw new Error(`PUT traffic answered ${response.status}: ${await response.text()}`);
-  // Every version of the split warm on the worker, and the API's view of the split renewed (1 s).
+  // Every version of the split warm on the worker, and the API's view of it renewed (within 2 s).
   for (;;) {
     const view = (await (await fetch(`${platform.api.url}/v1/admin/models/${name}/traffic`, { headers: admin!.headers })).json()) as { traffic: { split: Array<{ workersReady: number }>; shadow: { workersReady: number } | null } };
     if (view.traffic.split.every((entry) => entry.workersReady > 0) && (view.traffic.shadow?.workersReady ?? 1) > 0) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  await new Promise((resolve) => setTimeout(resolve, 1500));
+  await new Promise((resolve) => setTimeout(resolve, 2100));
 }
 
 async function submitAndWait(client: number): Promise<{ id: string; ms: number; ok: boolean }> {

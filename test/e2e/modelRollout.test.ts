@@ -101,6 +101,8 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
       view = (await traffic()).json;
       return view.traffic !== null && view.traffic.split.every((entry) => entry.workersReady > 0) && (view.traffic.shadow?.workersReady ?? 1) > 0;
     }, 30_000);
+    // The API's view of the split and of the warm versions is renewed within two seconds (routing cache).
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     return view as TrafficView;
   }
 
@@ -233,8 +235,8 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
     expect(event.type).toBe('model.rolled_back');
     expect(event.rollback).toMatchObject({ candidate: '1.2.0', rule: 'minAgreement' });
     expect(event.comparison.shadow.agreement).toBeLessThan(0.95);
-    // Jobs that name no version run on the baseline again, once the API's view of the split (reused for a second) is renewed.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Jobs that name no version run on the baseline again, once the API's view of the split is renewed.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     const after = await submitMany(5);
     expect((await rowsOf(after.map((job) => job.id))).every((row) => row.routed_version === null && row.model_version === '1.0.0')).toBe(true);
   }, 120_000);

@@ -61,12 +61,14 @@ interface Cached<T> {
 }
 
 /**
- * `cache`'s answer for `read`: fresh within `cacheMs`; past it, the last settled answer at once
- * while one refresh runs (a submit never waits for the registry's files or Redis once warm).
+ * `cache`'s answer for `read`: fresh within `cacheMs`; up to twice that old, the last settled
+ * answer at once while one refresh runs (under a steady stream of submits none waits for the
+ * registry's files or Redis); older, a fresh read (a quiet process never routes by an old split).
  */
 function cached<T>(entry: Cached<T> | undefined, cacheMs: number, read: () => Promise<T>, store: (entry: Cached<T>) => void): Promise<T> {
   const now = performance.now();
   if (entry && now - entry.at < cacheMs) return entry.value;
+  if (entry?.settled && now - entry.at >= 2 * cacheMs && !entry.refreshing) entry = undefined;
   const remember = (value: Promise<T>) => {
     const fresh: Cached<T> = { at: performance.now(), value };
     void value.then((settled) => (fresh.settled = { value: settled }));
@@ -80,7 +82,7 @@ function cached<T>(entry: Cached<T> | undefined, cacheMs: number, read: () => Pr
     }
     return Promise.resolve(entry.settled.value);
   }
-  if (entry) return entry.value; // the first read is still running
+  if (entry && !entry.settled) return entry.value; // the first read is still running
   const first = remember(read());
   store(first);
   return first.value;
@@ -88,9 +90,9 @@ function cached<T>(entry: Cached<T> | undefined, cacheMs: number, read: () => Pr
 
 /**
  * The API's router of jobs that name no version: reads the model's split from the registry and
- * which versions workers have loaded (both reused for `cacheMs`, then answered from the last read
- * while one refresh runs: a change is seen within `cacheMs` plus one read), and picks one version
- * per job.
+ * which versions workers have loaded (both reused for `cacheMs`, then for as long again answered
+ * from the last read while one refresh runs: a change is seen within twice `cacheMs`), and picks
+ * one version per job.
  */
 export class TrafficRouting {
   readonly #options: TrafficRoutingOptions;

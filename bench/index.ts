@@ -28,6 +28,8 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   requests: { file: 'apiRequests.ts', about: 'API CPU per request, by kind: a submit, the poll of a finished job, an authenticated read (workers idle)' },
   reference: { file: 'reference.ts', about: 'API CPU per job and jobs/s of submits by imageUrl and by uploadId (s3rver) against multipart, same run; Postgres size per 10,000 jobs with inputs in Postgres and after moving them out' },
   queueposition: { file: 'queuePosition.ts', about: 'what a queued job\'s place costs: the position read (one pipelined round trip) beside the queue-length read every submit makes, on a deep queue; PUBLISH + XADD of the event log beside PUBLISH alone' },
+  tune: { file: 'tune.ts', about: '`models tune` against the batching bench: the setting the tuner picks (most images/s within the p99 budget) vs the sweep\'s best, measured again in turns; rate ratio (target ≥ 0.95) and p99' },
+  rollout: { file: 'rollout.ts', about: 'traffic split 70/30 over 1,000 jobs (share each version ran vs the weights), and the primary\'s p99 with and without a shadow version, API + worker' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };
 

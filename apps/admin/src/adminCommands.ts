@@ -21,7 +21,8 @@ export const usage = `pnpm admin (in the Docker image: node apps/admin/src/index
                                    WEBHOOK_SECRET_KEYS (secrets in clear, or under an older key);
                                    run after adding a key, before removing an old one
 
-  models list|publish|set-live     the model registry (MODELS_DIR): pnpm admin models --help
+  models list|publish|set-live     the model registry (MODELS_DIR), and traffic splits
+  models traffic                   over its versions: pnpm admin models --help
   storage status|move-inputs       job inputs in the blob store (BLOB_STORE_URL): pnpm admin storage --help
 
   --json                           print JSON`;

@@ -149,3 +149,64 @@ describe('inferq-admin models', () => {
     expect(result.text.startsWith(`error: ${code}:`)).toBe(true);
   });
 });
+
+describe('inferq-admin models traffic', () => {
+  async function twoVersions(): Promise<void> {
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.0.0', '--live'])).code).toBe(0);
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.1.0'])).code).toBe(0);
+  }
+
+  it('sets a split with the live version as its baseline, shows it, and set-live removes it', async () => {
+    await twoVersions();
+    const set = await run(['traffic', 'mnist', '1.0.0=95', '1.1.0=5', '--shadow', '1.1.0', '--rules', '{"minAgreement":0.95,"minJobs":200}', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.text).traffic).toMatchObject({ split: [{ version: '1.0.0', weight: 95 }, { version: '1.1.0', weight: 5 }], shadow: '1.1.0', baseline: '1.0.0', rules: { minAgreement: 0.95, minJobs: 200 } });
+    expect((await run(['traffic', 'mnist'])).text).toMatch(/1\.0\.0 95%, 1\.1\.0 5% \(baseline 1\.0\.0/);
+    expect((await run(['set-live', 'mnist', '1.1.0'])).code).toBe(0);
+    expect(await registry.readTraffic('mnist')).toBeNull();
+  });
+
+  it.each([
+    ['a weight that is not a number', ['1.0.0=lots'], 2],
+    ['a version twice', ['1.0.0=1', '1.0.0=2'], 1],
+    ['a version that does not exist', ['9.9.9=1'], 1],
+    ['rules that are not JSON', ['1.0.0=1', '--rules', '{'], 2],
+    ['an unknown rule', ['1.0.0=1', '--rules', '{"maxErrors":1}'], 1],
+  ])('refuses %s and stores nothing', async (_case, args, code) => {
+    await twoVersions();
+    expect((await run(['traffic', 'mnist', ...args])).code).toBe(code);
+    expect(await registry.readTraffic('mnist')).toBeNull();
+  });
+
+  it('removes a split with --clear', async () => {
+    await twoVersions();
+    expect((await run(['traffic', 'mnist', '1.1.0=1'])).code).toBe(0);
+    expect(await registry.readTraffic('mnist')).not.toBeNull();
+    expect((await run(['traffic', 'mnist', '--clear'])).code).toBe(0);
+    expect(await registry.readTraffic('mnist')).toBeNull();
+  });
+});
+
+describe('inferq-admin models tune', () => {
+  it('calibrates on this machine and publishes the pick as a new version with those limits, the live one untouched', async () => {
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.0.0', '--live'])).code).toBe(0);
+    const tuned = await run(['tune', 'mnist', '--seconds', '0.1', '--budget-ms', '10000', '--json']);
+    expect(tuned.code).toBe(0);
+    const answer = JSON.parse(tuned.text) as { version: string; status: string; budgetMs: number; best: { maxBatchSize: number; maxDelayMs: number; p99Ms: number }; points: Array<{ maxBatchSize: number; maxDelayMs: number }> };
+    expect(answer.status).toBe('written');
+    expect(answer.best.p99Ms).toBeLessThanOrEqual(10_000);
+    // Batch sizes 1 to 64 at 2 ms, twice in turns, then the other delays at the pick's size.
+    expect(answer.points.filter((point) => point.maxDelayMs === 2).map((point) => point.maxBatchSize)).toEqual([1, 2, 4, 8, 16, 32, 64, 1, 2, 4, 8, 16, 32, 64]);
+    expect(answer.points.filter((point) => point.maxDelayMs !== 2).map((point) => point.maxDelayMs)).toEqual([0, 5, 10]);
+    expect(answer.version).toBe(`1.0.0+b${answer.best.maxBatchSize}d${answer.best.maxDelayMs}`);
+    const published = await registry.resolve('mnist', answer.version);
+    expect(published.manifest.limits).toMatchObject({ maxBatchSize: answer.best.maxBatchSize, maxDelayMs: answer.best.maxDelayMs, latencyBudgetMs: 10_000 });
+    expect(published.manifest.sha256).toBe((await registry.resolve('mnist', '1.0.0')).manifest.sha256);
+    expect((await registry.resolve('mnist')).version).toBe('1.0.0');
+  }, 60_000);
+
+  it('refuses a budget that is not a positive number', async () => {
+    expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.0.0', '--live'])).code).toBe(0);
+    expect((await run(['tune', 'mnist', '--budget-ms', 'soon'])).code).toBe(2);
+  });
+});

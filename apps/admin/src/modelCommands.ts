@@ -1,7 +1,7 @@
 import { access, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { AppError } from '@inferq/core';
+import { AppError, putTrafficBodySchema, type TrafficSplit } from '@inferq/core';
 import { savedModelsSupported } from '@inferq/inference/savedModelSupport';
 import {
   downloadModel,
@@ -18,6 +18,7 @@ import {
   type ModelRegistry,
   type PublishManifest,
 } from '@inferq/models';
+import { setTrafficSplit } from '@inferq/rollout';
 import type { CommandOutput } from './adminCommands.ts';
 import { exitCodeForError, UsageError } from './commandErrors.ts';
 import { checkModelLoads, type LoadCheckResult } from './modelLoadCheck.ts';
@@ -37,6 +38,24 @@ export const modelsUsage = `pnpm admin models: the model registry (the folder MO
   models publish --url URL --name N --version V --manifest FILE [--live]
                                             add a version from a TF.js model.json URL (shards beside it)
   models set-live NAME VERSION              make VERSION live; workers swap to it within seconds
+                                            (and any traffic split of NAME is removed)
+  models traffic NAME                       the traffic split of NAME (none: the live version takes all)
+  models traffic NAME V=W [V=W …] [--sticky user|none] [--shadow V] [--rules JSON]
+                                            send jobs that name no version to each V by weight W,
+                                            shadow each on V, roll back by the rules (JSON, e.g.
+                                            '{"minAgreement":0.95,"maxErrorRate":0.02,"minJobs":200}')
+  models traffic NAME --clear               remove the split
+  models tune NAME [--version V] [--budget-ms N] [--seconds S] [--engine auto|onnxruntime|tfjs]
+             [--provider auto|cpu|cuda|…] [--threads N] [--publish NEW_VERSION] [--live]
+                                            calibrate the batch settings of NAME (its live version,
+                                            or V) on this machine's engine: batch sizes 1-64, then
+                                            delays; of the settings whose p99 keeps the budget
+                                            (--budget-ms, else the manifest's limits.latencyBudgetMs,
+                                            else 1000) and within 3% of the best rate, the lowest
+                                            p99. Run it on a machine of the model's worker pool.
+                                            The pick is published as a new version (the same
+                                            files, limits.maxBatchSize/maxDelayMs set; NEW_VERSION,
+                                            else <version>+b<size>d<delay>)
 
   --json                                    print JSON`;
 
@@ -67,6 +86,16 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       manifest: { type: 'string' },
       url: { type: 'string' },
       live: { type: 'boolean', default: false },
+      sticky: { type: 'string' },
+      shadow: { type: 'string' },
+      rules: { type: 'string' },
+      clear: { type: 'boolean', default: false },
+      'budget-ms': { type: 'string' },
+      seconds: { type: 'string' },
+      engine: { type: 'string' },
+      provider: { type: 'string' },
+      threads: { type: 'string' },
+      publish: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -105,6 +134,43 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       await registry.setLive(name, version);
       print({ name, liveVersion: version }, `${name}: ${version} is live; workers load it and switch within their watch interval`);
       return 0;
+    }
+    if (verb === 'traffic') {
+      const [name, ...weights] = rest;
+      if (!name) throw new UsageError('name the model');
+      if (values.clear) {
+        await registry.resolve(name);
+        await registry.setTraffic(name, null);
+        print({ name, traffic: null }, `${name}: no split; jobs that name no version run on the live version`);
+        return 0;
+      }
+      if (weights.length === 0) {
+        const traffic = await registry.readTraffic(name);
+        const live = (await registry.resolve(name)).version;
+        print({ name, liveVersion: live, traffic }, traffic ? describeTraffic(name, traffic) : `${name}: no split; live version ${live} takes every job that names no version`);
+        return 0;
+      }
+      let rules: unknown;
+      try {
+        rules = values.rules === undefined ? undefined : JSON.parse(values.rules);
+      } catch {
+        throw new UsageError('--rules must be JSON');
+      }
+      const split = weights.map((pair) => {
+        const [version, weight] = pair.split('=');
+        if (!version || weight === undefined || weight === '' || !Number.isFinite(Number(weight))) throw new UsageError(`"${pair}" is not VERSION=WEIGHT`);
+        return { version, weight: Number(weight) };
+      });
+      const body = putTrafficBodySchema.safeParse({ split, ...(values.sticky ? { sticky: values.sticky } : {}), ...(values.shadow ? { shadow: values.shadow } : {}), ...(rules !== undefined ? { rules } : {}) });
+      if (!body.success) throw new AppError('VALIDATION_FAILED', `invalid split: ${body.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+      const traffic = await setTrafficSplit(registry, name, body.data);
+      print({ name, traffic }, `${describeTraffic(name, traffic)}\nworkers load every version of it within their watch interval; until one has, its share goes to ${traffic.baseline}`);
+      return 0;
+    }
+    if (verb === 'tune') {
+      const [name] = rest;
+      if (!name) throw new UsageError('name the model');
+      return await tuneModel(registry, name, values, print, out);
     }
     if (verb === 'publish') {
       if (!values.name || !values.version) throw new UsageError('--name and --version are required');
@@ -160,6 +226,77 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
   }
 }
 
+/** `models tune`: calibrates on this machine's engine, prints every point, publishes the pick as a new version. */
+async function tuneModel(
+  registry: ModelRegistry,
+  name: string,
+  values: { version?: string | undefined; 'budget-ms'?: string | undefined; seconds?: string | undefined; engine?: string | undefined; provider?: string | undefined; threads?: string | undefined; publish?: string | undefined; live?: boolean | undefined; json?: boolean | undefined },
+  print: (value: unknown, text: string) => void,
+  out: CommandOutput,
+): Promise<number> {
+  const resolved = await registry.resolve(name, values.version);
+  const { manifest, location } = resolved;
+  const budgetMs = values['budget-ms'] !== undefined ? Number(values['budget-ms']) : (manifest.limits?.latencyBudgetMs ?? 1000);
+  const seconds = values.seconds !== undefined ? Number(values.seconds) : 1.5;
+  const threads = values.threads !== undefined ? Number(values.threads) : 1;
+  if (!(budgetMs > 0) || !(seconds > 0) || !Number.isInteger(threads) || threads < 1) throw new UsageError('--budget-ms, --seconds and --threads must be positive numbers');
+  if (typeof location !== 'string' || /^https?:/.test(location)) throw new UsageError('a remote model is tuned where its files are published');
+  // Imported here: TF.js and ONNX Runtime are heavy, and only this command needs them.
+  const inference = await import('@inferq/inference');
+  const silent = { info: () => {}, warn: () => {} };
+  // The engines a worker would start here, with the same preferences.
+  await inference.initBackend({ preferred: 'auto', logger: silent });
+  const provider = (values.provider ?? 'auto') as (typeof inference.onnxProviderPreferences)[number];
+  const engine = (values.engine ?? 'auto') as (typeof inference.enginePreferences)[number];
+  if (!inference.onnxProviderPreferences.includes(provider)) throw new UsageError(`--provider is one of ${inference.onnxProviderPreferences.join(', ')}`);
+  if (!inference.enginePreferences.includes(engine)) throw new UsageError(`--engine is one of ${inference.enginePreferences.join(', ')}`);
+  await inference.initOnnxRuntime({ preferred: provider, intraOpThreads: threads, logger: silent });
+  const model = await inference.loadModel(location, manifest, { engine });
+  let result: Awaited<ReturnType<typeof inference.tuneBatching>>;
+  try {
+    if (!values.json) out.write(`tuning ${name}@${manifest.version} on ${model.engine} (${threads} thread${threads === 1 ? '' : 's'}), p99 budget ${budgetMs} ms, ${seconds} s a point\n`);
+    result = await inference.tuneBatching(model, {
+      budgetMs,
+      durationMs: seconds * 1000,
+      onPoint: (point) => {
+        if (!values.json) out.write(`  batch ${String(point.maxBatchSize).padStart(2)} delay ${String(point.maxDelayMs).padStart(2)} ms: ${point.imagesPerSecond.toFixed(1)} images/s, p50 ${point.p50Ms.toFixed(1)} ms, p99 ${point.p99Ms.toFixed(1)} ms\n`);
+      },
+    });
+  } finally {
+    model.dispose();
+  }
+  const { best } = result;
+  if (!best) {
+    print({ name, version: manifest.version, engine: model.engine, budgetMs, best: null, points: result.points }, `no setting keeps a p99 of ${budgetMs} ms on ${model.engine}, not even batch 1: nothing published`);
+    return 1;
+  }
+  const version = values.publish ?? `${manifest.version}+b${best.maxBatchSize}d${best.maxDelayMs}`;
+  const files = await readVersionFiles(location, manifest.format);
+  if ((manifest.format === 'layers' || manifest.format === 'graph') && manifest.onnx !== undefined) files.push(await readOnnxFile(location));
+  const { name: _n, version: _v, sha256: _s, createdAt: _c, onnx: _o, ...rest } = manifest;
+  const published = await registry.publish({
+    name,
+    version,
+    files,
+    manifest: { ...rest, limits: { ...manifest.limits, maxBatchSize: best.maxBatchSize, maxDelayMs: best.maxDelayMs, latencyBudgetMs: budgetMs } } as PublishManifest,
+    setLive: values.live ?? false,
+  });
+  print(
+    { name, from: manifest.version, version, status: published.status, engine: model.engine, budgetMs, best, points: result.points, live: values.live ?? false },
+    `best within ${budgetMs} ms: maxBatchSize ${best.maxBatchSize}, maxDelayMs ${best.maxDelayMs} (${best.imagesPerSecond.toFixed(1)} images/s, p99 ${best.p99Ms.toFixed(1)} ms); ${name}@${version} ${published.status}${values.live ? ', live' : ` (make it live with: pnpm admin models set-live ${name} ${version})`}`,
+  );
+  return 0;
+}
+
+function describeTraffic(name: string, traffic: TrafficSplit): string {
+  const total = traffic.split.reduce((sum, entry) => sum + entry.weight, 0);
+  const shares = traffic.split.map((entry) => `${entry.version} ${Math.round((entry.weight / total) * 1000) / 10}%`).join(', ');
+  return [
+    `${name}: ${shares} (baseline ${traffic.baseline}, sticky ${traffic.sticky}, since ${traffic.since})`,
+    ...(traffic.shadow ? [`  shadow: ${traffic.shadow}`] : []),
+    ...(traffic.rules ? [`  rules: ${JSON.stringify(traffic.rules)}`] : []),
+  ].join('\n');
+}
 
 async function detectFormat(folder: string): Promise<ModelFormat> {
   if (await exists(path.join(folder, savedModelFileName))) return 'saved_model';

@@ -18,6 +18,7 @@ import { apiDocsRouter } from './routes/apiDocs.ts';
 import { eventsRouter } from './routes/events.ts';
 import { jobsRouter } from './routes/jobs.ts';
 import { modelFilesRouter, modelsRouter } from './routes/models.ts';
+import { modelRolloutRouter } from './routes/modelRollout.ts';
 import { queueOperationsRouter } from './routes/queueOperations.ts';
 import { adminAdmissionRouter } from './routes/adminAdmission.ts';
 import type { ApiServices } from './services.ts';
@@ -109,6 +110,7 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/v1', accountRouter(services.account, services.accounts));
   app.use('/v1', eventsRouter(services.live, services.jobs));
   if (services.models) app.use('/v1', modelsRouter(services.models));
+  if (services.rollout) app.use('/v1/admin', modelRolloutRouter(services.rollout));
   app.use('/v1/admin', adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }));
   app.use('/v1/admin', adminJobsRouter({ jobs: services.jobs, operator: services.operator }));
   app.use('/v1/admin', queueOperationsRouter(services.queueOperations));

@@ -17,6 +17,7 @@ import type { AdmissionSource } from './routes/adminAdmission.ts';
 import { ModelService, type ModelDownloadOptions } from './modelService.ts';
 import type { BlobStore } from '@inferq/storage';
 import type { InputFetchOptions } from '@inferq/jobs';
+import { RolloutService, TrafficRouting, VersionComparison } from '@inferq/rollout';
 
 /** What the API is built from: connections, stores and settings (from env in index.ts, or a test's). */
 export interface ApiParts {
@@ -98,6 +99,8 @@ export interface ApiServices {
   /** The operators' bulk actions: pause and resume, retry all failed, clean. */
   queueOperations: QueueOperations;
   models: ModelService | undefined;
+  /** Traffic splits, comparisons and rollbacks of the registry's models; undefined without a registry. */
+  rollout: RolloutService | undefined;
   live: LiveEvents | undefined;
   rateLimits: RateLimits;
   tiers: TierTable;
@@ -123,6 +126,8 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const admission: AdmissionSource = () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() });
   const maintenance = new JobMaintenance(db);
   const served = new ServedModels({ registry: workers, queue: queue.name });
+  // Jobs that name no version follow their model's traffic split, to versions some worker has warm.
+  const routing = parts.registry ? new TrafficRouting({ registry: parts.registry, workers }) : undefined;
   const jobs = new JobService({
     admission: new JobAdmission(db),
     execution: new JobExecution(db),
@@ -130,6 +135,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     maintenance,
     queue,
     models: parts.models,
+    routing,
     defaultModel: parts.defaultModel,
     imageLimits: parts.imageLimits,
     keepImageMetadata: parts.keepImageMetadata,
@@ -160,6 +166,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     // One queue today; with a queue per model, every one of them.
     queueOperations: new QueueOperations({ maintenance, blobs: parts.blobs, queues: () => [queue], retry: (id) => jobs.retry(id) }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
+    rollout: parts.registry ? new RolloutService({ registry: parts.registry, comparison: new VersionComparison(db), db, workers }) : undefined,
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,
     tiers: parts.tiers,

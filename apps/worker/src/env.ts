@@ -1,6 +1,6 @@
 import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
-import { commonEnvSchema, defaultInferenceJobPolicy, parseEnv } from '@inferq/core';
+import { commonEnvSchema, defaultInferenceJobPolicy, envBoolean, envPortList, parseEnv } from '@inferq/core';
 import { enginePreferences, onnxProviderPreferences } from '@inferq/inference';
 import { blobStoreEnvShape } from '@inferq/storage';
 
@@ -84,6 +84,28 @@ export const workerEnvSchema = commonEnvSchema.extend({
     .min(0)
     .default(5000)
     .describe('How often (ms) the elected worker moves queued jobs past their ttlSeconds to `expired`, between reconciliation passes; 0: only in those passes.'),
+  ROLLOUT_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('Where the model.rolled_back webhook goes when the reconciler takes a candidate version off a traffic split (the administrators\' endpoint). Unset: rollbacks are recorded and shown, not sent.'),
+  ROLLOUT_WEBHOOK_SECRET: z
+    .string()
+    .min(24)
+    .optional()
+    .describe('Signs the model.rolled_back webhook (Standard Webhooks, a whsec_<base64> secret; also InferQ-Signature). Required with ROLLOUT_WEBHOOK_URL.'),
+  ROLLOUT_WEBHOOK_ALLOW_LOOPBACK: envBoolean
+    .default(false)
+    .describe('Development and tests only: let the model.rolled_back webhook go to a loopback address over http.'),
+  ROLLOUT_WEBHOOK_ALLOW_PORTS: envPortList
+    .default([])
+    .describe('Ports the model.rolled_back webhook URL may name besides 80 and 443, comma-separated.'),
+}).superRefine((env, ctx) => {
+  if (env.ROLLOUT_WEBHOOK_URL !== undefined && env.ROLLOUT_WEBHOOK_SECRET === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['ROLLOUT_WEBHOOK_SECRET'], message: 'is required with ROLLOUT_WEBHOOK_URL' });
+  }
+  if (env.ROLLOUT_WEBHOOK_ALLOW_LOOPBACK && env.NODE_ENV === 'production') {
+    ctx.addIssue({ code: 'custom', path: ['ROLLOUT_WEBHOOK_ALLOW_LOOPBACK'], message: 'must not be set in production' });
+  }
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

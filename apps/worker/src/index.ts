@@ -1,11 +1,13 @@
 import { hostname, setPriority } from 'node:os';
 import { pino } from 'pino';
-import { createDatabase, JobExecution, JobMaintenance, pingDatabase } from '@inferq/db';
+import { createDatabase, JobExecution, JobMaintenance, pingDatabase, ShadowResults } from '@inferq/db';
 import { batchingDefaults, initBackend, initOnnxRuntime, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
 import { LeaderLock, Reconciler } from '@inferq/reconciler';
+import { rollbackWebhook, RolloutGuard, VersionComparison } from '@inferq/rollout';
+import { WebhookSender } from '@inferq/webhooks';
 import { createTracing } from '@inferq/tracing';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
@@ -146,6 +148,7 @@ const worker = new InferenceWorker({
   resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
   metrics,
   tracing,
+  shadowResults: new ShadowResults(db),
 });
 worker.start();
 takesJobsOf = (model) => worker.consumes(model);
@@ -171,6 +174,21 @@ const reconciler =
         ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_MS,
         metrics,
         events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
+        rollout: new RolloutGuard({
+          registry,
+          comparison: new VersionComparison(db),
+          db,
+          logger: logger.child({ component: 'rollout' }),
+          ...(env.ROLLOUT_WEBHOOK_URL !== undefined && env.ROLLOUT_WEBHOOK_SECRET !== undefined
+            ? {
+                notify: rollbackWebhook({
+                  url: env.ROLLOUT_WEBHOOK_URL,
+                  secret: env.ROLLOUT_WEBHOOK_SECRET,
+                  sender: new WebhookSender({ allowLoopback: env.ROLLOUT_WEBHOOK_ALLOW_LOOPBACK, allowPorts: env.ROLLOUT_WEBHOOK_ALLOW_PORTS }),
+                }),
+              }
+            : {}),
+        }),
       })
     : undefined;
 reconciler?.start();

@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AppError, ThroughputMeter, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, modelQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
-import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
+import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type ShadowResults, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher, PixelStore, StoredPixels } from '@inferq/queue';
@@ -59,6 +59,8 @@ export interface InferenceWorkerOptions {
    */
   resultWriteRetryMs?: number;
   metrics?: WorkerMetrics;
+  /** Where shadow runs (a traffic split's shadow version) write what they made. @defaultValue none: shadow runs are skipped */
+  shadowResults?: ShadowResults;
   /**
    * Spans of each attempt (`attempt`, with `start`, `batch` and `result write` under it),
    * continuing the trace whose context the payload carries. @defaultValue disabledTracing (off)
@@ -319,6 +321,7 @@ export class InferenceWorker {
    */
   async #process(job: Job<InferenceJobPayload, JobOutcome>, queueModel: string): Promise<JobOutcome> {
     const payload = await this.#parsePayload(job);
+    if (payload.shadow) return this.#processShadow(payload);
     // Counted under its queue's model (which its payload names, unless it was put there by hand).
     const counts = this.#jobs.get(queueModel);
     const tracing = this.#tracing;
@@ -354,6 +357,44 @@ export class InferenceWorker {
       attempt.ended = true;
       if (counts) counts[attempt.phase]--;
       meter?.end(produced);
+    }
+  }
+
+  /**
+   * A shadow run: the job's stored upload on the shadow version, its outcome written to
+   * `job_shadow_results` and nowhere else. The job's row, status, events and webhooks are the
+   * primary's alone; a failure is recorded as the shadow's (it counts against the candidate's
+   * error rate) and never retried. A job deleted meanwhile is skipped.
+   */
+  async #processShadow(payload: InferenceJobPayload): Promise<JobOutcome> {
+    const store = this.#options.shadowResults;
+    const version = payload.modelVersion;
+    if (!store || version === undefined) return { status: 'skipped' };
+    const bytes = await this.#loadInput(payload.jobId, null);
+    if (!bytes) return { status: 'skipped' };
+    const record = { jobId: payload.jobId, modelName: payload.model, modelVersion: version };
+    let lease: ModelLease | undefined;
+    try {
+      lease = await this.#acquireModel(payload);
+      let input: Float32Array;
+      try {
+        input = await imageToInput(bytes, lease.manifest.input);
+      } catch (error) {
+        throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
+      }
+      const inference = await lease.submit(input).catch((error: unknown) => {
+        throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
+      });
+      const decoded = decodeOutput(inference.vector, lease.manifest);
+      await store.write({ ...record, output: [decoded.scores], labels: decoded.top, inferenceMs: inference.inferenceMs });
+      return { status: 'succeeded', modelVersion: version, engine: inference.engine };
+    } catch (error) {
+      if (!(error instanceof PermanentFailure)) throw error;
+      this.#options.logger.warn({ jobId: payload.jobId, model: payload.model, version, code: error.code, err: error.cause ?? error }, 'shadow run failed');
+      await store.write({ ...record, errorCode: error.code });
+      return { status: 'succeeded', modelVersion: version };
+    } finally {
+      lease?.release();
     }
   }
 

@@ -15,3 +15,4 @@ export * from './groupCommit.ts';
 export * from './byteSize.ts';
 export * from './localStack.ts';
 export * from './throughputMeter.ts';
+export * from './rolloutWire.ts';

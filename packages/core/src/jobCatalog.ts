@@ -25,7 +25,25 @@ export const inferenceJobPayloadSchema = z.object({
   modelVersion: z.string().min(1).max(64).optional(),
   /** W3C trace context of the submit's enqueue span, when the API traces; older payloads lack it. */
   traceparent: z.string().max(128).optional(),
+  /**
+   * A shadow run of the job on `modelVersion` (a traffic split's shadow): its result is stored
+   * apart and never changes the job's row. Its queue entry's id is `shadowEntryId(jobId)`.
+   */
+  shadow: z.literal(true).optional(),
 });
+
+/** The BullMQ job id of a job's shadow run (BullMQ ids may not contain ':'). */
+export function shadowEntryId(jobId: string): string {
+  return `${jobId}.shadow`;
+}
+
+/**
+ * A shadow run's BullMQ priority: after every primary job of the queue (BullMQ runs lower numbers
+ * first; the highest it takes is 2^21), so shadows only take slots primaries leave free.
+ */
+export function shadowPriority(primary: number | null | undefined): number {
+  return Math.min(2_097_152, 1_000_000 + (primary ?? 0));
+}
 
 export type InferenceJobPayload = z.infer<typeof inferenceJobPayloadSchema>;
 
@@ -45,7 +63,9 @@ export const defaultInferenceJobPolicy: InferenceJobPolicy = {
 };
 
 /** BullMQ job options for one inference job; keeps Redis bounded by removing finished entries. */
-export function inferenceJobOptions(jobId: string, policy: InferenceJobPolicy = defaultInferenceJobPolicy, priority?: number) {
+export function inferenceJobOptions(jobId: string, policy: InferenceJobPolicy = defaultInferenceJobPolicy, priority?: number, shadow = false) {
+  // A shadow run is tried once: its result is a measurement, not an answer anyone waits for.
+  if (shadow) return { jobId: shadowEntryId(jobId), attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600, count: 1000 }, ...(priority !== undefined ? { priority } : {}) };
   return {
     jobId,
     attempts: policy.attempts,

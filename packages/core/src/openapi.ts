@@ -22,6 +22,7 @@ import { accountViewSchema, queueSnapshotSchema, statsSeriesSchema } from './das
 import { jobEventSchema } from './jobEvent.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
+import { modelComparisonSchema, modelRollbackSchema, putTrafficBodySchema, trafficViewSchema } from './rolloutWire.ts';
 import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
 import { jobStatuses } from './types.ts';
 import {
@@ -748,6 +749,55 @@ function buildDocument(options: OpenApiDocumentOptions) {
           requestParams: { path: modelParams.pick({ name: true }) },
           requestBody: { required: true, content: json(setLiveVersionBodySchema) },
           responses: { '200': { description: 'The model.', content: json(modelViewSchema) }, ...errors('VALIDATION_FAILED', 'MODEL_NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/models/{name}/traffic': {
+        get: operation({
+          operationId: 'adminGetModelTraffic',
+          tags: ['admin', 'models'],
+          summary: "A model's traffic split",
+          description: 'The split (null: every job that names no version runs on the live version), how many live workers have each version warm, and the latest automatic rollbacks.',
+          requestParams: { path: modelParams.pick({ name: true }) },
+          responses: { '200': { description: 'The traffic.', content: json(trafficViewSchema) }, ...errors('MODEL_NOT_FOUND', ...adminOnly) },
+        }),
+        put: operation({
+          operationId: 'adminSetModelTraffic',
+          tags: ['admin', 'models'],
+          summary: "Set a model's traffic split",
+          description:
+            'Jobs that name no version are sent to the versions by weight (`sticky: "user"`: one user always to the same version), and each also runs on `shadow`, at lower priority, its result stored apart. A version no worker has loaded yet takes no traffic (its share goes to the live version, the baseline) until one has. `rules` roll the split back to the baseline automatically. Making a version live removes the split.',
+          requestParams: { path: modelParams.pick({ name: true }) },
+          requestBody: { required: true, content: json(putTrafficBodySchema) },
+          responses: { '200': { description: 'The traffic.', content: json(trafficViewSchema) }, ...errors('VALIDATION_FAILED', 'MODEL_NOT_FOUND', 'CONFLICT', ...adminOnly) },
+        }),
+        delete: operation({
+          operationId: 'adminClearModelTraffic',
+          tags: ['admin', 'models'],
+          summary: "Remove a model's traffic split",
+          requestParams: { path: modelParams.pick({ name: true }) },
+          responses: { '200': { description: 'The traffic.', content: json(trafficViewSchema) }, ...errors('MODEL_NOT_FOUND', 'CONFLICT', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/models/{name}/compare': {
+        get: operation({
+          operationId: 'adminCompareModelVersions',
+          tags: ['admin', 'models'],
+          summary: 'Compare two versions on stored results',
+          description:
+            'Over the jobs each version ran since `since` (default: since the split was set, else the last 24 hours), as the primary or as a shadow: counts, error rates, inference p50/p95, and on shadowed pairs the top-1 agreement (0..1) and the absolute score differences.',
+          requestParams: {
+            path: modelParams.pick({ name: true }),
+            query: z.object({ baseline: z.string(), candidate: z.string(), since: z.string().optional() }),
+          },
+          responses: { '200': { description: 'The comparison.', content: json(modelComparisonSchema) }, ...errors('VALIDATION_FAILED', 'MODEL_NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/rollbacks': {
+        get: operation({
+          operationId: 'adminListRollbacks',
+          tags: ['admin', 'models'],
+          summary: 'The latest automatic rollbacks',
+          responses: { '200': { description: 'Newest first.', content: json(z.object({ rollbacks: z.array(modelRollbackSchema) })) }, ...errors(...adminOnly) },
         }),
       },
       '/healthz': {

@@ -10,3 +10,4 @@ export * from './jobStats.ts';
 export * from './jobMaintenance.ts';
 export * from './admitMany.ts';
 export * from './inputBlobs.ts';
+export * from './shadowResults.ts';

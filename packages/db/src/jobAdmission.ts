@@ -8,6 +8,8 @@ export interface NewJob {
   userId: string;
   modelName: string;
   requestedVersion?: string | undefined;
+  /** The version a traffic split sent the job to (it named none). */
+  routedVersion?: string | undefined;
   input: {
     /** The stored image; its length is the job's `inputBytes`. Written to job_inputs unless `blobKey` says where it is already. */
     data: Buffer;

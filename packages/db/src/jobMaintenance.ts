@@ -11,6 +11,8 @@ export interface UnfinishedJob {
   status: JobStatus;
   modelName: string;
   requestedVersion: string | null;
+  /** The version a traffic split sent it to at submit; a re-enqueue keeps it there. */
+  routedVersion: string | null;
   priority: number | null;
   attempts: number;
   createdAt: Date;
@@ -67,7 +69,7 @@ export class JobMaintenance {
       },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       take: query.limit,
-      select: { id: true, userId: true, status: true, modelName: true, requestedVersion: true, priority: true, attempts: true, createdAt: true },
+      select: { id: true, userId: true, status: true, modelName: true, requestedVersion: true, routedVersion: true, priority: true, attempts: true, createdAt: true },
     });
   }
 

@@ -7,3 +7,4 @@ export * from './batchingDefaults.ts';
 export * from './layersToOnnx.ts';
 export * from './onnxRuntime.ts';
 export * from './modelPool.ts';
+export * from './batchTuner.ts';

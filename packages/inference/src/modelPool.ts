@@ -72,6 +72,10 @@ interface ModelSlot {
   retryAt: number;
   /** Being dropped (its model left the registry): no swap starts, and every version is disposed once no job holds it. */
   removed: boolean;
+  /** Versions the model's traffic split names besides the live one: kept loaded (never dropped as idle) while it does. */
+  inTraffic: Set<string>;
+  /** A traffic version that failed to load, and when it may be tried again (ms since epoch). */
+  trafficRetryAt: Map<string, number>;
 }
 
 /**
@@ -204,9 +208,12 @@ export class ModelPool {
     try {
       version = (await registry.resolve(name)).version;
       const live = await this.#loadVersion(name, version);
-      this.#slots.set(name, { name, live, others: new Map(), loading: new Map(), swap: null, retryAt: 0, removed: false });
+      const slot: ModelSlot = { name, live, others: new Map(), loading: new Map(), swap: null, retryAt: 0, removed: false, inTraffic: new Set(), trafficRetryAt: new Map() };
+      this.#slots.set(name, slot);
       this.#failed.delete(name);
       logger.info({ model: name, version, engine: live.model.engine, loadMs: Math.round(live.loadMs) }, 'model loaded and warmed up');
+      // The versions its split sends jobs to are warm before this worker takes the model's jobs.
+      await this.#warmTraffic(slot);
       for (const listener of this.#listeners) listener.added(name);
       return true;
     } catch (error) {
@@ -305,6 +312,7 @@ export class ModelPool {
     }
     for (const slot of this.#slots.values()) {
       if (slot.removed) continue;
+      swaps.push(this.#warmTraffic(slot));
       this.#dropIdlePinned(slot);
       let target: string;
       try {
@@ -398,6 +406,38 @@ export class ModelPool {
     this.#disposeIfDone(slot, previous);
   }
 
+  /**
+   * Loads and warms every version the model's traffic split names (its weights and its shadow)
+   * that is not loaded here, so the API, which routes only to versions some worker reports
+   * loaded, never sends a job to a cold one. Versions the split no longer names go back to being
+   * ordinary pinned versions (disposed once idle). A version that fails to load is reported in
+   * the log and tried again after `swapRetryMs`.
+   */
+  async #warmTraffic(slot: ModelSlot): Promise<void> {
+    const { registry, logger } = this.#options;
+    const traffic = await registry.readTraffic(slot.name).catch(() => null);
+    const wanted = new Set(traffic ? [...traffic.split.filter((entry) => entry.weight > 0).map((entry) => entry.version), ...(traffic.shadow ? [traffic.shadow] : [])] : []);
+    wanted.delete(slot.live.manifest.version);
+    slot.inTraffic = wanted;
+    await Promise.all(
+      [...wanted].map(async (version) => {
+        const other = slot.others.get(version);
+        if (other) {
+          if (other.retired) this.#revive(slot, other);
+          return;
+        }
+        if (Date.now() < (slot.trafficRetryAt.get(version) ?? 0)) return;
+        try {
+          await this.#loadPinned(slot, version);
+          slot.trafficRetryAt.delete(version);
+        } catch (error) {
+          slot.trafficRetryAt.set(version, Date.now() + (this.#options.swapRetryMs ?? 30_000));
+          logger.warn({ model: slot.name, version, err: error }, 'a version of the traffic split cannot be loaded; it takes no traffic here');
+        }
+      }),
+    );
+  }
+
   /** A retired version asked for again (pinned, or LIVE set back) before it was disposed. */
   #revive(slot: ModelSlot, loaded: LoadedVersion): LoadedVersion {
     loaded.retired = false;
@@ -448,7 +488,7 @@ export class ModelPool {
   #dropIdlePinned(slot: ModelSlot): void {
     const idleMs = this.#options.pinnedIdleMs ?? 60_000;
     for (const loaded of slot.others.values()) {
-      if (!loaded.retired && loaded.leases === 0 && Date.now() - loaded.lastUsedAt >= idleMs) {
+      if (!loaded.retired && loaded.leases === 0 && !slot.inTraffic.has(loaded.manifest.version) && Date.now() - loaded.lastUsedAt >= idleMs) {
         loaded.retired = true;
         this.#disposeIfDone(slot, loaded);
       }

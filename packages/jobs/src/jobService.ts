@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { acquireTurn, AppError, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import { acquireTurn, AppError, shadowPriority, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
@@ -11,7 +11,7 @@ import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import { blobPrefixes, BlobTooLargeError, inputBlobKey, isResultPrefix, resultSinkKey, uploadBlobKey, type BlobStore } from '@inferq/storage';
 import { fetchBounded, FetchFailedError, FetchRefusedError, type OutboundPolicy } from '@inferq/outbound';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
-import type { ModelCatalog } from './modelCatalog.ts';
+import type { ModelCatalog, VersionRouter } from './modelCatalog.ts';
 
 /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
 export const defaultMaxQueuedJobs = 10_000;
@@ -27,6 +27,11 @@ export interface JobServiceOptions {
   maintenance?: JobMaintenance | undefined;
   queue: InferenceQueue;
   models: ModelCatalog;
+  /**
+   * Traffic splits: jobs that name no version are sent to the version it picks, and shadowed on
+   * the version it names. @defaultValue none: such jobs run on the live version
+   */
+  routing?: VersionRouter | undefined;
   defaultModel: string;
   /** The global limits; a tier may only lower maxBytes and maxPixels. */
   imageLimits: ImageLimits;
@@ -171,6 +176,8 @@ export type BatchItemResult = ({ ok: true } & SubmitJobResult) | { ok: false; er
 interface PendingAdmission {
   request: AdmitRequest;
   payload: { jobId: string; model: string; modelVersion?: string; traceparent?: string };
+  /** The version that also runs the job, its result kept apart (a split's shadow). */
+  shadow: string | undefined;
   /** The model pixels made while validating, handed to the worker through the pixel store. */
   pixels: PreparedPixels | undefined;
   /** The submit's span (a batch's images share one). */
@@ -187,6 +194,8 @@ interface SubmitContext {
   tier: ReturnType<typeof tierOf>;
   modelName: string;
   version: string | undefined;
+  /** Where the split sent the job when it named no version; undefined without a split. */
+  route: { version: string; shadow?: string } | undefined;
   model: NonNullable<Awaited<ReturnType<ModelCatalog['resolve']>>>;
   webhookUrl: string | undefined;
   webhookEvents: WebhookEventFilter[] | undefined;
@@ -428,7 +437,9 @@ export class JobService {
     if (!modelNamePattern.test(modelName) || (version !== undefined && !modelNamePattern.test(version))) {
       throw new AppError('UNKNOWN_MODEL', 'No such model.', { details: { model: modelName.slice(0, 64), version } });
     }
-    const model = await models.resolve(modelName, version);
+    // A split decides the version of a job that names none (one per submit: a batch's images go together).
+    const route = version === undefined ? ((await this.#options.routing?.route(modelName, input.principal.userId)) ?? undefined) : undefined;
+    const model = (route ? await models.resolve(modelName, route.version) : null) ?? (await models.resolve(modelName, version));
     if (!model) throw await unknownModel(models, modelName, version);
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
@@ -441,7 +452,9 @@ export class JobService {
       throw new AppError('VALIDATION_FAILED', message, { details: { field: 'resultPrefix' } });
     }
     const inFlight = await this.#checkCapacity();
-    return { principal: input.principal, tier, modelName, version, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, inFlight, resultPrefix: input.resultPrefix };
+    // The routed version must be the one resolved: a version gone since the split was read runs the live one.
+    const routed = route && model.version === route.version ? route : undefined;
+    return { principal: input.principal, tier, modelName, version, route: routed, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, inFlight, resultPrefix: input.resultPrefix };
   }
 
   /**
@@ -563,8 +576,9 @@ export class JobService {
   }
 
   #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
-    const { principal, tier, modelName, version, webhookUrl, webhookEvents, ttlMs, cancelAfterMs, resultPrefix } = context;
+    const { principal, tier, modelName, version, route, webhookUrl, webhookEvents, ttlMs, cancelAfterMs, resultPrefix } = context;
     const id = randomUUID();
+    const runOn = version ?? route?.version;
     return {
       request: {
         job: {
@@ -572,6 +586,7 @@ export class JobService {
           userId: principal.userId,
           modelName,
           requestedVersion: version,
+          routedVersion: route?.version,
           expiresAt: retentionEnd(tier),
           idempotencyKey,
           webhookUrl,
@@ -584,7 +599,8 @@ export class JobService {
         },
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
       },
-      payload: { jobId: id, model: modelName, ...(version ? { modelVersion: version } : {}) },
+      payload: { jobId: id, model: modelName, ...(runOn ? { modelVersion: runOn } : {}) },
+      shadow: route?.shadow,
       pixels: image.pixels,
       span,
     };
@@ -656,7 +672,12 @@ export class JobService {
     const handed = created.flatMap(({ pending, job }) => (pending.pixels ? [{ jobId: job.id, pixels: pending.pixels }] : []));
     if (handed.length > 0) await this.#options.pixels?.putMany(handed).catch(() => {});
     try {
-      await queue.enqueueMany(created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })));
+      // Shadow runs go in the same add, after every primary of the queue (shadowPriority): the
+      // owner pays no quota for them (no row of their own) and never waits for them.
+      const shadows = created.flatMap(({ pending, job }) =>
+        pending.shadow ? [{ payload: { jobId: job.id, model: job.modelName, modelVersion: pending.shadow, shadow: true as const }, priority: shadowPriority(job.priority) }] : [],
+      );
+      await queue.enqueueMany([...created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })), ...shadows]);
     } catch (error) {
       for (const span of enqueueSpans) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message }).end();
       // The clients get no ids, so the rows must not stay behind looking queued.
@@ -848,7 +869,7 @@ export class JobService {
     if (!reset) throw new AppError('CONFLICT', 'The job changed meanwhile; reload it.');
     try {
       await queue.enqueue(
-        { jobId: id, model: row.modelName, ...(row.requestedVersion ? { modelVersion: row.requestedVersion } : {}) },
+        { jobId: id, model: row.modelName, ...((row.requestedVersion ?? row.routedVersion) ? { modelVersion: (row.requestedVersion ?? row.routedVersion) as string } : {}) },
         row.priority !== null ? { priority: row.priority } : {},
       );
     } catch (error) {

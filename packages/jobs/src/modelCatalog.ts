@@ -10,6 +10,15 @@ export interface CatalogModel {
   input?: PixelSpec;
 }
 
+/**
+ * Where a job that names no version goes when its model has a traffic split: one version per job
+ * (by weight, or fixed per user), and a shadow version that runs it too. null: no split, the live
+ * version. (`TrafficRouting` in `@inferq/rollout`.)
+ */
+export interface VersionRouter {
+  route(model: string, userId: string): Promise<{ version: string; shadow?: string } | null>;
+}
+
 /** What the API needs to know about models: whether a name (and version) can be served. */
 export interface ModelCatalog {
   resolve(name: string, version?: string): Promise<CatalogModel | null>;

@@ -128,6 +128,11 @@ export const modelLimitsSchema = z.object({
   maxDelayMs: z.int().min(0).max(60_000).optional(),
   /** Longest one batch may run before the attempt fails with TIMEOUT. */
   timeoutMs: z.int().min(1).max(3_600_000).optional(),
+  /**
+   * The p99 latency (submit to result, in the worker's batcher) that `inferq-admin models tune`
+   * keeps when it picks maxBatchSize and maxDelayMs. @defaultValue 1000
+   */
+  latencyBudgetMs: z.int().min(1).max(600_000).optional(),
 });
 export type ModelLimits = z.infer<typeof modelLimitsSchema>;
 

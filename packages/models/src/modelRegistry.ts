@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AppError } from '@inferq/core';
+import { AppError, trafficSplitSchema, type TrafficSplit } from '@inferq/core';
 import { compareVersions, highestVersion } from './compareVersions.ts';
 import { checkModelFiles, checkWeightPaths, tfjsWeightGroups } from './checkModelFiles.ts';
 import { hashModelFiles, hashModelFolder, onnxExternalDataFiles, savedModelPaths, type ModelFile } from './computeModelHash.ts';
@@ -27,6 +27,8 @@ import { readModelManifest, type ModelLocation } from './readModelManifest.ts';
  *     <root>/<name>/<version>/model.onnx, manifest.json          (format onnx; its external data
  *                                                                 files, e.g. model.onnx.data, beside it)
  *     <root>/<name>/LIVE        one line: the live version; absent → the highest version is live
+ *     <root>/<name>/TRAFFIC.json   a traffic split over versions (see rolloutWire); absent → none.
+ *                               Making a version live removes it.
  *
  * A version folder is immutable once written; publish a new one by writing it under a dot-name
  * (`.<version>.tmp`, which the registry skips) and renaming it into place. Models served from
@@ -34,6 +36,7 @@ import { readModelManifest, type ModelLocation } from './readModelManifest.ts';
  * version.
  */
 export const liveFileName = 'LIVE';
+export const trafficFileName = 'TRAFFIC.json';
 
 export interface ModelRegistryOptions {
   /** The folder holding one folder per model name. */
@@ -195,6 +198,45 @@ export class ModelRegistry {
       await rm(temp, { force: true });
       throw error;
     }
+    // One version live for everyone again: whatever split there was is over.
+    await rm(path.join(folder, trafficFileName), { force: true });
+  }
+
+  /**
+   * The traffic split of `name`, or null when it has none (or is remote). A file that does not
+   * parse is taken as no split, so a bad file never blocks submits: jobs go to the live version.
+   */
+  async readTraffic(name: string): Promise<TrafficSplit | null> {
+    if (this.remote.has(name) || !modelNamePattern.test(name)) return null;
+    let text: string;
+    try {
+      text = await readFile(path.join(this.modelFolder(name), trafficFileName), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      throw error;
+    }
+    try {
+      const parsed = trafficSplitSchema.safeParse(JSON.parse(text));
+      return parsed.success ? parsed.data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Stores (or with null removes) the traffic split of `name`, replacing TRAFFIC.json atomically.
+   * Every version it names must resolve; MODEL_NOT_FOUND otherwise.
+   */
+  async setTraffic(name: string, traffic: TrafficSplit | null): Promise<void> {
+    if (this.remote.has(name)) throw new AppError('CONFLICT', `model "${name}" is remote; it has one version and no traffic split`);
+    const target = path.join(this.modelFolder(name), trafficFileName);
+    if (traffic === null) {
+      await rm(target, { force: true });
+      return;
+    }
+    const parsed = trafficSplitSchema.parse(traffic);
+    for (const version of new Set([...parsed.split.map((entry) => entry.version), ...(parsed.shadow ? [parsed.shadow] : []), parsed.baseline])) await this.resolve(name, version);
+    await writeFileAtomic(target, `${JSON.stringify(parsed, null, 2)}\n`);
   }
 
   /**

@@ -190,7 +190,7 @@ export class InferenceQueue {
     const data = inferenceJobPayloadSchema.parse(payload);
     if (!this.isReady()) throw queueUnavailable();
     try {
-      const add = async () => (await this.#queueToAdd(data.model)).add('infer', data, inferenceJobOptions(data.jobId, this.policy, options.priority));
+      const add = async () => (await this.#queueToAdd(data.model)).add('infer', data, inferenceJobOptions(data.jobId, this.policy, options.priority, data.shadow === true));
       await withTimeout(add(), this.#enqueueTimeoutMs);
     } catch (error) {
       throw queueUnavailable(error);
@@ -210,7 +210,7 @@ export class InferenceQueue {
     for (const entry of entries) {
       const data = inferenceJobPayloadSchema.parse(entry.payload);
       const jobs = byModel.get(data.model) ?? [];
-      jobs.push({ name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, entry.priority) });
+      jobs.push({ name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, entry.priority, data.shadow === true) });
       byModel.set(data.model, jobs);
     }
     if (!this.isReady()) throw queueUnavailable();

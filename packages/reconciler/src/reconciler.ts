@@ -51,6 +51,11 @@ export interface ReconcilerOptions {
    * @defaultValue 5000
    */
   ttlSweepIntervalMs?: number;
+  /**
+   * The automatic rollback of traffic splits (`RolloutGuard` in `@inferq/rollout`): judged once a
+   * pass; returns the rollbacks it made. @defaultValue none
+   */
+  rollout?: { checkAll(): Promise<unknown[]> };
 }
 
 export interface ReconcileReport {
@@ -72,6 +77,8 @@ export interface ReconcileReport {
   ttlExpired: number;
   /** Uploads never submitted, deleted from the blob store past uploadMaxAgeMs. */
   uploadsDeleted: number;
+  /** Traffic splits put back on their baseline because a candidate broke a rule. */
+  rolledBack: number;
 }
 
 /** BullMQ states in which a worker still holds or will pick up the job. */
@@ -98,6 +105,8 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
  * 6. Queued jobs past their ttl (`start_by`) that never started become `expired` and leave their
  *    queue, whether or not any worker serves their model; also every `ttlSweepIntervalMs`
  *    between passes, since a pass is far apart and this is one indexed statement.
+ * 7. With `rollout`, each traffic split with rules is judged on its stored results, and one whose
+ *    candidate broke a rule goes back to its baseline in this pass (recorded, announced).
  *
  * Every worker runs the loop, but only the holder of a Redis lease does the work, so N workers
  * do not repeat each other's queries. It lives in the worker rather than a scheduler process of
@@ -162,7 +171,7 @@ export class Reconciler {
     if (!this.#leader) return;
     try {
       const report = await this.runOnce();
-      const acted = report.requeued + report.failedLost + report.fixedFailed + report.expiredDeleted + report.ttlExpired;
+      const acted = report.requeued + report.failedLost + report.fixedFailed + report.expiredDeleted + report.ttlExpired + report.rolledBack;
       if (acted > 0) logger.info({ reconcile: report }, 'reconciliation pass repaired jobs');
       else logger.debug({ reconcile: report }, 'reconciliation pass');
     } catch (error) {
@@ -178,7 +187,7 @@ export class Reconciler {
 
   /** One pass over every unfinished job and the expired ones; also what tests call. */
   async runOnce(now = new Date()): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0, ttlExpired: 0, uploadsDeleted: 0 };
+    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0, ttlExpired: 0, uploadsDeleted: 0, rolledBack: 0 };
     const { maintenance, lock, queue } = this.#options;
     // First, so the pass below does not look at (or re-enqueue) jobs that are no longer worth running.
     report.ttlExpired = await this.expireUnstarted(now);
@@ -212,6 +221,10 @@ export class Reconciler {
     }
     report.expiredDeleted = await this.#deleteExpired(now);
     report.uploadsDeleted = await this.#deleteStaleUploads(now);
+    if (this.#options.rollout) {
+      report.rolledBack = (await this.#options.rollout.checkAll()).length;
+      if (report.rolledBack > 0) this.#options.metrics?.reconcilerActions.inc({ action: 'rolled_back' }, report.rolledBack);
+    }
     return report;
   }
 
@@ -246,7 +259,8 @@ export class Reconciler {
     // Missing, completed, or failed for a transient reason: run it again under the same id.
     if (state !== 'unknown') await queue.discard(job.id, job.modelName);
     await queue.enqueue(
-      { jobId: job.id, model: job.modelName, ...(job.requestedVersion ? { modelVersion: job.requestedVersion } : {}) },
+      // A routed job stays on the version its split sent it to.
+      { jobId: job.id, model: job.modelName, ...((job.requestedVersion ?? job.routedVersion) ? { modelVersion: (job.requestedVersion ?? job.routedVersion) as string } : {}) },
       job.priority !== null ? { priority: job.priority } : {},
     );
     report.requeued++;

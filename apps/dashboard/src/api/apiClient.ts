@@ -7,12 +7,15 @@ import type {
   JobListView,
   JobStatus,
   JobView,
+  ModelComparison,
+  ModelRollbackView,
   ModelsView,
   QueueControlView,
   QueueSnapshot,
   RetryFailedBody,
   RetryFailedView,
   StatsSeries,
+  TrafficView,
   UserView,
 } from '@inferq/core';
 
@@ -285,5 +288,21 @@ export class ApiClient {
   /** Models, their versions, the live one, workers ready on each, and any swap under way. */
   models(signal?: AbortSignal): Promise<ModelsView> {
     return this.#json('GET', '/v1/models', { signal });
+  }
+
+  /** A model's traffic split, the workers warm on each of its versions, and its latest rollbacks. */
+  traffic(model: string, signal?: AbortSignal): Promise<TrafficView> {
+    return this.#json('GET', `/v1/admin/models/${encodeURIComponent(model)}/traffic`, { signal });
+  }
+
+  /** Two versions compared on the jobs they ran since the split was set. */
+  compareVersions(model: string, baseline: string, candidate: string, signal?: AbortSignal): Promise<ModelComparison> {
+    const query = new URLSearchParams({ baseline, candidate });
+    return this.#json('GET', `/v1/admin/models/${encodeURIComponent(model)}/compare?${query}`, { signal });
+  }
+
+  /** The latest automatic rollbacks over every model, newest first. */
+  async rollbacks(signal?: AbortSignal): Promise<ModelRollbackView[]> {
+    return (await this.#json<{ rollbacks: ModelRollbackView[] }>('GET', '/v1/admin/rollbacks', { signal })).rollbacks;
   }
 }

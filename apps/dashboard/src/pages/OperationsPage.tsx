@@ -8,6 +8,7 @@ import { AdminJobsPanel } from '../components/AdminJobsPanel.tsx';
 import { AdmissionPanel } from '../components/AdmissionPanel.tsx';
 import { ModelsPanel } from '../components/ModelsPanel.tsx';
 import { QueuePanel } from '../components/QueuePanel.tsx';
+import { RolloutPanel } from '../components/RolloutPanel.tsx';
 import { UsersPanel } from '../components/UsersPanel.tsx';
 import { LatencyChart, ThroughputChart } from '../components/StatsCharts.tsx';
 import { WorkersPanel } from '../components/WorkersPanel.tsx';
@@ -83,6 +84,7 @@ function OperationsDashboard() {
         {overview.data ? <QueuePanel snapshot={overview.data} onPause={(paused) => pause.mutate(paused)} pausing={pause.isPending} /> : <div className="card skeleton" aria-busy="true" />}
         {models.error ? <ErrorNotice error={models.error} /> : models.data ? <ModelsPanel view={models.data} /> : <div className="card skeleton" aria-busy="true" />}
       </div>
+      {models.data && <RolloutPanel client={client} models={models.data.models.filter((model) => !model.remote).map((model) => model.name)} />}
       {overview.data ? <WorkersPanel workers={overview.data.workers} /> : <div className="card skeleton" aria-busy="true" />}
       {admission.error ? <ErrorNotice error={admission.error} /> : admission.data ? <AdmissionPanel view={admission.data} users={users.data} /> : <div className="card skeleton" aria-busy="true" />}
       <div className="grid grid-two">

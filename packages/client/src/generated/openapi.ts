@@ -738,6 +738,68 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/models/{name}/traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A model's traffic split
+         * @description The split (null: every job that names no version runs on the live version), how many live workers have each version warm, and the latest automatic rollbacks.
+         */
+        get: operations["adminGetModelTraffic"];
+        /**
+         * Set a model's traffic split
+         * @description Jobs that name no version are sent to the versions by weight (`sticky: "user"`: one user always to the same version), and each also runs on `shadow`, at lower priority, its result stored apart. A version no worker has loaded yet takes no traffic (its share goes to the live version, the baseline) until one has. `rules` roll the split back to the baseline automatically. Making a version live removes the split.
+         */
+        put: operations["adminSetModelTraffic"];
+        post?: never;
+        /** Remove a model's traffic split */
+        delete: operations["adminClearModelTraffic"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/models/{name}/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compare two versions on stored results
+         * @description Over the jobs each version ran since `since` (default: since the split was set, else the last 24 hours), as the primary or as a shadow: counts, error rates, inference p50/p95, and on shadowed pairs the top-1 agreement (0..1) and the absolute score differences.
+         */
+        get: operations["adminCompareModelVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/rollbacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The latest automatic rollbacks */
+        get: operations["adminListRollbacks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -952,6 +1014,22 @@ export type components = {
             dryRun?: boolean;
             /** @description At most this many jobs; default 10000. */
             limit?: number;
+        };
+        PutTrafficBody: {
+            split: {
+                version: string;
+                weight: number;
+            }[];
+            /** @enum {string} */
+            sticky?: "user" | "none";
+            shadow?: string;
+            rules?: components["schemas"]["TrafficRules"];
+        };
+        TrafficRules: {
+            maxErrorRate?: number;
+            minAgreement?: number;
+            maxP95Ms?: number;
+            minJobs?: number;
         };
         /** @description A job: one image submitted for inference. */
         Job: {
@@ -1469,6 +1547,65 @@ export type components = {
                 engine: string | null;
                 loaded: string[];
             }[];
+        };
+        TrafficView: {
+            model: string;
+            liveVersion: string | null;
+            traffic: {
+                split: {
+                    version: string;
+                    weight: number;
+                    share: number;
+                    workersReady: number;
+                }[];
+                /** @enum {string} */
+                sticky: "user" | "none";
+                shadow: {
+                    version: string;
+                    workersReady: number;
+                } | null;
+                rules: components["schemas"]["TrafficRules"] | null;
+                baseline: string;
+                since: string;
+            } | null;
+            rollbacks: components["schemas"]["ModelRollback"][];
+        };
+        ModelRollback: {
+            id: string;
+            model: string;
+            baseline: string;
+            candidate: string;
+            rule: string;
+            reason: string;
+            at: string;
+        };
+        ModelComparison: {
+            model: string;
+            since: string;
+            baseline: {
+                version: string;
+                jobs: number;
+                shadowRuns: number;
+                failed: number;
+                errorRate: number | null;
+                p50Ms: number | null;
+                p95Ms: number | null;
+            };
+            candidate: {
+                version: string;
+                jobs: number;
+                shadowRuns: number;
+                failed: number;
+                errorRate: number | null;
+                p50Ms: number | null;
+                p95Ms: number | null;
+            };
+            shadow: {
+                pairs: number;
+                agreement: number | null;
+                meanAbsScoreDiff: number | null;
+                maxAbsScoreDiff: number | null;
+            };
         };
         JobEvent: {
             jobId: string;
@@ -4984,6 +5121,445 @@ export interface operations {
             };
             /** @description Error: `MODEL_NOT_FOUND`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminGetModelTraffic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The traffic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrafficView"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminSetModelTraffic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutTrafficBody"];
+            };
+        };
+        responses: {
+            /** @description The traffic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrafficView"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `CONFLICT`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminClearModelTraffic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The traffic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrafficView"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `CONFLICT`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminCompareModelVersions: {
+        parameters: {
+            query: {
+                baseline: string;
+                candidate: string;
+                since?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Model name. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The comparison. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelComparison"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminListRollbacks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        rollbacks: components["schemas"]["ModelRollback"][];
+                    };
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

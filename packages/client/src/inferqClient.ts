@@ -43,6 +43,11 @@ export interface SubmitOptions {
   webhook?: string;
   /** Which events the webhook is sent: `started` (the job began running), `completed` (its final state). @defaultValue ['completed'] */
   webhookEvents?: Array<'started' | 'completed'>;
+  /**
+   * Your own labels, returned on the job and its webhooks and filterable in `list`: at most 20
+   * keys (40 characters each) with string values (500 characters each). @defaultValue none
+   */
+  metadata?: Record<string, string>;
   /** File name sent with the image. @defaultValue "image" (or the File's name) */
   filename?: string;
   /** Let the server hold the answer up to this long (max 60) for the result. @defaultValue 0 */
@@ -73,6 +78,18 @@ export interface WaitOptions {
 
 export interface ListOptions {
   status?: JobStatus | JobStatus[];
+  /** Model names, any of. @defaultValue all */
+  model?: string | string[];
+  /** Versions (the one that ran the job), any of. @defaultValue all */
+  version?: string | string[];
+  /** Failure codes, any of. @defaultValue all */
+  errorCode?: string | string[];
+  /** Jobs submitted at or after. @defaultValue no bound */
+  createdAfter?: Date | string;
+  /** Jobs submitted before. @defaultValue no bound */
+  createdBefore?: Date | string;
+  /** Jobs whose metadata has every key given with exactly that value. @defaultValue no filter */
+  metadata?: Record<string, string>;
   cursor?: string;
   /** 1 to 100. @defaultValue 20 */
   limit?: number;
@@ -155,6 +172,7 @@ export class InferQClient {
       if (options.version) body.set('version', options.version);
       if (options.webhook) body.set('webhook', options.webhook);
       if (options.webhookEvents?.length) body.set('webhookEvents', options.webhookEvents.join(','));
+      if (options.metadata && Object.keys(options.metadata).length > 0) body.set('metadata', JSON.stringify(options.metadata));
       body.set('image', blob, filename);
       return body;
     };
@@ -182,6 +200,7 @@ export class InferQClient {
         if (options.model) body.set('model', options.model);
         if (options.version) body.set('version', options.version);
         if (options.webhook) body.set('webhook', options.webhook);
+        if (options.metadata && Object.keys(options.metadata).length > 0) body.set('metadata', JSON.stringify(options.metadata));
         chunk.forEach((blob, i) => {
           const name = options.filenames?.[start + i] ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : `image-${start + i}`);
           body.append('image', blob, name);
@@ -228,9 +247,21 @@ export class InferQClient {
 
   /** One page of your jobs, newest first; pass `nextCursor` back as `cursor` for the next. */
   async list(options: ListOptions = {}): Promise<JobList> {
-    const status = Array.isArray(options.status) ? options.status.join(',') : options.status;
+    const list = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(',') : value);
+    const instant = (value: Date | string | undefined) => (value instanceof Date ? value.toISOString() : value);
+    const metadata = Object.fromEntries(Object.entries(options.metadata ?? {}).map(([key, value]) => [`metadata[${key}]`, value]));
     return this.#request<JobList>('/v1/jobs', {
-      query: { status, cursor: options.cursor, limit: options.limit === undefined ? undefined : String(options.limit) },
+      query: {
+        status: list(options.status),
+        model: list(options.model),
+        version: list(options.version),
+        errorCode: list(options.errorCode),
+        createdAfter: instant(options.createdAfter),
+        createdBefore: instant(options.createdBefore),
+        ...metadata,
+        cursor: options.cursor,
+        limit: options.limit === undefined ? undefined : String(options.limit),
+      },
       signal: options.signal,
     });
   }

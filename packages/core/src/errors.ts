@@ -15,6 +15,8 @@ export const errorStatus = {
   UNKNOWN_MODEL: 400,
   INVALID_JOB_ID: 400,
   INVALID_WEBHOOK_URL: 400,
+  /** Submit metadata that is not a JSON object of at most 20 short string keys and values (`details.reason` says which limit). */
+  INVALID_METADATA: 400,
   /** A destructive request (DELETE /v1/account) without the confirmation it needs. */
   CONFIRMATION_REQUIRED: 400,
   /** An Idempotency-Key of an earlier submit sent again with another image or model. */

@@ -88,6 +88,15 @@ const preferHeader = z.string().optional().meta({
 
 const listQuery = z.object({
   status: z.string().optional().meta({ description: `Comma-separated statuses: ${jobStatuses.join(', ')}.`, example: 'succeeded,failed' }),
+  model: z.string().optional().meta({ description: 'Comma-separated model names.', example: 'nsfw' }),
+  version: z.string().optional().meta({ description: 'Comma-separated versions: the one that ran the job, else (not run yet) the one asked for.', example: '4.4.0' }),
+  errorCode: z.string().optional().meta({ description: 'Comma-separated failure codes (`error.code` of failed jobs).', example: 'INFERENCE_FAILED' }),
+  createdAfter: z.iso.datetime({ offset: true }).optional().meta({ description: 'Jobs submitted at or after this instant.', example: '2026-12-05T00:00:00Z' }),
+  createdBefore: z.iso.datetime({ offset: true }).optional().meta({ description: 'Jobs submitted before this instant.', example: '2026-12-06T00:00:00Z' }),
+  metadata: z
+    .record(z.string(), z.string())
+    .optional()
+    .meta({ description: '`metadata[KEY]=VALUE`: jobs whose metadata has every key given with exactly that value.', param: { style: 'deepObject', explode: true } }),
   cursor: z.string().optional().meta({ description: '`nextCursor` of the previous page.' }),
   limit: z.int().min(1).max(100).optional().meta({ description: 'Page size, 1 to 100 (default 20).', example: 20 }),
 });
@@ -506,7 +515,14 @@ function buildDocument(options: OpenApiDocumentOptions) {
           operationId: 'adminListJobs',
           tags: ['admin'],
           summary: 'Every user\'s jobs',
-          requestParams: { query: listQuery.extend({ userId: z.string().optional().meta({ description: 'Only this user\'s jobs.' }) }) },
+          description: 'Newest first. The filters of `GET /v1/jobs`, plus a user and free text; every filter is answered from an index.',
+          requestParams: {
+            query: listQuery.extend({
+              user: z.string().optional().meta({ description: 'Only this user\'s jobs (a user id; `userId` is the same).' }),
+              userId: z.string().optional().meta({ description: 'Only this user\'s jobs.' }),
+              q: z.string().min(3).max(200).optional().meta({ description: 'Text found in the job id, the file name or a metadata value, ignoring case (at least 3 characters).', example: 'cus_42' }),
+            }),
+          },
           responses: { '200': { description: 'A page of jobs.', content: json(adminJobListViewSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
         }),
       },

@@ -51,6 +51,9 @@ export const jobViewSchema = z.object({
       .nullable()
       .meta({ description: 'The uploaded file\'s name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent.' }),
   }),
+  metadata: z
+    .record(z.string(), z.string())
+    .meta({ description: 'The metadata given at submit: up to 20 string keys (40 characters) and values (500 characters); `{}` when none.', example: { customer: 'cus_42' } }),
   attempts: z.number().int(),
   result: jobResultSchema.nullable(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
@@ -116,6 +119,11 @@ export const submitJobFormSchema = z.object({
     // No example: the reference page's request sample fills each field with its example, and
     // webhookEvents without a webhook URL is refused.
     .meta({ description: 'Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`.' }),
+  metadata: z
+    .string()
+    .max(16_384)
+    .optional()
+    .meta({ description: 'A JSON object of up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable with `metadata[KEY]=VALUE`. Refused with 400 `INVALID_METADATA` (`details.reason` says why).' }),
 });
 
 /** The multipart form of `POST /v1/jobs/batch`: the fields of a submit, with `image` given once per image. */

@@ -29,9 +29,10 @@ const valueColumns = [
   ['webhook_url', 'text'],
   ['input_file_name', 'text'],
   ['webhook_events', 'text[]'],
+  ['metadata', 'jsonb'],
   ['data', 'bytea'],
 ] as const;
-const jobColumns = valueColumns.slice(0, 15).map(([name]) => name);
+const jobColumns = valueColumns.slice(0, 16).map(([name]) => name);
 /** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
 const selected = jobColumns.map((name) => (name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name));
 
@@ -73,6 +74,8 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.webhookUrl ?? null,
     job.input.fileName ?? null,
     job.webhookEvents ? [...job.webhookEvents] : null,
+    // As JSON text: pg would send a JS object as JSON too, but an array as a Postgres array.
+    job.metadata ? JSON.stringify(job.metadata) : null,
     job.input.data,
   ];
 }

@@ -27,6 +27,8 @@ export interface NewJob {
   webhookUrl?: string | undefined;
   /** Which events the webhook receives. @defaultValue ['completed'] */
   webhookEvents?: readonly string[] | undefined;
+  /** The client's metadata, already checked (core's parseJobMetadata). @defaultValue none */
+  metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The owner's limit on jobs queued or running at once, checked and applied atomically. */

@@ -1,9 +1,9 @@
 import { Router, type Request } from 'express';
 import { AppError } from '@inferq/core';
-import type { JobService, OperatorService } from '@inferq/jobs';
+import type { AdminJobFilterInput, JobService, OperatorService } from '@inferq/jobs';
 import { requireAdmin } from '../http/authenticate.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
-import { firstString } from '../http/query.ts';
+import { firstString, jobFilterQuery } from '../http/query.ts';
 import { toAdminJobView } from '../adminViews.ts';
 import { toJobView } from '../jobView.ts';
 
@@ -22,6 +22,11 @@ function intParam(req: Request, name: string, fallback: number, min: number, max
   return value;
 }
 
+/** The operators' filters: an owner's, plus `user` (or `userId`) and the free text `q`. */
+function adminJobFilterQuery(req: Request): AdminJobFilterInput {
+  return { ...jobFilterQuery(req), userId: firstString(req.query.user) ?? firstString(req.query.userId), q: firstString(req.query.q) };
+}
+
 /**
  * The operators' view of the work: every user's jobs, the queue and its workers, throughput and
  * latency, and retry and cancel of any job. Mounted at /v1/admin behind `authenticate`; admins only.
@@ -33,8 +38,7 @@ export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
 
   router.get('/jobs', async function listAllJobs(req, res) {
     const page = await jobs.listAll({
-      userId: firstString(req.query.userId),
-      status: firstString(req.query.status),
+      ...adminJobFilterQuery(req),
       cursor: firstString(req.query.cursor),
       limit: firstString(req.query.limit),
     });

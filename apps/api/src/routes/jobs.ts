@@ -13,7 +13,7 @@ import { imageBatchUpload, imageTooLarge, imageUpload, payloadTooLarge } from '.
 import { multipartOverheadBytes, releaseUploadMemory, reserveUploadMemory } from '../http/uploadMemory.ts';
 import { rateLimitHeaders, rateLimited } from '../http/rateLimitHeaders.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
-import { firstString } from '../http/query.ts';
+import { firstString, jobFilterQuery } from '../http/query.ts';
 
 /** Content types of the stored input formats; the bytes were sniffed at upload, never trusted by name. */
 const contentTypes: Record<string, string> = {
@@ -54,10 +54,14 @@ function submitFields(req: Request) {
     version: firstString(body.version) ?? firstString(req.query.version),
     webhook: firstString(body.webhook),
     webhookEvents: firstString(body.webhookEvents),
+    metadata: firstString(body.metadata),
   });
   if (parsed.success) return parsed.data;
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhookEvents')) {
     throw new AppError('VALIDATION_FAILED', 'webhookEvents is a short list: started, completed.', { details: { field: 'webhookEvents' } });
+  }
+  if (parsed.error.issues.some((issue) => issue.path[0] === 'metadata')) {
+    throw new AppError('INVALID_METADATA', 'metadata is too long.', { details: { field: 'metadata', reason: 'too_large' } });
   }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhook')) {
     throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
@@ -75,6 +79,7 @@ function submitInput(req: Request): Omit<SubmitBatchInput, 'images' | 'fileNames
     idempotencyKey: req.get('idempotency-key'),
     webhook: fields.webhook,
     webhookEvents: fields.webhookEvents,
+    metadata: fields.metadata,
   };
 }
 
@@ -200,11 +205,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
   );
 
   router.get('/jobs', async function listJobs(req, res) {
-    const page = await service.list(principalOf(req), {
-      status: firstString(req.query.status),
-      cursor: firstString(req.query.cursor),
-      limit: firstString(req.query.limit),
-    });
+    const page = await service.list(principalOf(req), { ...jobFilterQuery(req), cursor: firstString(req.query.cursor), limit: firstString(req.query.limit) });
     const waiting = await Promise.all(page.jobs.map((job) => service.waitingFor(job)));
     res.json({ data: page.jobs.map((job, i) => ({ ...toJobView(job), waitingFor: waiting[i] })), nextCursor: page.nextCursor });
   });

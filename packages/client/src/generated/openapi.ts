@@ -342,7 +342,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Every user's jobs */
+        /**
+         * Every user's jobs
+         * @description Newest first. The filters of `GET /v1/jobs`, plus a user and free text; every filter is answered from an index.
+         */
         get: operations["adminListJobs"];
         put?: never;
         post?: never;
@@ -827,6 +830,15 @@ export type components = {
                 /** @description The uploaded file's name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent. */
                 fileName: string | null;
             };
+            /**
+             * @description The metadata given at submit: up to 20 string keys (40 characters) and values (500 characters); `{}` when none.
+             * @example {
+             *       "customer": "cus_42"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             attempts: number;
             result: {
                 output: number[][];
@@ -870,7 +882,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "INVALID_METADATA" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -1031,6 +1043,15 @@ export type components = {
                 bytes: number;
                 /** @description The uploaded file's name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent. */
                 fileName: string | null;
+            };
+            /**
+             * @description The metadata given at submit: up to 20 string keys (40 characters) and values (500 characters); `{}` when none.
+             * @example {
+             *       "customer": "cus_42"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
             };
             attempts: number;
             result: {
@@ -1308,6 +1329,20 @@ export interface operations {
             query?: {
                 /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled. */
                 status?: string;
+                /** @description Comma-separated model names. */
+                model?: string;
+                /** @description Comma-separated versions: the one that ran the job, else (not run yet) the one asked for. */
+                version?: string;
+                /** @description Comma-separated failure codes (`error.code` of failed jobs). */
+                errorCode?: string;
+                /** @description Jobs submitted at or after this instant. */
+                createdAfter?: string;
+                /** @description Jobs submitted before this instant. */
+                createdBefore?: string;
+                /** @description `metadata[KEY]=VALUE`: jobs whose metadata has every key given with exactly that value. */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
@@ -1410,6 +1445,8 @@ export interface operations {
                     webhook?: string;
                     /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
+                    /** @description A JSON object of up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable with `metadata[KEY]=VALUE`. Refused with 400 `INVALID_METADATA` (`details.reason` says why). */
+                    metadata?: string;
                 };
             };
         };
@@ -1550,6 +1587,8 @@ export interface operations {
                     webhook?: string;
                     /** @description Comma-separated events the webhook is sent: `started` (the job began running), `completed` (its final state; the default), e.g. `started,completed`. Only with `webhook`. */
                     webhookEvents?: string;
+                    /** @description A JSON object of up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable with `metadata[KEY]=VALUE`. Refused with 400 `INVALID_METADATA` (`details.reason` says why). */
+                    metadata?: string;
                 };
             };
         };
@@ -3215,12 +3254,30 @@ export interface operations {
             query?: {
                 /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled. */
                 status?: string;
+                /** @description Comma-separated model names. */
+                model?: string;
+                /** @description Comma-separated versions: the one that ran the job, else (not run yet) the one asked for. */
+                version?: string;
+                /** @description Comma-separated failure codes (`error.code` of failed jobs). */
+                errorCode?: string;
+                /** @description Jobs submitted at or after this instant. */
+                createdAfter?: string;
+                /** @description Jobs submitted before this instant. */
+                createdBefore?: string;
+                /** @description `metadata[KEY]=VALUE`: jobs whose metadata has every key given with exactly that value. */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
                 limit?: number;
+                /** @description Only this user's jobs (a user id; `userId` is the same). */
+                user?: string;
                 /** @description Only this user's jobs. */
                 userId?: string;
+                /** @description Text found in the job id, the file name or a metadata value, ignoring case (at least 3 characters). */
+                q?: string;
             };
             header?: never;
             path?: never;

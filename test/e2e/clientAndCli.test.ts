@@ -228,6 +228,23 @@ describe('webhooks end to end', () => {
     expect(deliveries.data.map((delivery) => delivery.id)).toEqual(receiver.requests.map((request) => request.headers['webhook-id']));
   });
 
+  it('carries the job\'s metadata in the webhook body, and the client filters its list by it', async () => {
+    receiver.requests.length = 0;
+    receiver.statuses = [];
+    const tag = randomUUID();
+    const metadata = { order: tag, customer: 'cus_42' };
+    const job = await client.submit(image, { webhook: `${receiver.url}/hooks/metadata`, metadata });
+    expect(job.metadata).toEqual(metadata);
+    await client.submit(image, { metadata: { order: 'another' } });
+    const deadline = Date.now() + 60_000;
+    while (receiver.requests.length < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(JSON.parse(receiver.requests[0]!.body)).toMatchObject({ id: job.id, status: 'succeeded', metadata });
+    const listed = await client.list({ metadata: { order: tag }, status: 'succeeded', model: 'nsfw', createdAfter: new Date(Date.now() - 600_000) });
+    expect(listed.data.map((found) => found.id)).toEqual([job.id]);
+    expect((await client.list({ metadata: { order: tag }, errorCode: 'TIMEOUT' })).data).toEqual([]);
+    await expect(client.submit(image, { metadata: { ['k'.repeat(41)]: 'v' } })).rejects.toMatchObject({ code: 'INVALID_METADATA', status: 400 });
+  });
+
   it('sends job.started too when the webhook asks for it (webhookEvents)', async () => {
     receiver.requests.length = 0;
     receiver.statuses = [];
@@ -294,6 +311,19 @@ describe('the inferq CLI as a child process', () => {
     const cancel = await inferq(['cancel', id!]);
     expect(cancel.code).toBe(3);
     expect(cancel.stderr).toContain('JOB_FINISHED');
+  });
+
+  it('submits with --meta and lists by it', async () => {
+    const tag = randomUUID();
+    const submitted = await inferq(['submit', 'a.jpg', '--wait', '--json', '--meta', `run=${tag}`, '--meta', 'team=red=blue']);
+    expect(submitted.code).toBe(0);
+    const job = (JSON.parse(submitted.stdout) as Array<{ job: Job }>)[0]!.job;
+    expect(job.metadata).toEqual({ run: tag, team: 'red=blue' });
+    const listed = await inferq(['list', '--json', '--meta', `run=${tag}`, '--status', 'succeeded', '--model', 'nsfw']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { data: Job[] }).data.map((found) => found.id)).toEqual([job.id]);
+    const bad = await inferq(['list', '--meta', 'novalue']);
+    expect(bad.code).toBe(2);
   });
 
   it.each([

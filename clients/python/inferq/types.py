@@ -11,7 +11,7 @@ fields, the same JSON types, null where the document allows null.
 
 from __future__ import annotations
 
-from typing import List, Literal, Optional, TypedDict
+from typing import Dict, List, Literal, Optional, TypedDict
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 FINAL_STATUSES: "frozenset[str]" = frozenset({"succeeded", "failed", "canceled"})
@@ -81,6 +81,8 @@ class Job(TypedDict):
     status: JobStatus
     model: JobModel
     input: JobInput
+    #: The metadata given at submit (string keys and values); {} when none.
+    metadata: Dict[str, str]
     attempts: int
     result: Optional[JobResult]
     error: Optional[JobError]

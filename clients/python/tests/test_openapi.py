@@ -25,7 +25,7 @@ SCHEMAS = {
 # Every request the client sends: method, path, query parameters, headers.
 OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
     ("post", "/v1/jobs", [], ["Idempotency-Key", "Prefer"]),
-    ("get", "/v1/jobs", ["status", "limit", "cursor"], []),
+    ("get", "/v1/jobs", ["status", "limit", "cursor", "model", "version", "errorCode", "createdAfter", "createdBefore"], []),
     ("get", "/v1/jobs/{id}", ["wait"], []),
     ("post", "/v1/jobs/{id}/cancel", [], []),
     ("delete", "/v1/jobs/{id}", [], []),
@@ -38,7 +38,7 @@ OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
 ]
 
 # Form fields of POST /v1/jobs that submit() sends.
-SUBMIT_FIELDS = {"image", "model", "version", "webhook", "webhookEvents"}
+SUBMIT_FIELDS = {"image", "model", "version", "webhook", "webhookEvents", "metadata"}
 
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 

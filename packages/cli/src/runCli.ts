@@ -22,7 +22,8 @@ const usage = `Usage: inferq <command> [options]
 Commands:
   submit <files…>   Submit images; --wait to wait for the results
   get <id>          Show a job (--wait to wait until it is final)
-  list              List your jobs, newest first (--status, --limit, --cursor)
+  list              List your jobs, newest first (--status, --model, --version, --meta,
+                    --error-code, --created-after, --created-before, --limit, --cursor)
   cancel <id>       Cancel a queued or running job
   models            List the models the server serves
 
@@ -30,6 +31,8 @@ Options:
   --model <name>        Model to run (submit)
   --version <version>   Model version (submit)
   --webhook <url>       URL to POST each job to when it is final (submit)
+  --meta <key=value>    Metadata of the jobs (submit) or a metadata filter (list); repeat it for
+                        more keys (at most 20; keys up to 40 characters, values up to 500)
   --wait                Wait until jobs are final (submit, get)
   --timeout <s>         Longest --wait, in seconds (default 300); a job not final by then
                         stays queued or running, and its id is printed
@@ -37,6 +40,9 @@ Options:
                         at most your tier's maxBatchImages)
   --concurrency <n>     Jobs waited for at once (submit --wait; default 4)
   --status <s,…>        Filter by status (list)
+  --error-code <c,…>    Filter by failure code (list)
+  --created-after <t>   Jobs submitted at or after an ISO 8601 time (list)
+  --created-before <t>  Jobs submitted before an ISO 8601 time (list)
   --limit <n>           Page size, 1 to 100 (list)
   --cursor <c>          Next page (list)
   --json                Print JSON for scripts instead of tables
@@ -53,6 +59,10 @@ const options = {
   model: { type: 'string' },
   version: { type: 'string' },
   webhook: { type: 'string' },
+  meta: { type: 'string', multiple: true },
+  'error-code': { type: 'string' },
+  'created-after': { type: 'string' },
+  'created-before': { type: 'string' },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
   concurrency: { type: 'string' },
@@ -65,6 +75,18 @@ const options = {
   'api-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
+
+/** `--meta key=value`, repeated, as one object; the server checks the limits. */
+function metadataOption(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs?.length) return undefined;
+  const metadata: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--meta takes key=value, not ${JSON.stringify(pair)}`);
+    Object.defineProperty(metadata, pair.slice(0, equals), { value: pair.slice(equals + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return metadata;
+}
 
 function top(job: Job): string {
   const best = job.result?.top?.[0];
@@ -237,7 +259,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
         const results: Array<Row & { name: string }> = files.map((file) => ({ name: file.name }));
         const started = Date.now();
-        const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
+        const metadata = metadataOption(values.meta);
+        const jobOptions = {
+          ...(values.model ? { model: values.model } : {}),
+          ...(values.version ? { version: values.version } : {}),
+          ...(values.webhook ? { webhook: values.webhook } : {}),
+          ...(metadata ? { metadata } : {}),
+        };
         if (files.length === 0) {
           // Nothing readable: nothing to submit.
         } else if (files.length === 1) {
@@ -311,6 +339,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'list': {
         const page = await client.list({
           ...(values.status ? { status: values.status.split(',') as Job['status'][] } : {}),
+          ...(values.model ? { model: values.model } : {}),
+          ...(values.version ? { version: values.version } : {}),
+          ...(values['error-code'] ? { errorCode: values['error-code'] } : {}),
+          ...(values['created-after'] ? { createdAfter: values['created-after'] } : {}),
+          ...(values['created-before'] ? { createdBefore: values['created-before'] } : {}),
+          ...(values.meta?.length ? { metadata: metadataOption(values.meta)! } : {}),
           ...(values.cursor ? { cursor: values.cursor } : {}),
           limit: positiveInt(values.limit, 'limit', 20),
         });

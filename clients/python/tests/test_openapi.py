@@ -91,6 +91,12 @@ class Document:
                 problems.append(f"{where}: a list in the client, {schema.get('type')} in the document")
             else:
                 problems += self.check(args[0], schema["items"], f"{where}[]")
+        elif origin in (dict, Dict):
+            # A map: an object whose every value has the annotation's value type.
+            if schema.get("type") != "object" or not isinstance(schema.get("additionalProperties"), dict):
+                problems.append(f"{where}: a dict in the client, {schema.get('type')} in the document")
+            else:
+                problems += self.check(args[1], schema["additionalProperties"], f"{where}{{}}")
         elif typing.is_typeddict(annotation):
             problems += self.check_object(annotation, schema, where)
         elif annotation in JSON_TYPES:

@@ -42,11 +42,11 @@ try {
       `INSERT INTO jobs (id, user_id, status, model_name, model_version, requested_version, input_format, input_width, input_height, input_bytes, input_sha256,
                          input_file_name, metadata, error_code, created_at, updated_at)
        SELECT gen_random_uuid(),
-              ('00000000-0000-4000-8000-' || lpad(to_hex(1 + (n * 7919) % ${users}), 12, '0'))::uuid,
+              ('00000000-0000-4000-8000-' || lpad(to_hex(1 + (n::bigint * 7919) % ${users}), 12, '0'))::uuid,
               (CASE WHEN n % 10 = 0 THEN 'failed' WHEN n % 97 = 0 THEN 'canceled' WHEN n > $1 - 2000 THEN 'queued' ELSE 'succeeded' END)::"JobStatus",
               ($3::text[])[1 + n % 4], ($4::text[])[1 + (n / 4) % 3], NULL, 'jpeg', 640, 480, 50000, md5(n::text),
               CASE WHEN n % 3 = 0 THEN NULL ELSE 'photo-' || n || '.jpg' END,
-              CASE WHEN n % 5 = 0 THEN NULL ELSE jsonb_build_object('customer', 'cus_' || (n * 31) % ${customers}, 'order', 'ord_' || n, 'region', ($5::text[])[1 + n % 3]) END,
+              CASE WHEN n % 5 = 0 THEN NULL ELSE jsonb_build_object('customer', 'cus_' || (n::bigint * 31) % ${customers}, 'order', 'ord_' || n, 'region', ($5::text[])[1 + n % 3]) END,
               CASE WHEN n % 10 = 0 THEN ($6::text[])[1 + (n / 10) % 3] END,
               to_timestamp($2::double precision / 1000 - ($1 - n) * (${days} * 86400.0 / $1)),
               now()

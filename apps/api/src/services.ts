@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import { AccountService, tierOf, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
 import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
-import { JobService, OperatorService, QueueOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
+import { JobService, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, pingRedis, PixelStore, ServedModels, WebhookQueue, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
@@ -61,6 +61,8 @@ export interface ApiParts {
   waiter?: JobWaiter | undefined;
   /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
   webhookPolicy?: WebhookUrlPolicy | undefined;
+  /** The webhook dispatcher's queue, for operators' redeliveries. @defaultValue a WebhookQueue on the queue's connection and prefix */
+  webhooks?: WebhookQueue | undefined;
   /**
    * The model registry behind GET /v1/models, the public model files and the admin model
    * routes. @defaultValue none: those routes answer 404
@@ -84,6 +86,8 @@ export interface ApiServices {
   operator: OperatorService;
   /** The operators' bulk actions: pause and resume, retry all failed, clean. */
   queueOperations: QueueOperations;
+  /** The operators' replays: retry by selection, webhook redelivery. */
+  replay: ReplayOperations;
   models: ModelService | undefined;
   live: LiveEvents | undefined;
   rateLimits: RateLimits;
@@ -109,6 +113,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const shares = parts.shares ?? new AdmissionShares({ submits: parts.maxConcurrentSubmits });
   const admission: AdmissionSource = () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() });
   const maintenance = new JobMaintenance(db);
+  const deliveries = new WebhookDeliveryStore(db);
   const jobs = new JobService({
     admission: new JobAdmission(db),
     execution: new JobExecution(db),
@@ -123,7 +128,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     maxQueuedJobs: parts.maxQueuedJobs,
     waiter: parts.waiter,
     webhookPolicy: parts.webhookPolicy,
-    deliveries: new WebhookDeliveryStore(db),
+    deliveries,
     events: new JobEventPublisher({ connection: queue.connection, prefix }),
     decodePixels: shares.decodePixels,
     pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
@@ -140,6 +145,12 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
     // One queue today; with a queue per model, every one of them.
     queueOperations: new QueueOperations({ maintenance, queues: () => [queue], retry: (id) => jobs.retry(id) }),
+    replay: new ReplayOperations({
+      queries,
+      deliveries,
+      webhooks: parts.webhooks ?? new WebhookQueue({ connection: queue.connection, prefix }),
+      retry: (id) => jobs.retry(id),
+    }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,

@@ -22,7 +22,7 @@ import { accountViewSchema, queueSnapshotSchema, statsSeriesSchema } from './das
 import { jobEventSchema } from './jobEvent.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
-import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
+import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, redeliverWebhooksBodySchema, redeliveryViewSchema, retryFailedBodySchema, retryFailedViewSchema, retryJobsBodySchema, retryJobsViewSchema } from './operatorWire.ts';
 import { jobStatuses } from './types.ts';
 import {
   batchViewSchema,
@@ -563,6 +563,51 @@ function buildDocument(options: OpenApiDocumentOptions) {
           description: 'The job as its owner reads it, with `userId`: what the dashboard\'s search by job id answers.',
           requestParams: { path: jobPath },
           responses: { '200': { description: 'The job.', content: json(adminJobViewSchema) }, ...errors('JOB_NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/retry': {
+        post: operation({
+          operationId: 'adminRetryJobs',
+          tags: ['admin'],
+          summary: 'Run the failed jobs of a selection again',
+          description:
+            'The failed jobs of `filter` (the filters of `GET /v1/admin/jobs`) that had failed by `asOf`. First a preview (`dryRun: true`): the count, `asOf` and the `operationId`. Then the same body with that `asOf` and without `dryRun` retries them, oldest failure first, up to `limit`. The request is idempotent: sent again, it retries only jobs still failed from before `asOf` (the rest past `limit`), never a job it already retried.',
+          requestBody: { content: json(retryJobsBodySchema) },
+          responses: { '200': { description: 'The count (preview) or what was retried.', content: json(retryJobsViewSchema) }, ...errors('VALIDATION_FAILED', 'INVALID_METADATA', 'QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/{id}/deliveries': {
+        get: operation({
+          operationId: 'adminListJobDeliveries',
+          tags: ['admin'],
+          summary: 'Any job\'s webhook delivery log',
+          description: 'Every attempt of every delivery of the job (redeliveries included, each with its own `id`), oldest first.',
+          requestParams: { path: jobPath },
+          responses: { '200': { description: 'The attempts.', content: json(webhookDeliveryListViewSchema) }, ...errors('JOB_NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/{id}/redeliver': {
+        post: operation({
+          operationId: 'adminRedeliverJobWebhook',
+          tags: ['admin'],
+          summary: 'Deliver a job\'s webhook again',
+          description: 'A new delivery of the final job to its webhook (a new delivery id, attempts from 1, retried with backoff like the first). With an `Idempotency-Key`, the same key enqueues it once.',
+          requestParams: { path: jobPath, header: z.object({ 'Idempotency-Key': z.string().optional() }) },
+          responses: { '202': { description: 'Enqueued (`enqueued: 0` when this key ran already).', content: json(redeliveryViewSchema) }, ...errors('JOB_NOT_FOUND', 'CONFLICT', 'QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/webhooks/redeliver': {
+        post: operation({
+          operationId: 'adminRedeliverFailedWebhooks',
+          tags: ['admin'],
+          summary: 'Deliver again every webhook that failed in a time range',
+          description: 'Each job whose final-state webhook got no 2xx on an attempt made in `[from, to)` and never succeeded since gets a new delivery. `dryRun` counts them. The same range sent twice enqueues each job once.',
+          requestBody: { content: json(redeliverWebhooksBodySchema) },
+          responses: {
+            '200': { description: 'The count (preview).', content: json(redeliveryViewSchema) },
+            '202': { description: 'Enqueued.', content: json(redeliveryViewSchema) },
+            ...errors('VALIDATION_FAILED', 'QUEUE_UNAVAILABLE', ...adminOnly),
+          },
         }),
       },
       '/v1/admin/jobs/retry-failed': {

@@ -26,6 +26,8 @@ export interface JobFilter {
   createdBefore?: Date | undefined;
   /** Every key given with exactly this value (`metadata @>`, from the GIN index). */
   metadata?: Readonly<Record<string, string>> | undefined;
+  /** Finished (failed, succeeded, canceled) at or before. */
+  finishedAtOrBefore?: Date | undefined;
   /** Lower-case text found in the id, the file name or a metadata value (the trigram index). */
   text?: string | undefined;
 }
@@ -53,6 +55,7 @@ export function jobFilterSql(filter: JobFilter, values: unknown[]): string {
   if (filter.errorCodes?.length) where.push(`j.error_code = ANY(${param(filter.errorCodes, 'text[]')})`);
   if (filter.createdAfter) where.push(`j.created_at >= ${param(filter.createdAfter, 'timestamptz')}`);
   if (filter.createdBefore) where.push(`j.created_at < ${param(filter.createdBefore, 'timestamptz')}`);
+  if (filter.finishedAtOrBefore) where.push(`j.finished_at <= ${param(filter.finishedAtOrBefore, 'timestamptz')}`);
   if (filter.metadata && Object.keys(filter.metadata).length > 0) where.push(`j.metadata @> ${param(JSON.stringify(filter.metadata), 'jsonb')}`);
   if (filter.text) where.push(`inferq_job_search_text(j.id, j.input_file_name, j.metadata) LIKE ${param(`%${likeEscaped(filter.text.toLowerCase())}%`, 'text')}`);
   return where.length > 0 ? where.join(' AND ') : 'true';
@@ -110,6 +113,15 @@ export class JobQueries {
       values,
     );
     return rows.map((row) => jobRecordFromRow(row as Record<string, unknown>));
+  }
+
+  /** Ids of the jobs a filter covers, oldest finish first (a bulk operation's order), at most `limit`. */
+  async ids(filter: JobFilter, limit: number): Promise<string[]> {
+    const values: unknown[] = [];
+    const where = jobFilterSql(filter, values);
+    values.push(limit);
+    const { rows } = await this.#sql.query<{ id: string }>(`SELECT j.id FROM jobs j WHERE ${where} ORDER BY j.finished_at ASC NULLS LAST, j.id ASC LIMIT $${values.length}::int`, values);
+    return rows.map((row) => row.id);
   }
 
   /** How many jobs a filter covers, counting at most `cap` (a preview need not scan everything). */

@@ -683,6 +683,11 @@ export class JobService {
   /** The webhook delivery attempts of a job of the caller's, oldest first. */
   async deliveries(principal: Principal, id: string) {
     await this.get(principal, id);
+    return this.deliveriesOf(id);
+  }
+
+  /** The webhook delivery attempts of any job, oldest first (every delivery, redeliveries included); for operators. */
+  async deliveriesOf(id: string) {
     return (await this.#options.deliveries?.listForJob(id)) ?? [];
   }
 
@@ -818,7 +823,8 @@ function parseFilter(input: JobFilterInput): JobFilter {
 const minSearchLength = 3;
 const maxSearchLength = 200;
 
-function parseAdminFilter(input: AdminJobFilterInput): JobFilter {
+/** The operators' filters, checked: the owners' plus a user id and free text. */
+export function parseAdminFilter(input: AdminJobFilterInput): JobFilter {
   if (input.userId !== undefined && input.userId !== '' && !isUuid(input.userId)) {
     throw new AppError('VALIDATION_FAILED', 'userId must be a user id.', { details: { field: 'userId' } });
   }

@@ -17,3 +17,6 @@ CREATE FUNCTION inferq_job_search_text(id uuid, file_name text, metadata jsonb) 
   RETURN lower(concat_ws(' ', id::text, file_name, (SELECT string_agg(value, ' ') FROM jsonb_each_text(metadata))));
 
 CREATE INDEX "jobs_search_trgm_idx" ON "jobs" USING GIN (inferq_job_search_text("id", "input_file_name", "metadata") gin_trgm_ops);
+
+-- Redelivery of the webhook deliveries that failed in a time range.
+CREATE INDEX "webhook_deliveries_created_at_idx" ON "webhook_deliveries"("created_at");

@@ -1,15 +1,17 @@
 import { Router, type Request } from 'express';
-import { AppError } from '@inferq/core';
-import type { AdminJobFilterInput, JobService, OperatorService } from '@inferq/jobs';
+import { AppError, redeliverWebhooksBodySchema, retryJobsBodySchema } from '@inferq/core';
+import { parseBody } from '../http/parseBody.ts';
+import type { AdminJobFilterInput, JobService, OperatorService, ReplayOperations } from '@inferq/jobs';
 import { requireAdmin } from '../http/authenticate.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
 import { firstString, jobFilterQuery } from '../http/query.ts';
 import { toAdminJobView } from '../adminViews.ts';
-import { toJobView } from '../jobView.ts';
+import { toDeliveryView, toJobView } from '../jobView.ts';
 
 export interface AdminJobsRouterOptions {
   jobs: JobService;
   operator: OperatorService;
+  replay: ReplayOperations;
 }
 
 function intParam(req: Request, name: string, fallback: number, min: number, max: number): number {
@@ -32,7 +34,7 @@ function adminJobFilterQuery(req: Request): AdminJobFilterInput {
  * latency, and retry and cancel of any job. Mounted at /v1/admin behind `authenticate`; admins only.
  */
 export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
-  const { jobs, operator } = options;
+  const { jobs, operator, replay } = options;
   const router = Router();
   router.use(requireAdmin);
 
@@ -43,6 +45,24 @@ export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
       limit: firstString(req.query.limit),
     });
     res.json({ data: page.jobs.map(toAdminJobView), nextCursor: page.nextCursor });
+  });
+
+  router.post('/jobs/retry', async function retryJobs(req, res) {
+    res.json(await replay.retryJobs(parseBody(retryJobsBodySchema, req.body)));
+  });
+
+  router.get('/jobs/:id/deliveries', async function listAnyJobDeliveries(req, res) {
+    const job = await jobs.getAny(req.params.id);
+    res.json({ data: (await jobs.deliveriesOf(job.id)).map(toDeliveryView) });
+  });
+
+  router.post('/jobs/:id/redeliver', async function redeliverJobWebhook(req, res) {
+    res.status(202).json(await replay.redeliverJob(req.params.id, req.get('idempotency-key')));
+  });
+
+  router.post('/webhooks/redeliver', async function redeliverFailedWebhooks(req, res) {
+    const body = parseBody(redeliverWebhooksBodySchema, req.body);
+    res.status(body.dryRun ? 200 : 202).json(await replay.redeliverFailed(body));
   });
 
   router.get('/jobs/:id', async function getAnyJob(req, res) {

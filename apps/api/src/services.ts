@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { AccountService, tierOf, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
-import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
+import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, ModelHistoryStore, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { JobService, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
@@ -142,7 +142,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     queries,
     accounts: parts.accounts,
     account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.deleteAllOf(userId) }),
-    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
+    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap, history: new ModelHistoryStore(db) }),
     // One queue today; with a queue per model, every one of them.
     queueOperations: new QueueOperations({ maintenance, queues: () => [queue], retry: (id) => jobs.retry(id) }),
     replay: new ReplayOperations({

@@ -86,6 +86,13 @@ export const workerEnvSchema = commonEnvSchema.extend({
    * older than this it is failed with NO_WORKER by the reconciler. 0: it waits for ever.
    */
   NO_WORKER_TIMEOUT_MS: z.coerce.number().int().min(0).default(3600 * 1000),
+  HISTORY_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3660)
+    .default(30)
+    .describe('Days the per-model history (one row per model and minute: counts, queue waits, the oldest waiting job, workers) is kept in Postgres; written by the reconciler leader. 0: no history is written.'),
   /**
    * Scheduling priority (nice, -20..19) of the worker process and the threads it starts (sharp's
    * decoders). Inference is batch work: where it shares cores with the API, Postgres and Redis, a

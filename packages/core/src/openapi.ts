@@ -22,7 +22,7 @@ import { accountViewSchema, queueSnapshotSchema, statsSeriesSchema } from './das
 import { jobEventSchema } from './jobEvent.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
-import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, redeliverWebhooksBodySchema, redeliveryViewSchema, retryFailedBodySchema, retryFailedViewSchema, retryJobsBodySchema, retryJobsViewSchema } from './operatorWire.ts';
+import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, historyViewSchema, redeliverWebhooksBodySchema, redeliveryViewSchema, retryFailedBodySchema, retryFailedViewSchema, retryJobsBodySchema, retryJobsViewSchema } from './operatorWire.ts';
 import { jobStatuses } from './types.ts';
 import {
   batchViewSchema,
@@ -563,6 +563,22 @@ function buildDocument(options: OpenApiDocumentOptions) {
           description: 'The job as its owner reads it, with `userId`: what the dashboard\'s search by job id answers.',
           requestParams: { path: jobPath },
           responses: { '200': { description: 'The job.', content: json(adminJobViewSchema) }, ...errors('JOB_NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/history': {
+        get: operation({
+          operationId: 'adminGetHistory',
+          tags: ['admin'],
+          summary: 'Per-model history: the last hour, day or week',
+          description:
+            'Written once a minute per model by the reconciler (in the workers) and kept in Postgres for `HISTORY_RETENTION_DAYS`: jobs submitted, succeeded and failed, queue wait p50/p95, the oldest waiting job\'s age and the worker count. An hour comes by the minute, a day by 5 minutes, a week by the hour.',
+          requestParams: {
+            query: z.object({
+              range: z.enum(['hour', 'day', 'week']).optional().meta({ description: 'Default `hour`.' }),
+              model: z.string().optional().meta({ description: 'One model only.' }),
+            }),
+          },
+          responses: { '200': { description: 'The history.', content: json(historyViewSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
         }),
       },
       '/v1/admin/jobs/retry': {

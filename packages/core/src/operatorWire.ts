@@ -183,3 +183,35 @@ export const redeliveryViewSchema = z
   })
   .meta({ id: 'Redelivery' });
 export type RedeliveryView = z.infer<typeof redeliveryViewSchema>;
+
+/** The ranges of the operators' history, each with its bucket: an hour by the minute, a day by 5 minutes, a week by the hour. */
+export const historyRanges = { hour: { minutes: 60, bucketMinutes: 1 }, day: { minutes: 1440, bucketMinutes: 5 }, week: { minutes: 10_080, bucketMinutes: 60 } } as const;
+export type HistoryRange = keyof typeof historyRanges;
+
+export const historyPointSchema = z.object({
+  model: z.string(),
+  /** The bucket's start. */
+  at: z.iso.datetime(),
+  submitted: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  /** Queue wait of the jobs that finished in the bucket: the median of the minutes' p50 and the highest minute's p95. */
+  queueWaitP50Ms: z.number().int().nullable(),
+  queueWaitP95Ms: z.number().int().nullable(),
+  /** The oldest waiting job's age, the highest sampled in the bucket; null when not sampled. */
+  oldestWaitingMs: z.number().int().nullable(),
+  /** Live workers serving the model, the fewest sampled in the bucket; null when not sampled. */
+  workers: z.number().int().nullable(),
+});
+
+export const historyViewSchema = z
+  .object({
+    range: z.enum(Object.keys(historyRanges) as [HistoryRange, ...HistoryRange[]]),
+    from: z.iso.datetime(),
+    to: z.iso.datetime(),
+    bucketSeconds: z.number().int(),
+    /** Per model and bucket, oldest first; a bucket with nothing written is absent. */
+    points: z.array(historyPointSchema),
+  })
+  .meta({ id: 'History', description: 'Per model, kept in Postgres at one-minute resolution for HISTORY_RETENTION_DAYS.' });
+export type HistoryView = z.infer<typeof historyViewSchema>;

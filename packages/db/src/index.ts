@@ -9,3 +9,4 @@ export { Prisma } from '@prisma/client';
 export * from './jobStats.ts';
 export * from './jobMaintenance.ts';
 export * from './admitMany.ts';
+export * from './modelHistory.ts';

@@ -3,6 +3,7 @@ import { errorCodes, type ErrorCode } from '@inferq/core';
 import type { JobExecution, JobMaintenance, UnfinishedJob } from '@inferq/db';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
+import type { HistoryRecorder } from './historyRecorder.ts';
 import type { LeaderLock } from './leaderLock.ts';
 
 export interface ReconcilerOptions {
@@ -40,6 +41,8 @@ export interface ReconcilerOptions {
   servedModels?: () => Promise<ReadonlySet<string> | undefined>;
   /** How long a queued job may wait for a worker that serves its model. @defaultValue 0 (for ever) */
   noWorkerTimeoutMs?: number;
+  /** Writes the per-model history once a minute (duty 6). @defaultValue none: no history is kept */
+  history?: HistoryRecorder | undefined;
 }
 
 export interface ReconcileReport {
@@ -80,6 +83,9 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
  * 4. Jobs still waiting in the single queue of earlier versions move to their model's queue.
  * 5. With `noWorkerTimeoutMs`, a queued job older than that whose model no live worker serves
  *    fails with NO_WORKER (until then it waits, and the job view says `waitingFor: "worker"`).
+ * 6. With `history`, once a minute, the per-model history (counts, queue waits, the oldest
+ *    waiting job, workers) is written to Postgres and trimmed to its retention: one writer for
+ *    all workers, because only the leader runs passes.
  *
  * Every worker runs the loop, but only the holder of a Redis lease does the work, so N workers
  * do not repeat each other's queries. It lives in the worker rather than a scheduler process of
@@ -179,6 +185,8 @@ export class Reconciler {
       await lock.acquire(); // a long pass keeps its lease
     }
     report.expiredDeleted = await this.#deleteExpired(now);
+    // A failed history write costs a minute of history, never the reconciliation.
+    await this.#options.history?.record(now).catch((error: unknown) => this.#options.logger.warn({ err: error }, 'history write failed'));
     return report;
   }
 

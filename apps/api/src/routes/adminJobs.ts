@@ -84,6 +84,10 @@ export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
     res.json(await operator.snapshot());
   });
 
+  router.get('/history', async function getHistory(req, res) {
+    res.json(await operator.history(firstString(req.query.range) ?? 'hour', firstString(req.query.model)));
+  });
+
   router.get('/stats', async function getJobStats(req, res) {
     const windowSeconds = intParam(req, 'window', 3600, 60, 7 * 24 * 3600);
     const bucketSeconds = intParam(req, 'bucket', 60, 1, 24 * 3600);

@@ -435,6 +435,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per-model history: the last hour, day or week
+         * @description Written once a minute per model by the reconciler (in the workers) and kept in Postgres for `HISTORY_RETENTION_DAYS`: jobs submitted, succeeded and failed, queue wait p50/p95, the oldest waiting job's age and the worker count. An hour comes by the minute, a day by 5 minutes, a week by the hour.
+         */
+        get: operations["adminGetHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/jobs/retry": {
         parameters: {
             query?: never;
@@ -1336,6 +1356,28 @@ export type components = {
             p50: number | null;
             p95: number | null;
             p99: number | null;
+        };
+        /** @description Per model, kept in Postgres at one-minute resolution for HISTORY_RETENTION_DAYS. */
+        History: {
+            /** @enum {string} */
+            range: "hour" | "day" | "week";
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            bucketSeconds: number;
+            points: {
+                model: string;
+                /** Format: date-time */
+                at: string;
+                submitted: number;
+                succeeded: number;
+                failed: number;
+                queueWaitP50Ms: number | null;
+                queueWaitP95Ms: number | null;
+                oldestWaitingMs: number | null;
+                workers: number | null;
+            }[];
         };
         RetryJobsResult: {
             operationId: string;
@@ -3752,6 +3794,89 @@ export interface operations {
             };
             /** @description Error: `JOB_NOT_FOUND`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminGetHistory: {
+        parameters: {
+            query?: {
+                /** @description Default `hour`. */
+                range?: "hour" | "day" | "week";
+                /** @description One model only. */
+                model?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The history. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["History"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,7 +5,7 @@ import type { ImageLimits } from '@inferq/images';
 import { JobService, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, pingRedis, PixelStore, ServedModels, WebhookQueue, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, pingRedis, PixelStore, ServedModels, WebhookQueue, WorkerRegistry, workersByModel, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
@@ -113,6 +113,12 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const shares = parts.shares ?? new AdmissionShares({ submits: parts.maxConcurrentSubmits });
   const admission: AdmissionSource = () => ({ ...shares.snapshot(), streams: parts.liveEvents?.snapshot() });
   const maintenance = new JobMaintenance(db);
+  const history = new ModelHistoryStore(db);
+  const webhooks = parts.webhooks ?? new WebhookQueue({ connection: queue.connection, prefix });
+  const readiness: ReadinessCheck[] = [
+    { name: 'postgres', check: () => pingDatabase(db) },
+    { name: 'redis', check: () => pingRedis(queue.connection) },
+  ];
   const deliveries = new WebhookDeliveryStore(db);
   const jobs = new JobService({
     admission: new JobAdmission(db),
@@ -142,13 +148,13 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     queries,
     accounts: parts.accounts,
     account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.deleteAllOf(userId) }),
-    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap, history: new ModelHistoryStore(db) }),
+    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap, history }),
     // One queue today; with a queue per model, every one of them.
     queueOperations: new QueueOperations({ maintenance, queues: () => [queue], retry: (id) => jobs.retry(id) }),
     replay: new ReplayOperations({
       queries,
       deliveries,
-      webhooks: parts.webhooks ?? new WebhookQueue({ connection: queue.connection, prefix }),
+      webhooks,
       retry: (id) => jobs.retry(id),
     }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
@@ -158,11 +164,22 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     submitSlots: new SubmitSlots(shares.submits, { weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight }),
     shares,
     admission,
-    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel(), admission }),
-    readiness: [
-      { name: 'postgres', check: () => pingDatabase(db) },
-      { name: 'redis', check: () => pingRedis(queue.connection) },
-    ],
+    metrics:
+      parts.metrics ??
+      createApiMetrics({
+        queueCounts: () => queue.countsByModel(),
+        admission,
+        operator: {
+          oldestQueued: () => history.oldestQueued(),
+          workersByModel: async () => workersByModel(await workers.list(), queue.name),
+          webhookCounts: () => webhooks.queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized'),
+          dependencies: async () => {
+            const [postgres, redis] = await Promise.all(readiness.map((check) => check.check().then(Boolean, () => false)));
+            return { postgres: postgres!, redis: redis! };
+          },
+        },
+      }),
+    readiness,
     maxFileBytes: parts.imageLimits.maxBytes,
   };
 }

@@ -136,7 +136,7 @@ function jobTable(rows: Row[], wide: boolean): string {
 
 /** The models table of `inferq models`; the problem column says what GET /v1/models reports wrong. */
 export function modelsTable(list: ModelList): string {
-  const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'problem']);
+  const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'engines', 'problem']);
   for (const model of list.models) {
     for (const version of model.versions) {
       output.push([
@@ -147,16 +147,19 @@ export function modelsTable(list: ModelList): string {
         `${version.input.width}x${version.input.height}x${version.input.channels}`,
         version.labels ? String(version.labels.length) : 'raw',
         `${version.workersReady}/${model.workers}`,
+        version.engines.join(', '),
         model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '',
       ]);
     }
-    for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
+    for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
     // A version the registry holds but a worker could not load: it serves none of the model's jobs.
     for (const failure of model.loadFailures) {
-      output.push([model.name, failure.version, '', '', '', '', '', `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`]);
+      output.push([model.name, failure.version, '', '', '', '', '', '', `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`]);
     }
   }
-  const workers = list.workers.map((worker) => `${worker.workerId} (${worker.backend})`).join(', ');
+  // Each worker's engines (what ran its models), not its TF.js backend alone.
+  const engines = (worker: ModelList['workers'][number]) => [...new Set(worker.models.flatMap((model) => (model.engine ? [model.engine] : [])))].join(', ') || `tfjs-${worker.backend}`;
+  const workers = list.workers.map((worker) => `${worker.workerId} (${engines(worker)})`).join(', ');
   return `${output.toString()}
 workers: ${workers || 'none'}`;
 }

@@ -1465,6 +1465,7 @@ export type components = {
                 timeoutMs?: number;
             } | null;
             workersReady: number;
+            engines: string[];
             modelUrl: string | null;
         };
         ModelWorker: {

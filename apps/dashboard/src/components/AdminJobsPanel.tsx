@@ -9,6 +9,7 @@ import { ErrorNotice } from './ErrorNotice.tsx';
 import { modelLabel } from './JobsTable.tsx';
 import { Pager, useCursorPages } from './Pager.tsx';
 import { StatusBadge } from './StatusBadge.tsx';
+import { deleteView, filterQuery, loadViews, noFilters, saveView, type JobFilters, type SavedView } from './savedViews.ts';
 
 type View = 'failed' | 'unfinished' | 'succeeded' | 'canceled' | 'all';
 const views: Array<{ key: View; label: string; status?: string }> = [
@@ -204,6 +205,9 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const [confirmRetryAll, setConfirmRetryAll] = useState(false);
   const [cleaning, setCleaning] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [filters, setFilters] = useState<JobFilters>(noFilters);
+  const [savedViews, setSavedViews] = useState<SavedView[]>(() => loadViews());
+  const [confirmRetryMatching, setConfirmRetryMatching] = useState(false);
   const pages = useCursorPages();
   const { cursor } = pages;
   const status = views.find((entry) => entry.key === view)?.status as JobStatus | undefined;
@@ -211,8 +215,8 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.users(signal), staleTime: 60_000 });
   const usersById = new Map((users.data ?? []).map((user) => [user.id, user]));
   const jobs = useQuery({
-    queryKey: ['admin', 'jobs', view, userId || null, cursor ?? null],
-    queryFn: ({ signal }) => client.adminJobs({ status, userId: userId || undefined, cursor, limit: 10 }, signal),
+    queryKey: ['admin', 'jobs', view, userId || null, filters, cursor ?? null],
+    queryFn: ({ signal }) => client.adminJobs({ status, userId: userId || undefined, ...filterQuery(filters), cursor, limit: 10 }, signal),
     placeholderData: keepPreviousData,
     refetchInterval: poll,
     enabled: searchedId === null,
@@ -242,7 +246,35 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
     },
     onSettled: () => setConfirmRetryAll(false),
   });
-  const actionError = retry.error ?? cancel.error ?? retryAll.error;
+  /** The selection the filter bar shows, as a bulk retry's filter. */
+  const selection = { ...filterQuery(filters), ...(userId ? { user: userId } : {}) };
+  const retryPreview = useQuery({
+    queryKey: ['admin', 'retry-preview', selection],
+    queryFn: () => client.retryJobs({ filter: selection, dryRun: true }),
+    enabled: confirmRetryMatching,
+    staleTime: 0,
+  });
+  const retryMatching = useMutation({
+    mutationFn: (asOf: string) => client.retryJobs({ filter: selection, asOf }),
+    onSuccess: (answer) => {
+      setNotice(`Retried ${plural(answer.retried, 'failed job')} of this search${answer.remaining ? `; ${answer.remaining.toLocaleString()} left` : ''}.`);
+      onDone();
+    },
+    onSettled: () => setConfirmRetryMatching(false),
+  });
+  const setFilter = (field: keyof JobFilters, value: string) => {
+    setFilters((current) => ({ ...current, [field]: value }));
+    pages.reset();
+  };
+  const applyView = (name: string) => {
+    const saved = savedViews.find((entry) => entry.name === name);
+    if (!saved) return;
+    setView((views.some((entry) => entry.key === saved.view) ? saved.view : 'all') as View);
+    setUserId(saved.userId);
+    setFilters({ ...noFilters, ...saved.filters });
+    pages.reset();
+  };
+  const actionError = retry.error ?? cancel.error ?? retryAll.error ?? retryMatching.error;
 
   const onSearch = (event: FormEvent) => {
     event.preventDefault();
@@ -341,6 +373,53 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
           </select>
         </label>
       </div>
+      {searchedId === null && (
+        <div className="toolbar filter-bar" data-testid="filter-bar">
+          <input className="input" type="search" placeholder="Text in id, file name or metadata" aria-label="Search text" value={filters.q} onChange={(event) => setFilter('q', event.target.value)} data-testid="filter-q" />
+          <input className="input input-narrow" placeholder="Model" aria-label="Model" value={filters.model} onChange={(event) => setFilter('model', event.target.value)} data-testid="filter-model" />
+          <input className="input input-narrow" placeholder="Error code" aria-label="Error code" value={filters.errorCode} onChange={(event) => setFilter('errorCode', event.target.value)} data-testid="filter-error-code" />
+          <input className="input" placeholder="metadata: key=value, …" aria-label="Metadata" value={filters.metadata} onChange={(event) => setFilter('metadata', event.target.value)} data-testid="filter-metadata" />
+          <select aria-label="Submitted" value={filters.since} onChange={(event) => setFilter('since', event.target.value)} data-testid="filter-since">
+            <option value="">Any time</option>
+            <option value="hour">Last hour</option>
+            <option value="day">Last day</option>
+            <option value="week">Last week</option>
+          </select>
+          <select aria-label="Saved views" value="" onChange={(event) => applyView(event.target.value)} data-testid="saved-views">
+            <option value="">Saved views…</option>
+            {savedViews.map((saved) => (
+              <option key={saved.name} value={saved.name}>
+                {saved.name}
+              </option>
+            ))}
+          </select>
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() => {
+              const name = window.prompt('Save this view as');
+              if (name?.trim()) setSavedViews(saveView({ name: name.trim(), view, userId, filters }));
+            }}
+          >
+            Save view
+          </button>
+          {savedViews.length > 0 && (
+            <button
+              type="button"
+              className="button button-small"
+              onClick={() => {
+                const name = window.prompt(`Delete which view? (${savedViews.map((saved) => saved.name).join(', ')})`);
+                if (name) setSavedViews(deleteView(name.trim()));
+              }}
+            >
+              Delete view
+            </button>
+          )}
+          <button type="button" className="button button-small" onClick={() => setConfirmRetryMatching(true)} data-testid="retry-matching">
+            Retry failed of this search…
+          </button>
+        </div>
+      )}
       {searchedId === null && (
         <div className="chips" role="group" aria-label="Which jobs">
           {views.map((entry) => (
@@ -446,6 +525,21 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
         onDismiss={() => setConfirmRetryAll(false)}
       >
         Every failed job{userId ? ` of ${userLabel(userId, usersById)}` : ''} goes back to the queue under its own id, with its error cleared, up to 10,000 at once.
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={confirmRetryMatching}
+        title="Retry the failed jobs of this search?"
+        confirmLabel={retryPreview.data ? `Retry ${plural(retryPreview.data.matched, 'job')}` : 'Retry'}
+        dismissLabel="Not now"
+        busy={retryMatching.isPending}
+        canConfirm={Boolean(retryPreview.data && retryPreview.data.matched > 0)}
+        onConfirm={() => retryPreview.data && retryMatching.mutate(retryPreview.data.asOf)}
+        onDismiss={() => setConfirmRetryMatching(false)}
+      >
+        <span data-testid="retry-preview">
+          {retryPreview.error ? null : retryPreview.data ? `${plural(retryPreview.data.matched, 'failed job')} of this search had failed by now. Each goes back to the queue under its own id; asking again never retries one twice.` : 'Counting…'}
+        </span>
+        {retryPreview.error && <ErrorNotice error={retryPreview.error} />}
       </ConfirmDialog>
       <CleanDialog
         client={client}

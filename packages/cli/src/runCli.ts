@@ -26,6 +26,13 @@ Commands:
                     --error-code, --created-after, --created-before, --limit, --cursor)
   cancel <id>       Cancel a queued or running job
   models            List the models the server serves
+  retry-failed      Administrators: retry the failed jobs of a selection (--model, --version,
+                    --error-code, --meta, --created-after, --created-before, --user, --q);
+                    prints the count first, retries only with --yes
+  redeliver <id>    Administrators: deliver a job's webhook again
+  redeliver --from <t> --to <t>
+                    Administrators: deliver again every webhook that failed in that range
+                    (the count only, unless --yes)
 
 Options:
   --model <name>        Model to run (submit)
@@ -43,6 +50,10 @@ Options:
   --error-code <c,…>    Filter by failure code (list)
   --created-after <t>   Jobs submitted at or after an ISO 8601 time (list)
   --created-before <t>  Jobs submitted before an ISO 8601 time (list)
+  --user <id>           One user's jobs (retry-failed)
+  --q <text>            Text in the id, file name or a metadata value (retry-failed)
+  --from <t>, --to <t>  A time range, ISO 8601 (redeliver)
+  --yes                 Do it, after the count (retry-failed, redeliver --from/--to)
   --limit <n>           Page size, 1 to 100 (list)
   --cursor <c>          Next page (list)
   --json                Print JSON for scripts instead of tables
@@ -63,6 +74,11 @@ const options = {
   'error-code': { type: 'string' },
   'created-after': { type: 'string' },
   'created-before': { type: 'string' },
+  user: { type: 'string' },
+  q: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  yes: { type: 'boolean' },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
   concurrency: { type: 'string' },
@@ -356,6 +372,38 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           print(jobTable(page.data.map((job) => ({ job })), wide));
           if (page.nextCursor) print(`more: inferq list --cursor ${page.nextCursor}`);
         }
+        return exitCodes.ok;
+      }
+      case 'retry-failed': {
+        const metadata = metadataOption(values.meta);
+        const filter = {
+          ...(values.model ? { model: values.model } : {}),
+          ...(values.version ? { version: values.version } : {}),
+          ...(values['error-code'] ? { errorCode: values['error-code'] } : {}),
+          ...(values['created-after'] ? { createdAfter: values['created-after'] } : {}),
+          ...(values['created-before'] ? { createdBefore: values['created-before'] } : {}),
+          ...(values.user ? { user: values.user } : {}),
+          ...(values.q ? { q: values.q } : {}),
+          ...(metadata ? { metadata } : {}),
+        };
+        const preview = await client.retryJobs({ filter, dryRun: true });
+        if (!values.yes) {
+          print(json ? JSON.stringify(preview, null, 2) : `${preview.matched} failed job(s) match (as of ${preview.asOf}); add --yes to retry them`);
+          return exitCodes.ok;
+        }
+        const done = await client.retryJobs({ filter, asOf: preview.asOf });
+        print(json ? JSON.stringify(done, null, 2) : `retried ${done.retried} of ${done.matched} (operation ${done.operationId})${done.remaining ? `; ${done.remaining} left: run it again` : ''}`);
+        return exitCodes.ok;
+      }
+      case 'redeliver': {
+        if (values.from || values.to) {
+          if (!values.from || !values.to) throw new UsageError('redeliver takes both --from and --to');
+          const answer = await client.redeliverFailed({ from: values.from, to: values.to, dryRun: !values.yes });
+          print(json ? JSON.stringify(answer, null, 2) : values.yes ? `enqueued ${answer.enqueued} of ${answer.matched} failed deliveries (operation ${answer.operationId})` : `${answer.matched} job(s) whose webhook failed in that range; add --yes to deliver them again`);
+          return exitCodes.ok;
+        }
+        const answer = await client.redeliver(one('job id'));
+        print(json ? JSON.stringify(answer, null, 2) : `delivery enqueued (operation ${answer.operationId})`);
         return exitCodes.ok;
       }
       case 'cancel': {

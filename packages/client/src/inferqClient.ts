@@ -1,6 +1,6 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
-import { describeStatus, isFinal, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
+import { describeStatus, isFinal, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type Redelivery, type RetryJobsBody, type RetryJobsResult, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -274,6 +274,30 @@ export class InferQClient {
       yield* page.data;
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
+  }
+
+  /**
+   * Administrators: retries the failed jobs of a selection. With `dryRun` it counts them and
+   * answers the `asOf` to send back; the same body with that `asOf` retries them, never one twice.
+   */
+  async retryJobs(body: RetryJobsBody, options: { signal?: AbortSignal } = {}): Promise<RetryJobsResult> {
+    return this.#request<RetryJobsResult>('/v1/admin/jobs/retry', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' }, signal: options.signal });
+  }
+
+  /** Administrators: delivers a final job's webhook again (once per `idempotencyKey`). */
+  async redeliver(id: string, options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<Redelivery> {
+    return this.#request<Redelivery>(`/v1/admin/jobs/${encodeURIComponent(id)}/redeliver`, {
+      method: 'POST',
+      headers: options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {},
+      signal: options.signal,
+    });
+  }
+
+  /** Administrators: delivers again every webhook that failed in `[from, to)` and never succeeded (`dryRun`: count only). */
+  async redeliverFailed(range: { from: Date | string; to: Date | string; dryRun?: boolean }, options: { signal?: AbortSignal } = {}): Promise<Redelivery> {
+    const instant = (value: Date | string) => (value instanceof Date ? value.toISOString() : value);
+    const body = JSON.stringify({ from: instant(range.from), to: instant(range.to), ...(range.dryRun ? { dryRun: true } : {}) });
+    return this.#request<Redelivery>('/v1/admin/webhooks/redeliver', { method: 'POST', body, headers: { 'Content-Type': 'application/json' }, signal: options.signal });
   }
 
   async cancel(id: string, options: { signal?: AbortSignal } = {}): Promise<Job> {

@@ -13,6 +13,9 @@ import type {
   RetryFailedBody,
   RetryJobsBody,
   RetryJobsView,
+  HistoryRange,
+  HistoryView,
+  RedeliveryView as Redelivery,
   RetryFailedView,
   StatsSeries,
   UserView,
@@ -280,6 +283,16 @@ export class ApiClient {
   /** Puts every failed job (or one user's) back in the queue under its own id. */
   retryFailed(body: RetryFailedBody = {}): Promise<RetryFailedView> {
     return this.#post('/v1/admin/jobs/retry-failed', body);
+  }
+
+  /** The per-model history of the last hour, day or week. */
+  history(range: HistoryRange, signal?: AbortSignal): Promise<HistoryView> {
+    return this.#json('GET', `/v1/admin/history?range=${range}`, { signal });
+  }
+
+  /** Delivers a final job's webhook again. */
+  redeliverJob(id: string): Promise<Redelivery> {
+    return this.#json('POST', `/v1/admin/jobs/${encodeURIComponent(id)}/redeliver`);
   }
 
   /** Retries the failed jobs of a selection: `dryRun` previews the count and the `asOf` to send back. */

@@ -51,10 +51,12 @@ interface RowProps {
   onToggleJson: () => void;
   onRetry: () => void;
   onCancel: () => void;
+  /** Delivers the final job's webhook again. */
+  onRedeliver: () => void;
   retrying: boolean;
 }
 
-function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, retrying }: RowProps) {
+function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, onRedeliver, retrying }: RowProps) {
   return (
     <Fragment>
       <tr data-job-id={job.id} data-status={job.status}>
@@ -95,6 +97,11 @@ function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, re
           {(job.status === 'queued' || job.status === 'running') && (
             <button type="button" className="button button-small button-danger" onClick={onCancel}>
               Cancel
+            </button>
+          )}
+          {job.webhook && (job.status === 'succeeded' || job.status === 'failed' || job.status === 'canceled') && (
+            <button type="button" className="button button-small" onClick={onRedeliver} title="Deliver the job to its webhook again (a new delivery)">
+              Redeliver
             </button>
           )}
           <button type="button" className="button button-small" aria-expanded={expanded} onClick={onToggleJson}>
@@ -274,7 +281,11 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
     setFilters({ ...noFilters, ...saved.filters });
     pages.reset();
   };
-  const actionError = retry.error ?? cancel.error ?? retryAll.error ?? retryMatching.error;
+  const redeliver = useMutation({
+    mutationFn: (id: string) => client.redeliverJob(id),
+    onSuccess: (_answer, id) => setNotice(`A new delivery of job ${shortId(id)} is on its way; its attempts show in the job's deliveries.`),
+  });
+  const actionError = retry.error ?? cancel.error ?? retryAll.error ?? retryMatching.error ?? redeliver.error;
 
   const onSearch = (event: FormEvent) => {
     event.preventDefault();
@@ -297,6 +308,7 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
       onToggleJson={() => toggleJson(job.id)}
       onRetry={() => retry.mutate(job.id)}
       onCancel={() => setCanceling(job)}
+      onRedeliver={() => redeliver.mutate(job.id)}
       retrying={retry.isPending && retry.variables === job.id}
     />
   );
@@ -453,6 +465,8 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
             retry.reset();
             cancel.reset();
             retryAll.reset();
+            retryMatching.reset();
+            redeliver.reset();
           }}
         />
       )}

@@ -15,6 +15,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   naive: { file: 'naive.ts', about: 'naive baseline: Express + model.predict in the handler (capped) vs the platform, low load and overload' },
   overload: { file: 'overload.ts', about: 'submit latency p50/p99 at a fixed rate (200/s) while the workers are saturated and the queue is deep' },
   fairness: { file: 'fairness.ts', about: 'a steady pro user alone and beside a flooding free user: the pro user\'s p50/p99 and refusals; the 120-then-5 burst' },
+  search: { file: 'search.ts', about: 'the jobs listing\'s filters (owner and operator) at 1,000,000 generated jobs (--rows): p50/p95 per filter kind and the index that answered' },
   overhead: { file: 'overhead.ts', about: 'platform overhead: trivial model, jobs/s and CPU ms per job per process, beside raw BullMQ' },
   profile: { file: 'profileSummary.ts', about: 'summarize CPU profiles written with --cpu-prof DIR: self time by package and function' },
   streams: { file: 'streams.ts', about: 'live dashboard streams: API latency p50/p99 and memory with 0 and 200 open SSE streams, event delay, connections' },

@@ -10,8 +10,6 @@ import { repoRoot } from '@inferq/testing';
 const pagesOnOtherBranches = new Set([
   'docs/api/v2.md',
   'docs/models/bring-your-own-model.md',
-  'docs/operating/search-replay-history.md',
-  'docs/operating/alerts.md',
 ]);
 
 function markdownFiles(dir: string): string[] {

@@ -228,6 +228,23 @@ describe('webhooks end to end', () => {
     expect(deliveries.data.map((delivery) => delivery.id)).toEqual(receiver.requests.map((request) => request.headers['webhook-id']));
   });
 
+  it('carries the job\'s metadata in the webhook body, and the client filters its list by it', async () => {
+    receiver.requests.length = 0;
+    receiver.statuses = [];
+    const tag = randomUUID();
+    const metadata = { order: tag, customer: 'cus_42' };
+    const job = await client.submit(image, { webhook: `${receiver.url}/hooks/metadata`, metadata });
+    expect(job.metadata).toEqual(metadata);
+    await client.submit(image, { metadata: { order: 'another' } });
+    const deadline = Date.now() + 60_000;
+    while (receiver.requests.length < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(JSON.parse(receiver.requests[0]!.body)).toMatchObject({ id: job.id, status: 'succeeded', metadata });
+    const listed = await client.list({ metadata: { order: tag }, status: 'succeeded', model: 'nsfw', createdAfter: new Date(Date.now() - 600_000) });
+    expect(listed.data.map((found) => found.id)).toEqual([job.id]);
+    expect((await client.list({ metadata: { order: tag }, errorCode: 'TIMEOUT' })).data).toEqual([]);
+    await expect(client.submit(image, { metadata: { ['k'.repeat(41)]: 'v' } })).rejects.toMatchObject({ code: 'INVALID_METADATA', status: 400 });
+  });
+
   it('sends job.started too when the webhook asks for it (webhookEvents)', async () => {
     receiver.requests.length = 0;
     receiver.statuses = [];
@@ -294,6 +311,49 @@ describe('the inferq CLI as a child process', () => {
     const cancel = await inferq(['cancel', id!]);
     expect(cancel.code).toBe(3);
     expect(cancel.stderr).toContain('JOB_FINISHED');
+  });
+
+  it('submits with --meta and lists by it', async () => {
+    const tag = randomUUID();
+    const submitted = await inferq(['submit', 'a.jpg', '--wait', '--json', '--meta', `run=${tag}`, '--meta', 'team=red=blue']);
+    expect(submitted.code).toBe(0);
+    const job = (JSON.parse(submitted.stdout) as Array<{ job: Job }>)[0]!.job;
+    expect(job.metadata).toEqual({ run: tag, team: 'red=blue' });
+    const listed = await inferq(['list', '--json', '--meta', `run=${tag}`, '--status', 'succeeded', '--model', 'nsfw']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { data: Job[] }).data.map((found) => found.id)).toEqual([job.id]);
+    const bad = await inferq(['list', '--meta', 'novalue']);
+    expect(bad.code).toBe(2);
+  });
+
+  it('retries the failed jobs of a selection and redelivers webhooks, for administrators', async () => {
+    const admin = await createTestUser(env.databaseUrl, { role: 'admin', tier: 'pro' });
+    const asAdmin = { INFERQ_API_KEY: admin.key };
+    const tag = randomUUID();
+    const submitted = await inferq(['submit', 'a.jpg', '--wait', '--json', '--meta', `replay=${tag}`]);
+    const id = (JSON.parse(submitted.stdout) as Array<{ job: Job }>)[0]!.job.id;
+    const sql = new pg.Client({ connectionString: env.databaseUrl });
+    await sql.connect();
+    try {
+      await sql.query("UPDATE jobs SET status = 'failed', error_code = 'TIMEOUT', error_message = 'x', finished_at = now() - interval '1 second' WHERE id = $1", [id]);
+    } finally {
+      await sql.end();
+    }
+    const preview = await inferq(['retry-failed', '--meta', `replay=${tag}`, '--json'], asAdmin);
+    expect(preview.code).toBe(0);
+    expect(JSON.parse(preview.stdout)).toMatchObject({ matched: 1, retried: 0, dryRun: true });
+    const done = await inferq(['retry-failed', '--meta', `replay=${tag}`, '--error-code', 'TIMEOUT', '--yes'], asAdmin);
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(/retried 1 of 1/);
+    expect((await client.wait(id, { timeoutMs: 60_000 })).status).toBe('succeeded');
+    // A user's key is refused the operators' commands.
+    expect((await inferq(['retry-failed'])).code).toBe(3);
+    const range = await inferq(['redeliver', '--from', new Date(Date.now() - 60_000).toISOString(), '--to', new Date().toISOString(), '--json'], asAdmin);
+    expect(range.code).toBe(0);
+    expect(JSON.parse(range.stdout)).toMatchObject({ dryRun: true, enqueued: 0 });
+    const noWebhook = await inferq(['redeliver', id], asAdmin);
+    expect(noWebhook.code).toBe(3);
+    expect(noWebhook.stderr).toContain('CONFLICT');
   });
 
   it.each([
@@ -386,7 +446,9 @@ describe('the inferq CLI as a child process', () => {
     const models = await inferq(['models']);
     expect(models.code).toBe(0);
     expect(models.stdout).toMatch(/│ nsfw +│ \S+ +│ live +│ layers +│ 224x224x3 +│ 5 +│ 1\/1 /);
-    expect(models.stdout).toMatch(/workers: \S+ \(wasm\)/);
+    // The engine each model ran on, never the TF.js backend alone (the worker's wasm).
+    expect(models.stdout).toMatch(/workers: \S+ \((onnxruntime|tfjs)-[a-z]+(, (onnxruntime|tfjs)-[a-z]+)*\)/);
+    expect(models.stdout).not.toMatch(/\(wasm\)/);
     expect(JSON.parse((await inferq(['models', '--json'])).stdout).models.map((model: { name: string }) => model.name)).toContain('nsfw');
   });
 

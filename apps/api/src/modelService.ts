@@ -216,6 +216,7 @@ function toModelView(entry: ModelEntry, workers: WorkerHeartbeat[]): ModelView {
       metrics: manifest.metrics ?? null,
       limits: manifest.limits ?? null,
       workersReady: loadedBy(version),
+      engines: [...new Set(serving.filter(({ model }) => model.version === version && model.engine).map(({ model }) => model.engine!))].sort(),
       modelUrl: isRemoteLocation(location) || manifest.format === 'saved_model' ? null : `/v1/models/${entry.name}/${version}/model.json`,
     })),
   };

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { AccountService, tierOf, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
-import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
+import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, ModelHistoryStore, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
-import { JobService, OperatorService, QueueOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
+import { JobService, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, type JobEventRetention, pingRedis, PixelStore, ServedModels, WorkerRegistry, type InferenceQueue } from '@inferq/queue';
+import { JobEventPublisher, type JobEventRetention, pingRedis, PixelStore, ServedModels, WebhookQueue, WorkerRegistry, workersByModel, type InferenceQueue } from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
@@ -66,6 +66,8 @@ export interface ApiParts {
   webhookPolicy?: WebhookUrlPolicy | undefined;
   /** How long and how many job events are kept for resuming streams. @defaultValue 10 min, 100000 events */
   eventRetention?: JobEventRetention | undefined;
+  /** The webhook dispatcher's queue, for operators' redeliveries. @defaultValue a WebhookQueue on the queue's connection and prefix */
+  webhooks?: WebhookQueue | undefined;
   /**
    * The model registry behind GET /v1/models, the public model files and the admin model
    * routes. @defaultValue none: those routes answer 404
@@ -98,6 +100,8 @@ export interface ApiServices {
   operator: OperatorService;
   /** The operators' bulk actions: pause and resume, retry all failed, clean. */
   queueOperations: QueueOperations;
+  /** The operators' replays: retry by selection, webhook redelivery. */
+  replay: ReplayOperations;
   models: ModelService | undefined;
   /** Traffic splits, comparisons and rollbacks of the registry's models; undefined without a registry. */
   rollout: RolloutService | undefined;
@@ -128,6 +132,13 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   const served = new ServedModels({ registry: workers, queue: queue.name });
   // Jobs that name no version follow their model's traffic split, to versions some worker has warm.
   const routing = parts.registry ? new TrafficRouting({ registry: parts.registry, workers }) : undefined;
+  const history = new ModelHistoryStore(db);
+  const webhooks = parts.webhooks ?? new WebhookQueue({ connection: queue.connection, prefix });
+  const readiness: ReadinessCheck[] = [
+    { name: 'postgres', check: () => pingDatabase(db) },
+    { name: 'redis', check: () => pingRedis(queue.connection) },
+  ];
+  const deliveries = new WebhookDeliveryStore(db);
   const jobs = new JobService({
     admission: new JobAdmission(db),
     execution: new JobExecution(db),
@@ -143,7 +154,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     maxQueuedJobs: parts.maxQueuedJobs,
     waiter: parts.waiter,
     webhookPolicy: parts.webhookPolicy,
-    deliveries: new WebhookDeliveryStore(db),
+    deliveries,
     events: new JobEventPublisher({ connection: queue.connection, prefix, ...parts.eventRetention }),
     decodePixels: shares.decodePixels,
     pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
@@ -162,9 +173,15 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     queries,
     accounts: parts.accounts,
     account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.deleteAllOf(userId) }),
-    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap }),
+    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap, history }),
     // One queue today; with a queue per model, every one of them.
     queueOperations: new QueueOperations({ maintenance, blobs: parts.blobs, queues: () => [queue], retry: (id) => jobs.retry(id) }),
+    replay: new ReplayOperations({
+      queries,
+      deliveries,
+      webhooks,
+      retry: (id) => jobs.retry(id),
+    }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
     rollout: parts.registry ? new RolloutService({ registry: parts.registry, comparison: new VersionComparison(db), db, workers }) : undefined,
     live: parts.liveEvents,
@@ -173,11 +190,22 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     submitSlots: new SubmitSlots(shares.submits, { weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight }),
     shares,
     admission,
-    metrics: parts.metrics ?? createApiMetrics({ queueCounts: () => queue.countsByModel(), admission }),
-    readiness: [
-      { name: 'postgres', check: () => pingDatabase(db) },
-      { name: 'redis', check: () => pingRedis(queue.connection) },
-    ],
+    metrics:
+      parts.metrics ??
+      createApiMetrics({
+        queueCounts: () => queue.countsByModel(),
+        admission,
+        operator: {
+          oldestQueued: () => history.oldestQueued(),
+          workersByModel: async () => workersByModel(await workers.list(), queue.name),
+          webhookCounts: () => webhooks.queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized'),
+          dependencies: async () => {
+            const [postgres, redis] = await Promise.all(readiness.map((check) => check.check().then(Boolean, () => false)));
+            return { postgres: postgres!, redis: redis! };
+          },
+        },
+      }),
+    readiness,
     maxFileBytes: parts.imageLimits.maxBytes,
   };
 }

@@ -8,7 +8,7 @@ import { createDatabase } from '@inferq/db';
 import { registryCatalog } from '@inferq/jobs';
 import { createTestUser, TestJobs, type TestUser } from '@inferq/testing';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, InferenceQueue } from '@inferq/queue';
+import { createRedisConnection, InferenceQueue, WebhookQueue } from '@inferq/queue';
 import { createApp } from '../src/app.ts';
 import type { TrustProxySetting } from '../src/http/trustProxy.ts';
 import { HttpServer } from '../src/server.ts';
@@ -71,6 +71,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     models: registryCatalog(overrides.registry ?? new ModelRegistry({ root: inject('modelsDir') })),
     registry: new ModelRegistry({ root: inject('modelsDir') }),
     defaultModel: 'nsfw',
+    // The dispatcher's queue under this run's prefix, for the redelivery tests to read.
+    webhooks: new WebhookQueue({ connection: redis, prefix: inject('queuePrefix') }),
     imageLimits: { maxBytes: 2 * 1024 * 1024, maxPixels: 40_000_000, minWidth: 32, minHeight: 32, maxWidth: 8192, maxHeight: 8192 },
     ...overrides,
   };
@@ -88,6 +90,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       await server.stop();
       await queue.obliterate().catch(() => {});
       await queue.close();
+      await deps.webhooks?.close();
       redis.disconnect();
       await db.$disconnect();
     },

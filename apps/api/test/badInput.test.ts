@@ -76,7 +76,7 @@ const cases: Case[] = [
   ['a JSON body of 100 KiB (over the 64 KiB JSON limit)', `/v1/jobs/${someJobId}/cancel`, () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(100 * 1024) }) }), 413, 'PAYLOAD_TOO_LARGE'],
   ['malformed JSON', `/v1/jobs/${someJobId}/cancel`, () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": ' }), 400, 'BAD_REQUEST'],
   // Field limits
-  ['a 5000-character field value', '/v1/jobs', async () => formWith({ model: 'a'.repeat(5000) }, { bytes: await jpeg() }), 400, 'BAD_REQUEST'],
+  ['a 20000-character field value (over the 16 KiB field limit)', '/v1/jobs', async () => formWith({ model: 'a'.repeat(20_000) }, { bytes: await jpeg() }), 400, 'BAD_REQUEST'],
   ['a 200-character field name', '/v1/jobs', async () => formWith({ ['f'.repeat(200)]: 'x' }, { bytes: await jpeg() }), 400, 'BAD_REQUEST'],
   ['nine form fields', '/v1/jobs', async () => formWith(Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`field${i}`, 'x'])), { bytes: await jpeg() }), 400, 'BAD_REQUEST'],
   // Hostile values in the fields

@@ -74,6 +74,7 @@ describe('GET /v1/models', () => {
       input: { width: 28, height: 28, channels: 1 },
       labels: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
       workersReady: 0,
+      engines: [],
       modelUrl: `/v1/models/${name}/1.0.0/model.json`,
     });
     expect(model.versions[1]?.metrics?.testAccuracy).toBeGreaterThan(0.95);
@@ -130,10 +131,11 @@ describe('admin model routes', () => {
         heartbeatAt: new Date().toISOString(),
       });
     const ids = [`${name}-a`, `${name}-b`, `${name}-c`];
-    await beat(ids[0]!, { version: '1.1.0', loaded: ['1.1.0'], swap: null });
-    await beat(ids[1]!, { version: '1.0.0', loaded: ['1.0.0'], swap: { to: '1.1.0', state: 'loading', since: new Date().toISOString() } });
+    await beat(ids[0]!, { version: '1.1.0', engine: 'onnxruntime-cpu', loaded: ['1.1.0'], swap: null });
+    await beat(ids[1]!, { version: '1.0.0', engine: 'tfjs-wasm', loaded: ['1.0.0'], swap: { to: '1.1.0', state: 'loading', since: new Date().toISOString() } });
     await beat(ids[2]!, {
       version: '1.0.0',
+      engine: 'onnxruntime-cpu',
       loaded: ['1.0.0'],
       swap: { to: '1.1.0', state: 'failed', since: new Date().toISOString(), error: { code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'x' } },
     });
@@ -145,6 +147,12 @@ describe('admin model routes', () => {
         ['0.5.0', 0],
         ['1.0.0', 2],
         ['1.1.0', 1],
+      ]);
+      // The engine of each version, from the workers serving it, not the workers' TF.js backend (wasm).
+      expect(model.versions.map((v) => [v.version, v.engines])).toEqual([
+        ['0.5.0', []],
+        ['1.0.0', ['onnxruntime-cpu', 'tfjs-wasm']],
+        ['1.1.0', ['onnxruntime-cpu']],
       ]);
       expect(model.swap).toEqual({
         to: '1.1.0',

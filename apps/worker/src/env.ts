@@ -99,6 +99,13 @@ export const workerEnvSchema = commonEnvSchema.extend({
   ROLLOUT_WEBHOOK_ALLOW_PORTS: envPortList
     .default([])
     .describe('Ports the model.rolled_back webhook URL may name besides 80 and 443, comma-separated.'),
+  HISTORY_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3660)
+    .default(30)
+    .describe('Days the per-model history (one row per model and minute: counts, queue waits, the oldest waiting job, workers) is kept in Postgres; written by the reconciler leader. 0: no history is written.'),
 }).superRefine((env, ctx) => {
   if (env.ROLLOUT_WEBHOOK_URL !== undefined && env.ROLLOUT_WEBHOOK_SECRET === undefined) {
     ctx.addIssue({ code: 'custom', path: ['ROLLOUT_WEBHOOK_SECRET'], message: 'is required with ROLLOUT_WEBHOOK_URL' });

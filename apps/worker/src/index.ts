@@ -1,11 +1,11 @@
 import { hostname, setPriority } from 'node:os';
 import { pino } from 'pino';
-import { createDatabase, JobExecution, JobMaintenance, pingDatabase, ShadowResults } from '@inferq/db';
+import { createDatabase, JobExecution, JobMaintenance, ModelHistoryStore, pingDatabase, ShadowResults } from '@inferq/db';
 import { batchingDefaults, initBackend, initOnnxRuntime, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
-import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerHeartbeatLoop, WorkerRegistry } from '@inferq/queue';
-import { LeaderLock, Reconciler } from '@inferq/reconciler';
+import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerHeartbeatLoop, WorkerRegistry, workersByModel } from '@inferq/queue';
+import { HistoryRecorder, LeaderLock, Reconciler } from '@inferq/reconciler';
 import { rollbackWebhook, RolloutGuard, VersionComparison } from '@inferq/rollout';
 import { WebhookSender } from '@inferq/webhooks';
 import { createTracing } from '@inferq/tracing';
@@ -172,6 +172,14 @@ const reconciler =
         servedModels: () => servedModels.current(),
         noWorkerTimeoutMs: env.NO_WORKER_TIMEOUT_MS,
         ttlSweepIntervalMs: env.TTL_SWEEP_INTERVAL_MS,
+        history:
+          env.HISTORY_RETENTION_DAYS > 0
+            ? new HistoryRecorder({
+                store: new ModelHistoryStore(db),
+                workersByModel: async () => workersByModel(await workerRegistry.list(), env.QUEUE_NAME),
+                retentionMs: env.HISTORY_RETENTION_DAYS * 24 * 3600_000,
+              })
+            : undefined,
         metrics,
         events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
         rollout: new RolloutGuard({

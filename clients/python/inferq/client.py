@@ -113,6 +113,7 @@ class InferQClient:
         wait_seconds: int = 0,
         ttl_seconds: Optional[int] = None,
         cancel_after: Optional[Union[int, float, str]] = None,
+        metadata: Optional[Mapping[str, str]] = None,
     ) -> Job:
         """Submits an image: the queued job, or the finished one when ``wait_seconds`` sufficed.
 
@@ -121,11 +122,14 @@ class InferQClient:
         ``expired`` (never run, not counted against the quota). ``cancel_after``: the execution
         deadline of each attempt, seconds or a duration such as ``"5m"`` (sent as ``Cancel-After``);
         an attempt running longer fails with ``DEADLINE_EXCEEDED``.
+        ``metadata``: your own labels, at most 20 string keys (40 characters) and
+        values (500 characters), returned on the job and its webhooks and filterable in :meth:`list`.
         """
         data, name = _read_image(image, filename)
         events = ",".join(webhook_events) if webhook_events else None
         ttl = str(ttl_seconds) if ttl_seconds is not None else None
-        fields = {key: value for key, value in (("model", model), ("version", version), ("webhook", webhook), ("webhookEvents", events), ("ttlSeconds", ttl)) if value}
+        labels = json.dumps(dict(metadata), separators=(",", ":")) if metadata else None
+        fields = {key: value for key, value in (("model", model), ("version", version), ("webhook", webhook), ("webhookEvents", events), ("ttlSeconds", ttl), ("metadata", labels)) if value}
         body, content_type = _multipart(fields, data, name)
         headers = {"Content-Type": content_type}
         if idempotency_key:
@@ -238,16 +242,46 @@ class InferQClient:
             on_update(job)
         return self.wait(job["id"], timeout=remaining, on_update=on_update)
 
-    def list(self, *, status: Union[JobStatus, Sequence[JobStatus], None] = None, limit: Optional[int] = None, cursor: Optional[str] = None) -> JobList:
-        """One page of your jobs, newest first; pass ``nextCursor`` back as ``cursor`` for the next."""
-        statuses = status if isinstance(status, str) or status is None else ",".join(status)
-        return cast(JobList, self._request("GET", "/v1/jobs", query={"status": statuses, "limit": limit, "cursor": cursor}))
+    def list(
+        self,
+        *,
+        status: Union[JobStatus, Sequence[JobStatus], None] = None,
+        limit: Optional[int] = None,
+        cursor: Optional[str] = None,
+        model: Union[str, Sequence[str], None] = None,
+        version: Union[str, Sequence[str], None] = None,
+        error_code: Union[str, Sequence[str], None] = None,
+        created_after: Optional[str] = None,
+        created_before: Optional[str] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+    ) -> JobList:
+        """One page of your jobs, newest first; pass ``nextCursor`` back as ``cursor`` for the next.
 
-    def list_all(self, *, status: Union[JobStatus, Sequence[JobStatus], None] = None, limit: Optional[int] = None) -> Iterator[Job]:
-        """Every job, page after page."""
+        Every filter narrows the page: ``metadata`` keeps jobs whose metadata has each key with
+        exactly that value; ``created_after`` / ``created_before`` are ISO 8601 date-times."""
+
+        def joined(value: Union[str, Sequence[str], None]) -> Optional[str]:
+            return value if isinstance(value, str) or value is None else ",".join(value)
+
+        query: Dict[str, Any] = {
+            "status": joined(status),
+            "model": joined(model),
+            "version": joined(version),
+            "errorCode": joined(error_code),
+            "createdAfter": created_after,
+            "createdBefore": created_before,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        for key, value in (metadata or {}).items():
+            query[f"metadata[{key}]"] = value
+        return cast(JobList, self._request("GET", "/v1/jobs", query=query))
+
+    def list_all(self, *, status: Union[JobStatus, Sequence[JobStatus], None] = None, limit: Optional[int] = None, **filters: Any) -> Iterator[Job]:
+        """Every job, page after page (the filters of :meth:`list`)."""
         cursor: Optional[str] = None
         while True:
-            page = self.list(status=status, limit=limit, cursor=cursor)
+            page = self.list(status=status, limit=limit, cursor=cursor, **filters)
             yield from page["data"]
             cursor = page["nextCursor"]
             if not cursor:

@@ -12,7 +12,7 @@ fields, the same JSON types, null where the document allows null.
 
 from __future__ import annotations
 
-from typing import List, Literal, Optional, TypedDict
+from typing import Dict, List, Literal, Optional, TypedDict
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled", "expired"]
 FINAL_STATUSES: "frozenset[str]" = frozenset({"succeeded", "failed", "canceled", "expired"})
@@ -89,6 +89,8 @@ class Job(TypedDict):
     status: JobStatus
     model: JobModel
     input: JobInput
+    #: The metadata given at submit (string keys and values); {} when none.
+    metadata: Dict[str, str]
     attempts: int
     result: Optional[JobResult]
     error: Optional[JobError]

@@ -57,6 +57,20 @@ class ClientTest(unittest.TestCase):
         self.assertIn(second["id"], seen)
         self.assertEqual(len(seen), len(set(seen)))
 
+    def test_metadata_is_returned_and_filters_the_list(self) -> None:
+        tag = str(uuid.uuid4())
+        tagged = self.client.run(IMAGE, timeout=120, metadata={"batch": tag, "customer": "cus_42"})
+        self.client.run(IMAGE, timeout=120, metadata={"batch": "another"})
+        self.assertEqual(tagged["metadata"], {"batch": tag, "customer": "cus_42"})
+        self.assertEqual(self.client.get(tagged["id"])["metadata"]["batch"], tag)
+        found = self.client.list(metadata={"batch": tag}, status="succeeded", model="nsfw")["data"]
+        self.assertEqual([job["id"] for job in found], [tagged["id"]])
+        self.assertEqual(self.client.list(metadata={"batch": tag}, status="failed")["data"], [])
+        self.assertEqual([job["id"] for job in self.client.list_all(metadata={"batch": tag, "customer": "cus_42"})], [tagged["id"]])
+        with self.assertRaises(InferQError) as refused:
+            self.client.submit(IMAGE, metadata={"k" * 41: "v"})
+        self.assertEqual((refused.exception.code, refused.exception.status), ("INVALID_METADATA", 400))
+
     def test_cancel_of_a_finished_job_is_job_finished(self) -> None:
         job = self.client.run(IMAGE, timeout=120)
         with self.assertRaises(InferQError) as caught:

@@ -25,7 +25,7 @@ SCHEMAS = {
 # Every request the client sends: method, path, query parameters, headers.
 OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
     ("post", "/v1/jobs", [], ["Idempotency-Key", "Prefer"]),
-    ("get", "/v1/jobs", ["status", "limit", "cursor"], []),
+    ("get", "/v1/jobs", ["status", "limit", "cursor", "model", "version", "errorCode", "createdAfter", "createdBefore"], []),
     ("get", "/v1/jobs/{id}", ["wait"], []),
     ("post", "/v1/jobs/{id}/cancel", [], []),
     ("delete", "/v1/jobs/{id}", [], []),
@@ -38,7 +38,7 @@ OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
 ]
 
 # Form fields of POST /v1/jobs that submit() sends.
-SUBMIT_FIELDS = {"image", "model", "version", "webhook", "webhookEvents", "ttlSeconds", "cancelAfter"}
+SUBMIT_FIELDS = {"image", "model", "version", "webhook", "webhookEvents", "ttlSeconds", "cancelAfter", "metadata"}
 
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
@@ -91,6 +91,12 @@ class Document:
                 problems.append(f"{where}: a list in the client, {schema.get('type')} in the document")
             else:
                 problems += self.check(args[0], schema["items"], f"{where}[]")
+        elif origin in (dict, Dict):
+            # A map: an object whose every value has the annotation's value type.
+            if schema.get("type") != "object" or not isinstance(schema.get("additionalProperties"), dict):
+                problems.append(f"{where}: a dict in the client, {schema.get('type')} in the document")
+            else:
+                problems += self.check(args[1], schema["additionalProperties"], f"{where}{{}}")
         elif typing.is_typeddict(annotation):
             problems += self.check_object(annotation, schema, where)
         elif annotation in JSON_TYPES:

@@ -23,9 +23,17 @@ Commands:
   submit <files…>   Submit images; --wait to wait for the results
   submit --url <u>  Submit images by URL (the server fetches them); --url may be repeated
   get <id>          Show a job (--wait to wait until it is final)
-  list              List your jobs, newest first (--status, --limit, --cursor)
+  list              List your jobs, newest first (--status, --model, --version, --meta,
+                    --error-code, --created-after, --created-before, --limit, --cursor)
   cancel <id>       Cancel a queued or running job
   models            List the models the server serves
+  retry-failed      Administrators: retry the failed jobs of a selection (--model, --version,
+                    --error-code, --meta, --created-after, --created-before, --user, --q);
+                    prints the count first, retries only with --yes
+  redeliver <id>    Administrators: deliver a job's webhook again
+  redeliver --from <t> --to <t>
+                    Administrators: deliver again every webhook that failed in that range
+                    (the count only, unless --yes)
 
 Options:
   --model <name>        Model to run (submit)
@@ -35,6 +43,8 @@ Options:
                         expired (submit)
   --cancel-after <d>    Execution deadline of each attempt: seconds or 90s, 5m, 1h30m
                         (submit); an attempt running longer fails with DEADLINE_EXCEEDED
+  --meta <key=value>    Metadata of the jobs (submit) or a metadata filter (list); repeat it for
+                        more keys (at most 20; keys up to 40 characters, values up to 500)
   --wait                Wait until jobs are final (submit, get)
   --timeout <s>         Longest --wait, in seconds (default 300); a job not final by then
                         stays queued or running, and its id is printed
@@ -42,6 +52,13 @@ Options:
                         at most your tier's maxBatchImages)
   --concurrency <n>     Jobs waited for at once (submit --wait; default 4)
   --status <s,…>        Filter by status (list)
+  --error-code <c,…>    Filter by failure code (list)
+  --created-after <t>   Jobs submitted at or after an ISO 8601 time (list)
+  --created-before <t>  Jobs submitted before an ISO 8601 time (list)
+  --user <id>           One user's jobs (retry-failed)
+  --q <text>            Text in the id, file name or a metadata value (retry-failed)
+  --from <t>, --to <t>  A time range, ISO 8601 (redeliver)
+  --yes                 Do it, after the count (retry-failed, redeliver --from/--to)
   --limit <n>           Page size, 1 to 100 (list)
   --cursor <c>          Next page (list)
   --json                Print JSON for scripts instead of tables
@@ -61,6 +78,15 @@ const options = {
   url: { type: 'string', multiple: true },
   ttl: { type: 'string' },
   'cancel-after': { type: 'string' },
+  meta: { type: 'string', multiple: true },
+  'error-code': { type: 'string' },
+  'created-after': { type: 'string' },
+  'created-before': { type: 'string' },
+  user: { type: 'string' },
+  q: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  yes: { type: 'boolean' },
   wait: { type: 'boolean' },
   timeout: { type: 'string' },
   concurrency: { type: 'string' },
@@ -73,6 +99,18 @@ const options = {
   'api-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
+
+/** `--meta key=value`, repeated, as one object; the server checks the limits. */
+function metadataOption(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs?.length) return undefined;
+  const metadata: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--meta takes key=value, not ${JSON.stringify(pair)}`);
+    Object.defineProperty(metadata, pair.slice(0, equals), { value: pair.slice(equals + 1), enumerable: true, writable: true, configurable: true });
+  }
+  return metadata;
+}
 
 function top(job: Job): string {
   const best = job.result?.top?.[0];
@@ -122,7 +160,7 @@ function jobTable(rows: Row[], wide: boolean): string {
 
 /** The models table of `inferq models`; the problem column says what GET /v1/models reports wrong. */
 export function modelsTable(list: ModelList): string {
-  const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'problem']);
+  const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'engines', 'problem']);
   for (const model of list.models) {
     for (const version of model.versions) {
       output.push([
@@ -133,16 +171,19 @@ export function modelsTable(list: ModelList): string {
         `${version.input.width}x${version.input.height}x${version.input.channels}`,
         version.labels ? String(version.labels.length) : 'raw',
         `${version.workersReady}/${model.workers}`,
+        version.engines.join(', '),
         model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '',
       ]);
     }
-    for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
+    for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
     // A version the registry holds but a worker could not load: it serves none of the model's jobs.
     for (const failure of model.loadFailures) {
-      output.push([model.name, failure.version, '', '', '', '', '', `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`]);
+      output.push([model.name, failure.version, '', '', '', '', '', '', `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`]);
     }
   }
-  const workers = list.workers.map((worker) => `${worker.workerId} (${worker.backend})`).join(', ');
+  // Each worker's engines (what ran its models), not its TF.js backend alone.
+  const engines = (worker: ModelList['workers'][number]) => [...new Set(worker.models.flatMap((model) => (model.engine ? [model.engine] : [])))].join(', ') || `tfjs-${worker.backend}`;
+  const workers = list.workers.map((worker) => `${worker.workerId} (${engines(worker)})`).join(', ');
   return `${output.toString()}
 workers: ${workers || 'none'}`;
 }
@@ -269,7 +310,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
         const results: Array<Row & { name: string }> = files.map((file) => ({ name: file.name }));
         const started = Date.now();
-        const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}),
+        const metadata = metadataOption(values.meta);
+        const jobOptions = {
+          ...(values.model ? { model: values.model } : {}),
+          ...(values.version ? { version: values.version } : {}),
+          ...(values.webhook ? { webhook: values.webhook } : {}),
+          ...(metadata ? { metadata } : {}),
           // Checked by the server: a bad value is its 400 VALIDATION_FAILED, named after the field.
           ...(values.ttl !== undefined ? { ttlSeconds: Number(values.ttl) } : {}),
           ...(values['cancel-after'] !== undefined ? { cancelAfter: values['cancel-after'] } : {}),
@@ -347,6 +393,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'list': {
         const page = await client.list({
           ...(values.status ? { status: values.status.split(',') as Job['status'][] } : {}),
+          ...(values.model ? { model: values.model } : {}),
+          ...(values.version ? { version: values.version } : {}),
+          ...(values['error-code'] ? { errorCode: values['error-code'] } : {}),
+          ...(values['created-after'] ? { createdAfter: values['created-after'] } : {}),
+          ...(values['created-before'] ? { createdBefore: values['created-before'] } : {}),
+          ...(values.meta?.length ? { metadata: metadataOption(values.meta)! } : {}),
           ...(values.cursor ? { cursor: values.cursor } : {}),
           limit: positiveInt(values.limit, 'limit', 20),
         });
@@ -355,6 +407,38 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           print(jobTable(page.data.map((job) => ({ job })), wide));
           if (page.nextCursor) print(`more: inferq list --cursor ${page.nextCursor}`);
         }
+        return exitCodes.ok;
+      }
+      case 'retry-failed': {
+        const metadata = metadataOption(values.meta);
+        const filter = {
+          ...(values.model ? { model: values.model } : {}),
+          ...(values.version ? { version: values.version } : {}),
+          ...(values['error-code'] ? { errorCode: values['error-code'] } : {}),
+          ...(values['created-after'] ? { createdAfter: values['created-after'] } : {}),
+          ...(values['created-before'] ? { createdBefore: values['created-before'] } : {}),
+          ...(values.user ? { user: values.user } : {}),
+          ...(values.q ? { q: values.q } : {}),
+          ...(metadata ? { metadata } : {}),
+        };
+        const preview = await client.retryJobs({ filter, dryRun: true });
+        if (!values.yes) {
+          print(json ? JSON.stringify(preview, null, 2) : `${preview.matched} failed job(s) match (as of ${preview.asOf}); add --yes to retry them`);
+          return exitCodes.ok;
+        }
+        const done = await client.retryJobs({ filter, asOf: preview.asOf });
+        print(json ? JSON.stringify(done, null, 2) : `retried ${done.retried} of ${done.matched} (operation ${done.operationId})${done.remaining ? `; ${done.remaining} left: run it again` : ''}`);
+        return exitCodes.ok;
+      }
+      case 'redeliver': {
+        if (values.from || values.to) {
+          if (!values.from || !values.to) throw new UsageError('redeliver takes both --from and --to');
+          const answer = await client.redeliverFailed({ from: values.from, to: values.to, dryRun: !values.yes });
+          print(json ? JSON.stringify(answer, null, 2) : values.yes ? `enqueued ${answer.enqueued} of ${answer.matched} failed deliveries (operation ${answer.operationId})` : `${answer.matched} job(s) whose webhook failed in that range; add --yes to deliver them again`);
+          return exitCodes.ok;
+        }
+        const answer = await client.redeliver(one('job id'));
+        print(json ? JSON.stringify(answer, null, 2) : `delivery enqueued (operation ${answer.operationId})`);
         return exitCodes.ok;
       }
       case 'cancel': {

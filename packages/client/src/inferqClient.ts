@@ -1,7 +1,7 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
 import type { components } from './generated/openapi.ts';
-import { describeStatus, isFinal, type JobEvent, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type WebhookDeliveryList } from './types.ts';
+import { describeStatus, isFinal, type JobEvent, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type Redelivery, type RetryJobsBody, type RetryJobsResult, type WebhookDeliveryList } from './types.ts';
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -44,6 +44,11 @@ export interface SubmitOptions {
   webhook?: string;
   /** Which events the webhook is sent: `started` (the job began running), `completed` (its final state). @defaultValue ['completed'] */
   webhookEvents?: Array<'started' | 'completed'>;
+  /**
+   * Your own labels, returned on the job and its webhooks and filterable in `list`: at most 20
+   * keys (40 characters each) with string values (500 characters each). @defaultValue none
+   */
+  metadata?: Record<string, string>;
   /** File name sent with the image. @defaultValue "image" (or the File's name) */
   filename?: string;
   /**
@@ -108,6 +113,18 @@ export interface EventStreamOptions {
 
 export interface ListOptions {
   status?: JobStatus | JobStatus[];
+  /** Model names, any of. @defaultValue all */
+  model?: string | string[];
+  /** Versions (the one that ran the job), any of. @defaultValue all */
+  version?: string | string[];
+  /** Failure codes, any of. @defaultValue all */
+  errorCode?: string | string[];
+  /** Jobs submitted at or after. @defaultValue no bound */
+  createdAfter?: Date | string;
+  /** Jobs submitted before. @defaultValue no bound */
+  createdBefore?: Date | string;
+  /** Jobs whose metadata has every key given with exactly that value. @defaultValue no filter */
+  metadata?: Record<string, string>;
   cursor?: string;
   /** 1 to 100. @defaultValue 20 */
   limit?: number;
@@ -193,6 +210,7 @@ export class InferQClient {
       if (options.webhook) body.set('webhook', options.webhook);
       if (options.webhookEvents?.length) body.set('webhookEvents', options.webhookEvents.join(','));
       if (options.ttlSeconds !== undefined) body.set('ttlSeconds', String(options.ttlSeconds));
+      if (options.metadata && Object.keys(options.metadata).length > 0) body.set('metadata', JSON.stringify(options.metadata));
       body.set('image', blob, filename);
       return body;
     };
@@ -278,6 +296,7 @@ export class InferQClient {
         if (options.version) body.set('version', options.version);
         if (options.webhook) body.set('webhook', options.webhook);
         if (options.ttlSeconds !== undefined) body.set('ttlSeconds', String(options.ttlSeconds));
+        if (options.metadata && Object.keys(options.metadata).length > 0) body.set('metadata', JSON.stringify(options.metadata));
         chunk.forEach((blob, i) => {
           const name = options.filenames?.[start + i] ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : `image-${start + i}`);
           body.append('image', blob, name);
@@ -324,9 +343,21 @@ export class InferQClient {
 
   /** One page of your jobs, newest first; pass `nextCursor` back as `cursor` for the next. */
   async list(options: ListOptions = {}): Promise<JobList> {
-    const status = Array.isArray(options.status) ? options.status.join(',') : options.status;
+    const list = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(',') : value);
+    const instant = (value: Date | string | undefined) => (value instanceof Date ? value.toISOString() : value);
+    const metadata = Object.fromEntries(Object.entries(options.metadata ?? {}).map(([key, value]) => [`metadata[${key}]`, value]));
     return this.#request<JobList>('/v1/jobs', {
-      query: { status, cursor: options.cursor, limit: options.limit === undefined ? undefined : String(options.limit) },
+      query: {
+        status: list(options.status),
+        model: list(options.model),
+        version: list(options.version),
+        errorCode: list(options.errorCode),
+        createdAfter: instant(options.createdAfter),
+        createdBefore: instant(options.createdBefore),
+        ...metadata,
+        cursor: options.cursor,
+        limit: options.limit === undefined ? undefined : String(options.limit),
+      },
       signal: options.signal,
     });
   }
@@ -339,6 +370,30 @@ export class InferQClient {
       yield* page.data;
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
+  }
+
+  /**
+   * Administrators: retries the failed jobs of a selection. With `dryRun` it counts them and
+   * answers the `asOf` to send back; the same body with that `asOf` retries them, never one twice.
+   */
+  async retryJobs(body: RetryJobsBody, options: { signal?: AbortSignal } = {}): Promise<RetryJobsResult> {
+    return this.#request<RetryJobsResult>('/v1/admin/jobs/retry', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' }, signal: options.signal });
+  }
+
+  /** Administrators: delivers a final job's webhook again (once per `idempotencyKey`). */
+  async redeliver(id: string, options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<Redelivery> {
+    return this.#request<Redelivery>(`/v1/admin/jobs/${encodeURIComponent(id)}/redeliver`, {
+      method: 'POST',
+      headers: options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {},
+      signal: options.signal,
+    });
+  }
+
+  /** Administrators: delivers again every webhook that failed in `[from, to)` and never succeeded (`dryRun`: count only). */
+  async redeliverFailed(range: { from: Date | string; to: Date | string; dryRun?: boolean }, options: { signal?: AbortSignal } = {}): Promise<Redelivery> {
+    const instant = (value: Date | string) => (value instanceof Date ? value.toISOString() : value);
+    const body = JSON.stringify({ from: instant(range.from), to: instant(range.to), ...(range.dryRun ? { dryRun: true } : {}) });
+    return this.#request<Redelivery>('/v1/admin/webhooks/redeliver', { method: 'POST', body, headers: { 'Content-Type': 'application/json' }, signal: options.signal });
   }
 
   async cancel(id: string, options: { signal?: AbortSignal } = {}): Promise<Job> {

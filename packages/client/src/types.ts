@@ -29,6 +29,11 @@ export type Model = Schemas['Model'];
 export type ModelVersion = Schemas['ModelVersion'];
 /** Every error code the API answers with (see docs/api/rest.md). */
 export type ErrorCode = Schemas['ErrorCode'];
+/** Administrators: a bulk retry's selection, its body and answer, and a webhook redelivery's answer. */
+export type JobSelection = Schemas['JobSelection'];
+export type RetryJobsBody = Schemas['RetryJobsBody'];
+export type RetryJobsResult = Schemas['RetryJobsResult'];
+export type Redelivery = Schemas['Redelivery'];
 
 export const finalStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled', 'expired'];
 

@@ -21,6 +21,8 @@ export const errorStatus = {
   INPUT_FETCH_FAILED: 422,
   /** An `uploadId` with no upload of the caller's behind it (never PUT, expired, or used already). */
   UPLOAD_NOT_FOUND: 404,
+  /** Submit metadata that is not a JSON object of at most 20 short string keys and values (`details.reason` says which limit). */
+  INVALID_METADATA: 400,
   /** A destructive request (DELETE /v1/account) without the confirmation it needs. */
   CONFIRMATION_REQUIRED: 400,
   /** An Idempotency-Key of an earlier submit sent again with another image or model. */

@@ -4,6 +4,7 @@ export * from './jobCatalog.ts';
 export * from './wire.ts';
 export * from './jobView.ts';
 export * from './fileName.ts';
+export * from './jobMetadata.ts';
 export * from './dashboardWire.ts';
 export * from './jobEvent.ts';
 export * from './accountsWire.ts';

@@ -15,6 +15,8 @@ export interface JobViewSource {
   inputHeight: number;
   inputBytes: number;
   inputFileName: string | null;
+  /** The client's metadata (a JSON object of strings); null or absent when none was given. */
+  metadata?: unknown;
   attempts: number;
   errorCode: string | null;
   errorMessage: string | null;
@@ -40,6 +42,12 @@ export function webhookEventsOf(job: { webhookEvents: readonly string[] | null }
   return events.length > 0 ? events : ['completed'];
 }
 
+/** The stored metadata as the view's object: `{}` when there is none. */
+function metadataOf(stored: unknown): Record<string, string> {
+  if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return {};
+  return Object.fromEntries(Object.entries(stored).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
 function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;
 }
@@ -56,6 +64,7 @@ export function toJobView(job: JobViewSource): JobView {
     status: job.status,
     model: { name: job.modelName, version: job.modelVersion, engine: job.engine ?? null, requestedVersion: job.requestedVersion },
     input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes, fileName: job.inputFileName },
+    metadata: metadataOf(job.metadata),
     attempts: job.attempts,
     result: job.result
       ? {

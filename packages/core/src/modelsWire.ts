@@ -32,6 +32,12 @@ export const modelVersionViewSchema = z.object({
   limits: z.object({ maxBatchSize: z.number().int().optional(), maxDelayMs: z.number().int().optional(), timeoutMs: z.number().int().optional() }).nullable(),
   /** Live workers that have this version loaded. */
   workersReady: z.number().int(),
+  /**
+   * The engines and providers running this version on the live workers that serve it as their
+   * live version (`onnxruntime-cpu`, `onnxruntime-cuda`, `tfjs-wasm`, …), each once; empty while
+   * none does.
+   */
+  engines: z.array(z.string()),
   /** The browser-loadable model.json (public, immutable); null for models served from elsewhere. */
   modelUrl: z.string().nullable(),
 }).meta({ id: 'ModelVersion' });

@@ -23,7 +23,7 @@ import { jobEventSchema } from './jobEvent.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
 import { modelComparisonSchema, modelRollbackSchema, putTrafficBodySchema, trafficViewSchema } from './rolloutWire.ts';
-import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, retryFailedBodySchema, retryFailedViewSchema } from './operatorWire.ts';
+import { admissionViewSchema, cleanJobsBodySchema, cleanJobsViewSchema, queueControlViewSchema, historyViewSchema, redeliverWebhooksBodySchema, redeliveryViewSchema, retryFailedBodySchema, retryFailedViewSchema, retryJobsBodySchema, retryJobsViewSchema } from './operatorWire.ts';
 import { jobStatuses } from './types.ts';
 import {
   batchViewSchema,
@@ -93,6 +93,15 @@ const preferHeader = z.string().optional().meta({
 
 const listQuery = z.object({
   status: z.string().optional().meta({ description: `Comma-separated statuses: ${jobStatuses.join(', ')}.`, example: 'succeeded,failed' }),
+  model: z.string().optional().meta({ description: 'Comma-separated model names.', example: 'nsfw' }),
+  version: z.string().optional().meta({ description: 'Comma-separated versions: the one that ran the job, else (not run yet) the one asked for.', example: '4.4.0' }),
+  errorCode: z.string().optional().meta({ description: 'Comma-separated failure codes (`error.code` of failed jobs).', example: 'INFERENCE_FAILED' }),
+  createdAfter: z.iso.datetime({ offset: true }).optional().meta({ description: 'Jobs submitted at or after this instant.', example: '2026-12-05T00:00:00Z' }),
+  createdBefore: z.iso.datetime({ offset: true }).optional().meta({ description: 'Jobs submitted before this instant.', example: '2026-12-06T00:00:00Z' }),
+  metadata: z
+    .record(z.string(), z.string())
+    .optional()
+    .meta({ description: '`metadata[KEY]=VALUE`: jobs whose metadata has every key given with exactly that value.', param: { style: 'deepObject', explode: true } }),
   cursor: z.string().optional().meta({ description: '`nextCursor` of the previous page.' }),
   limit: z.int().min(1).max(100).optional().meta({ description: 'Page size, 1 to 100 (default 20).', example: 20 }),
 });
@@ -574,7 +583,14 @@ function buildDocument(options: OpenApiDocumentOptions) {
           operationId: 'adminListJobs',
           tags: ['admin'],
           summary: 'Every user\'s jobs',
-          requestParams: { query: listQuery.extend({ userId: z.string().optional().meta({ description: 'Only this user\'s jobs.' }) }) },
+          description: 'Newest first. The filters of `GET /v1/jobs`, plus a user and free text; every filter is answered from an index.',
+          requestParams: {
+            query: listQuery.extend({
+              user: z.string().optional().meta({ description: 'Only this user\'s jobs (a user id; `userId` is the same).' }),
+              userId: z.string().optional().meta({ description: 'Only this user\'s jobs.' }),
+              q: z.string().min(3).max(200).optional().meta({ description: 'Text found in the job id, the file name or a metadata value, ignoring case (at least 3 characters).', example: 'cus_42' }),
+            }),
+          },
           responses: { '200': { description: 'A page of jobs.', content: json(adminJobListViewSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
         }),
       },
@@ -615,6 +631,67 @@ function buildDocument(options: OpenApiDocumentOptions) {
           description: 'The job as its owner reads it, with `userId`: what the dashboard\'s search by job id answers.',
           requestParams: { path: jobPath },
           responses: { '200': { description: 'The job.', content: json(adminJobViewSchema) }, ...errors('JOB_NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/history': {
+        get: operation({
+          operationId: 'adminGetHistory',
+          tags: ['admin'],
+          summary: 'Per-model history: the last hour, day or week',
+          description:
+            'Written once a minute per model by the reconciler (in the workers) and kept in Postgres for `HISTORY_RETENTION_DAYS`: jobs submitted, succeeded and failed, queue wait p50/p95, the oldest waiting job\'s age and the worker count. An hour comes by the minute, a day by 5 minutes, a week by the hour.',
+          requestParams: {
+            query: z.object({
+              range: z.enum(['hour', 'day', 'week']).optional().meta({ description: 'Default `hour`.' }),
+              model: z.string().optional().meta({ description: 'One model only.' }),
+            }),
+          },
+          responses: { '200': { description: 'The history.', content: json(historyViewSchema) }, ...errors('VALIDATION_FAILED', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/retry': {
+        post: operation({
+          operationId: 'adminRetryJobs',
+          tags: ['admin'],
+          summary: 'Run the failed jobs of a selection again',
+          description:
+            'The failed jobs of `filter` (the filters of `GET /v1/admin/jobs`) that had failed by `asOf`. First a preview (`dryRun: true`): the count, `asOf` and the `operationId`. Then the same body with that `asOf` and without `dryRun` retries them, oldest failure first, up to `limit`. The request is idempotent: sent again, it retries only jobs still failed from before `asOf` (the rest past `limit`), never a job it already retried.',
+          requestBody: { content: json(retryJobsBodySchema) },
+          responses: { '200': { description: 'The count (preview) or what was retried.', content: json(retryJobsViewSchema) }, ...errors('VALIDATION_FAILED', 'INVALID_METADATA', 'QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/{id}/deliveries': {
+        get: operation({
+          operationId: 'adminListJobDeliveries',
+          tags: ['admin'],
+          summary: 'Any job\'s webhook delivery log',
+          description: 'Every attempt of every delivery of the job (redeliveries included, each with its own `id`), oldest first.',
+          requestParams: { path: jobPath },
+          responses: { '200': { description: 'The attempts.', content: json(webhookDeliveryListViewSchema) }, ...errors('JOB_NOT_FOUND', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/jobs/{id}/redeliver': {
+        post: operation({
+          operationId: 'adminRedeliverJobWebhook',
+          tags: ['admin'],
+          summary: 'Deliver a job\'s webhook again',
+          description: 'A new delivery of the final job to its webhook (a new delivery id, attempts from 1, retried with backoff like the first). With an `Idempotency-Key`, the same key enqueues it once.',
+          requestParams: { path: jobPath, header: z.object({ 'Idempotency-Key': z.string().optional() }) },
+          responses: { '202': { description: 'Enqueued (`enqueued: 0` when this key ran already).', content: json(redeliveryViewSchema) }, ...errors('JOB_NOT_FOUND', 'CONFLICT', 'QUEUE_UNAVAILABLE', ...adminOnly) },
+        }),
+      },
+      '/v1/admin/webhooks/redeliver': {
+        post: operation({
+          operationId: 'adminRedeliverFailedWebhooks',
+          tags: ['admin'],
+          summary: 'Deliver again every webhook that failed in a time range',
+          description: 'Each job whose final-state webhook got no 2xx on an attempt made in `[from, to)` and never succeeded since gets a new delivery. `dryRun` counts them. The same range sent twice enqueues each job once.',
+          requestBody: { content: json(redeliverWebhooksBodySchema) },
+          responses: {
+            '200': { description: 'The count (preview).', content: json(redeliveryViewSchema) },
+            '202': { description: 'Enqueued.', content: json(redeliveryViewSchema) },
+            ...errors('VALIDATION_FAILED', 'QUEUE_UNAVAILABLE', ...adminOnly),
+          },
         }),
       },
       '/v1/admin/jobs/retry-failed': {

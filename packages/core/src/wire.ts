@@ -51,6 +51,9 @@ export const jobViewSchema = z.object({
       .nullable()
       .meta({ description: 'The uploaded file\'s name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent.' }),
   }),
+  metadata: z
+    .record(z.string(), z.string())
+    .meta({ description: 'The metadata given at submit: up to 20 string keys (40 characters) and values (500 characters); `{}` when none.', example: { customer: 'cus_42' } }),
   attempts: z.number().int(),
   result: jobResultSchema.nullable(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
@@ -145,6 +148,11 @@ export const submitJobFormSchema = z.object({
     .max(16)
     .optional()
     .meta({ description: 'Execution deadline of each attempt, as the `Cancel-After` header: seconds (`90`) or a duration (`90s`, `5m`, `1h30m`), from 100 ms to 24 h. An attempt running longer fails with DEADLINE_EXCEEDED.', example: '5m' }),
+  metadata: z
+    .string()
+    .max(16_384)
+    .optional()
+    .meta({ description: 'A JSON object of up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable with `metadata[KEY]=VALUE`. Refused with 400 `INVALID_METADATA` (`details.reason` says why).' }),
 });
 
 /** The multipart form of `POST /v1/jobs/batch`: the fields of a submit, with `image` given once per image. */
@@ -169,6 +177,7 @@ const submitReferenceFields = {
   webhook: submitJobFormSchema.shape.webhook,
   webhookEvents: submitJobFormSchema.shape.webhookEvents,
   ttlSeconds: z.number().int().min(1).max(maxTtlSeconds).optional().meta({ description: 'Seconds the job may wait to start (1 to 604800); not started by then, it becomes `expired`.' }),
+  metadata: z.record(z.string(), z.unknown()).optional().meta({ description: 'Up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable (`GET /v1/jobs?metadata[KEY]=VALUE`).' }),
   cancelAfter: z.union([z.number().positive(), z.string().max(32)]).optional().meta({ description: 'Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`).' }),
   resultPrefix: z
     .string()

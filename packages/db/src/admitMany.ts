@@ -33,6 +33,7 @@ const valueColumns = [
   ['start_by', 'timestamptz'],
   ['cancel_after_ms', 'int'],
   ['result_prefix', 'text'],
+  ['metadata', 'jsonb'],
   ['data', 'bytea'],
   ['blob_key', 'text'],
 ] as const;
@@ -82,6 +83,8 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
     job.startBy ?? null,
     job.cancelAfterMs ?? null,
     job.resultPrefix ?? null,
+    // As JSON text: pg would send a JS object as JSON too, but an array as a Postgres array.
+    job.metadata ? JSON.stringify(job.metadata) : null,
     // With a blob store the row keeps the reference only, never the bytes.
     job.input.blobKey ? null : job.input.data,
     job.input.blobKey ?? null,

@@ -11,3 +11,4 @@ export * from './jobMaintenance.ts';
 export * from './admitMany.ts';
 export * from './inputBlobs.ts';
 export * from './shadowResults.ts';
+export * from './modelHistory.ts';

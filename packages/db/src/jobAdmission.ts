@@ -38,6 +38,8 @@ export interface NewJob {
   cancelAfterMs?: number | undefined;
   /** Where in the blob store a copy of the result goes (`results/<prefix>/<id>.json`). @defaultValue none */
   resultPrefix?: string | undefined;
+  /** The client's metadata, already checked (core's parseJobMetadata). @defaultValue none */
+  metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The owner's limit on jobs queued or running at once, checked and applied atomically. */

@@ -29,7 +29,21 @@ export class WebhookDeliveryStore {
   }
 
   async listForJob(jobId: string) {
-    return this.#db.webhookDelivery.findMany({ where: { jobId }, orderBy: [{ attempt: 'asc' }, { createdAt: 'asc' }] });
+    return this.#db.webhookDelivery.findMany({ where: { jobId }, orderBy: [{ createdAt: 'asc' }, { attempt: 'asc' }] });
+  }
+
+  /**
+   * Jobs whose final-state webhook failed in a time range: an attempt made in it that got no 2xx,
+   * and no attempt of that event that ever did. Oldest first, at most `limit`.
+   */
+  async failedInRange(options: { from: Date; to: Date; limit: number }): Promise<string[]> {
+    const rows = await this.#db.$queryRaw<Array<{ job_id: string }>>`
+      SELECT d.job_id::text AS job_id FROM webhook_deliveries d
+       WHERE d.event = 'completed' AND d.created_at >= ${options.from} AND d.created_at < ${options.to}
+         AND (d.status_code IS NULL OR d.status_code NOT BETWEEN 200 AND 299)
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries ok WHERE ok.job_id = d.job_id AND ok.event = 'completed' AND ok.status_code BETWEEN 200 AND 299)
+       GROUP BY d.job_id ORDER BY min(d.created_at), d.job_id LIMIT ${options.limit}`;
+    return rows.map((row) => row.job_id);
   }
 
   /** Of these jobs, the ones that have a webhook that asked for this event. */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { acquireTurn, AppError, shadowPriority, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, queueUnavailable, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
-import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
+import { acquireTurn, AppError, shadowPriority, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, parseJobMetadata, queueUnavailable, type JobMetadata, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobFilter, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
 import { LRUCache } from 'lru-cache';
@@ -152,6 +152,11 @@ export interface SubmitJobInput {
   cancelAfter?: string | number | undefined;
   /** A result sink: the result JSON is also written to `results/<resultPrefix>/<id>.json` in the blob store. */
   resultPrefix?: string | undefined;
+  /**
+   * The client's metadata: the multipart field's JSON text, or the JSON body's object; checked by
+   * core's parseJobMetadata (at most 20 string keys and values). @defaultValue none
+   */
+  metadata?: string | Record<string, unknown> | undefined;
 }
 
 export interface SubmitJobResult {
@@ -202,16 +207,41 @@ interface SubmitContext {
   /** The ttl in ms (the job's start_by is its submit plus this); undefined: none. */
   ttlMs: number | undefined;
   cancelAfterMs: number | undefined;
+  metadata: JobMetadata | undefined;
   /** Jobs queued or running when the submit began (the global cap's read). */
   inFlight: number;
   resultPrefix: string | undefined;
 }
 
-export interface JobListInput {
+/** A listing's filters as the query string gives them; each is checked here. */
+export interface JobFilterInput {
   /** Comma-separated statuses. */
   status?: string | undefined;
+  /** Comma-separated model names. */
+  model?: string | undefined;
+  /** Comma-separated versions (the one that ran the job, else the one asked for). */
+  version?: string | undefined;
+  /** Comma-separated failure codes. */
+  errorCode?: string | undefined;
+  /** ISO 8601 date-time: jobs submitted at or after it. */
+  createdAfter?: string | undefined;
+  /** ISO 8601 date-time: jobs submitted before it. */
+  createdBefore?: string | undefined;
+  /** `metadata[KEY]=VALUE` pairs, already read from the query (core's metadataFilterOf). */
+  metadata?: JobMetadata | undefined;
+}
+
+export interface JobListInput extends JobFilterInput {
   cursor?: string | undefined;
   limit?: string | undefined;
+}
+
+/** The operators' filters: an owner's, plus the user and free text (id, file name, metadata values). */
+export interface AdminJobFilterInput extends JobFilterInput {
+  /** A user id. */
+  userId?: string | undefined;
+  /** At least 3 characters, matched anywhere in the id, the file name or a metadata value, ignoring case. */
+  q?: string | undefined;
 }
 
 export interface JobPage {
@@ -445,6 +475,7 @@ export class JobService {
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
     const ttlSeconds = parseTtlSeconds(input.ttlSeconds);
     const cancelAfterMs = parseCancelAfter(input.cancelAfter);
+    const metadata = parseJobMetadata(input.metadata);
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
     if (input.resultPrefix !== undefined && (!this.#options.blobs || !isResultPrefix(input.resultPrefix))) {
@@ -454,7 +485,7 @@ export class JobService {
     const inFlight = await this.#checkCapacity();
     // The routed version must be the one resolved: a version gone since the split was read runs the live one.
     const routed = route && model.version === route.version ? route : undefined;
-    return { principal: input.principal, tier, modelName, version, route: routed, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, inFlight, resultPrefix: input.resultPrefix };
+    return { principal: input.principal, tier, modelName, version, route: routed, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, metadata, inFlight, resultPrefix: input.resultPrefix };
   }
 
   /**
@@ -576,7 +607,7 @@ export class JobService {
   }
 
   #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
-    const { principal, tier, modelName, version, route, webhookUrl, webhookEvents, ttlMs, cancelAfterMs, resultPrefix } = context;
+    const { principal, tier, modelName, version, route, webhookUrl, webhookEvents, ttlMs, cancelAfterMs, resultPrefix, metadata } = context;
     const id = randomUUID();
     const runOn = version ?? route?.version;
     return {
@@ -595,6 +626,7 @@ export class JobService {
           startBy: ttlMs === undefined ? undefined : new Date(Date.now() + ttlMs),
           cancelAfterMs,
           resultPrefix,
+          metadata,
           input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
         },
         limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
@@ -885,19 +917,24 @@ export class JobService {
     return this.#list(principal.userId, input);
   }
 
-  /** Every user's jobs (or one user's), newest first; for administrators. */
-  async listAll(input: JobListInput & { userId?: string | undefined }): Promise<JobPage> {
-    if (input.userId !== undefined && !isUuid(input.userId)) {
-      throw new AppError('VALIDATION_FAILED', 'userId must be a user id.', { details: { field: 'userId' } });
-    }
-    return this.#list(input.userId, input);
+  /**
+   * Every user's jobs (or one user's), newest first, by the owners' filters plus free text; for
+   * administrators.
+   */
+  async listAll(input: JobListInput & AdminJobFilterInput): Promise<JobPage> {
+    return this.#list(undefined, input, parseAdminFilter(input));
   }
 
-  async #list(userId: string | undefined, input: JobListInput): Promise<JobPage> {
+  /** How many jobs an operators' filter covers, up to `cap`. */
+  async countAll(input: AdminJobFilterInput, cap: number): Promise<number> {
+    return this.#options.queries.count(parseAdminFilter(input), cap);
+  }
+
+  async #list(userId: string | undefined, input: JobListInput, filter: JobFilter = parseFilter(input)): Promise<JobPage> {
     const limit = parseLimit(input.limit);
     const jobs = await this.#options.queries.list({
-      userId,
-      statuses: parseStatuses(input.status),
+      ...filter,
+      ...(userId === undefined ? {} : { userId }),
       after: input.cursor === undefined ? undefined : decodeCursor(input.cursor),
       limit: limit + 1,
     });
@@ -925,6 +962,11 @@ export class JobService {
   /** The webhook delivery attempts of a job of the caller's, oldest first. */
   async deliveries(principal: Principal, id: string) {
     await this.get(principal, id);
+    return this.deliveriesOf(id);
+  }
+
+  /** The webhook delivery attempts of any job, oldest first (every delivery, redeliveries included); for operators. */
+  async deliveriesOf(id: string) {
     return (await this.#options.deliveries?.listForJob(id)) ?? [];
   }
 
@@ -1086,6 +1128,56 @@ function parseLimit(value: string | undefined): number {
     throw new AppError('VALIDATION_FAILED', `limit must be an integer from 1 to ${maxPageSize}.`, { details: { field: 'limit' } });
   }
   return limit;
+}
+
+/** A comma-separated list of names (models, versions, codes): each as modelNamePattern allows. */
+function parseNames(field: string, value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const names = value.split(',').map((name) => name.trim());
+  if (names.length > 20 || names.some((name) => !modelNamePattern.test(name))) {
+    throw new AppError('VALIDATION_FAILED', `${field} is a comma-separated list of up to 20 names.`, { details: { field } });
+  }
+  return names;
+}
+
+/** An ISO 8601 date-time with its offset (`2026-12-06T09:00:00Z`), as Postgres can hold it. */
+function parseInstant(field: string, value: string | undefined): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  const date = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value) ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) {
+    throw new AppError('VALIDATION_FAILED', `${field} must be an ISO 8601 date-time, e.g. 2026-12-06T09:00:00Z.`, { details: { field } });
+  }
+  return date;
+}
+
+function parseFilter(input: JobFilterInput): JobFilter {
+  const createdAfter = parseInstant('createdAfter', input.createdAfter);
+  const createdBefore = parseInstant('createdBefore', input.createdBefore);
+  return {
+    statuses: parseStatuses(input.status),
+    models: parseNames('model', input.model),
+    versions: parseNames('version', input.version),
+    errorCodes: parseNames('errorCode', input.errorCode),
+    createdAfter,
+    createdBefore,
+    metadata: input.metadata,
+  };
+}
+
+/** Free text shorter than a trigram cannot use the index, so it is refused rather than scanned. */
+const minSearchLength = 3;
+const maxSearchLength = 200;
+
+/** The operators' filters, checked: the owners' plus a user id and free text. */
+export function parseAdminFilter(input: AdminJobFilterInput): JobFilter {
+  if (input.userId !== undefined && input.userId !== '' && !isUuid(input.userId)) {
+    throw new AppError('VALIDATION_FAILED', 'userId must be a user id.', { details: { field: 'userId' } });
+  }
+  const q = input.q?.trim();
+  if (q && (q.length < minSearchLength || q.length > maxSearchLength)) {
+    throw new AppError('VALIDATION_FAILED', `q must be ${minSearchLength} to ${maxSearchLength} characters.`, { details: { field: 'q' } });
+  }
+  return { ...parseFilter(input), userId: input.userId || undefined, text: q || undefined };
 }
 
 function parseStatuses(value: string | undefined): JobStatus[] | undefined {

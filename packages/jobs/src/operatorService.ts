@@ -1,5 +1,5 @@
-import { queueStates, queueUnavailable, type QueueSnapshot, type StatsSeries } from '@inferq/core';
-import type { JobStats, JobStatsSeries } from '@inferq/db';
+import { AppError, historyRanges, queueStates, queueUnavailable, type HistoryRange, type HistoryView, type QueueSnapshot, type StatsSeries } from '@inferq/core';
+import type { JobStats, JobStatsSeries, ModelHistoryStore } from '@inferq/db';
 import type { InferenceQueue, WorkerRegistry } from '@inferq/queue';
 
 export interface OperatorServiceOptions {
@@ -10,6 +10,8 @@ export interface OperatorServiceOptions {
   queueCap?: number | null | undefined;
   /** How long a computed stats series is reused. @defaultValue 5000 */
   statsCacheMs?: number;
+  /** The per-model history the reconciler writes. @defaultValue none: history answers empty */
+  history?: ModelHistoryStore | undefined;
 }
 
 export interface StatsWindow {
@@ -88,5 +90,29 @@ export class OperatorService {
     this.#statsCache.set(key, { at: now, value });
     value.catch(() => this.#statsCache.delete(key));
     return value;
+  }
+
+  /**
+   * The per-model history of the last hour, day or week (one model's with `model`), bucketed by
+   * the range (historyRanges).
+   *
+   * @throws AppError VALIDATION_FAILED for another range
+   */
+  async history(range: string, model?: string | undefined, now = new Date()): Promise<HistoryView> {
+    if (!Object.hasOwn(historyRanges, range)) {
+      throw new AppError('VALIDATION_FAILED', `range is one of ${Object.keys(historyRanges).join(', ')}.`, { details: { field: 'range' } });
+    }
+    const { minutes, bucketMinutes } = historyRanges[range as HistoryRange];
+    const bucketMs = bucketMinutes * 60_000;
+    const to = new Date(Math.ceil(now.getTime() / bucketMs) * bucketMs);
+    const from = new Date(to.getTime() - minutes * 60_000);
+    const points = (await this.#options.history?.read({ from, to, bucketMinutes, model: model || undefined })) ?? [];
+    return {
+      range: range as HistoryRange,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      bucketSeconds: bucketMinutes * 60,
+      points: points.map((point) => ({ ...point, at: point.at.toISOString() })),
+    };
   }
 }

@@ -79,9 +79,92 @@ function queueDepth(registry: Registry, source: QueueCountsSource | undefined, t
   });
 }
 
+/**
+ * What the alert rules watch beyond the queue depth, read at scrape time: per model the oldest
+ * queued job's creation time (Postgres) and its live workers (heartbeats), the webhook queue by
+ * state, and whether Postgres and Redis answer.
+ */
+export interface OperatorSources {
+  oldestQueued?: () => Promise<Map<string, Date>>;
+  workersByModel?: () => Promise<Map<string, number> | undefined>;
+  webhookCounts?: () => Promise<Record<string, number>>;
+  dependencies?: () => Promise<Record<string, boolean>>;
+}
+
+/** A read bounded by `timeoutMs`: undefined when it fails or is late, so a gauge goes empty rather than stale. */
+async function bounded<T>(read: (() => Promise<T>) | undefined, timeoutMs = 1000): Promise<T | undefined> {
+  if (!read) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([read(), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))]);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function operatorMetrics(registry: Registry, sources: OperatorSources) {
+  return {
+    oldestWaiting: new Gauge({
+      name: 'inferq_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest queued job by model (0 when none waits), from Postgres; absent while Postgres does not answer.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+      async collect() {
+        const oldest = await bounded(sources.oldestQueued);
+        const workers = await bounded(sources.workersByModel);
+        this.reset();
+        if (!oldest) return;
+        const now = Date.now();
+        // A served model with nothing waiting reads 0, so "no data" means the read failed.
+        for (const model of workers?.keys() ?? []) this.set({ model }, 0);
+        for (const [model, at] of oldest) this.set({ model }, Math.max(0, (now - at.getTime()) / 1000));
+      },
+    }),
+    workers: new Gauge({
+      name: 'inferq_model_workers',
+      help: 'Live workers serving each model (heartbeats), 0 for a model that has queued jobs and none.',
+      labelNames: ['model'] as const,
+      registers: [registry],
+      async collect() {
+        const [workers, oldest] = [await bounded(sources.workersByModel), await bounded(sources.oldestQueued)];
+        this.reset();
+        if (!workers) return;
+        for (const model of oldest?.keys() ?? []) this.set({ model }, 0);
+        for (const [model, count] of workers) this.set({ model }, count);
+      },
+    }),
+    webhookQueue: new Gauge({
+      name: 'inferq_webhook_queue_jobs',
+      help: 'Webhook deliveries in the dispatcher\'s queue by BullMQ state (waiting, delayed: retrying with backoff, active, failed).',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      async collect() {
+        const counts = await bounded(sources.webhookCounts);
+        this.reset();
+        for (const [state, count] of Object.entries(counts ?? {})) this.set({ state }, count);
+      },
+    }),
+    dependencyUp: new Gauge({
+      name: 'inferq_dependency_up',
+      help: 'Whether the API reaches each dependency (postgres, redis) at scrape time: 1 or 0.',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+      async collect() {
+        const checks = (await bounded(sources.dependencies, 2000)) ?? {};
+        this.reset();
+        for (const [dependency, up] of Object.entries(checks)) this.set({ dependency }, up ? 1 : 0);
+      },
+    }),
+  };
+}
+
 export interface ApiMetricsOptions extends MetricsOptions {
   /** Counts for `inferq_queue_jobs`; none: the gauge stays empty. */
   queueCounts?: QueueCountsSource;
+  /** The alert rules' gauges (oldest waiting job, workers per model, webhook backlog, dependencies); none: they stay empty. */
+  operator?: OperatorSources;
   /** The fair queues of admission, read at scrape time; none: their series stay empty. */
   admission?: AdmissionSource;
 }
@@ -185,6 +268,7 @@ export function createApiMetrics(options: ApiMetricsOptions = {}) {
     }),
     queueDepth: queueDepth(registry, options.queueCounts),
     admission: admissionMetrics(registry, options.admission),
+    operator: operatorMetrics(registry, options.operator ?? {}),
   };
 }
 

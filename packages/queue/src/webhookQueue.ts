@@ -40,6 +40,20 @@ export class WebhookQueue {
     await this.queue.add('deliver', { jobId, deliveryId: randomUUID(), event }, webhookJobOptions(jobId, this.#policy, event));
   }
 
+  /**
+   * Enqueues a new delivery of a job's final state for an operator's redelivery: a new delivery id,
+   * its attempts counted from 1 again, under a BullMQ id of its own derived from `operationId`, so
+   * the same operation sent twice is enqueued once (while BullMQ keeps the entry: a day once done).
+   * True when it was enqueued now.
+   */
+  async redeliver(jobId: string, operationId: string): Promise<boolean> {
+    const options = webhookJobOptions(jobId, this.#policy);
+    const id = `${options.jobId}-redeliver-${operationId}`;
+    if (await this.queue.getJob(id)) return false;
+    await this.queue.add('deliver', { jobId, deliveryId: randomUUID(), event: 'completed' }, { ...options, jobId: id });
+    return true;
+  }
+
   async close(): Promise<void> {
     await this.queue.close();
   }

@@ -136,6 +136,13 @@ export class WorkerHeartbeatLoop {
   }
 }
 
+/** Per model, how many live workers of one queue serve it. */
+export function workersByModel(heartbeats: readonly WorkerHeartbeat[], queue: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const beat of heartbeats) if (beat.queue === queue) for (const model of new Set(beat.models.map((served) => served.name))) counts.set(model, (counts.get(model) ?? 0) + 1);
+  return counts;
+}
+
 /** The models that the live workers of one queue serve (a model counts once any of them loaded it). */
 export function modelsServed(heartbeats: readonly WorkerHeartbeat[], queue: string): Set<string> {
   const served = new Set<string>();

@@ -1,2 +1,3 @@
 export * from './leaderLock.ts';
 export * from './reconciler.ts';
+export * from './historyRecorder.ts';

@@ -4,6 +4,7 @@ import type { JobExecution, JobMaintenance, UnfinishedJob } from '@inferq/db';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
 import { blobPrefixes, inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
+import type { HistoryRecorder } from './historyRecorder.ts';
 import type { LeaderLock } from './leaderLock.ts';
 
 export interface ReconcilerOptions {
@@ -56,6 +57,8 @@ export interface ReconcilerOptions {
    * pass; returns the rollbacks it made. @defaultValue none
    */
   rollout?: { checkAll(): Promise<unknown[]> };
+  /** Writes the per-model history once a minute (duty 6). @defaultValue none: no history is kept */
+  history?: HistoryRecorder | undefined;
 }
 
 export interface ReconcileReport {
@@ -107,6 +110,9 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
  *    between passes, since a pass is far apart and this is one indexed statement.
  * 7. With `rollout`, each traffic split with rules is judged on its stored results, and one whose
  *    candidate broke a rule goes back to its baseline in this pass (recorded, announced).
+ * 8. With `history`, once a minute, the per-model history (counts, queue waits, the oldest
+ *    waiting job, workers) is written to Postgres and trimmed to its retention: one writer for
+ *    all workers, because only the leader runs passes.
  *
  * Every worker runs the loop, but only the holder of a Redis lease does the work, so N workers
  * do not repeat each other's queries. It lives in the worker rather than a scheduler process of
@@ -225,6 +231,8 @@ export class Reconciler {
       report.rolledBack = (await this.#options.rollout.checkAll()).length;
       if (report.rolledBack > 0) this.#options.metrics?.reconcilerActions.inc({ action: 'rolled_back' }, report.rolledBack);
     }
+    // A failed history write costs a minute of history, never the reconciliation.
+    await this.#options.history?.record(now).catch((error: unknown) => this.#options.logger.warn({ err: error }, 'history write failed'));
     return report;
   }
 

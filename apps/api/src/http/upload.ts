@@ -41,7 +41,9 @@ const multerCodes: Record<string, () => AppError> = {
   LIMIT_UNEXPECTED_FILE: () => new AppError('BAD_REQUEST', 'Send the file in the field "image" only.'),
 };
 
-const fieldLimits = { fields: 8, fieldSize: 4096, fieldNameSize: 100, headerPairs: 100 };
+// 16 KiB a field: the metadata field (20 keys of 40 and values of 500 characters, as JSON) is the
+// longest; the body as a whole is still bounded by the upload memory reserved for it.
+const fieldLimits = { fields: 8, fieldSize: 16 * 1024, fieldNameSize: 100, headerPairs: 100 };
 /**
  * Browsers send a file name as raw UTF-8 bytes without `filename*`; busboy's default, latin1,
  * would turn `café.jpg` into `cafÃ©.jpg`.
@@ -73,6 +75,9 @@ function uploadError(error: unknown, maxBytes: number, files: number): AppError 
     if (error.code === 'LIMIT_FILE_SIZE') return imageTooLarge(maxBytes);
     if (files > 1 && (error.code === 'LIMIT_FILE_COUNT' || error.code === 'LIMIT_UNEXPECTED_FILE')) {
       return new AppError('VALIDATION_FAILED', `Send at most ${files} images, each a part named "image".`, { details: { field: 'image', maxBatchImages: files } });
+    }
+    if (error.code === 'LIMIT_FIELD_VALUE' && error.field === 'metadata') {
+      return new AppError('INVALID_METADATA', `metadata is longer than ${fieldLimits.fieldSize} bytes.`, { details: { field: 'metadata', reason: 'too_large' } });
     }
     const make = multerCodes[error.code];
     return make ? make() : new AppError('BAD_REQUEST', 'The upload is malformed.');

@@ -1,15 +1,17 @@
 import { Router, type Request } from 'express';
-import { AppError } from '@inferq/core';
-import type { JobService, OperatorService } from '@inferq/jobs';
+import { AppError, redeliverWebhooksBodySchema, retryJobsBodySchema } from '@inferq/core';
+import { parseBody } from '../http/parseBody.ts';
+import type { AdminJobFilterInput, JobService, OperatorService, ReplayOperations } from '@inferq/jobs';
 import { requireAdmin } from '../http/authenticate.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
-import { firstString } from '../http/query.ts';
+import { firstString, jobFilterQuery } from '../http/query.ts';
 import { toAdminJobView } from '../adminViews.ts';
-import { toJobView } from '../jobView.ts';
+import { toDeliveryView, toJobView } from '../jobView.ts';
 
 export interface AdminJobsRouterOptions {
   jobs: JobService;
   operator: OperatorService;
+  replay: ReplayOperations;
 }
 
 function intParam(req: Request, name: string, fallback: number, min: number, max: number): number {
@@ -22,23 +24,45 @@ function intParam(req: Request, name: string, fallback: number, min: number, max
   return value;
 }
 
+/** The operators' filters: an owner's, plus `user` (or `userId`) and the free text `q`. */
+function adminJobFilterQuery(req: Request): AdminJobFilterInput {
+  return { ...jobFilterQuery(req), userId: firstString(req.query.user) ?? firstString(req.query.userId), q: firstString(req.query.q) };
+}
+
 /**
  * The operators' view of the work: every user's jobs, the queue and its workers, throughput and
  * latency, and retry and cancel of any job. Mounted at /v1/admin behind `authenticate`; admins only.
  */
 export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
-  const { jobs, operator } = options;
+  const { jobs, operator, replay } = options;
   const router = Router();
   router.use(requireAdmin);
 
   router.get('/jobs', async function listAllJobs(req, res) {
     const page = await jobs.listAll({
-      userId: firstString(req.query.userId),
-      status: firstString(req.query.status),
+      ...adminJobFilterQuery(req),
       cursor: firstString(req.query.cursor),
       limit: firstString(req.query.limit),
     });
     res.json({ data: page.jobs.map(toAdminJobView), nextCursor: page.nextCursor });
+  });
+
+  router.post('/jobs/retry', async function retryJobs(req, res) {
+    res.json(await replay.retryJobs(parseBody(retryJobsBodySchema, req.body)));
+  });
+
+  router.get('/jobs/:id/deliveries', async function listAnyJobDeliveries(req, res) {
+    const job = await jobs.getAny(req.params.id);
+    res.json({ data: (await jobs.deliveriesOf(job.id)).map(toDeliveryView) });
+  });
+
+  router.post('/jobs/:id/redeliver', async function redeliverJobWebhook(req, res) {
+    res.status(202).json(await replay.redeliverJob(req.params.id, req.get('idempotency-key')));
+  });
+
+  router.post('/webhooks/redeliver', async function redeliverFailedWebhooks(req, res) {
+    const body = parseBody(redeliverWebhooksBodySchema, req.body);
+    res.status(body.dryRun ? 200 : 202).json(await replay.redeliverFailed(body));
   });
 
   router.get('/jobs/:id', async function getAnyJob(req, res) {
@@ -58,6 +82,10 @@ export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
 
   router.get('/overview', async function getQueueOverview(_req, res) {
     res.json(await operator.snapshot());
+  });
+
+  router.get('/history', async function getHistory(req, res) {
+    res.json(await operator.history(firstString(req.query.range) ?? 'hour', firstString(req.query.model)));
   });
 
   router.get('/stats', async function getJobStats(req, res) {

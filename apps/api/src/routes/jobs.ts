@@ -14,7 +14,7 @@ import { imageBatchUpload, imageTooLarge, imageUpload, payloadTooLarge } from '.
 import { multipartOverheadBytes, releaseUploadMemory, reserveUploadMemory } from '../http/uploadMemory.ts';
 import { rateLimitHeaders, rateLimited } from '../http/rateLimitHeaders.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
-import { firstString } from '../http/query.ts';
+import { firstString, jobFilterQuery } from '../http/query.ts';
 
 /** Content types of the stored input formats; the bytes were sniffed at upload, never trusted by name. */
 const contentTypes: Record<string, string> = {
@@ -57,6 +57,7 @@ function submitFields(req: Request) {
     webhookEvents: firstString(body.webhookEvents),
     ttlSeconds: firstString(body.ttlSeconds),
     cancelAfter: firstString(body.cancelAfter),
+    metadata: firstString(body.metadata),
   });
   if (parsed.success) return parsed.data;
   // Too long to be a number: refused as the service refuses a bad value of that field.
@@ -67,6 +68,9 @@ function submitFields(req: Request) {
   }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhookEvents')) {
     throw new AppError('VALIDATION_FAILED', 'webhookEvents is a short list: started, completed.', { details: { field: 'webhookEvents' } });
+  }
+  if (parsed.error.issues.some((issue) => issue.path[0] === 'metadata')) {
+    throw new AppError('INVALID_METADATA', 'metadata is too long.', { details: { field: 'metadata', reason: 'too_large' } });
   }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhook')) {
     throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
@@ -87,6 +91,7 @@ function submitInput(req: Request): Omit<SubmitBatchInput, 'images' | 'fileNames
     ttlSeconds: fields.ttlSeconds,
     // The header, as Replicate's `Cancel-After`, or the form field.
     cancelAfter: req.get('cancel-after') ?? fields.cancelAfter,
+    metadata: fields.metadata,
   };
 }
 
@@ -124,6 +129,7 @@ function jsonSubmitInput(req: Request, body: z.infer<typeof submitJobJsonSchema>
     ttlSeconds: body.ttlSeconds,
     cancelAfter: req.get('cancel-after') ?? body.cancelAfter,
     resultPrefix: body.resultPrefix,
+    metadata: body.metadata,
   };
 }
 
@@ -288,11 +294,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
   );
 
   router.get('/jobs', async function listJobs(req, res) {
-    const page = await service.list(principalOf(req), {
-      status: firstString(req.query.status),
-      cursor: firstString(req.query.cursor),
-      limit: firstString(req.query.limit),
-    });
+    const page = await service.list(principalOf(req), { ...jobFilterQuery(req), cursor: firstString(req.query.cursor), limit: firstString(req.query.limit) });
     const waiting = await service.queueStatusMany(page.jobs);
     res.json({ data: page.jobs.map((job, i) => ({ ...toJobView(job), ...waiting[i] })), nextCursor: page.nextCursor });
   });

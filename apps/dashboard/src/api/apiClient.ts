@@ -13,6 +13,11 @@ import type {
   QueueControlView,
   QueueSnapshot,
   RetryFailedBody,
+  RetryJobsBody,
+  RetryJobsView,
+  HistoryRange,
+  HistoryView,
+  RedeliveryView as Redelivery,
   RetryFailedView,
   StatsSeries,
   TrafficView,
@@ -48,6 +53,13 @@ export interface ListJobsQuery {
   status?: JobStatus | undefined;
   /** Only this user's jobs (the administrators' listing). */
   userId?: string | undefined;
+  /** Free text in the id, the file name or a metadata value (the administrators' listing). */
+  q?: string | undefined;
+  model?: string | undefined;
+  errorCode?: string | undefined;
+  createdAfter?: string | undefined;
+  /** `metadata[KEY]=VALUE` filters. */
+  metadata?: Record<string, string> | undefined;
   cursor?: string | undefined;
   limit?: number | undefined;
 }
@@ -106,6 +118,11 @@ function searchOf(query: ListJobsQuery): string {
   const params = new URLSearchParams();
   if (query.status) params.set('status', query.status);
   if (query.userId) params.set('userId', query.userId);
+  if (query.q) params.set('q', query.q);
+  if (query.model) params.set('model', query.model);
+  if (query.errorCode) params.set('errorCode', query.errorCode);
+  if (query.createdAfter) params.set('createdAfter', query.createdAfter);
+  for (const [key, value] of Object.entries(query.metadata ?? {})) params.set(`metadata[${key}]`, value);
   if (query.cursor) params.set('cursor', query.cursor);
   if (query.limit) params.set('limit', String(query.limit));
   const search = params.toString();
@@ -269,6 +286,21 @@ export class ApiClient {
   /** Puts every failed job (or one user's) back in the queue under its own id. */
   retryFailed(body: RetryFailedBody = {}): Promise<RetryFailedView> {
     return this.#post('/v1/admin/jobs/retry-failed', body);
+  }
+
+  /** The per-model history of the last hour, day or week. */
+  history(range: HistoryRange, signal?: AbortSignal): Promise<HistoryView> {
+    return this.#json('GET', `/v1/admin/history?range=${range}`, { signal });
+  }
+
+  /** Delivers a final job's webhook again. */
+  redeliverJob(id: string): Promise<Redelivery> {
+    return this.#json('POST', `/v1/admin/jobs/${encodeURIComponent(id)}/redeliver`);
+  }
+
+  /** Retries the failed jobs of a selection: `dryRun` previews the count and the `asOf` to send back. */
+  retryJobs(body: RetryJobsBody): Promise<RetryJobsView> {
+    return this.#post('/v1/admin/jobs/retry', body);
   }
 
   /** Deletes finished jobs older than an age, or with `dryRun` counts them. */

@@ -9,6 +9,7 @@ import { ErrorNotice } from './ErrorNotice.tsx';
 import { modelLabel } from './JobsTable.tsx';
 import { Pager, useCursorPages } from './Pager.tsx';
 import { StatusBadge } from './StatusBadge.tsx';
+import { deleteView, filterQuery, loadViews, noFilters, saveView, type JobFilters, type SavedView } from './savedViews.ts';
 
 type View = 'failed' | 'unfinished' | 'succeeded' | 'canceled' | 'expired' | 'all';
 const views: Array<{ key: View; label: string; status?: string }> = [
@@ -52,10 +53,12 @@ interface RowProps {
   onToggleJson: () => void;
   onRetry: () => void;
   onCancel: () => void;
+  /** Delivers the final job's webhook again. */
+  onRedeliver: () => void;
   retrying: boolean;
 }
 
-function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, retrying }: RowProps) {
+function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, onRedeliver, retrying }: RowProps) {
   return (
     <Fragment>
       <tr data-job-id={job.id} data-status={job.status}>
@@ -96,6 +99,11 @@ function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, re
           {(job.status === 'queued' || job.status === 'running') && (
             <button type="button" className="button button-small button-danger" onClick={onCancel}>
               Cancel
+            </button>
+          )}
+          {job.webhook && (job.status === 'succeeded' || job.status === 'failed' || job.status === 'canceled') && (
+            <button type="button" className="button button-small" onClick={onRedeliver} title="Deliver the job to its webhook again (a new delivery)">
+              Redeliver
             </button>
           )}
           <button type="button" className="button button-small" aria-expanded={expanded} onClick={onToggleJson}>
@@ -206,6 +214,9 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const [confirmRetryAll, setConfirmRetryAll] = useState(false);
   const [cleaning, setCleaning] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [filters, setFilters] = useState<JobFilters>(noFilters);
+  const [savedViews, setSavedViews] = useState<SavedView[]>(() => loadViews());
+  const [confirmRetryMatching, setConfirmRetryMatching] = useState(false);
   const pages = useCursorPages();
   const { cursor } = pages;
   const status = views.find((entry) => entry.key === view)?.status as JobStatus | undefined;
@@ -213,8 +224,8 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.users(signal), staleTime: 60_000 });
   const usersById = new Map((users.data ?? []).map((user) => [user.id, user]));
   const jobs = useQuery({
-    queryKey: ['admin', 'jobs', view, userId || null, cursor ?? null],
-    queryFn: ({ signal }) => client.adminJobs({ status, userId: userId || undefined, cursor, limit: 10 }, signal),
+    queryKey: ['admin', 'jobs', view, userId || null, filters, cursor ?? null],
+    queryFn: ({ signal }) => client.adminJobs({ status, userId: userId || undefined, ...filterQuery(filters), cursor, limit: 10 }, signal),
     placeholderData: keepPreviousData,
     refetchInterval: poll,
     enabled: searchedId === null,
@@ -244,7 +255,39 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
     },
     onSettled: () => setConfirmRetryAll(false),
   });
-  const actionError = retry.error ?? cancel.error ?? retryAll.error;
+  /** The selection the filter bar shows, as a bulk retry's filter. */
+  const selection = { ...filterQuery(filters), ...(userId ? { user: userId } : {}) };
+  const retryPreview = useQuery({
+    queryKey: ['admin', 'retry-preview', selection],
+    queryFn: () => client.retryJobs({ filter: selection, dryRun: true }),
+    enabled: confirmRetryMatching,
+    staleTime: 0,
+  });
+  const retryMatching = useMutation({
+    mutationFn: (asOf: string) => client.retryJobs({ filter: selection, asOf }),
+    onSuccess: (answer) => {
+      setNotice(`Retried ${plural(answer.retried, 'failed job')} of this search${answer.remaining ? `; ${answer.remaining.toLocaleString()} left` : ''}.`);
+      onDone();
+    },
+    onSettled: () => setConfirmRetryMatching(false),
+  });
+  const setFilter = (field: keyof JobFilters, value: string) => {
+    setFilters((current) => ({ ...current, [field]: value }));
+    pages.reset();
+  };
+  const applyView = (name: string) => {
+    const saved = savedViews.find((entry) => entry.name === name);
+    if (!saved) return;
+    setView((views.some((entry) => entry.key === saved.view) ? saved.view : 'all') as View);
+    setUserId(saved.userId);
+    setFilters({ ...noFilters, ...saved.filters });
+    pages.reset();
+  };
+  const redeliver = useMutation({
+    mutationFn: (id: string) => client.redeliverJob(id),
+    onSuccess: (_answer, id) => setNotice(`A new delivery of job ${shortId(id)} is on its way; its attempts show in the job's deliveries.`),
+  });
+  const actionError = retry.error ?? cancel.error ?? retryAll.error ?? retryMatching.error ?? redeliver.error;
 
   const onSearch = (event: FormEvent) => {
     event.preventDefault();
@@ -267,6 +310,7 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
       onToggleJson={() => toggleJson(job.id)}
       onRetry={() => retry.mutate(job.id)}
       onCancel={() => setCanceling(job)}
+      onRedeliver={() => redeliver.mutate(job.id)}
       retrying={retry.isPending && retry.variables === job.id}
     />
   );
@@ -344,6 +388,53 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
         </label>
       </div>
       {searchedId === null && (
+        <div className="toolbar filter-bar" data-testid="filter-bar">
+          <input className="input" type="search" placeholder="Text in id, file name or metadata" aria-label="Search text" value={filters.q} onChange={(event) => setFilter('q', event.target.value)} data-testid="filter-q" />
+          <input className="input input-narrow" placeholder="Model" aria-label="Model" value={filters.model} onChange={(event) => setFilter('model', event.target.value)} data-testid="filter-model" />
+          <input className="input input-narrow" placeholder="Error code" aria-label="Error code" value={filters.errorCode} onChange={(event) => setFilter('errorCode', event.target.value)} data-testid="filter-error-code" />
+          <input className="input" placeholder="metadata: key=value, …" aria-label="Metadata" value={filters.metadata} onChange={(event) => setFilter('metadata', event.target.value)} data-testid="filter-metadata" />
+          <select aria-label="Submitted" value={filters.since} onChange={(event) => setFilter('since', event.target.value)} data-testid="filter-since">
+            <option value="">Any time</option>
+            <option value="hour">Last hour</option>
+            <option value="day">Last day</option>
+            <option value="week">Last week</option>
+          </select>
+          <select aria-label="Saved views" value="" onChange={(event) => applyView(event.target.value)} data-testid="saved-views">
+            <option value="">Saved views…</option>
+            {savedViews.map((saved) => (
+              <option key={saved.name} value={saved.name}>
+                {saved.name}
+              </option>
+            ))}
+          </select>
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() => {
+              const name = window.prompt('Save this view as');
+              if (name?.trim()) setSavedViews(saveView({ name: name.trim(), view, userId, filters }));
+            }}
+          >
+            Save view
+          </button>
+          {savedViews.length > 0 && (
+            <button
+              type="button"
+              className="button button-small"
+              onClick={() => {
+                const name = window.prompt(`Delete which view? (${savedViews.map((saved) => saved.name).join(', ')})`);
+                if (name) setSavedViews(deleteView(name.trim()));
+              }}
+            >
+              Delete view
+            </button>
+          )}
+          <button type="button" className="button button-small" onClick={() => setConfirmRetryMatching(true)} data-testid="retry-matching">
+            Retry failed of this search…
+          </button>
+        </div>
+      )}
+      {searchedId === null && (
         <div className="chips" role="group" aria-label="Which jobs">
           {views.map((entry) => (
             <button
@@ -376,6 +467,8 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
             retry.reset();
             cancel.reset();
             retryAll.reset();
+            retryMatching.reset();
+            redeliver.reset();
           }}
         />
       )}
@@ -448,6 +541,21 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
         onDismiss={() => setConfirmRetryAll(false)}
       >
         Every failed job{userId ? ` of ${userLabel(userId, usersById)}` : ''} goes back to the queue under its own id, with its error cleared, up to 10,000 at once.
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={confirmRetryMatching}
+        title="Retry the failed jobs of this search?"
+        confirmLabel={retryPreview.data ? `Retry ${plural(retryPreview.data.matched, 'job')}` : 'Retry'}
+        dismissLabel="Not now"
+        busy={retryMatching.isPending}
+        canConfirm={Boolean(retryPreview.data && retryPreview.data.matched > 0)}
+        onConfirm={() => retryPreview.data && retryMatching.mutate(retryPreview.data.asOf)}
+        onDismiss={() => setConfirmRetryMatching(false)}
+      >
+        <span data-testid="retry-preview">
+          {retryPreview.error ? null : retryPreview.data ? `${plural(retryPreview.data.matched, 'failed job')} of this search had failed by now. Each goes back to the queue under its own id; asking again never retries one twice.` : 'Counting…'}
+        </span>
+        {retryPreview.error && <ErrorNotice error={retryPreview.error} />}
       </ConfirmDialog>
       <CleanDialog
         client={client}

@@ -20,6 +20,7 @@ function version(v: string, live: boolean, workersReady: number): ModelView['ver
     metrics: null,
     limits: null,
     workersReady,
+    engines: workersReady > 0 ? ['onnxruntime-cpu'] : [],
     modelUrl: null,
   };
 }

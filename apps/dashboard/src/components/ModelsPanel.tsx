@@ -54,6 +54,11 @@ export function ModelsPanel({ view }: { view: ModelsView }) {
                       <span className="mono">{version.version}</span>
                       <span className="muted small">{formatTime(version.createdAt)}</span>
                       <span className="small">ready on {version.workersReady}</span>
+                      {version.engines.map((engine) => (
+                        <span key={engine} className="pill" data-testid="version-engine" title="The engine and provider running this version">
+                          {engine}
+                        </span>
+                      ))}
                       {version.labels && version.labels.length > 0 && <span className="muted small">{version.labels.join(', ')}</span>}
                     </li>
                   ))}

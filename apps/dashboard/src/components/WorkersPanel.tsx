@@ -3,6 +3,16 @@ import { formatAgo } from '../format.ts';
 import { useNow } from '../useNow.ts';
 import { EmptyState } from './EmptyState.tsx';
 
+/**
+ * The engines a worker runs its models with (`onnxruntime-cpu`, `tfjs-wasm`, …), each once. The
+ * TF.js backend alone (`wasm`) is what runs only the models whose engine is tfjs: shown beside
+ * them, never as the worker's engine.
+ */
+export function workerEngines(worker: WorkerHeartbeat): string[] {
+  const engines = [...new Set(worker.models.flatMap((model) => (model.engine ? [model.engine] : [])))];
+  return engines.length > 0 ? engines.sort() : [`tfjs-${worker.backend}`];
+}
+
 export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
   const now = useNow(1000);
   return (
@@ -21,7 +31,7 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
             <thead>
               <tr>
                 <th scope="col">Worker</th>
-                <th scope="col">Backend</th>
+                <th scope="col" title="The engine and provider running each model here">Engines</th>
                 <th scope="col">Models</th>
                 <th scope="col" className="num">Batch now</th>
                 <th scope="col" className="num" title="Per model: jobs held (taken, waiting to be preprocessed or for their batch) / running (preprocessing or in the batch running now)">
@@ -43,8 +53,12 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
                       {worker.host} · pid {worker.pid}
                     </div>
                   </td>
-                  <td data-label="Backend">
-                    <span className="pill">{worker.backend}</span>
+                  <td data-label="Engines" data-testid="worker-engines">
+                    {workerEngines(worker).map((engine) => (
+                      <span key={engine} className="pill">
+                        {engine}
+                      </span>
+                    ))}
                   </td>
                   <td data-label="Models">
                     <div className="model-pills">
@@ -53,6 +67,7 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
                           <span className="pill pill-model" title={model.loaded && model.loaded.length > 1 ? `also loaded: ${model.loaded.filter((version) => version !== model.version).join(', ')}` : undefined}>
                             {model.name}@{model.version}
                             {model.loaded && model.loaded.length > 1 ? ` +${model.loaded.length - 1}` : ''}
+                            {model.engine ? <span className="muted"> · {model.engine}</span> : null}
                           </span>
                           {model.swap && (
                             <span className={`pill ${model.swap.state === 'failed' ? 'pill-warn' : 'pill-info'}`} title={model.swap.error?.message} data-testid="swap-state">

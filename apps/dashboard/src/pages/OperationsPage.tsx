@@ -6,6 +6,7 @@ import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { AdminJobsPanel } from '../components/AdminJobsPanel.tsx';
 import { AdmissionPanel } from '../components/AdmissionPanel.tsx';
+import { HistoryPanel } from '../components/HistoryPanel.tsx';
 import { ModelsPanel } from '../components/ModelsPanel.tsx';
 import { QueuePanel } from '../components/QueuePanel.tsx';
 import { RolloutPanel } from '../components/RolloutPanel.tsx';
@@ -106,6 +107,7 @@ function OperationsDashboard() {
           {stats.error ? <ErrorNotice error={stats.error} /> : stats.data ? <LatencyChart series={stats.data} /> : <div className="skeleton" aria-busy="true" />}
         </section>
       </div>
+      <HistoryPanel client={client} />
       <AdminJobsPanel client={client} poll={live === 'live' ? 30_000 : 5000} />
       {setDisabled.error && <ErrorNotice error={setDisabled.error} onDismiss={() => setDisabled.reset()} />}
       {users.error ? (

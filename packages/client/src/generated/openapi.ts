@@ -414,7 +414,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Every user's jobs */
+        /**
+         * Every user's jobs
+         * @description Newest first. The filters of `GET /v1/jobs`, plus a user and free text; every filter is answered from an index.
+         */
         get: operations["adminListJobs"];
         put?: never;
         post?: never;
@@ -498,6 +501,106 @@ export type paths = {
         get: operations["adminGetJob"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per-model history: the last hour, day or week
+         * @description Written once a minute per model by the reconciler (in the workers) and kept in Postgres for `HISTORY_RETENTION_DAYS`: jobs submitted, succeeded and failed, queue wait p50/p95, the oldest waiting job's age and the worker count. An hour comes by the minute, a day by 5 minutes, a week by the hour.
+         */
+        get: operations["adminGetHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the failed jobs of a selection again
+         * @description The failed jobs of `filter` (the filters of `GET /v1/admin/jobs`) that had failed by `asOf`. First a preview (`dryRun: true`): the count, `asOf` and the `operationId`. Then the same body with that `asOf` and without `dryRun` retries them, oldest failure first, up to `limit`. The request is idempotent: sent again, it retries only jobs still failed from before `asOf` (the rest past `limit`), never a job it already retried.
+         */
+        post: operations["adminRetryJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Any job's webhook delivery log
+         * @description Every attempt of every delivery of the job (redeliveries included, each with its own `id`), oldest first.
+         */
+        get: operations["adminListJobDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver a job's webhook again
+         * @description A new delivery of the final job to its webhook (a new delivery id, attempts from 1, retried with backoff like the first). With an `Idempotency-Key`, the same key enqueues it once.
+         */
+        post: operations["adminRedeliverJobWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhooks/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver again every webhook that failed in a time range
+         * @description Each job whose final-state webhook got no 2xx on an attempt made in `[from, to)` and never succeeded since gets a new delivery. `dryRun` counts them. The same range sent twice enqueues each job once.
+         */
+        post: operations["adminRedeliverFailedWebhooks"];
         delete?: never;
         options?: never;
         head?: never;
@@ -932,6 +1035,10 @@ export type components = {
             webhookEvents?: string;
             /** @description Seconds the job may wait to start (1 to 604800); not started by then, it becomes `expired`. */
             ttlSeconds?: number;
+            /** @description Up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable (`GET /v1/jobs?metadata[KEY]=VALUE`). */
+            metadata?: {
+                [key: string]: unknown;
+            };
             /** @description Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`). */
             cancelAfter?: number | string;
             /**
@@ -973,6 +1080,10 @@ export type components = {
             webhookEvents?: string;
             /** @description Seconds the job may wait to start (1 to 604800); not started by then, it becomes `expired`. */
             ttlSeconds?: number;
+            /** @description Up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable (`GET /v1/jobs?metadata[KEY]=VALUE`). */
+            metadata?: {
+                [key: string]: unknown;
+            };
             /** @description Execution deadline of each attempt, as the `Cancel-After` header (which wins): seconds, or a duration (`90s`, `5m`, `1h30m`). */
             cancelAfter?: number | string;
             /**
@@ -997,6 +1108,47 @@ export type components = {
              * @example ada@example.com
              */
             confirm: string;
+        };
+        RetryJobsBody: {
+            filter?: components["schemas"]["JobSelection"];
+            /** Format: date-time */
+            asOf?: string;
+            /** @description Count only (the preview); answers the `asOf` and `operationId` to send back. */
+            dryRun?: boolean;
+            /** @description At most this many jobs; default 10000. Send the same request again for the rest. */
+            limit?: number;
+        };
+        JobSelection: {
+            /** @description A user id. */
+            user?: string;
+            status?: string;
+            model?: string;
+            version?: string;
+            errorCode?: string;
+            createdAfter?: string;
+            createdBefore?: string;
+            /** @description Every key with exactly this value. */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @description Text in the id, the file name or a metadata value (3 characters or more). */
+            q?: string;
+        };
+        RedeliverWebhooksBody: {
+            /**
+             * Format: date-time
+             * @description Failed attempts made at or after this instant.
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description Failed attempts made before this instant.
+             */
+            to: string;
+            /** @description Count only. */
+            dryRun?: boolean;
+            /** @description At most this many jobs; default 10000. */
+            limit?: number;
         };
         RetryFailedBody: {
             /** Format: uuid */
@@ -1051,6 +1203,15 @@ export type components = {
                 /** @description The uploaded file's name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent. */
                 fileName: string | null;
             };
+            /**
+             * @description The metadata given at submit: up to 20 string keys (40 characters) and values (500 characters); `{}` when none.
+             * @example {
+             *       "customer": "cus_42"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             attempts: number;
             result: {
                 output: number[][];
@@ -1103,7 +1264,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "INVALID_INPUT_URL" | "INPUT_FETCH_FAILED" | "UPLOAD_NOT_FOUND" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "STORAGE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER" | "EXPIRED" | "DEADLINE_EXCEEDED";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "INVALID_INPUT_URL" | "INPUT_FETCH_FAILED" | "UPLOAD_NOT_FOUND" | "INVALID_METADATA" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "STORAGE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER" | "EXPIRED" | "DEADLINE_EXCEEDED";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -1283,6 +1444,15 @@ export type components = {
                 /** @description The uploaded file's name as the client sent it, sanitized: no path, no control characters, at most 200 characters. Null when none was sent. */
                 fileName: string | null;
             };
+            /**
+             * @description The metadata given at submit: up to 20 string keys (40 characters) and values (500 characters); `{}` when none.
+             * @example {
+             *       "customer": "cus_42"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             attempts: number;
             result: {
                 output: number[][];
@@ -1457,6 +1627,43 @@ export type components = {
             p95: number | null;
             p99: number | null;
         };
+        /** @description Per model, kept in Postgres at one-minute resolution for HISTORY_RETENTION_DAYS. */
+        History: {
+            /** @enum {string} */
+            range: "hour" | "day" | "week";
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            bucketSeconds: number;
+            points: {
+                model: string;
+                /** Format: date-time */
+                at: string;
+                submitted: number;
+                succeeded: number;
+                failed: number;
+                queueWaitP50Ms: number | null;
+                queueWaitP95Ms: number | null;
+                oldestWaitingMs: number | null;
+                workers: number | null;
+            }[];
+        };
+        RetryJobsResult: {
+            operationId: string;
+            /** Format: date-time */
+            asOf: string;
+            matched: number;
+            retried: number;
+            remaining: number;
+            dryRun: boolean;
+        };
+        Redelivery: {
+            operationId: string;
+            matched: number;
+            enqueued: number;
+            dryRun: boolean;
+        };
         RetryFailedResult: {
             retried: number;
             remaining: number;
@@ -1528,6 +1735,7 @@ export type components = {
                 timeoutMs?: number;
             } | null;
             workersReady: number;
+            engines: string[];
             modelUrl: string | null;
         };
         ModelWorker: {
@@ -1629,6 +1837,20 @@ export interface operations {
             query?: {
                 /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled, expired. */
                 status?: string;
+                /** @description Comma-separated model names. */
+                model?: string;
+                /** @description Comma-separated versions: the one that ran the job, else (not run yet) the one asked for. */
+                version?: string;
+                /** @description Comma-separated failure codes (`error.code` of failed jobs). */
+                errorCode?: string;
+                /** @description Jobs submitted at or after this instant. */
+                createdAfter?: string;
+                /** @description Jobs submitted before this instant. */
+                createdBefore?: string;
+                /** @description `metadata[KEY]=VALUE`: jobs whose metadata has every key given with exactly that value. */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
@@ -1743,6 +1965,8 @@ export interface operations {
                      * @example 5m
                      */
                     cancelAfter?: string;
+                    /** @description A JSON object of up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable with `metadata[KEY]=VALUE`. Refused with 400 `INVALID_METADATA` (`details.reason` says why). */
+                    metadata?: string;
                 };
                 "application/json": components["schemas"]["SubmitJobByReference"];
             };
@@ -2079,6 +2303,8 @@ export interface operations {
                      * @example 5m
                      */
                     cancelAfter?: string;
+                    /** @description A JSON object of up to 20 string keys (at most 40 characters) and string values (at most 500), e.g. `{"customer":"cus_42"}`: stored with the job, returned in its view and webhooks, and filterable with `metadata[KEY]=VALUE`. Refused with 400 `INVALID_METADATA` (`details.reason` says why). */
+                    metadata?: string;
                 };
                 "application/json": components["schemas"]["SubmitBatchByReference"];
             };
@@ -3823,12 +4049,30 @@ export interface operations {
             query?: {
                 /** @description Comma-separated statuses: queued, running, succeeded, failed, canceled, expired. */
                 status?: string;
+                /** @description Comma-separated model names. */
+                model?: string;
+                /** @description Comma-separated versions: the one that ran the job, else (not run yet) the one asked for. */
+                version?: string;
+                /** @description Comma-separated failure codes (`error.code` of failed jobs). */
+                errorCode?: string;
+                /** @description Jobs submitted at or after this instant. */
+                createdAfter?: string;
+                /** @description Jobs submitted before this instant. */
+                createdBefore?: string;
+                /** @description `metadata[KEY]=VALUE`: jobs whose metadata has every key given with exactly that value. */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
                 limit?: number;
+                /** @description Only this user's jobs (a user id; `userId` is the same). */
+                user?: string;
                 /** @description Only this user's jobs. */
                 userId?: string;
+                /** @description Text found in the job id, the file name or a metadata value, ignoring case (at least 3 characters). */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -4195,6 +4439,435 @@ export interface operations {
                 };
             };
             /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminGetHistory: {
+        parameters: {
+            query?: {
+                /** @description Default `hour`. */
+                range?: "hour" | "day" | "week";
+                /** @description One model only. */
+                model?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The history. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["History"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminRetryJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RetryJobsBody"];
+            };
+        };
+        responses: {
+            /** @description The count (preview) or what was retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetryJobsResult"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`, `INVALID_METADATA`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminListJobDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job id (a UUID). Any other string is answered 404 JOB_NOT_FOUND. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `JOB_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminRedeliverJobWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The job id (a UUID). Any other string is answered 404 JOB_NOT_FOUND. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Enqueued (`enqueued: 0` when this key ran already). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Redelivery"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `JOB_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `CONFLICT`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    adminRedeliverFailedWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RedeliverWebhooksBody"];
+            };
+        };
+        responses: {
+            /** @description The count (preview). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Redelivery"];
+                };
+            };
+            /** @description Enqueued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Redelivery"];
+                };
+            };
+            /** @description Error: `VALIDATION_FAILED`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `FORBIDDEN`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */

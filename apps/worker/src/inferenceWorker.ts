@@ -5,7 +5,9 @@ import { AppError, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferen
 import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
+import { imageInputOf, isTensorManifest } from '@inferq/models';
 import type { JobEventPublisher, PixelStore, StoredPixels } from '@inferq/queue';
+import { decodeTensorPayload, readOutputs, selectOutputs, toProtocolOutput, type InferRequest, type Tensor, type TensorResult } from '@inferq/tensors';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 
 export interface InferenceWorkerOptions {
@@ -370,22 +372,56 @@ export class InferenceWorker {
     const metrics = this.#options.metrics;
     const compute = async () => {
       this.#enter(attempt, 'running');
+      if (isTensorManifest(lease.manifest)) return this.#inferTensors(attempt, row, lease);
+      let imageInput;
+      try {
+        imageInput = imageInputOf(lease.manifest);
+      } catch (error) {
+        throw new PermanentFailure('MODEL_KIND_MISMATCH', 'The model takes tensors; this job holds an image.', { cause: error });
+      }
       // The pixels the API made while validating (handed over through Redis, or stored with the
       // input by older API versions), when they are for this model version's input spec;
       // otherwise (another spec since a model swap, or none) the upload is decoded here.
       const stored = row.handed ?? (row.pixels && row.pixelsSpec ? { data: row.pixels, spec: row.pixelsSpec } : undefined);
-      const prepared = stored ? preparedToInput(stored, lease.manifest.input) : undefined;
+      const prepared = stored ? preparedToInput(stored, imageInput) : undefined;
       metrics?.preprocessed.inc({ model: payload.model, source: prepared ? 'prepared' : 'decoded' });
       let input: Float32Array;
       if (!prepared) {
         const bytes = row.input ?? (await this.#options.execution.inputOf(payload.jobId));
         if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
         try {
-          input = await imageToInput(bytes, lease.manifest.input);
+          input = await imageToInput(bytes, imageInput);
         } catch (error) {
           throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
         }
       } else input = prepared;
+      return this.#inBatch(attempt, lease, input);
+    };
+    const timeoutMs = lease.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
+    return withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
+  }
+
+  /**
+   * A tensor job: its stored request (the tensors the API checked against the manifest) read
+   * from the input store, and run in the model's next batch, stacked with the requests of the
+   * same shape on the batch axis.
+   */
+  async #inferTensors(attempt: Attempt, row: StartedJob, lease: ModelLease): Promise<Inference & { request: InferRequest }> {
+    const bytes = row.input ?? (await this.#options.execution.inputOf(attempt.payload.jobId));
+    if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
+    let request: InferRequest;
+    try {
+      request = decodeTensorPayload(bytes);
+    } catch (error) {
+      throw new PermanentFailure('MODEL_KIND_MISMATCH', 'The model takes tensors; this job holds an image.', { cause: error });
+    }
+    this.#options.metrics?.preprocessed.inc({ model: attempt.payload.model, source: 'tensor' });
+    return { ...(await this.#inBatch(attempt, lease, request.inputs)), request };
+  }
+
+  /** Runs one job's input in its model version's next batch. */
+  async #inBatch(attempt: Attempt, lease: ModelLease, input: Float32Array | readonly Tensor[]): Promise<Inference> {
+    {
       try {
         // Held again until its batch starts (the batcher may be running the one before).
         this.#enter(attempt, 'held');
@@ -412,15 +448,13 @@ export class InferenceWorker {
       } catch (error) {
         throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
       }
-    };
-    const timeoutMs = lease.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
-    return withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
+    }
   }
 
   /** Writes the result; a row canceled meanwhile keeps its status and the result is discarded. */
-  async #complete(attempt: Attempt, lease: ModelLease, inference: Inference): Promise<JobOutcome> {
+  async #complete(attempt: Attempt, lease: ModelLease, inference: Inference & { request?: InferRequest }): Promise<JobOutcome> {
     const { payload, log, userId } = attempt;
-    const decoded = decodeOutput(inference.vector, lease.manifest);
+    const decoded = this.#decode(lease, inference);
     const written = await this.#tracing.inSpan('result write', { parent: attempt.span }, () => this.#writeResult(log, {
       id: payload.jobId,
       workerId: this.#options.workerId,
@@ -431,8 +465,8 @@ export class InferenceWorker {
         modelName: lease.manifest.name,
         modelVersion: lease.manifest.version,
         engine: inference.engine,
-        output: [decoded.scores],
-        labels: decoded.top,
+        output: decoded.output,
+        labels: decoded.labels,
       },
     }));
     if (written) {
@@ -442,6 +476,22 @@ export class InferenceWorker {
     } else this.stats.skipped++; // canceled while running: the result is discarded
     log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
     return { status: written ? 'succeeded' : 'skipped', modelVersion: lease.manifest.version, engine: inference.engine };
+  }
+
+  /**
+   * What the result row stores. An image model: its output vector and top labels. A tensor model:
+   * the outputs the request asked for, in the protocol's shape, and the manifest reader's reading
+   * of all of them; a classification reading's first row is also the job's top labels.
+   */
+  #decode(lease: ModelLease, inference: Inference & { request?: InferRequest }): { output: number[][] | TensorResult; labels: unknown } {
+    const { manifest } = lease;
+    if (!isTensorManifest(manifest) || !inference.tensors || !inference.request) {
+      const decoded = decodeOutput(inference.vector, manifest);
+      return { output: [decoded.scores], labels: decoded.top };
+    }
+    const reading = readOutputs(manifest.reader, inference.tensors);
+    const outputs = selectOutputs(inference.tensors, inference.request.outputs).map(toProtocolOutput);
+    return { output: { outputs, reading }, labels: reading.kind === 'classification' ? (reading.top[0] ?? []).map(({ label, score }) => ({ label, score })) : null };
   }
 
   /** Bad input or a model that rejects it: the row fails now and BullMQ does not retry. */

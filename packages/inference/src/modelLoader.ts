@@ -4,6 +4,8 @@ import {
   fetchModelFiles,
   fetchOnnxFile,
   hashModelFiles,
+  imageInputOf,
+  isTensorManifest,
   isRemoteLocation,
   modelJsonFileName,
   modelNotReady,
@@ -19,6 +21,8 @@ import {
   type ModelLocation,
   type ModelManifest,
 } from '@inferq/models';
+import { datatypeOfOrt, ortTypeOf, type Tensor, type TensorData } from '@inferq/tensors';
+import type * as Ort from 'onnxruntime-node';
 import { currentBackend, type BackendInfo } from './backend.ts';
 import { createOnnxSession, currentOnnxRuntime } from './onnxRuntime.ts';
 import { ServedModel, TfRunner, type ModelRunner } from './servedModel.ts';
@@ -125,11 +129,13 @@ export async function loadOnnxModel(location: ModelLocation, manifest: ModelMani
   } catch (error) {
     throw modelNotReady(location, 'load-failed', `onnxruntime could not load model.onnx at ${location}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
-  const runner = new OnnxRunner(created, manifest.input.layout);
-  const { width, height, channels } = manifest.input;
+  if (isTensorManifest(manifest)) return new ServedModel({ manifest, runner: new OnnxTensorRunner(created), location, loadMs: performance.now() - started });
+  const input = imageInputOf(manifest);
+  const runner = new OnnxRunner(created, input.layout);
+  const { width, height, channels } = input;
   const dims = created.session.inputMetadata?.[0];
   if (dims && 'shape' in dims && Array.isArray(dims.shape)) {
-    const mismatch = onnxInputMismatch({ inputs: [{ name: runner.inputName, dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)) }] }, manifest.input);
+    const mismatch = onnxInputMismatch({ inputs: [{ name: runner.inputName, elemType: null, dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)) }] }, input);
     if (mismatch !== null) {
       runner.dispose();
       throw modelNotReady(location, 'load-failed', `${manifest.name}@${manifest.version}: ${mismatch} (${width}×${height}×${channels})`);
@@ -166,6 +172,44 @@ class OnnxRunner implements ModelRunner {
     const output = outputs[this.#outputName];
     if (!output || output.type !== 'float32') throw new Error(`the ONNX model's output "${this.#outputName}" is ${output ? output.type : 'missing'}, not float32`);
     return output.data as Float32Array;
+  }
+
+  dispose(): void {
+    void this.#session.release().catch(() => {});
+  }
+}
+
+/**
+ * An ONNX Runtime session as a tensor model's runner: every input by name, the named outputs
+ * back, of any datatype ONNX Runtime and the protocol share.
+ */
+class OnnxTensorRunner implements ModelRunner {
+  readonly engine: string;
+  readonly layout = 'nhwc' as const;
+  readonly #session: Awaited<ReturnType<typeof createOnnxSession>>['session'];
+  readonly #ort: Awaited<ReturnType<typeof createOnnxSession>>['ort'];
+
+  constructor(created: Awaited<ReturnType<typeof createOnnxSession>>) {
+    this.#session = created.session;
+    this.#ort = created.ort;
+    this.engine = created.info.engine;
+  }
+
+  run(): Promise<ArrayLike<number>> {
+    return Promise.reject(new AppError('MODEL_KIND_MISMATCH', 'a tensor model takes named tensors, not an image batch'));
+  }
+
+  async runTensors(inputs: readonly Tensor[], outputNames: readonly string[]): Promise<Tensor[]> {
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const tensor of inputs) feeds[tensor.name] = new this.#ort.Tensor(ortTypeOf(tensor.datatype) as 'float32', tensor.data as Float32Array, tensor.shape);
+    const results = await this.#session.run(feeds, [...outputNames]);
+    return outputNames.map((name) => {
+      const output = results[name];
+      if (!output) throw new Error(`the ONNX model did not return its output "${name}"`);
+      const datatype = datatypeOfOrt(output.type);
+      if (datatype === null) throw new Error(`the ONNX output "${name}" is ${output.type}, which the protocol does not carry`);
+      return { name, datatype, shape: [...output.dims], data: output.data as TensorData };
+    });
   }
 
   dispose(): void {

@@ -870,7 +870,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "MODEL_KIND_MISMATCH" | "INVALID_TENSOR" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -1255,7 +1255,13 @@ export type components = {
                 width: number;
                 height: number;
                 channels: number;
-            };
+            } | null;
+            tensors: {
+                inputs: components["schemas"]["TensorSpec"][];
+                outputs: components["schemas"]["TensorSpec"][];
+                /** @enum {string} */
+                reader: "classification" | "embedding" | "detection" | "raw";
+            } | null;
             labels: string[] | null;
             metrics: {
                 [key: string]: number;
@@ -1267,6 +1273,11 @@ export type components = {
             } | null;
             workersReady: number;
             modelUrl: string | null;
+        };
+        TensorSpec: {
+            name: string;
+            datatype: string;
+            shape: number[];
         };
         ModelWorker: {
             workerId: string;

@@ -122,8 +122,8 @@ export function modelsTable(list: ModelList): string {
         version.version,
         version.live ? 'live' : '',
         version.format,
-        `${version.input.width}x${version.input.height}x${version.input.channels}`,
-        version.labels ? String(version.labels.length) : 'raw',
+        version.input ? `${version.input.width}x${version.input.height}x${version.input.channels}` : (version.tensors?.inputs ?? []).map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' '),
+        version.labels ? String(version.labels.length) : (version.tensors?.reader ?? 'raw'),
         `${version.workersReady}/${model.workers}`,
         model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '',
       ]);

@@ -201,20 +201,34 @@ class OnnxTensorRunner implements ModelRunner {
 
   async runTensors(inputs: readonly Tensor[], outputNames: readonly string[]): Promise<Tensor[]> {
     const feeds: Record<string, Ort.Tensor> = {};
-    for (const tensor of inputs) feeds[tensor.name] = new this.#ort.Tensor(ortTypeOf(tensor.datatype) as 'float32', tensor.data as Float32Array, tensor.shape);
+    for (const tensor of inputs) feeds[tensor.name] = ortTensor(this.#ort, tensor);
     const results = await this.#session.run(feeds, [...outputNames]);
     return outputNames.map((name) => {
       const output = results[name];
       if (!output) throw new Error(`the ONNX model did not return its output "${name}"`);
       const datatype = datatypeOfOrt(output.type);
       if (datatype === null) throw new Error(`the ONNX output "${name}" is ${output.type}, which the protocol does not carry`);
-      return { name, datatype, shape: [...output.dims], data: output.data as TensorData };
+      // FP16 comes back as Float16Array where the runtime has it: kept as its bits, as tensors hold it.
+      const data = datatype === 'FP16' ? new Uint16Array((output.data as Uint16Array).buffer, (output.data as Uint16Array).byteOffset, (output.data as Uint16Array).length) : (output.data as TensorData);
+      return { name, datatype, shape: [...output.dims], data };
     });
   }
 
   dispose(): void {
     void this.#session.release().catch(() => {});
   }
+}
+
+/**
+ * An ONNX Runtime tensor over the tensor's elements. FP16: where the process has Float16Array
+ * (Node 24), onnxruntime-common turns a float16 tensor's Uint16Array into one, which the
+ * onnxruntime-node 1.30 binding cannot read ("not enough space: expected 4, got 0"); the
+ * tensor's data is set back to the half-float bits it takes.
+ */
+function ortTensor(ort: typeof Ort, tensor: Tensor): Ort.Tensor {
+  const created = new ort.Tensor(ortTypeOf(tensor.datatype) as 'float32', tensor.data as Float32Array, tensor.shape);
+  if (tensor.datatype === 'FP16') (created as unknown as { cpuData: TensorData }).cpuData = tensor.data;
+  return created;
 }
 
 /**

@@ -6,3 +6,4 @@ export * from './testJobs.ts';
 export * from './serviceProcess.ts';
 export * from './privateRedis.ts';
 export * from './otlpReceiver.ts';
+export * from './onnxTestModels.ts';

@@ -36,6 +36,16 @@ export function webhookEventsOf(job: { webhookEvents: readonly string[] | null }
   return events.length > 0 ? events : ['completed'];
 }
 
+/** A stored result: an image model's output vectors, or a tensor model's `{ outputs, reading }`. */
+function resultView(output: unknown, labels: unknown): NonNullable<JobView['result']> {
+  const top = Array.isArray(labels) ? (labels as Array<{ label: string; score: number }>) : null;
+  if (typeof output === 'object' && output !== null && !Array.isArray(output) && Array.isArray((output as { outputs?: unknown }).outputs)) {
+    const tensor = output as { outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | boolean> }>; reading?: NonNullable<JobView['result']>['reading'] };
+    return { output: tensor.outputs.map((entry) => entry.data.map(Number)), top, outputs: tensor.outputs, reading: tensor.reading ?? { kind: 'raw' } };
+  }
+  return { output: output as number[][], top, outputs: null, reading: null };
+}
+
 function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;
 }
@@ -53,12 +63,7 @@ export function toJobView(job: JobViewSource): JobView {
     model: { name: job.modelName, version: job.modelVersion, engine: job.engine ?? null, requestedVersion: job.requestedVersion },
     input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes, fileName: job.inputFileName },
     attempts: job.attempts,
-    result: job.result
-      ? {
-          output: job.result.output as number[][],
-          top: Array.isArray(labels) ? (labels as Array<{ label: string; score: number }>) : null,
-        }
-      : null,
+    result: job.result ? resultView(job.result.output, labels) : null,
     error: job.errorCode && job.status === 'failed' ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),

@@ -4,3 +4,4 @@ export * from './inferenceResponse.ts';
 export * from './tensorPayload.ts';
 export * from './tensorBatch.ts';
 export * from './outputReaders.ts';
+export * from './modelMetadata.ts';

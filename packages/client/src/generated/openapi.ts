@@ -834,6 +834,8 @@ export type components = {
                     label: string;
                     score: number;
                 }[] | null;
+                outputs: components["schemas"]["ProtocolTensor"][] | null;
+                reading: components["schemas"]["TensorReading"] | null;
             } | null;
             error: {
                 code: string;
@@ -860,6 +862,37 @@ export type components = {
                 events: ("started" | "completed")[];
                 deliveries: string;
             } | null;
+        };
+        ProtocolTensor: {
+            name: string;
+            datatype: string;
+            shape: number[];
+            data: (number | boolean)[];
+        };
+        TensorReading: {
+            /** @constant */
+            kind: "classification";
+            top: {
+                label: string;
+                score: number;
+                index: number;
+            }[][];
+        } | {
+            /** @constant */
+            kind: "embedding";
+            vectors: number[][];
+        } | {
+            /** @constant */
+            kind: "detection";
+            detections: {
+                box: number[];
+                score: number;
+                class: number;
+                label?: string;
+            }[][];
+        } | {
+            /** @constant */
+            kind: "raw";
         };
         /** @description Every error answer has this shape; match `code`, never `message`. */
         Error: {
@@ -1039,6 +1072,8 @@ export type components = {
                     label: string;
                     score: number;
                 }[] | null;
+                outputs: components["schemas"]["ProtocolTensor"][] | null;
+                reading: components["schemas"]["TensorReading"] | null;
             } | null;
             error: {
                 code: string;

@@ -14,3 +14,4 @@ export * from './fairQueue.ts';
 export * from './groupCommit.ts';
 export * from './byteSize.ts';
 export * from './localStack.ts';
+export * from './inferenceProtocolWire.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { inferRequestSchema } from '@inferq/core';
 import { tensorDatatypes, type TensorSpec } from '@inferq/models';
 import { elementBytes, elementCount, fromBinaryData, fromJsonData, invalidTensor, isNumericDatatype, type Tensor } from './tensorData.ts';
 
@@ -8,28 +8,7 @@ import { elementBytes, elementCount, fromBinaryData, fromJsonData, invalidTensor
  * `Inference-Header-Content-Length` header), then the binary tensors in the order of the inputs
  * that carry `parameters.binary_data_size`.
  */
-const parametersSchema = z.record(z.string(), z.unknown()).optional();
-
-export const inferRequestInputSchema = z.object({
-  name: z.string().min(1).max(256),
-  shape: z.array(z.int().min(0)).max(16),
-  datatype: z.string(),
-  parameters: parametersSchema,
-  data: z.unknown().optional(),
-});
-
-export const inferRequestOutputSchema = z.object({
-  name: z.string().min(1).max(256),
-  parameters: parametersSchema,
-});
-
-export const inferRequestSchema = z.object({
-  id: z.string().max(256).optional(),
-  parameters: parametersSchema,
-  inputs: z.array(inferRequestInputSchema).min(1).max(64),
-  outputs: z.array(inferRequestOutputSchema).max(64).optional(),
-});
-export type InferRequestBody = z.infer<typeof inferRequestSchema>;
+export { inferRequestSchema, type InferRequestBody } from '@inferq/core';
 
 /** One output the request asks for, and whether it wants it as binary data. */
 export interface RequestedOutput {

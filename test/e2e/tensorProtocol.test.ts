@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InferQClient, InferQError } from '@inferq/client';
 import { datatypesModel, detectorModel, embeddingModel, tokenClassifierModel, twoInputModel, type PlatformProcess } from '@inferq/testing';
 import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopAll, type Caller } from './platform.ts';
 
@@ -190,6 +191,43 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
     expect(detectJob.result.reading.kind).toBe('detection');
     expect(detectJob.result.reading.detections[0]).toHaveLength(1);
     expect(detectJob.result.reading.detections[0][0]).toMatchObject({ class: 0, label: 'cat', box: [2, 0.5, 0.5, 0.5] });
+  });
+
+  it('is called through the typed client: infer, inferAsync, metadata, the readings, INVALID_TENSOR', async () => {
+    const client = new InferQClient({ baseUrl: caller.baseUrl, apiKey: caller.user.key });
+    expect((await client.modelMetadata('tokens')).inputs).toEqual([{ name: 'input_ids', datatype: 'INT64', shape: [-1, -1] }]);
+    const answer = await client.infer('pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: Float32Array.of(1, 2, 3) }, { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 1, 1] }] } as never);
+    expect(answer.outputs.map((output) => [output.name, output.data])).toEqual([['sum', [2, 3, 4]], ['product', [1, 2, 3]]]);
+    const job = await client.inferAsync('embed', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [0, 5, 0, 12] }] });
+    const done = await client.wait(job.id);
+    expect(done.result?.reading).toEqual({ kind: 'embedding', vectors: [[5 / 13, 12 / 13]] });
+    const refused = await client.infer('pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: [1] }] }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(InferQError);
+    expect((refused as InferQError).code).toBe('INVALID_TENSOR');
+    expect((refused as InferQError).status).toBe(400);
+  });
+
+  it('is called through the Python client: infer, infer_async, model_metadata, INVALID_TENSOR', async () => {
+    const script = [
+      'import json, os, inferq',
+      'c = inferq.InferQClient(os.environ["INFERQ_URL"], os.environ["INFERQ_API_KEY"])',
+      'meta = c.model_metadata("pair")',
+      'answer = c.infer("pair", [{"name": "a", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}, {"name": "b", "datatype": "FP32", "shape": [1, 3], "data": [2, 2, 2]}], outputs=["product"])',
+      'job = c.wait(c.infer_async("tokens", [{"name": "input_ids", "datatype": "INT64", "shape": [1, 2], "data": [4, 4]}])["id"])',
+      'try:',
+      '    c.infer("pair", [{"name": "a", "datatype": "FP32", "shape": [1, 3], "data": [1]}])',
+      '    code = None',
+      'except inferq.InferQError as error:',
+      '    code = [error.code, error.status]',
+      'print(json.dumps({"inputs": meta["inputs"], "outputs": answer["outputs"], "reading": job["result"]["reading"], "refused": code}))',
+    ].join('\n');
+    const { stdout } = await run('python3', ['-c', script], { cwd: repoRoot, env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'clients/python'), INFERQ_URL: caller.baseUrl, INFERQ_API_KEY: caller.user.key } });
+    expect(JSON.parse(stdout)).toEqual({
+      inputs: [{ name: 'a', datatype: 'FP32', shape: [-1, 3] }, { name: 'b', datatype: 'FP32', shape: [-1, 3] }],
+      outputs: [{ name: 'product', datatype: 'FP32', shape: [1, 3], data: [2, 4, 6] }],
+      reading: { kind: 'classification', top: [[{ label: 'second', score: 8, index: 1 }, { label: 'first', score: 4, index: 0 }]] },
+      refused: ['INVALID_TENSOR', 400],
+    });
   });
 
   it('answers the same job again for a repeated Idempotency-Key', async () => {

@@ -11,7 +11,7 @@ fields, the same JSON types, null where the document allows null.
 
 from __future__ import annotations
 
-from typing import List, Literal, Optional, TypedDict
+from typing import Any, List, Literal, Optional, TypedDict
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 FINAL_STATUSES: "frozenset[str]" = frozenset({"succeeded", "failed", "canceled"})
@@ -42,11 +42,63 @@ class LabelScore(TypedDict):
     score: float
 
 
+class ProtocolTensor(TypedDict):
+    """One output tensor in the Open Inference Protocol's shape."""
+
+    name: str
+    datatype: str
+    shape: List[int]
+    #: The elements in row-major order (numbers; BOOL as True/False).
+    data: List[Any]
+
+
 class JobResult(TypedDict):
     #: Raw output vector(s) of the model, one per output tensor.
     output: List[List[float]]
     #: Decoded labels with scores, best first (classifiers only).
     top: Optional[List[LabelScore]]
+    #: A tensor model's outputs in the protocol's shape; None for an image model.
+    outputs: Optional[List[ProtocolTensor]]
+    #: A tensor model's reading of its outputs: ``{"kind": "classification", "top": [[...]]}``,
+    #: ``{"kind": "embedding", "vectors": [[...]]}``, ``{"kind": "detection", "detections": [[{"box", "score", "class", "label"}]]}``
+    #: or ``{"kind": "raw"}``; None for an image model.
+    reading: Any
+
+
+class InferOutputTensor(TypedDict, total=False):
+    name: str
+    datatype: str
+    shape: List[int]
+    #: ``{"binary_data_size": n}`` when the output came as binary data.
+    parameters: Any
+    data: List[Any]
+
+
+class InferResponse(TypedDict, total=False):
+    """The answer to ``POST /v2/models/{name}/infer``."""
+
+    model_name: str
+    model_version: str
+    id: str
+    parameters: Any
+    outputs: List[InferOutputTensor]
+
+
+class TensorMetadata(TypedDict):
+    name: str
+    datatype: str
+    #: -1 is a dynamic axis.
+    shape: List[int]
+
+
+class ModelMetadata(TypedDict):
+    """A model's inputs and outputs (``GET /v2/models/{name}``)."""
+
+    name: str
+    versions: List[str]
+    platform: str
+    inputs: List[TensorMetadata]
+    outputs: List[TensorMetadata]
 
 
 class JobError(TypedDict):

@@ -20,6 +20,8 @@ SCHEMAS = {
     "WebhookDeliveryList": wire.WebhookDeliveryList,
     "Account": wire.Account,
     "AccountDeletion": wire.AccountDeletion,
+    "InferResponse": wire.InferResponse,
+    "ModelMetadata": wire.ModelMetadata,
 }
 
 # Every request the client sends: method, path, query parameters, headers.
@@ -35,6 +37,10 @@ OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
     ("delete", "/v1/account", [], []),
     ("get", "/v1/account/webhook-secret", [], []),
     ("post", "/v1/account/webhook-secret", [], []),
+    ("post", "/v2/models/{name}/infer", [], ["Idempotency-Key", "Prefer"]),
+    ("post", "/v2/models/{name}/versions/{version}/infer", [], ["Idempotency-Key", "Prefer"]),
+    ("get", "/v2/models/{name}", [], []),
+    ("get", "/v2/models/{name}/versions/{version}", [], []),
 ]
 
 # Form fields of POST /v1/jobs that submit() sends.
@@ -69,6 +75,9 @@ class Document:
     def check(self, annotation: Any, schema: Dict[str, Any], where: str) -> List[str]:
         """Differences between a Python annotation and a JSON schema, as readable lines."""
         problems: List[str] = []
+        if annotation is Any:
+            # Left untyped on purpose (a union the client hands over as it came: tensor readings, elements).
+            return problems
         allows_null, schema = self.nullable(schema)
         origin, args = typing.get_origin(annotation), typing.get_args(annotation)
         if origin is typing.Union and type(None) in args:

@@ -26,6 +26,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   imagestore: { file: 'imageStore.ts', about: 'storing only the image of an upload with a payload appended: cut at its end marker vs a sharp re-encode (JPEG, PNG, WebP)' },
   validate: { file: 'validateCpu.ts', about: 'CPU per upload of the image check (validateImage), all threads, beside its libvips header read and decode alone; 32×32 and 1024×768 JPEGs' },
   requests: { file: 'apiRequests.ts', about: 'API CPU per request, by kind: a submit, the poll of a finished job, an authenticated read (workers idle)' },
+  tensor: { file: 'tensor.ts', about: 'tensor models over /v2: requests/s and p50/p99 sync and respond-async beside raw ONNX Runtime; platform CPU per tensor job beside BullMQ add' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };
 

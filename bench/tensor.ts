@@ -67,7 +67,7 @@ const services = await startBenchServices();
 let raw = 0;
 let sync: Phase | undefined;
 let asyncPhase: Phase | undefined;
-let anchor: Awaited<ReturnType<typeof measureBullmq>> = [];
+let anchor: Awaited<ReturnType<typeof measureBullmq>> | undefined;
 try {
   raw = await rawRate();
   const platform = await startPlatform({ services, modelsDir: root, defaultModel: model, workers: 1, queueName: `bench-${randomUUID()}`, worker: { WORKER_MODELS: '*' } });
@@ -131,7 +131,7 @@ try {
   await rm(root, { recursive: true, force: true });
 }
 const after = machineLoad();
-const single = anchor.find((row) => row.mode === 'single');
+const single = (anchor ?? []).find((row) => row.mode === 'single');
 
 console.log();
 printTable([
@@ -155,7 +155,7 @@ printTable(
   }),
 );
 console.log('\nBullMQ on the same Redis (no-op worker), for scale');
-printTable(anchor.map((row) => ({ run: `BullMQ ${row.mode === 'single' ? 'add' : 'addBulk'}`, 'adds/s': row.addsPerSecond.toFixed(0), 'jobs/s': row.jobsPerSecond.toFixed(0), 'ms a job (1/rate)': (1000 / row.jobsPerSecond).toFixed(3) })));
+printTable((anchor ?? []).map((row) => ({ run: `BullMQ ${row.mode === 'single' ? 'add' : 'addBulk'}`, 'adds/s': row.addsPerSecond.toFixed(0), 'jobs/s': row.jobsPerSecond.toFixed(0), 'ms a job (1/rate)': (1000 / row.jobsPerSecond).toFixed(3) })));
 if (single && sync) console.log(`\nplatform CPU per sync tensor job / BullMQ add wall time per job: ${(sync.cpuMsPerJob.total / (1000 / single.jobsPerSecond)).toFixed(1)}×`);
 console.log(`load average: ${before.load1} before, ${after.load1} after (the machine is shared: figures are noisy)`);
 const file = writeResults('tensor', { clients, seconds, rows, raw, sync, async: asyncPhase, anchor, load: { before, after } });

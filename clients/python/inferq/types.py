@@ -65,23 +65,30 @@ class JobResult(TypedDict):
     reading: Any
 
 
-class InferOutputTensor(TypedDict, total=False):
+class _InferOutputTensorFields(TypedDict):
     name: str
     datatype: str
     shape: List[int]
-    #: ``{"binary_data_size": n}`` when the output came as binary data.
+
+
+class InferOutputTensor(_InferOutputTensorFields, total=False):
+    #: ``{"binary_data_size": n}`` when the output came as binary data (then no ``data``).
     parameters: Any
     data: List[Any]
 
 
-class InferResponse(TypedDict, total=False):
-    """The answer to ``POST /v2/models/{name}/infer``."""
-
+class _InferResponseFields(TypedDict):
     model_name: str
     model_version: str
+    outputs: List[InferOutputTensor]
+
+
+class InferResponse(_InferResponseFields, total=False):
+    """The answer to ``POST /v2/models/{name}/infer``."""
+
+    #: The request's ``id``, when it sent one.
     id: str
     parameters: Any
-    outputs: List[InferOutputTensor]
 
 
 class TensorMetadata(TypedDict):

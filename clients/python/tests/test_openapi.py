@@ -119,7 +119,9 @@ class Document:
         problems = [f"{where}.{name}: in the document, missing from {typed.__name__}" for name in properties if name not in hints]
         problems += [f"{where}.{name}: in {typed.__name__}, not in the document" for name in hints if name not in properties]
         required = set(schema.get("required", []))
-        problems += [f"{where}.{name}: optional in the document, required in {typed.__name__}" for name in hints if name in properties and name not in required]
+        optional = getattr(typed, "__optional_keys__", frozenset())
+        problems += [f"{where}.{name}: optional in the document, required in {typed.__name__}" for name in hints if name in properties and name not in required and name not in optional]
+        problems += [f"{where}.{name}: required in the document, optional in {typed.__name__}" for name in optional if name in required]
         for name, annotation in hints.items():
             if name in properties:
                 problems += self.check(annotation, properties[name], f"{where}.{name}")

@@ -31,6 +31,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   queueposition: { file: 'queuePosition.ts', about: 'what a queued job\'s place costs: the position read (one pipelined round trip) beside the queue-length read every submit makes, on a deep queue; PUBLISH + XADD of the event log beside PUBLISH alone' },
   tune: { file: 'tune.ts', about: '`models tune` against the batching bench: the setting the tuner picks (most images/s within the p99 budget) vs the sweep\'s best, measured again in turns; rate ratio (target ≥ 0.95) and p99' },
   rollout: { file: 'rollout.ts', about: 'traffic split 70/30 over 1,000 jobs (share each version ran vs the weights), and the primary\'s p99 with and without a shadow version, API + worker' },
+  tensor: { file: 'tensor.ts', about: 'tensor models over /v2: requests/s and p50/p99 sync and respond-async beside raw ONNX Runtime; platform CPU per tensor job beside BullMQ add' },
   raw: { file: 'raw.ts', about: 'raw model limit: images/s of the worker\'s model and backend at batch sizes 1-32, 1 and 2 processes' },
 };
 

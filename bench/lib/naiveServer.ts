@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import express from 'express';
 import multer from 'multer';
 import { decodeOutput, imageToInput, initBackend, loadModel } from '@inferq/inference';
-import { ModelRegistry } from '@inferq/models';
+import { imageInputOf, ModelRegistry } from '@inferq/models';
 
 const { values } = parseArgs({
   options: {
@@ -56,7 +56,7 @@ if (cluster.isPrimary && Number(values.processes) > 1) {
         return;
       }
       try {
-        const input = await imageToInput(req.file.buffer, manifest.input);
+        const input = await imageToInput(req.file.buffer, imageInputOf(manifest));
         const [vector] = await model.predictBatch([input]);
         res.json({ result: decodeOutput(vector!, manifest) });
       } catch (error) {

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { imageToInput, initBackend, initOnnxRuntime, loadModel, pixelsToInput, preparedToInput, type BackendPreference, type OnnxProvider } from '@inferq/inference';
 import { alignCornersResize, validateImage } from '@inferq/images';
 import sharp from 'sharp';
-import { ModelRegistry } from '@inferq/models';
+import { imageInputOf, ModelRegistry } from '@inferq/models';
 import { photoLikeImage } from '@inferq/images/testing';
 
 /**
@@ -69,7 +69,7 @@ try {
         // decode, the exact aligned-corners resize in floats (not rounded) and the scale (/255);
         // a model with another resize gets the platform's own preprocessing.
         const images = message.images.map((file) => readFileSync(file));
-        const { input: spec } = manifest;
+        const spec = imageInputOf(manifest);
         const toInput = async (bytes: Buffer) => {
           if (spec.resizeKernel !== 'alignCorners') return imageToInput(bytes, spec);
           const { data, info } = await sharp(bytes, { failOn: 'error', autoOrient: true }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
@@ -86,12 +86,12 @@ try {
       if (message.cmd === 'preprocess') {
         // One image at a time, as one job of the worker or one submit of the API.
         const image = await photoLikeImage(message.width, message.height, 'jpeg');
-        const { pixels } = await validateImage(image, {}, { pixels: manifest.input });
+        const { pixels } = await validateImage(image, {}, { pixels: imageInputOf(manifest) });
         const stages: Record<PreprocessStage, () => Promise<unknown>> = {
-          decode: () => imageToInput(image, manifest.input),
-          prepared: async () => preparedToInput(pixels!, manifest.input),
+          decode: () => imageToInput(image, imageInputOf(manifest)),
+          prepared: async () => preparedToInput(pixels!, imageInputOf(manifest)),
           validate: () => validateImage(image),
-          'validate-pixels': () => validateImage(image, {}, { pixels: manifest.input }),
+          'validate-pixels': () => validateImage(image, {}, { pixels: imageInputOf(manifest) }),
         };
         const step = stages[message.stage];
         await step();

@@ -38,8 +38,9 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
     const files = await readModelFiles(mnistFixtureFolder);
     await registry.publish({ name: 'mnist', version: '1.0.0', files, manifest, setLive: true });
     await registry.publish({ name: 'mnist', version: '1.1.0', files, manifest });
-    if (manifest.output.kind !== 'classification') throw new Error('mnist is a classifier');
-    await registry.publish({ name: 'mnist', version: '1.2.0', files, manifest: { ...manifest, output: { ...manifest.output, labels: [...manifest.output.labels].reverse() } } });
+    const output = manifest.output;
+    if (output?.kind !== 'classification') throw new Error('mnist is a classifier');
+    await registry.publish({ name: 'mnist', version: '1.2.0', files, manifest: { ...manifest, output: { ...output, labels: [...output.labels].reverse() } } });
     const test = await loadMnist({ split: 'test', count: 10 });
     for (let i = 0; i < test.count; i++) {
       digits.push(await sharp(Buffer.from(test.images.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } }).resize(56, 56).png().toBuffer());

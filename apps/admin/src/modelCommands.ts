@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util';
 import { AppError, putTrafficBodySchema, type TrafficSplit } from '@inferq/core';
 import { savedModelsSupported } from '@inferq/inference/savedModelSupport';
 import {
+  addOnnxModel,
   downloadModel,
+  inspectOnnxModel,
   manifestFileName,
   modelManifestFields,
   readModelManifest,
@@ -37,6 +39,15 @@ export const modelsUsage = `pnpm admin models: the model registry (the folder MO
                                             cannot load is not published
   models publish --url URL --name N --version V --manifest FILE [--live]
                                             add a version from a TF.js model.json URL (shards beside it)
+  models add FILE.onnx --name N [--version V] [--reader JSON] [--limits JSON]
+                                            add an ONNX model as a tensor model: its inputs, outputs,
+                                            datatypes and shapes are read from the file (a dynamic
+                                            first dim is the batch axis), the manifest is written, the
+                                            model is loaded and run once, and the version published;
+                                            a new model's first version is made live. V defaults to
+                                            the next whole number. --reader says how outputs are read:
+                                            {"kind":"classification","labels":[…]}, {"kind":"embedding"},
+                                            {"kind":"detection","boxes":…,"scores":…,"classes":…}, or raw
   models set-live NAME VERSION              make VERSION live; workers swap to it within seconds
                                             (and any traffic split of NAME is removed)
   models traffic NAME                       the traffic split of NAME (none: the live version takes all)
@@ -84,6 +95,8 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       name: { type: 'string' },
       version: { type: 'string' },
       manifest: { type: 'string' },
+      reader: { type: 'string' },
+      limits: { type: 'string' },
       url: { type: 'string' },
       live: { type: 'boolean', default: false },
       sticky: { type: 'string' },
@@ -125,6 +138,42 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
           problems: model.problems,
         })),
         lines.join('\n') || `(no models in ${registry.root})`,
+      );
+      return 0;
+    }
+    if (verb === 'add') {
+      const file = rest[0];
+      if (!file || !values.name) throw new UsageError('models add FILE.onnx --name NAME [--version V]');
+      const bytes = await readFile(path.resolve(file)).catch((error: unknown) => {
+        throw new AppError('VALIDATION_FAILED', `cannot read ${file}: ${(error as Error).message}`, { details: { field: 'file' } });
+      });
+      // The external data files it names (torch.onnx.export's model.onnx.data) sit beside it;
+      // a file that is no ONNX model names none, and addOnnxModel says what is wrong with it.
+      let named: string[] = [];
+      try {
+        named = inspectOnnxModel(bytes).externalData.map((entry) => entry.path);
+      } catch {
+        named = [];
+      }
+      const externalData = await Promise.all(named.map(async (name) => ({ path: name, bytes: await readFile(path.join(path.dirname(path.resolve(file)), name)) }))).catch((error: unknown) => {
+        throw new AppError('VALIDATION_FAILED', `${file}: ${(error as Error).message}`, { details: { field: 'file' } });
+      });
+      const check = loadCheck();
+      const result = await addOnnxModel(registry, {
+        name: values.name,
+        version: values.version,
+        bytes,
+        externalData,
+        reader: jsonOption(values.reader, 'reader'),
+        limits: jsonOption(values.limits, 'limits'),
+        source: path.basename(file),
+        verify: check.verify,
+      });
+      const { manifest } = result.model;
+      const describe = (specs: NonNullable<ModelManifest['inputs']>) => specs.map((spec) => `${spec.name} ${spec.datatype}[${spec.shape.join(', ')}]`).join(', ');
+      print(
+        { status: result.status, name: values.name, version: result.version, live: result.live, sha256: manifest.sha256, inputs: manifest.inputs, outputs: manifest.outputs, reader: manifest.reader?.kind ?? 'raw' },
+        `${values.name}@${result.version} ${result.status}${result.live ? ', live' : ''} (inputs: ${describe(manifest.inputs ?? [])}; outputs: ${describe(manifest.outputs ?? [])})${check.note()}`,
       );
       return 0;
     }
@@ -321,6 +370,15 @@ async function manifestFrom(file: string): Promise<PublishManifest> {
     throw new AppError('VALIDATION_FAILED', `invalid manifest ${file}: ${shape.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
   }
   return rest as PublishManifest;
+}
+
+function jsonOption(value: string | undefined, field: string): unknown {
+  if (value === undefined) return undefined;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    throw new UsageError(`--${field} must be JSON`);
+  }
 }
 
 async function exists(file: string): Promise<boolean> {

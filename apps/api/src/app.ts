@@ -21,6 +21,7 @@ import { modelFilesRouter, modelsRouter } from './routes/models.ts';
 import { modelRolloutRouter } from './routes/modelRollout.ts';
 import { queueOperationsRouter } from './routes/queueOperations.ts';
 import { adminAdmissionRouter } from './routes/adminAdmission.ts';
+import { inferenceProtocolErrors, inferenceProtocolHealthRouter, inferenceProtocolRouter } from './routes/inferenceProtocol.ts';
 import type { ApiServices } from './services.ts';
 
 export interface ApiDependencies {
@@ -78,7 +79,8 @@ export function createApp(deps: ApiDependencies): Express {
   // than localhost (HOST=0.0.0.0 on a LAN) it makes the browser ask for /docs' script over https,
   // which this server does not speak, and the page stays blank. Behind TLS there is nothing to upgrade.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
-  app.use(express.json({ limit: '64kb' }));
+  // /v2 inference bodies are tensors (JSON or binary), read by the protocol's own parser.
+  app.use(express.json({ limit: '64kb', type: (req) => !(req.url ?? '').startsWith('/v2/') && Boolean((req as express.Request).is?.('application/json')) }));
 
   app.use(healthRouter(services.readiness));
   // With a token set, a scrape without it is refused before any Redis read (the queue gauges).
@@ -94,6 +96,22 @@ export function createApp(deps: ApiDependencies): Express {
   // One route each (not an array): the metrics label a request by its route's path.
   app.post('/v1/jobs', services.submitSlots.refuseWhenFull);
   app.post('/v1/jobs/batch', services.submitSlots.refuseWhenFull);
+  app.post('/v2/models/:name/infer', services.submitSlots.refuseWhenFull);
+  app.post('/v2/models/:name/versions/:version/infer', services.submitSlots.refuseWhenFull);
+  // The Open Inference Protocol: server metadata and health are public (probes); models need a key.
+  app.use(inferenceProtocolHealthRouter(services.readiness));
+  app.use('/v2', authenticate(services.accounts, { addressLimits: services.rateLimits }));
+  app.use('/v2', rateLimit(services.rateLimits, (req) => (req.method === 'POST' && req.path.endsWith('/infer') ? 'submit' : 'request')));
+  app.use(
+    '/v2',
+    inferenceProtocolRouter(services.jobs, services.models, {
+      maxBodyBytes: services.maxFileBytes,
+      tiers: services.tiers,
+      slots: services.submitSlots,
+      uploadBytes: services.shares.uploadBytes,
+    }),
+  );
+  app.use('/v2', inferenceProtocolErrors);
   app.use('/v1', authenticate(services.accounts, { addressLimits: services.rateLimits }));
   // Submissions spend the tier's submit budget, every other request the request budget.
   app.use('/v1', rateLimit(services.rateLimits, (req) => (req.method === 'POST' && (req.path === '/jobs' || req.path === '/jobs/batch') ? 'submit' : 'request')));

@@ -15,8 +15,11 @@ import {
   type ModelRegistry,
   type PublishManifest,
   type PublishResult,
+  addOnnxModel,
+  type AddOnnxModelResult,
 } from '@inferq/models';
 import type { WorkerRegistry } from '@inferq/queue';
+import { modelMetadata, type ModelMetadata } from '@inferq/tensors';
 
 export interface ModelServiceOptions {
   registry: ModelRegistry;
@@ -116,6 +119,36 @@ export class ModelService {
     }
   }
 
+  /**
+   * The protocol's metadata of a model version (the live one when none is named): its inputs and
+   * outputs. MODEL_NOT_FOUND for a model or version the registry does not have.
+   */
+  async metadata(name: string, version?: string): Promise<ModelMetadata> {
+    const { registry } = this.#options;
+    const resolved = await registry.resolve(name, version).catch(() => {
+      throw new AppError('MODEL_NOT_FOUND', version === undefined ? `model "${name}" does not exist` : `model "${name}" has no version "${version}"`, { details: { name, version } });
+    });
+    const entry = (await registry.list()).find((model) => model.name === name);
+    return modelMetadata(resolved.manifest, entry?.versions.map((v) => v.version) ?? [resolved.manifest.version]);
+  }
+
+  /** Whether a live worker has the version (the live one when none is named) loaded. MODEL_NOT_FOUND as `metadata`. */
+  async ready(name: string, version?: string): Promise<boolean> {
+    const view = await this.get(name);
+    const wanted = version ?? view.liveVersion;
+    const found = view.versions.find((entry) => entry.version === wanted);
+    if (!found) throw new AppError('MODEL_NOT_FOUND', `model "${name}" has no version "${wanted ?? ''}"`, { details: { name, version: wanted } });
+    return found.workersReady > 0;
+  }
+
+  /**
+   * Adds an uploaded ONNX file as a tensor model version (the admin CLI's `models add`): the
+   * signature read from the file, the manifest written, a new model made live.
+   */
+  addOnnx(name: string, options: { version?: string | undefined; bytes: Uint8Array; reader?: unknown; limits?: unknown }): Promise<AddOnnxModelResult> {
+    return addOnnxModel(this.#options.registry, { name, ...options, source: 'upload' });
+  }
+
   /** Makes `version` live; workers pick it up within their watch interval. */
   async setLive(name: string, version: string): Promise<ModelView> {
     await this.#options.registry.setLive(name, version);
@@ -211,8 +244,9 @@ function toModelView(entry: ModelEntry, workers: WorkerHeartbeat[]): ModelView {
       sha256: manifest.sha256,
       createdAt: manifest.createdAt,
       source: manifest.source ?? null,
-      input: { width: manifest.input.width, height: manifest.input.height, channels: manifest.input.channels },
-      labels: manifest.output.kind === 'classification' ? manifest.output.labels : null,
+      input: manifest.input ? { width: manifest.input.width, height: manifest.input.height, channels: manifest.input.channels } : null,
+      labels: manifest.output?.kind === 'classification' ? manifest.output.labels : manifest.reader?.kind === 'classification' ? manifest.reader.labels : null,
+      tensors: manifest.inputs && manifest.outputs ? { inputs: manifest.inputs, outputs: manifest.outputs, reader: manifest.reader?.kind ?? 'raw' } : null,
       metrics: manifest.metrics ?? null,
       limits: manifest.limits ?? null,
       workersReady: loadedBy(version),

@@ -5,7 +5,9 @@ import { AppError, ThroughputMeter, defaultInferenceJobPolicy, inferenceJobPaylo
 import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type ShadowResults, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
+import { imageInputOf, isTensorManifest } from '@inferq/models';
 import type { JobEventPublisher, PixelStore, StoredPixels } from '@inferq/queue';
+import { decodeTensorPayload, readOutputs, selectOutputs, toProtocolOutput, type InferRequest, type Tensor, type TensorResult } from '@inferq/tensors';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { resultSinkKey, type BlobStore } from '@inferq/storage';
 
@@ -378,7 +380,7 @@ export class InferenceWorker {
       lease = await this.#acquireModel(payload);
       let input: Float32Array;
       try {
-        input = await imageToInput(bytes, lease.manifest.input);
+        input = await imageToInput(bytes, imageInputOf(lease.manifest));
       } catch (error) {
         throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
       }
@@ -451,22 +453,61 @@ export class InferenceWorker {
     const metrics = this.#options.metrics;
     const compute = async () => {
       this.#enter(attempt, 'running');
+      if (isTensorManifest(lease.manifest)) return this.#inferTensors(attempt, row, lease);
+      let imageInput;
+      try {
+        imageInput = imageInputOf(lease.manifest);
+      } catch (error) {
+        throw new PermanentFailure('MODEL_KIND_MISMATCH', 'The model takes tensors; this job holds an image.', { cause: error });
+      }
       // The pixels the API made while validating (handed over through Redis, or stored with the
       // input by older API versions), when they are for this model version's input spec;
       // otherwise (another spec since a model swap, or none) the upload is decoded here.
       const stored = row.handed ?? (row.pixels && row.pixelsSpec ? { data: row.pixels, spec: row.pixelsSpec } : undefined);
-      const prepared = stored ? preparedToInput(stored, lease.manifest.input) : undefined;
+      const prepared = stored ? preparedToInput(stored, imageInput) : undefined;
       metrics?.preprocessed.inc({ model: payload.model, source: prepared ? 'prepared' : 'decoded' });
       let input: Float32Array;
       if (!prepared) {
         const bytes = row.input ?? (await this.#loadInput(payload.jobId, row.inputKey));
         if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
         try {
-          input = await imageToInput(bytes, lease.manifest.input);
+          input = await imageToInput(bytes, imageInput);
         } catch (error) {
           throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
         }
       } else input = prepared;
+      return this.#inBatch(attempt, lease, input);
+    };
+    const timeoutMs = lease.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
+    // The submit's execution deadline (Cancel-After), when it is the tighter one, fails with its own code.
+    const cancelAfterMs = row.cancelAfterMs;
+    if (cancelAfterMs !== null && cancelAfterMs < timeoutMs) {
+      return withDeadline(compute(), cancelAfterMs, () => new PermanentFailure('DEADLINE_EXCEEDED', `The job ran longer than its Cancel-After of ${cancelAfterMs} ms.`));
+    }
+    return withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
+  }
+
+  /**
+   * A tensor job: its stored request (the tensors the API checked against the manifest) read
+   * from the input store, and run in the model's next batch, stacked with the requests of the
+   * same shape on the batch axis.
+   */
+  async #inferTensors(attempt: Attempt, row: StartedJob, lease: ModelLease): Promise<Inference & { request: InferRequest }> {
+    const bytes = row.input ?? (await this.#loadInput(attempt.payload.jobId, row.inputKey));
+    if (!bytes) throw new PermanentFailure('INPUT_MISSING', 'The stored input of this job is gone.');
+    let request: InferRequest;
+    try {
+      request = decodeTensorPayload(bytes);
+    } catch (error) {
+      throw new PermanentFailure('MODEL_KIND_MISMATCH', 'The model takes tensors; this job holds an image.', { cause: error });
+    }
+    this.#options.metrics?.preprocessed.inc({ model: attempt.payload.model, source: 'tensor' });
+    return { ...(await this.#inBatch(attempt, lease, request.inputs)), request };
+  }
+
+  /** Runs one job's input in its model version's next batch. */
+  async #inBatch(attempt: Attempt, lease: ModelLease, input: Float32Array | readonly Tensor[]): Promise<Inference> {
+    {
       try {
         // Held again until its batch starts (the batcher may be running the one before).
         this.#enter(attempt, 'held');
@@ -493,20 +534,13 @@ export class InferenceWorker {
       } catch (error) {
         throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
       }
-    };
-    const timeoutMs = lease.manifest.limits?.timeoutMs ?? this.#options.jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
-    // The submit's execution deadline (Cancel-After), when it is the tighter one, fails with its own code.
-    const cancelAfterMs = row.cancelAfterMs;
-    if (cancelAfterMs !== null && cancelAfterMs < timeoutMs) {
-      return withDeadline(compute(), cancelAfterMs, () => new PermanentFailure('DEADLINE_EXCEEDED', `The job ran longer than its Cancel-After of ${cancelAfterMs} ms.`));
     }
-    return withDeadline(compute(), timeoutMs, () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`));
   }
 
   /** Writes the result; a row canceled meanwhile keeps its status and the result is discarded. */
-  async #complete(attempt: Attempt, lease: ModelLease, inference: Inference): Promise<JobOutcome> {
+  async #complete(attempt: Attempt, lease: ModelLease, inference: Inference & { request?: InferRequest }): Promise<JobOutcome> {
     const { payload, log, userId } = attempt;
-    const decoded = decodeOutput(inference.vector, lease.manifest);
+    const decoded = this.#decode(lease, inference);
     const written = await this.#tracing.inSpan('result write', { parent: attempt.span }, () => this.#writeResult(log, {
       id: payload.jobId,
       workerId: this.#options.workerId,
@@ -517,8 +551,8 @@ export class InferenceWorker {
         modelName: lease.manifest.name,
         modelVersion: lease.manifest.version,
         engine: inference.engine,
-        output: [decoded.scores],
-        labels: decoded.top,
+        output: decoded.output,
+        labels: decoded.labels,
       },
     }));
     if (written && attempt.resultPrefix) await this.#writeResultCopy(attempt, attempt.resultPrefix, lease, inference, decoded);
@@ -536,7 +570,7 @@ export class InferenceWorker {
    * The job has succeeded already (the row is the record); a copy that cannot be written is
    * logged and not retried.
    */
-  async #writeResultCopy(attempt: Attempt, prefix: string, lease: ModelLease, inference: Inference, decoded: ReturnType<typeof decodeOutput>): Promise<void> {
+  async #writeResultCopy(attempt: Attempt, prefix: string, lease: ModelLease, inference: Inference, decoded: { output: unknown; labels: unknown }): Promise<void> {
     const blobs = this.#options.blobs;
     if (!blobs) {
       attempt.log.warn({ resultPrefix: prefix }, 'result sink asked for, but this worker has no blob store (BLOB_STORE_URL)');
@@ -546,12 +580,28 @@ export class InferenceWorker {
       id: attempt.payload.jobId,
       status: 'succeeded',
       model: { name: lease.manifest.name, version: lease.manifest.version, engine: inference.engine },
-      result: { output: [decoded.scores], top: decoded.top ?? null },
+      result: { output: decoded.output, top: decoded.labels ?? null },
       finishedAt: new Date().toISOString(),
     };
     await blobs.put(resultSinkKey(attempt.payload.jobId, prefix), Buffer.from(JSON.stringify(copy)), { contentType: 'application/json' }).catch((error: unknown) => {
       attempt.log.warn({ err: error, resultPrefix: prefix }, 'the result copy could not be written to the blob store');
     });
+  }
+
+  /**
+   * What the result row stores. An image model: its output vector and top labels. A tensor model:
+   * the outputs the request asked for, in the protocol's shape, and the manifest reader's reading
+   * of all of them; a classification reading's first row is also the job's top labels.
+   */
+  #decode(lease: ModelLease, inference: Inference & { request?: InferRequest }): { output: number[][] | TensorResult; labels: unknown } {
+    const { manifest } = lease;
+    if (!isTensorManifest(manifest) || !inference.tensors || !inference.request) {
+      const decoded = decodeOutput(inference.vector, manifest);
+      return { output: [decoded.scores], labels: decoded.top };
+    }
+    const reading = readOutputs(manifest.reader, inference.tensors);
+    const outputs = selectOutputs(inference.tensors, inference.request.outputs).map(toProtocolOutput);
+    return { output: { outputs, reading }, labels: reading.kind === 'classification' ? (reading.top[0] ?? []).map(({ label, score }) => ({ label, score })) : null };
   }
 
   /** Bad input or a model that rejects it: the row fails now and BullMQ does not retry. */

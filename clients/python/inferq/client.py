@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optio
 from urllib import parse, request
 
 from .errors import InferQError
-from .types import FINAL_STATUSES, Account, AccountDeletion, Job, JobList, JobStatus, WebhookDeliveryList
+from .types import FINAL_STATUSES, Account, AccountDeletion, InferResponse, Job, JobList, JobStatus, ModelMetadata, WebhookDeliveryList
 
 #: An image: a path, its bytes, or a binary file object.
 ImageInput = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
@@ -204,6 +204,67 @@ class InferQClient:
         if wait_seconds:
             headers["Prefer"] = f"wait={min(max(0, int(wait_seconds)), MAX_SERVER_WAIT_SECONDS)}"
         return cast(Job, self._request("POST", "/v1/jobs", body=json.dumps(fields).encode(), headers=headers))
+
+    def infer(
+        self,
+        model: str,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        outputs: Optional[Sequence[str]] = None,
+        version: Optional[str] = None,
+        request_id: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+        timeout: float = 300.0,
+    ) -> InferResponse:
+        """Runs a tensor model through the Open Inference Protocol and returns its outputs.
+
+        ``inputs``: the protocol's input tensors, ``{"name", "datatype", "shape", "data"}``
+        (``data`` flat or nested, row-major). ``outputs``: the outputs to return, by name
+        (all when None). The server holds the request until the job is final (up to a minute);
+        should that run out, the job is waited for by id. A failed job raises its code.
+        """
+        started = time.monotonic()
+        answer = self._infer(model, inputs, outputs, version, request_id, idempotency_key, f"wait={MAX_SERVER_WAIT_SECONDS}")
+        if "model_name" in answer:
+            return cast(InferResponse, answer)
+        job = self.wait(answer["id"], timeout=max(1.0, timeout - (time.monotonic() - started)))
+        result = job.get("result")
+        if job["status"] != "succeeded" or not result or result.get("outputs") is None:
+            error = job.get("error") or {"code": "INTERNAL", "message": f"The job ended {job['status']}."}
+            raise InferQError(error["code"], 0, error["message"], {"job": job})
+        response: InferResponse = {"model_name": job["model"]["name"], "model_version": job["model"]["version"] or "", "outputs": cast(Any, result["outputs"])}
+        if request_id is not None:
+            response["id"] = request_id
+        return response
+
+    def infer_async(
+        self,
+        model: str,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        outputs: Optional[Sequence[str]] = None,
+        version: Optional[str] = None,
+        request_id: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> Job:
+        """Submits a tensor inference as a job and returns it at once (``Prefer: respond-async``);
+        ``wait(job["id"])`` gives ``result["outputs"]`` and ``result["reading"]``."""
+        return cast(Job, self._infer(model, inputs, outputs, version, request_id, idempotency_key, "respond-async"))
+
+    def model_metadata(self, model: str, *, version: Optional[str] = None) -> ModelMetadata:
+        """A model's inputs and outputs as the protocol describes them."""
+        return cast(ModelMetadata, self._request("GET", _protocol_path(model, version, "")))
+
+    def _infer(self, model: str, inputs: Sequence[Mapping[str, Any]], outputs: Optional[Sequence[str]], version: Optional[str], request_id: Optional[str], idempotency_key: Optional[str], prefer: str) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"inputs": [dict(tensor) for tensor in inputs]}
+        if outputs is not None:
+            body["outputs"] = [{"name": name} for name in outputs]
+        if request_id is not None:
+            body["id"] = request_id
+        headers = {"Content-Type": "application/json", "Prefer": prefer}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        return cast(Dict[str, Any], self._request("POST", _protocol_path(model, version, "/infer"), body=json.dumps(body).encode(), headers=headers))
 
     def get(self, job_id: str) -> Job:
         return cast(Job, self._request("GET", f"/v1/jobs/{parse.quote(job_id, safe='')}"))
@@ -414,9 +475,18 @@ def _wait_timeout(job: Job, timeout: float) -> InferQError:
     return InferQError("WAIT_TIMEOUT", 0, message, {"job": job})
 
 
+def _protocol_path(model: str, version: Optional[str], suffix: str) -> str:
+    versioned = f"/versions/{parse.quote(version, safe='')}" if version else ""
+    return f"/v2/models/{parse.quote(model, safe='')}{versioned}{suffix}"
+
+
 def _error_from(status: int, raw: bytes, request_id: Optional[str]) -> InferQError:
     try:
-        error = json.loads(raw)["error"]
+        body = json.loads(raw)
+        if isinstance(body.get("error"), str) and body.get("code"):
+            # The /v2 routes answer the protocol's shape: {"error": "…", "code": "…"}.
+            return InferQError(str(body["code"]), status, body["error"], body.get("details"), request_id)
+        error = body["error"]
         return InferQError(str(error["code"]), status, str(error.get("message", "")), error.get("details"), request_id)
     except (ValueError, KeyError, TypeError):
         return InferQError("INVALID_RESPONSE", status, f"HTTP {status} without an error body.", None, request_id)

@@ -12,7 +12,7 @@ fields, the same JSON types, null where the document allows null.
 
 from __future__ import annotations
 
-from typing import Dict, List, Literal, Optional, TypedDict
+from typing import Any, Dict, List, Literal, Optional, TypedDict
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled", "expired"]
 FINAL_STATUSES: "frozenset[str]" = frozenset({"succeeded", "failed", "canceled", "expired"})
@@ -43,11 +43,70 @@ class LabelScore(TypedDict):
     score: float
 
 
+class ProtocolTensor(TypedDict):
+    """One output tensor in the Open Inference Protocol's shape."""
+
+    name: str
+    datatype: str
+    shape: List[int]
+    #: The elements in row-major order (numbers; BOOL as True/False).
+    data: List[Any]
+
+
 class JobResult(TypedDict):
     #: Raw output vector(s) of the model, one per output tensor.
     output: List[List[float]]
     #: Decoded labels with scores, best first (classifiers only).
     top: Optional[List[LabelScore]]
+    #: A tensor model's outputs in the protocol's shape; None for an image model.
+    outputs: Optional[List[ProtocolTensor]]
+    #: A tensor model's reading of its outputs: ``{"kind": "classification", "top": [[...]]}``,
+    #: ``{"kind": "embedding", "vectors": [[...]]}``, ``{"kind": "detection", "detections": [[{"box", "score", "class", "label"}]]}``
+    #: or ``{"kind": "raw"}``; None for an image model.
+    reading: Any
+
+
+class _InferOutputTensorFields(TypedDict):
+    name: str
+    datatype: str
+    shape: List[int]
+
+
+class InferOutputTensor(_InferOutputTensorFields, total=False):
+    #: ``{"binary_data_size": n}`` when the output came as binary data (then no ``data``).
+    parameters: Any
+    data: List[Any]
+
+
+class _InferResponseFields(TypedDict):
+    model_name: str
+    model_version: str
+    outputs: List[InferOutputTensor]
+
+
+class InferResponse(_InferResponseFields, total=False):
+    """The answer to ``POST /v2/models/{name}/infer``."""
+
+    #: The request's ``id``, when it sent one.
+    id: str
+    parameters: Any
+
+
+class TensorMetadata(TypedDict):
+    name: str
+    datatype: str
+    #: -1 is a dynamic axis.
+    shape: List[int]
+
+
+class ModelMetadata(TypedDict):
+    """A model's inputs and outputs (``GET /v2/models/{name}``)."""
+
+    name: str
+    versions: List[str]
+    platform: str
+    inputs: List[TensorMetadata]
+    outputs: List[TensorMetadata]
 
 
 class JobError(TypedDict):

@@ -20,6 +20,8 @@ SCHEMAS = {
     "WebhookDeliveryList": wire.WebhookDeliveryList,
     "Account": wire.Account,
     "AccountDeletion": wire.AccountDeletion,
+    "InferResponse": wire.InferResponse,
+    "ModelMetadata": wire.ModelMetadata,
 }
 
 # Every request the client sends: method, path, query parameters, headers.
@@ -35,6 +37,10 @@ OPERATIONS: List[Tuple[str, str, List[str], List[str]]] = [
     ("delete", "/v1/account", [], []),
     ("get", "/v1/account/webhook-secret", [], []),
     ("post", "/v1/account/webhook-secret", [], []),
+    ("post", "/v2/models/{name}/infer", [], ["Idempotency-Key", "Prefer"]),
+    ("post", "/v2/models/{name}/versions/{version}/infer", [], ["Idempotency-Key", "Prefer"]),
+    ("get", "/v2/models/{name}", [], []),
+    ("get", "/v2/models/{name}/versions/{version}", [], []),
 ]
 
 # Form fields of POST /v1/jobs that submit() sends.
@@ -69,6 +75,9 @@ class Document:
     def check(self, annotation: Any, schema: Dict[str, Any], where: str) -> List[str]:
         """Differences between a Python annotation and a JSON schema, as readable lines."""
         problems: List[str] = []
+        if annotation is Any:
+            # Left untyped on purpose (a union the client hands over as it came: tensor readings, elements).
+            return problems
         allows_null, schema = self.nullable(schema)
         origin, args = typing.get_origin(annotation), typing.get_args(annotation)
         if origin is typing.Union and type(None) in args:
@@ -116,7 +125,9 @@ class Document:
         problems = [f"{where}.{name}: in the document, missing from {typed.__name__}" for name in properties if name not in hints]
         problems += [f"{where}.{name}: in {typed.__name__}, not in the document" for name in hints if name not in properties]
         required = set(schema.get("required", []))
-        problems += [f"{where}.{name}: optional in the document, required in {typed.__name__}" for name in hints if name in properties and name not in required]
+        optional = getattr(typed, "__optional_keys__", frozenset())
+        problems += [f"{where}.{name}: optional in the document, required in {typed.__name__}" for name in hints if name in properties and name not in required and name not in optional]
+        problems += [f"{where}.{name}: required in the document, optional in {typed.__name__}" for name in optional if name in required]
         for name, annotation in hints.items():
             if name in properties:
                 problems += self.check(annotation, properties[name], f"{where}.{name}")

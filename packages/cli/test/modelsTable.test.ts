@@ -14,6 +14,7 @@ const list: ModelList = {
           version: '1.0.0',
           live: true,
           format: 'onnx',
+          tensors: null,
           sha256: 'a'.repeat(64),
           createdAt: '2026-01-01T00:00:00.000Z',
           source: null,

@@ -1,7 +1,18 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
 import type { components } from './generated/openapi.ts';
-import { describeStatus, isFinal, type JobEvent, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type ModelList, type Redelivery, type RetryJobsBody, type RetryJobsResult, type WebhookDeliveryList } from './types.ts';
+import { describeStatus, isFinal, type JobEvent, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type InferRequest, type InferResponse, type ModelList, type ModelMetadata, type Redelivery, type RetryJobsBody, type RetryJobsResult, type WebhookDeliveryList } from './types.ts';
+
+/** Options of `infer` and `inferAsync` (`POST /v2/models/{name}/infer`). */
+export interface InferOptions {
+  /** A version of the model. @defaultValue the live one */
+  version?: string;
+  /** Sent as `Idempotency-Key`: the same request again answers the same job. */
+  idempotencyKey?: string;
+  /** `infer`: longest the whole call waits for the result (the server holds each request up to 60 s). @defaultValue 300000 */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
 
 export interface InferQClientOptions {
   /** Where the API answers, e.g. `https://inferq.example.com` or `http://localhost:3000`. */
@@ -192,6 +203,49 @@ export class InferQClient {
     this.#maxRetries = options.maxRetries ?? 3;
     this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
     this.#onRetry = options.onRetry;
+  }
+
+  /**
+   * Runs a tensor model through the Open Inference Protocol and resolves with its outputs: the
+   * request waits for the job on the server (up to a minute at a time) and, should that run out,
+   * the client waits for the job by id. Typed arrays may be given as `data`. A failed job throws
+   * its code (INFERENCE_FAILED, TIMEOUT, …); a bad tensor throws INVALID_TENSOR.
+   */
+  async infer(model: string, request: InferRequest, options: InferOptions = {}): Promise<InferResponse> {
+    const started = Date.now();
+    const answer = await this.#infer(model, request, options, { Prefer: `wait=${maxServerWaitSeconds}` });
+    if ('model_name' in answer) return answer;
+    const remaining = Math.max(1000, (options.timeoutMs ?? 300_000) - (Date.now() - started));
+    const job = await this.wait(answer.id, { timeoutMs: remaining, signal: options.signal });
+    if (job.status !== 'succeeded' || !job.result?.outputs) {
+      throw new InferQError({ code: (job.error?.code ?? 'INTERNAL') as ErrorCode, status: 0, message: job.error?.message ?? `The job ended ${job.status}.`, job });
+    }
+    return { model_name: job.model.name, model_version: job.model.version ?? '', ...(request.id !== undefined ? { id: request.id } : {}), outputs: job.result.outputs };
+  }
+
+  /**
+   * Submits a tensor inference as a job and resolves at once with it (`Prefer: respond-async`):
+   * `wait(job.id)` later, or a webhook (`parameters.webhook`), gives `result.outputs` and `result.reading`.
+   */
+  async inferAsync(model: string, request: InferRequest, options: InferOptions = {}): Promise<Job> {
+    const answer = await this.#infer(model, request, options, { Prefer: 'respond-async' });
+    if ('model_name' in answer) throw new InferQError({ code: 'INVALID_RESPONSE', status: 200, message: 'The server answered the inference instead of its job.' });
+    return answer;
+  }
+
+  /** A model's inputs and outputs as the protocol describes them (`GET /v2/models/{name}[/versions/{v}]`). */
+  async modelMetadata(model: string, options: { version?: string; signal?: AbortSignal } = {}): Promise<ModelMetadata> {
+    return this.#request<ModelMetadata>(protocolPath(model, options.version, ''), { signal: options.signal });
+  }
+
+  async #infer(model: string, request: InferRequest, options: InferOptions, headers: Record<string, string>): Promise<InferResponse | Job> {
+    const body = JSON.stringify(request, (_key, value: unknown) => (ArrayBuffer.isView(value) && !(value instanceof DataView) ? Array.from(value as unknown as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Number(v) : v)) : value));
+    return this.#request<InferResponse | Job>(protocolPath(model, options.version, '/infer'), {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers, ...(options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {}) },
+      signal: options.signal,
+    });
   }
 
   /** Submits an image. Resolves with the queued job, or the finished one when `waitSeconds` sufficed. */
@@ -605,9 +659,18 @@ async function errorFrom(response: Response): Promise<InferQError> {
   } catch {
     body = undefined;
   }
+  // The /v2 routes answer the protocol's shape: `{ "error": "…", "code": "…" }`.
+  const flat = body as unknown as { error?: unknown; code?: string; details?: unknown } | undefined;
+  if (typeof flat?.error === 'string' && flat.code) {
+    return new InferQError({ code: flat.code as ErrorCode, status: response.status, message: flat.error, details: flat.details, requestId });
+  }
   const error = body?.error;
   if (!error?.code) {
     return new InferQError({ code: 'INVALID_RESPONSE', status: response.status, message: `HTTP ${response.status} without an error body.`, requestId });
   }
   return new InferQError({ code: error.code as ErrorCode, status: response.status, message: error.message, details: error.details, requestId });
+}
+
+function protocolPath(model: string, version: string | undefined, suffix: string): string {
+  return `/v2/models/${encodeURIComponent(model)}${version ? `/versions/${encodeURIComponent(version)}` : ''}${suffix}`;
 }

@@ -27,6 +27,16 @@ export type AccountDeletion = Schemas['AccountDeletion'];
 export type ModelList = Schemas['ModelList'];
 export type Model = Schemas['Model'];
 export type ModelVersion = Schemas['ModelVersion'];
+/** An inference request of the Open Inference Protocol (`POST /v2/models/{name}/infer`). */
+export type InferRequest = Schemas['InferRequest'];
+export type InferInputTensor = Schemas['InferInputTensor'];
+/** Its response: the outputs in the protocol's shape. */
+export type InferResponse = Schemas['InferResponse'];
+export type InferOutputTensor = Schemas['InferOutputTensor'];
+/** A model's inputs and outputs as the protocol describes them (`GET /v2/models/{name}`). */
+export type ModelMetadata = Schemas['ModelMetadata'];
+/** A tensor model's output reading on a finished job (`job.result.reading`): classification, embedding, detection or raw. */
+export type TensorReading = Schemas['TensorReading'];
 /** Every error code the API answers with (see docs/api/rest.md). */
 export type ErrorCode = Schemas['ErrorCode'];
 /** Administrators: a bulk retry's selection, its body and answer, and a webhook redelivery's answer. */

@@ -13,6 +13,10 @@ export const errorStatus = {
   IMAGE_TOO_LARGE: 413,
   PAYLOAD_TOO_LARGE: 413,
   UNKNOWN_MODEL: 400,
+  /** An image sent to a tensor model (POST /v1/jobs), or tensors to an image model (/v2). */
+  MODEL_KIND_MISMATCH: 400,
+  /** A tensor of the wrong name, datatype, shape or element count, or an inference request that is not the protocol's. */
+  INVALID_TENSOR: 400,
   INVALID_JOB_ID: 400,
   INVALID_WEBHOOK_URL: 400,
   /** An `imageUrl` the outbound guard refuses (`details.reason`); it was never fetched. */

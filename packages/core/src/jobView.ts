@@ -48,6 +48,16 @@ function metadataOf(stored: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(stored).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
+/** A stored result: an image model's output vectors, or a tensor model's `{ outputs, reading }`. */
+function resultView(output: unknown, labels: unknown): NonNullable<JobView['result']> {
+  const top = Array.isArray(labels) ? (labels as Array<{ label: string; score: number }>) : null;
+  if (typeof output === 'object' && output !== null && !Array.isArray(output) && Array.isArray((output as { outputs?: unknown }).outputs)) {
+    const tensor = output as { outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | boolean> }>; reading?: NonNullable<JobView['result']>['reading'] };
+    return { output: tensor.outputs.map((entry) => entry.data.map(Number)), top, outputs: tensor.outputs, reading: tensor.reading ?? { kind: 'raw' } };
+  }
+  return { output: output as number[][], top, outputs: null, reading: null };
+}
+
 function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;
 }
@@ -66,12 +76,7 @@ export function toJobView(job: JobViewSource): JobView {
     input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes, fileName: job.inputFileName },
     metadata: metadataOf(job.metadata),
     attempts: job.attempts,
-    result: job.result
-      ? {
-          output: job.result.output as number[][],
-          top: Array.isArray(labels) ? (labels as Array<{ label: string; score: number }>) : null,
-        }
-      : null,
+    result: job.result ? resultView(job.result.output, labels) : null,
     error: job.errorCode && (job.status === 'failed' || job.status === 'expired') ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),

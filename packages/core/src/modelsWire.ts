@@ -18,6 +18,8 @@ export const swapFailureSchema = z.object({
   message: z.string(),
 });
 
+export const tensorSpecViewSchema = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) }).meta({ id: 'TensorSpec' });
+
 export const modelVersionViewSchema = z.object({
   version: z.string(),
   live: z.boolean(),
@@ -25,7 +27,16 @@ export const modelVersionViewSchema = z.object({
   sha256: z.string(),
   createdAt: z.string(),
   source: z.string().nullable(),
-  input: z.object({ width: z.number().int(), height: z.number().int(), channels: z.number().int() }),
+  /** An image model's input size; null for a tensor model. */
+  input: z.object({ width: z.number().int(), height: z.number().int(), channels: z.number().int() }).nullable(),
+  /** A tensor model's named inputs and outputs (`-1`: a dynamic dim) and how its outputs are read; null for an image model. */
+  tensors: z
+    .object({
+      inputs: z.array(tensorSpecViewSchema),
+      outputs: z.array(tensorSpecViewSchema),
+      reader: z.enum(['classification', 'embedding', 'detection', 'raw']),
+    })
+    .nullable(),
   /** Class labels in output order; null for raw outputs. */
   labels: z.array(z.string()).nullable(),
   metrics: z.record(z.string(), z.number()).nullable(),

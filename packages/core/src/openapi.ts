@@ -20,6 +20,7 @@ import {
 } from './accountsWire.ts';
 import { accountViewSchema, queueSnapshotSchema, statsSeriesSchema } from './dashboardWire.ts';
 import { jobEventSchema } from './jobEvent.ts';
+import { inferRequestSchema, inferResponseSchema, protocolErrorSchema, protocolModelMetadataSchema, protocolServerMetadataSchema } from './inferenceProtocolWire.ts';
 import { errorCodes, errorStatus, type ErrorCode } from './errors.ts';
 import { modelsViewSchema, modelViewSchema, publishModelVersionBodySchema, setLiveVersionBodySchema } from './modelsWire.ts';
 import { modelComparisonSchema, modelRollbackSchema, putTrafficBodySchema, trafficViewSchema } from './rolloutWire.ts';
@@ -70,6 +71,34 @@ function errors(...codes: ErrorCode[]): ZodOpenApiResponsesObject {
   }
   return responses;
 }
+
+/** Errors of the /v2 routes: the protocol's `{ "error": "…" }` with the code beside it. */
+function protocolErrors(...codes: ErrorCode[]): ZodOpenApiResponsesObject {
+  const responses = errors(...codes);
+  for (const response of Object.values(responses)) (response as { content: unknown }).content = { 'application/json': { schema: protocolErrorSchema } };
+  return responses;
+}
+
+const protocolModelPath = z.object({ name: z.string().meta({ example: 'sentiment' }) });
+const protocolVersionPath = protocolModelPath.extend({ version: z.string().meta({ example: '1' }) });
+
+/** The same operation on `/v2/models/{name}…` and `/v2/models/{name}/versions/{version}…`. */
+function protocolModelRoutes(suffix: string, make: (versioned: boolean) => ZodOpenApiOperationObject, method: 'get' | 'post') {
+  return {
+    [`/v2/models/{name}${suffix}`]: { [method]: make(false) },
+    [`/v2/models/{name}/versions/{version}${suffix}`]: { [method]: make(true) },
+  };
+}
+
+const inferDescription = [
+  'The Open Inference Protocol\'s (KServe v2) inference, over the job queue: the request becomes a job with the same keys, rate limits, quotas, fairness, priorities, webhooks (`parameters.webhook`) and `Idempotency-Key` as `POST /v1/jobs`.',
+  '',
+  'By default the request waits for the job (at most 60 s, or `Prefer: wait=N`) and answers `200` with the protocol\'s response; `Content-Location` names the job. With `Prefer: respond-async` it answers `202` with `Location: /v1/jobs/{id}` and the job at once (also when the wait runs out); the finished job\'s `result.outputs` are the same outputs.',
+  '',
+  '**Binary data extension.** Send `Inference-Header-Content-Length: <bytes of the JSON header>` and the inputs\' bytes (little-endian, row-major) after the header, each input with `parameters.binary_data_size`. Outputs asked for with `parameters.binary_data: true` (or the request\'s `binary_data_output`) come back the same way (`application/octet-stream`, `Inference-Header-Content-Length`).',
+  '',
+  'A wrong input name, datatype, shape or element count is `400 INVALID_TENSOR`; an unknown model `404 MODEL_NOT_FOUND`; an image model `400 MODEL_KIND_MISMATCH` (send images to `POST /v1/jobs`).',
+].join('\n');
 
 /** Errors any authenticated route can answer. */
 const authenticated: ErrorCode[] = ['UNAUTHENTICATED', 'RATE_LIMITED', 'DATABASE_UNAVAILABLE', 'INTERNAL'];
@@ -216,6 +245,7 @@ function buildDocument(options: OpenApiDocumentOptions) {
       { name: 'events', description: 'Live job status changes and, for admins, queue snapshots, as server-sent events.' },
       { name: 'models', description: 'Models, versions, which is live, which workers serve them; the model files for browsers; publishing a version and making it live (admins).' },
       { name: 'service', description: 'Health and this document. No authentication.' },
+      { name: 'inference protocol', description: 'The Open Inference Protocol (KServe v2 REST) for tensor models: metadata, readiness and inference, sync or respond-async, JSON or binary tensors.' },
     ],
     paths: {
       '/v1/jobs': {
@@ -768,6 +798,77 @@ function buildDocument(options: OpenApiDocumentOptions) {
           },
         }),
       },
+      '/v2': {
+        get: operation({
+          operationId: 'protocolServerMetadata',
+          tags: ['inference protocol'],
+          summary: 'Server metadata',
+          security: [],
+          responses: { '200': { description: 'The server\'s name, version and protocol extensions.', content: json(protocolServerMetadataSchema) } },
+        }),
+      },
+      '/v2/health/live': {
+        get: operation({ operationId: 'protocolServerLive', tags: ['inference protocol'], summary: 'Server live', security: [], responses: { '200': { description: 'The server answers.' } } }),
+      },
+      '/v2/health/ready': {
+        get: operation({
+          operationId: 'protocolServerReady',
+          tags: ['inference protocol'],
+          summary: 'Server ready',
+          security: [],
+          responses: { '200': { description: 'Postgres and Redis answer.' }, '400': { description: 'Not ready.' } },
+        }),
+      },
+      ...protocolModelRoutes(
+        '',
+        (versioned) =>
+          operation({
+            operationId: versioned ? 'protocolModelVersionMetadata' : 'protocolModelMetadata',
+            tags: ['inference protocol'],
+            summary: versioned ? 'Model version metadata' : 'Model metadata (the live version)',
+            requestParams: { path: versioned ? protocolVersionPath : protocolModelPath },
+            responses: { '200': { description: 'Its inputs and outputs: name, datatype, shape (-1: dynamic).', content: json(protocolModelMetadataSchema) }, ...protocolErrors('MODEL_NOT_FOUND', ...authenticated) },
+          }),
+        'get',
+      ),
+      ...protocolModelRoutes(
+        '/ready',
+        (versioned) =>
+          operation({
+            operationId: versioned ? 'protocolModelVersionReady' : 'protocolModelReady',
+            tags: ['inference protocol'],
+            summary: versioned ? 'Model version ready' : 'Model ready',
+            description: 'Whether a live worker has the version loaded.',
+            requestParams: { path: versioned ? protocolVersionPath : protocolModelPath },
+            responses: { '200': { description: 'Ready.' }, '400': { description: 'Not ready: no live worker has it loaded.' }, ...protocolErrors('MODEL_NOT_FOUND', ...authenticated) },
+          }),
+        'get',
+      ),
+      ...protocolModelRoutes(
+        '/infer',
+        (versioned) =>
+          operation({
+            operationId: versioned ? 'protocolInferVersion' : 'protocolInfer',
+            tags: ['inference protocol'],
+            summary: versioned ? 'Inference on a version' : 'Inference',
+            description: inferDescription,
+            requestParams: {
+              path: versioned ? protocolVersionPath : protocolModelPath,
+              header: z.object({
+                Prefer: z.string().optional().meta({ description: '`respond-async`: answer 202 at once; `wait=N`: wait at most N seconds (60 at most).' }),
+                'Inference-Header-Content-Length': z.string().optional().meta({ description: 'The JSON header\'s length in bytes when binary tensors follow it.' }),
+                'Idempotency-Key': z.string().optional(),
+              }),
+            },
+            requestBody: { content: { 'application/json': { schema: inferRequestSchema }, 'application/octet-stream': { schema: z.string().meta({ format: 'binary', description: 'The JSON header, then the binary tensors.' }) } } },
+            responses: {
+              '200': { description: 'The outputs (JSON, or the JSON header and binary outputs).', content: { 'application/json': { schema: inferResponseSchema }, 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
+              '202': { description: 'Accepted: the job, at `Location`.', content: json(jobViewSchema) },
+              ...protocolErrors('INVALID_TENSOR', 'MODEL_KIND_MISMATCH', 'MODEL_NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'IDEMPOTENCY_KEY_REUSED', 'QUOTA_EXCEEDED', 'QUEUE_FULL', 'QUEUE_UNAVAILABLE', 'INFERENCE_FAILED', 'TIMEOUT', ...authenticated),
+            },
+          }),
+        'post',
+      ),
       '/v1/models': {
         get: operation({
           operationId: 'listModels',

@@ -23,11 +23,35 @@ export type WebhookEventFilter = (typeof webhookEventFilters)[number];
 
 export const labelScoreSchema = z.object({ label: z.string(), score: z.number() });
 
+/** One output tensor in the Open Inference Protocol's shape. */
+export const protocolTensorSchema = z.object({
+  name: z.string(),
+  datatype: z.string(),
+  shape: z.array(z.number().int()),
+  /** The elements in row-major order (BOOL as true/false). */
+  data: z.array(z.union([z.number(), z.boolean()])),
+}).meta({ id: 'ProtocolTensor' });
+
+/** What a tensor model's reader (its manifest's `reader`) made of the outputs; one entry per batch row. */
+export const tensorReadingSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('classification'), top: z.array(z.array(z.object({ label: z.string(), score: z.number(), index: z.number().int() }))) }),
+  z.object({ kind: z.literal('embedding'), vectors: z.array(z.array(z.number())) }),
+  z.object({
+    kind: z.literal('detection'),
+    detections: z.array(z.array(z.object({ box: z.array(z.number()), score: z.number(), class: z.number(), label: z.string().optional() }))),
+  }),
+  z.object({ kind: z.literal('raw') }),
+]).meta({ id: 'TensorReading' });
+
 export const jobResultSchema = z.object({
-  /** Raw output vector(s) of the model, one per output tensor. */
+  /** Raw output vector(s) of the model, one per output tensor (a tensor model's: each output's elements, flat; BOOL as 0/1). */
   output: z.array(z.array(z.number())),
   /** Top-k decoded labels with scores, best first (classifiers only). */
   top: z.array(labelScoreSchema).nullable(),
+  /** A tensor model's outputs in the protocol's response shape (`POST /v2/…/infer`'s `outputs`); null for an image model. */
+  outputs: z.array(protocolTensorSchema).nullable(),
+  /** A tensor model's reading of its outputs (classification, embedding, detection, raw); null for an image model. */
+  reading: tensorReadingSchema.nullable(),
 });
 
 export const jobViewSchema = z.object({

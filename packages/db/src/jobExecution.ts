@@ -9,7 +9,8 @@ export interface JobResultData {
   modelVersion: string;
   /** The engine that ran the model: `onnxruntime-cpu`, `tfjs-wasm`, … */
   engine?: string | undefined;
-  output: number[][];
+  /** An image model's output vector(s); a tensor model's outputs and reading (`{ outputs, reading }`). */
+  output: number[][] | { outputs: unknown[]; reading: unknown };
   labels?: unknown;
 }
 

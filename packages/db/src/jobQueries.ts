@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import { sqlPool, type Database } from './client.ts';
 import type { StoredInput } from './inputBlobs.ts';
-import { jobRecordFromRow, jobWithResult, jobWithResultColumns, selectJob, selectJobs, type JobRecord } from './jobRows.ts';
+import { jobRecordFromRow, jobWithResultColumns, selectJob, selectJobs, type JobRecord } from './jobRows.ts';
 
 export interface JobListQuery extends JobFilter {
   /** Continue after this job (the last one of the previous page). */

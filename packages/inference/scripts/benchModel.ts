@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { ModelRegistry, type ResolvedModel } from '@inferq/models';
+import { imageInputOf, ModelRegistry, type ResolvedModel } from '@inferq/models';
 import { backendKinds, imageToInput, initBackend, loadModel, type BackendKind } from '../src/index.ts';
 import { importNsfwModel } from './lib/importNsfwModel.ts';
 
@@ -50,8 +50,8 @@ const { manifest } = resolved;
 const photo = await sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="1280" height="960"><defs><linearGradient id="g"><stop offset="0" stop-color="#c96"/><stop offset="1" stop-color="#369"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/><circle cx="640" cy="480" r="300" fill="#eee"/></svg>`))
   .jpeg({ quality: 90 })
   .toBuffer();
-const preprocessMs = await timeEach(() => imageToInput(photo, manifest.input), 30);
-const input = await imageToInput(photo, manifest.input);
+const preprocessMs = await timeEach(() => imageToInput(photo, imageInputOf(manifest)), 30);
+const input = await imageToInput(photo, imageInputOf(manifest));
 
 interface Row {
   backend: string;
@@ -92,7 +92,7 @@ for (const kind of backends) {
 }
 if (cleanup) await rm(cleanup, { recursive: true, force: true });
 
-console.log(`model ${manifest.name}@${manifest.version} (${manifest.input.width}×${manifest.input.height}×${manifest.input.channels}), node ${process.version}, ${process.arch}`);
+console.log(`model ${manifest.name}@${manifest.version} (${imageInputOf(manifest).width}×${imageInputOf(manifest).height}×${imageInputOf(manifest).channels}), node ${process.version}, ${process.arch}`);
 console.log(`preprocess (sharp, 1280×960 JPEG → input): ${preprocessMs.toFixed(1)} ms/image (median of 30)\n`);
 printTable(
   ['backend', 'detail', 'backend init ms', 'model load ms', 'first predict ms'],

@@ -4,6 +4,8 @@ import {
   fetchModelFiles,
   fetchOnnxFile,
   hashModelFiles,
+  imageInputOf,
+  isTensorManifest,
   isRemoteLocation,
   modelJsonFileName,
   modelNotReady,
@@ -19,6 +21,8 @@ import {
   type ModelLocation,
   type ModelManifest,
 } from '@inferq/models';
+import { datatypeOfOrt, ortTypeOf, type Tensor, type TensorData } from '@inferq/tensors';
+import type * as Ort from 'onnxruntime-node';
 import { currentBackend, type BackendInfo } from './backend.ts';
 import { createOnnxSession, currentOnnxRuntime } from './onnxRuntime.ts';
 import { ServedModel, TfRunner, type ModelRunner } from './servedModel.ts';
@@ -125,11 +129,13 @@ export async function loadOnnxModel(location: ModelLocation, manifest: ModelMani
   } catch (error) {
     throw modelNotReady(location, 'load-failed', `onnxruntime could not load model.onnx at ${location}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
-  const runner = new OnnxRunner(created, manifest.input.layout);
-  const { width, height, channels } = manifest.input;
+  if (isTensorManifest(manifest)) return new ServedModel({ manifest, runner: new OnnxTensorRunner(created), location, loadMs: performance.now() - started });
+  const input = imageInputOf(manifest);
+  const runner = new OnnxRunner(created, input.layout);
+  const { width, height, channels } = input;
   const dims = created.session.inputMetadata?.[0];
   if (dims && 'shape' in dims && Array.isArray(dims.shape)) {
-    const mismatch = onnxInputMismatch({ inputs: [{ name: runner.inputName, dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)) }] }, manifest.input);
+    const mismatch = onnxInputMismatch({ inputs: [{ name: runner.inputName, elemType: null, dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)) }] }, input);
     if (mismatch !== null) {
       runner.dispose();
       throw modelNotReady(location, 'load-failed', `${manifest.name}@${manifest.version}: ${mismatch} (${width}×${height}×${channels})`);
@@ -171,6 +177,58 @@ class OnnxRunner implements ModelRunner {
   dispose(): void {
     void this.#session.release().catch(() => {});
   }
+}
+
+/**
+ * An ONNX Runtime session as a tensor model's runner: every input by name, the named outputs
+ * back, of any datatype ONNX Runtime and the protocol share.
+ */
+class OnnxTensorRunner implements ModelRunner {
+  readonly engine: string;
+  readonly layout = 'nhwc' as const;
+  readonly #session: Awaited<ReturnType<typeof createOnnxSession>>['session'];
+  readonly #ort: Awaited<ReturnType<typeof createOnnxSession>>['ort'];
+
+  constructor(created: Awaited<ReturnType<typeof createOnnxSession>>) {
+    this.#session = created.session;
+    this.#ort = created.ort;
+    this.engine = created.info.engine;
+  }
+
+  run(): Promise<ArrayLike<number>> {
+    return Promise.reject(new AppError('MODEL_KIND_MISMATCH', 'a tensor model takes named tensors, not an image batch'));
+  }
+
+  async runTensors(inputs: readonly Tensor[], outputNames: readonly string[]): Promise<Tensor[]> {
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const tensor of inputs) feeds[tensor.name] = ortTensor(this.#ort, tensor);
+    const results = await this.#session.run(feeds, [...outputNames]);
+    return outputNames.map((name) => {
+      const output = results[name];
+      if (!output) throw new Error(`the ONNX model did not return its output "${name}"`);
+      const datatype = datatypeOfOrt(output.type);
+      if (datatype === null) throw new Error(`the ONNX output "${name}" is ${output.type}, which the protocol does not carry`);
+      // FP16 comes back as Float16Array where the runtime has it: kept as its bits, as tensors hold it.
+      const data = datatype === 'FP16' ? new Uint16Array((output.data as Uint16Array).buffer, (output.data as Uint16Array).byteOffset, (output.data as Uint16Array).length) : (output.data as TensorData);
+      return { name, datatype, shape: [...output.dims], data };
+    });
+  }
+
+  dispose(): void {
+    void this.#session.release().catch(() => {});
+  }
+}
+
+/**
+ * An ONNX Runtime tensor over the tensor's elements. FP16: where the process has Float16Array
+ * (Node 24), onnxruntime-common turns a float16 tensor's Uint16Array into one, which the
+ * onnxruntime-node 1.30 binding cannot read ("not enough space: expected 4, got 0"); the
+ * tensor's data is set back to the half-float bits it takes.
+ */
+function ortTensor(ort: typeof Ort, tensor: Tensor): Ort.Tensor {
+  const created = new ort.Tensor(ortTypeOf(tensor.datatype) as 'float32', tensor.data as Float32Array, tensor.shape);
+  if (tensor.datatype === 'FP16') (created as unknown as { cpuData: TensorData }).cpuData = tensor.data;
+  return created;
 }
 
 /**

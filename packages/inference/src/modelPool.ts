@@ -3,6 +3,7 @@ import { AppError } from '@inferq/core';
 import { modelProblemOf, type ModelManifest, type ModelRegistry } from '@inferq/models';
 import { Batcher } from './batcher.ts';
 import { loadModel, type EnginePreference } from './modelLoader.ts';
+import type { Tensor } from '@inferq/tensors';
 import type { ServedModel } from './servedModel.ts';
 
 export interface BatchingOptions {
@@ -13,7 +14,10 @@ export interface BatchingOptions {
 }
 
 export interface Inference {
+  /** An image model's output vector (empty for a tensor model). */
   vector: number[];
+  /** A tensor model's outputs for this request, every output of the model, in its order. */
+  tensors?: Tensor[];
   /** Wall time of the batch this input ran in. */
   inferenceMs: number;
   batchSize: number;
@@ -24,7 +28,8 @@ export interface Inference {
 }
 
 interface BatchItem {
-  input: Float32Array;
+  /** An image model's input values, or a tensor model's named input tensors. */
+  input: Float32Array | readonly Tensor[];
   submittedAt: number;
   /** Called when the batch this input is in starts running. */
   onStart?: ((batch: BatchStart) => void) | undefined;
@@ -99,7 +104,7 @@ export interface ModelLease {
    * Runs one input in the version's next batch; `onStart` is called when that batch starts, with
    * the tags of the inputs in it (an opaque label of this input, such as its job's traceparent).
    */
-  submit(input: Float32Array, onStart?: (batch: BatchStart) => void, tag?: string): Promise<Inference>;
+  submit(input: Float32Array | readonly Tensor[], onStart?: (batch: BatchStart) => void, tag?: string): Promise<Inference>;
   release(): void;
 }
 
@@ -510,14 +515,19 @@ export class ModelPool {
         for (const item of items) item.onStart?.(start);
         this.#batchInputs += items.length;
         let vectors: number[][];
+        let tensors: Tensor[][] | undefined;
         try {
-          vectors = await model.predictBatch(items.map((item) => item.input));
+          if (items.every((item) => item.input instanceof Float32Array)) vectors = await model.predictBatch(items.map((item) => item.input as Float32Array));
+          else {
+            tensors = await model.predictTensors(items.map((item) => (item.input instanceof Float32Array ? [] : item.input)));
+            vectors = tensors.map(() => []);
+          }
         } finally {
           this.#batchInputs -= items.length;
         }
         const inferenceMs = performance.now() - started;
         this.#options.onBatch?.({ model: manifest.name, version: manifest.version, size: items.length, inferenceMs, waitsMs });
-        return vectors.map((vector, i) => ({ vector, inferenceMs, batchSize: items.length, batchWaitMs: waitsMs[i] as number, engine: model.engine }));
+        return vectors.map((vector, i) => ({ vector, ...(tensors ? { tensors: tensors[i] as Tensor[] } : {}), inferenceMs, batchSize: items.length, batchWaitMs: waitsMs[i] as number, engine: model.engine }));
       },
     });
   }

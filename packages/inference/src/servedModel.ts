@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '@inferq/core';
-import { inputSize, modelNotReady, type InputLayout, type ModelLocation, type ModelManifest } from '@inferq/models';
+import { imageInputOf, imageOutputOf, inputSize, isTensorManifest, modelNotReady, type InputLayout, type ModelLocation, type ModelManifest } from '@inferq/models';
+import { batchKey, batchRows, datatypes, isNumericDatatype, splitOnBatchAxis, stackOnBatchAxis, type Tensor } from '@inferq/tensors';
 import type { BackendInfo } from './backend.ts';
 import type { TfModel } from './modelLoader.ts';
 
@@ -15,6 +16,8 @@ export interface ModelRunner {
   readonly layout: InputLayout;
   /** `batch` holds `shape[0]` inputs in `layout`; `shape` is in that layout too. */
   run(batch: Float32Array, shape: [number, number, number, number]): Promise<ArrayLike<number>>;
+  /** A tensor model's call: named inputs in, the named outputs out (ONNX Runtime only). */
+  runTensors?(inputs: readonly Tensor[], outputNames: readonly string[]): Promise<Tensor[]>;
   dispose(): void;
 }
 
@@ -55,7 +58,7 @@ export class ServedModel {
     this.location = options.location;
     this.loadMs = options.loadMs ?? 0;
     this.#runner = options.runner;
-    this.#inputSize = inputSize(options.manifest.input);
+    this.#inputSize = options.manifest.input ? inputSize(options.manifest.input) : 0;
   }
 
   /** The engine that runs this version, e.g. `onnxruntime-cpu` or `tfjs-wasm`. */
@@ -85,6 +88,22 @@ export class ServedModel {
    */
   async warmUp(batchSizes: readonly number[] = [1]): Promise<WarmUpResult[]> {
     const results: WarmUpResult[] = [];
+    const { manifest } = this;
+    if (isTensorManifest(manifest)) {
+      // Zeros of each input's shape, every dynamic dim 1 but the batch axis: each size once.
+      const batched = manifest.inputs.every((spec) => spec.shape[0] === -1);
+      for (const batchSize of batched ? batchSizes : [1]) {
+        const inputs = manifest.inputs.map((spec): Tensor => {
+          const shape = spec.shape.map((dim, i) => (dim === -1 ? (i === 0 && batched ? batchSize : 1) : dim));
+          if (!isNumericDatatype(spec.datatype)) throw modelNotReady(this.location, 'format-unsupported', `${this.#label()}: input "${spec.name}" is ${spec.datatype}`);
+          return { name: spec.name, datatype: spec.datatype, shape, data: datatypes[spec.datatype].create(shape.reduce((a, b) => a * b, 1)) };
+        });
+        const started = performance.now();
+        await this.predictTensors([inputs]);
+        results.push({ batchSize, ms: performance.now() - started });
+      }
+      return results;
+    }
     const zeros = new Float32Array(this.#inputSize);
     for (const batchSize of batchSizes) {
       const started = performance.now();
@@ -102,7 +121,7 @@ export class ServedModel {
     if (this.#disposed) throw new AppError('MODEL_NOT_READY', `${this.#label()} has been disposed`);
     if (inputs.length === 0) return [];
     const size = this.#inputSize;
-    const { width, height, channels } = this.manifest.input;
+    const { width, height, channels } = imageInputOf(this.manifest);
     const nchw = this.#runner.layout === 'nchw';
     const batch = new Float32Array(inputs.length * size);
     inputs.forEach((input, index) => {
@@ -128,6 +147,53 @@ export class ServedModel {
     return vectors;
   }
 
+  /**
+   * A tensor model's batch: each request's inputs (named, checked against the manifest by the
+   * API) to its outputs, in order. Requests that agree on every dim but the batch axis run as one
+   * model call, stacked on that axis; the others, and every request of a model without a dynamic
+   * batch axis, run alone. Throws INFERENCE_FAILED when the model fails on a call.
+   */
+  async predictTensors(requests: ReadonlyArray<readonly Tensor[]>): Promise<Tensor[][]> {
+    if (this.#disposed) throw new AppError('MODEL_NOT_READY', `${this.#label()} has been disposed`);
+    const { manifest } = this;
+    const runner = this.#runner;
+    if (!isTensorManifest(manifest) || !runner.runTensors) throw new AppError('MODEL_KIND_MISMATCH', `${this.#label()} takes an image, not tensors`);
+    const outputNames = manifest.outputs.map((spec) => spec.name);
+    const results: Tensor[][] = new Array(requests.length);
+    const groups = new Map<string, number[]>();
+    requests.forEach((inputs, index) => {
+      const key = batchRows(inputs, manifest.inputs) === null ? `alone:${index}` : batchKey(inputs);
+      groups.set(key, [...(groups.get(key) ?? []), index]);
+    });
+    const call = async (inputs: readonly Tensor[], size: number): Promise<Tensor[]> => {
+      try {
+        return await (runner.runTensors as NonNullable<ModelRunner['runTensors']>)(inputs, outputNames);
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        throw new AppError('INFERENCE_FAILED', `${this.#label()} failed on a batch of ${size}: ${(error as Error).message}`, { cause: error });
+      }
+    };
+    for (const indexes of groups.values()) {
+      const members = indexes.map((index) => requests[index] as readonly Tensor[]);
+      if (members.length === 1) {
+        results[indexes[0] as number] = await call(members[0] as readonly Tensor[], 1);
+        continue;
+      }
+      const rows = members.map((inputs) => inputs[0]?.shape[0] as number);
+      const outputs = await call(stackOnBatchAxis(members), members.length);
+      const split = outputs.map((output) => splitOnBatchAxis(output, rows));
+      if (split.every((parts) => parts !== null)) {
+        indexes.forEach((index, member) => {
+          results[index] = split.map((parts) => (parts as Tensor[])[member] as Tensor);
+        });
+      } else {
+        // An output whose first axis is not the batch: the stacked call cannot be split back.
+        for (const [member, index] of indexes.entries()) results[index] = await call(members[member] as readonly Tensor[], 1);
+      }
+    }
+    return results;
+  }
+
   /** Frees the model's weights. Later calls to predictBatch throw MODEL_NOT_READY. */
   dispose(): void {
     if (this.#disposed) return;
@@ -137,7 +203,7 @@ export class ServedModel {
 
   #checkOutputSize(per: number): void {
     if (this.#outputSize === null) {
-      const { output } = this.manifest;
+      const output = imageOutputOf(this.manifest);
       if (!Number.isInteger(per) || per < 1) throw modelNotReady(this.location, 'output-mismatch', `${this.#label()} returned an output that does not split per input`);
       if (output.kind === 'classification' && output.labels.length !== per) {
         throw modelNotReady(this.location, 'output-mismatch', `${this.#label()} outputs ${per} values per input, its manifest names ${output.labels.length} labels`);
@@ -222,7 +288,7 @@ export interface DecodedOutput {
  * @param topK @defaultValue 5
  */
 export function decodeOutput(vector: readonly number[], manifest: Pick<ModelManifest, 'name' | 'version' | 'output'>, topK = 5): DecodedOutput {
-  const { output } = manifest;
+  const output = imageOutputOf(manifest);
   if (output.kind === 'raw') return { scores: [...vector], top: [] };
   if (vector.length !== output.labels.length) {
     throw new AppError('INFERENCE_FAILED', `model ${manifest.name}@${manifest.version} output has ${vector.length} values for ${output.labels.length} labels`, {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
-import { hashModelFiles, modelProblemOf, ModelRegistry, readModelFiles, type ModelManifest, type ResolvedModel } from '@inferq/models';
+import { imageInputOf, hashModelFiles, modelProblemOf, ModelRegistry, readModelFiles, type ModelManifest, type ResolvedModel } from '@inferq/models';
 import { importMnistModel } from '@inferq/training';
 import {
   decodeOutput,
@@ -123,7 +123,7 @@ describe('the shipped models converted to ONNX (layersToOnnx)', () => {
   it.each(photos)('scores the photo %s like TF.js (≤ 1e-4 per class)', async (file) => {
     const onnx = await load(nsfw, 'onnxruntime');
     const tfjs = await load(nsfw, 'tfjs');
-    const input = await imageToInput(await photo(file), nsfw.manifest.input);
+    const input = await imageToInput(await photo(file), imageInputOf(nsfw.manifest));
     const [a] = await onnx.predictBatch([input]);
     const [b] = await tfjs.predictBatch([input]);
     const ours = decodeOutput(a as number[], nsfw.manifest).scores;
@@ -140,7 +140,7 @@ describe('the shipped models converted to ONNX (layersToOnnx)', () => {
       name: 'nsfw-nchw',
       version: '1',
       files: [{ path: 'model.onnx', bytes: nchw }],
-      manifest: { format: 'onnx', input: { ...nsfw.manifest.input, layout: 'nchw' }, output: nsfw.manifest.output },
+      manifest: { format: 'onnx', input: { ...imageInputOf(nsfw.manifest), layout: 'nchw' }, output: nsfw.manifest.output },
     });
     const model = await load(published.model, 'onnxruntime');
     const reference = await load(nsfw, 'tfjs');

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
 import { validateImage } from '@inferq/images';
-import { computeModelHash, modelProblemOf, ModelRegistry, type ModelManifest, type ResolvedModel } from '@inferq/models';
+import { imageInputOf, computeModelHash, modelProblemOf, ModelRegistry, type ModelManifest, type ResolvedModel } from '@inferq/models';
 import {
   decodeOutput,
   imageToInput,
@@ -81,7 +81,7 @@ beforeAll(async () => {
   model = await loadModel(resolved.location, resolved.manifest);
   await model.warmUp();
   for (const [name, svg] of Object.entries({ shapes: shapesSvg, outline: outlineSvg })) {
-    images[name] = await imageToInput(await sharp(Buffer.from(svg)).png().toBuffer(), resolved.manifest.input);
+    images[name] = await imageToInput(await sharp(Buffer.from(svg)).png().toBuffer(), imageInputOf(resolved.manifest));
   }
   images.noise = Float32Array.from({ length: model.inputSize }, (_, i) => ((i * 7919) % 256) / 255);
   images.grey = new Float32Array(model.inputSize).fill(0.5);
@@ -128,7 +128,7 @@ describe('importNsfwModel', () => {
       const theirs = tf.tidy(() => tf.tensor3d(Int32Array.from(pixels), [224, 224, 3], 'int32'));
       const predictions = await nsfwjs.classify(theirs as unknown as tf.Tensor3D, 5);
       theirs.dispose();
-      const [ours] = await model.predictBatch([pixelsToInput(pixels, resolved.manifest.input)]);
+      const [ours] = await model.predictBatch([pixelsToInput(pixels, imageInputOf(resolved.manifest))]);
       const decoded = decodeOutput(ours as number[], resolved.manifest);
       for (const { className, probability } of predictions) {
         expect(decoded.scores[nsfwLabels.indexOf(className as (typeof nsfwLabels)[number])]).toBeCloseTo(probability, 5);
@@ -160,9 +160,9 @@ describe('importNsfwModel', () => {
         const jpeg = await make();
         const theirs = await nsfwjsScores(nsfwjs, jpeg);
         const stored = (await validateImage(jpeg, {}, { pixels: resolved.manifest.input, preparePixels: 'always' })).pixels;
-        const prepared = stored && preparedToInput(stored, resolved.manifest.input);
+        const prepared = stored && preparedToInput(stored, imageInputOf(resolved.manifest));
         expect(prepared).toBeInstanceOf(Float32Array);
-        const outputs = await model.predictBatch([await imageToInput(jpeg, resolved.manifest.input), prepared as Float32Array]);
+        const outputs = await model.predictBatch([await imageToInput(jpeg, imageInputOf(resolved.manifest)), prepared as Float32Array]);
         for (const vector of outputs) {
           const { scores } = decodeOutput(vector, resolved.manifest);
           scores.forEach((score, i) => expect(Math.abs(score - (theirs[i] as number))).toBeLessThanOrEqual(0.01));

@@ -6,6 +6,7 @@ import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
 import { LRUCache } from 'lru-cache';
 import type { InferenceQueue, JobEventPublisher, ModelCapacity, PixelStore } from '@inferq/queue';
+import { encodeTensorPayload, parseInferRequest, tensorInputFormat, type InferRequest } from '@inferq/tensors';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import { blobPrefixes, BlobTooLargeError, inputBlobKey, isResultPrefix, resultSinkKey, uploadBlobKey, type BlobStore } from '@inferq/storage';
@@ -163,6 +164,19 @@ export interface SubmitJobResult {
   job: JobRecord;
   /** True when an earlier submit with the same idempotency key is answered again. */
   replayed: boolean;
+}
+
+/** A tensor inference (`POST /v2/models/{name}/infer`): the request's JSON header and its binary section. */
+export interface SubmitTensorsInput extends Omit<SubmitJobInput, 'image' | 'fileName'> {
+  /** The inference request object (JSON), not yet checked. */
+  header: unknown;
+  /** The bytes after the JSON header (binary-data extension); empty for a JSON-only request. */
+  binary: Uint8Array;
+}
+
+export interface SubmitTensorsResult extends SubmitJobResult {
+  /** The request as checked against the model: its tensors, the outputs it asked for. */
+  request: InferRequest;
 }
 
 /** One image of a batch: its bytes, or why the upload refused them on its own. */
@@ -383,6 +397,7 @@ export class JobService {
     }
     if (!input.image && !input.reference) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image", or give imageUrl or uploadId in a JSON body.');
     const context = await this.#prepare(input);
+    if (context.model.tensors) throw tensorModel(context.modelName);
     const source = input.image ? { bytes: input.image, uploadKey: undefined } : await this.#resolveReference(context, input.reference!);
     const image = await this.#validate(context, source.bytes);
     const pending = this.#admissionOf(context, image, idempotencyKey, input.fileName, span);
@@ -391,6 +406,55 @@ export class JobService {
     // A repeat that raced the first submit with the same key: the same request, or 422.
     if (outcome.outcome === 'duplicate') return { job: await this.#checkReplay(outcome.job, input, tier, image.sha256), replayed: true };
     return this.#resultOf(context, outcome);
+  }
+
+  /**
+   * Submits a tensor inference as a job: the request is checked against the model's inputs
+   * (INVALID_TENSOR for a wrong name, datatype, shape or element count), and stored through the
+   * same input store and admission as an image (quota, priority, idempotency key, webhook, the
+   * global cap), its tensors as the job's input. The model is named by the request's path, so an
+   * unknown one is MODEL_NOT_FOUND; an image model is MODEL_KIND_MISMATCH.
+   */
+  submitTensors(input: SubmitTensorsInput): Promise<SubmitTensorsResult> {
+    return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': 0 } }, (span) => this.#submitTensors(input, span));
+  }
+
+  async #submitTensors(input: SubmitTensorsInput, span: Span): Promise<SubmitTensorsResult> {
+    const { principal, idempotencyKey } = input;
+    checkIdempotencyKey(idempotencyKey, 255);
+    const tier = tierOf(principal.tier, this.#options.tiers);
+    const context = await this.#prepare(input).catch((error: unknown) => {
+      if (isAppError(error) && error.code === 'UNKNOWN_MODEL') throw new AppError('MODEL_NOT_FOUND', error.message, { details: error.details });
+      throw error;
+    });
+    const signature = context.model.tensors;
+    if (!signature) {
+      throw new AppError('MODEL_KIND_MISMATCH', `Model ${context.modelName} takes an image: submit it to POST /v1/jobs.`, { details: { model: context.modelName, takes: 'image' } });
+    }
+    const request = parseInferRequest(input.header, input.binary, signature);
+    const data = encodeTensorPayload(request);
+    if (data.byteLength > tier.maxUploadBytes) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `The tensors take ${data.byteLength} bytes; the ${tier.name} tier takes at most ${tier.maxUploadBytes}.`, {
+        details: { bytes: data.byteLength, maxBytes: tier.maxUploadBytes },
+      });
+    }
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    if (idempotencyKey) {
+      const earlier = await this.#options.admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
+      if (earlier) return { job: this.#checkTensorReplay(earlier, context, sha256), replayed: true, request };
+    }
+    const stored = { data, format: tensorInputFormat, width: 0, height: 0, sha256, pixels: undefined };
+    const outcome = await this.#admissions.submit(this.#admissionOf(context, stored, idempotencyKey, undefined, span));
+    if (outcome.outcome === 'duplicate') return { job: this.#checkTensorReplay(outcome.job, context, sha256), replayed: true, request };
+    return { ...this.#resultOf(context, outcome), request };
+  }
+
+  #checkTensorReplay(earlier: JobRecord, context: SubmitContext, sha256: string): JobRecord {
+    const field = earlier.modelName !== context.modelName ? 'model' : (context.version ?? null) !== earlier.requestedVersion ? 'model version' : earlier.inputSha256 !== sha256 ? 'tensors' : null;
+    if (field === null) return earlier;
+    throw new AppError('IDEMPOTENCY_KEY_REUSED', `This Idempotency-Key was used for job ${earlier.id} with other ${field}; use a new key for a new request.`, {
+      details: { jobId: earlier.id, field },
+    });
   }
 
   /**
@@ -411,6 +475,7 @@ export class JobService {
     checkIdempotencyKey(idempotencyKey, 240);
     if (input.images.length === 0) throw new AppError('MISSING_IMAGE', 'Send the images in multipart fields named "image".');
     const context = await this.#prepare(input);
+    if (context.model.tensors) throw tensorModel(context.modelName);
     const items: Array<BatchItemResult | undefined> = Array.from({ length: input.images.length });
     const valid: Array<{ index: number; pending: PendingAdmission }> = [];
     // Two at a time: a batch keeps the thread pool busy without holding more than two images'
@@ -606,7 +671,7 @@ export class JobService {
     );
   }
 
-  #admissionOf(context: SubmitContext, image: ValidatedImage, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
+  #admissionOf(context: SubmitContext, image: Pick<ValidatedImage, 'data' | 'width' | 'height' | 'sha256' | 'pixels'> & { format: string }, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
     const { principal, tier, modelName, version, route, webhookUrl, webhookEvents, ttlMs, cancelAfterMs, resultPrefix, metadata } = context;
     const id = randomUUID();
     const runOn = version ?? route?.version;
@@ -1211,4 +1276,9 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   // A date JavaScript holds but Postgres does not (year 200000, 5000 BC) would fail in the query.
   if (createdAt.getUTCFullYear() < 1970 || createdAt.getUTCFullYear() > 9999) throw invalid();
   return { createdAt, id };
+}
+
+/** An image sent to a tensor model. */
+function tensorModel(model: string): AppError {
+  return new AppError('MODEL_KIND_MISMATCH', `Model ${model} takes tensors, not an image: send them to POST /v2/models/${model}/infer.`, { details: { model, takes: 'tensors' } });
 }

@@ -1,5 +1,6 @@
 import type { ModelRegistry } from '@inferq/models';
 import type { PixelSpec } from '@inferq/images';
+import type { TensorSignature } from '@inferq/tensors';
 
 
 /** A servable model version as the API sees it. */
@@ -8,6 +9,8 @@ export interface CatalogModel {
   version: string;
   /** The version's input; when present, submits store the model's pixels made while validating. */
   input?: PixelSpec;
+  /** A tensor model's named inputs and outputs: submits send tensors, checked against them. */
+  tensors?: TensorSignature;
 }
 
 /**
@@ -58,7 +61,11 @@ export function registryCatalog(registry: ModelRegistry, options: RegistryCatalo
   const answers = new Map<string, CachedAnswer>();
   const read = (name: string, version: string | undefined) =>
     registry.resolve(name, version).then(
-      (resolved): CatalogModel => ({ name, version: resolved.manifest.version, ...(preparePixels ? { input: resolved.manifest.input } : {}) }),
+      (resolved): CatalogModel => {
+        const { manifest } = resolved;
+        const tensors = manifest.inputs && manifest.outputs ? { tensors: { inputs: manifest.inputs, outputs: manifest.outputs } } : {};
+        return { name, version: manifest.version, ...(preparePixels && manifest.input ? { input: manifest.input } : {}), ...tensors };
+      },
       () => null,
     );
   const remember = (key: string, entry: CachedAnswer) => {

@@ -8,3 +8,4 @@ export * from './fetchModelFiles.ts';
 export * from './inspectOnnxModel.ts';
 export * from './checkModelFiles.ts';
 export * from './downloadModel.ts';
+export * from './addOnnxModel.ts';

@@ -1,5 +1,5 @@
 import onnxProto from 'onnx-proto';
-import type { ModelInput } from './modelManifest.ts';
+import type { ModelInput, TensorDatatype, TensorSpec } from './modelManifest.ts';
 
 const { onnx } = onnxProto;
 
@@ -7,6 +7,8 @@ const { onnx } = onnxProto;
 export interface OnnxTensorInfo {
   name: string;
   dims: Array<number | string | null>;
+  /** The ONNX element type (TensorProto.DataType), or null when the graph does not say. */
+  elemType: number | null;
 }
 
 export interface OnnxModelInfo {
@@ -47,6 +49,7 @@ export function inspectOnnxModel(bytes: Uint8Array): OnnxModelInfo {
   const initializers = new Set((graph.initializer ?? []).map((tensor) => tensor.name));
   const info = (value: onnxProto.onnx.IValueInfoProto): OnnxTensorInfo => ({
     name: value.name ?? '',
+    elemType: value.type?.tensorType?.elemType ?? null,
     dims: (value.type?.tensorType?.shape?.dim ?? []).map((dim) => (dim.dimValue !== null && dim.dimValue !== undefined && Number(dim.dimValue) > 0 ? Number(dim.dimValue) : dim.dimParam || null)),
   });
   const inputs = (graph.input ?? []).filter((input) => !initializers.has(input.name ?? '')).map(info);
@@ -118,5 +121,45 @@ export function onnxInputMismatch(info: Pick<OnnxModelInfo, 'inputs'>, input: Pi
       return `the ONNX input "${first.name}" is [${first.dims.map((d) => d ?? '?').join(', ')}], the manifest describes ${input.layout.toUpperCase()} [batch, ${expected.join(', ')}]`;
     }
   }
+  return null;
+}
+
+/** ONNX element types (TensorProto.DataType) as the Open Inference Protocol names them. */
+const onnxDatatypes: Record<number, TensorDatatype> = { 1: 'FP32', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64', 8: 'BYTES', 9: 'BOOL', 10: 'FP16', 11: 'FP64', 12: 'UINT32', 13: 'UINT64' };
+
+/**
+ * The tensor signature of an ONNX model: each input and output with its protocol datatype and
+ * shape (a symbolic or unknown dim is -1). Throws an Error naming the tensor whose element type
+ * the protocol has no name for (complex, bfloat16, float8) or that is not served (BYTES: strings).
+ */
+export function onnxTensorSignature(info: Pick<OnnxModelInfo, 'inputs' | 'outputs'>): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
+  const spec = (tensor: OnnxTensorInfo, role: string): TensorSpec => {
+    const datatype = tensor.elemType === null ? undefined : onnxDatatypes[tensor.elemType];
+    if (datatype === undefined) throw new Error(`the ${role} "${tensor.name}" has ONNX element type ${tensor.elemType ?? 'unknown'}, which the protocol has no datatype for`);
+    if (datatype === 'BYTES') throw new Error(`the ${role} "${tensor.name}" is a string tensor (BYTES), which is not served`);
+    return { name: tensor.name, datatype, shape: tensor.dims.map((dim) => (typeof dim === 'number' ? dim : -1)) };
+  };
+  return { inputs: info.inputs.map((tensor) => spec(tensor, 'input')), outputs: info.outputs.map((tensor) => spec(tensor, 'output')) };
+}
+
+/** Why the ONNX file does not have the tensor signature the manifest names, or null when it does. */
+export function onnxSignatureMismatch(info: Pick<OnnxModelInfo, 'inputs' | 'outputs'>, manifest: { inputs: readonly TensorSpec[]; outputs: readonly TensorSpec[] }): string | null {
+  let actual: { inputs: TensorSpec[]; outputs: TensorSpec[] };
+  try {
+    actual = onnxTensorSignature(info);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  for (const role of ['inputs', 'outputs'] as const) {
+    for (const declared of manifest[role]) {
+      const found = actual[role].find((tensor) => tensor.name === declared.name);
+      if (!found) return `the ONNX model has no ${role.slice(0, -1)} "${declared.name}"`;
+      if (found.datatype !== declared.datatype) return `the ONNX ${role.slice(0, -1)} "${declared.name}" is ${found.datatype}, the manifest says ${declared.datatype}`;
+      const fits = found.shape.length === declared.shape.length && found.shape.every((dim, i) => dim === -1 || dim === declared.shape[i]);
+      if (!fits) return `the ONNX ${role.slice(0, -1)} "${declared.name}" is [${found.shape.join(', ')}], the manifest says [${declared.shape.join(', ')}]`;
+    }
+  }
+  const missing = actual.inputs.find((tensor) => !manifest.inputs.some((declared) => declared.name === tensor.name));
+  if (missing) return `the manifest does not name the ONNX input "${missing.name}"`;
   return null;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AppError } from '@inferq/core';
 import { modelNotReady } from './modelNotReady.ts';
 
 /**
@@ -121,6 +122,57 @@ export const modelOutputSchema = z.discriminatedUnion('kind', [
 ]);
 export type ModelOutput = z.infer<typeof modelOutputSchema>;
 
+/**
+ * The Open Inference Protocol's tensor datatypes. ONNX Runtime runs all of them but BYTES (strings),
+ * which `models add` refuses.
+ */
+export const tensorDatatypes = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'] as const;
+export type TensorDatatype = (typeof tensorDatatypes)[number];
+
+/**
+ * One named input or output of a tensor model: its datatype and shape. `-1` is a dynamic axis; a
+ * dynamic first axis is the batch axis, on which the worker stacks requests with equal other dims.
+ */
+export const tensorSpecSchema = z.object({
+  name: z.string().min(1).max(256),
+  datatype: z.enum(tensorDatatypes),
+  shape: z.array(z.int().min(-1)).max(16),
+});
+export type TensorSpec = z.infer<typeof tensorSpecSchema>;
+
+/**
+ * How a tensor model's outputs are read into the job's `reading`, beside the tensors themselves:
+ * - `classification`: one output of scores per label; top-k labels (today's image behaviour).
+ * - `embedding`: one output vector per input row, optionally L2-normalized.
+ * - `detection`: boxes `[n, 4]`, scores `[n]` and classes `[n]` outputs (a batch axis in front
+ *   allowed), kept where the score reaches `minScore`.
+ * - `raw`: the tensors only.
+ * `output` names the output read; the first output when left out.
+ */
+export const outputReaderSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('classification'),
+    output: z.string().min(1).optional(),
+    labels: z.array(z.string().min(1)).min(1),
+    activation: z.enum(outputActivations).default('none'),
+    /** @defaultValue 5 */
+    topK: z.int().min(1).max(1000).default(5),
+  }),
+  z.object({ kind: z.literal('embedding'), output: z.string().min(1).optional(), normalize: z.boolean().default(false) }),
+  z.object({
+    kind: z.literal('detection'),
+    boxes: z.string().min(1),
+    scores: z.string().min(1),
+    classes: z.string().min(1).optional(),
+    labels: z.array(z.string().min(1)).optional(),
+    /** @defaultValue 0 */
+    minScore: z.number().min(0).default(0),
+  }),
+  z.object({ kind: z.literal('raw') }),
+]);
+export type OutputReader = z.infer<typeof outputReaderSchema>;
+export const outputReaderKinds = ['classification', 'embedding', 'detection', 'raw'] as const;
+
 export const modelLimitsSchema = z.object({
   /** Most inputs the worker puts in one batch for this model. */
   maxBatchSize: z.int().min(1).max(1024).optional(),
@@ -141,8 +193,16 @@ export const modelManifestFields = z.object({
   name: modelNameSchema,
   version: modelVersionSchema,
   format: z.enum(modelFormats),
-  input: modelInputSchema,
-  output: modelOutputSchema,
+  /** An image model: how an uploaded image becomes its one input tensor. Absent on tensor models. */
+  input: modelInputSchema.optional(),
+  /** An image model: how its one output is read. Absent on tensor models (see `reader`). */
+  output: modelOutputSchema.optional(),
+  /** A tensor model (format onnx): its named inputs, as `models add` reads them from the file. */
+  inputs: z.array(tensorSpecSchema).min(1).max(64).optional(),
+  /** A tensor model: its named outputs. */
+  outputs: z.array(tensorSpecSchema).min(1).max(64).optional(),
+  /** A tensor model: how its outputs are read. @defaultValue raw */
+  reader: outputReaderSchema.optional(),
   /** sha256 (hex) of model.json and its weight shards, as `computeModelHash` computes it. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
   createdAt: z.iso.datetime({ offset: true }),
@@ -162,6 +222,20 @@ export const modelManifestFields = z.object({
 });
 
 export const modelManifestSchema = modelManifestFields.superRefine((manifest, ctx) => {
+  if (manifest.inputs !== undefined || manifest.outputs !== undefined) {
+    if (manifest.format !== 'onnx') ctx.addIssue({ code: 'custom', path: ['format'], message: 'tensor models (inputs, outputs) are onnx' });
+    if (manifest.inputs === undefined || manifest.outputs === undefined) ctx.addIssue({ code: 'custom', path: ['inputs'], message: 'a tensor model names both its inputs and its outputs' });
+    if (manifest.input !== undefined || manifest.output !== undefined) ctx.addIssue({ code: 'custom', path: ['input'], message: 'a tensor model has inputs and outputs, not an image input and output' });
+    const outputs = new Set((manifest.outputs ?? []).map((o) => o.name));
+    const reader = manifest.reader;
+    const named = reader === undefined ? [] : reader.kind === 'detection' ? [reader.boxes, reader.scores, reader.classes] : reader.kind === 'raw' ? [] : [reader.output];
+    for (const name of named) if (name !== undefined && !outputs.has(name)) ctx.addIssue({ code: 'custom', path: ['reader'], message: `the model has no output "${name}"` });
+    return;
+  }
+  if (manifest.reader !== undefined) ctx.addIssue({ code: 'custom', path: ['reader'], message: 'reader is for tensor models; an image model reads its output per `output`' });
+  if (manifest.input === undefined) ctx.addIssue({ code: 'custom', path: ['input'], message: 'an image model needs input (or a tensor model inputs and outputs)' });
+  if (manifest.output === undefined) ctx.addIssue({ code: 'custom', path: ['output'], message: 'an image model needs output' });
+  if (manifest.input === undefined) return;
   if (manifest.format !== 'onnx' && manifest.onnx === undefined && manifest.input.layout !== 'nhwc') {
     ctx.addIssue({ code: 'custom', path: ['input', 'layout'], message: 'TF.js models take NHWC input' });
   }
@@ -170,6 +244,35 @@ export const modelManifestSchema = modelManifestFields.superRefine((manifest, ct
 
 /** A parsed manifest (defaults applied). */
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
+/** An image model's manifest: an image preprocessing step in front of one input tensor. */
+export type ImageModelManifest = ModelManifest & { input: ModelInput; output: ModelOutput };
+/** A tensor model's manifest: named inputs and outputs taken as tensors. */
+export type TensorModelManifest = ModelManifest & { inputs: TensorSpec[]; outputs: TensorSpec[] };
+
+export function isTensorManifest<M extends Pick<ModelManifest, 'inputs' | 'outputs'>>(manifest: M): manifest is M & { inputs: TensorSpec[]; outputs: TensorSpec[] } {
+  return manifest.inputs !== undefined && manifest.outputs !== undefined;
+}
+
+export function isImageManifest<M extends Pick<ModelManifest, 'input' | 'output'>>(manifest: M): manifest is M & { input: ModelInput; output: ModelOutput } {
+  return manifest.input !== undefined && manifest.output !== undefined;
+}
+
+/**
+ * The image input of an image model. A tensor model has none: asking for it is MODEL_KIND_MISMATCH
+ * (an image sent to a model that takes tensors).
+ */
+export function imageInputOf(manifest: Pick<ModelManifest, 'name' | 'version' | 'input'>): ModelInput {
+  if (manifest.input !== undefined) return manifest.input;
+  throw new AppError('MODEL_KIND_MISMATCH', `model ${manifest.name}@${manifest.version} takes tensors, not an image: send them to /v2/models/${manifest.name}/infer`, {
+    details: { model: manifest.name, version: manifest.version, takes: 'tensors' },
+  });
+}
+
+/** The output reading of an image model (classification or raw); tensor models have `reader`. */
+export function imageOutputOf(manifest: Pick<ModelManifest, 'name' | 'version' | 'output'>): ModelOutput {
+  return manifest.output ?? { kind: 'raw' };
+}
+
 /** A manifest as written to disk (defaults may be left out). */
 export type ModelManifestInput = z.input<typeof modelManifestSchema>;
 

@@ -5,8 +5,10 @@ import { AppError, trafficSplitSchema, type TrafficSplit } from '@inferq/core';
 import { compareVersions, highestVersion } from './compareVersions.ts';
 import { checkModelFiles, checkWeightPaths, tfjsWeightGroups } from './checkModelFiles.ts';
 import { hashModelFiles, hashModelFolder, onnxExternalDataFiles, savedModelPaths, type ModelFile } from './computeModelHash.ts';
-import { inspectOnnxModel, onnxInputMismatch } from './inspectOnnxModel.ts';
+import { inspectOnnxModel, onnxInputMismatch, onnxSignatureMismatch } from './inspectOnnxModel.ts';
 import {
+  imageInputOf,
+  isTensorManifest,
   manifestFileName,
   modelJsonFileName,
   modelManifestSchema,
@@ -459,7 +461,12 @@ function checkOnnxFile(bytes: Uint8Array, manifest: ModelManifest): void {
   } catch (error) {
     throw invalid(`${onnxFileName}: ${(error as Error).message}`, 'files');
   }
-  const mismatch = onnxInputMismatch(info, manifest.input);
+  if (isTensorManifest(manifest)) {
+    const mismatch = onnxSignatureMismatch(info, manifest);
+    if (mismatch !== null) throw invalid(`${onnxFileName}: ${mismatch}`, 'inputs');
+    return;
+  }
+  const mismatch = onnxInputMismatch(info, imageInputOf(manifest));
   if (mismatch !== null) throw invalid(`${onnxFileName}: ${mismatch}`, 'input');
 }
 

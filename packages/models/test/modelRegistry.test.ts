@@ -60,7 +60,7 @@ describe('ModelRegistry.resolve', () => {
     expect(resolved.live).toBe(true);
     expect(resolved.location).toBe(path.join(root, 'nsfw', '1.10.0'));
     expect(resolved.manifest.output).toEqual({ kind: 'classification', labels: ['cat', 'dog'], activation: 'softmax' });
-    expect(resolved.manifest.input.channelOrder).toBe('rgb');
+    expect(resolved.manifest.input?.channelOrder).toBe('rgb');
   });
 
   it('follows LIVE, and still resolves other versions by name', async () => {

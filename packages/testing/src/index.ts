@@ -7,3 +7,4 @@ export * from './serviceProcess.ts';
 export * from './privateRedis.ts';
 export * from './otlpReceiver.ts';
 export * from './s3Server.ts';
+export * from './onnxTestModels.ts';

@@ -1,11 +1,17 @@
 import cors from 'cors';
-import { Router, type RequestHandler } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import type { RateLimits } from '@inferq/accounts';
 import { AppError, publishModelVersionBodySchema, setLiveVersionBodySchema } from '@inferq/core';
 import { requireAdmin } from '../http/authenticate.ts';
 import { addressRateLimit } from '../http/rateLimit.ts';
 import { parseBody } from '../http/parseBody.ts';
 import type { ModelService } from '../modelService.ts';
+
+/**
+ * Largest .onnx file an admin uploads in one request (the body is held in memory while it is
+ * checked); larger models are published from a folder with the admin CLI.
+ */
+const maxOnnxUploadBytes = 256 * 1024 * 1024;
 
 /** A year: the longest cache lifetime HTTP caches honour; a version's files never change. */
 const immutableMaxAgeMs = 365 * 24 * 3600 * 1000;
@@ -71,6 +77,34 @@ export function modelsRouter(service: ModelService): Router {
       .location(`/v1/models/${req.params.name as string}`)
       .json({ status: result.status, version: result.model.version, sha256: result.model.manifest.sha256, model });
   });
+
+  // The admin CLI's `models add` over HTTP: the body is the .onnx file; version, reader and limits in the query.
+  router.post(
+    '/admin/models/:name/onnx',
+    requireAdmin,
+    express.raw({ type: () => true, limit: maxOnnxUploadBytes }),
+    async function addOnnxModel(req, res) {
+      const name = req.params.name as string;
+      const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (bytes.byteLength === 0) throw new AppError('VALIDATION_FAILED', 'Send the .onnx file as the request body.', { details: { field: 'file' } });
+      const query = (key: string) => (typeof req.query[key] === 'string' ? (req.query[key] as string) : undefined);
+      const json = (key: string) => {
+        const raw = query(key);
+        if (raw === undefined) return undefined;
+        try {
+          return JSON.parse(raw) as unknown;
+        } catch {
+          throw new AppError('VALIDATION_FAILED', `${key} must be JSON.`, { details: { field: key } });
+        }
+      };
+      const result = await service.addOnnx(name, { version: query('version'), bytes, reader: json('reader'), limits: json('limits') });
+      const manifest = result.model.manifest;
+      res
+        .status(result.status === 'written' ? 201 : 200)
+        .location(`/v1/models/${name}`)
+        .json({ status: result.status, name, version: result.version, live: result.live, sha256: manifest.sha256, inputs: manifest.inputs ?? [], outputs: manifest.outputs ?? [], reader: manifest.reader?.kind ?? 'raw' });
+    },
+  );
 
   router.post('/admin/models/:name/live', requireAdmin, async function setLiveVersion(req, res) {
     const body = parseBody(setLiveVersionBodySchema, req.body);

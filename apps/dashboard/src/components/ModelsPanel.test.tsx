@@ -12,6 +12,7 @@ function version(v: string, live: boolean, workersReady: number): ModelView['ver
     version: v,
     live,
     format: 'layers',
+    tensors: null,
     sha256: '0'.repeat(64),
     createdAt: '2026-01-01T00:00:00.000Z',
     source: null,

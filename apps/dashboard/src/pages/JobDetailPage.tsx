@@ -9,6 +9,7 @@ import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { modelLabel } from '../components/JobsTable.tsx';
 import { ScoresChart, scoresOf } from '../components/ScoresChart.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
+import { TensorResult } from '../components/TensorResult.tsx';
 import { formatBytes, formatDuration, formatPercent, formatTime } from '../format.ts';
 import { useLiveState } from '../live/LiveEventsProvider.tsx';
 import { useJobImageUrl } from '../useJobImageUrl.ts';
@@ -57,7 +58,8 @@ export function JobDetailPage() {
   if (!job.data) return <div className="page"><div className="skeleton" aria-busy="true" /></div>;
   const data = job.data;
   const cancellable = data.status === 'queued' || data.status === 'running';
-  const scores = data.result ? scoresOf(data.result) : [];
+  const tensorJob = data.input.format === 'tensor';
+  const scores = data.result && !data.result.outputs ? scoresOf(data.result) : [];
 
   return (
     <div className="page">
@@ -98,15 +100,25 @@ export function JobDetailPage() {
       </ConfirmDialog>
       {cancel.error && <ErrorNotice error={cancel.error} onDismiss={() => cancel.reset()} />}
       <div className="grid grid-detail">
-        <section className="card" aria-labelledby="image-title">
-          <div className="card-head">
-            <h2 id="image-title">Image</h2>
-            <span className="muted small">
-              {data.input.format.toUpperCase()} · {data.input.width}×{data.input.height} · {formatBytes(data.input.bytes)}
-            </span>
-          </div>
-          <JobImage job={data} />
-        </section>
+        {tensorJob ? (
+          <section className="card" aria-labelledby="image-title">
+            <div className="card-head">
+              <h2 id="image-title">Input</h2>
+              <span className="muted small">Tensors · {formatBytes(data.input.bytes)}</span>
+            </div>
+            <p className="muted">Sent through the inference protocol (POST /v2/models/{data.model.name}/infer).</p>
+          </section>
+        ) : (
+          <section className="card" aria-labelledby="image-title">
+            <div className="card-head">
+              <h2 id="image-title">Image</h2>
+              <span className="muted small">
+                {data.input.format.toUpperCase()} · {data.input.width}×{data.input.height} · {formatBytes(data.input.bytes)}
+              </span>
+            </div>
+            <JobImage job={data} />
+          </section>
+        )}
         <section className="card" aria-labelledby="result-title">
           <div className="card-head">
             <h2 id="result-title">Result</h2>
@@ -116,7 +128,9 @@ export function JobDetailPage() {
               </span>
             )}
           </div>
-          {data.status === 'succeeded' && data.result ? (
+          {data.status === 'succeeded' && data.result?.outputs ? (
+            <TensorResult result={data.result} />
+          ) : data.status === 'succeeded' && data.result ? (
             <ScoresChart scores={scores} />
           ) : data.status === 'failed' && data.error ? (
             <div className="notice notice-error" role="alert" data-code={data.error.code}>

@@ -744,6 +744,183 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server metadata */
+        get: operations["protocolServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server live */
+        get: operations["protocolServerLive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server ready */
+        get: operations["protocolServerReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model metadata (the live version) */
+        get: operations["protocolModelMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model version metadata */
+        get: operations["protocolModelVersionMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model ready
+         * @description Whether a live worker has the version loaded.
+         */
+        get: operations["protocolModelReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model version ready
+         * @description Whether a live worker has the version loaded.
+         */
+        get: operations["protocolModelVersionReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inference
+         * @description The Open Inference Protocol's (KServe v2) inference, over the job queue: the request becomes a job with the same keys, rate limits, quotas, fairness, priorities, webhooks (`parameters.webhook`) and `Idempotency-Key` as `POST /v1/jobs`.
+         *
+         *     By default the request waits for the job (at most 60 s, or `Prefer: wait=N`) and answers `200` with the protocol's response; `Content-Location` names the job. With `Prefer: respond-async` it answers `202` with `Location: /v1/jobs/{id}` and the job at once (also when the wait runs out); the finished job's `result.outputs` are the same outputs.
+         *
+         *     **Binary data extension.** Send `Inference-Header-Content-Length: <bytes of the JSON header>` and the inputs' bytes (little-endian, row-major) after the header, each input with `parameters.binary_data_size`. Outputs asked for with `parameters.binary_data: true` (or the request's `binary_data_output`) come back the same way (`application/octet-stream`, `Inference-Header-Content-Length`).
+         *
+         *     A wrong input name, datatype, shape or element count is `400 INVALID_TENSOR`; an unknown model `404 MODEL_NOT_FOUND`; an image model `400 MODEL_KIND_MISMATCH` (send images to `POST /v1/jobs`).
+         */
+        post: operations["protocolInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inference on a version
+         * @description The Open Inference Protocol's (KServe v2) inference, over the job queue: the request becomes a job with the same keys, rate limits, quotas, fairness, priorities, webhooks (`parameters.webhook`) and `Idempotency-Key` as `POST /v1/jobs`.
+         *
+         *     By default the request waits for the job (at most 60 s, or `Prefer: wait=N`) and answers `200` with the protocol's response; `Content-Location` names the job. With `Prefer: respond-async` it answers `202` with `Location: /v1/jobs/{id}` and the job at once (also when the wait runs out); the finished job's `result.outputs` are the same outputs.
+         *
+         *     **Binary data extension.** Send `Inference-Header-Content-Length: <bytes of the JSON header>` and the inputs' bytes (little-endian, row-major) after the header, each input with `parameters.binary_data_size`. Outputs asked for with `parameters.binary_data: true` (or the request's `binary_data_output`) come back the same way (`application/octet-stream`, `Inference-Header-Content-Length`).
+         *
+         *     A wrong input name, datatype, shape or element count is `400 INVALID_TENSOR`; an unknown model `404 MODEL_NOT_FOUND`; an image model `400 MODEL_KIND_MISMATCH` (send images to `POST /v1/jobs`).
+         */
+        post: operations["protocolInferVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -1167,6 +1344,35 @@ export type components = {
             /** @description At most this many jobs; default 10000. */
             limit?: number;
         };
+        InferRequest: {
+            id?: string;
+            /** @description `binary_data_output: true`: every output comes back binary. `webhook`, `webhook_events`: as in POST /v1/jobs. */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            inputs: components["schemas"]["InferInputTensor"][];
+            /** @description The outputs to return, in order; all of the model's when left out. */
+            outputs?: components["schemas"]["InferRequestedOutput"][];
+        };
+        InferInputTensor: {
+            name: string;
+            shape: number[];
+            /** @description BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32 or FP64; the model's own. */
+            datatype: string;
+            /** @description `binary_data_size`: the tensor's bytes follow the JSON header (binary-data extension) instead of `data`. */
+            parameters?: {
+                [key: string]: unknown;
+            };
+            /** @description The elements in row-major order, flat or nested (BOOL as true/false). */
+            data?: unknown;
+        };
+        InferRequestedOutput: {
+            name: string;
+            /** @description `binary_data: true`: this output comes back as binary data after the JSON header. */
+            parameters?: {
+                [key: string]: unknown;
+            };
+        };
         PutTrafficBody: {
             split: {
                 version: string;
@@ -1219,6 +1425,8 @@ export type components = {
                     label: string;
                     score: number;
                 }[] | null;
+                outputs: components["schemas"]["ProtocolTensor"][] | null;
+                reading: components["schemas"]["TensorReading"] | null;
             } | null;
             error: {
                 code: string;
@@ -1255,6 +1463,37 @@ export type components = {
                 deliveries: string;
             } | null;
         };
+        ProtocolTensor: {
+            name: string;
+            datatype: string;
+            shape: number[];
+            data: (number | boolean)[];
+        };
+        TensorReading: {
+            /** @constant */
+            kind: "classification";
+            top: {
+                label: string;
+                score: number;
+                index: number;
+            }[][];
+        } | {
+            /** @constant */
+            kind: "embedding";
+            vectors: number[][];
+        } | {
+            /** @constant */
+            kind: "detection";
+            detections: {
+                box: number[];
+                score: number;
+                class: number;
+                label?: string;
+            }[][];
+        } | {
+            /** @constant */
+            kind: "raw";
+        };
         /** @description Every error answer has this shape; match `code`, never `message`. */
         Error: {
             error: {
@@ -1264,7 +1503,7 @@ export type components = {
             };
         };
         /** @enum {string} */
-        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "INVALID_INPUT_URL" | "INPUT_FETCH_FAILED" | "UPLOAD_NOT_FOUND" | "INVALID_METADATA" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "STORAGE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER" | "EXPIRED" | "DEADLINE_EXCEEDED";
+        ErrorCode: "BAD_REQUEST" | "VALIDATION_FAILED" | "MISSING_IMAGE" | "INVALID_IMAGE" | "UNSUPPORTED_FORMAT" | "IMAGE_DIMENSIONS" | "IMAGE_TOO_LARGE" | "PAYLOAD_TOO_LARGE" | "UNKNOWN_MODEL" | "MODEL_KIND_MISMATCH" | "INVALID_TENSOR" | "INVALID_JOB_ID" | "INVALID_WEBHOOK_URL" | "INVALID_INPUT_URL" | "INPUT_FETCH_FAILED" | "UPLOAD_NOT_FOUND" | "INVALID_METADATA" | "CONFIRMATION_REQUIRED" | "IDEMPOTENCY_KEY_REUSED" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "JOB_NOT_FOUND" | "MODEL_NOT_FOUND" | "JOB_FINISHED" | "CONFLICT" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "RATE_LIMITED" | "QUOTA_EXCEEDED" | "CONCURRENCY_LIMITED" | "QUEUE_FULL" | "TOO_MANY_STREAMS" | "SERVER_BUSY" | "QUEUE_UNAVAILABLE" | "DATABASE_UNAVAILABLE" | "STORAGE_UNAVAILABLE" | "MODEL_NOT_READY" | "MODEL_FORMAT_UNSUPPORTED" | "INTERNAL" | "INPUT_MISSING" | "INFERENCE_FAILED" | "PREPROCESSING_FAILED" | "TIMEOUT" | "JOB_LOST" | "NO_WORKER" | "EXPIRED" | "DEADLINE_EXCEEDED";
         JobList: {
             data: components["schemas"]["Job"][];
             nextCursor: string | null;
@@ -1460,6 +1699,8 @@ export type components = {
                     label: string;
                     score: number;
                 }[] | null;
+                outputs: components["schemas"]["ProtocolTensor"][] | null;
+                reading: components["schemas"]["TensorReading"] | null;
             } | null;
             error: {
                 code: string;
@@ -1677,6 +1918,47 @@ export type components = {
             paused: boolean;
             queues: string[];
         };
+        ServerMetadata: {
+            name: string;
+            version: string;
+            extensions: string[];
+        };
+        ModelMetadata: {
+            name: string;
+            versions: string[];
+            platform: string;
+            inputs: components["schemas"]["TensorMetadata"][];
+            outputs: components["schemas"]["TensorMetadata"][];
+        };
+        TensorMetadata: {
+            name: string;
+            datatype: string;
+            shape: number[];
+        };
+        /** @description The protocol's error shape, `{ "error": "…" }`, with the platform's stable `code` beside it. */
+        ProtocolError: {
+            error: string;
+            code: string;
+            details?: unknown;
+        };
+        InferResponse: {
+            model_name: string;
+            model_version: string;
+            id?: string;
+            parameters?: {
+                [key: string]: unknown;
+            };
+            outputs: components["schemas"]["InferOutputTensor"][];
+        };
+        InferOutputTensor: {
+            name: string;
+            datatype: string;
+            shape: number[];
+            parameters?: {
+                binary_data_size?: number;
+            };
+            data?: (number | boolean)[];
+        };
         /** @description The models, their versions and readiness, and the workers that serve them. */
         ModelList: {
             models: components["schemas"]["Model"][];
@@ -1724,7 +2006,13 @@ export type components = {
                 width: number;
                 height: number;
                 channels: number;
-            };
+            } | null;
+            tensors: {
+                inputs: components["schemas"]["TensorSpec"][];
+                outputs: components["schemas"]["TensorSpec"][];
+                /** @enum {string} */
+                reader: "classification" | "embedding" | "detection" | "raw";
+            } | null;
             labels: string[] | null;
             metrics: {
                 [key: string]: number;
@@ -1737,6 +2025,11 @@ export type components = {
             workersReady: number;
             engines: string[];
             modelUrl: string | null;
+        };
+        TensorSpec: {
+            name: string;
+            datatype: string;
+            shape: number[];
         };
         ModelWorker: {
             workerId: string;
@@ -5427,6 +5720,622 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    protocolServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server's name, version and protocol extensions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerMetadata"];
+                };
+            };
+        };
+    };
+    protocolServerLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server answers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    protocolServerReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Postgres and Redis answer. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not ready. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    protocolModelMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Its inputs and outputs: name, datatype, shape (-1: dynamic). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelMetadata"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+        };
+    };
+    protocolModelVersionMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Its inputs and outputs: name, datatype, shape (-1: dynamic). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelMetadata"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+        };
+    };
+    protocolModelReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not ready: no live worker has it loaded. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+        };
+    };
+    protocolModelVersionReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not ready: no live worker has it loaded. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+        };
+    };
+    protocolInfer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `respond-async`: answer 202 at once; `wait=N`: wait at most N seconds (60 at most). */
+                Prefer?: string;
+                /** @description The JSON header's length in bytes when binary tensors follow it. */
+                "Inference-Header-Content-Length"?: string;
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["InferRequest"];
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description The outputs (JSON, or the JSON header and binary outputs). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InferResponse"];
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Accepted: the job, at `Location`. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Error: `INVALID_TENSOR`, `MODEL_KIND_MISMATCH`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `QUOTA_EXCEEDED`, `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `INFERENCE_FAILED`, `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `QUEUE_FULL`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `TIMEOUT`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+        };
+    };
+    protocolInferVersion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `respond-async`: answer 202 at once; `wait=N`: wait at most N seconds (60 at most). */
+                Prefer?: string;
+                /** @description The JSON header's length in bytes when binary tensors follow it. */
+                "Inference-Header-Content-Length"?: string;
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["InferRequest"];
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description The outputs (JSON, or the JSON header and binary outputs). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InferResponse"];
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Accepted: the job, at `Location`. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Error: `INVALID_TENSOR`, `MODEL_KIND_MISMATCH`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `UNAUTHENTICATED`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `MODEL_NOT_FOUND`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `IDEMPOTENCY_KEY_REUSED`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `QUOTA_EXCEEDED`, `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `INFERENCE_FAILED`, `INTERNAL`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `QUEUE_FULL`, `QUEUE_UNAVAILABLE`, `DATABASE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
+                };
+            };
+            /** @description Error: `TIMEOUT`. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProtocolError"];
                 };
             };
         };

@@ -1,0 +1,154 @@
+import onnxProto from 'onnx-proto';
+
+/**
+ * Small ONNX models built here, from the ONNX protobuf schema, for the tests and benchmarks of
+ * tensor models: each a few nodes with known answers, so a test can check the numbers.
+ */
+const { onnx } = onnxProto;
+const T = onnx.TensorProto.DataType;
+
+type Dim = number | string;
+interface ValueInfo {
+  name: string;
+  type: number;
+  dims: Dim[];
+}
+
+function valueInfo({ name, type, dims }: ValueInfo): onnxProto.onnx.IValueInfoProto {
+  return { name, type: { tensorType: { elemType: type, shape: { dim: dims.map((dim) => (typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })) } } } };
+}
+
+function floats(name: string, dims: number[], values: number[]): onnxProto.onnx.ITensorProto {
+  return { name, dims, dataType: T.FLOAT, floatData: values };
+}
+
+function int64s(name: string, dims: number[], values: number[]): onnxProto.onnx.ITensorProto {
+  return { name, dims, dataType: T.INT64, int64Data: values };
+}
+
+function model(name: string, graph: { node: onnxProto.onnx.INodeProto[]; initializer?: onnxProto.onnx.ITensorProto[]; input: ValueInfo[]; output: ValueInfo[] }): Uint8Array {
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      producerName: 'inferq-test-models',
+      graph: { name, node: graph.node, initializer: graph.initializer ?? [], input: graph.input.map(valueInfo), output: graph.output.map(valueInfo) },
+    }),
+  ).finish();
+}
+
+/** Two inputs `a`, `b` FP32 [batch, 3] → `sum` (a + b) and `product` (a × b), FP32 [batch, 3]. */
+export function twoInputModel(): Uint8Array {
+  return model('two-input', {
+    node: [
+      { opType: 'Add', input: ['a', 'b'], output: ['sum'] },
+      { opType: 'Mul', input: ['a', 'b'], output: ['product'] },
+    ],
+    input: [
+      { name: 'a', type: T.FLOAT, dims: ['batch', 3] },
+      { name: 'b', type: T.FLOAT, dims: ['batch', 3] },
+    ],
+    output: [
+      { name: 'sum', type: T.FLOAT, dims: ['batch', 3] },
+      { name: 'product', type: T.FLOAT, dims: ['batch', 3] },
+    ],
+  });
+}
+
+/** The token model's embedding table: token t's row is [t, 2t, 1, 0]. */
+export const tokenVocabulary = 16;
+/** Its classifier: scores = mean embedding × W, W's columns are dims 0, 1 and 2 (labels below). */
+export const tokenLabels = ['first', 'second', 'bias'];
+
+/**
+ * A text classifier over token ids: `input_ids` INT64 [batch, sequence] → the mean of each
+ * token's embedding (row t: [t, 2t, 1, 0]) times W → `logits` FP32 [batch, 3] = [mean t, 2 mean t, 1].
+ */
+export function tokenClassifierModel(): Uint8Array {
+  const table = Array.from({ length: tokenVocabulary }, (_, t) => [t, 2 * t, 1, 0]).flat();
+  return model('token-classifier', {
+    node: [
+      { opType: 'Gather', input: ['table', 'input_ids'], output: ['embedded'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+      { opType: 'ReduceMean', input: ['embedded'], output: ['pooled'], attribute: [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }, { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+      { opType: 'MatMul', input: ['pooled', 'w'], output: ['logits'] },
+    ],
+    initializer: [floats('table', [tokenVocabulary, 4], table), floats('w', [4, 3], [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])],
+    input: [{ name: 'input_ids', type: T.INT64, dims: ['batch', 'sequence'] }],
+    output: [{ name: 'logits', type: T.FLOAT, dims: ['batch', 3] }],
+  });
+}
+
+/** An embedding model: `features` FP32 [batch, 4] → `embedding` FP32 [batch, 2] = [x0 + x1, x2 + x3]. */
+export function embeddingModel(): Uint8Array {
+  return model('embedding', {
+    node: [{ opType: 'MatMul', input: ['features', 'w'], output: ['embedding'] }],
+    initializer: [floats('w', [4, 2], [1, 0, 1, 0, 0, 1, 0, 1])],
+    input: [{ name: 'features', type: T.FLOAT, dims: ['batch', 4] }],
+    output: [{ name: 'embedding', type: T.FLOAT, dims: ['batch', 2] }],
+  });
+}
+
+/**
+ * A detector-like model with three outputs: `image` FP32 [batch, 4] →
+ * `boxes` FP32 [batch, 2, 4] (the input twice), `scores` FP32 [batch, 2] = sigmoid([x0, -x0]),
+ * `classes` INT64 [batch, 2] = [0, 1].
+ */
+export function detectorModel(): Uint8Array {
+  return model('detector', {
+    node: [
+      { opType: 'Tile', input: ['image', 'repeats'], output: ['tiled'] },
+      { opType: 'Reshape', input: ['tiled', 'box_shape'], output: ['boxes'] },
+      { opType: 'MatMul', input: ['image', 'w'], output: ['raw_scores'] },
+      { opType: 'Sigmoid', input: ['raw_scores'], output: ['scores'] },
+      { opType: 'Shape', input: ['image'], output: ['image_shape'] },
+      { opType: 'Slice', input: ['image_shape', 'zero', 'one'], output: ['batch'] },
+      { opType: 'Concat', input: ['batch', 'one'], output: ['class_shape'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+      { opType: 'Expand', input: ['class_row', 'class_shape'], output: ['classes_1'] },
+      { opType: 'Reshape', input: ['classes_1', 'class_out_shape'], output: ['classes'] },
+    ],
+    initializer: [
+      int64s('repeats', [2], [1, 2]),
+      int64s('box_shape', [3], [-1, 2, 4]),
+      floats('w', [4, 2], [1, -1, 0, 0, 0, 0, 0, 0]),
+      int64s('zero', [1], [0]),
+      int64s('one', [1], [1]),
+      int64s('class_row', [1, 2], [0, 1]),
+      int64s('class_out_shape', [2], [-1, 2]),
+    ],
+    input: [{ name: 'image', type: T.FLOAT, dims: ['batch', 4] }],
+    output: [
+      { name: 'boxes', type: T.FLOAT, dims: ['batch', 2, 4] },
+      { name: 'scores', type: T.FLOAT, dims: ['batch', 2] },
+      { name: 'classes', type: T.INT64, dims: ['batch', 2] },
+    ],
+  });
+}
+
+/**
+ * Datatypes beyond FP32, with a fixed shape (no batch axis): `half` FP16 [2], `double` FP64 [2],
+ * `flag` BOOL [2], `byte` UINT8 [2] → `half_twice` FP16 (half + half), `double_masked` FP64
+ * (double where flag, else 0), `not_flag` BOOL, `byte_copy` UINT8.
+ */
+export function datatypesModel(): Uint8Array {
+  return model('datatypes', {
+    node: [
+      { opType: 'Add', input: ['half', 'half'], output: ['half_twice'] },
+      { opType: 'Cast', input: ['flag'], output: ['flag_double'], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: T.DOUBLE }] },
+      { opType: 'Mul', input: ['double', 'flag_double'], output: ['double_masked'] },
+      { opType: 'Not', input: ['flag'], output: ['not_flag'] },
+      { opType: 'Identity', input: ['byte'], output: ['byte_copy'] },
+    ],
+    input: [
+      { name: 'half', type: T.FLOAT16, dims: [2] },
+      { name: 'double', type: T.DOUBLE, dims: [2] },
+      { name: 'flag', type: T.BOOL, dims: [2] },
+      { name: 'byte', type: T.UINT8, dims: [2] },
+    ],
+    output: [
+      { name: 'half_twice', type: T.FLOAT16, dims: [2] },
+      { name: 'double_masked', type: T.DOUBLE, dims: [2] },
+      { name: 'not_flag', type: T.BOOL, dims: [2] },
+      { name: 'byte_copy', type: T.UINT8, dims: [2] },
+    ],
+  });
+}

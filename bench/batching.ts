@@ -6,11 +6,11 @@
 //   pnpm bench batching [--backends wasm,cpu] [--models nsfw,mnist] [--batches 1,4,8,16,32] [--seconds 2] [--max-batch-seconds 10]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendKinds, Batcher, initBackend, loadModel, type BackendKind } from '@inferq/inference';
+import { backendKinds, initBackend, loadModel, measureBatching, type BackendKind } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { repoRoot } from '@inferq/testing';
 import { machineLoad } from './lib/procStat.ts';
-import { printTable, quantile, writeResults } from './lib/stats.ts';
+import { printTable, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -69,32 +69,9 @@ for (const backend of values.backends.split(',').map((b) => b.trim()) as Backend
         rows.push({ backend, model: name, batch, imagesPerSecond: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, meanBatch: Number.NaN, skipped: `one batch ≈ ${((perImageMs * batch) / 1000).toFixed(0)} s` });
         continue;
       }
-      const batcher = new Batcher<Float32Array, number[]>({ maxBatchSize: batch, maxDelayMs: 2, run: (inputs) => model.predictBatch(inputs) });
-      const latencies: number[] = [];
-      const started = performance.now();
-      // At least two full batches, however slow the backend.
-      const deadline = started + Math.max(seconds * 1000, 2.2 * perImageMs * batch);
-      await Promise.all(
-        Array.from({ length: 2 * batch }, async () => {
-          while (performance.now() < deadline) {
-            const submitted = performance.now();
-            await batcher.submit(input);
-            latencies.push(performance.now() - submitted);
-          }
-        }),
-      );
-      const elapsed = performance.now() - started;
-      const stats = batcher.stats;
-      await batcher.close();
-      rows.push({
-        backend,
-        model: name,
-        batch,
-        imagesPerSecond: (latencies.length / elapsed) * 1000,
-        p50Ms: quantile(latencies, 0.5),
-        p99Ms: quantile(latencies, 0.99),
-        meanBatch: stats.items / stats.batches,
-      });
+      // The same closed-loop measurement `models tune` makes (at least two full batches).
+      const point = await measureBatching(model, { maxBatchSize: batch, maxDelayMs: 2 }, { durationMs: seconds * 1000 });
+      rows.push({ backend, model: name, batch, imagesPerSecond: point.imagesPerSecond, p50Ms: point.p50Ms, p99Ms: point.p99Ms, meanBatch: point.meanBatch });
       const row = rows.at(-1)!;
       console.log(`${backend} ${name} batch ${batch}: ${row.imagesPerSecond.toFixed(1)} images/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms`);
     }

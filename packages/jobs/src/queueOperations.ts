@@ -1,7 +1,8 @@
-import { AppError, maxBulkJobs, queueUnavailable, type CleanJobsBody, type CleanJobsView, type QueueControlView, type RetryFailedBody, type RetryFailedView } from '@inferq/core';
+import { maxBulkJobs, queueUnavailable, type CleanJobsBody, type CleanJobsView, type QueueControlView, type RetryFailedBody, type RetryFailedView } from '@inferq/core';
 import type { JobMaintenance } from '@inferq/db';
 import { queuesPaused, setQueuesPaused, type InferenceQueue } from '@inferq/queue';
 import { inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
+import { retryEach } from './retryEach.ts';
 
 export interface QueueOperationsOptions {
   maintenance: JobMaintenance;
@@ -55,21 +56,7 @@ export class QueueOperations {
   async retryFailed(body: RetryFailedBody = {}): Promise<RetryFailedView> {
     assertReady(this.#options.queues());
     const { ids, total } = await this.#options.maintenance.listFailedIds({ userId: body.userId, limit: body.limit ?? maxBulkJobs });
-    let retried = 0;
-    let next = 0;
-    const run = async () => {
-      while (next < ids.length) {
-        const id = ids[next++]!;
-        try {
-          await this.#options.retry(id);
-          retried++;
-        } catch (error) {
-          if (error instanceof AppError && (error.code === 'CONFLICT' || error.code === 'JOB_NOT_FOUND')) continue;
-          throw error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#options.retryConcurrency, ids.length) }, run));
+    const retried = await retryEach(ids, this.#options.retry, this.#options.retryConcurrency);
     return { retried, remaining: total - retried };
   }
 

@@ -3,6 +3,7 @@ import { AppError, isFinalStatus, isUuid, maxBulkJobs, parseJobMetadata, queueUn
 import type { JobQueries, WebhookDeliveryStore } from '@inferq/db';
 import type { WebhookQueue } from '@inferq/queue';
 import { parseAdminFilter } from './jobService.ts';
+import { retryEach } from './retryEach.ts';
 
 export interface ReplayOperationsOptions {
   queries: JobQueries;
@@ -69,22 +70,7 @@ export class ReplayOperations {
     if (body.dryRun) return { operationId, asOf: asOf.toISOString(), matched, retried: 0, remaining: matched, dryRun: true };
 
     const ids = await this.#options.queries.ids(covered, body.limit ?? maxBulkJobs);
-    let retried = 0;
-    let next = 0;
-    const run = async () => {
-      while (next < ids.length) {
-        const id = ids[next++]!;
-        try {
-          await this.#options.retry(id);
-          retried++;
-        } catch (error) {
-          // Retried by someone else, held by a worker, or deleted meanwhile: left, and counted in remaining.
-          if (error instanceof AppError && (error.code === 'CONFLICT' || error.code === 'JOB_NOT_FOUND')) continue;
-          throw error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#options.concurrency ?? 8, ids.length) }, run));
+    const retried = await retryEach(ids, this.#options.retry, this.#options.concurrency ?? 8);
     return { operationId, asOf: asOf.toISOString(), matched, retried, remaining: matched - retried, dryRun: false };
   }
 

@@ -53,6 +53,8 @@ export const workerEnvSchema = commonEnvSchema.extend({
     ),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).optional()
     .describe('Jobs of one model held at once (one batch running, the next one gathering); unset, max(2, 2 × that model\'s batch size).'),
+  SHADOW_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1)
+    .describe('Shadow runs (a traffic split\'s `shadow` version) of one model held at once; each starts only while this worker holds no primary job of that model, so shadows use idle capacity only.'),
   /** 15 s is 100 batches of a 150 ms model; test/faults/hungWorker.test.ts measures the hand-over. */
   LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(15_000)
     .describe(

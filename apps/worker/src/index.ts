@@ -149,6 +149,7 @@ const worker = new InferenceWorker({
   metrics,
   tracing,
   shadowResults: new ShadowResults(db),
+  shadowConcurrency: env.SHADOW_CONCURRENCY,
 });
 worker.start();
 takesJobsOf = (model) => worker.consumes(model);

@@ -150,6 +150,7 @@ const worker = new InferenceWorker({
   tracing,
   shadowResults: new ShadowResults(db),
   shadowConcurrency: env.SHADOW_CONCURRENCY,
+  shadowIdleMs: env.SHADOW_IDLE_MS,
 });
 worker.start();
 takesJobsOf = (model) => worker.consumes(model);

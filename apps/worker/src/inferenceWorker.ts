@@ -70,6 +70,12 @@ export interface InferenceWorkerOptions {
    */
   shadowConcurrency?: number;
   /**
+   * How long the model must have been idle here (no primary held since) before a shadow run
+   * starts. Under steady traffic the gaps between primaries are short and shadows wait (and,
+   * past the backlog bound, are dropped); they run in the lulls. @defaultValue 100
+   */
+  shadowIdleMs?: number;
+  /**
    * Spans of each attempt (`attempt`, with `start`, `batch` and `result write` under it),
    * continuing the trace whose context the payload carries. @defaultValue disabledTracing (off)
    */
@@ -168,6 +174,8 @@ export class InferenceWorker {
   readonly #consumers = new Map<string, { worker: Worker<InferenceJobPayload, JobOutcome>; shadows?: Worker<InferenceJobPayload, JobOutcome>; closing?: Promise<void> }>();
   /** Per model: shadow runs waiting for the model to be idle here (see #whenIdle). */
   readonly #idleWaiters = new Map<string, Array<() => void>>();
+  /** Per model: performance.now() when its last primary job here ended. */
+  readonly #lastPrimaryAt = new Map<string, number>();
   readonly #jobs = new Map<string, ModelJobs>();
   /** Per model: its measured throughput here, announced in the heartbeat. */
   readonly #meters = new Map<string, ThroughputMeter>();
@@ -299,14 +307,24 @@ export class InferenceWorker {
     return counts === undefined || counts.held + counts.running === 0;
   }
 
-  /** Resolves once `model` is idle here (at once if it is), or the worker is closing. */
+  /**
+   * Resolves once `model` is idle here and has been for `shadowIdleMs` (at once if so), or the
+   * worker is closing.
+   */
   async #whenIdle(model: string): Promise<void> {
-    while (!this.#idle(model) && !this.#closed && !this.#consumers.get(model)?.closing) {
-      await new Promise<void>((resolve) => {
-        const waiters = this.#idleWaiters.get(model) ?? [];
-        waiters.push(resolve);
-        this.#idleWaiters.set(model, waiters);
-      });
+    const idleMs = this.#options.shadowIdleMs ?? 100;
+    while (!this.#closed && !this.#consumers.get(model)?.closing) {
+      if (!this.#idle(model)) {
+        await new Promise<void>((resolve) => {
+          const waiters = this.#idleWaiters.get(model) ?? [];
+          waiters.push(resolve);
+          this.#idleWaiters.set(model, waiters);
+        });
+        continue;
+      }
+      const quietFor = performance.now() - (this.#lastPrimaryAt.get(model) ?? -Infinity);
+      if (quietFor >= idleMs) return;
+      await sleep(idleMs - quietFor);
     }
   }
 
@@ -422,6 +440,7 @@ export class InferenceWorker {
       attempt.ended = true;
       if (counts) counts[attempt.phase]--;
       meter?.end(produced);
+      this.#lastPrimaryAt.set(queueModel, performance.now());
       this.#wakeIdle(queueModel);
     }
   }

@@ -1,9 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parallelLayouts } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { mnistFixtureFolder } from '@inferq/training';
 import { tinyOnnxManifest, tinyOnnxModel } from '../../../packages/models/test/onnxFixture.ts';
@@ -203,7 +204,13 @@ describe('inferq-admin models tune', () => {
     expect(published.manifest.limits).toMatchObject({ maxBatchSize: answer.best.maxBatchSize, maxDelayMs: answer.best.maxDelayMs, latencyBudgetMs: 10_000 });
     expect(published.manifest.sha256).toBe((await registry.resolve('mnist', '1.0.0')).manifest.sha256);
     expect((await registry.resolve('mnist')).version).toBe('1.0.0');
-  }, 60_000);
+    // Then ORT threads × worker processes at the pick, each layout within this machine's cores,
+    // measured in processes of their own (every one answered), and a pick among them.
+    const layouts = (answer as unknown as { layouts: { best: { threads: number; processes: number } | null; points: Array<{ threads: number; processes: number; imagesPerSecond: number }> } }).layouts;
+    expect(layouts.points.map(({ threads, processes }) => `${threads}x${processes}`)).toEqual(parallelLayouts([1, 2], [1, 2], availableParallelism()).map(({ threads, processes }) => `${threads}x${processes}`));
+    expect(layouts.points.every((point) => point.imagesPerSecond > 0)).toBe(true);
+    expect(layouts.points).toContainEqual(expect.objectContaining(layouts.best));
+  }, 90_000);
 
   it('refuses a budget that is not a positive number', async () => {
     expect((await run(['publish', mnistFixtureFolder, '--name', 'mnist', '--version', '1.0.0', '--live'])).code).toBe(0);

@@ -1,5 +1,6 @@
 import { access, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AppError, putTrafficBodySchema, type TrafficSplit } from '@inferq/core';
 import { savedModelsSupported } from '@inferq/inference/savedModelSupport';
@@ -66,7 +67,11 @@ export const modelsUsage = `pnpm admin models: the model registry (the folder MO
                                             p99. Run it on a machine of the model's worker pool.
                                             The pick is published as a new version (the same
                                             files, limits.maxBatchSize/maxDelayMs set; NEW_VERSION,
-                                            else <version>+b<size>d<delay>)
+                                            else <version>+b<size>d<delay>); then, at the pick,
+                                            ORT threads 1,2 × worker processes 1,2 within this
+                                            machine's cores, and reports the best layout (the
+                                            worker's ORT_INTRA_OP_THREADS and WORKER_PROCESSES;
+                                            --skip-layouts leaves it out)
 
   --json                                    print JSON`;
 
@@ -109,6 +114,7 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       provider: { type: 'string' },
       threads: { type: 'string' },
       publish: { type: 'string' },
+      'skip-layouts': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -279,7 +285,7 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
 async function tuneModel(
   registry: ModelRegistry,
   name: string,
-  values: { version?: string | undefined; 'budget-ms'?: string | undefined; seconds?: string | undefined; engine?: string | undefined; provider?: string | undefined; threads?: string | undefined; publish?: string | undefined; live?: boolean | undefined; json?: boolean | undefined },
+  values: { version?: string | undefined; 'budget-ms'?: string | undefined; seconds?: string | undefined; engine?: string | undefined; provider?: string | undefined; threads?: string | undefined; publish?: string | undefined; live?: boolean | undefined; 'skip-layouts'?: boolean | undefined; json?: boolean | undefined },
   print: (value: unknown, text: string) => void,
   out: CommandOutput,
 ): Promise<number> {
@@ -319,6 +325,23 @@ async function tuneModel(
     print({ name, version: manifest.version, engine: model.engine, budgetMs, best: null, points: result.points }, `no setting keeps a p99 of ${budgetMs} ms on ${model.engine}, not even batch 1: nothing published`);
     return 1;
   }
+  // Threads and processes are the worker's settings, not the manifest's: measured at the pick in
+  // processes of their own (ONNX Runtime's thread count is per process), reported, not published.
+  let layouts: Awaited<ReturnType<typeof inference.tuneParallelism>> | null = null;
+  if (!values['skip-layouts']) {
+    if (!values.json) out.write(`layouts at batch ${best.maxBatchSize} delay ${best.maxDelayMs} ms (ORT threads × worker processes):\n`);
+    layouts = await inference.tuneParallelism({
+      entry: fileURLToPath(new URL('./tuneProcess.ts', import.meta.url)),
+      args: [JSON.stringify({ location, manifest, engine, provider })],
+      setting: { maxBatchSize: best.maxBatchSize, maxDelayMs: best.maxDelayMs },
+      budgetMs,
+      durationMs: seconds * 1000,
+      onPoint: (point) => {
+        if (!values.json) out.write(`  ${point.threads} thread${point.threads === 1 ? ' ' : 's'} × ${point.processes} process${point.processes === 1 ? '  ' : 'es'}: ${point.imagesPerSecond.toFixed(1)} images/s, p99 ${point.p99Ms.toFixed(1)} ms\n`);
+      },
+    });
+  }
+  const layout = layouts?.best ? `; workers here: ORT_INTRA_OP_THREADS=${layouts.best.threads} WORKER_PROCESSES=${layouts.best.processes} (${layouts.best.imagesPerSecond.toFixed(1)} images/s, p99 ${layouts.best.p99Ms.toFixed(1)} ms)` : '';
   const version = values.publish ?? `${manifest.version}+b${best.maxBatchSize}d${best.maxDelayMs}`;
   const files = await readVersionFiles(location, manifest.format);
   if ((manifest.format === 'layers' || manifest.format === 'graph') && manifest.onnx !== undefined) files.push(await readOnnxFile(location));
@@ -331,8 +354,8 @@ async function tuneModel(
     setLive: values.live ?? false,
   });
   print(
-    { name, from: manifest.version, version, status: published.status, engine: model.engine, budgetMs, best, points: result.points, live: values.live ?? false },
-    `best within ${budgetMs} ms: maxBatchSize ${best.maxBatchSize}, maxDelayMs ${best.maxDelayMs} (${best.imagesPerSecond.toFixed(1)} images/s, p99 ${best.p99Ms.toFixed(1)} ms); ${name}@${version} ${published.status}${values.live ? ', live' : ` (make it live with: pnpm admin models set-live ${name} ${version})`}`,
+    { name, from: manifest.version, version, status: published.status, engine: model.engine, budgetMs, best, points: result.points, layouts, live: values.live ?? false },
+    `best within ${budgetMs} ms: maxBatchSize ${best.maxBatchSize}, maxDelayMs ${best.maxDelayMs} (${best.imagesPerSecond.toFixed(1)} images/s, p99 ${best.p99Ms.toFixed(1)} ms); ${name}@${version} ${published.status}${values.live ? ', live' : ` (make it live with: pnpm admin models set-live ${name} ${version})`}${layout}`,
   );
   return 0;
 }

@@ -52,6 +52,8 @@ export const apiEnvSchema = commonEnvSchema.extend({
     .describe(
       'The proxies whose `X-Forwarded-For` is believed for the client address (the key of the per-address limits): `false` none, a hop count (`1` behind one load balancer), or their addresses/subnets (`10.0.0.0/8,loopback`). `true` is refused at start: it would let any client choose its address (see [security](../security.md)).',
     ),
+  SHADOW_BACKLOG_MAX: z.coerce.number().int().min(0).default(1000)
+    .describe('Shadow runs waiting per model (a traffic split\'s `shadow` version) above which new ones are dropped and counted; a primary job is never refused for its shadow.'),
   MAX_QUEUED_JOBS: z.coerce.number().int().positive().default(defaultMaxQueuedJobs)
     .describe('Jobs queued, running or delayed for a retry across all users above which submissions get `503 QUEUE_FULL` (with `Retry-After`) before anything is written.'),
   PREPARE_MODEL_PIXELS: envBoolean

@@ -25,7 +25,7 @@ const redis = createRedisConnection({ url: env.REDIS_URL, role: 'producer', conn
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 const registry = new ModelRegistry({ root: env.MODELS_DIR });
 // One queue per model; the registry's models are the queues counted (global cap, depth, operators).
-const queue = new InferenceQueue({ connection: redis, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, models: async () => (await registry.list()).map((model) => model.name) });
+const queue = new InferenceQueue({ connection: redis, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, maxShadowBacklog: env.SHADOW_BACKLOG_MAX, models: async () => (await registry.list()).map((model) => model.name) });
 // Subscribed connections run no other command, so live events get a connection of their own;
 // a consumer connection, so the subscription survives Redis restarts.
 const eventsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-api-events' });

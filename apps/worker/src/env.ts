@@ -53,6 +53,10 @@ export const workerEnvSchema = commonEnvSchema.extend({
     ),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).optional()
     .describe('Jobs of one model held at once (one batch running, the next one gathering); unset, max(2, 2 × that model\'s batch size).'),
+  SHADOW_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1)
+    .describe('Shadow runs (a traffic split\'s `shadow` version) of one model held at once; each starts only while this worker holds no primary job of that model, so shadows use idle capacity only.'),
+  SHADOW_IDLE_MS: z.coerce.number().int().min(0).max(60_000).default(100)
+    .describe('How long a model must have had no primary job on this worker before a shadow run of it starts: shadows run in the lulls, and under steady traffic wait (or are dropped past `SHADOW_BACKLOG_MAX`).'),
   /** 15 s is 100 batches of a 150 ms model; test/faults/hungWorker.test.ts measures the hand-over. */
   LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(15_000)
     .describe(

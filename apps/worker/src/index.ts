@@ -149,6 +149,8 @@ const worker = new InferenceWorker({
   metrics,
   tracing,
   shadowResults: new ShadowResults(db),
+  shadowConcurrency: env.SHADOW_CONCURRENCY,
+  shadowIdleMs: env.SHADOW_IDLE_MS,
 });
 worker.start();
 takesJobsOf = (model) => worker.consumes(model);

@@ -1,7 +1,7 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { AppError, ThroughputMeter, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, modelQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
+import { AppError, ThroughputMeter, defaultInferenceJobPolicy, inferenceJobPayloadSchema, inferenceQueueName, isUuid, modelQueueName, shadowQueueName, type ErrorCode, type InferenceJobPayload } from '@inferq/core';
 import { isDatabaseUnavailable, type CompletedJob, type JobExecution, type ShadowResults, type StartedJob } from '@inferq/db';
 import { Batcher, decodeOutput, imageToInput, preparedToInput, type Inference, type ModelLease, type ModelPool } from '@inferq/inference';
 import type { WorkerMetrics } from '@inferq/metrics';
@@ -61,8 +61,20 @@ export interface InferenceWorkerOptions {
    */
   resultWriteRetryMs?: number;
   metrics?: WorkerMetrics;
-  /** Where shadow runs (a traffic split's shadow version) write what they made. @defaultValue none: shadow runs are skipped */
+  /** Where shadow runs (a traffic split's shadow version) write what they made. @defaultValue none: shadow runs are not taken */
   shadowResults?: ShadowResults;
+  /**
+   * Shadow runs of one model held at once. Each starts only while this worker holds no primary
+   * job of the model (none waiting for a batch, none running), so shadows use idle capacity only.
+   * @defaultValue 1
+   */
+  shadowConcurrency?: number;
+  /**
+   * How long the model must have been idle here (no primary held since) before a shadow run
+   * starts. Under steady traffic the gaps between primaries are short and shadows wait (and,
+   * past the backlog bound, are dropped); they run in the lulls. @defaultValue 100
+   */
+  shadowIdleMs?: number;
   /**
    * Spans of each attempt (`attempt`, with `start`, `batch` and `result write` under it),
    * continuing the trace whose context the payload carries. @defaultValue disabledTracing (off)
@@ -159,7 +171,11 @@ export class InferenceWorker {
   readonly #writer: Batcher<CompletedJob, string | null>;
   readonly #starter: Batcher<string, (StartedJob & { handed?: StoredPixels }) | null>;
   /** One BullMQ worker per model queue taken from; `closing` once the model is being dropped. */
-  readonly #consumers = new Map<string, { worker: Worker<InferenceJobPayload, JobOutcome>; closing?: Promise<void> }>();
+  readonly #consumers = new Map<string, { worker: Worker<InferenceJobPayload, JobOutcome>; shadows?: Worker<InferenceJobPayload, JobOutcome>; closing?: Promise<void> }>();
+  /** Per model: shadow runs waiting for the model to be idle here (see #whenIdle). */
+  readonly #idleWaiters = new Map<string, Array<() => void>>();
+  /** Per model: performance.now() when its last primary job here ended. */
+  readonly #lastPrimaryAt = new Map<string, number>();
   readonly #jobs = new Map<string, ModelJobs>();
   /** Per model: its measured throughput here, announced in the heartbeat. */
   readonly #meters = new Map<string, ThroughputMeter>();
@@ -256,15 +272,80 @@ export class InferenceWorker {
       logger.warn({ jobId: job.id, model, attempt: job.attemptsMade, final, err: error }, 'job attempt failed');
     });
     worker.on('stalled', (jobId) => logger.warn({ jobId, model }, 'job stalled; it will run again'));
-    this.#consumers.set(model, { worker });
+    const shadows = this.#options.shadowResults ? this.#consumeShadows(model, process) : undefined;
+    this.#consumers.set(model, { worker, ...(shadows ? { shadows } : {}) });
     logger.info({ model, queue: worker.name, concurrency }, 'taking jobs of model');
+  }
+
+  /**
+   * The BullMQ worker on `model`'s shadow queue: a small concurrency, and each run waits until the
+   * model's primaries leave this worker idle. A shadow that started runs to its end (one input on
+   * the shadow version), so a primary arriving meanwhile waits at most that long.
+   */
+  #consumeShadows(model: string, process: (job: Job<InferenceJobPayload, JobOutcome>) => Promise<JobOutcome>): Worker<InferenceJobPayload, JobOutcome> {
+    const { connection, logger } = this.#options;
+    const gated = async (job: Job<InferenceJobPayload, JobOutcome>) => {
+      await this.#whenIdle(model);
+      return process(job);
+    };
+    const worker = new Worker<InferenceJobPayload, JobOutcome>(shadowQueueName(model, this.#options.queueName ?? inferenceQueueName), gated, {
+      connection,
+      prefix: this.#options.prefix ?? 'inferq',
+      concurrency: this.#options.shadowConcurrency ?? 1,
+      lockDuration: this.#options.lockDurationMs ?? 30_000,
+      stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 1,
+      autorun: true,
+    });
+    worker.on('error', (error) => logger.error({ err: error, model }, 'shadow worker error'));
+    return worker;
+  }
+
+  /** Whether this worker holds no primary job of `model`: none waiting for a batch, none running. */
+  #idle(model: string): boolean {
+    const counts = this.#jobs.get(model);
+    return counts === undefined || counts.held + counts.running === 0;
+  }
+
+  /**
+   * Resolves once `model` is idle here and has been for `shadowIdleMs` (at once if so), or the
+   * worker is closing.
+   */
+  async #whenIdle(model: string): Promise<void> {
+    const idleMs = this.#options.shadowIdleMs ?? 100;
+    while (!this.#closed && !this.#consumers.get(model)?.closing) {
+      if (!this.#idle(model)) {
+        await new Promise<void>((resolve) => {
+          const waiters = this.#idleWaiters.get(model) ?? [];
+          waiters.push(resolve);
+          this.#idleWaiters.set(model, waiters);
+        });
+        continue;
+      }
+      const quietFor = performance.now() - (this.#lastPrimaryAt.get(model) ?? -Infinity);
+      if (quietFor >= idleMs) return;
+      await sleep(idleMs - quietFor);
+    }
+  }
+
+  /** Lets the shadow runs waiting on `model` go, when it just became idle (or is being let go). */
+  #wakeIdle(model: string, force = false): void {
+    if (!force && !this.#idle(model)) return;
+    const waiters = this.#idleWaiters.get(model);
+    if (!waiters || waiters.length === 0) return;
+    this.#idleWaiters.delete(model);
+    // Woken one turn later: a primary taken in the same turn counts first, and they wait again.
+    setImmediate(() => {
+      for (const wake of waiters) wake();
+    });
   }
 
   /** Stops taking `model`'s jobs; resolves once the ones held have finished. */
   async #stopConsuming(model: string): Promise<void> {
     const current = this.#consumers.get(model);
     if (!current) return;
-    current.closing ??= current.worker.close().finally(() => {
+    if (!current.closing) this.#wakeIdle(model, true);
+    current.closing ??= Promise.all([current.worker.close(), current.shadows?.close()]).then(() => undefined).finally(() => {
       if (this.#consumers.get(model) !== current) return;
       this.#consumers.delete(model);
       this.#jobs.delete(model);
@@ -359,6 +440,8 @@ export class InferenceWorker {
       attempt.ended = true;
       if (counts) counts[attempt.phase]--;
       meter?.end(produced);
+      this.#lastPrimaryAt.set(queueModel, performance.now());
+      this.#wakeIdle(queueModel);
     }
   }
 

@@ -38,11 +38,14 @@ export function shadowEntryId(jobId: string): string {
 }
 
 /**
- * A shadow run's BullMQ priority: after every primary job of the queue (BullMQ runs lower numbers
- * first; the highest it takes is 2^21), so shadows only take slots primaries leave free.
+ * The BullMQ queue of one model's shadow runs: `<base>.<model>.shadow`. Shadows have a queue of
+ * their own, not a low priority on the model's: a priority only orders waiting jobs, and a shadow
+ * already running would take the CPU from the primaries behind it. A worker takes from this queue
+ * only while its primaries of the model leave it idle (see the worker's shadow gate). Model names
+ * never contain a dot, so this is never another model's queue.
  */
-export function shadowPriority(primary: number | null | undefined): number {
-  return Math.min(2_097_152, 1_000_000 + (primary ?? 0));
+export function shadowQueueName(model: string, base: string = inferenceQueueName): string {
+  return `${modelQueueName(model, base)}.shadow`;
 }
 
 export type InferenceJobPayload = z.infer<typeof inferenceJobPayloadSchema>;

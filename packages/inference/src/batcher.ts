@@ -15,7 +15,48 @@ export interface BatcherOptions<I, O> {
   maxDelayMs: number;
   /** Runs one batch; answers one output or Error per item, in order. */
   run: (items: I[]) => Promise<Array<O | Error>>;
+  /**
+   * The model's latency budget (`limits.latencyBudgetMs`). When set, the delay adapts to the
+   * arrival rate (see {@link adaptiveDelayMs}): the batcher waits for more items only while they
+   * arrive fast enough to fill the batch further within `maxDelayMs` and the budget left after the
+   * last batch's run time, and not at all when they arrive slower than one per delay.
+   * @defaultValue none: always up to `maxDelayMs`
+   */
+  latencyBudgetMs?: number;
 }
+
+/** What the adaptive delay is decided from (all in ms). */
+export interface AdaptiveDelayInput {
+  maxBatchSize: number;
+  maxDelayMs: number;
+  latencyBudgetMs: number;
+  /** Items waiting now (the oldest among them decides the deadline). */
+  queued: number;
+  /** How long the oldest waiting item has waited. */
+  waitedMs: number;
+  /** The observed mean gap between arrivals; null before two arrivals. */
+  arrivalGapMs: number | null;
+  /** How long the last batch ran; 0 before one ran. */
+  lastRunMs: number;
+}
+
+/**
+ * How much longer the oldest waiting item waits for its batch to fill. Never longer than
+ * `maxDelayMs` after it arrived, nor than the budget less the last run time (the batch still has
+ * to run within the budget). No wait at all when items arrive slower than one per that limit (the
+ * next one is unlikely to come in time: waiting only adds latency) or the arrival rate is not
+ * known yet; otherwise the time the observed rate needs to fill the batch, within the limit.
+ */
+export function adaptiveDelayMs(input: AdaptiveDelayInput): number {
+  const limit = Math.min(input.maxDelayMs, Math.max(0, input.latencyBudgetMs - input.lastRunMs));
+  const left = limit - input.waitedMs;
+  if (left <= 0 || input.arrivalGapMs === null || input.arrivalGapMs > limit) return 0;
+  const toFill = (input.maxBatchSize - input.queued) * input.arrivalGapMs;
+  return Math.max(0, Math.min(left, toFill));
+}
+
+/** Weight of the newest gap in the arrival gap's moving average. */
+const gapSmoothing = 0.2;
 
 export interface BatcherStats {
   /** Calls to run with a whole batch (retries of single items not counted). */
@@ -55,6 +96,11 @@ export class Batcher<I, O> {
   readonly #maxBatchSize: number;
   readonly #maxDelayMs: number;
   readonly #run: BatcherOptions<I, O>['run'];
+  readonly #latencyBudgetMs: number | undefined;
+  /** Moving average of the gaps between submits (the adaptive delay's arrival rate). */
+  #arrivalGapMs: number | null = null;
+  #lastArrival: number | null = null;
+  #lastRunMs = 0;
   #queue: Array<Pending<I, O>> = [];
   #cancelTimer: (() => void) | null = null;
   #due = false;
@@ -68,14 +114,23 @@ export class Batcher<I, O> {
     this.#maxBatchSize = options.maxBatchSize;
     this.#maxDelayMs = options.maxDelayMs;
     this.#run = options.run;
+    if (options.latencyBudgetMs !== undefined && !(options.latencyBudgetMs > 0)) throw new RangeError('latencyBudgetMs must be > 0');
+    this.#latencyBudgetMs = options.latencyBudgetMs;
   }
 
   /** Queues one item; resolves with its output or rejects with its error. */
   submit(item: I): Promise<O> {
     if (this.#closed) return Promise.reject(new BatcherClosedError());
     return new Promise<O>((resolve, reject) => {
-      this.#queue.push({ item, enqueuedAt: performance.now(), resolve, reject });
-      if (this.#queue.length === 1) this.#armTimer();
+      const now = performance.now();
+      if (this.#lastArrival !== null) {
+        const gap = now - this.#lastArrival;
+        this.#arrivalGapMs = this.#arrivalGapMs === null ? gap : this.#arrivalGapMs + gapSmoothing * (gap - this.#arrivalGapMs);
+      }
+      this.#lastArrival = now;
+      this.#queue.push({ item, enqueuedAt: now, resolve, reject });
+      // Adaptive: each arrival may change how long the batch is worth waiting for.
+      if (this.#queue.length === 1 || this.#latencyBudgetMs !== undefined) this.#armTimer();
       this.#pump();
     });
   }
@@ -104,7 +159,19 @@ export class Batcher<I, O> {
     this.#clearTimer();
     const oldest = this.#queue[0];
     if (oldest === undefined) return;
-    const wait = this.#maxDelayMs - (performance.now() - oldest.enqueuedAt);
+    const waitedMs = performance.now() - oldest.enqueuedAt;
+    const wait =
+      this.#latencyBudgetMs === undefined
+        ? this.#maxDelayMs - waitedMs
+        : adaptiveDelayMs({
+            maxBatchSize: this.#maxBatchSize,
+            maxDelayMs: this.#maxDelayMs,
+            latencyBudgetMs: this.#latencyBudgetMs,
+            queued: this.#queue.length,
+            waitedMs,
+            arrivalGapMs: this.#arrivalGapMs,
+            lastRunMs: this.#lastRunMs,
+          });
     const fire = () => {
       this.#cancelTimer = null;
       this.#due = true;
@@ -144,8 +211,10 @@ export class Batcher<I, O> {
     this.#stats.items += batch.length;
     this.#stats.sizes[batch.length] = (this.#stats.sizes[batch.length] ?? 0) + 1;
     let results: Array<O | Error>;
+    const started = performance.now();
     try {
       results = await this.#call(batch.map((p) => p.item));
+      this.#lastRunMs = performance.now() - started;
     } catch (error) {
       if (batch.length === 1) {
         this.#settle(batch[0] as Pending<I, O>, toError(error));

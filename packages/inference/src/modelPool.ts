@@ -506,8 +506,11 @@ export class ModelPool {
   }
 
   #batcherFor(model: ServedModel, manifest: ModelManifest): Batcher<BatchItem, Inference> {
+    const latencyBudgetMs = manifest.limits?.latencyBudgetMs;
     return new Batcher<BatchItem, Inference>({
       ...this.#batchingFor(manifest, model.engine),
+      // A manifest with a latency budget (set by `models tune`) gets the delay adapted to the arrival rate.
+      ...(latencyBudgetMs !== undefined ? { latencyBudgetMs } : {}),
       run: async (items) => {
         const started = performance.now();
         const waitsMs = items.map((item) => started - item.submittedAt);

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { acquireTurn, AppError, shadowPriority, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, parseJobMetadata, queueUnavailable, type JobMetadata, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import { acquireTurn, AppError, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, parseJobMetadata, queueUnavailable, type JobMetadata, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobFilter, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
@@ -769,12 +769,7 @@ export class JobService {
     const handed = created.flatMap(({ pending, job }) => (pending.pixels ? [{ jobId: job.id, pixels: pending.pixels }] : []));
     if (handed.length > 0) await this.#options.pixels?.putMany(handed).catch(() => {});
     try {
-      // Shadow runs go in the same add, after every primary of the queue (shadowPriority): the
-      // owner pays no quota for them (no row of their own) and never waits for them.
-      const shadows = created.flatMap(({ pending, job }) =>
-        pending.shadow ? [{ payload: { jobId: job.id, model: job.modelName, modelVersion: pending.shadow, shadow: true as const }, priority: shadowPriority(job.priority) }] : [],
-      );
-      await queue.enqueueMany([...created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })), ...shadows]);
+      await queue.enqueueMany(created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })));
     } catch (error) {
       for (const span of enqueueSpans) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message }).end();
       // The clients get no ids, so the rows must not stay behind looking queued.
@@ -784,6 +779,11 @@ export class JobService {
       return results;
     }
     for (const span of enqueueSpans) span.end();
+    // Shadow runs go on their model's shadow queue once the primaries are queued: the owner pays no
+    // quota for them (no row of their own) and never waits for them, nor fails for them.
+    const shadows = created.flatMap(({ pending, job }) => (pending.shadow ? [{ jobId: job.id, model: job.modelName, modelVersion: pending.shadow, shadow: true as const }] : []));
+    // A shadow not queued (Redis away) is a comparison pair fewer, nothing a user loses.
+    if (shadows.length > 0) void queue.enqueueShadows(shadows).catch(() => {});
     // An upload is used once: its bytes now live on as the job's input.
     const usedUploads = created.flatMap(({ pending }) => (pending.uploadKey ? [pending.uploadKey] : []));
     if (usedUploads.length > 0) void this.#options.blobs?.delete(usedUploads).catch(() => {});

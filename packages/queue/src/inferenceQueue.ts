@@ -8,6 +8,7 @@ import {
   inferenceQueueName,
   modelQueueName,
   queueUnavailable,
+  shadowQueueName,
   type InferenceJobPayload,
   type InferenceJobPolicy,
 } from '@inferq/core';
@@ -31,6 +32,11 @@ export interface InferenceQueueOptions {
   models?: () => Promise<readonly string[]> | readonly string[];
   /** How long the list of models is reused. @defaultValue 5000 */
   modelsCacheMs?: number;
+  /**
+   * Shadow runs one model's shadow queue holds at most (waiting to run). Shadows beyond it are
+   * dropped and counted (`shadowsDropped`); a primary is never refused for a shadow. @defaultValue 1000
+   */
+  maxShadowBacklog?: number;
 }
 
 export type QueueCounts = Record<'waiting' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'waiting-children', number>;
@@ -100,6 +106,7 @@ export class InferenceQueue {
   readonly #enqueueTimeoutMs: number;
   readonly #options: InferenceQueueOptions;
   readonly #queues = new Map<string, Queue<InferenceJobPayload>>();
+  readonly #shadowQueues = new Map<string, Queue<InferenceJobPayload>>();
   /** Per model: the check, on its queue's first add here, that the operators did not pause every queue meanwhile. */
   readonly #pauseChecked = new Map<string, Promise<void>>();
   #legacy: Queue<InferenceJobPayload> | undefined;
@@ -131,6 +138,21 @@ export class InferenceQueue {
       this.#queues.set(model, queue);
     }
     return queue;
+  }
+
+  /** The BullMQ queue of one model's shadow runs (made on first use). */
+  shadowQueueFor(model: string): Queue<InferenceJobPayload> {
+    let queue = this.#shadowQueues.get(model);
+    if (!queue) {
+      queue = this.#open(shadowQueueName(model, this.baseName));
+      this.#shadowQueues.set(model, queue);
+    }
+    return queue;
+  }
+
+  /** Where the shadows dropped for a full backlog are counted, per model. */
+  #droppedKey(model: string): string {
+    return `${this.prefix}:${shadowQueueName(model, this.baseName)}:dropped`;
   }
 
   /**
@@ -219,6 +241,45 @@ export class InferenceQueue {
     } catch (error) {
       throw queueUnavailable(error);
     }
+  }
+
+  /**
+   * Enqueues shadow runs on their models' shadow queues, up to `maxShadowBacklog` waiting per
+   * model; the rest are dropped and counted. Best effort by design: the primaries are already
+   * queued, and a shadow is a measurement nobody waits for. Returns how many were dropped.
+   */
+  async enqueueShadows(payloads: readonly InferenceJobPayload[]): Promise<number> {
+    if (payloads.length === 0) return 0;
+    const byModel = new Map<string, InferenceJobPayload[]>();
+    for (const payload of payloads) {
+      const data = inferenceJobPayloadSchema.parse({ ...payload, shadow: true });
+      byModel.set(data.model, [...(byModel.get(data.model) ?? []), data]);
+    }
+    if (!this.isReady()) throw queueUnavailable();
+    const cap = this.#options.maxShadowBacklog ?? 1000;
+    const dropped = await withTimeout(
+      Promise.all(
+        [...byModel].map(async ([model, jobs]) => {
+          const queue = this.shadowQueueFor(model);
+          // The check and the add are not atomic: concurrent submits may overshoot the cap by a
+          // group's worth, which bounds the backlog just as well.
+          const waiting = await queue.getWaitingCount();
+          const room = Math.max(0, cap - waiting);
+          const taken = jobs.slice(0, room);
+          if (taken.length > 0) await queue.addBulk(taken.map((data) => ({ name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, undefined, true) })));
+          const over = jobs.length - taken.length;
+          if (over > 0) await this.connection.incrby(this.#droppedKey(model), over);
+          return over;
+        }),
+      ),
+      this.#enqueueTimeoutMs,
+    );
+    return dropped.reduce((a, b) => a + b, 0);
+  }
+
+  /** Shadow runs of `model` dropped so far because its shadow backlog was full. */
+  async shadowsDropped(model: string): Promise<number> {
+    return Number((await this.connection.get(this.#droppedKey(model))) ?? 0);
   }
 
   /** The BullMQ entry of a job of `model`, if its queue still has one. */
@@ -416,11 +477,11 @@ export class InferenceQueue {
   /** Deletes every model's queue and the legacy one with all their jobs (tests clean up with it). */
   async obliterate(): Promise<void> {
     const models = await this.models();
-    await Promise.all([...models.map((model) => this.queueFor(model)), this.#legacyQueue()].map((queue) => queue.obliterate({ force: true })));
-    await this.connection.del(this.#pausedKey, this.#reservationsKey);
+    await Promise.all([...models.flatMap((model) => [this.queueFor(model), this.shadowQueueFor(model)]), this.#legacyQueue()].map((queue) => queue.obliterate({ force: true })));
+    await this.connection.del(this.#pausedKey, this.#reservationsKey, ...models.map((model) => this.#droppedKey(model)));
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#queues.values(), ...(this.#legacy ? [this.#legacy] : [])].map((queue) => queue.close()));
+    await Promise.all([...this.#queues.values(), ...this.#shadowQueues.values(), ...(this.#legacy ? [this.#legacy] : [])].map((queue) => queue.close()));
   }
 }

@@ -487,7 +487,7 @@ export class JobService {
           const given = input.images[index]!;
           try {
             if (!Buffer.isBuffer(given) && 'tooLarge' in given) {
-              const maxBytes = Math.min(this.#options.imageLimits.maxBytes, context.tier.maxUploadBytes);
+              const maxBytes = this.#maxUploadBytes(context.tier);
               throw imageTooLargeError(maxBytes, given.size);
             }
             const source = Buffer.isBuffer(given) ? { bytes: given, uploadKey: undefined } : await this.#resolveReference(context, given.reference);
@@ -561,7 +561,7 @@ export class JobService {
    * blob store (UPLOAD_NOT_FOUND when absent or expired).
    */
   async #resolveReference(context: SubmitContext, reference: InputReference): Promise<{ bytes: Buffer; uploadKey: string | undefined }> {
-    const maxBytes = Math.min(this.#options.imageLimits.maxBytes, context.tier.maxUploadBytes);
+    const maxBytes = this.#maxUploadBytes(context.tier);
     if (reference.imageUrl !== undefined) {
       const fetchOptions = this.#options.inputFetch ?? {};
       try {
@@ -596,6 +596,18 @@ export class JobService {
     return { bytes, uploadKey: key };
   }
 
+  /** The largest image the caller may send: the platform's limit, or their tier's when lower. */
+  #maxUploadBytes(tier: Tier): number {
+    return Math.min(this.#options.imageLimits.maxBytes, tier.maxUploadBytes);
+  }
+
+  /** The blob store uploads go to; without one there are no uploads. */
+  #uploadStore(): BlobStore {
+    const blobs = this.#options.blobs;
+    if (!blobs) throw new AppError('STORAGE_UNAVAILABLE', 'Uploads need a blob store (BLOB_STORE_URL); send the image in the submit instead.');
+    return blobs;
+  }
+
   get #uploadTtlMs(): number {
     return (this.#options.uploadTtlSeconds ?? 900) * 1000;
   }
@@ -607,13 +619,11 @@ export class JobService {
    * PUT, and again when the upload is read at submit.
    */
   async createUpload(principal: Principal, body: { contentType: string; size: number }): Promise<CreatedUpload> {
-    const blobs = this.#options.blobs;
-    if (!blobs) throw new AppError('STORAGE_UNAVAILABLE', 'Uploads need a blob store (BLOB_STORE_URL); send the image in the submit instead.');
+    const blobs = this.#uploadStore();
     if (!uploadContentTypePattern.test(body.contentType)) {
       throw new AppError('VALIDATION_FAILED', 'contentType must be an image type (image/jpeg, image/png, …) or application/octet-stream.', { details: { field: 'contentType' } });
     }
-    const tier = tierOf(principal.tier, this.#options.tiers);
-    const maxBytes = Math.min(this.#options.imageLimits.maxBytes, tier.maxUploadBytes);
+    const maxBytes = this.#maxUploadBytes(tierOf(principal.tier, this.#options.tiers));
     if (body.size > maxBytes) throw imageTooLargeError(maxBytes, body.size);
     const uploadId = randomUUID();
     const ttlSeconds = this.#options.uploadTtlSeconds ?? 900;
@@ -628,13 +638,11 @@ export class JobService {
 
   /** Takes an upload's bytes through the API itself, for a store that cannot presign (the filesystem driver). */
   async putUpload(principal: Principal, uploadId: string, bytes: Buffer): Promise<void> {
-    const blobs = this.#options.blobs;
+    const blobs = this.#uploadStore();
     const id = uploadId.toLowerCase();
-    if (!blobs) throw new AppError('STORAGE_UNAVAILABLE', 'Uploads need a blob store (BLOB_STORE_URL); send the image in the submit instead.');
     // With a bucket the PUT goes to the presigned URL, never here.
     if (blobs.kind !== 'file' || !uploadIdPattern.test(id)) throw uploadNotFound();
-    const tier = tierOf(principal.tier, this.#options.tiers);
-    const maxBytes = Math.min(this.#options.imageLimits.maxBytes, tier.maxUploadBytes);
+    const maxBytes = this.#maxUploadBytes(tierOf(principal.tier, this.#options.tiers));
     if (bytes.byteLength > maxBytes) throw imageTooLargeError(maxBytes, bytes.byteLength);
     if (bytes.byteLength === 0) throw new AppError('VALIDATION_FAILED', 'The upload is empty.', { details: { field: 'body' } });
     try {
@@ -1040,16 +1048,6 @@ export class JobService {
     const job = await this.#find(id);
     if (job.userId !== principal.userId) throw jobNotFound();
     return job;
-  }
-
-  /**
-   * Why a queued job waits, for its view: `worker` while no live worker serves its model (it stays
-   * queued, and runs once one starts). null for any other job, or when the workers cannot be read.
-   */
-  async waitingFor(job: Pick<JobRecord, 'status' | 'modelName'>): Promise<'worker' | null> {
-    if (job.status !== 'queued' || !this.#options.servedModels) return null;
-    const served = await this.#options.servedModels().catch(() => undefined);
-    return served && !served.has(job.modelName) ? 'worker' : null;
   }
 
   /**

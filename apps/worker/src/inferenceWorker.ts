@@ -470,8 +470,9 @@ export class InferenceWorker {
       const inference = await lease.submit(input).catch((error: unknown) => {
         throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
       });
-      const decoded = decodeOutput(inference.vector, lease.manifest);
-      await store.write({ ...record, output: [decoded.scores], labels: decoded.top, inferenceMs: inference.inferenceMs });
+      // Stored as the primary's result row is, so the comparison reads both alike.
+      const decoded = this.#decode(lease, inference);
+      await store.write({ ...record, output: decoded.output, labels: decoded.labels, inferenceMs: inference.inferenceMs });
       return { status: 'succeeded', modelVersion: version, engine: inference.engine };
     } catch (error) {
       if (!(error instanceof PermanentFailure)) throw error;

@@ -30,6 +30,11 @@ RUN if [ "$TFJS_NODE" = "cpu" ]; then pnpm --filter @inferq/inference add @tenso
 
 FROM build AS runtime
 ENV NODE_ENV=production MODELS_DIR=/app/models
+# Containers share no folder by default: job inputs stay in Postgres unless BLOB_STORE_URL names a
+# shared volume (docker-compose.yml) or a bucket (the Kubernetes overlays).
+ENV BLOB_STORE_URL=postgres
+# The mount point of docker-compose's shared blobs volume, owned by the user the processes run as.
+RUN mkdir -p /data/blobs && chown node:node /data/blobs
 # A larger young generation lets per-request objects die young instead of filling the old space,
 # and two malloc arenas keep glibc from fragmenting sharp's thread allocations: over 10,000 jobs
 # the API ends at ~300 MiB and a worker at ~310 MiB instead of ~390 and ~405 (pnpm bench memory).
@@ -64,6 +69,9 @@ RUN cd packages/inference && node node_modules/onnxruntime-node/script/install.j
 RUN pnpm --filter @inferq/inference add @tensorflow/tfjs-node-gpu@4.22.0 \
  && node -e "require('/app/packages/inference/node_modules/@tensorflow/tfjs-node-gpu')"
 ENV NODE_ENV=production MODELS_DIR=/app/models TF_BACKEND=tensorflow-gpu
+ENV BLOB_STORE_URL=postgres
+# The mount point of docker-compose's shared blobs volume, owned by the user the processes run as.
+RUN mkdir -p /data/blobs && chown node:node /data/blobs
 ENV NODE_OPTIONS=--max-semi-space-size=16 MALLOC_ARENA_MAX=2
 USER node
 EXPOSE 3001

@@ -23,9 +23,9 @@ export const stackEnvSchema = z.object({
   MODELS_DIR: commonEnvSchema.shape.MODELS_DIR,
   BLOB_STORE_URL: z
     .string()
-    .refine((text) => /^(file|s3):\/\//.test(text), 'must be a file:// or s3:// URL')
+    .refine((text) => text === 'postgres' || /^(file|s3):\/\//.test(text), 'must be a file:// or s3:// URL, or postgres')
     .optional()
-    .describe('Where job inputs and uploads are kept; unset: the folder blobs/ in INFERQ_DATA_DIR (the filesystem driver). The other BLOB_STORE_* settings reach the API and workers unchanged.'),
+    .describe('Where job inputs and uploads are kept; unset: the folder blobs/ in INFERQ_DATA_DIR (the filesystem driver); `postgres`: in Postgres. The other BLOB_STORE_* settings reach the API and workers unchanged.'),
   WORKER_PROCESSES: z
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(256)])
     .default('auto')

@@ -47,7 +47,6 @@ export class JobReads {
     this.#options = options;
   }
 
-
   /** The caller's jobs, newest first. */
   async list(principal: Principal, input: JobListInput): Promise<JobPage> {
     return this.#list(principal.userId, input);

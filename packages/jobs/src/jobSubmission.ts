@@ -321,7 +321,6 @@ export class JobSubmission {
     return { bytes: upload.bytes, uploadKey: upload.key };
   }
 
-
   /**
    * Validates one image within the caller's tier limits, its decode counted against the caller's
    * share. With a pixel store that has room, the validating decode also makes the model's pixels
@@ -393,7 +392,6 @@ export class JobSubmission {
     }
     return { job: outcome.job, replayed: false };
   }
-
 
   /**
    * A submit under the Idempotency-Key of an earlier one is answered with that job only when it

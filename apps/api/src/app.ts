@@ -126,11 +126,11 @@ export function createApp(deps: ApiDependencies): Express {
     }),
   );
   app.use('/v1', accountRouter(services.account, services.accounts));
-  app.use('/v1', eventsRouter(services.live, services.jobs));
+  app.use('/v1', eventsRouter(services.live, services.jobs.reads));
   if (services.models) app.use('/v1', modelsRouter(services.models));
   if (services.rollout) app.use('/v1/admin', modelRolloutRouter(services.rollout));
   app.use('/v1/admin', adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }));
-  app.use('/v1/admin', adminJobsRouter({ jobs: services.jobs, operator: services.operator, replay: services.replay }));
+  app.use('/v1/admin', adminJobsRouter({ reads: services.jobs.reads, commands: services.jobs.commands, operator: services.operator, replay: services.replay }));
   app.use('/v1/admin', queueOperationsRouter(services.queueOperations));
   app.use('/v1/admin', adminAdmissionRouter(services.admission));
   app.use(notFoundHandler);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { AccountService, tierOf, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
 import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, ModelHistoryStore, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
-import { JobService, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
+import { JobCommands, JobReads, JobSubmission, JobUploads, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
 import { JobEventPublisher, type JobEventRetention, pingRedis, PixelStore, ServedModels, WebhookQueue, WorkerRegistry, workersByModel, type InferenceQueue } from '@inferq/queue';
@@ -92,7 +92,8 @@ export interface ApiParts {
 
 /** The services the routers call; createApp mounts them and builds nothing. */
 export interface ApiServices {
-  jobs: JobService;
+  /** A job's life as the API drives it, one service per part; each route calls the one it needs. */
+  jobs: JobServices;
   /** Job reads the operators' user views need (jobs in flight per user). */
   queries: JobQueries;
   accounts: AccountStore;
@@ -119,6 +120,21 @@ export interface ApiServices {
   maxFileBytes: number;
 }
 
+/**
+ * The job services, apart rather than behind one facade: a route names what it does to a job
+ * (submit, read, change), and each service gets only the stores and queues its part needs.
+ */
+export interface JobServices {
+  /** Every submit kind: images, tensors, batches; admission to the queue. */
+  submission: JobSubmission;
+  /** Get, list, search, wait, queue positions and ETA, inputs and thumbnails. */
+  reads: JobReads;
+  /** Cancel, delete, retry. */
+  commands: JobCommands;
+  /** POST /v1/uploads and the PUT that follows it. */
+  uploads: JobUploads;
+}
+
 /** Builds the API's services from its parts; starts nothing. */
 export function buildApiServices(parts: ApiParts): ApiServices {
   const { db, queue } = parts;
@@ -139,48 +155,59 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     { name: 'redis', check: () => pingRedis(queue.connection) },
   ];
   const deliveries = new WebhookDeliveryStore(db);
-  const jobs = new JobService({
-    admission: new JobAdmission(db),
-    execution: new JobExecution(db),
-    queries,
-    maintenance,
-    queue,
-    models: parts.models,
-    routing,
-    defaultModel: parts.defaultModel,
-    imageLimits: parts.imageLimits,
-    keepImageMetadata: parts.keepImageMetadata,
-    tiers: parts.tiers,
-    maxQueuedJobs: parts.maxQueuedJobs,
-    waiter: parts.waiter,
-    webhookPolicy: parts.webhookPolicy,
-    deliveries,
-    events: new JobEventPublisher({ connection: queue.connection, prefix, ...parts.eventRetention }),
-    decodePixels: shares.decodePixels,
-    pixels: parts.pixels ?? new PixelStore({ connection: queue.connection, prefix }),
-    pixelHandoff: parts.pixelHandoff,
-    // A job view costs at most one heartbeat read a second, shared by every request.
-    servedModels: servedModelsOf(served),
-    // Throughput and load times for queued jobs' ETA: the same heartbeats, plus one hash read, at most once a second.
-    capacity: () => served.capacity(),
-    tracing: parts.tracing,
-    blobs: parts.blobs,
-    inputFetch: parts.inputFetch,
-    uploadTtlSeconds: parts.uploadTtlSeconds,
-  });
+  const events = new JobEventPublisher({ connection: queue.connection, prefix, ...parts.eventRetention });
+  const pixels = parts.pixels ?? new PixelStore({ connection: queue.connection, prefix });
+  const uploads = new JobUploads({ blobs: parts.blobs, imageLimits: parts.imageLimits, tiers: parts.tiers, uploadTtlSeconds: parts.uploadTtlSeconds });
+  const jobs: JobServices = {
+    submission: new JobSubmission({
+      admission: new JobAdmission(db),
+      queue,
+      models: parts.models,
+      routing,
+      defaultModel: parts.defaultModel,
+      imageLimits: parts.imageLimits,
+      keepImageMetadata: parts.keepImageMetadata,
+      tiers: parts.tiers,
+      maxQueuedJobs: parts.maxQueuedJobs,
+      webhookPolicy: parts.webhookPolicy,
+      events,
+      decodePixels: shares.decodePixels,
+      pixels,
+      pixelHandoff: parts.pixelHandoff,
+      tracing: parts.tracing,
+      blobs: parts.blobs,
+      inputFetch: parts.inputFetch,
+      uploads,
+    }),
+    reads: new JobReads({
+      queries,
+      queue,
+      waiter: parts.waiter,
+      deliveries,
+      // A job view costs at most one heartbeat read a second, shared by every request.
+      servedModels: servedModelsOf(served),
+      // Throughput and load times for queued jobs' ETA: the same heartbeats, plus one hash read, at most once a second.
+      capacity: () => served.capacity(),
+      decodePixels: shares.decodePixels,
+      tiers: parts.tiers,
+      blobs: parts.blobs,
+    }),
+    commands: new JobCommands({ execution: new JobExecution(db), queries, maintenance, queue, events, pixels, blobs: parts.blobs }),
+    uploads,
+  };
   return {
     jobs,
     queries,
     accounts: parts.accounts,
-    account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.deleteAllOf(userId) }),
-    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.queueCap, history }),
+    account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.commands.deleteAllOf(userId) }),
+    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.submission.queueCap, history }),
     // One queue today; with a queue per model, every one of them.
-    queueOperations: new QueueOperations({ maintenance, blobs: parts.blobs, queues: () => [queue], retry: (id) => jobs.retry(id) }),
+    queueOperations: new QueueOperations({ maintenance, blobs: parts.blobs, queues: () => [queue], retry: (id) => jobs.commands.retry(id) }),
     replay: new ReplayOperations({
       queries,
       deliveries,
       webhooks,
-      retry: (id) => jobs.retry(id),
+      retry: (id) => jobs.commands.retry(id),
     }),
     models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
     rollout: parts.registry ? new RolloutService({ registry: parts.registry, comparison: new VersionComparison(db), db, workers }) : undefined,

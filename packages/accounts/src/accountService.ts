@@ -11,7 +11,7 @@ export interface AccountServiceOptions {
   accounts?: AccountStore | undefined;
   /**
    * Deletes every job of a user with its input, result and deliveries, and takes the queued ones
-   * out of the queue (JobService.deleteAllOf; the jobs package sits above this one).
+   * out of the queue (JobCommands.deleteAllOf; the jobs package sits above this one).
    * @defaultValue none: erasure is off
    */
   eraseJobs?: ((userId: string) => Promise<{ count: number }>) | undefined;

@@ -196,7 +196,7 @@ export class AccountStore {
 
   /**
    * Deletes a user and their keys (and any job row still theirs: the foreign keys cascade).
-   * Erase their jobs first with JobService.deleteAllOf, which also empties the queue of them.
+   * Erase their jobs first with JobCommands.deleteAllOf, which also empties the queue of them.
    * Returns whether the user existed.
    */
   async deleteUser(userId: string): Promise<boolean> {

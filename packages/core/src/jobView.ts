@@ -89,9 +89,9 @@ export function toJobView(job: JobViewSource): JobView {
       totalMs: job.finishedAt ? job.finishedAt.getTime() - job.createdAt.getTime() : null,
     },
     links: { self },
-    // Known only to the API, which reads the live workers (JobService.waitingFor); a final job never waits.
+    // Known only to the API, which reads the live workers (JobReads.queueStatus); a final job never waits.
     waitingFor: null,
-    // Read from the queue by the API (JobService.queueStatus); never in a webhook body.
+    // Read from the queue by the API (JobReads.queueStatus); never in a webhook body.
     queuePosition: null,
     etaSeconds: null,
     deadlines: { startBy: iso(job.startBy ?? null), cancelAfterSeconds: job.cancelAfterMs == null ? null : job.cancelAfterMs / 1000 },

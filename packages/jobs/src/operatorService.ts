@@ -31,7 +31,7 @@ export function toStatsView(series: JobStatsSeries): StatsSeries {
 
 /**
  * What operators see beyond the public job routes: the queue and its workers, throughput and
- * latency. (Their retry and cancel of any job are JobService's.) Knows nothing of HTTP.
+ * latency. (Their retry and cancel of any job are JobCommands'.) Knows nothing of HTTP.
  */
 export class OperatorService {
   readonly #options: OperatorServiceOptions;

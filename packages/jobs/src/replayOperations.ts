@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { AppError, isFinalStatus, isUuid, maxBulkJobs, parseJobMetadata, queueUnavailable, type JobSelection, type RedeliverWebhooksBody, type RedeliveryView, type RetryJobsBody, type RetryJobsView } from '@inferq/core';
 import type { JobQueries, WebhookDeliveryStore } from '@inferq/db';
 import type { WebhookQueue } from '@inferq/queue';
-import { parseAdminFilter } from './jobService.ts';
+import { parseAdminFilter } from './jobFilters.ts';
 import { retryEach } from './retryEach.ts';
 
 export interface ReplayOperationsOptions {

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { AppError, redeliverWebhooksBodySchema, retryJobsBodySchema } from '@inferq/core';
 import { parseBody } from '../http/parseBody.ts';
-import type { AdminJobFilterInput, JobService, OperatorService, ReplayOperations } from '@inferq/jobs';
+import type { AdminJobFilterInput, JobCommands, JobReads, OperatorService, ReplayOperations } from '@inferq/jobs';
 import { requireAdmin } from '../http/authenticate.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
 import { firstString, jobFilterQuery } from '../http/query.ts';
@@ -9,7 +9,8 @@ import { toAdminJobView } from '../adminViews.ts';
 import { toDeliveryView, toJobView } from '../jobView.ts';
 
 export interface AdminJobsRouterOptions {
-  jobs: JobService;
+  reads: JobReads;
+  commands: JobCommands;
   operator: OperatorService;
   replay: ReplayOperations;
 }
@@ -34,12 +35,12 @@ function adminJobFilterQuery(req: Request): AdminJobFilterInput {
  * latency, and retry and cancel of any job. Mounted at /v1/admin behind `authenticate`; admins only.
  */
 export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
-  const { jobs, operator, replay } = options;
+  const { reads, commands, operator, replay } = options;
   const router = Router();
   router.use(requireAdmin);
 
   router.get('/jobs', async function listAllJobs(req, res) {
-    const page = await jobs.listAll({
+    const page = await reads.listAll({
       ...adminJobFilterQuery(req),
       cursor: firstString(req.query.cursor),
       limit: firstString(req.query.limit),
@@ -52,8 +53,8 @@ export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
   });
 
   router.get('/jobs/:id/deliveries', async function listAnyJobDeliveries(req, res) {
-    const job = await jobs.getAny(req.params.id);
-    res.json({ data: (await jobs.deliveriesOf(job.id)).map(toDeliveryView) });
+    const job = await reads.getAny(req.params.id);
+    res.json({ data: (await reads.deliveriesOf(job.id)).map(toDeliveryView) });
   });
 
   router.post('/jobs/:id/redeliver', async function redeliverJobWebhook(req, res) {
@@ -66,16 +67,16 @@ export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
   });
 
   router.get('/jobs/:id', async function getAnyJob(req, res) {
-    res.json(toAdminJobView(await jobs.getAny(req.params.id)));
+    res.json(toAdminJobView(await reads.getAny(req.params.id)));
   });
 
   router.post('/jobs/:id/retry', async function retryJob(req, res) {
-    const job = await jobs.retry(req.params.id);
+    const job = await commands.retry(req.params.id);
     res.status(202).json(toJobView(job));
   });
 
   router.post('/jobs/:id/cancel', async function cancelAnyJob(req, res) {
-    const job = await jobs.cancelAny(req.params.id);
+    const job = await commands.cancelAny(req.params.id);
     metricsOf(req)?.jobsFinished.inc({ model: job.modelName, status: 'canceled', code: '' });
     res.json(toJobView(job));
   });

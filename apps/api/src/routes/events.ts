@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { AppError, isFinalStatus, queueUnavailable } from '@inferq/core';
-import type { JobService } from '@inferq/jobs';
+import type { JobReads } from '@inferq/jobs';
 import { principalOf } from '../http/authenticate.ts';
 import type { LiveEvents, OpenStreamOptions } from '../liveEvents.ts';
 
@@ -11,7 +11,7 @@ import type { LiveEvents, OpenStreamOptions } from '../liveEvents.ts';
  * EventSource sends it, or `?lastEventId=`) gets every event it missed within the retention
  * window first. `live` absent: 503 (no event connection in this process).
  */
-export function eventsRouter(live: LiveEvents | undefined, service?: JobService): Router {
+export function eventsRouter(live: LiveEvents | undefined, service?: JobReads): Router {
   const router = Router();
 
   async function stream(req: Request, res: Response, options: Omit<OpenStreamOptions, 'lastEventId'>): Promise<void> {

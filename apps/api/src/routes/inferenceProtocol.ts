@@ -2,7 +2,7 @@ import express, { Router, type ErrorRequestHandler, type Request, type Response 
 import { tierOf, type TierTable } from '@inferq/accounts';
 import { AppError, isFinalStatus, maxWaitSeconds, type ErrorCode, type FairQueue } from '@inferq/core';
 import type { JobRecord } from '@inferq/db';
-import type { JobService, SubmitTensorsResult } from '@inferq/jobs';
+import type { JobReads, JobSubmission, SubmitTensorsResult } from '@inferq/jobs';
 import { encodeInferResponse, isTensorResult, splitInferBody } from '@inferq/tensors';
 import { principalOf } from '../http/authenticate.ts';
 import { toAppError } from '../http/errorHandler.ts';
@@ -51,7 +51,8 @@ export interface InferenceProtocolRouterOptions {
 }
 
 /** `/v2/models/…`: metadata, readiness and inference, behind the API key (mounted after authenticate). */
-export function inferenceProtocolRouter(jobs: JobService, models: ModelService | undefined, options: InferenceProtocolRouterOptions): Router {
+export function inferenceProtocolRouter(jobs: { submission: JobSubmission; reads: JobReads }, models: ModelService | undefined, options: InferenceProtocolRouterOptions): Router {
+  const { submission, reads } = jobs;
   const router = Router();
   const weightOf = (req: Request) => tierOf(principalOf(req).tier, options.tiers).shareWeight;
   const modelsOrThrow = () => {
@@ -80,7 +81,7 @@ export function inferenceProtocolRouter(jobs: JobService, models: ModelService |
         const parameters = (header as { parameters?: Record<string, unknown> } | null)?.parameters ?? {};
         let result: SubmitTensorsResult;
         try {
-          result = await jobs.submitTensors({
+          result = await submission.submitTensors({
             principal: principalOf(req),
             model: name(req),
             modelVersion: version(req),
@@ -105,7 +106,7 @@ export function inferenceProtocolRouter(jobs: JobService, models: ModelService |
         const seconds = Math.min(preferredWait(prefer) ?? maxWaitSeconds, maxWaitSeconds);
         let latest = result.job;
         if (!isFinalStatus(latest.status) && seconds > 0) {
-          const outcome = await jobs.waitFor(principalOf(req), latest.id, { timeoutMs: seconds * 1000, signal: clientGone(res) });
+          const outcome = await reads.waitFor(principalOf(req), latest.id, { timeoutMs: seconds * 1000, signal: clientGone(res) });
           if (!outcome.job) return; // the client went away
           latest = outcome.job;
         }

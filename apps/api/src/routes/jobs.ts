@@ -1,7 +1,7 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { tierOf, type RateLimits, type TierTable } from '@inferq/accounts';
 import { AppError, createUploadBodySchema, isFinalStatus, submitBatchJsonSchema, submitJobFormSchema, submitJobJsonSchema, type BatchItemView, type FairQueue, type UploadView } from '@inferq/core';
-import type { BatchImage, InputReference, JobService, SubmitBatchInput, SubmitJobInput, SubmitJobResult } from '@inferq/jobs';
+import type { BatchImage, InputReference, JobCommands, JobReads, JobSubmission, JobUploads, SubmitBatchInput, SubmitJobInput, SubmitJobResult } from '@inferq/jobs';
 import type { z } from 'zod';
 import { imageOnly, thumbnailSides } from '@inferq/images';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
@@ -165,7 +165,16 @@ export interface JobsRouterOptions {
   rateLimits: RateLimits;
 }
 
-export function jobsRouter(service: JobService, options: JobsRouterOptions): Router {
+/** The job services the routes call, each handler the one it needs. */
+export interface JobsRouterServices {
+  submission: JobSubmission;
+  reads: JobReads;
+  commands: JobCommands;
+  uploads: JobUploads;
+}
+
+export function jobsRouter(services: JobsRouterServices, options: JobsRouterOptions): Router {
+  const { submission, reads, commands, uploads } = services;
   const router = Router();
   const { slots, uploadBytes } = options;
   const tierOfReq = (req: Request) => tierOf(principalOf(req).tier, options.tiers);
@@ -185,7 +194,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
       const body = parseJsonBody(submitJobJsonSchema, req);
       input = { ...jsonSubmitInput(req, body), image: undefined, reference: referenceOf(body, 'imageUrl') };
     } else input = { ...submitInput(req), image: req.file?.buffer, fileName: req.file?.originalname };
-    const result = await service.submit(input);
+    const result = await submission.submit(input);
     submitted(req, res, [result]);
     const { job, replayed } = result;
     req.log?.setBindings?.({ jobId: job.id });
@@ -195,12 +204,12 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     if (wait.asked) {
       res.set('Preference-Applied', `wait=${wait.seconds}`);
       if (wait.seconds > 0 && !isFinalStatus(job.status)) {
-        const outcome = await service.waitFor(principalOf(req), job.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
+        const outcome = await reads.waitFor(principalOf(req), job.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
         if (!outcome.job) return; // the client went away
         latest = outcome.job;
       }
     }
-    const view = { ...toJobView(latest), ...(await service.queueStatus(latest)) };
+    const view = { ...toJobView(latest), ...(await reads.queueStatus(latest)) };
     // 200: the same Idempotency-Key within 24 h answers the original job instead of a new one,
     // and a job that finished while the request waited is answered with its result.
     res.location(view.links.self);
@@ -237,7 +246,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
         res.set(rateLimitHeaders(decision));
         if (!decision.allowed) throw rateLimited(decision, `Rate limit reached: a batch of ${count} images spends ${count} submits; retry in ${decision.retryAfterSeconds} s.`);
       }
-      const items = await service.submitMany(input);
+      const items = await submission.submitMany(input);
       // Every image refused for the platform's state, not its own (the queue full or down): the
       // batch as a whole is to be tried again, so it answers as one such error, with Retry-After.
       const first = items[0];
@@ -252,7 +261,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
           const signal = clientGone(res);
           const waited = await Promise.all(
             jobs.map(async (job) =>
-              job && !isFinalStatus(job.status) ? (await service.waitFor(principal, job.id, { timeoutMs: wait.seconds * 1000, signal })).job : job,
+              job && !isFinalStatus(job.status) ? (await reads.waitFor(principal, job.id, { timeoutMs: wait.seconds * 1000, signal })).job : job,
             ),
           );
           if (signal.aborted) return; // the client went away
@@ -261,7 +270,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
       }
       // Queue positions and ETAs of every job of the batch in one read.
       const accepted = jobs.filter((job) => job !== undefined);
-      const statuses = new Map((await service.queueStatusMany(accepted)).map((status, i) => [accepted[i]!.id, status]));
+      const statuses = new Map((await reads.queueStatusMany(accepted)).map((status, i) => [accepted[i]!.id, status]));
       const data: BatchItemView[] = items.map((item, index) => {
         if (!item.ok) return { index, status: item.error.status, job: null, error: item.error.toBody().error };
         const job = jobs[index]!;
@@ -275,7 +284,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
 
   router.post('/uploads', async function createUpload(req, res) {
     const body = parseJsonBody(createUploadBodySchema, req);
-    const upload = await service.createUpload(principalOf(req), body);
+    const upload = await uploads.create(principalOf(req), body);
     const view: UploadView = upload.presigned
       ? { uploadId: upload.uploadId, url: upload.presigned.url, headers: upload.presigned.headers, expiresAt: upload.expiresAt.toISOString() }
       : // The filesystem driver: the bytes come to this API, with the caller's key.
@@ -288,25 +297,25 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     // Any content type: the format is sniffed from the bytes at submit. Bounded by the largest upload.
     express.raw({ type: () => true, limit: options.maxFileBytes }),
     async function putUpload(req, res) {
-      await service.putUpload(principalOf(req), req.params.id!, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+      await uploads.put(principalOf(req), req.params.id!, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
       res.status(204).end();
     },
   );
 
   router.get('/jobs', async function listJobs(req, res) {
-    const page = await service.list(principalOf(req), { ...jobFilterQuery(req), cursor: firstString(req.query.cursor), limit: firstString(req.query.limit) });
-    const waiting = await service.queueStatusMany(page.jobs);
+    const page = await reads.list(principalOf(req), { ...jobFilterQuery(req), cursor: firstString(req.query.cursor), limit: firstString(req.query.limit) });
+    const waiting = await reads.queueStatusMany(page.jobs);
     res.json({ data: page.jobs.map((job, i) => ({ ...toJobView(job), ...waiting[i] })), nextCursor: page.nextCursor });
   });
 
   router.post('/jobs/:id/cancel', async function cancelJob(req, res) {
-    const job = await service.cancel(principalOf(req), req.params.id);
+    const job = await commands.cancel(principalOf(req), req.params.id);
     metricsOf(req)?.jobsFinished.inc({ model: job.modelName, status: 'canceled', code: '' });
     res.json(toJobView(job));
   });
 
   router.delete('/jobs/:id', async function deleteJob(req, res) {
-    await service.delete(principalOf(req), req.params.id);
+    await commands.delete(principalOf(req), req.params.id);
     res.status(204).end();
   });
 
@@ -314,18 +323,18 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
     const wait = waitPreference(req.query.wait, req.get('prefer'));
     res.vary('Prefer');
     if (wait.asked) res.set('Preference-Applied', `wait=${wait.seconds}`);
-    const outcome = await service.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
+    const outcome = await reads.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
     if (!outcome.job) return; // the client went away
-    sendJob(req, res, { ...toJobView(outcome.job), ...(await service.queueStatus(outcome.job)) });
+    sendJob(req, res, { ...toJobView(outcome.job), ...(await reads.queueStatus(outcome.job)) });
   });
 
   router.get('/jobs/:id/image', async function getJobImage(req, res) {
     const size = thumbnailSize(req);
     let job;
     let bytes: Uint8Array;
-    if (size) ({ job, bytes } = await service.thumbnail(principalOf(req), req.params.id, size));
+    if (size) ({ job, bytes } = await reads.thumbnail(principalOf(req), req.params.id, size));
     else {
-      const input = await service.input(principalOf(req), req.params.id);
+      const input = await reads.input(principalOf(req), req.params.id);
       if (!input.bytes) throw new AppError('NOT_FOUND', 'The input of this job is no longer stored.');
       job = input.job;
       // Inputs are stored trimmed to the image; rows from before that are trimmed here.
@@ -345,7 +354,7 @@ export function jobsRouter(service: JobService, options: JobsRouterOptions): Rou
   });
 
   router.get('/jobs/:id/deliveries', async function listJobDeliveries(req, res) {
-    const deliveries = await service.deliveries(principalOf(req), req.params.id);
+    const deliveries = await reads.deliveries(principalOf(req), req.params.id);
     res.json({ data: deliveries.map(toDeliveryView) });
   });
 

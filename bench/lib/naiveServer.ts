@@ -7,7 +7,8 @@ import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import express from 'express';
 import multer from 'multer';
-import { decodeOutput, imageToInput, initBackend, loadModel } from '@inferq/inference';
+import { imageToInput } from '@inferq/images';
+import { decodeOutput, initBackend, loadModel } from '@inferq/inference';
 import { imageInputOf, ModelRegistry } from '@inferq/models';
 
 const { values } = parseArgs({

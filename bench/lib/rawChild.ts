@@ -2,8 +2,8 @@
 // over IPC by rawModel.ts so several processes start each measurement at the same moment.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { imageToInput, initBackend, initOnnxRuntime, loadModel, pixelsToInput, preparedToInput, type BackendPreference, type OnnxProvider } from '@inferq/inference';
-import { alignCornersResize, validateImage } from '@inferq/images';
+import { initBackend, initOnnxRuntime, loadModel, type BackendPreference, type OnnxProvider } from '@inferq/inference';
+import { alignCornersResize, imageToInput, pixelsToInput, preparedToInput, validateImage } from '@inferq/images';
 import sharp from 'sharp';
 import { imageInputOf, ModelRegistry } from '@inferq/models';
 import { photoLikeImage } from '@inferq/images/testing';

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { imageInputOf, ModelRegistry, type ResolvedModel } from '@inferq/models';
-import { backendKinds, imageToInput, initBackend, loadModel, type BackendKind } from '../src/index.ts';
+import { imageToInput } from '@inferq/images';
+import { backendKinds, initBackend, loadModel, type BackendKind } from '../src/index.ts';
 import { importNsfwModel } from './lib/importNsfwModel.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');

@@ -1,7 +1,6 @@
 export * from './backend.ts';
 export * from './modelLoader.ts';
 export * from './servedModel.ts';
-export * from './preprocess.ts';
 export * from './batcher.ts';
 export * from './batchingDefaults.ts';
 export * from './layersToOnnx.ts';

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
 import { imageInputOf, hashModelFiles, modelProblemOf, ModelRegistry, readModelFiles, type ModelManifest, type ResolvedModel } from '@inferq/models';
 import { importMnistModel } from '@inferq/training';
+import { imageToInput } from '@inferq/images';
 import {
   decodeOutput,
   engineFor,
-  imageToInput,
   initBackend,
   initOnnxRuntime,
   layersModelToOnnx,

@@ -7,15 +7,12 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
-import { validateImage } from '@inferq/images';
+import { imageToInput, pixelsToInput, preparedToInput, validateImage } from '@inferq/images';
 import { imageInputOf, computeModelHash, modelProblemOf, ModelRegistry, type ModelManifest, type ResolvedModel } from '@inferq/models';
 import {
   decodeOutput,
-  imageToInput,
   initBackend,
   loadModel,
-  pixelsToInput,
-  preparedToInput,
   readModelArtifacts,
   softmax,
   type BackendInfo,

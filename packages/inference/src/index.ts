@@ -8,3 +8,4 @@ export * from './onnxRuntime.ts';
 export * from './modelPool.ts';
 export * from './batchTuner.ts';
 export * from './parallelTuner.ts';
+export * from './inferenceEngines.ts';

@@ -6,7 +6,7 @@
 //   pnpm bench batching [--backends wasm,cpu] [--models nsfw,mnist] [--batches 1,4,8,16,32] [--seconds 2] [--max-batch-seconds 10]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendKinds, initBackend, loadModel, measureBatching, type BackendKind } from '@inferq/inference';
+import { backendKinds, loadModel, startTfjsBackend, measureBatching, type BackendInfo, type BackendKind } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { repoRoot } from '@inferq/testing';
 import { machineLoad } from './lib/procStat.ts';
@@ -46,8 +46,9 @@ const unavailable: Record<string, string> = {};
 
 for (const backend of values.backends.split(',').map((b) => b.trim()) as BackendKind[]) {
   if (!backendKinds.includes(backend)) throw new Error(`unknown backend ${backend}`);
+  let tfjs: BackendInfo;
   try {
-    await initBackend({ preferred: backend, logger: quiet });
+    tfjs = await startTfjsBackend({ preferred: backend, logger: quiet });
   } catch (error) {
     unavailable[backend] = (error as Error).message.slice(0, 160);
     console.log(`${backend}: not available here (${unavailable[backend]})`);
@@ -55,7 +56,7 @@ for (const backend of values.backends.split(',').map((b) => b.trim()) as Backend
   }
   for (const name of values.models.split(',')) {
     const { manifest, location } = await registry.resolve(name);
-    const model = await loadModel(location, manifest);
+    const model = await loadModel(location, manifest, { engines: { tfjs, onnx: null } });
     const input = new Float32Array(model.inputSize).fill(0.5);
     let perImageMs = 0;
     for (const batch of batchSizes) {

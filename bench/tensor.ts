@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { initOnnxRuntime, loadModel } from '@inferq/inference';
+import { loadModel, startOnnxRuntime } from '@inferq/inference';
 import { addOnnxModel, ModelRegistry } from '@inferq/models';
 import { embeddingModel } from '@inferq/testing';
 import type { Tensor } from '@inferq/tensors';
@@ -42,8 +42,8 @@ console.log(`tensor models: ${model} (FP32 [batch, 4] → [batch, 2]), ${rows} r
 
 /** Raw ONNX Runtime: one request's tensors a call, in this process, one thread (as the worker). */
 async function rawRate(): Promise<number> {
-  await initOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: { info() {}, warn() {} } });
-  const served = await loadModel(added.model.location, added.model.manifest, { engine: 'onnxruntime' });
+  const onnx = await startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: { info() {}, warn() {} } });
+  const served = await loadModel(added.model.location, added.model.manifest, { engines: { tfjs: null, onnx }, engine: 'onnxruntime' });
   const input: Tensor[] = [{ name: 'features', datatype: 'FP32', shape: [rows, 4], data: new Float32Array(rows * 4) }];
   const started = performance.now();
   let calls = 0;

@@ -7,7 +7,7 @@
 //   pnpm bench tune [--models nsfw,mnist] [--seconds 1.5] [--rounds 3] [--budget-ms 1000]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend, initOnnxRuntime, loadModel, measureBatching, tuneBatching, type BatchPoint } from '@inferq/inference';
+import { createInferenceEngines, loadModel, measureBatching, tuneBatching, type BatchPoint } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { repoRoot } from '@inferq/testing';
 import { machineLoad } from './lib/procStat.ts';
@@ -27,15 +27,14 @@ const rounds = Number(values.rounds);
 const registry = new ModelRegistry({ root: values['models-dir'] });
 const quiet = { info() {}, warn() {} };
 const before = machineLoad();
-await initBackend({ preferred: 'auto', logger: quiet });
-await initOnnxRuntime({ preferred: 'auto', intraOpThreads: 1, logger: quiet });
+const engines = await createInferenceEngines({ tfjsBackend: 'auto', onnxProvider: 'auto', intraOpThreads: 1, logger: quiet });
 console.log(`models tune vs bench batching: ${values.seconds} s a point, ${rounds} rounds of the two picks; ${before.uptime}`);
 
 const rows: Array<Record<string, string | number>> = [];
 const results: unknown[] = [];
 for (const name of values.models.split(',')) {
   const { manifest, location } = await registry.resolve(name);
-  const model = await loadModel(location, manifest);
+  const model = await loadModel(location, manifest, { engines });
   const budgetMs = values['budget-ms'] !== undefined ? Number(values['budget-ms']) : (manifest.limits?.latencyBudgetMs ?? 1000);
   // The batching bench's sweep and its pick: the most images/s.
   const sweep: BatchPoint[] = [];

@@ -7,7 +7,8 @@ import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import express from 'express';
 import multer from 'multer';
-import { decodeOutput, imageToInput, initBackend, loadModel } from '@inferq/inference';
+import { imageToInput } from '@inferq/images';
+import { decodeOutput, loadModel, startTfjsBackend } from '@inferq/inference';
 import { imageInputOf, ModelRegistry } from '@inferq/models';
 
 const { values } = parseArgs({
@@ -27,9 +28,9 @@ if (cluster.isPrimary && Number(values.processes) > 1) {
     process.exit(0);
   });
 } else {
-  await initBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } });
+  const tfjs = await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } });
   const { manifest, location } = await new ModelRegistry({ root: values['models-dir'] }).resolve(values.model);
-  const model = await loadModel(location, manifest);
+  const model = await loadModel(location, manifest, { engines: { tfjs, onnx: null } });
   await model.warmUp();
   const cap = Number(values.cap);
   let inProgress = 0;

@@ -2,8 +2,8 @@
 // over IPC by rawModel.ts so several processes start each measurement at the same moment.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { imageToInput, initBackend, initOnnxRuntime, loadModel, pixelsToInput, preparedToInput, type BackendPreference, type OnnxProvider } from '@inferq/inference';
-import { alignCornersResize, validateImage } from '@inferq/images';
+import { loadModel, startOnnxRuntime, startTfjsBackend, type BackendPreference, type OnnxProvider } from '@inferq/inference';
+import { alignCornersResize, imageToInput, pixelsToInput, preparedToInput, validateImage } from '@inferq/images';
 import sharp from 'sharp';
 import { imageInputOf, ModelRegistry } from '@inferq/models';
 import { photoLikeImage } from '@inferq/images/testing';
@@ -39,10 +39,10 @@ try {
   const quiet = { info: () => {}, warn: () => {} };
   const onnx = values.backend.startsWith('onnxruntime-');
   const tfjsBackend = onnx ? 'wasm' : values.backend.replace(/^tfjs-/, '');
-  const backend = await initBackend({ preferred: tfjsBackend as BackendPreference, logger: quiet });
-  if (onnx) await initOnnxRuntime({ preferred: values.backend.slice('onnxruntime-'.length) as OnnxProvider, intraOpThreads: Number(values.threads), logger: quiet });
+  const backend = await startTfjsBackend({ preferred: tfjsBackend as BackendPreference, logger: quiet });
+  const onnxRuntime = onnx ? await startOnnxRuntime({ preferred: values.backend.slice('onnxruntime-'.length) as OnnxProvider, intraOpThreads: Number(values.threads), logger: quiet }) : null;
   const { manifest, location } = await new ModelRegistry({ root: values['models-dir']! }).resolve(values.model!);
-  const model = await loadModel(location, manifest, { engine: onnx ? 'onnxruntime' : 'tfjs' });
+  const model = await loadModel(location, manifest, { engines: { tfjs: backend, onnx: onnxRuntime }, engine: onnx ? 'onnxruntime' : 'tfjs' });
   // Warm each batch size once, as the worker warms its model before taking jobs.
   await model.warmUp(values.batches.split(',').map(Number));
   const zeros = new Float32Array(model.inputSize);

@@ -299,14 +299,13 @@ async function tuneModel(
   // Imported here: TF.js and ONNX Runtime are heavy, and only this command needs them.
   const inference = await import('@inferq/inference');
   const silent = { info: () => {}, warn: () => {} };
-  // The engines a worker would start here, with the same preferences.
-  await inference.initBackend({ preferred: 'auto', logger: silent });
   const provider = (values.provider ?? 'auto') as (typeof inference.onnxProviderPreferences)[number];
   const engine = (values.engine ?? 'auto') as (typeof inference.enginePreferences)[number];
   if (!inference.onnxProviderPreferences.includes(provider)) throw new UsageError(`--provider is one of ${inference.onnxProviderPreferences.join(', ')}`);
   if (!inference.enginePreferences.includes(engine)) throw new UsageError(`--engine is one of ${inference.enginePreferences.join(', ')}`);
-  await inference.initOnnxRuntime({ preferred: provider, intraOpThreads: threads, logger: silent });
-  const model = await inference.loadModel(location, manifest, { engine });
+  // The engines a worker would start here, with the same preferences.
+  const engines = await inference.createInferenceEngines({ tfjsBackend: 'auto', onnxProvider: provider, intraOpThreads: threads, logger: silent });
+  const model = await inference.loadModel(location, manifest, { engines, engine });
   let result: Awaited<ReturnType<typeof inference.tuneBatching>>;
   try {
     if (!values.json) out.write(`tuning ${name}@${manifest.version} on ${model.engine} (${threads} thread${threads === 1 ? '' : 's'}), p99 budget ${budgetMs} ms, ${seconds} s a point\n`);

@@ -16,15 +16,13 @@ export async function checkModelLoads(folder: string, manifest: ModelManifest): 
   if (manifest.format !== 'onnx' && manifest.onnx === undefined) return { checked: false, reason: `a ${manifest.format} model is loaded by the workers only` };
   // Imported here: TF.js and ONNX Runtime are heavy, and only this command needs them.
   const inference = await import('@inferq/inference');
-  if (inference.currentOnnxRuntime() === null) {
-    const silent = { info: () => {}, warn: () => {} };
-    const runtime = await inference.initOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: silent }).catch(() => null);
-    if (runtime === null) return { checked: false, reason: 'onnxruntime-node cannot start here' };
-  }
+  const silent = { info: () => {}, warn: () => {} };
+  const onnx = await inference.startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: silent }).catch(() => null);
+  if (onnx === null) return { checked: false, reason: 'onnxruntime-node cannot start here' };
   const started = performance.now();
   let served: Awaited<ReturnType<typeof inference.loadOnnxModel>> | undefined;
   try {
-    served = await inference.loadOnnxModel(folder, manifest, { verifyHash: true });
+    served = await inference.loadOnnxModel(folder, manifest, { engines: { tfjs: null, onnx }, verifyHash: true });
     await served.warmUp([1]);
   } catch (error) {
     served?.dispose();

@@ -1,7 +1,7 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from 'react-router';
 import { lazy, Suspense, type ReactNode } from 'react';
-import { ApiError } from './api/apiClient.ts';
+import { ApiError } from './api/apiTransport.ts';
 import { SessionProvider, useSession } from './auth/SessionContext.tsx';
 import { EmptyState } from './components/EmptyState.tsx';
 import { Layout } from './components/Layout.tsx';

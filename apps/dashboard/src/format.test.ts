@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError } from './api/apiClient.ts';
+import { ApiError } from './api/apiTransport.ts';
 import { describeError, formatAgo, formatBytes, formatDuration } from './format.ts';
 
 describe('describeError', () => {

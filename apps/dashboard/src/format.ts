@@ -1,4 +1,4 @@
-import { ApiError } from './api/apiClient.ts';
+import { ApiError } from './api/apiTransport.ts';
 
 /** What the page says about a failed request: a short headline, the API's own words, and a wait. */
 export interface ErrorDescription {

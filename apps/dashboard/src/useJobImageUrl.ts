@@ -24,7 +24,7 @@ export function useJobImageUrl(jobId: string, size?: number): JobImageUrl {
   const { client } = useSignedIn();
   const image = useQuery({
     queryKey: ['job-image', jobId, size ?? null],
-    queryFn: ({ signal }) => client.jobImage(jobId, signal, size),
+    queryFn: ({ signal }) => client.jobs.image(jobId, signal, size),
     staleTime: Infinity,
     retry: false,
   });

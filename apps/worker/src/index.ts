@@ -1,7 +1,7 @@
 import { hostname, setPriority } from 'node:os';
 import { pino } from 'pino';
 import { createDatabase, JobExecution, JobMaintenance, ModelHistoryStore, pingDatabase, ShadowResults } from '@inferq/db';
-import { batchingDefaults, initBackend, initOnnxRuntime, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
+import { batchingDefaults, createInferenceEngines, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
 import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerHeartbeatLoop, WorkerRegistry, workersByModel } from '@inferq/queue';
@@ -88,12 +88,14 @@ const health = new HealthServer({
 const healthAddress = await health.start();
 logger.info({ port: healthAddress.port }, 'worker health endpoint listening');
 
-const backend = await initBackend({ preferred: env.TF_BACKEND, logger });
+// The engines, made here once and passed to the pool: TF.js, and ONNX Runtime beside it (versions
+// with an ONNX file run on it, several times faster on the CPU, the others on TF.js). A named
+// backend or provider that does not start fails the boot.
+const engines = await createInferenceEngines({ tfjsBackend: env.TF_BACKEND, onnxProvider: env.ORT_PROVIDER, intraOpThreads: env.ORT_INTRA_OP_THREADS ?? 1, logger });
+const backend = engines.tfjs;
 backendName = backend.name;
 backendDetails = { tfjsBackend: backend.tfjsBackend, ...(backend.wasm ? { wasm: backend.wasm } : {}), ...(backend.gpu !== undefined ? { gpu: backend.gpu } : {}), skipped: backend.skipped };
-// ONNX Runtime beside TF.js: versions with an ONNX file run on it (several times faster on the
-// CPU), the others on TF.js. A named provider that does not start fails the boot.
-onnxRuntime = await initOnnxRuntime({ preferred: env.ORT_PROVIDER, intraOpThreads: env.ORT_INTRA_OP_THREADS ?? 1, logger });
+onnxRuntime = engines.onnx?.info ?? null;
 // Batch settings by the engine a version runs on (manifest limits and MAX_BATCH_* win).
 const batchingFor = (engine: string) => {
   const defaults = onnxRuntime && engine === onnxRuntime.engine ? onnxBatchingDefaults[onnxRuntime.provider] : batchingDefaults[backend.name];
@@ -103,6 +105,7 @@ logger.info({ backend: backend.name, wasm: backend.wasm, onnxRuntime: onnxRuntim
 const pool = new ModelPool({
   registry,
   logger,
+  engines,
   engine: env.INFERENCE_ENGINE,
   batching: batchingFor,
   pinnedIdleMs: env.PINNED_VERSION_IDLE_MS,

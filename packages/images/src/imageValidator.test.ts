@@ -30,7 +30,7 @@ import {
   validWebp,
 } from './testing/imageFixtures.ts';
 import { decodableImageFormats, validateImage, type InvalidImageReason, type ValidatedImage, type ValidateImageOptions } from './imageValidator.ts';
-import { pixelSpecKey, pixelsWorthStoring, type PixelSpec } from './modelPixels.ts';
+import { pixelSpecKey, pixelsWorthStoring, type PixelSpec } from './modelInput.ts';
 import { defaultImageLimits, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 
 type Fixture = () => Buffer | Promise<Buffer>;

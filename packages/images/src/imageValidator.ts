@@ -20,7 +20,7 @@ import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp'
 import { imageByteLength } from './imageEnd.ts';
 import { metadataSegmentBytes, withoutPrivateMetadata } from './imageMetadata.ts';
 import { maxPixelsFor, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
-import { makeModelPixels, pixelsBuffer, pixelSpecKey, pixelsWorthStoring, type PixelSpec, type PreparedPixels } from './modelPixels.ts';
+import { makeModelPixels, pixelsBuffer, pixelSpecKey, pixelsWorthStoring, type PixelSpec, type PreparedPixels } from './modelInput.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
 
 /** What is known about an image that passed {@link validateImage}. */

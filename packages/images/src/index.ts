@@ -3,7 +3,7 @@ export * from './imageValidator.ts';
 export * from './sniffImageFormat.ts';
 export * from './configureSharp.ts';
 export * from './normalizeImage.ts';
-export * from './modelPixels.ts';
+export * from './modelInput.ts';
 export * from './imageEnd.ts';
 export * from './imageMetadata.ts';
 export * from './thumbnail.ts';

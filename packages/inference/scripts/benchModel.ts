@@ -14,7 +14,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { imageInputOf, ModelRegistry, type ResolvedModel } from '@inferq/models';
-import { backendKinds, imageToInput, initBackend, loadModel, type BackendKind } from '../src/index.ts';
+import { imageToInput } from '@inferq/images';
+import { backendKinds, loadModel, startTfjsBackend, type BackendKind } from '../src/index.ts';
 import { importNsfwModel } from './lib/importNsfwModel.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
@@ -66,8 +67,8 @@ const rows: Row[] = [];
 const loads: Array<{ backend: string; detail: string; initMs: number; loadMs: number; warmMs: number }> = [];
 
 for (const kind of backends) {
-  const backend = await initBackend({ preferred: kind, logger: quiet });
-  const model = await loadModel(resolved.location, manifest, { backend });
+  const backend = await startTfjsBackend({ preferred: kind, logger: quiet });
+  const model = await loadModel(resolved.location, manifest, { engines: { tfjs: backend, onnx: null } });
   const warm = performance.now();
   await model.warmUp([1]);
   const warmMs = performance.now() - warm;

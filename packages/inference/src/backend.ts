@@ -33,9 +33,9 @@ export interface BackendLogger {
   warn(fields: object, message: string): void;
 }
 
-export interface InitBackendOptions {
+export interface StartTfjsBackendOptions {
   /**
-   * Which backend to run. A named backend must load or `initBackend` throws; `auto` takes the
+   * Which backend to run. A named backend must load or `startTfjsBackend` throws; `auto` takes the
    * first of tensorflow-gpu, tensorflow, wasm, cpu that loads and logs why the others did not.
    * @defaultValue 'auto'
    */
@@ -66,38 +66,33 @@ export interface BackendInfo {
   initMs: number;
 }
 
-let active: BackendInfo | null = null;
-
 /** Tensors alive in this process's tfjs engine and their bytes; flat between batches unless something leaks. */
 export function tensorMemory(): { numTensors: number; numBytes: number } {
   const { numTensors, numBytes } = tf.memory();
   return { numTensors, numBytes };
 }
 
-/** The backend `initBackend` set up, or null before it ran. */
-export function currentBackend(): BackendInfo | null {
-  return active;
-}
-
 /**
- * Chooses and starts the tfjs backend for this process. tfjs keeps one engine per process, so the
- * last call wins; call it once at boot, before loading models. Throws MODEL_NOT_READY when the
- * preferred backend (or, for `auto`, every backend) fails to start.
+ * Where the TF.js backend is chosen: starts the preferred one (or, for `auto`, the first of
+ * tensorflow-gpu, tensorflow, wasm, cpu that starts) and returns what it started, the TF.js engine
+ * a process passes to its model loaders (`loadModel`, `ModelPool`). tfjs itself keeps one backend
+ * per process, so the last call wins: call it once at boot, before loading models. Throws
+ * MODEL_NOT_READY when the preferred backend (or, for `auto`, every backend) fails to start.
  */
-export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+export async function startTfjsBackend(options: StartTfjsBackendOptions = {}): Promise<BackendInfo> {
   const preferred = options.preferred ?? 'auto';
   const logger = options.logger ?? consoleLogger;
   if (options.prodMode ?? true) tf.enableProdMode();
-  const started = performance.now();
+  const startedAt = performance.now();
   const candidates = preferred === 'auto' ? autoBackendOrder : [preferred];
   const skipped: BackendInfo['skipped'] = [];
   for (const kind of candidates) {
     try {
       const info = await startBackend(kind);
-      active = { ...info, skipped, initMs: performance.now() - started };
-      logger.info({ backend: kind, tfjsBackend: active.tfjsBackend, wasm: active.wasm, gpu: active.gpu, skipped: skipped.map((s) => s.name) }, 'tfjs backend ready');
-      if (kind === 'tensorflow-gpu' && active.gpu === false) logger.warn({ backend: kind }, 'tfjs-node-gpu loaded but libtensorflow found no GPU; running on the CPU');
-      return active;
+      const started: BackendInfo = { ...info, skipped, initMs: performance.now() - startedAt };
+      logger.info({ backend: kind, tfjsBackend: started.tfjsBackend, wasm: started.wasm, gpu: started.gpu, skipped: skipped.map((s) => s.name) }, 'tfjs backend ready');
+      if (kind === 'tensorflow-gpu' && started.gpu === false) logger.warn({ backend: kind }, 'tfjs-node-gpu loaded but libtensorflow found no GPU; running on the CPU');
+      return started;
     } catch (error) {
       const reason = describeError(error);
       skipped.push({ name: kind, reason });

@@ -1,7 +1,6 @@
 export * from './backend.ts';
 export * from './modelLoader.ts';
 export * from './servedModel.ts';
-export * from './preprocess.ts';
 export * from './batcher.ts';
 export * from './batchingDefaults.ts';
 export * from './layersToOnnx.ts';
@@ -9,3 +8,4 @@ export * from './onnxRuntime.ts';
 export * from './modelPool.ts';
 export * from './batchTuner.ts';
 export * from './parallelTuner.ts';
+export * from './inferenceEngines.ts';

@@ -23,8 +23,9 @@ import {
 } from '@inferq/models';
 import { datatypeOfOrt, ortTypeOf, type Tensor, type TensorData } from '@inferq/tensors';
 import type * as Ort from 'onnxruntime-node';
-import { currentBackend, type BackendInfo } from './backend.ts';
-import { createOnnxSession, currentOnnxRuntime } from './onnxRuntime.ts';
+import type { BackendInfo } from './backend.ts';
+import type { InferenceEngines } from './inferenceEngines.ts';
+import type { OnnxSession } from './onnxRuntime.ts';
 import { ServedModel, TfRunner, type ModelRunner } from './servedModel.ts';
 
 /** What `tf.node.loadSavedModel` answers, as far as serving uses it. */
@@ -49,8 +50,8 @@ export interface LoadTfModelOptions extends ReadModelArtifactsOptions {
 }
 
 export interface LoadModelOptions extends ReadModelArtifactsOptions {
-  /** The backend the model runs on. @defaultValue the one `initBackend` started */
-  backend?: BackendInfo;
+  /** The engines this process runs (`createInferenceEngines`); the version runs on one of them. */
+  engines: InferenceEngines;
   /** Check the files against `manifest.sha256` before loading. @defaultValue true */
   verifyHash?: boolean;
   /**
@@ -65,10 +66,10 @@ export interface LoadModelOptions extends ReadModelArtifactsOptions {
 export const enginePreferences = ['auto', 'onnxruntime', 'tfjs'] as const;
 export type EnginePreference = (typeof enginePreferences)[number];
 
-/** The engine `loadModel` would pick for `manifest` in this process, or why none can run it. */
-export function engineFor(manifest: Pick<ModelManifest, 'format' | 'onnx'>, preference: EnginePreference = 'auto'): 'onnxruntime' | 'tfjs' {
+/** The engine `loadModel` would pick for `manifest` given `engines`. */
+export function engineFor(manifest: Pick<ModelManifest, 'format' | 'onnx'>, engines: InferenceEngines, preference: EnginePreference = 'auto'): 'onnxruntime' | 'tfjs' {
   const hasOnnx = manifest.format === 'onnx' || manifest.onnx !== undefined;
-  if (preference === 'tfjs' || (preference === 'auto' && (!hasOnnx || currentOnnxRuntime() === null))) return manifest.format === 'onnx' ? 'onnxruntime' : 'tfjs';
+  if (preference === 'tfjs' || (preference === 'auto' && (!hasOnnx || engines.onnx === null))) return manifest.format === 'onnx' ? 'onnxruntime' : 'tfjs';
   return hasOnnx ? 'onnxruntime' : 'tfjs';
 }
 
@@ -85,10 +86,10 @@ export interface ModelArtifactFiles {
  * `details.reason` saying what is wrong (`missing-model-json`, `invalid-model-json`,
  * `missing-weights`, `fetch-failed`, `hash-mismatch`, `format-mismatch`, `load-failed`).
  */
-export async function loadModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions = {}): Promise<ServedModel> {
-  if (engineFor(manifest, options.engine) === 'onnxruntime') return loadOnnxModel(location, manifest, options);
-  const backend = options.backend ?? currentBackend();
-  if (backend === null) throw new AppError('MODEL_NOT_READY', 'no tfjs backend: call initBackend() before loading models');
+export async function loadModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions): Promise<ServedModel> {
+  if (engineFor(manifest, options.engines, options.engine) === 'onnxruntime') return loadOnnxModel(location, manifest, options);
+  const backend = options.engines.tfjs;
+  if (backend === null) throw new AppError('MODEL_NOT_READY', 'no tfjs backend: the engines passed in have none (startTfjsBackend)');
   const started = performance.now();
   const loadOptions: LoadTfModelOptions = { ...options };
   if (options.verifyHash ?? true) loadOptions.expectedSha256 = manifest.sha256;
@@ -102,13 +103,13 @@ export async function loadModel(location: ModelLocation, manifest: ModelManifest
 
 /**
  * Loads the version's ONNX file (model.onnx: the model of an `onnx` version, or the converted copy
- * beside a TF.js one) into an ONNX Runtime session on the provider `initOnnxRuntime` chose.
- * Throws MODEL_NOT_READY: `format-unsupported` when ONNX Runtime is not started,
+ * beside a TF.js one) into a session on `options.engines.onnx`, the ONNX Runtime passed in.
+ * Throws MODEL_NOT_READY: `format-unsupported` when the engines have no ONNX Runtime,
  * `missing-model-json`, `hash-mismatch`, `fetch-failed`, or `load-failed` when ONNX Runtime
  * refuses the file (not ONNX, an operator it lacks, a shape that does not fit the manifest).
  */
-export async function loadOnnxModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions = {}): Promise<ServedModel> {
-  const runtime = currentOnnxRuntime();
+export async function loadOnnxModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions): Promise<ServedModel> {
+  const runtime = options.engines.onnx;
   if (runtime === null) throw modelNotReady(location, 'format-unsupported', `${manifest.name}@${manifest.version} needs ONNX Runtime, which this process does not run`);
   const started = performance.now();
   // model.onnx, then the external data files it names (read from the folder: a remote model is one file).
@@ -122,10 +123,10 @@ export async function loadOnnxModel(location: ModelLocation, manifest: ModelMani
     const sha256 = hashModelFiles(files);
     if (sha256 !== expected) throw modelNotReady(location, 'hash-mismatch', `model.onnx at ${location} hashes to ${sha256}, the manifest says ${expected}`);
   }
-  let created: Awaited<ReturnType<typeof createOnnxSession>>;
+  let created: OnnxSession;
   try {
     // The external data goes in as the bytes just hashed, so what runs is what was checked.
-    created = await createOnnxSession(file.bytes, externalData);
+    created = await runtime.createSession(file.bytes, externalData);
   } catch (error) {
     throw modelNotReady(location, 'load-failed', `onnxruntime could not load model.onnx at ${location}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
   }
@@ -155,10 +156,10 @@ class OnnxRunner implements ModelRunner {
   readonly layout: InputLayout;
   readonly inputName: string;
   readonly #outputName: string;
-  readonly #session: Awaited<ReturnType<typeof createOnnxSession>>['session'];
-  readonly #ort: Awaited<ReturnType<typeof createOnnxSession>>['ort'];
+  readonly #session: OnnxSession['session'];
+  readonly #ort: OnnxSession['ort'];
 
-  constructor(created: Awaited<ReturnType<typeof createOnnxSession>>, layout: InputLayout) {
+  constructor(created: OnnxSession, layout: InputLayout) {
     this.#session = created.session;
     this.#ort = created.ort;
     this.engine = created.info.engine;
@@ -186,10 +187,10 @@ class OnnxRunner implements ModelRunner {
 class OnnxTensorRunner implements ModelRunner {
   readonly engine: string;
   readonly layout = 'nhwc' as const;
-  readonly #session: Awaited<ReturnType<typeof createOnnxSession>>['session'];
-  readonly #ort: Awaited<ReturnType<typeof createOnnxSession>>['ort'];
+  readonly #session: OnnxSession['session'];
+  readonly #ort: OnnxSession['ort'];
 
-  constructor(created: Awaited<ReturnType<typeof createOnnxSession>>) {
+  constructor(created: OnnxSession) {
     this.#session = created.session;
     this.#ort = created.ort;
     this.engine = created.info.engine;

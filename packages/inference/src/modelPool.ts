@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AppError } from '@inferq/core';
 import { modelProblemOf, type ModelManifest, type ModelRegistry } from '@inferq/models';
 import { Batcher } from './batcher.ts';
+import type { InferenceEngines } from './inferenceEngines.ts';
 import { loadModel, type EnginePreference } from './modelLoader.ts';
 import type { Tensor } from '@inferq/tensors';
 import type { ServedModel } from './servedModel.ts';
@@ -122,6 +123,8 @@ export interface FailedModel {
 export interface ModelPoolOptions {
   registry: ModelRegistry;
   logger: Logger;
+  /** The engines versions are loaded on (`createInferenceEngines`, built by the process's composition root). */
+  engines: InferenceEngines;
   /** Per-engine batch settings (TF.js and ONNX Runtime run differently), or one for all. */
   batching: BatchingOptions | ((engine: string) => BatchingOptions);
   /** Which engine runs versions that both could. @defaultValue 'auto' (ONNX Runtime where it can) */
@@ -469,7 +472,7 @@ export class ModelPool {
   async #loadVersion(name: string, version: string): Promise<LoadedVersion> {
     const started = performance.now();
     const { manifest, location } = await this.#options.registry.resolve(name, version);
-    const model = await loadModel(location, manifest, { engine: this.#options.engine ?? 'auto' });
+    const model = await loadModel(location, manifest, { engines: this.#options.engines, engine: this.#options.engine ?? 'auto' });
     try {
       await model.warmUp(this.#options.warmUpBatchSizes ?? [1]);
     } catch (error) {

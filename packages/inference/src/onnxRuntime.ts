@@ -28,8 +28,8 @@ export type OnnxProvider = (typeof onnxProviders)[number];
 export const onnxProviderPreferences = ['auto', 'none', ...onnxProviders] as const;
 export type OnnxProviderPreference = (typeof onnxProviderPreferences)[number];
 
-export interface InitOnnxRuntimeOptions {
-  /** A named provider must start, else `initOnnxRuntime` throws. @defaultValue 'auto' */
+export interface StartOnnxRuntimeOptions {
+  /** A named provider must start, else `startOnnxRuntime` throws. @defaultValue 'auto' */
   preferred?: OnnxProviderPreference;
   /**
    * Threads one model call uses on the CPU provider (ORT's intra-op pool). Measured with
@@ -61,23 +61,60 @@ export interface OnnxRuntimeInfo {
   initMs: number;
 }
 
-let active: { info: OnnxRuntimeInfo; ort: typeof Ort } | null = null;
-
-/** The ONNX Runtime `initOnnxRuntime` set up, or null (not started, or `none`). */
-export function currentOnnxRuntime(): OnnxRuntimeInfo | null {
-  return active?.info ?? null;
+/** A session of one model on an {@link OnnxRuntime}, with the runtime's module and what it runs on. */
+export interface OnnxSession {
+  session: Ort.InferenceSession;
+  ort: typeof Ort;
+  info: OnnxRuntimeInfo;
 }
 
 /**
- * Loads onnxruntime-node and picks its execution provider: each candidate must create a session
- * on a tiny model and run it. Returns null for `none`, or for `auto` when the native library
- * itself cannot load (the worker then serves TF.js only). Throws MODEL_NOT_READY when a named
- * provider does not start.
+ * ONNX Runtime started on one execution provider: the ONNX engine a process passes to its model
+ * loaders (`loadModel`, `ModelPool`). Made by {@link startOnnxRuntime}; holds no process-wide
+ * state, so two of them (say a cpu one beside a cuda one) can live in one process.
  */
-export async function initOnnxRuntime(options: InitOnnxRuntimeOptions = {}): Promise<OnnxRuntimeInfo | null> {
+export class OnnxRuntime {
+  readonly info: OnnxRuntimeInfo;
+  readonly #ort: typeof Ort;
+
+  constructor(ort: typeof Ort, info: OnnxRuntimeInfo) {
+    this.#ort = ort;
+    this.info = info;
+  }
+
+  /** The name recorded with each result, e.g. `onnxruntime-cpu`. */
+  get engine(): string {
+    return this.info.engine;
+  }
+
+  get provider(): OnnxProvider {
+    return this.info.provider;
+  }
+
+  /**
+   * A session for `bytes` (with the external data files it names, by path) on this runtime's
+   * provider. Throws when ONNX Runtime cannot build the model (the caller turns that into
+   * MODEL_NOT_READY).
+   */
+  async createSession(bytes: Uint8Array, externalData: ReadonlyArray<{ path: string; bytes: Uint8Array }> = []): Promise<OnnxSession> {
+    const options = sessionOptionsFor(this.info.provider, this.info.intraOpThreads);
+    // A model built from bytes has no folder to find model.onnx.data in: its files are handed over.
+    if (externalData.length > 0) options.externalData = externalData.map((file) => ({ path: file.path, data: file.bytes }));
+    const session = await this.#ort.InferenceSession.create(bytes, options);
+    return { session, ort: this.#ort, info: this.info };
+  }
+}
+
+/**
+ * Where the ONNX provider is chosen. Loads onnxruntime-node and picks its execution provider:
+ * the one `preferred` names, or for `auto` the first of tensorrt, cuda, webgpu, cpu that creates a
+ * session on a tiny model and runs it. Returns the started {@link OnnxRuntime}, or null for
+ * `none`, or for `auto` when the native library itself cannot load (the process then serves TF.js
+ * only). Throws MODEL_NOT_READY when a named provider does not start.
+ */
+export async function startOnnxRuntime(options: StartOnnxRuntimeOptions = {}): Promise<OnnxRuntime | null> {
   const preferred = options.preferred ?? 'auto';
   const logger = options.logger ?? consoleLogger;
-  active = null;
   if (preferred === 'none') return null;
   const started = performance.now();
   let ort: typeof Ort;
@@ -90,6 +127,7 @@ export async function initOnnxRuntime(options: InitOnnxRuntimeOptions = {}): Pro
     }
     throw new AppError('MODEL_NOT_READY', `onnxruntime-node cannot load: ${describeError(error)}`, { details: { preferred } });
   }
+  // ONNX Runtime's own log level is its module's, shared by every runtime in the process.
   ort.env.logLevel = options.logLevel ?? 'fatal';
   const intraOpThreads = options.intraOpThreads ?? availableParallelism();
   const hasGpuDevice = options.hasGpuDevice ?? gpuDeviceNodeExists;
@@ -103,9 +141,8 @@ export async function initOnnxRuntime(options: InitOnnxRuntimeOptions = {}): Pro
     try {
       await probe(ort, provider, intraOpThreads);
       const info: OnnxRuntimeInfo = { provider, engine: `onnxruntime-${provider}`, version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown', intraOpThreads, skipped, initMs: performance.now() - started };
-      active = { info, ort };
       logger.info({ provider, intraOpThreads, skipped: skipped.map((s) => s.name) }, 'onnxruntime ready');
-      return info;
+      return new OnnxRuntime(ort, info);
     } catch (error) {
       const reason = describeError(error);
       skipped.push({ name: provider, reason });
@@ -129,23 +166,6 @@ export function sessionOptionsFor(provider: OnnxProvider, intraOpThreads: number
   };
 }
 
-/**
- * A session for `bytes` (with the external data files it names, by path) on the provider `initOnnxRuntime` chose. Throws when ONNX Runtime is not
- * started or cannot build the model (the caller turns that into MODEL_NOT_READY).
- */
-export async function createOnnxSession(
-  bytes: Uint8Array,
-  externalData: ReadonlyArray<{ path: string; bytes: Uint8Array }> = [],
-): Promise<{ session: Ort.InferenceSession; ort: typeof Ort; info: OnnxRuntimeInfo }> {
-  if (active === null) throw new AppError('MODEL_NOT_READY', 'onnxruntime is not started: call initOnnxRuntime() before loading ONNX models');
-  const { info, ort } = active;
-  const options = sessionOptionsFor(info.provider, info.intraOpThreads);
-  // A model built from bytes has no folder to find model.onnx.data in: its files are handed over.
-  if (externalData.length > 0) options.externalData = externalData.map((file) => ({ path: file.path, data: file.bytes }));
-  const session = await ort.InferenceSession.create(bytes, options);
-  return { session, ort, info };
-}
-
 async function probe(ort: typeof Ort, provider: OnnxProvider, intraOpThreads: number): Promise<void> {
   const session = await ort.InferenceSession.create(probeModel(), sessionOptionsFor(provider, intraOpThreads));
   try {
@@ -157,12 +177,10 @@ async function probe(ort: typeof Ort, provider: OnnxProvider, intraOpThreads: nu
   }
 }
 
-let probeBytes: Uint8Array | undefined;
-
 /** y = x + 1 over a [1, 4] float tensor: the smallest model every provider runs. */
 function probeModel(): Uint8Array {
   const { onnx } = onnxProto;
-  probeBytes ??= onnx.ModelProto.encode(
+  return onnx.ModelProto.encode(
     onnx.ModelProto.create({
       irVersion: 7,
       opsetImport: [{ domain: '', version: 13 }],
@@ -176,7 +194,6 @@ function probeModel(): Uint8Array {
       },
     }),
   ).finish();
-  return probeBytes;
 }
 
 function gpuDeviceNodeExists(): boolean {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { initBackend, ModelPool, tensorMemory } from '../src/index.ts';
+import { ModelPool, startTfjsBackend, tensorMemory, type InferenceEngines } from '../src/index.ts';
 import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
 import { mnistFixtureFolder } from '@inferq/training';
 
@@ -11,6 +11,7 @@ const logger = pino({ level: 'silent' });
 let root: string;
 let registry: ModelRegistry;
 let pool: ModelPool;
+let engines: InferenceEngines;
 
 /** Publishes the committed MNIST model under `version` (same weights, its own manifest). */
 async function publishMnist(version: string, setLive = false): Promise<string> {
@@ -22,14 +23,14 @@ async function publishMnist(version: string, setLive = false): Promise<string> {
 const input = new Float32Array(28 * 28).fill(0.5);
 
 beforeAll(async () => {
-  await initBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } });
+  engines = { tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }), onnx: null };
 });
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'inferq-pool-'));
   registry = new ModelRegistry({ root });
   await publishMnist('1.0.0', true);
-  pool = new ModelPool({ registry, logger, batching: { maxBatchSize: 4, maxDelayMs: 0 }, pinnedIdleMs: 0 });
+  pool = new ModelPool({ registry, logger, engines, batching: { maxBatchSize: 4, maxDelayMs: 0 }, pinnedIdleMs: 0 });
   await pool.load(['mnist']);
 });
 
@@ -141,7 +142,7 @@ describe('ModelPool follows the models of the registry', () => {
 
   it('loads a model that failed at start once a fixed version is made live, and tells its listeners', async () => {
     await publishAs('digits', '1.0.0', { setLive: true, broken: true });
-    other = new ModelPool({ registry, logger, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
+    other = new ModelPool({ registry, logger, engines, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
     await other.load(['digits']);
     expect(other.describe()).toEqual([]);
     expect(other.failures()).toEqual([expect.objectContaining({ name: 'digits', version: '1.0.0', code: 'MODEL_NOT_READY' })]);
@@ -162,7 +163,7 @@ describe('ModelPool follows the models of the registry', () => {
   });
 
   it('under `*`, loads a model published under a new name', async () => {
-    other = new ModelPool({ registry, logger, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
+    other = new ModelPool({ registry, logger, engines, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
     await other.load('*');
     const { heard, listener } = recorder();
     other.subscribe(listener);
@@ -177,7 +178,7 @@ describe('ModelPool follows the models of the registry', () => {
   it('drops a model gone from the registry only after its listeners stopped taking its jobs, and frees it', async () => {
     await publishAs('digits', '1.0.0', { setLive: true });
     const tensorsBefore = tensorMemory().numTensors;
-    other = new ModelPool({ registry, logger, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
+    other = new ModelPool({ registry, logger, engines, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
     await other.load(['digits']);
     const { heard, listener, release } = recorder();
     other.subscribe(listener);

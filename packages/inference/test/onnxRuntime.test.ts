@@ -5,16 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
 import { imageInputOf, hashModelFiles, modelProblemOf, ModelRegistry, readModelFiles, type ModelManifest, type ResolvedModel } from '@inferq/models';
 import { importMnistModel } from '@inferq/training';
+import { imageToInput } from '@inferq/images';
 import {
   decodeOutput,
   engineFor,
-  imageToInput,
-  initBackend,
-  initOnnxRuntime,
   layersModelToOnnx,
   loadModel,
   onnxFileForLayers,
   readModelArtifacts,
+  startOnnxRuntime,
+  startTfjsBackend,
+  type InferenceEngines,
   type OnnxRuntimeInfo,
   type ServedModel,
 } from '../src/index.ts';
@@ -25,7 +26,8 @@ const photos = ['astronaut.jpg', 'chelsea.jpg', 'coffee.jpg', 'rocket.jpg'];
 const photo = (file: string) => readFile(path.join(import.meta.dirname, 'fixtures', 'photos', file));
 
 let root: string;
-let ort: OnnxRuntimeInfo | null;
+let engines: InferenceEngines;
+let ort: OnnxRuntimeInfo | undefined;
 let nsfw: ResolvedModel;
 let mnist: ResolvedModel;
 const loaded: ServedModel[] = [];
@@ -48,7 +50,7 @@ function maxDifference(a: number[][], b: number[][]): number {
 }
 
 async function load(resolved: ResolvedModel, engine: 'onnxruntime' | 'tfjs', manifest: ModelManifest = resolved.manifest): Promise<ServedModel> {
-  const model = await loadModel(resolved.location, manifest, { engine });
+  const model = await loadModel(resolved.location, manifest, { engines, engine });
   loaded.push(model);
   return model;
 }
@@ -57,8 +59,11 @@ beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'inferq-onnx-'));
   await importNsfwModel({ outDir: root });
   await importMnistModel({ outDir: root });
-  await initBackend({ preferred: 'wasm', logger: quiet });
-  ort = await initOnnxRuntime({ preferred: 'auto', intraOpThreads: 1, logger: quiet, hasGpuDevice: () => false });
+  engines = {
+    tfjs: await startTfjsBackend({ preferred: 'wasm', logger: quiet }),
+    onnx: await startOnnxRuntime({ preferred: 'auto', intraOpThreads: 1, logger: quiet, hasGpuDevice: () => false }),
+  };
+  ort = engines.onnx?.info;
   const registry = new ModelRegistry({ root });
   nsfw = await registry.resolve('nsfw');
   mnist = await registry.resolve('mnist');
@@ -69,7 +74,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('initOnnxRuntime', () => {
+describe('startOnnxRuntime', () => {
   it('picks the cpu provider on a host without GPU libraries, saying why each better one was skipped', () => {
     expect(ort).toMatchObject({ provider: 'cpu', engine: 'onnxruntime-cpu', intraOpThreads: 1 });
     expect(ort?.skipped.map((s) => s.name)).toEqual(['tensorrt', 'cuda', 'webgpu']);
@@ -79,14 +84,30 @@ describe('initOnnxRuntime', () => {
   });
 
   it('refuses a named provider that cannot start, and starts nothing for none', async () => {
-    const error = await initOnnxRuntime({ preferred: 'cuda', logger: quiet }).catch((e: unknown) => e);
+    const error = await startOnnxRuntime({ preferred: 'cuda', logger: quiet }).catch((e: unknown) => e);
     expect((error as AppError).code).toBe('MODEL_NOT_READY');
     expect((error as AppError).details).toMatchObject({ preferred: 'cuda', skipped: [{ name: 'cuda' }] });
-    expect(await initOnnxRuntime({ preferred: 'none', logger: quiet })).toBeNull();
-    expect(engineFor(nsfw.manifest)).toBe('tfjs');
-    // Back to the runtime the other tests use.
-    ort = await initOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: quiet });
-    expect(engineFor(nsfw.manifest)).toBe('onnxruntime');
+    expect(await startOnnxRuntime({ preferred: 'none', logger: quiet })).toBeNull();
+  });
+
+  it('is passed in: the engines given decide, and two runtimes live side by side in one process', async () => {
+    expect(engineFor(nsfw.manifest, { ...engines, onnx: null })).toBe('tfjs');
+    expect(engineFor(nsfw.manifest, engines)).toBe('onnxruntime');
+    expect(engineFor(nsfw.manifest, engines, 'tfjs')).toBe('tfjs');
+    const twoThreads = await startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 2, logger: quiet });
+    expect(twoThreads?.info).toMatchObject({ provider: 'cpu', intraOpThreads: 2 });
+    const other = await loadModel(mnist.location, mnist.manifest, { engines: { tfjs: null, onnx: twoThreads }, engine: 'onnxruntime' });
+    loaded.push(other);
+    const model = await load(mnist, 'onnxruntime');
+    const inputs = noiseInputs(2, model.inputSize, 11);
+    expect(maxDifference(await other.predictBatch(inputs), await model.predictBatch(inputs))).toBeLessThanOrEqual(1e-5);
+    // The first runtime is still the one its models were made on: starting another changed nothing.
+    expect(engines.onnx?.info.intraOpThreads).toBe(1);
+  });
+
+  it('leaves a version that needs TF.js unloadable on engines without it', async () => {
+    const error = await loadModel(mnist.location, mnist.manifest, { engines: { tfjs: null, onnx: engines.onnx }, engine: 'tfjs' }).catch((e: unknown) => e);
+    expect((error as AppError).code).toBe('MODEL_NOT_READY');
   });
 });
 
@@ -161,21 +182,21 @@ describe('bad ONNX files', () => {
 
   it('answers MODEL_NOT_READY hash-mismatch for a model.onnx that changed after publishing', async () => {
     const resolved = await versionWith('changed-onnx', Buffer.from('not the file that was hashed'));
-    const error = await loadModel(resolved.location, resolved.manifest).catch((e: unknown) => e);
+    const error = await loadModel(resolved.location, resolved.manifest, { engines }).catch((e: unknown) => e);
     expect(modelProblemOf(error)).toBe('hash-mismatch');
   });
 
   it('answers MODEL_NOT_READY load-failed for bytes ONNX Runtime cannot read, hash and all', async () => {
     const garbage = Buffer.from('this is not a protobuf');
     const resolved = await versionWith('garbage-onnx', garbage, { onnx: { sha256: hashModelFiles([{ path: 'model.onnx', bytes: garbage }]) } });
-    const error = await loadModel(resolved.location, resolved.manifest).catch((e: unknown) => e);
+    const error = await loadModel(resolved.location, resolved.manifest, { engines }).catch((e: unknown) => e);
     expect(modelProblemOf(error)).toBe('load-failed');
   });
 
   it('answers MODEL_NOT_READY load-failed for an ONNX model whose input does not fit the manifest', async () => {
     const nsfwOnnx = await readFile(path.join(nsfw.location, 'model.onnx'));
     const resolved = await versionWith('mismatched-onnx', nsfwOnnx, { onnx: { sha256: hashModelFiles([{ path: 'model.onnx', bytes: nsfwOnnx }]) } });
-    const error = await loadModel(resolved.location, resolved.manifest).catch((e: unknown) => e);
+    const error = await loadModel(resolved.location, resolved.manifest, { engines }).catch((e: unknown) => e);
     expect(modelProblemOf(error)).toBe('load-failed');
     expect((error as Error).message).toMatch(/224, 224, 3/);
   });

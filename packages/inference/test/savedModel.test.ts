@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeModelHash, modelManifestSchema } from '@inferq/models';
-import { initBackend, loadModel } from '../src/index.ts';
+import { loadModel, startTfjsBackend, type InferenceEngines } from '../src/index.ts';
 
 let folder: string;
+let engines: InferenceEngines;
 
 beforeAll(async () => {
-  await initBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } });
+  engines = { tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }), onnx: null };
   folder = await mkdtemp(path.join(tmpdir(), 'inferq-saved-'));
   await mkdir(path.join(folder, 'variables'));
   await writeFile(path.join(folder, 'saved_model.pb'), 'graph');
@@ -29,6 +30,6 @@ describe('a SavedModel on a backend without libtensorflow', () => {
       sha256: await computeModelHash(folder, 'saved_model'),
       createdAt: new Date().toISOString(),
     });
-    await expect(loadModel(folder, manifest)).rejects.toMatchObject({ code: 'MODEL_NOT_READY', details: { reason: 'format-unsupported' } });
+    await expect(loadModel(folder, manifest, { engines })).rejects.toMatchObject({ code: 'MODEL_NOT_READY', details: { reason: 'format-unsupported' } });
   });
 });

@@ -7,17 +7,14 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
-import { validateImage } from '@inferq/images';
+import { imageToInput, pixelsToInput, preparedToInput, validateImage } from '@inferq/images';
 import { imageInputOf, computeModelHash, modelProblemOf, ModelRegistry, type ModelManifest, type ResolvedModel } from '@inferq/models';
 import {
   decodeOutput,
-  imageToInput,
-  initBackend,
   loadModel,
-  pixelsToInput,
-  preparedToInput,
   readModelArtifacts,
   softmax,
+  startTfjsBackend,
   type BackendInfo,
   type ServedModel,
 } from '../src/index.ts';
@@ -69,6 +66,8 @@ async function loadNsfwjs() {
 
 let root: string;
 let backend: BackendInfo;
+/** The engines these tests load on: TF.js only. */
+const engines = () => ({ tfjs: backend, onnx: null });
 let resolved: ResolvedModel;
 let model: ServedModel;
 const images: Record<string, Float32Array> = {};
@@ -76,9 +75,9 @@ const images: Record<string, Float32Array> = {};
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'inferq-models-'));
   await importNsfwModel({ outDir: root });
-  backend = await initBackend({ preferred: 'wasm', logger: { info() {}, warn() {} } });
+  backend = await startTfjsBackend({ preferred: 'wasm', logger: { info() {}, warn() {} } });
   resolved = await new ModelRegistry({ root }).resolve('nsfw');
-  model = await loadModel(resolved.location, resolved.manifest);
+  model = await loadModel(resolved.location, resolved.manifest, { engines: engines() });
   await model.warmUp();
   for (const [name, svg] of Object.entries({ shapes: shapesSvg, outline: outlineSvg })) {
     images[name] = await imageToInput(await sharp(Buffer.from(svg)).png().toBuffer(), imageInputOf(resolved.manifest));
@@ -237,7 +236,7 @@ describe('ServedModel on the wasm backend', () => {
 
   it('answers MODEL_NOT_READY output-mismatch when the manifest has the wrong number of labels', async () => {
     const manifest: ModelManifest = { ...resolved.manifest, output: { kind: 'classification', labels: ['a', 'b', 'c'], activation: 'softmax' } };
-    const wrong = await loadModel(resolved.location, manifest);
+    const wrong = await loadModel(resolved.location, manifest, { engines: engines() });
     try {
       expect(modelProblemOf(await wrong.warmUp().catch((e: unknown) => e))).toBe('output-mismatch');
     } finally {
@@ -278,7 +277,7 @@ describe('loadModel from http', () => {
     const url = `${baseUrl}/nsfw/${resolved.version}/model.json`;
     const remote = await new ModelRegistry({ root: path.join(root, 'none'), remote: { nsfw: url } }).resolve('nsfw');
     expect(remote.manifest.sha256).toBe(resolved.manifest.sha256);
-    const overHttp = await loadModel(remote.location, remote.manifest);
+    const overHttp = await loadModel(remote.location, remote.manifest, { engines: engines() });
     try {
       const [a] = await overHttp.predictBatch([images.shapes as Float32Array]);
       const [b] = await model.predictBatch([images.shapes as Float32Array]);
@@ -290,7 +289,7 @@ describe('loadModel from http', () => {
   });
 
   it('answers MODEL_NOT_READY missing-model-json for a URL that is not there', async () => {
-    const error = await loadModel(`${baseUrl}/nsfw/0.0.0/model.json`, resolved.manifest).catch((e: unknown) => e);
+    const error = await loadModel(`${baseUrl}/nsfw/0.0.0/model.json`, resolved.manifest, { engines: engines() }).catch((e: unknown) => e);
     expect(modelProblemOf(error)).toBe('missing-model-json');
   });
 });
@@ -321,14 +320,14 @@ describe('loadModel with broken files', () => {
     ['a shard that changed', (f: string) => writeFile(path.join(f, 'group1-shard1of1.bin'), Buffer.alloc(16)), {}, 'hash-mismatch'],
   ])('answers MODEL_NOT_READY for %s', async (name, change, options, reason) => {
     const folder = await copyWith(name.replaceAll(' ', '-'), change);
-    const error = await loadModel(folder, resolved.manifest, options).catch((e: unknown) => e);
+    const error = await loadModel(folder, resolved.manifest, { engines: engines(), ...options }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('MODEL_NOT_READY');
     expect(modelProblemOf(error)).toBe(reason);
   });
 
   it('answers MODEL_NOT_READY format-mismatch when the manifest says graph for a layers model', async () => {
-    const error = await loadModel(resolved.location, { ...resolved.manifest, format: 'graph' }).catch((e: unknown) => e);
+    const error = await loadModel(resolved.location, { ...resolved.manifest, format: 'graph' }, { engines: engines() }).catch((e: unknown) => e);
     expect(modelProblemOf(error)).toBe('format-mismatch');
   });
 });

@@ -5,16 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addOnnxModel, ModelRegistry } from '@inferq/models';
 import { datatypesModel, detectorModel, embeddingModel, tokenClassifierModel, twoInputModel } from '@inferq/testing';
 import { halfBits, halfToNumber, readOutputs, toJsonData, type Tensor } from '@inferq/tensors';
-import { initOnnxRuntime, loadModel, type ServedModel } from '../src/index.ts';
+import { loadModel, startOnnxRuntime, type InferenceEngines, type ServedModel } from '../src/index.ts';
 
 const quiet = { info() {}, warn() {} };
 let root: string;
 let registry: ModelRegistry;
+let engines: InferenceEngines;
 const loaded: ServedModel[] = [];
 
 async function add(name: string, bytes: Uint8Array, reader?: unknown): Promise<ServedModel> {
   const added = await addOnnxModel(registry, { name, bytes, reader });
-  const model = await loadModel(added.model.location, added.model.manifest, { engine: 'onnxruntime' });
+  const model = await loadModel(added.model.location, added.model.manifest, { engines, engine: 'onnxruntime' });
   loaded.push(model);
   return model;
 }
@@ -25,7 +26,7 @@ const values = (tensor: Tensor | undefined) => (tensor ? toJsonData(tensor.datat
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'inferq-tensor-'));
   registry = new ModelRegistry({ root });
-  await initOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: quiet });
+  engines = { tfjs: null, onnx: await startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: quiet }) };
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendPreferences, initBackend, type BackendPreference } from '@inferq/inference';
+import { backendPreferences, startTfjsBackend, type BackendPreference } from '@inferq/inference';
 import { exportModel, mnistManifest, mnistModelName, trainMnist, type MnistTrainingConfig } from '../src/index.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
@@ -56,7 +56,7 @@ if (!(backendPreferences as readonly string[]).includes(values.backend)) {
   process.exit(2);
 }
 
-await initBackend({ preferred: values.backend as BackendPreference, logger: { info: () => {}, warn: () => {} } });
+await startTfjsBackend({ preferred: values.backend as BackendPreference, logger: { info: () => {}, warn: () => {} } });
 const config: Partial<MnistTrainingConfig> = {};
 for (const [key, flag] of [['seed', 'seed'], ['trainSize', 'train-size'], ['batchSize', 'batch-size'], ['hiddenUnits', 'hidden'], ['learningRate', 'learning-rate']] as const) {
   const value = number(values[flag], flag);

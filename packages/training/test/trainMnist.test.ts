@@ -3,16 +3,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, loadModel } from '@inferq/inference';
+import { loadModel, startTfjsBackend, type InferenceEngines } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { epochOrder, exportModel, listCheckpoints, loadMnist, mnistManifest, trainMnist, type MnistTrainingConfig } from '../src/index.ts';
 
 // Small enough for a few seconds on two cores; big enough that the optimizer state matters.
 const config: MnistTrainingConfig = { seed: 7, trainSize: 512, batchSize: 32, hiddenUnits: 16, learningRate: 0.01 };
 let dir: string;
+let engines: InferenceEngines;
 
 beforeAll(async () => {
-  await initBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } });
+  engines = { tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }), onnx: null };
   dir = await mkdtemp(path.join(tmpdir(), 'inferq-train-'));
 });
 
@@ -93,7 +94,7 @@ describe('trainMnist', () => {
     expect(resolved.version).toBe('0.1.0');
     expect(resolved.manifest.metrics?.testAccuracy).toBe(run.testAccuracy);
 
-    const served = await loadModel(resolved.location, resolved.manifest);
+    const served = await loadModel(resolved.location, resolved.manifest, { engines });
     const test = await loadMnist({ split: 'test', count: 50 });
     const inputs = Array.from({ length: test.count }, (_, i) => Float32Array.from(test.images.subarray(i * 784, (i + 1) * 784), (v) => v / 255));
     const outputs = await served.predictBatch(inputs);

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiClient, ApiError, parseRetryAfter } from './apiClient.ts';
+import { ApiClient } from './apiClient.ts';
+import { ApiError, parseRetryAfter } from './apiTransport.ts';
 
 const key = `iq_0123456789ab_${'a'.repeat(43)}`;
 
@@ -15,7 +16,7 @@ function answering(status: number, body: unknown, headers: Record<string, string
 describe('ApiClient', () => {
   it('sends the key in the Authorization header only, never in the URL', async () => {
     const { fetch, calls } = answering(200, { data: [], nextCursor: null });
-    await new ApiClient({ apiKey: key, fetch }).listJobs({ status: 'failed', cursor: 'abc', limit: 15 });
+    await new ApiClient({ apiKey: key, fetch }).jobs.list({ status: 'failed', cursor: 'abc', limit: 15 });
     expect(calls).toHaveLength(1);
     expect(calls[0]!.url).toBe('/v1/jobs?status=failed&cursor=abc&limit=15');
     expect(calls[0]!.url).not.toContain(key);
@@ -25,7 +26,7 @@ describe('ApiClient', () => {
 
   it('turns an error body into an ApiError with its code, status and Retry-After', async () => {
     const { fetch } = answering(429, { error: { code: 'RATE_LIMITED', message: 'slow down', details: { limit: 60 } } }, { 'Retry-After': '12' });
-    const error = await new ApiClient({ apiKey: key, fetch }).getJob('x').catch((caught: unknown) => caught);
+    const error = await new ApiClient({ apiKey: key, fetch }).jobs.get('x').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ status: 429, code: 'RATE_LIMITED', retryAfterSeconds: 12, details: { limit: 60 } });
   });
@@ -54,10 +55,22 @@ describe('ApiClient', () => {
 
   it('submits the image as multipart in the field "image"', async () => {
     const { fetch, calls } = answering(202, { id: 'j' });
-    await new ApiClient({ apiKey: key, fetch }).submitJob(new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' }), { fileName: 'a.png' });
+    await new ApiClient({ apiKey: key, fetch }).jobs.submit(new Blob([new Uint8Array([1, 2, 3])], { type: 'image/png' }), { fileName: 'a.png' });
     const body = calls[0]!.init.body as FormData;
     expect(calls[0]!.init.method).toBe('POST');
     expect((body.get('image') as File).size).toBe(3);
+  });
+
+  it.each([
+    ['operators', (client: ApiClient) => client.operators.jobs({ userId: 'u', q: 'cat' }), '/v1/admin/jobs?userId=u&q=cat'],
+    ['models', (client: ApiClient) => client.models.traffic('nsfw'), '/v1/admin/models/nsfw/traffic'],
+  ] as const)('sends the %s calls through the same transport: base URL, key, and a 401 reported', async (_concern, call, path) => {
+    const { fetch, calls } = answering(401, { error: { code: 'UNAUTHENTICATED', message: 'no' } });
+    const onUnauthorized = vi.fn();
+    await expect(call(new ApiClient({ apiKey: key, fetch, onUnauthorized, baseUrl: 'https://api.test' }))).rejects.toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
+    expect(calls[0]!.url).toBe(`https://api.test${path}`);
+    expect((calls[0]!.init.headers as Record<string, string>).Authorization).toBe(`Bearer ${key}`);
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
   });
 });
 

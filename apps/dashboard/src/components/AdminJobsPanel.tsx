@@ -1,7 +1,8 @@
 import { Fragment, useState, type FormEvent } from 'react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { AdminJobView, CleanJobsBody, JobStatus, UserView } from '@inferq/core';
-import { ApiError, type ApiClient } from '../api/apiClient.ts';
+import type { ApiClient } from '../api/apiClient.ts';
+import { ApiError } from '../api/apiTransport.ts';
 import { formatTime, shortId } from '../format.ts';
 import { ConfirmDialog } from './ConfirmDialog.tsx';
 import { EmptyState } from './EmptyState.tsx';
@@ -134,11 +135,11 @@ function CleanDialog({ client, open, userId, owner, onDone, onDismiss }: { clien
   const body: CleanJobsBody = { statuses, olderThanSeconds: valid ? Math.min(count * units[unit], 10 * 365 * 86_400) : 0, ...(userId ? { userId } : {}) };
   const preview = useQuery({
     queryKey: ['admin', 'clean-preview', body],
-    queryFn: () => client.cleanJobs({ ...body, dryRun: true }),
+    queryFn: () => client.operators.cleanJobs({ ...body, dryRun: true }),
     enabled: open && valid,
     staleTime: 0,
   });
-  const clean = useMutation({ mutationFn: () => client.cleanJobs(body), onSuccess: (answer) => onDone(answer.deleted, answer.remaining) });
+  const clean = useMutation({ mutationFn: () => client.operators.cleanJobs(body), onSuccess: (answer) => onDone(answer.deleted, answer.remaining) });
   const matched = preview.data?.deleted ?? null;
 
   return (
@@ -221,18 +222,18 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const { cursor } = pages;
   const status = views.find((entry) => entry.key === view)?.status as JobStatus | undefined;
 
-  const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.users(signal), staleTime: 60_000 });
+  const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.operators.users(signal), staleTime: 60_000 });
   const usersById = new Map((users.data ?? []).map((user) => [user.id, user]));
   const jobs = useQuery({
     queryKey: ['admin', 'jobs', view, userId || null, filters, cursor ?? null],
-    queryFn: ({ signal }) => client.adminJobs({ status, userId: userId || undefined, ...filterQuery(filters), cursor, limit: 10 }, signal),
+    queryFn: ({ signal }) => client.operators.jobs({ status, userId: userId || undefined, ...filterQuery(filters), cursor, limit: 10 }, signal),
     placeholderData: keepPreviousData,
     refetchInterval: poll,
     enabled: searchedId === null,
   });
   const found = useQuery({
     queryKey: ['admin', 'jobs', 'by-id', searchedId],
-    queryFn: ({ signal }) => client.adminJob(searchedId!, signal),
+    queryFn: ({ signal }) => client.operators.job(searchedId!, signal),
     enabled: searchedId !== null,
     refetchInterval: poll,
   });
@@ -241,14 +242,14 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
     void queryClient.invalidateQueries({ queryKey: ['admin'] });
     void queryClient.invalidateQueries({ queryKey: ['jobs'] });
   };
-  const retry = useMutation({ mutationFn: (id: string) => client.retryJob(id), onSuccess: onDone });
+  const retry = useMutation({ mutationFn: (id: string) => client.operators.retryJob(id), onSuccess: onDone });
   const cancel = useMutation({
-    mutationFn: (id: string) => client.cancelAnyJob(id),
+    mutationFn: (id: string) => client.operators.cancelJob(id),
     onSuccess: onDone,
     onSettled: () => setCanceling(null),
   });
   const retryAll = useMutation({
-    mutationFn: () => client.retryFailed(userId ? { userId } : {}),
+    mutationFn: () => client.operators.retryFailed(userId ? { userId } : {}),
     onSuccess: (answer) => {
       setNotice(`Retried ${plural(answer.retried, 'failed job')}${answer.remaining ? `; ${answer.remaining.toLocaleString()} still failed` : ''}.`);
       onDone();
@@ -259,12 +260,12 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const selection = { ...filterQuery(filters), ...(userId ? { user: userId } : {}) };
   const retryPreview = useQuery({
     queryKey: ['admin', 'retry-preview', selection],
-    queryFn: () => client.retryJobs({ filter: selection, dryRun: true }),
+    queryFn: () => client.operators.retryJobs({ filter: selection, dryRun: true }),
     enabled: confirmRetryMatching,
     staleTime: 0,
   });
   const retryMatching = useMutation({
-    mutationFn: (asOf: string) => client.retryJobs({ filter: selection, asOf }),
+    mutationFn: (asOf: string) => client.operators.retryJobs({ filter: selection, asOf }),
     onSuccess: (answer) => {
       setNotice(`Retried ${plural(answer.retried, 'failed job')} of this search${answer.remaining ? `; ${answer.remaining.toLocaleString()} left` : ''}.`);
       onDone();
@@ -284,7 +285,7 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
     pages.reset();
   };
   const redeliver = useMutation({
-    mutationFn: (id: string) => client.redeliverJob(id),
+    mutationFn: (id: string) => client.operators.redeliverJob(id),
     onSuccess: (_answer, id) => setNotice(`A new delivery of job ${shortId(id)} is on its way; its attempts show in the job's deliveries.`),
   });
   const actionError = retry.error ?? cancel.error ?? retryAll.error ?? retryMatching.error ?? redeliver.error;

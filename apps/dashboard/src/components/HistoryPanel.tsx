@@ -122,7 +122,7 @@ export function HistoryTable({ view }: { view: HistoryView }) {
 /** The per-model history kept in Postgres, over a chosen range. */
 export function HistoryPanel({ client }: { client: ApiClient }) {
   const [range, setRange] = useState<HistoryRange>('hour');
-  const history = useQuery({ queryKey: ['admin', 'history', range], queryFn: ({ signal }) => client.history(range, signal), refetchInterval: 60_000 });
+  const history = useQuery({ queryKey: ['admin', 'history', range], queryFn: ({ signal }) => client.operators.history(range, signal), refetchInterval: 60_000 });
   return (
     <section className="card" aria-labelledby="history-title" data-testid="history-panel">
       <div className="card-head">

@@ -115,18 +115,18 @@ export function RolloutView({ rollouts, rollbacks }: { rollouts: Rollout[]; roll
 /** Reads every model's split, the comparison of each candidate, and the rollbacks; re-read every 10 s. */
 export function RolloutPanel({ client, models }: { client: ApiClient; models: string[] }) {
   const traffic = useQueries({
-    queries: models.map((model) => ({ queryKey: ['admin', 'traffic', model], queryFn: ({ signal }: { signal: AbortSignal }) => client.traffic(model, signal), refetchInterval: 10_000 })),
+    queries: models.map((model) => ({ queryKey: ['admin', 'traffic', model], queryFn: ({ signal }: { signal: AbortSignal }) => client.models.traffic(model, signal), refetchInterval: 10_000 })),
   });
   const split = traffic.flatMap((query) => (query.data?.traffic ? [query.data as Rollout['traffic']] : []));
   const pairs = split.flatMap((view) => candidatesOf(view.traffic).map((candidate) => ({ model: view.model, baseline: view.traffic.baseline, candidate })));
   const comparisons = useQueries({
     queries: pairs.map((pair) => ({
       queryKey: ['admin', 'compare', pair.model, pair.baseline, pair.candidate],
-      queryFn: ({ signal }: { signal: AbortSignal }) => client.compareVersions(pair.model, pair.baseline, pair.candidate, signal),
+      queryFn: ({ signal }: { signal: AbortSignal }) => client.models.compareVersions(pair.model, pair.baseline, pair.candidate, signal),
       refetchInterval: 10_000,
     })),
   });
-  const rollbacks = useQuery({ queryKey: ['admin', 'rollbacks'], queryFn: ({ signal }) => client.rollbacks(signal), refetchInterval: 10_000 });
+  const rollbacks = useQuery({ queryKey: ['admin', 'rollbacks'], queryFn: ({ signal }) => client.models.rollbacks(signal), refetchInterval: 10_000 });
   const rollouts = split.map((view) => ({ traffic: view, comparisons: comparisons.flatMap((query) => (query.data && query.data.model === view.model && query.data.baseline.version === view.traffic.baseline ? [query.data] : [])) }));
   return <RolloutView rollouts={rollouts} rollbacks={rollbacks.data ?? []} />;
 }

@@ -3,13 +3,15 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { MemoryRouter } from 'react-router';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobView } from '@inferq/core';
-import { ApiError, type ApiClient } from '../api/apiClient.ts';
+import type { ApiClient } from '../api/apiClient.ts';
+import { ApiError } from '../api/apiTransport.ts';
+import type { JobsApi } from '../api/jobsApi.ts';
 import { UploadPanel } from './UploadPanel.tsx';
 
 afterEach(cleanup);
 
-function renderPanel(submitJob: ApiClient['submitJob'], models: Array<{ name: string; liveVersion: string | null }> = []) {
-  const client = { submitJob } as unknown as ApiClient;
+function renderPanel(submitJob: JobsApi['submit'], models: Array<{ name: string; liveVersion: string | null }> = []) {
+  const client = { jobs: { submit: submitJob } } as unknown as ApiClient;
   const queryClient = new QueryClient({ defaultOptions: { mutations: { retry: false } } });
   render(
     <QueryClientProvider client={queryClient}>
@@ -93,13 +95,13 @@ describe('UploadPanel', () => {
       'c.png': () => ({ id: 'cccccccc-0000-4000-8000-000000000000', status: 'queued' }) as JobView,
     };
     let release: () => void = () => {};
-    const submitJob = vi.fn(async (file: Blob, options: Parameters<ApiClient['submitJob']>[1] = {}) => {
+    const submitJob = vi.fn(async (file: Blob, options: Parameters<JobsApi['submit']>[1] = {}) => {
       const name = (file as File).name;
       options.onProgress?.({ loaded: 50, total: 100 });
       if (name === 'a.png') await new Promise<void>((resolve) => (release = resolve));
       return answers[name]!();
     });
-    renderPanel(submitJob as unknown as ApiClient['submitJob']);
+    renderPanel(submitJob as unknown as JobsApi['submit']);
     fireEvent.change(screen.getByTestId('file-input'), { target: { files: [png('a.png'), png('b.png'), png('c.png')] } });
     expect(screen.getAllByRole('listitem').map((item) => item.getAttribute('data-file-name'))).toEqual(['a.png', 'b.png', 'c.png']);
     fireEvent.click(screen.getByRole('button', { name: 'Submit all 3' }));

@@ -2,7 +2,8 @@ import { useEffect, useId, useRef, useState, type DragEvent } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import type { JobView } from '@inferq/core';
-import { ApiError, type ApiClient } from '../api/apiClient.ts';
+import type { ApiClient } from '../api/apiClient.ts';
+import { ApiError } from '../api/apiTransport.ts';
 import { formatBytes, shortId } from '../format.ts';
 import { ErrorNotice } from './ErrorNotice.tsx';
 
@@ -121,7 +122,7 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
       for (const item of batch) {
         update(item.key, { state: 'sending', progress: 0, error: undefined });
         try {
-          const job = await client.submitJob(item.file, {
+          const job = await client.jobs.submit(item.file, {
             fileName: item.file.name,
             ...(model ? { model } : {}),
             onProgress: ({ loaded, total }) => update(item.key, { progress: total > 0 ? loaded / total : 0 }),

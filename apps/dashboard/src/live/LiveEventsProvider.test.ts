@@ -1,7 +1,7 @@
 import { QueryClient } from '@tanstack/react-query';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { JobView } from '@inferq/core';
-import type { JobPage } from '../api/apiClient.ts';
+import type { JobPage } from '../api/jobsApi.ts';
 import { applyJobEvent, InvalidationBatcher } from './LiveEventsProvider.tsx';
 
 afterEach(() => vi.useRealTimers());

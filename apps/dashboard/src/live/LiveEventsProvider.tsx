@@ -1,9 +1,9 @@
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import { useQueryClient, type QueryClient, type QueryKey } from '@tanstack/react-query';
 import type { AccountView, JobView, QueueSnapshot } from '@inferq/core';
-import type { JobPage } from '../api/apiClient.ts';
+import type { JobPage } from '../api/jobsApi.ts';
 import { useSession } from '../auth/SessionContext.tsx';
-import { openEventStream, type StreamState } from './eventStream.ts';
+import type { StreamState } from '../api/eventStream.ts';
 import { patchPage, replaceInPage, withEventStatus, type JobEvent } from './jobEvents.ts';
 
 const LiveStateContext = createContext<StreamState>('offline');
@@ -106,19 +106,17 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
   const signInUserId = session?.account?.user.id ?? null;
 
   useEffect(() => {
-    if (!apiKey) {
+    const api = session?.client;
+    if (!apiKey || !api) {
       setState('offline');
       return;
     }
     const batcher = new InvalidationBatcher(client);
-    const api = session?.client;
     let connectedOnce = false;
-    const close = openEventStream({
-      url: '/v1/events',
-      apiKey,
+    const close = api.events.open({
       onState: (next) => {
         setState(next);
-        if (next === 'unauthorized') session?.client.account().catch(() => {}); // its 401 signs out
+        if (next === 'unauthorized') api.account().catch(() => {}); // its 401 signs out
       },
       onMessage: ({ event, data }) => {
         if (event === 'ready') {
@@ -127,7 +125,7 @@ export function LiveEventsProvider({ children }: { children: ReactNode }) {
         } else if (event === 'job') {
           // After a reload the account comes from its query, not from the sign-in.
           const ownUserId = client.getQueryData<AccountView>(['account'])?.user.id ?? signInUserId;
-          applyJobEvent(client, batcher, data as JobEvent, ownUserId, api ? (id) => api.getJob(id) : undefined);
+          applyJobEvent(client, batcher, data as JobEvent, ownUserId, (id) => api.jobs.get(id));
         } else if (event === 'queue') {
           client.setQueryData<QueueSnapshot>(['admin', 'overview'], data as QueueSnapshot);
         }

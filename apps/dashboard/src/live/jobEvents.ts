@@ -1,6 +1,6 @@
 import type { JobStatus, JobView } from '@inferq/core';
 import type { JobEvent } from '@inferq/core';
-import type { JobPage } from '../api/apiClient.ts';
+import type { JobPage } from '../api/jobsApi.ts';
 
 export type { JobEvent };
 

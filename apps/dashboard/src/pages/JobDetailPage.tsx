@@ -32,12 +32,12 @@ export function JobDetailPage() {
   const [confirming, setConfirming] = useState(false);
   const job = useQuery({
     queryKey: ['job', id],
-    queryFn: ({ signal }) => client.getJob(id, signal),
+    queryFn: ({ signal }) => client.jobs.get(id, signal),
     // Live events re-read the job when it changes; without them, poll while it is unfinished.
     refetchInterval: (query) => (live !== 'live' && ['queued', 'running'].includes(query.state.data?.status ?? '') ? 2000 : false),
   });
   const cancel = useMutation({
-    mutationFn: () => client.cancelJob(id),
+    mutationFn: () => client.jobs.cancel(id),
     onSuccess: (updated) => {
       queryClient.setQueryData(['job', id], updated);
       void queryClient.invalidateQueries({ queryKey: ['jobs'] });

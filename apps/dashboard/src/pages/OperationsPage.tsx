@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { QueueSnapshot, UserView } from '@inferq/core';
-import { ApiError } from '../api/apiClient.ts';
+import { ApiError } from '../api/apiTransport.ts';
 import { useSignedIn } from '../auth/SessionContext.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
@@ -47,12 +47,12 @@ function OperationsDashboard() {
   const live = useLiveState();
   const queryClient = useQueryClient();
   // The event stream pushes queue snapshots every 2 s; polling only stands in while it is down.
-  const overview = useQuery({ queryKey: ['admin', 'overview'], queryFn: ({ signal }) => client.overview(signal), refetchInterval: live === 'live' ? false : 3000 });
-  const stats = useQuery({ queryKey: ['admin', 'stats', statsWindow], queryFn: ({ signal }) => client.stats(statsWindow, signal), refetchInterval: 15_000 });
+  const overview = useQuery({ queryKey: ['admin', 'overview'], queryFn: ({ signal }) => client.operators.overview(signal), refetchInterval: live === 'live' ? false : 3000 });
+  const stats = useQuery({ queryKey: ['admin', 'stats', statsWindow], queryFn: ({ signal }) => client.operators.stats(statsWindow, signal), refetchInterval: 15_000 });
   // Swaps move in seconds: re-read while the page is open.
-  const models = useQuery({ queryKey: ['models'], queryFn: ({ signal }) => client.models(signal), refetchInterval: 5000 });
+  const models = useQuery({ queryKey: ['models'], queryFn: ({ signal }) => client.models.list(signal), refetchInterval: 5000 });
   const pause = useMutation({
-    mutationFn: (paused: boolean) => (paused ? client.pauseQueue() : client.resumeQueue()),
+    mutationFn: (paused: boolean) => (paused ? client.operators.pauseQueue() : client.operators.resumeQueue()),
     onSuccess: (answer) => {
       // The snapshot says so at once; the next pushed one confirms it.
       queryClient.setQueryData<QueueSnapshot>(['admin', 'overview'], (snapshot) => (snapshot ? { ...snapshot, paused: answer.paused } : snapshot));
@@ -60,10 +60,10 @@ function OperationsDashboard() {
     },
   });
   // The same query as the jobs panel's owner filter: one request for both.
-  const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.users(signal), staleTime: 60_000 });
-  const admission = useQuery({ queryKey: ['admin', 'admission'], queryFn: ({ signal }) => client.admission(signal), refetchInterval: 2000 });
+  const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.operators.users(signal), staleTime: 60_000 });
+  const admission = useQuery({ queryKey: ['admin', 'admission'], queryFn: ({ signal }) => client.operators.admission(signal), refetchInterval: 2000 });
   const setDisabled = useMutation({
-    mutationFn: ({ user, disabled }: { user: UserView; disabled: boolean }) => client.setUserDisabled(user.id, disabled),
+    mutationFn: ({ user, disabled }: { user: UserView; disabled: boolean }) => client.operators.setUserDisabled(user.id, disabled),
     onSuccess: (changed) => {
       queryClient.setQueryData<UserView[]>(['admin', 'users'], (list) => list?.map((user) => (user.id === changed.id ? { ...user, disabledAt: changed.disabledAt } : user)));
     },

@@ -3,7 +3,7 @@ import { Navigate, useLocation } from 'react-router';
 import { useSession } from '../auth/SessionContext.tsx';
 import { looksLikeApiKey } from '../auth/keyStorage.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
-import { ApiError } from '../api/apiClient.ts';
+import { ApiError } from '../api/apiTransport.ts';
 
 export function SignInPage() {
   const { session, signIn, signedOutReason } = useSession();

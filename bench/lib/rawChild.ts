@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadModel, startOnnxRuntime, startTfjsBackend, type BackendPreference, type OnnxProvider } from '@inferq/inference';
-import { alignCornersResize, imageToInput, pixelsToInput, preparedToInput, validateImage } from '@inferq/images';
+import { alignCornersResize, imageToInput, inputScaling, preparedToInput, validateImage } from '@inferq/images';
 import sharp from 'sharp';
 import { imageInputOf, ModelRegistry } from '@inferq/models';
 import { photoLikeImage } from '@inferq/images/testing';
@@ -66,14 +66,15 @@ try {
       }
       if (message.cmd === 'bare') {
         // What the platform wraps, in a plain loop: no HTTP, queue or database. sharp's full
-        // decode, the exact aligned-corners resize in floats (not rounded) and the scale (/255);
+        // decode, the exact aligned-corners resize in floats (not rounded) and the scale (/255), in
+        // one pass as the worker makes them;
         // a model with another resize gets the platform's own preprocessing.
         const images = message.images.map((file) => readFileSync(file));
         const spec = imageInputOf(manifest);
         const toInput = async (bytes: Buffer) => {
           if (spec.resizeKernel !== 'alignCorners') return imageToInput(bytes, spec);
           const { data, info } = await sharp(bytes, { failOn: 'error', autoOrient: true }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-          return pixelsToInput(alignCornersResize(data, info.width, info.height, info.channels, spec.width, spec.height), spec);
+          return alignCornersResize(data, info.width, info.height, info.channels, spec.width, spec.height, inputScaling(spec));
         };
         const started = performance.now();
         let items = 0;

@@ -187,6 +187,11 @@ describe('preparedToInput: pixels made by the validating decode at submit', () =
   const nsfwLike: ModelInput = { width: 224, height: 224, channels: 3, resize: 'cover', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb', layout: 'nhwc' };
   const mnistLike: ModelInput = { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest', scale: { mode: 'centered' }, channelOrder: 'rgb', layout: 'nhwc' };
   const bgrMeanStd: ModelInput = { width: 64, height: 48, channels: 3, resize: 'fill', resizeKernel: 'linear', scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr', layout: 'nhwc' };
+  // Aligned-corners specs: the worker resizes and scales in one pass, the API's stored pixels are
+  // scaled after; both must give the same values, bit for bit.
+  const alignedRgb: ModelInput = { width: 224, height: 224, channels: 3, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb', layout: 'nhwc' };
+  const alignedBgr: ModelInput = { width: 40, height: 30, channels: 3, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr', layout: 'nhwc' };
+  const alignedGrey: ModelInput = { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'centered' }, channelOrder: 'rgb', layout: 'nhwc' };
   const uploads: Array<[string, () => Promise<Buffer>]> = [
     ['a 1024×768 JPEG (shrink-on-load)', () => photoLikeImage(1024, 768, 'jpeg')],
     ['a WebP', () => photoLikeImage(640, 480, 'webp')],
@@ -201,7 +206,7 @@ describe('preparedToInput: pixels made by the validating decode at submit', () =
 
   it.each(uploads)('gives exactly the worker\'s own decode for %s', async (_, make) => {
     const bytes = await make();
-    for (const input of [nsfwLike, mnistLike, bgrMeanStd]) {
+    for (const input of [nsfwLike, mnistLike, bgrMeanStd, alignedRgb, alignedBgr, alignedGrey]) {
       const { pixels } = await validateImage(bytes, {}, { pixels: input, preparePixels: 'always' });
       expect(pixels?.spec).toBe(pixelSpecKey(input));
       expect(preparedToInput(pixels!, input)).toEqual(await imageToInput(bytes, input));

@@ -94,9 +94,12 @@ export function pixelSpecKey(spec: PixelSpec): string {
  * Runs `image` (input options such as first frame, EXIF orientation and pixel limit already set
  * by the caller) through {@link toModelPixels} and returns the model's pixels. For
  * `alignCorners` the image is decoded at full size (no shrink-on-load) and resized here in
- * floats, so the values are exactly what TF's resizeBilinear makes of the same decode.
+ * floats, so the values are exactly what TF's resizeBilinear makes of the same decode; with
+ * `scaling` they are also scaled into model input in the same pass (what {@link pixelsToInput}
+ * would make of them, bit for bit), so the worker allocates and walks one array instead of two.
+ * `scaling` is ignored for 8-bit specs.
  */
-export async function makeModelPixels(image: Sharp, spec: PixelSpec): Promise<ModelPixels> {
+export async function makeModelPixels(image: Sharp, spec: PixelSpec, scaling?: InputScaling): Promise<ModelPixels> {
   if (!isFloatSpec(spec)) {
     const { data, info } = await toModelPixels(image, spec).toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels };
@@ -106,7 +109,7 @@ export async function makeModelPixels(image: Sharp, spec: PixelSpec): Promise<Mo
   pipeline = spec.channels === 1 ? greyOutput(pipeline) : pipeline.toColourspace('srgb');
   const { data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.channels !== spec.channels) throw new Error(`decoded to ${info.channels} channels, expected ${spec.channels}`);
-  return { data: alignCornersResize(data, info.width, info.height, spec.channels, spec.width, spec.height), width: spec.width, height: spec.height, channels: spec.channels };
+  return { data: alignCornersResize(data, info.width, info.height, spec.channels, spec.width, spec.height, scaling), width: spec.width, height: spec.height, channels: spec.channels };
 }
 
 /** The bytes to store for model pixels (float32 values as their little-endian bytes). */
@@ -132,13 +135,26 @@ export function storedPixelValues(data: Uint8Array, spec: Pick<PixelSpec, 'resiz
  * Bilinear resize with aligned corners, as `tf.image.resizeBilinear(x, [outH, outW], true)`: the
  * corner pixels of input and output coincide, each output sample is taken at
  * `out * (in - 1) / (outSize - 1)` and interpolated from the four pixels around it. An input
- * already `outW × outH` is returned unchanged, as nsfwjs skips the resize then. Interleaved HWC
- * 8-bit in, float32 (0..255) out.
+ * already `outW × outH` is copied unchanged, as nsfwjs skips the resize then. Interleaved HWC
+ * 8-bit in, float32 (0..255) out; with `scaling`, each value is then scaled (and the channels
+ * reordered) as {@link pixelsToInput} does, in the same pass and with the same rounding.
  */
-export function alignCornersResize(src: Uint8Array, inW: number, inH: number, channels: number, outW: number, outH: number): Float32Array {
+export function alignCornersResize(src: Uint8Array, inW: number, inH: number, channels: number, outW: number, outH: number, scaling?: InputScaling): Float32Array {
   const out = new Float32Array(outW * outH * channels);
+  // Per source channel: the output slot it lands in, and that slot's multiplier and offset.
+  const slot = new Int32Array(channels);
+  const mul = new Float64Array(channels);
+  const add = new Float64Array(channels);
+  for (let d = 0; d < channels; d++) {
+    const c = scaling?.sourceOf[d] ?? d;
+    slot[c] = d;
+    mul[c] = scaling?.a[d] ?? 1;
+    add[c] = scaling?.b[d] ?? 0;
+  }
   if (inW === outW && inH === outH) {
-    out.set(src.subarray(0, out.length));
+    for (let i = 0; i < out.length; i += channels) {
+      for (let c = 0; c < channels; c++) out[i + (slot[c] as number)] = (src[i + c] as number) * (mul[c] as number) + (add[c] as number);
+    }
     return out;
   }
   const scaleY = outH > 1 ? (inH - 1) / (outH - 1) : 0;
@@ -170,11 +186,13 @@ export function alignCornersResize(src: Uint8Array, inW: number, inH: number, ch
         const tr = src[top + r + c] as number;
         const bl = src[bottom + l + c] as number;
         const br = src[bottom + r + c] as number;
-        // The order of TF's kernel: along x on both rows, then along y.
+        // The order of TF's kernel: along x on both rows, then along y; rounded to float32 as a
+        // stored resize would be, then scaled.
         const t = tl + (tr - tl) * fx;
         const b = bl + (br - bl) * fx;
-        out[o++] = t + (b - t) * fy;
+        out[o + (slot[c] as number)] = Math.fround(t + (b - t) * fy) * (mul[c] as number) + (add[c] as number);
       }
+      o += channels;
     }
   }
   return out;
@@ -231,7 +249,7 @@ export async function imageToInput(bytes: Buffer | Uint8Array, input: ModelInput
   let raw: ModelPixels;
   try {
     const image = sharp(bytes, { pages: 1, autoOrient: true, failOn: 'error', limitInputPixels: options.limitInputPixels ?? 100_000_000 });
-    raw = await makeModelPixels(image, input);
+    raw = await makeModelPixels(image, input, inputScaling(input));
   } catch (error) {
     throw new AppError('PREPROCESSING_FAILED', `cannot decode image: ${(error as Error).message}`, { cause: error });
   }
@@ -239,7 +257,8 @@ export async function imageToInput(bytes: Buffer | Uint8Array, input: ModelInput
   if (width !== input.width || height !== input.height || channels !== input.channels) {
     throw new AppError('PREPROCESSING_FAILED', `decoded to ${width}×${height}×${channels}, expected ${input.width}×${input.height}×${input.channels}`);
   }
-  return pixelsToInput(raw.data, input);
+  // alignCorners pixels come back scaled already (one pass); 8-bit ones are scaled here.
+  return isFloatSpec(input) ? (raw.data as Float32Array) : pixelsToInput(raw.data, input);
 }
 
 /**
@@ -261,7 +280,7 @@ export function preparedToInput(prepared: PreparedPixels, input: ModelInput): Fl
 export function pixelsToInput(pixels: Uint8Array | Float32Array, input: Pick<ModelInput, 'channels' | 'scale' | 'channelOrder'>): Float32Array {
   const { channels } = input;
   if (pixels.length % channels !== 0) throw new AppError('PREPROCESSING_FAILED', `${pixels.length} bytes are not whole ${channels}-channel pixels`);
-  const [a, b] = affineFor(input.scale, channels);
+  const { a, b } = inputScaling(input);
   const out = new Float32Array(pixels.length);
   const n = pixels.length;
   if (channels === 1) {
@@ -280,6 +299,25 @@ export function pixelsToInput(pixels: Uint8Array | Float32Array, input: Pick<Mod
     out[i + 2] = (pixels[i + s2] as number) * a2 + b2;
   }
   return out;
+}
+
+/**
+ * How pixel values become model input: `out[d] = pixel[sourceOf[d]] * a[d] + b[d]` for each output
+ * channel `d` (RGB in, the model's channel order out).
+ */
+export interface InputScaling {
+  a: readonly number[];
+  b: readonly number[];
+  /** The source channel of each output channel: identity for RGB and grey, reversed for BGR. */
+  sourceOf: readonly number[];
+}
+
+/** The model input's scaling (see {@link InputScaling}). */
+export function inputScaling(input: Pick<ModelInput, 'channels' | 'scale' | 'channelOrder'>): InputScaling {
+  const [a, b] = affineFor(input.scale, input.channels);
+  const sourceOf = Array.from({ length: input.channels }, (_, c) => c);
+  if (input.channelOrder === 'bgr' && input.channels === 3) sourceOf.reverse();
+  return { a, b, sourceOf };
 }
 
 /** Per-channel multiplier and offset for a scale mode; mean/std are in the model's channel order. */

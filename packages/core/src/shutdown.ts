@@ -60,9 +60,22 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 }
 
 /**
- * The one way a long-running process stops. On the first signal the steps run in order, each
- * awaited; a step that throws is logged at warn and the next one still runs (closing the rest
- * matters more than the one that failed). Once they are done the process exits 0 (or the code the
+ * Runs `steps` one after another; a step that throws is logged at warn and the next one still
+ * runs (closing the rest matters more than the one that failed). A composition root's `close()`.
+ */
+export async function closeInOrder(steps: readonly ShutdownStep[], reason: string, logger: Pick<ShutdownLogger, 'warn'>): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step.close(reason);
+    } catch (error) {
+      logger.warn({ err: error, step: step.name }, 'shutdown step failed; going on with the next');
+    }
+  }
+}
+
+/**
+ * The one way a long-running process stops. On the first signal the steps run in order
+ * ({@link closeInOrder}). Once they are done the process exits 0 (or the code the
  * caller asked for). If they take longer than `timeoutMs` it exits 1; a second signal exits at
  * once with the signal's code (130 for SIGINT).
  */
@@ -90,13 +103,7 @@ export function handleShutdown(options: ShutdownOptions): ProcessShutdown {
       }, options.timeoutMs);
       force.unref();
     }
-    for (const step of steps) {
-      try {
-        await step.close(reason);
-      } catch (error) {
-        logger.warn({ err: error, step: step.name }, 'shutdown step failed; going on with the next');
-      }
-    }
+    await closeInOrder(steps, reason, logger);
     logger.info({}, 'stopped');
     leave(exitCode);
   }

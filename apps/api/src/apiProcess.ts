@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
+import { AdmissionShares, RateLimits } from '@inferq/admission';
 import type { Logger } from 'pino';
-import { AccountChanges, AccountStore, clearSecretsWarning, PrincipalCache, RateLimits, resolveTiers, SecretBox } from '@inferq/accounts';
+import { AccountChanges, AccountStore, clearSecretsWarning, PrincipalCache, resolveTiers, SecretBox } from '@inferq/accounts';
 import { closeInOrder, type ShutdownStep } from '@inferq/core/shutdown';
 import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
@@ -8,7 +9,6 @@ import { ModelRegistry } from '@inferq/models';
 import { createRedisConnection, InferenceQueue, JobEventLog, JobEventSubscriber, PixelStore, WorkerRegistry } from '@inferq/queue';
 import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
 import { createTracing } from '@inferq/tracing';
-import { AdmissionShares } from './admissionShares.ts';
 import { createApp } from './app.ts';
 import type { ApiEnv } from './env.ts';
 import { isDashboardBuilt } from './http/dashboardStatic.ts';

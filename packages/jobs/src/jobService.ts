@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { acquireTurn, AppError, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, parseJobMetadata, queueUnavailable, type JobMetadata, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
+import { acquireTurn, inFlightLimit, quotaExceeded, type FairQueue } from '@inferq/admission';
+import { retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
+import { AppError, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, parseJobMetadata, queueUnavailable, type JobMetadata, sanitizeFileName, webhookEventFilters, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobFilter, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
@@ -702,7 +703,7 @@ export class JobService {
           metadata,
           input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
         },
-        limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
+        limit: inFlightLimit(tier, idempotencyWindowMs),
       },
       payload: { jobId: id, model: modelName, ...(runOn ? { modelVersion: runOn } : {}) },
       shadow: route?.shadow,
@@ -714,13 +715,7 @@ export class JobService {
   #resultOf(context: SubmitContext, outcome: AdmissionOutcome): SubmitJobResult {
     if (outcome.outcome === 'failed') throw outcome.error;
     if (outcome.outcome === 'duplicate') return { job: outcome.job, replayed: true };
-    if (outcome.outcome === 'over-quota') {
-      throw new AppError(
-        'QUOTA_EXCEEDED',
-        `You have ${outcome.inFlight} jobs queued or running; the ${context.tier.name} tier allows ${outcome.maxInFlight} at once. Submit again when some finish, or cancel some.`,
-        { details: { inFlight: outcome.inFlight, maxInFlight: outcome.maxInFlight, tier: context.tier.name } },
-      );
-    }
+    if (outcome.outcome === 'over-quota') throw quotaExceeded(context.tier, outcome);
     return { job: outcome.job, replayed: false };
   }
 

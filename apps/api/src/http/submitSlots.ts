@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
+import { FairQueueRefusal, shareRefusal, type FairQueue } from '@inferq/admission';
 import { apiKeyPrefix } from '@inferq/accounts';
-import { FairQueueRefusal, shareRefusal, type FairQueue } from '@inferq/core';
 import { principalOf } from './authenticate.ts';
 import { waitForTurn } from './fairTurn.ts';
 

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RateLimits } from './rateLimits.ts';
-import { resolveTiers } from './tiers.ts';
+import { resolveTiers } from '@inferq/accounts';
 
 const redis = new Redis(inject('redisUrl'));
 // The limiters fall back to memory while the connection is not ready; these tests are about Redis.

@@ -6,3 +6,4 @@ export * from './fairQueue.ts';
 export * from './admissionShares.ts';
 export * from './rateLimits.ts';
 export * from './inFlightQuota.ts';
+export * from './submitGate.ts';

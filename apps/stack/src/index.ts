@@ -55,10 +55,8 @@ const stack = handleShutdown({
   logger: sayLogger,
   steps: [{ name: 'services', close: () => supervisor.stop() }],
   startMessage: 'stopping',
-  // One Ctrl-C can arrive twice: the terminal signals the whole process group, and pnpm passes
-  // its own on to the script. Only one a second or more later is a second Ctrl-C.
-  repeatGraceMs: 1000,
-  // A second Ctrl-C: no more waiting.
+  // A second Ctrl-C (a second or more after the first: one Ctrl-C reaches this process twice, from
+  // the terminal and through pnpm): no more waiting.
   onForce: () => supervisor.kill(),
 });
 

@@ -34,9 +34,10 @@ export interface ShutdownOptions {
   /** The log line when the bound is passed: say what happens to the unfinished work. @defaultValue 'shutdown timed out; exiting' */
   timeoutMessage?: string;
   /**
-   * A repeat of the first signal within this many milliseconds is the same signal delivered twice
-   * (the terminal signals the whole process group on Ctrl-C, and pnpm passes its own on), not a
-   * second one. @defaultValue 0
+   * A signal within this many milliseconds of the first belongs to the same stop, not a second
+   * one: a Ctrl-C signals the whole process group, so a child gets SIGINT from the terminal and,
+   * a moment later, the signal its supervisor passes on (pnpm, `pnpm start`'s supervisor, the
+   * worker supervisor). @defaultValue 1000
    */
   repeatGraceMs?: number;
   /** Run on a second signal before exiting at once (kill what the steps were waiting for). @defaultValue nothing */
@@ -76,16 +77,15 @@ export async function closeInOrder(steps: readonly ShutdownStep[], reason: strin
 /**
  * The one way a long-running process stops. On the first signal the steps run in order
  * ({@link closeInOrder}). Once they are done the process exits 0 (or the code the
- * caller asked for). If they take longer than `timeoutMs` it exits 1; a second signal exits at
- * once with the signal's code (130 for SIGINT).
+ * caller asked for). If they take longer than `timeoutMs` it exits 1; a second signal (past
+ * `repeatGraceMs`) exits at once with the signal's code (130 for SIGINT).
  */
 export function handleShutdown(options: ShutdownOptions): ProcessShutdown {
   const { logger, steps } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   let stopping = false;
-  let firstSignalAt = 0;
-  let firstSignal: string | undefined;
+  let firstSignalAt: number | undefined;
 
   const leave = (code: number) => {
     options.flush?.();
@@ -110,12 +110,11 @@ export function handleShutdown(options: ShutdownOptions): ProcessShutdown {
 
   const onSignal = (signal: NodeJS.Signals) => {
     if (!stopping) {
-      firstSignal = signal;
       firstSignalAt = performance.now();
       void shutdown(signal);
       return;
     }
-    if (signal === firstSignal && performance.now() - firstSignalAt < (options.repeatGraceMs ?? 0)) return;
+    if (firstSignalAt !== undefined && performance.now() - firstSignalAt < (options.repeatGraceMs ?? 1000)) return;
     logger.warn({ signal }, 'second signal; exiting now');
     options.onForce?.();
     leave(signalExitCode(signal));

@@ -74,7 +74,7 @@ describe('handleShutdown', () => {
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const)('exits at once with the code of a second %s, after onForce', async (signal, code) => {
-    const run = start([{ name: 'worker', ms: 30_000 }], 'none');
+    const run = start([{ name: 'worker', ms: 30_000 }], 'none', { REPEAT_GRACE_MS: '0' });
     await run.waitFor(ready);
     run.kill('SIGTERM');
     await run.waitFor((line) => line.step === 'worker');
@@ -84,12 +84,15 @@ describe('handleShutdown', () => {
     expect(run.lines.some((line) => line.msg === 'stopped')).toBe(false);
   });
 
-  it('takes the same signal again within repeatGraceMs as one delivered twice, not a second one', async () => {
-    const run = start([{ name: 'server', ms: 500 }], 5000, { REPEAT_GRACE_MS: '10000' });
+  it.each([
+    ['SIGINT', 'SIGINT'],
+    ['SIGINT', 'SIGTERM'],
+  ] as const)('takes a %s then a %s within repeatGraceMs (1 s by default) as one stop, as a process group and its supervisor send them', async (first, second) => {
+    const run = start([{ name: 'server', ms: 500 }], 5000);
     await run.waitFor(ready);
-    run.kill('SIGINT');
+    run.kill(first);
     await run.waitFor((line) => line.step === 'server');
-    run.kill('SIGINT');
+    run.kill(second);
     expect((await run.exited).code).toBe(0);
     expect(run.lines.some((line) => line.forced === true)).toBe(false);
   });

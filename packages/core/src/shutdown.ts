@@ -44,15 +44,11 @@ export interface ShutdownOptions {
   onForce?: () => void;
   /** Run just before every exit: flush an asynchronous log destination. @defaultValue nothing */
   flush?: () => void;
-  /** How the process exits; a test's stand-in. @defaultValue process.exit */
-  exit?: (code: number) => void;
 }
 
 export interface ProcessShutdown {
   /** Stops the process as a signal would, with `exitCode` once the steps are done (an app's own reason: a child that died). */
   shutdown(reason: string, exitCode?: number): Promise<void>;
-  /** Whether a shutdown has started. */
-  readonly stopping: boolean;
 }
 
 /** The exit code of a process ended by `signal`, as a shell reports it (128 + its number). */
@@ -82,14 +78,13 @@ export async function closeInOrder(steps: readonly ShutdownStep[], reason: strin
  */
 export function handleShutdown(options: ShutdownOptions): ProcessShutdown {
   const { logger, steps } = options;
-  const exit = options.exit ?? ((code: number) => process.exit(code));
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   let stopping = false;
   let firstSignalAt: number | undefined;
 
   const leave = (code: number) => {
     options.flush?.();
-    exit(code);
+    process.exit(code);
   };
 
   async function shutdown(reason: string, exitCode = 0): Promise<void> {
@@ -121,10 +116,5 @@ export function handleShutdown(options: ShutdownOptions): ProcessShutdown {
   };
   for (const signal of signals) process.on(signal, onSignal);
 
-  return {
-    shutdown,
-    get stopping() {
-      return stopping;
-    },
-  };
+  return { shutdown };
 }

@@ -1,18 +1,7 @@
 import { pino } from 'pino';
-import { AccountChanges, AccountStore, clearSecretsWarning, PrincipalCache, RateLimits, resolveTiers, SecretBox } from '@inferq/accounts';
-import { createDatabase, JobQueries, JobStats } from '@inferq/db';
-import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
-import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, InferenceQueue, JobEventLog, JobEventSubscriber, PixelStore, WorkerRegistry } from '@inferq/queue';
-import { createTracing } from '@inferq/tracing';
-import { AdmissionShares } from './admissionShares.ts';
-import { createApp } from './app.ts';
+import { handleShutdown } from '@inferq/core/shutdown';
+import { buildApiProcess } from './apiProcess.ts';
 import { parseApiEnv } from './env.ts';
-import { isDashboardBuilt } from './http/dashboardStatic.ts';
-import { LiveEvents } from './liveEvents.ts';
-import { HttpServer } from './server.ts';
-import { buildApiServices } from './services.ts';
-import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
 
 const env = parseApiEnv(process.env);
 // Asynchronous: lines logged while a write is in flight go out together in the next, instead of
@@ -20,163 +9,14 @@ const env = parseApiEnv(process.env);
 const logDestination = pino.destination({ dest: 1, sync: false });
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'api' }, redact: ['req.headers.authorization', 'req.headers.cookie'] }, logDestination);
 
-const db = createDatabase({ url: env.DATABASE_URL });
-const redis = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: 'inferq-api' });
-redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
-const registry = new ModelRegistry({ root: env.MODELS_DIR });
-// One queue per model; the registry's models are the queues counted (global cap, depth, operators).
-const queue = new InferenceQueue({ connection: redis, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, maxShadowBacklog: env.SHADOW_BACKLOG_MAX, models: async () => (await registry.list()).map((model) => model.name) });
-// Subscribed connections run no other command, so live events get a connection of their own;
-// a consumer connection, so the subscription survives Redis restarts.
-const eventsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-api-events' });
-eventsConnection.on('error', (error) => logger.warn({ err: error }, 'redis events connection error'));
-const jobEvents = new JobEventSubscriber({ connection: eventsConnection, prefix: env.QUEUE_PREFIX });
-const queries = new JobQueries(db);
-// Requests waiting for a job share the one subscription too: a waiter costs a listener, not a connection.
-const waiter = new JobWaiter({ subscriber: jobEvents, read: (ids) => queries.getMany(ids) });
-// Not awaited: while Redis is down the subscription is made when it comes back; waits then end by timeout.
-jobEvents.start().catch((error: unknown) => logger.warn({ err: error }, 'job event subscription failed'));
-// Built before the services: the live streams' snapshots come from it.
-const operator = new OperatorService({
-  stats: new JobStats(db),
-  queue,
-  workers: new WorkerRegistry({ connection: redis, prefix: env.QUEUE_PREFIX }),
-  queueCap: env.MAX_QUEUED_JOBS,
-});
-// Event streams read the event log (a Redis stream), whose events have ids a reconnecting client
-// resumes after; its tail blocks in XREAD, so it holds a connection of its own too (consumer: it
-// survives Redis restarts). Waiters and webhooks keep the pub/sub channel, which needs no ids.
-const eventLogConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-api-event-log' });
-eventLogConnection.on('error', (error) => logger.warn({ err: error }, 'redis event log connection error'));
-const eventLog = new JobEventLog({ blocking: eventLogConnection, reads: redis, prefix: env.QUEUE_PREFIX });
-eventLog.start().catch((error: unknown) => logger.warn({ err: error }, 'job event log tail failed to start'));
-const liveEvents = new LiveEvents({
-  subscriber: eventLog,
-  history: eventLog,
-  snapshot: () => operator.snapshot(),
-  maxStreams: env.MAX_EVENT_STREAMS,
-  maxStreamsPerUser: env.MAX_EVENT_STREAMS_PER_USER,
-  onSnapshotError: (error) => logger.debug({ err: error }, 'queue snapshot for live streams failed'),
-});
-if (!isDashboardBuilt(env.DASHBOARD_DIR)) {
-  logger.warn({ dir: env.DASHBOARD_DIR }, 'dashboard not built; /dashboard explains how (pnpm --filter @inferq/dashboard build)');
-}
-
-const tiers = resolveTiers(env.TIER_OVERRIDES);
-// Keys seen recently authenticate without a Postgres read while the change notifications are heard.
-const principals = env.AUTH_CACHE_TTL_MS > 0 ? new PrincipalCache({ ttlMs: env.AUTH_CACHE_TTL_MS }) : undefined;
-const accountChanges = principals
-  ? new AccountChanges({ url: env.DATABASE_URL, cache: principals, onError: (error) => logger.warn({ err: error }, 'account change notifications lost; authenticating from Postgres until they are back') })
-  : undefined;
-// Not awaited: until it listens (Postgres down at start) every request reads Postgres.
-void accountChanges?.start();
-const secrets = new SecretBox(env.WEBHOOK_SECRET_KEYS);
-if (!secrets.encrypting) logger.warn(clearSecretsWarning);
-const accounts = new AccountStore(db, { tiers: Object.keys(tiers), principals, secrets });
-// Rate limits are one script call per request each, independent of each other: a connection of
-// their own, auto-pipelined, sends the calls of requests handled in one turn of the event loop in
-// one socket write.
-const limitsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: 'inferq-api-limits', autoPipelining: true });
-limitsConnection.on('error', (error) => logger.warn({ err: error }, 'redis rate-limit connection error'));
-// Keys under the queue prefix: every API instance of one deployment shares the same counters.
-const rateLimits = new RateLimits({
-  redis: limitsConnection,
-  tiers,
-  keyPrefix: `${env.QUEUE_PREFIX}:rl`,
-  authFailures: { points: env.AUTH_FAILURES_PER_MINUTE, durationSeconds: 60 },
-  publicRequests: { points: env.PUBLIC_REQUESTS_PER_MINUTE, durationSeconds: 60 },
-});
-if (env.DEV_ADMIN_KEY) {
-  const email = 'dev-admin@inferq.local';
-  const admin = (await accounts.findUser(email)) ?? (await accounts.createUser({ email, name: 'Development admin', role: 'admin', tier: 'pro' }));
-  await accounts.importKey(admin.id, env.DEV_ADMIN_KEY, 'development admin key');
-  logger.warn({ email }, 'development admin key enabled (DEV_ADMIN_KEY); never set it in production');
-}
-
-// Off (a shared no-op) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
-const tracing = createTracing({ serviceName: 'inferq-api', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
-const blobSettings = blobStoreSettingsFromEnv(env);
-const blobs = blobSettings ? createBlobStore(blobSettings) : undefined;
-if (blobs) logger.info({ blobStore: blobs.location }, 'inputs are kept in the blob store');
-const services = buildApiServices({
-  logger,
-  tracing,
-  db,
-  queries,
-  accounts,
-  queue,
-  models: registryCatalog(registry, { preparePixels: env.PREPARE_MODEL_PIXELS }),
-  pixels: new PixelStore({ connection: redis, prefix: env.QUEUE_PREFIX, budgetBytes: env.PIXEL_HANDOFF_MAX_BYTES, ttlMs: env.PIXEL_HANDOFF_TTL_MS }),
-  pixelHandoff: env.PIXEL_HANDOFF,
-  registry,
-  modelDownload: { policy: { allowHosts: env.MODEL_FETCH_ALLOW_HOSTS }, deadlineMs: env.MODEL_FETCH_DEADLINE_MS, maxBytes: env.MAX_MODEL_BYTES },
-  defaultModel: env.DEFAULT_MODEL,
-  imageLimits: {
-    maxBytes: env.MAX_UPLOAD_BYTES,
-    maxPixels: env.MAX_IMAGE_PIXELS,
-    maxPixelsByFormat: { avif: env.MAX_AVIF_PIXELS },
-    minWidth: env.MIN_IMAGE_SIDE,
-    minHeight: env.MIN_IMAGE_SIDE,
-    maxWidth: env.MAX_IMAGE_SIDE,
-    maxHeight: env.MAX_IMAGE_SIDE,
-  },
-  keepImageMetadata: env.KEEP_IMAGE_METADATA,
-  tiers,
-  rateLimits,
-  maxQueuedJobs: env.MAX_QUEUED_JOBS,
-  shares: new AdmissionShares({
-    submits: env.MAX_CONCURRENT_SUBMITS,
-    uploadBytes: env.MAX_UPLOAD_MEMORY_BYTES,
-    decodePixels: env.MAX_DECODE_PIXELS,
-    maxWaitMs: env.ADMISSION_MAX_WAIT_MS,
-    queueLengthLimit: env.ADMISSION_QUEUE_LENGTH,
-  }),
-  operator,
-  liveEvents,
-  waiter,
-  webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK, allowPorts: env.WEBHOOK_ALLOW_PORTS },
-  blobs,
-  inputFetch: { policy: { allowHosts: env.INPUT_FETCH_ALLOW_HOSTS }, timeoutMs: env.INPUT_FETCH_TIMEOUT_MS },
-  uploadTtlSeconds: env.UPLOAD_TTL_SECONDS,
-  eventRetention: { retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH },
-});
-const app = createApp({ logger, services, trustProxy: env.TRUST_PROXY, dashboardDir: env.DASHBOARD_DIR, metricsToken: env.METRICS_TOKEN });
-
-const server = new HttpServer({ app, logger, host: env.HOST, port: env.PORT, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS });
-const address = await server.start();
+const api = buildApiProcess(env, logger);
+const address = await api.start();
 logger.info({ port: address.port, host: address.address }, 'api listening');
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down');
-  const force = setTimeout(() => {
-    logger.error('shutdown timed out; exiting');
-    logDestination.flushSync();
-    process.exit(1);
-  }, env.SHUTDOWN_TIMEOUT_MS + 5000);
-  force.unref();
-  // Open event streams would hold the server open until the drain timeout.
-  liveEvents.closeAll();
-  // Waiting requests answer now with their job as it is, instead of holding the drain.
-  waiter.close();
-  await server.stop();
-  await jobEvents.close();
-  eventsConnection.disconnect();
-  await eventLog.close();
-  eventLogConnection.disconnect();
-  // The spans of the last submits are sent before the process exits.
-  await tracing.shutdown().catch(() => {});
-  await queue.close().catch(() => {});
-  redis.disconnect();
-  limitsConnection.disconnect();
-  await accountChanges?.stop();
-  await db.$disconnect().catch(() => {});
-  await blobs?.close().catch(() => {});
-  logger.info('stopped');
-  logDestination.flushSync();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+handleShutdown({
+  logger,
+  steps: api.closers,
+  // The server's own drain takes up to SHUTDOWN_TIMEOUT_MS; the connections get 5 s more.
+  timeoutMs: env.SHUTDOWN_TIMEOUT_MS + 5000,
+  flush: () => logDestination.flushSync(),
+});

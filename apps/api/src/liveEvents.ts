@@ -1,5 +1,6 @@
 import type { Principal } from '@inferq/accounts';
-import { AppError, FairQueue, isFinalStatus, shareRefusal, type JobEvent, type QueueSnapshot } from '@inferq/core';
+import { FairQueue, shareRefusal } from '@inferq/admission';
+import { AppError, isFinalStatus, type JobEvent, type QueueSnapshot } from '@inferq/core';
 import { compareEventIds, isEventId, type JobEventFeed, type JobEventHistory } from '@inferq/queue';
 
 /** One open event stream, as the hub sees it: somewhere to write, and a way to end it. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { AccountService, tierOf, type AccountStore, type RateLimits, type TierTable } from '@inferq/accounts';
+import { AdmissionShares, type RateLimits } from '@inferq/admission';
+import { AccountService, tierOf, type AccountStore, type TierTable } from '@inferq/accounts';
 import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, ModelHistoryStore, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { JobCommands, JobReads, JobSubmission, JobUploads, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
@@ -9,7 +10,6 @@ import { JobEventPublisher, type JobEventRetention, pingRedis, PixelStore, Serve
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
-import { AdmissionShares } from './admissionShares.ts';
 import { principalOf } from './http/authenticate.ts';
 import { SubmitSlots } from './http/submitSlots.ts';
 import type { LiveEvents } from './liveEvents.ts';

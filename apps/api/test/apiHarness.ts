@@ -1,9 +1,10 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { RateLimits } from '@inferq/admission';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
-import { AccountStore, RateLimits, resolveTiers, type TierOverrides } from '@inferq/accounts';
+import { AccountStore, resolveTiers, type TierOverrides } from '@inferq/accounts';
 import { createDatabase } from '@inferq/db';
 import { registryCatalog } from '@inferq/jobs';
 import { createTestUser, TestJobs, type TestUser } from '@inferq/testing';

@@ -1,7 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
+import { AdmissionShares } from '@inferq/admission';
 import { photoLikeImage, validJpeg } from '@inferq/images/testing';
 import { createTestUser, type TestUser } from '@inferq/testing';
-import { AdmissionShares } from '../src/admissionShares.ts';
 import { apiPerTest, imageForm, stalledUpload, type TestApi } from './apiHarness.ts';
 
 const start = apiPerTest();

@@ -1,8 +1,8 @@
 import { describe, expect, inject, it } from 'vitest';
+import { AdmissionShares } from '@inferq/admission';
 import sharp from 'sharp';
 import { validJpeg } from '@inferq/images/testing';
 import { createTestUser, type TestUser } from '@inferq/testing';
-import { AdmissionShares } from '../src/admissionShares.ts';
 import { apiPerTest, imageForm, type TestApi } from './apiHarness.ts';
 
 const start = apiPerTest();

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify, styleText } from 'node:util';
 import { AccountStore, resolveTiers } from '@inferq/accounts';
 import { localStackStateFileName } from '@inferq/core';
+import { handleShutdown } from '@inferq/core/shutdown';
 import { createDatabase } from '@inferq/db';
 import { ensureDashboardBuilt } from './dashboardBuild.ts';
 import { parseStackEnv } from './env.ts';
@@ -40,33 +41,24 @@ const supervisor = new Supervisor({
   format: { color, format: env.INFERQ_LOG_FORMAT },
   onUnexpectedExit: (service: RunningService, code, signal) => {
     say(`${service.spec.name} exited (${signal ?? `code ${code}`}); stopping everything`);
-    void shutdown(1);
+    void stack.shutdown('unexpected exit', 1);
   },
 });
 
-let shuttingDown = false;
-async function shutdown(exitCode: number): Promise<void> {
-  if (shuttingDown) return;
-  shuttingDown = true;
-  say('stopping');
-  await supervisor.stop();
-  say('stopped');
-  process.exit(exitCode);
-}
-let firstInterruptAt = 0;
-process.on('SIGINT', () => {
-  // One Ctrl-C can arrive twice: the terminal signals the whole process group, and pnpm passes
-  // its own on to the script. Only one a second or more later is a second Ctrl-C.
-  if (shuttingDown && performance.now() - firstInterruptAt >= 1000) {
-    // A second Ctrl-C: no more waiting.
-    supervisor.kill();
-    process.exit(130);
-  }
-  if (shuttingDown) return;
-  firstInterruptAt = performance.now();
-  void shutdown(0);
+// The stack's own lines are for a person at a terminal: the message, and an error's when there is one.
+const sayLogger = {
+  info: (_: object, message?: string) => say(message ?? ''),
+  warn: (fields: { err?: unknown }, message?: string) => say(`${message ?? ''}${fields.err instanceof Error ? `: ${fields.err.message}` : ''}`),
+  error: (_: object, message?: string) => say(message ?? ''),
+};
+const stack = handleShutdown({
+  logger: sayLogger,
+  steps: [{ name: 'services', close: () => supervisor.stop() }],
+  startMessage: 'stopping',
+  // A second Ctrl-C (a second or more after the first: one Ctrl-C reaches this process twice, from
+  // the terminal and through pnpm): no more waiting.
+  onForce: () => supervisor.kill(),
 });
-process.on('SIGTERM', () => void shutdown(0));
 
 /** The ports this run will listen on itself (an external Postgres or Redis is not ours to check). */
 function portClaims(): PortClaim[] {
@@ -242,5 +234,5 @@ main().catch(async (error: unknown) => {
   const tail = (error as { tail?: string }).tail;
   say(`could not start: ${error instanceof Error ? error.message : String(error)}`);
   if (tail) say(`its last lines:\n${tail}`);
-  await shutdown(1);
+  await stack.shutdown('could not start', 1);
 });

@@ -27,40 +27,51 @@ export interface WorkerSupervisorOptions {
  * in Node (tfjs turns its threaded build off there), so one process per core is how a host uses
  * all its cores; each child is a complete worker (own tfjs engine, models, queue connection).
  * Children inherit stdout/stderr, so their JSON logs come out of this process unchanged.
- * SIGTERM/SIGINT are passed on; `run` resolves with 0 once every child has exited.
+ * The process's signals reach the children through {@link stop} (index.ts wires it to
+ * handleShutdown); `run` resolves once every child has exited after it.
  */
 export class WorkerSupervisor {
   readonly #options: WorkerSupervisorOptions;
   readonly #children = new Map<number, ChildProcess>();
   #stopping = false;
+  #stopped: (() => void) | undefined;
 
   constructor(options: WorkerSupervisorOptions) {
     this.#options = options;
   }
 
-  run(): Promise<number> {
+  /** Starts the children and keeps them running; resolves once {@link stop} has seen every one exit. */
+  run(): Promise<void> {
     const { logger, processes } = this.#options;
     logger.info({ processes }, 'supervising worker processes');
     for (let index = 0; index < processes; index++) this.#start(index, this.#options.restartDelayMs ?? 1000);
     return new Promise((resolve) => {
-      const stop = (signal: NodeJS.Signals) => {
-        if (this.#stopping) return;
-        this.#stopping = true;
-        logger.info({ signal, children: this.#children.size }, 'stopping worker processes');
-        for (const child of this.#children.values()) child.kill(signal);
-        const force = setTimeout(() => {
-          for (const child of this.#children.values()) child.kill('SIGKILL');
-        }, this.#options.shutdownTimeoutMs + 5000);
-        force.unref();
-        void this.#allExited().then(() => {
-          clearTimeout(force);
-          logger.info('all worker processes stopped');
-          resolve(0);
-        });
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
+      this.#stopped = resolve;
     });
+  }
+
+  /**
+   * Passes `signal` on to every child and waits for all of them to exit; one still running
+   * `shutdownTimeoutMs` + 5 s later is killed.
+   */
+  async stop(signal: NodeJS.Signals): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const { logger } = this.#options;
+    logger.info({ signal, children: this.#children.size }, 'stopping worker processes');
+    for (const child of this.#children.values()) child.kill(signal);
+    const force = setTimeout(() => this.kill(), this.#options.shutdownTimeoutMs + 5000);
+    force.unref();
+    await this.#allExited();
+    clearTimeout(force);
+    logger.info('all worker processes stopped');
+    this.#stopped?.();
+  }
+
+  /** No more waiting: every child is killed. */
+  kill(): void {
+    this.#stopping = true;
+    for (const child of this.#children.values()) child.kill('SIGKILL');
   }
 
   #start(index: number, restartDelayMs: number): void {

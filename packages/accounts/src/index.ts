@@ -1,7 +1,6 @@
 export * from './apiKeys.ts';
 export * from './accountStore.ts';
 export * from './tiers.ts';
-export * from './rateLimits.ts';
 export * from './accountService.ts';
 export * from './principalCache.ts';
 export * from './secretBox.ts';

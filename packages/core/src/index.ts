@@ -11,7 +11,6 @@ export * from './accountsWire.ts';
 export * from './modelsWire.ts';
 export * from './env.ts';
 export * from './operatorWire.ts';
-export * from './fairQueue.ts';
 export * from './groupCommit.ts';
 export * from './byteSize.ts';
 export * from './localStack.ts';

@@ -1,5 +1,6 @@
 import { tierOf, type Principal, type TierTable } from '@inferq/accounts';
-import { acquireTurn, AppError, isFinalStatus, isUuid, type FairQueue, type ImageFormat } from '@inferq/core';
+import { acquireTurn, type FairQueue } from '@inferq/admission';
+import { AppError, isFinalStatus, isUuid, type ImageFormat } from '@inferq/core';
 import type { JobFilter, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import { decodeCost, imageOnly, makeThumbnail } from '@inferq/images';
 import type { InferenceQueue, ModelCapacity } from '@inferq/queue';

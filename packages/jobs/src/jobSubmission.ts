@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { acquireTurn, AppError, imageTooLargeError, isAppError, parseJobMetadata, queueUnavailable, sanitizeFileName, type FairQueue, type JobMetadata, type WebhookEventFilter } from '@inferq/core';
+import { acquireTurn, inFlightLimit, quotaExceeded, type FairQueue } from '@inferq/admission';
+import { retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
+import { AppError, imageTooLargeError, isAppError, parseJobMetadata, queueUnavailable, sanitizeFileName, type JobMetadata, type WebhookEventFilter } from '@inferq/core';
 import type { JobRecord } from '@inferq/db';
 import { decodeCost, pixelSpecBytes, validateImage, type ImageLimits, type ValidatedImage } from '@inferq/images';
 import { fetchBounded, FetchFailedError, FetchRefusedError, type OutboundPolicy } from '@inferq/outbound';
@@ -371,7 +372,7 @@ export class JobSubmission {
           metadata,
           input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
         },
-        limit: { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs },
+        limit: inFlightLimit(tier, idempotencyWindowMs),
       },
       payload: { jobId: id, model: modelName, ...(runOn ? { modelVersion: runOn } : {}) },
       shadow: route?.shadow,
@@ -383,13 +384,7 @@ export class JobSubmission {
   #resultOf(context: SubmitContext, outcome: AdmissionOutcome): SubmitJobResult {
     if (outcome.outcome === 'failed') throw outcome.error;
     if (outcome.outcome === 'duplicate') return { job: outcome.job, replayed: true };
-    if (outcome.outcome === 'over-quota') {
-      throw new AppError(
-        'QUOTA_EXCEEDED',
-        `You have ${outcome.inFlight} jobs queued or running; the ${context.tier.name} tier allows ${outcome.maxInFlight} at once. Submit again when some finish, or cancel some.`,
-        { details: { inFlight: outcome.inFlight, maxInFlight: outcome.maxInFlight, tier: context.tier.name } },
-      );
-    }
+    if (outcome.outcome === 'over-quota') throw quotaExceeded(context.tier, outcome);
     return { job: outcome.job, replayed: false };
   }
 

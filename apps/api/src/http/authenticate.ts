@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { rateLimited, type RateLimits } from '@inferq/admission';
 import type { RequestHandler } from 'express';
 import { AppError } from '@inferq/core';
-import type { AccountStore, Principal, RateLimits } from '@inferq/accounts';
-import { rateLimitHeaders, rateLimited } from './rateLimitHeaders.ts';
+import type { AccountStore, Principal } from '@inferq/accounts';
+import { rateLimitHeaders } from './rateLimitHeaders.ts';
 
 declare global {
   namespace Express {

@@ -1,5 +1,5 @@
 import type { NextFunction, Response } from 'express';
-import { acquireTurn, type FairQueue, type ShareResource } from '@inferq/core';
+import { acquireTurn, type FairQueue, type ShareResource } from '@inferq/admission';
 
 /**
  * Waits for this request's turn at a fair queue, then holds the units until the answer is sent (or

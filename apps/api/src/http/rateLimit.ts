@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
-import type { RateLimitKind, RateLimits } from '@inferq/accounts';
+import { rateLimited, type RateLimitKind, type RateLimits } from '@inferq/admission';
 import { principalOf } from './authenticate.ts';
-import { rateLimitHeaders, rateLimited } from './rateLimitHeaders.ts';
+import { rateLimitHeaders } from './rateLimitHeaders.ts';
 
 /**
  * Spends one unit of the caller's per-user budget (by tier, shared by all API instances through

@@ -1,9 +1,8 @@
-import type { RateLimitDecision } from '@inferq/accounts';
-import { AppError } from '@inferq/core';
+import type { RateLimitDecision } from '@inferq/admission';
 
 /**
  * The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers). Retry-After on a
- * refusal comes from the error (`rateLimited`), written by the error handler.
+ * refusal comes from the error (`rateLimited` in @inferq/admission), written by the error handler.
  */
 export function rateLimitHeaders(decision: RateLimitDecision): Record<string, string> {
   return {
@@ -11,11 +10,4 @@ export function rateLimitHeaders(decision: RateLimitDecision): Record<string, st
     'RateLimit-Remaining': String(decision.remaining),
     'RateLimit-Reset': String(decision.resetSeconds),
   };
-}
-
-export function rateLimited(decision: RateLimitDecision, message: string): AppError {
-  return new AppError('RATE_LIMITED', message, {
-    retryAfterSeconds: decision.retryAfterSeconds,
-    details: { limit: decision.limit, retryAfterSeconds: decision.retryAfterSeconds },
-  });
 }

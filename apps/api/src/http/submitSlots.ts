@@ -1,13 +1,11 @@
 import type { Request, RequestHandler, Response } from 'express';
+import { SubmitGate, type FairQueue } from '@inferq/admission';
 import { apiKeyPrefix } from '@inferq/accounts';
-import { FairQueueRefusal, shareRefusal, type FairQueue } from '@inferq/core';
 import { principalOf } from './authenticate.ts';
 import { waitForTurn } from './fairTurn.ts';
 
 const releaseKey = 'releaseSubmitSlot';
 const bearerPattern = /^Bearer ([^\s]{1,200})$/i;
-/** Key prefixes remembered at most; past it the oldest are forgotten (they are only a shortcut). */
-const maxKnownKeys = 10_000;
 /** Early refusals held back at once; past it they are answered at once. */
 const maxHeldRefusals = 512;
 
@@ -43,22 +41,19 @@ export const defaultMaxConcurrentSubmits = 32;
  *
  * A slot is taken once the upload has been read, so slow uploads hold none (their bytes are
  * bounded by the upload memory queue instead). A user whose every queue is full is refused before
- * authentication and before reading the body: the key's prefix (the public part of the key) is
- * mapped to its user once that key has authenticated, so a flood's extra submissions cost no key
- * lookup, Redis call or parsing. A request bearing someone else's prefix is refused only while
- * that user's queues are full, which they would be refused for anyway; it never counts against
- * them.
+ * authentication and before reading the body ({@link SubmitGate}, which decides; this middleware
+ * reads the key's prefix from the request and holds the refusal back).
  */
 export class SubmitSlots {
   readonly queue: FairQueue;
-  /** Key prefix → user, learned from authenticated submissions. */
-  readonly #users = new Map<string, string>();
+  readonly #gate: SubmitGate;
   readonly #refusalDelayMs: number;
   readonly #weightOf: (req: Request) => number;
   #heldRefusals = 0;
 
   constructor(queue: FairQueue, options: SubmitSlotsOptions = {}) {
     this.queue = queue;
+    this.#gate = new SubmitGate(queue);
     this.#refusalDelayMs = options.refusalDelayMs ?? 1000;
     this.#weightOf = options.weightOf ?? (() => 1);
   }
@@ -73,10 +68,8 @@ export class SubmitSlots {
 
   /** Mount first: a known key whose user's queues are full is refused at once. */
   readonly refuseWhenFull: RequestHandler = (req, _res, next) => {
-    const prefix = keyPrefixOf(req);
-    const userId = prefix ? this.#users.get(prefix) : undefined;
-    if (!userId || !this.queue.wouldRefuse(userId)) return next();
-    const refusal = shareRefusal('submits', new FairQueueRefusal('user', 'queue-full', this.queue.heldBy(userId), this.queue.capacity));
+    const refusal = this.#gate.refusalFor(keyPrefixOf(req));
+    if (!refusal) return next();
     if (this.#refusalDelayMs <= 0 || this.#heldRefusals >= maxHeldRefusals) return next(refusal);
     this.#heldRefusals++;
     setTimeout(() => {
@@ -89,10 +82,7 @@ export class SubmitSlots {
   readonly acquire: RequestHandler = (req, res, next) => {
     const { userId } = principalOf(req);
     const prefix = keyPrefixOf(req);
-    if (prefix && this.#users.get(prefix) !== userId) {
-      if (this.#users.size >= maxKnownKeys) this.#users.delete(this.#users.keys().next().value!);
-      this.#users.set(prefix, userId);
-    }
+    if (prefix) this.#gate.learn(prefix, userId);
     waitForTurn(res, next, this.queue, { resource: 'submits', flow: userId, amount: 1, weight: this.#weightOf(req), releaseKey });
   };
 }

@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { AppError, FairQueue } from '@inferq/core';
+import type { FairQueue } from '@inferq/admission';
+import type { AppError } from '@inferq/core';
 import { principalOf } from './authenticate.ts';
 import { waitForTurn } from './fairTurn.ts';
 

@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import type { AdmissionView, FairQueueSnapshot } from '@inferq/core';
+import type { FairQueueSnapshot } from '@inferq/admission';
+import type { AdmissionView } from '@inferq/core';
 import { requireAdmin } from '../http/authenticate.ts';
 
 /** What `GET /v1/admin/admission` reads: each fair-queued resource of this process, now. */

@@ -1,6 +1,7 @@
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import type { FairQueue } from '@inferq/admission';
 import { tierOf, type TierTable } from '@inferq/accounts';
-import { AppError, isFinalStatus, maxWaitSeconds, type ErrorCode, type FairQueue } from '@inferq/core';
+import { AppError, isFinalStatus, maxWaitSeconds, type ErrorCode } from '@inferq/core';
 import type { JobRecord } from '@inferq/db';
 import type { JobReads, JobSubmission, SubmitTensorsResult } from '@inferq/jobs';
 import { encodeInferResponse, isTensorResult, splitInferBody } from '@inferq/tensors';

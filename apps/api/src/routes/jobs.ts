@@ -1,6 +1,7 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import { tierOf, type RateLimits, type TierTable } from '@inferq/accounts';
-import { AppError, createUploadBodySchema, isFinalStatus, submitBatchJsonSchema, submitJobFormSchema, submitJobJsonSchema, type BatchItemView, type FairQueue, type UploadView } from '@inferq/core';
+import { rateLimited, type FairQueue, type RateLimits } from '@inferq/admission';
+import { tierOf, type TierTable } from '@inferq/accounts';
+import { AppError, createUploadBodySchema, isFinalStatus, submitBatchJsonSchema, submitJobFormSchema, submitJobJsonSchema, type BatchItemView, type UploadView } from '@inferq/core';
 import type { BatchImage, InputReference, JobCommands, JobReads, JobSubmission, JobUploads, SubmitBatchInput, SubmitJobInput, SubmitJobResult } from '@inferq/jobs';
 import type { z } from 'zod';
 import { imageOnly, thumbnailSides } from '@inferq/images';
@@ -12,7 +13,7 @@ import { principalOf } from '../http/authenticate.ts';
 import { toDeliveryView, toJobView } from '../jobView.ts';
 import { imageBatchUpload, imageTooLarge, imageUpload, payloadTooLarge } from '../http/upload.ts';
 import { multipartOverheadBytes, releaseUploadMemory, reserveUploadMemory } from '../http/uploadMemory.ts';
-import { rateLimitHeaders, rateLimited } from '../http/rateLimitHeaders.ts';
+import { rateLimitHeaders } from '../http/rateLimitHeaders.ts';
 import { metricsOf } from '../http/httpMetrics.ts';
 import { firstString, jobFilterQuery } from '../http/query.ts';
 

@@ -1,6 +1,6 @@
 import cors from 'cors';
+import type { RateLimits } from '@inferq/admission';
 import express, { Router, type RequestHandler } from 'express';
-import type { RateLimits } from '@inferq/accounts';
 import { AppError, publishModelVersionBodySchema, setLiveVersionBodySchema } from '@inferq/core';
 import { requireAdmin } from '../http/authenticate.ts';
 import { addressRateLimit } from '../http/rateLimit.ts';

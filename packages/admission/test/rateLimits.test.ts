@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { RateLimits } from './rateLimits.ts';
-import { resolveTiers } from './tiers.ts';
+import { RateLimits } from '../src/rateLimits.ts';
+import { resolveTiers } from '@inferq/accounts';
 
 const redis = new Redis(inject('redisUrl'));
 // The limiters fall back to memory while the connection is not ready; these tests are about Redis.

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { tierOf, type Tier, type TierTable } from './tiers.ts';
+import { AppError } from '@inferq/core';
+import { tierOf, type Tier, type TierTable } from '@inferq/accounts';
 
 /** Which budget a request spends: submissions, or every other authenticated request. */
 export type RateLimitKind = 'submit' | 'request';
@@ -157,4 +158,12 @@ function decision(allowed: boolean, limit: number, res: RateLimiterRes): RateLim
     resetSeconds,
     retryAfterSeconds: allowed ? 0 : Math.max(1, resetSeconds),
   };
+}
+
+/** A refused decision as the error it is answered with: 429 RATE_LIMITED, with when to try again. */
+export function rateLimited(decision: RateLimitDecision, message: string): AppError {
+  return new AppError('RATE_LIMITED', message, {
+    retryAfterSeconds: decision.retryAfterSeconds,
+    details: { limit: decision.limit, retryAfterSeconds: decision.retryAfterSeconds },
+  });
 }

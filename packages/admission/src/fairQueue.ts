@@ -1,4 +1,4 @@
-import { AppError } from './errors.ts';
+import { AppError } from '@inferq/core';
 
 /**
  * Fair queuing of one resource of a process (submit slots, buffered upload bytes, decode pixels,

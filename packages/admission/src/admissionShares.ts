@@ -1,4 +1,4 @@
-import { FairQueue, type FairQueueSnapshot } from '@inferq/core';
+import { FairQueue, type FairQueueSnapshot } from './fairQueue.ts';
 
 const MiB = 1024 * 1024;
 

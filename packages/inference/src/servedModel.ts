@@ -123,14 +123,20 @@ export class ServedModel {
     const size = this.#inputSize;
     const { width, height, channels } = imageInputOf(this.manifest);
     const nchw = this.#runner.layout === 'nchw';
-    const batch = new Float32Array(inputs.length * size);
     inputs.forEach((input, index) => {
       if (input.length !== size) {
         throw new AppError('INFERENCE_FAILED', `input ${index} holds ${input.length} values, ${this.#label()} takes ${size}`, { details: { index, expected: size, actual: input.length } });
       }
-      if (nchw) hwcToChw(input, batch, index * size, width * height, channels);
-      else batch.set(input, index * size);
     });
+    // A lone HWC input is the batch as it is (the engines only read it): no copy.
+    const lone = inputs.length === 1 && !nchw ? inputs[0] : undefined;
+    const batch = lone ?? new Float32Array(inputs.length * size);
+    if (!lone) {
+      inputs.forEach((input, index) => {
+        if (nchw) hwcToChw(input, batch, index * size, width * height, channels);
+        else batch.set(input, index * size);
+      });
+    }
     const shape: [number, number, number, number] = nchw ? [inputs.length, channels, height, width] : [inputs.length, height, width, channels];
 
     let values: ArrayLike<number>;

@@ -12,6 +12,7 @@ import { createTracing } from '@inferq/tracing';
 import { parseWorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
+import { JobPipeline } from '@inferq/pipeline';
 import { WorkerSupervisor } from './workerSupervisor.ts';
 import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
 
@@ -125,13 +126,27 @@ const blobSettings = blobStoreSettingsFromEnv(env);
 const blobs = blobSettings ? createBlobStore(blobSettings) : undefined;
 const workerRegistry = new WorkerRegistry({ connection: producerConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS });
 const servedModels = new ServedModels({ registry: workerRegistry, queue: env.QUEUE_NAME });
-const worker = new InferenceWorker({
-  connection: redis,
+// The job path (claim, load inputs, preprocess, batch, run, record); the worker below is its queue wiring.
+const pipeline = new JobPipeline({
   execution,
   blobs,
   models: pool,
   logger,
   workerId: env.WORKER_ID,
+  events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
+  // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
+  pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
+  jobTimeoutMs: env.JOB_TIMEOUT_MS,
+  resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
+  metrics,
+  tracing,
+  shadowResults: new ShadowResults(db),
+});
+const worker = new InferenceWorker({
+  connection: redis,
+  pipeline,
+  models: pool,
+  logger,
   queueName: env.QUEUE_NAME,
   prefix: env.QUEUE_PREFIX,
   // One queue per model: this worker takes jobs only of the models the pool has loaded, and
@@ -141,14 +156,6 @@ const worker = new InferenceWorker({
   concurrency: (model) => env.WORKER_CONCURRENCY ?? Math.max(2, 2 * (pool.describe().find((entry) => entry.name === model)?.batching.maxBatchSize ?? 1)),
   lockDurationMs: env.LOCK_DURATION_MS,
   stalledIntervalMs: env.STALLED_INTERVAL_MS,
-  events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
-  // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
-  pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
-  jobTimeoutMs: env.JOB_TIMEOUT_MS,
-  resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
-  metrics,
-  tracing,
-  shadowResults: new ShadowResults(db),
   shadowConcurrency: env.SHADOW_CONCURRENCY,
   shadowIdleMs: env.SHADOW_IDLE_MS,
 });

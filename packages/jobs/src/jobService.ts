@@ -3,6 +3,7 @@ import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type Tier
 import { acquireTurn, AppError, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, parseJobMetadata, queueUnavailable, type JobMetadata, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobFilter, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
+import { JobLifecycle } from '@inferq/lifecycle';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
 import { LRUCache } from 'lru-cache';
 import type { InferenceQueue, JobEventPublisher, ModelCapacity, PixelStore } from '@inferq/queue';
@@ -53,7 +54,10 @@ export interface JobServiceOptions {
   waiter?: JobWaiter | undefined;
   /** Webhook delivery attempts, shown on the job. */
   deliveries?: WebhookDeliveryStore | undefined;
-  /** Announces new, retried (queued) and canceled jobs to live event streams; the worker announces the rest. */
+  /**
+   * Announces new, retried (queued) and canceled jobs to live event streams, through the
+   * `JobLifecycle` built on it and `execution`; the worker announces the rest.
+   */
   events?: JobEventPublisher | undefined;
   /**
    * The process's decoding, by cost (the pixels image headers declare, weighed by format: see
@@ -366,9 +370,12 @@ const jobFinished = (status: JobStatus) => new AppError('JOB_FINISHED', `The job
  */
 export class JobService {
   readonly #options: JobServiceOptions;
+  /** The status transitions this service makes (queued, canceled, an operator's retry), each written and announced. */
+  readonly #lifecycle: JobLifecycle;
 
   constructor(options: JobServiceOptions) {
     this.#options = options;
+    this.#lifecycle = new JobLifecycle({ execution: options.execution, events: options.events });
     // Two groups at once: one can be enqueueing while the next is in its transaction.
     this.#admissions = new GroupCommit({ maxGroupSize: options.maxAdmissionGroup ?? 128, concurrency: 2, run: (group) => this.#admitGroup(group) });
   }
@@ -746,7 +753,7 @@ export class JobService {
   }
 
   async #admitReserved(group: PendingAdmission[], granted: number): Promise<AdmissionOutcome[]> {
-    const { admission, queue, events } = this.#options;
+    const { admission, queue } = this.#options;
     const tracing = this.#tracing;
     const admitted = group.slice(0, granted);
     // Off, no span is started and nothing is added to the payloads.
@@ -795,7 +802,7 @@ export class JobService {
     // An upload is used once: its bytes now live on as the job's input.
     const usedUploads = created.flatMap(({ pending }) => (pending.uploadKey ? [pending.uploadKey] : []));
     if (usedUploads.length > 0) void this.#options.blobs?.delete(usedUploads).catch(() => {});
-    void events?.publishMany(created.map(({ pending, job }) => ({ jobId: job.id, userId: pending.request.job.userId, status: 'queued' as const, model: job.modelName })));
+    this.#lifecycle.queued(created.map(({ pending, job }) => ({ id: job.id, userId: pending.request.job.userId, model: job.modelName })));
     return results;
   }
 
@@ -901,14 +908,15 @@ export class JobService {
   }
 
   async #cancel(job: JobRecord): Promise<JobRecord> {
-    const { execution, queries, queue, events } = this.#options;
+    const { queries, queue } = this.#options;
     if (isFinalStatus(job.status)) throw jobFinished(job.status);
-    if (!(await execution.cancel(job.id))) throw jobFinished((await queries.get(job.id))?.status ?? job.status);
-    // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
-    // only starts queued or running rows.
-    await queue.remove(job.id, job.modelName).catch(() => false);
-    void this.#options.pixels?.removeMany([job.id]).catch(() => {});
-    void events?.publish({ jobId: job.id, userId: job.userId, status: 'canceled', model: job.modelName });
+    const canceled = await this.#lifecycle.cancel({ id: job.id, userId: job.userId, model: job.modelName }, async () => {
+      // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
+      // only starts queued or running rows.
+      await queue.remove(job.id, job.modelName).catch(() => false);
+      void this.#options.pixels?.removeMany([job.id]).catch(() => {});
+    });
+    if (!canceled) throw jobFinished((await queries.get(job.id))?.status ?? job.status);
     return (await queries.get(job.id)) ?? job;
   }
 
@@ -958,7 +966,7 @@ export class JobService {
    * the queue.
    */
   async retry(id: string): Promise<JobRecord> {
-    const { execution, queue, events } = this.#options;
+    const { execution, queue } = this.#options;
     const row = await this.#find(id);
     if (row.status !== 'failed') {
       throw new AppError('CONFLICT', 'Only a failed job can be retried.', { details: { status: row.status } });
@@ -970,18 +978,18 @@ export class JobService {
       // BullMQ ignores an add whose id exists, so the old entry must go first.
       await entry.remove();
     }
-    const reset = await execution.resetForRetry(id);
+    const reset = await this.#lifecycle.requeueFailed({ id, userId: row.userId, model: row.modelName }, async () => {
+      try {
+        await queue.enqueue(
+          { jobId: id, model: row.modelName, ...((row.requestedVersion ?? row.routedVersion) ? { modelVersion: (row.requestedVersion ?? row.routedVersion) as string } : {}) },
+          row.priority !== null ? { priority: row.priority } : {},
+        );
+      } catch (error) {
+        await execution.fail(id, row.errorCode ?? 'INTERNAL', row.errorMessage ?? '').catch(() => {});
+        throw error;
+      }
+    });
     if (!reset) throw new AppError('CONFLICT', 'The job changed meanwhile; reload it.');
-    try {
-      await queue.enqueue(
-        { jobId: id, model: row.modelName, ...((row.requestedVersion ?? row.routedVersion) ? { modelVersion: (row.requestedVersion ?? row.routedVersion) as string } : {}) },
-        row.priority !== null ? { priority: row.priority } : {},
-      );
-    } catch (error) {
-      await execution.fail(id, row.errorCode ?? 'INTERNAL', row.errorMessage ?? '').catch(() => {});
-      throw error;
-    }
-    void events?.publish({ jobId: id, userId: row.userId, status: 'queued', model: row.modelName });
     return reset;
   }
 

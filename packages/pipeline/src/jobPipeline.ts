@@ -22,7 +22,8 @@ export interface JobPipelineOptions {
    * @defaultValue none: a job whose input is in a blob store is retried until one is configured
    */
   blobs?: BlobStore | undefined;
-  models: ModelPool;
+  /** Where each attempt takes its model version (and gives it back). */
+  models: Pick<ModelPool, 'acquire'>;
   logger: Logger;
   workerId: string;
   /** Results written to Postgres in one transaction at most. @defaultValue 64 */

@@ -3,8 +3,8 @@ import { jobPriority, retentionEnd, tierOf, type Principal, type Tier, type Tier
 import { acquireTurn, AppError, type ImageFormat, GroupCommit, imageTooLargeError, isAppError, isFinalStatus, isUuid, jobStatuses, parseJobMetadata, queueUnavailable, type JobMetadata, sanitizeFileName, webhookEventFilters, type FairQueue, type JobStatus, type WebhookEventFilter } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, DeletedJobs, JobAdmission, JobExecution, JobFilter, JobMaintenance, JobQueries, JobRecord, WebhookDeliveryStore } from '@inferq/db';
 import type { ImageLimits, PreparedPixels, ValidatedImage } from '@inferq/images';
-import { JobLifecycle } from '@inferq/lifecycle';
 import { decodeCost, imageOnly, makeThumbnail, pixelSpecBytes, validateImage } from '@inferq/images';
+import { JobLifecycle } from '@inferq/lifecycle';
 import { LRUCache } from 'lru-cache';
 import type { InferenceQueue, JobEventPublisher, ModelCapacity, PixelStore } from '@inferq/queue';
 import { encodeTensorPayload, parseInferRequest, tensorInputFormat, type InferRequest } from '@inferq/tensors';
@@ -966,7 +966,7 @@ export class JobService {
    * the queue.
    */
   async retry(id: string): Promise<JobRecord> {
-    const { execution, queue } = this.#options;
+    const { queue } = this.#options;
     const row = await this.#find(id);
     if (row.status !== 'failed') {
       throw new AppError('CONFLICT', 'Only a failed job can be retried.', { details: { status: row.status } });
@@ -978,17 +978,13 @@ export class JobService {
       // BullMQ ignores an add whose id exists, so the old entry must go first.
       await entry.remove();
     }
-    const reset = await this.#lifecycle.requeueFailed({ id, userId: row.userId, model: row.modelName }, async () => {
-      try {
-        await queue.enqueue(
-          { jobId: id, model: row.modelName, ...((row.requestedVersion ?? row.routedVersion) ? { modelVersion: (row.requestedVersion ?? row.routedVersion) as string } : {}) },
-          row.priority !== null ? { priority: row.priority } : {},
-        );
-      } catch (error) {
-        await execution.fail(id, row.errorCode ?? 'INTERNAL', row.errorMessage ?? '').catch(() => {});
-        throw error;
-      }
-    });
+    // Should the enqueue fail, the lifecycle fails the row again with its old error.
+    const reset = await this.#lifecycle.requeueFailed({ id, userId: row.userId, model: row.modelName, errorCode: row.errorCode, errorMessage: row.errorMessage }, () =>
+      queue.enqueue(
+        { jobId: id, model: row.modelName, ...((row.requestedVersion ?? row.routedVersion) ? { modelVersion: (row.requestedVersion ?? row.routedVersion) as string } : {}) },
+        row.priority !== null ? { priority: row.priority } : {},
+      ),
+    );
     if (!reset) throw new AppError('CONFLICT', 'The job changed meanwhile; reload it.');
     return reset;
   }

@@ -140,13 +140,21 @@ export class JobLifecycle {
 
   /**
    * An operator's retry: a failed job back to `queued`, then `enqueue`, then announced. Null when
-   * the job was not failed (nothing changed). Should `enqueue` throw, nothing is announced and the
-   * error is the caller's (who knows the row's old error to put back).
+   * the job was not failed (nothing changed). Should `enqueue` throw, the job is failed again with
+   * the error it had (so it never looks queued without being in the queue), nothing is announced,
+   * and the error is thrown.
    */
-  async requeueFailed(job: JobRef, enqueue: BeforeAnnounce): Promise<JobRecord | null> {
-    const reset = await this.#options.execution.resetForRetry(job.id);
+  async requeueFailed(job: JobRef & { errorCode: string | null; errorMessage: string | null }, enqueue: BeforeAnnounce): Promise<JobRecord | null> {
+    const { execution } = this.#options;
+    const reset = await execution.resetForRetry(job.id);
     if (!reset) return null;
-    await this.#after(enqueue, () => this.#announce(job, 'queued'));
+    try {
+      await enqueue();
+    } catch (error) {
+      await execution.fail(job.id, job.errorCode ?? 'INTERNAL', job.errorMessage ?? '').catch(() => {});
+      throw error;
+    }
+    this.#announce(job, 'queued');
     return reset;
   }
 

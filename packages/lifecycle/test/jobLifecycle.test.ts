@@ -131,15 +131,18 @@ describe('JobLifecycle', () => {
     expect((await announced()).map(({ jobId, status }) => [jobId, status])).toEqual([[job.id, 'canceled']]);
   });
 
-  it('requeueFailed: queued again and announced after the enqueue; a failed enqueue announces nothing', async () => {
+  it('requeueFailed: queued again and announced after the enqueue; a failed enqueue puts the old error back and announces nothing', async () => {
     const { lifecycle, announced } = setup();
     const job = await queuedJob();
     const other = await queuedJob();
     await jobs.fail(job.id, 'INTERNAL', 'x');
-    await jobs.fail(other.id, 'INTERNAL', 'x');
-    expect((await lifecycle.requeueFailed(job, async () => {}))?.status).toBe('queued');
-    await expect(lifecycle.requeueFailed(other, () => Promise.reject(new Error('QUEUE_UNAVAILABLE')))).rejects.toThrow('QUEUE_UNAVAILABLE');
-    expect(await lifecycle.requeueFailed(await queuedJob(), async () => {})).toBeNull(); // not failed
+    await jobs.fail(other.id, 'TIMEOUT', 'slow');
+    const previous = { errorCode: 'TIMEOUT', errorMessage: 'slow' };
+    expect((await lifecycle.requeueFailed({ ...job, ...previous }, async () => {}))?.status).toBe('queued');
+    await expect(lifecycle.requeueFailed({ ...other, ...previous }, () => Promise.reject(new Error('QUEUE_UNAVAILABLE')))).rejects.toThrow('QUEUE_UNAVAILABLE');
+    // Never left looking queued without a queue entry: failed again with the error it had.
+    expect(await jobs.get(other.id)).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT', errorMessage: 'slow' });
+    expect(await lifecycle.requeueFailed({ ...(await queuedJob()), ...previous }, async () => {})).toBeNull(); // not failed
     expect((await announced()).map(({ jobId, status }) => [jobId, status])).toEqual([[job.id, 'queued']]);
   });
 

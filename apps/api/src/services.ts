@@ -4,6 +4,7 @@ import { AccountService, tierOf, type AccountStore, type TierTable } from '@infe
 import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, ModelHistoryStore, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
 import { JobCommands, JobReads, JobSubmission, JobUploads, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
+import { JobLifecycle } from '@inferq/lifecycle';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
 import { JobEventPublisher, type JobEventRetention, pingRedis, PixelStore, ServedModels, WebhookQueue, WorkerRegistry, workersByModel, type InferenceQueue } from '@inferq/queue';
@@ -156,6 +157,8 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   ];
   const deliveries = new WebhookDeliveryStore(db);
   const events = new JobEventPublisher({ connection: queue.connection, prefix, ...parts.eventRetention });
+  // The API's status transitions (queued at submit, canceled, an operator's retry), each written and announced in one place.
+  const lifecycle = new JobLifecycle({ execution: new JobExecution(db), events });
   const pixels = parts.pixels ?? new PixelStore({ connection: queue.connection, prefix });
   const uploads = new JobUploads({ blobs: parts.blobs, imageLimits: parts.imageLimits, tiers: parts.tiers, uploadTtlSeconds: parts.uploadTtlSeconds });
   const jobs: JobServices = {
@@ -170,7 +173,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
       tiers: parts.tiers,
       maxQueuedJobs: parts.maxQueuedJobs,
       webhookPolicy: parts.webhookPolicy,
-      events,
+      lifecycle,
       decodePixels: shares.decodePixels,
       pixels,
       pixelHandoff: parts.pixelHandoff,
@@ -192,7 +195,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
       tiers: parts.tiers,
       blobs: parts.blobs,
     }),
-    commands: new JobCommands({ execution: new JobExecution(db), queries, maintenance, queue, events, pixels, blobs: parts.blobs }),
+    commands: new JobCommands({ lifecycle, queries, maintenance, queue, pixels, blobs: parts.blobs }),
     uploads,
   };
   return {

@@ -14,6 +14,7 @@ import { WebhookSender } from '@inferq/webhooks';
 import type { WorkerEnv } from './env.ts';
 import { HealthServer } from './healthServer.ts';
 import { InferenceWorker } from './inferenceWorker.ts';
+import { JobPipeline } from '@inferq/pipeline';
 
 /** One worker process's pieces, built from its settings; `start()` brings it to taking jobs. */
 export interface WorkerServices {
@@ -137,13 +138,27 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
     // Hot swap: a new live version is loaded and warmed up beside the old one, then switched to.
     pool.watch(env.MODEL_WATCH_INTERVAL_MS);
 
-    const inferenceWorker = new InferenceWorker({
-      connection: redis,
+    // The job path (claim, load inputs, preprocess, batch, run, record); the worker below is its queue wiring.
+    const pipeline = new JobPipeline({
       execution,
       blobs,
       models: pool,
       logger,
       workerId: env.WORKER_ID,
+      events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
+      // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
+      pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
+      jobTimeoutMs: env.JOB_TIMEOUT_MS,
+      resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
+      metrics,
+      tracing,
+      shadowResults: new ShadowResults(db),
+    });
+    const inferenceWorker = new InferenceWorker({
+      connection: redis,
+      pipeline,
+      models: pool,
+      logger,
       queueName: env.QUEUE_NAME,
       prefix: env.QUEUE_PREFIX,
       // One queue per model: this worker takes jobs only of the models the pool has loaded, and
@@ -153,14 +168,6 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
       concurrency: (model) => env.WORKER_CONCURRENCY ?? Math.max(2, 2 * (pool.describe().find((entry) => entry.name === model)?.batching.maxBatchSize ?? 1)),
       lockDurationMs: env.LOCK_DURATION_MS,
       stalledIntervalMs: env.STALLED_INTERVAL_MS,
-      events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
-      // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
-      pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
-      jobTimeoutMs: env.JOB_TIMEOUT_MS,
-      resultWriteRetryMs: env.RESULT_WRITE_RETRY_MS,
-      metrics,
-      tracing,
-      shadowResults: new ShadowResults(db),
       shadowConcurrency: env.SHADOW_CONCURRENCY,
       shadowIdleMs: env.SHADOW_IDLE_MS,
     });

@@ -17,3 +17,4 @@ export * from './localStack.ts';
 export * from './throughputMeter.ts';
 export * from './rolloutWire.ts';
 export * from './inferenceProtocolWire.ts';
+export * from './retrying.ts';

@@ -1,21 +1,20 @@
 import type { Principal } from '@inferq/accounts';
 import { AppError, isFinalStatus, isUuid, queueUnavailable, type JobStatus } from '@inferq/core';
-import type { DeletedJobs, JobExecution, JobMaintenance, JobQueries, JobRecord } from '@inferq/db';
-import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
+import type { DeletedJobs, JobMaintenance, JobQueries, JobRecord } from '@inferq/db';
+import type { JobLifecycle } from '@inferq/lifecycle';
+import type { InferenceQueue, PixelStore } from '@inferq/queue';
 import { blobPrefixes, inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
 import { findJob, findOwnedJob, jobNotFound } from './jobLookup.ts';
 import { storageUnavailable } from './storageUnavailable.ts';
 
 export interface JobCommandsOptions {
-  /** Status changes: cancel, and an operator's retry. */
-  execution: JobExecution;
   /** Reads of jobs. */
   queries: JobQueries;
   /** Deletions on the owner's request (a job, or all of an account's). @defaultValue none: they answer 500 */
   maintenance?: JobMaintenance | undefined;
   queue: InferenceQueue;
-  /** Announces canceled and retried (queued) jobs to live event streams; the worker announces the rest. */
-  events?: JobEventPublisher | undefined;
+  /** Status changes, each written and announced: cancel, and an operator's retry. */
+  lifecycle: JobLifecycle;
   /** Pixels handed over at submit, dropped with their job. @defaultValue none */
   pixels?: PixelStore | undefined;
   /** Where inputs, uploads and result copies are deleted from (BLOB_STORE_URL). @defaultValue none: nothing to delete there */
@@ -50,14 +49,15 @@ export class JobCommands {
   }
 
   async #cancel(job: JobRecord): Promise<JobRecord> {
-    const { execution, queries, queue, events } = this.#options;
+    const { lifecycle, queries, queue } = this.#options;
     if (isFinalStatus(job.status)) throw jobFinished(job.status);
-    if (!(await execution.cancel(job.id))) throw jobFinished((await queries.get(job.id))?.status ?? job.status);
-    // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
-    // only starts queued or running rows.
-    await queue.remove(job.id, job.modelName).catch(() => false);
-    void this.#options.pixels?.removeMany([job.id]).catch(() => {});
-    void events?.publish({ jobId: job.id, userId: job.userId, status: 'canceled', model: job.modelName });
+    const canceled = await lifecycle.cancel({ id: job.id, userId: job.userId, model: job.modelName }, async () => {
+      // Best effort: a job still in Redis (running, or Redis down) is skipped by the worker, which
+      // only starts queued or running rows.
+      await queue.remove(job.id, job.modelName).catch(() => false);
+      void this.#options.pixels?.removeMany([job.id]).catch(() => {});
+    });
+    if (!canceled) throw jobFinished((await queries.get(job.id))?.status ?? job.status);
     return (await queries.get(job.id)) ?? job;
   }
 
@@ -107,7 +107,7 @@ export class JobCommands {
    * the queue.
    */
   async retry(id: string): Promise<JobRecord> {
-    const { execution, queue, events } = this.#options;
+    const { lifecycle, queue } = this.#options;
     const row = await findJob(this.#options.queries, id);
     if (row.status !== 'failed') {
       throw new AppError('CONFLICT', 'Only a failed job can be retried.', { details: { status: row.status } });
@@ -119,18 +119,14 @@ export class JobCommands {
       // BullMQ ignores an add whose id exists, so the old entry must go first.
       await entry.remove();
     }
-    const reset = await execution.resetForRetry(id);
-    if (!reset) throw new AppError('CONFLICT', 'The job changed meanwhile; reload it.');
-    try {
-      await queue.enqueue(
+    // Should the enqueue fail, the lifecycle fails the row again with its old error.
+    const reset = await lifecycle.requeueFailed({ id, userId: row.userId, model: row.modelName, errorCode: row.errorCode, errorMessage: row.errorMessage }, () =>
+      queue.enqueue(
         { jobId: id, model: row.modelName, ...((row.requestedVersion ?? row.routedVersion) ? { modelVersion: (row.requestedVersion ?? row.routedVersion) as string } : {}) },
         row.priority !== null ? { priority: row.priority } : {},
-      );
-    } catch (error) {
-      await execution.fail(id, row.errorCode ?? 'INTERNAL', row.errorMessage ?? '').catch(() => {});
-      throw error;
-    }
-    void events?.publish({ jobId: id, userId: row.userId, status: 'queued', model: row.modelName });
+      ),
+    );
+    if (!reset) throw new AppError('CONFLICT', 'The job changed meanwhile; reload it.');
     return reset;
   }
 }

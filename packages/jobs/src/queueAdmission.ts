@@ -1,7 +1,8 @@
 import { AppError, GroupCommit, queueUnavailable } from '@inferq/core';
 import type { AdmitRequest, AdmitResult, JobAdmission } from '@inferq/db';
 import type { PreparedPixels } from '@inferq/images';
-import type { InferenceQueue, JobEventPublisher, PixelStore } from '@inferq/queue';
+import type { JobLifecycle } from '@inferq/lifecycle';
+import type { InferenceQueue, PixelStore } from '@inferq/queue';
 import { inputBlobKey, type BlobStore } from '@inferq/storage';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { storageUnavailable } from './storageUnavailable.ts';
@@ -17,8 +18,8 @@ export interface QueueAdmissionOptions {
   maxQueuedJobs?: number | undefined;
   /** `Retry-After` of a QUEUE_FULL answer, in seconds. @defaultValue 5 */
   queueFullRetryAfterSeconds?: number;
-  /** Announces new (queued) jobs to live event streams; the worker announces the rest. */
-  events?: JobEventPublisher | undefined;
+  /** Announces new (queued) jobs; the worker and the commands make the other transitions. @defaultValue none: not announced */
+  lifecycle?: JobLifecycle | undefined;
   /**
    * Where the model pixels made by the validating decode wait for the worker (Redis), so that
    * decode is the job's only one. Absent, or over its budget: the API only checks the image (for
@@ -112,7 +113,7 @@ export class QueueAdmission {
   }
 
   async #admitReserved(group: PendingAdmission[], granted: number): Promise<AdmissionOutcome[]> {
-    const { admission, queue, events } = this.#options;
+    const { admission, queue, lifecycle } = this.#options;
     const tracing = this.#tracing;
     const admitted = group.slice(0, granted);
     // Off, no span is started and nothing is added to the payloads.
@@ -161,7 +162,7 @@ export class QueueAdmission {
     // An upload is used once: its bytes now live on as the job's input.
     const usedUploads = created.flatMap(({ pending }) => (pending.uploadKey ? [pending.uploadKey] : []));
     if (usedUploads.length > 0) void this.#options.blobs?.delete(usedUploads).catch(() => {});
-    void events?.publishMany(created.map(({ pending, job }) => ({ jobId: job.id, userId: pending.request.job.userId, status: 'queued' as const, model: job.modelName })));
+    lifecycle?.queued(created.map(({ pending, job }) => ({ id: job.id, userId: pending.request.job.userId, model: job.modelName })));
     return results;
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { errorCodes, type ErrorCode } from '@inferq/core';
+import { decideFailedAttempt, errorCodes, transientErrorCodes, type AttemptError, type ErrorCode } from '@inferq/core';
 import type { JobExecution, JobMaintenance, UnfinishedJob } from '@inferq/db';
+import { JobLifecycle } from '@inferq/lifecycle';
 import type { WorkerMetrics } from '@inferq/metrics';
 import type { InferenceQueue, JobEventPublisher } from '@inferq/queue';
 import { blobPrefixes, inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
@@ -8,7 +9,7 @@ import type { HistoryRecorder } from './historyRecorder.ts';
 import type { LeaderLock } from './leaderLock.ts';
 
 export interface ReconcilerOptions {
-  /** Fails jobs that cannot run again. */
+  /** Fails jobs that cannot run again (through a `JobLifecycle`, which also counts and announces them). */
   execution: JobExecution;
   maintenance: JobMaintenance;
   /** Where inputs are kept outside Postgres: retention deletes a job's blob with its row. @defaultValue none */
@@ -37,6 +38,7 @@ export interface ReconcilerOptions {
   /** Expired jobs deleted per statement; a pass deletes at most 20 times this. @defaultValue 1000 */
   retentionBatchSize?: number;
   metrics?: WorkerMetrics;
+  /** Where the jobs it fails or expires are announced. */
   events?: JobEventPublisher;
   /**
    * The models some live worker serves now (from the heartbeats). With `noWorkerTimeoutMs`, a
@@ -87,8 +89,6 @@ export interface ReconcileReport {
 /** BullMQ states in which a worker still holds or will pick up the job. */
 const liveStates = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
 
-/** Failure codes that say nothing about the job itself, only about the platform at the time. */
-const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAILABLE']);
 
 /**
  * Keeps Redis consistent with Postgres, where the job row is the source of truth, and applies
@@ -98,8 +98,10 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
  *    restarted without persistence, or the enqueue was lost) are re-enqueued with job id = row id,
  *    so a pass racing another is a no-op; past `maxAgeMs` they are failed with JOB_LOST instead.
  * 2. Rows whose BullMQ entry is `failed` (the worker could not write the failure, e.g. Postgres
- *    was down) are failed with the code the worker gave; a transient code is re-enqueued.
- *    Rows whose entry is `completed` but which are not final are re-enqueued.
+ *    was down, or it crashed more often than BullMQ reruns a job) are failed with the code the
+ *    worker gave; a transient code is re-enqueued. Rows whose entry is `completed` but which are
+ *    not final are re-enqueued. What each becomes is `decideFailedAttempt`'s answer
+ *    (`@inferq/core`, `retrying.ts`), the same function the worker asks.
  * 3. Final jobs past `expires_at` are deleted with their input and result, and their BullMQ
  *    entries removed.
  * 4. Jobs still waiting in the single queue of earlier versions move to their model's queue.
@@ -121,6 +123,7 @@ const transientCodes = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAI
  */
 export class Reconciler {
   readonly #options: ReconcilerOptions;
+  readonly #lifecycle: JobLifecycle;
   #timer: NodeJS.Timeout | undefined;
   #ttlTimer: NodeJS.Timeout | undefined;
   #ttlSweep: Promise<number> | undefined;
@@ -130,6 +133,7 @@ export class Reconciler {
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
+    this.#lifecycle = new JobLifecycle({ execution: options.execution, maintenance: options.maintenance, events: options.events, jobsFinished: options.metrics?.jobsFinished });
   }
 
   /** Whether this process held the lease at its last attempt. */
@@ -242,27 +246,19 @@ export class Reconciler {
     // ends the BullMQ job, so a row still unfinished now really is out of step.
     const status = await maintenance.statusOf(job.id);
     if (status !== 'queued' && status !== 'running') return;
-    const tooOld = now.getTime() - job.createdAt.getTime() > (this.#options.maxAgeMs ?? 24 * 3600 * 1000);
-
-    if (state === 'failed') {
-      const failed = await queue.getJob(job.id, job.modelName);
-      const reason = failed?.failedReason ?? '';
-      const code = (errorCodes as string[]).includes(reason) ? (reason as ErrorCode) : 'INTERNAL';
-      if (!transientCodes.has(code) || tooOld) {
-        const message = code === 'INTERNAL' && reason ? `The job failed: ${reason}` : 'The job failed.';
-        if (await this.#fail(job, code, message)) {
-          report.fixedFailed++;
-          this.#options.metrics?.reconcilerActions.inc({ action: 'fixed_failed' });
-        }
-        return;
-      }
-    } else if (tooOld) {
-      if (await this.#fail(job, 'JOB_LOST', 'The job was lost from the queue and is too old to run again.')) {
-        report.failedLost++;
-        this.#options.metrics?.reconcilerActions.inc({ action: 'failed_lost' });
+    const error: AttemptError = state === 'failed' ? failedEntryError((await queue.getJob(job.id, job.modelName))?.failedReason ?? '') : { kind: 'lost' };
+    // The entry ended, so it has no attempt left: what is not final now is never BullMQ's to retry.
+    const decision = decideFailedAttempt({ error, attemptsMade: 1, attemptsAllowed: 1, ageMs: now.getTime() - job.createdAt.getTime(), maxAgeMs: this.#options.maxAgeMs ?? 24 * 3600 * 1000 });
+    if (decision.action === 'fail') {
+      if (await this.#fail(job, decision.code, decision.message)) {
+        const action = state === 'failed' ? 'fixed_failed' : 'failed_lost';
+        if (action === 'fixed_failed') report.fixedFailed++;
+        else report.failedLost++;
+        this.#options.metrics?.reconcilerActions.inc({ action });
       }
       return;
     }
+    if (decision.action !== 'requeue') return; // retry and expire are not asked of an entry that ended
 
     // Missing, completed, or failed for a transient reason: run it again under the same id.
     if (state !== 'unknown') await queue.discard(job.id, job.modelName);
@@ -288,12 +284,8 @@ export class Reconciler {
   }
 
   async #fail(job: UnfinishedJob, code: ErrorCode, message: string): Promise<boolean> {
-    const changed = await this.#options.execution.fail(job.id, code, message);
-    if (changed) {
-      this.#options.metrics?.jobsFinished.inc({ model: job.modelName, status: 'failed', code });
-      this.#options.logger.warn({ jobId: job.id, code }, 'job failed by reconciliation');
-      await this.#options.events?.publish({ jobId: job.id, userId: job.userId, status: 'failed', model: job.modelName });
-    }
+    const changed = await this.#lifecycle.fail({ id: job.id, userId: job.userId, model: job.modelName }, code, message);
+    if (changed) this.#options.logger.warn({ jobId: job.id, code }, 'job failed by reconciliation');
     return changed;
   }
 
@@ -308,16 +300,11 @@ export class Reconciler {
   }
 
   async #expireUnstarted(now: Date): Promise<number> {
-    const { maintenance, queue, events, metrics } = this.#options;
+    const { queue, metrics } = this.#options;
     let expired = 0;
     for (let round = 0; round < 20 && !this.#stopped; round++) {
-      const jobs = await maintenance.expireUnstarted(now, 500);
+      const jobs = await this.#lifecycle.expireUnstarted(now, 500, (jobs) => Promise.all(jobs.map((job) => queue.discard(job.id, job.model).catch(() => 0))));
       expired += jobs.length;
-      await Promise.all(jobs.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
-      for (const job of jobs) {
-        metrics?.jobsFinished.inc({ model: job.modelName, status: 'expired', code: 'EXPIRED' });
-        void events?.publish({ jobId: job.id, userId: job.userId, status: 'expired', model: job.modelName });
-      }
       if (jobs.length < 500) break;
     }
     if (expired > 0) {
@@ -368,4 +355,17 @@ export class Reconciler {
     if (deleted > 0) this.#options.metrics?.reconcilerActions.inc({ action: 'expired_deleted' }, deleted);
     return deleted;
   }
+}
+
+/**
+ * What a failed BullMQ entry's reason says of the attempt: the worker ends an entry with the
+ * error code as its message (UnrecoverableError, or the last attempt's plain error); anything
+ * else (BullMQ's own reasons, such as a job stalled past its limit) is `other`.
+ */
+function failedEntryError(reason: string): AttemptError {
+  if (!(errorCodes as string[]).includes(reason)) return { kind: 'other', reason };
+  const code = reason as ErrorCode;
+  if (transientErrorCodes.has(code)) return { kind: 'databaseUnavailable', code };
+  if (code === 'INTERNAL') return { kind: 'other', reason };
+  return { kind: 'permanent', code, message: 'The job failed.' };
 }

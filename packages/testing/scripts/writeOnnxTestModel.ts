@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { writeFile } from 'node:fs/promises';
-import { datatypesModel, detectorModel, embeddingModel, tokenClassifierModel, twoInputModel } from '../src/onnxTestModels.ts';
+import { datatypesModel, detectorModel, embeddingModel, tinyConvNetModel, tinyTextModel, tokenClassifierModel, twoInputModel } from '../src/onnxTestModels.ts';
 
 /** Writes one of the repo's small ONNX test models to a file: `writeOnnxTestModel.ts KIND FILE`. */
 const models: Record<string, () => Uint8Array> = {
@@ -9,6 +9,9 @@ const models: Record<string, () => Uint8Array> = {
   embedding: embeddingModel,
   detector: detectorModel,
   datatypes: datatypesModel,
+  // Stand-ins for the PyTorch exports of docs/models/bring-your-own-model.md (same inputs and outputs).
+  'tiny-convnet': tinyConvNetModel,
+  'tiny-text': tinyTextModel,
 };
 const [kind, file] = process.argv.slice(2);
 const make = kind === undefined ? undefined : models[kind];

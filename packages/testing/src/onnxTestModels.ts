@@ -152,3 +152,48 @@ export function datatypesModel(): Uint8Array {
     ],
   });
 }
+
+/** Small deterministic weights, in [-0.5, 0.5). */
+function weights(count: number, seed: number): number[] {
+  return Array.from({ length: count }, (_, index) => (((index + 1) * 7919 * seed) % 1000) / 1000 - 0.5);
+}
+
+/**
+ * The interface of the bring-your-own-model guide's PyTorch image classifier (TinyConvNet), for
+ * CI, which has no PyTorch: `pixels` FP32 [batch, 3, 64, 64] → a 3×3 convolution to 8 channels,
+ * ReLU, global average pooling, a linear head → `logits` FP32 [batch, 3].
+ */
+export function tinyConvNetModel(): Uint8Array {
+  const ints = onnx.AttributeProto.AttributeType.INTS;
+  return model('tiny-convnet', {
+    node: [
+      { opType: 'Conv', input: ['pixels', 'conv_w', 'conv_b'], output: ['conv'], attribute: [{ name: 'pads', type: ints, ints: [1, 1, 1, 1] }, { name: 'kernel_shape', type: ints, ints: [3, 3] }] },
+      { opType: 'Relu', input: ['conv'], output: ['relu'] },
+      { opType: 'GlobalAveragePool', input: ['relu'], output: ['pooled'] },
+      { opType: 'Flatten', input: ['pooled'], output: ['features'] },
+      { opType: 'MatMul', input: ['features', 'head_w'], output: ['scores'] },
+      { opType: 'Add', input: ['scores', 'head_b'], output: ['logits'] },
+    ],
+    initializer: [floats('conv_w', [8, 3, 3, 3], weights(8 * 3 * 3 * 3, 1)), floats('conv_b', [8], weights(8, 2)), floats('head_w', [8, 3], weights(8 * 3, 3)), floats('head_b', [3], weights(3, 4))],
+    input: [{ name: 'pixels', type: T.FLOAT, dims: ['batch', 3, 64, 64] }],
+    output: [{ name: 'logits', type: T.FLOAT, dims: ['batch', 3] }],
+  });
+}
+
+/**
+ * The interface of the guide's PyTorch text classifier (TinyTextClassifier), for CI:
+ * `input_ids` INT64 [batch, sequence] (a vocabulary of 1000) → the mean of 16-wide embeddings,
+ * a linear head → `logits` FP32 [batch, 2].
+ */
+export function tinyTextModel(): Uint8Array {
+  return model('tiny-text', {
+    node: [
+      { opType: 'Gather', input: ['table', 'input_ids'], output: ['embedded'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+      { opType: 'ReduceMean', input: ['embedded'], output: ['pooled'], attribute: [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }, { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+      { opType: 'MatMul', input: ['pooled', 'head_w'], output: ['logits'] },
+    ],
+    initializer: [floats('table', [1000, 16], weights(1000 * 16, 5)), floats('head_w', [16, 2], weights(16 * 2, 6))],
+    input: [{ name: 'input_ids', type: T.INT64, dims: ['batch', 'sequence'] }],
+    output: [{ name: 'logits', type: T.FLOAT, dims: ['batch', 2] }],
+  });
+}

@@ -9,6 +9,11 @@ import { blobStoreEnvShape } from '@inferq/storage';
  * texts are the settings page (`pnpm docs:settings`).
  */
 export const workerEnvSchema = commonEnvSchema.extend({
+  GC_BUFFERS_IN_HEAP_LIMIT: envBoolean
+    .default(true)
+    .describe(
+      'Count buffers (inputs, decoded pixels, model inputs) in V8\'s heap limit rather than against its fixed 64 MB external budget, so they are reclaimed by the collections that run anyway instead of a full mark-compact every 20 or so image jobs: about 4 ms less CPU per 1024×768 job here, for about 150 MB more peak memory per worker process (`countBuffersInHeapLimit`, `pnpm bench e2e`). The API does not set it: there it measured 2–7 ms more per job. `false`: V8\'s default.',
+    ),
   ...blobStoreEnvShape,
   WORKER_MODELS: z.string().default('*').describe('Comma-separated model names to serve, or `*` for every model in the registry (a model published later under a new name included).'),
   TF_BACKEND: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto')

@@ -1,11 +1,14 @@
 import { setPriority } from 'node:os';
 import { pino } from 'pino';
+import { countBuffersInHeapLimit } from '@inferq/core/garbageCollection';
 import { handleShutdown } from '@inferq/core/shutdown';
 import { parseWorkerEnv } from './env.ts';
 import { buildWorkerServices } from './services.ts';
 import { WorkerSupervisor } from './workerSupervisor.ts';
 
 const env = parseWorkerEnv(process.env);
+// Before the first upload or decode: buffers count in V8's heap limit (see countBuffersInHeapLimit).
+if (env.GC_BUFFERS_IN_HEAP_LIMIT) countBuffersInHeapLimit();
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
 // First, before any thread exists: Linux sets the priority per thread, and threads started later
 // (libuv's pool, where sharp decodes) inherit it from the main thread.

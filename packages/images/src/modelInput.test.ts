@@ -3,7 +3,7 @@ import sharp, { type Sharp } from 'sharp';
 import { AppError } from '@inferq/core';
 import type { ModelInput } from '@inferq/models';
 import { validateImage } from './imageValidator.ts';
-import { imageToInput, makeModelPixels, pixelSpecKey, pixelsToInput, preparedToInput, toModelPixels, type PixelSpec } from './modelInput.ts';
+import { alignCornersResize, imageToInput, inputScaling, makeModelPixels, pixelSpecKey, pixelsToInput, preparedToInput, toModelPixels, type PixelSpec } from './modelInput.ts';
 import { animatedGif, drawingImage, photoLikeImage, rotatedJpeg, transparentPng, validAvif, validGif, validTiff } from './testing/imageFixtures.ts';
 
 const decodeOptions = { failOn: 'error', sequentialRead: true, pages: 1, page: 0, autoOrient: true } as const;
@@ -239,5 +239,53 @@ describe('pixelsToInput', () => {
 
   it('scales one channel', () => {
     expect([...pixelsToInput(Uint8Array.from([0, 255]), { channels: 1, scale: { mode: 'centered' }, channelOrder: 'rgb' })]).toEqual([-1, 1]);
+  });
+});
+
+describe('alignCornersResize', () => {
+  /** TF's resizeBilinear(alignCorners) written plainly: one output value at a time. */
+  function reference(src: Uint8Array, inW: number, inH: number, channels: number, outW: number, outH: number): Float32Array {
+    const out = new Float32Array(outW * outH * channels);
+    const scaleY = (inH - 1) / (outH - 1);
+    const scaleX = (inW - 1) / (outW - 1);
+    for (let y = 0; y < outH; y++) {
+      const y0 = Math.floor(y * scaleY);
+      const y1 = Math.min(y0 + 1, inH - 1);
+      const fy = y * scaleY - y0;
+      for (let x = 0; x < outW; x++) {
+        const x0 = Math.floor(x * scaleX);
+        const x1 = Math.min(x0 + 1, inW - 1);
+        const fx = Math.fround(x * scaleX - x0);
+        for (let c = 0; c < channels; c++) {
+          const at = (yy: number, xx: number) => src[(yy * inW + xx) * channels + c] as number;
+          const top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * fx;
+          const bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * fx;
+          out[(y * outW + x) * channels + c] = top + (bottom - top) * fy;
+        }
+      }
+    }
+    return out;
+  }
+  const noise = (length: number) => Uint8Array.from({ length }, (_, i) => (i * 2654435761) >>> 24);
+
+  it.each([
+    [3, 97, 61, 17, 13],
+    [3, 1024, 768, 224, 224],
+    [1, 53, 41, 28, 28],
+    [4, 31, 29, 9, 7],
+  ])('gives TF\'s values bit for bit (%i channels, %i×%i → %i×%i)', (channels, inW, inH, outW, outH) => {
+    const src = noise(inW * inH * channels);
+    expect(alignCornersResize(src, inW, inH, channels, outW, outH)).toEqual(reference(src, inW, inH, channels, outW, outH));
+  });
+
+  it('scales and reorders in the same pass exactly as pixelsToInput does after it', () => {
+    const src = noise(97 * 61 * 3);
+    for (const input of [
+      { channels: 3, scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' },
+      { channels: 3, scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr' },
+    ] as const) {
+      const spec = structuredClone(input) as unknown as Pick<ModelInput, 'channels' | 'scale' | 'channelOrder'>;
+      expect(alignCornersResize(src, 97, 61, 3, 17, 13, inputScaling(spec))).toEqual(pixelsToInput(alignCornersResize(src, 97, 61, 3, 17, 13), spec));
+    }
   });
 });

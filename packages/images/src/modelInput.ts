@@ -170,6 +170,10 @@ export function alignCornersResize(src: Uint8Array, inW: number, inH: number, ch
     fxs[x] = sx - x0;
   }
   const row = inW * channels;
+  if (channels === 3) {
+    rgbRows(src, out, { row, inH, outW, outH, scaleY, x0s, x1s, fxs, slot, mul, add });
+    return out;
+  }
   let o = 0;
   for (let y = 0; y < outH; y++) {
     const sy = y * scaleY;
@@ -196,6 +200,56 @@ export function alignCornersResize(src: Uint8Array, inW: number, inH: number, ch
     }
   }
   return out;
+}
+
+interface ResizeGrid {
+  row: number;
+  inH: number;
+  outW: number;
+  outH: number;
+  scaleY: number;
+  x0s: Int32Array;
+  x1s: Int32Array;
+  fxs: Float32Array;
+  slot: Int32Array;
+  mul: Float64Array;
+  add: Float64Array;
+}
+
+/**
+ * alignCornersResize's loop for three channels, unrolled (about twice as fast as the general
+ * loop): the same arithmetic in the same order, so the same values bit for bit.
+ */
+function rgbRows(src: Uint8Array, out: Float32Array, grid: ResizeGrid): void {
+  const { row, inH, outW, outH, scaleY, x0s, x1s, fxs } = grid;
+  const [s0, s1, s2] = grid.slot as unknown as [number, number, number];
+  const [a0, a1, a2] = grid.mul as unknown as [number, number, number];
+  const [b0, b1, b2] = grid.add as unknown as [number, number, number];
+  let o = 0;
+  for (let y = 0; y < outH; y++) {
+    const sy = y * scaleY;
+    const y0 = Math.floor(sy);
+    const top = y0 * row;
+    const bottom = Math.min(y0 + 1, inH - 1) * row;
+    const fy = sy - y0;
+    for (let x = 0; x < outW; x++) {
+      const tl = top + (x0s[x] as number);
+      const tr = top + (x1s[x] as number);
+      const bl = bottom + (x0s[x] as number);
+      const br = bottom + (x1s[x] as number);
+      const fx = fxs[x] as number;
+      let t = (src[tl] as number) + ((src[tr] as number) - (src[tl] as number)) * fx;
+      let b = (src[bl] as number) + ((src[br] as number) - (src[bl] as number)) * fx;
+      out[o + s0] = Math.fround(t + (b - t) * fy) * a0 + b0;
+      t = (src[tl + 1] as number) + ((src[tr + 1] as number) - (src[tl + 1] as number)) * fx;
+      b = (src[bl + 1] as number) + ((src[br + 1] as number) - (src[bl + 1] as number)) * fx;
+      out[o + s1] = Math.fround(t + (b - t) * fy) * a1 + b1;
+      t = (src[tl + 2] as number) + ((src[tr + 2] as number) - (src[tl + 2] as number)) * fx;
+      b = (src[bl + 2] as number) + ((src[br + 2] as number) - (src[bl + 2] as number)) * fx;
+      out[o + s2] = Math.fround(t + (b - t) * fy) * a2 + b2;
+      o += 3;
+    }
+  }
 }
 
 /**

@@ -7,7 +7,17 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', 'packages/client/src/generated/**', 'clients/**', 'models/**', 'checkpoints/**', 'bench-results/**', '.inferq/**', '.tools/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      'packages/client/src/generated/**',
+      'clients/**',
+      'models/**',
+      'checkpoints/**',
+      'bench-results/**',
+      '.inferq/**',
+      '.tools/**',
+    ],
   },
   {
     files: ['**/*.ts', '**/*.tsx'],
@@ -20,11 +30,19 @@ export default tseslint.config(
       // import-x follows imports through TypeScript files only with a parser for them.
       'import-x/extensions': ['.ts', '.tsx', '.js'],
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['tsconfig.json', 'apps/dashboard/tsconfig.json'], noWarnOnMultipleProjects: true })],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({
+          project: ['tsconfig.json', 'apps/dashboard/tsconfig.json'],
+          noWarnOnMultipleProjects: true,
+        }),
+      ],
     },
     rules: {
       // Unused code: imports, variables and parameters nobody reads (`_name` says it is on purpose).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       // A promise nobody awaits or catches loses its error; `void` says the loss is meant.
       '@typescript-eslint/no-floating-promises': 'error',
       // Import cycles make load order matter and hide what depends on what.

@@ -18,7 +18,11 @@ const services = await startTestServices();
 const db = createDatabase({ url: services.databaseUrl, poolSize: 2 });
 const redis = createRedisConnection({ url: services.redisUrl, role: 'producer' });
 redis.on('error', () => {});
-const queue = new InferenceQueue({ connection: redis, name: `bench-admission-${randomUUID()}`, prefix: services.queuePrefix });
+const queue = new InferenceQueue({
+  connection: redis,
+  name: `bench-admission-${randomUUID()}`,
+  prefix: services.queuePrefix,
+});
 const admission = new JobAdmission(db);
 const queries = new JobQueries(db);
 const writer = new TestJobs(db);
@@ -51,7 +55,12 @@ const rows: Array<Record<string, string | number>> = [];
 const results: Record<string, { p50: number; p99: number }> = {};
 function record(measure: string, sample: number[]) {
   results[measure] = { p50: quantile(sample, 0.5), p99: quantile(sample, 0.99) };
-  rows.push({ measure, p50: formatMs(quantile(sample, 0.5)), p90: formatMs(quantile(sample, 0.9)), p99: formatMs(quantile(sample, 0.99)) });
+  rows.push({
+    measure,
+    p50: formatMs(quantile(sample, 0.5)),
+    p90: formatMs(quantile(sample, 0.9)),
+    p99: formatMs(quantile(sample, 0.99)),
+  });
 }
 
 try {
@@ -67,7 +76,10 @@ try {
       await time(async () => {
         const id = randomUUID();
         created.push(id);
-        await admission.admit({ id, userId: user.userId, modelName: 'nsfw', input: image }, { maxInFlight: 1_000_000, priorityFor: (count) => jobPriority(tiers.pro, count) });
+        await admission.admit(
+          { id, userId: user.userId, modelName: 'nsfw', input: image },
+          { maxInFlight: 1_000_000, priorityFor: (count) => jobPriority(tiers.pro, count) },
+        );
       }),
     );
     // Group commit: 32 admissions in one transaction; the figure is per job.
@@ -79,7 +91,10 @@ try {
           const requests = Array.from({ length: 32 }, () => {
             const id = randomUUID();
             created.push(id);
-            return { job: { id, userId: user.userId, modelName: 'nsfw', input: image }, limit: { maxInFlight: 1_000_000, priorityFor: (count: number) => jobPriority(tiers.pro, count) } };
+            return {
+              job: { id, userId: user.userId, modelName: 'nsfw', input: image },
+              limit: { maxInFlight: 1_000_000, priorityFor: (count: number) => jobPriority(tiers.pro, count) },
+            };
           });
           await admission.admitMany(requests);
         }),
@@ -97,14 +112,25 @@ try {
   }
 
   const { count } = await db.job.count().then((total) => ({ count: total }));
-  await queue.queueFor('nsfw').addBulk(Array.from({ length: 10_000 }, (_, i) => ({ name: 'infer', data: { jobId: randomUUID(), model: 'nsfw' }, opts: { priority: 1 + (i % 100) } })));
+  await queue.queueFor('nsfw').addBulk(
+    Array.from({ length: 10_000 }, (_, i) => ({
+      name: 'infer',
+      data: { jobId: randomUUID(), model: 'nsfw' },
+      opts: { priority: 1 + (i % 100) },
+    })),
+  );
   record('global queue length (Redis), 10 000 queued', await time(() => queue.inFlightCount()));
-  record('Redis INCR + DECR (a counter, for comparison)', await time(async () => {
-    await redis.incr(`${services.queuePrefix}:bench-counter`);
-    await redis.decr(`${services.queuePrefix}:bench-counter`);
-  }));
+  record(
+    'Redis INCR + DECR (a counter, for comparison)',
+    await time(async () => {
+      await redis.incr(`${services.queuePrefix}:bench-counter`);
+      await redis.decr(`${services.queuePrefix}:bench-counter`);
+    }),
+  );
 
-  console.log(`\n${rounds} rounds each; ${count} job rows in the table; load ${os.loadavg()[0]!.toFixed(2)} on ${os.availableParallelism()} cores\n`);
+  console.log(
+    `\n${rounds} rounds each; ${count} job rows in the table; load ${os.loadavg()[0]!.toFixed(2)} on ${os.availableParallelism()} cores\n`,
+  );
   printTable(rows);
   const file = writeResults('admission', { rounds, results });
   console.log(`\nwrote ${file}`);

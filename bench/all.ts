@@ -13,7 +13,12 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean', default: fal
 const quick = values.quick;
 const parts: Array<[string, string[]]> = [
   ['raw', quick ? ['--seconds', '1', '--batches', '1,8'] : ['--seconds', '2']],
-  ['e2e', quick ? ['--workers', '1', '--seconds', '4', '--raw-batches', '1', '--raw-seconds', '1'] : ['--workers', '1,2', '--seconds', '20']],
+  [
+    'e2e',
+    quick
+      ? ['--workers', '1', '--seconds', '4', '--raw-batches', '1', '--raw-seconds', '1']
+      : ['--workers', '1,2', '--seconds', '20'],
+  ],
   ['overhead', quick ? ['--seconds', '4', '--anchor-jobs', '1000'] : ['--seconds', '15']],
   ['naive', quick ? ['--seconds', '4', '--overload-seconds', '4'] : []],
   ['overload', quick ? ['--seconds', '4', '--prefill', '200', '--rate', '50'] : []],
@@ -29,7 +34,9 @@ for (const [part, args] of parts) {
   if (only && !only.includes(part)) continue;
   console.log(`\n=== ${part} ${args.join(' ')}`);
   const t0 = performance.now();
-  const run = spawnSync(process.execPath, [path.join(import.meta.dirname, 'index.ts'), part, ...args], { stdio: 'inherit' });
+  const run = spawnSync(process.execPath, [path.join(import.meta.dirname, 'index.ts'), part, ...args], {
+    stdio: 'inherit',
+  });
   outcomes[part] = { status: run.status, seconds: (performance.now() - t0) / 1000 };
 }
 const after = machineLoad();
@@ -43,25 +50,74 @@ function results<T>(name: string): T | undefined {
 }
 type Summary = ReturnType<typeof import('./lib/stats.ts').summarize>;
 type StageCost = { msPerImage: number };
-const raw = results<{ best: Record<string, { imagesPerSecond: number; batch: number }>; preprocess: { stages: Record<'decode' | 'prepared' | 'validate' | 'validate-pixels', StageCost> } }>('raw');
-const e2e = results<{ rows: Array<{ workers: number; ratio: number; rawImagesPerSecond: number; run: { jobsPerSecond: number; endToEndMs: Summary; submitMs: Summary } }> }>('e2e');
+const raw = results<{
+  best: Record<string, { imagesPerSecond: number; batch: number }>;
+  preprocess: { stages: Record<'decode' | 'prepared' | 'validate' | 'validate-pixels', StageCost> };
+}>('raw');
+const e2e = results<{
+  rows: Array<{
+    workers: number;
+    ratio: number;
+    rawImagesPerSecond: number;
+    run: { jobsPerSecond: number; endToEndMs: Summary; submitMs: Summary };
+  }>;
+}>('e2e');
 const overhead = results<{
   result: { jobsPerSecond: number; cpuMsPerJob: Record<string, number>; endToEndMs: Summary };
   anchor: Array<{ mode: string; jobsPerSecond: number; addsPerSecond: number }>;
 }>('overhead');
-const naive = results<{ rows: Array<{ system: string; phase: string; jobsPerSecond: number; latencyMs: Summary; refused: number; timeouts: number; withinTimeout: number }>; timeoutSeconds: number }>('naive');
-const overload = results<{ rate: number; result: { submitMs: Summary; timeouts: number; statuses: Record<string, number>; depthBefore: number; depthAfter: number } }>('overload');
-const memory = results<{ jobs: number; workerGrowthFrom1000: number[]; tensors: { idleBefore: number[]; idleAfter: number[] } }>('memory');
+const naive = results<{
+  rows: Array<{
+    system: string;
+    phase: string;
+    jobsPerSecond: number;
+    latencyMs: Summary;
+    refused: number;
+    timeouts: number;
+    withinTimeout: number;
+  }>;
+  timeoutSeconds: number;
+}>('naive');
+const overload = results<{
+  rate: number;
+  result: {
+    submitMs: Summary;
+    timeouts: number;
+    statuses: Record<string, number>;
+    depthBefore: number;
+    depthAfter: number;
+  };
+}>('overload');
+const memory = results<{
+  jobs: number;
+  workerGrowthFrom1000: number[];
+  tensors: { idleBefore: number[]; idleAfter: number[] };
+}>('memory');
 
 const rows: Array<{ measure: string; result: string; target: string; met: string }> = [];
 const yes = (ok: boolean) => (ok ? 'yes' : 'NO');
 if (raw) {
   for (const [processes, best] of Object.entries(raw.best)) {
-    rows.push({ measure: `raw model limit, ${processes} process(es)`, result: `${best.imagesPerSecond.toFixed(1)} images/s (batch ${best.batch})`, target: 'the ceiling', met: '' });
+    rows.push({
+      measure: `raw model limit, ${processes} process(es)`,
+      result: `${best.imagesPerSecond.toFixed(1)} images/s (batch ${best.batch})`,
+      target: 'the ceiling',
+      met: '',
+    });
   }
   const stages = raw.preprocess.stages;
-  rows.push({ measure: 'worker preprocessing, one upload', result: `${formatMs(stages.prepared.msPerImage)} from stored pixels (${formatMs(stages.decode.msPerImage)} decoding the upload)`, target: '', met: '' });
-  rows.push({ measure: 'API validation, one upload', result: `${formatMs(stages['validate-pixels'].msPerImage)} making the pixels too (${formatMs(stages.validate.msPerImage)} validating only)`, target: '', met: '' });
+  rows.push({
+    measure: 'worker preprocessing, one upload',
+    result: `${formatMs(stages.prepared.msPerImage)} from stored pixels (${formatMs(stages.decode.msPerImage)} decoding the upload)`,
+    target: '',
+    met: '',
+  });
+  rows.push({
+    measure: 'API validation, one upload',
+    result: `${formatMs(stages['validate-pixels'].msPerImage)} making the pixels too (${formatMs(stages.validate.msPerImage)} validating only)`,
+    target: '',
+    met: '',
+  });
 }
 for (const row of e2e?.rows ?? []) {
   rows.push({
@@ -73,18 +129,35 @@ for (const row of e2e?.rows ?? []) {
 }
 if (overhead) {
   const cpu = overhead.result.cpuMsPerJob;
-  rows.push({ measure: 'overhead run (trivial model)', result: `${overhead.result.jobsPerSecond.toFixed(0)} jobs/s`, target: '>= 1000 jobs/s', met: yes(overhead.result.jobsPerSecond >= 1000) });
+  rows.push({
+    measure: 'overhead run (trivial model)',
+    result: `${overhead.result.jobsPerSecond.toFixed(0)} jobs/s`,
+    target: '>= 1000 jobs/s',
+    met: yes(overhead.result.jobsPerSecond >= 1000),
+  });
   rows.push({
     measure: 'CPU ms per job',
     result: `API ${cpu.api!.toFixed(2)}, workers ${cpu.workers!.toFixed(2)}, Postgres ${cpu.postgres!.toFixed(2)}, Redis ${cpu.redis!.toFixed(2)}`,
     target: '',
     met: '',
   });
-  for (const anchor of overhead.anchor) rows.push({ measure: `BullMQ ${anchor.mode === 'single' ? 'add' : 'addBulk'} + no-op worker`, result: `${anchor.jobsPerSecond.toFixed(0)} jobs/s (adds ${anchor.addsPerSecond.toFixed(0)}/s)`, target: 'anchor', met: '' });
+  for (const anchor of overhead.anchor)
+    rows.push({
+      measure: `BullMQ ${anchor.mode === 'single' ? 'add' : 'addBulk'} + no-op worker`,
+      result: `${anchor.jobsPerSecond.toFixed(0)} jobs/s (adds ${anchor.addsPerSecond.toFixed(0)}/s)`,
+      target: 'anchor',
+      met: '',
+    });
 }
 if (naive) {
-  const find = (system: string, phase: string) => naive.rows.find((row) => row.system === system && row.phase === phase);
-  const [nl, pl, no, po] = [find('naive', 'low load'), find('platform', 'low load'), find('naive', 'overload'), find('platform', 'overload')];
+  const find = (system: string, phase: string) =>
+    naive.rows.find((row) => row.system === system && row.phase === phase);
+  const [nl, pl, no, po] = [
+    find('naive', 'low load'),
+    find('platform', 'low load'),
+    find('naive', 'overload'),
+    find('platform', 'overload'),
+  ];
   if (nl && pl) {
     rows.push({
       measure: 'low load: platform vs naive',
@@ -121,10 +194,15 @@ if (memory) {
     met: yes(growth <= 0.1 && tensorsBack),
   });
 }
-console.log(`\n=== summary (load average ${before.load1} at the start, ${after.load1} at the end; ${before.cores} cores)\n`);
+console.log(
+  `\n=== summary (load average ${before.load1} at the start, ${after.load1} at the end; ${before.cores} cores)\n`,
+);
 printTable(rows);
 const failedParts = Object.entries(outcomes).filter(([, outcome]) => outcome.status !== 0);
-if (failedParts.length > 0) console.log(`\nparts that failed: ${failedParts.map(([part, outcome]) => `${part} (exit ${outcome.status})`).join(', ')}`);
+if (failedParts.length > 0)
+  console.log(
+    `\nparts that failed: ${failedParts.map(([part, outcome]) => `${part} (exit ${outcome.status})`).join(', ')}`,
+  );
 const file = writeResults('all', { quick, outcomes, rows, load: { before, after } });
 console.log(`wrote ${file}`);
 process.exit(failedParts.length > 0 ? 1 : 0);

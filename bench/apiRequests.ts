@@ -14,7 +14,15 @@ import { startBenchServices } from './lib/services.ts';
 import { printTable, writeResults } from './lib/stats.ts';
 import { createTinyModelRegistry, tinyModelName } from './lib/tinyModel.ts';
 
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '16' }, requests: { type: 'string', default: '4000' }, 'api-env': { type: 'string' }, only: { type: 'string' }, 'cpu-prof': { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '16' },
+    requests: { type: 'string', default: '4000' },
+    'api-env': { type: 'string' },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+  },
+});
 const clients = Number(values.clients);
 const requests = Number(values.requests);
 const modelsDir = await createTinyModelRegistry();
@@ -23,30 +31,71 @@ const services = await startBenchServices({});
 console.log(`API CPU per request: ${clients} clients, ${requests} requests a kind; ${machineLoad().uptime}`);
 const rows: Array<Record<string, string>> = [];
 try {
-  const platform = await startPlatform({ services, modelsDir, defaultModel: tinyModelName, workers: 1, queueName: `bench-${randomUUID()}`, api: envFlag(values['api-env']), cpuProfileDir: values['cpu-prof'] });
+  const platform = await startPlatform({
+    services,
+    modelsDir,
+    defaultModel: tinyModelName,
+    workers: 1,
+    queueName: `bench-${randomUUID()}`,
+    api: envFlag(values['api-env']),
+    cpuProfileDir: values['cpu-prof'],
+  });
   const users = await benchUsers(services, clients);
   const http = new HttpClient(platform.api.url, { connections: clients * 2 });
   try {
-    const finished = await Promise.all(users.map(async (user) => {
-      const answer = await http.request<{ id: string }>('POST', '/v1/jobs', { body: image.upload, headers: user.headers });
-      await waitForJob(http, answer.body.id, { headers: user.headers });
-      return answer.body.id;
-    }));
+    const finished = await Promise.all(
+      users.map(async (user) => {
+        const answer = await http.request<{ id: string }>('POST', '/v1/jobs', {
+          body: image.upload,
+          headers: user.headers,
+        });
+        await waitForJob(http, answer.body.id, { headers: user.headers });
+        return answer.body.id;
+      }),
+    );
     const kinds: Array<{ kind: string; send: (client: number) => Promise<number> }> = [
-      { kind: 'GET /v1/account', send: async (c) => (await http.request('GET', '/v1/account', { headers: users[c]!.headers })).status },
-      { kind: 'GET /v1/jobs/:id (finished)', send: async (c) => (await http.request('GET', `/v1/jobs/${finished[c]}`, { headers: users[c]!.headers })).status },
-      { kind: 'GET /v1/jobs/:id?wait=20 (finished)', send: async (c) => (await http.request('GET', `/v1/jobs/${finished[c]}?wait=20`, { headers: users[c]!.headers })).status },
-      { kind: 'POST /v1/jobs (32x32 JPEG)', send: async (c) => (await http.request('POST', '/v1/jobs', { body: image.upload, headers: users[c]!.headers })).status },
+      {
+        kind: 'GET /v1/account',
+        send: async (c) => (await http.request('GET', '/v1/account', { headers: users[c]!.headers })).status,
+      },
+      {
+        kind: 'GET /v1/jobs/:id (finished)',
+        send: async (c) =>
+          (await http.request('GET', `/v1/jobs/${finished[c]}`, { headers: users[c]!.headers })).status,
+      },
+      {
+        kind: 'GET /v1/jobs/:id?wait=20 (finished)',
+        send: async (c) =>
+          (await http.request('GET', `/v1/jobs/${finished[c]}?wait=20`, { headers: users[c]!.headers })).status,
+      },
+      {
+        kind: 'POST /v1/jobs (32x32 JPEG)',
+        send: async (c) =>
+          (await http.request('POST', '/v1/jobs', { body: image.upload, headers: users[c]!.headers })).status,
+      },
     ];
     for (const { kind, send } of kinds.filter((entry) => !values.only || entry.kind.startsWith(values.only))) {
       const statuses: Record<string, number> = {};
-      const loop = (count: number) => closedLoop({ clients, jobs: count, task: async (client) => { const status = await send(client); statuses[status] = (statuses[status] ?? 0) + 1; } });
+      const loop = (count: number) =>
+        closedLoop({
+          clients,
+          jobs: count,
+          task: async (client) => {
+            const status = await send(client);
+            statuses[status] = (statuses[status] ?? 0) + 1;
+          },
+        });
       await loop(clients * 20);
       const meter = new CpuMeter();
       meter.start([platform.api.pid]);
       const wallMs = await loop(requests);
       const cpu = meter.since([platform.api.pid]);
-      rows.push({ request: kind, 'API CPU ms': (cpu / requests).toFixed(3), 'requests/s': (requests / (wallMs / 1000)).toFixed(0), statuses: JSON.stringify(statuses) });
+      rows.push({
+        request: kind,
+        'API CPU ms': (cpu / requests).toFixed(3),
+        'requests/s': (requests / (wallMs / 1000)).toFixed(0),
+        statuses: JSON.stringify(statuses),
+      });
     }
   } finally {
     await http.close();

@@ -6,7 +6,14 @@
 //   pnpm bench batching [--backends wasm,cpu] [--models nsfw,mnist] [--batches 1,4,8,16,32] [--seconds 2] [--max-batch-seconds 10]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backendKinds, loadModel, startTfjsBackend, measureBatching, type BackendInfo, type BackendKind } from '@inferq/inference';
+import {
+  backendKinds,
+  loadModel,
+  startTfjsBackend,
+  measureBatching,
+  type BackendInfo,
+  type BackendKind,
+} from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { repoRoot } from '@inferq/testing';
 import { machineLoad } from './lib/procStat.ts';
@@ -67,14 +74,37 @@ for (const backend of values.backends.split(',').map((b) => b.trim()) as Backend
         perImageMs = performance.now() - probeStarted;
       }
       if (perImageMs * batch > maxBatchMs) {
-        rows.push({ backend, model: name, batch, imagesPerSecond: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, meanBatch: Number.NaN, skipped: `one batch ≈ ${((perImageMs * batch) / 1000).toFixed(0)} s` });
+        rows.push({
+          backend,
+          model: name,
+          batch,
+          imagesPerSecond: Number.NaN,
+          p50Ms: Number.NaN,
+          p99Ms: Number.NaN,
+          meanBatch: Number.NaN,
+          skipped: `one batch ≈ ${((perImageMs * batch) / 1000).toFixed(0)} s`,
+        });
         continue;
       }
       // The same closed-loop measurement `models tune` makes (at least two full batches).
-      const point = await measureBatching(model, { maxBatchSize: batch, maxDelayMs: 2 }, { durationMs: seconds * 1000 });
-      rows.push({ backend, model: name, batch, imagesPerSecond: point.imagesPerSecond, p50Ms: point.p50Ms, p99Ms: point.p99Ms, meanBatch: point.meanBatch });
+      const point = await measureBatching(
+        model,
+        { maxBatchSize: batch, maxDelayMs: 2 },
+        { durationMs: seconds * 1000 },
+      );
+      rows.push({
+        backend,
+        model: name,
+        batch,
+        imagesPerSecond: point.imagesPerSecond,
+        p50Ms: point.p50Ms,
+        p99Ms: point.p99Ms,
+        meanBatch: point.meanBatch,
+      });
       const row = rows.at(-1)!;
-      console.log(`${backend} ${name} batch ${batch}: ${row.imagesPerSecond.toFixed(1)} images/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms`);
+      console.log(
+        `${backend} ${name} batch ${batch}: ${row.imagesPerSecond.toFixed(1)} images/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms`,
+      );
     }
     model.dispose();
   }
@@ -97,7 +127,10 @@ printTable(
 for (const key of new Set(rows.map((row) => `${row.backend}/${row.model}`))) {
   const group = rows.filter((row) => `${row.backend}/${row.model}` === key && !row.skipped);
   const base = group.find((row) => row.batch === 1);
-  if (base) console.log(`${key}: throughput vs batch 1: ${group.map((row) => `${row.batch}→${(row.imagesPerSecond / base.imagesPerSecond).toFixed(2)}×`).join(', ')}`);
+  if (base)
+    console.log(
+      `${key}: throughput vs batch 1: ${group.map((row) => `${row.batch}→${(row.imagesPerSecond / base.imagesPerSecond).toFixed(2)}×`).join(', ')}`,
+    );
 }
 console.log(`load average: ${before.load1} before, ${after.load1} after (${after.cores} cores, shared)`);
 console.log(`wrote ${writeResults('batching', { seconds, rows, unavailable, load: { before, after } })}`);

@@ -22,13 +22,33 @@ const rows: Array<Record<string, string>> = [];
 try {
   const jobs = new TestJobs(db);
   const id = randomUUID();
-  const user = await new AccountStore(db, { tiers: tierNames }).createUser({ email: `db-${id}@bench.inferq`, tier: 'pro', role: 'user' });
-  await jobs.create({ id, userId: user.id, modelName: 'tiny', input: { data: Buffer.alloc(100), format: 'jpeg', width: 32, height: 32, sha256: '0'.repeat(64) } });
+  const user = await new AccountStore(db, { tiers: tierNames }).createUser({
+    email: `db-${id}@bench.inferq`,
+    tier: 'pro',
+    role: 'user',
+  });
+  await jobs.create({
+    id,
+    userId: user.id,
+    modelName: 'tiny',
+    input: { data: Buffer.alloc(100), format: 'jpeg', width: 32, height: 32, sha256: '0'.repeat(64) },
+  });
   const variants: Array<[string, () => Promise<unknown>]> = [
     ['Prisma findUnique, include result', () => db.job.findUnique({ where: { id }, include: { result: true } })],
     ['Prisma findUnique', () => db.job.findUnique({ where: { id } })],
-    ['Prisma $queryRaw, LEFT JOIN result', () => db.$queryRaw`SELECT j.*, r.output FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id WHERE j.id = ${id}::uuid`],
-    ['pg, LEFT JOIN result', () => client.query('SELECT j.*, r.output FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id WHERE j.id = $1::uuid', [id])],
+    [
+      'Prisma $queryRaw, LEFT JOIN result',
+      () =>
+        db.$queryRaw`SELECT j.*, r.output FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id WHERE j.id = ${id}::uuid`,
+    ],
+    [
+      'pg, LEFT JOIN result',
+      () =>
+        client.query(
+          'SELECT j.*, r.output FROM jobs j LEFT JOIN job_results r ON r.job_id = j.id WHERE j.id = $1::uuid',
+          [id],
+        ),
+    ],
   ];
   for (const [name, run] of variants) {
     for (let i = 0; i < 200; i++) await run();
@@ -37,7 +57,11 @@ try {
     for (let i = 0; i < ops; i++) await run();
     const wall = performance.now() - started;
     const used = process.cpuUsage(cpu);
-    rows.push({ query: name, 'CPU µs/op (this process)': (((used.user + used.system) / ops)).toFixed(0), 'wall µs/op': ((wall * 1000) / ops).toFixed(0) });
+    rows.push({
+      query: name,
+      'CPU µs/op (this process)': ((used.user + used.system) / ops).toFixed(0),
+      'wall µs/op': ((wall * 1000) / ops).toFixed(0),
+    });
   }
 } finally {
   await client.end();

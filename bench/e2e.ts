@@ -24,7 +24,6 @@ import { measureBare, measureRaw } from './lib/rawModel.ts';
 import { startBenchServices } from './lib/services.ts';
 import { formatMs, printTable, writeResults } from './lib/stats.ts';
 
-
 const { values } = parseArgs({
   options: {
     workers: { type: 'string', default: '1' },
@@ -59,14 +58,17 @@ const bareProcesses = Number(values['bare-processes'] ?? availableParallelism())
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 const before = machineLoad();
 const meanBytes = Math.round(photos.reduce((sum, photo) => sum + photo.bytes.length, 0) / photos.length);
-console.log(`end to end: ${values.model} on ${values.engine}, ${photos.length} ${values.photos} photos at ${values.image} (${meanBytes} bytes on average), ${values.clients} clients, ${values.seconds} s per run; ${before.uptime}`);
+console.log(
+  `end to end: ${values.model} on ${values.engine}, ${photos.length} ${values.photos} photos at ${values.image} (${meanBytes} bytes on average), ${values.clients} clients, ${values.seconds} s per run; ${before.uptime}`,
+);
 
 /** The photos clients send, each also written under bench-results/ for the bare pipeline's processes to read. */
 async function benchPhotos(source: string, size: string): Promise<Array<{ file: string; bytes: Buffer }>> {
   let originals: Buffer[];
   if (source === 'synthetic') originals = [await photoLikeImage(1024, 768, 'jpeg')];
   else {
-    const dir = source === 'fixtures' ? path.join(repoRoot, 'packages/inference/test/fixtures/photos') : path.resolve(source);
+    const dir =
+      source === 'fixtures' ? path.join(repoRoot, 'packages/inference/test/fixtures/photos') : path.resolve(source);
     originals = readdirSync(dir)
       .filter((name) => /\.(jpe?g|png|webp)$/i.test(name))
       .sort()
@@ -75,11 +77,20 @@ async function benchPhotos(source: string, size: string): Promise<Array<{ file: 
   }
   const match = /^(\d+)x(\d+)$/.exec(size);
   if (!match && size !== 'native') throw new Error(`--image must look like 1024x768 or be native, got ${size}`);
-  const out = path.join(repoRoot, 'bench-results', `photos-${source === 'fixtures' || source === 'synthetic' ? source : 'dir'}-${size}`);
+  const out = path.join(
+    repoRoot,
+    'bench-results',
+    `photos-${source === 'fixtures' || source === 'synthetic' ? source : 'dir'}-${size}`,
+  );
   mkdirSync(out, { recursive: true });
   return Promise.all(
     originals.map(async (original, i) => {
-      const bytes = match ? await sharp(original).resize(Number(match[1]), Number(match[2]), { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer() : original;
+      const bytes = match
+        ? await sharp(original)
+            .resize(Number(match[1]), Number(match[2]), { fit: 'fill' })
+            .jpeg({ quality: 90 })
+            .toBuffer()
+        : original;
       const file = path.join(out, `${i}.img`);
       writeFileSync(file, bytes);
       return { file, bytes };
@@ -115,13 +126,29 @@ try {
     let run: LoadRunResult;
     try {
       const uploads = photos.map((photo, i) => multipartImage(photo.bytes, `photo-${i}.jpg`, 'image/jpeg'));
-      run = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: uploads, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000, preferWait: values['prefer-wait'] });
+      run = await runClosedLoad({
+        services,
+        platform,
+        users: await benchUsers(services, Number(values.users) || Number(values.clients)),
+        upload: uploads,
+        clients: Number(values.clients),
+        durationMs: Number(values.seconds) * 1000,
+        preferWait: values['prefer-wait'],
+      });
     } finally {
       await platform.stop();
     }
     // The ceilings, measured right after (same machine state): the bare pipeline on every core,
     // and the model alone in as many processes as worker entries.
-    const bare = await measureBare({ modelsDir: values['models-dir'], model: values.model, processes: bareProcesses, seconds: Number(values['bare-seconds']), backend: values.engine, threads: 1, images: photos.map((photo) => photo.file) });
+    const bare = await measureBare({
+      modelsDir: values['models-dir'],
+      model: values.model,
+      processes: bareProcesses,
+      seconds: Number(values['bare-seconds']),
+      backend: values.engine,
+      threads: 1,
+      images: photos.map((photo) => photo.file),
+    });
     const raw = await measureRaw({
       modelsDir: values['models-dir'],
       model: values.model,
@@ -164,7 +191,7 @@ printTable(
     'e2e p50/p95/p99': `${formatMs(run.endToEndMs.p50)} / ${formatMs(run.endToEndMs.p95)} / ${formatMs(run.endToEndMs.p99)}`,
   })),
 );
-console.log('\ncores busy during each run (of the machine\'s ' + before.cores + ')');
+console.log("\ncores busy during each run (of the machine's " + before.cores + ')');
 printTable(rows.map(({ workers, run }) => ({ 'worker processes': workers, ...coresRow(run) })));
 // Where a job's CPU goes: the model's own share (from the raw run; an upper bound with several
 // threads, which may idle) and the rest of the worker (decode, resize, queue, database), the API
@@ -178,14 +205,29 @@ printTable(
     api: run.cpuMsPerJob.api.toFixed(1),
     postgres: run.cpuMsPerJob.postgres.toFixed(1),
     redis: run.cpuMsPerJob.redis.toFixed(1),
-    'platform total (all but the model)': Math.max(0, run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage).toFixed(1),
+    'platform total (all but the model)': Math.max(
+      0,
+      run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage,
+    ).toFixed(1),
   })),
 );
 for (const { workers, run, bareRatio, modelCpuMsPerImage } of rows) {
   const outside = Math.max(0, run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage);
-  console.log(`${workers} worker entr${workers === 1 ? 'y' : 'ies'}: end to end ${bareRatio.toFixed(2)}× the bare pipeline (target ≥ 0.7); CPU per job outside the model ${outside.toFixed(1)} ms (target ≤ 8)`);
+  console.log(
+    `${workers} worker entr${workers === 1 ? 'y' : 'ies'}: end to end ${bareRatio.toFixed(2)}× the bare pipeline (target ≥ 0.7); CPU per job outside the model ${outside.toFixed(1)} ms (target ≤ 8)`,
+  );
 }
 const after = machineLoad();
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults('e2e', { model: values.model, photos: values.photos, bareProcesses, image: values.image, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, rows, load: { before, after } });
+const file = writeResults('e2e', {
+  model: values.model,
+  photos: values.photos,
+  bareProcesses,
+  image: values.image,
+  clients: Number(values.clients),
+  seconds: Number(values.seconds),
+  privateRedis: services.privateRedis,
+  rows,
+  load: { before, after },
+});
 console.log(`wrote ${file}`);

@@ -55,7 +55,12 @@ console.log(
   `fairness: pro user at ${rate}/s (${values.image}) for ${values.seconds} s, alone then beside a free user keeping ${floodClients} submits (${values['flood-image']}) in flight; burst: ${floodClients} free then ${proBurst} pro, ${rounds} rounds; idle burst: ${idleBurst} from one pro user; ${before.uptime}`,
 );
 
-const lifted = { submitsPerWindow: 10_000_000, submitBurst: 0, requestsPerWindow: 10_000_000, maxJobsInFlight: 1_000_000 };
+const lifted = {
+  submitsPerWindow: 10_000_000,
+  submitBurst: 0,
+  requestsPerWindow: 10_000_000,
+  maxJobsInFlight: 1_000_000,
+};
 const tierOverrides = JSON.stringify({ ...JSON.parse(benchTierOverrides), free: lifted });
 
 type Statuses = Record<string, number>;
@@ -88,13 +93,17 @@ try {
     const [pro] = await benchUsers(services, 1, 'pro');
     const [free] = await benchUsers(services, 1, 'free');
     const http = new HttpClient(platform.api.url, { connections: floodClients + 64 });
-    const submit = (upload: MultipartBody, headers: Record<string, string>) => http.request('POST', '/v1/jobs', { body: upload, headers, timeoutMs: 10_000 });
+    const submit = (upload: MultipartBody, headers: Record<string, string>) =>
+      http.request('POST', '/v1/jobs', { body: upload, headers, timeoutMs: 10_000 });
 
     // Warm-up: connections, JIT, the model catalog.
     for (let i = 0; i < 20; i++) await submit(proImage.upload, pro!.headers);
 
     // One user alone on an idle server, all at once.
-    for (const answer of await Promise.all(Array.from({ length: idleBurst }, () => submit(proImage.upload, pro!.headers)))) count(idle, outcome(answer.status, answer.body));
+    for (const answer of await Promise.all(
+      Array.from({ length: idleBurst }, () => submit(proImage.upload, pro!.headers)),
+    ))
+      count(idle, outcome(answer.status, answer.body));
     await new Promise((resolve) => setTimeout(resolve, 500));
 
     const runPhase = async (name: string, flooding: boolean): Promise<Phase> => {
@@ -137,10 +146,18 @@ try {
       const apiCores = meter.since([platform.api.pid]) / sent.wallMs;
       stop = true;
       await flood;
-      return { name, pro: { statuses: proStatuses, ms: summarize(latencies), timeouts }, flood: floodStatuses, apiCores };
+      return {
+        name,
+        pro: { statuses: proStatuses, ms: summarize(latencies), timeouts },
+        flood: floodStatuses,
+        apiCores,
+      };
     };
 
-    phases = [await runPhase('pro alone', false), await runPhase(`pro beside ${floodClients} flooding free submits`, true)];
+    phases = [
+      await runPhase('pro alone', false),
+      await runPhase(`pro beside ${floodClients} flooding free submits`, true),
+    ];
 
     for (let round = 0; round < rounds; round++) {
       const floods = Array.from({ length: floodClients }, () => submit(floodImage.upload, free!.headers));
@@ -170,7 +187,8 @@ const show = (statuses: Statuses) =>
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([key, n]) => `${key}: ${n}`)
     .join(', ');
-const proRefused = (statuses: Statuses) => Object.entries(statuses).reduce((sum, [key, n]) => sum + (key === '202' ? 0 : n), 0);
+const proRefused = (statuses: Statuses) =>
+  Object.entries(statuses).reduce((sum, [key, n]) => sum + (key === '202' ? 0 : n), 0);
 console.log();
 printTable(
   phases.map((phase) => ({
@@ -187,10 +205,28 @@ for (const phase of phases) {
   if (Object.keys(phase.flood).length > 0) console.log(`${phase.name}: free answers ${show(phase.flood)}`);
 }
 const [alone, beside] = phases;
-if (alone && beside) console.log(`\npro p99 beside the flood / alone: ${(beside.pro.ms.p99 / alone.pro.ms.p99).toFixed(2)}× (${formatMs(beside.pro.ms.p99)} / ${formatMs(alone.pro.ms.p99)})`);
+if (alone && beside)
+  console.log(
+    `\npro p99 beside the flood / alone: ${(beside.pro.ms.p99 / alone.pro.ms.p99).toFixed(2)}× (${formatMs(beside.pro.ms.p99)} / ${formatMs(alone.pro.ms.p99)})`,
+  );
 const burstMs = summarize(burst.proMs);
-console.log(`burst, ${rounds} rounds of ${floodClients} free then ${proBurst} pro submits: pro ${show(burst.pro)} (p50 ${formatMs(burstMs.p50)}, p99 ${formatMs(burstMs.p99)}); free ${show(burst.flood)}`);
+console.log(
+  `burst, ${rounds} rounds of ${floodClients} free then ${proBurst} pro submits: pro ${show(burst.pro)} (p50 ${formatMs(burstMs.p50)}, p99 ${formatMs(burstMs.p99)}); free ${show(burst.flood)}`,
+);
 console.log(`idle burst of ${idleBurst} submits from one pro user: ${show(idle)}`);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults('fairness', { rate, seconds: Number(values.seconds), flood: floodClients, proBurst, idleBurst, idle, rounds, image: values.image, floodImage: values['flood-image'], phases, burst, load: { before, after } });
+const file = writeResults('fairness', {
+  rate,
+  seconds: Number(values.seconds),
+  flood: floodClients,
+  proBurst,
+  idleBurst,
+  idle,
+  rounds,
+  image: values.image,
+  floodImage: values['flood-image'],
+  phases,
+  burst,
+  load: { before, after },
+});
 console.log(`wrote ${file}`);

@@ -22,17 +22,30 @@ async function time(run: () => unknown, times = rounds): Promise<number> {
 }
 
 const rows: Array<Record<string, string | number>> = [];
-for (const [format, size] of [['jpeg', [1024, 768]], ['png', [1024, 768]], ['webp', [1024, 768]], ['jpeg', [3000, 2000]]] as const) {
+for (const [format, size] of [
+  ['jpeg', [1024, 768]],
+  ['png', [1024, 768]],
+  ['webp', [1024, 768]],
+  ['jpeg', [3000, 2000]],
+] as const) {
   const image = await photoLikeImage(size[0], size[1], format);
   const upload = Buffer.concat([image, payload]);
   const trimMs = await time(() => imageByteLength(upload, format), rounds * 20);
   const reencode = () => {
     const pipeline = sharp(upload, { failOn: 'error' });
-    return (format === 'jpeg' ? pipeline.jpeg({ quality: 90 }) : format === 'png' ? pipeline.png() : pipeline.webp({ quality: 90 })).toBuffer();
+    return (
+      format === 'jpeg'
+        ? pipeline.jpeg({ quality: 90 })
+        : format === 'png'
+          ? pipeline.png()
+          : pipeline.webp({ quality: 90 })
+    ).toBuffer();
   };
   const reencodeMs = await time(reencode);
   const reencoded = await reencode();
-  const validateMs = await time(() => validateImage(upload, { maxPixels: 40_000_000, maxWidth: 8192, maxHeight: 8192 }));
+  const validateMs = await time(() =>
+    validateImage(upload, { maxPixels: 40_000_000, maxWidth: 8192, maxHeight: 8192 }),
+  );
   rows.push({
     image: `${format} ${size[0]}×${size[1]}`,
     'upload KiB': Math.round(upload.length / 1024),

@@ -14,7 +14,16 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import sharp from 'sharp';
 import { photoLikeImage } from '@inferq/images/testing';
-import { benchLogDir, createTestUser, freePort, repoRoot, startService, startTestServices, type ServiceProcess, type TestUser } from '@inferq/testing';
+import {
+  benchLogDir,
+  createTestUser,
+  freePort,
+  repoRoot,
+  startService,
+  startTestServices,
+  type ServiceProcess,
+  type TestUser,
+} from '@inferq/testing';
 import { multipartImage } from './lib/loadClient.ts';
 import { rssMiB } from './lib/procStat.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
@@ -46,11 +55,17 @@ const rssOf = (pid: number): number => (rssMiB(pid) ?? 0) * 1024 * 1024;
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
-async function unfinished(databaseUrl: string, userIds: string[]): Promise<{ open: number; succeeded: number; failed: number; total: number }> {
+async function unfinished(
+  databaseUrl: string,
+  userIds: string[],
+): Promise<{ open: number; succeeded: number; failed: number; total: number }> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM jobs WHERE user_id = ANY($1::uuid[]) GROUP BY status', [userIds]);
+    const { rows } = await client.query<{ status: string; n: string }>(
+      'SELECT status, count(*) AS n FROM jobs WHERE user_id = ANY($1::uuid[]) GROUP BY status',
+      [userIds],
+    );
     const count = (status: string) => Number(rows.find((row) => row.status === status)?.n ?? 0);
     const total = rows.reduce((sum, row) => sum + Number(row.n), 0);
     return { open: count('queued') + count('running'), succeeded: count('succeeded'), failed: count('failed'), total };
@@ -75,11 +90,30 @@ try {
   const logDir = benchLogDir();
   const started = (service: ServiceProcess) => (children.push(service), service);
   const [api, ...workers] = await Promise.all([
-    startService({ name: 'api', entry: 'apps/api/src/index.ts', port: apiPort, logDir, cpuProfileDir: values['cpu-prof'], env: { ...common, HOST: '127.0.0.1', PORT: String(apiPort), MAX_QUEUED_JOBS: String(queueCap) } }).then(started),
+    startService({
+      name: 'api',
+      entry: 'apps/api/src/index.ts',
+      port: apiPort,
+      logDir,
+      cpuProfileDir: values['cpu-prof'],
+      env: { ...common, HOST: '127.0.0.1', PORT: String(apiPort), MAX_QUEUED_JOBS: String(queueCap) },
+    }).then(started),
     ...Array.from({ length: workerCount }, async (_, i) => {
       const port = await freePort();
       const worker = started(
-        await startService({ name: `worker-${i}`, entry: 'apps/worker/src/index.ts', port, logDir, env: { ...common, WORKER_HOST: '127.0.0.1', WORKER_PORT: String(port), WORKER_ID: `load-${i}`, TF_BACKEND: 'wasm' } }),
+        await startService({
+          name: `worker-${i}`,
+          entry: 'apps/worker/src/index.ts',
+          port,
+          logDir,
+          env: {
+            ...common,
+            WORKER_HOST: '127.0.0.1',
+            WORKER_PORT: String(port),
+            WORKER_ID: `load-${i}`,
+            TF_BACKEND: 'wasm',
+          },
+        }),
       );
       os.setPriority(worker.pid, Number(values['worker-nice']));
       return worker;
@@ -88,9 +122,13 @@ try {
 
   const userCount = Math.max(2, Number(values.users));
   const users: TestUser[] = await Promise.all(
-    Array.from({ length: userCount }, (_, i) => createTestUser(services.databaseUrl, { tier: i % 2 === 0 ? 'free' : 'pro' })),
+    Array.from({ length: userCount }, (_, i) =>
+      createTestUser(services.databaseUrl, { tier: i % 2 === 0 ? 'free' : 'pro' }),
+    ),
   );
-  const image = await sharp(await photoLikeImage(256, 256, 'jpeg')).jpeg({ quality: 85 }).toBuffer();
+  const image = await sharp(await photoLikeImage(256, 256, 'jpeg'))
+    .jpeg({ quality: 85 })
+    .toBuffer();
   const upload = multipartImage(image, 'a.jpg', 'image/jpeg');
 
   const statuses: Record<number, number> = {};
@@ -107,7 +145,9 @@ try {
   const apiRssBefore = rssOf(api.pid);
   const sampler = setInterval(sampleMemory, 1000);
   const loadBefore = os.loadavg()[0]!;
-  console.log(`flood: ${rate} submissions/s for ${seconds} s over ${connections} connections, ${userCount} users (half free, half pro), ${(upload.body.length / 1024).toFixed(1)} KiB uploads, queue cap ${queueCap}, ${workerCount} worker(s) at nice ${values['worker-nice']}; ${os.availableParallelism()} cores, load ${loadBefore.toFixed(2)}`);
+  console.log(
+    `flood: ${rate} submissions/s for ${seconds} s over ${connections} connections, ${userCount} users (half free, half pro), ${(upload.body.length / 1024).toFixed(1)} KiB uploads, queue cap ${queueCap}, ${workerCount} worker(s) at nice ${values['worker-nice']}; ${os.availableParallelism()} cores, load ${loadBefore.toFixed(2)}`,
+  );
 
   let next = 0;
   const byStatus: Record<number, number[]> = {};
@@ -127,7 +167,10 @@ try {
             path: '/v1/jobs',
             body: upload.body,
             // Each request as the next user, so every tier path is exercised throughout.
-            setupRequest: (request) => ({ ...request, headers: { ...users[next++ % users.length]!.headers, 'content-type': upload.contentType } }),
+            setupRequest: (request) => ({
+              ...request,
+              headers: { ...users[next++ % users.length]!.headers, 'content-type': upload.contentType },
+            }),
           },
         ],
       },
@@ -167,10 +210,11 @@ try {
       '202': accepted,
       '429': statuses[429] ?? 0,
       '503': statuses[503] ?? 0,
-      other: Object.entries(statuses)
-        .filter(([status]) => !['202', '429', '503'].includes(status))
-        .map(([status, n]) => `${status}×${n}`)
-        .join(' ') || '-',
+      other:
+        Object.entries(statuses)
+          .filter(([status]) => !['202', '429', '503'].includes(status))
+          .map(([status, n]) => `${status}×${n}`)
+          .join(' ') || '-',
       errors: result.errors,
       timeouts: result.timeouts,
       p50: formatMs(quantile(answered, 0.5)),
@@ -209,7 +253,10 @@ try {
     ['p99 of all answers < 100 ms', p99 < 100],
     ['no 5xx other than 503', fiveHundreds.length === 0 && result.errors === 0 && result.timeouts === 0],
     // Answers still in flight when the flood ends are not counted by autocannon, but stored.
-    ['every 202 stored (plus at most the requests in flight at the end)', jobs.total >= accepted && jobs.total <= accepted + connections],
+    [
+      'every 202 stored (plus at most the requests in flight at the end)',
+      jobs.total >= accepted && jobs.total <= accepted + connections,
+    ],
     ['every stored job completed', jobs.open === 0 && jobs.succeeded === jobs.total],
     ['API memory bounded (max < 2 × start + 256 MiB)', memory.apiMax < 2 * apiRssBefore + 256 * 1024 * 1024],
   ] as const;
@@ -226,8 +273,19 @@ try {
     machine: { cores: os.availableParallelism(), load1Before: loadBefore, load1After: os.loadavg()[0] },
     statuses,
     latencyMs: { p50: quantile(answered, 0.5), p90: quantile(answered, 0.9), p99, max: Math.max(...answered) },
-    latencyByStatusMs: Object.fromEntries(Object.entries(byStatus).map(([status, times]) => [status, { p50: quantile(times, 0.5), p99: quantile(times, 0.99) }])),
-    memory: { apiBefore: apiRssBefore, apiMax: memory.apiMax, apiAfterFlood: apiRssAfterFlood, apiAfterDrain: apiRssEnd, workerMax: memory.workerMax },
+    latencyByStatusMs: Object.fromEntries(
+      Object.entries(byStatus).map(([status, times]) => [
+        status,
+        { p50: quantile(times, 0.5), p99: quantile(times, 0.99) },
+      ]),
+    ),
+    memory: {
+      apiBefore: apiRssBefore,
+      apiMax: memory.apiMax,
+      apiAfterFlood: apiRssAfterFlood,
+      apiAfterDrain: apiRssEnd,
+      workerMax: memory.workerMax,
+    },
     jobs,
     drainMs,
     checks: Object.fromEntries(checks),

@@ -40,7 +40,9 @@ const modelsDir = await createTinyModelRegistry();
 const image = await benchImage('32x32');
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 const before = machineLoad();
-console.log(`memory: ${jobs} jobs through model ${tinyModelName}, ${workers} worker(s), ${values.clients} clients; ${before.uptime}`);
+console.log(
+  `memory: ${jobs} jobs through model ${tinyModelName}, ${workers} worker(s), ${values.clients} clients; ${before.uptime}`,
+);
 
 interface Sample {
   /** Jobs finished when the sample was taken. */
@@ -67,7 +69,9 @@ if (!checkpoints.includes(jobs)) checkpoints.push(jobs);
 
 const snapshotDir = values['heap-snapshots'] ? path.resolve(values['heap-snapshots']) : undefined;
 if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
-const snapshotEnv: Record<string, string> = snapshotDir ? { NODE_OPTIONS: `${deploymentEnv.NODE_OPTIONS} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` } : {};
+const snapshotEnv: Record<string, string> = snapshotDir
+  ? { NODE_OPTIONS: `${deploymentEnv.NODE_OPTIONS} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` }
+  : {};
 let report;
 try {
   const platform = await startPlatform({
@@ -76,7 +80,12 @@ try {
     defaultModel: tinyModelName,
     workers,
     queueName: `bench-${randomUUID()}`,
-    worker: { MAX_BATCH_SIZE: String(batch), WORKER_CONCURRENCY: String(batch * 2), ...snapshotEnv, ...envFlag(values['worker-env']) },
+    worker: {
+      MAX_BATCH_SIZE: String(batch),
+      WORKER_CONCURRENCY: String(batch * 2),
+      ...snapshotEnv,
+      ...envFlag(values['worker-env']),
+    },
     api: { ...snapshotEnv, ...envFlag(values['api-env']) },
   });
   const snapshot = () => {
@@ -84,14 +93,23 @@ try {
     for (const service of [platform.api, ...platform.workers]) service.child.kill('SIGUSR2');
   };
   try {
-    const tensors = async () => Promise.all(platform.workers.map(async (worker) => ((await (await fetch(`${worker.url}/readyz`)).json()) as { tensors?: number }).tensors ?? Number.NaN));
+    const tensors = async () =>
+      Promise.all(
+        platform.workers.map(
+          async (worker) =>
+            ((await (await fetch(`${worker.url}/readyz`)).json()) as { tensors?: number }).tensors ?? Number.NaN,
+        ),
+      );
     const sample = (done: number): Sample => ({
       done,
       apiMiB: rssMiB(platform.api.pid) ?? Number.NaN,
       workerMiB: platform.workers.map((worker) => rssMiB(worker.pid) ?? Number.NaN),
     });
     const withHeaps = async (at: Sample) => {
-      const [api, ...workerHeaps] = await Promise.all([heapMiB(platform.api.url), ...platform.workers.map((worker) => heapMiB(worker.url))]);
+      const [api, ...workerHeaps] = await Promise.all([
+        heapMiB(platform.api.url),
+        ...platform.workers.map((worker) => heapMiB(worker.url)),
+      ]);
       at.apiHeapMiB = api;
       at.workerHeapMiB = workerHeaps;
     };
@@ -142,7 +160,8 @@ try {
     // Cut short by --max-seconds: compare with the last sample instead of job `jobs`.
     if (done < jobs) samples.push(sample(done));
     const at = (n: number) => samples.find((s) => s.done === n) ?? (n === jobs ? samples.at(-1) : undefined);
-    const growth = (from: Sample | undefined, to: Sample | undefined, pick: (s: Sample) => number) => (from && to ? (pick(to) - pick(from)) / pick(from) : Number.NaN);
+    const growth = (from: Sample | undefined, to: Sample | undefined, pick: (s: Sample) => number) =>
+      from && to ? (pick(to) - pick(from)) / pick(from) : Number.NaN;
     report = {
       jobs: done,
       failed,
@@ -151,7 +170,9 @@ try {
       peak,
       idleAfter: idle,
       tensors: { idleBefore: tensorsIdle, afterRun: tensorsAfterRun, idleAfter: tensorsIdleAfter },
-      workerGrowthFrom1000: platform.workers.map((_, i) => growth(at(Math.min(1000, jobs)), at(jobs), (s) => s.workerMiB[i]!)),
+      workerGrowthFrom1000: platform.workers.map((_, i) =>
+        growth(at(Math.min(1000, jobs)), at(jobs), (s) => s.workerMiB[i]!),
+      ),
       apiGrowthFrom1000: growth(at(Math.min(1000, jobs)), at(jobs), (s) => s.apiMiB),
     };
   } finally {
@@ -175,11 +196,30 @@ console.log();
 printTable([
   ...report.samples.map((s) => row(String(s.done), s)),
   row(`${report.jobs} + ${values['idle-seconds']} s idle`, report.idleAfter),
-  { 'after jobs': 'peak during the run', 'API RSS MiB': mib(report.peak.apiMiB), 'API heap MiB': '', 'worker RSS MiB': report.peak.workerMiB.map(mib).join(' / '), 'worker heap MiB': '' },
+  {
+    'after jobs': 'peak during the run',
+    'API RSS MiB': mib(report.peak.apiMiB),
+    'API heap MiB': '',
+    'worker RSS MiB': report.peak.workerMiB.map(mib).join(' / '),
+    'worker heap MiB': '',
+  },
 ]);
 const pct = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}%`;
-console.log(`\nRSS change from job ${Math.min(1000, jobs)} to job ${report.jobs}: worker ${report.workerGrowthFrom1000.map(pct).join(' / ')}, API ${pct(report.apiGrowthFrom1000)}`);
-console.log(`worker tensors: ${report.tensors.idleBefore.join('/')} idle before, ${report.tensors.afterRun.join('/')} right after, ${report.tensors.idleAfter.join('/')} idle after`);
-console.log(`${report.jobs} jobs (${report.failed} failed) at ${report.jobsPerSecond.toFixed(0)} jobs/s; load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults('memory', { workers, batch, clients: Number(values.clients), privateRedis: services.privateRedis, ...report, load: { before, after } });
+console.log(
+  `\nRSS change from job ${Math.min(1000, jobs)} to job ${report.jobs}: worker ${report.workerGrowthFrom1000.map(pct).join(' / ')}, API ${pct(report.apiGrowthFrom1000)}`,
+);
+console.log(
+  `worker tensors: ${report.tensors.idleBefore.join('/')} idle before, ${report.tensors.afterRun.join('/')} right after, ${report.tensors.idleAfter.join('/')} idle after`,
+);
+console.log(
+  `${report.jobs} jobs (${report.failed} failed) at ${report.jobsPerSecond.toFixed(0)} jobs/s; load average: ${before.load1} before, ${after.load1} after`,
+);
+const file = writeResults('memory', {
+  workers,
+  batch,
+  clients: Number(values.clients),
+  privateRedis: services.privateRedis,
+  ...report,
+  load: { before, after },
+});
 console.log(`wrote ${file}`);

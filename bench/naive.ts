@@ -38,7 +38,9 @@ const clients = Number(values.clients);
 const timeoutMs = Number(values.timeout) * 1000;
 const image = await benchImage(values.image);
 const before = machineLoad();
-console.log(`naive baseline vs platform: ${values.model} on wasm, ${values.image} JPEG, ${workers} process(es) each, naive cap ${values.cap}; ${before.uptime}`);
+console.log(
+  `naive baseline vs platform: ${values.model} on wasm, ${values.image} JPEG, ${workers} process(es) each, naive cap ${values.cap}; ${before.uptime}`,
+);
 
 interface Row {
   system: 'naive' | 'platform';
@@ -57,7 +59,11 @@ interface Row {
 const rows: Row[] = [];
 
 /** A row from the latencies of the successful answers of a run of `wallMs`. */
-function resultRow(run: Pick<Row, 'system' | 'phase' | 'offered' | 'refused' | 'timeouts' | 'submitMs'>, latencies: number[], wallMs: number): Row {
+function resultRow(
+  run: Pick<Row, 'system' | 'phase' | 'offered' | 'refused' | 'timeouts' | 'submitMs'>,
+  latencies: number[],
+  wallMs: number,
+): Row {
   return {
     ...run,
     answered: latencies.length,
@@ -81,7 +87,11 @@ async function lowLoad(system: Row['system'], request: (client: number) => Promi
       else latencies.push(ms);
     },
   });
-  return resultRow({ system, phase: 'low load', offered: `${clients} clients`, refused, timeouts: 0 }, latencies, wallMs);
+  return resultRow(
+    { system, phase: 'low load', offered: `${clients} clients`, refused, timeouts: 0 },
+    latencies,
+    wallMs,
+  );
 }
 
 // Naive server first: its capacity sets the overload rate for both.
@@ -89,7 +99,18 @@ const naivePort = await freePort();
 const naive = await startService({
   name: 'naive',
   entry: 'bench/lib/naiveServer.ts',
-  args: ['--port', String(naivePort), '--model', values.model, '--models-dir', values['models-dir'], '--cap', values.cap, '--processes', String(workers)],
+  args: [
+    '--port',
+    String(naivePort),
+    '--model',
+    values.model,
+    '--models-dir',
+    values['models-dir'],
+    '--cap',
+    values.cap,
+    '--processes',
+    String(workers),
+  ],
   port: naivePort,
   logDir: benchLogDir(),
   env: {},
@@ -130,7 +151,13 @@ try {
     },
   });
   const wallMs = performance.now() - started;
-  rows.push(resultRow({ system: 'naive', phase: 'overload', offered: `${rate.toFixed(1)}/s`, refused, timeouts }, latencies, wallMs));
+  rows.push(
+    resultRow(
+      { system: 'naive', phase: 'overload', offered: `${rate.toFixed(1)}/s`, refused, timeouts },
+      latencies,
+      wallMs,
+    ),
+  );
   await http.close();
 } finally {
   await naive.stop();
@@ -138,7 +165,15 @@ try {
 
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 try {
-  const platform = await startPlatform({ services, modelsDir: values['models-dir'], defaultModel: values.model, workers, queueName: `bench-${randomUUID()}`, worker: envFlag(values['worker-env']), api: envFlag(values['api-env']) });
+  const platform = await startPlatform({
+    services,
+    modelsDir: values['models-dir'],
+    defaultModel: values.model,
+    workers,
+    queueName: `bench-${randomUUID()}`,
+    worker: envFlag(values['worker-env']),
+    api: envFlag(values['api-env']),
+  });
   try {
     const users = await benchUsers(services, 16);
     const http = new HttpClient(platform.api.url, { connections: 256 });
@@ -172,12 +207,29 @@ try {
         submits.push(performance.now() - scheduledAt);
         if (answer.status !== 202) return void refused++;
         // The client waits with bounded long polls, each answered on time, until its job is done.
-        const job = await waitForJob(http, answer.body.id, { headers, waitSeconds: Math.max(1, Number(values.timeout) - 1), deadlineMs: 300_000 });
+        const job = await waitForJob(http, answer.body.id, {
+          headers,
+          waitSeconds: Math.max(1, Number(values.timeout) - 1),
+          deadlineMs: 300_000,
+        });
         if (job.status === 'succeeded') latencies.push(performance.now() - scheduledAt);
       },
     });
     const wallMs = performance.now() - started;
-    rows.push(resultRow({ system: 'platform', phase: 'overload', offered: `${rate.toFixed(1)}/s`, refused, timeouts, submitMs: summarize(submits) }, latencies, wallMs));
+    rows.push(
+      resultRow(
+        {
+          system: 'platform',
+          phase: 'overload',
+          offered: `${rate.toFixed(1)}/s`,
+          refused,
+          timeouts,
+          submitMs: summarize(submits),
+        },
+        latencies,
+        wallMs,
+      ),
+    );
     await http.close();
   } finally {
     await platform.stop();
@@ -201,7 +253,19 @@ printTable(
     'submit p50 / p99': row.submitMs ? `${formatMs(row.submitMs.p50)} / ${formatMs(row.submitMs.p99)}` : '',
   })),
 );
-console.log(`\nlatency counts from each request's scheduled start; the platform's results keep coming after the load stops (its queue drains), the naive server's refused requests are lost.`);
+console.log(
+  `\nlatency counts from each request's scheduled start; the platform's results keep coming after the load stops (its queue drains), the naive server's refused requests are lost.`,
+);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults('naive', { model: values.model, image: values.image, workers, clients, cap: Number(values.cap), timeoutSeconds: Number(values.timeout), rate, rows, load: { before, after } });
+const file = writeResults('naive', {
+  model: values.model,
+  image: values.image,
+  workers,
+  clients,
+  cap: Number(values.cap),
+  timeoutSeconds: Number(values.timeout),
+  rate,
+  rows,
+  load: { before, after },
+});
 console.log(`wrote ${file}`);

@@ -43,7 +43,9 @@ const modelsDir = await createTinyModelRegistry();
 const image = await benchImage('32x32');
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 const before = machineLoad();
-console.log(`platform overhead: model ${tinyModelName} (1 Dense layer), 32x32 JPEG, ${submitBatch > 0 ? `${submitBatch} images per submit (batch), ` : ''}${workers} worker(s), batch ${batch}, ${values.clients} clients, ${values.seconds} s; ${before.uptime}`);
+console.log(
+  `platform overhead: model ${tinyModelName} (1 Dense layer), 32x32 JPEG, ${submitBatch > 0 ? `${submitBatch} images per submit (batch), ` : ''}${workers} worker(s), batch ${batch}, ${values.clients} clients, ${values.seconds} s; ${before.uptime}`,
+);
 
 let result;
 let anchor;
@@ -59,11 +61,25 @@ try {
     cpuProfileDir: values['cpu-prof'],
   });
   try {
-    result = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.users) || Number(values.clients)), upload: submitBatch > 0 ? multipartImages(image.bytes, submitBatch, 'bench-32x32.jpg', 'image/jpeg') : image.upload, batchSize: submitBatch, preferWait: values.wait === 'prefer', clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
+    result = await runClosedLoad({
+      services,
+      platform,
+      users: await benchUsers(services, Number(values.users) || Number(values.clients)),
+      upload:
+        submitBatch > 0 ? multipartImages(image.bytes, submitBatch, 'bench-32x32.jpg', 'image/jpeg') : image.upload,
+      batchSize: submitBatch,
+      preferWait: values.wait === 'prefer',
+      clients: Number(values.clients),
+      durationMs: Number(values.seconds) * 1000,
+    });
   } finally {
     await platform.stop();
   }
-  anchor = await measureBullmq({ redisUrl: services.redisUrl, prefix: services.queuePrefix, jobs: Number(values['anchor-jobs']) });
+  anchor = await measureBullmq({
+    redisUrl: services.redisUrl,
+    prefix: services.queuePrefix,
+    jobs: Number(values['anchor-jobs']),
+  });
 } finally {
   await services.stop();
   rmSync(modelsDir, { recursive: true, force: true });
@@ -95,5 +111,19 @@ console.log('\nper job: system calls (socket reads and writes, mostly), Redis co
 printTable([syscallsRow(result)]);
 if (Object.keys(result.refused).length > 0) console.log(`refused submits: ${JSON.stringify(result.refused)}`);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults(submitBatch > 0 ? 'overhead-batch' : values.wait === 'prefer' ? 'overhead-prefer-wait' : 'overhead', { wait: values.wait, workers, batch, submitBatch, clients: Number(values.clients), seconds: Number(values.seconds), privateRedis: services.privateRedis, result, anchor, load: { before, after } });
+const file = writeResults(
+  submitBatch > 0 ? 'overhead-batch' : values.wait === 'prefer' ? 'overhead-prefer-wait' : 'overhead',
+  {
+    wait: values.wait,
+    workers,
+    batch,
+    submitBatch,
+    clients: Number(values.clients),
+    seconds: Number(values.seconds),
+    privateRedis: services.privateRedis,
+    result,
+    anchor,
+    load: { before, after },
+  },
+);
 console.log(`wrote ${file}`);

@@ -39,7 +39,9 @@ const workers = Number(values.workers);
 const image = await benchImage(values.image);
 const services = await startBenchServices({ sharedRedis: values['shared-redis'] });
 const before = machineLoad();
-console.log(`submit latency under overload: ${rate}/s for ${values.seconds} s, ${values.image} JPEG (${image.bytes.length} bytes), ${workers} ${values.model} worker(s), queue prefilled with ${values.prefill}; ${before.uptime}`);
+console.log(
+  `submit latency under overload: ${rate}/s for ${values.seconds} s, ${values.image} JPEG (${image.bytes.length} bytes), ${workers} ${values.model} worker(s), queue prefilled with ${values.prefill}; ${before.uptime}`,
+);
 
 const queueName = `bench-${randomUUID()}`;
 const redis = new Redis(services.redisUrl, { maxRetriesPerRequest: 1 });
@@ -50,7 +52,16 @@ const depth = async () => {
 };
 let result;
 try {
-  const platform = await startPlatform({ services, modelsDir: values['models-dir'], defaultModel: values.model, workers, queueName, cpuProfileDir: values['cpu-prof'], worker: envFlag(values['worker-env']), api: envFlag(values['api-env']) });
+  const platform = await startPlatform({
+    services,
+    modelsDir: values['models-dir'],
+    defaultModel: values.model,
+    workers,
+    queueName,
+    cpuProfileDir: values['cpu-prof'],
+    worker: envFlag(values['worker-env']),
+    api: envFlag(values['api-env']),
+  });
   try {
     const users = await benchUsers(services, Number(values.users));
     const http = new HttpClient(platform.api.url, { connections: 512 });
@@ -79,7 +90,11 @@ try {
       durationMs: Number(values.seconds) * 1000,
       fire: async (i, scheduledAt) => {
         try {
-          const answer = await http.request('POST', '/v1/jobs', { body: image.upload, headers: headersOf(i), timeoutMs: 10_000 });
+          const answer = await http.request('POST', '/v1/jobs', {
+            body: image.upload,
+            headers: headersOf(i),
+            timeoutMs: 10_000,
+          });
           statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
           if (answer.status === 202) latencies.push(performance.now() - scheduledAt);
         } catch (error) {
@@ -91,7 +106,17 @@ try {
     const apiCores = meter.since([platform.api.pid]) / sent.wallMs;
     const depthAfter = await depth();
     await http.close();
-    result = { sent: sent.sent, wallMs: sent.wallMs, maxSendLagMs: sent.maxLagMs, statuses, timeouts, submitMs: summarize(latencies), depthBefore, depthAfter, apiCores };
+    result = {
+      sent: sent.sent,
+      wallMs: sent.wallMs,
+      maxSendLagMs: sent.maxLagMs,
+      statuses,
+      timeouts,
+      submitMs: summarize(latencies),
+      depthBefore,
+      depthAfter,
+      apiCores,
+    };
   } finally {
     await platform.stop();
   }
@@ -105,7 +130,7 @@ const after = machineLoad();
 console.log();
 printTable([
   {
-    'offered': `${rate}/s`,
+    offered: `${rate}/s`,
     sent: result.sent,
     accepted: result.statuses[202] ?? 0,
     'submit p50': formatMs(result.submitMs.p50),
@@ -119,6 +144,17 @@ printTable([
 ]);
 const other = Object.entries(result.statuses).filter(([status]) => status !== '202');
 if (other.length > 0) console.log(`other answers: ${JSON.stringify(Object.fromEntries(other))}`);
-console.log(`load average: ${before.load1} before, ${after.load1} after; the load generator's largest send delay was ${formatMs(result.maxSendLagMs)}`);
-const file = writeResults('overload', { rate, seconds: Number(values.seconds), image: values.image, workers, prefill: Number(values.prefill), privateRedis: services.privateRedis, result, load: { before, after } });
+console.log(
+  `load average: ${before.load1} before, ${after.load1} after; the load generator's largest send delay was ${formatMs(result.maxSendLagMs)}`,
+);
+const file = writeResults('overload', {
+  rate,
+  seconds: Number(values.seconds),
+  image: values.image,
+  workers,
+  prefill: Number(values.prefill),
+  privateRedis: services.privateRedis,
+  result,
+  load: { before, after },
+});
 console.log(`wrote ${file}`);

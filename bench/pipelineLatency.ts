@@ -23,7 +23,9 @@ const env = {
 };
 const [api, worker] = await Promise.all([startApiProcess(env), startWorkerProcess(env)]);
 const user = await createTestUser(services.databaseUrl);
-const image = await sharp(await drawingImage(640, 480)).jpeg({ quality: 90 }).toBuffer();
+const image = await sharp(await drawingImage(640, 480))
+  .jpeg({ quality: 90 })
+  .toBuffer();
 
 try {
   const endToEnd: number[] = [];
@@ -52,7 +54,12 @@ try {
     inference.push(job.timings.inferenceMs);
     queueWait.push(job.timings.queueWaitMs);
   }
-  const row = (name: string, sample: number[]) => ({ measure: name, p50: formatMs(median(sample)), p90: formatMs(quantile(sample, 0.9)), max: formatMs(Math.max(...sample)) });
+  const row = (name: string, sample: number[]) => ({
+    measure: name,
+    p50: formatMs(median(sample)),
+    p90: formatMs(quantile(sample, 0.9)),
+    max: formatMs(Math.max(...sample)),
+  });
   console.log(`\n${jobCount} jobs one at a time, 640×480 JPEG, model nsfw, wasm backend, batch size 1\n`);
   printTable([
     row('submit answer (202)', submitAnswer),

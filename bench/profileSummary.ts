@@ -21,7 +21,10 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '15' }, skip: { type: 'string', default: '0' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '15' }, skip: { type: 'string', default: '0' } },
+});
 const dir = positionals[0];
 if (!dir) {
   console.log('usage: pnpm bench profile DIR [--top 15]');
@@ -37,11 +40,18 @@ function groupOf(url: string): string {
     return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   if (url.startsWith('node:')) return url;
-  const repo = url.indexOf('/apps/') >= 0 ? url.slice(url.indexOf('/apps/') + 1) : url.indexOf('/packages/') >= 0 ? url.slice(url.indexOf('/packages/') + 1) : url;
+  const repo =
+    url.indexOf('/apps/') >= 0
+      ? url.slice(url.indexOf('/apps/') + 1)
+      : url.indexOf('/packages/') >= 0
+        ? url.slice(url.indexOf('/packages/') + 1)
+        : url;
   return repo.replace(/^file:\/\//, '');
 }
 
-for (const file of readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).sort()) {
+for (const file of readdirSync(dir)
+  .filter((name) => name.endsWith('.cpuprofile'))
+  .sort()) {
   const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMs = new Map<number, number>();
@@ -73,13 +83,19 @@ for (const file of readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'
     functions.set(key, (functions.get(key) ?? 0) + ms);
   }
   const busy = total - idle;
-  console.log(`\n${file}: ${(total / 1000).toFixed(1)} s profiled, ${(busy / 1000).toFixed(1)} s on the CPU (main thread)\n`);
+  console.log(
+    `\n${file}: ${(total / 1000).toFixed(1)} s profiled, ${(busy / 1000).toFixed(1)} s on the CPU (main thread)\n`,
+  );
   const top = Number(values.top);
   const rows = (map: Map<string, number>, label: string) =>
     [...map.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([key, ms]) => ({ [label]: key.slice(0, 110), 'self ms': ms.toFixed(0), 'of busy': `${((ms / busy) * 100).toFixed(1)}%` }));
+      .map(([key, ms]) => ({
+        [label]: key.slice(0, 110),
+        'self ms': ms.toFixed(0),
+        'of busy': `${((ms / busy) * 100).toFixed(1)}%`,
+      }));
   printTable(rows(groups, 'package or file'));
   console.log();
   printTable(rows(functions, 'function'));

@@ -8,19 +8,32 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { inferenceJobOptions } from '@inferq/core';
-import { createRedisConnection, defaultEventMaxLength, InferenceQueue, jobEventsChannel, jobEventsStreamKey } from '@inferq/queue';
+import {
+  createRedisConnection,
+  defaultEventMaxLength,
+  InferenceQueue,
+  jobEventsChannel,
+  jobEventsStreamKey,
+} from '@inferq/queue';
 import { machineLoad } from './lib/procStat.ts';
 import { startBenchServices } from './lib/services.ts';
 import { median, printTable, quantile, writeResults } from './lib/stats.ts';
 
-const { values } = parseArgs({ options: { depth: { type: 'string', default: '10000' }, reads: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({
+  options: { depth: { type: 'string', default: '10000' }, reads: { type: 'string', default: '2000' } },
+});
 const depth = Number(values.depth);
 const reads = Number(values.reads);
 const services = await startBenchServices({});
 console.log(`queue position reads: ${depth} queued jobs, ${reads} reads a kind; ${machineLoad().uptime}`);
 const rows: Array<Record<string, string>> = [];
 const connection = createRedisConnection({ url: services.redisUrl, role: 'producer' });
-const queue = new InferenceQueue({ connection, name: `bench-${randomUUID()}`, prefix: services.queuePrefix, models: () => ['bench'] });
+const queue = new InferenceQueue({
+  connection,
+  name: `bench-${randomUUID()}`,
+  prefix: services.queuePrefix,
+  models: () => ['bench'],
+});
 
 /** Latency of `read`, one at a time, in ms: median and p99. */
 async function time(kind: string, read: () => Promise<unknown>): Promise<number> {
@@ -44,27 +57,47 @@ try {
     const chunk = Array.from({ length: Math.min(1000, depth - start) }, (_, i) => {
       const jobId = randomUUID();
       ids.push(jobId);
-      return { name: 'infer', data: { jobId, model: 'bench' }, opts: inferenceJobOptions(jobId, queue.policy, 1 + ((start + i) % 50)) };
+      return {
+        name: 'infer',
+        data: { jobId, model: 'bench' },
+        opts: inferenceJobOptions(jobId, queue.policy, 1 + ((start + i) % 50)),
+      };
     });
     await bull.addBulk(chunk);
   }
   const middle = ids[Math.floor(ids.length / 2)]!;
   const page = ids.slice(0, 20).map((jobId) => ({ jobId, model: 'bench' }));
   const cap = await time('queue length, all models (every submit already)', () => queue.inFlightCount());
-  const one = await time('position of one job (a job view, a 202)', () => queue.positions([{ jobId: middle, model: 'bench' }]));
+  const one = await time('position of one job (a job view, a 202)', () =>
+    queue.positions([{ jobId: middle, model: 'bench' }]),
+  );
   const twenty = await time('positions of a page of 20 jobs (GET /v1/jobs)', () => queue.positions(page));
 
   // The publisher's own pipeline, with and without the log's XADD (MAXLEN ~ as JobEventPublisher writes it).
   const events = new Redis(services.redisUrl);
   const prefix = `${services.queuePrefix}:bench-events-${randomUUID()}`;
-  const event = JSON.stringify({ jobId: randomUUID(), userId: null, status: 'running', model: 'bench', at: new Date().toISOString() });
-  const publishOnly = await time('PUBLISH of one event (before the log)', () => events.pipeline().publish(jobEventsChannel(prefix), event).exec());
+  const event = JSON.stringify({
+    jobId: randomUUID(),
+    userId: null,
+    status: 'running',
+    model: 'bench',
+    at: new Date().toISOString(),
+  });
+  const publishOnly = await time('PUBLISH of one event (before the log)', () =>
+    events.pipeline().publish(jobEventsChannel(prefix), event).exec(),
+  );
   const logged = await time('PUBLISH + XADD of one event (with the log)', () =>
-    events.pipeline().publish(jobEventsChannel(prefix), event).xadd(jobEventsStreamKey(prefix), 'MAXLEN', '~', String(defaultEventMaxLength), '*', 'e', event).exec(),
+    events
+      .pipeline()
+      .publish(jobEventsChannel(prefix), event)
+      .xadd(jobEventsStreamKey(prefix), 'MAXLEN', '~', String(defaultEventMaxLength), '*', 'e', event)
+      .exec(),
   );
   const kept = await events.xlen(jobEventsStreamKey(prefix));
   const bytes = Number(await events.memory('USAGE', jobEventsStreamKey(prefix)));
-  console.log(`event log: ${kept} events in ${(bytes / 1024 / 1024).toFixed(1)} MiB of Redis memory, ${(bytes / kept).toFixed(0)} bytes an event`);
+  console.log(
+    `event log: ${kept} events in ${(bytes / 1024 / 1024).toFixed(1)} MiB of Redis memory, ${(bytes / kept).toFixed(0)} bytes an event`,
+  );
   await events.del(jobEventsStreamKey(prefix));
   events.disconnect();
   console.log(

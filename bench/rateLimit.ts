@@ -13,7 +13,9 @@ import { benchLogDir, createTestUser, freePort, repoRoot, startService, startTes
 import { multipartImage } from './lib/loadClient.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '1,16' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '1,16' } },
+});
 const seconds = Math.min(30, Number(values.seconds));
 const connectionCounts = values.connections.split(',').map(Number);
 
@@ -61,7 +63,6 @@ interface Measured {
   latencies: number[];
 }
 
-
 function flood(scenario: Scenario, connections: number): Promise<Measured> {
   const latencies: number[] = [];
   let expected = 0;
@@ -77,7 +78,14 @@ function flood(scenario: Scenario, connections: number): Promise<Measured> {
       },
       (error, result) => {
         if (error) return reject(error);
-        resolve({ name: scenario.name, connections, requests: latencies.length, perSecond: result.requests.average, expectedShare: expected / Math.max(1, latencies.length), latencies });
+        resolve({
+          name: scenario.name,
+          connections,
+          requests: latencies.length,
+          perSecond: result.requests.average,
+          expectedShare: expected / Math.max(1, latencies.length),
+          latencies,
+        });
       },
     );
     // autocannon's own histogram has 1 ms resolution; keep every response time (hrtime, ms).
@@ -94,7 +102,13 @@ try {
     createTestUser(services.databaseUrl),
     createTestUser(services.databaseUrl, { tier: 'pro' }),
   ]);
-  const upload = multipartImage(await sharp(await drawingImage(256, 256)).jpeg().toBuffer(), 'a.jpg', 'image/jpeg');
+  const upload = multipartImage(
+    await sharp(await drawingImage(256, 256))
+      .jpeg()
+      .toBuffer(),
+    'a.jpg',
+    'image/jpeg',
+  );
 
   // A job of the baseline user's to poll, and the limited users' budgets used up before the floods.
   const submitted = await fetch(`${baseUrl}/v1/jobs`, {
@@ -106,18 +120,35 @@ try {
   const jobPath = `/v1/jobs/${((await submitted.json()) as { id: string }).id}`;
   for (let i = 0; i < 6; i++) await fetch(`${baseUrl}${jobPath}`, { headers: limited.headers });
   for (let i = 0; i < 6; i++) {
-    await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: { ...uploader.headers, 'content-type': upload.contentType }, body: new Uint8Array(upload.body) });
+    await fetch(`${baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...uploader.headers, 'content-type': upload.contentType },
+      body: new Uint8Array(upload.body),
+    });
   }
   // Last: once the address is over its failure limit, its failing requests are refused (a valid key from it still passes).
   const badKey = { authorization: 'Bearer iq_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
 
   const scenarios: Scenario[] = [
-    { name: '200 poll (pro, under its limit)', expect: 200, request: { method: 'GET', path: jobPath, headers: baseline.headers } },
-    { name: '429 poll (user over limit)', expect: 429, request: { method: 'GET', path: jobPath, headers: limited.headers } },
+    {
+      name: '200 poll (pro, under its limit)',
+      expect: 200,
+      request: { method: 'GET', path: jobPath, headers: baseline.headers },
+    },
+    {
+      name: '429 poll (user over limit)',
+      expect: 429,
+      request: { method: 'GET', path: jobPath, headers: limited.headers },
+    },
     {
       name: `429 upload ${(upload.body.length / 1024).toFixed(0)} KiB (user over limit)`,
       expect: 429,
-      request: { method: 'POST', path: '/v1/jobs', headers: { ...uploader.headers, 'content-type': upload.contentType }, body: upload.body },
+      request: {
+        method: 'POST',
+        path: '/v1/jobs',
+        headers: { ...uploader.headers, 'content-type': upload.contentType },
+        body: upload.body,
+      },
     },
     {
       name: '429 key guessing (address over limit)',
@@ -135,7 +166,9 @@ try {
     for (const connections of connectionCounts) measured.push(await flood(scenario, connections));
   }
 
-  console.log(`\n${seconds} s per row on loopback; ${load.cores} cores, load ${load.load1.toFixed(2)} before the run\n`);
+  console.log(
+    `\n${seconds} s per row on loopback; ${load.cores} cores, load ${load.load1.toFixed(2)} before the run\n`,
+  );
   printTable(
     measured.map((entry) => ({
       scenario: entry.name,
@@ -151,7 +184,12 @@ try {
   );
   console.log('');
   for (const entry of measured) {
-    const baseline = measured.find((candidate) => candidate.expectedShare > 0 && candidate.name === measured[0]!.name && candidate.connections === entry.connections);
+    const baseline = measured.find(
+      (candidate) =>
+        candidate.expectedShare > 0 &&
+        candidate.name === measured[0]!.name &&
+        candidate.connections === entry.connections,
+    );
     if (!baseline || baseline === entry) continue;
     const ratio = quantile(entry.latencies, 0.5) / quantile(baseline.latencies, 0.5);
     console.log(`${entry.name}, ${entry.connections} conn: p50 ${ratio.toFixed(2)}× the 200 poll's`);

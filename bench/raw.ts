@@ -30,7 +30,9 @@ const list = (text: string) => text.split(',').map(Number);
 const seconds = Number(values.seconds);
 const cores = availableParallelism();
 const before = machineLoad();
-console.log(`raw model limit: ${values.model}, engines ${values.engines}, ${seconds} s per point, ${cores} cores; ${before.uptime}`);
+console.log(
+  `raw model limit: ${values.model}, engines ${values.engines}, ${seconds} s per point, ${cores} cores; ${before.uptime}`,
+);
 
 interface EngineRow extends RawRow {
   engine: string;
@@ -44,11 +46,21 @@ for (const engine of values.engines.split(',')) {
     const threadCounts = !onnx ? [1] : values.threads === 'auto' ? [1] : list(values.threads);
     for (const threads of threadCounts) {
       try {
-        const result = await measureRaw({ modelsDir: values['models-dir'], model: values.model, processes, batches: list(values.batches), seconds, backend: engine, threads });
+        const result = await measureRaw({
+          modelsDir: values['models-dir'],
+          model: values.model,
+          processes,
+          batches: list(values.batches),
+          seconds,
+          backend: engine,
+          threads,
+        });
         rows.push(...result.rows.map((row) => ({ ...row, engine: result.backend, threads })));
         best.push({ engine: result.backend, processes, threads, row: result.best });
       } catch (error) {
-        console.log(`${engine}: ${processes} process(es) × ${threads} thread(s) did not run: ${(error as Error).message.split('\n')[0]}`);
+        console.log(
+          `${engine}: ${processes} process(es) × ${threads} thread(s) did not run: ${(error as Error).message.split('\n')[0]}`,
+        );
       }
     }
   }
@@ -56,7 +68,16 @@ for (const engine of values.engines.split(',')) {
 const [width, height] = values.image.split('x').map(Number) as [number, number];
 const preprocess = values['skip-preprocess']
   ? null
-  : await measurePreprocess({ modelsDir: values['models-dir'], model: values.model, processes: 1, batches: [1], seconds, width, height, backend: 'onnxruntime-cpu' });
+  : await measurePreprocess({
+      modelsDir: values['models-dir'],
+      model: values.model,
+      processes: 1,
+      batches: [1],
+      seconds,
+      width,
+      height,
+      backend: 'onnxruntime-cpu',
+    });
 const after = machineLoad();
 
 console.log();
@@ -71,7 +92,8 @@ printTable(
   })),
 );
 console.log('\nbest per engine and process count:');
-const wasmAt = (processes: number) => best.find((b) => b.engine === 'tfjs-wasm' && b.processes === processes)?.row.imagesPerSecond;
+const wasmAt = (processes: number) =>
+  best.find((b) => b.engine === 'tfjs-wasm' && b.processes === processes)?.row.imagesPerSecond;
 printTable(
   best.map(({ engine, processes, threads, row }) => ({
     engine,
@@ -79,13 +101,25 @@ printTable(
     'threads/process': threads,
     'images/s': row.imagesPerSecond.toFixed(1),
     'at batch': row.batch,
-    'vs tfjs-wasm (same processes)': wasmAt(processes) ? `${(row.imagesPerSecond / (wasmAt(processes) as number)).toFixed(1)}×` : '',
+    'vs tfjs-wasm (same processes)': wasmAt(processes)
+      ? `${(row.imagesPerSecond / (wasmAt(processes) as number)).toFixed(1)}×`
+      : '',
   })),
 );
 if (preprocess) {
   const ms = (stage: keyof typeof preprocess) => `${preprocess[stage].msPerImage.toFixed(2)} ms`;
-  console.log(`\none ${values.image} JPEG outside the model, one process: worker decoding it ${ms('decode')}, worker scaling pixels stored at submit ${ms('prepared')}; API validating it ${ms('validate')}, validating and making the pixels ${ms('validate-pixels')}`);
+  console.log(
+    `\none ${values.image} JPEG outside the model, one process: worker decoding it ${ms('decode')}, worker scaling pixels stored at submit ${ms('prepared')}; API validating it ${ms('validate')}, validating and making the pixels ${ms('validate-pixels')}`,
+  );
 }
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
-const file = writeResults('raw', { model: values.model, seconds, cores, rows, best, preprocess: preprocess ? { image: values.image, stages: preprocess } : null, load: { before, after } });
+const file = writeResults('raw', {
+  model: values.model,
+  seconds,
+  cores,
+  rows,
+  best,
+  preprocess: preprocess ? { image: values.image, stages: preprocess } : null,
+  load: { before, after },
+});
 console.log(`wrote ${file}`);

@@ -42,13 +42,22 @@ const requests = Number(values.requests);
 const rounds = Number(values.rounds);
 const jobCount = Number(values.jobs);
 const image = await benchImage(values.image!);
-const json = (body: unknown): MultipartBody => ({ body: Buffer.from(JSON.stringify(body)), contentType: 'application/json' });
-console.log(`submits by reference: ${clients} clients, ${requests} submits a kind a round, ${rounds} rounds, a ${values.image} JPEG of ${image.bytes.byteLength} bytes; ${machineLoad().uptime} (a shared machine: figures are noisy, ratios are of the same run)`);
+const json = (body: unknown): MultipartBody => ({
+  body: Buffer.from(JSON.stringify(body)),
+  contentType: 'application/json',
+});
+console.log(
+  `submits by reference: ${clients} clients, ${requests} submits a kind a round, ${rounds} rounds, a ${values.image} JPEG of ${image.bytes.byteLength} bytes; ${machineLoad().uptime} (a shared machine: figures are noisy, ratios are of the same run)`,
+);
 
 const services = await startBenchServices({});
 const modelsDir = await createTinyModelRegistry();
 const s3 = await startS3Server();
-const files = createServer((_req, res) => res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(image.bytes.byteLength) }).end(image.bytes));
+const files = createServer((_req, res) =>
+  res
+    .writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(image.bytes.byteLength) })
+    .end(image.bytes),
+);
 await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
 const imageUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}/photo.jpg`;
 const submitRows: Array<Record<string, string>> = [];
@@ -71,7 +80,13 @@ try {
         INPUT_FETCH_ALLOW_HOSTS: '127.0.0.1',
         MAX_QUEUED_JOBS: '1000000',
       },
-      worker: { BLOB_STORE_URL: `s3://${s3.bucket}/bench`, BLOB_STORE_ENDPOINT: s3.endpoint, BLOB_STORE_ACCESS_KEY_ID: s3.accessKeyId, BLOB_STORE_SECRET_ACCESS_KEY: s3.secretAccessKey, BLOB_STORE_FORCE_PATH_STYLE: 'true' },
+      worker: {
+        BLOB_STORE_URL: `s3://${s3.bucket}/bench`,
+        BLOB_STORE_ENDPOINT: s3.endpoint,
+        BLOB_STORE_ACCESS_KEY_ID: s3.accessKeyId,
+        BLOB_STORE_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        BLOB_STORE_FORCE_PATH_STYLE: 'true',
+      },
     });
     const users = await benchUsers(services, clients);
     const http = new HttpClient(platform.api.url, { connections: clients * 2 });
@@ -81,20 +96,32 @@ try {
         Promise.all(
           Array.from({ length: count }, async (_, i) => {
             const user = users[i % clients]!;
-            const made = await http.request<{ uploadId: string; url: string; headers: Record<string, string> }>('POST', '/v1/uploads', { body: json({ contentType: 'image/jpeg', size: image.bytes.byteLength }), headers: user.headers });
-            const put = await fetch(made.body.url, { method: 'PUT', headers: made.body.headers, body: new Uint8Array(image.bytes) });
+            const made = await http.request<{ uploadId: string; url: string; headers: Record<string, string> }>(
+              'POST',
+              '/v1/uploads',
+              { body: json({ contentType: 'image/jpeg', size: image.bytes.byteLength }), headers: user.headers },
+            );
+            const put = await fetch(made.body.url, {
+              method: 'PUT',
+              headers: made.body.headers,
+              body: new Uint8Array(image.bytes),
+            });
             if (!put.ok) throw new Error(`PUT to the bucket answered ${put.status}`);
             return made.body.uploadId;
           }),
         );
       const kinds = ['multipart', 'imageUrl', 'uploadId'] as const;
-      const measured: Record<string, { cpuMsPerJob: number[]; jobsPerSecond: number[]; statuses: Record<string, number> }> = Object.fromEntries(kinds.map((kind) => [kind, { cpuMsPerJob: [], jobsPerSecond: [], statuses: {} }]));
+      const measured: Record<
+        string,
+        { cpuMsPerJob: number[]; jobsPerSecond: number[]; statuses: Record<string, number> }
+      > = Object.fromEntries(kinds.map((kind) => [kind, { cpuMsPerJob: [], jobsPerSecond: [], statuses: {} }]));
       for (let round = -1; round < rounds; round++) {
         // Round -1 warms every path up and is not counted.
         const count = round < 0 ? clients * 10 : requests;
         for (const kind of kinds) {
           const ids = kind === 'uploadId' ? await uploads(count) : [];
-          const body = (i: number) => (kind === 'multipart' ? image.upload : kind === 'imageUrl' ? json({ imageUrl }) : json({ uploadId: ids[i] }));
+          const body = (i: number) =>
+            kind === 'multipart' ? image.upload : kind === 'imageUrl' ? json({ imageUrl }) : json({ uploadId: ids[i] });
           const statuses = measured[kind]!.statuses;
           let next = 0;
           const meter = new CpuMeter();
@@ -105,7 +132,10 @@ try {
             task: async (client) => {
               const index = next++;
               // An upload belongs to the user who made it: index i was made by user i % clients.
-              const answer = await http.request('POST', '/v1/jobs', { body: body(index), headers: users[kind === 'uploadId' ? index % clients : client]!.headers });
+              const answer = await http.request('POST', '/v1/jobs', {
+                body: body(index),
+                headers: users[kind === 'uploadId' ? index % clients : client]!.headers,
+              });
               if (round >= 0) statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
             },
           });
@@ -147,14 +177,21 @@ try {
       const admission = new JobAdmission(db);
       for (let start = 0; start < jobCount; start += 100) {
         const group = Array.from({ length: Math.min(100, jobCount - start) }, () => ({
-          job: { id: randomUUID(), userId: user!.userId, modelName: tinyModelName, input: { data: image.bytes, format: 'jpeg', width: image.width, height: image.height, sha256: 'bench' } },
+          job: {
+            id: randomUUID(),
+            userId: user!.userId,
+            modelName: tinyModelName,
+            input: { data: image.bytes, format: 'jpeg', width: image.width, height: image.height, sha256: 'bench' },
+          },
           limit: { maxInFlight: Number.MAX_SAFE_INTEGER },
         }));
         await admission.admitMany(group);
       }
       const size = async () => {
         await admin.query('VACUUM FULL jobs, job_inputs');
-        const { rows } = await admin.query<{ bytes: string }>("SELECT (pg_total_relation_size('jobs') + pg_total_relation_size('job_inputs'))::text AS bytes");
+        const { rows } = await admin.query<{ bytes: string }>(
+          "SELECT (pg_total_relation_size('jobs') + pg_total_relation_size('job_inputs'))::text AS bytes",
+        );
         return Number(rows[0]!.bytes) * (10_000 / jobCount);
       };
       const before = await size();
@@ -165,9 +202,20 @@ try {
       const mib = (bytes: number) => (bytes / 1024 ** 2).toFixed(1);
       sizeRows.push(
         { inputs: 'in Postgres', 'MiB per 10,000 jobs': mib(before), 'vs in Postgres': '1.00' },
-        { inputs: 'in the blob store (after move-inputs, VACUUM FULL)', 'MiB per 10,000 jobs': mib(after), 'vs in Postgres': (after / before).toFixed(3) },
+        {
+          inputs: 'in the blob store (after move-inputs, VACUUM FULL)',
+          'MiB per 10,000 jobs': mib(after),
+          'vs in Postgres': (after / before).toFixed(3),
+        },
       );
-      figures.size = { jobs: jobCount, imageBytes: image.bytes.byteLength, beforeBytesPer10k: before, afterBytesPer10k: after, moved, moveMs };
+      figures.size = {
+        jobs: jobCount,
+        imageBytes: image.bytes.byteLength,
+        beforeBytesPer10k: before,
+        afterBytesPer10k: after,
+        moved,
+        moveMs,
+      };
       console.log(`moved ${moved} inputs to a filesystem store in ${(moveMs / 1000).toFixed(1)} s`);
     } finally {
       await db.$disconnect();

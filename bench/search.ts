@@ -12,7 +12,9 @@ import { startTestServices } from '@inferq/testing';
 import { machineLoad } from './lib/procStat.ts';
 import { printTable, quantile, writeResults } from './lib/stats.ts';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, reads: { type: 'string', default: '40' } } });
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '1000000' }, reads: { type: 'string', default: '40' } },
+});
 const rows = Number(values.rows);
 const reads = Number(values.reads);
 const users = 2000;
@@ -65,7 +67,8 @@ try {
     const start = now - (1 + randomInt(days - 1)) * 86_400_000;
     return { createdAfter: new Date(start), createdBefore: new Date(start + 86_400_000) };
   };
-  const someId = async () => ((await sql.query<{ id: string }>('SELECT id::text FROM jobs OFFSET $1 LIMIT 1', [randomInt(rows)])).rows[0]!.id);
+  const someId = async () =>
+    (await sql.query<{ id: string }>('SELECT id::text FROM jobs OFFSET $1 LIMIT 1', [randomInt(rows)])).rows[0]!.id;
   const kinds: Array<[string, () => Promise<JobFilter>]> = [
     ['none (newest page)', async () => ({})],
     ['user', async () => ({ userId: user() })],
@@ -78,7 +81,10 @@ try {
     ['metadata (1 key)', async () => ({ metadata: { customer: `cus_${randomInt(customers)}` } })],
     ['metadata (1 key, unique)', async () => ({ metadata: { order: `ord_${1 + randomInt(rows)}` } })],
     ['user + metadata', async () => ({ userId: user(), metadata: { region: pick(['eu', 'us', 'ap']) } })],
-    ['user + status + model + day', async () => ({ userId: user(), statuses: ['failed'], models: [pick(models)], ...day() })],
+    [
+      'user + status + model + day',
+      async () => ({ userId: user(), statuses: ['failed'], models: [pick(models)], ...day() }),
+    ],
     ['q: metadata value', async () => ({ text: `cus_${randomInt(customers)}` })],
     ['q: file name', async () => ({ text: `photo-${1 + randomInt(rows)}.jpg` })],
     ['q: id prefix (8)', async () => ({ text: (await someId()).slice(0, 8) })],
@@ -97,14 +103,26 @@ try {
     const example = await make();
     const params: unknown[] = [];
     const where = jobFilterSql(example, params);
-    const plan = await sql.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM jobs j WHERE ${where} ORDER BY j.created_at DESC, j.id DESC LIMIT 21`, params);
-    const indexes = [...new Set(plan.rows.flatMap((row) => [...row['QUERY PLAN'].matchAll(/Index (?:Only )?Scan(?: Backward)? using (\w+)|Bitmap Index Scan on (\w+)/g)].map((m) => (m[1] ?? m[2])!)))];
+    const plan = await sql.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT id FROM jobs j WHERE ${where} ORDER BY j.created_at DESC, j.id DESC LIMIT 21`,
+      params,
+    );
+    const indexes = [
+      ...new Set(
+        plan.rows.flatMap((row) =>
+          [
+            ...row['QUERY PLAN'].matchAll(/Index (?:Only )?Scan(?: Backward)? using (\w+)|Bitmap Index Scan on (\w+)/g),
+          ].map((m) => (m[1] ?? m[2])!),
+        ),
+      ),
+    ];
     results.push({
       filter: kind,
       'p50 ms': quantile(times, 0.5).toFixed(1),
       'p95 ms': quantile(times, 0.95).toFixed(1),
       'rows/page': (found / (reads + 3)).toFixed(1),
-      'indexes used': indexes.join(', ') || (plan.rows.some((row) => row['QUERY PLAN'].includes('Seq Scan')) ? 'SEQ SCAN' : '-'),
+      'indexes used':
+        indexes.join(', ') || (plan.rows.some((row) => row['QUERY PLAN'].includes('Seq Scan')) ? 'SEQ SCAN' : '-'),
     });
     console.log(`  ${kind}: p95 ${results.at(-1)!['p95 ms']} ms`);
   }
@@ -114,6 +132,8 @@ try {
   await services.stop();
 }
 printTable(results);
-console.log(`${rows.toLocaleString('en')} jobs, ${reads} reads per filter (values drawn at random), a page of 20 (21 read) through JobQueries.list`);
+console.log(
+  `${rows.toLocaleString('en')} jobs, ${reads} reads per filter (values drawn at random), a page of 20 (21 read) through JobQueries.list`,
+);
 console.log(`load average: ${before.load1} before, ${machineLoad().load1} after (the machine is shared)`);
 console.log(`wrote ${writeResults('search', { rows, reads, results, load: before, id: randomUUID() })}`);

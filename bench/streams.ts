@@ -14,7 +14,13 @@ import { rssMiB } from './lib/procStat.ts';
 import { startBenchServices } from './lib/services.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
-const { values } = parseArgs({ options: { streams: { type: 'string', default: '200' }, seconds: { type: 'string', default: '5' }, events: { type: 'string', default: '50' } } });
+const { values } = parseArgs({
+  options: {
+    streams: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '5' },
+    events: { type: 'string', default: '50' },
+  },
+});
 const streamCount = Math.min(2000, Number(values.streams));
 const seconds = Math.min(30, Number(values.seconds));
 const eventsPerSecond = Math.min(1000, Number(values.events));
@@ -37,7 +43,10 @@ const api = await startService({
     HOST: '127.0.0.1',
     PORT: String(port),
     // The measuring loop polls far above a tier's request budget.
-    TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 100_000_000 }, pro: { requestsPerWindow: 100_000_000 } }),
+    TIER_OVERRIDES: JSON.stringify({
+      free: { requestsPerWindow: 100_000_000 },
+      pro: { requestsPerWindow: 100_000_000 },
+    }),
   },
 });
 
@@ -59,7 +68,9 @@ async function measure(url: string, headers: Record<string, string>, forSeconds 
 async function connections(redis: Redis, db: pg.Client): Promise<{ redis: number; postgres: number }> {
   const clients = (await redis.client('LIST')) as string;
   const ours = clients.split('\n').filter((line) => /name=inferq-api/.test(line)).length;
-  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  const { rows } = await db.query<{ n: string }>(
+    'SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
   return { redis: ours, postgres: Number(rows[0]!.n) };
 }
 
@@ -115,7 +126,11 @@ try {
   await monitorDb.connect();
   // One stream per browser tab: users with ten tabs each, and one admin in ten (queue snapshots too).
   const userCount = Math.max(1, Math.ceil(streamCount / 10));
-  const users = await Promise.all(Array.from({ length: userCount }, (_, index) => createTestUser(services.databaseUrl, { role: index % 10 === 0 ? 'admin' : 'user' })));
+  const users = await Promise.all(
+    Array.from({ length: userCount }, (_, index) =>
+      createTestUser(services.databaseUrl, { role: index % 10 === 0 ? 'admin' : 'user' }),
+    ),
+  );
   const owner = users[1] ?? users[0]!;
   const form = new FormData();
   form.set('image', new Blob([new Uint8Array(await photoLikeImage(64, 48))]), 'image.jpg');
@@ -130,7 +145,16 @@ try {
   const publishTimer = setInterval(() => {
     const user = users[published % users.length]!;
     published++;
-    void publisher.publish(channel, JSON.stringify({ jobId: randomUUID(), userId: user.userId, status: 'running', model: 'nsfw', at: new Date().toISOString() }));
+    void publisher.publish(
+      channel,
+      JSON.stringify({
+        jobId: randomUUID(),
+        userId: user.userId,
+        status: 'running',
+        model: 'nsfw',
+        at: new Date().toISOString(),
+      }),
+    );
   }, 1000 / eventsPerSecond);
 
   const rows: Array<Record<string, string | number>> = [];
@@ -142,16 +166,26 @@ try {
     const row = {
       phase: name,
       'GET /v1/jobs/:id p50': formatMs(quantile(job, 0.5)),
-      'p99': formatMs(quantile(job, 0.99)),
+      p99: formatMs(quantile(job, 0.99)),
       '/healthz p50': formatMs(quantile(health, 0.5)),
       'p99 ': formatMs(quantile(health, 0.99)),
       'API RSS': `${rss.toFixed(0)} MiB`,
       'Redis conns': conns.redis,
       'PG conns': conns.postgres,
-      'event delay p50/p99': delays && delays.length > 0 ? `${formatMs(quantile(delays, 0.5))} / ${formatMs(quantile(delays, 0.99))}` : '-',
+      'event delay p50/p99':
+        delays && delays.length > 0 ? `${formatMs(quantile(delays, 0.5))} / ${formatMs(quantile(delays, 0.99))}` : '-',
     };
     rows.push(row);
-    results[name] = { jobMs: { p50: quantile(job, 0.5), p99: quantile(job, 0.99), n: job.length }, healthMs: { p50: quantile(health, 0.5), p99: quantile(health, 0.99), n: health.length }, rssMiB: rss, connections: conns, eventDelayMs: delays && delays.length > 0 ? { p50: quantile(delays, 0.5), p99: quantile(delays, 0.99), n: delays.length } : null };
+    results[name] = {
+      jobMs: { p50: quantile(job, 0.5), p99: quantile(job, 0.99), n: job.length },
+      healthMs: { p50: quantile(health, 0.5), p99: quantile(health, 0.99), n: health.length },
+      rssMiB: rss,
+      connections: conns,
+      eventDelayMs:
+        delays && delays.length > 0
+          ? { p50: quantile(delays, 0.5), p99: quantile(delays, 0.99), n: delays.length }
+          : null,
+    };
   }
 
   // Warm-up (discarded): the first requests pay for JIT compilation and connection setup.
@@ -169,8 +203,12 @@ try {
   clearInterval(publishTimer);
   for (const stream of streams) stream.controller.abort();
 
-  console.log(`\n${streamCount} open event streams (${users.length} users, ${users.filter((_, i) => i % 10 === 0).length} of them admins), ${eventsPerSecond} job events/s published; ${seconds} s per measurement.`);
-  console.log(`All ${streamCount} streams opened in ${openMs.toFixed(0)} ms; ${received} job events delivered to streams.\n`);
+  console.log(
+    `\n${streamCount} open event streams (${users.length} users, ${users.filter((_, i) => i % 10 === 0).length} of them admins), ${eventsPerSecond} job events/s published; ${seconds} s per measurement.`,
+  );
+  console.log(
+    `All ${streamCount} streams opened in ${openMs.toFixed(0)} ms; ${received} job events delivered to streams.\n`,
+  );
   printTable(rows);
   const base = results['no streams'] as { jobMs: { p50: number; p99: number }; rssMiB: number };
   const loaded = results[`${streamCount} streams`] as { jobMs: { p50: number; p99: number }; rssMiB: number };

@@ -36,14 +36,23 @@ const model = 'bench-embed';
 const root = await mkdtemp(path.join(tmpdir(), 'inferq-bench-tensor-'));
 const registry = new ModelRegistry({ root });
 const added = await addOnnxModel(registry, { name: model, bytes: embeddingModel(), reader: { kind: 'embedding' } });
-const body = JSON.stringify({ inputs: [{ name: 'features', shape: [rows, 4], datatype: 'FP32', data: Array.from({ length: rows * 4 }, (_, i) => i % 7) }] });
+const body = JSON.stringify({
+  inputs: [
+    { name: 'features', shape: [rows, 4], datatype: 'FP32', data: Array.from({ length: rows * 4 }, (_, i) => i % 7) },
+  ],
+});
 const before = machineLoad();
-console.log(`tensor models: ${model} (FP32 [batch, 4] → [batch, 2]), ${rows} row(s) a request, ${clients} clients, ${seconds} s a phase; ${before.uptime}`);
+console.log(
+  `tensor models: ${model} (FP32 [batch, 4] → [batch, 2]), ${rows} row(s) a request, ${clients} clients, ${seconds} s a phase; ${before.uptime}`,
+);
 
 /** Raw ONNX Runtime: one request's tensors a call, in this process, one thread (as the worker). */
 async function rawRate(): Promise<number> {
   const onnx = await startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: { info() {}, warn() {} } });
-  const served = await loadModel(added.model.location, added.model.manifest, { engines: { tfjs: null, onnx }, engine: 'onnxruntime' });
+  const served = await loadModel(added.model.location, added.model.manifest, {
+    engines: { tfjs: null, onnx },
+    engine: 'onnxruntime',
+  });
   const input: Tensor[] = [{ name: 'features', datatype: 'FP32', shape: [rows, 4], data: new Float32Array(rows * 4) }];
   const started = performance.now();
   let calls = 0;
@@ -70,12 +79,23 @@ let asyncPhase: Phase | undefined;
 let anchor: Awaited<ReturnType<typeof measureBullmq>> | undefined;
 try {
   raw = await rawRate();
-  const platform = await startPlatform({ services, modelsDir: root, defaultModel: model, workers: 1, queueName: `bench-${randomUUID()}`, worker: { WORKER_MODELS: '*' } });
+  const platform = await startPlatform({
+    services,
+    modelsDir: root,
+    defaultModel: model,
+    workers: 1,
+    queueName: `bench-${randomUUID()}`,
+    worker: { WORKER_MODELS: '*' },
+  });
   try {
     const users = await benchUsers(services, clients);
     const base = platform.api.url;
     const one = async (client: number, respondAsync: boolean): Promise<boolean> => {
-      const headers = { ...users[client % users.length]!.headers, 'content-type': 'application/json', ...(respondAsync ? { prefer: 'respond-async' } : {}) };
+      const headers = {
+        ...users[client % users.length]!.headers,
+        'content-type': 'application/json',
+        ...(respondAsync ? { prefer: 'respond-async' } : {}),
+      };
       const answer = await fetch(`${base}/v2/models/${model}/infer`, { method: 'POST', body, headers });
       if (!respondAsync) {
         await answer.arrayBuffer();
@@ -83,7 +103,9 @@ try {
       }
       const job = (await answer.json()) as { id: string };
       for (;;) {
-        const read = (await (await fetch(`${base}/v1/jobs/${job.id}?wait=20`, { headers })).json()) as { status: string };
+        const read = (await (await fetch(`${base}/v1/jobs/${job.id}?wait=20`, { headers })).json()) as {
+          status: string;
+        };
         if (read.status === 'succeeded') return true;
         if (read.status === 'failed' || read.status === 'canceled') return false;
       }
@@ -110,14 +132,25 @@ try {
       );
       const wall = performance.now() - started;
       const pg = [...new Set([...pgBefore, ...(await services.postgresPids())])];
-      const cpu = { api: meter.since(pids.api), worker: meter.since(pids.worker), postgres: meter.since(pg), redis: (await services.redisCpuMs()) - redisBefore };
+      const cpu = {
+        api: meter.since(pids.api),
+        worker: meter.since(pids.worker),
+        postgres: meter.since(pg),
+        redis: (await services.redisCpuMs()) - redisBefore,
+      };
       if (failed > 0) console.log(`${failed} requests failed`);
       const n = latencies.length;
       return {
         requests: n,
         perSecond: (n * 1000) / wall,
         latency: summarize(latencies),
-        cpuMsPerJob: { api: cpu.api / n, worker: cpu.worker / n, postgres: cpu.postgres / n, redis: cpu.redis / n, total: (cpu.api + cpu.worker + cpu.postgres + cpu.redis) / n },
+        cpuMsPerJob: {
+          api: cpu.api / n,
+          worker: cpu.worker / n,
+          postgres: cpu.postgres / n,
+          redis: cpu.redis / n,
+          total: (cpu.api + cpu.worker + cpu.postgres + cpu.redis) / n,
+        },
       };
     };
     sync = await phase(false);
@@ -125,7 +158,11 @@ try {
   } finally {
     await platform.stop();
   }
-  anchor = await measureBullmq({ redisUrl: services.redisUrl, prefix: services.queuePrefix, jobs: Number(values['anchor-jobs']) });
+  anchor = await measureBullmq({
+    redisUrl: services.redisUrl,
+    prefix: services.queuePrefix,
+    jobs: Number(values['anchor-jobs']),
+  });
 } finally {
   await services.stop();
   await rm(root, { recursive: true, force: true });
@@ -141,22 +178,53 @@ printTable([
     ['POST /v2/…/infer, Prefer: respond-async + GET ?wait=20', asyncPhase],
   ].map(([run, p]) => {
     const phase = p as Phase;
-    return { run: run as string, 'requests/s': phase.perSecond.toFixed(0), 'p50 / p99': `${formatMs(phase.latency.p50)} / ${formatMs(phase.latency.p99)}`, 'vs raw': (phase.perSecond / raw).toFixed(3) };
+    return {
+      run: run as string,
+      'requests/s': phase.perSecond.toFixed(0),
+      'p50 / p99': `${formatMs(phase.latency.p50)} / ${formatMs(phase.latency.p99)}`,
+      'vs raw': (phase.perSecond / raw).toFixed(3),
+    };
   }),
 ]);
-console.log('\nCPU ms per tensor job (the platform\'s own cost: no image decode)');
+console.log("\nCPU ms per tensor job (the platform's own cost: no image decode)");
 printTable(
   [
     ['sync', sync],
     ['respond-async', asyncPhase],
   ].map(([run, p]) => {
     const c = (p as Phase).cpuMsPerJob;
-    return { run: run as string, api: c.api.toFixed(2), worker: c.worker.toFixed(2), postgres: c.postgres.toFixed(2), redis: c.redis.toFixed(2), total: c.total.toFixed(2) };
+    return {
+      run: run as string,
+      api: c.api.toFixed(2),
+      worker: c.worker.toFixed(2),
+      postgres: c.postgres.toFixed(2),
+      redis: c.redis.toFixed(2),
+      total: c.total.toFixed(2),
+    };
   }),
 );
 console.log('\nBullMQ on the same Redis (no-op worker), for scale');
-printTable((anchor ?? []).map((row) => ({ run: `BullMQ ${row.mode === 'single' ? 'add' : 'addBulk'}`, 'adds/s': row.addsPerSecond.toFixed(0), 'jobs/s': row.jobsPerSecond.toFixed(0), 'ms a job (1/rate)': (1000 / row.jobsPerSecond).toFixed(3) })));
-if (single && sync) console.log(`\nplatform CPU per sync tensor job / BullMQ add wall time per job: ${(sync.cpuMsPerJob.total / (1000 / single.jobsPerSecond)).toFixed(1)}×`);
+printTable(
+  (anchor ?? []).map((row) => ({
+    run: `BullMQ ${row.mode === 'single' ? 'add' : 'addBulk'}`,
+    'adds/s': row.addsPerSecond.toFixed(0),
+    'jobs/s': row.jobsPerSecond.toFixed(0),
+    'ms a job (1/rate)': (1000 / row.jobsPerSecond).toFixed(3),
+  })),
+);
+if (single && sync)
+  console.log(
+    `\nplatform CPU per sync tensor job / BullMQ add wall time per job: ${(sync.cpuMsPerJob.total / (1000 / single.jobsPerSecond)).toFixed(1)}×`,
+  );
 console.log(`load average: ${before.load1} before, ${after.load1} after (the machine is shared: figures are noisy)`);
-const file = writeResults('tensor', { clients, seconds, rows, raw, sync, async: asyncPhase, anchor, load: { before, after } });
+const file = writeResults('tensor', {
+  clients,
+  seconds,
+  rows,
+  raw,
+  sync,
+  async: asyncPhase,
+  anchor,
+  load: { before, after },
+});
 console.log(`wrote ${file}`);

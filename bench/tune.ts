@@ -27,18 +27,27 @@ const rounds = Number(values.rounds);
 const registry = new ModelRegistry({ root: values['models-dir'] });
 const quiet = { info() {}, warn() {} };
 const before = machineLoad();
-const engines = await createInferenceEngines({ tfjsBackend: 'auto', onnxProvider: 'auto', intraOpThreads: 1, logger: quiet });
-console.log(`models tune vs bench batching: ${values.seconds} s a point, ${rounds} rounds of the two picks; ${before.uptime}`);
+const engines = await createInferenceEngines({
+  tfjsBackend: 'auto',
+  onnxProvider: 'auto',
+  intraOpThreads: 1,
+  logger: quiet,
+});
+console.log(
+  `models tune vs bench batching: ${values.seconds} s a point, ${rounds} rounds of the two picks; ${before.uptime}`,
+);
 
 const rows: Array<Record<string, string | number>> = [];
 const results: unknown[] = [];
 for (const name of values.models.split(',')) {
   const { manifest, location } = await registry.resolve(name);
   const model = await loadModel(location, manifest, { engines });
-  const budgetMs = values['budget-ms'] !== undefined ? Number(values['budget-ms']) : (manifest.limits?.latencyBudgetMs ?? 1000);
+  const budgetMs =
+    values['budget-ms'] !== undefined ? Number(values['budget-ms']) : (manifest.limits?.latencyBudgetMs ?? 1000);
   // The batching bench's sweep and its pick: the most images/s.
   const sweep: BatchPoint[] = [];
-  for (const size of [1, 4, 8, 16, 32]) sweep.push(await measureBatching(model, { maxBatchSize: size, maxDelayMs: 2 }, { durationMs }));
+  for (const size of [1, 4, 8, 16, 32])
+    sweep.push(await measureBatching(model, { maxBatchSize: size, maxDelayMs: 2 }, { durationMs }));
   const fastest = (points: BatchPoint[]) => points.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
   const tuned = await tuneBatching(model, { budgetMs, durationMs });
   if (!tuned.best) {
@@ -50,8 +59,13 @@ for (const name of values.models.split(',')) {
   const noWorse = sweep.filter((point) => point.p99Ms <= tunedP99);
   const benchBest = noWorse.length > 0 ? fastest(noWorse) : sweep.reduce((a, b) => (b.p99Ms < a.p99Ms ? b : a));
   const overall = fastest(sweep);
-  console.log(`${name}: the sweep's fastest overall b${overall.maxBatchSize}d${overall.maxDelayMs} ${overall.imagesPerSecond.toFixed(1)} images/s p99 ${overall.p99Ms.toFixed(1)} ms; at p99 ≤ ${tunedP99.toFixed(1)} ms b${benchBest.maxBatchSize}d${benchBest.maxDelayMs}`);
-  const picks = { bench: { maxBatchSize: benchBest.maxBatchSize, maxDelayMs: benchBest.maxDelayMs }, tuned: { maxBatchSize: tuned.best.maxBatchSize, maxDelayMs: tuned.best.maxDelayMs } };
+  console.log(
+    `${name}: the sweep's fastest overall b${overall.maxBatchSize}d${overall.maxDelayMs} ${overall.imagesPerSecond.toFixed(1)} images/s p99 ${overall.p99Ms.toFixed(1)} ms; at p99 ≤ ${tunedP99.toFixed(1)} ms b${benchBest.maxBatchSize}d${benchBest.maxDelayMs}`,
+  );
+  const picks = {
+    bench: { maxBatchSize: benchBest.maxBatchSize, maxDelayMs: benchBest.maxDelayMs },
+    tuned: { maxBatchSize: tuned.best.maxBatchSize, maxDelayMs: tuned.best.maxDelayMs },
+  };
   const again: Record<'bench' | 'tuned', BatchPoint[]> = { bench: [], tuned: [] };
   for (let round = 0; round < rounds; round++) {
     again.bench.push(await measureBatching(model, picks.bench, { durationMs }));
@@ -61,7 +75,9 @@ for (const name of values.models.split(',')) {
   const rate = (which: 'bench' | 'tuned') => median(again[which].map((point) => point.imagesPerSecond));
   const p99 = (which: 'bench' | 'tuned') => median(again[which].map((point) => point.p99Ms));
   const ratio = rate('tuned') / rate('bench');
-  console.log(`${name} on ${model.engine}: tuned b${picks.tuned.maxBatchSize}d${picks.tuned.maxDelayMs} ${rate('tuned').toFixed(1)} images/s p99 ${p99('tuned').toFixed(1)} ms; bench best b${picks.bench.maxBatchSize}d${picks.bench.maxDelayMs} ${rate('bench').toFixed(1)} images/s p99 ${p99('bench').toFixed(1)} ms; rate ratio ${ratio.toFixed(3)}`);
+  console.log(
+    `${name} on ${model.engine}: tuned b${picks.tuned.maxBatchSize}d${picks.tuned.maxDelayMs} ${rate('tuned').toFixed(1)} images/s p99 ${p99('tuned').toFixed(1)} ms; bench best b${picks.bench.maxBatchSize}d${picks.bench.maxDelayMs} ${rate('bench').toFixed(1)} images/s p99 ${p99('bench').toFixed(1)} ms; rate ratio ${ratio.toFixed(3)}`,
+  );
   rows.push({
     model: name,
     engine: model.engine,

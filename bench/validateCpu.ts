@@ -9,7 +9,9 @@ import { decodeCostPerPixel, validateImage, type PixelSpec } from '@inferq/image
 import { photoLikeImage } from '@inferq/images/testing';
 import { printTable, writeResults } from './lib/stats.ts';
 
-const { values } = parseArgs({ options: { images: { type: 'string', default: '3000' }, parallel: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { images: { type: 'string', default: '3000' }, parallel: { type: 'string', default: '8' } },
+});
 const parallel = Number(values.parallel);
 const rows: Array<Record<string, string>> = [];
 
@@ -18,22 +20,34 @@ async function measure(image: string, step: string, count: number, run: () => Pr
   const before = process.cpuUsage();
   const started = performance.now();
   let left = count;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (left-- > 0) await run();
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (left-- > 0) await run();
+    }),
+  );
   const cpu = process.cpuUsage(before);
   const wallMs = performance.now() - started;
-  rows.push({ image, step, 'CPU ms/image': ((cpu.user + cpu.system) / 1000 / count).toFixed(3), 'of it system': (cpu.system / 1000 / count).toFixed(3), 'images/s': (count / (wallMs / 1000)).toFixed(0) });
+  rows.push({
+    image,
+    step,
+    'CPU ms/image': ((cpu.user + cpu.system) / 1000 / count).toFixed(3),
+    'of it system': (cpu.system / 1000 / count).toFixed(3),
+    'images/s': (count / (wallMs / 1000)).toFixed(0),
+  });
 }
 
 const tiny: PixelSpec = { width: 32, height: 32, channels: 1, resize: 'fill', resizeKernel: 'nearest' };
 const untrusted = { failOn: 'error' as const, sequentialRead: true, pages: 1, page: 0 };
-for (const [width, height] of [[32, 32], [1024, 768]] as const) {
+for (const [width, height] of [
+  [32, 32],
+  [1024, 768],
+] as const) {
   const bytes = await photoLikeImage(width, height, 'jpeg');
   const name = `JPEG ${width}×${height} (${bytes.length} B)`;
   const count = width === 32 ? Number(values.images) : Math.max(50, Math.round(Number(values.images) / 30));
   await measure(name, 'validateImage', count, () => validateImage(bytes));
-  if (width === 32) await measure(name, 'validateImage + 32×32 grey pixels', count, () => validateImage(bytes, {}, { pixels: tiny }));
+  if (width === 32)
+    await measure(name, 'validateImage + 32×32 grey pixels', count, () => validateImage(bytes, {}, { pixels: tiny }));
   await measure(name, 'sharp metadata() alone', count, () => sharp(bytes, untrusted).metadata());
   await measure(name, 'sharp decode to raw alone', count, () => sharp(bytes, untrusted).raw().toBuffer());
 }
@@ -61,9 +75,17 @@ for (const [format, encode] of encodings) {
   const cpu = process.cpuUsage(before);
   const ms = (cpu.user + cpu.system) / 1000 / count;
   if (format === 'jpeg') jpegMs = ms;
-  formatRows.push({ format, bytes: String(bytes.length), 'decode CPU ms (1024×768)': ms.toFixed(2), '× JPEG': (ms / jpegMs).toFixed(1), 'decodeCostPerPixel': String(decodeCostPerPixel[format.split(' ')[0] as keyof typeof decodeCostPerPixel]) });
+  formatRows.push({
+    format,
+    bytes: String(bytes.length),
+    'decode CPU ms (1024×768)': ms.toFixed(2),
+    '× JPEG': (ms / jpegMs).toFixed(1),
+    decodeCostPerPixel: String(decodeCostPerPixel[format.split(' ')[0] as keyof typeof decodeCostPerPixel]),
+  });
 }
-console.log(`image check CPU: ${parallel} at once, sharp concurrency ${sharp.concurrency()}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`);
+console.log(
+  `image check CPU: ${parallel} at once, sharp concurrency ${sharp.concurrency()}, UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
+);
 printTable(rows);
 console.log('\nfull decode by format, one at a time');
 printTable(formatRows);

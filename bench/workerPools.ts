@@ -44,10 +44,16 @@ const models = ['nsfw', 'mnist'] as const;
 type Model = (typeof models)[number];
 const setups: Record<string, { about: string; workers: Array<Record<string, string>> }> = {
   pools: { about: 'two pools (nsfw | mnist)', workers: [{ WORKER_MODELS: 'nsfw' }, { WORKER_MODELS: 'mnist' }] },
-  shared: { about: 'one pool serving both', workers: [{ WORKER_MODELS: 'nsfw,mnist' }, { WORKER_MODELS: 'nsfw,mnist' }] },
+  shared: {
+    about: 'one pool serving both',
+    workers: [{ WORKER_MODELS: 'nsfw,mnist' }, { WORKER_MODELS: 'nsfw,mnist' }],
+  },
 };
 // A photo for nsfw (224×224 input), a small one for mnist (28×28 grey input).
-const uploads: Record<Model, Awaited<ReturnType<typeof benchImage>>> = { nsfw: await benchImage('1024x768'), mnist: await benchImage('64x64') };
+const uploads: Record<Model, Awaited<ReturnType<typeof benchImage>>> = {
+  nsfw: await benchImage('1024x768'),
+  mnist: await benchImage('64x64'),
+};
 /** Where the screenshot of a setup goes: the file given, or with several setups `<name>-<setup><ext>`. */
 function screenshotFile(setup: string): string | undefined {
   if (!values.screenshot) return undefined;
@@ -59,7 +65,9 @@ function screenshotFile(setup: string): string | undefined {
 const browser = values.screenshot ? await OperatorScreenshot.launch() : undefined;
 const services = await startBenchServices();
 const before = machineLoad();
-console.log(`worker pools: nsfw + mnist on wasm, ${clients} clients (half each), ${values.seconds} s per setup, operators' view read every ${sampleMs} ms; ${before.uptime}`);
+console.log(
+  `worker pools: nsfw + mnist on wasm, ${clients} clients (half each), ${values.seconds} s per setup, operators' view read every ${sampleMs} ms; ${before.uptime}`,
+);
 
 interface ModelRun {
   succeeded: number;
@@ -69,7 +77,13 @@ interface ModelRun {
   queueWaitMs: ReturnType<typeof summarize>;
 }
 const rows: Array<{ setup: string; model: Model; run: ModelRun; loadBefore: number; loadAfter: number }> = [];
-const views: Array<{ setup: string; workers: Record<string, string>; summary: OperatorSummary; samples: OperatorSample[]; screenshot?: { file: string; shown: ShownCounts; waitedForLoad: boolean } }> = [];
+const views: Array<{
+  setup: string;
+  workers: Record<string, string>;
+  summary: OperatorSummary;
+  samples: OperatorSample[];
+  screenshot?: { file: string; shown: ShownCounts; waitedForLoad: boolean };
+}> = [];
 try {
   for (const setup of setupNames) {
     const spec = setups[setup];
@@ -91,14 +105,20 @@ try {
     const sampler = new OperatorSampler(operatorHttp, { headers: admin!.headers, intervalMs: sampleMs });
     const shotFile = screenshotFile(setup);
     const http = new HttpClient(platform.api.url, { connections: clients * 2 });
-    const samples = Object.fromEntries(models.map((model) => [model, { endToEnd: [] as number[], queueWait: [] as number[], failed: 0 }])) as Record<Model, { endToEnd: number[]; queueWait: number[]; failed: number }>;
+    const samples = Object.fromEntries(
+      models.map((model) => [model, { endToEnd: [] as number[], queueWait: [] as number[], failed: 0 }]),
+    ) as Record<Model, { endToEnd: number[]; queueWait: number[]; failed: number }>;
     let counting = false;
     const task = async (client: number) => {
       const model = models[client % models.length]!;
       const headers = users[client]!.headers;
       const started = performance.now();
-      const answer = await http.request<{ id: string }>('POST', `/v1/jobs?model=${model}`, { body: uploads[model].upload, headers });
-      if (answer.status !== 202) throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
+      const answer = await http.request<{ id: string }>('POST', `/v1/jobs?model=${model}`, {
+        body: uploads[model].upload,
+        headers,
+      });
+      if (answer.status !== 202)
+        throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
       const job = await waitForJob(http, answer.body.id, { headers });
       if (!counting) return;
       if (job.status !== 'succeeded') {
@@ -111,19 +131,33 @@ try {
     let wallMs: number;
     const durationMs = Number(values.seconds) * 1000;
     try {
-      await Promise.all([closedLoop({ clients, jobs: clients * 2, task }), browser?.open(platform.api.url, admin!.key)]);
+      await Promise.all([
+        closedLoop({ clients, jobs: clients * 2, task }),
+        browser?.open(platform.api.url, admin!.key),
+      ]);
       counting = true;
       sampler.start();
       // The picture is taken in the second half of the run, once the page shows a queue and held or running jobs.
       const shot =
         browser && shotFile
-          ? new Promise((resolve) => setTimeout(resolve, durationMs / 2)).then(() => browser.capture(shotFile, Math.max(1000, durationMs / 2 - 1000)))
+          ? new Promise((resolve) => setTimeout(resolve, durationMs / 2)).then(() =>
+              browser.capture(shotFile, Math.max(1000, durationMs / 2 - 1000)),
+            )
           : undefined;
       wallMs = await closedLoop({ clients, durationMs, task });
       const { samples: read, summary } = await sampler.stop();
       const captured = await shot;
-      views.push({ setup, workers: Object.fromEntries(spec.workers.map((env, i) => [`bench-${i + 1}`, env.WORKER_MODELS!])), summary, samples: read, ...(captured && shotFile ? { screenshot: { file: shotFile, ...captured } } : {}) });
-      if (captured) console.log(`${spec.about}: screenshot ${shotFile}: ${captured.shown.models.map((entry) => `${entry.model} queued ${entry.queued}, held ${entry.held}, running ${entry.running}`).join('; ')}${captured.waitedForLoad ? '' : ' (no queued and held/running jobs on the page before the timeout)'}`);
+      views.push({
+        setup,
+        workers: Object.fromEntries(spec.workers.map((env, i) => [`bench-${i + 1}`, env.WORKER_MODELS!])),
+        summary,
+        samples: read,
+        ...(captured && shotFile ? { screenshot: { file: shotFile, ...captured } } : {}),
+      });
+      if (captured)
+        console.log(
+          `${spec.about}: screenshot ${shotFile}: ${captured.shown.models.map((entry) => `${entry.model} queued ${entry.queued}, held ${entry.held}, running ${entry.running}`).join('; ')}${captured.waitedForLoad ? '' : ' (no queued and held/running jobs on the page before the timeout)'}`,
+        );
     } finally {
       await http.close();
       await operatorHttp.close();
@@ -132,9 +166,17 @@ try {
     const loadAfter = machineLoad().load1;
     for (const model of models) {
       const { endToEnd, queueWait, failed } = samples[model];
-      const run = { succeeded: endToEnd.length, failed, jobsPerSecond: (endToEnd.length * 1000) / wallMs, endToEndMs: summarize(endToEnd), queueWaitMs: summarize(queueWait) };
+      const run = {
+        succeeded: endToEnd.length,
+        failed,
+        jobsPerSecond: (endToEnd.length * 1000) / wallMs,
+        endToEndMs: summarize(endToEnd),
+        queueWaitMs: summarize(queueWait),
+      };
       rows.push({ setup, model, run, loadBefore, loadAfter });
-      console.log(`${spec.about}: ${model} ${run.jobsPerSecond.toFixed(2)} jobs/s, p99 ${formatMs(run.endToEndMs.p99)}, ${failed} failed`);
+      console.log(
+        `${spec.about}: ${model} ${run.jobsPerSecond.toFixed(2)} jobs/s, p99 ${formatMs(run.endToEndMs.p99)}, ${failed} failed`,
+      );
     }
   }
 } finally {
@@ -160,9 +202,12 @@ printTable(
   }),
 );
 
-const count = (value: number) => (Number.isFinite(value) ? (Number.isInteger(value) ? String(value) : value.toFixed(1)) : '-');
+const count = (value: number) =>
+  Number.isFinite(value) ? (Number.isInteger(value) ? String(value) : value.toFixed(1)) : '-';
 const medMax = (value: Spread) => `${count(value.median)} / ${count(value.max)}`;
-console.log(`\nThe operators' view during each run (GET /v1/admin/overview every ${sampleMs} ms; median / max). Per model, every read:`);
+console.log(
+  `\nThe operators' view during each run (GET /v1/admin/overview every ${sampleMs} ms; median / max). Per model, every read:`,
+);
 printTable(
   views.flatMap(({ setup, summary }) =>
     Object.entries(summary.models).map(([model, entry]) => ({
@@ -193,5 +238,9 @@ printTable(
     ),
   ),
 );
-console.log(`machine: ${before.cores} cores, shared with other work; load average ${before.load1} at start, ${machineLoad().load1} at end`);
-console.log(`wrote ${writeResults('worker-pools', { clients, seconds: Number(values.seconds), sampleMs, rows, operatorView: views, load: before })}`);
+console.log(
+  `machine: ${before.cores} cores, shared with other work; load average ${before.load1} at start, ${machineLoad().load1} at end`,
+);
+console.log(
+  `wrote ${writeResults('worker-pools', { clients, seconds: Number(values.seconds), sampleMs, rows, operatorView: views, load: before })}`,
+);

@@ -44,7 +44,14 @@ try {
       // Every child serving before the clock starts (the first one answered the start-up probe).
       const port = Number(new URL(platform.workers[0]!.url).port);
       for (let i = 1; i < processes; i++) await waitReady(`http://127.0.0.1:${port + i}/readyz`);
-      run = await runClosedLoad({ services, platform, users: await benchUsers(services, Number(values.clients)), upload: image.upload, clients: Number(values.clients), durationMs: Number(values.seconds) * 1000 });
+      run = await runClosedLoad({
+        services,
+        platform,
+        users: await benchUsers(services, Number(values.clients)),
+        upload: image.upload,
+        clients: Number(values.clients),
+        durationMs: Number(values.seconds) * 1000,
+      });
     } finally {
       await platform.stop();
     }
@@ -58,7 +65,7 @@ try {
 console.log();
 printTable(
   rows.map(({ processes, run, loadBefore, loadAfter }) => ({
-    'WORKER_PROCESSES': processes,
+    WORKER_PROCESSES: processes,
     jobs: run.succeeded,
     failed: run.failed,
     'images/s': run.jobsPerSecond.toFixed(2),
@@ -67,13 +74,20 @@ printTable(
     'load avg before/after': `${loadBefore} / ${loadAfter}`,
   })),
 );
-console.log(`machine: ${before.cores} cores, shared with other work; load average ${before.load1} at start, ${machineLoad().load1} at end`);
-console.log(`wrote ${writeResults('workers', { clients: Number(values.clients), seconds: Number(values.seconds), rows, load: before })}`);
+console.log(
+  `machine: ${before.cores} cores, shared with other work; load average ${before.load1} at start, ${machineLoad().load1} at end`,
+);
+console.log(
+  `wrote ${writeResults('workers', { clients: Number(values.clients), seconds: Number(values.seconds), rows, load: before })}`,
+);
 
 async function waitReady(url: string): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const ok = await fetch(url).then((response) => response.ok, () => false);
+    const ok = await fetch(url).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${url} not ready within 2 minutes`);
     await new Promise((resolve) => setTimeout(resolve, 250));

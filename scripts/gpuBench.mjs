@@ -32,7 +32,11 @@ for (const provider of values.providers.split(',')) {
   const startedAt = performance.now();
   try {
     const providers = provider === 'cpu' ? ['cpu'] : [provider, 'cpu'];
-    session = await ort.InferenceSession.create(bytes, { executionProviders: providers, graphOptimizationLevel: 'all', intraOpNumThreads: Number(values.threads) });
+    session = await ort.InferenceSession.create(bytes, {
+      executionProviders: providers,
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: Number(values.threads),
+    });
   } catch (error) {
     failures.push({ provider, reason: String(error.message).split('\n')[0] });
     continue;
@@ -57,9 +61,23 @@ for (const provider of values.providers.split(',')) {
         items += batch;
       }
       const ms = performance.now() - started;
-      rows.push({ provider, batch, 'images/s': ((items * 1000) / ms).toFixed(1), 'ms/batch': ((ms * batch) / items).toFixed(2), 'first run ms': firstMs.toFixed(0), 'session ms': createMs.toFixed(0) });
+      rows.push({
+        provider,
+        batch,
+        'images/s': ((items * 1000) / ms).toFixed(1),
+        'ms/batch': ((ms * batch) / items).toFixed(2),
+        'first run ms': firstMs.toFixed(0),
+        'session ms': createMs.toFixed(0),
+      });
     } catch (error) {
-      rows.push({ provider, batch, 'images/s': 'failed', 'ms/batch': String(error.message).split('\n')[0].slice(0, 80), 'first run ms': '', 'session ms': createMs.toFixed(0) });
+      rows.push({
+        provider,
+        batch,
+        'images/s': 'failed',
+        'ms/batch': String(error.message).split('\n')[0].slice(0, 80),
+        'first run ms': '',
+        'session ms': createMs.toFixed(0),
+      });
       break; // a larger batch will not fit either (memory)
     }
   }

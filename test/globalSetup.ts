@@ -23,8 +23,12 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const modelsDir = path.join(repoRoot, 'models');
   await Promise.all([
-    run(process.execPath, [path.join(repoRoot, 'packages/inference/scripts/importNsfwModel.ts'), '--out', modelsDir], { cwd: repoRoot }),
-    run(process.execPath, [path.join(repoRoot, 'packages/training/scripts/importMnistModel.ts'), '--out', modelsDir], { cwd: repoRoot }),
+    run(process.execPath, [path.join(repoRoot, 'packages/inference/scripts/importNsfwModel.ts'), '--out', modelsDir], {
+      cwd: repoRoot,
+    }),
+    run(process.execPath, [path.join(repoRoot, 'packages/training/scripts/importMnistModel.ts'), '--out', modelsDir], {
+      cwd: repoRoot,
+    }),
   ]);
   const services = await startTestServices();
   project.provide('databaseUrl', services.databaseUrl);

@@ -22,11 +22,31 @@ type ConsumerReply = { kind: 'started' } | { kind: 'ready' } | { kind: 'done'; p
  * Adds `jobs` jobs one `add` at a time (`inFlight` adds outstanding, as concurrent API requests
  * would), then again with `addBulk` in chunks of `bulkSize`, each through a no-op consumer.
  */
-export async function measureBullmq(options: { redisUrl: string; prefix: string; jobs: number; inFlight?: number; bulkSize?: number; concurrency?: number }): Promise<AnchorResult[]> {
+export async function measureBullmq(options: {
+  redisUrl: string;
+  prefix: string;
+  jobs: number;
+  inFlight?: number;
+  bulkSize?: number;
+  concurrency?: number;
+}): Promise<AnchorResult[]> {
   const queueName = `anchor-${randomUUID()}`;
-  const child = fork(path.join(import.meta.dirname, 'bullmqConsumer.ts'), ['--redis', options.redisUrl, '--prefix', options.prefix, '--queue', queueName, '--concurrency', String(options.concurrency ?? 100)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = fork(
+    path.join(import.meta.dirname, 'bullmqConsumer.ts'),
+    [
+      '--redis',
+      options.redisUrl,
+      '--prefix',
+      options.prefix,
+      '--queue',
+      queueName,
+      '--concurrency',
+      String(options.concurrency ?? 100),
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   const replies: ConsumerReply[] = [];
   let wake: (() => void) | null = null;
   child.on('message', (reply: ConsumerReply) => {
@@ -77,7 +97,12 @@ export async function measureBullmq(options: { redisUrl: string; prefix: string;
       const addedMs = performance.now() - started;
       await next('done');
       const doneMs = performance.now() - started;
-      results.push({ mode, jobs: options.jobs, addsPerSecond: (options.jobs * 1000) / addedMs, jobsPerSecond: (options.jobs * 1000) / doneMs });
+      results.push({
+        mode,
+        jobs: options.jobs,
+        addsPerSecond: (options.jobs * 1000) / addedMs,
+        jobsPerSecond: (options.jobs * 1000) / doneMs,
+      });
     }
     await queue.obliterate({ force: true });
   } finally {

@@ -5,7 +5,12 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 
 const { values } = parseArgs({
-  options: { redis: { type: 'string' }, prefix: { type: 'string' }, queue: { type: 'string' }, concurrency: { type: 'string', default: '100' } },
+  options: {
+    redis: { type: 'string' },
+    prefix: { type: 'string' },
+    queue: { type: 'string' },
+    concurrency: { type: 'string', default: '100' },
+  },
 });
 const connection = new Redis(values.redis!, { maxRetriesPerRequest: null });
 let processed = 0;

@@ -35,7 +35,9 @@ if (cluster.isPrimary && Number(values.processes) > 1) {
   const cap = Number(values.cap);
   let inProgress = 0;
   const app = express();
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 10 * 1024 * 1024, files: 1 } }).single('image');
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 10 * 1024 * 1024, files: 1 } }).single(
+    'image',
+  );
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -11,7 +11,11 @@ export interface OperatorSample {
   /** Milliseconds since sampling started. */
   atMs: number;
   models: Array<{ model: string; counts: Record<QueueState, number>; held: number; running: number; workers: number }>;
-  workers: Array<{ workerId: string; heartbeatAt: string; jobs: Array<{ model: string; held: number; running: number; concurrency: number }> }>;
+  workers: Array<{
+    workerId: string;
+    heartbeatAt: string;
+    jobs: Array<{ model: string; held: number; running: number; concurrency: number }>;
+  }>;
 }
 
 export interface Spread {
@@ -25,12 +29,19 @@ export interface OperatorSummary {
   refused: number;
   intervalMs: number;
   /** Per model, over every read: queued (waiting + prioritized, the dashboard's "Queued"), each BullMQ state, held and running. */
-  models: Record<string, { queued: Spread; states: Record<QueueState, Spread>; held: Spread; running: Spread; workers: Spread }>;
+  models: Record<
+    string,
+    { queued: Spread; states: Record<QueueState, Spread>; held: Spread; running: Spread; workers: Spread }
+  >;
   /** Per worker and model, over distinct heartbeats. */
-  workers: Record<string, { heartbeats: number; models: Record<string, { held: Spread; running: Spread; concurrency: number }> }>;
+  workers: Record<
+    string,
+    { heartbeats: number; models: Record<string, { held: Spread; running: Spread; concurrency: number }> }
+  >;
 }
 
-const spread = (values: number[]): Spread => (values.length === 0 ? { median: Number.NaN, max: Number.NaN } : { median: median(values), max: Math.max(...values) });
+const spread = (values: number[]): Spread =>
+  values.length === 0 ? { median: Number.NaN, max: Number.NaN } : { median: median(values), max: Math.max(...values) };
 
 /** Reads the overview back to back at most once per `intervalMs` (never two reads at once) until `stop()`. */
 export class OperatorSampler {
@@ -55,7 +66,10 @@ export class OperatorSampler {
       while (this.#running) {
         const at = performance.now();
         try {
-          const answer = await this.#http.request<QueueSnapshot>('GET', '/v1/admin/overview', { headers: this.#headers, timeoutMs: 10_000 });
+          const answer = await this.#http.request<QueueSnapshot>('GET', '/v1/admin/overview', {
+            headers: this.#headers,
+            timeoutMs: 10_000,
+          });
           if (answer.status === 200) this.#samples.push(toSample(answer.body, at - started));
           else this.#refused++;
         } catch {
@@ -77,8 +91,18 @@ export class OperatorSampler {
 function toSample(snapshot: QueueSnapshot, atMs: number): OperatorSample {
   return {
     atMs: Math.round(atMs),
-    models: (snapshot.models ?? []).map(({ model, counts, held, running, workers }) => ({ model, counts, held, running, workers })),
-    workers: snapshot.workers.map((worker) => ({ workerId: worker.workerId, heartbeatAt: worker.heartbeatAt, jobs: worker.jobs ?? [] })),
+    models: (snapshot.models ?? []).map(({ model, counts, held, running, workers }) => ({
+      model,
+      counts,
+      held,
+      running,
+      workers,
+    })),
+    workers: snapshot.workers.map((worker) => ({
+      workerId: worker.workerId,
+      heartbeatAt: worker.heartbeatAt,
+      jobs: worker.jobs ?? [],
+    })),
   };
 }
 
@@ -88,7 +112,9 @@ export function summarizeSamples(samples: OperatorSample[], refused: number, int
     const entries = samples.flatMap((sample) => sample.models.filter((entry) => entry.model === name));
     models[name] = {
       queued: spread(entries.map((entry) => entry.counts.waiting + entry.counts.prioritized)),
-      states: Object.fromEntries(queueStates.map((state) => [state, spread(entries.map((entry) => entry.counts[state]))])) as Record<QueueState, Spread>,
+      states: Object.fromEntries(
+        queueStates.map((state) => [state, spread(entries.map((entry) => entry.counts[state]))]),
+      ) as Record<QueueState, Spread>,
       held: spread(entries.map((entry) => entry.held)),
       running: spread(entries.map((entry) => entry.running)),
       workers: spread(entries.map((entry) => entry.workers)),
@@ -111,7 +137,14 @@ export function summarizeSamples(samples: OperatorSample[], refused: number, int
       models: Object.fromEntries(
         served.map((model) => {
           const entries = beats.flatMap((beat) => beat.jobs.filter((entry) => entry.model === model));
-          return [model, { held: spread(entries.map((entry) => entry.held)), running: spread(entries.map((entry) => entry.running)), concurrency: Math.max(...entries.map((entry) => entry.concurrency)) }];
+          return [
+            model,
+            {
+              held: spread(entries.map((entry) => entry.held)),
+              running: spread(entries.map((entry) => entry.running)),
+              concurrency: Math.max(...entries.map((entry) => entry.concurrency)),
+            },
+          ];
         }),
       ),
     };

@@ -30,7 +30,11 @@ export class OperatorScreenshot {
   /** Signs in at `baseUrl` (the API, which serves /dashboard) and waits for the Operations page with live updates. */
   async open(baseUrl: string, key: string): Promise<void> {
     await this.#context?.close();
-    this.#context = await this.#browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
+    this.#context = await this.#browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+    });
     const page = await this.#context.newPage();
     this.#page = page;
     await page.goto(`${baseUrl}/`);
@@ -55,8 +59,12 @@ export class OperatorScreenshot {
     const waitedForLoad = await page
       .waitForFunction(
         () => {
-          const rows = [...document.querySelectorAll('[data-testid="model-queues"] tbody tr')].map((row) => [...row.querySelectorAll('td')].map((cell) => Number((cell.textContent ?? '').replace(/[^0-9]/g, ''))));
-          return rows.some((cells) => (cells[1] ?? 0) > 0) && rows.some((cells) => (cells[2] ?? 0) + (cells[3] ?? 0) > 0);
+          const rows = [...document.querySelectorAll('[data-testid="model-queues"] tbody tr')].map((row) =>
+            [...row.querySelectorAll('td')].map((cell) => Number((cell.textContent ?? '').replace(/[^0-9]/g, ''))),
+          );
+          return (
+            rows.some((cells) => (cells[1] ?? 0) > 0) && rows.some((cells) => (cells[2] ?? 0) + (cells[3] ?? 0) > 0)
+          );
         },
         undefined,
         { timeout: timeoutMs, polling: 100 },
@@ -72,7 +80,10 @@ export class OperatorScreenshot {
     await page.screenshot({
       path: file,
       fullPage: true,
-      clip: top && bottom ? { x: 0, y: Math.max(0, top.y - margin), width: 1280, height: bottom.y + bottom.height - top.y + 2 * margin } : undefined,
+      clip:
+        top && bottom
+          ? { x: 0, y: Math.max(0, top.y - margin), width: 1280, height: bottom.y + bottom.height - top.y + 2 * margin }
+          : undefined,
     });
     return { shown, waitedForLoad };
   }
@@ -82,7 +93,13 @@ export class OperatorScreenshot {
       rows.map((row) => {
         const cells = [...row.querySelectorAll('td')].map((cell) => cell.textContent ?? '');
         const count = (text: string | undefined) => Number((text ?? '').replace(/[^0-9]/g, ''));
-        return { model: row.getAttribute('data-model') ?? '', queued: count(cells[1]), held: count(cells[2]), running: count(cells[3]), workers: count(cells[4]) };
+        return {
+          model: row.getAttribute('data-model') ?? '',
+          queued: count(cells[1]),
+          held: count(cells[2]),
+          running: count(cells[3]),
+          workers: count(cells[4]),
+        };
       }),
     );
     return { models };

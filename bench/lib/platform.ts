@@ -88,7 +88,15 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         port,
         logDir,
         cpuProfileDir: options.cpuProfileDir,
-        env: { ...common, WORKER_PORT: String(port), WORKER_HOST: '127.0.0.1', WORKER_ID: `bench-${i + 1}`, TF_BACKEND: 'wasm', ...options.worker, ...options.workerEach?.[i] },
+        env: {
+          ...common,
+          WORKER_PORT: String(port),
+          WORKER_HOST: '127.0.0.1',
+          WORKER_ID: `bench-${i + 1}`,
+          TF_BACKEND: 'wasm',
+          ...options.worker,
+          ...options.workerEach?.[i],
+        },
       });
       started.push(worker);
       workers.push(worker);

@@ -50,7 +50,12 @@ export interface LoadRunResult {
  * in-flight quota), so a single user measures that lock rather than the platform. `role: 'admin'`
  * makes operators (the admin routes, the dashboard's Operations page).
  */
-export async function benchUsers(services: BenchServices, count: number, tier: 'pro' | 'free' = 'pro', role: 'user' | 'admin' = 'user'): Promise<TestUser[]> {
+export async function benchUsers(
+  services: BenchServices,
+  count: number,
+  tier: 'pro' | 'free' = 'pro',
+  role: 'user' | 'admin' = 'user',
+): Promise<TestUser[]> {
   const db = createDatabase({ url: services.databaseUrl, poolSize: 2 });
   try {
     const accounts = new AccountStore(db, { tiers: tierNames });
@@ -58,7 +63,13 @@ export async function benchUsers(services: BenchServices, count: number, tier: '
     for (let i = 0; i < count; i++) {
       const user = await accounts.createUser({ email: `bench-${randomUUID()}@bench.inferq`, tier, role });
       const issued = await accounts.issueKey(user.id, 'bench');
-      users.push({ userId: user.id, email: user.email, key: issued.key, keyId: issued.id, headers: { authorization: `Bearer ${issued.key}` } });
+      users.push({
+        userId: user.id,
+        email: user.email,
+        key: issued.key,
+        keyId: issued.id,
+        headers: { authorization: `Bearer ${issued.key}` },
+      });
     }
     return users;
   } finally {
@@ -112,7 +123,10 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     const batchTask = async (client: number) => {
       const headers = options.users[client % options.users.length]!.headers;
       const started = performance.now();
-      const answer = await http.request<BatchAnswer>('POST', '/v1/jobs/batch', { body: nextUpload(), headers: { ...headers, prefer: 'wait=20' } });
+      const answer = await http.request<BatchAnswer>('POST', '/v1/jobs/batch', {
+        body: nextUpload(),
+        headers: { ...headers, prefer: 'wait=20' },
+      });
       if (answer.status !== 200 && answer.status !== 202) {
         refused[answer.status] = (refused[answer.status] ?? 0) + 1;
         if (answer.status >= 500 || answer.status === 429) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -139,12 +153,16 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     const singleTask = async (client: number) => {
       const headers = options.users[client % options.users.length]!.headers;
       const started = performance.now();
-      const answer = await http.request<JobAnswer>('POST', '/v1/jobs', { body: nextUpload(), headers: options.preferWait ? { ...headers, prefer: 'wait=20' } : headers });
+      const answer = await http.request<JobAnswer>('POST', '/v1/jobs', {
+        body: nextUpload(),
+        headers: options.preferWait ? { ...headers, prefer: 'wait=20' } : headers,
+      });
       if (answer.status !== 202 && !(options.preferWait && answer.status === 200)) {
         refused[answer.status] = (refused[answer.status] ?? 0) + 1;
         // Refusals are counted (during the warm-up too, then reset) and the client backs off a little.
         if (answer.status >= 500 || answer.status === 429) await new Promise((resolve) => setTimeout(resolve, 100));
-        if (answer.status < 500 && answer.status !== 429) throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
+        if (answer.status < 500 && answer.status !== 429)
+          throw new Error(`submit answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
         return;
       }
       const job = isFinal(answer.body.status) ? answer.body : await waitForJob(http, answer.body.id, { headers });
@@ -164,7 +182,10 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
     counting = true;
     for (const status of Object.keys(refused)) delete refused[status];
     const meter = new CpuMeter();
-    const pids = { api: [platform.api.pid], workers: platform.workers.flatMap((worker) => withDescendants(worker.pid)) };
+    const pids = {
+      api: [platform.api.pid],
+      workers: platform.workers.flatMap((worker) => withDescendants(worker.pid)),
+    };
     // Postgres backends report their transaction counts at most once a second: wait for the warm-up's.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const transactionsBefore = await services.postgresTransactions();
@@ -205,11 +226,30 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
       queueWaitMs: summarize(queueWait),
       inferenceMs: summarize(inference),
       endToEndMs: summarize(endToEnd),
-      cpuMsPerJob: { api: per(cpu.api), workers: per(cpu.workers), postgres: per(cpu.postgres), redis: per(cpu.redis), client: per(cpu.client), total: per(cpu.total) },
-      syscallsPerJob: { apiReads: per(apiCalls.reads), apiWrites: per(apiCalls.writes), workerReads: per(workerCalls.reads), workerWrites: per(workerCalls.writes) },
+      cpuMsPerJob: {
+        api: per(cpu.api),
+        workers: per(cpu.workers),
+        postgres: per(cpu.postgres),
+        redis: per(cpu.redis),
+        client: per(cpu.client),
+        total: per(cpu.total),
+      },
+      syscallsPerJob: {
+        apiReads: per(apiCalls.reads),
+        apiWrites: per(apiCalls.writes),
+        workerReads: per(workerCalls.reads),
+        workerWrites: per(workerCalls.writes),
+      },
       redisCommandsPerJob: per(redisCommands),
       postgresTransactionsPerJob: per(transactions),
-      coresBusy: { api: busy(cpu.api), workers: busy(cpu.workers), postgres: busy(cpu.postgres), redis: busy(cpu.redis), client: busy(cpu.client), total: busy(cpu.total) },
+      coresBusy: {
+        api: busy(cpu.api),
+        workers: busy(cpu.workers),
+        postgres: busy(cpu.postgres),
+        redis: busy(cpu.redis),
+        client: busy(cpu.client),
+        total: busy(cpu.total),
+      },
     };
   } finally {
     await http.close();
@@ -219,7 +259,14 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
 /** A table row of the cores each process group kept busy. */
 export function coresRow(run: LoadRunResult): Record<string, string> {
   const { api, workers, postgres, redis, client, total } = run.coresBusy;
-  return { api: api.toFixed(2), workers: workers.toFixed(2), postgres: postgres.toFixed(2), redis: redis.toFixed(2), 'load client': client.toFixed(2), total: total.toFixed(2) };
+  return {
+    api: api.toFixed(2),
+    workers: workers.toFixed(2),
+    postgres: postgres.toFixed(2),
+    redis: redis.toFixed(2),
+    'load client': client.toFixed(2),
+    total: total.toFixed(2),
+  };
 }
 
 /** A table row of the read and write system calls per job of the API and the workers (sockets, mostly). */
@@ -240,5 +287,12 @@ export function syscallsRow(run: LoadRunResult): Record<string, string> {
 export function cpuPerJobRow(run: LoadRunResult): Record<string, string> {
   const { api, workers, postgres, redis, client, total } = run.cpuMsPerJob;
   const ms = (value: number) => value.toFixed(2);
-  return { api: ms(api), workers: ms(workers), postgres: ms(postgres), redis: ms(redis), 'load client': ms(client), 'total CPU ms/job': ms(total) };
+  return {
+    api: ms(api),
+    workers: ms(workers),
+    postgres: ms(postgres),
+    redis: ms(redis),
+    'load client': ms(client),
+    'total CPU ms/job': ms(total),
+  };
 }

@@ -54,7 +54,9 @@ export function machineLoad(): { load1: number; load5: number; cores: number; up
   } catch {
     uptime = `load average: ${load1}, ${load5}`;
   }
-  const cores = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((line) => line.startsWith('processor')).length;
+  const cores = readFileSync('/proc/cpuinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('processor')).length;
   return { load1, load5, cores, uptime };
 }
 

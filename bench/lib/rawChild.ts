@@ -2,7 +2,13 @@
 // over IPC by rawModel.ts so several processes start each measurement at the same moment.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadModel, startOnnxRuntime, startTfjsBackend, type BackendPreference, type OnnxProvider } from '@inferq/inference';
+import {
+  loadModel,
+  startOnnxRuntime,
+  startTfjsBackend,
+  type BackendPreference,
+  type OnnxProvider,
+} from '@inferq/inference';
 import { alignCornersResize, imageToInput, inputScaling, preparedToInput, validateImage } from '@inferq/images';
 import sharp from 'sharp';
 import { imageInputOf, ModelRegistry } from '@inferq/models';
@@ -20,7 +26,10 @@ export type RawCommand =
   /** The bare pipeline: each image in turn decoded in full, resized exactly, scaled and run alone. */
   | { cmd: 'bare'; ms: number; images: string[] }
   | { cmd: 'exit' };
-export type RawReply = { kind: 'ready'; backend: string; simd: boolean | null } | { kind: 'done'; items: number; ms: number } | { kind: 'error'; message: string };
+export type RawReply =
+  | { kind: 'ready'; backend: string; simd: boolean | null }
+  | { kind: 'done'; items: number; ms: number }
+  | { kind: 'error'; message: string };
 
 const { values } = parseArgs({
   options: {
@@ -40,9 +49,18 @@ try {
   const onnx = values.backend.startsWith('onnxruntime-');
   const tfjsBackend = onnx ? 'wasm' : values.backend.replace(/^tfjs-/, '');
   const backend = await startTfjsBackend({ preferred: tfjsBackend as BackendPreference, logger: quiet });
-  const onnxRuntime = onnx ? await startOnnxRuntime({ preferred: values.backend.slice('onnxruntime-'.length) as OnnxProvider, intraOpThreads: Number(values.threads), logger: quiet }) : null;
+  const onnxRuntime = onnx
+    ? await startOnnxRuntime({
+        preferred: values.backend.slice('onnxruntime-'.length) as OnnxProvider,
+        intraOpThreads: Number(values.threads),
+        logger: quiet,
+      })
+    : null;
   const { manifest, location } = await new ModelRegistry({ root: values['models-dir']! }).resolve(values.model!);
-  const model = await loadModel(location, manifest, { engines: { tfjs: backend, onnx: onnxRuntime }, engine: onnx ? 'onnxruntime' : 'tfjs' });
+  const model = await loadModel(location, manifest, {
+    engines: { tfjs: backend, onnx: onnxRuntime },
+    engine: onnx ? 'onnxruntime' : 'tfjs',
+  });
   // Warm each batch size once, as the worker warms its model before taking jobs.
   await model.warmUp(values.batches.split(',').map(Number));
   const zeros = new Float32Array(model.inputSize);
@@ -73,8 +91,20 @@ try {
         const spec = imageInputOf(manifest);
         const toInput = async (bytes: Buffer) => {
           if (spec.resizeKernel !== 'alignCorners') return imageToInput(bytes, spec);
-          const { data, info } = await sharp(bytes, { failOn: 'error', autoOrient: true }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-          return alignCornersResize(data, info.width, info.height, info.channels, spec.width, spec.height, inputScaling(spec));
+          const { data, info } = await sharp(bytes, { failOn: 'error', autoOrient: true })
+            .removeAlpha()
+            .toColourspace('srgb')
+            .raw()
+            .toBuffer({ resolveWithObject: true });
+          return alignCornersResize(
+            data,
+            info.width,
+            info.height,
+            info.channels,
+            spec.width,
+            spec.height,
+            inputScaling(spec),
+          );
         };
         const started = performance.now();
         let items = 0;

@@ -39,7 +39,18 @@ class RawProcess {
   readonly #early: RawReply[] = [];
 
   constructor(options: RawOptions) {
-    const args = ['--models-dir', options.modelsDir, '--model', options.model, '--backend', options.backend ?? 'onnxruntime-cpu', '--threads', String(options.threads ?? 1), '--batches', options.batches.join(',')];
+    const args = [
+      '--models-dir',
+      options.modelsDir,
+      '--model',
+      options.model,
+      '--backend',
+      options.backend ?? 'onnxruntime-cpu',
+      '--threads',
+      String(options.threads ?? 1),
+      '--batches',
+      options.batches.join(','),
+    ];
     this.child = fork(path.join(import.meta.dirname, 'rawChild.ts'), args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -59,7 +70,8 @@ class RawProcess {
   next(): Promise<RawReply> {
     const early = this.#early.shift();
     if (early) return Promise.resolve(early);
-    if (this.child.exitCode !== null) return Promise.reject(new Error(`raw benchmark process exited with ${this.child.exitCode}`));
+    if (this.child.exitCode !== null)
+      return Promise.reject(new Error(`raw benchmark process exited with ${this.child.exitCode}`));
     return new Promise((resolve, reject) => {
       this.#waiting = { resolve, reject };
     });
@@ -68,7 +80,8 @@ class RawProcess {
   async command(command: RawCommand): Promise<Extract<RawReply, { kind: 'done' }>> {
     this.child.send(command);
     const reply = await this.next();
-    if (reply.kind !== 'done') throw new Error(`raw benchmark process: ${reply.kind === 'error' ? reply.message : reply.kind}`);
+    if (reply.kind !== 'done')
+      throw new Error(`raw benchmark process: ${reply.kind === 'error' ? reply.message : reply.kind}`);
     return reply;
   }
 
@@ -78,7 +91,9 @@ class RawProcess {
   }
 }
 
-async function startProcesses(options: RawOptions): Promise<{ processes: RawProcess[]; backend: string; simd: boolean | null }> {
+async function startProcesses(
+  options: RawOptions,
+): Promise<{ processes: RawProcess[]; backend: string; simd: boolean | null }> {
   const processes = Array.from({ length: options.processes }, () => new RawProcess(options));
   const replies = await Promise.all(processes.map((p) => p.next()));
   const failed = replies.find((reply) => reply.kind !== 'ready');
@@ -96,9 +111,16 @@ export async function measureRaw(options: RawOptions): Promise<RawResult> {
   try {
     const rows: RawRow[] = [];
     for (const batch of options.batches) {
-      const done = await Promise.all(processes.map((p) => p.command({ cmd: 'predict', batch, ms: options.seconds * 1000 })));
+      const done = await Promise.all(
+        processes.map((p) => p.command({ cmd: 'predict', batch, ms: options.seconds * 1000 })),
+      );
       const imagesPerSecond = done.reduce((sum, reply) => sum + (reply.items * 1000) / reply.ms, 0);
-      rows.push({ processes: options.processes, batch, imagesPerSecond, msPerImage: (options.processes * 1000) / imagesPerSecond });
+      rows.push({
+        processes: options.processes,
+        batch,
+        imagesPerSecond,
+        msPerImage: (options.processes * 1000) / imagesPerSecond,
+      });
     }
     const best = rows.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
     return { backend, simd, rows, best };
@@ -111,10 +133,14 @@ export async function measureRaw(options: RawOptions): Promise<RawResult> {
  * The bare pipeline's ceiling: images/s summed over `processes` processes, each a plain loop of
  * full decode, exact resize, scale and the model at batch 1 over `images` (files) in turn.
  */
-export async function measureBare(options: Omit<RawOptions, 'batches'> & { images: string[] }): Promise<{ imagesPerSecond: number; msPerImage: number }> {
+export async function measureBare(
+  options: Omit<RawOptions, 'batches'> & { images: string[] },
+): Promise<{ imagesPerSecond: number; msPerImage: number }> {
   const { processes } = await startProcesses({ ...options, batches: [1] });
   try {
-    const done = await Promise.all(processes.map((p) => p.command({ cmd: 'bare', ms: options.seconds * 1000, images: options.images })));
+    const done = await Promise.all(
+      processes.map((p) => p.command({ cmd: 'bare', ms: options.seconds * 1000, images: options.images })),
+    );
     const imagesPerSecond = done.reduce((sum, reply) => sum + (reply.items * 1000) / reply.ms, 0);
     return { imagesPerSecond, msPerImage: (options.processes * 1000) / imagesPerSecond };
   } finally {
@@ -123,13 +149,21 @@ export async function measureBare(options: Omit<RawOptions, 'batches'> & { image
 }
 
 /** Images/s of the worker's preprocessing (decode, resize, scale) of one upload, one process, one at a time. */
-export async function measurePreprocess(options: RawOptions & { width: number; height: number }): Promise<Record<PreprocessStage, { imagesPerSecond: number; msPerImage: number }>> {
+export async function measurePreprocess(
+  options: RawOptions & { width: number; height: number },
+): Promise<Record<PreprocessStage, { imagesPerSecond: number; msPerImage: number }>> {
   const { processes } = await startProcesses({ ...options, processes: 1, batches: [1] });
   try {
     const stages: PreprocessStage[] = ['decode', 'prepared', 'validate', 'validate-pixels'];
     const result = {} as Record<PreprocessStage, { imagesPerSecond: number; msPerImage: number }>;
     for (const stage of stages) {
-      const reply = await processes[0]!.command({ cmd: 'preprocess', stage, ms: options.seconds * 1000, width: options.width, height: options.height });
+      const reply = await processes[0]!.command({
+        cmd: 'preprocess',
+        stage,
+        ms: options.seconds * 1000,
+        width: options.width,
+        height: options.height,
+      });
       const imagesPerSecond = (reply.items * 1000) / reply.ms;
       result[stage] = { imagesPerSecond, msPerImage: 1000 / imagesPerSecond };
     }

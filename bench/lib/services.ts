@@ -51,7 +51,10 @@ export async function startBenchServices(options: { sharedRedis?: boolean } = {}
     privateRedis: redis !== undefined,
     async postgresPids() {
       // Our own monitoring connection is left out: it is the bench's, not the platform's.
-      const result = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [databaseName]);
+      const result = await admin.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [databaseName],
+      );
       return result.rows.map((row) => row.pid);
     },
     async redisCpuMs() {
@@ -66,7 +69,10 @@ export async function startBenchServices(options: { sharedRedis?: boolean } = {}
     async postgresTransactions() {
       // Backends report their counts at most once a second; clear this backend's snapshot to see the latest.
       await admin.query('SELECT pg_stat_clear_snapshot()');
-      const result = await admin.query<{ total: string }>('SELECT xact_commit + xact_rollback AS total FROM pg_stat_database WHERE datname = $1', [databaseName]);
+      const result = await admin.query<{ total: string }>(
+        'SELECT xact_commit + xact_rollback AS total FROM pg_stat_database WHERE datname = $1',
+        [databaseName],
+      );
       return Number(result.rows[0]?.total ?? Number.NaN);
     },
     async stop() {

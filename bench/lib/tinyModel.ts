@@ -21,7 +21,11 @@ export async function createTinyModelRegistry(): Promise<string> {
   const model = tf.sequential({
     layers: [
       tf.layers.flatten({ inputShape: [tinyModelSide, tinyModelSide, 1] }),
-      tf.layers.dense({ units: 4, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) }),
+      tf.layers.dense({
+        units: 4,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }),
+      }),
     ],
   });
   let artifacts: tf.io.ModelArtifacts | undefined;
@@ -49,7 +53,14 @@ export async function createTinyModelRegistry(): Promise<string> {
     name: tinyModelName,
     version,
     format: 'layers',
-    input: { width: tinyModelSide, height: tinyModelSide, channels: 1, resize: 'fill', resizeKernel: 'nearest', scale: { mode: 'divide', divisor: 255 } },
+    input: {
+      width: tinyModelSide,
+      height: tinyModelSide,
+      channels: 1,
+      resize: 'fill',
+      resizeKernel: 'nearest',
+      scale: { mode: 'divide', divisor: 255 },
+    },
     output: { kind: 'classification', labels: ['a', 'b', 'c', 'd'], activation: 'softmax' },
     sha256: await computeModelHash(folder),
     createdAt: new Date().toISOString(),

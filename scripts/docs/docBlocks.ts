@@ -87,7 +87,9 @@ export interface DocsCoverage {
 /** How many documented commands there are, and how many of them CI runs. */
 export function docsCoverage(root = repoRoot): DocsCoverage {
   const pages = documentedPages(root).map((page) => {
-    const commands = fencedBlocks(page, readFileSync(path.join(root, page), 'utf8')).filter((block) => block.runsAs !== null);
+    const commands = fencedBlocks(page, readFileSync(path.join(root, page), 'utf8')).filter(
+      (block) => block.runsAs !== null,
+    );
     return { page, commands: commands.length, runnable: commands.filter((block) => block.runnable).length };
   });
   return {
@@ -99,7 +101,16 @@ export function docsCoverage(root = repoRoot): DocsCoverage {
 
 export function formatDocsCoverage(coverage: DocsCoverage): string {
   const width = Math.max(...coverage.pages.map((page) => page.page.length));
-  const rows = coverage.pages.filter((page) => page.commands > 0).map((page) => `  ${page.page.padEnd(width)}  ${String(page.runnable).padStart(3)} of ${String(page.commands).padStart(3)}`);
+  const rows = coverage.pages
+    .filter((page) => page.commands > 0)
+    .map(
+      (page) =>
+        `  ${page.page.padEnd(width)}  ${String(page.runnable).padStart(3)} of ${String(page.commands).padStart(3)}`,
+    );
   const share = coverage.commands === 0 ? 0 : Math.round((100 * coverage.runnable) / coverage.commands);
-  return [`documented commands run by CI (shell, TypeScript, JavaScript and Python blocks):`, ...rows, `  ${'all'.padEnd(width)}  ${String(coverage.runnable).padStart(3)} of ${String(coverage.commands).padStart(3)}  (${share}%)`].join('\n');
+  return [
+    `documented commands run by CI (shell, TypeScript, JavaScript and Python blocks):`,
+    ...rows,
+    `  ${'all'.padEnd(width)}  ${String(coverage.runnable).padStart(3)} of ${String(coverage.commands).padStart(3)}  (${share}%)`,
+  ].join('\n');
 }

@@ -30,16 +30,38 @@ interface SettingsProcess {
 
 /** Every process that reads settings, in the order the page lists them. */
 export const settingsProcesses: SettingsProcess[] = [
-  { title: 'API', source: 'apps/api/src/env.ts', intro: 'The HTTP API (`node apps/api/src/index.ts`).', shape: apiEnvSchema.shape },
-  { title: 'Worker', source: 'apps/worker/src/env.ts', intro: 'The inference worker (`node apps/worker/src/index.ts`) and, with `WORKER_PROCESSES` above 1, its supervisor.', shape: workerEnvSchema.shape },
-  { title: 'Webhook dispatcher', source: 'apps/webhooks/src/env.ts', intro: 'Delivers webhooks (`node apps/webhooks/src/index.ts`).', shape: dispatcherEnvSchema.shape },
+  {
+    title: 'API',
+    source: 'apps/api/src/env.ts',
+    intro: 'The HTTP API (`node apps/api/src/index.ts`).',
+    shape: apiEnvSchema.shape,
+  },
+  {
+    title: 'Worker',
+    source: 'apps/worker/src/env.ts',
+    intro:
+      'The inference worker (`node apps/worker/src/index.ts`) and, with `WORKER_PROCESSES` above 1, its supervisor.',
+    shape: workerEnvSchema.shape,
+  },
+  {
+    title: 'Webhook dispatcher',
+    source: 'apps/webhooks/src/env.ts',
+    intro: 'Delivers webhooks (`node apps/webhooks/src/index.ts`).',
+    shape: dispatcherEnvSchema.shape,
+  },
   {
     title: 'pnpm start',
     source: 'apps/stack/src/env.ts',
-    intro: 'The whole platform on one machine. Anything else set in its environment (`TIER_OVERRIDES`, say) reaches the API, worker and dispatcher it starts unchanged.',
+    intro:
+      'The whole platform on one machine. Anything else set in its environment (`TIER_OVERRIDES`, say) reaches the API, worker and dispatcher it starts unchanged.',
     shape: stackEnvSchema.shape,
   },
-  { title: 'Admin CLI', source: 'apps/admin/src/env.ts', intro: '`pnpm admin …` (`node apps/admin/src/index.ts …` in the Docker image).', shape: adminEnvSchema.shape },
+  {
+    title: 'Admin CLI',
+    source: 'apps/admin/src/env.ts',
+    intro: '`pnpm admin …` (`node apps/admin/src/index.ts …` in the Docker image).',
+    shape: adminEnvSchema.shape,
+  },
   {
     title: 'Embedded Postgres',
     source: 'apps/stack/src/env.ts',
@@ -61,7 +83,9 @@ function metaOf(schema: FieldSchema): FieldMeta {
 }
 
 /** The default a field's schema gives when the setting is unset, looking through pipes and transforms. */
-function defaultOf(schema: FieldSchema): { kind: 'default'; value: unknown } | { kind: 'optional' } | { kind: 'required' } {
+function defaultOf(
+  schema: FieldSchema,
+): { kind: 'default'; value: unknown } | { kind: 'optional' } | { kind: 'required' } {
   const def = schema._zod.def as { type: string; defaultValue?: unknown; in?: FieldSchema; innerType?: FieldSchema };
   if (def.type === 'default') return { kind: 'default', value: def.defaultValue };
   if (def.type === 'optional') return { kind: 'optional' };
@@ -97,7 +121,10 @@ function table(shape: Record<string, FieldSchema>, names: string[]): string[] {
 /** `Process: NAME` for every field of every schema that has no `.describe()` text. */
 export function undescribedSettings(): string[] {
   const missing: string[] = [];
-  const all: Array<[string, Record<string, FieldSchema>]> = [['shared', commonShape], ...settingsProcesses.map((process): [string, Record<string, FieldSchema>] => [process.title, process.shape])];
+  const all: Array<[string, Record<string, FieldSchema>]> = [
+    ['shared', commonShape],
+    ...settingsProcesses.map((process): [string, Record<string, FieldSchema>] => [process.title, process.shape]),
+  ];
   for (const [title, shape] of all) {
     for (const [name, schema] of Object.entries(shape)) {
       if (!metaOf(schema).description?.trim()) missing.push(`${title}: ${name}`);
@@ -145,7 +172,12 @@ export function renderSettingsPage(): string {
     lines.push('', `## ${process.title}`, '', `${process.intro} Schema: \`${process.source}\`.`);
     if (shared.length > 0) {
       const all = shared.length === Object.keys(commonShape).length;
-      lines.push('', all ? 'Reads every shared setting, and these:' : `Reads the shared ${shared.map((name) => `\`${name}\``).join(', ')}, and these:`);
+      lines.push(
+        '',
+        all
+          ? 'Reads every shared setting, and these:'
+          : `Reads the shared ${shared.map((name) => `\`${name}\``).join(', ')}, and these:`,
+      );
     }
     lines.push('', ...table(process.shape, own));
   }

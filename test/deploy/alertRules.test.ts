@@ -26,12 +26,19 @@ describe('alert rules (promtool)', () => {
   });
 
   it('name only series the API and the worker export (or Prometheus itself)', async () => {
-    const rules = parse(readFileSync(join(monitoring, 'alert-rules.yaml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+    const rules = parse(readFileSync(join(monitoring, 'alert-rules.yaml'), 'utf8')) as {
+      groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+    };
     const exported = new Set<string>(['up']);
-    for (const registry of [createApiMetrics({ defaultMetrics: false }).registry, createWorkerMetrics({ defaultMetrics: false }).registry]) {
+    for (const registry of [
+      createApiMetrics({ defaultMetrics: false }).registry,
+      createWorkerMetrics({ defaultMetrics: false }).registry,
+    ]) {
       for (const metric of await registry.getMetricsAsJSON()) exported.add(metric.name);
     }
-    const named = rules.groups.flatMap((group) => group.rules.flatMap((rule) => [...rule.expr.matchAll(/\b(inferq_[a-z_]+|up)\b/g)].map((match) => match[1]!)));
+    const named = rules.groups.flatMap((group) =>
+      group.rules.flatMap((rule) => [...rule.expr.matchAll(/\b(inferq_[a-z_]+|up)\b/g)].map((match) => match[1]!)),
+    );
     expect(named.length).toBeGreaterThan(7);
     expect(named.filter((name) => !exported.has(name))).toEqual([]);
   });

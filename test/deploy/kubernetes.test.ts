@@ -26,7 +26,13 @@ import { parseWorkerEnv, workerEnvSchema } from '../../apps/worker/src/env.ts';
 const root = join(import.meta.dirname, '../..');
 const deployDir = join(root, 'deploy/kubernetes');
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+};
 
 const models: Record<string, { validate(): void }> = {};
 function validated(manifest: Manifest): void {
@@ -54,7 +60,8 @@ function kubectl(): string | undefined {
   }
 }
 const kubectlBinary = kubectl();
-if (!kubectlBinary && process.env.CI) throw new Error('kubectl (with its built-in kustomize) is needed to render deploy/kubernetes');
+if (!kubectlBinary && process.env.CI)
+  throw new Error('kubectl (with its built-in kustomize) is needed to render deploy/kubernetes');
 
 function render(folder: string): Manifest[] {
   const text = execFileSync(kubectlBinary!, ['kustomize', join(deployDir, folder)], { encoding: 'utf8' });
@@ -68,7 +75,11 @@ const placeholderEnv = {
 };
 
 /** The Secrets the operator makes, and the keys each holds. */
-const operatorSecrets: Record<string, string> = { DATABASE_URL: 'inferq-connections', REDIS_URL: 'inferq-connections', WEBHOOK_SECRET_KEYS: 'inferq-webhook-keys' };
+const operatorSecrets: Record<string, string> = {
+  DATABASE_URL: 'inferq-connections',
+  REDIS_URL: 'inferq-connections',
+  WEBHOOK_SECRET_KEYS: 'inferq-webhook-keys',
+};
 
 /** The container's environment as the pod would get it: envFrom ConfigMaps, then env. */
 function containerEnv(manifests: Manifest[], container: any): Record<string, string> {
@@ -115,12 +126,11 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
   });
 
   it('has the API (Deployment + Service), the dispatcher, the migration Job and one worker Deployment per pool', () => {
-    expect(byKind('Deployment').map((d) => d.metadata.name).sort()).toEqual([
-      'inferq-api',
-      'inferq-webhooks',
-      'inferq-worker-mnist',
-      'inferq-worker-nsfw-gpu',
-    ]);
+    expect(
+      byKind('Deployment')
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['inferq-api', 'inferq-webhooks', 'inferq-worker-mnist', 'inferq-worker-nsfw-gpu']);
     expect(byKind('Service').map((s) => s.metadata.name)).toEqual(['inferq-api']);
     const [job] = byKind('Job');
     expect(job?.spec.template.spec.containers[0].command).toEqual(['bash', 'scripts/prisma.sh', 'migrate', 'deploy']);
@@ -133,28 +143,50 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
     const [ingress, ...others] = byKind('Ingress');
     expect(others).toEqual([]);
     const tls = ingress!.spec.tls as Array<{ hosts: string[]; secretName: string }>;
-    const rules = ingress!.spec.rules as Array<{ host: string; http: { paths: Array<{ path: string; pathType: string; backend: { service: { name: string; port: { name?: string; number?: number } } } }> } }>;
+    const rules = ingress!.spec.rules as Array<{
+      host: string;
+      http: {
+        paths: Array<{
+          path: string;
+          pathType: string;
+          backend: { service: { name: string; port: { name?: string; number?: number } } };
+        }>;
+      };
+    }>;
     expect(tls.length).toBeGreaterThan(0);
-    for (const rule of rules) expect(tls.some((entry) => entry.hosts.includes(rule.host) && entry.secretName.length > 0), rule.host).toBe(true);
+    for (const rule of rules)
+      expect(
+        tls.some((entry) => entry.hosts.includes(rule.host) && entry.secretName.length > 0),
+        rule.host,
+      ).toBe(true);
     // cert-manager issues the certificate into that Secret (or the operator creates it; see the file).
     expect(ingress!.metadata.annotations?.['cert-manager.io/cluster-issuer']).toBeTruthy();
     const [service] = byKind('Service');
-    const servicePorts = (service!.spec.ports as Array<{ name: string; port: number }>);
+    const servicePorts = service!.spec.ports as Array<{ name: string; port: number }>;
     const paths = rules.flatMap((rule) => rule.http.paths);
     for (const path of paths) {
       expect(path.backend.service.name).toBe('inferq-api');
       const { name, number } = path.backend.service.port;
-      expect(servicePorts.some((port) => port.name === name || port.port === number), `${path.path} → port ${name ?? number}`).toBe(true);
+      expect(
+        servicePorts.some((port) => port.name === name || port.port === number),
+        `${path.path} → port ${name ?? number}`,
+      ).toBe(true);
     }
     expect(paths.map((path) => path.path).sort()).toEqual(['/dashboard', '/docs', '/openapi.json', '/v1']);
-    const routed = (url: string) => paths.some((path) => (path.pathType === 'Exact' ? url === path.path : url === path.path || url.startsWith(`${path.path}/`)));
+    const routed = (url: string) =>
+      paths.some((path) =>
+        path.pathType === 'Exact' ? url === path.path : url === path.path || url.startsWith(`${path.path}/`),
+      );
     expect(routed('/metrics')).toBe(false);
     expect(routed('/v1/jobs')).toBe(true);
     // The proxy takes the largest upload the API takes (0: no limit of its own) and holds a waiting request.
     const annotations = ingress!.metadata.annotations as Record<string, string>;
     const largest = Math.max(...Object.values(tiers).map((tier) => tier.maxUploadBytes * tier.maxBatchImages));
     const bodySize = annotations['nginx.ingress.kubernetes.io/proxy-body-size']!;
-    expect(bodySize === '0' || Number.parseInt(bodySize, 10) * 1024 ** 2 >= largest, `proxy-body-size ${bodySize}`).toBe(true);
+    expect(
+      bodySize === '0' || Number.parseInt(bodySize, 10) * 1024 ** 2 >= largest,
+      `proxy-body-size ${bodySize}`,
+    ).toBe(true);
     expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThan(maxWaitSeconds);
   });
 
@@ -189,17 +221,25 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
     }
   });
 
-  it('selects each Deployment\'s pods alone, and the Service the API pods', () => {
+  it("selects each Deployment's pods alone, and the Service the API pods", () => {
     const deployments = byKind('Deployment');
     for (const deployment of deployments) {
       const selector = deployment.spec.selector.matchLabels as Record<string, string>;
-      const matches = (labels: Record<string, string>) => Object.entries(selector).every(([key, value]) => labels[key] === value);
+      const matches = (labels: Record<string, string>) =>
+        Object.entries(selector).every(([key, value]) => labels[key] === value);
       expect(matches(deployment.spec.template.metadata.labels)).toBe(true);
-      const others = deployments.filter((other) => other !== deployment && matches(other.spec.template.metadata.labels));
-      expect(others.map((other) => other.metadata.name), deployment.metadata.name).toEqual([]);
+      const others = deployments.filter(
+        (other) => other !== deployment && matches(other.spec.template.metadata.labels),
+      );
+      expect(
+        others.map((other) => other.metadata.name),
+        deployment.metadata.name,
+      ).toEqual([]);
     }
     const [service] = byKind('Service');
-    const selected = deployments.filter((d) => Object.entries(service!.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+    const selected = deployments.filter((d) =>
+      Object.entries(service!.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v),
+    );
     expect(selected.map((d) => d.metadata.name)).toEqual(['inferq-api']);
   });
 
@@ -208,11 +248,16 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
       const spec = podSpec(deployment);
       const container = spec.containers[0];
       const env = containerEnv(example, container);
-      const preStopS = container.lifecycle?.preStop?.exec?.command[0] === 'sleep' ? Number(container.lifecycle.preStop.exec.command[1]) : 0;
+      const preStopS =
+        container.lifecycle?.preStop?.exec?.command[0] === 'sleep'
+          ? Number(container.lifecycle.preStop.exec.command[1])
+          : 0;
       const shutdownMs = Number(env.SHUTDOWN_TIMEOUT_MS);
       expect(shutdownMs, `${deployment.metadata.name} sets SHUTDOWN_TIMEOUT_MS`).toBeGreaterThan(0);
       // Each app exits by itself at most 5 s after SHUTDOWN_TIMEOUT_MS (the API's and the supervisor's force timer).
-      expect(spec.terminationGracePeriodSeconds * 1000, deployment.metadata.name).toBeGreaterThanOrEqual(preStopS * 1000 + shutdownMs + 5000);
+      expect(spec.terminationGracePeriodSeconds * 1000, deployment.metadata.name).toBeGreaterThanOrEqual(
+        preStopS * 1000 + shutdownMs + 5000,
+      );
       if (container.command[1] === 'apps/worker/src/index.ts') {
         // An attempt that has started gets its whole time limit before the pod is killed.
         expect(shutdownMs).toBeGreaterThanOrEqual(Number(env.JOB_TIMEOUT_MS));
@@ -223,8 +268,12 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
 
   it('scales each pool on the queue depth of exactly the models it serves, prioritized jobs counted', () => {
     const scaledObjects = byKind('ScaledObject');
-    const pools = byKind('Deployment').filter((d) => podSpec(d).containers[0].command[1] === 'apps/worker/src/index.ts');
-    expect(scaledObjects.map((s) => s.spec.scaleTargetRef.name).sort()).toEqual(pools.map((p) => p.metadata.name).sort());
+    const pools = byKind('Deployment').filter(
+      (d) => podSpec(d).containers[0].command[1] === 'apps/worker/src/index.ts',
+    );
+    expect(scaledObjects.map((s) => s.spec.scaleTargetRef.name).sort()).toEqual(
+      pools.map((p) => p.metadata.name).sort(),
+    );
     for (const scaled of scaledObjects) {
       const pool = pools.find((p) => p.metadata.name === scaled.spec.scaleTargetRef.name)!;
       const served = containerEnv(example, podSpec(pool).containers[0]).WORKER_MODELS!.split(',');
@@ -232,7 +281,9 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
       const [trigger] = scaled.spec.triggers;
       expect(trigger.type).toBe('prometheus');
       const query: string = trigger.metadata.query;
-      expect(query).toMatch(/^sum\(max by \(model, state\) \(inferq_queue_jobs\{model=~"([^"]+)", state=~"([^"]+)"\}\)\)$/);
+      expect(query).toMatch(
+        /^sum\(max by \(model, state\) \(inferq_queue_jobs\{model=~"([^"]+)", state=~"([^"]+)"\}\)\)$/,
+      );
       const [, modelMatcher, stateMatcher] = /model=~"([^"]+)", state=~"([^"]+)"/.exec(query)!;
       expect(modelMatcher!.split('|').sort()).toEqual(served.sort());
       expect(stateMatcher!.split('|')).toEqual(expect.arrayContaining(['waiting', 'prioritized']));
@@ -256,20 +307,27 @@ describe.skipIf(!kubectlBinary)('Kubernetes manifests (deploy/kubernetes)', () =
   });
 
   it('has every worker listen on the pod address, where the kubelet probes and Prometheus reach it', () => {
-    const workers = byKind('Deployment').filter((d) => podSpec(d).containers[0].command[1] === 'apps/worker/src/index.ts');
+    const workers = byKind('Deployment').filter(
+      (d) => podSpec(d).containers[0].command[1] === 'apps/worker/src/index.ts',
+    );
     expect(workers.length).toBeGreaterThan(0);
-    for (const worker of workers) expect(containerEnv(example, podSpec(worker).containers[0]).WORKER_HOST, worker.metadata.name).toBe('0.0.0.0');
+    for (const worker of workers)
+      expect(containerEnv(example, podSpec(worker).containers[0]).WORKER_HOST, worker.metadata.name).toBe('0.0.0.0');
   });
 
   it('annotates every scraped pod with a port its container listens on', () => {
     for (const deployment of byKind('Deployment')) {
       const annotations = deployment.spec.template.metadata.annotations ?? {};
       if (annotations['prometheus.io/scrape'] !== 'true') continue;
-      const ports = podSpec(deployment).containers[0].ports.map((port: { containerPort: number }) => String(port.containerPort));
+      const ports = podSpec(deployment).containers[0].ports.map((port: { containerPort: number }) =>
+        String(port.containerPort),
+      );
       expect(ports).toContain(annotations['prometheus.io/port']);
       expect(annotations['prometheus.io/path']).toBe('/metrics');
     }
-    const scraped = byKind('Deployment').filter((d) => d.spec.template.metadata.annotations?.['prometheus.io/scrape'] === 'true');
+    const scraped = byKind('Deployment').filter(
+      (d) => d.spec.template.metadata.annotations?.['prometheus.io/scrape'] === 'true',
+    );
     expect(scraped.map((d) => d.metadata.name)).toContain('inferq-api');
   });
 });
@@ -281,7 +339,11 @@ describe('monitoring (deploy/kubernetes/monitoring)', () => {
   const exported = new Map<string, string[]>();
   for (const registry of [api.registry, worker.registry]) {
     for (const metric of registry.getMetricsAsArray()) {
-      const { name, labelNames = [], type } = metric as unknown as { name: string; labelNames?: string[]; type: string };
+      const {
+        name,
+        labelNames = [],
+        type,
+      } = metric as unknown as { name: string; labelNames?: string[]; type: string };
       const names = type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
       for (const series of names) exported.set(series, [...labelNames, ...(series.endsWith('_bucket') ? ['le'] : [])]);
     }
@@ -292,13 +354,17 @@ describe('monitoring (deploy/kubernetes/monitoring)', () => {
 
   const dashboard = JSON.parse(readFileSync(join(deployDir, 'monitoring/grafana-dashboard.json'), 'utf8'));
   const panels = (dashboard.panels as any[]).filter((panel) => panel.type !== 'row');
-  const expressions: Array<{ panel: string; expr: string }> = panels.flatMap((panel) => panel.targets.map((target: { expr: string }) => ({ panel: panel.title, expr: target.expr })));
+  const expressions: Array<{ panel: string; expr: string }> = panels.flatMap((panel) =>
+    panel.targets.map((target: { expr: string }) => ({ panel: panel.title, expr: target.expr })),
+  );
 
   it('has panels for queue depth per model, throughput, latency percentiles, batch sizes and refusals', () => {
     const uses = (pattern: RegExp) => expressions.some(({ expr }) => pattern.test(expr));
     expect(uses(/inferq_queue_jobs\{[^}]*state=~"waiting\|prioritized"/)).toBe(true);
     expect(uses(/rate\(inferq_jobs_finished_total/)).toBe(true);
-    expect(uses(/histogram_quantile\(0\.99, sum by \(le, model\) \(rate\(inferq_job_queue_wait_seconds_bucket/)).toBe(true);
+    expect(uses(/histogram_quantile\(0\.99, sum by \(le, model\) \(rate\(inferq_job_queue_wait_seconds_bucket/)).toBe(
+      true,
+    );
     expect(uses(/inferq_batch_size_sum/)).toBe(true);
     expect(uses(/inferq_rate_limit_rejections_total/)).toBe(true);
     expect(new Set(panels.map((panel) => panel.id)).size).toBe(panels.length);
@@ -315,7 +381,8 @@ describe('monitoring (deploy/kubernetes/monitoring)', () => {
     }
     for (const [, labels] of expr.matchAll(/by \(([^)]*)\)/g)) {
       for (const label of labels!.split(',').map((l) => l.trim())) {
-        const known = selectors.some(([, name]) => exported.get(name!)!.includes(label)) || targetLabels.includes(label);
+        const known =
+          selectors.some(([, name]) => exported.get(name!)!.includes(label)) || targetLabels.includes(label);
         expect(known, `grouping by ${label} in ${expr}`).toBe(true);
       }
     }

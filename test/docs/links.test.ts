@@ -18,7 +18,14 @@ function markdownFiles(dir: string): string[] {
 }
 
 /** The pages checked: the front door, the manual, and the pages beside code that the manual links to. */
-const pages = ['README.md', 'CHANGELOG.md', 'bench/README.md', 'apps/api/test/README.md', 'deploy/kubernetes/README.md', ...markdownFiles('docs')];
+const pages = [
+  'README.md',
+  'CHANGELOG.md',
+  'bench/README.md',
+  'apps/api/test/README.md',
+  'deploy/kubernetes/README.md',
+  ...markdownFiles('docs'),
+];
 
 /** Markdown without fenced blocks and inline code, where a bracket is not a link. */
 function prose(markdown: string): string {
@@ -31,7 +38,10 @@ function headingAnchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   for (const match of prose(headingSource(markdown)).matchAll(/^#{1,6}[ \t]+(.+?)[ \t#]*$/gm)) {
     const text = match[1]!.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1');
-    const slug = text.toLowerCase().replace(/[^\p{L}\p{N}\p{M}\s_-]/gu, '').replace(/\s/g, '-');
+    const slug = text
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\p{M}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     anchors.add(count === 0 ? slug : `${slug}-${count}`);
@@ -70,7 +80,9 @@ function brokenReason({ page, target }: Link): string | null {
 
 describe('links in README.md and docs/', () => {
   it('finds the pages and their links', () => {
-    expect(pages).toEqual(expect.arrayContaining(['README.md', 'docs/README.md', 'docs/getting-started.md', 'docs/operating/settings.md']));
+    expect(pages).toEqual(
+      expect.arrayContaining(['README.md', 'docs/README.md', 'docs/getting-started.md', 'docs/operating/settings.md']),
+    );
     expect(pages.flatMap(linksOf).length).toBeGreaterThan(100);
   });
 
@@ -82,7 +94,9 @@ describe('links in README.md and docs/', () => {
   });
 
   it('slugs headings as GitHub does', () => {
-    const anchors = headingAnchors('# The REST API (`/v1`)\n## Bringing a PyTorch (or any ONNX) model\n## Tiers\n## Tiers\n');
+    const anchors = headingAnchors(
+      '# The REST API (`/v1`)\n## Bringing a PyTorch (or any ONNX) model\n## Tiers\n## Tiers\n',
+    );
     expect([...anchors]).toEqual(['the-rest-api-v1', 'bringing-a-pytorch-or-any-onnx-model', 'tiers', 'tiers-1']);
   });
 
@@ -90,6 +104,8 @@ describe('links in README.md and docs/', () => {
     expect(brokenReason({ page: 'docs/README.md', target: 'api/v2.md' })).toBeNull();
     expect(brokenReason({ page: 'docs/README.md', target: 'api/v3.md' })).toBe('docs/api/v3.md does not exist');
     expect(brokenReason({ page: 'README.md', target: '' })).toBe('an empty link');
-    expect(brokenReason({ page: 'README.md', target: 'docs/concepts/jobs.md#no-such-heading' })).toBe('no heading #no-such-heading in docs/concepts/jobs.md');
+    expect(brokenReason({ page: 'README.md', target: 'docs/concepts/jobs.md#no-such-heading' })).toBe(
+      'no heading #no-such-heading in docs/concepts/jobs.md',
+    );
   });
 });

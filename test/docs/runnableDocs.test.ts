@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { repoRoot, tinyConvNetModel, tinyTextModel, type PlatformProcess } from '@inferq/testing';
-import { docsCoverage, documentedPages, fencedBlocks, formatDocsCoverage, type DocBlock } from '../../scripts/docs/docBlocks.ts';
+import {
+  docsCoverage,
+  documentedPages,
+  fencedBlocks,
+  formatDocsCoverage,
+  type DocBlock,
+} from '../../scripts/docs/docBlocks.ts';
 import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopAll } from '../e2e/platform.ts';
 
 /**
@@ -20,7 +26,12 @@ import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopA
  */
 
 /** Pages that run first, in this order: later pages use what they set up (the user's models). */
-const firstPages = ['docs/getting-started.md', 'docs/models/bring-your-own-model.md', 'docs/api/clients.md', 'docs/api/v2.md'];
+const firstPages = [
+  'docs/getting-started.md',
+  'docs/models/bring-your-own-model.md',
+  'docs/api/clients.md',
+  'docs/api/v2.md',
+];
 
 /** A block may take this long (a loaded CI machine); the whole file takes about two minutes. */
 const blockTimeoutMs = 90_000;
@@ -37,7 +48,10 @@ const blocks = pageBlocks
 const registry = await mkdtemp(path.join(tmpdir(), 'inferq-docs-models-'));
 // TypeScript blocks are written here, beside a node_modules that resolves the workspace's packages.
 const scratch = await mkdtemp(path.join(tmpdir(), 'inferq-docs-blocks-'));
-const env = platformEnv({ queuePrefix: `${inject('queuePrefix')}-docs-${randomUUID().slice(0, 8)}`, modelsDir: registry });
+const env = platformEnv({
+  queuePrefix: `${inject('queuePrefix')}-docs-${randomUUID().slice(0, 8)}`,
+  modelsDir: registry,
+});
 let api: PlatformProcess | undefined;
 let worker: PlatformProcess | undefined;
 let blockEnv: Record<string, string> = {};
@@ -51,7 +65,10 @@ const pyTorchStandIns = { 'tiny-convnet.onnx': tinyConvNetModel, 'tiny-text.onnx
 const standInsWritten: string[] = [];
 
 beforeAll(async () => {
-  await Promise.all([cp(inject('modelsDir'), registry, { recursive: true }), symlink(path.join(repoRoot, 'node_modules'), path.join(scratch, 'node_modules'), 'dir')]);
+  await Promise.all([
+    cp(inject('modelsDir'), registry, { recursive: true }),
+    symlink(path.join(repoRoot, 'node_modules'), path.join(scratch, 'node_modules'), 'dir'),
+  ]);
   for (const [file, build] of Object.entries(pyTorchStandIns)) {
     const target = path.join(repoRoot, file);
     if (existsSync(target)) continue;
@@ -87,7 +104,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAll([api, worker]);
-  await Promise.all([rm(registry, { recursive: true, force: true }), rm(scratch, { recursive: true, force: true }), ...standInsWritten.map((file) => rm(file, { force: true }))]);
+  await Promise.all([
+    rm(registry, { recursive: true, force: true }),
+    rm(scratch, { recursive: true, force: true }),
+    ...standInsWritten.map((file) => rm(file, { force: true })),
+  ]);
 });
 
 /** The command that runs a block: bash with its script, Node or python3 with the block as a file. */
@@ -126,13 +147,24 @@ describe('runnable blocks of the docs', () => {
   });
 
   it('finds the runnable blocks of the quick start, the model guide, the clients and the protocol', () => {
-    for (const page of firstPages) expect(blocks.filter((block) => block.page === page).length, page).toBeGreaterThanOrEqual(page === 'docs/getting-started.md' ? 5 : 3);
+    for (const page of firstPages)
+      expect(blocks.filter((block) => block.page === page).length, page).toBeGreaterThanOrEqual(
+        page === 'docs/getting-started.md' ? 5 : 3,
+      );
     expect(new Set(blocks.map((block) => block.runsAs))).toEqual(new Set(['bash', 'ts', 'python']));
-    expect(blocks.every((block) => block.runsAs !== null), 'runnable is for shell, TypeScript and Python blocks').toBe(true);
+    expect(
+      blocks.every((block) => block.runsAs !== null),
+      'runnable is for shell, TypeScript and Python blocks',
+    ).toBe(true);
   });
 
   it('reads a block between its fences, its language and its mark, and refuses one never closed', () => {
-    expect(fencedBlocks('x.md', 'text\n```bash runnable\necho one\necho two\n```\n```sh\nnot this\n```\n```\nout\n```\n  ```ts runnable\n  const a = 1;\n  ```\n')).toEqual([
+    expect(
+      fencedBlocks(
+        'x.md',
+        'text\n```bash runnable\necho one\necho two\n```\n```sh\nnot this\n```\n```\nout\n```\n  ```ts runnable\n  const a = 1;\n  ```\n',
+      ),
+    ).toEqual([
       { page: 'x.md', line: 2, language: 'bash', runsAs: 'bash', runnable: true, script: 'echo one\necho two' },
       { page: 'x.md', line: 6, language: 'sh', runsAs: 'bash', runnable: false, script: 'not this' },
       { page: 'x.md', line: 9, language: '', runsAs: null, runnable: false, script: 'out' },
@@ -141,8 +173,12 @@ describe('runnable blocks of the docs', () => {
     expect(() => fencedBlocks('x.md', '```bash runnable\necho one\n')).toThrow(/never closed/);
   });
 
-  it.each(blocks.map((block, index) => ({ ...block, index })))('$page:$line ($runsAs) exits 0', { timeout: blockTimeoutMs + 10_000 }, async (block) => {
-    const { code, output } = await run(await blockCommand(block, block.index));
-    expect(code, `${block.page}:${block.line} exited ${code}:\n${output}`).toBe(0);
-  });
+  it.each(blocks.map((block, index) => ({ ...block, index })))(
+    '$page:$line ($runsAs) exits 0',
+    { timeout: blockTimeoutMs + 10_000 },
+    async (block) => {
+      const { code, output } = await run(await blockCommand(block, block.index));
+      expect(code, `${block.page}:${block.line} exited ${code}:\n${output}`).toBe(0);
+    },
+  );
 });

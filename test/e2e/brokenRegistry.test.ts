@@ -7,7 +7,16 @@ import type { ModelsView } from '@inferq/core';
 import { readModelManifest } from '@inferq/models';
 import type { PlatformProcess } from '@inferq/testing';
 import { importMnistModel, mnistFixtureFolder } from '@inferq/training';
-import { createTestUser, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  type Caller,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+} from './platform.ts';
 
 /**
  * A registry with one invalid version (a model.json without modelTopology, which an older admin
@@ -28,9 +37,18 @@ describe('a worker on a registry holding an invalid version', () => {
     await mkdir(broken, { recursive: true });
     const { sha256: _sha256, ...manifest } = await readModelManifest(mnistFixtureFolder);
     await writeFile(path.join(broken, 'model.json'), JSON.stringify({ format: 'layers-model', weightsManifest: [] }));
-    await writeFile(path.join(broken, 'manifest.json'), JSON.stringify({ ...manifest, name: 'broken', version: '1.0.0', onnx: undefined, sha256: '0'.repeat(64) }));
-    const env = platformEnv({ modelsDir: root, extra: { DEFAULT_MODEL: 'mnist', WORKER_MODELS: '*', HEARTBEAT_INTERVAL_MS: '200' } });
-    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'broken-registry' })]);
+    await writeFile(
+      path.join(broken, 'manifest.json'),
+      JSON.stringify({ ...manifest, name: 'broken', version: '1.0.0', onnx: undefined, sha256: '0'.repeat(64) }),
+    );
+    const env = platformEnv({
+      modelsDir: root,
+      extra: { DEFAULT_MODEL: 'mnist', WORKER_MODELS: '*', HEARTBEAT_INTERVAL_MS: '200' },
+    });
+    const started = await Promise.all([
+      startApiProcess(env),
+      startWorkerProcess({ ...env, workerId: 'broken-registry' }),
+    ]);
     api = started[0].process;
     worker = started[1].process;
     healthUrl = started[1].healthUrl;
@@ -47,23 +65,36 @@ describe('a worker on a registry holding an invalid version', () => {
     expect(response.status).toBe(200);
     const body = await response.json();
     expect(body.models.map((model: { name: string }) => model.name)).toEqual(['mnist']);
-    expect(body.failedModels).toEqual([expect.objectContaining({ name: 'broken', version: '1.0.0', code: 'MODEL_NOT_READY', reason: 'invalid-model-json' })]);
+    expect(body.failedModels).toEqual([
+      expect.objectContaining({
+        name: 'broken',
+        version: '1.0.0',
+        code: 'MODEL_NOT_READY',
+        reason: 'invalid-model-json',
+      }),
+    ]);
   });
 
   it('runs jobs for the good model and lists the broken one as failing to load on GET /v1/models', async () => {
-    const digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+    const digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
     const job = await waitForFinal(caller, (await submit(caller, digit, { model: 'mnist' })).id);
     expect(job.status).toBe('succeeded');
     expect(job.model.engine).toBe('onnxruntime-cpu');
 
     let view: ModelsView | undefined;
     for (let i = 0; i < 50; i++) {
-      view = (await (await fetch(`${caller.baseUrl}/v1/models`, { headers: caller.user.headers })).json()) as ModelsView;
+      view = (await (
+        await fetch(`${caller.baseUrl}/v1/models`, { headers: caller.user.headers })
+      ).json()) as ModelsView;
       if (view.workers.some((w) => w.workerId === 'broken-registry')) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const brokenView = view?.models.find((model) => model.name === 'broken');
-    expect(brokenView?.loadFailures).toEqual([expect.objectContaining({ workerId: 'broken-registry', version: '1.0.0', reason: 'invalid-model-json' })]);
+    expect(brokenView?.loadFailures).toEqual([
+      expect.objectContaining({ workerId: 'broken-registry', version: '1.0.0', reason: 'invalid-model-json' }),
+    ]);
     const workerView = view?.workers.find((w) => w.workerId === 'broken-registry');
     expect(workerView?.onnxRuntime?.provider).toBe('cpu');
     expect(workerView?.models).toEqual([expect.objectContaining({ name: 'mnist', engine: 'onnxruntime-cpu' })]);

@@ -19,7 +19,10 @@ export async function ensureDashboardBuilt(): Promise<void> {
 /** Debian's Chromium (Playwright's own browser download is not used). */
 export function chromiumPath(): string {
   const found = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((candidate) => existsSync(candidate));
-  if (!found) throw new Error('Chromium is not installed: apt-get install -y chromium (the browser tests drive /usr/bin/chromium)');
+  if (!found)
+    throw new Error(
+      'Chromium is not installed: apt-get install -y chromium (the browser tests drive /usr/bin/chromium)',
+    );
   return found;
 }
 
@@ -27,6 +30,14 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }

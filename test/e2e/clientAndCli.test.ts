@@ -9,7 +9,14 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeStatus, InferQClient, InferQError, verifyWebhookSignature, type Job, type RetryInfo } from '@inferq/client';
+import {
+  describeStatus,
+  InferQClient,
+  InferQError,
+  verifyWebhookSignature,
+  type Job,
+  type RetryInfo,
+} from '@inferq/client';
 import { drawingImage } from '@inferq/images/testing';
 import { PlatformProcess, repoRoot, type TestUser } from '@inferq/testing';
 import { inject } from 'vitest';
@@ -51,7 +58,10 @@ beforeAll(async () => {
   // "brief": one submission per 2 s, for the CLI's wait on a rate limit.
   const extra = {
     WEBHOOK_ALLOW_LOOPBACK: 'true',
-    TIER_OVERRIDES: JSON.stringify({ free: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 3600 }, brief: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 2 } }),
+    TIER_OVERRIDES: JSON.stringify({
+      free: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 3600 },
+      brief: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 2 },
+    }),
   };
   dispatcher = new PlatformProcess('webhooks', 'apps/webhooks/src/index.ts', {
     NODE_ENV: 'test',
@@ -74,7 +84,9 @@ beforeAll(async () => {
   baseUrl = apiStarted.baseUrl;
   user = await createTestUser(env.databaseUrl, { tier: 'pro' });
   client = new InferQClient({ baseUrl, apiKey: user.key });
-  image = await sharp(await drawingImage(320, 240)).jpeg().toBuffer();
+  image = await sharp(await drawingImage(320, 240))
+    .jpeg()
+    .toBuffer();
 });
 afterAll(async () => {
   await stopAll([api, worker, dispatcher]);
@@ -85,7 +97,13 @@ describe('InferQClient against the running platform', () => {
   it('runs an image to its result: submit, wait (server-held), get, list', async () => {
     const job = await client.run(image, { model: 'nsfw' });
     expect(job.status).toBe('succeeded');
-    expect(job.result?.top?.map((entry) => entry.label).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    expect(job.result?.top?.map((entry) => entry.label).sort()).toEqual([
+      'Drawing',
+      'Hentai',
+      'Neutral',
+      'Porn',
+      'Sexy',
+    ]);
     expect((await client.get(job.id)).status).toBe('succeeded');
 
     const queued = await client.submit(image);
@@ -111,7 +129,12 @@ describe('InferQClient against the running platform', () => {
 
   it.each<[string, () => Promise<unknown>, string, number]>([
     ['an unknown job', () => client.get(randomUUID()), 'JOB_NOT_FOUND', 404],
-    ['a bad key', () => new InferQClient({ baseUrl, apiKey: 'iq_000000000000_nope' }).get(randomUUID()), 'UNAUTHENTICATED', 401],
+    [
+      'a bad key',
+      () => new InferQClient({ baseUrl, apiKey: 'iq_000000000000_nope' }).get(randomUUID()),
+      'UNAUTHENTICATED',
+      401,
+    ],
     ['a bad webhook', () => client.submit(image, { webhook: 'ftp://example.com/x' }), 'INVALID_WEBHOOK_URL', 400],
     ['an unknown model', () => client.submit(image, { model: 'no-such-model' }), 'UNKNOWN_MODEL', 400],
   ])('throws InferQError with the API code for %s', async (_name, call, code, status) => {
@@ -124,7 +147,10 @@ describe('InferQClient against the running platform', () => {
   });
 
   it('submits many images in batches (submitMany): a job or an error per image, in order', async () => {
-    const batch = await client.submitMany([image, Buffer.from('not an image'), new Uint8Array(image)], { batchSize: 2, waitSeconds: 30 });
+    const batch = await client.submitMany([image, Buffer.from('not an image'), new Uint8Array(image)], {
+      batchSize: 2,
+      waitSeconds: 30,
+    });
     expect(batch.data.map((item) => [item.index, item.status, item.job?.status ?? item.error?.code])).toEqual([
       [0, 200, 'succeeded'],
       [1, 400, 'INVALID_IMAGE'],
@@ -146,7 +172,14 @@ describe('InferQClient against the running platform', () => {
       return fetch(input, init);
     };
     const retries: RetryInfo[] = [];
-    const limitedClient = new InferQClient({ baseUrl, apiKey: limited.key, fetch: counting, maxRetries: 2, maxRetryDelayMs: 50, onRetry: (retry) => retries.push(retry) });
+    const limitedClient = new InferQClient({
+      baseUrl,
+      apiKey: limited.key,
+      fetch: counting,
+      maxRetries: 2,
+      maxRetryDelayMs: 50,
+      onRetry: (retry) => retries.push(retry),
+    });
     await limitedClient.submit(image);
     requests = 0;
     await expect(limitedClient.submit(image)).rejects.toMatchObject({ code: 'RATE_LIMITED', status: 429 });
@@ -159,7 +192,7 @@ describe('InferQClient against the running platform', () => {
     expect(retries[0]!.retryAfterMs).toBeGreaterThan(1000);
   });
 
-  it('reads the account: the key\'s user, its tier and the submissions counted against it', async () => {
+  it("reads the account: the key's user, its tier and the submissions counted against it", async () => {
     const fresh = await createTestUser(env.databaseUrl, { tier: 'pro' });
     const freshClient = new InferQClient({ baseUrl, apiKey: fresh.key });
     await freshClient.submit(image);
@@ -174,11 +207,17 @@ describe('InferQClient against the running platform', () => {
     expect(queued).toMatchObject({ status: 'queued', waitingFor: 'worker' });
     expect(describeStatus(await client.get(queued.id))).toBe('queued · waiting for a worker');
     const updates: Job[] = [];
-    const timedOut = await client.run(image, { model: 'mnist', timeoutMs: 1500, onUpdate: (job) => updates.push(job) }).then(
-      () => undefined,
-      (error: unknown) => error as InferQError,
-    );
-    expect(timedOut).toMatchObject({ code: 'WAIT_TIMEOUT', status: 0, job: { status: 'queued', waitingFor: 'worker' } });
+    const timedOut = await client
+      .run(image, { model: 'mnist', timeoutMs: 1500, onUpdate: (job) => updates.push(job) })
+      .then(
+        () => undefined,
+        (error: unknown) => error as InferQError,
+      );
+    expect(timedOut).toMatchObject({
+      code: 'WAIT_TIMEOUT',
+      status: 0,
+      job: { status: 'queued', waitingFor: 'worker' },
+    });
     expect(timedOut!.job!.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(updates.map((job) => [job.id, job.waitingFor])).toEqual([[timedOut!.job!.id, 'worker']]);
   });
@@ -186,7 +225,13 @@ describe('InferQClient against the running platform', () => {
   it('reads GET /v1/models, typed', async () => {
     const list = await client.models();
     const nsfw = list.models.find((model) => model.name === 'nsfw');
-    expect(nsfw?.versions.find((version) => version.live)?.labels).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    expect(nsfw?.versions.find((version) => version.live)?.labels).toEqual([
+      'Drawing',
+      'Hentai',
+      'Neutral',
+      'Porn',
+      'Sexy',
+    ]);
     expect(list.workers.map((each) => each.workerId)).toContain('client-e2e');
   });
 });
@@ -198,7 +243,8 @@ describe('webhooks end to end', () => {
     const job = await client.submit(image, { webhook: `${receiver.url}/hooks/inferq` });
     expect(job.webhook?.url).toBe(`${receiver.url}/hooks/inferq`);
     const deadline = Date.now() + 60_000;
-    while (receiver.requests.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (receiver.requests.length < 3 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(receiver.requests).toHaveLength(3);
 
     const final = await client.get(job.id);
@@ -206,8 +252,20 @@ describe('webhooks end to end', () => {
       expect(request.headers['inferq-event']).toBe('job.succeeded');
       expect(request.headers['inferq-attempt']).toBe(String(index + 1));
       expect(request.headers['content-type']).toBe('application/json');
-      expect(await verifyWebhookSignature({ secret, body: request.body, header: request.headers['inferq-signature'] as string })).toBe(true);
-      expect(await verifyWebhookSignature({ secret: `${secret}x`, body: request.body, header: request.headers['inferq-signature'] as string })).toBe(false);
+      expect(
+        await verifyWebhookSignature({
+          secret,
+          body: request.body,
+          header: request.headers['inferq-signature'] as string,
+        }),
+      ).toBe(true);
+      expect(
+        await verifyWebhookSignature({
+          secret: `${secret}x`,
+          body: request.body,
+          header: request.headers['inferq-signature'] as string,
+        }),
+      ).toBe(false);
       // Standard Webhooks: the same check as any of its libraries makes.
       expect(request.headers['webhook-id']).toBe(request.headers['inferq-delivery']);
       expect(await verifyWebhookSignature({ secret, body: request.body, headers: request.headers })).toBe(true);
@@ -225,10 +283,12 @@ describe('webhooks end to end', () => {
       ['completed', 3, 200],
     ]);
     // The log names the delivery by the id the receiver got.
-    expect(deliveries.data.map((delivery) => delivery.id)).toEqual(receiver.requests.map((request) => request.headers['webhook-id']));
+    expect(deliveries.data.map((delivery) => delivery.id)).toEqual(
+      receiver.requests.map((request) => request.headers['webhook-id']),
+    );
   });
 
-  it('carries the job\'s metadata in the webhook body, and the client filters its list by it', async () => {
+  it("carries the job's metadata in the webhook body, and the client filters its list by it", async () => {
     receiver.requests.length = 0;
     receiver.statuses = [];
     const tag = randomUUID();
@@ -237,25 +297,43 @@ describe('webhooks end to end', () => {
     expect(job.metadata).toEqual(metadata);
     await client.submit(image, { metadata: { order: 'another' } });
     const deadline = Date.now() + 60_000;
-    while (receiver.requests.length < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (receiver.requests.length < 1 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(JSON.parse(receiver.requests[0]!.body)).toMatchObject({ id: job.id, status: 'succeeded', metadata });
-    const listed = await client.list({ metadata: { order: tag }, status: 'succeeded', model: 'nsfw', createdAfter: new Date(Date.now() - 600_000) });
+    const listed = await client.list({
+      metadata: { order: tag },
+      status: 'succeeded',
+      model: 'nsfw',
+      createdAfter: new Date(Date.now() - 600_000),
+    });
     expect(listed.data.map((found) => found.id)).toEqual([job.id]);
     expect((await client.list({ metadata: { order: tag }, errorCode: 'TIMEOUT' })).data).toEqual([]);
-    await expect(client.submit(image, { metadata: { ['k'.repeat(41)]: 'v' } })).rejects.toMatchObject({ code: 'INVALID_METADATA', status: 400 });
+    await expect(client.submit(image, { metadata: { ['k'.repeat(41)]: 'v' } })).rejects.toMatchObject({
+      code: 'INVALID_METADATA',
+      status: 400,
+    });
   });
 
   it('sends job.started too when the webhook asks for it (webhookEvents)', async () => {
     receiver.requests.length = 0;
     receiver.statuses = [];
-    const job = await client.submit(image, { webhook: `${receiver.url}/hooks/started`, webhookEvents: ['started', 'completed'] });
+    const job = await client.submit(image, {
+      webhook: `${receiver.url}/hooks/started`,
+      webhookEvents: ['started', 'completed'],
+    });
     expect(job.webhook?.events).toEqual(['started', 'completed']);
     const deadline = Date.now() + 60_000;
-    while (receiver.requests.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(receiver.requests.map((request) => request.headers['inferq-event']).sort()).toEqual(['job.started', 'job.succeeded']);
+    while (receiver.requests.length < 2 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(receiver.requests.map((request) => request.headers['inferq-event']).sort()).toEqual([
+      'job.started',
+      'job.succeeded',
+    ]);
     // Two deliveries, each with its own id.
     expect(new Set(receiver.requests.map((request) => request.headers['webhook-id'])).size).toBe(2);
-    await expect(client.submit(image, { webhook: `${receiver.url}/hooks/x`, webhookEvents: ['finished' as 'completed'] })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(
+      client.submit(image, { webhook: `${receiver.url}/hooks/x`, webhookEvents: ['finished' as 'completed'] }),
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });
 
@@ -266,14 +344,28 @@ describe('the inferq CLI as a child process', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'inferq-cli-'));
     await writeFile(path.join(dir, 'a.jpg'), image);
-    await writeFile(path.join(dir, 'b.png'), await sharp(await drawingImage(200, 200)).png().toBuffer());
+    await writeFile(
+      path.join(dir, 'b.png'),
+      await sharp(await drawingImage(200, 200))
+        .png()
+        .toBuffer(),
+    );
   });
 
-  async function inferq(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  async function inferq(
+    args: string[],
+    extraEnv: Record<string, string> = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
       const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
         cwd: dir,
-        env: { PATH: process.env.PATH ?? '', HOME: dir, INFERQ_BASE_URL: baseUrl, INFERQ_API_KEY: user.key, ...extraEnv },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: dir,
+          INFERQ_BASE_URL: baseUrl,
+          INFERQ_API_KEY: user.key,
+          ...extraEnv,
+        },
       });
       return { code: 0, stdout, stderr };
     } catch (error) {
@@ -315,7 +407,16 @@ describe('the inferq CLI as a child process', () => {
 
   it('submits with --meta and lists by it', async () => {
     const tag = randomUUID();
-    const submitted = await inferq(['submit', 'a.jpg', '--wait', '--json', '--meta', `run=${tag}`, '--meta', 'team=red=blue']);
+    const submitted = await inferq([
+      'submit',
+      'a.jpg',
+      '--wait',
+      '--json',
+      '--meta',
+      `run=${tag}`,
+      '--meta',
+      'team=red=blue',
+    ]);
     expect(submitted.code).toBe(0);
     const job = (JSON.parse(submitted.stdout) as Array<{ job: Job }>)[0]!.job;
     expect(job.metadata).toEqual({ run: tag, team: 'red=blue' });
@@ -335,7 +436,10 @@ describe('the inferq CLI as a child process', () => {
     const sql = new pg.Client({ connectionString: env.databaseUrl });
     await sql.connect();
     try {
-      await sql.query("UPDATE jobs SET status = 'failed', error_code = 'TIMEOUT', error_message = 'x', finished_at = now() - interval '1 second' WHERE id = $1", [id]);
+      await sql.query(
+        "UPDATE jobs SET status = 'failed', error_code = 'TIMEOUT', error_message = 'x', finished_at = now() - interval '1 second' WHERE id = $1",
+        [id],
+      );
     } finally {
       await sql.end();
     }
@@ -348,7 +452,10 @@ describe('the inferq CLI as a child process', () => {
     expect((await client.wait(id, { timeoutMs: 60_000 })).status).toBe('succeeded');
     // A user's key is refused the operators' commands.
     expect((await inferq(['retry-failed'])).code).toBe(3);
-    const range = await inferq(['redeliver', '--from', new Date(Date.now() - 60_000).toISOString(), '--to', new Date().toISOString(), '--json'], asAdmin);
+    const range = await inferq(
+      ['redeliver', '--from', new Date(Date.now() - 60_000).toISOString(), '--to', new Date().toISOString(), '--json'],
+      asAdmin,
+    );
     expect(range.code).toBe(0);
     expect(JSON.parse(range.stdout)).toMatchObject({ dryRun: true, enqueued: 0 });
     const noWebhook = await inferq(['redeliver', id], asAdmin);
@@ -401,7 +508,7 @@ describe('the inferq CLI as a child process', () => {
     expect(JSON.parse(failed.stdout).error.code).toBe('INFERENCE_FAILED');
   });
 
-  it('puts the API\'s error message in the table, one line per row', async () => {
+  it("puts the API's error message in the table, one line per row", async () => {
     await writeFile(path.join(dir, 'notes.jpg'), 'not an image');
     const submitted = await inferq(['submit', 'a.jpg', 'notes.jpg', '--wait']);
     expect(submitted.code).toBe(3);
@@ -411,7 +518,12 @@ describe('the inferq CLI as a child process', () => {
     expect(lines[3]).toContain('succeeded');
     expect(lines[4]).toMatch(/notes\.jpg .*not submitted .*INVALID_IMAGE: \S+/);
     const listed = await inferq(['list', '--limit', '3']);
-    expect(listed.stdout.trim().split('\n').filter((line) => /[0-9a-f]{8}-/.test(line))).toHaveLength(3);
+    expect(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .filter((line) => /[0-9a-f]{8}-/.test(line)),
+    ).toHaveLength(3);
   });
 
   it('says a submitted job is queued, waiting for a worker, with its id, when --wait runs out (exit 5)', async () => {
@@ -423,7 +535,9 @@ describe('the inferq CLI as a child process', () => {
     expect(submitted.stdout).not.toContain('not submitted');
     expect(submitted.stdout).not.toContain('WAIT_TIMEOUT');
     // Said at once, and again when the wait ends, each time with the id.
-    expect(submitted.stderr.split('\n').filter((line) => line.includes(id!) && line.includes('waiting for a worker'))).toHaveLength(2);
+    expect(
+      submitted.stderr.split('\n').filter((line) => line.includes(id!) && line.includes('waiting for a worker')),
+    ).toHaveLength(2);
     expect(submitted.stderr).toContain(`inferq get ${id} --wait`);
 
     const got = await inferq(['get', id!]);
@@ -433,7 +547,17 @@ describe('the inferq CLI as a child process', () => {
     expect(waited.code).toBe(5);
     expect(JSON.parse(waited.stdout)).toMatchObject({ id, status: 'queued', waitingFor: 'worker' });
 
-    const several = await inferq(['submit', 'a.jpg', 'b.png', '--model', 'mnist', '--wait', '--timeout', '1', '--json']);
+    const several = await inferq([
+      'submit',
+      'a.jpg',
+      'b.png',
+      '--model',
+      'mnist',
+      '--wait',
+      '--timeout',
+      '1',
+      '--json',
+    ]);
     expect(several.code).toBe(5);
     const rows = JSON.parse(several.stdout) as Array<{ job: Job | null; error: { code: string } | null }>;
     expect(rows.map((row) => [row.job?.status, row.job?.waitingFor, row.error?.code])).toEqual([
@@ -449,7 +573,9 @@ describe('the inferq CLI as a child process', () => {
     // The engine each model ran on, never the TF.js backend alone (the worker's wasm).
     expect(models.stdout).toMatch(/workers: \S+ \((onnxruntime|tfjs)-[a-z]+(, (onnxruntime|tfjs)-[a-z]+)*\)/);
     expect(models.stdout).not.toMatch(/\(wasm\)/);
-    expect(JSON.parse((await inferq(['models', '--json'])).stdout).models.map((model: { name: string }) => model.name)).toContain('nsfw');
+    expect(
+      JSON.parse((await inferq(['models', '--json'])).stdout).models.map((model: { name: string }) => model.name),
+    ).toContain('nsfw');
   });
 
   it('says when it waits on a rate limit, and for how long', async () => {
@@ -468,7 +594,11 @@ describe('the inferq CLI as a child process', () => {
     const config = path.join(dir, 'xdg');
     await mkdir(path.join(config, 'inferq'), { recursive: true });
     await writeFile(path.join(config, 'inferq', 'config.json'), JSON.stringify({ baseUrl, apiKey: user.key }));
-    const listed = await inferq(['list', '--json'], { INFERQ_API_KEY: '', INFERQ_BASE_URL: '', XDG_CONFIG_HOME: config });
+    const listed = await inferq(['list', '--json'], {
+      INFERQ_API_KEY: '',
+      INFERQ_BASE_URL: '',
+      XDG_CONFIG_HOME: config,
+    });
     expect(listed.code).toBe(0);
     expect(JSON.parse(listed.stdout).data.length).toBeGreaterThan(0);
     expect((await inferq(['list'], { INFERQ_API_KEY: '', XDG_CONFIG_HOME: path.join(dir, 'nowhere') })).code).toBe(2);

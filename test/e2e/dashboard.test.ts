@@ -10,16 +10,31 @@ import { drawingImage, photoLikeImage, textFile } from '@inferq/images/testing';
 import { repoRoot, type PlatformProcess, type TestUser } from '@inferq/testing';
 import { InferenceQueue } from '@inferq/queue';
 import { ensureDashboardBuilt, launchChromium } from './browser.ts';
-import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller } from './platform.ts';
+import {
+  createTestUser,
+  getJob,
+  platformEnv,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+  type Caller,
+} from './platform.ts';
 
 /** `UPDATE_SCREENSHOTS=1` refreshes the pictures of docs/dashboard.md; other runs leave them alone and write to a temporary folder. */
-const screenshots = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs/screenshots') : path.join(os.tmpdir(), 'inferq-dashboard-screenshots');
+const screenshots =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? path.join(repoRoot, 'docs/screenshots')
+    : path.join(os.tmpdir(), 'inferq-dashboard-screenshots');
 const wide = { width: 1280, height: 860 };
 const phone = { width: 390, height: 844 };
 
 describe('the dashboard in Chromium, against the real API, worker, Postgres and Redis', () => {
   // The pro tier allows one submission per minute here, so a second one shows the rate-limit answer.
-  const env = platformEnv({ extra: { TIER_OVERRIDES: JSON.stringify({ pro: { submitsPerWindow: 1, submitBurst: 0 } }) } });
+  const env = platformEnv({
+    extra: { TIER_OVERRIDES: JSON.stringify({ pro: { submitsPerWindow: 1, submitBurst: 0 } }) },
+  });
   let api: PlatformProcess | undefined;
   let worker: PlatformProcess | undefined;
   let baseUrl = '';
@@ -42,11 +57,19 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     api = started.process;
     baseUrl = started.baseUrl;
     worker = startedWorker.process;
-    [user, admin] = await Promise.all([createTestUser(env.databaseUrl), createTestUser(env.databaseUrl, { role: 'admin' })]);
+    [user, admin] = await Promise.all([
+      createTestUser(env.databaseUrl),
+      createTestUser(env.databaseUrl, { role: 'admin' }),
+    ]);
     browser = await launchChromium();
     redis = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
     // Every model's queue (pause and resume act on all of them).
-    queue = new InferenceQueue({ connection: redis, name: env.queueName!, prefix: env.queuePrefix, models: () => ['nsfw', 'mnist'] });
+    queue = new InferenceQueue({
+      connection: redis,
+      name: env.queueName!,
+      prefix: env.queuePrefix,
+      models: () => ['nsfw', 'mnist'],
+    });
     db = new pg.Client({ connectionString: env.databaseUrl });
     await db.connect();
   });
@@ -60,8 +83,16 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await stopAll([api, worker]);
   });
 
-  async function signIn(key: string, viewport = wide): Promise<{ context: BrowserContext; page: Page; eventStreams: () => number }> {
-    const context = await browser.newContext({ viewport, deviceScaleFactor: viewport === phone ? 2 : 1, locale: 'en-GB', timezoneId: 'UTC' });
+  async function signIn(
+    key: string,
+    viewport = wide,
+  ): Promise<{ context: BrowserContext; page: Page; eventStreams: () => number }> {
+    const context = await browser.newContext({
+      viewport,
+      deviceScaleFactor: viewport === phone ? 2 : 1,
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+    });
     const page = await context.newPage();
     let streams = 0;
     page.on('request', (request) => {
@@ -92,12 +123,20 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
 
   it('a user signs in, submits a real image, watches it reach succeeded live and sees its scores as a chart', async () => {
     const { context, page, eventStreams } = await signIn(user.key);
-    expect(await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length, cookies: document.cookie }))).toEqual({ session: 1, local: 0, cookies: '' });
+    expect(
+      await page.evaluate(() => ({
+        session: sessionStorage.length,
+        local: localStorage.length,
+        cookies: document.cookie,
+      })),
+    ).toEqual({ session: 1, local: 0, cookies: '' });
     await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'jobs-empty.png') });
     await page.evaluate(() => Object.assign(window, { notReloaded: true }));
 
-    const image = await sharp(await drawingImage(640, 480)).jpeg({ quality: 90 }).toBuffer();
+    const image = await sharp(await drawingImage(640, 480))
+      .jpeg({ quality: 90 })
+      .toBuffer();
     await page.getByTestId('file-input').setInputFiles({ name: 'drawing.jpg', mimeType: 'image/jpeg', buffer: image });
     await page.getByAltText('Preview of the image to submit').waitFor();
     // Every status the row shows, in order, recorded in the page as it changes.
@@ -117,7 +156,12 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
           }
         }
       };
-      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+      new MutationObserver(record).observe(document.body, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        attributeFilter: ['data-status'],
+      });
     });
     const answer = await submitInPage(page, image, 'drawing.jpg', 'image/jpeg');
     expect(answer.status()).toBe(202);
@@ -128,17 +172,26 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     expect(seen.at(-1)).toBe('succeeded');
     // Never backwards: each status seen comes later in the lifecycle than the one before.
     const order = ['queued', 'running', 'succeeded'];
-    expect(seen.map((status) => order.indexOf(status))).toEqual([...seen.map((status) => order.indexOf(status))].sort());
+    expect(seen.map((status) => order.indexOf(status))).toEqual(
+      [...seen.map((status) => order.indexOf(status))].sort(),
+    );
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     // Timings and the best class came with the status, not a render later.
-    const atSucceeded = await page.evaluate(() => (window as unknown as { atSucceeded: { inference: string; result: string } }).atSucceeded);
+    const atSucceeded = await page.evaluate(
+      () => (window as unknown as { atSucceeded: { inference: string; result: string } }).atSucceeded,
+    );
     expect(atSucceeded.inference).toMatch(/^\d+(\.\d)? (ms|s)$/);
     expect(atSucceeded.result).toMatch(/^Drawing \d+(\.\d)?%$/);
     expect(await row(page, id).getByTestId('file-name').textContent()).toBe('drawing.jpg');
     const thumbnail = row(page, id).getByTestId('job-thumbnail');
     await thumbnail.waitFor();
     // The API's thumbnail (88 px square for the 44 px cell), not the 640 × 480 upload.
-    expect(await thumbnail.evaluate((element) => [(element as HTMLImageElement).naturalWidth, (element as HTMLImageElement).naturalHeight])).toEqual([88, 88]);
+    expect(
+      await thumbnail.evaluate((element) => [
+        (element as HTMLImageElement).naturalWidth,
+        (element as HTMLImageElement).naturalHeight,
+      ]),
+    ).toEqual([88, 88]);
 
     await row(page, id).getByRole('link').click();
     const chart = page.getByTestId('scores-chart');
@@ -151,7 +204,12 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     expect(await page.getByTestId('detail-file-name').textContent()).toContain('drawing.jpg');
     const picture = page.getByTestId('job-image');
     await picture.waitFor();
-    expect(await picture.evaluate((element) => [(element as HTMLImageElement).naturalWidth, (element as HTMLImageElement).naturalHeight])).toEqual([640, 480]);
+    expect(
+      await picture.evaluate((element) => [
+        (element as HTMLImageElement).naturalWidth,
+        (element as HTMLImageElement).naturalHeight,
+      ]),
+    ).toEqual([640, 480]);
     expect(await page.getByTestId('attempts').textContent()).toBe('1');
     await page.getByText('Raw output').click();
     const raw = JSON.parse((await page.getByTestId('raw-output').textContent()) ?? '') as { output: number[][] };
@@ -178,7 +236,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
 
   it('shows a file that is not an image refused with the API code and message, and stores nothing', async () => {
     const { context, page } = await signIn(user.key);
-    const before = (await (await fetch(`${baseUrl}/v1/jobs?limit=100`, { headers: user.headers })).json()) as { data: unknown[] };
+    const before = (await (await fetch(`${baseUrl}/v1/jobs?limit=100`, { headers: user.headers })).json()) as {
+      data: unknown[];
+    };
     const answer = await submitInPage(page, textFile(), 'holiday.jpg', 'image/jpeg');
     const body = (await answer.json()) as { error: { code: string; message: string } };
     expect(answer.status()).toBe(400);
@@ -187,7 +247,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     expect(await alert.getAttribute('data-code')).toBe(body.error.code);
     expect(body.error.code).toBe('INVALID_IMAGE');
     expect(await alert.textContent()).toContain(body.error.message);
-    const after = (await (await fetch(`${baseUrl}/v1/jobs?limit=100`, { headers: user.headers })).json()) as { data: unknown[] };
+    const after = (await (await fetch(`${baseUrl}/v1/jobs?limit=100`, { headers: user.headers })).json()) as {
+      data: unknown[];
+    };
     expect(after.data).toHaveLength(before.data.length);
     await context.close();
   });
@@ -195,14 +257,19 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
   it('submits several files at once, with a progress bar, and says what became of each', async () => {
     const { context, page } = await signIn(user.key);
     // About 3 MB, under the free tier's 5 MiB: big enough that its upload takes a moment.
-    const photo = await sharp(await photoLikeImage(1200, 900)).png().toBuffer();
-    const drawing = await sharp(await drawingImage(320, 240)).jpeg().toBuffer();
+    const photo = await sharp(await photoLikeImage(1200, 900))
+      .png()
+      .toBuffer();
+    const drawing = await sharp(await drawingImage(320, 240))
+      .jpeg()
+      .toBuffer();
     // Every progress bar the panel showed, recorded as it appears.
     await page.evaluate(() => {
       const bars = new Set<string>();
       Object.assign(window, { progressBars: bars });
       new MutationObserver(() => {
-        for (const bar of document.querySelectorAll('[data-testid="file-progress"]')) bars.add(bar.getAttribute('aria-label') ?? '');
+        for (const bar of document.querySelectorAll('[data-testid="file-progress"]'))
+          bars.add(bar.getAttribute('aria-label') ?? '');
       }).observe(document.body, { subtree: true, childList: true, attributes: true });
     });
     await page.getByTestId('file-input').setInputFiles([
@@ -211,15 +278,28 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
       { name: 'sketch.jpg', mimeType: 'image/jpeg', buffer: drawing },
     ]);
     const items = page.getByTestId('upload-list').getByRole('listitem');
-    expect(await items.evaluateAll((found) => found.map((item) => item.getAttribute('data-file-name')))).toEqual(['big photo.png', 'notes.jpg', 'sketch.jpg']);
+    expect(await items.evaluateAll((found) => found.map((item) => item.getAttribute('data-file-name')))).toEqual([
+      'big photo.png',
+      'notes.jpg',
+      'sketch.jpg',
+    ]);
     await page.getByRole('button', { name: 'Submit all 3' }).click();
     await page.getByRole('status').getByText('Submitted 2 jobs; 1 refused').waitFor({ timeout: 30_000 });
-    expect(await items.evaluateAll((found) => found.map((item) => [item.getAttribute('data-file-name'), item.getAttribute('data-state')]))).toEqual([
+    expect(
+      await items.evaluateAll((found) =>
+        found.map((item) => [item.getAttribute('data-file-name'), item.getAttribute('data-state')]),
+      ),
+    ).toEqual([
       ['big photo.png', 'submitted'],
       ['sketch.jpg', 'submitted'],
       ['notes.jpg', 'failed'],
     ]);
-    expect(await page.getByTestId('upload-list').locator('[data-file-name="notes.jpg"] [role="alert"]').getAttribute('data-code')).toBe('INVALID_IMAGE');
+    expect(
+      await page
+        .getByTestId('upload-list')
+        .locator('[data-file-name="notes.jpg"] [role="alert"]')
+        .getAttribute('data-code'),
+    ).toBe('INVALID_IMAGE');
     expect(await page.getByTestId('upload-progress').getAttribute('aria-valuenow')).toBe('100');
     expect(await page.getByTestId('upload-count').textContent()).toBe('2 / 3 submitted');
     const bars = await page.evaluate(() => [...(window as unknown as { progressBars: Set<string> }).progressBars]);
@@ -228,7 +308,10 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     // Each submitted file is a row with its name; both run to the end.
     const table = page.getByTestId('jobs-table');
     for (const name of ['big photo.png', 'sketch.jpg']) {
-      await table.locator('tr[data-status="succeeded"]').filter({ has: page.getByTestId('file-name').getByText(name, { exact: true }) }).waitFor({ timeout: 60_000 });
+      await table
+        .locator('tr[data-status="succeeded"]')
+        .filter({ has: page.getByTestId('file-name').getByText(name, { exact: true }) })
+        .waitFor({ timeout: 60_000 });
     }
     await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'upload-many.png') });
@@ -280,10 +363,15 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
   it('an operator cleans finished jobs older than an age: counted first, then gone from Postgres and the queue', async () => {
     const owner = await createTestUser(env.databaseUrl);
     const caller: Caller = { baseUrl, user: owner };
-    const done = await Promise.all([submit(caller, await photoLikeImage(64, 48)), submit(caller, await photoLikeImage(64, 48))]);
+    const done = await Promise.all([
+      submit(caller, await photoLikeImage(64, 48)),
+      submit(caller, await photoLikeImage(64, 48)),
+    ]);
     for (const job of done) expect((await waitForFinal(caller, job.id)).status).toBe('succeeded');
     // BullMQ keeps completed entries for an hour: the clean must take them too.
-    expect((await Promise.all(done.map((job) => queue.getJob(job.id, 'nsfw')))).map((entry) => entry?.id)).toEqual(done.map((job) => job.id));
+    expect((await Promise.all(done.map((job) => queue.getJob(job.id, 'nsfw')))).map((entry) => entry?.id)).toEqual(
+      done.map((job) => job.id),
+    );
     // A failed job is not among the statuses cleaned by default, so it stays.
     const failed = await submit(caller, await photoLikeImage(64, 48));
     expect((await waitForFinal(caller, failed.id)).status).toBe('succeeded');
@@ -306,7 +394,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await dialog.getByRole('button', { name: 'Delete 2 jobs' }).click();
     await jobsPanel.getByRole('status').getByText('Deleted 2 finished jobs.').waitFor();
 
-    const { rows } = await db.query<{ id: string; status: string }>('SELECT id, status FROM jobs WHERE user_id = $1', [owner.userId]);
+    const { rows } = await db.query<{ id: string; status: string }>('SELECT id, status FROM jobs WHERE user_id = $1', [
+      owner.userId,
+    ]);
     expect(rows).toEqual([{ id: failed.id, status: 'failed' }]);
     expect(await Promise.all(done.map((job) => queue.getJob(job.id, 'nsfw')))).toEqual([undefined, undefined]);
     await context.close();
@@ -361,7 +451,11 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const foundRow = jobsPanel.locator(`tr[data-job-id="${broken.id}"]`);
     await foundRow.getByText('INPUT_MISSING').waitFor();
     await foundRow.getByRole('button', { name: 'JSON' }).click();
-    const json = JSON.parse((await jobsPanel.getByTestId('job-json').textContent()) ?? '') as { id: string; userId: string; error: { code: string } };
+    const json = JSON.parse((await jobsPanel.getByTestId('job-json').textContent()) ?? '') as {
+      id: string;
+      userId: string;
+      error: { code: string };
+    };
     expect(json).toMatchObject({ id: broken.id, userId: user.userId, error: { code: 'INPUT_MISSING' } });
     await jobsPanel.getByTestId('job-search').fill('00000000-0000-4000-8000-000000000000');
     await jobsPanel.getByRole('button', { name: 'Find' }).click();
@@ -372,7 +466,13 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     // (this user's, so the other tests' jobs are left alone) runs it again under the same id.
     await jobsPanel.getByTestId('user-filter').selectOption(user.userId);
     await jobsPanel.getByRole('button', { name: 'Failed', exact: true }).click();
-    await expect.poll(() => jobsPanel.locator('tbody tr[data-job-id]').evaluateAll((found) => found.map((row) => row.getAttribute('data-job-id')))).toEqual([broken.id]);
+    await expect
+      .poll(() =>
+        jobsPanel
+          .locator('tbody tr[data-job-id]')
+          .evaluateAll((found) => found.map((row) => row.getAttribute('data-job-id'))),
+      )
+      .toEqual([broken.id]);
     await db.query('INSERT INTO job_inputs (job_id, data) VALUES ($1, $2)', [broken.id, rows[0]!.data]);
     await jobsPanel.getByRole('button', { name: 'Retry all failed' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Retry them all' }).click();
@@ -387,7 +487,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await jobsPanel.getByRole('button', { name: 'All', exact: true }).click();
     // Its JSON, opened during the search, stays open in the list.
     await jobsPanel.locator(`tr[data-json-for="${broken.id}"]`).getByTestId('job-json').waitFor();
-    expect(await jobsPanel.locator(`tr[data-job-id="${broken.id}"]`).getByRole('button', { name: 'Hide JSON' }).count()).toBe(1);
+    expect(
+      await jobsPanel.locator(`tr[data-job-id="${broken.id}"]`).getByRole('button', { name: 'Hide JSON' }).count(),
+    ).toBe(1);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(screenshots, 'operations.png'), fullPage: true });
@@ -434,7 +536,13 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     await db.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [doomed.keyId]);
     // The page may meet the revoked key on its own first (a live query, the event stream) and leave
     // before the click lands: either way it must end on the sign-in page, as asserted below.
-    await Promise.race([page.getByRole('button', { name: 'Failed' }).click().catch(() => {}), page.waitForURL('**/dashboard/sign-in')]);
+    await Promise.race([
+      page
+        .getByRole('button', { name: 'Failed' })
+        .click()
+        .catch(() => {}),
+      page.waitForURL('**/dashboard/sign-in'),
+    ]);
     await page.waitForURL('**/dashboard/sign-in');
     expect(await page.locator('[data-code="UNAUTHENTICATED"]').textContent()).toContain('Signed out');
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
@@ -445,7 +553,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
     const { context, page } = await signIn(user.key);
     // The list loads after the page shell; wait for the rows rather than reading a table still on its way.
     await expect.poll(() => page.locator('[data-testid="jobs-table"] tbody tr').count()).toBeGreaterThanOrEqual(6);
-    const statuses = await page.locator('[data-testid="jobs-table"] tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-status')));
+    const statuses = await page
+      .locator('[data-testid="jobs-table"] tbody tr')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-status')));
     expect(statuses.length).toBeGreaterThanOrEqual(6);
     expect(new Set(statuses)).toEqual(new Set(['succeeded', 'canceled']));
     await page.getByRole('button', { name: 'Canceled' }).click();

@@ -11,25 +11,56 @@ import { modelQueueName } from '@inferq/core';
 import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
 import { migrate, withDatabase, type PlatformProcess, type TestUser } from '@inferq/testing';
 import { mnistFixtureFolder } from '@inferq/training';
-import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller, type JobJson } from './platform.ts';
+import {
+  createTestUser,
+  getJob,
+  platformEnv,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+  type Caller,
+  type JobJson,
+} from './platform.ts';
 
-type DeadlineJob = JobJson & { startedAt: string | null; deadlines: { startBy: string | null; cancelAfterSeconds: number | null } };
+type DeadlineJob = JobJson & {
+  startedAt: string | null;
+  deadlines: { startBy: string | null; cancelAfterSeconds: number | null };
+};
 
 /** Publishes the committed MNIST model as `name`@1.0.0, live, with its manifest's `limits` changed by `limits`. */
 async function publish(root: string, name: string, limits: Record<string, number> = {}): Promise<void> {
   const registry = new ModelRegistry({ root });
   const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
-  await registry.publish({ name, version: '1.0.0', files: await readModelFiles(mnistFixtureFolder), manifest: { ...manifest, limits: { ...manifest.limits, ...limits } } });
+  await registry.publish({
+    name,
+    version: '1.0.0',
+    files: await readModelFiles(mnistFixtureFolder),
+    manifest: { ...manifest, limits: { ...manifest.limits, ...limits } },
+  });
   await registry.setLive(name, '1.0.0');
 }
 
 /** POST /v1/jobs as it came back, whatever its status. */
-async function post(caller: Caller, image: Buffer, fields: Record<string, string>, headers: Record<string, string> = {}) {
+async function post(
+  caller: Caller,
+  image: Buffer,
+  fields: Record<string, string>,
+  headers: Record<string, string> = {},
+) {
   const form = new FormData();
   for (const [key, value] of Object.entries(fields)) form.set(key, value);
   form.set('image', new Blob([new Uint8Array(image)]), 'digit.png');
-  const response = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...caller.user.headers, ...headers }, body: form });
-  return { status: response.status, body: (await response.json()) as DeadlineJob & { error: { code: string; details?: { field?: string } } } };
+  const response = await fetch(`${caller.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: { ...caller.user.headers, ...headers },
+    body: form,
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as DeadlineJob & { error: { code: string; details?: { field?: string } } },
+  };
 }
 
 let root: string;
@@ -43,7 +74,9 @@ beforeAll(async () => {
   await publish(root, 'idle');
   // A job alone waits a second for its batch to fill: an attempt that outlives a 300 ms Cancel-After.
   await publish(root, 'gather', { maxBatchSize: 8, maxDelayMs: 1000 });
-  digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+  digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+    .png()
+    .toBuffer();
   cleanups.push(() => rm(root, { recursive: true, force: true }));
 }, 60_000);
 
@@ -120,7 +153,9 @@ describe('ttlSeconds and Cancel-After, with the reconciler running', () => {
     const refused = await post(caller, digit, { model: 'idle' });
     expect([refused.status, refused.body.error.code]).toEqual([429, 'QUOTA_EXCEEDED']);
 
-    const expired = (await Promise.all([first, second].map((job) => waitForFinal(caller, job.body.id, 30_000)))) as DeadlineJob[];
+    const expired = (await Promise.all(
+      [first, second].map((job) => waitForFinal(caller, job.body.id, 30_000)),
+    )) as DeadlineJob[];
     for (const job of expired) {
       expect(job).toMatchObject({ status: 'expired', attempts: 0, startedAt: null, error: { code: 'EXPIRED' } });
     }
@@ -135,11 +170,20 @@ describe('ttlSeconds and Cancel-After, with the reconciler running', () => {
     // Not counted against the quota any more: two new jobs are taken.
     const again = await Promise.all([post(caller, digit, { model: 'idle' }), post(caller, digit, { model: 'idle' })]);
     expect(again.map((answer) => answer.status)).toEqual([202, 202]);
-    const account = (await (await fetch(`${caller.baseUrl}/v1/account`, { headers: caller.user.headers })).json()) as { usage: { jobsInFlight: number } };
+    const account = (await (await fetch(`${caller.baseUrl}/v1/account`, { headers: caller.user.headers })).json()) as {
+      usage: { jobsInFlight: number };
+    };
     expect(account.usage.jobsInFlight).toBe(2);
     // Cleared for the tests below.
     for (const answer of again) {
-      expect((await fetch(`${caller.baseUrl}/v1/jobs/${answer.body.id}/cancel`, { method: 'POST', headers: caller.user.headers })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${caller.baseUrl}/v1/jobs/${answer.body.id}/cancel`, {
+            method: 'POST',
+            headers: caller.user.headers,
+          })
+        ).status,
+      ).toBe(200);
     }
   });
 
@@ -177,7 +221,11 @@ describe('ttlSeconds and Cancel-After, with the reconciler running', () => {
     [{ cancelAfter: '5 minutes' }, {}, 'cancelAfter'],
   ])('refuses %j %j with 400 VALIDATION_FAILED naming the field, storing nothing', async (fields, headers, field) => {
     const answer = await post(caller, digit, { model: 'mnist', ...fields }, headers);
-    expect([answer.status, answer.body.error.code, answer.body.error.details?.field]).toEqual([400, 'VALIDATION_FAILED', field]);
+    expect([answer.status, answer.body.error.code, answer.body.error.details?.field]).toEqual([
+      400,
+      'VALIDATION_FAILED',
+      field,
+    ]);
   });
 });
 
@@ -194,7 +242,10 @@ describe('a worker that takes a job past its ttl', () => {
 
   beforeAll(async () => {
     const env = platformEnv({ modelsDir: root, extra: { DEFAULT_MODEL: 'mnist' } });
-    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'ttl-skip', extra: { ...env.extra, WORKER_MODELS: 'mnist' } })]);
+    const started = await Promise.all([
+      startApiProcess(env),
+      startWorkerProcess({ ...env, workerId: 'ttl-skip', extra: { ...env.extra, WORKER_MODELS: 'mnist' } }),
+    ]);
     api = started[0].process;
     worker = started[1].process;
     healthUrl = started[1].healthUrl;
@@ -208,18 +259,33 @@ describe('a worker that takes a job past its ttl', () => {
 
   it('skips it (expired, no attempt) and runs the job queued beside it', async () => {
     // Paused, the jobs wait in the queue past the ttl; nothing sweeps them.
-    expect((await fetch(`${caller.baseUrl}/v1/admin/queue/pause`, { method: 'POST', headers: admin.headers })).status).toBe(200);
+    expect(
+      (await fetch(`${caller.baseUrl}/v1/admin/queue/pause`, { method: 'POST', headers: admin.headers })).status,
+    ).toBe(200);
     const short = await submit(caller, digit, { ttlSeconds: '1' });
     const plain = await submit(caller, digit, {});
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect((await getJob(caller, short.id)).status).toBe('queued');
-    expect((await fetch(`${caller.baseUrl}/v1/admin/queue/resume`, { method: 'POST', headers: admin.headers })).status).toBe(200);
+    expect(
+      (await fetch(`${caller.baseUrl}/v1/admin/queue/resume`, { method: 'POST', headers: admin.headers })).status,
+    ).toBe(200);
 
-    const [skipped, ran] = (await Promise.all([waitForFinal(caller, short.id, 30_000), waitForFinal(caller, plain.id, 30_000)])) as DeadlineJob[];
-    expect(skipped).toMatchObject({ status: 'expired', attempts: 0, startedAt: null, result: null, error: { code: 'EXPIRED' } });
+    const [skipped, ran] = (await Promise.all([
+      waitForFinal(caller, short.id, 30_000),
+      waitForFinal(caller, plain.id, 30_000),
+    ])) as DeadlineJob[];
+    expect(skipped).toMatchObject({
+      status: 'expired',
+      attempts: 0,
+      startedAt: null,
+      result: null,
+      error: { code: 'EXPIRED' },
+    });
     expect(ran).toMatchObject({ status: 'succeeded', attempts: 1 });
     const metrics = await (await fetch(`${healthUrl}/metrics`)).text();
     expect(metrics).toContain('inferq_jobs_finished_total{model="mnist",status="expired",code="EXPIRED"} 1');
-    expect(worker!.lines.some((line) => line.msg === 'job expired before it started; skipped' && line.jobId === short.id)).toBe(true);
+    expect(
+      worker!.lines.some((line) => line.msg === 'job expired before it started; skipped' && line.jobId === short.id),
+    ).toBe(true);
   });
 });

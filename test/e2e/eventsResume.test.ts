@@ -3,7 +3,16 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferQClient, type JobEventMessage } from '@inferq/client';
 import type { PlatformProcess } from '@inferq/testing';
-import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+  type Caller,
+} from './platform.ts';
 
 /**
  * A TCP proxy in front of the API whose connections the test can cut (a dropped network, not a
@@ -90,7 +99,10 @@ describe('event streams that resume after a dropped connection', () => {
 
   beforeAll(async () => {
     const env = platformEnv({ extra: { DEFAULT_MODEL: 'mnist' } });
-    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'events-resume', extra: { ...env.extra, WORKER_MODELS: 'mnist' } })]);
+    const started = await Promise.all([
+      startApiProcess(env),
+      startWorkerProcess({ ...env, workerId: 'events-resume', extra: { ...env.extra, WORKER_MODELS: 'mnist' } }),
+    ]);
     api = started[0].process;
     worker = started[1].process;
     caller = { baseUrl: started[0].baseUrl, user: await createTestUser(env.databaseUrl) };
@@ -98,7 +110,9 @@ describe('event streams that resume after a dropped connection', () => {
     proxy = await CuttableProxy.start(new URL(started[0].baseUrl));
     // Through the proxy, reconnecting fast: the test's drops are short.
     client = new InferQClient({ baseUrl: proxy.url, apiKey: caller.user.key });
-    digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+    digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
   }, 180_000);
 
   afterAll(async () => {
@@ -110,12 +124,17 @@ describe('event streams that resume after a dropped connection', () => {
     const controller = new AbortController();
     const received: JobEventMessage[] = [];
     const reading = (async () => {
-      for await (const message of client.events({ signal: controller.signal, maxReconnectDelayMs: 200 })) received.push(message);
+      for await (const message of client.events({ signal: controller.signal, maxReconnectDelayMs: 200 }))
+        received.push(message);
     })();
     try {
       // Connected once the first job's events come through.
       const before = await submit(caller, digit);
-      await until(() => statusesByJob(received).get(before.id)?.at(-1) === 'succeeded', 30_000, 'events of the first job');
+      await until(
+        () => statusesByJob(received).get(before.id)?.at(-1) === 'succeeded',
+        30_000,
+        'events of the first job',
+      );
       expect(proxy.accepted).toBe(1);
 
       // Dropped mid-stream; while it is down, jobs run and finish.
@@ -125,13 +144,21 @@ describe('event streams that resume after a dropped connection', () => {
       const whileAway = received.length;
       proxy.heal();
 
-      await until(() => away.every((job) => statusesByJob(received).get(job.id)?.at(-1) === 'succeeded'), 30_000, 'events of the jobs that ran while away');
+      await until(
+        () => away.every((job) => statusesByJob(received).get(job.id)?.at(-1) === 'succeeded'),
+        30_000,
+        'events of the jobs that ran while away',
+      );
       expect(whileAway).toBe(3); // nothing came through the cut connection
       expect(proxy.accepted).toBeGreaterThanOrEqual(2);
 
       // And live again after the replay.
       const after = await submit(caller, digit);
-      await until(() => statusesByJob(received).get(after.id)?.at(-1) === 'succeeded', 30_000, 'events of a job after the resume');
+      await until(
+        () => statusesByJob(received).get(after.id)?.at(-1) === 'succeeded',
+        30_000,
+        'events of a job after the resume',
+      );
 
       const byJob = statusesByJob(received);
       for (const job of [before, ...away, after]) expect(byJob.get(job.id)).toEqual(['queued', 'running', 'succeeded']);
@@ -154,17 +181,22 @@ describe('event streams that resume after a dropped connection', () => {
 
   it('GET /v1/jobs/:id/events: one job, dropped while it waits and resumed after it ran, gets each of its events and ends', async () => {
     // Paused, the job waits queued while the stream is open.
-    expect((await fetch(`${caller.baseUrl}/v1/admin/queue/pause`, { method: 'POST', headers: admin.headers })).status).toBe(200);
+    expect(
+      (await fetch(`${caller.baseUrl}/v1/admin/queue/pause`, { method: 'POST', headers: admin.headers })).status,
+    ).toBe(200);
     const job = await submit(caller, digit);
     const received: JobEventMessage[] = [];
     const connectionsBefore = proxy.accepted;
     // From an id before the submit: the replay brings its `queued`.
     const reading = (async () => {
-      for await (const message of client.jobEvents(job.id, { lastEventId: lastIdBefore, maxReconnectDelayMs: 200 })) received.push(message);
+      for await (const message of client.jobEvents(job.id, { lastEventId: lastIdBefore, maxReconnectDelayMs: 200 }))
+        received.push(message);
     })();
     await until(() => received.length === 1, 30_000, 'the replayed queued event');
     proxy.cut();
-    expect((await fetch(`${caller.baseUrl}/v1/admin/queue/resume`, { method: 'POST', headers: admin.headers })).status).toBe(200);
+    expect(
+      (await fetch(`${caller.baseUrl}/v1/admin/queue/resume`, { method: 'POST', headers: admin.headers })).status,
+    ).toBe(200);
     expect((await waitForFinal(caller, job.id, 30_000)).status).toBe('succeeded');
     proxy.heal();
     // The iteration ends by itself once the final event is through.

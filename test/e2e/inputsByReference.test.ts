@@ -9,7 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBlobStore, inputBlobKey, type BlobStore } from '@inferq/storage';
 import { InferQClient } from '@inferq/client';
 import { startS3Server, type PlatformProcess, type S3Server } from '@inferq/testing';
-import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopAll, waitForFinal, type Caller, type JobJson } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  waitForFinal,
+  type Caller,
+  type JobJson,
+} from './platform.ts';
 
 const photosDir = path.resolve(import.meta.dirname, '../../packages/inference/test/fixtures/photos');
 const photoNames = ['astronaut.jpg', 'coffee.jpg', 'rocket.jpg', 'chelsea.jpg'];
@@ -21,14 +30,17 @@ const maxUploadBytes = 2_000_000;
  */
 async function startFileServer(): Promise<{ server: Server; origin: string; hits: Map<string, number> }> {
   const hits = new Map<string, number>();
-  const photos = new Map(await Promise.all(photoNames.map(async (name) => [name, await readFile(path.join(photosDir, name))] as const)));
+  const photos = new Map(
+    await Promise.all(photoNames.map(async (name) => [name, await readFile(path.join(photosDir, name))] as const)),
+  );
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
     const photo = photos.get(url.pathname.replace('/photos/', ''));
     if (url.pathname.startsWith('/photos/') && photo) res.writeHead(200, { 'content-type': 'image/jpeg' }).end(photo);
     else if (url.pathname === '/moved.jpg') res.writeHead(302, { location: '/photos/astronaut.jpg' }).end();
-    else if (url.pathname === '/large.jpg') res.writeHead(200, { 'content-type': 'image/jpeg' }).end(Buffer.alloc(maxUploadBytes + 1, 0xff));
+    else if (url.pathname === '/large.jpg')
+      res.writeHead(200, { 'content-type': 'image/jpeg' }).end(Buffer.alloc(maxUploadBytes + 1, 0xff));
     else if (url.pathname === '/endless.jpg') {
       // No Content-Length: the body grows past the limit and is cut off while it is read.
       res.writeHead(200, { 'content-type': 'image/jpeg' });
@@ -39,15 +51,29 @@ async function startFileServer(): Promise<{ server: Server; origin: string; hits
       res.writeHead(200, { 'content-type': 'image/jpeg' });
       res.write(Buffer.from([0xff, 0xd8]));
       // …and nothing more until the client gives up.
-    } else if (url.pathname === '/text.jpg') res.writeHead(200, { 'content-type': 'image/jpeg' }).end('this is not an image, whatever it says it is. '.repeat(100));
+    } else if (url.pathname === '/text.jpg')
+      res
+        .writeHead(200, { 'content-type': 'image/jpeg' })
+        .end('this is not an image, whatever it says it is. '.repeat(100));
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
 }
 
-async function submitJson(caller: Caller, body: unknown, route = '/v1/jobs'): Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } & Partial<JobJson> & Record<string, unknown> }> {
-  const response = await fetch(`${caller.baseUrl}${route}`, { method: 'POST', headers: { ...caller.user.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function submitJson(
+  caller: Caller,
+  body: unknown,
+  route = '/v1/jobs',
+): Promise<{
+  status: number;
+  body: { error?: { code: string; details?: Record<string, unknown> } } & Partial<JobJson> & Record<string, unknown>;
+}> {
+  const response = await fetch(`${caller.baseUrl}${route}`, {
+    method: 'POST',
+    headers: { ...caller.user.headers, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as never };
 }
 
@@ -55,10 +81,18 @@ async function submitJson(caller: Caller, body: unknown, route = '/v1/jobs'): Pr
 async function upload(caller: Caller, bytes: Buffer): Promise<{ uploadId: string; url: string }> {
   const created = await submitJson(caller, { contentType: 'image/jpeg', size: bytes.byteLength }, '/v1/uploads');
   expect(created.status).toBe(201);
-  const { uploadId, url, headers } = created.body as { uploadId: string; url: string; headers?: Record<string, string> };
+  const { uploadId, url, headers } = created.body as {
+    uploadId: string;
+    url: string;
+    headers?: Record<string, string>;
+  };
   // To the API itself (the filesystem driver) the PUT carries the caller's key; to a bucket, only the signed headers.
   const own = url.startsWith(caller.baseUrl);
-  const put = await fetch(url, { method: 'PUT', headers: { ...(headers ?? {}), ...(own ? caller.user.headers : {}) }, body: new Uint8Array(bytes) });
+  const put = await fetch(url, {
+    method: 'PUT',
+    headers: { ...(headers ?? {}), ...(own ? caller.user.headers : {}) },
+    body: new Uint8Array(bytes),
+  });
   expect(put.status).toBeLessThan(300);
   return { uploadId, url };
 }
@@ -88,17 +122,33 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
         BLOB_STORE_SECRET_ACCESS_KEY: s3.secretAccessKey,
         BLOB_STORE_FORCE_PATH_STYLE: 'true',
       };
-      store = createBlobStore({ url: blobEnv.BLOB_STORE_URL!, endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+      store = createBlobStore({
+        url: blobEnv.BLOB_STORE_URL!,
+        endpoint: s3.endpoint,
+        accessKeyId: s3.accessKeyId,
+        secretAccessKey: s3.secretAccessKey,
+        forcePathStyle: true,
+      });
     } else {
       folder = await mkdtemp(path.join(tmpdir(), 'inferq-e2e-blobs-'));
       blobEnv = { BLOB_STORE_URL: `file://${folder}/` };
       store = createBlobStore({ url: blobEnv.BLOB_STORE_URL! });
     }
-    const extra = { ...blobEnv, INPUT_FETCH_ALLOW_HOSTS: '127.0.0.1', INPUT_FETCH_TIMEOUT_MS: '1500', MAX_UPLOAD_BYTES: String(maxUploadBytes), TIER_OVERRIDES: tierOverrides };
+    const extra = {
+      ...blobEnv,
+      INPUT_FETCH_ALLOW_HOSTS: '127.0.0.1',
+      INPUT_FETCH_TIMEOUT_MS: '1500',
+      MAX_UPLOAD_BYTES: String(maxUploadBytes),
+      TIER_OVERRIDES: tierOverrides,
+    };
     const [started, startedWorker] = await Promise.all([
       startApiProcess({ ...env, extra }),
       // The reconciler every half second: retention is part of what is checked.
-      startWorkerProcess({ ...env, workerId: `e2e-blobs-${driver}`, extra: { ...blobEnv, RECONCILE_INTERVAL_MS: '500' } }),
+      startWorkerProcess({
+        ...env,
+        workerId: `e2e-blobs-${driver}`,
+        extra: { ...blobEnv, RECONCILE_INTERVAL_MS: '500' },
+      }),
     ]);
     api = started.process;
     worker = startedWorker.process;
@@ -120,14 +170,19 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
     const job = await waitForFinal(caller, submitted.body.id!);
     expect(job.status).toBe('succeeded');
     expect(job.result!.output[0]!).toHaveLength(5);
-    const { rows } = await sql.query<{ data: Buffer | null; blob_key: string | null }>('SELECT data, blob_key FROM job_inputs WHERE job_id = $1', [job.id]);
+    const { rows } = await sql.query<{ data: Buffer | null; blob_key: string | null }>(
+      'SELECT data, blob_key FROM job_inputs WHERE job_id = $1',
+      [job.id],
+    );
     expect(rows[0]).toEqual({ data: null, blob_key: inputBlobKey(job.id) });
     expect(await store.list('inputs/')).toContain(inputBlobKey(job.id));
     // The stored image is served back from the store, and so is its thumbnail.
     const image = await fetch(`${caller.baseUrl}/v1/jobs/${job.id}/image`, { headers: caller.user.headers });
     expect(image.status).toBe(200);
     expect(Buffer.from(await image.arrayBuffer()).equals((await store.get(inputBlobKey(job.id)))!)).toBe(true);
-    expect((await fetch(`${caller.baseUrl}/v1/jobs/${job.id}/image?size=64`, { headers: caller.user.headers })).status).toBe(200);
+    expect(
+      (await fetch(`${caller.baseUrl}/v1/jobs/${job.id}/image?size=64`, { headers: caller.user.headers })).status,
+    ).toBe(200);
   });
 
   it.each([
@@ -183,11 +238,17 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
     expect(again.status).toBe(404);
     expect(again.body.error?.code).toBe('UPLOAD_NOT_FOUND');
     // Another user's id, or one never made, is the same 404.
-    expect((await submitJson(caller, { uploadId: '00000000-0000-4000-8000-000000000000' })).body.error?.code).toBe('UPLOAD_NOT_FOUND');
+    expect((await submitJson(caller, { uploadId: '00000000-0000-4000-8000-000000000000' })).body.error?.code).toBe(
+      'UPLOAD_NOT_FOUND',
+    );
   });
 
   it('writes the result JSON to the result sink, and deletes it with the job', async () => {
-    const submitted = await submitJson(caller, { model: 'nsfw', imageUrl: `${files.origin}/photos/rocket.jpg`, resultPrefix: 'sink-test/run-1' });
+    const submitted = await submitJson(caller, {
+      model: 'nsfw',
+      imageUrl: `${files.origin}/photos/rocket.jpg`,
+      resultPrefix: 'sink-test/run-1',
+    });
     expect(submitted.status).toBe(202);
     const job = await waitForFinal(caller, submitted.body.id!);
     expect(job.status).toBe('succeeded');
@@ -196,17 +257,32 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
     const copy = JSON.parse((await store.get(key))!.toString('utf8')) as { id: string; result: { output: number[][] } };
     expect(copy.id).toBe(job.id);
     expect(copy.result.output).toEqual(job.result!.output);
-    expect((await fetch(`${caller.baseUrl}/v1/jobs/${job.id}`, { method: 'DELETE', headers: caller.user.headers })).status).toBe(204);
+    expect(
+      (await fetch(`${caller.baseUrl}/v1/jobs/${job.id}`, { method: 'DELETE', headers: caller.user.headers })).status,
+    ).toBe(204);
     expect(await store.stat(key)).toBeNull();
-    expect((await submitJson(caller, { imageUrl: `${files.origin}/photos/rocket.jpg`, resultPrefix: '../escape' })).body.error).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'resultPrefix' } });
+    expect(
+      (await submitJson(caller, { imageUrl: `${files.origin}/photos/rocket.jpg`, resultPrefix: '../escape' })).body
+        .error,
+    ).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'resultPrefix' } });
   });
 
   it('is what the typed client does for submitByUrl and submitUpload', async () => {
-    const client = new InferQClient({ baseUrl: caller.baseUrl, apiKey: caller.user.headers.authorization!.slice('Bearer '.length) });
+    const client = new InferQClient({
+      baseUrl: caller.baseUrl,
+      apiKey: caller.user.headers.authorization!.slice('Bearer '.length),
+    });
     const byUrl = await client.submitByUrl(`${files.origin}/photos/coffee.jpg`, { model: 'nsfw' });
-    const byUpload = await client.submitUpload(new Blob([new Uint8Array(await readFile(path.join(photosDir, 'chelsea.jpg')))], { type: 'image/jpeg' }), { model: 'nsfw' });
-    for (const job of [byUrl, byUpload]) expect((await client.wait(job.id, { timeoutMs: 60_000 })).status).toBe('succeeded');
-    await expect(client.submitByUrl('https://192.168.0.1/x.jpg')).rejects.toMatchObject({ code: 'INVALID_INPUT_URL', status: 400 });
+    const byUpload = await client.submitUpload(
+      new Blob([new Uint8Array(await readFile(path.join(photosDir, 'chelsea.jpg')))], { type: 'image/jpeg' }),
+      { model: 'nsfw' },
+    );
+    for (const job of [byUrl, byUpload])
+      expect((await client.wait(job.id, { timeoutMs: 60_000 })).status).toBe('succeeded');
+    await expect(client.submitByUrl('https://192.168.0.1/x.jpg')).rejects.toMatchObject({
+      code: 'INVALID_INPUT_URL',
+      status: 400,
+    });
   });
 
   it.each([
@@ -222,7 +298,18 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
   });
 
   it('submits a batch of references: a job for each good one, its own error for each bad one', async () => {
-    const answer = await submitJson(caller, { model: 'nsfw', inputs: [{ imageUrl: `${files.origin}/photos/chelsea.jpg` }, { imageUrl: `${files.origin}/missing.jpg` }, { imageUrl: 'https://10.0.0.1/x.jpg' }] }, '/v1/jobs/batch');
+    const answer = await submitJson(
+      caller,
+      {
+        model: 'nsfw',
+        inputs: [
+          { imageUrl: `${files.origin}/photos/chelsea.jpg` },
+          { imageUrl: `${files.origin}/missing.jpg` },
+          { imageUrl: 'https://10.0.0.1/x.jpg' },
+        ],
+      },
+      '/v1/jobs/batch',
+    );
     expect(answer.status).toBe(202);
     const data = answer.body.data as Array<{ status: number; job: JobJson | null; error: { code: string } | null }>;
     expect(data.map((item) => item.status)).toEqual([202, 422, 400]);
@@ -230,7 +317,7 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
     expect((await waitForFinal(caller, data[0]!.job!.id)).status).toBe('succeeded');
   });
 
-  it('removes the blobs with the jobs: deletion, retention and the account\'s erasure leave nothing in the store', async () => {
+  it("removes the blobs with the jobs: deletion, retention and the account's erasure leave nothing in the store", async () => {
     const user = await createTestUser(env.databaseUrl);
     const owner: Caller = { baseUrl: caller.baseUrl, user };
     const submitOne = async (name: string) => {
@@ -238,22 +325,39 @@ describe.each(['s3', 'file'] as const)('inputs by reference, blobs in the %s sto
       expect(answer.status).toBe(202);
       return waitForFinal(owner, answer.body.id!);
     };
-    const [deleted, expired, kept] = await Promise.all([submitOne('astronaut.jpg'), submitOne('coffee.jpg'), submitOne('rocket.jpg')]);
+    const [deleted, expired, kept] = await Promise.all([
+      submitOne('astronaut.jpg'),
+      submitOne('coffee.jpg'),
+      submitOne('rocket.jpg'),
+    ]);
     const pending = await upload(owner, await readFile(path.join(photosDir, 'chelsea.jpg')));
-    const ownKeys = async () => (await store.list('inputs/')).filter((key) => [deleted.id, expired.id, kept.id].some((id) => key === inputBlobKey(id)));
+    const ownKeys = async () =>
+      (await store.list('inputs/')).filter((key) =>
+        [deleted.id, expired.id, kept.id].some((id) => key === inputBlobKey(id)),
+      );
     expect(await ownKeys()).toHaveLength(3);
 
     // The owner deletes one job.
-    expect((await fetch(`${caller.baseUrl}/v1/jobs/${deleted.id}`, { method: 'DELETE', headers: user.headers })).status).toBe(204);
+    expect(
+      (await fetch(`${caller.baseUrl}/v1/jobs/${deleted.id}`, { method: 'DELETE', headers: user.headers })).status,
+    ).toBe(204);
     expect(await store.stat(inputBlobKey(deleted.id))).toBeNull();
 
     // Retention: the reconciler deletes a final job past its expiry, and its blob with it.
     await sql.query(`UPDATE jobs SET expires_at = now() - interval '1 minute' WHERE id = $1`, [expired.id]);
-    await expect.poll(async () => (await sql.query('SELECT 1 FROM jobs WHERE id = $1', [expired.id])).rowCount, { timeout: 20_000 }).toBe(0);
+    await expect
+      .poll(async () => (await sql.query('SELECT 1 FROM jobs WHERE id = $1', [expired.id])).rowCount, {
+        timeout: 20_000,
+      })
+      .toBe(0);
     await expect.poll(() => store.stat(inputBlobKey(expired.id)), { timeout: 5000 }).toBeNull();
 
     // The account's erasure: the last job's blob and the upload never submitted.
-    const erased = await fetch(`${caller.baseUrl}/v1/account`, { method: 'DELETE', headers: { ...user.headers, 'content-type': 'application/json' }, body: JSON.stringify({ confirm: user.email }) });
+    const erased = await fetch(`${caller.baseUrl}/v1/account`, {
+      method: 'DELETE',
+      headers: { ...user.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ confirm: user.email }),
+    });
     expect(erased.status).toBe(200);
     expect(await ownKeys()).toEqual([]);
     expect(await store.list(`uploads/${user.userId}/`)).toEqual([]);

@@ -45,7 +45,8 @@ describe('a key changed outside the API process', () => {
     const user = await createTestUser(env.databaseUrl);
     // Authenticated (and so remembered) several times first.
     for (let i = 0; i < 3; i++) expect(await statusOf(user.headers)).toBe(200);
-    const tierOf = async () => (await (await fetch(`${baseUrl}/v1/account`, { headers: user.headers })).json()).tier.name as string;
+    const tierOf = async () =>
+      (await (await fetch(`${baseUrl}/v1/account`, { headers: user.headers })).json()).tier.name as string;
     expect(await tierOf()).toBe('free');
     await accounts.setTier(user.userId, 'pro');
     await within(1000, async () => (await tierOf()) === 'pro');

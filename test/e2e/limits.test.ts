@@ -3,7 +3,15 @@ import pg from 'pg';
 import sharp from 'sharp';
 import { drawingImage } from '@inferq/images/testing';
 import type { PlatformProcess, TestUser } from '@inferq/testing';
-import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, type Caller } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  type Caller,
+} from './platform.ts';
 
 const started: PlatformProcess[] = [];
 afterEach(async () => {
@@ -13,7 +21,11 @@ afterEach(async () => {
 describe('rate limits across API instances', () => {
   it('holds one per-user limit across two API processes sharing Redis', async () => {
     // Both processes share QUEUE_PREFIX, and so the rate-limit counters under it.
-    const env = platformEnv({ extra: { TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 4, submitsPerWindow: 2, submitBurst: 0 } }) } });
+    const env = platformEnv({
+      extra: {
+        TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 4, submitsPerWindow: 2, submitBurst: 0 } }),
+      },
+    });
     const [first, second] = await Promise.all([startApiProcess(env), startApiProcess(env)]);
     started.push(first.process, second.process);
     const user = await createTestUser(env.databaseUrl);
@@ -37,12 +49,16 @@ describe('rate limits across API instances', () => {
       { status: 429, remaining: '0' },
     ]);
 
-    const image = await sharp(await drawingImage(64, 64)).jpeg().toBuffer();
+    const image = await sharp(await drawingImage(64, 64))
+      .jpeg()
+      .toBuffer();
     const submitted: number[] = [];
     for (let i = 0; i < 3; i++) {
       const form = new FormData();
       form.set('image', new Blob([new Uint8Array(image)]), 'a.jpg');
-      submitted.push((await fetch(`${bases[i % 2]}/v1/jobs`, { method: 'POST', headers: user.headers, body: form })).status);
+      submitted.push(
+        (await fetch(`${bases[i % 2]}/v1/jobs`, { method: 'POST', headers: user.headers, body: form })).status,
+      );
     }
     expect(submitted).toEqual([202, 202, 429]);
   });
@@ -65,7 +81,9 @@ describe('priority and fairness with one worker', () => {
       createTestUser(env.databaseUrl),
     ]);
     const as = (user: TestUser): Caller => ({ baseUrl: api.baseUrl, user });
-    const image = await sharp(await drawingImage(96, 96)).jpeg().toBuffer();
+    const image = await sharp(await drawingImage(96, 96))
+      .jpeg()
+      .toBuffer();
 
     // User A floods 50 free jobs; then a pro user and a second free user submit one each. All of
     // them are queued before the single worker (one job at a time) starts taking jobs.
@@ -81,17 +99,21 @@ describe('priority and fairness with one worker', () => {
     const deadline = Date.now() + 150_000;
     let rows: Array<{ id: string; status: string; started_at: Date; finished_at: Date }>;
     for (;;) {
-      rows = (await db.query('SELECT id, status, started_at, finished_at FROM jobs WHERE id = ANY($1::uuid[])', [ids])).rows;
+      rows = (await db.query('SELECT id, status, started_at, finished_at FROM jobs WHERE id = ANY($1::uuid[])', [ids]))
+        .rows;
       if (rows.every((row) => row.status === 'succeeded')) break;
-      if (Date.now() > deadline) throw new Error(`not finished: ${rows.filter((row) => row.status !== 'succeeded').length} jobs`);
+      if (Date.now() > deadline)
+        throw new Error(`not finished: ${rows.filter((row) => row.status !== 'succeeded').length} jobs`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
 
     const floodSet = new Set(flood);
     const order = [...rows].sort((a, b) => a.started_at.getTime() - b.started_at.getTime()).map((row) => row.id);
-    const floodStartedBefore = (id: string) => order.slice(0, order.indexOf(id)).filter((other) => floodSet.has(other)).length;
+    const floodStartedBefore = (id: string) =>
+      order.slice(0, order.indexOf(id)).filter((other) => floodSet.has(other)).length;
     const byId = new Map(rows.map((row) => [row.id, row]));
-    const floodFinishedAfter = (id: string) => flood.filter((other) => byId.get(other)!.finished_at > byId.get(id)!.finished_at).length;
+    const floodFinishedAfter = (id: string) =>
+      flood.filter((other) => byId.get(other)!.finished_at > byId.get(id)!.finished_at).length;
 
     // Pro (priority 1) is ahead of every free job (priority 10 and up).
     expect(floodStartedBefore(pro)).toBe(0);

@@ -11,7 +11,17 @@ import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models
 import type { PlatformProcess, TestUser } from '@inferq/testing';
 import { loadMnist, mnistFixtureFolder } from '@inferq/training';
 import { verifyWebhookSignature } from '@inferq/client';
-import { createTestUser, platformEnv, type Caller, type JobJson, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  type Caller,
+  type JobJson,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+} from './platform.ts';
 
 const webhookSecret = `whsec_${Buffer.from('rollout-test-secret-0123456789').toString('base64')}`;
 
@@ -34,16 +44,34 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'inferq-rollout-'));
     const registry = new ModelRegistry({ root });
-    const { name: _n, version: _v, sha256: _s, createdAt: _c, ...manifest } = await readModelManifest(mnistFixtureFolder);
+    const {
+      name: _n,
+      version: _v,
+      sha256: _s,
+      createdAt: _c,
+      ...manifest
+    } = await readModelManifest(mnistFixtureFolder);
     const files = await readModelFiles(mnistFixtureFolder);
     await registry.publish({ name: 'mnist', version: '1.0.0', files, manifest, setLive: true });
     await registry.publish({ name: 'mnist', version: '1.1.0', files, manifest });
     const output = manifest.output;
     if (output?.kind !== 'classification') throw new Error('mnist is a classifier');
-    await registry.publish({ name: 'mnist', version: '1.2.0', files, manifest: { ...manifest, output: { ...output, labels: [...output.labels].reverse() } } });
+    await registry.publish({
+      name: 'mnist',
+      version: '1.2.0',
+      files,
+      manifest: { ...manifest, output: { ...output, labels: [...output.labels].reverse() } },
+    });
     const test = await loadMnist({ split: 'test', count: 10 });
     for (let i = 0; i < test.count; i++) {
-      digits.push(await sharp(Buffer.from(test.images.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } }).resize(56, 56).png().toBuffer());
+      digits.push(
+        await sharp(Buffer.from(test.images.subarray(i * 784, (i + 1) * 784)), {
+          raw: { width: 28, height: 28, channels: 1 },
+        })
+          .resize(56, 56)
+          .png()
+          .toBuffer(),
+      );
     }
     receiver = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -67,7 +95,9 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
         ROLLOUT_WEBHOOK_SECRET: webhookSecret,
         ROLLOUT_WEBHOOK_ALLOW_LOOPBACK: 'true',
         ROLLOUT_WEBHOOK_ALLOW_PORTS: String(port),
-        TIER_OVERRIDES: JSON.stringify({ pro: { submitsPerWindow: 1_000_000, submitBurst: 0, requestsPerWindow: 1_000_000, maxJobsInFlight: 100_000 } }),
+        TIER_OVERRIDES: JSON.stringify({
+          pro: { submitsPerWindow: 1_000_000, submitBurst: 0, requestsPerWindow: 1_000_000, maxJobsInFlight: 100_000 },
+        }),
       },
     });
     databaseUrl = env.databaseUrl;
@@ -100,7 +130,11 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
     let view: TrafficView | undefined;
     await until(async () => {
       view = (await traffic()).json;
-      return view.traffic !== null && view.traffic.split.every((entry) => entry.workersReady > 0) && (view.traffic.shadow?.workersReady ?? 1) > 0;
+      return (
+        view.traffic !== null &&
+        view.traffic.split.every((entry) => entry.workersReady > 0) &&
+        (view.traffic.shadow?.workersReady ?? 1) > 0
+      );
     }, 30_000);
     // The API's view of the split and of the warm versions is renewed within two seconds (routing cache).
     await new Promise((resolve) => setTimeout(resolve, 2100));
@@ -111,26 +145,43 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
     const jobs: JobJson[] = [];
     // A few at a time, as clients would.
     for (let start = 0; start < count; start += 10) {
-      jobs.push(...(await Promise.all(Array.from({ length: Math.min(10, count - start) }, (_, i) => submit(by, digits[(start + i) % digits.length]!)))));
+      jobs.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(10, count - start) }, (_, i) =>
+            submit(by, digits[(start + i) % digits.length]!),
+          ),
+        )),
+      );
     }
     return Promise.all(jobs.map((job) => waitForFinal(by, job.id, 60_000)));
   }
 
-  async function rowsOf(ids: string[]): Promise<Array<{ id: string; routed_version: string | null; model_version: string | null }>> {
+  async function rowsOf(
+    ids: string[],
+  ): Promise<Array<{ id: string; routed_version: string | null; model_version: string | null }>> {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      return (await client.query('SELECT id, routed_version, model_version FROM jobs WHERE id = ANY($1::uuid[])', [ids])).rows;
+      return (
+        await client.query('SELECT id, routed_version, model_version FROM jobs WHERE id = ANY($1::uuid[])', [ids])
+      ).rows;
     } finally {
       await client.end();
     }
   }
 
-  async function shadowRowsOf(ids: string[]): Promise<Array<{ job_id: string; model_version: string; error_code: string | null }>> {
+  async function shadowRowsOf(
+    ids: string[],
+  ): Promise<Array<{ job_id: string; model_version: string; error_code: string | null }>> {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      return (await client.query('SELECT job_id, model_version, error_code FROM job_shadow_results WHERE job_id = ANY($1::uuid[])', [ids])).rows;
+      return (
+        await client.query(
+          'SELECT job_id, model_version, error_code FROM job_shadow_results WHERE job_id = ANY($1::uuid[])',
+          [ids],
+        )
+      ).rows;
     } finally {
       await client.end();
     }
@@ -138,12 +189,32 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
 
   it.each([
     ['weights all zero', { split: [{ version: '1.0.0', weight: 0 }] }, 400, 'VALIDATION_FAILED'],
-    ['a version twice', { split: [{ version: '1.0.0', weight: 1 }, { version: '1.0.0', weight: 2 }] }, 400, 'VALIDATION_FAILED'],
+    [
+      'a version twice',
+      {
+        split: [
+          { version: '1.0.0', weight: 1 },
+          { version: '1.0.0', weight: 2 },
+        ],
+      },
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['an unknown field', { split: [{ version: '1.0.0', weight: 1 }], canary: 5 }, 400, 'VALIDATION_FAILED'],
     ['a negative weight', { split: [{ version: '1.0.0', weight: -1 }] }, 400, 'VALIDATION_FAILED'],
-    ['an agreement above 1', { split: [{ version: '1.0.0', weight: 1 }], rules: { minAgreement: 2 } }, 400, 'VALIDATION_FAILED'],
+    [
+      'an agreement above 1',
+      { split: [{ version: '1.0.0', weight: 1 }], rules: { minAgreement: 2 } },
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['a version that does not exist', { split: [{ version: '9.9.9', weight: 1 }] }, 404, 'MODEL_NOT_FOUND'],
-    ['a shadow that does not exist', { split: [{ version: '1.0.0', weight: 1 }], shadow: '9.9.9' }, 404, 'MODEL_NOT_FOUND'],
+    [
+      'a shadow that does not exist',
+      { split: [{ version: '1.0.0', weight: 1 }], shadow: '9.9.9' },
+      404,
+      'MODEL_NOT_FOUND',
+    ],
   ])('refuses a split with %s', async (_case, body, status, code) => {
     const answer = await adminCall<{ error: { code: string } }>('PUT', '/v1/admin/models/mnist/traffic', body);
     expect(answer.status).toBe(status);
@@ -152,13 +223,22 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
   });
 
   it('refuses the traffic routes to a caller who is not an administrator', async () => {
-    const response = await fetch(`${caller.baseUrl}/v1/admin/models/mnist/traffic`, { method: 'PUT', headers: { ...caller.user.headers, 'content-type': 'application/json' }, body: JSON.stringify({ split: [{ version: '1.1.0', weight: 1 }] }) });
+    const response = await fetch(`${caller.baseUrl}/v1/admin/models/mnist/traffic`, {
+      method: 'PUT',
+      headers: { ...caller.user.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ split: [{ version: '1.1.0', weight: 1 }] }),
+    });
     expect(response.status).toBe(403);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('FORBIDDEN');
   });
 
   it('routes jobs that name no version by weight, records the version, and keeps named versions', async () => {
-    const set = await adminCall<TrafficView>('PUT', '/v1/admin/models/mnist/traffic', { split: [{ version: '1.0.0', weight: 70 }, { version: '1.1.0', weight: 30 }] });
+    const set = await adminCall<TrafficView>('PUT', '/v1/admin/models/mnist/traffic', {
+      split: [
+        { version: '1.0.0', weight: 70 },
+        { version: '1.1.0', weight: 30 },
+      ],
+    });
     expect(set.status).toBe(200);
     expect(set.json.traffic?.baseline).toBe('1.0.0');
     expect(set.json.traffic?.split.map((entry) => entry.share)).toEqual([0.7, 0.3]);
@@ -179,17 +259,42 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
   }, 120_000);
 
   it('keeps one user on one version with sticky "user"', async () => {
-    expect((await adminCall('PUT', '/v1/admin/models/mnist/traffic', { split: [{ version: '1.0.0', weight: 50 }, { version: '1.1.0', weight: 50 }], sticky: 'user' })).status).toBe(200);
+    expect(
+      (
+        await adminCall('PUT', '/v1/admin/models/mnist/traffic', {
+          split: [
+            { version: '1.0.0', weight: 50 },
+            { version: '1.1.0', weight: 50 },
+          ],
+          sticky: 'user',
+        })
+      ).status,
+    ).toBe(200);
     await untilWarm();
-    const users = await Promise.all(Array.from({ length: 6 }, async () => ({ baseUrl: caller.baseUrl, user: await createTestUser(databaseUrl, { tier: 'pro' }) })));
+    const users = await Promise.all(
+      Array.from({ length: 6 }, async () => ({
+        baseUrl: caller.baseUrl,
+        user: await createTestUser(databaseUrl, { tier: 'pro' }),
+      })),
+    );
     const versionsByUser = await Promise.all(
-      users.map(async (user) => new Set((await rowsOf((await submitMany(8, user)).map((job) => job.id))).map((row) => row.routed_version))),
+      users.map(
+        async (user) =>
+          new Set((await rowsOf((await submitMany(8, user)).map((job) => job.id))).map((row) => row.routed_version)),
+      ),
     );
     for (const versions of versionsByUser) expect(versions.size).toBe(1);
   }, 120_000);
 
   it('runs a shadow beside the primary, hides its result, and a byte-identical candidate agrees on every pair', async () => {
-    expect((await adminCall('PUT', '/v1/admin/models/mnist/traffic', { split: [{ version: '1.0.0', weight: 1 }], shadow: '1.1.0' })).status).toBe(200);
+    expect(
+      (
+        await adminCall('PUT', '/v1/admin/models/mnist/traffic', {
+          split: [{ version: '1.0.0', weight: 1 }],
+          shadow: '1.1.0',
+        })
+      ).status,
+    ).toBe(200);
     await untilWarm();
     const jobs = await submitMany(30);
     // The owner sees the primary's version only.
@@ -198,7 +303,10 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
     await until(async () => (await shadowRowsOf(ids)).length === ids.length, 30_000);
     const shadows = await shadowRowsOf(ids);
     expect(shadows.every((row) => row.model_version === '1.1.0' && row.error_code === null)).toBe(true);
-    const compared = await adminCall<ModelComparison>('GET', '/v1/admin/models/mnist/compare?baseline=1.0.0&candidate=1.1.0');
+    const compared = await adminCall<ModelComparison>(
+      'GET',
+      '/v1/admin/models/mnist/compare?baseline=1.0.0&candidate=1.1.0',
+    );
     expect(compared.status).toBe(200);
     expect(compared.json.shadow.pairs).toBe(30);
     expect(compared.json.shadow.agreement).toBe(1);
@@ -227,19 +335,34 @@ describe('model rollout: traffic splits, shadow runs, comparison, automatic roll
     await until(async () => (await traffic()).json.traffic === null, 30_000);
     const view = (await traffic()).json;
     expect(view.liveVersion).toBe('1.0.0');
-    expect(view.rollbacks[0]).toMatchObject({ model: 'mnist', baseline: '1.0.0', candidate: '1.2.0', rule: 'minAgreement' });
+    expect(view.rollbacks[0]).toMatchObject({
+      model: 'mnist',
+      baseline: '1.0.0',
+      candidate: '1.2.0',
+      rule: 'minAgreement',
+    });
     await until(async () => received.length > 0, 15_000);
     const delivery = received[0]!;
     // Signed like job webhooks: the Standard Webhooks headers check with the typed client's verifier.
-    expect(await verifyWebhookSignature({ secret: webhookSecret, body: delivery.body, headers: delivery.headers })).toBe(true);
-    const event = JSON.parse(delivery.body) as { type: string; rollback: { candidate: string; rule: string }; comparison: ModelComparison };
+    expect(
+      await verifyWebhookSignature({ secret: webhookSecret, body: delivery.body, headers: delivery.headers }),
+    ).toBe(true);
+    const event = JSON.parse(delivery.body) as {
+      type: string;
+      rollback: { candidate: string; rule: string };
+      comparison: ModelComparison;
+    };
     expect(event.type).toBe('model.rolled_back');
     expect(event.rollback).toMatchObject({ candidate: '1.2.0', rule: 'minAgreement' });
     expect(event.comparison.shadow.agreement).toBeLessThan(0.95);
     // Jobs that name no version run on the baseline again, once the API's view of the split is renewed.
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const after = await submitMany(5);
-    expect((await rowsOf(after.map((job) => job.id))).every((row) => row.routed_version === null && row.model_version === '1.0.0')).toBe(true);
+    expect(
+      (await rowsOf(after.map((job) => job.id))).every(
+        (row) => row.routed_version === null && row.model_version === '1.0.0',
+      ),
+    ).toBe(true);
   }, 120_000);
 });
 

@@ -2,7 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photoLikeImage } from '@inferq/images/testing';
 import { createDatabase, JobQueries } from '@inferq/db';
 import type { PlatformProcess } from '@inferq/testing';
-import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller, type JobJson } from './platform.ts';
+import {
+  createTestUser,
+  getJob,
+  platformEnv,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+  type Caller,
+  type JobJson,
+} from './platform.ts';
 
 /**
  * Worker pools: two worker processes with different WORKER_MODELS share one API. Every job runs on
@@ -12,7 +23,13 @@ import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProces
 describe('a queue per model: pools of workers with different WORKER_MODELS', () => {
   // Heartbeats every 200 ms, gone 1 s after a worker stops announcing itself.
   const env = platformEnv({
-    extra: { HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TTL_MS: '1000', TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 1_000_000, submitsPerWindow: 1_000_000, maxJobsInFlight: 1000 } }) },
+    extra: {
+      HEARTBEAT_INTERVAL_MS: '200',
+      HEARTBEAT_TTL_MS: '1000',
+      TIER_OVERRIDES: JSON.stringify({
+        free: { requestsPerWindow: 1_000_000, submitsPerWindow: 1_000_000, maxJobsInFlight: 1000 },
+      }),
+    },
   });
   const db = createDatabase({ url: env.databaseUrl, poolSize: 2 });
   const jobs = new JobQueries(db);
@@ -78,7 +95,11 @@ describe('a queue per model: pools of workers with different WORKER_MODELS', () 
       expect((view as JobJson & { waitingFor?: string | null }).waitingFor).toBe('worker');
     }
 
-    const replacement = await startWorkerProcess({ ...env, workerId: 'pool-mnist-2', extra: { ...env.extra, WORKER_MODELS: 'mnist' } });
+    const replacement = await startWorkerProcess({
+      ...env,
+      workerId: 'pool-mnist-2',
+      extra: { ...env.extra, WORKER_MODELS: 'mnist' },
+    });
     processes.push(replacement.process);
     const finished = await Promise.all(waiting.map((job) => waitForFinal(caller, job.id, 60_000)));
     expect(finished.map((job) => job.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);

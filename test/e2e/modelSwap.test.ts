@@ -8,7 +8,17 @@ import type { ModelView } from '@inferq/core';
 import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
 import type { PlatformProcess, TestUser } from '@inferq/testing';
 import { loadMnist, mnistFixtureFolder } from '@inferq/training';
-import { createTestUser, platformEnv, type Caller, type JobJson, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  type Caller,
+  type JobJson,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+} from './platform.ts';
 
 /**
  * Hot swap under traffic, with the API and a worker supervisor running two worker processes:
@@ -27,11 +37,22 @@ describe('model hot swap under a steady stream of jobs', () => {
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'inferq-swap-'));
     const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
-    await new ModelRegistry({ root }).publish({ name: 'mnist', version: '1.0.0', files: await readModelFiles(mnistFixtureFolder), manifest, setLive: true });
+    await new ModelRegistry({ root }).publish({
+      name: 'mnist',
+      version: '1.0.0',
+      files: await readModelFiles(mnistFixtureFolder),
+      manifest,
+      setLive: true,
+    });
     // Real MNIST test digits, upscaled past the API's 32-pixel minimum side.
     const test = await loadMnist({ split: 'test', count: 8 });
     for (let i = 0; i < test.count; i++) {
-      const png = await sharp(Buffer.from(test.images.subarray(i * 784, (i + 1) * 784)), { raw: { width: 28, height: 28, channels: 1 } }).resize(56, 56).png().toBuffer();
+      const png = await sharp(Buffer.from(test.images.subarray(i * 784, (i + 1) * 784)), {
+        raw: { width: 28, height: 28, channels: 1 },
+      })
+        .resize(56, 56)
+        .png()
+        .toBuffer();
       digits.push({ png, label: test.labels[i]! });
     }
     const env = platformEnv({
@@ -46,7 +67,9 @@ describe('model hot swap under a steady stream of jobs', () => {
         RECONCILE_INTERVAL_MS: '0',
         // The API itself stands in for an internal model store: 1.1.0 is registered from its own files.
         MODEL_FETCH_ALLOW_HOSTS: '127.0.0.1',
-        TIER_OVERRIDES: JSON.stringify({ pro: { submitsPerWindow: 1_000_000, submitBurst: 0, requestsPerWindow: 1_000_000, maxJobsInFlight: 100_000 } }),
+        TIER_OVERRIDES: JSON.stringify({
+          pro: { submitsPerWindow: 1_000_000, submitBurst: 0, requestsPerWindow: 1_000_000, maxJobsInFlight: 100_000 },
+        }),
       },
     });
     const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'swap' })]);
@@ -69,12 +92,27 @@ describe('model hot swap under a steady stream of jobs', () => {
   }
 
   async function adminPost(url: string, body: unknown): Promise<Response> {
-    return fetch(`${caller.baseUrl}${url}`, { method: 'POST', headers: { ...admin.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return fetch(`${caller.baseUrl}${url}`, {
+      method: 'POST',
+      headers: { ...admin.headers, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   }
 
   async function tensorsPerWorker(): Promise<number[]> {
-    const ports = [...new Set(worker!.lines.filter((line) => line.msg === 'worker health endpoint listening').map((line) => line.port as number))];
-    return Promise.all(ports.map(async (port) => ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { tensors: number }).tensors));
+    const ports = [
+      ...new Set(
+        worker!.lines
+          .filter((line) => line.msg === 'worker health endpoint listening')
+          .map((line) => line.port as number),
+      ),
+    ];
+    return Promise.all(
+      ports.map(
+        async (port) =>
+          ((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { tensors: number }).tensors,
+      ),
+    );
   }
 
   it('switches versions with zero failed and zero lost jobs; results before carry 1.0.0, after 1.1.0', async () => {
@@ -127,16 +165,23 @@ describe('model hot swap under a steady stream of jobs', () => {
     const byWorker = groupBy(rows, (row) => row.worker_id);
     expect(byWorker.size).toBe(2);
     for (const jobs of byWorker.values()) {
-      const sequence = jobs.sort((a, b) => a.started_at.getTime() - b.started_at.getTime()).map((row) => row.model_version);
+      const sequence = jobs
+        .sort((a, b) => a.started_at.getTime() - b.started_at.getTime())
+        .map((row) => row.model_version);
       expect(sequence).toEqual([...sequence].sort()); // never back to 1.0.0 after a 1.1.0
     }
     // The job view reports the version too, and the same weights give the same scores under both.
-    const byDigit = groupBy(finals, (job) => `${submitted.find((s) => s.job.id === job.id)!.digit}/${job.model.version}`);
+    const byDigit = groupBy(
+      finals,
+      (job) => `${submitted.find((s) => s.job.id === job.id)!.digit}/${job.model.version}`,
+    );
     for (let digit = 0; digit < digits.length; digit++) {
       const [oldJob, newJob] = [byDigit.get(`${digit}/1.0.0`)?.[0], byDigit.get(`${digit}/1.1.0`)?.[0]];
       if (oldJob && newJob) expect(newJob.result!.output).toEqual(oldJob.result!.output);
     }
-    const correct = finals.filter((job) => job.result!.top![0]!.label === String(digits[submitted.find((s) => s.job.id === job.id)!.digit]!.label)).length;
+    const correct = finals.filter(
+      (job) => job.result!.top![0]!.label === String(digits[submitted.find((s) => s.job.id === job.id)!.digit]!.label),
+    ).length;
     expect(correct / finals.length).toBeGreaterThan(0.7);
 
     // The old version's tensors were released: each worker is back at its level before the swap.
@@ -147,14 +192,23 @@ describe('model hot swap under a steady stream of jobs', () => {
     const job = await submit(caller, digits[0]!.png, { version: '1.0.0' });
     const final = await waitForFinal(caller, job.id, 30_000);
     expect(final).toMatchObject({ status: 'succeeded', model: { name: 'mnist', version: '1.0.0' } });
-    const unknown = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', headers: caller.user.headers, body: form(digits[0]!.png, { version: '9.9.9' }) });
+    const unknown = await fetch(`${caller.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: caller.user.headers,
+      body: form(digits[0]!.png, { version: '9.9.9' }),
+    });
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('UNKNOWN_MODEL');
   });
 
-  it('keeps serving 1.1.0 when a broken version is made live, and reports each worker\'s failure', async () => {
+  it("keeps serving 1.1.0 when a broken version is made live, and reports each worker's failure", async () => {
     const location = path.join(root, 'mnist', '1.2.0');
     const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
-    await new ModelRegistry({ root }).publish({ name: 'mnist', version: '1.2.0', files: await readModelFiles(mnistFixtureFolder), manifest });
+    await new ModelRegistry({ root }).publish({
+      name: 'mnist',
+      version: '1.2.0',
+      files: await readModelFiles(mnistFixtureFolder),
+      manifest,
+    });
     await writeFile(path.join(location, 'group1-shard1of1.bin'), Buffer.alloc(64)); // damaged after publishing
     expect((await adminPost('/v1/admin/models/mnist/live', { version: '1.2.0' })).status).toBe(200);
 
@@ -181,7 +235,9 @@ function form(image: Buffer, fields: Record<string, string>): FormData {
   return body;
 }
 
-async function resultRows(ids: string[]): Promise<Array<{ id: string; worker_id: string; started_at: Date; finished_at: Date; model_version: string }>> {
+async function resultRows(
+  ids: string[],
+): Promise<Array<{ id: string; worker_id: string; started_at: Date; finished_at: Date; model_version: string }>> {
   const client = new pg.Client({ connectionString: inject('databaseUrl') });
   await client.connect();
   try {

@@ -16,7 +16,10 @@ let worker: PlatformProcess | undefined;
 let baseUrl = '';
 
 beforeAll(async () => {
-  const [apiStarted, workerStarted] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'openapi-client' })]);
+  const [apiStarted, workerStarted] = await Promise.all([
+    startApiProcess(env),
+    startWorkerProcess({ ...env, workerId: 'openapi-client' }),
+  ]);
   api = apiStarted.process;
   worker = workerStarted.process;
   baseUrl = apiStarted.baseUrl;
@@ -29,7 +32,9 @@ describe('a client generated from /openapi.json by third-party tools', () => {
   it('submits, waits, lists, reads the models and cancels, typed by the document', async () => {
     const user = await createTestUser(env.databaseUrl, { tier: 'pro' });
     const client = createClient<paths>({ baseUrl, headers: user.headers });
-    const image = await sharp(await drawingImage(320, 240)).jpeg().toBuffer();
+    const image = await sharp(await drawingImage(320, 240))
+      .jpeg()
+      .toBuffer();
 
     const submitted = await client.POST('/v1/jobs', {
       // The fields typed as the JSON submit's; sent as the multipart form, with the image.
@@ -46,7 +51,13 @@ describe('a client generated from /openapi.json by third-party tools', () => {
 
     const waited = await client.GET('/v1/jobs/{id}', { params: { path: { id }, query: { wait: 30 } } });
     expect(waited.data?.status).toBe('succeeded');
-    expect(waited.data?.result?.top?.map((entry) => entry.label).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    expect(waited.data?.result?.top?.map((entry) => entry.label).sort()).toEqual([
+      'Drawing',
+      'Hentai',
+      'Neutral',
+      'Porn',
+      'Sexy',
+    ]);
 
     const page = await client.GET('/v1/jobs', { params: { query: { limit: 5, status: 'succeeded' } } });
     expect(page.data?.data.map((job) => job.id)).toContain(id);
@@ -60,7 +71,9 @@ describe('a client generated from /openapi.json by third-party tools', () => {
     const tooLong = await client.GET('/v1/jobs/{id}', { params: { path: { id }, query: { wait: 61 } } });
     expect(tooLong.response.status).toBe(200);
     expect(tooLong.response.headers.get('preference-applied')).toBe('wait=60');
-    const notANumber = await client.GET('/v1/jobs/{id}', { params: { path: { id }, query: { wait: 'soon' as unknown as number } } });
+    const notANumber = await client.GET('/v1/jobs/{id}', {
+      params: { path: { id }, query: { wait: 'soon' as unknown as number } },
+    });
     expect(notANumber.error?.error.code).toBe('VALIDATION_FAILED');
   });
 });

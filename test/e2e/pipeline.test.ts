@@ -8,11 +8,26 @@ import { createDatabase } from '@inferq/db';
 import { createRedisConnection, InferenceQueue, PixelStore } from '@inferq/queue';
 import { validateImage } from '@inferq/images';
 import { ModelRegistry } from '@inferq/models';
-import { createTestUser, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  type Caller,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+} from './platform.ts';
 
 describe('upload → queue → worker → result → poll, with real processes', () => {
   // Polling 24 jobs every 50 ms is well over the free tier's request rate: lift it here.
-  const env = platformEnv({ extra: { LOCK_DURATION_MS: '4000', STALLED_INTERVAL_MS: '2000', TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 1_000_000 } }) } });
+  const env = platformEnv({
+    extra: {
+      LOCK_DURATION_MS: '4000',
+      STALLED_INTERVAL_MS: '2000',
+      TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 1_000_000 } }),
+    },
+  });
   let api: PlatformProcess | undefined;
   let worker: PlatformProcess | undefined;
   let caller: Caller;
@@ -20,7 +35,10 @@ describe('upload → queue → worker → result → poll, with real processes',
 
   beforeAll(async () => {
     // Every pixel handed over, nsfw's exact floats too (by default they are left to the worker's decode).
-    const started = await Promise.all([startApiProcess({ ...env, extra: { ...env.extra, PIXEL_HANDOFF: 'always' } }), startWorkerProcess({ ...env, workerId: 'e2e-1' })]);
+    const started = await Promise.all([
+      startApiProcess({ ...env, extra: { ...env.extra, PIXEL_HANDOFF: 'always' } }),
+      startWorkerProcess({ ...env, workerId: 'e2e-1' }),
+    ]);
     api = started[0].process;
     caller = { baseUrl: started[0].baseUrl, user: await createTestUser(env.databaseUrl) };
     worker = started[1].process;
@@ -31,7 +49,9 @@ describe('upload → queue → worker → result → poll, with real processes',
   });
 
   it('classifies a drawn JPEG and a PNG: five scores summing to 1, Drawing on top for the drawing', async () => {
-    const drawingJpeg = await sharp(await drawingImage(640, 480)).jpeg({ quality: 92 }).toBuffer();
+    const drawingJpeg = await sharp(await drawingImage(640, 480))
+      .jpeg({ quality: 92 })
+      .toBuffer();
     const png = await photoLikeImage(320, 240, 'png');
     const [first, second] = await Promise.all([submit(caller, drawingJpeg), submit(caller, png)]);
     for (const submitted of [first, second]) expect(submitted.status).toBe('queued');
@@ -52,7 +72,13 @@ describe('upload → queue → worker → result → poll, with real processes',
     const photo = await waitForFinal(caller, second.id);
     expect(photo.status).toBe('succeeded');
     expect(photo.result!.output[0]!).toHaveLength(5);
-    expect(photo.result!.top!.map((entry) => entry.label).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    expect(photo.result!.top!.map((entry) => entry.label).sort()).toEqual([
+      'Drawing',
+      'Hentai',
+      'Neutral',
+      'Porn',
+      'Sexy',
+    ]);
   });
 
   it('reports the worker ready with its backend and model', async () => {
@@ -64,14 +90,24 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(body.models.map((model: { name: string }) => model.name)).toContain('nsfw');
     expect(body.models.find((model: { name: string }) => model.name === 'nsfw').engine).toBe('onnxruntime-cpu');
     expect(body.onnxRuntime).toMatchObject({ provider: 'cpu', preference: 'auto' });
-    expect(body.onnxRuntime.skipped.map((skipped: { name: string }) => skipped.name)).toEqual(['tensorrt', 'cuda', 'webgpu']);
+    expect(body.onnxRuntime.skipped.map((skipped: { name: string }) => skipped.name)).toEqual([
+      'tensorrt',
+      'cuda',
+      'webgpu',
+    ]);
   });
 
   it('serves Prometheus metrics on the worker: outcomes, queue wait, batches, inference time, model load, process', async () => {
     const response = await fetch(`${healthUrl}/metrics`);
     expect(response.status).toBe(200);
     const text = await response.text();
-    const value = (series: string) => Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.slice(series.length + 1));
+    const value = (series: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((line) => line.startsWith(`${series} `))
+          ?.slice(series.length + 1),
+      );
     // The two jobs of the first test.
     expect(value('inferq_jobs_finished_total{model="nsfw",status="succeeded",code=""}')).toBe(2);
     expect(value('inferq_job_queue_wait_seconds_count{model="nsfw"}')).toBe(2);
@@ -87,7 +123,7 @@ describe('upload → queue → worker → result → poll, with real processes',
     expect(value('inferq_worker_preprocessed_total{model="nsfw",source="decoded"}') || 0).toBe(0);
   });
 
-  it('hands nsfw\'s float pixels to the worker through Redis, not Postgres; a job whose pixels are missing, stored the old way, or for another spec gets the same scores', async () => {
+  it("hands nsfw's float pixels to the worker through Redis, not Postgres; a job whose pixels are missing, stored the old way, or for another spec gets the same scores", async () => {
     const image = await photoLikeImage(800, 600, 'jpeg');
     const submitted = await submit(caller, image);
     const viaApi = await waitForFinal(caller, submitted.id);
@@ -116,9 +152,24 @@ describe('upload → queue → worker → result → poll, with real processes',
       const meta = { data: image, format: 'jpeg', width: 800, height: 600, sha256: '0'.repeat(64) };
       const otherPixels = { data: Buffer.alloc(299 * 299 * 3, 7), spec: 'v1:299x299x3:cover:lanczos3' };
       const bare = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: meta });
-      const legacy = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: { ...meta, pixels: made } });
-      const legacyOtherSpec = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: { ...meta, pixels: otherPixels } });
-      const handedOtherSpec = await jobs.create({ id: crypto.randomUUID(), userId: user.userId, modelName: 'nsfw', input: meta });
+      const legacy = await jobs.create({
+        id: crypto.randomUUID(),
+        userId: user.userId,
+        modelName: 'nsfw',
+        input: { ...meta, pixels: made },
+      });
+      const legacyOtherSpec = await jobs.create({
+        id: crypto.randomUUID(),
+        userId: user.userId,
+        modelName: 'nsfw',
+        input: { ...meta, pixels: otherPixels },
+      });
+      const handedOtherSpec = await jobs.create({
+        id: crypto.randomUUID(),
+        userId: user.userId,
+        modelName: 'nsfw',
+        input: meta,
+      });
       await pixels.putMany([{ jobId: handedOtherSpec.id, pixels: otherPixels }]);
       const all = [bare, legacy, legacyOtherSpec, handedOtherSpec];
       for (const job of all) await queue.enqueue({ jobId: job.id, model: 'nsfw' });
@@ -139,7 +190,9 @@ describe('upload → queue → worker → result → poll, with real processes',
   });
 
   it('finishes every job exactly once when a worker is SIGKILLed mid-run', async () => {
-    const image = await sharp(await drawingImage(256, 256)).jpeg().toBuffer();
+    const image = await sharp(await drawingImage(256, 256))
+      .jpeg()
+      .toBuffer();
     const jobs = await Promise.all(Array.from({ length: 24 }, () => submit(caller, image)));
     // Wait until the worker holds some of them (read from Postgres, not through the rate-limited
     // API), then kill it without any chance to clean up.
@@ -148,7 +201,10 @@ describe('upload → queue → worker → result → poll, with real processes',
     try {
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
-        const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status IN ('running', 'succeeded')", [jobs.map((job) => job.id)]);
+        const { rows } = await db.query<{ n: string }>(
+          "SELECT count(*) AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status IN ('running', 'succeeded')",
+          [jobs.map((job) => job.id)],
+        );
         if (Number(rows[0]!.n) > 0) break;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { createTestUser, startApiProcess, startWorkerProcess, type PlatformEnv, type PlatformProcess, type TestUser } from '@inferq/testing';
+import {
+  createTestUser,
+  startApiProcess,
+  startWorkerProcess,
+  type PlatformEnv,
+  type PlatformProcess,
+  type TestUser,
+} from '@inferq/testing';
 
 /** Env for one test's platform: shared services, a queue of its own. */
 export function platformEnv(overrides: Partial<PlatformEnv> = {}): PlatformEnv {
@@ -40,7 +47,11 @@ export async function submit(caller: Caller, image: Buffer, fields: Record<strin
     const form = new FormData();
     for (const [key, value] of Object.entries(fields)) form.set(key, value);
     form.set('image', new Blob([new Uint8Array(image)]), 'upload.bin');
-    const response = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', headers: caller.user.headers, body: form });
+    const response = await fetch(`${caller.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: caller.user.headers,
+      body: form,
+    });
     if (response.status === 202) return (await response.json()) as JobJson;
     const text = await response.text();
     if (response.status === 429 && text.includes('"CONCURRENCY_LIMITED"') && attempt < 30) {
@@ -64,7 +75,9 @@ export async function waitForFinal(caller: Caller, id: string, timeoutMs = 60_00
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const waitSeconds = Math.max(1, Math.min(20, Math.ceil((deadline - Date.now()) / 1000)));
-    const response = await fetch(`${caller.baseUrl}/v1/jobs/${id}?wait=${waitSeconds}`, { headers: caller.user.headers });
+    const response = await fetch(`${caller.baseUrl}/v1/jobs/${id}?wait=${waitSeconds}`, {
+      headers: caller.user.headers,
+    });
     if (response.status !== 200) throw new Error(`get answered ${response.status}: ${await response.text()}`);
     const job = (await response.json()) as JobJson;
     if (finalStatuses.has(job.status)) return job;

@@ -22,10 +22,20 @@ let dir = '';
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'inferq-python-'));
-  await writeFile(path.join(dir, 'photo.jpg'), await sharp(await drawingImage(320, 240)).jpeg().toBuffer());
+  await writeFile(
+    path.join(dir, 'photo.jpg'),
+    await sharp(await drawingImage(320, 240))
+      .jpeg()
+      .toBuffer(),
+  );
   // Free-tier users may submit once per window: the retry test's rate limit.
-  const extra = { TIER_OVERRIDES: JSON.stringify({ free: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 3600 } }) };
-  const [apiStarted, workerStarted] = await Promise.all([startApiProcess({ ...env, extra }), startWorkerProcess({ ...env, workerId: 'python-client', extra: { WORKER_MODELS: 'nsfw' } })]);
+  const extra = {
+    TIER_OVERRIDES: JSON.stringify({ free: { submitsPerWindow: 1, submitBurst: 0, rateWindowSeconds: 3600 } }),
+  };
+  const [apiStarted, workerStarted] = await Promise.all([
+    startApiProcess({ ...env, extra }),
+    startWorkerProcess({ ...env, workerId: 'python-client', extra: { WORKER_MODELS: 'nsfw' } }),
+  ]);
   api = apiStarted.process;
   worker = workerStarted.process;
   baseUrl = apiStarted.baseUrl;
@@ -59,7 +69,10 @@ describe('the Python client (clients/python)', () => {
       timeout: 300_000,
     }).then(
       ({ stderr }) => ({ code: 0, output: stderr }),
-      (error: { code?: number | string; stderr?: string; stdout?: string }) => ({ code: error.code, output: `${error.stdout ?? ''}${error.stderr ?? ''}` }),
+      (error: { code?: number | string; stderr?: string; stdout?: string }) => ({
+        code: error.code,
+        output: `${error.stdout ?? ''}${error.stderr ?? ''}`,
+      }),
     );
     // unittest reports on stderr: "Ran N tests", then "OK" or "FAILED (…)".
     expect(result.output, result.output).toMatch(/^OK$/m);

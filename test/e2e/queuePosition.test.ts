@@ -6,7 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
 import type { PlatformProcess, TestUser } from '@inferq/testing';
 import { mnistFixtureFolder } from '@inferq/training';
-import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller, type JobJson } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+  type Caller,
+  type JobJson,
+} from './platform.ts';
 
 type QueuedJob = JobJson & { queuePosition: number | null; etaSeconds: number | null; waitingFor: 'worker' | null };
 
@@ -31,9 +41,14 @@ describe('queue position and ETA of queued jobs', () => {
     root = await mkdtemp(path.join(tmpdir(), 'inferq-position-'));
     await publish(root, 'mnist');
     await publish(root, 'idle');
-    digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+    digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
     const env = platformEnv({ modelsDir: root, extra: { DEFAULT_MODEL: 'mnist', HEARTBEAT_INTERVAL_MS: '200' } });
-    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'position', extra: { ...env.extra, WORKER_MODELS: 'mnist' } })]);
+    const started = await Promise.all([
+      startApiProcess(env),
+      startWorkerProcess({ ...env, workerId: 'position', extra: { ...env.extra, WORKER_MODELS: 'mnist' } }),
+    ]);
     api = started[0].process;
     worker = started[1].process;
     baseUrl = started[0].baseUrl;
@@ -51,7 +66,11 @@ describe('queue position and ETA of queued jobs', () => {
 
   const as = (user: TestUser): Caller => ({ baseUrl, user });
   const list = async (user: TestUser) =>
-    ((await (await fetch(`${baseUrl}/v1/jobs?status=queued&limit=100`, { headers: user.headers })).json()) as { data: QueuedJob[] }).data;
+    (
+      (await (await fetch(`${baseUrl}/v1/jobs?status=queued&limit=100`, { headers: user.headers })).json()) as {
+        data: QueuedJob[];
+      }
+    ).data;
 
   it('numbers queued jobs in the order workers take them (priority, then arrival), with an ETA from the measured throughput', async () => {
     // Some jobs first, so the worker has a throughput to announce.
@@ -59,7 +78,9 @@ describe('queue position and ETA of queued jobs', () => {
     await Promise.all(warm.map((job) => waitForFinal(as(free), job.id)));
     await new Promise((resolve) => setTimeout(resolve, 1500));
 
-    expect((await fetch(`${baseUrl}/v1/admin/queue/pause`, { method: 'POST', headers: admin.headers })).status).toBe(200);
+    expect((await fetch(`${baseUrl}/v1/admin/queue/pause`, { method: 'POST', headers: admin.headers })).status).toBe(
+      200,
+    );
     const placed: Array<[QueuedJob, TestUser]> = [];
     try {
       // Free jobs get priority 10, 14, 18 (their tier's base, a step per job in flight); pro ones 1, 2, 3.
@@ -82,10 +103,14 @@ describe('queue position and ETA of queued jobs', () => {
       expect(etas.every((eta) => typeof eta === 'number' && eta > 0)).toBe(true);
       for (let i = 1; i < etas.length; i++) expect(etas[i]!).toBeGreaterThanOrEqual(etas[i - 1]!);
       // GET /v1/jobs/:id says the same.
-      const single = (await (await fetch(`${baseUrl}/v1/jobs/${f3.id}`, { headers: free.headers })).json()) as QueuedJob;
+      const single = (await (
+        await fetch(`${baseUrl}/v1/jobs/${f3.id}`, { headers: free.headers })
+      ).json()) as QueuedJob;
       expect([single.queuePosition, single.etaSeconds]).toEqual([6, order[5]!.etaSeconds]);
     } finally {
-      expect((await fetch(`${baseUrl}/v1/admin/queue/resume`, { method: 'POST', headers: admin.headers })).status).toBe(200);
+      expect((await fetch(`${baseUrl}/v1/admin/queue/resume`, { method: 'POST', headers: admin.headers })).status).toBe(
+        200,
+      );
     }
     // Once they run, they are no longer placed.
     const done = (await Promise.all(placed.map(([job, owner]) => waitForFinal(as(owner), job.id)))) as QueuedJob[];
@@ -96,6 +121,8 @@ describe('queue position and ETA of queued jobs', () => {
   it('places a job of a model no worker serves, with no ETA while that model was never loaded', async () => {
     const job = (await submit(as(free), digit, { model: 'idle' })) as QueuedJob;
     expect([job.waitingFor, job.queuePosition, job.etaSeconds]).toEqual(['worker', 1, null]);
-    expect((await fetch(`${baseUrl}/v1/jobs/${job.id}/cancel`, { method: 'POST', headers: free.headers })).status).toBe(200);
+    expect((await fetch(`${baseUrl}/v1/jobs/${job.id}/cancel`, { method: 'POST', headers: free.headers })).status).toBe(
+      200,
+    );
   });
 });

@@ -5,7 +5,11 @@ import { freePort, type PlatformProcess } from '@inferq/testing';
 import { createTestUser, getJob, platformEnv, startApiProcess, stopAll, submit, type Caller } from './platform.ts';
 
 async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 100; i++) {
     const up = await fetch(`http://127.0.0.1:${port}`).then(
       () => true,
@@ -45,7 +49,12 @@ describe('Redis outage (a Redis server of this test only)', () => {
       const form = new FormData();
       form.set('image', new Blob([new Uint8Array(image)]), 'a.jpg');
       const started = performance.now();
-      const response = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', headers: caller.user.headers, body: form, signal: AbortSignal.timeout(5000) });
+      const response = await fetch(`${caller.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: caller.user.headers,
+        body: form,
+        signal: AbortSignal.timeout(5000),
+      });
       const elapsed = performance.now() - started;
       expect(response.status).toBe(503);
       expect((await response.json()).error.code).toBe('QUEUE_UNAVAILABLE');

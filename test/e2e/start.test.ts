@@ -25,7 +25,11 @@ class Stack {
 
   /** Starts it and resolves with what its banner says. */
   async start(): Promise<{ baseUrl: string; apiKey: string; lines: string[] }> {
-    this.process = new PlatformProcess('start', 'apps/stack/src/index.ts', { NO_COLOR: '1', INFERQ_DASHBOARD: 'skip', ...this.env });
+    this.process = new PlatformProcess('start', 'apps/stack/src/index.ts', {
+      NO_COLOR: '1',
+      INFERQ_DASHBOARD: 'skip',
+      ...this.env,
+    });
     await this.process.waitForLog((line) => line.msg.startsWith('Ctrl-C stops everything'), 240_000);
     const lines = this.process.lines.map((line) => line.msg);
     const baseUrl = /^ {2}API +(http:\/\/\S+)$/m.exec(lines.join('\n'))?.[1];
@@ -48,7 +52,10 @@ class Stack {
 let dir = '';
 let imageFile = '';
 
-async function inferq(stack: { baseUrl: string; apiKey: string }, args: string[]): Promise<{ code: number; stdout: string }> {
+async function inferq(
+  stack: { baseUrl: string; apiKey: string },
+  args: string[],
+): Promise<{ code: number; stdout: string }> {
   try {
     const { stdout } = await run(process.execPath, [path.join(repoRoot, 'packages/cli/src/main.ts'), ...args], {
       cwd: dir,
@@ -80,14 +87,23 @@ beforeAll(async () => {
   // Run as root, the embedded Postgres runs as the postgres user, which must reach its folder.
   await chmod(dir, 0o755);
   imageFile = path.join(dir, 'photo.jpg');
-  await writeFile(imageFile, await sharp(await drawingImage(320, 240)).jpeg().toBuffer());
+  await writeFile(
+    imageFile,
+    await sharp(await drawingImage(320, 240))
+      .jpeg()
+      .toBuffer(),
+  );
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
 async function ports(): Promise<Record<string, string>> {
-  return { PORT: String(await freePort()), INFERQ_POSTGRES_PORT: String(await freePort()), INFERQ_REDIS_PORT: String(await freePort()) };
+  return {
+    PORT: String(await freePort()),
+    INFERQ_POSTGRES_PORT: String(await freePort()),
+    INFERQ_REDIS_PORT: String(await freePort()),
+  };
 }
 
 describe('pnpm start', () => {
@@ -118,9 +134,17 @@ describe('pnpm start', () => {
 
     const submitted = await inferq(started, ['submit', imageFile, '--wait', '--json']);
     expect(submitted.code).toBe(0);
-    const [row] = JSON.parse(submitted.stdout) as Array<{ job: { status: string; result: { top: Array<{ label: string }> } } }>;
+    const [row] = JSON.parse(submitted.stdout) as Array<{
+      job: { status: string; result: { top: Array<{ label: string }> } };
+    }>;
     expect(row?.job.status).toBe('succeeded');
-    expect(row?.job.result.top.map((entry) => entry.label).sort()).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    expect(row?.job.result.top.map((entry) => entry.label).sort()).toEqual([
+      'Drawing',
+      'Hentai',
+      'Neutral',
+      'Porn',
+      'Sexy',
+    ]);
 
     // `pnpm admin` beside it, with no DATABASE_URL: the stack's database, from its state file.
     const users = await admin(path.join(dir, 'external'), ['users', 'list', '--json']);
@@ -131,7 +155,11 @@ describe('pnpm start', () => {
     expect(stack.process!.lines.at(-1)?.msg).toBe('inferq   | stopped');
     // The apps answered Ctrl-C themselves, each with its own orderly shutdown.
     for (const name of ['api', 'worker', 'webhooks']) {
-      expect(stack.process!.lines.some((line) => line.msg.startsWith(`${name.padEnd(8)} |`) && line.msg.endsWith(' INFO  stopped'))).toBe(true);
+      expect(
+        stack.process!.lines.some(
+          (line) => line.msg.startsWith(`${name.padEnd(8)} |`) && line.msg.endsWith(' INFO  stopped'),
+        ),
+      ).toBe(true);
     }
   });
 });
@@ -148,7 +176,12 @@ describe('pnpm start, as a person runs it', () => {
 
   /** `pnpm start` in a process group of its own, as a terminal runs it: Ctrl-C signals the whole group. */
   function pnpmStart(env: Record<string, string>) {
-    const child = spawn('pnpm', ['start'], { cwd: repoRoot, detached: true, env: { ...process.env, NO_COLOR: '1', INFERQ_DASHBOARD: 'skip', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('pnpm', ['start'], {
+      cwd: repoRoot,
+      detached: true,
+      env: { ...process.env, NO_COLOR: '1', INFERQ_DASHBOARD: 'skip', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -162,7 +195,14 @@ describe('pnpm start, as a person runs it', () => {
     await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
     try {
       const started = performance.now();
-      const stack = pnpmStart({ ...(await ports()), PORT: String(port), DATABASE_URL: withDatabase(serverUrl, database), REDIS_URL: inject('redisUrl'), MODELS_DIR: inject('modelsDir'), INFERQ_DATA_DIR: path.join(dir, 'busy') });
+      const stack = pnpmStart({
+        ...(await ports()),
+        PORT: String(port),
+        DATABASE_URL: withDatabase(serverUrl, database),
+        REDIS_URL: inject('redisUrl'),
+        MODELS_DIR: inject('modelsDir'),
+        INFERQ_DATA_DIR: path.join(dir, 'busy'),
+      });
       expect(await stack.exited).toBe(1);
       expect(performance.now() - started).toBeLessThan(10_000);
       expect(stack.output()).toContain(`inferq   | cannot start: port ${port} on 127.0.0.1 (the API, PORT) is in use`);
@@ -173,7 +213,7 @@ describe('pnpm start, as a person runs it', () => {
     }
   });
 
-  it('prints the worker\'s health port and a banner that works in a new terminal; a Ctrl-C to the group exits 0, without ELIFECYCLE', async () => {
+  it("prints the worker's health port and a banner that works in a new terminal; a Ctrl-C to the group exits 0, without ELIFECYCLE", async () => {
     const stack = pnpmStart({
       ...(await ports()),
       DATABASE_URL: withDatabase(serverUrl, database),
@@ -214,9 +254,19 @@ describe('pnpm start with nothing running: embedded Postgres and its own redis-s
   it('starts both, keeps the data and the API key for the next run, and stops them with the rest', async (context) => {
     if (!findOnPath('redis-server')) context.skip('redis-server is not installed on this machine');
     const dataDir = path.join(dir, 'embedded');
-    stack = new Stack({ ...(await ports()), DATABASE_URL: '', REDIS_URL: '', MODELS_DIR: inject('modelsDir'), INFERQ_DATA_DIR: dataDir });
+    stack = new Stack({
+      ...(await ports()),
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      MODELS_DIR: inject('modelsDir'),
+      INFERQ_DATA_DIR: dataDir,
+    });
     const first = await stack.start();
-    expect(first.lines.some((line) => line.startsWith('  Postgres     postgresql://postgres:') && line.includes('(embedded'))).toBe(true);
+    expect(
+      first.lines.some(
+        (line) => line.startsWith('  Postgres     postgresql://postgres:') && line.includes('(embedded'),
+      ),
+    ).toBe(true);
     const submitted = await inferq(first, ['submit', imageFile, '--wait', '--json']);
     expect(submitted.code).toBe(0);
     const [row] = JSON.parse(submitted.stdout) as Array<{ job: { id: string; status: string } }>;
@@ -236,7 +286,11 @@ describe('pnpm start with nothing running: embedded Postgres and its own redis-s
     const second = await stack.start();
     expect(second.apiKey).toBe(first.apiKey);
     // Nothing left to migrate or create.
-    expect(second.lines.some((line) => line.startsWith('inferq   | migrating') || line.startsWith('inferq   | created database'))).toBe(false);
+    expect(
+      second.lines.some(
+        (line) => line.startsWith('inferq   | migrating') || line.startsWith('inferq   | created database'),
+      ),
+    ).toBe(false);
     const got = await inferq(second, ['get', row!.job.id, '--json']);
     expect(JSON.parse(got.stdout)).toMatchObject({ id: row!.job.id, status: 'succeeded' });
     expect(await stack.interrupt()).toBe(0);

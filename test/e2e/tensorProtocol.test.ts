@@ -5,7 +5,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferQClient, InferQError } from '@inferq/client';
-import { datatypesModel, detectorModel, embeddingModel, tokenClassifierModel, twoInputModel, type PlatformProcess } from '@inferq/testing';
+import {
+  datatypesModel,
+  detectorModel,
+  embeddingModel,
+  tokenClassifierModel,
+  twoInputModel,
+  type PlatformProcess,
+} from '@inferq/testing';
 import { createTestUser, platformEnv, startApiProcess, startWorkerProcess, stopAll, type Caller } from './platform.ts';
 
 const run = promisify(execFile);
@@ -27,15 +34,27 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
   const addModel = async (file: string, bytes: Uint8Array, name: string, extra: string[] = []) => {
     const onnxPath = path.join(root, '..', `${path.basename(root)}-${file}`);
     await writeFile(onnxPath, bytes);
-    const { stdout } = await run(process.execPath, ['apps/admin/src/index.ts', 'models', 'add', onnxPath, '--name', name, '--json', ...extra], {
-      cwd: repoRoot,
-      env: { ...process.env, MODELS_DIR: root },
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['apps/admin/src/index.ts', 'models', 'add', onnxPath, '--name', name, '--json', ...extra],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, MODELS_DIR: root },
+      },
+    );
     return JSON.parse(stdout) as { status: string; version: string; live: boolean; inputs: unknown[] };
   };
-  const v2 = (who: Caller, route: string, init: RequestInit = {}) => fetch(`${who.baseUrl}/v2${route}`, { ...init, headers: { ...who.user.headers, ...(init.headers as Record<string, string> | undefined) } });
+  const v2 = (who: Caller, route: string, init: RequestInit = {}) =>
+    fetch(`${who.baseUrl}/v2${route}`, {
+      ...init,
+      headers: { ...who.user.headers, ...(init.headers as Record<string, string> | undefined) },
+    });
   const infer = (model: string, body: unknown, headers: Record<string, string> = {}) =>
-    v2(caller, `/models/${model}/infer`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+    v2(caller, `/models/${model}/infer`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
   const untilReady = async (model: string) => {
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
@@ -48,9 +67,21 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'inferq-v2-'));
     // The worker starts with one model; the others are added while it runs.
-    const first = await addModel('embed.onnx', embeddingModel(), 'embed', ['--reader', '{"kind":"embedding","normalize":true}']);
+    const first = await addModel('embed.onnx', embeddingModel(), 'embed', [
+      '--reader',
+      '{"kind":"embedding","normalize":true}',
+    ]);
     expect(first).toMatchObject({ status: 'written', version: '1', live: true });
-    const env = platformEnv({ modelsDir: root, extra: { DEFAULT_MODEL: 'embed', WORKER_MODELS: '*', MODEL_WATCH_INTERVAL_MS: '200', HEARTBEAT_INTERVAL_MS: '200', TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 1_000_000, submitsPerWindow: 1_000_000 } }) } });
+    const env = platformEnv({
+      modelsDir: root,
+      extra: {
+        DEFAULT_MODEL: 'embed',
+        WORKER_MODELS: '*',
+        MODEL_WATCH_INTERVAL_MS: '200',
+        HEARTBEAT_INTERVAL_MS: '200',
+        TIER_OVERRIDES: JSON.stringify({ free: { requestsPerWindow: 1_000_000, submitsPerWindow: 1_000_000 } }),
+      },
+    });
     const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'v2-e2e' })]);
     api = started[0].process;
     worker = started[1].process;
@@ -58,12 +89,32 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
     admin = { baseUrl: started[0].baseUrl, user: await createTestUser(env.databaseUrl, { role: 'admin' }) };
     await addModel('pair.onnx', twoInputModel(), 'pair');
     await addModel('types.onnx', datatypesModel(), 'types');
-    await addModel('detect.onnx', detectorModel(), 'detect', ['--reader', JSON.stringify({ kind: 'detection', boxes: 'boxes', scores: 'scores', classes: 'classes', labels: ['cat', 'dog'], minScore: 0.5 })]);
+    await addModel('detect.onnx', detectorModel(), 'detect', [
+      '--reader',
+      JSON.stringify({
+        kind: 'detection',
+        boxes: 'boxes',
+        scores: 'scores',
+        classes: 'classes',
+        labels: ['cat', 'dog'],
+        minScore: 0.5,
+      }),
+    ]);
     // The token classifier through the admin upload route instead of the CLI.
-    const reader = encodeURIComponent(JSON.stringify({ kind: 'classification', labels: ['first', 'second', 'bias'], topK: 2 }));
-    const uploaded = await fetch(`${admin.baseUrl}/v1/admin/models/tokens/onnx?reader=${reader}`, { method: 'POST', body: Buffer.from(tokenClassifierModel()), headers: { ...admin.user.headers, 'content-type': 'application/octet-stream' } });
+    const reader = encodeURIComponent(
+      JSON.stringify({ kind: 'classification', labels: ['first', 'second', 'bias'], topK: 2 }),
+    );
+    const uploaded = await fetch(`${admin.baseUrl}/v1/admin/models/tokens/onnx?reader=${reader}`, {
+      method: 'POST',
+      body: Buffer.from(tokenClassifierModel()),
+      headers: { ...admin.user.headers, 'content-type': 'application/octet-stream' },
+    });
     expect(uploaded.status).toBe(201);
-    expect(await uploaded.json()).toMatchObject({ version: '1', live: true, inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1, -1] }] });
+    expect(await uploaded.json()).toMatchObject({
+      version: '1',
+      live: true,
+      inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1, -1] }],
+    });
     for (const model of ['embed', 'pair', 'types', 'detect', 'tokens']) await untilReady(model);
   }, 240_000);
 
@@ -75,7 +126,10 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
   it('answers server metadata and health without a key, model metadata with one', async () => {
     const server = await fetch(`${caller.baseUrl}/v2`);
     expect(server.status).toBe(200);
-    expect(await server.json()).toMatchObject({ name: 'inferq', extensions: expect.arrayContaining(['binary_tensor_data']) });
+    expect(await server.json()).toMatchObject({
+      name: 'inferq',
+      extensions: expect.arrayContaining(['binary_tensor_data']),
+    });
     expect((await fetch(`${caller.baseUrl}/v2/health/live`)).status).toBe(200);
     expect((await fetch(`${caller.baseUrl}/v2/health/ready`)).status).toBe(200);
     expect((await fetch(`${caller.baseUrl}/v2/models/pair`)).status).toBe(401);
@@ -106,7 +160,12 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-location')).toMatch(/^\/v1\/jobs\/[0-9a-f-]{36}$/);
-    expect(await response.json()).toEqual({ model_name: 'pair', model_version: '1', id: 'req-1', outputs: [{ name: 'product', datatype: 'FP32', shape: [1, 3], data: [10, 40, 90] }] });
+    expect(await response.json()).toEqual({
+      model_name: 'pair',
+      model_version: '1',
+      id: 'req-1',
+      outputs: [{ name: 'product', datatype: 'FP32', shape: [1, 3], data: [10, 40, 90] }],
+    });
   });
 
   it('batches concurrent requests of the same shape and answers each its own rows', async () => {
@@ -114,12 +173,19 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
       Array.from({ length: 12 }, async (_, i) => {
         const rows = (i % 3) + 1;
         const a = Array.from({ length: rows * 3 }, (_, k) => i + k);
-        const response = await infer('pair', { inputs: [{ name: 'a', shape: [rows, 3], datatype: 'FP32', data: a }, { name: 'b', shape: [rows, 3], datatype: 'FP32', data: a.map(() => 1) }], outputs: [{ name: 'sum' }] });
+        const response = await infer('pair', {
+          inputs: [
+            { name: 'a', shape: [rows, 3], datatype: 'FP32', data: a },
+            { name: 'b', shape: [rows, 3], datatype: 'FP32', data: a.map(() => 1) },
+          ],
+          outputs: [{ name: 'sum' }],
+        });
         const body = (await response.json()) as { outputs: Array<{ shape: number[]; data: number[] }> };
         return { expected: a.map((v) => v + 1), rows, output: body.outputs[0] };
       }),
     );
-    for (const { expected, rows, output } of answers) expect(output).toMatchObject({ shape: [rows, 3], data: expected });
+    for (const { expected, rows, output } of answers)
+      expect(output).toMatchObject({ shape: [rows, 3], data: expected });
   });
 
   it('takes binary tensors and answers binary outputs: FP16, FP64, BOOL and UINT8', async () => {
@@ -131,7 +197,12 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
           { name: 'flag', shape: [2], datatype: 'BOOL', data: [true, false] },
           { name: 'byte', shape: [2], datatype: 'UINT8', parameters: { binary_data_size: 2 } },
         ],
-        outputs: [{ name: 'half_twice', parameters: { binary_data: true } }, { name: 'double_masked', parameters: { binary_data: true } }, { name: 'not_flag' }, { name: 'byte_copy', parameters: { binary_data: true } }],
+        outputs: [
+          { name: 'half_twice', parameters: { binary_data: true } },
+          { name: 'double_masked', parameters: { binary_data: true } },
+          { name: 'not_flag' },
+          { name: 'byte_copy', parameters: { binary_data: true } },
+        ],
       }),
     );
     const half = Buffer.alloc(4);
@@ -143,12 +214,17 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
     const response = await v2(caller, '/models/types/infer', {
       method: 'POST',
       body: Buffer.concat([header, half, double, Buffer.from([255, 3])]),
-      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) },
+      headers: {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(header.byteLength),
+      },
     });
     expect(response.status).toBe(200);
     const length = Number(response.headers.get('inference-header-content-length'));
     const body = Buffer.from(await response.arrayBuffer());
-    const json = JSON.parse(body.subarray(0, length).toString('utf8')) as { outputs: Array<{ name: string; datatype: string; parameters?: { binary_data_size: number }; data?: unknown[] }> };
+    const json = JSON.parse(body.subarray(0, length).toString('utf8')) as {
+      outputs: Array<{ name: string; datatype: string; parameters?: { binary_data_size: number }; data?: unknown[] }>;
+    };
     expect(json.outputs.map((o) => [o.name, o.datatype, o.parameters?.binary_data_size ?? null])).toEqual([
       ['half_twice', 'FP16', 4],
       ['double_masked', 'FP64', 16],
@@ -164,44 +240,93 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
   });
 
   it('answers 202 and the job under Prefer: respond-async; the finished job carries protocol outputs and the reading', async () => {
-    const response = await infer('tokens', { inputs: [{ name: 'input_ids', shape: [1, 3], datatype: 'INT64', data: [1, 2, 3] }] }, { prefer: 'respond-async' });
+    const response = await infer(
+      'tokens',
+      { inputs: [{ name: 'input_ids', shape: [1, 3], datatype: 'INT64', data: [1, 2, 3] }] },
+      { prefer: 'respond-async' },
+    );
     expect(response.status).toBe(202);
     const location = response.headers.get('location');
     expect(location).toMatch(/^\/v1\/jobs\/[0-9a-f-]{36}$/);
     const deadline = Date.now() + 30_000;
-    let job: { status: string; input: { format: string }; result: { outputs: unknown; reading: unknown; top: unknown } | null } | undefined;
+    let job:
+      | {
+          status: string;
+          input: { format: string };
+          result: { outputs: unknown; reading: unknown; top: unknown } | null;
+        }
+      | undefined;
     while (Date.now() < deadline) {
-      job = (await (await fetch(`${caller.baseUrl}${location}?wait=10`, { headers: caller.user.headers })).json()) as typeof job;
+      job = (await (
+        await fetch(`${caller.baseUrl}${location}?wait=10`, { headers: caller.user.headers })
+      ).json()) as typeof job;
       if (job?.status === 'succeeded' || job?.status === 'failed') break;
     }
     expect(job?.status).toBe('succeeded');
     expect(job?.input.format).toBe('tensor');
     expect(job?.result?.outputs).toEqual([{ name: 'logits', datatype: 'FP32', shape: [1, 3], data: [2, 4, 1] }]);
-    expect(job?.result?.reading).toEqual({ kind: 'classification', top: [[{ label: 'second', score: 4, index: 1 }, { label: 'first', score: 2, index: 0 }]] });
-    expect(job?.result?.top).toEqual([{ label: 'second', score: 4 }, { label: 'first', score: 2 }]);
+    expect(job?.result?.reading).toEqual({
+      kind: 'classification',
+      top: [
+        [
+          { label: 'second', score: 4, index: 1 },
+          { label: 'first', score: 2, index: 0 },
+        ],
+      ],
+    });
+    expect(job?.result?.top).toEqual([
+      { label: 'second', score: 4 },
+      { label: 'first', score: 2 },
+    ]);
   });
 
   it('reads embeddings and detections into the job', async () => {
-    const embedded = await infer('embed', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [3, 0, 4, 0] }] });
-    const embedJob = await (await fetch(`${caller.baseUrl}${embedded.headers.get('content-location')}`, { headers: caller.user.headers })).json();
+    const embedded = await infer('embed', {
+      inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [3, 0, 4, 0] }],
+    });
+    const embedJob = await (
+      await fetch(`${caller.baseUrl}${embedded.headers.get('content-location')}`, { headers: caller.user.headers })
+    ).json();
     expect(embedJob.result.reading).toEqual({ kind: 'embedding', vectors: [[0.6, 0.8]] });
-    const detected = await infer('detect', { inputs: [{ name: 'image', shape: [1, 4], datatype: 'FP32', data: [2, 0.5, 0.5, 0.5] }] });
+    const detected = await infer('detect', {
+      inputs: [{ name: 'image', shape: [1, 4], datatype: 'FP32', data: [2, 0.5, 0.5, 0.5] }],
+    });
     expect(detected.status).toBe(200);
-    const detectJob = await (await fetch(`${caller.baseUrl}${detected.headers.get('content-location')}`, { headers: caller.user.headers })).json();
+    const detectJob = await (
+      await fetch(`${caller.baseUrl}${detected.headers.get('content-location')}`, { headers: caller.user.headers })
+    ).json();
     expect(detectJob.result.reading.kind).toBe('detection');
     expect(detectJob.result.reading.detections[0]).toHaveLength(1);
-    expect(detectJob.result.reading.detections[0][0]).toMatchObject({ class: 0, label: 'cat', box: [2, 0.5, 0.5, 0.5] });
+    expect(detectJob.result.reading.detections[0][0]).toMatchObject({
+      class: 0,
+      label: 'cat',
+      box: [2, 0.5, 0.5, 0.5],
+    });
   });
 
   it('is called through the typed client: infer, inferAsync, metadata, the readings, INVALID_TENSOR', async () => {
     const client = new InferQClient({ baseUrl: caller.baseUrl, apiKey: caller.user.key });
-    expect((await client.modelMetadata('tokens')).inputs).toEqual([{ name: 'input_ids', datatype: 'INT64', shape: [-1, -1] }]);
-    const answer = await client.infer('pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: Float32Array.of(1, 2, 3) }, { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 1, 1] }] } as never);
-    expect(answer.outputs.map((output) => [output.name, output.data])).toEqual([['sum', [2, 3, 4]], ['product', [1, 2, 3]]]);
-    const job = await client.inferAsync('embed', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [0, 5, 0, 12] }] });
+    expect((await client.modelMetadata('tokens')).inputs).toEqual([
+      { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
+    ]);
+    const answer = await client.infer('pair', {
+      inputs: [
+        { name: 'a', shape: [1, 3], datatype: 'FP32', data: Float32Array.of(1, 2, 3) },
+        { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 1, 1] },
+      ],
+    } as never);
+    expect(answer.outputs.map((output) => [output.name, output.data])).toEqual([
+      ['sum', [2, 3, 4]],
+      ['product', [1, 2, 3]],
+    ]);
+    const job = await client.inferAsync('embed', {
+      inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [0, 5, 0, 12] }],
+    });
     const done = await client.wait(job.id);
     expect(done.result?.reading).toEqual({ kind: 'embedding', vectors: [[5 / 13, 12 / 13]] });
-    const refused = await client.infer('pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: [1] }] }).catch((error: unknown) => error);
+    const refused = await client
+      .infer('pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: [1] }] })
+      .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(InferQError);
     expect((refused as InferQError).code).toBe('INVALID_TENSOR');
     expect((refused as InferQError).status).toBe(400);
@@ -221,11 +346,30 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
       '    code = [error.code, error.status]',
       'print(json.dumps({"inputs": meta["inputs"], "outputs": answer["outputs"], "reading": job["result"]["reading"], "refused": code}))',
     ].join('\n');
-    const { stdout } = await run('python3', ['-c', script], { cwd: repoRoot, env: { ...process.env, PYTHONPATH: path.join(repoRoot, 'clients/python'), INFERQ_URL: caller.baseUrl, INFERQ_API_KEY: caller.user.key } });
+    const { stdout } = await run('python3', ['-c', script], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        PYTHONPATH: path.join(repoRoot, 'clients/python'),
+        INFERQ_URL: caller.baseUrl,
+        INFERQ_API_KEY: caller.user.key,
+      },
+    });
     expect(JSON.parse(stdout)).toEqual({
-      inputs: [{ name: 'a', datatype: 'FP32', shape: [-1, 3] }, { name: 'b', datatype: 'FP32', shape: [-1, 3] }],
+      inputs: [
+        { name: 'a', datatype: 'FP32', shape: [-1, 3] },
+        { name: 'b', datatype: 'FP32', shape: [-1, 3] },
+      ],
       outputs: [{ name: 'product', datatype: 'FP32', shape: [1, 3], data: [2, 4, 6] }],
-      reading: { kind: 'classification', top: [[{ label: 'second', score: 8, index: 1 }, { label: 'first', score: 4, index: 0 }]] },
+      reading: {
+        kind: 'classification',
+        top: [
+          [
+            { label: 'second', score: 8, index: 1 },
+            { label: 'first', score: 4, index: 0 },
+          ],
+        ],
+      },
       refused: ['INVALID_TENSOR', 400],
     });
   });
@@ -235,19 +379,86 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
     const first = await infer('embed', body, { 'idempotency-key': 'v2-key-1' });
     const second = await infer('embed', body, { 'idempotency-key': 'v2-key-1' });
     expect(second.headers.get('content-location')).toBe(first.headers.get('content-location'));
-    const other = await infer('embed', { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [2, 2, 2, 2] }] }, { 'idempotency-key': 'v2-key-1' });
+    const other = await infer(
+      'embed',
+      { inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [2, 2, 2, 2] }] },
+      { 'idempotency-key': 'v2-key-1' },
+    );
     expect(other.status).toBe(422);
     expect((await other.json()).code).toBe('IDEMPOTENCY_KEY_REUSED');
   });
 
   it.each([
-    ['a wrong datatype', 'pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'INT32', data: [1, 2, 3] }, { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, 400, 'INVALID_TENSOR'],
-    ['a wrong shape', 'pair', { inputs: [{ name: 'a', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] }, { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, 400, 'INVALID_TENSOR'],
-    ['a wrong element count', 'pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: [1, 2] }, { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, 400, 'INVALID_TENSOR'],
-    ['a missing input', 'pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, 400, 'INVALID_TENSOR'],
-    ['an unknown output', 'pair', { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }], outputs: [{ name: 'nope' }] }, 400, 'INVALID_TENSOR'],
-    ['an int64 id out of range', 'tokens', { inputs: [{ name: 'input_ids', shape: [1, 1], datatype: 'INT64', data: [1.5] }] }, 400, 'INVALID_TENSOR'],
-    ['an unknown model', 'nope', { inputs: [{ name: 'a', shape: [1], datatype: 'FP32', data: [1] }] }, 404, 'MODEL_NOT_FOUND'],
+    [
+      'a wrong datatype',
+      'pair',
+      {
+        inputs: [
+          { name: 'a', shape: [1, 3], datatype: 'INT32', data: [1, 2, 3] },
+          { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+        ],
+      },
+      400,
+      'INVALID_TENSOR',
+    ],
+    [
+      'a wrong shape',
+      'pair',
+      {
+        inputs: [
+          { name: 'a', shape: [1, 4], datatype: 'FP32', data: [1, 2, 3, 4] },
+          { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+        ],
+      },
+      400,
+      'INVALID_TENSOR',
+    ],
+    [
+      'a wrong element count',
+      'pair',
+      {
+        inputs: [
+          { name: 'a', shape: [1, 3], datatype: 'FP32', data: [1, 2] },
+          { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+        ],
+      },
+      400,
+      'INVALID_TENSOR',
+    ],
+    [
+      'a missing input',
+      'pair',
+      { inputs: [{ name: 'a', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] },
+      400,
+      'INVALID_TENSOR',
+    ],
+    [
+      'an unknown output',
+      'pair',
+      {
+        inputs: [
+          { name: 'a', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+          { name: 'b', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] },
+        ],
+        outputs: [{ name: 'nope' }],
+      },
+      400,
+      'INVALID_TENSOR',
+    ],
+    [
+      'an int64 id out of range',
+      'tokens',
+      { inputs: [{ name: 'input_ids', shape: [1, 1], datatype: 'INT64', data: [1.5] }] },
+      400,
+      'INVALID_TENSOR',
+    ],
+    [
+      'an unknown model',
+      'nope',
+      { inputs: [{ name: 'a', shape: [1], datatype: 'FP32', data: [1] }] },
+      404,
+      'MODEL_NOT_FOUND',
+    ],
   ])('refuses %s with the protocol error shape', async (_case, model, body, status, code) => {
     const response = await infer(model, body);
     expect(response.status).toBe(status);
@@ -261,7 +472,11 @@ describe('the Open Inference Protocol (/v2) over tensor models, with real proces
     const form = new FormData();
     form.append('image', new Blob([Buffer.from('not an image')]), 'x.png');
     form.append('model', 'pair');
-    const response = await fetch(`${caller.baseUrl}/v1/jobs`, { method: 'POST', body: form, headers: caller.user.headers });
+    const response = await fetch(`${caller.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      body: form,
+      headers: caller.user.headers,
+    });
     expect(response.status).toBe(400);
     expect((await response.json()).error.code).toBe('MODEL_KIND_MISMATCH');
   });

@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photoLikeImage } from '@inferq/images/testing';
 import { OtlpReceiver, type PlatformProcess, type ReceivedSpan } from '@inferq/testing';
-import { createTestUser, platformEnv, type Caller, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal } from './platform.ts';
+import {
+  createTestUser,
+  platformEnv,
+  type Caller,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+} from './platform.ts';
 
 /** The spans of one job's trace, from the API's submit to the worker's result write. */
 const expectedSpans = ['submit', 'admission', 'enqueue', 'attempt', 'start', 'batch', 'result write'];
@@ -16,7 +25,14 @@ describe('tracing across the queue, with real processes', () => {
     const endpoint = await receiver.start();
     const env = platformEnv({ extra: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
     // Batches of 3 that wait up to 1 s to fill: three jobs submitted together run in one batch.
-    const started = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, extra: { ...env.extra, MAX_BATCH_SIZE: '3', MAX_BATCH_DELAY_MS: '1000' }, workerId: 'e2e-tracing' })]);
+    const started = await Promise.all([
+      startApiProcess(env),
+      startWorkerProcess({
+        ...env,
+        extra: { ...env.extra, MAX_BATCH_SIZE: '3', MAX_BATCH_DELAY_MS: '1000' },
+        workerId: 'e2e-tracing',
+      }),
+    ]);
     api = started[0].process;
     worker = started[1].process;
     caller = { baseUrl: started[0].baseUrl, user: await createTestUser(env.databaseUrl) };
@@ -32,10 +48,16 @@ describe('tracing across the queue, with real processes', () => {
 
     // The worker's spans are batched for export (about a second): wait until they have come.
     const jobSpans = () => {
-      const enqueue = receiver.spans.find((span) => span.name === 'enqueue' && span.attributes['inferq.job_id'] === submitted.id);
+      const enqueue = receiver.spans.find(
+        (span) => span.name === 'enqueue' && span.attributes['inferq.job_id'] === submitted.id,
+      );
       return enqueue ? receiver.spans.filter((span) => span.traceId === enqueue.traceId) : [];
     };
-    for (let tries = 0; tries < 200 && !expectedSpans.every((name) => jobSpans().some((span) => span.name === name)); tries++) {
+    for (
+      let tries = 0;
+      tries < 200 && !expectedSpans.every((name) => jobSpans().some((span) => span.name === name));
+      tries++
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const spans = jobSpans();
@@ -65,11 +87,15 @@ describe('tracing across the queue, with real processes', () => {
     for (const job of jobs) expect((await waitForFinal(caller, job.id)).status).toBe('succeeded');
 
     const spansOf = (jobId: string) => {
-      const attempt = receiver.spans.find((span) => span.name === 'attempt' && span.attributes['inferq.job_id'] === jobId);
-      const batch = attempt && receiver.spans.find((span) => span.name === 'batch' && span.parentSpanId === attempt.spanId);
+      const attempt = receiver.spans.find(
+        (span) => span.name === 'attempt' && span.attributes['inferq.job_id'] === jobId,
+      );
+      const batch =
+        attempt && receiver.spans.find((span) => span.name === 'batch' && span.parentSpanId === attempt.spanId);
       return attempt && batch ? { attempt, batch } : undefined;
     };
-    for (let tries = 0; tries < 200 && !jobs.every((job) => spansOf(job.id)); tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let tries = 0; tries < 200 && !jobs.every((job) => spansOf(job.id)); tries++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     const traced = jobs.map((job) => spansOf(job.id)!);
     expect(new Set(traced.map(({ attempt }) => attempt.traceId)).size).toBe(3);
     const attempts = traced.map(({ attempt }) => ({ traceId: attempt.traceId, spanId: attempt.spanId }));

@@ -9,7 +9,18 @@ import type { ModelView, QueueSnapshot } from '@inferq/core';
 import { ModelRegistry, readModelFiles, readModelManifest } from '@inferq/models';
 import { repoRoot, type PlatformProcess, type TestUser } from '@inferq/testing';
 import { mnistFixtureFolder } from '@inferq/training';
-import { createTestUser, getJob, platformEnv, startApiProcess, startWorkerProcess, stopAll, submit, waitForFinal, type Caller, type JobJson } from './platform.ts';
+import {
+  createTestUser,
+  getJob,
+  platformEnv,
+  startApiProcess,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  waitForFinal,
+  type Caller,
+  type JobJson,
+} from './platform.ts';
 
 type JobView = JobJson & { waitingFor: 'worker' | null };
 
@@ -17,7 +28,12 @@ type JobView = JobJson & { waitingFor: 'worker' | null };
 async function publish(root: string, name: string, version: string, options: { broken?: boolean } = {}): Promise<void> {
   const registry = new ModelRegistry({ root });
   const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
-  const published = await registry.publish({ name, version, files: await readModelFiles(mnistFixtureFolder), manifest });
+  const published = await registry.publish({
+    name,
+    version,
+    files: await readModelFiles(mnistFixtureFolder),
+    manifest,
+  });
   if (options.broken) await writeFile(path.join(published.model.location, 'group1-shard1of1.bin'), Buffer.alloc(16));
   await registry.setLive(name, version);
 }
@@ -27,7 +43,8 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met after ${timeoutMs} ms: ${JSON.stringify(value).slice(0, 2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met after ${timeoutMs} ms: ${JSON.stringify(value).slice(0, 2000)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -51,8 +68,18 @@ describe("a worker's queues follow what it has loaded", () => {
     root = await mkdtemp(path.join(tmpdir(), 'inferq-queues-'));
     await publish(root, 'mnist', '1.0.0');
     await publish(root, 'digits', '1.0.0', { broken: true });
-    digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
-    const env = platformEnv({ modelsDir: root, extra: { DEFAULT_MODEL: 'mnist', MODEL_WATCH_INTERVAL_MS: '200', HEARTBEAT_INTERVAL_MS: '200', HEARTBEAT_TTL_MS: '1000' } });
+    digit = await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
+    const env = platformEnv({
+      modelsDir: root,
+      extra: {
+        DEFAULT_MODEL: 'mnist',
+        MODEL_WATCH_INTERVAL_MS: '200',
+        HEARTBEAT_INTERVAL_MS: '200',
+        HEARTBEAT_TTL_MS: '1000',
+      },
+    });
     const started = await Promise.all([
       startApiProcess(env),
       startWorkerProcess({ ...env, workerId: 'queues-named', extra: { ...env.extra, WORKER_MODELS: 'digits' } }),
@@ -70,8 +97,10 @@ describe("a worker's queues follow what it has loaded", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  const modelView = async (name: string) => (await (await fetch(`${caller.baseUrl}/v1/models/${name}`, { headers: caller.user.headers })).json()) as ModelView;
-  const overview = async () => (await (await fetch(`${caller.baseUrl}/v1/admin/overview`, { headers: admin.headers })).json()) as QueueSnapshot;
+  const modelView = async (name: string) =>
+    (await (await fetch(`${caller.baseUrl}/v1/models/${name}`, { headers: caller.user.headers })).json()) as ModelView;
+  const overview = async () =>
+    (await (await fetch(`${caller.baseUrl}/v1/admin/overview`, { headers: admin.headers })).json()) as QueueSnapshot;
 
   it('runs the jobs of a model that failed to load at start once a fixed version is live, with no restart', async () => {
     // Both workers failed to load digits@1.0.0: neither announces it, each reports the failure.
@@ -84,22 +113,44 @@ describe("a worker's queues follow what it has loaded", () => {
     expect(before.versions.find((v) => v.version === '1.0.0')?.workersReady).toBe(0);
     expect(before.loadFailures.map((failure) => failure.workerId).sort()).toEqual(['queues-all', 'queues-named']);
     // The CLI's table says it too, in its problem column.
-    const { stdout } = await promisify(execFile)(process.execPath, [path.join(repoRoot, 'packages/cli/src/main.ts'), 'models'], {
-      env: { PATH: process.env.PATH ?? '', HOME: root, INFERQ_BASE_URL: caller.baseUrl, INFERQ_API_KEY: caller.user.key },
-    });
-    expect(stdout.split('\n').filter((line) => /│ digits +│ 1\.0\.0 .*load failed on queues-(named|all): hash-mismatch/.test(line))).toHaveLength(2);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [path.join(repoRoot, 'packages/cli/src/main.ts'), 'models'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: root,
+          INFERQ_BASE_URL: caller.baseUrl,
+          INFERQ_API_KEY: caller.user.key,
+        },
+      },
+    );
+    expect(
+      stdout
+        .split('\n')
+        .filter((line) => /│ digits +│ 1\.0\.0 .*load failed on queues-(named|all): hash-mismatch/.test(line)),
+    ).toHaveLength(2);
 
-    const queued = await Promise.all([submit(caller, digit, { model: 'digits' }), submit(caller, digit, { model: 'digits' })]);
+    const queued = await Promise.all([
+      submit(caller, digit, { model: 'digits' }),
+      submit(caller, digit, { model: 'digits' }),
+    ]);
     const waiting = await Promise.all(queued.map((job) => getJob(caller, job.id) as Promise<JobView>));
     expect(waiting.map((job) => [job.status, job.waitingFor])).toEqual([
       ['queued', 'worker'],
       ['queued', 'worker'],
     ]);
     const snapshot = await overview();
-    expect(snapshot.models?.find((entry) => entry.model === 'digits')).toMatchObject({ workers: 0, waitingFor: 'worker' });
+    expect(snapshot.models?.find((entry) => entry.model === 'digits')).toMatchObject({
+      workers: 0,
+      waitingFor: 'worker',
+    });
     // No worker took them: still queued after a few watch passes.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    expect((await Promise.all(queued.map((job) => getJob(caller, job.id)))).map((job) => job.status)).toEqual(['queued', 'queued']);
+    expect((await Promise.all(queued.map((job) => getJob(caller, job.id)))).map((job) => job.status)).toEqual([
+      'queued',
+      'queued',
+    ]);
 
     await publish(root, 'digits', '1.0.1');
     const finished = await Promise.all(queued.map((job) => waitForFinal(caller, job.id, 60_000)));
@@ -133,7 +184,9 @@ describe("a worker's queues follow what it has loaded", () => {
       10_000,
     );
     expect(view.loadFailures).toEqual([]);
-    const workers = (await overview()).workers.filter((worker) => worker.models.some((model) => model.name === 'fresh'));
+    const workers = (await overview()).workers.filter((worker) =>
+      worker.models.some((model) => model.name === 'fresh'),
+    );
     expect(workers.map((worker) => worker.workerId)).toEqual(['queues-all']);
   });
 
@@ -144,10 +197,15 @@ describe("a worker's queues follow what it has loaded", () => {
       (worker) => worker !== undefined && !worker.models.some((model) => model.name === 'fresh'),
       10_000,
     );
-    expect(all!.lines.some((line) => line.msg === 'no longer taking jobs of model' && line.model === 'fresh')).toBe(true);
+    expect(all!.lines.some((line) => line.msg === 'no longer taking jobs of model' && line.model === 'fresh')).toBe(
+      true,
+    );
     // Brought back: taken again, and a job runs.
     await publish(root, 'fresh', '1.0.1');
     const job = await submit(caller, digit, { model: 'fresh' });
-    expect(await waitForFinal(caller, job.id, 60_000)).toMatchObject({ status: 'succeeded', model: { version: '1.0.1' } });
+    expect(await waitForFinal(caller, job.id, 60_000)).toMatchObject({
+      status: 'succeeded',
+      model: { version: '1.0.1' },
+    });
   });
 });

@@ -31,7 +31,14 @@ describe('worker supervisor', () => {
   }
 
   it('runs two worker processes, restarts one that is killed, and stops both on SIGTERM', async () => {
-    const env = platformEnv({ extra: { WORKER_PROCESSES: '2', WORKER_MODELS: 'mnist', HEARTBEAT_INTERVAL_MS: '200', RECONCILE_INTERVAL_MS: '0' } });
+    const env = platformEnv({
+      extra: {
+        WORKER_PROCESSES: '2',
+        WORKER_MODELS: 'mnist',
+        HEARTBEAT_INTERVAL_MS: '200',
+        RECONCILE_INTERVAL_MS: '0',
+      },
+    });
     supervisor = (await startWorkerProcess({ ...env, workerId: id })).process;
     const first = await until(children, (beats) => beats.length === 2);
     expect(first.map((beat) => beat.workerId).sort()).toEqual([`${id}-1`, `${id}-2`]);
@@ -40,8 +47,12 @@ describe('worker supervisor', () => {
 
     const victim = first.find((beat) => beat.workerId === `${id}-1`)!;
     process.kill(victim.pid, 'SIGKILL');
-    const restarted = await until(children, (beats) => beats.some((beat) => beat.workerId === `${id}-1` && beat.pid !== victim.pid));
-    expect(restarted.find((beat) => beat.workerId === `${id}-2`)?.pid).toBe(first.find((beat) => beat.workerId === `${id}-2`)?.pid);
+    const restarted = await until(children, (beats) =>
+      beats.some((beat) => beat.workerId === `${id}-1` && beat.pid !== victim.pid),
+    );
+    expect(restarted.find((beat) => beat.workerId === `${id}-2`)?.pid).toBe(
+      first.find((beat) => beat.workerId === `${id}-2`)?.pid,
+    );
 
     supervisor.kill('SIGTERM');
     expect(await supervisor.exited).toBe(0);

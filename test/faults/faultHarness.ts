@@ -6,7 +6,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createTestUser, freePort, startTestServices, type PlatformEnv, type TestServices, type TestUser } from '@inferq/testing';
+import {
+  createTestUser,
+  freePort,
+  startTestServices,
+  type PlatformEnv,
+  type TestServices,
+  type TestUser,
+} from '@inferq/testing';
 
 export { PrivateRedis } from '@inferq/testing';
 
@@ -57,7 +64,18 @@ export class PrivatePostgres {
 
   async startServer(): Promise<void> {
     const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100`;
-    await this.#as(path.join(this.#bin, 'pg_ctl'), ['-D', this.#data, '-o', options, '-l', path.join(this.dir, 'log'), '-w', '-t', '60', 'start']);
+    await this.#as(path.join(this.#bin, 'pg_ctl'), [
+      '-D',
+      this.#data,
+      '-o',
+      options,
+      '-l',
+      path.join(this.dir, 'log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
   }
 
   /** Stops the server; `fast` ends every session at once, as a restart does. */
@@ -77,7 +95,10 @@ export class PrivatePostgres {
 }
 
 async function postgresBinDir(): Promise<string> {
-  const { stdout } = await run('bash', ['-c', 'ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true']);
+  const { stdout } = await run('bash', [
+    '-c',
+    'ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true',
+  ]);
   const dir = stdout.trim();
   if (dir) return dir;
   const { stdout: pgCtl } = await run('bash', ['-c', 'command -v pg_ctl']);
@@ -126,13 +147,23 @@ export interface SubmitOutcome {
   ms: number;
 }
 
-export async function submitOne(baseUrl: string, user: TestUser, image: Buffer, fields: Record<string, string> = {}): Promise<SubmitOutcome> {
+export async function submitOne(
+  baseUrl: string,
+  user: TestUser,
+  image: Buffer,
+  fields: Record<string, string> = {},
+): Promise<SubmitOutcome> {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.set(name, value);
   form.set('image', new Blob([new Uint8Array(image)], { type: 'image/jpeg' }), 'fault.jpg');
   const started = performance.now();
   try {
-    const response = await fetch(`${baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: form, signal: AbortSignal.timeout(15_000) });
+    const response = await fetch(`${baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: user.headers,
+      body: form,
+      signal: AbortSignal.timeout(15_000),
+    });
     const body = (await response.json().catch(() => ({}))) as { id?: string; error?: { code?: string } };
     return { status: response.status, id: body.id, code: body.error?.code, ms: performance.now() - started };
   } catch {
@@ -141,7 +172,13 @@ export async function submitOne(baseUrl: string, user: TestUser, image: Buffer, 
 }
 
 /** Submits `count` jobs with `concurrency` requests in flight; answers in submission order. */
-export async function submitMany(baseUrl: string, user: TestUser, image: Buffer, count: number, concurrency = 8): Promise<SubmitOutcome[]> {
+export async function submitMany(
+  baseUrl: string,
+  user: TestUser,
+  image: Buffer,
+  count: number,
+  concurrency = 8,
+): Promise<SubmitOutcome[]> {
   const outcomes: SubmitOutcome[] = new Array(count);
   let next = 0;
   await Promise.all(
@@ -182,9 +219,12 @@ export async function tally(databaseUrl: string, ids: string[]): Promise<Tally> 
       'SELECT count(*) AS n, count(DISTINCT job_id) AS distinct_jobs FROM job_results WHERE job_id = ANY($1::uuid[])',
       [ids],
     );
-    const count = (status: string) => statuses.rows.filter((row) => row.status === status).reduce((sum, row) => sum + Number(row.n), 0);
+    const count = (status: string) =>
+      statuses.rows.filter((row) => row.status === status).reduce((sum, row) => sum + Number(row.n), 0);
     const codes: Record<string, number> = {};
-    for (const row of statuses.rows) if (row.status === 'failed') codes[row.error_code ?? 'none'] = (codes[row.error_code ?? 'none'] ?? 0) + Number(row.n);
+    for (const row of statuses.rows)
+      if (row.status === 'failed')
+        codes[row.error_code ?? 'none'] = (codes[row.error_code ?? 'none'] ?? 0) + Number(row.n);
     const succeeded = count('succeeded');
     const failed = count('failed');
     const canceled = count('canceled');
@@ -217,7 +257,14 @@ export async function waitForFinal(databaseUrl: string, ids: string[], timeoutMs
 
 /** One line per fault test with the numbers the issue asks to quote; also appended to FAULTS_REPORT when set. */
 export async function report(name: string, counts: Tally, extra: Record<string, unknown> = {}): Promise<void> {
-  const fields = { submitted: counts.submitted, succeeded: counts.succeeded, failed: counts.failed, lost: counts.lost, duplicated: counts.duplicated, ...extra };
+  const fields = {
+    submitted: counts.submitted,
+    succeeded: counts.succeeded,
+    failed: counts.failed,
+    lost: counts.lost,
+    duplicated: counts.duplicated,
+    ...extra,
+  };
   const line = `[fault] ${name}: ${Object.entries(fields)
     .map(([key, value]) => `${key}=${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
     .join(' ')}`;
@@ -226,7 +273,10 @@ export async function report(name: string, counts: Tally, extra: Record<string, 
 }
 
 /** A copy of the models folder with one more model: `name`, the default model's weights under a manifest with `limits`. */
-export async function modelsWithVariant(name: string, limits: Record<string, number>): Promise<{ dir: string; remove(): Promise<void> }> {
+export async function modelsWithVariant(
+  name: string,
+  limits: Record<string, number>,
+): Promise<{ dir: string; remove(): Promise<void> }> {
   const source = inject('modelsDir');
   const dir = await mkdtemp(path.join(tmpdir(), 'inferq-models-'));
   await cp(source, dir, { recursive: true });

@@ -14,7 +14,10 @@ async function heldBy(databaseUrl: string, ids: string[], workerId: string): Pro
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ id: string }>("SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'running' AND worker_id = $2", [ids, workerId]);
+    const { rows } = await client.query<{ id: string }>(
+      "SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'running' AND worker_id = $2",
+      [ids, workerId],
+    );
     return rows.map((row) => row.id);
   } finally {
     await client.end();
@@ -79,5 +82,9 @@ it('two workers, one hangs (SIGSTOP: no more lock renewals): the other runs its 
   // Woken up, the hung worker finds its jobs done elsewhere: nothing is written twice.
   hanging.process.kill('SIGCONT');
   await new Promise((resolve) => setTimeout(resolve, 2000));
-  expect(await waitForFinal(env.databaseUrl, ids, 10_000)).toMatchObject({ succeeded: 120, duplicated: 0, results: 120 });
+  expect(await waitForFinal(env.databaseUrl, ids, 10_000)).toMatchObject({
+    succeeded: 120,
+    duplicated: 0,
+    results: 120,
+  });
 });

@@ -35,7 +35,10 @@ it("a job over its model's time limit fails with TIMEOUT after one attempt; the 
   }
   const slowCounts = await waitForFinal(env.databaseUrl, slow, 120_000);
   const fastCounts = await waitForFinal(env.databaseUrl, fast, 120_000);
-  await report('job timeouts', slowCounts, { timeoutCodes: slowCounts.codes, otherModelSucceeded: fastCounts.succeeded });
+  await report('job timeouts', slowCounts, {
+    timeoutCodes: slowCounts.codes,
+    otherModelSucceeded: fastCounts.succeeded,
+  });
 
   expect(slowCounts).toMatchObject({ submitted: 12, failed: 12, lost: 0, codes: { TIMEOUT: 12 } });
   expect(fastCounts).toMatchObject({ submitted: 12, succeeded: 12, lost: 0 });

@@ -28,7 +28,11 @@ it('poison inputs fail alone with a clear code and no retries; the jobs around t
   const redis = createRedisConnection({ url: env.redisUrl, role: 'producer' });
   redis.on('error', () => {});
   const queue = new InferenceQueue({ connection: redis, name: env.queueName, prefix: env.queuePrefix });
-  cleanups.push(() => db.$disconnect(), async () => redis.disconnect(), () => queue.close());
+  cleanups.push(
+    () => db.$disconnect(),
+    async () => redis.disconnect(),
+    () => queue.close(),
+  );
   const jobs = new TestJobs(db);
   const poisonBytes: Array<[string, Buffer]> = [
     ['PREPROCESSING_FAILED', textFile()],
@@ -39,7 +43,12 @@ it('poison inputs fail alone with a clear code and no retries; the jobs around t
   const poison = await Promise.all(
     poisonBytes.map(async ([expected, data]) => {
       const id = randomUUID();
-      await jobs.create({ id, userId: user.userId, modelName: 'nsfw', input: { data, format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) } });
+      await jobs.create({
+        id,
+        userId: user.userId,
+        modelName: 'nsfw',
+        input: { data, format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) },
+      });
       if (expected === 'INPUT_MISSING') await db.jobInput.delete({ where: { jobId: id } });
       return { id, expected };
     }),
@@ -59,7 +68,10 @@ it('poison inputs fail alone with a clear code and no retries; the jobs around t
 
   const goodCounts = await waitForFinal(env.databaseUrl, goodIds, 180_000);
   const poisonCounts = await waitForFinal(env.databaseUrl, poisonIds, 60_000);
-  const rows = await db.job.findMany({ where: { id: { in: poisonIds } }, select: { id: true, status: true, errorCode: true, attempts: true } });
+  const rows = await db.job.findMany({
+    where: { id: { in: poisonIds } },
+    select: { id: true, status: true, errorCode: true, attempts: true },
+  });
   const queued = await Promise.all(poisonIds.map((id) => queue.queueFor('nsfw').getJob(id)));
   await report('poison inputs', await tally(env.databaseUrl, [...goodIds, ...poisonIds]), {
     goodSucceeded: goodCounts.succeeded,
@@ -69,10 +81,19 @@ it('poison inputs fail alone with a clear code and no retries; the jobs around t
 
   if (poisonCounts.lost > 0) {
     // Evidence for a failure that only shows on a loaded machine: what the queue and the worker said of each poison job.
-    const states = await Promise.all(queued.map(async (job) => ({ id: job?.id, state: await job?.getState(), attemptsMade: job?.attemptsMade, failedReason: job?.failedReason })));
+    const states = await Promise.all(
+      queued.map(async (job) => ({
+        id: job?.id,
+        state: await job?.getState(),
+        attemptsMade: job?.attemptsMade,
+        failedReason: job?.failedReason,
+      })),
+    );
     const said = worker.process.lines.filter((line) => poisonIds.some((id) => id === line.jobId));
     console.log(`poison jobs not final: ${JSON.stringify(rows)}\nqueue: ${JSON.stringify(states)}`);
-    console.log(`worker on them:\n${said.map((line) => JSON.stringify(line)).join('\n')}\nworker's last lines:\n${worker.process.tail(30)}`);
+    console.log(
+      `worker on them:\n${said.map((line) => JSON.stringify(line)).join('\n')}\nworker's last lines:\n${worker.process.tail(30)}`,
+    );
   }
   expect(goodCounts).toMatchObject({ submitted: 40, succeeded: 40, failed: 0, lost: 0 });
   for (const { id, expected } of poison) {
@@ -89,5 +110,11 @@ it('poison inputs fail alone with a clear code and no retries; the jobs around t
   expect(worker.process.child.exitCode).toBeNull();
   expect((await fetch(`${worker.healthUrl}/readyz`)).status).toBe(200);
   const after = await submitMany(api.baseUrl, user, image, 3, 3);
-  expect(await waitForFinal(env.databaseUrl, after.map((outcome) => outcome.id!), 60_000)).toMatchObject({ succeeded: 3 });
+  expect(
+    await waitForFinal(
+      env.databaseUrl,
+      after.map((outcome) => outcome.id!),
+      60_000,
+    ),
+  ).toMatchObject({ succeeded: 3 });
 });

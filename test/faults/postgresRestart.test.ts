@@ -1,7 +1,18 @@
 import { afterAll, expect, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { startApiProcess, startWorkerProcess, type PlatformProcess, type TestServices } from '@inferq/testing';
-import { createTestUser, faultEnv, PrivatePostgres, privateDatabase, report, submitMany, submitOne, tally, waitForFinal, type SubmitOutcome } from './faultHarness.ts';
+import {
+  createTestUser,
+  faultEnv,
+  PrivatePostgres,
+  privateDatabase,
+  report,
+  submitMany,
+  submitOne,
+  tally,
+  waitForFinal,
+  type SubmitOutcome,
+} from './faultHarness.ts';
 
 let postgres: PrivatePostgres | undefined;
 let database: TestServices | undefined;
@@ -19,9 +30,17 @@ it('a Postgres restart in the middle of 200 jobs: 503 DATABASE_UNAVAILABLE while
   const env = faultEnv({
     databaseUrl: database.databaseUrl,
     queuePrefix: database.queuePrefix,
-    extra: { LOCK_DURATION_MS: '5000', STALLED_INTERVAL_MS: '2000', RECONCILE_INTERVAL_MS: '1000', RECONCILE_GRACE_MS: '5000' },
+    extra: {
+      LOCK_DURATION_MS: '5000',
+      STALLED_INTERVAL_MS: '2000',
+      RECONCILE_INTERVAL_MS: '1000',
+      RECONCILE_GRACE_MS: '5000',
+    },
   });
-  const [api, worker] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'pg-restart' })]);
+  const [api, worker] = await Promise.all([
+    startApiProcess(env),
+    startWorkerProcess({ ...env, workerId: 'pg-restart' }),
+  ]);
   running.push(api.process, worker.process);
   const user = await createTestUser(env.databaseUrl);
   const image = await validJpeg(64, 64);
@@ -31,12 +50,14 @@ it('a Postgres restart in the middle of 200 jobs: 503 DATABASE_UNAVAILABLE while
   const ids = outcomes.map((outcome) => outcome.id!);
   // Wait until the worker is well into the run, then take Postgres away for a few seconds.
   const busyBy = Date.now() + 120_000;
-  while ((await tally(env.databaseUrl, ids)).succeeded < 30 && Date.now() < busyBy) await new Promise((resolve) => setTimeout(resolve, 200));
+  while ((await tally(env.databaseUrl, ids)).succeeded < 30 && Date.now() < busyBy)
+    await new Promise((resolve) => setTimeout(resolve, 200));
 
   const unfinishedAtOutage = 200 - (await tally(env.databaseUrl, ids)).succeeded;
   // What the worker did about it: result writes retried in place, attempts retried by BullMQ.
   // Counted over the process's whole life: the recent-lines buffer can drop lines from the outage.
-  const writeRetries = () => worker.process.messageCounts.get('result write failed: Postgres unavailable; retrying') ?? 0;
+  const writeRetries = () =>
+    worker.process.messageCounts.get('result write failed: Postgres unavailable; retrying') ?? 0;
   const attemptRetries = () => worker.process.messageCounts.get('attempt failed') ?? 0;
   await postgres.stopServer('fast');
   const downSince = Date.now();
@@ -44,9 +65,15 @@ it('a Postgres restart in the middle of 200 jobs: 503 DATABASE_UNAVAILABLE while
   const polls: number[] = [];
   // Down for 4 s at least, and until the worker has run into the outage: on a loaded machine a
   // niced worker can spend 4 s inside one model batch without touching Postgres.
-  while (Date.now() - downSince < 4000 || (writeRetries() + attemptRetries() === 0 && Date.now() - downSince < 60_000)) {
+  while (
+    Date.now() - downSince < 4000 ||
+    (writeRetries() + attemptRetries() === 0 && Date.now() - downSince < 60_000)
+  ) {
     duringOutage.push(await submitOne(api.baseUrl, user, image));
-    const poll = await fetch(`${api.baseUrl}/v1/jobs/${ids[0]}`, { headers: user.headers, signal: AbortSignal.timeout(15_000) });
+    const poll = await fetch(`${api.baseUrl}/v1/jobs/${ids[0]}`, {
+      headers: user.headers,
+      signal: AbortSignal.timeout(15_000),
+    });
     polls.push(poll.status);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -66,7 +93,9 @@ it('a Postgres restart in the middle of 200 jobs: 503 DATABASE_UNAVAILABLE while
     pollStatusesDuringOutage: [...new Set(polls)],
     slowestRefusalMs: Math.round(Math.max(...duringOutage.map((outcome) => outcome.ms))),
   });
-  expect(new Set(duringOutage.map((outcome) => `${outcome.status} ${outcome.code}`))).toEqual(new Set(['503 DATABASE_UNAVAILABLE']));
+  expect(new Set(duringOutage.map((outcome) => `${outcome.status} ${outcome.code}`))).toEqual(
+    new Set(['503 DATABASE_UNAVAILABLE']),
+  );
   expect(new Set(polls)).toEqual(new Set([503]));
   expect(ready.status).toBe(503);
   expect(readyBody.checks.postgres).toBe(false);

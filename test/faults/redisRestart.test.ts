@@ -1,7 +1,16 @@
 import { afterAll, expect, it } from 'vitest';
 import { validJpeg } from '@inferq/images/testing';
 import { startApiProcess, startWorkerProcess, type PlatformProcess, type TestServices } from '@inferq/testing';
-import { createTestUser, faultEnv, PrivateRedis, privateDatabase, report, submitOne, waitForFinal, type SubmitOutcome } from './faultHarness.ts';
+import {
+  createTestUser,
+  faultEnv,
+  PrivateRedis,
+  privateDatabase,
+  report,
+  submitOne,
+  waitForFinal,
+  type SubmitOutcome,
+} from './faultHarness.ts';
 
 let redis: PrivateRedis | undefined;
 let database: TestServices | undefined;
@@ -27,7 +36,10 @@ it('a Redis restart (nothing persisted) in the middle of 300 jobs: 503 while dow
       RECONCILE_GRACE_MS: '2000',
     },
   });
-  const [api, worker] = await Promise.all([startApiProcess(env), startWorkerProcess({ ...env, workerId: 'redis-restart' })]);
+  const [api, worker] = await Promise.all([
+    startApiProcess(env),
+    startWorkerProcess({ ...env, workerId: 'redis-restart' }),
+  ]);
   running.push(api.process, worker.process);
   const user = await createTestUser(env.databaseUrl);
   const image = await validJpeg(64, 64);
@@ -69,7 +81,9 @@ it('a Redis restart (nothing persisted) in the middle of 300 jobs: 503 while dow
     otherRefusals: other.length,
   });
   expect(duringOutage.length).toBeGreaterThan(0);
-  expect(new Set(duringOutage.map((outcome) => `${outcome.status} ${outcome.code}`))).toEqual(new Set(['503 QUEUE_UNAVAILABLE']));
+  expect(new Set(duringOutage.map((outcome) => `${outcome.status} ${outcome.code}`))).toEqual(
+    new Set(['503 QUEUE_UNAVAILABLE']),
+  );
   expect(slowest).toBeLessThan(2000);
   // Around the kill and the restart some submissions may be refused too, never with a 5xx other than 503.
   expect(other.every((outcome) => outcome.status === 503)).toBe(true);

@@ -42,12 +42,15 @@ describe('inferq-admin', () => {
     expect((await run(...argv)).code).toBe(2);
   });
 
-  it.each(['not-an-email', 'two@@at.example', 'space in@example.com', 'nodomain@', '@example.com'])('refuses the address %j as the API does (VALIDATION_FAILED, exit 1, nobody created)', async (email) => {
-    const result = await run('users', 'create', '--email', email);
-    expect(result.code).toBe(1);
-    expect(result.text).toContain('VALIDATION_FAILED');
-    expect((await accounts.listUsers()).map((user) => user.email)).not.toContain(email);
-  });
+  it.each(['not-an-email', 'two@@at.example', 'space in@example.com', 'nodomain@', '@example.com'])(
+    'refuses the address %j as the API does (VALIDATION_FAILED, exit 1, nobody created)',
+    async (email) => {
+      const result = await run('users', 'create', '--email', email);
+      expect(result.code).toBe(1);
+      expect(result.text).toContain('VALIDATION_FAILED');
+      expect((await accounts.listUsers()).map((user) => user.email)).not.toContain(email);
+    },
+  );
 
   it('exits 1 for an unknown tier', async () => {
     const result = await run('users', 'create', '--email', `t-${Date.now()}@test.inferq`, '--tier', 'platinum');
@@ -84,12 +87,18 @@ describe('inferq-admin', () => {
   it('names accounts whose emails differ only in case (users duplicates, and a warning under users list)', async () => {
     const email = `twin-${Date.now()}@test.inferq`;
     // As written before emails were normalized.
-    const rows = await Promise.all([email, email.toUpperCase()].map((address) => db.user.create({ data: { email: address, webhookSecret: 'whsec_test' } })));
+    const rows = await Promise.all(
+      [email, email.toUpperCase()].map((address) =>
+        db.user.create({ data: { email: address, webhookSecret: 'whsec_test' } }),
+      ),
+    );
     try {
       const listed = await run('users', 'duplicates');
       expect(listed.code).toBe(0);
       expect(listed.text).toContain(`${email}: ${rows[0]!.id} ${email}, ${rows[1]!.id} ${email.toUpperCase()}`);
-      expect((await run('users', 'list')).text).toMatch(/^warning: \d+ email\(s\) shared by accounts that differ only in case/m);
+      expect((await run('users', 'list')).text).toMatch(
+        /^warning: \d+ email\(s\) shared by accounts that differ only in case/m,
+      );
     } finally {
       await db.user.deleteMany({ where: { id: { in: rows.map((row) => row.id) } } });
     }

@@ -47,7 +47,8 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const print = (value: unknown, text: string) => out.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  const print = (value: unknown, text: string) =>
+    out.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
   const [noun, verb, ...rest] = positionals;
   if (values.help || !noun) {
     out.write(`${usage}\n`);
@@ -58,7 +59,10 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
     const findUser = async (idOrEmail: string | undefined) => {
       if (!idOrEmail) throw new UsageError('name a user by id or email');
       if (!idOrEmail.includes('@') && !isUuid(idOrEmail)) {
-        throw new AppError('VALIDATION_FAILED', `"${idOrEmail.slice(0, 100)}" is neither a user id (a UUID) nor an email`);
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `"${idOrEmail.slice(0, 100)}" is neither a user id (a UUID) nor an email`,
+        );
       }
       const user = await accounts.findUser(idOrEmail);
       if (!user) throw new UsageError(`no user ${idOrEmail}`);
@@ -70,10 +74,19 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
       const role = values.role ?? 'user';
       if (role !== 'user' && role !== 'admin') throw new UsageError('--role is user or admin');
       // The API's own check of POST /v1/admin/users: an address it would refuse is refused here too.
-      const checked = createUserBodySchema.safeParse({ email: values.email, name: values.name, tier: values.tier, role });
+      const checked = createUserBodySchema.safeParse({
+        email: values.email,
+        name: values.name,
+        tier: values.tier,
+        role,
+      });
       if (!checked.success) {
         const issues = checked.error.issues.map((issue) => `--${issue.path.join('.')}: ${issue.message}`);
-        throw new AppError('VALIDATION_FAILED', issues.join('; '), { details: { issues: checked.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) } });
+        throw new AppError('VALIDATION_FAILED', issues.join('; '), {
+          details: {
+            issues: checked.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+          },
+        });
       }
       const user = await accounts.createUser({ ...checked.data, tier: checked.data.tier ?? 'free' });
       const key = await accounts.issueKey(user.id, 'first key');
@@ -87,10 +100,25 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
       const users = await accounts.listUsers();
       const duplicates = values.json ? [] : await accounts.emailCaseDuplicates();
       print(
-        users.map((user) => ({ id: user.id, email: user.email, role: user.role, tier: user.tier, createdAt: user.createdAt, disabledAt: user.disabledAt })),
+        users.map((user) => ({
+          id: user.id,
+          email: user.email,
+          role: user.role,
+          tier: user.tier,
+          createdAt: user.createdAt,
+          disabledAt: user.disabledAt,
+        })),
         [
-          users.map((user) => `${user.id}  ${user.email}  ${user.role}  ${user.tier}${user.disabledAt ? '  disabled' : ''}`).join('\n') || '(no users)',
-          ...(duplicates.length > 0 ? [`warning: ${duplicates.length} email(s) shared by accounts that differ only in case; see: users duplicates`] : []),
+          users
+            .map(
+              (user) => `${user.id}  ${user.email}  ${user.role}  ${user.tier}${user.disabledAt ? '  disabled' : ''}`,
+            )
+            .join('\n') || '(no users)',
+          ...(duplicates.length > 0
+            ? [
+                `warning: ${duplicates.length} email(s) shared by accounts that differ only in case; see: users duplicates`,
+              ]
+            : []),
         ].join('\n'),
       );
       return 0;
@@ -99,8 +127,9 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
       const duplicates = await accounts.emailCaseDuplicates();
       print(
         duplicates,
-        duplicates.map((group) => `${group.email}: ${group.users.map((user) => `${user.id} ${user.email}`).join(', ')}`).join('\n') ||
-          '(none: every email is one account)',
+        duplicates
+          .map((group) => `${group.email}: ${group.users.map((user) => `${user.id} ${user.email}`).join(', ')}`)
+          .join('\n') || '(none: every email is one account)',
       );
       return 0;
     }
@@ -110,7 +139,9 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
       if (!updated) throw new UsageError(`no user ${rest[0]}`);
       print(
         { id: updated.id, email: updated.email, disabledAt: updated.disabledAt },
-        updated.disabledAt ? `${updated.email} is disabled since ${updated.disabledAt.toISOString()}: their keys stop at once` : `${updated.email} is enabled`,
+        updated.disabledAt
+          ? `${updated.email} is disabled since ${updated.disabledAt.toISOString()}: their keys stop at once`
+          : `${updated.email} is enabled`,
       );
       return 0;
     }
@@ -130,13 +161,21 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
     if (noun === 'keys' && verb === 'list') {
       const user = await findUser(rest[0]);
       const keys = await accounts.listKeys(user.id);
-      print(keys, keys.map((key) => `${key.id}  ${key.prefix}  ${key.name ?? ''}  ${key.revokedAt ? 'revoked' : 'active'}`).join('\n') || '(no keys)');
+      print(
+        keys,
+        keys
+          .map((key) => `${key.id}  ${key.prefix}  ${key.name ?? ''}  ${key.revokedAt ? 'revoked' : 'active'}`)
+          .join('\n') || '(no keys)',
+      );
       return 0;
     }
     if (noun === 'keys' && verb === 'revoke') {
       if (!rest[0]) throw new UsageError('name the key by id or prefix');
       if (!isUuid(rest[0]) && !keyPrefixPattern.test(rest[0])) {
-        throw new AppError('VALIDATION_FAILED', `"${rest[0].slice(0, 100)}" is neither a key id (a UUID) nor a key prefix (iq_<12 hex>)`);
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `"${rest[0].slice(0, 100)}" is neither a key id (a UUID) nor a key prefix (iq_<12 hex>)`,
+        );
       }
       const revoked = await accounts.revokeKey(rest[0]);
       if (!revoked) {
@@ -147,7 +186,8 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
       return 0;
     }
     if (noun === 'webhook-secrets' && verb === 'reencrypt') {
-      if (!accounts.encryptsWebhookSecrets) throw new UsageError('WEBHOOK_SECRET_KEYS is not set: there is no key to encrypt with');
+      if (!accounts.encryptsWebhookSecrets)
+        throw new UsageError('WEBHOOK_SECRET_KEYS is not set: there is no key to encrypt with');
       const result = await accounts.reencryptWebhookSecrets();
       print(result, `re-encrypted ${result.reencrypted} of ${result.users} webhook secrets`);
       return 0;
@@ -157,4 +197,3 @@ export async function runAdminCommand(argv: string[], accounts: AccountStore, ou
     return exitCodeForError(error, usage, out);
   }
 }
-

@@ -14,13 +14,24 @@ export const adminEnvSchema = z.object({
     .string()
     .url()
     .optional()
-    .describe('The Postgres to manage; unset, the database of this checkout\'s `pnpm start` (named in `.inferq/state.json`).'),
+    .describe(
+      "The Postgres to manage; unset, the database of this checkout's `pnpm start` (named in `.inferq/state.json`).",
+    ),
   MODELS_DIR: z
     .string()
     .optional()
-    .describe('The registry folder of the `models …` commands; unset, the one this checkout\'s `pnpm start` uses, else `models`.'),
-  INFERQ_DATA_DIR: z.string().default('.inferq').describe('Where `pnpm start` keeps its state, relative to the checkout, as the stack\'s own setting.'),
-  TIER_OVERRIDES: tierOverridesEnvSchema.optional().describe('The API\'s value, so that tiers it adds can be assigned here too.'),
-  WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional().describe('The API\'s value: `webhook-secrets reencrypt` and new users\' secrets use it.'),
+    .describe(
+      "The registry folder of the `models …` commands; unset, the one this checkout's `pnpm start` uses, else `models`.",
+    ),
+  INFERQ_DATA_DIR: z
+    .string()
+    .default('.inferq')
+    .describe("Where `pnpm start` keeps its state, relative to the checkout, as the stack's own setting."),
+  TIER_OVERRIDES: tierOverridesEnvSchema
+    .optional()
+    .describe("The API's value, so that tiers it adds can be assigned here too."),
+  WEBHOOK_SECRET_KEYS: secretKeysEnvSchema
+    .optional()
+    .describe("The API's value: `webhook-secrets reencrypt` and new users' secrets use it."),
   ...blobStoreEnvShape,
 });

@@ -12,7 +12,11 @@ import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
 import { checkDatabase, DatabaseProblem, findDatabase, readStackState } from './stackDatabase.ts';
 
 // `DATABASE_URL= pnpm admin …` means "not set", as for `pnpm start`.
-const env = parseEnv(adminEnvSchema, 'admin CLI', Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')));
+const env = parseEnv(
+  adminEnvSchema,
+  'admin CLI',
+  Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')),
+);
 const tierNames = Object.keys(resolveTiers(env.TIER_OVERRIDES));
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const stackFile = path.resolve(repoRoot, env.INFERQ_DATA_DIR, localStackStateFileName);
@@ -44,7 +48,12 @@ try {
       } finally {
         await store?.close();
       }
-    } else process.exitCode = await runAdminCommand(argv, new AccountStore(db, { tiers: tierNames, secrets: new SecretBox(env.WEBHOOK_SECRET_KEYS) }), process.stdout);
+    } else
+      process.exitCode = await runAdminCommand(
+        argv,
+        new AccountStore(db, { tiers: tierNames, secrets: new SecretBox(env.WEBHOOK_SECRET_KEYS) }),
+        process.stdout,
+      );
   } finally {
     await db.$disconnect();
   }

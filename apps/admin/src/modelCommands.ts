@@ -87,12 +87,22 @@ function loadCheck(): { verify: (folder: string, manifest: ModelManifest) => Pro
     verify: async (folder, manifest) => {
       result = await checkModelLoads(folder, manifest);
     },
-    note: () => (result === undefined ? '' : result.checked ? `; loaded and ran on ${result.engine}` : `; not load-checked: ${result.reason}`),
+    note: () =>
+      result === undefined
+        ? ''
+        : result.checked
+          ? `; loaded and ran on ${result.engine}`
+          : `; not load-checked: ${result.reason}`,
   };
 }
 
 /** Runs one `models …` command. Returns the exit code: 0 ok, 1 failure, 2 usage error. */
-export async function runModelCommand(argv: string[], registry: ModelRegistry, out: CommandOutput, options: ModelCommandOptions = {}): Promise<number> {
+export async function runModelCommand(
+  argv: string[],
+  registry: ModelRegistry,
+  out: CommandOutput,
+  options: ModelCommandOptions = {},
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -119,7 +129,8 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const print = (value: unknown, text: string) => out.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  const print = (value: unknown, text: string) =>
+    out.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
   const [noun, verb, ...rest] = positionals;
   if (values.help || noun !== 'models' || !verb) {
     out.write(`${modelsUsage}\n`);
@@ -140,7 +151,13 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
         models.map((model) => ({
           name: model.name,
           liveVersion: model.liveVersion,
-          versions: model.versions.map(({ version, manifest }) => ({ version, format: manifest.format, sha256: manifest.sha256, createdAt: manifest.createdAt, metrics: manifest.metrics ?? null })),
+          versions: model.versions.map(({ version, manifest }) => ({
+            version,
+            format: manifest.format,
+            sha256: manifest.sha256,
+            createdAt: manifest.createdAt,
+            metrics: manifest.metrics ?? null,
+          })),
           problems: model.problems,
         })),
         lines.join('\n') || `(no models in ${registry.root})`,
@@ -151,7 +168,9 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       const file = rest[0];
       if (!file || !values.name) throw new UsageError('models add FILE.onnx --name NAME [--version V]');
       const bytes = await readFile(path.resolve(file)).catch((error: unknown) => {
-        throw new AppError('VALIDATION_FAILED', `cannot read ${file}: ${(error as Error).message}`, { details: { field: 'file' } });
+        throw new AppError('VALIDATION_FAILED', `cannot read ${file}: ${(error as Error).message}`, {
+          details: { field: 'file' },
+        });
       });
       // The external data files it names (torch.onnx.export's model.onnx.data) sit beside it;
       // a file that is no ONNX model names none, and addOnnxModel says what is wrong with it.
@@ -161,7 +180,12 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       } catch {
         named = [];
       }
-      const externalData = await Promise.all(named.map(async (name) => ({ path: name, bytes: await readFile(path.join(path.dirname(path.resolve(file)), name)) }))).catch((error: unknown) => {
+      const externalData = await Promise.all(
+        named.map(async (name) => ({
+          path: name,
+          bytes: await readFile(path.join(path.dirname(path.resolve(file)), name)),
+        })),
+      ).catch((error: unknown) => {
         throw new AppError('VALIDATION_FAILED', `${file}: ${(error as Error).message}`, { details: { field: 'file' } });
       });
       const check = loadCheck();
@@ -176,9 +200,19 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
         verify: check.verify,
       });
       const { manifest } = result.model;
-      const describe = (specs: NonNullable<ModelManifest['inputs']>) => specs.map((spec) => `${spec.name} ${spec.datatype}[${spec.shape.join(', ')}]`).join(', ');
+      const describe = (specs: NonNullable<ModelManifest['inputs']>) =>
+        specs.map((spec) => `${spec.name} ${spec.datatype}[${spec.shape.join(', ')}]`).join(', ');
       print(
-        { status: result.status, name: values.name, version: result.version, live: result.live, sha256: manifest.sha256, inputs: manifest.inputs, outputs: manifest.outputs, reader: manifest.reader?.kind ?? 'raw' },
+        {
+          status: result.status,
+          name: values.name,
+          version: result.version,
+          live: result.live,
+          sha256: manifest.sha256,
+          inputs: manifest.inputs,
+          outputs: manifest.outputs,
+          reader: manifest.reader?.kind ?? 'raw',
+        },
         `${values.name}@${result.version} ${result.status}${result.live ? ', live' : ''} (inputs: ${describe(manifest.inputs ?? [])}; outputs: ${describe(manifest.outputs ?? [])})${check.note()}`,
       );
       return 0;
@@ -187,7 +221,10 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       const [name, version] = rest;
       if (!name || !version) throw new UsageError('name the model and the version');
       await registry.setLive(name, version);
-      print({ name, liveVersion: version }, `${name}: ${version} is live; workers load it and switch within their watch interval`);
+      print(
+        { name, liveVersion: version },
+        `${name}: ${version} is live; workers load it and switch within their watch interval`,
+      );
       return 0;
     }
     if (verb === 'traffic') {
@@ -202,7 +239,12 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       if (weights.length === 0) {
         const traffic = await registry.readTraffic(name);
         const live = (await registry.resolve(name)).version;
-        print({ name, liveVersion: live, traffic }, traffic ? describeTraffic(name, traffic) : `${name}: no split; live version ${live} takes every job that names no version`);
+        print(
+          { name, liveVersion: live, traffic },
+          traffic
+            ? describeTraffic(name, traffic)
+            : `${name}: no split; live version ${live} takes every job that names no version`,
+        );
         return 0;
       }
       let rules: unknown;
@@ -213,13 +255,26 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
       }
       const split = weights.map((pair) => {
         const [version, weight] = pair.split('=');
-        if (!version || weight === undefined || weight === '' || !Number.isFinite(Number(weight))) throw new UsageError(`"${pair}" is not VERSION=WEIGHT`);
+        if (!version || weight === undefined || weight === '' || !Number.isFinite(Number(weight)))
+          throw new UsageError(`"${pair}" is not VERSION=WEIGHT`);
         return { version, weight: Number(weight) };
       });
-      const body = putTrafficBodySchema.safeParse({ split, ...(values.sticky ? { sticky: values.sticky } : {}), ...(values.shadow ? { shadow: values.shadow } : {}), ...(rules !== undefined ? { rules } : {}) });
-      if (!body.success) throw new AppError('VALIDATION_FAILED', `invalid split: ${body.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+      const body = putTrafficBodySchema.safeParse({
+        split,
+        ...(values.sticky ? { sticky: values.sticky } : {}),
+        ...(values.shadow ? { shadow: values.shadow } : {}),
+        ...(rules !== undefined ? { rules } : {}),
+      });
+      if (!body.success)
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `invalid split: ${body.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+        );
       const traffic = await setTrafficSplit(registry, name, body.data);
-      print({ name, traffic }, `${describeTraffic(name, traffic)}\nworkers load every version of it within their watch interval; until one has, its share goes to ${traffic.baseline}`);
+      print(
+        { name, traffic },
+        `${describeTraffic(name, traffic)}\nworkers load every version of it within their watch interval; until one has, its share goes to ${traffic.baseline}`,
+      );
       return 0;
     }
     if (verb === 'tune') {
@@ -241,11 +296,28 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
         const host = URL.canParse(values.url) ? new URL(values.url).hostname : '';
         const folder = await registry.createStagingFolder();
         try {
-          await downloadModel(values.url, { into: folder, format: manifest.format, policy: { allowHosts: [host], allowLoopback: true } });
+          await downloadModel(values.url, {
+            into: folder,
+            format: manifest.format,
+            policy: { allowHosts: [host], allowLoopback: true },
+          });
           const check = loadCheck();
-          const result = await registry.publishFolder({ name: values.name, version: values.version, folder, manifest, setLive: values.live, verify: check.verify });
+          const result = await registry.publishFolder({
+            name: values.name,
+            version: values.version,
+            folder,
+            manifest,
+            setLive: values.live,
+            verify: check.verify,
+          });
           print(
-            { status: result.status, name: values.name, version: values.version, sha256: result.model.manifest.sha256, live: values.live },
+            {
+              status: result.status,
+              name: values.name,
+              version: values.version,
+              sha256: result.model.manifest.sha256,
+              live: values.live,
+            },
             `${values.name}@${values.version} ${result.status} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)${values.live ? ', live' : ''}${check.note()}`,
           );
           return 0;
@@ -265,12 +337,26 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
         }
         files = await readVersionFiles(folder, format);
         // A TF.js folder may hold its ONNX copy too (layersToOnnx, or tf2onnx): published beside it.
-        if ((format === 'layers' || format === 'graph') && (await exists(path.join(folder, onnxFileName)))) files.push(await readOnnxFile(folder));
+        if ((format === 'layers' || format === 'graph') && (await exists(path.join(folder, onnxFileName))))
+          files.push(await readOnnxFile(folder));
       }
       const check = loadCheck();
-      const result = await registry.publish({ name: values.name, version: values.version, files, manifest, setLive: values.live, verify: check.verify });
+      const result = await registry.publish({
+        name: values.name,
+        version: values.version,
+        files,
+        manifest,
+        setLive: values.live,
+        verify: check.verify,
+      });
       print(
-        { status: result.status, name: values.name, version: values.version, sha256: result.model.manifest.sha256, live: values.live },
+        {
+          status: result.status,
+          name: values.name,
+          version: values.version,
+          sha256: result.model.manifest.sha256,
+          live: values.live,
+        },
         `${values.name}@${values.version} ${result.status} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)${values.live ? ', live' : ''}${check.note()}`,
       );
       return 0;
@@ -285,35 +371,62 @@ export async function runModelCommand(argv: string[], registry: ModelRegistry, o
 async function tuneModel(
   registry: ModelRegistry,
   name: string,
-  values: { version?: string | undefined; 'budget-ms'?: string | undefined; seconds?: string | undefined; engine?: string | undefined; provider?: string | undefined; threads?: string | undefined; publish?: string | undefined; live?: boolean | undefined; 'skip-layouts'?: boolean | undefined; json?: boolean | undefined },
+  values: {
+    version?: string | undefined;
+    'budget-ms'?: string | undefined;
+    seconds?: string | undefined;
+    engine?: string | undefined;
+    provider?: string | undefined;
+    threads?: string | undefined;
+    publish?: string | undefined;
+    live?: boolean | undefined;
+    'skip-layouts'?: boolean | undefined;
+    json?: boolean | undefined;
+  },
   print: (value: unknown, text: string) => void,
   out: CommandOutput,
 ): Promise<number> {
   const resolved = await registry.resolve(name, values.version);
   const { manifest, location } = resolved;
-  const budgetMs = values['budget-ms'] !== undefined ? Number(values['budget-ms']) : (manifest.limits?.latencyBudgetMs ?? 1000);
+  const budgetMs =
+    values['budget-ms'] !== undefined ? Number(values['budget-ms']) : (manifest.limits?.latencyBudgetMs ?? 1000);
   const seconds = values.seconds !== undefined ? Number(values.seconds) : 1.5;
   const threads = values.threads !== undefined ? Number(values.threads) : 1;
-  if (!(budgetMs > 0) || !(seconds > 0) || !Number.isInteger(threads) || threads < 1) throw new UsageError('--budget-ms, --seconds and --threads must be positive numbers');
-  if (typeof location !== 'string' || /^https?:/.test(location)) throw new UsageError('a remote model is tuned where its files are published');
+  if (!(budgetMs > 0) || !(seconds > 0) || !Number.isInteger(threads) || threads < 1)
+    throw new UsageError('--budget-ms, --seconds and --threads must be positive numbers');
+  if (typeof location !== 'string' || /^https?:/.test(location))
+    throw new UsageError('a remote model is tuned where its files are published');
   // Imported here: TF.js and ONNX Runtime are heavy, and only this command needs them.
   const inference = await import('@inferq/inference');
   const silent = { info: () => {}, warn: () => {} };
   const provider = (values.provider ?? 'auto') as (typeof inference.onnxProviderPreferences)[number];
   const engine = (values.engine ?? 'auto') as (typeof inference.enginePreferences)[number];
-  if (!inference.onnxProviderPreferences.includes(provider)) throw new UsageError(`--provider is one of ${inference.onnxProviderPreferences.join(', ')}`);
-  if (!inference.enginePreferences.includes(engine)) throw new UsageError(`--engine is one of ${inference.enginePreferences.join(', ')}`);
+  if (!inference.onnxProviderPreferences.includes(provider))
+    throw new UsageError(`--provider is one of ${inference.onnxProviderPreferences.join(', ')}`);
+  if (!inference.enginePreferences.includes(engine))
+    throw new UsageError(`--engine is one of ${inference.enginePreferences.join(', ')}`);
   // The engines a worker would start here, with the same preferences.
-  const engines = await inference.createInferenceEngines({ tfjsBackend: 'auto', onnxProvider: provider, intraOpThreads: threads, logger: silent });
+  const engines = await inference.createInferenceEngines({
+    tfjsBackend: 'auto',
+    onnxProvider: provider,
+    intraOpThreads: threads,
+    logger: silent,
+  });
   const model = await inference.loadModel(location, manifest, { engines, engine });
   let result: Awaited<ReturnType<typeof inference.tuneBatching>>;
   try {
-    if (!values.json) out.write(`tuning ${name}@${manifest.version} on ${model.engine} (${threads} thread${threads === 1 ? '' : 's'}), p99 budget ${budgetMs} ms, ${seconds} s a point\n`);
+    if (!values.json)
+      out.write(
+        `tuning ${name}@${manifest.version} on ${model.engine} (${threads} thread${threads === 1 ? '' : 's'}), p99 budget ${budgetMs} ms, ${seconds} s a point\n`,
+      );
     result = await inference.tuneBatching(model, {
       budgetMs,
       durationMs: seconds * 1000,
       onPoint: (point) => {
-        if (!values.json) out.write(`  batch ${String(point.maxBatchSize).padStart(2)} delay ${String(point.maxDelayMs).padStart(2)} ms: ${point.imagesPerSecond.toFixed(1)} images/s, p50 ${point.p50Ms.toFixed(1)} ms, p99 ${point.p99Ms.toFixed(1)} ms\n`);
+        if (!values.json)
+          out.write(
+            `  batch ${String(point.maxBatchSize).padStart(2)} delay ${String(point.maxDelayMs).padStart(2)} ms: ${point.imagesPerSecond.toFixed(1)} images/s, p50 ${point.p50Ms.toFixed(1)} ms, p99 ${point.p99Ms.toFixed(1)} ms\n`,
+          );
       },
     });
   } finally {
@@ -321,14 +434,20 @@ async function tuneModel(
   }
   const { best } = result;
   if (!best) {
-    print({ name, version: manifest.version, engine: model.engine, budgetMs, best: null, points: result.points }, `no setting keeps a p99 of ${budgetMs} ms on ${model.engine}, not even batch 1: nothing published`);
+    print(
+      { name, version: manifest.version, engine: model.engine, budgetMs, best: null, points: result.points },
+      `no setting keeps a p99 of ${budgetMs} ms on ${model.engine}, not even batch 1: nothing published`,
+    );
     return 1;
   }
   // Threads and processes are the worker's settings, not the manifest's: measured at the pick in
   // processes of their own (ONNX Runtime's thread count is per process), reported, not published.
   let layouts: Awaited<ReturnType<typeof inference.tuneParallelism>> | null = null;
   if (!values['skip-layouts']) {
-    if (!values.json) out.write(`layouts at batch ${best.maxBatchSize} delay ${best.maxDelayMs} ms (ORT threads × worker processes):\n`);
+    if (!values.json)
+      out.write(
+        `layouts at batch ${best.maxBatchSize} delay ${best.maxDelayMs} ms (ORT threads × worker processes):\n`,
+      );
     layouts = await inference.tuneParallelism({
       entry: fileURLToPath(new URL('./tuneProcess.ts', import.meta.url)),
       args: [JSON.stringify({ location, manifest, engine, provider })],
@@ -336,24 +455,49 @@ async function tuneModel(
       budgetMs,
       durationMs: seconds * 1000,
       onPoint: (point) => {
-        if (!values.json) out.write(`  ${point.threads} thread${point.threads === 1 ? ' ' : 's'} × ${point.processes} process${point.processes === 1 ? '  ' : 'es'}: ${point.imagesPerSecond.toFixed(1)} images/s, p99 ${point.p99Ms.toFixed(1)} ms\n`);
+        if (!values.json)
+          out.write(
+            `  ${point.threads} thread${point.threads === 1 ? ' ' : 's'} × ${point.processes} process${point.processes === 1 ? '  ' : 'es'}: ${point.imagesPerSecond.toFixed(1)} images/s, p99 ${point.p99Ms.toFixed(1)} ms\n`,
+          );
       },
     });
   }
-  const layout = layouts?.best ? `; workers here: ORT_INTRA_OP_THREADS=${layouts.best.threads} WORKER_PROCESSES=${layouts.best.processes} (${layouts.best.imagesPerSecond.toFixed(1)} images/s, p99 ${layouts.best.p99Ms.toFixed(1)} ms)` : '';
+  const layout = layouts?.best
+    ? `; workers here: ORT_INTRA_OP_THREADS=${layouts.best.threads} WORKER_PROCESSES=${layouts.best.processes} (${layouts.best.imagesPerSecond.toFixed(1)} images/s, p99 ${layouts.best.p99Ms.toFixed(1)} ms)`
+    : '';
   const version = values.publish ?? `${manifest.version}+b${best.maxBatchSize}d${best.maxDelayMs}`;
   const files = await readVersionFiles(location, manifest.format);
-  if ((manifest.format === 'layers' || manifest.format === 'graph') && manifest.onnx !== undefined) files.push(await readOnnxFile(location));
+  if ((manifest.format === 'layers' || manifest.format === 'graph') && manifest.onnx !== undefined)
+    files.push(await readOnnxFile(location));
   const { name: _n, version: _v, sha256: _s, createdAt: _c, onnx: _o, ...rest } = manifest;
   const published = await registry.publish({
     name,
     version,
     files,
-    manifest: { ...rest, limits: { ...manifest.limits, maxBatchSize: best.maxBatchSize, maxDelayMs: best.maxDelayMs, latencyBudgetMs: budgetMs } } as PublishManifest,
+    manifest: {
+      ...rest,
+      limits: {
+        ...manifest.limits,
+        maxBatchSize: best.maxBatchSize,
+        maxDelayMs: best.maxDelayMs,
+        latencyBudgetMs: budgetMs,
+      },
+    } as PublishManifest,
     setLive: values.live ?? false,
   });
   print(
-    { name, from: manifest.version, version, status: published.status, engine: model.engine, budgetMs, best, points: result.points, layouts, live: values.live ?? false },
+    {
+      name,
+      from: manifest.version,
+      version,
+      status: published.status,
+      engine: model.engine,
+      budgetMs,
+      best,
+      points: result.points,
+      layouts,
+      live: values.live ?? false,
+    },
     `best within ${budgetMs} ms: maxBatchSize ${best.maxBatchSize}, maxDelayMs ${best.maxDelayMs} (${best.imagesPerSecond.toFixed(1)} images/s, p99 ${best.p99Ms.toFixed(1)} ms); ${name}@${version} ${published.status}${values.live ? ', live' : ` (make it live with: pnpm admin models set-live ${name} ${version})`}${layout}`,
   );
   return 0;
@@ -361,7 +505,9 @@ async function tuneModel(
 
 function describeTraffic(name: string, traffic: TrafficSplit): string {
   const total = traffic.split.reduce((sum, entry) => sum + entry.weight, 0);
-  const shares = traffic.split.map((entry) => `${entry.version} ${Math.round((entry.weight / total) * 1000) / 10}%`).join(', ');
+  const shares = traffic.split
+    .map((entry) => `${entry.version} ${Math.round((entry.weight / total) * 1000) / 10}%`)
+    .join(', ');
   return [
     `${name}: ${shares} (baseline ${traffic.baseline}, sticky ${traffic.sticky}, since ${traffic.since})`,
     ...(traffic.shadow ? [`  shadow: ${traffic.shadow}`] : []),
@@ -374,7 +520,9 @@ async function detectFormat(folder: string): Promise<ModelFormat> {
   const manifest = await readModelManifest(folder).catch(() => null);
   if (manifest) return manifest.format;
   // model.onnx alone (a torch.onnx.export output): an onnx version.
-  return (await exists(path.join(folder, onnxFileName))) && !(await exists(path.join(folder, 'model.json'))) ? 'onnx' : 'layers';
+  return (await exists(path.join(folder, onnxFileName))) && !(await exists(path.join(folder, 'model.json')))
+    ? 'onnx'
+    : 'layers';
 }
 
 /** A manifest file as publishing takes it: name, version, hash and date are the registry's to set. */
@@ -383,13 +531,18 @@ async function manifestFrom(file: string): Promise<PublishManifest> {
   try {
     json = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   } catch (error) {
-    throw new AppError('VALIDATION_FAILED', `cannot read the manifest ${file}: ${(error as Error).message}`, { details: { field: 'manifest' } });
+    throw new AppError('VALIDATION_FAILED', `cannot read the manifest ${file}: ${(error as Error).message}`, {
+      details: { field: 'manifest' },
+    });
   }
   const { name: _name, version: _version, sha256: _sha256, createdAt: _createdAt, ...rest } = json;
   // Checked in full by publish; here only so a typo names the field before any file is read.
   const shape = modelManifestFields.omit({ name: true, version: true, sha256: true, createdAt: true }).safeParse(rest);
   if (!shape.success) {
-    throw new AppError('VALIDATION_FAILED', `invalid manifest ${file}: ${shape.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `invalid manifest ${file}: ${shape.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
   }
   return rest as PublishManifest;
 }

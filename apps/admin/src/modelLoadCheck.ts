@@ -13,11 +13,14 @@ export type LoadCheckResult = { checked: true; engine: string; ms: number } | { 
  * tfjs-node on the workers. Throws MODEL_NOT_READY with the loader's `details.reason`.
  */
 export async function checkModelLoads(folder: string, manifest: ModelManifest): Promise<LoadCheckResult> {
-  if (manifest.format !== 'onnx' && manifest.onnx === undefined) return { checked: false, reason: `a ${manifest.format} model is loaded by the workers only` };
+  if (manifest.format !== 'onnx' && manifest.onnx === undefined)
+    return { checked: false, reason: `a ${manifest.format} model is loaded by the workers only` };
   // Imported here: TF.js and ONNX Runtime are heavy, and only this command needs them.
   const inference = await import('@inferq/inference');
   const silent = { info: () => {}, warn: () => {} };
-  const onnx = await inference.startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: silent }).catch(() => null);
+  const onnx = await inference
+    .startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: silent })
+    .catch(() => null);
   if (onnx === null) return { checked: false, reason: 'onnxruntime-node cannot start here' };
   const started = performance.now();
   let served: Awaited<ReturnType<typeof inference.loadOnnxModel>> | undefined;
@@ -27,10 +30,18 @@ export async function checkModelLoads(folder: string, manifest: ModelManifest): 
   } catch (error) {
     served?.dispose();
     const reason = error instanceof AppError ? error.details : undefined;
-    throw new AppError('MODEL_NOT_READY', `the load check failed, so ${manifest.name}@${manifest.version} was not published: ${(error as Error).message.replaceAll(folder, '<version folder>')}`, {
-      details: { ...(typeof reason === 'object' && reason !== null ? reason : {}), location: undefined, check: 'load' },
-      cause: error,
-    });
+    throw new AppError(
+      'MODEL_NOT_READY',
+      `the load check failed, so ${manifest.name}@${manifest.version} was not published: ${(error as Error).message.replaceAll(folder, '<version folder>')}`,
+      {
+        details: {
+          ...(typeof reason === 'object' && reason !== null ? reason : {}),
+          location: undefined,
+          check: 'load',
+        },
+        cause: error,
+      },
+    );
   }
   const engine = served.engine;
   served.dispose();

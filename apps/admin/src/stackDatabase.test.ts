@@ -27,12 +27,19 @@ describe('the admin CLI finds the database of `pnpm start`', () => {
   });
 
   /** Runs the admin CLI as `pnpm admin` does, with only the given environment (no DATABASE_URL unless given). */
-  async function admin(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  async function admin(
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await run(process.execPath, [path.join(repoRoot, 'apps/admin/src/index.ts'), ...args], {
-        cwd: repoRoot,
-        env: { PATH: process.env.PATH ?? '', INFERQ_DATA_DIR: dataDir, ...env },
-      });
+      const { stdout, stderr } = await run(
+        process.execPath,
+        [path.join(repoRoot, 'apps/admin/src/index.ts'), ...args],
+        {
+          cwd: repoRoot,
+          env: { PATH: process.env.PATH ?? '', INFERQ_DATA_DIR: dataDir, ...env },
+        },
+      );
       return { code: 0, stdout, stderr };
     } catch (error) {
       const failed = error as { code: number; stdout: string; stderr: string };
@@ -40,7 +47,8 @@ describe('the admin CLI finds the database of `pnpm start`', () => {
     }
   }
 
-  const writeState = (state: Record<string, unknown>) => writeFile(path.join(dataDir, 'state.json'), JSON.stringify({ postgresPassword: 'secret-password', ...state }));
+  const writeState = (state: Record<string, unknown>) =>
+    writeFile(path.join(dataDir, 'state.json'), JSON.stringify({ postgresPassword: 'secret-password', ...state }));
 
   /** A port on which nothing listens. */
   async function closedPort(): Promise<number> {
@@ -111,7 +119,13 @@ describe('the admin CLI finds the database of `pnpm start`', () => {
     const modelsDir = await mkdtemp(path.join(tmpdir(), 'inferq-admin-models-'));
     try {
       const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
-      await new ModelRegistry({ root: modelsDir }).publish({ name: 'stackdigits', version: '1.0.0', files: await readModelFiles(mnistFixtureFolder), manifest, setLive: true });
+      await new ModelRegistry({ root: modelsDir }).publish({
+        name: 'stackdigits',
+        version: '1.0.0',
+        files: await readModelFiles(mnistFixtureFolder),
+        manifest,
+        setLive: true,
+      });
       await writeState({ modelsDir });
       const result = await admin(['models', 'list']);
       expect(result.code, result.stderr).toBe(0);

@@ -40,7 +40,9 @@ export function findDatabase(options: FindDatabaseOptions): DatabaseChoice {
   const fromStack = options.stack?.state?.databaseUrl;
   if (fromStack && options.stack) return { url: fromStack, source: shown(options.stack.file) };
   const where = options.stack ? shown(options.stack.file) : '.inferq/state.json';
-  throw new DatabaseProblem(`no database to talk to: set DATABASE_URL, or start the local stack with \`pnpm start\` (it writes ${where}, which names its database)`);
+  throw new DatabaseProblem(
+    `no database to talk to: set DATABASE_URL, or start the local stack with \`pnpm start\` (it writes ${where}, which names its database)`,
+  );
 }
 
 /**
@@ -62,7 +64,8 @@ interface DriverCause {
 }
 
 function describeProblem(error: unknown, choice: DatabaseChoice): string {
-  const cause = ((error as { meta?: { driverAdapterError?: { cause?: DriverCause } } }).meta?.driverAdapterError?.cause ?? {}) as DriverCause;
+  const cause = ((error as { meta?: { driverAdapterError?: { cause?: DriverCause } } }).meta?.driverAdapterError
+    ?.cause ?? {}) as DriverCause;
   const target = new URL(choice.url);
   const server = `${target.hostname}:${target.port || '5432'}`;
   const database = decodeURIComponent(target.pathname.slice(1)) || 'postgres';
@@ -84,7 +87,13 @@ function describeProblem(error: unknown, choice: DatabaseChoice): string {
 
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n').map((line) => line.trim()).filter(Boolean).at(-1) ?? 'unknown error';
+  return (
+    message
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .at(-1) ?? 'unknown error'
+  );
 }
 
 /** A path as the user can type it: relative when it lies under the current folder. */

@@ -13,11 +13,20 @@ export const storageUsage = `pnpm admin storage: job inputs in the blob store (B
   --json                           print JSON`;
 
 /** `pnpm admin storage …`: moves inputs out of Postgres into the configured blob store. */
-export async function runStorageCommand(argv: string[], db: Database, store: BlobStore | undefined, out: CommandOutput): Promise<number> {
+export async function runStorageCommand(
+  argv: string[],
+  db: Database,
+  store: BlobStore | undefined,
+  out: CommandOutput,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { batch: { type: 'string', default: '100' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    options: {
+      batch: { type: 'string', default: '100' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
   });
   const [, verb] = positionals;
   if (values.help || (verb !== 'status' && verb !== 'move-inputs')) {
@@ -27,7 +36,10 @@ export async function runStorageCommand(argv: string[], db: Database, store: Blo
   const print = (value: unknown, text: string) => out.write(values.json ? `${JSON.stringify(value)}\n` : `${text}\n`);
   if (verb === 'status') {
     const counts = await countInputsByPlace(db);
-    print({ ...counts, blobStore: store?.location ?? null }, `inputs in Postgres: ${counts.inPostgres}; in the blob store: ${counts.inBlobStore} (${store?.location ?? 'BLOB_STORE_URL not set'})`);
+    print(
+      { ...counts, blobStore: store?.location ?? null },
+      `inputs in Postgres: ${counts.inPostgres}; in the blob store: ${counts.inBlobStore} (${store?.location ?? 'BLOB_STORE_URL not set'})`,
+    );
     return 0;
   }
   if (!store) {
@@ -39,8 +51,15 @@ export async function runStorageCommand(argv: string[], db: Database, store: Blo
     out.write('--batch must be an integer from 1 to 10000\n');
     return 2;
   }
-  const { moved } = await moveInputsToBlobs(db, store, { keyOf: inputBlobKey, batchSize, onProgress: (count) => values.json || out.write(`moved ${count}\n`) });
+  const { moved } = await moveInputsToBlobs(db, store, {
+    keyOf: inputBlobKey,
+    batchSize,
+    onProgress: (count) => values.json || out.write(`moved ${count}\n`),
+  });
   const counts = await countInputsByPlace(db);
-  print({ moved, ...counts, blobStore: store.location }, `moved ${moved} inputs to ${store.location}; ${counts.inPostgres} left in Postgres`);
+  print(
+    { moved, ...counts, blobStore: store.location },
+    `moved ${moved} inputs to ${store.location}; ${counts.inPostgres} left in Postgres`,
+  );
   return 0;
 }

@@ -1,12 +1,26 @@
 import type { AddressInfo } from 'node:net';
 import { AdmissionShares, RateLimits } from '@inferq/admission';
 import type { Logger } from 'pino';
-import { AccountChanges, AccountStore, clearSecretsWarning, PrincipalCache, resolveTiers, SecretBox } from '@inferq/accounts';
+import {
+  AccountChanges,
+  AccountStore,
+  clearSecretsWarning,
+  PrincipalCache,
+  resolveTiers,
+  SecretBox,
+} from '@inferq/accounts';
 import { closeInOrder, type ShutdownStep } from '@inferq/core/shutdown';
 import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
-import { createRedisConnection, InferenceQueue, JobEventLog, JobEventSubscriber, PixelStore, WorkerRegistry } from '@inferq/queue';
+import {
+  createRedisConnection,
+  InferenceQueue,
+  JobEventLog,
+  JobEventSubscriber,
+  PixelStore,
+  WorkerRegistry,
+} from '@inferq/queue';
 import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
 import { createTracing } from '@inferq/tracing';
 import { createApp } from './app.ts';
@@ -39,10 +53,20 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   const registry = new ModelRegistry({ root: env.MODELS_DIR });
   // One queue per model; the registry's models are the queues counted (global cap, depth, operators).
-  const queue = new InferenceQueue({ connection: redis, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, maxShadowBacklog: env.SHADOW_BACKLOG_MAX, models: async () => (await registry.list()).map((model) => model.name) });
+  const queue = new InferenceQueue({
+    connection: redis,
+    name: env.QUEUE_NAME,
+    prefix: env.QUEUE_PREFIX,
+    maxShadowBacklog: env.SHADOW_BACKLOG_MAX,
+    models: async () => (await registry.list()).map((model) => model.name),
+  });
   // Subscribed connections run no other command, so live events get a connection of their own;
   // a consumer connection, so the subscription survives Redis restarts.
-  const eventsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-api-events' });
+  const eventsConnection = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'consumer',
+    connectionName: 'inferq-api-events',
+  });
   eventsConnection.on('error', (error) => logger.warn({ err: error }, 'redis events connection error'));
   const jobEvents = new JobEventSubscriber({ connection: eventsConnection, prefix: env.QUEUE_PREFIX });
   const queries = new JobQueries(db);
@@ -58,7 +82,11 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   // Event streams read the event log (a Redis stream), whose events have ids a reconnecting client
   // resumes after; its tail blocks in XREAD, so it holds a connection of its own too (consumer: it
   // survives Redis restarts). Waiters and webhooks keep the pub/sub channel, which needs no ids.
-  const eventLogConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-api-event-log' });
+  const eventLogConnection = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'consumer',
+    connectionName: 'inferq-api-event-log',
+  });
   eventLogConnection.on('error', (error) => logger.warn({ err: error }, 'redis event log connection error'));
   const eventLog = new JobEventLog({ blocking: eventLogConnection, reads: redis, prefix: env.QUEUE_PREFIX });
   const liveEvents = new LiveEvents({
@@ -70,14 +98,25 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     onSnapshotError: (error) => logger.debug({ err: error }, 'queue snapshot for live streams failed'),
   });
   if (!isDashboardBuilt(env.DASHBOARD_DIR)) {
-    logger.warn({ dir: env.DASHBOARD_DIR }, 'dashboard not built; /dashboard explains how (pnpm --filter @inferq/dashboard build)');
+    logger.warn(
+      { dir: env.DASHBOARD_DIR },
+      'dashboard not built; /dashboard explains how (pnpm --filter @inferq/dashboard build)',
+    );
   }
 
   const tiers = resolveTiers(env.TIER_OVERRIDES);
   // Keys seen recently authenticate without a Postgres read while the change notifications are heard.
   const principals = env.AUTH_CACHE_TTL_MS > 0 ? new PrincipalCache({ ttlMs: env.AUTH_CACHE_TTL_MS }) : undefined;
   const accountChanges = principals
-    ? new AccountChanges({ url: env.DATABASE_URL, cache: principals, onError: (error) => logger.warn({ err: error }, 'account change notifications lost; authenticating from Postgres until they are back') })
+    ? new AccountChanges({
+        url: env.DATABASE_URL,
+        cache: principals,
+        onError: (error) =>
+          logger.warn(
+            { err: error },
+            'account change notifications lost; authenticating from Postgres until they are back',
+          ),
+      })
     : undefined;
   const secrets = new SecretBox(env.WEBHOOK_SECRET_KEYS);
   if (!secrets.encrypting) logger.warn(clearSecretsWarning);
@@ -85,7 +124,12 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   // Rate limits are one script call per request each, independent of each other: a connection of
   // their own, auto-pipelined, sends the calls of requests handled in one turn of the event loop in
   // one socket write.
-  const limitsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: 'inferq-api-limits', autoPipelining: true });
+  const limitsConnection = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'producer',
+    connectionName: 'inferq-api-limits',
+    autoPipelining: true,
+  });
   limitsConnection.on('error', (error) => logger.warn({ err: error }, 'redis rate-limit connection error'));
   // Keys under the queue prefix: every API instance of one deployment shares the same counters.
   const rateLimits = new RateLimits({
@@ -109,10 +153,19 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     accounts,
     queue,
     models: registryCatalog(registry, { preparePixels: env.PREPARE_MODEL_PIXELS }),
-    pixels: new PixelStore({ connection: redis, prefix: env.QUEUE_PREFIX, budgetBytes: env.PIXEL_HANDOFF_MAX_BYTES, ttlMs: env.PIXEL_HANDOFF_TTL_MS }),
+    pixels: new PixelStore({
+      connection: redis,
+      prefix: env.QUEUE_PREFIX,
+      budgetBytes: env.PIXEL_HANDOFF_MAX_BYTES,
+      ttlMs: env.PIXEL_HANDOFF_TTL_MS,
+    }),
     pixelHandoff: env.PIXEL_HANDOFF,
     registry,
-    modelDownload: { policy: { allowHosts: env.MODEL_FETCH_ALLOW_HOSTS }, deadlineMs: env.MODEL_FETCH_DEADLINE_MS, maxBytes: env.MAX_MODEL_BYTES },
+    modelDownload: {
+      policy: { allowHosts: env.MODEL_FETCH_ALLOW_HOSTS },
+      deadlineMs: env.MODEL_FETCH_DEADLINE_MS,
+      maxBytes: env.MAX_MODEL_BYTES,
+    },
     defaultModel: env.DEFAULT_MODEL,
     imageLimits: {
       maxBytes: env.MAX_UPLOAD_BYTES,
@@ -143,8 +196,20 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     uploadTtlSeconds: env.UPLOAD_TTL_SECONDS,
     eventRetention: { retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH },
   });
-  const app = createApp({ logger, services, trustProxy: env.TRUST_PROXY, dashboardDir: env.DASHBOARD_DIR, metricsToken: env.METRICS_TOKEN });
-  const server = new HttpServer({ app, logger, host: env.HOST, port: env.PORT, shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS });
+  const app = createApp({
+    logger,
+    services,
+    trustProxy: env.TRUST_PROXY,
+    dashboardDir: env.DASHBOARD_DIR,
+    metricsToken: env.METRICS_TOKEN,
+  });
+  const server = new HttpServer({
+    app,
+    logger,
+    host: env.HOST,
+    port: env.PORT,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  });
 
   async function start(): Promise<AddressInfo> {
     // Not awaited: while Redis is down the subscription is made when it comes back; waits then end by timeout.
@@ -154,7 +219,9 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     void accountChanges?.start();
     if (env.DEV_ADMIN_KEY) {
       const email = 'dev-admin@inferq.local';
-      const admin = (await accounts.findUser(email)) ?? (await accounts.createUser({ email, name: 'Development admin', role: 'admin', tier: 'pro' }));
+      const admin =
+        (await accounts.findUser(email)) ??
+        (await accounts.createUser({ email, name: 'Development admin', role: 'admin', tier: 'pro' }));
       await accounts.importKey(admin.id, env.DEV_ADMIN_KEY, 'development admin key');
       logger.warn({ email }, 'development admin key enabled (DEV_ADMIN_KEY); never set it in production');
     }

@@ -21,7 +21,11 @@ import { modelFilesRouter, modelsRouter } from './routes/models.ts';
 import { modelRolloutRouter } from './routes/modelRollout.ts';
 import { queueOperationsRouter } from './routes/queueOperations.ts';
 import { adminAdmissionRouter } from './routes/adminAdmission.ts';
-import { inferenceProtocolErrors, inferenceProtocolHealthRouter, inferenceProtocolRouter } from './routes/inferenceProtocol.ts';
+import {
+  inferenceProtocolErrors,
+  inferenceProtocolHealthRouter,
+  inferenceProtocolRouter,
+} from './routes/inferenceProtocol.ts';
 import type { ApiServices } from './services.ts';
 
 export interface ApiDependencies {
@@ -58,7 +62,8 @@ export function createApp(deps: ApiDependencies): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customLogLevel: (_req, res, error) =>
+        error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       serializers: {
         // A hostile URL (up to Node's 16 KiB head) must not blow up every log line it touches.
         // Secret-looking query parameters (`?api_key=`, `?token=`) are redacted before anything is written.
@@ -80,7 +85,12 @@ export function createApp(deps: ApiDependencies): Express {
   // which this server does not speak, and the page stays blank. Behind TLS there is nothing to upgrade.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   // /v2 inference bodies are tensors (JSON or binary), read by the protocol's own parser.
-  app.use(express.json({ limit: '64kb', type: (req) => !(req.url ?? '').startsWith('/v2/') && Boolean((req as express.Request).is?.('application/json')) }));
+  app.use(
+    express.json({
+      limit: '64kb',
+      type: (req) => !(req.url ?? '').startsWith('/v2/') && Boolean((req as express.Request).is?.('application/json')),
+    }),
+  );
 
   app.use(healthRouter(services.readiness));
   // With a token set, a scrape without it is refused before any Redis read (the queue gauges).
@@ -101,7 +111,12 @@ export function createApp(deps: ApiDependencies): Express {
   // The Open Inference Protocol: server metadata and health are public (probes); models need a key.
   app.use(inferenceProtocolHealthRouter(services.readiness));
   app.use('/v2', authenticate(services.accounts, { addressLimits: services.rateLimits }));
-  app.use('/v2', rateLimit(services.rateLimits, (req) => (req.method === 'POST' && req.path.endsWith('/infer') ? 'submit' : 'request')));
+  app.use(
+    '/v2',
+    rateLimit(services.rateLimits, (req) =>
+      req.method === 'POST' && req.path.endsWith('/infer') ? 'submit' : 'request',
+    ),
+  );
   app.use(
     '/v2',
     inferenceProtocolRouter(services.jobs, services.models, {
@@ -114,7 +129,12 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/v2', inferenceProtocolErrors);
   app.use('/v1', authenticate(services.accounts, { addressLimits: services.rateLimits }));
   // Submissions spend the tier's submit budget, every other request the request budget.
-  app.use('/v1', rateLimit(services.rateLimits, (req) => (req.method === 'POST' && (req.path === '/jobs' || req.path === '/jobs/batch') ? 'submit' : 'request')));
+  app.use(
+    '/v1',
+    rateLimit(services.rateLimits, (req) =>
+      req.method === 'POST' && (req.path === '/jobs' || req.path === '/jobs/batch') ? 'submit' : 'request',
+    ),
+  );
   app.use(
     '/v1',
     jobsRouter(services.jobs, {
@@ -129,8 +149,19 @@ export function createApp(deps: ApiDependencies): Express {
   app.use('/v1', eventsRouter(services.live, services.jobs.reads));
   if (services.models) app.use('/v1', modelsRouter(services.models));
   if (services.rollout) app.use('/v1/admin', modelRolloutRouter(services.rollout));
-  app.use('/v1/admin', adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }));
-  app.use('/v1/admin', adminJobsRouter({ reads: services.jobs.reads, commands: services.jobs.commands, operator: services.operator, replay: services.replay }));
+  app.use(
+    '/v1/admin',
+    adminAccountsRouter({ accounts: services.accounts, queries: services.queries, tiers: services.tiers }),
+  );
+  app.use(
+    '/v1/admin',
+    adminJobsRouter({
+      reads: services.jobs.reads,
+      commands: services.jobs.commands,
+      operator: services.operator,
+      replay: services.replay,
+    }),
+  );
   app.use('/v1/admin', queueOperationsRouter(services.queueOperations));
   app.use('/v1/admin', adminAdmissionRouter(services.admission));
   app.use(notFoundHandler);

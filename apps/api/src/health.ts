@@ -12,7 +12,9 @@ export function healthRouter(checks: ReadinessCheck[]): Router {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
-    const results = await Promise.all(checks.map(async ({ name, check }) => [name, await check().catch(() => false)] as const));
+    const results = await Promise.all(
+      checks.map(async ({ name, check }) => [name, await check().catch(() => false)] as const),
+    );
     const ready = results.every(([, ok]) => ok);
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) });
   });

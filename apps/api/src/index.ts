@@ -7,7 +7,10 @@ const env = parseApiEnv(process.env);
 // Asynchronous: lines logged while a write is in flight go out together in the next, instead of
 // one synchronous write per line (two lines per job: the submit and the wait). Flushed on exit.
 const logDestination = pino.destination({ dest: 1, sync: false });
-const logger = pino({ level: env.LOG_LEVEL, base: { service: 'api' }, redact: ['req.headers.authorization', 'req.headers.cookie'] }, logDestination);
+const logger = pino(
+  { level: env.LOG_LEVEL, base: { service: 'api' }, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+  logDestination,
+);
 
 const api = buildApiProcess(env, logger);
 const address = await api.start();

@@ -83,7 +83,11 @@ export class LiveEvents {
     const capacity = options.maxStreams ?? 2000;
     // A stream is held for hours: a turn in a queue would come too late to be fair, so a stream
     // never waits, and one user holds at most maxStreamsPerUser of them.
-    this.#shares = new FairQueue({ capacity, maxPerFlow: Math.min(capacity, options.maxStreamsPerUser ?? 50), maxWaitMs: 0 });
+    this.#shares = new FairQueue({
+      capacity,
+      maxPerFlow: Math.min(capacity, options.maxStreamsPerUser ?? 50),
+      maxWaitMs: 0,
+    });
   }
 
   get size(): number {
@@ -115,7 +119,8 @@ export class LiveEvents {
   async open(stream: LiveStream, options: OpenStreamOptions = {}): Promise<() => void> {
     const { subscriber, history } = this.#options;
     const lease = this.#shares.tryAcquire(stream.principal.userId);
-    if (!('release' in lease)) throw lease.reason === 'flow-limit' ? shareRefusal('streams', lease, 5) : tooManyStreams();
+    if (!('release' in lease))
+      throw lease.reason === 'flow-limit' ? shareRefusal('streams', lease, 5) : tooManyStreams();
     try {
       await subscriber.start();
     } catch (error) {
@@ -125,7 +130,8 @@ export class LiveEvents {
     const { jobId } = options;
     const isAdmin = stream.principal.role === 'admin' && jobId === undefined;
     // A Last-Event-ID that is not one of ours (another server's, garbage) is ignored: a fresh start.
-    const resumeFrom = history && options.lastEventId !== undefined && isEventId(options.lastEventId) ? options.lastEventId : undefined;
+    const resumeFrom =
+      history && options.lastEventId !== undefined && isEventId(options.lastEventId) ? options.lastEventId : undefined;
     // While the history is replayed, live events wait here; then those the replay covered (by id) are dropped.
     let replaying: Array<[JobEvent, string | undefined]> | undefined = resumeFrom === undefined ? undefined : [];
     let lastSent = resumeFrom;
@@ -153,7 +159,12 @@ export class LiveEvents {
       if (id !== undefined) lastSent = id;
       deliver(event, id);
     };
-    const off = jobId !== undefined ? subscriber.onJob(jobId, send) : isAdmin ? subscriber.onAny(send) : subscriber.onUser(stream.principal.userId, send);
+    const off =
+      jobId !== undefined
+        ? subscriber.onJob(jobId, send)
+        : isAdmin
+          ? subscriber.onAny(send)
+          : subscriber.onUser(stream.principal.userId, send);
     const detach = () => {
       if (!this.#streams.has(stream)) return;
       off();
@@ -166,12 +177,16 @@ export class LiveEvents {
     if (isAdmin) this.#admins.add(stream);
     // `resumed`: the events since Last-Event-ID follow. Otherwise the client re-reads what it
     // shows on `ready`: events published while it was away are not sent.
-    this.#write(stream, `retry: 3000\n${formatEvent('ready', { role: stream.principal.role, resumed: resumeFrom !== undefined })}`);
+    this.#write(
+      stream,
+      `retry: 3000\n${formatEvent('ready', { role: stream.principal.role, resumed: resumeFrom !== undefined })}`,
+    );
     if (isAdmin && this.#lastSnapshot) this.#write(stream, this.#lastSnapshot);
     this.#schedule();
     if (isAdmin) void this.#pollSnapshot();
     if (resumeFrom !== undefined && history) {
-      const keep = (event: JobEvent) => (jobId !== undefined ? event.jobId === jobId : isAdmin || event.userId === stream.principal.userId);
+      const keep = (event: JobEvent) =>
+        jobId !== undefined ? event.jobId === jobId : isAdmin || event.userId === stream.principal.userId;
       await this.#replay(stream, history, resumeFrom, keep, deliver, (id) => (lastSent = id));
       const waiting = replaying ?? [];
       replaying = undefined;
@@ -200,7 +215,8 @@ export class LiveEvents {
   ): Promise<void> {
     try {
       const oldest = await history.oldestId();
-      if (oldest === null || compareEventIds(oldest, from) > 0) this.#write(stream, formatEvent('reset', { reason: 'retention', lastEventId: from }));
+      if (oldest === null || compareEventIds(oldest, from) > 0)
+        this.#write(stream, formatEvent('reset', { reason: 'retention', lastEventId: from }));
       let cursor = from;
       for (;;) {
         const page = await history.readAfter(cursor, replayPage);
@@ -270,6 +286,7 @@ export class LiveEvents {
 }
 
 function tooManyStreams(): AppError {
-  return new AppError('TOO_MANY_STREAMS', 'Too many live streams are open on this server; try again shortly.', { retryAfterSeconds: 5 });
+  return new AppError('TOO_MANY_STREAMS', 'Too many live streams are open on this server; try again shortly.', {
+    retryAfterSeconds: 5,
+  });
 }
-

@@ -1,6 +1,12 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { AppError, type ModelsView, type ModelView, type PublishModelVersionBody, type WorkerHeartbeat } from '@inferq/core';
+import {
+  AppError,
+  type ModelsView,
+  type ModelView,
+  type PublishModelVersionBody,
+  type WorkerHeartbeat,
+} from '@inferq/core';
 import {
   downloadModel,
   isRemoteLocation,
@@ -71,8 +77,15 @@ export class ModelService {
         workerId: worker.workerId,
         host: worker.host,
         backend: worker.backend,
-        onnxRuntime: worker.onnxRuntime ? { provider: worker.onnxRuntime.provider, skipped: worker.onnxRuntime.skipped } : null,
-        models: worker.models.map((model) => ({ name: model.name, version: model.version, engine: model.engine ?? null, loaded: model.loaded ?? [model.version] })),
+        onnxRuntime: worker.onnxRuntime
+          ? { provider: worker.onnxRuntime.provider, skipped: worker.onnxRuntime.skipped }
+          : null,
+        models: worker.models.map((model) => ({
+          name: model.name,
+          version: model.version,
+          engine: model.engine ?? null,
+          loaded: model.loaded ?? [model.version],
+        })),
       })),
     };
   }
@@ -93,8 +106,18 @@ export class ModelService {
    */
   async publishFromUrl(name: string, body: PublishModelVersionBody): Promise<PublishResult> {
     // Everything the request alone can say is checked before anything is fetched.
-    if (!modelNamePattern.test(name)) throw new AppError('VALIDATION_FAILED', 'The model name must be lowercase letters, digits, "_" and "-", at most 64.', { details: { field: 'name' } });
-    if (!modelVersionPattern.test(body.version)) throw new AppError('VALIDATION_FAILED', 'The version must be letters, digits, ".", "_", "+" and "-", at most 64.', { details: { field: 'version' } });
+    if (!modelNamePattern.test(name))
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'The model name must be lowercase letters, digits, "_" and "-", at most 64.',
+        { details: { field: 'name' } },
+      );
+    if (!modelVersionPattern.test(body.version))
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'The version must be letters, digits, ".", "_", "+" and "-", at most 64.',
+        { details: { field: 'version' } },
+      );
     const manifest = {
       format: body.format,
       input: body.input,
@@ -103,10 +126,18 @@ export class ModelService {
       ...(body.metrics !== undefined ? { metrics: body.metrics } : {}),
       ...(body.limits !== undefined ? { limits: body.limits } : {}),
     } as PublishManifest;
-    const manifestCheck = modelManifestSchema.safeParse({ ...manifest, name, version: body.version, sha256: '0'.repeat(64), createdAt: new Date().toISOString() });
+    const manifestCheck = modelManifestSchema.safeParse({
+      ...manifest,
+      name,
+      version: body.version,
+      sha256: '0'.repeat(64),
+      createdAt: new Date().toISOString(),
+    });
     if (!manifestCheck.success) {
       throw new AppError('VALIDATION_FAILED', 'The model manifest is not valid.', {
-        details: { issues: manifestCheck.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+        details: {
+          issues: manifestCheck.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+        },
       });
     }
     const registry = this.#options.registry;
@@ -126,7 +157,11 @@ export class ModelService {
   async metadata(name: string, version?: string): Promise<ModelMetadata> {
     const { registry } = this.#options;
     const resolved = await registry.resolve(name, version).catch(() => {
-      throw new AppError('MODEL_NOT_FOUND', version === undefined ? `model "${name}" does not exist` : `model "${name}" has no version "${version}"`, { details: { name, version } });
+      throw new AppError(
+        'MODEL_NOT_FOUND',
+        version === undefined ? `model "${name}" does not exist` : `model "${name}" has no version "${version}"`,
+        { details: { name, version } },
+      );
     });
     const entry = (await registry.list()).find((model) => model.name === name);
     return modelMetadata(resolved.manifest, entry?.versions.map((v) => v.version) ?? [resolved.manifest.version]);
@@ -137,7 +172,10 @@ export class ModelService {
     const view = await this.get(name);
     const wanted = version ?? view.liveVersion;
     const found = view.versions.find((entry) => entry.version === wanted);
-    if (!found) throw new AppError('MODEL_NOT_FOUND', `model "${name}" has no version "${wanted ?? ''}"`, { details: { name, version: wanted } });
+    if (!found)
+      throw new AppError('MODEL_NOT_FOUND', `model "${name}" has no version "${wanted ?? ''}"`, {
+        details: { name, version: wanted },
+      });
     return found.workersReady > 0;
   }
 
@@ -145,7 +183,10 @@ export class ModelService {
    * Adds an uploaded ONNX file as a tensor model version (the admin CLI's `models add`): the
    * signature read from the file, the manifest written, a new model made live.
    */
-  addOnnx(name: string, options: { version?: string | undefined; bytes: Uint8Array; reader?: unknown; limits?: unknown }): Promise<AddOnnxModelResult> {
+  addOnnx(
+    name: string,
+    options: { version?: string | undefined; bytes: Uint8Array; reader?: unknown; limits?: unknown },
+  ): Promise<AddOnnxModelResult> {
     return addOnnxModel(this.#options.registry, { name, ...options, source: 'upload' });
   }
 
@@ -164,9 +205,13 @@ export class ModelService {
    */
   async modelFile(name: string, version: string, file: string): Promise<ModelFileRef> {
     const served = await this.#servedVersion(name, version);
-    const notFound = () => new AppError('NOT_FOUND', `${name}@${version} has no file "${file.slice(0, 100)}"`, { details: { name, version } });
+    const notFound = () =>
+      new AppError('NOT_FOUND', `${name}@${version} has no file "${file.slice(0, 100)}"`, {
+        details: { name, version },
+      });
     if (served === null) throw notFound();
-    if (file === manifestFileName || file === modelJsonFileName) return { root: served.root, file, contentType: 'application/json', sha256: served.sha256 };
+    if (file === manifestFileName || file === modelJsonFileName)
+      return { root: served.root, file, contentType: 'application/json', sha256: served.sha256 };
     if (!served.shards.has(file)) throw notFound();
     return { root: served.root, file, contentType: 'application/octet-stream', sha256: served.sha256 };
   }
@@ -204,8 +249,11 @@ export class ModelService {
 }
 
 function toModelView(entry: ModelEntry, workers: WorkerHeartbeat[]): ModelView {
-  const serving = workers.flatMap((worker) => worker.models.filter((model) => model.name === entry.name).map((model) => ({ worker, model })));
-  const loadedBy = (version: string) => serving.filter(({ model }) => (model.loaded ?? [model.version]).includes(version)).length;
+  const serving = workers.flatMap((worker) =>
+    worker.models.filter((model) => model.name === entry.name).map((model) => ({ worker, model })),
+  );
+  const loadedBy = (version: string) =>
+    serving.filter(({ model }) => (model.loaded ?? [model.version]).includes(version)).length;
   const live = entry.liveVersion;
   let swap: ModelView['swap'] = null;
   if (live !== null && serving.some(({ model }) => model.version !== live || model.swap)) {
@@ -231,11 +279,21 @@ function toModelView(entry: ModelEntry, workers: WorkerHeartbeat[]): ModelView {
     remote: entry.remote,
     workers: serving.length,
     swap,
-    problems: entry.problems.map((problem) => ({ version: problem.version, reason: problem.reason, message: problem.message })),
+    problems: entry.problems.map((problem) => ({
+      version: problem.version,
+      reason: problem.reason,
+      message: problem.message,
+    })),
     loadFailures: workers.flatMap((worker) =>
       (worker.failedModels ?? [])
         .filter((failed) => failed.name === entry.name)
-        .map((failed) => ({ workerId: worker.workerId, version: failed.version ?? '', code: failed.code, reason: failed.reason ?? null, message: failed.message })),
+        .map((failed) => ({
+          workerId: worker.workerId,
+          version: failed.version ?? '',
+          code: failed.code,
+          reason: failed.reason ?? null,
+          message: failed.message,
+        })),
     ),
     versions: entry.versions.map(({ version, manifest, location }) => ({
       version,
@@ -244,14 +302,31 @@ function toModelView(entry: ModelEntry, workers: WorkerHeartbeat[]): ModelView {
       sha256: manifest.sha256,
       createdAt: manifest.createdAt,
       source: manifest.source ?? null,
-      input: manifest.input ? { width: manifest.input.width, height: manifest.input.height, channels: manifest.input.channels } : null,
-      labels: manifest.output?.kind === 'classification' ? manifest.output.labels : manifest.reader?.kind === 'classification' ? manifest.reader.labels : null,
-      tensors: manifest.inputs && manifest.outputs ? { inputs: manifest.inputs, outputs: manifest.outputs, reader: manifest.reader?.kind ?? 'raw' } : null,
+      input: manifest.input
+        ? { width: manifest.input.width, height: manifest.input.height, channels: manifest.input.channels }
+        : null,
+      labels:
+        manifest.output?.kind === 'classification'
+          ? manifest.output.labels
+          : manifest.reader?.kind === 'classification'
+            ? manifest.reader.labels
+            : null,
+      tensors:
+        manifest.inputs && manifest.outputs
+          ? { inputs: manifest.inputs, outputs: manifest.outputs, reader: manifest.reader?.kind ?? 'raw' }
+          : null,
       metrics: manifest.metrics ?? null,
       limits: manifest.limits ?? null,
       workersReady: loadedBy(version),
-      engines: [...new Set(serving.filter(({ model }) => model.version === version && model.engine).map(({ model }) => model.engine!))].sort(),
-      modelUrl: isRemoteLocation(location) || manifest.format === 'saved_model' ? null : `/v1/models/${entry.name}/${version}/model.json`,
+      engines: [
+        ...new Set(
+          serving.filter(({ model }) => model.version === version && model.engine).map(({ model }) => model.engine!),
+        ),
+      ].sort(),
+      modelUrl:
+        isRemoteLocation(location) || manifest.format === 'saved_model'
+          ? null
+          : `/v1/models/${entry.name}/${version}/model.json`,
     })),
   };
 }

@@ -32,7 +32,9 @@ export class HttpServer {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 120_000;
-    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => answerClientError(error, socket, this.#options.logger));
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) =>
+      answerClientError(error, socket, this.#options.logger),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);
@@ -63,8 +65,19 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger:
     return;
   }
   const code: ErrorCode =
-    error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
-  const appError = new AppError(code, code === 'HEADERS_TOO_LARGE' ? 'The request headers are too large.' : code === 'REQUEST_TIMEOUT' ? 'The request took too long to arrive.' : 'The request is malformed.');
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'HEADERS_TOO_LARGE'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : 'BAD_REQUEST';
+  const appError = new AppError(
+    code,
+    code === 'HEADERS_TOO_LARGE'
+      ? 'The request headers are too large.'
+      : code === 'REQUEST_TIMEOUT'
+        ? 'The request took too long to arrive.'
+        : 'The request is malformed.',
+  );
   const body = JSON.stringify(appError.toBody());
   const requestId = randomUUID();
   logger.warn({ req: { id: requestId }, code, parserError: error.code }, 'unparsable request refused');

@@ -1,13 +1,43 @@
 import type { Logger } from 'pino';
 import { AdmissionShares, type RateLimits } from '@inferq/admission';
 import { AccountService, tierOf, type AccountStore, type TierTable } from '@inferq/accounts';
-import { JobAdmission, JobExecution, JobMaintenance, JobQueries, JobStats, ModelHistoryStore, pingDatabase, WebhookDeliveryStore, type Database } from '@inferq/db';
+import {
+  JobAdmission,
+  JobExecution,
+  JobMaintenance,
+  JobQueries,
+  JobStats,
+  ModelHistoryStore,
+  pingDatabase,
+  WebhookDeliveryStore,
+  type Database,
+} from '@inferq/db';
 import type { ImageLimits } from '@inferq/images';
-import { JobCommands, JobReads, JobSubmission, JobUploads, OperatorService, QueueOperations, ReplayOperations, type JobWaiter, type ModelCatalog } from '@inferq/jobs';
+import {
+  JobCommands,
+  JobReads,
+  JobSubmission,
+  JobUploads,
+  OperatorService,
+  QueueOperations,
+  ReplayOperations,
+  type JobWaiter,
+  type ModelCatalog,
+} from '@inferq/jobs';
 import { JobLifecycle } from '@inferq/lifecycle';
 import { createApiMetrics, type ApiMetrics } from '@inferq/metrics';
 import type { ModelRegistry } from '@inferq/models';
-import { JobEventPublisher, type JobEventRetention, pingRedis, PixelStore, ServedModels, WebhookQueue, WorkerRegistry, workersByModel, type InferenceQueue } from '@inferq/queue';
+import {
+  JobEventPublisher,
+  type JobEventRetention,
+  pingRedis,
+  PixelStore,
+  ServedModels,
+  WebhookQueue,
+  WorkerRegistry,
+  workersByModel,
+  type InferenceQueue,
+} from '@inferq/queue';
 import type { WebhookUrlPolicy } from '@inferq/webhooks';
 import type { Tracing } from '@inferq/tracing';
 import type { ReadinessCheck } from './health.ts';
@@ -160,7 +190,12 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   // The API's status transitions (queued at submit, canceled, an operator's retry), each written and announced in one place.
   const lifecycle = new JobLifecycle({ execution: new JobExecution(db), events });
   const pixels = parts.pixels ?? new PixelStore({ connection: queue.connection, prefix });
-  const uploads = new JobUploads({ blobs: parts.blobs, imageLimits: parts.imageLimits, tiers: parts.tiers, uploadTtlSeconds: parts.uploadTtlSeconds });
+  const uploads = new JobUploads({
+    blobs: parts.blobs,
+    imageLimits: parts.imageLimits,
+    tiers: parts.tiers,
+    uploadTtlSeconds: parts.uploadTtlSeconds,
+  });
   const jobs: JobServices = {
     submission: new JobSubmission({
       admission: new JobAdmission(db),
@@ -202,22 +237,39 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     jobs,
     queries,
     accounts: parts.accounts,
-    account: new AccountService({ stats, tiers: parts.tiers, accounts: parts.accounts, eraseJobs: (userId) => jobs.commands.deleteAllOf(userId) }),
-    operator: parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.submission.queueCap, history }),
+    account: new AccountService({
+      stats,
+      tiers: parts.tiers,
+      accounts: parts.accounts,
+      eraseJobs: (userId) => jobs.commands.deleteAllOf(userId),
+    }),
+    operator:
+      parts.operator ?? new OperatorService({ stats, queue, workers, queueCap: jobs.submission.queueCap, history }),
     // One queue today; with a queue per model, every one of them.
-    queueOperations: new QueueOperations({ maintenance, blobs: parts.blobs, queues: () => [queue], retry: (id) => jobs.commands.retry(id) }),
+    queueOperations: new QueueOperations({
+      maintenance,
+      blobs: parts.blobs,
+      queues: () => [queue],
+      retry: (id) => jobs.commands.retry(id),
+    }),
     replay: new ReplayOperations({
       queries,
       deliveries,
       webhooks,
       retry: (id) => jobs.commands.retry(id),
     }),
-    models: parts.registry ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers }) : undefined,
-    rollout: parts.registry ? new RolloutService({ registry: parts.registry, comparison: new VersionComparison(db), db, workers }) : undefined,
+    models: parts.registry
+      ? new ModelService({ registry: parts.registry, download: parts.modelDownload, workers })
+      : undefined,
+    rollout: parts.registry
+      ? new RolloutService({ registry: parts.registry, comparison: new VersionComparison(db), db, workers })
+      : undefined,
     live: parts.liveEvents,
     rateLimits: parts.rateLimits,
     tiers: parts.tiers,
-    submitSlots: new SubmitSlots(shares.submits, { weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight }),
+    submitSlots: new SubmitSlots(shares.submits, {
+      weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight,
+    }),
     shares,
     admission,
     metrics:
@@ -230,7 +282,9 @@ export function buildApiServices(parts: ApiParts): ApiServices {
           workersByModel: async () => workersByModel(await workers.list(), queue.name),
           webhookCounts: () => webhooks.queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'prioritized'),
           dependencies: async () => {
-            const [postgres, redis] = await Promise.all(readiness.map((check) => check.check().then(Boolean, () => false)));
+            const [postgres, redis] = await Promise.all(
+              readiness.map((check) => check.check().then(Boolean, () => false)),
+            );
             return { postgres: postgres!, redis: redis! };
           },
         },

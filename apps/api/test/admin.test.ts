@@ -15,7 +15,12 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function call(user: TestUser | { headers: Record<string, string> }, method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
+async function call(
+  user: TestUser | { headers: Record<string, string> },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(`${api.baseUrl}${path}`, {
     method,
     headers: { ...user.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -58,7 +63,11 @@ describe('admin routes', () => {
     expect(created.body.apiKey.userId).toBe(created.body.user.id);
     expect(created.headers.get('location')).toBe(`/v1/admin/users/${created.body.user.id}`);
 
-    const asNewUser = await call({ headers: { authorization: `Bearer ${created.body.apiKey.key}` } }, 'GET', '/v1/jobs');
+    const asNewUser = await call(
+      { headers: { authorization: `Bearer ${created.body.apiKey.key}` } },
+      'GET',
+      '/v1/jobs',
+    );
     expect(asNewUser.status).toBe(200);
     expect(asNewUser.body).toEqual({ data: [], nextCursor: null });
 
@@ -81,7 +90,11 @@ describe('admin routes', () => {
 
   it('list users with their jobs in flight, and show one with its keys', async () => {
     const user = await createTestUser(inject('databaseUrl'));
-    await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(await validJpeg(64, 64)) });
+    await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: user.headers,
+      body: imageForm(await validJpeg(64, 64)),
+    });
     const listed = await call(admin, 'GET', '/v1/admin/users');
     expect(listed.status).toBe(200);
     const entry = listed.body.data.find((candidate: { id: string }) => candidate.id === user.userId);
@@ -139,7 +152,11 @@ describe('admin routes', () => {
   it("list every user's jobs, filtered by user and status, with the owner", async () => {
     const [a, b] = [await createTestUser(inject('databaseUrl')), await createTestUser(inject('databaseUrl'))];
     for (const user of [a, b]) {
-      await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(await validJpeg(64, 64)) });
+      await fetch(`${api.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: user.headers,
+        body: imageForm(await validJpeg(64, 64)),
+      });
     }
     const all = await call(admin, 'GET', '/v1/admin/jobs?limit=100');
     expect(all.status).toBe(200);

@@ -46,14 +46,27 @@ export interface TestApiOptions extends Partial<ApiParts> {
  * counters are keyed under that queue too, so tests never share them.
  */
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
-  const { tierOverrides, authFailuresPerMinute, publicRequestsPerMinute, dashboardDir, trustProxy, metricsToken, ...overrides } = options;
+  const {
+    tierOverrides,
+    authFailuresPerMinute,
+    publicRequestsPerMinute,
+    dashboardDir,
+    trustProxy,
+    metricsToken,
+    ...overrides
+  } = options;
   const logger = pino({ level: 'silent' });
   const db = createDatabase({ url: inject('databaseUrl') });
   const redis = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
   redis.on('error', () => {});
   const queueName = `test-${randomUUID()}`;
   // The shipped registry's models, as the API's registry would list them.
-  const queue = new InferenceQueue({ connection: redis, name: queueName, prefix: inject('queuePrefix'), models: () => ['mnist', 'nsfw'] });
+  const queue = new InferenceQueue({
+    connection: redis,
+    name: queueName,
+    prefix: inject('queuePrefix'),
+    models: () => ['mnist', 'nsfw'],
+  });
   await queue.waitUntilReady();
   const tiers = overrides.tiers ?? resolveTiers(tierOverrides);
   const deps: ApiParts = {
@@ -74,10 +87,23 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     defaultModel: 'nsfw',
     // The dispatcher's queue under this run's prefix, for the redelivery tests to read.
     webhooks: new WebhookQueue({ connection: redis, prefix: inject('queuePrefix') }),
-    imageLimits: { maxBytes: 2 * 1024 * 1024, maxPixels: 40_000_000, minWidth: 32, minHeight: 32, maxWidth: 8192, maxHeight: 8192 },
+    imageLimits: {
+      maxBytes: 2 * 1024 * 1024,
+      maxPixels: 40_000_000,
+      minWidth: 32,
+      minHeight: 32,
+      maxWidth: 8192,
+      maxHeight: 8192,
+    },
     ...overrides,
   };
-  const app = createApp({ logger: deps.logger, services: buildApiServices(deps), dashboardDir, trustProxy, metricsToken });
+  const app = createApp({
+    logger: deps.logger,
+    services: buildApiServices(deps),
+    dashboardDir,
+    trustProxy,
+    metricsToken,
+  });
   const server = new HttpServer({ app, logger, host: '127.0.0.1', port: 0 });
   const address: AddressInfo = await server.start();
   const user = await createTestUser(inject('databaseUrl'));
@@ -140,7 +166,12 @@ export function sharedTestApi(options: TestApiOptions = {}): SharedTestApi {
 }
 
 /** A multipart body with the image in the field "image". */
-export function imageForm(bytes: Buffer, fields: Record<string, string> = {}, fileName = 'image.jpg', contentType = 'image/jpeg'): FormData {
+export function imageForm(
+  bytes: Buffer,
+  fields: Record<string, string> = {},
+  fileName = 'image.jpg',
+  contentType = 'image/jpeg',
+): FormData {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.set(name, value);
   form.set('image', new Blob([new Uint8Array(bytes)], { type: contentType }), fileName);
@@ -151,7 +182,14 @@ export function imageForm(bytes: Buffer, fields: Record<string, string> = {}, fi
  * A submission whose body never finishes: the head (with `contentLength`, or chunked when
  * undefined) and the start of the image part. `answer` settles if the server answers early.
  */
-export function stalledUpload(target: TestApi, user: TestUser, contentLength: number | undefined): { req: ClientRequest; answer: Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } }> } {
+export function stalledUpload(
+  target: TestApi,
+  user: TestUser,
+  contentLength: number | undefined,
+): {
+  req: ClientRequest;
+  answer: Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } }>;
+} {
   const url = new URL(`${target.baseUrl}/v1/jobs`);
   const boundary = 'stalled-upload';
   const req = request({
@@ -159,16 +197,26 @@ export function stalledUpload(target: TestApi, user: TestUser, contentLength: nu
     port: url.port,
     path: url.pathname,
     method: 'POST',
-    headers: { ...user.headers, 'content-type': `multipart/form-data; boundary=${boundary}`, ...(contentLength === undefined ? {} : { 'content-length': String(contentLength) }) },
+    headers: {
+      ...user.headers,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      ...(contentLength === undefined ? {} : { 'content-length': String(contentLength) }),
+    },
   });
   req.on('error', () => {});
-  const answer = new Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } }>((resolve) => {
-    req.on('response', (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
-    });
-  });
-  req.write(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
+  const answer = new Promise<{ status: number; body: { error?: { code: string; details?: Record<string, unknown> } } }>(
+    (resolve) => {
+      req.on('response', (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }),
+        );
+      });
+    },
+  );
+  req.write(
+    `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+  );
   return { req, answer };
 }

@@ -54,7 +54,9 @@ describe('API keys', () => {
 
   it('stops a revoked key on its next request', async () => {
     const user = await createTestUser(inject('databaseUrl'));
-    const before = await fetch(`${api.baseUrl}/v1/jobs/5f1d7c7e-4c1b-4a59-9b47-6a4d1f0b2a11`, { headers: user.headers });
+    const before = await fetch(`${api.baseUrl}/v1/jobs/5f1d7c7e-4c1b-4a59-9b47-6a4d1f0b2a11`, {
+      headers: user.headers,
+    });
     expect(before.status).toBe(404);
     expect(await api.deps.accounts.revokeKey(user.keyId)).toBe(true);
     const after = await fetch(`${api.baseUrl}/v1/jobs/5f1d7c7e-4c1b-4a59-9b47-6a4d1f0b2a11`, { headers: user.headers });
@@ -63,7 +65,11 @@ describe('API keys', () => {
   });
 
   it("answers 404 JOB_NOT_FOUND for another user's job", async () => {
-    const submitted = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await validJpeg(64, 64)) });
+    const submitted = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: api.user.headers,
+      body: imageForm(await validJpeg(64, 64)),
+    });
     expect(submitted.status).toBe(202);
     const { id } = await submitted.json();
     const other = await createTestUser(inject('databaseUrl'));

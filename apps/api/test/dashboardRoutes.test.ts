@@ -13,7 +13,11 @@ describe('the dashboard routes: account, job image, operators', () => {
   const api = sharedTestApi();
 
   async function submitAs(user: TestUser, bytes: Buffer, type = 'image/jpeg'): Promise<{ id: string }> {
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(bytes, {}, 'upload', type) });
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: user.headers,
+      body: imageForm(bytes, {}, 'upload', type),
+    });
     expect(response.status).toBe(202);
     return (await response.json()) as { id: string };
   }
@@ -27,7 +31,16 @@ describe('the dashboard routes: account, job image, operators', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       user: { id: user.userId, email: user.email, role: 'user' },
-      tier: { name: 'free', submitsPerWindow: 60, rateWindowSeconds: 60, maxJobsInFlight: 200, maxUploadBytes: 5 * 1024 * 1024, maxPixels: 16_000_000, maxBatchImages: 16, retentionDays: 7 },
+      tier: {
+        name: 'free',
+        submitsPerWindow: 60,
+        rateWindowSeconds: 60,
+        maxJobsInFlight: 200,
+        maxUploadBytes: 5 * 1024 * 1024,
+        maxPixels: 16_000_000,
+        maxBatchImages: 16,
+        retentionDays: 7,
+      },
       // No worker serves this test's queue: both jobs are still queued.
       usage: { submitsInWindow: 2, jobsInFlight: 2 },
     });
@@ -57,16 +70,31 @@ describe('the dashboard routes: account, job image, operators', () => {
     expect([metadata.format, metadata.width, metadata.height]).toEqual(['webp', 88, 88]);
   });
 
-  it.each(['0', '15', '513', 'big', '88.5', '-1'])('refuses the thumbnail size %j with 400 VALIDATION_FAILED', async (size) => {
-    const { id } = await submitAs(api.user, await validPng());
-    const response = await fetch(`${api.baseUrl}/v1/jobs/${id}/image?size=${size}`, { headers: api.user.headers });
-    expect(response.status).toBe(400);
-    expect(((await response.json()) as ErrorJson).error.code).toBe('VALIDATION_FAILED');
-  });
+  it.each(['0', '15', '513', 'big', '88.5', '-1'])(
+    'refuses the thumbnail size %j with 400 VALIDATION_FAILED',
+    async (size) => {
+      const { id } = await submitAs(api.user, await validPng());
+      const response = await fetch(`${api.baseUrl}/v1/jobs/${id}/image?size=${size}`, { headers: api.user.headers });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as ErrorJson).error.code).toBe('VALIDATION_FAILED');
+    },
+  );
 
   it.each([
-    ['another user’s job', async () => (await submitAs(api.user, await validPng())).id, () => api.admin.headers, 404, 'JOB_NOT_FOUND'],
-    ['a job that does not exist', async () => '00000000-0000-4000-8000-000000000000', () => api.user.headers, 404, 'JOB_NOT_FOUND'],
+    [
+      'another user’s job',
+      async () => (await submitAs(api.user, await validPng())).id,
+      () => api.admin.headers,
+      404,
+      'JOB_NOT_FOUND',
+    ],
+    [
+      'a job that does not exist',
+      async () => '00000000-0000-4000-8000-000000000000',
+      () => api.user.headers,
+      404,
+      'JOB_NOT_FOUND',
+    ],
     ['a malformed id', async () => 'not-a-uuid', () => api.user.headers, 404, 'JOB_NOT_FOUND'],
     ['no key', async () => (await submitAs(api.user, await validPng())).id, () => ({}), 401, 'UNAUTHENTICATED'],
   ])('refuses the image of %s', async (_case, makeId, headers, status, code) => {
@@ -93,21 +121,48 @@ describe('the dashboard routes: account, job image, operators', () => {
     for (let i = 0; i < 3; i++) await submitAs(user, image);
     const registry = new WorkerRegistry({ connection: api.queue.connection, prefix: inject('queuePrefix') });
     const now = new Date().toISOString();
-    const heartbeat = { host: 'h', pid: 1, backend: 'wasm', models: [{ name: 'nsfw', version: '4.4.0' }], currentBatch: 2, activeJobs: 4, jobsSucceeded: 9, jobsFailed: 1, startedAt: now, heartbeatAt: now };
+    const heartbeat = {
+      host: 'h',
+      pid: 1,
+      backend: 'wasm',
+      models: [{ name: 'nsfw', version: '4.4.0' }],
+      currentBatch: 2,
+      activeJobs: 4,
+      jobsSucceeded: 9,
+      jobsFailed: 1,
+      startedAt: now,
+      heartbeatAt: now,
+    };
     await registry.beat({ ...heartbeat, workerId: `mine-${api.queue.name}`, queue: api.queue.name });
     await registry.beat({ ...heartbeat, workerId: `other-${api.queue.name}`, queue: 'some-other-queue' });
     try {
       const response = await fetch(`${api.baseUrl}/v1/admin/overview`, { headers: api.admin.headers });
       expect(response.status).toBe(200);
-      const body = (await response.json()) as { queue: string; counts: Record<string, number>; inSystem: number; cap: number; paused: boolean; workers: Array<{ workerId: string; currentBatch: number }> };
+      const body = (await response.json()) as {
+        queue: string;
+        counts: Record<string, number>;
+        inSystem: number;
+        cap: number;
+        paused: boolean;
+        workers: Array<{ workerId: string; currentBatch: number }>;
+      };
       expect(body.queue).toBe(api.queue.name);
-      expect(Object.keys(body.counts).sort()).toEqual(['active', 'completed', 'delayed', 'failed', 'prioritized', 'waiting']);
+      expect(Object.keys(body.counts).sort()).toEqual([
+        'active',
+        'completed',
+        'delayed',
+        'failed',
+        'prioritized',
+        'waiting',
+      ]);
       // Every job of this queue so far waits (no worker); jobs with a tier priority are "prioritized".
       expect(body.counts.waiting! + body.counts.prioritized!).toBe(body.inSystem);
       expect(body.inSystem).toBeGreaterThanOrEqual(3);
       expect(body.cap).toBe(10_000);
       expect(body.paused).toBe(false);
-      expect(body.workers.map((worker) => [worker.workerId, worker.currentBatch])).toEqual([[`mine-${api.queue.name}`, 2]]);
+      expect(body.workers.map((worker) => [worker.workerId, worker.currentBatch])).toEqual([
+        [`mine-${api.queue.name}`, 2],
+      ]);
     } finally {
       await registry.remove(`mine-${api.queue.name}`);
       await registry.remove(`other-${api.queue.name}`);
@@ -138,13 +193,19 @@ describe('the dashboard routes: account, job image, operators', () => {
 
   it('retries a failed job under the same id: the row is queued again and the queue holds it', async () => {
     const { id } = await submitAs(api.user, await validPng());
-    const queued = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, { method: 'POST', headers: api.admin.headers });
+    const queued = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, {
+      method: 'POST',
+      headers: api.admin.headers,
+    });
     expect(queued.status).toBe(409);
     expect(((await queued.json()) as ErrorJson).error.code).toBe('CONFLICT');
 
     // Fail its row as a worker would.
     await api.jobs.fail(id, 'INFERENCE_FAILED', 'The model rejected this input.');
-    const retried = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, { method: 'POST', headers: api.admin.headers });
+    const retried = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/retry`, {
+      method: 'POST',
+      headers: api.admin.headers,
+    });
     expect(retried.status).toBe(202);
     expect(await retried.json()).toMatchObject({ id, status: 'queued', error: null, finishedAt: null });
     expect(['waiting', 'prioritized']).toContain(await (await api.queue.queueFor('nsfw').getJob(id))!.getState());
@@ -154,14 +215,23 @@ describe('the dashboard routes: account, job image, operators', () => {
 
   it('cancels any user’s unfinished job, once', async () => {
     const { id } = await submitAs(api.user, await validPng());
-    const first = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, { method: 'POST', headers: api.admin.headers });
+    const first = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, {
+      method: 'POST',
+      headers: api.admin.headers,
+    });
     expect(first.status).toBe(200);
     expect(((await first.json()) as { status: string }).status).toBe('canceled');
     expect(await api.queue.queueFor('nsfw').getJob(id)).toBeUndefined();
-    const second = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, { method: 'POST', headers: api.admin.headers });
+    const second = await fetch(`${api.baseUrl}/v1/admin/jobs/${id}/cancel`, {
+      method: 'POST',
+      headers: api.admin.headers,
+    });
     expect(second.status).toBe(409);
     expect(((await second.json()) as ErrorJson).error.code).toBe('JOB_FINISHED');
-    const missing = await fetch(`${api.baseUrl}/v1/admin/jobs/00000000-0000-4000-8000-000000000000/cancel`, { method: 'POST', headers: api.admin.headers });
+    const missing = await fetch(`${api.baseUrl}/v1/admin/jobs/00000000-0000-4000-8000-000000000000/cancel`, {
+      method: 'POST',
+      headers: api.admin.headers,
+    });
     expect(missing.status).toBe(404);
   });
 });
@@ -176,25 +246,30 @@ describe('serving the dashboard under /dashboard', () => {
     await mkdir(path.join(dir, 'assets'));
     await writeFile(path.join(dir, 'index.html'), '<!doctype html><title>InferQ</title><div id="root"></div>');
     await writeFile(path.join(dir, 'assets/index-a1b2c3d4.js'), 'console.log(1)');
-    [api, unbuilt] = await Promise.all([startTestApi({ dashboardDir: dir }), startTestApi({ dashboardDir: path.join(dir, 'missing') })]);
+    [api, unbuilt] = await Promise.all([
+      startTestApi({ dashboardDir: dir }),
+      startTestApi({ dashboardDir: path.join(dir, 'missing') }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([api?.close(), unbuilt?.close()]);
     await rm(dir, { recursive: true, force: true });
   });
 
-  it.each(['/dashboard/', '/dashboard/jobs', '/dashboard/jobs/0b7e3c1a-0000-4000-8000-000000000000', '/dashboard/operations'])(
-    'answers %s with the page, never cached, under a policy that allows blob: images',
-    async (route) => {
-      const response = await fetch(`${api.baseUrl}${route}`);
-      expect(response.status).toBe(200);
-      expect(response.headers.get('content-type')).toContain('text/html');
-      expect(response.headers.get('cache-control')).toBe('no-cache');
-      expect(response.headers.get('content-security-policy')).toContain("img-src 'self' data: blob:");
-      expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
-      expect(await response.text()).toContain('<div id="root">');
-    },
-  );
+  it.each([
+    '/dashboard/',
+    '/dashboard/jobs',
+    '/dashboard/jobs/0b7e3c1a-0000-4000-8000-000000000000',
+    '/dashboard/operations',
+  ])('answers %s with the page, never cached, under a policy that allows blob: images', async (route) => {
+    const response = await fetch(`${api.baseUrl}${route}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(response.headers.get('content-security-policy')).toContain("img-src 'self' data: blob:");
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await response.text()).toContain('<div id="root">');
+  });
 
   it('caches hashed assets for a year and answers a missing one with 404, not the page', async () => {
     const asset = await fetch(`${api.baseUrl}/dashboard/assets/index-a1b2c3d4.js`);

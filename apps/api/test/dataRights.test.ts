@@ -12,7 +12,11 @@ describe('data rights', () => {
   const api = sharedTestApi();
 
   async function submit(user: TestUser): Promise<string> {
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(await validJpeg(64, 64)) });
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: user.headers,
+      body: imageForm(await validJpeg(64, 64)),
+    });
     expect(response.status).toBe(202);
     return ((await response.json()) as { id: string }).id;
   }
@@ -76,7 +80,9 @@ describe('data rights', () => {
     const id = await submit(api.user);
     await api.jobs.start(id, 'worker-1');
     expect(await api.jobs.completeMany([{ id, workerId: 'worker-1', result, inferenceMs: 5 }])).toEqual([id]);
-    await api.deps.db.webhookDelivery.create({ data: { jobId: id, attempt: 1, url: 'https://hooks.example.com/x', statusCode: 200 } });
+    await api.deps.db.webhookDelivery.create({
+      data: { jobId: id, attempt: 1, url: 'https://hooks.example.com/x', statusCode: 200 },
+    });
     expect(await storedRows(id)).toEqual({ jobs: 1, inputs: 1, results: 1, deliveries: 1 });
     expect((await deleteJob(api.user, id)).status).toBe(204);
     expect(await storedRows(id)).toEqual(none);
@@ -129,7 +135,8 @@ describe('data rights', () => {
   });
 
   describe('an administrator disables and enables a user', () => {
-    const post = (by: TestUser, path: string) => fetch(`${api.baseUrl}/v1/admin/users/${path}`, { method: 'POST', headers: by.headers });
+    const post = (by: TestUser, path: string) =>
+      fetch(`${api.baseUrl}/v1/admin/users/${path}`, { method: 'POST', headers: by.headers });
 
     it('stops every key of the user on the next request, keeps their data, and enable undoes it', async () => {
       const user = await createTestUser(inject('databaseUrl'));

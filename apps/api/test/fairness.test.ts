@@ -15,7 +15,11 @@ interface Answer {
 }
 
 async function submit(target: TestApi, user: TestUser, image: Buffer): Promise<Answer> {
-  const response = await fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(image) });
+  const response = await fetch(`${target.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: user.headers,
+    body: imageForm(image),
+  });
   const body = (await response.json()) as { error?: { code: string; details?: { resource?: string } } };
   return { status: response.status, code: body.error?.code, resource: body.error?.details?.resource };
 }
@@ -79,7 +83,10 @@ describe('fair admission: one user alone uses the whole server, and under conten
 
   it("refuses a known key's submissions while its user's queues are full, before the rate limiter counts them", async () => {
     const shares = new AdmissionShares({ submits: 1, maxWaitMs: 60_000, queueLengthLimit: 1 });
-    const target = await start({ shares, tierOverrides: { free: { submitsPerWindow: 20, submitBurst: 0, requestsPerWindow: 1000 } } });
+    const target = await start({
+      shares,
+      tierOverrides: { free: { submitsPerWindow: 20, submitBurst: 0, requestsPerWindow: 1000 } },
+    });
     const image = await validJpeg(64, 48);
     expect((await submit(target, target.user, image)).status).toBe(202); // the key is now known
     const held = await shares.submits.acquire(target.user.userId);
@@ -87,7 +94,8 @@ describe('fair admission: one user alone uses the whole server, and under conten
     const waiting = Array.from({ length: 6 }, () => submit(target, target.user, image));
     await eventually(() => shares.submits.waiting === 6);
     const refused = await Promise.all(Array.from({ length: 3 }, () => submit(target, target.user, image)));
-    for (const answer of refused) expect(answer).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED', resource: 'submits' });
+    for (const answer of refused)
+      expect(answer).toMatchObject({ status: 429, code: 'CONCURRENCY_LIMITED', resource: 'submits' });
     held.release();
     expect((await Promise.all(waiting)).map((answer) => answer.status)).toEqual([202, 202, 202, 202, 202, 202]);
     // The refusals spent nothing of the rate budget: 1 + 6 used, 13 left.
@@ -160,10 +168,17 @@ describe('upload memory', () => {
     try {
       await eventually(() => shares.uploadBytes.heldBy(target.user.userId) === 990_000);
       // Past the bound: the other user is told the server is busy, the holder that it holds its share.
-      expect(await submit(target, pro, await validJpeg(256, 256))).toMatchObject({ status: 503, code: 'SERVER_BUSY', resource: 'uploadBytes' });
+      expect(await submit(target, pro, await validJpeg(256, 256))).toMatchObject({
+        status: 503,
+        code: 'SERVER_BUSY',
+        resource: 'uploadBytes',
+      });
       const mine = stalledUpload(target, target.user, 300_000);
       stalled.push(mine);
-      expect(await mine.answer).toMatchObject({ status: 429, body: { error: { code: 'CONCURRENCY_LIMITED', details: { resource: 'uploadBytes' } } } });
+      expect(await mine.answer).toMatchObject({
+        status: 429,
+        body: { error: { code: 'CONCURRENCY_LIMITED', details: { resource: 'uploadBytes' } } },
+      });
       // Within the bound: the pro submit waits, and goes once the stalled upload is gone.
       const waiting = submit(target, pro, await validJpeg(256, 256));
       await eventually(() => shares.uploadBytes.waiting === 1);
@@ -190,9 +205,14 @@ describe('admission reported per user and resource', () => {
 
     const response = await fetch(`${target.baseUrl}/v1/admin/admission`, { headers: admin.headers });
     expect(response.status).toBe(200);
-    const view = (await response.json()) as { submits: { capacity: number; inUse: number; users: Array<{ userId: string; queued: number; refused: number }> } };
+    const view = (await response.json()) as {
+      submits: { capacity: number; inUse: number; users: Array<{ userId: string; queued: number; refused: number }> };
+    };
     expect(view.submits).toMatchObject({ capacity: 1, inUse: 0 });
-    expect(view.submits.users.find((user) => user.userId === target.user.userId)).toMatchObject({ queued: 1, refused: 1 });
+    expect(view.submits.users.find((user) => user.userId === target.user.userId)).toMatchObject({
+      queued: 1,
+      refused: 1,
+    });
     expect((await fetch(`${target.baseUrl}/v1/admin/admission`, { headers: target.user.headers })).status).toBe(403);
 
     const metrics = await (await fetch(`${target.baseUrl}/metrics`)).text();

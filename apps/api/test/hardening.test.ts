@@ -18,7 +18,10 @@ import { apiPerTest, type TestApi } from './apiHarness.ts';
 const start = apiPerTest();
 const badKey = { authorization: 'Bearer iq_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' };
 
-async function status(target: TestApi, headers: Record<string, string>): Promise<{ status: number; code: string | undefined }> {
+async function status(
+  target: TestApi,
+  headers: Record<string, string>,
+): Promise<{ status: number; code: string | undefined }> {
   const response = await fetch(`${target.baseUrl}/v1/jobs`, { headers });
   const body = (await response.json()) as { error?: { code: string } };
   return { status: response.status, code: body.error?.code };
@@ -27,9 +30,16 @@ async function status(target: TestApi, headers: Record<string, string>): Promise
 describe('client addresses and the failed-authentication limit', () => {
   it('with no proxy trusted (the default), a forged X-Forwarded-For changes nothing: the TCP peer is the client', async () => {
     const target = await start({ authFailuresPerMinute: 3 });
-    for (let i = 0; i < 3; i++) expect(await status(target, { ...badKey, 'x-forwarded-for': `203.0.113.${i}` })).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    for (let i = 0; i < 3; i++)
+      expect(await status(target, { ...badKey, 'x-forwarded-for': `203.0.113.${i}` })).toEqual({
+        status: 401,
+        code: 'UNAUTHENTICATED',
+      });
     // A fresh forged address does not get past the limit.
-    expect(await status(target, { ...badKey, 'x-forwarded-for': '203.0.113.77' })).toEqual({ status: 429, code: 'RATE_LIMITED' });
+    expect(await status(target, { ...badKey, 'x-forwarded-for': '203.0.113.77' })).toEqual({
+      status: 429,
+      code: 'RATE_LIMITED',
+    });
   });
 
   // Behind one proxy (TRUST_PROXY=1): the proxy appends the address it saw, the API takes the last
@@ -41,15 +51,27 @@ describe('client addresses and the failed-authentication limit', () => {
     for (let i = 0; i < 3; i++) {
       // Each time a different forged address, and once the victim's.
       const forged = i === 0 ? victim : `203.0.113.${i}`;
-      expect(await status(target, { ...badKey, 'x-forwarded-for': `${forged}, ${attacker}` })).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+      expect(await status(target, { ...badKey, 'x-forwarded-for': `${forged}, ${attacker}` })).toEqual({
+        status: 401,
+        code: 'UNAUTHENTICATED',
+      });
     }
     // No bypass: the attacker's real address is over the limit whatever it forges.
-    expect(await status(target, { ...badKey, 'x-forwarded-for': `192.0.2.1, ${attacker}` })).toEqual({ status: 429, code: 'RATE_LIMITED' });
+    expect(await status(target, { ...badKey, 'x-forwarded-for': `192.0.2.1, ${attacker}` })).toEqual({
+      status: 429,
+      code: 'RATE_LIMITED',
+    });
     // No targeting: the victim, whose address the attacker wrote, is not limited.
-    expect(await status(target, { ...badKey, 'x-forwarded-for': victim })).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+    expect(await status(target, { ...badKey, 'x-forwarded-for': victim })).toEqual({
+      status: 401,
+      code: 'UNAUTHENTICATED',
+    });
     // And clients behind the same proxy do not share one address (which 30 bad keys would lock out).
     const neighbour = await createTestUser(inject('databaseUrl'));
-    expect(await status(target, { ...neighbour.headers, 'x-forwarded-for': '198.51.100.8' })).toEqual({ status: 200, code: undefined });
+    expect(await status(target, { ...neighbour.headers, 'x-forwarded-for': '198.51.100.8' })).toEqual({
+      status: 200,
+      code: undefined,
+    });
   });
 
   it.each([
@@ -73,7 +95,8 @@ describe('client addresses and the failed-authentication limit', () => {
 });
 
 describe('inputs that used to answer 500', () => {
-  const cursor = (at: string) => Buffer.from(JSON.stringify([at, '5f1d7c7e-4c1b-4a59-9b47-6a4d1f0b2a11'])).toString('base64url');
+  const cursor = (at: string) =>
+    Buffer.from(JSON.stringify([at, '5f1d7c7e-4c1b-4a59-9b47-6a4d1f0b2a11'])).toString('base64url');
   it.each([
     ['a cursor dated after year 9999', '/v1/jobs', cursor('+200000-01-01T00:00:00.000Z')],
     ['a cursor dated before the Unix epoch era', '/v1/jobs', cursor('-005000-01-01T00:00:00.000Z')],
@@ -82,9 +105,15 @@ describe('inputs that used to answer 500', () => {
   ])('answers %s with 400 VALIDATION_FAILED', async (_case, route, value) => {
     const target = await start({});
     const admin = await createTestUser(inject('databaseUrl'), { role: 'admin' });
-    const response = await fetch(`${target.baseUrl}${route}?cursor=${value}`, { headers: route.includes('admin') ? admin.headers : target.user.headers });
+    const response = await fetch(`${target.baseUrl}${route}?cursor=${value}`, {
+      headers: route.includes('admin') ? admin.headers : target.user.headers,
+    });
     const body = (await response.json()) as { error: { code: string; details: { field: string } } };
-    expect({ status: response.status, code: body.error.code, field: body.error.details.field }).toEqual({ status: 400, code: 'VALIDATION_FAILED', field: 'cursor' });
+    expect({ status: response.status, code: body.error.code, field: body.error.details.field }).toEqual({
+      status: 400,
+      code: 'VALIDATION_FAILED',
+      field: 'cursor',
+    });
   });
 });
 
@@ -101,7 +130,9 @@ describe('logs', () => {
     expect(logged.length).toBeGreaterThanOrEqual(2);
     for (const line of logged) {
       expect(line).not.toContain('SECRETSECRET');
-      expect(JSON.parse(line).req.url).toBe('/v1/jobs?api_key=[REDACTED]&limit=5&token=[REDACTED]&ApiKey=[REDACTED]&client_secret=[REDACTED]&access_token=[REDACTED]&status=queued');
+      expect(JSON.parse(line).req.url).toBe(
+        '/v1/jobs?api_key=[REDACTED]&limit=5&token=[REDACTED]&ApiKey=[REDACTED]&client_secret=[REDACTED]&access_token=[REDACTED]&status=queued',
+      );
     }
   });
 });
@@ -120,7 +151,9 @@ describe('TIER_OVERRIDES', () => {
   });
 
   it('takes a change to a tier and a new tier', () => {
-    expect(parseApiEnv({ TIER_OVERRIDES: '{"free":{"submitsPerWindow":5},"gold":{"priority":2}}' }).TIER_OVERRIDES).toEqual({ free: { submitsPerWindow: 5 }, gold: { priority: 2 } });
+    expect(
+      parseApiEnv({ TIER_OVERRIDES: '{"free":{"submitsPerWindow":5},"gold":{"priority":2}}' }).TIER_OVERRIDES,
+    ).toEqual({ free: { submitsPerWindow: 5 }, gold: { priority: 2 } });
   });
 });
 
@@ -132,8 +165,18 @@ describe('public routes', () => {
     root = await mkdtemp(path.join(tmpdir(), 'inferq-public-'));
     registry = new ModelRegistry({ root });
     const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
-    await registry.publish({ name: 'digits', version: '1.0.0', files: await readModelFiles(mnistFixtureFolder), manifest, setLive: true });
-    shard = (JSON.parse(await readFile(path.join(mnistFixtureFolder, 'model.json'), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> }).weightsManifest[0]!.paths[0]!;
+    await registry.publish({
+      name: 'digits',
+      version: '1.0.0',
+      files: await readModelFiles(mnistFixtureFolder),
+      manifest,
+      setLive: true,
+    });
+    shard = (
+      JSON.parse(await readFile(path.join(mnistFixtureFolder, 'model.json'), 'utf8')) as {
+        weightsManifest: Array<{ paths: string[] }>;
+      }
+    ).weightsManifest[0]!.paths[0]!;
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
@@ -141,7 +184,8 @@ describe('public routes', () => {
 
   it('limits model file downloads per client address, with 429 RATE_LIMITED and Retry-After', async () => {
     const target = await start({ registry, publicRequestsPerMinute: 3, trustProxy: 1 });
-    const get = (address: string) => fetch(`${target.baseUrl}/v1/models/digits/1.0.0/${shard}`, { headers: { 'x-forwarded-for': address } });
+    const get = (address: string) =>
+      fetch(`${target.baseUrl}/v1/models/digits/1.0.0/${shard}`, { headers: { 'x-forwarded-for': address } });
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await get('198.51.100.20')).status);
     const refused = await get('198.51.100.20');
@@ -152,7 +196,7 @@ describe('public routes', () => {
     expect((await get('198.51.100.21')).status).toBe(200);
   });
 
-  it('answers a version\'s files from memory once read: no registry read per request; a file gone from disk is 404', async () => {
+  it("answers a version's files from memory once read: no registry read per request; a file gone from disk is 404", async () => {
     const folder = path.join(root, 'digits', '1.0.0');
     const target = await start({ registry });
     const get = (file: string) => fetch(`${target.baseUrl}/v1/models/digits/1.0.0/${file}`);
@@ -163,7 +207,12 @@ describe('public routes', () => {
     try {
       expect((await get(shard)).status).toBe(200);
       expect((await get('model.json')).status).toBe(200);
-      expect(await registry.resolve('digits', '1.0.0').then(() => 'resolved', () => 'unresolvable')).toBe('unresolvable');
+      expect(
+        await registry.resolve('digits', '1.0.0').then(
+          () => 'resolved',
+          () => 'unresolvable',
+        ),
+      ).toBe('unresolvable');
     } finally {
       await writeFile(path.join(folder, 'manifest.json'), manifest);
     }
@@ -171,7 +220,10 @@ describe('public routes', () => {
     await rm(path.join(folder, shard));
     try {
       const gone = await get(shard);
-      expect({ status: gone.status, code: ((await gone.json()) as { error: { code: string } }).error.code }).toEqual({ status: 404, code: 'NOT_FOUND' });
+      expect({ status: gone.status, code: ((await gone.json()) as { error: { code: string } }).error.code }).toEqual({
+        status: 404,
+        code: 'NOT_FOUND',
+      });
     } finally {
       await writeFile(path.join(folder, shard), bytes);
     }
@@ -184,9 +236,12 @@ describe('public routes', () => {
     ['the token', { authorization: 'Bearer metrics-token-0123456789' }, 200],
   ])('GET /metrics with METRICS_TOKEN set and %s answers %i', async (_case, headers, expected) => {
     const target = await start({ metricsToken: 'metrics-token-0123456789' });
-    const response = await fetch(`${target.baseUrl}/metrics`, { headers: headers === 'user' ? target.user.headers : (headers as Record<string, string>) });
+    const response = await fetch(`${target.baseUrl}/metrics`, {
+      headers: headers === 'user' ? target.user.headers : (headers as Record<string, string>),
+    });
     expect(response.status).toBe(expected);
-    if (expected === 401) expect(((await response.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+    if (expected === 401)
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
     else expect(await response.text()).toContain('inferq_');
   });
 });

@@ -21,7 +21,17 @@ describe('GET /v1/admin/history', () => {
     ];
     for (const row of rows) {
       await api.deps.db.modelHistory.create({
-        data: { modelName: model, minute: new Date(row.at), submitted: row.submitted, succeeded: row.succeeded, failed: row.failed, queueWaitP50Ms: 1, queueWaitP95Ms: row.p95, oldestWaitingMs: row.oldest, workers: row.workers },
+        data: {
+          modelName: model,
+          minute: new Date(row.at),
+          submitted: row.submitted,
+          succeeded: row.succeeded,
+          failed: row.failed,
+          queueWaitP50Ms: 1,
+          queueWaitP95Ms: row.p95,
+          oldestWaitingMs: row.oldest,
+          workers: row.workers,
+        },
       });
     }
     const hour = await history(`range=hour&model=${model}`);

@@ -14,7 +14,11 @@ afterAll(async () => {
 });
 
 async function submit(user: TestUser, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...user.headers, ...headers }, body: imageForm(await validJpeg(64, 64)) });
+  return fetch(`${api.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: { ...user.headers, ...headers },
+    body: imageForm(await validJpeg(64, 64)),
+  });
 }
 
 async function submitId(user: TestUser): Promise<string> {
@@ -27,13 +31,19 @@ function cancel(user: TestUser, id: string): Promise<Response> {
   return fetch(`${api.baseUrl}/v1/jobs/${id}/cancel`, { method: 'POST', headers: user.headers });
 }
 
-async function list(user: TestUser, query = ''): Promise<{ status: number; body: { data: Array<{ id: string; status: string }>; nextCursor: string | null; error?: { code: string } } }> {
+async function list(
+  user: TestUser,
+  query = '',
+): Promise<{
+  status: number;
+  body: { data: Array<{ id: string; status: string }>; nextCursor: string | null; error?: { code: string } };
+}> {
   const response = await fetch(`${api.baseUrl}/v1/jobs${query}`, { headers: user.headers });
   return { status: response.status, body: await response.json() };
 }
 
 describe('the job view', () => {
-  it.each(['free', 'pro'])('says when a %s job expires: its tier\'s retention after the submit', async (tierName) => {
+  it.each(['free', 'pro'])("says when a %s job expires: its tier's retention after the submit", async (tierName) => {
     const user = await createTestUser(inject('databaseUrl'), { tier: tierName });
     const submitted = await (await submit(user)).json();
     const job = await (await fetch(`${api.baseUrl}/v1/jobs/${submitted.id}`, { headers: user.headers })).json();
@@ -79,7 +89,10 @@ describe('GET /v1/jobs', () => {
   it.each([
     ['an unknown status', '?status=done'],
     ['a garbage cursor', '?cursor=not-a-cursor'],
-    ['a cursor with a bad id', `?cursor=${Buffer.from(JSON.stringify(['2026-01-01T00:00:00.000Z', 'x'])).toString('base64url')}`],
+    [
+      'a cursor with a bad id',
+      `?cursor=${Buffer.from(JSON.stringify(['2026-01-01T00:00:00.000Z', 'x'])).toString('base64url')}`,
+    ],
     ['a zero limit', '?limit=0'],
     ['a limit over 100', '?limit=101'],
     ['a fractional limit', '?limit=1.5'],
@@ -118,7 +131,9 @@ describe('POST /v1/jobs/:id/cancel', () => {
     expect(response.status).toBe(200);
     expect((await response.json()).status).toBe('canceled');
 
-    const written = await api.jobs.completeMany([{ id, workerId: 'test-worker', inferenceMs: 5, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } }]);
+    const written = await api.jobs.completeMany([
+      { id, workerId: 'test-worker', inferenceMs: 5, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } },
+    ]);
     expect(written).toEqual([]);
     expect(await api.jobs.fail(id, 'INFERENCE_FAILED', 'late failure')).toBe(false);
     const row = await api.deps.db.job.findUniqueOrThrow({ where: { id }, include: { result: true } });
@@ -130,7 +145,14 @@ describe('POST /v1/jobs/:id/cancel', () => {
     const id = await submitId(api.user);
     await api.jobs.start(id, 'test-worker');
     if (status === 'succeeded') {
-      await api.jobs.completeMany([{ id, workerId: 'test-worker', inferenceMs: 5, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } }]);
+      await api.jobs.completeMany([
+        {
+          id,
+          workerId: 'test-worker',
+          inferenceMs: 5,
+          result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] },
+        },
+      ]);
     } else if (status === 'failed') {
       await api.jobs.fail(id, 'INFERENCE_FAILED', 'test');
     } else {
@@ -169,7 +191,9 @@ describe('Idempotency-Key', () => {
 
   it('keeps concurrent repeats to one job', async () => {
     const user = await createTestUser(inject('databaseUrl'));
-    const responses = await Promise.all(Array.from({ length: 6 }, () => submit(user, { 'idempotency-key': 'burst-1' })));
+    const responses = await Promise.all(
+      Array.from({ length: 6 }, () => submit(user, { 'idempotency-key': 'burst-1' })),
+    );
     const ids = new Set(await Promise.all(responses.map(async (response) => (await response.json()).id)));
     expect(ids.size).toBe(1);
     expect(responses.map((response) => response.status).sort()).toEqual([200, 200, 200, 200, 200, 202]);
@@ -187,7 +211,10 @@ describe('Idempotency-Key', () => {
   it('creates a new job once the key is older than 24 h', async () => {
     const user = await createTestUser(inject('databaseUrl'));
     const first = await (await submit(user, { 'idempotency-key': 'daily' })).json();
-    await api.deps.db.job.update({ where: { id: first.id }, data: { createdAt: new Date(Date.now() - 25 * 3600 * 1000) } });
+    await api.deps.db.job.update({
+      where: { id: first.id },
+      data: { createdAt: new Date(Date.now() - 25 * 3600 * 1000) },
+    });
     const second = await submit(user, { 'idempotency-key': 'daily' });
     expect(second.status).toBe(202);
     const created = await second.json();
@@ -199,24 +226,42 @@ describe('Idempotency-Key', () => {
     ['another image', async () => imageForm(await validJpeg(64, 65)), 'image'],
     ['another model', async () => imageForm(await validJpeg(64, 64), { model: 'other-model' }), 'model'],
     ['another model version', async () => imageForm(await validJpeg(64, 64), { version: '9.9.9' }), 'model version'],
-  ])('answers 422 IDEMPOTENCY_KEY_REUSED, not the earlier job, for the key sent again with %s', async (_name, form, field) => {
-    const user = await createTestUser(inject('databaseUrl'));
-    const original = await (await submit(user, { 'idempotency-key': 'order-7' })).json();
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...user.headers, 'idempotency-key': 'order-7' }, body: await form() });
-    expect(response.status).toBe(422);
-    expect((await response.json()).error).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', details: { jobId: original.id, field } });
-    expect(await api.deps.db.job.count({ where: { userId: user.userId } })).toBe(1);
-    // The same request still replays.
-    expect((await submit(user, { 'idempotency-key': 'order-7' })).status).toBe(200);
-  });
+  ])(
+    'answers 422 IDEMPOTENCY_KEY_REUSED, not the earlier job, for the key sent again with %s',
+    async (_name, form, field) => {
+      const user = await createTestUser(inject('databaseUrl'));
+      const original = await (await submit(user, { 'idempotency-key': 'order-7' })).json();
+      const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { ...user.headers, 'idempotency-key': 'order-7' },
+        body: await form(),
+      });
+      expect(response.status).toBe(422);
+      expect((await response.json()).error).toMatchObject({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+        details: { jobId: original.id, field },
+      });
+      expect(await api.deps.db.job.count({ where: { userId: user.userId } })).toBe(1);
+      // The same request still replays.
+      expect((await submit(user, { 'idempotency-key': 'order-7' })).status).toBe(200);
+    },
+  );
 
   it('replays an upload with bytes after the image: the stored image is the same', async () => {
     const user = await createTestUser(inject('databaseUrl'));
     const image = await validJpeg(64, 64);
     const body = () => imageForm(Buffer.concat([image, Buffer.from('trailing bytes the API does not store')]));
-    const first = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...user.headers, 'idempotency-key': 'tail' }, body: body() });
+    const first = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...user.headers, 'idempotency-key': 'tail' },
+      body: body(),
+    });
     expect(first.status).toBe(202);
-    const again = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...user.headers, 'idempotency-key': 'tail' }, body: body() });
+    const again = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...user.headers, 'idempotency-key': 'tail' },
+      body: body(),
+    });
     expect(again.status).toBe(200);
     expect((await again.json()).id).toBe((await first.json()).id);
   });

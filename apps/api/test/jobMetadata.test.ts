@@ -13,12 +13,23 @@ interface JobJson {
   input: { fileName: string | null };
 }
 
-async function submit(user: TestUser, fields: Record<string, string>, fileName = 'image.png'): Promise<{ status: number; body: JobJson & ErrorJson & { error: { details?: { reason?: string } } } }> {
-  const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(await drawingImage(64, 64), fields, fileName, 'image/png') });
+async function submit(
+  user: TestUser,
+  fields: Record<string, string>,
+  fileName = 'image.png',
+): Promise<{ status: number; body: JobJson & ErrorJson & { error: { details?: { reason?: string } } } }> {
+  const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: user.headers,
+    body: imageForm(await drawingImage(64, 64), fields, fileName, 'image/png'),
+  });
   return { status: response.status, body: await response.json() };
 }
 
-async function list(user: TestUser, path: string): Promise<{ status: number; ids: string[]; body: { data: JobJson[]; nextCursor: string | null } & ErrorJson }> {
+async function list(
+  user: TestUser,
+  path: string,
+): Promise<{ status: number; ids: string[]; body: { data: JobJson[]; nextCursor: string | null } & ErrorJson }> {
   const response = await fetch(`${api.baseUrl}${path}`, { headers: user.headers });
   const body = await response.json();
   return { status: response.status, ids: (body.data ?? []).map((job: JobJson) => job.id), body };
@@ -26,7 +37,10 @@ async function list(user: TestUser, path: string): Promise<{ status: number; ids
 
 /** Marks a job failed with a code, as the worker would. */
 async function fail(id: string, code: string): Promise<void> {
-  await api.deps.db.job.update({ where: { id }, data: { status: 'failed', errorCode: code, errorMessage: 'failed in a test', finishedAt: new Date() } });
+  await api.deps.db.job.update({
+    where: { id },
+    data: { status: 'failed', errorCode: code, errorMessage: 'failed in a test', finishedAt: new Date() },
+  });
 }
 
 describe('job metadata', () => {
@@ -71,7 +85,9 @@ describe('job metadata', () => {
   });
 
   it('takes the limits exactly: 20 keys of 40 characters with values of 500', async () => {
-    const metadata = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`${String(i).padStart(2, '0')}${long(38)}`, long(500)]));
+    const metadata = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [`${String(i).padStart(2, '0')}${long(38)}`, long(500)]),
+    );
     const answer = await submit(api.user, { metadata: JSON.stringify(metadata) });
     expect(answer.status).toBe(202);
     expect(Object.keys(answer.body.metadata)).toHaveLength(20);
@@ -79,7 +95,7 @@ describe('job metadata', () => {
 });
 
 describe('GET /v1/jobs filters', () => {
-  it('filters the caller\'s jobs by metadata, combined with status, model, error code and dates', async () => {
+  it("filters the caller's jobs by metadata, combined with status, model, error code and dates", async () => {
     const owner = await createTestUser(inject('databaseUrl'));
     const other = await createTestUser(inject('databaseUrl'));
     const tag = randomUUID();
@@ -127,7 +143,7 @@ describe('GET /v1/jobs filters', () => {
 });
 
 describe('GET /v1/admin/jobs search', () => {
-  it('finds jobs by user, free text in the id, file name or a metadata value, and the owners\' filters', async () => {
+  it("finds jobs by user, free text in the id, file name or a metadata value, and the owners' filters", async () => {
     const owner = await createTestUser(inject('databaseUrl'));
     const tag = randomUUID().slice(0, 8);
     const byValue = await submit(owner, { metadata: JSON.stringify({ customer: `Cust-${tag}-Acme` }) });
@@ -136,11 +152,15 @@ describe('GET /v1/admin/jobs search', () => {
     await fail(elsewhere.body.id, 'TIMEOUT');
 
     const search = (query: string) => list(api.admin, `/v1/admin/jobs?${query}`);
-    expect(new Set((await search(`q=${tag}`)).ids)).toEqual(new Set([byValue.body.id, byName.body.id, elsewhere.body.id]));
+    expect(new Set((await search(`q=${tag}`)).ids)).toEqual(
+      new Set([byValue.body.id, byName.body.id, elsewhere.body.id]),
+    );
     expect((await search(`q=CUST-${tag}-acme`)).ids).toEqual([byValue.body.id]);
     expect((await search(`q=holiday-${tag}`)).ids).toEqual([byName.body.id]);
     expect((await search(`q=${byName.body.id.slice(4, 20)}`)).ids).toEqual([byName.body.id]);
-    expect(new Set((await search(`q=${tag}&user=${owner.userId}`)).ids)).toEqual(new Set([byValue.body.id, byName.body.id]));
+    expect(new Set((await search(`q=${tag}&user=${owner.userId}`)).ids)).toEqual(
+      new Set([byValue.body.id, byName.body.id]),
+    );
     expect((await search(`q=${tag}&status=failed&errorCode=TIMEOUT`)).ids).toEqual([elsewhere.body.id]);
     expect((await search(`metadata[customer]=cust-${tag}-other`)).ids).toEqual([elsewhere.body.id]);
     // LIKE's wildcards are text like any other.

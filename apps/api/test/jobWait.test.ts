@@ -37,7 +37,10 @@ beforeAll(async () => {
   const prefix = `${inject('queuePrefix')}:${randomUUID()}`;
   const subscribed = createRedisConnection({ url: inject('redisUrl'), role: 'consumer' });
   const publishing = createRedisConnection({ url: inject('redisUrl'), role: 'consumer' });
-  closers.push(() => subscribed.disconnect(), () => publishing.disconnect());
+  closers.push(
+    () => subscribed.disconnect(),
+    () => publishing.disconnect(),
+  );
   subscriber = new JobEventSubscriber({ connection: subscribed, prefix });
   await subscriber.start();
   publisher = new JobEventPublisher({ connection: publishing, prefix });
@@ -46,7 +49,11 @@ beforeAll(async () => {
   jobs = new CountingJobQueries(db);
   writer = new TestJobs(db);
   waiter = new JobWaiter({ subscriber, read: (ids) => jobs.getMany(ids) });
-  api = await startTestApi({ queries: jobs, waiter, tierOverrides: { free: { requestsPerWindow: 100_000, submitsPerWindow: 10_000 } } });
+  api = await startTestApi({
+    queries: jobs,
+    waiter,
+    tierOverrides: { free: { requestsPerWindow: 100_000, submitsPerWindow: 10_000 } },
+  });
 });
 afterAll(async () => {
   await api?.close();
@@ -69,7 +76,17 @@ async function queuedJob(user: TestUser = api.user): Promise<string> {
 /** Finishes jobs the way a worker does: the row first, then the event. */
 async function finish(ids: string[]): Promise<void> {
   await writer.completeMany(
-    ids.map((id) => ({ id, workerId: 'test', inferenceMs: 3, result: { modelName: 'nsfw', modelVersion: '1.0.0', output: [[0.1, 0.9]], labels: [{ label: 'Neutral', score: 0.9 }] } })),
+    ids.map((id) => ({
+      id,
+      workerId: 'test',
+      inferenceMs: 3,
+      result: {
+        modelName: 'nsfw',
+        modelVersion: '1.0.0',
+        output: [[0.1, 0.9]],
+        labels: [{ label: 'Neutral', score: 0.9 }],
+      },
+    })),
   );
   await publisher.publishMany(ids.map((jobId) => ({ jobId, userId: api.user.userId, status: 'succeeded' as const })));
 }
@@ -110,7 +127,9 @@ describe('GET /v1/jobs/:id?wait=N', () => {
     expect(responses.map((response) => response.status)).toEqual(responses.map(() => 200));
     const bodies = await Promise.all(responses.map((response) => response.json()));
     expect(bodies.map((body) => body.status)).toEqual(bodies.map(() => 'succeeded'));
-    expect(responses.filter((_, index) => index % 2 === 1).map((response) => response.headers.get('preference-applied'))).toEqual(ids.map(() => 'wait=30'));
+    expect(
+      responses.filter((_, index) => index % 2 === 1).map((response) => response.headers.get('preference-applied')),
+    ).toEqual(ids.map(() => 'wait=30'));
     // The final read is shared by both waiters of a job: at most one per job.
     expect(jobs.reads - readsBefore - readsWhileSubscribing).toBeLessThanOrEqual(ids.length);
     expect(waiter.size).toBe(0);
@@ -225,9 +244,17 @@ describe('ETag and If-None-Match', () => {
 describe('POST /v1/jobs with Prefer: wait=N', () => {
   it('answers 200 with the result when the job finishes in time', async () => {
     const before = waiter.size;
-    const pending = fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...api.user.headers, prefer: 'wait=30' }, body: imageForm(await validJpeg(64, 64)) });
+    const pending = fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...api.user.headers, prefer: 'wait=30' },
+      body: imageForm(await validJpeg(64, 64)),
+    });
     await until(() => waiter.size === before + 1);
-    const [row] = await jobs.db.job.findMany({ where: { userId: api.user.userId }, orderBy: { createdAt: 'desc' }, take: 1 });
+    const [row] = await jobs.db.job.findMany({
+      where: { userId: api.user.userId },
+      orderBy: { createdAt: 'desc' },
+      take: 1,
+    });
     await finish([row!.id]);
     const response = await pending;
     expect(response.status).toBe(200);
@@ -238,9 +265,17 @@ describe('POST /v1/jobs with Prefer: wait=N', () => {
 
   it('holds the answer for a bare Prefer: wait, announced as the longest wait', async () => {
     const before = waiter.size;
-    const pending = fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...api.user.headers, prefer: 'wait' }, body: imageForm(await validJpeg(64, 64)) });
+    const pending = fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...api.user.headers, prefer: 'wait' },
+      body: imageForm(await validJpeg(64, 64)),
+    });
     await until(() => waiter.size === before + 1);
-    const [row] = await jobs.db.job.findMany({ where: { userId: api.user.userId }, orderBy: { createdAt: 'desc' }, take: 1 });
+    const [row] = await jobs.db.job.findMany({
+      where: { userId: api.user.userId },
+      orderBy: { createdAt: 'desc' },
+      take: 1,
+    });
     await finish([row!.id]);
     const response = await pending;
     expect(response.status).toBe(200);
@@ -249,7 +284,11 @@ describe('POST /v1/jobs with Prefer: wait=N', () => {
   });
 
   it('answers 202 when the job is not final in time', async () => {
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...api.user.headers, prefer: 'wait=1' }, body: imageForm(await validJpeg(64, 64)) });
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...api.user.headers, prefer: 'wait=1' },
+      body: imageForm(await validJpeg(64, 64)),
+    });
     expect(response.status).toBe(202);
     expect(response.headers.get('preference-applied')).toBe('wait=1');
     expect((await response.json()).status).toBe('queued');

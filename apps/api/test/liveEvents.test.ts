@@ -101,7 +101,13 @@ describe('GET /v1/events: live job events and queue snapshots over server-sent e
     subscriber = new JobEventSubscriber({ connection: subscriberConnection, prefix: eventsPrefix });
     publisher = new JobEventPublisher({ connection: new Redis(inject('redisUrl')), prefix: eventsPrefix });
     let operator: OperatorService | undefined = undefined;
-    live = new LiveEvents({ subscriber, snapshot: () => operator!.snapshot(), snapshotMs: 100, heartbeatMs: 100, maxStreams: 12 });
+    live = new LiveEvents({
+      subscriber,
+      snapshot: () => operator!.snapshot(),
+      snapshotMs: 100,
+      heartbeatMs: 100,
+      maxStreams: 12,
+    });
     api = await startTestApi({ liveEvents: live });
     operator = new OperatorService({
       stats: new JobStats(api.deps.db),
@@ -109,7 +115,10 @@ describe('GET /v1/events: live job events and queue snapshots over server-sent e
       workers: new WorkerRegistry({ connection: api.queue.connection, prefix: inject('queuePrefix') }),
       queueCap: 500,
     });
-    [admin, other] = await Promise.all([createTestUser(inject('databaseUrl'), { role: 'admin' }), createTestUser(inject('databaseUrl'))]);
+    [admin, other] = await Promise.all([
+      createTestUser(inject('databaseUrl'), { role: 'admin' }),
+      createTestUser(inject('databaseUrl')),
+    ]);
   });
 
   afterAll(async () => {
@@ -138,7 +147,11 @@ describe('GET /v1/events: live job events and queue snapshots over server-sent e
     await publisher.publish({ jobId: otherJob, userId: other.userId, status: 'running' });
     await publisher.publish({ jobId: myJob, userId: api.user.userId, status: 'succeeded', model: 'nsfw' });
     // One channel keeps publish order: once my event is here, the other user's was routed already.
-    expect((await mine.next((message) => message.event === 'job')).data).toMatchObject({ jobId: myJob, userId: api.user.userId, status: 'succeeded' });
+    expect((await mine.next((message) => message.event === 'job')).data).toMatchObject({
+      jobId: myJob,
+      userId: api.user.userId,
+      status: 'succeeded',
+    });
     expect((await theirs.next((message) => message.event === 'job')).data).toMatchObject({ jobId: otherJob });
     expect(mine.received.filter((message) => message.event === 'job')).toHaveLength(1);
     expect(theirs.received.filter((message) => message.event === 'job')).toHaveLength(1);
@@ -151,7 +164,10 @@ describe('GET /v1/events: live job events and queue snapshots over server-sent e
     expect(snapshot.data).toMatchObject({ queue: api.queue.name, cap: 500, inSystem: 0, paused: false, workers: [] });
     const jobId = randomUUID();
     await publisher.publish({ jobId, userId: other.userId, status: 'failed' });
-    expect((await stream.next((message) => message.event === 'job' && (message.data as { jobId: string }).jobId === jobId)).data).toMatchObject({ status: 'failed' });
+    expect(
+      (await stream.next((message) => message.event === 'job' && (message.data as { jobId: string }).jobId === jobId))
+        .data,
+    ).toMatchObject({ status: 'failed' });
   });
 
   it('keeps idle streams alive with comment lines', async () => {

@@ -28,10 +28,18 @@ async function scrape(): Promise<string> {
 describe('GET /metrics (API)', () => {
   it('counts submissions, 429s, request durations by route template, queue depth and process metrics', async () => {
     const image = await validJpeg(64, 64);
-    const accepted = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(image) });
+    const accepted = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: api.user.headers,
+      body: imageForm(image),
+    });
     expect(accepted.status).toBe(202);
     const { id } = await accepted.json();
-    const refused = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(image) });
+    const refused = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: api.user.headers,
+      body: imageForm(image),
+    });
     expect(refused.status).toBe(429);
     expect((await fetch(`${api.baseUrl}/v1/jobs/${id}`, { headers: api.user.headers })).status).toBe(200);
     expect((await fetch(`${api.baseUrl}/no/such/route/${id}`)).status).toBe(404);
@@ -39,14 +47,24 @@ describe('GET /metrics (API)', () => {
     const text = await scrape();
     expect(sample(text, 'inferq_jobs_submitted_total{model="nsfw"}')).toBe(1);
     expect(sample(text, 'inferq_rate_limit_rejections_total{reason="RATE_LIMITED",tier="free"}')).toBe(1);
-    expect(sample(text, 'inferq_http_request_duration_seconds_count{method="POST",route="/v1/jobs",status_code="202"}')).toBe(1);
+    expect(
+      sample(text, 'inferq_http_request_duration_seconds_count{method="POST",route="/v1/jobs",status_code="202"}'),
+    ).toBe(1);
     // Refused by the rate limiter after the submit-slot guard matched the route.
-    expect(sample(text, 'inferq_http_request_duration_seconds_count{method="POST",route="/v1/jobs",status_code="429"}')).toBe(1);
-    expect(sample(text, 'inferq_http_request_duration_seconds_count{method="GET",route="/v1/jobs/:id",status_code="200"}')).toBe(1);
+    expect(
+      sample(text, 'inferq_http_request_duration_seconds_count{method="POST",route="/v1/jobs",status_code="429"}'),
+    ).toBe(1);
+    expect(
+      sample(text, 'inferq_http_request_duration_seconds_count{method="GET",route="/v1/jobs/:id",status_code="200"}'),
+    ).toBe(1);
     // A raw path never becomes a label value.
-    expect(sample(text, 'inferq_http_request_duration_seconds_count{method="GET",route="unrouted",status_code="404"}')).toBe(1);
+    expect(
+      sample(text, 'inferq_http_request_duration_seconds_count{method="GET",route="unrouted",status_code="404"}'),
+    ).toBe(1);
     expect(text).not.toContain(id);
-    const queued = (sample(text, 'inferq_queue_jobs{model="nsfw",state="waiting"}') ?? 0) + (sample(text, 'inferq_queue_jobs{model="nsfw",state="prioritized"}') ?? 0);
+    const queued =
+      (sample(text, 'inferq_queue_jobs{model="nsfw",state="waiting"}') ?? 0) +
+      (sample(text, 'inferq_queue_jobs{model="nsfw",state="prioritized"}') ?? 0);
     expect(queued).toBe(1);
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(text).toContain('nodejs_eventloop_lag_seconds');

@@ -39,10 +39,19 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function call(method: string, url: string, user: TestUser | null, body?: unknown): Promise<{ status: number; json: any; headers: Headers }> {
+async function call(
+  method: string,
+  url: string,
+  user: TestUser | null,
+  body?: unknown,
+): Promise<{ status: number; json: any; headers: Headers }> {
   const headers: Record<string, string> = { ...(user?.headers ?? {}) };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${api.baseUrl}${url}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const response = await fetch(`${api.baseUrl}${url}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
   const text = await response.text();
   return { status: response.status, json: text ? JSON.parse(text) : null, headers: response.headers };
 }
@@ -102,19 +111,55 @@ describe('admin model routes', () => {
     ['a caller who is not an admin', 'user', `/v1/admin/models/NAME/live`, { version: '1.0.0' }, 403, 'FORBIDDEN'],
     ['an unknown version', 'admin', `/v1/admin/models/NAME/live`, { version: '9.9.9' }, 404, 'MODEL_NOT_FOUND'],
     ['no version', 'admin', `/v1/admin/models/NAME/live`, { version: undefined }, 400, 'VALIDATION_FAILED'],
-    ['a non-http URL', 'admin', `/v1/admin/models/NAME/versions`, { url: 'file:///etc/passwd' }, 400, 'VALIDATION_FAILED'],
-    ['a URL with no model behind it', 'admin', `/v1/admin/models/NAME/versions`, { version: '2.0.0', url: 'BASE/v1/models/NAME/1.0.0/nothing.json' }, 400, 'VALIDATION_FAILED'],
-    ['an invalid manifest', 'admin', `/v1/admin/models/NAME/versions`, { version: '2.0.0', output: { kind: 'classification', labels: [] } }, 400, 'VALIDATION_FAILED'],
-    ['other files under an existing version', 'admin', `/v1/admin/models/NAME/versions`, { version: '1.0.0', url: 'BASE/v1/models/NAME/0.5.0/model.json' }, 409, 'CONFLICT'],
+    [
+      'a non-http URL',
+      'admin',
+      `/v1/admin/models/NAME/versions`,
+      { url: 'file:///etc/passwd' },
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'a URL with no model behind it',
+      'admin',
+      `/v1/admin/models/NAME/versions`,
+      { version: '2.0.0', url: 'BASE/v1/models/NAME/1.0.0/nothing.json' },
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'an invalid manifest',
+      'admin',
+      `/v1/admin/models/NAME/versions`,
+      { version: '2.0.0', output: { kind: 'classification', labels: [] } },
+      400,
+      'VALIDATION_FAILED',
+    ],
+    [
+      'other files under an existing version',
+      'admin',
+      `/v1/admin/models/NAME/versions`,
+      { version: '1.0.0', url: 'BASE/v1/models/NAME/0.5.0/model.json' },
+      409,
+      'CONFLICT',
+    ],
   ])('refuses %s', async (_case, who, url, overrides, status, code) => {
-    const body = JSON.parse(JSON.stringify({ ...publishBody(), ...overrides }).replaceAll('BASE', api.baseUrl).replaceAll('NAME', name));
+    const body = JSON.parse(
+      JSON.stringify({ ...publishBody(), ...overrides })
+        .replaceAll('BASE', api.baseUrl)
+        .replaceAll('NAME', name),
+    );
     const response = await call('POST', url.replace('NAME', name), who === 'admin' ? admin : api.user, body);
     expect({ status: response.status, code: response.json.error.code }).toEqual({ status, code });
   });
 
   it('shows readiness and a swap in progress from worker heartbeats, with each failure and its reason', async () => {
     await call('POST', `/v1/admin/models/${name}/live`, admin, { version: '1.1.0' });
-    const workers = new WorkerRegistry({ connection: api.queue.connection, prefix: inject('queuePrefix'), ttlMs: 60_000 });
+    const workers = new WorkerRegistry({
+      connection: api.queue.connection,
+      prefix: inject('queuePrefix'),
+      ttlMs: 60_000,
+    });
     const beat = (workerId: string, model: Record<string, unknown>) =>
       workers.beat({
         workerId,
@@ -132,12 +177,22 @@ describe('admin model routes', () => {
       });
     const ids = [`${name}-a`, `${name}-b`, `${name}-c`];
     await beat(ids[0]!, { version: '1.1.0', engine: 'onnxruntime-cpu', loaded: ['1.1.0'], swap: null });
-    await beat(ids[1]!, { version: '1.0.0', engine: 'tfjs-wasm', loaded: ['1.0.0'], swap: { to: '1.1.0', state: 'loading', since: new Date().toISOString() } });
+    await beat(ids[1]!, {
+      version: '1.0.0',
+      engine: 'tfjs-wasm',
+      loaded: ['1.0.0'],
+      swap: { to: '1.1.0', state: 'loading', since: new Date().toISOString() },
+    });
     await beat(ids[2]!, {
       version: '1.0.0',
       engine: 'onnxruntime-cpu',
       loaded: ['1.0.0'],
-      swap: { to: '1.1.0', state: 'failed', since: new Date().toISOString(), error: { code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'x' } },
+      swap: {
+        to: '1.1.0',
+        state: 'failed',
+        since: new Date().toISOString(),
+        error: { code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'x' },
+      },
     });
     try {
       const { json } = await call('GET', `/v1/models/${name}`, api.user);
@@ -158,10 +213,16 @@ describe('admin model routes', () => {
         to: '1.1.0',
         switched: 1,
         loading: 1,
-        failures: [{ workerId: ids[2], version: '1.1.0', code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'x' }],
+        failures: [
+          { workerId: ids[2], version: '1.1.0', code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'x' },
+        ],
       });
       const listed = (await call('GET', '/v1/models', api.user)).json as ModelsView;
-      expect(listed.workers.filter((w) => ids.includes(w.workerId)).map((w) => w.backend)).toEqual(['wasm', 'wasm', 'wasm']);
+      expect(listed.workers.filter((w) => ids.includes(w.workerId)).map((w) => w.backend)).toEqual([
+        'wasm',
+        'wasm',
+        'wasm',
+      ]);
     } finally {
       await Promise.all(ids.map((id) => workers.remove(id)));
     }
@@ -170,7 +231,9 @@ describe('admin model routes', () => {
 
 describe('public model files', () => {
   it('serves model.json and shards without a key, cacheable for a year, to any origin', async () => {
-    const response = await fetch(`${api.baseUrl}/v1/models/${name}/1.0.0/model.json`, { headers: { origin: 'https://app.example' } });
+    const response = await fetch(`${api.baseUrl}/v1/models/${name}/1.0.0/model.json`, {
+      headers: { origin: 'https://app.example' },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(response.headers.get('access-control-allow-origin')).toBe('*');
@@ -179,7 +242,10 @@ describe('public model files', () => {
     const shard = modelJson.weightsManifest[0]!.paths[0]!;
     const bytes = new Uint8Array(await (await fetch(`${api.baseUrl}/v1/models/${name}/1.0.0/${shard}`)).arrayBuffer());
     expect(Buffer.from(bytes).equals(await readFile(path.join(mnistFixtureFolder, shard)))).toBe(true);
-    const preflight = await fetch(`${api.baseUrl}/v1/models/${name}/1.0.0/model.json`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } });
+    const preflight = await fetch(`${api.baseUrl}/v1/models/${name}/1.0.0/model.json`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+    });
     expect(preflight.status).toBe(204);
   });
 
@@ -191,7 +257,10 @@ describe('public model files', () => {
     ['an unknown model', `/v1/models/nope/1.0.0/model.json`, 404, 'MODEL_NOT_FOUND'],
   ])('answers %s with 404', async (_case, url, status, code) => {
     const response = await fetch(`${api.baseUrl}${url.replace('NAME', name)}`);
-    expect({ status: response.status, code: ((await response.json()) as { error: { code: string } }).error.code }).toEqual({ status, code });
+    expect({
+      status: response.status,
+      code: ((await response.json()) as { error: { code: string } }).error.code,
+    }).toEqual({ status, code });
   });
 });
 
@@ -201,7 +270,11 @@ describe.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('the n
   const encoded = encodeURIComponent(given);
 
   it('is an unknown model on the public files route, as a name or a version', async () => {
-    for (const url of [`/v1/models/${encoded}/1/model.json`, `/v1/models/${name}/${encoded}/model.json`, `/v1/models/${name}/1.0.0/${encoded}`]) {
+    for (const url of [
+      `/v1/models/${encoded}/1/model.json`,
+      `/v1/models/${name}/${encoded}/model.json`,
+      `/v1/models/${name}/1.0.0/${encoded}`,
+    ]) {
       const response = await fetch(`${api.baseUrl}${url}`);
       expect({ url, status: response.status }).toEqual({ url, status: 404 });
     }
@@ -213,12 +286,20 @@ describe.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])('the n
     expect({ status: live.status, code: live.json.error.code }).toEqual({ status: 404, code: 'MODEL_NOT_FOUND' });
     const version = await call('POST', `/v1/admin/models/${name}/live`, admin, { version: given });
     expect(version.status).toBe(404);
-    const publish = await call('POST', `/v1/admin/models/${encoded}/versions`, admin, { ...publishBody(), version: '2.0.0', url: 'file:///x' });
+    const publish = await call('POST', `/v1/admin/models/${encoded}/versions`, admin, {
+      ...publishBody(),
+      version: '2.0.0',
+      url: 'file:///x',
+    });
     expect(publish.status).toBe(400);
   });
 
   it('is an unknown model, tier or status where a job or a user names it', async () => {
-    const submit = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await validJpeg(64, 64), { model: given }) });
+    const submit = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: api.user.headers,
+      body: imageForm(await validJpeg(64, 64), { model: given }),
+    });
     expect(submit.status).toBe(400);
     const list = await call('GET', `/v1/jobs?status=${encoded}`, api.user);
     expect(list.status).toBe(400);

@@ -33,7 +33,10 @@ describe('GET /openapi.json', () => {
     const text = JSON.stringify(document);
     expect(text).not.toContain(String(Number.MAX_SAFE_INTEGER));
     expect(text).not.toContain(String(Number.MIN_SAFE_INTEGER));
-    const query = (path: string, name: string) => document.paths[path].get.parameters.find((parameter: { name: string; in: string }) => parameter.in === 'query' && parameter.name === name).schema;
+    const query = (path: string, name: string) =>
+      document.paths[path].get.parameters.find(
+        (parameter: { name: string; in: string }) => parameter.in === 'query' && parameter.name === name,
+      ).schema;
     expect(query('/v1/jobs/{id}', 'wait')).toMatchObject({ type: 'integer', minimum: 0, maximum: 60 });
     expect(query('/v1/jobs', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 });
     expect(query('/v1/admin/stats', 'window')).toMatchObject({ type: 'integer', minimum: 60, maximum: 604800 });
@@ -55,7 +58,15 @@ describe('GET /openapi.json', () => {
 
   it('documents the webhook with its signature headers', () => {
     const webhook = document.webhooks.jobFinished.post;
-    expect(webhook.parameters.map((parameter: { name: string }) => parameter.name).sort()).toEqual(['InferQ-Attempt', 'InferQ-Delivery', 'InferQ-Event', 'InferQ-Signature', 'webhook-id', 'webhook-signature', 'webhook-timestamp']);
+    expect(webhook.parameters.map((parameter: { name: string }) => parameter.name).sort()).toEqual([
+      'InferQ-Attempt',
+      'InferQ-Delivery',
+      'InferQ-Event',
+      'InferQ-Signature',
+      'webhook-id',
+      'webhook-signature',
+      'webhook-timestamp',
+    ]);
     expect(webhook.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Job' });
   });
 
@@ -78,7 +89,14 @@ describe('GET /openapi.json', () => {
     });
     const spare = await api.deps.accounts.issueKey(admin.userId, 'spare');
     const nsfw = await api.deps.registry!.resolve('nsfw');
-    const values: Record<string, string> = { id: job.id, user: admin.userId, key: spare.id, name: 'nsfw', version: nsfw.version, file: 'model.json' };
+    const values: Record<string, string> = {
+      id: job.id,
+      user: admin.userId,
+      key: spare.id,
+      name: 'nsfw',
+      version: nsfw.version,
+      file: 'model.json',
+    };
     // Bulk actions get a body that scopes them to this test's admin, who has no jobs to retry or
     // clean: other test files share the database.
     const bodies: Record<string, unknown> = {
@@ -88,7 +106,9 @@ describe('GET /openapi.json', () => {
     const checked: string[] = [];
     for (const [template, item] of Object.entries<Record<string, unknown>>(document.paths)) {
       for (const method of ['get', 'post', 'patch', 'put', 'delete'].filter((name) => name in item)) {
-        const path = template.replace(/\{(\w+)\}/g, (_match, name: string) => (method === 'delete' && name === 'id' ? doomed.id : values[name]!));
+        const path = template.replace(/\{(\w+)\}/g, (_match, name: string) =>
+          method === 'delete' && name === 'id' ? doomed.id : values[name]!,
+        );
         const controller = new AbortController();
         const body = bodies[`${method.toUpperCase()} ${template}`];
         const response = await fetch(`${api.baseUrl}${path}`, {
@@ -112,7 +132,8 @@ describe('GET /docs', () => {
     const schema = document.paths['/v1/jobs'].post.requestBody.content['multipart/form-data'].schema;
     const form = new FormData();
     for (const [name, property] of Object.entries<{ format?: string; example?: string }>(schema.properties)) {
-      if (property.format === 'binary') form.append(name, new Blob([new Uint8Array(await drawingImage(64, 64))], { type: 'image/png' }), 'photo.png');
+      if (property.format === 'binary')
+        form.append(name, new Blob([new Uint8Array(await drawingImage(64, 64))], { type: 'image/png' }), 'photo.png');
       else form.append(name, property.example ?? '');
     }
     const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: admin.headers, body: form });

@@ -6,7 +6,11 @@ import { apiPerTest, imageForm, type TestApi } from './apiHarness.ts';
 const start = apiPerTest();
 
 async function submit(target: TestApi, user: TestUser): Promise<Response> {
-  return fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(await validJpeg(64, 64)) });
+  return fetch(`${target.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: user.headers,
+    body: imageForm(await validJpeg(64, 64)),
+  });
 }
 
 function limitHeaders(response: Response) {
@@ -19,7 +23,9 @@ function limitHeaders(response: Response) {
 
 describe('per-user rate limits', () => {
   it('answers the N+1th submission with 429 RATE_LIMITED, Retry-After and RateLimit headers; successes carry them too', async () => {
-    const target = await start({ tierOverrides: { free: { submitsPerWindow: 3, submitBurst: 0, rateWindowSeconds: 60 } } });
+    const target = await start({
+      tierOverrides: { free: { submitsPerWindow: 3, submitBurst: 0, rateWindowSeconds: 60 } },
+    });
     const seen: Array<{ status: number; limit: number; remaining: number }> = [];
     for (let i = 0; i < 3; i++) {
       const response = await submit(target, target.user);
@@ -51,7 +57,9 @@ describe('per-user rate limits', () => {
   });
 
   it('allows the burst on top of the sustained rate, then refuses', async () => {
-    const target = await start({ tierOverrides: { free: { submitsPerWindow: 2, submitBurst: 2, burstWindowSeconds: 600 } } });
+    const target = await start({
+      tierOverrides: { free: { submitsPerWindow: 2, submitBurst: 2, burstWindowSeconds: 600 } },
+    });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await submit(target, target.user)).status);
     expect(statuses).toEqual([202, 202, 202, 202, 429]);

@@ -7,7 +7,13 @@ import { imageForm, sharedTestApi } from './apiHarness.ts';
 
 const api = sharedTestApi();
 
-async function call(user: TestUser, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+async function call(
+  user: TestUser,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const response = await fetch(`${api.baseUrl}${path}`, {
     method,
     headers: { ...user.headers, ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -17,14 +23,31 @@ async function call(user: TestUser, method: string, path: string, body?: unknown
 }
 
 async function submit(user: TestUser, metadata: Record<string, string>): Promise<string> {
-  const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(await drawingImage(64, 64), { metadata: JSON.stringify(metadata) }, 'a.png', 'image/png') });
+  const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: user.headers,
+    body: imageForm(await drawingImage(64, 64), { metadata: JSON.stringify(metadata) }, 'a.png', 'image/png'),
+  });
   expect(response.status).toBe(202);
   return ((await response.json()) as { id: string }).id;
 }
 
 /** Moves a job to failed (or another final status) as the worker would, finished `agoMs` ago. */
-async function finish(id: string, status: 'failed' | 'succeeded', agoMs = 1000, errorCode = 'INFERENCE_FAILED'): Promise<void> {
-  await api.deps.db.job.update({ where: { id }, data: { status, errorCode: status === 'failed' ? errorCode : null, errorMessage: 'x', finishedAt: new Date(Date.now() - agoMs) } });
+async function finish(
+  id: string,
+  status: 'failed' | 'succeeded',
+  agoMs = 1000,
+  errorCode = 'INFERENCE_FAILED',
+): Promise<void> {
+  await api.deps.db.job.update({
+    where: { id },
+    data: {
+      status,
+      errorCode: status === 'failed' ? errorCode : null,
+      errorMessage: 'x',
+      finishedAt: new Date(Date.now() - agoMs),
+    },
+  });
   // The worker's BullMQ entry would be failed or completed: here it is taken away.
   const queue = api.queue.queueFor('nsfw');
   await (await queue.getJob(id))?.remove();
@@ -34,7 +57,12 @@ describe('POST /v1/admin/jobs/retry', () => {
   it('previews the failed jobs of a selection, retries them once, and is idempotent', async () => {
     const owner = await createTestUser(inject('databaseUrl'));
     const tag = randomUUID();
-    const [a, b, c, d] = [await submit(owner, { run: tag }), await submit(owner, { run: tag }), await submit(owner, { run: tag }), await submit(owner, { run: 'other' })];
+    const [a, b, c, d] = [
+      await submit(owner, { run: tag }),
+      await submit(owner, { run: tag }),
+      await submit(owner, { run: tag }),
+      await submit(owner, { run: 'other' }),
+    ];
     await finish(a!, 'failed', 5000, 'TIMEOUT');
     await finish(b!, 'failed', 5000, 'INFERENCE_FAILED');
     await finish(c!, 'succeeded');
@@ -44,18 +72,34 @@ describe('POST /v1/admin/jobs/retry', () => {
     const preview = await call(api.admin, 'POST', '/v1/admin/jobs/retry', { filter, dryRun: true });
     expect(preview.status).toBe(200);
     expect(preview.body).toMatchObject({ matched: 2, retried: 0, dryRun: true });
-    const narrower = await call(api.admin, 'POST', '/v1/admin/jobs/retry', { filter: { ...filter, errorCode: 'TIMEOUT' }, dryRun: true });
+    const narrower = await call(api.admin, 'POST', '/v1/admin/jobs/retry', {
+      filter: { ...filter, errorCode: 'TIMEOUT' },
+      dryRun: true,
+    });
     expect(narrower.body.matched).toBe(1);
 
     // Without the preview's asOf the operation is not fixed: refused.
-    expect((await call(api.admin, 'POST', '/v1/admin/jobs/retry', { filter })).body.error.code).toBe('VALIDATION_FAILED');
+    expect((await call(api.admin, 'POST', '/v1/admin/jobs/retry', { filter })).body.error.code).toBe(
+      'VALIDATION_FAILED',
+    );
 
     const run = await call(api.admin, 'POST', '/v1/admin/jobs/retry', { filter, asOf: preview.body.asOf });
     expect(run.status).toBe(200);
-    expect(run.body).toMatchObject({ operationId: preview.body.operationId, matched: 2, retried: 2, remaining: 0, dryRun: false });
+    expect(run.body).toMatchObject({
+      operationId: preview.body.operationId,
+      matched: 2,
+      retried: 2,
+      remaining: 0,
+      dryRun: false,
+    });
     const rows = await api.deps.db.job.findMany({ where: { id: { in: [a!, b!, c!, d!] } } });
     const statusOf = (id: string) => rows.find((row) => row.id === id)?.status;
-    expect([statusOf(a!), statusOf(b!), statusOf(c!), statusOf(d!)]).toEqual(['queued', 'queued', 'succeeded', 'failed']);
+    expect([statusOf(a!), statusOf(b!), statusOf(c!), statusOf(d!)]).toEqual([
+      'queued',
+      'queued',
+      'succeeded',
+      'failed',
+    ]);
     expect(await api.queue.queueFor('nsfw').getJob(a!)).toBeTruthy();
 
     // One of them fails again: the same request does not retry it a second time.
@@ -92,7 +136,16 @@ describe('webhook redelivery', () => {
     const deliveryId = randomUUID();
     for (const [index, attempt] of attempts.entries()) {
       await api.deps.db.webhookDelivery.create({
-        data: { jobId: id, deliveryId, event: 'completed', attempt: index + 1, url: 'https://example.com/hook', statusCode: attempt.statusCode, error: attempt.statusCode === 200 ? null : 'refused', createdAt: new Date(Date.now() - attempt.agoMs) },
+        data: {
+          jobId: id,
+          deliveryId,
+          event: 'completed',
+          attempt: index + 1,
+          url: 'https://example.com/hook',
+          statusCode: attempt.statusCode,
+          error: attempt.statusCode === 200 ? null : 'refused',
+          createdAt: new Date(Date.now() - attempt.agoMs),
+        },
       });
     }
     return id;
@@ -105,10 +158,14 @@ describe('webhook redelivery', () => {
 
   it('redelivers one job, once per Idempotency-Key, as a new delivery', async () => {
     const id = await jobWithWebhook([{ statusCode: 500, agoMs: 60_000 }]);
-    const first = await call(api.admin, 'POST', `/v1/admin/jobs/${id}/redeliver`, undefined, { 'idempotency-key': 'k1' });
+    const first = await call(api.admin, 'POST', `/v1/admin/jobs/${id}/redeliver`, undefined, {
+      'idempotency-key': 'k1',
+    });
     expect(first.status).toBe(202);
     expect(first.body).toMatchObject({ matched: 1, enqueued: 1 });
-    const repeat = await call(api.admin, 'POST', `/v1/admin/jobs/${id}/redeliver`, undefined, { 'idempotency-key': 'k1' });
+    const repeat = await call(api.admin, 'POST', `/v1/admin/jobs/${id}/redeliver`, undefined, {
+      'idempotency-key': 'k1',
+    });
     expect(repeat.body).toMatchObject({ operationId: first.body.operationId, enqueued: 0 });
     const queued = await redeliveriesOf(id);
     expect(queued).toHaveLength(1);
@@ -129,10 +186,19 @@ describe('webhook redelivery', () => {
   });
 
   it('redelivers every delivery that failed in a time range and never succeeded, once per range', async () => {
-    const failedInRange = await jobWithWebhook([{ statusCode: 503, agoMs: 30 * 60_000 }, { statusCode: null, agoMs: 20 * 60_000 }]);
-    const succeededLater = await jobWithWebhook([{ statusCode: 500, agoMs: 30 * 60_000 }, { statusCode: 200, agoMs: 5 * 60_000 }]);
+    const failedInRange = await jobWithWebhook([
+      { statusCode: 503, agoMs: 30 * 60_000 },
+      { statusCode: null, agoMs: 20 * 60_000 },
+    ]);
+    const succeededLater = await jobWithWebhook([
+      { statusCode: 500, agoMs: 30 * 60_000 },
+      { statusCode: 200, agoMs: 5 * 60_000 },
+    ]);
     const failedBefore = await jobWithWebhook([{ statusCode: 500, agoMs: 3 * 3600_000 }]);
-    const range = { from: new Date(Date.now() - 3600_000).toISOString(), to: new Date(Date.now() - 10 * 60_000).toISOString() };
+    const range = {
+      from: new Date(Date.now() - 3600_000).toISOString(),
+      to: new Date(Date.now() - 10 * 60_000).toISOString(),
+    };
 
     const preview = await call(api.admin, 'POST', '/v1/admin/webhooks/redeliver', { ...range, dryRun: true });
     expect(preview.status).toBe(200);

@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestUser } from '@inferq/testing';
 import sharp from 'sharp';
-import { privateMetadataImage, privateMetadataMarkers, validAvif, validGif, validJpeg, validPng, validTiff, validWebp } from '@inferq/images/testing';
+import {
+  privateMetadataImage,
+  privateMetadataMarkers,
+  validAvif,
+  validGif,
+  validJpeg,
+  validPng,
+  validTiff,
+  validWebp,
+} from '@inferq/images/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
 
 /**
@@ -11,7 +20,10 @@ import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
  */
 
 // A ZIP local-file header, a PHP script and HTML: what a polyglot carries after IEND/EOI.
-const payload = Buffer.from('PK\x03\x04\x14\x00<?php echo shell_exec($_GET["c"]); ?><html><body><script>alert(document.domain)</script></body></html>', 'latin1');
+const payload = Buffer.from(
+  'PK\x03\x04\x14\x00<?php echo shell_exec($_GET["c"]); ?><html><body><script>alert(document.domain)</script></body></html>',
+  'latin1',
+);
 let api: TestApi;
 
 beforeAll(async () => {
@@ -32,7 +44,11 @@ describe('an image with a payload appended', () => {
   ])('a %s is accepted, stored and served without the payload', async (format, contentType, make) => {
     const image = await make();
     const upload = Buffer.concat([image, payload]);
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(upload, {}, `a.${format}`) });
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: api.user.headers,
+      body: imageForm(upload, {}, `a.${format}`),
+    });
     expect(response.status).toBe(202);
     const job = (await response.json()) as { id: string };
 
@@ -53,7 +69,12 @@ describe('an image with a payload appended', () => {
       nosniff: served.headers.get('x-content-type-options'),
       csp: served.headers.get('content-security-policy'),
       disposition: served.headers.get('content-disposition'),
-    }).toEqual({ type: contentType, nosniff: 'nosniff', csp: "default-src 'none'", disposition: `inline; filename="${job.id}.${format}"` });
+    }).toEqual({
+      type: contentType,
+      nosniff: 'nosniff',
+      csp: "default-src 'none'",
+      disposition: `inline; filename="${job.id}.${format}"`,
+    });
   });
 
   it('an input stored with a payload before trimming existed is served without it', async () => {
@@ -77,19 +98,33 @@ describe('an image with a payload appended', () => {
     ['GET', '/deliveries'],
     ['GET', ''],
     ['POST', '/cancel'],
-  ])("answers another user's %s /v1/jobs/:id%s with 404 JOB_NOT_FOUND and changes nothing (object-level authorization)", async (method, suffix) => {
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(Buffer.concat([await validPng(64, 48), payload])) });
-    const job = (await response.json()) as { id: string };
-    const other = await createTestUser(inject('databaseUrl'));
-    const answer = await fetch(`${api.baseUrl}/v1/jobs/${job.id}${suffix}`, { method, headers: other.headers });
-    expect({ status: answer.status, code: ((await answer.json()) as { error: { code: string } }).error.code }).toEqual({ status: 404, code: 'JOB_NOT_FOUND' });
-    expect((await api.deps.db.job.findUnique({ where: { id: job.id } }))?.status).toBe('queued');
-  });
+  ])(
+    "answers another user's %s /v1/jobs/:id%s with 404 JOB_NOT_FOUND and changes nothing (object-level authorization)",
+    async (method, suffix) => {
+      const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: api.user.headers,
+        body: imageForm(Buffer.concat([await validPng(64, 48), payload])),
+      });
+      const job = (await response.json()) as { id: string };
+      const other = await createTestUser(inject('databaseUrl'));
+      const answer = await fetch(`${api.baseUrl}/v1/jobs/${job.id}${suffix}`, { method, headers: other.headers });
+      expect({
+        status: answer.status,
+        code: ((await answer.json()) as { error: { code: string } }).error.code,
+      }).toEqual({ status: 404, code: 'JOB_NOT_FOUND' });
+      expect((await api.deps.db.job.findUnique({ where: { id: job.id } }))?.status).toBe('queued');
+    },
+  );
 });
 
 describe('private metadata of an upload', () => {
   const submitAndFetch = async (target: TestApi, upload: Buffer): Promise<Buffer> => {
-    const response = await fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: target.user.headers, body: imageForm(upload, {}, 'photo.jpg') });
+    const response = await fetch(`${target.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: target.user.headers,
+      body: imageForm(upload, {}, 'photo.jpg'),
+    });
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     const served = await fetch(`${target.baseUrl}/v1/jobs/${id}/image`, { headers: target.user.headers });
@@ -102,7 +137,11 @@ describe('private metadata of an upload', () => {
     const served = await submitAndFetch(api, upload);
     for (const marker of privateMetadataMarkers) expect(served.includes(marker)).toBe(false);
     const metadata = await sharp(served).metadata();
-    expect({ orientation: metadata.orientation, xmp: metadata.xmp, exifBytes: (metadata.exif?.length ?? 0) < 64 }).toEqual({ orientation: 6, xmp: undefined, exifBytes: true });
+    expect({
+      orientation: metadata.orientation,
+      xmp: metadata.xmp,
+      exifBytes: (metadata.exif?.length ?? 0) < 64,
+    }).toEqual({ orientation: 6, xmp: undefined, exifBytes: true });
   });
 
   it('is kept as sent where the setting keeps it (KEEP_IMAGE_METADATA)', async () => {

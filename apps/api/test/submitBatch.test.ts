@@ -22,13 +22,21 @@ function batchForm(images: Buffer[], fields: Record<string, string> = {}): FormD
   return form;
 }
 
-async function submitBatch(target: TestApi, images: Buffer[], options: { user?: TestUser; headers?: Record<string, string>; fields?: Record<string, string> } = {}) {
+async function submitBatch(
+  target: TestApi,
+  images: Buffer[],
+  options: { user?: TestUser; headers?: Record<string, string>; fields?: Record<string, string> } = {},
+) {
   const response = await fetch(`${target.baseUrl}/v1/jobs/batch`, {
     method: 'POST',
     headers: { ...(options.user ?? target.user).headers, ...options.headers },
     body: batchForm(images, options.fields),
   });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as BatchView & { error?: { code: string } } };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as BatchView & { error?: { code: string } },
+  };
 }
 
 const storedJobs = (target: TestApi) => target.deps.db.job.count({ where: { userId: target.user.userId } });
@@ -38,7 +46,13 @@ describe('POST /v1/jobs/batch', () => {
     // One image a byte over the tier's limit: the body as a whole is well within the batch's.
     const large = await photoLikeImage(300, 200, 'png');
     const target = await start({ tierOverrides: { free: { ...lifted, maxUploadBytes: large.length - 1 } } });
-    const { status, body } = await submitBatch(target, [await validJpeg(64, 48), await validPng(64, 48), textFile(), await validJpeg(80, 60), large]);
+    const { status, body } = await submitBatch(target, [
+      await validJpeg(64, 48),
+      await validPng(64, 48),
+      textFile(),
+      await validJpeg(80, 60),
+      large,
+    ]);
     expect(status).toBe(202);
     expect(body.data.map((item) => [item.index, item.status, item.error?.code ?? null])).toEqual([
       [0, 202, null],
@@ -50,7 +64,10 @@ describe('POST /v1/jobs/batch', () => {
     expect(body).toMatchObject({ accepted: 3, refused: 2 });
     const ids = body.data.flatMap((item) => (item.job ? [item.job.id] : []));
     expect(new Set(ids).size).toBe(3);
-    expect(body.data[1]!.job).toMatchObject({ status: 'queued', input: { format: 'png', width: 64, height: 48, fileName: 'image-1.jpg' } });
+    expect(body.data[1]!.job).toMatchObject({
+      status: 'queued',
+      input: { format: 'png', width: 64, height: 48, fileName: 'image-1.jpg' },
+    });
     expect(await storedJobs(target)).toBe(3);
     const queued = await Promise.all(ids.map((id) => target.queue.getJob(id, 'nsfw')));
     expect(queued.every((job) => job !== undefined)).toBe(true);
@@ -66,7 +83,7 @@ describe('POST /v1/jobs/batch', () => {
     expect(await storedJobs(target)).toBe(2);
   });
 
-  it("holds concurrent batches to the quota together: exactly max jobs are stored", async () => {
+  it('holds concurrent batches to the quota together: exactly max jobs are stored', async () => {
     const target = await start({ tierOverrides: { free: { ...lifted, maxJobsInFlight: 5 } } });
     const image = await validJpeg(64, 48);
     const answers = await Promise.all(Array.from({ length: 4 }, () => submitBatch(target, [image, image, image])));
@@ -81,7 +98,11 @@ describe('POST /v1/jobs/batch', () => {
   ])('refuses %s as a whole and stores nothing', async (_name, tier, count, expectedStatus, code) => {
     const target = await start({ tierOverrides: { free: { ...lifted, ...tier } } });
     const image = await validJpeg(64, 48);
-    const { status, body } = await submitBatch(target, Array.from({ length: count }, () => image), { fields: { model: 'nsfw' } });
+    const { status, body } = await submitBatch(
+      target,
+      Array.from({ length: count }, () => image),
+      { fields: { model: 'nsfw' } },
+    );
     expect(status).toBe(expectedStatus);
     expect(body.error?.code).toBe(code);
     expect(await storedJobs(target)).toBe(0);
@@ -89,13 +110,17 @@ describe('POST /v1/jobs/batch', () => {
 
   it('refuses an unknown model for the whole batch', async () => {
     const target = await start({ tierOverrides: { free: lifted } });
-    const { status, body } = await submitBatch(target, [await validJpeg(64, 48)], { fields: { model: 'no-such-model' } });
+    const { status, body } = await submitBatch(target, [await validJpeg(64, 48)], {
+      fields: { model: 'no-such-model' },
+    });
     expect(status).toBe(400);
     expect(body.error?.code).toBe('UNKNOWN_MODEL');
   });
 
   it('spends one unit of the submit rate limit per image, and refuses the whole batch past it', async () => {
-    const target = await start({ tierOverrides: { free: { submitsPerWindow: 3, submitBurst: 0, requestsPerWindow: 100 } } });
+    const target = await start({
+      tierOverrides: { free: { submitsPerWindow: 3, submitBurst: 0, requestsPerWindow: 100 } },
+    });
     const image = await validJpeg(64, 48);
     expect((await submitBatch(target, [image, image])).status).toBe(202);
     const refused = await submitBatch(target, [image, image]);
@@ -120,15 +145,26 @@ describe('POST /v1/jobs/batch', () => {
     const target = await start({ tierOverrides: { free: lifted } });
     const image = await validJpeg(64, 48);
     const key = `batch-${randomUUID()}`;
-    const single = await fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...target.user.headers, 'Idempotency-Key': `${key}:0` }, body: imageForm(image) });
+    const single = await fetch(`${target.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...target.user.headers, 'Idempotency-Key': `${key}:0` },
+      body: imageForm(image),
+    });
     expect(single.status).toBe(202);
     const singleId = ((await single.json()) as { id: string }).id;
     const batch = await submitBatch(target, [image], { headers: { 'Idempotency-Key': key } });
     expect(batch.body.data.map((item) => item.status)).toEqual([202]);
     expect(batch.body.data[0]?.job?.id).not.toBe(singleId);
     // And the other way round: the single key still answers its own job.
-    const again = await fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...target.user.headers, 'Idempotency-Key': `${key}:0` }, body: imageForm(image) });
-    expect({ status: again.status, id: ((await again.json()) as { id: string }).id }).toEqual({ status: 200, id: singleId });
+    const again = await fetch(`${target.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { ...target.user.headers, 'Idempotency-Key': `${key}:0` },
+      body: imageForm(image),
+    });
+    expect({ status: again.status, id: ((await again.json()) as { id: string }).id }).toEqual({
+      status: 200,
+      id: singleId,
+    });
     expect(await storedJobs(target)).toBe(2);
   });
 
@@ -139,18 +175,42 @@ describe('POST /v1/jobs/batch', () => {
     const subscriber = new JobEventSubscriber({ connection: subscribed, prefix });
     await subscriber.start();
     const db = createDatabase({ url: inject('databaseUrl') });
-    closers.push(() => subscribed.disconnect(), () => publishing.disconnect(), () => subscriber.close(), () => db.$disconnect());
+    closers.push(
+      () => subscribed.disconnect(),
+      () => publishing.disconnect(),
+      () => subscriber.close(),
+      () => db.$disconnect(),
+    );
     const writer = new TestJobs(db);
     const publisher = new JobEventPublisher({ connection: publishing, prefix });
-    const target = await start({ waiter: new JobWaiter({ subscriber, read: (ids) => Promise.all(ids.map((id) => writer.get(id))) }), tierOverrides: { free: lifted } });
+    const target = await start({
+      waiter: new JobWaiter({ subscriber, read: (ids) => Promise.all(ids.map((id) => writer.get(id))) }),
+      tierOverrides: { free: lifted },
+    });
     const image = await validJpeg(64, 48);
 
     const answer = submitBatch(target, [image, image, image], { headers: { Prefer: 'wait=20' } });
     // A worker's part: finish the jobs once they are stored.
     let ids: string[] = [];
-    await expect.poll(async () => (ids = (await target.deps.db.job.findMany({ where: { userId: target.user.userId } })).map((job) => job.id)).length, { timeout: 10_000 }).toBe(3);
-    await writer.completeMany(ids.map((id) => ({ id, workerId: 'test', inferenceMs: 1, result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } })));
-    await publisher.publishMany(ids.map((jobId) => ({ jobId, userId: target.user.userId, status: 'succeeded' as const })));
+    await expect
+      .poll(
+        async () =>
+          (ids = (await target.deps.db.job.findMany({ where: { userId: target.user.userId } })).map((job) => job.id))
+            .length,
+        { timeout: 10_000 },
+      )
+      .toBe(3);
+    await writer.completeMany(
+      ids.map((id) => ({
+        id,
+        workerId: 'test',
+        inferenceMs: 1,
+        result: { modelName: 'nsfw', modelVersion: '1', output: [[1]] },
+      })),
+    );
+    await publisher.publishMany(
+      ids.map((jobId) => ({ jobId, userId: target.user.userId, status: 'succeeded' as const })),
+    );
 
     const { status, headers, body } = await answer;
     expect(status).toBe(200);

@@ -28,10 +28,18 @@ async function countJobs(): Promise<number> {
 
 describe('POST /v1/jobs', () => {
   it('accepts a real image: 202, Location, a queued row and a BullMQ job with the same id', async () => {
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await drawingImage(320, 240)) });
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: api.user.headers,
+      body: imageForm(await drawingImage(320, 240)),
+    });
     expect(response.status).toBe(202);
     const body = await response.json();
-    expect(body).toMatchObject({ status: 'queued', model: { name: 'nsfw' }, input: { format: 'png', width: 320, height: 240 } });
+    expect(body).toMatchObject({
+      status: 'queued',
+      model: { name: 'nsfw' },
+      input: { format: 'png', width: 320, height: 240 },
+    });
     expect(response.headers.get('location')).toBe(`/v1/jobs/${body.id}`);
     expect(response.headers.get('x-request-id')).toBeTruthy();
 
@@ -60,7 +68,12 @@ describe('POST /v1/jobs', () => {
   const badUploads: Array<[string, () => Promise<RequestInit>, number, string]> = [
     ['an empty body', async () => ({ method: 'POST' }), 400, 'MISSING_IMAGE'],
     // JSON submits by reference (imageUrl or uploadId); image bytes are no field of it.
-    ['a JSON body with image bytes', async () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"image":"x"}' }), 400, 'VALIDATION_FAILED'],
+    [
+      'a JSON body with image bytes',
+      async () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"image":"x"}' }),
+      400,
+      'VALIDATION_FAILED',
+    ],
     [
       'a form without the image field',
       async () => {
@@ -72,37 +85,100 @@ describe('POST /v1/jobs', () => {
       'MISSING_IMAGE',
     ],
     ['a zero-byte file', async () => ({ method: 'POST', body: imageForm(emptyFile()) }), 400, 'INVALID_IMAGE'],
-    ['a text file named .jpg', async () => ({ method: 'POST', body: imageForm(textFile(), {}, 'cat.jpg') }), 400, 'INVALID_IMAGE'],
-    ['a truncated JPEG', async () => ({ method: 'POST', body: imageForm(await truncatedJpeg()) }), 400, 'INVALID_IMAGE'],
-    ['a PNG with a corrupt chunk', async () => ({ method: 'POST', body: imageForm(await pngWithCorruptChunk()) }), 400, 'INVALID_IMAGE'],
+    [
+      'a text file named .jpg',
+      async () => ({ method: 'POST', body: imageForm(textFile(), {}, 'cat.jpg') }),
+      400,
+      'INVALID_IMAGE',
+    ],
+    [
+      'a truncated JPEG',
+      async () => ({ method: 'POST', body: imageForm(await truncatedJpeg()) }),
+      400,
+      'INVALID_IMAGE',
+    ],
+    [
+      'a PNG with a corrupt chunk',
+      async () => ({ method: 'POST', body: imageForm(await pngWithCorruptChunk()) }),
+      400,
+      'INVALID_IMAGE',
+    ],
     ['a 1×1 image', async () => ({ method: 'POST', body: imageForm(await tinyImage()) }), 422, 'IMAGE_DIMENSIONS'],
-    ['a PNG claiming 100000×100000 pixels', async () => ({ method: 'POST', body: imageForm(pixelBomb()) }), 413, 'IMAGE_TOO_LARGE'],
-    ['a 20000×20000 decompression bomb', async () => ({ method: 'POST', body: imageForm(decompressionBomb()) }), 413, 'IMAGE_TOO_LARGE'],
-    ['an upload over the size limit', async () => ({ method: 'POST', body: imageForm(oversize) }), 413, 'IMAGE_TOO_LARGE'],
-    ['an unknown model', async () => ({ method: 'POST', body: imageForm(await validJpeg(64, 64), { model: 'no-such-model' }) }), 400, 'UNKNOWN_MODEL'],
-    ['an unknown model version', async () => ({ method: 'POST', body: imageForm(await validJpeg(64, 64), { version: '999.0.0' }) }), 400, 'UNKNOWN_MODEL'],
-    ['two files', async () => {
-      const form = imageForm(await validJpeg(64, 64));
-      form.append('image', new Blob([new Uint8Array(await validJpeg(64, 64))]), 'second.jpg');
-      return { method: 'POST', body: form };
-    }, 400, 'BAD_REQUEST'],
-    ['a file in another field', async () => {
-      const form = new FormData();
-      form.set('picture', new Blob([new Uint8Array(await validJpeg(64, 64))]), 'a.jpg');
-      return { method: 'POST', body: form };
-    }, 400, 'BAD_REQUEST'],
-    ['a malformed multipart body', async () => ({
-      method: 'POST',
-      headers: { 'content-type': 'multipart/form-data; boundary=xyz' },
-      body: '--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\nabc',
-    }), 400, 'BAD_REQUEST'],
+    [
+      'a PNG claiming 100000×100000 pixels',
+      async () => ({ method: 'POST', body: imageForm(pixelBomb()) }),
+      413,
+      'IMAGE_TOO_LARGE',
+    ],
+    [
+      'a 20000×20000 decompression bomb',
+      async () => ({ method: 'POST', body: imageForm(decompressionBomb()) }),
+      413,
+      'IMAGE_TOO_LARGE',
+    ],
+    [
+      'an upload over the size limit',
+      async () => ({ method: 'POST', body: imageForm(oversize) }),
+      413,
+      'IMAGE_TOO_LARGE',
+    ],
+    [
+      'an unknown model',
+      async () => ({ method: 'POST', body: imageForm(await validJpeg(64, 64), { model: 'no-such-model' }) }),
+      400,
+      'UNKNOWN_MODEL',
+    ],
+    [
+      'an unknown model version',
+      async () => ({ method: 'POST', body: imageForm(await validJpeg(64, 64), { version: '999.0.0' }) }),
+      400,
+      'UNKNOWN_MODEL',
+    ],
+    [
+      'two files',
+      async () => {
+        const form = imageForm(await validJpeg(64, 64));
+        form.append('image', new Blob([new Uint8Array(await validJpeg(64, 64))]), 'second.jpg');
+        return { method: 'POST', body: form };
+      },
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'a file in another field',
+      async () => {
+        const form = new FormData();
+        form.set('picture', new Blob([new Uint8Array(await validJpeg(64, 64))]), 'a.jpg');
+        return { method: 'POST', body: form };
+      },
+      400,
+      'BAD_REQUEST',
+    ],
+    [
+      'a malformed multipart body',
+      async () => ({
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data; boundary=xyz' },
+        body: '--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\nabc',
+      }),
+      400,
+      'BAD_REQUEST',
+    ],
   ];
 
   it('names the models there are when the model, or its version, does not exist', async () => {
     const submit = async (fields: Record<string, string>) => {
-      const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await validJpeg(64, 64), fields) });
+      const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: api.user.headers,
+        body: imageForm(await validJpeg(64, 64), fields),
+      });
       expect(response.status).toBe(400);
-      return (await response.json()).error as { code: string; message: string; details: { models: Array<{ name: string; versions: string[] }> } };
+      return (await response.json()).error as {
+        code: string;
+        message: string;
+        details: { models: Array<{ name: string; versions: string[] }> };
+      };
     };
     const unknown = await submit({ model: 'no-such-model' });
     expect(unknown.code).toBe('UNKNOWN_MODEL');
@@ -116,7 +192,10 @@ describe('POST /v1/jobs', () => {
   it.each(badUploads)('rejects %s with a 4xx and stores nothing', async (_name, makeInit, status, code) => {
     const before = await countJobs();
     const init = await makeInit();
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { ...init, headers: { ...(init.headers as Record<string, string>), ...api.user.headers } });
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), ...api.user.headers },
+    });
     expect(response.status).toBe(status);
     const body = await response.json();
     expect(body.error.code).toBe(code);

@@ -27,7 +27,10 @@ const gatedCatalog: ModelCatalog = {
 beforeAll(async () => {
   const subscribed = createRedisConnection({ url: inject('redisUrl'), role: 'consumer' });
   closers.push(() => subscribed.disconnect());
-  const subscriber = new JobEventSubscriber({ connection: subscribed, prefix: `${inject('queuePrefix')}:${randomUUID()}` });
+  const subscriber = new JobEventSubscriber({
+    connection: subscribed,
+    prefix: `${inject('queuePrefix')}:${randomUUID()}`,
+  });
   await subscriber.start();
   closers.push(() => subscriber.close());
   api = await startTestApi({
@@ -43,7 +46,11 @@ afterAll(async () => {
 });
 
 const submit = async (headers: Record<string, string> = {}) =>
-  fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: { ...api.user.headers, ...headers }, body: imageForm(await validJpeg(64, 48)) });
+  fetch(`${api.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: { ...api.user.headers, ...headers },
+    body: imageForm(await validJpeg(64, 48)),
+  });
 
 const storedJobs = () => api.deps.db.job.count({ where: { userId: api.user.userId } });
 

@@ -9,24 +9,61 @@ const start = apiPerTest();
 const lifted = { submitsPerWindow: 100_000, submitBurst: 0, requestsPerWindow: 100_000, maxJobsInFlight: 100_000 };
 
 /** A flat AVIF: a few hundred bytes that declare many pixels (what a hostile upload looks like). */
-const flatAvif = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: { r: 90, g: 140, b: 200 } } }).avif({ effort: 0 }).toBuffer();
+const flatAvif = (width: number, height: number) =>
+  sharp({ create: { width, height, channels: 3, background: { r: 90, g: 140, b: 200 } } })
+    .avif({ effort: 0 })
+    .toBuffer();
 
-async function submit(target: TestApi, user: TestUser, image: Buffer): Promise<{ status: number; id?: string; code?: string; details?: Record<string, unknown>; at: number }> {
-  const response = await fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: user.headers, body: imageForm(image) });
+async function submit(
+  target: TestApi,
+  user: TestUser,
+  image: Buffer,
+): Promise<{ status: number; id?: string; code?: string; details?: Record<string, unknown>; at: number }> {
+  const response = await fetch(`${target.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: user.headers,
+    body: imageForm(image),
+  });
   const body = (await response.json()) as { id?: string; error?: { code: string; details?: Record<string, unknown> } };
-  return { status: response.status, id: body.id, code: body.error?.code, details: body.error?.details, at: performance.now() };
+  return {
+    status: response.status,
+    id: body.id,
+    code: body.error?.code,
+    details: body.error?.details,
+    at: performance.now(),
+  };
 }
 
-async function thumbnail(target: TestApi, user: TestUser, id: string, size: number): Promise<{ status: number; bytes: Buffer; at: number }> {
+async function thumbnail(
+  target: TestApi,
+  user: TestUser,
+  id: string,
+  size: number,
+): Promise<{ status: number; bytes: Buffer; at: number }> {
   const response = await fetch(`${target.baseUrl}/v1/jobs/${id}/image?size=${size}`, { headers: user.headers });
   return { status: response.status, bytes: Buffer.from(await response.arrayBuffer()), at: performance.now() };
 }
 
 describe('every decode is admitted by cost', () => {
   it('refuses an AVIF past its own pixel limit at submit (413), naming the format', async () => {
-    const target = await start({ tierOverrides: { free: lifted }, imageLimits: { maxBytes: 10 * 1024 * 1024, maxPixels: 40_000_000, minWidth: 32, minHeight: 32, maxWidth: 8192, maxHeight: 8192, maxPixelsByFormat: { avif: 1_000_000 } } });
+    const target = await start({
+      tierOverrides: { free: lifted },
+      imageLimits: {
+        maxBytes: 10 * 1024 * 1024,
+        maxPixels: 40_000_000,
+        minWidth: 32,
+        minHeight: 32,
+        maxWidth: 8192,
+        maxHeight: 8192,
+        maxPixelsByFormat: { avif: 1_000_000 },
+      },
+    });
     const answer = await submit(target, target.user, await flatAvif(1200, 1000));
-    expect(answer).toMatchObject({ status: 413, code: 'IMAGE_TOO_LARGE', details: { maxPixels: 1_000_000, format: 'avif' } });
+    expect(answer).toMatchObject({
+      status: 413,
+      code: 'IMAGE_TOO_LARGE',
+      details: { maxPixels: 1_000_000, format: 'avif' },
+    });
     expect((await submit(target, target.user, await flatAvif(1000, 1000))).status).toBe(202);
   });
 

@@ -15,7 +15,11 @@ afterAll(async () => {
 });
 
 async function submit(target: TestApi, webhook: string): Promise<Response> {
-  return fetch(`${target.baseUrl}/v1/jobs`, { method: 'POST', headers: target.user.headers, body: imageForm(await validJpeg(64, 64), { webhook }) });
+  return fetch(`${target.baseUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: target.user.headers,
+    body: imageForm(await validJpeg(64, 64), { webhook }),
+  });
 }
 
 describe('POST /v1/jobs with a webhook', () => {
@@ -50,12 +54,26 @@ describe('POST /v1/jobs with a webhook', () => {
   });
 
   it.each<[string, Record<string, string>, number, string[] | string]>([
-    ['started and completed, in either order', { webhook: 'https://hooks.example.com/a', webhookEvents: 'completed, started' }, 202, ['started', 'completed']],
+    [
+      'started and completed, in either order',
+      { webhook: 'https://hooks.example.com/a', webhookEvents: 'completed, started' },
+      202,
+      ['started', 'completed'],
+    ],
     ['started only', { webhook: 'https://hooks.example.com/a', webhookEvents: 'started' }, 202, ['started']],
-    ['an unknown event', { webhook: 'https://hooks.example.com/a', webhookEvents: 'started,output' }, 400, 'VALIDATION_FAILED'],
+    [
+      'an unknown event',
+      { webhook: 'https://hooks.example.com/a', webhookEvents: 'started,output' },
+      400,
+      'VALIDATION_FAILED',
+    ],
     ['events without a webhook', { webhookEvents: 'started' }, 400, 'VALIDATION_FAILED'],
   ])('webhookEvents: %s', async (_name, fields, status, expected) => {
-    const response = await fetch(`${api.baseUrl}/v1/jobs`, { method: 'POST', headers: api.user.headers, body: imageForm(await validJpeg(64, 64), fields) });
+    const response = await fetch(`${api.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: api.user.headers,
+      body: imageForm(await validJpeg(64, 64), fields),
+    });
     expect(response.status).toBe(status);
     const body = await response.json();
     if (status === 202) expect(body.webhook.events).toEqual(expected);
@@ -66,7 +84,11 @@ describe('POST /v1/jobs with a webhook', () => {
     const response = await submit(api, 'https://hooks.example.com/inferq?source=test');
     expect(response.status).toBe(202);
     const job = await response.json();
-    expect(job.webhook).toEqual({ url: 'https://hooks.example.com/inferq?source=test', events: ['completed'], deliveries: `/v1/jobs/${job.id}/deliveries` });
+    expect(job.webhook).toEqual({
+      url: 'https://hooks.example.com/inferq?source=test',
+      events: ['completed'],
+      deliveries: `/v1/jobs/${job.id}/deliveries`,
+    });
     const row = await api.deps.db.job.findUnique({ where: { id: job.id } });
     expect(row?.webhookUrl).toBe('https://hooks.example.com/inferq?source=test');
 
@@ -94,10 +116,15 @@ describe('POST /v1/jobs with a webhook', () => {
 
 describe('/v1/account/webhook-secret', () => {
   it('reads the secret, rotates it, and reads the new one', async () => {
-    const read = async () => (await (await fetch(`${api.baseUrl}/v1/account/webhook-secret`, { headers: api.user.headers })).json()).secret as string;
+    const read = async () =>
+      (await (await fetch(`${api.baseUrl}/v1/account/webhook-secret`, { headers: api.user.headers })).json())
+        .secret as string;
     const first = await read();
     expect(first).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
-    const rotated = await fetch(`${api.baseUrl}/v1/account/webhook-secret`, { method: 'POST', headers: api.user.headers });
+    const rotated = await fetch(`${api.baseUrl}/v1/account/webhook-secret`, {
+      method: 'POST',
+      headers: api.user.headers,
+    });
     expect(rotated.status).toBe(200);
     expect(rotated.headers.get('cache-control')).toBe('no-store');
     const second = (await rotated.json()).secret;
@@ -119,7 +146,10 @@ describe('WEBHOOK_ALLOW_PORTS', () => {
     try {
       expect((await submit(allowing, 'https://hooks.example.com:8443/hook')).status).toBe(202);
       const refused = await submit(allowing, 'https://hooks.example.com:8444/hook');
-      expect({ status: refused.status, reason: (await refused.json()).error.details.reason }).toEqual({ status: 400, reason: 'port' });
+      expect({ status: refused.status, reason: (await refused.json()).error.details.reason }).toEqual({
+        status: 400,
+        reason: 'port',
+      });
     } finally {
       await allowing.close();
     }

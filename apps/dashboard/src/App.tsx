@@ -10,8 +10,12 @@ import { JobsPage } from './pages/JobsPage.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
 
 // The pages with charts load the chart library when first opened; the job list starts without it.
-const JobDetailPage = lazy(() => import('./pages/JobDetailPage.tsx').then((module) => ({ default: module.JobDetailPage })));
-const OperationsPage = lazy(() => import('./pages/OperationsPage.tsx').then((module) => ({ default: module.OperationsPage })));
+const JobDetailPage = lazy(() =>
+  import('./pages/JobDetailPage.tsx').then((module) => ({ default: module.JobDetailPage })),
+);
+const OperationsPage = lazy(() =>
+  import('./pages/OperationsPage.tsx').then((module) => ({ default: module.OperationsPage })),
+);
 
 function Loading() {
   return <div className="skeleton" aria-busy="true" aria-label="Loading" />;
@@ -22,7 +26,8 @@ export function createQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {
       queries: {
-        retry: (failures, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 2,
+        retry: (failures, error) =>
+          !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 2,
         refetchOnWindowFocus: true,
         staleTime: 2000,
       },

@@ -10,7 +10,9 @@ describe('describeError', () => {
     ['UNAUTHENTICATED', 401, null, 'signed out'],
     ['INVALID_IMAGE', 400, null, 'not a valid image'],
   ])('%s (%i, Retry-After %s) reads "%s"', (code, status, retryAfter, title) => {
-    const described = describeError(new ApiError(status, code, 'message from the API', { retryAfterSeconds: retryAfter }));
+    const described = describeError(
+      new ApiError(status, code, 'message from the API', { retryAfterSeconds: retryAfter }),
+    );
     expect(described).toEqual({ code, title, detail: 'message from the API', retryAfterSeconds: retryAfter });
   });
 

@@ -42,7 +42,12 @@ export function describeError(error: unknown): ErrorDescription {
       retryAfterSeconds: wait,
     };
   }
-  return { code: 'INTERNAL', title: 'something went wrong', detail: error instanceof Error ? error.message : null, retryAfterSeconds: null };
+  return {
+    code: 'INTERNAL',
+    title: 'something went wrong',
+    detail: error instanceof Error ? error.message : null,
+    retryAfterSeconds: null,
+  };
 }
 
 /** "840 ms", "1.4 s", "2 min 5 s", "3 h 2 min"; a dash for null. */
@@ -68,7 +73,13 @@ export function formatAgo(iso: string | null | undefined, now = Date.now()): str
 }
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
 
 /** Clock time today, date and time otherwise. */
 export function formatTime(iso: string | null | undefined, now = new Date()): string {

@@ -14,7 +14,10 @@ const key = `iq_0123456789ab_${'a'.repeat(43)}`;
 const job = (id: string) => ({ id, input: { format: 'avif' } }) as JobView;
 
 /** The API as the page's fetch sees it: every image request answered by `answer`, each URL handed out by createObjectURL counted. */
-function stubApi(answer: (url: string) => Response = () => new Response(new Uint8Array([1, 2, 3]), { headers: { 'Content-Type': 'image/webp' } })) {
+function stubApi(
+  answer: (url: string) => Response = () =>
+    new Response(new Uint8Array([1, 2, 3]), { headers: { 'Content-Type': 'image/webp' } }),
+) {
   const fetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (url) => answer(String(url)));
   let made = 0;
   const create = vi.spyOn(URL, 'createObjectURL').mockImplementation(() => `blob:test/${++made}`);
@@ -31,7 +34,11 @@ function wrapper({ children }: { children: ReactNode }) {
   );
 }
 
-const notFound = () => new Response(JSON.stringify({ error: { code: 'JOB_NOT_FOUND', message: 'No such job.' } }), { status: 404, headers: { 'Content-Type': 'application/json' } });
+const notFound = () =>
+  new Response(JSON.stringify({ error: { code: 'JOB_NOT_FOUND', message: 'No such job.' } }), {
+    status: 404,
+    headers: { 'Content-Type': 'application/json' },
+  });
 
 describe('useJobImageUrl', () => {
   let api: ReturnType<typeof stubApi>;
@@ -48,7 +55,7 @@ describe('useJobImageUrl', () => {
     const [url, init] = api.fetch.mock.calls[0]!;
     expect(String(url)).toBe('/v1/jobs/job-1/image?size=88');
     expect((init?.headers as Record<string, string>).Authorization).toBe(`Bearer ${key}`);
-    expect(((api.create.mock.calls[0]![0]) as Blob).size).toBe(3);
+    expect((api.create.mock.calls[0]![0] as Blob).size).toBe(3);
     expect(api.revoke).not.toHaveBeenCalled();
 
     unmount();
@@ -62,11 +69,17 @@ describe('useJobImageUrl', () => {
   });
 
   it('revokes the previous job’s URL when the job changes, and only that one', async () => {
-    const { result, rerender, unmount } = renderHook(({ id }) => useJobImageUrl(id, 88), { wrapper, initialProps: { id: 'job-1' } });
+    const { result, rerender, unmount } = renderHook(({ id }) => useJobImageUrl(id, 88), {
+      wrapper,
+      initialProps: { id: 'job-1' },
+    });
     await waitFor(() => expect(result.current.url).toBe('blob:test/1'));
     rerender({ id: 'job-2' });
     await waitFor(() => expect(result.current.url).toBe('blob:test/2'));
-    expect(api.fetch.mock.calls.map(([url]) => String(url))).toEqual(['/v1/jobs/job-1/image?size=88', '/v1/jobs/job-2/image?size=88']);
+    expect(api.fetch.mock.calls.map(([url]) => String(url))).toEqual([
+      '/v1/jobs/job-1/image?size=88',
+      '/v1/jobs/job-2/image?size=88',
+    ]);
     expect(api.revoke.mock.calls).toEqual([['blob:test/1']]);
     unmount();
     expect(api.revoke.mock.calls).toEqual([['blob:test/1'], ['blob:test/2']]);
@@ -80,11 +93,14 @@ describe('useJobImageUrl', () => {
       return new Response(new Uint8Array([1, 2, 3]), { headers: { 'Content-Type': 'image/webp' } });
     });
     const seen: Array<string | null> = [];
-    const { result, rerender } = renderHook(({ id }) => {
-      const image = useJobImageUrl(id);
-      seen.push(image.url);
-      return image;
-    }, { wrapper, initialProps: { id: 'job-1' } });
+    const { result, rerender } = renderHook(
+      ({ id }) => {
+        const image = useJobImageUrl(id);
+        seen.push(image.url);
+        return image;
+      },
+      { wrapper, initialProps: { id: 'job-1' } },
+    );
     await waitFor(() => expect(result.current.url).toBe('blob:test/1'));
     act(() => result.current.markBroken());
     expect(result.current.broken).toBe(true);

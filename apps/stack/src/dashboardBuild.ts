@@ -10,7 +10,10 @@ const run = promisify(execFile);
 function newestMtime(entry: string): number {
   const stats = statSync(entry);
   if (!stats.isDirectory()) return stats.mtimeMs;
-  return readdirSync(entry).reduce((newest, name) => Math.max(newest, newestMtime(path.join(entry, name))), stats.mtimeMs);
+  return readdirSync(entry).reduce(
+    (newest, name) => Math.max(newest, newestMtime(path.join(entry, name))),
+    stats.mtimeMs,
+  );
 }
 
 /** The dashboard's build is missing or older than one of its sources. */
@@ -27,10 +30,16 @@ export function isDashboardStale(dashboardRoot: string): boolean {
  */
 export async function ensureDashboardBuilt(dashboardRoot: string): Promise<boolean> {
   if (!isDashboardStale(dashboardRoot)) return false;
-  const vite = path.join(path.dirname(createRequire(path.join(dashboardRoot, 'package.json')).resolve('vite/package.json')), 'bin/vite.js');
+  const vite = path.join(
+    path.dirname(createRequire(path.join(dashboardRoot, 'package.json')).resolve('vite/package.json')),
+    'bin/vite.js',
+  );
   // Built aside and moved into place, so a process beside this one never serves half a build.
   const aside = path.join(dashboardRoot, `node_modules/.cache/dist-${process.pid}`);
-  await run(process.execPath, [vite, 'build', '--logLevel', 'warn', '--outDir', aside], { cwd: dashboardRoot, maxBuffer: 16 * 1024 * 1024 });
+  await run(process.execPath, [vite, 'build', '--logLevel', 'warn', '--outDir', aside], {
+    cwd: dashboardRoot,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const dist = path.join(dashboardRoot, 'dist');
   await rm(dist, { recursive: true, force: true });
   // Another run may have moved its own fresh build in meanwhile; either one will do.

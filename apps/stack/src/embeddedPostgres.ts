@@ -40,18 +40,26 @@ const server = new EmbeddedPostgres({
 if (process.getuid?.() === 0 && !existsSync(path.join(dataDir, 'PG_VERSION'))) {
   let ids: { uid: number; gid: number };
   try {
-    ids = { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
+    ids = {
+      uid: Number(execFileSync('id', ['-u', 'postgres']).toString()),
+      gid: Number(execFileSync('id', ['-g', 'postgres']).toString()),
+    };
   } catch {
-    log('Postgres does not run as root, and this machine has no "postgres" user to run it as: run as another user, add one (useradd postgres), or set DATABASE_URL.');
+    log(
+      'Postgres does not run as root, and this machine has no "postgres" user to run it as: run as another user, add one (useradd postgres), or set DATABASE_URL.',
+    );
     process.exit(1);
   }
   // It must also be able to reach it: every folder above must let it through.
   for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
     if (existsSync(dir)) {
       const stats = statSync(dir);
-      const searchable = stats.uid === ids.uid ? stats.mode & 0o100 : stats.gid === ids.gid ? stats.mode & 0o010 : stats.mode & 0o001;
+      const searchable =
+        stats.uid === ids.uid ? stats.mode & 0o100 : stats.gid === ids.gid ? stats.mode & 0o010 : stats.mode & 0o001;
       if (!searchable) {
-        log(`Postgres runs as the "postgres" user here (not as root), and it cannot reach ${dataDir}: ${dir} does not let others through. Set INFERQ_DATA_DIR to another folder, or chmod o+x ${dir}.`);
+        log(
+          `Postgres runs as the "postgres" user here (not as root), and it cannot reach ${dataDir}: ${dir} does not let others through. Set INFERQ_DATA_DIR to another folder, or chmod o+x ${dir}.`,
+        );
         process.exit(1);
       }
     }

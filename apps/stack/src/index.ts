@@ -13,7 +13,16 @@ import { createDatabase } from '@inferq/db';
 import { ensureDashboardBuilt } from './dashboardBuild.ts';
 import { parseStackEnv } from './env.ts';
 import { ensureLocalApiKey } from './localApiKey.ts';
-import { ensureDatabase, findOnPath, pendingMigrations, postgresService, readState, redisInstallHint, redisService, writeState } from './localServers.ts';
+import {
+  ensureDatabase,
+  findOnPath,
+  pendingMigrations,
+  postgresService,
+  readState,
+  redisInstallHint,
+  redisService,
+  writeState,
+} from './localServers.ts';
 import { firstBusyPort, type PortClaim } from './portCheck.ts';
 import { Supervisor, type RunningService } from './supervisor.ts';
 import { fileBlobStoreUrl } from '@inferq/storage';
@@ -33,7 +42,9 @@ function shown(target: string): string {
 }
 
 function say(message: string): void {
-  process.stdout.write(`${color ? styleText('bold', 'inferq  ', { validateStream: false }) : 'inferq  '} | ${message}\n`);
+  process.stdout.write(
+    `${color ? styleText('bold', 'inferq  ', { validateStream: false }) : 'inferq  '} | ${message}\n`,
+  );
 }
 
 const supervisor = new Supervisor({
@@ -48,7 +59,8 @@ const supervisor = new Supervisor({
 // The stack's own lines are for a person at a terminal: the message, and an error's when there is one.
 const sayLogger = {
   info: (_: object, message?: string) => say(message ?? ''),
-  warn: (fields: { err?: unknown }, message?: string) => say(`${message ?? ''}${fields.err instanceof Error ? `: ${fields.err.message}` : ''}`),
+  warn: (fields: { err?: unknown }, message?: string) =>
+    say(`${message ?? ''}${fields.err instanceof Error ? `: ${fields.err.message}` : ''}`),
   error: (_: object, message?: string) => say(message ?? ''),
 };
 const stack = handleShutdown({
@@ -63,8 +75,20 @@ const stack = handleShutdown({
 /** The ports this run will listen on itself (an external Postgres or Redis is not ours to check). */
 function portClaims(): PortClaim[] {
   const claims: PortClaim[] = [{ port: env.PORT, host: env.HOST, what: 'the API', setting: 'PORT' }];
-  if (!env.DATABASE_URL) claims.push({ port: env.INFERQ_POSTGRES_PORT, host: '127.0.0.1', what: 'the embedded Postgres', setting: 'INFERQ_POSTGRES_PORT' });
-  if (!env.REDIS_URL) claims.push({ port: env.INFERQ_REDIS_PORT, host: '127.0.0.1', what: 'the local redis-server', setting: 'INFERQ_REDIS_PORT' });
+  if (!env.DATABASE_URL)
+    claims.push({
+      port: env.INFERQ_POSTGRES_PORT,
+      host: '127.0.0.1',
+      what: 'the embedded Postgres',
+      setting: 'INFERQ_POSTGRES_PORT',
+    });
+  if (!env.REDIS_URL)
+    claims.push({
+      port: env.INFERQ_REDIS_PORT,
+      host: '127.0.0.1',
+      what: 'the local redis-server',
+      setting: 'INFERQ_REDIS_PORT',
+    });
   return claims;
 }
 
@@ -89,7 +113,14 @@ async function main(): Promise<void> {
   let databaseNote = '';
   if (!databaseUrl) {
     const dir = path.join(dataDir, 'postgres');
-    await supervisor.start(postgresService({ entry: path.join(import.meta.dirname, 'embeddedPostgres.ts'), port: env.INFERQ_POSTGRES_PORT, dir, password: state.postgresPassword }));
+    await supervisor.start(
+      postgresService({
+        entry: path.join(import.meta.dirname, 'embeddedPostgres.ts'),
+        port: env.INFERQ_POSTGRES_PORT,
+        dir,
+        password: state.postgresPassword,
+      }),
+    );
     databaseUrl = `postgresql://postgres:${state.postgresPassword}@127.0.0.1:${env.INFERQ_POSTGRES_PORT}/inferq`;
     databaseNote = ` (embedded, data in ${shown(dir)})`;
   }
@@ -109,7 +140,10 @@ async function main(): Promise<void> {
   const pending = await pendingMigrations(databaseUrl, path.join(repoRoot, 'prisma/migrations'));
   if (pending.length > 0) {
     say(`migrating the database (${pending.length} migration${pending.length === 1 ? '' : 's'})`);
-    await run('bash', [path.join(repoRoot, 'scripts/prisma.sh'), 'migrate', 'deploy'], { cwd: repoRoot, env: { ...process.env, DATABASE_URL: databaseUrl } });
+    await run('bash', [path.join(repoRoot, 'scripts/prisma.sh'), 'migrate', 'deploy'], {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+    });
   }
 
   for (const [model, script] of [
@@ -132,7 +166,10 @@ async function main(): Promise<void> {
   const db = createDatabase({ url: databaseUrl, poolSize: 1 });
   let apiKey;
   try {
-    apiKey = await ensureLocalApiKey(new AccountStore(db, { tiers: Object.keys(resolveTiers(undefined)) }), state.apiKey);
+    apiKey = await ensureLocalApiKey(
+      new AccountStore(db, { tiers: Object.keys(resolveTiers(undefined)) }),
+      state.apiKey,
+    );
   } finally {
     await db.$disconnect();
   }
@@ -158,15 +195,22 @@ async function main(): Promise<void> {
   const watchWorker = (line: string) => {
     if (!line.startsWith('{')) return;
     const entry = JSON.parse(line) as { msg?: string; port?: number; backend?: string; provider?: string };
-    if (entry.msg === 'worker health endpoint listening' && typeof entry.port === 'number') workerPorts.push(entry.port);
-    if (entry.msg?.endsWith('unavailable; trying the next one')) skippedEngines.push(entry.backend ?? entry.provider ?? '?');
+    if (entry.msg === 'worker health endpoint listening' && typeof entry.port === 'number')
+      workerPorts.push(entry.port);
+    if (entry.msg?.endsWith('unavailable; trying the next one'))
+      skippedEngines.push(entry.backend ?? entry.provider ?? '?');
   };
   const [api, worker] = await Promise.all([
     supervisor.start({
       name: 'api',
       color: 'green',
       ...node('apps/api/src/index.ts'),
-      env: { ...common, PORT: String(env.PORT), HOST: env.HOST, DASHBOARD_DIR: path.join(repoRoot, 'apps/dashboard/dist') },
+      env: {
+        ...common,
+        PORT: String(env.PORT),
+        HOST: env.HOST,
+        DASHBOARD_DIR: path.join(repoRoot, 'apps/dashboard/dist'),
+      },
       ready: (line) => line.includes('"msg":"api listening"'),
     }),
     supervisor.start({

@@ -21,7 +21,12 @@ export async function ensureLocalApiKey(accounts: AccountStore, saved: string | 
   }
   const user =
     (await accounts.findUser(localAdminEmail)) ??
-    (await accounts.createUser({ email: localAdminEmail, name: 'Local administrator (pnpm start)', role: 'admin', tier: 'pro' }));
+    (await accounts.createUser({
+      email: localAdminEmail,
+      name: 'Local administrator (pnpm start)',
+      role: 'admin',
+      tier: 'pro',
+    }));
   const issued = await accounts.issueKey(user.id, 'pnpm start');
   return { key: issued.key, email: user.email, created: true };
 }

@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { localStackStateSchema, type LocalStackState } from '@inferq/core';
@@ -30,7 +39,20 @@ export function redisService(options: { executable: string; port: number; dir: s
     name: 'redis',
     color: 'red',
     command: options.executable,
-    args: ['--port', String(options.port), '--bind', '127.0.0.1', '--dir', options.dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no'],
+    args: [
+      '--port',
+      String(options.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      options.dir,
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+    ],
     ready: (line) => line.includes('Ready to accept connections'),
     infrastructure: true,
   };
@@ -43,7 +65,11 @@ export function postgresService(options: { entry: string; port: number; dir: str
     color: 'blue',
     command: process.execPath,
     args: [options.entry],
-    env: { INFERQ_POSTGRES_DIR: options.dir, INFERQ_POSTGRES_PORT: String(options.port), INFERQ_POSTGRES_PASSWORD: options.password },
+    env: {
+      INFERQ_POSTGRES_DIR: options.dir,
+      INFERQ_POSTGRES_PORT: String(options.port),
+      INFERQ_POSTGRES_PASSWORD: options.password,
+    },
     ready: (line) => line === 'embedded postgres ready',
     infrastructure: true,
     // A first start runs initdb.
@@ -95,7 +121,9 @@ export async function pendingMigrations(url: string, migrationsDir: string): Pro
   try {
     const table = await client.query(`SELECT to_regclass('_prisma_migrations') AS name`);
     if (!table.rows[0]?.name) return all;
-    const applied = await client.query<{ migration_name: string }>('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+    const applied = await client.query<{ migration_name: string }>(
+      'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
     const done = new Set(applied.rows.map((row) => row.migration_name));
     return all.filter((name) => !done.has(name));
   } finally {

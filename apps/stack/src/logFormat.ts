@@ -2,7 +2,14 @@ import { styleText } from 'node:util';
 
 type Color = Parameters<typeof styleText>[0];
 
-const levelNames: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const levelNames: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const levelColors: Record<number, Color> = { 40: 'yellow', 50: 'red', 60: 'red' };
 // Fields every pino line carries; the prefix and the time already say them.
 const omitted = new Set(['level', 'time', 'pid', 'hostname', 'service', 'msg', 'workerId']);
@@ -65,11 +72,21 @@ export function formatLogLine(name: string, nameColor: Color, line: string, opti
   }
   if (typeof entry.level !== 'number' || typeof entry.msg !== 'string') return `${prefix} ${line}`;
   const time = typeof entry.time === 'number' ? new Date(entry.time).toTimeString().slice(0, 8) : '';
-  const level = paint(color, levelColors[entry.level] ?? 'dim', (levelNames[entry.level] ?? String(entry.level)).padEnd(5));
+  const level = paint(
+    color,
+    levelColors[entry.level] ?? 'dim',
+    (levelNames[entry.level] ?? String(entry.level)).padEnd(5),
+  );
   const request = describeRequest(entry);
   const fields = Object.entries(entry)
-    .filter(([key, value]) => !omitted.has(key) && value !== undefined && !(request && ['req', 'res', 'responseTime'].includes(key)))
+    .filter(
+      ([key, value]) =>
+        !omitted.has(key) && value !== undefined && !(request && ['req', 'res', 'responseTime'].includes(key)),
+    )
     .map(([key, value]) => `${paint(color, 'dim', `${key}=`)}${describeValue(value)}`);
-  const stack = entry.level >= 50 && typeof (entry.err as { stack?: unknown } | undefined)?.stack === 'string' ? `\n${(entry.err as { stack: string }).stack}` : '';
+  const stack =
+    entry.level >= 50 && typeof (entry.err as { stack?: unknown } | undefined)?.stack === 'string'
+      ? `\n${(entry.err as { stack: string }).stack}`
+      : '';
   return `${prefix} ${paint(color, 'dim', time)} ${level} ${[entry.msg, request, ...fields].filter(Boolean).join(' ')}${stack}`;
 }

@@ -19,7 +19,12 @@ export async function firstBusyPort(claims: readonly PortClaim[]): Promise<strin
   for (const claim of claims) {
     const problem = await tryListen(claim.port, claim.host);
     if (problem === null) continue;
-    const why = problem === 'EADDRINUSE' ? 'is in use' : problem === 'EACCES' ? 'is not allowed for this user' : `cannot be listened on (${problem})`;
+    const why =
+      problem === 'EADDRINUSE'
+        ? 'is in use'
+        : problem === 'EACCES'
+          ? 'is not allowed for this user'
+          : `cannot be listened on (${problem})`;
     return `port ${claim.port} on ${claim.host} (${claim.what}, ${claim.setting}) ${why}: stop what holds it, or choose another, e.g. ${claim.setting}=${claim.port + 1} pnpm start`;
   }
   return null;

@@ -106,7 +106,10 @@ export class Supervisor {
 
     return new Promise<RunningService>((resolve, reject) => {
       let settled = false;
-      const timer = setTimeout(() => fail(new Error(`${spec.name} was not ready within ${(spec.readyTimeoutMs ?? 180_000) / 1000} s`)), spec.readyTimeoutMs ?? 180_000);
+      const timer = setTimeout(
+        () => fail(new Error(`${spec.name} was not ready within ${(spec.readyTimeoutMs ?? 180_000) / 1000} s`)),
+        spec.readyTimeoutMs ?? 180_000,
+      );
       const fail = (error: Error) => {
         if (settled) return;
         settled = true;
@@ -132,7 +135,9 @@ export class Supervisor {
   /** Stops every service: the apps together, then the servers they use, last started first. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    const running = this.#services.filter((service) => service.child.exitCode === null && service.child.signalCode === null);
+    const running = this.#services.filter(
+      (service) => service.child.exitCode === null && service.child.signalCode === null,
+    );
     await Promise.all(running.filter((service) => !service.spec.infrastructure).map(stopService));
     for (const service of running.filter((each) => each.spec.infrastructure).reverse()) await stopService(service);
   }

@@ -20,7 +20,9 @@ async function oldNode(): Promise<string | undefined> {
 
 describe('scripts/node.mjs', () => {
   it('runs an entry point with its arguments on a recent Node', async () => {
-    const { stdout } = await run(process.execPath, ['scripts/node.mjs', 'packages/cli/src/main.ts', '--help'], { cwd: repoRoot });
+    const { stdout } = await run(process.execPath, ['scripts/node.mjs', 'packages/cli/src/main.ts', '--help'], {
+      cwd: repoRoot,
+    });
     expect(stdout).toContain('Usage: inferq <command>');
   });
 

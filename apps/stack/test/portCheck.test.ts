@@ -19,7 +19,9 @@ describe('firstBusyPort', () => {
   it('names a port in use, what it is for and the setting that moves it', async () => {
     const port = await holdPort();
     const line = await firstBusyPort([{ port, host: '127.0.0.1', what: 'the API', setting: 'PORT' }]);
-    expect(line).toBe(`port ${port} on 127.0.0.1 (the API, PORT) is in use: stop what holds it, or choose another, e.g. PORT=${port + 1} pnpm start`);
+    expect(line).toBe(
+      `port ${port} on 127.0.0.1 (the API, PORT) is in use: stop what holds it, or choose another, e.g. PORT=${port + 1} pnpm start`,
+    );
   });
 
   it('answers null when every port is free, and leaves them free', async () => {

@@ -8,7 +8,10 @@ const logger = pino({ level: env.LOG_LEVEL, base: { service: 'webhooks' } });
 
 const services = buildWebhookServices(env, logger);
 await services.start();
-logger.info({ concurrency: env.WEBHOOK_CONCURRENCY, allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK }, 'webhook dispatcher started');
+logger.info(
+  { concurrency: env.WEBHOOK_CONCURRENCY, allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK },
+  'webhook dispatcher started',
+);
 
 handleShutdown({
   logger,

@@ -25,17 +25,30 @@ export function buildWebhookServices(env: DispatcherEnv, logger: Logger): Webhoo
   const redis = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-webhooks' });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   // A subscribed connection can run no other command.
-  const eventsConnection = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: 'inferq-webhooks-events' });
+  const eventsConnection = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'consumer',
+    connectionName: 'inferq-webhooks-events',
+  });
   eventsConnection.on('error', () => {});
 
-  const retry = { attempts: env.WEBHOOK_ATTEMPTS, firstDelayMs: env.WEBHOOK_RETRY_FIRST_DELAY_MS, maxDelayMs: env.WEBHOOK_RETRY_MAX_DELAY_MS };
+  const retry = {
+    attempts: env.WEBHOOK_ATTEMPTS,
+    firstDelayMs: env.WEBHOOK_RETRY_FIRST_DELAY_MS,
+    maxDelayMs: env.WEBHOOK_RETRY_MAX_DELAY_MS,
+  };
   const queue = new WebhookQueue({ connection: redis, prefix: env.QUEUE_PREFIX, policy: retry });
   // Only the secret is read, so no tier needs to be known.
   const secrets = new SecretBox(env.WEBHOOK_SECRET_KEYS);
   if (!secrets.encrypting) logger.warn(clearSecretsWarning);
   const accounts = new AccountStore(db, { tiers: [], secrets });
   // Why a target was refused goes to the debug log only: the delivery record says just "refused".
-  const sender = new WebhookSender({ allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK, allowPorts: env.WEBHOOK_ALLOW_PORTS, timeoutMs: env.WEBHOOK_TIMEOUT_MS, logger });
+  const sender = new WebhookSender({
+    allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK,
+    allowPorts: env.WEBHOOK_ALLOW_PORTS,
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    logger,
+  });
   const dispatcher = new WebhookDispatcher({
     connection: redis,
     queue,

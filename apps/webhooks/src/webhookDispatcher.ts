@@ -78,12 +78,16 @@ export class WebhookDispatcher {
   async start(): Promise<void> {
     const { connection, logger } = this.#options;
     const retry = this.#options.retry ?? defaultWebhookRetryPolicy;
-    const worker = new Worker<WebhookJobPayload>(this.#options.queueName ?? webhookQueueName, (job) => this.#deliver(job), {
-      connection,
-      prefix: this.#options.prefix ?? 'inferq',
-      concurrency: this.#options.concurrency ?? 16,
-      settings: { backoffStrategy: (attemptsMade: number) => webhookRetryDelayMs(attemptsMade, retry) },
-    });
+    const worker = new Worker<WebhookJobPayload>(
+      this.#options.queueName ?? webhookQueueName,
+      (job) => this.#deliver(job),
+      {
+        connection,
+        prefix: this.#options.prefix ?? 'inferq',
+        concurrency: this.#options.concurrency ?? 16,
+        settings: { backoffStrategy: (attemptsMade: number) => webhookRetryDelayMs(attemptsMade, retry) },
+      },
+    );
     worker.on('error', (error) => logger.error({ err: error }, 'webhook worker error'));
     this.#worker = worker;
 
@@ -174,7 +178,16 @@ export class WebhookDispatcher {
       'InferQ-Delivery': deliveryId,
       'InferQ-Attempt': String(attempt),
     });
-    await deliveries.record({ jobId, deliveryId, event, attempt, url: row.webhookUrl, statusCode: result.statusCode, error: result.error, durationMs: result.durationMs });
+    await deliveries.record({
+      jobId,
+      deliveryId,
+      event,
+      attempt,
+      url: row.webhookUrl,
+      statusCode: result.statusCode,
+      error: result.error,
+      durationMs: result.durationMs,
+    });
     const log = logger.child({ jobId, attempt, statusCode: result.statusCode });
     if (result.ok) {
       this.stats.delivered++;
@@ -183,7 +196,10 @@ export class WebhookDispatcher {
     }
     this.stats.failedAttempts++;
     const final = attempt >= (job.opts.attempts ?? 1);
-    log.warn({ error: result.error, final }, final ? 'webhook delivery failed for good' : 'webhook attempt failed; retrying');
+    log.warn(
+      { error: result.error, final },
+      final ? 'webhook delivery failed for good' : 'webhook attempt failed; retrying',
+    );
     throw new Error(`webhook attempt ${attempt} failed: ${result.error}`);
   }
 

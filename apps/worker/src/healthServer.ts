@@ -32,9 +32,11 @@ const absolutePathPattern = /(?<![\w:/.~-])(?:file:\/\/)?(?:\/[^\s/'"`()<>,;]+){
 
 /** `value` with every absolute path in its strings cut to its last segment (`…/LIVE`). */
 export function withoutPaths(value: unknown): unknown {
-  if (typeof value === 'string') return value.replace(absolutePathPattern, (found) => `…/${found.split(/[\\/]/).pop() ?? ''}`);
+  if (typeof value === 'string')
+    return value.replace(absolutePathPattern, (found) => `…/${found.split(/[\\/]/).pop() ?? ''}`);
   if (Array.isArray(value)) return value.map(withoutPaths);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withoutPaths(item)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withoutPaths(item)]));
   return value;
 }
 
@@ -65,16 +67,36 @@ export class HealthServer {
       if (req.url === '/healthz') return send(200, { status: 'ok' });
       if (req.url === '/readyz') {
         const entries = await Promise.all(
-          Object.entries(this.#options.checks).map(async ([name, check]) => [name, await Promise.resolve().then(check).catch(() => false)] as const),
+          Object.entries(this.#options.checks).map(
+            async ([name, check]) =>
+              [
+                name,
+                await Promise.resolve()
+                  .then(check)
+                  .catch(() => false),
+              ] as const,
+          ),
         );
         const ready = entries.every(([, ok]) => ok);
-        return send(ready ? 200 : 503, withoutPaths({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(entries), ...this.#options.describe?.() }));
+        return send(
+          ready ? 200 : 503,
+          withoutPaths({
+            status: ready ? 'ready' : 'not_ready',
+            checks: Object.fromEntries(entries),
+            ...this.#options.describe?.(),
+          }),
+        );
       }
       const metrics = this.#options.metrics;
       if (req.url === '/metrics' && metrics) {
         if (!this.#metricsAllowed(req.headers.authorization)) {
           res.setHeader('WWW-Authenticate', 'Bearer');
-          return send(401, { error: { code: 'UNAUTHENTICATED', message: 'The metrics token is required: Authorization: Bearer <METRICS_TOKEN>.' } });
+          return send(401, {
+            error: {
+              code: 'UNAUTHENTICATED',
+              message: 'The metrics token is required: Authorization: Bearer <METRICS_TOKEN>.',
+            },
+          });
         }
         try {
           const text = await metrics.metrics();

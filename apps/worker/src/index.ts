@@ -16,7 +16,10 @@ if (env.WORKER_NICE !== 0) {
   try {
     setPriority(env.WORKER_NICE);
   } catch (error) {
-    logger.warn({ err: error, nice: env.WORKER_NICE }, 'could not change the worker priority; running at the inherited one');
+    logger.warn(
+      { err: error, nice: env.WORKER_NICE },
+      'could not change the worker priority; running at the inherited one',
+    );
   }
 }
 
@@ -34,7 +37,9 @@ if (env.WORKER_PROCESSES > 1) {
   // No bound of its own: the supervisor kills children still running SHUTDOWN_TIMEOUT_MS + 5 s on.
   handleShutdown({
     logger,
-    steps: [{ name: 'worker processes', close: (reason) => supervisor.stop(reason === 'SIGINT' ? 'SIGINT' : 'SIGTERM') }],
+    steps: [
+      { name: 'worker processes', close: (reason) => supervisor.stop(reason === 'SIGINT' ? 'SIGINT' : 'SIGTERM') },
+    ],
     onForce: () => supervisor.kill(),
   });
   await supervisor.run();

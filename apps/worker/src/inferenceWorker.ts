@@ -1,9 +1,22 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { crashedAttemptRuns, crashedShadowRuns, inferenceQueueName, modelQueueName, shadowQueueName, type InferenceJobPayload } from '@inferq/core';
+import {
+  crashedAttemptRuns,
+  crashedShadowRuns,
+  inferenceQueueName,
+  modelQueueName,
+  shadowQueueName,
+  type InferenceJobPayload,
+} from '@inferq/core';
 import type { ModelPool } from '@inferq/inference';
-import { FinalAttemptError, type JobOutcome, type JobPipeline, type ModelJobs, type WorkerStats } from '@inferq/pipeline';
+import {
+  FinalAttemptError,
+  type JobOutcome,
+  type JobPipeline,
+  type ModelJobs,
+  type WorkerStats,
+} from '@inferq/pipeline';
 
 export type { JobOutcome, ModelJobs, WorkerStats } from '@inferq/pipeline';
 
@@ -60,7 +73,14 @@ export class InferenceWorker {
   readonly #options: InferenceWorkerOptions;
   readonly #pipeline: JobPipeline;
   /** One BullMQ worker per model queue taken from; `closing` once the model is being dropped. */
-  readonly #consumers = new Map<string, { worker: Worker<InferenceJobPayload, JobOutcome>; shadows?: Worker<InferenceJobPayload, JobOutcome>; closing?: Promise<void> }>();
+  readonly #consumers = new Map<
+    string,
+    {
+      worker: Worker<InferenceJobPayload, JobOutcome>;
+      shadows?: Worker<InferenceJobPayload, JobOutcome>;
+      closing?: Promise<void>;
+    }
+  >();
   /** Per model: shadow runs waiting for the model to be idle here (see #whenIdle). */
   readonly #idleWaiters = new Map<string, Array<() => void>>();
   /** Per model: performance.now() when its last primary job here ended. */
@@ -117,7 +137,10 @@ export class InferenceWorker {
     const process = async (job: Job<InferenceJobPayload, JobOutcome>) => {
       this.#active++;
       try {
-        return await this.#pipeline.process({ id: job.id, data: job.data, attemptsMade: job.attemptsMade, attemptsAllowed: job.opts.attempts ?? 1 }, model);
+        return await this.#pipeline.process(
+          { id: job.id, data: job.data, attemptsMade: job.attemptsMade, attemptsAllowed: job.opts.attempts ?? 1 },
+          model,
+        );
       } catch (error) {
         // The job path says "do not retry"; BullMQ hears it as its own no-retry error.
         if (error instanceof FinalAttemptError) throw new UnrecoverableError(error.message);
@@ -126,16 +149,20 @@ export class InferenceWorker {
         this.#active--;
       }
     };
-    const worker = new Worker<InferenceJobPayload, JobOutcome>(modelQueueName(model, this.#options.queueName ?? inferenceQueueName), process, {
-      connection,
-      prefix: this.#options.prefix ?? 'inferq',
-      concurrency,
-      lockDuration: this.#options.lockDurationMs ?? 30_000,
-      stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
-      // What happens after a worker crash: see crashedAttemptRuns (`@inferq/core`, retrying.ts).
-      maxStalledCount: crashedAttemptRuns,
-      autorun: true,
-    });
+    const worker = new Worker<InferenceJobPayload, JobOutcome>(
+      modelQueueName(model, this.#options.queueName ?? inferenceQueueName),
+      process,
+      {
+        connection,
+        prefix: this.#options.prefix ?? 'inferq',
+        concurrency,
+        lockDuration: this.#options.lockDurationMs ?? 30_000,
+        stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
+        // What happens after a worker crash: see crashedAttemptRuns (`@inferq/core`, retrying.ts).
+        maxStalledCount: crashedAttemptRuns,
+        autorun: true,
+      },
+    );
     worker.on('error', (error) => logger.error({ err: error, model }, 'worker error'));
     worker.on('failed', (job, error) => {
       if (!job) return;
@@ -153,21 +180,28 @@ export class InferenceWorker {
    * model's primaries leave this worker idle. A shadow that started runs to its end (one input on
    * the shadow version), so a primary arriving meanwhile waits at most that long.
    */
-  #consumeShadows(model: string, process: (job: Job<InferenceJobPayload, JobOutcome>) => Promise<JobOutcome>): Worker<InferenceJobPayload, JobOutcome> {
+  #consumeShadows(
+    model: string,
+    process: (job: Job<InferenceJobPayload, JobOutcome>) => Promise<JobOutcome>,
+  ): Worker<InferenceJobPayload, JobOutcome> {
     const { connection, logger } = this.#options;
     const gated = async (job: Job<InferenceJobPayload, JobOutcome>) => {
       await this.#whenIdle(model);
       return process(job);
     };
-    const worker = new Worker<InferenceJobPayload, JobOutcome>(shadowQueueName(model, this.#options.queueName ?? inferenceQueueName), gated, {
-      connection,
-      prefix: this.#options.prefix ?? 'inferq',
-      concurrency: this.#options.shadowConcurrency ?? 1,
-      lockDuration: this.#options.lockDurationMs ?? 30_000,
-      stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
-      maxStalledCount: crashedShadowRuns,
-      autorun: true,
-    });
+    const worker = new Worker<InferenceJobPayload, JobOutcome>(
+      shadowQueueName(model, this.#options.queueName ?? inferenceQueueName),
+      gated,
+      {
+        connection,
+        prefix: this.#options.prefix ?? 'inferq',
+        concurrency: this.#options.shadowConcurrency ?? 1,
+        lockDuration: this.#options.lockDurationMs ?? 30_000,
+        stalledInterval: this.#options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: crashedShadowRuns,
+        autorun: true,
+      },
+    );
     worker.on('error', (error) => logger.error({ err: error, model }, 'shadow worker error'));
     return worker;
   }
@@ -210,12 +244,14 @@ export class InferenceWorker {
     const current = this.#consumers.get(model);
     if (!current) return;
     if (!current.closing) this.#wakeIdle(model, true);
-    current.closing ??= Promise.all([current.worker.close(), current.shadows?.close()]).then(() => undefined).finally(() => {
-      if (this.#consumers.get(model) !== current) return;
-      this.#consumers.delete(model);
-      this.#pipeline.untrack(model);
-      this.#options.logger.info({ model }, 'no longer taking jobs of model');
-    });
+    current.closing ??= Promise.all([current.worker.close(), current.shadows?.close()])
+      .then(() => undefined)
+      .finally(() => {
+        if (this.#consumers.get(model) !== current) return;
+        this.#consumers.delete(model);
+        this.#pipeline.untrack(model);
+        this.#options.logger.info({ model }, 'no longer taking jobs of model');
+      });
     await current.closing;
   }
 

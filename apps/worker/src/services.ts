@@ -1,11 +1,36 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { closeInOrder, type ShutdownStep } from '@inferq/core/shutdown';
-import { createDatabase, JobExecution, JobMaintenance, ModelHistoryStore, pingDatabase, ShadowResults } from '@inferq/db';
-import { batchingDefaults, createInferenceEngines, ModelPool, onnxBatchingDefaults, tensorMemory, type OnnxRuntimeInfo } from '@inferq/inference';
+import {
+  createDatabase,
+  JobExecution,
+  JobMaintenance,
+  ModelHistoryStore,
+  pingDatabase,
+  ShadowResults,
+} from '@inferq/db';
+import {
+  batchingDefaults,
+  createInferenceEngines,
+  ModelPool,
+  onnxBatchingDefaults,
+  tensorMemory,
+  type OnnxRuntimeInfo,
+} from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
 import { createWorkerMetrics } from '@inferq/metrics';
-import { createRedisConnection, InferenceQueue, isRedisReady, JobEventPublisher, pingRedis, PixelStore, ServedModels, WorkerHeartbeatLoop, WorkerRegistry, workersByModel } from '@inferq/queue';
+import {
+  createRedisConnection,
+  InferenceQueue,
+  isRedisReady,
+  JobEventPublisher,
+  pingRedis,
+  PixelStore,
+  ServedModels,
+  WorkerHeartbeatLoop,
+  WorkerRegistry,
+  workersByModel,
+} from '@inferq/queue';
 import { HistoryRecorder, LeaderLock, Reconciler } from '@inferq/reconciler';
 import { rollbackWebhook, RolloutGuard, VersionComparison } from '@inferq/rollout';
 import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
@@ -37,23 +62,39 @@ export interface WorkerServices {
  */
 export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServices {
   const db = createDatabase({ url: env.DATABASE_URL, poolSize: 4 });
-  const redis = createRedisConnection({ url: env.REDIS_URL, role: 'consumer', connectionName: `inferq-worker-${env.WORKER_ID}` });
+  const redis = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'consumer',
+    connectionName: `inferq-worker-${env.WORKER_ID}`,
+  });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   // The producer side (fails fast while Redis is down): readiness pings, heartbeats, job events,
   // the reconciler's queue and lock. The Worker's own connection above waits instead.
-  const producerConnection = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: `inferq-worker-producer-${env.WORKER_ID}` });
+  const producerConnection = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'producer',
+    connectionName: `inferq-worker-producer-${env.WORKER_ID}`,
+  });
   producerConnection.on('error', () => {});
   // Producer side of the queue for the reconciler (re-enqueues) and the queue-depth gauge.
   // The registry's models are the queues the reconciler and the depth gauge look at.
   const registry = new ModelRegistry({ root: env.MODELS_DIR });
-  const producerQueue = new InferenceQueue({ connection: producerConnection, name: env.QUEUE_NAME, prefix: env.QUEUE_PREFIX, models: async () => (await registry.list()).map((model) => model.name) });
+  const producerQueue = new InferenceQueue({
+    connection: producerConnection,
+    name: env.QUEUE_NAME,
+    prefix: env.QUEUE_PREFIX,
+    models: async () => (await registry.list()).map((model) => model.name),
+  });
   // The pool is built once the backend is known (its batching defaults depend on it); until then
   // the health endpoint answers, not ready, with no models.
   let models: ModelPool | undefined = undefined;
   // Whether the worker takes a model's jobs (false until it is built): /readyz and the heartbeat
   // list only those models, so no view says a model is served that no queue is taken for.
   let takesJobsOf: (model: string) => boolean = () => false;
-  const metrics = createWorkerMetrics({ queueCounts: () => producerQueue.countsByModel(), loadedModels: () => models?.describe() ?? [] });
+  const metrics = createWorkerMetrics({
+    queueCounts: () => producerQueue.countsByModel(),
+    loadedModels: () => models?.describe() ?? [],
+  });
 
   let backendName = 'initializing';
   let backendDetails: Record<string, unknown> | undefined = undefined;
@@ -93,7 +134,11 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
   const blobSettings = blobStoreSettingsFromEnv(env);
   // The same store as the API's: the worker reads the inputs it wrote, the reconciler deletes them.
   const blobs = blobSettings ? createBlobStore(blobSettings) : undefined;
-  const workerRegistry = new WorkerRegistry({ connection: producerConnection, prefix: env.QUEUE_PREFIX, ttlMs: env.HEARTBEAT_TTL_MS });
+  const workerRegistry = new WorkerRegistry({
+    connection: producerConnection,
+    prefix: env.QUEUE_PREFIX,
+    ttlMs: env.HEARTBEAT_TTL_MS,
+  });
   const servedModels = new ServedModels({ registry: workerRegistry, queue: env.QUEUE_NAME });
 
   // Built in start(), once the backend is known.
@@ -108,18 +153,35 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
     // The engines, made here once and passed to the pool: TF.js, and ONNX Runtime beside it (versions
     // with an ONNX file run on it, several times faster on the CPU, the others on TF.js). A named
     // backend or provider that does not start fails the boot.
-    const engines = await createInferenceEngines({ tfjsBackend: env.TF_BACKEND, onnxProvider: env.ORT_PROVIDER, intraOpThreads: env.ORT_INTRA_OP_THREADS ?? 1, logger });
+    const engines = await createInferenceEngines({
+      tfjsBackend: env.TF_BACKEND,
+      onnxProvider: env.ORT_PROVIDER,
+      intraOpThreads: env.ORT_INTRA_OP_THREADS ?? 1,
+      logger,
+    });
     const backend = engines.tfjs;
     backendName = backend.name;
-    backendDetails = { tfjsBackend: backend.tfjsBackend, ...(backend.wasm ? { wasm: backend.wasm } : {}), ...(backend.gpu !== undefined ? { gpu: backend.gpu } : {}), skipped: backend.skipped };
+    backendDetails = {
+      tfjsBackend: backend.tfjsBackend,
+      ...(backend.wasm ? { wasm: backend.wasm } : {}),
+      ...(backend.gpu !== undefined ? { gpu: backend.gpu } : {}),
+      skipped: backend.skipped,
+    };
     onnxRuntime = engines.onnx?.info ?? null;
     const ort = onnxRuntime;
     // Batch settings by the engine a version runs on (manifest limits and MAX_BATCH_* win).
     const batchingFor = (engine: string) => {
-      const defaults = ort && engine === ort.engine ? onnxBatchingDefaults[ort.provider] : batchingDefaults[backend.name];
-      return { maxBatchSize: env.MAX_BATCH_SIZE ?? defaults.maxBatchSize, maxDelayMs: env.MAX_BATCH_DELAY_MS ?? defaults.maxDelayMs };
+      const defaults =
+        ort && engine === ort.engine ? onnxBatchingDefaults[ort.provider] : batchingDefaults[backend.name];
+      return {
+        maxBatchSize: env.MAX_BATCH_SIZE ?? defaults.maxBatchSize,
+        maxDelayMs: env.MAX_BATCH_DELAY_MS ?? defaults.maxDelayMs,
+      };
     };
-    logger.info({ backend: backend.name, wasm: backend.wasm, onnxRuntime: onnxRuntimeView() }, 'inference engines selected');
+    logger.info(
+      { backend: backend.name, wasm: backend.wasm, onnxRuntime: onnxRuntimeView() },
+      'inference engines selected',
+    );
     const pool = new ModelPool({
       registry,
       logger,
@@ -134,7 +196,13 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
       },
     });
     models = pool;
-    await pool.load(env.WORKER_MODELS === '*' ? '*' : env.WORKER_MODELS.split(',').map((name) => name.trim()).filter(Boolean));
+    await pool.load(
+      env.WORKER_MODELS === '*'
+        ? '*'
+        : env.WORKER_MODELS.split(',')
+            .map((name) => name.trim())
+            .filter(Boolean),
+    );
     // Hot swap: a new live version is loaded and warmed up beside the old one, then switched to.
     pool.watch(env.MODEL_WATCH_INTERVAL_MS);
 
@@ -145,7 +213,12 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
       models: pool,
       logger,
       workerId: env.WORKER_ID,
-      events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
+      events: new JobEventPublisher({
+        connection: producerConnection,
+        prefix: env.QUEUE_PREFIX,
+        retentionMs: env.EVENTS_RETENTION_MS,
+        maxLength: env.EVENTS_MAX_LENGTH,
+      }),
       // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
       pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
       jobTimeoutMs: env.JOB_TIMEOUT_MS,
@@ -165,7 +238,9 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
       // follows it (a model loaded later by a retry or under `*`, a model dropped from the registry).
       // Per model, what its batcher can use: one batch running and the next one gathering (preprocessing
       // overlaps inference); a worker serving a batch-32 model and a batch-1 one holds 64 and 2.
-      concurrency: (model) => env.WORKER_CONCURRENCY ?? Math.max(2, 2 * (pool.describe().find((entry) => entry.name === model)?.batching.maxBatchSize ?? 1)),
+      concurrency: (model) =>
+        env.WORKER_CONCURRENCY ??
+        Math.max(2, 2 * (pool.describe().find((entry) => entry.name === model)?.batching.maxBatchSize ?? 1)),
       lockDurationMs: env.LOCK_DURATION_MS,
       stalledIntervalMs: env.STALLED_INTERVAL_MS,
       shadowConcurrency: env.SHADOW_CONCURRENCY,
@@ -203,7 +278,12 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
                   })
                 : undefined,
             metrics,
-            events: new JobEventPublisher({ connection: producerConnection, prefix: env.QUEUE_PREFIX, retentionMs: env.EVENTS_RETENTION_MS, maxLength: env.EVENTS_MAX_LENGTH }),
+            events: new JobEventPublisher({
+              connection: producerConnection,
+              prefix: env.QUEUE_PREFIX,
+              retentionMs: env.EVENTS_RETENTION_MS,
+              maxLength: env.EVENTS_MAX_LENGTH,
+            }),
             rollout: new RolloutGuard({
               registry,
               comparison: new VersionComparison(db),
@@ -214,7 +294,10 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
                     notify: rollbackWebhook({
                       url: env.ROLLOUT_WEBHOOK_URL,
                       secret: env.ROLLOUT_WEBHOOK_SECRET,
-                      sender: new WebhookSender({ allowLoopback: env.ROLLOUT_WEBHOOK_ALLOW_LOOPBACK, allowPorts: env.ROLLOUT_WEBHOOK_ALLOW_PORTS }),
+                      sender: new WebhookSender({
+                        allowLoopback: env.ROLLOUT_WEBHOOK_ALLOW_LOOPBACK,
+                        allowPorts: env.ROLLOUT_WEBHOOK_ALLOW_PORTS,
+                      }),
                     }),
                   }
                 : {}),

@@ -83,7 +83,9 @@ export class WorkerSupervisor {
         WORKER_PROCESSES: '1',
         WORKER_ID: childId,
         WORKER_PORT: String(port === 0 ? 0 : port + index),
-        ...(this.#options.ortIntraOpThreads !== undefined ? { ORT_INTRA_OP_THREADS: String(this.#options.ortIntraOpThreads) } : {}),
+        ...(this.#options.ortIntraOpThreads !== undefined
+          ? { ORT_INTRA_OP_THREADS: String(this.#options.ortIntraOpThreads) }
+          : {}),
       },
       stdio: 'inherit',
     });
@@ -93,7 +95,8 @@ export class WorkerSupervisor {
       this.#children.delete(index);
       if (this.#stopping) return;
       // A child that ran a while before dying is restarted quickly; one that keeps dying backs off.
-      const delay = Date.now() - startedAt > 30_000 ? (this.#options.restartDelayMs ?? 1000) : Math.min(restartDelayMs * 2, 30_000);
+      const delay =
+        Date.now() - startedAt > 30_000 ? (this.#options.restartDelayMs ?? 1000) : Math.min(restartDelayMs * 2, 30_000);
       logger.error({ workerId: childId, code, signal, restartInMs: delay }, 'worker process exited; restarting it');
       setTimeout(() => {
         if (!this.#stopping) this.#start(index, delay);
@@ -103,7 +106,14 @@ export class WorkerSupervisor {
 
   async #allExited(): Promise<void> {
     while (this.#children.size > 0) {
-      await Promise.all([...this.#children.values()].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)))));
+      await Promise.all(
+        [...this.#children.values()].map(
+          (child) =>
+            new Promise((resolve) =>
+              child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve),
+            ),
+        ),
+      );
     }
   }
 }

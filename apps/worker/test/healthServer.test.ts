@@ -11,9 +11,17 @@ afterEach(async () => {
 
 const token = 'scrape-token-0123456789';
 
-async function start(options: { metricsToken?: string; describe?: () => Record<string, unknown> } = {}): Promise<string> {
+async function start(
+  options: { metricsToken?: string; describe?: () => Record<string, unknown> } = {},
+): Promise<string> {
   const metrics = createWorkerMetrics({ queueCounts: async () => ({}), loadedModels: () => [] });
-  server = new HealthServer({ host: '127.0.0.1', port: 0, checks: { model: () => false }, metrics: metrics.registry, ...options });
+  server = new HealthServer({
+    host: '127.0.0.1',
+    port: 0,
+    checks: { model: () => false },
+    metrics: metrics.registry,
+    ...options,
+  });
   const address = await server.start();
   return `http://127.0.0.1:${address.port}`;
 }
@@ -52,8 +60,20 @@ describe('the worker health server', () => {
   it('shows no absolute install path on /readyz', async () => {
     const base = await start({
       describe: () => ({
-        backendDetails: { skipped: [{ name: 'tensorflow', reason: "Cannot find module '/srv/inferq/node_modules/@tensorflow/tfjs-node/lib/index.js'" }] },
-        failedModels: [{ name: 'nsfw', message: '/srv/inferq/models/nsfw/LIVE names version "9", which is not a version folder of nsfw' }],
+        backendDetails: {
+          skipped: [
+            {
+              name: 'tensorflow',
+              reason: "Cannot find module '/srv/inferq/node_modules/@tensorflow/tfjs-node/lib/index.js'",
+            },
+          ],
+        },
+        failedModels: [
+          {
+            name: 'nsfw',
+            message: '/srv/inferq/models/nsfw/LIVE names version "9", which is not a version folder of nsfw',
+          },
+        ],
         windows: 'C:\\inferq\\models\\nsfw\\LIVE is missing',
         url: 'fetch of https://models.example/a/b/model.json failed',
       }),

@@ -63,11 +63,31 @@ async function started() {
     release() {},
   };
   const logger = pino({ level: 'silent' });
-  const pipeline = new JobPipeline({ execution: new JobExecution(db), models: { acquire: async () => lease }, logger, workerId: 'w1' });
-  const models = { subscribe: () => () => {}, describe: () => [{ name: 'digits' }], serves: () => true } as unknown as Pick<ModelPool, 'subscribe' | 'describe' | 'serves'>;
-  const worker = new InferenceWorker({ connection: redis('consumer'), pipeline, models, logger, queueName, prefix: services.queuePrefix, concurrency: 2 });
+  const pipeline = new JobPipeline({
+    execution: new JobExecution(db),
+    models: { acquire: async () => lease },
+    logger,
+    workerId: 'w1',
+  });
+  const models = {
+    subscribe: () => () => {},
+    describe: () => [{ name: 'digits' }],
+    serves: () => true,
+  } as unknown as Pick<ModelPool, 'subscribe' | 'describe' | 'serves'>;
+  const worker = new InferenceWorker({
+    connection: redis('consumer'),
+    pipeline,
+    models,
+    logger,
+    queueName,
+    prefix: services.queuePrefix,
+    concurrency: 2,
+  });
   worker.start();
-  const queue = new Queue(modelQueueName('digits', queueName), { connection: redis('producer'), prefix: services.queuePrefix });
+  const queue = new Queue(modelQueueName('digits', queueName), {
+    connection: redis('producer'),
+    prefix: services.queuePrefix,
+  });
   return {
     worker,
     queue,
@@ -81,7 +101,12 @@ async function started() {
 
 async function jobRow(input: Buffer): Promise<string> {
   const id = randomUUID();
-  await jobs.create({ id, userId, modelName: 'digits', input: { data: input, format: 'png', width: 8, height: 8, sha256: 'a'.repeat(64) } });
+  await jobs.create({
+    id,
+    userId,
+    modelName: 'digits',
+    input: { data: input, format: 'png', width: 8, height: 8, sha256: 'a'.repeat(64) },
+  });
   return id;
 }
 
@@ -91,7 +116,13 @@ async function ended(queue: Queue, id: string) {
     const state = await queue.getJobState(id);
     // Read once it has ended: a job read before holds the fields of that moment.
     const job = state === 'completed' || state === 'failed' ? await queue.getJob(id) : undefined;
-    if (job) return { state, attemptsMade: job.attemptsMade, failedReason: job.failedReason, returnvalue: job.returnvalue as unknown };
+    if (job)
+      return {
+        state,
+        attemptsMade: job.attemptsMade,
+        failedReason: job.failedReason,
+        returnvalue: job.returnvalue as unknown,
+      };
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error(`job ${id} did not end`);
@@ -104,7 +135,10 @@ describe('InferenceWorker', () => {
       expect(worker.consumes('digits')).toBe(true);
       const id = await jobRow(await validPng(8, 8));
       await queue.add('infer', { jobId: id, model: 'digits' }, { jobId: id, attempts: 5 });
-      expect(await ended(queue, id)).toMatchObject({ state: 'completed', returnvalue: { status: 'succeeded', modelVersion: '1' } });
+      expect(await ended(queue, id)).toMatchObject({
+        state: 'completed',
+        returnvalue: { status: 'succeeded', modelVersion: '1' },
+      });
       expect((await jobs.get(id))?.status).toBe('succeeded');
       expect(worker.stats.succeeded).toBe(1);
     } finally {
@@ -119,7 +153,11 @@ describe('InferenceWorker', () => {
     const { queue, close } = await started();
     try {
       const id = await jobRow(Buffer.from('not an image'));
-      await queue.add('infer', { jobId: id, ...data }, { jobId: id, attempts: 5, backoff: { type: 'fixed', delay: 10 } });
+      await queue.add(
+        'infer',
+        { jobId: id, ...data },
+        { jobId: id, attempts: 5, backoff: { type: 'fixed', delay: 10 } },
+      );
       const entry = await ended(queue, id);
       expect(entry).toMatchObject({ state: 'failed', attemptsMade: 1 });
       expect(entry.failedReason).toMatch(reason);

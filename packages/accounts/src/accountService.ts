@@ -54,9 +54,14 @@ export class AccountService {
    */
   async erase(principal: Principal, confirm: string | undefined): Promise<AccountDeletionView> {
     const { accounts, eraseJobs } = this.#options;
-    if (!accounts || !eraseJobs) throw new Error('AccountService was built without accounts and eraseJobs: erasure is off');
+    if (!accounts || !eraseJobs)
+      throw new Error('AccountService was built without accounts and eraseJobs: erasure is off');
     if (confirm === undefined || normalizeEmail(confirm) !== normalizeEmail(principal.email)) {
-      throw new AppError('CONFIRMATION_REQUIRED', 'To delete this account and all its data, send {"confirm": "<the account\'s email>"}.', { details: { field: 'confirm' } });
+      throw new AppError(
+        'CONFIRMATION_REQUIRED',
+        'To delete this account and all its data, send {"confirm": "<the account\'s email>"}.',
+        { details: { field: 'confirm' } },
+      );
     }
     await accounts.setDisabled(principal.userId, true);
     const jobs = await eraseJobs(principal.userId);

@@ -57,7 +57,9 @@ describe('emails', () => {
     const user = await accounts.createUser({ email: ` ${local}@Example.COM ` });
     expect(user.email).toBe(`${local.toLowerCase()}@example.com`);
     expect((await accounts.findUser(`${local.toUpperCase()}@EXAMPLE.com`))?.id).toBe(user.id);
-    await expect(accounts.createUser({ email: `${local.toUpperCase()}@example.com` })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(accounts.createUser({ email: `${local.toUpperCase()}@example.com` })).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
   });
 
   it('the migration lower-cases older rows but leaves accounts that differ only in case apart, and lists them', async () => {
@@ -67,7 +69,10 @@ describe('emails', () => {
     const rows = [lone, twin, twin.toUpperCase()];
     const ids: string[] = [];
     for (const email of rows) ids.push((await db.user.create({ data: { email, webhookSecret: 'whsec_test' } })).id);
-    const migration = await readFile(path.join(import.meta.dirname, '../../../prisma/migrations/20261206030000_emails_lower_case/migration.sql'), 'utf8');
+    const migration = await readFile(
+      path.join(import.meta.dirname, '../../../prisma/migrations/20261206030000_emails_lower_case/migration.sql'),
+      'utf8',
+    );
     await sqlPool(db).query(migration);
 
     const after = await db.user.findMany({ where: { id: { in: ids } }, select: { id: true, email: true } });
@@ -83,10 +88,13 @@ describe('emails', () => {
 });
 
 describe('malformed ids', () => {
-  it.each(['not-a-key', 'iq_xyz', "'; DROP TABLE users; --", ''])('find and revoke answer "no such key" for %j without a query that fails', async (id) => {
-    expect(await accounts.findKey(id)).toBeNull();
-    expect(await accounts.revokeKey(id)).toBe(false);
-  });
+  it.each(['not-a-key', 'iq_xyz', "'; DROP TABLE users; --", ''])(
+    'find and revoke answer "no such key" for %j without a query that fails',
+    async (id) => {
+      expect(await accounts.findKey(id)).toBeNull();
+      expect(await accounts.revokeKey(id)).toBe(false);
+    },
+  );
 
   it.each(['not-a-uuid', '1234', ''])('findUser answers null for %j', async (id) => {
     expect(await accounts.findUser(id)).toBeNull();

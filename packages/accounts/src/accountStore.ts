@@ -139,7 +139,11 @@ export class AccountStore {
   /** Replaces the webhook secret; deliveries signed from now on use the new one. */
   async rotateWebhookSecret(userId: string): Promise<string> {
     const secret = newWebhookSecret();
-    await this.#db.user.update({ where: { id: userId }, data: { webhookSecret: this.#secrets.seal(secret, userId) }, select: { id: true } });
+    await this.#db.user.update({
+      where: { id: userId },
+      data: { webhookSecret: this.#secrets.seal(secret, userId) },
+      select: { id: true },
+    });
     return secret;
   }
 
@@ -150,19 +154,29 @@ export class AccountStore {
    * configured key still opens the old form meanwhile. Returns how many rows were rewritten.
    * @param options.userIds - only these users' secrets. @defaultValue every user
    */
-  async reencryptWebhookSecrets(options: { userIds?: readonly string[] } = {}): Promise<{ reencrypted: number; users: number }> {
+  async reencryptWebhookSecrets(
+    options: { userIds?: readonly string[] } = {},
+  ): Promise<{ reencrypted: number; users: number }> {
     let reencrypted = 0;
     let users = 0;
     let after: string | undefined;
     const only = options.userIds ? { id: { in: [...options.userIds] } } : {};
     for (;;) {
-      const page = await this.#db.user.findMany({ select: { id: true, webhookSecret: true }, orderBy: { id: 'asc' }, take: 500, where: after ? { AND: [only, { id: { gt: after } }] } : only });
+      const page = await this.#db.user.findMany({
+        select: { id: true, webhookSecret: true },
+        orderBy: { id: 'asc' },
+        take: 500,
+        where: after ? { AND: [only, { id: { gt: after } }] } : only,
+      });
       if (page.length === 0) break;
       users += page.length;
       for (const user of page) {
         if (this.#secrets.isCurrent(user.webhookSecret)) continue;
         const sealed = this.#secrets.seal(this.#secrets.open(user.webhookSecret, user.id), user.id);
-        const { count } = await this.#db.user.updateMany({ where: { id: user.id, webhookSecret: user.webhookSecret }, data: { webhookSecret: sealed } });
+        const { count } = await this.#db.user.updateMany({
+          where: { id: user.id, webhookSecret: user.webhookSecret },
+          data: { webhookSecret: sealed },
+        });
         reencrypted += count;
       }
       after = page[page.length - 1]!.id;
@@ -189,7 +203,10 @@ export class AccountStore {
    */
   async setDisabled(userId: string, disabled: boolean) {
     // Disabling again keeps the first time it was disabled.
-    await this.#db.user.updateMany({ where: { id: userId, disabledAt: disabled ? null : { not: null } }, data: { disabledAt: disabled ? new Date() : null } });
+    await this.#db.user.updateMany({
+      where: { id: userId, disabledAt: disabled ? null : { not: null } },
+      data: { disabledAt: disabled ? new Date() : null },
+    });
     this.#principals?.clear();
     return this.#db.user.findUnique({ where: { id: userId } });
   }
@@ -264,7 +281,10 @@ export class AccountStore {
   async revokeKey(idOrPrefix: string): Promise<boolean> {
     const where = keyWhere(idOrPrefix);
     if (!where) return false;
-    const { count } = await this.#db.apiKey.updateMany({ where: { ...where, revokedAt: null }, data: { revokedAt: new Date() } });
+    const { count } = await this.#db.apiKey.updateMany({
+      where: { ...where, revokedAt: null },
+      data: { revokedAt: new Date() },
+    });
     this.#principals?.clear();
     return count > 0;
   }
@@ -284,7 +304,16 @@ export class AccountStore {
     const prefix = apiKeyPrefix(key);
     // Every request runs this lookup, so it goes through pg directly (see sqlPool in @inferq/db).
     const { rows } = prefix
-      ? await sqlPool(this.#db).query<{ id: string; userId: string; hash: string; revokedAt: Date | null; email: string; role: Role; tier: string; disabledAt: Date | null }>({
+      ? await sqlPool(this.#db).query<{
+          id: string;
+          userId: string;
+          hash: string;
+          revokedAt: Date | null;
+          email: string;
+          role: Role;
+          tier: string;
+          disabledAt: Date | null;
+        }>({
           name: 'inferq-authenticate',
           text: `SELECT k.id, k.user_id AS "userId", k.hash, k.revoked_at AS "revokedAt", u.email, u.role, u.tier, u.disabled_at AS "disabledAt"
                    FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = $1`,
@@ -294,7 +323,13 @@ export class AccountStore {
     const row = rows[0];
     const matches = apiKeyMatches(key, row?.hash ?? unknownKeyHash);
     if (!row || !matches || row.revokedAt || row.disabledAt) return null;
-    const principal: Principal = { userId: row.userId, email: row.email, role: row.role, tier: row.tier, keyId: row.id };
+    const principal: Principal = {
+      userId: row.userId,
+      email: row.email,
+      role: row.role,
+      tier: row.tier,
+      keyId: row.id,
+    };
     this.#principals?.set(keyHash, principal, generation);
     this.#noteUse(row.id);
     return principal;

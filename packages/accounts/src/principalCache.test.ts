@@ -61,7 +61,7 @@ describe('PrincipalCache with AccountChanges', () => {
     await eventually(async () => (await cached.authenticate(issued.key)) === null);
   });
 
-  it("drops the keys of a user another process disabled, and takes them again once enabled", async () => {
+  it('drops the keys of a user another process disabled, and takes them again once enabled', async () => {
     const { user, issued } = await newKey();
     const second = await elsewhere.issueKey(user.id);
     expect(await cached.authenticate(issued.key)).not.toBeNull();
@@ -93,7 +93,10 @@ describe('PrincipalCache with AccountChanges', () => {
     listener.on('notification', (message) => heard.push(message.payload ?? ''));
     await listener.query(`LISTEN ${accountChangesChannel}`);
     try {
-      await sqlPool(db).query('UPDATE api_keys SET last_used_at = now(), name = $2 WHERE id = $1', [issued.id, 'renamed']);
+      await sqlPool(db).query('UPDATE api_keys SET last_used_at = now(), name = $2 WHERE id = $1', [
+        issued.id,
+        'renamed',
+      ]);
       await elsewhere.rotateWebhookSecret(user.id);
       // Then changes that do notify: once they are heard, the two before them were not.
       await elsewhere.setTier(user.id, 'pro');
@@ -109,7 +112,9 @@ describe('PrincipalCache with AccountChanges', () => {
   it('turns itself off while the connection is down and back on once it listens again', async () => {
     const { user, issued } = await newKey();
     expect(await cached.authenticate(issued.key)).not.toBeNull();
-    await sqlPool(db).query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'inferq-account-changes' AND datname = current_database()`);
+    await sqlPool(db).query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'inferq-account-changes' AND datname = current_database()`,
+    );
     await eventually(async () => !cache.enabled);
     // A revocation it could not hear of is seen, because every lookup reads Postgres now.
     await silently(() => sqlPool(db).query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [issued.id]));
@@ -122,7 +127,13 @@ describe('PrincipalCache with AccountChanges', () => {
   it('never stores the result of a lookup that a change overtook', () => {
     const local = new PrincipalCache();
     local.enable();
-    const principal = { userId: randomUUID(), email: 'a@test.inferq', role: 'user' as const, tier: 'free', keyId: randomUUID() };
+    const principal = {
+      userId: randomUUID(),
+      email: 'a@test.inferq',
+      role: 'user' as const,
+      tier: 'free',
+      keyId: randomUUID(),
+    };
     const before = local.generation;
     local.clear();
     local.set('hash', principal, before);

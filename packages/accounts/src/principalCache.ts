@@ -107,7 +107,11 @@ export class AccountChanges {
   async #connect(): Promise<void> {
     if (this.#stopped) return;
     const { cache } = this.#options;
-    const client = new pg.Client({ connectionString: this.#options.url, application_name: 'inferq-account-changes', connectionTimeoutMillis: 5000 });
+    const client = new pg.Client({
+      connectionString: this.#options.url,
+      application_name: 'inferq-account-changes',
+      connectionTimeoutMillis: 5000,
+    });
     this.#client = client;
     const lost = (error?: Error) => {
       if (this.#client !== client) return;

@@ -12,7 +12,8 @@ const k1: SecretKey = { id: 'k1', key: randomBytes(32) };
 const k2: SecretKey = { id: 'k2', key: randomBytes(32) };
 const store = (...keys: SecretKey[]) => new AccountStore(db, { tiers: ['free'], secrets: new SecretBox(keys) });
 const stored = async (userId: string) => (await db.user.findUniqueOrThrow({ where: { id: userId } })).webhookSecret;
-const newUser = (accounts: AccountStore) => accounts.createUser({ email: `secret-${randomBytes(6).toString('hex')}@test.inferq` });
+const newUser = (accounts: AccountStore) =>
+  accounts.createUser({ email: `secret-${randomBytes(6).toString('hex')}@test.inferq` });
 
 describe('webhook secrets at rest', () => {
   it('are stored sealed with the current key, never in clear, and read back', async () => {
@@ -75,11 +76,16 @@ describe('webhook secrets at rest', () => {
 });
 
 describe('WEBHOOK_SECRET_KEYS', () => {
-  const schema = z.object({ NODE_ENV: z.string(), WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional() }).superRefine(requireSecretKeysInProduction);
+  const schema = z
+    .object({ NODE_ENV: z.string(), WEBHOOK_SECRET_KEYS: secretKeysEnvSchema.optional() })
+    .superRefine(requireSecretKeysInProduction);
   const key = randomBytes(32).toString('base64');
 
   it('takes id:base64 pairs, the current key first', () => {
-    const parsed = schema.parse({ NODE_ENV: 'production', WEBHOOK_SECRET_KEYS: `k2:${key}, k1:${randomBytes(32).toString('base64')}` });
+    const parsed = schema.parse({
+      NODE_ENV: 'production',
+      WEBHOOK_SECRET_KEYS: `k2:${key}, k1:${randomBytes(32).toString('base64')}`,
+    });
     expect(parsed.WEBHOOK_SECRET_KEYS?.map((entry) => entry.id)).toEqual(['k2', 'k1']);
   });
 

@@ -29,10 +29,12 @@ export class SecretBox {
   /** `keys[0]` encrypts; none: secrets are stored in clear (development only, see the env check). */
   constructor(keys: readonly SecretKey[] = []) {
     for (const { id, key } of keys) {
-      if (!keyIdPattern.test(id)) throw new RangeError(`secret key id "${id}" must be letters, digits, "_" or "-", at most 32`);
+      if (!keyIdPattern.test(id))
+        throw new RangeError(`secret key id "${id}" must be letters, digits, "_" or "-", at most 32`);
       if (key.length !== 32) throw new RangeError(`secret key "${id}" must be 32 bytes (AES-256), got ${key.length}`);
     }
-    if (new Set(keys.map((key) => key.id)).size !== keys.length) throw new RangeError('secret key ids must be distinct');
+    if (new Set(keys.map((key) => key.id)).size !== keys.length)
+      throw new RangeError('secret key ids must be distinct');
     this.#keys = new Map(keys.map(({ id, key }) => [id, key]));
     this.#current = keys[0];
   }
@@ -66,7 +68,8 @@ export class SecretBox {
     if (!stored.startsWith(prefix)) return stored;
     const [id, iv, sealed] = stored.slice(prefix.length).split(':');
     const key = id === undefined ? undefined : this.#keys.get(id);
-    if (!key || iv === undefined || sealed === undefined) throw new Error(`a secret is sealed with key "${id ?? ''}", which is not configured (WEBHOOK_SECRET_KEYS)`);
+    if (!key || iv === undefined || sealed === undefined)
+      throw new Error(`a secret is sealed with key "${id ?? ''}", which is not configured (WEBHOOK_SECRET_KEYS)`);
     const bytes = Buffer.from(sealed, 'base64url');
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
     decipher.setAAD(Buffer.from(context, 'utf8'));
@@ -87,9 +90,17 @@ export const clearSecretsWarning =
   'WEBHOOK_SECRET_KEYS is not set: webhook signing secrets are stored and read in clear text. That is allowed outside production only; set it (id:base64 of 32 bytes), then run `pnpm admin webhook-secrets reencrypt`.';
 
 /** The check each app adds to its env: WEBHOOK_SECRET_KEYS is required in production. */
-export function requireSecretKeysInProduction(env: { NODE_ENV: string; WEBHOOK_SECRET_KEYS?: SecretKey[] | undefined }, ctx: z.RefinementCtx): void {
+export function requireSecretKeysInProduction(
+  env: { NODE_ENV: string; WEBHOOK_SECRET_KEYS?: SecretKey[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
   if (env.NODE_ENV === 'production' && !env.WEBHOOK_SECRET_KEYS) {
-    ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET_KEYS'], message: 'is required in production: webhook signing secrets are stored encrypted with it (id:base64 of 32 bytes, e.g. k1:$(openssl rand -base64 32))' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['WEBHOOK_SECRET_KEYS'],
+      message:
+        'is required in production: webhook signing secrets are stored encrypted with it (id:base64 of 32 bytes, e.g. k1:$(openssl rand -base64 32))',
+    });
   }
 }
 
@@ -99,12 +110,18 @@ export function requireSecretKeysInProduction(env: { NODE_ENV: string; WEBHOOK_S
  */
 export const secretKeysEnvSchema = z.string().transform((text, ctx): SecretKey[] => {
   const keys: SecretKey[] = [];
-  for (const entry of text.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const at = entry.indexOf(':');
     const id = entry.slice(0, at);
     const key = Buffer.from(entry.slice(at + 1), 'base64');
     if (at < 1 || !keyIdPattern.test(id) || key.length !== 32) {
-      ctx.addIssue({ code: 'custom', message: 'each key is id:base64 of 32 bytes (openssl rand -base64 32), the id letters, digits, "_" or "-"' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'each key is id:base64 of 32 bytes (openssl rand -base64 32), the id letters, digits, "_" or "-"',
+      });
       return z.NEVER;
     }
     keys.push({ id, key });

@@ -108,7 +108,8 @@ export const tierOverridesSchema = z
     // Checked on the parsed JSON's own keys: a record schema would copy `__proto__` as a prototype.
     if (typeof value !== 'object' || value === null) return;
     for (const key of Object.keys(value)) {
-      if (isReservedTierName(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'is a reserved name (Object.prototype), not a tier' });
+      if (isReservedTierName(key))
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is a reserved name (Object.prototype), not a tier' });
     }
   })
   .pipe(

@@ -40,6 +40,10 @@ export class AdmissionShares {
 
   /** Each resource's use now, per user: for /metrics and the operators' page. */
   snapshot(): Record<'submits' | 'uploadBytes' | 'decodePixels', FairQueueSnapshot> {
-    return { submits: this.submits.snapshot(), uploadBytes: this.uploadBytes.snapshot(), decodePixels: this.decodePixels.snapshot() };
+    return {
+      submits: this.submits.snapshot(),
+      uploadBytes: this.uploadBytes.snapshot(),
+      decodePixels: this.decodePixels.snapshot(),
+    };
   }
 }

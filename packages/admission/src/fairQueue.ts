@@ -145,16 +145,20 @@ export class FairQueue {
   readonly #hands = new Map<string, number[]>();
 
   constructor(options: FairQueueOptions) {
-    if (!Number.isSafeInteger(options.capacity) || options.capacity < 1) throw new RangeError('capacity must be an integer >= 1');
+    if (!Number.isSafeInteger(options.capacity) || options.capacity < 1)
+      throw new RangeError('capacity must be an integer >= 1');
     this.capacity = options.capacity;
     this.queueCount = options.queues ?? 64;
     this.handSize = Math.min(options.handSize ?? 6, this.queueCount);
     this.queueLengthLimit = options.queueLengthLimit ?? 128;
     this.maxWaitMs = options.maxWaitMs ?? 5000;
     this.maxPerFlow = options.maxPerFlow;
-    if (!Number.isSafeInteger(this.queueCount) || this.queueCount < 1) throw new RangeError('queues must be an integer >= 1');
-    if (!Number.isSafeInteger(this.handSize) || this.handSize < 1) throw new RangeError('handSize must be an integer >= 1');
-    if (this.maxPerFlow !== undefined && (!Number.isSafeInteger(this.maxPerFlow) || this.maxPerFlow < 1)) throw new RangeError('maxPerFlow must be an integer >= 1');
+    if (!Number.isSafeInteger(this.queueCount) || this.queueCount < 1)
+      throw new RangeError('queues must be an integer >= 1');
+    if (!Number.isSafeInteger(this.handSize) || this.handSize < 1)
+      throw new RangeError('handSize must be an integer >= 1');
+    if (this.maxPerFlow !== undefined && (!Number.isSafeInteger(this.maxPerFlow) || this.maxPerFlow < 1))
+      throw new RangeError('maxPerFlow must be an integer >= 1');
     this.#queues = Array.from({ length: this.queueCount }, () => []);
     this.#lastFinish = Array.from({ length: this.queueCount }, () => 0);
   }
@@ -189,7 +193,8 @@ export class FairQueue {
   tryAcquire(flow: string, amount = 1, weight = 1): FairQueueLease | FairQueueRefusal {
     checkAmount(amount);
     const state = this.#flow(flow, weight);
-    if (this.maxPerFlow !== undefined && state.held + amount > this.maxPerFlow) return this.#refuse(flow, amount, 'flow-limit', 'user');
+    if (this.maxPerFlow !== undefined && state.held + amount > this.maxPerFlow)
+      return this.#refuse(flow, amount, 'flow-limit', 'user');
     if (this.#waiting === 0 && this.#fits(amount)) return this.#grant(flow, amount, 0);
     return this.#refuse(flow, amount, 'busy');
   }
@@ -204,17 +209,33 @@ export class FairQueue {
     const weight = options.weight ?? 1;
     if (!(weight > 0) || !Number.isFinite(weight)) throw new RangeError('weight must be a finite number > 0');
     const state = this.#flow(flow, weight);
-    if (this.maxPerFlow !== undefined && state.held + amount > this.maxPerFlow) return Promise.reject(this.#refuse(flow, amount, 'flow-limit', 'user'));
+    if (this.maxPerFlow !== undefined && state.held + amount > this.maxPerFlow)
+      return Promise.reject(this.#refuse(flow, amount, 'flow-limit', 'user'));
     if (this.#waiting === 0 && this.#fits(amount)) return Promise.resolve(this.#grant(flow, amount, 0));
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     if (this.maxWaitMs <= 0) return Promise.reject(this.#refuse(flow, amount, 'busy'));
     const queue = this.#shortestOf(this.#handOf(flow));
-    if (this.#queues[queue]!.length >= this.queueLengthLimit) return Promise.reject(this.#refuse(flow, amount, 'queue-full'));
+    if (this.#queues[queue]!.length >= this.queueLengthLimit)
+      return Promise.reject(this.#refuse(flow, amount, 'queue-full'));
     return new Promise<FairQueueLease>((resolve, reject) => {
       const start = Math.max(this.#virtual, this.#lastFinish[queue]!);
       const finish = start + amount / this.capacity / weight;
       this.#lastFinish[queue] = finish;
-      const waiter: Waiter = { flow, amount, weight, start, finish, seq: this.#seq++, enqueuedAt: performance.now(), resolve, reject, timer: undefined, queue, onAbort: undefined, signal: options.signal };
+      const waiter: Waiter = {
+        flow,
+        amount,
+        weight,
+        start,
+        finish,
+        seq: this.#seq++,
+        enqueuedAt: performance.now(),
+        resolve,
+        reject,
+        timer: undefined,
+        queue,
+        onAbort: undefined,
+        signal: options.signal,
+      };
       waiter.timer = setTimeout(() => {
         if (!this.#remove(waiter)) return;
         reject(this.#refuse(flow, amount, 'timeout'));
@@ -243,7 +264,13 @@ export class FairQueue {
       capacity: this.capacity,
       inUse: this.#inUse,
       waiting: this.#waiting,
-      flows: [...this.#flows].map(([flow, state]) => ({ flow, held: state.held, waiting: state.waiting, queued: state.queued, refused: state.refused })),
+      flows: [...this.#flows].map(([flow, state]) => ({
+        flow,
+        held: state.held,
+        waiting: state.waiting,
+        queued: state.queued,
+        refused: state.refused,
+      })),
     };
   }
 
@@ -301,7 +328,8 @@ export class FairQueue {
       let best: Waiter | undefined;
       for (const queue of this.#queues) {
         const head = queue[0];
-        if (head && (!best || head.start < best.start || (head.start === best.start && head.seq < best.seq))) best = head;
+        if (head && (!best || head.start < best.start || (head.start === best.start && head.seq < best.seq)))
+          best = head;
       }
       if (!best || !this.#fits(best.amount)) return;
       this.#remove(best);
@@ -328,13 +356,20 @@ export class FairQueue {
    * A refusal of `flow`'s request of `amount`, counted: `user` when granting it would take the
    * flow past its fair share now (what it holds is what it waits for), else `global`.
    */
-  #refuse(flow: string, amount: number, reason: FairQueueRefusal['reason'], scope?: 'user' | 'global'): FairQueueRefusal {
+  #refuse(
+    flow: string,
+    amount: number,
+    reason: FairQueueRefusal['reason'],
+    scope?: 'user' | 'global',
+  ): FairQueueRefusal {
     const state = this.#flows.get(flow);
     if (state) state.refused++;
     const share = this.#fairShareOf(flow);
     const held = state?.held ?? 0;
     const resolved = scope ?? (held + amount > share || (state?.waiting ?? 0) > 0 ? 'user' : 'global');
-    return resolved === 'user' ? new FairQueueRefusal('user', reason, held, Math.floor(share)) : new FairQueueRefusal('global', reason, this.#inUse, this.capacity);
+    return resolved === 'user'
+      ? new FairQueueRefusal('user', reason, held, Math.floor(share))
+      : new FairQueueRefusal('global', reason, this.#inUse, this.capacity);
   }
 
   /** The capacity divided between the flows holding or waiting now, by weight (the asking flow counted). */
@@ -404,7 +439,13 @@ const resourceWords: Record<ShareResource, string> = {
  * `queue.acquire`, with a refusal turned into the answer it gets ({@link shareRefusal} for
  * `resource`): what the API's routes and services wait with.
  */
-export async function acquireTurn(queue: FairQueue, resource: ShareResource, flow: string, amount: number, options: AcquireOptions = {}): Promise<FairQueueLease> {
+export async function acquireTurn(
+  queue: FairQueue,
+  resource: ShareResource,
+  flow: string,
+  amount: number,
+  options: AcquireOptions = {},
+): Promise<FairQueueLease> {
   try {
     return await queue.acquire(flow, amount, options);
   } catch (error) {
@@ -420,7 +461,15 @@ export async function acquireTurn(queue: FairQueue, resource: ShareResource, flo
 export function shareRefusal(resource: ShareResource, refusal: FairQueueRefusal, retryAfterSeconds = 1): AppError {
   const details = { resource, reason: refusal.reason, inUse: refusal.inUse, limit: refusal.limit };
   if (refusal.scope === 'user') {
-    return new AppError('CONCURRENCY_LIMITED', `You hold your fair share of this server's ${resourceWords[resource]} (${refusal.limit}) and your requests waited their turn; nothing was stored. Try again when your earlier requests are answered.`, { details, retryAfterSeconds });
+    return new AppError(
+      'CONCURRENCY_LIMITED',
+      `You hold your fair share of this server's ${resourceWords[resource]} (${refusal.limit}) and your requests waited their turn; nothing was stored. Try again when your earlier requests are answered.`,
+      { details, retryAfterSeconds },
+    );
   }
-  return new AppError('SERVER_BUSY', `This server's ${resourceWords[resource]} are all in use; nothing was stored. Try again shortly.`, { details, retryAfterSeconds });
+  return new AppError(
+    'SERVER_BUSY',
+    `This server's ${resourceWords[resource]} are all in use; nothing was stored. Try again shortly.`,
+    { details, retryAfterSeconds },
+  );
 }

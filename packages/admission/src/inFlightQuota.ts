@@ -10,7 +10,11 @@ import type { InFlightLimit } from '@inferq/db';
  * quota holds across API instances.
  */
 export function inFlightLimit(tier: Tier, idempotencyWindowMs: number): InFlightLimit {
-  return { maxInFlight: tier.maxJobsInFlight, priorityFor: (inFlight) => jobPriority(tier, inFlight), idempotencyWindowMs };
+  return {
+    maxInFlight: tier.maxJobsInFlight,
+    priorityFor: (inFlight) => jobPriority(tier, inFlight),
+    idempotencyWindowMs,
+  };
 }
 
 /** The answer to a submit past its owner's quota: 429 QUOTA_EXCEEDED, with the counts. */

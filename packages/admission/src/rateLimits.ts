@@ -82,7 +82,11 @@ export class RateLimits {
       // Once a key is over its limit, refuse it from memory until the window ends: a flood of
       // refused requests costs no Redis round trip. Other instances learn it from Redis.
       inMemoryBlockOnConsumed: points + 1,
-      insuranceLimiter: new RateLimiterMemory({ keyPrefix: `${this.#prefix}:${kind}`, points, duration: durationSeconds }),
+      insuranceLimiter: new RateLimiterMemory({
+        keyPrefix: `${this.#prefix}:${kind}`,
+        points,
+        duration: durationSeconds,
+      }),
     });
   }
 
@@ -95,7 +99,10 @@ export class RateLimits {
         const sustained = this.#redisLimiter('submit', tier.submitsPerWindow, tier.rateWindowSeconds);
         limiter =
           tier.submitBurst > 0
-            ? new BurstyRateLimiter(sustained, this.#redisLimiter('submit-burst', tier.submitBurst, tier.burstWindowSeconds))
+            ? new BurstyRateLimiter(
+                sustained,
+                this.#redisLimiter('submit-burst', tier.submitBurst, tier.burstWindowSeconds),
+              )
             : sustained;
       } else {
         limiter = this.#redisLimiter('request', tier.requestsPerWindow, tier.rateWindowSeconds);

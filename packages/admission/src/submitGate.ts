@@ -32,6 +32,9 @@ export class SubmitGate {
   refusalFor(keyPrefix: string | null): AppError | undefined {
     const userId = keyPrefix ? this.#users.get(keyPrefix) : undefined;
     if (!userId || !this.queue.wouldRefuse(userId)) return undefined;
-    return shareRefusal('submits', new FairQueueRefusal('user', 'queue-full', this.queue.heldBy(userId), this.queue.capacity));
+    return shareRefusal(
+      'submits',
+      new FairQueueRefusal('user', 'queue-full', this.queue.heldBy(userId), this.queue.capacity),
+    );
   }
 }

@@ -59,7 +59,10 @@ describe('FairQueue', () => {
         lease.release();
       });
     const blocker = await queue.acquire('blocker');
-    const all = [...Array.from({ length: 30 }, () => run('light', 1)), ...Array.from({ length: 30 }, () => run('heavy', 2))];
+    const all = [
+      ...Array.from({ length: 30 }, () => run('light', 1)),
+      ...Array.from({ length: 30 }, () => run('heavy', 2)),
+    ];
     blocker.release();
     await Promise.all(all);
     const first30 = order.slice(0, 30);
@@ -80,7 +83,12 @@ describe('FairQueue', () => {
     expect(hogRefusal).toMatchObject({ scope: 'user', reason: 'timeout' });
     expect(otherRefusal).toMatchObject({ scope: 'global', reason: 'timeout' });
     for (const lease of held) lease.release();
-    expect(queue.snapshot().flows.find((flow) => flow.flow === 'hog')).toMatchObject({ held: 0, waiting: 0, queued: 1, refused: 1 });
+    expect(queue.snapshot().flows.find((flow) => flow.flow === 'hog')).toMatchObject({
+      held: 0,
+      waiting: 0,
+      queued: 1,
+      refused: 1,
+    });
   });
 
   it('bounds each queue: past queueLengthLimit a request is refused at once, and only the flooding flow is', async () => {

@@ -15,7 +15,13 @@ afterAll(() => redis.disconnect());
 /** Two API instances sharing one Redis, as a deployment's would. */
 function instances() {
   const keyPrefix = `${inject('queuePrefix')}:rl-${randomUUID()}`;
-  const make = () => new RateLimits({ redis, tiers: resolveTiers(undefined), keyPrefix, authFailures: { points: 2, durationSeconds: 60 } });
+  const make = () =>
+    new RateLimits({
+      redis,
+      tiers: resolveTiers(undefined),
+      keyPrefix,
+      authFailures: { points: 2, durationSeconds: 60 },
+    });
   return [make(), make()] as const;
 }
 

@@ -12,7 +12,11 @@ describe('SubmitGate', () => {
     expect(gate.refusalFor('ak_alice')).toBeUndefined();
 
     const lease = queue.tryAcquire('alice');
-    expect(gate.refusalFor('ak_alice')).toMatchObject({ code: 'CONCURRENCY_LIMITED', retryAfterSeconds: 1, details: { resource: 'submits', reason: 'queue-full', inUse: 1, limit: 4 } });
+    expect(gate.refusalFor('ak_alice')).toMatchObject({
+      code: 'CONCURRENCY_LIMITED',
+      retryAfterSeconds: 1,
+      details: { resource: 'submits', reason: 'queue-full', inUse: 1, limit: 4 },
+    });
     // Another user's key is not refused for alice's full queues.
     gate.learn('ak_bob', 'bob');
     expect(gate.refusalFor('ak_bob')).toBeUndefined();

@@ -13,12 +13,16 @@ export function configPath(env: NodeJS.ProcessEnv): string {
 }
 
 /** Flags win over the environment (INFERQ_BASE_URL, INFERQ_API_KEY), which wins over the config file. */
-export async function loadConfig(flags: { baseUrl?: string | undefined; apiKey?: string | undefined }, env: NodeJS.ProcessEnv): Promise<CliConfig> {
+export async function loadConfig(
+  flags: { baseUrl?: string | undefined; apiKey?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): Promise<CliConfig> {
   let file: { baseUrl?: unknown; apiKey?: unknown } = {};
   try {
     file = JSON.parse(await readFile(configPath(env), 'utf8')) as typeof file;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${configPath(env)}: ${(error as Error).message}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`cannot read ${configPath(env)}: ${(error as Error).message}`, { cause: error });
   }
   const fromFile = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
   return {

@@ -3,7 +3,17 @@ import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
-import { describeStatus, InferQClient, InferQError, isFinal, isInferQError, type ErrorCode, type Job, type ModelList, type RetryInfo } from '@inferq/client';
+import {
+  describeStatus,
+  InferQClient,
+  InferQError,
+  isFinal,
+  isInferQError,
+  type ErrorCode,
+  type Job,
+  type ModelList,
+  type RetryInfo,
+} from '@inferq/client';
 import { loadConfig } from './config.ts';
 
 /** Exit codes: scripts can tell a wrong command line from an API refusal from a failed job. */
@@ -107,7 +117,12 @@ function metadataOption(pairs: string[] | undefined): Record<string, string> | u
   for (const pair of pairs) {
     const equals = pair.indexOf('=');
     if (equals <= 0) throw new UsageError(`--meta takes key=value, not ${JSON.stringify(pair)}`);
-    Object.defineProperty(metadata, pair.slice(0, equals), { value: pair.slice(equals + 1), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(metadata, pair.slice(0, equals), {
+      value: pair.slice(equals + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return metadata;
 }
@@ -119,7 +134,11 @@ function top(job: Job): string {
 
 /** One line per row, no rule between rows: a long list stays readable in a terminal. */
 function table(head: string[], colWidths?: Array<number | null>): Table.Table {
-  return new Table({ head, style: { head: [], border: [], compact: true }, ...(colWidths ? { colWidths, wordWrap: true } : {}) });
+  return new Table({
+    head,
+    style: { head: [], border: [], compact: true },
+    ...(colWidths ? { colWidths, wordWrap: true } : {}),
+  });
 }
 
 /** What went wrong, as a user reads it: the code and the API's own message. */
@@ -160,7 +179,17 @@ function jobTable(rows: Row[], wide: boolean): string {
 
 /** The models table of `inferq models`; the problem column says what GET /v1/models reports wrong. */
 export function modelsTable(list: ModelList): string {
-  const output = table(['model', 'version', 'live', 'format', 'input', 'classes', 'workers ready', 'engines', 'problem']);
+  const output = table([
+    'model',
+    'version',
+    'live',
+    'format',
+    'input',
+    'classes',
+    'workers ready',
+    'engines',
+    'problem',
+  ]);
   for (const model of list.models) {
     for (const version of model.versions) {
       output.push([
@@ -168,21 +197,38 @@ export function modelsTable(list: ModelList): string {
         version.version,
         version.live ? 'live' : '',
         version.format,
-        version.input ? `${version.input.width}x${version.input.height}x${version.input.channels}` : (version.tensors?.inputs ?? []).map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' '),
+        version.input
+          ? `${version.input.width}x${version.input.height}x${version.input.channels}`
+          : (version.tensors?.inputs ?? []).map((t) => `${t.name}:${t.datatype}[${t.shape.join(',')}]`).join(' '),
         version.labels ? String(version.labels.length) : (version.tensors?.reader ?? 'raw'),
         `${version.workersReady}/${model.workers}`,
         version.engines.join(', '),
-        model.swap && model.swap.to === version.version ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed` : '',
+        model.swap && model.swap.to === version.version
+          ? `swap: ${model.swap.switched} switched, ${model.swap.loading} loading, ${model.swap.failures.length} failed`
+          : '',
       ]);
     }
-    for (const problem of model.problems) output.push([model.name, problem.version, '', '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
+    for (const problem of model.problems)
+      output.push([model.name, problem.version, '', '', '', '', '', '', `${problem.reason}: ${problem.message}`]);
     // A version the registry holds but a worker could not load: it serves none of the model's jobs.
     for (const failure of model.loadFailures) {
-      output.push([model.name, failure.version, '', '', '', '', '', '', `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`]);
+      output.push([
+        model.name,
+        failure.version,
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        `load failed on ${failure.workerId}: ${failure.reason ?? failure.code}: ${failure.message}`,
+      ]);
     }
   }
   // Each worker's engines (what ran its models), not its TF.js backend alone.
-  const engines = (worker: ModelList['workers'][number]) => [...new Set(worker.models.flatMap((model) => (model.engine ? [model.engine] : [])))].join(', ') || `tfjs-${worker.backend}`;
+  const engines = (worker: ModelList['workers'][number]) =>
+    [...new Set(worker.models.flatMap((model) => (model.engine ? [model.engine] : [])))].join(', ') ||
+    `tfjs-${worker.backend}`;
   const workers = list.workers.map((worker) => `${worker.workerId} (${engines(worker)})`).join(', ');
   return `${output.toString()}
 workers: ${workers || 'none'}`;
@@ -192,7 +238,10 @@ workers: ${workers || 'none'}`;
 function retryLine(retry: RetryInfo): string {
   const why = retry.code === 'RATE_LIMITED' ? 'rate limited' : retry.status === 429 ? 'refused (429)' : 'server busy';
   const seconds = retry.delayMs >= 10_000 ? Math.round(retry.delayMs / 1000) : Math.round(retry.delayMs / 100) / 10;
-  const asked = retry.retryAfterMs !== undefined && retry.retryAfterMs > retry.delayMs ? `; the server asked for ${Math.ceil(retry.retryAfterMs / 1000)} s` : '';
+  const asked =
+    retry.retryAfterMs !== undefined && retry.retryAfterMs > retry.delayMs
+      ? `; the server asked for ${Math.ceil(retry.retryAfterMs / 1000)} s`
+      : '';
   return `inferq: ${why}${retry.code ? ` (${retry.code})` : ''}: retrying in ${seconds} s (${retry.attempt} of ${retry.maxRetries}${asked})`;
 }
 
@@ -233,15 +282,25 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return values.help ? exitCodes.ok : exitCodes.usage;
     }
     const config = await loadConfig({ baseUrl: values['base-url'], apiKey: values['api-key'] }, io.env);
-    if (!config.apiKey) throw new UsageError('no API key: set INFERQ_API_KEY, pass --api-key, or put "apiKey" in ~/.config/inferq/config.json');
-    const client = new InferQClient({ baseUrl: config.baseUrl, apiKey: config.apiKey, onRetry: (retry) => io.stderr.write(`${retryLine(retry)}\n`) });
+    if (!config.apiKey)
+      throw new UsageError(
+        'no API key: set INFERQ_API_KEY, pass --api-key, or put "apiKey" in ~/.config/inferq/config.json',
+      );
+    const client = new InferQClient({
+      baseUrl: config.baseUrl,
+      apiKey: config.apiKey,
+      onRetry: (retry) => io.stderr.write(`${retryLine(retry)}\n`),
+    });
     const wide = io.stdout.isTTY === true;
     const json = values.json ?? false;
     const one = (name: string) => {
       if (rest.length !== 1) throw new UsageError(`${command} takes one ${name}`);
       return rest[0]!;
     };
-    const finalCode = (jobs: Array<Job | undefined>) => (jobs.some((job) => job && (job.status === 'failed' || job.status === 'canceled' || job.status === 'expired')) ? exitCodes.jobFailed : exitCodes.ok);
+    const finalCode = (jobs: Array<Job | undefined>) =>
+      jobs.some((job) => job && (job.status === 'failed' || job.status === 'canceled' || job.status === 'expired'))
+        ? exitCodes.jobFailed
+        : exitCodes.ok;
     const timeoutSeconds = positiveInt(values.timeout, 'timeout', 300);
     // Tells, once per job, that it waits for a worker: a long wait is never silent.
     const told = new Set<string>();
@@ -269,7 +328,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (values.url?.length) {
           if (rest.length > 0) throw new UsageError('submit takes image files or --url, not both');
           const started = Date.now();
-          const jobOptions = { ...(values.model ? { model: values.model } : {}), ...(values.version ? { version: values.version } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) };
+          const jobOptions = {
+            ...(values.model ? { model: values.model } : {}),
+            ...(values.version ? { version: values.version } : {}),
+            ...(values.webhook ? { webhook: values.webhook } : {}),
+          };
           const rows: Array<Row & { name: string }> = values.url.map((url) => ({ name: url }));
           for (const row of rows) {
             try {
@@ -283,7 +346,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
               await waitFor(row, timeoutSeconds * 1000 - (Date.now() - started));
             }
           }
-          if (json) print(JSON.stringify(rows.map(({ name, job, error }) => ({ url: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
+          if (json)
+            print(
+              JSON.stringify(
+                rows.map(({ name, job, error }) => ({
+                  url: name,
+                  job: job ?? null,
+                  error: error ? { code: error.code, message: error.message } : null,
+                })),
+                null,
+                2,
+              ),
+            );
           else print(jobTable(rows, wide));
           for (const row of rows) if (row.timedOut) io.stderr.write(`${notFinalLine(row.job!, timeoutSeconds)}\n`);
           if (rows.some((row) => row.error && !row.timedOut)) return exitCodes.api;
@@ -306,7 +380,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const unreadable = read.filter((file) => 'error' in file);
         for (const file of unreadable) fail(`${file.error.message} (not submitted)`);
         const files = read.filter((file) => 'bytes' in file);
-        const bar = io.stderr.isTTY && !json && files.length > 0 ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr }) : undefined;
+        const bar =
+          io.stderr.isTTY && !json && files.length > 0
+            ? new SingleBar({ format: ' {bar} {value}/{total} {phase}', hideCursor: true, stream: io.stderr })
+            : undefined;
         bar?.start(files.length, 0, { phase: values.wait ? 'finished' : 'submitted' });
         const results: Array<Row & { name: string }> = files.map((file) => ({ name: file.name }));
         const started = Date.now();
@@ -325,7 +402,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         } else if (files.length === 1) {
           const result = results[0]!;
           try {
-            result.job = await client.submit(files[0]!.bytes, { filename: path.basename(files[0]!.name), ...jobOptions });
+            result.job = await client.submit(files[0]!.bytes, {
+              filename: path.basename(files[0]!.name),
+              ...jobOptions,
+            });
           } catch (error) {
             if (!isInferQError(error)) throw error;
             result.error = error;
@@ -340,12 +420,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           // file gets its own job or its own error.
           const batch = await client.submitMany(
             files.map((file) => file.bytes),
-            { ...jobOptions, filenames: files.map((file) => path.basename(file.name)), batchSize: positiveInt(values['batch-size'], 'batch-size', 16), ...(values.wait ? { waitSeconds: Math.min(60, timeoutSeconds) } : {}) },
+            {
+              ...jobOptions,
+              filenames: files.map((file) => path.basename(file.name)),
+              batchSize: positiveInt(values['batch-size'], 'batch-size', 16),
+              ...(values.wait ? { waitSeconds: Math.min(60, timeoutSeconds) } : {}),
+            },
           );
           for (const item of batch.data) {
             const result = results[item.index]!;
             if (item.job) result.job = item.job;
-            else result.error = new InferQError({ code: (item.error?.code ?? 'INTERNAL') as ErrorCode, status: item.status, message: item.error?.message ?? 'refused', details: item.error?.details });
+            else
+              result.error = new InferQError({
+                code: (item.error?.code ?? 'INTERNAL') as ErrorCode,
+                status: item.status,
+                message: item.error?.message ?? 'refused',
+                details: item.error?.details,
+              });
             if (!values.wait || !item.job || isFinal(item.job)) bar?.increment();
           }
           if (values.wait) {
@@ -366,10 +457,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         }
         bar?.stop();
         // Rows in the order the files were given.
-        const rows: Array<Row & { name: string }> = rest.map((name) => results.find((result) => result.name === name) ?? unreadable.find((file) => file.name === name)!);
-        if (json) print(JSON.stringify(rows.map(({ name, job, error }) => ({ file: name, job: job ?? null, error: error ? { code: error.code, message: error.message } : null })), null, 2));
+        const rows: Array<Row & { name: string }> = rest.map(
+          (name) => results.find((result) => result.name === name) ?? unreadable.find((file) => file.name === name)!,
+        );
+        if (json)
+          print(
+            JSON.stringify(
+              rows.map(({ name, job, error }) => ({
+                file: name,
+                job: job ?? null,
+                error: error ? { code: error.code, message: error.message } : null,
+              })),
+              null,
+              2,
+            ),
+          );
         else print(jobTable(rows, wide));
-        for (const result of results) if (result.timedOut) io.stderr.write(`${notFinalLine(result.job!, timeoutSeconds)}\n`);
+        for (const result of results)
+          if (result.timedOut) io.stderr.write(`${notFinalLine(result.job!, timeoutSeconds)}\n`);
         if (unreadable.length > 0) return exitCodes.usage;
         if (results.some((result) => result.error && !result.timedOut)) return exitCodes.api;
         const failed = finalCode(results.map((result) => result.job));
@@ -404,7 +509,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         });
         if (json) print(JSON.stringify(page, null, 2));
         else {
-          print(jobTable(page.data.map((job) => ({ job })), wide));
+          print(
+            jobTable(
+              page.data.map((job) => ({ job })),
+              wide,
+            ),
+          );
           if (page.nextCursor) print(`more: inferq list --cursor ${page.nextCursor}`);
         }
         return exitCodes.ok;
@@ -423,18 +533,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         };
         const preview = await client.retryJobs({ filter, dryRun: true });
         if (!values.yes) {
-          print(json ? JSON.stringify(preview, null, 2) : `${preview.matched} failed job(s) match (as of ${preview.asOf}); add --yes to retry them`);
+          print(
+            json
+              ? JSON.stringify(preview, null, 2)
+              : `${preview.matched} failed job(s) match (as of ${preview.asOf}); add --yes to retry them`,
+          );
           return exitCodes.ok;
         }
         const done = await client.retryJobs({ filter, asOf: preview.asOf });
-        print(json ? JSON.stringify(done, null, 2) : `retried ${done.retried} of ${done.matched} (operation ${done.operationId})${done.remaining ? `; ${done.remaining} left: run it again` : ''}`);
+        print(
+          json
+            ? JSON.stringify(done, null, 2)
+            : `retried ${done.retried} of ${done.matched} (operation ${done.operationId})${done.remaining ? `; ${done.remaining} left: run it again` : ''}`,
+        );
         return exitCodes.ok;
       }
       case 'redeliver': {
         if (values.from || values.to) {
           if (!values.from || !values.to) throw new UsageError('redeliver takes both --from and --to');
           const answer = await client.redeliverFailed({ from: values.from, to: values.to, dryRun: !values.yes });
-          print(json ? JSON.stringify(answer, null, 2) : values.yes ? `enqueued ${answer.enqueued} of ${answer.matched} failed deliveries (operation ${answer.operationId})` : `${answer.matched} job(s) whose webhook failed in that range; add --yes to deliver them again`);
+          print(
+            json
+              ? JSON.stringify(answer, null, 2)
+              : values.yes
+                ? `enqueued ${answer.enqueued} of ${answer.matched} failed deliveries (operation ${answer.operationId})`
+                : `${answer.matched} job(s) whose webhook failed in that range; add --yes to deliver them again`,
+          );
           return exitCodes.ok;
         }
         const answer = await client.redeliver(one('job id'));

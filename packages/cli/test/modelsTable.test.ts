@@ -30,7 +30,15 @@ const list: ModelList = {
       workers: 0,
       swap: null,
       problems: [],
-      loadFailures: [{ workerId: 'w-1', version: '1.0.0', code: 'MODEL_NOT_READY', reason: 'load-failed', message: 'onnxruntime could not load model.onnx' }],
+      loadFailures: [
+        {
+          workerId: 'w-1',
+          version: '1.0.0',
+          code: 'MODEL_NOT_READY',
+          reason: 'load-failed',
+          message: 'onnxruntime could not load model.onnx',
+        },
+      ],
     },
   ],
   workers: [],
@@ -42,20 +50,40 @@ describe('inferq models', () => {
       .split('\n')
       .filter((line) => line.includes('imagenet'));
     expect(rows[0]).toMatch(/│ imagenet +│ 1\.0\.0 +│ live +│ onnx +│ 224x224x3 +│ 2 +│ 0\/0 +│/);
-    expect(rows[1]).toMatch(/│ imagenet +│ 1\.0\.0 +│ .*│ load failed on w-1: load-failed: onnxruntime could not load model\.onnx/);
+    expect(rows[1]).toMatch(
+      /│ imagenet +│ 1\.0\.0 +│ .*│ load failed on w-1: load-failed: onnxruntime could not load model\.onnx/,
+    );
   });
 
   it('gives a failed version that is not in the list a row of its own', () => {
-    const failures = [{ workerId: 'w-1', version: '2.0.0', code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'model.onnx hashes to …' }];
+    const failures = [
+      {
+        workerId: 'w-1',
+        version: '2.0.0',
+        code: 'MODEL_NOT_READY',
+        reason: 'hash-mismatch',
+        message: 'model.onnx hashes to …',
+      },
+    ];
     const text = modelsTable({ ...list, models: [{ ...list.models[0]!, loadFailures: failures }] });
-    expect(text).toMatch(/│ imagenet +│ 2\.0\.0 +│ +│ +│ +│ +│ +│ +│ load failed on w-1: hash-mismatch: model\.onnx hashes to …/);
+    expect(text).toMatch(
+      /│ imagenet +│ 2\.0\.0 +│ +│ +│ +│ +│ +│ +│ load failed on w-1: hash-mismatch: model\.onnx hashes to …/,
+    );
   });
 });
 
 describe('inferq models engines', () => {
-  it('names each version\'s engines and each worker\'s, not the worker\'s TF.js backend', () => {
+  it("names each version's engines and each worker's, not the worker's TF.js backend", () => {
     const versions = [{ ...list.models[0]!.versions[0]!, workersReady: 1, engines: ['onnxruntime-cpu'] }];
-    const workers = [{ workerId: 'w-1', host: 'h', backend: 'wasm', onnxRuntime: { provider: 'cpu', skipped: [] }, models: [{ name: 'imagenet', version: '1.0.0', engine: 'onnxruntime-cpu', loaded: ['1.0.0'] }] }];
+    const workers = [
+      {
+        workerId: 'w-1',
+        host: 'h',
+        backend: 'wasm',
+        onnxRuntime: { provider: 'cpu', skipped: [] },
+        models: [{ name: 'imagenet', version: '1.0.0', engine: 'onnxruntime-cpu', loaded: ['1.0.0'] }],
+      },
+    ];
     const text = modelsTable({ models: [{ ...list.models[0]!, versions, loadFailures: [], workers: 1 }], workers });
     expect(text).toMatch(/│ 1\/1 +│ onnxruntime-cpu +│/);
     expect(text).toContain('workers: w-1 (onnxruntime-cpu)');

@@ -15,5 +15,7 @@ export async function toBlob(image: ImageInput): Promise<Blob> {
     for await (const chunk of image as AsyncIterable<Uint8Array>) chunks.push(chunk.slice());
     return new Blob(chunks as BlobPart[]);
   }
-  throw new TypeError('image must be a Blob, File, ArrayBuffer, typed array (Buffer, Uint8Array), ReadableStream or async iterable of bytes');
+  throw new TypeError(
+    'image must be a Blob, File, ArrayBuffer, typed array (Buffer, Uint8Array), ReadableStream or async iterable of bytes',
+  );
 }

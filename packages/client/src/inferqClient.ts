@@ -1,7 +1,28 @@
 import { toBlob, type ImageInput } from './imageBody.ts';
 import { InferQError } from './inferqError.ts';
 import type { components } from './generated/openapi.ts';
-import { describeStatus, isFinal, type JobEvent, type Account, type AccountDeletion, type Batch, type BatchItem, type ErrorBody, type ErrorCode, type Job, type JobList, type JobStatus, type InferRequest, type InferResponse, type ModelList, type ModelMetadata, type Redelivery, type RetryJobsBody, type RetryJobsResult, type WebhookDeliveryList } from './types.ts';
+import {
+  describeStatus,
+  isFinal,
+  type JobEvent,
+  type Account,
+  type AccountDeletion,
+  type Batch,
+  type BatchItem,
+  type ErrorBody,
+  type ErrorCode,
+  type Job,
+  type JobList,
+  type JobStatus,
+  type InferRequest,
+  type InferResponse,
+  type ModelList,
+  type ModelMetadata,
+  type Redelivery,
+  type RetryJobsBody,
+  type RetryJobsResult,
+  type WebhookDeliveryList,
+} from './types.ts';
 
 /** Options of `infer` and `inferAsync` (`POST /v2/models/{name}/infer`). */
 export interface InferOptions {
@@ -218,9 +239,19 @@ export class InferQClient {
     const remaining = Math.max(1000, (options.timeoutMs ?? 300_000) - (Date.now() - started));
     const job = await this.wait(answer.id, { timeoutMs: remaining, signal: options.signal });
     if (job.status !== 'succeeded' || !job.result?.outputs) {
-      throw new InferQError({ code: (job.error?.code ?? 'INTERNAL') as ErrorCode, status: 0, message: job.error?.message ?? `The job ended ${job.status}.`, job });
+      throw new InferQError({
+        code: (job.error?.code ?? 'INTERNAL') as ErrorCode,
+        status: 0,
+        message: job.error?.message ?? `The job ended ${job.status}.`,
+        job,
+      });
     }
-    return { model_name: job.model.name, model_version: job.model.version ?? '', ...(request.id !== undefined ? { id: request.id } : {}), outputs: job.result.outputs };
+    return {
+      model_name: job.model.name,
+      model_version: job.model.version ?? '',
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      outputs: job.result.outputs,
+    };
   }
 
   /**
@@ -229,7 +260,12 @@ export class InferQClient {
    */
   async inferAsync(model: string, request: InferRequest, options: InferOptions = {}): Promise<Job> {
     const answer = await this.#infer(model, request, options, { Prefer: 'respond-async' });
-    if ('model_name' in answer) throw new InferQError({ code: 'INVALID_RESPONSE', status: 200, message: 'The server answered the inference instead of its job.' });
+    if ('model_name' in answer)
+      throw new InferQError({
+        code: 'INVALID_RESPONSE',
+        status: 200,
+        message: 'The server answered the inference instead of its job.',
+      });
     return answer;
   }
 
@@ -238,12 +274,25 @@ export class InferQClient {
     return this.#request<ModelMetadata>(protocolPath(model, options.version, ''), { signal: options.signal });
   }
 
-  async #infer(model: string, request: InferRequest, options: InferOptions, headers: Record<string, string>): Promise<InferResponse | Job> {
-    const body = JSON.stringify(request, (_key, value: unknown) => (ArrayBuffer.isView(value) && !(value instanceof DataView) ? Array.from(value as unknown as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Number(v) : v)) : value));
+  async #infer(
+    model: string,
+    request: InferRequest,
+    options: InferOptions,
+    headers: Record<string, string>,
+  ): Promise<InferResponse | Job> {
+    const body = JSON.stringify(request, (_key, value: unknown) =>
+      ArrayBuffer.isView(value) && !(value instanceof DataView)
+        ? Array.from(value as unknown as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Number(v) : v))
+        : value,
+    );
     return this.#request<InferResponse | Job>(protocolPath(model, options.version, '/infer'), {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/json', ...headers, ...(options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...headers,
+        ...(options.idempotencyKey ? { 'Idempotency-Key': options.idempotencyKey } : {}),
+      },
       signal: options.signal,
     });
   }
@@ -253,7 +302,8 @@ export class InferQClient {
     const blob = await toBlob(image);
     const headers: Record<string, string> = {};
     if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
-    if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+    if (options.waitSeconds)
+      headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
     if (options.cancelAfter !== undefined) headers['Cancel-After'] = String(options.cancelAfter);
     const filename = options.filename ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : 'image');
     // Built per try: a FormData body is consumed by the request that sends it.
@@ -264,7 +314,8 @@ export class InferQClient {
       if (options.webhook) body.set('webhook', options.webhook);
       if (options.webhookEvents?.length) body.set('webhookEvents', options.webhookEvents.join(','));
       if (options.ttlSeconds !== undefined) body.set('ttlSeconds', String(options.ttlSeconds));
-      if (options.metadata && Object.keys(options.metadata).length > 0) body.set('metadata', JSON.stringify(options.metadata));
+      if (options.metadata && Object.keys(options.metadata).length > 0)
+        body.set('metadata', JSON.stringify(options.metadata));
       body.set('image', blob, filename);
       return body;
     };
@@ -284,7 +335,10 @@ export class InferQClient {
    * Submits an image through an upload: asks for one (`POST /v1/uploads`), PUTs the bytes where
    * it says (straight to the bucket when the server has one), then submits `{ uploadId }`.
    */
-  async submitUpload(image: ImageInput, options: Omit<SubmitOptions, 'filename'> & { contentType?: string } = {}): Promise<Job> {
+  async submitUpload(
+    image: ImageInput,
+    options: Omit<SubmitOptions, 'filename'> & { contentType?: string } = {},
+  ): Promise<Job> {
     const upload = await this.createUpload(image, options);
     return this.#submitJson({ uploadId: upload.uploadId }, options);
   }
@@ -293,29 +347,50 @@ export class InferQClient {
   async createUpload(image: ImageInput, options: { contentType?: string; signal?: AbortSignal } = {}): Promise<Upload> {
     const blob = await toBlob(image);
     const contentType = options.contentType ?? (blob.type || 'application/octet-stream');
-    const upload = await this.#request<Upload>('/v1/uploads', { method: 'POST', body: JSON.stringify({ contentType, size: blob.size }), headers: { 'content-type': 'application/json' }, signal: options.signal });
+    const upload = await this.#request<Upload>('/v1/uploads', {
+      method: 'POST',
+      body: JSON.stringify({ contentType, size: blob.size }),
+      headers: { 'content-type': 'application/json' },
+      signal: options.signal,
+    });
     // To the API itself the PUT carries the key; to a bucket only the headers the URL was signed with.
     const own = upload.url.startsWith(`${this.baseUrl}/`);
-    const headers: Record<string, string> = { ...(upload.headers ?? {}), ...(own ? { authorization: `Bearer ${this.#apiKey}` } : {}) };
+    const headers: Record<string, string> = {
+      ...(upload.headers ?? {}),
+      ...(own ? { authorization: `Bearer ${this.#apiKey}` } : {}),
+    };
     delete headers['content-length']; // set by fetch from the body, to the same value
     let response: Response;
     try {
       response = await this.#fetch(upload.url, { method: 'PUT', headers, body: blob, signal: options.signal });
     } catch (error) {
-      throw new InferQError({ code: 'NETWORK_ERROR', status: 0, message: `The upload could not be sent: ${(error as Error).message}`, cause: error });
+      throw new InferQError({
+        code: 'NETWORK_ERROR',
+        status: 0,
+        message: `The upload could not be sent: ${(error as Error).message}`,
+        cause: error,
+      });
     }
     if (!response.ok) {
       if (own) throw await errorFrom(response);
-      throw new InferQError({ code: 'INVALID_RESPONSE', status: response.status, message: `The storage refused the upload (HTTP ${response.status}).` });
+      throw new InferQError({
+        code: 'INVALID_RESPONSE',
+        status: response.status,
+        message: `The storage refused the upload (HTTP ${response.status}).`,
+      });
     }
     await response.body?.cancel();
     return upload;
   }
 
-  async #submitJson(reference: { imageUrl: string } | { uploadId: string }, options: Omit<SubmitOptions, 'filename'>): Promise<Job> {
+  async #submitJson(
+    reference: { imageUrl: string } | { uploadId: string },
+    options: Omit<SubmitOptions, 'filename'>,
+  ): Promise<Job> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
-    if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+    if (options.waitSeconds)
+      headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
     const body = JSON.stringify({
       ...reference,
       ...(options.model ? { model: options.model } : {}),
@@ -342,7 +417,8 @@ export class InferQClient {
       const chunk = blobs.slice(start, start + batchSize);
       const headers: Record<string, string> = {};
       if (options.idempotencyKey) headers['Idempotency-Key'] = `${options.idempotencyKey}.${start / batchSize}`;
-      if (options.waitSeconds) headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
+      if (options.waitSeconds)
+        headers.Prefer = `wait=${Math.min(Math.max(0, Math.round(options.waitSeconds)), maxServerWaitSeconds)}`;
       if (options.cancelAfter !== undefined) headers['Cancel-After'] = String(options.cancelAfter);
       const form = () => {
         const body = new FormData();
@@ -350,14 +426,21 @@ export class InferQClient {
         if (options.version) body.set('version', options.version);
         if (options.webhook) body.set('webhook', options.webhook);
         if (options.ttlSeconds !== undefined) body.set('ttlSeconds', String(options.ttlSeconds));
-        if (options.metadata && Object.keys(options.metadata).length > 0) body.set('metadata', JSON.stringify(options.metadata));
+        if (options.metadata && Object.keys(options.metadata).length > 0)
+          body.set('metadata', JSON.stringify(options.metadata));
         chunk.forEach((blob, i) => {
-          const name = options.filenames?.[start + i] ?? (typeof File !== 'undefined' && blob instanceof File ? blob.name : `image-${start + i}`);
+          const name =
+            options.filenames?.[start + i] ??
+            (typeof File !== 'undefined' && blob instanceof File ? blob.name : `image-${start + i}`);
           body.append('image', blob, name);
         });
         return body;
       };
-      const answer = await this.#request<Batch>('/v1/jobs/batch', { method: 'POST', body: form(), headers, signal: options.signal }, form);
+      const answer = await this.#request<Batch>(
+        '/v1/jobs/batch',
+        { method: 'POST', body: form(), headers, signal: options.signal },
+        form,
+      );
       for (const item of answer.data) data.push({ ...item, index: start + item.index });
     }
     return { data, accepted: data.filter((item) => item.job).length, refused: data.filter((item) => !item.job).length };
@@ -376,7 +459,10 @@ export class InferQClient {
     for (;;) {
       const remaining = deadline - Date.now();
       const seconds = Math.max(0, Math.min(maxServerWaitSeconds, Math.floor(remaining / 1000)));
-      const job = await this.#request<Job>(`/v1/jobs/${encodeURIComponent(id)}`, { query: { wait: String(seconds) }, signal: options.signal });
+      const job = await this.#request<Job>(`/v1/jobs/${encodeURIComponent(id)}`, {
+        query: { wait: String(seconds) },
+        signal: options.signal,
+      });
       if (isFinal(job)) return job;
       if (Date.now() >= deadline || seconds === 0) throw waitTimeout(job, options.timeoutMs ?? 300_000);
       options.onUpdate?.(job);
@@ -387,19 +473,28 @@ export class InferQClient {
   async run(image: ImageInput, options: SubmitOptions & WaitOptions = {}): Promise<Job> {
     const started = Date.now();
     const timeoutMs = options.timeoutMs ?? 300_000;
-    const job = await this.submit(image, { ...options, waitSeconds: options.waitSeconds ?? Math.min(maxServerWaitSeconds, Math.floor(timeoutMs / 1000)) });
+    const job = await this.submit(image, {
+      ...options,
+      waitSeconds: options.waitSeconds ?? Math.min(maxServerWaitSeconds, Math.floor(timeoutMs / 1000)),
+    });
     if (isFinal(job)) return job;
     const remaining = timeoutMs - (Date.now() - started);
     if (remaining <= 0) throw waitTimeout(job, timeoutMs);
     options.onUpdate?.(job);
-    return this.wait(job.id, { timeoutMs: remaining, signal: options.signal, ...(options.onUpdate ? { onUpdate: options.onUpdate } : {}) });
+    return this.wait(job.id, {
+      timeoutMs: remaining,
+      signal: options.signal,
+      ...(options.onUpdate ? { onUpdate: options.onUpdate } : {}),
+    });
   }
 
   /** One page of your jobs, newest first; pass `nextCursor` back as `cursor` for the next. */
   async list(options: ListOptions = {}): Promise<JobList> {
     const list = (value: string | string[] | undefined) => (Array.isArray(value) ? value.join(',') : value);
     const instant = (value: Date | string | undefined) => (value instanceof Date ? value.toISOString() : value);
-    const metadata = Object.fromEntries(Object.entries(options.metadata ?? {}).map(([key, value]) => [`metadata[${key}]`, value]));
+    const metadata = Object.fromEntries(
+      Object.entries(options.metadata ?? {}).map(([key, value]) => [`metadata[${key}]`, value]),
+    );
     return this.#request<JobList>('/v1/jobs', {
       query: {
         status: list(options.status),
@@ -431,7 +526,12 @@ export class InferQClient {
    * answers the `asOf` to send back; the same body with that `asOf` retries them, never one twice.
    */
   async retryJobs(body: RetryJobsBody, options: { signal?: AbortSignal } = {}): Promise<RetryJobsResult> {
-    return this.#request<RetryJobsResult>('/v1/admin/jobs/retry', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' }, signal: options.signal });
+    return this.#request<RetryJobsResult>('/v1/admin/jobs/retry', {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' },
+      signal: options.signal,
+    });
   }
 
   /** Administrators: delivers a final job's webhook again (once per `idempotencyKey`). */
@@ -444,10 +544,22 @@ export class InferQClient {
   }
 
   /** Administrators: delivers again every webhook that failed in `[from, to)` and never succeeded (`dryRun`: count only). */
-  async redeliverFailed(range: { from: Date | string; to: Date | string; dryRun?: boolean }, options: { signal?: AbortSignal } = {}): Promise<Redelivery> {
+  async redeliverFailed(
+    range: { from: Date | string; to: Date | string; dryRun?: boolean },
+    options: { signal?: AbortSignal } = {},
+  ): Promise<Redelivery> {
     const instant = (value: Date | string) => (value instanceof Date ? value.toISOString() : value);
-    const body = JSON.stringify({ from: instant(range.from), to: instant(range.to), ...(range.dryRun ? { dryRun: true } : {}) });
-    return this.#request<Redelivery>('/v1/admin/webhooks/redeliver', { method: 'POST', body, headers: { 'Content-Type': 'application/json' }, signal: options.signal });
+    const body = JSON.stringify({
+      from: instant(range.from),
+      to: instant(range.to),
+      ...(range.dryRun ? { dryRun: true } : {}),
+    });
+    return this.#request<Redelivery>('/v1/admin/webhooks/redeliver', {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/json' },
+      signal: options.signal,
+    });
   }
 
   async cancel(id: string, options: { signal?: AbortSignal } = {}): Promise<Job> {
@@ -469,7 +581,9 @@ export class InferQClient {
 
   /** Webhook delivery attempts of a job, oldest first. */
   async deliveries(id: string, options: { signal?: AbortSignal } = {}): Promise<WebhookDeliveryList> {
-    return this.#request<WebhookDeliveryList>(`/v1/jobs/${encodeURIComponent(id)}/deliveries`, { signal: options.signal });
+    return this.#request<WebhookDeliveryList>(`/v1/jobs/${encodeURIComponent(id)}/deliveries`, {
+      signal: options.signal,
+    });
   }
 
   /** Who the key belongs to, its tier's limits and how much of them is used now (GET /v1/account). */
@@ -520,11 +634,15 @@ export class InferQClient {
     let lastEventId = options.lastEventId;
     let retryMs = 1000;
     const maxDelay = options.maxReconnectDelayMs ?? 5000;
-    for (let failures = 0; !options.signal?.aborted; ) {
+    for (let failures = 0; !options.signal?.aborted;) {
       let response: Response;
       try {
         response = await this.#fetch(`${this.baseUrl}${path}`, {
-          headers: { authorization: `Bearer ${this.#apiKey}`, accept: 'text/event-stream', ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) },
+          headers: {
+            authorization: `Bearer ${this.#apiKey}`,
+            accept: 'text/event-stream',
+            ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}),
+          },
           signal: options.signal,
         });
       } catch (error) {
@@ -537,7 +655,10 @@ export class InferQClient {
         // 429/503: over a share or too many streams; try again later. Anything else is final.
         if (response.status !== 429 && response.status !== 503) throw await errorFrom(response);
         await response.body?.cancel();
-        await sleep(Math.min(retryAfterMs(response.headers.get('retry-after')) ?? retryMs, maxDelay), options.signal).catch(() => {});
+        await sleep(
+          Math.min(retryAfterMs(response.headers.get('retry-after')) ?? retryMs, maxDelay),
+          options.signal,
+        ).catch(() => {});
         continue;
       }
       try {
@@ -562,7 +683,8 @@ export class InferQClient {
 
   async #request<T>(path: string, options: RequestOptions, rebuildBody?: () => FormData): Promise<T> {
     const url = new URL(`${this.baseUrl}${path}`);
-    for (const [name, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(name, value);
+    for (const [name, value] of Object.entries(options.query ?? {}))
+      if (value !== undefined) url.searchParams.set(name, value);
     for (let attempt = 0; ; attempt++) {
       let response: Response;
       try {
@@ -574,25 +696,43 @@ export class InferQClient {
         });
       } catch (error) {
         if (options.signal?.aborted) throw error;
-        throw new InferQError({ code: 'NETWORK_ERROR', status: 0, message: `No answer from ${this.baseUrl}: ${(error as Error).message}`, cause: error });
+        throw new InferQError({
+          code: 'NETWORK_ERROR',
+          status: 0,
+          message: `No answer from ${this.baseUrl}: ${(error as Error).message}`,
+          cause: error,
+        });
       }
       if (response.status === 204) return undefined as T;
       if (response.ok) {
         try {
           return (await response.json()) as T;
         } catch (error) {
-          throw new InferQError({ code: 'INVALID_RESPONSE', status: response.status, message: 'The answer is not JSON.', cause: error });
+          throw new InferQError({
+            code: 'INVALID_RESPONSE',
+            status: response.status,
+            message: 'The answer is not JSON.',
+            cause: error,
+          });
         }
       }
       const retryable = response.status === 429 || response.status === 503;
       if (retryable && attempt < this.#maxRetries) {
         // The code says why (rate limit, full queue, busy server); read only when someone listens.
         let code: ErrorCode | undefined;
-        if (this.#onRetry) code = ((await response.json().catch(() => undefined)) as ErrorBody | undefined)?.error?.code;
+        if (this.#onRetry)
+          code = ((await response.json().catch(() => undefined)) as ErrorBody | undefined)?.error?.code;
         else await response.body?.cancel();
         const asked = retryAfterMs(response.headers.get('retry-after'));
         const delayMs = Math.min(asked ?? 500 * 2 ** attempt, this.#maxRetryDelayMs);
-        this.#onRetry?.({ status: response.status, code, delayMs, retryAfterMs: asked, attempt: attempt + 1, maxRetries: this.#maxRetries });
+        this.#onRetry?.({
+          status: response.status,
+          code,
+          delayMs,
+          retryAfterMs: asked,
+          attempt: attempt + 1,
+          maxRetries: this.#maxRetries,
+        });
         await sleep(delayMs, options.signal);
         continue;
       }
@@ -662,13 +802,30 @@ async function errorFrom(response: Response): Promise<InferQError> {
   // The /v2 routes answer the protocol's shape: `{ "error": "…", "code": "…" }`.
   const flat = body as unknown as { error?: unknown; code?: string; details?: unknown } | undefined;
   if (typeof flat?.error === 'string' && flat.code) {
-    return new InferQError({ code: flat.code as ErrorCode, status: response.status, message: flat.error, details: flat.details, requestId });
+    return new InferQError({
+      code: flat.code as ErrorCode,
+      status: response.status,
+      message: flat.error,
+      details: flat.details,
+      requestId,
+    });
   }
   const error = body?.error;
   if (!error?.code) {
-    return new InferQError({ code: 'INVALID_RESPONSE', status: response.status, message: `HTTP ${response.status} without an error body.`, requestId });
+    return new InferQError({
+      code: 'INVALID_RESPONSE',
+      status: response.status,
+      message: `HTTP ${response.status} without an error body.`,
+      requestId,
+    });
   }
-  return new InferQError({ code: error.code as ErrorCode, status: response.status, message: error.message, details: error.details, requestId });
+  return new InferQError({
+    code: error.code as ErrorCode,
+    status: response.status,
+    message: error.message,
+    details: error.details,
+    requestId,
+  });
 }
 
 function protocolPath(model: string, version: string | undefined, suffix: string): string {

@@ -20,7 +20,15 @@ export class InferQError extends Error {
    */
   readonly job: Job | undefined;
 
-  constructor(options: { code: ErrorCode | ClientErrorCode; status: number; message: string; details?: unknown; requestId?: string | undefined; job?: Job | undefined; cause?: unknown }) {
+  constructor(options: {
+    code: ErrorCode | ClientErrorCode;
+    status: number;
+    message: string;
+    details?: unknown;
+    requestId?: string | undefined;
+    job?: Job | undefined;
+    cause?: unknown;
+  }) {
     super(options.message, { cause: options.cause });
     this.name = 'InferQError';
     this.code = options.code;

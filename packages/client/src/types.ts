@@ -56,7 +56,9 @@ export function isFinal(job: Pick<Job, 'status'>): boolean {
  * take (`waitingFor: "worker"`: no worker serves its model) `queued · waiting for a worker`, and
  * otherwise its place and ETA when known (`queued · #3, about 12 s`).
  */
-export function describeStatus(job: Pick<Job, 'status' | 'waitingFor'> & Partial<Pick<Job, 'queuePosition' | 'etaSeconds'>>): string {
+export function describeStatus(
+  job: Pick<Job, 'status' | 'waitingFor'> & Partial<Pick<Job, 'queuePosition' | 'etaSeconds'>>,
+): string {
   if (job.status !== 'queued') return job.status;
   if (job.waitingFor === 'worker') return 'queued · waiting for a worker';
   if (job.queuePosition == null) return 'queued';

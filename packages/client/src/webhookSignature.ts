@@ -31,7 +31,10 @@ function base64(bytes: ArrayBuffer): string {
 
 /** The key bytes of a `whsec_<base64>` secret (either base64 alphabet). */
 function secretBytes(secret: string): Uint8Array<ArrayBuffer> {
-  const encoded = secret.replace(/^whsec_/, '').replace(/-/g, '+').replace(/_/g, '/');
+  const encoded = secret
+    .replace(/^whsec_/, '')
+    .replace(/-/g, '+')
+    .replace(/_/g, '/');
   const text = atob(encoded.padEnd(encoded.length + ((4 - (encoded.length % 4)) % 4), '='));
   return Uint8Array.from(text, (char) => char.charCodeAt(0));
 }
@@ -53,7 +56,9 @@ function headerOf(headers: WebhookHeaders | undefined, name: string): string | u
 }
 
 async function hmac(key: Uint8Array<ArrayBuffer>, text: string): Promise<ArrayBuffer> {
-  const imported = await globalThis.crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const imported = await globalThis.crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
   return globalThis.crypto.subtle.sign('HMAC', imported, new TextEncoder().encode(text));
 }
 
@@ -87,7 +92,10 @@ export async function verifyWebhookSignature(options: VerifyWebhookOptions): Pro
   return verifyInferQSignature(options.header ?? headerOf(options.headers, 'inferq-signature'), options);
 }
 
-async function verifyInferQSignature(header: string | null | undefined, options: VerifyWebhookOptions): Promise<boolean> {
+async function verifyInferQSignature(
+  header: string | null | undefined,
+  options: VerifyWebhookOptions,
+): Promise<boolean> {
   if (!header) return false;
   let timestamp: number | undefined;
   const signatures: string[] = [];
@@ -99,6 +107,8 @@ async function verifyInferQSignature(header: string | null | undefined, options:
   if (timestamp === undefined || !recent(timestamp, options)) return false;
   // Keyed with the secret in the URL-safe alphabet it was first issued in.
   const legacySecret = options.secret.replace(/\+/g, '-').replace(/\//g, '_');
-  const expected = hex(await hmac(new TextEncoder().encode(legacySecret) as Uint8Array<ArrayBuffer>, `${timestamp}.${options.body}`));
+  const expected = hex(
+    await hmac(new TextEncoder().encode(legacySecret) as Uint8Array<ArrayBuffer>, `${timestamp}.${options.body}`),
+  );
   return signatures.some((candidate) => equal(candidate, expected));
 }

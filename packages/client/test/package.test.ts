@@ -50,15 +50,46 @@ describe('the published packages', () => {
       expect(await readFile(path.join(installed, 'dist', file), 'utf8'), file).not.toMatch(/@inferq\/(core|db|queue)/);
     }
 
-    const imported = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('@inferq/client'); console.log(Object.keys(m).sort().join(','))"], { cwd: out });
-    expect(imported.stdout.trim().split(',')).toEqual(expect.arrayContaining(['InferQClient', 'InferQError', 'verifyWebhookSignature', 'isFinal']));
+    const imported = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('@inferq/client'); console.log(Object.keys(m).sort().join(','))",
+      ],
+      { cwd: out },
+    );
+    expect(imported.stdout.trim().split(',')).toEqual(
+      expect.arrayContaining(['InferQClient', 'InferQError', 'verifyWebhookSignature', 'isFinal']),
+    );
     // A consumer's TypeScript finds the types through `exports`, with full library checking.
     await writeFile(
       path.join(out, 'consumer.ts'),
       "import { InferQClient, type Job } from '@inferq/client';\nconst client = new InferQClient({ baseUrl: 'http://localhost:3000', apiKey: 'k' });\nexport const job: Promise<Job> = client.run(new Uint8Array(1));\nexport const status: Job['status'] = 'succeeded';\n",
     );
     const tsc = path.join(packageDir, 'node_modules', 'typescript', 'bin', 'tsc');
-    await run(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2023,dom', '--types', 'node', '--typeRoots', path.join(packageDir, '..', '..', 'node_modules', '@types'), 'consumer.ts'], { cwd: out });
+    await run(
+      process.execPath,
+      [
+        tsc,
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--lib',
+        'es2023,dom',
+        '--types',
+        'node',
+        '--typeRoots',
+        path.join(packageDir, '..', '..', 'node_modules', '@types'),
+        'consumer.ts',
+      ],
+      { cwd: out },
+    );
   }, 120_000);
 
   it('@inferq/cli packs to an inferq command that runs on the published client and its own two dependencies', async () => {
@@ -67,7 +98,11 @@ describe('the published packages', () => {
     const installed = await packInto(cliDir, out, '@inferq/cli');
     const manifest = JSON.parse(await readFile(path.join(installed, 'package.json'), 'utf8'));
     expect(manifest.bin).toEqual({ inferq: './dist/main.js' });
-    expect(manifest.dependencies).toEqual({ '@inferq/client': expect.stringMatching(/^\^\d+\.\d+\.\d+$/), 'cli-progress': expect.any(String), 'cli-table3': expect.any(String) });
+    expect(manifest.dependencies).toEqual({
+      '@inferq/client': expect.stringMatching(/^\^\d+\.\d+\.\d+$/),
+      'cli-progress': expect.any(String),
+      'cli-table3': expect.any(String),
+    });
     // Its other dependencies, as an installer would place them.
     for (const dependency of ['cli-progress', 'cli-table3']) {
       await symlink(path.join(cliDir, 'node_modules', dependency), path.join(out, 'node_modules', dependency));

@@ -82,7 +82,12 @@ export const updateUserBodySchema = z.object({ tier: z.string().min(1).max(32) }
  * stray request, or a leaked key alone in a script that does not know whose it is, erases nothing.
  */
 export const deleteAccountBodySchema = z
-  .object({ confirm: z.string().max(320).meta({ description: 'The email of the account being deleted (any case).', example: 'ada@example.com' }) })
+  .object({
+    confirm: z
+      .string()
+      .max(320)
+      .meta({ description: 'The email of the account being deleted (any case).', example: 'ada@example.com' }),
+  })
   .strict()
   .meta({ id: 'DeleteAccountBody' });
 
@@ -103,9 +108,13 @@ export const apiKeyListViewSchema = z.object({ data: z.array(apiKeyViewSchema) }
 export const tierListViewSchema = z.object({ data: z.array(tierViewSchema) }).meta({ id: 'TierList' });
 
 /** `POST /v1/admin/users`: the user and their first key. */
-export const createdUserViewSchema = z.object({ user: userViewSchema, apiKey: issuedApiKeyViewSchema }).meta({ id: 'CreatedUser' });
+export const createdUserViewSchema = z
+  .object({ user: userViewSchema, apiKey: issuedApiKeyViewSchema })
+  .meta({ id: 'CreatedUser' });
 /** `GET /v1/admin/users/:user`. */
-export const userDetailViewSchema = z.object({ user: userViewSchema, keys: z.array(apiKeyViewSchema) }).meta({ id: 'UserDetail' });
+export const userDetailViewSchema = z
+  .object({ user: userViewSchema, keys: z.array(apiKeyViewSchema) })
+  .meta({ id: 'UserDetail' });
 
 /** A job in the administrators' listing: the public view plus its owner. */
 export const adminJobViewSchema = jobViewSchema.extend({ userId: z.uuid().nullable() }).meta({ id: 'AdminJob' });

@@ -23,6 +23,11 @@ export function formatBytes(bytes: number): string {
  * refuses an upload for its size.
  */
 export function imageTooLargeError(maxBytes: number, bytes?: number): AppError {
-  const message = bytes === undefined ? `The image is larger than the ${formatBytes(maxBytes)} limit.` : `The image is ${formatBytes(bytes)}; the limit is ${formatBytes(maxBytes)}.`;
-  return new AppError('IMAGE_TOO_LARGE', message, { details: bytes === undefined ? { maxBytes } : { bytes, maxBytes } });
+  const message =
+    bytes === undefined
+      ? `The image is larger than the ${formatBytes(maxBytes)} limit.`
+      : `The image is ${formatBytes(bytes)}; the limit is ${formatBytes(maxBytes)}.`;
+  return new AppError('IMAGE_TOO_LARGE', message, {
+    details: bytes === undefined ? { maxBytes } : { bytes, maxBytes },
+  });
 }

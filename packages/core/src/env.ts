@@ -11,7 +11,10 @@ export const envBoolean = z.enum(['true', 'false', '1', '0']).transform((value) 
 
 /** Comma-separated TCP ports (`8443,9443`), each 1 to 65535; empty is none. */
 export const envPortList = z.string().transform((text, ctx): number[] => {
-  const ports = text.split(',').map((part) => part.trim()).filter(Boolean);
+  const ports = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   if (!ports.every((port) => /^[0-9]{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
     ctx.addIssue({ code: 'custom', message: 'must be comma-separated ports from 1 to 65535' });
     return z.NEVER;
@@ -42,43 +45,75 @@ export const commonEnvSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'])
     .default('development')
-    .describe('`production` hides internals (no stacks in errors) and refuses the development-only settings (`DEV_ADMIN_KEY`, `WEBHOOK_ALLOW_LOOPBACK`).'),
-  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/inferq').describe('Postgres, the source of truth for jobs, inputs, results, users and keys.'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379').describe('Redis: the job queues (ids only), rate-limit counters, job events and worker heartbeats.'),
+    .describe(
+      '`production` hides internals (no stacks in errors) and refuses the development-only settings (`DEV_ADMIN_KEY`, `WEBHOOK_ALLOW_LOOPBACK`).',
+    ),
+  DATABASE_URL: z
+    .string()
+    .url()
+    .default('postgresql://postgres@127.0.0.1:5432/inferq')
+    .describe('Postgres, the source of truth for jobs, inputs, results, users and keys.'),
+  REDIS_URL: z
+    .string()
+    .url()
+    .default('redis://127.0.0.1:6379')
+    .describe('Redis: the job queues (ids only), rate-limit counters, job events and worker heartbeats.'),
   QUEUE_NAME: z
     .string()
     .default('inference')
-    .describe('Base of the BullMQ queue names: each model has its own queue, `<QUEUE_NAME>.<model>` (`modelQueueName` in `packages/core/src/jobCatalog.ts`).'),
+    .describe(
+      'Base of the BullMQ queue names: each model has its own queue, `<QUEUE_NAME>.<model>` (`modelQueueName` in `packages/core/src/jobCatalog.ts`).',
+    ),
   QUEUE_PREFIX: z
     .string()
     .default('inferq')
-    .describe('Redis key prefix of the queues, rate-limit counters, events and heartbeats; give each stack sharing one Redis its own.'),
-  MODELS_DIR: z.string().default('models').describe('The model registry folder (`<name>/<version>/` and `<name>/LIVE`), shared by the API, the workers and the admin CLI.'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
+    .describe(
+      'Redis key prefix of the queues, rate-limit counters, events and heartbeats; give each stack sharing one Redis its own.',
+    ),
+  MODELS_DIR: z
+    .string()
+    .default('models')
+    .describe(
+      'The model registry folder (`<name>/<version>/` and `<name>/LIVE`), shared by the API, the workers and the admin CLI.',
+    ),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level.'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z
     .string()
     .url()
     .optional()
-    .describe('An OTLP/HTTP collector (`http://otel-collector:4318`) for OpenTelemetry spans, sent to `<endpoint>/v1/traces`; unset, tracing is off and costs nothing. See [metrics and tracing](metrics-and-tracing.md).'),
+    .describe(
+      'An OTLP/HTTP collector (`http://otel-collector:4318`) for OpenTelemetry spans, sent to `<endpoint>/v1/traces`; unset, tracing is off and costs nothing. See [metrics and tracing](metrics-and-tracing.md).',
+    ),
   EVENTS_RETENTION_MS: z.coerce
     .number()
     .int()
     .min(1000)
     .default(10 * 60_000)
-    .describe('How long (ms) job events are kept in Redis for event streams that reconnect with Last-Event-ID; a client away longer gets a `reset` event and re-reads.'),
+    .describe(
+      'How long (ms) job events are kept in Redis for event streams that reconnect with Last-Event-ID; a client away longer gets a `reset` event and re-reads.',
+    ),
   EVENTS_MAX_LENGTH: z.coerce
     .number()
     .int()
     .min(1000)
     .default(100_000)
-    .describe('Most job events kept for resuming event streams, whatever their age (about 200 bytes each in Redis); past it the oldest go first.'),
+    .describe(
+      'Most job events kept for resuming event streams, whatever their age (about 200 bytes each in Redis); past it the oldest go first.',
+    ),
 });
 
 /**
  * `source` checked against `schema`; throws one error listing every bad setting, named after the
  * app (`Invalid API configuration: …`), so a typo fails fast at boot.
  */
-export function parseEnv<T extends z.ZodType>(schema: T, appName: string, source: Record<string, string | undefined>): z.infer<T> {
+export function parseEnv<T extends z.ZodType>(
+  schema: T,
+  appName: string,
+  source: Record<string, string | undefined>,
+): z.infer<T> {
   const parsed = schema.safeParse(source);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);

@@ -34,8 +34,10 @@ export class GroupCommit<T, R> {
     this.#run = options.run;
     this.#maxGroupSize = options.maxGroupSize ?? 64;
     this.#concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(this.#maxGroupSize) || this.#maxGroupSize < 1) throw new RangeError('maxGroupSize must be an integer >= 1');
-    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) throw new RangeError('concurrency must be an integer >= 1');
+    if (!Number.isInteger(this.#maxGroupSize) || this.#maxGroupSize < 1)
+      throw new RangeError('maxGroupSize must be an integer >= 1');
+    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1)
+      throw new RangeError('concurrency must be an integer >= 1');
   }
 
   /** Items waiting for a group to start. */
@@ -74,7 +76,8 @@ export class GroupCommit<T, R> {
   async #write(group: Array<Pending<T, R>>): Promise<void> {
     try {
       const results = await this.#run(group.map((pending) => pending.item));
-      if (results.length !== group.length) throw new Error(`group commit: ${results.length} results for ${group.length} items`);
+      if (results.length !== group.length)
+        throw new Error(`group commit: ${results.length} results for ${group.length} items`);
       group.forEach((pending, i) => pending.resolve(results[i]!));
     } catch (error) {
       for (const pending of group) pending.reject(error);

@@ -66,9 +66,21 @@ export const defaultInferenceJobPolicy: InferenceJobPolicy = {
 };
 
 /** BullMQ job options for one inference job; keeps Redis bounded by removing finished entries. */
-export function inferenceJobOptions(jobId: string, policy: InferenceJobPolicy = defaultInferenceJobPolicy, priority?: number, shadow = false) {
+export function inferenceJobOptions(
+  jobId: string,
+  policy: InferenceJobPolicy = defaultInferenceJobPolicy,
+  priority?: number,
+  shadow = false,
+) {
   // A shadow run is tried once: its result is a measurement, not an answer anyone waits for.
-  if (shadow) return { jobId: shadowEntryId(jobId), attempts: 1, removeOnComplete: true, removeOnFail: { age: 3600, count: 1000 }, ...(priority !== undefined ? { priority } : {}) };
+  if (shadow)
+    return {
+      jobId: shadowEntryId(jobId),
+      attempts: 1,
+      removeOnComplete: true,
+      removeOnFail: { age: 3600, count: 1000 },
+      ...(priority !== undefined ? { priority } : {}),
+    };
   return {
     jobId,
     attempts: policy.attempts,
@@ -116,7 +128,11 @@ export const defaultWebhookRetryPolicy: WebhookRetryPolicy = {
  * Delay before the next try after `attemptsMade` tries failed: capped exponential, shortened by up
  * to 10% at random (`jitter` in [0, 1)) so receivers that came back are not hit by every retry at once.
  */
-export function webhookRetryDelayMs(attemptsMade: number, policy: WebhookRetryPolicy = defaultWebhookRetryPolicy, jitter = Math.random()): number {
+export function webhookRetryDelayMs(
+  attemptsMade: number,
+  policy: WebhookRetryPolicy = defaultWebhookRetryPolicy,
+  jitter = Math.random(),
+): number {
   const exponential = policy.firstDelayMs * 2 ** Math.max(0, attemptsMade - 1);
   return Math.round(Math.min(exponential, policy.maxDelayMs) * (1 - 0.1 * jitter));
 }
@@ -129,7 +145,11 @@ export function webhookJobId(jobId: string, event: 'started' | 'completed' = 'co
   return event === 'completed' ? `webhook-${jobId}` : `webhook-${jobId}-${event}`;
 }
 
-export function webhookJobOptions(jobId: string, policy: WebhookRetryPolicy = defaultWebhookRetryPolicy, event: 'started' | 'completed' = 'completed') {
+export function webhookJobOptions(
+  jobId: string,
+  policy: WebhookRetryPolicy = defaultWebhookRetryPolicy,
+  event: 'started' | 'completed' = 'completed',
+) {
   return {
     jobId: webhookJobId(jobId, event),
     attempts: policy.attempts,

@@ -10,19 +10,31 @@ export type JobMetadata = Record<string, string>;
 export const jobMetadataLimits = { maxKeys: 20, maxKeyLength: 40, maxValueLength: 500 } as const;
 
 /** Why metadata was refused: `details.reason` of INVALID_METADATA, stable for clients to match. */
-export type JobMetadataProblem = 'not_json' | 'not_object' | 'too_many_keys' | 'key_empty' | 'key_too_long' | 'key_invalid' | 'value_not_string' | 'value_too_long';
+export type JobMetadataProblem =
+  | 'not_json'
+  | 'not_object'
+  | 'too_many_keys'
+  | 'key_empty'
+  | 'key_too_long'
+  | 'key_invalid'
+  | 'value_not_string'
+  | 'value_too_long';
 
 // Control characters and brackets: a key must read back from `metadata[KEY]=VALUE` unchanged.
 const keyUnsafe = /[\p{Cc}[\]]/u;
 
 function refuse(reason: JobMetadataProblem, message: string, key?: string): AppError {
-  return new AppError('INVALID_METADATA', message, { details: { field: 'metadata', reason, ...(key === undefined ? {} : { key: key.slice(0, 60) }) } });
+  return new AppError('INVALID_METADATA', message, {
+    details: { field: 'metadata', reason, ...(key === undefined ? {} : { key: key.slice(0, 60) }) },
+  });
 }
 
 function checkKey(key: string): void {
   if (key.length === 0) throw refuse('key_empty', 'A metadata key may not be empty.', key);
-  if (key.length > jobMetadataLimits.maxKeyLength) throw refuse('key_too_long', `Metadata keys are at most ${jobMetadataLimits.maxKeyLength} characters.`, key);
-  if (keyUnsafe.test(key)) throw refuse('key_invalid', 'Metadata keys may not contain control characters or square brackets.', key);
+  if (key.length > jobMetadataLimits.maxKeyLength)
+    throw refuse('key_too_long', `Metadata keys are at most ${jobMetadataLimits.maxKeyLength} characters.`, key);
+  if (keyUnsafe.test(key))
+    throw refuse('key_invalid', 'Metadata keys may not contain control characters or square brackets.', key);
 }
 
 /**
@@ -45,12 +57,22 @@ export function parseJobMetadata(given: unknown): JobMetadata | undefined {
     throw refuse('not_object', 'metadata must be a JSON object of string keys and string values.');
   }
   const entries = Object.entries(value);
-  if (entries.length > jobMetadataLimits.maxKeys) throw refuse('too_many_keys', `metadata holds at most ${jobMetadataLimits.maxKeys} keys; it had ${entries.length}.`);
+  if (entries.length > jobMetadataLimits.maxKeys)
+    throw refuse(
+      'too_many_keys',
+      `metadata holds at most ${jobMetadataLimits.maxKeys} keys; it had ${entries.length}.`,
+    );
   const metadata: JobMetadata = {};
   for (const [key, entry] of entries) {
     checkKey(key);
-    if (typeof entry !== 'string') throw refuse('value_not_string', `Metadata values are strings; ${JSON.stringify(key)} was not.`, key);
-    if (entry.length > jobMetadataLimits.maxValueLength) throw refuse('value_too_long', `Metadata values are at most ${jobMetadataLimits.maxValueLength} characters.`, key);
+    if (typeof entry !== 'string')
+      throw refuse('value_not_string', `Metadata values are strings; ${JSON.stringify(key)} was not.`, key);
+    if (entry.length > jobMetadataLimits.maxValueLength)
+      throw refuse(
+        'value_too_long',
+        `Metadata values are at most ${jobMetadataLimits.maxValueLength} characters.`,
+        key,
+      );
     // defineProperty: a key named `__proto__` is data like any other, never the prototype.
     Object.defineProperty(metadata, key, { value: entry, enumerable: true, writable: true, configurable: true });
   }

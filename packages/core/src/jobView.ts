@@ -45,15 +45,30 @@ export function webhookEventsOf(job: { webhookEvents: readonly string[] | null }
 /** The stored metadata as the view's object: `{}` when there is none. */
 function metadataOf(stored: unknown): Record<string, string> {
   if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return {};
-  return Object.fromEntries(Object.entries(stored).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  return Object.fromEntries(
+    Object.entries(stored).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
 }
 
 /** A stored result: an image model's output vectors, or a tensor model's `{ outputs, reading }`. */
 function resultView(output: unknown, labels: unknown): NonNullable<JobView['result']> {
   const top = Array.isArray(labels) ? (labels as Array<{ label: string; score: number }>) : null;
-  if (typeof output === 'object' && output !== null && !Array.isArray(output) && Array.isArray((output as { outputs?: unknown }).outputs)) {
-    const tensor = output as { outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | boolean> }>; reading?: NonNullable<JobView['result']>['reading'] };
-    return { output: tensor.outputs.map((entry) => entry.data.map(Number)), top, outputs: tensor.outputs, reading: tensor.reading ?? { kind: 'raw' } };
+  if (
+    typeof output === 'object' &&
+    output !== null &&
+    !Array.isArray(output) &&
+    Array.isArray((output as { outputs?: unknown }).outputs)
+  ) {
+    const tensor = output as {
+      outputs: Array<{ name: string; datatype: string; shape: number[]; data: Array<number | boolean> }>;
+      reading?: NonNullable<JobView['result']>['reading'];
+    };
+    return {
+      output: tensor.outputs.map((entry) => entry.data.map(Number)),
+      top,
+      outputs: tensor.outputs,
+      reading: tensor.reading ?? { kind: 'raw' },
+    };
   }
   return { output: output as number[][], top, outputs: null, reading: null };
 }
@@ -72,12 +87,26 @@ export function toJobView(job: JobViewSource): JobView {
   return {
     id: job.id,
     status: job.status,
-    model: { name: job.modelName, version: job.modelVersion, engine: job.engine ?? null, requestedVersion: job.requestedVersion },
-    input: { format: job.inputFormat, width: job.inputWidth, height: job.inputHeight, bytes: job.inputBytes, fileName: job.inputFileName },
+    model: {
+      name: job.modelName,
+      version: job.modelVersion,
+      engine: job.engine ?? null,
+      requestedVersion: job.requestedVersion,
+    },
+    input: {
+      format: job.inputFormat,
+      width: job.inputWidth,
+      height: job.inputHeight,
+      bytes: job.inputBytes,
+      fileName: job.inputFileName,
+    },
     metadata: metadataOf(job.metadata),
     attempts: job.attempts,
     result: job.result ? resultView(job.result.output, labels) : null,
-    error: job.errorCode && (job.status === 'failed' || job.status === 'expired') ? { code: job.errorCode, message: job.errorMessage ?? '' } : null,
+    error:
+      job.errorCode && (job.status === 'failed' || job.status === 'expired')
+        ? { code: job.errorCode, message: job.errorMessage ?? '' }
+        : null,
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
@@ -94,7 +123,12 @@ export function toJobView(job: JobViewSource): JobView {
     // Read from the queue by the API (JobReads.queueStatus); never in a webhook body.
     queuePosition: null,
     etaSeconds: null,
-    deadlines: { startBy: iso(job.startBy ?? null), cancelAfterSeconds: job.cancelAfterMs == null ? null : job.cancelAfterMs / 1000 },
-    webhook: job.webhookUrl ? { url: job.webhookUrl, events: webhookEventsOf(job), deliveries: `${self}/deliveries` } : null,
+    deadlines: {
+      startBy: iso(job.startBy ?? null),
+      cancelAfterSeconds: job.cancelAfterMs == null ? null : job.cancelAfterMs / 1000,
+    },
+    webhook: job.webhookUrl
+      ? { url: job.webhookUrl, events: webhookEventsOf(job), deliveries: `${self}/deliveries` }
+      : null,
   };
 }

@@ -18,82 +18,102 @@ export const swapFailureSchema = z.object({
   message: z.string(),
 });
 
-export const tensorSpecViewSchema = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) }).meta({ id: 'TensorSpec' });
+export const tensorSpecViewSchema = z
+  .object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) })
+  .meta({ id: 'TensorSpec' });
 
-export const modelVersionViewSchema = z.object({
-  version: z.string(),
-  live: z.boolean(),
-  format: z.string(),
-  sha256: z.string(),
-  createdAt: z.string(),
-  source: z.string().nullable(),
-  /** An image model's input size; null for a tensor model. */
-  input: z.object({ width: z.number().int(), height: z.number().int(), channels: z.number().int() }).nullable(),
-  /** A tensor model's named inputs and outputs (`-1`: a dynamic dim) and how its outputs are read; null for an image model. */
-  tensors: z
-    .object({
-      inputs: z.array(tensorSpecViewSchema),
-      outputs: z.array(tensorSpecViewSchema),
-      reader: z.enum(['classification', 'embedding', 'detection', 'raw']),
-    })
-    .nullable(),
-  /** Class labels in output order; null for raw outputs. */
-  labels: z.array(z.string()).nullable(),
-  metrics: z.record(z.string(), z.number()).nullable(),
-  limits: z.object({ maxBatchSize: z.number().int().optional(), maxDelayMs: z.number().int().optional(), timeoutMs: z.number().int().optional() }).nullable(),
-  /** Live workers that have this version loaded. */
-  workersReady: z.number().int(),
-  /**
-   * The engines and providers running this version on the live workers that serve it as their
-   * live version (`onnxruntime-cpu`, `onnxruntime-cuda`, `tfjs-wasm`, …), each once; empty while
-   * none does.
-   */
-  engines: z.array(z.string()),
-  /** The browser-loadable model.json (public, immutable); null for models served from elsewhere. */
-  modelUrl: z.string().nullable(),
-}).meta({ id: 'ModelVersion' });
+export const modelVersionViewSchema = z
+  .object({
+    version: z.string(),
+    live: z.boolean(),
+    format: z.string(),
+    sha256: z.string(),
+    createdAt: z.string(),
+    source: z.string().nullable(),
+    /** An image model's input size; null for a tensor model. */
+    input: z.object({ width: z.number().int(), height: z.number().int(), channels: z.number().int() }).nullable(),
+    /** A tensor model's named inputs and outputs (`-1`: a dynamic dim) and how its outputs are read; null for an image model. */
+    tensors: z
+      .object({
+        inputs: z.array(tensorSpecViewSchema),
+        outputs: z.array(tensorSpecViewSchema),
+        reader: z.enum(['classification', 'embedding', 'detection', 'raw']),
+      })
+      .nullable(),
+    /** Class labels in output order; null for raw outputs. */
+    labels: z.array(z.string()).nullable(),
+    metrics: z.record(z.string(), z.number()).nullable(),
+    limits: z
+      .object({
+        maxBatchSize: z.number().int().optional(),
+        maxDelayMs: z.number().int().optional(),
+        timeoutMs: z.number().int().optional(),
+      })
+      .nullable(),
+    /** Live workers that have this version loaded. */
+    workersReady: z.number().int(),
+    /**
+     * The engines and providers running this version on the live workers that serve it as their
+     * live version (`onnxruntime-cpu`, `onnxruntime-cuda`, `tfjs-wasm`, …), each once; empty while
+     * none does.
+     */
+    engines: z.array(z.string()),
+    /** The browser-loadable model.json (public, immutable); null for models served from elsewhere. */
+    modelUrl: z.string().nullable(),
+  })
+  .meta({ id: 'ModelVersion' });
 
-export const modelViewSchema = z.object({
-  name: z.string(),
-  liveVersion: z.string().nullable(),
-  remote: z.boolean(),
-  versions: z.array(modelVersionViewSchema),
-  /** Live workers that serve this model (any version). */
-  workers: z.number().int(),
-  /** A swap under way: some worker serving the model does not run the live version yet. */
-  swap: z
-    .object({
-      to: z.string(),
-      /** Workers already serving `to`. */
-      switched: z.number().int(),
-      /** Workers loading it now. */
-      loading: z.number().int(),
-      /** Workers whose load failed: they keep serving their old version. */
-      failures: z.array(swapFailureSchema),
-    })
-    .nullable(),
-  /** Version folders that exist but cannot be served, and why. */
-  problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
-  /** Workers that should serve this model but could not load any version of it (they serve their other models). */
-  loadFailures: z.array(swapFailureSchema),
-}).meta({ id: 'Model' });
+export const modelViewSchema = z
+  .object({
+    name: z.string(),
+    liveVersion: z.string().nullable(),
+    remote: z.boolean(),
+    versions: z.array(modelVersionViewSchema),
+    /** Live workers that serve this model (any version). */
+    workers: z.number().int(),
+    /** A swap under way: some worker serving the model does not run the live version yet. */
+    swap: z
+      .object({
+        to: z.string(),
+        /** Workers already serving `to`. */
+        switched: z.number().int(),
+        /** Workers loading it now. */
+        loading: z.number().int(),
+        /** Workers whose load failed: they keep serving their old version. */
+        failures: z.array(swapFailureSchema),
+      })
+      .nullable(),
+    /** Version folders that exist but cannot be served, and why. */
+    problems: z.array(z.object({ version: z.string(), reason: z.string(), message: z.string() })),
+    /** Workers that should serve this model but could not load any version of it (they serve their other models). */
+    loadFailures: z.array(swapFailureSchema),
+  })
+  .meta({ id: 'Model' });
 export type ModelView = z.infer<typeof modelViewSchema>;
 
-export const modelWorkerViewSchema = z.object({
-  workerId: z.string(),
-  host: z.string(),
-  /** tensorflow-gpu, tensorflow, wasm or cpu: the TF.js backend of this worker. */
-  backend: z.string(),
-  /** ONNX Runtime's execution provider here (null: not running), and why better providers were skipped. */
-  onnxRuntime: z.object({ provider: z.string().nullable(), skipped: z.array(z.object({ name: z.string(), reason: z.string() })) }).nullable(),
-  /** Each served model's live version and the engine running it (`onnxruntime-cpu`, `tfjs-wasm`, …). */
-  models: z.array(z.object({ name: z.string(), version: z.string(), engine: z.string().nullable(), loaded: z.array(z.string()) })),
-}).meta({ id: 'ModelWorker' });
+export const modelWorkerViewSchema = z
+  .object({
+    workerId: z.string(),
+    host: z.string(),
+    /** tensorflow-gpu, tensorflow, wasm or cpu: the TF.js backend of this worker. */
+    backend: z.string(),
+    /** ONNX Runtime's execution provider here (null: not running), and why better providers were skipped. */
+    onnxRuntime: z
+      .object({ provider: z.string().nullable(), skipped: z.array(z.object({ name: z.string(), reason: z.string() })) })
+      .nullable(),
+    /** Each served model's live version and the engine running it (`onnxruntime-cpu`, `tfjs-wasm`, …). */
+    models: z.array(
+      z.object({ name: z.string(), version: z.string(), engine: z.string().nullable(), loaded: z.array(z.string()) }),
+    ),
+  })
+  .meta({ id: 'ModelWorker' });
 
-export const modelsViewSchema = z.object({
-  models: z.array(modelViewSchema),
-  workers: z.array(modelWorkerViewSchema),
-}).meta({ id: 'ModelList', description: 'The models, their versions and readiness, and the workers that serve them.' });
+export const modelsViewSchema = z
+  .object({
+    models: z.array(modelViewSchema),
+    workers: z.array(modelWorkerViewSchema),
+  })
+  .meta({ id: 'ModelList', description: 'The models, their versions and readiness, and the workers that serve them.' });
 export type ModelsView = z.infer<typeof modelsViewSchema>;
 
 /**

@@ -25,7 +25,13 @@ export const retryFailedBodySchema = z
   .object({
     /** Only this user's failed jobs. */
     userId: z.uuid().optional(),
-    limit: z.number().int().min(1).max(maxBulkJobs).optional().meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(maxBulkJobs)
+      .optional()
+      .meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),
   })
   .meta({ id: 'RetryFailedBody' });
 export type RetryFailedBody = z.infer<typeof retryFailedBodySchema>;
@@ -56,7 +62,13 @@ export const cleanJobsBodySchema = z
     userId: z.uuid().optional(),
     /** Count what would be deleted, delete nothing. */
     dryRun: z.boolean().optional(),
-    limit: z.number().int().min(1).max(maxBulkJobs).optional().meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(maxBulkJobs)
+      .optional()
+      .meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),
   })
   .meta({ id: 'CleanJobsBody' });
 export type CleanJobsBody = z.infer<typeof cleanJobsBodySchema>;
@@ -123,7 +135,11 @@ export const jobSelectionSchema = z
     createdAfter: z.string().max(40).optional(),
     createdBefore: z.string().max(40).optional(),
     metadata: z.record(z.string(), z.string()).optional().meta({ description: 'Every key with exactly this value.' }),
-    q: z.string().max(200).optional().meta({ description: 'Text in the id, the file name or a metadata value (3 characters or more).' }),
+    q: z
+      .string()
+      .max(200)
+      .optional()
+      .meta({ description: 'Text in the id, the file name or a metadata value (3 characters or more).' }),
   })
   .strict()
   .meta({ id: 'JobSelection' });
@@ -138,8 +154,19 @@ export const retryJobsBodySchema = z
      * the operation the one previewed. A job retried and failed again since is not retried twice.
      */
     asOf: z.iso.datetime({ offset: true }).optional(),
-    dryRun: z.boolean().optional().meta({ description: 'Count only (the preview); answers the `asOf` and `operationId` to send back.' }),
-    limit: z.number().int().min(1).max(maxBulkJobs).optional().meta({ description: `At most this many jobs; default ${maxBulkJobs}. Send the same request again for the rest.` }),
+    dryRun: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Count only (the preview); answers the `asOf` and `operationId` to send back.' }),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(maxBulkJobs)
+      .optional()
+      .meta({
+        description: `At most this many jobs; default ${maxBulkJobs}. Send the same request again for the rest.`,
+      }),
   })
   .meta({ id: 'RetryJobsBody' });
 export type RetryJobsBody = z.infer<typeof retryJobsBodySchema>;
@@ -166,7 +193,13 @@ export const redeliverWebhooksBodySchema = z
     from: z.iso.datetime({ offset: true }).meta({ description: 'Failed attempts made at or after this instant.' }),
     to: z.iso.datetime({ offset: true }).meta({ description: 'Failed attempts made before this instant.' }),
     dryRun: z.boolean().optional().meta({ description: 'Count only.' }),
-    limit: z.number().int().min(1).max(maxBulkJobs).optional().meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),
+    limit: z
+      .number()
+      .int()
+      .min(1)
+      .max(maxBulkJobs)
+      .optional()
+      .meta({ description: `At most this many jobs; default ${maxBulkJobs}.` }),
   })
   .meta({ id: 'RedeliverWebhooksBody' });
 export type RedeliverWebhooksBody = z.infer<typeof redeliverWebhooksBodySchema>;
@@ -185,7 +218,11 @@ export const redeliveryViewSchema = z
 export type RedeliveryView = z.infer<typeof redeliveryViewSchema>;
 
 /** The ranges of the operators' history, each with its bucket: an hour by the minute, a day by 5 minutes, a week by the hour. */
-export const historyRanges = { hour: { minutes: 60, bucketMinutes: 1 }, day: { minutes: 1440, bucketMinutes: 5 }, week: { minutes: 10_080, bucketMinutes: 60 } } as const;
+export const historyRanges = {
+  hour: { minutes: 60, bucketMinutes: 1 },
+  day: { minutes: 1440, bucketMinutes: 5 },
+  week: { minutes: 10_080, bucketMinutes: 60 },
+} as const;
 export type HistoryRange = keyof typeof historyRanges;
 
 export const historyPointSchema = z.object({
@@ -213,5 +250,8 @@ export const historyViewSchema = z
     /** Per model and bucket, oldest first; a bucket with nothing written is absent. */
     points: z.array(historyPointSchema),
   })
-  .meta({ id: 'History', description: 'Per model, kept in Postgres at one-minute resolution for HISTORY_RETENTION_DAYS.' });
+  .meta({
+    id: 'History',
+    description: 'Per model, kept in Postgres at one-minute resolution for HISTORY_RETENTION_DAYS.',
+  });
 export type HistoryView = z.infer<typeof historyViewSchema>;

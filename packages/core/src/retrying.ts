@@ -22,7 +22,10 @@ export const crashedAttemptRuns = 3;
 export const crashedShadowRuns = 1;
 
 /** Codes that say nothing about the job, only about the platform at the time: never a final answer while the job is young. */
-export const transientErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['DATABASE_UNAVAILABLE', 'QUEUE_UNAVAILABLE']);
+export const transientErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'DATABASE_UNAVAILABLE',
+  'QUEUE_UNAVAILABLE',
+]);
 
 /** Why an attempt failed. */
 export type AttemptError =
@@ -74,12 +77,21 @@ export function decideFailedAttempt(attempt: FailedAttempt): FailedAttemptDecisi
   switch (error.kind) {
     case 'databaseUnavailable':
       if (attemptsLeft) return { action: 'retry', code: error.code };
-      return tooOld ? { action: 'fail', code: error.code, message: 'The job failed.' } : { action: 'requeue', code: error.code };
+      return tooOld
+        ? { action: 'fail', code: error.code, message: 'The job failed.' }
+        : { action: 'requeue', code: error.code };
     case 'other':
       if (attemptsLeft) return { action: 'retry', code: 'INTERNAL' };
-      if (error.reason !== undefined) return { action: 'fail', code: 'INTERNAL', message: error.reason ? `The job failed: ${error.reason}` : 'The job failed.' };
+      if (error.reason !== undefined)
+        return {
+          action: 'fail',
+          code: 'INTERNAL',
+          message: error.reason ? `The job failed: ${error.reason}` : 'The job failed.',
+        };
       return { action: 'fail', code: 'INTERNAL', message: 'The job failed after all its attempts.' };
     case 'lost':
-      return tooOld ? { action: 'fail', code: 'JOB_LOST', message: 'The job was lost from the queue and is too old to run again.' } : { action: 'requeue', code: null };
+      return tooOld
+        ? { action: 'fail', code: 'JOB_LOST', message: 'The job was lost from the queue and is too old to run again.' }
+        : { action: 'requeue', code: null };
   }
 }

@@ -28,7 +28,9 @@ export const trafficRulesSchema = z
   .strict()
   .meta({ id: 'TrafficRules' });
 
-export const trafficWeightSchema = z.object({ version: versionName, weight: z.number().min(0).max(1_000_000) }).strict();
+export const trafficWeightSchema = z
+  .object({ version: versionName, weight: z.number().min(0).max(1_000_000) })
+  .strict();
 
 /** `PUT /v1/admin/models/{name}/traffic`. */
 export const putTrafficBodySchema = z

@@ -60,7 +60,11 @@ export function signalExitCode(signal: NodeJS.Signals): number {
  * Runs `steps` one after another; a step that throws is logged at warn and the next one still
  * runs (closing the rest matters more than the one that failed). A composition root's `close()`.
  */
-export async function closeInOrder(steps: readonly ShutdownStep[], reason: string, logger: Pick<ShutdownLogger, 'warn'>): Promise<void> {
+export async function closeInOrder(
+  steps: readonly ShutdownStep[],
+  reason: string,
+  logger: Pick<ShutdownLogger, 'warn'>,
+): Promise<void> {
   for (const step of steps) {
     try {
       await step.close(reason);

@@ -33,7 +33,10 @@ describe('GroupCommit', () => {
     const { groups, finishers, run } = heldRuns();
     const commit = new GroupCommit({ run, maxGroupSize: 2, concurrency: 2 });
     const all = commit.submitAll([1, 2, 3, 4, 5]);
-    expect(groups).toEqual([[1, 2], [3, 4]]);
+    expect(groups).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     finishers.shift()!();
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(groups).toEqual([[1, 2], [3, 4], [5]]);

@@ -13,8 +13,15 @@ interface Run {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function start(steps: Array<{ name: string; ms: number; fail?: boolean }>, bound: number | 'none', env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [fixture, JSON.stringify(steps), String(bound)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+function start(
+  steps: Array<{ name: string; ms: number; fail?: boolean }>,
+  bound: number | 'none',
+  env: Record<string, string> = {},
+): Run {
+  const child = spawn(process.execPath, [fixture, JSON.stringify(steps), String(bound)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: Array<Record<string, unknown>> = [];
   const waiting: Array<{ predicate: (line: Record<string, unknown>) => boolean; resolve: () => void }> = [];
   let buffered = '';
@@ -30,7 +37,8 @@ function start(steps: Array<{ name: string; ms: number; fail?: boolean }>, bound
   });
   return {
     lines,
-    waitFor: (predicate) => (lines.some(predicate) ? Promise.resolve() : new Promise((resolve) => waiting.push({ predicate, resolve }))),
+    waitFor: (predicate) =>
+      lines.some(predicate) ? Promise.resolve() : new Promise((resolve) => waiting.push({ predicate, resolve })),
     kill: (signal) => child.kill(signal),
     exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
   };
@@ -40,7 +48,14 @@ const ready = (line: Record<string, unknown>) => line.ready === true;
 
 describe('handleShutdown', () => {
   it('runs the steps in order on SIGTERM, each given the signal, and exits 0', async () => {
-    const run = start([{ name: 'server', ms: 50 }, { name: 'queue', ms: 10 }, { name: 'db', ms: 10 }], 5000);
+    const run = start(
+      [
+        { name: 'server', ms: 50 },
+        { name: 'queue', ms: 10 },
+        { name: 'db', ms: 10 },
+      ],
+      5000,
+    );
     await run.waitFor(ready);
     run.kill('SIGTERM');
     expect(await run.exited).toEqual({ code: 0, signal: null });
@@ -53,16 +68,31 @@ describe('handleShutdown', () => {
   });
 
   it('goes on with the next step when one fails, logs which, and still exits 0', async () => {
-    const run = start([{ name: 'tracing', ms: 10, fail: true }, { name: 'db', ms: 10 }], 5000);
+    const run = start(
+      [
+        { name: 'tracing', ms: 10, fail: true },
+        { name: 'db', ms: 10 },
+      ],
+      5000,
+    );
     await run.waitFor(ready);
     run.kill('SIGINT');
     expect((await run.exited).code).toBe(0);
     expect(run.lines.find((line) => line.level === 'warn')).toMatchObject({ step: 'tracing' });
-    expect(run.lines.filter((line) => 'step' in line && !('level' in line)).map((line) => line.step)).toEqual(['tracing', 'db']);
+    expect(run.lines.filter((line) => 'step' in line && !('level' in line)).map((line) => line.step)).toEqual([
+      'tracing',
+      'db',
+    ]);
   });
 
   it('exits 1 when the steps pass the bound, before the later steps start', async () => {
-    const run = start([{ name: 'worker', ms: 30_000 }, { name: 'db', ms: 10 }], 300);
+    const run = start(
+      [
+        { name: 'worker', ms: 30_000 },
+        { name: 'db', ms: 10 },
+      ],
+      300,
+    );
     await run.waitFor(ready);
     run.kill('SIGTERM');
     expect((await run.exited).code).toBe(1);
@@ -87,15 +117,18 @@ describe('handleShutdown', () => {
   it.each([
     ['SIGINT', 'SIGINT'],
     ['SIGINT', 'SIGTERM'],
-  ] as const)('takes a %s then a %s within repeatGraceMs (1 s by default) as one stop, as a process group and its supervisor send them', async (first, second) => {
-    const run = start([{ name: 'server', ms: 500 }], 5000);
-    await run.waitFor(ready);
-    run.kill(first);
-    await run.waitFor((line) => line.step === 'server');
-    run.kill(second);
-    expect((await run.exited).code).toBe(0);
-    expect(run.lines.some((line) => line.forced === true)).toBe(false);
-  });
+  ] as const)(
+    'takes a %s then a %s within repeatGraceMs (1 s by default) as one stop, as a process group and its supervisor send them',
+    async (first, second) => {
+      const run = start([{ name: 'server', ms: 500 }], 5000);
+      await run.waitFor(ready);
+      run.kill(first);
+      await run.waitFor((line) => line.step === 'server');
+      run.kill(second);
+      expect((await run.exited).code).toBe(0);
+      expect(run.lines.some((line) => line.forced === true)).toBe(false);
+    },
+  );
 });
 
 describe('signalExitCode', () => {

@@ -39,7 +39,9 @@ const valueColumns = [
 ] as const;
 const jobColumns = valueColumns.filter(([name]) => name !== 'data' && name !== 'blob_key').map(([name]) => name);
 /** What the INSERT takes from each VALUES column: the job's events filter defaults as the column does. */
-const selected = jobColumns.map((name) => (name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name));
+const selected = jobColumns.map((name) =>
+  name === 'webhook_events' ? "coalesce(webhook_events, ARRAY['completed'])" : name,
+);
 
 /** The INSERT for `n` jobs: one statement writes every job row and its input (bytes, or a blob key). */
 function insertText(n: number): string {
@@ -102,14 +104,21 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
  *
  * Results come in the order of `requests`. Nothing is written unless the transaction commits.
  */
-export async function admitMany(pool: pg.Pool, given: readonly AdmitRequest[], now = new Date()): Promise<AdmitResult[]> {
+export async function admitMany(
+  pool: pg.Pool,
+  given: readonly AdmitRequest[],
+  now = new Date(),
+): Promise<AdmitResult[]> {
   if (given.length === 0) return [];
   // The user ids are written into the text of the first message: only UUIDs go there.
   const notUuid = given.find((request) => !isUuid(request.job.userId));
   if (notUuid) throw new Error(`user id ${JSON.stringify(notUuid.job.userId)} is not a UUID`);
   // In Postgres' own spelling (lower case), so that one user is one lock and one count, and the
   // ids match the rows the reads return.
-  const requests = given.map((request) => ({ ...request, job: { ...request.job, userId: request.job.userId.toLowerCase() } }));
+  const requests = given.map((request) => ({
+    ...request,
+    job: { ...request.job, userId: request.job.userId.toLowerCase() },
+  }));
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
@@ -198,7 +207,10 @@ async function admitIn(client: pg.PoolClient, requests: readonly AdmitRequest[],
   }
 
   if (expiredKeys.length > 0) {
-    await client.query('UPDATE jobs SET idempotency_key = NULL, updated_at = $2 WHERE id = ANY($1::uuid[])', [expiredKeys, new Date()]);
+    await client.query('UPDATE jobs SET idempotency_key = NULL, updated_at = $2 WHERE id = ANY($1::uuid[])', [
+      expiredKeys,
+      new Date(),
+    ]);
   }
   if (toInsert.length > 0) {
     const createdAt = new Date();
@@ -208,7 +220,9 @@ async function admitIn(client: pg.PoolClient, requests: readonly AdmitRequest[],
       text: insertText(toInsert.length),
       values: [...toInsert.flatMap((row) => row.values), createdAt],
     });
-    const byId = new Map(rows.map((row) => [(row as { id: string }).id, jobRecordFromRow(row as Record<string, unknown>)]));
+    const byId = new Map(
+      rows.map((row) => [(row as { id: string }).id, jobRecordFromRow(row as Record<string, unknown>)]),
+    );
     for (const row of toInsert) {
       const job = byId.get(requests[row.index]!.job.id);
       if (!job) throw new Error(`job ${requests[row.index]!.job.id} was not written`);

@@ -32,7 +32,11 @@ export interface MoveInputsOptions {
  * inputs were moved. The space the bytes held is reused by Postgres after VACUUM (given back to
  * the operating system only by VACUUM FULL).
  */
-export async function moveInputsToBlobs(db: Database, store: InputBlobTarget, options: MoveInputsOptions): Promise<{ moved: number }> {
+export async function moveInputsToBlobs(
+  db: Database,
+  store: InputBlobTarget,
+  options: MoveInputsOptions,
+): Promise<{ moved: number }> {
   const sql: pg.Pool = sqlPool(db);
   const batchSize = options.batchSize ?? 100;
   const concurrency = Math.max(1, options.concurrency ?? 8);

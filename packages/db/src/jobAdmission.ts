@@ -85,7 +85,9 @@ export class JobAdmission {
     // user's burst then holds one connection waiting on the lock, not the whole pool.
     const previous = this.#admitting.get(job.userId);
     // The transaction is admitMany's with one job: one statement set for both paths.
-    const run = (previous ?? Promise.resolve()).then(async () => (await admitMany(this.#sql, [{ job, limit }], now))[0]!);
+    const run = (previous ?? Promise.resolve()).then(
+      async () => (await admitMany(this.#sql, [{ job, limit }], now))[0]!,
+    );
     const settled = run.then(
       () => {},
       () => {},
@@ -100,7 +102,10 @@ export class JobAdmission {
 
   /** The job submitted by `userId` with this idempotency key since `since`, if any. */
   async findByIdempotencyKey(userId: string, idempotencyKey: string, since: Date): Promise<JobRecord | null> {
-    const job = await this.db.job.findUnique({ where: { userId_idempotencyKey: { userId, idempotencyKey } }, include: jobWithResult });
+    const job = await this.db.job.findUnique({
+      where: { userId_idempotencyKey: { userId, idempotencyKey } },
+      include: jobWithResult,
+    });
     return job && job.createdAt >= since ? job : null;
   }
 
@@ -120,6 +125,10 @@ export class JobAdmission {
   /** Removes jobs that were never accepted, in one statement. */
   async discardMany(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.#sql.query({ name: 'inferq-admit-discard', text: `DELETE FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'queued'`, values: [ids] });
+    await this.#sql.query({
+      name: 'inferq-admit-discard',
+      text: `DELETE FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'queued'`,
+      values: [ids],
+    });
   }
 }

@@ -81,7 +81,12 @@ export class JobExecution {
    * and answered with `expired: true` (no input read): the check and the start cannot race. The
    * bytes of jobs in `withoutInput` are not read (the worker has their pixels already).
    */
-  async startMany(ids: string[], workerId: string, now = new Date(), withoutInput: readonly string[] = []): Promise<Map<string, StartedJob>> {
+  async startMany(
+    ids: string[],
+    workerId: string,
+    now = new Date(),
+    withoutInput: readonly string[] = [],
+  ): Promise<Map<string, StartedJob>> {
     if (ids.length === 0) return new Map();
     const { rows } = await this.#sql.query<StartedJob>({
       name: 'inferq-job-start-many',
@@ -116,7 +121,11 @@ export class JobExecution {
 
   /** Where a job's input is (its bytes, or its blob key), for an attempt that started without them; null when it is gone. */
   async inputOf(id: string): Promise<StoredInput | null> {
-    const { rows } = await this.#sql.query<{ data: Buffer | null; blob_key: string | null }>({ name: 'inferq-job-input', text: 'SELECT data, blob_key FROM job_inputs WHERE job_id = $1', values: [id] });
+    const { rows } = await this.#sql.query<{ data: Buffer | null; blob_key: string | null }>({
+      name: 'inferq-job-input',
+      text: 'SELECT data, blob_key FROM job_inputs WHERE job_id = $1',
+      values: [id],
+    });
     const row = rows[0];
     return row?.blob_key ? { blobKey: row.blob_key } : row?.data ? { data: row.data } : null;
   }

@@ -65,11 +65,23 @@ export class JobMaintenance {
       where: {
         status: { in: [...inFlightJobStatuses] },
         createdAt: { lt: query.createdBefore },
-        ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
+        ...(after
+          ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] }
+          : {}),
       },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       take: query.limit,
-      select: { id: true, userId: true, status: true, modelName: true, requestedVersion: true, routedVersion: true, priority: true, attempts: true, createdAt: true },
+      select: {
+        id: true,
+        userId: true,
+        status: true,
+        modelName: true,
+        requestedVersion: true,
+        routedVersion: true,
+        priority: true,
+        attempts: true,
+        createdAt: true,
+      },
     });
   }
 
@@ -85,7 +97,10 @@ export class JobMaintenance {
    * job is kept until it is final. Returns the deleted jobs' ids and models (whose queue may
    * still hold an entry).
    */
-  async deleteExpired(now: Date, limit: number): Promise<Array<{ id: string; modelName: string; resultPrefix: string | null }>> {
+  async deleteExpired(
+    now: Date,
+    limit: number,
+  ): Promise<Array<{ id: string; modelName: string; resultPrefix: string | null }>> {
     const rows = await this.db.$queryRaw<Array<{ id: string; modelName: string; resultPrefix: string | null }>>`
       DELETE FROM jobs
        WHERE id IN (
@@ -104,7 +119,10 @@ export class JobMaintenance {
    * worker started meanwhile is no longer queued and is left alone. Returns them, for the caller to
    * take their queue entries out and announce them.
    */
-  async expireUnstarted(now: Date, limit: number): Promise<Array<{ id: string; userId: string | null; modelName: string }>> {
+  async expireUnstarted(
+    now: Date,
+    limit: number,
+  ): Promise<Array<{ id: string; userId: string | null; modelName: string }>> {
     return this.db.$queryRaw<Array<{ id: string; userId: string | null; modelName: string }>>`
       UPDATE jobs
          SET status = 'expired', error_code = 'EXPIRED', error_message = ${expiredMessage}, finished_at = ${now}, updated_at = ${now}
@@ -128,7 +146,14 @@ export class JobMaintenance {
    */
   async deleteOwned(query: { userId: string; id?: string | undefined }): Promise<DeletedJobs> {
     const one = query.id ? Prisma.sql`AND id = ${query.id}::uuid` : Prisma.empty;
-    const [row] = await this.db.$queryRaw<Array<{ count: number; ids: string[]; resultCopies: Array<{ id: string; resultPrefix: string }>; inFlight: Array<{ id: string; modelName: string }> }>>`
+    const [row] = await this.db.$queryRaw<
+      Array<{
+        count: number;
+        ids: string[];
+        resultCopies: Array<{ id: string; resultPrefix: string }>;
+        inFlight: Array<{ id: string; modelName: string }>;
+      }>
+    >`
       WITH deleted AS (
         DELETE FROM jobs WHERE user_id = ${query.userId}::uuid ${one}
         RETURNING id, model_name, status, result_prefix
@@ -148,8 +173,12 @@ export class JobMaintenance {
    * deleteExpired does; uses the (status, finished_at) index). Returns the deleted ids, for the
    * caller to take their entries out of the queue too, and how many more match.
    */
-  async deleteFinished(query: FinishedJobQuery): Promise<{ ids: string[]; remaining: number; resultCopies: Array<{ id: string; resultPrefix: string }> }> {
-    const statuses = query.statuses.filter((status) => status === 'succeeded' || status === 'failed' || status === 'canceled' || status === 'expired');
+  async deleteFinished(
+    query: FinishedJobQuery,
+  ): Promise<{ ids: string[]; remaining: number; resultCopies: Array<{ id: string; resultPrefix: string }> }> {
+    const statuses = query.statuses.filter(
+      (status) => status === 'succeeded' || status === 'failed' || status === 'canceled' || status === 'expired',
+    );
     if (statuses.length === 0) return { ids: [], remaining: 0, resultCopies: [] };
     const owner = query.userId ? Prisma.sql`AND user_id = ${query.userId}::uuid` : Prisma.empty;
     const rows = await this.db.$queryRaw<Array<{ id: string; resultPrefix: string | null }>>`
@@ -162,22 +191,36 @@ export class JobMaintenance {
        )
    RETURNING id, result_prefix AS "resultPrefix"`;
     const remaining = await this.countFinished(query);
-    const resultCopies = rows.flatMap((row) => (row.resultPrefix ? [{ id: row.id, resultPrefix: row.resultPrefix }] : []));
+    const resultCopies = rows.flatMap((row) =>
+      row.resultPrefix ? [{ id: row.id, resultPrefix: row.resultPrefix }] : [],
+    );
     return { ids: rows.map((row) => row.id), remaining, resultCopies };
   }
 
   /** How many jobs deleteFinished would delete, without a limit. */
   async countFinished(query: Omit<FinishedJobQuery, 'limit'>): Promise<number> {
     return this.db.job.count({
-      where: { status: { in: query.statuses }, finishedAt: { lt: query.finishedBefore }, ...(query.userId ? { userId: query.userId } : {}) },
+      where: {
+        status: { in: query.statuses },
+        finishedAt: { lt: query.finishedBefore },
+        ...(query.userId ? { userId: query.userId } : {}),
+      },
     });
   }
 
   /** Ids of failed jobs (one user's, or everyone's), oldest failure first, for a bulk retry. */
-  async listFailedIds(query: { userId?: string | undefined; limit: number }): Promise<{ ids: string[]; total: number }> {
+  async listFailedIds(query: {
+    userId?: string | undefined;
+    limit: number;
+  }): Promise<{ ids: string[]; total: number }> {
     const where = { status: 'failed' as const, ...(query.userId ? { userId: query.userId } : {}) };
     const [rows, total] = await Promise.all([
-      this.db.job.findMany({ where, orderBy: [{ finishedAt: 'asc' }, { id: 'asc' }], take: query.limit, select: { id: true } }),
+      this.db.job.findMany({
+        where,
+        orderBy: [{ finishedAt: 'asc' }, { id: 'asc' }],
+        take: query.limit,
+        select: { id: true },
+      }),
       this.db.job.count({ where }),
     ]);
     return { ids: rows.map((row) => row.id), total };

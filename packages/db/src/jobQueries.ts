@@ -52,13 +52,18 @@ export function jobFilterSql(filter: JobFilter, values: unknown[]): string {
   if (filter.userId) where.push(`j.user_id = ${param(filter.userId, 'uuid')}`);
   if (filter.statuses?.length) where.push(`j.status = ANY(${param(filter.statuses, '"JobStatus"[]')})`);
   if (filter.models?.length) where.push(`j.model_name = ANY(${param(filter.models, 'text[]')})`);
-  if (filter.versions?.length) where.push(`coalesce(j.model_version, j.requested_version) = ANY(${param(filter.versions, 'text[]')})`);
+  if (filter.versions?.length)
+    where.push(`coalesce(j.model_version, j.requested_version) = ANY(${param(filter.versions, 'text[]')})`);
   if (filter.errorCodes?.length) where.push(`j.error_code = ANY(${param(filter.errorCodes, 'text[]')})`);
   if (filter.createdAfter) where.push(`j.created_at >= ${param(filter.createdAfter, 'timestamptz')}`);
   if (filter.createdBefore) where.push(`j.created_at < ${param(filter.createdBefore, 'timestamptz')}`);
   if (filter.finishedAtOrBefore) where.push(`j.finished_at <= ${param(filter.finishedAtOrBefore, 'timestamptz')}`);
-  if (filter.metadata && Object.keys(filter.metadata).length > 0) where.push(`j.metadata @> ${param(JSON.stringify(filter.metadata), 'jsonb')}`);
-  if (filter.text) where.push(`inferq_job_search_text(j.id, j.input_file_name, j.metadata) LIKE ${param(`%${likeEscaped(filter.text.toLowerCase())}%`, 'text')}`);
+  if (filter.metadata && Object.keys(filter.metadata).length > 0)
+    where.push(`j.metadata @> ${param(JSON.stringify(filter.metadata), 'jsonb')}`);
+  if (filter.text)
+    where.push(
+      `inferq_job_search_text(j.id, j.input_file_name, j.metadata) LIKE ${param(`%${likeEscaped(filter.text.toLowerCase())}%`, 'text')}`,
+    );
   return where.length > 0 ? where.join(' AND ') : 'true';
 }
 
@@ -97,7 +102,11 @@ export class JobQueries {
 
   /** Queued + running jobs per user, for the users that have any. */
   async inFlightByUser(): Promise<Map<string, number>> {
-    const groups = await this.db.job.groupBy({ by: ['userId'], where: { status: { in: inFlightStatuses } }, _count: { _all: true } });
+    const groups = await this.db.job.groupBy({
+      by: ['userId'],
+      where: { status: { in: inFlightStatuses } },
+      _count: { _all: true },
+    });
     return new Map(groups.filter((group) => group.userId).map((group) => [group.userId!, group._count._all]));
   }
 
@@ -123,7 +132,10 @@ export class JobQueries {
     const values: unknown[] = [];
     const where = jobFilterSql(filter, values);
     values.push(limit);
-    const { rows } = await this.#sql.query<{ id: string }>(`SELECT j.id FROM jobs j WHERE ${where} ORDER BY j.finished_at ASC NULLS LAST, j.id ASC LIMIT $${values.length}::int`, values);
+    const { rows } = await this.#sql.query<{ id: string }>(
+      `SELECT j.id FROM jobs j WHERE ${where} ORDER BY j.finished_at ASC NULLS LAST, j.id ASC LIMIT $${values.length}::int`,
+      values,
+    );
     return rows.map((row) => row.id);
   }
 
@@ -132,7 +144,10 @@ export class JobQueries {
     const values: unknown[] = [];
     const where = jobFilterSql(filter, values);
     values.push(cap);
-    const { rows } = await this.#sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs j WHERE ${where} LIMIT $${values.length}::int) s`, values);
+    const { rows } = await this.#sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs j WHERE ${where} LIMIT $${values.length}::int) s`,
+      values,
+    );
     return rows[0]?.n ?? 0;
   }
 }

@@ -47,7 +47,8 @@ interface BucketRow {
 }
 
 function percentiles(values: number[] | null): Percentiles {
-  const round = (value: number | undefined) => (value === undefined || value === null ? null : Math.round(value * 10) / 10);
+  const round = (value: number | undefined) =>
+    value === undefined || value === null ? null : Math.round(value * 10) / 10;
   return { p50: round(values?.[0]), p95: round(values?.[1]), p99: round(values?.[2]) };
 }
 

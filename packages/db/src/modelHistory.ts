@@ -101,7 +101,11 @@ export class ModelHistoryStore {
 
   /** Deletes minutes older than `before`; returns how many rows went. */
   async deleteBefore(before: Date): Promise<number> {
-    const result = await this.#sql.query({ name: 'inferq-history-retention', text: 'DELETE FROM model_history WHERE minute < $1', values: [before] });
+    const result = await this.#sql.query({
+      name: 'inferq-history-retention',
+      text: 'DELETE FROM model_history WHERE minute < $1',
+      values: [before],
+    });
     return result.rowCount ?? 0;
   }
 
@@ -109,7 +113,12 @@ export class ModelHistoryStore {
    * The history of `[from, to)` in buckets of `bucketMinutes` (1: the minutes as written), per
    * model (one model's with `model`), oldest first.
    */
-  async read(options: { from: Date; to: Date; bucketMinutes: number; model?: string | undefined }): Promise<HistoryPoint[]> {
+  async read(options: {
+    from: Date;
+    to: Date;
+    bucketMinutes: number;
+    model?: string | undefined;
+  }): Promise<HistoryPoint[]> {
     const { rows } = await this.#sql.query<Record<string, unknown>>(
       `SELECT model_name, to_timestamp(floor(extract(epoch FROM minute) / $3) * $3) AS at,
               sum(submitted)::int AS submitted, sum(succeeded)::int AS succeeded, sum(failed)::int AS failed,

@@ -49,7 +49,10 @@ export class WebhookDeliveryStore {
   /** Of these jobs, the ones that have a webhook that asked for this event. */
   async withWebhook(jobIds: string[], event: 'started' | 'completed' = 'completed'): Promise<string[]> {
     if (jobIds.length === 0) return [];
-    const rows = await this.#db.job.findMany({ where: { id: { in: jobIds }, webhookUrl: { not: null }, webhookEvents: { has: event } }, select: { id: true } });
+    const rows = await this.#db.job.findMany({
+      where: { id: { in: jobIds }, webhookUrl: { not: null }, webhookEvents: { has: event } },
+      select: { id: true },
+    });
     return rows.map((row) => row.id);
   }
 

@@ -25,7 +25,12 @@ describe('moving inputs out of Postgres', () => {
     const admission = new JobAdmission(db);
     const inputs = Array.from({ length: 7 }, (_, i) => Buffer.alloc(1000 + i, i + 1));
     const requests = inputs.map((data) => ({
-      job: { id: randomUUID(), userId: user.userId, modelName: 'nsfw', input: { data, format: 'png', width: 64, height: 64, sha256: 'x' } },
+      job: {
+        id: randomUUID(),
+        userId: user.userId,
+        modelName: 'nsfw',
+        input: { data, format: 'png', width: 64, height: 64, sha256: 'x' },
+      },
       limit: { maxInFlight: 100 },
     }));
     const results = await admission.admitMany(requests);
@@ -36,13 +41,17 @@ describe('moving inputs out of Postgres', () => {
     // One user's inputs only: other tests' rows in this database stay as they are.
     const first = await moveInputsToBlobs(db, store, { keyOf: inputBlobKey, batchSize: 3, userId: user.userId });
     expect(first.moved).toBe(7);
-    const { rows } = await sqlPool(db).query<{ job_id: string; data: Buffer | null; blob_key: string | null }>('SELECT job_id, data, blob_key FROM job_inputs WHERE job_id = ANY($1::uuid[])', [ids]);
+    const { rows } = await sqlPool(db).query<{ job_id: string; data: Buffer | null; blob_key: string | null }>(
+      'SELECT job_id, data, blob_key FROM job_inputs WHERE job_id = ANY($1::uuid[])',
+      [ids],
+    );
     expect(rows).toHaveLength(7);
     for (const row of rows) {
       expect(row.data).toBeNull();
       expect(row.blob_key).toBe(inputBlobKey(row.job_id));
     }
-    for (const [i, id] of ids.entries()) expect(Buffer.compare((await store.get(inputBlobKey(id)))!, inputs[i]!)).toBe(0);
+    for (const [i, id] of ids.entries())
+      expect(Buffer.compare((await store.get(inputBlobKey(id)))!, inputs[i]!)).toBe(0);
     // The worker's read follows the row to the store.
     expect(await new JobExecution(db).inputOf(ids[0]!)).toEqual({ blobKey: inputBlobKey(ids[0]!) });
 

@@ -11,7 +11,10 @@ describe('JobAdmission.admit', () => {
   let stores: JobAdmission[];
 
   beforeAll(() => {
-    databases = [createDatabase({ url: inject('databaseUrl'), poolSize: 6 }), createDatabase({ url: inject('databaseUrl'), poolSize: 6 })];
+    databases = [
+      createDatabase({ url: inject('databaseUrl'), poolSize: 6 }),
+      createDatabase({ url: inject('databaseUrl'), poolSize: 6 }),
+    ];
     stores = databases.map((db) => new JobAdmission(db));
   });
   afterAll(async () => {
@@ -22,7 +25,9 @@ describe('JobAdmission.admit', () => {
     const { userId } = await createTestUser(inject('databaseUrl'));
     const outcomes = await Promise.all(
       Array.from({ length: 16 }, (_, i) =>
-        stores[i % 2]!.admit({ id: randomUUID(), userId, modelName: 'nsfw', input }, { maxInFlight: 5 }).then((result) => result.outcome),
+        stores[i % 2]!.admit({ id: randomUUID(), userId, modelName: 'nsfw', input }, { maxInFlight: 5 }).then(
+          (result) => result.outcome,
+        ),
       ),
     );
     expect(outcomes.filter((outcome) => outcome === 'created')).toHaveLength(5);
@@ -34,12 +39,18 @@ describe('JobAdmission.admit', () => {
     const { userId } = await createTestUser(inject('databaseUrl'));
     const priorities: Array<number | null> = [];
     for (let i = 0; i < 3; i++) {
-      const result = await stores[0]!.admit({ id: randomUUID(), userId, modelName: 'nsfw', input, idempotencyKey: `k${i}` }, { maxInFlight: 10, priorityFor: (n) => 10 + 4 * n });
+      const result = await stores[0]!.admit(
+        { id: randomUUID(), userId, modelName: 'nsfw', input, idempotencyKey: `k${i}` },
+        { maxInFlight: 10, priorityFor: (n) => 10 + 4 * n },
+      );
       if (result.outcome !== 'created') throw new Error(result.outcome);
       priorities.push(result.job.priority);
     }
     expect(priorities).toEqual([10, 14, 18]);
-    const again = await stores[1]!.admit({ id: randomUUID(), userId, modelName: 'nsfw', input, idempotencyKey: 'k1' }, { maxInFlight: 10 });
+    const again = await stores[1]!.admit(
+      { id: randomUUID(), userId, modelName: 'nsfw', input, idempotencyKey: 'k1' },
+      { maxInFlight: 10 },
+    );
     expect(again.outcome).toBe('duplicate');
     expect(await new JobQueries(databases[0]!).countInFlight(userId)).toBe(3);
   });

@@ -6,7 +6,7 @@ import { createTestUser } from '@inferq/testing';
 import { createDatabase, JobMaintenance, type Database } from '../src/index.ts';
 
 /** Every case works on the rows of a user of its own, so tests running beside it keep theirs. */
-describe('JobMaintenance: the operators\' clean and bulk retry', () => {
+describe("JobMaintenance: the operators' clean and bulk retry", () => {
   let db: Database;
   let maintenance: JobMaintenance;
 
@@ -36,7 +36,9 @@ describe('JobMaintenance: the operators\' clean and bulk retry', () => {
         inputSha256: '0'.repeat(64),
         finishedAt,
         input: { create: { data: new Uint8Array([1]) } },
-        ...(status === 'succeeded' ? { result: { create: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } } } : {}),
+        ...(status === 'succeeded'
+          ? { result: { create: { modelName: 'nsfw', modelVersion: '1', output: [[1]] } } }
+          : {}),
       },
     });
     return id;
@@ -44,7 +46,11 @@ describe('JobMaintenance: the operators\' clean and bulk retry', () => {
 
   it('deletes only the chosen final statuses finished before the cut, with input and result, oldest first, up to the limit', async () => {
     const { userId } = await createTestUser(inject('databaseUrl'));
-    const oldSucceeded = [await job(userId, 'succeeded', 50), await job(userId, 'succeeded', 40), await job(userId, 'succeeded', 30)];
+    const oldSucceeded = [
+      await job(userId, 'succeeded', 50),
+      await job(userId, 'succeeded', 40),
+      await job(userId, 'succeeded', 30),
+    ];
     const oldCanceled = await job(userId, 'canceled', 48);
     const oldFailed = await job(userId, 'failed', 48);
     const recent = await job(userId, 'succeeded', 1);
@@ -52,12 +58,24 @@ describe('JobMaintenance: the operators\' clean and bulk retry', () => {
     const running = await job(userId, 'running', null);
     const cut = new Date(Date.now() - 24 * hourMs);
 
-    expect(await maintenance.countFinished({ statuses: ['succeeded', 'canceled'], finishedBefore: cut, userId })).toBe(4);
-    const first = await maintenance.deleteFinished({ statuses: ['succeeded', 'canceled'], finishedBefore: cut, userId, limit: 2 });
+    expect(await maintenance.countFinished({ statuses: ['succeeded', 'canceled'], finishedBefore: cut, userId })).toBe(
+      4,
+    );
+    const first = await maintenance.deleteFinished({
+      statuses: ['succeeded', 'canceled'],
+      finishedBefore: cut,
+      userId,
+      limit: 2,
+    });
     // Oldest finish first: 50 h, then 48 h.
     expect(new Set(first.ids)).toEqual(new Set([oldSucceeded[0], oldCanceled]));
     expect(first.remaining).toBe(2);
-    const second = await maintenance.deleteFinished({ statuses: ['succeeded', 'canceled'], finishedBefore: cut, userId, limit: 100 });
+    const second = await maintenance.deleteFinished({
+      statuses: ['succeeded', 'canceled'],
+      finishedBefore: cut,
+      userId,
+      limit: 100,
+    });
     expect(new Set(second.ids)).toEqual(new Set([oldSucceeded[1], oldSucceeded[2]]));
     expect(second.remaining).toBe(0);
 
@@ -72,7 +90,12 @@ describe('JobMaintenance: the operators\' clean and bulk retry', () => {
     const [a, b] = await Promise.all([createTestUser(inject('databaseUrl')), createTestUser(inject('databaseUrl'))]);
     const mine = await job(a.userId, 'failed', 10);
     const theirs = await job(b.userId, 'failed', 10);
-    const { ids } = await maintenance.deleteFinished({ statuses: ['failed'], finishedBefore: new Date(), userId: a.userId, limit: 10 });
+    const { ids } = await maintenance.deleteFinished({
+      statuses: ['failed'],
+      finishedBefore: new Date(),
+      userId: a.userId,
+      limit: 10,
+    });
     expect(ids).toEqual([mine]);
     expect(await maintenance.statusOf(theirs)).toBe('failed');
   });

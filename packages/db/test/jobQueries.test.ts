@@ -12,8 +12,26 @@ describe('JobQueries.getMany', () => {
     const writer = new TestJobs(db);
     const queries = new JobQueries(db);
     const ids = [randomUUID(), randomUUID(), randomUUID()];
-    for (const id of ids) await writer.create({ id, userId, modelName: 'nsfw', input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) } });
-    await writer.completeMany([{ id: ids[1]!, workerId: 'test', inferenceMs: 2, result: { modelName: 'nsfw', modelVersion: '1.0.0', output: [[0.3, 0.7]], labels: [{ label: 'Neutral', score: 0.7 }] } }]);
+    for (const id of ids)
+      await writer.create({
+        id,
+        userId,
+        modelName: 'nsfw',
+        input: { data: Buffer.from('x'), format: 'jpeg', width: 64, height: 64, sha256: '0'.repeat(64) },
+      });
+    await writer.completeMany([
+      {
+        id: ids[1]!,
+        workerId: 'test',
+        inferenceMs: 2,
+        result: {
+          modelName: 'nsfw',
+          modelVersion: '1.0.0',
+          output: [[0.3, 0.7]],
+          labels: [{ label: 'Neutral', score: 0.7 }],
+        },
+      },
+    ]);
     const missing = randomUUID();
     const asked = [ids[2]!, missing, ids[1]!, ids[0]!];
     const many = await queries.getMany(asked);

@@ -20,7 +20,10 @@ describe('JobStats', () => {
     await db.$disconnect();
   });
 
-  async function finishedJob(createdAt: Date, options: { status: 'succeeded' | 'failed'; queueWaitMs: number; inferenceMs: number | null; totalMs: number }) {
+  async function finishedJob(
+    createdAt: Date,
+    options: { status: 'succeeded' | 'failed'; queueWaitMs: number; inferenceMs: number | null; totalMs: number },
+  ) {
     await db.job.create({
       data: {
         id: randomUUID(),
@@ -46,10 +49,20 @@ describe('JobStats', () => {
     const bucketStart = (index: number) => new Date(to.getTime() - (3 - index) * 60_000);
     // Bucket 0: ten jobs, queue waits 10..100 ms, inference 2..20 ms, end to end 100..1000 ms.
     for (let i = 1; i <= 10; i++) {
-      await finishedJob(new Date(bucketStart(0).getTime() + 1000), { status: 'succeeded', queueWaitMs: i * 10, inferenceMs: i * 2, totalMs: i * 100 });
+      await finishedJob(new Date(bucketStart(0).getTime() + 1000), {
+        status: 'succeeded',
+        queueWaitMs: i * 10,
+        inferenceMs: i * 2,
+        totalMs: i * 100,
+      });
     }
     // Bucket 2: one failure. Bucket 1: nothing.
-    await finishedJob(new Date(bucketStart(2).getTime() + 1000), { status: 'failed', queueWaitMs: 500, inferenceMs: null, totalMs: 2000 });
+    await finishedJob(new Date(bucketStart(2).getTime() + 1000), {
+      status: 'failed',
+      queueWaitMs: 500,
+      inferenceMs: null,
+      totalMs: 2000,
+    });
 
     const series = await new JobStats(db).series({ to, windowSeconds: 180, bucketSeconds: 60 });
     expect(series.buckets.map((bucket) => [bucket.succeeded, bucket.failed])).toEqual([
@@ -57,7 +70,9 @@ describe('JobStats', () => {
       [0, 0],
       [0, 1],
     ]);
-    expect(series.buckets.map((bucket) => bucket.start.getTime())).toEqual([0, 1, 2].map((index) => bucketStart(index).getTime()));
+    expect(series.buckets.map((bucket) => bucket.start.getTime())).toEqual(
+      [0, 1, 2].map((index) => bucketStart(index).getTime()),
+    );
     const first = series.buckets[0]!;
     expect(first.throughput).toBeCloseTo(10 / 60, 3);
     // percentile_cont interpolates: p50 of 10..100 step 10 is 55; p95 is 95.5; p99 is 99.1.
@@ -72,9 +87,24 @@ describe('JobStats', () => {
 
   it('leaves out jobs that are unfinished, canceled, or finished outside the window', async () => {
     const to = new Date(Date.UTC(1990, 0, 1) + Math.floor(Math.random() * 1e6) * 3_600_000);
-    await finishedJob(new Date(to.getTime() - 30_000), { status: 'succeeded', queueWaitMs: 1, inferenceMs: 1, totalMs: 1000 });
-    await finishedJob(new Date(to.getTime() - 10_000), { status: 'succeeded', queueWaitMs: 1, inferenceMs: 1, totalMs: 20_000 }); // finishes after `to`
-    await finishedJob(new Date(to.getTime() - 120_000), { status: 'succeeded', queueWaitMs: 1, inferenceMs: 1, totalMs: 1000 }); // before the window
+    await finishedJob(new Date(to.getTime() - 30_000), {
+      status: 'succeeded',
+      queueWaitMs: 1,
+      inferenceMs: 1,
+      totalMs: 1000,
+    });
+    await finishedJob(new Date(to.getTime() - 10_000), {
+      status: 'succeeded',
+      queueWaitMs: 1,
+      inferenceMs: 1,
+      totalMs: 20_000,
+    }); // finishes after `to`
+    await finishedJob(new Date(to.getTime() - 120_000), {
+      status: 'succeeded',
+      queueWaitMs: 1,
+      inferenceMs: 1,
+      totalMs: 1000,
+    }); // before the window
     const series = await new JobStats(db).series({ to, windowSeconds: 60, bucketSeconds: 60 });
     expect(series.totals.succeeded).toBe(1);
   });
@@ -84,11 +114,32 @@ describe('JobStats', () => {
     const since = new Date(Date.now() - 60_000);
     for (const status of ['queued', 'running', 'succeeded'] as const) {
       await db.job.create({
-        data: { id: randomUUID(), userId: user.userId, status, modelName: 'nsfw', inputFormat: 'png', inputWidth: 1, inputHeight: 1, inputBytes: 1, inputSha256: '0' },
+        data: {
+          id: randomUUID(),
+          userId: user.userId,
+          status,
+          modelName: 'nsfw',
+          inputFormat: 'png',
+          inputWidth: 1,
+          inputHeight: 1,
+          inputBytes: 1,
+          inputSha256: '0',
+        },
       });
     }
     await db.job.create({
-      data: { id: randomUUID(), userId: user.userId, status: 'queued', modelName: 'nsfw', inputFormat: 'png', inputWidth: 1, inputHeight: 1, inputBytes: 1, inputSha256: '0', createdAt: new Date(Date.now() - 3_600_000) },
+      data: {
+        id: randomUUID(),
+        userId: user.userId,
+        status: 'queued',
+        modelName: 'nsfw',
+        inputFormat: 'png',
+        inputWidth: 1,
+        inputHeight: 1,
+        inputBytes: 1,
+        inputSha256: '0',
+        createdAt: new Date(Date.now() - 3_600_000),
+      },
     });
     expect(await new JobStats(db).usage(user.userId, since)).toEqual({ submittedSince: 3, inFlight: 3 });
   });

@@ -12,7 +12,9 @@ import { configureSharp } from '../src/configureSharp.ts';
 import { validateImage } from '../src/imageValidator.ts';
 import { animatedGif, decompressionBomb, photoLikeImage, validWebp } from '../src/testing/imageFixtures.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '25' }, concurrency: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '25' }, concurrency: { type: 'string', default: '1' } },
+});
 const runs = Number(values.runs);
 const settings = configureSharp({ concurrency: Number(values.concurrency), cache: false });
 

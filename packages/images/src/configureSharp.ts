@@ -30,7 +30,8 @@ export interface SharpSettings {
  */
 export function configureSharp(options: ConfigureSharpOptions = {}): SharpSettings {
   const concurrency = options.concurrency ?? 1;
-  if (!Number.isSafeInteger(concurrency) || concurrency < 0) throw new RangeError(`sharp concurrency must be a non-negative integer, got ${concurrency}`);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 0)
+    throw new RangeError(`sharp concurrency must be a non-negative integer, got ${concurrency}`);
   // sharp reads 0 as "one thread per core".
   sharp.concurrency(concurrency);
   const cache = sharp.cache(options.cache ?? false);

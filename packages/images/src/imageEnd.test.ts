@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { ImageFormat } from '@inferq/core';
 import { imageByteLength } from './imageEnd.ts';
-import { animatedGif, hugeExifJpeg, photoLikeImage, polyglotJpegZip, rotatedJpeg, validAvif, validGif, validJpeg, validPng, validTiff, validWebp } from './testing/imageFixtures.ts';
+import {
+  animatedGif,
+  hugeExifJpeg,
+  photoLikeImage,
+  polyglotJpegZip,
+  rotatedJpeg,
+  validAvif,
+  validGif,
+  validJpeg,
+  validPng,
+  validTiff,
+  validWebp,
+} from './testing/imageFixtures.ts';
 
 const payload = Buffer.from('PK\x03\x04<?php system($_GET["c"]); ?><html><script>alert(1)</script></html>', 'latin1');
 
@@ -10,7 +22,14 @@ describe('imageByteLength', () => {
   it.each<[string, ImageFormat, () => Promise<Buffer>]>([
     ['a PNG', 'png', () => validPng(64, 48)],
     ['a JPEG', 'jpeg', () => validJpeg(64, 48)],
-    ['a progressive JPEG', 'jpeg', () => sharp({ create: { width: 200, height: 120, channels: 3, background: '#336699' } }).jpeg({ progressive: true }).toBuffer()],
+    [
+      'a progressive JPEG',
+      'jpeg',
+      () =>
+        sharp({ create: { width: 200, height: 120, channels: 3, background: '#336699' } })
+          .jpeg({ progressive: true })
+          .toBuffer(),
+    ],
     ['a photo-like JPEG', 'jpeg', () => photoLikeImage(640, 480, 'jpeg')],
     ['a JPEG with EXIF orientation', 'jpeg', () => rotatedJpeg(64, 48)],
     ['a JPEG with 64 KiB of EXIF', 'jpeg', () => hugeExifJpeg(60 * 1024)],
@@ -20,7 +39,14 @@ describe('imageByteLength', () => {
     ['a photo-like WebP', 'webp', () => photoLikeImage(320, 240, 'webp')],
     ['an AVIF', 'avif', () => validAvif(64, 48)],
     ['a TIFF', 'tiff', () => validTiff(64, 48)],
-    ['a tiled, compressed TIFF', 'tiff', () => sharp({ create: { width: 300, height: 200, channels: 3, background: '#ff0000' } }).tiff({ tile: true, compression: 'lzw' }).toBuffer()],
+    [
+      'a tiled, compressed TIFF',
+      'tiff',
+      () =>
+        sharp({ create: { width: 300, height: 200, channels: 3, background: '#ff0000' } })
+          .tiff({ tile: true, compression: 'lzw' })
+          .toBuffer(),
+    ],
   ])('finds the end of %s, with or without a payload appended', async (_case, format, make) => {
     const image = await make();
     expect(imageByteLength(image, format)).toBe(image.length);

@@ -32,11 +32,15 @@ function u16be(bytes: Uint8Array, at: number): number {
 }
 
 function u32be(bytes: Uint8Array, at: number): number {
-  return (((bytes[at] ?? 0) << 24) >>> 0) + ((bytes[at + 1] ?? 0) << 16) + ((bytes[at + 2] ?? 0) << 8) + (bytes[at + 3] ?? 0);
+  return (
+    (((bytes[at] ?? 0) << 24) >>> 0) + ((bytes[at + 1] ?? 0) << 16) + ((bytes[at + 2] ?? 0) << 8) + (bytes[at + 3] ?? 0)
+  );
 }
 
 function u32le(bytes: Uint8Array, at: number): number {
-  return (bytes[at] ?? 0) + ((bytes[at + 1] ?? 0) << 8) + ((bytes[at + 2] ?? 0) << 16) + (((bytes[at + 3] ?? 0) << 24) >>> 0);
+  return (
+    (bytes[at] ?? 0) + ((bytes[at + 1] ?? 0) << 8) + ((bytes[at + 2] ?? 0) << 16) + (((bytes[at + 3] ?? 0) << 24) >>> 0)
+  );
 }
 
 function fourcc(bytes: Uint8Array, at: number): string {
@@ -133,7 +137,21 @@ function webpLength(bytes: Uint8Array): number | null {
   return end <= bytes.length ? end : null;
 }
 
-const tiffTypeBytes: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4 };
+const tiffTypeBytes: Record<number, number> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+};
 /** Tags pointing to further directories: SubIFDs, EXIF, GPS, Interoperability. */
 const tiffPointerTags = new Set([330, 34665, 34853, 40965]);
 /** Offset tag → byte-count tag: strips, tiles, the old-style JPEG stream. */
@@ -175,9 +193,13 @@ function tiffLength(bytes: Uint8Array): number | null {
       const size = items * typeBytes;
       const valueAt = size > 4 ? u32(entry + 8) : entry + 8;
       if (size > 4 && !reach(valueAt, size)) return null;
-      if ((tiffPointerTags.has(tag) || tiffDataTags.has(tag) || [...tiffDataTags.values()].includes(tag)) && (typeBytes === 2 || typeBytes === 4)) {
+      if (
+        (tiffPointerTags.has(tag) || tiffDataTags.has(tag) || [...tiffDataTags.values()].includes(tag)) &&
+        (typeBytes === 2 || typeBytes === 4)
+      ) {
         const list: number[] = [];
-        for (let k = 0; k < Math.min(items, 1_000_000); k++) list.push(typeBytes === 2 ? u16(valueAt + k * 2) : u32(valueAt + k * 4));
+        for (let k = 0; k < Math.min(items, 1_000_000); k++)
+          list.push(typeBytes === 2 ? u16(valueAt + k * 2) : u32(valueAt + k * 4));
         values.set(tag, list);
       }
     }
@@ -197,7 +219,24 @@ function u16le(bytes: Uint8Array, at: number): number {
 }
 
 /** Box types an AVIF (HEIF) file has at its top level. */
-const topLevelBoxes = new Set(['ftyp', 'meta', 'mdat', 'free', 'skip', 'moov', 'uuid', 'idat', 'styp', 'sidx', 'moof', 'mfra', 'pdin', 'prft', 'emsg', 'wide']);
+const topLevelBoxes = new Set([
+  'ftyp',
+  'meta',
+  'mdat',
+  'free',
+  'skip',
+  'moov',
+  'uuid',
+  'idat',
+  'styp',
+  'sidx',
+  'moof',
+  'mfra',
+  'pdin',
+  'prft',
+  'emsg',
+  'wide',
+]);
 
 /** Top-level boxes (size, type), from ftyp for as long as they are boxes of such a file. */
 function isoBmffLength(bytes: Uint8Array): number | null {
@@ -225,6 +264,8 @@ function isoBmffLength(bytes: Uint8Array): number | null {
  * were trimmed; unchanged where the end cannot be told (TIFF).
  */
 export function imageOnly(bytes: Uint8Array, format: string): Uint8Array {
-  const end = (['png', 'jpeg', 'gif', 'webp', 'avif', 'tiff'] as const).includes(format as ImageFormat) ? imageByteLength(bytes, format as ImageFormat) : null;
+  const end = (['png', 'jpeg', 'gif', 'webp', 'avif', 'tiff'] as const).includes(format as ImageFormat)
+    ? imageByteLength(bytes, format as ImageFormat)
+    : null;
   return end === null ? bytes : bytes.subarray(0, end);
 }

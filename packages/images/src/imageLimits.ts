@@ -106,18 +106,31 @@ export function resolveImageLimits(limits: Partial<ImageLimits> = {}): ResolvedI
   for (const [key, value] of Object.entries(limits) as [keyof ResolvedImageLimits, unknown][]) {
     if (value !== undefined) Object.assign(resolved, { [key]: value });
   }
-  const integers = ['maxBytes', 'maxPixels', 'minWidth', 'minHeight', 'maxWidth', 'maxHeight', 'maxMetadataBytes', 'decodeTimeoutSeconds', 'maxPages'] as const;
+  const integers = [
+    'maxBytes',
+    'maxPixels',
+    'minWidth',
+    'minHeight',
+    'maxWidth',
+    'maxHeight',
+    'maxMetadataBytes',
+    'decodeTimeoutSeconds',
+    'maxPages',
+  ] as const;
   for (const key of integers) {
     const value = resolved[key];
-    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`image limit ${key} must be a positive integer, got ${String(value)}`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new RangeError(`image limit ${key} must be a positive integer, got ${String(value)}`);
   }
   if (resolved.minWidth > resolved.maxWidth) throw new RangeError('image limit minWidth exceeds maxWidth');
   if (resolved.minHeight > resolved.maxHeight) throw new RangeError('image limit minHeight exceeds maxHeight');
   const unknown = resolved.allowedFormats.filter((format) => !(imageFormats as readonly string[]).includes(format));
   if (unknown.length > 0) throw new RangeError(`image limit allowedFormats has unknown formats: ${unknown.join(', ')}`);
   for (const [format, value] of Object.entries(resolved.maxPixelsByFormat)) {
-    if (!(imageFormats as readonly string[]).includes(format)) throw new RangeError(`image limit maxPixelsByFormat has an unknown format: ${format}`);
-    if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`image limit maxPixelsByFormat.${format} must be a positive integer, got ${String(value)}`);
+    if (!(imageFormats as readonly string[]).includes(format))
+      throw new RangeError(`image limit maxPixelsByFormat has an unknown format: ${format}`);
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new RangeError(`image limit maxPixelsByFormat.${format} must be a positive integer, got ${String(value)}`);
   }
   return resolved;
 }
@@ -128,9 +141,18 @@ export function resolveImageLimits(limits: Partial<ImageLimits> = {}): ResolvedI
  * 1.3×), and the red team's flat 6300×6300 AVIF took about 7.5× JPEG's time per pixel. So a
  * 900-byte AVIF declaring 16 MP weighs as much as eight 16 MP JPEGs in the decode queue.
  */
-export const decodeCostPerPixel: Readonly<Record<ImageFormat, number>> = Object.freeze({ jpeg: 1, gif: 1, png: 2, tiff: 2, webp: 4, avif: 8 });
+export const decodeCostPerPixel: Readonly<Record<ImageFormat, number>> = Object.freeze({
+  jpeg: 1,
+  gif: 1,
+  png: 2,
+  tiff: 2,
+  webp: 4,
+  avif: 8,
+});
 
 /** What decoding an image costs the decode queue: its declared pixels weighed by its format. */
 export function decodeCost(declared: { pixels: number; format: ImageFormat }): number {
-  return Math.ceil(declared.pixels * (Object.hasOwn(decodeCostPerPixel, declared.format) ? decodeCostPerPixel[declared.format] : 8));
+  return Math.ceil(
+    declared.pixels * (Object.hasOwn(decodeCostPerPixel, declared.format) ? decodeCostPerPixel[declared.format] : 8),
+  );
 }

@@ -3,7 +3,14 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { metadataSegmentBytes } from './imageMetadata.ts';
 import { validateImage } from './imageValidator.ts';
-import { manyApp1Jpeg, privateMetadataImage, privateMetadataMarkers, validJpeg, validPng, validWebp } from './testing/imageFixtures.ts';
+import {
+  manyApp1Jpeg,
+  privateMetadataImage,
+  privateMetadataMarkers,
+  validJpeg,
+  validPng,
+  validWebp,
+} from './testing/imageFixtures.ts';
 
 const MiB = 1024 * 1024;
 
@@ -18,13 +25,20 @@ async function refusal(bytes: Buffer, limits = {}): Promise<AppError> {
 
 /** The pixels a viewer sees: oriented, 8-bit RGB. */
 async function shown(bytes: Buffer): Promise<{ width: number; height: number; pixels: Buffer }> {
-  const { data, info } = await sharp(bytes, { autoOrient: true }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(bytes, { autoOrient: true })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   return { width: info.width, height: info.height, pixels: data };
 }
 
 /** `length` bytes of metadata as one WebP chunk of an unknown kind, inside a VP8X file. */
 async function webpWithChunk(type: string, length: number): Promise<Buffer> {
-  const webp = await sharp(await validWebp(64, 64)).withExif({ IFD0: { Software: 'x' } }).webp().toBuffer();
+  const webp = await sharp(await validWebp(64, 64))
+    .withExif({ IFD0: { Software: 'x' } })
+    .webp()
+    .toBuffer();
   const chunk = Buffer.alloc(8 + length + (length % 2));
   chunk.write(type, 0, 'latin1');
   chunk.writeUInt32LE(length, 4);
@@ -80,25 +94,31 @@ describe('the metadata limit', () => {
 });
 
 describe('private metadata in what is stored', () => {
-  it.each(['jpeg', 'png', 'webp', 'gif'] as const)('is removed from a %s without touching its pixels, and the orientation is kept', async (format) => {
-    const upload = await privateMetadataImage(format);
-    // The fixture does carry what must go.
-    expect(privateMetadataMarkers.some((marker) => upload.includes(marker))).toBe(true);
-    const before = await sharp(upload).metadata();
-    const validated = await validateImage(upload);
-    expect(validated.format).toBe(format);
-    for (const marker of privateMetadataMarkers) expect(validated.data.includes(marker)).toBe(false);
-    const after = await sharp(validated.data).metadata();
-    expect(after.xmp).toBeUndefined();
-    expect(after.orientation).toBe(before.orientation);
-    // EXIF: at most the one orientation tag (no GPS, no Artist).
-    expect(after.exif?.length ?? 0).toBeLessThan(64);
-    // Lossless: what a viewer sees is the same, pixel for pixel, and upright.
-    const [original, stored] = await Promise.all([shown(upload), shown(validated.data)]);
-    expect({ width: stored.width, height: stored.height }).toEqual({ width: original.width, height: original.height });
-    expect(stored.pixels.equals(original.pixels)).toBe(true);
-    expect(validated.sha256).not.toBe(undefined);
-  });
+  it.each(['jpeg', 'png', 'webp', 'gif'] as const)(
+    'is removed from a %s without touching its pixels, and the orientation is kept',
+    async (format) => {
+      const upload = await privateMetadataImage(format);
+      // The fixture does carry what must go.
+      expect(privateMetadataMarkers.some((marker) => upload.includes(marker))).toBe(true);
+      const before = await sharp(upload).metadata();
+      const validated = await validateImage(upload);
+      expect(validated.format).toBe(format);
+      for (const marker of privateMetadataMarkers) expect(validated.data.includes(marker)).toBe(false);
+      const after = await sharp(validated.data).metadata();
+      expect(after.xmp).toBeUndefined();
+      expect(after.orientation).toBe(before.orientation);
+      // EXIF: at most the one orientation tag (no GPS, no Artist).
+      expect(after.exif?.length ?? 0).toBeLessThan(64);
+      // Lossless: what a viewer sees is the same, pixel for pixel, and upright.
+      const [original, stored] = await Promise.all([shown(upload), shown(validated.data)]);
+      expect({ width: stored.width, height: stored.height }).toEqual({
+        width: original.width,
+        height: original.height,
+      });
+      expect(stored.pixels.equals(original.pixels)).toBe(true);
+      expect(validated.sha256).not.toBe(undefined);
+    },
+  );
 
   it('shows the JPEG upright: orientation 6 turns the 64×48 photo to 48×64', async () => {
     const validated = await validateImage(await privateMetadataImage('jpeg'));
@@ -128,7 +148,11 @@ describe('private metadata in what is stored', () => {
     const validated = await validateImage(upload);
     for (const marker of privateMetadataMarkers) expect(validated.data.includes(marker)).toBe(false);
     const after = await sharp(validated.data).metadata();
-    expect({ format: after.format, exif: after.exif, xmp: after.xmp }).toEqual({ format: 'png', exif: undefined, xmp: undefined });
+    expect({ format: after.format, exif: after.exif, xmp: after.xmp }).toEqual({
+      format: 'png',
+      exif: undefined,
+      xmp: undefined,
+    });
     const [original, stored] = await Promise.all([shown(upload), shown(validated.data)]);
     expect({ width: stored.width, height: stored.height }).toEqual({ width: original.width, height: original.height });
     expect(stored.pixels.equals(original.pixels)).toBe(true);

@@ -31,7 +31,8 @@ function orientationTiff(orientation: number): Buffer {
   return tiff;
 }
 
-const keepsOrientation = (orientation: number | undefined): orientation is number => orientation !== undefined && Number.isInteger(orientation) && orientation >= 2 && orientation <= 8;
+const keepsOrientation = (orientation: number | undefined): orientation is number =>
+  orientation !== undefined && Number.isInteger(orientation) && orientation >= 2 && orientation <= 8;
 
 function startsWith(bytes: Uint8Array, at: number, text: string): boolean {
   for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
@@ -45,7 +46,9 @@ function fourcc(bytes: Uint8Array, at: number): string {
 /** Bytes of every metadata segment in `bytes` (the image proper), by its framing; 0 where it cannot be walked. */
 export function metadataSegmentBytes(bytes: Uint8Array, format: ImageFormat): number {
   const pieces = piecesOf(bytes, format);
-  return pieces === null ? 0 : pieces.reduce((sum, piece) => sum + (piece.kind === 'image' ? 0 : piece.end - piece.start), 0);
+  return pieces === null
+    ? 0
+    : pieces.reduce((sum, piece) => sum + (piece.kind === 'image' ? 0 : piece.end - piece.start), 0);
 }
 
 /**
@@ -56,7 +59,11 @@ export function metadataSegmentBytes(bytes: Uint8Array, format: ImageFormat): nu
  * place instead (their offsets are referenced from elsewhere in the file, so nothing is cut); its
  * orientation lives in the irot and imir properties, which stay.
  */
-export function withoutPrivateMetadata(image: Buffer, format: ImageFormat, orientation: number | undefined): Buffer | null {
+export function withoutPrivateMetadata(
+  image: Buffer,
+  format: ImageFormat,
+  orientation: number | undefined,
+): Buffer | null {
   if (format === 'avif') return scrubbedAvif(image);
   const pieces = piecesOf(image, format);
   if (pieces === null) return null;
@@ -70,7 +77,9 @@ export function withoutPrivateMetadata(image: Buffer, format: ImageFormat, orien
     case 'webp':
       return rebuildWebp(image, pieces, kept);
     case 'gif':
-      return Buffer.concat(pieces.filter((piece) => piece.kind !== 'private').map((piece) => image.subarray(piece.start, piece.end)));
+      return Buffer.concat(
+        pieces.filter((piece) => piece.kind !== 'private').map((piece) => image.subarray(piece.start, piece.end)),
+      );
     default:
       return null;
   }
@@ -148,8 +157,16 @@ function jpegPieces(bytes: Uint8Array): Piece[] | null {
       const payload = segmentStart + 2;
       // JFIF (APP0), the ICC profile (APP2) and Adobe's colour transform (APP14) change how the
       // pixels look; every other APPn (EXIF, XMP, MPF, IPTC, maker data) and COM is private.
-      const kept = (marker === 0xe0 && (startsWith(bytes, payload, 'JFIF\0') || startsWith(bytes, payload, 'JFXX\0'))) || (marker === 0xe2 && startsWith(bytes, payload, 'ICC_PROFILE\0')) || (marker === 0xee && startsWith(bytes, payload, 'Adobe'));
-      pieces.push({ kind: kept ? 'kept' : 'private', start, end, type: marker === 0xfe ? 'COM' : `APP${marker - 0xe0}` });
+      const kept =
+        (marker === 0xe0 && (startsWith(bytes, payload, 'JFIF\0') || startsWith(bytes, payload, 'JFXX\0'))) ||
+        (marker === 0xe2 && startsWith(bytes, payload, 'ICC_PROFILE\0')) ||
+        (marker === 0xee && startsWith(bytes, payload, 'Adobe'));
+      pieces.push({
+        kind: kept ? 'kept' : 'private',
+        start,
+        end,
+        type: marker === 0xfe ? 'COM' : `APP${marker - 0xe0}`,
+      });
     } else {
       pieces.push({ kind: 'image', start, end, type: marker.toString(16) });
     }
@@ -163,7 +180,10 @@ function rebuildJpeg(image: Buffer, pieces: Piece[], orientation: number | undef
   for (const [index, piece] of pieces.entries()) {
     if (piece.kind !== 'private') out.push(image.subarray(piece.start, piece.end));
     // The orientation right after SOI, or after a leading JFIF APP0 (which must come first).
-    const leading = index === 0 ? pieces[1]?.type !== 'APP0' || pieces[1]?.kind !== 'kept' : index === 1 && piece.type === 'APP0' && piece.kind === 'kept';
+    const leading =
+      index === 0
+        ? pieces[1]?.type !== 'APP0' || pieces[1]?.kind !== 'kept'
+        : index === 1 && piece.type === 'APP0' && piece.kind === 'kept';
     if (orientation !== undefined && leading) {
       const tiff = orientationTiff(orientation);
       const header = Buffer.alloc(10);
@@ -180,7 +200,29 @@ function rebuildJpeg(image: Buffer, pieces: Piece[], orientation: number | undef
 // PNG: signature, then chunks (length, type, data, CRC) to IEND.
 
 /** Chunks that shape the picture (its pixels, palette, transparency, colour, animation). */
-const pngImageChunks = new Set(['IHDR', 'PLTE', 'IDAT', 'IEND', 'tRNS', 'gAMA', 'cHRM', 'sRGB', 'sBIT', 'bKGD', 'pHYs', 'hIST', 'sPLT', 'acTL', 'fcTL', 'fdAT', 'cICP', 'mDCV', 'mDCv', 'cLLI', 'cLLi']);
+const pngImageChunks = new Set([
+  'IHDR',
+  'PLTE',
+  'IDAT',
+  'IEND',
+  'tRNS',
+  'gAMA',
+  'cHRM',
+  'sRGB',
+  'sBIT',
+  'bKGD',
+  'pHYs',
+  'hIST',
+  'sPLT',
+  'acTL',
+  'fcTL',
+  'fdAT',
+  'cICP',
+  'mDCV',
+  'mDCv',
+  'cLLI',
+  'cLLi',
+]);
 
 function pngPieces(bytes: Uint8Array): Piece[] | null {
   const pieces: Piece[] = [{ kind: 'image', start: 0, end: 8, type: 'signature' }];
@@ -230,10 +272,16 @@ function webpPieces(bytes: Uint8Array): Piece[] | null {
   let at = 12;
   while (at + 8 <= bytes.length) {
     const type = fourcc(bytes, at);
-    const size = (bytes[at + 4]! + (bytes[at + 5]! << 8) + (bytes[at + 6]! << 16) + ((bytes[at + 7]! << 24) >>> 0)) >>> 0;
+    const size =
+      (bytes[at + 4]! + (bytes[at + 5]! << 8) + (bytes[at + 6]! << 16) + ((bytes[at + 7]! << 24) >>> 0)) >>> 0;
     const end = Math.min(bytes.length, at + 8 + size + (size % 2));
     if (at + 8 + size > bytes.length) return null;
-    pieces.push({ kind: webpImageChunks.has(type) ? 'image' : type === 'ICCP' ? 'kept' : 'private', start: at, end, type });
+    pieces.push({
+      kind: webpImageChunks.has(type) ? 'image' : type === 'ICCP' ? 'kept' : 'private',
+      start: at,
+      end,
+      type,
+    });
     at = end;
   }
   return at === bytes.length ? pieces : null;
@@ -294,11 +342,17 @@ function gifPieces(bytes: Uint8Array): Piece[] | null {
     if (block === 0x21) {
       const label = bytes[at + 1] as number;
       // An application extension's first sub-block is its 11-byte identifier.
-      const loop = label === 0xff && (startsWith(bytes, at + 3, 'NETSCAPE2.0') || startsWith(bytes, at + 3, 'ANIMEXTS1.0'));
+      const loop =
+        label === 0xff && (startsWith(bytes, at + 3, 'NETSCAPE2.0') || startsWith(bytes, at + 3, 'ANIMEXTS1.0'));
       at += 2;
       if (!skipSubBlocks()) return null;
       // Comments and application data (XMP among them) are private; the loop count is not.
-      pieces.push({ kind: label === 0xfe || (label === 0xff && !loop) ? 'private' : 'image', start, end: at, type: label.toString(16) });
+      pieces.push({
+        kind: label === 0xfe || (label === 0xff && !loop) ? 'private' : 'image',
+        start,
+        end: at,
+        type: label.toString(16),
+      });
     } else if (block === 0x2c) {
       if (at + 10 > n) return null;
       const flags = bytes[at + 9] as number;
@@ -385,7 +439,9 @@ function privateItems(bytes: Uint8Array, iinf: Box): Map<number, 'exif' | 'xmp'>
     let contentType = '';
     if (type === 'mime' && nameEnd !== -1 && nameEnd < infe.end) {
       const typeEnd = bytes.indexOf(0, nameEnd + 1);
-      contentType = Buffer.from(bytes.subarray(nameEnd + 1, typeEnd === -1 || typeEnd > infe.end ? infe.end : typeEnd)).toString('latin1');
+      contentType = Buffer.from(
+        bytes.subarray(nameEnd + 1, typeEnd === -1 || typeEnd > infe.end ? infe.end : typeEnd),
+      ).toString('latin1');
     }
     if (type === 'Exif') ids.set(id, 'exif');
     else if (type === 'mime' && /xmp|rdf\+xml/i.test(contentType)) ids.set(id, 'xmp');
@@ -394,7 +450,12 @@ function privateItems(bytes: Uint8Array, iinf: Box): Map<number, 'exif' | 'xmp'>
 }
 
 /** The byte ranges (in the file) of the items `ids`, by the iloc box; null when they cannot be told. */
-function itemRanges(bytes: Uint8Array, iloc: Box, ids: ReadonlyMap<number, 'exif' | 'xmp'>, idat: Box | undefined): Array<{ kind: 'exif' | 'xmp'; start: number; end: number }> | null {
+function itemRanges(
+  bytes: Uint8Array,
+  iloc: Box,
+  ids: ReadonlyMap<number, 'exif' | 'xmp'>,
+  idat: Box | undefined,
+): Array<{ kind: 'exif' | 'xmp'; start: number; end: number }> | null {
   const version = bytes[iloc.start]!;
   let at = iloc.start + 4;
   const offsetSize = bytes[at]! >> 4;
@@ -424,7 +485,14 @@ function itemRanges(bytes: Uint8Array, iloc: Box, ids: ReadonlyMap<number, 'exif
       at += lengthSize;
       const kind = ids.get(id);
       if (kind === undefined) continue;
-      if (base === null || offset === null || length === null || (method !== 0 && method !== 1) || (method === 1 && !idat)) return null;
+      if (
+        base === null ||
+        offset === null ||
+        length === null ||
+        (method !== 0 && method !== 1) ||
+        (method === 1 && !idat)
+      )
+        return null;
       const start = (method === 1 ? idat!.start : 0) + base + offset;
       // A length of 0 means "to the end of the file" (or of idat).
       const end = length === 0 ? (method === 1 ? idat!.end : bytes.length) : start + length;
@@ -452,12 +520,21 @@ function scrubbedAvif(image: Buffer): Buffer | null {
   const ids = privateItems(image, iinf);
   if (ids === null) return null;
   if (ids.size === 0) return image;
-  const ranges = itemRanges(image, iloc, ids, children.find((box) => box.type === 'idat'));
+  const ranges = itemRanges(
+    image,
+    iloc,
+    ids,
+    children.find((box) => box.type === 'idat'),
+  );
   if (ranges === null) return null;
   const out = Buffer.from(image);
   // The EXIF item: a 4-byte offset to the TIFF header (0), then a TIFF header whose one
   // directory has no entries; zeros after it. Decoders read an empty EXIF, not a broken one.
-  const emptyExif = Buffer.concat([Buffer.alloc(4), Buffer.from('MM\0*', 'latin1'), Buffer.from([0, 0, 0, 8, 0, 0, 0, 0, 0, 0])]);
+  const emptyExif = Buffer.concat([
+    Buffer.alloc(4),
+    Buffer.from('MM\0*', 'latin1'),
+    Buffer.from([0, 0, 0, 8, 0, 0, 0, 0, 0, 0]),
+  ]);
   for (const { kind, start, end } of ranges) {
     if (kind === 'xmp') {
       out.fill(0x20, start, end);

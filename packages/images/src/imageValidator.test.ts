@@ -29,14 +29,24 @@ import {
   validTiff,
   validWebp,
 } from './testing/imageFixtures.ts';
-import { decodableImageFormats, validateImage, type InvalidImageReason, type ValidatedImage, type ValidateImageOptions } from './imageValidator.ts';
+import {
+  decodableImageFormats,
+  validateImage,
+  type InvalidImageReason,
+  type ValidatedImage,
+  type ValidateImageOptions,
+} from './imageValidator.ts';
 import { pixelSpecKey, pixelsWorthStoring, type PixelSpec } from './modelInput.ts';
 import { defaultImageLimits, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 
 type Fixture = () => Buffer | Promise<Buffer>;
 
 /** Runs the validator and hands back its refusal; a resolved validation fails the test. */
-async function refusal(bytes: Buffer, limits: Partial<ImageLimits> = {}, options: ValidateImageOptions = {}): Promise<AppError> {
+async function refusal(
+  bytes: Buffer,
+  limits: Partial<ImageLimits> = {},
+  options: ValidateImageOptions = {},
+): Promise<AppError> {
   try {
     const accepted = await validateImage(bytes, limits, options);
     throw new Error(`expected a refusal, got ${JSON.stringify(accepted)}`);
@@ -54,21 +64,69 @@ describe('validateImage accepts', () => {
   // The validator never sees a file name; each case names the upload as a client might, wrongly,
   // to make the point that the format comes from the bytes.
   const cases: { upload: string; make: Fixture; expected: Partial<ValidatedImage> }[] = [
-    { upload: 'photo.png (JPEG bytes)', make: () => validJpeg(64, 48), expected: { format: 'jpeg', width: 64, height: 48, channels: 3, hasAlpha: false } },
-    { upload: 'photo.jpg (PNG bytes)', make: () => validPng(64, 48), expected: { format: 'png', width: 64, height: 48, channels: 3, hasAlpha: false } },
-    { upload: 'photo.gif (WebP bytes)', make: () => validWebp(80, 60), expected: { format: 'webp', width: 80, height: 60, channels: 3, hasAlpha: false } },
-    { upload: 'photo.webp (GIF bytes)', make: () => validGif(64, 48), expected: { format: 'gif', width: 64, height: 48 } },
-    { upload: 'photo.heic (AVIF bytes)', make: () => validAvif(64, 48), expected: { format: 'avif', width: 64, height: 48, channels: 3, hasAlpha: false } },
-    { upload: 'photo.jpeg (TIFF bytes)', make: () => validTiff(64, 48), expected: { format: 'tiff', width: 64, height: 48, channels: 3, hasAlpha: false } },
-    { upload: 'logo.jpg (RGBA PNG)', make: () => transparentPng(64, 48), expected: { format: 'png', width: 64, height: 48, channels: 4, hasAlpha: true } },
-    { upload: 'drawing.png', make: () => drawingImage(640, 480), expected: { format: 'png', width: 640, height: 480, channels: 4, hasAlpha: true } },
-    { upload: 'photo.jpg', make: () => photoLikeImage(1024, 768, 'jpeg'), expected: { format: 'jpeg', width: 1024, height: 768, channels: 3 } },
-    { upload: 'photo.webp', make: () => photoLikeImage(320, 240, 'webp'), expected: { format: 'webp', width: 320, height: 240 } },
+    {
+      upload: 'photo.png (JPEG bytes)',
+      make: () => validJpeg(64, 48),
+      expected: { format: 'jpeg', width: 64, height: 48, channels: 3, hasAlpha: false },
+    },
+    {
+      upload: 'photo.jpg (PNG bytes)',
+      make: () => validPng(64, 48),
+      expected: { format: 'png', width: 64, height: 48, channels: 3, hasAlpha: false },
+    },
+    {
+      upload: 'photo.gif (WebP bytes)',
+      make: () => validWebp(80, 60),
+      expected: { format: 'webp', width: 80, height: 60, channels: 3, hasAlpha: false },
+    },
+    {
+      upload: 'photo.webp (GIF bytes)',
+      make: () => validGif(64, 48),
+      expected: { format: 'gif', width: 64, height: 48 },
+    },
+    {
+      upload: 'photo.heic (AVIF bytes)',
+      make: () => validAvif(64, 48),
+      expected: { format: 'avif', width: 64, height: 48, channels: 3, hasAlpha: false },
+    },
+    {
+      upload: 'photo.jpeg (TIFF bytes)',
+      make: () => validTiff(64, 48),
+      expected: { format: 'tiff', width: 64, height: 48, channels: 3, hasAlpha: false },
+    },
+    {
+      upload: 'logo.jpg (RGBA PNG)',
+      make: () => transparentPng(64, 48),
+      expected: { format: 'png', width: 64, height: 48, channels: 4, hasAlpha: true },
+    },
+    {
+      upload: 'drawing.png',
+      make: () => drawingImage(640, 480),
+      expected: { format: 'png', width: 640, height: 480, channels: 4, hasAlpha: true },
+    },
+    {
+      upload: 'photo.jpg',
+      make: () => photoLikeImage(1024, 768, 'jpeg'),
+      expected: { format: 'jpeg', width: 1024, height: 768, channels: 3 },
+    },
+    {
+      upload: 'photo.webp',
+      make: () => photoLikeImage(320, 240, 'webp'),
+      expected: { format: 'webp', width: 320, height: 240 },
+    },
     // EXIF orientation 6: stored 64×48, shown 48×64; the dimensions are the shown ones.
     { upload: 'portrait.jpg', make: () => rotatedJpeg(64, 48), expected: { format: 'jpeg', width: 48, height: 64 } },
-    { upload: 'animation.gif (500 frames)', make: () => animatedGif(500, 64, 48), expected: { format: 'gif', width: 64, height: 48, pages: 500 } },
+    {
+      upload: 'animation.gif (500 frames)',
+      make: () => animatedGif(500, 64, 48),
+      expected: { format: 'gif', width: 64, height: 48, pages: 500 },
+    },
     { upload: 'exact minimum 32×32', make: () => validPng(32, 32), expected: { format: 'png', width: 32, height: 32 } },
-    { upload: 'exact maximum width 8192×32', make: () => validPng(8192, 32), expected: { format: 'png', width: 8192, height: 32 } },
+    {
+      upload: 'exact maximum width 8192×32',
+      make: () => validPng(8192, 32),
+      expected: { format: 'png', width: 8192, height: 32 },
+    },
   ];
 
   it.each(cases)('$upload as $expected.format', async ({ make, expected }) => {
@@ -93,7 +151,13 @@ describe('validateImage accepts', () => {
     const polyglot = await polyglotJpegZip();
     const jpeg = await validJpeg(64, 48);
     const image = await validateImage(polyglot);
-    expect(image).toMatchObject({ format: 'jpeg', width: 64, height: 48, bytes: jpeg.length, droppedBytes: polyglot.length - jpeg.length });
+    expect(image).toMatchObject({
+      format: 'jpeg',
+      width: 64,
+      height: 48,
+      bytes: jpeg.length,
+      droppedBytes: polyglot.length - jpeg.length,
+    });
     expect(image.data.equals(jpeg)).toBe(true);
     expect(image.sha256).toBe(createHash('sha256').update(jpeg).digest('hex'));
   });
@@ -101,80 +165,238 @@ describe('validateImage accepts', () => {
   it('takes a Uint8Array view as well as a Buffer', async () => {
     const png = await validPng(40, 40);
     const view = new Uint8Array(png.buffer.slice(png.byteOffset, png.byteOffset + png.length));
-    await expect(validateImage(view)).resolves.toMatchObject({ format: 'png', width: 40, height: 40, bytes: png.length });
+    await expect(validateImage(view)).resolves.toMatchObject({
+      format: 'png',
+      width: 40,
+      height: 40,
+      bytes: png.length,
+    });
   });
 
   it('takes huge metadata when the bound is raised above it', async () => {
     const jpeg = await hugeExifJpeg(2 * MiB);
-    await expect(validateImage(jpeg, { maxMetadataBytes: 3 * MiB })).resolves.toMatchObject({ format: 'jpeg', width: 64, height: 48 });
+    await expect(validateImage(jpeg, { maxMetadataBytes: 3 * MiB })).resolves.toMatchObject({
+      format: 'jpeg',
+      width: 64,
+      height: 48,
+    });
   });
 
   it('takes a format at every limit exactly (bounds are inclusive)', async () => {
     const png = await validPng(100, 50);
     await expect(
-      validateImage(png, { maxBytes: png.length, maxPixels: 5000, minWidth: 100, maxWidth: 100, minHeight: 50, maxHeight: 50 }),
+      validateImage(png, {
+        maxBytes: png.length,
+        maxPixels: 5000,
+        minWidth: 100,
+        maxWidth: 100,
+        minHeight: 50,
+        maxHeight: 50,
+      }),
     ).resolves.toMatchObject({ width: 100, height: 50 });
   });
 });
 
 describe('model pixels made while validating', () => {
-  it('are worth storing when small, or when the image has at least twice the input\'s pixels', () => {
+  it("are worth storing when small, or when the image has at least twice the input's pixels", () => {
     expect(pixelsWorthStoring(256, 256, modelSpec)).toBe(false);
     expect(pixelsWorthStoring(316, 317, modelSpec)).toBe(false);
     expect(pixelsWorthStoring(317, 317, modelSpec)).toBe(true);
     expect(pixelsWorthStoring(1024, 768, modelSpec)).toBe(true);
     // MNIST's 28×28 grey input: 784 bytes, always.
-    expect(pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' })).toBe(true);
+    expect(
+      pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' }),
+    ).toBe(true);
     // Float pixels (alignCorners, 4 bytes a value) of a 224×224 RGB input: never worth storing; tiny ones are.
     expect(pixelsWorthStoring(1024, 768, { ...modelSpec, resize: 'fill', resizeKernel: 'alignCorners' })).toBe(false);
-    expect(pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners' })).toBe(true);
+    expect(
+      pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners' }),
+    ).toBe(true);
   });
 
   it('are made only when worth storing, unless asked for always', async () => {
     const small = await photoLikeImage(256, 256, 'jpeg');
     expect((await validateImage(small, {}, { pixels: modelSpec })).pixels).toBeUndefined();
-    expect((await validateImage(small, {}, { pixels: modelSpec, preparePixels: 'always' })).pixels?.data).toHaveLength(224 * 224 * 3);
+    expect((await validateImage(small, {}, { pixels: modelSpec, preparePixels: 'always' })).pixels?.data).toHaveLength(
+      224 * 224 * 3,
+    );
     const large = await photoLikeImage(640, 480, 'jpeg');
     expect((await validateImage(large, {}, { pixels: modelSpec })).pixels?.spec).toBe(pixelSpecKey(modelSpec));
   });
 });
 
 describe('validateImage refuses', () => {
-  const cases: { name: string; make: Fixture; code: ErrorCode; reason?: InvalidImageReason; details?: Record<string, unknown>; limits?: Partial<ImageLimits> }[] = [
+  const cases: {
+    name: string;
+    make: Fixture;
+    code: ErrorCode;
+    reason?: InvalidImageReason;
+    details?: Record<string, unknown>;
+    limits?: Partial<ImageLimits>;
+  }[] = [
     { name: 'a zero-byte file', make: emptyFile, code: 'INVALID_IMAGE', reason: 'empty' },
     { name: 'text named photo.jpg', make: textFile, code: 'INVALID_IMAGE', reason: 'unrecognized' },
     { name: 'HTML behind a GIF signature', make: polyglotGifHtml, code: 'INVALID_IMAGE', reason: 'corrupt_header' },
-    { name: 'a JPEG cut in half', make: () => truncatedJpeg(256, 192, 0.5), code: 'INVALID_IMAGE', reason: 'undecodable' },
+    {
+      name: 'a JPEG cut in half',
+      make: () => truncatedJpeg(256, 192, 0.5),
+      code: 'INVALID_IMAGE',
+      reason: 'undecodable',
+    },
     // Above 512×512 the check keeps one band of the decode: the same refusal.
-    { name: 'a large JPEG cut in half', make: () => truncatedJpeg(1024, 768, 0.5), code: 'INVALID_IMAGE', reason: 'undecodable' },
-    { name: 'a large PNG cut inside IDAT', make: async () => (await validPng(1024, 768)).subarray(0, 200_000), code: 'INVALID_IMAGE', reason: 'undecodable' },
-    { name: 'a JPEG missing only its last 16 bytes', make: async () => (await validJpeg(256, 192)).subarray(0, -16), code: 'INVALID_IMAGE', reason: 'undecodable' },
-    { name: 'a PNG cut inside IDAT', make: async () => (await validPng(256, 192)).subarray(0, 20_000), code: 'INVALID_IMAGE', reason: 'undecodable' },
-    { name: 'a PNG with corrupt IDAT data and a valid CRC', make: () => pngWithCorruptChunk({ fixCrc: true }), code: 'INVALID_IMAGE', reason: 'undecodable' },
-    { name: 'a PNG with corrupt IDAT data and a stale CRC', make: () => pngWithCorruptChunk({ fixCrc: false }), code: 'INVALID_IMAGE', reason: 'undecodable' },
-    { name: 'a WebP cut in half', make: async () => (await photoLikeImage(256, 192, 'webp')).subarray(0, 3000), code: 'INVALID_IMAGE' },
-    { name: 'an AVIF signature with no image', make: async () => (await validAvif()).subarray(0, 64), code: 'INVALID_IMAGE', reason: 'corrupt_header' },
-    { name: '2 MiB of ICC and EXIF in a JPEG', make: () => hugeExifJpeg(2 * MiB), code: 'INVALID_IMAGE', reason: 'metadata_too_large', details: { maxMetadataBytes: MiB } },
+    {
+      name: 'a large JPEG cut in half',
+      make: () => truncatedJpeg(1024, 768, 0.5),
+      code: 'INVALID_IMAGE',
+      reason: 'undecodable',
+    },
+    {
+      name: 'a large PNG cut inside IDAT',
+      make: async () => (await validPng(1024, 768)).subarray(0, 200_000),
+      code: 'INVALID_IMAGE',
+      reason: 'undecodable',
+    },
+    {
+      name: 'a JPEG missing only its last 16 bytes',
+      make: async () => (await validJpeg(256, 192)).subarray(0, -16),
+      code: 'INVALID_IMAGE',
+      reason: 'undecodable',
+    },
+    {
+      name: 'a PNG cut inside IDAT',
+      make: async () => (await validPng(256, 192)).subarray(0, 20_000),
+      code: 'INVALID_IMAGE',
+      reason: 'undecodable',
+    },
+    {
+      name: 'a PNG with corrupt IDAT data and a valid CRC',
+      make: () => pngWithCorruptChunk({ fixCrc: true }),
+      code: 'INVALID_IMAGE',
+      reason: 'undecodable',
+    },
+    {
+      name: 'a PNG with corrupt IDAT data and a stale CRC',
+      make: () => pngWithCorruptChunk({ fixCrc: false }),
+      code: 'INVALID_IMAGE',
+      reason: 'undecodable',
+    },
+    {
+      name: 'a WebP cut in half',
+      make: async () => (await photoLikeImage(256, 192, 'webp')).subarray(0, 3000),
+      code: 'INVALID_IMAGE',
+    },
+    {
+      name: 'an AVIF signature with no image',
+      make: async () => (await validAvif()).subarray(0, 64),
+      code: 'INVALID_IMAGE',
+      reason: 'corrupt_header',
+    },
+    {
+      name: '2 MiB of ICC and EXIF in a JPEG',
+      make: () => hugeExifJpeg(2 * MiB),
+      code: 'INVALID_IMAGE',
+      reason: 'metadata_too_large',
+      details: { maxMetadataBytes: MiB },
+    },
     { name: 'SVG with an XML prolog', make: () => svgFile(), code: 'UNSUPPORTED_FORMAT', details: { format: 'svg' } },
-    { name: 'bare SVG', make: () => svgFile({ prolog: false }), code: 'UNSUPPORTED_FORMAT', details: { format: 'svg' } },
-    { name: 'SVG after a BOM and blank lines', make: () => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('\n\n  '), svgFile()]), code: 'UNSUPPORTED_FORMAT', details: { format: 'svg' } },
+    {
+      name: 'bare SVG',
+      make: () => svgFile({ prolog: false }),
+      code: 'UNSUPPORTED_FORMAT',
+      details: { format: 'svg' },
+    },
+    {
+      name: 'SVG after a BOM and blank lines',
+      make: () => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('\n\n  '), svgFile()]),
+      code: 'UNSUPPORTED_FORMAT',
+      details: { format: 'svg' },
+    },
     { name: 'PDF', make: pdfFile, code: 'UNSUPPORTED_FORMAT', details: { format: 'pdf' } },
     { name: 'HEIC', make: heicFile, code: 'UNSUPPORTED_FORMAT', details: { format: 'heic' } },
     { name: 'BMP', make: () => bmpFile(), code: 'UNSUPPORTED_FORMAT', details: { format: 'bmp' } },
-    { name: 'GIF when only JPEG and PNG are allowed', make: () => validGif(), code: 'UNSUPPORTED_FORMAT', details: { format: 'gif' }, limits: { allowedFormats: ['jpeg', 'png'] } },
-    { name: 'a file over maxBytes', make: () => Buffer.alloc(10 * MiB + 1, 0xff), code: 'IMAGE_TOO_LARGE', details: { bytes: 10 * MiB + 1, maxBytes: 10 * MiB } },
-    { name: 'a valid JPEG over a small maxBytes', make: () => validJpeg(), code: 'IMAGE_TOO_LARGE', limits: { maxBytes: 100 } },
-    { name: 'a PNG header claiming 100000×100000', make: () => pixelBomb(), code: 'IMAGE_TOO_LARGE', details: { width: 100_000, height: 100_000, maxPixels: 40_000_000 } },
-    { name: 'a real 20000×20000 PNG of 48 KiB', make: () => decompressionBomb(), code: 'IMAGE_TOO_LARGE', details: { width: 20_000, height: 20_000, maxPixels: 40_000_000 } },
-    { name: 'an animated GIF of 1001 frames', make: () => animatedGif(1001, 32, 32), code: 'IMAGE_TOO_LARGE', details: { pages: 1001, maxPages: 1000 } },
-    { name: 'a GIF of 3 frames over a small maxPages', make: () => animatedGif(3, 32, 32), code: 'IMAGE_TOO_LARGE', details: { pages: 3, maxPages: 2 }, limits: { maxPages: 2 } },
-    { name: 'an image one pixel over maxPixels', make: () => validPng(101, 100), code: 'IMAGE_TOO_LARGE', details: { maxPixels: 10_000 }, limits: { maxPixels: 10_000 } },
-    { name: 'a 1×1 image', make: tinyImage, code: 'IMAGE_DIMENSIONS', details: { width: 1, height: 1, minWidth: 32, minHeight: 32 } },
-    { name: 'a 31×64 image', make: () => validPng(31, 64), code: 'IMAGE_DIMENSIONS', details: { width: 31, height: 64 } },
-    { name: 'a 9000×40 panorama', make: () => validPng(9000, 40), code: 'IMAGE_DIMENSIONS', details: { width: 9000, height: 40, maxWidth: 8192 } },
-    { name: 'a 40×9000 strip', make: () => validPng(40, 9000), code: 'IMAGE_DIMENSIONS', details: { width: 40, height: 9000, maxHeight: 8192 } },
+    {
+      name: 'GIF when only JPEG and PNG are allowed',
+      make: () => validGif(),
+      code: 'UNSUPPORTED_FORMAT',
+      details: { format: 'gif' },
+      limits: { allowedFormats: ['jpeg', 'png'] },
+    },
+    {
+      name: 'a file over maxBytes',
+      make: () => Buffer.alloc(10 * MiB + 1, 0xff),
+      code: 'IMAGE_TOO_LARGE',
+      details: { bytes: 10 * MiB + 1, maxBytes: 10 * MiB },
+    },
+    {
+      name: 'a valid JPEG over a small maxBytes',
+      make: () => validJpeg(),
+      code: 'IMAGE_TOO_LARGE',
+      limits: { maxBytes: 100 },
+    },
+    {
+      name: 'a PNG header claiming 100000×100000',
+      make: () => pixelBomb(),
+      code: 'IMAGE_TOO_LARGE',
+      details: { width: 100_000, height: 100_000, maxPixels: 40_000_000 },
+    },
+    {
+      name: 'a real 20000×20000 PNG of 48 KiB',
+      make: () => decompressionBomb(),
+      code: 'IMAGE_TOO_LARGE',
+      details: { width: 20_000, height: 20_000, maxPixels: 40_000_000 },
+    },
+    {
+      name: 'an animated GIF of 1001 frames',
+      make: () => animatedGif(1001, 32, 32),
+      code: 'IMAGE_TOO_LARGE',
+      details: { pages: 1001, maxPages: 1000 },
+    },
+    {
+      name: 'a GIF of 3 frames over a small maxPages',
+      make: () => animatedGif(3, 32, 32),
+      code: 'IMAGE_TOO_LARGE',
+      details: { pages: 3, maxPages: 2 },
+      limits: { maxPages: 2 },
+    },
+    {
+      name: 'an image one pixel over maxPixels',
+      make: () => validPng(101, 100),
+      code: 'IMAGE_TOO_LARGE',
+      details: { maxPixels: 10_000 },
+      limits: { maxPixels: 10_000 },
+    },
+    {
+      name: 'a 1×1 image',
+      make: tinyImage,
+      code: 'IMAGE_DIMENSIONS',
+      details: { width: 1, height: 1, minWidth: 32, minHeight: 32 },
+    },
+    {
+      name: 'a 31×64 image',
+      make: () => validPng(31, 64),
+      code: 'IMAGE_DIMENSIONS',
+      details: { width: 31, height: 64 },
+    },
+    {
+      name: 'a 9000×40 panorama',
+      make: () => validPng(9000, 40),
+      code: 'IMAGE_DIMENSIONS',
+      details: { width: 9000, height: 40, maxWidth: 8192 },
+    },
+    {
+      name: 'a 40×9000 strip',
+      make: () => validPng(40, 9000),
+      code: 'IMAGE_DIMENSIONS',
+      details: { width: 40, height: 9000, maxHeight: 8192 },
+    },
     // Stored 64×48 but shown 48×64, which is what the bound applies to.
-    { name: 'a rotated JPEG too tall once oriented', make: () => rotatedJpeg(64, 48), code: 'IMAGE_DIMENSIONS', details: { width: 48, height: 64 }, limits: { maxHeight: 60 } },
+    {
+      name: 'a rotated JPEG too tall once oriented',
+      make: () => rotatedJpeg(64, 48),
+      code: 'IMAGE_DIMENSIONS',
+      details: { width: 48, height: 64 },
+      limits: { maxHeight: 60 },
+    },
   ];
 
   it.each(cases)('$name with $code', async ({ make, code, reason, details, limits }) => {
@@ -221,7 +443,10 @@ describe('image limits', () => {
   });
 
   it('fills missing fields from the defaults and ignores undefined ones', () => {
-    expect(resolveImageLimits({ maxBytes: 5, maxPixels: undefined })).toMatchObject({ maxBytes: 5, maxPixels: 40_000_000 });
+    expect(resolveImageLimits({ maxBytes: 5, maxPixels: undefined })).toMatchObject({
+      maxBytes: 5,
+      maxPixels: 40_000_000,
+    });
   });
 
   it.each<[string, Partial<ImageLimits>]>([
@@ -274,7 +499,10 @@ describe('the JPEG check without model pixels (a DCT-domain decode at 1/8 scale)
       sharp(bytes, { failOn: 'error', pages: 1, limitInputPixels: 40_000_000 })
         .raw()
         .toBuffer()
-        .then(() => true, () => false);
+        .then(
+          () => true,
+          () => false,
+        );
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     let refused = 0;

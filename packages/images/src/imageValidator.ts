@@ -20,7 +20,14 @@ import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp'
 import { imageByteLength } from './imageEnd.ts';
 import { metadataSegmentBytes, withoutPrivateMetadata } from './imageMetadata.ts';
 import { maxPixelsFor, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
-import { makeModelPixels, pixelsBuffer, pixelSpecKey, pixelsWorthStoring, type PixelSpec, type PreparedPixels } from './modelInput.ts';
+import {
+  makeModelPixels,
+  pixelsBuffer,
+  pixelSpecKey,
+  pixelsWorthStoring,
+  type PixelSpec,
+  type PreparedPixels,
+} from './modelInput.ts';
 import { isImageFormat, sniffImageFormat } from './sniffImageFormat.ts';
 
 /** What is known about an image that passed {@link validateImage}. */
@@ -115,7 +122,12 @@ function untrustedInput(maxPixels: number | false): SharpOptions {
 /** Images up to this many pixels (512×512) are decoded to all their bands when only validated. */
 const smallDecodePixels = 512 * 512;
 
-function invalid(reason: InvalidImageReason, message: string, details: Record<string, unknown> = {}, cause?: unknown): AppError {
+function invalid(
+  reason: InvalidImageReason,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): AppError {
   return new AppError('INVALID_IMAGE', message, { details: { reason, ...details }, cause });
 }
 
@@ -127,14 +139,20 @@ function decodedFormat(metadata: Metadata): string {
 
 /** Whether the decoder found metadata that can say who took the image and where. */
 function carriesPrivateMetadata(metadata: Metadata): boolean {
-  return [metadata.exif, metadata.xmp, metadata.iptc, metadata.tifftagPhotoshop].some((blob) => blob !== undefined && blob.length > 0) || (metadata.comments?.length ?? 0) > 0;
+  return (
+    [metadata.exif, metadata.xmp, metadata.iptc, metadata.tifftagPhotoshop].some(
+      (blob) => blob !== undefined && blob.length > 0,
+    ) || (metadata.comments?.length ?? 0) > 0
+  );
 }
 
 /** Metadata blobs libvips attaches to the image; what a validated image may carry in total. */
 function metadataBytes(metadata: Metadata): number {
   let total = 0;
-  for (const blob of [metadata.exif, metadata.icc, metadata.iptc, metadata.xmp, metadata.tifftagPhotoshop]) total += blob?.length ?? 0;
-  for (const comment of metadata.comments ?? []) total += Buffer.byteLength(comment.keyword) + Buffer.byteLength(comment.text);
+  for (const blob of [metadata.exif, metadata.icc, metadata.iptc, metadata.xmp, metadata.tifftagPhotoshop])
+    total += blob?.length ?? 0;
+  for (const comment of metadata.comments ?? [])
+    total += Buffer.byteLength(comment.keyword) + Buffer.byteLength(comment.text);
   return total;
 }
 
@@ -149,7 +167,9 @@ const sharpDecoders: Record<ImageFormat, keyof FormatEnum> = {
 
 /** The platform formats that this process's sharp build can decode from a buffer. */
 export function decodableImageFormats(): ImageFormat[] {
-  return (Object.keys(sharpDecoders) as ImageFormat[]).filter((format) => sharp.format[sharpDecoders[format]]?.input.buffer === true);
+  return (Object.keys(sharpDecoders) as ImageFormat[]).filter(
+    (format) => sharp.format[sharpDecoders[format]]?.input.buffer === true,
+  );
 }
 
 /**
@@ -162,7 +182,11 @@ export function decodableImageFormats(): ImageFormat[] {
  * @throws AppError `INVALID_IMAGE`, `UNSUPPORTED_FORMAT`, `IMAGE_TOO_LARGE` or `IMAGE_DIMENSIONS`
  * @throws RangeError when `limits` itself is nonsensical (a configuration bug, not a bad image)
  */
-export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimits> = {}, options: ValidateImageOptions = {}): Promise<ValidatedImage> {
+export async function validateImage(
+  bytes: Uint8Array,
+  limits: Partial<ImageLimits> = {},
+  options: ValidateImageOptions = {},
+): Promise<ValidatedImage> {
   const bounds = resolveImageLimits(limits);
   const input = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
@@ -175,7 +199,11 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   // SVG (and PDF, where built in) handed to it, so those are refused here by signature.
   const sniffed = sniffImageFormat(input);
   if (sniffed === undefined) throw invalid('unrecognized', 'The file is not an image');
-  if (!isImageFormat(sniffed) || !bounds.allowedFormats.includes(sniffed) || !decodableImageFormats().includes(sniffed)) {
+  if (
+    !isImageFormat(sniffed) ||
+    !bounds.allowedFormats.includes(sniffed) ||
+    !decodableImageFormats().includes(sniffed)
+  ) {
     throw new AppError('UNSUPPORTED_FORMAT', `The ${sniffed} format is not accepted`, {
       details: { format: sniffed, allowedFormats: bounds.allowedFormats },
     });
@@ -211,9 +239,13 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   const maxPixels = maxPixelsFor(bounds, sniffed);
   if (storedWidth * storedHeight > maxPixels) {
     const formatNote = maxPixels < bounds.maxPixels ? ` for ${sniffed}, which is slow to decode` : '';
-    throw new AppError('IMAGE_TOO_LARGE', `The image is ${storedWidth}×${storedHeight} pixels (${(storedWidth * storedHeight / 1e6).toFixed(1)} MP); the limit is ${(maxPixels / 1e6).toFixed(1)} MP${formatNote}.`, {
-      details: { width: storedWidth, height: storedHeight, maxPixels, format: sniffed },
-    });
+    throw new AppError(
+      'IMAGE_TOO_LARGE',
+      `The image is ${storedWidth}×${storedHeight} pixels (${((storedWidth * storedHeight) / 1e6).toFixed(1)} MP); the limit is ${(maxPixels / 1e6).toFixed(1)} MP${formatNote}.`,
+      {
+        details: { width: storedWidth, height: storedHeight, maxPixels, format: sniffed },
+      },
+    );
   }
 
   // Orientations 5–8 turn the image a quarter, swapping what the viewer sees as width and height.
@@ -236,7 +268,10 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   // The decoder reports one blob of each kind; the framing counts every segment (a file can
   // carry hundreds of APP1 segments, or text chunks that decompress to much more).
   const imageEnd = imageByteLength(input, sniffed);
-  const embedded = Math.max(metadataBytes(metadata), metadataSegmentBytes(input.subarray(0, imageEnd ?? input.length), sniffed));
+  const embedded = Math.max(
+    metadataBytes(metadata),
+    metadataSegmentBytes(input.subarray(0, imageEnd ?? input.length), sniffed),
+  );
   if (embedded > bounds.maxMetadataBytes) {
     throw invalid('metadata_too_large', 'The image carries too much embedded metadata', {
       metadataBytes: embedded,
@@ -249,22 +284,37 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   // (≤ maxPixels bytes) while the decoder still reads all of the data; the buffer is dropped. An
   // image of at most smallDecodePixels keeps its bands as decoded (≤ 2 MiB): for a 32×32 JPEG the
   // band extraction costs more than a third of the decode (pnpm bench validate).
-  const release = await options.beforeDecode?.({ width: storedWidth, height: storedHeight, pixels: storedWidth * storedHeight, format: sniffed });
+  const release = await options.beforeDecode?.({
+    width: storedWidth,
+    height: storedHeight,
+    pixels: storedWidth * storedHeight,
+    format: sniffed,
+  });
   const started = performance.now();
   let pixels: PreparedPixels | undefined;
-  const spec = options.pixels && (options.preparePixels === 'always' || pixelsWorthStoring(width, height, options.pixels)) ? options.pixels : undefined;
+  const spec =
+    options.pixels && (options.preparePixels === 'always' || pixelsWorthStoring(width, height, options.pixels))
+      ? options.pixels
+      : undefined;
   try {
-    const decoder = sharp(input, { ...untrustedInput(maxPixels), autoOrient: spec !== undefined }).timeout({ seconds: bounds.decodeTimeoutSeconds });
+    const decoder = sharp(input, { ...untrustedInput(maxPixels), autoOrient: spec !== undefined }).timeout({
+      seconds: bounds.decodeTimeoutSeconds,
+    });
     if (spec) {
       const made = await makeModelPixels(decoder, spec);
-      if (made.width === spec.width && made.height === spec.height && made.channels === spec.channels) pixels = { data: pixelsBuffer(made), spec: pixelSpecKey(spec) };
+      if (made.width === spec.width && made.height === spec.height && made.channels === spec.channels)
+        pixels = { data: pixelsBuffer(made), spec: pixelSpecKey(spec) };
     } else if (sniffed === 'jpeg' && storedWidth >= 16 && storedHeight >= 16) {
       // JPEG's DCT-domain shrink-on-load (libjpeg's scaled IDCT at 1/8): every Huffman symbol of
       // every block is still decoded, so truncated and corrupt entropy data fail as they do in a
       // full decode, while the inverse DCT, upsampling and colour conversion shrink 64-fold. The
       // requested size is the 1/8 size rounded down, so sharp picks the largest shrink (8).
       await decoder
-        .resize(Math.floor(storedWidth / 8), Math.floor(storedHeight / 8), { fit: 'fill', kernel: 'nearest', fastShrinkOnLoad: true })
+        .resize(Math.floor(storedWidth / 8), Math.floor(storedHeight / 8), {
+          fit: 'fill',
+          kernel: 'nearest',
+          fastShrinkOnLoad: true,
+        })
         .extractChannel(0)
         .raw({ depth: 'uchar' })
         .toBuffer();
@@ -276,7 +326,12 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   } catch (error) {
     // sharp's timeout error has no code, so the clock decides which failure this was.
     if (performance.now() - started >= bounds.decodeTimeoutSeconds * 1000) {
-      throw invalid('decode_timeout', 'Decoding the image took too long', { decodeTimeoutSeconds: bounds.decodeTimeoutSeconds }, error);
+      throw invalid(
+        'decode_timeout',
+        'Decoding the image took too long',
+        { decodeTimeoutSeconds: bounds.decodeTimeoutSeconds },
+        error,
+      );
     }
     throw invalid('undecodable', 'The image data is truncated or corrupt', { format: sniffed }, error);
   } finally {
@@ -291,12 +346,19 @@ export async function validateImage(bytes: Uint8Array, limits: Partial<ImageLimi
   let data: Buffer;
   let format: ImageFormat = sniffed;
   const image = end === null ? null : input.subarray(0, end);
-  const stored = image === null || options.keepMetadata ? image : withoutPrivateMetadata(image, sniffed, metadata.orientation) ?? (carriesPrivateMetadata(metadata) ? null : image);
+  const stored =
+    image === null || options.keepMetadata
+      ? image
+      : (withoutPrivateMetadata(image, sniffed, metadata.orientation) ??
+        (carriesPrivateMetadata(metadata) ? null : image));
   if (stored === null) end = null;
   if (stored !== null) {
     data = stored;
   } else {
-    data = await sharp(input, { ...untrustedInput(maxPixels), autoOrient: true }).timeout({ seconds: bounds.decodeTimeoutSeconds }).png().toBuffer();
+    data = await sharp(input, { ...untrustedInput(maxPixels), autoOrient: true })
+      .timeout({ seconds: bounds.decodeTimeoutSeconds })
+      .png()
+      .toBuffer();
     format = 'png';
   }
 

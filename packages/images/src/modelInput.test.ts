@@ -3,8 +3,27 @@ import sharp, { type Sharp } from 'sharp';
 import { AppError } from '@inferq/core';
 import type { ModelInput } from '@inferq/models';
 import { validateImage } from './imageValidator.ts';
-import { alignCornersResize, imageToInput, inputScaling, makeModelPixels, pixelSpecKey, pixelsToInput, preparedToInput, toModelPixels, type PixelSpec } from './modelInput.ts';
-import { animatedGif, drawingImage, photoLikeImage, rotatedJpeg, transparentPng, validAvif, validGif, validTiff } from './testing/imageFixtures.ts';
+import {
+  alignCornersResize,
+  imageToInput,
+  inputScaling,
+  makeModelPixels,
+  pixelSpecKey,
+  pixelsToInput,
+  preparedToInput,
+  toModelPixels,
+  type PixelSpec,
+} from './modelInput.ts';
+import {
+  animatedGif,
+  drawingImage,
+  photoLikeImage,
+  rotatedJpeg,
+  transparentPng,
+  validAvif,
+  validGif,
+  validTiff,
+} from './testing/imageFixtures.ts';
 
 const decodeOptions = { failOn: 'error', sequentialRead: true, pages: 1, page: 0, autoOrient: true } as const;
 
@@ -38,7 +57,13 @@ async function images(): Promise<Array<[string, Buffer]>> {
     ['AVIF', await validAvif(80, 50)],
     ['TIFF', await validTiff(80, 50)],
     ['EXIF-rotated JPEG', await rotatedJpeg(64, 48)],
-    ['16-bit PNG', await sharp(await photoLikeImage(120, 90, 'png')).toColourspace('rgb16').png().toBuffer()],
+    [
+      '16-bit PNG',
+      await sharp(await photoLikeImage(120, 90, 'png'))
+        .toColourspace('rgb16')
+        .png()
+        .toBuffer(),
+    ],
     ['CMYK JPEG', await sharp(photo).toColourspace('cmyk').jpeg().toBuffer()],
     ['Display P3 JPEG', await sharp(photo).withIccProfile('p3').jpeg().toBuffer()],
     ['grey JPEG', await sharp(photo).greyscale().jpeg().toBuffer()],
@@ -54,12 +79,23 @@ describe('grey model pixels', () => {
     for (const [name, bytes] of await images()) {
       for (const resizeKernel of kernels) {
         for (const resize of fits) {
-          for (const [width, height] of [[28, 28], [64, 48]] as const) {
+          for (const [width, height] of [
+            [28, 28],
+            [64, 48],
+          ] as const) {
             const spec: PixelSpec = { width, height, channels: 1, resize, resizeKernel };
             const made = await toModelPixels(sharp(bytes, decodeOptions), spec).toBuffer({ resolveWithObject: true });
-            const reference = await greyscaleThroughSrgb(sharp(bytes, decodeOptions), spec).toBuffer({ resolveWithObject: true });
-            expect(made.info, `${name}, ${resizeKernel}, ${resize}, ${width}×${height}`).toMatchObject({ width, height, channels: 1 });
-            expect(made.data.equals(reference.data), `${name}, ${resizeKernel}, ${resize}, ${width}×${height}`).toBe(true);
+            const reference = await greyscaleThroughSrgb(sharp(bytes, decodeOptions), spec).toBuffer({
+              resolveWithObject: true,
+            });
+            expect(made.info, `${name}, ${resizeKernel}, ${resize}, ${width}×${height}`).toMatchObject({
+              width,
+              height,
+              channels: 1,
+            });
+            expect(made.data.equals(reference.data), `${name}, ${resizeKernel}, ${resize}, ${width}×${height}`).toBe(
+              true,
+            );
             compared++;
           }
         }
@@ -72,16 +108,38 @@ describe('grey model pixels', () => {
     for (const [name, bytes] of await images()) {
       const spec: PixelSpec = { width: 32, height: 32, channels: 1, resize: 'fill', resizeKernel: 'alignCorners' };
       const made = await makeModelPixels(sharp(bytes, decodeOptions), spec);
-      const full = await sharp(bytes, decodeOptions).flatten({ background: { r: 255, g: 255, b: 255 } }).greyscale().removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      const again = await makeModelPixels(sharp(full.data, { raw: { width: full.info.width, height: full.info.height, channels: 1 } }), spec);
+      const full = await sharp(bytes, decodeOptions)
+        .flatten({ background: { r: 255, g: 255, b: 255 } })
+        .greyscale()
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      const again = await makeModelPixels(
+        sharp(full.data, { raw: { width: full.info.width, height: full.info.height, channels: 1 } }),
+        spec,
+      );
       expect(Buffer.from(made.data.buffer).equals(Buffer.from(again.data.buffer)), name).toBe(true);
     }
   });
 });
 
-const rgb01: ModelInput = { width: 4, height: 4, channels: 3, resize: 'fill', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb', layout: 'nhwc' };
+const rgb01: ModelInput = {
+  width: 4,
+  height: 4,
+  channels: 3,
+  resize: 'fill',
+  resizeKernel: 'lanczos3',
+  scale: { mode: 'divide', divisor: 255 },
+  channelOrder: 'rgb',
+  layout: 'nhwc',
+};
 
-function solid(width: number, height: number, background: { r: number; g: number; b: number; alpha?: number }, channels: 3 | 4 = 3) {
+function solid(
+  width: number,
+  height: number,
+  background: { r: number; g: number; b: number; alpha?: number },
+  channels: 3 | 4 = 3,
+) {
   return sharp({ create: { width, height, channels, background } });
 }
 
@@ -95,7 +153,8 @@ describe('imageToInput', () => {
     const png = await solid(10, 7, { r: 255, g: 0, b: 51 }).png().toBuffer();
     const input = await imageToInput(png, rgb01);
     expect(input).toHaveLength(4 * 4 * 3);
-    for (let i = 0; i < 16; i++) expect([input[i * 3], input[i * 3 + 1], input[i * 3 + 2]]).toEqual([1, 0, expect.closeTo(0.2, 6)]);
+    for (let i = 0; i < 16; i++)
+      expect([input[i * 3], input[i * 3 + 1], input[i * 3 + 2]]).toEqual([1, 0, expect.closeTo(0.2, 6)]);
   });
 
   it('flattens transparency onto white', async () => {
@@ -130,7 +189,9 @@ describe('imageToInput', () => {
     // a smoothing kernel averages to grey.
     const raw = Buffer.alloc(16 * 16);
     for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) raw[y * 16 + x] = (x + y) % 2 === 0 ? 255 : 0;
-    const png = await sharp(raw, { raw: { width: 16, height: 16, channels: 1 } }).png().toBuffer();
+    const png = await sharp(raw, { raw: { width: 16, height: 16, channels: 1 } })
+      .png()
+      .toBuffer();
     const input = await imageToInput(png, { ...rgb01, channels: 1, resizeKernel });
     const seen = [...new Set([...input].map((v) => Number(v.toFixed(1))))];
     expect(seen.length).toBeGreaterThan(0);
@@ -142,7 +203,10 @@ describe('imageToInput', () => {
     // which puts red on top.
     const raw = Buffer.alloc(8 * 8 * 3);
     for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) raw.set(x < 4 ? [255, 0, 0] : [0, 0, 255], (y * 8 + x) * 3);
-    const jpeg = await sharp(raw, { raw: { width: 8, height: 8, channels: 3 } }).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer();
+    const jpeg = await sharp(raw, { raw: { width: 8, height: 8, channels: 3 } })
+      .jpeg({ quality: 100 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     expect((await sharp(jpeg).metadata()).orientation).toBe(6);
     const input = await imageToInput(jpeg, rgb01);
     expect(at(input, rgb01, 1, 0, 0)).toBeGreaterThan(0.8);
@@ -154,7 +218,9 @@ describe('imageToInput', () => {
     // Two 4×4 frames stacked: red, then blue.
     const raw = Buffer.alloc(4 * 8 * 3);
     for (let i = 0; i < 32; i++) raw.set(i < 16 ? [255, 0, 0] : [0, 0, 255], i * 3);
-    const gif = await sharp(raw, { raw: { width: 4, height: 8, channels: 3, pageHeight: 4 } }).gif().toBuffer();
+    const gif = await sharp(raw, { raw: { width: 4, height: 8, channels: 3, pageHeight: 4 } })
+      .gif()
+      .toBuffer();
     expect((await sharp(gif).metadata()).pages).toBe(2);
     const input = await imageToInput(gif, rgb01);
     expect(input).toHaveLength(48);
@@ -184,14 +250,68 @@ describe('imageToInput', () => {
 });
 
 describe('preparedToInput: pixels made by the validating decode at submit', () => {
-  const nsfwLike: ModelInput = { width: 224, height: 224, channels: 3, resize: 'cover', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb', layout: 'nhwc' };
-  const mnistLike: ModelInput = { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest', scale: { mode: 'centered' }, channelOrder: 'rgb', layout: 'nhwc' };
-  const bgrMeanStd: ModelInput = { width: 64, height: 48, channels: 3, resize: 'fill', resizeKernel: 'linear', scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr', layout: 'nhwc' };
+  const nsfwLike: ModelInput = {
+    width: 224,
+    height: 224,
+    channels: 3,
+    resize: 'cover',
+    resizeKernel: 'lanczos3',
+    scale: { mode: 'divide', divisor: 255 },
+    channelOrder: 'rgb',
+    layout: 'nhwc',
+  };
+  const mnistLike: ModelInput = {
+    width: 28,
+    height: 28,
+    channels: 1,
+    resize: 'contain',
+    resizeKernel: 'nearest',
+    scale: { mode: 'centered' },
+    channelOrder: 'rgb',
+    layout: 'nhwc',
+  };
+  const bgrMeanStd: ModelInput = {
+    width: 64,
+    height: 48,
+    channels: 3,
+    resize: 'fill',
+    resizeKernel: 'linear',
+    scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] },
+    channelOrder: 'bgr',
+    layout: 'nhwc',
+  };
   // Aligned-corners specs: the worker resizes and scales in one pass, the API's stored pixels are
   // scaled after; both must give the same values, bit for bit.
-  const alignedRgb: ModelInput = { width: 224, height: 224, channels: 3, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb', layout: 'nhwc' };
-  const alignedBgr: ModelInput = { width: 40, height: 30, channels: 3, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr', layout: 'nhwc' };
-  const alignedGrey: ModelInput = { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'centered' }, channelOrder: 'rgb', layout: 'nhwc' };
+  const alignedRgb: ModelInput = {
+    width: 224,
+    height: 224,
+    channels: 3,
+    resize: 'fill',
+    resizeKernel: 'alignCorners',
+    scale: { mode: 'divide', divisor: 255 },
+    channelOrder: 'rgb',
+    layout: 'nhwc',
+  };
+  const alignedBgr: ModelInput = {
+    width: 40,
+    height: 30,
+    channels: 3,
+    resize: 'fill',
+    resizeKernel: 'alignCorners',
+    scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] },
+    channelOrder: 'bgr',
+    layout: 'nhwc',
+  };
+  const alignedGrey: ModelInput = {
+    width: 28,
+    height: 28,
+    channels: 1,
+    resize: 'fill',
+    resizeKernel: 'alignCorners',
+    scale: { mode: 'centered' },
+    channelOrder: 'rgb',
+    layout: 'nhwc',
+  };
   const uploads: Array<[string, () => Promise<Buffer>]> = [
     ['a 1024×768 JPEG (shrink-on-load)', () => photoLikeImage(1024, 768, 'jpeg')],
     ['a WebP', () => photoLikeImage(640, 480, 'webp')],
@@ -204,7 +324,7 @@ describe('preparedToInput: pixels made by the validating decode at submit', () =
     ['a TIFF', () => validTiff(64, 48)],
   ];
 
-  it.each(uploads)('gives exactly the worker\'s own decode for %s', async (_, make) => {
+  it.each(uploads)("gives exactly the worker's own decode for %s", async (_, make) => {
     const bytes = await make();
     for (const input of [nsfwLike, mnistLike, bgrMeanStd, alignedRgb, alignedBgr, alignedGrey]) {
       const { pixels } = await validateImage(bytes, {}, { pixels: input, preparePixels: 'always' });
@@ -214,13 +334,19 @@ describe('preparedToInput: pixels made by the validating decode at submit', () =
   });
 
   it('declines pixels made for another spec or of the wrong length, so the worker decodes instead', async () => {
-    const { pixels } = await validateImage(await photoLikeImage(320, 240), {}, { pixels: nsfwLike, preparePixels: 'always' });
+    const { pixels } = await validateImage(
+      await photoLikeImage(320, 240),
+      {},
+      { pixels: nsfwLike, preparePixels: 'always' },
+    );
     expect(preparedToInput(pixels!, { ...nsfwLike, resize: 'contain' })).toBeUndefined();
     expect(preparedToInput(pixels!, { ...nsfwLike, resizeKernel: 'nearest' })).toBeUndefined();
     expect(preparedToInput(pixels!, { ...nsfwLike, width: 299, height: 299 })).toBeUndefined();
     expect(preparedToInput({ data: pixels!.data.subarray(0, 100), spec: pixels!.spec }, nsfwLike)).toBeUndefined();
     // Scale and channel order apply after the pixels: the same stored pixels serve both.
-    expect(preparedToInput(pixels!, { ...nsfwLike, scale: { mode: 'centered' }, channelOrder: 'bgr' })).toHaveLength(224 * 224 * 3);
+    expect(preparedToInput(pixels!, { ...nsfwLike, scale: { mode: 'centered' }, channelOrder: 'bgr' })).toHaveLength(
+      224 * 224 * 3,
+    );
   });
 });
 
@@ -233,18 +359,31 @@ describe('pixelsToInput', () => {
     ['meanStd', { mode: 'meanStd', mean: [0.5, 0.5, 0], std: [0.5, 0.25, 1] }, 'rgb', [-1, -0.008, 1, 1, -2, 0.2]],
     ['divide, BGR', { mode: 'divide', divisor: 255 }, 'bgr', [1, 0.498, 0, 0.2, 0, 1]],
   ] as const)('scales with %s', (_case, scale, channelOrder, expected) => {
-    const out = pixelsToInput(pixels, { channels: 3, scale: structuredClone(scale) as ModelInput['scale'], channelOrder });
+    const out = pixelsToInput(pixels, {
+      channels: 3,
+      scale: structuredClone(scale) as ModelInput['scale'],
+      channelOrder,
+    });
     expect([...out].map((v) => Number(v.toFixed(3)))).toEqual(expected);
   });
 
   it('scales one channel', () => {
-    expect([...pixelsToInput(Uint8Array.from([0, 255]), { channels: 1, scale: { mode: 'centered' }, channelOrder: 'rgb' })]).toEqual([-1, 1]);
+    expect([
+      ...pixelsToInput(Uint8Array.from([0, 255]), { channels: 1, scale: { mode: 'centered' }, channelOrder: 'rgb' }),
+    ]).toEqual([-1, 1]);
   });
 });
 
 describe('alignCornersResize', () => {
   /** TF's resizeBilinear(alignCorners) written plainly: one output value at a time. */
-  function reference(src: Uint8Array, inW: number, inH: number, channels: number, outW: number, outH: number): Float32Array {
+  function reference(
+    src: Uint8Array,
+    inW: number,
+    inH: number,
+    channels: number,
+    outW: number,
+    outH: number,
+  ): Float32Array {
     const out = new Float32Array(outW * outH * channels);
     const scaleY = (inH - 1) / (outH - 1);
     const scaleX = (inW - 1) / (outW - 1);
@@ -273,9 +412,11 @@ describe('alignCornersResize', () => {
     [3, 1024, 768, 224, 224],
     [1, 53, 41, 28, 28],
     [4, 31, 29, 9, 7],
-  ])('gives TF\'s values bit for bit (%i channels, %i×%i → %i×%i)', (channels, inW, inH, outW, outH) => {
+  ])("gives TF's values bit for bit (%i channels, %i×%i → %i×%i)", (channels, inW, inH, outW, outH) => {
     const src = noise(inW * inH * channels);
-    expect(alignCornersResize(src, inW, inH, channels, outW, outH)).toEqual(reference(src, inW, inH, channels, outW, outH));
+    expect(alignCornersResize(src, inW, inH, channels, outW, outH)).toEqual(
+      reference(src, inW, inH, channels, outW, outH),
+    );
   });
 
   it('scales and reorders in the same pass exactly as pixelsToInput does after it', () => {
@@ -285,7 +426,9 @@ describe('alignCornersResize', () => {
       { channels: 3, scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] }, channelOrder: 'bgr' },
     ] as const) {
       const spec = structuredClone(input) as unknown as Pick<ModelInput, 'channels' | 'scale' | 'channelOrder'>;
-      expect(alignCornersResize(src, 97, 61, 3, 17, 13, inputScaling(spec))).toEqual(pixelsToInput(alignCornersResize(src, 97, 61, 3, 17, 13), spec));
+      expect(alignCornersResize(src, 97, 61, 3, 17, 13, inputScaling(spec))).toEqual(
+        pixelsToInput(alignCornersResize(src, 97, 61, 3, 17, 13), spec),
+      );
     }
   });
 });

@@ -104,12 +104,19 @@ export async function makeModelPixels(image: Sharp, spec: PixelSpec, scaling?: I
     const { data, info } = await toModelPixels(image, spec).toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: info.channels };
   }
-  if (spec.resize !== 'fill') throw new Error(`resizeKernel alignCorners stretches the image (resize 'fill'), not '${spec.resize}'`);
+  if (spec.resize !== 'fill')
+    throw new Error(`resizeKernel alignCorners stretches the image (resize 'fill'), not '${spec.resize}'`);
   let pipeline = image.flatten({ background: { r: 255, g: 255, b: 255 } });
   pipeline = spec.channels === 1 ? greyOutput(pipeline) : pipeline.toColourspace('srgb');
   const { data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.channels !== spec.channels) throw new Error(`decoded to ${info.channels} channels, expected ${spec.channels}`);
-  return { data: alignCornersResize(data, info.width, info.height, spec.channels, spec.width, spec.height, scaling), width: spec.width, height: spec.height, channels: spec.channels };
+  if (info.channels !== spec.channels)
+    throw new Error(`decoded to ${info.channels} channels, expected ${spec.channels}`);
+  return {
+    data: alignCornersResize(data, info.width, info.height, spec.channels, spec.width, spec.height, scaling),
+    width: spec.width,
+    height: spec.height,
+    channels: spec.channels,
+  };
 }
 
 /** The bytes to store for model pixels (float32 values as their little-endian bytes). */
@@ -123,7 +130,11 @@ export function pixelsBuffer(pixels: ModelPixels): Buffer {
  * buffers at any byte offset), the bytes themselves otherwise. Undefined when the byte count does
  * not fit `expectedValues`.
  */
-export function storedPixelValues(data: Uint8Array, spec: Pick<PixelSpec, 'resizeKernel'>, expectedValues: number): Uint8Array | Float32Array | undefined {
+export function storedPixelValues(
+  data: Uint8Array,
+  spec: Pick<PixelSpec, 'resizeKernel'>,
+  expectedValues: number,
+): Uint8Array | Float32Array | undefined {
   if (data.byteLength !== expectedValues * bytesPerValue(spec)) return undefined;
   if (!isFloatSpec(spec)) return data;
   const out = new Float32Array(expectedValues);
@@ -139,7 +150,15 @@ export function storedPixelValues(data: Uint8Array, spec: Pick<PixelSpec, 'resiz
  * 8-bit in, float32 (0..255) out; with `scaling`, each value is then scaled (and the channels
  * reordered) as {@link pixelsToInput} does, in the same pass and with the same rounding.
  */
-export function alignCornersResize(src: Uint8Array, inW: number, inH: number, channels: number, outW: number, outH: number, scaling?: InputScaling): Float32Array {
+export function alignCornersResize(
+  src: Uint8Array,
+  inW: number,
+  inH: number,
+  channels: number,
+  outW: number,
+  outH: number,
+  scaling?: InputScaling,
+): Float32Array {
   const out = new Float32Array(outW * outH * channels);
   // Per source channel: the output slot it lands in, and that slot's multiplier and offset.
   const slot = new Int32Array(channels);
@@ -153,7 +172,8 @@ export function alignCornersResize(src: Uint8Array, inW: number, inH: number, ch
   }
   if (inW === outW && inH === outH) {
     for (let i = 0; i < out.length; i += channels) {
-      for (let c = 0; c < channels; c++) out[i + (slot[c] as number)] = (src[i + c] as number) * (mul[c] as number) + (add[c] as number);
+      for (let c = 0; c < channels; c++)
+        out[i + (slot[c] as number)] = (src[i + c] as number) * (mul[c] as number) + (add[c] as number);
     }
     return out;
   }
@@ -262,7 +282,8 @@ function rgbRows(src: Uint8Array, out: Float32Array, grid: ResizeGrid): void {
  */
 export function toModelPixels(image: Sharp, spec: PixelSpec): Sharp {
   const kernel = spec.resizeKernel;
-  if (kernel === 'alignCorners') throw new Error('alignCorners pixels are floats made by makeModelPixels, not a sharp pipeline');
+  if (kernel === 'alignCorners')
+    throw new Error('alignCorners pixels are floats made by makeModelPixels, not a sharp pipeline');
   let pipeline = image.flatten({ background: { r: 255, g: 255, b: 255 } }).resize(spec.width, spec.height, {
     fit: spec.resize,
     position: 'centre',
@@ -299,17 +320,29 @@ export interface ImageToInputOptions {
  * height × width × channels floats in row-major HWC order, the layout of an NHWC tensor.
  * Throws PREPROCESSING_FAILED when sharp cannot decode the bytes.
  */
-export async function imageToInput(bytes: Buffer | Uint8Array, input: ModelInput, options: ImageToInputOptions = {}): Promise<Float32Array> {
+export async function imageToInput(
+  bytes: Buffer | Uint8Array,
+  input: ModelInput,
+  options: ImageToInputOptions = {},
+): Promise<Float32Array> {
   let raw: ModelPixels;
   try {
-    const image = sharp(bytes, { pages: 1, autoOrient: true, failOn: 'error', limitInputPixels: options.limitInputPixels ?? 100_000_000 });
+    const image = sharp(bytes, {
+      pages: 1,
+      autoOrient: true,
+      failOn: 'error',
+      limitInputPixels: options.limitInputPixels ?? 100_000_000,
+    });
     raw = await makeModelPixels(image, input, inputScaling(input));
   } catch (error) {
     throw new AppError('PREPROCESSING_FAILED', `cannot decode image: ${(error as Error).message}`, { cause: error });
   }
   const { width, height, channels } = raw;
   if (width !== input.width || height !== input.height || channels !== input.channels) {
-    throw new AppError('PREPROCESSING_FAILED', `decoded to ${width}×${height}×${channels}, expected ${input.width}×${input.height}×${input.channels}`);
+    throw new AppError(
+      'PREPROCESSING_FAILED',
+      `decoded to ${width}×${height}×${channels}, expected ${input.width}×${input.height}×${input.channels}`,
+    );
   }
   // alignCorners pixels come back scaled already (one pass); 8-bit ones are scaled here.
   return isFloatSpec(input) ? (raw.data as Float32Array) : pixelsToInput(raw.data, input);
@@ -331,9 +364,13 @@ export function preparedToInput(prepared: PreparedPixels, input: ModelInput): Fl
  * `alignCorners` resize) into model input values in one pass: `out = pixel * a[c] + b[c]`,
  * reordering to BGR when the model wants it.
  */
-export function pixelsToInput(pixels: Uint8Array | Float32Array, input: Pick<ModelInput, 'channels' | 'scale' | 'channelOrder'>): Float32Array {
+export function pixelsToInput(
+  pixels: Uint8Array | Float32Array,
+  input: Pick<ModelInput, 'channels' | 'scale' | 'channelOrder'>,
+): Float32Array {
   const { channels } = input;
-  if (pixels.length % channels !== 0) throw new AppError('PREPROCESSING_FAILED', `${pixels.length} bytes are not whole ${channels}-channel pixels`);
+  if (pixels.length % channels !== 0)
+    throw new AppError('PREPROCESSING_FAILED', `${pixels.length} bytes are not whole ${channels}-channel pixels`);
   const { a, b } = inputScaling(input);
   const out = new Float32Array(pixels.length);
   const n = pixels.length;

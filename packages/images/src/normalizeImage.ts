@@ -42,7 +42,8 @@ export interface NormalizedImage {
 export async function normalizeImage(bytes: Uint8Array, options: NormalizeImageOptions = {}): Promise<NormalizedImage> {
   const maxSide = options.maxSide ?? 1024;
   const output = options.output ?? 'png';
-  if (!Number.isSafeInteger(maxSide) || maxSide < 1) throw new RangeError(`maxSide must be a positive integer, got ${maxSide}`);
+  if (!Number.isSafeInteger(maxSide) || maxSide < 1)
+    throw new RangeError(`maxSide must be a positive integer, got ${maxSide}`);
   try {
     const pipeline = sharp(bytes, {
       failOn: 'error',

@@ -5,7 +5,22 @@ import { imageFormats, type ImageFormat } from '@inferq/core';
  * {@link ImageFormat}s; the rest are recognised only so that they can be refused by name
  * (`UNSUPPORTED_FORMAT`) instead of as noise (`INVALID_IMAGE`).
  */
-export const refusedImageFormats = ['svg', 'pdf', 'postscript', 'heic', 'heif', 'bmp', 'ico', 'psd', 'jxl', 'jp2', 'qoi', 'exr', 'pnm', 'vips'] as const;
+export const refusedImageFormats = [
+  'svg',
+  'pdf',
+  'postscript',
+  'heic',
+  'heif',
+  'bmp',
+  'ico',
+  'psd',
+  'jxl',
+  'jp2',
+  'qoi',
+  'exr',
+  'pnm',
+  'vips',
+] as const;
 export type RefusedImageFormat = (typeof refusedImageFormats)[number];
 
 export type SniffedFormat = ImageFormat | RefusedImageFormat;
@@ -23,7 +38,9 @@ function startsWith(bytes: Uint8Array, signature: readonly number[], offset = 0)
 }
 
 function ascii(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, Math.max(0, Math.min(end, bytes.length) - start)).toString('latin1');
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, Math.max(0, Math.min(end, bytes.length) - start)).toString(
+    'latin1',
+  );
 }
 
 /** ISO base media files (AVIF, HEIC, MP4, …) open with an `ftyp` box listing brands. */
@@ -72,8 +89,16 @@ export function sniffImageFormat(bytes: Uint8Array): SniffedFormat | undefined {
   if (ascii(bytes, 0, 2) === 'BM' && bytes.length >= 26) return 'bmp';
   if (startsWith(bytes, [0x00, 0x00, 0x01, 0x00]) || startsWith(bytes, [0x00, 0x00, 0x02, 0x00])) return 'ico';
   if (ascii(bytes, 0, 4) === '8BPS') return 'psd';
-  if (startsWith(bytes, [0xff, 0x0a]) || startsWith(bytes, [0x00, 0x00, 0x00, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a])) return 'jxl';
-  if (startsWith(bytes, [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20]) || startsWith(bytes, [0xff, 0x4f, 0xff, 0x51])) return 'jp2';
+  if (
+    startsWith(bytes, [0xff, 0x0a]) ||
+    startsWith(bytes, [0x00, 0x00, 0x00, 0x0c, 0x4a, 0x58, 0x4c, 0x20, 0x0d, 0x0a, 0x87, 0x0a])
+  )
+    return 'jxl';
+  if (
+    startsWith(bytes, [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20]) ||
+    startsWith(bytes, [0xff, 0x4f, 0xff, 0x51])
+  )
+    return 'jp2';
   if (ascii(bytes, 0, 4) === 'qoif') return 'qoi';
   if (startsWith(bytes, [0x76, 0x2f, 0x31, 0x01])) return 'exr';
   if (/^P[1-7]\s/.test(ascii(bytes, 0, 3))) return 'pnm';

@@ -19,7 +19,14 @@ export interface ThumbnailOptions {
  * `maxPixels` and 10 s all the same.
  */
 export async function makeThumbnail(input: Uint8Array, side: number, options: ThumbnailOptions = {}): Promise<Buffer> {
-  return sharp(input, { failOn: 'none', sequentialRead: true, pages: 1, page: 0, autoOrient: true, limitInputPixels: Math.max(1, options.maxPixels ?? 40_000_000) })
+  return sharp(input, {
+    failOn: 'none',
+    sequentialRead: true,
+    pages: 1,
+    page: 0,
+    autoOrient: true,
+    limitInputPixels: Math.max(1, options.maxPixels ?? 40_000_000),
+  })
     .timeout({ seconds: 10 })
     .resize(side, side, { fit: 'cover', fastShrinkOnLoad: true })
     .webp({ quality: 72, effort: 2 })

@@ -30,7 +30,8 @@ const { values } = parseArgs({
 });
 
 const backends = values.backends.split(',').map((b) => b.trim()) as BackendKind[];
-for (const b of backends) if (!backendKinds.includes(b)) throw new Error(`unknown backend ${b}; use ${backendKinds.join(', ')}`);
+for (const b of backends)
+  if (!backendKinds.includes(b)) throw new Error(`unknown backend ${b}; use ${backendKinds.join(', ')}`);
 const batchSizes = values.batches.split(',').map(Number);
 const budgetMs = Number(values.seconds) * 1000;
 const quiet = { info() {}, warn() {} };
@@ -48,7 +49,11 @@ try {
 const { manifest } = resolved;
 
 // Preprocessing cost: a 1280×960 JPEG photo-like gradient decoded and fitted per the manifest.
-const photo = await sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="1280" height="960"><defs><linearGradient id="g"><stop offset="0" stop-color="#c96"/><stop offset="1" stop-color="#369"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/><circle cx="640" cy="480" r="300" fill="#eee"/></svg>`))
+const photo = await sharp(
+  Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="1280" height="960"><defs><linearGradient id="g"><stop offset="0" stop-color="#c96"/><stop offset="1" stop-color="#369"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/><circle cx="640" cy="480" r="300" fill="#eee"/></svg>`,
+  ),
+)
   .jpeg({ quality: 90 })
   .toBuffer();
 const preprocessMs = await timeEach(() => imageToInput(photo, imageInputOf(manifest)), 30);
@@ -72,7 +77,13 @@ for (const kind of backends) {
   const warm = performance.now();
   await model.warmUp([1]);
   const warmMs = performance.now() - warm;
-  loads.push({ backend: kind, detail: backend.wasm ? `simd=${backend.wasm.simd} threads=${backend.wasm.threads}` : '', initMs: backend.initMs, loadMs: model.loadMs, warmMs });
+  loads.push({
+    backend: kind,
+    detail: backend.wasm ? `simd=${backend.wasm.simd} threads=${backend.wasm.threads}` : '',
+    initMs: backend.initMs,
+    loadMs: model.loadMs,
+    warmMs,
+  });
   for (const batch of batchSizes) {
     const inputs = Array.from({ length: batch }, () => input);
     const first = performance.now();
@@ -87,13 +98,23 @@ for (const kind of backends) {
       times.push(performance.now() - t);
     }
     const msPerBatch = median(times);
-    rows.push({ backend: kind, batch, firstMs, msPerBatch, msPerImage: msPerBatch / batch, imagesPerSecond: (1000 * batch) / msPerBatch, runs: times.length });
+    rows.push({
+      backend: kind,
+      batch,
+      firstMs,
+      msPerBatch,
+      msPerImage: msPerBatch / batch,
+      imagesPerSecond: (1000 * batch) / msPerBatch,
+      runs: times.length,
+    });
   }
   model.dispose();
 }
 if (cleanup) await rm(cleanup, { recursive: true, force: true });
 
-console.log(`model ${manifest.name}@${manifest.version} (${imageInputOf(manifest).width}×${imageInputOf(manifest).height}×${imageInputOf(manifest).channels}), node ${process.version}, ${process.arch}`);
+console.log(
+  `model ${manifest.name}@${manifest.version} (${imageInputOf(manifest).width}×${imageInputOf(manifest).height}×${imageInputOf(manifest).channels}), node ${process.version}, ${process.arch}`,
+);
 console.log(`preprocess (sharp, 1280×960 JPEG → input): ${preprocessMs.toFixed(1)} ms/image (median of 30)\n`);
 printTable(
   ['backend', 'detail', 'backend init ms', 'model load ms', 'first predict ms'],
@@ -102,7 +123,15 @@ printTable(
 console.log('');
 printTable(
   ['backend', 'batch', 'first run ms', 'ms/batch (median)', 'ms/image', 'images/s', 'runs'],
-  rows.map((r) => [r.backend, String(r.batch), r.firstMs.toFixed(0), r.msPerBatch.toFixed(1), r.msPerImage.toFixed(1), r.imagesPerSecond.toFixed(1), String(r.runs)]),
+  rows.map((r) => [
+    r.backend,
+    String(r.batch),
+    r.firstMs.toFixed(0),
+    r.msPerBatch.toFixed(1),
+    r.msPerImage.toFixed(1),
+    r.imagesPerSecond.toFixed(1),
+    String(r.runs),
+  ]),
 );
 
 async function timeEach(fn: () => Promise<unknown>, n: number): Promise<number> {
@@ -124,7 +153,8 @@ function median(values: number[]): number {
 
 function printTable(header: string[], body: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ')} |`;
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(' | ')} |`;
   console.log(line(header));
   console.log(`|${widths.map((w, i) => (i < 2 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`);
   for (const row of body) console.log(line(row));

@@ -23,7 +23,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: node packages/inference/scripts/importNsfwModel.ts [--out <registry dir>] [--version <v>] [--no-live] [--force]');
+  console.log(
+    'usage: node packages/inference/scripts/importNsfwModel.ts [--out <registry dir>] [--version <v>] [--no-live] [--force]',
+  );
   process.exit(0);
 }
 
@@ -35,4 +37,6 @@ const result = await importNsfwModel({
   ...(values.version !== undefined ? { version: values.version } : {}),
 });
 const ms = Math.round(performance.now() - started);
-console.log(`${result.name}@${result.version} ${result.status} at ${result.location} (sha256 ${result.sha256.slice(0, 12)}…, ${result.live ? 'live' : 'not live'}, ${ms} ms)`);
+console.log(
+  `${result.name}@${result.version} ${result.status} at ${result.location} (sha256 ${result.sha256.slice(0, 12)}…, ${result.live ? 'live' : 'not live'}, ${ms} ms)`,
+);

@@ -90,8 +90,18 @@ export async function startTfjsBackend(options: StartTfjsBackendOptions = {}): P
     try {
       const info = await startBackend(kind);
       const started: BackendInfo = { ...info, skipped, initMs: performance.now() - startedAt };
-      logger.info({ backend: kind, tfjsBackend: started.tfjsBackend, wasm: started.wasm, gpu: started.gpu, skipped: skipped.map((s) => s.name) }, 'tfjs backend ready');
-      if (kind === 'tensorflow-gpu' && started.gpu === false) logger.warn({ backend: kind }, 'tfjs-node-gpu loaded but libtensorflow found no GPU; running on the CPU');
+      logger.info(
+        {
+          backend: kind,
+          tfjsBackend: started.tfjsBackend,
+          wasm: started.wasm,
+          gpu: started.gpu,
+          skipped: skipped.map((s) => s.name),
+        },
+        'tfjs backend ready',
+      );
+      if (kind === 'tensorflow-gpu' && started.gpu === false)
+        logger.warn({ backend: kind }, 'tfjs-node-gpu loaded but libtensorflow found no GPU; running on the CPU');
       return started;
     } catch (error) {
       const reason = describeError(error);
@@ -101,7 +111,9 @@ export async function startTfjsBackend(options: StartTfjsBackendOptions = {}): P
     }
   }
   const reasons = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-  throw new AppError('MODEL_NOT_READY', `no tfjs backend could start (${reasons})`, { details: { preferred, skipped } });
+  throw new AppError('MODEL_NOT_READY', `no tfjs backend could start (${reasons})`, {
+    details: { preferred, skipped },
+  });
 }
 
 async function startBackend(kind: BackendKind): Promise<Omit<BackendInfo, 'skipped' | 'initMs'>> {
@@ -117,14 +129,20 @@ async function startBackend(kind: BackendKind): Promise<Omit<BackendInfo, 'skipp
   }
 }
 
-async function startNodeBackend(kind: 'tensorflow-gpu' | 'tensorflow'): Promise<Omit<BackendInfo, 'skipped' | 'initMs'>> {
+async function startNodeBackend(
+  kind: 'tensorflow-gpu' | 'tensorflow',
+): Promise<Omit<BackendInfo, 'skipped' | 'initMs'>> {
   // A variable specifier: the packages are optional, so the type checker must not look for them.
   const specifier: string = nodePackages[kind];
   // Importing registers the `tensorflow` backend in tfjs's process-wide engine; it throws when the
   // package is absent or its native binding (libtensorflow) was never downloaded.
   const mod = (await import(specifier)) as { version?: Record<string, string> };
   await setBackend('tensorflow');
-  const info: Omit<BackendInfo, 'skipped' | 'initMs'> = { name: kind, tfjsBackend: 'tensorflow', versions: { ...tf.version, ...stringEntries(mod.version) } };
+  const info: Omit<BackendInfo, 'skipped' | 'initMs'> = {
+    name: kind,
+    tfjsBackend: 'tensorflow',
+    versions: { ...tf.version, ...stringEntries(mod.version) },
+  };
   if (kind === 'tensorflow-gpu') {
     const usingGpu = (tf.backend() as unknown as { isUsingGpuDevice?: unknown }).isUsingGpuDevice;
     if (typeof usingGpu === 'boolean') info.gpu = usingGpu;
@@ -147,7 +165,12 @@ async function startWasmBackend(): Promise<Omit<BackendInfo, 'skipped' | 'initMs
     removeHandlersAddedSince(before);
   }
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
-  return { name: 'wasm', tfjsBackend: 'wasm', versions: { ...tf.version, 'tfjs-backend-wasm': wasm.version_wasm }, wasm: { simd, threads: wasm.getThreadsCount() } };
+  return {
+    name: 'wasm',
+    tfjsBackend: 'wasm',
+    versions: { ...tf.version, 'tfjs-backend-wasm': wasm.version_wasm },
+    wasm: { simd, threads: wasm.getThreadsCount() },
+  };
 }
 
 type ProcessHandler = (...args: unknown[]) => void;
@@ -162,7 +185,8 @@ function processHandlers(): Map<string, ProcessHandler[]> {
 function removeHandlersAddedSince(before: Map<string, ProcessHandler[]>): void {
   for (const event of guardedEvents) {
     const known = new Set(before.get(event));
-    for (const handler of processEvents.listeners(event) as ProcessHandler[]) if (!known.has(handler)) processEvents.removeListener(event, handler);
+    for (const handler of processEvents.listeners(event) as ProcessHandler[])
+      if (!known.has(handler)) processEvents.removeListener(event, handler);
   }
 }
 

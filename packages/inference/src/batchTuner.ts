@@ -24,7 +24,11 @@ export interface MeasureBatchingOptions {
  * closed loop (each submits again as soon as its result comes), as a worker's queue does under a
  * full backlog: images/s and per-image latency. The model only: no HTTP, queue or database.
  */
-export async function measureBatching(model: ServedModel, setting: { maxBatchSize: number; maxDelayMs: number }, options: MeasureBatchingOptions = {}): Promise<BatchPoint> {
+export async function measureBatching(
+  model: ServedModel,
+  setting: { maxBatchSize: number; maxDelayMs: number },
+  options: MeasureBatchingOptions = {},
+): Promise<BatchPoint> {
   const input = new Float32Array(model.inputSize).fill(0.5);
   await model.warmUp([setting.maxBatchSize]); // the first call at a shape compiles and allocates
   const batcher = new Batcher<Float32Array, number[]>({ ...setting, run: (inputs) => model.predictBatch(inputs) });
@@ -48,7 +52,13 @@ export async function measureBatching(model: ServedModel, setting: { maxBatchSiz
   await batcher.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  return { ...setting, imagesPerSecond: (latencies.length / elapsed) * 1000, p50Ms: at(0.5), p99Ms: at(0.99), meanBatch: stats.items / stats.batches };
+  return {
+    ...setting,
+    imagesPerSecond: (latencies.length / elapsed) * 1000,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    meanBatch: stats.items / stats.batches,
+  };
 }
 
 export interface TuneBatchingOptions {
@@ -86,7 +96,11 @@ export async function tuneBatching(model: ServedModel, options: TuneBatchingOpti
   const measured: BatchPoint[] = [];
   const kept = new Map<string, BatchPoint>();
   const measure = async (maxBatchSize: number, maxDelayMs: number) => {
-    const point = await measureBatching(model, { maxBatchSize, maxDelayMs }, { durationMs: options.durationMs ?? 1500 });
+    const point = await measureBatching(
+      model,
+      { maxBatchSize, maxDelayMs },
+      { durationMs: options.durationMs ?? 1500 },
+    );
     measured.push(point);
     options.onPoint?.(point);
     const key = `${maxBatchSize}/${maxDelayMs}`;
@@ -107,7 +121,8 @@ export async function tuneBatching(model: ServedModel, options: TuneBatchingOpti
   }
   const pick = () => choose([...kept.values()], options.budgetMs);
   const atSize = pick();
-  if (atSize) for (const delay of options.delaysMs ?? [0, 2, 5, 10]) if (delay !== 2) await measure(atSize.maxBatchSize, delay);
+  if (atSize)
+    for (const delay of options.delaysMs ?? [0, 2, 5, 10]) if (delay !== 2) await measure(atSize.maxBatchSize, delay);
   return { best: pick(), points: measured };
 }
 
@@ -117,5 +132,9 @@ function choose(points: readonly BatchPoint[], budgetMs: number): BatchPoint | n
   const top = Math.max(...within.map((point) => point.imagesPerSecond));
   // Past the knee the rate barely moves while the latency grows with the batch: among the
   // settings within 3% of the top rate (the noise of one short point), the lowest p99 wins.
-  return within.filter((point) => point.imagesPerSecond >= top * 0.97).sort((a, b) => a.p99Ms - b.p99Ms || a.maxBatchSize - b.maxBatchSize)[0] ?? null;
+  return (
+    within
+      .filter((point) => point.imagesPerSecond >= top * 0.97)
+      .sort((a, b) => a.p99Ms - b.p99Ms || a.maxBatchSize - b.maxBatchSize)[0] ?? null
+  );
 }

@@ -106,15 +106,24 @@ export class Batcher<I, O> {
   #due = false;
   #running: Promise<void> | null = null;
   #closed = false;
-  readonly #stats = { batches: 0, items: 0, sizes: {} as Record<number, number>, succeeded: 0, failed: 0, splitBatches: 0 };
+  readonly #stats = {
+    batches: 0,
+    items: 0,
+    sizes: {} as Record<number, number>,
+    succeeded: 0,
+    failed: 0,
+    splitBatches: 0,
+  };
 
   constructor(options: BatcherOptions<I, O>) {
-    if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1) throw new RangeError('maxBatchSize must be an integer >= 1');
+    if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1)
+      throw new RangeError('maxBatchSize must be an integer >= 1');
     if (!Number.isFinite(options.maxDelayMs) || options.maxDelayMs < 0) throw new RangeError('maxDelayMs must be >= 0');
     this.#maxBatchSize = options.maxBatchSize;
     this.#maxDelayMs = options.maxDelayMs;
     this.#run = options.run;
-    if (options.latencyBudgetMs !== undefined && !(options.latencyBudgetMs > 0)) throw new RangeError('latencyBudgetMs must be > 0');
+    if (options.latencyBudgetMs !== undefined && !(options.latencyBudgetMs > 0))
+      throw new RangeError('latencyBudgetMs must be > 0');
     this.#latencyBudgetMs = options.latencyBudgetMs;
   }
 
@@ -125,7 +134,8 @@ export class Batcher<I, O> {
       const now = performance.now();
       if (this.#lastArrival !== null) {
         const gap = now - this.#lastArrival;
-        this.#arrivalGapMs = this.#arrivalGapMs === null ? gap : this.#arrivalGapMs + gapSmoothing * (gap - this.#arrivalGapMs);
+        this.#arrivalGapMs =
+          this.#arrivalGapMs === null ? gap : this.#arrivalGapMs + gapSmoothing * (gap - this.#arrivalGapMs);
       }
       this.#lastArrival = now;
       this.#queue.push({ item, enqueuedAt: now, resolve, reject });
@@ -136,7 +146,12 @@ export class Batcher<I, O> {
   }
 
   get stats(): BatcherStats {
-    return { ...this.#stats, sizes: { ...this.#stats.sizes }, queued: this.#queue.length, running: this.#running !== null };
+    return {
+      ...this.#stats,
+      sizes: { ...this.#stats.sizes },
+      queued: this.#queue.length,
+      running: this.#running !== null,
+    };
   }
 
   /** Runs what is queued now without waiting for the delay. */
@@ -238,7 +253,9 @@ export class Batcher<I, O> {
   async #call(items: I[]): Promise<Array<O | Error>> {
     const results = await this.#run(items);
     if (!Array.isArray(results) || results.length !== items.length) {
-      throw new Error(`batch run returned ${Array.isArray(results) ? results.length : typeof results} results for ${items.length} items`);
+      throw new Error(
+        `batch run returned ${Array.isArray(results) ? results.length : typeof results} results for ${items.length} items`,
+      );
     }
     return results;
   }

@@ -34,8 +34,14 @@ export interface CreateInferenceEnginesOptions {
  * (versions with an ONNX file run on it, the others on TF.js). A named backend or provider that
  * does not start throws MODEL_NOT_READY, which fails the boot.
  */
-export async function createInferenceEngines(options: CreateInferenceEnginesOptions = {}): Promise<InferenceEngines & { tfjs: BackendInfo }> {
+export async function createInferenceEngines(
+  options: CreateInferenceEnginesOptions = {},
+): Promise<InferenceEngines & { tfjs: BackendInfo }> {
   const tfjs = await startTfjsBackend({ preferred: options.tfjsBackend, logger: options.logger });
-  const onnx = await startOnnxRuntime({ preferred: options.onnxProvider, intraOpThreads: options.intraOpThreads, logger: options.logger });
+  const onnx = await startOnnxRuntime({
+    preferred: options.onnxProvider,
+    intraOpThreads: options.intraOpThreads,
+    logger: options.logger,
+  });
   return { tfjs, onnx };
 }

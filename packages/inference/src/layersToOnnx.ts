@@ -62,7 +62,11 @@ interface KerasModelConfig {
   config: { name?: string; layers: KerasLayer[]; input_layers?: unknown[]; output_layers?: unknown[] } | KerasLayer[];
 }
 
-export function layersModelToOnnx(modelJson: tf.io.ModelJSON, weightData: ArrayBuffer, options: LayersToOnnxOptions = {}): Uint8Array {
+export function layersModelToOnnx(
+  modelJson: tf.io.ModelJSON,
+  weightData: ArrayBuffer,
+  options: LayersToOnnxOptions = {},
+): Uint8Array {
   const topology = modelJson.modelTopology as { model_config?: KerasModelConfig } & Partial<KerasModelConfig>;
   const modelConfig = (topology.model_config ?? topology) as KerasModelConfig;
   if (typeof modelConfig?.class_name !== 'string') throw new LayersToOnnxError('model.json has no Keras model config');
@@ -71,7 +75,10 @@ export function layersModelToOnnx(modelJson: tf.io.ModelJSON, weightData: ArrayB
   return new Converter(weights, options).convert(modelConfig);
 }
 
-function decodeWeights(weightData: ArrayBuffer, specs: tf.io.WeightsManifestEntry[]): Map<string, { shape: number[]; values: Float32Array }> {
+function decodeWeights(
+  weightData: ArrayBuffer,
+  specs: tf.io.WeightsManifestEntry[],
+): Map<string, { shape: number[]; values: Float32Array }> {
   // tfjs's own decoder: it also undoes uint8/uint16/float16 weight quantization.
   const tensors = tf.io.decodeWeights(weightData, specs);
   const out = new Map<string, { shape: number[]; values: Float32Array }>();
@@ -99,19 +106,30 @@ class Converter {
 
   convert(model: KerasModelConfig): Uint8Array {
     const { layers, inputs, outputs } = this.#graphOf(model);
-    if (inputs.length !== 1 || outputs.length !== 1) throw new LayersToOnnxError(`only models with one input and one output convert (this one has ${inputs.length} and ${outputs.length})`);
+    if (inputs.length !== 1 || outputs.length !== 1)
+      throw new LayersToOnnxError(
+        `only models with one input and one output convert (this one has ${inputs.length} and ${outputs.length})`,
+      );
     const inputLayer = layers.find((layer) => layer.config.name === inputs[0]);
-    const inputShape = (inputLayer?.config.batch_input_shape ?? inputLayer?.config.batchInputShape) as Array<number | null> | undefined;
+    const inputShape = (inputLayer?.config.batch_input_shape ?? inputLayer?.config.batchInputShape) as
+      Array<number | null> | undefined;
     if (!inputShape) throw new LayersToOnnxError(`cannot find the input shape of ${inputs[0]}`);
     const nchwInput = this.#options.inputLayout === 'nchw' && inputShape.length === 4;
-    this.#values.set(inputs[0] as string, { name: 'input', layout: inputShape.length === 4 ? (nchwInput ? 'nchw' : 'nhwc') : 'flat', rank: inputShape.length });
-    const declaredShape = nchwInput ? [inputShape[0] ?? null, inputShape[3] ?? null, inputShape[1] ?? null, inputShape[2] ?? null] : inputShape;
+    this.#values.set(inputs[0] as string, {
+      name: 'input',
+      layout: inputShape.length === 4 ? (nchwInput ? 'nchw' : 'nhwc') : 'flat',
+      rank: inputShape.length,
+    });
+    const declaredShape = nchwInput
+      ? [inputShape[0] ?? null, inputShape[3] ?? null, inputShape[1] ?? null, inputShape[2] ?? null]
+      : inputShape;
 
     for (const layer of layers) {
       if (layer.class_name === 'InputLayer') continue;
       const sources = this.#inboundOf(layer).map((name) => {
         const value = this.#values.get(name);
-        if (!value) throw new LayersToOnnxError(`layer ${layer.config.name} reads ${name}, which is not computed before it`);
+        if (!value)
+          throw new LayersToOnnxError(`layer ${layer.config.name} reads ${name}, which is not computed before it`);
         return value;
       });
       this.#values.set(layer.config.name, this.#layer(layer, sources));
@@ -120,8 +138,11 @@ class Converter {
     const result = this.#as(last, last.rank === 4 ? 'nhwc' : last.layout);
     this.#nodes.push(node('Identity', [result.name], ['output']));
 
-    const dims = (shape: Array<number | null>) => shape.map((d, i) => (d === null || i === 0 ? { dimParam: i === 0 ? 'batch' : `d${i}` } : { dimValue: d }));
-    const tensorType = (shape: Array<number | null>) => ({ tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims(shape) } } });
+    const dims = (shape: Array<number | null>) =>
+      shape.map((d, i) => (d === null || i === 0 ? { dimParam: i === 0 ? 'batch' : `d${i}` } : { dimValue: d }));
+    const tensorType = (shape: Array<number | null>) => ({
+      tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims(shape) } },
+    });
     const proto = onnx.ModelProto.create({
       irVersion: 7,
       opsetImport: [{ domain: '', version: this.#options.opset ?? 13 }],
@@ -146,11 +167,18 @@ class Converter {
       const first = layers[0];
       if (!first) throw new LayersToOnnxError('the Sequential model has no layers');
       // A Sequential model's first layer carries the input shape; give it an input of its own.
-      const input: KerasLayer = { class_name: 'InputLayer', config: { name: '__input', batch_input_shape: first.config.batch_input_shape ?? first.config.batchInputShape } };
-      const chained = layers.map((layer, i) => ({ ...layer, inbound_nodes: [[[i === 0 ? '__input' : (layers[i - 1] as KerasLayer).config.name, 0, 0, {}]]] }));
+      const input: KerasLayer = {
+        class_name: 'InputLayer',
+        config: { name: '__input', batch_input_shape: first.config.batch_input_shape ?? first.config.batchInputShape },
+      };
+      const chained = layers.map((layer, i) => ({
+        ...layer,
+        inbound_nodes: [[[i === 0 ? '__input' : (layers[i - 1] as KerasLayer).config.name, 0, 0, {}]]],
+      }));
       return { layers: [input, ...chained], inputs: ['__input'], outputs: [(layers.at(-1) as KerasLayer).config.name] };
     }
-    if (model.class_name !== 'Model' && model.class_name !== 'Functional') throw new LayersToOnnxError(`model class ${model.class_name} is not supported`);
+    if (model.class_name !== 'Model' && model.class_name !== 'Functional')
+      throw new LayersToOnnxError(`model class ${model.class_name} is not supported`);
     const config = model.config as Exclude<KerasModelConfig['config'], KerasLayer[]>;
     const names = (refs: unknown[] | undefined) => (refs ?? []).map((ref) => String((ref as unknown[])[0]));
     return { layers: config.layers, inputs: names(config.input_layers), outputs: names(config.output_layers) };
@@ -158,17 +186,23 @@ class Converter {
 
   #inboundOf(layer: KerasLayer): string[] {
     const nodes = layer.inbound_nodes ?? [];
-    if (nodes.length !== 1) throw new LayersToOnnxError(`layer ${layer.config.name} is called ${nodes.length} times; shared layers are not supported`);
+    if (nodes.length !== 1)
+      throw new LayersToOnnxError(
+        `layer ${layer.config.name} is called ${nodes.length} times; shared layers are not supported`,
+      );
     const inbound = nodes[0] as unknown;
     // Keras 2: [[layer, nodeIndex, tensorIndex, kwargs], ...]; Keras 3: { args: [...] }.
     if (Array.isArray(inbound)) return inbound.map((ref) => String((ref as unknown[])[0]));
-    throw new LayersToOnnxError(`layer ${layer.config.name} has inbound nodes in a format this converter does not read`);
+    throw new LayersToOnnxError(
+      `layer ${layer.config.name} has inbound nodes in a format this converter does not read`,
+    );
   }
 
   #layer(layer: KerasLayer, inputs: Value[]): Value {
     const c = layer.config;
     const one = inputs[0] as Value;
-    if (c.data_format !== undefined && c.data_format !== 'channels_last') throw new LayersToOnnxError(`layer ${c.name}: only channels_last models convert`);
+    if (c.data_format !== undefined && c.data_format !== 'channels_last')
+      throw new LayersToOnnxError(`layer ${c.name}: only channels_last models convert`);
     switch (layer.class_name) {
       case 'Dropout':
       case 'SpatialDropout2D':
@@ -181,12 +215,21 @@ class Converter {
         return this.#activation(c, this.#conv(c, one, 'depthwise_kernel', 'depthwise'));
       case 'SeparableConv2D': {
         const depthwise = this.#conv({ ...c, use_bias: false }, one, 'depthwise_kernel', 'depthwise');
-        return this.#activation(c, this.#conv({ ...c, kernel_size: [1, 1], strides: [1, 1], padding: 'valid', dilation_rate: [1, 1] }, depthwise, 'pointwise_kernel', 1));
+        return this.#activation(
+          c,
+          this.#conv(
+            { ...c, kernel_size: [1, 1], strides: [1, 1], padding: 'valid', dilation_rate: [1, 1] },
+            depthwise,
+            'pointwise_kernel',
+            1,
+          ),
+        );
       }
       case 'BatchNormalization':
         return this.#batchNorm(c, one);
       case 'ReLU': {
-        if ((c.negative_slope as number | undefined) || (c.threshold as number | undefined)) throw new LayersToOnnxError(`layer ${c.name}: ReLU with a slope or threshold is not supported`);
+        if ((c.negative_slope as number | undefined) || (c.threshold as number | undefined))
+          throw new LayersToOnnxError(`layer ${c.name}: ReLU with a slope or threshold is not supported`);
         const max = c.max_value as number | null | undefined;
         return max === null || max === undefined ? this.#unary('Relu', one) : this.#clip(one, 0, max);
       }
@@ -209,11 +252,23 @@ class Converter {
         return this.#pool(layer.class_name === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', c, one);
       case 'GlobalAveragePooling2D':
       case 'GlobalMaxPooling2D': {
-        const pooled = this.#op(layer.class_name === 'GlobalMaxPooling2D' ? 'GlobalMaxPool' : 'GlobalAveragePool', [this.#as(one, 'nchw').name], [], 'nchw', 4);
+        const pooled = this.#op(
+          layer.class_name === 'GlobalMaxPooling2D' ? 'GlobalMaxPool' : 'GlobalAveragePool',
+          [this.#as(one, 'nchw').name],
+          [],
+          'nchw',
+          4,
+        );
         return c.keepdims === true ? pooled : this.#op('Flatten', [pooled.name], [attr.int('axis', 1)], 'flat', 2);
       }
       case 'Flatten':
-        return this.#op('Flatten', [this.#as(one, one.rank === 4 ? 'nhwc' : one.layout).name], [attr.int('axis', 1)], 'flat', 2);
+        return this.#op(
+          'Flatten',
+          [this.#as(one, one.rank === 4 ? 'nhwc' : one.layout).name],
+          [attr.int('axis', 1)],
+          'flat',
+          2,
+        );
       case 'Reshape':
         return this.#reshape(c, one);
       case 'Dense':
@@ -245,11 +300,20 @@ class Converter {
             const to = depthwise ? ((i * outC + o) * kh + y) * kw + x : ((o * inC + i) * kh + y) * kw + x;
             w[to] = kernel.values[from] as number;
           }
-    const names = [this.#input(this.#as(input, 'nchw')), this.#constant(`${c.name}_W`, [outChannels, depthwise ? 1 : inC, kh, kw], w)];
-    if (c.use_bias !== false) names.push(this.#constant(`${c.name}_B`, [outChannels], this.#weight(c.name, 'bias').values));
+    const names = [
+      this.#input(this.#as(input, 'nchw')),
+      this.#constant(`${c.name}_W`, [outChannels, depthwise ? 1 : inC, kh, kw], w),
+    ];
+    if (c.use_bias !== false)
+      names.push(this.#constant(`${c.name}_B`, [outChannels], this.#weight(c.name, 'bias').values));
     const strides = pair(c.strides, 1);
     const dilations = pair(c.dilation_rate, 1);
-    const attributes = [attr.ints('kernel_shape', [kh, kw]), attr.ints('strides', strides), attr.ints('dilations', dilations), attr.int('group', depthwise ? inC : 1)];
+    const attributes = [
+      attr.ints('kernel_shape', [kh, kw]),
+      attr.ints('strides', strides),
+      attr.ints('dilations', dilations),
+      attr.int('group', depthwise ? inC : 1),
+    ];
     attributes.push(padding(c.padding, c.name));
     return this.#op('Conv', names, attributes, 'nchw', 4);
   }
@@ -257,13 +321,15 @@ class Converter {
   #batchNorm(c: KerasLayer['config'], input: Value): Value {
     const axis = c.axis as number | number[] | undefined;
     const axisValue = Array.isArray(axis) ? axis[0] : axis;
-    if (axisValue !== undefined && axisValue !== -1 && axisValue !== input.rank - 1) throw new LayersToOnnxError(`layer ${c.name}: BatchNormalization over axis ${String(axis)} is not supported`);
+    if (axisValue !== undefined && axisValue !== -1 && axisValue !== input.rank - 1)
+      throw new LayersToOnnxError(`layer ${c.name}: BatchNormalization over axis ${String(axis)} is not supported`);
     const mean = this.#weight(c.name, 'moving_mean').values;
     const channels = mean.length;
     const gamma = c.scale === false ? new Float32Array(channels).fill(1) : this.#weight(c.name, 'gamma').values;
     const beta = c.center === false ? new Float32Array(channels) : this.#weight(c.name, 'beta').values;
     const source = input.rank === 4 ? this.#as(input, 'nchw') : input;
-    if (input.rank !== 4 && input.rank !== 2) throw new LayersToOnnxError(`layer ${c.name}: BatchNormalization on rank ${input.rank} is not supported`);
+    if (input.rank !== 4 && input.rank !== 2)
+      throw new LayersToOnnxError(`layer ${c.name}: BatchNormalization on rank ${input.rank} is not supported`);
     const names = [
       source.name,
       this.#constant(`${c.name}_scale`, [channels], gamma),
@@ -271,16 +337,34 @@ class Converter {
       this.#constant(`${c.name}_mean`, [channels], mean),
       this.#constant(`${c.name}_var`, [channels], this.#weight(c.name, 'moving_variance').values),
     ];
-    return this.#op('BatchNormalization', names, [attr.float('epsilon', (c.epsilon as number | undefined) ?? 1e-3)], source.layout, source.rank);
+    return this.#op(
+      'BatchNormalization',
+      names,
+      [attr.float('epsilon', (c.epsilon as number | undefined) ?? 1e-3)],
+      source.layout,
+      source.rank,
+    );
   }
 
   #dense(c: KerasLayer['config'], input: Value): Value {
     const kernel = this.#weight(c.name, 'kernel');
     const source = this.#as(input, input.rank === 4 ? 'nhwc' : input.layout);
-    const product = this.#op('MatMul', [source.name, this.#constant(`${c.name}_W`, kernel.shape, kernel.values)], [], source.layout, source.rank);
+    const product = this.#op(
+      'MatMul',
+      [source.name, this.#constant(`${c.name}_W`, kernel.shape, kernel.values)],
+      [],
+      source.layout,
+      source.rank,
+    );
     if (c.use_bias === false) return product;
     const bias = this.#weight(c.name, 'bias');
-    return this.#op('Add', [product.name, this.#constant(`${c.name}_B`, bias.shape, bias.values)], [], source.layout, source.rank);
+    return this.#op(
+      'Add',
+      [product.name, this.#constant(`${c.name}_B`, bias.shape, bias.values)],
+      [],
+      source.layout,
+      source.rank,
+    );
   }
 
   #activation(c: KerasLayer['config'], value: Value): Value {
@@ -306,7 +390,10 @@ class Converter {
       case 'elu':
         return this.#unary('Elu', value);
       case 'selu':
-        return this.#unary('Selu', value, [attr.float('alpha', 1.6732632423543772), attr.float('gamma', 1.0507009873554805)]);
+        return this.#unary('Selu', value, [
+          attr.float('alpha', 1.6732632423543772),
+          attr.float('gamma', 1.0507009873554805),
+        ]);
       case 'softmax':
         return this.#softmax(value);
       case 'swish':
@@ -352,15 +439,37 @@ class Converter {
     if (rank === 4) {
       // NHWC axis → NCHW axis: channels 3 → 1, height 1 → 2, width 2 → 3.
       const onnxAxis = [0, 2, 3, 1][keras] as number;
-      return this.#op('Concat', inputs.map((v) => this.#as(v, 'nchw').name), [attr.int('axis', onnxAxis)], 'nchw', 4);
+      return this.#op(
+        'Concat',
+        inputs.map((v) => this.#as(v, 'nchw').name),
+        [attr.int('axis', onnxAxis)],
+        'nchw',
+        4,
+      );
     }
-    return this.#op('Concat', inputs.map((v) => v.name), [attr.int('axis', keras)], (inputs[0] as Value).layout, rank);
+    return this.#op(
+      'Concat',
+      inputs.map((v) => v.name),
+      [attr.int('axis', keras)],
+      (inputs[0] as Value).layout,
+      rank,
+    );
   }
 
   #pad(c: KerasLayer['config'], input: Value): Value {
     const p = c.padding as number | [number, number] | [[number, number], [number, number]];
     const [[top, bottom], [left, right]] =
-      typeof p === 'number' ? [[p, p], [p, p]] : typeof p[0] === 'number' ? [[p[0], p[0]], [p[1] as number, p[1] as number]] : (p as [[number, number], [number, number]]);
+      typeof p === 'number'
+        ? [
+            [p, p],
+            [p, p],
+          ]
+        : typeof p[0] === 'number'
+          ? [
+              [p[0], p[0]],
+              [p[1] as number, p[1] as number],
+            ]
+          : (p as [[number, number], [number, number]]);
     const pads = this.#int64Constant(`pads_${this.#counter++}`, [8], [0, 0, top, left, 0, 0, bottom, right]);
     return this.#op('Pad', [this.#as(input, 'nchw').name, pads], [attr.string('mode', 'constant')], 'nchw', 4);
   }
@@ -406,18 +515,39 @@ class Converter {
 
   #constant(name: string, dims: number[], values: Float32Array): string {
     const unique = `${name}_${this.#counter++}`;
-    this.#initializers.push(onnx.TensorProto.create({ name: unique, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: bytesOf(values) }));
+    this.#initializers.push(
+      onnx.TensorProto.create({
+        name: unique,
+        dims,
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        rawData: bytesOf(values),
+      }),
+    );
     return unique;
   }
 
   #int64Constant(name: string, dims: number[], values: number[]): string {
-    this.#initializers.push(onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: bytesOf(BigInt64Array.from(values.map(BigInt))) }));
+    this.#initializers.push(
+      onnx.TensorProto.create({
+        name,
+        dims,
+        dataType: onnx.TensorProto.DataType.INT64,
+        rawData: bytesOf(BigInt64Array.from(values.map(BigInt))),
+      }),
+    );
     return name;
   }
 
   #scalar(value: number): string {
     const name = `scalar_${this.#counter++}`;
-    this.#initializers.push(onnx.TensorProto.create({ name, dims: [], dataType: onnx.TensorProto.DataType.FLOAT, rawData: bytesOf(Float32Array.of(value)) }));
+    this.#initializers.push(
+      onnx.TensorProto.create({
+        name,
+        dims: [],
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        rawData: bytesOf(Float32Array.of(value)),
+      }),
+    );
     return name;
   }
 }
@@ -427,7 +557,13 @@ function bytesOf(values: Float32Array | BigInt64Array): Uint8Array {
   return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
 }
 
-function node(opType: string, input: string[], output: string[], attribute: AttributeProto[] = [], name = output[0] as string): NodeProto {
+function node(
+  opType: string,
+  input: string[],
+  output: string[],
+  attribute: AttributeProto[] = [],
+  name = output[0] as string,
+): NodeProto {
   return onnx.NodeProto.create({ opType, input, output, attribute, name });
 }
 
@@ -445,17 +581,28 @@ function padding(value: unknown, layer: string): AttributeProto {
 }
 
 const attr = {
-  int: (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
-  ints: (name: string, ints: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
-  float: (name: string, f: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f }),
-  string: (name: string, s: string) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) }),
+  int: (name: string, i: number) =>
+    onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i }),
+  ints: (name: string, ints: number[]) =>
+    onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints }),
+  float: (name: string, f: number) =>
+    onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f }),
+  string: (name: string, s: string) =>
+    onnx.AttributeProto.create({
+      name,
+      type: onnx.AttributeProto.AttributeType.STRING,
+      s: new TextEncoder().encode(s),
+    }),
 };
 
 /**
  * model.onnx for a TF.js Layers version given as its files (model.json first, then its shards in
  * order): what the importers and `exportModel` publish beside the TF.js files.
  */
-export function onnxFileForLayers(files: ReadonlyArray<{ path: string; bytes: Uint8Array }>, options: LayersToOnnxOptions = {}): { path: string; bytes: Uint8Array } {
+export function onnxFileForLayers(
+  files: ReadonlyArray<{ path: string; bytes: Uint8Array }>,
+  options: LayersToOnnxOptions = {},
+): { path: string; bytes: Uint8Array } {
   const [modelJsonFile, ...shards] = files;
   if (!modelJsonFile) throw new LayersToOnnxError('no model.json');
   const modelJson = JSON.parse(Buffer.from(modelJsonFile.bytes).toString('utf8')) as tf.io.ModelJSON;

@@ -67,9 +67,14 @@ export const enginePreferences = ['auto', 'onnxruntime', 'tfjs'] as const;
 export type EnginePreference = (typeof enginePreferences)[number];
 
 /** The engine `loadModel` would pick for `manifest` given `engines`. */
-export function engineFor(manifest: Pick<ModelManifest, 'format' | 'onnx'>, engines: InferenceEngines, preference: EnginePreference = 'auto'): 'onnxruntime' | 'tfjs' {
+export function engineFor(
+  manifest: Pick<ModelManifest, 'format' | 'onnx'>,
+  engines: InferenceEngines,
+  preference: EnginePreference = 'auto',
+): 'onnxruntime' | 'tfjs' {
   const hasOnnx = manifest.format === 'onnx' || manifest.onnx !== undefined;
-  if (preference === 'tfjs' || (preference === 'auto' && (!hasOnnx || engines.onnx === null))) return manifest.format === 'onnx' ? 'onnxruntime' : 'tfjs';
+  if (preference === 'tfjs' || (preference === 'auto' && (!hasOnnx || engines.onnx === null)))
+    return manifest.format === 'onnx' ? 'onnxruntime' : 'tfjs';
   return hasOnnx ? 'onnxruntime' : 'tfjs';
 }
 
@@ -86,10 +91,16 @@ export interface ModelArtifactFiles {
  * `details.reason` saying what is wrong (`missing-model-json`, `invalid-model-json`,
  * `missing-weights`, `fetch-failed`, `hash-mismatch`, `format-mismatch`, `load-failed`).
  */
-export async function loadModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions): Promise<ServedModel> {
-  if (engineFor(manifest, options.engines, options.engine) === 'onnxruntime') return loadOnnxModel(location, manifest, options);
+export async function loadModel(
+  location: ModelLocation,
+  manifest: ModelManifest,
+  options: LoadModelOptions,
+): Promise<ServedModel> {
+  if (engineFor(manifest, options.engines, options.engine) === 'onnxruntime')
+    return loadOnnxModel(location, manifest, options);
   const backend = options.engines.tfjs;
-  if (backend === null) throw new AppError('MODEL_NOT_READY', 'no tfjs backend: the engines passed in have none (startTfjsBackend)');
+  if (backend === null)
+    throw new AppError('MODEL_NOT_READY', 'no tfjs backend: the engines passed in have none (startTfjsBackend)');
   const started = performance.now();
   const loadOptions: LoadTfModelOptions = { ...options };
   if (options.verifyHash ?? true) loadOptions.expectedSha256 = manifest.sha256;
@@ -108,38 +119,84 @@ export async function loadModel(location: ModelLocation, manifest: ModelManifest
  * `missing-model-json`, `hash-mismatch`, `fetch-failed`, or `load-failed` when ONNX Runtime
  * refuses the file (not ONNX, an operator it lacks, a shape that does not fit the manifest).
  */
-export async function loadOnnxModel(location: ModelLocation, manifest: ModelManifest, options: LoadModelOptions): Promise<ServedModel> {
+export async function loadOnnxModel(
+  location: ModelLocation,
+  manifest: ModelManifest,
+  options: LoadModelOptions,
+): Promise<ServedModel> {
   const runtime = options.engines.onnx;
-  if (runtime === null) throw modelNotReady(location, 'format-unsupported', `${manifest.name}@${manifest.version} needs ONNX Runtime, which this process does not run`);
+  if (runtime === null)
+    throw modelNotReady(
+      location,
+      'format-unsupported',
+      `${manifest.name}@${manifest.version} needs ONNX Runtime, which this process does not run`,
+    );
   const started = performance.now();
   // model.onnx, then the external data files it names (read from the folder: a remote model is one file).
-  const files = isRemoteLocation(location) ? [await fetchOnnxFile(onnxUrlFor(location), options)] : await readOnnxFiles(location);
+  const files = isRemoteLocation(location)
+    ? [await fetchOnnxFile(onnxUrlFor(location), options)]
+    : await readOnnxFiles(location);
   const [file, ...externalData] = files as [ModelFile, ...ModelFile[]];
   if (isRemoteLocation(location) && onnxExternalDataFiles(file.bytes, location).length > 0) {
-    throw modelNotReady(location, 'format-unsupported', `model.onnx at ${location} keeps its weights in external data files; a model served by URL must be one file`);
+    throw modelNotReady(
+      location,
+      'format-unsupported',
+      `model.onnx at ${location} keeps its weights in external data files; a model served by URL must be one file`,
+    );
   }
   const expected = manifest.format === 'onnx' ? manifest.sha256 : manifest.onnx?.sha256;
   if ((options.verifyHash ?? true) && expected !== undefined) {
     const sha256 = hashModelFiles(files);
-    if (sha256 !== expected) throw modelNotReady(location, 'hash-mismatch', `model.onnx at ${location} hashes to ${sha256}, the manifest says ${expected}`);
+    if (sha256 !== expected)
+      throw modelNotReady(
+        location,
+        'hash-mismatch',
+        `model.onnx at ${location} hashes to ${sha256}, the manifest says ${expected}`,
+      );
   }
   let created: OnnxSession;
   try {
     // The external data goes in as the bytes just hashed, so what runs is what was checked.
     created = await runtime.createSession(file.bytes, externalData);
   } catch (error) {
-    throw modelNotReady(location, 'load-failed', `onnxruntime could not load model.onnx at ${location}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    throw modelNotReady(
+      location,
+      'load-failed',
+      `onnxruntime could not load model.onnx at ${location}: ${(error as Error).message.split('\n')[0]}`,
+      { cause: error },
+    );
   }
-  if (isTensorManifest(manifest)) return new ServedModel({ manifest, runner: new OnnxTensorRunner(created), location, loadMs: performance.now() - started });
+  if (isTensorManifest(manifest))
+    return new ServedModel({
+      manifest,
+      runner: new OnnxTensorRunner(created),
+      location,
+      loadMs: performance.now() - started,
+    });
   const input = imageInputOf(manifest);
   const runner = new OnnxRunner(created, input.layout);
   const { width, height, channels } = input;
   const dims = created.session.inputMetadata?.[0];
   if (dims && 'shape' in dims && Array.isArray(dims.shape)) {
-    const mismatch = onnxInputMismatch({ inputs: [{ name: runner.inputName, elemType: null, dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)) }] }, input);
+    const mismatch = onnxInputMismatch(
+      {
+        inputs: [
+          {
+            name: runner.inputName,
+            elemType: null,
+            dims: dims.shape.map((d) => (typeof d === 'number' && d > 0 ? d : typeof d === 'string' ? d : null)),
+          },
+        ],
+      },
+      input,
+    );
     if (mismatch !== null) {
       runner.dispose();
-      throw modelNotReady(location, 'load-failed', `${manifest.name}@${manifest.version}: ${mismatch} (${width}×${height}×${channels})`);
+      throw modelNotReady(
+        location,
+        'load-failed',
+        `${manifest.name}@${manifest.version}: ${mismatch} (${width}×${height}×${channels})`,
+      );
     }
   }
   return new ServedModel({ manifest, runner, location, loadMs: performance.now() - started });
@@ -169,9 +226,14 @@ class OnnxRunner implements ModelRunner {
   }
 
   async run(batch: Float32Array, shape: [number, number, number, number]): Promise<Float32Array> {
-    const outputs = await this.#session.run({ [this.inputName]: new this.#ort.Tensor('float32', batch, shape) }, [this.#outputName]);
+    const outputs = await this.#session.run({ [this.inputName]: new this.#ort.Tensor('float32', batch, shape) }, [
+      this.#outputName,
+    ]);
     const output = outputs[this.#outputName];
-    if (!output || output.type !== 'float32') throw new Error(`the ONNX model's output "${this.#outputName}" is ${output ? output.type : 'missing'}, not float32`);
+    if (!output || output.type !== 'float32')
+      throw new Error(
+        `the ONNX model's output "${this.#outputName}" is ${output ? output.type : 'missing'}, not float32`,
+      );
     return output.data as Float32Array;
   }
 
@@ -197,7 +259,9 @@ class OnnxTensorRunner implements ModelRunner {
   }
 
   run(): Promise<ArrayLike<number>> {
-    return Promise.reject(new AppError('MODEL_KIND_MISMATCH', 'a tensor model takes named tensors, not an image batch'));
+    return Promise.reject(
+      new AppError('MODEL_KIND_MISMATCH', 'a tensor model takes named tensors, not an image batch'),
+    );
   }
 
   async runTensors(inputs: readonly Tensor[], outputNames: readonly string[]): Promise<Tensor[]> {
@@ -208,9 +272,17 @@ class OnnxTensorRunner implements ModelRunner {
       const output = results[name];
       if (!output) throw new Error(`the ONNX model did not return its output "${name}"`);
       const datatype = datatypeOfOrt(output.type);
-      if (datatype === null) throw new Error(`the ONNX output "${name}" is ${output.type}, which the protocol does not carry`);
+      if (datatype === null)
+        throw new Error(`the ONNX output "${name}" is ${output.type}, which the protocol does not carry`);
       // FP16 comes back as Float16Array where the runtime has it: kept as its bits, as tensors hold it.
-      const data = datatype === 'FP16' ? new Uint16Array((output.data as Uint16Array).buffer, (output.data as Uint16Array).byteOffset, (output.data as Uint16Array).length) : (output.data as TensorData);
+      const data =
+        datatype === 'FP16'
+          ? new Uint16Array(
+              (output.data as Uint16Array).buffer,
+              (output.data as Uint16Array).byteOffset,
+              (output.data as Uint16Array).length,
+            )
+          : (output.data as TensorData);
       return { name, datatype, shape: [...output.dims], data };
     });
   }
@@ -237,50 +309,93 @@ function ortTensor(ort: typeof Ort, tensor: Tensor): Ort.Tensor {
  * backends can: on wasm or cpu this throws MODEL_NOT_READY `format-unsupported`, a clear answer
  * the worker reports instead of crashing.
  */
-export async function loadSavedModel(location: ModelLocation, manifest: ModelManifest, backend: BackendInfo, options: LoadTfModelOptions = {}): Promise<{ model: TfModel; sha256: string }> {
+export async function loadSavedModel(
+  location: ModelLocation,
+  manifest: ModelManifest,
+  backend: BackendInfo,
+  options: LoadTfModelOptions = {},
+): Promise<{ model: TfModel; sha256: string }> {
   if (backend.tfjsBackend !== 'tensorflow') {
-    throw modelNotReady(location, 'format-unsupported', `${manifest.name}@${manifest.version} is a SavedModel; it needs the tensorflow or tensorflow-gpu backend, this process runs ${backend.name}`);
+    throw modelNotReady(
+      location,
+      'format-unsupported',
+      `${manifest.name}@${manifest.version} is a SavedModel; it needs the tensorflow or tensorflow-gpu backend, this process runs ${backend.name}`,
+    );
   }
-  if (isRemoteLocation(location)) throw modelNotReady(location, 'format-unsupported', 'a SavedModel is served from a local folder only');
+  if (isRemoteLocation(location))
+    throw modelNotReady(location, 'format-unsupported', 'a SavedModel is served from a local folder only');
   const sha256 = hashModelFiles(await readSavedModelFiles(location));
   if (options.expectedSha256 !== undefined && sha256 !== options.expectedSha256) {
-    throw modelNotReady(location, 'hash-mismatch', `SavedModel files at ${location} hash to ${sha256}, the manifest says ${options.expectedSha256}`);
+    throw modelNotReady(
+      location,
+      'hash-mismatch',
+      `SavedModel files at ${location} hash to ${sha256}, the manifest says ${options.expectedSha256}`,
+    );
   }
   const specifier: string = backend.name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
-  const node = (await import(specifier)) as { node: { loadSavedModel(path: string, tags?: string[], signature?: string): Promise<SavedModelLike> } };
+  const node = (await import(specifier)) as {
+    node: { loadSavedModel(path: string, tags?: string[], signature?: string): Promise<SavedModelLike> };
+  };
   const { tags, signature } = manifest.savedModel ?? { tags: ['serve'], signature: 'serving_default' };
   try {
     return { model: await node.node.loadSavedModel(location, tags, signature), sha256 };
   } catch (error) {
-    throw modelNotReady(location, 'load-failed', `tfjs-node could not load the SavedModel at ${location}: ${(error as Error).message}`, { cause: error });
+    throw modelNotReady(
+      location,
+      'load-failed',
+      `tfjs-node could not load the SavedModel at ${location}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
 /** Loads the bare tfjs model at `location`; the caller owns it and must dispose it. */
-export async function loadTfModel(location: ModelLocation, format: Exclude<ModelFormat, 'saved_model' | 'onnx'>, options: LoadTfModelOptions = {}): Promise<{ model: TfModel; sha256: string }> {
+export async function loadTfModel(
+  location: ModelLocation,
+  format: Exclude<ModelFormat, 'saved_model' | 'onnx'>,
+  options: LoadTfModelOptions = {},
+): Promise<{ model: TfModel; sha256: string }> {
   const artifacts = await readModelArtifacts(location, options);
   if (options.expectedSha256 !== undefined && artifacts.sha256 !== options.expectedSha256) {
-    throw modelNotReady(location, 'hash-mismatch', `model files at ${location} hash to ${artifacts.sha256}, the manifest says ${options.expectedSha256}`);
+    throw modelNotReady(
+      location,
+      'hash-mismatch',
+      `model files at ${location} hash to ${artifacts.sha256}, the manifest says ${options.expectedSha256}`,
+    );
   }
   const declared = artifacts.modelJson.format;
   if (typeof declared === 'string' && declared.length > 0 && !declared.startsWith(format)) {
-    throw modelNotReady(location, 'format-mismatch', `model.json at ${location} is a ${declared}, the manifest says ${format}`);
+    throw modelNotReady(
+      location,
+      'format-mismatch',
+      `model.json at ${location} is a ${declared}, the manifest says ${format}`,
+    );
   }
   const handler = memoryHandler(artifacts);
   try {
     const model = format === 'layers' ? await tf.loadLayersModel(handler) : await tf.loadGraphModel(handler);
     return { model, sha256: artifacts.sha256 };
   } catch (error) {
-    throw modelNotReady(location, 'load-failed', `tfjs could not build the ${format} model at ${location}: ${(error as Error).message}`, { cause: error });
+    throw modelNotReady(
+      location,
+      'load-failed',
+      `tfjs could not build the ${format} model at ${location}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
 /** Reads model.json and its shards from a folder or an http(s) URL, and hashes them. */
-export async function readModelArtifacts(location: ModelLocation, options: ReadModelArtifactsOptions = {}): Promise<ModelArtifactFiles> {
+export async function readModelArtifacts(
+  location: ModelLocation,
+  options: ReadModelArtifactsOptions = {},
+): Promise<ModelArtifactFiles> {
   const files = isRemoteLocation(location) ? await fetchModelFiles(location, options) : await readModelFiles(location);
   const first = files[0] as ModelFile;
   // readModelFiles / fetchModelFiles already parsed it once; parsing twice keeps their API small.
-  const modelJson = JSON.parse(Buffer.from(first.bytes.buffer, first.bytes.byteOffset, first.bytes.byteLength).toString('utf8')) as tf.io.ModelJSON;
+  const modelJson = JSON.parse(
+    Buffer.from(first.bytes.buffer, first.bytes.byteOffset, first.bytes.byteLength).toString('utf8'),
+  ) as tf.io.ModelJSON;
   if (typeof modelJson.modelTopology !== 'object' || modelJson.modelTopology === null) {
     throw modelNotReady(location, 'invalid-model-json', `model.json at ${location} has no modelTopology`);
   }

@@ -105,7 +105,11 @@ export interface ModelLease {
    * Runs one input in the version's next batch; `onStart` is called when that batch starts, with
    * the tags of the inputs in it (an opaque label of this input, such as its job's traceparent).
    */
-  submit(input: Float32Array | readonly Tensor[], onStart?: (batch: BatchStart) => void, tag?: string): Promise<Inference>;
+  submit(
+    input: Float32Array | readonly Tensor[],
+    onStart?: (batch: BatchStart) => void,
+    tag?: string,
+  ): Promise<Inference>;
   release(): void;
 }
 
@@ -198,7 +202,8 @@ export class ModelPool {
     const { registry } = this.#options;
     const listed = names === '*' ? await registry.list() : [];
     const wanted = names === '*' ? listed.map((model) => model.name) : names;
-    if (wanted.length === 0) throw new Error(`no models to serve in ${registry.root}; run \`pnpm models:import\` first`);
+    if (wanted.length === 0)
+      throw new Error(`no models to serve in ${registry.root}; run \`pnpm models:import\` first`);
     this.#wanted = names === '*' ? '*' : [...names];
     for (const name of wanted) await this.#loadLive(name);
   }
@@ -216,10 +221,23 @@ export class ModelPool {
     try {
       version = (await registry.resolve(name)).version;
       const live = await this.#loadVersion(name, version);
-      const slot: ModelSlot = { name, live, others: new Map(), loading: new Map(), swap: null, retryAt: 0, removed: false, inTraffic: new Set(), trafficRetryAt: new Map() };
+      const slot: ModelSlot = {
+        name,
+        live,
+        others: new Map(),
+        loading: new Map(),
+        swap: null,
+        retryAt: 0,
+        removed: false,
+        inTraffic: new Set(),
+        trafficRetryAt: new Map(),
+      };
       this.#slots.set(name, slot);
       this.#failed.delete(name);
-      logger.info({ model: name, version, engine: live.model.engine, loadMs: Math.round(live.loadMs) }, 'model loaded and warmed up');
+      logger.info(
+        { model: name, version, engine: live.model.engine, loadMs: Math.round(live.loadMs) },
+        'model loaded and warmed up',
+      );
       // The versions its split sends jobs to are warm before this worker takes the model's jobs.
       await this.#warmTraffic(slot);
       for (const listener of this.#listeners) listener.added(name);
@@ -238,7 +256,10 @@ export class ModelPool {
         retryAt: Date.now() + (this.#options.swapRetryMs ?? 30_000),
       };
       this.#failed.set(name, failure);
-      logger.error({ model: name, version, err: error }, 'model cannot be loaded; serving the other models, trying it again later');
+      logger.error(
+        { model: name, version, err: error },
+        'model cannot be loaded; serving the other models, trying it again later',
+      );
       return false;
     }
   }
@@ -256,13 +277,18 @@ export class ModelPool {
   async acquire(name: string, version?: string): Promise<ModelLease> {
     const slot = this.#slots.get(name);
     const failed = this.#failed.get(name);
-    if (!slot && failed) throw new AppError('MODEL_NOT_READY', `model "${name}" cannot be loaded on this worker: ${failed.message}`, { details: { name, version: failed.version, reason: failed.reason } });
-    if (!slot) throw new AppError('MODEL_NOT_FOUND', `this worker does not serve model "${name}"`, { details: { name } });
+    if (!slot && failed)
+      throw new AppError('MODEL_NOT_READY', `model "${name}" cannot be loaded on this worker: ${failed.message}`, {
+        details: { name, version: failed.version, reason: failed.reason },
+      });
+    if (!slot)
+      throw new AppError('MODEL_NOT_FOUND', `this worker does not serve model "${name}"`, { details: { name } });
     let loaded: LoadedVersion;
     if (version === undefined || version === slot.live.manifest.version) loaded = slot.live;
     else {
       const other = slot.others.get(version);
-      loaded = other && !other.retired ? other : other ? this.#revive(slot, other) : await this.#loadPinned(slot, version);
+      loaded =
+        other && !other.retired ? other : other ? this.#revive(slot, other) : await this.#loadPinned(slot, version);
     }
     loaded.leases++;
     let released = false;
@@ -308,13 +334,17 @@ export class ModelPool {
     // Under `*`, the names the registry holds now: new ones are loaded, failures of gone ones forgotten.
     const listed = this.#wanted === '*' ? await registry.names().catch(() => undefined) : undefined;
     if (listed !== undefined) {
-      for (const name of listed) if (!this.#slots.has(name) && !this.#failed.has(name)) swaps.push(this.#loadLive(name).then(() => {}));
+      for (const name of listed)
+        if (!this.#slots.has(name) && !this.#failed.has(name)) swaps.push(this.#loadLive(name).then(() => {}));
       for (const name of this.#failed.keys()) if (!listed.includes(name)) this.#failed.delete(name);
     }
     for (const failed of this.#failed.values()) {
       if (this.#slots.has(failed.name)) continue;
       // A fixed LIVE or a new version is tried at once, the same broken one after swapRetryMs.
-      const live = await registry.resolve(failed.name).then((resolved) => resolved.version, () => null);
+      const live = await registry.resolve(failed.name).then(
+        (resolved) => resolved.version,
+        () => null,
+      );
       if (live === failed.version && Date.now() < failed.retryAt) continue;
       swaps.push(this.#loadLive(failed.name).then(() => {}));
     }
@@ -350,7 +380,10 @@ export class ModelPool {
    * mounted) is taken as unreachable, not as every model removed.
    */
   async #registryHoldsModels(): Promise<boolean> {
-    return this.#options.registry.names().then((names) => names.length > 0, () => false);
+    return this.#options.registry.names().then(
+      (names) => names.length > 0,
+      () => false,
+    );
   }
 
   /**
@@ -362,11 +395,26 @@ export class ModelPool {
     const { logger } = this.#options;
     slot.removed = true;
     logger.info({ model: slot.name }, 'model gone from the registry: no longer taking its jobs');
-    await Promise.all([...this.#listeners].map((listener) => listener.removing(slot.name).catch((error: unknown) => logger.warn({ model: slot.name, err: error }, 'listener failed while a model was removed'))));
+    await Promise.all(
+      [...this.#listeners].map((listener) =>
+        listener
+          .removing(slot.name)
+          .catch((error: unknown) =>
+            logger.warn({ model: slot.name, err: error }, 'listener failed while a model was removed'),
+          ),
+      ),
+    );
     if (this.#slots.get(slot.name) === slot) this.#slots.delete(slot.name);
     if (this.#wanted !== '*') {
       const version = slot.live.manifest.version;
-      this.#failed.set(slot.name, { name: slot.name, version: null, code: 'MODEL_NOT_FOUND', message: `model "${slot.name}" does not exist in the registry (version ${version} was served until it was removed)`, since: new Date().toISOString(), retryAt: 0 });
+      this.#failed.set(slot.name, {
+        name: slot.name,
+        version: null,
+        code: 'MODEL_NOT_FOUND',
+        message: `model "${slot.name}" does not exist in the registry (version ${version} was served until it was removed)`,
+        since: new Date().toISOString(),
+        retryAt: 0,
+      });
     }
     for (const loaded of [slot.live, ...slot.others.values()]) {
       loaded.retired = true;
@@ -390,10 +438,17 @@ export class ModelPool {
         to: target,
         state: 'failed',
         since: new Date().toISOString(),
-        error: { code: appError?.code ?? 'INTERNAL', ...(modelProblemOf(error) ? { reason: modelProblemOf(error) } : {}), message: (error as Error).message },
+        error: {
+          code: appError?.code ?? 'INTERNAL',
+          ...(modelProblemOf(error) ? { reason: modelProblemOf(error) } : {}),
+          message: (error as Error).message,
+        },
       };
       slot.retryAt = Date.now() + (this.#options.swapRetryMs ?? 30_000);
-      logger.warn({ model: slot.name, from, to: target, err: error }, 'model swap failed; still serving the old version');
+      logger.warn(
+        { model: slot.name, from, to: target, err: error },
+        'model swap failed; still serving the old version',
+      );
       return;
     }
     if (slot.removed) {
@@ -410,7 +465,10 @@ export class ModelPool {
     slot.swap = null;
     previous.retired = true;
     slot.others.set(from, previous);
-    logger.info({ model: slot.name, from, to: target, loadMs: Math.round(next.loadMs), oldVersionJobs: previous.leases }, 'model version switched');
+    logger.info(
+      { model: slot.name, from, to: target, loadMs: Math.round(next.loadMs), oldVersionJobs: previous.leases },
+      'model version switched',
+    );
     this.#disposeIfDone(slot, previous);
   }
 
@@ -424,7 +482,14 @@ export class ModelPool {
   async #warmTraffic(slot: ModelSlot): Promise<void> {
     const { registry, logger } = this.#options;
     const traffic = await registry.readTraffic(slot.name).catch(() => null);
-    const wanted = new Set(traffic ? [...traffic.split.filter((entry) => entry.weight > 0).map((entry) => entry.version), ...(traffic.shadow ? [traffic.shadow] : [])] : []);
+    const wanted = new Set(
+      traffic
+        ? [
+            ...traffic.split.filter((entry) => entry.weight > 0).map((entry) => entry.version),
+            ...(traffic.shadow ? [traffic.shadow] : []),
+          ]
+        : [],
+    );
     wanted.delete(slot.live.manifest.version);
     slot.inTraffic = wanted;
     await Promise.all(
@@ -440,7 +505,10 @@ export class ModelPool {
           slot.trafficRetryAt.delete(version);
         } catch (error) {
           slot.trafficRetryAt.set(version, Date.now() + (this.#options.swapRetryMs ?? 30_000));
-          logger.warn({ model: slot.name, version, err: error }, 'a version of the traffic split cannot be loaded; it takes no traffic here');
+          logger.warn(
+            { model: slot.name, version, err: error },
+            'a version of the traffic split cannot be loaded; it takes no traffic here',
+          );
         }
       }),
     );
@@ -456,7 +524,10 @@ export class ModelPool {
   async #loadPinned(slot: ModelSlot, version: string): Promise<LoadedVersion> {
     const loaded = await this.#loadOnce(slot, version);
     if (loaded !== slot.live && !slot.others.has(version)) slot.others.set(version, loaded);
-    this.#options.logger.info({ model: slot.name, version, loadMs: Math.round(loaded.loadMs) }, 'pinned model version loaded');
+    this.#options.logger.info(
+      { model: slot.name, version, loadMs: Math.round(loaded.loadMs) },
+      'pinned model version loaded',
+    );
     return loaded;
   }
 
@@ -472,14 +543,25 @@ export class ModelPool {
   async #loadVersion(name: string, version: string): Promise<LoadedVersion> {
     const started = performance.now();
     const { manifest, location } = await this.#options.registry.resolve(name, version);
-    const model = await loadModel(location, manifest, { engines: this.#options.engines, engine: this.#options.engine ?? 'auto' });
+    const model = await loadModel(location, manifest, {
+      engines: this.#options.engines,
+      engine: this.#options.engine ?? 'auto',
+    });
     try {
       await model.warmUp(this.#options.warmUpBatchSizes ?? [1]);
     } catch (error) {
       model.dispose();
       throw error;
     }
-    return { manifest, model, batcher: this.#batcherFor(model, manifest), loadMs: performance.now() - started, leases: 0, retired: false, lastUsedAt: Date.now() };
+    return {
+      manifest,
+      model,
+      batcher: this.#batcherFor(model, manifest),
+      loadMs: performance.now() - started,
+      leases: 0,
+      retired: false,
+      lastUsedAt: Date.now(),
+    };
   }
 
   #disposeIfDone(slot: ModelSlot, loaded: LoadedVersion): void {
@@ -496,7 +578,12 @@ export class ModelPool {
   #dropIdlePinned(slot: ModelSlot): void {
     const idleMs = this.#options.pinnedIdleMs ?? 60_000;
     for (const loaded of slot.others.values()) {
-      if (!loaded.retired && loaded.leases === 0 && !slot.inTraffic.has(loaded.manifest.version) && Date.now() - loaded.lastUsedAt >= idleMs) {
+      if (
+        !loaded.retired &&
+        loaded.leases === 0 &&
+        !slot.inTraffic.has(loaded.manifest.version) &&
+        Date.now() - loaded.lastUsedAt >= idleMs
+      ) {
         loaded.retired = true;
         this.#disposeIfDone(slot, loaded);
       }
@@ -504,8 +591,12 @@ export class ModelPool {
   }
 
   #batchingFor(manifest: ModelManifest, engine: string): BatchingOptions {
-    const batching = typeof this.#options.batching === 'function' ? this.#options.batching(engine) : this.#options.batching;
-    return { maxBatchSize: manifest.limits?.maxBatchSize ?? batching.maxBatchSize, maxDelayMs: manifest.limits?.maxDelayMs ?? batching.maxDelayMs };
+    const batching =
+      typeof this.#options.batching === 'function' ? this.#options.batching(engine) : this.#options.batching;
+    return {
+      maxBatchSize: manifest.limits?.maxBatchSize ?? batching.maxBatchSize,
+      maxDelayMs: manifest.limits?.maxDelayMs ?? batching.maxDelayMs,
+    };
   }
 
   #batcherFor(model: ServedModel, manifest: ModelManifest): Batcher<BatchItem, Inference> {
@@ -517,23 +608,42 @@ export class ModelPool {
       run: async (items) => {
         const started = performance.now();
         const waitsMs = items.map((item) => started - item.submittedAt);
-        const start: BatchStart = { size: items.length, tags: items.flatMap((item) => (item.tag === undefined ? [] : [item.tag])) };
+        const start: BatchStart = {
+          size: items.length,
+          tags: items.flatMap((item) => (item.tag === undefined ? [] : [item.tag])),
+        };
         for (const item of items) item.onStart?.(start);
         this.#batchInputs += items.length;
         let vectors: number[][];
         let tensors: Tensor[][] | undefined;
         try {
-          if (items.every((item) => item.input instanceof Float32Array)) vectors = await model.predictBatch(items.map((item) => item.input as Float32Array));
+          if (items.every((item) => item.input instanceof Float32Array))
+            vectors = await model.predictBatch(items.map((item) => item.input as Float32Array));
           else {
-            tensors = await model.predictTensors(items.map((item) => (item.input instanceof Float32Array ? [] : item.input)));
+            tensors = await model.predictTensors(
+              items.map((item) => (item.input instanceof Float32Array ? [] : item.input)),
+            );
             vectors = tensors.map(() => []);
           }
         } finally {
           this.#batchInputs -= items.length;
         }
         const inferenceMs = performance.now() - started;
-        this.#options.onBatch?.({ model: manifest.name, version: manifest.version, size: items.length, inferenceMs, waitsMs });
-        return vectors.map((vector, i) => ({ vector, ...(tensors ? { tensors: tensors[i] as Tensor[] } : {}), inferenceMs, batchSize: items.length, batchWaitMs: waitsMs[i] as number, engine: model.engine }));
+        this.#options.onBatch?.({
+          model: manifest.name,
+          version: manifest.version,
+          size: items.length,
+          inferenceMs,
+          waitsMs,
+        });
+        return vectors.map((vector, i) => ({
+          vector,
+          ...(tensors ? { tensors: tensors[i] as Tensor[] } : {}),
+          inferenceMs,
+          batchSize: items.length,
+          batchWaitMs: waitsMs[i] as number,
+          engine: model.engine,
+        }));
       },
     });
   }
@@ -559,7 +669,10 @@ export class ModelPool {
       version: slot.live.manifest.version,
       engine: slot.live.model.engine,
       loadMs: Math.round(slot.live.loadMs),
-      loaded: [slot.live.manifest.version, ...[...slot.others.values()].filter((v) => !v.retired).map((v) => v.manifest.version)],
+      loaded: [
+        slot.live.manifest.version,
+        ...[...slot.others.values()].filter((v) => !v.retired).map((v) => v.manifest.version),
+      ],
       swap: slot.swap,
       batching: this.#batchingFor(slot.live.manifest, slot.live.model.engine),
     }));

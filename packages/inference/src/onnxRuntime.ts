@@ -96,10 +96,14 @@ export class OnnxRuntime {
    * provider. Throws when ONNX Runtime cannot build the model (the caller turns that into
    * MODEL_NOT_READY).
    */
-  async createSession(bytes: Uint8Array, externalData: ReadonlyArray<{ path: string; bytes: Uint8Array }> = []): Promise<OnnxSession> {
+  async createSession(
+    bytes: Uint8Array,
+    externalData: ReadonlyArray<{ path: string; bytes: Uint8Array }> = [],
+  ): Promise<OnnxSession> {
     const options = sessionOptionsFor(this.info.provider, this.info.intraOpThreads);
     // A model built from bytes has no folder to find model.onnx.data in: its files are handed over.
-    if (externalData.length > 0) options.externalData = externalData.map((file) => ({ path: file.path, data: file.bytes }));
+    if (externalData.length > 0)
+      options.externalData = externalData.map((file) => ({ path: file.path, data: file.bytes }));
     const session = await this.#ort.InferenceSession.create(bytes, options);
     return { session, ort: this.#ort, info: this.info };
   }
@@ -125,7 +129,9 @@ export async function startOnnxRuntime(options: StartOnnxRuntimeOptions = {}): P
       logger.warn({ reason: describeError(error) }, 'onnxruntime-node cannot load; serving with TF.js only');
       return null;
     }
-    throw new AppError('MODEL_NOT_READY', `onnxruntime-node cannot load: ${describeError(error)}`, { details: { preferred } });
+    throw new AppError('MODEL_NOT_READY', `onnxruntime-node cannot load: ${describeError(error)}`, {
+      details: { preferred },
+    });
   }
   // ONNX Runtime's own log level is its module's, shared by every runtime in the process.
   ort.env.logLevel = options.logLevel ?? 'fatal';
@@ -135,12 +141,23 @@ export async function startOnnxRuntime(options: StartOnnxRuntimeOptions = {}): P
   const skipped: OnnxRuntimeInfo['skipped'] = [];
   for (const provider of candidates) {
     if (preferred === 'auto' && provider === 'webgpu' && !hasGpuDevice()) {
-      skipped.push({ name: provider, reason: 'no GPU device (/dev/nvidia*, /dev/dri/renderD*): WebGPU would run on a software Vulkan, slower than the cpu provider' });
+      skipped.push({
+        name: provider,
+        reason:
+          'no GPU device (/dev/nvidia*, /dev/dri/renderD*): WebGPU would run on a software Vulkan, slower than the cpu provider',
+      });
       continue;
     }
     try {
       await probe(ort, provider, intraOpThreads);
-      const info: OnnxRuntimeInfo = { provider, engine: `onnxruntime-${provider}`, version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown', intraOpThreads, skipped, initMs: performance.now() - started };
+      const info: OnnxRuntimeInfo = {
+        provider,
+        engine: `onnxruntime-${provider}`,
+        version: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',
+        intraOpThreads,
+        skipped,
+        initMs: performance.now() - started,
+      };
       logger.info({ provider, intraOpThreads, skipped: skipped.map((s) => s.name) }, 'onnxruntime ready');
       return new OnnxRuntime(ort, info);
     } catch (error) {
@@ -151,7 +168,9 @@ export async function startOnnxRuntime(options: StartOnnxRuntimeOptions = {}): P
     }
   }
   const reasons = skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-  throw new AppError('MODEL_NOT_READY', `no onnxruntime provider could start (${reasons})`, { details: { preferred, skipped } });
+  throw new AppError('MODEL_NOT_READY', `no onnxruntime provider could start (${reasons})`, {
+    details: { preferred, skipped },
+  });
 }
 
 /** Session options for `provider`; GPU providers keep the CPU provider for operators they lack. */
@@ -171,7 +190,8 @@ async function probe(ort: typeof Ort, provider: OnnxProvider, intraOpThreads: nu
   try {
     const output = await session.run({ x: new ort.Tensor('float32', Float32Array.of(1, 2, 3, 4), [1, 4]) });
     const y = output.y?.data as Float32Array | undefined;
-    if (!y || y[3] !== 5) throw new Error(`the probe model answered ${y ? Array.from(y).join(',') : 'nothing'}, expected 2,3,4,5`);
+    if (!y || y[3] !== 5)
+      throw new Error(`the probe model answered ${y ? Array.from(y).join(',') : 'nothing'}, expected 2,3,4,5`);
   } finally {
     await session.release();
   }
@@ -189,8 +209,28 @@ function probeModel(): Uint8Array {
         name: 'probe',
         node: [{ opType: 'Add', input: ['x', 'one'], output: ['y'], name: 'add' }],
         initializer: [{ name: 'one', dims: [1], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [1] }],
-        input: [{ name: 'x', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } } }],
-        output: [{ name: 'y', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } } }],
+        input: [
+          {
+            name: 'x',
+            type: {
+              tensorType: {
+                elemType: onnx.TensorProto.DataType.FLOAT,
+                shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] },
+              },
+            },
+          },
+        ],
+        output: [
+          {
+            name: 'y',
+            type: {
+              tensorType: {
+                elemType: onnx.TensorProto.DataType.FLOAT,
+                shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] },
+              },
+            },
+          },
+        ],
       },
     }),
   ).finish();

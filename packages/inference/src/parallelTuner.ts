@@ -22,7 +22,8 @@ export interface ParallelProbeRequest {
 }
 
 /** A measuring process's messages: `ready` once its model is loaded and warm, then its point. */
-export type ParallelProbeMessage = { type: 'ready' } | { type: 'point'; point: BatchPoint } | { type: 'error'; message: string };
+export type ParallelProbeMessage =
+  { type: 'ready' } | { type: 'point'; point: BatchPoint } | { type: 'error'; message: string };
 
 export interface TuneParallelismOptions {
   /**
@@ -52,7 +53,11 @@ export interface TuneParallelismResult {
 }
 
 /** The layouts tried: each threads × processes count that fits the cores, fewest cores first. */
-export function parallelLayouts(threads: readonly number[], processes: readonly number[], cores: number): Array<{ threads: number; processes: number }> {
+export function parallelLayouts(
+  threads: readonly number[],
+  processes: readonly number[],
+  cores: number,
+): Array<{ threads: number; processes: number }> {
   return threads
     .flatMap((t) => processes.map((p) => ({ threads: t, processes: p })))
     .filter(({ threads: t, processes: p }) => t * p <= Math.max(1, cores))
@@ -68,7 +73,11 @@ export function chooseParallel(points: readonly ParallelPoint[], budgetMs: numbe
   const within = points.filter((point) => point.p99Ms <= budgetMs);
   if (within.length === 0) return null;
   const top = Math.max(...within.map((point) => point.imagesPerSecond));
-  return within.filter((point) => point.imagesPerSecond >= top * 0.97).sort((a, b) => a.threads * a.processes - b.threads * b.processes || a.p99Ms - b.p99Ms)[0] ?? null;
+  return (
+    within
+      .filter((point) => point.imagesPerSecond >= top * 0.97)
+      .sort((a, b) => a.threads * a.processes - b.threads * b.processes || a.p99Ms - b.p99Ms)[0] ?? null
+  );
 }
 
 /**
@@ -79,7 +88,11 @@ export function chooseParallel(points: readonly ParallelPoint[], budgetMs: numbe
  */
 export async function tuneParallelism(options: TuneParallelismOptions): Promise<TuneParallelismResult> {
   const points: ParallelPoint[] = [];
-  for (const layout of parallelLayouts(options.threads ?? [1, 2], options.processes ?? [1, 2], options.cores ?? availableParallelism())) {
+  for (const layout of parallelLayouts(
+    options.threads ?? [1, 2],
+    options.processes ?? [1, 2],
+    options.cores ?? availableParallelism(),
+  )) {
     const measured = await measureLayout(options, layout);
     const point: ParallelPoint = {
       ...layout,
@@ -92,16 +105,24 @@ export async function tuneParallelism(options: TuneParallelismOptions): Promise<
   return { best: chooseParallel(points, options.budgetMs), points };
 }
 
-async function measureLayout(options: TuneParallelismOptions, layout: { threads: number; processes: number }): Promise<BatchPoint[]> {
+async function measureLayout(
+  options: TuneParallelismOptions,
+  layout: { threads: number; processes: number },
+): Promise<BatchPoint[]> {
   const children: ChildProcess[] = [];
   try {
-    const request: ParallelProbeRequest = { threads: layout.threads, setting: options.setting, durationMs: options.durationMs ?? 1500 };
+    const request: ParallelProbeRequest = {
+      threads: layout.threads,
+      setting: options.setting,
+      durationMs: options.durationMs ?? 1500,
+    };
     const answers = Array.from({ length: layout.processes }, () => {
       const child = fork(options.entry, options.args ?? [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       children.push(child);
       const next = () =>
         new Promise<ParallelProbeMessage>((resolve, reject) => {
-          const onExit = (code: number | null) => reject(new Error(`a measuring process exited (${code}) before answering`));
+          const onExit = (code: number | null) =>
+            reject(new Error(`a measuring process exited (${code}) before answering`));
           child.once('exit', onExit);
           child.once('message', (message: ParallelProbeMessage) => {
             child.off('exit', onExit);

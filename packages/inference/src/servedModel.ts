@@ -1,7 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '@inferq/core';
-import { imageInputOf, imageOutputOf, inputSize, isTensorManifest, modelNotReady, type InputLayout, type ModelLocation, type ModelManifest } from '@inferq/models';
-import { batchKey, batchRows, datatypes, isNumericDatatype, splitOnBatchAxis, stackOnBatchAxis, type Tensor } from '@inferq/tensors';
+import {
+  imageInputOf,
+  imageOutputOf,
+  inputSize,
+  isTensorManifest,
+  modelNotReady,
+  type InputLayout,
+  type ModelLocation,
+  type ModelManifest,
+} from '@inferq/models';
+import {
+  batchKey,
+  batchRows,
+  datatypes,
+  isNumericDatatype,
+  splitOnBatchAxis,
+  stackOnBatchAxis,
+  type Tensor,
+} from '@inferq/tensors';
 import type { BackendInfo } from './backend.ts';
 import type { TfModel } from './modelLoader.ts';
 
@@ -95,8 +112,18 @@ export class ServedModel {
       for (const batchSize of batched ? batchSizes : [1]) {
         const inputs = manifest.inputs.map((spec): Tensor => {
           const shape = spec.shape.map((dim, i) => (dim === -1 ? (i === 0 && batched ? batchSize : 1) : dim));
-          if (!isNumericDatatype(spec.datatype)) throw modelNotReady(this.location, 'format-unsupported', `${this.#label()}: input "${spec.name}" is ${spec.datatype}`);
-          return { name: spec.name, datatype: spec.datatype, shape, data: datatypes[spec.datatype].create(shape.reduce((a, b) => a * b, 1)) };
+          if (!isNumericDatatype(spec.datatype))
+            throw modelNotReady(
+              this.location,
+              'format-unsupported',
+              `${this.#label()}: input "${spec.name}" is ${spec.datatype}`,
+            );
+          return {
+            name: spec.name,
+            datatype: spec.datatype,
+            shape,
+            data: datatypes[spec.datatype].create(shape.reduce((a, b) => a * b, 1)),
+          };
         });
         const started = performance.now();
         await this.predictTensors([inputs]);
@@ -125,7 +152,11 @@ export class ServedModel {
     const nchw = this.#runner.layout === 'nchw';
     inputs.forEach((input, index) => {
       if (input.length !== size) {
-        throw new AppError('INFERENCE_FAILED', `input ${index} holds ${input.length} values, ${this.#label()} takes ${size}`, { details: { index, expected: size, actual: input.length } });
+        throw new AppError(
+          'INFERENCE_FAILED',
+          `input ${index} holds ${input.length} values, ${this.#label()} takes ${size}`,
+          { details: { index, expected: size, actual: input.length } },
+        );
       }
     });
     // A lone HWC input is the batch as it is (the engines only read it): no copy.
@@ -137,19 +168,26 @@ export class ServedModel {
         else batch.set(input, index * size);
       });
     }
-    const shape: [number, number, number, number] = nchw ? [inputs.length, channels, height, width] : [inputs.length, height, width, channels];
+    const shape: [number, number, number, number] = nchw
+      ? [inputs.length, channels, height, width]
+      : [inputs.length, height, width, channels];
 
     let values: ArrayLike<number>;
     try {
       values = await this.#runner.run(batch, shape);
     } catch (error) {
       if (error instanceof AppError) throw error;
-      throw new AppError('INFERENCE_FAILED', `${this.#label()} failed on a batch of ${inputs.length}: ${(error as Error).message}`, { cause: error });
+      throw new AppError(
+        'INFERENCE_FAILED',
+        `${this.#label()} failed on a batch of ${inputs.length}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const per = values.length / inputs.length;
     this.#checkOutputSize(per);
     const vectors: number[][] = [];
-    for (let i = 0; i < inputs.length; i++) vectors.push(Array.prototype.slice.call(values, i * per, (i + 1) * per) as number[]);
+    for (let i = 0; i < inputs.length; i++)
+      vectors.push(Array.prototype.slice.call(values, i * per, (i + 1) * per) as number[]);
     return vectors;
   }
 
@@ -163,7 +201,8 @@ export class ServedModel {
     if (this.#disposed) throw new AppError('MODEL_NOT_READY', `${this.#label()} has been disposed`);
     const { manifest } = this;
     const runner = this.#runner;
-    if (!isTensorManifest(manifest) || !runner.runTensors) throw new AppError('MODEL_KIND_MISMATCH', `${this.#label()} takes an image, not tensors`);
+    if (!isTensorManifest(manifest) || !runner.runTensors)
+      throw new AppError('MODEL_KIND_MISMATCH', `${this.#label()} takes an image, not tensors`);
     const outputNames = manifest.outputs.map((spec) => spec.name);
     const results: Tensor[][] = new Array(requests.length);
     const groups = new Map<string, number[]>();
@@ -176,7 +215,11 @@ export class ServedModel {
         return await (runner.runTensors as NonNullable<ModelRunner['runTensors']>)(inputs, outputNames);
       } catch (error) {
         if (error instanceof AppError) throw error;
-        throw new AppError('INFERENCE_FAILED', `${this.#label()} failed on a batch of ${size}: ${(error as Error).message}`, { cause: error });
+        throw new AppError(
+          'INFERENCE_FAILED',
+          `${this.#label()} failed on a batch of ${size}: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
     };
     for (const indexes of groups.values()) {
@@ -194,7 +237,8 @@ export class ServedModel {
         });
       } else {
         // An output whose first axis is not the batch: the stacked call cannot be split back.
-        for (const [member, index] of indexes.entries()) results[index] = await call(members[member] as readonly Tensor[], 1);
+        for (const [member, index] of indexes.entries())
+          results[index] = await call(members[member] as readonly Tensor[], 1);
       }
     }
     return results;
@@ -210,9 +254,18 @@ export class ServedModel {
   #checkOutputSize(per: number): void {
     if (this.#outputSize === null) {
       const output = imageOutputOf(this.manifest);
-      if (!Number.isInteger(per) || per < 1) throw modelNotReady(this.location, 'output-mismatch', `${this.#label()} returned an output that does not split per input`);
+      if (!Number.isInteger(per) || per < 1)
+        throw modelNotReady(
+          this.location,
+          'output-mismatch',
+          `${this.#label()} returned an output that does not split per input`,
+        );
       if (output.kind === 'classification' && output.labels.length !== per) {
-        throw modelNotReady(this.location, 'output-mismatch', `${this.#label()} outputs ${per} values per input, its manifest names ${output.labels.length} labels`);
+        throw modelNotReady(
+          this.location,
+          'output-mismatch',
+          `${this.#label()} outputs ${per} values per input, its manifest names ${output.labels.length} labels`,
+        );
       }
       this.#outputSize = per;
     }
@@ -244,7 +297,10 @@ export class TfRunner implements ModelRunner {
     this.#label = label;
   }
 
-  async run(batch: Float32Array, shape: [number, number, number, number]): Promise<Float32Array | Int32Array | Uint8Array> {
+  async run(
+    batch: Float32Array,
+    shape: [number, number, number, number],
+  ): Promise<Float32Array | Int32Array | Uint8Array> {
     const output = await this.#output(batch, shape);
     try {
       return await output.data();
@@ -277,7 +333,10 @@ function singleOutput(result: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap, label
   const tensors = Array.isArray(result) ? result : Object.values(result);
   if (tensors.length === 1) return tensors[0] as tf.Tensor;
   tf.dispose(tensors);
-  throw new AppError('INFERENCE_FAILED', `${label} has ${tensors.length} outputs; only single-output models can be served`);
+  throw new AppError(
+    'INFERENCE_FAILED',
+    `${label} has ${tensors.length} outputs; only single-output models can be served`,
+  );
 }
 
 export interface DecodedOutput {
@@ -293,17 +352,27 @@ export interface DecodedOutput {
  * caller wants the output as the model gives it (raw logits, ranked).
  * @param topK @defaultValue 5
  */
-export function decodeOutput(vector: readonly number[], manifest: Pick<ModelManifest, 'name' | 'version' | 'output'>, topK = 5): DecodedOutput {
+export function decodeOutput(
+  vector: readonly number[],
+  manifest: Pick<ModelManifest, 'name' | 'version' | 'output'>,
+  topK = 5,
+): DecodedOutput {
   const output = imageOutputOf(manifest);
   if (output.kind === 'raw') return { scores: [...vector], top: [] };
   if (vector.length !== output.labels.length) {
-    throw new AppError('INFERENCE_FAILED', `model ${manifest.name}@${manifest.version} output has ${vector.length} values for ${output.labels.length} labels`, {
-      details: { expected: output.labels.length, actual: vector.length },
-    });
+    throw new AppError(
+      'INFERENCE_FAILED',
+      `model ${manifest.name}@${manifest.version} output has ${vector.length} values for ${output.labels.length} labels`,
+      {
+        details: { expected: output.labels.length, actual: vector.length },
+      },
+    );
   }
   const scores = output.activation === 'logits' ? softmax(vector) : [...vector];
   const order = scores.map((_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number));
-  const top = order.slice(0, Math.max(0, Math.floor(topK))).map((i) => ({ label: output.labels[i] as string, score: scores[i] as number }));
+  const top = order
+    .slice(0, Math.max(0, Math.floor(topK)))
+    .map((i) => ({ label: output.labels[i] as string, score: scores[i] as number }));
   return { scores, top };
 }
 

@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { adaptiveDelayMs, Batcher, type AdaptiveDelayInput } from '../src/batcher.ts';
 
-const base: AdaptiveDelayInput = { maxBatchSize: 8, maxDelayMs: 10, latencyBudgetMs: 100, queued: 1, waitedMs: 0, arrivalGapMs: 1, lastRunMs: 0 };
+const base: AdaptiveDelayInput = {
+  maxBatchSize: 8,
+  maxDelayMs: 10,
+  latencyBudgetMs: 100,
+  queued: 1,
+  waitedMs: 0,
+  arrivalGapMs: 1,
+  lastRunMs: 0,
+};
 
 describe('adaptiveDelayMs', () => {
   it.each<[string, Partial<AdaptiveDelayInput>, number]>([

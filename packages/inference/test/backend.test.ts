@@ -28,21 +28,27 @@ describe('startTfjsBackend', () => {
 
   it.skipIf(hasNativeBackends)('auto skips the tfjs-node packages that are not installed, saying why', async () => {
     const warnings: object[] = [];
-    const info = await startTfjsBackend({ preferred: 'auto', logger: { info() {}, warn: (fields) => warnings.push(fields) } });
+    const info = await startTfjsBackend({
+      preferred: 'auto',
+      logger: { info() {}, warn: (fields) => warnings.push(fields) },
+    });
     expect(info.name).toBe('wasm');
     expect(info.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
     expect(info.skipped[0]?.reason).toContain('ERR_MODULE_NOT_FOUND');
     expect(warnings).toHaveLength(2);
   });
 
-  it.skipIf(hasNativeBackends)('fails with MODEL_NOT_READY when a named backend cannot start, and keeps the old one', async () => {
-    await startTfjsBackend({ preferred: 'wasm', logger: quiet });
-    const error = await startTfjsBackend({ preferred: 'tensorflow', logger: quiet }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(AppError);
-    expect((error as AppError).code).toBe('MODEL_NOT_READY');
-    expect((error as AppError).details).toMatchObject({ preferred: 'tensorflow', skipped: [{ name: 'tensorflow' }] });
-    expect(tf.getBackend()).toBe('wasm');
-  });
+  it.skipIf(hasNativeBackends)(
+    'fails with MODEL_NOT_READY when a named backend cannot start, and keeps the old one',
+    async () => {
+      await startTfjsBackend({ preferred: 'wasm', logger: quiet });
+      const error = await startTfjsBackend({ preferred: 'tensorflow', logger: quiet }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AppError);
+      expect((error as AppError).code).toBe('MODEL_NOT_READY');
+      expect((error as AppError).details).toMatchObject({ preferred: 'tensorflow', skipped: [{ name: 'tensorflow' }] });
+      expect(tf.getBackend()).toBe('wasm');
+    },
+  );
 
   it('switches to the cpu backend', async () => {
     const info = await startTfjsBackend({ preferred: 'cpu', logger: quiet });

@@ -50,12 +50,16 @@ describe('Batcher', () => {
     const later = [6, 7].map((n) => batcher.submit(n));
     gate.resolve();
     expect(await Promise.all([...first, ...later])).toEqual([2, 4, 6, 8, 10, 12, 14]);
-    expect(calls).toEqual([
-      [1, 2, 3],
-      [4, 5, 6],
-      [7],
-    ]);
-    expect(batcher.stats).toMatchObject({ batches: 3, items: 7, sizes: { 3: 2, 1: 1 }, succeeded: 7, failed: 0, queued: 0, running: false });
+    expect(calls).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+    expect(batcher.stats).toMatchObject({
+      batches: 3,
+      items: 7,
+      sizes: { 3: 2, 1: 1 },
+      succeeded: 7,
+      failed: 0,
+      queued: 0,
+      running: false,
+    });
   });
 
   it('rejects only the item whose result is an Error', async () => {
@@ -82,13 +86,21 @@ describe('Batcher', () => {
       },
     });
     const results = await Promise.allSettled([1, 13, 3].map((n) => batcher.submit(n)));
-    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([2, 'poison', 6]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+      2,
+      'poison',
+      6,
+    ]);
     expect(calls).toEqual([[1, 13, 3], [1], [13], [3]]);
     expect(batcher.stats).toMatchObject({ batches: 1, items: 3, splitBatches: 1, succeeded: 2, failed: 1 });
   });
 
   it('treats a result array of the wrong length as a failed batch', async () => {
-    const batcher = new Batcher<number, number>({ maxBatchSize: 2, maxDelayMs: 0, run: async (items) => (items.length > 1 ? [1] : [items[0] as number]) });
+    const batcher = new Batcher<number, number>({
+      maxBatchSize: 2,
+      maxDelayMs: 0,
+      run: async (items) => (items.length > 1 ? [1] : [items[0] as number]),
+    });
     expect(await Promise.all([batcher.submit(5), batcher.submit(6)])).toEqual([5, 6]);
     expect(batcher.stats.splitBatches).toBe(1);
   });

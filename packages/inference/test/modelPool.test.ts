@@ -16,14 +16,23 @@ let engines: InferenceEngines;
 /** Publishes the committed MNIST model under `version` (same weights, its own manifest). */
 async function publishMnist(version: string, setLive = false): Promise<string> {
   const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
-  const published = await registry.publish({ name: 'mnist', version, files: await readModelFiles(mnistFixtureFolder), manifest, setLive });
+  const published = await registry.publish({
+    name: 'mnist',
+    version,
+    files: await readModelFiles(mnistFixtureFolder),
+    manifest,
+    setLive,
+  });
   return published.model.location;
 }
 
 const input = new Float32Array(28 * 28).fill(0.5);
 
 beforeAll(async () => {
-  engines = { tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }), onnx: null };
+  engines = {
+    tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }),
+    onnx: null,
+  };
 });
 
 beforeEach(async () => {
@@ -38,7 +47,6 @@ afterEach(async () => {
   pool.dispose();
   await rm(root, { recursive: true, force: true });
 });
-
 
 describe('ModelPool hot swap', () => {
   it('switches to the new live version; a job holding the old one finishes on it; the old one is freed after', async () => {
@@ -73,7 +81,11 @@ describe('ModelPool hot swap', () => {
 
     const [described] = pool.describe();
     expect(described?.version).toBe('1.0.0');
-    expect(described?.swap).toMatchObject({ to: '1.2.0', state: 'failed', error: { code: 'MODEL_NOT_READY', reason: 'hash-mismatch' } });
+    expect(described?.swap).toMatchObject({
+      to: '1.2.0',
+      state: 'failed',
+      error: { code: 'MODEL_NOT_READY', reason: 'hash-mismatch' },
+    });
     expect(tensorMemory().numTensors).toBe(tensorsBefore);
     const lease = await pool.acquire('mnist');
     expect(lease.manifest.version).toBe('1.0.0');
@@ -108,9 +120,19 @@ describe('ModelPool hot swap', () => {
 });
 
 /** Publishes the MNIST model as `name`@`version`; `broken`: its weights corrupted after publishing, so it cannot load. */
-async function publishAs(name: string, version: string, options: { setLive?: boolean; broken?: boolean } = {}): Promise<void> {
+async function publishAs(
+  name: string,
+  version: string,
+  options: { setLive?: boolean; broken?: boolean } = {},
+): Promise<void> {
   const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
-  const published = await registry.publish({ name, version, files: await readModelFiles(mnistFixtureFolder), manifest, setLive: false });
+  const published = await registry.publish({
+    name,
+    version,
+    files: await readModelFiles(mnistFixtureFolder),
+    manifest,
+    setLive: false,
+  });
   if (options.broken) await writeFile(path.join(published.model.location, 'group1-shard1of1.bin'), Buffer.alloc(16));
   if (options.setLive) await registry.setLive(name, version);
 }
@@ -145,7 +167,9 @@ describe('ModelPool follows the models of the registry', () => {
     other = new ModelPool({ registry, logger, engines, batching: { maxBatchSize: 4, maxDelayMs: 0 } });
     await other.load(['digits']);
     expect(other.describe()).toEqual([]);
-    expect(other.failures()).toEqual([expect.objectContaining({ name: 'digits', version: '1.0.0', code: 'MODEL_NOT_READY' })]);
+    expect(other.failures()).toEqual([
+      expect.objectContaining({ name: 'digits', version: '1.0.0', code: 'MODEL_NOT_READY' }),
+    ]);
     await expect(other.acquire('digits')).rejects.toMatchObject({ code: 'MODEL_NOT_READY' });
     const { heard, listener } = recorder();
     other.subscribe(listener);
@@ -170,7 +194,12 @@ describe('ModelPool follows the models of the registry', () => {
     await publishAs('digits', '2.0.0', { setLive: true });
     await other.checkForUpdates();
     expect(heard).toEqual(['added digits']);
-    expect(other.describe().map((model) => model.name).sort()).toEqual(['digits', 'mnist']);
+    expect(
+      other
+        .describe()
+        .map((model) => model.name)
+        .sort(),
+    ).toEqual(['digits', 'mnist']);
     await other.checkForUpdates(); // loaded once
     expect(heard).toEqual(['added digits']);
   });

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
-import { imageInputOf, hashModelFiles, modelProblemOf, ModelRegistry, readModelFiles, type ModelManifest, type ResolvedModel } from '@inferq/models';
+import {
+  imageInputOf,
+  hashModelFiles,
+  modelProblemOf,
+  ModelRegistry,
+  readModelFiles,
+  type ModelManifest,
+  type ResolvedModel,
+} from '@inferq/models';
 import { importMnistModel } from '@inferq/training';
 import { imageToInput } from '@inferq/images';
 import {
@@ -49,7 +57,11 @@ function maxDifference(a: number[][], b: number[][]): number {
   return max;
 }
 
-async function load(resolved: ResolvedModel, engine: 'onnxruntime' | 'tfjs', manifest: ModelManifest = resolved.manifest): Promise<ServedModel> {
+async function load(
+  resolved: ResolvedModel,
+  engine: 'onnxruntime' | 'tfjs',
+  manifest: ModelManifest = resolved.manifest,
+): Promise<ServedModel> {
   const model = await loadModel(resolved.location, manifest, { engines, engine });
   loaded.push(model);
   return model;
@@ -96,7 +108,10 @@ describe('startOnnxRuntime', () => {
     expect(engineFor(nsfw.manifest, engines, 'tfjs')).toBe('tfjs');
     const twoThreads = await startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 2, logger: quiet });
     expect(twoThreads?.info).toMatchObject({ provider: 'cpu', intraOpThreads: 2 });
-    const other = await loadModel(mnist.location, mnist.manifest, { engines: { tfjs: null, onnx: twoThreads }, engine: 'onnxruntime' });
+    const other = await loadModel(mnist.location, mnist.manifest, {
+      engines: { tfjs: null, onnx: twoThreads },
+      engine: 'onnxruntime',
+    });
     loaded.push(other);
     const model = await load(mnist, 'onnxruntime');
     const inputs = noiseInputs(2, model.inputSize, 11);
@@ -106,7 +121,10 @@ describe('startOnnxRuntime', () => {
   });
 
   it('leaves a version that needs TF.js unloadable on engines without it', async () => {
-    const error = await loadModel(mnist.location, mnist.manifest, { engines: { tfjs: null, onnx: engines.onnx }, engine: 'tfjs' }).catch((e: unknown) => e);
+    const error = await loadModel(mnist.location, mnist.manifest, {
+      engines: { tfjs: null, onnx: engines.onnx },
+      engine: 'tfjs',
+    }).catch((e: unknown) => e);
     expect((error as AppError).code).toBe('MODEL_NOT_READY');
   });
 });
@@ -138,7 +156,9 @@ describe('the shipped models converted to ONNX (layersToOnnx)', () => {
     const inputs = noiseInputs(3, onnx.inputSize, 11);
     const expected = await tfjs.predictBatch(inputs);
     expect(maxDifference(await onnx.predictBatch(inputs), expected)).toBeLessThanOrEqual(1e-4);
-    expect(maxDifference([(await onnx.predictBatch([inputs[2] as Float32Array]))[0] as number[]], [expected[2] as number[]])).toBeLessThanOrEqual(1e-4);
+    expect(
+      maxDifference([(await onnx.predictBatch([inputs[2] as Float32Array]))[0] as number[]], [expected[2] as number[]]),
+    ).toBeLessThanOrEqual(1e-4);
   });
 
   it.each(photos)('scores the photo %s like TF.js (≤ 1e-4 per class)', async (file) => {
@@ -155,23 +175,37 @@ describe('the shipped models converted to ONNX (layersToOnnx)', () => {
   it('runs an NCHW model (as PyTorch exports them) from the same HWC inputs, transposed by the worker', async () => {
     const artifacts = await readModelArtifacts(nsfw.location);
     const weights = Buffer.concat(artifacts.files.slice(1).map((f) => f.bytes));
-    const nchw = layersModelToOnnx(artifacts.modelJson, weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength), { inputLayout: 'nchw' });
+    const nchw = layersModelToOnnx(
+      artifacts.modelJson,
+      weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      { inputLayout: 'nchw' },
+    );
     const registry = new ModelRegistry({ root });
     const published = await registry.publish({
       name: 'nsfw-nchw',
       version: '1',
       files: [{ path: 'model.onnx', bytes: nchw }],
-      manifest: { format: 'onnx', input: { ...imageInputOf(nsfw.manifest), layout: 'nchw' }, output: nsfw.manifest.output },
+      manifest: {
+        format: 'onnx',
+        input: { ...imageInputOf(nsfw.manifest), layout: 'nchw' },
+        output: nsfw.manifest.output,
+      },
     });
     const model = await load(published.model, 'onnxruntime');
     const reference = await load(nsfw, 'tfjs');
     const inputs = noiseInputs(2, model.inputSize, 5);
-    expect(maxDifference(await model.predictBatch(inputs), await reference.predictBatch(inputs))).toBeLessThanOrEqual(1e-4);
+    expect(maxDifference(await model.predictBatch(inputs), await reference.predictBatch(inputs))).toBeLessThanOrEqual(
+      1e-4,
+    );
   });
 });
 
 describe('bad ONNX files', () => {
-  async function versionWith(name: string, onnxBytes: Uint8Array, manifestChange: Partial<ModelManifest> = {}): Promise<ResolvedModel> {
+  async function versionWith(
+    name: string,
+    onnxBytes: Uint8Array,
+    manifestChange: Partial<ModelManifest> = {},
+  ): Promise<ResolvedModel> {
     const folder = path.join(root, name, '1');
     await cp(mnist.location, folder, { recursive: true });
     const manifest = { ...mnist.manifest, name, version: '1', ...manifestChange };
@@ -188,14 +222,18 @@ describe('bad ONNX files', () => {
 
   it('answers MODEL_NOT_READY load-failed for bytes ONNX Runtime cannot read, hash and all', async () => {
     const garbage = Buffer.from('this is not a protobuf');
-    const resolved = await versionWith('garbage-onnx', garbage, { onnx: { sha256: hashModelFiles([{ path: 'model.onnx', bytes: garbage }]) } });
+    const resolved = await versionWith('garbage-onnx', garbage, {
+      onnx: { sha256: hashModelFiles([{ path: 'model.onnx', bytes: garbage }]) },
+    });
     const error = await loadModel(resolved.location, resolved.manifest, { engines }).catch((e: unknown) => e);
     expect(modelProblemOf(error)).toBe('load-failed');
   });
 
   it('answers MODEL_NOT_READY load-failed for an ONNX model whose input does not fit the manifest', async () => {
     const nsfwOnnx = await readFile(path.join(nsfw.location, 'model.onnx'));
-    const resolved = await versionWith('mismatched-onnx', nsfwOnnx, { onnx: { sha256: hashModelFiles([{ path: 'model.onnx', bytes: nsfwOnnx }]) } });
+    const resolved = await versionWith('mismatched-onnx', nsfwOnnx, {
+      onnx: { sha256: hashModelFiles([{ path: 'model.onnx', bytes: nsfwOnnx }]) },
+    });
     const error = await loadModel(resolved.location, resolved.manifest, { engines }).catch((e: unknown) => e);
     expect(modelProblemOf(error)).toBe('load-failed');
     expect((error as Error).message).toMatch(/224, 224, 3/);
@@ -204,10 +242,19 @@ describe('bad ONNX files', () => {
   it('refuses at publish an onnx version that is not ONNX, or takes another input', async () => {
     const registry = new ModelRegistry({ root });
     const manifest = { format: 'onnx' as const, input: mnist.manifest.input, output: mnist.manifest.output };
-    const notOnnx = await registry.publish({ name: 'refused', version: '1', files: [{ path: 'model.onnx', bytes: Buffer.from('garbage') }], manifest }).catch((e: unknown) => e);
+    const notOnnx = await registry
+      .publish({
+        name: 'refused',
+        version: '1',
+        files: [{ path: 'model.onnx', bytes: Buffer.from('garbage') }],
+        manifest,
+      })
+      .catch((e: unknown) => e);
     expect((notOnnx as AppError).code).toBe('VALIDATION_FAILED');
     const nsfwOnnx = await readFile(path.join(nsfw.location, 'model.onnx'));
-    const wrongInput = await registry.publish({ name: 'refused', version: '1', files: [{ path: 'model.onnx', bytes: nsfwOnnx }], manifest }).catch((e: unknown) => e);
+    const wrongInput = await registry
+      .publish({ name: 'refused', version: '1', files: [{ path: 'model.onnx', bytes: nsfwOnnx }], manifest })
+      .catch((e: unknown) => e);
     expect((wrongInput as AppError).code).toBe('VALIDATION_FAILED');
     expect((wrongInput as AppError).details).toMatchObject({ field: 'input' });
   });

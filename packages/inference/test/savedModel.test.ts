@@ -9,7 +9,10 @@ let folder: string;
 let engines: InferenceEngines;
 
 beforeAll(async () => {
-  engines = { tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }), onnx: null };
+  engines = {
+    tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }),
+    onnx: null,
+  };
   folder = await mkdtemp(path.join(tmpdir(), 'inferq-saved-'));
   await mkdir(path.join(folder, 'variables'));
   await writeFile(path.join(folder, 'saved_model.pb'), 'graph');
@@ -30,6 +33,9 @@ describe('a SavedModel on a backend without libtensorflow', () => {
       sha256: await computeModelHash(folder, 'saved_model'),
       createdAt: new Date().toISOString(),
     });
-    await expect(loadModel(folder, manifest, { engines })).rejects.toMatchObject({ code: 'MODEL_NOT_READY', details: { reason: 'format-unsupported' } });
+    await expect(loadModel(folder, manifest, { engines })).rejects.toMatchObject({
+      code: 'MODEL_NOT_READY',
+      details: { reason: 'format-unsupported' },
+    });
   });
 });

@@ -8,7 +8,14 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '@inferq/core';
 import { imageToInput, pixelsToInput, preparedToInput, validateImage } from '@inferq/images';
-import { imageInputOf, computeModelHash, modelProblemOf, ModelRegistry, type ModelManifest, type ResolvedModel } from '@inferq/models';
+import {
+  imageInputOf,
+  computeModelHash,
+  modelProblemOf,
+  ModelRegistry,
+  type ModelManifest,
+  type ResolvedModel,
+} from '@inferq/models';
 import {
   decodeOutput,
   loadModel,
@@ -47,7 +54,9 @@ function photoLikeJpeg(width: number, height: number): Promise<Buffer> {
       pixels[i + 2] = Math.max(0, Math.min(255, 200 - (140 * x * y) / (width * height) + n));
     }
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 /** nsfwjs's own classifier over our model files (its bundled loader decodes base64 slowly). */
@@ -95,10 +104,19 @@ describe('importNsfwModel', () => {
   it('writes model.json, the shard and a manifest whose hash matches, and marks it live', async () => {
     const version = resolved.version;
     expect((await readdir(path.join(root, 'nsfw'))).sort()).toEqual([version, 'LIVE']);
-    expect((await readdir(resolved.location)).sort()).toEqual(['group1-shard1of1.bin', 'manifest.json', 'model.json', 'model.onnx']);
+    expect((await readdir(resolved.location)).sort()).toEqual([
+      'group1-shard1of1.bin',
+      'manifest.json',
+      'model.json',
+      'model.onnx',
+    ]);
     expect(await readFile(path.join(root, 'nsfw', 'LIVE'), 'utf8')).toBe(`${version}\n`);
     expect(resolved.manifest.sha256).toBe(await computeModelHash(resolved.location));
-    expect(resolved.manifest.output).toEqual({ kind: 'classification', labels: [...nsfwLabels], activation: 'softmax' });
+    expect(resolved.manifest.output).toEqual({
+      kind: 'classification',
+      labels: [...nsfwLabels],
+      activation: 'softmax',
+    });
   });
 
   it('leaves an identical version alone and refuses to overwrite a different one', async () => {
@@ -123,14 +141,21 @@ describe('importNsfwModel', () => {
     try {
       const png = await sharp(Buffer.from(shapesSvg)).png().toBuffer();
       // nsfwjs scales and (when needed) resizes itself; hand it pixels already at 224×224.
-      const pixels = await sharp(png).resize(224, 224, { fit: 'fill', kernel: 'nearest' }).removeAlpha().raw().toBuffer();
+      const pixels = await sharp(png)
+        .resize(224, 224, { fit: 'fill', kernel: 'nearest' })
+        .removeAlpha()
+        .raw()
+        .toBuffer();
       const theirs = tf.tidy(() => tf.tensor3d(Int32Array.from(pixels), [224, 224, 3], 'int32'));
       const predictions = await nsfwjs.classify(theirs as unknown as tf.Tensor3D, 5);
       theirs.dispose();
       const [ours] = await model.predictBatch([pixelsToInput(pixels, imageInputOf(resolved.manifest))]);
       const decoded = decodeOutput(ours as number[], resolved.manifest);
       for (const { className, probability } of predictions) {
-        expect(decoded.scores[nsfwLabels.indexOf(className as (typeof nsfwLabels)[number])]).toBeCloseTo(probability, 5);
+        expect(decoded.scores[nsfwLabels.indexOf(className as (typeof nsfwLabels)[number])]).toBeCloseTo(
+          probability,
+          5,
+        );
       }
     } finally {
       nsfwjs.dispose();
@@ -147,21 +172,30 @@ describe('importNsfwModel', () => {
     const predictions = await nsfwjs.classify(full as unknown as tf.Tensor3D, 5);
     full.dispose();
     const scores = new Array<number>(nsfwLabels.length).fill(Number.NaN);
-    for (const { className, probability } of predictions) scores[nsfwLabels.indexOf(className as (typeof nsfwLabels)[number])] = probability;
+    for (const { className, probability } of predictions)
+      scores[nsfwLabels.indexOf(className as (typeof nsfwLabels)[number])] = probability;
     return scores;
   }
 
-  it.each([...photos.map((file) => [file, () => photo(file)] as const), ['a drawing', () => sharp(Buffer.from(beigeDrawingSvg)).jpeg({ quality: 92 }).toBuffer()] as const, ['a noisy photo-like image', () => photoLikeJpeg(640, 480)] as const])(
+  it.each([
+    ...photos.map((file) => [file, () => photo(file)] as const),
+    ['a drawing', () => sharp(Buffer.from(beigeDrawingSvg)).jpeg({ quality: 92 }).toBuffer()] as const,
+    ['a noisy photo-like image', () => photoLikeJpeg(640, 480)] as const,
+  ])(
     'scores %s within 0.01 of nsfwjs classify() per class, decoded by the worker or from the pixels stored at submit',
     async (_case, make) => {
       const nsfwjs = await loadNsfwjs();
       try {
         const jpeg = await make();
         const theirs = await nsfwjsScores(nsfwjs, jpeg);
-        const stored = (await validateImage(jpeg, {}, { pixels: resolved.manifest.input, preparePixels: 'always' })).pixels;
+        const stored = (await validateImage(jpeg, {}, { pixels: resolved.manifest.input, preparePixels: 'always' }))
+          .pixels;
         const prepared = stored && preparedToInput(stored, imageInputOf(resolved.manifest));
         expect(prepared).toBeInstanceOf(Float32Array);
-        const outputs = await model.predictBatch([await imageToInput(jpeg, imageInputOf(resolved.manifest)), prepared as Float32Array]);
+        const outputs = await model.predictBatch([
+          await imageToInput(jpeg, imageInputOf(resolved.manifest)),
+          prepared as Float32Array,
+        ]);
         for (const vector of outputs) {
           const { scores } = decodeOutput(vector, resolved.manifest);
           scores.forEach((score, i) => expect(Math.abs(score - (theirs[i] as number))).toBeLessThanOrEqual(0.01));
@@ -222,7 +256,9 @@ describe('ServedModel on the wasm backend', () => {
     expect(batched).toHaveLength(4);
     for (const [i, input] of inputs.entries()) {
       const [single] = await model.predictBatch([input]);
-      (single as number[]).forEach((score, j) => expect(Math.abs(score - (batched[i]?.[j] as number))).toBeLessThan(1e-4));
+      (single as number[]).forEach((score, j) =>
+        expect(Math.abs(score - (batched[i]?.[j] as number))).toBeLessThan(1e-4),
+      );
     }
     // Different inputs, different outputs: the batch was not one input repeated.
     expect(batched[0]).not.toEqual(batched[1]);
@@ -235,7 +271,10 @@ describe('ServedModel on the wasm backend', () => {
   });
 
   it('answers MODEL_NOT_READY output-mismatch when the manifest has the wrong number of labels', async () => {
-    const manifest: ModelManifest = { ...resolved.manifest, output: { kind: 'classification', labels: ['a', 'b', 'c'], activation: 'softmax' } };
+    const manifest: ModelManifest = {
+      ...resolved.manifest,
+      output: { kind: 'classification', labels: ['a', 'b', 'c'], activation: 'softmax' },
+    };
     const wrong = await loadModel(resolved.location, manifest, { engines: engines() });
     try {
       expect(modelProblemOf(await wrong.warmUp().catch((e: unknown) => e))).toBe('output-mismatch');
@@ -260,7 +299,9 @@ describe('loadModel from http', () => {
       if (!file.startsWith(root + path.sep)) return void res.writeHead(403).end();
       try {
         const body = await readFile(file);
-        res.writeHead(200, { 'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream' }).end(body);
+        res
+          .writeHead(200, { 'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream' })
+          .end(body);
       } catch {
         res.writeHead(404).end();
       }
@@ -282,14 +323,21 @@ describe('loadModel from http', () => {
       const [a] = await overHttp.predictBatch([images.shapes as Float32Array]);
       const [b] = await model.predictBatch([images.shapes as Float32Array]);
       expect(a).toEqual(b);
-      expect(requests).toEqual(expect.arrayContaining([`/nsfw/${resolved.version}/model.json`, `/nsfw/${resolved.version}/group1-shard1of1.bin`]));
+      expect(requests).toEqual(
+        expect.arrayContaining([
+          `/nsfw/${resolved.version}/model.json`,
+          `/nsfw/${resolved.version}/group1-shard1of1.bin`,
+        ]),
+      );
     } finally {
       overHttp.dispose();
     }
   });
 
   it('answers MODEL_NOT_READY missing-model-json for a URL that is not there', async () => {
-    const error = await loadModel(`${baseUrl}/nsfw/0.0.0/model.json`, resolved.manifest, { engines: engines() }).catch((e: unknown) => e);
+    const error = await loadModel(`${baseUrl}/nsfw/0.0.0/model.json`, resolved.manifest, { engines: engines() }).catch(
+      (e: unknown) => e,
+    );
     expect(modelProblemOf(error)).toBe('missing-model-json');
   });
 });
@@ -313,30 +361,65 @@ describe('loadModel with broken files', () => {
   }
 
   it.each([
-    ['model.json cut short', (f: string) => writeFile(path.join(f, 'model.json'), '{"modelTopology": {"keras_version"'), { verifyHash: false }, 'invalid-model-json'],
-    ['model.json without a topology', (f: string) => writeFile(path.join(f, 'model.json'), '{"weightsManifest": []}'), { verifyHash: false }, 'invalid-model-json'],
-    ['a topology tfjs cannot build', (f: string) => writeFile(path.join(f, 'model.json'), '{"modelTopology": {"model_config": {"class_name": "Nope"}}}'), { verifyHash: false }, 'load-failed'],
+    [
+      'model.json cut short',
+      (f: string) => writeFile(path.join(f, 'model.json'), '{"modelTopology": {"keras_version"'),
+      { verifyHash: false },
+      'invalid-model-json',
+    ],
+    [
+      'model.json without a topology',
+      (f: string) => writeFile(path.join(f, 'model.json'), '{"weightsManifest": []}'),
+      { verifyHash: false },
+      'invalid-model-json',
+    ],
+    [
+      'a topology tfjs cannot build',
+      (f: string) =>
+        writeFile(path.join(f, 'model.json'), '{"modelTopology": {"model_config": {"class_name": "Nope"}}}'),
+      { verifyHash: false },
+      'load-failed',
+    ],
     ['the weight shard missing', (f: string) => rm(path.join(f, 'group1-shard1of1.bin')), {}, 'missing-weights'],
-    ['a shard that changed', (f: string) => writeFile(path.join(f, 'group1-shard1of1.bin'), Buffer.alloc(16)), {}, 'hash-mismatch'],
+    [
+      'a shard that changed',
+      (f: string) => writeFile(path.join(f, 'group1-shard1of1.bin'), Buffer.alloc(16)),
+      {},
+      'hash-mismatch',
+    ],
   ])('answers MODEL_NOT_READY for %s', async (name, change, options, reason) => {
     const folder = await copyWith(name.replaceAll(' ', '-'), change);
-    const error = await loadModel(folder, resolved.manifest, { engines: engines(), ...options }).catch((e: unknown) => e);
+    const error = await loadModel(folder, resolved.manifest, { engines: engines(), ...options }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('MODEL_NOT_READY');
     expect(modelProblemOf(error)).toBe(reason);
   });
 
   it('answers MODEL_NOT_READY format-mismatch when the manifest says graph for a layers model', async () => {
-    const error = await loadModel(resolved.location, { ...resolved.manifest, format: 'graph' }, { engines: engines() }).catch((e: unknown) => e);
+    const error = await loadModel(
+      resolved.location,
+      { ...resolved.manifest, format: 'graph' },
+      { engines: engines() },
+    ).catch((e: unknown) => e);
     expect(modelProblemOf(error)).toBe('format-mismatch');
   });
 });
 
 describe('decodeOutput', () => {
-  const manifest = { name: 'm', version: '1', output: { kind: 'classification', labels: ['a', 'b', 'c'], activation: 'none' } } as const;
+  const manifest = {
+    name: 'm',
+    version: '1',
+    output: { kind: 'classification', labels: ['a', 'b', 'c'], activation: 'none' },
+  } as const;
 
   it('gives logits as they are for activation none, ranked', () => {
-    const { scores, top } = decodeOutput([1, 3, -2], { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'] } }, 2);
+    const { scores, top } = decodeOutput(
+      [1, 3, -2],
+      { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'] } },
+      2,
+    );
     expect(scores).toEqual([1, 3, -2]);
     expect(top).toEqual([
       { label: 'b', score: 3 },
@@ -345,17 +428,31 @@ describe('decodeOutput', () => {
   });
 
   it('applies softmax for activation logits and orders the top labels', () => {
-    const { scores, top } = decodeOutput([1, 3, 2], { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'], activation: 'logits' } }, 2);
+    const { scores, top } = decodeOutput(
+      [1, 3, 2],
+      { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'], activation: 'logits' } },
+      2,
+    );
     expect(scores).toEqual(softmax([1, 3, 2]));
     expect(top.map((t) => t.label)).toEqual(['b', 'c']);
   });
 
   it('leaves probabilities and raw outputs as they are', () => {
-    expect(decodeOutput([0.2, 0.5, 0.3], { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'], activation: 'softmax' } }).scores).toEqual([0.2, 0.5, 0.3]);
-    expect(decodeOutput([5, -1], { name: 'm', version: '1', output: { kind: 'raw' } })).toEqual({ scores: [5, -1], top: [] });
+    expect(
+      decodeOutput([0.2, 0.5, 0.3], {
+        ...manifest,
+        output: { ...manifest.output, labels: ['a', 'b', 'c'], activation: 'softmax' },
+      }).scores,
+    ).toEqual([0.2, 0.5, 0.3]);
+    expect(decodeOutput([5, -1], { name: 'm', version: '1', output: { kind: 'raw' } })).toEqual({
+      scores: [5, -1],
+      top: [],
+    });
   });
 
   it('answers INFERENCE_FAILED when the vector does not match the labels', () => {
-    expect(() => decodeOutput([1, 2], { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'] } })).toThrow(AppError);
+    expect(() =>
+      decodeOutput([1, 2], { ...manifest, output: { ...manifest.output, labels: ['a', 'b', 'c'] } }),
+    ).toThrow(AppError);
   });
 });

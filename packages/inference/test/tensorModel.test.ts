@@ -20,7 +20,12 @@ async function add(name: string, bytes: Uint8Array, reader?: unknown): Promise<S
   return model;
 }
 
-const fp32 = (name: string, shape: number[], values: number[]): Tensor => ({ name, datatype: 'FP32', shape, data: Float32Array.from(values) });
+const fp32 = (name: string, shape: number[], values: number[]): Tensor => ({
+  name,
+  datatype: 'FP32',
+  shape,
+  data: Float32Array.from(values),
+});
 const values = (tensor: Tensor | undefined) => (tensor ? toJsonData(tensor.datatype, tensor.data) : undefined);
 
 beforeAll(async () => {
@@ -52,26 +57,48 @@ describe('tensor models', () => {
     const first = [fp32('a', [1, 3], [1, 2, 3]), fp32('b', [1, 3], [10, 20, 30])];
     const second = [fp32('a', [2, 3], [1, 1, 1, 2, 2, 2]), fp32('b', [2, 3], [3, 3, 3, 4, 4, 4])];
     const [one, two] = await model.predictTensors([first, second]);
-    expect(one?.map((t) => [t.name, t.shape])).toEqual([['sum', [1, 3]], ['product', [1, 3]]]);
+    expect(one?.map((t) => [t.name, t.shape])).toEqual([
+      ['sum', [1, 3]],
+      ['product', [1, 3]],
+    ]);
     expect(values(one?.[0])).toEqual([11, 22, 33]);
     expect(values(two?.[1])).toEqual([3, 3, 3, 8, 8, 8]);
     expect(two?.[0]?.shape).toEqual([2, 3]);
   });
 
   it('takes int64 token ids and reads a classification', async () => {
-    const model = await add('tokens', tokenClassifierModel(), { kind: 'classification', labels: ['first', 'second', 'bias'], topK: 2 });
+    const model = await add('tokens', tokenClassifierModel(), {
+      kind: 'classification',
+      labels: ['first', 'second', 'bias'],
+      topK: 2,
+    });
     const ids: Tensor = { name: 'input_ids', datatype: 'INT64', shape: [1, 3], data: BigInt64Array.from([1n, 2n, 3n]) };
     const [outputs] = await model.predictTensors([[ids]]);
     expect(values(outputs?.[0])).toEqual([2, 4, 1]);
     const reading = readOutputs(model.manifest.reader, outputs ?? []);
-    expect(reading).toEqual({ kind: 'classification', top: [[{ label: 'second', score: 4, index: 1 }, { label: 'first', score: 2, index: 0 }]] });
+    expect(reading).toEqual({
+      kind: 'classification',
+      top: [
+        [
+          { label: 'second', score: 4, index: 1 },
+          { label: 'first', score: 2, index: 0 },
+        ],
+      ],
+    });
   });
 
   it('reads embeddings and detections', async () => {
     const embedder = await add('embed', embeddingModel(), { kind: 'embedding', normalize: true });
     const [embedded] = await embedder.predictTensors([[fp32('features', [1, 4], [3, 0, 4, 0])]]);
     expect(readOutputs(embedder.manifest.reader, embedded ?? [])).toEqual({ kind: 'embedding', vectors: [[0.6, 0.8]] });
-    const detector = await add('detect', detectorModel(), { kind: 'detection', boxes: 'boxes', scores: 'scores', classes: 'classes', labels: ['cat', 'dog'], minScore: 0.5 });
+    const detector = await add('detect', detectorModel(), {
+      kind: 'detection',
+      boxes: 'boxes',
+      scores: 'scores',
+      classes: 'classes',
+      labels: ['cat', 'dog'],
+      minScore: 0.5,
+    });
     const [found] = await detector.predictTensors([[fp32('image', [1, 4], [2, 0.1, 0.2, 0.3])]]);
     const reading = readOutputs(detector.manifest.reader, found ?? []);
     expect(reading.kind).toBe('detection');

@@ -1,5 +1,11 @@
 export { JobCommands, type JobCommandsOptions } from './jobCommands.ts';
-export { parseAdminFilter, type AdminJobFilterInput, type JobFilterInput, type JobListInput, type JobPage } from './jobFilters.ts';
+export {
+  parseAdminFilter,
+  type AdminJobFilterInput,
+  type JobFilterInput,
+  type JobListInput,
+  type JobPage,
+} from './jobFilters.ts';
 export { etaSeconds, JobReads, type JobReadsOptions, type QueueStatus } from './jobReads.ts';
 export { JobSubmission, type InputFetchOptions, type JobSubmissionOptions } from './jobSubmission.ts';
 export { JobUploads, type CreatedUpload, type JobUploadsOptions } from './jobUploads.ts';

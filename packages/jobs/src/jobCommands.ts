@@ -21,7 +21,8 @@ export interface JobCommandsOptions {
   blobs?: BlobStore | undefined;
 }
 
-const jobFinished = (status: JobStatus) => new AppError('JOB_FINISHED', `The job is already ${status}.`, { details: { status } });
+const jobFinished = (status: JobStatus) =>
+  new AppError('JOB_FINISHED', `The job is already ${status}.`, { details: { status } });
 
 /**
  * What changes a job after its submit, on its owner's or an operator's request: cancel, delete
@@ -91,7 +92,10 @@ export class JobCommands {
       // Not best effort: an erasure that leaves bytes behind must fail loudly, and the rows are
       // gone already, so the keys come from the ids.
       try {
-        await blobs.delete([...deleted.ids.map((id) => inputBlobKey(id)), ...deleted.resultCopies.map((copy) => resultSinkKey(copy.id, copy.resultPrefix))]);
+        await blobs.delete([
+          ...deleted.ids.map((id) => inputBlobKey(id)),
+          ...deleted.resultCopies.map((copy) => resultSinkKey(copy.id, copy.resultPrefix)),
+        ]);
         if (!query.id) await blobs.delete(await blobs.list(`${blobPrefixes.uploads}${query.userId.toLowerCase()}/`));
       } catch (error) {
         throw storageUnavailable(error);
@@ -120,11 +124,19 @@ export class JobCommands {
       await entry.remove();
     }
     // Should the enqueue fail, the lifecycle fails the row again with its old error.
-    const reset = await lifecycle.requeueFailed({ id, userId: row.userId, model: row.modelName, errorCode: row.errorCode, errorMessage: row.errorMessage }, () =>
-      queue.enqueue(
-        { jobId: id, model: row.modelName, ...((row.requestedVersion ?? row.routedVersion) ? { modelVersion: (row.requestedVersion ?? row.routedVersion) as string } : {}) },
-        row.priority !== null ? { priority: row.priority } : {},
-      ),
+    const reset = await lifecycle.requeueFailed(
+      { id, userId: row.userId, model: row.modelName, errorCode: row.errorCode, errorMessage: row.errorMessage },
+      () =>
+        queue.enqueue(
+          {
+            jobId: id,
+            model: row.modelName,
+            ...((row.requestedVersion ?? row.routedVersion)
+              ? { modelVersion: (row.requestedVersion ?? row.routedVersion) as string }
+              : {}),
+          },
+          row.priority !== null ? { priority: row.priority } : {},
+        ),
     );
     if (!reset) throw new AppError('CONFLICT', 'The job changed meanwhile; reload it.');
     return reset;

@@ -51,7 +51,9 @@ export function parseLimit(value: string | undefined): number {
   // Decimal digits only: Number() would also take `1e2`, `0x10`, ` 5` and `5.0`.
   const limit = /^[0-9]{1,3}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
-    throw new AppError('VALIDATION_FAILED', `limit must be an integer from 1 to ${maxPageSize}.`, { details: { field: 'limit' } });
+    throw new AppError('VALIDATION_FAILED', `limit must be an integer from 1 to ${maxPageSize}.`, {
+      details: { field: 'limit' },
+    });
   }
   return limit;
 }
@@ -61,7 +63,9 @@ function parseNames(field: string, value: string | undefined): string[] | undefi
   if (value === undefined || value.trim() === '') return undefined;
   const names = value.split(',').map((name) => name.trim());
   if (names.length > 20 || names.some((name) => !modelNamePattern.test(name))) {
-    throw new AppError('VALIDATION_FAILED', `${field} is a comma-separated list of up to 20 names.`, { details: { field } });
+    throw new AppError('VALIDATION_FAILED', `${field} is a comma-separated list of up to 20 names.`, {
+      details: { field },
+    });
   }
   return names;
 }
@@ -69,9 +73,13 @@ function parseNames(field: string, value: string | undefined): string[] | undefi
 /** An ISO 8601 date-time with its offset (`2026-12-06T09:00:00Z`), as Postgres can hold it. */
 function parseInstant(field: string, value: string | undefined): Date | undefined {
   if (value === undefined || value === '') return undefined;
-  const date = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value) ? new Date(value) : new Date(Number.NaN);
+  const date = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2}))?$/.test(value)
+    ? new Date(value)
+    : new Date(Number.NaN);
   if (Number.isNaN(date.getTime())) {
-    throw new AppError('VALIDATION_FAILED', `${field} must be an ISO 8601 date-time, e.g. 2026-12-06T09:00:00Z.`, { details: { field } });
+    throw new AppError('VALIDATION_FAILED', `${field} must be an ISO 8601 date-time, e.g. 2026-12-06T09:00:00Z.`, {
+      details: { field },
+    });
   }
   return date;
 }
@@ -101,7 +109,9 @@ export function parseAdminFilter(input: AdminJobFilterInput): JobFilter {
   }
   const q = input.q?.trim();
   if (q && (q.length < minSearchLength || q.length > maxSearchLength)) {
-    throw new AppError('VALIDATION_FAILED', `q must be ${minSearchLength} to ${maxSearchLength} characters.`, { details: { field: 'q' } });
+    throw new AppError('VALIDATION_FAILED', `q must be ${minSearchLength} to ${maxSearchLength} characters.`, {
+      details: { field: 'q' },
+    });
   }
   return { ...parseFilter(input), userId: input.userId || undefined, text: q || undefined };
 }
@@ -111,7 +121,9 @@ function parseStatuses(value: string | undefined): JobStatus[] | undefined {
   const statuses = value.split(',').map((status) => status.trim());
   for (const status of statuses) {
     if (!(jobStatuses as readonly string[]).includes(status)) {
-      throw new AppError('VALIDATION_FAILED', `Unknown status "${status.slice(0, 32)}".`, { details: { field: 'status', allowed: jobStatuses } });
+      throw new AppError('VALIDATION_FAILED', `Unknown status "${status.slice(0, 32)}".`, {
+        details: { field: 'status', allowed: jobStatuses },
+      });
     }
   }
   return statuses as JobStatus[];

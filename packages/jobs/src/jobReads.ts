@@ -6,7 +6,16 @@ import { decodeCost, imageOnly, makeThumbnail } from '@inferq/images';
 import type { InferenceQueue, ModelCapacity } from '@inferq/queue';
 import type { BlobStore } from '@inferq/storage';
 import { LRUCache } from 'lru-cache';
-import { decodeCursor, encodeCursor, parseAdminFilter, parseFilter, parseLimit, type AdminJobFilterInput, type JobListInput, type JobPage } from './jobFilters.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  parseAdminFilter,
+  parseFilter,
+  parseLimit,
+  type AdminJobFilterInput,
+  type JobListInput,
+  type JobPage,
+} from './jobFilters.ts';
 import { findJob, findOwnedJob, jobNotFound } from './jobLookup.ts';
 import type { JobWaiter, WaitOutcome } from './jobWaiter.ts';
 import { storageUnavailable } from './storageUnavailable.ts';
@@ -66,7 +75,11 @@ export class JobReads {
     return this.#options.queries.count(parseAdminFilter(input), cap);
   }
 
-  async #list(userId: string | undefined, input: JobListInput, filter: JobFilter = parseFilter(input)): Promise<JobPage> {
+  async #list(
+    userId: string | undefined,
+    input: JobListInput,
+    filter: JobFilter = parseFilter(input),
+  ): Promise<JobPage> {
     const limit = parseLimit(input.limit);
     const jobs = await this.#options.queries.list({
       ...filter,
@@ -83,7 +96,11 @@ export class JobReads {
    * A job of the caller's once it is final, or as it is after `timeoutMs`. Costs no database
    * reads while nothing happens (see JobWaiter). `job` is null only when the wait was aborted.
    */
-  async waitFor(principal: Principal, id: string, options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<WaitOutcome> {
+  async waitFor(
+    principal: Principal,
+    id: string,
+    options: { timeoutMs: number; signal?: AbortSignal | undefined },
+  ): Promise<WaitOutcome> {
     const waiter = this.#options.waiter;
     if (!waiter || options.timeoutMs <= 0) {
       const job = await this.get(principal, id);
@@ -132,19 +149,30 @@ export class JobReads {
     const [served, models, positions] = await Promise.all([
       servedModels?.().catch(() => undefined),
       capacity?.().catch(() => undefined),
-      queue.isReady() ? queue.positions(queued.map((job) => ({ jobId: job.id, model: job.modelName }))).catch(() => queued.map(() => null)) : queued.map(() => null),
+      queue.isReady()
+        ? queue
+            .positions(queued.map((job) => ({ jobId: job.id, model: job.modelName })))
+            .catch(() => queued.map(() => null))
+        : queued.map(() => null),
     ]);
     const byId = new Map(queued.map((job, i) => [job.id, positions[i] ?? null]));
     return jobs.map((job) => {
       if (job.status !== 'queued') return none;
       const position = byId.get(job.id) ?? null;
       const unserved = served ? !served.has(job.modelName) : (models?.get(job.modelName)?.workers ?? 1) === 0;
-      return { waitingFor: served && unserved ? 'worker' : null, queuePosition: position, etaSeconds: etaSeconds(position, models?.get(job.modelName), served ? unserved : undefined) };
+      return {
+        waitingFor: served && unserved ? 'worker' : null,
+        queuePosition: position,
+        etaSeconds: etaSeconds(position, models?.get(job.modelName), served ? unserved : undefined),
+      };
     });
   }
 
   /** Thumbnails made, by job and side: a job's input never changes, so they never go stale. */
-  readonly #thumbnails = new LRUCache<string, Buffer>({ maxSize: 32 * 1024 * 1024, sizeCalculation: (bytes) => Math.max(1, bytes.byteLength) });
+  readonly #thumbnails = new LRUCache<string, Buffer>({
+    maxSize: 32 * 1024 * 1024,
+    sizeCalculation: (bytes) => Math.max(1, bytes.byteLength),
+  });
   /** Thumbnails being made: requests for the same one share its decode. */
   readonly #thumbnailsMaking = new Map<string, Promise<Buffer>>();
 
@@ -177,14 +205,21 @@ export class JobReads {
     const pixels = job.inputWidth * job.inputHeight;
     const cost = decodeCost({ pixels, format: job.inputFormat as ImageFormat });
     const { decodePixels } = this.#options;
-    const lease = decodePixels ? await acquireTurn(decodePixels, 'decodePixels', principal.userId, cost, { weight: tierOf(principal.tier, this.#options.tiers).shareWeight }) : undefined;
+    const lease = decodePixels
+      ? await acquireTurn(decodePixels, 'decodePixels', principal.userId, cost, {
+          weight: tierOf(principal.tier, this.#options.tiers).shareWeight,
+        })
+      : undefined;
     try {
       // Inputs are stored trimmed to the image; rows from before that are trimmed here.
       const bytes = await makeThumbnail(imageOnly(stored, job.inputFormat), side, { maxPixels: pixels });
       this.#thumbnails.set(`${job.id}:${side}`, bytes);
       return bytes;
     } catch (error) {
-      throw new AppError('INVALID_IMAGE', 'A thumbnail of this image could not be made.', { details: { reason: 'thumbnail_failed' }, cause: error });
+      throw new AppError('INVALID_IMAGE', 'A thumbnail of this image could not be made.', {
+        details: { reason: 'thumbnail_failed' },
+        cause: error,
+      });
     } finally {
       lease?.release();
     }
@@ -229,8 +264,19 @@ export interface QueueStatus {
  * it. null when the position or the throughput is not known, or no worker serves the model and
  * its load time was never measured. To a tenth of a second.
  */
-export function etaSeconds(position: number | null, capacity: ModelCapacity | undefined, unserved = capacity ? capacity.workers === 0 : undefined): number | null {
-  if (position === null || !capacity || capacity.throughput === null || capacity.throughput <= 0 || unserved === undefined) return null;
+export function etaSeconds(
+  position: number | null,
+  capacity: ModelCapacity | undefined,
+  unserved = capacity ? capacity.workers === 0 : undefined,
+): number | null {
+  if (
+    position === null ||
+    !capacity ||
+    capacity.throughput === null ||
+    capacity.throughput <= 0 ||
+    unserved === undefined
+  )
+    return null;
   if (unserved && capacity.loadMs === null) return null;
   const seconds = position / capacity.throughput + (unserved ? capacity.loadMs! / 1000 : 0);
   return Math.round(seconds * 10) / 10;

@@ -1,7 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { acquireTurn, inFlightLimit, quotaExceeded, type FairQueue } from '@inferq/admission';
 import { retentionEnd, tierOf, type Principal, type Tier, type TierTable } from '@inferq/accounts';
-import { AppError, imageTooLargeError, isAppError, parseJobMetadata, queueUnavailable, sanitizeFileName, type JobMetadata, type WebhookEventFilter } from '@inferq/core';
+import {
+  AppError,
+  imageTooLargeError,
+  isAppError,
+  parseJobMetadata,
+  queueUnavailable,
+  sanitizeFileName,
+  type JobMetadata,
+  type WebhookEventFilter,
+} from '@inferq/core';
 import type { JobRecord } from '@inferq/db';
 import { decodeCost, pixelSpecBytes, validateImage, type ImageLimits, type ValidatedImage } from '@inferq/images';
 import { fetchBounded, FetchFailedError, FetchRefusedError, type OutboundPolicy } from '@inferq/outbound';
@@ -11,7 +20,12 @@ import { disabledTracing, type Span, type Tracing } from '@inferq/tracing';
 import { checkWebhookUrl, type WebhookUrlPolicy } from '@inferq/webhooks';
 import type { JobUploads } from './jobUploads.ts';
 import type { ModelCatalog, VersionRouter } from './modelCatalog.ts';
-import { QueueAdmission, type AdmissionOutcome, type PendingAdmission, type QueueAdmissionOptions } from './queueAdmission.ts';
+import {
+  QueueAdmission,
+  type AdmissionOutcome,
+  type PendingAdmission,
+  type QueueAdmissionOptions,
+} from './queueAdmission.ts';
 import {
   batchImageKey,
   checkIdempotencyKey,
@@ -132,19 +146,30 @@ export class JobSubmission {
     checkIdempotencyKey(idempotencyKey, 255);
     const tier = tierOf(principal.tier, this.#options.tiers);
     if (idempotencyKey) {
-      const earlier = await admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
+      const earlier = await admission.findByIdempotencyKey(
+        principal.userId,
+        idempotencyKey,
+        new Date(Date.now() - idempotencyWindowMs),
+      );
       if (earlier) return { job: await this.#checkReplay(earlier, input, tier), replayed: true };
     }
-    if (!input.image && !input.reference) throw new AppError('MISSING_IMAGE', 'Send the image in the multipart field "image", or give imageUrl or uploadId in a JSON body.');
+    if (!input.image && !input.reference)
+      throw new AppError(
+        'MISSING_IMAGE',
+        'Send the image in the multipart field "image", or give imageUrl or uploadId in a JSON body.',
+      );
     const context = await this.#prepare(input);
     if (context.model.tensors) throw tensorModel(context.modelName);
-    const source = input.image ? { bytes: input.image, uploadKey: undefined } : await this.#resolveReference(context, input.reference!);
+    const source = input.image
+      ? { bytes: input.image, uploadKey: undefined }
+      : await this.#resolveReference(context, input.reference!);
     const image = await this.#validate(context, source.bytes);
     const pending = this.#admissionOf(context, image, idempotencyKey, input.fileName, span);
     pending.uploadKey = source.uploadKey;
     const outcome = await this.#queueAdmission.admit(pending);
     // A repeat that raced the first submit with the same key: the same request, or 422.
-    if (outcome.outcome === 'duplicate') return { job: await this.#checkReplay(outcome.job, input, tier, image.sha256), replayed: true };
+    if (outcome.outcome === 'duplicate')
+      return { job: await this.#checkReplay(outcome.job, input, tier, image.sha256), replayed: true };
     return this.#resultOf(context, outcome);
   }
 
@@ -156,7 +181,9 @@ export class JobSubmission {
    * unknown one is MODEL_NOT_FOUND; an image model is MODEL_KIND_MISMATCH.
    */
   submitTensors(input: SubmitTensorsInput): Promise<SubmitTensorsResult> {
-    return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': 0 } }, (span) => this.#submitTensors(input, span));
+    return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': 0 } }, (span) =>
+      this.#submitTensors(input, span),
+    );
   }
 
   async #submitTensors(input: SubmitTensorsInput, span: Span): Promise<SubmitTensorsResult> {
@@ -164,37 +191,64 @@ export class JobSubmission {
     checkIdempotencyKey(idempotencyKey, 255);
     const tier = tierOf(principal.tier, this.#options.tiers);
     const context = await this.#prepare(input).catch((error: unknown) => {
-      if (isAppError(error) && error.code === 'UNKNOWN_MODEL') throw new AppError('MODEL_NOT_FOUND', error.message, { details: error.details });
+      if (isAppError(error) && error.code === 'UNKNOWN_MODEL')
+        throw new AppError('MODEL_NOT_FOUND', error.message, { details: error.details });
       throw error;
     });
     const signature = context.model.tensors;
     if (!signature) {
-      throw new AppError('MODEL_KIND_MISMATCH', `Model ${context.modelName} takes an image: submit it to POST /v1/jobs.`, { details: { model: context.modelName, takes: 'image' } });
+      throw new AppError(
+        'MODEL_KIND_MISMATCH',
+        `Model ${context.modelName} takes an image: submit it to POST /v1/jobs.`,
+        { details: { model: context.modelName, takes: 'image' } },
+      );
     }
     const request = parseInferRequest(input.header, input.binary, signature);
     const data = encodeTensorPayload(request);
     if (data.byteLength > tier.maxUploadBytes) {
-      throw new AppError('PAYLOAD_TOO_LARGE', `The tensors take ${data.byteLength} bytes; the ${tier.name} tier takes at most ${tier.maxUploadBytes}.`, {
-        details: { bytes: data.byteLength, maxBytes: tier.maxUploadBytes },
-      });
+      throw new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `The tensors take ${data.byteLength} bytes; the ${tier.name} tier takes at most ${tier.maxUploadBytes}.`,
+        {
+          details: { bytes: data.byteLength, maxBytes: tier.maxUploadBytes },
+        },
+      );
     }
     const sha256 = createHash('sha256').update(data).digest('hex');
     if (idempotencyKey) {
-      const earlier = await this.#options.admission.findByIdempotencyKey(principal.userId, idempotencyKey, new Date(Date.now() - idempotencyWindowMs));
+      const earlier = await this.#options.admission.findByIdempotencyKey(
+        principal.userId,
+        idempotencyKey,
+        new Date(Date.now() - idempotencyWindowMs),
+      );
       if (earlier) return { job: this.#checkTensorReplay(earlier, context, sha256), replayed: true, request };
     }
     const stored = { data, format: tensorInputFormat, width: 0, height: 0, sha256, pixels: undefined };
-    const outcome = await this.#queueAdmission.admit(this.#admissionOf(context, stored, idempotencyKey, undefined, span));
-    if (outcome.outcome === 'duplicate') return { job: this.#checkTensorReplay(outcome.job, context, sha256), replayed: true, request };
+    const outcome = await this.#queueAdmission.admit(
+      this.#admissionOf(context, stored, idempotencyKey, undefined, span),
+    );
+    if (outcome.outcome === 'duplicate')
+      return { job: this.#checkTensorReplay(outcome.job, context, sha256), replayed: true, request };
     return { ...this.#resultOf(context, outcome), request };
   }
 
   #checkTensorReplay(earlier: JobRecord, context: SubmitContext, sha256: string): JobRecord {
-    const field = earlier.modelName !== context.modelName ? 'model' : (context.version ?? null) !== earlier.requestedVersion ? 'model version' : earlier.inputSha256 !== sha256 ? 'tensors' : null;
+    const field =
+      earlier.modelName !== context.modelName
+        ? 'model'
+        : (context.version ?? null) !== earlier.requestedVersion
+          ? 'model version'
+          : earlier.inputSha256 !== sha256
+            ? 'tensors'
+            : null;
     if (field === null) return earlier;
-    throw new AppError('IDEMPOTENCY_KEY_REUSED', `This Idempotency-Key was used for job ${earlier.id} with other ${field}; use a new key for a new request.`, {
-      details: { jobId: earlier.id, field },
-    });
+    throw new AppError(
+      'IDEMPOTENCY_KEY_REUSED',
+      `This Idempotency-Key was used for job ${earlier.id} with other ${field}; use a new key for a new request.`,
+      {
+        details: { jobId: earlier.id, field },
+      },
+    );
   }
 
   /**
@@ -207,13 +261,16 @@ export class JobSubmission {
    * key of its own that no single submit can send (batchImageKey).
    */
   submitMany(input: SubmitBatchInput): Promise<BatchItemResult[]> {
-    return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': input.images.length } }, (span) => this.#submitMany(input, span));
+    return this.#tracing.inSpan('submit', { attributes: { 'inferq.images': input.images.length } }, (span) =>
+      this.#submitMany(input, span),
+    );
   }
 
   async #submitMany(input: SubmitBatchInput, span: Span): Promise<BatchItemResult[]> {
     const { idempotencyKey } = input;
     checkIdempotencyKey(idempotencyKey, 240);
-    if (input.images.length === 0) throw new AppError('MISSING_IMAGE', 'Send the images in multipart fields named "image".');
+    if (input.images.length === 0)
+      throw new AppError('MISSING_IMAGE', 'Send the images in multipart fields named "image".');
     const context = await this.#prepare(input);
     if (context.model.tensors) throw tensorModel(context.modelName);
     const items: Array<BatchItemResult | undefined> = Array.from({ length: input.images.length });
@@ -230,9 +287,17 @@ export class JobSubmission {
               const maxBytes = maxUploadBytes(this.#options.imageLimits, context.tier);
               throw imageTooLargeError(maxBytes, given.size);
             }
-            const source = Buffer.isBuffer(given) ? { bytes: given, uploadKey: undefined } : await this.#resolveReference(context, given.reference);
+            const source = Buffer.isBuffer(given)
+              ? { bytes: given, uploadKey: undefined }
+              : await this.#resolveReference(context, given.reference);
             const image = await this.#validate(context, source.bytes);
-            const pending = this.#admissionOf(context, image, idempotencyKey ? batchImageKey(idempotencyKey, index) : undefined, input.fileNames?.[index], span);
+            const pending = this.#admissionOf(
+              context,
+              image,
+              idempotencyKey ? batchImageKey(idempotencyKey, index) : undefined,
+              input.fileNames?.[index],
+              span,
+            );
             pending.uploadKey = source.uploadKey;
             valid.push({ index, pending });
           } catch (error) {
@@ -251,7 +316,15 @@ export class JobSubmission {
           // An image answered with the job of its key must be the same request as that job's.
           const result =
             outcome.outcome === 'duplicate'
-              ? { job: await this.#checkReplay(outcome.job, { ...input, image: pending.request.job.input.data, reference: undefined }, context.tier, pending.request.job.input.sha256), replayed: true }
+              ? {
+                  job: await this.#checkReplay(
+                    outcome.job,
+                    { ...input, image: pending.request.job.input.data, reference: undefined },
+                    context.tier,
+                    pending.request.job.input.sha256,
+                  ),
+                  replayed: true,
+                }
               : this.#resultOf(context, outcome);
           items[index] = { ok: true, ...result };
         } catch (error) {
@@ -273,8 +346,12 @@ export class JobSubmission {
       throw new AppError('UNKNOWN_MODEL', 'No such model.', { details: { model: modelName.slice(0, 64), version } });
     }
     // A split decides the version of a job that names none (one per submit: a batch's images go together).
-    const route = version === undefined ? ((await this.#options.routing?.route(modelName, input.principal.userId)) ?? undefined) : undefined;
-    const model = (route ? await models.resolve(modelName, route.version) : null) ?? (await models.resolve(modelName, version));
+    const route =
+      version === undefined
+        ? ((await this.#options.routing?.route(modelName, input.principal.userId)) ?? undefined)
+        : undefined;
+    const model =
+      (route ? await models.resolve(modelName, route.version) : null) ?? (await models.resolve(modelName, version));
     if (!model) throw await unknownModel(models, modelName, version);
     const webhookUrl = input.webhook ? checkWebhookUrl(input.webhook, this.#options.webhookPolicy) : undefined;
     const webhookEvents = parseWebhookEvents(input.webhookEvents, webhookUrl !== undefined);
@@ -284,13 +361,29 @@ export class JobSubmission {
     // Refuse at once while Redis is down: no row is written for a job that cannot be queued.
     if (!queue.isReady()) throw queueUnavailable();
     if (input.resultPrefix !== undefined && (!this.#options.blobs || !isResultPrefix(input.resultPrefix))) {
-      const message = this.#options.blobs ? 'resultPrefix is path segments of letters, digits, ".", "_" and "-".' : 'A result sink needs a blob store (BLOB_STORE_URL) on this platform.';
+      const message = this.#options.blobs
+        ? 'resultPrefix is path segments of letters, digits, ".", "_" and "-".'
+        : 'A result sink needs a blob store (BLOB_STORE_URL) on this platform.';
       throw new AppError('VALIDATION_FAILED', message, { details: { field: 'resultPrefix' } });
     }
     const inFlight = await this.#queueAdmission.checkCapacity();
     // The routed version must be the one resolved: a version gone since the split was read runs the live one.
     const routed = route && model.version === route.version ? route : undefined;
-    return { principal: input.principal, tier, modelName, version, route: routed, model, webhookUrl, webhookEvents, ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000, cancelAfterMs, metadata, inFlight, resultPrefix: input.resultPrefix };
+    return {
+      principal: input.principal,
+      tier,
+      modelName,
+      version,
+      route: routed,
+      model,
+      webhookUrl,
+      webhookEvents,
+      ttlMs: ttlSeconds === undefined ? undefined : ttlSeconds * 1000,
+      cancelAfterMs,
+      metadata,
+      inFlight,
+      resultPrefix: input.resultPrefix,
+    };
   }
 
   /**
@@ -300,20 +393,35 @@ export class JobSubmission {
    * INPUT_FETCH_FAILED, answered to this submit). `uploadId`: the caller's upload, read from the
    * blob store (UPLOAD_NOT_FOUND when absent or expired).
    */
-  async #resolveReference(context: SubmitContext, reference: InputReference): Promise<{ bytes: Buffer; uploadKey: string | undefined }> {
+  async #resolveReference(
+    context: SubmitContext,
+    reference: InputReference,
+  ): Promise<{ bytes: Buffer; uploadKey: string | undefined }> {
     const maxBytes = maxUploadBytes(this.#options.imageLimits, context.tier);
     if (reference.imageUrl !== undefined) {
       const fetchOptions = this.#options.inputFetch ?? {};
       try {
-        const { body } = await fetchBounded(reference.imageUrl, { policy: fetchOptions.policy ?? {}, maxBytes, timeoutMs: fetchOptions.timeoutMs ?? 10_000, accept: 'image/*' });
+        const { body } = await fetchBounded(reference.imageUrl, {
+          policy: fetchOptions.policy ?? {},
+          maxBytes,
+          timeoutMs: fetchOptions.timeoutMs ?? 10_000,
+          accept: 'image/*',
+        });
         return { bytes: body, uploadKey: undefined };
       } catch (error) {
         if (error instanceof FetchRefusedError) {
-          throw new AppError('INVALID_INPUT_URL', `The image URL is refused: ${error.reason.replaceAll('_', ' ')}.`, { details: { field: 'imageUrl', reason: error.reason } });
+          throw new AppError('INVALID_INPUT_URL', `The image URL is refused: ${error.reason.replaceAll('_', ' ')}.`, {
+            details: { field: 'imageUrl', reason: error.reason },
+          });
         }
         if (error instanceof FetchFailedError) {
-          if (error.reason === 'too_large') throw new AppError('INPUT_FETCH_FAILED', `The image at the URL is larger than ${maxBytes} bytes.`, { details: { field: 'imageUrl', reason: error.reason, maxBytes } });
-          throw new AppError('INPUT_FETCH_FAILED', `The image could not be fetched: ${error.message}.`, { details: { field: 'imageUrl', reason: error.reason, ...(error.status ? { status: error.status } : {}) } });
+          if (error.reason === 'too_large')
+            throw new AppError('INPUT_FETCH_FAILED', `The image at the URL is larger than ${maxBytes} bytes.`, {
+              details: { field: 'imageUrl', reason: error.reason, maxBytes },
+            });
+          throw new AppError('INPUT_FETCH_FAILED', `The image could not be fetched: ${error.message}.`, {
+            details: { field: 'imageUrl', reason: error.reason, ...(error.status ? { status: error.status } : {}) },
+          });
         }
         throw error;
       }
@@ -332,25 +440,44 @@ export class JobSubmission {
     const userId = context.principal.userId;
     const spec = context.model.input;
     const handOver = spec !== undefined && store !== undefined && store.fits(pixelSpecBytes(spec), context.inFlight);
-    return validateImage(
-      bytes,
-      imageLimitsOf(imageLimits, context.tier),
-      {
-        // Only where the pixels pay for moving (pixelsWorthStoring: small, or 8-bit from an image
-        // of at least twice the input's pixels). nsfw's exact float pixels (602 kB) cost the API
-        // more to make and hand over than the worker's own decode (pnpm bench e2e
-        // --api-env PIXEL_HANDOFF=always: API 9.0 → 19.4 ms, workers 22.9 → 17.2 ms of CPU a job).
-        ...(handOver ? { pixels: spec, preparePixels: this.#options.pixelHandoff ?? 'worthwhile' } : {}),
-        keepMetadata: this.#options.keepImageMetadata ?? false,
-        beforeDecode: decodePixels
-          ? async (declared) => (await acquireTurn(decodePixels, 'decodePixels', userId, decodeCost(declared), { weight: context.tier.shareWeight })).release
-          : undefined,
-      },
-    );
+    return validateImage(bytes, imageLimitsOf(imageLimits, context.tier), {
+      // Only where the pixels pay for moving (pixelsWorthStoring: small, or 8-bit from an image
+      // of at least twice the input's pixels). nsfw's exact float pixels (602 kB) cost the API
+      // more to make and hand over than the worker's own decode (pnpm bench e2e
+      // --api-env PIXEL_HANDOFF=always: API 9.0 → 19.4 ms, workers 22.9 → 17.2 ms of CPU a job).
+      ...(handOver ? { pixels: spec, preparePixels: this.#options.pixelHandoff ?? 'worthwhile' } : {}),
+      keepMetadata: this.#options.keepImageMetadata ?? false,
+      beforeDecode: decodePixels
+        ? async (declared) =>
+            (
+              await acquireTurn(decodePixels, 'decodePixels', userId, decodeCost(declared), {
+                weight: context.tier.shareWeight,
+              })
+            ).release
+        : undefined,
+    });
   }
 
-  #admissionOf(context: SubmitContext, image: Pick<ValidatedImage, 'data' | 'width' | 'height' | 'sha256' | 'pixels'> & { format: string }, idempotencyKey: string | undefined, fileName: string | undefined, span: Span): PendingAdmission {
-    const { principal, tier, modelName, version, route, webhookUrl, webhookEvents, ttlMs, cancelAfterMs, resultPrefix, metadata } = context;
+  #admissionOf(
+    context: SubmitContext,
+    image: Pick<ValidatedImage, 'data' | 'width' | 'height' | 'sha256' | 'pixels'> & { format: string },
+    idempotencyKey: string | undefined,
+    fileName: string | undefined,
+    span: Span,
+  ): PendingAdmission {
+    const {
+      principal,
+      tier,
+      modelName,
+      version,
+      route,
+      webhookUrl,
+      webhookEvents,
+      ttlMs,
+      cancelAfterMs,
+      resultPrefix,
+      metadata,
+    } = context;
     const id = randomUUID();
     const runOn = version ?? route?.version;
     return {
@@ -370,7 +497,14 @@ export class JobSubmission {
           cancelAfterMs,
           resultPrefix,
           metadata,
-          input: { data: image.data, format: image.format, width: image.width, height: image.height, sha256: image.sha256, fileName: sanitizeFileName(fileName) },
+          input: {
+            data: image.data,
+            format: image.format,
+            width: image.width,
+            height: image.height,
+            sha256: image.sha256,
+            fileName: sanitizeFileName(fileName),
+          },
         },
         limit: inFlightLimit(tier, idempotencyWindowMs),
       },
@@ -396,9 +530,13 @@ export class JobSubmission {
    */
   async #checkReplay(earlier: JobRecord, input: SubmitJobInput, tier: Tier, storedSha256?: string): Promise<JobRecord> {
     const reused = (field: string) =>
-      new AppError('IDEMPOTENCY_KEY_REUSED', `This Idempotency-Key was used for job ${earlier.id} with another ${field}; use a new key for a new request.`, {
-        details: { jobId: earlier.id, field },
-      });
+      new AppError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `This Idempotency-Key was used for job ${earlier.id} with another ${field}; use a new key for a new request.`,
+        {
+          details: { jobId: earlier.id, field },
+        },
+      );
     const modelName = input.model?.trim() || this.#options.defaultModel;
     if (modelName !== earlier.modelName) throw reused('model');
     if ((input.modelVersion?.trim() || null) !== earlier.requestedVersion) throw reused('model version');
@@ -411,7 +549,9 @@ export class JobSubmission {
     if (storedSha256) throw reused('image');
     // Not byte for byte the stored image: it may still be once validation cuts what follows the image.
     const { imageLimits } = this.#options;
-    const image = await validateImage(input.image, imageLimitsOf(imageLimits, tier), { keepMetadata: this.#options.keepImageMetadata ?? false }).catch(() => undefined);
+    const image = await validateImage(input.image, imageLimitsOf(imageLimits, tier), {
+      keepMetadata: this.#options.keepImageMetadata ?? false,
+    }).catch(() => undefined);
     if (image?.sha256 !== earlier.inputSha256) throw reused('image');
     return earlier;
   }

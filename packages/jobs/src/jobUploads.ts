@@ -27,7 +27,8 @@ export interface CreatedUpload {
 const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** What an upload may declare itself as: an image type, or plain bytes (the format is sniffed from them anyway). */
 const uploadContentTypePattern = /^(image\/[a-z0-9.+-]{1,60}|application\/octet-stream)$/i;
-const uploadNotFound = () => new AppError('UPLOAD_NOT_FOUND', 'No such upload: it was never PUT, has expired, or was submitted already.');
+const uploadNotFound = () =>
+  new AppError('UPLOAD_NOT_FOUND', 'No such upload: it was never PUT, has expired, or was submitted already.');
 
 /**
  * A caller's uploads (POST /v1/uploads, then a PUT): made room for, taken in when the store cannot
@@ -50,7 +51,11 @@ export class JobUploads {
   async create(principal: Principal, body: { contentType: string; size: number }): Promise<CreatedUpload> {
     const blobs = this.#uploadStore();
     if (!uploadContentTypePattern.test(body.contentType)) {
-      throw new AppError('VALIDATION_FAILED', 'contentType must be an image type (image/jpeg, image/png, …) or application/octet-stream.', { details: { field: 'contentType' } });
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'contentType must be an image type (image/jpeg, image/png, …) or application/octet-stream.',
+        { details: { field: 'contentType' } },
+      );
     }
     const maxBytes = this.#maxUploadBytes(principal);
     if (body.size > maxBytes) throw imageTooLargeError(maxBytes, body.size);
@@ -58,7 +63,11 @@ export class JobUploads {
     const ttlSeconds = this.#options.uploadTtlSeconds ?? 900;
     let presigned: CreatedUpload['presigned'];
     try {
-      presigned = await blobs.presignPut(uploadBlobKey(principal.userId, uploadId), { contentType: body.contentType, size: body.size, expiresInSeconds: ttlSeconds });
+      presigned = await blobs.presignPut(uploadBlobKey(principal.userId, uploadId), {
+        contentType: body.contentType,
+        size: body.size,
+        expiresInSeconds: ttlSeconds,
+      });
     } catch (error) {
       throw storageUnavailable(error);
     }
@@ -73,7 +82,8 @@ export class JobUploads {
     if (blobs.kind !== 'file' || !uploadIdPattern.test(id)) throw uploadNotFound();
     const maxBytes = this.#maxUploadBytes(principal);
     if (bytes.byteLength > maxBytes) throw imageTooLargeError(maxBytes, bytes.byteLength);
-    if (bytes.byteLength === 0) throw new AppError('VALIDATION_FAILED', 'The upload is empty.', { details: { field: 'body' } });
+    if (bytes.byteLength === 0)
+      throw new AppError('VALIDATION_FAILED', 'The upload is empty.', { details: { field: 'body' } });
     try {
       await blobs.put(uploadBlobKey(principal.userId, id), bytes);
     } catch (error) {
@@ -112,7 +122,11 @@ export class JobUploads {
   /** The blob store uploads go to; without one there are no uploads. */
   #uploadStore(): BlobStore {
     const blobs = this.#options.blobs;
-    if (!blobs) throw new AppError('STORAGE_UNAVAILABLE', 'Uploads need a blob store (BLOB_STORE_URL); send the image in the submit instead.');
+    if (!blobs)
+      throw new AppError(
+        'STORAGE_UNAVAILABLE',
+        'Uploads need a blob store (BLOB_STORE_URL); send the image in the submit instead.',
+      );
     return blobs;
   }
 

@@ -2,7 +2,6 @@ import type { ModelRegistry } from '@inferq/models';
 import type { PixelSpec } from '@inferq/images';
 import type { TensorSignature } from '@inferq/tensors';
 
-
 /** A servable model version as the API sees it. */
 export interface CatalogModel {
   name: string;
@@ -63,8 +62,16 @@ export function registryCatalog(registry: ModelRegistry, options: RegistryCatalo
     registry.resolve(name, version).then(
       (resolved): CatalogModel => {
         const { manifest } = resolved;
-        const tensors = manifest.inputs && manifest.outputs ? { tensors: { inputs: manifest.inputs, outputs: manifest.outputs } } : {};
-        return { name, version: manifest.version, ...(preparePixels && manifest.input ? { input: manifest.input } : {}), ...tensors };
+        const tensors =
+          manifest.inputs && manifest.outputs
+            ? { tensors: { inputs: manifest.inputs, outputs: manifest.outputs } }
+            : {};
+        return {
+          name,
+          version: manifest.version,
+          ...(preparePixels && manifest.input ? { input: manifest.input } : {}),
+          ...tensors,
+        };
       },
       () => null,
     );
@@ -79,7 +86,13 @@ export function registryCatalog(registry: ModelRegistry, options: RegistryCatalo
     list() {
       // Read only when a submit names a model that does not exist; reused like the answers above.
       if (!listed || performance.now() - listed.at >= cacheMs) {
-        const answer = registry.list().then((entries) => entries.filter((entry) => entry.versions.length > 0).map((entry) => ({ name: entry.name, versions: entry.versions.map((v) => v.version) })));
+        const answer = registry
+          .list()
+          .then((entries) =>
+            entries
+              .filter((entry) => entry.versions.length > 0)
+              .map((entry) => ({ name: entry.name, versions: entry.versions.map((v) => v.version) })),
+          );
         listed = { at: performance.now(), answer };
         answer.catch(() => (listed = undefined));
       }

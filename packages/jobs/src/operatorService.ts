@@ -1,4 +1,13 @@
-import { AppError, historyRanges, queueStates, queueUnavailable, type HistoryRange, type HistoryView, type QueueSnapshot, type StatsSeries } from '@inferq/core';
+import {
+  AppError,
+  historyRanges,
+  queueStates,
+  queueUnavailable,
+  type HistoryRange,
+  type HistoryView,
+  type QueueSnapshot,
+  type StatsSeries,
+} from '@inferq/core';
 import type { JobStats, JobStatsSeries, ModelHistoryStore } from '@inferq/db';
 import type { InferenceQueue, WorkerRegistry } from '@inferq/queue';
 
@@ -100,7 +109,9 @@ export class OperatorService {
    */
   async history(range: string, model?: string | undefined, now = new Date()): Promise<HistoryView> {
     if (!Object.hasOwn(historyRanges, range)) {
-      throw new AppError('VALIDATION_FAILED', `range is one of ${Object.keys(historyRanges).join(', ')}.`, { details: { field: 'range' } });
+      throw new AppError('VALIDATION_FAILED', `range is one of ${Object.keys(historyRanges).join(', ')}.`, {
+        details: { field: 'range' },
+      });
     }
     const { minutes, bucketMinutes } = historyRanges[range as HistoryRange];
     const bucketMs = bucketMinutes * 60_000;

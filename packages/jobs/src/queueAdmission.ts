@@ -69,7 +69,11 @@ export class QueueAdmission {
   constructor(options: QueueAdmissionOptions) {
     this.#options = options;
     // Two groups at once: one can be enqueueing while the next is in its transaction.
-    this.#admissions = new GroupCommit({ maxGroupSize: options.maxAdmissionGroup ?? 128, concurrency: 2, run: (group) => this.#admitGroup(group) });
+    this.#admissions = new GroupCommit({
+      maxGroupSize: options.maxAdmissionGroup ?? 128,
+      concurrency: 2,
+      run: (group) => this.#admitGroup(group),
+    });
   }
 
   /** The global cap on queued + running jobs, as operators are shown it. */
@@ -118,7 +122,9 @@ export class QueueAdmission {
     const admitted = group.slice(0, granted);
     // Off, no span is started and nothing is added to the payloads.
     const groupAttributes = { 'inferq.group_size': admitted.length };
-    const admissionSpans = tracing.enabled ? admitted.map((pending) => tracing.startSpan('admission', { parent: pending.span, attributes: groupAttributes })) : [];
+    const admissionSpans = tracing.enabled
+      ? admitted.map((pending) => tracing.startSpan('admission', { parent: pending.span, attributes: groupAttributes }))
+      : [];
     let results: AdmissionOutcome[];
     try {
       results = admitted.length > 0 ? await this.#admitStored(admitted) : [];
@@ -133,7 +139,10 @@ export class QueueAdmission {
     if (created.length === 0) return results;
     const enqueueSpans = tracing.enabled
       ? created.map(({ pending, job }) => {
-          const span = tracing.startSpan('enqueue', { parent: pending.span, attributes: { 'inferq.job_id': job.id, 'inferq.model': job.modelName, 'inferq.group_size': created.length } });
+          const span = tracing.startSpan('enqueue', {
+            parent: pending.span,
+            attributes: { 'inferq.job_id': job.id, 'inferq.model': job.modelName, 'inferq.group_size': created.length },
+          });
           const traceparent = tracing.carrier(span)?.traceparent;
           if (traceparent) pending.payload.traceparent = traceparent;
           return span;
@@ -141,12 +150,17 @@ export class QueueAdmission {
       : [];
     // The pixels go first, so the worker that takes a job finds them. Should Redis refuse them,
     // the enqueue below fails too, or the worker decodes the stored upload: nothing is lost.
-    const handed = created.flatMap(({ pending, job }) => (pending.pixels ? [{ jobId: job.id, pixels: pending.pixels }] : []));
+    const handed = created.flatMap(({ pending, job }) =>
+      pending.pixels ? [{ jobId: job.id, pixels: pending.pixels }] : [],
+    );
     if (handed.length > 0) await this.#options.pixels?.putMany(handed).catch(() => {});
     try {
-      await queue.enqueueMany(created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })));
+      await queue.enqueueMany(
+        created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })),
+      );
     } catch (error) {
-      for (const span of enqueueSpans) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message }).end();
+      for (const span of enqueueSpans)
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message }).end();
       // The clients get no ids, so the rows must not stay behind looking queued.
       await admission.discardMany(created.map(({ job }) => job.id)).catch(() => {});
       await this.#options.blobs?.delete(created.map(({ job }) => inputBlobKey(job.id))).catch(() => {});
@@ -156,13 +170,19 @@ export class QueueAdmission {
     for (const span of enqueueSpans) span.end();
     // Shadow runs go on their model's shadow queue once the primaries are queued: the owner pays no
     // quota for them (no row of their own) and never waits for them, nor fails for them.
-    const shadows = created.flatMap(({ pending, job }) => (pending.shadow ? [{ jobId: job.id, model: job.modelName, modelVersion: pending.shadow, shadow: true as const }] : []));
+    const shadows = created.flatMap(({ pending, job }) =>
+      pending.shadow
+        ? [{ jobId: job.id, model: job.modelName, modelVersion: pending.shadow, shadow: true as const }]
+        : [],
+    );
     // A shadow not queued (Redis away) is a comparison pair fewer, nothing a user loses.
     if (shadows.length > 0) void queue.enqueueShadows(shadows).catch(() => {});
     // An upload is used once: its bytes now live on as the job's input.
     const usedUploads = created.flatMap(({ pending }) => (pending.uploadKey ? [pending.uploadKey] : []));
     if (usedUploads.length > 0) void this.#options.blobs?.delete(usedUploads).catch(() => {});
-    lifecycle?.queued(created.map(({ pending, job }) => ({ id: job.id, userId: pending.request.job.userId, model: job.modelName })));
+    lifecycle?.queued(
+      created.map(({ pending, job }) => ({ id: job.id, userId: pending.request.job.userId, model: job.modelName })),
+    );
     return results;
   }
 
@@ -176,7 +196,13 @@ export class QueueAdmission {
     const { admission, blobs } = this.#options;
     if (!blobs) return admission.admitMany(admitted.map((pending) => pending.request));
     const keys = admitted.map((pending) => inputBlobKey(pending.request.job.id));
-    const written = await Promise.allSettled(admitted.map((pending, i) => blobs.put(keys[i]!, pending.request.job.input.data, { contentType: `image/${pending.request.job.input.format}` })));
+    const written = await Promise.allSettled(
+      admitted.map((pending, i) =>
+        blobs.put(keys[i]!, pending.request.job.input.data, {
+          contentType: `image/${pending.request.job.input.format}`,
+        }),
+      ),
+    );
     const failed = written.find((outcome) => outcome.status === 'rejected');
     if (failed) {
       await blobs.delete(keys).catch(() => {});
@@ -185,7 +211,12 @@ export class QueueAdmission {
     }
     let results: AdmitResult[];
     try {
-      results = await admission.admitMany(admitted.map((pending, i) => ({ ...pending.request, job: { ...pending.request.job, input: { ...pending.request.job.input, blobKey: keys[i] } } })));
+      results = await admission.admitMany(
+        admitted.map((pending, i) => ({
+          ...pending.request,
+          job: { ...pending.request.job, input: { ...pending.request.job.input, blobKey: keys[i] } },
+        })),
+      );
     } catch (error) {
       await blobs.delete(keys).catch(() => {});
       throw error;
@@ -219,7 +250,10 @@ export class QueueAdmission {
 
   #queueFull(): AppError {
     const retryAfter = this.#options.queueFullRetryAfterSeconds ?? 5;
-    return new AppError('QUEUE_FULL', `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`, { retryAfterSeconds: retryAfter });
+    return new AppError(
+      'QUEUE_FULL',
+      `The platform is at capacity; nothing was stored. Try again in ${retryAfter} s.`,
+      { retryAfterSeconds: retryAfter },
+    );
   }
-
 }

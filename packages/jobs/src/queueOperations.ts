@@ -1,4 +1,12 @@
-import { maxBulkJobs, queueUnavailable, type CleanJobsBody, type CleanJobsView, type QueueControlView, type RetryFailedBody, type RetryFailedView } from '@inferq/core';
+import {
+  maxBulkJobs,
+  queueUnavailable,
+  type CleanJobsBody,
+  type CleanJobsView,
+  type QueueControlView,
+  type RetryFailedBody,
+  type RetryFailedView,
+} from '@inferq/core';
 import type { JobMaintenance } from '@inferq/db';
 import { queuesPaused, setQueuesPaused, type InferenceQueue } from '@inferq/queue';
 import { inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
@@ -55,7 +63,10 @@ export class QueueOperations {
    */
   async retryFailed(body: RetryFailedBody = {}): Promise<RetryFailedView> {
     assertReady(this.#options.queues());
-    const { ids, total } = await this.#options.maintenance.listFailedIds({ userId: body.userId, limit: body.limit ?? maxBulkJobs });
+    const { ids, total } = await this.#options.maintenance.listFailedIds({
+      userId: body.userId,
+      limit: body.limit ?? maxBulkJobs,
+    });
     const retried = await retryEach(ids, this.#options.retry, this.#options.retryConcurrency);
     return { retried, remaining: total - retried };
   }
@@ -67,7 +78,11 @@ export class QueueOperations {
    */
   async clean(body: CleanJobsBody): Promise<CleanJobsView> {
     const limit = body.limit ?? maxBulkJobs;
-    const query = { statuses: body.statuses, finishedBefore: new Date(this.#options.now().getTime() - body.olderThanSeconds * 1000), userId: body.userId };
+    const query = {
+      statuses: body.statuses,
+      finishedBefore: new Date(this.#options.now().getTime() - body.olderThanSeconds * 1000),
+      userId: body.userId,
+    };
     if (body.dryRun) {
       const count = await this.#options.maintenance.countFinished(query);
       return { deleted: Math.min(count, limit), remaining: Math.max(0, count - limit), dryRun: true };
@@ -77,7 +92,10 @@ export class QueueOperations {
     const { ids, remaining, resultCopies } = await this.#options.maintenance.deleteFinished({ ...query, limit });
     // Completed and failed entries BullMQ still keeps (an hour, a day) would otherwise outlive their rows.
     for (const queue of queues) await queue.removeMany(ids);
-    await this.#options.blobs?.delete([...ids.map((id) => inputBlobKey(id)), ...resultCopies.map((copy) => resultSinkKey(copy.id, copy.resultPrefix))]);
+    await this.#options.blobs?.delete([
+      ...ids.map((id) => inputBlobKey(id)),
+      ...resultCopies.map((copy) => resultSinkKey(copy.id, copy.resultPrefix)),
+    ]);
     return { deleted: ids.length, remaining, dryRun: false };
   }
 }

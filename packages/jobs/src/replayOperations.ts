@@ -1,5 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { AppError, isFinalStatus, isUuid, maxBulkJobs, parseJobMetadata, queueUnavailable, type JobSelection, type RedeliverWebhooksBody, type RedeliveryView, type RetryJobsBody, type RetryJobsView } from '@inferq/core';
+import {
+  AppError,
+  isFinalStatus,
+  isUuid,
+  maxBulkJobs,
+  parseJobMetadata,
+  queueUnavailable,
+  type JobSelection,
+  type RedeliverWebhooksBody,
+  type RedeliveryView,
+  type RetryJobsBody,
+  type RetryJobsView,
+} from '@inferq/core';
 import type { JobQueries, WebhookDeliveryStore } from '@inferq/db';
 import type { WebhookQueue } from '@inferq/queue';
 import { parseAdminFilter } from './jobFilters.ts';
@@ -29,7 +41,13 @@ function operationIdOf(...parts: unknown[]): string {
 /** The selection with its keys in one order, so equal selections hash alike. */
 function canonical(selection: JobSelection): unknown {
   const sorted = (value: unknown): unknown =>
-    value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, sorted(v)])) : value;
+    value && typeof value === 'object'
+      ? Object.fromEntries(
+          Object.entries(value)
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([k, v]) => [k, sorted(v)]),
+        )
+      : value;
   return sorted(selection);
 }
 
@@ -61,13 +79,18 @@ export class ReplayOperations {
       statuses: ['failed' as const],
     };
     if (!body.dryRun && body.asOf === undefined) {
-      throw new AppError('VALIDATION_FAILED', 'Preview first (dryRun: true) and send the asOf it answered: it fixes which jobs the retry covers.', { details: { field: 'asOf' } });
+      throw new AppError(
+        'VALIDATION_FAILED',
+        'Preview first (dryRun: true) and send the asOf it answered: it fixes which jobs the retry covers.',
+        { details: { field: 'asOf' } },
+      );
     }
     const asOf = body.asOf === undefined ? (this.#options.now?.() ?? new Date()) : new Date(body.asOf);
     const covered = { ...filter, finishedAtOrBefore: asOf };
     const operationId = operationIdOf('retry', canonical(selection), asOf.toISOString());
     const matched = await this.#options.queries.count(covered, maxPreviewCount);
-    if (body.dryRun) return { operationId, asOf: asOf.toISOString(), matched, retried: 0, remaining: matched, dryRun: true };
+    if (body.dryRun)
+      return { operationId, asOf: asOf.toISOString(), matched, retried: 0, remaining: matched, dryRun: true };
 
     const ids = await this.#options.queries.ids(covered, body.limit ?? maxBulkJobs);
     const retried = await retryEach(ids, this.#options.retry, this.#options.concurrency ?? 8);
@@ -84,8 +107,12 @@ export class ReplayOperations {
     const webhooks = this.#webhooks();
     const job = isUuid(jobId) ? await this.#options.queries.get(jobId) : null;
     if (!job) throw new AppError('JOB_NOT_FOUND', 'No such job.');
-    if (!job.webhookUrl) throw new AppError('CONFLICT', 'The job has no webhook.', { details: { reason: 'no_webhook' } });
-    if (!isFinalStatus(job.status)) throw new AppError('CONFLICT', 'The job is not final yet: its webhook is sent when it is.', { details: { status: job.status } });
+    if (!job.webhookUrl)
+      throw new AppError('CONFLICT', 'The job has no webhook.', { details: { reason: 'no_webhook' } });
+    if (!isFinalStatus(job.status))
+      throw new AppError('CONFLICT', 'The job is not final yet: its webhook is sent when it is.', {
+        details: { status: job.status },
+      });
     const operationId = operationIdOf('redeliver', job.id, idempotencyKey ?? randomUUID());
     const enqueued = await webhooks.redeliver(job.id, operationId);
     return { operationId, matched: 1, enqueued: enqueued ? 1 : 0, dryRun: false };
@@ -99,7 +126,8 @@ export class ReplayOperations {
   async redeliverFailed(body: RedeliverWebhooksBody): Promise<RedeliveryView> {
     const from = new Date(body.from);
     const to = new Date(body.to);
-    if (!(from < to)) throw new AppError('VALIDATION_FAILED', 'from must be before to.', { details: { field: 'from' } });
+    if (!(from < to))
+      throw new AppError('VALIDATION_FAILED', 'from must be before to.', { details: { field: 'from' } });
     const operationId = operationIdOf('redeliver-range', from.toISOString(), to.toISOString());
     const ids = await this.#options.deliveries.failedInRange({ from, to, limit: body.limit ?? maxBulkJobs });
     if (body.dryRun) return { operationId, matched: ids.length, enqueued: 0, dryRun: true };

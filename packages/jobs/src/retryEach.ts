@@ -5,7 +5,11 @@ import { AppError } from '@inferq/core';
  * A job that changed meanwhile (retried by someone else, still held by a worker, or deleted) is
  * left and not counted; any other error stops the run.
  */
-export async function retryEach(ids: readonly string[], retry: (id: string) => Promise<unknown>, concurrency: number): Promise<number> {
+export async function retryEach(
+  ids: readonly string[],
+  retry: (id: string) => Promise<unknown>,
+  concurrency: number,
+): Promise<number> {
   let retried = 0;
   let next = 0;
   const run = async () => {

@@ -87,9 +87,12 @@ export const maxCancelAfterSeconds = 24 * 3600;
 /** `ttlSeconds`: an integer number of seconds from 1 to maxTtlSeconds; undefined when absent. */
 export function parseTtlSeconds(value: string | number | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const seconds = typeof value === 'number' ? value : /^[0-9]{1,7}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  const seconds =
+    typeof value === 'number' ? value : /^[0-9]{1,7}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > maxTtlSeconds) {
-    throw new AppError('VALIDATION_FAILED', `ttlSeconds must be an integer from 1 to ${maxTtlSeconds}.`, { details: { field: 'ttlSeconds', min: 1, max: maxTtlSeconds } });
+    throw new AppError('VALIDATION_FAILED', `ttlSeconds must be an integer from 1 to ${maxTtlSeconds}.`, {
+      details: { field: 'ttlSeconds', min: 1, max: maxTtlSeconds },
+    });
   }
   return seconds;
 }
@@ -104,19 +107,28 @@ const durationUnitsMs: Record<string, number> = { h: 3_600_000, m: 60_000, s: 10
 export function parseCancelAfter(value: string | number | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const refuse = () =>
-    new AppError('VALIDATION_FAILED', `Cancel-After must be seconds or a duration such as 90s, 5m or 1h30m, from 100 ms to ${maxCancelAfterSeconds / 3600} h.`, {
-      details: { field: 'cancelAfter', header: 'Cancel-After' },
-    });
+    new AppError(
+      'VALIDATION_FAILED',
+      `Cancel-After must be seconds or a duration such as 90s, 5m or 1h30m, from 100 ms to ${maxCancelAfterSeconds / 3600} h.`,
+      {
+        details: { field: 'cancelAfter', header: 'Cancel-After' },
+      },
+    );
   let ms: number;
   if (typeof value === 'number') ms = value * 1000;
   else {
     const text = value.trim().toLowerCase();
     if (/^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(text)) ms = Number(text) * 1000;
     else {
-      const match = /^(?:([0-9]{1,3})h)?(?:([0-9]{1,5})m(?!s))?(?:([0-9]{1,6}(?:\.[0-9]{1,3})?)s)?(?:([0-9]{1,9})ms)?$/.exec(text);
+      const match =
+        /^(?:([0-9]{1,3})h)?(?:([0-9]{1,5})m(?!s))?(?:([0-9]{1,6}(?:\.[0-9]{1,3})?)s)?(?:([0-9]{1,9})ms)?$/.exec(text);
       if (!match || match.slice(1).every((part) => part === undefined)) throw refuse();
       const [, h, m, sec, milli] = match;
-      ms = Number(h ?? 0) * durationUnitsMs.h! + Number(m ?? 0) * durationUnitsMs.m! + Number(sec ?? 0) * durationUnitsMs.s! + Number(milli ?? 0);
+      ms =
+        Number(h ?? 0) * durationUnitsMs.h! +
+        Number(m ?? 0) * durationUnitsMs.m! +
+        Number(sec ?? 0) * durationUnitsMs.s! +
+        Number(milli ?? 0);
     }
   }
   if (!Number.isFinite(ms) || ms < 100 || ms > maxCancelAfterSeconds * 1000) throw refuse();
@@ -125,11 +137,13 @@ export function parseCancelAfter(value: string | number | undefined): number | u
 /** The `webhookEvents` field: events from webhookEventFilters, comma-separated; undefined (the default, `completed`) when absent. */
 export function parseWebhookEvents(text: string | undefined, hasWebhook: boolean): WebhookEventFilter[] | undefined {
   if (text === undefined || text.trim() === '') return undefined;
-  const refuse = (message: string) => new AppError('VALIDATION_FAILED', message, { details: { field: 'webhookEvents', allowed: webhookEventFilters } });
+  const refuse = (message: string) =>
+    new AppError('VALIDATION_FAILED', message, { details: { field: 'webhookEvents', allowed: webhookEventFilters } });
   if (!hasWebhook) throw refuse('webhookEvents needs a webhook URL.');
   const events = text.split(',').map((event) => event.trim());
   const unknown = events.filter((event) => !(webhookEventFilters as readonly string[]).includes(event));
-  if (unknown.length > 0) throw refuse(`Unknown webhook event ${JSON.stringify(unknown[0])}: use ${webhookEventFilters.join(', ')}.`);
+  if (unknown.length > 0)
+    throw refuse(`Unknown webhook event ${JSON.stringify(unknown[0])}: use ${webhookEventFilters.join(', ')}.`);
   return webhookEventFilters.filter((event) => events.includes(event));
 }
 
@@ -142,9 +156,18 @@ export async function unknownModel(models: ModelCatalog, name: string, version: 
   const details = { model: name, version, ...(available ? { models: available } : {}) };
   const named = available?.find((model) => model.name === name);
   if (version !== undefined && named) {
-    return new AppError('UNKNOWN_MODEL', `No such model: ${name}@${version}. Versions of ${name}: ${named.versions.join(', ')}.`, { details });
+    return new AppError(
+      'UNKNOWN_MODEL',
+      `No such model: ${name}@${version}. Versions of ${name}: ${named.versions.join(', ')}.`,
+      { details },
+    );
   }
-  const there = available === null ? '' : available.length === 0 ? ' No models are served here.' : ` Models here: ${available.map((model) => model.name).join(', ')}.`;
+  const there =
+    available === null
+      ? ''
+      : available.length === 0
+        ? ' No models are served here.'
+        : ` Models here: ${available.map((model) => model.name).join(', ')}.`;
   return new AppError('UNKNOWN_MODEL', `No such model: ${name}${version ? `@${version}` : ''}.${there}`, { details });
 }
 
@@ -164,13 +187,21 @@ export function batchImageKey(key: string, index: number): string {
 /** A batch's key leaves room for the `batch ` and `:<index>` each image's stored key adds. */
 export function checkIdempotencyKey(key: string | undefined, maxLength: number): void {
   if (key !== undefined && (key.length > maxLength || !idempotencyKeyPattern.test(key))) {
-    throw new AppError('VALIDATION_FAILED', `The Idempotency-Key header must be 1 to ${maxLength} visible ASCII characters.`, { details: { header: 'Idempotency-Key' } });
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `The Idempotency-Key header must be 1 to ${maxLength} visible ASCII characters.`,
+      { details: { header: 'Idempotency-Key' } },
+    );
   }
 }
 
 /** An image sent to a tensor model. */
 export function tensorModel(model: string): AppError {
-  return new AppError('MODEL_KIND_MISMATCH', `Model ${model} takes tensors, not an image: send them to POST /v2/models/${model}/infer.`, { details: { model, takes: 'tensors' } });
+  return new AppError(
+    'MODEL_KIND_MISMATCH',
+    `Model ${model} takes tensors, not an image: send them to POST /v2/models/${model}/infer.`,
+    { details: { model, takes: 'tensors' } },
+  );
 }
 
 /** The largest image the caller may send: the platform's limit, or their tier's when lower. */

@@ -13,16 +13,22 @@ describe('parseTtlSeconds', () => {
     expect(parseTtlSeconds(value)).toBe(expected);
   });
 
-  it.each(['0', '-1', '1.5', '1e3', '0x10', 'soon', '604801', 0, 1.5, Number.NaN])('refuses %j with VALIDATION_FAILED on ttlSeconds', (value) => {
-    const error = (() => {
-      try {
-        parseTtlSeconds(value);
-      } catch (caught) {
-        return caught;
-      }
-    })();
-    expect(isAppError(error) && [error.code, (error.details as { field: string }).field]).toEqual(['VALIDATION_FAILED', 'ttlSeconds']);
-  });
+  it.each(['0', '-1', '1.5', '1e3', '0x10', 'soon', '604801', 0, 1.5, Number.NaN])(
+    'refuses %j with VALIDATION_FAILED on ttlSeconds',
+    (value) => {
+      const error = (() => {
+        try {
+          parseTtlSeconds(value);
+        } catch (caught) {
+          return caught;
+        }
+      })();
+      expect(isAppError(error) && [error.code, (error.details as { field: string }).field]).toEqual([
+        'VALIDATION_FAILED',
+        'ttlSeconds',
+      ]);
+    },
+  );
 });
 
 describe('parseCancelAfter', () => {
@@ -42,7 +48,15 @@ describe('parseCancelAfter', () => {
     expect(parseCancelAfter(value)).toBe(expected);
   });
 
-  it.each(['later', '0.05', '50ms', '25h', '5 minutes', 'm', 's', '1d', '-5', '30m1h'])('refuses %j with VALIDATION_FAILED on cancelAfter', (value) => {
-    expect(() => parseCancelAfter(value)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: expect.objectContaining({ field: 'cancelAfter' }) }));
-  });
+  it.each(['later', '0.05', '50ms', '25h', '5 minutes', 'm', 's', '1d', '-5', '30m1h'])(
+    'refuses %j with VALIDATION_FAILED on cancelAfter',
+    (value) => {
+      expect(() => parseCancelAfter(value)).toThrow(
+        expect.objectContaining({
+          code: 'VALIDATION_FAILED',
+          details: expect.objectContaining({ field: 'cancelAfter' }),
+        }),
+      );
+    },
+  );
 });

@@ -14,13 +14,22 @@ describe('parseLimit', () => {
   });
 
   it.each(['0', '101', '1e2', '0x10', ' 5', '5.0', ''])('refuses %j with VALIDATION_FAILED on limit', (value) => {
-    expect(() => parseLimit(value)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'limit' } }));
+    expect(() => parseLimit(value)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'limit' } }),
+    );
   });
 });
 
 describe('parseFilter', () => {
   it('reads each list and instant', () => {
-    expect(parseFilter({ status: 'queued,failed', model: 'mnist, nsfw', errorCode: 'INFERENCE_FAILED', createdAfter: '2026-12-06T09:00:00Z' })).toEqual({
+    expect(
+      parseFilter({
+        status: 'queued,failed',
+        model: 'mnist, nsfw',
+        errorCode: 'INFERENCE_FAILED',
+        createdAfter: '2026-12-06T09:00:00Z',
+      }),
+    ).toEqual({
       statuses: ['queued', 'failed'],
       models: ['mnist', 'nsfw'],
       versions: undefined,
@@ -38,7 +47,9 @@ describe('parseFilter', () => {
     [{ createdAfter: 'yesterday' }, 'createdAfter'],
     [{ createdBefore: '2026-13-45T99:00:00Z' }, 'createdBefore'],
   ])('refuses %j with VALIDATION_FAILED on %s', (input, field) => {
-    expect(() => parseFilter(input)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: expect.objectContaining({ field }) }));
+    expect(() => parseFilter(input)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: expect.objectContaining({ field }) }),
+    );
   });
 });
 
@@ -52,7 +63,9 @@ describe('parseAdminFilter', () => {
     [{ q: 'ab' }, 'q'],
     [{ q: 'x'.repeat(201) }, 'q'],
   ])('refuses %j with VALIDATION_FAILED on %s', (input, field) => {
-    expect(() => parseAdminFilter(input)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field } }));
+    expect(() => parseAdminFilter(input)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field } }),
+    );
   });
 });
 
@@ -68,6 +81,8 @@ describe('cursor', () => {
     Buffer.from(JSON.stringify(['2026-12-06T09:00:00Z', 'not-a-uuid'])).toString('base64url'),
     Buffer.from(JSON.stringify(['+200000-01-01T00:00:00Z', jobId])).toString('base64url'),
   ])('refuses %j with VALIDATION_FAILED on cursor', (cursor) => {
-    expect(() => decodeCursor(cursor)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'cursor' } }));
+    expect(() => decodeCursor(cursor)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'cursor' } }),
+    );
   });
 });

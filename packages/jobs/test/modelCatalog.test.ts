@@ -54,6 +54,9 @@ describe('registryCatalog', () => {
   it('answers null for a name the registry does not have, and leaves the input out when pixels are not prepared', async () => {
     const { registry } = fakeRegistry();
     expect(await registryCatalog(registry).resolve('nope')).toBeNull();
-    expect(await registryCatalog(registry, { preparePixels: false }).resolve('mnist')).toEqual({ name: 'mnist', version: '1.0.0' });
+    expect(await registryCatalog(registry, { preparePixels: false }).resolve('mnist')).toEqual({
+      name: 'mnist',
+      version: '1.0.0',
+    });
   });
 });

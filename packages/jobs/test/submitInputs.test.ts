@@ -18,12 +18,18 @@ describe('checkIdempotencyKey', () => {
   });
 
   it.each(['', 'with space', 'é', 'k'.repeat(256)])('refuses %j with VALIDATION_FAILED on the header', (key) => {
-    expect(() => checkIdempotencyKey(key, 255)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { header: 'Idempotency-Key' } }));
+    expect(() => checkIdempotencyKey(key, 255)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { header: 'Idempotency-Key' } }),
+    );
   });
 
   it("leaves room in a batch's key for what each image's key adds", () => {
-    expect(() => checkIdempotencyKey('k'.repeat(241), 240)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
+    expect(() => checkIdempotencyKey('k'.repeat(241), 240)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    );
     // The space cannot be in a client's key, so no single submit can name a batch's image.
-    expect(() => checkIdempotencyKey(batchImageKey('K', 0), 255)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
+    expect(() => checkIdempotencyKey(batchImageKey('K', 0), 255)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    );
   });
 });

@@ -69,7 +69,9 @@ export class JobLifecycle {
    */
   queued(jobs: readonly JobRef[]): void {
     if (jobs.length === 0) return;
-    void this.#options.events?.publishMany(jobs.map((job) => ({ jobId: job.id, userId: job.userId, status: 'queued' as const, model: job.model })));
+    void this.#options.events?.publishMany(
+      jobs.map((job) => ({ jobId: job.id, userId: job.userId, status: 'queued' as const, model: job.model })),
+    );
   }
 
   /**
@@ -78,7 +80,12 @@ export class JobLifecycle {
    * instead, in the same statement; it is counted and announced as such. Jobs gone or final are
    * missing from the answer.
    */
-  async start(jobs: readonly JobRef[], workerId: string, now = new Date(), withoutInput: readonly string[] = []): Promise<Map<string, StartedJob>> {
+  async start(
+    jobs: readonly JobRef[],
+    workerId: string,
+    now = new Date(),
+    withoutInput: readonly string[] = [],
+  ): Promise<Map<string, StartedJob>> {
     const started = await this.#options.execution.startMany(
       jobs.map((job) => job.id),
       workerId,
@@ -102,7 +109,11 @@ export class JobLifecycle {
    */
   async succeed(jobs: readonly SucceedingJob[], now = new Date()): Promise<Array<{ announced: Promise<void> } | null>> {
     const written = new Set(await this.#options.execution.completeMany([...jobs], now));
-    return jobs.map((job) => (written.has(job.id) ? { announced: this.#after(job.beforeAnnounce, () => this.#finished(job, 'succeeded', '')) } : null));
+    return jobs.map((job) =>
+      written.has(job.id)
+        ? { announced: this.#after(job.beforeAnnounce, () => this.#finished(job, 'succeeded', '')) }
+        : null,
+    );
   }
 
   /** Fails a job for good unless it is final already; returns whether this call changed the row (then it is counted and announced). */
@@ -144,7 +155,10 @@ export class JobLifecycle {
    * the error it had (so it never looks queued without being in the queue), nothing is announced,
    * and the error is thrown.
    */
-  async requeueFailed(job: JobRef & { errorCode: string | null; errorMessage: string | null }, enqueue: BeforeAnnounce): Promise<JobRecord | null> {
+  async requeueFailed(
+    job: JobRef & { errorCode: string | null; errorMessage: string | null },
+    enqueue: BeforeAnnounce,
+  ): Promise<JobRecord | null> {
     const { execution } = this.#options;
     const reset = await execution.resetForRetry(job.id);
     if (!reset) return null;
@@ -163,10 +177,18 @@ export class JobLifecycle {
    * `beforeAnnounce` gets them first (their queue entries are removed), then each is counted and
    * announced.
    */
-  async expireUnstarted(now: Date, limit: number, beforeAnnounce?: (jobs: JobRef[]) => Promise<unknown>): Promise<JobRef[]> {
+  async expireUnstarted(
+    now: Date,
+    limit: number,
+    beforeAnnounce?: (jobs: JobRef[]) => Promise<unknown>,
+  ): Promise<JobRef[]> {
     const { maintenance } = this.#options;
     if (!maintenance) throw new Error('JobLifecycle was built without maintenance: the ttl sweep is off');
-    const jobs = (await maintenance.expireUnstarted(now, limit)).map((row) => ({ id: row.id, userId: row.userId, model: row.modelName }));
+    const jobs = (await maintenance.expireUnstarted(now, limit)).map((row) => ({
+      id: row.id,
+      userId: row.userId,
+      model: row.modelName,
+    }));
     await beforeAnnounce?.(jobs);
     for (const job of jobs) this.#finished(job, 'expired', 'EXPIRED');
     return jobs;

@@ -37,7 +37,12 @@ function setup(): Setup {
   const prefix = `test-${randomUUID()}`;
   const counted: Setup['counted'] = [];
   const jobsFinished: FinishedCounter = { inc: (labels) => counted.push(labels) };
-  const lifecycle = new JobLifecycle({ execution: new JobExecution(db), maintenance: new JobMaintenance(db), events: new JobEventPublisher({ connection: redis, prefix }), jobsFinished });
+  const lifecycle = new JobLifecycle({
+    execution: new JobExecution(db),
+    maintenance: new JobMaintenance(db),
+    events: new JobEventPublisher({ connection: redis, prefix }),
+    jobsFinished,
+  });
   return {
     lifecycle,
     counted,
@@ -46,14 +51,23 @@ function setup(): Setup {
       await new Promise((resolve) => setImmediate(resolve));
       await new Promise((resolve) => setTimeout(resolve, 20));
       const entries = await redis.xrange(jobEventsStreamKey(prefix), '-', '+');
-      return entries.map(([, fields]) => JSON.parse(fields[1] as string) as { jobId: string; status: string; userId: string | null; model: string });
+      return entries.map(
+        ([, fields]) =>
+          JSON.parse(fields[1] as string) as { jobId: string; status: string; userId: string | null; model: string },
+      );
     },
   };
 }
 
 async function queuedJob(fields: { startBy?: Date } = {}): Promise<{ id: string; userId: string; model: string }> {
   const id = randomUUID();
-  await jobs.create({ id, userId, modelName: 'nsfw', startBy: fields.startBy, input: { data: Buffer.from('bytes'), format: 'jpeg', width: 64, height: 64, sha256: 'x'.repeat(64) } });
+  await jobs.create({
+    id,
+    userId,
+    modelName: 'nsfw',
+    startBy: fields.startBy,
+    input: { data: Buffer.from('bytes'), format: 'jpeg', width: 64, height: 64, sha256: 'x'.repeat(64) },
+  });
   return { id, userId, model: 'nsfw' };
 }
 
@@ -94,7 +108,9 @@ describe('JobLifecycle', () => {
     expect(order).toEqual(['copy', 'announced']);
     expect(await statusOf(running.id)).toBe('succeeded');
     expect(await statusOf(canceled.id)).toBe('canceled');
-    expect((await announced()).filter(({ status }) => status === 'succeeded').map(({ jobId }) => jobId)).toEqual([running.id]);
+    expect((await announced()).filter(({ status }) => status === 'succeeded').map(({ jobId }) => jobId)).toEqual([
+      running.id,
+    ]);
     expect(counted).toEqual([{ model: 'nsfw', status: 'succeeded', code: '' }]);
   });
 
@@ -104,7 +120,9 @@ describe('JobLifecycle', () => {
     expect(await lifecycle.fail(job, 'TIMEOUT', 'slow')).toBe(true);
     expect(await lifecycle.fail(job, 'INTERNAL', 'again')).toBe(false);
     expect((await jobs.get(job.id))?.errorCode).toBe('TIMEOUT');
-    expect(await announced()).toEqual([expect.objectContaining({ jobId: job.id, status: 'failed', userId, model: 'nsfw' })]);
+    expect(await announced()).toEqual([
+      expect.objectContaining({ jobId: job.id, status: 'failed', userId, model: 'nsfw' }),
+    ]);
     expect(counted).toEqual([{ model: 'nsfw', status: 'failed', code: 'TIMEOUT' }]);
   });
 
@@ -139,7 +157,9 @@ describe('JobLifecycle', () => {
     await jobs.fail(other.id, 'TIMEOUT', 'slow');
     const previous = { errorCode: 'TIMEOUT', errorMessage: 'slow' };
     expect((await lifecycle.requeueFailed({ ...job, ...previous }, async () => {}))?.status).toBe('queued');
-    await expect(lifecycle.requeueFailed({ ...other, ...previous }, () => Promise.reject(new Error('QUEUE_UNAVAILABLE')))).rejects.toThrow('QUEUE_UNAVAILABLE');
+    await expect(
+      lifecycle.requeueFailed({ ...other, ...previous }, () => Promise.reject(new Error('QUEUE_UNAVAILABLE'))),
+    ).rejects.toThrow('QUEUE_UNAVAILABLE');
     // Never left looking queued without a queue entry: failed again with the error it had.
     expect(await jobs.get(other.id)).toMatchObject({ status: 'failed', errorCode: 'TIMEOUT', errorMessage: 'slow' });
     expect(await lifecycle.requeueFailed({ ...(await queuedJob()), ...previous }, async () => {})).toBeNull(); // not failed
@@ -152,7 +172,11 @@ describe('JobLifecycle', () => {
     const late = await queuedJob({ startBy: new Date(Date.now() - 1000) });
     const inTime = await queuedJob({ startBy: new Date(Date.now() + 3600_000) });
     let handed: string[] = [];
-    const expired = await lifecycle.expireUnstarted(new Date(), 100, async (jobs) => (handed = jobs.map(({ id }) => id)));
+    const expired = await lifecycle.expireUnstarted(
+      new Date(),
+      100,
+      async (jobs) => (handed = jobs.map(({ id }) => id)),
+    );
     expect(expired.map(({ id }) => id)).toEqual([late.id]);
     expect(handed).toEqual([late.id]);
     expect(await statusOf(inTime.id)).toBe('queued');

@@ -53,7 +53,7 @@ function jobsFinished(registry: Registry) {
 function queueDepth(registry: Registry, source: QueueCountsSource | undefined, timeoutMs = 1000) {
   return new Gauge({
     name: 'inferq_queue_jobs',
-    help: 'Jobs in each model\'s inference queue by BullMQ state (waiting, prioritized, active, delayed, completed, failed, …).',
+    help: "Jobs in each model's inference queue by BullMQ state (waiting, prioritized, active, delayed, completed, failed, …).",
     labelNames: ['model', 'state'] as const,
     registers: [registry],
     async collect() {
@@ -96,7 +96,10 @@ async function bounded<T>(read: (() => Promise<T>) | undefined, timeoutMs = 1000
   if (!read) return undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([read(), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))]);
+    return await Promise.race([
+      read(),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
+    ]);
   } catch {
     return undefined;
   } finally {
@@ -137,7 +140,7 @@ function operatorMetrics(registry: Registry, sources: OperatorSources) {
     }),
     webhookQueue: new Gauge({
       name: 'inferq_webhook_queue_jobs',
-      help: 'Webhook deliveries in the dispatcher\'s queue by BullMQ state (waiting, delayed: retrying with backoff, active, failed).',
+      help: "Webhook deliveries in the dispatcher's queue by BullMQ state (waiting, delayed: retrying with backoff, active, failed).",
       labelNames: ['state'] as const,
       registers: [registry],
       async collect() {
@@ -170,14 +173,27 @@ export interface ApiMetricsOptions extends MetricsOptions {
 }
 
 /** Per resource (submits, uploadBytes, decodePixels, streams): capacity, use and each user's counts. */
-export type AdmissionSource = () => Record<string, { capacity: number; inUse: number; waiting: number; flows: Array<{ flow: string; held: number; waiting: number; queued: number; refused: number }> } | undefined>;
+export type AdmissionSource = () => Record<
+  string,
+  | {
+      capacity: number;
+      inUse: number;
+      waiting: number;
+      flows: Array<{ flow: string; held: number; waiting: number; queued: number; refused: number }>;
+    }
+  | undefined
+>;
 
 /** Admission's fair queues as series: per resource, and per resource and user. */
 function admissionMetrics(registry: Registry, source: AdmissionSource | undefined) {
-  const read = () => Object.entries(source?.() ?? {}).flatMap(([resource, snapshot]) => (snapshot ? [{ resource, snapshot }] : []));
+  const read = () =>
+    Object.entries(source?.() ?? {}).flatMap(([resource, snapshot]) => (snapshot ? [{ resource, snapshot }] : []));
   type Flow = NonNullable<ReturnType<AdmissionSource>[string]>['flows'][number];
   /** Each user's non-zero `pick` of each resource, as a series. */
-  const perUser = (pick: (flow: Flow) => number, record: (labels: { resource: string; user: string }, value: number) => void) => {
+  const perUser = (
+    pick: (flow: Flow) => number,
+    record: (labels: { resource: string; user: string }, value: number) => void,
+  ) => {
     for (const { resource, snapshot } of read()) {
       for (const flow of snapshot.flows) {
         const value = pick(flow);
@@ -203,7 +219,10 @@ function admissionMetrics(registry: Registry, source: AdmissionSource | undefine
       registers: [registry],
       collect() {
         this.reset();
-        perUser((flow) => flow.held, (labels, value) => this.set(labels, value));
+        perUser(
+          (flow) => flow.held,
+          (labels, value) => this.set(labels, value),
+        );
       },
     }),
     waiting: new Gauge({
@@ -213,7 +232,10 @@ function admissionMetrics(registry: Registry, source: AdmissionSource | undefine
       registers: [registry],
       collect() {
         this.reset();
-        perUser((flow) => flow.waiting, (labels, value) => this.set(labels, value));
+        perUser(
+          (flow) => flow.waiting,
+          (labels, value) => this.set(labels, value),
+        );
       },
     }),
     queued: new Counter({
@@ -223,7 +245,10 @@ function admissionMetrics(registry: Registry, source: AdmissionSource | undefine
       registers: [registry],
       collect() {
         this.reset();
-        perUser((flow) => flow.queued, (labels, value) => this.inc(labels, value));
+        perUser(
+          (flow) => flow.queued,
+          (labels, value) => this.inc(labels, value),
+        );
       },
     }),
     refused: new Counter({
@@ -233,7 +258,10 @@ function admissionMetrics(registry: Registry, source: AdmissionSource | undefine
       registers: [registry],
       collect() {
         this.reset();
-        perUser((flow) => flow.refused, (labels, value) => this.inc(labels, value));
+        perUser(
+          (flow) => flow.refused,
+          (labels, value) => this.inc(labels, value),
+        );
       },
     }),
   };
@@ -339,7 +367,8 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
       collect() {
         if (!loadedModels) return;
         this.reset();
-        for (const model of loadedModels()) this.set({ model: model.name, version: model.version }, model.loadMs / 1000);
+        for (const model of loadedModels())
+          this.set({ model: model.name, version: model.version }, model.loadMs / 1000);
       },
     }),
     /** What reconciliation and retention did: requeued, failed_lost, fixed_failed, expired_deleted. */

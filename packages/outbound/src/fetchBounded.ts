@@ -50,7 +50,10 @@ export class FetchFailedError extends Error {
  * body that grows past it is cut off at once. Errors carry a reason and never what the remote
  * answered.
  */
-export async function fetchBounded(raw: string, options: FetchBoundedOptions): Promise<{ body: Buffer; contentType: string | undefined }> {
+export async function fetchBounded(
+  raw: string,
+  options: FetchBoundedOptions,
+): Promise<{ body: Buffer; contentType: string | undefined }> {
   let url: URL;
   try {
     url = checkOutboundUrl(raw, options.policy);
@@ -61,28 +64,48 @@ export async function fetchBounded(raw: string, options: FetchBoundedOptions): P
   const timeoutMs = options.timeoutMs ?? 10_000;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const agent = options.agent ?? createOutboundAgent(options.policy, { ...(options.lookup ? { lookup: options.lookup } : {}), connectTimeoutMs: timeoutMs });
+  const agent =
+    options.agent ??
+    createOutboundAgent(options.policy, {
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+      connectTimeoutMs: timeoutMs,
+    });
   try {
     let response: Dispatcher.ResponseData;
     try {
-      response = await request(url, { method: 'GET', dispatcher: agent, signal: controller.signal, headers: { accept: options.accept ?? '*/*' } });
+      response = await request(url, {
+        method: 'GET',
+        dispatcher: agent,
+        signal: controller.signal,
+        headers: { accept: options.accept ?? '*/*' },
+      });
     } catch (error) {
-      if (isOutboundRefused(error) || isOutboundRefused((error as { cause?: unknown }).cause)) throw new FetchRefusedError('private_address');
+      if (isOutboundRefused(error) || isOutboundRefused((error as { cause?: unknown }).cause))
+        throw new FetchRefusedError('private_address');
       if (controller.signal.aborted) throw new FetchFailedError('timeout', `no answer within ${timeoutMs} ms`);
       throw new FetchFailedError('fetch_failed', 'the URL could not be reached');
     }
     const { statusCode, headers, body } = response;
     try {
-      if (statusCode >= 300 && statusCode < 400) throw new FetchFailedError('redirect', `the URL answered with a redirect (HTTP ${statusCode}); give the URL it points to`, statusCode);
-      if (statusCode === 404 || statusCode === 410) throw new FetchFailedError('not_found', `the URL was not found (HTTP ${statusCode})`, statusCode);
-      if (statusCode < 200 || statusCode >= 300) throw new FetchFailedError('http_status', `the URL answered HTTP ${statusCode}`, statusCode);
+      if (statusCode >= 300 && statusCode < 400)
+        throw new FetchFailedError(
+          'redirect',
+          `the URL answered with a redirect (HTTP ${statusCode}); give the URL it points to`,
+          statusCode,
+        );
+      if (statusCode === 404 || statusCode === 410)
+        throw new FetchFailedError('not_found', `the URL was not found (HTTP ${statusCode})`, statusCode);
+      if (statusCode < 200 || statusCode >= 300)
+        throw new FetchFailedError('http_status', `the URL answered HTTP ${statusCode}`, statusCode);
       const declared = Number(headers['content-length']);
-      if (Number.isFinite(declared) && declared > options.maxBytes) throw new FetchFailedError('too_large', `the URL's body is ${declared} bytes, more than ${options.maxBytes}`);
+      if (Number.isFinite(declared) && declared > options.maxBytes)
+        throw new FetchFailedError('too_large', `the URL's body is ${declared} bytes, more than ${options.maxBytes}`);
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of body as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > options.maxBytes) throw new FetchFailedError('too_large', `the URL's body is more than ${options.maxBytes} bytes`);
+        if (size > options.maxBytes)
+          throw new FetchFailedError('too_large', `the URL's body is more than ${options.maxBytes} bytes`);
         chunks.push(chunk);
       }
       const type = headers['content-type'];
@@ -92,7 +115,8 @@ export async function fetchBounded(raw: string, options: FetchBoundedOptions): P
       body.on('error', () => {});
       body.destroy();
       if (error instanceof FetchFailedError) throw error;
-      if (controller.signal.aborted) throw new FetchFailedError('timeout', `the body did not arrive within ${timeoutMs} ms`);
+      if (controller.signal.aborted)
+        throw new FetchFailedError('timeout', `the body did not arrive within ${timeoutMs} ms`);
       throw new FetchFailedError('fetch_failed', 'the body could not be read');
     }
   } finally {

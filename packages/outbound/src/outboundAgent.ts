@@ -1,6 +1,12 @@
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector } from 'undici';
-import { addressAllowed, guardedLookup, normalizeHost, OutboundRefusedError, type OutboundPolicy } from './outboundPolicy.ts';
+import {
+  addressAllowed,
+  guardedLookup,
+  normalizeHost,
+  OutboundRefusedError,
+  type OutboundPolicy,
+} from './outboundPolicy.ts';
 
 export interface OutboundAgentOptions {
   /** Name resolution; its answers are checked before any connection is made. @defaultValue dns.lookup */

@@ -42,7 +42,10 @@ export class OutboundRefusedError extends Error {
   readonly code = 'ERR_OUTBOUND_REFUSED';
   readonly reason: OutboundRefusal;
 
-  constructor(reason: OutboundRefusal, message: string = reason === 'private_address' ? privateAddressMessage : `refused: ${reason}`) {
+  constructor(
+    reason: OutboundRefusal,
+    message: string = reason === 'private_address' ? privateAddressMessage : `refused: ${reason}`,
+  ) {
     super(message);
     this.name = 'OutboundRefusedError';
     this.reason = reason;
@@ -82,7 +85,8 @@ export function classifyAddress(address: string): AddressClass {
   if (parsed.kind() === 'ipv6') {
     const v6 = parsed as ipaddr.IPv6;
     if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address();
-    else if (v6.parts.slice(0, 6).every((part) => part === 0)) return v6.range() === 'loopback' ? 'loopback' : 'private';
+    else if (v6.parts.slice(0, 6).every((part) => part === 0))
+      return v6.range() === 'loopback' ? 'loopback' : 'private';
   }
   const range = parsed.range();
   if (range === 'loopback') return 'loopback';
@@ -116,8 +120,10 @@ export function checkOutboundUrl(raw: string, policy: OutboundPolicy = {}): URL 
   } catch {
     throw new OutboundRefusedError('malformed', 'refused: not an absolute URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new OutboundRefusedError('not_https', 'refused: only https URLs are accepted');
-  if (url.username || url.password) throw new OutboundRefusedError('credentials', 'refused: the URL carries a user name or password');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new OutboundRefusedError('not_https', 'refused: only https URLs are accepted');
+  if (url.username || url.password)
+    throw new OutboundRefusedError('credentials', 'refused: the URL carries a user name or password');
   const host = normalizeHost(url.hostname);
   const allowedHost = isAllowedHost(host, policy);
   const loopback = isLoopbackName(host) || (isIP(host) !== 0 && classifyAddress(host) === 'loopback');
@@ -126,7 +132,8 @@ export function checkOutboundUrl(raw: string, policy: OutboundPolicy = {}): URL 
     if (isIP(host) !== 0 && classifyAddress(host) === 'private') throw new OutboundRefusedError('private_address');
     // `localhost.` and `x.localhost` resolve to loopback on most resolvers whatever DNS says.
   }
-  if (url.protocol === 'http:' && !loopback && !allowedHost) throw new OutboundRefusedError('not_https', 'refused: only https URLs are accepted');
+  if (url.protocol === 'http:' && !loopback && !allowedHost)
+    throw new OutboundRefusedError('not_https', 'refused: only https URLs are accepted');
   url.hash = '';
   return url;
 }
@@ -138,19 +145,26 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  * connection unless every address it returns is allowed for that host. A refused connection
  * fails with {@link OutboundRefusedError} and no socket is opened.
  */
-export function guardedLookup(policy: OutboundPolicy, inner: LookupFunction = dnsLookup as unknown as LookupFunction): LookupFunction {
+export function guardedLookup(
+  policy: OutboundPolicy,
+  inner: LookupFunction = dnsLookup as unknown as LookupFunction,
+): LookupFunction {
   return ((hostname: string, options: LookupOneOptions | LookupAllOptions, callback: LookupCallback) => {
-    (inner as unknown as (h: string, o: unknown, cb: LookupCallback) => void)(hostname, options, (error, address, family) => {
-      if (error) {
-        callback(error, '');
-        return;
-      }
-      const addresses = Array.isArray(address) ? address.map((entry) => entry.address) : [address];
-      if (addresses.length === 0 || !addresses.every((candidate) => addressAllowed(candidate, hostname, policy))) {
-        callback(new OutboundRefusedError('private_address') as NodeJS.ErrnoException, '');
-        return;
-      }
-      callback(null, address, family);
-    });
+    (inner as unknown as (h: string, o: unknown, cb: LookupCallback) => void)(
+      hostname,
+      options,
+      (error, address, family) => {
+        if (error) {
+          callback(error, '');
+          return;
+        }
+        const addresses = Array.isArray(address) ? address.map((entry) => entry.address) : [address];
+        if (addresses.length === 0 || !addresses.every((candidate) => addressAllowed(candidate, hostname, policy))) {
+          callback(new OutboundRefusedError('private_address') as NodeJS.ErrnoException, '');
+          return;
+        }
+        callback(null, address, family);
+      },
+    );
   }) as unknown as LookupFunction;
 }

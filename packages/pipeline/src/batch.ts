@@ -10,7 +10,12 @@ import { enterPhase, PermanentFailure, type Attempt } from './attempt.ts';
  * rejects the input fails with INFERENCE_FAILED (the batcher has retried it alone by then, so
  * one poison input fails only itself).
  */
-export async function runInBatch(attempt: Attempt, lease: ModelLease, input: Float32Array | readonly Tensor[], tracing: Tracing): Promise<Inference> {
+export async function runInBatch(
+  attempt: Attempt,
+  lease: ModelLease,
+  input: Float32Array | readonly Tensor[],
+  tracing: Tracing,
+): Promise<Inference> {
   try {
     enterPhase(attempt, 'held');
     // The batch as this job saw it: from its start to this job's output (one span per job,
@@ -24,11 +29,19 @@ export async function runInBatch(attempt: Attempt, lease: ModelLease, input: Flo
         ({ tags }) => {
           attempt.batchStartedAt = performance.now();
           enterPhase(attempt, 'running');
-          batch = tracing.startSpan('batch', { parent: attempt.span, links: tags.map((traceparent) => ({ traceparent })) });
+          batch = tracing.startSpan('batch', {
+            parent: attempt.span,
+            links: tags.map((traceparent) => ({ traceparent })),
+          });
         },
         carried?.traceparent,
       );
-      if (batch?.isRecording()) batch.setAttributes({ 'inferq.batch_size': inference.batchSize, 'inferq.engine': inference.engine, 'inferq.inference_ms': inference.inferenceMs });
+      if (batch?.isRecording())
+        batch.setAttributes({
+          'inferq.batch_size': inference.batchSize,
+          'inferq.engine': inference.engine,
+          'inferq.inference_ms': inference.inferenceMs,
+        });
       return inference;
     } finally {
       batch?.end();

@@ -36,7 +36,9 @@ export class AttemptClaims {
       maxDelayMs: 0,
       run: async (attempts) => {
         const ids = attempts.map(({ payload }) => payload.jobId);
-        const handed: Array<StoredPixels | undefined> = options.pixels ? await options.pixels.takeMany(ids).catch(() => ids.map(() => undefined)) : [];
+        const handed: Array<StoredPixels | undefined> = options.pixels
+          ? await options.pixels.takeMany(ids).catch(() => ids.map(() => undefined))
+          : [];
         const withoutInput = ids.filter((_, i) => handed[i] !== undefined);
         const started = await options.lifecycle.start(
           attempts.map(({ payload, userId }) => ({ id: payload.jobId, userId, model: payload.model })),
@@ -72,7 +74,8 @@ export class AttemptClaims {
     attempt.startedAt = performance.now();
     attempt.userId = row.userId;
     attempt.resultPrefix = row.resultPrefix;
-    if (row.attempts === 1 && row.queueWaitMs !== null) this.#options.metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
+    if (row.attempts === 1 && row.queueWaitMs !== null)
+      this.#options.metrics?.queueWait.observe({ model: payload.model }, row.queueWaitMs / 1000);
     return row;
   }
 }

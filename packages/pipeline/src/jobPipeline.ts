@@ -1,5 +1,12 @@
 import type { Logger } from 'pino';
-import { decideFailedAttempt, inferenceJobPayloadSchema, isUuid, ThroughputMeter, type AttemptError, type InferenceJobPayload } from '@inferq/core';
+import {
+  decideFailedAttempt,
+  inferenceJobPayloadSchema,
+  isUuid,
+  ThroughputMeter,
+  type AttemptError,
+  type InferenceJobPayload,
+} from '@inferq/core';
 import { isDatabaseUnavailable, type JobExecution, type ShadowResults } from '@inferq/db';
 import type { ModelLease, ModelPool } from '@inferq/inference';
 import { JobLifecycle } from '@inferq/lifecycle';
@@ -7,7 +14,15 @@ import type { WorkerMetrics } from '@inferq/metrics';
 import type { JobEventPublisher, PixelStore } from '@inferq/queue';
 import type { BlobStore } from '@inferq/storage';
 import { disabledTracing, SpanStatusCode, type Tracing } from '@inferq/tracing';
-import { FinalAttemptError, PermanentFailure, type Attempt, type JobOutcome, type ModelJobs, type QueuedAttempt, type WorkerStats } from './attempt.ts';
+import {
+  FinalAttemptError,
+  PermanentFailure,
+  type Attempt,
+  type JobOutcome,
+  type ModelJobs,
+  type QueuedAttempt,
+  type WorkerStats,
+} from './attempt.ts';
 import { AttemptClaims } from './claim.ts';
 import { InputLoader } from './loadInput.ts';
 import { AttemptRecorder } from './record.ts';
@@ -92,10 +107,25 @@ export class JobPipeline {
     const tracing = options.tracing ?? disabledTracing;
     this.#lifecycle = new JobLifecycle({ execution, events, jobsFinished: metrics?.jobsFinished });
     const inputs = new InputLoader({ execution, blobs: options.blobs });
-    this.#claims = new AttemptClaims({ lifecycle: this.#lifecycle, workerId, pixels: options.pixels, metrics, tracing });
+    this.#claims = new AttemptClaims({
+      lifecycle: this.#lifecycle,
+      workerId,
+      pixels: options.pixels,
+      metrics,
+      tracing,
+    });
     this.#runner = new AttemptRunner({ inputs, jobTimeoutMs: options.jobTimeoutMs, metrics, tracing });
-    this.#recorder = new AttemptRecorder({ lifecycle: this.#lifecycle, workerId, blobs: options.blobs, maxWriteBatch: options.maxWriteBatch, resultWriteRetryMs: options.resultWriteRetryMs, tracing });
-    this.#shadows = options.shadowResults ? new ShadowRuns({ results: options.shadowResults, models: options.models, inputs, logger: options.logger }) : undefined;
+    this.#recorder = new AttemptRecorder({
+      lifecycle: this.#lifecycle,
+      workerId,
+      blobs: options.blobs,
+      maxWriteBatch: options.maxWriteBatch,
+      resultWriteRetryMs: options.resultWriteRetryMs,
+      tracing,
+    });
+    this.#shadows = options.shadowResults
+      ? new ShadowRuns({ results: options.shadowResults, models: options.models, inputs, logger: options.logger })
+      : undefined;
   }
 
   /** Whether shadow runs are taken (a shadow result store was given); else they are skipped. */
@@ -122,7 +152,10 @@ export class JobPipeline {
 
   /** Per served model: jobs held (waiting) and running (preprocessing or in a running batch). */
   modelJobs(): ModelJobs[] {
-    return [...this.#jobs.values()].map((entry) => ({ ...entry, throughput: this.#meters.get(entry.model)?.rate() ?? null }));
+    return [...this.#jobs.values()].map((entry) => ({
+      ...entry,
+      throughput: this.#meters.get(entry.model)?.rate() ?? null,
+    }));
   }
 
   /** Calls `listener` with the queue's model each time a primary attempt ended; returns the unsubscribe. */
@@ -144,10 +177,25 @@ export class JobPipeline {
     const counts = this.#jobs.get(queueModel);
     const tracing = this.#options.tracing ?? disabledTracing;
     const span = tracing.startSpan('attempt', {
-      parent: tracing.enabled && payload.traceparent ? tracing.contextOf({ traceparent: payload.traceparent }) : undefined,
-      attributes: tracing.enabled ? { 'inferq.job_id': payload.jobId, 'inferq.model': payload.model, 'inferq.attempt': job.attemptsMade + 1, 'inferq.worker_id': this.#options.workerId } : {},
+      parent:
+        tracing.enabled && payload.traceparent ? tracing.contextOf({ traceparent: payload.traceparent }) : undefined,
+      attributes: tracing.enabled
+        ? {
+            'inferq.job_id': payload.jobId,
+            'inferq.model': payload.model,
+            'inferq.attempt': job.attemptsMade + 1,
+            'inferq.worker_id': this.#options.workerId,
+          }
+        : {},
     });
-    const attempt: Attempt = { payload, log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }), userId: null, phase: 'held', counts, span };
+    const attempt: Attempt = {
+      payload,
+      log: this.#options.logger.child({ jobId: payload.jobId, model: payload.model }),
+      userId: null,
+      phase: 'held',
+      counts,
+      span,
+    };
     if (counts) counts.held++;
     const meter = this.#meters.get(queueModel);
     meter?.begin();
@@ -167,9 +215,16 @@ export class JobPipeline {
       if (written) this.stats.succeeded++;
       else this.stats.skipped++; // canceled while running: the result is discarded
       attempt.log.debug({ batchSize: inference.batchSize, inferenceMs: Math.round(inference.inferenceMs) }, 'job done');
-      return { status: written ? 'succeeded' : 'skipped', modelVersion: lease.manifest.version, engine: inference.engine };
+      return {
+        status: written ? 'succeeded' : 'skipped',
+        modelVersion: lease.manifest.version,
+        engine: inference.engine,
+      };
     } catch (error) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof PermanentFailure ? error.code : (error as Error).message });
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: error instanceof PermanentFailure ? error.code : (error as Error).message,
+      });
       return await this.#failed(attempt, job, error);
     } finally {
       span.end();
@@ -197,8 +252,13 @@ export class JobPipeline {
       log.warn({ code: error.code, err: error.cause ?? error }, error.message);
       attemptError = { kind: 'permanent', code: error.code, message: error.message };
     } else {
-      attemptError = isDatabaseUnavailable(error) ? { kind: 'databaseUnavailable', code: 'DATABASE_UNAVAILABLE' } : { kind: 'other' };
-      log.warn({ err: error, attempt: attemptsMade, lastAttempt: attemptsMade >= job.attemptsAllowed }, 'attempt failed');
+      attemptError = isDatabaseUnavailable(error)
+        ? { kind: 'databaseUnavailable', code: 'DATABASE_UNAVAILABLE' }
+        : { kind: 'other' };
+      log.warn(
+        { err: error, attempt: attemptsMade, lastAttempt: attemptsMade >= job.attemptsAllowed },
+        'attempt failed',
+      );
     }
     const decision = decideFailedAttempt({ error: attemptError, attemptsMade, attemptsAllowed: job.attemptsAllowed });
     if (decision.action === 'fail') {
@@ -223,7 +283,10 @@ export class JobPipeline {
     const parsed = inferenceJobPayloadSchema.safeParse(job.data);
     if (parsed.success) return parsed.data;
     const jobId = job.id;
-    if (jobId && isUuid(jobId)) await this.#lifecycle.failUnreadable(jobId, 'INVALID_JOB_ID', 'The queued payload is not valid.').catch(() => {});
-    throw new FinalAttemptError(`invalid payload: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`);
+    if (jobId && isUuid(jobId))
+      await this.#lifecycle.failUnreadable(jobId, 'INVALID_JOB_ID', 'The queued payload is not valid.').catch(() => {});
+    throw new FinalAttemptError(
+      `invalid payload: ${parsed.error.issues.map((issue) => issue.path.join('.')).join(', ')}`,
+    );
   }
 }

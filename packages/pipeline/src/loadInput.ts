@@ -46,7 +46,10 @@ export class InputLoader {
     if (!stored) return null;
     if (stored.data) return stored.data;
     const blobs = this.#options.blobs;
-    if (!blobs) throw new Error(`job ${jobId}'s input is in a blob store, and this worker has none (set BLOB_STORE_URL as for the API)`);
+    if (!blobs)
+      throw new Error(
+        `job ${jobId}'s input is in a blob store, and this worker has none (set BLOB_STORE_URL as for the API)`,
+      );
     return blobs.get(stored.blobKey);
   }
 }

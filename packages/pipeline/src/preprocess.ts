@@ -9,7 +9,9 @@ export function imageInputFor(manifest: ModelManifest): ModelInput {
   try {
     return imageInputOf(manifest);
   } catch (error) {
-    throw new PermanentFailure('MODEL_KIND_MISMATCH', 'The model takes tensors; this job holds an image.', { cause: error });
+    throw new PermanentFailure('MODEL_KIND_MISMATCH', 'The model takes tensors; this job holds an image.', {
+      cause: error,
+    });
   }
 }
 
@@ -25,7 +27,12 @@ export interface PreprocessedImage {
  * since a model swap, or none) the upload, read by `bytes`, is decoded with the same
  * `toModelPixels`, so both paths give the same values. PREPROCESSING_FAILED when it cannot be.
  */
-export async function preprocessImage(imageInput: ModelInput, pixels: StoredPixels | undefined, bytes: () => Promise<Buffer>, onSource?: (source: PreprocessedImage['source']) => void): Promise<PreprocessedImage> {
+export async function preprocessImage(
+  imageInput: ModelInput,
+  pixels: StoredPixels | undefined,
+  bytes: () => Promise<Buffer>,
+  onSource?: (source: PreprocessedImage['source']) => void,
+): Promise<PreprocessedImage> {
   const prepared = pixels ? preparedToInput(pixels, imageInput) : undefined;
   // Counted once the path is known, before the upload is read (which may find it gone).
   onSource?.(prepared ? 'prepared' : 'decoded');
@@ -38,7 +45,9 @@ export async function decodeImage(bytes: Buffer, imageInput: ModelInput): Promis
   try {
     return await imageToInput(bytes, imageInput);
   } catch (error) {
-    throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
+    throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', {
+      cause: error,
+    });
   }
 }
 
@@ -50,6 +59,8 @@ export function preprocessTensors(bytes: Buffer): InferRequest {
   try {
     return decodeTensorPayload(bytes);
   } catch (error) {
-    throw new PermanentFailure('MODEL_KIND_MISMATCH', 'The model takes tensors; this job holds an image.', { cause: error });
+    throw new PermanentFailure('MODEL_KIND_MISMATCH', 'The model takes tensors; this job holds an image.', {
+      cause: error,
+    });
   }
 }

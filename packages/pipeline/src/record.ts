@@ -40,7 +40,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * of all of them; a classification reading's first row is also the job's top labels. Shadow runs
  * store theirs the same way, so a comparison reads both alike.
  */
-export function recordedOutput(lease: Pick<ModelLease, 'manifest'>, inference: Inference & { request?: InferRequest }): RecordedOutput {
+export function recordedOutput(
+  lease: Pick<ModelLease, 'manifest'>,
+  inference: Inference & { request?: InferRequest },
+): RecordedOutput {
   const { manifest } = lease;
   if (!isTensorManifest(manifest) || !inference.tensors || !inference.request) {
     const decoded = decodeOutput(inference.vector, manifest);
@@ -48,7 +51,11 @@ export function recordedOutput(lease: Pick<ModelLease, 'manifest'>, inference: I
   }
   const reading = readOutputs(manifest.reader, inference.tensors);
   const outputs = selectOutputs(inference.tensors, inference.request.outputs).map(toProtocolOutput);
-  return { output: { outputs, reading }, labels: reading.kind === 'classification' ? (reading.top[0] ?? []).map(({ label, score }) => ({ label, score })) : null };
+  return {
+    output: { outputs, reading },
+    labels:
+      reading.kind === 'classification' ? (reading.top[0] ?? []).map(({ label, score }) => ({ label, score })) : null,
+  };
 }
 
 /**
@@ -75,7 +82,11 @@ export class AttemptRecorder {
    * `succeeded` is announced. False when the row was final already (canceled meanwhile, or
    * finished by another attempt): the result is discarded.
    */
-  async succeed(attempt: Attempt, lease: ModelLease, inference: Inference & { request?: InferRequest }): Promise<boolean> {
+  async succeed(
+    attempt: Attempt,
+    lease: ModelLease,
+    inference: Inference & { request?: InferRequest },
+  ): Promise<boolean> {
     const { payload, log, userId } = attempt;
     const decoded = recordedOutput(lease, inference);
     const resultPrefix = attempt.resultPrefix;
@@ -89,9 +100,19 @@ export class AttemptRecorder {
           workerId: this.#options.workerId,
           inferenceMs: inference.inferenceMs,
           // Preprocessing and the wait for the batch: queue wait + held + inference ≈ total.
-          ...(attempt.startedAt !== undefined && attempt.batchStartedAt !== undefined ? { heldMs: attempt.batchStartedAt - attempt.startedAt } : {}),
-          result: { modelName: lease.manifest.name, modelVersion: lease.manifest.version, engine: inference.engine, output: decoded.output, labels: decoded.labels },
-          ...(resultPrefix ? { beforeAnnounce: () => this.#writeResultCopy(attempt, resultPrefix, lease, inference, decoded) } : {}),
+          ...(attempt.startedAt !== undefined && attempt.batchStartedAt !== undefined
+            ? { heldMs: attempt.batchStartedAt - attempt.startedAt }
+            : {}),
+          result: {
+            modelName: lease.manifest.name,
+            modelVersion: lease.manifest.version,
+            engine: inference.engine,
+            output: decoded.output,
+            labels: decoded.labels,
+          },
+          ...(resultPrefix
+            ? { beforeAnnounce: () => this.#writeResultCopy(attempt, resultPrefix, lease, inference, decoded) }
+            : {}),
         }),
       ),
     );
@@ -108,7 +129,9 @@ export class AttemptRecorder {
   async fail(attempt: Attempt, code: ErrorCode, message: string): Promise<boolean> {
     const { payload, log, userId } = attempt;
     try {
-      return await this.#whilePostgresDown(log, 'failure', () => this.#options.lifecycle.fail({ id: payload.jobId, userId, model: payload.model }, code, message));
+      return await this.#whilePostgresDown(log, 'failure', () =>
+        this.#options.lifecycle.fail({ id: payload.jobId, userId, model: payload.model }, code, message),
+      );
     } catch (error) {
       log.error({ err: error, code }, 'failure write failed; the reconciler will fail the row');
       return false;
@@ -117,7 +140,9 @@ export class AttemptRecorder {
 
   /** Records an attempt's error before BullMQ retries it (the row goes back to `queued`); best effort. */
   async retryLater(attempt: Attempt, code: ErrorCode): Promise<void> {
-    await this.#options.lifecycle.retryAttempt(attempt.payload.jobId, code, 'Attempt failed; retrying.').catch(() => {});
+    await this.#options.lifecycle
+      .retryAttempt(attempt.payload.jobId, code, 'Attempt failed; retrying.')
+      .catch(() => {});
   }
 
   /**
@@ -125,10 +150,19 @@ export class AttemptRecorder {
    * The job has succeeded already (the row is the record); a copy that cannot be written is
    * logged and not retried.
    */
-  async #writeResultCopy(attempt: Attempt, prefix: string, lease: ModelLease, inference: Inference, decoded: RecordedOutput): Promise<void> {
+  async #writeResultCopy(
+    attempt: Attempt,
+    prefix: string,
+    lease: ModelLease,
+    inference: Inference,
+    decoded: RecordedOutput,
+  ): Promise<void> {
     const blobs = this.#options.blobs;
     if (!blobs) {
-      attempt.log.warn({ resultPrefix: prefix }, 'result sink asked for, but this worker has no blob store (BLOB_STORE_URL)');
+      attempt.log.warn(
+        { resultPrefix: prefix },
+        'result sink asked for, but this worker has no blob store (BLOB_STORE_URL)',
+      );
       return;
     }
     const copy = {
@@ -138,9 +172,16 @@ export class AttemptRecorder {
       result: { output: decoded.output, top: decoded.labels ?? null },
       finishedAt: new Date().toISOString(),
     };
-    await blobs.put(resultSinkKey(attempt.payload.jobId, prefix), Buffer.from(JSON.stringify(copy)), { contentType: 'application/json' }).catch((error: unknown) => {
-      attempt.log.warn({ err: error, resultPrefix: prefix }, 'the result copy could not be written to the blob store');
-    });
+    await blobs
+      .put(resultSinkKey(attempt.payload.jobId, prefix), Buffer.from(JSON.stringify(copy)), {
+        contentType: 'application/json',
+      })
+      .catch((error: unknown) => {
+        attempt.log.warn(
+          { err: error, resultPrefix: prefix },
+          'the result copy could not be written to the blob store',
+        );
+      });
   }
 
   /**

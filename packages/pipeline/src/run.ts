@@ -37,12 +37,23 @@ export async function withDeadline<T>(work: Promise<T>, ms: number, onTimeout: (
  * model's `limits.timeoutMs`, else the worker's, else the job catalog's (TIMEOUT); the submit's
  * Cancel-After when it is the tighter one (DEADLINE_EXCEEDED).
  */
-export function attemptDeadline(manifest: Pick<ModelManifest, 'limits'>, cancelAfterMs: number | null, jobTimeoutMs?: number): { ms: number; failure: () => PermanentFailure } {
+export function attemptDeadline(
+  manifest: Pick<ModelManifest, 'limits'>,
+  cancelAfterMs: number | null,
+  jobTimeoutMs?: number,
+): { ms: number; failure: () => PermanentFailure } {
   const timeoutMs = manifest.limits?.timeoutMs ?? jobTimeoutMs ?? defaultInferenceJobPolicy.timeoutMs;
   if (cancelAfterMs !== null && cancelAfterMs < timeoutMs) {
-    return { ms: cancelAfterMs, failure: () => new PermanentFailure('DEADLINE_EXCEEDED', `The job ran longer than its Cancel-After of ${cancelAfterMs} ms.`) };
+    return {
+      ms: cancelAfterMs,
+      failure: () =>
+        new PermanentFailure('DEADLINE_EXCEEDED', `The job ran longer than its Cancel-After of ${cancelAfterMs} ms.`),
+    };
   }
-  return { ms: timeoutMs, failure: () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`) };
+  return {
+    ms: timeoutMs,
+    failure: () => new PermanentFailure('TIMEOUT', `The job ran longer than its limit of ${timeoutMs} ms.`),
+  };
 }
 
 /**
@@ -50,16 +61,25 @@ export function attemptDeadline(manifest: Pick<ModelManifest, 'limits'>, cancelA
  * A model or version the registry does not have fails at once with UNKNOWN_MODEL; a version
  * that exists but cannot load fails with MODEL_NOT_READY (retrying will not fix its files).
  */
-export async function acquireModel(models: Pick<ModelPool, 'acquire'>, payload: InferenceJobPayload): Promise<ModelLease> {
+export async function acquireModel(
+  models: Pick<ModelPool, 'acquire'>,
+  payload: InferenceJobPayload,
+): Promise<ModelLease> {
   try {
     return await models.acquire(payload.model, payload.modelVersion);
   } catch (error) {
     if (error instanceof AppError && error.code === 'MODEL_NOT_FOUND') {
-      const what = payload.modelVersion ? `Version ${payload.modelVersion} of ${payload.model}` : `The model ${payload.model}`;
+      const what = payload.modelVersion
+        ? `Version ${payload.modelVersion} of ${payload.model}`
+        : `The model ${payload.model}`;
       throw new PermanentFailure('UNKNOWN_MODEL', `${what} is not served.`, { cause: error });
     }
     if (error instanceof AppError && error.code === 'MODEL_NOT_READY') {
-      throw new PermanentFailure('MODEL_NOT_READY', `Version ${payload.modelVersion ?? '(live)'} of ${payload.model} cannot be loaded.`, { cause: error });
+      throw new PermanentFailure(
+        'MODEL_NOT_READY',
+        `Version ${payload.modelVersion ?? '(live)'} of ${payload.model} cannot be loaded.`,
+        { cause: error },
+      );
     }
     throw error;
   }
@@ -94,7 +114,11 @@ export class AttemptRunner {
     return withDeadline(this.#compute(attempt, row, lease), deadline.ms, deadline.failure);
   }
 
-  async #compute(attempt: Attempt, row: ClaimedJob, lease: ModelLease): Promise<Inference & { request?: InferRequest }> {
+  async #compute(
+    attempt: Attempt,
+    row: ClaimedJob,
+    lease: ModelLease,
+  ): Promise<Inference & { request?: InferRequest }> {
     const { inputs, metrics } = this.#options;
     const tracing = this.#options.tracing ?? disabledTracing;
     const model = attempt.payload.model;
@@ -106,7 +130,12 @@ export class AttemptRunner {
       return { ...(await runInBatch(attempt, lease, request.inputs, tracing)), request };
     }
     const imageInput = imageInputFor(lease.manifest);
-    const { input } = await preprocessImage(imageInput, pixelsOf(row), () => inputs.bytesOf(attempt.payload.jobId, row), (source) => metrics?.preprocessed.inc({ model, source }));
+    const { input } = await preprocessImage(
+      imageInput,
+      pixelsOf(row),
+      () => inputs.bytesOf(attempt.payload.jobId, row),
+      (source) => metrics?.preprocessed.inc({ model, source }),
+    );
     return runInBatch(attempt, lease, input, tracing);
   }
 }

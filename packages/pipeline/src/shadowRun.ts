@@ -44,18 +44,28 @@ export class ShadowRuns {
       try {
         input = await imageToInput(bytes, imageInputOf(lease.manifest));
       } catch (error) {
-        throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', { cause: error });
+        throw new PermanentFailure('PREPROCESSING_FAILED', 'The image could not be turned into model input.', {
+          cause: error,
+        });
       }
       const inference = await lease.submit(input).catch((error: unknown) => {
         throw new PermanentFailure('INFERENCE_FAILED', 'The model rejected this input.', { cause: error });
       });
       // Stored as the primary's result row is, so the comparison reads both alike.
       const decoded = recordedOutput(lease, inference);
-      await store.write({ ...record, output: decoded.output, labels: decoded.labels, inferenceMs: inference.inferenceMs });
+      await store.write({
+        ...record,
+        output: decoded.output,
+        labels: decoded.labels,
+        inferenceMs: inference.inferenceMs,
+      });
       return { status: 'succeeded', modelVersion: version, engine: inference.engine };
     } catch (error) {
       if (!(error instanceof PermanentFailure)) throw error;
-      this.#options.logger.warn({ jobId: payload.jobId, model: payload.model, version, code: error.code, err: error.cause ?? error }, 'shadow run failed');
+      this.#options.logger.warn(
+        { jobId: payload.jobId, model: payload.model, version, code: error.code, err: error.cause ?? error },
+        'shadow run failed',
+      );
       await store.write({ ...record, errorCode: error.code });
       return { status: 'succeeded', modelVersion: version };
     } finally {

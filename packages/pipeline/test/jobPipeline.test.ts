@@ -101,12 +101,23 @@ function setup(model: Model = async () => [0.25, 0.75], extra: Partial<JobPipeli
 
 async function queuedJob(fields: { resultPrefix?: string; input?: Buffer } = {}): Promise<string> {
   const id = randomUUID();
-  await jobs.create({ id, userId, modelName: 'digits', input: { data: fields.input ?? (await validPng(8, 8)), format: 'png', width: 8, height: 8, sha256: 'a'.repeat(64) } });
+  await jobs.create({
+    id,
+    userId,
+    modelName: 'digits',
+    input: { data: fields.input ?? (await validPng(8, 8)), format: 'png', width: 8, height: 8, sha256: 'a'.repeat(64) },
+  });
   if (fields.resultPrefix) await db.job.update({ where: { id }, data: { resultPrefix: fields.resultPrefix } });
   return id;
 }
 
-const attemptOf = (id: string, fields: Partial<QueuedAttempt> = {}): QueuedAttempt => ({ id, data: { jobId: id, model: 'digits' }, attemptsMade: 0, attemptsAllowed: 5, ...fields });
+const attemptOf = (id: string, fields: Partial<QueuedAttempt> = {}): QueuedAttempt => ({
+  id,
+  data: { jobId: id, model: 'digits' },
+  attemptsMade: 0,
+  attemptsAllowed: 5,
+  ...fields,
+});
 
 async function thrown(work: Promise<unknown>): Promise<Error> {
   try {
@@ -126,7 +137,11 @@ describe('JobPipeline', () => {
   it('runs a job through its steps: claimed, decoded, run, written, announced', async () => {
     const { pipeline, announced, metrics } = setup();
     const id = await queuedJob();
-    expect(await pipeline.process(attemptOf(id), 'digits')).toEqual({ status: 'succeeded', modelVersion: '1', engine: 'stand-in' });
+    expect(await pipeline.process(attemptOf(id), 'digits')).toEqual({
+      status: 'succeeded',
+      modelVersion: '1',
+      engine: 'stand-in',
+    });
     const row = await jobs.get(id);
     expect(row).toMatchObject({ status: 'succeeded', attempts: 1, workerId: 'w1' });
     expect(row?.result?.output).toEqual([[0.25, 0.75]]);
@@ -139,7 +154,9 @@ describe('JobPipeline', () => {
   it('takes the pixels handed over through Redis and does not decode the upload', async () => {
     const { pipeline, pixels, metrics } = setup();
     const id = await queuedJob({ input: Buffer.from('not an image: decoding it would fail') });
-    await pixels.putMany([{ jobId: id, pixels: { data: Buffer.from([0, 255, 0, 255]), spec: pixelSpecKey(manifest.input!) } }]);
+    await pixels.putMany([
+      { jobId: id, pixels: { data: Buffer.from([0, 255, 0, 255]), spec: pixelSpecKey(manifest.input!) } },
+    ]);
     expect((await pipeline.process(attemptOf(id), 'digits')).status).toBe('succeeded');
     expect(await sourceCount(metrics, 'prepared')).toBe(1);
   });
@@ -149,7 +166,10 @@ describe('JobPipeline', () => {
     const id = await queuedJob({ resultPrefix: 'sink/run' });
     await pipeline.process(attemptOf(id), 'digits');
     expect(await announced()).toEqual(['running', 'succeeded']);
-    const copy = JSON.parse(await readFile(path.join(blobDir, resultSinkKey(id, 'sink/run')), 'utf8')) as { id: string; status: string };
+    const copy = JSON.parse(await readFile(path.join(blobDir, resultSinkKey(id, 'sink/run')), 'utf8')) as {
+      id: string;
+      status: string;
+    };
     expect(copy).toMatchObject({ id, status: 'succeeded' });
   });
 
@@ -176,7 +196,11 @@ describe('JobPipeline', () => {
 
   it('another error is retried while attempts remain, and fails the row on the last attempt', async () => {
     // Lost while taking the model: neither the job's fault nor Postgres being down.
-    const { pipeline: broken, announced, metrics } = setup(undefined, { models: { acquire: () => Promise.reject(new Error('connection lost')) } });
+    const {
+      pipeline: broken,
+      announced,
+      metrics,
+    } = setup(undefined, { models: { acquire: () => Promise.reject(new Error('connection lost')) } });
     const id = await queuedJob();
     const retried = await thrown(broken.process(attemptOf(id, { attemptsMade: 0, attemptsAllowed: 2 }), 'digits'));
     expect(retried).not.toBeInstanceOf(FinalAttemptError);
@@ -184,7 +208,11 @@ describe('JobPipeline', () => {
     expect(await jobs.get(id)).toMatchObject({ status: 'queued', errorCode: 'INTERNAL' });
     const last = await thrown(broken.process(attemptOf(id, { attemptsMade: 1, attemptsAllowed: 2 }), 'digits'));
     expect(last.message).toBe('INTERNAL');
-    expect(await jobs.get(id)).toMatchObject({ status: 'failed', errorCode: 'INTERNAL', errorMessage: 'The job failed after all its attempts.' });
+    expect(await jobs.get(id)).toMatchObject({
+      status: 'failed',
+      errorCode: 'INTERNAL',
+      errorMessage: 'The job failed after all its attempts.',
+    });
     expect((await metrics.jobRetries.get()).values.map((value) => value.value)).toEqual([1]);
     // The retry is not announced; the next attempt's start is, and the final failure.
     expect(await announced()).toEqual(['running', 'running', 'failed']);
@@ -225,7 +253,9 @@ describe('JobPipeline', () => {
     const running = pipeline.process(attemptOf(id), 'digits');
     while (!release) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(pipeline.idle('digits')).toBe(false);
-    expect(pipeline.modelJobs()).toEqual([expect.objectContaining({ model: 'digits', held: 0, running: 1, concurrency: 4 })]);
+    expect(pipeline.modelJobs()).toEqual([
+      expect.objectContaining({ model: 'digits', held: 0, running: 1, concurrency: 4 }),
+    ]);
     release();
     await running;
     expect(pipeline.idle('digits')).toBe(true);

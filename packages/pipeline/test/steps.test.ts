@@ -34,7 +34,12 @@ describe('preprocess', () => {
   it('scales pixels made for this spec, without reading the upload', async () => {
     const pixels = { data: Buffer.from([0, 255, 51, 102]), spec: pixelSpecKey(imageInput) };
     const sources: string[] = [];
-    const made = await preprocessImage(imageInput, pixels, () => Promise.reject(new Error('must not be read')), (source) => sources.push(source));
+    const made = await preprocessImage(
+      imageInput,
+      pixels,
+      () => Promise.reject(new Error('must not be read')),
+      (source) => sources.push(source),
+    );
     expect(made.source).toBe('prepared');
     expect([...made.input].map((value) => Math.round(value * 1000) / 1000)).toEqual([0, 1, 0.2, 0.4]);
     expect(sources).toEqual(['prepared']);
@@ -51,10 +56,26 @@ describe('preprocess', () => {
   });
 
   it.each([
-    ['an upload that does not decode', () => preprocessImage(imageInput, undefined, async () => Buffer.from('not an image')), 'PREPROCESSING_FAILED'],
-    ['an upload that is gone', () => preprocessImage(imageInput, undefined, () => Promise.reject(new PermanentFailure('INPUT_MISSING', 'gone'))), 'INPUT_MISSING'],
-    ['a stored tensor request that is not one', async () => preprocessTensors(Buffer.from('\x89PNG')), 'MODEL_KIND_MISMATCH'],
-    ['an image for a tensor model', async () => imageInputFor({ ...manifest, input: undefined } as unknown as ModelManifest), 'MODEL_KIND_MISMATCH'],
+    [
+      'an upload that does not decode',
+      () => preprocessImage(imageInput, undefined, async () => Buffer.from('not an image')),
+      'PREPROCESSING_FAILED',
+    ],
+    [
+      'an upload that is gone',
+      () => preprocessImage(imageInput, undefined, () => Promise.reject(new PermanentFailure('INPUT_MISSING', 'gone'))),
+      'INPUT_MISSING',
+    ],
+    [
+      'a stored tensor request that is not one',
+      async () => preprocessTensors(Buffer.from('\x89PNG')),
+      'MODEL_KIND_MISMATCH',
+    ],
+    [
+      'an image for a tensor model',
+      async () => imageInputFor({ ...manifest, input: undefined } as unknown as ModelManifest),
+      'MODEL_KIND_MISMATCH',
+    ],
   ])('%s fails for good with its code', async (_name, work, code) => {
     expect(await codeOf(work)).toBe(code);
   });
@@ -83,7 +104,9 @@ describe('run', () => {
   it('fails work that outlives its deadline, and passes work that does not', async () => {
     const late = new Promise((resolve) => setTimeout(resolve, 200, 'late'));
     expect(await codeOf(withDeadline(late, 20, () => new PermanentFailure('TIMEOUT', 'slow')))).toBe('TIMEOUT');
-    expect(await withDeadline(Promise.resolve('early'), 1000, () => new PermanentFailure('TIMEOUT', 'slow'))).toBe('early');
+    expect(await withDeadline(Promise.resolve('early'), 1000, () => new PermanentFailure('TIMEOUT', 'slow'))).toBe(
+      'early',
+    );
   });
 
   it('counts work that settles after its deadline as timed out, even if the timer could not fire', async () => {
@@ -99,7 +122,10 @@ describe('run', () => {
 
 describe('record', () => {
   it('stores an image model its scores and top labels', () => {
-    const recorded = recordedOutput({ manifest }, { vector: [0.25, 0.75], inferenceMs: 1, batchSize: 1, batchWaitMs: 0, engine: 'test' });
+    const recorded = recordedOutput(
+      { manifest },
+      { vector: [0.25, 0.75], inferenceMs: 1, batchSize: 1, batchWaitMs: 0, engine: 'test' },
+    );
     expect(recorded.output).toEqual([[0.25, 0.75]]);
     expect(recorded.labels).toEqual([expect.objectContaining({ label: 'b' }), expect.objectContaining({ label: 'a' })]);
   });

@@ -39,8 +39,20 @@ export interface InferenceQueueOptions {
   maxShadowBacklog?: number;
 }
 
-export type QueueCounts = Record<'waiting' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'waiting-children', number>;
-const countedStates = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'paused', 'waiting-children'] as const;
+export type QueueCounts = Record<
+  'waiting' | 'prioritized' | 'active' | 'delayed' | 'completed' | 'failed' | 'paused' | 'waiting-children',
+  number
+>;
+const countedStates = [
+  'waiting',
+  'prioritized',
+  'active',
+  'delayed',
+  'completed',
+  'failed',
+  'paused',
+  'waiting-children',
+] as const;
 const inFlightStates = ['waiting', 'prioritized', 'active', 'delayed', 'paused'] as const;
 
 /**
@@ -212,7 +224,12 @@ export class InferenceQueue {
     const data = inferenceJobPayloadSchema.parse(payload);
     if (!this.isReady()) throw queueUnavailable();
     try {
-      const add = async () => (await this.#queueToAdd(data.model)).add('infer', data, inferenceJobOptions(data.jobId, this.policy, options.priority, data.shadow === true));
+      const add = async () =>
+        (await this.#queueToAdd(data.model)).add(
+          'infer',
+          data,
+          inferenceJobOptions(data.jobId, this.policy, options.priority, data.shadow === true),
+        );
       await withTimeout(add(), this.#enqueueTimeoutMs);
     } catch (error) {
       throw queueUnavailable(error);
@@ -226,18 +243,30 @@ export class InferenceQueue {
    * none as queued: an entry that did reach a queue finds no row (the caller discards them) and the
    * worker skips it.
    */
-  async enqueueMany(entries: ReadonlyArray<{ payload: InferenceJobPayload; priority?: number | undefined }>): Promise<void> {
+  async enqueueMany(
+    entries: ReadonlyArray<{ payload: InferenceJobPayload; priority?: number | undefined }>,
+  ): Promise<void> {
     if (entries.length === 0) return;
-    const byModel = new Map<string, Array<{ name: string; data: InferenceJobPayload; opts: ReturnType<typeof inferenceJobOptions> }>>();
+    const byModel = new Map<
+      string,
+      Array<{ name: string; data: InferenceJobPayload; opts: ReturnType<typeof inferenceJobOptions> }>
+    >();
     for (const entry of entries) {
       const data = inferenceJobPayloadSchema.parse(entry.payload);
       const jobs = byModel.get(data.model) ?? [];
-      jobs.push({ name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, entry.priority, data.shadow === true) });
+      jobs.push({
+        name: 'infer',
+        data,
+        opts: inferenceJobOptions(data.jobId, this.policy, entry.priority, data.shadow === true),
+      });
       byModel.set(data.model, jobs);
     }
     if (!this.isReady()) throw queueUnavailable();
     try {
-      await withTimeout(Promise.all([...byModel].map(async ([model, jobs]) => (await this.#queueToAdd(model)).addBulk(jobs))), this.#enqueueTimeoutMs);
+      await withTimeout(
+        Promise.all([...byModel].map(async ([model, jobs]) => (await this.#queueToAdd(model)).addBulk(jobs))),
+        this.#enqueueTimeoutMs,
+      );
     } catch (error) {
       throw queueUnavailable(error);
     }
@@ -266,7 +295,14 @@ export class InferenceQueue {
           const waiting = await queue.getWaitingCount();
           const room = Math.max(0, cap - waiting);
           const taken = jobs.slice(0, room);
-          if (taken.length > 0) await queue.addBulk(taken.map((data) => ({ name: 'infer', data, opts: inferenceJobOptions(data.jobId, this.policy, undefined, true) })));
+          if (taken.length > 0)
+            await queue.addBulk(
+              taken.map((data) => ({
+                name: 'infer',
+                data,
+                opts: inferenceJobOptions(data.jobId, this.policy, undefined, true),
+              })),
+            );
           const over = jobs.length - taken.length;
           if (over > 0) await this.connection.incrby(this.#droppedKey(model), over);
           return over;
@@ -305,7 +341,9 @@ export class InferenceQueue {
     const answers = await withTimeout(pipeline.exec(), this.#enqueueTimeoutMs);
     if (!answers) return entries.map(() => null);
     return entries.map((_, i) => {
-      const [rank, waiting, index] = answers.slice(i * 3, i * 3 + 3).map(([error, value]) => (error ? null : value)) as [number | null, number | null, number | null];
+      const [rank, waiting, index] = answers
+        .slice(i * 3, i * 3 + 3)
+        .map(([error, value]) => (error ? null : value)) as [number | null, number | null, number | null];
       if (waiting === null) return null;
       if (index !== null) return waiting - index;
       return rank === null ? null : waiting + rank + 1;
@@ -354,7 +392,14 @@ export class InferenceQueue {
    */
   async inFlightCount(): Promise<number> {
     const models = await this.models();
-    const counts = await withTimeout(Promise.all([...models.map((model) => this.queueFor(model)), this.#legacyQueue()].map((queue) => queue.getJobCounts(...inFlightStates))), this.#enqueueTimeoutMs);
+    const counts = await withTimeout(
+      Promise.all(
+        [...models.map((model) => this.queueFor(model)), this.#legacyQueue()].map((queue) =>
+          queue.getJobCounts(...inFlightStates),
+        ),
+      ),
+      this.#enqueueTimeoutMs,
+    );
     return counts.reduce((sum, byState) => sum + Object.values(byState).reduce((a, b) => a + b, 0), 0);
   }
 
@@ -375,7 +420,16 @@ export class InferenceQueue {
       if (!this.isReady()) throw new Error('Redis is not connected');
       const keys = [this.#reservationsKey, ...lists, ...sets];
       answer = (await withTimeout(
-        this.connection.eval(reserveCapacityScript, keys.length, ...keys, String(cap), String(count), String(reservationLifetimeMs), String(lists.length), id),
+        this.connection.eval(
+          reserveCapacityScript,
+          keys.length,
+          ...keys,
+          String(cap),
+          String(count),
+          String(reservationLifetimeMs),
+          String(lists.length),
+          id,
+        ),
         this.#enqueueTimeoutMs,
       )) as [number, number, number];
     } catch (error) {
@@ -458,7 +512,9 @@ export class InferenceQueue {
     for (const job of jobs) {
       const parsed = inferenceJobPayloadSchema.safeParse(job.data);
       if (!parsed.success || !job.id) continue;
-      await (await this.#queueToAdd(parsed.data.model)).add('infer', parsed.data, inferenceJobOptions(job.id, this.policy, job.opts.priority || undefined));
+      await (
+        await this.#queueToAdd(parsed.data.model)
+      ).add('infer', parsed.data, inferenceJobOptions(job.id, this.policy, job.opts.priority || undefined));
       try {
         await job.remove();
         moved++;
@@ -477,11 +533,23 @@ export class InferenceQueue {
   /** Deletes every model's queue and the legacy one with all their jobs (tests clean up with it). */
   async obliterate(): Promise<void> {
     const models = await this.models();
-    await Promise.all([...models.flatMap((model) => [this.queueFor(model), this.shadowQueueFor(model)]), this.#legacyQueue()].map((queue) => queue.obliterate({ force: true })));
-    await this.connection.del(this.#pausedKey, this.#reservationsKey, ...models.map((model) => this.#droppedKey(model)));
+    await Promise.all(
+      [...models.flatMap((model) => [this.queueFor(model), this.shadowQueueFor(model)]), this.#legacyQueue()].map(
+        (queue) => queue.obliterate({ force: true }),
+      ),
+    );
+    await this.connection.del(
+      this.#pausedKey,
+      this.#reservationsKey,
+      ...models.map((model) => this.#droppedKey(model)),
+    );
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#queues.values(), ...this.#shadowQueues.values(), ...(this.#legacy ? [this.#legacy] : [])].map((queue) => queue.close()));
+    await Promise.all(
+      [...this.#queues.values(), ...this.#shadowQueues.values(), ...(this.#legacy ? [this.#legacy] : [])].map((queue) =>
+        queue.close(),
+      ),
+    );
   }
 }

@@ -114,7 +114,15 @@ export class JobEventLog implements JobEventFeed, JobEventHistory {
     while (!this.#closed) {
       let answer: Array<[string, StreamEntries]> | null;
       try {
-        answer = (await blocking.xread('COUNT', 1000, 'BLOCK', this.#options.blockMs ?? 5000, 'STREAMS', this.#key, this.#cursor)) as Array<[string, StreamEntries]> | null;
+        answer = (await blocking.xread(
+          'COUNT',
+          1000,
+          'BLOCK',
+          this.#options.blockMs ?? 5000,
+          'STREAMS',
+          this.#key,
+          this.#cursor,
+        )) as Array<[string, StreamEntries]> | null;
       } catch {
         if (this.#closed) return;
         // Redis away: the consumer connection reconnects; go on from the same id once it is back.

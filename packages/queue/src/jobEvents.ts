@@ -144,9 +144,11 @@ export class JobEventSubscriber {
 
   /** Number of in-process listeners (streams and waiters). */
   listenerCount(): number {
-    return this.#byJob.eventNames().reduce((sum, name) => sum + this.#byJob.listenerCount(name), 0) +
+    return (
+      this.#byJob.eventNames().reduce((sum, name) => sum + this.#byJob.listenerCount(name), 0) +
       this.#byUser.eventNames().reduce((sum, name) => sum + this.#byUser.listenerCount(name), 0) +
-      this.#all.listenerCount('event');
+      this.#all.listenerCount('event')
+    );
   }
 
   async close(): Promise<void> {

@@ -30,14 +30,21 @@ export class WebhookQueue {
 
   constructor(options: WebhookQueueOptions) {
     this.#policy = options.policy ?? defaultWebhookRetryPolicy;
-    this.queue = new Queue<WebhookJobPayload>(options.name ?? webhookQueueName, { connection: options.connection, prefix: options.prefix ?? 'inferq' });
+    this.queue = new Queue<WebhookJobPayload>(options.name ?? webhookQueueName, {
+      connection: options.connection,
+      prefix: options.prefix ?? 'inferq',
+    });
     // Connection errors surface through the callers' awaits, not as crashes.
     this.queue.on('error', () => {});
   }
 
   /** Enqueues the delivery of one event of a job (`completed`: its final state). */
   async enqueue(jobId: string, event: 'started' | 'completed' = 'completed'): Promise<void> {
-    await this.queue.add('deliver', { jobId, deliveryId: randomUUID(), event }, webhookJobOptions(jobId, this.#policy, event));
+    await this.queue.add(
+      'deliver',
+      { jobId, deliveryId: randomUUID(), event },
+      webhookJobOptions(jobId, this.#policy, event),
+    );
   }
 
   /**

@@ -40,8 +40,10 @@ export class WorkerRegistry {
     // What a model measured is kept past the worker: a queued job's ETA needs the load time and
     // throughput of a model no worker serves right now.
     const stats: string[] = [];
-    for (const model of heartbeat.models) if (model.loadMs !== undefined) stats.push(`${model.name}:loadMs`, String(Math.round(model.loadMs)));
-    for (const jobs of heartbeat.jobs ?? []) if (jobs.throughput != null) stats.push(`${jobs.model}:throughput`, String(jobs.throughput));
+    for (const model of heartbeat.models)
+      if (model.loadMs !== undefined) stats.push(`${model.name}:loadMs`, String(Math.round(model.loadMs)));
+    for (const jobs of heartbeat.jobs ?? [])
+      if (jobs.throughput != null) stats.push(`${jobs.model}:throughput`, String(jobs.throughput));
     const multi = this.#redis
       .multi()
       .set(this.#keyPrefix + heartbeat.workerId, JSON.stringify(heartbeat), 'PX', this.ttlMs)
@@ -69,7 +71,11 @@ export class WorkerRegistry {
 
   /** Removes a worker at once (clean shutdown). */
   async remove(workerId: string): Promise<void> {
-    await this.#redis.multi().del(this.#keyPrefix + workerId).srem(this.#setKey, workerId).exec();
+    await this.#redis
+      .multi()
+      .del(this.#keyPrefix + workerId)
+      .srem(this.#setKey, workerId)
+      .exec();
   }
 
   /** Live workers, by id. */
@@ -139,7 +145,10 @@ export class WorkerHeartbeatLoop {
 /** Per model, how many live workers of one queue serve it. */
 export function workersByModel(heartbeats: readonly WorkerHeartbeat[], queue: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const beat of heartbeats) if (beat.queue === queue) for (const model of new Set(beat.models.map((served) => served.name))) counts.set(model, (counts.get(model) ?? 0) + 1);
+  for (const beat of heartbeats)
+    if (beat.queue === queue)
+      for (const model of new Set(beat.models.map((served) => served.name)))
+        counts.set(model, (counts.get(model) ?? 0) + 1);
   return counts;
 }
 
@@ -198,8 +207,18 @@ export class ServedModels {
                 const entry = capacity.get(model.name) ?? { workers: 0, throughput: null, loadMs: null };
                 // The first serving worker replaces the kept figures; the others add to its throughput.
                 const rate = beat.jobs?.find((jobs) => jobs.model === model.name)?.throughput ?? null;
-                if (entry.workers === 0) capacity.set(model.name, { workers: 1, throughput: rate ?? entry.throughput, loadMs: model.loadMs ?? entry.loadMs });
-                else capacity.set(model.name, { workers: entry.workers + 1, throughput: rate === null ? entry.throughput : (entry.throughput ?? 0) + rate, loadMs: Math.max(entry.loadMs ?? 0, model.loadMs ?? 0) || null });
+                if (entry.workers === 0)
+                  capacity.set(model.name, {
+                    workers: 1,
+                    throughput: rate ?? entry.throughput,
+                    loadMs: model.loadMs ?? entry.loadMs,
+                  });
+                else
+                  capacity.set(model.name, {
+                    workers: entry.workers + 1,
+                    throughput: rate === null ? entry.throughput : (entry.throughput ?? 0) + rate,
+                    loadMs: Math.max(entry.loadMs ?? 0, model.loadMs ?? 0) || null,
+                  });
               }
             }
             return capacity;

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { compareEventIds, isEventId, JobEventLog, JobEventPublisher, jobEventsStreamKey, type JobEvent } from '../src/index.ts';
+import {
+  compareEventIds,
+  isEventId,
+  JobEventLog,
+  JobEventPublisher,
+  jobEventsStreamKey,
+  type JobEvent,
+} from '../src/index.ts';
 
 describe('JobEventLog', () => {
   const prefix = `${inject('queuePrefix')}:event-log-${randomUUID()}`;
@@ -50,7 +57,12 @@ describe('JobEventLog', () => {
     await until(() => tailed.length === 4);
     offUser();
     offJob();
-    expect(tailed.map(({ event }) => `${event.jobId}:${event.status}`)).toEqual(['j1:queued', 'j1:running', 'j1:succeeded', 'j2:expired']);
+    expect(tailed.map(({ event }) => `${event.jobId}:${event.status}`)).toEqual([
+      'j1:queued',
+      'j1:running',
+      'j1:succeeded',
+      'j2:expired',
+    ]);
     const ids = tailed.map(({ id }) => id!);
     expect(ids.every(isEventId)).toBe(true);
     for (let i = 1; i < ids.length; i++) expect(compareEventIds(ids[i - 1]!, ids[i]!)).toBe(-1);

@@ -52,7 +52,13 @@ describe('JobEventPublisher', () => {
   it('sends the events of one turn of the event loop in one write, in the order they were published', async () => {
     received.length = 0;
     const ids = Array.from({ length: 20 }, () => randomUUID());
-    const writes = await socketWrites(() => Promise.all(ids.map((jobId, i) => publisher.publish({ jobId, userId: null, status: i % 2 === 0 ? 'running' : 'succeeded', model: 'nsfw' }))));
+    const writes = await socketWrites(() =>
+      Promise.all(
+        ids.map((jobId, i) =>
+          publisher.publish({ jobId, userId: null, status: i % 2 === 0 ? 'running' : 'succeeded', model: 'nsfw' }),
+        ),
+      ),
+    );
     expect(writes).toBe(1);
     await receivedCount(ids.length);
     expect(received.map((event) => event.jobId)).toEqual(ids);

@@ -14,7 +14,9 @@ describe('setQueuesPaused', () => {
   beforeAll(() => {
     redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
     // Two sets of queues (an InferenceQueue has one per model; here the registry has nsfw only).
-    queues = [0, 1].map(() => new InferenceQueue({ connection: redis, name: `control-${randomUUID()}`, prefix, models: () => ['nsfw'] }));
+    queues = [0, 1].map(
+      () => new InferenceQueue({ connection: redis, name: `control-${randomUUID()}`, prefix, models: () => ['nsfw'] }),
+    );
   });
   afterAll(async () => {
     for (const entry of queues) {
@@ -41,7 +43,11 @@ describe('setQueuesPaused', () => {
     await queues[1]!.queueFor('nsfw').pause();
 
     const done = new Promise<string>((resolve) => {
-      const worker: Worker = new Worker(modelQueueName('nsfw', queues[0]!.name), async (job) => job.id, { connection: redis.duplicate(), prefix, autorun: true });
+      const worker: Worker = new Worker(modelQueueName('nsfw', queues[0]!.name), async (job) => job.id, {
+        connection: redis.duplicate(),
+        prefix,
+        autorun: true,
+      });
       worker.on('completed', (job) => {
         resolve(job.id!);
         void worker.close();
@@ -57,7 +63,9 @@ describe('setQueuesPaused', () => {
     const name = `control-${randomUUID()}`;
     const registry = ['nsfw'];
     // Two API processes on the same queues; the second has never used any of them.
-    const [first, second] = [0, 1].map(() => new InferenceQueue({ connection: redis, name, prefix, models: () => registry, modelsCacheMs: 0 }));
+    const [first, second] = [0, 1].map(
+      () => new InferenceQueue({ connection: redis, name, prefix, models: () => registry, modelsCacheMs: 0 }),
+    );
     let worker: Worker | undefined;
     try {
       expect((await setQueuesPaused([first!], true)).paused).toBe(true);
@@ -73,9 +81,15 @@ describe('setQueuesPaused', () => {
       expect(await second!.queueFor('digits').isPaused()).toBe(true);
 
       const completed: string[] = [];
-      worker = new Worker(modelQueueName('mnist', name), async (job) => job.id, { connection: redis.duplicate(), prefix, autorun: true });
+      worker = new Worker(modelQueueName('mnist', name), async (job) => job.id, {
+        connection: redis.duplicate(),
+        prefix,
+        autorun: true,
+      });
       worker.on('error', () => {});
-      const done = new Promise<void>((resolve) => worker!.on('completed', (job) => (completed.push(job.id!), resolve())));
+      const done = new Promise<void>((resolve) =>
+        worker!.on('completed', (job) => (completed.push(job.id!), resolve())),
+      );
       await worker.waitUntilReady();
       expect(await second!.state(jobId, 'mnist')).not.toBe('completed');
       expect((await setQueuesPaused([first!], false)).paused).toBe(false);

@@ -8,7 +8,12 @@ describe('InferenceQueue.enqueueShadows', () => {
 
   beforeAll(async () => {
     const connection = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
-    queue = new InferenceQueue({ connection, name: `test-${randomUUID()}`, prefix: inject('queuePrefix'), maxShadowBacklog: 5 });
+    queue = new InferenceQueue({
+      connection,
+      name: `test-${randomUUID()}`,
+      prefix: inject('queuePrefix'),
+      maxShadowBacklog: 5,
+    });
     await queue.waitUntilReady();
   });
   afterAll(async () => {
@@ -17,13 +22,15 @@ describe('InferenceQueue.enqueueShadows', () => {
     queue.connection.disconnect();
   });
 
-  it('puts shadow runs on the model\'s shadow queue, never on its primary queue', async () => {
+  it("puts shadow runs on the model's shadow queue, never on its primary queue", async () => {
     const ids = [randomUUID(), randomUUID()];
     expect(await queue.enqueueShadows(ids.map((jobId) => ({ jobId, model: 'mnist', modelVersion: '1.1.0' })))).toBe(0);
     const shadows = queue.shadowQueueFor('mnist');
     expect(shadows.name).toBe(`${queue.baseName}.mnist.shadow`);
     const entries = await Promise.all(ids.map((id) => shadows.getJob(shadowEntryId(id))));
-    expect(entries.map((entry) => entry?.data)).toEqual(ids.map((jobId) => ({ jobId, model: 'mnist', modelVersion: '1.1.0', shadow: true })));
+    expect(entries.map((entry) => entry?.data)).toEqual(
+      ids.map((jobId) => ({ jobId, model: 'mnist', modelVersion: '1.1.0', shadow: true })),
+    );
     expect(entries.map((entry) => entry?.opts.attempts)).toEqual([1, 1]);
     expect(await queue.queueFor('mnist').getWaitingCount()).toBe(0);
     // Shadows are not the users' jobs: the global cap does not count them.

@@ -61,14 +61,22 @@ describe('WorkerRegistry', () => {
 
   it('ignores an entry that is not a heartbeat (an older or foreign shape)', async () => {
     const registry = new WorkerRegistry({ connection: redis, prefix });
-    await redis.multi().set(`${prefix}:registry:worker:odd`, '{"workerId":1}', 'PX', 5000).sadd(`${prefix}:registry:workers`, 'odd').exec();
+    await redis
+      .multi()
+      .set(`${prefix}:registry:worker:odd`, '{"workerId":1}', 'PX', 5000)
+      .sadd(`${prefix}:registry:workers`, 'odd')
+      .exec();
     expect(await registry.list()).toEqual([]);
   });
 
   it('the loop beats at once and on its interval, with fresh numbers, and removes the worker on stop', async () => {
     const registry = new WorkerRegistry({ connection: redis, prefix, ttlMs: 1000 });
     let done = 0;
-    const loop = new WorkerHeartbeatLoop({ registry, intervalMs: 50, describe: () => heartbeat('w-loop', { jobsSucceeded: done }) });
+    const loop = new WorkerHeartbeatLoop({
+      registry,
+      intervalMs: 50,
+      describe: () => heartbeat('w-loop', { jobsSucceeded: done }),
+    });
     loop.start();
     await expect.poll(async () => (await registry.list())[0]?.jobsSucceeded).toBe(0);
     done = 5;

@@ -28,7 +28,10 @@ export class HistoryRecorder {
     const minute = Math.floor(now.getTime() / 60_000);
     if (minute === this.#lastMinute) return false;
     const { store } = this.#options;
-    const [oldestQueued, workers] = await Promise.all([store.oldestQueued(), this.#options.workersByModel().catch(() => undefined)]);
+    const [oldestQueued, workers] = await Promise.all([
+      store.oldestQueued(),
+      this.#options.workersByModel().catch(() => undefined),
+    ]);
     await store.record(now, { oldestQueued, workers: workers ?? new Map() });
     await store.deleteBefore(new Date(now.getTime() - (this.#options.retentionMs ?? 30 * 24 * 3600_000)));
     this.#lastMinute = minute;

@@ -89,7 +89,6 @@ export interface ReconcileReport {
 /** BullMQ states in which a worker still holds or will pick up the job. */
 const liveStates = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
 
-
 /**
  * Keeps Redis consistent with Postgres, where the job row is the source of truth, and applies
  * retention. Each pass:
@@ -133,7 +132,12 @@ export class Reconciler {
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
-    this.#lifecycle = new JobLifecycle({ execution: options.execution, maintenance: options.maintenance, events: options.events, jobsFinished: options.metrics?.jobsFinished });
+    this.#lifecycle = new JobLifecycle({
+      execution: options.execution,
+      maintenance: options.maintenance,
+      events: options.events,
+      jobsFinished: options.metrics?.jobsFinished,
+    });
   }
 
   /** Whether this process held the lease at its last attempt. */
@@ -148,7 +152,10 @@ export class Reconciler {
     if (ttlEvery > 0) {
       // Only the leader sweeps; the others' ticks cost nothing.
       this.#ttlTimer = setInterval(() => {
-        if (this.#leader && !this.#pass) void this.expireUnstarted().catch((error: unknown) => this.#options.logger.warn({ err: error }, 'ttl sweep failed'));
+        if (this.#leader && !this.#pass)
+          void this.expireUnstarted().catch((error: unknown) =>
+            this.#options.logger.warn({ err: error }, 'ttl sweep failed'),
+          );
       }, ttlEvery);
       this.#ttlTimer.unref();
     }
@@ -181,7 +188,13 @@ export class Reconciler {
     if (!this.#leader) return;
     try {
       const report = await this.runOnce();
-      const acted = report.requeued + report.failedLost + report.fixedFailed + report.expiredDeleted + report.ttlExpired + report.rolledBack;
+      const acted =
+        report.requeued +
+        report.failedLost +
+        report.fixedFailed +
+        report.expiredDeleted +
+        report.ttlExpired +
+        report.rolledBack;
       if (acted > 0) logger.info({ reconcile: report }, 'reconciliation pass repaired jobs');
       else logger.debug({ reconcile: report }, 'reconciliation pass');
     } catch (error) {
@@ -197,7 +210,18 @@ export class Reconciler {
 
   /** One pass over every unfinished job and the expired ones; also what tests call. */
   async runOnce(now = new Date()): Promise<ReconcileReport> {
-    const report: ReconcileReport = { checked: 0, requeued: 0, failedLost: 0, fixedFailed: 0, expiredDeleted: 0, migrated: 0, failedNoWorker: 0, ttlExpired: 0, uploadsDeleted: 0, rolledBack: 0 };
+    const report: ReconcileReport = {
+      checked: 0,
+      requeued: 0,
+      failedLost: 0,
+      fixedFailed: 0,
+      expiredDeleted: 0,
+      migrated: 0,
+      failedNoWorker: 0,
+      ttlExpired: 0,
+      uploadsDeleted: 0,
+      rolledBack: 0,
+    };
     const { maintenance, lock, queue } = this.#options;
     // First, so the pass below does not look at (or re-enqueue) jobs that are no longer worth running.
     report.ttlExpired = await this.expireUnstarted(now);
@@ -219,7 +243,13 @@ export class Reconciler {
       for (const [index, job] of page.entries()) {
         const state = states[index] ?? 'unknown';
         if (!liveStates.has(state)) await this.#reconcile(job, state, now, report);
-        else if (served && job.status === 'queued' && !served.has(job.modelName) && job.createdAt.getTime() <= noWorkerBefore && state !== 'active') {
+        else if (
+          served &&
+          job.status === 'queued' &&
+          !served.has(job.modelName) &&
+          job.createdAt.getTime() <= noWorkerBefore &&
+          state !== 'active'
+        ) {
           await this.#failUnserved(job, report);
         }
       }
@@ -233,10 +263,13 @@ export class Reconciler {
     report.uploadsDeleted = await this.#deleteStaleUploads(now);
     if (this.#options.rollout) {
       report.rolledBack = (await this.#options.rollout.checkAll()).length;
-      if (report.rolledBack > 0) this.#options.metrics?.reconcilerActions.inc({ action: 'rolled_back' }, report.rolledBack);
+      if (report.rolledBack > 0)
+        this.#options.metrics?.reconcilerActions.inc({ action: 'rolled_back' }, report.rolledBack);
     }
     // A failed history write costs a minute of history, never the reconciliation.
-    await this.#options.history?.record(now).catch((error: unknown) => this.#options.logger.warn({ err: error }, 'history write failed'));
+    await this.#options.history
+      ?.record(now)
+      .catch((error: unknown) => this.#options.logger.warn({ err: error }, 'history write failed'));
     return report;
   }
 
@@ -246,9 +279,18 @@ export class Reconciler {
     // ends the BullMQ job, so a row still unfinished now really is out of step.
     const status = await maintenance.statusOf(job.id);
     if (status !== 'queued' && status !== 'running') return;
-    const error: AttemptError = state === 'failed' ? failedEntryError((await queue.getJob(job.id, job.modelName))?.failedReason ?? '') : { kind: 'lost' };
+    const error: AttemptError =
+      state === 'failed'
+        ? failedEntryError((await queue.getJob(job.id, job.modelName))?.failedReason ?? '')
+        : { kind: 'lost' };
     // The entry ended, so it has no attempt left: what is not final now is never BullMQ's to retry.
-    const decision = decideFailedAttempt({ error, attemptsMade: 1, attemptsAllowed: 1, ageMs: now.getTime() - job.createdAt.getTime(), maxAgeMs: this.#options.maxAgeMs ?? 24 * 3600 * 1000 });
+    const decision = decideFailedAttempt({
+      error,
+      attemptsMade: 1,
+      attemptsAllowed: 1,
+      ageMs: now.getTime() - job.createdAt.getTime(),
+      maxAgeMs: this.#options.maxAgeMs ?? 24 * 3600 * 1000,
+    });
     if (decision.action === 'fail') {
       if (await this.#fail(job, decision.code, decision.message)) {
         const action = state === 'failed' ? 'fixed_failed' : 'failed_lost';
@@ -264,7 +306,13 @@ export class Reconciler {
     if (state !== 'unknown') await queue.discard(job.id, job.modelName);
     await queue.enqueue(
       // A routed job stays on the version its split sent it to.
-      { jobId: job.id, model: job.modelName, ...((job.requestedVersion ?? job.routedVersion) ? { modelVersion: (job.requestedVersion ?? job.routedVersion) as string } : {}) },
+      {
+        jobId: job.id,
+        model: job.modelName,
+        ...((job.requestedVersion ?? job.routedVersion)
+          ? { modelVersion: (job.requestedVersion ?? job.routedVersion) as string }
+          : {}),
+      },
       job.priority !== null ? { priority: job.priority } : {},
     );
     report.requeued++;
@@ -277,7 +325,13 @@ export class Reconciler {
     // A worker that started meanwhile may hold it: then it runs, and the row write below is a no-op.
     if (!(await this.#options.queue.remove(job.id, job.modelName))) return;
     const minutes = Math.round((this.#options.noWorkerTimeoutMs ?? 0) / 60_000);
-    if (await this.#fail(job, 'NO_WORKER', `No worker served the model ${job.modelName} within ${minutes >= 1 ? `${minutes} min` : `${this.#options.noWorkerTimeoutMs} ms`} of the submission.`)) {
+    if (
+      await this.#fail(
+        job,
+        'NO_WORKER',
+        `No worker served the model ${job.modelName} within ${minutes >= 1 ? `${minutes} min` : `${this.#options.noWorkerTimeoutMs} ms`} of the submission.`,
+      )
+    ) {
       report.failedNoWorker++;
       this.#options.metrics?.reconcilerActions.inc({ action: 'failed_no_worker' });
     }
@@ -303,7 +357,9 @@ export class Reconciler {
     const { queue, metrics } = this.#options;
     let expired = 0;
     for (let round = 0; round < 20 && !this.#stopped; round++) {
-      const jobs = await this.#lifecycle.expireUnstarted(now, 500, (jobs) => Promise.all(jobs.map((job) => queue.discard(job.id, job.model).catch(() => 0))));
+      const jobs = await this.#lifecycle.expireUnstarted(now, 500, (jobs) =>
+        Promise.all(jobs.map((job) => queue.discard(job.id, job.model).catch(() => 0))),
+      );
       expired += jobs.length;
       if (jobs.length < 500) break;
     }
@@ -347,7 +403,12 @@ export class Reconciler {
       deleted += jobs.length;
       // The rows are gone: their blobs go now, by the keys their ids name. A store that fails
       // throws, and the pass is reported as failed (the bytes are left until an operator acts).
-      await this.#options.blobs?.delete(jobs.flatMap((job) => [inputBlobKey(job.id), ...(job.resultPrefix ? [resultSinkKey(job.id, job.resultPrefix)] : [])]));
+      await this.#options.blobs?.delete(
+        jobs.flatMap((job) => [
+          inputBlobKey(job.id),
+          ...(job.resultPrefix ? [resultSinkKey(job.id, job.resultPrefix)] : []),
+        ]),
+      );
       // Most entries are gone already (removeOnComplete / removeOnFail); remove any left.
       await Promise.all(jobs.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));
       if (jobs.length < batchSize) break;

@@ -20,7 +20,11 @@ describe('HistoryRecorder', () => {
     await db.$disconnect();
   });
 
-  async function job(model: string, createdAt: Date, outcome: { status: 'queued' | 'succeeded' | 'failed'; queueWaitMs?: number; finishedAfterMs?: number }) {
+  async function job(
+    model: string,
+    createdAt: Date,
+    outcome: { status: 'queued' | 'succeeded' | 'failed'; queueWaitMs?: number; finishedAfterMs?: number },
+  ) {
     await db.job.create({
       data: {
         id: randomUUID(),
@@ -34,7 +38,8 @@ describe('HistoryRecorder', () => {
         inputSha256: '0'.repeat(64),
         createdAt,
         queueWaitMs: outcome.queueWaitMs ?? null,
-        finishedAt: outcome.finishedAfterMs === undefined ? null : new Date(createdAt.getTime() + outcome.finishedAfterMs),
+        finishedAt:
+          outcome.finishedAfterMs === undefined ? null : new Date(createdAt.getTime() + outcome.finishedAfterMs),
       },
     });
   }
@@ -50,7 +55,11 @@ describe('HistoryRecorder', () => {
     await job(model, new Date(minute - 30_000), { status: 'queued' });
 
     const store = new ModelHistoryStore(db);
-    const recorder = new HistoryRecorder({ store, workersByModel: async () => new Map([[model, 2]]), retentionMs: 100 * 365 * 24 * 3600_000 });
+    const recorder = new HistoryRecorder({
+      store,
+      workersByModel: async () => new Map([[model, 2]]),
+      retentionMs: 100 * 365 * 24 * 3600_000,
+    });
     const now = new Date(minute + 2 * 60_000 + 5_000); // 09:02:05: 09:00 and 09:01 have ended
     expect(await recorder.record(now)).toBe(true);
     // The same minute again: nothing more is written.
@@ -58,17 +67,38 @@ describe('HistoryRecorder', () => {
 
     const rows = await db.modelHistory.findMany({ where: { modelName: model }, orderBy: { minute: 'asc' } });
     // The last two minutes only: 08:59 (the queued job's) ended before this pass's window.
-    expect(rows.map((row) => [row.minute.toISOString(), row.submitted, row.succeeded, row.failed, row.queueWaitP50Ms, row.queueWaitP95Ms])).toEqual([
+    expect(
+      rows.map((row) => [
+        row.minute.toISOString(),
+        row.submitted,
+        row.succeeded,
+        row.failed,
+        row.queueWaitP50Ms,
+        row.queueWaitP95Ms,
+      ]),
+    ).toEqual([
       ['2001-01-01T09:00:00.000Z', 3, 2, 0, 200, 290],
       ['2001-01-01T09:01:00.000Z', 0, 0, 1, 900, 900],
     ]);
     // The sample goes into the last minute written: the oldest job had waited 2 min 35 s.
     expect(rows.at(-1)).toMatchObject({ oldestWaitingMs: 155_000, workers: 2 });
 
-    const buckets = await store.read({ from: new Date(minute - 3600_000), to: new Date(minute + 3600_000), bucketMinutes: 60, model });
-    expect(buckets.map((point) => [point.at.toISOString(), point.submitted, point.succeeded, point.failed, point.queueWaitP95Ms, point.oldestWaitingMs])).toEqual([
-      ['2001-01-01T09:00:00.000Z', 3, 2, 1, 900, 155_000],
-    ]);
+    const buckets = await store.read({
+      from: new Date(minute - 3600_000),
+      to: new Date(minute + 3600_000),
+      bucketMinutes: 60,
+      model,
+    });
+    expect(
+      buckets.map((point) => [
+        point.at.toISOString(),
+        point.submitted,
+        point.succeeded,
+        point.failed,
+        point.queueWaitP95Ms,
+        point.oldestWaitingMs,
+      ]),
+    ).toEqual([['2001-01-01T09:00:00.000Z', 3, 2, 1, 900, 155_000]]);
   });
 
   it('deletes minutes past the retention', async () => {

@@ -55,7 +55,12 @@ async function setup(extra: Partial<ReconcilerOptions> = {}): Promise<Setup> {
     execution: new JobExecution(db),
     maintenance: new JobMaintenance(db),
     queue,
-    lock: new LeaderLock({ connection: redis, key: `${services.queuePrefix}:${queue.name}:leader`, owner: 'test', ttlMs: 5000 }),
+    lock: new LeaderLock({
+      connection: redis,
+      key: `${services.queuePrefix}:${queue.name}:leader`,
+      owner: 'test',
+      ttlMs: 5000,
+    }),
     logger: pino({ level: 'silent' }),
     graceMs: 10_000,
     maxAgeMs: 3600_000,
@@ -74,7 +79,16 @@ async function setup(extra: Partial<ReconcilerOptions> = {}): Promise<Setup> {
 }
 
 /** A job row as the API writes it, created `ageMs` ago. */
-async function jobRow(ageMs: number, fields: { status?: 'queued' | 'running' | 'succeeded'; expiresAt?: Date | null; priority?: number; version?: string; model?: string } = {}): Promise<string> {
+async function jobRow(
+  ageMs: number,
+  fields: {
+    status?: 'queued' | 'running' | 'succeeded';
+    expiresAt?: Date | null;
+    priority?: number;
+    version?: string;
+    model?: string;
+  } = {},
+): Promise<string> {
   const id = randomUUID();
   await jobs.create({
     id,
@@ -98,7 +112,11 @@ async function jobRow(ageMs: number, fields: { status?: 'queued' | 'running' | '
 /** Moves the queue's next job to `failed` with `reason`, as a worker whose row write failed would. */
 async function failNextJob(queue: InferenceQueue, reason: string): Promise<void> {
   const connection = createRedisConnection({ url: services.redisUrl, role: 'consumer' });
-  const worker = new Worker(modelQueueName('nsfw', queue.name), null, { connection, prefix: services.queuePrefix, autorun: false });
+  const worker = new Worker(modelQueueName('nsfw', queue.name), null, {
+    connection,
+    prefix: services.queuePrefix,
+    autorun: false,
+  });
   const token = randomUUID();
   const job = await worker.getNextJob(token);
   await job!.moveToFailed(new UnrecoverableError(reason), token);
@@ -150,7 +168,12 @@ describe('Reconciler', () => {
 
   it.each([
     ['the code the worker gave', 'PREPROCESSING_FAILED', 'failed', 'PREPROCESSING_FAILED'],
-    ['INTERNAL for a reason that is not a code (stall limit)', 'job stalled more than allowable limit', 'failed', 'INTERNAL'],
+    [
+      'INTERNAL for a reason that is not a code (stall limit)',
+      'job stalled more than allowable limit',
+      'failed',
+      'INTERNAL',
+    ],
     ['a re-run for a transient code', 'DATABASE_UNAVAILABLE', 'queued', null],
   ])('repairs a row whose queue entry failed while the row was not final: %s', async (_name, reason, status, code) => {
     const { queue, reconciler, metrics, close } = await setup();
@@ -247,7 +270,10 @@ describe('Reconciler across the per-model queues', () => {
       expect(report.migrated).toBe(2);
       expect(await legacy.count()).toBe(0);
       const moved = [await queue.queueFor('nsfw').getJob(a), await queue.queueFor('mnist').getJob(b)];
-      expect(moved.map((job) => [job?.id, job?.opts.priority, job?.data.model])).toEqual([[a, 7, 'nsfw'], [b, 3, 'mnist']]);
+      expect(moved.map((job) => [job?.id, job?.opts.priority, job?.data.model])).toEqual([
+        [a, 7, 'nsfw'],
+        [b, 3, 'mnist'],
+      ]);
       expect(await queue.queueFor('nsfw').getJob(b)).toBeUndefined();
       expect((await reconciler.runOnce()).migrated).toBe(0);
     } finally {
@@ -259,12 +285,20 @@ describe('Reconciler across the per-model queues', () => {
 
   it('fails a queued job whose model no live worker serves once it is older than noWorkerTimeoutMs, and only that one', async () => {
     let served: Set<string> | undefined = new Set(['nsfw']);
-    const { queue, reconciler, metrics, close } = await setup({ noWorkerTimeoutMs: 40_000, servedModels: async () => served });
+    const { queue, reconciler, metrics, close } = await setup({
+      noWorkerTimeoutMs: 40_000,
+      servedModels: async () => served,
+    });
     try {
       const unserved = await jobRow(60_000, { model: 'mnist' });
       const young = await jobRow(20_000, { model: 'mnist' });
       const servedJob = await jobRow(60_000);
-      for (const [id, model] of [[unserved, 'mnist'], [young, 'mnist'], [servedJob, 'nsfw']] as const) await queue.enqueue({ jobId: id, model });
+      for (const [id, model] of [
+        [unserved, 'mnist'],
+        [young, 'mnist'],
+        [servedJob, 'nsfw'],
+      ] as const)
+        await queue.enqueue({ jobId: id, model });
 
       // While the workers cannot be read, nothing is failed.
       served = undefined;
@@ -276,7 +310,9 @@ describe('Reconciler across the per-model queues', () => {
       expect(await queue.state(unserved, 'mnist')).toBe('unknown');
       expect(await statusOf(young)).toEqual({ status: 'queued', errorCode: null });
       expect(await statusOf(servedJob)).toEqual({ status: 'queued', errorCode: null });
-      expect(await metrics.registry.getSingleMetricAsString('inferq_reconciler_actions_total')).toContain('action="failed_no_worker"} 1');
+      expect(await metrics.registry.getSingleMetricAsString('inferq_reconciler_actions_total')).toContain(
+        'action="failed_no_worker"} 1',
+      );
     } finally {
       await close();
     }

@@ -21,14 +21,28 @@ export function brokenRule(rules: TrafficRules, comparison: ModelComparison): Br
   const fmt = (n: number) => Number(n.toFixed(4));
   if (runs >= minJobs) {
     if (rules.maxErrorRate !== undefined && candidate.errorRate !== null && candidate.errorRate > rules.maxErrorRate) {
-      return { rule: 'maxErrorRate', reason: `error rate ${fmt(candidate.errorRate)} over ${runs} runs is above maxErrorRate ${rules.maxErrorRate}` };
+      return {
+        rule: 'maxErrorRate',
+        reason: `error rate ${fmt(candidate.errorRate)} over ${runs} runs is above maxErrorRate ${rules.maxErrorRate}`,
+      };
     }
     if (rules.maxP95Ms !== undefined && candidate.p95Ms !== null && candidate.p95Ms > rules.maxP95Ms) {
-      return { rule: 'maxP95Ms', reason: `p95 inference time ${fmt(candidate.p95Ms)} ms over ${runs} runs is above maxP95Ms ${rules.maxP95Ms}` };
+      return {
+        rule: 'maxP95Ms',
+        reason: `p95 inference time ${fmt(candidate.p95Ms)} ms over ${runs} runs is above maxP95Ms ${rules.maxP95Ms}`,
+      };
     }
   }
-  if (rules.minAgreement !== undefined && shadow.pairs >= minJobs && shadow.agreement !== null && shadow.agreement < rules.minAgreement) {
-    return { rule: 'minAgreement', reason: `top-1 agreement ${fmt(shadow.agreement)} over ${shadow.pairs} shadowed pairs is below minAgreement ${rules.minAgreement}` };
+  if (
+    rules.minAgreement !== undefined &&
+    shadow.pairs >= minJobs &&
+    shadow.agreement !== null &&
+    shadow.agreement < rules.minAgreement
+  ) {
+    return {
+      rule: 'minAgreement',
+      reason: `top-1 agreement ${fmt(shadow.agreement)} over ${shadow.pairs} shadowed pairs is below minAgreement ${rules.minAgreement}`,
+    };
   }
   return null;
 }

@@ -49,26 +49,63 @@ export class RolloutGuard {
     const { registry, comparison, logger } = this.#options;
     const traffic = await registry.readTraffic(name);
     if (!traffic?.rules) return null;
-    const candidates = [...new Set([...traffic.split.map((entry) => entry.version), ...(traffic.shadow ? [traffic.shadow] : [])])].filter((v) => v !== traffic.baseline);
+    const candidates = [
+      ...new Set([...traffic.split.map((entry) => entry.version), ...(traffic.shadow ? [traffic.shadow] : [])]),
+    ].filter((v) => v !== traffic.baseline);
     for (const candidate of candidates) {
-      const figures = await comparison.compare({ model: name, baseline: traffic.baseline, candidate, since: new Date(traffic.since) });
+      const figures = await comparison.compare({
+        model: name,
+        baseline: traffic.baseline,
+        candidate,
+        since: new Date(traffic.since),
+      });
       const broken = brokenRule(traffic.rules, figures);
       if (!broken) continue;
       await registry.setLive(name, traffic.baseline);
       const rollback = await this.#record(name, traffic.baseline, candidate, broken.rule, broken.reason, figures);
-      logger.warn({ model: name, baseline: traffic.baseline, candidate, rule: broken.rule, reason: broken.reason }, 'candidate broke a rollout rule: all traffic back on the baseline');
-      await this.#options.notify?.({ type: 'model.rolled_back', rollback, comparison: figures }).catch((error: unknown) => logger.warn({ model: name, err: error }, 'model.rolled_back webhook not delivered'));
+      logger.warn(
+        { model: name, baseline: traffic.baseline, candidate, rule: broken.rule, reason: broken.reason },
+        'candidate broke a rollout rule: all traffic back on the baseline',
+      );
+      await this.#options
+        .notify?.({ type: 'model.rolled_back', rollback, comparison: figures })
+        .catch((error: unknown) => logger.warn({ model: name, err: error }, 'model.rolled_back webhook not delivered'));
       return rollback;
     }
     return null;
   }
 
-  async #record(model: string, baseline: string, candidate: string, rule: string, reason: string, figures: ModelComparison): Promise<ModelRollbackView> {
-    const row = await this.#options.db.modelRollback.create({ data: { id: randomUUID(), modelName: model, baseline, candidate, rule, reason, figures } });
+  async #record(
+    model: string,
+    baseline: string,
+    candidate: string,
+    rule: string,
+    reason: string,
+    figures: ModelComparison,
+  ): Promise<ModelRollbackView> {
+    const row = await this.#options.db.modelRollback.create({
+      data: { id: randomUUID(), modelName: model, baseline, candidate, rule, reason, figures },
+    });
     return toRollbackView(row);
   }
 }
 
-export function toRollbackView(row: { id: string; modelName: string; baseline: string; candidate: string; rule: string; reason: string; createdAt: Date }): ModelRollbackView {
-  return { id: row.id, model: row.modelName, baseline: row.baseline, candidate: row.candidate, rule: row.rule, reason: row.reason, at: row.createdAt.toISOString() };
+export function toRollbackView(row: {
+  id: string;
+  modelName: string;
+  baseline: string;
+  candidate: string;
+  rule: string;
+  reason: string;
+  createdAt: Date;
+}): ModelRollbackView {
+  return {
+    id: row.id,
+    model: row.modelName,
+    baseline: row.baseline,
+    candidate: row.candidate,
+    rule: row.rule,
+    reason: row.reason,
+    at: row.createdAt.toISOString(),
+  };
 }

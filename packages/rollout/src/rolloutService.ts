@@ -1,4 +1,12 @@
-import { AppError, type ModelComparison, type ModelRollbackView, type PutTrafficBody, type TrafficSplit, type TrafficView, type WorkerHeartbeat } from '@inferq/core';
+import {
+  AppError,
+  type ModelComparison,
+  type ModelRollbackView,
+  type PutTrafficBody,
+  type TrafficSplit,
+  type TrafficView,
+  type WorkerHeartbeat,
+} from '@inferq/core';
 import type { Database } from '@inferq/db';
 import type { ModelRegistry } from '@inferq/models';
 import { loadedByModel } from './trafficRouting.ts';
@@ -33,14 +41,20 @@ export class RolloutService {
       this.#options.workers.list().catch((): WorkerHeartbeat[] => []),
       db.modelRollback.findMany({ where: { modelName: name }, orderBy: { createdAt: 'desc' }, take: 20 }),
     ]);
-    const ready = (version: string) => workers.filter((worker) => loadedByModel([worker]).get(name)?.has(version)).length;
+    const ready = (version: string) =>
+      workers.filter((worker) => loadedByModel([worker]).get(name)?.has(version)).length;
     const total = traffic ? traffic.split.reduce((sum, entry) => sum + entry.weight, 0) : 0;
     return {
       model: name,
       liveVersion: live,
       traffic: traffic
         ? {
-            split: traffic.split.map(({ version, weight }) => ({ version, weight, share: total > 0 ? weight / total : 0, workersReady: ready(version) })),
+            split: traffic.split.map(({ version, weight }) => ({
+              version,
+              weight,
+              share: total > 0 ? weight / total : 0,
+              workersReady: ready(version),
+            })),
             sticky: traffic.sticky,
             shadow: traffic.shadow ? { version: traffic.shadow, workersReady: ready(traffic.shadow) } : null,
             rules: traffic.rules,
@@ -95,10 +109,16 @@ export class RolloutService {
  * PUT and the admin CLI): a version named twice or no weight above zero is VALIDATION_FAILED, a
  * version that does not exist MODEL_NOT_FOUND.
  */
-export async function setTrafficSplit(registry: Pick<ModelRegistry, 'resolve' | 'setTraffic'>, name: string, body: PutTrafficBody): Promise<TrafficSplit> {
+export async function setTrafficSplit(
+  registry: Pick<ModelRegistry, 'resolve' | 'setTraffic'>,
+  name: string,
+  body: PutTrafficBody,
+): Promise<TrafficSplit> {
   const versions = body.split.map((entry) => entry.version);
-  if (new Set(versions).size !== versions.length) throw invalid('a version appears more than once in the split', 'split');
-  if (!body.split.some((entry) => entry.weight > 0)) throw invalid('at least one version needs a weight above 0', 'split');
+  if (new Set(versions).size !== versions.length)
+    throw invalid('a version appears more than once in the split', 'split');
+  if (!body.split.some((entry) => entry.weight > 0))
+    throw invalid('at least one version needs a weight above 0', 'split');
   const live = await registry.resolve(name);
   const traffic: TrafficSplit = {
     split: body.split,

@@ -14,7 +14,11 @@ export interface TrafficRoute {
  * has them loaded yet) take no traffic: their weight goes to the baseline, so a split set before
  * its candidate is warm never sends a job to a version that would load on the job's time.
  */
-export function pickVersion(traffic: Pick<TrafficSplit, 'split' | 'baseline'>, point: number, ready: (version: string) => boolean = () => true): string {
+export function pickVersion(
+  traffic: Pick<TrafficSplit, 'split' | 'baseline'>,
+  point: number,
+  ready: (version: string) => boolean = () => true,
+): string {
   const weights = new Map<string, number>();
   for (const { version, weight } of traffic.split) {
     const to = ready(version) ? version : traffic.baseline;
@@ -65,7 +69,12 @@ interface Cached<T> {
  * answer at once while one refresh runs (under a steady stream of submits none waits for the
  * registry's files or Redis); older, a fresh read (a quiet process never routes by an old split).
  */
-function cached<T>(entry: Cached<T> | undefined, cacheMs: number, read: () => Promise<T>, store: (entry: Cached<T>) => void): Promise<T> {
+function cached<T>(
+  entry: Cached<T> | undefined,
+  cacheMs: number,
+  read: () => Promise<T>,
+  store: (entry: Cached<T>) => void,
+): Promise<T> {
   const now = performance.now();
   if (entry && now - entry.at < cacheMs) return entry.value;
   if (entry?.settled && now - entry.at >= 2 * cacheMs && !entry.refreshing) entry = undefined;
@@ -110,7 +119,8 @@ export class TrafficRouting {
     const loaded = (await this.#loadedVersions()).get(model) ?? new Set<string>();
     const point = traffic.sticky === 'user' ? stickyPoint(model, userId) : (this.#options.random ?? Math.random)();
     const version = pickVersion(traffic, point, (v) => v === traffic.baseline || loaded.has(v));
-    const shadow = traffic.shadow !== null && traffic.shadow !== version && loaded.has(traffic.shadow) ? traffic.shadow : undefined;
+    const shadow =
+      traffic.shadow !== null && traffic.shadow !== version && loaded.has(traffic.shadow) ? traffic.shadow : undefined;
     return shadow ? { version, shadow } : { version };
   }
 

@@ -33,7 +33,14 @@ export class VersionComparison {
   async compare(input: CompareInput): Promise<ModelComparison> {
     const pool = sqlPool(this.#db);
     const versions = [input.baseline, input.candidate];
-    const figures = await pool.query<{ version: string; jobs: string; shadow_runs: string; failed: string; p50: number | null; p95: number | null }>(
+    const figures = await pool.query<{
+      version: string;
+      jobs: string;
+      shadow_runs: string;
+      failed: string;
+      p50: number | null;
+      p95: number | null;
+    }>(
       `WITH runs AS (
          SELECT coalesce(model_version, routed_version, requested_version) AS version, status = 'failed' AS failed, inference_ms, false AS shadow
            FROM jobs
@@ -61,7 +68,15 @@ export class VersionComparison {
       const shadowRuns = Number(row?.shadow_runs ?? 0);
       const failed = Number(row?.failed ?? 0);
       const runs = jobs + shadowRuns;
-      return { version, jobs, shadowRuns, failed, errorRate: runs > 0 ? failed / runs : null, p50Ms: row?.p50 ?? null, p95Ms: row?.p95 ?? null };
+      return {
+        version,
+        jobs,
+        shadowRuns,
+        failed,
+        errorRate: runs > 0 ? failed / runs : null,
+        p50Ms: row?.p50 ?? null,
+        p95Ms: row?.p95 ?? null,
+      };
     };
 
     const pairs = await pool.query<{ agree: boolean; primary_scores: number[] | null; shadow_scores: number[] | null }>(

@@ -3,7 +3,13 @@ import type { ModelComparison } from '@inferq/core';
 import { brokenRule } from '../src/rollbackJudge.ts';
 import { pickVersion, stickyPoint } from '../src/trafficRouting.ts';
 
-const split = { baseline: 'a', split: [{ version: 'a', weight: 70 }, { version: 'b', weight: 30 }] };
+const split = {
+  baseline: 'a',
+  split: [
+    { version: 'a', weight: 70 },
+    { version: 'b', weight: 30 },
+  ],
+};
 
 describe('pickVersion', () => {
   it.each([
@@ -46,7 +52,10 @@ describe('stickyPoint', () => {
   });
 });
 
-function comparison(candidate: Partial<ModelComparison['candidate']>, shadow: Partial<ModelComparison['shadow']> = {}): ModelComparison {
+function comparison(
+  candidate: Partial<ModelComparison['candidate']>,
+  shadow: Partial<ModelComparison['shadow']> = {},
+): ModelComparison {
   const figures = { version: 'x', jobs: 0, shadowRuns: 0, failed: 0, errorRate: null, p50Ms: null, p95Ms: null };
   return {
     model: 'm',
@@ -59,12 +68,42 @@ function comparison(candidate: Partial<ModelComparison['candidate']>, shadow: Pa
 
 describe('brokenRule', () => {
   it.each([
-    ['an error rate above the limit', { maxErrorRate: 0.02, minJobs: 100 }, comparison({ jobs: 200, failed: 10, errorRate: 0.05 }), 'maxErrorRate'],
-    ['a p95 above the limit', { maxP95Ms: 500, minJobs: 100 }, comparison({ shadowRuns: 150, errorRate: 0, p95Ms: 800 }), 'maxP95Ms'],
-    ['agreement below the limit', { minAgreement: 0.95, minJobs: 100 }, comparison({}, { pairs: 120, agreement: 0.9 }), 'minAgreement'],
-    ['too few jobs to judge', { maxErrorRate: 0.02, minJobs: 100 }, comparison({ jobs: 99, failed: 99, errorRate: 1 }), null],
-    ['too few pairs to judge', { minAgreement: 0.95, minJobs: 100 }, comparison({ jobs: 500, errorRate: 0 }, { pairs: 50, agreement: 0 }), null],
-    ['every rule kept', { maxErrorRate: 0.02, minAgreement: 0.95, maxP95Ms: 500, minJobs: 10 }, comparison({ jobs: 50, errorRate: 0.01, p95Ms: 100 }, { pairs: 50, agreement: 0.99 }), null],
+    [
+      'an error rate above the limit',
+      { maxErrorRate: 0.02, minJobs: 100 },
+      comparison({ jobs: 200, failed: 10, errorRate: 0.05 }),
+      'maxErrorRate',
+    ],
+    [
+      'a p95 above the limit',
+      { maxP95Ms: 500, minJobs: 100 },
+      comparison({ shadowRuns: 150, errorRate: 0, p95Ms: 800 }),
+      'maxP95Ms',
+    ],
+    [
+      'agreement below the limit',
+      { minAgreement: 0.95, minJobs: 100 },
+      comparison({}, { pairs: 120, agreement: 0.9 }),
+      'minAgreement',
+    ],
+    [
+      'too few jobs to judge',
+      { maxErrorRate: 0.02, minJobs: 100 },
+      comparison({ jobs: 99, failed: 99, errorRate: 1 }),
+      null,
+    ],
+    [
+      'too few pairs to judge',
+      { minAgreement: 0.95, minJobs: 100 },
+      comparison({ jobs: 500, errorRate: 0 }, { pairs: 50, agreement: 0 }),
+      null,
+    ],
+    [
+      'every rule kept',
+      { maxErrorRate: 0.02, minAgreement: 0.95, maxP95Ms: 500, minJobs: 10 },
+      comparison({ jobs: 50, errorRate: 0.01, p95Ms: 100 }, { pairs: 50, agreement: 0.99 }),
+      null,
+    ],
   ])('judges %s', (_case, rules, figures, rule) => {
     expect(brokenRule(rules, figures)?.rule ?? null).toBe(rule);
   });

@@ -83,6 +83,7 @@ export function checkBlobKey(key: string): string {
 
 /** A prefix for `list`: empty, or a key followed by a slash. */
 export function checkBlobPrefix(prefix: string): string {
-  if (prefix !== '' && (!prefix.endsWith('/') || !keyPattern.test(prefix.slice(0, -1)))) throw new Error(`not a blob prefix: ${JSON.stringify(prefix.slice(0, 80))}`);
+  if (prefix !== '' && (!prefix.endsWith('/') || !keyPattern.test(prefix.slice(0, -1))))
+    throw new Error(`not a blob prefix: ${JSON.stringify(prefix.slice(0, 80))}`);
   return prefix;
 }

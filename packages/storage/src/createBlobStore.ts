@@ -25,7 +25,10 @@ export function createBlobStore(settings: BlobStoreSettings): BlobStore {
   if (url.protocol === 'file:') return new FileBlobStore(fileURLToPath(url));
   if (url.protocol === 's3:') {
     if (!url.hostname) throw new Error('BLOB_STORE_URL: an s3:// URL names its bucket (s3://bucket/prefix)');
-    const credentials = settings.accessKeyId && settings.secretAccessKey ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } : undefined;
+    const credentials =
+      settings.accessKeyId && settings.secretAccessKey
+        ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
+        : undefined;
     return new S3BlobStore({
       bucket: url.hostname,
       prefix: decodeURIComponent(url.pathname.replace(/^\/+/, '')),
@@ -53,16 +56,32 @@ const envFlag = z.enum(['true', 'false', '1', '0']).transform((value) => value =
 export const blobStoreEnvShape = {
   BLOB_STORE_URL: z
     .string()
-    .refine((text) => text === 'postgres' || /^(file|s3):\/\//.test(text), 'must be a file:// or s3:// URL, or postgres')
+    .refine(
+      (text) => text === 'postgres' || /^(file|s3):\/\//.test(text),
+      'must be a file:// or s3:// URL, or postgres',
+    )
     .optional()
     .describe(
       'Where job inputs (and uploads, and copies of results) are kept: file:///absolute/folder, s3://bucket/prefix for any S3-compatible store, or `postgres` (the job_inputs table: no shared folder or bucket needed, about 4 ms more CPU per 130 kB upload between API, worker and Postgres). Unset: the folder .inferq/blobs of the checkout (the processes of one host share it; the Docker image sets `postgres`, and hosts that do not share a folder set s3:// or `postgres`). The API and the workers must name the same store.',
     ),
-  BLOB_STORE_ENDPOINT: z.string().url().optional().describe('S3 only: the endpoint of an S3-compatible store (MinIO, R2, GCS interop); unset for AWS S3.'),
-  BLOB_STORE_REGION: z.string().default('us-east-1').describe('S3 only: the bucket\'s region.'),
-  BLOB_STORE_ACCESS_KEY_ID: z.string().optional().describe('S3 only: access key id; unset, the AWS default credential chain is used (environment, web identity, instance role).'),
+  BLOB_STORE_ENDPOINT: z
+    .string()
+    .url()
+    .optional()
+    .describe('S3 only: the endpoint of an S3-compatible store (MinIO, R2, GCS interop); unset for AWS S3.'),
+  BLOB_STORE_REGION: z.string().default('us-east-1').describe("S3 only: the bucket's region."),
+  BLOB_STORE_ACCESS_KEY_ID: z
+    .string()
+    .optional()
+    .describe(
+      'S3 only: access key id; unset, the AWS default credential chain is used (environment, web identity, instance role).',
+    ),
   BLOB_STORE_SECRET_ACCESS_KEY: z.string().optional().describe('S3 only: the secret of BLOB_STORE_ACCESS_KEY_ID.'),
-  BLOB_STORE_FORCE_PATH_STYLE: envFlag.default(false).describe('S3 only: address the bucket in the path (endpoint/bucket/key), as MinIO and most self-hosted stores need.'),
+  BLOB_STORE_FORCE_PATH_STYLE: envFlag
+    .default(false)
+    .describe(
+      'S3 only: address the bucket in the path (endpoint/bucket/key), as MinIO and most self-hosted stores need.',
+    ),
 };
 
 export interface BlobStoreEnv {

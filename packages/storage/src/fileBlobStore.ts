@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { open, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BlobTooLargeError, checkBlobKey, checkBlobPrefix, type BlobInfo, type BlobStore, type PresignedPut, type PresignPutOptions } from './blobStore.ts';
+import {
+  BlobTooLargeError,
+  checkBlobKey,
+  checkBlobPrefix,
+  type BlobInfo,
+  type BlobStore,
+  type PresignedPut,
+  type PresignPutOptions,
+} from './blobStore.ts';
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
 
@@ -50,7 +58,8 @@ export class FileBlobStore implements BlobStore {
     }
     try {
       const { size } = await handle.stat();
-      if (options.maxBytes !== undefined && size > options.maxBytes) throw new BlobTooLargeError(size, options.maxBytes);
+      if (options.maxBytes !== undefined && size > options.maxBytes)
+        throw new BlobTooLargeError(size, options.maxBytes);
       return await handle.readFile();
     } finally {
       await handle.close();

@@ -1,6 +1,23 @@
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { BlobTooLargeError, checkBlobKey, checkBlobPrefix, type BlobInfo, type BlobStore, type PresignedPut, type PresignPutOptions, type PutBlobOptions } from './blobStore.ts';
+import {
+  BlobTooLargeError,
+  checkBlobKey,
+  checkBlobPrefix,
+  type BlobInfo,
+  type BlobStore,
+  type PresignedPut,
+  type PresignPutOptions,
+  type PutBlobOptions,
+} from './blobStore.ts';
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -17,7 +34,8 @@ export interface S3BlobStoreOptions {
 }
 
 const isNotFound = (error: unknown) =>
-  error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound' || error.$metadata.httpStatusCode === 404);
+  error instanceof S3ServiceException &&
+  (error.name === 'NoSuchKey' || error.name === 'NotFound' || error.$metadata.httpStatusCode === 404);
 
 /** Blobs in an S3-compatible bucket through the AWS SDK v3; uploads get presigned PUT URLs. */
 export class S3BlobStore implements BlobStore {
@@ -51,7 +69,15 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(key: string, body: Buffer, options: PutBlobOptions = {}): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), Body: body, ContentLength: body.byteLength, ContentType: options.contentType ?? 'application/octet-stream' }));
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.#bucket,
+        Key: this.#key(key),
+        Body: body,
+        ContentLength: body.byteLength,
+        ContentType: options.contentType ?? 'application/octet-stream',
+      }),
+    );
   }
 
   async get(key: string, options: { maxBytes?: number } = {}): Promise<Buffer | null> {
@@ -85,9 +111,14 @@ export class S3BlobStore implements BlobStore {
     // DeleteObjects takes at most 1000 keys a request.
     for (let start = 0; start < keys.length; start += 1000) {
       const objects = keys.slice(start, start + 1000).map((key) => ({ Key: this.#key(key) }));
-      const answer = await this.client.send(new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: objects, Quiet: true } }));
+      const answer = await this.client.send(
+        new DeleteObjectsCommand({ Bucket: this.#bucket, Delete: { Objects: objects, Quiet: true } }),
+      );
       const failed = (answer.Errors ?? []).filter((error) => error.Code !== 'NoSuchKey');
-      if (failed.length > 0) throw new Error(`the bucket kept ${failed.length} blobs it was told to delete (${failed[0]!.Code ?? 'unknown'})`);
+      if (failed.length > 0)
+        throw new Error(
+          `the bucket kept ${failed.length} blobs it was told to delete (${failed[0]!.Code ?? 'unknown'})`,
+        );
     }
   }
 
@@ -95,7 +126,13 @@ export class S3BlobStore implements BlobStore {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: `${this.#prefix}${checkBlobPrefix(prefix)}`, ContinuationToken: token }));
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.#bucket,
+          Prefix: `${this.#prefix}${checkBlobPrefix(prefix)}`,
+          ContinuationToken: token,
+        }),
+      );
       for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(this.#prefix.length));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -103,7 +140,12 @@ export class S3BlobStore implements BlobStore {
   }
 
   async presignPut(key: string, options: PresignPutOptions): Promise<PresignedPut> {
-    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: this.#key(key), ContentType: options.contentType, ContentLength: options.size });
+    const command = new PutObjectCommand({
+      Bucket: this.#bucket,
+      Key: this.#key(key),
+      ContentType: options.contentType,
+      ContentLength: options.size,
+    });
     // Content-Type and Content-Length are signed: the bucket refuses a PUT of another size or type.
     const url = await getSignedUrl(this.client, command, {
       expiresIn: options.expiresInSeconds,

@@ -18,17 +18,29 @@ export interface TensorResult {
 }
 
 export function isTensorResult(value: unknown): value is TensorResult {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Array.isArray((value as TensorResult).outputs);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Array.isArray((value as TensorResult).outputs)
+  );
 }
 
 /** The outputs kept for a request: those it asked for, in its order, else all of them. */
 export function selectOutputs(outputs: readonly Tensor[], requested: readonly RequestedOutput[] | null): Tensor[] {
   if (requested === null) return [...outputs];
-  return requested.map((want) => outputs.find((tensor) => tensor.name === want.name)).filter((tensor): tensor is Tensor => tensor !== undefined);
+  return requested
+    .map((want) => outputs.find((tensor) => tensor.name === want.name))
+    .filter((tensor): tensor is Tensor => tensor !== undefined);
 }
 
 export function toProtocolOutput(tensor: Tensor): ProtocolOutput {
-  return { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape, data: toJsonData(tensor.datatype, tensor.data) };
+  return {
+    name: tensor.name,
+    datatype: tensor.datatype,
+    shape: tensor.shape,
+    data: toJsonData(tensor.datatype, tensor.data),
+  };
 }
 
 /** The protocol's inference response object, before the binary extension is applied. */
@@ -37,7 +49,13 @@ export interface InferResponseBody {
   model_version: string;
   id?: string;
   parameters?: Record<string, unknown>;
-  outputs: Array<{ name: string; datatype: string; shape: number[]; parameters?: Record<string, unknown>; data?: Array<number | boolean> }>;
+  outputs: Array<{
+    name: string;
+    datatype: string;
+    shape: number[];
+    parameters?: Record<string, unknown>;
+    data?: Array<number | boolean>;
+  }>;
 }
 
 export interface EncodedInferResponse {
@@ -69,10 +87,19 @@ export function encodeInferResponse(
       if (!binary) return { name: output.name, datatype: output.datatype, shape: output.shape, data: output.data };
       const bytes = toBinaryData(fromStoredJson(output.datatype, output.data));
       binaryParts.push(bytes);
-      return { name: output.name, datatype: output.datatype, shape: output.shape, parameters: { binary_data_size: bytes.byteLength } };
+      return {
+        name: output.name,
+        datatype: output.datatype,
+        shape: output.shape,
+        parameters: { binary_data_size: bytes.byteLength },
+      };
     }),
   };
   const json = Buffer.from(JSON.stringify(body));
   if (binaryParts.length === 0) return { body: json, contentType: 'application/json' };
-  return { body: Buffer.concat([json, ...binaryParts]), contentType: 'application/octet-stream', headerLength: json.byteLength };
+  return {
+    body: Buffer.concat([json, ...binaryParts]),
+    contentType: 'application/octet-stream',
+    headerLength: json.byteLength,
+  };
 }

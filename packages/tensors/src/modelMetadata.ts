@@ -15,10 +15,27 @@ export interface ModelMetadata {
  * tensor, listed in its layout (its jobs take images, through POST /v1/jobs).
  */
 export function modelMetadata(manifest: ModelManifest, versions: readonly string[]): ModelMetadata {
-  const platform = manifest.format === 'onnx' ? 'onnxruntime_onnx' : manifest.format === 'saved_model' ? 'tensorflow_savedmodel' : 'tensorflowjs';
-  if (manifest.inputs && manifest.outputs) return { name: manifest.name, versions: [...versions], platform, inputs: manifest.inputs, outputs: manifest.outputs };
+  const platform =
+    manifest.format === 'onnx'
+      ? 'onnxruntime_onnx'
+      : manifest.format === 'saved_model'
+        ? 'tensorflow_savedmodel'
+        : 'tensorflowjs';
+  if (manifest.inputs && manifest.outputs)
+    return {
+      name: manifest.name,
+      versions: [...versions],
+      platform,
+      inputs: manifest.inputs,
+      outputs: manifest.outputs,
+    };
   const input = manifest.input;
-  const shape = input === undefined ? [-1] : input.layout === 'nchw' ? [-1, input.channels, input.height, input.width] : [-1, input.height, input.width, input.channels];
+  const shape =
+    input === undefined
+      ? [-1]
+      : input.layout === 'nchw'
+        ? [-1, input.channels, input.height, input.width]
+        : [-1, input.height, input.width, input.channels];
   const outputWidth = manifest.output?.kind === 'classification' ? manifest.output.labels.length : -1;
   return {
     name: manifest.name,

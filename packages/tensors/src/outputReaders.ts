@@ -14,7 +14,8 @@ export type Reading =
 
 export function readOutputs(reader: OutputReader | undefined, outputs: readonly Tensor[]): Reading {
   if (reader === undefined || reader.kind === 'raw') return { kind: 'raw' };
-  const byName = (name: string | undefined) => (name === undefined ? outputs[0] : outputs.find((tensor) => tensor.name === name));
+  const byName = (name: string | undefined) =>
+    name === undefined ? outputs[0] : outputs.find((tensor) => tensor.name === name);
   if (reader.kind === 'classification') {
     const output = byName(reader.output);
     if (!output) return { kind: 'raw' };
@@ -33,7 +34,10 @@ export function readOutputs(reader: OutputReader | undefined, outputs: readonly 
     const output = byName(reader.output);
     if (!output) return { kind: 'raw' };
     const width = output.shape.length > 1 ? (output.shape.at(-1) as number) : output.data.length;
-    return { kind: 'embedding', vectors: rowsOf(output, width).map((row) => (reader.normalize ? l2Normalized(row) : row)) };
+    return {
+      kind: 'embedding',
+      vectors: rowsOf(output, width).map((row) => (reader.normalize ? l2Normalized(row) : row)),
+    };
   }
   const boxes = byName(reader.boxes);
   const scores = byName(reader.scores);
@@ -53,7 +57,12 @@ export function readOutputs(reader: OutputReader | undefined, outputs: readonly 
       if (score < reader.minScore) continue;
       const cls = classValues ? (classValues[at] as number) : 0;
       const label = reader.labels?.[cls];
-      found.push({ box: boxValues.slice(at * 4, at * 4 + 4), score, class: cls, ...(label !== undefined ? { label } : {}) });
+      found.push({
+        box: boxValues.slice(at * 4, at * 4 + 4),
+        score,
+        class: cls,
+        ...(label !== undefined ? { label } : {}),
+      });
     }
     detections.push(found.sort((a, b) => b.score - a.score));
   }

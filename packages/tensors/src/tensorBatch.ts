@@ -27,7 +27,12 @@ export function stackOnBatchAxis(requests: ReadonlyArray<readonly Tensor[]>): Te
   return first.map((tensor, index) => {
     const parts = requests.map((inputs) => (inputs[index] as Tensor).data);
     const rows = requests.reduce((sum, inputs) => sum + ((inputs[index] as Tensor).shape[0] as number), 0);
-    return { name: tensor.name, datatype: tensor.datatype, shape: [rows, ...tensor.shape.slice(1)], data: concat(tensor.datatype, parts) };
+    return {
+      name: tensor.name,
+      datatype: tensor.datatype,
+      shape: [rows, ...tensor.shape.slice(1)],
+      data: concat(tensor.datatype, parts),
+    };
   });
 }
 
@@ -42,7 +47,12 @@ export function splitOnBatchAxis(output: Tensor, rows: readonly number[]): Tenso
   const parts: Tensor[] = [];
   let offset = 0;
   for (const n of rows) {
-    parts.push({ name: output.name, datatype: output.datatype, shape: [n, ...output.shape.slice(1)], data: output.data.slice(offset * per, (offset + n) * per) });
+    parts.push({
+      name: output.name,
+      datatype: output.datatype,
+      shape: [n, ...output.shape.slice(1)],
+      data: output.data.slice(offset * per, (offset + n) * per),
+    });
     offset += n;
   }
   return parts;

@@ -11,7 +11,17 @@ import type { TensorDatatype } from '@inferq/models';
  * Uint16Array (the half-float bits, as ONNX Runtime and the binary extension carry them), INT64 and
  * UINT64 as BigInt64Array / BigUint64Array.
  */
-export type TensorData = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | BigUint64Array | BigInt64Array | Float32Array | Float64Array;
+export type TensorData =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | BigUint64Array
+  | BigInt64Array
+  | Float32Array
+  | Float64Array;
 
 export interface Tensor {
   name: string;
@@ -29,20 +39,35 @@ interface DatatypeInfo {
   fromJson(value: unknown): number | bigint | undefined;
 }
 
-const integer = (min: number, max: number) => (value: unknown) => (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : undefined);
+const integer = (min: number, max: number) => (value: unknown) =>
+  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max ? value : undefined;
 const bigInteger = (min: bigint, max: bigint) => (value: unknown) => {
   if (typeof value === 'number' && Number.isSafeInteger(value)) value = BigInt(value);
   else if (typeof value === 'string' && /^-?\d{1,20}$/.test(value)) value = BigInt(value);
   return typeof value === 'bigint' && value >= min && value <= max ? value : undefined;
 };
-const float = (value: unknown) => (typeof value === 'number' && !Number.isNaN(value) ? value : value === 'NaN' ? Number.NaN : value === 'inf' ? Infinity : value === '-inf' ? -Infinity : undefined);
+const float = (value: unknown) =>
+  typeof value === 'number' && !Number.isNaN(value)
+    ? value
+    : value === 'NaN'
+      ? Number.NaN
+      : value === 'inf'
+        ? Infinity
+        : value === '-inf'
+          ? -Infinity
+          : undefined;
 const half = (value: unknown) => {
   const number = float(value);
   return number === undefined ? undefined : halfBits(number);
 };
 
 export const datatypes: Record<Exclude<TensorDatatype, 'BYTES'>, DatatypeInfo> = {
-  BOOL: { bytes: 1, ort: 'bool', create: (n) => new Uint8Array(n), fromJson: (v) => (typeof v === 'boolean' ? Number(v) : v === 0 || v === 1 ? v : undefined) },
+  BOOL: {
+    bytes: 1,
+    ort: 'bool',
+    create: (n) => new Uint8Array(n),
+    fromJson: (v) => (typeof v === 'boolean' ? Number(v) : v === 0 || v === 1 ? v : undefined),
+  },
   UINT8: { bytes: 1, ort: 'uint8', create: (n) => new Uint8Array(n), fromJson: integer(0, 255) },
   UINT16: { bytes: 2, ort: 'uint16', create: (n) => new Uint16Array(n), fromJson: integer(0, 65_535) },
   UINT32: { bytes: 4, ort: 'uint32', create: (n) => new Uint32Array(n), fromJson: integer(0, 4_294_967_295) },
@@ -50,7 +75,12 @@ export const datatypes: Record<Exclude<TensorDatatype, 'BYTES'>, DatatypeInfo> =
   INT8: { bytes: 1, ort: 'int8', create: (n) => new Int8Array(n), fromJson: integer(-128, 127) },
   INT16: { bytes: 2, ort: 'int16', create: (n) => new Int16Array(n), fromJson: integer(-32_768, 32_767) },
   INT32: { bytes: 4, ort: 'int32', create: (n) => new Int32Array(n), fromJson: integer(-2_147_483_648, 2_147_483_647) },
-  INT64: { bytes: 8, ort: 'int64', create: (n) => new BigInt64Array(n), fromJson: bigInteger(-(2n ** 63n), 2n ** 63n - 1n) },
+  INT64: {
+    bytes: 8,
+    ort: 'int64',
+    create: (n) => new BigInt64Array(n),
+    fromJson: bigInteger(-(2n ** 63n), 2n ** 63n - 1n),
+  },
   FP16: { bytes: 2, ort: 'float16', create: (n) => new Uint16Array(n), fromJson: half },
   FP32: { bytes: 4, ort: 'float32', create: (n) => new Float32Array(n), fromJson: float },
   FP64: { bytes: 8, ort: 'float64', create: (n) => new Float64Array(n), fromJson: float },
@@ -64,7 +94,8 @@ export function isNumericDatatype(datatype: string): datatype is NumericDatatype
 }
 
 function infoOf(datatype: TensorDatatype): DatatypeInfo {
-  if (!isNumericDatatype(datatype)) throw invalidTensor(`datatype ${datatype} is not served; send numeric or BOOL tensors`);
+  if (!isNumericDatatype(datatype))
+    throw invalidTensor(`datatype ${datatype} is not served; send numeric or BOOL tensors`);
   return datatypes[datatype];
 }
 
@@ -100,11 +131,21 @@ export function invalidTensor(message: string, details?: Record<string, unknown>
 export function fromJsonData(name: string, datatype: TensorDatatype, data: unknown, count: number): TensorData {
   const info = infoOf(datatype);
   const flat: unknown[] = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data];
-  if (flat.length !== count) throw invalidTensor(`input "${name}" holds ${flat.length} elements, its shape needs ${count}`, { input: name, expected: count, actual: flat.length });
+  if (flat.length !== count)
+    throw invalidTensor(`input "${name}" holds ${flat.length} elements, its shape needs ${count}`, {
+      input: name,
+      expected: count,
+      actual: flat.length,
+    });
   const out = info.create(count);
   for (let i = 0; i < count; i++) {
     const value = info.fromJson(flat[i]);
-    if (value === undefined) throw invalidTensor(`input "${name}" element ${i} is not a ${datatype} value`, { input: name, index: i, datatype });
+    if (value === undefined)
+      throw invalidTensor(`input "${name}" element ${i} is not a ${datatype} value`, {
+        input: name,
+        index: i,
+        datatype,
+      });
     out[i] = value as never;
   }
   return out;
@@ -122,11 +163,17 @@ export function toJsonData(datatype: TensorDatatype, data: TensorData): Array<nu
 export function fromBinaryData(name: string, datatype: TensorDatatype, bytes: Uint8Array, count: number): TensorData {
   const info = infoOf(datatype);
   if (bytes.byteLength !== count * info.bytes) {
-    throw invalidTensor(`input "${name}" has ${bytes.byteLength} bytes of binary data, its shape needs ${count * info.bytes}`, { input: name, expected: count * info.bytes, actual: bytes.byteLength });
+    throw invalidTensor(
+      `input "${name}" has ${bytes.byteLength} bytes of binary data, its shape needs ${count * info.bytes}`,
+      { input: name, expected: count * info.bytes, actual: bytes.byteLength },
+    );
   }
   const out = info.create(count);
   new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
-  if (datatype === 'BOOL') for (let i = 0; i < count; i++) if ((out[i] as number) > 1) throw invalidTensor(`input "${name}" element ${i} is not a BOOL value`, { input: name, index: i });
+  if (datatype === 'BOOL')
+    for (let i = 0; i < count; i++)
+      if ((out[i] as number) > 1)
+        throw invalidTensor(`input "${name}" element ${i} is not a BOOL value`, { input: name, index: i });
   return out;
 }
 
@@ -142,14 +189,19 @@ export function fromStoredJson(datatype: TensorDatatype, values: ReadonlyArray<n
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
     if (datatype === 'FP16') out[i] = halfBits(Number(value)) as never;
-    else if (out instanceof BigInt64Array || out instanceof BigUint64Array) out[i] = BigInt(Math.trunc(Number(value))) as never;
+    else if (out instanceof BigInt64Array || out instanceof BigUint64Array)
+      out[i] = BigInt(Math.trunc(Number(value))) as never;
     else out[i] = Number(value) as never;
   }
   return out;
 }
 
 // Node 24 has Float16Array; the ES2023 lib the workspace types against does not name it yet.
-const Float16 = (globalThis as unknown as { Float16Array: new (source: ArrayBufferLike | ArrayLike<number>) => ArrayLike<number> & { buffer: ArrayBufferLike } }).Float16Array;
+const Float16 = (
+  globalThis as unknown as {
+    Float16Array: new (source: ArrayBufferLike | ArrayLike<number>) => ArrayLike<number> & { buffer: ArrayBufferLike };
+  }
+).Float16Array;
 
 /** The nearest half float's bits (round to nearest even, as Float16Array rounds). */
 export function halfBits(value: number): number {

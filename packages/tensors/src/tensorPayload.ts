@@ -52,15 +52,43 @@ export function decodeTensorPayload(bytes: Uint8Array): InferRequest {
   const inputs: Tensor[] = header.inputs.map(({ name, datatype, shape }) => {
     if (!tensorDatatypes.includes(datatype)) throw invalidTensor(`the stored input "${name}" has datatype ${datatype}`);
     const count = elementCount(shape);
-    const tensor: Tensor = { name, datatype, shape, data: fromBinaryData(name, datatype, sliceOf(buffer, offset, name, datatype, count), count) };
+    const tensor: Tensor = {
+      name,
+      datatype,
+      shape,
+      data: fromBinaryData(name, datatype, sliceOf(buffer, offset, name, datatype, count), count),
+    };
     offset += tensor.data.byteLength;
     return tensor;
   });
-  return { ...(header.id !== undefined ? { id: header.id } : {}), inputs, outputs: header.outputs, binaryOutputs: header.binaryOutputs };
+  return {
+    ...(header.id !== undefined ? { id: header.id } : {}),
+    inputs,
+    outputs: header.outputs,
+    binaryOutputs: header.binaryOutputs,
+  };
 }
 
 function sliceOf(buffer: Buffer, offset: number, name: string, datatype: TensorDatatype, count: number): Uint8Array {
-  const bytes = count * ({ BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8, BYTES: 0 } as const)[datatype];
+  const bytes =
+    count *
+    (
+      {
+        BOOL: 1,
+        UINT8: 1,
+        INT8: 1,
+        UINT16: 2,
+        INT16: 2,
+        FP16: 2,
+        UINT32: 4,
+        INT32: 4,
+        FP32: 4,
+        UINT64: 8,
+        INT64: 8,
+        FP64: 8,
+        BYTES: 0,
+      } as const
+    )[datatype];
   if (offset + bytes > buffer.byteLength) throw invalidTensor(`the stored input "${name}" is cut short`);
   return buffer.subarray(offset, offset + bytes);
 }

@@ -1,6 +1,14 @@
 #!/usr/bin/env node
 import { writeFile } from 'node:fs/promises';
-import { datatypesModel, detectorModel, embeddingModel, tinyConvNetModel, tinyTextModel, tokenClassifierModel, twoInputModel } from '../src/onnxTestModels.ts';
+import {
+  datatypesModel,
+  detectorModel,
+  embeddingModel,
+  tinyConvNetModel,
+  tinyTextModel,
+  tokenClassifierModel,
+  twoInputModel,
+} from '../src/onnxTestModels.ts';
 
 /** Writes one of the repo's small ONNX test models to a file: `writeOnnxTestModel.ts KIND FILE`. */
 const models: Record<string, () => Uint8Array> = {

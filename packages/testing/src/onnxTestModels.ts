@@ -15,7 +15,15 @@ interface ValueInfo {
 }
 
 function valueInfo({ name, type, dims }: ValueInfo): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType: type, shape: { dim: dims.map((dim) => (typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })) } } } };
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: type,
+        shape: { dim: dims.map((dim) => (typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })) },
+      },
+    },
+  };
 }
 
 function floats(name: string, dims: number[], values: number[]): onnxProto.onnx.ITensorProto {
@@ -26,13 +34,27 @@ function int64s(name: string, dims: number[], values: number[]): onnxProto.onnx.
   return { name, dims, dataType: T.INT64, int64Data: values };
 }
 
-function model(name: string, graph: { node: onnxProto.onnx.INodeProto[]; initializer?: onnxProto.onnx.ITensorProto[]; input: ValueInfo[]; output: ValueInfo[] }): Uint8Array {
+function model(
+  name: string,
+  graph: {
+    node: onnxProto.onnx.INodeProto[];
+    initializer?: onnxProto.onnx.ITensorProto[];
+    input: ValueInfo[];
+    output: ValueInfo[];
+  },
+): Uint8Array {
   return onnx.ModelProto.encode(
     onnx.ModelProto.create({
       irVersion: 8,
       opsetImport: [{ domain: '', version: 17 }],
       producerName: 'inferq-test-models',
-      graph: { name, node: graph.node, initializer: graph.initializer ?? [], input: graph.input.map(valueInfo), output: graph.output.map(valueInfo) },
+      graph: {
+        name,
+        node: graph.node,
+        initializer: graph.initializer ?? [],
+        input: graph.input.map(valueInfo),
+        output: graph.output.map(valueInfo),
+      },
     }),
   ).finish();
 }
@@ -68,11 +90,27 @@ export function tokenClassifierModel(): Uint8Array {
   const table = Array.from({ length: tokenVocabulary }, (_, t) => [t, 2 * t, 1, 0]).flat();
   return model('token-classifier', {
     node: [
-      { opType: 'Gather', input: ['table', 'input_ids'], output: ['embedded'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
-      { opType: 'ReduceMean', input: ['embedded'], output: ['pooled'], attribute: [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }, { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+      {
+        opType: 'Gather',
+        input: ['table', 'input_ids'],
+        output: ['embedded'],
+        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+      },
+      {
+        opType: 'ReduceMean',
+        input: ['embedded'],
+        output: ['pooled'],
+        attribute: [
+          { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
+          { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+        ],
+      },
       { opType: 'MatMul', input: ['pooled', 'w'], output: ['logits'] },
     ],
-    initializer: [floats('table', [tokenVocabulary, 4], table), floats('w', [4, 3], [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])],
+    initializer: [
+      floats('table', [tokenVocabulary, 4], table),
+      floats('w', [4, 3], [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]),
+    ],
     input: [{ name: 'input_ids', type: T.INT64, dims: ['batch', 'sequence'] }],
     output: [{ name: 'logits', type: T.FLOAT, dims: ['batch', 3] }],
   });
@@ -102,7 +140,12 @@ export function detectorModel(): Uint8Array {
       { opType: 'Sigmoid', input: ['raw_scores'], output: ['scores'] },
       { opType: 'Shape', input: ['image'], output: ['image_shape'] },
       { opType: 'Slice', input: ['image_shape', 'zero', 'one'], output: ['batch'] },
-      { opType: 'Concat', input: ['batch', 'one'], output: ['class_shape'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+      {
+        opType: 'Concat',
+        input: ['batch', 'one'],
+        output: ['class_shape'],
+        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+      },
       { opType: 'Expand', input: ['class_row', 'class_shape'], output: ['classes_1'] },
       { opType: 'Reshape', input: ['classes_1', 'class_out_shape'], output: ['classes'] },
     ],
@@ -133,7 +176,12 @@ export function datatypesModel(): Uint8Array {
   return model('datatypes', {
     node: [
       { opType: 'Add', input: ['half', 'half'], output: ['half_twice'] },
-      { opType: 'Cast', input: ['flag'], output: ['flag_double'], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: T.DOUBLE }] },
+      {
+        opType: 'Cast',
+        input: ['flag'],
+        output: ['flag_double'],
+        attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: T.DOUBLE }],
+      },
       { opType: 'Mul', input: ['double', 'flag_double'], output: ['double_masked'] },
       { opType: 'Not', input: ['flag'], output: ['not_flag'] },
       { opType: 'Identity', input: ['byte'], output: ['byte_copy'] },
@@ -167,14 +215,27 @@ export function tinyConvNetModel(): Uint8Array {
   const ints = onnx.AttributeProto.AttributeType.INTS;
   return model('tiny-convnet', {
     node: [
-      { opType: 'Conv', input: ['pixels', 'conv_w', 'conv_b'], output: ['conv'], attribute: [{ name: 'pads', type: ints, ints: [1, 1, 1, 1] }, { name: 'kernel_shape', type: ints, ints: [3, 3] }] },
+      {
+        opType: 'Conv',
+        input: ['pixels', 'conv_w', 'conv_b'],
+        output: ['conv'],
+        attribute: [
+          { name: 'pads', type: ints, ints: [1, 1, 1, 1] },
+          { name: 'kernel_shape', type: ints, ints: [3, 3] },
+        ],
+      },
       { opType: 'Relu', input: ['conv'], output: ['relu'] },
       { opType: 'GlobalAveragePool', input: ['relu'], output: ['pooled'] },
       { opType: 'Flatten', input: ['pooled'], output: ['features'] },
       { opType: 'MatMul', input: ['features', 'head_w'], output: ['scores'] },
       { opType: 'Add', input: ['scores', 'head_b'], output: ['logits'] },
     ],
-    initializer: [floats('conv_w', [8, 3, 3, 3], weights(8 * 3 * 3 * 3, 1)), floats('conv_b', [8], weights(8, 2)), floats('head_w', [8, 3], weights(8 * 3, 3)), floats('head_b', [3], weights(3, 4))],
+    initializer: [
+      floats('conv_w', [8, 3, 3, 3], weights(8 * 3 * 3 * 3, 1)),
+      floats('conv_b', [8], weights(8, 2)),
+      floats('head_w', [8, 3], weights(8 * 3, 3)),
+      floats('head_b', [3], weights(3, 4)),
+    ],
     input: [{ name: 'pixels', type: T.FLOAT, dims: ['batch', 3, 64, 64] }],
     output: [{ name: 'logits', type: T.FLOAT, dims: ['batch', 3] }],
   });
@@ -188,8 +249,21 @@ export function tinyConvNetModel(): Uint8Array {
 export function tinyTextModel(): Uint8Array {
   return model('tiny-text', {
     node: [
-      { opType: 'Gather', input: ['table', 'input_ids'], output: ['embedded'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
-      { opType: 'ReduceMean', input: ['embedded'], output: ['pooled'], attribute: [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }, { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+      {
+        opType: 'Gather',
+        input: ['table', 'input_ids'],
+        output: ['embedded'],
+        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+      },
+      {
+        opType: 'ReduceMean',
+        input: ['embedded'],
+        output: ['pooled'],
+        attribute: [
+          { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
+          { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+        ],
+      },
       { opType: 'MatMul', input: ['pooled', 'head_w'], output: ['logits'] },
     ],
     initializer: [floats('table', [1000, 16], weights(1000 * 16, 5)), floats('head_w', [16, 2], weights(16 * 2, 6))],

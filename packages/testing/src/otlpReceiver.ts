@@ -32,7 +32,11 @@ export class OtlpReceiver {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        if (req.method !== 'POST' || req.url !== '/v1/traces' || !String(req.headers['content-type']).includes('json')) {
+        if (
+          req.method !== 'POST' ||
+          req.url !== '/v1/traces' ||
+          !String(req.headers['content-type']).includes('json')
+        ) {
           res.writeHead(415).end();
           return;
         }
@@ -78,7 +82,16 @@ export class OtlpReceiver {
 interface OtlpTraceExport {
   resourceSpans?: Array<{
     resource?: { attributes?: OtlpAttribute[] };
-    scopeSpans?: Array<{ spans?: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: OtlpAttribute[]; links?: Array<{ traceId: string; spanId: string }> }> }>;
+    scopeSpans?: Array<{
+      spans?: Array<{
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        attributes?: OtlpAttribute[];
+        links?: Array<{ traceId: string; spanId: string }>;
+      }>;
+    }>;
   }>;
 }
 type OtlpAttribute = { key: string; value: Record<string, unknown> };

@@ -45,7 +45,11 @@ export class PrivateRedis {
 
   async restart(): Promise<void> {
     await this.kill();
-    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' });
+    this.#child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+      { stdio: 'ignore' },
+    );
     for (let i = 0; i < 200; i++) {
       const up = await fetch(`http://127.0.0.1:${this.port}`).then(
         () => true,

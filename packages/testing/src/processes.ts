@@ -112,28 +112,39 @@ function commonEnv(options: PlatformEnv): Record<string, string> {
 
 /** Starts the API on a free port and resolves once it listens. */
 export async function startApiProcess(options: PlatformEnv): Promise<{ process: PlatformProcess; baseUrl: string }> {
-  const child = new PlatformProcess('api', 'apps/api/src/index.ts', { ...commonEnv(options), PORT: '0', HOST: '127.0.0.1', ...options.extra });
+  const child = new PlatformProcess('api', 'apps/api/src/index.ts', {
+    ...commonEnv(options),
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...options.extra,
+  });
   const line = await child.waitForLog((entry) => entry.msg === 'api listening');
   return { process: child, baseUrl: `http://127.0.0.1:${line.port as number}` };
 }
 
 /** Starts a worker and resolves once its model is loaded and it takes jobs. */
-export async function startWorkerProcess(options: PlatformEnv & { workerId?: string }): Promise<{ process: PlatformProcess; healthUrl: string }> {
-  const child = new PlatformProcess(`worker${options.workerId ? `-${options.workerId}` : ''}`, 'apps/worker/src/index.ts', {
-    ...commonEnv(options),
-    WORKER_PORT: '0',
-    WORKER_HOST: '127.0.0.1',
-    TF_BACKEND: 'wasm',
-    // Tests share one database across queues: a reconciler would re-enqueue other tests' rows
-    // into this worker's queue. Tests of reconciliation turn it on with a database of their own.
-    RECONCILE_INTERVAL_MS: '0',
-    // Tests share a busy machine with other test runs: a niced worker would wait behind all of them.
-    WORKER_NICE: '0',
-    // One process, whose logs and health endpoint the test reads (the default is one per core).
-    WORKER_PROCESSES: '1',
-    ...(options.workerId ? { WORKER_ID: options.workerId } : {}),
-    ...options.extra,
-  });
+export async function startWorkerProcess(
+  options: PlatformEnv & { workerId?: string },
+): Promise<{ process: PlatformProcess; healthUrl: string }> {
+  const child = new PlatformProcess(
+    `worker${options.workerId ? `-${options.workerId}` : ''}`,
+    'apps/worker/src/index.ts',
+    {
+      ...commonEnv(options),
+      WORKER_PORT: '0',
+      WORKER_HOST: '127.0.0.1',
+      TF_BACKEND: 'wasm',
+      // Tests share one database across queues: a reconciler would re-enqueue other tests' rows
+      // into this worker's queue. Tests of reconciliation turn it on with a database of their own.
+      RECONCILE_INTERVAL_MS: '0',
+      // Tests share a busy machine with other test runs: a niced worker would wait behind all of them.
+      WORKER_NICE: '0',
+      // One process, whose logs and health endpoint the test reads (the default is one per core).
+      WORKER_PROCESSES: '1',
+      ...(options.workerId ? { WORKER_ID: options.workerId } : {}),
+      ...options.extra,
+    },
+  );
   const health = await child.waitForLog((entry) => entry.msg === 'worker health endpoint listening');
   await child.waitForLog((entry) => entry.msg === 'worker taking jobs', 120_000);
   return { process: child, healthUrl: `http://127.0.0.1:${health.port as number}` };

@@ -30,7 +30,14 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
   const directory = await mkdtemp(path.join(tmpdir(), 'inferq-s3rver-'));
   const bucket = options.bucket ?? `test-${Math.random().toString(36).slice(2, 10)}`;
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }], vhostBuckets: false });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+    vhostBuckets: false,
+  });
   const { port } = await server.run();
   return {
     endpoint: `http://127.0.0.1:${port}`,

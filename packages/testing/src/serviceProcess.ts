@@ -23,9 +23,18 @@ export interface ServiceProcess {
  * The runtime settings the Docker image gives every process (see the Dockerfile); `--api-env` /
  * `--worker-env` override them.
  */
-export const deploymentEnv: Record<string, string> = { NODE_OPTIONS: '--max-semi-space-size=16', MALLOC_ARENA_MAX: '2' };
+export const deploymentEnv: Record<string, string> = {
+  NODE_OPTIONS: '--max-semi-space-size=16',
+  MALLOC_ARENA_MAX: '2',
+};
 
-async function waitReady(url: string, readyPath: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
+async function waitReady(
+  url: string,
+  readyPath: string,
+  child: ChildProcess,
+  logFile: string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
@@ -57,11 +66,20 @@ export async function startService(options: {
 }): Promise<ServiceProcess> {
   const logFile = path.join(options.logDir, `${options.name}.log`);
   const fd = openSync(logFile, 'a');
-  const execArgv = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}.cpuprofile`] : [];
+  const execArgv = options.cpuProfileDir
+    ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}.cpuprofile`]
+    : [];
   const child = spawn(process.execPath, [...execArgv, path.join(repoRoot, options.entry), ...(options.args ?? [])], {
     cwd: repoRoot,
     // Production requires the key of the webhook secrets: a fresh one per process started.
-    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', WEBHOOK_SECRET_KEYS: `k1:${randomBytes(32).toString('base64')}`, ...deploymentEnv, ...options.env },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      WEBHOOK_SECRET_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      ...deploymentEnv,
+      ...options.env,
+    },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
@@ -92,8 +110,10 @@ export async function startService(options: {
 
 /** A fresh folder for the log files of one run's processes. */
 export function benchLogDir(): string {
-  const logDir = path.join(tmpdir(), `inferq-bench-logs-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`);
+  const logDir = path.join(
+    tmpdir(),
+    `inferq-bench-logs-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`,
+  );
   mkdirSync(logDir, { recursive: true });
   return logDir;
 }
-

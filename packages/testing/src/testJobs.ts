@@ -1,7 +1,17 @@
-import { JobExecution, JobQueries, type CompletedJob, type Database, type JobRecord, type NewJob, type Prisma } from '@inferq/db';
+import {
+  JobExecution,
+  JobQueries,
+  type CompletedJob,
+  type Database,
+  type JobRecord,
+  type NewJob,
+  type Prisma,
+} from '@inferq/db';
 
 /** A job row as tests write it: optionally with model pixels stored beside the input, as API versions before the Redis hand-off wrote them. */
-export type TestNewJob = Omit<NewJob, 'input'> & { input: NewJob['input'] & { pixels?: { data: Buffer; spec: string } | undefined } };
+export type TestNewJob = Omit<NewJob, 'input'> & {
+  input: NewJob['input'] & { pixels?: { data: Buffer; spec: string } | undefined };
+};
 
 /**
  * Jobs as tests and benchmarks write and read them. `create` and `start` are writers only tests

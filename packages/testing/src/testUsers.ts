@@ -12,13 +12,26 @@ export interface TestUser {
 }
 
 /** Creates a user with a fresh key straight in the database (as the admin CLI does). */
-export async function createTestUser(databaseUrl: string, options: { tier?: string; role?: Role } = {}): Promise<TestUser> {
+export async function createTestUser(
+  databaseUrl: string,
+  options: { tier?: string; role?: Role } = {},
+): Promise<TestUser> {
   const db = createDatabase({ url: databaseUrl, poolSize: 1 });
   try {
     const accounts = new AccountStore(db, { tiers: tierNames });
-    const user = await accounts.createUser({ email: `user-${randomUUID()}@test.inferq`, tier: options.tier ?? 'free', role: options.role ?? 'user' });
+    const user = await accounts.createUser({
+      email: `user-${randomUUID()}@test.inferq`,
+      tier: options.tier ?? 'free',
+      role: options.role ?? 'user',
+    });
     const issued = await accounts.issueKey(user.id, 'test');
-    return { userId: user.id, email: user.email, key: issued.key, keyId: issued.id, headers: { authorization: `Bearer ${issued.key}` } };
+    return {
+      userId: user.id,
+      email: user.email,
+      key: issued.key,
+      keyId: issued.id,
+      headers: { authorization: `Bearer ${issued.key}` },
+    };
   } finally {
     await db.$disconnect();
   }

@@ -34,7 +34,10 @@ describe('tracing', () => {
     const tracing = createTracing({ serviceName: 'worker', exporter });
     const jobs = [tracing.startSpan('attempt'), tracing.startSpan('attempt')];
     const carriers = jobs.map((span) => tracing.carrier(span)!);
-    const batch = tracing.startSpan('batch', { parent: jobs[0], links: [...carriers, { traceparent: 'not-a-traceparent' }] });
+    const batch = tracing.startSpan('batch', {
+      parent: jobs[0],
+      links: [...carriers, { traceparent: 'not-a-traceparent' }],
+    });
     batch.end();
     for (const span of jobs) span.end();
     await tracing.flush();
@@ -48,7 +51,9 @@ describe('tracing', () => {
   it('marks a span whose work throws, and throws again', async () => {
     const exporter = new InMemorySpanExporter();
     const tracing = createTracing({ serviceName: 'test', exporter });
-    await expect(tracing.inSpan('write', {}, async () => Promise.reject(new Error('DATABASE_UNAVAILABLE')))).rejects.toThrow('DATABASE_UNAVAILABLE');
+    await expect(
+      tracing.inSpan('write', {}, async () => Promise.reject(new Error('DATABASE_UNAVAILABLE'))),
+    ).rejects.toThrow('DATABASE_UNAVAILABLE');
     await tracing.flush();
     const [span] = exporter.getFinishedSpans();
     expect(span?.status.code).toBe(SpanStatusCode.ERROR);

@@ -1,4 +1,15 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, isSpanContextValid, trace, type Attributes, type Context, type Link, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  isSpanContextValid,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -39,9 +50,21 @@ export interface Tracing {
    * `links` carry (a batch to the jobs it served, each in its own trace; a malformed one is left
    * out). @defaultValue parent: a new trace; links: none
    */
-  startSpan(name: string, options?: { parent?: Context | Span | undefined; attributes?: Attributes; kind?: SpanKind; links?: readonly TraceCarrier[] }): Span;
+  startSpan(
+    name: string,
+    options?: {
+      parent?: Context | Span | undefined;
+      attributes?: Attributes;
+      kind?: SpanKind;
+      links?: readonly TraceCarrier[];
+    },
+  ): Span;
   /** Runs `work` in a span that ends when it settles; an error marks the span and is thrown again. */
-  inSpan<T>(name: string, options: { parent?: Context | Span | undefined; attributes?: Attributes }, work: (span: Span) => Promise<T>): Promise<T>;
+  inSpan<T>(
+    name: string,
+    options: { parent?: Context | Span | undefined; attributes?: Attributes },
+    work: (span: Span) => Promise<T>,
+  ): Promise<T>;
   /** The context to carry in a job payload; undefined when off or when the span is not sampled. */
   carrier(span: Span): TraceCarrier | undefined;
   /** The context a carried `traceparent` stands for; a new trace when there is none. */
@@ -70,17 +93,25 @@ function parentContext(parent: Context | Span | undefined): Context {
  * carry nothing either. Nothing is registered globally, so several in one test process never mix.
  */
 export function createTracing(options: TracingOptions): Tracing {
-  const exporter = options.exporter ?? (options.otlpEndpoint ? new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` }) : undefined);
+  const exporter =
+    options.exporter ??
+    (options.otlpEndpoint
+      ? new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` })
+      : undefined);
   if (!exporter) return disabledTracing;
   const batch = options.batch ?? options.exporter === undefined;
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
-    spanProcessors: [batch ? new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 }) : new SimpleSpanProcessor({ exporter })],
+    spanProcessors: [
+      batch ? new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1000 }) : new SimpleSpanProcessor({ exporter }),
+    ],
   });
   const tracer = provider.getTracer('inferq');
   const linksTo = (carriers: readonly TraceCarrier[]): Link[] =>
     carriers.flatMap((carrier) => {
-      const context = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, { ...carrier } as Record<string, string>, getter));
+      const context = trace.getSpanContext(
+        propagator.extract(ROOT_CONTEXT, { ...carrier } as Record<string, string>, getter),
+      );
       return context && isSpanContextValid(context) ? [{ context }] : [];
     });
   return {
@@ -89,15 +120,29 @@ export function createTracing(options: TracingOptions): Tracing {
     startSpan: (name, spanOptions = {}) =>
       tracer.startSpan(
         name,
-        { kind: spanOptions.kind ?? SpanKind.INTERNAL, ...(spanOptions.attributes ? { attributes: spanOptions.attributes } : {}), ...(spanOptions.links ? { links: linksTo(spanOptions.links) } : {}) },
+        {
+          kind: spanOptions.kind ?? SpanKind.INTERNAL,
+          ...(spanOptions.attributes ? { attributes: spanOptions.attributes } : {}),
+          ...(spanOptions.links ? { links: linksTo(spanOptions.links) } : {}),
+        },
         parentContext(spanOptions.parent),
       ),
-    inSpan: (name, spanOptions, work) => runInSpan(tracer.startSpan(name, spanOptions.attributes ? { attributes: spanOptions.attributes } : {}, parentContext(spanOptions.parent)), work),
+    inSpan: (name, spanOptions, work) =>
+      runInSpan(
+        tracer.startSpan(
+          name,
+          spanOptions.attributes ? { attributes: spanOptions.attributes } : {},
+          parentContext(spanOptions.parent),
+        ),
+        work,
+      ),
     carrier(span) {
       if (!span.isRecording()) return undefined;
       const carrier: Record<string, string> = {};
       propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, setter);
-      return carrier.traceparent ? { traceparent: carrier.traceparent, ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}) } : undefined;
+      return carrier.traceparent
+        ? { traceparent: carrier.traceparent, ...(carrier.tracestate ? { tracestate: carrier.tracestate } : {}) }
+        : undefined;
     },
     contextOf(carrier) {
       if (!carrier) return ROOT_CONTEXT;
@@ -122,7 +167,11 @@ async function runInSpan<T>(span: Span, work: (span: Span) => Promise<T>): Promi
 
 const noopTracer = trace.getTracerProvider().getTracer('inferq-disabled');
 // One non-recording span, shared: starting a span when tracing is off allocates nothing.
-const noopSpan = trace.wrapSpanContext({ traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: 0 });
+const noopSpan = trace.wrapSpanContext({
+  traceId: '00000000000000000000000000000000',
+  spanId: '0000000000000000',
+  traceFlags: 0,
+});
 
 /** Tracing that is off. */
 export const disabledTracing: Tracing = {

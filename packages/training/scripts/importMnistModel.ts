@@ -10,8 +10,13 @@ import { importMnistModel } from '../src/importMnistModel.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const { values } = parseArgs({
-  options: { out: { type: 'string', default: path.join(repoRoot, 'models') }, live: { type: 'boolean', default: true } },
+  options: {
+    out: { type: 'string', default: path.join(repoRoot, 'models') },
+    live: { type: 'boolean', default: true },
+  },
   allowNegative: true,
 });
 const result = await importMnistModel({ outDir: path.resolve(values.out), setLive: values.live });
-console.log(`${result.model.name}@${result.model.version} ${result.status} at ${result.model.location} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)`);
+console.log(
+  `${result.model.name}@${result.model.version} ${result.status} at ${result.model.location} (sha256 ${result.model.manifest.sha256.slice(0, 12)}…)`,
+);

@@ -58,7 +58,13 @@ if (!(backendPreferences as readonly string[]).includes(values.backend)) {
 
 await startTfjsBackend({ preferred: values.backend as BackendPreference, logger: { info: () => {}, warn: () => {} } });
 const config: Partial<MnistTrainingConfig> = {};
-for (const [key, flag] of [['seed', 'seed'], ['trainSize', 'train-size'], ['batchSize', 'batch-size'], ['hiddenUnits', 'hidden'], ['learningRate', 'learning-rate']] as const) {
+for (const [key, flag] of [
+  ['seed', 'seed'],
+  ['trainSize', 'train-size'],
+  ['batchSize', 'batch-size'],
+  ['hiddenUnits', 'hidden'],
+  ['learningRate', 'learning-rate'],
+] as const) {
   const value = number(values[flag], flag);
   if (value !== undefined) config[key] = value;
 }
@@ -69,14 +75,24 @@ const result = await trainMnist({
   checkpointDir,
   config,
   testSize: number(values['test-size'], 'test-size') as number,
-  ...(values.resume !== undefined ? { resumeFrom: values.resume === 'latest' ? 'latest' : path.resolve(values.resume) } : {}),
+  ...(values.resume !== undefined
+    ? { resumeFrom: values.resume === 'latest' ? 'latest' : path.resolve(values.resume) }
+    : {}),
   onEpoch: (report) =>
-    console.log(`epoch ${report.epoch}: loss ${report.loss.toFixed(4)}, accuracy ${report.accuracy.toFixed(4)}, ${Math.round(report.ms)} ms → ${path.relative(process.cwd(), report.checkpoint)}`),
+    console.log(
+      `epoch ${report.epoch}: loss ${report.loss.toFixed(4)}, accuracy ${report.accuracy.toFixed(4)}, ${Math.round(report.ms)} ms → ${path.relative(process.cwd(), report.checkpoint)}`,
+    ),
 });
-console.log(`trained epochs ${result.initialEpoch + 1}–${result.epoch} in ${((performance.now() - started) / 1000).toFixed(1)} s; test accuracy ${result.testAccuracy?.toFixed(4) ?? 'not measured'}`);
+console.log(
+  `trained epochs ${result.initialEpoch + 1}–${result.epoch} in ${((performance.now() - started) / 1000).toFixed(1)} s; test accuracy ${result.testAccuracy?.toFixed(4) ?? 'not measured'}`,
+);
 
 if (values.export !== undefined) {
-  const metrics: Record<string, number> = { epochs: result.epoch, trainSize: result.config.trainSize, seed: result.config.seed };
+  const metrics: Record<string, number> = {
+    epochs: result.epoch,
+    trainSize: result.config.trainSize,
+    seed: result.config.seed,
+  };
   if (result.testAccuracy !== null) metrics.testAccuracy = result.testAccuracy;
   const last = result.epochs.at(-1);
   if (last) metrics.trainAccuracy = last.accuracy;
@@ -84,9 +100,14 @@ if (values.export !== undefined) {
     registryRoot: path.resolve(values.models),
     name: mnistModelName,
     version: values.export,
-    manifest: mnistManifest(metrics, `pnpm train mnist (MLP ${result.config.hiddenUnits} hidden, ${result.epoch} epochs on ${result.config.trainSize} MNIST examples, seed ${result.config.seed})`),
+    manifest: mnistManifest(
+      metrics,
+      `pnpm train mnist (MLP ${result.config.hiddenUnits} hidden, ${result.epoch} epochs on ${result.config.trainSize} MNIST examples, seed ${result.config.seed})`,
+    ),
     setLive: values.live,
   });
-  console.log(`${mnistModelName}@${values.export} ${published.status} at ${published.model.location}${values.live ? ' (live)' : ''}`);
+  console.log(
+    `${mnistModelName}@${values.export} ${published.status} at ${published.model.location}${values.live ? ' (live)' : ''}`,
+  );
 }
 result.model.dispose();

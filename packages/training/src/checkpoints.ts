@@ -42,7 +42,11 @@ export function checkpointFolder(dir: string, epoch: number): string {
 }
 
 /** Writes a checkpoint under a temp name and renames it into place, so a crash never leaves half of one. */
-export async function saveCheckpoint<Config>(dir: string, model: tf.LayersModel, state: CheckpointState<Config>): Promise<string> {
+export async function saveCheckpoint<Config>(
+  dir: string,
+  model: tf.LayersModel,
+  state: CheckpointState<Config>,
+): Promise<string> {
   const artifacts = await captureArtifacts(model);
   const optimizer = model.optimizer;
   const named = await optimizer.getWeights();
@@ -54,10 +58,17 @@ export async function saveCheckpoint<Config>(dir: string, model: tf.LayersModel,
   const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
   await mkdir(temp, { recursive: true });
   try {
-    const modelJson = { modelTopology: artifacts.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }] };
+    const modelJson = {
+      modelTopology: artifacts.modelTopology,
+      format: 'layers-model',
+      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+    };
     await writeFile(path.join(temp, 'model.json'), JSON.stringify(modelJson));
     await writeFile(path.join(temp, 'weights.bin'), weightBytes(artifacts.weightData));
-    await writeFile(path.join(temp, 'optimizer.json'), JSON.stringify({ className: optimizer.getClassName(), specs: encoded.specs }));
+    await writeFile(
+      path.join(temp, 'optimizer.json'),
+      JSON.stringify({ className: optimizer.getClassName(), specs: encoded.specs }),
+    );
     await writeFile(path.join(temp, 'optimizer.bin'), new Uint8Array(encoded.data));
     await writeFile(path.join(temp, 'checkpoint.json'), `${JSON.stringify(state, null, 2)}\n`);
     await rm(target, { recursive: true, force: true });
@@ -71,22 +82,42 @@ export async function saveCheckpoint<Config>(dir: string, model: tf.LayersModel,
 
 /** Reads a checkpoint folder. Throws NOT_FOUND when it is missing or incomplete. */
 export async function loadCheckpoint<Config>(folder: string): Promise<LoadedCheckpoint<Config>> {
-  let files: { modelJson: tf.io.ModelJSON; weights: Buffer; optimizer: { specs: tf.io.WeightsManifestEntry[] }; optimizerBytes: Buffer; state: CheckpointState<Config> };
+  let files: {
+    modelJson: tf.io.ModelJSON;
+    weights: Buffer;
+    optimizer: { specs: tf.io.WeightsManifestEntry[] };
+    optimizerBytes: Buffer;
+    state: CheckpointState<Config>;
+  };
   try {
     files = {
       modelJson: JSON.parse(await readFile(path.join(folder, 'model.json'), 'utf8')) as tf.io.ModelJSON,
       weights: await readFile(path.join(folder, 'weights.bin')),
-      optimizer: JSON.parse(await readFile(path.join(folder, 'optimizer.json'), 'utf8')) as { specs: tf.io.WeightsManifestEntry[] },
+      optimizer: JSON.parse(await readFile(path.join(folder, 'optimizer.json'), 'utf8')) as {
+        specs: tf.io.WeightsManifestEntry[];
+      },
       optimizerBytes: await readFile(path.join(folder, 'optimizer.bin')),
       state: JSON.parse(await readFile(path.join(folder, 'checkpoint.json'), 'utf8')) as CheckpointState<Config>,
     };
   } catch (error) {
-    throw new AppError('NOT_FOUND', `no complete checkpoint at ${folder}: ${(error as Error).message}`, { details: { folder }, cause: error });
+    throw new AppError('NOT_FOUND', `no complete checkpoint at ${folder}: ${(error as Error).message}`, {
+      details: { folder },
+      cause: error,
+    });
   }
   const weightSpecs = files.modelJson.weightsManifest.flatMap((group) => group.weights);
-  const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.modelJson.modelTopology, weightSpecs, weightData: arrayBufferOf(files.weights) }));
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: files.modelJson.modelTopology,
+      weightSpecs,
+      weightData: arrayBufferOf(files.weights),
+    }),
+  );
   const decoded = tf.io.decodeWeights(arrayBufferOf(files.optimizerBytes), files.optimizer.specs);
-  const optimizerWeights = files.optimizer.specs.map((spec) => ({ name: spec.name, tensor: decoded[spec.name] as tf.Tensor }));
+  const optimizerWeights = files.optimizer.specs.map((spec) => ({
+    name: spec.name,
+    tensor: decoded[spec.name] as tf.Tensor,
+  }));
   return { model, state: files.state, optimizerWeights, folder };
 }
 

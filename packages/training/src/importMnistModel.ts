@@ -36,7 +36,12 @@ export async function importMnistModel(options: ImportMnistModelOptions): Promis
     name: mnistModelName,
     version,
     // With its ONNX copy, converted from the same weights here (ONNX Runtime serves it).
-    files: [...files, onnxFileForLayers(files, { docString: 'mnist 1.0.0, converted from the TF.js Layers model by inferq layersToOnnx' })],
+    files: [
+      ...files,
+      onnxFileForLayers(files, {
+        docString: 'mnist 1.0.0, converted from the TF.js Layers model by inferq layersToOnnx',
+      }),
+    ],
     manifest: rest,
     setLive: (options.setLive ?? true) && !hasLive,
   });

@@ -43,7 +43,10 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistSet> {
   const images = parseIdx(await readFile(path.join(folder, names.images)), 3);
   const labels = parseIdx(await readFile(path.join(folder, names.labels)), 1);
   if (images.dims[1] !== mnistSide || images.dims[2] !== mnistSide || images.dims[0] !== labels.dims[0]) {
-    throw new AppError('INTERNAL', `unexpected MNIST ${options.split} shapes: ${images.dims.join('×')} images, ${labels.dims.join('×')} labels`);
+    throw new AppError(
+      'INTERNAL',
+      `unexpected MNIST ${options.split} shapes: ${images.dims.join('×')} images, ${labels.dims.join('×')} labels`,
+    );
   }
   const total = images.dims[0] as number;
   const offset = Math.min(options.offset ?? 0, total);

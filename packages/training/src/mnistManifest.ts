@@ -10,7 +10,14 @@ export const mnistModelName = 'mnist';
  */
 export function mnistManifest(metrics: Record<string, number>, source: string): Omit<PublishManifest, 'format'> {
   return {
-    input: { width: mnistSide, height: mnistSide, channels: 1, resize: 'fill', resizeKernel: 'lanczos3', scale: { mode: 'divide', divisor: 255 } },
+    input: {
+      width: mnistSide,
+      height: mnistSide,
+      channels: 1,
+      resize: 'fill',
+      resizeKernel: 'lanczos3',
+      scale: { mode: 'divide', divisor: 255 },
+    },
     output: { kind: 'classification', labels: [...mnistLabels], activation: 'softmax' },
     source,
     metrics,

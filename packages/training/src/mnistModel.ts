@@ -23,13 +23,29 @@ export function buildMnistModel(config: MnistModelConfig = {}): tf.Sequential {
   const seed = config.seed ?? 42;
   const model = tf.sequential({ name: 'mnist_mlp' });
   model.add(tf.layers.flatten({ inputShape: [mnistSide, mnistSide, 1] }));
-  model.add(tf.layers.dense({ units: config.hiddenUnits ?? 128, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
-  model.add(tf.layers.dense({ units: mnistLabels.length, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
+  model.add(
+    tf.layers.dense({
+      units: config.hiddenUnits ?? 128,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      units: mnistLabels.length,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+    }),
+  );
   compileMnistModel(model, config);
   return model;
 }
 
 /** A fresh Adam optimizer and the loss; a resumed model gets its optimizer state back after this. */
 export function compileMnistModel(model: tf.LayersModel, config: MnistModelConfig = {}): void {
-  model.compile({ optimizer: tf.train.adam(config.learningRate ?? 0.002), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({
+    optimizer: tf.train.adam(config.learningRate ?? 0.002),
+    loss: 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
 }

@@ -16,7 +16,13 @@ export interface MnistTrainingConfig {
   learningRate: number;
 }
 
-export const defaultMnistTrainingConfig: MnistTrainingConfig = { seed: 42, trainSize: 20_000, batchSize: 64, hiddenUnits: 128, learningRate: 0.002 };
+export const defaultMnistTrainingConfig: MnistTrainingConfig = {
+  seed: 42,
+  trainSize: 20_000,
+  batchSize: 64,
+  hiddenUnits: 128,
+  learningRate: 0.002,
+};
 
 export interface TrainMnistOptions {
   /** Train until this many epochs are done in total (a resumed run continues up to it). */
@@ -82,7 +88,10 @@ export async function trainMnist(options: TrainMnistOptions): Promise<TrainMnist
   }
   if (options.epochs < initialEpoch) {
     model.dispose();
-    throw new AppError('VALIDATION_FAILED', `the checkpoint is at epoch ${initialEpoch}, past the ${options.epochs} epochs asked for`);
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `the checkpoint is at epoch ${initialEpoch}, past the ${options.epochs} epochs asked for`,
+    );
   }
 
   const train = await loadMnist({ split: 'train', count: config.trainSize });
@@ -97,13 +106,24 @@ export async function trainMnist(options: TrainMnistOptions): Promise<TrainMnist
       order.dispose();
       let history: tf.History;
       try {
-        history = await model.fit(x, y, { epochs: epoch + 1, initialEpoch: epoch, batchSize: config.batchSize, shuffle: false, verbose: 0 });
+        history = await model.fit(x, y, {
+          epochs: epoch + 1,
+          initialEpoch: epoch,
+          batchSize: config.batchSize,
+          shuffle: false,
+          verbose: 0,
+        });
       } finally {
         tf.dispose([x, y]);
       }
       const loss = lastOf(history.history.loss);
       const accuracy = lastOf(history.history.acc ?? history.history.accuracy);
-      const checkpoint = await saveCheckpoint(options.checkpointDir, model, { epoch: epoch + 1, config, metrics: { loss, accuracy }, createdAt: new Date().toISOString() });
+      const checkpoint = await saveCheckpoint(options.checkpointDir, model, {
+        epoch: epoch + 1,
+        config,
+        metrics: { loss, accuracy },
+        createdAt: new Date().toISOString(),
+      });
       const report = { epoch: epoch + 1, loss, accuracy, ms: performance.now() - started, checkpoint };
       reports.push(report);
       options.onEpoch?.(report);

@@ -5,7 +5,15 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, startTfjsBackend, type InferenceEngines } from '@inferq/inference';
 import { ModelRegistry } from '@inferq/models';
-import { epochOrder, exportModel, listCheckpoints, loadMnist, mnistManifest, trainMnist, type MnistTrainingConfig } from '../src/index.ts';
+import {
+  epochOrder,
+  exportModel,
+  listCheckpoints,
+  loadMnist,
+  mnistManifest,
+  trainMnist,
+  type MnistTrainingConfig,
+} from '../src/index.ts';
 
 // Small enough for a few seconds on two cores; big enough that the optimizer state matters.
 const config: MnistTrainingConfig = { seed: 7, trainSize: 512, batchSize: 32, hiddenUnits: 16, learningRate: 0.01 };
@@ -13,7 +21,10 @@ let dir: string;
 let engines: InferenceEngines;
 
 beforeAll(async () => {
-  engines = { tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }), onnx: null };
+  engines = {
+    tfjs: await startTfjsBackend({ preferred: 'wasm', logger: { info: () => {}, warn: () => {} } }),
+    onnx: null,
+  };
   dir = await mkdtemp(path.join(tmpdir(), 'inferq-train-'));
 });
 
@@ -38,7 +49,12 @@ describe('trainMnist', () => {
     const first = await trainMnist({ epochs: 2, checkpointDir: path.join(dir, 'split'), config, testSize: 0 });
     const firstWeights = await weightsOf(first.model);
     first.model.dispose();
-    const resumed = await trainMnist({ epochs: 4, checkpointDir: path.join(dir, 'split'), resumeFrom: path.join(dir, 'split', 'epoch-0002'), testSize: 0 });
+    const resumed = await trainMnist({
+      epochs: 4,
+      checkpointDir: path.join(dir, 'split'),
+      resumeFrom: path.join(dir, 'split', 'epoch-0002'),
+      testSize: 0,
+    });
 
     expect(resumed.initialEpoch).toBe(2);
     expect(resumed.epochs.map((e) => e.epoch)).toEqual([3, 4]);
@@ -48,28 +64,43 @@ describe('trainMnist', () => {
     // The comparison can fail: two more epochs do move the weights.
     expect(maxDifference(firstWeights, straightWeights)).toBeGreaterThan(1e-3);
     // Losses per epoch match too, so each epoch saw the same examples in the same order.
-    for (const [i, report] of resumed.epochs.entries()) expect(report.loss).toBeCloseTo(straight.epochs[i + 2]!.loss, 5);
+    for (const [i, report] of resumed.epochs.entries())
+      expect(report.loss).toBeCloseTo(straight.epochs[i + 2]!.loss, 5);
     straight.model.dispose();
     resumed.model.dispose();
   });
 
   it('resuming without the optimizer state would differ: the checkpoint carries Adam moments and step', async () => {
     const checkpoint = path.join(dir, 'straight', 'epoch-0002');
-    const state = JSON.parse(await readFile(path.join(checkpoint, 'optimizer.json'), 'utf8')) as { specs: Array<{ name: string }> };
+    const state = JSON.parse(await readFile(path.join(checkpoint, 'optimizer.json'), 'utf8')) as {
+      specs: Array<{ name: string }>;
+    };
     // iteration + first and second moments of 4 variables (2 kernels, 2 biases)
     expect(state.specs.length).toBe(1 + 2 * 4);
-    expect(JSON.parse(await readFile(path.join(checkpoint, 'checkpoint.json'), 'utf8'))).toMatchObject({ epoch: 2, config });
+    expect(JSON.parse(await readFile(path.join(checkpoint, 'checkpoint.json'), 'utf8'))).toMatchObject({
+      epoch: 2,
+      config,
+    });
     expect((await listCheckpoints(path.join(dir, 'straight'))).map((c) => c.epoch)).toEqual([1, 2, 3, 4]);
   });
 
   it('continues from the latest checkpoint and refuses a target below it', async () => {
-    const more = await trainMnist({ epochs: 5, checkpointDir: path.join(dir, 'straight'), resumeFrom: 'latest', testSize: 200 });
+    const more = await trainMnist({
+      epochs: 5,
+      checkpointDir: path.join(dir, 'straight'),
+      resumeFrom: 'latest',
+      testSize: 200,
+    });
     expect(more.initialEpoch).toBe(4);
     expect(more.epoch).toBe(5);
     expect(more.testAccuracy).toBeGreaterThan(0.5);
     more.model.dispose();
-    await expect(trainMnist({ epochs: 3, checkpointDir: path.join(dir, 'straight'), resumeFrom: 'latest', testSize: 0 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    await expect(trainMnist({ epochs: 3, checkpointDir: path.join(dir, 'none'), resumeFrom: 'latest', testSize: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      trainMnist({ epochs: 3, checkpointDir: path.join(dir, 'straight'), resumeFrom: 'latest', testSize: 0 }),
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(
+      trainMnist({ epochs: 3, checkpointDir: path.join(dir, 'none'), resumeFrom: 'latest', testSize: 0 }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('orders each epoch by (seed, epoch) only', () => {
@@ -96,7 +127,9 @@ describe('trainMnist', () => {
 
     const served = await loadModel(resolved.location, resolved.manifest, { engines });
     const test = await loadMnist({ split: 'test', count: 50 });
-    const inputs = Array.from({ length: test.count }, (_, i) => Float32Array.from(test.images.subarray(i * 784, (i + 1) * 784), (v) => v / 255));
+    const inputs = Array.from({ length: test.count }, (_, i) =>
+      Float32Array.from(test.images.subarray(i * 784, (i + 1) * 784), (v) => v / 255),
+    );
     const outputs = await served.predictBatch(inputs);
     const correct = outputs.filter((vector, i) => vector.indexOf(Math.max(...vector)) === test.labels[i]).length;
     expect(correct / test.count).toBeGreaterThan(0.5);

@@ -50,7 +50,10 @@ export class WebhookSender {
 
   constructor(options: WebhookSenderOptions = {}) {
     this.#options = options;
-    this.#agent = createOutboundAgent({ allowLoopback: options.allowLoopback === true }, { ...(options.lookup ? { lookup: options.lookup } : {}), connectTimeoutMs: options.timeoutMs ?? 10_000 });
+    this.#agent = createOutboundAgent(
+      { allowLoopback: options.allowLoopback === true },
+      { ...(options.lookup ? { lookup: options.lookup } : {}), connectTimeoutMs: options.timeoutMs ?? 10_000 },
+    );
   }
 
   async send(rawUrl: string, body: string, headers: Record<string, string>): Promise<WebhookAttemptResult> {
@@ -62,7 +65,13 @@ export class WebhookSender {
     } catch (error) {
       const reason = (error as { details?: { reason?: string } }).details?.reason;
       this.#options.logger?.debug({ reason }, 'webhook target refused');
-      return { ok: false, statusCode: null, error: reason === 'private_address' || reason === 'port' ? refusedMessage : `refused: ${(error as Error).message}`, durationMs: elapsed() };
+      return {
+        ok: false,
+        statusCode: null,
+        error:
+          reason === 'private_address' || reason === 'port' ? refusedMessage : `refused: ${(error as Error).message}`,
+        durationMs: elapsed(),
+      };
     }
     const timeoutMs = this.#options.timeoutMs ?? 10_000;
     const signal = AbortSignal.timeout(timeoutMs);
@@ -81,7 +90,12 @@ export class WebhookSender {
       // Drain without keeping the body: only the status matters.
       await response.body.dump({ limit: 64 * 1024, signal });
       const ok = response.statusCode >= 200 && response.statusCode < 300;
-      return { ok, statusCode: response.statusCode, error: ok ? null : `answered ${response.statusCode}`, durationMs: elapsed() };
+      return {
+        ok,
+        statusCode: response.statusCode,
+        error: ok ? null : `answered ${response.statusCode}`,
+        durationMs: elapsed(),
+      };
     } catch (error) {
       const failure = describeFailure(error, signal, timeoutMs);
       if (failure.refused) this.#options.logger?.debug({ reason: failure.reason }, 'webhook target refused');
@@ -99,14 +113,21 @@ export class WebhookSender {
  * that resolves to a private address and one that does not resolve are both just `refused`
  * (`refused` and `reason` say which, for the operators' debug log).
  */
-function describeFailure(error: unknown, signal: AbortSignal, timeoutMs: number): { message: string; refused: boolean; reason?: string } {
+function describeFailure(
+  error: unknown,
+  signal: AbortSignal,
+  timeoutMs: number,
+): { message: string; refused: boolean; reason?: string } {
   if (signal.aborted) return { message: `timed out after ${timeoutMs} ms`, refused: false };
   const cause = (error as { cause?: unknown }).cause;
-  if (isOutboundRefused(error) || isOutboundRefused(cause)) return { message: refusedMessage, refused: true, reason: 'private_address' };
+  if (isOutboundRefused(error) || isOutboundRefused(cause))
+    return { message: refusedMessage, refused: true, reason: 'private_address' };
   const code = (error as NodeJS.ErrnoException).code ?? (cause as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { message: refusedMessage, refused: true, reason: 'no_such_name' };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return { message: refusedMessage, refused: true, reason: 'no_such_name' };
   if (code === 'ECONNREFUSED') return { message: 'connection refused', refused: false };
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return { message: `timed out after ${timeoutMs} ms`, refused: false };
-  if (typeof code === 'string' && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT'))) return { message: 'TLS handshake failed', refused: false };
+  if (typeof code === 'string' && (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT')))
+    return { message: 'TLS handshake failed', refused: false };
   return { message: 'connection failed', refused: false };
 }

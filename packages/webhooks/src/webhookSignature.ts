@@ -19,16 +19,31 @@ export function legacySigningSecret(secret: string): string {
 }
 
 export function signWebhook(options: { secret: string; body: string; timestamp: number }): string {
-  const mac = createHmac('sha256', legacySigningSecret(options.secret)).update(`${options.timestamp}.${options.body}`).digest('hex');
+  const mac = createHmac('sha256', legacySigningSecret(options.secret))
+    .update(`${options.timestamp}.${options.body}`)
+    .digest('hex');
   return `t=${options.timestamp},v1=${mac}`;
 }
 
 /** The three Standard Webhooks headers of one delivery. */
-export function standardWebhookHeaders(options: { secret: string; messageId: string; body: string; timestamp: number }): Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string> {
+export function standardWebhookHeaders(options: {
+  secret: string;
+  messageId: string;
+  body: string;
+  timestamp: number;
+}): Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string> {
   // Secrets issued before the standard alphabet have the same bytes in the URL-safe one.
   const key = new Uint8Array(Buffer.from(options.secret.replace(/^whsec_/, ''), 'base64'));
-  const signature = new Webhook(key, { format: 'raw' }).sign(options.messageId, new Date(options.timestamp * 1000), options.body);
-  return { 'webhook-id': options.messageId, 'webhook-timestamp': String(options.timestamp), 'webhook-signature': signature };
+  const signature = new Webhook(key, { format: 'raw' }).sign(
+    options.messageId,
+    new Date(options.timestamp * 1000),
+    options.body,
+  );
+  return {
+    'webhook-id': options.messageId,
+    'webhook-timestamp': String(options.timestamp),
+    'webhook-signature': signature,
+  };
 }
 
 export interface VerifyWebhookOptions {
@@ -54,7 +69,9 @@ export function verifyWebhook(options: VerifyWebhookOptions): boolean {
   if (!Number.isInteger(timestamp)) return false;
   const now = options.now ?? Math.floor(Date.now() / 1000);
   if (Math.abs(now - timestamp) > (options.toleranceSeconds ?? 300)) return false;
-  const expected = Buffer.from(createHmac('sha256', legacySigningSecret(options.secret)).update(`${timestamp}.${options.body}`).digest('hex'));
+  const expected = Buffer.from(
+    createHmac('sha256', legacySigningSecret(options.secret)).update(`${timestamp}.${options.body}`).digest('hex'),
+  );
   // Several v1 values may be sent while a secret is being rotated; any match is enough.
   return (parts.get('v1') ?? []).some((candidate) => {
     const given = Buffer.from(candidate);

@@ -47,7 +47,9 @@ function portAllowed(url: URL, policy: WebhookUrlPolicy): boolean {
  */
 export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy = {}): string {
   if (raw.length > maxWebhookUrlLength) {
-    throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
+    throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, {
+      details: { reason: 'too_long' },
+    });
   }
   let url: URL;
   try {
@@ -56,6 +58,7 @@ export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy = {}): str
     if (!isOutboundRefused(error)) throw error;
     throw new AppError('INVALID_WEBHOOK_URL', messages[error.reason], { details: { reason: error.reason } });
   }
-  if (!portAllowed(url, policy)) throw new AppError('INVALID_WEBHOOK_URL', messages.port, { details: { reason: 'port' } });
+  if (!portAllowed(url, policy))
+    throw new AppError('INVALID_WEBHOOK_URL', messages.port, { details: { reason: 'port' } });
   return url.href;
 }

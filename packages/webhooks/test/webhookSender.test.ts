@@ -32,7 +32,11 @@ const body = JSON.stringify({ id: 'x', status: 'succeeded' });
 describe('WebhookSender', () => {
   it('delivers to loopback only when allowed, and reports the status', async () => {
     const sender = new WebhookSender({ allowLoopback: true });
-    expect(await sender.send(`http://127.0.0.1:${port}/ok`, body, {})).toMatchObject({ ok: true, statusCode: 204, error: null });
+    expect(await sender.send(`http://127.0.0.1:${port}/ok`, body, {})).toMatchObject({
+      ok: true,
+      statusCode: 204,
+      error: null,
+    });
     expect(await sender.send(`http://127.0.0.1:${port}/fail`, body, {})).toMatchObject({ ok: false, statusCode: 500 });
     sender.close();
   });
@@ -40,7 +44,10 @@ describe('WebhookSender', () => {
   it('never follows a redirect', async () => {
     const sender = new WebhookSender({ allowLoopback: true });
     const before = paths.length;
-    expect(await sender.send(`http://127.0.0.1:${port}/redirect`, body, {})).toMatchObject({ ok: false, statusCode: 302 });
+    expect(await sender.send(`http://127.0.0.1:${port}/redirect`, body, {})).toMatchObject({
+      ok: false,
+      statusCode: 302,
+    });
     expect(paths.slice(before)).toEqual(['/redirect']);
     sender.close();
   });
@@ -55,7 +62,10 @@ describe('WebhookSender', () => {
 
   // A public-looking name whose DNS answer is loopback (DNS rebinding): refused when connecting.
   const rebinding: LookupFunction = (_hostname, options, callback) => {
-    if ((options as { all?: boolean }).all) (callback as (error: null, addresses: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+    if ((options as { all?: boolean }).all)
+      (callback as (error: null, addresses: Array<{ address: string; family: number }>) => void)(null, [
+        { address: '127.0.0.1', family: 4 },
+      ]);
     else callback(null, '127.0.0.1', 4);
   };
 
@@ -63,7 +73,10 @@ describe('WebhookSender', () => {
     const before = connections;
     const allowed = new WebhookSender({ allowLoopback: true, timeoutMs: 2000, lookup: rebinding });
     // https to a plain http receiver: the connection is made, then TLS fails.
-    expect(await allowed.send(`https://hooks.example.test:${port}/hook`, body, {})).toMatchObject({ ok: false, statusCode: null });
+    expect(await allowed.send(`https://hooks.example.test:${port}/hook`, body, {})).toMatchObject({
+      ok: false,
+      statusCode: null,
+    });
     expect(connections).toBe(before + 1);
     allowed.close();
   });
@@ -113,7 +126,12 @@ describe('WebhookSender', () => {
     ['a port the setting allows (then the address decides)', 'https://hooks.example.test:8443/hook', [8443], 'refused'],
   ] as const)('refuses %s', async (_case, url, allowPorts, error) => {
     const logged: Array<{ reason?: string }> = [];
-    const sender = new WebhookSender({ timeoutMs: 2000, lookup: rebinding, allowPorts, logger: { debug: (details: object) => void logged.push(details as { reason?: string }) } });
+    const sender = new WebhookSender({
+      timeoutMs: 2000,
+      lookup: rebinding,
+      allowPorts,
+      logger: { debug: (details: object) => void logged.push(details as { reason?: string }) },
+    });
     const before = connections;
     expect(await sender.send(url, body, {})).toMatchObject({ ok: false, statusCode: null, error });
     expect(connections).toBe(before);
@@ -142,6 +160,8 @@ describe('checkWebhookUrl ports', () => {
       code = (error as AppError).code;
       reason = ((error as AppError).details as { reason?: string }).reason;
     }
-    expect(accepted ? { code, reason } : { code, reason }).toEqual(accepted ? { code: undefined, reason: undefined } : { code: 'INVALID_WEBHOOK_URL', reason: 'port' });
+    expect(accepted ? { code, reason } : { code, reason }).toEqual(
+      accepted ? { code: undefined, reason: undefined } : { code: 'INVALID_WEBHOOK_URL', reason: 'port' },
+    );
   });
 });

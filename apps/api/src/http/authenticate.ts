@@ -54,7 +54,12 @@ export function authenticate(accounts: AccountStore, options: AuthenticateOption
     const decision = await limits?.recordAuthFailure(address);
     if (decision && !decision.allowed) {
       res.set(rateLimitHeaders(decision));
-      next(rateLimited(decision, `Too many failed authentications from this address; retry in ${decision.retryAfterSeconds} s.`));
+      next(
+        rateLimited(
+          decision,
+          `Too many failed authentications from this address; retry in ${decision.retryAfterSeconds} s.`,
+        ),
+      );
       return;
     }
     res.set('WWW-Authenticate', 'Bearer');

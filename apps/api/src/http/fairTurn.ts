@@ -7,7 +7,12 @@ import { acquireTurn, type FairQueue, type ShareResource } from '@inferq/admissi
  * A client that goes away while waiting leaves the queue and is answered nothing; a request whose
  * turn does not come in time is answered the refusal (429 or 503, with `Retry-After`).
  */
-export function waitForTurn(res: Response, next: NextFunction, queue: FairQueue, turn: { resource: ShareResource; flow: string; amount: number; weight: number; releaseKey: string }): void {
+export function waitForTurn(
+  res: Response,
+  next: NextFunction,
+  queue: FairQueue,
+  turn: { resource: ShareResource; flow: string; amount: number; weight: number; releaseKey: string },
+): void {
   const gone = new AbortController();
   const onClose = () => gone.abort();
   res.once('close', onClose);

@@ -38,9 +38,13 @@ export function waitPreference(query: unknown, preferHeader: string | undefined)
   if (query !== undefined) {
     const text = typeof query === 'string' ? query : '';
     if (!/^\d+$/.test(text)) {
-      throw new AppError('VALIDATION_FAILED', `wait must be a whole number of seconds (at most ${maxWaitSeconds} are waited).`, {
-        details: { field: 'wait', max: maxWaitSeconds },
-      });
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `wait must be a whole number of seconds (at most ${maxWaitSeconds} are waited).`,
+        {
+          details: { field: 'wait', max: maxWaitSeconds },
+        },
+      );
     }
     return { seconds: Math.min(Number(text), maxWaitSeconds), asked: true };
   }

@@ -25,7 +25,11 @@ export function sendJob(req: Request, res: Response, view: JobView, status = 200
   const etag = jobEtag(body);
   // no-cache: caches may keep it but must revalidate (a queued job changes soon).
   res.set({ ETag: etag, 'Cache-Control': 'private, no-cache' });
-  if (status === 200 && (req.method === 'GET' || req.method === 'HEAD') && matchesIfNoneMatch(req.get('if-none-match'), etag)) {
+  if (
+    status === 200 &&
+    (req.method === 'GET' || req.method === 'HEAD') &&
+    matchesIfNoneMatch(req.get('if-none-match'), etag)
+  ) {
     res.status(304).end();
     return;
   }

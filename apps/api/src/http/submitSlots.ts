@@ -83,7 +83,13 @@ export class SubmitSlots {
     const { userId } = principalOf(req);
     const prefix = keyPrefixOf(req);
     if (prefix) this.#gate.learn(prefix, userId);
-    waitForTurn(res, next, this.queue, { resource: 'submits', flow: userId, amount: 1, weight: this.#weightOf(req), releaseKey });
+    waitForTurn(res, next, this.queue, {
+      resource: 'submits',
+      flow: userId,
+      amount: 1,
+      weight: this.#weightOf(req),
+      releaseKey,
+    });
   };
 }
 

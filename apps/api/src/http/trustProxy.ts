@@ -20,16 +20,23 @@ const namedRanges = new Set(['loopback', 'linklocal', 'uniquelocal']);
 export function parseTrustProxy(text: string): TrustProxySetting {
   const value = text.trim();
   if (value === '' || value === 'false' || value === '0') return false;
-  if (value === 'true') throw new Error('"true" trusts any X-Forwarded-For a client sends; give the number of proxies in front of the API, or their addresses');
+  if (value === 'true')
+    throw new Error(
+      '"true" trusts any X-Forwarded-For a client sends; give the number of proxies in front of the API, or their addresses',
+    );
   if (/^\d+$/.test(value)) {
     const hops = Number(value);
     if (hops > 10) throw new Error('more than 10 proxy hops is not a real setup');
     return hops;
   }
-  const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
   for (const entry of entries) {
     const valid = namedRanges.has(entry) || ipaddr.isValid(entry) || (entry.includes('/') && isCidr(entry));
-    if (!valid) throw new Error(`"${entry}" is not a proxy address, a subnet (CIDR) or one of loopback, linklocal, uniquelocal`);
+    if (!valid)
+      throw new Error(`"${entry}" is not a proxy address, a subnet (CIDR) or one of loopback, linklocal, uniquelocal`);
   }
   return entries;
 }

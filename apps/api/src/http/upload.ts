@@ -23,7 +23,9 @@ export interface BatchUploadOptions extends UploadOptions {
 }
 
 export function payloadTooLarge(maxBytes: number): AppError {
-  return new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes.`, { details: { maxBytes } });
+  return new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes.`, {
+    details: { maxBytes },
+  });
 }
 
 /** A file of a batch that was larger than the caller's limit: its bytes were read and dropped. */
@@ -65,7 +67,9 @@ function cached<T>(make: (key: string) => T): (key: string) => T {
 }
 
 function requireMultipart(req: Request): AppError | undefined {
-  return req.is('multipart/form-data') ? undefined : new AppError('MISSING_IMAGE', 'Send the image as multipart/form-data in the field "image".');
+  return req.is('multipart/form-data')
+    ? undefined
+    : new AppError('MISSING_IMAGE', 'Send the image as multipart/form-data in the field "image".');
 }
 
 /** busboy's and multer's errors as ours. */
@@ -74,10 +78,14 @@ function uploadError(error: unknown, maxBytes: number, files: number): AppError 
   if (error instanceof multer.MulterError) {
     if (error.code === 'LIMIT_FILE_SIZE') return imageTooLarge(maxBytes);
     if (files > 1 && (error.code === 'LIMIT_FILE_COUNT' || error.code === 'LIMIT_UNEXPECTED_FILE')) {
-      return new AppError('VALIDATION_FAILED', `Send at most ${files} images, each a part named "image".`, { details: { field: 'image', maxBatchImages: files } });
+      return new AppError('VALIDATION_FAILED', `Send at most ${files} images, each a part named "image".`, {
+        details: { field: 'image', maxBatchImages: files },
+      });
     }
     if (error.code === 'LIMIT_FIELD_VALUE' && error.field === 'metadata') {
-      return new AppError('INVALID_METADATA', `metadata is longer than ${fieldLimits.fieldSize} bytes.`, { details: { field: 'metadata', reason: 'too_large' } });
+      return new AppError('INVALID_METADATA', `metadata is longer than ${fieldLimits.fieldSize} bytes.`, {
+        details: { field: 'metadata', reason: 'too_large' },
+      });
     }
     const make = multerCodes[error.code];
     return make ? make() : new AppError('BAD_REQUEST', 'The upload is malformed.');
@@ -92,13 +100,19 @@ function uploadError(error: unknown, maxBytes: number, files: number): AppError 
  */
 export function imageUpload(options: UploadOptions): RequestHandler {
   const parserFor = cached((key) =>
-    multer({ storage: multer.memoryStorage(), defParamCharset, limits: { ...fieldLimits, fileSize: Number(key), files: 1, parts: 10 } }).single('image'),
+    multer({
+      storage: multer.memoryStorage(),
+      defParamCharset,
+      limits: { ...fieldLimits, fileSize: Number(key), files: 1, parts: 10 },
+    }).single('image'),
   );
   return (req, res, next) => {
     const notMultipart = requireMultipart(req);
     if (notMultipart) return next(notMultipart);
     const maxBytes = Math.min(options.maxFileBytes, options.maxFileBytesFor?.(req) ?? options.maxFileBytes);
-    parserFor(String(maxBytes))(req, res, (error: unknown) => next(error ? uploadError(error, maxBytes, 1) : undefined));
+    parserFor(String(maxBytes))(req, res, (error: unknown) =>
+      next(error ? uploadError(error, maxBytes, 1) : undefined),
+    );
   };
 }
 
@@ -158,13 +172,19 @@ function boundedMemoryStorage(maxBytes: number, maxTotalBytesFor: (req: Request)
 export function imageBatchUpload(options: BatchUploadOptions): RequestHandler {
   const parserFor = cached((key) => {
     const [maxBytes, files] = key.split(':').map(Number) as [number, number];
-    return multer({ storage: boundedMemoryStorage(maxBytes, options.maxTotalBytesFor), defParamCharset, limits: { ...fieldLimits, files, parts: files + fieldLimits.fields } }).array('image', files);
+    return multer({
+      storage: boundedMemoryStorage(maxBytes, options.maxTotalBytesFor),
+      defParamCharset,
+      limits: { ...fieldLimits, files, parts: files + fieldLimits.fields },
+    }).array('image', files);
   });
   return (req, res, next) => {
     const notMultipart = requireMultipart(req);
     if (notMultipart) return next(notMultipart);
     const maxBytes = Math.min(options.maxFileBytes, options.maxFileBytesFor?.(req) ?? options.maxFileBytes);
     const files = options.maxFilesFor(req);
-    parserFor(`${maxBytes}:${files}`)(req, res, (error: unknown) => next(error ? uploadError(error, maxBytes, files) : undefined));
+    parserFor(`${maxBytes}:${files}`)(req, res, (error: unknown) =>
+      next(error ? uploadError(error, maxBytes, files) : undefined),
+    );
   };
 }

@@ -36,7 +36,13 @@ export function reserveUploadMemory(
       return;
     }
     const amount = declared !== undefined && Number.isSafeInteger(declared) ? declared : max;
-    waitForTurn(res, next, queue, { resource: 'uploadBytes', flow: principalOf(req).userId, amount, weight: weightOf(req), releaseKey });
+    waitForTurn(res, next, queue, {
+      resource: 'uploadBytes',
+      flow: principalOf(req).userId,
+      amount,
+      weight: weightOf(req),
+      releaseKey,
+    });
   };
 }
 

@@ -44,7 +44,10 @@ export function adminAccountsRouter(options: AdminAccountsRouterOptions): Router
     const body = parseBody(createUserBodySchema, req.body);
     const user = await accounts.createUser(body);
     const key = await accounts.issueKey(user.id, 'first key');
-    res.status(201).location(`/v1/admin/users/${user.id}`).json({ user: toUserView(user), apiKey: key });
+    res
+      .status(201)
+      .location(`/v1/admin/users/${user.id}`)
+      .json({ user: toUserView(user), apiKey: key });
   });
 
   router.get('/users/:user', async function getUser(req, res) {

@@ -15,7 +15,12 @@ export function admissionView(source: AdmissionSource): AdmissionView {
     waiting: snapshot?.waiting ?? 0,
     users: (snapshot?.flows ?? []).map(({ flow, ...use }) => ({ userId: flow, ...use })),
   });
-  return { submits: view(resources.submits), uploadBytes: view(resources.uploadBytes), decodePixels: view(resources.decodePixels), streams: view(resources.streams) };
+  return {
+    submits: view(resources.submits),
+    uploadBytes: view(resources.uploadBytes),
+    decodePixels: view(resources.decodePixels),
+    streams: view(resources.streams),
+  };
 }
 
 /**

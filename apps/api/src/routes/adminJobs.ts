@@ -20,14 +20,20 @@ function intParam(req: Request, name: string, fallback: number, min: number, max
   if (raw === undefined) return fallback;
   const value = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new AppError('VALIDATION_FAILED', `${name} must be an integer from ${min} to ${max}.`, { details: { [name]: raw } });
+    throw new AppError('VALIDATION_FAILED', `${name} must be an integer from ${min} to ${max}.`, {
+      details: { [name]: raw },
+    });
   }
   return value;
 }
 
 /** The operators' filters: an owner's, plus `user` (or `userId`) and the free text `q`. */
 function adminJobFilterQuery(req: Request): AdminJobFilterInput {
-  return { ...jobFilterQuery(req), userId: firstString(req.query.user) ?? firstString(req.query.userId), q: firstString(req.query.q) };
+  return {
+    ...jobFilterQuery(req),
+    userId: firstString(req.query.user) ?? firstString(req.query.userId),
+    q: firstString(req.query.q),
+  };
 }
 
 /**
@@ -93,7 +99,9 @@ export function adminJobsRouter(options: AdminJobsRouterOptions): Router {
     const windowSeconds = intParam(req, 'window', 3600, 60, 7 * 24 * 3600);
     const bucketSeconds = intParam(req, 'bucket', 60, 1, 24 * 3600);
     if (windowSeconds / bucketSeconds > 500) {
-      throw new AppError('VALIDATION_FAILED', 'At most 500 buckets: raise bucket or lower window.', { details: { window: windowSeconds, bucket: bucketSeconds } });
+      throw new AppError('VALIDATION_FAILED', 'At most 500 buckets: raise bucket or lower window.', {
+        details: { window: windowSeconds, bucket: bucketSeconds },
+      });
     }
     res.json(await operator.stats({ windowSeconds, bucketSeconds }));
   });

@@ -4,7 +4,11 @@ import { Router } from 'express';
 import { buildOpenApiDocument } from '@inferq/core/openapi';
 
 /** The reference page's renderer, served from node_modules: the page loads nothing from elsewhere. */
-const scalarBundle = path.join(path.dirname(fileURLToPath(import.meta.resolve('@scalar/api-reference'))), 'browser', 'standalone.js');
+const scalarBundle = path.join(
+  path.dirname(fileURLToPath(import.meta.resolve('@scalar/api-reference'))),
+  'browser',
+  'standalone.js',
+);
 
 // The page has no inline script (the default Content-Security-Policy forbids it): the bundle reads
 // its settings from the data attributes of #api-reference.

@@ -69,7 +69,10 @@ export function eventsRouter(live: LiveEvents | undefined, service?: JobReads): 
     const principal = principalOf(req);
     // Another user's job, or none: 404 before the stream starts.
     const job = await service.get(principal, req.params.id);
-    await stream(req, res, { jobId: job.id, isFinal: async () => isFinalStatus((await service.get(principal, job.id)).status) });
+    await stream(req, res, {
+      jobId: job.id,
+      isFinal: async () => isFinalStatus((await service.get(principal, job.id)).status),
+    });
   });
 
   return router;

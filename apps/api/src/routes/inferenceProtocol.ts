@@ -24,7 +24,11 @@ import type { ModelService } from '../modelService.ts';
  * `Prefer: respond-async` it answers `202` and `Location: /v1/jobs/{id}` at once. Errors are the
  * protocol's `{ "error": "…" }`, with the platform's stable `code` beside it.
  */
-export const serverMetadata = { name: 'inferq', version: '0.1.0', extensions: ['binary_tensor_data', 'respond_async'] } as const;
+export const serverMetadata = {
+  name: 'inferq',
+  version: '0.1.0',
+  extensions: ['binary_tensor_data', 'respond_async'],
+} as const;
 
 /** The public part: server metadata and health, for probes and clients that have no key. */
 export function inferenceProtocolHealthRouter(readiness: ReadinessCheck[]): Router {
@@ -52,7 +56,11 @@ export interface InferenceProtocolRouterOptions {
 }
 
 /** `/v2/models/…`: metadata, readiness and inference, behind the API key (mounted after authenticate). */
-export function inferenceProtocolRouter(jobs: { submission: JobSubmission; reads: JobReads }, models: ModelService | undefined, options: InferenceProtocolRouterOptions): Router {
+export function inferenceProtocolRouter(
+  jobs: { submission: JobSubmission; reads: JobReads },
+  models: ModelService | undefined,
+  options: InferenceProtocolRouterOptions,
+): Router {
   const { submission, reads } = jobs;
   const router = Router();
   const weightOf = (req: Request) => tierOf(principalOf(req).tier, options.tiers).shareWeight;
@@ -107,7 +115,10 @@ export function inferenceProtocolRouter(jobs: { submission: JobSubmission; reads
         const seconds = Math.min(preferredWait(prefer) ?? maxWaitSeconds, maxWaitSeconds);
         let latest = result.job;
         if (!isFinalStatus(latest.status) && seconds > 0) {
-          const outcome = await reads.waitFor(principalOf(req), latest.id, { timeoutMs: seconds * 1000, signal: clientGone(res) });
+          const outcome = await reads.waitFor(principalOf(req), latest.id, {
+            timeoutMs: seconds * 1000,
+            signal: clientGone(res),
+          });
           if (!outcome.job) return; // the client went away
           latest = outcome.job;
         }
@@ -123,7 +134,8 @@ export function inferenceProtocolRouter(jobs: { submission: JobSubmission; reads
 function headerLengthOf(req: Request): number | undefined {
   const raw = req.get('inference-header-content-length');
   if (raw === undefined) return undefined;
-  if (!/^\d{1,12}$/.test(raw.trim())) throw new AppError('INVALID_TENSOR', 'Inference-Header-Content-Length must be a whole number of bytes.');
+  if (!/^\d{1,12}$/.test(raw.trim()))
+    throw new AppError('INVALID_TENSOR', 'Inference-Header-Content-Length must be a whole number of bytes.');
   return Number(raw.trim());
 }
 
@@ -140,13 +152,21 @@ function sendOutcome(res: Response, job: JobRecord, submitted: SubmitTensorsResu
     return;
   }
   res.set('Content-Location', `/v1/jobs/${job.id}`);
-  if (job.status === 'failed') throw new AppError((job.errorCode ?? 'INTERNAL') as ErrorCode, job.errorMessage ?? 'The inference failed.', { details: { jobId: job.id } });
-  if (job.status === 'canceled') throw new AppError('JOB_FINISHED', 'The job was canceled before it finished.', { details: { jobId: job.id } });
+  if (job.status === 'failed')
+    throw new AppError((job.errorCode ?? 'INTERNAL') as ErrorCode, job.errorMessage ?? 'The inference failed.', {
+      details: { jobId: job.id },
+    });
+  if (job.status === 'canceled')
+    throw new AppError('JOB_FINISHED', 'The job was canceled before it finished.', { details: { jobId: job.id } });
   const stored = job.result?.output;
   if (!isTensorResult(stored)) throw new AppError('INTERNAL', 'The job has no tensor result.');
   const { request } = submitted;
   const encoded = encodeInferResponse(
-    { modelName: job.modelName, modelVersion: job.modelVersion ?? '', ...(request.id !== undefined ? { id: request.id } : {}) },
+    {
+      modelName: job.modelName,
+      modelVersion: job.modelVersion ?? '',
+      ...(request.id !== undefined ? { id: request.id } : {}),
+    },
     stored.outputs,
     request.outputs,
     request.binaryOutputs,
@@ -174,5 +194,9 @@ export const inferenceProtocolErrors: ErrorRequestHandler = (error, req, res, _n
   if (res.headersSent) return;
   res.locals.errorCode = appError.code;
   if (appError.retryAfterSeconds !== undefined) res.set('Retry-After', String(appError.retryAfterSeconds));
-  res.status(appError.status).json({ error: appError.message, code: appError.code, ...(appError.details !== undefined ? { details: appError.details } : {}) });
+  res.status(appError.status).json({
+    error: appError.message,
+    code: appError.code,
+    ...(appError.details !== undefined ? { details: appError.details } : {}),
+  });
 };

@@ -1,8 +1,27 @@
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimited, type FairQueue, type RateLimits } from '@inferq/admission';
 import { tierOf, type TierTable } from '@inferq/accounts';
-import { AppError, createUploadBodySchema, isFinalStatus, submitBatchJsonSchema, submitJobFormSchema, submitJobJsonSchema, type BatchItemView, type UploadView } from '@inferq/core';
-import type { BatchImage, InputReference, JobCommands, JobReads, JobSubmission, JobUploads, SubmitBatchInput, SubmitJobInput, SubmitJobResult } from '@inferq/jobs';
+import {
+  AppError,
+  createUploadBodySchema,
+  isFinalStatus,
+  submitBatchJsonSchema,
+  submitJobFormSchema,
+  submitJobJsonSchema,
+  type BatchItemView,
+  type UploadView,
+} from '@inferq/core';
+import type {
+  BatchImage,
+  InputReference,
+  JobCommands,
+  JobReads,
+  JobSubmission,
+  JobUploads,
+  SubmitBatchInput,
+  SubmitJobInput,
+  SubmitJobResult,
+} from '@inferq/jobs';
 import type { z } from 'zod';
 import { imageOnly, thumbnailSides } from '@inferq/images';
 import { maxWebhookUrlLength } from '@inferq/webhooks';
@@ -38,7 +57,11 @@ function thumbnailSize(req: Request): number | undefined {
   if (raw === undefined) return undefined;
   const size = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(size >= thumbnailSides.min && size <= thumbnailSides.max)) {
-    throw new AppError('VALIDATION_FAILED', `size must be an integer from ${thumbnailSides.min} to ${thumbnailSides.max}.`, { details: { size: raw.slice(0, 20) } });
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `size must be an integer from ${thumbnailSides.min} to ${thumbnailSides.max}.`,
+      { details: { size: raw.slice(0, 20) } },
+    );
   }
   return size;
 }
@@ -68,13 +91,19 @@ function submitFields(req: Request) {
     }
   }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhookEvents')) {
-    throw new AppError('VALIDATION_FAILED', 'webhookEvents is a short list: started, completed.', { details: { field: 'webhookEvents' } });
+    throw new AppError('VALIDATION_FAILED', 'webhookEvents is a short list: started, completed.', {
+      details: { field: 'webhookEvents' },
+    });
   }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'metadata')) {
-    throw new AppError('INVALID_METADATA', 'metadata is too long.', { details: { field: 'metadata', reason: 'too_large' } });
+    throw new AppError('INVALID_METADATA', 'metadata is too long.', {
+      details: { field: 'metadata', reason: 'too_large' },
+    });
   }
   if (parsed.error.issues.some((issue) => issue.path[0] === 'webhook')) {
-    throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
+    throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, {
+      details: { reason: 'too_long' },
+    });
   }
   throw new AppError('UNKNOWN_MODEL', 'No such model.');
 }
@@ -107,19 +136,28 @@ function parseJsonBody<T extends z.ZodType>(schema: T, req: Request): z.infer<T>
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const field = issue.path.join('.') || 'body';
-  if (field === 'webhook') throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, { details: { reason: 'too_long' } });
+  if (field === 'webhook')
+    throw new AppError('INVALID_WEBHOOK_URL', `The webhook URL is longer than ${maxWebhookUrlLength} characters.`, {
+      details: { reason: 'too_long' },
+    });
   throw new AppError('VALIDATION_FAILED', `${field}: ${issue.message}`, { details: { field } });
 }
 
 /** `imageUrl` or `uploadId`, exactly one. */
-function referenceOf(given: { imageUrl?: string | undefined; uploadId?: string | undefined }, field: string): InputReference {
+function referenceOf(
+  given: { imageUrl?: string | undefined; uploadId?: string | undefined },
+  field: string,
+): InputReference {
   if (given.imageUrl !== undefined && given.uploadId === undefined) return { imageUrl: given.imageUrl };
   if (given.uploadId !== undefined && given.imageUrl === undefined) return { uploadId: given.uploadId };
   throw new AppError('VALIDATION_FAILED', 'Give exactly one of imageUrl and uploadId.', { details: { field } });
 }
 
 /** What a JSON submit (single or batch) passes the service besides its references. */
-function jsonSubmitInput(req: Request, body: z.infer<typeof submitJobJsonSchema> | z.infer<typeof submitBatchJsonSchema>): Omit<SubmitJobInput, 'image'> {
+function jsonSubmitInput(
+  req: Request,
+  body: z.infer<typeof submitJobJsonSchema> | z.infer<typeof submitBatchJsonSchema>,
+): Omit<SubmitJobInput, 'image'> {
   return {
     principal: principalOf(req),
     model: body.model,
@@ -181,46 +219,68 @@ export function jobsRouter(services: JobsRouterServices, options: JobsRouterOpti
   const tierOfReq = (req: Request) => tierOf(principalOf(req).tier, options.tiers);
   const maxFileBytesFor = (req: Request) => Math.min(options.maxFileBytes, tierOfReq(req).maxUploadBytes);
   // A batch body: every image at the tier's limit, but never more than one user's upload memory.
-  const maxBatchBytesFor = (req: Request) => Math.min(Math.floor(uploadBytes.capacity / 4), maxFileBytesFor(req) * tierOfReq(req).maxBatchImages + multipartOverheadBytes);
+  const maxBatchBytesFor = (req: Request) =>
+    Math.min(
+      Math.floor(uploadBytes.capacity / 4),
+      maxFileBytesFor(req) * tierOfReq(req).maxBatchImages + multipartOverheadBytes,
+    );
   const weightOf = (req: Request) => tierOfReq(req).shareWeight;
 
   router.post(
     '/jobs',
-    unlessJson(reserveUploadMemory(uploadBytes, (req) => maxFileBytesFor(req) + multipartOverheadBytes, (max) => imageTooLarge(max - multipartOverheadBytes), weightOf)),
+    unlessJson(
+      reserveUploadMemory(
+        uploadBytes,
+        (req) => maxFileBytesFor(req) + multipartOverheadBytes,
+        (max) => imageTooLarge(max - multipartOverheadBytes),
+        weightOf,
+      ),
+    ),
     unlessJson(imageUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor })),
     slots.acquire,
     async function submitJob(req, res) {
-    let input: SubmitJobInput;
-    if (req.is('application/json')) {
-      const body = parseJsonBody(submitJobJsonSchema, req);
-      input = { ...jsonSubmitInput(req, body), image: undefined, reference: referenceOf(body, 'imageUrl') };
-    } else input = { ...submitInput(req), image: req.file?.buffer, fileName: req.file?.originalname };
-    const result = await submission.submit(input);
-    submitted(req, res, [result]);
-    const { job, replayed } = result;
-    req.log?.setBindings?.({ jobId: job.id });
-    // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
-    const wait = waitPreference(undefined, req.get('prefer'));
-    let latest = job;
-    if (wait.asked) {
-      res.set('Preference-Applied', `wait=${wait.seconds}`);
-      if (wait.seconds > 0 && !isFinalStatus(job.status)) {
-        const outcome = await reads.waitFor(principalOf(req), job.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
-        if (!outcome.job) return; // the client went away
-        latest = outcome.job;
+      let input: SubmitJobInput;
+      if (req.is('application/json')) {
+        const body = parseJsonBody(submitJobJsonSchema, req);
+        input = { ...jsonSubmitInput(req, body), image: undefined, reference: referenceOf(body, 'imageUrl') };
+      } else input = { ...submitInput(req), image: req.file?.buffer, fileName: req.file?.originalname };
+      const result = await submission.submit(input);
+      submitted(req, res, [result]);
+      const { job, replayed } = result;
+      req.log?.setBindings?.({ jobId: job.id });
+      // `Prefer: wait=N`: hold the answer until the job is final (200) or N seconds pass (202).
+      const wait = waitPreference(undefined, req.get('prefer'));
+      let latest = job;
+      if (wait.asked) {
+        res.set('Preference-Applied', `wait=${wait.seconds}`);
+        if (wait.seconds > 0 && !isFinalStatus(job.status)) {
+          const outcome = await reads.waitFor(principalOf(req), job.id, {
+            timeoutMs: wait.seconds * 1000,
+            signal: clientGone(res),
+          });
+          if (!outcome.job) return; // the client went away
+          latest = outcome.job;
+        }
       }
-    }
-    const view = { ...toJobView(latest), ...(await reads.queueStatus(latest)) };
-    // 200: the same Idempotency-Key within 24 h answers the original job instead of a new one,
-    // and a job that finished while the request waited is answered with its result.
-    res.location(view.links.self);
-    sendJob(req, res, view, replayed || isFinalStatus(latest.status) ? 200 : 202);
-  });
+      const view = { ...toJobView(latest), ...(await reads.queueStatus(latest)) };
+      // 200: the same Idempotency-Key within 24 h answers the original job instead of a new one,
+      // and a job that finished while the request waited is answered with its result.
+      res.location(view.links.self);
+      sendJob(req, res, view, replayed || isFinalStatus(latest.status) ? 200 : 202);
+    },
+  );
 
   router.post(
     '/jobs/batch',
     unlessJson(reserveUploadMemory(uploadBytes, maxBatchBytesFor, payloadTooLarge, weightOf)),
-    unlessJson(imageBatchUpload({ maxFileBytes: options.maxFileBytes, maxFileBytesFor, maxFilesFor: (req) => tierOfReq(req).maxBatchImages, maxTotalBytesFor: maxBatchBytesFor })),
+    unlessJson(
+      imageBatchUpload({
+        maxFileBytes: options.maxFileBytes,
+        maxFileBytesFor,
+        maxFilesFor: (req) => tierOfReq(req).maxBatchImages,
+        maxTotalBytesFor: maxBatchBytesFor,
+      }),
+    ),
     slots.acquire,
     async function submitBatch(req, res) {
       let input: SubmitBatchInput;
@@ -228,9 +288,14 @@ export function jobsRouter(services: JobsRouterServices, options: JobsRouterOpti
         const body = parseJsonBody(submitBatchJsonSchema, req);
         const maxImages = tierOfReq(req).maxBatchImages;
         if (body.inputs.length > maxImages) {
-          throw new AppError('VALIDATION_FAILED', `A batch holds at most ${maxImages} images on your tier.`, { details: { field: 'inputs', maxBatchImages: maxImages } });
+          throw new AppError('VALIDATION_FAILED', `A batch holds at most ${maxImages} images on your tier.`, {
+            details: { field: 'inputs', maxBatchImages: maxImages },
+          });
         }
-        input = { ...jsonSubmitInput(req, body), images: body.inputs.map((given, index): BatchImage => ({ reference: referenceOf(given, `inputs.${index}`) })) };
+        input = {
+          ...jsonSubmitInput(req, body),
+          images: body.inputs.map((given, index): BatchImage => ({ reference: referenceOf(given, `inputs.${index}`) })),
+        };
       } else {
         const files = (Array.isArray(req.files) ? req.files : []) as Array<Express.Multer.File & { tooLarge?: true }>;
         input = {
@@ -245,14 +310,28 @@ export function jobsRouter(services: JobsRouterServices, options: JobsRouterOpti
         // One unit of the submit budget per image; the request itself spent the first.
         const decision = await options.rateLimits.consume(principal.userId, principal.tier, 'submit', count - 1);
         res.set(rateLimitHeaders(decision));
-        if (!decision.allowed) throw rateLimited(decision, `Rate limit reached: a batch of ${count} images spends ${count} submits; retry in ${decision.retryAfterSeconds} s.`);
+        if (!decision.allowed)
+          throw rateLimited(
+            decision,
+            `Rate limit reached: a batch of ${count} images spends ${count} submits; retry in ${decision.retryAfterSeconds} s.`,
+          );
       }
       const items = await submission.submitMany(input);
       // Every image refused for the platform's state, not its own (the queue full or down): the
       // batch as a whole is to be tried again, so it answers as one such error, with Retry-After.
       const first = items[0];
-      if (first && !first.ok && platformRefusals.has(first.error.code) && items.every((item) => !item.ok && item.error.code === first.error.code)) throw first.error;
-      submitted(req, res, items.filter((item) => item.ok));
+      if (
+        first &&
+        !first.ok &&
+        platformRefusals.has(first.error.code) &&
+        items.every((item) => !item.ok && item.error.code === first.error.code)
+      )
+        throw first.error;
+      submitted(
+        req,
+        res,
+        items.filter((item) => item.ok),
+      );
       // `Prefer: wait=N`: hold the answer until every job is final or N seconds pass.
       const wait = waitPreference(undefined, req.get('prefer'));
       const jobs = items.map((item) => (item.ok ? item.job : undefined));
@@ -262,7 +341,9 @@ export function jobsRouter(services: JobsRouterServices, options: JobsRouterOpti
           const signal = clientGone(res);
           const waited = await Promise.all(
             jobs.map(async (job) =>
-              job && !isFinalStatus(job.status) ? (await reads.waitFor(principal, job.id, { timeoutMs: wait.seconds * 1000, signal })).job : job,
+              job && !isFinalStatus(job.status)
+                ? (await reads.waitFor(principal, job.id, { timeoutMs: wait.seconds * 1000, signal })).job
+                : job,
             ),
           );
           if (signal.aborted) return; // the client went away
@@ -275,7 +356,12 @@ export function jobsRouter(services: JobsRouterServices, options: JobsRouterOpti
       const data: BatchItemView[] = items.map((item, index) => {
         if (!item.ok) return { index, status: item.error.status, job: null, error: item.error.toBody().error };
         const job = jobs[index]!;
-        return { index, status: item.replayed || isFinalStatus(job.status) ? 200 : 202, job: { ...toJobView(job), ...statuses.get(job.id) }, error: null };
+        return {
+          index,
+          status: item.replayed || isFinalStatus(job.status) ? 200 : 202,
+          job: { ...toJobView(job), ...statuses.get(job.id) },
+          error: null,
+        };
       });
       const acceptedCount = data.filter((item) => item.job).length;
       const unfinished = data.some((item) => item.job && !isFinalStatus(item.job.status));
@@ -287,9 +373,19 @@ export function jobsRouter(services: JobsRouterServices, options: JobsRouterOpti
     const body = parseJsonBody(createUploadBodySchema, req);
     const upload = await uploads.create(principalOf(req), body);
     const view: UploadView = upload.presigned
-      ? { uploadId: upload.uploadId, url: upload.presigned.url, headers: upload.presigned.headers, expiresAt: upload.expiresAt.toISOString() }
+      ? {
+          uploadId: upload.uploadId,
+          url: upload.presigned.url,
+          headers: upload.presigned.headers,
+          expiresAt: upload.expiresAt.toISOString(),
+        }
       : // The filesystem driver: the bytes come to this API, with the caller's key.
-        { uploadId: upload.uploadId, url: `${req.protocol}://${req.get('host')}/v1/uploads/${upload.uploadId}`, headers: { 'content-type': body.contentType }, expiresAt: upload.expiresAt.toISOString() };
+        {
+          uploadId: upload.uploadId,
+          url: `${req.protocol}://${req.get('host')}/v1/uploads/${upload.uploadId}`,
+          headers: { 'content-type': body.contentType },
+          expiresAt: upload.expiresAt.toISOString(),
+        };
     res.status(201).json(view);
   });
 
@@ -304,7 +400,11 @@ export function jobsRouter(services: JobsRouterServices, options: JobsRouterOpti
   );
 
   router.get('/jobs', async function listJobs(req, res) {
-    const page = await reads.list(principalOf(req), { ...jobFilterQuery(req), cursor: firstString(req.query.cursor), limit: firstString(req.query.limit) });
+    const page = await reads.list(principalOf(req), {
+      ...jobFilterQuery(req),
+      cursor: firstString(req.query.cursor),
+      limit: firstString(req.query.limit),
+    });
     const waiting = await reads.queueStatusMany(page.jobs);
     res.json({ data: page.jobs.map((job, i) => ({ ...toJobView(job), ...waiting[i] })), nextCursor: page.nextCursor });
   });
@@ -324,7 +424,10 @@ export function jobsRouter(services: JobsRouterServices, options: JobsRouterOpti
     const wait = waitPreference(req.query.wait, req.get('prefer'));
     res.vary('Prefer');
     if (wait.asked) res.set('Preference-Applied', `wait=${wait.seconds}`);
-    const outcome = await reads.waitFor(principalOf(req), req.params.id, { timeoutMs: wait.seconds * 1000, signal: clientGone(res) });
+    const outcome = await reads.waitFor(principalOf(req), req.params.id, {
+      timeoutMs: wait.seconds * 1000,
+      signal: clientGone(res),
+    });
     if (!outcome.job) return; // the client went away
     sendJob(req, res, { ...toJobView(outcome.job), ...(await reads.queueStatus(outcome.job)) });
   });

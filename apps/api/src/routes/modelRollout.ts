@@ -34,7 +34,14 @@ export function modelRolloutRouter(service: RolloutService): Router {
 
   router.get('/models/:name/compare', requireAdmin, async function compareVersions(req, res) {
     const query = parseBody(compareQuerySchema, req.query);
-    res.json(await service.compare(req.params.name as string, query.baseline, query.candidate, query.since ? new Date(query.since) : undefined));
+    res.json(
+      await service.compare(
+        req.params.name as string,
+        query.baseline,
+        query.candidate,
+        query.since ? new Date(query.since) : undefined,
+      ),
+    );
   });
 
   router.get('/rollbacks', requireAdmin, async function listRollbacks(_req, res) {

@@ -86,7 +86,10 @@ export function modelsRouter(service: ModelService): Router {
     async function addOnnxModel(req, res) {
       const name = req.params.name as string;
       const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (bytes.byteLength === 0) throw new AppError('VALIDATION_FAILED', 'Send the .onnx file as the request body.', { details: { field: 'file' } });
+      if (bytes.byteLength === 0)
+        throw new AppError('VALIDATION_FAILED', 'Send the .onnx file as the request body.', {
+          details: { field: 'file' },
+        });
       const query = (key: string) => (typeof req.query[key] === 'string' ? (req.query[key] as string) : undefined);
       const json = (key: string) => {
         const raw = query(key);
@@ -97,12 +100,26 @@ export function modelsRouter(service: ModelService): Router {
           throw new AppError('VALIDATION_FAILED', `${key} must be JSON.`, { details: { field: key } });
         }
       };
-      const result = await service.addOnnx(name, { version: query('version'), bytes, reader: json('reader'), limits: json('limits') });
+      const result = await service.addOnnx(name, {
+        version: query('version'),
+        bytes,
+        reader: json('reader'),
+        limits: json('limits'),
+      });
       const manifest = result.model.manifest;
       res
         .status(result.status === 'written' ? 201 : 200)
         .location(`/v1/models/${name}`)
-        .json({ status: result.status, name, version: result.version, live: result.live, sha256: manifest.sha256, inputs: manifest.inputs ?? [], outputs: manifest.outputs ?? [], reader: manifest.reader?.kind ?? 'raw' });
+        .json({
+          status: result.status,
+          name,
+          version: result.version,
+          live: result.live,
+          sha256: manifest.sha256,
+          inputs: manifest.inputs ?? [],
+          outputs: manifest.outputs ?? [],
+          reader: manifest.reader?.kind ?? 'raw',
+        });
     },
   );
 

@@ -6,7 +6,12 @@ export class ApiError extends Error {
   /** From `Retry-After` when the API sent it. */
   readonly retryAfterSeconds: number | null;
 
-  constructor(status: number, code: string, message: string, options: { details?: unknown; retryAfterSeconds?: number | null } = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { details?: unknown; retryAfterSeconds?: number | null } = {},
+  ) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
@@ -59,9 +64,17 @@ async function errorOf(response: Response): Promise<ApiError> {
   }
   const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
   if (error && typeof error.code === 'string') {
-    return new ApiError(response.status, error.code, typeof error.message === 'string' ? error.message : '', { details: error.details, retryAfterSeconds });
+    return new ApiError(response.status, error.code, typeof error.message === 'string' ? error.message : '', {
+      details: error.details,
+      retryAfterSeconds,
+    });
   }
-  return new ApiError(response.status, response.status >= 500 ? 'INTERNAL' : 'BAD_REQUEST', `The API answered ${response.status}.`, { retryAfterSeconds });
+  return new ApiError(
+    response.status,
+    response.status >= 500 ? 'INTERNAL' : 'BAD_REQUEST',
+    `The API answered ${response.status}.`,
+    { retryAfterSeconds },
+  );
 }
 
 /**
@@ -118,7 +131,13 @@ export class ApiTransport {
   }
 
   /** The same request as {@link send}, over XMLHttpRequest for its upload progress events. */
-  sendWithProgress(method: string, path: string, body: FormData, onProgress: (progress: UploadProgress) => void, signal?: AbortSignal): Promise<Response> {
+  sendWithProgress(
+    method: string,
+    path: string,
+    body: FormData,
+    onProgress: (progress: UploadProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const xhr = this.#options.xhr?.() ?? new XMLHttpRequest();
     return new Promise<Response>((resolve, reject) => {
       xhr.open(method, this.url(path));
@@ -131,11 +150,19 @@ export class ApiTransport {
       });
       xhr.addEventListener('load', () => {
         const headers = new Headers();
-        for (const line of xhr.getAllResponseHeaders().trim().split(/[\r\n]+/)) {
+        for (const line of xhr
+          .getAllResponseHeaders()
+          .trim()
+          .split(/[\r\n]+/)) {
           const at = line.indexOf(':');
           if (at > 0) headers.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
         }
-        resolve(new Response(xhr.status === 204 || xhr.status === 304 ? null : xhr.responseText, { status: xhr.status, headers }));
+        resolve(
+          new Response(xhr.status === 204 || xhr.status === 304 ? null : xhr.responseText, {
+            status: xhr.status,
+            headers,
+          }),
+        );
       });
       xhr.addEventListener('error', () => reject(new ApiError(0, 'NETWORK', 'The API cannot be reached.')));
       xhr.addEventListener('abort', () => reject(new DOMException('The upload was aborted.', 'AbortError')));

@@ -53,7 +53,11 @@ export function openEventStream(options: EventStreamOptions): () => void {
       let gotEvents = false;
       try {
         const response = await doFetch(options.url, {
-          headers: { Authorization: `Bearer ${options.apiKey}`, Accept: 'text/event-stream', ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}) },
+          headers: {
+            Authorization: `Bearer ${options.apiKey}`,
+            Accept: 'text/event-stream',
+            ...(lastEventId ? { 'Last-Event-ID': lastEventId } : {}),
+          },
           signal: controller.signal,
           credentials: 'omit',
           cache: 'no-store',

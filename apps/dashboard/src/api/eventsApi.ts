@@ -11,6 +11,11 @@ export class EventsApi {
 
   /** Opens the stream with this client's key ({@link openEventStream} reconnects it); returns the function that closes it. */
   open(options: Omit<EventStreamOptions, 'url' | 'apiKey' | 'fetch'>): () => void {
-    return openEventStream({ ...options, url: this.#transport.url('/v1/events'), apiKey: this.#transport.apiKey, fetch: this.#transport.fetch });
+    return openEventStream({
+      ...options,
+      url: this.#transport.url('/v1/events'),
+      apiKey: this.#transport.apiKey,
+      fetch: this.#transport.fetch,
+    });
   }
 }

@@ -63,7 +63,13 @@ export class JobsApi {
     if (options.model) form.set('model', options.model);
     form.set('image', image, options.fileName ?? 'image');
     if (!options.onProgress) return this.#transport.json('POST', '/v1/jobs', { body: form, signal: options.signal });
-    const response = await this.#transport.sendWithProgress('POST', '/v1/jobs', form, options.onProgress, options.signal);
+    const response = await this.#transport.sendWithProgress(
+      'POST',
+      '/v1/jobs',
+      form,
+      options.onProgress,
+      options.signal,
+    );
     return (await response.json()) as JobView;
   }
 
@@ -77,7 +83,10 @@ export class JobsApi {
    */
   async image(id: string, signal?: AbortSignal, size?: number): Promise<Blob> {
     const query = size ? `?size=${size}` : '';
-    const response = await this.#transport.send('GET', `/v1/jobs/${encodeURIComponent(id)}/image${query}`, { signal, headers: { Accept: 'image/*' } });
+    const response = await this.#transport.send('GET', `/v1/jobs/${encodeURIComponent(id)}/image${query}`, {
+      signal,
+      headers: { Accept: 'image/*' },
+    });
     return response.blob();
   }
 }

@@ -27,6 +27,7 @@ export class ModelsApi {
 
   /** The latest automatic rollbacks over every model, newest first. */
   async rollbacks(signal?: AbortSignal): Promise<ModelRollbackView[]> {
-    return (await this.#transport.json<{ rollbacks: ModelRollbackView[] }>('GET', '/v1/admin/rollbacks', { signal })).rollbacks;
+    return (await this.#transport.json<{ rollbacks: ModelRollbackView[] }>('GET', '/v1/admin/rollbacks', { signal }))
+      .rollbacks;
   }
 }

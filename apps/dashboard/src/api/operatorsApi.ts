@@ -42,7 +42,11 @@ export class OperatorsApi {
   }
 
   stats(window: { windowSeconds: number; bucketSeconds: number }, signal?: AbortSignal): Promise<StatsSeries> {
-    return this.#transport.json('GET', `/v1/admin/stats?window=${window.windowSeconds}&bucket=${window.bucketSeconds}`, { signal });
+    return this.#transport.json(
+      'GET',
+      `/v1/admin/stats?window=${window.windowSeconds}&bucket=${window.bucketSeconds}`,
+      { signal },
+    );
   }
 
   /** The per-model history of the last hour, day or week. */
@@ -105,6 +109,11 @@ export class OperatorsApi {
 
   /** Disables a user (every key of theirs stops on its next request; data kept) or enables them again. */
   async setUserDisabled(userId: string, disabled: boolean): Promise<UserView> {
-    return (await this.#transport.post<{ user: UserView }>(`/v1/admin/users/${encodeURIComponent(userId)}/${disabled ? 'disable' : 'enable'}`, {})).user;
+    return (
+      await this.#transport.post<{ user: UserView }>(
+        `/v1/admin/users/${encodeURIComponent(userId)}/${disabled ? 'disable' : 'enable'}`,
+        {},
+      )
+    ).user;
   }
 }

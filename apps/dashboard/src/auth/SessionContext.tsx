@@ -28,10 +28,21 @@ const SessionContext = createContext<SessionContextValue | null>(null);
  * `storage`: the tab's key store (sessionStorage); `remembered`: the device's, used when the user
  * asks to be remembered (localStorage; null: never remembered).
  */
-export function SessionProvider({ children, storage, remembered }: { children: ReactNode; storage?: Storage; remembered?: Storage | null }) {
+export function SessionProvider({
+  children,
+  storage,
+  remembered,
+}: {
+  children: ReactNode;
+  storage?: Storage;
+  remembered?: Storage | null;
+}) {
   const queryClient = useQueryClient();
   const onRejected = useRef<() => void>(() => {});
-  const makeClient = useCallback((key: string) => new ApiClient({ apiKey: key, onUnauthorized: () => onRejected.current() }), []);
+  const makeClient = useCallback(
+    (key: string) => new ApiClient({ apiKey: key, onUnauthorized: () => onRejected.current() }),
+    [],
+  );
   const [signedOutReason, setSignedOutReason] = useState<SignOutReason | null>(null);
   const [session, setSession] = useState<Session | null>(() => {
     const key = loadApiKey(storage, remembered);
@@ -53,7 +64,10 @@ export function SessionProvider({ children, storage, remembered }: { children: R
     async (key: string, options: { remember?: boolean } = {}) => {
       // Checked before it is kept: a wrong key never reaches storage.
       const account = await new ApiClient({ apiKey: key }).account();
-      saveApiKey(key, storage, { remember: options.remember ?? false, ...(remembered !== undefined ? { remembered } : {}) });
+      saveApiKey(key, storage, {
+        remember: options.remember ?? false,
+        ...(remembered !== undefined ? { remembered } : {}),
+      });
       queryClient.clear();
       setSignedOutReason(null);
       setSession({ client: makeClient(key), account });
@@ -61,7 +75,10 @@ export function SessionProvider({ children, storage, remembered }: { children: R
     [makeClient, queryClient, storage, remembered],
   );
 
-  const value = useMemo(() => ({ session, signedOutReason, signIn, signOut }), [session, signedOutReason, signIn, signOut]);
+  const value = useMemo(
+    () => ({ session, signedOutReason, signIn, signOut }),
+    [session, signedOutReason, signIn, signOut],
+  );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

@@ -15,7 +15,10 @@ function read(storage: Storage): string | null {
 }
 
 /** The tab's key, else the remembered one (copied into the tab, so this tab keeps it if another signs out). */
-export function loadApiKey(storage: Storage = sessionStorage, remembered: Storage | null = localStorageOrNull()): string | null {
+export function loadApiKey(
+  storage: Storage = sessionStorage,
+  remembered: Storage | null = localStorageOrNull(),
+): string | null {
   const key = read(storage);
   if (key !== null) return key;
   const kept = remembered ? read(remembered) : null;
@@ -30,7 +33,11 @@ export function loadApiKey(storage: Storage = sessionStorage, remembered: Storag
 }
 
 /** Keeps the key for this tab, and on this device too when `remember` is set (else forgets any remembered one). */
-export function saveApiKey(key: string, storage: Storage = sessionStorage, options: { remember?: boolean; remembered?: Storage | null } = {}): void {
+export function saveApiKey(
+  key: string,
+  storage: Storage = sessionStorage,
+  options: { remember?: boolean; remembered?: Storage | null } = {},
+): void {
   storage.setItem(storageKey, key);
   const remembered = options.remembered === undefined ? localStorageOrNull() : options.remembered;
   if (!remembered) return;
@@ -39,7 +46,10 @@ export function saveApiKey(key: string, storage: Storage = sessionStorage, optio
 }
 
 /** Forgets the key in this tab and on this device. */
-export function clearApiKey(storage: Storage = sessionStorage, remembered: Storage | null = localStorageOrNull()): void {
+export function clearApiKey(
+  storage: Storage = sessionStorage,
+  remembered: Storage | null = localStorageOrNull(),
+): void {
   storage.removeItem(storageKey);
   remembered?.removeItem(storageKey);
 }

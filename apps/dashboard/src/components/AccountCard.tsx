@@ -10,7 +10,11 @@ export function AccountCard({ account }: { account: AccountView }) {
         <h2 id="account-title">Your plan</h2>
         <span className={`tier tier-${tier.name}`}>{tier.name}</span>
       </div>
-      <Meter label={`Submissions in the last ${tier.rateWindowSeconds} s`} used={usage.submitsInWindow} limit={tier.submitsPerWindow} />
+      <Meter
+        label={`Submissions in the last ${tier.rateWindowSeconds} s`}
+        used={usage.submitsInWindow}
+        limit={tier.submitsPerWindow}
+      />
       <Meter label="Jobs in flight" used={usage.jobsInFlight} limit={tier.maxJobsInFlight} />
       <dl className="facts facts-compact">
         <dt>Largest upload</dt>

@@ -10,7 +10,15 @@ import { ErrorNotice } from './ErrorNotice.tsx';
 import { modelLabel } from './JobsTable.tsx';
 import { Pager, useCursorPages } from './Pager.tsx';
 import { StatusBadge } from './StatusBadge.tsx';
-import { deleteView, filterQuery, loadViews, noFilters, saveView, type JobFilters, type SavedView } from './savedViews.ts';
+import {
+  deleteView,
+  filterQuery,
+  loadViews,
+  noFilters,
+  saveView,
+  type JobFilters,
+  type SavedView,
+} from './savedViews.ts';
 
 type View = 'failed' | 'unfinished' | 'succeeded' | 'canceled' | 'expired' | 'all';
 const views: Array<{ key: View; label: string; status?: string }> = [
@@ -103,7 +111,12 @@ function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, on
             </button>
           )}
           {job.webhook && (job.status === 'succeeded' || job.status === 'failed' || job.status === 'canceled') && (
-            <button type="button" className="button button-small" onClick={onRedeliver} title="Deliver the job to its webhook again (a new delivery)">
+            <button
+              type="button"
+              className="button button-small"
+              onClick={onRedeliver}
+              title="Deliver the job to its webhook again (a new delivery)"
+            >
               Redeliver
             </button>
           )}
@@ -126,20 +139,41 @@ function AdminJobRow({ job, users, expanded, onToggleJson, onRetry, onCancel, on
 }
 
 /** The clean form: which final statuses, finished how long ago; the count comes from a dry run. */
-function CleanDialog({ client, open, userId, owner, onDone, onDismiss }: { client: ApiClient; open: boolean; userId: string; owner: string; onDone: (deleted: number, remaining: number) => void; onDismiss: () => void }) {
+function CleanDialog({
+  client,
+  open,
+  userId,
+  owner,
+  onDone,
+  onDismiss,
+}: {
+  client: ApiClient;
+  open: boolean;
+  userId: string;
+  owner: string;
+  onDone: (deleted: number, remaining: number) => void;
+  onDismiss: () => void;
+}) {
   const [statuses, setStatuses] = useState<Cleanable[]>(['succeeded', 'canceled']);
   const [amount, setAmount] = useState('1');
   const [unit, setUnit] = useState<Unit>('days');
   const count = Number(amount);
   const valid = statuses.length > 0 && /^\d{1,6}$/.test(amount.trim());
-  const body: CleanJobsBody = { statuses, olderThanSeconds: valid ? Math.min(count * units[unit], 10 * 365 * 86_400) : 0, ...(userId ? { userId } : {}) };
+  const body: CleanJobsBody = {
+    statuses,
+    olderThanSeconds: valid ? Math.min(count * units[unit], 10 * 365 * 86_400) : 0,
+    ...(userId ? { userId } : {}),
+  };
   const preview = useQuery({
     queryKey: ['admin', 'clean-preview', body],
     queryFn: () => client.operators.cleanJobs({ ...body, dryRun: true }),
     enabled: open && valid,
     staleTime: 0,
   });
-  const clean = useMutation({ mutationFn: () => client.operators.cleanJobs(body), onSuccess: (answer) => onDone(answer.deleted, answer.remaining) });
+  const clean = useMutation({
+    mutationFn: () => client.operators.cleanJobs(body),
+    onSuccess: (answer) => onDone(answer.deleted, answer.remaining),
+  });
   const matched = preview.data?.deleted ?? null;
 
   return (
@@ -165,7 +199,11 @@ function CleanDialog({ client, open, userId, owner, onDone, onDismiss }: { clien
               <input
                 type="checkbox"
                 checked={statuses.includes(status)}
-                onChange={(event) => setStatuses((current) => (event.target.checked ? [...current, status] : current.filter((entry) => entry !== status)))}
+                onChange={(event) =>
+                  setStatuses((current) =>
+                    event.target.checked ? [...current, status] : current.filter((entry) => entry !== status),
+                  )
+                }
               />
               {status}
             </label>
@@ -173,8 +211,20 @@ function CleanDialog({ client, open, userId, owner, onDone, onDismiss }: { clien
         </div>
         <label className="field field-inline">
           <span className="field-label">Finished more than</span>
-          <input className="input input-narrow" inputMode="numeric" value={amount} onChange={(event) => setAmount(event.target.value)} aria-label="Age" data-testid="clean-age" />
-          <select value={unit} onChange={(event) => setUnit(event.target.value as Unit)} aria-label="Unit" data-testid="clean-unit">
+          <input
+            className="input input-narrow"
+            inputMode="numeric"
+            value={amount}
+            onChange={(event) => setAmount(event.target.value)}
+            aria-label="Age"
+            data-testid="clean-age"
+          />
+          <select
+            value={unit}
+            onChange={(event) => setUnit(event.target.value as Unit)}
+            aria-label="Unit"
+            data-testid="clean-unit"
+          >
             {Object.keys(units).map((name) => (
               <option key={name} value={name}>
                 {name}
@@ -222,11 +272,19 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const { cursor } = pages;
   const status = views.find((entry) => entry.key === view)?.status as JobStatus | undefined;
 
-  const users = useQuery({ queryKey: ['admin', 'users'], queryFn: ({ signal }) => client.operators.users(signal), staleTime: 60_000 });
+  const users = useQuery({
+    queryKey: ['admin', 'users'],
+    queryFn: ({ signal }) => client.operators.users(signal),
+    staleTime: 60_000,
+  });
   const usersById = new Map((users.data ?? []).map((user) => [user.id, user]));
   const jobs = useQuery({
     queryKey: ['admin', 'jobs', view, userId || null, filters, cursor ?? null],
-    queryFn: ({ signal }) => client.operators.jobs({ status, userId: userId || undefined, ...filterQuery(filters), cursor, limit: 10 }, signal),
+    queryFn: ({ signal }) =>
+      client.operators.jobs(
+        { status, userId: userId || undefined, ...filterQuery(filters), cursor, limit: 10 },
+        signal,
+      ),
     placeholderData: keepPreviousData,
     refetchInterval: poll,
     enabled: searchedId === null,
@@ -251,7 +309,9 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const retryAll = useMutation({
     mutationFn: () => client.operators.retryFailed(userId ? { userId } : {}),
     onSuccess: (answer) => {
-      setNotice(`Retried ${plural(answer.retried, 'failed job')}${answer.remaining ? `; ${answer.remaining.toLocaleString()} still failed` : ''}.`);
+      setNotice(
+        `Retried ${plural(answer.retried, 'failed job')}${answer.remaining ? `; ${answer.remaining.toLocaleString()} still failed` : ''}.`,
+      );
       onDone();
     },
     onSettled: () => setConfirmRetryAll(false),
@@ -267,7 +327,9 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   const retryMatching = useMutation({
     mutationFn: (asOf: string) => client.operators.retryJobs({ filter: selection, asOf }),
     onSuccess: (answer) => {
-      setNotice(`Retried ${plural(answer.retried, 'failed job')} of this search${answer.remaining ? `; ${answer.remaining.toLocaleString()} left` : ''}.`);
+      setNotice(
+        `Retried ${plural(answer.retried, 'failed job')} of this search${answer.remaining ? `; ${answer.remaining.toLocaleString()} left` : ''}.`,
+      );
       onDone();
     },
     onSettled: () => setConfirmRetryMatching(false),
@@ -286,7 +348,8 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
   };
   const redeliver = useMutation({
     mutationFn: (id: string) => client.operators.redeliverJob(id),
-    onSuccess: (_answer, id) => setNotice(`A new delivery of job ${shortId(id)} is on its way; its attempts show in the job's deliveries.`),
+    onSuccess: (_answer, id) =>
+      setNotice(`A new delivery of job ${shortId(id)} is on its way; its attempts show in the job's deliveries.`),
   });
   const actionError = retry.error ?? cancel.error ?? retryAll.error ?? retryMatching.error ?? redeliver.error;
 
@@ -323,7 +386,9 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
             <th scope="col">Status</th>
             <th scope="col">Job</th>
             <th scope="col">Error</th>
-            <th scope="col" className="num">Attempts</th>
+            <th scope="col" className="num">
+              Attempts
+            </th>
             <th scope="col">Submitted</th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
@@ -341,7 +406,12 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
       <div className="card-head">
         <h2 id="admin-jobs-title">All users' jobs</h2>
         <div className="card-actions">
-          <button type="button" className="button button-small" disabled={retryAll.isPending} onClick={() => setConfirmRetryAll(true)}>
+          <button
+            type="button"
+            className="button button-small"
+            disabled={retryAll.isPending}
+            onClick={() => setConfirmRetryAll(true)}
+          >
             Retry all failed
           </button>
           <button type="button" className="button button-small button-danger" onClick={() => setCleaning(true)}>
@@ -390,17 +460,56 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
       </div>
       {searchedId === null && (
         <div className="toolbar filter-bar" data-testid="filter-bar">
-          <input className="input" type="search" placeholder="Text in id, file name or metadata" aria-label="Search text" value={filters.q} onChange={(event) => setFilter('q', event.target.value)} data-testid="filter-q" />
-          <input className="input input-narrow" placeholder="Model" aria-label="Model" value={filters.model} onChange={(event) => setFilter('model', event.target.value)} data-testid="filter-model" />
-          <input className="input input-narrow" placeholder="Error code" aria-label="Error code" value={filters.errorCode} onChange={(event) => setFilter('errorCode', event.target.value)} data-testid="filter-error-code" />
-          <input className="input" placeholder="metadata: key=value, …" aria-label="Metadata" value={filters.metadata} onChange={(event) => setFilter('metadata', event.target.value)} data-testid="filter-metadata" />
-          <select aria-label="Submitted" value={filters.since} onChange={(event) => setFilter('since', event.target.value)} data-testid="filter-since">
+          <input
+            className="input"
+            type="search"
+            placeholder="Text in id, file name or metadata"
+            aria-label="Search text"
+            value={filters.q}
+            onChange={(event) => setFilter('q', event.target.value)}
+            data-testid="filter-q"
+          />
+          <input
+            className="input input-narrow"
+            placeholder="Model"
+            aria-label="Model"
+            value={filters.model}
+            onChange={(event) => setFilter('model', event.target.value)}
+            data-testid="filter-model"
+          />
+          <input
+            className="input input-narrow"
+            placeholder="Error code"
+            aria-label="Error code"
+            value={filters.errorCode}
+            onChange={(event) => setFilter('errorCode', event.target.value)}
+            data-testid="filter-error-code"
+          />
+          <input
+            className="input"
+            placeholder="metadata: key=value, …"
+            aria-label="Metadata"
+            value={filters.metadata}
+            onChange={(event) => setFilter('metadata', event.target.value)}
+            data-testid="filter-metadata"
+          />
+          <select
+            aria-label="Submitted"
+            value={filters.since}
+            onChange={(event) => setFilter('since', event.target.value)}
+            data-testid="filter-since"
+          >
             <option value="">Any time</option>
             <option value="hour">Last hour</option>
             <option value="day">Last day</option>
             <option value="week">Last week</option>
           </select>
-          <select aria-label="Saved views" value="" onChange={(event) => applyView(event.target.value)} data-testid="saved-views">
+          <select
+            aria-label="Saved views"
+            value=""
+            onChange={(event) => applyView(event.target.value)}
+            data-testid="saved-views"
+          >
             <option value="">Saved views…</option>
             {savedViews.map((saved) => (
               <option key={saved.name} value={saved.name}>
@@ -430,7 +539,12 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
               Delete view
             </button>
           )}
-          <button type="button" className="button button-small" onClick={() => setConfirmRetryMatching(true)} data-testid="retry-matching">
+          <button
+            type="button"
+            className="button button-small"
+            onClick={() => setConfirmRetryMatching(true)}
+            data-testid="retry-matching"
+          >
             Retry failed of this search…
           </button>
         </div>
@@ -492,7 +606,9 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
           </div>
           {notFound ? (
             <EmptyState title="No job with this id" icon="?">
-              {uuidPattern.test(searchedId) ? 'It never existed, or it was deleted (retention or a clean).' : 'A job id looks like 0b7e3c1a-5f0e-4c1d-9a57-1c2b3d4e5f60.'}
+              {uuidPattern.test(searchedId)
+                ? 'It never existed, or it was deleted (retention or a clean).'
+                : 'A job id looks like 0b7e3c1a-5f0e-4c1d-9a57-1c2b3d4e5f60.'}
             </EmptyState>
           ) : found.error ? (
             <ErrorNotice error={found.error} />
@@ -527,8 +643,12 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
       >
         {canceling && (
           <>
-            {userLabel(canceling.userId, usersById)}&apos;s job {canceling.input.fileName ? `(${canceling.input.fileName}) ` : ''}is {canceling.status}.{' '}
-            {canceling.status === 'running' ? 'The attempt finishes, but its result is thrown away.' : 'It leaves the queue and never runs.'} The owner sees it as canceled.
+            {userLabel(canceling.userId, usersById)}&apos;s job{' '}
+            {canceling.input.fileName ? `(${canceling.input.fileName}) ` : ''}is {canceling.status}.{' '}
+            {canceling.status === 'running'
+              ? 'The attempt finishes, but its result is thrown away.'
+              : 'It leaves the queue and never runs.'}{' '}
+            The owner sees it as canceled.
           </>
         )}
       </ConfirmDialog>
@@ -541,7 +661,8 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
         onConfirm={() => retryAll.mutate()}
         onDismiss={() => setConfirmRetryAll(false)}
       >
-        Every failed job{userId ? ` of ${userLabel(userId, usersById)}` : ''} goes back to the queue under its own id, with its error cleared, up to 10,000 at once.
+        Every failed job{userId ? ` of ${userLabel(userId, usersById)}` : ''} goes back to the queue under its own id,
+        with its error cleared, up to 10,000 at once.
       </ConfirmDialog>
       <ConfirmDialog
         open={confirmRetryMatching}
@@ -554,7 +675,11 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
         onDismiss={() => setConfirmRetryMatching(false)}
       >
         <span data-testid="retry-preview">
-          {retryPreview.error ? null : retryPreview.data ? `${plural(retryPreview.data.matched, 'failed job')} of this search had failed by now. Each goes back to the queue under its own id; asking again never retries one twice.` : 'Counting…'}
+          {retryPreview.error
+            ? null
+            : retryPreview.data
+              ? `${plural(retryPreview.data.matched, 'failed job')} of this search had failed by now. Each goes back to the queue under its own id; asking again never retries one twice.`
+              : 'Counting…'}
         </span>
         {retryPreview.error && <ErrorNotice error={retryPreview.error} />}
       </ConfirmDialog>
@@ -565,7 +690,9 @@ export function AdminJobsPanel({ client, poll }: { client: ApiClient; poll: numb
         owner={userLabel(userId || null, usersById)}
         onDone={(deleted, remaining) => {
           setCleaning(false);
-          setNotice(`Deleted ${plural(deleted, 'finished job')}${remaining ? `; ${remaining.toLocaleString()} more match, clean again to delete them` : ''}.`);
+          setNotice(
+            `Deleted ${plural(deleted, 'finished job')}${remaining ? `; ${remaining.toLocaleString()} more match, clean again to delete them` : ''}.`,
+          );
           onDone();
         }}
         onDismiss={() => setCleaning(false)}

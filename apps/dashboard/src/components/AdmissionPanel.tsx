@@ -41,30 +41,30 @@ export function AdmissionPanel({ view, users = [] }: { view: AdmissionView; user
         <p className="muted small">No user has waited for a turn or been refused.</p>
       ) : (
         <div className="table-wrap">
-        <table className="table" data-testid="admission-users">
-          <thead>
-            <tr>
-              <th>Resource</th>
-              <th>User</th>
-              <th className="num">Held</th>
-              <th className="num">Waiting now</th>
-              <th className="num">Waited</th>
-              <th className="num">Refused</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((row) => (
-              <tr key={`${row.resource}-${row.userId}`}>
-                <td>{row.resource}</td>
-                <td className="mono small">{emails.get(row.userId) ?? row.userId}</td>
-                <td className="num">{row.unit(row.held)}</td>
-                <td className="num">{row.waiting}</td>
-                <td className="num">{row.queued}</td>
-                <td className="num">{row.refused}</td>
+          <table className="table" data-testid="admission-users">
+            <thead>
+              <tr>
+                <th>Resource</th>
+                <th>User</th>
+                <th className="num">Held</th>
+                <th className="num">Waiting now</th>
+                <th className="num">Waited</th>
+                <th className="num">Refused</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {rows.map((row) => (
+                <tr key={`${row.resource}-${row.userId}`}>
+                  <td>{row.resource}</td>
+                  <td className="mono small">{emails.get(row.userId) ?? row.userId}</td>
+                  <td className="num">{row.unit(row.held)}</td>
+                  <td className="num">{row.waiting}</td>
+                  <td className="num">{row.queued}</td>
+                  <td className="num">{row.refused}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
       )}
     </section>

@@ -8,7 +8,14 @@ function renderDialog(props: Partial<Parameters<typeof ConfirmDialog>[0]> = {}) 
   const onConfirm = vi.fn();
   const onDismiss = vi.fn();
   const view = render(
-    <ConfirmDialog open title="Cancel this job?" confirmLabel="Cancel the job" onConfirm={onConfirm} onDismiss={onDismiss} {...props}>
+    <ConfirmDialog
+      open
+      title="Cancel this job?"
+      confirmLabel="Cancel the job"
+      onConfirm={onConfirm}
+      onDismiss={onDismiss}
+      {...props}
+    >
       It leaves the queue.
     </ConfirmDialog>,
   );

@@ -23,7 +23,18 @@ export interface ConfirmDialogProps {
  * browser's own <dialog>: focus moves into it and stays there, Escape dismisses it, and the page
  * behind is inert while it is open.
  */
-export function ConfirmDialog({ open, title, children, confirmLabel, dismissLabel = 'Keep it', danger = false, busy = false, canConfirm = true, onConfirm, onDismiss }: ConfirmDialogProps) {
+export function ConfirmDialog({
+  open,
+  title,
+  children,
+  confirmLabel,
+  dismissLabel = 'Keep it',
+  danger = false,
+  busy = false,
+  canConfirm = true,
+  onConfirm,
+  onDismiss,
+}: ConfirmDialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   useEffect(() => {
@@ -58,7 +69,11 @@ export function ConfirmDialog({ open, title, children, confirmLabel, dismissLabe
             <button type="button" className="button" onClick={onDismiss} disabled={busy} autoFocus>
               {dismissLabel}
             </button>
-            <button type="submit" className={`button ${danger ? 'button-danger-solid' : 'button-primary'}`} disabled={busy || !canConfirm}>
+            <button
+              type="submit"
+              className={`button ${danger ? 'button-danger-solid' : 'button-primary'}`}
+              disabled={busy || !canConfirm}
+            >
               {busy ? 'Working…' : confirmLabel}
             </button>
           </div>

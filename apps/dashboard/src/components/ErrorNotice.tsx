@@ -20,7 +20,10 @@ export function ErrorNotice({ error, onDismiss }: { error: unknown; onDismiss?: 
     return () => clearInterval(timer);
   }, [error, description.retryAfterSeconds]);
 
-  const title = left !== null && description.retryAfterSeconds ? description.title.replace(/retry in \d+ s$/, left > 0 ? `retry in ${left} s` : 'retry now') : description.title;
+  const title =
+    left !== null && description.retryAfterSeconds
+      ? description.title.replace(/retry in \d+ s$/, left > 0 ? `retry in ${left} s` : 'retry now')
+      : description.title;
   return (
     <div className="notice notice-error" role="alert" data-code={description.code}>
       <div className="notice-body">

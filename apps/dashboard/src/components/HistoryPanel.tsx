@@ -26,8 +26,16 @@ export interface ModelHistorySummary {
   submittedByBucket: number[];
 }
 
-const maxOf = (values: Array<number | null>) => values.reduce<number | null>((max, value) => (value === null ? max : max === null ? value : Math.max(max, value)), null);
-const minOf = (values: Array<number | null>) => values.reduce<number | null>((min, value) => (value === null ? min : min === null ? value : Math.min(min, value)), null);
+const maxOf = (values: Array<number | null>) =>
+  values.reduce<number | null>(
+    (max, value) => (value === null ? max : max === null ? value : Math.max(max, value)),
+    null,
+  );
+const minOf = (values: Array<number | null>) =>
+  values.reduce<number | null>(
+    (min, value) => (value === null ? min : min === null ? value : Math.min(min, value)),
+    null,
+  );
 
 /** The range's points per model: totals, the worst wait and the fewest workers, and the submits per bucket. */
 export function summarizeHistory(view: HistoryView): ModelHistorySummary[] {
@@ -57,14 +65,25 @@ export function summarizeHistory(view: HistoryView): ModelHistorySummary[] {
 
 function ms(value: number | null): string {
   if (value === null) return '—';
-  return value >= 60_000 ? `${(value / 60_000).toFixed(1)} min` : value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${value} ms`;
+  return value >= 60_000
+    ? `${(value / 60_000).toFixed(1)} min`
+    : value >= 1000
+      ? `${(value / 1000).toFixed(1)} s`
+      : `${value} ms`;
 }
 
 /** Submits per bucket as a row of bars (the range's shape at a glance). */
 function Bars({ values }: { values: number[] }) {
   const max = Math.max(1, ...values);
   return (
-    <svg className="history-bars" viewBox={`0 0 ${values.length} 20`} preserveAspectRatio="none" width="160" height="20" aria-hidden="true">
+    <svg
+      className="history-bars"
+      viewBox={`0 0 ${values.length} 20`}
+      preserveAspectRatio="none"
+      width="160"
+      height="20"
+      aria-hidden="true"
+    >
       {values.map((value, i) => (
         <rect key={i} x={i} y={20 - (20 * value) / max} width={0.8} height={(20 * value) / max} />
       ))}
@@ -74,7 +93,12 @@ function Bars({ values }: { values: number[] }) {
 
 export function HistoryTable({ view }: { view: HistoryView }) {
   const rows = summarizeHistory(view);
-  if (rows.length === 0) return <EmptyState title="No history in this range" icon="○">The reconciler writes a row per model each minute once workers run.</EmptyState>;
+  if (rows.length === 0)
+    return (
+      <EmptyState title="No history in this range" icon="○">
+        The reconciler writes a row per model each minute once workers run.
+      </EmptyState>
+    );
   return (
     <div className="table-wrap">
       <table className="table" data-testid="history-table">
@@ -82,11 +106,21 @@ export function HistoryTable({ view }: { view: HistoryView }) {
           <tr>
             <th scope="col">Model</th>
             <th scope="col">Submitted</th>
-            <th scope="col" className="num">Succeeded</th>
-            <th scope="col" className="num">Failed</th>
-            <th scope="col" className="num">Worst wait p95</th>
-            <th scope="col" className="num">Oldest waiting</th>
-            <th scope="col" className="num">Fewest workers</th>
+            <th scope="col" className="num">
+              Succeeded
+            </th>
+            <th scope="col" className="num">
+              Failed
+            </th>
+            <th scope="col" className="num">
+              Worst wait p95
+            </th>
+            <th scope="col" className="num">
+              Oldest waiting
+            </th>
+            <th scope="col" className="num">
+              Fewest workers
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -122,20 +156,36 @@ export function HistoryTable({ view }: { view: HistoryView }) {
 /** The per-model history kept in Postgres, over a chosen range. */
 export function HistoryPanel({ client }: { client: ApiClient }) {
   const [range, setRange] = useState<HistoryRange>('hour');
-  const history = useQuery({ queryKey: ['admin', 'history', range], queryFn: ({ signal }) => client.operators.history(range, signal), refetchInterval: 60_000 });
+  const history = useQuery({
+    queryKey: ['admin', 'history', range],
+    queryFn: ({ signal }) => client.operators.history(range, signal),
+    refetchInterval: 60_000,
+  });
   return (
     <section className="card" aria-labelledby="history-title" data-testid="history-panel">
       <div className="card-head">
         <h2 id="history-title">History</h2>
         <div className="chips" role="group" aria-label="Range">
           {ranges.map((entry) => (
-            <button key={entry.key} type="button" className={`chip${range === entry.key ? ' chip-active' : ''}`} aria-pressed={range === entry.key} onClick={() => setRange(entry.key)}>
+            <button
+              key={entry.key}
+              type="button"
+              className={`chip${range === entry.key ? ' chip-active' : ''}`}
+              aria-pressed={range === entry.key}
+              onClick={() => setRange(entry.key)}
+            >
               {entry.label}
             </button>
           ))}
         </div>
       </div>
-      {history.error ? <ErrorNotice error={history.error} /> : history.data ? <HistoryTable view={history.data} /> : <div className="skeleton" aria-busy="true" />}
+      {history.error ? (
+        <ErrorNotice error={history.error} />
+      ) : history.data ? (
+        <HistoryTable view={history.data} />
+      ) : (
+        <div className="skeleton" aria-busy="true" />
+      )}
     </section>
   );
 }

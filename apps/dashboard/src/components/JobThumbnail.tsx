@@ -12,6 +12,9 @@ const thumbnailSide = 88;
 export function JobThumbnail({ job }: { job: JobView }) {
   const { url, error, isPending, broken, markBroken } = useJobImageUrl(job.id, thumbnailSide);
 
-  if (!url || broken || error) return <span className={`thumb thumb-empty${isPending ? ' thumb-loading' : ''}`} aria-hidden="true" />;
-  return <img className="thumb" src={url} alt="" width={44} height={44} onError={markBroken} data-testid="job-thumbnail" />;
+  if (!url || broken || error)
+    return <span className={`thumb thumb-empty${isPending ? ' thumb-loading' : ''}`} aria-hidden="true" />;
+  return (
+    <img className="thumb" src={url} alt="" width={44} height={44} onError={markBroken} data-testid="job-thumbnail" />
+  );
 }

@@ -12,7 +12,10 @@ export function modelLabel(job: JobView): string {
 /** The best class of a result: the decoded label, or the index of the largest raw score. */
 export function topScore(result: JobView['result']): { label: string; score: number } | null {
   if (!result) return null;
-  const best = result.top?.reduce<{ label: string; score: number } | null>((top, entry) => (!top || entry.score > top.score ? entry : top), null);
+  const best = result.top?.reduce<{ label: string; score: number } | null>(
+    (top, entry) => (!top || entry.score > top.score ? entry : top),
+    null,
+  );
   if (best) return best;
   const output = result.output[0] ?? [];
   if (output.length === 0) return null;
@@ -34,8 +37,12 @@ export function JobsTable({ jobs }: { jobs: JobView[] }) {
             <th scope="col">File</th>
             <th scope="col">Result</th>
             <th scope="col">Submitted</th>
-            <th scope="col" className="num">Queue wait</th>
-            <th scope="col" className="num">Inference</th>
+            <th scope="col" className="num">
+              Queue wait
+            </th>
+            <th scope="col" className="num">
+              Inference
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -47,11 +54,21 @@ export function JobsTable({ jobs }: { jobs: JobView[] }) {
                   <JobThumbnail job={job} />
                 </td>
                 <td data-label="Status">
-                  <StatusBadge status={job.status} waitingFor={job.waitingFor} queuePosition={job.queuePosition} etaSeconds={job.etaSeconds} />
+                  <StatusBadge
+                    status={job.status}
+                    waitingFor={job.waitingFor}
+                    queuePosition={job.queuePosition}
+                    etaSeconds={job.etaSeconds}
+                  />
                 </td>
                 <td data-label="File">
                   <div className="cell-file">
-                    <Link to={`/jobs/${job.id}`} title={job.input.fileName ?? job.id} className="file-name" data-testid="file-name">
+                    <Link
+                      to={`/jobs/${job.id}`}
+                      title={job.input.fileName ?? job.id}
+                      className="file-name"
+                      data-testid="file-name"
+                    >
                       {job.input.fileName ?? <span className="mono">{shortId(job.id)}</span>}
                     </Link>
                     <span className="muted small">
@@ -64,7 +81,8 @@ export function JobsTable({ jobs }: { jobs: JobView[] }) {
                 <td data-label="Result" data-testid="top-result">
                   {top ? (
                     <span className="top-result">
-                      <span className="top-label">{top.label}</span> <span className="muted">{formatPercent(top.score)}</span>
+                      <span className="top-label">{top.label}</span>{' '}
+                      <span className="muted">{formatPercent(top.score)}</span>
                     </span>
                   ) : job.status === 'failed' && job.error ? (
                     <code className="code-chip">{job.error.code}</code>

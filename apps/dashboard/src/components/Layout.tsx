@@ -3,13 +3,23 @@ import { NavLink, Outlet } from 'react-router';
 import { useSession, useSignedIn } from '../auth/SessionContext.tsx';
 import { useLiveState } from '../live/LiveEventsProvider.tsx';
 
-const liveLabels = { live: 'Live', connecting: 'Connecting…', offline: 'Reconnecting…', unauthorized: 'Signed out' } as const;
+const liveLabels = {
+  live: 'Live',
+  connecting: 'Connecting…',
+  offline: 'Reconnecting…',
+  unauthorized: 'Signed out',
+} as const;
 
 export function Layout() {
   const { signOut } = useSession();
   const { client, account: signInAccount } = useSignedIn();
   const live = useLiveState();
-  const account = useQuery({ queryKey: ['account'], queryFn: ({ signal }) => client.account(signal), initialData: signInAccount ?? undefined, staleTime: 10_000 });
+  const account = useQuery({
+    queryKey: ['account'],
+    queryFn: ({ signal }) => client.account(signal),
+    initialData: signInAccount ?? undefined,
+    staleTime: 10_000,
+  });
   const isAdmin = account.data?.user.role === 'admin';
 
   return (
@@ -25,7 +35,12 @@ export function Layout() {
             {isAdmin && <NavLink to="/operations">Operations</NavLink>}
           </nav>
           <div className="topbar-right">
-            <span className={`live live-${live}`} data-testid="live-state" data-state={live} title="Live updates from the API">
+            <span
+              className={`live live-${live}`}
+              data-testid="live-state"
+              data-state={live}
+              title="Live updates from the API"
+            >
               <span className="live-dot" aria-hidden="true" />
               <span className="live-label">{liveLabels[live]}</span>
             </span>

@@ -11,7 +11,14 @@ export function Meter({ label, used, limit, unit }: { label: string; used: numbe
           {unit ? ` ${unit}` : ''}
         </span>
       </div>
-      <div className={`meter-track meter-${level}`} role="meter" aria-label={label} aria-valuemin={0} aria-valuemax={limit} aria-valuenow={used}>
+      <div
+        className={`meter-track meter-${level}`}
+        role="meter"
+        aria-label={label}
+        aria-valuemin={0}
+        aria-valuemax={limit}
+        aria-valuenow={used}
+      >
         <div className="meter-fill" style={{ width: `${ratio * 100}%` }} />
       </div>
     </div>

@@ -27,15 +27,34 @@ function version(v: string, live: boolean, workersReady: number): ModelView['ver
 }
 
 function model(swap: ModelView['swap']): ModelView {
-  return { name: 'nsfw', liveVersion: '4.5.0', remote: false, versions: [version('4.4.0', false, 2), version('4.5.0', true, 1)], workers: 3, swap, problems: [], loadFailures: [] };
+  return {
+    name: 'nsfw',
+    liveVersion: '4.5.0',
+    remote: false,
+    versions: [version('4.4.0', false, 2), version('4.5.0', true, 1)],
+    workers: 3,
+    swap,
+    problems: [],
+    loadFailures: [],
+  };
 }
 
 describe('swapSummary', () => {
   it.each([
     [null, null],
-    [{ to: '4.5.0', switched: 1, loading: 2, failures: [] }, { text: 'swap to 4.5.0: 1 of 3 switched, 2 loading', failed: false }],
     [
-      { to: '4.5.0', switched: 2, loading: 0, failures: [{ workerId: 'w3', version: '4.5.0', code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'bad' }] },
+      { to: '4.5.0', switched: 1, loading: 2, failures: [] },
+      { text: 'swap to 4.5.0: 1 of 3 switched, 2 loading', failed: false },
+    ],
+    [
+      {
+        to: '4.5.0',
+        switched: 2,
+        loading: 0,
+        failures: [
+          { workerId: 'w3', version: '4.5.0', code: 'MODEL_NOT_READY', reason: 'hash-mismatch', message: 'bad' },
+        ],
+      },
       { text: 'swap to 4.5.0: 2 of 3 switched, 1 failed', failed: true },
     ],
   ] as Array<[ModelView['swap'], ReturnType<typeof swapSummary>]>)('%j → %j', (swap, expected) => {
@@ -48,7 +67,16 @@ describe('ModelsPanel', () => {
     render(
       <ModelsPanel
         view={{
-          models: [model({ to: '4.5.0', switched: 1, loading: 1, failures: [{ workerId: 'w3', version: '4.5.0', code: 'MODEL_NOT_READY', reason: null, message: 'weights missing' }] })],
+          models: [
+            model({
+              to: '4.5.0',
+              switched: 1,
+              loading: 1,
+              failures: [
+                { workerId: 'w3', version: '4.5.0', code: 'MODEL_NOT_READY', reason: null, message: 'weights missing' },
+              ],
+            }),
+          ],
           workers: [],
         }}
       />,
@@ -60,7 +88,17 @@ describe('ModelsPanel', () => {
   });
 
   it('warns, not in green, when no live worker serves a model: its jobs wait', () => {
-    render(<ModelsPanel view={{ models: [{ ...model(null), workers: 0 }, { ...model(null), name: 'mnist', workers: 2 }], workers: [] }} />);
+    render(
+      <ModelsPanel
+        view={{
+          models: [
+            { ...model(null), workers: 0 },
+            { ...model(null), name: 'mnist', workers: 2 },
+          ],
+          workers: [],
+        }}
+      />,
+    );
     expect(screen.getAllByTestId('no-workers').map((pill) => pill.textContent)).toEqual(['0 workers']);
     expect(screen.getByTestId('no-workers').className).toContain('pill-warn');
     expect(screen.getByText('2 workers')).toBeTruthy();

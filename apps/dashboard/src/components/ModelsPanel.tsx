@@ -32,9 +32,17 @@ export function ModelsPanel({ view }: { view: ModelsView }) {
               <li key={model.name} className="model">
                 <div className="model-head">
                   <strong>{model.name}</strong>
-                  {model.liveVersion ? <span className="pill pill-ok">live {model.liveVersion}</span> : <span className="pill pill-warn">no live version</span>}
+                  {model.liveVersion ? (
+                    <span className="pill pill-ok">live {model.liveVersion}</span>
+                  ) : (
+                    <span className="pill pill-warn">no live version</span>
+                  )}
                   {model.workers === 0 ? (
-                    <span className="pill pill-warn" data-testid="no-workers" title="No live worker serves this model: its jobs wait queued until one starts.">
+                    <span
+                      className="pill pill-warn"
+                      data-testid="no-workers"
+                      title="No live worker serves this model: its jobs wait queued until one starts."
+                    >
                       0 workers
                     </span>
                   ) : (
@@ -55,11 +63,18 @@ export function ModelsPanel({ view }: { view: ModelsView }) {
                       <span className="muted small">{formatTime(version.createdAt)}</span>
                       <span className="small">ready on {version.workersReady}</span>
                       {version.engines.map((engine) => (
-                        <span key={engine} className="pill" data-testid="version-engine" title="The engine and provider running this version">
+                        <span
+                          key={engine}
+                          className="pill"
+                          data-testid="version-engine"
+                          title="The engine and provider running this version"
+                        >
                           {engine}
                         </span>
                       ))}
-                      {version.labels && version.labels.length > 0 && <span className="muted small">{version.labels.join(', ')}</span>}
+                      {version.labels && version.labels.length > 0 && (
+                        <span className="muted small">{version.labels.join(', ')}</span>
+                      )}
                     </li>
                   ))}
                 </ul>

@@ -19,9 +19,18 @@ describe('QueuePanel', () => {
   it('labels the queue states as an operator reads them, BullMQ names only in tooltips', () => {
     render(<QueuePanel snapshot={snapshot} />);
     const labels = [...document.querySelectorAll('.count-label')].map((label) => label.textContent);
-    expect(labels).toEqual(['waiting (in order)', 'waiting (by priority)', 'taken by workers', 'retrying later', 'done', 'failed for good']);
+    expect(labels).toEqual([
+      'waiting (in order)',
+      'waiting (by priority)',
+      'taken by workers',
+      'retrying later',
+      'done',
+      'failed for good',
+    ]);
     expect(screen.getByTestId('count-prioritized').textContent).toBe('12');
-    expect(document.querySelector('[data-state="prioritized"]')?.getAttribute('title')).toBe('BullMQ state: prioritized');
+    expect(document.querySelector('[data-state="prioritized"]')?.getAttribute('title')).toBe(
+      'BullMQ state: prioritized',
+    );
     // No BullMQ word in the visible text.
     expect(screen.getByTestId('queue-panel').textContent).not.toMatch(/prioritized/i);
   });

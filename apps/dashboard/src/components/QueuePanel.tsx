@@ -1,7 +1,14 @@
 import type { QueueSnapshot, QueueState } from '@inferq/core';
 
 /** The BullMQ states an operator watches, in the order a job moves through them. */
-export const queueStates = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const satisfies readonly QueueState[];
+export const queueStates = [
+  'waiting',
+  'prioritized',
+  'active',
+  'delayed',
+  'completed',
+  'failed',
+] as const satisfies readonly QueueState[];
 type Missing = Exclude<QueueState, (typeof queueStates)[number]>;
 const complete: [Missing] extends [never] ? true : never = true;
 void complete;
@@ -24,7 +31,15 @@ export const queueStateLabels: Record<QueueState, { label: string; hint: string 
  * The queue's counts and cap, and bull-board's pause button: paused, workers take no new jobs
  * (running ones finish) and submissions still queue up.
  */
-export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: QueueSnapshot; onPause?: (paused: boolean) => void; pausing?: boolean }) {
+export function QueuePanel({
+  snapshot,
+  onPause,
+  pausing = false,
+}: {
+  snapshot: QueueSnapshot;
+  onPause?: (paused: boolean) => void;
+  pausing?: boolean;
+}) {
   const queued = snapshot.inSystem;
   const ratio = snapshot.cap ? Math.min(1, queued / snapshot.cap) : 0;
   return (
@@ -34,15 +49,29 @@ export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: Q
           Queues <span className="mono muted">{snapshot.queue}.*</span>
         </h2>
         <div className="card-actions">
-          {snapshot.paused ? <span className="pill pill-warn">paused</span> : <span className="pill pill-ok">running</span>}
+          {snapshot.paused ? (
+            <span className="pill pill-warn">paused</span>
+          ) : (
+            <span className="pill pill-ok">running</span>
+          )}
           {onPause && (
-            <button type="button" className="button button-small" disabled={pausing} onClick={() => onPause(!snapshot.paused)} data-testid="pause-toggle">
+            <button
+              type="button"
+              className="button button-small"
+              disabled={pausing}
+              onClick={() => onPause(!snapshot.paused)}
+              data-testid="pause-toggle"
+            >
               {snapshot.paused ? '▶ Resume' : '❚❚ Pause'}
             </button>
           )}
         </div>
       </div>
-      {snapshot.paused && <p className="small warn-text">Paused: workers take no new jobs; running ones finish, and new submissions wait in the queue.</p>}
+      {snapshot.paused && (
+        <p className="small warn-text">
+          Paused: workers take no new jobs; running ones finish, and new submissions wait in the queue.
+        </p>
+      )}
       <div className="counts">
         {queueStates.map((state) => (
           <div key={state} className={`count count-${state}`} data-state={state} title={`BullMQ state: ${state}`}>
@@ -69,7 +98,9 @@ export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: Q
                 <th scope="col" className="num" title="preprocessing or in the batch running now">
                   Running
                 </th>
-                <th scope="col" className="num">Workers</th>
+                <th scope="col" className="num">
+                  Workers
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -113,7 +144,9 @@ export function QueuePanel({ snapshot, onPause, pausing = false }: { snapshot: Q
             <div className="meter-fill" style={{ width: `${ratio * 100}%` }} />
           </div>
         )}
-        {snapshot.cap !== null && ratio >= 1 && <p className="small warn-text">Queue full: new submissions are refused with QUEUE_FULL.</p>}
+        {snapshot.cap !== null && ratio >= 1 && (
+          <p className="small warn-text">Queue full: new submissions are refused with QUEUE_FULL.</p>
+        )}
       </div>
     </section>
   );

@@ -22,7 +22,15 @@ const rollout: Rollout['traffic'] = {
   rollbacks: [],
 };
 
-const figures = (version: string, jobs: number) => ({ version, jobs, shadowRuns: 0, failed: 0, errorRate: 0, p50Ms: 12.5, p95Ms: 30 });
+const figures = (version: string, jobs: number) => ({
+  version,
+  jobs,
+  shadowRuns: 0,
+  failed: 0,
+  errorRate: 0,
+  p50Ms: 12.5,
+  p95Ms: 30,
+});
 const comparison: ModelComparison = {
   model: 'nsfw',
   since: '2026-01-01T00:00:00.000Z',
@@ -42,14 +50,26 @@ describe('RolloutView', () => {
     expect(within(panel).getByText('95.0% of traffic')).toBeTruthy();
     expect(within(panel).getByText(/warming: its share goes to the baseline/)).toBeTruthy();
     expect(within(panel).getByText('shadow 4.6.0')).toBeTruthy();
-    expect(within(screen.getByTestId('comparison-nsfw-4.6.0')).getByText(/188 shadowed pairs, agreement 98\.4%/)).toBeTruthy();
+    expect(
+      within(screen.getByTestId('comparison-nsfw-4.6.0')).getByText(/188 shadowed pairs, agreement 98\.4%/),
+    ).toBeTruthy();
   });
 
   it('lists the automatic rollbacks with their reason', () => {
     render(
       <RolloutView
         rollouts={[]}
-        rollbacks={[{ id: 'r1', model: 'nsfw', baseline: '4.4.0', candidate: '4.6.0', rule: 'minAgreement', reason: 'top-1 agreement 0.5 over 200 shadowed pairs is below minAgreement 0.95', at: '2026-01-01T00:00:00.000Z' }]}
+        rollbacks={[
+          {
+            id: 'r1',
+            model: 'nsfw',
+            baseline: '4.4.0',
+            candidate: '4.6.0',
+            rule: 'minAgreement',
+            reason: 'top-1 agreement 0.5 over 200 shadowed pairs is below minAgreement 0.95',
+            at: '2026-01-01T00:00:00.000Z',
+          },
+        ]}
       />,
     );
     expect(within(screen.getByTestId('rollbacks')).getByText(/minAgreement: top-1 agreement 0\.5/)).toBeTruthy();

@@ -15,7 +15,9 @@ const ms = (value: number | null) => (value === null ? '–' : `${value.toFixed(
 
 /** The candidates of a split: its versions and its shadow, less the baseline. */
 export function candidatesOf(traffic: NonNullable<TrafficView['traffic']>): string[] {
-  return [...new Set([...traffic.split.map((entry) => entry.version), ...(traffic.shadow ? [traffic.shadow.version] : [])])].filter((version) => version !== traffic.baseline);
+  return [
+    ...new Set([...traffic.split.map((entry) => entry.version), ...(traffic.shadow ? [traffic.shadow.version] : [])]),
+  ].filter((version) => version !== traffic.baseline);
 }
 
 /** The rollouts in progress and the latest automatic rollbacks, as data (see {@link RolloutPanel}). */
@@ -28,7 +30,8 @@ export function RolloutView({ rollouts, rollbacks }: { rollouts: Rollout[]; roll
       </div>
       {rollouts.length === 0 ? (
         <EmptyState title="No traffic split">
-          Every job that names no version runs on its model&apos;s live version. Split with <code>pnpm admin models traffic NAME V=W …</code>.
+          Every job that names no version runs on its model&apos;s live version. Split with{' '}
+          <code>pnpm admin models traffic NAME V=W …</code>.
         </EmptyState>
       ) : (
         <ul className="models">
@@ -51,16 +54,29 @@ export function RolloutView({ rollouts, rollbacks }: { rollouts: Rollout[]; roll
                   <li key={entry.version} className="version">
                     <span className="mono">{entry.version}</span>
                     <span className="small">{percent(entry.share)} of traffic</span>
-                    <span className={entry.workersReady > 0 ? 'small' : 'small warn-text'}>{entry.workersReady > 0 ? `warm on ${entry.workersReady}` : 'warming: its share goes to the baseline'}</span>
+                    <span className={entry.workersReady > 0 ? 'small' : 'small warn-text'}>
+                      {entry.workersReady > 0
+                        ? `warm on ${entry.workersReady}`
+                        : 'warming: its share goes to the baseline'}
+                    </span>
                   </li>
                 ))}
               </ul>
-              {view.traffic.rules && <p className="muted small">rollback rules: {JSON.stringify(view.traffic.rules)}</p>}
+              {view.traffic.rules && (
+                <p className="muted small">rollback rules: {JSON.stringify(view.traffic.rules)}</p>
+              )}
               {comparisons.map((compared) => (
-                <table key={compared.candidate.version} className="small" data-testid={`comparison-${view.model}-${compared.candidate.version}`}>
+                <table
+                  key={compared.candidate.version}
+                  className="small"
+                  data-testid={`comparison-${view.model}-${compared.candidate.version}`}
+                >
                   <caption className="muted small">
-                    {compared.candidate.version} against {compared.baseline.version}: {compared.shadow.pairs} shadowed pairs, agreement {percent(compared.shadow.agreement)}
-                    {compared.shadow.maxAbsScoreDiff !== null ? `, score difference mean ${compared.shadow.meanAbsScoreDiff?.toFixed(4)} max ${compared.shadow.maxAbsScoreDiff.toFixed(4)}` : ''}
+                    {compared.candidate.version} against {compared.baseline.version}: {compared.shadow.pairs} shadowed
+                    pairs, agreement {percent(compared.shadow.agreement)}
+                    {compared.shadow.maxAbsScoreDiff !== null
+                      ? `, score difference mean ${compared.shadow.meanAbsScoreDiff?.toFixed(4)} max ${compared.shadow.maxAbsScoreDiff.toFixed(4)}`
+                      : ''}
                   </caption>
                   <thead>
                     <tr>
@@ -115,18 +131,36 @@ export function RolloutView({ rollouts, rollbacks }: { rollouts: Rollout[]; roll
 /** Reads every model's split, the comparison of each candidate, and the rollbacks; re-read every 10 s. */
 export function RolloutPanel({ client, models }: { client: ApiClient; models: string[] }) {
   const traffic = useQueries({
-    queries: models.map((model) => ({ queryKey: ['admin', 'traffic', model], queryFn: ({ signal }: { signal: AbortSignal }) => client.models.traffic(model, signal), refetchInterval: 10_000 })),
-  });
-  const split = traffic.flatMap((query) => (query.data?.traffic ? [query.data as Rollout['traffic']] : []));
-  const pairs = split.flatMap((view) => candidatesOf(view.traffic).map((candidate) => ({ model: view.model, baseline: view.traffic.baseline, candidate })));
-  const comparisons = useQueries({
-    queries: pairs.map((pair) => ({
-      queryKey: ['admin', 'compare', pair.model, pair.baseline, pair.candidate],
-      queryFn: ({ signal }: { signal: AbortSignal }) => client.models.compareVersions(pair.model, pair.baseline, pair.candidate, signal),
+    queries: models.map((model) => ({
+      queryKey: ['admin', 'traffic', model],
+      queryFn: ({ signal }: { signal: AbortSignal }) => client.models.traffic(model, signal),
       refetchInterval: 10_000,
     })),
   });
-  const rollbacks = useQuery({ queryKey: ['admin', 'rollbacks'], queryFn: ({ signal }) => client.models.rollbacks(signal), refetchInterval: 10_000 });
-  const rollouts = split.map((view) => ({ traffic: view, comparisons: comparisons.flatMap((query) => (query.data && query.data.model === view.model && query.data.baseline.version === view.traffic.baseline ? [query.data] : [])) }));
+  const split = traffic.flatMap((query) => (query.data?.traffic ? [query.data as Rollout['traffic']] : []));
+  const pairs = split.flatMap((view) =>
+    candidatesOf(view.traffic).map((candidate) => ({ model: view.model, baseline: view.traffic.baseline, candidate })),
+  );
+  const comparisons = useQueries({
+    queries: pairs.map((pair) => ({
+      queryKey: ['admin', 'compare', pair.model, pair.baseline, pair.candidate],
+      queryFn: ({ signal }: { signal: AbortSignal }) =>
+        client.models.compareVersions(pair.model, pair.baseline, pair.candidate, signal),
+      refetchInterval: 10_000,
+    })),
+  });
+  const rollbacks = useQuery({
+    queryKey: ['admin', 'rollbacks'],
+    queryFn: ({ signal }) => client.models.rollbacks(signal),
+    refetchInterval: 10_000,
+  });
+  const rollouts = split.map((view) => ({
+    traffic: view,
+    comparisons: comparisons.flatMap((query) =>
+      query.data && query.data.model === view.model && query.data.baseline.version === view.traffic.baseline
+        ? [query.data]
+        : [],
+    ),
+  }));
   return <RolloutView rollouts={rollouts} rollbacks={rollbacks.data ?? []} />;
 }

@@ -1,5 +1,16 @@
 import { useState } from 'react';
-import { Area, AreaChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import {
+  Area,
+  AreaChart,
+  CartesianGrid,
+  Legend,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
 import type { StatsSeries } from '@inferq/core';
 import { formatDuration } from '../format.ts';
 
@@ -22,11 +33,34 @@ export function ThroughputChart({ series }: { series: StatsSeries }) {
         <AreaChart data={data} margin={{ top: 8, right: 12, bottom: 0, left: 4 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e5e7eb" vertical={false} />
           <XAxis dataKey="start" tickFormatter={tickTime} minTickGap={40} stroke="#9ca3af" fontSize={12} />
-          <YAxis stroke="#9ca3af" fontSize={12} allowDecimals width={52} tickFormatter={(value: number) => String(Math.round(value * 1000) / 1000)} />
-          <Tooltip labelFormatter={(label) => tickTime(String(label))} formatter={(value, name) => [`${Number(value).toFixed(2)} jobs/s`, String(name)]} />
+          <YAxis
+            stroke="#9ca3af"
+            fontSize={12}
+            allowDecimals
+            width={52}
+            tickFormatter={(value: number) => String(Math.round(value * 1000) / 1000)}
+          />
+          <Tooltip
+            labelFormatter={(label) => tickTime(String(label))}
+            formatter={(value, name) => [`${Number(value).toFixed(2)} jobs/s`, String(name)]}
+          />
           <Legend iconType="circle" wrapperStyle={{ fontSize: 12 }} />
-          <Area type="monotone" dataKey="failed" stackId="1" stroke="#ef4444" fill="#fecaca" isAnimationActive={false} />
-          <Area type="monotone" dataKey="succeeded" stackId="1" stroke="#10b981" fill="#a7f3d0" isAnimationActive={false} />
+          <Area
+            type="monotone"
+            dataKey="failed"
+            stackId="1"
+            stroke="#ef4444"
+            fill="#fecaca"
+            isAnimationActive={false}
+          />
+          <Area
+            type="monotone"
+            dataKey="succeeded"
+            stackId="1"
+            stroke="#10b981"
+            fill="#a7f3d0"
+            isAnimationActive={false}
+          />
         </AreaChart>
       </ResponsiveContainer>
     </figure>
@@ -50,13 +84,20 @@ export function LatencyChart({ series }: { series: StatsSeries }) {
       <div className="chart-toolbar">
         <div className="segmented" role="group" aria-label="Latency">
           {measures.map((entry) => (
-            <button key={entry.key} type="button" aria-pressed={measure === entry.key} className={measure === entry.key ? 'active' : ''} onClick={() => setMeasure(entry.key)}>
+            <button
+              key={entry.key}
+              type="button"
+              aria-pressed={measure === entry.key}
+              className={measure === entry.key ? 'active' : ''}
+              onClick={() => setMeasure(entry.key)}
+            >
               {entry.label}
             </button>
           ))}
         </div>
         <span className="muted small">
-          last hour: p50 {formatDuration(totals.p50)} · p95 {formatDuration(totals.p95)} · p99 {formatDuration(totals.p99)}
+          last hour: p50 {formatDuration(totals.p50)} · p95 {formatDuration(totals.p95)} · p99{' '}
+          {formatDuration(totals.p99)}
         </span>
       </div>
       <ResponsiveContainer width="100%" height={220}>
@@ -64,11 +105,38 @@ export function LatencyChart({ series }: { series: StatsSeries }) {
           <CartesianGrid strokeDasharray="3 3" stroke="#e5e7eb" vertical={false} />
           <XAxis dataKey="start" tickFormatter={tickTime} minTickGap={40} stroke="#9ca3af" fontSize={12} />
           <YAxis stroke="#9ca3af" fontSize={12} width={64} tickFormatter={(value: number) => formatDuration(value)} />
-          <Tooltip labelFormatter={(label) => tickTime(String(label))} formatter={(value, name) => [formatDuration(Number(value)), String(name)]} />
+          <Tooltip
+            labelFormatter={(label) => tickTime(String(label))}
+            formatter={(value, name) => [formatDuration(Number(value)), String(name)]}
+          />
           <Legend iconType="plainline" wrapperStyle={{ fontSize: 12 }} />
-          <Line type="monotone" dataKey="p50" stroke="#4f46e5" strokeWidth={2} dot={{ r: 2 }} connectNulls isAnimationActive={false} />
-          <Line type="monotone" dataKey="p95" stroke="#f59e0b" strokeWidth={2} dot={{ r: 2 }} connectNulls isAnimationActive={false} />
-          <Line type="monotone" dataKey="p99" stroke="#ef4444" strokeWidth={2} dot={{ r: 2 }} connectNulls isAnimationActive={false} />
+          <Line
+            type="monotone"
+            dataKey="p50"
+            stroke="#4f46e5"
+            strokeWidth={2}
+            dot={{ r: 2 }}
+            connectNulls
+            isAnimationActive={false}
+          />
+          <Line
+            type="monotone"
+            dataKey="p95"
+            stroke="#f59e0b"
+            strokeWidth={2}
+            dot={{ r: 2 }}
+            connectNulls
+            isAnimationActive={false}
+          />
+          <Line
+            type="monotone"
+            dataKey="p99"
+            stroke="#ef4444"
+            strokeWidth={2}
+            dot={{ r: 2 }}
+            connectNulls
+            isAnimationActive={false}
+          />
         </LineChart>
       </ResponsiveContainer>
     </figure>

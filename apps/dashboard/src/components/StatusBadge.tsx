@@ -37,13 +37,21 @@ export function StatusBadge({ status, waitingFor, queuePosition, etaSeconds }: S
         {labels[status]}
       </span>
       {status === 'queued' && queuePosition != null && (
-        <span className="pill pill-info" data-testid="queue-position" title="Its place in its model's queue (1 is next), and when its result is expected from the model's measured throughput.">
+        <span
+          className="pill pill-info"
+          data-testid="queue-position"
+          title="Its place in its model's queue (1 is next), and when its result is expected from the model's measured throughput."
+        >
           #{queuePosition}
           {etaSeconds != null ? ` · about ${formatEta(etaSeconds)}` : ''}
         </span>
       )}
       {status === 'queued' && waitingFor === 'worker' && (
-        <span className="pill pill-warn" data-testid="waiting-for-worker" title="No live worker serves this model; the job runs once one starts.">
+        <span
+          className="pill pill-warn"
+          data-testid="waiting-for-worker"
+          title="No live worker serves this model; the job runs once one starts."
+        >
           waiting for a worker
         </span>
       )}

@@ -23,10 +23,28 @@ describe('TensorResult', () => {
   });
 
   it('shows a classification reading as labels and a detection reading as a table', () => {
-    const { unmount } = render(<TensorResult result={{ output: [], top: null, outputs: [], reading: { kind: 'classification', top: [[{ label: 'positive', score: 0.9, index: 1 }]] } }} />);
+    const { unmount } = render(
+      <TensorResult
+        result={{
+          output: [],
+          top: null,
+          outputs: [],
+          reading: { kind: 'classification', top: [[{ label: 'positive', score: 0.9, index: 1 }]] },
+        }}
+      />,
+    );
     expect(screen.getByTestId('reading-classification').textContent).toContain('positive');
     unmount();
-    render(<TensorResult result={{ output: [], top: null, outputs: [], reading: { kind: 'detection', detections: [[{ box: [1, 2, 3, 4], score: 0.8, class: 0, label: 'cat' }]] } }} />);
+    render(
+      <TensorResult
+        result={{
+          output: [],
+          top: null,
+          outputs: [],
+          reading: { kind: 'detection', detections: [[{ box: [1, 2, 3, 4], score: 0.8, class: 0, label: 'cat' }]] },
+        }}
+      />,
+    );
     expect(screen.getByTestId('reading-detection').textContent).toContain('cat');
   });
 

@@ -5,7 +5,9 @@ type Result = NonNullable<JobView['result']>;
 
 /** The first values of a tensor, enough to recognise it. */
 export function previewValues(data: ReadonlyArray<number | boolean>, max = 8): string {
-  const shown = data.slice(0, max).map((value) => (typeof value === 'number' ? Number(value.toPrecision(4)).toString() : String(value)));
+  const shown = data
+    .slice(0, max)
+    .map((value) => (typeof value === 'number' ? Number(value.toPrecision(4)).toString() : String(value)));
   return `${shown.join(', ')}${data.length > max ? `, … (${data.length})` : ''}`;
 }
 
@@ -28,7 +30,8 @@ export function TensorResult({ result }: { result: Result }) {
       )}
       {reading?.kind === 'embedding' && (
         <p className="muted" data-testid="reading-embedding">
-          {reading.vectors.length} embedding{reading.vectors.length === 1 ? '' : 's'} of {reading.vectors[0]?.length ?? 0} dimensions: [{previewValues(reading.vectors[0] ?? [])}]
+          {reading.vectors.length} embedding{reading.vectors.length === 1 ? '' : 's'} of{' '}
+          {reading.vectors[0]?.length ?? 0} dimensions: [{previewValues(reading.vectors[0] ?? [])}]
         </p>
       )}
       {reading?.kind === 'detection' && (

@@ -27,7 +27,10 @@ const png = (name = 'cat.png') => new File([new Uint8Array([0x89, 0x50, 0x4e, 0x
 
 describe('UploadPanel', () => {
   it('shows a dropped file before sending it, sends exactly that file, then clears', async () => {
-    const submitJob = vi.fn(async (_file: Blob, _options?: object) => ({ id: '0b7e3c1a-0000-4000-8000-000000000000', status: 'queued' }) as JobView);
+    const submitJob = vi.fn(
+      async (_file: Blob, _options?: object) =>
+        ({ id: '0b7e3c1a-0000-4000-8000-000000000000', status: 'queued' }) as JobView,
+    );
     const queryClient = renderPanel(submitJob);
     const submit = screen.getByRole('button', { name: 'Submit' });
     expect(submit).toHaveProperty('disabled', true);
@@ -42,7 +45,9 @@ describe('UploadPanel', () => {
     expect(submitJob).toHaveBeenCalledTimes(1);
     expect(submitJob).toHaveBeenCalledWith(file, expect.objectContaining({ fileName: 'cat.png' }));
     expect(submitJob.mock.calls[0]![1]).not.toHaveProperty('model');
-    expect(queryClient.getQueryData(['job', '0b7e3c1a-0000-4000-8000-000000000000'])).toMatchObject({ status: 'queued' });
+    expect(queryClient.getQueryData(['job', '0b7e3c1a-0000-4000-8000-000000000000'])).toMatchObject({
+      status: 'queued',
+    });
     expect(screen.queryByAltText('Preview of the image to submit')).toBeNull();
   });
 
@@ -78,7 +83,9 @@ describe('UploadPanel', () => {
     const file = png();
     fireEvent.change(screen.getByTestId('file-input'), { target: { files: [file] } });
     fireEvent.click(screen.getByRole('button', { name: 'Submit' }));
-    await waitFor(() => expect(submitJob).toHaveBeenCalledWith(file, expect.objectContaining({ fileName: 'cat.png', model: 'mnist' })));
+    await waitFor(() =>
+      expect(submitJob).toHaveBeenCalledWith(file, expect.objectContaining({ fileName: 'cat.png', model: 'mnist' })),
+    );
   });
 
   it('shows no model list when there is only one model', () => {
@@ -102,8 +109,14 @@ describe('UploadPanel', () => {
       return answers[name]!();
     });
     renderPanel(submitJob as unknown as JobsApi['submit']);
-    fireEvent.change(screen.getByTestId('file-input'), { target: { files: [png('a.png'), png('b.png'), png('c.png')] } });
-    expect(screen.getAllByRole('listitem').map((item) => item.getAttribute('data-file-name'))).toEqual(['a.png', 'b.png', 'c.png']);
+    fireEvent.change(screen.getByTestId('file-input'), {
+      target: { files: [png('a.png'), png('b.png'), png('c.png')] },
+    });
+    expect(screen.getAllByRole('listitem').map((item) => item.getAttribute('data-file-name'))).toEqual([
+      'a.png',
+      'b.png',
+      'c.png',
+    ]);
     fireEvent.click(screen.getByRole('button', { name: 'Submit all 3' }));
 
     // The first is on its way, half sent; the others wait their turn.
@@ -115,7 +128,11 @@ describe('UploadPanel', () => {
 
     await waitFor(() => expect(screen.getByRole('status').textContent).toContain('Submitted 2 jobs; 1 refused —'));
     expect(submitJob.mock.calls.map(([file]) => (file as File).name)).toEqual(['a.png', 'b.png', 'c.png']);
-    const states = Object.fromEntries(screen.getAllByRole('listitem').map((item) => [item.getAttribute('data-file-name'), item.getAttribute('data-state')]));
+    const states = Object.fromEntries(
+      screen
+        .getAllByRole('listitem')
+        .map((item) => [item.getAttribute('data-file-name'), item.getAttribute('data-state')]),
+    );
     expect(states).toEqual({ 'a.png': 'submitted', 'b.png': 'failed', 'c.png': 'submitted' });
     const refused = screen.getAllByRole('listitem').find((item) => item.getAttribute('data-file-name') === 'b.png')!;
     expect(refused.querySelector('[role="alert"]')!.getAttribute('data-code')).toBe('INVALID_IMAGE');
@@ -127,13 +144,18 @@ describe('UploadPanel', () => {
 
   it('stops the batch at a refusal that holds for every file (rate limited), leaving the rest to send later', async () => {
     const submitJob = vi.fn(async (file: Blob) => {
-      if ((file as File).name === 'b.png') throw new ApiError(429, 'RATE_LIMITED', 'slow down', { retryAfterSeconds: 30 });
+      if ((file as File).name === 'b.png')
+        throw new ApiError(429, 'RATE_LIMITED', 'slow down', { retryAfterSeconds: 30 });
       return { id: 'aaaaaaaa-0000-4000-8000-000000000000', status: 'queued' } as JobView;
     });
     renderPanel(submitJob);
-    fireEvent.change(screen.getByTestId('file-input'), { target: { files: [png('a.png'), png('b.png'), png('c.png'), png('d.png')] } });
+    fireEvent.change(screen.getByTestId('file-input'), {
+      target: { files: [png('a.png'), png('b.png'), png('c.png'), png('d.png')] },
+    });
     fireEvent.click(screen.getByRole('button', { name: 'Submit all 4' }));
-    await waitFor(() => expect(screen.getByRole('status').textContent).toContain('Submitted 1 job; 1 refused; 2 not sent yet'));
+    await waitFor(() =>
+      expect(screen.getByRole('status').textContent).toContain('Submitted 1 job; 1 refused; 2 not sent yet'),
+    );
     expect(submitJob).toHaveBeenCalledTimes(2);
     const states = screen.getAllByRole('listitem').map((item) => item.getAttribute('data-state'));
     expect(states).toEqual(['submitted', 'failed', 'ready', 'ready']);

@@ -39,7 +39,15 @@ const maxFiles = 50;
  * Refusals that say "not now" for every file, not "not this file": the rest of the batch waits
  * for the next Submit instead of being refused one by one.
  */
-const stopsBatch = new Set(['RATE_LIMITED', 'QUOTA_EXCEEDED', 'QUEUE_FULL', 'QUEUE_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'NETWORK', 'UNAUTHENTICATED']);
+const stopsBatch = new Set([
+  'RATE_LIMITED',
+  'QUOTA_EXCEEDED',
+  'QUEUE_FULL',
+  'QUEUE_UNAVAILABLE',
+  'DATABASE_UNAVAILABLE',
+  'NETWORK',
+  'UNAUTHENTICATED',
+]);
 
 let nextKey = 1;
 
@@ -50,7 +58,15 @@ function plural(count: number, one: string): string {
 function ProgressBar({ value, label, testId }: { value: number; label: string; testId?: string }) {
   const percent = Math.round(value * 100);
   return (
-    <div className="progress" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} data-testid={testId}>
+    <div
+      className="progress"
+      role="progressbar"
+      aria-label={label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={percent}
+      data-testid={testId}
+    >
       <div className="progress-fill" style={{ width: `${percent}%` }} />
     </div>
   );
@@ -62,7 +78,15 @@ function ProgressBar({ value, label, testId }: { value: number; label: string; t
  * answer: the job it became, or the API's refusal. The API is the judge of what is an image; a
  * file the browser cannot preview can still be sent and the API's answer is shown as it is.
  */
-export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClient; maxBytes?: number | undefined; models?: ModelChoice[] }) {
+export function UploadPanel({
+  client,
+  maxBytes,
+  models = [],
+}: {
+  client: ApiClient;
+  maxBytes?: number | undefined;
+  models?: ModelChoice[];
+}) {
   const queryClient = useQueryClient();
   const inputId = useId();
   const inputRef = useRef<HTMLInputElement>(null);
@@ -87,7 +111,8 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
     URL.revokeObjectURL(item.url);
     urls.current.delete(item.url);
   };
-  const update = (key: number, patch: Partial<UploadItem>) => setItems((current) => current.map((item) => (item.key === key ? { ...item, ...patch } : item)));
+  const update = (key: number, patch: Partial<UploadItem>) =>
+    setItems((current) => current.map((item) => (item.key === key ? { ...item, ...patch } : item)));
 
   const pick = (files: FileList | File[] | null | undefined) => {
     const list = [...(files ?? [])].slice(0, maxFiles);
@@ -159,7 +184,15 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
   const refused = items.filter((item) => item.state === 'failed').length;
   const waiting = items.filter((item) => item.state === 'ready').length;
   // A refused file is done too: the bar says how much of the batch has had its answer.
-  const overall = total > 0 ? (submitted.length + items.reduce((sum, item) => sum + (item.state === 'sending' ? item.progress : item.state === 'failed' ? 1 : 0), 0)) / total : 0;
+  const overall =
+    total > 0
+      ? (submitted.length +
+          items.reduce(
+            (sum, item) => sum + (item.state === 'sending' ? item.progress : item.state === 'failed' ? 1 : 0),
+            0,
+          )) /
+        total
+      : 0;
 
   return (
     <section className="card upload" aria-labelledby={`${inputId}-title`}>
@@ -183,13 +216,23 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
             className="dropzone-preview"
             src={single.url}
             alt="Preview of the image to submit"
-            onLoad={(event) => update(single.key, { width: event.currentTarget.naturalWidth, height: event.currentTarget.naturalHeight })}
+            onLoad={(event) =>
+              update(single.key, { width: event.currentTarget.naturalWidth, height: event.currentTarget.naturalHeight })
+            }
             onError={() => update(single.key, { previewFailed: true })}
           />
         ) : (
           <div className="dropzone-hint">
-            <span className="dropzone-icon" aria-hidden="true">⇪</span>
-            <span>{single ? 'No preview for this file' : many ? `${batchSize} images picked — drop or choose others to replace them` : 'Drop images here, or choose them'}</span>
+            <span className="dropzone-icon" aria-hidden="true">
+              ⇪
+            </span>
+            <span>
+              {single
+                ? 'No preview for this file'
+                : many
+                  ? `${batchSize} images picked — drop or choose others to replace them`
+                  : 'Drop images here, or choose them'}
+            </span>
             <span className="muted small">JPEG, PNG, WebP, GIF, AVIF or TIFF · one or many</span>
           </div>
         )}
@@ -206,36 +249,65 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
       </label>
       {single && (
         <div className="upload-file">
-          <span className="upload-name" title={single.file.name}>{single.file.name}</span>
+          <span className="upload-name" title={single.file.name}>
+            {single.file.name}
+          </span>
           <span className="muted small">
             {formatBytes(single.file.size)}
             {single.width ? ` · ${single.width}×${single.height}` : ''}
           </span>
         </div>
       )}
-      {single?.state === 'sending' && <ProgressBar value={single.progress} label={`Uploading ${single.file.name}`} testId="file-progress" />}
-      {single?.state === 'failed' && <ErrorNotice error={single.error} onDismiss={() => update(single.key, { state: 'ready', error: undefined })} />}
+      {single?.state === 'sending' && (
+        <ProgressBar value={single.progress} label={`Uploading ${single.file.name}`} testId="file-progress" />
+      )}
+      {single?.state === 'failed' && (
+        <ErrorNotice error={single.error} onDismiss={() => update(single.key, { state: 'ready', error: undefined })} />
+      )}
       {many && (
         <ul className="upload-list" data-testid="upload-list" aria-label="Files to submit">
           {submitted.map((entry) => (
-            <li key={entry.key} className="upload-item upload-item-done" data-file-name={entry.fileName} data-state="submitted">
-              <span className="upload-item-mark" aria-hidden="true">✓</span>
-              <span className="upload-name" title={entry.fileName}>{entry.fileName}</span>
+            <li
+              key={entry.key}
+              className="upload-item upload-item-done"
+              data-file-name={entry.fileName}
+              data-state="submitted"
+            >
+              <span className="upload-item-mark" aria-hidden="true">
+                ✓
+              </span>
+              <span className="upload-name" title={entry.fileName}>
+                {entry.fileName}
+              </span>
               <Link className="mono small" to={`/jobs/${entry.job.id}`}>
                 job {shortId(entry.job.id)}
               </Link>
             </li>
           ))}
           {items.map((item) => (
-            <li key={item.key} className={`upload-item upload-item-${item.state}`} data-file-name={item.file.name} data-state={item.state}>
+            <li
+              key={item.key}
+              className={`upload-item upload-item-${item.state}`}
+              data-file-name={item.file.name}
+              data-state={item.state}
+            >
               {item.previewFailed ? (
                 <span className="upload-thumb upload-thumb-none" aria-hidden="true" />
               ) : (
-                <img className="upload-thumb" src={item.url} alt="" onError={() => update(item.key, { previewFailed: true })} />
+                <img
+                  className="upload-thumb"
+                  src={item.url}
+                  alt=""
+                  onError={() => update(item.key, { previewFailed: true })}
+                />
               )}
-              <span className="upload-name" title={item.file.name}>{item.file.name}</span>
+              <span className="upload-name" title={item.file.name}>
+                {item.file.name}
+              </span>
               <span className="muted small">{formatBytes(item.file.size)}</span>
-              {item.state === 'sending' && <ProgressBar value={item.progress} label={`Uploading ${item.file.name}`} testId="file-progress" />}
+              {item.state === 'sending' && (
+                <ProgressBar value={item.progress} label={`Uploading ${item.file.name}`} testId="file-progress" />
+              )}
               {item.state === 'failed' && (
                 <div className="upload-item-error">
                   <ErrorNotice error={item.error} />
@@ -259,7 +331,12 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
       {models.length > 1 && (
         <label className="field field-inline">
           <span className="field-label">Model</span>
-          <select value={model} onChange={(event) => setModel(event.target.value)} data-testid="model-select" disabled={sending}>
+          <select
+            value={model}
+            onChange={(event) => setModel(event.target.value)}
+            data-testid="model-select"
+            disabled={sending}
+          >
             <option value="">Default</option>
             {models.map((choice) => (
               <option key={choice.name} value={choice.name} disabled={!choice.liveVersion}>
@@ -272,7 +349,8 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
       )}
       {!many && submitted.length === 1 && (
         <div className="notice notice-ok" role="status">
-          Submitted <Link to={`/jobs/${submitted[0]!.job.id}`}>job {shortId(submitted[0]!.job.id)}</Link> — it appears below and updates live.
+          Submitted <Link to={`/jobs/${submitted[0]!.job.id}`}>job {shortId(submitted[0]!.job.id)}</Link> — it appears
+          below and updates live.
         </div>
       )}
       {many && submitted.length > 0 && !sending && (
@@ -283,7 +361,12 @@ export function UploadPanel({ client, maxBytes, models = [] }: { client: ApiClie
         </div>
       )}
       <div className="upload-actions">
-        <button type="button" className="button button-primary" disabled={items.length === 0 || sending} onClick={() => void submitAll()}>
+        <button
+          type="button"
+          className="button button-primary"
+          disabled={items.length === 0 || sending}
+          onClick={() => void submitAll()}
+        >
           {sending ? 'Submitting…' : items.length > 1 ? `Submit all ${items.length}` : 'Submit'}
         </button>
         {(items.length > 0 || submitted.length > 0) && (

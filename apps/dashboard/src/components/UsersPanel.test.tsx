@@ -6,7 +6,16 @@ import { UsersPanel } from './UsersPanel.tsx';
 afterEach(cleanup);
 
 function user(id: string, email: string, disabledAt: string | null = null): UserView {
-  return { id, email, name: null, role: 'user', tier: 'free', createdAt: '2026-01-01T00:00:00.000Z', disabledAt, jobsInFlight: 2 };
+  return {
+    id,
+    email,
+    name: null,
+    role: 'user',
+    tier: 'free',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    disabledAt,
+    jobsInFlight: 2,
+  };
 }
 
 const self = { ...user('00000000-0000-4000-8000-000000000001', 'admin@example.com'), role: 'admin' as const };
@@ -35,7 +44,9 @@ describe('UsersPanel', () => {
 
   it('keeps the account when the confirmation is dismissed, and holds the button of a change in flight', () => {
     const onSetDisabled = vi.fn();
-    render(<UsersPanel users={[active, disabled]} selfId={undefined} busyId={disabled.id} onSetDisabled={onSetDisabled} />);
+    render(
+      <UsersPanel users={[active, disabled]} selfId={undefined} busyId={disabled.id} onSetDisabled={onSetDisabled} />,
+    );
     fireEvent.click(within(row(active.id)).getByRole('button', { name: 'Disable' }));
     fireEvent.click(screen.getByRole('button', { name: 'Keep it' }));
     expect(onSetDisabled).not.toHaveBeenCalled();

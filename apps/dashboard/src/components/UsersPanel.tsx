@@ -30,7 +30,9 @@ export function UsersPanel({ users, selfId, busyId, onSetDisabled }: UsersPanelP
               <th scope="col">Email</th>
               <th scope="col">Role</th>
               <th scope="col">Tier</th>
-              <th scope="col" className="num">In flight</th>
+              <th scope="col" className="num">
+                In flight
+              </th>
               <th scope="col">State</th>
               <th scope="col">
                 <span className="visually-hidden">Actions</span>
@@ -46,14 +48,30 @@ export function UsersPanel({ users, selfId, busyId, onSetDisabled }: UsersPanelP
                 <td data-label="In flight" className="num">
                   {user.jobsInFlight ?? 0}
                 </td>
-                <td data-label="State">{user.disabledAt ? <span className="pill pill-warn">disabled</span> : <span className="pill">active</span>}</td>
+                <td data-label="State">
+                  {user.disabledAt ? (
+                    <span className="pill pill-warn">disabled</span>
+                  ) : (
+                    <span className="pill">active</span>
+                  )}
+                </td>
                 <td data-label="Actions">
                   {user.disabledAt ? (
-                    <button type="button" className="button button-small" disabled={busyId === user.id} onClick={() => onSetDisabled(user, false)}>
+                    <button
+                      type="button"
+                      className="button button-small"
+                      disabled={busyId === user.id}
+                      onClick={() => onSetDisabled(user, false)}
+                    >
                       Enable
                     </button>
                   ) : user.id === selfId ? null : (
-                    <button type="button" className="button button-small button-danger" disabled={busyId === user.id} onClick={() => setConfirming(user)}>
+                    <button
+                      type="button"
+                      className="button button-small button-danger"
+                      disabled={busyId === user.id}
+                      onClick={() => setConfirming(user)}
+                    >
                       Disable
                     </button>
                   )}

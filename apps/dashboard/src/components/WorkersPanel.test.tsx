@@ -25,7 +25,13 @@ function worker(models: WorkerHeartbeat['models'], backend = 'wasm'): WorkerHear
 describe('workerEngines', () => {
   it.each([
     [[{ name: 'nsfw', version: '4.4.0', engine: 'onnxruntime-cpu' }], ['onnxruntime-cpu']],
-    [[{ name: 'nsfw', version: '4.4.0', engine: 'onnxruntime-cpu' }, { name: 'mnist', version: '1.0.0', engine: 'tfjs-wasm' }], ['onnxruntime-cpu', 'tfjs-wasm']],
+    [
+      [
+        { name: 'nsfw', version: '4.4.0', engine: 'onnxruntime-cpu' },
+        { name: 'mnist', version: '1.0.0', engine: 'tfjs-wasm' },
+      ],
+      ['onnxruntime-cpu', 'tfjs-wasm'],
+    ],
     // A heartbeat from before engines were announced: the TF.js backend, named as the engine it is.
     [[{ name: 'mnist', version: '1.0.0' }], ['tfjs-wasm']],
   ] as Array<[WorkerHeartbeat['models'], string[]]>)('%j → %j', (models, expected) => {

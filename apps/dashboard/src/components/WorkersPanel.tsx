@@ -31,13 +31,23 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
             <thead>
               <tr>
                 <th scope="col">Worker</th>
-                <th scope="col" title="The engine and provider running each model here">Engines</th>
+                <th scope="col" title="The engine and provider running each model here">
+                  Engines
+                </th>
                 <th scope="col">Models</th>
-                <th scope="col" className="num">Batch now</th>
-                <th scope="col" className="num" title="Per model: jobs held (taken, waiting to be preprocessed or for their batch) / running (preprocessing or in the batch running now)">
+                <th scope="col" className="num">
+                  Batch now
+                </th>
+                <th
+                  scope="col"
+                  className="num"
+                  title="Per model: jobs held (taken, waiting to be preprocessed or for their batch) / running (preprocessing or in the batch running now)"
+                >
                   Held / running
                 </th>
-                <th scope="col" className="num">Done</th>
+                <th scope="col" className="num">
+                  Done
+                </th>
                 <th scope="col">Heartbeat</th>
               </tr>
             </thead>
@@ -64,14 +74,27 @@ export function WorkersPanel({ workers }: { workers: WorkerHeartbeat[] }) {
                     <div className="model-pills">
                       {worker.models.map((model) => (
                         <span key={model.name} className="model-cell">
-                          <span className="pill pill-model" title={model.loaded && model.loaded.length > 1 ? `also loaded: ${model.loaded.filter((version) => version !== model.version).join(', ')}` : undefined}>
+                          <span
+                            className="pill pill-model"
+                            title={
+                              model.loaded && model.loaded.length > 1
+                                ? `also loaded: ${model.loaded.filter((version) => version !== model.version).join(', ')}`
+                                : undefined
+                            }
+                          >
                             {model.name}@{model.version}
                             {model.loaded && model.loaded.length > 1 ? ` +${model.loaded.length - 1}` : ''}
                             {model.engine ? <span className="muted"> · {model.engine}</span> : null}
                           </span>
                           {model.swap && (
-                            <span className={`pill ${model.swap.state === 'failed' ? 'pill-warn' : 'pill-info'}`} title={model.swap.error?.message} data-testid="swap-state">
-                              {model.swap.state === 'loading' ? `swapping to ${model.swap.to}…` : `swap to ${model.swap.to} failed`}
+                            <span
+                              className={`pill ${model.swap.state === 'failed' ? 'pill-warn' : 'pill-info'}`}
+                              title={model.swap.error?.message}
+                              data-testid="swap-state"
+                            >
+                              {model.swap.state === 'loading'
+                                ? `swapping to ${model.swap.to}…`
+                                : `swap to ${model.swap.to} failed`}
                             </span>
                           )}
                         </span>

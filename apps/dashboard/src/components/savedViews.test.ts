@@ -3,15 +3,27 @@ import { deleteView, filterQuery, loadViews, noFilters, parseMetadataFilter, sav
 
 function memoryStorage() {
   const items = new Map<string, string>();
-  return { getItem: (key: string) => items.get(key) ?? null, setItem: (key: string, value: string) => void items.set(key, value) };
+  return {
+    getItem: (key: string) => items.get(key) ?? null,
+    setItem: (key: string, value: string) => void items.set(key, value),
+  };
 }
 
 describe('saved views', () => {
   it('saves, replaces by name, lists by name and deletes', () => {
     const storage = memoryStorage();
-    saveView({ name: 'timeouts', view: 'failed', userId: '', filters: { ...noFilters, errorCode: 'TIMEOUT' } }, storage);
-    saveView({ name: 'acme', view: 'all', userId: 'u1', filters: { ...noFilters, metadata: 'customer=acme' } }, storage);
-    saveView({ name: 'timeouts', view: 'failed', userId: '', filters: { ...noFilters, errorCode: 'TIMEOUT', model: 'nsfw' } }, storage);
+    saveView(
+      { name: 'timeouts', view: 'failed', userId: '', filters: { ...noFilters, errorCode: 'TIMEOUT' } },
+      storage,
+    );
+    saveView(
+      { name: 'acme', view: 'all', userId: 'u1', filters: { ...noFilters, metadata: 'customer=acme' } },
+      storage,
+    );
+    saveView(
+      { name: 'timeouts', view: 'failed', userId: '', filters: { ...noFilters, errorCode: 'TIMEOUT', model: 'nsfw' } },
+      storage,
+    );
     expect(loadViews(storage).map((view) => [view.name, view.filters.model])).toEqual([
       ['acme', ''],
       ['timeouts', 'nsfw'],
@@ -27,9 +39,14 @@ describe('saved views', () => {
 });
 
 describe('filterQuery', () => {
-  it('turns the filter bar into the search\'s query fields', () => {
+  it("turns the filter bar into the search's query fields", () => {
     const now = Date.UTC(2026, 11, 6, 12);
-    expect(filterQuery({ q: ' cus_42 ', model: 'nsfw', errorCode: '', metadata: 'customer = acme, order=A-1, junk', since: 'day' }, now)).toEqual({
+    expect(
+      filterQuery(
+        { q: ' cus_42 ', model: 'nsfw', errorCode: '', metadata: 'customer = acme, order=A-1, junk', since: 'day' },
+        now,
+      ),
+    ).toEqual({
       q: 'cus_42',
       model: 'nsfw',
       createdAfter: '2026-12-05T12:00:00.000Z',

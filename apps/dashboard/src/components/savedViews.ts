@@ -31,13 +31,22 @@ export function parseMetadataFilter(text: string): Record<string, string> {
   const pairs: Record<string, string> = {};
   for (const part of text.split(',')) {
     const equals = part.indexOf('=');
-    if (equals > 0) Object.defineProperty(pairs, part.slice(0, equals).trim(), { value: part.slice(equals + 1).trim(), enumerable: true, writable: true, configurable: true });
+    if (equals > 0)
+      Object.defineProperty(pairs, part.slice(0, equals).trim(), {
+        value: part.slice(equals + 1).trim(),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
   }
   return pairs;
 }
 
 /** The filters as the API's query fields (empty ones left out). */
-export function filterQuery(filters: JobFilters, now = Date.now()): { q?: string; model?: string; errorCode?: string; createdAfter?: string; metadata?: Record<string, string> } {
+export function filterQuery(
+  filters: JobFilters,
+  now = Date.now(),
+): { q?: string; model?: string; errorCode?: string; createdAfter?: string; metadata?: Record<string, string> } {
   const metadata = parseMetadataFilter(filters.metadata);
   return {
     ...(filters.q.trim() ? { q: filters.q.trim() } : {}),
@@ -51,7 +60,9 @@ export function filterQuery(filters: JobFilters, now = Date.now()): { q?: string
 export function loadViews(storage: Pick<Storage, 'getItem'> = localStorage): SavedView[] {
   try {
     const parsed = JSON.parse(storage.getItem(storageKey) ?? '[]') as unknown;
-    return Array.isArray(parsed) ? (parsed as SavedView[]).filter((view) => typeof view?.name === 'string' && typeof view.filters === 'object') : [];
+    return Array.isArray(parsed)
+      ? (parsed as SavedView[]).filter((view) => typeof view?.name === 'string' && typeof view.filters === 'object')
+      : [];
   } catch {
     return [];
   }
@@ -59,7 +70,9 @@ export function loadViews(storage: Pick<Storage, 'getItem'> = localStorage): Sav
 
 /** Saves a view, replacing one of the same name; returns the list as stored. */
 export function saveView(view: SavedView, storage: Pick<Storage, 'getItem' | 'setItem'> = localStorage): SavedView[] {
-  const views = [...loadViews(storage).filter((entry) => entry.name !== view.name), view].sort((a, b) => a.name.localeCompare(b.name));
+  const views = [...loadViews(storage).filter((entry) => entry.name !== view.name), view].sort((a, b) =>
+    a.name.localeCompare(b.name),
+  );
   storage.setItem(storageKey, JSON.stringify(views));
   return views;
 }

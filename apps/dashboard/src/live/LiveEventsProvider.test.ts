@@ -7,11 +7,19 @@ import { applyJobEvent, InvalidationBatcher } from './LiveEventsProvider.tsx';
 afterEach(() => vi.useRealTimers());
 
 const job = (id: string, status: JobView['status']) => ({ id, status }) as JobView;
-const event = (jobId: string, userId: string, status: JobView['status']) => ({ jobId, userId, status, at: new Date().toISOString() });
+const event = (jobId: string, userId: string, status: JobView['status']) => ({
+  jobId,
+  userId,
+  status,
+  at: new Date().toISOString(),
+});
 
 function clientWithJobs(): QueryClient {
   const client = new QueryClient();
-  client.setQueryData<JobPage>(['jobs', 'all', null], { data: [job('a', 'queued'), job('b', 'queued')], nextCursor: null });
+  client.setQueryData<JobPage>(['jobs', 'all', null], {
+    data: [job('a', 'queued'), job('b', 'queued')],
+    nextCursor: null,
+  });
   client.setQueryData<JobPage>(['jobs', 'queued', null], { data: [job('a', 'queued')], nextCursor: null });
   client.setQueryData<JobView>(['job', 'a'], job('a', 'queued'));
   return client;
@@ -25,7 +33,10 @@ describe('applyJobEvent', () => {
     const batcher = new InvalidationBatcher(client, 500);
     applyJobEvent(client, batcher, event('a', 'me', 'running'), 'me');
     applyJobEvent(client, batcher, event('a', 'me', 'succeeded'), 'me');
-    expect(client.getQueryData<JobPage>(['jobs', 'all', null])!.data.map((entry) => entry.status)).toEqual(['succeeded', 'queued']);
+    expect(client.getQueryData<JobPage>(['jobs', 'all', null])!.data.map((entry) => entry.status)).toEqual([
+      'succeeded',
+      'queued',
+    ]);
     expect(client.getQueryData<JobPage>(['jobs', 'queued', null])!.data[0]!.status).toBe('succeeded');
     expect(client.getQueryData<JobView>(['job', 'a'])!.status).toBe('succeeded');
     expect(invalidate).not.toHaveBeenCalled();
@@ -73,7 +84,13 @@ describe('applyJobEvent with a final status', () => {
     });
     applyJobEvent(client, new InvalidationBatcher(client, 10_000), event('b', 'me', 'failed'), 'me', fetchJob);
     await vi.waitFor(() => expect(client.getQueryData<JobPage>(['jobs', 'all', null])!.data[1]!.status).toBe('failed'));
-    applyJobEvent(client, new InvalidationBatcher(client, 10_000), event('elsewhere', 'me', 'succeeded'), 'me', fetchJob);
+    applyJobEvent(
+      client,
+      new InvalidationBatcher(client, 10_000),
+      event('elsewhere', 'me', 'succeeded'),
+      'me',
+      fetchJob,
+    );
     applyJobEvent(client, new InvalidationBatcher(client, 10_000), event('a', 'me', 'running'), 'me', fetchJob);
     expect(fetchJob).toHaveBeenCalledTimes(1);
     expect(client.getQueryData<JobView>(['job', 'a'])!.status).toBe('running');

@@ -55,7 +55,9 @@ function patchStatus(client: QueryClient, event: JobEvent): void {
 /** Whether the tab shows the job: on a cached list page or as its own cached view. */
 function isShown(client: QueryClient, jobId: string): boolean {
   if (client.getQueryData(['job', jobId]) !== undefined) return true;
-  return client.getQueriesData<JobPage>({ queryKey: ['jobs'] }).some(([, page]) => page?.data.some((job) => job.id === jobId));
+  return client
+    .getQueriesData<JobPage>({ queryKey: ['jobs'] })
+    .some(([, page]) => page?.data.some((job) => job.id === jobId));
 }
 
 /**

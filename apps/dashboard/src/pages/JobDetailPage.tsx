@@ -19,9 +19,14 @@ export function JobImage({ job }: { job: JobView }) {
   const { url, error, broken, markBroken } = useJobImageUrl(job.id);
 
   if (error) return <ErrorNotice error={error} />;
-  if (broken) return <EmptyState title="No preview">This browser cannot show {job.input.format.toUpperCase()} images.</EmptyState>;
+  if (broken)
+    return (
+      <EmptyState title="No preview">This browser cannot show {job.input.format.toUpperCase()} images.</EmptyState>
+    );
   if (!url) return <div className="skeleton skeleton-image" aria-busy="true" aria-label="Loading image" />;
-  return <img className="job-image" src={url} alt={`Input of job ${job.id}`} onError={markBroken} data-testid="job-image" />;
+  return (
+    <img className="job-image" src={url} alt={`Input of job ${job.id}`} onError={markBroken} data-testid="job-image" />
+  );
 }
 
 export function JobDetailPage() {
@@ -34,7 +39,8 @@ export function JobDetailPage() {
     queryKey: ['job', id],
     queryFn: ({ signal }) => client.jobs.get(id, signal),
     // Live events re-read the job when it changes; without them, poll while it is unfinished.
-    refetchInterval: (query) => (live !== 'live' && ['queued', 'running'].includes(query.state.data?.status ?? '') ? 2000 : false),
+    refetchInterval: (query) =>
+      live !== 'live' && ['queued', 'running'].includes(query.state.data?.status ?? '') ? 2000 : false,
   });
   const cancel = useMutation({
     mutationFn: () => client.jobs.cancel(id),
@@ -55,7 +61,12 @@ export function JobDetailPage() {
       </div>
     );
   }
-  if (!job.data) return <div className="page"><div className="skeleton" aria-busy="true" /></div>;
+  if (!job.data)
+    return (
+      <div className="page">
+        <div className="skeleton" aria-busy="true" />
+      </div>
+    );
   const data = job.data;
   const cancellable = data.status === 'queued' || data.status === 'running';
   const tensorJob = data.input.format === 'tensor';
@@ -72,7 +83,12 @@ export function JobDetailPage() {
             Job <span className="mono">{data.id}</span>
           </h1>
           <div className="row">
-            <StatusBadge status={data.status} waitingFor={data.waitingFor} queuePosition={data.queuePosition} etaSeconds={data.etaSeconds} />
+            <StatusBadge
+              status={data.status}
+              waitingFor={data.waitingFor}
+              queuePosition={data.queuePosition}
+              etaSeconds={data.etaSeconds}
+            />
             <span className="muted">{modelLabel(data)}</span>
             {data.input.fileName && (
               <span className="muted" data-testid="detail-file-name">
@@ -82,7 +98,12 @@ export function JobDetailPage() {
           </div>
         </div>
         {cancellable && (
-          <button type="button" className="button button-danger" onClick={() => setConfirming(true)} disabled={cancel.isPending}>
+          <button
+            type="button"
+            className="button button-danger"
+            onClick={() => setConfirming(true)}
+            disabled={cancel.isPending}
+          >
             {cancel.isPending ? 'Canceling…' : 'Cancel job'}
           </button>
         )}
@@ -96,7 +117,10 @@ export function JobDetailPage() {
         onConfirm={() => cancel.mutate()}
         onDismiss={() => setConfirming(false)}
       >
-        {data.status === 'running' ? 'It is running: the attempt finishes, but its result is thrown away.' : 'It leaves the queue and never runs.'} A canceled job cannot be resumed; submit the image again to run it.
+        {data.status === 'running'
+          ? 'It is running: the attempt finishes, but its result is thrown away.'
+          : 'It leaves the queue and never runs.'}{' '}
+        A canceled job cannot be resumed; submit the image again to run it.
       </ConfirmDialog>
       {cancel.error && <ErrorNotice error={cancel.error} onDismiss={() => cancel.reset()} />}
       <div className="grid grid-detail">
@@ -113,7 +137,8 @@ export function JobDetailPage() {
             <div className="card-head">
               <h2 id="image-title">Image</h2>
               <span className="muted small">
-                {data.input.format.toUpperCase()} · {data.input.width}×{data.input.height} · {formatBytes(data.input.bytes)}
+                {data.input.format.toUpperCase()} · {data.input.width}×{data.input.height} ·{' '}
+                {formatBytes(data.input.bytes)}
               </span>
             </div>
             <JobImage job={data} />
@@ -141,10 +166,14 @@ export function JobDetailPage() {
               </div>
             </div>
           ) : data.status === 'canceled' ? (
-            <EmptyState title="Canceled" icon="⊘">This job was canceled before it produced a result.</EmptyState>
+            <EmptyState title="Canceled" icon="⊘">
+              This job was canceled before it produced a result.
+            </EmptyState>
           ) : data.status === 'expired' ? (
             <EmptyState title="Expired" icon="⌛">
-              This job did not start within its ttl{data.deadlines.startBy ? ` (start by ${formatTime(data.deadlines.startBy)})` : ''}; it never ran and did not count against your quota.
+              This job did not start within its ttl
+              {data.deadlines.startBy ? ` (start by ${formatTime(data.deadlines.startBy)})` : ''}; it never ran and did
+              not count against your quota.
             </EmptyState>
           ) : (
             <EmptyState title={data.status === 'running' ? 'Running…' : 'Waiting in the queue…'} icon="◌">
@@ -160,7 +189,9 @@ export function JobDetailPage() {
             <dd>{formatTime(data.finishedAt)}</dd>
             <dt>Queue wait</dt>
             <dd>{formatDuration(data.timings.queueWaitMs)}</dd>
-            <dt title="Taken by a worker until its model batch started: preprocessing and the wait for the batch">Held</dt>
+            <dt title="Taken by a worker until its model batch started: preprocessing and the wait for the batch">
+              Held
+            </dt>
             <dd data-testid="held">{formatDuration(data.timings.heldMs)}</dd>
             <dt>Inference</dt>
             <dd>{formatDuration(data.timings.inferenceMs)}</dd>

@@ -36,8 +36,16 @@ export function JobsPage() {
   // Without the event stream the page still follows along, more slowly.
   const fallbackPoll = live === 'live' ? false : 10_000;
 
-  const models = useQuery({ queryKey: ['models'], queryFn: ({ signal }) => client.models.list(signal), staleTime: 60_000 });
-  const account = useQuery({ queryKey: ['account'], queryFn: ({ signal }) => client.account(signal), refetchInterval: live === 'live' ? 30_000 : 10_000 });
+  const models = useQuery({
+    queryKey: ['models'],
+    queryFn: ({ signal }) => client.models.list(signal),
+    staleTime: 60_000,
+  });
+  const account = useQuery({
+    queryKey: ['account'],
+    queryFn: ({ signal }) => client.account(signal),
+    refetchInterval: live === 'live' ? 30_000 : 10_000,
+  });
   const jobs = useQuery({
     queryKey: ['jobs', status ?? 'all', cursor ?? null],
     queryFn: ({ signal }) => client.jobs.list({ status, cursor, limit: pageSize }, signal),

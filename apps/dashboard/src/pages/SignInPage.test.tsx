@@ -9,7 +9,16 @@ import { SignInPage } from './SignInPage.tsx';
 const goodKey = `iq_0123456789ab_${'c'.repeat(43)}`;
 const account = {
   user: { id: '0b7e3c1a-0000-4000-8000-000000000000', email: 'a@b.c', role: 'user' },
-  tier: { name: 'free', submitsPerWindow: 60, rateWindowSeconds: 60, maxJobsInFlight: 200, maxUploadBytes: 1, maxPixels: 1, maxBatchImages: 1, retentionDays: 7 },
+  tier: {
+    name: 'free',
+    submitsPerWindow: 60,
+    rateWindowSeconds: 60,
+    maxJobsInFlight: 200,
+    maxUploadBytes: 1,
+    maxPixels: 1,
+    maxBatchImages: 1,
+    retentionDays: 7,
+  },
   usage: { submitsInWindow: 0, jobsInFlight: 0 },
 };
 
@@ -54,7 +63,13 @@ describe('SignInPage', () => {
   });
 
   it('keeps a key the API rejects out of storage', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ error: { code: 'UNAUTHENTICATED', message: 'no' } }), { status: 401 })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(
+        async () =>
+          new Response(JSON.stringify({ error: { code: 'UNAUTHENTICATED', message: 'no' } }), { status: 401 }),
+      ),
+    );
     renderSignIn();
     typeKey(goodKey);
     expect((await screen.findByRole('alert')).getAttribute('data-code')).toBe('UNAUTHENTICATED');
@@ -73,7 +88,10 @@ describe('SignInPage', () => {
   });
 
   it('remembers the key on this device when asked: a new tab (a fresh sessionStorage) is signed in', async () => {
-    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(account), { status: 200 })));
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async () => new Response(JSON.stringify(account), { status: 200 })),
+    );
     renderSignIn();
     fireEvent.click(screen.getByLabelText('Remember me on this device'));
     typeKey(goodKey);

@@ -22,7 +22,13 @@ export function SignInPage() {
     event.preventDefault();
     const trimmed = key.trim();
     if (!looksLikeApiKey(trimmed)) {
-      setError(new ApiError(401, 'UNAUTHENTICATED', 'That is not an InferQ API key: keys look like iq_<12 characters>_<43 characters>.'));
+      setError(
+        new ApiError(
+          401,
+          'UNAUTHENTICATED',
+          'That is not an InferQ API key: keys look like iq_<12 characters>_<43 characters>.',
+        ),
+      );
       return;
     }
     setBusy(true);
@@ -30,7 +36,11 @@ export function SignInPage() {
     try {
       await signIn(trimmed, { remember });
     } catch (caught) {
-      setError(caught instanceof ApiError && caught.status === 401 ? new ApiError(401, 'UNAUTHENTICATED', 'This key was not accepted: it may be revoked or mistyped.') : caught);
+      setError(
+        caught instanceof ApiError && caught.status === 401
+          ? new ApiError(401, 'UNAUTHENTICATED', 'This key was not accepted: it may be revoked or mistyped.')
+          : caught,
+      );
     } finally {
       setBusy(false);
     }
@@ -71,7 +81,12 @@ export function SignInPage() {
           />
         </label>
         <label className="field-check">
-          <input type="checkbox" name="remember" checked={remember} onChange={(event) => setRemember(event.target.checked)} />
+          <input
+            type="checkbox"
+            name="remember"
+            checked={remember}
+            onChange={(event) => setRemember(event.target.checked)}
+          />
           <span>Remember me on this device</span>
         </label>
         {error !== null && <ErrorNotice error={error} />}
@@ -79,9 +94,9 @@ export function SignInPage() {
           {busy ? 'Checking…' : 'Sign in'}
         </button>
         <p className="muted small">
-          The key is sent only in the Authorization header. It stays in this browser tab only (session storage), and closing the
-          tab forgets it; remembered, it stays in this browser (local storage) for new tabs and later visits until you sign out.
-          Leave it off on a shared computer.
+          The key is sent only in the Authorization header. It stays in this browser tab only (session storage), and
+          closing the tab forgets it; remembered, it stays in this browser (local storage) for new tabs and later visits
+          until you sign out. Leave it off on a shared computer.
         </p>
       </form>
     </main>

@@ -31,12 +31,24 @@ describe('image fixtures', () => {
   it('the pixel bomb has a 100000×100000 header under 1 KiB', async () => {
     const bomb = fixtures.pixelBomb();
     expect(bomb.length).toBeLessThan(1024);
-    expect(await sharp(bomb, { limitInputPixels: false }).metadata()).toMatchObject({ format: 'png', width: 100_000, height: 100_000 });
+    expect(await sharp(bomb, { limitInputPixels: false }).metadata()).toMatchObject({
+      format: 'png',
+      width: 100_000,
+      height: 100_000,
+    });
   });
 
   it('a truncated JPEG decodes silently without failOn, which is why validation sets it', async () => {
-    await expect(sharp(await fixtures.truncatedJpeg(), { failOn: 'none' }).raw().toBuffer()).resolves.toBeInstanceOf(Buffer);
-    await expect(sharp(await fixtures.truncatedJpeg(), { failOn: 'error' }).raw().toBuffer()).rejects.toThrow();
+    await expect(
+      sharp(await fixtures.truncatedJpeg(), { failOn: 'none' })
+        .raw()
+        .toBuffer(),
+    ).resolves.toBeInstanceOf(Buffer);
+    await expect(
+      sharp(await fixtures.truncatedJpeg(), { failOn: 'error' })
+        .raw()
+        .toBuffer(),
+    ).rejects.toThrow();
   });
 
   it('sharp would render the SVG fixture if handed it, which is why validation never does', async () => {

@@ -84,7 +84,9 @@ export function transparentPng(width = 64, height = 48): Promise<Buffer> {
     rgba[j + 2] = rgb[i + 2] ?? 0;
     rgba[j + 3] = clampByte(255 * (1 - x / Math.max(1, width - 1)));
   }
-  return sharp(rgba, { raw: { width, height, channels: 4 } }).png().toBuffer();
+  return sharp(rgba, { raw: { width, height, channels: 4 } })
+    .png()
+    .toBuffer();
 }
 
 /** A lossy WebP. */
@@ -186,7 +188,10 @@ export async function pngWithCorruptChunk(options: { fixCrc?: boolean } = {}): P
   const damageStart = idat.dataStart + Math.floor(idat.length / 2) - 32;
   for (let i = damageStart; i < damageStart + 64; i++) png[i] = (png[i] ?? 0) ^ 0xff;
   if (options.fixCrc ?? true) {
-    png.writeUInt32BE(crc32(png.subarray(idat.dataStart - 4, idat.dataStart + idat.length)), idat.dataStart + idat.length);
+    png.writeUInt32BE(
+      crc32(png.subarray(idat.dataStart - 4, idat.dataStart + idat.length)),
+      idat.dataStart + idat.length,
+    );
   }
   return png;
 }
@@ -269,14 +274,26 @@ export async function privateMetadataImage(format: 'jpeg' | 'png' | 'webp' | 'gi
     const screenFlags = gif[10] as number;
     const headerEnd = 13 + (screenFlags & 0x80 ? 3 * 2 ** ((screenFlags & 0x07) + 1) : 0);
     const subBlocks = (data: Buffer) => Buffer.concat([Buffer.from([data.length]), data, Buffer.from([0])]);
-    const comment = Buffer.concat([Buffer.from([0x21, 0xfe]), subBlocks(Buffer.from('Secret comment by Jane Roe', 'latin1'))]);
-    const xmpExtension = Buffer.concat([Buffer.from([0x21, 0xff, 11]), Buffer.from('XMP DataXMP', 'latin1'), subBlocks(Buffer.from(xmp.slice(0, 200), 'latin1'))]);
+    const comment = Buffer.concat([
+      Buffer.from([0x21, 0xfe]),
+      subBlocks(Buffer.from('Secret comment by Jane Roe', 'latin1')),
+    ]);
+    const xmpExtension = Buffer.concat([
+      Buffer.from([0x21, 0xff, 11]),
+      Buffer.from('XMP DataXMP', 'latin1'),
+      subBlocks(Buffer.from(xmp.slice(0, 200), 'latin1')),
+    ]);
     return Buffer.concat([gif.subarray(0, headerEnd), comment, xmpExtension, gif.subarray(headerEnd)]);
   }
-  const encoded = await photoLike(64, 48)[format]().withExif(exif).withXmp(xmp).withMetadata({ orientation: 6 }).toBuffer();
+  const image = photoLike(64, 48);
+  const encoded = await image[format]().withExif(exif).withXmp(xmp).withMetadata({ orientation: 6 }).toBuffer();
   if (format !== 'png') return encoded;
   // A tEXt chunk before IDAT, right after IHDR (8-byte signature + 25-byte IHDR chunk).
-  return Buffer.concat([encoded.subarray(0, 33), pngChunk('tEXt', Buffer.from('Comment\0Secret comment', 'latin1')), encoded.subarray(33)]);
+  return Buffer.concat([
+    encoded.subarray(0, 33),
+    pngChunk('tEXt', Buffer.from('Comment\0Secret comment', 'latin1')),
+    encoded.subarray(33),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,7 +301,7 @@ export async function privateMetadataImage(format: 'jpeg' | 'png' | 'webp' | 'gi
 
 /** An SVG drawing, with an XML prolog and a comment before the root as real exports have. */
 export function svgFile(options: { prolog?: boolean } = {}): Buffer {
-  const prolog = options.prolog ?? true ? '<?xml version="1.0" encoding="UTF-8"?>\n<!-- exported drawing -->\n' : '';
+  const prolog = (options.prolog ?? true) ? '<?xml version="1.0" encoding="UTF-8"?>\n<!-- exported drawing -->\n' : '';
   return Buffer.from(
     `${prolog}<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256"><rect width="256" height="256" fill="red"/><script>alert(1)</script></svg>\n`,
   );
@@ -369,7 +386,10 @@ function pngChunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([u32(data.length), typeAndData, u32(crc32(typeAndData))]);
 }
 
-function buildPng(header: { width: number; height: number; bitDepth: number; colourType: number }, idat: Buffer): Buffer {
+function buildPng(
+  header: { width: number; height: number; bitDepth: number; colourType: number },
+  idat: Buffer,
+): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(header.width, 0);
   ihdr.writeUInt32BE(header.height, 4);

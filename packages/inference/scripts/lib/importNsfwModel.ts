@@ -83,7 +83,9 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
   const files = await nsfwModelFiles();
   const sha256 = hashModelFiles(files);
   // The same weights for ONNX Runtime, converted here: the same bytes on every run.
-  const onnxFile = onnxFileForLayers(files, { docString: `nsfwjs@${nsfwjsVersion} MobileNetV2, converted from the TF.js Layers model by inferq layersToOnnx` });
+  const onnxFile = onnxFileForLayers(files, {
+    docString: `nsfwjs@${nsfwjsVersion} MobileNetV2, converted from the TF.js Layers model by inferq layersToOnnx`,
+  });
   const registry = new ModelRegistry({ root: options.outDir });
   const location = registry.versionFolder(nsfwModelName, version);
   const modelFolder = registry.modelFolder(nsfwModelName);
@@ -96,7 +98,15 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
     // nsfwjs's classify(): the full-size decode / 255, stretched with tf.image.resizeBilinear
     // (alignCorners = true) in floats. `alignCorners` is that resize; sharp's kernels move the
     // scores by up to 0.37 on real photos (see the package README).
-    input: { width: 224, height: 224, channels: 3, resize: 'fill', resizeKernel: 'alignCorners', scale: { mode: 'divide', divisor: 255 }, channelOrder: 'rgb' },
+    input: {
+      width: 224,
+      height: 224,
+      channels: 3,
+      resize: 'fill',
+      resizeKernel: 'alignCorners',
+      scale: { mode: 'divide', divisor: 255 },
+      channelOrder: 'rgb',
+    },
     output: { kind: 'classification', labels: [...nsfwLabels], activation: 'softmax' },
     sha256,
     onnx: { sha256: hashModelFiles([onnxFile]) },
@@ -112,7 +122,8 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
     let status: ImportNsfwModelResult['status'] = 'unchanged';
     const current = { ...manifest, createdAt: existing.createdAt };
     if (!isDeepStrictEqual(modelManifestSchema.parse(current), existing)) {
-      if (existing.onnx?.sha256 !== manifest.onnx?.sha256) await writeFileAtomic(path.join(location, onnxFile.path), onnxFile.bytes);
+      if (existing.onnx?.sha256 !== manifest.onnx?.sha256)
+        await writeFileAtomic(path.join(location, onnxFile.path), onnxFile.bytes);
       await writeFileAtomic(path.join(location, manifestFileName), `${JSON.stringify(current, null, 2)}\n`);
       status = 'updated';
     }
@@ -125,9 +136,13 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
     return { status, name: nsfwModelName, version, location, sha256, live: live || resolved?.version === version };
   }
   if ((await exists(location)) && !options.force) {
-    throw new AppError('CONFLICT', `${location} already holds different model files; model versions are immutable (pass force to replace it)`, {
-      details: { location },
-    });
+    throw new AppError(
+      'CONFLICT',
+      `${location} already holds different model files; model versions are immutable (pass force to replace it)`,
+      {
+        details: { location },
+      },
+    );
   }
 
   // Write beside the target under a dot-name (the registry skips it), then rename into place, so
@@ -138,7 +153,7 @@ export async function importNsfwModel(options: ImportNsfwModelOptions): Promise<
   try {
     for (const file of [...files, onnxFile]) await writeFile(path.join(temp, file.path), file.bytes);
     await writeFile(path.join(temp, manifestFileName), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (await computeModelHash(temp) !== sha256) throw new Error(`files written to ${temp} do not hash to ${sha256}`);
+    if ((await computeModelHash(temp)) !== sha256) throw new Error(`files written to ${temp} do not hash to ${sha256}`);
     if (await exists(location)) {
       const old = `${temp}.old`;
       await rename(location, old);
@@ -172,7 +187,10 @@ export async function nsfwModelFiles(): Promise<ModelFile[]> {
   }
   // nsfwjs names shards `group1-shard1of1` and bundles them in order; its loader maps the bundle
   // at index i to `group1-shard{i+1}of{n}`.
-  const shardNames = Array.from({ length: model.numOfWeightBundles }, (_, i) => `group1-shard${i + 1}of${model.numOfWeightBundles}`);
+  const shardNames = Array.from(
+    { length: model.numOfWeightBundles },
+    (_, i) => `group1-shard${i + 1}of${model.numOfWeightBundles}`,
+  );
   const shards = new Map<string, Uint8Array>();
   for (const [i, load] of model.weightBundles.entries()) {
     const base64 = (await load()).default;
@@ -196,8 +214,12 @@ export async function nsfwModelFiles(): Promise<ModelFile[]> {
 export async function installedNsfwjsVersion(): Promise<string> {
   // nsfwjs's exports map hides package.json; its ESM entry is <root>/dist/esm/index.js.
   const entry = fileURLToPath(import.meta.resolve('nsfwjs'));
-  const packageJson = JSON.parse(await readFile(path.resolve(path.dirname(entry), '../../package.json'), 'utf8')) as { name?: string; version?: string };
-  if (packageJson.name !== 'nsfwjs' || typeof packageJson.version !== 'string') throw new Error(`cannot read the nsfwjs version beside ${entry}`);
+  const packageJson = JSON.parse(await readFile(path.resolve(path.dirname(entry), '../../package.json'), 'utf8')) as {
+    name?: string;
+    version?: string;
+  };
+  if (packageJson.name !== 'nsfwjs' || typeof packageJson.version !== 'string')
+    throw new Error(`cannot read the nsfwjs version beside ${entry}`);
   return packageJson.version;
 }
 

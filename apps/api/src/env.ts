@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { requireSecretKeysInProduction, secretKeysEnvSchema, tierOverridesEnvSchema } from '@inferq/accounts';
-import { commonEnvSchema, envBoolean, envPortList, parseEnv } from '@inferq/core';
+import { commonEnvSchema, envBoolean, envHostList, envPortList, parseEnv } from '@inferq/core';
 import { defaultMaxQueuedJobs } from '@inferq/jobs';
 import { blobStoreEnvShape } from '@inferq/storage';
 import { defaultMaxConcurrentSubmits } from './http/submitSlots.ts';
@@ -13,18 +13,9 @@ import { parseTrustProxy } from './http/trustProxy.ts';
 export const apiEnvSchema = commonEnvSchema
   .extend({
     ...blobStoreEnvShape,
-    INPUT_FETCH_ALLOW_HOSTS: z
-      .string()
-      .default('')
-      .transform((text) =>
-        text
-          .split(',')
-          .map((host) => host.trim())
-          .filter((host) => host.length > 0),
-      )
-      .describe(
-        'Hosts an imageUrl may name although they resolve to private addresses (an internal image store), comma-separated, matched exactly; plain http is allowed to them. Allowed in production. Empty: only https to public addresses.',
-      ),
+    INPUT_FETCH_ALLOW_HOSTS: envHostList.describe(
+      'Hosts an imageUrl may name although they resolve to private addresses (an internal image store), comma-separated, matched exactly; plain http is allowed to them. Allowed in production. Empty: only https to public addresses.',
+    ),
     INPUT_FETCH_TIMEOUT_MS: z.coerce
       .number()
       .int()
@@ -188,18 +179,9 @@ export const apiEnvSchema = commonEnvSchema
       .describe(
         'JSON changes to the tiers, field by field, e.g. `{"free":{"submitsPerWindow":30,"maxJobsInFlight":50}}`; a new name adds a tier starting from `free`; unknown fields and reserved names (`constructor`, `__proto__`, `prototype`, …) stop the API at start. Give the admin CLI the same value.',
       ),
-    MODEL_FETCH_ALLOW_HOSTS: z
-      .string()
-      .default('')
-      .transform((text) =>
-        text
-          .split(',')
-          .map((host) => host.trim())
-          .filter((host) => host.length > 0),
-      )
-      .describe(
-        'Comma-separated hosts (an internal model store) that models may be registered from although they resolve to private addresses, matched exactly; plain http is allowed to them. Empty: https to public addresses only.',
-      ),
+    MODEL_FETCH_ALLOW_HOSTS: envHostList.describe(
+      'Comma-separated hosts (an internal model store) that models may be registered from although they resolve to private addresses, matched exactly; plain http is allowed to them. Empty: https to public addresses only.',
+    ),
     MODEL_FETCH_DEADLINE_MS: z.coerce
       .number()
       .int()

@@ -22,6 +22,17 @@ export const envPortList = z.string().transform((text, ctx): number[] => {
   return ports.map(Number);
 });
 
+/** Comma-separated host names (`images.internal,store.local`), trimmed; empty is none. */
+export const envHostList = z
+  .string()
+  .default('')
+  .transform((text) =>
+    text
+      .split(',')
+      .map((host) => host.trim())
+      .filter((host) => host.length > 0),
+  );
+
 /** A setting holding JSON (TIER_OVERRIDES): parsed, then checked against `schema`. */
 export function envJson<T extends z.ZodType>(schema: T) {
   return z

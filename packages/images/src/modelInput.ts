@@ -189,18 +189,50 @@ export function alignCornersResize(
     x1s[x] = Math.min(x0 + 1, inW - 1) * channels;
     fxs[x] = sx - x0;
   }
+  // Per output row: where its two source rows start, and the weight of the lower one.
   const row = inW * channels;
-  if (channels === 3) {
-    rgbRows(src, out, { row, inH, outW, outH, scaleY, x0s, x1s, fxs, slot, mul, add });
-    return out;
-  }
-  let o = 0;
+  const tops = new Int32Array(outH);
+  const bottoms = new Int32Array(outH);
+  const fys = new Float64Array(outH);
   for (let y = 0; y < outH; y++) {
     const sy = y * scaleY;
     const y0 = Math.floor(sy);
-    const top = y0 * row;
-    const bottom = Math.min(y0 + 1, inH - 1) * row;
-    const fy = sy - y0;
+    tops[y] = y0 * row;
+    bottoms[y] = Math.min(y0 + 1, inH - 1) * row;
+    fys[y] = sy - y0;
+  }
+  const grid: ResizeGrid = { outW, outH, tops, bottoms, fys, x0s, x1s, fxs, slot, mul, add };
+  if (channels === 3) rgbRows(src, out, grid);
+  else anyRows(src, out, channels, grid);
+  return out;
+}
+
+/** Where each output value is sampled from, and how it is scaled (see alignCornersResize). */
+interface ResizeGrid {
+  outW: number;
+  outH: number;
+  /** Per output row: the offsets of its top and bottom source rows, and the bottom one's weight. */
+  tops: Int32Array;
+  bottoms: Int32Array;
+  fys: Float64Array;
+  /** Per output column: the offsets of its left and right source pixels, and the right one's weight. */
+  x0s: Int32Array;
+  x1s: Int32Array;
+  fxs: Float32Array;
+  /** Per source channel: its output slot, multiplier and offset. */
+  slot: Int32Array;
+  mul: Float64Array;
+  add: Float64Array;
+}
+
+/** alignCornersResize's loop for any number of channels. */
+function anyRows(src: Uint8Array, out: Float32Array, channels: number, grid: ResizeGrid): void {
+  const { outW, outH, tops, bottoms, fys, x0s, x1s, fxs, slot, mul, add } = grid;
+  let o = 0;
+  for (let y = 0; y < outH; y++) {
+    const top = tops[y] as number;
+    const bottom = bottoms[y] as number;
+    const fy = fys[y] as number;
     for (let x = 0; x < outW; x++) {
       const l = x0s[x] as number;
       const r = x1s[x] as number;
@@ -219,21 +251,6 @@ export function alignCornersResize(
       o += channels;
     }
   }
-  return out;
-}
-
-interface ResizeGrid {
-  row: number;
-  inH: number;
-  outW: number;
-  outH: number;
-  scaleY: number;
-  x0s: Int32Array;
-  x1s: Int32Array;
-  fxs: Float32Array;
-  slot: Int32Array;
-  mul: Float64Array;
-  add: Float64Array;
 }
 
 /**
@@ -241,17 +258,15 @@ interface ResizeGrid {
  * loop): the same arithmetic in the same order, so the same values bit for bit.
  */
 function rgbRows(src: Uint8Array, out: Float32Array, grid: ResizeGrid): void {
-  const { row, inH, outW, outH, scaleY, x0s, x1s, fxs } = grid;
+  const { outW, outH, tops, bottoms, fys, x0s, x1s, fxs } = grid;
   const [s0, s1, s2] = grid.slot as unknown as [number, number, number];
   const [a0, a1, a2] = grid.mul as unknown as [number, number, number];
   const [b0, b1, b2] = grid.add as unknown as [number, number, number];
   let o = 0;
   for (let y = 0; y < outH; y++) {
-    const sy = y * scaleY;
-    const y0 = Math.floor(sy);
-    const top = y0 * row;
-    const bottom = Math.min(y0 + 1, inH - 1) * row;
-    const fy = sy - y0;
+    const top = tops[y] as number;
+    const bottom = bottoms[y] as number;
+    const fy = fys[y] as number;
     for (let x = 0; x < outW; x++) {
       const tl = top + (x0s[x] as number);
       const tr = top + (x1s[x] as number);

@@ -177,34 +177,38 @@ export function alignCornersResize(
     }
     return out;
   }
-  const scaleY = outH > 1 ? (inH - 1) / (outH - 1) : 0;
-  const scaleX = outW > 1 ? (inW - 1) / (outW - 1) : 0;
-  const x0s = new Int32Array(outW);
-  const x1s = new Int32Array(outW);
-  const fxs = new Float32Array(outW);
-  for (let x = 0; x < outW; x++) {
-    const sx = x * scaleX;
-    const x0 = Math.floor(sx);
-    x0s[x] = x0 * channels;
-    x1s[x] = Math.min(x0 + 1, inW - 1) * channels;
-    fxs[x] = sx - x0;
-  }
-  // Per output row: where its two source rows start, and the weight of the lower one.
-  const row = inW * channels;
-  const tops = new Int32Array(outH);
-  const bottoms = new Int32Array(outH);
-  const fys = new Float64Array(outH);
-  for (let y = 0; y < outH; y++) {
-    const sy = y * scaleY;
-    const y0 = Math.floor(sy);
-    tops[y] = y0 * row;
-    bottoms[y] = Math.min(y0 + 1, inH - 1) * row;
-    fys[y] = sy - y0;
-  }
+  // Per output column and row: where its two source pixels (rows) start, and the far one's weight
+  // (float32 across, as TF's kernel keeps it; double down).
+  const [x0s, x1s, fxs] = samplePoints(outW, inW, channels, new Float32Array(outW));
+  const [tops, bottoms, fys] = samplePoints(outH, inH, inW * channels, new Float64Array(outH));
   const grid: ResizeGrid = { outW, outH, tops, bottoms, fys, x0s, x1s, fxs, slot, mul, add };
   if (channels === 3) rgbRows(src, out, grid);
   else anyRows(src, out, channels, grid);
   return out;
+}
+
+/**
+ * Aligned-corners sampling along one axis: output `i` is taken at `i * (inSize - 1) / (outSize - 1)`,
+ * between source positions `near` and `far` (as offsets: the position times `stride`), `weights[i]`
+ * of the way to `far`.
+ */
+function samplePoints<W extends Float32Array | Float64Array>(
+  outSize: number,
+  inSize: number,
+  stride: number,
+  weights: W,
+): [Int32Array, Int32Array, W] {
+  const scale = outSize > 1 ? (inSize - 1) / (outSize - 1) : 0;
+  const near = new Int32Array(outSize);
+  const far = new Int32Array(outSize);
+  for (let i = 0; i < outSize; i++) {
+    const position = i * scale;
+    const low = Math.floor(position);
+    near[i] = low * stride;
+    far[i] = Math.min(low + 1, inSize - 1) * stride;
+    weights[i] = position - low;
+  }
+  return [near, far, weights];
 }
 
 /** Where each output value is sampled from, and how it is scaled (see alignCornersResize). */

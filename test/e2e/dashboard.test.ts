@@ -436,7 +436,11 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
 
     // A genuine worker failure: the input of a queued job goes missing (INPUT_MISSING, no retries).
     const broken = held[1]!;
-    const { rows } = await db.query<{ data: Buffer }>('SELECT data FROM job_inputs WHERE job_id = $1', [broken.id]);
+    // Its input row (the bytes, or where the blob store keeps them) is set aside, and put back below.
+    const { rows } = await db.query<{ input: unknown }>(
+      'SELECT to_jsonb(i) AS input FROM job_inputs i WHERE job_id = $1',
+      [broken.id],
+    );
     await db.query('DELETE FROM job_inputs WHERE job_id = $1', [broken.id]);
     await page.getByRole('button', { name: /Resume/ }).click();
     await panel.getByText('running', { exact: true }).waitFor();
@@ -473,7 +477,9 @@ describe('the dashboard in Chromium, against the real API, worker, Postgres and 
           .evaluateAll((found) => found.map((row) => row.getAttribute('data-job-id'))),
       )
       .toEqual([broken.id]);
-    await db.query('INSERT INTO job_inputs (job_id, data) VALUES ($1, $2)', [broken.id, rows[0]!.data]);
+    await db.query('INSERT INTO job_inputs SELECT * FROM jsonb_populate_record(NULL::job_inputs, $1)', [
+      rows[0]!.input,
+    ]);
     await jobsPanel.getByRole('button', { name: 'Retry all failed' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Retry them all' }).click();
     await jobsPanel.getByRole('status').getByText('Retried 1 failed job.').waitFor();

@@ -206,6 +206,13 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
     // Hot swap: a new live version is loaded and warmed up beside the old one, then switched to.
     pool.watch(env.MODEL_WATCH_INTERVAL_MS);
 
+    // One publisher for the job path's and the reconciler's events: they share its pipelined writes.
+    const events = new JobEventPublisher({
+      connection: producerConnection,
+      prefix: env.QUEUE_PREFIX,
+      retentionMs: env.EVENTS_RETENTION_MS,
+      maxLength: env.EVENTS_MAX_LENGTH,
+    });
     // The job path (claim, load inputs, preprocess, batch, run, record); the worker below is its queue wiring.
     const pipeline = new JobPipeline({
       execution,
@@ -213,12 +220,7 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
       models: pool,
       logger,
       workerId: env.WORKER_ID,
-      events: new JobEventPublisher({
-        connection: producerConnection,
-        prefix: env.QUEUE_PREFIX,
-        retentionMs: env.EVENTS_RETENTION_MS,
-        maxLength: env.EVENTS_MAX_LENGTH,
-      }),
+      events,
       // The pixels the API's validating decode made: those jobs are neither read nor decoded here.
       pixels: new PixelStore({ connection: producerConnection, prefix: env.QUEUE_PREFIX }),
       jobTimeoutMs: env.JOB_TIMEOUT_MS,
@@ -278,12 +280,7 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
                   })
                 : undefined,
             metrics,
-            events: new JobEventPublisher({
-              connection: producerConnection,
-              prefix: env.QUEUE_PREFIX,
-              retentionMs: env.EVENTS_RETENTION_MS,
-              maxLength: env.EVENTS_MAX_LENGTH,
-            }),
+            events,
             rollout: new RolloutGuard({
               registry,
               comparison: new VersionComparison(db),

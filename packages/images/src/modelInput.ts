@@ -390,7 +390,7 @@ export function pixelsToInput(
   const { channels } = input;
   if (pixels.length % channels !== 0)
     throw new AppError('PREPROCESSING_FAILED', `${pixels.length} bytes are not whole ${channels}-channel pixels`);
-  const { a, b } = inputScaling(input);
+  const { a, b, sourceOf } = inputScaling(input);
   const out = new Float32Array(pixels.length);
   const n = pixels.length;
   if (channels === 1) {
@@ -401,8 +401,7 @@ export function pixelsToInput(
   }
   const [a0, a1, a2] = a as [number, number, number];
   const [b0, b1, b2] = b as [number, number, number];
-  // Source channel feeding each output slot: identity for RGB, reversed for BGR.
-  const [s0, s2] = input.channelOrder === 'bgr' ? [2, 0] : [0, 2];
+  const [s0, , s2] = sourceOf as [number, number, number];
   for (let i = 0; i < n; i += 3) {
     out[i] = (pixels[i + s0] as number) * a0 + b0;
     out[i + 1] = (pixels[i + 1] as number) * a1 + b1;

@@ -20,6 +20,13 @@ function tickTime(iso: string): string {
   return clock.format(new Date(iso));
 }
 
+/** The latency chart's lines: each percentile and its colour. */
+const percentileLines = [
+  ['p50', '#4f46e5'],
+  ['p95', '#f59e0b'],
+  ['p99', '#ef4444'],
+] as const;
+
 /** Finished jobs per second over the window, split into succeeded and failed. */
 export function ThroughputChart({ series }: { series: StatsSeries }) {
   const data = series.buckets.map((bucket) => ({
@@ -110,33 +117,18 @@ export function LatencyChart({ series }: { series: StatsSeries }) {
             formatter={(value, name) => [formatDuration(Number(value)), String(name)]}
           />
           <Legend iconType="plainline" wrapperStyle={{ fontSize: 12 }} />
-          <Line
-            type="monotone"
-            dataKey="p50"
-            stroke="#4f46e5"
-            strokeWidth={2}
-            dot={{ r: 2 }}
-            connectNulls
-            isAnimationActive={false}
-          />
-          <Line
-            type="monotone"
-            dataKey="p95"
-            stroke="#f59e0b"
-            strokeWidth={2}
-            dot={{ r: 2 }}
-            connectNulls
-            isAnimationActive={false}
-          />
-          <Line
-            type="monotone"
-            dataKey="p99"
-            stroke="#ef4444"
-            strokeWidth={2}
-            dot={{ r: 2 }}
-            connectNulls
-            isAnimationActive={false}
-          />
+          {percentileLines.map(([key, colour]) => (
+            <Line
+              key={key}
+              type="monotone"
+              dataKey={key}
+              stroke={colour}
+              strokeWidth={2}
+              dot={{ r: 2 }}
+              connectNulls
+              isAnimationActive={false}
+            />
+          ))}
         </LineChart>
       </ResponsiveContainer>
     </figure>

@@ -8,6 +8,10 @@
 // - the raw model alone at its best batch size.
 //   pnpm bench e2e [--workers 1] [--clients 16] [--seconds 20] [--photos fixtures|synthetic|DIR] [--image 1024x768|native]
 //                  [--bare-processes N] [--raw-batches 1,4,8] [--raw-seconds 2] [--engine onnxruntime-cpu] [--prefer-wait]
+//                  [--repeat 1]
+// `--repeat N` runs each worker count N times (the platform, then its ceilings, each time) and
+// prints every run and the median of each figure over them: on a shared machine whose ceiling
+// moves from minute to minute, one run's ratio can be off by a third.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -22,7 +26,7 @@ import { benchUsers, coresRow, runClosedLoad, type LoadRunResult } from './lib/p
 import { machineLoad } from './lib/procStat.ts';
 import { measureBare, measureRaw } from './lib/rawModel.ts';
 import { startBenchServices } from './lib/services.ts';
-import { formatMs, printTable, writeResults } from './lib/stats.ts';
+import { formatMs, median, printTable, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -50,8 +54,10 @@ const { values } = parseArgs({
     'worker-env': { type: 'string' },
     'api-env': { type: 'string' },
     'cpu-prof': { type: 'string' },
+    repeat: { type: 'string', default: '1' },
   },
 });
+const repeat = Math.max(1, Number(values.repeat));
 const workerCounts = values.workers.split(',').map(Number);
 const photos = await benchPhotos(values.photos, values.image);
 const bareProcesses = Number(values['bare-processes'] ?? availableParallelism());
@@ -100,6 +106,8 @@ async function benchPhotos(source: string, size: string): Promise<Array<{ file: 
 
 interface E2eRow {
   workers: number;
+  /** Which of the --repeat runs (1-based). */
+  attempt: number;
   run: LoadRunResult;
   bareImagesPerSecond: number;
   bareRatio: number;
@@ -112,74 +120,77 @@ interface E2eRow {
 }
 const rows: E2eRow[] = [];
 try {
-  for (const workers of workerCounts) {
-    const platform = await startPlatform({
-      services,
-      modelsDir: values['models-dir'],
-      defaultModel: values.model,
-      workers,
-      queueName: `bench-${randomUUID()}`,
-      cpuProfileDir: values['cpu-prof'],
-      worker: envFlag(values['worker-env']),
-      api: envFlag(values['api-env']),
-    });
-    let run: LoadRunResult;
-    try {
-      const uploads = photos.map((photo, i) => multipartImage(photo.bytes, `photo-${i}.jpg`, 'image/jpeg'));
-      run = await runClosedLoad({
+  for (const workers of workerCounts)
+    for (let attempt = 1; attempt <= repeat; attempt++) {
+      const platform = await startPlatform({
         services,
-        platform,
-        users: await benchUsers(services, Number(values.users) || Number(values.clients)),
-        upload: uploads,
-        clients: Number(values.clients),
-        durationMs: Number(values.seconds) * 1000,
-        preferWait: values['prefer-wait'],
+        modelsDir: values['models-dir'],
+        defaultModel: values.model,
+        workers,
+        queueName: `bench-${randomUUID()}`,
+        cpuProfileDir: values['cpu-prof'],
+        worker: envFlag(values['worker-env']),
+        api: envFlag(values['api-env']),
       });
-    } finally {
-      await platform.stop();
+      let run: LoadRunResult;
+      try {
+        const uploads = photos.map((photo, i) => multipartImage(photo.bytes, `photo-${i}.jpg`, 'image/jpeg'));
+        run = await runClosedLoad({
+          services,
+          platform,
+          users: await benchUsers(services, Number(values.users) || Number(values.clients)),
+          upload: uploads,
+          clients: Number(values.clients),
+          durationMs: Number(values.seconds) * 1000,
+          preferWait: values['prefer-wait'],
+        });
+      } finally {
+        await platform.stop();
+      }
+      // The ceilings, measured right after (same machine state): the bare pipeline on every core,
+      // and the model alone in as many processes as worker entries.
+      const bare = await measureBare({
+        modelsDir: values['models-dir'],
+        model: values.model,
+        processes: bareProcesses,
+        seconds: Number(values['bare-seconds']),
+        backend: values.engine,
+        threads: 1,
+        images: photos.map((photo) => photo.file),
+      });
+      const raw = await measureRaw({
+        modelsDir: values['models-dir'],
+        model: values.model,
+        processes: workers,
+        batches: values['raw-batches'].split(',').map(Number),
+        seconds: Number(values['raw-seconds']),
+        backend: values.engine,
+        // The workers' default: one ONNX Runtime thread per process.
+        threads: 1,
+      });
+      const threads = 1;
+      rows.push({
+        workers,
+        attempt,
+        run,
+        bareImagesPerSecond: bare.imagesPerSecond,
+        bareRatio: run.jobsPerSecond / bare.imagesPerSecond,
+        rawImagesPerSecond: raw.best.imagesPerSecond,
+        rawBatch: raw.best.batch,
+        modelCpuMsPerImage: raw.best.msPerImage * threads,
+        ratio: run.jobsPerSecond / raw.best.imagesPerSecond,
+        load1: machineLoad().load1,
+      });
     }
-    // The ceilings, measured right after (same machine state): the bare pipeline on every core,
-    // and the model alone in as many processes as worker entries.
-    const bare = await measureBare({
-      modelsDir: values['models-dir'],
-      model: values.model,
-      processes: bareProcesses,
-      seconds: Number(values['bare-seconds']),
-      backend: values.engine,
-      threads: 1,
-      images: photos.map((photo) => photo.file),
-    });
-    const raw = await measureRaw({
-      modelsDir: values['models-dir'],
-      model: values.model,
-      processes: workers,
-      batches: values['raw-batches'].split(',').map(Number),
-      seconds: Number(values['raw-seconds']),
-      backend: values.engine,
-      // The workers' default: one ONNX Runtime thread per process.
-      threads: 1,
-    });
-    const threads = 1;
-    rows.push({
-      workers,
-      run,
-      bareImagesPerSecond: bare.imagesPerSecond,
-      bareRatio: run.jobsPerSecond / bare.imagesPerSecond,
-      rawImagesPerSecond: raw.best.imagesPerSecond,
-      rawBatch: raw.best.batch,
-      modelCpuMsPerImage: raw.best.msPerImage * threads,
-      ratio: run.jobsPerSecond / raw.best.imagesPerSecond,
-      load1: machineLoad().load1,
-    });
-  }
 } finally {
   await services.stop();
 }
 
 console.log();
 printTable(
-  rows.map(({ workers, run, bareImagesPerSecond, bareRatio, rawImagesPerSecond, ratio }) => ({
+  rows.map(({ workers, attempt, run, bareImagesPerSecond, bareRatio, rawImagesPerSecond, ratio }) => ({
     'worker entries': workers,
+    ...(repeat > 1 ? { run: attempt } : {}),
     jobs: run.succeeded,
     'jobs/s': run.jobsPerSecond.toFixed(1),
     [`bare pipeline images/s (${bareProcesses} processes)`]: bareImagesPerSecond.toFixed(1),
@@ -192,14 +203,21 @@ printTable(
   })),
 );
 console.log("\ncores busy during each run (of the machine's " + before.cores + ')');
-printTable(rows.map(({ workers, run }) => ({ 'worker processes': workers, ...coresRow(run) })));
+printTable(
+  rows.map(({ workers, attempt, run }) => ({
+    'worker processes': workers,
+    ...(repeat > 1 ? { run: attempt } : {}),
+    ...coresRow(run),
+  })),
+);
 // Where a job's CPU goes: the model's own share (from the raw run; an upper bound with several
 // threads, which may idle) and the rest of the worker (decode, resize, queue, database), the API
 // (validation, the stored pixels), Postgres, Redis.
 console.log('\nCPU ms per job, outside the model and in it');
 printTable(
-  rows.map(({ workers, run, modelCpuMsPerImage }) => ({
+  rows.map(({ workers, attempt, run, modelCpuMsPerImage }) => ({
     'worker processes': workers,
+    ...(repeat > 1 ? { run: attempt } : {}),
     'model (raw)': modelCpuMsPerImage.toFixed(1),
     'worker outside the model': Math.max(0, run.cpuMsPerJob.workers - modelCpuMsPerImage).toFixed(1),
     api: run.cpuMsPerJob.api.toFixed(1),
@@ -211,10 +229,13 @@ printTable(
     ).toFixed(1),
   })),
 );
-for (const { workers, run, bareRatio, modelCpuMsPerImage } of rows) {
-  const outside = Math.max(0, run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage);
+const outsideOf = ({ run, modelCpuMsPerImage }: E2eRow) =>
+  Math.max(0, run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage);
+for (const workers of workerCounts) {
+  const runs = rows.filter((row) => row.workers === workers);
+  const of = repeat > 1 ? `, the median of ${runs.length} runs` : '';
   console.log(
-    `${workers} worker entr${workers === 1 ? 'y' : 'ies'}: end to end ${bareRatio.toFixed(2)}× the bare pipeline (target ≥ 0.7); CPU per job outside the model ${outside.toFixed(1)} ms (target ≤ 8)`,
+    `${workers} worker entr${workers === 1 ? 'y' : 'ies'}${of}: ${median(runs.map((row) => row.run.jobsPerSecond)).toFixed(1)} jobs/s, end to end ${median(runs.map((row) => row.bareRatio)).toFixed(2)}× the bare pipeline (target ≥ 0.7); CPU per job outside the model ${median(runs.map(outsideOf)).toFixed(1)} ms (target ≤ 8)`,
   );
 }
 const after = machineLoad();
@@ -227,6 +248,7 @@ const file = writeResults('e2e', {
   clients: Number(values.clients),
   seconds: Number(values.seconds),
   privateRedis: services.privateRedis,
+  repeat,
   rows,
   load: { before, after },
 });

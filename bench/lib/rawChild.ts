@@ -117,12 +117,14 @@ try {
       if (message.cmd === 'preprocess') {
         // One image at a time, as one job of the worker or one submit of the API.
         const image = await photoLikeImage(message.width, message.height, 'jpeg');
-        const { pixels } = await validateImage(image, {}, { pixels: imageInputOf(manifest) });
+        // `always`: the stored-pixels stages measure the handoff even where the API would not choose it.
+        const handoff = { pixels: imageInputOf(manifest), preparePixels: 'always' } as const;
+        const { pixels } = await validateImage(image, {}, handoff);
         const stages: Record<PreprocessStage, () => Promise<unknown>> = {
           decode: () => imageToInput(image, imageInputOf(manifest)),
           prepared: async () => preparedToInput(pixels!, imageInputOf(manifest)),
           validate: () => validateImage(image),
-          'validate-pixels': () => validateImage(image, {}, { pixels: imageInputOf(manifest) }),
+          'validate-pixels': () => validateImage(image, {}, handoff),
         };
         const step = stages[message.stage];
         await step();

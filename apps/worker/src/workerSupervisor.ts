@@ -78,6 +78,10 @@ export class WorkerSupervisor {
     const { entry, workerId, port, logger } = this.#options;
     const childId = `${workerId}-${index + 1}`;
     const child = fork(entry, [], {
+      // Under `node --cpu-prof-name=X.cpuprofile` (the benchmarks' profiles) each child writes its own X-N.cpuprofile.
+      execArgv: process.execArgv.map((arg) =>
+        arg.startsWith('--cpu-prof-name=') ? arg.replace(/(\.cpuprofile)?$/, `-${index + 1}$1`) : arg,
+      ),
       env: {
         ...process.env,
         WORKER_PROCESSES: '1',

@@ -18,6 +18,12 @@ export interface QueueAdmissionOptions {
   maxQueuedJobs?: number | undefined;
   /** `Retry-After` of a QUEUE_FULL answer, in seconds. @defaultValue 5 */
   queueFullRetryAfterSeconds?: number;
+  /**
+   * How old a queue-length read under the cap may be for the early check at submit to reuse it
+   * (see checkCapacity); the reservation still holds the cap per job. 0: every submit reads.
+   * @defaultValue 100
+   */
+  capacityReadMaxAgeMs?: number | undefined;
   /** Announces new (queued) jobs; the worker and the commands make the other transitions. @defaultValue none: not announced */
   lifecycle?: JobLifecycle | undefined;
   /**
@@ -228,15 +234,22 @@ export class QueueAdmission {
 
   /** The queue-length read in progress, shared by every submit that arrives while it runs. */
   #capacityRead: Promise<number> | undefined;
+  /** The last queue length read under the cap, and when (performance.now()). */
+  #capacityUnder: { inFlight: number; at: number } | undefined;
 
   /**
    * The global cap on work in the system, checked early, before an image is decoded: a full
    * platform refuses at once. It only reads (concurrent submits can pass it together); what
    * holds the cap per job is the reservation each admission group takes (#admitGroup). Submits
-   * that arrive while one read of the queue length is in flight share it (one Redis round trip
-   * for all of them).
+   * share one read of the queue length (three scripts on Redis, one per model queue and the
+   * legacy one): the read in flight, or one under the cap made in the last
+   * `capacityReadMaxAgeMs`. A length at the cap is never reused, so a drained platform admits
+   * again at once.
    */
   async checkCapacity(): Promise<number> {
+    const recent = this.#capacityUnder;
+    const maxAgeMs = this.#options.capacityReadMaxAgeMs ?? 100;
+    if (recent && performance.now() - recent.at < maxAgeMs) return recent.inFlight;
     let inFlight: number;
     try {
       this.#capacityRead ??= this.#options.queue.inFlightCount().finally(() => (this.#capacityRead = undefined));
@@ -244,7 +257,11 @@ export class QueueAdmission {
     } catch (error) {
       throw queueUnavailable(error);
     }
-    if (inFlight >= this.queueCap) throw this.#queueFull();
+    if (inFlight >= this.queueCap) {
+      this.#capacityUnder = undefined;
+      throw this.#queueFull();
+    }
+    this.#capacityUnder = { inFlight, at: performance.now() };
     return inFlight;
   }
 

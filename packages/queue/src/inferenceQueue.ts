@@ -12,7 +12,7 @@ import {
   type InferenceJobPayload,
   type InferenceJobPolicy,
 } from '@inferq/core';
-import { isRedisReady, withTimeout } from './redis.ts';
+import { evalCached, isRedisReady, withTimeout } from './redis.ts';
 
 export interface InferenceQueueOptions {
   /** A producer connection (see createRedisConnection). */
@@ -420,7 +420,8 @@ export class InferenceQueue {
       if (!this.isReady()) throw new Error('Redis is not connected');
       const keys = [this.#reservationsKey, ...lists, ...sets];
       answer = (await withTimeout(
-        this.connection.eval(
+        evalCached(
+          this.connection,
           reserveCapacityScript,
           keys.length,
           ...keys,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 
 export type RedisRole = 'producer' | 'consumer';
@@ -33,6 +34,27 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis {
       : // null: a Worker's blocking commands must survive Redis restarts
         { maxRetriesPerRequest: null, enableOfflineQueue: true };
   return new Redis(options.url, { ...common, ...roleOptions });
+}
+
+const scriptShas = new Map<string, string>();
+
+/**
+ * Runs a Lua script by its SHA1 (EVALSHA), sending its text (EVAL, which also caches it in Redis)
+ * only when Redis answers NOSCRIPT: after a restart or a SCRIPT FLUSH. EVAL on every call sends
+ * the whole script and has Redis hash it again each time.
+ */
+export async function evalCached(redis: Redis, script: string, keyCount: number, ...args: string[]): Promise<unknown> {
+  let sha = scriptShas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    scriptShas.set(script, sha);
+  }
+  try {
+    return await redis.evalsha(sha, keyCount, ...args);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return await redis.eval(script, keyCount, ...args);
+  }
 }
 
 /** True when the connection can take a command right now. */

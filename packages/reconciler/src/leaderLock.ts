@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { evalCached } from '@inferq/queue';
 
 export interface LeaderLockOptions {
   /** A producer connection: a lock that cannot be reached is simply not held. */
@@ -44,7 +45,7 @@ export class LeaderLock {
   async acquire(): Promise<boolean> {
     const { connection, key, owner, ttlMs } = this.#options;
     try {
-      return (await connection.eval(acquireScript, 1, key, owner, String(ttlMs))) === 1;
+      return (await evalCached(connection, acquireScript, 1, key, owner, String(ttlMs))) === 1;
     } catch {
       return false;
     }
@@ -53,6 +54,6 @@ export class LeaderLock {
   /** Gives the lease up if this owner holds it, so another worker can take over at once. */
   async release(): Promise<void> {
     const { connection, key, owner } = this.#options;
-    await connection.eval(releaseScript, 1, key, owner).catch(() => {});
+    await evalCached(connection, releaseScript, 1, key, owner).catch(() => {});
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { open, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -37,10 +37,16 @@ export class FileBlobStore implements BlobStore {
 
   async put(key: string, body: Buffer): Promise<void> {
     const target = this.#path(key);
-    await mkdir(path.dirname(target), { recursive: true });
     const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
     try {
-      await writeFile(temporary, body);
+      try {
+        await writeFile(temporary, body);
+      } catch (error) {
+        // The folder is made on the first write into it (or again after it was removed), not on every write.
+        if (!isMissing(error)) throw error;
+        await mkdir(path.dirname(target), { recursive: true });
+        await writeFile(temporary, body);
+      }
       await rename(temporary, target);
     } catch (error) {
       await rm(temporary, { force: true });
@@ -49,6 +55,15 @@ export class FileBlobStore implements BlobStore {
   }
 
   async get(key: string, options: { maxBytes?: number } = {}): Promise<Buffer | null> {
+    if (options.maxBytes === undefined) {
+      // One readFile: no size to check first (the job path's inputs were bounded when written).
+      try {
+        return await readFile(this.#path(key));
+      } catch (error) {
+        if (isMissing(error)) return null;
+        throw error;
+      }
+    }
     let handle;
     try {
       handle = await open(this.#path(key), 'r');
@@ -58,8 +73,7 @@ export class FileBlobStore implements BlobStore {
     }
     try {
       const { size } = await handle.stat();
-      if (options.maxBytes !== undefined && size > options.maxBytes)
-        throw new BlobTooLargeError(size, options.maxBytes);
+      if (size > options.maxBytes) throw new BlobTooLargeError(size, options.maxBytes);
       return await handle.readFile();
     } finally {
       await handle.close();

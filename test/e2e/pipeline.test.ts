@@ -172,7 +172,8 @@ describe('upload → queue → worker → result → poll, with real processes',
       });
       await pixels.putMany([{ jobId: handedOtherSpec.id, pixels: otherPixels }]);
       const all = [bare, legacy, legacyOtherSpec, handedOtherSpec];
-      for (const job of all) await queue.enqueue({ jobId: job.id, model: 'nsfw' });
+      for (const job of all)
+        await queue.enqueue({ jobId: job.id, model: 'nsfw', ...(job === handedOtherSpec ? { pixels: true } : {}) });
       for (const job of all) {
         const decoded = await waitForFinal(caller, job.id);
         expect(decoded.status).toBe('succeeded');

@@ -30,6 +30,11 @@ export const inferenceJobPayloadSchema = z.object({
    * apart and never changes the job's row. Its queue entry's id is `shadowEntryId(jobId)`.
    */
   shadow: z.literal(true).optional(),
+  /**
+   * The API handed this job's model pixels over (the pixel store in Redis). Absent: none were,
+   * and the worker does not ask for them.
+   */
+  pixels: z.literal(true).optional(),
 });
 
 /** The BullMQ job id of a job's shadow run (BullMQ ids may not contain ':'). */

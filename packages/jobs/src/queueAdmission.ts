@@ -50,7 +50,7 @@ export interface QueueAdmissionOptions {
 /** An admission as the group commit writes it, and the job it enqueues. */
 export interface PendingAdmission {
   request: AdmitRequest;
-  payload: { jobId: string; model: string; modelVersion?: string; traceparent?: string };
+  payload: { jobId: string; model: string; modelVersion?: string; traceparent?: string; pixels?: true };
   /** The version that also runs the job, its result kept apart (a split's shadow). */
   shadow: string | undefined;
   /** The model pixels made while validating, handed to the worker through the pixel store. */
@@ -159,7 +159,14 @@ export class QueueAdmission {
     const handed = created.flatMap(({ pending, job }) =>
       pending.pixels ? [{ jobId: job.id, pixels: pending.pixels }] : [],
     );
-    if (handed.length > 0) await this.#options.pixels?.putMany(handed).catch(() => {});
+    // Marked in the payload only once stored: a worker asks Redis for the pixels of marked jobs alone.
+    if (handed.length > 0 && this.#options.pixels) {
+      const stored = await this.#options.pixels.putMany(handed).then(
+        () => true,
+        () => false,
+      );
+      if (stored) for (const { pending } of created) if (pending.pixels) pending.payload.pixels = true;
+    }
     try {
       await queue.enqueueMany(
         created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })),

@@ -21,9 +21,9 @@ export interface AttemptClaimsOptions {
 /**
  * Step 1, claim: starts the attempt on the job's row. Jobs taken from the queue together (a
  * batch's worth of slots frees at once) are claimed in one statement that also reads their
- * inputs; one at a time while the worker is quiet. Their pixels, where the API handed some over,
- * are taken from Redis first (one pipeline), so those jobs' inputs are not read at all. Redis
- * failing here only costs decodes.
+ * inputs; one at a time while the worker is quiet. Their pixels, where the API handed some over
+ * (the payload says so), are taken from Redis first (one pipeline), so those jobs' inputs are not
+ * read at all. Redis failing here only costs decodes.
  */
 export class AttemptClaims {
   readonly #options: AttemptClaimsOptions;
@@ -36,9 +36,15 @@ export class AttemptClaims {
       maxDelayMs: 0,
       run: async (attempts) => {
         const ids = attempts.map(({ payload }) => payload.jobId);
-        const handed: Array<StoredPixels | undefined> = options.pixels
-          ? await options.pixels.takeMany(ids).catch(() => ids.map(() => undefined))
-          : [];
+        // Only the jobs whose payload says pixels were handed over: no Redis read for the others.
+        const marked = attempts.flatMap(({ payload }, i) => (payload.pixels ? [i] : []));
+        const handed: Array<StoredPixels | undefined> = ids.map(() => undefined);
+        if (options.pixels && marked.length > 0) {
+          const taken = await options.pixels
+            .takeMany(marked.map((i) => ids[i]!))
+            .catch(() => marked.map(() => undefined));
+          marked.forEach((i, k) => (handed[i] = taken[k]));
+        }
         const withoutInput = ids.filter((_, i) => handed[i] !== undefined);
         const started = await options.lifecycle.start(
           attempts.map(({ payload, userId }) => ({ id: payload.jobId, userId, model: payload.model })),

@@ -157,8 +157,20 @@ describe('JobPipeline', () => {
     await pixels.putMany([
       { jobId: id, pixels: { data: Buffer.from([0, 255, 0, 255]), spec: pixelSpecKey(manifest.input!) } },
     ]);
-    expect((await pipeline.process(attemptOf(id), 'digits')).status).toBe('succeeded');
+    const marked = attemptOf(id, { data: { jobId: id, model: 'digits', pixels: true } });
+    expect((await pipeline.process(marked, 'digits')).status).toBe('succeeded');
     expect(await sourceCount(metrics, 'prepared')).toBe(1);
+  });
+
+  it('does not look for handed-over pixels of a job whose payload names none', async () => {
+    const { pipeline, pixels, metrics } = setup();
+    const id = await queuedJob();
+    const handed = { data: Buffer.from([0, 255, 0, 255]), spec: pixelSpecKey(manifest.input!) };
+    await pixels.putMany([{ jobId: id, pixels: handed }]);
+    expect((await pipeline.process(attemptOf(id), 'digits')).status).toBe('succeeded');
+    expect(await sourceCount(metrics, 'decoded')).toBe(1);
+    // Left where they were (they lapse with PIXEL_HANDOFF_TTL_MS).
+    expect(await pixels.takeMany([id])).toEqual([handed]);
   });
 
   it('writes the result sink copy before succeeded is announced', async () => {

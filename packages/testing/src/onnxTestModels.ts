@@ -77,6 +77,31 @@ export function twoInputModel(): Uint8Array {
   });
 }
 
+/**
+ * `input_ids` INT64 [batch, sequence] → each token's row of the initializer `table`, averaged over
+ * the sequence, times the initializer `head` → `logits`: the text classifiers' graph.
+ */
+function meanEmbeddingNodes(head: string): onnxProto.onnx.INodeProto[] {
+  return [
+    {
+      opType: 'Gather',
+      input: ['table', 'input_ids'],
+      output: ['embedded'],
+      attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+    },
+    {
+      opType: 'ReduceMean',
+      input: ['embedded'],
+      output: ['pooled'],
+      attribute: [
+        { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
+        { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+      ],
+    },
+    { opType: 'MatMul', input: ['pooled', head], output: ['logits'] },
+  ];
+}
+
 /** The token model's embedding table: token t's row is [t, 2t, 1, 0]. */
 export const tokenVocabulary = 16;
 /** Its classifier: scores = mean embedding × W, W's columns are dims 0, 1 and 2 (labels below). */
@@ -89,24 +114,7 @@ export const tokenLabels = ['first', 'second', 'bias'];
 export function tokenClassifierModel(): Uint8Array {
   const table = Array.from({ length: tokenVocabulary }, (_, t) => [t, 2 * t, 1, 0]).flat();
   return model('token-classifier', {
-    node: [
-      {
-        opType: 'Gather',
-        input: ['table', 'input_ids'],
-        output: ['embedded'],
-        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
-      },
-      {
-        opType: 'ReduceMean',
-        input: ['embedded'],
-        output: ['pooled'],
-        attribute: [
-          { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
-          { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
-        ],
-      },
-      { opType: 'MatMul', input: ['pooled', 'w'], output: ['logits'] },
-    ],
+    node: meanEmbeddingNodes('w'),
     initializer: [
       floats('table', [tokenVocabulary, 4], table),
       floats('w', [4, 3], [1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]),
@@ -248,24 +256,7 @@ export function tinyConvNetModel(): Uint8Array {
  */
 export function tinyTextModel(): Uint8Array {
   return model('tiny-text', {
-    node: [
-      {
-        opType: 'Gather',
-        input: ['table', 'input_ids'],
-        output: ['embedded'],
-        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
-      },
-      {
-        opType: 'ReduceMean',
-        input: ['embedded'],
-        output: ['pooled'],
-        attribute: [
-          { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
-          { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
-        ],
-      },
-      { opType: 'MatMul', input: ['pooled', 'head_w'], output: ['logits'] },
-    ],
+    node: meanEmbeddingNodes('head_w'),
     initializer: [floats('table', [1000, 16], weights(1000 * 16, 5)), floats('head_w', [16, 2], weights(16 * 2, 6))],
     input: [{ name: 'input_ids', type: T.INT64, dims: ['batch', 'sequence'] }],
     output: [{ name: 'logits', type: T.FLOAT, dims: ['batch', 2] }],

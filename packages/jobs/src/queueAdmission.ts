@@ -156,16 +156,16 @@ export class QueueAdmission {
       : [];
     // The pixels go first, so the worker that takes a job finds them. Should Redis refuse them,
     // the enqueue below fails too, or the worker decodes the stored upload: nothing is lost.
-    const handed = created.flatMap(({ pending, job }) =>
-      pending.pixels ? [{ jobId: job.id, pixels: pending.pixels }] : [],
-    );
+    const handed = created.filter(({ pending }) => pending.pixels);
     // Marked in the payload only once stored: a worker asks Redis for the pixels of marked jobs alone.
     if (handed.length > 0 && this.#options.pixels) {
-      const stored = await this.#options.pixels.putMany(handed).then(
-        () => true,
-        () => false,
-      );
-      if (stored) for (const { pending } of created) if (pending.pixels) pending.payload.pixels = true;
+      const stored = await this.#options.pixels
+        .putMany(handed.map(({ pending, job }) => ({ jobId: job.id, pixels: pending.pixels! })))
+        .then(
+          () => true,
+          () => false,
+        );
+      if (stored) for (const { pending } of handed) pending.payload.pixels = true;
     }
     try {
       await queue.enqueueMany(

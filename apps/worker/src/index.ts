@@ -2,6 +2,7 @@ import { setPriority } from 'node:os';
 import { pino } from 'pino';
 import { countBuffersInHeapLimit } from '@inferq/core/garbageCollection';
 import { handleShutdown } from '@inferq/core/shutdown';
+import { jpegDecoderName } from '@inferq/images';
 import { parseWorkerEnv } from './env.ts';
 import { buildWorkerServices } from './services.ts';
 import { WorkerSupervisor } from './workerSupervisor.ts';
@@ -46,7 +47,8 @@ if (env.WORKER_PROCESSES > 1) {
 } else {
   const services = buildWorkerServices(env, logger);
   const { models } = await services.start();
-  logger.info({ queue: env.QUEUE_NAME, models }, 'worker taking jobs');
+  // libjpeg-turbo, or sharp where the system lacks libturbojpeg (Debian: libturbojpeg0).
+  logger.info({ queue: env.QUEUE_NAME, models, jpegDecoder: jpegDecoderName() }, 'worker taking jobs');
 
   handleShutdown({
     logger,

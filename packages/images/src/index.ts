@@ -7,3 +7,4 @@ export * from './modelInput.ts';
 export * from './imageEnd.ts';
 export * from './imageMetadata.ts';
 export * from './thumbnail.ts';
+export { jpegDecoderName } from './turboJpeg.ts';

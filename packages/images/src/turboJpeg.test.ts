@@ -1,0 +1,165 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import type { ModelInput } from '@inferq/models';
+import { alignCornersResize, imageToInput, inputScaling, makeModelPixels } from './modelInput.ts';
+import { jpegDecoderName, jpegFastPath } from './turboJpeg.ts';
+import { photoLikeImage, rotatedJpeg, truncatedJpeg, validPng } from './testing/imageFixtures.ts';
+
+const photos = path.join(import.meta.dirname, '../../inference/test/fixtures/photos');
+const available = jpegDecoderName() === 'libjpeg-turbo';
+// CI installs libturbojpeg0: there the path must be in use, not skipped.
+const describeFast = available || process.env.CI ? describe : describe.skip;
+
+/** nsfw's input: 224×224 RGB, aligned-corners resize, /255. */
+const nsfwLike: ModelInput = {
+  width: 224,
+  height: 224,
+  channels: 3,
+  resize: 'fill',
+  resizeKernel: 'alignCorners',
+  scale: { mode: 'divide', divisor: 255 },
+  channelOrder: 'rgb',
+  layout: 'nhwc',
+};
+/** Another aligned-corners input: BGR, mean and std per channel, not square. */
+const bgrMeanStd: ModelInput = {
+  width: 40,
+  height: 30,
+  channels: 3,
+  resize: 'fill',
+  resizeKernel: 'alignCorners',
+  scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] },
+  channelOrder: 'bgr',
+  layout: 'nhwc',
+};
+
+const bytesOf = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+
+async function sharpRgb(jpeg: Buffer) {
+  return sharp(jpeg, { failOn: 'error', autoOrient: true })
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+}
+
+/** Every layout libjpeg takes apart differently: subsamplings, progressive, restarts, odd sides, grey. */
+async function variants(): Promise<Array<[string, Buffer]>> {
+  const coffee = await readFile(path.join(photos, 'coffee.jpg'));
+  const base = sharp(coffee).resize(333, 517, { fit: 'fill' });
+  return [
+    ['astronaut.jpg', await readFile(path.join(photos, 'astronaut.jpg'))],
+    ['coffee.jpg', coffee],
+    ['4:2:0', await base.clone().jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer()],
+    ['4:4:4', await base.clone().jpeg({ quality: 95, chromaSubsampling: '4:4:4' }).toBuffer()],
+    ['progressive', await base.clone().jpeg({ quality: 80, progressive: true }).toBuffer()],
+    ['grey', await base.clone().greyscale().jpeg({ quality: 85 }).toBuffer()],
+    ['photo-like 640×480', await photoLikeImage(640, 480)],
+  ];
+}
+
+describeFast('JPEG decoding through libjpeg-turbo', () => {
+  it('is in use here', () => {
+    expect(jpegDecoderName()).toBe('libjpeg-turbo');
+  });
+
+  it('gives sharp’s pixels byte for byte, for every layout', async () => {
+    for (const [name, jpeg] of await variants()) {
+      const ours = await jpegFastPath(jpeg, { maxPixels: 1e8 }, (pixels) => ({
+        data: Buffer.from(pixels.data),
+        width: pixels.width,
+        height: pixels.height,
+      }));
+      const theirs = await sharpRgb(jpeg);
+      expect(ours, name).not.toBeNull();
+      expect(ours!.clean, name).toBe(true);
+      expect([ours!.value.width, ours!.value.height], name).toEqual([theirs.info.width, theirs.info.height]);
+      expect(ours!.value.data.equals(theirs.data), name).toBe(true);
+    }
+  });
+
+  it('makes the model input bit for bit as the sharp path does', async () => {
+    for (const [name, jpeg] of await variants()) {
+      for (const spec of [nsfwLike, bgrMeanStd]) {
+        const viaSharp = await makeModelPixels(
+          sharp(jpeg, { failOn: 'error', autoOrient: true, pages: 1 }),
+          spec,
+          inputScaling(spec),
+        );
+        const input = await imageToInput(jpeg, spec);
+        expect(
+          bytesOf(input).equals(bytesOf(viaSharp.data as Float32Array)),
+          `${name}, ${spec.width}×${spec.height}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('leaves to sharp what it would decode differently: an ICC profile, an EXIF rotation, CMYK, other formats', async () => {
+    const coffee = await readFile(path.join(photos, 'coffee.jpg'));
+    const cases: Array<[string, Buffer]> = [
+      ['Display P3 profile', await sharp(coffee).withIccProfile('p3').jpeg().toBuffer()],
+      ['EXIF orientation 6', await rotatedJpeg(64, 48)],
+      ['CMYK', await sharp(coffee).toColourspace('cmyk').jpeg().toBuffer()],
+      ['PNG', await validPng()],
+    ];
+    for (const [name, bytes] of cases) {
+      expect(await jpegFastPath(bytes, { maxPixels: 1e8 }, () => true), name).toBeNull();
+    }
+    // Those still come out as sharp makes them, through imageToInput.
+    const p3 = cases[0]![1];
+    const viaSharp = await makeModelPixels(
+      sharp(p3, { failOn: 'error', autoOrient: true }),
+      nsfwLike,
+      inputScaling(nsfwLike),
+    );
+    expect(bytesOf(await imageToInput(p3, nsfwLike)).equals(bytesOf(viaSharp.data as Float32Array))).toBe(true);
+  });
+
+  it('refuses more pixels than allowed before decoding', async () => {
+    const jpeg = await photoLikeImage(640, 480);
+    expect(await jpegFastPath(jpeg, { maxPixels: 640 * 480 - 1 }, () => true)).toBeNull();
+    expect(await jpegFastPath(jpeg, { maxPixels: 640 * 480 }, () => true)).not.toBeNull();
+  });
+
+  it('reports a truncated or corrupt stream as not clean, at full size and at 1/8', async () => {
+    const truncated = await truncatedJpeg(256, 192, 0.5);
+    const corrupt = Buffer.from(await photoLikeImage(640, 480));
+    for (let i = corrupt.length - 400; i < corrupt.length - 300; i++) corrupt[i] = (corrupt[i] as number) ^ 0x5a;
+    for (const shrink of [1, 8] as const) {
+      for (const [name, bytes] of [
+        ['truncated', truncated],
+        ['corrupt', corrupt],
+      ] as const) {
+        const outcome = await jpegFastPath(bytes, { maxPixels: 1e8, shrink, checkOnly: true }, () => true);
+        expect(outcome === null || outcome.clean === false, `${name} at 1/${shrink}`).toBe(true);
+      }
+    }
+  });
+
+  it('decodes at 1/8 of each side, rounded up', async () => {
+    const jpeg = await sharp(await photoLikeImage(640, 480))
+      .resize(333, 517, { fit: 'fill' })
+      .jpeg()
+      .toBuffer();
+    const outcome = await jpegFastPath(jpeg, { maxPixels: 1e8, shrink: 8 }, (pixels) => [pixels.width, pixels.height]);
+    expect(outcome).toEqual({ value: [42, 65], clean: true });
+  });
+
+  it('serves decodes in flight at once, each with its own pixels', async () => {
+    const [a, b] = [await photoLikeImage(640, 480), await readFile(path.join(photos, 'coffee.jpg'))];
+    const sums = await Promise.all(
+      [a, b, a, b, a, b, a, b].map((jpeg) =>
+        jpegFastPath(jpeg, { maxPixels: 1e8 }, (pixels) =>
+          alignCornersResize(pixels.data, pixels.width, pixels.height, 3, 8, 8),
+        ),
+      ),
+    );
+    const [first, second] = [sums[0]!.value, sums[1]!.value];
+    expect(first).not.toEqual(second);
+    sums.forEach((outcome, i) => expect(outcome!.value).toEqual(i % 2 === 0 ? first : second));
+  });
+});

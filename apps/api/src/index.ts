@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { handleShutdown } from '@inferq/core/shutdown';
+import { useJpegDecoder } from '@inferq/images';
 import { buildApiProcess } from './apiProcess.ts';
 import { parseApiEnv } from './env.ts';
 
@@ -12,9 +13,11 @@ const logger = pino(
   logDestination,
 );
 
+// The check at submit decodes plain JPEGs with libjpeg-turbo where the system has it.
+const jpegDecoder = useJpegDecoder(env.JPEG_DECODER);
 const api = buildApiProcess(env, logger);
 const address = await api.start();
-logger.info({ port: address.port, host: address.address }, 'api listening');
+logger.info({ port: address.port, host: address.address, jpegDecoder }, 'api listening');
 
 handleShutdown({
   logger,

@@ -2,7 +2,7 @@ import { setPriority } from 'node:os';
 import { pino } from 'pino';
 import { countBuffersInHeapLimit } from '@inferq/core/garbageCollection';
 import { handleShutdown } from '@inferq/core/shutdown';
-import { jpegDecoderName } from '@inferq/images';
+import { useJpegDecoder } from '@inferq/images';
 import { parseWorkerEnv } from './env.ts';
 import { buildWorkerServices } from './services.ts';
 import { WorkerSupervisor } from './workerSupervisor.ts';
@@ -11,6 +11,8 @@ const env = parseWorkerEnv(process.env);
 // Before the first upload or decode: buffers count in V8's heap limit (see countBuffersInHeapLimit).
 if (env.GC_BUFFERS_IN_HEAP_LIMIT) countBuffersInHeapLimit();
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
+// libjpeg-turbo, or sharp where the system lacks libturbojpeg (Debian: libturbojpeg0).
+const jpegDecoder = useJpegDecoder(env.JPEG_DECODER);
 // First, before any thread exists: Linux sets the priority per thread, and threads started later
 // (libuv's pool, where sharp decodes) inherit it from the main thread.
 if (env.WORKER_NICE !== 0) {
@@ -47,8 +49,7 @@ if (env.WORKER_PROCESSES > 1) {
 } else {
   const services = buildWorkerServices(env, logger);
   const { models } = await services.start();
-  // libjpeg-turbo, or sharp where the system lacks libturbojpeg (Debian: libturbojpeg0).
-  logger.info({ queue: env.QUEUE_NAME, models, jpegDecoder: jpegDecoderName() }, 'worker taking jobs');
+  logger.info({ queue: env.QUEUE_NAME, models, jpegDecoder }, 'worker taking jobs');
 
   handleShutdown({
     logger,

@@ -7,4 +7,4 @@ export * from './modelInput.ts';
 export * from './imageEnd.ts';
 export * from './imageMetadata.ts';
 export * from './thumbnail.ts';
-export { jpegDecoderName } from './turboJpeg.ts';
+export { jpegDecoderName, useJpegDecoder, type JpegDecoderChoice } from './turboJpeg.ts';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { ModelInput } from '@inferq/models';
 import { alignCornersResize, imageToInput, inputScaling, makeModelPixels } from './modelInput.ts';
-import { jpegDecoderName, jpegFastPath } from './turboJpeg.ts';
+import { jpegDecoderName, jpegFastPath, useJpegDecoder } from './turboJpeg.ts';
 import { photoLikeImage, rotatedJpeg, truncatedJpeg, validPng } from './testing/imageFixtures.ts';
 
 const photos = path.join(import.meta.dirname, '../../inference/test/fixtures/photos');
@@ -64,6 +64,17 @@ async function variants(): Promise<Array<[string, Buffer]>> {
 describeFast('JPEG decoding through libjpeg-turbo', () => {
   it('is in use here', () => {
     expect(jpegDecoderName()).toBe('libjpeg-turbo');
+  });
+
+  it('stands aside for sharp when the process is told so (JPEG_DECODER=sharp)', async () => {
+    const jpeg = await photoLikeImage(64, 48);
+    try {
+      expect(useJpegDecoder('sharp')).toBe('sharp');
+      expect(await jpegFastPath(jpeg, { maxPixels: 1e8 }, () => true)).toBeNull();
+    } finally {
+      expect(useJpegDecoder('auto')).toBe('libjpeg-turbo');
+    }
+    expect(await jpegFastPath(jpeg, { maxPixels: 1e8 }, () => true)).toEqual({ value: true, clean: true });
   });
 
   it('gives sharp’s pixels byte for byte, for every layout', async () => {

@@ -11,7 +11,8 @@ import koffi from 'koffi';
  * Only what that holds for is decoded here: 8-bit baseline or progressive JPEG in YCbCr or grey,
  * with no ICC profile (sharp converts an embedded profile to sRGB) and no EXIF orientation other
  * than 1. Everything else, and every machine without the library, goes on through sharp:
- * {@link jpegFastPath} answers null then. `JPEG_DECODER=sharp` turns this path off.
+ * {@link jpegFastPath} answers null then. `useJpegDecoder('sharp')` (JPEG_DECODER=sharp) turns
+ * this path off.
  */
 
 /** TurboJPEG constants (turbojpeg.h). */
@@ -54,10 +55,24 @@ interface Binding {
 }
 
 let loaded: Binding | null | undefined;
+let choice: JpegDecoderChoice = 'auto';
+
+/** `auto`: libjpeg-turbo where the library loads, sharp elsewhere; `sharp`: sharp alone. */
+export type JpegDecoderChoice = 'auto' | 'sharp';
+
+/**
+ * Picks the JPEG decoder for this process (the JPEG_DECODER setting); call it at start, before the
+ * first image. Returns the one in use.
+ */
+export function useJpegDecoder(decoder: JpegDecoderChoice): 'libjpeg-turbo' | 'sharp' {
+  choice = decoder;
+  loaded = undefined;
+  return jpegDecoderName();
+}
 
 function load(): Binding | null {
   if (loaded !== undefined) return loaded;
-  if ((process.env.JPEG_DECODER ?? '').toLowerCase() === 'sharp') return (loaded = null);
+  if (choice === 'sharp') return (loaded = null);
   try {
     const library = 'libturbojpeg.so.0';
     const lib = koffi.load(library);

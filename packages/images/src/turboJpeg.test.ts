@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { ModelInput } from '@inferq/models';
 import { alignCornersResize, imageToInput, inputScaling, makeModelPixels } from './modelInput.ts';
-import { jpegDecoderName, jpegFastPath, useJpegDecoder } from './turboJpeg.ts';
+import { idleJpegDecompressors, jpegDecoderName, jpegFastPath, useJpegDecoder } from './turboJpeg.ts';
 import { photoLikeImage, rotatedJpeg, truncatedJpeg, validPng } from './testing/imageFixtures.ts';
 
 const photos = path.join(import.meta.dirname, '../../inference/test/fixtures/photos');
@@ -172,5 +172,7 @@ describeFast('JPEG decoding through libjpeg-turbo', () => {
     const [first, second] = [sums[0]!.value, sums[1]!.value];
     expect(first).not.toEqual(second);
     sums.forEach((outcome, i) => expect(outcome!.value).toEqual(i % 2 === 0 ? first : second));
+    // Eight decompressors were in use at once; four are kept, the others freed.
+    expect(idleJpegDecompressors()).toBe(4);
   });
 });

@@ -49,6 +49,7 @@ interface Binding {
       done: (error: unknown, result: number) => void,
     ) => void;
   };
+  destroy: (handle: unknown) => number;
   errorCode: (handle: unknown) => number;
   errorText: (handle: unknown) => string;
   library: string;
@@ -84,6 +85,7 @@ function load(): Binding | null {
       decompress: lib.func(
         'int tjDecompress2(void *handle, const uint8_t *jpeg, unsigned long size, _Out_ uint8_t *out, int width, int pitch, int height, int format, int flags)',
       ) as unknown as Binding['decompress'],
+      destroy: lib.func('int tjDestroy(void *handle)') as Binding['destroy'],
       errorCode: lib.func('int tjGetErrorCode(void *handle)') as Binding['errorCode'],
       errorText: lib.func('const char *tjGetErrorStr2(void *handle)') as Binding['errorText'],
       library,
@@ -110,17 +112,29 @@ interface Decompressor {
 }
 
 const idle: Decompressor[] = [];
+/** As many as the libuv pool runs at once by default; a burst beyond it frees its extra handles. */
 const maxIdle = 4;
+/** A kept buffer holds at most a 16 MB decode (5 MP of RGB); a larger one goes with its image. */
+const maxKeptBytes = 16 * 1024 * 1024;
 
-function acquire(binding: Binding, bytes: number): Decompressor {
+function acquire(binding: Binding): Decompressor {
   const taken = idle.pop() ?? { handle: binding.init(), buffer: Buffer.alloc(0) };
   if (!taken.handle) throw new Error('tjInitDecompress failed');
-  if (taken.buffer.length < bytes) taken.buffer = Buffer.allocUnsafe(bytes);
   return taken;
 }
 
-function release(decompressor: Decompressor): void {
-  if (idle.length < maxIdle) idle.push(decompressor);
+function release(binding: Binding, decompressor: Decompressor): void {
+  if (idle.length >= maxIdle) {
+    binding.destroy(decompressor.handle);
+    return;
+  }
+  if (decompressor.buffer.length > maxKeptBytes) decompressor.buffer = Buffer.alloc(0);
+  idle.push(decompressor);
+}
+
+/** Decompressors kept for the next decodes (for tests). */
+export function idleJpegDecompressors(): number {
+  return idle.length;
 }
 
 const isJpeg = (bytes: Uint8Array) => bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8;
@@ -214,7 +228,7 @@ export async function jpegFastPath<T>(
   const subsampling = [0];
   const colorspace = [0];
   const shrink = options.shrink ?? 1;
-  const decompressor = acquire(binding, 0);
+  const decompressor = acquire(binding);
   try {
     if (binding.header(decompressor.handle, bytes, bytes.length, width, height, subsampling, colorspace) !== 0)
       return null;
@@ -243,6 +257,6 @@ export async function jpegFastPath<T>(
     if (status !== 0 && binding.errorCode(decompressor.handle) !== TJERR_WARNING) return null;
     return { value: use({ data: out.subarray(0, size), width: outW, height: outH }), clean: status === 0 };
   } finally {
-    release(decompressor);
+    release(binding, decompressor);
   }
 }

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@inferq/testing';
 import sharp from 'sharp';
+import { jpegDecoderName } from '@inferq/images';
 import { photoLikeImage } from '@inferq/images/testing';
 import { multipartImage } from './lib/loadClient.ts';
 import { envFlag, startPlatform } from './lib/platform.ts';
@@ -65,8 +66,14 @@ const services = await startBenchServices({ sharedRedis: values['shared-redis'] 
 const before = machineLoad();
 const meanBytes = Math.round(photos.reduce((sum, photo) => sum + photo.bytes.length, 0) / photos.length);
 console.log(
-  `end to end: ${values.model} on ${values.engine}, ${photos.length} ${values.photos} photos at ${values.image} (${meanBytes} bytes on average), ${values.clients} clients, ${values.seconds} s per run; ${before.uptime}`,
+  `end to end: ${values.model} on ${values.engine}, ${photos.length} ${values.photos} photos at ${values.image} (${meanBytes} bytes on average), ${values.clients} clients, ${values.seconds} s per run; JPEG decoded by ${jpegDecoderOf('worker')} in the worker, ${jpegDecoderOf('api')} in the API (the bare pipeline: sharp); ${before.uptime}`,
 );
+
+/** The JPEG decoder a process of this run uses: sharp when its --*-env says so, else what this machine has. */
+function jpegDecoderOf(role: 'api' | 'worker'): string {
+  const asked = envFlag(values[`${role}-env`]).JPEG_DECODER;
+  return asked === 'sharp' ? 'sharp' : jpegDecoderName();
+}
 
 /** The photos clients send, each also written under bench-results/ for the bare pipeline's processes to read. */
 async function benchPhotos(source: string, size: string): Promise<Array<{ file: string; bytes: Buffer }>> {

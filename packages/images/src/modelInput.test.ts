@@ -15,6 +15,8 @@ import {
   type PixelSpec,
 } from './modelInput.ts';
 import {
+  alignedBgrInput,
+  alignedRgbInput,
   animatedGif,
   drawingImage,
   photoLikeImage,
@@ -282,26 +284,8 @@ describe('preparedToInput: pixels made by the validating decode at submit', () =
   };
   // Aligned-corners specs: the worker resizes and scales in one pass, the API's stored pixels are
   // scaled after; both must give the same values, bit for bit.
-  const alignedRgb: ModelInput = {
-    width: 224,
-    height: 224,
-    channels: 3,
-    resize: 'fill',
-    resizeKernel: 'alignCorners',
-    scale: { mode: 'divide', divisor: 255 },
-    channelOrder: 'rgb',
-    layout: 'nhwc',
-  };
-  const alignedBgr: ModelInput = {
-    width: 40,
-    height: 30,
-    channels: 3,
-    resize: 'fill',
-    resizeKernel: 'alignCorners',
-    scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] },
-    channelOrder: 'bgr',
-    layout: 'nhwc',
-  };
+  const alignedRgb = alignedRgbInput;
+  const alignedBgr = alignedBgrInput;
   const alignedGrey: ModelInput = {
     width: 28,
     height: 28,

@@ -2,38 +2,24 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import type { ModelInput } from '@inferq/models';
 import { alignCornersResize, imageToInput, inputScaling, makeModelPixels } from './modelInput.ts';
 import { idleJpegDecompressors, jpegDecoderName, jpegFastPath, useJpegDecoder } from './turboJpeg.ts';
-import { photoLikeImage, rotatedJpeg, truncatedJpeg, validPng } from './testing/imageFixtures.ts';
+import {
+  alignedBgrInput,
+  alignedRgbInput,
+  photoLikeImage,
+  rotatedJpeg,
+  truncatedJpeg,
+  validPng,
+} from './testing/imageFixtures.ts';
 
 const photos = path.join(import.meta.dirname, '../../inference/test/fixtures/photos');
 const available = jpegDecoderName() === 'libjpeg-turbo';
 // CI installs libturbojpeg0: there the path must be in use, not skipped.
 const describeFast = available || process.env.CI ? describe : describe.skip;
 
-/** nsfw's input: 224×224 RGB, aligned-corners resize, /255. */
-const nsfwLike: ModelInput = {
-  width: 224,
-  height: 224,
-  channels: 3,
-  resize: 'fill',
-  resizeKernel: 'alignCorners',
-  scale: { mode: 'divide', divisor: 255 },
-  channelOrder: 'rgb',
-  layout: 'nhwc',
-};
-/** Another aligned-corners input: BGR, mean and std per channel, not square. */
-const bgrMeanStd: ModelInput = {
-  width: 40,
-  height: 30,
-  channels: 3,
-  resize: 'fill',
-  resizeKernel: 'alignCorners',
-  scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] },
-  channelOrder: 'bgr',
-  layout: 'nhwc',
-};
+const nsfwLike = alignedRgbInput;
+const bgrMeanStd = alignedBgrInput;
 
 const bytesOf = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
 

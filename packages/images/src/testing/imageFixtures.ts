@@ -10,6 +10,7 @@
  */
 import { crc32, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import type { ModelInput } from '@inferq/models';
 
 const MiB = 1024 * 1024;
 
@@ -488,3 +489,30 @@ function zipFile(name: string, content: string): Buffer {
   end.writeUInt32LE(centralOffset, 16);
   return Buffer.concat([local, fileName, data, central, fileName, end]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Model inputs
+
+/** An aligned-corners RGB input as nsfw's: 224×224, /255. */
+export const alignedRgbInput: ModelInput = {
+  width: 224,
+  height: 224,
+  channels: 3,
+  resize: 'fill',
+  resizeKernel: 'alignCorners',
+  scale: { mode: 'divide', divisor: 255 },
+  channelOrder: 'rgb',
+  layout: 'nhwc',
+};
+
+/** Another aligned-corners input: BGR, mean and std per channel, not square. */
+export const alignedBgrInput: ModelInput = {
+  width: 40,
+  height: 30,
+  channels: 3,
+  resize: 'fill',
+  resizeKernel: 'alignCorners',
+  scale: { mode: 'meanStd', mean: [0.4, 0.45, 0.5], std: [0.2, 0.25, 0.3] },
+  channelOrder: 'bgr',
+  layout: 'nhwc',
+};

@@ -159,6 +159,7 @@ export function alignCornersResize(
   outW: number,
   outH: number,
   scaling?: InputScaling,
+  orientation = 1,
 ): Float32Array {
   const out = new Float32Array(outW * outH * channels);
   // Per source channel: the output slot it lands in, and that slot's multiplier and offset.
@@ -171,7 +172,7 @@ export function alignCornersResize(
     mul[c] = scaling?.a[d] ?? 1;
     add[c] = scaling?.b[d] ?? 0;
   }
-  if (inW === outW && inH === outH) {
+  if (orientation === 1 && inW === outW && inH === outH) {
     for (let i = 0; i < out.length; i += channels) {
       for (let c = 0; c < channels; c++)
         out[i + (slot[c] as number)] = (src[i + c] as number) * (mul[c] as number) + (add[c] as number);
@@ -180,12 +181,52 @@ export function alignCornersResize(
   }
   // Per output column and row: where its two source pixels (rows) start, and the far one's weight
   // (float32 across, as TF's kernel keeps it; double down).
-  const [x0s, x1s, fxs] = samplePoints(outW, inW, channels, new Float32Array(outW));
-  const [tops, bottoms, fys] = samplePoints(outH, inH, inW * channels, new Float64Array(outH));
+  // An EXIF orientation other than 1 is read through: the grid walks the image as it is shown.
+  const shown = orientedStrides(orientation, inW, inH, channels);
+  const [x0s, x1s, fxs] = samplePoints(outW, shown.width, shown.strideX, new Float32Array(outW));
+  const [tops, bottoms, fys] = samplePoints(outH, shown.height, shown.strideY, new Float64Array(outH));
+  for (let y = 0; y < outH; y++) {
+    tops[y] = (tops[y] as number) + shown.base;
+    bottoms[y] = (bottoms[y] as number) + shown.base;
+  }
   const grid: ResizeGrid = { outW, outH, tops, bottoms, fys, x0s, x1s, fxs, slot, mul, add };
   if (channels === 3) rgbRows(src, out, grid);
   else anyRows(src, out, channels, grid);
   return out;
+}
+
+/**
+ * The image as an EXIF orientation shows it, read in place: its shown width and height, and where
+ * the shown pixel (x, y) starts in the stored rows, `base + x * strideX + y * strideY` (negative
+ * strides walk backwards). The same values as rotating the pixels first, without the copy.
+ */
+function orientedStrides(
+  orientation: number,
+  width: number,
+  height: number,
+  channels: number,
+): { width: number; height: number; base: number; strideX: number; strideY: number } {
+  const row = width * channels;
+  const lastX = (width - 1) * channels;
+  const lastY = (height - 1) * row;
+  switch (orientation) {
+    case 2: // mirrored
+      return { width, height, base: lastX, strideX: -channels, strideY: row };
+    case 3: // turned 180°
+      return { width, height, base: lastX + lastY, strideX: -channels, strideY: -row };
+    case 4: // mirrored upside down
+      return { width, height, base: lastY, strideX: channels, strideY: -row };
+    case 5: // transposed
+      return { width: height, height: width, base: 0, strideX: row, strideY: channels };
+    case 6: // turned 90° clockwise to show
+      return { width: height, height: width, base: lastY, strideX: -row, strideY: channels };
+    case 7: // transversed
+      return { width: height, height: width, base: lastX + lastY, strideX: -row, strideY: -channels };
+    case 8: // turned 90° counter-clockwise to show
+      return { width: height, height: width, base: lastX, strideX: row, strideY: -channels };
+    default:
+      return { width, height, base: 0, strideX: channels, strideY: row };
+  }
 }
 
 /**
@@ -350,7 +391,16 @@ export async function imageToInput(
   // sharp's, at less than half the CPU; see turboJpeg.ts), then the same resize and scaling.
   if (isFloatSpec(input) && input.channels === 3 && input.resize === 'fill') {
     const fast = await jpegFastPath(bytes, { maxPixels: limitInputPixels }, (pixels) =>
-      alignCornersResize(pixels.data, pixels.width, pixels.height, 3, input.width, input.height, inputScaling(input)),
+      alignCornersResize(
+        pixels.data,
+        pixels.width,
+        pixels.height,
+        3,
+        input.width,
+        input.height,
+        inputScaling(input),
+        pixels.orientation,
+      ),
     ).catch(() => null);
     // Anything libjpeg warned about goes to sharp, whose answer (pixels or refusal) stands.
     if (fast?.clean) return fast.value;

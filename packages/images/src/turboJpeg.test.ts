@@ -21,6 +21,20 @@ const describeFast = available || process.env.CI ? describe : describe.skip;
 const nsfwLike = alignedRgbInput;
 const bgrMeanStd = alignedBgrInput;
 
+/** `jpeg` without its APP2 ICC_PROFILE segments (the framing walked up to the first scan). */
+function withoutIccProfile(jpeg: Buffer): Buffer {
+  const kept: Buffer[] = [jpeg.subarray(0, 2)];
+  let at = 2;
+  while (jpeg[at] === 0xff && jpeg[at + 1] !== 0xda) {
+    const end = at + 2 + jpeg.readUInt16BE(at + 2);
+    if (!(jpeg[at + 1] === 0xe2 && jpeg.toString('latin1', at + 4, at + 16) === 'ICC_PROFILE\0'))
+      kept.push(jpeg.subarray(at, end));
+    at = end;
+  }
+  kept.push(jpeg.subarray(at));
+  return Buffer.concat(kept);
+}
+
 const bytesOf = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
 
 async function sharpRgb(jpeg: Buffer) {
@@ -95,11 +109,35 @@ describeFast('JPEG decoding through libjpeg-turbo', () => {
     }
   });
 
-  it('leaves to sharp what it would decode differently: an ICC profile, an EXIF rotation, CMYK, other formats', async () => {
+  it('reads every EXIF orientation as sharp shows it, bit for bit', async () => {
+    const base = sharp(await readFile(path.join(photos, 'chelsea.jpg'))).resize(333, 517, { fit: 'fill' });
+    for (let orientation = 1; orientation <= 8; orientation++) {
+      // sharp writes the orientation with an sRGB profile beside it; the profile is cut out again.
+      const jpeg = withoutIccProfile(await base.clone().jpeg({ quality: 90 }).withMetadata({ orientation }).toBuffer());
+      // Taken here, not sent to sharp: no ICC profile, so only the orientation differs.
+      expect(await jpegFastPath(jpeg, { maxPixels: 1e8 }, (pixels) => pixels.orientation)).toEqual({
+        value: orientation,
+        clean: true,
+      });
+      for (const spec of [nsfwLike, bgrMeanStd]) {
+        const viaSharp = await makeModelPixels(
+          sharp(jpeg, { failOn: 'error', autoOrient: true }),
+          spec,
+          inputScaling(spec),
+        );
+        expect(
+          bytesOf(await imageToInput(jpeg, spec)).equals(bytesOf(viaSharp.data as Float32Array)),
+          `orientation ${orientation}, ${spec.width}×${spec.height}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('leaves to sharp what it would decode differently: an ICC profile, CMYK, other formats', async () => {
     const coffee = await readFile(path.join(photos, 'coffee.jpg'));
     const cases: Array<[string, Buffer]> = [
       ['Display P3 profile', await sharp(coffee).withIccProfile('p3').jpeg().toBuffer()],
-      ['EXIF orientation 6', await rotatedJpeg(64, 48)],
+      ['an sRGB profile and an EXIF rotation', await rotatedJpeg(64, 48)],
       ['CMYK', await sharp(coffee).toColourspace('cmyk').jpeg().toBuffer()],
       ['PNG', await validPng()],
     ];
@@ -107,13 +145,16 @@ describeFast('JPEG decoding through libjpeg-turbo', () => {
       expect(await jpegFastPath(bytes, { maxPixels: 1e8 }, () => true), name).toBeNull();
     }
     // Those still come out as sharp makes them, through imageToInput.
-    const p3 = cases[0]![1];
-    const viaSharp = await makeModelPixels(
-      sharp(p3, { failOn: 'error', autoOrient: true }),
-      nsfwLike,
-      inputScaling(nsfwLike),
-    );
-    expect(bytesOf(await imageToInput(p3, nsfwLike)).equals(bytesOf(viaSharp.data as Float32Array))).toBe(true);
+    for (const [name, bytes] of cases.slice(0, 2)) {
+      const viaSharp = await makeModelPixels(
+        sharp(bytes, { failOn: 'error', autoOrient: true }),
+        nsfwLike,
+        inputScaling(nsfwLike),
+      );
+      expect(bytesOf(await imageToInput(bytes, nsfwLike)).equals(bytesOf(viaSharp.data as Float32Array)), name).toBe(
+        true,
+      );
+    }
   });
 
   it('refuses more pixels than allowed before decoding', async () => {

@@ -9,8 +9,8 @@ import koffi from 'koffi';
  * The pixels are the same bytes: both run libjpeg's accurate integer IDCT and fancy upsampling.
  *
  * Only what that holds for is decoded here: 8-bit baseline or progressive JPEG in YCbCr or grey,
- * with no ICC profile (sharp converts an embedded profile to sRGB) and no EXIF orientation other
- * than 1. Everything else, and every machine without the library, goes on through sharp:
+ * with no ICC profile (sharp converts an embedded profile to sRGB); the EXIF orientation is handed
+ * to the caller, whose resize reads the pixels as shown. Everything else, and every machine without the library, goes on through sharp:
  * {@link jpegFastPath} answers null then. `useJpegDecoder('sharp')` (JPEG_DECODER=sharp) turns
  * this path off.
  */
@@ -139,26 +139,35 @@ export function idleJpegDecompressors(): number {
 
 const isJpeg = (bytes: Uint8Array) => bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8;
 
-/** No ICC profile and no EXIF orientation but 1 before the first scan: read from the framing alone. */
-function plainFraming(bytes: Uint8Array): boolean {
-  if (!isJpeg(bytes)) return false;
+/**
+ * The EXIF orientation (1 to 8; 1 without EXIF) of a file with no ICC profile, read from the framing
+ * before the first scan; 0 when there is a profile or the framing or the orientation cannot be read.
+ */
+function plainOrientation(bytes: Uint8Array): number {
+  if (!isJpeg(bytes)) return 0;
+  let orientation = 1;
+  let seenExif = false;
   let at = 2;
   while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) return false;
+    if (bytes[at] !== 0xff) return 0;
     const marker = bytes[at + 1]!;
     if (marker === 0xff) {
       at++; // fill byte
       continue;
     }
-    if (marker === 0xda) return true; // the first scan: every header segment has been seen
+    if (marker === 0xda) return orientation; // the first scan: every header segment has been seen
     const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
     const payload = at + 4;
-    if (marker === 0xe2 && ascii(bytes, payload, 'ICC_PROFILE\0')) return false;
-    if (marker === 0xe1 && ascii(bytes, payload, 'Exif\0\0') && exifOrientation(bytes, payload + 6, length - 8) !== 1)
-      return false;
+    if (marker === 0xe2 && ascii(bytes, payload, 'ICC_PROFILE\0')) return 0;
+    // The first EXIF segment counts, as in libvips.
+    if (marker === 0xe1 && !seenExif && ascii(bytes, payload, 'Exif\0\0')) {
+      seenExif = true;
+      orientation = exifOrientation(bytes, payload + 6, length - 8);
+      if (orientation < 1 || orientation > 8) return 0;
+    }
     at += 2 + length;
   }
-  return false;
+  return 0;
 }
 
 function ascii(bytes: Uint8Array, at: number, text: string): boolean {
@@ -178,16 +187,22 @@ function exifOrientation(bytes: Uint8Array, start: number, length: number): numb
   for (let i = 0; i < entries; i++) {
     const entry = ifd + 2 + i * 12;
     if (entry + 12 > length) return 0;
-    if (view.getUint16(entry, little) === 0x0112) return view.getUint16(entry + 8, little);
+    // One SHORT, as the standard has it; anything else is left to sharp.
+    if (view.getUint16(entry, little) === 0x0112)
+      return view.getUint16(entry + 2, little) === 3 && view.getUint32(entry + 4, little) === 1
+        ? view.getUint16(entry + 8, little)
+        : 0;
   }
   return 1;
 }
 
 export interface DecodedRgb {
-  /** width × height × 3 bytes, interleaved RGB; valid only inside the callback. */
+  /** width × height × 3 bytes, interleaved RGB, as stored; valid only inside the callback. */
   data: Buffer;
   width: number;
   height: number;
+  /** The EXIF orientation to show them in (1 to 8), applied by the caller; 1 with `checkOnly`. */
+  orientation: number;
 }
 
 export interface JpegFastPathOptions {
@@ -222,7 +237,8 @@ export async function jpegFastPath<T>(
   use: (pixels: DecodedRgb) => T,
 ): Promise<FastDecode<T> | null> {
   const binding = load();
-  if (!binding || !(options.checkOnly ? isJpeg(bytes) : plainFraming(bytes))) return null;
+  const orientation = options.checkOnly ? (isJpeg(bytes) ? 1 : 0) : plainOrientation(bytes);
+  if (!binding || orientation === 0) return null;
   const width = [0];
   const height = [0];
   const subsampling = [0];
@@ -255,7 +271,10 @@ export async function jpegFastPath<T>(
       ),
     );
     if (status !== 0 && binding.errorCode(decompressor.handle) !== TJERR_WARNING) return null;
-    return { value: use({ data: out.subarray(0, size), width: outW, height: outH }), clean: status === 0 };
+    return {
+      value: use({ data: out.subarray(0, size), width: outW, height: outH, orientation }),
+      clean: status === 0,
+    };
   } finally {
     release(binding, decompressor);
   }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import type { JobAdmission } from '@inferq/db';
-import { createRedisConnection, InferenceQueue } from '@inferq/queue';
+import type { InferenceQueue } from '@inferq/queue';
+import { closeTestQueue, openTestQueue } from '@inferq/queue/testing';
 import { QueueAdmission } from '../src/queueAdmission.ts';
 
 describe('QueueAdmission.checkCapacity', () => {
@@ -10,15 +11,9 @@ describe('QueueAdmission.checkCapacity', () => {
   const admission = {} as JobAdmission;
 
   beforeAll(async () => {
-    const connection = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
-    queue = new InferenceQueue({ connection, name: `test-${randomUUID()}`, prefix: inject('queuePrefix') });
-    await queue.waitUntilReady();
+    queue = await openTestQueue({ url: inject('redisUrl'), prefix: inject('queuePrefix') });
   });
-  afterAll(async () => {
-    await queue.obliterate();
-    await queue.close();
-    queue.connection.disconnect();
-  });
+  afterAll(() => closeTestQueue(queue));
 
   const enqueue = (count: number) =>
     queue.enqueueMany(Array.from({ length: count }, () => ({ payload: { jobId: randomUUID(), model: 'nsfw' } })));

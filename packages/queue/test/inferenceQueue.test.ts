@@ -1,20 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRedisConnection, InferenceQueue } from '../src/index.ts';
+import type { InferenceQueue } from '../src/index.ts';
+import { closeTestQueue, openTestQueue } from '../src/testing.ts';
 
 describe('InferenceQueue.enqueueMany', () => {
   let queue: InferenceQueue;
 
   beforeAll(async () => {
-    const connection = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
-    queue = new InferenceQueue({ connection, name: `test-${randomUUID()}`, prefix: inject('queuePrefix') });
-    await queue.waitUntilReady();
+    queue = await openTestQueue({ url: inject('redisUrl'), prefix: inject('queuePrefix') });
   });
-  afterAll(async () => {
-    await queue.obliterate();
-    await queue.close();
-    queue.connection.disconnect();
-  });
+  afterAll(() => closeTestQueue(queue));
 
   it('queues every job with its own id and priority, and leaves a job already queued as it is', async () => {
     const ids = [randomUUID(), randomUUID(), randomUUID()];

@@ -1,26 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { shadowEntryId } from '@inferq/core';
-import { createRedisConnection, InferenceQueue } from '../src/index.ts';
+import type { InferenceQueue } from '../src/index.ts';
+import { closeTestQueue, openTestQueue } from '../src/testing.ts';
 
 describe('InferenceQueue.enqueueShadows', () => {
   let queue: InferenceQueue;
 
   beforeAll(async () => {
-    const connection = createRedisConnection({ url: inject('redisUrl'), role: 'producer' });
-    queue = new InferenceQueue({
-      connection,
-      name: `test-${randomUUID()}`,
-      prefix: inject('queuePrefix'),
-      maxShadowBacklog: 5,
-    });
-    await queue.waitUntilReady();
+    queue = await openTestQueue({ url: inject('redisUrl'), prefix: inject('queuePrefix') }, { maxShadowBacklog: 5 });
   });
-  afterAll(async () => {
-    await queue.obliterate();
-    await queue.close();
-    queue.connection.disconnect();
-  });
+  afterAll(() => closeTestQueue(queue));
 
   it("puts shadow runs on the model's shadow queue, never on its primary queue", async () => {
     const ids = [randomUUID(), randomUUID()];

@@ -34,7 +34,8 @@ function orientationTiff(orientation: number): Buffer {
 const keepsOrientation = (orientation: number | undefined): orientation is number =>
   orientation !== undefined && Number.isInteger(orientation) && orientation >= 2 && orientation <= 8;
 
-function startsWith(bytes: Uint8Array, at: number, text: string): boolean {
+/** Whether `bytes` hold the Latin-1 `text` at `at`. */
+export function startsWith(bytes: Uint8Array, at: number, text: string): boolean {
   for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
   return true;
 }

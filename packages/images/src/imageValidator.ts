@@ -305,29 +305,27 @@ export async function validateImage(
       const made = await makeModelPixels(decoder, spec);
       if (made.width === spec.width && made.height === spec.height && made.channels === spec.channels)
         pixels = { data: pixelsBuffer(made), spec: pixelSpecKey(spec) };
-    } else if (
-      sniffed === 'jpeg' &&
-      storedWidth >= 16 &&
-      storedHeight >= 16 &&
-      (await jpegFastPath(input, { maxPixels, shrink: 8, checkOnly: true }, () => true).catch(() => null))?.clean
-    ) {
-      // libjpeg-turbo read every Huffman symbol at 1/8 scale without a single warning: what
-      // sharp's check below would accept, at less than half its CPU (turboJpeg.ts). Anything
-      // else (a warning, a file it does not take) is decided by sharp, as before.
     } else if (sniffed === 'jpeg' && storedWidth >= 16 && storedHeight >= 16) {
       // JPEG's DCT-domain shrink-on-load (libjpeg's scaled IDCT at 1/8): every Huffman symbol of
       // every block is still decoded, so truncated and corrupt entropy data fail as they do in a
-      // full decode, while the inverse DCT, upsampling and colour conversion shrink 64-fold. The
-      // requested size is the 1/8 size rounded down, so sharp picks the largest shrink (8).
-      await decoder
-        .resize(Math.floor(storedWidth / 8), Math.floor(storedHeight / 8), {
-          fit: 'fill',
-          kernel: 'nearest',
-          fastShrinkOnLoad: true,
-        })
-        .extractChannel(0)
-        .raw({ depth: 'uchar' })
-        .toBuffer();
+      // full decode, while the inverse DCT, upsampling and colour conversion shrink 64-fold.
+      // libjpeg-turbo reads it first, at less than half sharp's CPU (turboJpeg.ts); a file it read
+      // without a single warning is what sharp would accept. Anything else (a warning, a file it
+      // does not take) is decided by sharp, as before. The size sharp is asked for is the 1/8 size
+      // rounded down, so it picks the largest shrink (8).
+      const checked = await jpegFastPath(input, { maxPixels, shrink: 8, checkOnly: true }, () => true).catch(
+        () => null,
+      );
+      if (!checked?.clean)
+        await decoder
+          .resize(Math.floor(storedWidth / 8), Math.floor(storedHeight / 8), {
+            fit: 'fill',
+            kernel: 'nearest',
+            fastShrinkOnLoad: true,
+          })
+          .extractChannel(0)
+          .raw({ depth: 'uchar' })
+          .toBuffer();
     } else if (storedWidth * storedHeight <= smallDecodePixels) {
       await decoder.raw().toBuffer();
     } else {

@@ -183,12 +183,8 @@ export function alignCornersResize(
   // (float32 across, as TF's kernel keeps it; double down).
   // An EXIF orientation other than 1 is read through: the grid walks the image as it is shown.
   const shown = orientedStrides(orientation, inW, inH, channels);
-  const [x0s, x1s, fxs] = samplePoints(outW, shown.width, shown.strideX, new Float32Array(outW));
-  const [tops, bottoms, fys] = samplePoints(outH, shown.height, shown.strideY, new Float64Array(outH));
-  for (let y = 0; y < outH; y++) {
-    tops[y] = (tops[y] as number) + shown.base;
-    bottoms[y] = (bottoms[y] as number) + shown.base;
-  }
+  const [x0s, x1s, fxs] = samplePoints(outW, shown.width, shown.strideX, 0, new Float32Array(outW));
+  const [tops, bottoms, fys] = samplePoints(outH, shown.height, shown.strideY, shown.base, new Float64Array(outH));
   const grid: ResizeGrid = { outW, outH, tops, bottoms, fys, x0s, x1s, fxs, slot, mul, add };
   if (channels === 3) rgbRows(src, out, grid);
   else anyRows(src, out, channels, grid);
@@ -231,13 +227,14 @@ function orientedStrides(
 
 /**
  * Aligned-corners sampling along one axis: output `i` is taken at `i * (inSize - 1) / (outSize - 1)`,
- * between source positions `near` and `far` (as offsets: the position times `stride`), `weights[i]`
- * of the way to `far`.
+ * between source positions `near` and `far` (as offsets: `origin` plus the position times `stride`),
+ * `weights[i]` of the way to `far`.
  */
 function samplePoints<W extends Float32Array | Float64Array>(
   outSize: number,
   inSize: number,
   stride: number,
+  origin: number,
   weights: W,
 ): [Int32Array, Int32Array, W] {
   const scale = outSize > 1 ? (inSize - 1) / (outSize - 1) : 0;
@@ -246,8 +243,8 @@ function samplePoints<W extends Float32Array | Float64Array>(
   for (let i = 0; i < outSize; i++) {
     const position = i * scale;
     const low = Math.floor(position);
-    near[i] = low * stride;
-    far[i] = Math.min(low + 1, inSize - 1) * stride;
+    near[i] = origin + low * stride;
+    far[i] = origin + Math.min(low + 1, inSize - 1) * stride;
     weights[i] = position - low;
   }
   return [near, far, weights];

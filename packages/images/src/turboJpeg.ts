@@ -1,4 +1,5 @@
 import koffi from 'koffi';
+import { startsWith } from './imageMetadata.ts';
 
 /**
  * JPEG decoding through libjpeg-turbo's TurboJPEG API (the system's `libturbojpeg.so.0`; Debian
@@ -10,9 +11,9 @@ import koffi from 'koffi';
  *
  * Only what that holds for is decoded here: 8-bit baseline or progressive JPEG in YCbCr or grey,
  * with no ICC profile (sharp converts an embedded profile to sRGB); the EXIF orientation is handed
- * to the caller, whose resize reads the pixels as shown. Everything else, and every machine without the library, goes on through sharp:
- * {@link jpegFastPath} answers null then. `useJpegDecoder('sharp')` (JPEG_DECODER=sharp) turns
- * this path off.
+ * to the caller, whose resize reads the pixels as shown. Everything else, and every machine
+ * without the library, goes on through sharp: {@link jpegFastPath} answers null then.
+ * `useJpegDecoder('sharp')` (JPEG_DECODER=sharp) turns this path off.
  */
 
 /** TurboJPEG constants (turbojpeg.h). */
@@ -51,8 +52,6 @@ interface Binding {
   };
   destroy: (handle: unknown) => number;
   errorCode: (handle: unknown) => number;
-  errorText: (handle: unknown) => string;
-  library: string;
 }
 
 let loaded: Binding | null | undefined;
@@ -75,8 +74,7 @@ function load(): Binding | null {
   if (loaded !== undefined) return loaded;
   if (choice === 'sharp') return (loaded = null);
   try {
-    const library = 'libturbojpeg.so.0';
-    const lib = koffi.load(library);
+    const lib = koffi.load('libturbojpeg.so.0');
     loaded = {
       init: lib.func('void *tjInitDecompress()') as Binding['init'],
       header: lib.func(
@@ -87,8 +85,6 @@ function load(): Binding | null {
       ) as unknown as Binding['decompress'],
       destroy: lib.func('int tjDestroy(void *handle)') as Binding['destroy'],
       errorCode: lib.func('int tjGetErrorCode(void *handle)') as Binding['errorCode'],
-      errorText: lib.func('const char *tjGetErrorStr2(void *handle)') as Binding['errorText'],
-      library,
     };
   } catch {
     loaded = null;
@@ -158,9 +154,9 @@ function plainOrientation(bytes: Uint8Array): number {
     if (marker === 0xda) return orientation; // the first scan: every header segment has been seen
     const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
     const payload = at + 4;
-    if (marker === 0xe2 && ascii(bytes, payload, 'ICC_PROFILE\0')) return 0;
+    if (marker === 0xe2 && startsWith(bytes, payload, 'ICC_PROFILE\0')) return 0;
     // The first EXIF segment counts, as in libvips.
-    if (marker === 0xe1 && !seenExif && ascii(bytes, payload, 'Exif\0\0')) {
+    if (marker === 0xe1 && !seenExif && startsWith(bytes, payload, 'Exif\0\0')) {
       seenExif = true;
       orientation = exifOrientation(bytes, payload + 6, length - 8);
       if (orientation < 1 || orientation > 8) return 0;
@@ -168,11 +164,6 @@ function plainOrientation(bytes: Uint8Array): number {
     at += 2 + length;
   }
   return 0;
-}
-
-function ascii(bytes: Uint8Array, at: number, text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text.charCodeAt(i)) return false;
-  return true;
 }
 
 /** IFD0's Orientation (0x0112) in a TIFF structure; 1 when absent, 0 when it cannot be read. */

@@ -36,25 +36,25 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis {
   return new Redis(options.url, { ...common, ...roleOptions });
 }
 
-const scriptShas = new Map<string, string>();
+/** A command name per script: ioredis' own, defined once per connection (see evalCached). */
+const scriptNames = new Map<string, string>();
 
 /**
- * Runs a Lua script by its SHA1 (EVALSHA), sending its text (EVAL, which also caches it in Redis)
- * only when Redis answers NOSCRIPT: after a restart or a SCRIPT FLUSH. EVAL on every call sends
- * the whole script and has Redis hash it again each time.
+ * Runs a Lua script through ioredis' script commands (`defineCommand`, defined on the connection
+ * the first time it runs the script there): by its SHA1 (EVALSHA), the text sent (EVAL) only the
+ * first time on each socket and again when Redis answers NOSCRIPT, after a restart or a SCRIPT
+ * FLUSH. EVAL on every call sends the whole script and has Redis hash it again each time.
  */
 export async function evalCached(redis: Redis, script: string, keyCount: number, ...args: string[]): Promise<unknown> {
-  let sha = scriptShas.get(script);
-  if (sha === undefined) {
-    sha = createHash('sha1').update(script).digest('hex');
-    scriptShas.set(script, sha);
+  let name = scriptNames.get(script);
+  if (name === undefined) {
+    name = `inferqScript_${createHash('sha1').update(script).digest('hex')}`;
+    scriptNames.set(script, name);
   }
-  try {
-    return await redis.evalsha(sha, keyCount, ...args);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return await redis.eval(script, keyCount, ...args);
-  }
+  const commands = redis as unknown as Record<string, (...args: Array<string | number>) => Promise<unknown>>;
+  // No numberOfKeys: the key count is the first argument, as EVAL takes it.
+  if (!(name in redis.scriptsSet)) redis.defineCommand(name, { lua: script });
+  return await commands[name]!(keyCount, ...args);
 }
 
 /** True when the connection can take a command right now. */

@@ -221,23 +221,21 @@ printTable(
 // threads, which may idle) and the rest of the worker (decode, resize, queue, database), the API
 // (validation, the stored pixels), Postgres, Redis.
 console.log('\nCPU ms per job, outside the model and in it');
-printTable(
-  rows.map(({ workers, attempt, run, modelCpuMsPerImage }) => ({
-    'worker processes': workers,
-    ...(repeat > 1 ? { run: attempt } : {}),
-    'model (raw)': modelCpuMsPerImage.toFixed(1),
-    'worker outside the model': Math.max(0, run.cpuMsPerJob.workers - modelCpuMsPerImage).toFixed(1),
-    api: run.cpuMsPerJob.api.toFixed(1),
-    postgres: run.cpuMsPerJob.postgres.toFixed(1),
-    redis: run.cpuMsPerJob.redis.toFixed(1),
-    'platform total (all but the model)': Math.max(
-      0,
-      run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage,
-    ).toFixed(1),
-  })),
-);
+/** A job's CPU outside the model: every process of the platform, less the load client and the model. */
 const outsideOf = ({ run, modelCpuMsPerImage }: E2eRow) =>
   Math.max(0, run.cpuMsPerJob.total - run.cpuMsPerJob.client - modelCpuMsPerImage);
+printTable(
+  rows.map((row) => ({
+    'worker processes': row.workers,
+    ...(repeat > 1 ? { run: row.attempt } : {}),
+    'model (raw)': row.modelCpuMsPerImage.toFixed(1),
+    'worker outside the model': Math.max(0, row.run.cpuMsPerJob.workers - row.modelCpuMsPerImage).toFixed(1),
+    api: row.run.cpuMsPerJob.api.toFixed(1),
+    postgres: row.run.cpuMsPerJob.postgres.toFixed(1),
+    redis: row.run.cpuMsPerJob.redis.toFixed(1),
+    'platform total (all but the model)': outsideOf(row).toFixed(1),
+  })),
+);
 for (const workers of workerCounts) {
   const runs = rows.filter((row) => row.workers === workers);
   const of = repeat > 1 ? `, the median of ${runs.length} runs` : '';

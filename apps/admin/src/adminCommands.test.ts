@@ -86,10 +86,13 @@ describe('inferq-admin', () => {
 
   it('names accounts whose emails differ only in case (users duplicates, and a warning under users list)', async () => {
     const email = `twin-${Date.now()}@test.inferq`;
-    // As written before emails were normalized.
+    // As written before emails were normalized, a second apart: the list names the oldest first.
+    const start = Date.now();
     const rows = await Promise.all(
-      [email, email.toUpperCase()].map((address) =>
-        db.user.create({ data: { email: address, webhookSecret: 'whsec_test' } }),
+      [email, email.toUpperCase()].map((address, index) =>
+        db.user.create({
+          data: { email: address, webhookSecret: 'whsec_test', createdAt: new Date(start + index * 1000) },
+        }),
       ),
     );
     try {

@@ -68,7 +68,12 @@ describe('emails', () => {
     // Rows as written before emails were normalized.
     const rows = [lone, twin, twin.toUpperCase()];
     const ids: string[] = [];
-    for (const email of rows) ids.push((await db.user.create({ data: { email, webhookSecret: 'whsec_test' } })).id);
+    // A second apart, so their order (oldest first) does not hang on the clock's millisecond.
+    const start = Date.now();
+    for (const [index, email] of rows.entries()) {
+      const createdAt = new Date(start + index * 1000);
+      ids.push((await db.user.create({ data: { email, webhookSecret: 'whsec_test', createdAt } })).id);
+    }
     const migration = await readFile(
       path.join(import.meta.dirname, '../../../prisma/migrations/20261206030000_emails_lower_case/migration.sql'),
       'utf8',

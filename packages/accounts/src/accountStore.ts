@@ -228,7 +228,7 @@ export class AccountStore {
    */
   async emailCaseDuplicates(): Promise<Array<{ email: string; users: Array<{ id: string; email: string }> }>> {
     const rows = await this.#db.$queryRaw<Array<{ email: string; users: Array<{ id: string; email: string }> }>>`
-      SELECT lower(email) AS email, json_agg(json_build_object('id', id, 'email', email) ORDER BY created_at) AS users
+      SELECT lower(email) AS email, json_agg(json_build_object('id', id, 'email', email) ORDER BY created_at, id) AS users
         FROM users GROUP BY lower(email) HAVING count(*) > 1 ORDER BY 1`;
     return rows;
   }

@@ -98,6 +98,15 @@ export const workerEnvSchema = commonEnvSchema
       .describe(
         "How long the first job of a batch waits for others to fill it (the manifest's `limits.maxDelayMs` wins); unset, the engine's default (0 to 10 ms).",
       ),
+    MODEL_CALL_SIZE: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        "Most jobs of an image model in one call of its engine: a larger batch runs as several calls, one after another, and is still taken, started and written as one. Unset, the engine's default: 1 on onnxruntime-cpu, where a call of n images costs more than n calls of one (nsfw on one thread: 8.0 ms an image at 1, 9.5 at 4; `pnpm bench raw` shows a model's curve on your machine); the whole batch on GPUs and TF.js.",
+      ),
     MODEL_WATCH_INTERVAL_MS: z.coerce
       .number()
       .int()

@@ -176,6 +176,7 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
       return {
         maxBatchSize: env.MAX_BATCH_SIZE ?? defaults.maxBatchSize,
         maxDelayMs: env.MAX_BATCH_DELAY_MS ?? defaults.maxDelayMs,
+        callSize: env.MODEL_CALL_SIZE ?? defaults.callSize,
       };
     };
     logger.info(

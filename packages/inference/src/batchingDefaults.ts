@@ -4,6 +4,8 @@ import type { OnnxProvider } from './onnxRuntime.ts';
 export interface BatchingDefaults {
   maxBatchSize: number;
   maxDelayMs: number;
+  /** Most inputs in one call of the engine; a larger batch runs as several calls. @defaultValue the whole batch */
+  callSize?: number;
 }
 
 /**
@@ -26,8 +28,11 @@ export const batchingDefaults: Record<BackendKind, BatchingDefaults> = {
 /**
  * The same for ONNX Runtime, by execution provider (`pnpm bench raw` / `pnpm bench batching`,
  * docs/models/engines.md):
- * - cpu: MLAS with its threads already spread over a call; a batch of n costs about n images on
- *   few cores, so small batches (up to 4) trade no throughput for little wait.
+ * - cpu: MLAS with its threads already spread over a call; a call of n images costs more than n
+ *   calls of one (nsfw on one thread: 8.0 ms an image at 1, 9.1 at 2, 9.5 at 4, 10.0 at 8), so a
+ *   batch of 4 jobs is gathered, started and written as one but runs as calls of one image.
+ *   End to end, `pnpm bench e2e --worker-env MODEL_CALL_SIZE=1` against `=4`, interleaved:
+ *   71.7 and 73.2 jobs/s against 69.8 and 66.7 (docs/benchmarks.md).
  * - cuda / tensorrt / webgpu: a GPU is idle between small calls; throughput grows with the batch
  *   up to 64 or more (scripts/gpu-check.sh measures 1…256 on a lent GPU).
  */
@@ -35,5 +40,5 @@ export const onnxBatchingDefaults: Record<OnnxProvider, BatchingDefaults> = {
   tensorrt: { maxBatchSize: 64, maxDelayMs: 10 },
   cuda: { maxBatchSize: 64, maxDelayMs: 10 },
   webgpu: { maxBatchSize: 32, maxDelayMs: 10 },
-  cpu: { maxBatchSize: 4, maxDelayMs: 2 },
+  cpu: { maxBatchSize: 4, maxDelayMs: 2, callSize: 1 },
 };

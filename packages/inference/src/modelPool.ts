@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { AppError } from '@inferq/core';
-import { modelProblemOf, type ModelManifest, type ModelRegistry } from '@inferq/models';
+import { isTensorManifest, modelProblemOf, type ModelManifest, type ModelRegistry } from '@inferq/models';
 import { Batcher } from './batcher.ts';
 import type { InferenceEngines } from './inferenceEngines.ts';
 import { loadModel, type EnginePreference } from './modelLoader.ts';
@@ -12,6 +12,12 @@ export interface BatchingOptions {
   maxBatchSize: number;
   /** Longest the first input of a batch waits for others (manifest `limits.maxDelayMs` wins). */
   maxDelayMs: number;
+  /**
+   * Most inputs of an image model in one call of its engine: a larger batch runs as several
+   * calls, one after another, and is still gathered, started and written as one batch.
+   * @defaultValue the whole batch
+   */
+  callSize?: number;
 }
 
 export interface Inference {
@@ -553,6 +559,8 @@ export class ModelPool {
       model.dispose();
       throw error;
     }
+    const { callSize, maxBatchSize } = this.#batchingFor(manifest, model.engine);
+    if (callSize !== undefined && callSize < maxBatchSize) model.limitCallSize(callSize);
     return {
       manifest,
       model,
@@ -593,9 +601,14 @@ export class ModelPool {
   #batchingFor(manifest: ModelManifest, engine: string): BatchingOptions {
     const batching =
       typeof this.#options.batching === 'function' ? this.#options.batching(engine) : this.#options.batching;
+    const maxBatchSize = manifest.limits?.maxBatchSize ?? batching.maxBatchSize;
     return {
-      maxBatchSize: manifest.limits?.maxBatchSize ?? batching.maxBatchSize,
+      maxBatchSize,
       maxDelayMs: manifest.limits?.maxDelayMs ?? batching.maxDelayMs,
+      // A tensor model's requests are stacked by shape (predictTensors), not split.
+      ...(batching.callSize !== undefined && !isTensorManifest(manifest)
+        ? { callSize: Math.min(batching.callSize, maxBatchSize) }
+        : {}),
     };
   }
 

@@ -21,11 +21,11 @@ import {
   loadModel,
   onnxFileForLayers,
   readModelArtifacts,
+  ServedModel,
   startOnnxRuntime,
   startTfjsBackend,
   type InferenceEngines,
   type OnnxRuntimeInfo,
-  type ServedModel,
 } from '../src/index.ts';
 import { importNsfwModel } from '../scripts/lib/importNsfwModel.ts';
 
@@ -118,6 +118,37 @@ describe('startOnnxRuntime', () => {
     expect(maxDifference(await other.predictBatch(inputs), await model.predictBatch(inputs))).toBeLessThanOrEqual(1e-5);
     // The first runtime is still the one its models were made on: starting another changed nothing.
     expect(engines.onnx?.info.intraOpThreads).toBe(1);
+  });
+
+  it('runs a batch as calls of at most its call size, with the same outputs as one call of the batch', async () => {
+    const model = await load(mnist, 'onnxruntime');
+    const inputs = noiseInputs(5, model.inputSize, 23);
+    const whole = await model.predictBatch(inputs);
+    expect(model.callSize).toBe(Number.POSITIVE_INFINITY);
+    model.limitCallSize(2);
+    expect(model.callSize).toBe(2);
+    expect(maxDifference(await model.predictBatch(inputs), whole)).toBeLessThanOrEqual(1e-5);
+    expect(() => model.limitCallSize(0)).toThrow(RangeError);
+
+    // The calls themselves, in order: an engine that answers each input's first value.
+    const calls: number[] = [];
+    const recorded = new ServedModel({
+      manifest: mnist.manifest,
+      location: mnist.location,
+      runner: {
+        engine: 'recording',
+        layout: 'nhwc',
+        run: async (batch, shape) => {
+          calls.push(shape[0]);
+          return Float32Array.from({ length: shape[0] * 10 }, (_, i) => batch[Math.floor(i / 10) * model.inputSize]!);
+        },
+        dispose: () => {},
+      },
+    });
+    recorded.limitCallSize(2);
+    const vectors = await recorded.predictBatch(inputs);
+    expect(calls).toEqual([2, 2, 1]);
+    expect(vectors.map((vector) => vector[0])).toEqual(inputs.map((input) => input[0]));
   });
 
   it('leaves a version that needs TF.js unloadable on engines without it', async () => {

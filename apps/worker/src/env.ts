@@ -4,6 +4,9 @@ import { commonEnvSchema, defaultInferenceJobPolicy, envBoolean, envPortList, pa
 import { enginePreferences, onnxProviderPreferences } from '@inferq/inference';
 import { blobStoreEnvShape } from '@inferq/storage';
 
+/** A count from 1 to 256 (threads, jobs in a batch or a call); unset, the engine's default. */
+const optionalCount = z.coerce.number().int().min(1).max(256).optional();
+
 /**
  * Every setting of the worker, parsed once at boot. Nothing else reads process.env. The `.describe()`
  * texts are the settings page (`pnpm docs:settings`).
@@ -39,15 +42,9 @@ export const workerEnvSchema = commonEnvSchema
      * raw --threads 1,2` measured 2 processes × 1 thread at 38 images/s against 1 process × 2
      * threads at 13 (nsfw, 2 cores).
      */
-    ORT_INTRA_OP_THREADS: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(256)
-      .optional()
-      .describe(
-        "Threads one ONNX Runtime call uses on the CPU; unset, 1 (a host's cores are used by worker processes: `WORKER_PROCESSES`).",
-      ),
+    ORT_INTRA_OP_THREADS: optionalCount.describe(
+      "Threads one ONNX Runtime call uses on the CPU; unset, 1 (a host's cores are used by worker processes: `WORKER_PROCESSES`).",
+    ),
     INFERENCE_ENGINE: z
       .enum(enginePreferences)
       .default('auto')
@@ -80,15 +77,9 @@ export const workerEnvSchema = commonEnvSchema
       .describe(
         "The API's token: when set, the worker's `GET /metrics` needs `Authorization: Bearer <token>` too (`/healthz` and `/readyz` stay open to probes; `/readyz` shows no absolute file path).",
       ),
-    MAX_BATCH_SIZE: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(256)
-      .optional()
-      .describe(
-        "Largest batch run through a model whose manifest sets no `limits.maxBatchSize`; unset, the engine's default (`packages/inference/src/batchingDefaults.ts`: onnxruntime-cpu 4, cuda/tensorrt 64, webgpu 32; TF.js wasm and cpu 1, tensorflow 8, tensorflow-gpu 32).",
-      ),
+    MAX_BATCH_SIZE: optionalCount.describe(
+      "Largest batch run through a model whose manifest sets no `limits.maxBatchSize`; unset, the engine's default (`packages/inference/src/batchingDefaults.ts`: onnxruntime-cpu 4, cuda/tensorrt 64, webgpu 32; TF.js wasm and cpu 1, tensorflow 8, tensorflow-gpu 32).",
+    ),
     MAX_BATCH_DELAY_MS: z.coerce
       .number()
       .int()
@@ -98,15 +89,9 @@ export const workerEnvSchema = commonEnvSchema
       .describe(
         "How long the first job of a batch waits for others to fill it (the manifest's `limits.maxDelayMs` wins); unset, the engine's default (0 to 10 ms).",
       ),
-    MODEL_CALL_SIZE: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(256)
-      .optional()
-      .describe(
-        "Most jobs of an image model in one call of its engine: a larger batch runs as several calls, one after another, and is still taken, started and written as one. Unset, the engine's default: 1 on onnxruntime-cpu, where a call of n images costs more than n calls of one (nsfw on one thread: 8.0 ms an image at 1, 9.5 at 4; `pnpm bench raw` shows a model's curve on your machine); the whole batch on GPUs and TF.js.",
-      ),
+    MODEL_CALL_SIZE: optionalCount.describe(
+      "Most jobs of an image model in one call of its engine: a larger batch runs as several calls, one after another, and is still taken, started and written as one. Unset, the engine's default: 1 on onnxruntime-cpu, where a call of n images costs more than n calls of one (nsfw on one thread: 8.0 ms an image at 1, 9.5 at 4; `pnpm bench raw` shows a model's curve on your machine); the whole batch on GPUs and TF.js.",
+    ),
     MODEL_WATCH_INTERVAL_MS: z.coerce
       .number()
       .int()

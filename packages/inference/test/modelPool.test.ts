@@ -49,40 +49,39 @@ afterEach(async () => {
 });
 
 describe('ModelPool call size', () => {
+  const pools: ModelPool[] = [];
+  afterEach(() => {
+    for (const created of pools.splice(0)) created.dispose();
+  });
+
+  /** A pool of its own over the same registry, with `callSize` in its batching options. */
+  async function poolWithCallSize(callSize: number): Promise<ModelPool> {
+    const created = new ModelPool({
+      registry,
+      logger,
+      engines,
+      batching: { maxBatchSize: 4, maxDelayMs: 0, callSize },
+    });
+    pools.push(created);
+    await created.load(['mnist']);
+    return created;
+  }
+
   it("hands an image model's batch to its engine in calls of the call size, and shows it", async () => {
-    const other = new ModelPool({
-      registry,
-      logger,
-      engines,
-      batching: { maxBatchSize: 4, maxDelayMs: 0, callSize: 1 },
-    });
-    try {
-      await other.load(['mnist']);
-      // The MNIST manifest's limits set the batch (32, 2 ms); the call size comes from the pool's options.
-      expect(other.describe()[0]?.batching).toEqual({ maxBatchSize: 32, maxDelayMs: 2, callSize: 1 });
-      const lease = await other.acquire('mnist');
-      const single = (await lease.submit(input)).vector;
-      // Four submitted at once make one batch of four, run as four calls of one.
-      const results = await Promise.all(Array.from({ length: 4 }, () => lease.submit(input)));
-      lease.release();
-      expect(results.map((result) => result.batchSize)).toEqual([4, 4, 4, 4]);
-      for (const result of results) expect(result.vector).toEqual(single);
-    } finally {
-      other.dispose();
-    }
-    // A call size at or above the batch size is the whole batch.
-    const whole = new ModelPool({
-      registry,
-      logger,
-      engines,
-      batching: { maxBatchSize: 4, maxDelayMs: 0, callSize: 64 },
-    });
-    try {
-      await whole.load(['mnist']);
-      expect(whole.describe()[0]?.batching.callSize).toBe(32);
-    } finally {
-      whole.dispose();
-    }
+    const other = await poolWithCallSize(1);
+    // The MNIST manifest's limits set the batch (32, 2 ms); the call size comes from the pool's options.
+    expect(other.describe()[0]?.batching).toEqual({ maxBatchSize: 32, maxDelayMs: 2, callSize: 1 });
+    const lease = await other.acquire('mnist');
+    const single = (await lease.submit(input)).vector;
+    // Four submitted at once make one batch of four, run as four calls of one.
+    const results = await Promise.all(Array.from({ length: 4 }, () => lease.submit(input)));
+    lease.release();
+    expect(results.map((result) => result.batchSize)).toEqual([4, 4, 4, 4]);
+    for (const result of results) expect(result.vector).toEqual(single);
+  });
+
+  it('gives the engine the whole batch when the call size is at or above the batch size', async () => {
+    expect((await poolWithCallSize(64)).describe()[0]?.batching.callSize).toBe(32);
   });
 });
 

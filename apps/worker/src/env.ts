@@ -90,7 +90,7 @@ export const workerEnvSchema = commonEnvSchema
         "How long the first job of a batch waits for others to fill it (the manifest's `limits.maxDelayMs` wins); unset, the engine's default (0 to 10 ms).",
       ),
     MODEL_CALL_SIZE: optionalCount.describe(
-      "Most jobs of an image model in one call of its engine: a larger batch runs as several calls, one after another, and is still taken, started and written as one. Unset, the engine's default: 1 on onnxruntime-cpu, where a call of n images costs more than n calls of one (nsfw on one thread: 8.0 ms an image at 1, 9.5 at 4; `pnpm bench raw` shows a model's curve on your machine); the whole batch on GPUs and TF.js.",
+      "Most jobs in one call of the engine, for an image model whose manifest sets no `limits.maxBatchSize`: a larger batch runs as several calls, one after another, and is still taken, started and written as one. Unset, the engine's default while `MAX_BATCH_SIZE` is unset too: 1 on onnxruntime-cpu, where a call of n images of a large model costs more than n calls of one (nsfw on one thread: 8.0 ms an image at 1, 9.5 at 4; `pnpm bench raw` shows a model's curve on your machine); otherwise the whole batch (GPUs, TF.js, a batch size set here or in the manifest, where small models gain from large calls).",
     ),
     MODEL_WATCH_INTERVAL_MS: z.coerce
       .number()

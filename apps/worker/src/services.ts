@@ -176,7 +176,8 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
       return {
         maxBatchSize: env.MAX_BATCH_SIZE ?? defaults.maxBatchSize,
         maxDelayMs: env.MAX_BATCH_DELAY_MS ?? defaults.maxDelayMs,
-        callSize: env.MODEL_CALL_SIZE ?? defaults.callSize,
+        // The engine's call size goes with its batch size: a batch set here is sized as whole calls.
+        callSize: env.MODEL_CALL_SIZE ?? (env.MAX_BATCH_SIZE === undefined ? defaults.callSize : undefined),
       };
     };
     logger.info(

@@ -28,9 +28,11 @@ export const batchingDefaults: Record<BackendKind, BatchingDefaults> = {
 /**
  * The same for ONNX Runtime, by execution provider (`pnpm bench raw` / `pnpm bench batching`,
  * docs/models/engines.md):
- * - cpu: MLAS with its threads already spread over a call; a call of n images costs more than n
- *   calls of one (nsfw on one thread: 8.0 ms an image at 1, 9.1 at 2, 9.5 at 4, 10.0 at 8), so a
- *   batch of 4 jobs is gathered, started and written as one but runs as calls of one image.
+ * - cpu: MLAS with its threads already spread over a call; a call of n images of a large model
+ *   costs more than n calls of one (nsfw on one thread: 8.0 ms an image at 1, 9.1 at 2, 9.5 at 4,
+ *   10.0 at 8), so a batch of 4 jobs is gathered, started and written as one but runs as calls of
+ *   one image. A batch size from the manifest or MAX_BATCH_SIZE runs as whole calls: a small model
+ *   (MNIST's manifest sets 32) gains from large calls, where the per-call cost dominates.
  *   End to end, `pnpm bench e2e --worker-env MODEL_CALL_SIZE=1` against `=4`, interleaved:
  *   71.7 and 73.2 jobs/s against 69.8 and 66.7 (docs/benchmarks.md).
  * - cuda / tensorrt / webgpu: a GPU is idle between small calls; throughput grows with the batch

@@ -14,7 +14,8 @@ export interface BatchingOptions {
   maxDelayMs: number;
   /**
    * Most inputs of an image model in one call of its engine: a larger batch runs as several
-   * calls, one after another, and is still gathered, started and written as one batch.
+   * calls, one after another, and is still gathered, started and written as one batch. Like
+   * `maxBatchSize`, only for models whose manifest sets no `limits.maxBatchSize`.
    * @defaultValue the whole batch
    */
   callSize?: number;
@@ -605,8 +606,9 @@ export class ModelPool {
     return {
       maxBatchSize,
       maxDelayMs: manifest.limits?.maxDelayMs ?? batching.maxDelayMs,
-      // A tensor model's requests are stacked by shape (predictTensors), not split.
-      ...(batching.callSize !== undefined && !isTensorManifest(manifest)
+      // A manifest's batch size was chosen for the model as a whole call (`models tune` measures
+      // it so); a tensor model's requests are stacked by shape (predictTensors), not split.
+      ...(batching.callSize !== undefined && manifest.limits?.maxBatchSize === undefined && !isTensorManifest(manifest)
         ? { callSize: Math.min(batching.callSize, maxBatchSize) }
         : {}),
     };

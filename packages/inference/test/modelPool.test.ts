@@ -54,8 +54,8 @@ describe('ModelPool call size', () => {
     for (const created of pools.splice(0)) created.dispose();
   });
 
-  /** A pool of its own over the same registry, with `callSize` in its batching options. */
-  async function poolWithCallSize(callSize: number): Promise<ModelPool> {
+  /** A pool of its own over the same registry (batch 4 at most, call size `callSize`), serving `name`. */
+  async function poolWithCallSize(callSize: number, name = 'digits'): Promise<ModelPool> {
     const created = new ModelPool({
       registry,
       logger,
@@ -63,15 +63,26 @@ describe('ModelPool call size', () => {
       batching: { maxBatchSize: 4, maxDelayMs: 0, callSize },
     });
     pools.push(created);
-    await created.load(['mnist']);
+    await created.load([name]);
     return created;
   }
 
+  beforeEach(async () => {
+    // The MNIST weights under a manifest without `limits`: the pool's batching applies.
+    const { name: _n, version: _v, sha256: _s, limits: _l, ...manifest } = await readModelManifest(mnistFixtureFolder);
+    await registry.publish({
+      name: 'digits',
+      version: '1.0.0',
+      files: await readModelFiles(mnistFixtureFolder),
+      manifest,
+      setLive: true,
+    });
+  });
+
   it("hands an image model's batch to its engine in calls of the call size, and shows it", async () => {
     const other = await poolWithCallSize(1);
-    // The MNIST manifest's limits set the batch (32, 2 ms); the call size comes from the pool's options.
-    expect(other.describe()[0]?.batching).toEqual({ maxBatchSize: 32, maxDelayMs: 2, callSize: 1 });
-    const lease = await other.acquire('mnist');
+    expect(other.describe()[0]?.batching).toEqual({ maxBatchSize: 4, maxDelayMs: 0, callSize: 1 });
+    const lease = await other.acquire('digits');
     const single = (await lease.submit(input)).vector;
     // Four submitted at once make one batch of four, run as four calls of one.
     const results = await Promise.all(Array.from({ length: 4 }, () => lease.submit(input)));
@@ -80,8 +91,10 @@ describe('ModelPool call size', () => {
     for (const result of results) expect(result.vector).toEqual(single);
   });
 
-  it('gives the engine the whole batch when the call size is at or above the batch size', async () => {
-    expect((await poolWithCallSize(64)).describe()[0]?.batching.callSize).toBe(32);
+  it("gives the engine the whole batch for a call size at or above it, or a batch the model's manifest sets", async () => {
+    expect((await poolWithCallSize(64)).describe()[0]?.batching.callSize).toBe(4);
+    // MNIST's manifest sets its batch (32, 2 ms), sized as whole calls: the call size is not applied.
+    expect((await poolWithCallSize(1, 'mnist')).describe()[0]?.batching).toEqual({ maxBatchSize: 32, maxDelayMs: 2 });
   });
 });
 

@@ -13,14 +13,17 @@ let registry: ModelRegistry;
 let pool: ModelPool;
 let engines: InferenceEngines;
 
-/** Publishes the committed MNIST model under `version` (same weights, its own manifest). */
-async function publishMnist(version: string, setLive = false): Promise<string> {
-  const { name: _n, version: _v, sha256: _s, ...manifest } = await readModelManifest(mnistFixtureFolder);
+/**
+ * Publishes the committed MNIST model under `version` (same weights, its own manifest), as `name`;
+ * `withoutLimits` leaves out the manifest's batch limits.
+ */
+async function publishMnist(version: string, setLive = false, name = 'mnist', withoutLimits = false): Promise<string> {
+  const { name: _n, version: _v, sha256: _s, limits, ...manifest } = await readModelManifest(mnistFixtureFolder);
   const published = await registry.publish({
-    name: 'mnist',
+    name,
     version,
     files: await readModelFiles(mnistFixtureFolder),
-    manifest,
+    manifest: withoutLimits ? manifest : { ...manifest, limits },
     setLive,
   });
   return published.model.location;
@@ -67,17 +70,8 @@ describe('ModelPool call size', () => {
     return created;
   }
 
-  beforeEach(async () => {
-    // The MNIST weights under a manifest without `limits`: the pool's batching applies.
-    const { name: _n, version: _v, sha256: _s, limits: _l, ...manifest } = await readModelManifest(mnistFixtureFolder);
-    await registry.publish({
-      name: 'digits',
-      version: '1.0.0',
-      files: await readModelFiles(mnistFixtureFolder),
-      manifest,
-      setLive: true,
-    });
-  });
+  // The MNIST weights under a manifest without `limits`: the pool's batching applies.
+  beforeEach(() => publishMnist('1.0.0', true, 'digits', true));
 
   it("hands an image model's batch to its engine in calls of the call size, and shows it", async () => {
     const other = await poolWithCallSize(1);

@@ -57,7 +57,7 @@ try {
     );
     process.stdout.write(`  ${end.toLocaleString('en')}\r`);
   }
-  await sql.query('VACUUM ANALYZE jobs');
+  await sql.query('VACUUM ANALYZE jobs, job_search');
   console.log(`generated in ${((performance.now() - fillStarted) / 1000).toFixed(0)} s`);
 
   const queries = new JobQueries(db);

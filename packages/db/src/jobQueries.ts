@@ -41,7 +41,7 @@ function likeEscaped(text: string): string {
 /**
  * The WHERE clause of a filter over `jobs j`, its values numbered from `values.length + 1`. Each
  * condition is one an index answers: (user_id, created_at), (status, created_at),
- * (model_name, created_at), (error_code, created_at), the metadata GIN and the search trigram GIN.
+ * (model_name, created_at), (error_code, created_at), and job_search's metadata and trigram GINs.
  */
 export function jobFilterSql(filter: JobFilter, values: unknown[]): string {
   const param = (value: unknown, type: string) => {
@@ -58,12 +58,13 @@ export function jobFilterSql(filter: JobFilter, values: unknown[]): string {
   if (filter.createdAfter) where.push(`j.created_at >= ${param(filter.createdAfter, 'timestamptz')}`);
   if (filter.createdBefore) where.push(`j.created_at < ${param(filter.createdBefore, 'timestamptz')}`);
   if (filter.finishedAtOrBefore) where.push(`j.finished_at <= ${param(filter.finishedAtOrBefore, 'timestamptz')}`);
+  // Both from job_search's GIN indexes (written once per job, not at every status change).
+  const search: string[] = [];
   if (filter.metadata && Object.keys(filter.metadata).length > 0)
-    where.push(`j.metadata @> ${param(JSON.stringify(filter.metadata), 'jsonb')}`);
-  if (filter.text)
-    where.push(
-      `inferq_job_search_text(j.id, j.input_file_name, j.metadata) LIKE ${param(`%${likeEscaped(filter.text.toLowerCase())}%`, 'text')}`,
-    );
+    search.push(`s.metadata @> ${param(JSON.stringify(filter.metadata), 'jsonb')}`);
+  if (filter.text) search.push(`s.text LIKE ${param(`%${likeEscaped(filter.text.toLowerCase())}%`, 'text')}`);
+  if (search.length > 0)
+    where.push(`EXISTS (SELECT 1 FROM job_search s WHERE s.job_id = j.id AND ${search.join(' AND ')})`);
   return where.length > 0 ? where.join(' AND ') : 'true';
 }
 

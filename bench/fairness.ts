@@ -3,8 +3,9 @@
 //     submit's scheduled start, so a stalled API cannot hide its delay);
 //  2. flood: the same pro loop while the free user keeps --flood submits in flight at all times
 //     (each client sends again as soon as it has an answer, refused or not);
-//  3. burst: --flood free submits sent at once, then --pro-burst pro submits 10 ms later, --rounds
-//     times; how many of the pro user's were refused, and their latency;
+//  3. burst: --pro-burst pro submits at once, alone, --rounds times; then --flood free submits sent
+//     at once and the same pro burst 10 ms later, --rounds times; how many of the pro user's were
+//     refused, and their p99 beside the flood as a ratio of their p99 alone;
 //  4. idle burst: one pro user sends --idle-burst submits at once (Promise.all, as scripts do) to
 //     an idle server; how many were accepted.
 // Admission is fair queuing: one user alone may use the whole API, and under contention each
@@ -77,7 +78,12 @@ interface Phase {
 }
 
 let phases!: Phase[];
-const burst: { pro: Statuses; flood: Statuses; proMs: number[] } = { pro: {}, flood: {}, proMs: [] };
+const burst: { pro: Statuses; flood: Statuses; proMs: number[]; aloneMs: number[] } = {
+  pro: {},
+  flood: {},
+  proMs: [],
+  aloneMs: [],
+};
 const idle: Statuses = {};
 try {
   const platform = await startPlatform({
@@ -159,16 +165,23 @@ try {
       await runPhase(`pro beside ${floodClients} flooding free submits`, true),
     ];
 
+    const proBurstOf = (latencies: number[]) =>
+      Array.from({ length: proBurst }, async () => {
+        const started = performance.now();
+        const answer = await submit(proImage.upload, pro!.headers);
+        if (answer.status === 202) latencies.push(performance.now() - started);
+        return answer;
+      });
+    // The pro user's burst alone first: the reference its burst beside the flood is read against.
+    for (let round = 0; round < rounds; round++) {
+      await Promise.all(proBurstOf(burst.aloneMs));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     for (let round = 0; round < rounds; round++) {
       const floods = Array.from({ length: floodClients }, () => submit(floodImage.upload, free!.headers));
       await new Promise((resolve) => setTimeout(resolve, 10));
-      const pros = Array.from({ length: proBurst }, async () => {
-        const started = performance.now();
-        const answer = await submit(proImage.upload, pro!.headers);
-        if (answer.status === 202) burst.proMs.push(performance.now() - started);
-        return answer;
-      });
-      for (const answer of await Promise.all(pros)) count(burst.pro, outcome(answer.status, answer.body));
+      for (const answer of await Promise.all(proBurstOf(burst.proMs)))
+        count(burst.pro, outcome(answer.status, answer.body));
       for (const answer of await Promise.all(floods)) count(burst.flood, outcome(answer.status, answer.body));
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
@@ -210,8 +223,15 @@ if (alone && beside)
     `\npro p99 beside the flood / alone: ${(beside.pro.ms.p99 / alone.pro.ms.p99).toFixed(2)}× (${formatMs(beside.pro.ms.p99)} / ${formatMs(alone.pro.ms.p99)})`,
   );
 const burstMs = summarize(burst.proMs);
+const burstAloneMs = summarize(burst.aloneMs);
+console.log(
+  `burst, ${rounds} rounds of ${proBurst} pro submits at once alone: p50 ${formatMs(burstAloneMs.p50)}, p99 ${formatMs(burstAloneMs.p99)}`,
+);
 console.log(
   `burst, ${rounds} rounds of ${floodClients} free then ${proBurst} pro submits: pro ${show(burst.pro)} (p50 ${formatMs(burstMs.p50)}, p99 ${formatMs(burstMs.p99)}); free ${show(burst.flood)}`,
+);
+console.log(
+  `pro burst p99 beside the flood / alone: ${(burstMs.p99 / burstAloneMs.p99).toFixed(2)}× (${formatMs(burstMs.p99)} / ${formatMs(burstAloneMs.p99)})`,
 );
 console.log(`idle burst of ${idleBurst} submits from one pro user: ${show(idle)}`);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);

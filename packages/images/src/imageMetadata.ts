@@ -52,6 +52,11 @@ export function metadataSegmentBytes(bytes: Uint8Array, format: ImageFormat): nu
     : pieces.reduce((sum, piece) => sum + (piece.kind === 'image' ? 0 : piece.end - piece.start), 0);
 }
 
+/** Whether the framing of `bytes` (the image proper) can be walked segment by segment. */
+export function framingWalks(bytes: Uint8Array, format: ImageFormat): boolean {
+  return piecesOf(bytes, format) !== null;
+}
+
 /**
  * `image` (the image proper, already cut at its end) without private metadata, the orientation
  * kept (see the module comment). Returns `image` itself when it had nothing to drop, and null

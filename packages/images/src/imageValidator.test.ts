@@ -38,6 +38,7 @@ import {
 } from './imageValidator.ts';
 import { pixelSpecKey, pixelsWorthStoring, type PixelSpec } from './modelInput.ts';
 import { defaultImageLimits, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
+import { useJpegDecoder } from './turboJpeg.ts';
 
 type Fixture = () => Buffer | Promise<Buffer>;
 
@@ -489,6 +490,50 @@ describe('beforeDecode: a say over each decode, by the pixels its header declare
     await expect(validateImage(await validJpeg(64, 48), {}, { beforeDecode })).rejects.toBe(busy);
     expect((await refusal(pixelBomb(), {}, { beforeDecode })).code).toBe('IMAGE_TOO_LARGE');
     expect(asked).toBe(1);
+  });
+});
+
+describe("a plain JPEG's header, read without libvips", () => {
+  it('gives the same validated image, and the same refusals, as sharp reading it', async () => {
+    const good: Array<[string, Buffer, Partial<ImageLimits>]> = [
+      ['photo-like', await photoLikeImage(1024, 768, 'jpeg'), {}],
+      ['64×48', await validJpeg(64, 48), {}],
+      ['EXIF rotation with an sRGB profile', await rotatedJpeg(64, 48), {}],
+      ['EXIF of 2 MiB, the bound raised', await hugeExifJpeg(2 * MiB), { maxMetadataBytes: 3 * MiB }],
+      ['ZIP appended', await polyglotJpegZip(), {}],
+      [
+        'grey, progressive',
+        await sharp(await validJpeg(48, 40))
+          .greyscale()
+          .jpeg({ progressive: true })
+          .toBuffer(),
+        {},
+      ],
+    ];
+    const bad: Array<[string, Buffer, Partial<ImageLimits>]> = [
+      ['truncated', await truncatedJpeg(), {}],
+      ['too wide', await validJpeg(64, 48), { maxWidth: 63 }],
+      ['too much metadata', await hugeExifJpeg(), {}],
+      ['too many pixels', await validJpeg(64, 48), { maxPixels: 3000 }],
+    ];
+    const outcomes = async () => ({
+      good: await Promise.all(good.map(([, bytes, limits]) => validateImage(bytes, limits))),
+      bad: await Promise.all(bad.map(([, bytes, limits]) => refusal(bytes, limits))),
+    });
+    const fast = await outcomes();
+    useJpegDecoder('sharp');
+    let viaSharp: Awaited<ReturnType<typeof outcomes>>;
+    try {
+      viaSharp = await outcomes();
+    } finally {
+      useJpegDecoder('auto');
+    }
+    for (const [i, [name]] of good.entries()) expect(fast.good[i], name).toEqual(viaSharp.good[i]);
+    for (const [i, [name]] of bad.entries())
+      expect({ code: fast.bad[i]!.code, details: fast.bad[i]!.details }, name).toEqual({
+        code: viaSharp.bad[i]!.code,
+        details: viaSharp.bad[i]!.details,
+      });
   });
 });
 

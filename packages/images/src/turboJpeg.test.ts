@@ -3,12 +3,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { alignCornersResize, imageToInput, inputScaling, makeModelPixels } from './modelInput.ts';
-import { idleJpegDecompressors, jpegDecoderName, jpegFastPath, useJpegDecoder } from './turboJpeg.ts';
+import { idleJpegDecompressors, jpegDecoderName, jpegFastPath, plainJpegHeader, useJpegDecoder } from './turboJpeg.ts';
 import {
   alignedBgrInput,
   alignedRgbInput,
   photoLikeImage,
   rotatedJpeg,
+  hugeExifJpeg,
   truncatedJpeg,
   validPng,
 } from './testing/imageFixtures.ts';
@@ -154,6 +155,41 @@ describeFast('JPEG decoding through libjpeg-turbo', () => {
       expect(bytesOf(await imageToInput(bytes, nsfwLike)).equals(bytesOf(viaSharp.data as Float32Array)), name).toBe(
         true,
       );
+    }
+  });
+
+  it("reads a plain JPEG's header as sharp's metadata() does, and leaves the rest to it", async () => {
+    const base = sharp(await readFile(path.join(photos, 'chelsea.jpg'))).resize(333, 517, { fit: 'fill' });
+    const plain: Array<[string, Buffer]> = [...(await variants()), ['EXIF, XMP and comment', await hugeExifJpeg()]];
+    for (let orientation = 1; orientation <= 8; orientation++)
+      plain.push([
+        `orientation ${orientation}`,
+        withoutIccProfile(await base.clone().jpeg({ quality: 90 }).withMetadata({ orientation }).toBuffer()),
+      ]);
+    for (const [name, bytes] of plain) {
+      const header = plainJpegHeader(bytes);
+      const metadata = await sharp(bytes).metadata();
+      expect(header, name).toMatchObject({
+        width: metadata.width,
+        height: metadata.height,
+        channels: metadata.channels,
+        orientation: metadata.orientation ?? 1,
+      });
+      expect(header?.exif?.length, name).toBe(metadata.exif?.length);
+    }
+    const coffee = await readFile(path.join(photos, 'coffee.jpg'));
+    const others: Array<[string, Buffer]> = [
+      ['CMYK', await sharp(coffee).toColourspace('cmyk').jpeg().toBuffer()],
+      ['PNG', await validPng()],
+      ['cut inside its header', coffee.subarray(0, 300)],
+      ['a frame header too short', Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x05, 8, 0, 1, 0xff, 0xda])],
+    ];
+    for (const [name, bytes] of others) expect(plainJpegHeader(bytes), name).toBeNull();
+    useJpegDecoder('sharp');
+    try {
+      expect(plainJpegHeader(coffee)).toBeNull();
+    } finally {
+      useJpegDecoder('auto');
     }
   });
 

@@ -187,6 +187,89 @@ function exifOrientation(bytes: Uint8Array, start: number, length: number): numb
   return 1;
 }
 
+/** A JPEG's header as read by {@link plainJpegHeader}. */
+export interface PlainJpegHeader {
+  width: number;
+  height: number;
+  /** 1 (grey) or 3 (YCbCr). */
+  channels: 1 | 3;
+  /** The EXIF orientation, 1 to 8 (1 without EXIF). */
+  orientation: number;
+  /** The payloads of the first EXIF, the XMP and the IPTC (Photoshop) segments, where present. */
+  exif?: Buffer;
+  xmp?: Buffer;
+  iptc?: Buffer;
+}
+
+/** SOF0–SOF15 but DHT (C4), JPG (C8) and DAC (CC). */
+const isFrameMarker = (marker: number) =>
+  marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+
+/**
+ * The header of a plain 8-bit JPEG (one frame, grey or YCbCr, an EXIF orientation read from one
+ * SHORT), from its framing and libjpeg's header read, without libvips: what sharp's metadata()
+ * would report of it. Null for anything else, or when libjpeg-turbo is not in use: the caller then
+ * asks sharp.
+ */
+export function plainJpegHeader(bytes: Buffer): PlainJpegHeader | null {
+  const binding = load();
+  if (!binding || !isJpeg(bytes)) return null;
+  let frame: { width: number; height: number; precision: number; components: number } | undefined;
+  const found: Pick<PlainJpegHeader, 'exif' | 'xmp' | 'iptc'> = {};
+  let orientation = 1;
+  let at = 2;
+  for (;;) {
+    if (at + 4 > bytes.length || bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0xda) break; // the first scan: every header segment has been seen
+    // Markers without a length (SOI, EOI, RSTn, TEM) have no place before the first scan.
+    if (marker === 0xd8 || marker === 0xd9 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) return null;
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    const payload = at + 4;
+    const end = at + 2 + length;
+    if (length < 2 || end > bytes.length) return null;
+    if (isFrameMarker(marker)) {
+      if (frame || length < 8) return null;
+      frame = {
+        precision: bytes[payload]!,
+        height: (bytes[payload + 1]! << 8) | bytes[payload + 2]!,
+        width: (bytes[payload + 3]! << 8) | bytes[payload + 4]!,
+        components: bytes[payload + 5]!,
+      };
+    } else if (marker === 0xe1 && !found.exif && startsWith(bytes, payload, 'Exif\0\0')) {
+      // The first EXIF segment counts, as in libvips.
+      found.exif = bytes.subarray(payload, end);
+      orientation = exifOrientation(bytes, payload + 6, length - 8);
+      if (orientation < 1 || orientation > 8) return null;
+    } else if (marker === 0xe1 && !found.xmp && startsWith(bytes, payload, 'http://ns.adobe.com/xap/1.0/\0')) {
+      found.xmp = bytes.subarray(payload, end);
+    } else if (marker === 0xed && !found.iptc && startsWith(bytes, payload, 'Photoshop 3.0\0')) {
+      found.iptc = bytes.subarray(payload, end);
+    }
+    at = end;
+  }
+  if (!frame || frame.precision !== 8 || (frame.components !== 1 && frame.components !== 3)) return null;
+  if (frame.width === 0 || frame.height === 0) return null; // a height given later (DNL)
+  // libjpeg reads the same header (its tables included), as libvips would before any decode.
+  const width = [0];
+  const height = [0];
+  const colorspace = [0];
+  const decompressor = acquire(binding);
+  try {
+    if (binding.header(decompressor.handle, bytes, bytes.length, width, height, [0], colorspace) !== 0) return null;
+  } finally {
+    release(binding, decompressor);
+  }
+  const space = colorspace[0];
+  if (width[0] !== frame.width || height[0] !== frame.height) return null;
+  if (!(frame.components === 1 ? space === TJCS_GRAY : space === TJCS_YCbCr)) return null;
+  return { width: frame.width, height: frame.height, channels: frame.components as 1 | 3, orientation, ...found };
+}
+
 export interface DecodedRgb {
   /** width × height × 3 bytes, interleaved RGB, as stored; valid only inside the callback. */
   data: Buffer;

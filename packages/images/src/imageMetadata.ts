@@ -46,15 +46,15 @@ function fourcc(bytes: Uint8Array, at: number): string {
 
 /** Bytes of every metadata segment in `bytes` (the image proper), by its framing; 0 where it cannot be walked. */
 export function metadataSegmentBytes(bytes: Uint8Array, format: ImageFormat): number {
-  const pieces = piecesOf(bytes, format);
-  return pieces === null
-    ? 0
-    : pieces.reduce((sum, piece) => sum + (piece.kind === 'image' ? 0 : piece.end - piece.start), 0);
+  return framedMetadataBytes(bytes, format) ?? 0;
 }
 
-/** Whether the framing of `bytes` (the image proper) can be walked segment by segment. */
-export function framingWalks(bytes: Uint8Array, format: ImageFormat): boolean {
-  return piecesOf(bytes, format) !== null;
+/** {@link metadataSegmentBytes}, but null where the framing cannot be walked. */
+export function framedMetadataBytes(bytes: Uint8Array, format: ImageFormat): number | null {
+  const pieces = piecesOf(bytes, format);
+  return pieces === null
+    ? null
+    : pieces.reduce((sum, piece) => sum + (piece.kind === 'image' ? 0 : piece.end - piece.start), 0);
 }
 
 /**

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { AppError, imageTooLargeError, type ImageFormat } from '@inferq/core';
 import sharp, { type FormatEnum, type Metadata, type SharpOptions } from 'sharp';
 import { imageByteLength } from './imageEnd.ts';
-import { framingWalks, metadataSegmentBytes, withoutPrivateMetadata } from './imageMetadata.ts';
+import { framedMetadataBytes, withoutPrivateMetadata } from './imageMetadata.ts';
 import { jpegFastPath, plainJpegHeader } from './turboJpeg.ts';
 import { maxPixelsFor, resolveImageLimits, type ImageLimits } from './imageLimits.ts';
 import {
@@ -141,15 +141,13 @@ function decodedFormat(metadata: Metadata): string {
 /**
  * What sharp's metadata() says of a plain JPEG, read without libvips (whose header read, with its
  * EXIF parse, cost about a third of a millisecond a submit): libjpeg-turbo's header read and the
- * framing ({@link plainJpegHeader}). Only for a file whose framing walks to its end, so the
- * metadata limit counts every segment and the private ones can be cut out as always; null for
- * anything else, which sharp reads.
+ * framing ({@link plainJpegHeader}); null for anything else, which sharp reads. The caller asks only
+ * for a file whose framing walks to its end, so the metadata limit counts every segment and the
+ * private ones can be cut out as always.
  */
 function plainJpegMetadata(input: Buffer): Metadata | null {
   const header = plainJpegHeader(input);
   if (!header) return null;
-  const end = imageByteLength(input, 'jpeg');
-  if (end === null || !framingWalks(input.subarray(0, end), 'jpeg')) return null;
   const { width, height, channels, orientation, exif, xmp, iptc } = header;
   return {
     format: 'jpeg',
@@ -238,11 +236,16 @@ export async function validateImage(
     });
   }
 
+  // Where the image ends, and its metadata segments by its framing (null: it cannot be walked).
+  const imageEnd = imageByteLength(input, sniffed);
+  const framed = framedMetadataBytes(input.subarray(0, imageEnd ?? input.length), sniffed);
+
   // Header only: no pixel is decoded, so the pixel limit is ours to apply with useful details.
   let metadata: Metadata;
   try {
     metadata =
-      (sniffed === 'jpeg' && plainJpegMetadata(input)) || (await sharp(input, untrustedInput(false)).metadata());
+      (sniffed === 'jpeg' && imageEnd !== null && framed !== null && plainJpegMetadata(input)) ||
+      (await sharp(input, untrustedInput(false)).metadata());
   } catch (error) {
     throw invalid('corrupt_header', 'The image header cannot be read', { format: sniffed }, error);
   }
@@ -297,11 +300,7 @@ export async function validateImage(
 
   // The decoder reports one blob of each kind; the framing counts every segment (a file can
   // carry hundreds of APP1 segments, or text chunks that decompress to much more).
-  const imageEnd = imageByteLength(input, sniffed);
-  const embedded = Math.max(
-    metadataBytes(metadata),
-    metadataSegmentBytes(input.subarray(0, imageEnd ?? input.length), sniffed),
-  );
+  const embedded = Math.max(metadataBytes(metadata), framed ?? 0);
   if (embedded > bounds.maxMetadataBytes) {
     throw invalid('metadata_too_large', 'The image carries too much embedded metadata', {
       metadataBytes: embedded,

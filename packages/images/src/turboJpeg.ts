@@ -135,35 +135,64 @@ export function idleJpegDecompressors(): number {
 
 const isJpeg = (bytes: Uint8Array) => bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8;
 
+/** One marker segment before the first scan: its marker, and where its payload starts and ends. */
+interface HeaderSegment {
+  marker: number;
+  payload: number;
+  end: number;
+}
+
 /**
- * The EXIF orientation (1 to 8; 1 without EXIF) of a file with no ICC profile, read from the framing
- * before the first scan; 0 when there is a profile or the framing or the orientation cannot be read.
+ * The marker segments of a JPEG before its first scan (SOS), in order; null when `bytes` are not a
+ * JPEG or its framing breaks off before the first scan (a segment past the end, a byte where a
+ * marker should be, a marker without a length, which has no place there).
  */
-function plainOrientation(bytes: Uint8Array): number {
-  if (!isJpeg(bytes)) return 0;
-  let orientation = 1;
-  let seenExif = false;
+function headerSegments(bytes: Uint8Array): HeaderSegment[] | null {
+  if (!isJpeg(bytes)) return null;
+  const segments: HeaderSegment[] = [];
   let at = 2;
-  while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) return 0;
+  for (;;) {
+    if (at + 4 > bytes.length || bytes[at] !== 0xff) return null;
     const marker = bytes[at + 1]!;
     if (marker === 0xff) {
       at++; // fill byte
       continue;
     }
-    if (marker === 0xda) return orientation; // the first scan: every header segment has been seen
+    if (marker === 0xda) return segments; // the first scan: every header segment has been seen
+    if (marker === 0xd8 || marker === 0xd9 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) return null;
     const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-    const payload = at + 4;
-    if (marker === 0xe2 && startsWith(bytes, payload, 'ICC_PROFILE\0')) return 0;
-    // The first EXIF segment counts, as in libvips.
-    if (marker === 0xe1 && !seenExif && startsWith(bytes, payload, 'Exif\0\0')) {
-      seenExif = true;
-      orientation = exifOrientation(bytes, payload + 6, length - 8);
-      if (orientation < 1 || orientation > 8) return 0;
-    }
-    at += 2 + length;
+    const end = at + 2 + length;
+    if (length < 2 || end > bytes.length) return null;
+    segments.push({ marker, payload: at + 4, end });
+    at = end;
   }
-  return 0;
+}
+
+const isExif = (bytes: Uint8Array, segment: HeaderSegment) =>
+  segment.marker === 0xe1 && startsWith(bytes, segment.payload, 'Exif\0\0');
+
+/**
+ * IFD0's Orientation of the first EXIF segment (the one libvips reads): 1 to 8, 1 without EXIF,
+ * 0 when it cannot be read or is out of range.
+ */
+function orientationIn(bytes: Uint8Array, segments: HeaderSegment[]): number {
+  const exif = segments.find((segment) => isExif(bytes, segment));
+  if (!exif) return 1;
+  const orientation = exifOrientation(bytes, exif.payload + 6, exif.end - exif.payload - 6);
+  return orientation >= 1 && orientation <= 8 ? orientation : 0;
+}
+
+/**
+ * The EXIF orientation (1 to 8; 1 without EXIF) of a file with no ICC profile, read from the framing
+ * before the first scan; 0 when there is a profile or the framing or the orientation cannot be read.
+ */
+function plainOrientation(bytes: Uint8Array): number {
+  const segments = headerSegments(bytes);
+  if (!segments) return 0;
+  const icc = segments.some(
+    (segment) => segment.marker === 0xe2 && startsWith(bytes, segment.payload, 'ICC_PROFILE\0'),
+  );
+  return icc ? 0 : orientationIn(bytes, segments);
 }
 
 /** IFD0's Orientation (0x0112) in a TIFF structure; 1 when absent, 0 when it cannot be read. */
@@ -213,46 +242,19 @@ const isFrameMarker = (marker: number) =>
  */
 export function plainJpegHeader(bytes: Buffer): PlainJpegHeader | null {
   const binding = load();
-  if (!binding || !isJpeg(bytes)) return null;
-  let frame: { width: number; height: number; precision: number; components: number } | undefined;
-  const found: Pick<PlainJpegHeader, 'exif' | 'xmp' | 'iptc'> = {};
-  let orientation = 1;
-  let at = 2;
-  for (;;) {
-    if (at + 4 > bytes.length || bytes[at] !== 0xff) return null;
-    const marker = bytes[at + 1]!;
-    if (marker === 0xff) {
-      at++; // fill byte
-      continue;
-    }
-    if (marker === 0xda) break; // the first scan: every header segment has been seen
-    // Markers without a length (SOI, EOI, RSTn, TEM) have no place before the first scan.
-    if (marker === 0xd8 || marker === 0xd9 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) return null;
-    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-    const payload = at + 4;
-    const end = at + 2 + length;
-    if (length < 2 || end > bytes.length) return null;
-    if (isFrameMarker(marker)) {
-      if (frame || length < 8) return null;
-      frame = {
-        precision: bytes[payload]!,
-        height: (bytes[payload + 1]! << 8) | bytes[payload + 2]!,
-        width: (bytes[payload + 3]! << 8) | bytes[payload + 4]!,
-        components: bytes[payload + 5]!,
-      };
-    } else if (marker === 0xe1 && !found.exif && startsWith(bytes, payload, 'Exif\0\0')) {
-      // The first EXIF segment counts, as in libvips.
-      found.exif = bytes.subarray(payload, end);
-      orientation = exifOrientation(bytes, payload + 6, length - 8);
-      if (orientation < 1 || orientation > 8) return null;
-    } else if (marker === 0xe1 && !found.xmp && startsWith(bytes, payload, 'http://ns.adobe.com/xap/1.0/\0')) {
-      found.xmp = bytes.subarray(payload, end);
-    } else if (marker === 0xed && !found.iptc && startsWith(bytes, payload, 'Photoshop 3.0\0')) {
-      found.iptc = bytes.subarray(payload, end);
-    }
-    at = end;
-  }
-  if (!frame || frame.precision !== 8 || (frame.components !== 1 && frame.components !== 3)) return null;
+  const segments = binding ? headerSegments(bytes) : null;
+  if (!binding || !segments) return null;
+  const frames = segments.filter((segment) => isFrameMarker(segment.marker));
+  const orientation = orientationIn(bytes, segments);
+  if (frames.length !== 1 || frames[0]!.end - frames[0]!.payload < 6 || orientation === 0) return null;
+  const { payload } = frames[0]!;
+  const frame = {
+    precision: bytes[payload]!,
+    height: (bytes[payload + 1]! << 8) | bytes[payload + 2]!,
+    width: (bytes[payload + 3]! << 8) | bytes[payload + 4]!,
+    components: bytes[payload + 5]!,
+  };
+  if (frame.precision !== 8 || (frame.components !== 1 && frame.components !== 3)) return null;
   if (frame.width === 0 || frame.height === 0) return null; // a height given later (DNL)
   // libjpeg reads the same header (its tables included), as libvips would before any decode.
   const width = [0];
@@ -267,6 +269,16 @@ export function plainJpegHeader(bytes: Buffer): PlainJpegHeader | null {
   const space = colorspace[0];
   if (width[0] !== frame.width || height[0] !== frame.height) return null;
   if (!(frame.components === 1 ? space === TJCS_GRAY : space === TJCS_YCbCr)) return null;
+  // The first segment of each kind, as libvips keeps them.
+  const found: Pick<PlainJpegHeader, 'exif' | 'xmp' | 'iptc'> = {};
+  for (const [kind, marker, prefix] of [
+    ['exif', 0xe1, 'Exif\0\0'],
+    ['xmp', 0xe1, 'http://ns.adobe.com/xap/1.0/\0'],
+    ['iptc', 0xed, 'Photoshop 3.0\0'],
+  ] as const) {
+    const segment = segments.find((s) => s.marker === marker && startsWith(bytes, s.payload, prefix));
+    if (segment) found[kind] = bytes.subarray(segment.payload, segment.end);
+  }
   return { width: frame.width, height: frame.height, channels: frame.components as 1 | 3, orientation, ...found };
 }
 

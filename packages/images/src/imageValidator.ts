@@ -326,11 +326,13 @@ export async function validateImage(
       ? options.pixels
       : undefined;
   try {
-    const decoder = sharp(input, { ...untrustedInput(maxPixels), autoOrient: spec !== undefined }).timeout({
-      seconds: bounds.decodeTimeoutSeconds,
-    });
+    // Made when needed: a plain JPEG's check below is libjpeg-turbo's alone.
+    const decoder = () =>
+      sharp(input, { ...untrustedInput(maxPixels), autoOrient: spec !== undefined }).timeout({
+        seconds: bounds.decodeTimeoutSeconds,
+      });
     if (spec) {
-      const made = await makeModelPixels(decoder, spec);
+      const made = await makeModelPixels(decoder(), spec);
       if (made.width === spec.width && made.height === spec.height && made.channels === spec.channels)
         pixels = { data: pixelsBuffer(made), spec: pixelSpecKey(spec) };
     } else if (sniffed === 'jpeg' && storedWidth >= 16 && storedHeight >= 16) {
@@ -345,7 +347,7 @@ export async function validateImage(
         () => null,
       );
       if (!checked?.clean)
-        await decoder
+        await decoder()
           .resize(Math.floor(storedWidth / 8), Math.floor(storedHeight / 8), {
             fit: 'fill',
             kernel: 'nearest',
@@ -355,9 +357,9 @@ export async function validateImage(
           .raw({ depth: 'uchar' })
           .toBuffer();
     } else if (storedWidth * storedHeight <= smallDecodePixels) {
-      await decoder.raw().toBuffer();
+      await decoder().raw().toBuffer();
     } else {
-      await decoder.extractChannel(0).raw({ depth: 'uchar' }).toBuffer();
+      await decoder().extractChannel(0).raw({ depth: 'uchar' }).toBuffer();
     }
   } catch (error) {
     // sharp's timeout error has no code, so the clock decides which failure this was.

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createDatabase, JobQueries, type JobRecord } from '@inferq/db';
 import { JobWaiter } from '@inferq/jobs';
+import { JobLifecycle } from '@inferq/lifecycle';
 import { validJpeg } from '@inferq/images/testing';
 import { createRedisConnection, JobEventPublisher, JobEventSubscriber } from '@inferq/queue';
 import { createTestUser, TestJobs, type TestUser } from '@inferq/testing';
@@ -134,6 +135,69 @@ describe('GET /v1/jobs/:id?wait=N', () => {
     expect(jobs.reads - readsBefore - readsWhileSubscribing).toBeLessThanOrEqual(ids.length);
     expect(waiter.size).toBe(0);
     expect(subscriber.listenerCount()).toBe(listenersBefore);
+  });
+
+  it("answers from the row a worker's succeeded event carries, with no second read, the same answer a read gives", async () => {
+    const ids = await Promise.all(Array.from({ length: 8 }, () => queuedJob()));
+    const readsBefore = jobs.reads;
+    const answers = ids.map((id, i) =>
+      getJob(id, i % 2 === 0 ? '?wait=30' : '', i % 2 === 0 ? {} : { prefer: 'wait=30' }),
+    );
+    await until(() => waiter.size === ids.length);
+    const readsWhileSubscribing = jobs.reads - readsBefore;
+    // As the worker finishes jobs: the status write returns the rows, and `succeeded` carries them.
+    const lifecycle = new JobLifecycle({ execution: writer.execution, events: publisher });
+    const written = await lifecycle.succeed(
+      ids.map((id, i) => ({
+        id,
+        userId: api.user.userId,
+        model: 'nsfw',
+        workerId: 'worker-7',
+        inferenceMs: 4 + i,
+        heldMs: 2,
+        result: {
+          modelName: 'nsfw',
+          modelVersion: '1.0.0',
+          engine: 'onnxruntime-cpu',
+          output: [[0.125 + i / 1000, 0.875 - i / 1000]],
+          labels: [{ label: 'Neutral', score: 0.875 - i / 1000 }],
+        },
+      })),
+    );
+    await Promise.all(written.map((entry) => entry?.announced));
+    const waited = await Promise.all(answers.map(async (response) => (await response).json()));
+    expect(jobs.reads - readsBefore).toBe(readsWhileSubscribing);
+    // Byte for byte what a read of the row answers now.
+    const read = await Promise.all(ids.map(async (id) => (await getJob(id)).json()));
+    expect(waited).toEqual(read);
+    expect(waited.map((body) => [body.status, body.result.top[0].score])).toEqual(
+      ids.map((_, i) => ['succeeded', 0.875 - i / 1000]),
+    );
+  });
+
+  it('reads the row when a final event carries none, or one that is not the job', async () => {
+    const [plain, other] = [await queuedJob(), await queuedJob()];
+    const readsBefore = jobs.reads;
+    const answers = [getJob(plain!, '?wait=30'), getJob(other!, '?wait=30')];
+    await until(() => waiter.size === 2);
+    await writer.completeMany(
+      [plain!, other!].map((id) => ({
+        id,
+        workerId: 'test',
+        inferenceMs: 3,
+        result: { modelName: 'nsfw', modelVersion: '1.0.0', output: [[0.1, 0.9]] },
+      })),
+    );
+    const stale = await writer.get(plain!);
+    await publisher.publish({ jobId: plain!, userId: api.user.userId, status: 'succeeded' });
+    // Another job's row under this job's event is not taken for it.
+    await publisher.publish({ jobId: other!, userId: api.user.userId, status: 'succeeded' }, { ...stale!, id: plain! });
+    const bodies = await Promise.all(answers.map(async (response) => (await response).json()));
+    expect(bodies.map((body) => [body.id, body.status])).toEqual([
+      [plain, 'succeeded'],
+      [other, 'succeeded'],
+    ]);
+    expect(jobs.reads - readsBefore).toBe(4);
   });
 
   it('answers a job that is already final at once, whatever the wait', async () => {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { finalJobStatuses, inFlightJobStatuses, type JobStatus } from '@inferq/core';
 import { sqlPool, type Database } from './client.ts';
 import type { StoredInput } from './inputBlobs.ts';
-import { inFlightStatusesSql, selectJob, type JobRecord } from './jobRows.ts';
+import { inFlightStatusesSql, jobRecordFromRow, jobWithResultColumnsOf, selectJob, type JobRecord } from './jobRows.ts';
 
 export interface JobResultData {
   modelName: string;
@@ -137,6 +137,18 @@ export class JobExecution {
    * makes a second write a no-op. Returns the ids whose status this call moved to `succeeded`.
    */
   async completeMany(jobs: CompletedJob[], now = new Date()): Promise<string[]> {
+    return (await this.completeManyRecords(jobs, now)).map((finished) => finished.id);
+  }
+
+  /**
+   * completeMany, answering each job this call moved to `succeeded` as it now is, with its result
+   * (`record`: the row a read right after the commit would return; null in the one case the
+   * statement cannot tell, a result row that was there already).
+   */
+  async completeManyRecords(
+    jobs: CompletedJob[],
+    now = new Date(),
+  ): Promise<Array<{ id: string; record: JobRecord | null }>> {
     if (jobs.length === 0) return [];
     const done = jobs.map((job) => ({
       id: job.id,
@@ -149,8 +161,8 @@ export class JobExecution {
       output: job.result.output,
       labels: job.result.labels ?? null,
     }));
-    const { rows } = await this.#sql.query<{ id: string }>({
-      name: 'inferq-job-complete-many',
+    const { rows } = await this.#sql.query<Record<string, unknown>>({
+      name: 'inferq-job-complete-many-records',
       text: `
         WITH done AS (
           SELECT * FROM jsonb_to_recordset($1::jsonb)
@@ -161,16 +173,21 @@ export class JobExecution {
                  finished_at = $2, error_code = NULL, error_message = NULL, updated_at = $2
             FROM done d
            WHERE j.id = d.id AND j.status IN (${inFlightStatusesSql})
-       RETURNING j.id
+       RETURNING j.*
         ), results AS (
           INSERT INTO job_results (job_id, model_name, model_version, output, labels)
           SELECT d.id, d.model_name, d.model_version, d.output, COALESCE(d.labels, 'null'::jsonb) FROM done d JOIN updated u ON u.id = d.id
           ON CONFLICT (job_id) DO NOTHING
+       RETURNING *
         )
-        SELECT id FROM updated`,
+        SELECT ${jobWithResultColumnsOf('u', 'r')} FROM updated u LEFT JOIN results r ON r.job_id = u.id`,
       values: [JSON.stringify(done), now],
     });
-    return rows.map((row) => row.id);
+    return rows.map((row) => {
+      const record = jobRecordFromRow(row);
+      // No result row came back: one was there already, and the statement cannot see it.
+      return { id: record.id, record: record.result ? record : null };
+    });
   }
 
   /** Fails a job for good unless it is already final. Returns whether the row changed. */

@@ -28,6 +28,52 @@ const resultPrefix = 'result.';
 /** Columns of a job (`j`) and its result (`r`, LEFT JOINed), for jobRecordFromRow. */
 export const jobWithResultColumns = `${selectList('Job', 'j')}, ${selectList('JobResult', 'r', resultPrefix)}`;
 
+/** The same columns read from other aliases (a statement's own CTEs). */
+export function jobWithResultColumnsOf(job: string, result: string): string {
+  return `${selectList('Job', job)}, ${selectList('JobResult', result, resultPrefix)}`;
+}
+
+/** Names of a model's DateTime fields, from the Prisma schema: what JSON turns into strings. */
+function dateFields(model: string): string[] {
+  const found = Prisma.dmmf.datamodel.models.find((m) => m.name === model);
+  if (!found) throw new Error(`model ${model} is not in the Prisma schema`);
+  return found.fields
+    .filter((field) => field.kind === 'scalar' && field.type === 'DateTime')
+    .map((field) => field.name);
+}
+
+const jobDateFields = dateFields('Job');
+const resultDateFields = dateFields('JobResult');
+
+/**
+ * A JobRecord read back from its JSON (`JSON.stringify(record)`): the same record, its DateTime
+ * fields Dates again. Null when `value` is not a job record's JSON (no id, a date that does not
+ * parse): the caller reads the row instead.
+ */
+export function jobRecordFromJson(value: unknown): JobRecord | null {
+  if (typeof value !== 'object' || value === null || typeof (value as { id?: unknown }).id !== 'string') return null;
+  const record: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  const revive = (target: Record<string, unknown>, fields: readonly string[]): boolean => {
+    for (const field of fields) {
+      const raw = target[field];
+      if (raw === null || raw === undefined) continue;
+      if (typeof raw !== 'string') return false;
+      const date = new Date(raw);
+      if (Number.isNaN(date.getTime())) return false;
+      target[field] = date;
+    }
+    return true;
+  };
+  if (!revive(record, jobDateFields)) return null;
+  if (record.result !== null && record.result !== undefined) {
+    if (typeof record.result !== 'object') return null;
+    const result = { ...(record.result as Record<string, unknown>) };
+    if (!revive(result, resultDateFields)) return null;
+    record.result = result;
+  } else record.result = null;
+  return record as JobRecord;
+}
+
 /**
  * A `jobWithResultColumns` row as the JobRecord Prisma returns for `include: { result: true }`.
  * The pg driver already parses timestamptz into Dates and jsonb into values.

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { isFinalStatus } from '@inferq/core';
-import type { JobRecord } from '@inferq/db';
+import { jobRecordFromJson, type JobRecord } from '@inferq/db';
 import type { JobEventSubscriber } from '@inferq/queue';
 
 export interface JobWaiterOptions {
@@ -33,9 +33,10 @@ type WakeReason = 'event' | 'timeout' | 'aborted' | 'closing';
 /**
  * Holds requests until their job is final, without polling: a waiter listens on the process's
  * job-event subscription, reads the row once after subscribing (so a final state reached before
- * the subscription is not missed), and once more when a final event arrives. Concurrent reads of
- * the same job share one query, reads of different jobs asked for together go in one statement, and
- * a wait costs no reads at all while nothing happens.
+ * the subscription is not missed), and once more when a final event arrives, unless the event
+ * carries the finished row (a worker's `succeeded` does: the row its write returned). Concurrent
+ * reads of the same job share one query, reads of different jobs asked for together go in one
+ * statement, and a wait costs no reads at all while nothing happens.
  */
 export class JobWaiter {
   readonly #options: JobWaiterOptions;
@@ -70,10 +71,15 @@ export class JobWaiter {
     let wake!: (reason: WakeReason) => void;
     const woken = new Promise<WakeReason>((resolve) => (wake = resolve));
     let changed = false;
+    /** The finished row a final event carried, if it did. */
+    let announced: JobRecord | null = null;
     // Subscribe before the first read: an event published in between is still seen.
-    const unsubscribe = this.#options.subscriber.onJob(id, (event) => {
+    const unsubscribe = this.#options.subscriber.onJobWithRow(id, (event, job) => {
       changed = true;
-      if (isFinalStatus(event.status)) wake('event');
+      if (!isFinalStatus(event.status)) return;
+      const record = job === undefined ? null : jobRecordFromJson(job);
+      if (record?.id === id && record.status === event.status) announced = record;
+      wake('event');
     });
     const timer = setTimeout(() => wake('timeout'), options.timeoutMs);
     const onAbort = () => wake('aborted');
@@ -89,6 +95,8 @@ export class JobWaiter {
       if (reason === 'aborted') return { job: null, reason };
       // Nothing was announced: the row is as first read, so it needs no second read.
       if (reason !== 'event' && !changed) return { job: first, reason };
+      // The owner was checked on the first read; the announced row is the same job's.
+      if (reason === 'event' && announced !== null) return { job: announced, reason: 'final' };
       const latest = (await this.read(id)) ?? first;
       return { job: latest, reason: isFinalStatus(latest.status) ? 'final' : reason === 'event' ? 'timeout' : reason };
     } finally {

@@ -108,12 +108,18 @@ export class JobLifecycle {
    * The statement does not wait for those, so a slow result copy holds up its own job only.
    */
   async succeed(jobs: readonly SucceedingJob[], now = new Date()): Promise<Array<{ announced: Promise<void> } | null>> {
-    const written = new Set(await this.#options.execution.completeMany([...jobs], now));
-    return jobs.map((job) =>
-      written.has(job.id)
-        ? { announced: this.#after(job.beforeAnnounce, () => this.#finished(job, 'succeeded', '')) }
-        : null,
+    const written = new Map(
+      (await this.#options.execution.completeManyRecords([...jobs], now)).map((finished) => [
+        finished.id,
+        finished.record,
+      ]),
     );
+    return jobs.map((job) => {
+      if (!written.has(job.id)) return null;
+      // The finished row rides along with `succeeded`: a request waiting for it answers without a read.
+      const record = written.get(job.id) ?? undefined;
+      return { announced: this.#after(job.beforeAnnounce, () => this.#finished(job, 'succeeded', '', record)) };
+    });
   }
 
   /** Fails a job for good unless it is final already; returns whether this call changed the row (then it is counted and announced). */
@@ -199,12 +205,12 @@ export class JobLifecycle {
     announce();
   }
 
-  #finished(job: JobRef, status: 'succeeded' | 'failed' | 'expired', code: string): void {
+  #finished(job: JobRef, status: 'succeeded' | 'failed' | 'expired', code: string, record?: JobRecord): void {
     this.#options.jobsFinished?.inc({ model: job.model, status, code });
-    this.#announce(job, status);
+    this.#announce(job, status, record);
   }
 
-  #announce(job: JobRef, status: JobStatus): void {
-    void this.#options.events?.publish({ jobId: job.id, userId: job.userId, status, model: job.model });
+  #announce(job: JobRef, status: JobStatus, record?: JobRecord): void {
+    void this.#options.events?.publish({ jobId: job.id, userId: job.userId, status, model: job.model }, record);
   }
 }

@@ -31,6 +31,22 @@ export interface JobEventRetention {
 export const defaultEventRetentionMs = 10 * 60_000;
 export const defaultEventMaxLength = 100_000;
 
+/**
+ * The largest finished row (as JSON) a final event carries on the channel. A classifier's is
+ * about 1.5 kB; a tensor model's outputs can be megabytes, and every API process would receive
+ * them: past this the waiters read the row instead.
+ */
+export const maxAnnouncedRecordBytes = 16 * 1024;
+
+/**
+ * A message of the channel: the event, and for a final one the job's row as the status write
+ * returned it (`job`, JSON of a JobRecord), so that the requests waiting for it answer without
+ * reading Postgres. The stream (live views) keeps the event alone.
+ */
+interface ChannelMessage extends JobEvent {
+  job?: unknown;
+}
+
 export class JobEventPublisher {
   readonly #redis: Redis;
   readonly #channel: string;
@@ -39,8 +55,8 @@ export class JobEventPublisher {
   readonly #maxLength: number;
   /** When the stream was last trimmed by age from here (at most once a second). */
   #trimmedAt = 0;
-  /** Events published since the last flush, sent together at the end of this turn of the event loop. */
-  #pending: string[] = [];
+  /** Events published since the last flush (the channel's message, the stream's entry), sent together at the end of this turn of the event loop. */
+  #pending: Array<{ message: string; entry: string }> = [];
   #flushed: Promise<void> | undefined;
 
   constructor(options: { connection: Redis; prefix?: string } & JobEventRetention) {
@@ -56,9 +72,15 @@ export class JobEventPublisher {
    * published in one turn of the event loop (a batch's jobs starting or finishing together) go to
    * Redis in one pipeline, a single socket write, in the order they were published.
    */
-  publish(event: Omit<JobEvent, 'at'> & { at?: string }): Promise<void> {
+  publish(event: Omit<JobEvent, 'at'> & { at?: string }, job?: object): Promise<void> {
     const full: JobEvent = { ...event, at: event.at ?? new Date().toISOString() };
-    this.#pending.push(JSON.stringify(full));
+    const entry = JSON.stringify(full);
+    let message = entry;
+    if (job !== undefined) {
+      const withJob = JSON.stringify({ ...full, job } satisfies ChannelMessage);
+      if (withJob.length <= maxAnnouncedRecordBytes) message = withJob;
+    }
+    this.#pending.push({ message, entry });
     this.#flushed ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
     return this.#flushed;
   }
@@ -75,10 +97,10 @@ export class JobEventPublisher {
     this.#pending = [];
     this.#flushed = undefined;
     const pipeline = this.#redis.pipeline();
-    for (const message of messages) {
+    for (const { message, entry } of messages) {
       pipeline.publish(this.#channel, message);
       // `~`: trimmed by whole macro nodes only, which keeps XADD O(1).
-      pipeline.xadd(this.#stream, 'MAXLEN', '~', String(this.#maxLength), '*', 'e', message);
+      pipeline.xadd(this.#stream, 'MAXLEN', '~', String(this.#maxLength), '*', 'e', entry);
     }
     const now = Date.now();
     if (now - this.#trimmedAt >= 1000) {
@@ -113,12 +135,16 @@ export class JobEventSubscriber {
       this.#redis.on('message', (channel: string, message: string) => {
         if (channel !== this.#channel) return;
         let event: JobEvent;
+        let job: unknown;
         try {
-          event = jobEventSchema.parse(JSON.parse(message));
+          const parsed = JSON.parse(message) as ChannelMessage;
+          job = parsed.job;
+          // The schema's parse drops `job`: listeners by user and of every event get the event alone.
+          event = jobEventSchema.parse(parsed);
         } catch {
           return;
         }
-        this.#byJob.emit(event.jobId, event);
+        this.#byJob.emit(event.jobId, event, job);
         if (event.userId) this.#byUser.emit(event.userId, event);
         this.#all.emit('event', event);
       });
@@ -128,6 +154,17 @@ export class JobEventSubscriber {
   }
 
   onJob(jobId: string, listener: (event: JobEvent) => void): () => void {
+    // The event alone: the channel's row is for onJobWithRow's listeners.
+    const alone = (event: JobEvent) => listener(event);
+    this.#byJob.on(jobId, alone);
+    return () => this.#byJob.off(jobId, alone);
+  }
+
+  /**
+   * onJob, with a final event's row as the publisher sent it (`job`: JSON of a JobRecord, see
+   * {@link maxAnnouncedRecordBytes}); undefined when it sent none.
+   */
+  onJobWithRow(jobId: string, listener: (event: JobEvent, job: unknown) => void): () => void {
     this.#byJob.on(jobId, listener);
     return () => this.#byJob.off(jobId, listener);
   }

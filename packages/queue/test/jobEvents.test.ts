@@ -78,6 +78,45 @@ describe('JobEventPublisher', () => {
     expect(received.map((event) => event.jobId)).toEqual([first, second]);
   });
 
+  it("carries a final event's row to the job's listeners on the channel only, and none past its size bound", async () => {
+    received.length = 0;
+    const [small, large] = [randomUUID(), randomUUID()];
+    const withRows: Array<[string, unknown]> = [];
+    const offs = [small, large].map((id) =>
+      subscriber.onJobWithRow(id, (event, job) => withRows.push([event.jobId, job])),
+    );
+    const alone: unknown[][] = [];
+    const offAlone = subscriber.onJob(small, (...args) => alone.push(args));
+    const row = { id: small, status: 'succeeded', result: { output: [[0.25, 0.75]] } };
+    await publisher.publish({ jobId: small, userId: null, status: 'succeeded', model: 'nsfw' }, row);
+    const huge = {
+      id: large,
+      status: 'succeeded',
+      result: { output: [Array.from({ length: 5000 }, (_, i) => i / 3)] },
+    };
+    await publisher.publish({ jobId: large, userId: null, status: 'succeeded', model: 'nsfw' }, huge);
+    await receivedCount(2);
+    for (const off of [...offs, offAlone]) off();
+    expect(withRows).toEqual([
+      [small, row],
+      [large, undefined],
+    ]);
+    // Listeners of onJob, onUser and onAny get the event alone.
+    expect(alone.map((args) => args.length)).toEqual([1]);
+    expect(received.map((event) => Object.keys(event).sort())).toEqual([
+      ['at', 'jobId', 'model', 'status', 'userId'],
+      ['at', 'jobId', 'model', 'status', 'userId'],
+    ]);
+    // The stream keeps the event alone.
+    const entries = (await publishing.xrevrange(`${prefix}:job-events:log`, '+', '-', 'COUNT', 2)) as Array<
+      [string, string[]]
+    >;
+    expect(entries.map(([, fields]) => Object.keys(JSON.parse(fields[1]!)).sort())).toEqual([
+      ['at', 'jobId', 'model', 'status', 'userId'],
+      ['at', 'jobId', 'model', 'status', 'userId'],
+    ]);
+  });
+
   it('stamps the events of one publishMany with one time', async () => {
     received.length = 0;
     const ids = [randomUUID(), randomUUID(), randomUUID()];

@@ -64,6 +64,7 @@ export class TestJobs {
       startBy: job.startBy ?? null,
       cancelAfterMs: job.cancelAfterMs ?? null,
       ...(job.webhookEvents ? { webhookEvents: [...job.webhookEvents] } : {}),
+      ...(job.metadata ? { metadata: { ...job.metadata } } : {}),
       input: {
         create: {
           data: job.input.data as Uint8Array<ArrayBuffer>,

@@ -89,6 +89,8 @@ export interface LoadRunOptions {
   durationMs?: number;
   /** Jobs run first and not counted (connections, JIT, first batches). @defaultValue 2 × clients */
   warmupJobs?: number;
+  /** Instead of warmupJobs: run the load this long first, uncounted. */
+  warmupMs?: number;
   /**
    * Submit `upload` (a body of `batchSize` images) to POST /v1/jobs/batch with `Prefer: wait`
    * instead of single submits followed by a wait; every job of the batch counts. @defaultValue 0: single submits
@@ -177,7 +179,11 @@ export async function runClosedLoad(options: LoadRunOptions): Promise<LoadRunRes
       if (job.timings.inferenceMs !== null) inference.push(job.timings.inferenceMs);
     };
     const task = options.batchSize ? batchTask : singleTask;
-    await closedLoop({ clients, jobs: options.warmupJobs ?? clients * 2, task });
+    await closedLoop(
+      options.warmupMs === undefined
+        ? { clients, jobs: options.warmupJobs ?? clients * 2, task }
+        : { clients, durationMs: options.warmupMs, task },
+    );
 
     counting = true;
     for (const status of Object.keys(refused)) delete refused[status];

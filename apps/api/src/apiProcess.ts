@@ -11,7 +11,7 @@ import {
 } from '@inferq/accounts';
 import { closeInOrder, type ShutdownStep } from '@inferq/core/shutdown';
 import { createDatabase, JobQueries, JobStats } from '@inferq/db';
-import { JobWaiter, OperatorService, registryCatalog } from '@inferq/jobs';
+import { JobWaiter, OperatorService, RecentJobs, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
 import {
   createRedisConnection,
@@ -70,8 +70,11 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   eventsConnection.on('error', (error) => logger.warn({ err: error }, 'redis events connection error'));
   const jobEvents = new JobEventSubscriber({ connection: eventsConnection, prefix: env.QUEUE_PREFIX });
   const queries = new JobQueries(db);
+  // The jobs admitted here lately, kept current by the same subscription: a wait for one starts without a read.
+  const recent = new RecentJobs({ subscriber: jobEvents });
+  recent.start();
   // Requests waiting for a job share the one subscription too: a waiter costs a listener, not a connection.
-  const waiter = new JobWaiter({ subscriber: jobEvents, read: (ids) => queries.getMany(ids) });
+  const waiter = new JobWaiter({ subscriber: jobEvents, read: (ids) => queries.getMany(ids), recent });
   // Built before the services: the live streams' snapshots come from it.
   const operator = new OperatorService({
     stats: new JobStats(db),
@@ -190,6 +193,7 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     operator,
     liveEvents,
     waiter,
+    recent,
     webhookPolicy: { allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK, allowPorts: env.WEBHOOK_ALLOW_PORTS },
     blobs,
     inputFetch: { policy: { allowHosts: env.INPUT_FETCH_ALLOW_HOSTS }, timeoutMs: env.INPUT_FETCH_TIMEOUT_MS },
@@ -232,7 +236,7 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     // Open event streams would hold the server open until the drain timeout.
     { name: 'live events', close: () => liveEvents.closeAll() },
     // Waiting requests answer now with their job as it is, instead of holding the drain.
-    { name: 'waiter', close: () => waiter.close() },
+    { name: 'waiter', close: () => (waiter.close(), recent.close()) },
     { name: 'server', close: () => server.stop() },
     {
       name: 'job events',

@@ -22,6 +22,7 @@ import {
   QueueOperations,
   ReplayOperations,
   type JobWaiter,
+  type RecentJobs,
   type ModelCatalog,
 } from '@inferq/jobs';
 import { JobLifecycle } from '@inferq/lifecycle';
@@ -93,6 +94,8 @@ export interface ApiParts {
   liveEvents?: LiveEvents | undefined;
   /** Holds `?wait=` / `Prefer: wait=` requests until their job is final. @defaultValue none: they answer at once */
   waiter?: JobWaiter | undefined;
+  /** The jobs this process admitted lately (the waiter's too): told of each admission and deletion. @defaultValue none */
+  recent?: RecentJobs | undefined;
   /** Which webhook URLs submissions may carry. @defaultValue https to public addresses only */
   webhookPolicy?: WebhookUrlPolicy | undefined;
   /** How long and how many job events are kept for resuming streams. @defaultValue 10 min, 100000 events */
@@ -216,6 +219,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
       blobs: parts.blobs,
       inputFetch: parts.inputFetch,
       uploads,
+      recent: parts.recent,
     }),
     reads: new JobReads({
       queries,
@@ -230,7 +234,15 @@ export function buildApiServices(parts: ApiParts): ApiServices {
       tiers: parts.tiers,
       blobs: parts.blobs,
     }),
-    commands: new JobCommands({ lifecycle, queries, maintenance, queue, pixels, blobs: parts.blobs }),
+    commands: new JobCommands({
+      lifecycle,
+      queries,
+      maintenance,
+      queue,
+      pixels,
+      blobs: parts.blobs,
+      recent: parts.recent,
+    }),
     uploads,
   };
   return {

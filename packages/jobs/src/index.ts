@@ -29,3 +29,4 @@ export {
   type SubmitTensorsInput,
   type SubmitTensorsResult,
 } from './submitInputs.ts';
+export * from './recentJobs.ts';

@@ -6,6 +6,7 @@ import type { InferenceQueue, PixelStore } from '@inferq/queue';
 import { blobPrefixes, inputBlobKey, resultSinkKey, type BlobStore } from '@inferq/storage';
 import { findJob, findOwnedJob, jobNotFound } from './jobLookup.ts';
 import { storageUnavailable } from './storageUnavailable.ts';
+import type { RecentJobs } from './recentJobs.ts';
 
 export interface JobCommandsOptions {
   /** Reads of jobs. */
@@ -19,6 +20,8 @@ export interface JobCommandsOptions {
   pixels?: PixelStore | undefined;
   /** Where inputs, uploads and result copies are deleted from (BLOB_STORE_URL). @defaultValue none: nothing to delete there */
   blobs?: BlobStore | undefined;
+  /** The jobs this process admitted lately (a deletion is not announced: they are dropped here). @defaultValue none */
+  recent?: RecentJobs | undefined;
 }
 
 const jobFinished = (status: JobStatus) =>
@@ -82,6 +85,8 @@ export class JobCommands {
     const { maintenance, queue } = this.#options;
     if (!maintenance) throw new Error('JobCommands was built without maintenance: deletions are off');
     const deleted = await maintenance.deleteOwned(query);
+    if (query.id) this.#options.recent?.forget([query.id]);
+    else this.#options.recent?.forgetUser(query.userId);
     // Postgres first, then the queue, best effort: an entry left behind (Redis down, or held by a
     // worker) finds no row, and the worker skips it.
     await Promise.all(deleted.inFlight.map((job) => queue.discard(job.id, job.modelName).catch(() => 0)));

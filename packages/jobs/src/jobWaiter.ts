@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import { isFinalStatus } from '@inferq/core';
 import { jobRecordFromJson, type JobRecord } from '@inferq/db';
 import type { JobEventSubscriber } from '@inferq/queue';
+import type { RecentJobs } from './recentJobs.ts';
 
 export interface JobWaiterOptions {
   /** The process's one job-event subscription (a dedicated Redis connection). */
@@ -11,6 +12,11 @@ export interface JobWaiterOptions {
    * one tick go in one call: the waiters that a batch's final events wake together cost one query.
    */
   read: (ids: readonly string[]) => Promise<Array<JobRecord | null>>;
+  /**
+   * The jobs this process admitted lately, kept current by the same subscription: waiting for
+   * one of them starts without a read of its row. @defaultValue none: every wait reads first
+   */
+  recent?: RecentJobs | undefined;
 }
 
 export interface WaitOptions {
@@ -87,18 +93,30 @@ export class JobWaiter {
     this.#waking.add(wake);
     if (this.#closing) wake('closing');
     try {
-      const first = await this.read(id);
+      // A job admitted here lately is known as it is now (the subscription heard all its events);
+      // any other is read once the listener is on, so a final state reached before is not missed.
+      const known = this.#options.recent?.known(id);
+      if (known?.finished) {
+        if (options.accept && !options.accept(known.finished)) return { job: known.finished, reason: 'refused' };
+        return { job: known.finished, reason: 'final' };
+      }
+      const skipped = known !== null && known !== undefined && !isFinalStatus(known.status);
+      const first = skipped ? known.admitted : await this.read(id);
       if (!first) return { job: null, reason: 'refused' };
       if (options.accept && !options.accept(first)) return { job: first, reason: 'refused' };
       if (isFinalStatus(first.status)) return { job: first, reason: 'final' };
       const reason = await woken;
       if (reason === 'aborted') return { job: null, reason };
-      // Nothing was announced: the row is as first read, so it needs no second read.
-      if (reason !== 'event' && !changed) return { job: first, reason };
+      // Nothing was announced: the row is as first read, so it needs no second read (a row as
+      // admitted is older than that: read).
+      if (reason !== 'event' && !changed && !skipped) return { job: first, reason };
       // The owner was checked on the first read; the announced row is the same job's.
       if (reason === 'event' && announced !== null) return { job: announced, reason: 'final' };
-      const latest = (await this.read(id)) ?? first;
-      return { job: latest, reason: isFinalStatus(latest.status) ? 'final' : reason === 'event' ? 'timeout' : reason };
+      const latest = await this.read(id);
+      // Gone since it was admitted here (deleted by another process): as a missing job.
+      if (!latest && skipped) return { job: null, reason: 'refused' };
+      const job = latest ?? first;
+      return { job, reason: isFinalStatus(job.status) ? 'final' : reason === 'event' ? 'timeout' : reason };
     } finally {
       clearTimeout(timer);
       unsubscribe();

@@ -6,6 +6,7 @@ import type { InferenceQueue, PixelStore } from '@inferq/queue';
 import { inputBlobKey, type BlobStore } from '@inferq/storage';
 import { disabledTracing, SpanStatusCode, type Span, type Tracing } from '@inferq/tracing';
 import { storageUnavailable } from './storageUnavailable.ts';
+import type { RecentJobs } from './recentJobs.ts';
 
 /** Queued + running jobs across all users above which submissions get 503 QUEUE_FULL. */
 export const defaultMaxQueuedJobs = 10_000;
@@ -32,6 +33,11 @@ export interface QueueAdmissionOptions {
    * JPEG, a DCT-domain decode at 1/8 scale) and the worker decodes it. @defaultValue none
    */
   pixels?: PixelStore | undefined;
+  /**
+   * Told of each job admitted, before it is enqueued: requests that then wait for it start
+   * without reading its row (see RecentJobs). @defaultValue none
+   */
+  recent?: RecentJobs | undefined;
   /** Most admissions written in one transaction (group commit). @defaultValue 128 */
   maxAdmissionGroup?: number;
   /**
@@ -167,6 +173,8 @@ export class QueueAdmission {
         );
       if (stored) for (const { pending } of handed) pending.payload.pixels = true;
     }
+    // Before the enqueue: no event of these jobs can come before this.
+    this.#options.recent?.remember(created.map(({ job }) => job));
     try {
       await queue.enqueueMany(
         created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })),
@@ -175,6 +183,7 @@ export class QueueAdmission {
       for (const span of enqueueSpans)
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message }).end();
       // The clients get no ids, so the rows must not stay behind looking queued.
+      this.#options.recent?.forget(created.map(({ job }) => job.id));
       await admission.discardMany(created.map(({ job }) => job.id)).catch(() => {});
       await this.#options.blobs?.delete(created.map(({ job }) => inputBlobKey(job.id))).catch(() => {});
       for (const { i } of created) results[i] = { outcome: 'failed', error };

@@ -122,12 +122,25 @@ export class JobEventSubscriber {
   readonly #byUser = new EventEmitter();
   readonly #all = new EventEmitter();
   #started: Promise<void> | undefined;
+  /** Whether the channel's subscription is confirmed and the connection has not closed since. */
+  #live = false;
+  /** Counts the connection's closes: an event published while it was closed is lost. */
+  #epoch = 0;
 
   /** `connection` must be dedicated: a subscribed connection can run no other command. */
   constructor(options: { connection: Redis; prefix?: string }) {
     this.#redis = options.connection;
     this.#channel = jobEventsChannel(options.prefix ?? 'inferq');
     for (const emitter of [this.#byJob, this.#byUser, this.#all]) emitter.setMaxListeners(0);
+  }
+
+  /**
+   * The subscription's unbroken stretch: a number that stays the same for as long as no event
+   * can have been missed (the subscription is confirmed and the connection has not closed since),
+   * or null while it is not. Two equal answers mean every event published in between was heard.
+   */
+  get unbroken(): number | null {
+    return this.#live ? this.#epoch : null;
   }
 
   start(): Promise<void> {
@@ -146,9 +159,26 @@ export class JobEventSubscriber {
         }
         this.#byJob.emit(event.jobId, event, job);
         if (event.userId) this.#byUser.emit(event.userId, event);
-        this.#all.emit('event', event);
+        this.#all.emit('event', event, job);
       });
+      this.#redis.on('close', () => {
+        this.#live = false;
+        this.#epoch++;
+      });
+      // ioredis subscribes again after a reconnect; the confirmation of our own SUBSCRIBE (the
+      // same channel twice is one subscription) says when events are heard again.
+      this.#redis.on('ready', () => {
+        const epoch = this.#epoch;
+        this.#redis.subscribe(this.#channel).then(
+          () => {
+            if (epoch === this.#epoch) this.#live = true;
+          },
+          () => {},
+        );
+      });
+      const epoch = this.#epoch;
       await this.#redis.subscribe(this.#channel);
+      if (epoch === this.#epoch) this.#live = true;
     })();
     return this.#started;
   }
@@ -175,6 +205,13 @@ export class JobEventSubscriber {
   }
 
   onAny(listener: (event: JobEvent) => void): () => void {
+    const alone = (event: JobEvent) => listener(event);
+    this.#all.on('event', alone);
+    return () => this.#all.off('event', alone);
+  }
+
+  /** onAny, with a final event's row as onJobWithRow gives it. */
+  onAnyWithRow(listener: (event: JobEvent, job: unknown) => void): () => void {
     this.#all.on('event', listener);
     return () => this.#all.off('event', listener);
   }
@@ -189,6 +226,8 @@ export class JobEventSubscriber {
   }
 
   async close(): Promise<void> {
+    this.#live = false;
+    this.#epoch++;
     await this.#redis.unsubscribe(this.#channel).catch(() => {});
     this.#byJob.removeAllListeners();
     this.#byUser.removeAllListeners();

@@ -1,29 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createDatabase, JobQueries, type JobRecord } from '@inferq/db';
+import { createDatabase } from '@inferq/db';
 import { JobWaiter } from '@inferq/jobs';
 import { JobLifecycle } from '@inferq/lifecycle';
 import { validJpeg } from '@inferq/images/testing';
 import { createRedisConnection, JobEventPublisher, JobEventSubscriber } from '@inferq/queue';
 import { createTestUser, TestJobs, type TestUser } from '@inferq/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
-
-/** The real job reads, counting the job rows read and the statements that read them. */
-class CountingJobQueries extends JobQueries {
-  reads = 0;
-  statements = 0;
-  override async get(id: string): Promise<JobRecord | null> {
-    this.reads++;
-    this.statements++;
-    return super.get(id);
-  }
-  override async getMany(ids: readonly string[]): Promise<Array<JobRecord | null>> {
-    this.reads += ids.length;
-    this.statements++;
-    return super.getMany(ids);
-  }
-}
+import { CountingJobQueries } from './countingJobQueries.ts';
 
 let api: TestApi;
 let jobs: CountingJobQueries;

@@ -1,24 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDatabase, JobExecution, JobQueries, type JobRecord } from '@inferq/db';
+import { createDatabase, JobExecution } from '@inferq/db';
 import { validJpeg } from '@inferq/images/testing';
 import { JobWaiter, RecentJobs } from '@inferq/jobs';
 import { JobLifecycle } from '@inferq/lifecycle';
 import { createRedisConnection, JobEventPublisher, JobEventSubscriber } from '@inferq/queue';
 import { createTestUser } from '@inferq/testing';
 import { imageForm, startTestApi, type TestApi } from './apiHarness.ts';
-
-/** The real job reads, counting the rows read. */
-class CountingJobQueries extends JobQueries {
-  reads = 0;
-  override async get(id: string): Promise<JobRecord | null> {
-    this.reads++;
-    return super.get(id);
-  }
-  override async getMany(ids: readonly string[]): Promise<Array<JobRecord | null>> {
-    this.reads += ids.length;
-    return super.getMany(ids);
-  }
-}
+import { CountingJobQueries } from './countingJobQueries.ts';
 
 let api: TestApi;
 let queries: CountingJobQueries;

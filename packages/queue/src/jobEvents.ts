@@ -78,7 +78,7 @@ export class JobEventPublisher {
     let message = entry;
     if (job !== undefined) {
       const withJob = JSON.stringify({ ...full, job } satisfies ChannelMessage);
-      if (withJob.length <= maxAnnouncedRecordBytes) message = withJob;
+      if (Buffer.byteLength(withJob) <= maxAnnouncedRecordBytes) message = withJob;
     }
     this.#pending.push({ message, entry });
     this.#flushed ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());

@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 import { isFinalStatus } from '@inferq/core';
-import { jobRecordFromJson, type JobRecord } from '@inferq/db';
+import type { JobRecord } from '@inferq/db';
 import type { JobEventSubscriber } from '@inferq/queue';
-import type { RecentJobs } from './recentJobs.ts';
+import { finishedRowOf, type RecentJobs } from './recentJobs.ts';
 
 export interface JobWaiterOptions {
   /** The process's one job-event subscription (a dedicated Redis connection). */
@@ -83,8 +83,7 @@ export class JobWaiter {
     const unsubscribe = this.#options.subscriber.onJobWithRow(id, (event, job) => {
       changed = true;
       if (!isFinalStatus(event.status)) return;
-      const record = job === undefined ? null : jobRecordFromJson(job);
-      if (record?.id === id && record.status === event.status) announced = record;
+      announced = finishedRowOf(event, job);
       wake('event');
     });
     const timer = setTimeout(() => wake('timeout'), options.timeoutMs);

@@ -1,6 +1,24 @@
 import { isFinalStatus, type JobStatus } from '@inferq/core';
 import { jobRecordFromJson, type JobRecord } from '@inferq/db';
-import type { JobEventSubscriber } from '@inferq/queue';
+import type { JobEvent, JobEventSubscriber } from '@inferq/queue';
+
+/** Rows already read back, by the message's parsed object: every listener of one event shares one. */
+const rowsRead = new WeakMap<object, JobRecord | null>();
+
+/**
+ * The finished row a final event carries (`job` as JobEventSubscriber hands it over), read back
+ * once per event however many listeners ask; null when the event is not final, carries none, or
+ * carries a row that is not this job in this status.
+ */
+export function finishedRowOf(event: JobEvent, job: unknown): JobRecord | null {
+  if (!isFinalStatus(event.status) || typeof job !== 'object' || job === null) return null;
+  let record = rowsRead.get(job);
+  if (record === undefined) {
+    record = jobRecordFromJson(job);
+    rowsRead.set(job, record);
+  }
+  return record?.id === event.jobId && record.status === event.status ? record : null;
+}
 
 export interface RecentJobsOptions {
   /** The process's job-event subscription, which keeps each entry's status current. */
@@ -49,11 +67,7 @@ export class RecentJobs {
       const entry = this.#entries.get(event.jobId);
       if (!entry) return;
       entry.status = event.status;
-      entry.finished = null;
-      if (isFinalStatus(event.status) && job !== undefined) {
-        const record = jobRecordFromJson(job);
-        if (record?.id === event.jobId && record.status === event.status) entry.finished = record;
-      }
+      entry.finished = finishedRowOf(event, job);
     });
   }
 

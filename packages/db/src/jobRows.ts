@@ -9,15 +9,20 @@ export const inFlightStatusesSql = inFlightJobStatuses.map((status) => `'${statu
 export const jobWithResult = { result: true } as const satisfies Prisma.JobInclude;
 export type JobRecord = Prisma.JobGetPayload<{ include: typeof jobWithResult }>;
 
+/** A model's fields, from the Prisma schema. */
+function fieldsOf(model: string) {
+  const found = Prisma.dmmf.datamodel.models.find((m) => m.name === model);
+  if (!found) throw new Error(`model ${model} is not in the Prisma schema`);
+  return found.fields;
+}
+
 /**
  * `alias."column" AS "prefix + field"` for every scalar field of a model, from the Prisma schema:
  * a raw statement then reads exactly the fields Prisma would, named as Prisma names them, and
  * never `*` (a column added by a later migration would change a prepared statement's result).
  */
 function selectList(model: string, alias: string, prefix = ''): string {
-  const found = Prisma.dmmf.datamodel.models.find((m) => m.name === model);
-  if (!found) throw new Error(`model ${model} is not in the Prisma schema`);
-  return found.fields
+  return fieldsOf(model)
     .filter((field) => field.kind === 'scalar' || field.kind === 'enum')
     .map((field) => `${alias}."${field.dbName ?? field.name}" AS "${prefix}${field.name}"`)
     .join(', ');
@@ -35,9 +40,7 @@ export function jobWithResultColumnsOf(job: string, result: string): string {
 
 /** Names of a model's DateTime fields, from the Prisma schema: what JSON turns into strings. */
 function dateFields(model: string): string[] {
-  const found = Prisma.dmmf.datamodel.models.find((m) => m.name === model);
-  if (!found) throw new Error(`model ${model} is not in the Prisma schema`);
-  return found.fields
+  return fieldsOf(model)
     .filter((field) => field.kind === 'scalar' && field.type === 'DateTime')
     .map((field) => field.name);
 }

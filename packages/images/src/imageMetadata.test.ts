@@ -1,7 +1,7 @@
 import { AppError } from '@inferq/core';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { metadataSegmentBytes } from './imageMetadata.ts';
+import { framedMetadataBytes } from './imageMetadata.ts';
 import { validateImage } from './imageValidator.ts';
 import {
   manyApp1Jpeg,
@@ -68,7 +68,7 @@ async function pngWithTextChunks(count: number, length: number): Promise<Buffer>
 describe('the metadata limit', () => {
   it('counts every APP1 segment of a JPEG: 2.6 MB of them on a 64×64 image is refused', async () => {
     const jpeg = await manyApp1Jpeg(2.6 * MiB);
-    expect(metadataSegmentBytes(jpeg, 'jpeg')).toBeGreaterThan(2.6 * MiB);
+    expect(framedMetadataBytes(jpeg, 'jpeg')).toBeGreaterThan(2.6 * MiB);
     const error = await refusal(jpeg);
     expect(error.code).toBe('INVALID_IMAGE');
     expect(error.details).toMatchObject({ reason: 'metadata_too_large', maxMetadataBytes: MiB });
@@ -88,7 +88,7 @@ describe('the metadata limit', () => {
 
   it('leaves an image with little metadata alone', async () => {
     const jpeg = await validJpeg(64, 64);
-    expect(metadataSegmentBytes(jpeg, 'jpeg')).toBeLessThan(1024);
+    expect(framedMetadataBytes(jpeg, 'jpeg')).toBeLessThan(1024);
     expect((await validateImage(jpeg)).data.equals(jpeg)).toBe(true);
   });
 });

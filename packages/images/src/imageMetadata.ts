@@ -5,7 +5,7 @@ import type { ImageFormat } from '@inferq/core';
  * Embedded metadata, read and removed by walking the format's framing only (no decode, no
  * re-encode: the pixels are stored byte for byte as they came).
  *
- * - {@link metadataSegmentBytes} counts every metadata segment of the file, however many there
+ * - {@link framedMetadataBytes} counts every metadata segment of the file, however many there
  *   are: JPEG APPn and COM segments (also those between the scans of a progressive file), PNG
  *   text, EXIF, ICC, time and unknown ancillary chunks, WebP EXIF, XMP, ICC and unknown chunks,
  *   GIF comments and application extensions other than the loop count. A decoder reports one
@@ -44,12 +44,7 @@ function fourcc(bytes: Uint8Array, at: number): string {
   return String.fromCharCode(bytes[at] ?? 0, bytes[at + 1] ?? 0, bytes[at + 2] ?? 0, bytes[at + 3] ?? 0);
 }
 
-/** Bytes of every metadata segment in `bytes` (the image proper), by its framing; 0 where it cannot be walked. */
-export function metadataSegmentBytes(bytes: Uint8Array, format: ImageFormat): number {
-  return framedMetadataBytes(bytes, format) ?? 0;
-}
-
-/** {@link metadataSegmentBytes}, but null where the framing cannot be walked. */
+/** Bytes of every metadata segment in `bytes` (the image proper), by its framing; null where it cannot be walked. */
 export function framedMetadataBytes(bytes: Uint8Array, format: ImageFormat): number | null {
   const pieces = piecesOf(bytes, format);
   return pieces === null

@@ -19,6 +19,8 @@ import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { benchImage } from './lib/benchImage.ts';
+import { outcome } from './lib/floodChild.ts';
+import { FloodProcess } from './lib/floodProcess.ts';
 import { HttpClient, openLoop, TimeoutError, type MultipartBody } from './lib/loadClient.ts';
 import { benchTierOverrides, envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers } from './lib/platformRun.ts';
@@ -66,9 +68,9 @@ const tierOverrides = JSON.stringify({ ...JSON.parse(benchTierOverrides), free: 
 
 type Statuses = Record<string, number>;
 const count = (statuses: Statuses, key: string) => (statuses[key] = (statuses[key] ?? 0) + 1);
-/** `202`, or the status and error code of a refusal (`503 SERVER_BUSY`). */
-const outcome = (status: number, body: unknown) =>
-  status === 202 ? '202' : `${status} ${(body as { error?: { code?: string } } | null)?.error?.code ?? ''}`.trim();
+const addAll = (statuses: Statuses, more: Statuses) => {
+  for (const [key, n] of Object.entries(more)) statuses[key] = (statuses[key] ?? 0) + n;
+};
 
 interface Phase {
   name: string;
@@ -98,7 +100,15 @@ try {
   try {
     const [pro] = await benchUsers(services, 1, 'pro');
     const [free] = await benchUsers(services, 1, 'free');
-    const http = new HttpClient(platform.api.url, { connections: floodClients + 64 });
+    const http = new HttpClient(platform.api.url, { connections: 64 });
+    // The free user floods from a process of its own, as another client would: this process's
+    // event loop reads the pro user's answers only, so their latencies are the server's.
+    const flooder = await FloodProcess.start({
+      url: platform.api.url,
+      headers: free!.headers,
+      upload: floodImage.upload,
+      connections: floodClients,
+    });
     const submit = (upload: MultipartBody, headers: Record<string, string>) =>
       http.request('POST', '/v1/jobs', { body: upload, headers, timeoutMs: 10_000 });
 
@@ -117,22 +127,10 @@ try {
       const floodStatuses: Statuses = {};
       const latencies: number[] = [];
       let timeouts = 0;
-      let stop = false;
-      const flood = flooding
-        ? Promise.all(
-            Array.from({ length: floodClients }, async () => {
-              while (!stop) {
-                try {
-                  const answer = await submit(floodImage.upload, free!.headers);
-                  count(floodStatuses, outcome(answer.status, answer.body));
-                } catch (error) {
-                  count(floodStatuses, error instanceof TimeoutError ? 'timeout' : 'error');
-                }
-              }
-            }),
-          )
-        : Promise.resolve([]);
-      if (flooding) await new Promise((resolve) => setTimeout(resolve, 500)); // the flood is under way
+      if (flooding) {
+        await flooder.flood(floodClients);
+        await new Promise((resolve) => setTimeout(resolve, 500)); // the flood is under way
+      }
       const meter = new CpuMeter();
       meter.start([platform.api.pid]);
       const sent = await openLoop({
@@ -150,8 +148,7 @@ try {
         },
       });
       const apiCores = meter.since([platform.api.pid]) / sent.wallMs;
-      stop = true;
-      await flood;
+      if (flooding) addAll(floodStatuses, await flooder.stop());
       return {
         name,
         pro: { statuses: proStatuses, ms: summarize(latencies), timeouts },
@@ -178,14 +175,15 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     for (let round = 0; round < rounds; round++) {
-      const floods = Array.from({ length: floodClients }, () => submit(floodImage.upload, free!.headers));
+      const { answered } = await flooder.burst(floodClients);
       await new Promise((resolve) => setTimeout(resolve, 10));
       for (const answer of await Promise.all(proBurstOf(burst.proMs)))
         count(burst.pro, outcome(answer.status, answer.body));
-      for (const answer of await Promise.all(floods)) count(burst.flood, outcome(answer.status, answer.body));
+      addAll(burst.flood, await answered);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     await http.close();
+    await flooder.close();
   } finally {
     await platform.stop();
   }

@@ -185,6 +185,7 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     maxQueuedJobs: env.MAX_QUEUED_JOBS,
     shares: new AdmissionShares({
       submits: env.MAX_CONCURRENT_SUBMITS,
+      enteringPerUser: env.MAX_ENTERING_SUBMITS_PER_USER,
       uploadBytes: env.MAX_UPLOAD_MEMORY_BYTES,
       decodePixels: env.MAX_DECODE_PIXELS,
       maxWaitMs: env.ADMISSION_MAX_WAIT_MS,

@@ -102,12 +102,13 @@ export function createApp(deps: ApiDependencies): Express {
   app.use(apiDocsRouter());
   // Model files are public (browsers load them with tf.loadLayersModel); see routes/models.ts.
   if (services.models) app.use('/v1', modelFilesRouter(services.models, services.rateLimits));
-  // First of all: while the server is full a submission is refused before any key lookup or Redis call.
+  // First of all, the submit slots' door: while a user's queues are full their submission is refused
+  // before any key lookup or Redis call, and past the few of theirs being read it waits there unread.
   // One route each (not an array): the metrics label a request by its route's path.
-  app.post('/v1/jobs', services.submitSlots.refuseWhenFull);
-  app.post('/v1/jobs/batch', services.submitSlots.refuseWhenFull);
-  app.post('/v2/models/:name/infer', services.submitSlots.refuseWhenFull);
-  app.post('/v2/models/:name/versions/:version/infer', services.submitSlots.refuseWhenFull);
+  app.post('/v1/jobs', services.submitSlots.enter);
+  app.post('/v1/jobs/batch', services.submitSlots.enter);
+  app.post('/v2/models/:name/infer', services.submitSlots.enter);
+  app.post('/v2/models/:name/versions/:version/infer', services.submitSlots.enter);
   // The Open Inference Protocol: server metadata and health are public (probes); models need a key.
   app.use(inferenceProtocolHealthRouter(services.readiness));
   app.use('/v2', authenticate(services.accounts, { addressLimits: services.rateLimits }));

@@ -144,6 +144,14 @@ export const apiEnvSchema = commonEnvSchema
       .describe(
         'Submissions one API process validates and stores at once, a fair queue between users; past its bounded wait `503 SERVER_BUSY` (or `429 CONCURRENCY_LIMITED` for a user holding their share). Lower it where the API shares few cores with workers: answers stay fast and the excess is refused instead of every upload slowing down.',
       ),
+    MAX_ENTERING_SUBMITS_PER_USER: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(8)
+      .describe(
+        "Submissions of one user that an API process authenticates and reads at once before their turn for a slot; the user's others wait unread at the door, so a flood's early work never runs ahead of another user's request. One user alone loses nothing: the next goes in as soon as one ahead takes its slot.",
+      ),
     MAX_UPLOAD_MEMORY_BYTES: z.coerce
       .number()
       .int()

@@ -280,6 +280,7 @@ export function buildApiServices(parts: ApiParts): ApiServices {
     rateLimits: parts.rateLimits,
     tiers: parts.tiers,
     submitSlots: new SubmitSlots(shares.submits, {
+      entry: shares.entry,
       weightOf: (req) => tierOf(principalOf(req).tier, parts.tiers).shareWeight,
     }),
     shares,

@@ -103,6 +103,63 @@ describe('fair admission: one user alone uses the whole server, and under conten
     expect(await submit(target, target.user, image)).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
   });
 
+  it("keeps a user's submissions past the door's few waiting there, unread, while another user's go straight in", async () => {
+    const shares = new AdmissionShares({ submits: 1, enteringPerUser: 2, maxWaitMs: 10_000 });
+    const target = await start({ shares, tierOverrides: { free: lifted } });
+    const pro = await createTestUser(inject('databaseUrl'), { tier: 'pro' });
+    const image = await validJpeg(64, 48);
+    // Both keys are known once they have authenticated: at the door their requests count as their users'.
+    expect((await submit(target, target.user, image)).status).toBe(202);
+    expect((await submit(target, pro, image)).status).toBe(202);
+    const held = await shares.submits.acquire('someone else');
+    const flood = Array.from({ length: 6 }, () => submit(target, target.user, image));
+    // Two are read and wait for the slot; four wait at the door, their bodies unread.
+    await eventually(() => shares.submits.waiting === 2 && shares.entry.waiting === 4);
+    const proAnswer = submit(target, pro, image);
+    await eventually(() => shares.submits.waiting === 3);
+    expect(shares.entry.waiting).toBe(4);
+    expect(shares.entry.insideOf(pro.userId)).toBe(1);
+    // What an operator sees: the user's six submissions all wait for their turn at a slot.
+    const use = shares.snapshot().submits.flows.find((flow) => flow.flow === target.user.userId);
+    expect(use).toMatchObject({ waiting: 6 });
+
+    // A request with the user's key prefix but not their key is not in their line: answered at once.
+    const [prefix] = /^iq_[0-9a-f]{12}/.exec(target.user.key)!;
+    const forged = await fetch(`${target.baseUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${prefix}_${'A'.repeat(43)}` },
+      body: imageForm(image),
+    });
+    expect(forged.status).toBe(401);
+    expect(shares.entry.waiting).toBe(4);
+
+    held.release();
+    expect((await proAnswer).status).toBe(202);
+    expect((await Promise.all(flood)).map((answer) => answer.status)).toEqual([202, 202, 202, 202, 202, 202]);
+    expect(await storedJobs(target, target.user)).toBe(7);
+    expect(shares.entry.waiting).toBe(0);
+    expect(shares.entry.insideOf(target.user.userId)).toBe(0);
+  });
+
+  it("refuses a user's submission at the door once their line there is full, before reading it", async () => {
+    // One past the door, and a line of six (the six queues of one that a user's hand holds).
+    const shares = new AdmissionShares({ submits: 1, enteringPerUser: 1, queueLengthLimit: 1, maxWaitMs: 10_000 });
+    const target = await start({ shares, tierOverrides: { free: lifted } });
+    const image = await validJpeg(64, 48);
+    expect((await submit(target, target.user, image)).status).toBe(202);
+    const held = await shares.submits.acquire('someone else');
+    const waiting = Array.from({ length: 7 }, () => submit(target, target.user, image));
+    await eventually(() => shares.submits.waiting === 1 && shares.entry.waiting === 6);
+    expect(await submit(target, target.user, image)).toMatchObject({
+      status: 429,
+      code: 'CONCURRENCY_LIMITED',
+      resource: 'submits',
+    });
+    held.release();
+    expect((await Promise.all(waiting)).every((answer) => answer.status === 202)).toBe(true);
+    expect(await storedJobs(target, target.user)).toBe(8);
+  });
+
   it('decodes in turn by cost: a decode waits while the budget is spoken for, and goes once it frees', async () => {
     const shares = new AdmissionShares({ decodePixels: 10_000_000, maxWaitMs: 2000 });
     const target = await start({ shares, tierOverrides: { free: lifted } });

@@ -4,6 +4,7 @@
 // middleware (src/http/) turns these decisions into answers and headers.
 export * from './fairQueue.ts';
 export * from './admissionShares.ts';
+export * from './entryLine.ts';
 export * from './rateLimits.ts';
 export * from './inFlightQuota.ts';
 export * from './submitGate.ts';

@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import type { JobAdmission } from '@inferq/db';
+import { createDatabase, JobAdmission, type Database } from '@inferq/db';
 import type { InferenceQueue } from '@inferq/queue';
 import { closeTestQueue, openTestQueue } from '@inferq/queue/testing';
-import { QueueAdmission } from '../src/queueAdmission.ts';
+import { FileBlobStore, inputBlobKey, type BlobStore } from '@inferq/storage';
+import { createTestUser } from '@inferq/testing';
+import { disabledTracing } from '@inferq/tracing';
+import { QueueAdmission, type PendingAdmission } from '../src/queueAdmission.ts';
 
 describe('QueueAdmission.checkCapacity', () => {
   let queue: InferenceQueue;
@@ -31,5 +37,79 @@ describe('QueueAdmission.checkCapacity', () => {
     await queue.obliterate();
     await queue.waitUntilReady();
     expect(await fresh.checkCapacity()).toBe(0);
+  });
+});
+
+describe('QueueAdmission with a blob store', () => {
+  let queue: InferenceQueue;
+  let db: Database;
+  let folder: string;
+
+  beforeAll(async () => {
+    queue = await openTestQueue({ url: inject('redisUrl'), prefix: inject('queuePrefix') });
+    db = createDatabase({ url: inject('databaseUrl'), poolSize: 2 });
+    folder = await mkdtemp(path.join(tmpdir(), 'inferq-admission-'));
+  });
+  afterAll(async () => {
+    await closeTestQueue(queue);
+    await db.$disconnect();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  const pendingFor = (userId: string, data: Buffer): PendingAdmission => {
+    const id = randomUUID();
+    return {
+      request: {
+        job: { id, userId, modelName: 'nsfw', input: { data, format: 'png', width: 64, height: 64, sha256: 'x' } },
+        limit: { maxInFlight: 100 },
+      },
+      payload: { jobId: id, model: 'nsfw' },
+      shadow: undefined,
+      pixels: undefined,
+      span: disabledTracing.startSpan('test'),
+    };
+  };
+  const storedInputs = async (store: BlobStore) => (await store.list('inputs/')).sort();
+
+  it('writes each input while its admission waits for its group, and keeps only those of the jobs it made', async () => {
+    await queue.obliterate();
+    await queue.waitUntilReady();
+    const { userId } = await createTestUser(inject('databaseUrl'));
+    const blobs = new FileBlobStore(path.join(folder, 'cap'));
+    const admission = new QueueAdmission({ admission: new JobAdmission(db), queue, blobs, maxQueuedJobs: 3 });
+    const pending = Array.from({ length: 5 }, (_, i) => pendingFor(userId, Buffer.alloc(500 + i, i + 1)));
+    // One at a time, then four at once: the first group is on its way while the others' inputs are written.
+    const outcomes = await Promise.all(pending.map((one) => admission.admit(one)));
+    expect(outcomes.map((outcome) => outcome.outcome)).toEqual(['created', 'created', 'created', 'failed', 'failed']);
+    expect(outcomes[3]).toMatchObject({ error: { code: 'QUEUE_FULL' } });
+    // The cap's refusals wrote their inputs before they knew: those are gone again.
+    const made = pending.slice(0, 3).map((one) => inputBlobKey(one.request.job.id));
+    expect(await storedInputs(blobs)).toEqual(made.sort());
+    for (const one of pending.slice(0, 3))
+      expect(Buffer.compare((await blobs.get(inputBlobKey(one.request.job.id)))!, one.request.job.input.data)).toBe(0);
+    expect(await db.job.count({ where: { userId } })).toBe(3);
+  });
+
+  it('refuses the group with STORAGE_UNAVAILABLE when a write fails: no row, and no input left behind', async () => {
+    const { userId } = await createTestUser(inject('databaseUrl'));
+    // The second write fails, as a full disk would.
+    class FailingStore extends FileBlobStore {
+      puts = 0;
+      override async put(key: string, body: Buffer): Promise<void> {
+        if (++this.puts === 2) throw new Error('ENOSPC');
+        await super.put(key, body);
+      }
+    }
+    const store = new FailingStore(path.join(folder, 'failing'));
+    const blobs: BlobStore = store;
+    const admission = new QueueAdmission({ admission: new JobAdmission(db), queue, blobs });
+    const outcomes = await admission.admitAll([
+      pendingFor(userId, Buffer.alloc(10, 1)),
+      pendingFor(userId, Buffer.alloc(10, 2)),
+    ]);
+    for (const outcome of outcomes)
+      expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'STORAGE_UNAVAILABLE' } });
+    expect(await storedInputs(store)).toEqual([]);
+    expect(await db.job.count({ where: { userId } })).toBe(0);
   });
 });

@@ -1,15 +1,31 @@
-import type { Request, RequestHandler, Response } from 'express';
-import { SubmitGate, type FairQueue } from '@inferq/admission';
-import { apiKeyPrefix } from '@inferq/accounts';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import {
+  addressFlowPrefix,
+  EntryLine,
+  FairQueueRefusal,
+  SubmitGate,
+  shareRefusal,
+  type EntryPass,
+  type FairQueue,
+} from '@inferq/admission';
+import { apiKeyPrefix, hashApiKey } from '@inferq/accounts';
 import { principalOf } from './authenticate.ts';
 import { waitForTurn } from './fairTurn.ts';
 
 const releaseKey = 'releaseSubmitSlot';
+const entryKey = 'submitEntry';
 const bearerPattern = /^Bearer ([^\s]{1,200})$/i;
 /** Early refusals held back at once; past it they are answered at once. */
 const maxHeldRefusals = 512;
+/** Keys remembered at most for the door; past it the oldest are forgotten (their next request goes by address). */
+const maxKnownKeys = 10_000;
 
 export interface SubmitSlotsOptions {
+  /**
+   * The door in front of the slots: how many of one user's submissions are past it at once.
+   * @defaultValue an EntryLine with its defaults (8 per user)
+   */
+  entry?: EntryLine;
   /**
    * How long an early refusal (a user whose fair queues are full) is held before it is answered:
    * what its `Retry-After` asks anyway. A flood that sends again the moment it is answered then
@@ -21,9 +37,8 @@ export interface SubmitSlotsOptions {
   weightOf?: (req: Request) => number;
 }
 
-function keyPrefixOf(req: Request): string | null {
-  const key = req.headers.authorization ? bearerPattern.exec(req.headers.authorization)?.[1] : undefined;
-  return key ? apiKeyPrefix(key) : null;
+function bearerKeyOf(req: Request): string | undefined {
+  return req.headers.authorization ? bearerPattern.exec(req.headers.authorization)?.[1] : undefined;
 }
 
 /** Submissions one API process validates and stores at once unless configured otherwise. */
@@ -40,19 +55,30 @@ export const defaultMaxConcurrentSubmits = 32;
  * SERVER_BUSY.
  *
  * A slot is taken once the upload has been read, so slow uploads hold none (their bytes are
- * bounded by the upload memory queue instead). A user whose every queue is full is refused before
- * authentication and before reading the body ({@link SubmitGate}, which decides; this middleware
- * reads the key's prefix from the request and holds the refusal back).
+ * bounded by the upload memory queue instead). Before that, a submission passes a door
+ * ({@link EntryLine}, mounted first with {@link enter}): at most a few of each user's submissions
+ * are authenticated and read at once, the rest wait unread in their user's line. A user whose
+ * line or queues are full is refused before authentication and before reading the body
+ * ({@link SubmitGate}, which decides; this middleware reads the key's prefix from the request
+ * and holds the refusal back).
+ *
+ * At the door a request is known by its key alone: a key seen to authenticate counts as its
+ * user's (by the key's digest, so a request must bear the whole key to count as anyone's), any
+ * other key as its client address's.
  */
 export class SubmitSlots {
   readonly queue: FairQueue;
+  readonly entry: EntryLine;
   readonly #gate: SubmitGate;
   readonly #refusalDelayMs: number;
   readonly #weightOf: (req: Request) => number;
+  /** Key digest → user, learned from authenticated submissions. */
+  readonly #users = new Map<string, string>();
   #heldRefusals = 0;
 
   constructor(queue: FairQueue, options: SubmitSlotsOptions = {}) {
     this.queue = queue;
+    this.entry = options.entry ?? new EntryLine({ maxWaitMs: queue.maxWaitMs });
     this.#gate = new SubmitGate(queue);
     this.#refusalDelayMs = options.refusalDelayMs ?? 1000;
     this.#weightOf = options.weightOf ?? (() => 1);
@@ -66,24 +92,58 @@ export class SubmitSlots {
     return this.queue.inUse;
   }
 
-  /** Mount first: a known key whose user's queues are full is refused at once. */
-  readonly refuseWhenFull: RequestHandler = (req, _res, next) => {
-    const refusal = this.#gate.refusalFor(keyPrefixOf(req));
-    if (!refusal) return next();
-    if (this.#refusalDelayMs <= 0 || this.#heldRefusals >= maxHeldRefusals) return next(refusal);
-    this.#heldRefusals++;
-    setTimeout(() => {
-      this.#heldRefusals--;
-      next(refusal);
-    }, this.#refusalDelayMs).unref();
+  /**
+   * Mount first: a known key whose user's queues are full is refused at once; otherwise the
+   * request waits its turn at the door, unread, while its user already has the most past it.
+   */
+  readonly enter: RequestHandler = (req, res, next) => {
+    const key = bearerKeyOf(req);
+    const digest = key === undefined ? undefined : hashApiKey(key);
+    const userId = digest === undefined ? undefined : this.#users.get(digest);
+    const flow = userId ?? `${addressFlowPrefix}${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+    const refusal =
+      this.#gate.refusalFor(key ? apiKeyPrefix(key) : null) ??
+      (this.entry.wouldRefuse(flow)
+        ? shareRefusal(
+            'submits',
+            new FairQueueRefusal('user', 'queue-full', this.entry.insideOf(flow), this.entry.perFlow),
+          )
+        : undefined);
+    if (refusal) return this.#holdRefusal(refusal, next);
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.once('close', onClose);
+    this.entry.enter(flow, gone.signal).then(
+      (pass) => {
+        res.off('close', onClose);
+        if (gone.signal.aborted || res.writableEnded) return pass.leave();
+        res.locals[entryKey] = pass;
+        res.once('close', pass.leave);
+        next();
+      },
+      (error: unknown) => {
+        res.off('close', onClose);
+        if (gone.signal.aborted) return; // the client went away while waiting: nobody to answer
+        next(error instanceof FairQueueRefusal ? shareRefusal('submits', error) : error);
+      },
+    );
   };
 
   /** Mount after the upload is parsed: waits for a slot, then holds it until releaseSubmitSlot or the answer is sent. */
   readonly acquire: RequestHandler = (req, res, next) => {
     const { userId } = principalOf(req);
-    const prefix = keyPrefixOf(req);
-    if (prefix) this.#gate.learn(prefix, userId);
-    waitForTurn(res, next, this.queue, {
+    const key = bearerKeyOf(req);
+    if (key) {
+      const prefix = apiKeyPrefix(key);
+      if (prefix) this.#gate.learn(prefix, userId);
+      this.#learn(hashApiKey(key), userId);
+    }
+    const turnCame: NextFunction = (error?: unknown) => {
+      // Its turn came (or was refused): the next of its user's submissions may come in.
+      (res.locals[entryKey] as EntryPass | undefined)?.leave();
+      next(error);
+    };
+    waitForTurn(res, turnCame, this.queue, {
       resource: 'submits',
       flow: userId,
       amount: 1,
@@ -91,6 +151,21 @@ export class SubmitSlots {
       releaseKey,
     });
   };
+
+  #learn(digest: string, userId: string): void {
+    if (this.#users.get(digest) === userId) return;
+    if (this.#users.size >= maxKnownKeys) this.#users.delete(this.#users.keys().next().value!);
+    this.#users.set(digest, userId);
+  }
+
+  #holdRefusal(refusal: Error, next: (error: unknown) => void): void {
+    if (this.#refusalDelayMs <= 0 || this.#heldRefusals >= maxHeldRefusals) return next(refusal);
+    this.#heldRefusals++;
+    setTimeout(() => {
+      this.#heldRefusals--;
+      next(refusal);
+    }, this.#refusalDelayMs).unref();
+  }
 }
 
 /** Gives the slot back once the job is stored and queued: a `Prefer: wait` that follows holds none. */

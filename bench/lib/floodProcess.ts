@@ -1,0 +1,88 @@
+// A flooding client in a process of its own (floodChild.ts), driven from the benchmark's process.
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { FloodCommand, FloodReply, FloodSetup } from './floodChild.ts';
+
+export class FloodProcess {
+  readonly #child: ChildProcess;
+  readonly #replies: FloodReply[] = [];
+  #waiting: { resolve: (reply: FloodReply) => void; reject: (error: Error) => void } | null = null;
+
+  private constructor(setup: FloodSetup) {
+    this.#child = fork(path.join(import.meta.dirname, 'floodChild.ts'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    this.#child.on('message', (reply: FloodReply) => {
+      const waiting = this.#waiting;
+      this.#waiting = null;
+      if (waiting) waiting.resolve(reply);
+      else this.#replies.push(reply);
+    });
+    this.#child.once('exit', (code) => {
+      const waiting = this.#waiting;
+      this.#waiting = null;
+      waiting?.reject(new Error(`flood process exited with ${code}`));
+    });
+    this.#child.send(setup);
+  }
+
+  /** Starts the process and waits until it is ready to send. */
+  static async start(setup: FloodSetup): Promise<FloodProcess> {
+    const flood = new FloodProcess(setup);
+    await flood.#expect('ready');
+    return flood;
+  }
+
+  #next(): Promise<FloodReply> {
+    const early = this.#replies.shift();
+    if (early) return Promise.resolve(early);
+    if (this.#child.exitCode !== null)
+      return Promise.reject(new Error(`flood process exited with ${this.#child.exitCode}`));
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+    });
+  }
+
+  async #expect<K extends FloodReply['kind']>(kind: K): Promise<Extract<FloodReply, { kind: K }>> {
+    const reply = await this.#next();
+    if (reply.kind !== kind)
+      throw new Error(`flood process: ${reply.kind === 'error' ? reply.message : `${reply.kind}, expected ${kind}`}`);
+    return reply as Extract<FloodReply, { kind: K }>;
+  }
+
+  #send(command: FloodCommand): void {
+    this.#child.send(command);
+  }
+
+  /** Starts keeping `clients` submits in flight; resolves once they are on their way. */
+  async flood(clients: number): Promise<void> {
+    this.#send({ cmd: 'flood', clients });
+    await this.#expect('sent');
+  }
+
+  /** Stops the flood and answers how each of its submits was answered. */
+  async stop(): Promise<Record<string, number>> {
+    this.#send({ cmd: 'stop' });
+    return (await this.#expect('done')).statuses;
+  }
+
+  /**
+   * Sends `count` submits at once. Resolves once they are all handed to the sockets, with the
+   * promise of how they were answered.
+   */
+  async burst(count: number): Promise<{ answered: Promise<Record<string, number>> }> {
+    this.#send({ cmd: 'burst', count });
+    await this.#expect('sent');
+    return { answered: this.#expect('done').then((reply) => reply.statuses) };
+  }
+
+  async close(): Promise<void> {
+    if (!this.#child.connected) return;
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
+    this.#send({ cmd: 'exit' });
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}

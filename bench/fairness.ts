@@ -2,7 +2,10 @@
 //  1. steady: the pro user alone, an open loop at --rate submits/s for --seconds (latency from each
 //     submit's scheduled start, so a stalled API cannot hide its delay);
 //  2. flood: the same pro loop while the free user keeps --flood submits in flight at all times
-//     (each client sends again as soon as it has an answer, refused or not);
+//     (each client sends again as soon as it has an answer, refused or not). The free user sends
+//     from a process of its own (lib/floodChild.ts), as another client would: this process reads
+//     the pro user's answers alone, so their latencies are the server's, not also the time an
+//     event loop shared with the flood took to get to them;
 //  3. burst: --pro-burst pro submits at once, alone, --rounds times; then --flood free submits sent
 //     at once and the same pro burst 10 ms later, --rounds times; how many of the pro user's were
 //     refused, and their p99 beside the flood as a ratio of their p99 alone;

@@ -160,6 +160,23 @@ describe('fair admission: one user alone uses the whole server, and under conten
     expect(await storedJobs(target, target.user)).toBe(8);
   });
 
+  it("lets a user's next submission in past their stalled upload: the door counts work, not waiting", async () => {
+    const shares = new AdmissionShares({ enteringPerUser: 1, maxWaitMs: 3000 });
+    const target = await start({ shares, tierOverrides: { free: lifted } });
+    const image = await validJpeg(64, 48);
+    expect((await submit(target, target.user, image)).status).toBe(202);
+    // Inside the door, its body never finishing: it counts against the user for the first second only.
+    const stalled = stalledUpload(target, target.user, 200_000);
+    try {
+      await eventually(() => shares.entry.insideOf(target.user.userId) === 1);
+      const next = await submit(target, target.user, image);
+      expect(next.status).toBe(202);
+      expect(await storedJobs(target, target.user)).toBe(2);
+    } finally {
+      stalled.req.destroy();
+    }
+  });
+
   it('decodes in turn by cost: a decode waits while the budget is spoken for, and goes once it frees', async () => {
     const shares = new AdmissionShares({ decodePixels: 10_000_000, maxWaitMs: 2000 });
     const target = await start({ shares, tierOverrides: { free: lifted } });

@@ -16,6 +16,12 @@ import { FairQueueRefusal } from './fairQueue.ts';
  *
  * Each flow's line is its own, so the door needs no fair dispatch: flows never wait for each
  * other here, only for their own requests ahead of them.
+ *
+ * What the bound meters is work, not waiting: a request inside for longer than `countMs` (a slow
+ * upload still arriving, a body stalled on a mobile link) stops counting and lets the next of its
+ * flow in. A user sending many slow uploads at once (a backend relaying its own clients') is then
+ * held by the upload memory's fair queue, as before, and a user's fast requests go in at
+ * `perFlow` per `countMs` at worst.
  */
 export interface EntryLineOptions {
   /** Requests of one flow past the door at once. @defaultValue 8 */
@@ -24,6 +30,8 @@ export interface EntryLineOptions {
   maxWaiting?: number;
   /** Longest a request waits at the door before it is refused; 0: never waits. @defaultValue 5000 */
   maxWaitMs?: number;
+  /** How long a request inside counts against its flow's bound; then the next one goes in. @defaultValue 1000 */
+  countMs?: number;
 }
 
 /** A request past the door: `leave` once it has taken its turn (or is answered); calling it again does nothing. */
@@ -69,6 +77,7 @@ export class EntryLine {
   readonly perFlow: number;
   readonly maxWaiting: number;
   readonly maxWaitMs: number;
+  readonly countMs: number;
   readonly #flows = new Map<string, Flow>();
   #waiting = 0;
 
@@ -76,6 +85,7 @@ export class EntryLine {
     this.perFlow = options.perFlow ?? 8;
     this.maxWaiting = options.maxWaiting ?? 768;
     this.maxWaitMs = options.maxWaitMs ?? 5000;
+    this.countMs = options.countMs ?? 1000;
     if (!Number.isSafeInteger(this.perFlow) || this.perFlow < 1)
       throw new RangeError('perFlow must be an integer >= 1');
     if (!Number.isSafeInteger(this.maxWaiting) || this.maxWaiting < 0)
@@ -158,19 +168,21 @@ export class EntryLine {
   #pass(flow: string, state: Flow, waitedMs: number): EntryPass {
     state.inside++;
     let inside = true;
-    return {
-      waitedMs,
-      leave: () => {
-        if (!inside) return;
-        inside = false;
-        state.inside--;
-        const next = state.line.shift();
-        if (!next) return;
-        this.#waiting--;
-        this.#settle(next);
-        next.resolve(this.#pass(flow, state, performance.now() - next.enqueuedAt));
-      },
+    const leave = () => {
+      if (!inside) return;
+      inside = false;
+      clearTimeout(timer);
+      state.inside--;
+      const next = state.line.shift();
+      if (!next) return;
+      this.#waiting--;
+      this.#settle(next);
+      next.resolve(this.#pass(flow, state, performance.now() - next.enqueuedAt));
     };
+    // Past countMs it is waiting, not working: its place goes to the next (a later leave does nothing).
+    const timer = setTimeout(leave, this.countMs);
+    timer.unref();
+    return { waitedMs, leave };
   }
 
   #remove(state: Flow, waiting: Waiting): boolean {

@@ -91,6 +91,20 @@ describe('EntryLine', () => {
     held.leave();
   });
 
+  it('stops counting a request inside after countMs: the next of its flow goes in', async () => {
+    const line = new EntryLine({ perFlow: 1, countMs: 30 });
+    const slow = await line.enter('a');
+    const started = performance.now();
+    const next = await line.enter('a');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
+    expect(next.waitedMs).toBeGreaterThanOrEqual(25);
+    expect(line.insideOf('a')).toBe(1);
+    slow.leave(); // past its count already: nothing more to give back
+    expect(line.insideOf('a')).toBe(1);
+    next.leave();
+    expect(line.insideOf('a')).toBe(0);
+  });
+
   it('never waits with maxWaitMs 0: a request past the bound is refused at once', async () => {
     const line = new EntryLine({ perFlow: 1, maxWaitMs: 0 });
     const held = await line.enter('a');

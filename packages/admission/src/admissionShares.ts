@@ -47,10 +47,12 @@ export class AdmissionShares {
   constructor(options: AdmissionSharesOptions = {}) {
     const queueing = { maxWaitMs: options.maxWaitMs ?? 5000, queueLengthLimit: options.queueLengthLimit ?? 128 };
     this.submits = new FairQueue({ capacity: options.submits ?? 32, ...queueing });
-    // A user's line at the door holds what its hand of queues would (six queues).
+    // A user's line at the door holds what its hand of queues would (six queues), and the door
+    // as many as all the queues.
     this.entry = new EntryLine({
       perFlow: options.enteringPerUser ?? 8,
       maxWaiting: this.submits.handSize * queueing.queueLengthLimit,
+      maxWaitingTotal: this.submits.queueCount * queueing.queueLengthLimit,
       maxWaitMs: queueing.maxWaitMs,
     });
     this.uploadBytes = new FairQueue({ capacity: options.uploadBytes ?? 256 * MiB, ...queueing });

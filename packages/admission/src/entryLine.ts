@@ -28,6 +28,12 @@ export interface EntryLineOptions {
   perFlow?: number;
   /** Requests of one flow waiting at the door at most; past it a request is refused at once. @defaultValue 768 */
   maxWaiting?: number;
+  /**
+   * Requests of all flows waiting at the door at most (each holds a socket and the start of its
+   * body); past it a request is refused at once, as the process is busy for everyone.
+   * @defaultValue 8192
+   */
+  maxWaitingTotal?: number;
   /** Longest a request waits at the door before it is refused; 0: never waits. @defaultValue 5000 */
   maxWaitMs?: number;
   /** How long a request inside counts against its flow's bound; then the next one goes in. @defaultValue 1000 */
@@ -76,6 +82,7 @@ const idleFlowsKept = 100;
 export class EntryLine {
   readonly perFlow: number;
   readonly maxWaiting: number;
+  readonly maxWaitingTotal: number;
   readonly maxWaitMs: number;
   readonly countMs: number;
   readonly #flows = new Map<string, Flow>();
@@ -84,12 +91,15 @@ export class EntryLine {
   constructor(options: EntryLineOptions = {}) {
     this.perFlow = options.perFlow ?? 8;
     this.maxWaiting = options.maxWaiting ?? 768;
+    this.maxWaitingTotal = options.maxWaitingTotal ?? 8192;
     this.maxWaitMs = options.maxWaitMs ?? 5000;
     this.countMs = options.countMs ?? 1000;
     if (!Number.isSafeInteger(this.perFlow) || this.perFlow < 1)
       throw new RangeError('perFlow must be an integer >= 1');
     if (!Number.isSafeInteger(this.maxWaiting) || this.maxWaiting < 0)
       throw new RangeError('maxWaiting must be an integer >= 0');
+    if (!Number.isSafeInteger(this.maxWaitingTotal) || this.maxWaitingTotal < 0)
+      throw new RangeError('maxWaitingTotal must be an integer >= 0');
   }
 
   /** Requests waiting at the door now, of every flow. */
@@ -110,9 +120,9 @@ export class EntryLine {
 
   /**
    * Lets a request of `flow` in: at once while fewer than `perFlow` of its flow are inside, else
-   * after its flow's requests ahead of it. Rejects with a {@link FairQueueRefusal} (scope `user`)
-   * when its flow's line is full or the wait would pass `maxWaitMs`, or with the signal's reason
-   * when aborted.
+   * after its flow's requests ahead of it. Rejects with a {@link FairQueueRefusal}: scope `user`
+   * when its flow's line is full or the wait would pass `maxWaitMs`, `global` when the door holds
+   * `maxWaitingTotal` already; or with the signal's reason when aborted.
    */
   enter(flow: string, signal?: AbortSignal): Promise<EntryPass> {
     const state = this.#flow(flow);
@@ -120,6 +130,10 @@ export class EntryLine {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.maxWaitMs <= 0 || state.line.length >= this.maxWaiting)
       return Promise.reject(this.#refuse(state, this.maxWaitMs <= 0 ? 'busy' : 'queue-full'));
+    if (this.#waiting >= this.maxWaitingTotal) {
+      state.refused++;
+      return Promise.reject(new FairQueueRefusal('global', 'queue-full', this.#waiting, this.maxWaitingTotal));
+    }
     return new Promise<EntryPass>((resolve, reject) => {
       const waiting: Waiting = {
         enqueuedAt: performance.now(),

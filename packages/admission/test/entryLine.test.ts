@@ -91,6 +91,17 @@ describe('EntryLine', () => {
     held.leave();
   });
 
+  it('refuses at once, as busy for everyone, once the door holds maxWaitingTotal of all flows', async () => {
+    const line = new EntryLine({ perFlow: 1, maxWaitingTotal: 2 });
+    const inside = [await line.enter('a'), await line.enter('b')];
+    const waiting = [line.enter('a'), line.enter('b')];
+    await expect(line.enter('c').then((pass) => pass.leave())).resolves.toBeUndefined(); // room inside: no wait
+    await expect(line.enter('a')).rejects.toMatchObject({ scope: 'global', reason: 'queue-full', inUse: 2, limit: 2 });
+    for (const pass of inside) pass.leave();
+    for (const pass of await Promise.all(waiting)) pass.leave();
+    expect(line.waiting).toBe(0);
+  });
+
   it('stops counting a request inside after countMs: the next of its flow goes in', async () => {
     const line = new EntryLine({ perFlow: 1, countMs: 30 });
     const slow = await line.enter('a');

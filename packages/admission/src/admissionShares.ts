@@ -26,7 +26,8 @@ export interface AdmissionSharesOptions {
   queueLengthLimit?: number;
 }
 
-/** Flows at the door of a key not yet seen to authenticate: one per client address, not a user. */
+/** Flows at the door of a key not yet seen to authenticate (`key:<its hash>`), and of requests with no key (`address:<client>`): not users. */
+export const keyFlowPrefix = 'key:';
 export const addressFlowPrefix = 'address:';
 
 /**
@@ -71,15 +72,15 @@ export class AdmissionShares {
 
 /**
  * The submit slots' use with the door's counts added in: a submission waiting at the door waits
- * for its turn at a slot as much as one in the queue does. Flows of unknown keys (per address)
- * count in the total only.
+ * for its turn at a slot as much as one in the queue does. Flows of keys not yet known, and of
+ * requests with no key, count in the total only.
  */
 function withEntry(submits: FairQueueSnapshot, entry: EntryFlowUse[]): FairQueueSnapshot {
   const flows = new Map(submits.flows.map((use) => [use.flow, { ...use }]));
   let waiting = submits.waiting;
   for (const door of entry) {
     waiting += door.waiting;
-    if (door.flow.startsWith(addressFlowPrefix)) continue;
+    if (door.flow.startsWith(keyFlowPrefix) || door.flow.startsWith(addressFlowPrefix)) continue;
     const use = flows.get(door.flow) ?? { flow: door.flow, held: 0, waiting: 0, queued: 0, refused: 0 };
     use.waiting += door.waiting;
     use.queued += door.queued;

@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   addressFlowPrefix,
   EntryLine,
+  keyFlowPrefix,
   FairQueueRefusal,
   SubmitGate,
   shareRefusal,
@@ -63,8 +64,8 @@ export const defaultMaxConcurrentSubmits = 32;
  * and holds the refusal back).
  *
  * At the door a request is known by its key alone: a key seen to authenticate counts as its
- * user's (by the key's digest, so a request must bear the whole key to count as anyone's), any
- * other key as its client address's.
+ * user's (by the key's hash, so a request must bear the whole key to count as anyone's), a key
+ * not seen yet as itself, and a request with no key as its client address's.
  */
 export class SubmitSlots {
   readonly queue: FairQueue;
@@ -72,7 +73,7 @@ export class SubmitSlots {
   readonly #gate: SubmitGate;
   readonly #refusalDelayMs: number;
   readonly #weightOf: (req: Request) => number;
-  /** Key digest → user, learned from authenticated submissions. */
+  /** Key hash → user, learned from authenticated submissions. */
   readonly #users = new Map<string, string>();
   #heldRefusals = 0;
 
@@ -99,8 +100,10 @@ export class SubmitSlots {
   readonly enter: RequestHandler = (req, res, next) => {
     const key = bearerKeyOf(req);
     const digest = key === undefined ? undefined : hashApiKey(key);
-    const userId = digest === undefined ? undefined : this.#users.get(digest);
-    const flow = userId ?? `${addressFlowPrefix}${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+    const flow =
+      digest === undefined
+        ? `${addressFlowPrefix}${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`
+        : (this.#users.get(digest) ?? `${keyFlowPrefix}${digest}`);
     const refusal =
       this.#gate.refusalFor(key ? apiKeyPrefix(key) : null) ??
       (this.entry.wouldRefuse(flow)

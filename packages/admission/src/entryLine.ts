@@ -40,11 +40,11 @@ export interface EntryLineOptions {
   countMs?: number;
 }
 
-/** A request past the door: `leave` once it has taken its turn (or is answered); calling it again does nothing. */
+/** A request past the door: `release` once it has taken its turn (or is answered); calling it again does nothing. */
 export interface EntryPass {
   /** Milliseconds it waited at the door (0 when it went in at once). */
   waitedMs: number;
-  leave(): void;
+  release(): void;
 }
 
 /** One flow at the door, for metrics and the operators' page. */
@@ -193,10 +193,10 @@ export class EntryLine {
       this.#settle(next);
       next.resolve(this.#pass(flow, state, performance.now() - next.enqueuedAt));
     };
-    // Past countMs it is waiting, not working: its place goes to the next (a later leave does nothing).
+    // Past countMs it is waiting, not working: its place goes to the next (a later release does nothing).
     const timer = setTimeout(leave, this.countMs);
     timer.unref();
-    return { waitedMs, leave };
+    return { waitedMs, release: leave };
   }
 
   #remove(state: Flow, waiting: Waiting): boolean {

@@ -1,7 +1,7 @@
 import type { AppError } from '@inferq/core';
 import { FairQueueRefusal, shareRefusal, type FairQueue } from './fairQueue.ts';
 
-/** Key prefixes remembered at most; past it the oldest are forgotten (they are only a shortcut). */
+/** Keys (prefixes, and hashes for the door) remembered at most; past it the oldest are forgotten (they are only a shortcut). */
 const maxKnownKeys = 10_000;
 
 /**
@@ -16,6 +16,8 @@ export class SubmitGate {
   readonly queue: FairQueue;
   /** Key prefix → user, learned from authenticated submissions. */
   readonly #users = new Map<string, string>();
+  /** Whole key's hash → user, learned likewise: who a request is at the submit slots' door. */
+  readonly #keyUsers = new Map<string, string>();
 
   constructor(queue: FairQueue) {
     this.queue = queue;
@@ -23,9 +25,17 @@ export class SubmitGate {
 
   /** Remembers that a key with `keyPrefix` authenticated as `userId`. */
   learn(keyPrefix: string, userId: string): void {
-    if (this.#users.get(keyPrefix) === userId) return;
-    if (this.#users.size >= maxKnownKeys) this.#users.delete(this.#users.keys().next().value!);
-    this.#users.set(keyPrefix, userId);
+    remember(this.#users, keyPrefix, userId);
+  }
+
+  /** Remembers that the key whose hash is `keyHash` authenticated as `userId`. */
+  learnKey(keyHash: string, userId: string): void {
+    remember(this.#keyUsers, keyHash, userId);
+  }
+
+  /** The user of the key whose hash is `keyHash`, once it has authenticated here. */
+  userOfKey(keyHash: string): string | undefined {
+    return this.#keyUsers.get(keyHash);
   }
 
   /** The refusal for a submit bearing `keyPrefix` when its known user's queues are full; undefined lets it in. */
@@ -37,4 +47,11 @@ export class SubmitGate {
       new FairQueueRefusal('user', 'queue-full', this.queue.heldBy(userId), this.queue.capacity),
     );
   }
+}
+
+/** Sets `key` in a map of at most maxKnownKeys, forgetting the oldest first. */
+function remember(map: Map<string, string>, key: string, userId: string): void {
+  if (map.get(key) === userId) return;
+  if (map.size >= maxKnownKeys) map.delete(map.keys().next().value!);
+  map.set(key, userId);
 }

@@ -20,13 +20,13 @@ describe('EntryLine', () => {
     expect(entered).toEqual([0, 1]);
     expect(line.insideOf('flood')).toBe(2);
     expect(line.waiting).toBe(3);
-    passes[0]!.leave();
-    passes[0]!.leave(); // a second call does nothing
+    passes[0]!.release();
+    passes[0]!.release(); // a second call does nothing
     await settle();
     expect(entered).toEqual([0, 1, 2]);
     expect(line.insideOf('flood')).toBe(2);
     for (let i = 1; i < 5; i++) {
-      passes[i]!.leave();
+      passes[i]!.release();
       await settle();
     }
     await Promise.all(all);
@@ -44,9 +44,9 @@ describe('EntryLine', () => {
     const pass = await line.enter('pro');
     expect(pass.waitedMs).toBe(0);
     expect(line.insideOf('pro')).toBe(1);
-    pass.leave();
+    pass.release();
     // Drain the flood: every request goes in once one ahead of it leaves.
-    for (const entering of flood) (await entering).leave();
+    for (const entering of flood) (await entering).release();
     expect(line.waiting).toBe(0);
     expect(line.insideOf('flood')).toBe(0);
   });
@@ -65,10 +65,10 @@ describe('EntryLine', () => {
       expect((timedOut as PromiseRejectedResult).reason).toMatchObject({ scope: 'user', reason: 'timeout' });
     }
     expect(line.waiting).toBe(0);
-    first.leave();
+    first.release();
     expect(line.snapshot()).toEqual([{ flow: 'a', inside: 0, waiting: 0, queued: 2, refused: 3 }]);
     // With room again, the flow goes in at once.
-    (await line.enter('a')).leave();
+    (await line.enter('a')).release();
   });
 
   it('takes a request whose client went away out of the line, and lets the next one in instead', async () => {
@@ -81,24 +81,24 @@ describe('EntryLine', () => {
     gone.abort(new Error('client went away'));
     expect(await abandoned).toMatchObject({ message: 'client went away' });
     expect(line.waiting).toBe(1);
-    first.leave();
+    first.release();
     const pass = await next;
     expect(line.insideOf('a')).toBe(1);
-    pass.leave();
+    pass.release();
     // An already-aborted signal is refused without waiting.
     const held = await line.enter('a');
     await expect(line.enter('a', AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone');
-    held.leave();
+    held.release();
   });
 
   it('refuses at once, as busy for everyone, once the door holds maxWaitingTotal of all flows', async () => {
     const line = new EntryLine({ perFlow: 1, maxWaitingTotal: 2 });
     const inside = [await line.enter('a'), await line.enter('b')];
     const waiting = [line.enter('a'), line.enter('b')];
-    await expect(line.enter('c').then((pass) => pass.leave())).resolves.toBeUndefined(); // room inside: no wait
+    await expect(line.enter('c').then((pass) => pass.release())).resolves.toBeUndefined(); // room inside: no wait
     await expect(line.enter('a')).rejects.toMatchObject({ scope: 'global', reason: 'queue-full', inUse: 2, limit: 2 });
-    for (const pass of inside) pass.leave();
-    for (const pass of await Promise.all(waiting)) pass.leave();
+    for (const pass of inside) pass.release();
+    for (const pass of await Promise.all(waiting)) pass.release();
     expect(line.waiting).toBe(0);
   });
 
@@ -110,9 +110,9 @@ describe('EntryLine', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(25);
     expect(next.waitedMs).toBeGreaterThanOrEqual(25);
     expect(line.insideOf('a')).toBe(1);
-    slow.leave(); // past its count already: nothing more to give back
+    slow.release(); // past its count already: nothing more to give back
     expect(line.insideOf('a')).toBe(1);
-    next.leave();
+    next.release();
     expect(line.insideOf('a')).toBe(0);
   });
 
@@ -120,17 +120,17 @@ describe('EntryLine', () => {
     const line = new EntryLine({ perFlow: 1, maxWaitMs: 0 });
     const held = await line.enter('a');
     await expect(line.enter('a')).rejects.toMatchObject({ scope: 'user', reason: 'busy' });
-    held.leave();
+    held.release();
   });
 
   it('keeps the counters of at most 100 idle flows', async () => {
     const line = new EntryLine();
-    for (let i = 0; i < 150; i++) (await line.enter(`user-${i}`)).leave();
+    for (let i = 0; i < 150; i++) (await line.enter(`user-${i}`)).release();
     expect(line.snapshot().length).toBeLessThanOrEqual(101);
     const busy = await line.enter('busy');
-    for (let i = 150; i < 300; i++) (await line.enter(`user-${i}`)).leave();
+    for (let i = 150; i < 300; i++) (await line.enter(`user-${i}`)).release();
     expect(line.snapshot().some((use) => use.flow === 'busy' && use.inside === 1)).toBe(true);
-    busy.leave();
+    busy.release();
   });
 
   it('refuses settings that make no sense', () => {

@@ -1,27 +1,33 @@
 import type { NextFunction, Response } from 'express';
 import { acquireTurn, type FairQueue, type ShareResource } from '@inferq/admission';
 
+/** What a turn holds until it is given back: a fair queue's lease, or a pass through the submit slots' door. */
+export interface HeldTurn {
+  release(): void;
+}
+
 /**
- * Waits for this request's turn at a fair queue, then holds the units until the answer is sent (or
- * the client goes away), storing their release in `res.locals[releaseKey]` for an earlier give-back.
- * A client that goes away while waiting leaves the queue and is answered nothing; a request whose
- * turn does not come in time is answered the refusal (429 or 503, with `Retry-After`).
+ * Waits for this request's turn (`take`, given a signal that aborts when the client goes away),
+ * then holds it until the answer is sent (or the client goes away), storing its release in
+ * `res.locals[releaseKey]` for an earlier give-back. A client that goes away while waiting leaves
+ * the line and is answered nothing; a request whose turn does not come in time is answered the
+ * refusal `take` rejects with (429 or 503, with `Retry-After`).
  */
 export function waitForTurn(
   res: Response,
   next: NextFunction,
-  queue: FairQueue,
-  turn: { resource: ShareResource; flow: string; amount: number; weight: number; releaseKey: string },
+  take: (signal: AbortSignal) => Promise<HeldTurn>,
+  releaseKey: string,
 ): void {
   const gone = new AbortController();
   const onClose = () => gone.abort();
   res.once('close', onClose);
-  acquireTurn(queue, turn.resource, turn.flow, turn.amount, { weight: turn.weight, signal: gone.signal }).then(
-    (lease) => {
+  take(gone.signal).then(
+    (turn) => {
       res.off('close', onClose);
-      if (gone.signal.aborted || res.writableEnded) return lease.release();
-      res.locals[turn.releaseKey] = lease.release;
-      res.once('close', lease.release);
+      if (gone.signal.aborted || res.writableEnded) return turn.release();
+      res.locals[releaseKey] = turn.release;
+      res.once('close', turn.release);
       next();
     },
     (error: unknown) => {
@@ -30,4 +36,12 @@ export function waitForTurn(
       next(error);
     },
   );
+}
+
+/** A turn at a fair queue: `amount` units of `resource` for `flow`, at its weight. */
+export function queueTurn(
+  queue: FairQueue,
+  turn: { resource: ShareResource; flow: string; amount: number; weight: number },
+): (signal: AbortSignal) => Promise<HeldTurn> {
+  return (signal) => acquireTurn(queue, turn.resource, turn.flow, turn.amount, { weight: turn.weight, signal });
 }

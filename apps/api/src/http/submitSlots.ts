@@ -6,20 +6,18 @@ import {
   FairQueueRefusal,
   SubmitGate,
   shareRefusal,
-  type EntryPass,
   type FairQueue,
 } from '@inferq/admission';
 import { apiKeyPrefix, hashApiKey } from '@inferq/accounts';
 import { principalOf } from './authenticate.ts';
-import { waitForTurn } from './fairTurn.ts';
+import { queueTurn, waitForTurn } from './fairTurn.ts';
 
 const releaseKey = 'releaseSubmitSlot';
-const entryKey = 'submitEntry';
+const entryKey = 'leaveSubmitEntry';
+const keyHashKey = 'submitKeyHash';
 const bearerPattern = /^Bearer ([^\s]{1,200})$/i;
 /** Early refusals held back at once; past it they are answered at once. */
 const maxHeldRefusals = 512;
-/** Keys remembered at most for the door; past it the oldest are forgotten (their next request goes by address). */
-const maxKnownKeys = 10_000;
 
 export interface SubmitSlotsOptions {
   /**
@@ -73,8 +71,6 @@ export class SubmitSlots {
   readonly #gate: SubmitGate;
   readonly #refusalDelayMs: number;
   readonly #weightOf: (req: Request) => number;
-  /** Key hash → user, learned from authenticated submissions. */
-  readonly #users = new Map<string, string>();
   #heldRefusals = 0;
 
   constructor(queue: FairQueue, options: SubmitSlotsOptions = {}) {
@@ -99,11 +95,13 @@ export class SubmitSlots {
    */
   readonly enter: RequestHandler = (req, res, next) => {
     const key = bearerKeyOf(req);
-    const digest = key === undefined ? undefined : hashApiKey(key);
+    const keyHash = key === undefined ? undefined : hashApiKey(key);
+    // Kept for acquire, which learns the key's user once it has authenticated.
+    res.locals[keyHashKey] = keyHash;
     const flow =
-      digest === undefined
+      keyHash === undefined
         ? `${addressFlowPrefix}${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`
-        : (this.#users.get(digest) ?? `${keyFlowPrefix}${digest}`);
+        : (this.#gate.userOfKey(keyHash) ?? `${keyFlowPrefix}${keyHash}`);
     const refusal =
       this.#gate.refusalFor(key ? apiKeyPrefix(key) : null) ??
       (this.entry.wouldRefuse(flow)
@@ -113,22 +111,14 @@ export class SubmitSlots {
           )
         : undefined);
     if (refusal) return this.#holdRefusal(refusal, next);
-    const gone = new AbortController();
-    const onClose = () => gone.abort();
-    res.once('close', onClose);
-    this.entry.enter(flow, gone.signal).then(
-      (pass) => {
-        res.off('close', onClose);
-        if (gone.signal.aborted || res.writableEnded) return pass.leave();
-        res.locals[entryKey] = pass;
-        res.once('close', pass.leave);
-        next();
-      },
-      (error: unknown) => {
-        res.off('close', onClose);
-        if (gone.signal.aborted) return; // the client went away while waiting: nobody to answer
-        next(error instanceof FairQueueRefusal ? shareRefusal('submits', error) : error);
-      },
+    waitForTurn(
+      res,
+      next,
+      (signal) =>
+        this.entry.enter(flow, signal).catch((error: unknown) => {
+          throw error instanceof FairQueueRefusal ? shareRefusal('submits', error) : error;
+        }),
+      entryKey,
     );
   };
 
@@ -139,27 +129,20 @@ export class SubmitSlots {
     if (key) {
       const prefix = apiKeyPrefix(key);
       if (prefix) this.#gate.learn(prefix, userId);
-      this.#learn(hashApiKey(key), userId);
+      this.#gate.learnKey((res.locals[keyHashKey] as string | undefined) ?? hashApiKey(key), userId);
     }
     const turnCame: NextFunction = (error?: unknown) => {
       // Its turn came (or was refused): the next of its user's submissions may come in.
-      (res.locals[entryKey] as EntryPass | undefined)?.leave();
+      (res.locals[entryKey] as (() => void) | undefined)?.();
       next(error);
     };
-    waitForTurn(res, turnCame, this.queue, {
-      resource: 'submits',
-      flow: userId,
-      amount: 1,
-      weight: this.#weightOf(req),
+    waitForTurn(
+      res,
+      turnCame,
+      queueTurn(this.queue, { resource: 'submits', flow: userId, amount: 1, weight: this.#weightOf(req) }),
       releaseKey,
-    });
+    );
   };
-
-  #learn(digest: string, userId: string): void {
-    if (this.#users.get(digest) === userId) return;
-    if (this.#users.size >= maxKnownKeys) this.#users.delete(this.#users.keys().next().value!);
-    this.#users.set(digest, userId);
-  }
 
   #holdRefusal(refusal: Error, next: (error: unknown) => void): void {
     if (this.#refusalDelayMs <= 0 || this.#heldRefusals >= maxHeldRefusals) return next(refusal);

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { FairQueue } from '@inferq/admission';
 import type { AppError } from '@inferq/core';
 import { principalOf } from './authenticate.ts';
-import { waitForTurn } from './fairTurn.ts';
+import { queueTurn, waitForTurn } from './fairTurn.ts';
 
 const releaseKey = 'releaseUploadMemory';
 
@@ -36,13 +36,12 @@ export function reserveUploadMemory(
       return;
     }
     const amount = declared !== undefined && Number.isSafeInteger(declared) ? declared : max;
-    waitForTurn(res, next, queue, {
-      resource: 'uploadBytes',
-      flow: principalOf(req).userId,
-      amount,
-      weight: weightOf(req),
+    waitForTurn(
+      res,
+      next,
+      queueTurn(queue, { resource: 'uploadBytes', flow: principalOf(req).userId, amount, weight: weightOf(req) }),
       releaseKey,
-    });
+    );
   };
 }
 

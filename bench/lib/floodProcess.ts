@@ -1,29 +1,19 @@
 // A flooding client in a process of its own (floodChild.ts), driven from the benchmark's process.
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { ChildReplies } from './childReplies.ts';
 import type { FloodCommand, FloodReply, FloodSetup } from './floodChild.ts';
 
 export class FloodProcess {
   readonly #child: ChildProcess;
-  readonly #replies: FloodReply[] = [];
-  #waiting: { resolve: (reply: FloodReply) => void; reject: (error: Error) => void } | null = null;
+  readonly #replies: ChildReplies<FloodReply>;
 
   private constructor(setup: FloodSetup) {
     this.#child = fork(path.join(import.meta.dirname, 'floodChild.ts'), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
     });
-    this.#child.on('message', (reply: FloodReply) => {
-      const waiting = this.#waiting;
-      this.#waiting = null;
-      if (waiting) waiting.resolve(reply);
-      else this.#replies.push(reply);
-    });
-    this.#child.once('exit', (code) => {
-      const waiting = this.#waiting;
-      this.#waiting = null;
-      waiting?.reject(new Error(`flood process exited with ${code}`));
-    });
+    this.#replies = new ChildReplies(this.#child, 'flood process');
     this.#child.send(setup);
   }
 
@@ -34,18 +24,8 @@ export class FloodProcess {
     return flood;
   }
 
-  #next(): Promise<FloodReply> {
-    const early = this.#replies.shift();
-    if (early) return Promise.resolve(early);
-    if (this.#child.exitCode !== null)
-      return Promise.reject(new Error(`flood process exited with ${this.#child.exitCode}`));
-    return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
-    });
-  }
-
   async #expect<K extends FloodReply['kind']>(kind: K): Promise<Extract<FloodReply, { kind: K }>> {
-    const reply = await this.#next();
+    const reply = await this.#replies.next();
     if (reply.kind !== kind)
       throw new Error(`flood process: ${reply.kind === 'error' ? reply.message : `${reply.kind}, expected ${kind}`}`);
     return reply as Extract<FloodReply, { kind: K }>;

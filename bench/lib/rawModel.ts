@@ -2,6 +2,7 @@
 // database; images per second summed over the processes, measured at the same moment in all.
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { ChildReplies } from './childReplies.ts';
 import type { PreprocessStage, RawCommand, RawReply } from './rawChild.ts';
 
 export interface RawOptions {
@@ -35,8 +36,7 @@ export interface RawResult {
 
 class RawProcess {
   readonly child: ChildProcess;
-  #waiting: { resolve: (reply: RawReply) => void; reject: (error: Error) => void } | null = null;
-  readonly #early: RawReply[] = [];
+  readonly #replies: ChildReplies<RawReply>;
 
   constructor(options: RawOptions) {
     const args = [
@@ -54,27 +54,11 @@ class RawProcess {
     this.child = fork(path.join(import.meta.dirname, 'rawChild.ts'), args, {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    this.child.on('message', (reply: RawReply) => {
-      const waiting = this.#waiting;
-      this.#waiting = null;
-      if (waiting) waiting.resolve(reply);
-      else this.#early.push(reply);
-    });
-    this.child.once('exit', (code) => {
-      const waiting = this.#waiting;
-      this.#waiting = null;
-      waiting?.reject(new Error(`raw benchmark process exited with ${code}`));
-    });
+    this.#replies = new ChildReplies(this.child, 'raw benchmark process');
   }
 
   next(): Promise<RawReply> {
-    const early = this.#early.shift();
-    if (early) return Promise.resolve(early);
-    if (this.child.exitCode !== null)
-      return Promise.reject(new Error(`raw benchmark process exited with ${this.child.exitCode}`));
-    return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
-    });
+    return this.#replies.next();
   }
 
   async command(command: RawCommand): Promise<Extract<RawReply, { kind: 'done' }>> {

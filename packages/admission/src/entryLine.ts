@@ -1,4 +1,5 @@
 import { FairQueueRefusal } from './fairQueue.ts';
+import { pruneIdleFlows } from './idleFlows.ts';
 
 /**
  * The door of a fair queue: how many requests of one flow (a user) may be past it at once, doing
@@ -75,9 +76,6 @@ interface Flow {
   queued: number;
   refused: number;
 }
-
-/** Flows whose counters are kept once nothing of theirs is inside or waiting. */
-const idleFlowsKept = 100;
 
 export class EntryLine {
   readonly perFlow: number;
@@ -174,7 +172,7 @@ export class EntryLine {
     if (!state) {
       state = { inside: 0, line: [], queued: 0, refused: 0 };
       this.#flows.set(flow, state);
-      this.#pruneIdle();
+      pruneIdleFlows(this.#flows, (idle) => idle.inside === 0 && idle.line.length === 0);
     }
     return state;
   }
@@ -216,18 +214,5 @@ export class EntryLine {
   #refuse(state: Flow, reason: FairQueueRefusal['reason']): FairQueueRefusal {
     state.refused++;
     return new FairQueueRefusal('user', reason, state.inside, this.perFlow);
-  }
-
-  /** Forgets the counters of the oldest idle flows past {@link idleFlowsKept}: memory stays bounded by active flows. */
-  #pruneIdle(): void {
-    let idle = 0;
-    for (const state of this.#flows.values()) if (state.inside === 0 && state.line.length === 0) idle++;
-    for (const [flow, state] of this.#flows) {
-      if (idle <= idleFlowsKept) break;
-      if (state.inside === 0 && state.line.length === 0) {
-        this.#flows.delete(flow);
-        idle--;
-      }
-    }
   }
 }

@@ -1,4 +1,5 @@
 import { AppError } from '@inferq/core';
+import { pruneIdleFlows } from './idleFlows.ts';
 
 /**
  * Fair queuing of one resource of a process (submit slots, buffered upload bytes, decode pixels,
@@ -122,9 +123,6 @@ interface FlowState {
   refused: number;
   weight: number;
 }
-
-/** Flows whose counters are kept once they hold and wait for nothing. */
-const idleFlowsKept = 100;
 
 export class FairQueue {
   readonly capacity: number;
@@ -283,24 +281,14 @@ export class FairQueue {
     if (!state) {
       state = { held: 0, waiting: 0, queued: 0, refused: 0, weight };
       this.#flows.set(flow, state);
-      this.#pruneIdle();
+      pruneIdleFlows(
+        this.#flows,
+        (idle) => idle.held === 0 && idle.waiting === 0,
+        (gone) => this.#hands.delete(gone),
+      );
     }
     state.weight = weight;
     return state;
-  }
-
-  /** Forgets the counters of the oldest idle flows past {@link idleFlowsKept}: memory stays bounded by active flows. */
-  #pruneIdle(): void {
-    let idle = 0;
-    for (const state of this.#flows.values()) if (state.held === 0 && state.waiting === 0) idle++;
-    for (const [flow, state] of this.#flows) {
-      if (idle <= idleFlowsKept) break;
-      if (state.held === 0 && state.waiting === 0) {
-        this.#flows.delete(flow);
-        this.#hands.delete(flow);
-        idle--;
-      }
-    }
   }
 
   #grant(flow: string, amount: number, waitedMs: number): FairQueueLease {

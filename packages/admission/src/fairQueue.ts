@@ -11,10 +11,13 @@ import { pruneIdleFlows } from './idleFlows.ts';
  *    FIFO queues: the shortest of its flow's *hand* of `handSize` queues, dealt from the flow's id
  *    (a user). Two flows share a whole hand with odds of about 1 in C(queues, handSize) (1 in
  *    75 million by default), so one user's flood fills only its own queues.
- * 3. **Fair dispatch.** Whenever units free up, the waiting request with the smallest virtual
- *    start time goes next (start-time fair queuing): each queue advances by what it was granted
- *    divided by its request's weight, so under contention every active flow gets an equal turn,
- *    weighted by tier, in units (bytes or pixels), not in requests.
+ * 3. **Fair dispatch.** Whenever units free up, they go to the waiting flow that holds the least
+ *    for its weight now (units held ÷ weight), so the flows that contend converge on holding equal
+ *    weighted shares, as under processor sharing, and a flow that arrives behind a flood takes the
+ *    units that free up until it holds its share, instead of every other one. Among flows that
+ *    hold as much, the request with the smallest virtual start time goes next (start-time fair
+ *    queuing): each queue advances by what it was granted divided by its request's weight, so
+ *    turns are equal, weighted by tier, in units (bytes or pixels), not in requests.
  * 4. **Bounded waits.** A request waits at most `maxWaitMs`, and a queue holds at most
  *    `queueLengthLimit` requests; then it is refused politely: `user` (429) when granting it would
  *    take its flow past its fair share (its own requests are what it waits for), else `global`
@@ -310,14 +313,27 @@ export class FairQueue {
     };
   }
 
-  /** Grants waiting requests in fair order while the next one fits. */
+  /**
+   * Grants waiting requests in fair order while the next one fits: the head of the flow holding
+   * the least for its weight, then the smallest start tag, then the earliest arrival.
+   */
   #dispatch(): void {
     while (this.#waiting > 0) {
       let best: Waiter | undefined;
+      let bestHeld = Infinity;
       for (const queue of this.#queues) {
         const head = queue[0];
-        if (head && (!best || head.start < best.start || (head.start === best.start && head.seq < best.seq)))
+        if (!head) continue;
+        const state = this.#flows.get(head.flow);
+        const held = state ? state.held / state.weight : 0;
+        if (
+          !best ||
+          held < bestHeld ||
+          (held === bestHeld && (head.start < best.start || (head.start === best.start && head.seq < best.seq)))
+        ) {
           best = head;
+          bestHeld = held;
+        }
       }
       if (!best || !this.#fits(best.amount)) return;
       this.#remove(best);

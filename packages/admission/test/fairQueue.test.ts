@@ -49,6 +49,53 @@ describe('FairQueue', () => {
     expect(lastLate).toBeLessThan(14);
   });
 
+  it('gives the units that free up to the flow holding least, until it holds its share: a late flow is not held to every other one', async () => {
+    const queue = new FairQueue({ capacity: 8, maxWaitMs: 10_000, queueLengthLimit: 1000 });
+    const held = await Promise.all(Array.from({ length: 8 }, () => queue.acquire('flood')));
+    const grants: Array<{ flow: string; lease: FairQueueLease }> = [];
+    const ask = (flow: string) => void queue.acquire(flow).then((lease) => grants.push({ flow, lease }));
+    for (let i = 0; i < 20; i++) ask('flood');
+    for (let i = 0; i < 6; i++) ask('late');
+    // The flood's eight units free up one by one; no grant is released meanwhile.
+    for (const lease of held) {
+      lease.release();
+      await settle();
+    }
+    // Four to the late flow (its share of eight), then each unit the flood frees goes back to it.
+    expect(grants.map((grant) => grant.flow)).toEqual([
+      'late',
+      'late',
+      'late',
+      'late',
+      'flood',
+      'flood',
+      'flood',
+      'flood',
+    ]);
+    expect(queue.heldBy('late')).toBe(4);
+    expect(queue.heldBy('flood')).toBe(4);
+    // From equal holdings on, a unit the late flow frees goes back to it too.
+    grants[0]!.lease.release();
+    await settle();
+    expect(grants.at(-1)!.flow).toBe('late');
+    expect(queue.waiting).toBe(16 + 1);
+  });
+
+  it('weighs the share held: a weight-2 flow arriving behind a flood takes units until it holds twice what the flood does', async () => {
+    const queue = new FairQueue({ capacity: 9, maxWaitMs: 10_000, queueLengthLimit: 1000 });
+    const held = await Promise.all(Array.from({ length: 9 }, () => queue.acquire('flood')));
+    const order: string[] = [];
+    for (let i = 0; i < 20; i++) void queue.acquire('flood').then(() => order.push('flood'));
+    for (let i = 0; i < 20; i++) void queue.acquire('pro', 1, { weight: 2 }).then(() => order.push('pro'));
+    for (const lease of held) {
+      lease.release();
+      await settle();
+    }
+    // pro takes the first six: then it holds 6 (3 a unit of weight) against the flood's 3.
+    expect(order.slice(0, 6)).toEqual(['pro', 'pro', 'pro', 'pro', 'pro', 'pro']);
+    expect(queue.heldBy('pro')).toBe(2 * queue.heldBy('flood'));
+  });
+
   it('weighs turns by weight and by units: a weight-2 flow gets about twice the units of a weight-1 flow under contention', async () => {
     const queue = new FairQueue({ capacity: 1, maxWaitMs: 10_000, queueLengthLimit: 1000 });
     const order: string[] = [];

@@ -17,7 +17,9 @@
 // The free tier's rate limits and quota are lifted (a flood spread over many free accounts meets
 // none of them), so what is measured is what the flood holds inside the API: submit slots,
 // upload memory, decodes. The trivial model keeps the workers out of the way.
-//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 500] [--pro-burst 20] [--idle-burst 64] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--api-env K=V,…]
+// `--apis N` starts N API processes, as replicas behind a load balancer: the pro user's submits go
+// to each in turn, and the flood's clients are spread evenly over them.
+//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 500] [--pro-burst 20] [--idle-burst 64] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--apis 1] [--api-env K=V,…]
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     image: { type: 'string', default: '32x32' },
     'flood-image': { type: 'string', default: '32x32' },
     workers: { type: 'string', default: '1' },
+    apis: { type: 'string', default: '1' },
     'api-env': { type: 'string' },
   },
 });
@@ -99,21 +102,25 @@ try {
     queueName: `bench-${randomUUID()}`,
     worker: { MAX_BATCH_SIZE: '32', WORKER_CONCURRENCY: '64' },
     api: { TIER_OVERRIDES: tierOverrides, ...envFlag(values['api-env']) },
+    apis: Number(values.apis),
   });
+  const apiPids = platform.apis.map((api) => api.pid);
   try {
     const [pro] = await benchUsers(services, 1, 'pro');
     const [free] = await benchUsers(services, 1, 'free');
-    const http = new HttpClient(platform.api.url, { connections: 64 });
+    // With several API processes, the pro user's submits go to each in turn, as a load balancer's would.
+    const https = platform.apis.map((api) => new HttpClient(api.url, { connections: 64 }));
+    let next = 0;
     // The free user floods from a process of its own, as another client would: this process's
     // event loop reads the pro user's answers only, so their latencies are the server's.
     const flooder = await FloodProcess.start({
-      url: platform.api.url,
+      urls: platform.apis.map((api) => api.url),
       headers: free!.headers,
       upload: floodImage.upload,
       connections: floodClients,
     });
     const submit = (upload: MultipartBody, headers: Record<string, string>) =>
-      http.request('POST', '/v1/jobs', { body: upload, headers, timeoutMs: 10_000 });
+      https[next++ % https.length]!.request('POST', '/v1/jobs', { body: upload, headers, timeoutMs: 10_000 });
 
     // Warm-up: connections, JIT, the model catalog.
     for (let i = 0; i < 20; i++) await submit(proImage.upload, pro!.headers);
@@ -135,7 +142,7 @@ try {
         await new Promise((resolve) => setTimeout(resolve, 500)); // the flood is under way
       }
       const meter = new CpuMeter();
-      meter.start([platform.api.pid]);
+      meter.start(apiPids);
       const sent = await openLoop({
         rate,
         durationMs,
@@ -150,7 +157,7 @@ try {
           }
         },
       });
-      const apiCores = meter.since([platform.api.pid]) / sent.wallMs;
+      const apiCores = meter.since(apiPids) / sent.wallMs;
       if (flooding) addAll(floodStatuses, await flooder.stop());
       return {
         name,
@@ -185,7 +192,7 @@ try {
       addAll(burst.flood, await answered);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    await http.close();
+    await Promise.all(https.map((http) => http.close()));
     await flooder.close();
   } finally {
     await platform.stop();

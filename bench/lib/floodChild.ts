@@ -18,7 +18,8 @@ export type FloodReply =
   | { kind: 'error'; message: string };
 
 export interface FloodSetup {
-  url: string;
+  /** The API processes: flood client i (and burst submit i) goes to `urls[i % urls.length]`. */
+  urls: string[];
   headers: Record<string, string>;
   upload: MultipartBody;
   connections: number;
@@ -40,11 +41,13 @@ function reply(message: FloodReply): void {
 
 /** One process's flood: set up from the first message, then commands until `exit`. */
 function serve(setup: FloodSetup): void {
-  const http = new HttpClient(setup.url, { connections: setup.connections });
+  const https = setup.urls.map(
+    (url) => new HttpClient(url, { connections: Math.ceil(setup.connections / setup.urls.length) }),
+  );
   const upload = { body: Buffer.from(setup.upload.body), contentType: setup.upload.contentType };
-  const submit = async (statuses: Statuses) => {
+  const submit = async (statuses: Statuses, client: number) => {
     try {
-      const answer = await http.request('POST', '/v1/jobs', {
+      const answer = await https[client % https.length]!.request('POST', '/v1/jobs', {
         body: upload,
         headers: setup.headers,
         timeoutMs: 10_000,
@@ -63,8 +66,8 @@ function serve(setup: FloodSetup): void {
         stop = false;
         const statuses: Statuses = {};
         const running = Promise.all(
-          Array.from({ length: command.clients }, async () => {
-            while (!stop) await submit(statuses);
+          Array.from({ length: command.clients }, async (_, client) => {
+            while (!stop) await submit(statuses, client);
           }),
         );
         flood = { statuses, running };
@@ -81,14 +84,14 @@ function serve(setup: FloodSetup): void {
       }
       case 'burst': {
         const statuses: Statuses = {};
-        const answers = Promise.all(Array.from({ length: command.count }, () => submit(statuses)));
+        const answers = Promise.all(Array.from({ length: command.count }, (_, i) => submit(statuses, i)));
         // undici writes each request once its socket is free: the next turn of the loop has them all out.
         setImmediate(() => reply({ kind: 'sent' }));
         void answers.then(() => reply({ kind: 'done', statuses }));
         break;
       }
       case 'exit':
-        void http.close().finally(() => process.exit(0));
+        void Promise.all(https.map((http) => http.close())).finally(() => process.exit(0));
         break;
     }
   });

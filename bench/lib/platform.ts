@@ -19,10 +19,15 @@ export interface PlatformOptions {
   workerEach?: Array<Record<string, string>>;
   /** Write a V8 CPU profile of each process (node --cpu-prof) into this folder on exit. */
   cpuProfileDir?: string;
+  /** API processes, each on a port of its own, as replicas behind a load balancer. @defaultValue 1 */
+  apis?: number;
 }
 
 export interface Platform {
+  /** The first API process. */
   api: ServiceProcess;
+  /** Every API process (`apis` of them). */
+  apis: ServiceProcess[];
   workers: ServiceProcess[];
   logDir: string;
   stop(): Promise<void>;
@@ -55,31 +60,35 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     QUEUE_NAME: options.queueName,
     MODELS_DIR: options.modelsDir,
   };
-  const apiPort = await freePort();
+  const apiPorts = await Promise.all(Array.from({ length: options.apis ?? 1 }, () => freePort()));
   const workerPorts = await Promise.all(Array.from({ length: options.workers }, () => freePort()));
   const started: ServiceProcess[] = [];
-  let apiStarting: Promise<ServiceProcess> | undefined;
+  let apiStarting: Promise<ServiceProcess[]> | undefined;
   try {
     // Workers load and warm their model one at a time, as they would on a host that boots them.
-    const api = startService({
-      name: 'api',
-      entry: 'apps/api/src/index.ts',
-      port: apiPort,
-      logDir,
-      cpuProfileDir: options.cpuProfileDir,
-      env: {
-        ...common,
-        PORT: String(apiPort),
-        HOST: '127.0.0.1',
-        DEFAULT_MODEL: options.defaultModel,
-        TIER_OVERRIDES: benchTierOverrides,
-        MAX_QUEUED_JOBS: '1000000',
-        ...options.api,
-      },
-    }).then((service) => (started.push(service), service));
+    const apis = Promise.all(
+      apiPorts.map((apiPort, i) =>
+        startService({
+          name: i === 0 ? 'api' : `api-${i + 1}`,
+          entry: 'apps/api/src/index.ts',
+          port: apiPort,
+          logDir,
+          cpuProfileDir: options.cpuProfileDir,
+          env: {
+            ...common,
+            PORT: String(apiPort),
+            HOST: '127.0.0.1',
+            DEFAULT_MODEL: options.defaultModel,
+            TIER_OVERRIDES: benchTierOverrides,
+            MAX_QUEUED_JOBS: '1000000',
+            ...options.api,
+          },
+        }).then((service) => (started.push(service), service)),
+      ),
+    );
     // A worker that fails to start must not leave the API running (see catch).
-    api.catch(() => {});
-    apiStarting = api;
+    apis.catch(() => {});
+    apiStarting = apis;
     const workers: ServiceProcess[] = [];
     for (const [i, port] of workerPorts.entries()) {
       const worker = await startService({
@@ -101,9 +110,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       started.push(worker);
       workers.push(worker);
     }
-    const apiProcess = await api;
+    const apiProcesses = await apis;
     return {
-      api: apiProcess,
+      api: apiProcesses[0]!,
+      apis: apiProcesses,
       workers,
       logDir,
       async stop() {

@@ -47,7 +47,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   fairness: {
     file: 'fairness.ts',
     about:
-      "a steady pro user alone and beside a flooding free user: the pro user's p50/p99 and refusals; the 120-then-5 burst",
+      "a steady pro user alone and beside a flooding free user: the pro user's p50/p99 and refusals; a pro burst beside a flood of 500, its p99 over its p99 alone; --apis N for replicas",
   },
   search: {
     file: 'search.ts',

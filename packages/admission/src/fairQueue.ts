@@ -453,8 +453,13 @@ export async function acquireTurn(
   try {
     return await queue.acquire(flow, amount, options);
   } catch (error) {
-    throw error instanceof FairQueueRefusal ? shareRefusal(resource, error) : error;
+    throw refusalAnswer(resource, error);
   }
+}
+
+/** What a wait for `resource` that failed with `error` is answered: {@link shareRefusal} for a refusal, else `error` itself. */
+export function refusalAnswer(resource: ShareResource, error: unknown): unknown {
+  return error instanceof FairQueueRefusal ? shareRefusal(resource, error) : error;
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   EntryLine,
   keyFlowPrefix,
   FairQueueRefusal,
+  refusalAnswer,
   SubmitGate,
   shareRefusal,
   type FairQueue,
@@ -116,7 +117,7 @@ export class SubmitSlots {
       next,
       (signal) =>
         this.entry.enter(flow, signal).catch((error: unknown) => {
-          throw error instanceof FairQueueRefusal ? shareRefusal('submits', error) : error;
+          throw refusalAnswer('submits', error);
         }),
       entryKey,
     );

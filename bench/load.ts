@@ -20,12 +20,12 @@ import {
   freePort,
   repoRoot,
   startService,
-  startTestServices,
   type ServiceProcess,
   type TestUser,
 } from '@inferq/testing';
 import { multipartImage } from './lib/loadClient.ts';
 import { rssMiB } from './lib/procStat.ts';
+import { startBenchServices } from './lib/services.ts';
 import { formatMs, printTable, quantile, writeResults } from './lib/stats.ts';
 
 const { values } = parseArgs({
@@ -74,7 +74,7 @@ async function unfinished(
   }
 }
 
-const services = await startTestServices();
+const services = await startBenchServices({ sharedRedis: true });
 const children: ServiceProcess[] = [];
 try {
   const apiPort = await freePort();
@@ -85,6 +85,7 @@ try {
     QUEUE_PREFIX: services.queuePrefix,
     QUEUE_NAME: 'bench-load',
     MODELS_DIR: path.join(repoRoot, 'models'),
+    BLOB_STORE_URL: services.blobStoreUrl,
     LOG_LEVEL: 'warn',
   };
   const logDir = benchLogDir();

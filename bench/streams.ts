@@ -39,6 +39,7 @@ const api = await startService({
     REDIS_URL: services.redisUrl,
     QUEUE_PREFIX: services.queuePrefix,
     QUEUE_NAME: 'bench-streams',
+    BLOB_STORE_URL: services.blobStoreUrl,
     MODELS_DIR: path.join(repoRoot, 'models'),
     HOST: '127.0.0.1',
     PORT: String(port),

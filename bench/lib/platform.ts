@@ -59,6 +59,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     QUEUE_PREFIX: services.queuePrefix,
     QUEUE_NAME: options.queueName,
     MODELS_DIR: options.modelsDir,
+    BLOB_STORE_URL: services.blobStoreUrl,
   };
   const apiPorts = await Promise.all(Array.from({ length: options.apis ?? 1 }, () => freePort()));
   const workerPorts = await Promise.all(Array.from({ length: options.workers }, () => freePort()));

@@ -1,15 +1,25 @@
 // Postgres and Redis for one benchmark run: a fresh migrated database on DATABASE_URL's server,
 // and by default a private redis-server of our own, so its CPU time and queue are ours alone
-// (the shared Redis also serves other people's test runs).
+// (the shared Redis also serves other people's test runs), and a blob store folder of the run's own.
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { fileBlobStoreUrl } from '@inferq/storage';
 import { PrivateRedis, startTestServices } from '@inferq/testing';
 
 export interface BenchServices {
   databaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
+  /**
+   * BLOB_STORE_URL for the run's API and workers: a folder of its own, on the disk that a process
+   * started with no BLOB_STORE_URL uses, removed by stop(). The run's database is dropped, so its
+   * job inputs would be orphans, and a folder that grows run after run slows later runs' writes.
+   */
+  blobStoreUrl: string;
   /** Whether Redis is a private redis-server started for this run. */
   privateRedis: boolean;
   /** Pids of this database's Postgres backends right now. */
@@ -44,10 +54,12 @@ export async function startBenchServices(options: { sharedRedis?: boolean } = {}
   const admin = new pg.Client({ connectionString: base.databaseUrl });
   await admin.connect();
   const info = new Redis(base.redisUrl, { maxRetriesPerRequest: 1 });
+  const blobDir = mkdtempSync(path.join(tmpdir(), 'inferq-bench-blobs-'));
   return {
     databaseUrl: base.databaseUrl,
     redisUrl: base.redisUrl,
     queuePrefix: base.queuePrefix,
+    blobStoreUrl: fileBlobStoreUrl(blobDir),
     privateRedis: redis !== undefined,
     async postgresPids() {
       // Our own monitoring connection is left out: it is the bench's, not the platform's.
@@ -80,6 +92,7 @@ export async function startBenchServices(options: { sharedRedis?: boolean } = {}
       await admin.end().catch(() => {});
       await base.stop();
       await redis?.stop();
+      rmSync(blobDir, { recursive: true, force: true });
     },
   };
 }

@@ -219,7 +219,12 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   async function start(): Promise<AddressInfo> {
     // Not awaited: while Redis is down the subscription is made when it comes back; waits then end by timeout.
     jobEvents.start().catch((error: unknown) => logger.warn({ err: error }, 'job event subscription failed'));
-    eventLog.start().catch((error: unknown) => logger.warn({ err: error }, 'job event log tail failed to start'));
+    // The tail's first read goes over the API's own connection, which queues nothing while it
+    // connects: started once that connection is ready (an event stream's first client retries too).
+    const startEventLog = () =>
+      eventLog.start().catch((error: unknown) => logger.warn({ err: error }, 'job event log tail failed to start'));
+    if (redis.status === 'ready') void startEventLog();
+    else redis.once('ready', () => void startEventLog());
     // Not awaited: until it listens (Postgres down at start) every request reads Postgres.
     void accountChanges?.start();
     if (env.DEV_ADMIN_KEY) {

@@ -167,7 +167,8 @@ export function tierOf(name: string, table: TierTable = tiers): Tier {
  * lower numbers first, FIFO among equals. Among one user's unfinished jobs, at most m + 1 were
  * submitted with m or fewer in flight (each earlier one still unfinished was counted), so a job
  * submitted with m in flight waits for at most m + 1 of another same-tier user's queued jobs,
- * however many that user queued, plus the jobs workers already hold.
+ * however many that user queued, plus the jobs workers already hold. Admission raises it to the
+ * last priority among the owner's jobs still queued (admitMany), so one user's jobs keep their order.
  */
 export function jobPriority(tier: Tier, inFlight: number): number {
   return Math.min(maxQueuePriority, Math.max(1, tier.priority + inFlight * tier.priorityStep));

@@ -97,7 +97,8 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
  * Admits many jobs, of one user or many, in one transaction of three round trips whatever their
  * number (group commit): first one message with BEGIN, the owners' advisory locks (taken in one
  * fixed order so two batches never deadlock), the idempotency keys already used and every
- * owner's queued + running count in one grouped scan; then one INSERT of all the job rows and
+ * owner's queued + running count (and the last priority among their queued jobs) in one grouped
+ * scan; then one INSERT of all the job rows and
  * inputs; then COMMIT. Each job is then judged as JobAdmission.admit judges one, in the order
  * given: a user's k-th job of the batch counts the k − 1 before it, so the quota holds within a
  * batch and, through the locks, across batches and API instances.
@@ -152,7 +153,10 @@ function lockAndReadText(users: readonly string[], keyed: readonly AdmitRequest[
     'BEGIN',
     // Volatile functions in the select list run after ORDER BY: the locks are taken in hash order.
     `SELECT pg_advisory_xact_lock(${admitLockSpace}, h) FROM (SELECT DISTINCT hashtext(u) AS h FROM unnest(${userArray}::text[]) u) s ORDER BY h`,
-    `SELECT user_id, count(*)::int AS n FROM jobs WHERE user_id = ANY(${userArray}::uuid[]) AND status IN (${inFlightStatusesSql}) GROUP BY user_id`,
+    // The count, and the last priority among the owner's queued jobs (see admitIn): both from the
+    // (user_id, status, priority) index alone.
+    `SELECT user_id, count(*)::int AS n, max(priority) FILTER (WHERE status = 'queued') AS queued_priority
+       FROM jobs WHERE user_id = ANY(${userArray}::uuid[]) AND status IN (${inFlightStatusesSql}) GROUP BY user_id`,
   ];
   if (keyed.length > 0) {
     const pairs = keyed.map(({ job }) => `(${literal(job.userId)}::uuid, ${literal(job.idempotencyKey!)})`);
@@ -167,7 +171,7 @@ async function admitIn(client: pg.PoolClient, requests: readonly AdmitRequest[],
   const keyed = requests.filter((request) => request.job.idempotencyKey);
   // One result per statement: BEGIN, the locks, the counts, then the idempotency read if any.
   const read = (await client.query(lockAndReadText(users, keyed))) as unknown as pg.QueryResult[];
-  const counted = read[2] as pg.QueryResult<{ user_id: string; n: number }>;
+  const counted = read[2] as pg.QueryResult<{ user_id: string; n: number; queued_priority: number | null }>;
   const earlier = new Map<string, ReturnType<typeof jobRecordFromRow>>();
   for (const row of read[3]?.rows ?? []) {
     const job = jobRecordFromRow(row as Record<string, unknown>);
@@ -175,7 +179,15 @@ async function admitIn(client: pg.PoolClient, requests: readonly AdmitRequest[],
   }
 
   const inFlight = new Map(users.map((user) => [user, 0]));
-  for (const row of counted.rows) inFlight.set(row.user_id, row.n);
+  // A user's jobs keep their order: BullMQ serves lower priorities first, and the count falls as
+  // the owner's earlier jobs finish, so a job admitted with fewer in flight would otherwise go
+  // ahead of that owner's jobs still queued with a higher one. The priority is never below the
+  // last of those (it only ever moves the owner's own job later, never another user's).
+  const queuedPriority = new Map<string, number>();
+  for (const row of counted.rows) {
+    inFlight.set(row.user_id, row.n);
+    if (row.queued_priority !== null) queuedPriority.set(row.user_id, row.queued_priority);
+  }
 
   const results: Array<AdmitResult | undefined> = Array.from({ length: requests.length });
   /** Index in `requests` of the job created in this batch for a user's key. */
@@ -202,7 +214,11 @@ async function admitIn(client: pg.PoolClient, requests: readonly AdmitRequest[],
     }
     inFlight.set(job.userId, count + 1);
     if (key !== undefined) createdByKey.set(key, index);
-    const priority = limit.priorityFor ? limit.priorityFor(count) : job.priority;
+    let priority = job.priority;
+    if (limit.priorityFor) {
+      priority = Math.max(limit.priorityFor(count), queuedPriority.get(job.userId) ?? 0);
+      queuedPriority.set(job.userId, priority);
+    }
     toInsert.push({ index, values: valuesOf(job, priority ?? null), inFlight: count });
   }
 

@@ -19,7 +19,11 @@
 // upload memory, decodes. The trivial model keeps the workers out of the way.
 // `--apis N` starts N API processes, as replicas behind a load balancer: the pro user's submits go
 // to each in turn, and the flood's clients are spread evenly over them.
-//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 500] [--pro-burst 20] [--idle-burst 64] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--apis 1] [--api-env K=V,…]
+// `--api-cpus LIST` gives the API processes cores of their own (taskset's list, e.g. `0`): the
+// API is pinned to them, and everything else of the run (this process, the flood's, the workers,
+// Redis and this database's Postgres backends) to the other cores, as on a host where the API's
+// pods have cores reserved.
+//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 500] [--pro-burst 20] [--idle-burst 64] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--apis 1] [--api-cpus LIST] [--api-env K=V,…] [--cpu-prof DIR]
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -29,7 +33,7 @@ import { FloodProcess } from './lib/floodProcess.ts';
 import { HttpClient, openLoop, TimeoutError, type MultipartBody } from './lib/loadClient.ts';
 import { benchTierOverrides, envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers } from './lib/platformRun.ts';
-import { CpuMeter, machineLoad } from './lib/procStat.ts';
+import { CpuMeter, machineLoad, otherCpus, pinToCpus, withDescendants } from './lib/procStat.ts';
 import { startBenchServices } from './lib/services.ts';
 import { formatMs, printTable, summarize, writeResults } from './lib/stats.ts';
 import { createTinyModelRegistry, tinyModelName } from './lib/tinyModel.ts';
@@ -46,6 +50,9 @@ const { values } = parseArgs({
     'flood-image': { type: 'string', default: '32x32' },
     workers: { type: 'string', default: '1' },
     apis: { type: 'string', default: '1' },
+    'api-cpus': { type: 'string' },
+    /** Write a V8 CPU profile of each process (node --cpu-prof) into this folder. */
+    'cpu-prof': { type: 'string' },
     'api-env': { type: 'string' },
   },
 });
@@ -57,11 +64,15 @@ const proBurst = Number(values['pro-burst']);
 const idleBurst = Number(values['idle-burst']);
 const proImage = await benchImage(values.image);
 const floodImage = await benchImage(values['flood-image']);
+const apiCpus = values['api-cpus'];
+const restCpus = apiCpus ? otherCpus(apiCpus) : undefined;
+// Everything this process starts inherits its CPUs; the API is moved to its own once started.
+if (restCpus) pinToCpus([process.pid], restCpus);
 const modelsDir = await createTinyModelRegistry();
 const services = await startBenchServices();
 const before = machineLoad();
 console.log(
-  `fairness: pro user at ${rate}/s (${values.image}) for ${values.seconds} s, alone then beside a free user keeping ${floodClients} submits (${values['flood-image']}) in flight; burst: ${floodClients} free then ${proBurst} pro, ${rounds} rounds; idle burst: ${idleBurst} from one pro user; ${before.uptime}`,
+  `fairness${apiCpus ? ` (API on CPUs ${apiCpus}, the rest on ${restCpus})` : ''}: pro user at ${rate}/s (${values.image}) for ${values.seconds} s, alone then beside a free user keeping ${floodClients} submits (${values['flood-image']}) in flight; burst: ${floodClients} free then ${proBurst} pro, ${rounds} rounds; idle burst: ${idleBurst} from one pro user; ${before.uptime}`,
 );
 
 const lifted = {
@@ -103,8 +114,14 @@ try {
     worker: { MAX_BATCH_SIZE: '32', WORKER_CONCURRENCY: '64' },
     api: { TIER_OVERRIDES: tierOverrides, ...envFlag(values['api-env']) },
     apis: Number(values.apis),
+    cpuProfileDir: values['cpu-prof'],
   });
   const apiPids = platform.apis.map((api) => api.pid);
+  /** This database's Postgres backends are the server's children, not ours: pinned as they come. */
+  const pinPostgres = async () => {
+    if (restCpus) pinToCpus(await services.postgresPids(), restCpus);
+  };
+  if (apiCpus) pinToCpus(apiPids.flatMap(withDescendants), apiCpus);
   try {
     const [pro] = await benchUsers(services, 1, 'pro');
     const [free] = await benchUsers(services, 1, 'free');
@@ -141,6 +158,7 @@ try {
         await flooder.flood(floodClients);
         await new Promise((resolve) => setTimeout(resolve, 500)); // the flood is under way
       }
+      await pinPostgres();
       const meter = new CpuMeter();
       meter.start(apiPids);
       const sent = await openLoop({
@@ -184,6 +202,7 @@ try {
       await Promise.all(proBurstOf(burst.aloneMs));
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+    await pinPostgres();
     for (let round = 0; round < rounds; round++) {
       const { answered } = await flooder.burst(floodClients);
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -253,6 +272,7 @@ const file = writeResults('fairness', {
   rounds,
   image: values.image,
   floodImage: values['flood-image'],
+  apiCpus: apiCpus ?? null,
   phases,
   burst,
   load: { before, after },

@@ -1,6 +1,7 @@
 // CPU time and resident memory of processes on this machine, read from /proc (Linux only).
-import { readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpus as machineCpus } from 'node:os';
 
 const ticksPerSecond = (() => {
   try {
@@ -122,4 +123,31 @@ export function withDescendants(pid: number): number[] {
   };
   walk(pid);
   return out;
+}
+
+/**
+ * Pins every thread of each process to `cpus` (a list as taskset reads it, `0` or `0,2-3`), as
+ * `taskset -a -p -c` does. Threads started later inherit it; a process gone meanwhile is skipped.
+ */
+export function pinToCpus(pids: readonly number[], cpus: string): void {
+  for (const pid of pids) {
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    } catch {
+      if (existsSync(`/proc/${pid}`)) throw new Error(`taskset could not pin ${pid} to CPUs ${cpus}`);
+    }
+  }
+}
+
+/** The machine's CPUs not in `cpus` (a taskset list), as a taskset list; throws when none is left. */
+export function otherCpus(cpus: string): string {
+  const taken = new Set<number>();
+  for (const part of cpus.split(',')) {
+    const [from, to = from] = part.split('-').map(Number) as [number, number?];
+    if (!Number.isInteger(from) || !Number.isInteger(to)) throw new Error(`not a CPU list: ${cpus}`);
+    for (let cpu = from; cpu <= to!; cpu++) taken.add(cpu);
+  }
+  const rest = Array.from({ length: machineCpus().length }, (_, cpu) => cpu).filter((cpu) => !taken.has(cpu));
+  if (rest.length === 0) throw new Error(`CPUs ${cpus} leave none for the rest`);
+  return rest.join(',');
 }

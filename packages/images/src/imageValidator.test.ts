@@ -208,11 +208,27 @@ describe('model pixels made while validating', () => {
     expect(
       pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' }),
     ).toBe(true);
-    // Float pixels (alignCorners, 4 bytes a value) of a 224×224 RGB input: never worth storing; tiny ones are.
-    expect(pixelsWorthStoring(1024, 768, { ...modelSpec, resize: 'fill', resizeKernel: 'alignCorners' })).toBe(false);
+    // Float pixels (alignCorners, 4 bytes a value) of a 224×224 RGB input: worth storing only where
+    // the check decodes every pixel anyway (not a JPEG's), and from twice the input's pixels; tiny ones always.
+    const floats: PixelSpec = { ...modelSpec, resize: 'fill', resizeKernel: 'alignCorners' };
+    expect(pixelsWorthStoring(1024, 768, floats)).toBe(false);
+    expect(pixelsWorthStoring(1024, 768, floats, true)).toBe(true);
+    expect(pixelsWorthStoring(316, 317, floats, true)).toBe(false);
     expect(
       pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners' }),
     ).toBe(true);
+  });
+
+  it("are made for float pixels from a PNG or WebP, whose check decodes every pixel, and not from a JPEG's check", async () => {
+    const floats: PixelSpec = { ...modelSpec, resize: 'fill', resizeKernel: 'alignCorners' };
+    for (const format of ['png', 'webp'] as const) {
+      const made = (await validateImage(await photoLikeImage(640, 480, format), {}, { pixels: floats })).pixels;
+      expect(made?.spec).toBe(pixelSpecKey(floats));
+      expect(made?.data).toHaveLength(224 * 224 * 3 * 4);
+    }
+    expect(
+      (await validateImage(await photoLikeImage(640, 480, 'jpeg'), {}, { pixels: floats })).pixels,
+    ).toBeUndefined();
   });
 
   it('are made only when worth storing, unless asked for always', async () => {

@@ -322,7 +322,8 @@ export async function validateImage(
   const started = performance.now();
   let pixels: PreparedPixels | undefined;
   const spec =
-    options.pixels && (options.preparePixels === 'always' || pixelsWorthStoring(width, height, options.pixels))
+    options.pixels &&
+    (options.preparePixels === 'always' || pixelsWorthStoring(width, height, options.pixels, sniffed !== 'jpeg'))
       ? options.pixels
       : undefined;
   try {

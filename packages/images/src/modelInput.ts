@@ -53,20 +53,28 @@ const smallPixelsBytes = 64 * 1024;
 
 /**
  * Whether making and storing a spec's pixels at submit beats the worker decoding the upload again:
- * yes when they are small (≤ 64 KiB), or, for 8-bit pixels, when the image has at least twice the input's pixels
- * (its decode then costs the worker more than the stored bytes cost Postgres). A 256×256 upload
- * for a 224×224 RGB model is decoded by the worker instead: its 150 kB of pixels would be larger
- * than the upload, and decoding it takes about a millisecond.
+ * yes when they are small (≤ 64 KiB); otherwise only for an image of at least twice the input's
+ * pixels (its decode then costs the worker more than the stored bytes cost to move). A 256×256
+ * upload for a 224×224 RGB model is decoded by the worker instead: its 150 kB of pixels would be
+ * larger than the upload, and decoding it takes about a millisecond.
+ *
+ * Float pixels (alignCorners, 4 bytes a value: nsfw's 602 kB, more than a 1024×768 JPEG) only
+ * where the check decodes every pixel anyway (`checkDecodesEveryPixel`: every format but JPEG,
+ * whose check is a DCT-domain decode at 1/8). There they cost the API the resize alone and spare
+ * the worker its whole decode: PNG and WebP photos at 1024×768 for nsfw ran 40.7 jobs/s instead of
+ * 33.2 (`pnpm bench e2e --photos DIR --image native`, medians of three runs). A JPEG's full decode would cost the API
+ * more than the worker's own decode (PIXEL_HANDOFF=always: 44.7 against 79.2 jobs/s).
  */
-export function pixelsWorthStoring(width: number, height: number, spec: PixelSpec): boolean {
+export function pixelsWorthStoring(
+  width: number,
+  height: number,
+  spec: PixelSpec,
+  checkDecodesEveryPixel = false,
+): boolean {
   const inputPixels = spec.width * spec.height;
   if (inputPixels * spec.channels * bytesPerValue(spec) <= smallPixelsBytes) return true;
-  // Float pixels (alignCorners) are 4 bytes a value: nsfw's 602 KB is more than a 1024×768 JPEG,
-  // and writing it cost the API and Postgres more than the worker's decode (pnpm bench e2e
-  // --api-env PREPARE_MODEL_PIXELS=false: API 25 → 14 ms, Postgres 8.7 → 3.5 ms of CPU a job,
-  // 7.5 → 10.9 jobs/s with one ONNX Runtime worker).
-  if (isFloatSpec(spec)) return false;
-  return width * height >= 2 * inputPixels;
+  if (width * height < 2 * inputPixels) return false;
+  return !isFloatSpec(spec) || checkDecodesEveryPixel;
 }
 
 /** Whether the spec's pixels are floats (a resize computed in float, not rounded to bytes). */

@@ -181,6 +181,21 @@ describe('importNsfwModel', () => {
     ...photos.map((file) => [file, () => photo(file)] as const),
     ['a drawing', () => sharp(Buffer.from(beigeDrawingSvg)).jpeg({ quality: 92 }).toBuffer()] as const,
     ['a noisy photo-like image', () => photoLikeJpeg(640, 480)] as const,
+    // Other formats: their check decodes every pixel, so the pixels are made there by default.
+    [
+      'chelsea.jpg as a PNG',
+      async () =>
+        sharp(await photo('chelsea.jpg'))
+          .png()
+          .toBuffer(),
+    ] as const,
+    [
+      'coffee.jpg as a WebP',
+      async () =>
+        sharp(await photo('coffee.jpg'))
+          .webp({ quality: 85 })
+          .toBuffer(),
+    ] as const,
   ])(
     'scores %s within 0.01 of nsfwjs classify() per class, decoded by the worker or from the pixels stored at submit',
     async (_case, make) => {
@@ -188,8 +203,14 @@ describe('importNsfwModel', () => {
       try {
         const jpeg = await make();
         const theirs = await nsfwjsScores(nsfwjs, jpeg);
-        const stored = (await validateImage(jpeg, {}, { pixels: resolved.manifest.input, preparePixels: 'always' }))
-          .pixels;
+        const isJpeg = jpeg[0] === 0xff && jpeg[1] === 0xd8;
+        const stored = (
+          await validateImage(
+            jpeg,
+            {},
+            { pixels: resolved.manifest.input, preparePixels: isJpeg ? 'always' : 'worthwhile' },
+          )
+        ).pixels;
         const prepared = stored && preparedToInput(stored, imageInputOf(resolved.manifest));
         expect(prepared).toBeInstanceOf(Float32Array);
         const outputs = await model.predictBatch([

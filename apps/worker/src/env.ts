@@ -217,6 +217,15 @@ export const workerEnvSchema = commonEnvSchema
       .describe(
         'A queued job whose model no live worker serves waits (`waitingFor: "worker"`); older than this the reconciler fails it with `NO_WORKER`. `0` waits for ever.',
       ),
+    ICC_TABLES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(16)
+      .default(2)
+      .describe(
+        "How many ICC profiles' conversion tables to sRGB each worker process keeps (48 MiB each), for models whose pixels are resized with aligned corners (nsfw): a JPEG that carries a kept profile (Display P3, an embedded sRGB) is decoded by libjpeg-turbo and only the pixels the resize reads are converted, the same values as sharp's conversion of the whole image at a third to a half of the CPU. A profile's table is made in the background once a second image carries it; until then, and for other files, sharp decodes. `0`: no tables.",
+      ),
     WORKER_NICE: z.coerce
       .number()
       .int()

@@ -2,7 +2,7 @@ import { setPriority } from 'node:os';
 import { pino } from 'pino';
 import { countBuffersInHeapLimit } from '@inferq/core/garbageCollection';
 import { handleShutdown } from '@inferq/core/shutdown';
-import { useJpegDecoder } from '@inferq/images';
+import { useIccTables, useJpegDecoder } from '@inferq/images';
 import { parseWorkerEnv } from './env.ts';
 import { buildWorkerServices } from './services.ts';
 import { WorkerSupervisor } from './workerSupervisor.ts';
@@ -13,6 +13,7 @@ if (env.GC_BUFFERS_IN_HEAP_LIMIT) countBuffersInHeapLimit();
 const logger = pino({ level: env.LOG_LEVEL, base: { service: 'worker', workerId: env.WORKER_ID } });
 // libjpeg-turbo, or sharp where the system lacks libturbojpeg (Debian: libturbojpeg0).
 const jpegDecoder = useJpegDecoder(env.JPEG_DECODER);
+useIccTables(env.ICC_TABLES);
 // First, before any thread exists: Linux sets the priority per thread, and threads started later
 // (libuv's pool, where sharp decodes) inherit it from the main thread.
 if (env.WORKER_NICE !== 0) {

@@ -1,6 +1,8 @@
 import sharp, { type Sharp } from 'sharp';
 import { AppError } from '@inferq/core';
 import type { InputScale, ModelInput } from '@inferq/models';
+import { pngWithIccProfile } from './iccPng.ts';
+import { convertLines, IccTables } from './iccTables.ts';
 import { jpegFastPath } from './turboJpeg.ts';
 
 /*
@@ -115,9 +117,7 @@ export async function makeModelPixels(image: Sharp, spec: PixelSpec, scaling?: I
   }
   if (spec.resize !== 'fill')
     throw new Error(`resizeKernel alignCorners stretches the image (resize 'fill'), not '${spec.resize}'`);
-  let pipeline = image.flatten({ background: { r: 255, g: 255, b: 255 } });
-  pipeline = spec.channels === 1 ? greyOutput(pipeline) : pipeline.toColourspace('srgb');
-  const { data, info } = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await fullSizePixels(image, spec.channels).toBuffer({ resolveWithObject: true });
   if (info.channels !== spec.channels)
     throw new Error(`decoded to ${info.channels} channels, expected ${spec.channels}`);
   return {
@@ -126,6 +126,41 @@ export async function makeModelPixels(image: Sharp, spec: PixelSpec, scaling?: I
     height: spec.height,
     channels: spec.channels,
   };
+}
+
+/** An image's every pixel, alpha flattened onto white, as 8-bit sRGB (or grey): what alignCorners resizes. */
+function fullSizePixels(image: Sharp, channels: 1 | 3): Sharp {
+  const flat = image.flatten({ background: { r: 255, g: 255, b: 255 } });
+  return (channels === 1 ? greyOutput(flat) : flat.toColourspace('srgb')).removeAlpha().raw({ depth: 'uchar' });
+}
+
+/**
+ * This process's tables of ICC profiles' conversions to sRGB (see IccTables), made by the same
+ * decode that converts an image in full.
+ */
+let iccTables = makeIccTables(2);
+
+function makeIccTables(keep: number): IccTables {
+  return new IccTables({
+    keep,
+    png: pngWithIccProfile,
+    toSrgb: (png) => fullSizePixels(sharp(png, { failOn: 'error' }), 3).toBuffer(),
+  });
+}
+
+/**
+ * How many ICC profiles' conversion tables this process keeps (ICC_TABLES; 48 MiB each, made once
+ * a profile comes back): a JPEG in a kept profile is decoded by libjpeg-turbo and only the pixels
+ * its resize reads are converted. `0`: none, such files are decoded by sharp. Call it at start.
+ */
+export function useIccTables(keep: number): void {
+  iccTables = makeIccTables(keep);
+}
+
+/** Resolves once no conversion table is being made; how many are ready (for tests). */
+export async function iccTablesSettled(): Promise<number> {
+  await iccTables.settled();
+  return iccTables.size;
 }
 
 /** The bytes to store for model pixels (float32 values as their little-endian bytes). */
@@ -256,6 +291,37 @@ function samplePoints<W extends Float32Array | Float64Array>(
     weights[i] = position - low;
   }
   return [near, far, weights];
+}
+
+/**
+ * The stored rows and columns whose pixels alignCornersResize reads (at most twice the output's
+ * rows and columns), each list in ascending order: every pixel it reads lies on one of these rows
+ * and one of these columns, whatever the orientation.
+ */
+export function alignCornersSampledLines(
+  inW: number,
+  inH: number,
+  outW: number,
+  outH: number,
+  orientation = 1,
+): { rows: Int32Array; columns: Int32Array } {
+  const shown = orientedStrides(orientation, inW, inH, 1);
+  const [x0s, x1s] = samplePoints(outW, shown.width, shown.strideX, 0, new Float32Array(outW));
+  const [tops, bottoms] = samplePoints(outH, shown.height, shown.strideY, shown.base, new Float64Array(outH));
+  const rows = new Uint8Array(inH);
+  const columns = new Uint8Array(inW);
+  const mark = (offset: number) => {
+    rows[Math.floor(offset / inW)] = 1;
+    columns[offset % inW] = 1;
+  };
+  // A pixel's stored row comes from one axis' offset and its column from the other's, so each
+  // axis' offsets, taken with one of the other axis', mark all of its lines.
+  for (const offset of tops) mark(offset + x0s[0]!);
+  for (const offset of bottoms) mark(offset + x0s[0]!);
+  for (const offset of x0s) mark(tops[0]! + offset);
+  for (const offset of x1s) mark(tops[0]! + offset);
+  const marked = (lines: Uint8Array) => Int32Array.from(lines.keys()).filter((line) => lines[line] === 1);
+  return { rows: marked(rows), columns: marked(columns) };
 }
 
 /** Where each output value is sampled from, and how it is scaled (see alignCornersResize). */
@@ -394,9 +460,17 @@ export async function imageToInput(
   const limitInputPixels = options.limitInputPixels ?? 100_000_000;
   // A plain JPEG for an aligned-corners RGB input: libjpeg-turbo's decode (the same bytes as
   // sharp's, at less than half the CPU; see turboJpeg.ts), then the same resize and scaling.
+  // A file with an ICC profile takes the same path once its profile has a conversion table: only
+  // the pixels the resize reads are converted, by looking them up.
   if (isFloatSpec(input) && input.channels === 3 && input.resize === 'fill') {
-    const fast = await jpegFastPath(bytes, { maxPixels: limitInputPixels }, (pixels) =>
-      alignCornersResize(
+    const options = { maxPixels: limitInputPixels, iccTable: (icc: Buffer) => iccTables.tableFor(icc) };
+    const fast = await jpegFastPath(bytes, options, (pixels) => {
+      if (pixels.iccTable) {
+        const { width, height, orientation } = pixels;
+        const { rows, columns } = alignCornersSampledLines(width, height, input.width, input.height, orientation);
+        convertLines(pixels.data, width, rows, columns, pixels.iccTable);
+      }
+      return alignCornersResize(
         pixels.data,
         pixels.width,
         pixels.height,
@@ -405,8 +479,8 @@ export async function imageToInput(
         input.height,
         inputScaling(input),
         pixels.orientation,
-      ),
-    ).catch(() => null);
+      );
+    }).catch(() => null);
     // Anything libjpeg warned about goes to sharp, whose answer (pixels or refusal) stands.
     if (fast?.clean) return fast.value;
   }

@@ -10,8 +10,9 @@ import { startsWith } from './imageMetadata.ts';
  * The pixels are the same bytes: both run libjpeg's accurate integer IDCT and fancy upsampling.
  *
  * Only what that holds for is decoded here: 8-bit baseline or progressive JPEG in YCbCr or grey,
- * with no ICC profile (sharp converts an embedded profile to sRGB); the EXIF orientation is handed
- * to the caller, whose resize reads the pixels as shown. Everything else, and every machine
+ * with no ICC profile (sharp converts an embedded profile to sRGB) unless the caller has a table
+ * of the profile's conversion and converts what it reads (`iccTable`); the EXIF orientation is
+ * handed to the caller, whose resize reads the pixels as shown. Everything else, and every machine
  * without the library, goes on through sharp: {@link jpegFastPath} answers null then.
  * `useJpegDecoder('sharp')` (JPEG_DECODER=sharp) turns this path off.
  */
@@ -182,17 +183,45 @@ function orientationIn(bytes: Uint8Array, segments: HeaderSegment[]): number {
   return orientation >= 1 && orientation <= 8 ? orientation : 0;
 }
 
+const isIccChunk = (bytes: Uint8Array, segment: HeaderSegment) =>
+  segment.marker === 0xe2 && startsWith(bytes, segment.payload, 'ICC_PROFILE\0');
+
 /**
- * The EXIF orientation (1 to 8; 1 without EXIF) of a file with no ICC profile, read from the framing
- * before the first scan; 0 when there is a profile or the framing or the orientation cannot be read.
+ * The EXIF orientation (1 to 8; 1 without EXIF) read from the framing before the first scan, and
+ * the ICC profile if there is one; orientation 0 when the framing or the orientation cannot be
+ * read, or there is a profile and `withIcc` is false or the profile is not one this path converts
+ * (see {@link rgbIccProfile}).
  */
-function plainOrientation(bytes: Uint8Array): number {
+function framedOrientation(bytes: Uint8Array, withIcc: boolean): { orientation: number; icc?: Buffer } {
   const segments = headerSegments(bytes);
-  if (!segments) return 0;
-  const icc = segments.some(
-    (segment) => segment.marker === 0xe2 && startsWith(bytes, segment.payload, 'ICC_PROFILE\0'),
-  );
-  return icc ? 0 : orientationIn(bytes, segments);
+  if (!segments) return { orientation: 0 };
+  if (!segments.some((segment) => isIccChunk(bytes, segment))) return { orientation: orientationIn(bytes, segments) };
+  const icc = withIcc ? rgbIccProfile(bytes, segments) : null;
+  return icc ? { orientation: orientationIn(bytes, segments), icc } : { orientation: 0 };
+}
+
+/**
+ * The ICC profile a JPEG carries in its APP2 chunks, put together in their sequence order, as
+ * libjpeg's jpeg_read_icc_profile (which libvips uses) reads it; null unless every chunk is there
+ * exactly once with one count, and the profile's data are RGB: a grey, CMYK or broken profile is
+ * left to sharp, which decides what to do with it.
+ */
+function rgbIccProfile(bytes: Uint8Array, segments: HeaderSegment[]): Buffer | null {
+  const header = 'ICC_PROFILE\0'.length + 2;
+  const chunks = segments.filter((segment) => isIccChunk(bytes, segment));
+  const count = chunks[0]!.end - chunks[0]!.payload >= header ? bytes[chunks[0]!.payload + header - 1]! : 0;
+  if (count === 0 || chunks.length !== count) return null;
+  const ordered: Array<Uint8Array | undefined> = Array.from({ length: count });
+  for (const chunk of chunks) {
+    if (chunk.end - chunk.payload < header) return null;
+    const seq = bytes[chunk.payload + header - 2]!;
+    if (bytes[chunk.payload + header - 1] !== count || seq < 1 || seq > count || ordered[seq - 1]) return null;
+    ordered[seq - 1] = bytes.subarray(chunk.payload + header, chunk.end);
+  }
+  const profile = Buffer.concat(ordered as Uint8Array[]);
+  // The profile header's data colour space (bytes 16–19), and a size that matches.
+  if (profile.length < 128 || profile.readUInt32BE(0) !== profile.length) return null;
+  return profile.toString('latin1', 16, 20) === 'RGB ' ? profile : null;
 }
 
 /** IFD0's Orientation (0x0112) in a TIFF structure; 1 when absent, 0 when it cannot be read. */
@@ -289,6 +318,11 @@ export interface DecodedRgb {
   height: number;
   /** The EXIF orientation to show them in (1 to 8), applied by the caller; 1 with `checkOnly`. */
   orientation: number;
+  /**
+   * The table `iccTable` gave for the file's ICC profile: the pixels are then as stored, in that
+   * profile's colours, and the caller converts what it reads to sRGB, as sharp would all of them.
+   */
+  iccTable?: Uint8Array;
 }
 
 export interface JpegFastPathOptions {
@@ -301,6 +335,11 @@ export interface JpegFastPathOptions {
    * EXIF rotation does not send the file to sharp. @defaultValue false
    */
   checkOnly?: boolean;
+  /**
+   * A file with an RGB ICC profile is decoded too, as stored, when this gives a conversion table
+   * for its profile (handed over as DecodedRgb.iccTable). @defaultValue none: such a file goes to sharp
+   */
+  iccTable?: (profile: Buffer) => Uint8Array | undefined;
 }
 
 /** The outcome of a fast-path decode: `clean` when libjpeg raised not even a warning. */
@@ -323,8 +362,13 @@ export async function jpegFastPath<T>(
   use: (pixels: DecodedRgb) => T,
 ): Promise<FastDecode<T> | null> {
   const binding = load();
-  const orientation = options.checkOnly ? (isJpeg(bytes) ? 1 : 0) : plainOrientation(bytes);
+  const framed = options.checkOnly
+    ? { orientation: isJpeg(bytes) ? 1 : 0 }
+    : framedOrientation(bytes, options.iccTable !== undefined);
+  const { orientation } = framed;
   if (!binding || orientation === 0) return null;
+  const iccTable = framed.icc && options.iccTable?.(framed.icc);
+  if (framed.icc && !iccTable) return null;
   const width = [0];
   const height = [0];
   const subsampling = [0];
@@ -336,6 +380,8 @@ export async function jpegFastPath<T>(
       return null;
     const [w, h, space] = [width[0]!, height[0]!, colorspace[0]!];
     if ((space !== TJCS_YCbCr && space !== TJCS_GRAY) || w * h > options.maxPixels) return null;
+    // An RGB profile on a grey image: libvips does not apply it; sharp decides.
+    if (iccTable && space !== TJCS_YCbCr) return null;
     // TurboJPEG scales by what fits the size asked for: ceil(side / 8) is its 1/8.
     const outW = Math.ceil(w / shrink);
     const outH = Math.ceil(h / shrink);
@@ -358,7 +404,13 @@ export async function jpegFastPath<T>(
     );
     if (status !== 0 && binding.errorCode(decompressor.handle) !== TJERR_WARNING) return null;
     return {
-      value: use({ data: out.subarray(0, size), width: outW, height: outH, orientation }),
+      value: use({
+        data: out.subarray(0, size),
+        width: outW,
+        height: outH,
+        orientation,
+        ...(iccTable ? { iccTable } : {}),
+      }),
       clean: status === 0,
     };
   } finally {

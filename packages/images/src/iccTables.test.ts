@@ -41,7 +41,7 @@ describe('JPEG with an ICC profile, for an aligned-corners input', () => {
     for (const [width, height] of [
       [333, 517],
       [100, 80],
-    ])
+    ] as const)
       for (const orientation of [1, 3, 6, 8]) {
         const jpeg = await jpegIn('p3', width, height, orientation);
         // The table is used: libjpeg-turbo's decode of this file comes back.
@@ -55,7 +55,7 @@ describe('JPEG with an ICC profile, for an aligned-corners input', () => {
   });
 
   it('keeps the tables of the profiles used last, and decodes through sharp with none', async () => {
-    useIccTables(1);
+    useIccTables(1, { minIntervalMs: 0 });
     const [p3, srgb] = [await jpegIn('p3', 320, 240, 6), await jpegIn('srgb', 320, 240)];
     for (const jpeg of [p3, p3, srgb, srgb]) await imageToInput(jpeg, alignedRgbInput);
     expect(await iccTablesSettled()).toBe(1);
@@ -83,11 +83,12 @@ describe('IccTables', () => {
     let conversions = 0;
     const tables = new IccTables({
       keep: 2,
+      minIntervalMs: 0,
       png: (rgb, _width, _height, icc) => Buffer.concat([Buffer.from(icc), rgb]),
       toSrgb: async (png) => {
         conversions++;
         if (png[0] === 0xee) throw new Error('refused');
-        return png.subarray(1).map((value) => 255 - value); // each value inverted
+        return Buffer.from(png.subarray(1).map((value) => 255 - value)); // each value inverted
       },
     });
     const good = Buffer.from([1]);
@@ -105,5 +106,25 @@ describe('IccTables', () => {
     await tables.settled();
     expect(conversions).toBe(made + 1); // tried once, not again
     expect(tables.size).toBe(1);
+  });
+
+  it('starts at most one table every minIntervalMs', async () => {
+    let now = 0;
+    const tables = new IccTables({
+      minIntervalMs: 30_000,
+      now: () => now,
+      png: (rgb) => Buffer.from(rgb),
+      toSrgb: async (png) => png,
+    });
+    const [first, second] = [Buffer.from([1]), Buffer.from([2])];
+    for (const icc of [first, first, second, second, second]) tables.tableFor(icc);
+    await tables.settled();
+    expect(tables.size).toBe(1);
+    expect(tables.tableFor(second)).toBeUndefined(); // seen often enough, but too soon after the first
+    now = 30_000;
+    tables.tableFor(second);
+    await tables.settled();
+    expect(tables.tableFor(second)).toHaveLength(3 << 24);
+    expect(tables.size).toBe(2);
   });
 });

@@ -17,6 +17,13 @@ export interface IccTablesOptions {
   keep?: number;
   /** Sightings of a profile before its table is made. @defaultValue 2 */
   makeAfter?: number;
+  /**
+   * Least time between the starts of two tables (each about a second of CPU): uploads that each
+   * carry a new profile, twice, then make at most one table this often. @defaultValue 30_000
+   */
+  minIntervalMs?: number;
+  /** The clock, in ms. @defaultValue performance.now */
+  now?: () => number;
 }
 
 /**
@@ -24,9 +31,10 @@ export interface IccTablesOptions {
  * value, as libvips converts it. libvips converts each pixel alone, so looking a pixel up gives
  * the same bytes as converting the whole image, at a fraction of the cost for the few pixels a
  * resize reads. Photos share a few profiles (sRGB, Display P3, Adobe RGB), so a table is made once
- * a profile has come back (`makeAfter`), in the background, and kept (`keep`, 48 MiB each); until
- * then, and for a profile libvips refuses, {@link tableFor} answers undefined and the caller
- * converts as before. A stream of new profiles therefore never costs more than it did.
+ * a profile has come back (`makeAfter`), in the background, at most one every `minIntervalMs`,
+ * and kept (`keep`, 48 MiB each); until then, and for a profile libvips refuses, {@link tableFor}
+ * answers undefined and the caller converts as before. Uploads that each carry a new profile
+ * therefore cost at most one table's making (about a second of CPU) every 30 s.
  */
 export class IccTables {
   readonly #options: Required<IccTablesOptions>;
@@ -36,9 +44,11 @@ export class IccTables {
   readonly #seen = new Map<string, number>();
   /** Tables being made. */
   readonly #making = new Set<Promise<unknown>>();
+  /** When the last table was started. */
+  #lastStart = Number.NEGATIVE_INFINITY;
 
   constructor(options: IccTablesOptions) {
-    this.#options = { keep: 2, makeAfter: 2, ...options };
+    this.#options = { keep: 2, makeAfter: 2, minIntervalMs: 30_000, now: () => performance.now(), ...options };
     if (this.#options.keep === 0) this.#options.makeAfter = Number.POSITIVE_INFINITY;
   }
 
@@ -54,7 +64,13 @@ export class IccTables {
     const seen = (this.#seen.get(key) ?? 0) + 1;
     if (this.#seen.size >= 256 && !this.#seen.has(key)) this.#seen.clear(); // a stream of one-off profiles
     this.#seen.set(key, seen);
-    if (seen >= this.#options.makeAfter && Number.isFinite(seen)) {
+    const now = this.#options.now();
+    if (
+      seen >= this.#options.makeAfter &&
+      Number.isFinite(seen) &&
+      now - this.#lastStart >= this.#options.minIntervalMs
+    ) {
+      this.#lastStart = now;
       this.#seen.set(key, Number.POSITIVE_INFINITY);
       const making = this.#make(Buffer.from(icc)).then(
         (made) => {

@@ -140,9 +140,10 @@ function fullSizePixels(image: Sharp, channels: 1 | 3): Sharp {
  */
 let iccTables = makeIccTables(2);
 
-function makeIccTables(keep: number): IccTables {
+function makeIccTables(keep: number, minIntervalMs?: number): IccTables {
   return new IccTables({
     keep,
+    ...(minIntervalMs !== undefined ? { minIntervalMs } : {}),
     png: pngWithIccProfile,
     toSrgb: (png) => fullSizePixels(sharp(png, { failOn: 'error' }), 3).toBuffer(),
   });
@@ -152,9 +153,10 @@ function makeIccTables(keep: number): IccTables {
  * How many ICC profiles' conversion tables this process keeps (ICC_TABLES; 48 MiB each, made once
  * a profile comes back): a JPEG in a kept profile is decoded by libjpeg-turbo and only the pixels
  * its resize reads are converted. `0`: none, such files are decoded by sharp. Call it at start.
+ * `minIntervalMs`: least time between the making of two tables (IccTables; 30 s).
  */
-export function useIccTables(keep: number): void {
-  iccTables = makeIccTables(keep);
+export function useIccTables(keep: number, options: { minIntervalMs?: number } = {}): void {
+  iccTables = makeIccTables(keep, options.minIntervalMs);
 }
 
 /** Resolves once no conversion table is being made; how many are ready (for tests). */

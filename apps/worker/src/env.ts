@@ -224,7 +224,7 @@ export const workerEnvSchema = commonEnvSchema
       .max(16)
       .default(2)
       .describe(
-        "How many ICC profiles' conversion tables to sRGB each worker process keeps (48 MiB each), for models whose pixels are resized with aligned corners (nsfw): a JPEG that carries a kept profile (Display P3, an embedded sRGB) is decoded by libjpeg-turbo and only the pixels the resize reads are converted, the same values as sharp's conversion of the whole image at a third to a half of the CPU. A profile's table is made in the background once a second image carries it; until then, and for other files, sharp decodes. `0`: no tables.",
+        "How many ICC profiles' conversion tables to sRGB each worker process keeps (48 MiB each), for models whose pixels are resized with aligned corners (nsfw): a JPEG that carries a kept profile (Display P3, an embedded sRGB) is decoded by libjpeg-turbo and only the pixels the resize reads are converted, the same values as sharp's conversion of the whole image at a third to a half of the CPU. A profile's table is made in the background once a second image carries it (past the first `ICC_TABLES` of them, at most one every 30 s); until then, and for other files, sharp decodes. `0`: no tables.",
       ),
     WORKER_NICE: z.coerce
       .number()

@@ -108,9 +108,10 @@ describe('IccTables', () => {
     expect(tables.size).toBe(1);
   });
 
-  it('starts at most one table every minIntervalMs', async () => {
+  it('makes the first `keep` tables at once, then starts at most one every minIntervalMs', async () => {
     let now = 0;
     const tables = new IccTables({
+      keep: 1,
       minIntervalMs: 30_000,
       now: () => now,
       png: (rgb) => Buffer.from(rgb),
@@ -125,6 +126,11 @@ describe('IccTables', () => {
     tables.tableFor(second);
     await tables.settled();
     expect(tables.tableFor(second)).toHaveLength(3 << 24);
-    expect(tables.size).toBe(2);
+    expect(tables.size).toBe(1); // the second replaced the first
+
+    const two = new IccTables({ keep: 2, now: () => 0, png: (rgb) => Buffer.from(rgb), toSrgb: async (png) => png });
+    for (const icc of [first, first, second, second]) two.tableFor(icc);
+    await two.settled();
+    expect(two.size).toBe(2);
   });
 });

@@ -18,8 +18,9 @@ export interface IccTablesOptions {
   /** Sightings of a profile before its table is made. @defaultValue 2 */
   makeAfter?: number;
   /**
-   * Least time between the starts of two tables (each about a second of CPU): uploads that each
-   * carry a new profile, twice, then make at most one table this often. @defaultValue 30_000
+   * Least time between the starts of two tables (each about a second of CPU) once `keep` have
+   * been started: uploads that each carry a new profile, twice, then make at most one table this
+   * often, while the first few profiles a process meets get theirs at once. @defaultValue 30_000
    */
   minIntervalMs?: number;
   /** The clock, in ms. @defaultValue performance.now */
@@ -31,10 +32,10 @@ export interface IccTablesOptions {
  * value, as libvips converts it. libvips converts each pixel alone, so looking a pixel up gives
  * the same bytes as converting the whole image, at a fraction of the cost for the few pixels a
  * resize reads. Photos share a few profiles (sRGB, Display P3, Adobe RGB), so a table is made once
- * a profile has come back (`makeAfter`), in the background, at most one every `minIntervalMs`,
- * and kept (`keep`, 48 MiB each); until then, and for a profile libvips refuses, {@link tableFor}
- * answers undefined and the caller converts as before. Uploads that each carry a new profile
- * therefore cost at most one table's making (about a second of CPU) every 30 s.
+ * a profile has come back (`makeAfter`), in the background, and kept (`keep`, 48 MiB each); past
+ * the first `keep`, at most one every `minIntervalMs`. Until then, and for a profile libvips
+ * refuses, {@link tableFor} answers undefined and the caller converts as before. Uploads that each
+ * carry a new profile therefore cost at most one table's making (about a second of CPU) every 30 s.
  */
 export class IccTables {
   readonly #options: Required<IccTablesOptions>;
@@ -44,8 +45,9 @@ export class IccTables {
   readonly #seen = new Map<string, number>();
   /** Tables being made. */
   readonly #making = new Set<Promise<unknown>>();
-  /** When the last table was started. */
+  /** When the last table was started, and how many have been. */
   #lastStart = Number.NEGATIVE_INFINITY;
+  #started = 0;
 
   constructor(options: IccTablesOptions) {
     this.#options = { keep: 2, makeAfter: 2, minIntervalMs: 30_000, now: () => performance.now(), ...options };
@@ -65,12 +67,10 @@ export class IccTables {
     if (this.#seen.size >= 256 && !this.#seen.has(key)) this.#seen.clear(); // a stream of one-off profiles
     this.#seen.set(key, seen);
     const now = this.#options.now();
-    if (
-      seen >= this.#options.makeAfter &&
-      Number.isFinite(seen) &&
-      now - this.#lastStart >= this.#options.minIntervalMs
-    ) {
+    const due = this.#started < this.#options.keep || now - this.#lastStart >= this.#options.minIntervalMs;
+    if (seen >= this.#options.makeAfter && Number.isFinite(seen) && due) {
       this.#lastStart = now;
+      this.#started++;
       this.#seen.set(key, Number.POSITIVE_INFINITY);
       const making = this.#make(Buffer.from(icc)).then(
         (made) => {

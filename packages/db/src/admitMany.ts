@@ -98,10 +98,10 @@ function valuesOf(job: NewJob, priority: number | null): unknown[] {
  * number (group commit): first one message with BEGIN, the owners' advisory locks (taken in one
  * fixed order so two batches never deadlock), the idempotency keys already used and every
  * owner's queued + running count (and the last priority among their queued jobs) in one grouped
- * scan; then one INSERT of all the job rows and
- * inputs; then COMMIT. Each job is then judged as JobAdmission.admit judges one, in the order
- * given: a user's k-th job of the batch counts the k − 1 before it, so the quota holds within a
- * batch and, through the locks, across batches and API instances.
+ * scan; then one INSERT of all the job rows and inputs; then COMMIT. Each job is then judged as
+ * JobAdmission.admit judges one, in the order given: a user's k-th job of the batch counts the
+ * k − 1 before it, so the quota holds within a batch and, through the locks, across batches and
+ * API instances.
  *
  * Results come in the order of `requests`. Nothing is written unless the transaction commits.
  */

@@ -64,7 +64,10 @@ export class IccTables {
       return table;
     }
     const seen = (this.#seen.get(key) ?? 0) + 1;
-    if (this.#seen.size >= 256 && !this.#seen.has(key)) this.#seen.clear(); // a stream of one-off profiles
+    // A stream of one-off profiles: their counts go, but not the marks of tables being made or
+    // refused (at most one a minIntervalMs), which are never tried again.
+    if (this.#seen.size >= 256 && !this.#seen.has(key))
+      for (const [other, count] of this.#seen) if (Number.isFinite(count)) this.#seen.delete(other);
     this.#seen.set(key, seen);
     const now = this.#options.now();
     const due = this.#started < this.#options.keep || now - this.#lastStart >= this.#options.minIntervalMs;

@@ -64,8 +64,9 @@ const smallPixelsBytes = 64 * 1024;
  * where the check decodes every pixel anyway (`checkDecodesEveryPixel`: every format but JPEG,
  * whose check is a DCT-domain decode at 1/8). There they cost the API the resize alone and spare
  * the worker its whole decode: PNG and WebP photos at 1024×768 for nsfw ran 40.7 jobs/s instead of
- * 33.2 (`pnpm bench e2e --photos DIR --image native`, medians of three runs). A JPEG's full decode would cost the API
- * more than the worker's own decode (PIXEL_HANDOFF=always: 44.7 against 79.2 jobs/s).
+ * 33.2 (`pnpm bench e2e --photos DIR --image native`, medians of three runs). A JPEG's full decode
+ * would cost the API more than the worker's own decode (PIXEL_HANDOFF=always: 44.7 against 79.2
+ * jobs/s).
  */
 export function pixelsWorthStoring(
   width: number,
@@ -465,8 +466,8 @@ export async function imageToInput(
   // A file with an ICC profile takes the same path once its profile has a conversion table: only
   // the pixels the resize reads are converted, by looking them up.
   if (isFloatSpec(input) && input.channels === 3 && input.resize === 'fill') {
-    const options = { maxPixels: limitInputPixels, iccTable: (icc: Buffer) => iccTables.tableFor(icc) };
-    const fast = await jpegFastPath(bytes, options, (pixels) => {
+    const decode = { maxPixels: limitInputPixels, iccTable: (icc: Buffer) => iccTables.tableFor(icc) };
+    const fast = await jpegFastPath(bytes, decode, (pixels) => {
       if (pixels.iccTable) {
         const { width, height, orientation } = pixels;
         const { rows, columns } = alignCornersSampledLines(width, height, input.width, input.height, orientation);

@@ -51,10 +51,19 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   const db = createDatabase({ url: env.DATABASE_URL });
   const redis = createRedisConnection({ url: env.REDIS_URL, role: 'producer', connectionName: 'inferq-api' });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  // BullMQ's queues (inference, webhooks) on a connection of their own: the scripts BullMQ defines
+  // on its connection make every pipeline there ten times dearer (see InferenceQueueOptions).
+  const queueConnection = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'producer',
+    connectionName: 'inferq-api-queues',
+  });
+  queueConnection.on('error', (error) => logger.warn({ err: error }, 'redis queue connection error'));
   const registry = new ModelRegistry({ root: env.MODELS_DIR });
   // One queue per model; the registry's models are the queues counted (global cap, depth, operators).
   const queue = new InferenceQueue({
     connection: redis,
+    bullmqConnection: queueConnection,
     name: env.QUEUE_NAME,
     prefix: env.QUEUE_PREFIX,
     maxShadowBacklog: env.SHADOW_BACKLOG_MAX,
@@ -84,7 +93,8 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   });
   // Event streams read the event log (a Redis stream), whose events have ids a reconnecting client
   // resumes after; its tail blocks in XREAD, so it holds a connection of its own too (consumer: it
-  // survives Redis restarts). Waiters and webhooks keep the pub/sub channel, which needs no ids.
+  // survives Redis restarts). The tail runs while a stream is open (each opening starts it).
+  // Waiters and webhooks keep the pub/sub channel, which needs no ids.
   const eventLogConnection = createRedisConnection({
     url: env.REDIS_URL,
     role: 'consumer',
@@ -219,12 +229,6 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   async function start(): Promise<AddressInfo> {
     // Not awaited: while Redis is down the subscription is made when it comes back; waits then end by timeout.
     jobEvents.start().catch((error: unknown) => logger.warn({ err: error }, 'job event subscription failed'));
-    // The tail's first read goes over the API's own connection, which queues nothing while it
-    // connects: started once that connection is ready (an event stream's first client retries too).
-    const startEventLog = () =>
-      eventLog.start().catch((error: unknown) => logger.warn({ err: error }, 'job event log tail failed to start'));
-    if (redis.status === 'ready') void startEventLog();
-    else redis.once('ready', () => void startEventLog());
     // Not awaited: until it listens (Postgres down at start) every request reads Postgres.
     void accountChanges?.start();
     if (env.DEV_ADMIN_KEY) {
@@ -265,6 +269,7 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
       name: 'redis',
       close: () => {
         redis.disconnect();
+        queueConnection.disconnect();
         limitsConnection.disconnect();
       },
     },

@@ -78,6 +78,10 @@ export interface JobEventLogOptions {
  * loop per process, fanned out in memory by job and user, as JobEventSubscriber does for the
  * channel) and reads its past for a stream that resumes. Every event it hands out carries its
  * stream id, so a resuming reader can tell exactly which live events its replay already covered.
+ *
+ * The tail runs only while someone listens: once a read comes back with no listener left, it
+ * stops, and the next start() begins again from the stream's end then. Idle, an API process
+ * would otherwise read every event of every job (two or three a job) for nobody.
  */
 export class JobEventLog implements JobEventFeed, JobEventHistory {
   readonly #options: JobEventLogOptions;
@@ -97,7 +101,10 @@ export class JobEventLog implements JobEventFeed, JobEventHistory {
     for (const emitter of [this.#byJob, this.#byUser, this.#all]) emitter.setMaxListeners(0);
   }
 
-  /** Starts the tail from the stream's end now (resolves once that end is known). */
+  /**
+   * Starts the tail from the stream's end now (resolves once that end is known), unless it is
+   * running. Add the listeners right after it resolves: a tail that reads with none stops.
+   */
   start(): Promise<void> {
     this.#started ??= (async () => {
       const [last] = (await this.#options.reads.xrevrange(this.#key, '+', '-', 'COUNT', 1)) as StreamEntries;
@@ -107,6 +114,15 @@ export class JobEventLog implements JobEventFeed, JobEventHistory {
     // A failed start (Redis down) is tried again by the next caller.
     this.#started.catch(() => (this.#started = undefined));
     return this.#started;
+  }
+
+  /** Whether any listener is registered, by job, by user or for all events. */
+  #listened(): boolean {
+    return (
+      this.#byJob.eventNames().length > 0 ||
+      this.#byUser.eventNames().length > 0 ||
+      this.#all.listenerCount('event') > 0
+    );
   }
 
   async #tail(): Promise<void> {
@@ -125,6 +141,7 @@ export class JobEventLog implements JobEventFeed, JobEventHistory {
         )) as Array<[string, StreamEntries]> | null;
       } catch {
         if (this.#closed) return;
+        if (!this.#listened()) return this.#stop();
         // Redis away: the consumer connection reconnects; go on from the same id once it is back.
         await new Promise((resolve) => setTimeout(resolve, 500));
         continue;
@@ -138,7 +155,13 @@ export class JobEventLog implements JobEventFeed, JobEventHistory {
           this.#all.emit('event', event, id);
         }
       }
+      if (!this.#listened()) return this.#stop();
     }
+  }
+
+  /** Ends the tail with no listener left; the next start() anchors at the stream's end again. */
+  #stop(): void {
+    this.#started = undefined;
   }
 
   onJob(jobId: string, listener: JobEventListener): () => void {

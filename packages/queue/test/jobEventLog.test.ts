@@ -38,9 +38,10 @@ describe('JobEventLog', () => {
     reads.disconnect();
   });
 
-  async function until(check: () => boolean): Promise<void> {
+  /** Polls until `check` (or, when given, the asynchronous `checkAsync`) holds, for up to 5 s. */
+  async function until(check: () => boolean, checkAsync?: () => Promise<boolean>): Promise<void> {
     const deadline = Date.now() + 5000;
-    while (!check()) {
+    while (!(checkAsync ? await checkAsync() : check())) {
       if (Date.now() > deadline) throw new Error('timed out');
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -68,6 +69,45 @@ describe('JobEventLog', () => {
     for (let i = 1; i < ids.length; i++) expect(compareEventIds(ids[i - 1]!, ids[i]!)).toBe(-1);
     expect(byUser).toEqual([...statuses]);
     expect(byJob).toEqual([...statuses]);
+  });
+
+  it('tails only while someone listens: it stops once a read comes back with no listener, and starts again from the end', async () => {
+    const name = `inferq-event-log-test-${randomUUID()}`;
+    const ownBlocking = new Redis(inject('redisUrl'), { connectionName: name });
+    // A stream of its own: the other cases count the shared one's events.
+    const ownPrefix = `${prefix}-own`;
+    const own = new JobEventLog({ blocking: ownBlocking, reads, prefix: ownPrefix, blockMs: 100 });
+    const ownPublisher = new JobEventPublisher({ connection: reads, prefix: ownPrefix });
+    /** Whether the tail's connection is blocked in XREAD now. */
+    const reading = async () => {
+      const clients = (await reads.client('LIST')) as string;
+      const line = clients.split('\n').find((entry) => entry.includes(` name=${name} `));
+      return /flags=\S*b/.test(line ?? '');
+    };
+    const seen: string[] = [];
+    try {
+      await own.start();
+      const off = own.onJob('k1', (event) => seen.push(event.status));
+      await until(() => false, reading);
+      await ownPublisher.publish({ jobId: 'k1', userId: 'u9', status: 'queued', model: 'm' });
+      await until(() => seen.length === 1);
+      off();
+      // No listener left: the next read that comes back (its 100 ms block) ends the tail.
+      await own.stopped();
+      expect(await reading()).toBe(false);
+      // Published while nobody listened: not handed to a listener that comes later.
+      await ownPublisher.publish({ jobId: 'k1', userId: 'u9', status: 'running', model: 'm' });
+      await own.start();
+      own.onJob('k1', (event) => seen.push(event.status));
+      await ownPublisher.publish({ jobId: 'k1', userId: 'u9', status: 'succeeded', model: 'm' });
+      await until(() => seen.length === 2);
+      expect(seen).toEqual(['queued', 'succeeded']);
+    } finally {
+      await own.close();
+      ownBlocking.disconnect();
+      await own.stopped();
+      await reads.del(jobEventsStreamKey(ownPrefix));
+    }
   });
 
   it('reads the kept events after an id, exclusive, in pages, from the oldest one kept', async () => {

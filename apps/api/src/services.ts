@@ -183,10 +183,15 @@ export function buildApiServices(parts: ApiParts): ApiServices {
   // Jobs that name no version follow their model's traffic split, to versions some worker has warm.
   const routing = parts.registry ? new TrafficRouting({ registry: parts.registry, workers }) : undefined;
   const history = new ModelHistoryStore(db);
-  const webhooks = parts.webhooks ?? new WebhookQueue({ connection: queue.connection, prefix });
+  const webhooks = parts.webhooks ?? new WebhookQueue({ connection: queue.bullmqConnection, prefix });
   const readiness: ReadinessCheck[] = [
     { name: 'postgres', check: () => pingDatabase(db) },
-    { name: 'redis', check: () => pingRedis(queue.connection) },
+    {
+      name: 'redis',
+      check: async () =>
+        (await pingRedis(queue.connection)) &&
+        (queue.bullmqConnection === queue.connection || (await pingRedis(queue.bullmqConnection))),
+    },
   ];
   const deliveries = new WebhookDeliveryStore(db);
   const events = new JobEventPublisher({ connection: queue.connection, prefix, ...parts.eventRetention });

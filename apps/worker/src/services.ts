@@ -76,11 +76,21 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
     connectionName: `inferq-worker-producer-${env.WORKER_ID}`,
   });
   producerConnection.on('error', () => {});
+  // The producer queue's BullMQ side on a connection of its own: the scripts BullMQ defines on its
+  // connection would make every pipeline of the job events there ten times dearer (see
+  // InferenceQueueOptions).
+  const queueConnection = createRedisConnection({
+    url: env.REDIS_URL,
+    role: 'producer',
+    connectionName: `inferq-worker-queues-${env.WORKER_ID}`,
+  });
+  queueConnection.on('error', () => {});
   // Producer side of the queue for the reconciler (re-enqueues) and the queue-depth gauge.
   // The registry's models are the queues the reconciler and the depth gauge look at.
   const registry = new ModelRegistry({ root: env.MODELS_DIR });
   const producerQueue = new InferenceQueue({
     connection: producerConnection,
+    bullmqConnection: queueConnection,
     name: env.QUEUE_NAME,
     prefix: env.QUEUE_PREFIX,
     models: async () => (await registry.list()).map((model) => model.name),
@@ -347,6 +357,7 @@ export function buildWorkerServices(env: WorkerEnv, logger: Logger): WorkerServi
       close: () => {
         redis.disconnect();
         producerConnection.disconnect();
+        queueConnection.disconnect();
       },
     },
     { name: 'postgres', close: () => db.$disconnect() },

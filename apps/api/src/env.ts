@@ -126,7 +126,7 @@ export const apiEnvSchema = commonEnvSchema
       .enum(['worthwhile', 'always'])
       .default('worthwhile')
       .describe(
-        "Which pixels are handed over: `worthwhile` (small ones such as mnist's; 8-bit ones from an image of at least twice the input's pixels; exact float pixels, such as nsfw's 602 kB, from such an image in any format but JPEG, whose check decodes every pixel anyway) or `always` (also float pixels from a JPEG, which then gets a full decode at submit instead of its 1/8 DCT-domain check).",
+        "Which pixels are handed over: `worthwhile` (from any format but JPEG, whose check decodes every pixel anyway: small ones such as mnist's, and any from an image of at least twice the input's pixels, nsfw's 602 kB of exact floats too) or `always` (also from a JPEG, which then gets a sharp pipeline at submit instead of its 1/8 DCT-domain check, in the one process every user's requests share).",
       ),
     PIXEL_HANDOFF_TTL_MS: z.coerce
       .number()

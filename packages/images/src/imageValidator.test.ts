@@ -199,23 +199,42 @@ describe('validateImage accepts', () => {
 });
 
 describe('model pixels made while validating', () => {
-  it("are worth storing when small, or when the image has at least twice the input's pixels", () => {
-    expect(pixelsWorthStoring(256, 256, modelSpec)).toBe(false);
-    expect(pixelsWorthStoring(316, 317, modelSpec)).toBe(false);
-    expect(pixelsWorthStoring(317, 317, modelSpec)).toBe(true);
-    expect(pixelsWorthStoring(1024, 768, modelSpec)).toBe(true);
-    // MNIST's 28×28 grey input: 784 bytes, always.
+  it("are worth storing where the check decodes every pixel, when small or from twice the input's pixels", () => {
+    // Not a JPEG's (a DCT-domain check at 1/8): the worker decodes it, whatever the size.
+    expect(pixelsWorthStoring(1024, 768, modelSpec, false)).toBe(false);
     expect(
-      pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' }),
+      pixelsWorthStoring(
+        32,
+        32,
+        { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' },
+        false,
+      ),
+    ).toBe(false);
+    expect(pixelsWorthStoring(256, 256, modelSpec, true)).toBe(false);
+    expect(pixelsWorthStoring(316, 317, modelSpec, true)).toBe(false);
+    expect(pixelsWorthStoring(317, 317, modelSpec, true)).toBe(true);
+    expect(pixelsWorthStoring(1024, 768, modelSpec, true)).toBe(true);
+    // MNIST's 28×28 grey input: 784 bytes, from any image whose check decodes it all.
+    expect(
+      pixelsWorthStoring(
+        32,
+        32,
+        { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' },
+        true,
+      ),
     ).toBe(true);
-    // Float pixels (alignCorners, 4 bytes a value) of a 224×224 RGB input: worth storing only where
-    // the check decodes every pixel anyway (not a JPEG's), and from twice the input's pixels; tiny ones always.
+    // Float pixels (alignCorners, 4 bytes a value) of a 224×224 RGB input, the same way.
     const floats: PixelSpec = { ...modelSpec, resize: 'fill', resizeKernel: 'alignCorners' };
-    expect(pixelsWorthStoring(1024, 768, floats)).toBe(false);
+    expect(pixelsWorthStoring(1024, 768, floats, false)).toBe(false);
     expect(pixelsWorthStoring(1024, 768, floats, true)).toBe(true);
     expect(pixelsWorthStoring(316, 317, floats, true)).toBe(false);
     expect(
-      pixelsWorthStoring(32, 32, { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners' }),
+      pixelsWorthStoring(
+        32,
+        32,
+        { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners' },
+        true,
+      ),
     ).toBe(true);
   });
 
@@ -231,14 +250,25 @@ describe('model pixels made while validating', () => {
     ).toBeUndefined();
   });
 
-  it('are made only when worth storing, unless asked for always', async () => {
-    const small = await photoLikeImage(256, 256, 'jpeg');
+  it('are made only when worth storing, unless asked for always; never from a JPEG by default, small ones neither', async () => {
+    const small = await photoLikeImage(256, 256, 'png');
     expect((await validateImage(small, {}, { pixels: modelSpec })).pixels).toBeUndefined();
     expect((await validateImage(small, {}, { pixels: modelSpec, preparePixels: 'always' })).pixels?.data).toHaveLength(
       224 * 224 * 3,
     );
-    const large = await photoLikeImage(640, 480, 'jpeg');
+    const large = await photoLikeImage(640, 480, 'png');
     expect((await validateImage(large, {}, { pixels: modelSpec })).pixels?.spec).toBe(pixelSpecKey(modelSpec));
+    const digitSpec: PixelSpec = { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' };
+    for (const [width, height, spec] of [
+      [640, 480, modelSpec],
+      [32, 32, digitSpec],
+    ] as const) {
+      const jpeg = await photoLikeImage(width, height, 'jpeg');
+      expect((await validateImage(jpeg, {}, { pixels: spec })).pixels).toBeUndefined();
+      expect((await validateImage(jpeg, {}, { pixels: spec, preparePixels: 'always' })).pixels?.spec).toBe(
+        pixelSpecKey(spec),
+      );
+    }
   });
 });
 

@@ -50,34 +50,37 @@ export interface PreparedPixels {
   spec: string;
 }
 
-/** Pixels of at most this many bytes are always worth storing (MNIST's 784, a small embedding input). */
+/** Pixels of at most this many bytes are worth storing from any image (MNIST's 784, a small embedding input). */
 const smallPixelsBytes = 64 * 1024;
 
 /**
- * Whether making and storing a spec's pixels at submit beats the worker decoding the upload again:
- * yes when they are small (≤ 64 KiB); otherwise only for an image of at least twice the input's
- * pixels (its decode then costs the worker more than the stored bytes cost to move). A 256×256
- * upload for a 224×224 RGB model is decoded by the worker instead: its 150 kB of pixels would be
- * larger than the upload, and decoding it takes about a millisecond.
+ * Whether making and storing a spec's pixels at submit beats the worker decoding the upload again.
+ * Only where the check decodes every pixel anyway (`checkDecodesEveryPixel`: every format but
+ * JPEG, whose check is libjpeg's DCT-domain decode at 1/8): there the pixels cost the API the
+ * resize alone and spare the worker its whole decode. Then yes when they are small (≤ 64 KiB), or
+ * from an image of at least twice the input's pixels (its decode then costs the worker more than
+ * the stored bytes cost to move). A 256×256 upload for a 224×224 RGB model is decoded by the
+ * worker instead: its 150 kB of pixels would be larger than the upload.
  *
- * Float pixels (alignCorners, 4 bytes a value: nsfw's 602 kB, more than a 1024×768 JPEG) only
- * where the check decodes every pixel anyway (`checkDecodesEveryPixel`: every format but JPEG,
- * whose check is a DCT-domain decode at 1/8). There they cost the API the resize alone and spare
- * the worker its whole decode: PNG and WebP photos at 1024×768 for nsfw ran 40.7 jobs/s instead of
- * 33.2 (`pnpm bench e2e --photos DIR --image native`, medians of three runs). A JPEG's full decode
- * would cost the API more than the worker's own decode (PIXEL_HANDOFF=always: 44.7 against 79.2
- * jobs/s).
+ * A JPEG's pixels would take a sharp pipeline in the API where its check alone is a cheap
+ * libjpeg-turbo pass, and the API is the one process every user's requests share. For 32×32
+ * JPEGs (`pnpm bench fairness`, three runs each), a pro user's burst of 20 beside a free user's
+ * flood of 500 answered within 67–81 ms at the p99 (1.58–2.05× its p99 alone) when the worker made
+ * them, against 115–157 ms (2.75–3.57×) when the API did; `pnpm bench overhead` (one user, 32
+ * clients) ran 409 jobs/s against 152. PNG and WebP photos at 1024×768 for nsfw (float pixels) ran
+ * 40.7 jobs/s with the hand-off against 33.2 without (`pnpm bench e2e --photos DIR --image
+ * native`, medians of three runs).
  */
 export function pixelsWorthStoring(
   width: number,
   height: number,
   spec: PixelSpec,
-  checkDecodesEveryPixel = false,
+  checkDecodesEveryPixel: boolean,
 ): boolean {
+  if (!checkDecodesEveryPixel) return false;
   const inputPixels = spec.width * spec.height;
   if (inputPixels * spec.channels * bytesPerValue(spec) <= smallPixelsBytes) return true;
-  if (width * height < 2 * inputPixels) return false;
-  return !isFloatSpec(spec) || checkDecodesEveryPixel;
+  return width * height >= 2 * inputPixels;
 }
 
 /** Whether the spec's pixels are floats (a resize computed in float, not rounded to bytes). */

@@ -210,6 +210,12 @@ export class QueueAdmission {
     }
     // Before the enqueue: no event of these jobs can come before this.
     this.#options.recent?.remember(created.map(({ job }) => job));
+    // Announced before the enqueue too, so that a worker's events of a job always come after it.
+    // Should the enqueue fail, listeners have heard of jobs that were then withdrawn (Redis was
+    // refusing, so most likely nothing went out).
+    await lifecycle?.queued(
+      created.map(({ pending, job }) => ({ id: job.id, userId: pending.request.job.userId, model: job.modelName })),
+    );
     try {
       await queue.enqueueMany(
         created.map(({ pending, job }) => ({ payload: pending.payload, priority: job.priority ?? undefined })),
@@ -237,9 +243,6 @@ export class QueueAdmission {
     // An upload is used once: its bytes now live on as the job's input.
     const usedUploads = created.flatMap(({ pending }) => (pending.uploadKey ? [pending.uploadKey] : []));
     if (usedUploads.length > 0) void this.#options.blobs?.delete(usedUploads).catch(() => {});
-    lifecycle?.queued(
-      created.map(({ pending, job }) => ({ id: job.id, userId: pending.request.job.userId, model: job.modelName })),
-    );
     return results;
   }
 

@@ -3,8 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
-import { createDatabase, JobAdmission, type Database } from '@inferq/db';
-import type { InferenceQueue } from '@inferq/queue';
+import { createDatabase, JobAdmission, JobExecution, type Database } from '@inferq/db';
+import { JobLifecycle } from '@inferq/lifecycle';
+import { JobEventLog, JobEventPublisher, jobEventsStreamKey, type InferenceQueue } from '@inferq/queue';
 import { closeTestQueue, openTestQueue } from '@inferq/queue/testing';
 import { FileBlobStore, inputBlobKey, type BlobStore } from '@inferq/storage';
 import { createTestUser } from '@inferq/testing';
@@ -111,5 +112,63 @@ describe('QueueAdmission with a blob store', () => {
       expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'STORAGE_UNAVAILABLE' } });
     expect(await storedInputs(store)).toEqual([]);
     expect(await db.job.count({ where: { userId } })).toBe(0);
+  });
+});
+
+describe('QueueAdmission announcements', () => {
+  let queue: InferenceQueue;
+  let db: Database;
+
+  beforeAll(async () => {
+    queue = await openTestQueue({ url: inject('redisUrl'), prefix: inject('queuePrefix') });
+    db = createDatabase({ url: inject('databaseUrl'), poolSize: 2 });
+  });
+  afterAll(async () => {
+    await closeTestQueue(queue);
+    await db.$disconnect();
+  });
+
+  it("announces jobs queued before they are enqueued, so no worker's event of theirs can be heard first", async () => {
+    const { userId } = await createTestUser(inject('databaseUrl'));
+    const prefix = `${inject('queuePrefix')}:announce-${randomUUID()}`;
+    const events = new JobEventPublisher({ connection: queue.connection, prefix });
+    const log = new JobEventLog({ blocking: queue.connection, reads: queue.connection, prefix });
+    const admission = new QueueAdmission({
+      admission: new JobAdmission(db),
+      queue,
+      lifecycle: new JobLifecycle({ execution: new JobExecution(db), events }),
+    });
+    // What the event log holds at the moment each group goes into the queue, where a worker can take it.
+    const heardAtEnqueue: string[][] = [];
+    const enqueueMany = queue.enqueueMany.bind(queue);
+    queue.enqueueMany = async (entries) => {
+      heardAtEnqueue.push((await log.readAfter('0-0', 100)).map(({ event }) => `${event.jobId} ${event.status}`));
+      return enqueueMany(entries);
+    };
+    const ids = [randomUUID(), randomUUID()];
+    try {
+      const outcomes = await admission.admitAll(
+        ids.map((id) => ({
+          request: {
+            job: {
+              id,
+              userId,
+              modelName: 'nsfw',
+              input: { data: Buffer.alloc(8, 1), format: 'png', width: 8, height: 8, sha256: 'x' },
+            },
+            limit: { maxInFlight: 100 },
+          },
+          payload: { jobId: id, model: 'nsfw' },
+          shadow: undefined,
+          pixels: undefined,
+          span: disabledTracing.startSpan('test'),
+        })),
+      );
+      expect(outcomes.map((outcome) => outcome.outcome)).toEqual(['created', 'created']);
+      expect(heardAtEnqueue).toEqual([ids.map((id) => `${id} queued`)]);
+    } finally {
+      delete (queue as Partial<InferenceQueue>).enqueueMany;
+      await queue.connection.del(jobEventsStreamKey(prefix));
+    }
   });
 });

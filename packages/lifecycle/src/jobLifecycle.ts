@@ -64,14 +64,20 @@ export class JobLifecycle {
   }
 
   /**
-   * Announces jobs just admitted. Their rows were written by `JobAdmission` in the admission's
-   * own transaction (quota, idempotency), and they are in the queue already.
+   * Announces jobs just admitted, before they are enqueued: their rows were written by
+   * `JobAdmission` in the admission's own transaction (quota, idempotency), and no worker can have
+   * taken them yet, so no later event of theirs reaches a listener before this one. Announced after
+   * the enqueue, a job a worker finished within milliseconds had its `queued` heard after its
+   * `succeeded`: a wait for it then held until its timeout. Resolves once sent (best effort, never
+   * rejects).
    */
-  queued(jobs: readonly JobRef[]): void {
+  async queued(jobs: readonly JobRef[]): Promise<void> {
     if (jobs.length === 0) return;
-    void this.#options.events?.publishMany(
-      jobs.map((job) => ({ jobId: job.id, userId: job.userId, status: 'queued' as const, model: job.model })),
-    );
+    await this.#options.events
+      ?.publishMany(
+        jobs.map((job) => ({ jobId: job.id, userId: job.userId, status: 'queued' as const, model: job.model })),
+      )
+      .catch(() => {});
   }
 
   /**

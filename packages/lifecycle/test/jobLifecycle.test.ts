@@ -187,7 +187,7 @@ describe('JobLifecycle', () => {
   it('queued: announces admitted jobs', async () => {
     const { lifecycle, announced } = setup();
     const job = await queuedJob();
-    lifecycle.queued([job]);
+    await lifecycle.queued([job]);
     expect((await announced()).map(({ jobId, status }) => [jobId, status])).toEqual([[job.id, 'queued']]);
   });
 });

@@ -200,42 +200,24 @@ describe('validateImage accepts', () => {
 
 describe('model pixels made while validating', () => {
   it("are worth storing where the check decodes every pixel, when small or from twice the input's pixels", () => {
+    // MNIST's 28×28 grey input: 784 bytes; as exact floats, four times that.
+    const digit: PixelSpec = { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' };
+    const digitFloats: PixelSpec = { ...digit, resize: 'fill', resizeKernel: 'alignCorners' };
     // Not a JPEG's (a DCT-domain check at 1/8): the worker decodes it, whatever the size.
     expect(pixelsWorthStoring(1024, 768, modelSpec, false)).toBe(false);
-    expect(
-      pixelsWorthStoring(
-        32,
-        32,
-        { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' },
-        false,
-      ),
-    ).toBe(false);
+    expect(pixelsWorthStoring(32, 32, digit, false)).toBe(false);
     expect(pixelsWorthStoring(256, 256, modelSpec, true)).toBe(false);
     expect(pixelsWorthStoring(316, 317, modelSpec, true)).toBe(false);
     expect(pixelsWorthStoring(317, 317, modelSpec, true)).toBe(true);
     expect(pixelsWorthStoring(1024, 768, modelSpec, true)).toBe(true);
-    // MNIST's 28×28 grey input: 784 bytes, from any image whose check decodes it all.
-    expect(
-      pixelsWorthStoring(
-        32,
-        32,
-        { width: 28, height: 28, channels: 1, resize: 'contain', resizeKernel: 'nearest' },
-        true,
-      ),
-    ).toBe(true);
+    // Small ones from any image whose check decodes it all.
+    expect(pixelsWorthStoring(32, 32, digit, true)).toBe(true);
+    expect(pixelsWorthStoring(32, 32, digitFloats, true)).toBe(true);
     // Float pixels (alignCorners, 4 bytes a value) of a 224×224 RGB input, the same way.
     const floats: PixelSpec = { ...modelSpec, resize: 'fill', resizeKernel: 'alignCorners' };
     expect(pixelsWorthStoring(1024, 768, floats, false)).toBe(false);
     expect(pixelsWorthStoring(1024, 768, floats, true)).toBe(true);
     expect(pixelsWorthStoring(316, 317, floats, true)).toBe(false);
-    expect(
-      pixelsWorthStoring(
-        32,
-        32,
-        { width: 28, height: 28, channels: 1, resize: 'fill', resizeKernel: 'alignCorners' },
-        true,
-      ),
-    ).toBe(true);
   });
 
   it("are made for float pixels from a PNG or WebP, whose check decodes every pixel, and not from a JPEG's check", async () => {

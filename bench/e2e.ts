@@ -223,7 +223,7 @@ printTable(
     'e2e / raw': `${(ratio * 100).toFixed(0)}%`,
     'submit p50/p99': `${formatMs(run.submitMs.p50)} / ${formatMs(run.submitMs.p99)}`,
     'queue wait p50/p99': `${formatMs(run.queueWaitMs.p50)} / ${formatMs(run.queueWaitMs.p99)}`,
-    'e2e p50/p95/p99': `${formatMs(run.endToEndMs.p50)} / ${formatMs(run.endToEndMs.p95)} / ${formatMs(run.endToEndMs.p99)}`,
+    'e2e p50/p95/p99/max': `${formatMs(run.endToEndMs.p50)} / ${formatMs(run.endToEndMs.p95)} / ${formatMs(run.endToEndMs.p99)} / ${formatMs(run.endToEndMs.max)}`,
   })),
 );
 console.log("\ncores busy during each run (of the machine's " + before.cores + ')');

@@ -194,7 +194,7 @@ printTable(
       jobs: run.succeeded,
       failed: run.failed,
       'jobs/s': run.jobsPerSecond.toFixed(2),
-      'e2e p50/p99': `${formatMs(run.endToEndMs.p50)} / ${formatMs(run.endToEndMs.p99)}`,
+      'e2e p50/p99/max': `${formatMs(run.endToEndMs.p50)} / ${formatMs(run.endToEndMs.p99)} / ${formatMs(run.endToEndMs.max)}`,
       'queue wait p99': formatMs(run.queueWaitMs.p99),
       'p99 vs other setup': other ? `${(run.endToEndMs.p99 / other.run.endToEndMs.p99).toFixed(2)}×` : '',
       'load avg before/after': `${loadBefore} / ${loadAfter}`,

@@ -70,7 +70,7 @@ printTable(
     failed: run.failed,
     'images/s': run.jobsPerSecond.toFixed(2),
     'vs 1 process': rows[0] ? `${(run.jobsPerSecond / rows[0].run.jobsPerSecond).toFixed(2)}×` : '',
-    'e2e p50/p99': `${formatMs(run.endToEndMs.p50)} / ${formatMs(run.endToEndMs.p99)}`,
+    'e2e p50/p99/max': `${formatMs(run.endToEndMs.p50)} / ${formatMs(run.endToEndMs.p99)} / ${formatMs(run.endToEndMs.max)}`,
     'load avg before/after': `${loadBefore} / ${loadAfter}`,
   })),
 );

@@ -66,10 +66,10 @@ const smallPixelsBytes = 64 * 1024;
  * libjpeg-turbo pass, and the API is the one process every user's requests share. For 32×32
  * JPEGs (`pnpm bench fairness`, three runs each), a pro user's burst of 20 beside a free user's
  * flood of 500 answered within 67–81 ms at the p99 (1.58–2.05× its p99 alone) when the worker made
- * them, against 115–157 ms (2.75–3.57×) when the API did; `pnpm bench overhead` (one user, 32
- * clients) ran 409 jobs/s against 152. PNG and WebP photos at 1024×768 for nsfw (float pixels) ran
- * 40.7 jobs/s with the hand-off against 33.2 without (`pnpm bench e2e --photos DIR --image
- * native`, medians of three runs).
+ * them, against 115–157 ms (2.75–3.57×) when the API did; such a submit costs the API 0.88 ms
+ * of CPU instead of 1.81 (`pnpm bench requests`). PNG and WebP photos at 1024×768 for nsfw (float
+ * pixels) ran 40.7 jobs/s with the hand-off against 33.2 without (`pnpm bench e2e --photos DIR
+ * --image native`, medians of three runs).
  */
 export function pixelsWorthStoring(
   width: number,

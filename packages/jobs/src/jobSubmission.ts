@@ -441,11 +441,11 @@ export class JobSubmission {
     const spec = context.model.input;
     const handOver = spec !== undefined && store !== undefined && store.fits(pixelSpecBytes(spec), context.inFlight);
     return validateImage(bytes, imageLimitsOf(imageLimits, context.tier), {
-      // Only where the pixels pay for moving (pixelsWorthStoring: small, or from an image of at
-      // least twice the input's pixels). nsfw's exact float pixels (602 kB) of a JPEG cost the
-      // API more to make and hand over than the worker's own decode (pnpm bench e2e
-      // --api-env PIXEL_HANDOFF=always: API 9.0 → 19.4 ms, workers 22.9 → 17.2 ms of CPU a job);
-      // those of a PNG or WebP, whose check decodes every pixel anyway, are handed over.
+      // Only where the pixels pay for moving (pixelsWorthStoring): from a PNG, WebP or other
+      // format whose check decodes every pixel anyway, small ones or from an image of at least
+      // twice the input's pixels. A JPEG's are the worker's to make: its check is a 1/8 pass, and
+      // its full decode in the API costs more than the worker's own (nsfw, pnpm bench e2e
+      // --api-env PIXEL_HANDOFF=always: API 9.0 → 19.4 ms, workers 22.9 → 17.2 ms of CPU a job).
       ...(handOver ? { pixels: spec, preparePixels: this.#options.pixelHandoff ?? 'worthwhile' } : {}),
       keepMetadata: this.#options.keepImageMetadata ?? false,
       beforeDecode: decodePixels

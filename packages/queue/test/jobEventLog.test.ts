@@ -38,10 +38,10 @@ describe('JobEventLog', () => {
     reads.disconnect();
   });
 
-  /** Polls until `check` (or, when given, the asynchronous `checkAsync`) holds, for up to 5 s. */
-  async function until(check: () => boolean, checkAsync?: () => Promise<boolean>): Promise<void> {
+  /** Polls until `check` holds, for up to 5 s. */
+  async function until(check: () => boolean | Promise<boolean>): Promise<void> {
     const deadline = Date.now() + 5000;
-    while (!(checkAsync ? await checkAsync() : check())) {
+    while (!(await check())) {
       if (Date.now() > deadline) throw new Error('timed out');
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -88,7 +88,7 @@ describe('JobEventLog', () => {
     try {
       await own.start();
       const off = own.onJob('k1', (event) => seen.push(event.status));
-      await until(() => false, reading);
+      await until(reading);
       await ownPublisher.publish({ jobId: 'k1', userId: 'u9', status: 'queued', model: 'm' });
       await until(() => seen.length === 1);
       off();

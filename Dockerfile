@@ -38,9 +38,9 @@ ENV NODE_ENV=production MODELS_DIR=/app/models
 ENV BLOB_STORE_URL=postgres
 # The mount point of docker-compose's shared blobs volume, owned by the user the processes run as.
 RUN mkdir -p /data/blobs && chown node:node /data/blobs
-# A larger young generation lets per-request objects die young instead of filling the old space,
-# and two malloc arenas keep glibc from fragmenting sharp's thread allocations: over 10,000 jobs
-# the API ends at ~300 MiB and a worker at ~310 MiB instead of ~390 and ~405 (pnpm bench memory).
+# The runtime settings `pnpm start` gives its processes too (processRuntimeEnv in
+# packages/core/src/garbageCollection.ts, which says why; a test keeps the two equal): 16 MB
+# semi-spaces, not Node's 32, and two malloc arenas.
 ENV NODE_OPTIONS=--max-semi-space-size=16 MALLOC_ARENA_MAX=2
 USER node
 EXPOSE 3000 3001

@@ -31,7 +31,7 @@ import { jpegDecoderName } from '@inferq/images';
 import { photoLikeImage } from '@inferq/images/testing';
 import { multipartImage } from './lib/loadClient.ts';
 import { envFlag, startPlatform } from './lib/platform.ts';
-import { benchUsers, coresRow, runClosedLoad, type LoadRunResult } from './lib/platformRun.ts';
+import { benchUsers, coresRow, runClosedLoad, syscallsRow, type LoadRunResult } from './lib/platformRun.ts';
 import { machineLoad } from './lib/procStat.ts';
 import { measureBare, measureRaw } from './lib/rawModel.ts';
 import { startBenchServices } from './lib/services.ts';
@@ -232,6 +232,14 @@ printTable(
     'worker processes': workers,
     ...(repeat > 1 ? { run: attempt } : {}),
     ...coresRow(run),
+  })),
+);
+console.log('\nsystem calls, Redis commands and Postgres transactions per job');
+printTable(
+  rows.map(({ workers, attempt, run }) => ({
+    'worker processes': workers,
+    ...(repeat > 1 ? { run: attempt } : {}),
+    ...syscallsRow(run),
   })),
 );
 // Where a job's CPU goes: the model's own share (from the raw run; an upper bound with several

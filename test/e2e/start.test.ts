@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -98,6 +98,27 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** The processes below `pid` (its children, theirs, …), each with its command line and environment. */
+function descendants(pid: number): Array<{ pid: number; cmdline: string; environ: Record<string, string> }> {
+  const found: Array<{ pid: number; cmdline: string; environ: Record<string, string> }> = [];
+  const read = (file: string) => readFileSync(file, 'utf8').split('\0').filter(Boolean);
+  const walk = (parent: number) => {
+    for (const child of readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').split(' ').filter(Boolean)) {
+      const childPid = Number(child);
+      const environ = Object.fromEntries(
+        read(`/proc/${childPid}/environ`).map((entry) => [
+          entry.slice(0, entry.indexOf('=')),
+          entry.slice(entry.indexOf('=') + 1),
+        ]),
+      );
+      found.push({ pid: childPid, cmdline: read(`/proc/${childPid}/cmdline`).join(' '), environ });
+      walk(childPid);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
 async function ports(): Promise<Record<string, string>> {
   return {
     PORT: String(await freePort()),
@@ -127,9 +148,25 @@ describe('pnpm start', () => {
       QUEUE_PREFIX: `${inject('queuePrefix')}-start`,
       MODELS_DIR: inject('modelsDir'),
       INFERQ_DATA_DIR: path.join(dir, 'external'),
+      NODE_OPTIONS: '--no-deprecation',
     });
     const started = await stack.start();
     expect(started.lines).toContain(`inferq   | created database ${database}`);
+    // Its Node processes run with the young generation and malloc arenas of the Docker image,
+    // the user's own NODE_OPTIONS after them.
+    const apps = descendants(stack.process!.child.pid!).filter(({ cmdline }) =>
+      /apps\/(api|worker|webhooks)\//.test(cmdline),
+    );
+    // A worker of several processes forks the others: the environment is theirs too.
+    expect([...new Set(apps.map(({ cmdline }) => /apps\/(\w+)\//.exec(cmdline)?.[1]))].sort()).toEqual([
+      'api',
+      'webhooks',
+      'worker',
+    ]);
+    for (const { environ } of apps) {
+      expect(environ.NODE_OPTIONS).toBe('--max-semi-space-size=16 --no-deprecation');
+      expect(environ.MALLOC_ARENA_MAX).toBe('2');
+    }
     expect(started.lines.some((line) => line.startsWith('inferq   | migrating the database'))).toBe(true);
 
     const submitted = await inferq(started, ['submit', imageFile, '--wait', '--json']);

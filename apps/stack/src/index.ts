@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify, styleText } from 'node:util';
 import { AccountStore, resolveTiers } from '@inferq/accounts';
 import { localStackStateFileName } from '@inferq/core';
+import { withProcessRuntimeEnv } from '@inferq/core/garbageCollection';
 import { handleShutdown } from '@inferq/core/shutdown';
 import { createDatabase } from '@inferq/db';
 import { ensureDashboardBuilt } from './dashboardBuild.ts';
@@ -177,6 +178,8 @@ async function main(): Promise<void> {
   writeState(stateFile, { ...state, apiKey: apiKey.key, databaseUrl, modelsDir });
 
   const common = {
+    // The young generation and malloc arenas the Docker image sets too (processRuntimeEnv).
+    ...withProcessRuntimeEnv(process.env),
     NODE_ENV: 'development',
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,

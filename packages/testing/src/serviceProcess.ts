@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { processRuntimeEnv } from '@inferq/core/garbageCollection';
 import { repoRoot } from './testServices.ts';
 
 /**
@@ -20,13 +21,10 @@ export interface ServiceProcess {
 }
 
 /**
- * The runtime settings the Docker image gives every process (see the Dockerfile); `--api-env` /
- * `--worker-env` override them.
+ * The runtime settings every platform process starts with, as `pnpm start` and the Docker image
+ * start them (`processRuntimeEnv`); `--api-env` / `--worker-env` override them.
  */
-export const deploymentEnv: Record<string, string> = {
-  NODE_OPTIONS: '--max-semi-space-size=16',
-  MALLOC_ARENA_MAX: '2',
-};
+export const deploymentEnv: Record<string, string> = { ...processRuntimeEnv };
 
 async function waitReady(
   url: string,

@@ -25,12 +25,13 @@ export function countBuffersInHeapLimit(): void {
  * The runtime settings every platform process starts with, however it is launched: `pnpm start`
  * (apps/stack), the Docker image (its `ENV`, which a test keeps equal to this) and the
  * benchmarks. Node's own defaults are not the fast ones for these processes:
- * - `--max-semi-space-size=16`: left to itself, Node 24 grows the young generation to 64 MB
- *   (32 MB semi-spaces) on a machine with a few GB of memory. V8 then starts a full mark-compact
- *   whenever the old generation's headroom falls below the young generation's size; with the
- *   API's 50-odd MB of live heap that is every half second under load (`pnpm bench e2e`: 29
- *   mark-compacts in 30 s against 6, and its GC threads 1.3 ms of CPU a job against 0.5). 16 MB
- *   semi-spaces also let per-request objects die young instead of filling the old space.
+ * - `--max-semi-space-size=16`: left to itself, Node 24 sizes semi-spaces from the machine's
+ *   memory, and grows the young generation to 64 MB (32 MB semi-spaces) on a 24 GiB one. V8
+ *   starts a full mark-compact whenever the old generation's headroom falls below the young
+ *   generation's size; with the API's 50-odd MB of live heap that was every half second under
+ *   `pnpm bench e2e` (29 mark-compacts in the API's 35 s against 6, its GC threads 1.3 ms of CPU
+ *   a job against 0.5). 16 MB still lets per-request objects die young instead of filling the
+ *   old space.
  * - `MALLOC_ARENA_MAX=2`: two malloc arenas keep glibc from fragmenting sharp's and libjpeg's
  *   thread allocations: over 10,000 jobs the API ends at ~300 MiB and a worker at ~310 MiB
  *   instead of ~390 and ~405 (`pnpm bench memory`).

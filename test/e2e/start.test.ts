@@ -103,15 +103,25 @@ function descendants(pid: number): Array<{ pid: number; cmdline: string; environ
   const found: Array<{ pid: number; cmdline: string; environ: Record<string, string> }> = [];
   const read = (file: string) => readFileSync(file, 'utf8').split('\0').filter(Boolean);
   const walk = (parent: number) => {
-    for (const child of readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').split(' ').filter(Boolean)) {
+    let children: string[];
+    try {
+      children = read(`/proc/${parent}/task/${parent}/children`).join('').split(' ').filter(Boolean);
+    } catch {
+      return; // gone meanwhile
+    }
+    for (const child of children) {
       const childPid = Number(child);
-      const environ = Object.fromEntries(
-        read(`/proc/${childPid}/environ`).map((entry) => [
-          entry.slice(0, entry.indexOf('=')),
-          entry.slice(entry.indexOf('=') + 1),
-        ]),
-      );
-      found.push({ pid: childPid, cmdline: read(`/proc/${childPid}/cmdline`).join(' '), environ });
+      try {
+        const environ = Object.fromEntries(
+          read(`/proc/${childPid}/environ`).map((entry) => [
+            entry.slice(0, entry.indexOf('=')),
+            entry.slice(entry.indexOf('=') + 1),
+          ]),
+        );
+        found.push({ pid: childPid, cmdline: read(`/proc/${childPid}/cmdline`).join(' '), environ });
+      } catch {
+        continue; // a short-lived child that exited between the two reads
+      }
       walk(childPid);
     }
   };

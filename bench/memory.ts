@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { processRuntimeEnv } from '@inferq/core/garbageCollection';
 import { benchImage } from './lib/benchImage.ts';
 import { closedLoop, HttpClient, waitForJob } from './lib/loadClient.ts';
-import { deploymentEnv } from '@inferq/testing';
 import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers } from './lib/platformRun.ts';
 import { machineLoad, rssMiB } from './lib/procStat.ts';
@@ -70,7 +70,7 @@ if (!checkpoints.includes(jobs)) checkpoints.push(jobs);
 const snapshotDir = values['heap-snapshots'] ? path.resolve(values['heap-snapshots']) : undefined;
 if (snapshotDir) mkdirSync(snapshotDir, { recursive: true });
 const snapshotEnv: Record<string, string> = snapshotDir
-  ? { NODE_OPTIONS: `${deploymentEnv.NODE_OPTIONS} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` }
+  ? { NODE_OPTIONS: `${processRuntimeEnv.NODE_OPTIONS} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` }
   : {};
 let report;
 try {

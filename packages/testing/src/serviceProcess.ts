@@ -20,12 +20,6 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
-/**
- * The runtime settings every platform process starts with, as `pnpm start` and the Docker image
- * start them (`processRuntimeEnv`); `--api-env` / `--worker-env` override them.
- */
-export const deploymentEnv: Record<string, string> = { ...processRuntimeEnv };
-
 async function waitReady(
   url: string,
   readyPath: string,
@@ -75,7 +69,8 @@ export async function startService(options: {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       WEBHOOK_SECRET_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-      ...deploymentEnv,
+      // As `pnpm start` and the Docker image start them; `--api-env` / `--worker-env` override them.
+      ...processRuntimeEnv,
       ...options.env,
     },
     stdio: ['ignore', fd, fd],

@@ -21,14 +21,12 @@
 // prints every run and the median of each figure over them: on a shared machine whose ceiling
 // moves from minute to minute, one run's ratio can be off by a third.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '@inferq/testing';
-import sharp from 'sharp';
 import { jpegDecoderName } from '@inferq/images';
-import { photoLikeImage } from '@inferq/images/testing';
+import { benchPhotos } from './lib/benchImage.ts';
 import { multipartImage } from './lib/loadClient.ts';
 import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers, coresRow, runClosedLoad, syscallsRow, type LoadRunResult } from './lib/platformRun.ts';
@@ -83,42 +81,6 @@ console.log(
 function jpegDecoderOf(role: 'api' | 'worker'): string {
   const asked = envFlag(values[`${role}-env`]).JPEG_DECODER;
   return asked === 'sharp' ? 'sharp' : jpegDecoderName();
-}
-
-/** The photos clients send, each also written under bench-results/ for the bare pipeline's processes to read. */
-async function benchPhotos(source: string, size: string): Promise<Array<{ file: string; bytes: Buffer }>> {
-  let originals: Buffer[];
-  if (source === 'synthetic') originals = [await photoLikeImage(1024, 768, 'jpeg')];
-  else {
-    const dir =
-      source === 'fixtures' ? path.join(repoRoot, 'packages/inference/test/fixtures/photos') : path.resolve(source);
-    originals = readdirSync(dir)
-      .filter((name) => /\.(jpe?g|png|webp)$/i.test(name))
-      .sort()
-      .map((name) => readFileSync(path.join(dir, name)));
-    if (originals.length === 0) throw new Error(`no JPEG, PNG or WebP files in ${dir}`);
-  }
-  const match = /^(\d+)x(\d+)$/.exec(size);
-  if (!match && size !== 'native') throw new Error(`--image must look like 1024x768 or be native, got ${size}`);
-  const out = path.join(
-    repoRoot,
-    'bench-results',
-    `photos-${source === 'fixtures' || source === 'synthetic' ? source : 'dir'}-${size}`,
-  );
-  mkdirSync(out, { recursive: true });
-  return Promise.all(
-    originals.map(async (original, i) => {
-      const bytes = match
-        ? await sharp(original)
-            .resize(Number(match[1]), Number(match[2]), { fit: 'fill' })
-            .jpeg({ quality: 90 })
-            .toBuffer()
-        : original;
-      const file = path.join(out, `${i}.img`);
-      writeFileSync(file, bytes);
-      return { file, bytes };
-    }),
-  );
 }
 
 interface E2eRow {

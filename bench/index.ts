@@ -131,6 +131,11 @@ const benchmarks: Record<string, { file: string; about: string }> = {
     about:
       'tensor models over /v2: requests/s and p50/p99 sync and respond-async beside raw ONNX Runtime; platform CPU per tensor job beside BullMQ add',
   },
+  decode: {
+    file: 'decode.ts',
+    about:
+      "the worker's exact JPEG decode against DCT-domain 1/2 and 1/4 and libjpeg's fast IDCT and upsampling, on real photos: CPU ms per photo and how far the model's scores move",
+  },
   raw: {
     file: 'raw.ts',
     about: "raw model limit: images/s of the worker's model and backend at batch sizes 1-32, 1 and 2 processes",

@@ -7,4 +7,10 @@ export * from './modelInput.ts';
 export * from './imageEnd.ts';
 export * from './imageMetadata.ts';
 export * from './thumbnail.ts';
-export { jpegDecoderName, useJpegDecoder, type JpegDecoderChoice } from './turboJpeg.ts';
+export {
+  jpegDecoderName,
+  jpegFastPath,
+  useJpegDecoder,
+  type JpegDecoderChoice,
+  type JpegFastPathOptions,
+} from './turboJpeg.ts';

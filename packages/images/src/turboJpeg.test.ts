@@ -214,13 +214,36 @@ describeFast('JPEG decoding through libjpeg-turbo', () => {
     }
   });
 
-  it('decodes at 1/8 of each side, rounded up', async () => {
+  it('decodes at 1/8, 1/4 and 1/2 of each side, rounded up', async () => {
     const jpeg = await sharp(await photoLikeImage(640, 480))
       .resize(333, 517, { fit: 'fill' })
       .jpeg()
       .toBuffer();
-    const outcome = await jpegFastPath(jpeg, { maxPixels: 1e8, shrink: 8 }, (pixels) => [pixels.width, pixels.height]);
-    expect(outcome).toEqual({ value: [42, 65], clean: true });
+    const sides = (shrink: 2 | 4 | 8) =>
+      jpegFastPath(jpeg, { maxPixels: 1e8, shrink }, (pixels) => [pixels.width, pixels.height]);
+    expect(await sides(8)).toEqual({ value: [42, 65], clean: true });
+    expect(await sides(4)).toEqual({ value: [84, 130], clean: true });
+    expect(await sides(2)).toEqual({ value: [167, 259], clean: true });
+  });
+
+  it("takes libjpeg's fast IDCT and upsampling only when asked, each changing some pixels by a few levels", async () => {
+    const coffee = await readFile(path.join(photos, 'coffee.jpg'));
+    const decode = (fast?: { dct?: boolean; upsample?: boolean }) =>
+      jpegFastPath(coffee, { maxPixels: 1e8, ...(fast ? { fast } : {}) }, (pixels) => Buffer.from(pixels.data));
+    const exact = (await decode())!.value;
+    expect(exact.equals((await sharpRgb(coffee)).data)).toBe(true);
+    for (const fast of [{ dct: true }, { upsample: true }]) {
+      const pixels = (await decode(fast))!.value;
+      let changed = 0;
+      let largest = 0;
+      for (let i = 0; i < exact.length; i++) {
+        const difference = Math.abs(pixels[i]! - exact[i]!);
+        if (difference > 0) changed++;
+        largest = Math.max(largest, difference);
+      }
+      expect(changed, JSON.stringify(fast)).toBeGreaterThan(exact.length / 100);
+      expect(largest, JSON.stringify(fast)).toBeLessThan(64);
+    }
   });
 
   it('serves decodes in flight at once, each with its own pixels', async () => {

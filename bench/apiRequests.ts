@@ -1,12 +1,14 @@
 // API CPU per request, by kind: what each of the requests a job costs (the submit, the poll of
 // a finished job, an authenticated read) spends in the API process, with the workers idle or
 // stopped so that nothing else runs there. Closed loop, `--clients` at once, each kind in turn.
-//   pnpm bench requests [--clients 16] [--requests 4000]
+//   pnpm bench requests [--clients 16] [--requests 4000] [--image 32x32] [--photos fixtures|DIR]
+// The submits send a photo-like JPEG of `--image`'s size, or with `--photos` real photos at that
+// size (as `pnpm bench e2e` sends them), each client the next in turn.
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { benchImage } from './lib/benchImage.ts';
-import { closedLoop, HttpClient, waitForJob } from './lib/loadClient.ts';
+import { benchImage, benchPhotos } from './lib/benchImage.ts';
+import { closedLoop, HttpClient, multipartImage, waitForJob } from './lib/loadClient.ts';
 import { envFlag, startPlatform } from './lib/platform.ts';
 import { benchUsers } from './lib/platformRun.ts';
 import { CpuMeter, machineLoad } from './lib/procStat.ts';
@@ -20,13 +22,21 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '4000' },
     'api-env': { type: 'string' },
     only: { type: 'string' },
+    image: { type: 'string', default: '32x32' },
+    photos: { type: 'string' },
     'cpu-prof': { type: 'string' },
   },
 });
 const clients = Number(values.clients);
 const requests = Number(values.requests);
 const modelsDir = await createTinyModelRegistry();
-const image = await benchImage('32x32');
+const uploads = values.photos
+  ? (await benchPhotos(values.photos, values.image)).map(({ bytes }, i) =>
+      multipartImage(bytes, `photo-${i}.jpg`, 'image/jpeg'),
+    )
+  : [(await benchImage(values.image)).upload];
+let sent = 0;
+const nextUpload = () => uploads[sent++ % uploads.length]!;
 const services = await startBenchServices({});
 console.log(`API CPU per request: ${clients} clients, ${requests} requests a kind; ${machineLoad().uptime}`);
 const rows: Array<Record<string, string>> = [];
@@ -46,7 +56,7 @@ try {
     const finished = await Promise.all(
       users.map(async (user) => {
         const answer = await http.request<{ id: string }>('POST', '/v1/jobs', {
-          body: image.upload,
+          body: nextUpload(),
           headers: user.headers,
         });
         await waitForJob(http, answer.body.id, { headers: user.headers });
@@ -69,9 +79,9 @@ try {
           (await http.request('GET', `/v1/jobs/${finished[c]}?wait=20`, { headers: users[c]!.headers })).status,
       },
       {
-        kind: 'POST /v1/jobs (32x32 JPEG)',
+        kind: `POST /v1/jobs (${values.image} ${values.photos ? `${values.photos} photos` : 'JPEG'})`,
         send: async (c) =>
-          (await http.request('POST', '/v1/jobs', { body: image.upload, headers: users[c]!.headers })).status,
+          (await http.request('POST', '/v1/jobs', { body: nextUpload(), headers: users[c]!.headers })).status,
       },
     ];
     for (const { kind, send } of kinds.filter((entry) => !values.only || entry.kind.startsWith(values.only))) {

@@ -8,7 +8,7 @@
 //   pnpm bench decode [--photos fixtures|DIR] [--image 1024x768|native] [--model nsfw] [--rounds 30]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { alignCornersResize, inputScaling, jpegFastPath, type JpegFastPathOptions } from '@inferq/images';
+import { decodedRgbToInput, jpegFastPath, type JpegFastPathOptions } from '@inferq/images';
 import { loadModel, startOnnxRuntime, startTfjsBackend } from '@inferq/inference';
 import { imageInputOf, ModelRegistry } from '@inferq/models';
 import { repoRoot } from '@inferq/testing';
@@ -69,16 +69,7 @@ console.log(
 async function decodeToInput(bytes: Buffer, options: Omit<JpegFastPathOptions, 'maxPixels'>) {
   const cpu = process.cpuUsage();
   const decoded = await jpegFastPath(bytes, { maxPixels: 100_000_000, ...options }, (pixels) =>
-    alignCornersResize(
-      pixels.data,
-      pixels.width,
-      pixels.height,
-      3,
-      input.width,
-      input.height,
-      inputScaling(input),
-      pixels.orientation,
-    ),
+    decodedRgbToInput(pixels, input),
   );
   const used = process.cpuUsage(cpu);
   if (!decoded) throw new Error('libjpeg-turbo is not on this machine, or a photo is not a plain JPEG');

@@ -3,7 +3,7 @@ import { AppError } from '@inferq/core';
 import type { InputScale, ModelInput } from '@inferq/models';
 import { pngWithIccProfile } from './iccPng.ts';
 import { convertLines, IccTables } from './iccTables.ts';
-import { jpegFastPath } from './turboJpeg.ts';
+import { jpegFastPath, type DecodedRgb } from './turboJpeg.ts';
 
 /*
  * A model's input from an image, in one place: the API makes the pixels while it validates an
@@ -453,6 +453,27 @@ export interface ImageToInputOptions {
 }
 
 /**
+ * An aligned-corners RGB model input from decoded sRGB pixels (a libjpeg-turbo decode, as
+ * {@link imageToInput} makes it): the exact resize, read in the pixels' EXIF orientation, and the
+ * input's scaling.
+ */
+export function decodedRgbToInput(
+  pixels: Pick<DecodedRgb, 'data' | 'width' | 'height' | 'orientation'>,
+  input: ModelInput,
+): Float32Array {
+  return alignCornersResize(
+    pixels.data,
+    pixels.width,
+    pixels.height,
+    3,
+    input.width,
+    input.height,
+    inputScaling(input),
+    pixels.orientation,
+  );
+}
+
+/**
  * Turns encoded image bytes into one model input: decode the first frame, orient per EXIF, make
  * the model's pixels ({@link makeModelPixels}), then scale each value per `input.scale`. Returns
  * height × width × channels floats in row-major HWC order, the layout of an NHWC tensor.
@@ -476,16 +497,7 @@ export async function imageToInput(
         const { rows, columns } = alignCornersSampledLines(width, height, input.width, input.height, orientation);
         convertLines(pixels.data, width, rows, columns, pixels.iccTable);
       }
-      return alignCornersResize(
-        pixels.data,
-        pixels.width,
-        pixels.height,
-        3,
-        input.width,
-        input.height,
-        inputScaling(input),
-        pixels.orientation,
-      );
+      return decodedRgbToInput(pixels, input);
     }).catch(() => null);
     // Anything libjpeg warned about goes to sharp, whose answer (pixels or refusal) stands.
     if (fast?.clean) return fast.value;

@@ -79,8 +79,13 @@ describe('QueueAdmission with a blob store', () => {
     const blobs = new FileBlobStore(path.join(folder, 'cap'));
     const admission = new QueueAdmission({ admission: new JobAdmission(db), queue, blobs, maxQueuedJobs: 3 });
     const pending = Array.from({ length: 5 }, (_, i) => pendingFor(userId, Buffer.alloc(500 + i, i + 1)));
-    // One at a time, then four at once: the first group is on its way while the others' inputs are written.
-    const outcomes = await Promise.all(pending.map((one) => admission.admit(one)));
+    // One alone, then four in one group while the first is on its way: their inputs are written
+    // meanwhile. Both groups reserve room in the same tick, before the first job is queued. (Four
+    // single submits would make three groups, two at a time, and the third would reserve at a
+    // moment of its own: between a job's enqueue and its group's release that job counts twice,
+    // which refuses one more than the cap, as the reservation means to err.)
+    const [first, group] = [admission.admit(pending[0]!), admission.admitAll(pending.slice(1))];
+    const outcomes = [await first, ...(await group)];
     expect(outcomes.map((outcome) => outcome.outcome)).toEqual(['created', 'created', 'created', 'failed', 'failed']);
     expect(outcomes[3]).toMatchObject({ error: { code: 'QUEUE_FULL' } });
     // The cap's refusals wrote their inputs before they knew: those are gone again.

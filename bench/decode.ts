@@ -2,9 +2,10 @@
 // libjpeg's DCT-domain scaling to 1/2 and 1/4 of each side (smaller IDCTs, fewer pixels to convert
 // and resize; every Huffman symbol is still read), and its fast integer IDCT and chroma upsampling
 // by replication. For each: CPU ms per photo of the decode, the exact aligned-corners resize and the
-// scaling (all threads, one photo at a time, the median over the rounds), and how far each class's
-// score moves from the exact decode's, through the model. What a cheaper decode would save each
-// job, beside what it would cost the promise of scores within 0.01 of nsfwjs.
+// scaling (all threads, one photo at a time, the decodes taking turns; the median over the rounds),
+// and how far each class's score moves from the exact decode's, through the model. What a cheaper
+// decode would save each job, beside what it would cost the promise of scores within 0.01 of
+// nsfwjs (which the exact decode keeps).
 //   pnpm bench decode [--photos fixtures|DIR] [--image 1024x768|native] [--model nsfw] [--rounds 30]
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -83,35 +84,33 @@ interface DecodeRow {
   largestScoreMove: number;
   photosMovedOver001: number;
 }
-const rows: DecodeRow[] = [];
-let exactScores: number[][] = [];
-let exactMs = 0;
-for (const variant of variants) {
-  const msPerPhoto: number[] = [];
-  const scores: number[][] = [];
-  for (const bytes of photos) {
-    const times: number[] = [];
-    let pixels: Float32Array | undefined;
-    for (let round = 0; round < rounds; round++) {
+// Round by round, every decode of a photo in turn: the machine's drift falls on all of them alike.
+const times = variants.map(() => photos.map((): number[] => []));
+const scores: number[][][] = variants.map(() => []);
+for (const [p, bytes] of photos.entries()) {
+  for (let round = 0; round < rounds; round++) {
+    for (const [v, variant] of variants.entries()) {
       const made = await decodeToInput(bytes, variant.options);
-      times.push(made.ms);
-      pixels = made.pixels;
+      times[v]![p]!.push(made.ms);
+      if (round === rounds - 1) scores[v]![p] = (await model.predictBatch([made.pixels]))[0]!;
     }
-    msPerPhoto.push(median(times));
-    scores.push((await model.predictBatch([pixels!]))[0]!);
   }
-  const ms = msPerPhoto.reduce((sum, each) => sum + each, 0) / msPerPhoto.length;
-  if (rows.length === 0) [exactScores, exactMs] = [scores, ms];
+}
+const msOf = (v: number) => times[v]!.reduce((sum, each) => sum + median(each), 0) / photos.length;
+const exactMs = msOf(0);
+const rows: DecodeRow[] = variants.map((variant, v) => {
   // Per photo, the largest move of any class's score from the exact decode's.
-  const moves = scores.map((photo, p) => Math.max(...photo.map((score, c) => Math.abs(score - exactScores[p]![c]!))));
-  rows.push({
+  const moves = scores[v]!.map((photo, p) =>
+    Math.max(...photo.map((score, c) => Math.abs(score - scores[0]![p]![c]!))),
+  );
+  return {
     variant: variant.name,
-    msPerPhoto: ms,
-    savedMs: exactMs - ms,
+    msPerPhoto: msOf(v),
+    savedMs: exactMs - msOf(v),
     largestScoreMove: Math.max(...moves),
     photosMovedOver001: moves.filter((move) => move > 0.01).length,
-  });
-}
+  };
+});
 
 printTable(
   rows.map((row) => ({

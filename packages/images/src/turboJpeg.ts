@@ -335,7 +335,7 @@ export interface JpegFastPathOptions {
   /**
    * libjpeg's cheaper steps: its fast integer IDCT (`dct`) and chroma upsampling by replication
    * (`upsample`). The platform decodes without them, as sharp does: on nsfw they move scores by up
-   * to 0.06 and save at most 0.4 ms of a 1024×768 photo's 3 (`pnpm bench decode`). @defaultValue none
+   * to 0.06 and save at most 0.2 ms of a 1024×768 photo's 3 (`pnpm bench decode`). @defaultValue none
    */
   fast?: { dct?: boolean; upsample?: boolean };
   /**

@@ -1,5 +1,5 @@
 // The images clients send: photo-like JPEGs (gradients and noise, quality 85) from the shared
-// fixtures, so every run sends the same bytes.
+// fixtures, or real photos (benchPhotos), so every run sends the same bytes.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';

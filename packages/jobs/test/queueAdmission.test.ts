@@ -84,8 +84,8 @@ describe('QueueAdmission with a blob store', () => {
     // single submits would make three groups, two at a time, and the third would reserve at a
     // moment of its own: between a job's enqueue and its group's release that job counts twice,
     // which refuses one more than the cap, as the reservation means to err.)
-    const [first, group] = [admission.admit(pending[0]!), admission.admitAll(pending.slice(1))];
-    const outcomes = [await first, ...(await group)];
+    const [first, group] = await Promise.all([admission.admit(pending[0]!), admission.admitAll(pending.slice(1))]);
+    const outcomes = [first, ...group];
     expect(outcomes.map((outcome) => outcome.outcome)).toEqual(['created', 'created', 'created', 'failed', 'failed']);
     expect(outcomes[3]).toMatchObject({ error: { code: 'QUEUE_FULL' } });
     // The cap's refusals wrote their inputs before they knew: those are gone again.

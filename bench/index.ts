@@ -136,6 +136,11 @@ const benchmarks: Record<string, { file: string; about: string }> = {
     about:
       "the worker's exact JPEG decode against DCT-domain 1/2 and 1/4 and libjpeg's fast IDCT and upsampling, on real photos: CPU ms per photo and how far the model's scores move",
   },
+  'resize-graph': {
+    file: 'resizeGraph.ts',
+    about:
+      "the worker's aligned-corners resize and scaling in JavaScript against the same steps as ONNX nodes on ONNX Runtime, fed decoded 8-bit pixels: CPU ms per photo, input and score differences",
+  },
   raw: {
     file: 'raw.ts',
     about: "raw model limit: images/s of the worker's model and backend at batch sizes 1-32, 1 and 2 processes",

@@ -11,6 +11,7 @@ export {
   jpegDecoderName,
   jpegFastPath,
   useJpegDecoder,
+  type DecodedRgb,
   type JpegDecoderChoice,
   type JpegFastPathOptions,
 } from './turboJpeg.ts';

@@ -13,7 +13,9 @@ import {
   type ResolvedModel,
 } from '@inferq/models';
 import { importMnistModel } from '@inferq/training';
-import { imageToInput } from '@inferq/images';
+import { decodedRgbToInput, imageToInput } from '@inferq/images';
+import { alignCornersResizeModel } from '@inferq/testing';
+import sharp from 'sharp';
 import {
   decodeOutput,
   engineFor,
@@ -228,6 +230,37 @@ describe('the shipped models converted to ONNX (layersToOnnx)', () => {
     expect(maxDifference(await model.predictBatch(inputs), await reference.predictBatch(inputs))).toBeLessThanOrEqual(
       1e-4,
     );
+  });
+});
+
+describe("a model's resize as ONNX nodes (pnpm bench resize-graph)", () => {
+  it("gives the worker's input values from the decoded 8-bit pixels, on floats; rounded on 8-bit", async () => {
+    const input = imageInputOf(nsfw.manifest);
+    const sessions = await Promise.all(
+      (['cast first', 'resize first'] as const).map((order) =>
+        engines.onnx!.createSession(alignCornersResizeModel({ outW: 224, outH: 224, divisor: 255, order })),
+      ),
+    );
+    const largest = [0, 0];
+    for (const file of photos) {
+      const { data, info } = await sharp(await photo(file))
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      const worker = decodedRgbToInput({ data, width: info.width, height: info.height, orientation: 1 }, input);
+      for (const [s, { session, ort }] of sessions.entries()) {
+        const output = await session.run({ pixels: new ort.Tensor('uint8', data, [1, info.height, info.width, 3]) });
+        const values = output.input!.data as Float32Array;
+        expect(values.length).toBe(worker.length);
+        for (let i = 0; i < values.length; i++) largest[s] = Math.max(largest[s]!, Math.abs(values[i]! - worker[i]!));
+      }
+    }
+    for (const { session } of sessions) await session.release();
+    // Floats: the same sample points and weights, float32 rounding apart.
+    expect(largest[0]).toBeLessThan(1e-4);
+    // 8-bit: each value rounded to a whole level before the scaling, so off by up to about a level.
+    expect(largest[1]).toBeGreaterThan(1e-4);
+    expect(largest[1]).toBeLessThan(2 / 255);
   });
 });
 

@@ -262,3 +262,49 @@ export function tinyTextModel(): Uint8Array {
     output: [{ name: 'logits', type: T.FLOAT, dims: ['batch', 2] }],
   });
 }
+
+/**
+ * A model's aligned-corners resize and scaling as ONNX nodes: `pixels` UINT8 [1, height, width, 3]
+ * (decoded RGB, any size) → `input` FP32 [1, outH, outW, 3], each value `resized / divisor`. It is
+ * the worker's `decodedRgbToInput` (`@inferq/images`) as a graph, for measuring that step inside
+ * the model instead: `Resize` with `coordinate_transformation_mode = align_corners` is
+ * `tf.image.resizeBilinear(x, size, true)`. `order: 'cast first'` resizes floats, as the worker
+ * does; `'resize first'` resizes the 8-bit pixels and rounds each to a whole value before the cast
+ * (half the bytes read, and no longer the same values).
+ */
+export function alignCornersResizeModel(options: {
+  outW: number;
+  outH: number;
+  divisor: number;
+  order: 'cast first' | 'resize first';
+}): Uint8Array {
+  const { outW, outH, divisor, order } = options;
+  const A = onnx.AttributeProto.AttributeType;
+  const cast = (from: string, to: string) => ({
+    opType: 'Cast',
+    input: [from],
+    output: [to],
+    attribute: [{ name: 'to', type: A.INT, i: T.FLOAT }],
+  });
+  const resize = (from: string, to: string) => ({
+    opType: 'Resize',
+    // Inputs: X, roi (unused), scales (unused), sizes.
+    input: [from, '', '', 'sizes'],
+    output: [to],
+    attribute: [
+      { name: 'mode', type: A.STRING, s: new TextEncoder().encode('linear') },
+      { name: 'coordinate_transformation_mode', type: A.STRING, s: new TextEncoder().encode('align_corners') },
+    ],
+  });
+  return model('align-corners-resize', {
+    node: [
+      ...(order === 'cast first'
+        ? [cast('pixels', 'wide'), resize('wide', 'resized')]
+        : [resize('pixels', 'narrow'), cast('narrow', 'resized')]),
+      { opType: 'Div', input: ['resized', 'divisor'], output: ['input'] },
+    ],
+    initializer: [int64s('sizes', [4], [1, outH, outW, 3]), floats('divisor', [], [divisor])],
+    input: [{ name: 'pixels', type: T.UINT8, dims: [1, 'height', 'width', 3] }],
+    output: [{ name: 'input', type: T.FLOAT, dims: [1, outH, outW, 3] }],
+  });
+}

@@ -7,26 +7,13 @@
 // decode would save each job, beside what it would cost the promise of scores within 0.01 of
 // nsfwjs (which the exact decode keeps).
 //   pnpm bench decode [--photos fixtures|DIR] [--image 1024x768|native] [--model nsfw] [--rounds 30]
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodedRgbToInput, jpegFastPath, type JpegFastPathOptions } from '@inferq/images';
-import { loadModel, startOnnxRuntime, startTfjsBackend } from '@inferq/inference';
-import { imageInputOf, ModelRegistry } from '@inferq/models';
-import { repoRoot } from '@inferq/testing';
-import sharp from 'sharp';
-import { benchPhotos } from './lib/benchImage.ts';
+import { loadPhotoModel, photoModelOptions, plainJpegPhotos } from './lib/photoModel.ts';
 import { machineLoad } from './lib/procStat.ts';
 import { median, printTable, writeResults } from './lib/stats.ts';
 
-const { values } = parseArgs({
-  options: {
-    photos: { type: 'string', default: 'fixtures' },
-    image: { type: 'string', default: '1024x768' },
-    model: { type: 'string', default: 'nsfw' },
-    'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
-    rounds: { type: 'string', default: '30' },
-  },
-});
+const { values } = parseArgs({ options: photoModelOptions });
 const rounds = Math.max(1, Number(values.rounds));
 
 /** The worker's decode first: the others are measured against it. */
@@ -39,29 +26,8 @@ const variants: Array<{ name: string; options: Omit<JpegFastPathOptions, 'maxPix
   { name: 'fast IDCT and upsampling', options: { fast: { dct: true, upsample: true } } },
 ];
 
-const quiet = { info: () => {}, warn: () => {} };
-const { manifest, location } = await new ModelRegistry({ root: values['models-dir'] }).resolve(values.model);
-const input = imageInputOf(manifest);
-if (input.resizeKernel !== 'alignCorners' || input.channels !== 3)
-  throw new Error(`${values.model} does not take aligned-corners RGB pixels, the input this decode makes`);
-const model = await loadModel(location, manifest, {
-  engines: {
-    tfjs: await startTfjsBackend({ preferred: 'wasm', logger: quiet }),
-    onnx: await startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: quiet }),
-  },
-  engine: 'onnxruntime',
-});
-await model.warmUp([1]);
-
-// A photo the fast path does not take as it is (`--image native`: a PNG or WebP, a JPEG with an
-// ICC profile) is re-encoded as an sRGB JPEG of its own size: only a plain JPEG has these decodes.
-const photos = await Promise.all(
-  (await benchPhotos(values.photos, values.image)).map(async ({ bytes }) =>
-    (await jpegFastPath(bytes, { maxPixels: 100_000_000 }, () => true))
-      ? bytes
-      : sharp(bytes).toColourspace('srgb').jpeg({ quality: 90 }).toBuffer(),
-  ),
-);
+const { input, model } = await loadPhotoModel(values.model, values['models-dir']);
+const photos = (await plainJpegPhotos(values.photos, values.image)).map(({ bytes }) => bytes);
 console.log(
   `JPEG decode for ${values.model}: ${photos.length} ${values.photos} photos at ${values.image}, ${rounds} rounds; ${machineLoad().uptime}`,
 );

@@ -8,49 +8,23 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodedRgbToInput, jpegFastPath, type DecodedRgb } from '@inferq/images';
-import { loadModel, startOnnxRuntime, startTfjsBackend } from '@inferq/inference';
-import { imageInputOf, ModelRegistry } from '@inferq/models';
-import { alignCornersResizeModel, repoRoot } from '@inferq/testing';
-import sharp from 'sharp';
-import { benchPhotos } from './lib/benchImage.ts';
+import { alignCornersResizeModel } from '@inferq/testing';
+import { loadPhotoModel, photoModelOptions, plainJpegPhotos } from './lib/photoModel.ts';
 import { machineLoad } from './lib/procStat.ts';
 import { median, printTable, writeResults } from './lib/stats.ts';
 
-const { values } = parseArgs({
-  options: {
-    photos: { type: 'string', default: 'fixtures' },
-    image: { type: 'string', default: '1024x768' },
-    model: { type: 'string', default: 'nsfw' },
-    'models-dir': { type: 'string', default: path.join(repoRoot, 'models') },
-    rounds: { type: 'string', default: '30' },
-  },
-});
+const { values } = parseArgs({ options: photoModelOptions });
 const rounds = Math.max(1, Number(values.rounds));
 
-const quiet = { info: () => {}, warn: () => {} };
-const { manifest, location } = await new ModelRegistry({ root: values['models-dir'] }).resolve(values.model);
-const input = imageInputOf(manifest);
+const { input, model, onnx } = await loadPhotoModel(values.model, values['models-dir']);
 const divisor = input.scale.mode === 'divide' ? input.scale.divisor : Number.NaN;
-if (input.resizeKernel !== 'alignCorners' || input.channels !== 3 || input.channelOrder !== 'rgb' || !(divisor > 0))
-  throw new Error(
-    `${values.model} does not take aligned-corners RGB pixels divided by a constant, what this graph makes`,
-  );
-const onnx = await startOnnxRuntime({ preferred: 'cpu', intraOpThreads: 1, logger: quiet });
-if (!onnx) throw new Error('ONNX Runtime does not start on this machine');
-const model = await loadModel(location, manifest, {
-  engines: { tfjs: await startTfjsBackend({ preferred: 'wasm', logger: quiet }), onnx },
-  engine: 'onnxruntime',
-});
-await model.warmUp([1]);
+if (input.channelOrder !== 'rgb' || !(divisor > 0))
+  throw new Error(`${values.model} does not take RGB pixels divided by a constant, what this graph makes`);
 
-// Each photo decoded once, exactly as the worker decodes it (a photo the fast path does not take
-// is re-encoded as an sRGB JPEG of its own size first); the designs then start from its pixels.
+// Each photo decoded once, exactly as the worker decodes it; the designs then start from its pixels.
 const photos: DecodedRgb[] = [];
-for (const { file, bytes } of await benchPhotos(values.photos, values.image)) {
-  const jpeg = (await jpegFastPath(bytes, { maxPixels: 100_000_000 }, () => true))
-    ? bytes
-    : await sharp(bytes).toColourspace('srgb').jpeg({ quality: 90 }).toBuffer();
-  const decoded = await jpegFastPath(jpeg, { maxPixels: 100_000_000 }, (pixels) => ({
+for (const { file, bytes } of await plainJpegPhotos(values.photos, values.image)) {
+  const decoded = await jpegFastPath(bytes, { maxPixels: 100_000_000 }, (pixels) => ({
     ...pixels,
     data: Buffer.from(pixels.data.subarray(0, pixels.width * pixels.height * 3)),
   }));

@@ -330,7 +330,7 @@ export interface DecodedRgb {
 export interface JpegFastPathOptions {
   /** Refuse (null) images with more pixels than this before decoding. */
   maxPixels: number;
-  /** DCT-domain scaling: 8 decodes at 1/8 of each side, 2 at 1/2 (every Huffman symbol still read). @defaultValue 1 */
+  /** DCT-domain scaling: 8, 4 or 2 decodes at 1/8, 1/4 or 1/2 of each side (every Huffman symbol still read). @defaultValue 1 */
   shrink?: 1 | 2 | 4 | 8;
   /**
    * libjpeg's cheaper steps: its fast integer IDCT (`dct`) and chroma upsampling by replication

@@ -236,9 +236,11 @@ describe('the shipped models converted to ONNX (layersToOnnx)', () => {
 describe("a model's resize as ONNX nodes (pnpm bench resize-graph)", () => {
   it("gives the worker's input values from the decoded 8-bit pixels, on floats; rounded on 8-bit", async () => {
     const input = imageInputOf(nsfw.manifest);
+    if (input.scale.mode !== 'divide') throw new Error('nsfw divides its pixels by a constant');
+    const { divisor } = input.scale;
     const sessions = await Promise.all(
       (['cast first', 'resize first'] as const).map((order) =>
-        engines.onnx!.createSession(alignCornersResizeModel({ outW: 224, outH: 224, divisor: 255, order })),
+        engines.onnx!.createSession(alignCornersResizeModel({ outW: input.width, outH: input.height, divisor, order })),
       ),
     );
     const largest = [0, 0];

@@ -3,7 +3,9 @@
  * for many items at once. Nothing waits for a timer: an item that arrives while no group is being
  * written starts one at once, alone; items that arrive while a group is being written gather and
  * go together in the next. Under light load each item costs what it did alone; under heavy load
- * the per-group costs (a transaction, a round trip) are shared by everyone in the group.
+ * the per-group costs (a transaction, a round trip) are shared by everyone in the group. With
+ * `ownerOf`, one owner's items are in one group being written at a time, and the other groups
+ * take the other owners' items meanwhile.
  */
 export interface GroupCommitOptions<T, R> {
   /**
@@ -15,6 +17,13 @@ export interface GroupCommitOptions<T, R> {
   maxGroupSize?: number;
   /** Groups written at once. @defaultValue 1 */
   concurrency?: number;
+  /**
+   * The owner of an item: items of one owner are never in two groups being written at once (a
+   * group that would take one waits its turn while another group holds that owner). Where the
+   * work serializes owners anyway (a lock per owner), a group of several owners would otherwise
+   * wait for the group ahead that holds one of them. @defaultValue none: any item in any group
+   */
+  ownerOf?: (item: T) => string;
 }
 
 interface Pending<T, R> {
@@ -27,13 +36,17 @@ export class GroupCommit<T, R> {
   readonly #run: (items: T[]) => Promise<R[]>;
   readonly #maxGroupSize: number;
   readonly #concurrency: number;
+  readonly #ownerOf: ((item: T) => string) | undefined;
   #waiting: Array<Pending<T, R>> = [];
   #running = 0;
+  /** Owners with items in a group being written (one group each). */
+  readonly #busy = new Set<string>();
 
   constructor(options: GroupCommitOptions<T, R>) {
     this.#run = options.run;
     this.#maxGroupSize = options.maxGroupSize ?? 64;
     this.#concurrency = options.concurrency ?? 1;
+    this.#ownerOf = options.ownerOf;
     if (!Number.isInteger(this.#maxGroupSize) || this.#maxGroupSize < 1)
       throw new RangeError('maxGroupSize must be an integer >= 1');
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1)
@@ -67,13 +80,29 @@ export class GroupCommit<T, R> {
 
   #drain(): void {
     while (this.#running < this.#concurrency && this.#waiting.length > 0) {
-      const group = this.#waiting.splice(0, this.#maxGroupSize);
+      const ownerOf = this.#ownerOf;
+      const group = ownerOf ? this.#takeFree(ownerOf) : this.#waiting.splice(0, this.#maxGroupSize);
+      if (group.length === 0) return; // every waiting item's owner is in a group being written
+      const owners = new Set(ownerOf ? group.map((pending) => ownerOf(pending.item)) : []);
+      for (const owner of owners) this.#busy.add(owner);
       this.#running++;
-      void this.#write(group);
+      void this.#write(group, owners);
     }
   }
 
-  async #write(group: Array<Pending<T, R>>): Promise<void> {
+  /** The next group, in arrival order, of items whose owners no group being written holds. */
+  #takeFree(ownerOf: (item: T) => string): Array<Pending<T, R>> {
+    const group: Array<Pending<T, R>> = [];
+    const left: Array<Pending<T, R>> = [];
+    for (const pending of this.#waiting) {
+      if (group.length < this.#maxGroupSize && !this.#busy.has(ownerOf(pending.item))) group.push(pending);
+      else left.push(pending);
+    }
+    this.#waiting = left;
+    return group;
+  }
+
+  async #write(group: Array<Pending<T, R>>, owners: ReadonlySet<string>): Promise<void> {
     try {
       const results = await this.#run(group.map((pending) => pending.item));
       if (results.length !== group.length)
@@ -83,6 +112,7 @@ export class GroupCommit<T, R> {
       for (const pending of group) pending.reject(error);
     } finally {
       this.#running--;
+      for (const owner of owners) this.#busy.delete(owner);
       this.#drain();
     }
   }

@@ -44,6 +44,33 @@ describe('GroupCommit', () => {
     expect(await all).toEqual([10, 20, 30, 40, 50]);
   });
 
+  it("never writes one owner's items in two groups at once, so another owner's item need not wait behind them", async () => {
+    const { groups, finishers, run } = heldRuns();
+    // Items below 10 are one user's flood, the others another user's.
+    const commit = new GroupCommit({ run, concurrency: 2, ownerOf: (item: number) => (item < 10 ? 'flood' : 'other') });
+    const flood = [commit.submit(1), commit.submit(2), commit.submit(3)];
+    // The flood's 2 and 3 wait for its group, though a second group could start.
+    expect(groups).toEqual([[1]]);
+    expect(commit.waiting).toBe(2);
+    // Another user's item starts at once beside it.
+    const other = commit.submit(11);
+    expect(groups).toEqual([[1], [11]]);
+    const later = commit.submit(4);
+    finishers.shift()!(); // [1] is written: the flood's next group takes its waiting items, in order
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(groups).toEqual([[1], [11], [2, 3, 4]]);
+    const afterward = commit.submit(5);
+    finishers.shift()!(); // [11] is written: a group is free, but the flood's is still being written
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(groups).toEqual([[1], [11], [2, 3, 4]]);
+    expect(commit.waiting).toBe(1);
+    finishers.shift()!();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(groups).toEqual([[1], [11], [2, 3, 4], [5]]);
+    finishers.shift()!();
+    expect(await Promise.all([...flood, other, later, afterward])).toEqual([10, 20, 30, 110, 40, 50]);
+  });
+
   it('fails every item of a failed group and goes on with the next', async () => {
     let calls = 0;
     const commit = new GroupCommit<number, number>({

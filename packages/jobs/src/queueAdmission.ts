@@ -82,10 +82,14 @@ export class QueueAdmission {
 
   constructor(options: QueueAdmissionOptions) {
     this.#options = options;
-    // Two groups at once: one can be enqueueing while the next is in its transaction.
+    // Two groups at once: one can be enqueueing while the next is in its transaction. One user's
+    // admissions are in one group at a time: the transaction takes a lock per user, so a second
+    // group holding that user would wait for the first's commit, and with it every other user in
+    // it. A user's flood then keeps to one group, and the others' submits go in the other.
     this.#admissions = new GroupCommit({
       maxGroupSize: options.maxAdmissionGroup ?? 128,
       concurrency: 2,
+      ownerOf: (pending) => pending.request.job.userId.toLowerCase(),
       run: (group) => this.#admitGroup(group),
     });
   }

@@ -11,6 +11,10 @@
 //     refused, and their p99 beside the flood as a ratio of their p99 alone;
 //  4. idle burst: one pro user sends --idle-burst submits at once (Promise.all, as scripts do) to
 //     an idle server; how many were accepted.
+// Each phase that is measured alone (the steady pro user, its bursts) and the bursts beside the
+// flood start once the workers have drained every job before them: left running, the steady
+// flood's backlog (thousands of jobs) was still being worked off during the bursts alone, and
+// their p99, the ratio's reference, moved from 42 to 150 ms between runs of the same code.
 // Admission is fair queuing: one user alone may use the whole API, and under contention each
 // active user gets an equal turn; the pro user's p99 beside the flood is printed as a ratio of
 // its p99 alone.
@@ -27,6 +31,8 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { inFlightStatusesSql } from '@inferq/db';
 import { benchImage } from './lib/benchImage.ts';
 import { outcome } from './lib/floodChild.ts';
 import { FloodProcess } from './lib/floodProcess.ts';
@@ -104,6 +110,8 @@ const burst: { pro: Statuses; flood: Statuses; proMs: number[]; aloneMs: number[
   aloneMs: [],
 };
 const idle: Statuses = {};
+/** Milliseconds each phase waited for the jobs before it to be done, by phase. */
+const drains: Record<string, number> = {};
 try {
   const platform = await startPlatform({
     services,
@@ -136,6 +144,25 @@ try {
       upload: floodImage.upload,
       connections: floodClients,
     });
+    /** Waits until no job is queued or running, so that what comes next has the machine to itself. */
+    const drain = async (phase: string) => {
+      const started = performance.now();
+      const db = new pg.Client({ connectionString: services.databaseUrl });
+      await db.connect();
+      try {
+        for (;;) {
+          const { rows } = await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM jobs WHERE status IN (${inFlightStatusesSql})`,
+          );
+          if (rows[0]!.n === 0) break;
+          if (performance.now() - started > 120_000) throw new Error(`${rows[0]!.n} jobs still in flight after 120 s`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      } finally {
+        await db.end();
+      }
+      drains[phase] = performance.now() - started;
+    };
     const submit = (upload: MultipartBody, headers: Record<string, string>) =>
       https[next++ % https.length]!.request('POST', '/v1/jobs', { body: upload, headers, timeoutMs: 10_000 });
 
@@ -154,6 +181,7 @@ try {
       const floodStatuses: Statuses = {};
       const latencies: number[] = [];
       let timeouts = 0;
+      if (!flooding) await drain(name);
       if (flooding) {
         await flooder.flood(floodClients);
         await new Promise((resolve) => setTimeout(resolve, 500)); // the flood is under way
@@ -198,10 +226,12 @@ try {
         return answer;
       });
     // The pro user's burst alone first: the reference its burst beside the flood is read against.
+    await drain('burst alone');
     for (let round = 0; round < rounds; round++) {
       await Promise.all(proBurstOf(burst.aloneMs));
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+    await drain('burst beside the flood');
     await pinPostgres();
     for (let round = 0; round < rounds; round++) {
       const { answered } = await flooder.burst(floodClients);
@@ -261,6 +291,11 @@ console.log(
   `pro burst p99 beside the flood / alone: ${(burstMs.p99 / burstAloneMs.p99).toFixed(2)}× (${formatMs(burstMs.p99)} / ${formatMs(burstAloneMs.p99)})`,
 );
 console.log(`idle burst of ${idleBurst} submits from one pro user: ${show(idle)}`);
+console.log(
+  `waited for the jobs before each phase to be done: ${Object.entries(drains)
+    .map(([phase, ms]) => `${phase} ${formatMs(ms)}`)
+    .join(', ')}`,
+);
 console.log(`load average: ${before.load1} before, ${after.load1} after`);
 const file = writeResults('fairness', {
   rate,
@@ -275,6 +310,7 @@ const file = writeResults('fairness', {
   apiCpus: apiCpus ?? null,
   phases,
   burst,
+  drains,
   load: { before, after },
 });
 console.log(`wrote ${file}`);

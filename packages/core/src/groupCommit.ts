@@ -80,23 +80,28 @@ export class GroupCommit<T, R> {
 
   #drain(): void {
     while (this.#running < this.#concurrency && this.#waiting.length > 0) {
-      const ownerOf = this.#ownerOf;
-      const group = ownerOf ? this.#takeFree(ownerOf) : this.#waiting.splice(0, this.#maxGroupSize);
+      const owners = new Set<string>();
+      const group = this.#ownerOf ? this.#takeFree(this.#ownerOf, owners) : this.#waiting.splice(0, this.#maxGroupSize);
       if (group.length === 0) return; // every waiting item's owner is in a group being written
-      const owners = new Set(ownerOf ? group.map((pending) => ownerOf(pending.item)) : []);
       for (const owner of owners) this.#busy.add(owner);
       this.#running++;
       void this.#write(group, owners);
     }
   }
 
-  /** The next group, in arrival order, of items whose owners no group being written holds. */
-  #takeFree(ownerOf: (item: T) => string): Array<Pending<T, R>> {
+  /**
+   * The next group, in arrival order, of items whose owners no group being written holds; their
+   * owners are added to `owners`.
+   */
+  #takeFree(ownerOf: (item: T) => string, owners: Set<string>): Array<Pending<T, R>> {
     const group: Array<Pending<T, R>> = [];
     const left: Array<Pending<T, R>> = [];
     for (const pending of this.#waiting) {
-      if (group.length < this.#maxGroupSize && !this.#busy.has(ownerOf(pending.item))) group.push(pending);
-      else left.push(pending);
+      const owner = ownerOf(pending.item);
+      if (group.length < this.#maxGroupSize && !this.#busy.has(owner)) {
+        group.push(pending);
+        owners.add(owner);
+      } else left.push(pending);
     }
     this.#waiting = left;
     return group;

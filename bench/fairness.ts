@@ -27,7 +27,7 @@
 // API is pinned to them, and everything else of the run (this process, the flood's, the workers,
 // Redis and this database's Postgres backends) to the other cores, as on a host where the API's
 // pods have cores reserved.
-//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 500] [--pro-burst 20] [--idle-burst 64] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--apis 1] [--api-cpus LIST] [--api-env K=V,…] [--cpu-prof DIR]
+//   pnpm bench fairness [--rate 20] [--seconds 10] [--flood 500] [--pro-burst 20] [--idle-burst 64] [--rounds 5] [--image 32x32] [--flood-image 32x32] [--apis 1] [--api-cpus LIST] [--api-env K=V,…] [--worker-env K=V,…] [--cpu-prof DIR]
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -60,6 +60,7 @@ const { values } = parseArgs({
     /** Write a V8 CPU profile of each process (node --cpu-prof) into this folder. */
     'cpu-prof': { type: 'string' },
     'api-env': { type: 'string' },
+    'worker-env': { type: 'string' },
   },
 });
 const rate = Number(values.rate);
@@ -119,7 +120,7 @@ try {
     defaultModel: tinyModelName,
     workers: Number(values.workers),
     queueName: `bench-${randomUUID()}`,
-    worker: { MAX_BATCH_SIZE: '32', WORKER_CONCURRENCY: '64' },
+    worker: { MAX_BATCH_SIZE: '32', WORKER_CONCURRENCY: '64', ...envFlag(values['worker-env']) },
     api: { TIER_OVERRIDES: tierOverrides, ...envFlag(values['api-env']) },
     apis: Number(values.apis),
     cpuProfileDir: values['cpu-prof'],

@@ -97,6 +97,11 @@ const benchmarks: Record<string, { file: string; about: string }> = {
     about:
       'storing only the image of an upload with a payload appended: cut at its end marker vs a sharp re-encode (JPEG, PNG, WebP)',
   },
+  blobstore: {
+    file: 'blobStore.ts',
+    about:
+      "a job input's write and read in the file blob store: blocking calls (the default up to BLOB_STORE_FILE_BLOCKING_MAX_BYTES) against the thread pool, CPU and wall µs per operation",
+  },
   validate: {
     file: 'validateCpu.ts',
     about:

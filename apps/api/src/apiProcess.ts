@@ -22,6 +22,17 @@ import {
   WorkerRegistry,
 } from '@inferq/queue';
 import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
+import { watchEventLoopLoad } from '@inferq/core/eventLoopLoad';
+
+/**
+ * Past this share of the last 100 ms busy, the API's event loop leaves the file blob store's
+ * calls to the thread pool. Blocking calls cost less CPU (a 130 kB input's write 441 µs against
+ * 809 through the pool: `pnpm bench blobstore`), which pays while the loop has time to spare
+ * (`pnpm bench e2e`: the loop 40–75% busy, 8% more jobs/s). A loop busy with a flood of submits
+ * (85–95%) is the API's bottleneck, and there the pool's threads do the calls on the other cores:
+ * blocking every write cost `pnpm bench fairness` 11% of the flood's accepted submits.
+ */
+const blockingLoopUtilization = 0.8;
 import { createTracing } from '@inferq/tracing';
 import { createApp } from './app.ts';
 import type { ApiEnv } from './env.ts';
@@ -156,7 +167,12 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   // Off (a shared no-op) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const tracing = createTracing({ serviceName: 'inferq-api', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
   const blobSettings = blobStoreSettingsFromEnv(env);
-  const blobs = blobSettings ? createBlobStore(blobSettings) : undefined;
+  // A file store's small blobs are written with blocking calls while the event loop has time to
+  // spare; a loop busy with a flood hands them to the thread pool (blockingLoopUtilization).
+  const loopLoad = watchEventLoopLoad();
+  const blobs = blobSettings
+    ? createBlobStore({ ...blobSettings, fileMayBlock: () => loopLoad.utilization() < blockingLoopUtilization })
+    : undefined;
   if (blobs) logger.info({ blobStore: blobs.location }, 'inputs are kept in the blob store');
   const services = buildApiServices({
     logger,
@@ -275,7 +291,7 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     },
     { name: 'account changes', close: () => accountChanges?.stop() },
     { name: 'postgres', close: () => db.$disconnect() },
-    { name: 'blob store', close: () => blobs?.close() },
+    { name: 'blob store', close: () => (loopLoad.stop(), blobs?.close()) },
   ];
   return { services, server, start, closers, close: () => closeInOrder(closers, 'close', logger) };
 }

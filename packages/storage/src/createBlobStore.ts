@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { BlobStore } from './blobStore.ts';
-import { FileBlobStore } from './fileBlobStore.ts';
+import { defaultBlockingMaxBytes, FileBlobStore } from './fileBlobStore.ts';
 import { S3BlobStore } from './s3BlobStore.ts';
 
 export interface BlobStoreSettings {
@@ -17,12 +17,20 @@ export interface BlobStoreSettings {
   secretAccessKey?: string | undefined;
   /** S3 only: path-style addressing (MinIO, local servers). @defaultValue false */
   forcePathStyle?: boolean | undefined;
+  /** file: only: blobs up to this size are written and read with blocking calls (FileBlobStoreOptions). @defaultValue 1 MiB */
+  fileBlockingMaxBytes?: number | undefined;
+  /** file: only: asked before each blocking call (FileBlobStoreOptions.mayBlock). @defaultValue always true */
+  fileMayBlock?: (() => boolean) | undefined;
 }
 
 /** The store a URL names: the filesystem driver for `file:`, the S3 driver for `s3:`. */
 export function createBlobStore(settings: BlobStoreSettings): BlobStore {
   const url = new URL(settings.url);
-  if (url.protocol === 'file:') return new FileBlobStore(fileURLToPath(url));
+  if (url.protocol === 'file:')
+    return new FileBlobStore(fileURLToPath(url), {
+      blockingMaxBytes: settings.fileBlockingMaxBytes,
+      ...(settings.fileMayBlock ? { mayBlock: settings.fileMayBlock } : {}),
+    });
   if (url.protocol === 's3:') {
     if (!url.hostname) throw new Error('BLOB_STORE_URL: an s3:// URL names its bucket (s3://bucket/prefix)');
     const credentials =
@@ -82,6 +90,14 @@ export const blobStoreEnvShape = {
     .describe(
       'S3 only: address the bucket in the path (endpoint/bucket/key), as MinIO and most self-hosted stores need.',
     ),
+  BLOB_STORE_FILE_BLOCKING_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(defaultBlockingMaxBytes)
+    .describe(
+      "file:// only: blobs up to this many bytes are written and read with blocking calls on the process's main thread instead of a trip through the thread pool for each step (open, write, close, rename): for a 130 kB input on a local disk, 441 µs of CPU a write instead of 809, and 99 µs a read instead of 325 (`pnpm bench blobstore`). Larger blobs go through the pool. The API blocks only while its event loop was less than 80% busy over the last 100 ms; under a flood of submits the pool's threads do the calls. 0: never block, for a folder on a network file system, where one call may wait on the network.",
+    ),
 };
 
 export interface BlobStoreEnv {
@@ -91,6 +107,7 @@ export interface BlobStoreEnv {
   BLOB_STORE_ACCESS_KEY_ID?: string | undefined;
   BLOB_STORE_SECRET_ACCESS_KEY?: string | undefined;
   BLOB_STORE_FORCE_PATH_STYLE: boolean;
+  BLOB_STORE_FILE_BLOCKING_MAX_BYTES?: number | undefined;
 }
 
 /**
@@ -113,5 +130,6 @@ export function blobStoreSettingsFromEnv(env: BlobStoreEnv): BlobStoreSettings |
     accessKeyId: env.BLOB_STORE_ACCESS_KEY_ID,
     secretAccessKey: env.BLOB_STORE_SECRET_ACCESS_KEY,
     forcePathStyle: env.BLOB_STORE_FORCE_PATH_STYLE,
+    fileBlockingMaxBytes: env.BLOB_STORE_FILE_BLOCKING_MAX_BYTES,
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,28 @@ import {
 
 const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
 
+/** The default of {@link FileBlobStoreOptions.blockingMaxBytes}. */
+export const defaultBlockingMaxBytes = 1024 * 1024;
+
+export interface FileBlobStoreOptions {
+  /**
+   * Blobs up to this many bytes are written and read with blocking calls on the calling thread;
+   * larger ones, and every other operation, go through libuv's thread pool. Each step of an
+   * asynchronous write or read (open, stat, read or write, close, rename) is a trip to a pool
+   * thread and back, with two wake-ups each. For a 130 kB input on a local disk that cost 809 µs
+   * of CPU a write and 325 µs a read, against 441 and 99 µs blocking (`pnpm bench blobstore`),
+   * which then hold the event loop for about as long. 0: never block (a folder on a network file system, where one call
+   * may wait on the network). @defaultValue {@link defaultBlockingMaxBytes} (1 MiB)
+   */
+  blockingMaxBytes?: number;
+  /**
+   * Asked before each blocking call; false sends that one through the pool. The API answers from
+   * its event loop's recent load, so that a loop with no time to spare hands the calls to the
+   * pool's threads. @defaultValue always true
+   */
+  mayBlock?: () => boolean;
+}
+
 /**
  * Blobs as files under one folder (the embedded default: `pnpm start` keeps them in its data
  * folder). Each write goes to a temporary name in the same folder and is renamed into place, so a
@@ -22,9 +45,15 @@ const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 
 export class FileBlobStore implements BlobStore {
   readonly kind = 'file' as const;
   readonly root: string;
+  /** Blobs up to this size are written and read with blocking calls (FileBlobStoreOptions). */
+  readonly blockingMaxBytes: number;
 
-  constructor(root: string) {
+  readonly #mayBlock: () => boolean;
+
+  constructor(root: string, options: FileBlobStoreOptions = {}) {
     this.root = path.resolve(root);
+    this.blockingMaxBytes = options.blockingMaxBytes ?? defaultBlockingMaxBytes;
+    this.#mayBlock = options.mayBlock ?? (() => true);
   }
 
   get location(): string {
@@ -38,6 +67,10 @@ export class FileBlobStore implements BlobStore {
   async put(key: string, body: Buffer): Promise<void> {
     const target = this.#path(key);
     const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.tmp`);
+    if (body.byteLength <= this.blockingMaxBytes && this.#mayBlock()) {
+      putBlocking(target, temporary, body);
+      return;
+    }
     try {
       try {
         await writeFile(temporary, body);
@@ -55,6 +88,10 @@ export class FileBlobStore implements BlobStore {
   }
 
   async get(key: string, options: { maxBytes?: number } = {}): Promise<Buffer | null> {
+    if (this.blockingMaxBytes > 0 && this.#mayBlock()) {
+      const read = getBlocking(this.#path(key), this.blockingMaxBytes, options.maxBytes);
+      if (read !== 'larger') return read;
+    }
     if (options.maxBytes === undefined) {
       // One readFile: no size to check first (the job path's inputs were bounded when written).
       try {
@@ -113,4 +150,50 @@ export class FileBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/** FileBlobStore.put with blocking calls: the same temporary name and rename. */
+function putBlocking(target: string, temporary: string, body: Buffer): void {
+  try {
+    try {
+      writeFileSync(temporary, body);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(temporary, body);
+    }
+    renameSync(temporary, target);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * FileBlobStore.get with blocking calls, for a file of at most `blockingMaxBytes`; 'larger' for a
+ * larger one (the caller reads it through the pool), null for none.
+ */
+function getBlocking(file: string, blockingMaxBytes: number, maxBytes: number | undefined): Buffer | null | 'larger' {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+  try {
+    const { size } = fstatSync(fd);
+    if (maxBytes !== undefined && size > maxBytes) throw new BlobTooLargeError(size, maxBytes);
+    if (size > blockingMaxBytes) return 'larger';
+    const bytes = Buffer.allocUnsafeSlow(size);
+    let length = 0;
+    while (length < size) {
+      const read = readSync(fd, bytes, length, size - length, length);
+      if (read === 0) break;
+      length += read;
+    }
+    return length === size ? bytes : bytes.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
 }

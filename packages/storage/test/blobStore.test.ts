@@ -1,9 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startS3Server, type S3Server } from '@inferq/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
+  blobStoreEnvShape,
+  blobStoreSettingsFromEnv,
   BlobTooLargeError,
   createBlobStore,
   FileBlobStore,
@@ -26,9 +29,11 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-const drivers: Array<[string, () => BlobStore]> = [
-  ['file', () => createBlobStore({ url: `file://${folder}/` })],
+const drivers: Array<[string, string, () => BlobStore]> = [
+  ['file', 'file', () => createBlobStore({ url: `file://${folder}/` })],
+  ['file (thread pool only)', 'file', () => createBlobStore({ url: `file://${folder}/`, fileBlockingMaxBytes: 0 })],
   [
+    's3',
     's3',
     () =>
       createBlobStore({
@@ -41,7 +46,7 @@ const drivers: Array<[string, () => BlobStore]> = [
   ],
 ];
 
-describe.each(drivers)('the %s driver', (kind, make) => {
+describe.each(drivers)('the %s driver', (_label, kind, make) => {
   it('writes, reads, lists and deletes blobs', async () => {
     const store = make();
     expect(store.kind).toBe(kind);
@@ -68,6 +73,87 @@ describe.each(drivers)('the %s driver', (kind, make) => {
     const store = make();
     await expect(store.put(key, Buffer.from('x'))).rejects.toThrow(/not a blob key/);
     await store.close();
+  });
+});
+
+describe('the file driver on both sides of its blocking limit', () => {
+  const limit = 64 * 1024;
+  const sizes = [0, 1, limit - 1, limit, limit + 1, 3 * limit + 17];
+
+  it.each([limit, 0])(
+    'writes and reads blobs whole and atomically (blocking up to %i bytes)',
+    async (blockingMaxBytes) => {
+      const store = createBlobStore({
+        url: `file://${folder}/limit-${blockingMaxBytes}/`,
+        fileBlockingMaxBytes: blockingMaxBytes,
+      });
+      expect((store as FileBlobStore).blockingMaxBytes).toBe(blockingMaxBytes);
+      for (const size of sizes) {
+        const key = inputBlobKey(`0b8f6b6e-8c8e-4d4e-9a53-5a0b0c${String(size).padStart(6, '0')}`);
+        const bytes = Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + size) % 256));
+        await store.put(key, bytes);
+        const read = await store.get(key);
+        expect(read?.byteLength).toBe(size);
+        expect(Buffer.compare(read!, bytes)).toBe(0);
+        expect((await store.get(key, { maxBytes: size }))?.byteLength).toBe(size);
+        if (size > 0) await expect(store.get(key, { maxBytes: size - 1 })).rejects.toBeInstanceOf(BlobTooLargeError);
+        // Replaced whole: a reader sees the new bytes, never a mix.
+        const again = Buffer.alloc(size, 0xab);
+        await store.put(key, again);
+        expect(Buffer.compare((await store.get(key))!, again)).toBe(0);
+      }
+      // Nothing but the blobs themselves is left in the folder (no temporary files).
+      expect((await store.list('inputs/')).length).toBe(sizes.length);
+      const files = await readdir(path.join(folder, `limit-${blockingMaxBytes}`, 'inputs'), { recursive: true });
+      expect(files.filter((name) => name.includes('.tmp'))).toEqual([]);
+      expect(await store.get(inputBlobKey('0b8f6b6e-8c8e-4d4e-9a53-5a0b0c9b1aff'))).toBeNull();
+      await store.close();
+    },
+  );
+
+  it('asks mayBlock before each blocking call, and gives the same bytes whatever it answers', async () => {
+    const answers = [true, false, true, false];
+    const asked: boolean[] = [];
+    const store = new FileBlobStore(path.join(folder, 'may-block'), {
+      blockingMaxBytes: limit,
+      mayBlock: () => {
+        const answer = answers[asked.length % answers.length]!;
+        asked.push(answer);
+        return answer;
+      },
+    });
+    const bytes = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 253));
+    const keys = [1, 2].map((i) => inputBlobKey(`0b8f6b6e-8c8e-4d4e-9a53-5a0b0c9b1a0${i}`));
+    for (const key of keys) await store.put(key, bytes);
+    for (const key of keys) expect(Buffer.compare((await store.get(key))!, bytes)).toBe(0);
+    expect(asked).toEqual(answers);
+    // Past the limit it is not asked: that size always goes through the pool.
+    await store.put(keys[0]!, Buffer.alloc(limit + 1, 1));
+    expect(asked.length).toBe(answers.length);
+  });
+
+  it('takes BLOB_STORE_FILE_BLOCKING_MAX_BYTES from the environment (1 MiB by default)', () => {
+    const schema = z.object(blobStoreEnvShape);
+    const of = (env: Record<string, string>) =>
+      createBlobStore(blobStoreSettingsFromEnv(schema.parse(env))!) as FileBlobStore;
+    expect(of({ BLOB_STORE_URL: `file://${folder}/` }).blockingMaxBytes).toBe(1024 * 1024);
+    expect(of({ BLOB_STORE_URL: `file://${folder}/`, BLOB_STORE_FILE_BLOCKING_MAX_BYTES: '0' }).blockingMaxBytes).toBe(
+      0,
+    );
+    expect(() => schema.parse({ BLOB_STORE_FILE_BLOCKING_MAX_BYTES: '-1' })).toThrow();
+  });
+
+  it('keeps the error of a folder it cannot write, and leaves no temporary file', async () => {
+    const blocked = path.join(folder, 'not-a-folder');
+    await writeFile(blocked, 'a file where the store expects a folder');
+    for (const blockingMaxBytes of [limit, 0]) {
+      const store = new FileBlobStore(blocked, { blockingMaxBytes });
+      await expect(
+        store.put(inputBlobKey('0b8f6b6e-8c8e-4d4e-9a53-5a0b0c9b1a01'), Buffer.alloc(10)),
+      ).rejects.toMatchObject({
+        code: 'ENOTDIR',
+      });
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import {
   SecretBox,
 } from '@inferq/accounts';
 import { closeInOrder, type ShutdownStep } from '@inferq/core/shutdown';
+import { watchEventLoopLoad } from '@inferq/core/eventLoopLoad';
 import { createDatabase, JobQueries, JobStats } from '@inferq/db';
 import { JobWaiter, OperatorService, RecentJobs, registryCatalog } from '@inferq/jobs';
 import { ModelRegistry } from '@inferq/models';
@@ -22,7 +23,13 @@ import {
   WorkerRegistry,
 } from '@inferq/queue';
 import { blobStoreSettingsFromEnv, createBlobStore } from '@inferq/storage';
-import { watchEventLoopLoad } from '@inferq/core/eventLoopLoad';
+import { createTracing } from '@inferq/tracing';
+import { createApp } from './app.ts';
+import type { ApiEnv } from './env.ts';
+import { isDashboardBuilt } from './http/dashboardStatic.ts';
+import { LiveEvents } from './liveEvents.ts';
+import { HttpServer } from './server.ts';
+import { buildApiServices, type ApiServices } from './services.ts';
 
 /**
  * Past this share of the last 100 ms busy, the API's event loop leaves the file blob store's
@@ -33,13 +40,6 @@ import { watchEventLoopLoad } from '@inferq/core/eventLoopLoad';
  * blocking every write cost `pnpm bench fairness` 11% of the flood's accepted submits.
  */
 const blockingLoopUtilization = 0.8;
-import { createTracing } from '@inferq/tracing';
-import { createApp } from './app.ts';
-import type { ApiEnv } from './env.ts';
-import { isDashboardBuilt } from './http/dashboardStatic.ts';
-import { LiveEvents } from './liveEvents.ts';
-import { HttpServer } from './server.ts';
-import { buildApiServices, type ApiServices } from './services.ts';
 
 /** The API process's pieces, built from its settings; `start()` subscribes and listens. */
 export interface ApiProcess {
@@ -169,9 +169,12 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   const blobSettings = blobStoreSettingsFromEnv(env);
   // A file store's small blobs are written with blocking calls while the event loop has time to
   // spare; a loop busy with a flood hands them to the thread pool (blockingLoopUtilization).
-  const loopLoad = watchEventLoopLoad();
+  const loopLoad = blobSettings?.url.startsWith('file:') ? watchEventLoopLoad() : undefined;
   const blobs = blobSettings
-    ? createBlobStore({ ...blobSettings, fileMayBlock: () => loopLoad.utilization() < blockingLoopUtilization })
+    ? createBlobStore({
+        ...blobSettings,
+        ...(loopLoad ? { fileMayBlock: () => loopLoad.utilization() < blockingLoopUtilization } : {}),
+      })
     : undefined;
   if (blobs) logger.info({ blobStore: blobs.location }, 'inputs are kept in the blob store');
   const services = buildApiServices({
@@ -291,7 +294,7 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
     },
     { name: 'account changes', close: () => accountChanges?.stop() },
     { name: 'postgres', close: () => db.$disconnect() },
-    { name: 'blob store', close: () => (loopLoad.stop(), blobs?.close()) },
+    { name: 'blob store', close: () => (loopLoad?.stop(), blobs?.close()) },
   ];
   return { services, server, start, closers, close: () => closeInOrder(closers, 'close', logger) };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -185,14 +185,7 @@ function getBlocking(file: string, blockingMaxBytes: number, maxBytes: number | 
     const { size } = fstatSync(fd);
     if (maxBytes !== undefined && size > maxBytes) throw new BlobTooLargeError(size, maxBytes);
     if (size > blockingMaxBytes) return 'larger';
-    const bytes = Buffer.allocUnsafeSlow(size);
-    let length = 0;
-    while (length < size) {
-      const read = readSync(fd, bytes, length, size - length, length);
-      if (read === 0) break;
-      length += read;
-    }
-    return length === size ? bytes : bytes.subarray(0, length);
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -74,7 +74,7 @@ const services = await startBenchServices({ sharedRedis: values['shared-redis'] 
 const before = machineLoad();
 const meanBytes = Math.round(photos.reduce((sum, photo) => sum + photo.bytes.length, 0) / photos.length);
 console.log(
-  `end to end: ${values.model} on ${values.engine}, ${photos.length} ${values.photos} photos at ${values.image} (${meanBytes} bytes on average), ${values.clients} clients, ${values.seconds} s per run; JPEG decoded by ${jpegDecoderOf('worker')} in the worker, ${jpegDecoderOf('api')} in the API (the bare pipeline: sharp); ${before.uptime}`,
+  `end to end: ${values.model} on ${values.engine}, ${photos.length} ${values.photos} photos at ${values.image} (${meanBytes} bytes on average), ${values.clients} clients, ${values.seconds} s per run; JPEG decoded by ${jpegDecoderOf('worker')} in the worker, ${jpegDecoderOf('api')} in the API (the bare pipeline: sharp); job inputs under ${path.dirname(services.blobDir)}; ${before.uptime}`,
 );
 
 /** The JPEG decoder a process of this run uses: sharp when its --*-env says so, else what this machine has. */

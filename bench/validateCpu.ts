@@ -1,11 +1,13 @@
 // CPU per upload of the API's image check (validateImage, packages/images), all threads counted
-// (process.cpuUsage: the main thread, libuv's pool and libvips' workers), beside its two libvips
-// calls alone: the header read (metadata) and the decode. `--parallel` checks run at once, as
-// concurrent submits would. No HTTP, no database.
+// (process.cpuUsage: the main thread, libuv's pool and libvips' workers) and the calling thread's
+// alone (what the event loop spends), beside its two libvips calls alone: the header read
+// (metadata) and the decode; then a JPEG's check (libjpeg-turbo at 1/8) on the calling thread
+// against a trip through libuv's pool (validateImage's way), by size. `--parallel` checks run at once, as concurrent submits would. No HTTP, no
+// database.
 //   pnpm bench validate [--images 3000] [--parallel 8]
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { decodeCostPerPixel, validateImage, type PixelSpec } from '@inferq/images';
+import { decodeCostPerPixel, jpegFastPath, validateImage, type PixelSpec } from '@inferq/images';
 import { photoLikeImage } from '@inferq/images/testing';
 import { printTable, writeResults } from './lib/stats.ts';
 
@@ -18,6 +20,7 @@ const rows: Array<Record<string, string>> = [];
 async function measure(image: string, step: string, count: number, run: () => Promise<unknown>): Promise<void> {
   for (let i = 0; i < Math.max(10, count / 10); i++) await run();
   const before = process.cpuUsage();
+  const beforeCaller = process.threadCpuUsage();
   const started = performance.now();
   let left = count;
   await Promise.all(
@@ -26,12 +29,14 @@ async function measure(image: string, step: string, count: number, run: () => Pr
     }),
   );
   const cpu = process.cpuUsage(before);
+  const caller = process.threadCpuUsage(beforeCaller);
   const wallMs = performance.now() - started;
   rows.push({
     image,
     step,
     'CPU ms/image': ((cpu.user + cpu.system) / 1000 / count).toFixed(3),
     'of it system': (cpu.system / 1000 / count).toFixed(3),
+    'calling thread': ((caller.user + caller.system) / 1000 / count).toFixed(3),
     'images/s': (count / (wallMs / 1000)).toFixed(0),
   });
 }
@@ -50,6 +55,17 @@ for (const [width, height] of [
     await measure(name, 'validateImage + 32×32 grey pixels', count, () => validateImage(bytes, {}, { pixels: tiny }));
   await measure(name, 'sharp metadata() alone', count, () => sharp(bytes, untrusted).metadata());
   await measure(name, 'sharp decode to raw alone', count, () => sharp(bytes, untrusted).raw().toBuffer());
+}
+// A JPEG's check on the calling thread or through the pool, by size: with checks in parallel the
+// pool's wake-ups are shared, and its cost to the calling thread stays below the decode's.
+for (const side of [32, 64, 128, 256]) {
+  const bytes = await photoLikeImage(side, side, 'jpeg');
+  const name = `JPEG ${side}×${side} (${bytes.length} B)`;
+  const count = Math.round(Number(values.images) / (side / 32));
+  for (const blocking of [true, false])
+    await measure(name, `JPEG check at 1/8, ${blocking ? 'on the calling thread' : 'through the pool'}`, count, () =>
+      jpegFastPath(bytes, { maxPixels: 1e8, shrink: 8, checkOnly: true, blocking }, () => true),
+    );
 }
 // CPU per pixel of a full decode by format, against JPEG's: the weights of decodeCostPerPixel
 // (packages/images), by which the decode queue counts an image's cost. The same photo-like

@@ -2,7 +2,7 @@
 // and by default a private redis-server of our own, so its CPU time and queue are ours alone
 // (the shared Redis also serves other people's test runs), and a blob store folder of the run's own.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -15,11 +15,13 @@ export interface BenchServices {
   redisUrl: string;
   queuePrefix: string;
   /**
-   * BLOB_STORE_URL for the run's API and workers: a folder of its own, on the disk that a process
-   * started with no BLOB_STORE_URL uses, removed by stop(). The run's database is dropped, so its
-   * job inputs would be orphans, and a folder that grows run after run slows later runs' writes.
+   * BLOB_STORE_URL for the run's API and workers: a folder of its own (see benchBlobParent),
+   * removed by stop(). The run's database is dropped, so its job inputs would be orphans, and a
+   * folder that grows run after run slows later runs' writes.
    */
   blobStoreUrl: string;
+  /** The folder that blobStoreUrl names. */
+  blobDir: string;
   /** Whether Redis is a private redis-server started for this run. */
   privateRedis: boolean;
   /** Pids of this database's Postgres backends right now. */
@@ -31,6 +33,31 @@ export interface BenchServices {
   /** Transactions committed or rolled back in this database so far (pg_stat_database; each lone statement is one). */
   postgresTransactions(): Promise<number>;
   stop(): Promise<void>;
+}
+
+/** Free bytes a tmpfs needs for the runs' job inputs to go there (a 15 s e2e run writes about 0.4 GB). */
+const tmpfsMinFreeBytes = 4 * 1024 ** 3;
+
+/**
+ * Where each run's blob folder is made: BENCH_BLOB_DIR when set, else /dev/shm when it is a tmpfs
+ * with room, else the temporary folder. Not a disk by default, because a run removes its inputs
+ * when it ends, thousands of files at once, and on ext4 without a journal (as on these machines)
+ * creating a file then skips every inode freed in the last 60 s, or 360 s while its inode table
+ * block is still dirty (`recently_deleted` in the kernel's ialloc.c), each skip a lookup: after the
+ * last run's cleanup, those lookups were a fifth of the next run's API CPU in a profile. That is
+ * the benches' own churn, not the platform's; the disk's own cost is `pnpm bench blobstore`'s.
+ */
+export function benchBlobParent(): string {
+  const asked = process.env.BENCH_BLOB_DIR;
+  if (asked) return asked;
+  try {
+    const fs = statfsSync('/dev/shm');
+    const tmpfsMagic = 0x01021994;
+    if (fs.type === tmpfsMagic && fs.bavail * fs.bsize >= tmpfsMinFreeBytes) return '/dev/shm';
+  } catch {
+    // no /dev/shm here
+  }
+  return tmpdir();
 }
 
 function hasRedisServer(): boolean {
@@ -54,12 +81,13 @@ export async function startBenchServices(options: { sharedRedis?: boolean } = {}
   const admin = new pg.Client({ connectionString: base.databaseUrl });
   await admin.connect();
   const info = new Redis(base.redisUrl, { maxRetriesPerRequest: 1 });
-  const blobDir = mkdtempSync(path.join(tmpdir(), 'inferq-bench-blobs-'));
+  const blobDir = mkdtempSync(path.join(benchBlobParent(), 'inferq-bench-blobs-'));
   return {
     databaseUrl: base.databaseUrl,
     redisUrl: base.redisUrl,
     queuePrefix: base.queuePrefix,
     blobStoreUrl: fileBlobStoreUrl(blobDir),
+    blobDir,
     privateRedis: redis !== undefined,
     async postgresPids() {
       // Our own monitoring connection is left out: it is the bench's, not the platform's.

@@ -32,12 +32,13 @@ import { HttpServer } from './server.ts';
 import { buildApiServices, type ApiServices } from './services.ts';
 
 /**
- * Past this share of the last 100 ms busy, the API's event loop leaves the file blob store's
- * calls to the thread pool. Blocking calls cost less CPU (a 130 kB input's write 441 µs against
- * 809 through the pool: `pnpm bench blobstore`), which pays while the loop has time to spare
- * (`pnpm bench e2e`: the loop 40–75% busy, 8% more jobs/s). A loop busy with a flood of submits
- * (85–95%) is the API's bottleneck, and there the pool's threads do the calls on the other cores:
- * blocking every write cost `pnpm bench fairness` 11% of the flood's accepted submits.
+ * Past this share of the last 100 ms busy, the API's event loop hands the file blob store's
+ * writes to its writer thread. Blocking calls cost less CPU in all (a 130 kB input's write 211 µs
+ * against 449 on the writer thread and 329 through the pool: `pnpm bench blobstore`), which pays
+ * while the loop has time to spare (`pnpm bench e2e`: the loop 40–75% busy, 8% more jobs/s than
+ * through the pool). A loop busy with a flood of submits (85–95%) is the API's bottleneck: there a
+ * write costs it 37 µs on the writer thread (one message there and back), against 78 µs through
+ * the pool (a trip a step) and the whole write blocking.
  */
 const blockingLoopUtilization = 0.8;
 
@@ -168,12 +169,18 @@ export function buildApiProcess(env: ApiEnv, logger: Logger): ApiProcess {
   const tracing = createTracing({ serviceName: 'inferq-api', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT });
   const blobSettings = blobStoreSettingsFromEnv(env);
   // A file store's small blobs are written with blocking calls while the event loop has time to
-  // spare; a loop busy with a flood hands them to the thread pool (blockingLoopUtilization).
+  // spare; a loop busy with a flood hands each write to the store's writer thread
+  // (blockingLoopUtilization).
   const loopLoad = blobSettings?.url.startsWith('file:') ? watchEventLoopLoad() : undefined;
   const blobs = blobSettings
     ? createBlobStore({
         ...blobSettings,
-        ...(loopLoad ? { fileMayBlock: () => loopLoad.utilization() < blockingLoopUtilization } : {}),
+        ...(loopLoad
+          ? {
+              fileMayBlock: () => loopLoad.utilization() < blockingLoopUtilization,
+              fileWriterThread: true,
+            }
+          : {}),
       })
     : undefined;
   if (blobs) logger.info({ blobStore: blobs.location }, 'inputs are kept in the blob store');

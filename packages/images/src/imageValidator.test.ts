@@ -566,36 +566,44 @@ describe("a plain JPEG's header, read without libvips", () => {
 });
 
 describe('the JPEG check without model pixels (a DCT-domain decode at 1/8 scale)', () => {
-  it('refuses exactly what a full decode refuses: 30 large JPEGs with noise in the scan, stray markers or cut short', async () => {
-    const good = await photoLikeImage(1024, 768, 'jpeg');
-    const fullDecode = (bytes: Buffer) =>
-      sharp(bytes, { failOn: 'error', pages: 1, limitInputPixels: 40_000_000 })
-        .raw()
-        .toBuffer()
-        .then(
+  it.each([
+    ['large', 1024, 768],
+    ['small', 64, 48],
+  ] as const)(
+    'refuses exactly what a full decode refuses: 30 %s JPEGs with noise in the scan, stray markers or cut short',
+    async (size, width, height) => {
+      const good = await photoLikeImage(width, height, 'jpeg');
+      const fullDecode = (bytes: Buffer) =>
+        sharp(bytes, { failOn: 'error', pages: 1, limitInputPixels: 40_000_000 })
+          .raw()
+          .toBuffer()
+          .then(
+            () => true,
+            () => false,
+          );
+      // Damage lands in the entropy-coded scan, after the start-of-scan marker's segment.
+      const scan = good.indexOf(Buffer.from([0xff, 0xda])) + 16;
+      let seed = 7;
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+      let refused = 0;
+      for (let t = 0; t < 30; t++) {
+        const at = scan + Math.floor(random() * (good.length - scan - 80));
+        let bytes = Buffer.from(good);
+        if (t % 3 === 0) for (let i = 0; i < 64; i++) bytes[at + i] = Math.floor(random() * 256);
+        if (t % 3 === 1) bytes.set([0xff, 0xd0 + Math.floor(random() * 8)], at);
+        if (t % 3 === 2) bytes = bytes.subarray(0, at);
+        const accepted = await validateImage(bytes).then(
           () => true,
-          () => false,
+          (error: unknown) => {
+            expect(error).toMatchObject({ code: 'INVALID_IMAGE', details: { reason: 'undecodable' } });
+            return false;
+          },
         );
-    let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-    let refused = 0;
-    for (let t = 0; t < 30; t++) {
-      const at = 1000 + Math.floor(random() * (good.length - 3000));
-      let bytes = Buffer.from(good);
-      if (t % 3 === 0) for (let i = 0; i < 64; i++) bytes[at + i] = Math.floor(random() * 256);
-      if (t % 3 === 1) bytes.set([0xff, 0xd0 + Math.floor(random() * 8)], at);
-      if (t % 3 === 2) bytes = bytes.subarray(0, at);
-      const accepted = await validateImage(bytes).then(
-        () => true,
-        (error: unknown) => {
-          expect(error).toMatchObject({ code: 'INVALID_IMAGE', details: { reason: 'undecodable' } });
-          return false;
-        },
-      );
-      expect(accepted).toBe(await fullDecode(bytes));
-      if (!accepted) refused++;
-    }
-    // Every cut-short file at least.
-    expect(refused).toBeGreaterThanOrEqual(10);
-  });
+        expect(accepted).toBe(await fullDecode(bytes));
+        if (!accepted) refused++;
+      }
+      // Every cut-short file at least.
+      expect(refused).toBeGreaterThanOrEqual(10);
+    },
+  );
 });

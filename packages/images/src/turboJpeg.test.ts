@@ -78,9 +78,9 @@ describeFast('JPEG decoding through libjpeg-turbo', () => {
     expect(await jpegFastPath(jpeg, { maxPixels: 1e8 }, () => true)).toEqual({ value: true, clean: true });
   });
 
-  it('gives sharp’s pixels byte for byte, for every layout', async () => {
+  it.each([false, true])('gives sharp’s pixels byte for byte, for every layout (blocking: %s)', async (blocking) => {
     for (const [name, jpeg] of await variants()) {
-      const ours = await jpegFastPath(jpeg, { maxPixels: 1e8 }, (pixels) => ({
+      const ours = await jpegFastPath(jpeg, { maxPixels: 1e8, blocking }, (pixels) => ({
         data: Buffer.from(pixels.data),
         width: pixels.width,
         height: pixels.height,
@@ -203,15 +203,18 @@ describeFast('JPEG decoding through libjpeg-turbo', () => {
     const truncated = await truncatedJpeg(256, 192, 0.5);
     const corrupt = Buffer.from(await photoLikeImage(640, 480));
     for (let i = corrupt.length - 400; i < corrupt.length - 300; i++) corrupt[i] = (corrupt[i] as number) ^ 0x5a;
-    for (const shrink of [1, 8] as const) {
-      for (const [name, bytes] of [
-        ['truncated', truncated],
-        ['corrupt', corrupt],
-      ] as const) {
-        const outcome = await jpegFastPath(bytes, { maxPixels: 1e8, shrink, checkOnly: true }, () => true);
-        expect(outcome === null || outcome.clean === false, `${name} at 1/${shrink}`).toBe(true);
+    for (const blocking of [false, true])
+      for (const shrink of [1, 8] as const) {
+        for (const [name, bytes] of [
+          ['truncated', truncated],
+          ['corrupt', corrupt],
+        ] as const) {
+          const outcome = await jpegFastPath(bytes, { maxPixels: 1e8, shrink, checkOnly: true, blocking }, () => true);
+          expect(outcome === null || outcome.clean === false, `${name} at 1/${shrink}, blocking: ${blocking}`).toBe(
+            true,
+          );
+        }
       }
-    }
   });
 
   it('decodes at 1/8, 1/4 and 1/2 of each side, rounded up', async () => {

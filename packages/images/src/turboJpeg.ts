@@ -39,7 +39,17 @@ interface Binding {
     subsampling: number[],
     colorspace: number[],
   ) => number;
-  decompress: {
+  decompress: ((
+    handle: unknown,
+    jpeg: Uint8Array,
+    size: number,
+    out: Uint8Array,
+    width: number,
+    pitch: number,
+    height: number,
+    format: number,
+    flags: number,
+  ) => number) & {
     async: (
       handle: unknown,
       jpeg: Uint8Array,
@@ -344,6 +354,12 @@ export interface JpegFastPathOptions {
    */
   checkOnly?: boolean;
   /**
+   * Decode on the calling thread rather than in libuv's pool. The platform does not: with decodes
+   * in parallel the pool's wake-ups are shared, and even a 64×64 JPEG's check costs the calling
+   * thread more here than a trip through the pool (`pnpm bench validate`). @defaultValue false
+   */
+  blocking?: boolean;
+  /**
    * A file with an RGB ICC profile is decoded too, as stored, when this gives a conversion table
    * for its profile (handed over as DecodedRgb.iccTable). @defaultValue none: such a file goes to sharp
    */
@@ -396,22 +412,18 @@ export async function jpegFastPath<T>(
     const size = outW * outH * 3;
     if (decompressor.buffer.length < size) decompressor.buffer = Buffer.allocUnsafe(size);
     const out = decompressor.buffer;
-    const status = await new Promise<number>((resolve, reject) =>
-      binding.decompress.async(
-        decompressor.handle,
-        bytes,
-        bytes.length,
-        out,
-        outW,
-        0,
-        outH,
-        TJPF_RGB,
-        (options.fast?.dct ? TJFLAG_FASTDCT : TJFLAG_ACCURATEDCT) |
-          (options.fast?.upsample ? TJFLAG_FASTUPSAMPLE : 0) |
-          TJFLAG_LIMITSCANS,
-        (error, result) => (error ? reject(error as Error) : resolve(result)),
-      ),
-    );
+    const flags =
+      (options.fast?.dct ? TJFLAG_FASTDCT : TJFLAG_ACCURATEDCT) |
+      (options.fast?.upsample ? TJFLAG_FASTUPSAMPLE : 0) |
+      TJFLAG_LIMITSCANS;
+    const handle = decompressor.handle;
+    const status = options.blocking
+      ? binding.decompress(handle, bytes, bytes.length, out, outW, 0, outH, TJPF_RGB, flags)
+      : await new Promise<number>((resolve, reject) =>
+          binding.decompress.async(handle, bytes, bytes.length, out, outW, 0, outH, TJPF_RGB, flags, (error, result) =>
+            error ? reject(error as Error) : resolve(result),
+          ),
+        );
     if (status !== 0 && binding.errorCode(decompressor.handle) !== TJERR_WARNING) return null;
     return {
       value: use({

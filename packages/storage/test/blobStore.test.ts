@@ -33,6 +33,11 @@ const drivers: Array<[string, string, () => BlobStore]> = [
   ['file', 'file', () => createBlobStore({ url: `file://${folder}/` })],
   ['file (thread pool only)', 'file', () => createBlobStore({ url: `file://${folder}/`, fileBlockingMaxBytes: 0 })],
   [
+    'file (writes on the writer thread)',
+    'file',
+    () => createBlobStore({ url: `file://${folder}/`, fileMayBlock: () => false, fileWriterThread: true }),
+  ],
+  [
     's3',
     's3',
     () =>
@@ -80,36 +85,57 @@ describe('the file driver on both sides of its blocking limit', () => {
   const limit = 64 * 1024;
   const sizes = [0, 1, limit - 1, limit, limit + 1, 3 * limit + 17];
 
-  it.each([limit, 0])(
-    'writes and reads blobs whole and atomically (blocking up to %i bytes)',
-    async (blockingMaxBytes) => {
-      const store = createBlobStore({
-        url: `file://${folder}/limit-${blockingMaxBytes}/`,
-        fileBlockingMaxBytes: blockingMaxBytes,
-      });
-      expect((store as FileBlobStore).blockingMaxBytes).toBe(blockingMaxBytes);
-      for (const size of sizes) {
-        const key = inputBlobKey(`0b8f6b6e-8c8e-4d4e-9a53-5a0b0c${String(size).padStart(6, '0')}`);
-        const bytes = Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + size) % 256));
-        await store.put(key, bytes);
-        const read = await store.get(key);
-        expect(read?.byteLength).toBe(size);
-        expect(Buffer.compare(read!, bytes)).toBe(0);
-        expect((await store.get(key, { maxBytes: size }))?.byteLength).toBe(size);
-        if (size > 0) await expect(store.get(key, { maxBytes: size - 1 })).rejects.toBeInstanceOf(BlobTooLargeError);
-        // Replaced whole: a reader sees the new bytes, never a mix.
-        const again = Buffer.alloc(size, 0xab);
-        await store.put(key, again);
-        expect(Buffer.compare((await store.get(key))!, again)).toBe(0);
-      }
-      // Nothing but the blobs themselves is left in the folder (no temporary files).
-      expect((await store.list('inputs/')).length).toBe(sizes.length);
-      const files = await readdir(path.join(folder, `limit-${blockingMaxBytes}`, 'inputs'), { recursive: true });
-      expect(files.filter((name) => name.includes('.tmp'))).toEqual([]);
-      expect(await store.get(inputBlobKey('0b8f6b6e-8c8e-4d4e-9a53-5a0b0c9b1aff'))).toBeNull();
-      await store.close();
-    },
-  );
+  const ways: Array<[string, { blockingMaxBytes: number; mayBlock?: () => boolean; writerThread?: boolean }]> = [
+    [`blocking up to ${limit} bytes`, { blockingMaxBytes: limit }],
+    ['through the pool only', { blockingMaxBytes: 0 }],
+    [
+      `on the writer thread up to ${limit} bytes`,
+      { blockingMaxBytes: limit, mayBlock: () => false, writerThread: true },
+    ],
+  ];
+
+  it.each(ways)('writes and reads blobs whole and atomically (%s)', async (_label, options) => {
+    const root = path.join(folder, `limit-${_label.replaceAll(' ', '-')}`);
+    const store = new FileBlobStore(root, options);
+    expect(store.blockingMaxBytes).toBe(options.blockingMaxBytes);
+    for (const size of sizes) {
+      const key = inputBlobKey(`0b8f6b6e-8c8e-4d4e-9a53-5a0b0c${String(size).padStart(6, '0')}`);
+      const bytes = Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + size) % 256));
+      await store.put(key, bytes);
+      const read = await store.get(key);
+      expect(read?.byteLength).toBe(size);
+      expect(Buffer.compare(read!, bytes)).toBe(0);
+      expect((await store.get(key, { maxBytes: size }))?.byteLength).toBe(size);
+      if (size > 0) await expect(store.get(key, { maxBytes: size - 1 })).rejects.toBeInstanceOf(BlobTooLargeError);
+      // Replaced whole: a reader sees the new bytes, never a mix.
+      const again = Buffer.alloc(size, 0xab);
+      await store.put(key, again);
+      expect(Buffer.compare((await store.get(key))!, again)).toBe(0);
+    }
+    // Nothing but the blobs themselves is left in the folder (no temporary files).
+    expect((await store.list('inputs/')).length).toBe(sizes.length);
+    const files = await readdir(path.join(root, 'inputs'), { recursive: true });
+    expect(files.filter((name) => name.includes('.tmp'))).toEqual([]);
+    expect(await store.get(inputBlobKey('0b8f6b6e-8c8e-4d4e-9a53-5a0b0c9b1aff'))).toBeNull();
+    await store.close();
+  });
+
+  it('writes many blobs at once on the writer thread, and close() waits for them', async () => {
+    const root = path.join(folder, 'writer-many');
+    const store = new FileBlobStore(root, { mayBlock: () => false, writerThread: true });
+    const keys = Array.from({ length: 200 }, (_, i) =>
+      inputBlobKey(`0b8f6b6e-8c8e-4d4e-9a53-5a0b0c${String(i).padStart(6, '0')}`),
+    );
+    const written = keys.map((key, i) => store.put(key, Buffer.alloc(1000 + i, i % 256)));
+    const closed = store.close();
+    await Promise.all(written);
+    await closed;
+    const reader = new FileBlobStore(root);
+    for (const [i, key] of keys.entries())
+      expect(Buffer.compare((await reader.get(key))!, Buffer.alloc(1000 + i, i % 256))).toBe(0);
+    // Closed: the thread is gone, and a write is refused rather than lost.
+    await expect(store.put(keys[0]!, Buffer.alloc(1))).rejects.toThrow(/closed/);
+  });
 
   it('asks mayBlock before each blocking call, and gives the same bytes whatever it answers', async () => {
     const answers = [true, false, true, false];
@@ -146,13 +172,14 @@ describe('the file driver on both sides of its blocking limit', () => {
   it('keeps the error of a folder it cannot write, and leaves no temporary file', async () => {
     const blocked = path.join(folder, 'not-a-folder');
     await writeFile(blocked, 'a file where the store expects a folder');
-    for (const blockingMaxBytes of [limit, 0]) {
-      const store = new FileBlobStore(blocked, { blockingMaxBytes });
+    for (const [, options] of ways) {
+      const store = new FileBlobStore(blocked, options);
       await expect(
         store.put(inputBlobKey('0b8f6b6e-8c8e-4d4e-9a53-5a0b0c9b1a01'), Buffer.alloc(10)),
       ).rejects.toMatchObject({
         code: 'ENOTDIR',
       });
+      await store.close();
     }
   });
 });

@@ -17,6 +17,8 @@ export interface WrittenMessage {
 interface Pending {
   resolve: () => void;
   reject: (error: Error) => void;
+  /** The thread it was sent to. */
+  worker: Worker;
 }
 
 /**
@@ -34,6 +36,12 @@ export class FileWriterThread {
   readonly #inFlight = new Set<Promise<void>>();
   #nextId = 0;
   #closed = false;
+  readonly #script: URL;
+
+  /** `script`: the thread's code. @defaultValue fileWriterThreadMain.ts (tests give another) */
+  constructor(options: { script?: URL } = {}) {
+    this.#script = options.script ?? new URL('./fileWriterThreadMain.ts', import.meta.url);
+  }
 
   /** Writes `body` to `temporary`, then renames it to `target` (blockingFiles.ts' putBlocking). */
   write(target: string, temporary: string, body: Uint8Array): Promise<void> {
@@ -41,7 +49,7 @@ export class FileWriterThread {
     const worker = this.#started();
     const id = this.#nextId++;
     const written = new Promise<void>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, worker });
       // While a write is pending the thread keeps the process alive, as a pool request would.
       if (this.#pending.size === 1) worker.ref();
       worker.postMessage({ id, target, temporary, body } satisfies WriteMessage);
@@ -63,13 +71,15 @@ export class FileWriterThread {
 
   #started(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL('./fileWriterThreadMain.ts', import.meta.url));
+    const worker = new Worker(this.#script);
     worker.unref();
     worker.on('message', (message: WrittenMessage) => this.#settle(message));
-    // A thread that fails or exits takes the writes it held with it; the next write starts another.
+    // A thread that fails or exits takes the writes it held with it (none of another thread's);
+    // the next write starts another.
     const lost = (error: Error) => {
       if (this.#worker === worker) this.#worker = undefined;
       for (const [id, pending] of this.#pending) {
+        if (pending.worker !== worker) continue;
         this.#pending.delete(id);
         pending.reject(error);
       }

@@ -15,6 +15,7 @@ import {
   uploadBlobKey,
   type BlobStore,
 } from '../src/index.ts';
+import { FileWriterThread } from '../src/fileWriterThread.ts';
 
 let folder: string;
 let s3: S3Server;
@@ -118,6 +119,21 @@ describe('the file driver on both sides of its blocking limit', () => {
     expect(files.filter((name) => name.includes('.tmp'))).toEqual([]);
     expect(await store.get(inputBlobKey('0b8f6b6e-8c8e-4d4e-9a53-5a0b0c9b1aff'))).toBeNull();
     await store.close();
+  });
+
+  it('fails the writes of a writer thread that dies, and writes the next on a new one', async () => {
+    const writer = new FileWriterThread({ script: new URL('./fixtures/failingWriterThread.ts', import.meta.url) });
+    const root = path.join(folder, 'writer-dies');
+    const file = (name: string) => path.join(root, name);
+    await writer.write(file('first'), file('.first.tmp'), Buffer.from('one'));
+    const lost = writer.write(file('fail'), file('.fail.tmp'), Buffer.from('two'));
+    await expect(lost).rejects.toThrow(/writer thread failed/);
+    // Sent at once, to the next thread: the dead thread's exit fails none of its writes.
+    await writer.write(file('second'), file('.second.tmp'), Buffer.from('three'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await writer.write(file('third'), file('.third.tmp'), Buffer.from('four'));
+    expect((await readdir(root)).sort()).toEqual(['first', 'second', 'third']);
+    await writer.close();
   });
 
   it('writes many blobs at once on the writer thread, and close() waits for them', async () => {

@@ -28,6 +28,19 @@ const TJCS_YCbCr = 1;
 const TJCS_GRAY = 2;
 const TJERR_WARNING = 0;
 
+/** tjDecompress2's arguments: handle, JPEG bytes and size, output, width, pitch, height, pixel format, flags. */
+type DecompressArgs = [
+  handle: unknown,
+  jpeg: Uint8Array,
+  size: number,
+  out: Uint8Array,
+  width: number,
+  pitch: number,
+  height: number,
+  format: number,
+  flags: number,
+];
+
 interface Binding {
   init: () => unknown;
   header: (
@@ -39,29 +52,9 @@ interface Binding {
     subsampling: number[],
     colorspace: number[],
   ) => number;
-  decompress: ((
-    handle: unknown,
-    jpeg: Uint8Array,
-    size: number,
-    out: Uint8Array,
-    width: number,
-    pitch: number,
-    height: number,
-    format: number,
-    flags: number,
-  ) => number) & {
-    async: (
-      handle: unknown,
-      jpeg: Uint8Array,
-      size: number,
-      out: Uint8Array,
-      width: number,
-      pitch: number,
-      height: number,
-      format: number,
-      flags: number,
-      done: (error: unknown, result: number) => void,
-    ) => void;
+  /** tjDecompress2, called on this thread or (`.async`) in libuv's pool. */
+  decompress: ((...args: DecompressArgs) => number) & {
+    async: (...args: [...DecompressArgs, done: (error: unknown, result: number) => void]) => void;
   };
   destroy: (handle: unknown) => number;
   errorCode: (handle: unknown) => number;

@@ -100,7 +100,7 @@ const benchmarks: Record<string, { file: string; about: string }> = {
   blobstore: {
     file: 'blobStore.ts',
     about:
-      "a job input's write and read in the file blob store: blocking calls (the default up to BLOB_STORE_FILE_BLOCKING_MAX_BYTES) against the thread pool, CPU and wall µs per operation",
+      "a job input's write and read in the file blob store: blocking calls (the default up to BLOB_STORE_FILE_BLOCKING_MAX_BYTES), the writer thread (the API's writes while its event loop is busy) and the thread pool; CPU (all threads and the calling thread) and wall µs per operation",
   },
   validate: {
     file: 'validateCpu.ts',

@@ -2,8 +2,8 @@
 // (process.cpuUsage: the main thread, libuv's pool and libvips' workers) and the calling thread's
 // alone (what the event loop spends), beside its two libvips calls alone: the header read
 // (metadata) and the decode; then a JPEG's check (libjpeg-turbo at 1/8) on the calling thread
-// against a trip through libuv's pool (validateImage's way), by size. `--parallel` checks run at once, as concurrent submits would. No HTTP, no
-// database.
+// against a trip through libuv's pool (validateImage's way), by size. `--parallel` checks run at
+// once, as concurrent submits would. No HTTP, no database.
 //   pnpm bench validate [--images 3000] [--parallel 8]
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';

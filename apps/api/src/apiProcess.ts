@@ -33,11 +33,11 @@ import { buildApiServices, type ApiServices } from './services.ts';
 
 /**
  * Past this share of the last 100 ms busy, the API's event loop hands the file blob store's
- * writes to its writer thread. Blocking calls cost less CPU in all (a 130 kB input's write 211 µs
- * against 449 on the writer thread and 329 through the pool: `pnpm bench blobstore`), which pays
+ * writes to its writer thread. Blocking calls cost less CPU in all (a 130 kB input's write 77 µs
+ * against 213 on the writer thread and 197 through the pool: `pnpm bench blobstore`), which pays
  * while the loop has time to spare (`pnpm bench e2e`: the loop 40–75% busy, 8% more jobs/s than
  * through the pool). A loop busy with a flood of submits (85–95%) is the API's bottleneck: there a
- * write costs it 37 µs on the writer thread (one message there and back), against 78 µs through
+ * write costs it 26 µs on the writer thread (one message there and back), against 76 µs through
  * the pool (a trip a step) and the whole write blocking.
  */
 const blockingLoopUtilization = 0.8;

@@ -99,7 +99,7 @@ export const blobStoreEnvShape = {
     .min(0)
     .default(defaultBlockingMaxBytes)
     .describe(
-      "file:// only: blobs up to this many bytes are written and read with blocking calls on the process's main thread instead of a trip through the thread pool for each step (open, write, close, rename): for a 130 kB input on a local disk, 211 µs of CPU a write instead of 329, and 74 µs a read instead of 213 (`pnpm bench blobstore`). Larger blobs go through the pool. The API blocks only while its event loop was less than 80% busy over the last 100 ms; busier, it hands each write to a writer thread of its own, one message there and one back (37 µs of the event loop's CPU a 130 kB write, against 78 through the pool). 0: never block, for a folder on a network file system, where one call may wait on the network.",
+      "file:// only: blobs up to this many bytes are written and read with blocking calls on the process's main thread instead of a trip through the thread pool for each step (open, write, close, rename): for a 130 kB input on a local disk, 77 µs of CPU a write instead of 197, and 66 µs a read instead of 203 (`pnpm bench blobstore`). Larger blobs go through the pool. The API blocks only while its event loop was less than 80% busy over the last 100 ms; busier, it hands each write to a writer thread of its own, one message there and one back (26 µs of the event loop's CPU a 130 kB write, against 76 through the pool). 0: never block, for a folder on a network file system, where one call may wait on the network.",
     ),
 };
 

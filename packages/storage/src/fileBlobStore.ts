@@ -22,10 +22,10 @@ export interface FileBlobStoreOptions {
    * Blobs up to this many bytes are written and read with blocking calls on the calling thread;
    * larger ones, and every other operation, go through libuv's thread pool. Each step of an
    * asynchronous write or read (open, stat, read or write, close, rename) is a trip to a pool
-   * thread and back, with two wake-ups each. For a 130 kB input on a local disk that cost 329 µs
-   * of CPU a write and 213 µs a read, against 211 and 74 µs blocking (`pnpm bench blobstore`),
-   * which then hold the event loop for about as long. 0: never block (a folder on a network file system, where one call
-   * may wait on the network). @defaultValue {@link defaultBlockingMaxBytes} (1 MiB)
+   * thread and back, with two wake-ups each. For a 130 kB input on a local disk that cost 197 µs
+   * of CPU a write and 203 µs a read, against 77 and 66 µs blocking (`pnpm bench blobstore`),
+   * which then hold the event loop for about as long. 0: never block (a folder on a network file
+   * system, where one call may wait on the network). @defaultValue {@link defaultBlockingMaxBytes} (1 MiB)
    */
   blockingMaxBytes?: number;
   /**
